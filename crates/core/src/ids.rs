@@ -1,0 +1,153 @@
+//! Identifiers. Each kind of id is its own type so one can never be passed for another.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::encoding::random_bytes;
+use crate::validate::{trim_pasted, ValidationError};
+
+macro_rules! uuid_id {
+    ($(#[$doc:meta])* $name:ident, $field:literal) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(Uuid);
+
+        impl $name {
+            pub fn generate() -> Self {
+                Self(Uuid::from_bytes(uuid_v4_bytes()))
+            }
+
+            pub fn parse(text: &str) -> Result<Self, ValidationError> {
+                Uuid::parse_str(trim_pasted(text))
+                    .map(Self)
+                    .map_err(|_| ValidationError::invalid($field, concat!($field, " must be a UUID")))
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                self.0.hyphenated().fmt(f)
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = ValidationError;
+            fn from_str(text: &str) -> Result<Self, Self::Err> {
+                Self::parse(text)
+            }
+        }
+    };
+}
+
+fn uuid_v4_bytes() -> [u8; 16] {
+    let mut bytes: [u8; 16] = random_bytes();
+    bytes[6] = (bytes[6] & 0x0f) | 0x40;
+    bytes[8] = (bytes[8] & 0x3f) | 0x80;
+    bytes
+}
+
+uuid_id!(
+    /// An administrator (`userId` on the Citrix wire).
+    AdminId,
+    "adminId"
+);
+uuid_id!(
+    /// An API client; this is the `client_id` scripts send.
+    ClientId,
+    "clientId"
+);
+
+/// A customer (tenant). Short, lower-case, URL-safe; `root` is reserved by the token endpoints.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct CustomerId(String);
+
+impl CustomerId {
+    pub const MAX_LEN: usize = 64;
+
+    pub fn generate() -> Self {
+        const ALPHABET: &[u8] = b"abcdefghijkmnopqrstuvwxyz23456789";
+        let id = random_bytes::<12>().iter().map(|b| ALPHABET[usize::from(*b) % ALPHABET.len()] as char).collect();
+        Self(id)
+    }
+
+    pub fn parse(text: &str) -> Result<Self, ValidationError> {
+        let text = trim_pasted(text);
+        if text.is_empty() {
+            return Err(ValidationError::missing("customerId"));
+        }
+        if text.len() > Self::MAX_LEN {
+            return Err(ValidationError::too_long("customerId", Self::MAX_LEN));
+        }
+        let well_formed =
+            text.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-') && !text.starts_with('-');
+        if !well_formed {
+            return Err(ValidationError::invalid(
+                "customerId",
+                "customerId may hold only lower-case letters, digits and '-'",
+            ));
+        }
+        if text == "root" {
+            return Err(ValidationError::invalid("customerId", "'root' is reserved"));
+        }
+        Ok(Self(text.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for CustomerId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl TryFrom<String> for CustomerId {
+    type Error = ValidationError;
+    fn try_from(text: String) -> Result<Self, Self::Error> {
+        Self::parse(&text)
+    }
+}
+
+impl From<CustomerId> for String {
+    fn from(id: CustomerId) -> Self {
+        id.0
+    }
+}
+
+impl FromStr for CustomerId {
+    type Err = ValidationError;
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        Self::parse(text)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn customer_ids_drop_pasted_zero_width_spaces() {
+        assert_eq!(CustomerId::parse("\u{200B}acme1 ").map(|c| c.0), Ok("acme1".to_owned()));
+    }
+
+    #[test]
+    fn root_is_not_a_customer() {
+        assert!(CustomerId::parse("root").is_err());
+        assert!(CustomerId::parse("Acme").is_err());
+    }
+
+    #[test]
+    fn generated_ids_parse_back() {
+        let c = CustomerId::generate();
+        assert_eq!(CustomerId::parse(c.as_str()), Ok(c));
+        let a = AdminId::generate();
+        assert_eq!(AdminId::parse(&a.to_string()), Ok(a));
+    }
+}

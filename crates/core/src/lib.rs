@@ -1,0 +1,18 @@
+//! Trustgate's domain: identifiers, secrets, access and the rules that decide what a caller may do.
+//!
+//! Nothing here performs I/O; storage and HTTP live in `trustgate-store` and `trustgate-server`.
+
+pub mod access;
+pub mod admin;
+pub mod client;
+pub mod customer;
+pub mod event;
+pub mod ids;
+pub mod rights;
+pub mod secret;
+pub mod token;
+
+mod encoding;
+mod validate;
+
+pub use validate::ValidationError;

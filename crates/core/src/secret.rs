@@ -1,0 +1,154 @@
+//! Client secrets and their verifiers (security baseline of DESIGN.md).
+//!
+//! A secret is 32 bytes from the OS CSPRNG, shown once. Only an HMAC-SHA-256 of it under the
+//! server key is stored, and checks compare verifiers in constant time.
+
+use std::fmt;
+
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+use subtle::ConstantTimeEq;
+
+use crate::encoding::{b64url, from_b64url, random_bytes};
+
+/// Every secret starts with this, so secret scanners can recognise a leaked one.
+pub const SECRET_PREFIX: &str = "tgs_";
+const SECRET_BYTES: usize = 32;
+/// `tgs_` followed by 32 bytes in unpadded base64url.
+const SECRET_LEN: usize = SECRET_PREFIX.len() + 43;
+
+/// A client secret in clear. It has no `Display`, and its `Debug` prints nothing of it.
+pub struct ClientSecret(String);
+
+impl ClientSecret {
+    pub fn generate() -> Self {
+        Self(format!("{SECRET_PREFIX}{}", b64url(&random_bytes::<SECRET_BYTES>())))
+    }
+
+    /// Accepts what a caller presented, if it has the shape of a Trustgate secret; anything else
+    /// cannot match a stored verifier and is refused before any look-up.
+    pub fn from_presented(text: &str) -> Option<Self> {
+        let well_formed = text.len() == SECRET_LEN
+            && text.starts_with(SECRET_PREFIX)
+            && from_b64url(&text[SECRET_PREFIX.len()..]).is_some_and(|b| b.len() == SECRET_BYTES);
+        well_formed.then(|| Self(text.to_owned()))
+    }
+
+    /// The clear text, for the one response that shows it to its owner.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for ClientSecret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ClientSecret(<redacted>)")
+    }
+}
+
+/// What is stored in place of a secret.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SecretVerifier([u8; 32]);
+
+impl SecretVerifier {
+    pub fn from_stored(bytes: &[u8]) -> Option<Self> {
+        bytes.try_into().ok().map(Self)
+    }
+
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl fmt::Debug for SecretVerifier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SecretVerifier(<redacted>)")
+    }
+}
+
+/// The server's HMAC key. Kept outside the store, so a copy of the database alone verifies nothing.
+#[derive(Clone)]
+pub struct ServerKey([u8; 32]);
+
+impl ServerKey {
+    pub fn generate() -> Self {
+        Self(random_bytes())
+    }
+
+    pub fn from_encoded(text: &str) -> Option<Self> {
+        from_b64url(text.trim()).and_then(|b| b.try_into().ok()).map(Self)
+    }
+
+    pub fn encode(&self) -> String {
+        b64url(&self.0)
+    }
+
+    pub fn verifier(&self, secret: &ClientSecret) -> SecretVerifier {
+        SecretVerifier(self.mac(secret.0.as_bytes()))
+    }
+
+    pub fn matches(&self, secret: &ClientSecret, stored: &SecretVerifier) -> bool {
+        self.verifier(secret).0.ct_eq(&stored.0).into()
+    }
+
+    /// A keyed digest for other bearer values kept server-side (session ids), so the store
+    /// never holds one that could be replayed.
+    pub fn digest(&self, value: &str) -> [u8; 32] {
+        self.mac(value.as_bytes())
+    }
+
+    fn mac(&self, data: &[u8]) -> [u8; 32] {
+        let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(&self.0) else {
+            unreachable!("HMAC accepts keys of any length")
+        };
+        mac.update(data);
+        mac.finalize().into_bytes().into()
+    }
+}
+
+impl fmt::Debug for ServerKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ServerKey(<redacted>)")
+    }
+}
+
+/// A fresh random token for session ids and CSRF tokens.
+pub fn random_token() -> String {
+    b64url(&random_bytes::<32>())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_secret_matches_only_its_own_verifier() {
+        let key = ServerKey::generate();
+        let secret = ClientSecret::generate();
+        let stored = key.verifier(&secret);
+        assert!(key.matches(&secret, &stored));
+        assert!(!key.matches(&ClientSecret::generate(), &stored));
+        assert!(!ServerKey::generate().matches(&secret, &stored));
+    }
+
+    #[test]
+    fn debug_output_never_contains_the_secret() {
+        let secret = ClientSecret::generate();
+        assert!(!format!("{secret:?}").contains(&secret.expose()[4..]));
+    }
+
+    #[test]
+    fn presented_secrets_must_have_the_generated_shape() {
+        let secret = ClientSecret::generate();
+        assert!(ClientSecret::from_presented(secret.expose()).is_some());
+        assert!(ClientSecret::from_presented("tgs_short").is_none());
+        assert!(ClientSecret::from_presented(&secret.expose().replace("tgs_", "xyz_")).is_none());
+    }
+
+    #[test]
+    fn server_keys_round_trip_through_their_encoding() {
+        let key = ServerKey::generate();
+        let again = ServerKey::from_encoded(&key.encode());
+        assert!(again.is_some_and(|k| k.0 == key.0));
+    }
+}

@@ -1,0 +1,256 @@
+//! Bearer tokens: Ed25519-signed JWTs. A token proves who the caller is; what it may do is looked
+//! up live on every request (R4), so the claims carry identity only.
+
+use std::collections::HashMap;
+
+use ed25519_dalek::{Signature, Signer, SigningKey as DalekSigningKey, VerifyingKey};
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use crate::encoding::{b64url, from_b64url, random_bytes};
+use crate::ids::{AdminId, ClientId, CustomerId};
+
+/// R9: tokens live one hour and are never refreshed.
+pub const TOKEN_LIFETIME_SECS: i64 = 3600;
+/// Longest token accepted for verification; ours are far shorter.
+const MAX_TOKEN_LEN: usize = 4096;
+/// Clock skew tolerated between nodes for `iat`.
+const ALLOWED_SKEW_SECS: i64 = 60;
+
+/// What a token says about its bearer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Claims {
+    /// The API client.
+    pub sub: ClientId,
+    /// The administrator who owns the client (read by Citrix's terraform provider).
+    pub user_id: AdminId,
+    pub customer_id: CustomerId,
+    /// Citrix's `customers` claim: a JSON array *inside a string*, read by Citrix PowerShell modules.
+    pub customers: String,
+    pub iat: i64,
+    pub exp: i64,
+    pub jti: String,
+    /// `access` for bearer tokens; the legacy endpoint's `openIdToken` says `id` and is refused as a bearer.
+    pub token_use: TokenUse,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TokenUse {
+    Access,
+    Id,
+}
+
+impl Claims {
+    pub fn new(
+        client: ClientId,
+        owner: AdminId,
+        customer: CustomerId,
+        now: OffsetDateTime,
+        token_use: TokenUse,
+    ) -> Self {
+        let iat = now.unix_timestamp();
+        let customers = serde_json::json!([{ "CustomerId": customer.as_str(), "Geo": "US" }]).to_string();
+        Self {
+            sub: client,
+            user_id: owner,
+            customer_id: customer,
+            customers,
+            iat,
+            exp: iat + TOKEN_LIFETIME_SECS,
+            jti: b64url(&random_bytes::<16>()),
+            token_use,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum TokenError {
+    #[error("the token is malformed")]
+    Malformed,
+    #[error("the token is signed by an unknown key")]
+    UnknownKey,
+    #[error("the token's signature is invalid")]
+    BadSignature,
+    #[error("the token has expired")]
+    Expired,
+    #[error("the token is not an access token")]
+    WrongUse,
+}
+
+/// An Ed25519 signing key with its key id.
+pub struct SigningKey {
+    kid: String,
+    key: DalekSigningKey,
+}
+
+impl SigningKey {
+    pub fn generate() -> Self {
+        let key = DalekSigningKey::from_bytes(&random_bytes());
+        Self { kid: b64url(&random_bytes::<12>()), key }
+    }
+
+    pub fn from_stored(kid: String, private_key: &[u8]) -> Option<Self> {
+        let bytes: [u8; 32] = private_key.try_into().ok()?;
+        Some(Self { kid, key: DalekSigningKey::from_bytes(&bytes) })
+    }
+
+    pub fn kid(&self) -> &str {
+        &self.kid
+    }
+
+    /// The private key, for the store only.
+    pub fn private_bytes(&self) -> [u8; 32] {
+        self.key.to_bytes()
+    }
+}
+
+impl std::fmt::Debug for SigningKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "SigningKey({}, <redacted>)", self.kid)
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct Header<'a> {
+    alg: &'a str,
+    typ: &'a str,
+    kid: &'a str,
+}
+
+/// The keys a node signs and verifies with: the newest signs, all verify, so tokens signed before a
+/// rotation keep working until they expire.
+pub struct KeySet {
+    signer: SigningKey,
+    header: String,
+    verifiers: HashMap<String, VerifyingKey>,
+}
+
+impl KeySet {
+    /// `keys` newest first; the first one signs. `None` when there is no key.
+    pub fn new(mut keys: Vec<SigningKey>) -> Option<Self> {
+        let verifiers = keys.iter().map(|k| (k.kid.clone(), k.key.verifying_key())).collect();
+        let signer = if keys.is_empty() { return None } else { keys.swap_remove(0) };
+        let header = serde_json::to_vec(&Header { alg: "EdDSA", typ: "JWT", kid: &signer.kid }).ok()?;
+        Some(Self { header: b64url(&header), signer, verifiers })
+    }
+
+    pub fn sign(&self, claims: &Claims) -> String {
+        // Serialising plain strings and integers cannot fail.
+        let payload = serde_json::to_vec(claims).unwrap_or_default();
+        let signing_input = format!("{}.{}", self.header, b64url(&payload));
+        let signature = self.signer.key.sign(signing_input.as_bytes());
+        format!("{signing_input}.{}", b64url(&signature.to_bytes()))
+    }
+
+    /// Verifies an access token's signature and lifetime.
+    pub fn verify(&self, token: &str, now: OffsetDateTime) -> Result<Claims, TokenError> {
+        if token.len() > MAX_TOKEN_LEN {
+            return Err(TokenError::Malformed);
+        }
+        let mut parts = token.split('.');
+        let (Some(header_b64), Some(payload), Some(signature), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Err(TokenError::Malformed);
+        };
+        let header_json = from_b64url(header_b64).ok_or(TokenError::Malformed)?;
+        let header: Header<'_> = serde_json::from_slice(&header_json).map_err(|_| TokenError::Malformed)?;
+        if header.alg != "EdDSA" {
+            return Err(TokenError::Malformed);
+        }
+        let key = self.verifiers.get(header.kid).ok_or(TokenError::UnknownKey)?;
+        let signature =
+            from_b64url(signature).and_then(|bytes| Signature::from_slice(&bytes).ok()).ok_or(TokenError::Malformed)?;
+        let signing_input = &token[..header_b64.len() + 1 + payload.len()];
+        key.verify_strict(signing_input.as_bytes(), &signature).map_err(|_| TokenError::BadSignature)?;
+        let claims: Claims =
+            from_b64url(payload).and_then(|bytes| serde_json::from_slice(&bytes).ok()).ok_or(TokenError::Malformed)?;
+        let now = now.unix_timestamp();
+        if claims.exp <= now || claims.iat > now + ALLOWED_SKEW_SECS {
+            return Err(TokenError::Expired);
+        }
+        if claims.token_use != TokenUse::Access {
+            return Err(TokenError::WrongUse);
+        }
+        Ok(claims)
+    }
+
+    /// The public keys as a JSON Web Key Set (RFC 8037 `OKP`/`Ed25519`).
+    pub fn jwks(&self) -> serde_json::Value {
+        let mut keys: Vec<_> = self
+            .verifiers
+            .iter()
+            .map(|(kid, key)| {
+                serde_json::json!({
+                    "kty": "OKP", "crv": "Ed25519", "use": "sig", "alg": "EdDSA",
+                    "kid": kid, "x": b64url(key.as_bytes()),
+                })
+            })
+            .collect();
+        keys.sort_by(|a, b| a["kid"].as_str().cmp(&b["kid"].as_str()));
+        serde_json::json!({ "keys": keys })
+    }
+
+    pub fn signing_kid(&self) -> &str {
+        &self.signer.kid
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn claims(now: OffsetDateTime) -> Claims {
+        Claims::new(ClientId::generate(), AdminId::generate(), CustomerId::generate(), now, TokenUse::Access)
+    }
+
+    fn keyset() -> KeySet {
+        KeySet::new(vec![SigningKey::generate()]).unwrap_or_else(|| unreachable!())
+    }
+
+    #[test]
+    fn a_signed_token_verifies_until_it_expires() {
+        let keys = keyset();
+        let now = OffsetDateTime::now_utc();
+        let c = claims(now);
+        let token = keys.sign(&c);
+        assert_eq!(keys.verify(&token, now), Ok(c));
+        assert_eq!(keys.verify(&token, now + time::Duration::hours(1)), Err(TokenError::Expired));
+    }
+
+    #[test]
+    fn tampered_and_foreign_tokens_are_refused() {
+        let keys = keyset();
+        let now = OffsetDateTime::now_utc();
+        let token = keys.sign(&claims(now));
+        let mut parts: Vec<&str> = token.split('.').collect();
+        let other_payload = b64url(&serde_json::to_vec(&claims(now)).unwrap_or_default());
+        parts[1] = &other_payload;
+        assert_eq!(keys.verify(&parts.join("."), now), Err(TokenError::BadSignature));
+        assert_eq!(keyset().verify(&token, now), Err(TokenError::UnknownKey));
+        assert_eq!(keys.verify("not.a.token", now), Err(TokenError::Malformed));
+    }
+
+    #[test]
+    fn old_keys_keep_verifying_after_a_rotation() {
+        let old = SigningKey::generate();
+        let old_again =
+            SigningKey::from_stored(old.kid.clone(), &old.private_bytes()).unwrap_or_else(|| unreachable!());
+        let before = KeySet::new(vec![old]).unwrap_or_else(|| unreachable!());
+        let now = OffsetDateTime::now_utc();
+        let token = before.sign(&claims(now));
+        let after = KeySet::new(vec![SigningKey::generate(), old_again]).unwrap_or_else(|| unreachable!());
+        assert!(after.verify(&token, now).is_ok());
+        assert_ne!(after.signing_kid(), before.signing_kid());
+    }
+
+    #[test]
+    fn id_tokens_are_not_bearer_tokens() {
+        let keys = keyset();
+        let now = OffsetDateTime::now_utc();
+        let mut c = claims(now);
+        c.token_use = TokenUse::Id;
+        assert_eq!(keys.verify(&keys.sign(&c), now), Err(TokenError::WrongUse));
+    }
+}
