@@ -1,1 +1,96 @@
-pub fn x() {}
+//! Trustgate's storage. [`Store`] is what the server needs; [`SqliteStore`] is the embedded
+//! default. Every write that changes an authorization answer records a [`Change`] in the same
+//! transaction and hands it to the [`ChangeListener`] once committed.
+
+mod changes;
+mod error;
+mod model;
+mod sql;
+mod sqlite;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use time::OffsetDateTime;
+use trustgate_core::access::Access;
+use trustgate_core::admin::{Admin, AdminStatus, Email};
+use trustgate_core::client::ApiClient;
+use trustgate_core::customer::{Customer, DisabledOwnerPolicy};
+use trustgate_core::event::{Actor, LogEntry};
+use trustgate_core::ids::{AdminId, ClientId, CustomerId};
+use trustgate_core::rights::Standing;
+use trustgate_core::secret::SecretVerifier;
+use trustgate_core::token::SigningKey;
+
+pub use changes::{Change, ChangeListener};
+pub use error::{StoreError, StoreResult};
+pub use model::{ClientGrant, LogQuery, LogRecord, Member, Membership, Notification, Session};
+pub use sqlite::SqliteStore;
+
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Delivers committed changes to `listener`, including those made by other processes.
+    fn watch_changes(&self, listener: Arc<dyn ChangeListener>);
+    /// A cheap round trip, for readiness checks.
+    async fn ping(&self) -> StoreResult<()>;
+
+    async fn create_customer(&self, customer: &Customer, actor: &Actor) -> StoreResult<()>;
+    async fn customer(&self, id: &CustomerId) -> StoreResult<Option<Customer>>;
+    async fn customers(&self) -> StoreResult<Vec<Customer>>;
+    async fn set_disabled_owner_policy(
+        &self,
+        id: &CustomerId,
+        policy: DisabledOwnerPolicy,
+        actor: &Actor,
+    ) -> StoreResult<()>;
+
+    /// Creates an administrator who belongs to no customer yet.
+    async fn create_admin(&self, admin: &Admin, password_hash: Option<&str>) -> StoreResult<()>;
+    async fn admin(&self, id: AdminId) -> StoreResult<Option<Admin>>;
+    async fn admin_by_email(&self, email: &Email) -> StoreResult<Option<Admin>>;
+    async fn password_hash(&self, id: AdminId) -> StoreResult<Option<String>>;
+    async fn set_password_hash(&self, id: AdminId, hash: &str) -> StoreResult<()>;
+    /// R7: a status change never deletes clients; it is logged in each of the admin's customers.
+    async fn set_admin_status(&self, id: AdminId, status: AdminStatus, actor: &Actor) -> StoreResult<()>;
+    /// R6: deletes the administrator, all their memberships and all their clients, in one transaction.
+    /// Returns how many clients were deleted.
+    async fn delete_admin(&self, id: AdminId, actor: &Actor) -> StoreResult<usize>;
+
+    async fn add_member(&self, customer: &CustomerId, admin: AdminId, access: Access, actor: &Actor) -> StoreResult<()>;
+    async fn member(&self, customer: &CustomerId, admin: AdminId) -> StoreResult<Option<Member>>;
+    /// Members ordered by admin id, after `after` (exclusive).
+    async fn members(&self, customer: &CustomerId, after: Option<AdminId>, limit: u32) -> StoreResult<Vec<Member>>;
+    async fn memberships(&self, admin: AdminId) -> StoreResult<Vec<Membership>>;
+    async fn standing(&self, customer: &CustomerId, admin: AdminId) -> StoreResult<Option<Standing>>;
+    /// R5: returns the access held before. Refuses to leave a customer without a Full administrator.
+    async fn set_access(&self, customer: &CustomerId, admin: AdminId, access: Access, actor: &Actor)
+        -> StoreResult<Access>;
+    /// R6: ends the membership and deletes the admin's clients in this customer, in one transaction.
+    /// Returns how many clients were deleted. Refuses to remove the last Full administrator.
+    async fn remove_member(&self, customer: &CustomerId, admin: AdminId, actor: &Actor) -> StoreResult<usize>;
+
+    /// Fails with `NotFound` unless the owner is a member of the client's customer (R1).
+    async fn create_client(&self, client: &ApiClient, verifier: &SecretVerifier, actor: &Actor) -> StoreResult<()>;
+    async fn client_grant(&self, id: ClientId) -> StoreResult<Option<ClientGrant>>;
+    async fn clients_of(&self, customer: &CustomerId, owner: AdminId) -> StoreResult<Vec<ApiClient>>;
+    /// Deletes a client only if `owner` owns it in `customer` (R3); false when there is no such client.
+    async fn delete_client(&self, customer: &CustomerId, owner: AdminId, id: ClientId, actor: &Actor)
+        -> StoreResult<bool>;
+    async fn touch_client(&self, id: ClientId, at: OffsetDateTime) -> StoreResult<()>;
+
+    /// Signing keys, newest first.
+    async fn signing_keys(&self) -> StoreResult<Vec<SigningKey>>;
+    /// Adds a key that signs from now on; keys superseded for longer than a token's lifetime are dropped.
+    async fn add_signing_key(&self, key: &SigningKey, at: OffsetDateTime) -> StoreResult<()>;
+
+    async fn create_session(&self, digest: &[u8], session: &Session, at: OffsetDateTime) -> StoreResult<()>;
+    async fn session(&self, digest: &[u8], now: OffsetDateTime) -> StoreResult<Option<Session>>;
+    async fn delete_session(&self, digest: &[u8]) -> StoreResult<()>;
+
+    async fn add_notification(&self, notification: &Notification) -> StoreResult<()>;
+    async fn notifications(&self, customer: &CustomerId, limit: u32) -> StoreResult<Vec<Notification>>;
+
+    /// For events that are not part of another write (sign-in and token failures).
+    async fn append_log(&self, entry: &LogEntry) -> StoreResult<()>;
+    async fn log_records(&self, query: &LogQuery) -> StoreResult<Vec<LogRecord>>;
+}

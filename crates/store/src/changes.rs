@@ -1,0 +1,63 @@
+//! The change feed: what changed, so every node's authorization cache can evict it.
+
+use trustgate_core::ids::{AdminId, ClientId, CustomerId};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    ClientDeleted(ClientId),
+    /// An administrator's access in a customer changed, or the membership ended.
+    MembershipChanged(CustomerId, AdminId),
+    /// An administrator's status changed, or the administrator was deleted.
+    AdminChanged(AdminId),
+    /// A customer's policies changed.
+    CustomerChanged(CustomerId),
+    /// The signing key set changed (rotation).
+    KeysChanged,
+}
+
+impl Change {
+    pub(crate) fn kind(&self) -> &'static str {
+        match self {
+            Change::ClientDeleted(_) => "client",
+            Change::MembershipChanged(..) => "membership",
+            Change::AdminChanged(_) => "admin",
+            Change::CustomerChanged(_) => "customer",
+            Change::KeysChanged => "keys",
+        }
+    }
+
+    pub(crate) fn columns(&self) -> (Option<String>, Option<String>, Option<String>) {
+        match self {
+            Change::ClientDeleted(client) => (None, None, Some(client.to_string())),
+            Change::MembershipChanged(customer, admin) => (Some(customer.to_string()), Some(admin.to_string()), None),
+            Change::AdminChanged(admin) => (None, Some(admin.to_string()), None),
+            Change::CustomerChanged(customer) => (Some(customer.to_string()), None, None),
+            Change::KeysChanged => (None, None, None),
+        }
+    }
+
+    pub(crate) fn from_columns(
+        kind: &str,
+        customer: Option<&str>,
+        admin: Option<&str>,
+        client: Option<&str>,
+    ) -> Option<Self> {
+        let customer = || customer.and_then(|c| CustomerId::parse(c).ok());
+        let admin = || admin.and_then(|a| AdminId::parse(a).ok());
+        match kind {
+            "client" => client.and_then(|c| ClientId::parse(c).ok()).map(Change::ClientDeleted),
+            "membership" => Some(Change::MembershipChanged(customer()?, admin()?)),
+            "admin" => admin().map(Change::AdminChanged),
+            "customer" => customer().map(Change::CustomerChanged),
+            "keys" => Some(Change::KeysChanged),
+            _ => None,
+        }
+    }
+}
+
+/// Receives changes after they commit, from this process or (via the feed) from others.
+pub trait ChangeListener: Send + Sync {
+    fn changed(&self, changes: &[Change]);
+    /// Called when changes may have been missed: everything cached must go.
+    fn flush(&self);
+}

@@ -1,0 +1,47 @@
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+pub enum StoreError {
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    #[error("{0}")]
+    Conflict(String),
+    /// A change that a rule forbids, such as removing a customer's last Full administrator.
+    #[error("{0}")]
+    Refused(String),
+    /// The database cannot be reached; callers answer 503 and retry later.
+    #[error("the database is unavailable: {0}")]
+    Unavailable(String),
+    #[error("storage error: {0}")]
+    Internal(String),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+impl From<sqlx::Error> for StoreError {
+    fn from(error: sqlx::Error) -> Self {
+        use sqlx::error::ErrorKind;
+        match &error {
+            sqlx::Error::Database(db) => match db.kind() {
+                ErrorKind::UniqueViolation => StoreError::Conflict("it already exists".to_owned()),
+                ErrorKind::ForeignKeyViolation => StoreError::NotFound("membership"),
+                _ if db.message().contains("locked") || db.message().contains("busy") => {
+                    StoreError::Unavailable(db.message().to_owned())
+                }
+                _ => StoreError::Internal(error.to_string()),
+            },
+            sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::WorkerCrashed => StoreError::Unavailable(error.to_string()),
+            _ => StoreError::Internal(error.to_string()),
+        }
+    }
+}
+
+impl From<trustgate_core::ValidationError> for StoreError {
+    fn from(error: trustgate_core::ValidationError) -> Self {
+        StoreError::Internal(format!("a stored value is invalid: {error}"))
+    }
+}

@@ -1,0 +1,874 @@
+//! The SQL both backends share. Queries use `$n` placeholders in order of first use, which SQLite
+//! and PostgreSQL both understand, and only column types both have; the [`store_impl!`] macro
+//! instantiates the one implementation per backend, so no query branches on the backend.
+
+use time::OffsetDateTime;
+use trustgate_core::access::{Access, PermissionSet};
+use trustgate_core::admin::{Admin, AdminStatus, Email, Provider};
+use trustgate_core::client::ApiClient;
+use trustgate_core::customer::{Customer, DisabledOwnerPolicy};
+use trustgate_core::ids::{AdminId, ClientId, CustomerId};
+use trustgate_core::rights::Standing;
+use trustgate_core::secret::SecretVerifier;
+
+use crate::error::{StoreError, StoreResult};
+use crate::model::{ClientGrant, LogRecord, Member, Notification};
+
+pub(crate) fn ms(at: OffsetDateTime) -> i64 {
+    i64::try_from(at.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
+}
+
+pub(crate) fn from_ms(ms: i64) -> OffsetDateTime {
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000).unwrap_or(OffsetDateTime::UNIX_EPOCH)
+}
+
+fn corrupt(what: &str) -> StoreError {
+    StoreError::Internal(format!("a stored {what} is invalid"))
+}
+
+pub(crate) type CustomerRow = (String, String, String, i64);
+pub(crate) fn customer((id, name, policy, created_at): CustomerRow) -> StoreResult<Customer> {
+    Ok(Customer {
+        id: CustomerId::parse(&id)?,
+        name,
+        disabled_owner_policy: DisabledOwnerPolicy::parse(&policy)?,
+        created_at: from_ms(created_at),
+    })
+}
+
+pub(crate) type AdminRow = (String, String, String, String, Option<String>, String, i64);
+
+pub(crate) fn admin((id, email, display_name, provider, external_id, status, created_at): AdminRow) -> StoreResult<Admin> {
+    Ok(Admin {
+        id: AdminId::parse(&id)?,
+        email: Email::parse(&email)?,
+        display_name,
+        provider: Provider::parse(&provider)?,
+        external_id,
+        status: AdminStatus::parse(&status).ok_or_else(|| corrupt("admin status"))?,
+        created_at: from_ms(created_at),
+    })
+}
+
+pub(crate) fn access(access_type: &str, permissions: &str) -> StoreResult<Access> {
+    Ok(Access::from_parts(access_type, PermissionSet::parse_list(permissions)?)?)
+}
+
+pub(crate) fn access_columns(access: Access) -> (&'static str, String) {
+    let permissions = match access {
+        Access::Full => String::new(),
+        Access::Custom(set) => set.to_list(),
+    };
+    (access.access_type(), permissions)
+}
+
+pub(crate) type MemberRow = (String, String, String, String, Option<String>, String, i64, String, String, i64, i64);
+
+pub(crate) fn member(row: MemberRow) -> StoreResult<Member> {
+    let (id, email, display_name, provider, external_id, status, created, access_type, permissions, since, updated) = row;
+    Ok(Member {
+        admin: admin((id, email, display_name, provider, external_id, status, created))?,
+        access: access(&access_type, &permissions)?,
+        created_at: from_ms(since),
+        updated_at: from_ms(updated),
+    })
+}
+
+pub(crate) type ClientRow = (String, String, String, String, i64, Option<i64>);
+
+pub(crate) fn client((id, customer_id, owner_id, name, created_at, last_used_at): ClientRow) -> StoreResult<ApiClient> {
+    Ok(ApiClient {
+        id: ClientId::parse(&id)?,
+        customer_id: CustomerId::parse(&customer_id)?,
+        owner_id: AdminId::parse(&owner_id)?,
+        name,
+        created_at: from_ms(created_at),
+        last_used_at: last_used_at.map(from_ms),
+    })
+}
+
+pub(crate) type GrantRow = (String, String, String, String, i64, Option<i64>, Vec<u8>, String, String, String, String, String);
+
+pub(crate) fn grant(row: GrantRow) -> StoreResult<ClientGrant> {
+    let (id, customer_id, owner_id, name, created_at, last_used_at, verifier, owner_email, access_type, permissions, status, policy) =
+        row;
+    Ok(ClientGrant {
+        client: client((id, customer_id, owner_id, name, created_at, last_used_at))?,
+        verifier: SecretVerifier::from_stored(&verifier).ok_or_else(|| corrupt("secret verifier"))?,
+        owner_email,
+        standing: Standing {
+            access: access(&access_type, &permissions)?,
+            status: AdminStatus::parse(&status).ok_or_else(|| corrupt("admin status"))?,
+            policy: DisabledOwnerPolicy::parse(&policy)?,
+        },
+    })
+}
+
+pub(crate) type LogRow = (
+    i64,
+    String,
+    String,
+    i64,
+    String,
+    String,
+    Option<String>,
+    String,
+    String,
+    String,
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+);
+
+pub(crate) fn log_record(row: LogRow) -> StoreResult<LogRecord> {
+    let (seq, record_id, customer_id, at, event_type, actor_type, actor_id, actor_name, target_type, target_id, target_name, message, before, after) =
+        row;
+    let json = |text: Option<String>| text.and_then(|t| serde_json::from_str(&t).ok());
+    Ok(LogRecord {
+        seq,
+        record_id,
+        customer_id: CustomerId::parse(&customer_id)?,
+        at: from_ms(at),
+        event_type,
+        actor_type,
+        actor_id,
+        actor_name,
+        target_type,
+        target_id,
+        target_name,
+        message,
+        before: json(before),
+        after: json(after),
+    })
+}
+
+pub(crate) type NotificationRow = (String, String, String, String, i64);
+
+pub(crate) fn notification((id, customer_id, destination_admin, body, created_at): NotificationRow) -> StoreResult<Notification> {
+    Ok(Notification {
+        id,
+        customer_id: CustomerId::parse(&customer_id)?,
+        destination_admin,
+        body: serde_json::from_str(&body).map_err(|_| corrupt("notification"))?,
+        created_at: from_ms(created_at),
+    })
+}
+
+pub(crate) const LAST_FULL_ADMIN: &str = "a customer must keep at least one administrator with Full access";
+
+/// Implements [`crate::Store`] for a backend struct with a `pool: sqlx::Pool<$db>` field and the
+/// inherent methods `write_tx`, `publish`, `watch` and `announce`.
+macro_rules! store_impl {
+    ($store:ty, $db:ty) => {
+        use std::sync::Arc;
+
+        use async_trait::async_trait;
+        use time::OffsetDateTime;
+        use trustgate_core::access::Access;
+        use trustgate_core::admin::{Admin, AdminStatus, Email};
+        use trustgate_core::client::ApiClient;
+        use trustgate_core::customer::{Customer, DisabledOwnerPolicy};
+        use trustgate_core::event::{self, Actor, DeletionCause, LogEntry};
+        use trustgate_core::ids::{AdminId, ClientId, CustomerId};
+        use trustgate_core::rights::Standing;
+        use trustgate_core::secret::SecretVerifier;
+        use trustgate_core::token::{SigningKey, TOKEN_LIFETIME_SECS};
+
+        use crate::changes::{Change, ChangeListener};
+        use crate::error::{StoreError, StoreResult};
+        use crate::model::{ClientGrant, LogQuery, LogRecord, Member, Membership, Notification, Session};
+        use crate::sql::{self, ms};
+        use crate::Store;
+
+        type Tx = sqlx::Transaction<'static, $db>;
+
+        async fn insert_log(tx: &mut Tx, entry: &LogEntry) -> StoreResult<()> {
+            sqlx::query(
+                "INSERT INTO system_log (record_id, customer_id, at, event_type, actor_type, actor_id, actor_name, \
+                 target_type, target_id, target_name, message, before_json, after_json) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+            )
+            .bind(ClientId::generate().to_string())
+            .bind(entry.customer_id.as_str())
+            .bind(ms(entry.at))
+            .bind(entry.event_type)
+            .bind(entry.actor.actor_type())
+            .bind(entry.actor.id())
+            .bind(entry.actor.display_name())
+            .bind(entry.target_type)
+            .bind(&entry.target_id)
+            .bind(&entry.target_name)
+            .bind(&entry.message)
+            .bind(entry.before.as_ref().map(|v| v.to_string()))
+            .bind(entry.after.as_ref().map(|v| v.to_string()))
+            .execute(&mut **tx)
+            .await?;
+            Ok(())
+        }
+
+        async fn insert_changes(tx: &mut Tx, changes: &[Change], at: OffsetDateTime) -> StoreResult<()> {
+            for change in changes {
+                let (customer, admin, client) = change.columns();
+                sqlx::query("INSERT INTO changes (kind, customer_id, admin_id, client_id, at) VALUES ($1, $2, $3, $4, $5)")
+                    .bind(change.kind())
+                    .bind(customer)
+                    .bind(admin)
+                    .bind(client)
+                    .bind(ms(at))
+                    .execute(&mut **tx)
+                    .await?;
+            }
+            <$store>::announce(tx, changes).await
+        }
+
+        async fn load_member(tx: &mut Tx, customer: &CustomerId, admin: AdminId) -> StoreResult<Option<Member>> {
+            sqlx::query_as::<_, sql::MemberRow>(
+                "SELECT a.id, a.email, a.display_name, a.provider, a.external_id, a.status, a.created_at, \
+                 m.access_type, m.permissions, m.created_at, m.updated_at \
+                 FROM memberships m JOIN admins a ON a.id = m.admin_id WHERE m.customer_id = $1 AND m.admin_id = $2",
+            )
+            .bind(customer.as_str())
+            .bind(admin.to_string())
+            .fetch_optional(&mut **tx)
+            .await?
+            .map(sql::member)
+            .transpose()
+        }
+
+        /// Refuses a change that would leave `customer` without an administrator with Full access.
+        async fn keep_a_full_admin(tx: &mut Tx, customer: &CustomerId, losing: Access) -> StoreResult<()> {
+            if losing != Access::Full {
+                return Ok(());
+            }
+            let (full,): (i64,) =
+                sqlx::query_as("SELECT COUNT(*) FROM memberships WHERE customer_id = $1 AND access_type = 'Full'")
+                    .bind(customer.as_str())
+                    .fetch_one(&mut **tx)
+                    .await?;
+            if full <= 1 {
+                return Err(StoreError::Refused(sql::LAST_FULL_ADMIN.to_owned()));
+            }
+            Ok(())
+        }
+
+        async fn clients_in_tx(tx: &mut Tx, customer: &CustomerId, owner: AdminId) -> StoreResult<Vec<ApiClient>> {
+            sqlx::query_as::<_, sql::ClientRow>(
+                "SELECT id, customer_id, owner_id, name, created_at, last_used_at FROM api_clients \
+                 WHERE customer_id = $1 AND owner_id = $2 ORDER BY created_at, id",
+            )
+            .bind(customer.as_str())
+            .bind(owner.to_string())
+            .fetch_all(&mut **tx)
+            .await?
+            .into_iter()
+            .map(sql::client)
+            .collect()
+        }
+
+        /// R6 in one place: ends a membership and deletes the member's clients there, logging each.
+        async fn end_membership(
+            tx: &mut Tx,
+            customer: &CustomerId,
+            member: &Member,
+            cause: DeletionCause,
+            actor: &Actor,
+            now: OffsetDateTime,
+            changes: &mut Vec<Change>,
+        ) -> StoreResult<usize> {
+            let clients = clients_in_tx(tx, customer, member.admin.id).await?;
+            sqlx::query("DELETE FROM api_clients WHERE customer_id = $1 AND owner_id = $2")
+                .bind(customer.as_str())
+                .bind(member.admin.id.to_string())
+                .execute(&mut **tx)
+                .await?;
+            sqlx::query("DELETE FROM memberships WHERE customer_id = $1 AND admin_id = $2")
+                .bind(customer.as_str())
+                .bind(member.admin.id.to_string())
+                .execute(&mut **tx)
+                .await?;
+            for client in &clients {
+                insert_log(tx, &event::client_deleted(client, cause, now, actor)).await?;
+                changes.push(Change::ClientDeleted(client.id));
+            }
+            insert_log(tx, &event::admin_removed(customer, &member.admin, clients.len(), now, actor)).await?;
+            changes.push(Change::MembershipChanged(customer.clone(), member.admin.id));
+            Ok(clients.len())
+        }
+
+        async fn admin_customers(tx: &mut Tx, admin: AdminId) -> StoreResult<Vec<CustomerId>> {
+            sqlx::query_as::<_, (String,)>("SELECT customer_id FROM memberships WHERE admin_id = $1 ORDER BY customer_id")
+                .bind(admin.to_string())
+                .fetch_all(&mut **tx)
+                .await?
+                .into_iter()
+                .map(|(c,)| CustomerId::parse(&c).map_err(StoreError::from))
+                .collect()
+        }
+
+        impl $store {
+            async fn commit(&self, tx: Tx, changes: &[Change]) -> StoreResult<()> {
+                tx.commit().await?;
+                self.publish(changes);
+                Ok(())
+            }
+        }
+
+        #[async_trait]
+        impl Store for $store {
+            fn watch_changes(&self, listener: Arc<dyn ChangeListener>) {
+                self.watch(listener);
+            }
+
+            async fn ping(&self) -> StoreResult<()> {
+                sqlx::query("SELECT 1").execute(&self.pool).await?;
+                Ok(())
+            }
+
+            async fn create_customer(&self, customer: &Customer, actor: &Actor) -> StoreResult<()> {
+                let mut tx = self.write_tx().await?;
+                let inserted = sqlx::query(
+                    "INSERT INTO customers (id, name, disabled_owner_policy, created_at) VALUES ($1, $2, $3, $4) \
+                     ON CONFLICT (id) DO NOTHING",
+                )
+                .bind(customer.id.as_str())
+                .bind(&customer.name)
+                .bind(customer.disabled_owner_policy.as_str())
+                .bind(ms(customer.created_at))
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                if inserted == 0 {
+                    return Err(StoreError::Conflict(format!("customer {} already exists", customer.id)));
+                }
+                insert_log(&mut tx, &event::customer_created(&customer.id, &customer.name, customer.created_at, actor))
+                    .await?;
+                self.commit(tx, &[]).await
+            }
+
+            async fn customer(&self, id: &CustomerId) -> StoreResult<Option<Customer>> {
+                sqlx::query_as::<_, sql::CustomerRow>(
+                    "SELECT id, name, disabled_owner_policy, created_at FROM customers WHERE id = $1",
+                )
+                .bind(id.as_str())
+                .fetch_optional(&self.pool)
+                .await?
+                .map(sql::customer)
+                .transpose()
+            }
+
+            async fn customers(&self) -> StoreResult<Vec<Customer>> {
+                sqlx::query_as::<_, sql::CustomerRow>(
+                    "SELECT id, name, disabled_owner_policy, created_at FROM customers ORDER BY created_at, id",
+                )
+                .fetch_all(&self.pool)
+                .await?
+                .into_iter()
+                .map(sql::customer)
+                .collect()
+            }
+
+            async fn set_disabled_owner_policy(
+                &self,
+                id: &CustomerId,
+                policy: DisabledOwnerPolicy,
+                _actor: &Actor,
+            ) -> StoreResult<()> {
+                let mut tx = self.write_tx().await?;
+                let updated = sqlx::query("UPDATE customers SET disabled_owner_policy = $1 WHERE id = $2")
+                    .bind(policy.as_str())
+                    .bind(id.as_str())
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                if updated == 0 {
+                    return Err(StoreError::NotFound("customer"));
+                }
+                let changes = [Change::CustomerChanged(id.clone())];
+                insert_changes(&mut tx, &changes, OffsetDateTime::now_utc()).await?;
+                self.commit(tx, &changes).await
+            }
+
+            async fn create_admin(&self, admin: &Admin, password_hash: Option<&str>) -> StoreResult<()> {
+                let mut tx = self.write_tx().await?;
+                let inserted = sqlx::query(
+                    "INSERT INTO admins (id, email, display_name, provider, external_id, status, password_hash, created_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING",
+                )
+                .bind(admin.id.to_string())
+                .bind(admin.email.as_str())
+                .bind(&admin.display_name)
+                .bind(admin.provider.wire_name())
+                .bind(admin.external_id.as_deref())
+                .bind(admin.status.as_str())
+                .bind(password_hash)
+                .bind(ms(admin.created_at))
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                if inserted == 0 {
+                    return Err(StoreError::Conflict(format!("an administrator with e-mail {} already exists", admin.email)));
+                }
+                self.commit(tx, &[]).await
+            }
+
+            async fn admin(&self, id: AdminId) -> StoreResult<Option<Admin>> {
+                sqlx::query_as::<_, sql::AdminRow>(
+                    "SELECT id, email, display_name, provider, external_id, status, created_at FROM admins WHERE id = $1",
+                )
+                .bind(id.to_string())
+                .fetch_optional(&self.pool)
+                .await?
+                .map(sql::admin)
+                .transpose()
+            }
+
+            async fn admin_by_email(&self, email: &Email) -> StoreResult<Option<Admin>> {
+                sqlx::query_as::<_, sql::AdminRow>(
+                    "SELECT id, email, display_name, provider, external_id, status, created_at FROM admins WHERE email = $1",
+                )
+                .bind(email.as_str())
+                .fetch_optional(&self.pool)
+                .await?
+                .map(sql::admin)
+                .transpose()
+            }
+
+            async fn password_hash(&self, id: AdminId) -> StoreResult<Option<String>> {
+                let row: Option<(Option<String>,)> = sqlx::query_as("SELECT password_hash FROM admins WHERE id = $1")
+                    .bind(id.to_string())
+                    .fetch_optional(&self.pool)
+                    .await?;
+                Ok(row.and_then(|(hash,)| hash))
+            }
+
+            async fn set_password_hash(&self, id: AdminId, hash: &str) -> StoreResult<()> {
+                let mut tx = self.write_tx().await?;
+                let updated = sqlx::query("UPDATE admins SET password_hash = $1 WHERE id = $2")
+                    .bind(hash)
+                    .bind(id.to_string())
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                if updated == 0 {
+                    return Err(StoreError::NotFound("administrator"));
+                }
+                self.commit(tx, &[]).await
+            }
+
+            async fn set_admin_status(&self, id: AdminId, status: AdminStatus, actor: &Actor) -> StoreResult<()> {
+                let mut tx = self.write_tx().await?;
+                let updated = sqlx::query("UPDATE admins SET status = $1 WHERE id = $2")
+                    .bind(status.as_str())
+                    .bind(id.to_string())
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                if updated == 0 {
+                    return Err(StoreError::NotFound("administrator"));
+                }
+                let now = OffsetDateTime::now_utc();
+                for customer in admin_customers(&mut tx, id).await? {
+                    let Some(member) = load_member(&mut tx, &customer, id).await? else { continue };
+                    let clients = clients_in_tx(&mut tx, &customer, id).await?.len();
+                    insert_log(&mut tx, &event::admin_status_changed(&customer, &member.admin, status, clients, now, actor))
+                        .await?;
+                }
+                let changes = [Change::AdminChanged(id)];
+                insert_changes(&mut tx, &changes, now).await?;
+                self.commit(tx, &changes).await
+            }
+
+            async fn delete_admin(&self, id: AdminId, actor: &Actor) -> StoreResult<usize> {
+                let mut tx = self.write_tx().await?;
+                let now = OffsetDateTime::now_utc();
+                let mut changes = vec![Change::AdminChanged(id)];
+                let mut deleted = 0;
+                let customers = admin_customers(&mut tx, id).await?;
+                for customer in &customers {
+                    let Some(member) = load_member(&mut tx, customer, id).await? else { continue };
+                    keep_a_full_admin(&mut tx, customer, member.access).await?;
+                    deleted += end_membership(&mut tx, customer, &member, DeletionCause::OwnerDeleted, actor, now, &mut changes)
+                        .await?;
+                }
+                let removed = sqlx::query("DELETE FROM admins WHERE id = $1")
+                    .bind(id.to_string())
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                if removed == 0 {
+                    return Err(StoreError::NotFound("administrator"));
+                }
+                insert_changes(&mut tx, &changes, now).await?;
+                self.commit(tx, &changes).await?;
+                Ok(deleted)
+            }
+
+            async fn add_member(
+                &self,
+                customer: &CustomerId,
+                admin: AdminId,
+                access: Access,
+                actor: &Actor,
+            ) -> StoreResult<()> {
+                let mut tx = self.write_tx().await?;
+                let Some(admin_row) = sqlx::query_as::<_, sql::AdminRow>(
+                    "SELECT id, email, display_name, provider, external_id, status, created_at FROM admins WHERE id = $1",
+                )
+                .bind(admin.to_string())
+                .fetch_optional(&mut *tx)
+                .await?
+                else {
+                    return Err(StoreError::NotFound("administrator"));
+                };
+                let admin = sql::admin(admin_row)?;
+                let now = OffsetDateTime::now_utc();
+                let (access_type, permissions) = sql::access_columns(access);
+                let inserted = sqlx::query(
+                    "INSERT INTO memberships (customer_id, admin_id, access_type, permissions, created_at, updated_at) \
+                     SELECT $1, $2, $3, $4, $5, $5 WHERE EXISTS (SELECT 1 FROM customers WHERE id = $1) \
+                     ON CONFLICT DO NOTHING",
+                )
+                .bind(customer.as_str())
+                .bind(admin.id.to_string())
+                .bind(access_type)
+                .bind(permissions)
+                .bind(ms(now))
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                if inserted == 0 {
+                    return match self.customer(customer).await? {
+                        None => Err(StoreError::NotFound("customer")),
+                        Some(_) => Err(StoreError::Conflict(format!(
+                            "{} is already an administrator of customer {customer}",
+                            admin.email
+                        ))),
+                    };
+                }
+                insert_log(&mut tx, &event::admin_added(customer, &admin, access, now, actor)).await?;
+                let changes = [Change::MembershipChanged(customer.clone(), admin.id)];
+                insert_changes(&mut tx, &changes, now).await?;
+                self.commit(tx, &changes).await
+            }
+
+            async fn member(&self, customer: &CustomerId, admin: AdminId) -> StoreResult<Option<Member>> {
+                let mut tx = self.pool.begin().await?;
+                let member = load_member(&mut tx, customer, admin).await?;
+                tx.rollback().await?;
+                Ok(member)
+            }
+
+            async fn members(&self, customer: &CustomerId, after: Option<AdminId>, limit: u32) -> StoreResult<Vec<Member>> {
+                sqlx::query_as::<_, sql::MemberRow>(
+                    "SELECT a.id, a.email, a.display_name, a.provider, a.external_id, a.status, a.created_at, \
+                     m.access_type, m.permissions, m.created_at, m.updated_at \
+                     FROM memberships m JOIN admins a ON a.id = m.admin_id \
+                     WHERE m.customer_id = $1 AND a.id > $2 ORDER BY a.id LIMIT $3",
+                )
+                .bind(customer.as_str())
+                .bind(after.map(|a| a.to_string()).unwrap_or_default())
+                .bind(i64::from(limit))
+                .fetch_all(&self.pool)
+                .await?
+                .into_iter()
+                .map(sql::member)
+                .collect()
+            }
+
+            async fn memberships(&self, admin: AdminId) -> StoreResult<Vec<Membership>> {
+                sqlx::query_as::<_, (String, String, String, i64, String, String)>(
+                    "SELECT c.id, c.name, c.disabled_owner_policy, c.created_at, m.access_type, m.permissions \
+                     FROM memberships m JOIN customers c ON c.id = m.customer_id WHERE m.admin_id = $1 ORDER BY c.name, c.id",
+                )
+                .bind(admin.to_string())
+                .fetch_all(&self.pool)
+                .await?
+                .into_iter()
+                .map(|(id, name, policy, created, access_type, permissions)| {
+                    Ok(Membership {
+                        customer: sql::customer((id, name, policy, created))?,
+                        access: sql::access(&access_type, &permissions)?,
+                    })
+                })
+                .collect()
+            }
+
+            async fn standing(&self, customer: &CustomerId, admin: AdminId) -> StoreResult<Option<Standing>> {
+                let row: Option<(String, String, String, String)> = sqlx::query_as(
+                    "SELECT m.access_type, m.permissions, a.status, c.disabled_owner_policy \
+                     FROM memberships m JOIN admins a ON a.id = m.admin_id JOIN customers c ON c.id = m.customer_id \
+                     WHERE m.customer_id = $1 AND m.admin_id = $2",
+                )
+                .bind(customer.as_str())
+                .bind(admin.to_string())
+                .fetch_optional(&self.pool)
+                .await?;
+                row.map(|(access_type, permissions, status, policy)| {
+                    Ok(Standing {
+                        access: sql::access(&access_type, &permissions)?,
+                        status: AdminStatus::parse(&status)
+                            .ok_or_else(|| StoreError::Internal("a stored admin status is invalid".to_owned()))?,
+                        policy: DisabledOwnerPolicy::parse(&policy)?,
+                    })
+                })
+                .transpose()
+            }
+
+            async fn set_access(
+                &self,
+                customer: &CustomerId,
+                admin: AdminId,
+                access: Access,
+                actor: &Actor,
+            ) -> StoreResult<Access> {
+                let mut tx = self.write_tx().await?;
+                let member = load_member(&mut tx, customer, admin).await?.ok_or(StoreError::NotFound("administrator"))?;
+                if access != Access::Full {
+                    keep_a_full_admin(&mut tx, customer, member.access).await?;
+                }
+                let now = OffsetDateTime::now_utc();
+                let (access_type, permissions) = sql::access_columns(access);
+                sqlx::query(
+                    "UPDATE memberships SET access_type = $1, permissions = $2, updated_at = $3 \
+                     WHERE customer_id = $4 AND admin_id = $5",
+                )
+                .bind(access_type)
+                .bind(permissions)
+                .bind(ms(now))
+                .bind(customer.as_str())
+                .bind(admin.to_string())
+                .execute(&mut *tx)
+                .await?;
+                insert_log(&mut tx, &event::access_changed(customer, &member.admin, member.access, access, now, actor)).await?;
+                let changes = [Change::MembershipChanged(customer.clone(), admin)];
+                insert_changes(&mut tx, &changes, now).await?;
+                self.commit(tx, &changes).await?;
+                Ok(member.access)
+            }
+
+            async fn remove_member(&self, customer: &CustomerId, admin: AdminId, actor: &Actor) -> StoreResult<usize> {
+                let mut tx = self.write_tx().await?;
+                let member = load_member(&mut tx, customer, admin).await?.ok_or(StoreError::NotFound("administrator"))?;
+                keep_a_full_admin(&mut tx, customer, member.access).await?;
+                let now = OffsetDateTime::now_utc();
+                let mut changes = Vec::new();
+                let deleted =
+                    end_membership(&mut tx, customer, &member, DeletionCause::OwnerRemovedFromCustomer, actor, now, &mut changes)
+                        .await?;
+                insert_changes(&mut tx, &changes, now).await?;
+                self.commit(tx, &changes).await?;
+                Ok(deleted)
+            }
+
+            async fn create_client(&self, client: &ApiClient, verifier: &SecretVerifier, actor: &Actor) -> StoreResult<()> {
+                let mut tx = self.write_tx().await?;
+                let owner = load_member(&mut tx, &client.customer_id, client.owner_id)
+                    .await?
+                    .ok_or(StoreError::NotFound("membership"))?;
+                sqlx::query(
+                    "INSERT INTO api_clients (id, customer_id, owner_id, name, verifier, created_at, last_used_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, NULL)",
+                )
+                .bind(client.id.to_string())
+                .bind(client.customer_id.as_str())
+                .bind(client.owner_id.to_string())
+                .bind(&client.name)
+                .bind(verifier.as_bytes().to_vec())
+                .bind(ms(client.created_at))
+                .execute(&mut *tx)
+                .await?;
+                insert_log(&mut tx, &event::client_created(client, &owner.admin, actor)).await?;
+                self.commit(tx, &[]).await
+            }
+
+            async fn client_grant(&self, id: ClientId) -> StoreResult<Option<ClientGrant>> {
+                sqlx::query_as::<_, sql::GrantRow>(
+                    "SELECT k.id, k.customer_id, k.owner_id, k.name, k.created_at, k.last_used_at, k.verifier, \
+                     a.email, m.access_type, m.permissions, a.status, c.disabled_owner_policy \
+                     FROM api_clients k \
+                     JOIN memberships m ON m.customer_id = k.customer_id AND m.admin_id = k.owner_id \
+                     JOIN admins a ON a.id = k.owner_id JOIN customers c ON c.id = k.customer_id \
+                     WHERE k.id = $1",
+                )
+                .bind(id.to_string())
+                .fetch_optional(&self.pool)
+                .await?
+                .map(sql::grant)
+                .transpose()
+            }
+
+            async fn clients_of(&self, customer: &CustomerId, owner: AdminId) -> StoreResult<Vec<ApiClient>> {
+                let mut tx = self.pool.begin().await?;
+                let clients = clients_in_tx(&mut tx, customer, owner).await?;
+                tx.rollback().await?;
+                Ok(clients)
+            }
+
+            async fn delete_client(
+                &self,
+                customer: &CustomerId,
+                owner: AdminId,
+                id: ClientId,
+                actor: &Actor,
+            ) -> StoreResult<bool> {
+                let mut tx = self.write_tx().await?;
+                let Some(row) = sqlx::query_as::<_, sql::ClientRow>(
+                    "SELECT id, customer_id, owner_id, name, created_at, last_used_at FROM api_clients \
+                     WHERE id = $1 AND customer_id = $2 AND owner_id = $3",
+                )
+                .bind(id.to_string())
+                .bind(customer.as_str())
+                .bind(owner.to_string())
+                .fetch_optional(&mut *tx)
+                .await?
+                else {
+                    return Ok(false);
+                };
+                let client = sql::client(row)?;
+                sqlx::query("DELETE FROM api_clients WHERE id = $1").bind(id.to_string()).execute(&mut *tx).await?;
+                let now = OffsetDateTime::now_utc();
+                insert_log(&mut tx, &event::client_deleted(&client, DeletionCause::ByOwner, now, actor)).await?;
+                let changes = [Change::ClientDeleted(id)];
+                insert_changes(&mut tx, &changes, now).await?;
+                self.commit(tx, &changes).await?;
+                Ok(true)
+            }
+
+            async fn touch_client(&self, id: ClientId, at: OffsetDateTime) -> StoreResult<()> {
+                sqlx::query("UPDATE api_clients SET last_used_at = $1 WHERE id = $2")
+                    .bind(ms(at))
+                    .bind(id.to_string())
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            async fn signing_keys(&self) -> StoreResult<Vec<SigningKey>> {
+                sqlx::query_as::<_, (String, Vec<u8>)>(
+                    "SELECT kid, private_key FROM signing_keys ORDER BY created_at DESC, kid",
+                )
+                .fetch_all(&self.pool)
+                .await?
+                .into_iter()
+                .map(|(kid, key)| {
+                    SigningKey::from_stored(kid, &key)
+                        .ok_or_else(|| StoreError::Internal("a stored signing key is invalid".to_owned()))
+                })
+                .collect()
+            }
+
+            async fn add_signing_key(&self, key: &SigningKey, at: OffsetDateTime) -> StoreResult<()> {
+                let mut tx = self.write_tx().await?;
+                sqlx::query("INSERT INTO signing_keys (kid, private_key, created_at) VALUES ($1, $2, $3)")
+                    .bind(key.kid())
+                    .bind(key.private_bytes().to_vec())
+                    .bind(ms(at))
+                    .execute(&mut *tx)
+                    .await?;
+                // A key superseded more than a token lifetime ago can no longer have live tokens.
+                let retired_before = ms(at - time::Duration::seconds(TOKEN_LIFETIME_SECS));
+                sqlx::query(
+                    "DELETE FROM signing_keys WHERE kid IN (SELECT old.kid FROM signing_keys old \
+                     WHERE EXISTS (SELECT 1 FROM signing_keys newer \
+                     WHERE newer.created_at > old.created_at AND newer.created_at < $1))",
+                )
+                .bind(retired_before)
+                .execute(&mut *tx)
+                .await?;
+                let changes = [Change::KeysChanged];
+                insert_changes(&mut tx, &changes, at).await?;
+                self.commit(tx, &changes).await
+            }
+
+            async fn create_session(&self, digest: &[u8], session: &Session, at: OffsetDateTime) -> StoreResult<()> {
+                let mut tx = self.write_tx().await?;
+                sqlx::query("DELETE FROM sessions WHERE expires_at <= $1").bind(ms(at)).execute(&mut *tx).await?;
+                sqlx::query(
+                    "INSERT INTO sessions (id_digest, admin_id, csrf_token, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)",
+                )
+                .bind(digest.to_vec())
+                .bind(session.admin_id.to_string())
+                .bind(&session.csrf_token)
+                .bind(ms(at))
+                .bind(ms(session.expires_at))
+                .execute(&mut *tx)
+                .await?;
+                self.commit(tx, &[]).await
+            }
+
+            async fn session(&self, digest: &[u8], now: OffsetDateTime) -> StoreResult<Option<Session>> {
+                let row: Option<(String, String, i64)> = sqlx::query_as(
+                    "SELECT admin_id, csrf_token, expires_at FROM sessions WHERE id_digest = $1 AND expires_at > $2",
+                )
+                .bind(digest.to_vec())
+                .bind(ms(now))
+                .fetch_optional(&self.pool)
+                .await?;
+                row.map(|(admin, csrf_token, expires_at)| {
+                    Ok(Session { admin_id: AdminId::parse(&admin)?, csrf_token, expires_at: sql::from_ms(expires_at) })
+                })
+                .transpose()
+            }
+
+            async fn delete_session(&self, digest: &[u8]) -> StoreResult<()> {
+                sqlx::query("DELETE FROM sessions WHERE id_digest = $1").bind(digest.to_vec()).execute(&self.pool).await?;
+                Ok(())
+            }
+
+            async fn add_notification(&self, n: &Notification) -> StoreResult<()> {
+                sqlx::query(
+                    "INSERT INTO notifications (id, customer_id, destination_admin, body, created_at) VALUES ($1, $2, $3, $4, $5)",
+                )
+                .bind(&n.id)
+                .bind(n.customer_id.as_str())
+                .bind(&n.destination_admin)
+                .bind(n.body.to_string())
+                .bind(ms(n.created_at))
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            async fn notifications(&self, customer: &CustomerId, limit: u32) -> StoreResult<Vec<Notification>> {
+                sqlx::query_as::<_, sql::NotificationRow>(
+                    "SELECT id, customer_id, destination_admin, body, created_at FROM notifications \
+                     WHERE customer_id = $1 ORDER BY created_at DESC, id LIMIT $2",
+                )
+                .bind(customer.as_str())
+                .bind(i64::from(limit))
+                .fetch_all(&self.pool)
+                .await?
+                .into_iter()
+                .map(sql::notification)
+                .collect()
+            }
+
+            async fn append_log(&self, entry: &LogEntry) -> StoreResult<()> {
+                let mut tx = self.write_tx().await?;
+                insert_log(&mut tx, entry).await?;
+                self.commit(tx, &[]).await
+            }
+
+            async fn log_records(&self, q: &LogQuery) -> StoreResult<Vec<LogRecord>> {
+                sqlx::query_as::<_, sql::LogRow>(
+                    "SELECT seq, record_id, customer_id, at, event_type, actor_type, actor_id, actor_name, \
+                     target_type, target_id, target_name, message, before_json, after_json FROM system_log \
+                     WHERE customer_id = $1 AND at >= $2 AND at < $3 AND seq > $4 ORDER BY seq LIMIT $5",
+                )
+                .bind(q.customer_id.as_str())
+                .bind(ms(q.start))
+                .bind(ms(q.end))
+                .bind(q.after_seq.unwrap_or(0))
+                .bind(i64::from(q.limit))
+                .fetch_all(&self.pool)
+                .await?
+                .into_iter()
+                .map(sql::log_record)
+                .collect()
+            }
+        }
+    };
+}
+
+pub(crate) use store_impl;

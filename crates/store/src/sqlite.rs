@@ -1,0 +1,118 @@
+//! The embedded default: one SQLite file in WAL mode under the data directory.
+//!
+//! Writes run under `BEGIN IMMEDIATE`, so concurrent read-then-write transactions queue on the
+//! busy timeout instead of failing at the lock upgrade. Changes committed by this process reach the
+//! listener at once; a tailer reads those of other processes (the operator CLI) from the
+//! `changes` table.
+
+use std::path::Path;
+use std::sync::{RwLock, Weak};
+use std::time::Duration;
+
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Pool, Sqlite};
+
+use crate::sql::store_impl;
+
+const DB_FILE: &str = "trustgate.db";
+/// How often the tailer looks for changes made by other processes.
+const TAIL_INTERVAL: Duration = Duration::from_millis(200);
+/// Changes older than this are pruned; every live node has read them long before.
+const CHANGE_RETENTION: time::Duration = time::Duration::minutes(10);
+
+type Listener = Arc<RwLock<Option<Arc<dyn ChangeListener>>>>;
+
+pub struct SqliteStore {
+    pool: Pool<Sqlite>,
+    listener: Listener,
+    /// The tailer holds a `Weak` of this and stops once the store is dropped.
+    alive: Arc<()>,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the store under `data_dir` and brings its schema up to date.
+    pub async fn open(data_dir: &Path) -> StoreResult<Self> {
+        std::fs::create_dir_all(data_dir).map_err(|e| {
+            StoreError::Unavailable(format!("cannot create the data directory {}: {e}", data_dir.display()))
+        })?;
+        let options = SqliteConnectOptions::new()
+            .filename(data_dir.join(DB_FILE))
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(5));
+        let pool = SqlitePoolOptions::new().max_connections(8).connect_with(options).await?;
+        sqlx::migrate!("migrations/sqlite").run(&pool).await.map_err(|e| StoreError::Internal(e.to_string()))?;
+        Ok(Self { pool, listener: Arc::default(), alive: Arc::new(()) })
+    }
+
+    async fn write_tx(&self) -> StoreResult<Tx> {
+        Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
+    }
+
+    /// SQLite has no server to notify: other processes find the rows through their tailers.
+    async fn announce(_tx: &mut Tx, _changes: &[Change]) -> StoreResult<()> {
+        Ok(())
+    }
+
+    fn publish(&self, changes: &[Change]) {
+        if changes.is_empty() {
+            return;
+        }
+        if let Some(listener) = self.listener.read().ok().and_then(|l| l.clone()) {
+            listener.changed(changes);
+        }
+    }
+
+    fn watch(&self, listener: Arc<dyn ChangeListener>) {
+        if let Ok(mut slot) = self.listener.write() {
+            *slot = Some(listener.clone());
+        }
+        tokio::spawn(tail_changes(self.pool.clone(), listener, Arc::downgrade(&self.alive)));
+    }
+}
+
+async fn tail_changes(pool: Pool<Sqlite>, listener: Arc<dyn ChangeListener>, alive: Weak<()>) {
+    let mut last_seq = match sqlx::query_as::<_, (Option<i64>,)>("SELECT MAX(seq) FROM changes").fetch_one(&pool).await {
+        Ok((seq,)) => seq.unwrap_or(0),
+        Err(_) => 0,
+    };
+    let mut ticks: u32 = 0;
+    while alive.upgrade().is_some() {
+        tokio::time::sleep(TAIL_INTERVAL).await;
+        let rows = sqlx::query_as::<_, (i64, String, Option<String>, Option<String>, Option<String>)>(
+            "SELECT seq, kind, customer_id, admin_id, client_id FROM changes WHERE seq > $1 ORDER BY seq LIMIT 1000",
+        )
+        .bind(last_seq)
+        .fetch_all(&pool)
+        .await;
+        match rows {
+            Ok(rows) => {
+                if let Some((seq, ..)) = rows.last() {
+                    last_seq = *seq;
+                }
+                let changes: Vec<Change> = rows
+                    .iter()
+                    .filter_map(|(_, kind, c, a, k)| Change::from_columns(kind, c.as_deref(), a.as_deref(), k.as_deref()))
+                    .collect();
+                if !changes.is_empty() {
+                    listener.changed(&changes);
+                }
+            }
+            Err(error) => {
+                tracing::warn!(%error, "reading the change feed failed; flushing the authorization cache");
+                listener.flush();
+            }
+        }
+        ticks = ticks.wrapping_add(1);
+        if ticks % 300 == 0 {
+            let cutoff = sql::ms(OffsetDateTime::now_utc() - CHANGE_RETENTION);
+            if let Err(error) = sqlx::query("DELETE FROM changes WHERE at < $1").bind(cutoff).execute(&pool).await {
+                tracing::warn!(%error, "pruning the change feed failed");
+            }
+        }
+    }
+}
+
+store_impl!(SqliteStore, Sqlite);
