@@ -50,6 +50,11 @@ fn uuid_v4_bytes() -> [u8; 16] {
     bytes
 }
 
+/// A fresh random UUID in text form, for transaction, event and record ids.
+pub fn random_uuid() -> String {
+    Uuid::from_bytes(uuid_v4_bytes()).hyphenated().to_string()
+}
+
 uuid_id!(
     /// An administrator (`userId` on the Citrix wire).
     AdminId,

@@ -56,15 +56,21 @@ pub trait Store: Send + Sync + 'static {
     /// Returns how many clients were deleted.
     async fn delete_admin(&self, id: AdminId, actor: &Actor) -> StoreResult<usize>;
 
-    async fn add_member(&self, customer: &CustomerId, admin: AdminId, access: Access, actor: &Actor) -> StoreResult<()>;
+    async fn add_member(&self, customer: &CustomerId, admin: AdminId, access: Access, actor: &Actor)
+        -> StoreResult<()>;
     async fn member(&self, customer: &CustomerId, admin: AdminId) -> StoreResult<Option<Member>>;
     /// Members ordered by admin id, after `after` (exclusive).
     async fn members(&self, customer: &CustomerId, after: Option<AdminId>, limit: u32) -> StoreResult<Vec<Member>>;
     async fn memberships(&self, admin: AdminId) -> StoreResult<Vec<Membership>>;
     async fn standing(&self, customer: &CustomerId, admin: AdminId) -> StoreResult<Option<Standing>>;
     /// R5: returns the access held before. Refuses to leave a customer without a Full administrator.
-    async fn set_access(&self, customer: &CustomerId, admin: AdminId, access: Access, actor: &Actor)
-        -> StoreResult<Access>;
+    async fn set_access(
+        &self,
+        customer: &CustomerId,
+        admin: AdminId,
+        access: Access,
+        actor: &Actor,
+    ) -> StoreResult<Access>;
     /// R6: ends the membership and deletes the admin's clients in this customer, in one transaction.
     /// Returns how many clients were deleted. Refuses to remove the last Full administrator.
     async fn remove_member(&self, customer: &CustomerId, admin: AdminId, actor: &Actor) -> StoreResult<usize>;
@@ -74,8 +80,13 @@ pub trait Store: Send + Sync + 'static {
     async fn client_grant(&self, id: ClientId) -> StoreResult<Option<ClientGrant>>;
     async fn clients_of(&self, customer: &CustomerId, owner: AdminId) -> StoreResult<Vec<ApiClient>>;
     /// Deletes a client only if `owner` owns it in `customer` (R3); false when there is no such client.
-    async fn delete_client(&self, customer: &CustomerId, owner: AdminId, id: ClientId, actor: &Actor)
-        -> StoreResult<bool>;
+    async fn delete_client(
+        &self,
+        customer: &CustomerId,
+        owner: AdminId,
+        id: ClientId,
+        actor: &Actor,
+    ) -> StoreResult<bool>;
     async fn touch_client(&self, id: ClientId, at: OffsetDateTime) -> StoreResult<()>;
 
     /// Signing keys, newest first.

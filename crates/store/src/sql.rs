@@ -38,7 +38,9 @@ pub(crate) fn customer((id, name, policy, created_at): CustomerRow) -> StoreResu
 
 pub(crate) type AdminRow = (String, String, String, String, Option<String>, String, i64);
 
-pub(crate) fn admin((id, email, display_name, provider, external_id, status, created_at): AdminRow) -> StoreResult<Admin> {
+pub(crate) fn admin(
+    (id, email, display_name, provider, external_id, status, created_at): AdminRow,
+) -> StoreResult<Admin> {
     Ok(Admin {
         id: AdminId::parse(&id)?,
         email: Email::parse(&email)?,
@@ -65,7 +67,8 @@ pub(crate) fn access_columns(access: Access) -> (&'static str, String) {
 pub(crate) type MemberRow = (String, String, String, String, Option<String>, String, i64, String, String, i64, i64);
 
 pub(crate) fn member(row: MemberRow) -> StoreResult<Member> {
-    let (id, email, display_name, provider, external_id, status, created, access_type, permissions, since, updated) = row;
+    let (id, email, display_name, provider, external_id, status, created, access_type, permissions, since, updated) =
+        row;
     Ok(Member {
         admin: admin((id, email, display_name, provider, external_id, status, created))?,
         access: access(&access_type, &permissions)?,
@@ -87,11 +90,24 @@ pub(crate) fn client((id, customer_id, owner_id, name, created_at, last_used_at)
     })
 }
 
-pub(crate) type GrantRow = (String, String, String, String, i64, Option<i64>, Vec<u8>, String, String, String, String, String);
+pub(crate) type GrantRow =
+    (String, String, String, String, i64, Option<i64>, Vec<u8>, String, String, String, String, String);
 
 pub(crate) fn grant(row: GrantRow) -> StoreResult<ClientGrant> {
-    let (id, customer_id, owner_id, name, created_at, last_used_at, verifier, owner_email, access_type, permissions, status, policy) =
-        row;
+    let (
+        id,
+        customer_id,
+        owner_id,
+        name,
+        created_at,
+        last_used_at,
+        verifier,
+        owner_email,
+        access_type,
+        permissions,
+        status,
+        policy,
+    ) = row;
     Ok(ClientGrant {
         client: client((id, customer_id, owner_id, name, created_at, last_used_at))?,
         verifier: SecretVerifier::from_stored(&verifier).ok_or_else(|| corrupt("secret verifier"))?,
@@ -122,8 +138,22 @@ pub(crate) type LogRow = (
 );
 
 pub(crate) fn log_record(row: LogRow) -> StoreResult<LogRecord> {
-    let (seq, record_id, customer_id, at, event_type, actor_type, actor_id, actor_name, target_type, target_id, target_name, message, before, after) =
-        row;
+    let (
+        seq,
+        record_id,
+        customer_id,
+        at,
+        event_type,
+        actor_type,
+        actor_id,
+        actor_name,
+        target_type,
+        target_id,
+        target_name,
+        message,
+        before,
+        after,
+    ) = row;
     let json = |text: Option<String>| text.and_then(|t| serde_json::from_str(&t).ok());
     Ok(LogRecord {
         seq,
@@ -145,7 +175,9 @@ pub(crate) fn log_record(row: LogRow) -> StoreResult<LogRecord> {
 
 pub(crate) type NotificationRow = (String, String, String, String, i64);
 
-pub(crate) fn notification((id, customer_id, destination_admin, body, created_at): NotificationRow) -> StoreResult<Notification> {
+pub(crate) fn notification(
+    (id, customer_id, destination_admin, body, created_at): NotificationRow,
+) -> StoreResult<Notification> {
     Ok(Notification {
         id,
         customer_id: CustomerId::parse(&customer_id)?,
@@ -189,7 +221,7 @@ macro_rules! store_impl {
                  target_type, target_id, target_name, message, before_json, after_json) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
             )
-            .bind(ClientId::generate().to_string())
+            .bind(trustgate_core::ids::random_uuid())
             .bind(entry.customer_id.as_str())
             .bind(ms(entry.at))
             .bind(entry.event_type)

@@ -74,7 +74,8 @@ impl SqliteStore {
 }
 
 async fn tail_changes(pool: Pool<Sqlite>, listener: Arc<dyn ChangeListener>, alive: Weak<()>) {
-    let mut last_seq = match sqlx::query_as::<_, (Option<i64>,)>("SELECT MAX(seq) FROM changes").fetch_one(&pool).await {
+    let mut last_seq = match sqlx::query_as::<_, (Option<i64>,)>("SELECT MAX(seq) FROM changes").fetch_one(&pool).await
+    {
         Ok((seq,)) => seq.unwrap_or(0),
         Err(_) => 0,
     };
@@ -94,7 +95,9 @@ async fn tail_changes(pool: Pool<Sqlite>, listener: Arc<dyn ChangeListener>, ali
                 }
                 let changes: Vec<Change> = rows
                     .iter()
-                    .filter_map(|(_, kind, c, a, k)| Change::from_columns(kind, c.as_deref(), a.as_deref(), k.as_deref()))
+                    .filter_map(|(_, kind, c, a, k)| {
+                        Change::from_columns(kind, c.as_deref(), a.as_deref(), k.as_deref())
+                    })
                     .collect();
                 if !changes.is_empty() {
                     listener.changed(&changes);
@@ -106,7 +109,7 @@ async fn tail_changes(pool: Pool<Sqlite>, listener: Arc<dyn ChangeListener>, ali
             }
         }
         ticks = ticks.wrapping_add(1);
-        if ticks % 300 == 0 {
+        if ticks.is_multiple_of(300) {
             let cutoff = sql::ms(OffsetDateTime::now_utc() - CHANGE_RETENTION);
             if let Err(error) = sqlx::query("DELETE FROM changes WHERE at < $1").bind(cutoff).execute(&pool).await {
                 tracing::warn!(%error, "pruning the change feed failed");

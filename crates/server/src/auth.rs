@@ -1,0 +1,150 @@
+//! Who is calling a platform API, and whether the route's permission allows it (R4: looked up live).
+//!
+//! Request path: parse `Authorization` → verify the JWT → resolve the customer → client and owner
+//! standing from the authorization cache → effective rights → the route's permission.
+
+use std::marker::PhantomData;
+
+use axum::extract::{FromRequestParts, RawPathParams};
+use axum::http::request::Parts;
+use axum::http::HeaderMap;
+use time::OffsetDateTime;
+use trustgate_core::access::{Access, Permission};
+use trustgate_core::event::Actor;
+use trustgate_core::ids::{ClientId, CustomerId};
+use trustgate_core::rights::{self, PrincipalKind};
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// Declares the one permission a route needs: `Authorized<needs::Notifications>`.
+pub trait Needs: Send + Sync + 'static {
+    const PERMISSION: Permission;
+}
+
+pub mod needs {
+    use super::{Needs, Permission};
+
+    macro_rules! need {
+        ($name:ident) => {
+            pub struct $name;
+            impl Needs for $name {
+                const PERMISSION: Permission = Permission::$name;
+            }
+        };
+    }
+    need!(Administrators);
+    need!(Notifications);
+    need!(SystemLog);
+    need!(ApiClients);
+}
+
+/// An API client allowed to call a route needing `N`.
+pub struct Authorized<N: Needs> {
+    pub client_id: ClientId,
+    pub client_name: String,
+    pub customer_id: CustomerId,
+    /// The owner's access right now; routes that grant access check it covers what they grant.
+    pub access: Access,
+    needs: PhantomData<N>,
+}
+
+impl<N: Needs> Authorized<N> {
+    pub fn actor(&self) -> Actor {
+        Actor::ApiClient { id: self.client_id, name: self.client_name.clone() }
+    }
+}
+
+impl<N: Needs> FromRequestParts<AppState> for Authorized<N> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let token = bearer_token(&parts.headers)?;
+        let claims =
+            state.keys().verify(token, OffsetDateTime::now_utc()).map_err(|_| ApiError::invalid_credentials())?;
+        let customer = requested_customer(parts).await?;
+        if customer != claims.customer_id {
+            return Err(ApiError::Forbidden("the token was issued for another customer".to_owned()));
+        }
+        // A deleted client, or one whose owner left the customer, no longer authenticates (R6).
+        let client = state.client(claims.sub).await?.ok_or_else(ApiError::invalid_credentials)?;
+        if client.facts.customer_id != claims.customer_id || client.facts.owner_id != claims.user_id {
+            return Err(ApiError::invalid_credentials());
+        }
+        let access = rights::effective_access(PrincipalKind::ApiClient, client.standing)?;
+        if !access.allows(N::PERMISSION) {
+            return Err(rights::Denied::Missing(N::PERMISSION).into());
+        }
+        Ok(Self {
+            client_id: claims.sub,
+            client_name: client.facts.name,
+            customer_id: customer,
+            access,
+            needs: PhantomData,
+        })
+    }
+}
+
+/// `CwsAuth Bearer=<token>` (scheme and key in any case, spaces after `=` tolerated, other
+/// comma-separated keys ignored) or the standard `Bearer <token>`.
+pub fn bearer_token(headers: &HeaderMap) -> Result<&str, ApiError> {
+    let value = headers.get(axum::http::header::AUTHORIZATION).ok_or_else(ApiError::missing_credentials)?;
+    let value = value.to_str().map_err(|_| ApiError::invalid_credentials())?.trim();
+    let (scheme, rest) = value.split_once(char::is_whitespace).ok_or_else(ApiError::invalid_credentials)?;
+    let token = if scheme.eq_ignore_ascii_case("CwsAuth") {
+        rest.split(',')
+            .filter_map(|pair| pair.split_once('='))
+            .find(|(key, _)| key.trim().eq_ignore_ascii_case("bearer"))
+            .map(|(_, token)| token.trim())
+    } else if scheme.eq_ignore_ascii_case("Bearer") {
+        Some(rest.trim())
+    } else {
+        None
+    };
+    token.filter(|t| !t.is_empty()).ok_or_else(ApiError::invalid_credentials)
+}
+
+/// The customer a call is for: the path on legacy-style routes, else `Citrix-CustomerId`
+/// (or `Customer`, as Monitor OData callers send).
+async fn requested_customer(parts: &mut Parts) -> Result<CustomerId, ApiError> {
+    if let Ok(params) = RawPathParams::from_request_parts(parts, &()).await {
+        if let Some((_, value)) = params.iter().find(|(name, _)| *name == "customer") {
+            return Ok(CustomerId::parse(value)?);
+        }
+    }
+    let header = ["citrix-customerid", "customer"].into_iter().find_map(|name| parts.headers.get(name));
+    let Some(value) = header else {
+        return Err(trustgate_core::ValidationError::missing("Citrix-CustomerId").into());
+    };
+    // Not `to_str`: a pasted zero-width space arrives as UTF-8, and is trimmed by the parser.
+    let value = std::str::from_utf8(value.as_bytes())
+        .map_err(|_| trustgate_core::ValidationError::invalid("Citrix-CustomerId", "not UTF-8 text"))?;
+    Ok(CustomerId::parse(value)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+
+    fn token_of(value: &str) -> Result<String, ()> {
+        let mut headers = HeaderMap::new();
+        headers.insert("authorization", HeaderValue::from_str(value).map_err(|_| ())?);
+        bearer_token(&headers).map(str::to_owned).map_err(|_| ())
+    }
+
+    #[test]
+    fn cwsauth_is_parsed_in_any_case_with_spaces_after_the_equals_sign() {
+        assert_eq!(token_of("CwsAuth Bearer=abc"), Ok("abc".to_owned()));
+        assert_eq!(token_of("CWSAuth bearer= abc"), Ok("abc".to_owned()));
+        assert_eq!(token_of("cwsauth service=svc, bearer=abc"), Ok("abc".to_owned()));
+        assert_eq!(token_of("Bearer abc"), Ok("abc".to_owned()));
+    }
+
+    #[test]
+    fn other_schemes_and_empty_tokens_are_refused() {
+        assert!(token_of("Basic abc").is_err());
+        assert!(token_of("CwsAuth Bearer=").is_err());
+        assert!(token_of("CwsAuth").is_err());
+    }
+}

@@ -1,0 +1,116 @@
+//! Trading a client's id and secret for a token: the logic both token endpoints share.
+
+use time::OffsetDateTime;
+use trustgate_core::client::{last_used_is_stale, ApiClient};
+use trustgate_core::event;
+use trustgate_core::ids::{ClientId, CustomerId};
+use trustgate_core::rights::{self, PrincipalKind};
+use trustgate_core::secret::ClientSecret;
+use trustgate_core::token::{Claims, TokenUse};
+
+use crate::error::{ApiError, OAuthError};
+use crate::state::AppState;
+
+/// The customer named in a token endpoint's path: `root`, or a customer id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PathCustomer {
+    Root,
+    Customer(CustomerId),
+}
+
+impl PathCustomer {
+    pub fn parse(text: &str) -> Option<Self> {
+        if text.eq_ignore_ascii_case("root") {
+            return Some(PathCustomer::Root);
+        }
+        CustomerId::parse(text).ok().map(PathCustomer::Customer)
+    }
+}
+
+pub struct Issued {
+    pub access_token: String,
+    pub client: ApiClient,
+    pub owner_email: String,
+    pub claims: Claims,
+}
+
+pub enum Refusal {
+    /// Unknown client, wrong secret, or a customer in the path that is not the client's:
+    /// all answered alike, so a caller learns nothing about which it was.
+    BadCredentials,
+    Suspended,
+    Server(ApiError),
+}
+
+impl From<ApiError> for Refusal {
+    fn from(error: ApiError) -> Self {
+        Refusal::Server(error)
+    }
+}
+
+impl From<Refusal> for OAuthError {
+    fn from(refusal: Refusal) -> Self {
+        match refusal {
+            Refusal::BadCredentials => OAuthError::invalid_client(),
+            Refusal::Suspended => {
+                OAuthError::unauthorized_client("This client is suspended while its owner is disabled.")
+            }
+            Refusal::Server(error) => OAuthError::server(error),
+        }
+    }
+}
+
+pub async fn issue(state: &AppState, client_id: &str, secret: &str, path: &PathCustomer) -> Result<Issued, Refusal> {
+    let id = ClientId::parse(client_id).map_err(|_| Refusal::BadCredentials)?;
+    let presented = ClientSecret::from_presented(secret);
+    let epoch = state.cache.epoch();
+    let Some(grant) = state.store.client_grant(id).await.map_err(ApiError::from)? else {
+        return Err(Refusal::BadCredentials);
+    };
+    let now = OffsetDateTime::now_utc();
+    if !presented.is_some_and(|s| state.server_key.matches(&s, &grant.verifier)) {
+        return refuse(state, &grant.client, "wrong client secret", Refusal::BadCredentials).await;
+    }
+    if let PathCustomer::Customer(customer) = path {
+        if *customer != grant.client.customer_id {
+            return refuse(state, &grant.client, "the path named another customer", Refusal::BadCredentials).await;
+        }
+    }
+    if rights::effective_access(PrincipalKind::ApiClient, grant.standing).is_err() {
+        return refuse(
+            state,
+            &grant.client,
+            "its owner is disabled and this customer suspends such clients",
+            Refusal::Suspended,
+        )
+        .await;
+    }
+    if last_used_is_stale(grant.client.last_used_at, now) {
+        state.store.touch_client(id, now).await.map_err(ApiError::from)?;
+    }
+    // The first call with this token will need the client's standing: have it ready.
+    state.cache.insert(epoch, &grant);
+    let claims = Claims::new(id, grant.client.owner_id, grant.client.customer_id.clone(), now, TokenUse::Access);
+    Ok(Issued {
+        access_token: state.keys().sign(&claims),
+        client: grant.client,
+        owner_email: grant.owner_email,
+        claims,
+    })
+}
+
+/// Records a refused grant in the client's customer's system log (R10), then refuses.
+async fn refuse(state: &AppState, client: &ApiClient, reason: &str, refusal: Refusal) -> Result<Issued, Refusal> {
+    let entry = event::token_refused(client, reason, OffsetDateTime::now_utc());
+    if let Err(error) = state.store.append_log(&entry).await {
+        tracing::warn!(%error, "could not log a refused token request");
+    }
+    Err(refusal)
+}
+
+/// The legacy endpoint's `openIdToken`: the same identity, marked so it is refused as a bearer.
+pub fn id_token(state: &AppState, issued: &Issued) -> String {
+    let mut claims = issued.claims.clone();
+    claims.token_use = TokenUse::Id;
+    state.keys().sign(&claims)
+}

@@ -1,0 +1,34 @@
+//! The Trustgate server: token endpoints, platform APIs, management API and the operator CLI.
+
+pub mod authz_cache;
+pub mod cli;
+pub mod config;
+pub mod ops;
+pub mod routes;
+pub mod state;
+
+mod auth;
+mod body;
+mod error;
+mod grant;
+mod password;
+mod session;
+mod transaction;
+mod wire;
+
+use std::future::Future;
+
+use tokio::net::TcpListener;
+
+pub use config::ServerConfig;
+pub use error::ApiError;
+pub use state::AppState;
+
+/// Serves on an already bound listener until `shutdown` completes (tests bind port 0).
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, routes::router(state)).with_graceful_shutdown(shutdown).await
+}

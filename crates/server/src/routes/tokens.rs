@@ -1,0 +1,132 @@
+//! The token endpoints, byte-compatible with Citrix Cloud, and the public keys that verify tokens.
+
+use axum::extract::{Path, Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use serde_json::{json, Value};
+use trustgate_core::token::TOKEN_LIFETIME_SECS;
+
+use crate::body;
+use crate::error::{LegacyTokenError, OAuthError};
+use crate::grant::{self, PathCustomer};
+use crate::state::AppState;
+
+const FORM: &str = "application/x-www-form-urlencoded";
+
+/// `POST /cctrustoauth2/{root|customerId}/tokens/clients` — OAuth 2.0 client credentials (RFC 6749 §4.4).
+pub async fn oauth(State(state): State<AppState>, Path(customer): Path<String>, request: Request) -> Response {
+    match oauth_grant(&state, &customer, request).await {
+        Ok(response) => response,
+        Err(error) => error.into_response(),
+    }
+}
+
+async fn oauth_grant(state: &AppState, customer: &str, request: Request) -> Result<Response, OAuthError> {
+    let basic = basic_credentials(request.headers())?;
+    // Citrix is strict about the media type; a `charset` parameter is tolerated here.
+    if body::media_type(request.headers()).as_deref() != Some(FORM) {
+        return Err(OAuthError::invalid_request(format!("The body must be sent as {FORM}.")));
+    }
+    let body = body::bytes(request, state).await.map_err(OAuthError::server)?;
+    let pairs: Vec<(String, String)> =
+        serde_urlencoded::from_bytes(&body).map_err(|_| OAuthError::invalid_request("The form body is malformed."))?;
+    let field = |name: &str| -> Result<Option<&str>, OAuthError> {
+        let mut values = pairs.iter().filter(|(k, _)| k == name).map(|(_, v)| v.as_str());
+        let first = values.next();
+        if values.next().is_some() {
+            return Err(OAuthError::invalid_request(format!("The parameter {name} is repeated.")));
+        }
+        Ok(first)
+    };
+    match field("grant_type")? {
+        None => return Err(OAuthError::invalid_request("The parameter grant_type is missing.")),
+        Some("client_credentials") => {}
+        Some(_) => return Err(OAuthError::unsupported_grant_type()),
+    }
+    let (client_id, secret) = match (basic, field("client_id")?, field("client_secret")?) {
+        (Some(_), _, Some(_)) => {
+            return Err(OAuthError::invalid_request(
+                "Send the client credentials in one way only: the body or HTTP Basic.",
+            ))
+        }
+        (Some((id, secret)), _, None) => (id, secret),
+        (None, Some(id), Some(secret)) => (id.to_owned(), secret.to_owned()),
+        (None, _, _) => return Err(OAuthError::invalid_client()),
+    };
+    let path = PathCustomer::parse(customer).ok_or_else(OAuthError::invalid_client)?;
+    let issued = grant::issue(state, &client_id, &secret, &path).await?;
+    let body = json!({
+        "token_type": "bearer",
+        "access_token": issued.access_token,
+        "expires_in": TOKEN_LIFETIME_SECS.to_string(),
+    });
+    Ok(token_response(body, "no-store"))
+}
+
+/// RFC 6749 §2.3.1: `Basic base64(urlencode(id) ":" urlencode(secret))`.
+fn basic_credentials(headers: &HeaderMap) -> Result<Option<(String, String)>, OAuthError> {
+    let Some(value) = headers.get(header::AUTHORIZATION) else { return Ok(None) };
+    let value = value.to_str().map_err(|_| OAuthError::invalid_client())?;
+    let Some((scheme, encoded)) = value.trim().split_once(' ') else { return Err(OAuthError::invalid_client()) };
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return Err(OAuthError::invalid_request("Only HTTP Basic client authentication is accepted here."));
+    }
+    let decoded = STANDARD.decode(encoded.trim()).map_err(|_| OAuthError::invalid_client())?;
+    let decoded = String::from_utf8(decoded).map_err(|_| OAuthError::invalid_client())?;
+    let (id, secret) = decoded.split_once(':').ok_or_else(OAuthError::invalid_client)?;
+    let unescape = |text: &str| -> Result<String, OAuthError> {
+        let pairs: Vec<(String, String)> =
+            serde_urlencoded::from_str(&format!("v={text}")).map_err(|_| OAuthError::invalid_client())?;
+        pairs.into_iter().next().map(|(_, v)| v).ok_or_else(OAuthError::invalid_client)
+    };
+    Ok(Some((unescape(id)?, unescape(secret)?)))
+}
+
+/// `POST /{root|customerId}/tokens/clients` — the legacy trust service: JSON with
+/// case-insensitive `clientId`/`clientSecret`, `expiresIn` a number.
+pub async fn legacy(State(state): State<AppState>, Path(customer): Path<String>, request: Request) -> Response {
+    match legacy_grant(&state, &customer, request).await {
+        Ok(response) => response,
+        Err(error) => error.into_response(),
+    }
+}
+
+async fn legacy_grant(state: &AppState, customer: &str, request: Request) -> Result<Response, LegacyTokenError> {
+    let body = body::bytes(request, state).await.map_err(|e| LegacyTokenError::invalid(e.to_string()))?;
+    let Ok(Value::Object(fields)) = serde_json::from_slice::<Value>(&body) else {
+        return Err(LegacyTokenError::invalid("An error has occurred."));
+    };
+    let field = |name: &str| {
+        fields.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).and_then(|(_, v)| v.as_str()).unwrap_or_default()
+    };
+    let (client_id, secret) = (field("clientId"), field("clientSecret"));
+    if client_id.is_empty() || secret.is_empty() {
+        return Err(LegacyTokenError::invalid("clientId and clientSecret are required."));
+    }
+    let path = PathCustomer::parse(customer).ok_or_else(|| LegacyTokenError::from(OAuthError::invalid_client()))?;
+    let issued = grant::issue(state, client_id, secret, &path).await.map_err(OAuthError::from)?;
+    let body = json!({
+        "principal": issued.owner_email,
+        "subject": issued.client.id.to_string(),
+        "token": issued.access_token,
+        "openIdToken": grant::id_token(state, &issued),
+        "expiresIn": TOKEN_LIFETIME_SECS,
+    });
+    Ok(token_response(body, "no-cache"))
+}
+
+fn token_response(body: Value, cache_control: &'static str) -> Response {
+    let mut response = (StatusCode::OK, Json(body)).into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache_control));
+    headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    response
+}
+
+/// `GET /.well-known/jwks.json`
+pub async fn jwks(State(state): State<AppState>) -> Json<Value> {
+    Json(state.keys().jwks())
+}

@@ -1,0 +1,92 @@
+//! Administrator sessions for the management API (and the console): an HttpOnly, SameSite=Strict
+//! cookie holding a random id, of which the store keeps only a keyed digest. State-changing
+//! requests must echo the session's CSRF token in `X-CSRF-Token`.
+
+use std::marker::PhantomData;
+
+use axum::extract::{FromRequestParts, Path};
+use axum::http::request::Parts;
+use axum::http::{header, HeaderMap, Method};
+use subtle::ConstantTimeEq;
+use time::OffsetDateTime;
+use trustgate_core::admin::Admin;
+use trustgate_core::event::Actor;
+use trustgate_core::ids::CustomerId;
+use trustgate_core::rights::{self, PrincipalKind};
+use trustgate_store::Session;
+
+use crate::auth::Needs;
+use crate::error::ApiError;
+use crate::state::AppState;
+
+pub const COOKIE: &str = "tg_session";
+pub const CSRF_HEADER: &str = "x-csrf-token";
+
+/// A signed-in administrator.
+pub struct AdminSession {
+    pub admin: Admin,
+    pub session: Session,
+    /// The keyed digest of the session id, to end the session.
+    pub digest: [u8; 32],
+}
+
+impl AdminSession {
+    pub fn actor(&self) -> Actor {
+        Actor::Admin { id: self.admin.id, name: self.admin.email.to_string() }
+    }
+}
+
+pub fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.to_owned())
+}
+
+impl FromRequestParts<AppState> for AdminSession {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let id = cookie_value(&parts.headers, COOKIE).ok_or_else(ApiError::missing_credentials)?;
+        let digest = state.server_key.digest(&id);
+        let now = OffsetDateTime::now_utc();
+        let session = state.store.session(&digest, now).await?.ok_or_else(ApiError::invalid_credentials)?;
+        if !matches!(parts.method, Method::GET | Method::HEAD) {
+            let presented = parts.headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok()).unwrap_or_default();
+            if !bool::from(presented.as_bytes().ct_eq(session.csrf_token.as_bytes())) {
+                return Err(ApiError::Forbidden("the X-CSRF-Token header is missing or wrong".to_owned()));
+            }
+        }
+        let admin = state.store.admin(session.admin_id).await?.ok_or_else(ApiError::invalid_credentials)?;
+        Ok(Self { admin, session, digest })
+    }
+}
+
+/// A signed-in administrator acting in the customer of the path, allowed what `N` needs there.
+/// Membership is read on every request, so an admin removed from a customer loses it at once.
+pub struct AdminIn<N: Needs> {
+    pub session: AdminSession,
+    pub customer_id: CustomerId,
+    needs: PhantomData<N>,
+}
+
+impl<N: Needs> FromRequestParts<AppState> for AdminIn<N> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let session = AdminSession::from_request_parts(parts, state).await?;
+        let Path(params): Path<Vec<(String, String)>> =
+            Path::from_request_parts(parts, state).await.map_err(|_| ApiError::NotFound("customer"))?;
+        let customer = params.iter().find(|(k, _)| k == "customer").map(|(_, v)| v.as_str()).unwrap_or_default();
+        let customer_id = CustomerId::parse(customer)?;
+        // Not a member: the customer does not exist as far as this admin can tell.
+        let standing =
+            state.store.standing(&customer_id, session.admin.id).await?.ok_or(ApiError::NotFound("customer"))?;
+        rights::authorize(PrincipalKind::Admin, standing, N::PERMISSION)?;
+        Ok(Self { session, customer_id, needs: PhantomData })
+    }
+}

@@ -1,0 +1,106 @@
+//! What every request handler shares.
+
+use std::ops::Deref;
+use std::sync::{Arc, RwLock, Weak};
+
+use time::OffsetDateTime;
+use trustgate_core::ids::ClientId;
+use trustgate_core::secret::ServerKey;
+use trustgate_core::token::{KeySet, SigningKey};
+use trustgate_store::{Change, ChangeListener, Store, StoreError};
+
+use crate::authz_cache::{AuthzCache, CachedClient};
+use crate::config::ServerConfig;
+use crate::error::ApiError;
+
+#[derive(Clone)]
+pub struct AppState(Arc<Shared>);
+
+pub struct Shared {
+    pub store: Arc<dyn Store>,
+    pub cache: AuthzCache,
+    pub server_key: ServerKey,
+    pub config: ServerConfig,
+    keys: RwLock<Arc<KeySet>>,
+}
+
+impl Deref for AppState {
+    type Target = Shared;
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+impl AppState {
+    /// Loads the signing keys (creating the first one on an empty store) and subscribes the
+    /// authorization cache to the store's change feed.
+    pub async fn new(store: Arc<dyn Store>, server_key: ServerKey, config: ServerConfig) -> Result<Self, StoreError> {
+        let keys = load_keys(store.as_ref()).await?;
+        let shared = Arc::new(Shared {
+            store,
+            cache: AuthzCache::new(config.cache_capacity),
+            server_key,
+            config,
+            keys: RwLock::new(Arc::new(keys)),
+        });
+        shared.store.watch_changes(Arc::new(Feed(Arc::downgrade(&shared))));
+        Ok(Self(shared))
+    }
+
+    pub fn keys(&self) -> Arc<KeySet> {
+        match self.keys.read() {
+            Ok(keys) => keys.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// The client and its owner's current standing: from the cache, or loaded and cached.
+    pub async fn client(&self, id: ClientId) -> Result<Option<CachedClient>, ApiError> {
+        if let Some(hit) = self.cache.get(id) {
+            return Ok(Some(hit));
+        }
+        let epoch = self.cache.epoch();
+        Ok(self.store.client_grant(id).await?.map(|grant| self.cache.insert(epoch, &grant)))
+    }
+}
+
+async fn load_keys(store: &dyn Store) -> Result<KeySet, StoreError> {
+    if let Some(keys) = KeySet::new(store.signing_keys().await?) {
+        return Ok(keys);
+    }
+    store.add_signing_key(&SigningKey::generate(), OffsetDateTime::now_utc()).await?;
+    KeySet::new(store.signing_keys().await?).ok_or_else(|| StoreError::Internal("no signing key was stored".to_owned()))
+}
+
+/// Receives the store's changes. Weak, because the store that calls it belongs to the state.
+struct Feed(Weak<Shared>);
+
+impl ChangeListener for Feed {
+    fn changed(&self, changes: &[Change]) {
+        let Some(shared) = self.0.upgrade() else { return };
+        shared.cache.evict(changes);
+        if changes.contains(&Change::KeysChanged) {
+            tokio::spawn(reload_keys(self.0.clone()));
+        }
+    }
+
+    fn flush(&self) {
+        if let Some(shared) = self.0.upgrade() {
+            shared.cache.flush();
+            tokio::spawn(reload_keys(self.0.clone()));
+        }
+    }
+}
+
+async fn reload_keys(shared: Weak<Shared>) {
+    let Some(shared) = shared.upgrade() else { return };
+    match shared.store.signing_keys().await.map(KeySet::new) {
+        Ok(Some(keys)) => {
+            if let Ok(mut slot) = shared.keys.write() {
+                *slot = Arc::new(keys);
+            }
+        }
+        Ok(None) => tracing::error!("the store holds no signing key; keeping the current ones"),
+        Err(error) => tracing::warn!(%error, "reloading signing keys failed; keeping the current ones"),
+    }
+}

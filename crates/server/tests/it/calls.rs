@@ -1,0 +1,178 @@
+//! Calling platform APIs: the Authorization forms scripts send, and the 401/403 bodies they get.
+
+use reqwest::StatusCode;
+use serde_json::json;
+use time::OffsetDateTime;
+use trustgate_core::access::{Access, Permission};
+use trustgate_core::token::{Claims, KeySet, SigningKey, TokenUse};
+
+use crate::harness::{custom, status_and_json, TestApp};
+
+#[tokio::test]
+async fn every_authorization_form_citrix_scripts_send_is_accepted() {
+    let app = TestApp::spawn().await;
+    let customer = app.customer().await;
+    let owner = app.admin(&customer, Access::Full).await;
+    let token = app.token(&app.client(&customer, &owner).await).await;
+    for header in [
+        format!("CwsAuth Bearer={token}"),
+        format!("CWSAuth bearer={token}"),
+        format!("cwsauth Bearer= {token}"),
+        format!("CwsAuth service=svc, bearer={token}"),
+        format!("Bearer {token}"),
+    ] {
+        let response = app
+            .http
+            .get(app.url("/notifications/items"))
+            .header("authorization", &header)
+            .header("citrix-customerid", customer.as_str())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "{header}");
+    }
+}
+
+#[tokio::test]
+async fn missing_or_invalid_credentials_get_the_gateway_401() {
+    let app = TestApp::spawn().await;
+    let customer = app.customer().await;
+    let response = app
+        .http
+        .get(app.url("/notifications/items"))
+        .header("citrix-customerid", customer.as_str())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.headers()["www-authenticate"], "CwsAuth");
+    let (status, body) = status_and_json(response).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        body,
+        json!({"type":"https://errors-api.cloud.com/common/authentication","detail":"Missing or invalid authentication details",
+               "parameters":[{"name":"reason","value":"missing"}]})
+    );
+    for header in ["CwsAuth Bearer=garbage", "Basic Zm9vOmJhcg==", "CwsAuth Bearer=", "CwsAuth"] {
+        let response = app
+            .http
+            .get(app.url("/notifications/items"))
+            .header("authorization", header)
+            .header("citrix-customerid", customer.as_str())
+            .send()
+            .await
+            .unwrap();
+        let (status, body) = status_and_json(response).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{header}");
+        assert_eq!(body["parameters"][0]["value"], "invalid");
+    }
+}
+
+#[tokio::test]
+async fn tampered_expired_and_foreign_key_tokens_get_401() {
+    let app = TestApp::spawn().await;
+    let customer = app.customer().await;
+    let owner = app.admin(&customer, Access::Full).await;
+    let client = app.client(&customer, &owner).await;
+    let token = app.token(&client).await;
+
+    // Tampered: another payload under the same signature.
+    let mut parts: Vec<String> = token.split('.').map(str::to_owned).collect();
+    parts[1] = parts[1].chars().rev().collect();
+    assert_eq!(app.get("/notifications/items", &parts.join("."), &customer).await.0, StatusCode::UNAUTHORIZED);
+
+    // Expired: signed with the server's own key, issued more than an hour ago.
+    let keys = KeySet::new(app.store.signing_keys().await.unwrap()).unwrap();
+    let old = Claims::new(
+        client.id,
+        owner.id,
+        customer.clone(),
+        OffsetDateTime::now_utc() - time::Duration::minutes(61),
+        TokenUse::Access,
+    );
+    let (status, body) = app.get("/notifications/items", &keys.sign(&old), &customer).await;
+    assert_eq!((status, body["parameters"][0]["value"].as_str()), (StatusCode::UNAUTHORIZED, Some("invalid")));
+
+    // Foreign key: well-formed and unexpired, but not signed by this server.
+    let foreign = KeySet::new(vec![SigningKey::generate()]).unwrap();
+    let fresh = Claims::new(client.id, owner.id, customer.clone(), OffsetDateTime::now_utc(), TokenUse::Access);
+    assert_eq!(app.get("/notifications/items", &foreign.sign(&fresh), &customer).await.0, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn a_token_used_against_another_customer_is_refused() {
+    let app = TestApp::spawn().await;
+    let customer = app.customer().await;
+    let other = app.customer().await;
+    let owner = app.admin(&customer, Access::Full).await;
+    app.join(&other, &owner, Access::Full).await;
+    let token = app.token(&app.client(&customer, &owner).await).await;
+    let (status, body) = app.get("/notifications/items", &token, &other).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(body["type"], "https://errors-api.cloud.com/common/authorization");
+    // Legacy-style routes take the customer from the path.
+    let (status, _) = app.get(&format!("/{other}/notifications/items"), &token, &customer).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _) = app.get(&format!("/{customer}/notifications/items"), &token, &other).await;
+    assert_eq!(status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_missing_or_malformed_customer_header_is_a_400() {
+    let app = TestApp::spawn().await;
+    let customer = app.customer().await;
+    let owner = app.admin(&customer, Access::Full).await;
+    let token = app.token(&app.client(&customer, &owner).await).await;
+    let response = app
+        .http
+        .get(app.url("/notifications/items"))
+        .header("authorization", format!("CwsAuth Bearer={token}"))
+        .send()
+        .await
+        .unwrap();
+    let (status, body) = status_and_json(response).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(body["type"], "https://errors-api.cloud.com/common/missing");
+    let response = app
+        .http
+        .get(app.url("/notifications/items"))
+        .header("authorization", format!("CwsAuth Bearer={token}"))
+        .header("citrix-customerid", "NOT A CUSTOMER")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    // A zero-width space dragged along by copy and paste is forgiven.
+    let response = app
+        .http
+        .get(app.url("/notifications/items"))
+        .header("authorization", format!("CwsAuth Bearer={token}"))
+        .header("citrix-customerid", format!("{customer}\u{200B}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_call_without_the_routes_permission_gets_the_gateway_403() {
+    let app = TestApp::spawn().await;
+    let customer = app.customer().await;
+    let owner = app.admin(&customer, custom(&[Permission::Notifications])).await;
+    let token = app.token(&app.client(&customer, &owner).await).await;
+    let (status, body) = app.get("/systemlog/records", &token, &customer).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(body["type"], "https://errors-api.cloud.com/common/authorization");
+    assert_eq!(body["detail"], "Access denied");
+}
+
+#[tokio::test]
+async fn unknown_routes_and_methods_answer_json() {
+    let app = TestApp::spawn().await;
+    let (status, body) = status_and_json(app.http.get(app.url("/no/such/route/here")).send().await.unwrap()).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(body["type"], "https://errors-api.cloud.com/common/notFound");
+    let (status, body) =
+        status_and_json(app.http.get(app.url("/cctrustoauth2/root/tokens/clients")).send().await.unwrap()).await;
+    assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(body["type"], "https://errors-api.cloud.com/common/methodNotAllowed");
+}

@@ -1,0 +1,161 @@
+//! The operator CLI, run as a separate process against the same data directory as a live server.
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use reqwest::StatusCode;
+use serde_json::Value;
+use trustgate_core::ids::{ClientId, CustomerId};
+
+use crate::harness::{TempDir, TestApp, TestClient};
+
+fn trustgate(dir: &std::path::Path, args: &[&str]) -> Value {
+    let output = Command::new(env!("CARGO_BIN_EXE_trustgate"))
+        .arg("--data-dir")
+        .arg(dir)
+        .arg("--json")
+        .args(args)
+        .stdin(Stdio::null())
+        .env_remove("TRUSTGATE_SERVER_KEY")
+        .output()
+        .expect("run trustgate");
+    assert!(output.status.success(), "trustgate {args:?} failed: {}", String::from_utf8_lossy(&output.stderr));
+    serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|e| panic!("{args:?} printed no JSON ({e}): {}", String::from_utf8_lossy(&output.stdout)))
+}
+
+fn trustgate_fails(dir: &std::path::Path, args: &[&str]) -> String {
+    let output = Command::new(env!("CARGO_BIN_EXE_trustgate"))
+        .arg("--data-dir")
+        .arg(dir)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run");
+    assert!(!output.status.success(), "trustgate {args:?} should fail");
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+#[tokio::test]
+async fn cli_bootstraps_a_customer_and_a_client_whose_csv_credentials_get_a_token() {
+    let app = TestApp::spawn_in(TempDir::new()).await;
+    let dir = app.dir.path().to_owned();
+    let customer = trustgate(&dir, &["customer", "create", "--name", "Acme", "--id", "acme"]);
+    assert_eq!(customer["id"], "acme");
+    trustgate(&dir, &["admin", "add", "--customer", "acme", "--email", "boss@acme.test", "--access", "full"]);
+    let added = trustgate(
+        &dir,
+        &[
+            "admin",
+            "add",
+            "--customer",
+            "acme",
+            "--email",
+            "ops@acme.test",
+            "--access",
+            "custom",
+            "--permission",
+            "notifications,systemLog",
+        ],
+    );
+    assert!(added["password"].as_str().is_some_and(|p| p.len() >= 12), "a generated password is shown once");
+    let csv = dir.join("secureclient.csv");
+    trustgate(
+        &dir,
+        &[
+            "client",
+            "create",
+            "--customer",
+            "acme",
+            "--admin",
+            "ops@acme.test",
+            "--name",
+            "nightly",
+            "--csv",
+            csv.to_str().unwrap(),
+        ],
+    );
+    let text = std::fs::read_to_string(&csv).unwrap();
+    let mut lines = text.lines();
+    assert_eq!(lines.next(), Some("ID,Secret"));
+    let (id, secret) = lines.next().unwrap().split_once(',').unwrap();
+    let client = TestClient {
+        id: ClientId::parse(id).unwrap(),
+        secret: secret.to_owned(),
+        customer: CustomerId::parse("acme").unwrap(),
+    };
+    let token = app.token(&client).await;
+    assert_eq!(app.post_notification(&token, &client.customer).await, StatusCode::OK);
+    trustgate_fails(
+        &dir,
+        &[
+            "client",
+            "create",
+            "--customer",
+            "acme",
+            "--admin",
+            "ops@acme.test",
+            "--name",
+            "again",
+            "--csv",
+            csv.to_str().unwrap(),
+        ],
+    );
+
+    // Changes made by the CLI reach the running server through the change feed.
+    trustgate(
+        &dir,
+        &[
+            "admin",
+            "set-access",
+            "--customer",
+            "acme",
+            "--admin",
+            "ops@acme.test",
+            "--access",
+            "custom",
+            "--permission",
+            "systemLog",
+        ],
+    );
+    assert!(
+        eventually(|| async { app.post_notification(&token, &client.customer).await == StatusCode::FORBIDDEN }).await
+    );
+    let removed = trustgate(&dir, &["admin", "remove", "--customer", "acme", "--admin", "ops@acme.test"]);
+    assert_eq!(removed["deletedApiClients"], 1);
+    assert!(
+        eventually(|| async { app.post_notification(&token, &client.customer).await == StatusCode::UNAUTHORIZED })
+            .await
+    );
+}
+
+#[tokio::test]
+async fn cli_refuses_bad_input_with_a_clear_message() {
+    let dir = TempDir::new();
+    let message = trustgate_fails(dir.path(), &["customer", "create", "--name", "X", "--id", "Not Valid"]);
+    assert!(message.contains("customerId"), "{message}");
+    let message = trustgate_fails(dir.path(), &["admin", "disable", "--admin", "nobody@example.com"]);
+    assert!(message.contains("no administrator"), "{message}");
+    trustgate(dir.path(), &["customer", "create", "--name", "Acme", "--id", "acme"]);
+    trustgate(dir.path(), &["admin", "add", "--customer", "acme", "--email", "a@acme.test", "--access", "full"]);
+    let message = trustgate_fails(dir.path(), &["admin", "disable", "--admin", "a@acme.test"]);
+    assert!(message.contains("local administrator"), "{message}");
+    let message = trustgate_fails(dir.path(), &["admin", "remove", "--customer", "acme", "--admin", "a@acme.test"]);
+    assert!(message.contains("Full access"), "{message}");
+}
+
+/// Polls for up to five seconds: the feed from another process is read every 200 ms.
+async fn eventually<F, Fut>(mut check: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < deadline {
+        if check().await {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    false
+}

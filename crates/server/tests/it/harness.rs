@@ -1,0 +1,298 @@
+//! `TestApp`: a real server on 127.0.0.1:0 over a fresh store in its own directory.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+use time::OffsetDateTime;
+use tokio::sync::oneshot;
+use trustgate_core::access::{Access, Permission};
+use trustgate_core::admin::{Admin, AdminStatus, Email, Provider};
+use trustgate_core::customer::{Customer, DisabledOwnerPolicy};
+use trustgate_core::event::Actor;
+use trustgate_core::ids::{AdminId, ClientId, CustomerId};
+use trustgate_core::secret::{random_token, ServerKey};
+use trustgate_server::{AppState, ServerConfig};
+use trustgate_store::{SqliteStore, Store};
+
+/// A directory removed when the test ends.
+pub struct TempDir(PathBuf);
+
+impl TempDir {
+    pub fn new() -> Self {
+        let path = std::env::temp_dir().join(format!("trustgate-test-{}", &random_token()[..16]));
+        std::fs::create_dir_all(&path).unwrap_or_else(|e| panic!("cannot create {}: {e}", path.display()));
+        Self(path)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+pub struct TestApp {
+    pub url: String,
+    pub store: Arc<dyn Store>,
+    pub server_key: ServerKey,
+    pub http: reqwest::Client,
+    pub dir: TempDir,
+    shutdown: Option<oneshot::Sender<()>>,
+}
+
+#[derive(Debug, Clone)]
+pub struct TestAdmin {
+    pub id: AdminId,
+    pub email: String,
+    pub password: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct TestClient {
+    pub id: ClientId,
+    pub secret: String,
+    pub customer: CustomerId,
+}
+
+pub fn custom(permissions: &[Permission]) -> Access {
+    Access::Custom(permissions.iter().copied().collect())
+}
+
+impl TestApp {
+    pub async fn spawn() -> Self {
+        let dir = TempDir::new();
+        Self::spawn_in(dir).await
+    }
+
+    pub async fn spawn_in(dir: TempDir) -> Self {
+        let store: Arc<dyn Store> = Arc::new(SqliteStore::open(dir.path()).await.expect("open store"));
+        let server_key = trustgate_server::cli::server_key(dir.path()).expect("server key");
+        let state = AppState::new(store.clone(), server_key.clone(), ServerConfig::default()).await.expect("state");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let url = format!("http://{}", listener.local_addr().expect("addr"));
+        let (tx, rx) = oneshot::channel::<()>();
+        tokio::spawn(trustgate_server::serve(listener, state, async {
+            let _ = rx.await;
+        }));
+        Self { url, store, server_key, http: reqwest::Client::new(), dir, shutdown: Some(tx) }
+    }
+
+    pub async fn customer(&self) -> CustomerId {
+        let customer = Customer {
+            id: CustomerId::generate(),
+            name: "Acme".to_owned(),
+            disabled_owner_policy: DisabledOwnerPolicy::KeepActive,
+            created_at: OffsetDateTime::now_utc(),
+        };
+        self.store.create_customer(&customer, &Actor::System).await.expect("create customer");
+        customer.id
+    }
+
+    async fn create_admin(&self, provider: Provider, password: Option<&str>) -> TestAdmin {
+        let id = AdminId::generate();
+        let email = format!("{}@example.com", &id.to_string()[..8]);
+        let hash = password.map(argon2_hash);
+        let admin = Admin {
+            id,
+            email: Email::parse(&email).expect("email"),
+            display_name: email.clone(),
+            provider,
+            external_id: provider.is_federated().then(|| format!("ext-{id}")),
+            status: AdminStatus::Active,
+            created_at: OffsetDateTime::now_utc(),
+        };
+        self.store.create_admin(&admin, hash.as_deref()).await.expect("create admin");
+        TestAdmin { id, email, password: password.unwrap_or_default().to_owned() }
+    }
+
+    /// A local administrator (no password) with `access` in `customer`.
+    pub async fn admin(&self, customer: &CustomerId, access: Access) -> TestAdmin {
+        let admin = self.create_admin(Provider::Local, None).await;
+        self.join(customer, &admin, access).await;
+        admin
+    }
+
+    /// A local administrator who can sign in with a password.
+    pub async fn admin_with_password(&self, customer: &CustomerId, access: Access) -> TestAdmin {
+        let admin = self.create_admin(Provider::Local, Some("correct horse battery staple")).await;
+        self.join(customer, &admin, access).await;
+        admin
+    }
+
+    pub async fn federated_admin(&self, customer: &CustomerId, access: Access) -> TestAdmin {
+        let admin = self.create_admin(Provider::AzureAd, None).await;
+        self.join(customer, &admin, access).await;
+        admin
+    }
+
+    pub async fn join(&self, customer: &CustomerId, admin: &TestAdmin, access: Access) {
+        self.store.add_member(customer, admin.id, access, &Actor::System).await.expect("add member");
+    }
+
+    pub async fn client(&self, customer: &CustomerId, owner: &TestAdmin) -> TestClient {
+        let admin = self.store.admin(owner.id).await.expect("load").expect("admin exists");
+        let (client, secret) = trustgate_server::ops::new_client(
+            self.store.as_ref(),
+            &self.server_key,
+            customer,
+            &admin,
+            "test client",
+            &Actor::System,
+        )
+        .await
+        .expect("create client");
+        TestClient { id: client.id, secret: secret.expose().to_owned(), customer: customer.clone() }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.url)
+    }
+
+    /// Trades credentials for a token on the OAuth endpoint; returns status and body.
+    pub async fn oauth(&self, path_customer: &str, form: &[(&str, &str)]) -> (StatusCode, Value) {
+        let response = self
+            .http
+            .post(self.url(&format!("/cctrustoauth2/{path_customer}/tokens/clients")))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(serde_urlencoded::to_string(form).expect("form"))
+            .send()
+            .await
+            .expect("send");
+        status_and_json(response).await
+    }
+
+    pub async fn token(&self, client: &TestClient) -> String {
+        let id = client.id.to_string();
+        let (status, body) = self
+            .oauth(
+                "root",
+                &[("grant_type", "client_credentials"), ("client_id", &id), ("client_secret", &client.secret)],
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "token request failed: {body}");
+        body["access_token"].as_str().expect("access_token").to_owned()
+    }
+
+    /// Calls a platform API as Citrix scripts do: `CwsAuth Bearer=` and `Citrix-CustomerId`.
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: &str,
+        customer: &CustomerId,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut request = self
+            .http
+            .request(method, self.url(path))
+            .header("authorization", format!("CwsAuth Bearer={token}"))
+            .header("citrix-customerid", customer.as_str())
+            .header("accept", "application/json");
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        status_and_json(request.send().await.expect("send")).await
+    }
+
+    pub async fn get(&self, path: &str, token: &str, customer: &CustomerId) -> (StatusCode, Value) {
+        self.call(Method::GET, path, token, customer, None).await
+    }
+
+    pub async fn post_notification(&self, token: &str, customer: &CustomerId) -> StatusCode {
+        self.call(Method::POST, "/notifications/items", token, customer, Some(notification())).await.0
+    }
+
+    pub async fn sign_in(&self, admin: &TestAdmin) -> Session {
+        let response = self
+            .http
+            .post(self.url("/api/v1/session"))
+            .json(&json!({ "email": admin.email, "password": admin.password }))
+            .send()
+            .await
+            .expect("send");
+        assert_eq!(response.status(), StatusCode::OK);
+        let cookie = response
+            .headers()
+            .get("set-cookie")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .expect("session cookie")
+            .to_owned();
+        let body: Value = response.json().await.expect("json");
+        Session { cookie, csrf: body["csrfToken"].as_str().expect("csrf").to_owned() }
+    }
+
+    pub async fn as_admin(
+        &self,
+        session: &Session,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut request = self
+            .http
+            .request(method, self.url(path))
+            .header("cookie", &session.cookie)
+            .header("x-csrf-token", &session.csrf);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        status_and_json(request.send().await.expect("send")).await
+    }
+
+    /// System-log records of `customer`, read through the store.
+    pub async fn log_types(&self, customer: &CustomerId) -> Vec<String> {
+        let query = trustgate_store::LogQuery {
+            customer_id: customer.clone(),
+            start: OffsetDateTime::UNIX_EPOCH,
+            end: OffsetDateTime::now_utc() + time::Duration::minutes(1),
+            after_seq: None,
+            limit: 1000,
+        };
+        self.store.log_records(&query).await.expect("log").into_iter().map(|r| r.event_type).collect()
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+pub struct Session {
+    pub cookie: String,
+    pub csrf: String,
+}
+
+pub fn notification() -> Value {
+    json!({
+        "destinationAdmin": "*",
+        "component": "Citrix Cloud",
+        "createdDate": "2018-04-22T21:11:25.006Z",
+        "eventId": "8f4b1c4e-6d2a-4b8e-9a51-1d3c2b1a0f00",
+        "severity": "Information",
+        "priority": "Normal",
+        "content": [{ "languageTag": "en-US", "title": "Hello", "description": "From a test" }]
+    })
+}
+
+pub async fn status_and_json(response: reqwest::Response) -> (StatusCode, Value) {
+    let status = response.status();
+    let text = response.text().await.expect("body");
+    let body = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
+    (status, body)
+}
+
+fn argon2_hash(password: &str) -> String {
+    use argon2::password_hash::{PasswordHasher, SaltString};
+    let salt = SaltString::encode_b64(b"0123456789abcdef").expect("salt");
+    argon2::Argon2::default().hash_password(password.as_bytes(), &salt).expect("hash").to_string()
+}

@@ -1,0 +1,100 @@
+//! The management API: sessions, CSRF, and the OpenAPI document that describes it.
+
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+use trustgate_core::access::Access;
+use trustgate_core::event::Actor;
+
+use crate::harness::{status_and_json, TestApp};
+
+#[tokio::test]
+async fn sign_in_sets_a_hardened_cookie_and_wrong_passwords_get_401() {
+    let app = TestApp::spawn().await;
+    let customer = app.customer().await;
+    let admin = app.admin_with_password(&customer, Access::Full).await;
+    let response = app
+        .http
+        .post(app.url("/api/v1/session"))
+        .json(&json!({"email": admin.email, "password": admin.password}))
+        .send()
+        .await
+        .unwrap();
+    let cookie = response.headers()["set-cookie"].to_str().unwrap().to_owned();
+    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"), "{cookie}");
+    let (status, body) = status_and_json(response).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["customers"][0]["id"], json!(customer.as_str()));
+    for (email, password) in [(admin.email.as_str(), "wrong password!"), ("nobody@example.com", "whatever password")] {
+        let response = app
+            .http
+            .post(app.url("/api/v1/session"))
+            .json(&json!({"email": email, "password": password}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    }
+    let response = app.http.post(app.url("/api/v1/session")).json(&json!({"email": "x"})).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn state_changing_requests_need_the_csrf_token_and_sign_out_ends_the_session() {
+    let app = TestApp::spawn().await;
+    let customer = app.customer().await;
+    let admin = app.admin_with_password(&customer, Access::Full).await;
+    let session = app.sign_in(&admin).await;
+    let path = format!("/api/v1/customers/{customer}/api-clients");
+    let response = app
+        .http
+        .post(app.url(&path))
+        .header("cookie", &session.cookie)
+        .json(&json!({"name": "x"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    let (status, body) = app.as_admin(&session, Method::POST, &path, Some(json!({"name": ""}))).await;
+    assert_eq!(
+        (status, body["type"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("https://errors-api.cloud.com/common/missing"))
+    );
+    let (status, _) = app.as_admin(&session, Method::POST, &path, Some(json!({"name": "n".repeat(101)}))).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(app.store.clients_of(&customer, admin.id).await.unwrap().is_empty(), "no partial writes");
+    assert_eq!(app.as_admin(&session, Method::DELETE, "/api/v1/session", None).await.0, StatusCode::NO_CONTENT);
+    assert_eq!(app.as_admin(&session, Method::GET, "/api/v1/session", None).await.0, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn an_admin_removed_from_a_customer_loses_it_at_once() {
+    let app = TestApp::spawn().await;
+    let customer = app.customer().await;
+    app.admin(&customer, Access::Full).await;
+    let admin = app.admin_with_password(&customer, Access::Full).await;
+    let session = app.sign_in(&admin).await;
+    let path = format!("/api/v1/customers/{customer}/api-clients");
+    assert_eq!(app.as_admin(&session, Method::GET, &path, None).await.0, StatusCode::OK);
+    app.store.remove_member(&customer, admin.id, &Actor::System).await.unwrap();
+    assert_eq!(app.as_admin(&session, Method::GET, &path, None).await.0, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn every_route_in_the_openapi_document_is_served() {
+    let app = TestApp::spawn().await;
+    let spec: Value = app.http.get(app.url("/openapi.json")).send().await.unwrap().json().await.unwrap();
+    assert!(spec["openapi"].as_str().unwrap().starts_with("3."));
+    let paths = spec["paths"].as_object().unwrap();
+    assert!(paths.len() >= 12, "the document lists the routes");
+    for (path, operations) in paths {
+        let concrete = path.replace("{customer}", "acme").replace("{id}", "6c1e2b8e-0000-4000-8000-000000000000");
+        for method in operations.as_object().unwrap().keys() {
+            let method = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+            let (status, body) =
+                status_and_json(app.http.request(method.clone(), app.url(&concrete)).send().await.unwrap()).await;
+            assert_ne!(status, StatusCode::METHOD_NOT_ALLOWED, "{method} {path}");
+            let unrouted = status == StatusCode::NOT_FOUND && body["detail"] == "The route was not found.";
+            assert!(!unrouted, "{method} {path} is documented but not served");
+        }
+    }
+}

@@ -1,0 +1,65 @@
+//! Notifications: the restricted right of Citrix's own example.
+
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+use trustgate_core::access::{Access, Permission};
+
+use crate::harness::{custom, notification, TestApp};
+
+#[tokio::test]
+async fn a_posted_notification_is_echoed_with_citrix_nulls_and_listed() {
+    let app = TestApp::spawn().await;
+    let customer = app.customer().await;
+    let owner = app.admin(&customer, custom(&[Permission::Notifications])).await;
+    let token = app.token(&app.client(&customer, &owner).await).await;
+    let (status, echo) = app.call(Method::POST, "/notifications/items", &token, &customer, Some(notification())).await;
+    assert_eq!(status, StatusCode::OK, "{echo}");
+    assert_eq!(echo["categories"], json!(null));
+    assert_eq!(echo["data"], json!(null));
+    assert_eq!(echo["externalId"], json!(null));
+    assert_eq!(echo["content"][0]["detailUri"], json!(null));
+    assert_eq!(echo["eventId"], notification()["eventId"]);
+    let (status, list) = app.get(&format!("/{customer}/notifications/items"), &token, &customer).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(list["items"][0], echo);
+}
+
+#[tokio::test]
+async fn invalid_notifications_are_refused_without_being_stored() {
+    let app = TestApp::spawn().await;
+    let customer = app.customer().await;
+    let owner = app.admin(&customer, Access::Full).await;
+    let token = app.token(&app.client(&customer, &owner).await).await;
+    let mut cases = Vec::new();
+    for (field, value) in [
+        ("content", json!([])),
+        ("severity", json!("Apocalyptic")),
+        ("component", json!("")),
+        ("destinationAdmin", json!("not-an-email")),
+        ("content", json!([{"title": "x".repeat(501)}])),
+        ("priority", json!(7)),
+    ] {
+        let mut body = notification();
+        body[field] = value;
+        cases.push(body);
+    }
+    for body in cases {
+        let (status, answer) =
+            app.call(Method::POST, "/notifications/items", &token, &customer, Some(body.clone())).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body} → {answer}");
+        assert!(answer["detail"].is_string());
+    }
+    let (_, list) = app.get("/notifications/items", &token, &customer).await;
+    assert_eq!(list["items"], json!([]));
+    let response = app
+        .http
+        .post(app.url("/notifications/items"))
+        .header("authorization", format!("CwsAuth Bearer={token}"))
+        .header("citrix-customerid", customer.as_str())
+        .header("content-type", "text/plain")
+        .body("hello")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+}

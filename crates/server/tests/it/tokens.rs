@@ -1,0 +1,196 @@
+//! The token endpoints, byte for byte as Citrix scripts expect them (reference §7.1, §7.2).
+
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::Engine;
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use trustgate_core::access::Access;
+
+use crate::harness::{status_and_json, TestApp, TestClient};
+
+async fn app_with_client() -> (TestApp, TestClient) {
+    let app = TestApp::spawn().await;
+    let customer = app.customer().await;
+    let owner = app.admin(&customer, Access::Full).await;
+    let client = app.client(&customer, &owner).await;
+    (app, client)
+}
+
+fn claims_of(token: &str) -> Value {
+    let payload = token.split('.').nth(1).expect("payload");
+    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).expect("b64")).expect("json")
+}
+
+#[tokio::test]
+async fn oauth_endpoint_issues_a_one_hour_bearer_with_expires_in_as_a_string() {
+    let (app, client) = app_with_client().await;
+    let id = client.id.to_string();
+    let response = app
+        .http
+        .post(app.url("/cctrustoauth2/root/tokens/clients"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("grant_type=client_credentials&client_id={id}&client_secret={}", client.secret))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.headers()["cache-control"], "no-store");
+    assert!(response.headers().contains_key("x-cws-transactionid"));
+    let (status, body) = status_and_json(response).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["token_type"], "bearer");
+    assert_eq!(body["expires_in"], json!("3600"));
+    assert_eq!(body.as_object().unwrap().len(), 3, "no refresh token or other fields (R9): {body}");
+    let claims = claims_of(body["access_token"].as_str().unwrap());
+    assert_eq!(claims["sub"], json!(id));
+    assert_eq!(claims["customer_id"], json!(client.customer.as_str()));
+    assert_eq!(claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap(), 3600);
+    assert!(claims["user_id"].is_string() && claims["jti"].is_string());
+}
+
+#[tokio::test]
+async fn tokens_are_ed25519_jwts_whose_key_is_published() {
+    let (app, client) = app_with_client().await;
+    let token = app.token(&client).await;
+    let header: Value =
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(token.split('.').next().unwrap()).unwrap()).unwrap();
+    assert_eq!(header["alg"], "EdDSA");
+    let jwks: Value = app.http.get(app.url("/.well-known/jwks.json")).send().await.unwrap().json().await.unwrap();
+    let key = jwks["keys"].as_array().unwrap().iter().find(|k| k["kid"] == header["kid"]).expect("kid published");
+    assert_eq!(key["kty"], "OKP");
+    assert_eq!(key["crv"], "Ed25519");
+}
+
+#[tokio::test]
+async fn the_path_may_name_root_or_the_clients_customer_but_not_another() {
+    let (app, client) = app_with_client().await;
+    let id = client.id.to_string();
+    let form =
+        [("grant_type", "client_credentials"), ("client_id", id.as_str()), ("client_secret", client.secret.as_str())];
+    assert_eq!(app.oauth(client.customer.as_str(), &form).await.0, StatusCode::OK);
+    let other = app.customer().await;
+    let (status, body) = app.oauth(other.as_str(), &form).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(body["error"], "invalid_client");
+}
+
+#[tokio::test]
+async fn http_basic_client_authentication_and_a_charset_are_accepted() {
+    let (app, client) = app_with_client().await;
+    let basic = STANDARD.encode(format!("{}:{}", client.id, client.secret));
+    let response = app
+        .http
+        .post(app.url("/cctrustoauth2/root/tokens/clients"))
+        .header("content-type", "application/x-www-form-urlencoded; charset=UTF-8")
+        .header("authorization", format!("Basic {basic}"))
+        .body("grant_type=client_credentials")
+        .send()
+        .await
+        .unwrap();
+    let (status, body) = status_and_json(response).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+}
+
+#[tokio::test]
+async fn bad_credentials_get_invalid_client_with_the_citrix_description() {
+    let (app, client) = app_with_client().await;
+    let id = client.id.to_string();
+    let wrong_secret = trustgate_core::secret::ClientSecret::generate();
+    for (client_id, secret) in [
+        (id.as_str(), wrong_secret.expose()),
+        ("6c1e2b8e-0000-4000-8000-000000000000", client.secret.as_str()),
+        ("not-a-uuid", client.secret.as_str()),
+        (id.as_str(), "short"),
+    ] {
+        let (status, body) = app
+            .oauth("root", &[("grant_type", "client_credentials"), ("client_id", client_id), ("client_secret", secret)])
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert_eq!(body, json!({"error":"invalid_client","error_description":"Invalid client id or client secret."}));
+    }
+}
+
+#[tokio::test]
+async fn wrong_grant_types_and_malformed_requests_get_rfc6749_errors() {
+    let (app, client) = app_with_client().await;
+    let id = client.id.to_string();
+    let (status, body) =
+        app.oauth("root", &[("grant_type", "password"), ("client_id", &id), ("client_secret", &client.secret)]).await;
+    assert_eq!((status, body["error"].as_str()), (StatusCode::BAD_REQUEST, Some("unsupported_grant_type")));
+    let (status, body) = app.oauth("root", &[("client_id", &id), ("client_secret", &client.secret)]).await;
+    assert_eq!((status, body["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_request")));
+    let (status, body) = app
+        .oauth(
+            "root",
+            &[("grant_type", "client_credentials"), ("grant_type", "client_credentials"), ("client_id", &id)],
+        )
+        .await;
+    assert_eq!((status, body["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_request")));
+
+    let json_body = app
+        .http
+        .post(app.url("/cctrustoauth2/root/tokens/clients"))
+        .json(&json!({"grant_type": "client_credentials"}))
+        .send()
+        .await
+        .unwrap();
+    let (status, body) = status_and_json(json_body).await;
+    assert_eq!((status, body["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_request")));
+}
+
+#[tokio::test]
+async fn oversized_bodies_are_refused_with_413() {
+    let (app, _) = app_with_client().await;
+    let huge = format!("grant_type=client_credentials&client_id={}", "a".repeat(200_000));
+    let response = app
+        .http
+        .post(app.url("/cctrustoauth2/root/tokens/clients"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(huge)
+        .send()
+        .await
+        .unwrap();
+    let (status, body) = status_and_json(response).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(body["error"], "invalid_request");
+}
+
+#[tokio::test]
+async fn legacy_endpoint_takes_json_in_any_property_case_and_answers_expires_in_as_a_number() {
+    let (app, client) = app_with_client().await;
+    for body in [
+        json!({"clientId": client.id.to_string(), "clientSecret": client.secret}),
+        json!({"ClientId": client.id.to_string(), "ClientSecret": client.secret}),
+        json!({"CLIENTID": client.id.to_string(), "clientsecret": client.secret}),
+    ] {
+        let response = app.http.post(app.url("/root/tokens/clients")).json(&body).send().await.unwrap();
+        let (status, body) = status_and_json(response).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(body["expiresIn"], json!(3600));
+        assert_eq!(body["subject"], json!(client.id.to_string()));
+        assert!(body["principal"].as_str().unwrap().contains('@'));
+        let token = body["token"].as_str().unwrap();
+        assert_eq!(app.get("/notifications/items", token, &client.customer).await.0, StatusCode::OK);
+        // The OpenID token identifies the client but is not a bearer token.
+        let id_token = body["openIdToken"].as_str().unwrap();
+        assert_eq!(app.get("/notifications/items", id_token, &client.customer).await.0, StatusCode::UNAUTHORIZED);
+    }
+}
+
+#[tokio::test]
+async fn legacy_endpoint_answers_non_json_with_a_model_state_error() {
+    let (app, client) = app_with_client().await;
+    let path = format!("/{}/tokens/clients", client.customer);
+    let response = app.http.post(app.url(&path)).body("clientId=x").send().await.unwrap();
+    let (status, body) = status_and_json(response).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(body["message"], "The request is invalid.");
+    assert!(body["modelState"]["credentials"].is_array());
+    let response = app
+        .http
+        .post(app.url(&path))
+        .json(&json!({"clientId": client.id.to_string(), "clientSecret": "tgs_wrong"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+}
