@@ -32,6 +32,7 @@ pub struct AuthzCache {
     clients: RwLock<HashMap<ClientId, ClientFacts>>,
     standings: RwLock<HashMap<(CustomerId, AdminId), Standing>>,
     epoch: AtomicU64,
+    flushes: AtomicU64,
     capacity: usize,
 }
 
@@ -45,6 +46,7 @@ impl AuthzCache {
             clients: RwLock::default(),
             standings: RwLock::default(),
             epoch: AtomicU64::new(0),
+            flushes: AtomicU64::new(0),
             capacity: capacity.max(1),
         }
     }
@@ -109,8 +111,15 @@ impl AuthzCache {
             return;
         };
         self.epoch.fetch_add(1, Ordering::AcqRel);
+        self.flushes.fetch_add(1, Ordering::Relaxed);
         clients.clear();
         standings.clear();
+    }
+
+    /// How often the whole cache was dropped (a lost change feed, a key reload): for operators
+    /// and tests.
+    pub fn flushes(&self) -> u64 {
+        self.flushes.load(Ordering::Relaxed)
     }
 }
 

@@ -18,7 +18,7 @@ use trustgate_core::event::Actor;
 use trustgate_core::ids::{AdminId, ClientId, CustomerId};
 use trustgate_core::secret::{random_token, ServerKey};
 use trustgate_core::token::SigningKey;
-use trustgate_store::{SqliteStore, Store};
+use trustgate_store::{PostgresStore, SqliteStore, Store};
 
 use crate::config::ServerConfig;
 use crate::state::AppState;
@@ -38,6 +38,10 @@ pub struct Cli {
     /// Where the embedded store and the server key live.
     #[arg(long, global = true, env = "TRUSTGATE_DATA_DIR", default_value = "trustgate-data")]
     pub data_dir: PathBuf,
+    /// A PostgreSQL URL (postgres://…) to use instead of the embedded SQLite store; every node
+    /// of a deployment names the same database and shares the server key.
+    #[arg(long, global = true, env = "TRUSTGATE_DATABASE_URL")]
+    pub database: Option<String>,
     /// Print machine-readable JSON instead of text.
     #[arg(long, global = true)]
     pub json: bool,
@@ -61,6 +65,13 @@ pub enum Command {
     /// Token signing keys.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Copy the embedded SQLite store of --data-dir into an empty PostgreSQL database, keeping
+    /// client secrets, signing keys and the system log, so no credential has to be re-issued.
+    CopyToPostgres {
+        /// The target database (postgres://…).
+        #[arg(long)]
+        to: String,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -240,14 +251,29 @@ pub enum KeysCommand {
     Rotate,
 }
 
+/// PostgreSQL when a `postgres://` URL is given, else the embedded SQLite store in the data directory.
+pub async fn open_store(data_dir: &Path, database: Option<&str>) -> anyhow::Result<Arc<dyn Store>> {
+    Ok(match database {
+        Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+            Arc::new(PostgresStore::connect(url).await.context("connecting to PostgreSQL")?)
+        }
+        Some(other) => bail!("--database takes a postgres:// URL (got {other:?}); leave it out for the embedded store"),
+        None => Arc::new(
+            SqliteStore::open(data_dir)
+                .await
+                .with_context(|| format!("opening the store in {}", data_dir.display()))?,
+        ),
+    })
+}
+
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
-    let store: Arc<dyn Store> = Arc::new(
-        SqliteStore::open(&cli.data_dir)
-            .await
-            .with_context(|| format!("opening the store in {}", cli.data_dir.display()))?,
-    );
+    if let Command::CopyToPostgres { to } = &cli.command {
+        return copy_to_postgres(&cli.data_dir, to, Output { json: cli.json }).await;
+    }
+    let store = open_store(&cli.data_dir, cli.database.as_deref()).await?;
     let out = Output { json: cli.json };
     match cli.command {
+        Command::CopyToPostgres { .. } => Ok(()),
         Command::Serve(args) => serve(store, &cli.data_dir, args).await,
         Command::Customer(command) => customer(store.as_ref(), command, out).await,
         Command::Admin(command) => admin(store.as_ref(), command, out).await,
@@ -625,6 +651,28 @@ async fn client(store: &dyn Store, data_dir: &Path, command: ClientCommand, out:
             out.print(json!({ "id": id.to_string(), "deleted": true }), format!("Deleted API client {id}."));
         }
     }
+    Ok(())
+}
+
+async fn copy_to_postgres(data_dir: &Path, url: &str, out: Output) -> anyhow::Result<()> {
+    let source =
+        SqliteStore::open(data_dir).await.with_context(|| format!("opening the store in {}", data_dir.display()))?;
+    let target = PostgresStore::connect(url).await.context("connecting to PostgreSQL")?;
+    let copied = trustgate_store::copy_sqlite_to_postgres(&source, &target, |table, rows| {
+        if !out.json {
+            eprintln!("copied {rows} row(s) of {table}");
+        }
+    })
+    .await?;
+    let total: u64 = copied.iter().map(|(_, n)| n).sum();
+    let tables: serde_json::Map<String, Value> = copied.iter().map(|(t, n)| ((*t).to_owned(), json!(n))).collect();
+    out.print(
+        json!({ "copied": tables }),
+        format!(
+            "Copied {total} row(s) into PostgreSQL. Run every node with --database and the same server key (TRUSTGATE_SERVER_KEY or {}).",
+            data_dir.join(SERVER_KEY_FILE).display()
+        ),
+    );
     Ok(())
 }
 

@@ -177,7 +177,11 @@ impl OAuthError {
             ApiError::PayloadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "The request body is too large."),
             _ => (StatusCode::INTERNAL_SERVER_ERROR, "An unexpected error occurred; it has been logged."),
         };
-        let error = if status == StatusCode::PAYLOAD_TOO_LARGE { "invalid_request" } else { "server_error" };
+        let error = match status {
+            StatusCode::PAYLOAD_TOO_LARGE => "invalid_request",
+            StatusCode::SERVICE_UNAVAILABLE => "temporarily_unavailable",
+            _ => "server_error",
+        };
         Self { error, description: description.to_owned(), status }
     }
 }

@@ -3,6 +3,7 @@
 //! transaction and hands it to the [`ChangeListener`] once committed.
 
 mod changes;
+mod copy;
 mod error;
 mod model;
 mod postgres;
@@ -24,6 +25,7 @@ use trustgate_core::secret::SecretVerifier;
 use trustgate_core::token::SigningKey;
 
 pub use changes::{Change, ChangeListener};
+pub use copy::copy_sqlite_to_postgres;
 pub use error::{StoreError, StoreResult};
 pub use model::{ClientGrant, LogQuery, LogRecord, Member, Membership, Notification, Session};
 pub use postgres::PostgresStore;

@@ -61,6 +61,11 @@ impl SqliteStore {
         Ok(())
     }
 
+    /// The pool, for the SQLite → PostgreSQL copy.
+    pub(crate) fn pool(&self) -> &Pool<Sqlite> {
+        &self.pool
+    }
+
     fn publish(&self, changes: &[Change]) {
         if changes.is_empty() {
             return;

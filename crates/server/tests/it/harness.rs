@@ -157,6 +157,10 @@ impl TestApp {
         Self::start(store, server_key, dir, None).await
     }
 
+    pub fn database_url(&self) -> Option<String> {
+        self.database.as_ref().map(|d| d.url.clone())
+    }
+
     /// Another node on the same PostgreSQL database and server key as `self`.
     pub async fn second_node(&self) -> Self {
         let database = self.database.clone().expect("a PostgreSQL node");

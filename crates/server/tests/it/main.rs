@@ -1,4 +1,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+// The behaviour suite is loaded once per store on purpose.
+#![allow(clippy::duplicate_mod)]
 
 //! The behaviour suite: one integration-test binary (each file under `tests/` would link its own).
 //! Every test starts the real server on an ephemeral port with a fresh store and speaks HTTP to it.

@@ -1,1 +1,346 @@
-//! Several stateless nodes on one PostgreSQL (issue #4): placeholder until the multi-node tests land.
+//! Several stateless nodes on one PostgreSQL: cross-node consistency through LISTEN/NOTIFY, a lost
+//! feed, concurrent writers, a database outage, and the move from SQLite.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+use sqlx::Connection;
+use tokio::net::{TcpListener, TcpStream};
+use trustgate_core::access::{Access, Permission};
+use trustgate_core::event::Actor;
+use trustgate_core::ids::CustomerId;
+use trustgate_store::PostgresStore;
+
+use crate::harness::{custom, status_and_json, Backend, TempDir, TestApp, TestClient, TestDatabase};
+
+async fn eventually<F, Fut>(within: Duration, mut check: F) -> Option<Duration>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let start = Instant::now();
+    while start.elapsed() < within {
+        if check().await {
+            return Some(start.elapsed());
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    None
+}
+
+/// A customer with a Full administrator (whose client token is returned) on node `app`.
+async fn customer_with_boss(app: &TestApp) -> (CustomerId, String) {
+    let customer = app.customer().await;
+    let boss = app.admin(&customer, Access::Full).await;
+    let token = app.token(&app.client(&customer, &boss).await).await;
+    (customer, token)
+}
+
+#[tokio::test]
+async fn changes_through_one_node_are_enforced_by_the_other() {
+    let Some(a) = TestApp::spawn_on(Backend::Postgres).await else { return };
+    let b = a.second_node().await;
+    let (customer, boss_token) = customer_with_boss(&a).await;
+    let owner = a.admin(&customer, custom(&[Permission::Notifications])).await;
+    let client = a.client(&customer, &owner).await;
+    let token = a.token(&client).await;
+    assert_eq!(b.post_notification(&token, &customer).await, StatusCode::OK, "a token of node A works on node B");
+
+    let reduce = json!({"accessType": "Custom", "policies": [{"name": "systemLog"}]});
+    let path = format!("/administrators/access?id={}", owner.id);
+    assert_eq!(a.call(Method::PUT, &path, &boss_token, &customer, Some(reduce)).await.0, StatusCode::OK);
+    let reduced = eventually(Duration::from_secs(2), || async {
+        b.post_notification(&token, &customer).await == StatusCode::FORBIDDEN
+    })
+    .await;
+    assert!(reduced.is_some(), "node B enforces a reduction made through node A");
+
+    let removed = b.call(Method::DELETE, &format!("/administrators/{}", owner.id), &boss_token, &customer, None).await;
+    assert_eq!(removed.0, StatusCode::OK);
+    let rejected = eventually(Duration::from_secs(2), || async {
+        a.get("/systemlog/records", &token, &customer).await.0 == StatusCode::UNAUTHORIZED
+    })
+    .await;
+    assert!(rejected.is_some(), "node A rejects the token of a client deleted through node B");
+}
+
+#[tokio::test]
+async fn cross_node_propagation_delay_over_a_hundred_changes() {
+    let Some(a) = TestApp::spawn_on(Backend::Postgres).await else { return };
+    let b = a.second_node().await;
+    let customer = a.customer().await;
+    a.admin(&customer, Access::Full).await;
+    let owner = a.admin(&customer, custom(&[Permission::Notifications])).await;
+    let client = a.client(&customer, &owner).await;
+    let mut delays = Vec::new();
+    for i in 0..100 {
+        assert!(b.state.client(client.id).await.unwrap().is_some());
+        let access = if i % 2 == 0 { custom(&[Permission::SystemLog]) } else { custom(&[Permission::Notifications]) };
+        a.store.set_access(&customer, owner.id, access, &Actor::System).await.unwrap();
+        let start = Instant::now();
+        while b.state.cache.get(client.id).is_some() {
+            assert!(start.elapsed() < Duration::from_secs(2), "change {i} did not reach node B");
+            tokio::task::yield_now().await;
+        }
+        delays.push(start.elapsed());
+    }
+    delays.sort();
+    eprintln!(
+        "cross-node propagation over {} changes: median {:?}, p90 {:?}, worst {:?}",
+        delays.len(),
+        delays[delays.len() / 2],
+        delays[delays.len() * 9 / 10],
+        delays[delays.len() - 1]
+    );
+}
+
+#[tokio::test]
+async fn a_node_that_loses_its_feed_flushes_its_cache_and_reconnects() {
+    let Some(a) = TestApp::spawn_on(Backend::Postgres).await else { return };
+    let b = a.second_node().await;
+    let customer = a.customer().await;
+    a.admin(&customer, Access::Full).await;
+    let owner = a.admin(&customer, custom(&[Permission::Notifications])).await;
+    let client = a.client(&customer, &owner).await;
+    let token = a.token(&client).await;
+    let url = a.database_url().unwrap();
+    let listeners = |url: String| async move {
+        let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
+        let (n,): (i64,) = sqlx::query_as(
+            "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() AND query ILIKE 'LISTEN%'",
+        )
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+        n
+    };
+    assert!(eventually(Duration::from_secs(5), || {
+        let url = url.clone();
+        async move { listeners(url).await == 2 }
+    })
+    .await
+    .is_some());
+
+    assert_eq!(b.post_notification(&token, &customer).await, StatusCode::OK);
+    let flushes = b.state.cache.flushes();
+    let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
+    sqlx::query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND query ILIKE 'LISTEN%'")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    assert!(
+        eventually(Duration::from_secs(5), || async { b.state.cache.flushes() > flushes }).await.is_some(),
+        "node B flushed its cache"
+    );
+    assert!(
+        eventually(Duration::from_secs(5), || {
+            let url = url.clone();
+            async move { listeners(url).await == 2 }
+        })
+        .await
+        .is_some(),
+        "both nodes listen again"
+    );
+
+    // Node B caches the owner again; only a notification over the new connection can evict it.
+    assert_eq!(b.post_notification(&token, &customer).await, StatusCode::OK);
+    a.store.set_access(&customer, owner.id, custom(&[Permission::SystemLog]), &Actor::System).await.unwrap();
+    let reduced = eventually(Duration::from_secs(2), || async {
+        b.post_notification(&token, &customer).await == StatusCode::FORBIDDEN
+    })
+    .await;
+    assert!(reduced.is_some(), "changes reach node B over its new feed connection");
+}
+
+#[tokio::test]
+async fn concurrent_writes_from_two_nodes_leave_no_orphan_clients() {
+    let Some(a) = TestApp::spawn_on(Backend::Postgres).await else { return };
+    let b = a.second_node().await;
+    let customer = a.customer().await;
+    a.admin(&customer, Access::Full).await;
+    let owners = [a.admin(&customer, Access::Full).await, a.admin(&customer, custom(&[Permission::ApiClients])).await];
+    let mut tasks = Vec::new();
+    for round in 0..12 {
+        for (n, node) in [&a, &b].into_iter().enumerate() {
+            let store = node.store.clone();
+            let key = node.server_key.clone();
+            let customer = customer.clone();
+            let owner = owners[(round + n) % 2].clone();
+            tasks.push(tokio::spawn(async move {
+                match round % 4 {
+                    0 | 1 => {
+                        if let Some(admin) = store.admin(owner.id).await.unwrap() {
+                            let _ = trustgate_server::ops::new_client(
+                                store.as_ref(),
+                                &key,
+                                &customer,
+                                &admin,
+                                "c",
+                                &Actor::System,
+                            )
+                            .await;
+                        }
+                    }
+                    2 => {
+                        let _ = store.remove_member(&customer, owner.id, &Actor::System).await;
+                    }
+                    _ => {
+                        let _ = store.add_member(&customer, owner.id, Access::Full, &Actor::System).await;
+                        let _ = store
+                            .set_access(&customer, owner.id, custom(&[Permission::ApiClients]), &Actor::System)
+                            .await;
+                    }
+                }
+            }));
+        }
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+    let mut conn = sqlx::PgConnection::connect(&a.database_url().unwrap()).await.unwrap();
+    let (orphans,): (i64,) = sqlx::query_as(
+        "SELECT COUNT(*) FROM api_clients k LEFT JOIN memberships m ON m.customer_id = k.customer_id AND m.admin_id = k.owner_id WHERE m.admin_id IS NULL",
+    )
+    .fetch_one(&mut conn)
+    .await
+    .unwrap();
+    assert_eq!(orphans, 0);
+    let (full,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM memberships WHERE access_type = 'Full'")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    assert!(full >= 1, "the customer kept a Full administrator");
+}
+
+/// A TCP relay to PostgreSQL that can be cut, standing in for a database outage.
+struct Relay {
+    addr: SocketAddr,
+    up: Arc<AtomicBool>,
+    links: Arc<Mutex<Vec<tokio::task::AbortHandle>>>,
+}
+
+impl Relay {
+    async fn start(upstream: String) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let up = Arc::new(AtomicBool::new(true));
+        let links: Arc<Mutex<Vec<tokio::task::AbortHandle>>> = Arc::default();
+        let (up2, links2) = (up.clone(), links.clone());
+        tokio::spawn(async move {
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                if !up2.load(Ordering::SeqCst) {
+                    continue;
+                }
+                let upstream = upstream.clone();
+                let link = tokio::spawn(async move {
+                    if let Ok(mut outbound) = TcpStream::connect(upstream).await {
+                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                    }
+                });
+                links2.lock().unwrap().push(link.abort_handle());
+            }
+        });
+        Self { addr, up, links }
+    }
+
+    fn cut(&self) {
+        self.up.store(false, Ordering::SeqCst);
+        for link in self.links.lock().unwrap().drain(..) {
+            link.abort();
+        }
+    }
+
+    fn restore(&self) {
+        self.up.store(true, Ordering::SeqCst);
+    }
+}
+
+#[tokio::test]
+async fn with_the_database_down_nodes_answer_503_and_recover_by_themselves() {
+    let Some(database) = TestDatabase::create().await else { return };
+    let options: sqlx::postgres::PgConnectOptions = database.url.parse().unwrap();
+    let relay = Relay::start(format!("{}:{}", options.get_host(), options.get_port())).await;
+    let relayed =
+        database.url.replacen(&format!("{}:{}", options.get_host(), options.get_port()), &relay.addr.to_string(), 1);
+    let store = PostgresStore::connect(&relayed).await.unwrap();
+    let dir = TempDir::new();
+    let key = trustgate_server::cli::server_key(dir.path()).unwrap();
+    let app = TestApp::start(Arc::new(store), key, dir, Some(Arc::new(database))).await;
+    let (customer, _) = customer_with_boss(&app).await;
+    let owner = app.admin(&customer, Access::Full).await;
+    let client = app.client(&customer, &owner).await;
+    let form_id = client.id.to_string();
+    let form = [
+        ("grant_type", "client_credentials"),
+        ("client_id", form_id.as_str()),
+        ("client_secret", client.secret.as_str()),
+    ];
+
+    relay.cut();
+    let started = Instant::now();
+    let (status, body) = app.oauth("root", &form).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert_eq!(body["error"], "temporarily_unavailable");
+    let (status, body) = status_and_json(app.http.get(app.url("/readyz")).send().await.unwrap()).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(body["type"], "https://errors-api.cloud.com/common/serviceUnavailable");
+    assert!(started.elapsed() < Duration::from_secs(10), "answered promptly, not hung: {:?}", started.elapsed());
+    assert_eq!(
+        app.http.get(app.url("/healthz")).send().await.unwrap().status(),
+        StatusCode::OK,
+        "the process stays up"
+    );
+
+    relay.restore();
+    let recovered =
+        eventually(Duration::from_secs(15), || async { app.oauth("root", &form).await.0 == StatusCode::OK }).await;
+    assert!(recovered.is_some(), "the node recovers when the database returns");
+}
+
+#[tokio::test]
+async fn copying_sqlite_into_postgres_keeps_secrets_keys_and_tokens_working() {
+    let Some(database) = TestDatabase::create().await else { return };
+    let sqlite = TestApp::spawn_on(Backend::Sqlite).await.unwrap();
+    let customer = sqlite.customer().await;
+    let owner = sqlite.admin(&customer, Access::Full).await;
+    let client = sqlite.client(&customer, &owner).await;
+    let old_token = sqlite.token(&client).await;
+    sqlite.post_notification(&old_token, &customer).await;
+
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_trustgate"))
+        .arg("--data-dir")
+        .arg(sqlite.dir.path())
+        .args(["--json", "copy-to-postgres", "--to", &database.url])
+        .env_remove("TRUSTGATE_SERVER_KEY")
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["copied"]["api_clients"], 1);
+
+    let store = PostgresStore::connect(&database.url).await.unwrap();
+    let node =
+        TestApp::start(Arc::new(store), sqlite.server_key.clone(), TempDir::new(), Some(Arc::new(database))).await;
+    assert_eq!(
+        node.post_notification(&old_token, &customer).await,
+        StatusCode::OK,
+        "tokens signed before the move verify"
+    );
+    let moved = TestClient { customer: customer.clone(), ..client };
+    let new_token = node.token(&moved).await;
+    let (status, log) = node.get("/systemlog/records?Limit=200", &new_token, &customer).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(log["items"].as_array().unwrap().len() >= 3, "the system log came along");
+
+    let again = std::process::Command::new(env!("CARGO_BIN_EXE_trustgate"))
+        .arg("--data-dir")
+        .arg(sqlite.dir.path())
+        .args(["copy-to-postgres", "--to", &node.database_url().unwrap()])
+        .output()
+        .unwrap();
+    assert!(!again.status.success(), "a second copy into a non-empty database is refused");
+}
