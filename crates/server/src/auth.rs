@@ -8,7 +8,6 @@ use std::marker::PhantomData;
 use axum::extract::{FromRequestParts, RawPathParams};
 use axum::http::request::Parts;
 use axum::http::HeaderMap;
-use time::OffsetDateTime;
 use trustgate_core::access::{Access, Permission};
 use trustgate_core::event::Actor;
 use trustgate_core::ids::{ClientId, CustomerId};
@@ -60,15 +59,15 @@ impl<N: Needs> FromRequestParts<AppState> for Authorized<N> {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let token = bearer_token(&parts.headers)?;
-        let claims =
-            state.keys().verify(token, OffsetDateTime::now_utc()).map_err(|_| ApiError::invalid_credentials())?;
+        let claims = state.verify_token(token).ok_or_else(ApiError::invalid_credentials)?;
         let customer = requested_customer(parts).await?;
         if customer != claims.customer_id {
             return Err(ApiError::Forbidden("the token was issued for another customer".to_owned()));
         }
         // A deleted client, or one whose owner left the customer, no longer authenticates (R6).
         let client = state.client(claims.sub).await?.ok_or_else(ApiError::invalid_credentials)?;
-        if client.facts.customer_id != claims.customer_id || client.facts.owner_id != claims.user_id {
+        let facts = &client.facts.client;
+        if facts.customer_id != claims.customer_id || facts.owner_id != claims.user_id {
             return Err(ApiError::invalid_credentials());
         }
         let access = rights::effective_access(PrincipalKind::ApiClient, client.standing)?;
@@ -77,7 +76,7 @@ impl<N: Needs> FromRequestParts<AppState> for Authorized<N> {
         }
         Ok(Self {
             client_id: claims.sub,
-            client_name: client.facts.name,
+            client_name: facts.name.clone(),
             customer_id: customer,
             access,
             needs: PhantomData,

@@ -7,29 +7,45 @@
 //! with is still current.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::RwLock;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
 
+use time::OffsetDateTime;
+use trustgate_core::client::{last_used_is_stale, ApiClient};
 use trustgate_core::ids::{AdminId, ClientId, CustomerId};
 use trustgate_core::rights::Standing;
+use trustgate_core::secret::SecretVerifier;
 use trustgate_store::{Change, ClientGrant};
 
-/// What never changes about a client while it exists.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What never changes about a client while it exists, so token grants need no database either.
+#[derive(Debug)]
 pub struct ClientFacts {
-    pub customer_id: CustomerId,
-    pub owner_id: AdminId,
-    pub name: String,
+    pub client: ApiClient,
+    pub verifier: SecretVerifier,
+    pub owner_email: String,
+    /// Unix seconds of the last recorded use; 0 for never.
+    last_used: AtomicI64,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+impl ClientFacts {
+    /// Notes a use at `now`; true when the stored `last_used_at` is stale enough to rewrite. Only
+    /// one of many concurrent callers gets true.
+    pub fn record_use(&self, now: OffsetDateTime) -> bool {
+        let seen = self.last_used.load(Ordering::Relaxed);
+        let last = (seen != 0).then(|| OffsetDateTime::from_unix_timestamp(seen).ok()).flatten();
+        last_used_is_stale(last, now)
+            && self.last_used.compare_exchange(seen, now.unix_timestamp(), Ordering::Relaxed, Ordering::Relaxed).is_ok()
+    }
+}
+
+#[derive(Debug, Clone)]
 pub struct CachedClient {
-    pub facts: ClientFacts,
+    pub facts: Arc<ClientFacts>,
     pub standing: Standing,
 }
 
 pub struct AuthzCache {
-    clients: RwLock<HashMap<ClientId, ClientFacts>>,
+    clients: RwLock<HashMap<ClientId, Arc<ClientFacts>>>,
     standings: RwLock<HashMap<(CustomerId, AdminId), Standing>>,
     epoch: AtomicU64,
     flushes: AtomicU64,
@@ -57,16 +73,18 @@ impl AuthzCache {
 
     pub fn get(&self, id: ClientId) -> Option<CachedClient> {
         let facts = self.clients.read().ok()?.get(&id)?.clone();
-        let standing = *self.standings.read().ok()?.get(&(facts.customer_id.clone(), facts.owner_id))?;
+        let owner = (facts.client.customer_id.clone(), facts.client.owner_id);
+        let standing = *self.standings.read().ok()?.get(&owner)?;
         Some(CachedClient { facts, standing })
     }
 
     pub fn insert(&self, loaded_at: Epoch, grant: &ClientGrant) -> CachedClient {
-        let facts = ClientFacts {
-            customer_id: grant.client.customer_id.clone(),
-            owner_id: grant.client.owner_id,
-            name: grant.client.name.clone(),
-        };
+        let facts = Arc::new(ClientFacts {
+            client: grant.client.clone(),
+            verifier: grant.verifier.clone(),
+            owner_email: grant.owner_email.clone(),
+            last_used: AtomicI64::new(grant.client.last_used_at.map_or(0, OffsetDateTime::unix_timestamp)),
+        });
         let entry = CachedClient { facts: facts.clone(), standing: grant.standing };
         let (Ok(mut clients), Ok(mut standings)) = (self.clients.write(), self.standings.write()) else {
             return entry;
@@ -81,7 +99,7 @@ impl AuthzCache {
         if standings.len() >= self.capacity {
             standings.clear();
         }
-        standings.insert((facts.customer_id.clone(), facts.owner_id), grant.standing);
+        standings.insert((grant.client.customer_id.clone(), grant.client.owner_id), grant.standing);
         clients.insert(grant.client.id, facts);
         entry
     }
@@ -126,10 +144,8 @@ impl AuthzCache {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use time::OffsetDateTime;
     use trustgate_core::access::Access;
     use trustgate_core::admin::AdminStatus;
-    use trustgate_core::client::ApiClient;
     use trustgate_core::customer::DisabledOwnerPolicy;
     use trustgate_core::secret::{ClientSecret, ServerKey};
 
@@ -160,7 +176,7 @@ mod tests {
         let before = cache.epoch();
         cache.evict(&[Change::MembershipChanged(g.client.customer_id.clone(), g.client.owner_id)]);
         cache.insert(before, &g);
-        assert_eq!(cache.get(g.client.id), None);
+        assert!(cache.get(g.client.id).is_none());
         cache.insert(cache.epoch(), &g);
         assert!(cache.get(g.client.id).is_some());
     }
@@ -171,7 +187,17 @@ mod tests {
         let g = grant();
         cache.insert(cache.epoch(), &g);
         cache.evict(&[Change::AdminChanged(g.client.owner_id)]);
-        assert_eq!(cache.get(g.client.id), None);
+        assert!(cache.get(g.client.id).is_none());
+    }
+
+    #[test]
+    fn a_use_is_recorded_once_a_minute() {
+        let cache = AuthzCache::new(10);
+        let entry = cache.insert(cache.epoch(), &grant());
+        let now = OffsetDateTime::now_utc();
+        assert!(entry.facts.record_use(now));
+        assert!(!entry.facts.record_use(now + time::Duration::seconds(30)));
+        assert!(entry.facts.record_use(now + time::Duration::seconds(61)));
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! Trading a client's id and secret for a token: the logic both token endpoints share.
 
 use time::OffsetDateTime;
-use trustgate_core::client::{last_used_is_stale, ApiClient};
+use trustgate_core::client::ApiClient;
 use trustgate_core::event;
 use trustgate_core::ids::{ClientId, CustomerId};
 use trustgate_core::rights::{self, PrincipalKind};
@@ -63,38 +63,38 @@ impl From<Refusal> for OAuthError {
 pub async fn issue(state: &AppState, client_id: &str, secret: &str, path: &PathCustomer) -> Result<Issued, Refusal> {
     let id = ClientId::parse(client_id).map_err(|_| Refusal::BadCredentials)?;
     let presented = ClientSecret::from_presented(secret);
-    let epoch = state.cache.epoch();
-    let Some(grant) = state.store.client_grant(id).await.map_err(ApiError::from)? else {
+    // The authorization cache holds the verifier too: a grant needs no database round trip, and
+    // is refused as soon as a change evicts the client or its owner's standing.
+    let Some(cached) = state.client(id).await? else {
         return Err(Refusal::BadCredentials);
     };
-    let now = OffsetDateTime::now_utc();
-    if !presented.is_some_and(|s| state.server_key.matches(&s, &grant.verifier)) {
-        return refuse(state, &grant.client, "wrong client secret", Refusal::BadCredentials).await;
+    let facts = &cached.facts;
+    if !presented.is_some_and(|s| state.server_key.matches(&s, &facts.verifier)) {
+        return refuse(state, &facts.client, "wrong client secret", Refusal::BadCredentials).await;
     }
     if let PathCustomer::Customer(customer) = path {
-        if *customer != grant.client.customer_id {
-            return refuse(state, &grant.client, "the path named another customer", Refusal::BadCredentials).await;
+        if *customer != facts.client.customer_id {
+            return refuse(state, &facts.client, "the path named another customer", Refusal::BadCredentials).await;
         }
     }
-    if rights::effective_access(PrincipalKind::ApiClient, grant.standing).is_err() {
-        return refuse(
-            state,
-            &grant.client,
-            "its owner is disabled and this customer suspends such clients",
-            Refusal::Suspended,
-        )
-        .await;
+    if rights::effective_access(PrincipalKind::ApiClient, cached.standing).is_err() {
+        let reason = "its owner is disabled and this customer suspends such clients";
+        return refuse(state, &facts.client, reason, Refusal::Suspended).await;
     }
-    if last_used_is_stale(grant.client.last_used_at, now) {
-        state.store.touch_client(id, now).await.map_err(ApiError::from)?;
+    let now = OffsetDateTime::now_utc();
+    if facts.record_use(now) {
+        let store = state.store.clone();
+        tokio::spawn(async move {
+            if let Err(error) = store.touch_client(id, now).await {
+                tracing::warn!(%error, client = %id, "could not record when a client was last used");
+            }
+        });
     }
-    // The first call with this token will need the client's standing: have it ready.
-    state.cache.insert(epoch, &grant);
-    let claims = Claims::new(id, grant.client.owner_id, grant.client.customer_id.clone(), now, TokenUse::Access);
+    let claims = Claims::new(id, facts.client.owner_id, facts.client.customer_id.clone(), now, TokenUse::Access);
     Ok(Issued {
         access_token: state.keys().sign(&claims),
-        client: grant.client,
-        owner_email: grant.owner_email,
+        client: facts.client.clone(),
+        owner_email: facts.owner_email.clone(),
         claims,
     })
 }

@@ -13,6 +13,7 @@ mod error;
 mod grant;
 mod password;
 mod session;
+mod token_cache;
 mod transaction;
 mod wire;
 

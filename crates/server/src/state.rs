@@ -6,12 +6,13 @@ use std::sync::{Arc, RwLock, Weak};
 use time::OffsetDateTime;
 use trustgate_core::ids::ClientId;
 use trustgate_core::secret::ServerKey;
-use trustgate_core::token::{KeySet, SigningKey};
+use trustgate_core::token::{Claims, KeySet, SigningKey};
 use trustgate_store::{Change, ChangeListener, Store, StoreError};
 
 use crate::authz_cache::{AuthzCache, CachedClient};
 use crate::config::ServerConfig;
 use crate::error::ApiError;
+use crate::token_cache::VerifiedTokens;
 
 #[derive(Clone)]
 pub struct AppState(Arc<Shared>);
@@ -22,6 +23,7 @@ pub struct Shared {
     pub server_key: ServerKey,
     pub config: ServerConfig,
     keys: RwLock<Arc<KeySet>>,
+    verified: VerifiedTokens,
 }
 
 impl Deref for AppState {
@@ -40,6 +42,7 @@ impl AppState {
             store,
             cache: AuthzCache::new(config.cache_capacity),
             server_key,
+            verified: VerifiedTokens::new(config.cache_capacity),
             config,
             keys: RwLock::new(Arc::new(keys)),
         });
@@ -52,6 +55,17 @@ impl AppState {
             Ok(keys) => keys.clone(),
             Err(poisoned) => poisoned.into_inner().clone(),
         }
+    }
+
+    /// The identity a bearer token proves, if its signature and lifetime check out.
+    pub fn verify_token(&self, token: &str) -> Option<Arc<Claims>> {
+        let now = OffsetDateTime::now_utc();
+        if let Some(claims) = self.verified.get(token, now) {
+            return Some(claims);
+        }
+        let claims = Arc::new(self.keys().verify(token, now).ok()?);
+        self.verified.insert(token, claims.clone());
+        Some(claims)
     }
 
     /// The client and its owner's current standing: from the cache, or loaded and cached.
@@ -99,6 +113,8 @@ async fn reload_keys(shared: Weak<Shared>) {
             if let Ok(mut slot) = shared.keys.write() {
                 *slot = Arc::new(keys);
             }
+            // A key that left the set must stop vouching for the tokens it signed.
+            shared.verified.clear();
         }
         Ok(None) => tracing::error!("the store holds no signing key; keeping the current ones"),
         Err(error) => tracing::warn!(%error, "reloading signing keys failed; keeping the current ones"),
