@@ -65,6 +65,9 @@ pub enum Command {
     /// Token signing keys.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Measure the token endpoint and authorized calls against a baseline, with wrk, on a seeded
+    /// store in a scratch directory (run from a release build).
+    Bench(crate::bench::BenchArgs),
     /// Copy the embedded SQLite store of --data-dir into an empty PostgreSQL database, keeping
     /// client secrets, signing keys and the system log, so no credential has to be re-issued.
     CopyToPostgres {
@@ -270,10 +273,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     if let Command::CopyToPostgres { to } = &cli.command {
         return copy_to_postgres(&cli.data_dir, to, Output { json: cli.json }).await;
     }
+    if let Command::Bench(args) = cli.command {
+        return crate::bench::run(args).await;
+    }
     let store = open_store(&cli.data_dir, cli.database.as_deref()).await?;
     let out = Output { json: cli.json };
     match cli.command {
-        Command::CopyToPostgres { .. } => Ok(()),
+        Command::CopyToPostgres { .. } | Command::Bench(_) => Ok(()),
         Command::Serve(args) => serve(store, &cli.data_dir, args).await,
         Command::Customer(command) => customer(store.as_ref(), command, out).await,
         Command::Admin(command) => admin(store.as_ref(), command, out).await,

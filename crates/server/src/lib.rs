@@ -1,6 +1,7 @@
 //! The Trustgate server: token endpoints, platform APIs, management API and the operator CLI.
 
 pub mod authz_cache;
+pub mod bench;
 pub mod cli;
 pub mod config;
 pub mod ops;

@@ -7,6 +7,7 @@ mod copy;
 mod error;
 mod model;
 mod postgres;
+mod scratch;
 mod sql;
 mod sqlite;
 
@@ -29,6 +30,7 @@ pub use copy::copy_sqlite_to_postgres;
 pub use error::{StoreError, StoreResult};
 pub use model::{ClientGrant, LogQuery, LogRecord, Member, Membership, Notification, Session};
 pub use postgres::PostgresStore;
+pub use scratch::{create_scratch_database, drop_scratch_database};
 pub use sqlite::SqliteStore;
 
 #[async_trait]

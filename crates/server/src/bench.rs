@@ -1,0 +1,430 @@
+//! `trustgate bench`: seeds a scratch store, starts `trustgate serve` on it as a child process and
+//! drives it with wrk over loopback. Every figure is reported with its ratio to a baseline (a trivial
+//! endpoint of the same server) measured in the same run, because absolute numbers on a shared
+//! machine mean little.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use clap::Args;
+use serde::Deserialize;
+use time::OffsetDateTime;
+use trustgate_core::access::{Access, Permission};
+use trustgate_core::admin::{Admin, AdminStatus, Email, Provider};
+use trustgate_core::customer::{Customer, DisabledOwnerPolicy};
+use trustgate_core::event::Actor;
+use trustgate_core::ids::{AdminId, CustomerId};
+use trustgate_core::secret::random_token;
+use trustgate_store::{PostgresStore, SqliteStore, Store};
+
+use crate::cli::server_key;
+use crate::ops;
+
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// API clients to seed (spread evenly over the administrators).
+    #[arg(long, default_value_t = 10_000)]
+    pub clients: u32,
+    #[arg(long, default_value_t = 100)]
+    pub customers: u32,
+    #[arg(long, default_value_t = 1_000)]
+    pub admins: u32,
+    /// Seconds each measurement runs.
+    #[arg(long, default_value_t = 10)]
+    pub duration: u32,
+    /// Concurrent connections of the main measurements.
+    #[arg(long, default_value_t = 64)]
+    pub connections: u32,
+    /// Also measure token grants and calls at 1, 16, 64 and 256 connections.
+    #[arg(long)]
+    pub sweep: bool,
+    /// Also run everything on PostgreSQL; the URL of a database to create scratch databases from.
+    #[arg(long, env = "TRUSTGATE_BENCH_POSTGRES_URL")]
+    pub postgres: Option<String>,
+    /// Where to write the Markdown table.
+    #[arg(long, default_value = "bench-results.md")]
+    pub out: PathBuf,
+}
+
+/// wrk's summary, printed as JSON by the Lua `done` hook.
+#[derive(Debug, Clone, Copy, Deserialize)]
+struct Run {
+    requests: u64,
+    duration_us: u64,
+    p50_us: u64,
+    p99_us: u64,
+    errors: u64,
+    non2xx: u64,
+}
+
+impl Run {
+    fn rate(&self) -> f64 {
+        self.requests as f64 / (self.duration_us.max(1) as f64 / 1e6)
+    }
+}
+
+struct Row {
+    store: &'static str,
+    scenario: String,
+    clients: u32,
+    connections: u32,
+    run: Run,
+    baseline: f64,
+}
+
+const DONE_HOOK: &str = r#"
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format('{"requests":%d,"duration_us":%d,"p50_us":%d,"p99_us":%d,"errors":%d,"non2xx":%d}\n',
+    summary.requests, summary.duration, latency:percentile(50), latency:percentile(99),
+    e.connect + e.read + e.write + e.timeout, e.status))
+end
+"#;
+
+const TOKEN_SCRIPT: &str = r#"
+local creds = {}
+for line in io.lines(os.getenv("TG_BENCH_CREDS")) do
+  local id, secret = line:match("([^ ]+) ([^ ]+)")
+  creds[#creds + 1] = "grant_type=client_credentials&client_id=" .. id .. "&client_secret=" .. secret
+end
+local i = math.random(#creds)
+request = function()
+  i = i % #creds + 1
+  return wrk.format("POST", "/cctrustoauth2/root/tokens/clients",
+    {["Content-Type"] = "application/x-www-form-urlencoded"}, creds[i])
+end
+"#;
+
+const CALL_SCRIPT: &str = r#"
+local calls = {}
+for line in io.lines(os.getenv("TG_BENCH_TOKENS")) do
+  local customer, token = line:match("([^ ]+) ([^ ]+)")
+  calls[#calls + 1] = {["Authorization"] = "CwsAuth Bearer=" .. token, ["Citrix-CustomerId"] = customer}
+end
+local i = math.random(#calls)
+request = function()
+  i = i % #calls + 1
+  return wrk.format("GET", "/notifications/items", calls[i])
+end
+"#;
+
+struct Seeded {
+    /// (customer, admin) of every owner, for access changes under load.
+    owners: Vec<(CustomerId, AdminId)>,
+    /// `id secret` lines of a spread of clients.
+    creds: Vec<(CustomerId, String, String)>,
+}
+
+/// Owners hold Custom access, so every call evaluates a permission set live.
+fn owner_access(wide: bool) -> Access {
+    let base = [Permission::Notifications, Permission::ApiClients];
+    if wide {
+        Access::Custom(base.into_iter().chain([Permission::SystemLog]).collect())
+    } else {
+        Access::Custom(base.into_iter().collect())
+    }
+}
+
+async fn seed(store: &dyn Store, data_dir: &Path, args: &BenchArgs) -> anyhow::Result<Seeded> {
+    let key = server_key(data_dir)?;
+    let now = OffsetDateTime::now_utc();
+    let per_admin = args.clients.div_ceil(args.admins.max(1));
+    let sample_every = (args.clients / 5_000).max(1);
+    let (mut owners, mut creds) = (Vec::new(), Vec::new());
+    let started = Instant::now();
+    let mut made = 0u32;
+    for c in 0..args.customers {
+        let customer = Customer {
+            id: CustomerId::parse(&format!("bench{c:05}"))?,
+            name: format!("Bench customer {c}"),
+            disabled_owner_policy: DisabledOwnerPolicy::KeepActive,
+            created_at: now,
+        };
+        store.create_customer(&customer, &Actor::System).await?;
+        for a in 0..(args.admins / args.customers.max(1)) {
+            let admin = Admin {
+                id: AdminId::generate(),
+                email: Email::parse(&format!("admin{a}@{}.bench.test", customer.id))?,
+                display_name: format!("Bench admin {a}"),
+                provider: Provider::Local,
+                external_id: None,
+                status: AdminStatus::Active,
+                created_at: now,
+            };
+            store.create_admin(&admin, None).await?;
+            let access = if a == 0 { Access::Full } else { owner_access(true) };
+            store.add_member(&customer.id, admin.id, access, &Actor::System).await?;
+            if a != 0 {
+                owners.push((customer.id.clone(), admin.id));
+            }
+            for _ in 0..per_admin {
+                if made >= args.clients {
+                    break;
+                }
+                let (client, secret) = ops::new_client(store, &key, &customer.id, &admin, "bench", &Actor::System).await?;
+                if made % sample_every == 0 && a != 0 {
+                    creds.push((customer.id.clone(), client.id.to_string(), secret.expose().to_owned()));
+                }
+                made += 1;
+                if made % 50_000 == 0 {
+                    eprintln!("  seeded {made} clients ({:.0}/s)", f64::from(made) / started.elapsed().as_secs_f64());
+                }
+            }
+        }
+    }
+    eprintln!("  seeded {made} clients in {:.1}s", started.elapsed().as_secs_f64());
+    Ok(Seeded { owners, creds })
+}
+
+struct Server {
+    child: Child,
+    addr: String,
+    url: String,
+}
+
+impl Server {
+    fn start(data_dir: &Path, database: Option<&str>, port: u16) -> anyhow::Result<Self> {
+        let exe = std::env::current_exe()?;
+        let mut command = Command::new(exe);
+        command.arg("--data-dir").arg(data_dir).args(["serve", "--listen", &format!("127.0.0.1:{port}")]);
+        if let Some(url) = database {
+            command.arg("--database").arg(url);
+        }
+        let child = command.env("RUST_LOG", "warn").stdout(Stdio::null()).stderr(Stdio::inherit()).spawn()?;
+        let addr = format!("127.0.0.1:{port}");
+        Ok(Self { child, url: format!("http://{addr}"), addr })
+    }
+
+    fn rss_mib(&self) -> Option<f64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).ok()?;
+        let kib: f64 = status.lines().find(|l| l.starts_with("VmRSS:"))?.split_whitespace().nth(1)?.parse().ok()?;
+        Some(kib / 1024.0)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> anyhow::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+/// One HTTP/1.1 exchange over a fresh connection; enough for set-up requests, not for load.
+async fn http(addr: &str, request: String) -> anyhow::Result<(u16, String)> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr).await?;
+    stream.write_all(request.as_bytes()).await?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await?;
+    let status = response.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let body = response.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default();
+    Ok((status, body))
+}
+
+async fn wait_ready(addr: &str) -> anyhow::Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        let request = format!("GET /readyz HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+        if matches!(http(addr, request).await, Ok((200, _))) {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    bail!("the server did not become ready at {addr}")
+}
+
+fn wrk(url: &str, path: &str, script: &Path, connections: u32, seconds: u32, env: &[(&str, &Path)]) -> anyhow::Result<Run> {
+    let mut command = Command::new("wrk");
+    command
+        .args(["-t2", &format!("-c{connections}"), &format!("-d{seconds}s"), "--timeout", "5s", "-s"])
+        .arg(script)
+        .arg(format!("{url}{path}"));
+    for (k, v) in env {
+        command.env(k, v);
+    }
+    let output = command.output().context("running wrk (install it: apt-get install wrk)")?;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let json = stdout.lines().rev().find(|l| l.starts_with('{')).context("wrk printed no summary")?;
+    Ok(serde_json::from_str(json)?)
+}
+
+/// Fetches one token per sampled client, for the call measurements.
+async fn fetch_tokens(addr: &str, creds: &[(CustomerId, String, String)], limit: usize) -> anyhow::Result<Vec<(CustomerId, String)>> {
+    let mut tokens = Vec::new();
+    for (customer, id, secret) in creds.iter().take(limit) {
+        let form = format!("grant_type=client_credentials&client_id={id}&client_secret={secret}");
+        let request = format!(
+            "POST /cctrustoauth2/root/tokens/clients HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\
+             Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{form}",
+            form.len()
+        );
+        let (status, body) = http(addr, request).await?;
+        if status != 200 {
+            bail!("a token request failed with {status}: {body}");
+        }
+        let body: serde_json::Value = serde_json::from_str(&body).context("a token response was not JSON")?;
+        let token = body["access_token"].as_str().context("no access_token")?;
+        tokens.push((customer.clone(), token.to_owned()));
+    }
+    Ok(tokens)
+}
+
+async fn measure(
+    label: &'static str,
+    store: Arc<dyn Store>,
+    database: Option<&str>,
+    data_dir: &Path,
+    args: &BenchArgs,
+    rows: &mut Vec<Row>,
+) -> anyhow::Result<Option<f64>> {
+    eprintln!("[{label}] seeding {} customers, {} admins, {} clients", args.customers, args.admins, args.clients);
+    let seeded = seed(store.as_ref(), data_dir, args).await?;
+    let server = Server::start(data_dir, database, free_port()?)?;
+    wait_ready(&server.addr).await?;
+    let scratch = data_dir.join("bench");
+    std::fs::create_dir_all(&scratch)?;
+    let write = |name: &str, text: String| -> anyhow::Result<PathBuf> {
+        let path = scratch.join(name);
+        std::fs::write(&path, text)?;
+        Ok(path)
+    };
+    let base = write("baseline.lua", DONE_HOOK.to_owned())?;
+    let token_lua = write("token.lua", format!("{TOKEN_SCRIPT}{DONE_HOOK}"))?;
+    let call_lua = write("call.lua", format!("{CALL_SCRIPT}{DONE_HOOK}"))?;
+    let creds = write("creds.txt", seeded.creds.iter().map(|(_, id, s)| format!("{id} {s}\n")).collect())?;
+    eprintln!("[{label}] fetching tokens");
+    let tokens = fetch_tokens(&server.addr, &seeded.creds, 2_000).await?;
+    let tokens = write("tokens.txt", tokens.iter().map(|(c, t)| format!("{c} {t}\n")).collect())?;
+    let (secs, conns) = (args.duration, args.connections);
+    let env: [(&str, &Path); 2] = [("TG_BENCH_CREDS", &creds), ("TG_BENCH_TOKENS", &tokens)];
+    let url = server.url.clone();
+    let mut push = |scenario: String, connections: u32, run: Run, baseline: f64| {
+        eprintln!("[{label}] {scenario} @{connections}: {:.0} req/s, p50 {} µs, p99 {} µs", run.rate(), run.p50_us, run.p99_us);
+        rows.push(Row { store: label, scenario, clients: args.clients, connections, run, baseline });
+    };
+
+    eprintln!("[{label}] warming up");
+    wrk(&url, "/healthz", &base, conns, 2, &env)?;
+    wrk(&url, "/", &call_lua, conns, 2, &env)?;
+    let baseline = wrk(&url, "/healthz", &base, conns, secs, &env)?;
+    let floor = baseline.rate();
+    push("baseline: GET /healthz".to_owned(), conns, baseline, floor);
+    push("token grant (client credentials)".to_owned(), conns, wrk(&url, "/", &token_lua, conns, secs, &env)?, floor);
+    push("authorized call: GET /notifications/items".to_owned(), conns, wrk(&url, "/", &call_lua, conns, secs, &env)?, floor);
+
+    // Owners' access flips while the calls run: every flip evicts that owner's standing.
+    let stop = Arc::new(AtomicBool::new(false));
+    let flips = Arc::new(AtomicU64::new(0));
+    let flipper = {
+        let (store, stop, flips, owners) = (store.clone(), stop.clone(), flips.clone(), seeded.owners.clone());
+        tokio::spawn(async move {
+            let mut i = 0usize;
+            while !stop.load(Ordering::Relaxed) {
+                let (customer, admin) = &owners[i % owners.len()];
+                let wide = (i / owners.len()) % 2 == 1;
+                if store.set_access(customer, *admin, owner_access(wide), &Actor::System).await.is_ok() {
+                    flips.fetch_add(1, Ordering::Relaxed);
+                }
+                i += 1;
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        })
+    };
+    let under_change = tokio::task::spawn_blocking({
+        let (url, call_lua, creds, tokens) = (url.clone(), call_lua.clone(), creds.clone(), tokens.clone());
+        move || wrk(&url, "/", &call_lua, conns, secs, &[("TG_BENCH_CREDS", &creds), ("TG_BENCH_TOKENS", &tokens)])
+    })
+    .await??;
+    stop.store(true, Ordering::Relaxed);
+    flipper.await?;
+    let rate = f64::from(u32::try_from(flips.load(Ordering::Relaxed)).unwrap_or(u32::MAX)) / f64::from(secs);
+    push(format!("authorized call while owners' access changes ({rate:.0} changes/s)"), conns, under_change, floor);
+
+    if args.sweep {
+        for c in [1, 16, 64, 256] {
+            let short = secs.min(5);
+            let b = wrk(&url, "/healthz", &base, c, short, &env)?;
+            push("baseline: GET /healthz".to_owned(), c, b, b.rate());
+            push("token grant (client credentials)".to_owned(), c, wrk(&url, "/", &token_lua, c, short, &env)?, b.rate());
+            push("authorized call: GET /notifications/items".to_owned(), c, wrk(&url, "/", &call_lua, c, short, &env)?, b.rate());
+        }
+    }
+    Ok(server.rss_mib())
+}
+
+pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
+    if Command::new("wrk").arg("--version").output().is_err() {
+        bail!("trustgate bench drives the server with wrk; install it (Debian/Ubuntu: apt-get install wrk)");
+    }
+    if cfg!(debug_assertions) {
+        eprintln!("warning: this is a debug build; run `cargo run --release -- bench` for meaningful figures");
+    }
+    let mut rows = Vec::new();
+    let mut memory = Vec::new();
+    let scratch = std::env::temp_dir().join(format!("trustgate-bench-{}", &random_token()[..10]));
+    let sqlite_dir = scratch.join("sqlite");
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&sqlite_dir).await?);
+    memory.push(("SQLite", measure("SQLite", store, None, &sqlite_dir, &args, &mut rows).await?));
+
+    if let Some(admin_url) = &args.postgres {
+        let name = format!("trustgate_bench_{}", random_token()[..10].to_lowercase().replace(['-', '_'], "x"));
+        let url = trustgate_store::create_scratch_database(admin_url, &name).await?;
+        let pg_dir = scratch.join("postgres");
+        let store: Arc<dyn Store> = Arc::new(PostgresStore::connect(&url).await?);
+        let measured = measure("PostgreSQL", store, Some(&url), &pg_dir, &args, &mut rows).await;
+        trustgate_store::drop_scratch_database(admin_url, &name).await?;
+        memory.push(("PostgreSQL", measured?));
+    }
+    let _ = std::fs::remove_dir_all(&scratch);
+
+    let table = render(&rows, &memory, &args);
+    println!("{table}");
+    std::fs::write(&args.out, &table).with_context(|| format!("writing {}", args.out.display()))?;
+    eprintln!("written to {}", args.out.display());
+    Ok(())
+}
+
+fn render(rows: &[Row], memory: &[(&str, Option<f64>)], args: &BenchArgs) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "Seeded: {} customers, {} administrators, {} API clients; wrk -t2, {} s per figure; {} cores.\n",
+        args.customers,
+        args.admins,
+        args.clients,
+        args.duration,
+        std::thread::available_parallelism().map_or(0, |n| n.get())
+    );
+    let _ = writeln!(out, "| store | scenario | clients | connections | req/s | p50 | p99 | ratio to baseline | non-2xx |");
+    let _ = writeln!(out, "|---|---|---:|---:|---:|---:|---:|---:|---:|");
+    for r in rows {
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} | {:.0} | {:.2} ms | {:.2} ms | {:.0}% | {} |",
+            r.store,
+            r.scenario,
+            r.clients,
+            r.connections,
+            r.run.rate(),
+            r.run.p50_us as f64 / 1000.0,
+            r.run.p99_us as f64 / 1000.0,
+            100.0 * r.run.rate() / r.baseline.max(1.0),
+            r.run.non2xx + r.run.errors,
+        );
+    }
+    for (store, rss) in memory {
+        if let Some(rss) = rss {
+            let _ = writeln!(out, "\nServer resident memory after the {store} run: {rss:.0} MiB.");
+        }
+    }
+    out
+}
