@@ -166,12 +166,13 @@ async fn seed(store: &dyn Store, data_dir: &Path, args: &BenchArgs) -> anyhow::R
                 if made >= args.clients {
                     break;
                 }
-                let (client, secret) = ops::new_client(store, &key, &customer.id, &admin, "bench", &Actor::System).await?;
-                if made % sample_every == 0 && a != 0 {
+                let (client, secret) =
+                    ops::new_client(store, &key, &customer.id, &admin, "bench", &Actor::System).await?;
+                if made.is_multiple_of(sample_every) && a != 0 {
                     creds.push((customer.id.clone(), client.id.to_string(), secret.expose().to_owned()));
                 }
                 made += 1;
-                if made % 50_000 == 0 {
+                if made.is_multiple_of(50_000) {
                     eprintln!("  seeded {made} clients ({:.0}/s)", f64::from(made) / started.elapsed().as_secs_f64());
                 }
             }
@@ -242,7 +243,14 @@ async fn wait_ready(addr: &str) -> anyhow::Result<()> {
     bail!("the server did not become ready at {addr}")
 }
 
-fn wrk(url: &str, path: &str, script: &Path, connections: u32, seconds: u32, env: &[(&str, &Path)]) -> anyhow::Result<Run> {
+fn wrk(
+    url: &str,
+    path: &str,
+    script: &Path,
+    connections: u32,
+    seconds: u32,
+    env: &[(&str, &Path)],
+) -> anyhow::Result<Run> {
     let mut command = Command::new("wrk");
     command
         .args(["-t2", &format!("-c{connections}"), &format!("-d{seconds}s"), "--timeout", "5s", "-s"])
@@ -258,7 +266,11 @@ fn wrk(url: &str, path: &str, script: &Path, connections: u32, seconds: u32, env
 }
 
 /// Fetches one token per sampled client, for the call measurements.
-async fn fetch_tokens(addr: &str, creds: &[(CustomerId, String, String)], limit: usize) -> anyhow::Result<Vec<(CustomerId, String)>> {
+async fn fetch_tokens(
+    addr: &str,
+    creds: &[(CustomerId, String, String)],
+    limit: usize,
+) -> anyhow::Result<Vec<(CustomerId, String)>> {
     let mut tokens = Vec::new();
     for (customer, id, secret) in creds.iter().take(limit) {
         let form = format!("grant_type=client_credentials&client_id={id}&client_secret={secret}");
@@ -308,7 +320,12 @@ async fn measure(
     let env: [(&str, &Path); 2] = [("TG_BENCH_CREDS", &creds), ("TG_BENCH_TOKENS", &tokens)];
     let url = server.url.clone();
     let mut push = |scenario: String, connections: u32, run: Run, baseline: f64| {
-        eprintln!("[{label}] {scenario} @{connections}: {:.0} req/s, p50 {} µs, p99 {} µs", run.rate(), run.p50_us, run.p99_us);
+        eprintln!(
+            "[{label}] {scenario} @{connections}: {:.0} req/s, p50 {} µs, p99 {} µs",
+            run.rate(),
+            run.p50_us,
+            run.p99_us
+        );
         rows.push(Row { store: label, scenario, clients: args.clients, connections, run, baseline });
     };
 
@@ -319,7 +336,12 @@ async fn measure(
     let floor = baseline.rate();
     push("baseline: GET /healthz".to_owned(), conns, baseline, floor);
     push("token grant (client credentials)".to_owned(), conns, wrk(&url, "/", &token_lua, conns, secs, &env)?, floor);
-    push("authorized call: GET /notifications/items".to_owned(), conns, wrk(&url, "/", &call_lua, conns, secs, &env)?, floor);
+    push(
+        "authorized call: GET /notifications/items".to_owned(),
+        conns,
+        wrk(&url, "/", &call_lua, conns, secs, &env)?,
+        floor,
+    );
 
     // Owners' access flips while the calls run: every flip evicts that owner's standing.
     let stop = Arc::new(AtomicBool::new(false));
@@ -354,8 +376,18 @@ async fn measure(
             let short = secs.min(5);
             let b = wrk(&url, "/healthz", &base, c, short, &env)?;
             push("baseline: GET /healthz".to_owned(), c, b, b.rate());
-            push("token grant (client credentials)".to_owned(), c, wrk(&url, "/", &token_lua, c, short, &env)?, b.rate());
-            push("authorized call: GET /notifications/items".to_owned(), c, wrk(&url, "/", &call_lua, c, short, &env)?, b.rate());
+            push(
+                "token grant (client credentials)".to_owned(),
+                c,
+                wrk(&url, "/", &token_lua, c, short, &env)?,
+                b.rate(),
+            );
+            push(
+                "authorized call: GET /notifications/items".to_owned(),
+                c,
+                wrk(&url, "/", &call_lua, c, short, &env)?,
+                b.rate(),
+            );
         }
     }
     Ok(server.rss_mib())
@@ -404,7 +436,8 @@ fn render(rows: &[Row], memory: &[(&str, Option<f64>)], args: &BenchArgs) -> Str
         args.duration,
         std::thread::available_parallelism().map_or(0, |n| n.get())
     );
-    let _ = writeln!(out, "| store | scenario | clients | connections | req/s | p50 | p99 | ratio to baseline | non-2xx |");
+    let _ =
+        writeln!(out, "| store | scenario | clients | connections | req/s | p50 | p99 | ratio to baseline | non-2xx |");
     let _ = writeln!(out, "|---|---|---:|---:|---:|---:|---:|---:|---:|");
     for r in rows {
         let _ = writeln!(

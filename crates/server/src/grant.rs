@@ -83,12 +83,7 @@ pub async fn issue(state: &AppState, client_id: &str, secret: &str, path: &PathC
     }
     let now = OffsetDateTime::now_utc();
     if facts.record_use(now) {
-        let store = state.store.clone();
-        tokio::spawn(async move {
-            if let Err(error) = store.touch_client(id, now).await {
-                tracing::warn!(%error, client = %id, "could not record when a client was last used");
-            }
-        });
+        state.record_use(id, now);
     }
     let claims = Claims::new(id, facts.client.owner_id, facts.client.customer_id.clone(), now, TokenUse::Access);
     Ok(Issued {

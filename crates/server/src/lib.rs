@@ -12,6 +12,7 @@ mod auth;
 mod body;
 mod error;
 mod grant;
+mod list_cache;
 mod password;
 mod session;
 mod token_cache;

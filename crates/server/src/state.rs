@@ -1,7 +1,9 @@
 //! What every request handler shares.
 
+use std::collections::HashMap;
 use std::ops::Deref;
-use std::sync::{Arc, RwLock, Weak};
+use std::sync::{Arc, Mutex, RwLock, Weak};
+use std::time::Duration;
 
 use time::OffsetDateTime;
 use trustgate_core::ids::ClientId;
@@ -12,6 +14,7 @@ use trustgate_store::{Change, ChangeListener, Store, StoreError};
 use crate::authz_cache::{AuthzCache, CachedClient};
 use crate::config::ServerConfig;
 use crate::error::ApiError;
+use crate::list_cache::ListCache;
 use crate::token_cache::VerifiedTokens;
 
 #[derive(Clone)]
@@ -24,6 +27,8 @@ pub struct Shared {
     pub config: ServerConfig,
     keys: RwLock<Arc<KeySet>>,
     verified: VerifiedTokens,
+    pub notifications: ListCache,
+    last_used: LastUsed,
 }
 
 impl Deref for AppState {
@@ -43,10 +48,13 @@ impl AppState {
             cache: AuthzCache::new(config.cache_capacity),
             server_key,
             verified: VerifiedTokens::new(config.cache_capacity),
+            notifications: ListCache::new(config.cache_capacity),
+            last_used: LastUsed::default(),
             config,
             keys: RwLock::new(Arc::new(keys)),
         });
         shared.store.watch_changes(Arc::new(Feed(Arc::downgrade(&shared))));
+        tokio::spawn(flush_last_used(Arc::downgrade(&shared)));
         Ok(Self(shared))
     }
 
@@ -66,6 +74,13 @@ impl AppState {
         let claims = Arc::new(self.keys().verify(token, now).ok()?);
         self.verified.insert(token, claims.clone());
         Some(claims)
+    }
+
+    /// Notes that a client was used; written to the store in batches, off the request path.
+    pub fn record_use(&self, id: ClientId, at: OffsetDateTime) {
+        if let Ok(mut pending) = self.last_used.0.lock() {
+            pending.insert(id, at);
+        }
     }
 
     /// The client and its owner's current standing: from the cache, or loaded and cached.
@@ -93,6 +108,11 @@ impl ChangeListener for Feed {
     fn changed(&self, changes: &[Change]) {
         let Some(shared) = self.0.upgrade() else { return };
         shared.cache.evict(changes);
+        for change in changes {
+            if let Change::NotificationsPosted(customer) = change {
+                shared.notifications.evict(customer);
+            }
+        }
         if changes.contains(&Change::KeysChanged) {
             tokio::spawn(reload_keys(self.0.clone()));
         }
@@ -101,7 +121,30 @@ impl ChangeListener for Feed {
     fn flush(&self) {
         if let Some(shared) = self.0.upgrade() {
             shared.cache.flush();
+            shared.notifications.clear();
             tokio::spawn(reload_keys(self.0.clone()));
+        }
+    }
+}
+
+/// Uses waiting to be written: one row per client, the latest time wins.
+#[derive(Default)]
+struct LastUsed(Mutex<HashMap<ClientId, OffsetDateTime>>);
+
+const LAST_USED_FLUSH: Duration = Duration::from_secs(5);
+
+async fn flush_last_used(shared: Weak<Shared>) {
+    loop {
+        tokio::time::sleep(LAST_USED_FLUSH).await;
+        let Some(shared) = shared.upgrade() else { return };
+        let pending: Vec<_> = match shared.last_used.0.lock() {
+            Ok(mut pending) => pending.drain().collect(),
+            Err(_) => continue,
+        };
+        if !pending.is_empty() {
+            if let Err(error) = shared.store.touch_clients(&pending).await {
+                tracing::warn!(%error, clients = pending.len(), "could not record when clients were last used");
+            }
         }
     }
 }

@@ -13,6 +13,8 @@ pub enum Change {
     CustomerChanged(CustomerId),
     /// The signing key set changed (rotation).
     KeysChanged,
+    /// A customer's notification list changed.
+    NotificationsPosted(CustomerId),
 }
 
 impl Change {
@@ -23,6 +25,7 @@ impl Change {
             Change::AdminChanged(_) => "admin",
             Change::CustomerChanged(_) => "customer",
             Change::KeysChanged => "keys",
+            Change::NotificationsPosted(_) => "notifications",
         }
     }
 
@@ -33,6 +36,7 @@ impl Change {
             Change::AdminChanged(admin) => (None, Some(admin.to_string()), None),
             Change::CustomerChanged(customer) => (Some(customer.to_string()), None, None),
             Change::KeysChanged => (None, None, None),
+            Change::NotificationsPosted(customer) => (Some(customer.to_string()), None, None),
         }
     }
 
@@ -50,6 +54,7 @@ impl Change {
             "admin" => admin().map(Change::AdminChanged),
             "customer" => customer().map(Change::CustomerChanged),
             "keys" => Some(Change::KeysChanged),
+            "notifications" => customer().map(Change::NotificationsPosted),
             _ => None,
         }
     }

@@ -93,7 +93,8 @@ pub trait Store: Send + Sync + 'static {
         id: ClientId,
         actor: &Actor,
     ) -> StoreResult<bool>;
-    async fn touch_client(&self, id: ClientId, at: OffsetDateTime) -> StoreResult<()>;
+    /// Records when clients were last used, many in one transaction.
+    async fn touch_clients(&self, uses: &[(ClientId, OffsetDateTime)]) -> StoreResult<()>;
 
     /// Signing keys, newest first.
     async fn signing_keys(&self) -> StoreResult<Vec<SigningKey>>;
@@ -104,6 +105,7 @@ pub trait Store: Send + Sync + 'static {
     async fn session(&self, digest: &[u8], now: OffsetDateTime) -> StoreResult<Option<Session>>;
     async fn delete_session(&self, digest: &[u8]) -> StoreResult<()>;
 
+    /// Stores a notification and announces `Change::NotificationsPosted` for list caches.
     async fn add_notification(&self, notification: &Notification) -> StoreResult<()>;
     async fn notifications(&self, customer: &CustomerId, limit: u32) -> StoreResult<Vec<Notification>>;
 

@@ -203,6 +203,7 @@ mod tests {
             Change::AdminChanged(AdminId::generate()),
             Change::CustomerChanged(CustomerId::generate()),
             Change::KeysChanged,
+            Change::NotificationsPosted(CustomerId::generate()),
         ];
         let payload = changes.iter().map(encode).collect::<Vec<_>>().join(";");
         assert_eq!(decode(&payload), Some(changes));

@@ -771,13 +771,16 @@ macro_rules! store_impl {
                 Ok(true)
             }
 
-            async fn touch_client(&self, id: ClientId, at: OffsetDateTime) -> StoreResult<()> {
-                sqlx::query("UPDATE api_clients SET last_used_at = $1 WHERE id = $2")
-                    .bind(ms(at))
-                    .bind(id.to_string())
-                    .execute(&self.pool)
-                    .await?;
-                Ok(())
+            async fn touch_clients(&self, uses: &[(ClientId, OffsetDateTime)]) -> StoreResult<()> {
+                let mut tx = self.write_tx().await?;
+                for (id, at) in uses {
+                    sqlx::query("UPDATE api_clients SET last_used_at = $1 WHERE id = $2")
+                        .bind(ms(*at))
+                        .bind(id.to_string())
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                self.commit(tx, &[]).await
             }
 
             async fn signing_keys(&self) -> StoreResult<Vec<SigningKey>> {
@@ -853,6 +856,7 @@ macro_rules! store_impl {
             }
 
             async fn add_notification(&self, n: &Notification) -> StoreResult<()> {
+                let mut tx = self.write_tx().await?;
                 sqlx::query(
                     "INSERT INTO notifications (id, customer_id, destination_admin, body, created_at) VALUES ($1, $2, $3, $4, $5)",
                 )
@@ -861,9 +865,11 @@ macro_rules! store_impl {
                 .bind(&n.destination_admin)
                 .bind(n.body.to_string())
                 .bind(ms(n.created_at))
-                .execute(&self.pool)
+                .execute(&mut *tx)
                 .await?;
-                Ok(())
+                let changes = [Change::NotificationsPosted(n.customer_id.clone())];
+                insert_changes(&mut tx, &changes, n.created_at).await?;
+                self.commit(tx, &changes).await
             }
 
             async fn notifications(&self, customer: &CustomerId, limit: u32) -> StoreResult<Vec<Notification>> {

@@ -9,7 +9,10 @@ use trustgate_core::ids::random_uuid;
 use trustgate_core::ValidationError;
 use trustgate_store::Notification;
 
+use axum::body::Bytes;
 use axum::extract::State;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
 
 use crate::auth::{needs, Authorized};
 use crate::body::Json;
@@ -133,12 +136,21 @@ pub async fn create(
     Ok(axum::Json(body))
 }
 
-/// `GET /notifications/items` — the newest first.
+/// `GET /notifications/items` — the newest first, served from the list cache when it can be.
 pub async fn list(
     State(state): State<AppState>,
     caller: Authorized<needs::Notifications>,
-) -> Result<axum::Json<Value>, ApiError> {
-    let items: Vec<Value> =
-        state.store.notifications(&caller.customer_id, LIST_LIMIT).await?.into_iter().map(|n| n.body).collect();
-    Ok(axum::Json(json!({ "items": items })))
+) -> Result<Response, ApiError> {
+    let body = match state.notifications.get(&caller.customer_id) {
+        Some(body) => body,
+        None => {
+            let epoch = state.notifications.epoch();
+            let items: Vec<Value> =
+                state.store.notifications(&caller.customer_id, LIST_LIMIT).await?.into_iter().map(|n| n.body).collect();
+            let body = Bytes::from(serde_json::to_vec(&json!({ "items": items })).map_err(|_| ApiError::Internal)?);
+            state.notifications.insert(epoch, &caller.customer_id, body.clone());
+            body
+        }
+    };
+    Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
 }

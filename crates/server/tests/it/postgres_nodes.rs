@@ -48,7 +48,13 @@ async fn changes_through_one_node_are_enforced_by_the_other() {
     let owner = a.admin(&customer, custom(&[Permission::Notifications])).await;
     let client = a.client(&customer, &owner).await;
     let token = a.token(&client).await;
+    assert_eq!(a.get("/notifications/items", &token, &customer).await.1["items"], json!([]));
     assert_eq!(b.post_notification(&token, &customer).await, StatusCode::OK, "a token of node A works on node B");
+    let listed = eventually(Duration::from_secs(2), || async {
+        a.get("/notifications/items", &token, &customer).await.1["items"].as_array().is_some_and(|i| i.len() == 1)
+    })
+    .await;
+    assert!(listed.is_some(), "node A's cached list learns of a notification posted through node B");
 
     let reduce = json!({"accessType": "Custom", "policies": [{"name": "systemLog"}]});
     let path = format!("/administrators/access?id={}", owner.id);

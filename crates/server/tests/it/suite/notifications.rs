@@ -12,6 +12,8 @@ async fn a_posted_notification_is_echoed_with_citrix_nulls_and_listed() {
     let customer = app.customer().await;
     let owner = app.admin(&customer, custom(&[Permission::Notifications])).await;
     let token = app.token(&app.client(&customer, &owner).await).await;
+    let (_, before) = app.get("/notifications/items", &token, &customer).await;
+    assert_eq!(before["items"], json!([]));
     let (status, echo) = app.call(Method::POST, "/notifications/items", &token, &customer, Some(notification())).await;
     assert_eq!(status, StatusCode::OK, "{echo}");
     assert_eq!(echo["categories"], json!(null));

@@ -194,3 +194,32 @@ async fn legacy_endpoint_answers_non_json_with_a_model_state_error() {
         .unwrap();
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
 }
+
+#[tokio::test]
+async fn after_a_key_rotation_new_tokens_use_the_new_key_and_old_tokens_keep_working() {
+    let Some((app, client)) = app_with_client().await else { return };
+    let old_token = app.token(&client).await;
+    let old_kid = claims_header_kid(&old_token);
+    let key = trustgate_core::token::SigningKey::generate();
+    app.store.add_signing_key(&key, time::OffsetDateTime::now_utc()).await.unwrap();
+    let mut new_token = app.token(&client).await;
+    for _ in 0..100 {
+        if claims_header_kid(&new_token) == key.kid() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        new_token = app.token(&client).await;
+    }
+    assert_eq!(claims_header_kid(&new_token), key.kid(), "the server signs with the new key");
+    let jwks: Value = app.http.get(app.url("/.well-known/jwks.json")).send().await.unwrap().json().await.unwrap();
+    let kids: Vec<&str> = jwks["keys"].as_array().unwrap().iter().filter_map(|k| k["kid"].as_str()).collect();
+    assert!(kids.contains(&old_kid.as_str()) && kids.contains(&key.kid()));
+    assert_eq!(app.get("/notifications/items", &old_token, &client.customer).await.0, StatusCode::OK);
+    assert_eq!(app.get("/notifications/items", &new_token, &client.customer).await.0, StatusCode::OK);
+}
+
+fn claims_header_kid(token: &str) -> String {
+    let header: Value =
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(token.split('.').next().unwrap()).unwrap()).unwrap();
+    header["kid"].as_str().unwrap().to_owned()
+}
