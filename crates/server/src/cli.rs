@@ -349,11 +349,12 @@ async fn serve(store: Arc<dyn Store>, data_dir: &Path, args: ServeArgs) -> anyho
         tokio::net::TcpListener::bind(args.listen).await.with_context(|| format!("listening on {}", args.listen))?;
     let url = format!("http://{}", listener.local_addr()?);
     println!("Trustgate is listening on {url} (data in {})", data_dir.display());
+    println!("Administrator console: sign in at {url}/console");
     if let Some((customer, email, password)) = bootstrap {
         println!("First start: created customer {customer} and its administrator.");
-        println!("  Sign in with e-mail {email} and password {password}");
+        println!("  Sign in at {url}/console with e-mail {email} and password {password}");
         println!("  (shown only now; change it with `trustgate admin set-password --admin {email}`)");
-        println!("  curl -c cookies.txt -H 'Content-Type: application/json' \\");
+        println!("  or from a script: curl -c cookies.txt -H 'Content-Type: application/json' \\");
         println!("       -d '{{\"email\":\"{email}\",\"password\":\"{password}\"}}' {url}/api/v1/session");
     }
     println!("API description: {url}/openapi.json");

@@ -1,4 +1,5 @@
-//! The Trustgate server: token endpoints, platform APIs, management API and the operator CLI.
+//! The Trustgate server: token endpoints, platform APIs, management API, the administrator
+//! console and the operator CLI.
 
 pub mod authz_cache;
 pub mod bench;
@@ -10,6 +11,7 @@ pub mod state;
 
 mod auth;
 mod body;
+mod console;
 mod error;
 mod grant;
 mod list_cache;

@@ -2,14 +2,17 @@
 //! so each rule is enforced in one place whatever the path.
 
 use time::OffsetDateTime;
-use trustgate_core::admin::Admin;
+use trustgate_core::access::Access;
+use trustgate_core::admin::{Admin, AdminStatus, Email, Provider};
 use trustgate_core::client::{parse_client_name, ApiClient};
-use trustgate_core::event::Actor;
-use trustgate_core::ids::{ClientId, CustomerId};
+use trustgate_core::event::{self, Actor};
+use trustgate_core::ids::{AdminId, ClientId, CustomerId};
 use trustgate_core::secret::{ClientSecret, ServerKey};
-use trustgate_store::Store;
+use trustgate_core::ValidationError;
+use trustgate_store::{Member, Store};
 
 use crate::error::ApiError;
+use crate::password;
 
 /// Creates an API client owned by `owner` in `customer` (R1) and returns its secret, the only
 /// time it exists in clear (R2).
@@ -32,4 +35,112 @@ pub async fn new_client(
     let secret = ClientSecret::generate();
     store.create_client(&client, &server_key.verifier(&secret), actor).await?;
     Ok((client, secret))
+}
+
+/// Who an administrator-management operation adds; an existing administrator is found by e-mail.
+pub struct NewAdmin {
+    pub email: Email,
+    pub display_name: String,
+    pub provider: Provider,
+    /// The id at a federated provider; ignored for local administrators.
+    pub external_id: Option<String>,
+}
+
+/// An administrator may only grant, change or remove access they hold themselves.
+fn ensure_covers(caller: Access, access: Access) -> Result<(), ApiError> {
+    if caller.covers(access) {
+        Ok(())
+    } else {
+        Err(ApiError::Forbidden("the caller cannot grant or change access beyond its own".to_owned()))
+    }
+}
+
+/// Adds an administrator (new, or known by e-mail) to `customer` with `access`.
+pub async fn add_admin(
+    store: &dyn Store,
+    customer: &CustomerId,
+    caller: Access,
+    new: NewAdmin,
+    access: Access,
+    actor: &Actor,
+) -> Result<Member, ApiError> {
+    ensure_covers(caller, access)?;
+    let admin = match store.admin_by_email(&new.email).await? {
+        Some(existing) => existing,
+        None => {
+            let admin = Admin {
+                id: AdminId::generate(),
+                email: new.email,
+                display_name: new.display_name,
+                provider: new.provider,
+                external_id: if new.provider.is_federated() { new.external_id } else { None },
+                status: AdminStatus::Active,
+                created_at: OffsetDateTime::now_utc(),
+            };
+            store.create_admin(&admin, None).await?;
+            admin
+        }
+    };
+    store.add_member(customer, admin.id, access, actor).await?;
+    store.member(customer, admin.id).await?.ok_or(ApiError::NotFound("administrator"))
+}
+
+/// Changes an administrator's access in `customer`; their clients follow at once (R5). The store
+/// refuses to leave the customer without a Full administrator.
+pub async fn change_access(
+    store: &dyn Store,
+    customer: &CustomerId,
+    caller: Access,
+    target: AdminId,
+    access: Access,
+    actor: &Actor,
+) -> Result<(), ApiError> {
+    let member = store.member(customer, target).await?.ok_or(ApiError::NotFound("administrator"))?;
+    ensure_covers(caller, member.access)?;
+    ensure_covers(caller, access)?;
+    store.set_access(customer, target, access, actor).await?;
+    Ok(())
+}
+
+/// Removes an administrator from `customer` and deletes their clients there, atomically (R6).
+/// Returns how many clients were deleted.
+pub async fn remove_admin(
+    store: &dyn Store,
+    customer: &CustomerId,
+    caller: Access,
+    target: AdminId,
+    actor: &Actor,
+) -> Result<usize, ApiError> {
+    let member = store.member(customer, target).await?.ok_or(ApiError::NotFound("administrator"))?;
+    ensure_covers(caller, member.access)?;
+    Ok(store.remove_member(customer, target, actor).await?)
+}
+
+/// Checks an administrator's e-mail and password. Every customer the administrator belongs to
+/// logs the attempt, success or failure (R10); an unknown e-mail takes as long as a wrong password.
+pub async fn authenticate(store: &dyn Store, email: &str, password: String) -> Result<Admin, ApiError> {
+    let email = Email::parse(email)?;
+    if password.len() > password::MAX_PASSWORD_LEN {
+        return Err(ValidationError::too_long("password", password::MAX_PASSWORD_LEN).into());
+    }
+    let admin = store.admin_by_email(&email).await?;
+    let stored = match &admin {
+        Some(a) => store.password_hash(a.id).await?,
+        None => None,
+    };
+    let matches = password::verify(password, stored).await;
+    let now = OffsetDateTime::now_utc();
+    let Some(admin) = admin else { return Err(bad_sign_in()) };
+    for membership in store.memberships(admin.id).await? {
+        store.append_log(&event::sign_in(&membership.customer.id, &admin, matches, now)).await?;
+    }
+    if matches {
+        Ok(admin)
+    } else {
+        Err(bad_sign_in())
+    }
+}
+
+fn bad_sign_in() -> ApiError {
+    ApiError::Unauthenticated { reason: "invalid", detail: "Invalid e-mail or password." }
 }

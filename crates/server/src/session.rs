@@ -6,13 +6,14 @@ use std::marker::PhantomData;
 
 use axum::extract::{FromRequestParts, Path};
 use axum::http::request::Parts;
-use axum::http::{header, HeaderMap, Method};
+use axum::http::{header, HeaderMap, HeaderValue, Method};
 use subtle::ConstantTimeEq;
 use time::OffsetDateTime;
 use trustgate_core::admin::Admin;
 use trustgate_core::event::Actor;
 use trustgate_core::ids::CustomerId;
 use trustgate_core::rights::{self, PrincipalKind};
+use trustgate_core::secret::random_token;
 use trustgate_store::Session;
 
 use crate::auth::Needs;
@@ -47,23 +48,64 @@ pub fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
         .map(|(_, v)| v.to_owned())
 }
 
+impl AdminSession {
+    /// The session of the request's cookie, if it is live; the caller checks CSRF its own way
+    /// (a header for the management API, a form field for the console).
+    pub async fn from_cookie(headers: &HeaderMap, state: &AppState) -> Result<Self, ApiError> {
+        let id = cookie_value(headers, COOKIE).ok_or_else(ApiError::missing_credentials)?;
+        let digest = state.server_key.digest(&id);
+        let now = OffsetDateTime::now_utc();
+        let session = state.store.session(&digest, now).await?.ok_or_else(ApiError::invalid_credentials)?;
+        let admin = state.store.admin(session.admin_id).await?.ok_or_else(ApiError::invalid_credentials)?;
+        Ok(Self { admin, session, digest })
+    }
+
+    /// Whether `presented` is this session's CSRF token, compared in constant time.
+    pub fn csrf_matches(&self, presented: &str) -> bool {
+        bool::from(presented.as_bytes().ct_eq(self.session.csrf_token.as_bytes()))
+    }
+}
+
 impl FromRequestParts<AppState> for AdminSession {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let id = cookie_value(&parts.headers, COOKIE).ok_or_else(ApiError::missing_credentials)?;
-        let digest = state.server_key.digest(&id);
-        let now = OffsetDateTime::now_utc();
-        let session = state.store.session(&digest, now).await?.ok_or_else(ApiError::invalid_credentials)?;
+        let session = Self::from_cookie(&parts.headers, state).await?;
         if !matches!(parts.method, Method::GET | Method::HEAD) {
             let presented = parts.headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok()).unwrap_or_default();
-            if !bool::from(presented.as_bytes().ct_eq(session.csrf_token.as_bytes())) {
+            if !session.csrf_matches(presented) {
                 return Err(ApiError::Forbidden("the X-CSRF-Token header is missing or wrong".to_owned()));
             }
         }
-        let admin = state.store.admin(session.admin_id).await?.ok_or_else(ApiError::invalid_credentials)?;
-        Ok(Self { admin, session, digest })
+        Ok(session)
     }
+}
+
+/// Starts a session for `admin`; returns the `Set-Cookie` value that carries it and the session.
+pub async fn start(state: &AppState, admin: &Admin) -> Result<(HeaderValue, Session), ApiError> {
+    let id = random_token();
+    let now = OffsetDateTime::now_utc();
+    let lifetime = state.config.session_lifetime;
+    let session = Session {
+        admin_id: admin.id,
+        csrf_token: random_token(),
+        expires_at: now + time::Duration::seconds(i64::try_from(lifetime.as_secs()).unwrap_or(i64::MAX)),
+    };
+    state.store.create_session(&state.server_key.digest(&id), &session, now).await?;
+    let cookie = cookie(state, COOKIE, &id, "/", lifetime.as_secs());
+    Ok((HeaderValue::from_str(&cookie).map_err(|_| ApiError::Internal)?, session))
+}
+
+/// Ends `session` in the store; returns the `Set-Cookie` value that clears the cookie.
+pub async fn end(state: &AppState, session: &AdminSession) -> Result<HeaderValue, ApiError> {
+    state.store.delete_session(&session.digest).await?;
+    HeaderValue::from_str(&cookie(state, COOKIE, "", "/", 0)).map_err(|_| ApiError::Internal)
+}
+
+/// A hardened cookie: HttpOnly, SameSite=Strict, and Secure when served over HTTPS.
+pub fn cookie(state: &AppState, name: &str, value: &str, path: &str, max_age: u64) -> String {
+    let secure = if state.config.secure_cookies { "; Secure" } else { "" };
+    format!("{name}={value}; Path={path}; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}")
 }
 
 /// A signed-in administrator acting in the customer of the path, allowed what `N` needs there.

@@ -5,15 +5,14 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::Deserialize;
 use serde_json::{json, Value};
-use time::OffsetDateTime;
-use trustgate_core::access::Access;
-use trustgate_core::admin::{parse_display_name, Admin, AdminStatus, Email, Provider};
+use trustgate_core::admin::{parse_display_name, Email, Provider};
 use trustgate_core::ids::AdminId;
 use trustgate_core::ValidationError;
 
 use crate::auth::{needs, Authorized};
 use crate::body::{Json, QueryParams};
 use crate::error::ApiError;
+use crate::ops::{self, NewAdmin};
 use crate::state::AppState;
 use crate::wire::{access_model, administrator_result, parse_access, PolicyIn};
 
@@ -26,15 +25,6 @@ type Caller = Authorized<needs::Administrators>;
 fn admin_id(text: &str) -> Result<AdminId, ApiError> {
     let text = text.strip_prefix("OID:/citrix/").unwrap_or(text);
     AdminId::parse(text).map_err(|_| ApiError::NotFound("administrator"))
-}
-
-/// An administrator may only grant, change or remove access they hold themselves.
-fn ensure_covers(caller: &Caller, access: Access) -> Result<(), ApiError> {
-    if caller.access.covers(access) {
-        Ok(())
-    } else {
-        Err(ApiError::Forbidden("the caller cannot grant or change access beyond its own".to_owned()))
-    }
 }
 
 /// `GET /administrators`
@@ -125,25 +115,9 @@ pub async fn create(
         Some(id) if !id.is_empty() => Some(id.to_owned()),
         _ => None,
     };
-    ensure_covers(&caller, access)?;
-    let admin = match state.store.admin_by_email(&email).await? {
-        Some(existing) => existing,
-        None => {
-            let admin = Admin {
-                id: AdminId::generate(),
-                email,
-                display_name,
-                provider,
-                external_id: if provider.is_federated() { external_id } else { None },
-                status: AdminStatus::Active,
-                created_at: OffsetDateTime::now_utc(),
-            };
-            state.store.create_admin(&admin, None).await?;
-            admin
-        }
-    };
-    state.store.add_member(&caller.customer_id, admin.id, access, &caller.actor()).await?;
-    let member = state.store.member(&caller.customer_id, admin.id).await?.ok_or(ApiError::NotFound("administrator"))?;
+    let new = NewAdmin { email, display_name, provider, external_id };
+    let member =
+        ops::add_admin(state.store.as_ref(), &caller.customer_id, caller.access, new, access, &caller.actor()).await?;
     Ok(axum::Json(administrator_result(&caller.customer_id, &member)))
 }
 
@@ -163,10 +137,7 @@ pub async fn update_access(
 ) -> Result<axum::Json<Value>, ApiError> {
     let id = admin_id(query.get("id").ok_or_else(|| ValidationError::missing("id"))?)?;
     let access = parse_access(&input.access_type, input.policies.as_deref())?;
-    let member = state.store.member(&caller.customer_id, id).await?.ok_or(ApiError::NotFound("administrator"))?;
-    ensure_covers(&caller, member.access)?;
-    ensure_covers(&caller, access)?;
-    state.store.set_access(&caller.customer_id, id, access, &caller.actor()).await?;
+    ops::change_access(state.store.as_ref(), &caller.customer_id, caller.access, id, access, &caller.actor()).await?;
     Ok(axum::Json(access_model(access)))
 }
 
@@ -177,8 +148,6 @@ pub async fn remove(
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let id = admin_id(&id)?;
-    let member = state.store.member(&caller.customer_id, id).await?.ok_or(ApiError::NotFound("administrator"))?;
-    ensure_covers(&caller, member.access)?;
-    state.store.remove_member(&caller.customer_id, id, &caller.actor()).await?;
+    ops::remove_admin(state.store.as_ref(), &caller.customer_id, caller.access, id, &caller.actor()).await?;
     Ok(StatusCode::OK)
 }

@@ -5,20 +5,15 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use time::OffsetDateTime;
-use trustgate_core::admin::{Admin, Email};
+use trustgate_core::admin::Admin;
 use trustgate_core::client::ApiClient;
-use trustgate_core::event;
 use trustgate_core::ids::ClientId;
-use trustgate_core::secret::random_token;
-use trustgate_core::ValidationError;
 use trustgate_store::Session;
 
 use crate::auth::needs;
 use crate::body::Json;
 use crate::error::ApiError;
-use crate::password;
-use crate::session::{AdminIn, AdminSession, COOKIE};
+use crate::session::{self, AdminIn, AdminSession};
 use crate::state::AppState;
 use crate::wire::rfc3339;
 
@@ -31,41 +26,11 @@ pub struct SignIn {
 
 /// `POST /api/v1/session`
 pub async fn sign_in(State(state): State<AppState>, Json(form): Json<SignIn>) -> Result<Response, ApiError> {
-    let email = Email::parse(&form.email)?;
-    if form.password.len() > password::MAX_PASSWORD_LEN {
-        return Err(ValidationError::too_long("password", password::MAX_PASSWORD_LEN).into());
-    }
-    let admin = state.store.admin_by_email(&email).await?;
-    let stored = match &admin {
-        Some(a) => state.store.password_hash(a.id).await?,
-        None => None,
-    };
-    let matches = password::verify(form.password, stored).await;
-    let now = OffsetDateTime::now_utc();
-    let Some(admin) = admin else { return Err(bad_sign_in()) };
-    for membership in state.store.memberships(admin.id).await? {
-        state.store.append_log(&event::sign_in(&membership.customer.id, &admin, matches, now)).await?;
-    }
-    if !matches {
-        return Err(bad_sign_in());
-    }
-    let id = random_token();
-    let lifetime = state.config.session_lifetime;
-    let session = Session {
-        admin_id: admin.id,
-        csrf_token: random_token(),
-        expires_at: now + time::Duration::seconds(i64::try_from(lifetime.as_secs()).unwrap_or(i64::MAX)),
-    };
-    state.store.create_session(&state.server_key.digest(&id), &session, now).await?;
-    let secure = if state.config.secure_cookies { "; Secure" } else { "" };
-    let cookie = format!("{COOKIE}={id}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}{secure}", lifetime.as_secs());
+    let admin = crate::ops::authenticate(state.store.as_ref(), &form.email, form.password).await?;
+    let (cookie, session) = session::start(&state, &admin).await?;
     let mut response = Json200(who_am_i(&state, &admin, &session).await?).into_response();
-    response.headers_mut().insert(header::SET_COOKIE, HeaderValue::from_str(&cookie).map_err(|_| ApiError::Internal)?);
+    response.headers_mut().insert(header::SET_COOKIE, cookie);
     Ok(response)
-}
-
-fn bad_sign_in() -> ApiError {
-    ApiError::Unauthenticated { reason: "invalid", detail: "Invalid e-mail or password." }
 }
 
 struct Json200(serde_json::Value);
@@ -106,10 +71,9 @@ pub async fn current(State(state): State<AppState>, session: AdminSession) -> Re
 
 /// `DELETE /api/v1/session`
 pub async fn sign_out(State(state): State<AppState>, session: AdminSession) -> Result<Response, ApiError> {
-    state.store.delete_session(&session.digest).await?;
-    let expired = format!("{COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0");
+    let expired = session::end(&state, &session).await?;
     let mut response = StatusCode::NO_CONTENT.into_response();
-    response.headers_mut().insert(header::SET_COOKIE, HeaderValue::from_str(&expired).map_err(|_| ApiError::Internal)?);
+    response.headers_mut().insert(header::SET_COOKIE, expired);
     Ok(response)
 }
 

@@ -34,6 +34,7 @@ pub fn router(state: AppState) -> Router {
         .route("/openapi.json", get(meta::openapi))
         .route("/healthz", get(meta::health))
         .route("/readyz", get(meta::ready))
+        .merge(crate::console::router())
         .fallback(meta::not_found)
         .method_not_allowed_fallback(meta::method_not_allowed)
         .layer(middleware::from_fn(transaction::stamp))

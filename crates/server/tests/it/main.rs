@@ -8,7 +8,9 @@
 
 mod harness;
 
+mod browser;
 mod cli;
+mod console;
 mod postgres_nodes;
 
 /// The behaviour suite on the embedded SQLite store.

@@ -1,0 +1,383 @@
+//! Identity and Access Management → Administrators: list, add, change access, remove (R5, R6),
+//! and the R7 warning for disabled federated administrators who still own active clients. The
+//! rules themselves (grant only what you hold, the last Full administrator) live in `ops` and
+//! the store, shared with the Administrators API.
+
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::Deserialize;
+use trustgate_core::access::{Access, Permission, PermissionSet};
+use trustgate_core::admin::{parse_display_name, AdminStatus, Email, Provider};
+use trustgate_core::customer::DisabledOwnerPolicy;
+use trustgate_core::ids::AdminId;
+use trustgate_store::Member;
+
+use super::api_access::ConfirmPage;
+use super::error::{render, ConsoleError};
+use super::extract::{Fields, InCustomer, Posted};
+use super::layout::{describe, when, Layout, Section};
+use crate::error::ApiError;
+use crate::ops::{self, NewAdmin};
+use crate::state::AppState;
+
+const PAGE_SIZE: u32 = 50;
+
+fn provider_label(provider: Provider) -> &'static str {
+    match provider {
+        Provider::Local => "Local (e-mail and password)",
+        Provider::AzureAd => "Azure AD / Entra ID",
+        Provider::Okta => "Okta",
+        Provider::Google => "Google",
+        Provider::Ad => "Active Directory",
+    }
+}
+
+pub struct ProviderChoice {
+    pub value: &'static str,
+    pub label: &'static str,
+    pub selected: bool,
+}
+
+fn provider_choices(selected: Provider) -> Vec<ProviderChoice> {
+    Provider::ALL
+        .into_iter()
+        .map(|p| ProviderChoice { value: p.wire_name(), label: provider_label(p), selected: p == selected })
+        .collect()
+}
+
+/// Full or Custom with one checkbox per permission of the catalog.
+pub struct AccessChoice {
+    pub full: bool,
+    pub permissions: Vec<PermissionChoice>,
+}
+
+pub struct PermissionChoice {
+    pub name: &'static str,
+    pub label: &'static str,
+    pub checked: bool,
+}
+
+impl AccessChoice {
+    fn of(access: Access) -> Self {
+        let granted = match access {
+            Access::Full => PermissionSet::empty(),
+            Access::Custom(set) => set,
+        };
+        Self {
+            full: access == Access::Full,
+            permissions: Permission::ALL
+                .into_iter()
+                .map(|p| PermissionChoice { name: p.name(), label: p.display_name(), checked: granted.contains(p) })
+                .collect(),
+        }
+    }
+}
+
+/// Reads the access fields of a form; permissions are ignored when Full is chosen.
+fn posted_access(form: &Fields) -> Result<Access, ApiError> {
+    let granted = form
+        .all("permission")
+        .try_fold(PermissionSet::empty(), |set, name| Permission::parse(name).map(|p| set.with(p)))?;
+    Ok(Access::from_parts(form.get("access"), granted)?)
+}
+
+pub struct AdminRow {
+    pub id: String,
+    pub email: String,
+    pub display_name: String,
+    pub provider: &'static str,
+    pub federated: bool,
+    pub disabled: bool,
+    pub access: String,
+    pub is_you: bool,
+    /// R7: a disabled federated administrator whose clients still work.
+    pub warning: Option<String>,
+}
+
+async fn row(state: &AppState, ctx: &InCustomer, member: &Member) -> Result<AdminRow, ApiError> {
+    let admin = &member.admin;
+    let disabled = admin.status == AdminStatus::Disabled;
+    let warning = if disabled && ctx.customer.disabled_owner_policy == DisabledOwnerPolicy::KeepActive {
+        let active = state.store.clients_of(&ctx.customer.id, admin.id).await?.len();
+        (active > 0).then(|| {
+            format!(
+                "Disabled at their identity provider, but their {active} API client(s) remain active. Remove the administrator to revoke them."
+            )
+        })
+    } else {
+        None
+    };
+    Ok(AdminRow {
+        id: admin.id.to_string(),
+        email: admin.email.to_string(),
+        display_name: admin.display_name.clone(),
+        provider: provider_label(admin.provider),
+        federated: admin.provider.is_federated(),
+        disabled,
+        access: describe(member.access),
+        is_you: admin.id == ctx.session.admin.id,
+        warning,
+    })
+}
+
+/// What the add form held, to show it again beside an error.
+pub struct AddForm {
+    pub email: String,
+    pub display_name: String,
+    pub providers: Vec<ProviderChoice>,
+    pub access: AccessChoice,
+}
+
+impl Default for AddForm {
+    fn default() -> Self {
+        Self {
+            email: String::new(),
+            display_name: String::new(),
+            providers: provider_choices(Provider::Local),
+            access: AccessChoice::of(Access::Custom(PermissionSet::empty())),
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "administrators.html")]
+struct AdministratorsPage {
+    layout: Layout,
+    base: String,
+    rows: Vec<AdminRow>,
+    next: Option<String>,
+    first_page: bool,
+    add: AddForm,
+    error: Option<String>,
+    notice: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub struct ListQuery {
+    after: Option<String>,
+    done: Option<String>,
+    clients: Option<u32>,
+}
+
+async fn show(
+    state: &AppState,
+    ctx: &InCustomer,
+    status: StatusCode,
+    after: Option<AdminId>,
+    add: AddForm,
+    error: Option<String>,
+    notice: Option<String>,
+) -> Result<Response, ConsoleError> {
+    let mut members = state.store.members(&ctx.customer.id, after, PAGE_SIZE + 1).await.map_err(ApiError::from)?;
+    let more = members.len() > PAGE_SIZE as usize;
+    members.truncate(PAGE_SIZE as usize);
+    let next = if more { members.last().map(|m| m.admin.id.to_string()) } else { None };
+    let mut rows = Vec::with_capacity(members.len());
+    for member in &members {
+        rows.push(row(state, ctx, member).await?);
+    }
+    let page = AdministratorsPage {
+        layout: ctx.layout("Administrators", Section::Administrators),
+        base: ctx.base(),
+        rows,
+        next,
+        first_page: after.is_none(),
+        add,
+        error,
+        notice,
+    };
+    Ok(render(status, &page))
+}
+
+/// `GET /console/c/{customer}/administrators`
+pub async fn page(
+    State(state): State<AppState>,
+    ctx: InCustomer,
+    Query(query): Query<ListQuery>,
+) -> Result<Response, ConsoleError> {
+    ctx.require(Permission::Administrators)?;
+    let after = query.after.as_deref().map(AdminId::parse).transpose().map_err(ApiError::from)?;
+    let notice = match query.done.as_deref() {
+        Some("added") => Some("The administrator was added.".to_owned()),
+        Some("access") => Some("Access was changed. Their API clients follow the new access at once.".to_owned()),
+        Some("removed") => Some(format!(
+            "The administrator was removed from this customer; {} of their API client(s) were deleted.",
+            query.clients.unwrap_or(0)
+        )),
+        _ => None,
+    };
+    show(&state, &ctx, StatusCode::OK, after, AddForm::default(), None, notice).await
+}
+
+/// `POST /console/c/{customer}/administrators`
+pub async fn add(State(state): State<AppState>, Posted { ctx, form }: Posted) -> Result<Response, ConsoleError> {
+    ctx.require(Permission::Administrators)?;
+    let provider = match form.get("provider") {
+        "" => Ok(Provider::Local),
+        text => Provider::parse(text),
+    };
+    let access = posted_access(&form);
+    let kept = AddForm {
+        email: form.get("email").to_owned(),
+        display_name: form.get("display_name").to_owned(),
+        providers: provider_choices(provider.clone().unwrap_or(Provider::Local)),
+        access: AccessChoice::of(access.as_ref().ok().copied().unwrap_or(Access::Custom(PermissionSet::empty()))),
+    };
+    let added = async {
+        let access = access?;
+        let provider = provider?;
+        let email = Email::parse(form.get("email"))?;
+        let display_name = match form.get("display_name").trim() {
+            "" => email.to_string(),
+            name => parse_display_name(name)?,
+        };
+        let new = NewAdmin { email, display_name, provider, external_id: None };
+        ops::add_admin(state.store.as_ref(), &ctx.customer.id, ctx.access(), new, access, &ctx.actor()).await
+    }
+    .await;
+    match added {
+        Ok(_) => Ok(Redirect::to(&format!("{}/administrators?done=added", ctx.base())).into_response()),
+        Err(error) => {
+            let conflict = matches!(error, ApiError::Conflict(_));
+            let error = ConsoleError::from(error);
+            let message = if conflict {
+                "That administrator already belongs to this customer.".to_owned()
+            } else {
+                error.message().to_owned()
+            };
+            show(&state, &ctx, error.status(), None, kept, Some(message), None).await
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "admin_edit.html")]
+struct EditPage {
+    layout: Layout,
+    base: String,
+    row: AdminRow,
+    since: String,
+    access: AccessChoice,
+    error: Option<String>,
+}
+
+async fn member(state: &AppState, ctx: &InCustomer, id: &str) -> Result<Member, ConsoleError> {
+    let id = AdminId::parse(id).map_err(|_| ApiError::NotFound("administrator"))?;
+    Ok(state
+        .store
+        .member(&ctx.customer.id, id)
+        .await
+        .map_err(ApiError::from)?
+        .ok_or(ApiError::NotFound("administrator"))?)
+}
+
+async fn show_edit(
+    state: &AppState,
+    ctx: &InCustomer,
+    member: &Member,
+    status: StatusCode,
+    access: Access,
+    error: Option<String>,
+) -> Result<Response, ConsoleError> {
+    let page = EditPage {
+        layout: ctx.layout("Change access", Section::Administrators),
+        base: ctx.base(),
+        row: row(state, ctx, member).await?,
+        since: when(member.created_at),
+        access: AccessChoice::of(access),
+        error,
+    };
+    Ok(render(status, &page))
+}
+
+/// `GET /console/c/{customer}/administrators/{id}`
+pub async fn edit(
+    State(state): State<AppState>,
+    ctx: InCustomer,
+    Path((_, id)): Path<(String, String)>,
+) -> Result<Response, ConsoleError> {
+    ctx.require(Permission::Administrators)?;
+    let member = member(&state, &ctx, &id).await?;
+    show_edit(&state, &ctx, &member, StatusCode::OK, member.access, None).await
+}
+
+/// `POST /console/c/{customer}/administrators/{id}` — R5: their clients follow at once.
+pub async fn change_access(
+    State(state): State<AppState>,
+    Path((_, id)): Path<(String, String)>,
+    Posted { ctx, form }: Posted,
+) -> Result<Response, ConsoleError> {
+    ctx.require(Permission::Administrators)?;
+    let member = member(&state, &ctx, &id).await?;
+    let wanted = posted_access(&form);
+    let changed = match &wanted {
+        Ok(access) => {
+            ops::change_access(
+                state.store.as_ref(),
+                &ctx.customer.id,
+                ctx.access(),
+                member.admin.id,
+                *access,
+                &ctx.actor(),
+            )
+            .await
+        }
+        Err(_) => Ok(()),
+    };
+    match wanted.and(changed) {
+        Ok(()) => Ok(Redirect::to(&format!("{}/administrators?done=access", ctx.base())).into_response()),
+        Err(error) => {
+            let error = ConsoleError::from(error);
+            let shown = posted_access(&form).unwrap_or(member.access);
+            show_edit(&state, &ctx, &member, error.status(), shown, Some(error.message().to_owned())).await
+        }
+    }
+}
+
+/// `GET /console/c/{customer}/administrators/{id}/remove` — says how many clients go with them (R6).
+pub async fn confirm_remove(
+    State(state): State<AppState>,
+    ctx: InCustomer,
+    Path((_, id)): Path<(String, String)>,
+) -> Result<Response, ConsoleError> {
+    ctx.require(Permission::Administrators)?;
+    let member = member(&state, &ctx, &id).await?;
+    let clients = state.store.clients_of(&ctx.customer.id, member.admin.id).await.map_err(ApiError::from)?.len();
+    let consequence = match clients {
+        0 => "They own no API clients in this customer.".to_owned(),
+        1 => "Their 1 API client in this customer will be deleted, and scripts using it stop working at once.".to_owned(),
+        n => format!("All {n} of their API clients in this customer will be deleted, and scripts using them stop working at once."),
+    };
+    let page = ConfirmPage {
+        layout: ctx.layout("Remove administrator", Section::Administrators),
+        heading: format!("Remove {} from {}?", member.admin.email, ctx.customer.name),
+        lines: vec![
+            format!("Access: {}", describe(member.access)),
+            "Their API clients in other customers are not affected.".to_owned(),
+        ],
+        warning: Some(consequence),
+        action: format!("{}/administrators/{}/remove", ctx.base(), member.admin.id),
+        confirm_label: "Remove administrator",
+        cancel: format!("{}/administrators", ctx.base()),
+    };
+    Ok(render(StatusCode::OK, &page))
+}
+
+/// `POST /console/c/{customer}/administrators/{id}/remove` — R6, atomically in the store.
+pub async fn remove(
+    State(state): State<AppState>,
+    Path((_, id)): Path<(String, String)>,
+    Posted { ctx, .. }: Posted,
+) -> Result<Response, ConsoleError> {
+    ctx.require(Permission::Administrators)?;
+    let member = member(&state, &ctx, &id).await?;
+    let deleted =
+        ops::remove_admin(state.store.as_ref(), &ctx.customer.id, ctx.access(), member.admin.id, &ctx.actor()).await?;
+    if member.admin.id == ctx.session.admin.id {
+        // They removed themselves: this customer is no longer theirs to see.
+        return Ok(Redirect::to("/console").into_response());
+    }
+    Ok(Redirect::to(&format!("{}/administrators?done=removed&clients={deleted}", ctx.base())).into_response())
+}

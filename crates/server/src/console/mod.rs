@@ -1,0 +1,82 @@
+//! The administrator console: server-rendered HTML over the domain and store layers (never the
+//! REST API), with a little progressive-enhancement JavaScript and no front-end build step.
+//!
+//! Every console response carries a strict Content-Security-Policy (no inline script or style;
+//! the CSS and JavaScript are compiled into the binary and served from `/console/static/`), and
+//! every state-changing form carries the session's CSRF token, checked before the handler runs.
+
+mod activity;
+mod administrators;
+mod api_access;
+mod error;
+mod extract;
+mod layout;
+mod session_pages;
+
+use axum::extract::Request;
+use axum::http::{header, HeaderName, HeaderValue, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::get;
+use axum::Router;
+
+use crate::state::AppState;
+
+pub use error::ConsoleError;
+
+const CSS: &str = include_str!("static/console.css");
+const JS: &str = include_str!("static/console.js");
+const ICON: &str = include_str!("static/icon.svg");
+
+/// The policy every console page is served with: only this origin's own script, style and images.
+pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
+     img-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+pub fn router() -> Router<AppState> {
+    let console = Router::new()
+        .route("/", get(session_pages::start))
+        .route("/sign-in", get(session_pages::sign_in_page).post(session_pages::sign_in))
+        .route("/sign-out", axum::routing::post(session_pages::sign_out))
+        .route("/c/{customer}", get(session_pages::home))
+        .route("/c/{customer}/api-access", get(api_access::page).post(api_access::create))
+        .route("/c/{customer}/api-access/{id}/delete", get(api_access::confirm_delete).post(api_access::delete))
+        .route("/c/{customer}/administrators", get(administrators::page).post(administrators::add))
+        .route("/c/{customer}/administrators/{id}", get(administrators::edit).post(administrators::change_access))
+        .route(
+            "/c/{customer}/administrators/{id}/remove",
+            get(administrators::confirm_remove).post(administrators::remove),
+        )
+        .route("/c/{customer}/notifications", get(activity::notifications))
+        .route("/c/{customer}/system-log", get(activity::system_log))
+        .route("/static/console.css", get(|| asset("text/css; charset=utf-8", CSS)))
+        .route("/static/console.js", get(|| asset("text/javascript; charset=utf-8", JS)))
+        .route("/static/icon.svg", get(|| asset("image/svg+xml", ICON)))
+        .fallback(not_found);
+    Router::new()
+        .route("/", get(|| async { Redirect::to("/console") }))
+        .nest("/console", console)
+        .layer(middleware::from_fn(security_headers))
+}
+
+async fn asset(content_type: &'static str, body: &'static str) -> Response {
+    // Revalidated on every use, so an upgraded binary's assets are picked up at once.
+    ([(header::CONTENT_TYPE, content_type), (header::CACHE_CONTROL, "no-cache")], body).into_response()
+}
+
+async fn not_found() -> ConsoleError {
+    ConsoleError::page(StatusCode::NOT_FOUND, "There is no such page in the console.")
+}
+
+async fn security_headers(request: Request, next: Next) -> Response {
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CONTENT_SECURITY_POLICY));
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
+    headers.insert(HeaderName::from_static("cross-origin-opener-policy"), HeaderValue::from_static("same-origin"));
+    // Pages hold customer data (and once, a secret): never cached, never restored from history.
+    if !headers.contains_key(header::CACHE_CONTROL) {
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    response
+}

@@ -1,0 +1,134 @@
+//! Signing in and out, picking a customer, and the customer's home page.
+
+use askama::Template;
+use axum::extract::State;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use subtle::ConstantTimeEq;
+use trustgate_core::secret::random_token;
+use trustgate_store::Membership;
+
+use super::error::{render, ConsoleError};
+use super::extract::{Fields, InCustomer, Signed, SignedPost};
+use super::layout::{describe, Layout, Section};
+use crate::error::ApiError;
+use crate::session::{self, cookie_value, AdminSession};
+use crate::state::AppState;
+use crate::{ops, password};
+
+/// Ties the sign-in form to the browser that loaded it (there is no session yet to hold a CSRF
+/// token), so another site cannot sign a victim in to the attacker's account.
+const SIGN_IN_COOKIE: &str = "tg_signin";
+const SIGN_IN_PATH: &str = "/console/sign-in";
+const SIGN_IN_FORM_LIFETIME: u64 = 30 * 60;
+
+#[derive(Template)]
+#[template(path = "sign_in.html")]
+struct SignInPage<'a> {
+    token: &'a str,
+    email: &'a str,
+    error: Option<&'a str>,
+    password_max: usize,
+}
+
+/// The sign-in form with a fresh form token, in the page and in a cookie scoped to the form.
+fn sign_in_form(state: &AppState, status: StatusCode, email: &str, error: Option<&str>) -> Response {
+    let token = random_token();
+    let mut response =
+        render(status, &SignInPage { token: &token, email, error, password_max: password::MAX_PASSWORD_LEN });
+    let cookie = session::cookie(state, SIGN_IN_COOKIE, &token, SIGN_IN_PATH, SIGN_IN_FORM_LIFETIME);
+    if let Ok(value) = HeaderValue::from_str(&cookie) {
+        response.headers_mut().append(header::SET_COOKIE, value);
+    }
+    response
+}
+
+/// `GET /console/sign-in`
+pub async fn sign_in_page(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    if AdminSession::from_cookie(&headers, &state).await.is_ok() {
+        return Redirect::to("/console").into_response();
+    }
+    sign_in_form(&state, StatusCode::OK, "", None)
+}
+
+/// `POST /console/sign-in`
+pub async fn sign_in(State(state): State<AppState>, request: axum::extract::Request) -> Response {
+    let expected = cookie_value(request.headers(), SIGN_IN_COOKIE).unwrap_or_default();
+    let form = match Fields::read(request, &state).await {
+        Ok(form) => form,
+        Err(error) => return sign_in_form(&state, error.status(), "", Some(error.message())),
+    };
+    let email = form.get("email");
+    let presented = form.get("csrf");
+    if expected.is_empty() || !bool::from(presented.as_bytes().ct_eq(expected.as_bytes())) {
+        let error = "The sign-in form expired. Please try again.";
+        return sign_in_form(&state, StatusCode::FORBIDDEN, email, Some(error));
+    }
+    if form.get("password").is_empty() {
+        return sign_in_form(&state, StatusCode::BAD_REQUEST, email, Some("Enter your password."));
+    }
+    let admin = match ops::authenticate(state.store.as_ref(), email, form.get("password").to_owned()).await {
+        Ok(admin) => admin,
+        Err(error) => {
+            let error = ConsoleError::from(error);
+            return sign_in_form(&state, error.status(), email, Some(error.message()));
+        }
+    };
+    match session::start(&state, &admin).await {
+        Ok((cookie, _)) => {
+            let mut response = Redirect::to("/console").into_response();
+            let headers = response.headers_mut();
+            headers.append(header::SET_COOKIE, cookie);
+            let spent = session::cookie(&state, SIGN_IN_COOKIE, "", SIGN_IN_PATH, 0);
+            if let Ok(value) = HeaderValue::from_str(&spent) {
+                headers.append(header::SET_COOKIE, value);
+            }
+            response
+        }
+        Err(error) => ConsoleError::from(error).into_response(),
+    }
+}
+
+/// `POST /console/sign-out`
+pub async fn sign_out(State(state): State<AppState>, SignedPost(session): SignedPost) -> Response {
+    match session::end(&state, &session).await {
+        Ok(expired) => {
+            let mut response = Redirect::to(SIGN_IN_PATH).into_response();
+            response.headers_mut().append(header::SET_COOKIE, expired);
+            response
+        }
+        Err(error) => ConsoleError::from(error).into_response(),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "picker.html")]
+struct PickerPage {
+    layout: Layout,
+    memberships: Vec<Membership>,
+}
+
+/// `GET /console` — straight into the customer when there is one, else a choice.
+pub async fn start(State(state): State<AppState>, Signed(session): Signed) -> Result<Response, ConsoleError> {
+    let memberships = state.store.memberships(session.admin.id).await.map_err(ApiError::from)?;
+    if let [only] = memberships.as_slice() {
+        return Ok(Redirect::to(&format!("/console/c/{}", only.customer.id)).into_response());
+    }
+    let title = if memberships.is_empty() { "No customer" } else { "Choose a customer" };
+    let layout = Layout::outside(title, session.admin.email.as_str(), &session.session.csrf_token);
+    Ok(render(StatusCode::OK, &PickerPage { layout, memberships }))
+}
+
+#[derive(Template)]
+#[template(path = "home.html")]
+struct HomePage {
+    layout: Layout,
+    base: String,
+    access: String,
+}
+
+/// `GET /console/c/{customer}`
+pub async fn home(ctx: InCustomer) -> Response {
+    let page = HomePage { layout: ctx.layout("Home", Section::Home), base: ctx.base(), access: describe(ctx.access()) };
+    render(StatusCode::OK, &page)
+}
