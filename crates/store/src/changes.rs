@@ -1,5 +1,7 @@
 //! The change feed: what changed, so every node's authorization cache can evict it.
 
+use std::sync::{Arc, RwLock};
+
 use trustgate_core::ids::{AdminId, ClientId, CustomerId};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -65,4 +67,26 @@ pub trait ChangeListener: Send + Sync {
     fn changed(&self, changes: &[Change]);
     /// Called when changes may have been missed: everything cached must go.
     fn flush(&self);
+}
+
+/// The listener a store tells about its own commits, synchronously, before the write returns:
+/// a caller's next request must not see the old answer.
+#[derive(Default)]
+pub(crate) struct ListenerSlot(RwLock<Option<Arc<dyn ChangeListener>>>);
+
+impl ListenerSlot {
+    pub(crate) fn set(&self, listener: Arc<dyn ChangeListener>) {
+        if let Ok(mut slot) = self.0.write() {
+            *slot = Some(listener);
+        }
+    }
+
+    pub(crate) fn publish(&self, changes: &[Change]) {
+        if changes.is_empty() {
+            return;
+        }
+        if let Some(listener) = self.0.read().ok().and_then(|l| l.clone()) {
+            listener.changed(changes);
+        }
+    }
 }

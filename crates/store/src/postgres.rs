@@ -4,13 +4,13 @@
 //! node's listener. Notifications sent while a listener is disconnected are lost, so a node
 //! flushes its cache whenever its listener connection drops and again once it is back.
 
-use std::sync::RwLock;
 use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgListener, PgPoolOptions};
 use sqlx::{Pool, Postgres};
 use tokio::sync::watch;
 
+use crate::changes::ListenerSlot;
 use crate::sql::store_impl;
 
 const CHANNEL: &str = "trustgate_changes";
@@ -22,11 +22,9 @@ const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
 const RECONNECT_DELAY: Duration = Duration::from_millis(500);
 const CHANGE_RETENTION: time::Duration = time::Duration::minutes(10);
 
-type Listener = Arc<RwLock<Option<Arc<dyn ChangeListener>>>>;
-
 pub struct PostgresStore {
     pool: Pool<Postgres>,
-    listener: Listener,
+    listener: ListenerSlot,
     /// Dropping the store drops this sender, which stops the feed task.
     _stop: watch::Sender<()>,
     stopped: watch::Receiver<()>,
@@ -48,7 +46,7 @@ impl PostgresStore {
             .await?;
         sqlx::migrate!("migrations/postgres").run(&pool).await.map_err(|e| StoreError::Internal(e.to_string()))?;
         let (stop, stopped) = watch::channel(());
-        Ok(Self { pool, listener: Arc::default(), _stop: stop, stopped })
+        Ok(Self { pool, listener: ListenerSlot::default(), _stop: stop, stopped })
     }
 
     async fn write_tx(&self) -> StoreResult<Tx> {
@@ -77,19 +75,8 @@ impl PostgresStore {
         Ok(())
     }
 
-    fn publish(&self, changes: &[Change]) {
-        if changes.is_empty() {
-            return;
-        }
-        if let Some(listener) = self.listener.read().ok().and_then(|l| l.clone()) {
-            listener.changed(changes);
-        }
-    }
-
     fn watch(&self, listener: Arc<dyn ChangeListener>) {
-        if let Ok(mut slot) = self.listener.write() {
-            *slot = Some(listener.clone());
-        }
+        self.listener.set(listener.clone());
         tokio::spawn(follow_feed(self.pool.clone(), listener, self.stopped.clone()));
     }
 

@@ -189,8 +189,9 @@ pub(crate) fn notification(
 
 pub(crate) const LAST_FULL_ADMIN: &str = "a customer must keep at least one administrator with Full access";
 
-/// Implements [`crate::Store`] for a backend struct with a `pool: sqlx::Pool<$db>` field and the
-/// inherent methods `write_tx`, `lock_customer`, `publish`, `watch` and `announce`.
+/// Implements [`crate::Store`] for a backend struct with the fields `pool: sqlx::Pool<$db>` and
+/// `listener: ListenerSlot`, and the inherent methods `write_tx`, `lock_customer`, `watch` and
+/// `announce`.
 macro_rules! store_impl {
     ($store:ty, $db:ty) => {
         use std::sync::Arc;
@@ -341,7 +342,7 @@ macro_rules! store_impl {
         impl $store {
             async fn commit(&self, tx: Tx, changes: &[Change]) -> StoreResult<()> {
                 tx.commit().await?;
-                self.publish(changes);
+                self.listener.publish(changes);
                 Ok(())
             }
         }

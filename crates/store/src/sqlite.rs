@@ -6,12 +6,13 @@
 //! `changes` table.
 
 use std::path::Path;
-use std::sync::{RwLock, Weak};
+use std::sync::Weak;
 use std::time::Duration;
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Pool, Sqlite};
 
+use crate::changes::ListenerSlot;
 use crate::sql::store_impl;
 
 const DB_FILE: &str = "trustgate.db";
@@ -20,11 +21,9 @@ const TAIL_INTERVAL: Duration = Duration::from_millis(200);
 /// Changes older than this are pruned; every live node has read them long before.
 const CHANGE_RETENTION: time::Duration = time::Duration::minutes(10);
 
-type Listener = Arc<RwLock<Option<Arc<dyn ChangeListener>>>>;
-
 pub struct SqliteStore {
     pool: Pool<Sqlite>,
-    listener: Listener,
+    listener: ListenerSlot,
     /// The tailer holds a `Weak` of this and stops once the store is dropped.
     alive: Arc<()>,
 }
@@ -44,7 +43,7 @@ impl SqliteStore {
             .busy_timeout(Duration::from_secs(5));
         let pool = SqlitePoolOptions::new().max_connections(8).connect_with(options).await?;
         sqlx::migrate!("migrations/sqlite").run(&pool).await.map_err(|e| StoreError::Internal(e.to_string()))?;
-        Ok(Self { pool, listener: Arc::default(), alive: Arc::new(()) })
+        Ok(Self { pool, listener: ListenerSlot::default(), alive: Arc::new(()) })
     }
 
     async fn write_tx(&self) -> StoreResult<Tx> {
@@ -66,19 +65,8 @@ impl SqliteStore {
         &self.pool
     }
 
-    fn publish(&self, changes: &[Change]) {
-        if changes.is_empty() {
-            return;
-        }
-        if let Some(listener) = self.listener.read().ok().and_then(|l| l.clone()) {
-            listener.changed(changes);
-        }
-    }
-
     fn watch(&self, listener: Arc<dyn ChangeListener>) {
-        if let Ok(mut slot) = self.listener.write() {
-            *slot = Some(listener.clone());
-        }
+        self.listener.set(listener.clone());
         tokio::spawn(tail_changes(self.pool.clone(), listener, Arc::downgrade(&self.alive)));
     }
 }
