@@ -7,6 +7,7 @@ use time::OffsetDateTime;
 use crate::access::Access;
 use crate::admin::{Admin, AdminStatus};
 use crate::client::ApiClient;
+use crate::customer::DisabledOwnerPolicy;
 use crate::ids::{AdminId, ClientId, CustomerId};
 
 /// Who caused an event.
@@ -112,6 +113,28 @@ pub fn customer_created(customer: &CustomerId, name: &str, at: OffsetDateTime, a
     e.target_id = customer.to_string();
     e.target_name = name.to_owned();
     e.message = format!("Customer {name} was created.");
+    e
+}
+
+pub fn policy_changed(
+    customer: &CustomerId,
+    policy: DisabledOwnerPolicy,
+    at: OffsetDateTime,
+    actor: &Actor,
+) -> LogEntry {
+    let mut e = entry(customer, at, "platform:customer/update", actor);
+    e.target_type = "Customer";
+    e.target_id = customer.to_string();
+    e.target_name = customer.to_string();
+    e.message = match policy {
+        DisabledOwnerPolicy::KeepActive => {
+            "API clients of administrators disabled at their identity provider now remain active.".to_owned()
+        }
+        DisabledOwnerPolicy::SuspendClients => {
+            "API clients of administrators disabled at their identity provider are now suspended.".to_owned()
+        }
+    };
+    e.after = Some(json!({ "disabledOwnerPolicy": policy.as_str() }));
     e
 }
 

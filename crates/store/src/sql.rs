@@ -405,7 +405,7 @@ macro_rules! store_impl {
                 &self,
                 id: &CustomerId,
                 policy: DisabledOwnerPolicy,
-                _actor: &Actor,
+                actor: &Actor,
             ) -> StoreResult<()> {
                 let mut tx = self.write_tx().await?;
                 let updated = sqlx::query("UPDATE customers SET disabled_owner_policy = $1 WHERE id = $2")
@@ -417,8 +417,10 @@ macro_rules! store_impl {
                 if updated == 0 {
                     return Err(StoreError::NotFound("customer"));
                 }
+                let now = OffsetDateTime::now_utc();
+                insert_log(&mut tx, &event::policy_changed(id, policy, now, actor)).await?;
                 let changes = [Change::CustomerChanged(id.clone())];
-                insert_changes(&mut tx, &changes, OffsetDateTime::now_utc()).await?;
+                insert_changes(&mut tx, &changes, now).await?;
                 self.commit(tx, &changes).await
             }
 

@@ -183,6 +183,10 @@ async fn r7_a_disabled_federated_owners_clients_remain_active_unless_the_custome
     assert!(app.log_types(&customer).await.contains(&"delegatedadministration:administrator/disable".to_owned()));
 
     app.store.set_disabled_owner_policy(&customer, DisabledOwnerPolicy::SuspendClients, &Actor::System).await.unwrap();
+    assert!(
+        app.log_types(&customer).await.contains(&"platform:customer/update".to_owned()),
+        "the policy change is logged (R10)"
+    );
     assert_eq!(
         app.post_notification(&token, &customer).await,
         StatusCode::FORBIDDEN,
