@@ -5,6 +5,7 @@
 pub mod access;
 pub mod admin;
 pub mod client;
+pub mod custody;
 pub mod customer;
 pub mod event;
 pub mod ids;

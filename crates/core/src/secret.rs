@@ -97,6 +97,14 @@ impl ServerKey {
         self.mac(value.as_bytes())
     }
 
+    /// A key for another purpose, named by `label` (HKDF-Expand of RFC 5869 with the server key,
+    /// uniformly random already, as the pseudorandom key: one block of HMAC-SHA-256).
+    pub(crate) fn derive(&self, label: &str) -> [u8; 32] {
+        let mut info = label.as_bytes().to_vec();
+        info.push(1);
+        self.mac(&info)
+    }
+
     fn mac(&self, data: &[u8]) -> [u8; 32] {
         let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(&self.0) else {
             unreachable!("HMAC accepts keys of any length")

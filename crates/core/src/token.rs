@@ -14,8 +14,8 @@ use crate::ids::{AdminId, ClientId, CustomerId};
 pub const TOKEN_LIFETIME_SECS: i64 = 3600;
 /// Longest token accepted for verification; ours are far shorter.
 const MAX_TOKEN_LEN: usize = 4096;
-/// Clock skew tolerated between nodes for `iat`.
-const ALLOWED_SKEW_SECS: i64 = 60;
+/// How far in the future a token's `iat` may lie: the clock skew tolerated between nodes.
+pub const ALLOWED_SKEW_SECS: i64 = 60;
 
 /// What a token says about its bearer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -74,6 +74,10 @@ pub enum TokenError {
     BadSignature,
     #[error("the token has expired")]
     Expired,
+    /// Signed by a known key but not as this server issues tokens: a lifetime longer than
+    /// [`TOKEN_LIFETIME_SECS`], or issued in the future. Only a holder of the key can make one.
+    #[error("the token's lifetime is not one this server issues")]
+    BadLifetime,
     #[error("the token is not an access token")]
     WrongUse,
 }
@@ -167,7 +171,11 @@ impl KeySet {
         let claims: Claims =
             from_b64url(payload).and_then(|bytes| serde_json::from_slice(&bytes).ok()).ok_or(TokenError::Malformed)?;
         let now = now.unix_timestamp();
-        if claims.exp <= now || claims.iat > now + ALLOWED_SKEW_SECS {
+        let lifetime = claims.exp.saturating_sub(claims.iat);
+        if lifetime <= 0 || lifetime > TOKEN_LIFETIME_SECS || claims.iat > now.saturating_add(ALLOWED_SKEW_SECS) {
+            return Err(TokenError::BadLifetime);
+        }
+        if claims.exp <= now {
             return Err(TokenError::Expired);
         }
         if claims.token_use != TokenUse::Access {
@@ -243,6 +251,36 @@ mod tests {
         let after = KeySet::new(vec![SigningKey::generate(), old_again]).unwrap_or_else(|| unreachable!());
         assert!(after.verify(&token, now).is_ok());
         assert_ne!(after.signing_kid(), before.signing_kid());
+    }
+
+    #[test]
+    fn a_token_living_longer_than_issued_is_refused_even_with_a_good_signature() {
+        let keys = keyset();
+        let now = OffsetDateTime::now_utc();
+        let mut ten_years = claims(now);
+        ten_years.exp = ten_years.iat + 10 * 365 * 24 * 3600;
+        assert_eq!(keys.verify(&keys.sign(&ten_years), now), Err(TokenError::BadLifetime));
+        let mut one_second_more = claims(now);
+        one_second_more.exp += 1;
+        assert_eq!(keys.verify(&keys.sign(&one_second_more), now), Err(TokenError::BadLifetime));
+        let mut backwards = claims(now);
+        backwards.exp = backwards.iat - 1;
+        assert_eq!(keys.verify(&keys.sign(&backwards), now), Err(TokenError::BadLifetime));
+        let mut extreme = claims(now);
+        (extreme.iat, extreme.exp) = (i64::MIN, i64::MAX);
+        assert_eq!(keys.verify(&keys.sign(&extreme), now), Err(TokenError::BadLifetime));
+    }
+
+    #[test]
+    fn a_token_issued_in_the_future_is_refused_beyond_the_allowed_skew() {
+        let keys = keyset();
+        let now = OffsetDateTime::now_utc();
+        let within = claims(now + time::Duration::seconds(ALLOWED_SKEW_SECS));
+        assert_eq!(keys.verify(&keys.sign(&within), now), Ok(within));
+        let beyond = claims(now + time::Duration::seconds(ALLOWED_SKEW_SECS + 1));
+        assert_eq!(keys.verify(&keys.sign(&beyond), now), Err(TokenError::BadLifetime));
+        let far = claims(now + time::Duration::days(3650));
+        assert_eq!(keys.verify(&keys.sign(&far), now), Err(TokenError::BadLifetime));
     }
 
     #[test]

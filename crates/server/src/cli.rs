@@ -13,12 +13,12 @@ use serde_json::{json, Value};
 use time::OffsetDateTime;
 use trustgate_core::access::{Access, Permission, PermissionSet};
 use trustgate_core::admin::{parse_display_name, Admin, AdminStatus, Email, Provider};
+use trustgate_core::custody::KeyVault;
 use trustgate_core::customer::{parse_customer_name, Customer, DisabledOwnerPolicy};
 use trustgate_core::event::Actor;
 use trustgate_core::ids::{AdminId, ClientId, CustomerId};
 use trustgate_core::secret::{random_token, ServerKey};
-use trustgate_core::token::SigningKey;
-use trustgate_store::{PostgresStore, SqliteStore, Store};
+use trustgate_store::{files, PostgresStore, SqliteStore, Store};
 
 use crate::config::ServerConfig;
 use crate::state::AppState;
@@ -250,8 +250,14 @@ pub enum ClientCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum KeysCommand {
-    /// Start signing with a new key; tokens signed by the old one keep verifying until they expire.
-    Rotate,
+    /// Start signing with a new key; tokens signed by the old one keep verifying until they expire
+    /// (at most an hour), unless --revoke-previous.
+    Rotate {
+        /// The previous keys leaked: drop them now, so every token they signed is refused on its
+        /// next call, on every running node. Clients simply ask for a new token.
+        #[arg(long)]
+        revoke_previous: bool,
+    },
 }
 
 /// PostgreSQL when a `postgres://` URL is given, else the embedded SQLite store in the data directory.
@@ -284,10 +290,20 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Customer(command) => customer(store.as_ref(), command, out).await,
         Command::Admin(command) => admin(store.as_ref(), command, out).await,
         Command::Client(command) => client(store.as_ref(), &cli.data_dir, command, out).await,
-        Command::Keys(KeysCommand::Rotate) => {
-            let key = SigningKey::generate();
-            store.add_signing_key(&key, OffsetDateTime::now_utc()).await?;
-            out.print(json!({ "kid": key.kid() }), format!("Now signing with key {}.", key.kid()));
+        Command::Keys(KeysCommand::Rotate { revoke_previous }) => {
+            let vault = KeyVault::new(&server_key(&cli.data_dir)?);
+            let key = crate::keys::rotate(store.as_ref(), &vault, revoke_previous).await.context(
+                "rotating the signing key (every node must use the same server key: TRUSTGATE_SERVER_KEY or server.key in --data-dir)",
+            )?;
+            let revoked = if revoke_previous {
+                " Every previous key is revoked: tokens they signed are refused from their next call."
+            } else {
+                ""
+            };
+            out.print(
+                json!({ "kid": key.kid(), "revokedPrevious": revoke_previous }),
+                format!("Now signing with key {}.{revoked}", key.kid()),
+            );
             Ok(())
         }
     }
@@ -309,7 +325,7 @@ impl Output {
 }
 
 /// The server key: `TRUSTGATE_SERVER_KEY`, else `server.key` in the data directory (created on
-/// first use, readable by its owner only). Every node of a deployment must share it.
+/// first use with the directory, readable by its owner only). Every node of a deployment must share it.
 pub fn server_key(data_dir: &Path) -> anyhow::Result<ServerKey> {
     if let Ok(text) = std::env::var("TRUSTGATE_SERVER_KEY") {
         return ServerKey::from_encoded(&text)
@@ -318,9 +334,12 @@ pub fn server_key(data_dir: &Path) -> anyhow::Result<ServerKey> {
     let path = data_dir.join(SERVER_KEY_FILE);
     match std::fs::read_to_string(&path) {
         Ok(text) => {
+            files::restrict_to_owner(&path).with_context(|| format!("making {} private", path.display()))?;
             ServerKey::from_encoded(&text).ok_or_else(|| anyhow!("{} does not hold a valid key", path.display()))
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            files::create_private_dir(data_dir)
+                .with_context(|| format!("creating the data directory {}", data_dir.display()))?;
             let key = ServerKey::generate();
             let mut file = private_file(&path)?;
             writeln!(file, "{}", key.encode())?;

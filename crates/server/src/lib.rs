@@ -5,6 +5,7 @@ pub mod authz_cache;
 pub mod bench;
 pub mod cli;
 pub mod config;
+pub mod keys;
 pub mod ops;
 pub mod routes;
 pub mod state;

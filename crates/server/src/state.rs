@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex, RwLock, Weak};
 use std::time::Duration;
 
 use time::OffsetDateTime;
+use trustgate_core::custody::KeyVault;
 use trustgate_core::ids::ClientId;
 use trustgate_core::secret::ServerKey;
 use trustgate_core::token::{Claims, KeySet, SigningKey};
@@ -14,6 +15,7 @@ use trustgate_store::{Change, ChangeListener, Store, StoreError};
 use crate::authz_cache::{AuthzCache, CachedClient};
 use crate::config::ServerConfig;
 use crate::error::ApiError;
+use crate::keys;
 use crate::list_cache::ListCache;
 use crate::token_cache::VerifiedTokens;
 
@@ -25,10 +27,33 @@ pub struct Shared {
     pub cache: AuthzCache,
     pub server_key: ServerKey,
     pub config: ServerConfig,
-    keys: RwLock<Arc<KeySet>>,
-    verified: VerifiedTokens,
+    vault: KeyVault,
+    keys: RwLock<Arc<Keys>>,
+    /// Reloads run one at a time, so an older read of the key set cannot land after a newer one
+    /// and bring back a revoked key.
+    key_reload: tokio::sync::Mutex<()>,
     pub notifications: ListCache,
     last_used: LastUsed,
+}
+
+/// The signing keys and the tokens verified with them, replaced together: a token verified with
+/// a key while it is being revoked is remembered only by the set that is thrown away.
+pub struct Keys {
+    set: KeySet,
+    verified: VerifiedTokens,
+}
+
+impl Keys {
+    fn new(set: KeySet, capacity: usize) -> Self {
+        Self { set, verified: VerifiedTokens::new(capacity) }
+    }
+}
+
+impl Deref for Keys {
+    type Target = KeySet;
+    fn deref(&self) -> &KeySet {
+        &self.set
+    }
 }
 
 impl Deref for AppState {
@@ -42,23 +67,25 @@ impl AppState {
     /// Loads the signing keys (creating the first one on an empty store) and subscribes the
     /// authorization cache to the store's change feed.
     pub async fn new(store: Arc<dyn Store>, server_key: ServerKey, config: ServerConfig) -> Result<Self, StoreError> {
-        let keys = load_keys(store.as_ref()).await?;
+        let vault = KeyVault::new(&server_key);
+        let keys = Keys::new(load_keys(store.as_ref(), &vault).await?, config.cache_capacity);
         let shared = Arc::new(Shared {
             store,
             cache: AuthzCache::new(config.cache_capacity),
             server_key,
-            verified: VerifiedTokens::new(config.cache_capacity),
+            vault,
             notifications: ListCache::new(config.cache_capacity),
             last_used: LastUsed::default(),
             config,
             keys: RwLock::new(Arc::new(keys)),
+            key_reload: tokio::sync::Mutex::new(()),
         });
         shared.store.watch_changes(Arc::new(Feed(Arc::downgrade(&shared))));
         tokio::spawn(flush_last_used(Arc::downgrade(&shared)));
         Ok(Self(shared))
     }
 
-    pub fn keys(&self) -> Arc<KeySet> {
+    pub fn keys(&self) -> Arc<Keys> {
         match self.keys.read() {
             Ok(keys) => keys.clone(),
             Err(poisoned) => poisoned.into_inner().clone(),
@@ -68,11 +95,12 @@ impl AppState {
     /// The identity a bearer token proves, if its signature and lifetime check out.
     pub fn verify_token(&self, token: &str) -> Option<Arc<Claims>> {
         let now = OffsetDateTime::now_utc();
-        if let Some(claims) = self.verified.get(token, now) {
+        let keys = self.keys();
+        if let Some(claims) = keys.verified.get(token, now) {
             return Some(claims);
         }
-        let claims = Arc::new(self.keys().verify(token, now).ok()?);
-        self.verified.insert(token, claims.clone());
+        let claims = Arc::new(keys.verify(token, now).ok()?);
+        keys.verified.insert(token, claims.clone());
         Some(claims)
     }
 
@@ -93,12 +121,14 @@ impl AppState {
     }
 }
 
-async fn load_keys(store: &dyn Store) -> Result<KeySet, StoreError> {
-    if let Some(keys) = KeySet::new(store.signing_keys().await?) {
+async fn load_keys(store: &dyn Store, vault: &KeyVault) -> Result<KeySet, StoreError> {
+    if let Some(keys) = KeySet::new(keys::load(store, vault).await?) {
         return Ok(keys);
     }
-    store.add_signing_key(&SigningKey::generate(), OffsetDateTime::now_utc()).await?;
-    KeySet::new(store.signing_keys().await?).ok_or_else(|| StoreError::Internal("no signing key was stored".to_owned()))
+    let first = vault.seal(&SigningKey::generate(), OffsetDateTime::now_utc());
+    store.add_signing_key(&first, false).await?;
+    KeySet::new(keys::load(store, vault).await?)
+        .ok_or_else(|| StoreError::Internal("no signing key was stored".to_owned()))
 }
 
 /// Receives the store's changes. Weak, because the store that calls it belongs to the state.
@@ -151,13 +181,15 @@ async fn flush_last_used(shared: Weak<Shared>) {
 
 async fn reload_keys(shared: Weak<Shared>) {
     let Some(shared) = shared.upgrade() else { return };
-    match shared.store.signing_keys().await.map(KeySet::new) {
-        Ok(Some(keys)) => {
-            if let Ok(mut slot) = shared.keys.write() {
-                *slot = Arc::new(keys);
+    let _one_at_a_time = shared.key_reload.lock().await;
+    match keys::load(shared.store.as_ref(), &shared.vault).await.map(KeySet::new) {
+        Ok(Some(set)) => {
+            // The verified tokens go with the old set: a key that left it stops vouching for them.
+            let keys = Arc::new(Keys::new(set, shared.config.cache_capacity));
+            match shared.keys.write() {
+                Ok(mut slot) => *slot = keys,
+                Err(poisoned) => *poisoned.into_inner() = keys,
             }
-            // A key that left the set must stop vouching for the tokens it signed.
-            shared.verified.clear();
         }
         Ok(None) => tracing::error!("the store holds no signing key; keeping the current ones"),
         Err(error) => tracing::warn!(%error, "reloading signing keys failed; keeping the current ones"),

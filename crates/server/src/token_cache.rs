@@ -37,10 +37,4 @@ impl VerifiedTokens {
             entries.insert(Self::key(token), claims);
         }
     }
-
-    pub fn clear(&self) {
-        if let Ok(mut entries) = self.entries.write() {
-            entries.clear();
-        }
-    }
 }

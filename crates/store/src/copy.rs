@@ -1,6 +1,7 @@
 //! Moving a deployment that outgrew one box: the embedded SQLite store copied into PostgreSQL,
-//! rows as they are, so client secrets (their verifiers), signing keys and the system log carry
-//! over and no credential has to be re-issued. Sessions and the change feed are not copied:
+//! rows as they are, so client secrets (their verifiers), signing keys (sealed under the server
+//! key, which the PostgreSQL nodes share) and the system log carry over and no credential has to
+//! be re-issued. Sessions and the change feed are not copied:
 //! administrators sign in again, and a new deployment has no cache to invalidate.
 
 use crate::error::{StoreError, StoreResult};
@@ -65,7 +66,13 @@ pub async fn copy_sqlite_to_postgres(
         (String, String, String, String, Vec<u8>, i64, Option<i64>),
         (0, 1, 2, 3, 4, 5, 6)
     );
-    copy_table!("signing_keys", "kid, private_key, created_at", "$1, $2, $3", (String, Vec<u8>, i64), (0, 1, 2));
+    copy_table!(
+        "signing_keys",
+        "kid, format, private_key, created_at",
+        "$1, $2, $3, $4",
+        (String, String, Vec<u8>, i64),
+        (0, 1, 2, 3)
+    );
     copy_table!(
         "notifications",
         "id, customer_id, destination_admin, body, created_at",

@@ -5,6 +5,7 @@
 mod changes;
 mod copy;
 mod error;
+pub mod files;
 mod model;
 mod postgres;
 mod scratch;
@@ -18,12 +19,12 @@ use time::OffsetDateTime;
 use trustgate_core::access::Access;
 use trustgate_core::admin::{Admin, AdminStatus, Email};
 use trustgate_core::client::ApiClient;
+use trustgate_core::custody::KeyAtRest;
 use trustgate_core::customer::{Customer, DisabledOwnerPolicy};
 use trustgate_core::event::{Actor, LogEntry};
 use trustgate_core::ids::{AdminId, ClientId, CustomerId};
 use trustgate_core::rights::Standing;
 use trustgate_core::secret::SecretVerifier;
-use trustgate_core::token::SigningKey;
 
 pub use changes::{Change, ChangeListener};
 pub use copy::copy_sqlite_to_postgres;
@@ -55,10 +56,12 @@ pub trait Store: Send + Sync + 'static {
     async fn admin(&self, id: AdminId) -> StoreResult<Option<Admin>>;
     async fn admin_by_email(&self, email: &Email) -> StoreResult<Option<Admin>>;
     async fn password_hash(&self, id: AdminId) -> StoreResult<Option<String>>;
+    /// Ends the administrator's sessions in the same transaction.
     async fn set_password_hash(&self, id: AdminId, hash: &str) -> StoreResult<()>;
     /// R7: a status change never deletes clients; it is logged in each of the admin's customers.
+    /// Disabling ends the administrator's sessions in the same transaction.
     async fn set_admin_status(&self, id: AdminId, status: AdminStatus, actor: &Actor) -> StoreResult<()>;
-    /// R6: deletes the administrator, all their memberships and all their clients, in one transaction.
+    /// R6: deletes the administrator, all their memberships, clients and sessions, in one transaction.
     /// Returns how many clients were deleted.
     async fn delete_admin(&self, id: AdminId, actor: &Actor) -> StoreResult<usize>;
 
@@ -79,6 +82,7 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<Access>;
     /// R6: ends the membership and deletes the admin's clients in this customer, in one transaction.
     /// Returns how many clients were deleted. Refuses to remove the last Full administrator.
+    /// Ends the administrator's sessions if this was their last customer.
     async fn remove_member(&self, customer: &CustomerId, admin: AdminId, actor: &Actor) -> StoreResult<usize>;
 
     /// Fails with `NotFound` unless the owner is a member of the client's customer (R1).
@@ -96,10 +100,15 @@ pub trait Store: Send + Sync + 'static {
     /// Records when clients were last used, many in one transaction.
     async fn touch_clients(&self, uses: &[(ClientId, OffsetDateTime)]) -> StoreResult<()>;
 
-    /// Signing keys, newest first.
-    async fn signing_keys(&self) -> StoreResult<Vec<SigningKey>>;
-    /// Adds a key that signs from now on; keys superseded for longer than a token's lifetime are dropped.
-    async fn add_signing_key(&self, key: &SigningKey, at: OffsetDateTime) -> StoreResult<()>;
+    /// Signing keys as stored, newest first: sealed by the server, never in clear.
+    async fn signing_keys(&self) -> StoreResult<Vec<KeyAtRest>>;
+    /// Adds a key that signs from now on. Keys superseded for longer than a token's lifetime are
+    /// dropped; with `revoke_previous`, every other key is dropped at once, and with it every
+    /// token it signed.
+    async fn add_signing_key(&self, key: &KeyAtRest, revoke_previous: bool) -> StoreResult<()>;
+    /// Replaces the stored form of `key.kid` if it is still `from_format` (sealing a key stored
+    /// raw); false when another node did it first.
+    async fn reseal_signing_key(&self, key: &KeyAtRest, from_format: &str) -> StoreResult<bool>;
 
     async fn create_session(&self, digest: &[u8], session: &Session, at: OffsetDateTime) -> StoreResult<()>;
     async fn session(&self, digest: &[u8], now: OffsetDateTime) -> StoreResult<Option<Session>>;

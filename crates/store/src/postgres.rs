@@ -80,6 +80,13 @@ impl PostgresStore {
         tokio::spawn(follow_feed(self.pool.clone(), listener, self.stopped.clone()));
     }
 
+    /// The old row version of a key that was stored raw stays until PostgreSQL vacuums it, and
+    /// in its write-ahead log and backups; nothing a client can do here erases those.
+    /// docs/operations.md says to rotate with --revoke-previous after upgrading.
+    async fn scrub(&self) -> StoreResult<()> {
+        Ok(())
+    }
+
     /// The pool, for the SQLite → PostgreSQL copy.
     pub(crate) fn pool(&self) -> &Pool<Postgres> {
         &self.pool

@@ -206,7 +206,8 @@ macro_rules! store_impl {
         use trustgate_core::ids::{AdminId, ClientId, CustomerId};
         use trustgate_core::rights::Standing;
         use trustgate_core::secret::SecretVerifier;
-        use trustgate_core::token::{SigningKey, TOKEN_LIFETIME_SECS};
+        use trustgate_core::custody::KeyAtRest;
+        use trustgate_core::token::TOKEN_LIFETIME_SECS;
 
         use crate::changes::{Change, ChangeListener};
         use crate::error::{StoreError, StoreResult};
@@ -327,6 +328,13 @@ macro_rules! store_impl {
             insert_log(tx, &event::admin_removed(customer, &member.admin, clients.len(), now, actor)).await?;
             changes.push(Change::MembershipChanged(customer.clone(), member.admin.id));
             Ok(clients.len())
+        }
+
+        /// Ends every console and API session of `admin`, in the transaction of the change that
+        /// calls for it (issue #8): a session must not outlive the standing it was opened with.
+        async fn end_sessions(tx: &mut Tx, admin: AdminId) -> StoreResult<()> {
+            sqlx::query("DELETE FROM sessions WHERE admin_id = $1").bind(admin.to_string()).execute(&mut **tx).await?;
+            Ok(())
         }
 
         async fn admin_customers(tx: &mut Tx, admin: AdminId) -> StoreResult<Vec<CustomerId>> {
@@ -488,6 +496,7 @@ macro_rules! store_impl {
                 if updated == 0 {
                     return Err(StoreError::NotFound("administrator"));
                 }
+                end_sessions(&mut tx, id).await?;
                 self.commit(tx, &[]).await
             }
 
@@ -501,6 +510,9 @@ macro_rules! store_impl {
                     .rows_affected();
                 if updated == 0 {
                     return Err(StoreError::NotFound("administrator"));
+                }
+                if status == AdminStatus::Disabled {
+                    end_sessions(&mut tx, id).await?;
                 }
                 let now = OffsetDateTime::now_utc();
                 for customer in admin_customers(&mut tx, id).await? {
@@ -694,6 +706,11 @@ macro_rules! store_impl {
                 let deleted =
                     end_membership(&mut tx, customer, &member, DeletionCause::OwnerRemovedFromCustomer, actor, now, &mut changes)
                         .await?;
+                // Sessions are not tied to one customer: they go with the last membership, and until
+                // then lose this customer at once, since every request reads membership live.
+                if admin_customers(&mut tx, admin).await?.is_empty() {
+                    end_sessions(&mut tx, admin).await?;
+                }
                 insert_changes(&mut tx, &changes, now).await?;
                 self.commit(tx, &changes).await?;
                 Ok(deleted)
@@ -786,41 +803,61 @@ macro_rules! store_impl {
                 self.commit(tx, &[]).await
             }
 
-            async fn signing_keys(&self) -> StoreResult<Vec<SigningKey>> {
-                sqlx::query_as::<_, (String, Vec<u8>)>(
-                    "SELECT kid, private_key FROM signing_keys ORDER BY created_at DESC, kid",
+            async fn signing_keys(&self) -> StoreResult<Vec<KeyAtRest>> {
+                sqlx::query_as::<_, (String, String, Vec<u8>, i64)>(
+                    "SELECT kid, format, private_key, created_at FROM signing_keys ORDER BY created_at DESC, kid",
                 )
                 .fetch_all(&self.pool)
                 .await?
                 .into_iter()
-                .map(|(kid, key)| {
-                    SigningKey::from_stored(kid, &key)
-                        .ok_or_else(|| StoreError::Internal("a stored signing key is invalid".to_owned()))
-                })
+                .map(|(kid, format, bytes, created_at)| Ok(KeyAtRest { kid, format, bytes, created_at: sql::from_ms(created_at) }))
                 .collect()
             }
 
-            async fn add_signing_key(&self, key: &SigningKey, at: OffsetDateTime) -> StoreResult<()> {
+            async fn add_signing_key(&self, key: &KeyAtRest, revoke_previous: bool) -> StoreResult<()> {
                 let mut tx = self.write_tx().await?;
-                sqlx::query("INSERT INTO signing_keys (kid, private_key, created_at) VALUES ($1, $2, $3)")
-                    .bind(key.kid())
-                    .bind(key.private_bytes().to_vec())
-                    .bind(ms(at))
+                sqlx::query("INSERT INTO signing_keys (kid, format, private_key, created_at) VALUES ($1, $2, $3, $4)")
+                    .bind(&key.kid)
+                    .bind(&key.format)
+                    .bind(&key.bytes)
+                    .bind(ms(key.created_at))
                     .execute(&mut *tx)
                     .await?;
-                // A key superseded more than a token lifetime ago can no longer have live tokens.
-                let retired_before = ms(at - time::Duration::seconds(TOKEN_LIFETIME_SECS));
-                sqlx::query(
-                    "DELETE FROM signing_keys WHERE kid IN (SELECT old.kid FROM signing_keys old \
-                     WHERE EXISTS (SELECT 1 FROM signing_keys newer \
-                     WHERE newer.created_at > old.created_at AND newer.created_at < $1))",
-                )
-                .bind(retired_before)
-                .execute(&mut *tx)
-                .await?;
+                if revoke_previous {
+                    sqlx::query("DELETE FROM signing_keys WHERE kid <> $1").bind(&key.kid).execute(&mut *tx).await?;
+                } else {
+                    // A key superseded more than a token lifetime ago can no longer have live tokens.
+                    let retired_before = ms(key.created_at - time::Duration::seconds(TOKEN_LIFETIME_SECS));
+                    sqlx::query(
+                        "DELETE FROM signing_keys WHERE kid IN (SELECT old.kid FROM signing_keys old \
+                         WHERE EXISTS (SELECT 1 FROM signing_keys newer \
+                         WHERE newer.created_at > old.created_at AND newer.created_at < $1))",
+                    )
+                    .bind(retired_before)
+                    .execute(&mut *tx)
+                    .await?;
+                }
                 let changes = [Change::KeysChanged];
-                insert_changes(&mut tx, &changes, at).await?;
+                insert_changes(&mut tx, &changes, key.created_at).await?;
                 self.commit(tx, &changes).await
+            }
+
+            async fn reseal_signing_key(&self, key: &KeyAtRest, from_format: &str) -> StoreResult<bool> {
+                let mut tx = self.write_tx().await?;
+                let updated = sqlx::query("UPDATE signing_keys SET format = $1, private_key = $2 WHERE kid = $3 AND format = $4")
+                    .bind(&key.format)
+                    .bind(&key.bytes)
+                    .bind(&key.kid)
+                    .bind(from_format)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                // The key itself is unchanged: no node has anything to reload.
+                self.commit(tx, &[]).await?;
+                if updated > 0 {
+                    self.scrub().await?;
+                }
+                Ok(updated > 0)
             }
 
             async fn create_session(&self, digest: &[u8], session: &Session, at: OffsetDateTime) -> StoreResult<()> {

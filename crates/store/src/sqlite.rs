@@ -13,6 +13,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{Pool, Sqlite};
 
 use crate::changes::ListenerSlot;
+use crate::files;
 use crate::sql::store_impl;
 
 const DB_FILE: &str = "trustgate.db";
@@ -31,15 +32,28 @@ pub struct SqliteStore {
 impl SqliteStore {
     /// Opens (creating if needed) the store under `data_dir` and brings its schema up to date.
     pub async fn open(data_dir: &Path) -> StoreResult<Self> {
-        std::fs::create_dir_all(data_dir).map_err(|e| {
+        files::create_private_dir(data_dir).map_err(|e| {
             StoreError::Unavailable(format!("cannot create the data directory {}: {e}", data_dir.display()))
         })?;
+        let db = data_dir.join(DB_FILE);
+        // SQLite gives its -wal and -shm files the database file's mode, so creating that one
+        // private first makes all three private.
+        files::create_private_file(&db)
+            .map_err(|e| StoreError::Unavailable(format!("cannot create {}: {e}", db.display())))?;
+        for suffix in ["", "-wal", "-shm"] {
+            let path = data_dir.join(format!("{DB_FILE}{suffix}"));
+            files::restrict_to_owner(&path)
+                .map_err(|e| StoreError::Unavailable(format!("cannot make {} private: {e}", path.display())))?;
+        }
         let options = SqliteConnectOptions::new()
-            .filename(data_dir.join(DB_FILE))
+            .filename(db)
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
+            // Deleted and overwritten content (a key stored raw before it was sealed) is zeroed,
+            // not left in free pages.
+            .pragma("secure_delete", "ON")
             .busy_timeout(Duration::from_secs(5));
         let pool = SqlitePoolOptions::new().max_connections(8).connect_with(options).await?;
         sqlx::migrate!("migrations/sqlite").run(&pool).await.map_err(|e| StoreError::Internal(e.to_string()))?;
@@ -57,6 +71,13 @@ impl SqliteStore {
 
     /// SQLite has no server to notify: other processes find the rows through their tailers.
     async fn announce(_tx: &mut Tx, _changes: &[Change]) -> StoreResult<()> {
+        Ok(())
+    }
+
+    /// After a key stored raw was sealed: the WAL still holds earlier page images; checkpoint it
+    /// into the database (where `secure_delete` zeroed the old bytes) and truncate it.
+    async fn scrub(&self) -> StoreResult<()> {
+        sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(&self.pool).await?;
         Ok(())
     }
 

@@ -9,10 +9,12 @@ use time::OffsetDateTime;
 use tokio::sync::oneshot;
 use trustgate_core::access::{Access, Permission};
 use trustgate_core::admin::{Admin, AdminStatus, Email, Provider};
+use trustgate_core::custody::KeyVault;
 use trustgate_core::customer::{Customer, DisabledOwnerPolicy};
 use trustgate_core::event::Actor;
 use trustgate_core::ids::{AdminId, ClientId, CustomerId};
 use trustgate_core::secret::{random_token, ServerKey};
+use trustgate_core::token::KeySet;
 use trustgate_server::{AppState, ServerConfig};
 use trustgate_store::{PostgresStore, SqliteStore, Store};
 
@@ -345,6 +347,47 @@ impl TestApp {
             request = request.json(&body);
         }
         status_and_json(request.send().await.expect("send")).await
+    }
+
+    /// The server's signing keys, opened with its server key, to mint tokens as only a holder of
+    /// the real key could.
+    pub async fn key_set(&self) -> KeySet {
+        let vault = KeyVault::new(&self.server_key);
+        let stored = self.store.signing_keys().await.expect("signing keys");
+        KeySet::new(stored.iter().map(|k| vault.open(k).expect("the key opens")).collect()).expect("a signing key")
+    }
+
+    /// A session opened as sign-in opens one, for administrators who cannot sign in with a
+    /// password (federated ones).
+    pub async fn session_for(&self, admin: &TestAdmin) -> Session {
+        let id = random_token();
+        let csrf = random_token();
+        let now = OffsetDateTime::now_utc();
+        let session = trustgate_store::Session {
+            admin_id: admin.id,
+            csrf_token: csrf.clone(),
+            expires_at: now + time::Duration::hours(1),
+        };
+        self.store.create_session(&self.server_key.digest(&id), &session, now).await.expect("create session");
+        Session { cookie: format!("tg_session={id}"), csrf }
+    }
+
+    /// Runs the `trustgate` binary with `--json` on this node's data directory (and database).
+    pub fn cli(&self, args: &[&str]) -> Value {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_trustgate"));
+        command.arg("--data-dir").arg(self.dir.path()).arg("--json");
+        if let Some(url) = self.database_url() {
+            command.arg("--database").arg(url);
+        }
+        let output = command
+            .args(args)
+            .stdin(std::process::Stdio::null())
+            .env_remove("TRUSTGATE_SERVER_KEY")
+            .env("TRUSTGATE_ADMIN_PASSWORD", "another horse battery staple")
+            .output()
+            .expect("run trustgate");
+        assert!(output.status.success(), "trustgate {args:?} failed: {}", String::from_utf8_lossy(&output.stderr));
+        serde_json::from_slice(&output.stdout).expect("JSON output")
     }
 
     /// System-log records of `customer`, read through the store.

@@ -11,6 +11,7 @@ mod harness;
 mod browser;
 mod cli;
 mod console;
+mod files;
 mod postgres_nodes;
 
 /// The behaviour suite on the embedded SQLite store.
@@ -24,9 +25,11 @@ mod sqlite {
 
     mod administrators;
     mod calls;
+    mod keys;
     mod manage;
     mod notifications;
     mod rules;
+    mod sessions;
     mod systemlog;
     mod tokens;
 }
@@ -42,9 +45,11 @@ mod postgres {
 
     mod administrators;
     mod calls;
+    mod keys;
     mod manage;
     mod notifications;
     mod rules;
+    mod sessions;
     mod systemlog;
     mod tokens;
 }

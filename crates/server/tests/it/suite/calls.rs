@@ -81,7 +81,7 @@ async fn tampered_expired_and_foreign_key_tokens_get_401() {
     assert_eq!(app.get("/notifications/items", &parts.join("."), &customer).await.0, StatusCode::UNAUTHORIZED);
 
     // Expired: signed with the server's own key, issued more than an hour ago.
-    let keys = KeySet::new(app.store.signing_keys().await.unwrap()).unwrap();
+    let keys = app.key_set().await;
     let old = Claims::new(
         client.id,
         owner.id,

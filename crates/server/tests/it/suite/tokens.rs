@@ -200,8 +200,8 @@ async fn after_a_key_rotation_new_tokens_use_the_new_key_and_old_tokens_keep_wor
     let Some((app, client)) = app_with_client().await else { return };
     let old_token = app.token(&client).await;
     let old_kid = claims_header_kid(&old_token);
-    let key = trustgate_core::token::SigningKey::generate();
-    app.store.add_signing_key(&key, time::OffsetDateTime::now_utc()).await.unwrap();
+    let vault = trustgate_core::custody::KeyVault::new(&app.server_key);
+    let key = trustgate_server::keys::rotate(app.store.as_ref(), &vault, false).await.unwrap();
     let mut new_token = app.token(&client).await;
     for _ in 0..100 {
         if claims_header_kid(&new_token) == key.kid() {

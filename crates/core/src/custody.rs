@@ -1,0 +1,159 @@
+//! Signing keys at rest. A private key is stored sealed with AES-256-GCM under a key derived from
+//! the server key, which lives outside the store: a copy of the database alone cannot mint tokens.
+//!
+//! The key id is the associated data, so a sealed key moved to another row does not open.
+
+use std::fmt;
+
+use aes_gcm::aead::{Aead, KeyInit, Payload};
+use aes_gcm::{Aes256Gcm, Key, Nonce};
+use time::OffsetDateTime;
+
+use crate::encoding::random_bytes;
+use crate::secret::ServerKey;
+use crate::token::SigningKey;
+
+/// How keys written before encryption at rest are marked (the migration's column default).
+pub const RAW: &str = "raw";
+/// A 12-byte random nonce followed by the AES-256-GCM ciphertext and tag.
+pub const SEALED: &str = "aes-256-gcm";
+/// Separates this use of the server key from every other; the other HMAC inputs (secrets,
+/// session ids) are base64url and cannot contain a space, so none can collide with it.
+const LABEL: &str = "trustgate signing-key sealing v1";
+const NONCE_LEN: usize = 12;
+
+/// A signing key as the store keeps it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct KeyAtRest {
+    pub kid: String,
+    /// [`SEALED`], or [`RAW`] for a key stored before it was sealed.
+    pub format: String,
+    pub bytes: Vec<u8>,
+    pub created_at: OffsetDateTime,
+}
+
+impl fmt::Debug for KeyAtRest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "KeyAtRest({}, {}, <redacted>)", self.kid, self.format)
+    }
+}
+
+impl KeyAtRest {
+    pub fn is_sealed(&self) -> bool {
+        self.format == SEALED
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CustodyError {
+    #[error("signing key {0} does not open with this server key (every node must share the server key)")]
+    WrongServerKey(String),
+    #[error("signing key {0} is stored in an unknown format")]
+    UnknownFormat(String),
+    #[error("signing key {0} is not a valid key")]
+    Invalid(String),
+}
+
+/// Seals and opens signing keys with the key derived from the server key.
+pub struct KeyVault(Aes256Gcm);
+
+impl KeyVault {
+    pub fn new(server_key: &ServerKey) -> Self {
+        let derived = server_key.derive(LABEL);
+        Self(Aes256Gcm::new(Key::<Aes256Gcm>::from_slice(&derived)))
+    }
+
+    pub fn seal(&self, key: &SigningKey, created_at: OffsetDateTime) -> KeyAtRest {
+        let nonce = random_bytes::<NONCE_LEN>();
+        let private = key.private_bytes();
+        let payload = Payload { msg: &private, aad: key.kid().as_bytes() };
+        // AES-GCM fails only on messages of gigabytes; a key is 32 bytes.
+        let sealed = self.0.encrypt(Nonce::from_slice(&nonce), payload).unwrap_or_default();
+        let mut bytes = nonce.to_vec();
+        bytes.extend_from_slice(&sealed);
+        KeyAtRest { kid: key.kid().to_owned(), format: SEALED.to_owned(), bytes, created_at }
+    }
+
+    /// The key in clear; a [`RAW`] one is accepted so a store from before sealing can be re-sealed.
+    pub fn open(&self, stored: &KeyAtRest) -> Result<SigningKey, CustodyError> {
+        let kid = || stored.kid.clone();
+        let private = match stored.format.as_str() {
+            SEALED => {
+                let (nonce, sealed) =
+                    stored.bytes.split_at_checked(NONCE_LEN).ok_or_else(|| CustodyError::WrongServerKey(kid()))?;
+                let payload = Payload { msg: sealed, aad: stored.kid.as_bytes() };
+                self.0.decrypt(Nonce::from_slice(nonce), payload).map_err(|_| CustodyError::WrongServerKey(kid()))?
+            }
+            RAW => stored.bytes.clone(),
+            _ => return Err(CustodyError::UnknownFormat(kid())),
+        };
+        SigningKey::from_stored(kid(), &private).ok_or_else(|| CustodyError::Invalid(kid()))
+    }
+}
+
+impl fmt::Debug for KeyVault {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("KeyVault(<redacted>)")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+        haystack.windows(needle.len()).any(|w| w == needle)
+    }
+
+    #[test]
+    fn a_sealed_key_opens_with_its_server_key_only() {
+        let server_key = ServerKey::generate();
+        let key = SigningKey::generate();
+        let stored = KeyVault::new(&server_key).seal(&key, OffsetDateTime::now_utc());
+        assert_eq!(stored.format, SEALED);
+        assert!(!contains(&stored.bytes, &key.private_bytes()), "the stored bytes are not the key");
+        let opened = KeyVault::new(&server_key).open(&stored).unwrap_or_else(|e| unreachable!("{e}"));
+        assert_eq!(opened.private_bytes(), key.private_bytes());
+        assert_eq!(
+            KeyVault::new(&ServerKey::generate()).open(&stored).err(),
+            Some(CustodyError::WrongServerKey(key.kid().to_owned()))
+        );
+    }
+
+    #[test]
+    fn a_sealed_key_moved_to_another_kid_or_altered_does_not_open() {
+        let vault = KeyVault::new(&ServerKey::generate());
+        let stored = vault.seal(&SigningKey::generate(), OffsetDateTime::now_utc());
+        let moved = KeyAtRest { kid: "another".to_owned(), ..stored.clone() };
+        assert!(vault.open(&moved).is_err());
+        let mut altered = stored.clone();
+        if let Some(last) = altered.bytes.last_mut() {
+            *last ^= 1;
+        }
+        assert!(vault.open(&altered).is_err());
+        let truncated = KeyAtRest { bytes: stored.bytes[..5].to_vec(), ..stored.clone() };
+        assert!(vault.open(&truncated).is_err());
+        let unknown = KeyAtRest { format: "rot13".to_owned(), ..stored };
+        assert!(matches!(vault.open(&unknown), Err(CustodyError::UnknownFormat(_))));
+    }
+
+    #[test]
+    fn a_raw_key_from_before_sealing_still_opens() {
+        let key = SigningKey::generate();
+        let raw = KeyAtRest {
+            kid: key.kid().to_owned(),
+            format: RAW.to_owned(),
+            bytes: key.private_bytes().to_vec(),
+            created_at: OffsetDateTime::now_utc(),
+        };
+        let opened = KeyVault::new(&ServerKey::generate()).open(&raw).unwrap_or_else(|e| unreachable!("{e}"));
+        assert_eq!(opened.private_bytes(), key.private_bytes());
+    }
+
+    #[test]
+    fn debug_output_never_contains_key_material() {
+        let stored = KeyVault::new(&ServerKey::generate()).seal(&SigningKey::generate(), OffsetDateTime::now_utc());
+        assert!(format!("{stored:?}").contains("redacted"));
+        assert!(!format!("{stored:?}").contains(&format!("{:?}", &stored.bytes[..4])));
+    }
+}
