@@ -201,12 +201,12 @@ macro_rules! store_impl {
         use trustgate_core::access::Access;
         use trustgate_core::admin::{Admin, AdminStatus, Email};
         use trustgate_core::client::ApiClient;
+        use trustgate_core::custody::KeyAtRest;
         use trustgate_core::customer::{Customer, DisabledOwnerPolicy};
         use trustgate_core::event::{self, Actor, DeletionCause, LogEntry};
         use trustgate_core::ids::{AdminId, ClientId, CustomerId};
         use trustgate_core::rights::Standing;
         use trustgate_core::secret::SecretVerifier;
-        use trustgate_core::custody::KeyAtRest;
         use trustgate_core::token::TOKEN_LIFETIME_SECS;
 
         use crate::changes::{Change, ChangeListener};
