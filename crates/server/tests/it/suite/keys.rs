@@ -66,6 +66,8 @@ async fn keys_stored_raw_before_the_upgrade_are_sealed_at_start_and_their_tokens
     let client = app.client(&customer, &owner).await;
     let legacy = SigningKey::generate();
     store_raw_key(&app, &legacy).await;
+    // Another after it, so the first one's bytes sit mid-page, where only zeroing erases them.
+    store_raw_key(&app, &SigningKey::generate()).await;
     let issued = Claims::new(client.id, owner.id, customer.clone(), OffsetDateTime::now_utc(), TokenUse::Access);
     let issued = KeySet::new(vec![SigningKey::from_stored(legacy.kid().to_owned(), &legacy.private_bytes()).unwrap()])
         .unwrap()
