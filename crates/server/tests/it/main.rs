@@ -22,12 +22,17 @@ mod sqlite {
         TestApp::spawn_on(Backend::Sqlite).await
     }
 
+    pub async fn app_with(config: trustgate_server::ServerConfig) -> Option<TestApp> {
+        TestApp::spawn_with(Backend::Sqlite, config).await
+    }
+
     mod administrators;
     mod calls;
     mod manage;
     mod notifications;
     mod rules;
     mod systemlog;
+    mod throttling;
     mod tokens;
 }
 
@@ -40,11 +45,16 @@ mod postgres {
         TestApp::spawn_on(Backend::Postgres).await
     }
 
+    pub async fn app_with(config: trustgate_server::ServerConfig) -> Option<TestApp> {
+        TestApp::spawn_with(Backend::Postgres, config).await
+    }
+
     mod administrators;
     mod calls;
     mod manage;
     mod notifications;
     mod rules;
     mod systemlog;
+    mod throttling;
     mod tokens;
 }
