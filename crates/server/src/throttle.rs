@@ -147,3 +147,28 @@ impl<S: Send + Sync> FromRequestParts<S> for Source {
         Ok(Source::of(&parts.extensions))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_lockout_doubles_the_last_up_to_the_cap() {
+        let policy = Policy {
+            failures: NonZeroU32::MIN,
+            refill: Duration::from_secs(60),
+            lockout: Duration::from_secs(30),
+            max_lockout: Duration::from_secs(900),
+        };
+        let secs: Vec<u64> = (1..=7).map(|level| policy.lockout(level).as_secs()).collect();
+        assert_eq!(secs, [30, 60, 120, 240, 480, 900, 900]);
+        assert_eq!(policy.lockout(u32::MAX), Duration::from_secs(900));
+    }
+
+    #[test]
+    fn retry_after_rounds_up_to_whole_seconds() {
+        assert_eq!(retry_after_secs(Duration::from_millis(1)), 1);
+        assert_eq!(retry_after_secs(Duration::from_secs(30)), 30);
+        assert_eq!(retry_after_secs(Duration::from_millis(29_001)), 30);
+    }
+}
