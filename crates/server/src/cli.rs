@@ -110,6 +110,11 @@ pub struct ServeArgs {
     /// system-log record (the first of a window is written at once).
     #[arg(long, env = "TRUSTGATE_REFUSAL_LOG_WINDOW", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
     pub refusal_log_window: u64,
+    /// Addresses of reverse proxies in front of Trustgate (comma-separated): for requests from
+    /// them, the client's address for sign-in throttling and the system log is taken from
+    /// `X-Forwarded-For`. Without it the header is ignored.
+    #[arg(long, env = "TRUSTGATE_TRUSTED_PROXIES", value_delimiter = ',')]
+    pub trusted_proxy: Vec<std::net::IpAddr>,
 }
 
 impl ServeArgs {
@@ -125,6 +130,7 @@ impl ServeArgs {
             client_throttle: policy(self.client_failure_limit),
             sign_in_throttle: policy(self.sign_in_failure_limit),
             refusal_window: Duration::from_secs(self.refusal_log_window),
+            trusted_proxies: self.trusted_proxy.clone(),
             ..ServerConfig::default()
         }
     }

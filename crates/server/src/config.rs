@@ -1,5 +1,6 @@
 //! Server settings that handlers read.
 
+use std::net::IpAddr;
 use std::num::NonZeroU32;
 use std::time::Duration;
 
@@ -22,6 +23,8 @@ pub struct ServerConfig {
     pub throttle_capacity: usize,
     /// How long refusals are counted before one system-log record sums them up.
     pub refusal_window: Duration,
+    /// Reverse proxies whose `X-Forwarded-For` names the client's address.
+    pub trusted_proxies: Vec<IpAddr>,
 }
 
 /// Keycloak's brute-force detection locks for 1 minute up to 15 after 30 failures; Trustgate
@@ -47,6 +50,7 @@ impl Default for ServerConfig {
             sign_in_throttle: DEFAULT_THROTTLE,
             throttle_capacity: 100_000,
             refusal_window: Duration::from_secs(60),
+            trusted_proxies: Vec::new(),
         }
     }
 }

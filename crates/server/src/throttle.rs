@@ -14,12 +14,14 @@ use std::time::{Duration, Instant};
 
 use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::request::Parts;
-use axum::http::Extensions;
+use axum::http::{Extensions, HeaderMap};
 use governor::clock::DefaultClock;
 use governor::state::keyed::HashMapStateStore;
 use governor::{Quota, RateLimiter};
 use trustgate_core::admin::Email;
 use trustgate_core::ids::ClientId;
+
+use crate::state::AppState;
 
 /// How many failures a key may have before it is locked out, and for how long.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -131,20 +133,44 @@ pub struct Throttles {
     pub sign_ins: Throttle<(Email, Option<IpAddr>)>,
 }
 
-/// Where a request came from: the peer address of its connection.
+/// Where a request came from: the peer address of its connection or, when that peer is a trusted
+/// proxy, the last address in `X-Forwarded-For` that is not itself a trusted proxy (the ones to
+/// its left could have been written by the client).
 pub struct Source(pub Option<IpAddr>);
 
 impl Source {
-    pub fn of(extensions: &Extensions) -> Self {
-        Source(extensions.get::<ConnectInfo<SocketAddr>>().map(|ConnectInfo(addr)| addr.ip()))
+    pub fn of(extensions: &Extensions, headers: &HeaderMap, trusted_proxies: &[IpAddr]) -> Self {
+        let peer = extensions.get::<ConnectInfo<SocketAddr>>().map(|ConnectInfo(addr)| addr.ip());
+        let Some(peer) = peer else { return Source(None) };
+        if !trusted_proxies.contains(&peer) {
+            return Source(Some(peer));
+        }
+        let forwarded = headers
+            .get_all(X_FORWARDED_FOR)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .map(|hop| hop.trim().parse::<IpAddr>().ok())
+            .collect::<Vec<_>>();
+        for hop in forwarded.into_iter().rev() {
+            match hop {
+                Some(hop) if trusted_proxies.contains(&hop) => continue,
+                Some(hop) => return Source(Some(hop)),
+                // Not an address: nothing to its left can be trusted either.
+                None => break,
+            }
+        }
+        Source(Some(peer))
     }
 }
 
-impl<S: Send + Sync> FromRequestParts<S> for Source {
+const X_FORWARDED_FOR: &str = "x-forwarded-for";
+
+impl FromRequestParts<AppState> for Source {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        Ok(Source::of(&parts.extensions))
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        Ok(Source::of(&parts.extensions, &parts.headers, &state.config.trusted_proxies))
     }
 }
 

@@ -55,7 +55,7 @@ pub async fn sign_in_page(State(state): State<AppState>, headers: HeaderMap) -> 
 /// `POST /console/sign-in`
 pub async fn sign_in(State(state): State<AppState>, request: axum::extract::Request) -> Response {
     let expected = cookie_value(request.headers(), SIGN_IN_COOKIE).unwrap_or_default();
-    let Source(source) = Source::of(request.extensions());
+    let Source(source) = Source::of(request.extensions(), request.headers(), &state.config.trusted_proxies);
     let form = match Fields::read(request, &state).await {
         Ok(form) => form,
         Err(error) => return sign_in_form(&state, error.status(), "", Some(error.message())),

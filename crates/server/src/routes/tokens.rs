@@ -31,7 +31,7 @@ async fn oauth_grant(state: &AppState, customer: &str, request: Request) -> Resu
 }
 
 async fn oauth_checked(state: &AppState, customer: &str, request: Request) -> Result<Response, OAuthError> {
-    let Source(source) = Source::of(request.extensions());
+    let Source(source) = Source::of(request.extensions(), request.headers(), &state.config.trusted_proxies);
     let basic = basic_credentials(request.headers())?;
     // Citrix is strict about the media type; a `charset` parameter is tolerated here.
     if body::media_type(request.headers()).as_deref() != Some(FORM) {
@@ -102,7 +102,7 @@ pub async fn legacy(State(state): State<AppState>, Path(customer): Path<String>,
 }
 
 async fn legacy_grant(state: &AppState, customer: &str, request: Request) -> Result<Response, LegacyTokenError> {
-    let Source(source) = Source::of(request.extensions());
+    let Source(source) = Source::of(request.extensions(), request.headers(), &state.config.trusted_proxies);
     let body = body::bytes(request, state).await.map_err(|e| LegacyTokenError::invalid(e.to_string()))?;
     let Ok(Value::Object(fields)) = serde_json::from_slice::<Value>(&body) else {
         return Err(LegacyTokenError::invalid("An error has occurred."));

@@ -220,3 +220,48 @@ async fn a_basic_authentication_failure_is_a_401_with_a_basic_challenge() {
     assert_eq!(legacy.status(), StatusCode::OK);
     assert_eq!(legacy.headers()["cache-control"], "no-store");
 }
+
+async fn sign_in_via(app: &TestApp, forwarded_for: &str, email: &str, password: &str) -> StatusCode {
+    app.http
+        .post(app.url("/api/v1/session"))
+        .header("x-forwarded-for", forwarded_for)
+        .json(&json!({ "email": email, "password": password }))
+        .send()
+        .await
+        .unwrap()
+        .status()
+}
+
+#[tokio::test]
+async fn behind_a_trusted_proxy_sign_ins_are_throttled_per_forwarded_address() {
+    let mut config = sign_in_limit(1);
+    config.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
+    let Some(app) = super::app_with(config).await else { return };
+    let customer = app.customer().await;
+    let admin = app.admin_with_password(&customer, Access::Full).await;
+    for _ in 0..2 {
+        let status = sign_in_via(&app, "203.0.113.9, 198.51.100.1", &admin.email, "a wrong password!").await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+    }
+    let locked = sign_in_via(&app, "203.0.113.9, 198.51.100.1", &admin.email, &admin.password).await;
+    assert_eq!(locked, StatusCode::TOO_MANY_REQUESTS, "the address the proxy saw is locked");
+    // The client may write anything left of what the proxy appended: only the last hop counts.
+    let spoofed = sign_in_via(&app, "198.51.100.1, 198.51.100.1", &admin.email, &admin.password).await;
+    assert_eq!(spoofed, StatusCode::TOO_MANY_REQUESTS);
+    let elsewhere = sign_in_via(&app, "198.51.100.7", &admin.email, &admin.password).await;
+    assert_eq!(elsewhere, StatusCode::OK, "the same account from another address is not locked");
+    let first = &app.log_of(&customer, SIGN_IN_FAILURE).await[0];
+    assert_eq!(first.after, Some(json!({ "sourceAddress": "198.51.100.1" })));
+}
+
+#[tokio::test]
+async fn without_a_trusted_proxy_x_forwarded_for_is_ignored() {
+    let Some(app) = super::app_with(sign_in_limit(1)).await else { return };
+    let customer = app.customer().await;
+    let admin = app.admin_with_password(&customer, Access::Full).await;
+    for forwarded in ["203.0.113.1", "203.0.113.2"] {
+        assert_eq!(sign_in_via(&app, forwarded, &admin.email, "a wrong password!").await, StatusCode::UNAUTHORIZED);
+    }
+    let locked = sign_in_via(&app, "203.0.113.3", &admin.email, &admin.password).await;
+    assert_eq!(locked, StatusCode::TOO_MANY_REQUESTS, "every try came from 127.0.0.1, whatever the header says");
+}
