@@ -1,6 +1,8 @@
 //! System-log events (R10): every lifecycle change, with who did it. Built here, written by the
 //! store in the same transaction as the change they describe.
 
+use std::net::IpAddr;
+
 use serde_json::{json, Value};
 use time::OffsetDateTime;
 
@@ -244,9 +246,85 @@ pub fn sign_in(customer: &CustomerId, admin: &Admin, succeeded: bool, at: Offset
     about_admin(LogEntry { message, ..entry(customer, at, event_type, &actor) }, admin)
 }
 
+/// The failed sign-ins for `admin` that followed the one already logged, counted over a window
+/// rather than written once each, so that guessing passwords cannot fill the log.
+pub fn sign_in_failures(customer: &CustomerId, admin: &Admin, refusals: &Refusals, at: OffsetDateTime) -> LogEntry {
+    let mut e = sign_in(customer, admin, false, at);
+    e.message = format!(
+        "{} further sign-in(s) failed for administrator {} in the last {}{}.",
+        refusals.count,
+        admin.email,
+        refusals.window(),
+        refusals.from()
+    );
+    e.after = Some(refusals.json());
+    e
+}
+
 pub fn token_refused(client: &ApiClient, reason: &str, at: OffsetDateTime) -> LogEntry {
     let actor = Actor::ApiClient { id: client.id, name: client.name.clone() };
     let mut e = about_client(entry(&client.customer_id, at, "platform:token/failure", &actor), client);
     e.message = format!("A token request for API client {} was refused: {reason}.", client.name);
+    e
+}
+
+/// The refused token requests for `client` that followed the one already logged (see
+/// [`sign_in_failures`]).
+pub fn token_refusals(client: &ApiClient, refusals: &Refusals, at: OffsetDateTime) -> LogEntry {
+    let mut e = token_refused(client, "", at);
+    e.message = format!(
+        "{} further token request(s) for API client {} were refused in the last {}{}.",
+        refusals.count,
+        client.name,
+        refusals.window(),
+        refusals.from()
+    );
+    e.after = Some(refusals.json());
+    e
+}
+
+/// Refusals counted over a window: how many, and from which source addresses (a bounded list).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusals {
+    pub count: u64,
+    pub window_secs: u64,
+    pub sources: Vec<IpAddr>,
+    /// Whether more addresses were seen than `sources` holds.
+    pub more_sources: bool,
+}
+
+impl Refusals {
+    fn window(&self) -> String {
+        match self.window_secs {
+            60 => "minute".to_owned(),
+            secs if secs % 60 == 0 => format!("{} minutes", secs / 60),
+            secs => format!("{secs} seconds"),
+        }
+    }
+
+    fn from(&self) -> String {
+        if self.sources.is_empty() {
+            return String::new();
+        }
+        let list = self.sources.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ");
+        let more = if self.more_sources { " and others" } else { "" };
+        format!(", from {list}{more}")
+    }
+
+    fn json(&self) -> Value {
+        json!({
+            "refusals": self.count,
+            "windowSeconds": self.window_secs,
+            "sourceAddresses": self.sources.iter().map(ToString::to_string).collect::<Vec<_>>(),
+            "moreSourceAddresses": self.more_sources,
+        })
+    }
+}
+
+/// Notes where a refused request came from.
+pub fn from_source(mut e: LogEntry, source: Option<IpAddr>) -> LogEntry {
+    if let Some(source) = source {
+        e.after = Some(json!({ "sourceAddress": source.to_string() }));
+    }
     e
 }

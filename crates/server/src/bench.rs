@@ -100,6 +100,15 @@ request = function()
 end
 "#;
 
+/// One client id, always with a wrong secret: an attacker guessing.
+const WRONG_SECRET_SCRIPT: &str = r#"
+local body = "grant_type=client_credentials&client_id=" .. os.getenv("TG_BENCH_ATTACKED") .. "&client_secret=tgs_wrong"
+request = function()
+  return wrk.format("POST", "/cctrustoauth2/root/tokens/clients",
+    {["Content-Type"] = "application/x-www-form-urlencoded"}, body)
+end
+"#;
+
 const CALL_SCRIPT: &str = r#"
 local calls = {}
 for line in io.lines(os.getenv("TG_BENCH_TOKENS")) do
@@ -260,6 +269,10 @@ fn wrk(
     for (k, v) in env {
         command.env(k, v);
     }
+    run_wrk(command)
+}
+
+fn run_wrk(mut command: Command) -> anyhow::Result<Run> {
     let output = command.output().context("running wrk (install it: apt-get install wrk)")?;
     let stdout = String::from_utf8_lossy(&output.stdout);
     let Some(json) = stdout.lines().rev().find(|l| l.starts_with('{')) else {
@@ -338,7 +351,28 @@ async fn measure(
     let baseline = wrk(&url, "/healthz", &base, conns, secs, &env)?;
     let floor = baseline.rate();
     push("baseline: GET /healthz".to_owned(), conns, baseline, floor);
-    push("token grant (client credentials)".to_owned(), conns, wrk(&url, "/", &token_lua, conns, secs, &env)?, floor);
+    let undisturbed = wrk(&url, "/", &token_lua, conns, secs, &env)?;
+    push("token grant (client credentials)".to_owned(), conns, undisturbed, floor);
+    let (attack, under_attack) = grants_under_attack(&url, &scratch, &seeded, conns, secs)?;
+    push(
+        format!(
+            "wrong secrets for one client id as fast as wrk sends ({:.0} req/s, {} answered non-2xx)",
+            attack.rate(),
+            attack.non2xx
+        ),
+        conns / 2,
+        attack,
+        floor,
+    );
+    push(
+        format!(
+            "token grant of the other clients meanwhile (p99 {:.2}× the undisturbed grant's)",
+            under_attack.p99_us as f64 / undisturbed.p99_us.max(1) as f64
+        ),
+        conns,
+        under_attack,
+        floor,
+    );
     push(
         "authorized call: GET /notifications/items".to_owned(),
         conns,
@@ -394,6 +428,45 @@ async fn measure(
         }
     }
     Ok(server.rss_mib())
+}
+
+/// Grants of every sampled client but one, while the one receives wrong secrets on half as many
+/// connections again: the attacked client is locked out (429) and the others keep their latency.
+fn grants_under_attack(
+    url: &str,
+    scratch: &Path,
+    seeded: &Seeded,
+    conns: u32,
+    secs: u32,
+) -> anyhow::Result<(Run, Run)> {
+    let Some(((_, attacked, _), others)) = seeded.creds.split_first() else { bail!("no client was seeded") };
+    if others.is_empty() {
+        bail!("the attack scenario needs at least two seeded clients");
+    }
+    let write = |name: &str, text: String| -> anyhow::Result<PathBuf> {
+        let path = scratch.join(name);
+        std::fs::write(&path, text)?;
+        Ok(path)
+    };
+    let attack_lua = write("attack.lua", format!("{WRONG_SECRET_SCRIPT}{DONE_HOOK}"))?;
+    let others = write("others.txt", others.iter().map(|(_, id, s)| format!("{id} {s}\n")).collect())?;
+    let token_lua = scratch.join("token.lua");
+    let attacker = std::thread::spawn({
+        let (url, attacked) = (url.to_owned(), attacked.clone());
+        move || {
+            let mut command = Command::new("wrk");
+            command
+                .args(["-t1".to_owned(), format!("-c{}", (conns / 2).max(1)), format!("-d{secs}s")])
+                .args(["--timeout", "5s", "-s"])
+                .arg(&attack_lua)
+                .arg(format!("{url}/"))
+                .env("TG_BENCH_ATTACKED", attacked);
+            run_wrk(command)
+        }
+    });
+    let grants = wrk(url, "/", &token_lua, conns, secs, &[("TG_BENCH_CREDS", &others)])?;
+    let attack = attacker.join().map_err(|_| anyhow::anyhow!("the attacking wrk thread failed"))??;
+    Ok((attack, grants))
 }
 
 pub async fn run(args: BenchArgs) -> anyhow::Result<()> {

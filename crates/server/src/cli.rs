@@ -4,8 +4,10 @@
 
 use std::io::{BufRead, Write};
 use std::net::SocketAddr;
+use std::num::NonZeroU32;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context};
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -22,6 +24,7 @@ use trustgate_store::{files, PostgresStore, SqliteStore, Store};
 
 use crate::config::ServerConfig;
 use crate::state::AppState;
+use crate::throttle::Policy as ThrottlePolicy;
 use crate::wire::rfc3339;
 use crate::{ops, password};
 
@@ -88,6 +91,49 @@ pub struct ServeArgs {
     /// E-mail of the administrator created on the first start of an empty store.
     #[arg(long, env = "TRUSTGATE_BOOTSTRAP_EMAIL", default_value = "admin@example.com")]
     pub bootstrap_email: String,
+    /// Wrong secrets a client may receive (per node) before it is locked out.
+    #[arg(long, env = "TRUSTGATE_CLIENT_FAILURE_LIMIT", default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..))]
+    pub client_failure_limit: u32,
+    /// Failed sign-ins an e-mail may have from one address (per node) before it is locked out.
+    #[arg(long, env = "TRUSTGATE_SIGN_IN_FAILURE_LIMIT", default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..))]
+    pub sign_in_failure_limit: u32,
+    /// Seconds over which a spent failure allowance refills.
+    #[arg(long, env = "TRUSTGATE_FAILURE_WINDOW", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
+    pub failure_window: u64,
+    /// Seconds of the first lockout; each further lockout doubles it.
+    #[arg(long, env = "TRUSTGATE_LOCKOUT", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
+    pub lockout: u64,
+    /// Longest lockout, in seconds.
+    #[arg(long, env = "TRUSTGATE_MAX_LOCKOUT", default_value_t = 900, value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_lockout: u64,
+    /// Seconds over which refused token requests and failed sign-ins are counted into one
+    /// system-log record (the first of a window is written at once).
+    #[arg(long, env = "TRUSTGATE_REFUSAL_LOG_WINDOW", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
+    pub refusal_log_window: u64,
+    /// Addresses of reverse proxies in front of Trustgate (comma-separated): for requests from
+    /// them, the client's address for sign-in throttling and the system log is taken from
+    /// `X-Forwarded-For`. Without it the header is ignored.
+    #[arg(long, env = "TRUSTGATE_TRUSTED_PROXIES", value_delimiter = ',')]
+    pub trusted_proxy: Vec<std::net::IpAddr>,
+}
+
+impl ServeArgs {
+    fn config(&self) -> ServerConfig {
+        let policy = |failures: u32| ThrottlePolicy {
+            failures: NonZeroU32::new(failures).unwrap_or(NonZeroU32::MIN),
+            refill: Duration::from_secs(self.failure_window),
+            lockout: Duration::from_secs(self.lockout),
+            max_lockout: Duration::from_secs(self.max_lockout.max(self.lockout)),
+        };
+        ServerConfig {
+            secure_cookies: self.secure_cookies,
+            client_throttle: policy(self.client_failure_limit),
+            sign_in_throttle: policy(self.sign_in_failure_limit),
+            refusal_window: Duration::from_secs(self.refusal_log_window),
+            trusted_proxies: self.trusted_proxy.clone(),
+            ..ServerConfig::default()
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -362,7 +408,7 @@ async fn serve(store: Arc<dyn Store>, data_dir: &Path, args: ServeArgs) -> anyho
     let key = server_key(data_dir)?;
     let first_start = store.customers().await?.is_empty();
     let bootstrap = if first_start { Some(bootstrap(store.as_ref(), &args.bootstrap_email).await?) } else { None };
-    let config = ServerConfig { secure_cookies: args.secure_cookies, ..ServerConfig::default() };
+    let config = args.config();
     let state = AppState::new(store, key, config).await?;
     let listener =
         tokio::net::TcpListener::bind(args.listen).await.with_context(|| format!("listening on {}", args.listen))?;

@@ -1,6 +1,10 @@
 //! Server settings that handlers read.
 
+use std::net::IpAddr;
+use std::num::NonZeroU32;
 use std::time::Duration;
+
+use crate::throttle::Policy;
 
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
@@ -11,7 +15,29 @@ pub struct ServerConfig {
     pub cache_capacity: usize,
     /// Largest request body accepted, in bytes.
     pub body_limit: usize,
+    /// Failed client secrets allowed per client before it is locked out.
+    pub client_throttle: Policy,
+    /// Failed sign-ins allowed per e-mail and source address before they are locked out.
+    pub sign_in_throttle: Policy,
+    /// Most keys each throttle, and the refusal log, track at once.
+    pub throttle_capacity: usize,
+    /// How long refusals are counted before one system-log record sums them up.
+    pub refusal_window: Duration,
+    /// Reverse proxies whose `X-Forwarded-For` names the client's address.
+    pub trusted_proxies: Vec<IpAddr>,
 }
+
+/// Keycloak's brute-force detection locks for 1 minute up to 15 after 30 failures; Trustgate
+/// counts per client (or per e-mail and address), so it allows fewer and starts shorter.
+pub const DEFAULT_THROTTLE: Policy = Policy {
+    failures: match NonZeroU32::new(10) {
+        Some(n) => n,
+        None => NonZeroU32::MIN,
+    },
+    refill: Duration::from_secs(60),
+    lockout: Duration::from_secs(30),
+    max_lockout: Duration::from_secs(15 * 60),
+};
 
 impl Default for ServerConfig {
     fn default() -> Self {
@@ -20,6 +46,11 @@ impl Default for ServerConfig {
             session_lifetime: Duration::from_secs(8 * 3600),
             cache_capacity: 200_000,
             body_limit: 64 * 1024,
+            client_throttle: DEFAULT_THROTTLE,
+            sign_in_throttle: DEFAULT_THROTTLE,
+            throttle_capacity: 100_000,
+            refusal_window: Duration::from_secs(60),
+            trusted_proxies: Vec::new(),
         }
     }
 }

@@ -37,6 +37,9 @@ pub enum ApiError {
     Refused(String),
     #[error("service unavailable")]
     Unavailable,
+    /// 429: too many failures; locked out for `retry_after` seconds (sent as `Retry-After`).
+    #[error("too many failed attempts; retry after {retry_after} s")]
+    Throttled { retry_after: u64 },
     #[error("internal error")]
     Internal,
 }
@@ -88,6 +91,12 @@ impl ApiError {
                 "The service cannot reach its database; retry shortly.".to_owned(),
                 vec![],
             ),
+            ApiError::Throttled { retry_after } => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "tooManyRequests",
+                format!("Too many failed attempts; retry after {retry_after} seconds."),
+                vec![("retryAfter", retry_after.to_string())],
+            ),
             ApiError::Internal => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "internalError",
@@ -100,6 +109,10 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
+        let retry_after = match self {
+            ApiError::Throttled { retry_after } => Some(retry_after),
+            _ => None,
+        };
         let (status, kind, detail, parameters) = self.parts();
         let parameters: Vec<_> =
             parameters.into_iter().map(|(name, value)| json!({ "name": name, "value": value })).collect();
@@ -108,7 +121,14 @@ impl IntoResponse for ApiError {
         if status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("CwsAuth"));
         }
+        insert_retry_after(&mut response, retry_after);
         response
+    }
+}
+
+fn insert_retry_after(response: &mut Response, seconds: Option<u64>) {
+    if let Some(seconds) = seconds {
+        response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
     }
 }
 
@@ -142,31 +162,48 @@ pub struct OAuthError {
     pub error: &'static str,
     pub description: String,
     pub status: StatusCode,
+    /// Seconds for `Retry-After`, on a 429.
+    pub retry_after: Option<u64>,
+    /// The client authenticated with HTTP Basic: a failure answers 401 with a Basic challenge.
+    pub basic_challenge: bool,
 }
 
 impl OAuthError {
+    fn new(error: &'static str, description: impl Into<String>, status: StatusCode) -> Self {
+        Self { error, description: description.into(), status, retry_after: None, basic_challenge: false }
+    }
+
     pub fn invalid_client() -> Self {
-        Self {
-            error: "invalid_client",
-            description: "Invalid client id or client secret.".to_owned(),
-            status: StatusCode::BAD_REQUEST,
-        }
+        Self::new("invalid_client", "Invalid client id or client secret.", StatusCode::BAD_REQUEST)
     }
 
     pub fn invalid_request(description: impl Into<String>) -> Self {
-        Self { error: "invalid_request", description: description.into(), status: StatusCode::BAD_REQUEST }
+        Self::new("invalid_request", description, StatusCode::BAD_REQUEST)
     }
 
     pub fn unsupported_grant_type() -> Self {
-        Self {
-            error: "unsupported_grant_type",
-            description: "Only grant_type=client_credentials is supported.".to_owned(),
-            status: StatusCode::BAD_REQUEST,
-        }
+        Self::new("unsupported_grant_type", "Only grant_type=client_credentials is supported.", StatusCode::BAD_REQUEST)
     }
 
     pub fn unauthorized_client(description: impl Into<String>) -> Self {
-        Self { error: "unauthorized_client", description: description.into(), status: StatusCode::BAD_REQUEST }
+        Self::new("unauthorized_client", description, StatusCode::BAD_REQUEST)
+    }
+
+    /// The client is locked out after repeated wrong secrets. `slow_down` (RFC 8628 §3.5,
+    /// registered for token endpoint responses) says exactly this: wait, then ask again.
+    pub fn slow_down(retry_after: u64) -> Self {
+        let description = format!("Too many failed attempts for this client; retry after {retry_after} seconds.");
+        Self { retry_after: Some(retry_after), ..Self::new("slow_down", description, StatusCode::TOO_MANY_REQUESTS) }
+    }
+
+    /// RFC 6749 §5.2: a client that authenticated with the Authorization header and failed gets
+    /// 401 and a challenge in the scheme it used.
+    pub fn after_basic(mut self) -> Self {
+        if self.error == "invalid_client" {
+            self.status = StatusCode::UNAUTHORIZED;
+            self.basic_challenge = true;
+        }
+        self
     }
 
     pub fn server(error: ApiError) -> Self {
@@ -182,7 +219,7 @@ impl OAuthError {
             StatusCode::SERVICE_UNAVAILABLE => "temporarily_unavailable",
             _ => "server_error",
         };
-        Self { error, description: description.to_owned(), status }
+        Self::new(error, description, status)
     }
 }
 
@@ -190,7 +227,12 @@ impl IntoResponse for OAuthError {
     fn into_response(self) -> Response {
         let body = json!({ "error": self.error, "error_description": self.description });
         let mut response = (self.status, axum::Json(body)).into_response();
-        response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        let headers = response.headers_mut();
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        if self.basic_challenge {
+            headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"trustgate\""));
+        }
+        insert_retry_after(&mut response, self.retry_after);
         response
     }
 }
@@ -200,25 +242,29 @@ impl IntoResponse for OAuthError {
 pub struct LegacyTokenError {
     pub status: StatusCode,
     pub reason: String,
+    pub retry_after: Option<u64>,
 }
 
 impl LegacyTokenError {
     pub fn invalid(reason: impl Into<String>) -> Self {
-        Self { status: StatusCode::BAD_REQUEST, reason: reason.into() }
+        Self { status: StatusCode::BAD_REQUEST, reason: reason.into(), retry_after: None }
     }
 }
 
 impl IntoResponse for LegacyTokenError {
     fn into_response(self) -> Response {
-        let body = json!({ "message": "The request is invalid.", "modelState": { "credentials": [self.reason] } });
+        let message =
+            if self.status == StatusCode::TOO_MANY_REQUESTS { "Too many requests." } else { "The request is invalid." };
+        let body = json!({ "message": message, "modelState": { "credentials": [self.reason] } });
         let mut response = (self.status, axum::Json(body)).into_response();
-        response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+        response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        insert_retry_after(&mut response, self.retry_after);
         response
     }
 }
 
 impl From<OAuthError> for LegacyTokenError {
     fn from(error: OAuthError) -> Self {
-        Self { status: error.status, reason: error.description }
+        Self { status: error.status, reason: error.description, retry_after: error.retry_after }
     }
 }

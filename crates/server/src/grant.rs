@@ -1,15 +1,19 @@
 //! Trading a client's id and secret for a token: the logic both token endpoints share.
 
+use std::net::IpAddr;
+
 use time::OffsetDateTime;
 use trustgate_core::client::ApiClient;
 use trustgate_core::event;
 use trustgate_core::ids::{ClientId, CustomerId};
 use trustgate_core::rights::{self, PrincipalKind};
-use trustgate_core::secret::ClientSecret;
+use trustgate_core::secret::{ClientSecret, SecretVerifier};
 use trustgate_core::token::{Claims, TokenUse};
 
 use crate::error::{ApiError, OAuthError};
+use crate::refusals::Subject;
 use crate::state::AppState;
+use crate::throttle::retry_after_secs;
 
 /// The customer named in a token endpoint's path: `root`, or a customer id.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,6 +43,8 @@ pub enum Refusal {
     /// all answered alike, so a caller learns nothing about which it was.
     BadCredentials,
     Suspended,
+    /// Locked out after repeated wrong secrets; retry after this many seconds.
+    Throttled(u64),
     Server(ApiError),
 }
 
@@ -55,31 +61,53 @@ impl From<Refusal> for OAuthError {
             Refusal::Suspended => {
                 OAuthError::unauthorized_client("This client is suspended while its owner is disabled.")
             }
+            Refusal::Throttled(retry_after) => OAuthError::slow_down(retry_after),
             Refusal::Server(error) => OAuthError::server(error),
         }
     }
 }
 
-pub async fn issue(state: &AppState, client_id: &str, secret: &str, path: &PathCustomer) -> Result<Issued, Refusal> {
-    let id = ClientId::parse(client_id).map_err(|_| Refusal::BadCredentials)?;
+pub async fn issue(
+    state: &AppState,
+    client_id: &str,
+    secret: &str,
+    path: &PathCustomer,
+    source: Option<IpAddr>,
+) -> Result<Issued, Refusal> {
     let presented = ClientSecret::from_presented(secret);
     // The authorization cache holds the verifier too: a grant needs no database round trip, and
     // is refused as soon as a change evicts the client or its owner's standing.
-    let Some(cached) = state.client(id).await? else {
+    let cached = match ClientId::parse(client_id) {
+        Ok(id) => state.client(id).await?,
+        Err(_) => None,
+    };
+    let Some(cached) = cached else {
+        // An unknown client costs the verification a known one does (so its timing tells
+        // nothing), and writes nothing: strangers cannot fill the log with made-up ids.
+        if let (Some(presented), Some(decoy)) = (&presented, SecretVerifier::from_stored(&[0; 32])) {
+            std::hint::black_box(state.server_key.matches(presented, &decoy));
+        }
         return Err(Refusal::BadCredentials);
     };
     let facts = &cached.facts;
+    let id = facts.client.id;
+    if let Err(wait) = state.throttles.clients.check(&id) {
+        let reason = "the client is locked out after repeated wrong secrets";
+        return refuse(state, &facts.client, reason, source, Refusal::Throttled(retry_after_secs(wait))).await;
+    }
     if !presented.is_some_and(|s| state.server_key.matches(&s, &facts.verifier)) {
-        return refuse(state, &facts.client, "wrong client secret", Refusal::BadCredentials).await;
+        state.throttles.clients.failed(&id);
+        return refuse(state, &facts.client, "wrong client secret", source, Refusal::BadCredentials).await;
     }
     if let PathCustomer::Customer(customer) = path {
         if *customer != facts.client.customer_id {
-            return refuse(state, &facts.client, "the path named another customer", Refusal::BadCredentials).await;
+            let reason = "the path named another customer";
+            return refuse(state, &facts.client, reason, source, Refusal::BadCredentials).await;
         }
     }
     if rights::effective_access(PrincipalKind::ApiClient, cached.standing).is_err() {
         let reason = "its owner is disabled and this customer suspends such clients";
-        return refuse(state, &facts.client, reason, Refusal::Suspended).await;
+        return refuse(state, &facts.client, reason, source, Refusal::Suspended).await;
     }
     let now = OffsetDateTime::now_utc();
     if facts.record_use(now) {
@@ -94,12 +122,16 @@ pub async fn issue(state: &AppState, client_id: &str, secret: &str, path: &PathC
     })
 }
 
-/// Records a refused grant in the client's customer's system log (R10), then refuses.
-async fn refuse(state: &AppState, client: &ApiClient, reason: &str, refusal: Refusal) -> Result<Issued, Refusal> {
-    let entry = event::token_refused(client, reason, OffsetDateTime::now_utc());
-    if let Err(error) = state.store.append_log(&entry).await {
-        tracing::warn!(%error, "could not log a refused token request");
-    }
+/// Records a refused grant in the client's customer's system log (R10, aggregated), then refuses.
+async fn refuse(
+    state: &AppState,
+    client: &ApiClient,
+    reason: &str,
+    source: Option<IpAddr>,
+    refusal: Refusal,
+) -> Result<Issued, Refusal> {
+    let entry = || event::token_refused(client, reason, OffsetDateTime::now_utc());
+    state.refused(&Subject::Client(client.clone()), entry, source).await;
     Err(refusal)
 }
 

@@ -17,7 +17,9 @@ mod error;
 mod grant;
 mod list_cache;
 mod password;
+mod refusals;
 mod session;
+mod throttle;
 mod token_cache;
 mod transaction;
 mod wire;
@@ -29,6 +31,7 @@ use tokio::net::TcpListener;
 pub use config::ServerConfig;
 pub use error::ApiError;
 pub use state::AppState;
+pub use throttle::Policy as ThrottlePolicy;
 
 /// Serves on an already bound listener until `shutdown` completes (tests bind port 0).
 pub async fn serve(
@@ -36,5 +39,8 @@ pub async fn serve(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, routes::router(state)).with_graceful_shutdown(shutdown).await
+    let app = routes::router(state.clone()).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let served = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
+    state.flush_refusals().await;
+    served
 }

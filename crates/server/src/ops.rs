@@ -1,6 +1,8 @@
 //! Operations that more than one front door performs (management API, operator CLI, console),
 //! so each rule is enforced in one place whatever the path.
 
+use std::net::IpAddr;
+
 use time::OffsetDateTime;
 use trustgate_core::access::Access;
 use trustgate_core::admin::{Admin, AdminStatus, Email, Provider};
@@ -13,6 +15,9 @@ use trustgate_store::{Member, Store};
 
 use crate::error::ApiError;
 use crate::password;
+use crate::refusals::Subject;
+use crate::state::AppState;
+use crate::throttle::retry_after_secs;
 
 /// Creates an API client owned by `owner` in `customer` (R1) and returns its secret, the only
 /// time it exists in clear (R2).
@@ -116,29 +121,48 @@ pub async fn remove_admin(
     Ok(store.remove_member(customer, target, actor).await?)
 }
 
-/// Checks an administrator's e-mail and password. Every customer the administrator belongs to
-/// logs the attempt, success or failure (R10); an unknown e-mail takes as long as a wrong password.
-pub async fn authenticate(store: &dyn Store, email: &str, password: String) -> Result<Admin, ApiError> {
+/// Checks an administrator's e-mail and password from `source`. A success is written to the system
+/// log of every customer the administrator belongs to; failures are counted there (R10, at most
+/// one record per administrator and customer per window) and throttled per e-mail and source
+/// address. An unknown e-mail costs the same reads and hash as a wrong password, and is throttled
+/// alike, so neither the time nor a 429 tells whether an account exists.
+pub async fn authenticate(
+    state: &AppState,
+    email: &str,
+    password: String,
+    source: Option<IpAddr>,
+) -> Result<Admin, ApiError> {
     let email = Email::parse(email)?;
     if password.len() > password::MAX_PASSWORD_LEN {
         return Err(ValidationError::too_long("password", password::MAX_PASSWORD_LEN).into());
     }
-    let admin = store.admin_by_email(&email).await?;
-    let stored = match &admin {
-        Some(a) => store.password_hash(a.id).await?,
-        None => None,
-    };
+    let key = (email, source);
+    if let Err(wait) = state.throttles.sign_ins.check(&key) {
+        return Err(ApiError::Throttled { retry_after: retry_after_secs(wait) });
+    }
+    let store = state.store.as_ref();
+    let admin = store.admin_by_email(&key.0).await?;
+    let id = admin.as_ref().map_or_else(AdminId::generate, |a| a.id);
+    let stored = store.password_hash(id).await?;
     let matches = password::verify(password, stored).await;
+    let memberships = store.memberships(id).await?;
     let now = OffsetDateTime::now_utc();
-    let Some(admin) = admin else { return Err(bad_sign_in()) };
-    for membership in store.memberships(admin.id).await? {
-        store.append_log(&event::sign_in(&membership.customer.id, &admin, matches, now)).await?;
-    }
+    let Some(admin) = admin else {
+        state.throttles.sign_ins.failed(&key);
+        return Err(bad_sign_in());
+    };
     if matches {
-        Ok(admin)
-    } else {
-        Err(bad_sign_in())
+        for membership in &memberships {
+            store.append_log(&event::sign_in(&membership.customer.id, &admin, true, now)).await?;
+        }
+        return Ok(admin);
     }
+    state.throttles.sign_ins.failed(&key);
+    for membership in memberships {
+        let entry = || event::sign_in(&membership.customer.id, &admin, false, now);
+        state.refused(&Subject::SignIn(membership.customer.id.clone(), admin.clone()), entry, source).await;
+    }
+    Err(bad_sign_in())
 }
 
 fn bad_sign_in() -> ApiError {

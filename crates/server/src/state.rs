@@ -1,12 +1,14 @@
 //! What every request handler shares.
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::ops::Deref;
 use std::sync::{Arc, Mutex, RwLock, Weak};
 use std::time::Duration;
 
 use time::OffsetDateTime;
 use trustgate_core::custody::KeyVault;
+use trustgate_core::event::{self, LogEntry};
 use trustgate_core::ids::ClientId;
 use trustgate_core::secret::ServerKey;
 use trustgate_core::token::{Claims, KeySet, SigningKey};
@@ -17,6 +19,8 @@ use crate::config::ServerConfig;
 use crate::error::ApiError;
 use crate::keys;
 use crate::list_cache::ListCache;
+use crate::refusals::{RefusalLog, Subject};
+use crate::throttle::{Throttle, Throttles};
 use crate::token_cache::VerifiedTokens;
 
 #[derive(Clone)]
@@ -34,6 +38,8 @@ pub struct Shared {
     key_reload: tokio::sync::Mutex<()>,
     pub notifications: ListCache,
     last_used: LastUsed,
+    pub throttles: Throttles,
+    refusals: RefusalLog,
 }
 
 /// The signing keys and the tokens verified with them, replaced together: a token verified with
@@ -76,12 +82,18 @@ impl AppState {
             vault,
             notifications: ListCache::new(config.cache_capacity),
             last_used: LastUsed::default(),
+            throttles: Throttles {
+                clients: Throttle::new(config.client_throttle, config.throttle_capacity),
+                sign_ins: Throttle::new(config.sign_in_throttle, config.throttle_capacity),
+            },
+            refusals: RefusalLog::new(config.refusal_window, config.throttle_capacity),
             config,
             keys: RwLock::new(Arc::new(keys)),
             key_reload: tokio::sync::Mutex::new(()),
         });
         shared.store.watch_changes(Arc::new(Feed(Arc::downgrade(&shared))));
         tokio::spawn(flush_last_used(Arc::downgrade(&shared)));
+        tokio::spawn(maintain_refusals(Arc::downgrade(&shared)));
         Ok(Self(shared))
     }
 
@@ -109,6 +121,20 @@ impl AppState {
         if let Ok(mut pending) = self.last_used.0.lock() {
             pending.insert(id, at);
         }
+    }
+
+    /// Logs a refusal (R10): the first of a window at once, the rest as a count when it ends.
+    pub async fn refused(&self, subject: &Subject, entry: impl FnOnce() -> LogEntry, source: Option<IpAddr>) {
+        if self.refusals.note(subject, source) {
+            if let Err(error) = self.store.append_log(&event::from_source(entry(), source)).await {
+                tracing::warn!(%error, "could not log a refusal");
+            }
+        }
+    }
+
+    /// Writes every refusal counted so far; on graceful shutdown, so no count is lost.
+    pub async fn flush_refusals(&self) {
+        write_refusals(&self.0, true).await;
     }
 
     /// The client and its owner's current standing: from the cache, or loaded and cached.
@@ -175,6 +201,33 @@ async fn flush_last_used(shared: Weak<Shared>) {
             if let Err(error) = shared.store.touch_clients(&pending).await {
                 tracing::warn!(%error, clients = pending.len(), "could not record when clients were last used");
             }
+        }
+    }
+}
+
+const REFUSALS_TICK: Duration = Duration::from_secs(5);
+const SWEEP_EVERY_TICKS: u64 = 12;
+
+/// Writes the counts of refusal windows as they end, and lets the throttles forget quiet keys.
+async fn maintain_refusals(shared: Weak<Shared>) {
+    let Some(tick) = shared.upgrade().map(|s| REFUSALS_TICK.min(s.config.refusal_window)) else { return };
+    let mut ticks = 0u64;
+    loop {
+        tokio::time::sleep(tick).await;
+        let Some(shared) = shared.upgrade() else { return };
+        write_refusals(&shared, false).await;
+        ticks += 1;
+        if ticks.is_multiple_of(SWEEP_EVERY_TICKS) {
+            shared.throttles.clients.sweep();
+            shared.throttles.sign_ins.sweep();
+        }
+    }
+}
+
+async fn write_refusals(shared: &Shared, everything: bool) {
+    for entry in shared.refusals.due(everything) {
+        if let Err(error) = shared.store.append_log(&entry).await {
+            tracing::warn!(%error, "could not log a count of refusals");
         }
     }
 }

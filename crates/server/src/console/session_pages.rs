@@ -14,6 +14,7 @@ use super::layout::{describe, Layout, Section};
 use crate::error::ApiError;
 use crate::session::{self, cookie_value, AdminSession};
 use crate::state::AppState;
+use crate::throttle::Source;
 use crate::{ops, password};
 
 /// Ties the sign-in form to the browser that loaded it (there is no session yet to hold a CSRF
@@ -54,6 +55,7 @@ pub async fn sign_in_page(State(state): State<AppState>, headers: HeaderMap) -> 
 /// `POST /console/sign-in`
 pub async fn sign_in(State(state): State<AppState>, request: axum::extract::Request) -> Response {
     let expected = cookie_value(request.headers(), SIGN_IN_COOKIE).unwrap_or_default();
+    let Source(source) = Source::of(request.extensions(), request.headers(), &state.config.trusted_proxies);
     let form = match Fields::read(request, &state).await {
         Ok(form) => form,
         Err(error) => return sign_in_form(&state, error.status(), "", Some(error.message())),
@@ -67,11 +69,19 @@ pub async fn sign_in(State(state): State<AppState>, request: axum::extract::Requ
     if form.get("password").is_empty() {
         return sign_in_form(&state, StatusCode::BAD_REQUEST, email, Some("Enter your password."));
     }
-    let admin = match ops::authenticate(state.store.as_ref(), email, form.get("password").to_owned()).await {
+    let admin = match ops::authenticate(&state, email, form.get("password").to_owned(), source).await {
         Ok(admin) => admin,
         Err(error) => {
+            let retry_after = match error {
+                ApiError::Throttled { retry_after } => Some(retry_after),
+                _ => None,
+            };
             let error = ConsoleError::from(error);
-            return sign_in_form(&state, error.status(), email, Some(error.message()));
+            let mut page = sign_in_form(&state, error.status(), email, Some(error.message()));
+            if let Some(seconds) = retry_after {
+                page.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+            }
+            return page;
         }
     };
     match session::start(&state, &admin).await {

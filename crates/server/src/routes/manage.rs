@@ -15,6 +15,7 @@ use crate::body::Json;
 use crate::error::ApiError;
 use crate::session::{self, AdminIn, AdminSession};
 use crate::state::AppState;
+use crate::throttle::Source;
 use crate::wire::rfc3339;
 
 #[derive(Deserialize)]
@@ -25,8 +26,12 @@ pub struct SignIn {
 }
 
 /// `POST /api/v1/session`
-pub async fn sign_in(State(state): State<AppState>, Json(form): Json<SignIn>) -> Result<Response, ApiError> {
-    let admin = crate::ops::authenticate(state.store.as_ref(), &form.email, form.password).await?;
+pub async fn sign_in(
+    State(state): State<AppState>,
+    Source(source): Source,
+    Json(form): Json<SignIn>,
+) -> Result<Response, ApiError> {
+    let admin = crate::ops::authenticate(&state, &form.email, form.password, source).await?;
     let (cookie, session) = session::start(&state, &admin).await?;
     let mut response = Json200(who_am_i(&state, &admin, &session).await?).into_response();
     response.headers_mut().insert(header::SET_COOKIE, cookie);

@@ -13,6 +13,7 @@ use crate::body;
 use crate::error::{LegacyTokenError, OAuthError};
 use crate::grant::{self, PathCustomer};
 use crate::state::AppState;
+use crate::throttle::Source;
 
 const FORM: &str = "application/x-www-form-urlencoded";
 
@@ -25,6 +26,12 @@ pub async fn oauth(State(state): State<AppState>, Path(customer): Path<String>, 
 }
 
 async fn oauth_grant(state: &AppState, customer: &str, request: Request) -> Result<Response, OAuthError> {
+    let used_basic = request.headers().contains_key(header::AUTHORIZATION);
+    oauth_checked(state, customer, request).await.map_err(|e| if used_basic { e.after_basic() } else { e })
+}
+
+async fn oauth_checked(state: &AppState, customer: &str, request: Request) -> Result<Response, OAuthError> {
+    let Source(source) = Source::of(request.extensions(), request.headers(), &state.config.trusted_proxies);
     let basic = basic_credentials(request.headers())?;
     // Citrix is strict about the media type; a `charset` parameter is tolerated here.
     if body::media_type(request.headers()).as_deref() != Some(FORM) {
@@ -57,13 +64,13 @@ async fn oauth_grant(state: &AppState, customer: &str, request: Request) -> Resu
         (None, _, _) => return Err(OAuthError::invalid_client()),
     };
     let path = PathCustomer::parse(customer).ok_or_else(OAuthError::invalid_client)?;
-    let issued = grant::issue(state, &client_id, &secret, &path).await?;
+    let issued = grant::issue(state, &client_id, &secret, &path, source).await?;
     let body = json!({
         "token_type": "bearer",
         "access_token": issued.access_token,
         "expires_in": TOKEN_LIFETIME_SECS.to_string(),
     });
-    Ok(token_response(body, "no-store"))
+    Ok(token_response(body))
 }
 
 /// RFC 6749 §2.3.1: `Basic base64(urlencode(id) ":" urlencode(secret))`.
@@ -95,6 +102,7 @@ pub async fn legacy(State(state): State<AppState>, Path(customer): Path<String>,
 }
 
 async fn legacy_grant(state: &AppState, customer: &str, request: Request) -> Result<Response, LegacyTokenError> {
+    let Source(source) = Source::of(request.extensions(), request.headers(), &state.config.trusted_proxies);
     let body = body::bytes(request, state).await.map_err(|e| LegacyTokenError::invalid(e.to_string()))?;
     let Ok(Value::Object(fields)) = serde_json::from_slice::<Value>(&body) else {
         return Err(LegacyTokenError::invalid("An error has occurred."));
@@ -107,7 +115,7 @@ async fn legacy_grant(state: &AppState, customer: &str, request: Request) -> Res
         return Err(LegacyTokenError::invalid("clientId and clientSecret are required."));
     }
     let path = PathCustomer::parse(customer).ok_or_else(|| LegacyTokenError::from(OAuthError::invalid_client()))?;
-    let issued = grant::issue(state, client_id, secret, &path).await.map_err(OAuthError::from)?;
+    let issued = grant::issue(state, client_id, secret, &path, source).await.map_err(OAuthError::from)?;
     let body = json!({
         "principal": issued.owner_email,
         "subject": issued.client.id.to_string(),
@@ -115,13 +123,14 @@ async fn legacy_grant(state: &AppState, customer: &str, request: Request) -> Res
         "openIdToken": grant::id_token(state, &issued),
         "expiresIn": TOKEN_LIFETIME_SECS,
     });
-    Ok(token_response(body, "no-cache"))
+    Ok(token_response(body))
 }
 
-fn token_response(body: Value, cache_control: &'static str) -> Response {
+/// A token must not be stored by any cache (RFC 6749 §5.1), on either endpoint.
+fn token_response(body: Value) -> Response {
     let mut response = (StatusCode::OK, Json(body)).into_response();
     let headers = response.headers_mut();
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache_control));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
     response
 }

@@ -489,3 +489,25 @@ async fn the_system_log_page_filters_by_time_and_pages() {
     let (_, past) = get(&app, &session, &format!("{path}?from=2001-01-01T00:00&to=2001-01-02T00:00")).await;
     assert!(past.contains("No events in this period"));
 }
+
+#[tokio::test]
+async fn the_console_sign_in_answers_429_with_retry_after_while_locked_out() {
+    let mut config = trustgate_server::ServerConfig::default();
+    config.sign_in_throttle.failures = std::num::NonZeroU32::MIN;
+    let app = TestApp::spawn_with(crate::harness::Backend::Sqlite, config).await.unwrap();
+    let customer = app.customer().await;
+    let admin = app.admin_with_password(&customer, Access::Full).await;
+    for _ in 0..2 {
+        assert_eq!(
+            form_sign_in(&app, &admin.email, "not the password at all").await.status(),
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    let locked = form_sign_in(&app, &admin.email, &admin.password).await;
+    assert_eq!(locked.status(), StatusCode::TOO_MANY_REQUESTS);
+    let wait: u64 = locked.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!(wait >= 1);
+    let page = locked.text().await.unwrap();
+    assert!(page.contains("Too many failed sign-ins."), "{page}");
+    assert!(page.contains("name=\"csrf\""), "the form is shown again");
+}

@@ -48,6 +48,7 @@ pub struct TestApp {
     pub state: AppState,
     database: Option<Arc<TestDatabase>>,
     shutdown: Option<oneshot::Sender<()>>,
+    served: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
 }
 
 #[derive(Debug, Clone)]
@@ -140,14 +141,23 @@ impl Drop for TestDatabase {
 
 impl TestApp {
     pub async fn spawn_on(backend: Backend) -> Option<Self> {
+        Self::spawn_with(backend, ServerConfig::default()).await
+    }
+
+    pub async fn spawn_with(backend: Backend, config: ServerConfig) -> Option<Self> {
         match backend {
-            Backend::Sqlite => Some(Self::spawn_in(TempDir::new()).await),
+            Backend::Sqlite => {
+                let dir = TempDir::new();
+                let store: Arc<dyn Store> = Arc::new(SqliteStore::open(dir.path()).await.expect("open store"));
+                let key = trustgate_server::cli::server_key(dir.path()).expect("server key");
+                Some(Self::start_with(store, key, dir, None, config).await)
+            }
             Backend::Postgres => {
                 let database = Arc::new(TestDatabase::create().await?);
                 let store = PostgresStore::connect(&database.url).await.expect("connect to the test database");
                 let dir = TempDir::new();
                 let key = trustgate_server::cli::server_key(dir.path()).expect("server key");
-                Some(Self::start(Arc::new(store), key, dir, Some(database)).await)
+                Some(Self::start_with(Arc::new(store), key, dir, Some(database), config).await)
             }
         }
     }
@@ -176,14 +186,35 @@ impl TestApp {
         dir: TempDir,
         database: Option<Arc<TestDatabase>>,
     ) -> Self {
-        let state = AppState::new(store.clone(), server_key.clone(), ServerConfig::default()).await.expect("state");
+        Self::start_with(store, server_key, dir, database, ServerConfig::default()).await
+    }
+
+    pub async fn start_with(
+        store: Arc<dyn Store>,
+        server_key: ServerKey,
+        dir: TempDir,
+        database: Option<Arc<TestDatabase>>,
+        config: ServerConfig,
+    ) -> Self {
+        let state = AppState::new(store.clone(), server_key.clone(), config).await.expect("state");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let url = format!("http://{}", listener.local_addr().expect("addr"));
         let (tx, rx) = oneshot::channel::<()>();
-        tokio::spawn(trustgate_server::serve(listener, state.clone(), async {
+        let served = tokio::spawn(trustgate_server::serve(listener, state.clone(), async {
             let _ = rx.await;
         }));
-        Self { url, store, server_key, http: reqwest::Client::new(), dir, state, database, shutdown: Some(tx) }
+        let http = reqwest::Client::new();
+        Self { url, store, server_key, http, dir, state, database, shutdown: Some(tx), served: Some(served) }
+    }
+
+    /// Shuts the server down gracefully, as Ctrl-C does, and waits until it has finished.
+    pub async fn stop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(served) = self.served.take() {
+            served.await.expect("the server task").expect("the server stops cleanly");
+        }
     }
 
     pub async fn customer(&self) -> CustomerId {
@@ -392,6 +423,10 @@ impl TestApp {
 
     /// System-log records of `customer`, read through the store.
     pub async fn log_types(&self, customer: &CustomerId) -> Vec<String> {
+        self.log(customer).await.into_iter().map(|r| r.event_type).collect()
+    }
+
+    pub async fn log(&self, customer: &CustomerId) -> Vec<trustgate_store::LogRecord> {
         let query = trustgate_store::LogQuery {
             customer_id: customer.clone(),
             start: OffsetDateTime::UNIX_EPOCH,
@@ -399,7 +434,21 @@ impl TestApp {
             after_seq: None,
             limit: 1000,
         };
-        self.store.log_records(&query).await.expect("log").into_iter().map(|r| r.event_type).collect()
+        self.store.log_records(&query).await.expect("log")
+    }
+
+    /// Records of `event_type` in `customer`'s system log.
+    pub async fn log_of(&self, customer: &CustomerId, event_type: &str) -> Vec<trustgate_store::LogRecord> {
+        self.log(customer).await.into_iter().filter(|r| r.event_type == event_type).collect()
+    }
+
+    /// Every system-log record of every customer.
+    pub async fn all_log_records(&self) -> usize {
+        let mut total = 0;
+        for customer in self.store.customers().await.expect("customers") {
+            total += self.log(&customer.id).await.len();
+        }
+        total
     }
 }
 

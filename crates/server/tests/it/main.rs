@@ -23,6 +23,10 @@ mod sqlite {
         TestApp::spawn_on(Backend::Sqlite).await
     }
 
+    pub async fn app_with(config: trustgate_server::ServerConfig) -> Option<TestApp> {
+        TestApp::spawn_with(Backend::Sqlite, config).await
+    }
+
     mod administrators;
     mod calls;
     mod keys;
@@ -31,6 +35,7 @@ mod sqlite {
     mod rules;
     mod sessions;
     mod systemlog;
+    mod throttling;
     mod tokens;
 }
 
@@ -43,6 +48,10 @@ mod postgres {
         TestApp::spawn_on(Backend::Postgres).await
     }
 
+    pub async fn app_with(config: trustgate_server::ServerConfig) -> Option<TestApp> {
+        TestApp::spawn_with(Backend::Postgres, config).await
+    }
+
     mod administrators;
     mod calls;
     mod keys;
@@ -51,5 +60,6 @@ mod postgres {
     mod rules;
     mod sessions;
     mod systemlog;
+    mod throttling;
     mod tokens;
 }

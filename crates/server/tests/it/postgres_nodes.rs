@@ -350,3 +350,27 @@ async fn copying_sqlite_into_postgres_keeps_secrets_keys_and_tokens_working() {
         .unwrap();
     assert!(!again.status.success(), "a second copy into a non-empty database is refused");
 }
+
+/// Lockouts are per node (documented in docs/security.md): a client locked on node A still gets
+/// tokens from node B, so N nodes allow an attacker N allowances, and no more.
+#[tokio::test]
+async fn lockouts_are_per_node_and_each_node_enforces_its_own() {
+    let Some(a) = TestApp::spawn_on(Backend::Postgres).await else { return };
+    let b = a.second_node().await;
+    let customer = a.customer().await;
+    let owner = a.admin(&customer, Access::Full).await;
+    let client = a.client(&customer, &owner).await;
+    let id = client.id.to_string();
+    let wrong = [("grant_type", "client_credentials"), ("client_id", &id), ("client_secret", "tgs_wrong")];
+    let right = [("grant_type", "client_credentials"), ("client_id", &id), ("client_secret", &client.secret)];
+    let limit = trustgate_server::ServerConfig::default().client_throttle.failures.get();
+    for _ in 0..=limit {
+        assert_eq!(a.oauth("root", &wrong).await.0, StatusCode::BAD_REQUEST);
+    }
+    assert_eq!(a.oauth("root", &right).await.0, StatusCode::TOO_MANY_REQUESTS, "node A locked the client");
+    assert_eq!(b.oauth("root", &right).await.0, StatusCode::OK, "node B keeps its own count");
+    for _ in 0..=limit {
+        assert_eq!(b.oauth("root", &wrong).await.0, StatusCode::BAD_REQUEST);
+    }
+    assert_eq!(b.oauth("root", &right).await.0, StatusCode::TOO_MANY_REQUESTS, "and locks after its own allowance");
+}

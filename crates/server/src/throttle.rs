@@ -1,0 +1,200 @@
+//! Brute-force protection, as Keycloak's: failures of one key (a client id, or an e-mail from one
+//! source address) are counted by a `governor` rate limiter; once a key exceeds its allowance it is
+//! locked out, for a time that doubles with each lockout up to a cap. While locked, every attempt
+//! is answered 429 with `Retry-After` before any secret is checked, the right one included.
+//!
+//! The state is per node: behind a load balancer of N nodes an attacker gets up to N allowances.
+
+use std::collections::HashMap;
+use std::hash::Hash;
+use std::net::{IpAddr, SocketAddr};
+use std::num::NonZeroU32;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::http::request::Parts;
+use axum::http::{Extensions, HeaderMap};
+use governor::clock::DefaultClock;
+use governor::state::keyed::HashMapStateStore;
+use governor::{Quota, RateLimiter};
+use trustgate_core::admin::Email;
+use trustgate_core::ids::ClientId;
+
+use crate::state::AppState;
+
+/// How many failures a key may have before it is locked out, and for how long.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Policy {
+    /// Failures allowed in a burst; the allowance refills over `refill`.
+    pub failures: NonZeroU32,
+    pub refill: Duration,
+    /// The first lockout; each further one doubles it, up to `max_lockout`.
+    pub lockout: Duration,
+    pub max_lockout: Duration,
+}
+
+impl Policy {
+    fn quota(&self) -> Quota {
+        Quota::with_period(self.refill / self.failures.get())
+            .unwrap_or_else(|| Quota::per_second(self.failures))
+            .allow_burst(self.failures)
+    }
+
+    fn lockout(&self, level: u32) -> Duration {
+        let doubled = self.lockout.saturating_mul(1u32.checked_shl(level.saturating_sub(1)).unwrap_or(u32::MAX));
+        doubled.min(self.max_lockout)
+    }
+}
+
+struct Lock {
+    until: Instant,
+    level: u32,
+}
+
+pub struct Throttle<K: Hash + Eq + Clone> {
+    policy: Policy,
+    capacity: usize,
+    failures: RateLimiter<K, HashMapStateStore<K>, DefaultClock>,
+    locks: Mutex<HashMap<K, Lock>>,
+}
+
+impl<K: Hash + Eq + Clone> Throttle<K> {
+    pub fn new(policy: Policy, capacity: usize) -> Self {
+        Self { policy, capacity, failures: RateLimiter::hashmap(policy.quota()), locks: Mutex::new(HashMap::new()) }
+    }
+
+    /// `Err(retry after)` while `key` is locked out.
+    pub fn check(&self, key: &K) -> Result<(), Duration> {
+        let Ok(locks) = self.locks.lock() else { return Ok(()) };
+        match locks.get(key) {
+            Some(lock) => match lock.until.checked_duration_since(Instant::now()) {
+                Some(left) if !left.is_zero() => Err(left),
+                _ => Ok(()),
+            },
+            None => Ok(()),
+        }
+    }
+
+    /// Counts a failure of `key`; one past the allowance locks it out.
+    pub fn failed(&self, key: &K) {
+        // Memory stays bounded: keys whose allowance has refilled are forgotten first. Failed
+        // sign-ins are bounded by password hashing and failed secrets by the clients that exist,
+        // so a full table means an attack that spans more keys than the cap; counting stops
+        // (open) rather than refusing everybody (closed).
+        if self.failures.len() >= self.capacity {
+            self.failures.retain_recent();
+            if self.failures.len() >= self.capacity {
+                tracing::warn!(capacity = self.capacity, "the failure table is full; not counting this failure");
+                return;
+            }
+        }
+        if self.failures.check_key(key).is_ok() {
+            return;
+        }
+        let Ok(mut locks) = self.locks.lock() else { return };
+        let now = Instant::now();
+        if locks.len() >= self.capacity {
+            let forget = self.policy.max_lockout;
+            locks.retain(|_, lock| lock.until + forget > now);
+            if locks.len() >= self.capacity {
+                return;
+            }
+        }
+        let lock = locks.entry(key.clone()).or_insert(Lock { until: now, level: 0 });
+        if lock.until <= now {
+            lock.level = lock.level.saturating_add(1);
+            lock.until = now + self.policy.lockout(lock.level);
+        }
+    }
+
+    /// Forgets keys whose allowance has refilled, and lockout levels after a quiet `max_lockout`.
+    pub fn sweep(&self) {
+        self.failures.retain_recent();
+        self.failures.shrink_to_fit();
+        let forget = self.policy.max_lockout;
+        if let Ok(mut locks) = self.locks.lock() {
+            let now = Instant::now();
+            locks.retain(|_, lock| lock.until + forget > now);
+        }
+    }
+}
+
+/// Whole seconds to wait, rounded up, for `Retry-After`.
+pub fn retry_after_secs(wait: Duration) -> u64 {
+    wait.as_secs() + u64::from(wait.subsec_nanos() > 0)
+}
+
+/// The throttles of one node.
+pub struct Throttles {
+    /// Failed client secrets, per client id.
+    pub clients: Throttle<ClientId>,
+    /// Failed sign-ins, per e-mail (known or not, so a 429 reveals nothing) and source address.
+    pub sign_ins: Throttle<(Email, Option<IpAddr>)>,
+}
+
+/// Where a request came from: the peer address of its connection or, when that peer is a trusted
+/// proxy, the last address in `X-Forwarded-For` that is not itself a trusted proxy (the ones to
+/// its left could have been written by the client).
+pub struct Source(pub Option<IpAddr>);
+
+impl Source {
+    pub fn of(extensions: &Extensions, headers: &HeaderMap, trusted_proxies: &[IpAddr]) -> Self {
+        let peer = extensions.get::<ConnectInfo<SocketAddr>>().map(|ConnectInfo(addr)| addr.ip());
+        let Some(peer) = peer else { return Source(None) };
+        if !trusted_proxies.contains(&peer) {
+            return Source(Some(peer));
+        }
+        let forwarded = headers
+            .get_all(X_FORWARDED_FOR)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .map(|hop| hop.trim().parse::<IpAddr>().ok())
+            .collect::<Vec<_>>();
+        for hop in forwarded.into_iter().rev() {
+            match hop {
+                Some(hop) if trusted_proxies.contains(&hop) => continue,
+                Some(hop) => return Source(Some(hop)),
+                // Not an address: nothing to its left can be trusted either.
+                None => break,
+            }
+        }
+        Source(Some(peer))
+    }
+}
+
+const X_FORWARDED_FOR: &str = "x-forwarded-for";
+
+impl FromRequestParts<AppState> for Source {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        Ok(Source::of(&parts.extensions, &parts.headers, &state.config.trusted_proxies))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_lockout_doubles_the_last_up_to_the_cap() {
+        let policy = Policy {
+            failures: NonZeroU32::MIN,
+            refill: Duration::from_secs(60),
+            lockout: Duration::from_secs(30),
+            max_lockout: Duration::from_secs(900),
+        };
+        let secs: Vec<u64> = (1..=7).map(|level| policy.lockout(level).as_secs()).collect();
+        assert_eq!(secs, [30, 60, 120, 240, 480, 900, 900]);
+        assert_eq!(policy.lockout(u32::MAX), Duration::from_secs(900));
+    }
+
+    #[test]
+    fn retry_after_rounds_up_to_whole_seconds() {
+        assert_eq!(retry_after_secs(Duration::from_millis(1)), 1);
+        assert_eq!(retry_after_secs(Duration::from_secs(30)), 30);
+        assert_eq!(retry_after_secs(Duration::from_millis(29_001)), 30);
+    }
+}
