@@ -5,6 +5,8 @@
 //! endpoints answer as RFC 6749 §5.2 ([`OAuthError`]) or as the legacy trust service
 //! ([`LegacyTokenError`]). Nothing internal — SQL, secrets, stack traces — reaches a body.
 
+use std::time::Duration;
+
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
@@ -37,6 +39,13 @@ pub enum ApiError {
     Refused(String),
     #[error("service unavailable")]
     Unavailable,
+    /// 503 with `Retry-After`: the server is too busy for this request now (every password-hashing
+    /// thread is taken, or the response took too long); the same request may succeed later.
+    #[error("busy: {reason}; retry after {retry_after:?}")]
+    RetryLater { retry_after: Duration, reason: &'static str },
+    /// 408: the request body did not arrive within the body timeout.
+    #[error("the request body was not received in time")]
+    RequestTimeout,
     #[error("internal error")]
     Internal,
 }
@@ -48,6 +57,14 @@ impl ApiError {
 
     pub fn invalid_credentials() -> Self {
         ApiError::Unauthenticated { reason: "invalid", detail: "Missing or invalid authentication details" }
+    }
+
+    /// How long the client should wait before trying again, sent as `Retry-After`.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            ApiError::RetryLater { retry_after, .. } => Some(*retry_after),
+            _ => None,
+        }
     }
 
     fn parts(&self) -> (StatusCode, &'static str, String, Vec<(&'static str, String)>) {
@@ -88,6 +105,18 @@ impl ApiError {
                 "The service cannot reach its database; retry shortly.".to_owned(),
                 vec![],
             ),
+            ApiError::RetryLater { retry_after, reason } => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "serviceUnavailable",
+                format!("The service is busy; retry after {} seconds.", retry_after_seconds(*retry_after)),
+                vec![("reason", (*reason).to_owned()), ("retryAfter", retry_after_seconds(*retry_after).to_string())],
+            ),
+            ApiError::RequestTimeout => (
+                StatusCode::REQUEST_TIMEOUT,
+                "requestTimeout",
+                "The request body was not received in time.".to_owned(),
+                vec![],
+            ),
             ApiError::Internal => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "internalError",
@@ -100,6 +129,7 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
+        let retry_after = self.retry_after();
         let (status, kind, detail, parameters) = self.parts();
         let parameters: Vec<_> =
             parameters.into_iter().map(|(name, value)| json!({ "name": name, "value": value })).collect();
@@ -108,8 +138,16 @@ impl IntoResponse for ApiError {
         if status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("CwsAuth"));
         }
+        if let Some(after) = retry_after {
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry_after_seconds(after)));
+        }
         response
     }
+}
+
+/// Whole seconds, rounded up and at least one, as `Retry-After` takes them.
+fn retry_after_seconds(after: Duration) -> u64 {
+    after.as_secs() + u64::from(after.subsec_nanos() > 0 || after.is_zero())
 }
 
 impl From<StoreError> for ApiError {
@@ -175,10 +213,11 @@ impl OAuthError {
                 (StatusCode::SERVICE_UNAVAILABLE, "The service is temporarily unavailable; retry shortly.")
             }
             ApiError::PayloadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "The request body is too large."),
+            ApiError::RequestTimeout => (StatusCode::REQUEST_TIMEOUT, "The request body was not received in time."),
             _ => (StatusCode::INTERNAL_SERVER_ERROR, "An unexpected error occurred; it has been logged."),
         };
         let error = match status {
-            StatusCode::PAYLOAD_TOO_LARGE => "invalid_request",
+            StatusCode::PAYLOAD_TOO_LARGE | StatusCode::REQUEST_TIMEOUT => "invalid_request",
             StatusCode::SERVICE_UNAVAILABLE => "temporarily_unavailable",
             _ => "server_error",
         };

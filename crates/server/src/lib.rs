@@ -11,6 +11,7 @@ pub mod state;
 
 mod auth;
 mod body;
+mod conn;
 mod console;
 mod error;
 mod grant;
@@ -29,11 +30,13 @@ pub use config::ServerConfig;
 pub use error::ApiError;
 pub use state::AppState;
 
-/// Serves on an already bound listener until `shutdown` completes (tests bind port 0).
+/// Serves on an already bound listener until `shutdown` completes (tests bind port 0), with the
+/// connection limits of the state's configuration.
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, routes::router(state)).with_graceful_shutdown(shutdown).await
+    let limits = state.config.connections;
+    conn::serve(listener, routes::router(state), limits, shutdown).await
 }

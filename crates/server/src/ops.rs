@@ -128,7 +128,7 @@ pub async fn authenticate(store: &dyn Store, email: &str, password: String) -> R
         Some(a) => store.password_hash(a.id).await?,
         None => None,
     };
-    let matches = password::verify(password, stored).await;
+    let matches = password::verify(password, stored).await?;
     let now = OffsetDateTime::now_utc();
     let Some(admin) = admin else { return Err(bad_sign_in()) };
     for membership in store.memberships(admin.id).await? {

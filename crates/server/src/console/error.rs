@@ -56,6 +56,7 @@ fn explain(error: &ApiError) -> String {
         ApiError::Invalid(e) => sentence(&e.detail),
         ApiError::Conflict(why) | ApiError::Refused(why) => sentence(why),
         ApiError::Unavailable => "The service cannot reach its database; try again in a moment.".to_owned(),
+        ApiError::RetryLater { .. } => "The service is busy right now; wait a moment and try again.".to_owned(),
         ApiError::Internal => "Something went wrong on our side; it has been logged. Try again.".to_owned(),
         other => sentence(&other.to_string()),
     }

@@ -11,6 +11,7 @@ mod harness;
 mod browser;
 mod cli;
 mod console;
+mod limits;
 mod postgres_nodes;
 
 /// The behaviour suite on the embedded SQLite store.
