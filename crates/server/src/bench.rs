@@ -473,7 +473,9 @@ async fn grants_under_sign_in_flood(
     let run = tokio::task::spawn_blocking({
         let (url, script) = (server.url.clone(), token_lua.to_owned());
         let (creds, tokens) = (env[0].1.to_owned(), env[1].1.to_owned());
-        move || wrk(&url, "/", &script, connections, seconds, &[("TG_BENCH_CREDS", &creds), ("TG_BENCH_TOKENS", &tokens)])
+        move || {
+            wrk(&url, "/", &script, connections, seconds, &[("TG_BENCH_CREDS", &creds), ("TG_BENCH_TOKENS", &tokens)])
+        }
     })
     .await??;
     stop.store(true, Ordering::Relaxed);

@@ -90,7 +90,6 @@ async fn accept_failed(error: io::Error) {
     }
 }
 
-#[derive(Clone)]
 struct RequestService {
     router: Router,
     clock: Arc<Clock>,
