@@ -7,6 +7,8 @@
 //! of threads. A hash waits at most [`HashLimits::max_wait`] for a thread; past that the caller
 //! is told to retry later. The pool belongs to the process, not to one server, because the
 //! memory it bounds does: the CLI's hashes (admin creation, set-password) go through it too.
+//! The threads run at a lower priority, so a flood of sign-ins slows token grants as little as
+//! possible.
 
 use std::cell::RefCell;
 use std::sync::mpsc;
@@ -65,6 +67,7 @@ impl Pool {
         for i in 0..threads {
             let queue = queue.clone();
             let spawned = std::thread::Builder::new().name(format!("trustgate-hash-{i}")).spawn(move || {
+                lower_priority();
                 let hasher = Hasher { memory: RefCell::new(Vec::new()) };
                 loop {
                     let job = match queue.lock() {
@@ -84,6 +87,22 @@ impl Pool {
         Self { jobs, permits: Arc::new(Semaphore::new(threads)), max_wait: limits.max_wait }
     }
 }
+
+/// Nice value of the hashing threads: with every core hashing during a flood of sign-ins, token
+/// grants and API calls still get the processor first.
+#[cfg(target_os = "linux")]
+const HASHING_NICENESS: i32 = 10;
+
+/// Linux gives each thread its own nice value, so this lowers the calling thread only.
+#[cfg(target_os = "linux")]
+fn lower_priority() {
+    if let Err(error) = rustix::process::setpriority_process(None, HASHING_NICENESS) {
+        tracing::warn!(%error, "cannot lower the priority of a password-hashing thread");
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn lower_priority() {}
 
 /// Runs `work` on a hashing thread, or refuses when none frees up within the allowed wait.
 async fn on_hashing_thread<T: Send + 'static>(work: impl FnOnce(&Hasher) -> T + Send + 'static) -> Result<T, ApiError> {
