@@ -11,7 +11,13 @@ use crate::state::AppState;
 /// Reads the whole body within the configured limit.
 pub async fn bytes(request: Request, state: &AppState) -> Result<Bytes, ApiError> {
     let limit = state.config.body_limit;
-    axum::body::to_bytes(request.into_body(), limit).await.map_err(|_| ApiError::PayloadTooLarge(limit))
+    axum::body::to_bytes(request.into_body(), limit).await.map_err(|error| {
+        if crate::conn::is_body_timeout(&error) {
+            ApiError::RequestTimeout
+        } else {
+            ApiError::PayloadTooLarge(limit)
+        }
+    })
 }
 
 /// The media type of the body, lower-cased, without parameters such as `; charset=utf-8`.

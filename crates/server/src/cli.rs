@@ -22,7 +22,8 @@ use trustgate_core::ids::{AdminId, ClientId, CustomerId};
 use trustgate_core::secret::{random_token, ServerKey};
 use trustgate_store::{files, PostgresStore, SqliteStore, Store};
 
-use crate::config::ServerConfig;
+use crate::config::{ConnectionLimits, ServerConfig};
+use crate::password::HashLimits;
 use crate::state::AppState;
 use crate::throttle::Policy as ThrottlePolicy;
 use crate::wire::rfc3339;
@@ -115,6 +116,33 @@ pub struct ServeArgs {
     /// `X-Forwarded-For`. Without it the header is ignored.
     #[arg(long, env = "TRUSTGATE_TRUSTED_PROXIES", value_delimiter = ',')]
     pub trusted_proxy: Vec<std::net::IpAddr>,
+    /// How long a client may take to send a request's headers, from their first byte (or from
+    /// connecting); slower connections are closed. Default 5s (units: ms, s, m).
+    #[arg(long, env = "TRUSTGATE_HEADER_TIMEOUT", value_parser = parse_duration)]
+    pub header_timeout: Option<Duration>,
+    /// How long a client may take to send a request's body once its headers arrived; slower
+    /// requests get 408. Default 10s.
+    #[arg(long, env = "TRUSTGATE_BODY_TIMEOUT", value_parser = parse_duration)]
+    pub body_timeout: Option<Duration>,
+    /// How long a response may take to be produced (else 503 with Retry-After), and how long a
+    /// write may wait on a client that does not read it (else the connection is closed). Default 10s.
+    #[arg(long, env = "TRUSTGATE_WRITE_TIMEOUT", value_parser = parse_duration)]
+    pub write_timeout: Option<Duration>,
+    /// How long a kept-alive connection may wait for its next request. Default 120s.
+    #[arg(long, env = "TRUSTGATE_IDLE_TIMEOUT", value_parser = parse_duration)]
+    pub idle_timeout: Option<Duration>,
+    /// Connections served at once; further ones wait to be accepted until one closes. Keep it
+    /// below the open-file limit (`ulimit -n`). Default 512.
+    #[arg(long, env = "TRUSTGATE_MAX_CONNECTIONS")]
+    pub max_connections: Option<usize>,
+    /// Passwords checked at once, each with 19 MiB of memory (sign-ins, set-password). Default:
+    /// the number of cores.
+    #[arg(long, env = "TRUSTGATE_PASSWORD_HASHES")]
+    pub password_hashes: Option<usize>,
+    /// How long a sign-in waits for a free password check before it is answered 503 with
+    /// Retry-After. Default 1s.
+    #[arg(long, env = "TRUSTGATE_PASSWORD_WAIT", value_parser = parse_duration)]
+    pub password_wait: Option<Duration>,
 }
 
 impl ServeArgs {
@@ -125,14 +153,44 @@ impl ServeArgs {
             lockout: Duration::from_secs(self.lockout),
             max_lockout: Duration::from_secs(self.max_lockout.max(self.lockout)),
         };
+        let defaults = ConnectionLimits::default();
+        let connections = ConnectionLimits {
+            header_timeout: self.header_timeout.unwrap_or(defaults.header_timeout),
+            body_timeout: self.body_timeout.unwrap_or(defaults.body_timeout),
+            write_timeout: self.write_timeout.unwrap_or(defaults.write_timeout),
+            idle_timeout: self.idle_timeout.unwrap_or(defaults.idle_timeout),
+            max_connections: self.max_connections.unwrap_or(defaults.max_connections),
+        };
         ServerConfig {
             secure_cookies: self.secure_cookies,
             client_throttle: policy(self.client_failure_limit),
             sign_in_throttle: policy(self.sign_in_failure_limit),
             refusal_window: Duration::from_secs(self.refusal_log_window),
             trusted_proxies: self.trusted_proxy.clone(),
+            connections,
             ..ServerConfig::default()
         }
+    }
+
+    fn hash_limits(&self) -> HashLimits {
+        let defaults = HashLimits::default();
+        HashLimits {
+            threads: self.password_hashes.unwrap_or(defaults.threads),
+            max_wait: self.password_wait.unwrap_or(defaults.max_wait),
+        }
+    }
+}
+
+/// `500ms`, `5s`, `2m`, or a bare number of seconds.
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let (number, unit) = text.find(|c: char| !c.is_ascii_digit()).map_or((text, ""), |at| text.split_at(at));
+    let n: u64 = number.parse().map_err(|_| format!("{text:?} is not a duration such as 500ms, 5s or 2m"))?;
+    match unit {
+        "ms" => Ok(Duration::from_millis(n)),
+        "" | "s" => Ok(Duration::from_secs(n)),
+        "m" => Ok(Duration::from_secs(n.saturating_mul(60))),
+        _ => Err(format!("{text:?} has an unknown unit; use ms, s or m")),
     }
 }
 
@@ -406,10 +464,10 @@ fn private_file(path: &Path) -> anyhow::Result<std::fs::File> {
 
 async fn serve(store: Arc<dyn Store>, data_dir: &Path, args: ServeArgs) -> anyhow::Result<()> {
     let key = server_key(data_dir)?;
+    password::configure(args.hash_limits());
     let first_start = store.customers().await?.is_empty();
     let bootstrap = if first_start { Some(bootstrap(store.as_ref(), &args.bootstrap_email).await?) } else { None };
-    let config = args.config();
-    let state = AppState::new(store, key, config).await?;
+    let state = AppState::new(store, key, args.config()).await?;
     let listener =
         tokio::net::TcpListener::bind(args.listen).await.with_context(|| format!("listening on {}", args.listen))?;
     let url = format!("http://{}", listener.local_addr()?);

@@ -1,4 +1,4 @@
-//! Server settings that handlers read.
+//! Server settings that handlers and the connection loop read.
 
 use std::net::IpAddr;
 use std::num::NonZeroU32;
@@ -25,6 +25,38 @@ pub struct ServerConfig {
     pub refusal_window: Duration,
     /// Reverse proxies whose `X-Forwarded-For` names the client's address.
     pub trusted_proxies: Vec<IpAddr>,
+    pub connections: ConnectionLimits,
+}
+
+/// What a connection may cost the server. The timeouts follow Ory's server defaults (Go's
+/// `ReadHeaderTimeout`, `ReadTimeout`, `WriteTimeout`, `IdleTimeout`).
+#[derive(Debug, Clone, Copy)]
+pub struct ConnectionLimits {
+    /// From a connection's first byte of a request (or from accepting it) to the end of the
+    /// request's headers.
+    pub header_timeout: Duration,
+    /// From the end of the headers to the end of the body.
+    pub body_timeout: Duration,
+    /// The longest a response may take to be produced, and a write may stay blocked on a
+    /// client that does not read.
+    pub write_timeout: Duration,
+    /// The longest a kept-alive connection may wait for its next request.
+    pub idle_timeout: Duration,
+    /// Connections served at once; further ones wait in the listen backlog until one closes.
+    pub max_connections: usize,
+}
+
+impl Default for ConnectionLimits {
+    fn default() -> Self {
+        Self {
+            header_timeout: Duration::from_secs(5),
+            body_timeout: Duration::from_secs(10),
+            write_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(120),
+            // Below the common open-file limit of 1,024, leaving room for the store's files.
+            max_connections: 512,
+        }
+    }
 }
 
 /// Keycloak's brute-force detection locks for 1 minute up to 15 after 30 failures; Trustgate
@@ -51,6 +83,7 @@ impl Default for ServerConfig {
             throttle_capacity: 100_000,
             refusal_window: Duration::from_secs(60),
             trusted_proxies: Vec::new(),
+            connections: ConnectionLimits::default(),
         }
     }
 }

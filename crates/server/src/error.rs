@@ -5,6 +5,8 @@
 //! endpoints answer as RFC 6749 §5.2 ([`OAuthError`]) or as the legacy trust service
 //! ([`LegacyTokenError`]). Nothing internal — SQL, secrets, stack traces — reaches a body.
 
+use std::time::Duration;
+
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
@@ -40,6 +42,13 @@ pub enum ApiError {
     /// 429: too many failures; locked out for `retry_after` seconds (sent as `Retry-After`).
     #[error("too many failed attempts; retry after {retry_after} s")]
     Throttled { retry_after: u64 },
+    /// 503 with `Retry-After`: the server is too busy for this request now (every password-hashing
+    /// thread is taken, or the response took too long); the same request may succeed later.
+    #[error("busy: {reason}; retry after {retry_after:?}")]
+    RetryLater { retry_after: Duration, reason: &'static str },
+    /// 408: the request body did not arrive within the body timeout.
+    #[error("the request body was not received in time")]
+    RequestTimeout,
     #[error("internal error")]
     Internal,
 }
@@ -51,6 +60,15 @@ impl ApiError {
 
     pub fn invalid_credentials() -> Self {
         ApiError::Unauthenticated { reason: "invalid", detail: "Missing or invalid authentication details" }
+    }
+
+    /// How long the client should wait before trying again, sent as `Retry-After`.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            ApiError::RetryLater { retry_after, .. } => Some(*retry_after),
+            ApiError::Throttled { retry_after } => Some(Duration::from_secs(*retry_after)),
+            _ => None,
+        }
     }
 
     fn parts(&self) -> (StatusCode, &'static str, String, Vec<(&'static str, String)>) {
@@ -97,6 +115,18 @@ impl ApiError {
                 format!("Too many failed attempts; retry after {retry_after} seconds."),
                 vec![("retryAfter", retry_after.to_string())],
             ),
+            ApiError::RetryLater { retry_after, reason } => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "serviceUnavailable",
+                format!("The service is busy; retry after {} seconds.", retry_after_seconds(*retry_after)),
+                vec![("reason", (*reason).to_owned()), ("retryAfter", retry_after_seconds(*retry_after).to_string())],
+            ),
+            ApiError::RequestTimeout => (
+                StatusCode::REQUEST_TIMEOUT,
+                "requestTimeout",
+                "The request body was not received in time.".to_owned(),
+                vec![],
+            ),
             ApiError::Internal => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "internalError",
@@ -109,10 +139,7 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let retry_after = match self {
-            ApiError::Throttled { retry_after } => Some(retry_after),
-            _ => None,
-        };
+        let retry_after = self.retry_after();
         let (status, kind, detail, parameters) = self.parts();
         let parameters: Vec<_> =
             parameters.into_iter().map(|(name, value)| json!({ "name": name, "value": value })).collect();
@@ -121,7 +148,7 @@ impl IntoResponse for ApiError {
         if status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("CwsAuth"));
         }
-        insert_retry_after(&mut response, retry_after);
+        insert_retry_after(&mut response, retry_after.map(retry_after_seconds));
         response
     }
 }
@@ -130,6 +157,11 @@ fn insert_retry_after(response: &mut Response, seconds: Option<u64>) {
     if let Some(seconds) = seconds {
         response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
     }
+}
+
+/// Whole seconds, rounded up and at least one, as `Retry-After` takes them.
+fn retry_after_seconds(after: Duration) -> u64 {
+    after.as_secs() + u64::from(after.subsec_nanos() > 0 || after.is_zero())
 }
 
 impl From<StoreError> for ApiError {
@@ -212,10 +244,11 @@ impl OAuthError {
                 (StatusCode::SERVICE_UNAVAILABLE, "The service is temporarily unavailable; retry shortly.")
             }
             ApiError::PayloadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "The request body is too large."),
+            ApiError::RequestTimeout => (StatusCode::REQUEST_TIMEOUT, "The request body was not received in time."),
             _ => (StatusCode::INTERNAL_SERVER_ERROR, "An unexpected error occurred; it has been logged."),
         };
         let error = match status {
-            StatusCode::PAYLOAD_TOO_LARGE => "invalid_request",
+            StatusCode::PAYLOAD_TOO_LARGE | StatusCode::REQUEST_TIMEOUT => "invalid_request",
             StatusCode::SERVICE_UNAVAILABLE => "temporarily_unavailable",
             _ => "server_error",
         };

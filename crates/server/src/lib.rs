@@ -12,6 +12,7 @@ pub mod state;
 
 mod auth;
 mod body;
+mod conn;
 mod console;
 mod error;
 mod grant;
@@ -33,14 +34,16 @@ pub use error::ApiError;
 pub use state::AppState;
 pub use throttle::Policy as ThrottlePolicy;
 
-/// Serves on an already bound listener until `shutdown` completes (tests bind port 0).
+/// Serves on an already bound listener until `shutdown` completes (tests bind port 0), with the
+/// connection limits of the state's configuration.
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let app = routes::router(state.clone()).into_make_service_with_connect_info::<std::net::SocketAddr>();
-    let served = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
+    let limits = state.config.connections;
+    let served = conn::serve(listener, routes::router(state.clone()), limits, shutdown).await;
+    // Counts of refusals still in their window are written before the process goes.
     state.flush_refusals().await;
     served
 }

@@ -144,7 +144,7 @@ pub async fn authenticate(
     let admin = store.admin_by_email(&key.0).await?;
     let id = admin.as_ref().map_or_else(AdminId::generate, |a| a.id);
     let stored = store.password_hash(id).await?;
-    let matches = password::verify(password, stored).await;
+    let matches = password::verify(password, stored).await?;
     let memberships = store.memberships(id).await?;
     let now = OffsetDateTime::now_utc();
     let Some(admin) = admin else {

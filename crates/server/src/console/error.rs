@@ -59,6 +59,7 @@ fn explain(error: &ApiError) -> String {
         ApiError::Throttled { retry_after } => {
             format!("Too many failed sign-ins. Wait {retry_after} seconds, then try again.")
         }
+        ApiError::RetryLater { .. } => "The service is busy right now; wait a moment and try again.".to_owned(),
         ApiError::Internal => "Something went wrong on our side; it has been logged. Try again.".to_owned(),
         other => sentence(&other.to_string()),
     }
