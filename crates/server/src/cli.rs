@@ -1,6 +1,6 @@
 //! The `trustgate` command: `serve`, and the operator commands for bootstrap and automation.
-//! Operator commands work on the store directly and act as `System` in the system log; a
-//! running server sees their changes through the change feed.
+//! Operator commands work on the store directly and act as `System` in the system log; after a
+//! write they tell a server running on the same data directory to take it in at once (`control`).
 
 use std::io::{BufRead, Write};
 use std::net::SocketAddr;
@@ -278,12 +278,47 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     }
     let store = open_store(&cli.data_dir, cli.database.as_deref()).await?;
     let out = Output { json: cli.json };
-    match cli.command {
+    let writes = cli.command.writes();
+    operate(store, &cli.data_dir, cli.command, out).await?;
+    if writes {
+        tell_running_server(&cli.data_dir).await;
+    }
+    Ok(())
+}
+
+/// R5 and R6 say "at once": a server running on this data directory takes the committed change in
+/// before this command exits (see `control`). Without one, there is nothing to tell.
+async fn tell_running_server(data_dir: &Path) {
+    #[cfg(unix)]
+    if let Err(error) = crate::control::notify_server(data_dir).await {
+        eprintln!(
+            "warning: the change is saved, but the running server did not confirm it ({error:#}); it applies it within about 200 ms"
+        );
+    }
+    #[cfg(not(unix))]
+    let _ = data_dir;
+}
+
+impl Command {
+    /// Whether the command changes the store (and so a running server must hear of it).
+    fn writes(&self) -> bool {
+        match self {
+            Command::Serve(_) | Command::Bench(_) | Command::CopyToPostgres { .. } => false,
+            Command::Customer(command) => !matches!(command, CustomerCommand::List),
+            Command::Admin(command) => !matches!(command, AdminCommand::List { .. }),
+            Command::Client(command) => !matches!(command, ClientCommand::List { .. }),
+            Command::Keys(_) => true,
+        }
+    }
+}
+
+async fn operate(store: Arc<dyn Store>, data_dir: &Path, command: Command, out: Output) -> anyhow::Result<()> {
+    match command {
         Command::CopyToPostgres { .. } | Command::Bench(_) => Ok(()),
-        Command::Serve(args) => serve(store, &cli.data_dir, args).await,
+        Command::Serve(args) => serve(store, data_dir, args).await,
         Command::Customer(command) => customer(store.as_ref(), command, out).await,
         Command::Admin(command) => admin(store.as_ref(), command, out).await,
-        Command::Client(command) => client(store.as_ref(), &cli.data_dir, command, out).await,
+        Command::Client(command) => client(store.as_ref(), data_dir, command, out).await,
         Command::Keys(KeysCommand::Rotate) => {
             let key = SigningKey::generate();
             store.add_signing_key(&key, OffsetDateTime::now_utc()).await?;
@@ -348,6 +383,9 @@ async fn serve(store: Arc<dyn Store>, data_dir: &Path, args: ServeArgs) -> anyho
     let listener =
         tokio::net::TcpListener::bind(args.listen).await.with_context(|| format!("listening on {}", args.listen))?;
     let url = format!("http://{}", listener.local_addr()?);
+    // Open before the server says it listens: an operator command run from then on is enforced at once.
+    #[cfg(unix)]
+    let _control = crate::control::ControlSocket::open(data_dir, state.clone()).await?;
     println!("Trustgate is listening on {url} (data in {})", data_dir.display());
     println!("Administrator console: sign in at {url}/console");
     if let Some((customer, email, password)) = bootstrap {
@@ -358,11 +396,24 @@ async fn serve(store: Arc<dyn Store>, data_dir: &Path, args: ServeArgs) -> anyho
         println!("       -d '{{\"email\":\"{email}\",\"password\":\"{password}\"}}' {url}/api/v1/session");
     }
     println!("API description: {url}/openapi.json");
-    crate::serve(listener, state, async {
-        let _ = tokio::signal::ctrl_c().await;
-    })
-    .await?;
+    crate::serve(listener, state, stop_requested()).await?;
     Ok(())
+}
+
+/// Ctrl-C, or SIGTERM from a service manager: both stop the server cleanly (and remove its socket).
+async fn stop_requested() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
 }
 
 /// First start on an empty store: a customer and a Full administrator who can sign in.

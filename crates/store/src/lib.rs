@@ -37,6 +37,10 @@ pub use sqlite::SqliteStore;
 pub trait Store: Send + Sync + 'static {
     /// Delivers committed changes to `listener`, including those made by other processes.
     fn watch_changes(&self, listener: Arc<dyn ChangeListener>);
+    /// Returns once every change committed (by any process) before the call has been delivered to
+    /// the watching listener; at once when nothing watches. The operator CLI has the running server
+    /// call this after each write, so the change holds on the very next request.
+    async fn catch_up(&self) -> StoreResult<()>;
     /// A cheap round trip, for readiness checks.
     async fn ping(&self) -> StoreResult<()>;
 

@@ -190,8 +190,8 @@ pub(crate) fn notification(
 pub(crate) const LAST_FULL_ADMIN: &str = "a customer must keep at least one administrator with Full access";
 
 /// Implements [`crate::Store`] for a backend struct with the fields `pool: sqlx::Pool<$db>` and
-/// `listener: ListenerSlot`, and the inherent methods `write_tx`, `lock_customer`, `watch` and
-/// `announce`.
+/// `listener: ListenerSlot`, and the inherent methods `write_tx`, `lock_customer`, `watch`,
+/// `caught_up` and `announce`.
 macro_rules! store_impl {
     ($store:ty, $db:ty) => {
         use std::sync::Arc;
@@ -351,6 +351,10 @@ macro_rules! store_impl {
         impl Store for $store {
             fn watch_changes(&self, listener: Arc<dyn ChangeListener>) {
                 self.watch(listener);
+            }
+
+            async fn catch_up(&self) -> StoreResult<()> {
+                self.caught_up().await
             }
 
             async fn ping(&self) -> StoreResult<()> {
