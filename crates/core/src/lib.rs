@@ -8,6 +8,7 @@ pub mod client;
 pub mod customer;
 pub mod event;
 pub mod ids;
+pub mod lifecycle;
 pub mod rights;
 pub mod secret;
 pub mod token;

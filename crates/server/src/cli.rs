@@ -45,6 +45,10 @@ pub struct Cli {
     /// Print machine-readable JSON instead of text.
     #[arg(long, global = true)]
     pub json: bool,
+    /// Most API clients one administrator may own in one customer (enforced by `serve` and by
+    /// `client create`).
+    #[arg(long, global = true, env = "TRUSTGATE_MAX_CLIENTS_PER_OWNER", default_value_t = crate::config::DEFAULT_MAX_CLIENTS_PER_OWNER)]
+    pub max_clients_per_owner: u64,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -271,13 +275,13 @@ pub async fn open_store(data_dir: &Path, database: Option<&str>) -> anyhow::Resu
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     if let Command::CopyToPostgres { to } = &cli.command {
-        return copy_to_postgres(&cli.data_dir, to, Output { json: cli.json }).await;
+        return copy_to_postgres(&cli.data_dir, to, Output { json: cli.json, max_clients_per_owner: 0 }).await;
     }
     if let Command::Bench(args) = cli.command {
         return crate::bench::run(args).await;
     }
     let store = open_store(&cli.data_dir, cli.database.as_deref()).await?;
-    let out = Output { json: cli.json };
+    let out = Output { json: cli.json, max_clients_per_owner: cli.max_clients_per_owner };
     let writes = cli.command.writes();
     operate(store, &cli.data_dir, cli.command, out).await?;
     if writes {
@@ -315,7 +319,7 @@ impl Command {
 async fn operate(store: Arc<dyn Store>, data_dir: &Path, command: Command, out: Output) -> anyhow::Result<()> {
     match command {
         Command::CopyToPostgres { .. } | Command::Bench(_) => Ok(()),
-        Command::Serve(args) => serve(store, data_dir, args).await,
+        Command::Serve(args) => serve(store, data_dir, args, out.max_clients_per_owner).await,
         Command::Customer(command) => customer(store.as_ref(), command, out).await,
         Command::Admin(command) => admin(store.as_ref(), command, out).await,
         Command::Client(command) => client(store.as_ref(), data_dir, command, out).await,
@@ -328,9 +332,11 @@ async fn operate(store: Arc<dyn Store>, data_dir: &Path, command: Command, out: 
     }
 }
 
+/// How the operator asked to be answered, and the limits they set for this run.
 #[derive(Clone, Copy)]
 struct Output {
     json: bool,
+    max_clients_per_owner: u64,
 }
 
 impl Output {
@@ -374,11 +380,16 @@ fn private_file(path: &Path) -> anyhow::Result<std::fs::File> {
     options.open(path).with_context(|| format!("creating {}", path.display()))
 }
 
-async fn serve(store: Arc<dyn Store>, data_dir: &Path, args: ServeArgs) -> anyhow::Result<()> {
+async fn serve(
+    store: Arc<dyn Store>,
+    data_dir: &Path,
+    args: ServeArgs,
+    max_clients_per_owner: u64,
+) -> anyhow::Result<()> {
     let key = server_key(data_dir)?;
     let first_start = store.customers().await?.is_empty();
     let bootstrap = if first_start { Some(bootstrap(store.as_ref(), &args.bootstrap_email).await?) } else { None };
-    let config = ServerConfig { secure_cookies: args.secure_cookies, ..ServerConfig::default() };
+    let config = ServerConfig { secure_cookies: args.secure_cookies, max_clients_per_owner, ..ServerConfig::default() };
     let state = AppState::new(store, key, config).await?;
     let listener =
         tokio::net::TcpListener::bind(args.listen).await.with_context(|| format!("listening on {}", args.listen))?;
@@ -428,16 +439,13 @@ async fn bootstrap(store: &dyn Store, email: &str) -> anyhow::Result<(CustomerId
     store.create_customer(&customer, &Actor::System).await?;
     let email = Email::parse(email)?;
     let password = random_token()[..24].to_owned();
-    let admin = match store.admin_by_email(&email).await? {
-        Some(admin) => admin,
-        None => {
-            let admin = local_admin(email.clone(), None, now)?;
-            store.create_admin(&admin, None).await?;
-            admin
-        }
-    };
-    store.set_password_hash(admin.id, &password::hash(password.clone()).await?).await?;
-    store.add_member(&customer.id, admin.id, Access::Full, &Actor::System).await?;
+    let hash = password::hash(password.clone()).await?;
+    let candidate = local_admin(email.clone(), None, now)?;
+    let (member, created) =
+        store.add_admin(&customer.id, &candidate, Some(&hash), Access::Full, &Actor::System).await?;
+    if !created {
+        store.set_password_hash(member.admin.id, &hash).await?;
+    }
     Ok((customer.id, email, password))
 }
 
@@ -530,27 +538,21 @@ async fn admin(store: &dyn Store, command: AdminCommand, out: Output) -> anyhow:
             let provider = Provider::parse(&provider)?;
             let email = Email::parse(&email)?;
             let now = OffsetDateTime::now_utc();
-            let mut shown_password = None;
-            let admin = match store.admin_by_email(&email).await? {
-                Some(admin) => admin,
-                None if provider == Provider::Local => {
-                    let admin = local_admin(email, name.as_deref(), now)?;
-                    let (password, generated) = choose_password(password_stdin)?;
-                    store.create_admin(&admin, Some(&password::hash(password.clone()).await?)).await?;
-                    shown_password = generated.then_some(password);
-                    admin
-                }
-                None => {
-                    let admin = Admin {
-                        provider,
-                        external_id: external_id.filter(|e| !e.trim().is_empty()),
-                        ..local_admin(email, name.as_deref(), now)?
-                    };
-                    store.create_admin(&admin, None).await?;
-                    admin
-                }
+            let external_id = external_id.filter(|e| !e.trim().is_empty());
+            let candidate = Admin { provider, external_id, ..local_admin(email, name.as_deref(), now)? };
+            // Hashed up front (the store decides inside its transaction whether the person is new),
+            // and shown only if it was generated and the administrator was created with it.
+            let (password, hash) = if provider == Provider::Local {
+                let (password, generated) = choose_password(password_stdin)?;
+                let hash = password::hash(password.clone()).await?;
+                (generated.then_some(password), Some(hash))
+            } else {
+                (None, None)
             };
-            store.add_member(&customer, admin.id, access, &Actor::System).await?;
+            let (member, created) =
+                store.add_admin(&customer, &candidate, hash.as_deref(), access, &Actor::System).await?;
+            let admin = member.admin;
+            let shown_password = password.filter(|_| created);
             let mut text =
                 format!("Added {} to customer {customer} with {access} access (id {}).", admin.email, admin.id);
             if let Some(password) = &shown_password {
@@ -631,9 +633,6 @@ async fn admin(store: &dyn Store, command: AdminCommand, out: Output) -> anyhow:
 
 async fn set_status(store: &dyn Store, reference: &str, status: AdminStatus, out: Output) -> anyhow::Result<()> {
     let admin = find_admin(store, reference).await?;
-    if !admin.provider.is_federated() {
-        bail!("{} is a local administrator; only federated administrators are disabled at their identity provider (remove or delete local ones)", admin.email);
-    }
     store.set_admin_status(admin.id, status, &Actor::System).await?;
     let note = if status == AdminStatus::Disabled {
         " Their API clients remain active unless the customer's policy is suspend-clients; delete the administrator to revoke them."
@@ -655,7 +654,8 @@ async fn client(store: &dyn Store, data_dir: &Path, command: ClientCommand, out:
             let key = server_key(data_dir)?;
             // The file is claimed first: a client whose secret could not be written would be lost.
             let file = csv.as_deref().map(private_file).transpose()?;
-            let created = ops::new_client(store, &key, &customer, &owner, &name, &Actor::System).await;
+            let created =
+                ops::new_client(store, &key, &customer, &owner, &name, out.max_clients_per_owner, &Actor::System).await;
             let (client, secret) = match created {
                 Ok(created) => created,
                 Err(error) => {

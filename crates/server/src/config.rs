@@ -2,6 +2,10 @@
 
 use std::time::Duration;
 
+/// Hundreds of clients per owner covers every script an administrator runs, and bounds what one
+/// stolen session or client with the apiClients right can create.
+pub const DEFAULT_MAX_CLIENTS_PER_OWNER: u64 = 500;
+
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
     /// Adds `Secure` to session cookies; on whenever Trustgate is served over HTTPS.
@@ -11,6 +15,8 @@ pub struct ServerConfig {
     pub cache_capacity: usize,
     /// Largest request body accepted, in bytes.
     pub body_limit: usize,
+    /// Most API clients one administrator may own in one customer.
+    pub max_clients_per_owner: u64,
 }
 
 impl Default for ServerConfig {
@@ -20,6 +26,7 @@ impl Default for ServerConfig {
             session_lifetime: Duration::from_secs(8 * 3600),
             cache_capacity: 200_000,
             body_limit: 64 * 1024,
+            max_clients_per_owner: DEFAULT_MAX_CLIENTS_PER_OWNER,
         }
     }
 }

@@ -24,6 +24,7 @@ mod sqlite {
 
     mod administrators;
     mod calls;
+    mod lifecycle;
     mod manage;
     mod notifications;
     mod rules;
@@ -42,6 +43,7 @@ mod postgres {
 
     mod administrators;
     mod calls;
+    mod lifecycle;
     mod manage;
     mod notifications;
     mod rules;
