@@ -502,12 +502,18 @@ async fn customer(store: &dyn Store, command: CustomerCommand, out: Output) -> a
     Ok(())
 }
 
+/// An administrator by id, or by e-mail when exactly one has it (a local administrator and
+/// federated ones may share an e-mail: they are different identities).
 async fn find_admin(store: &dyn Store, reference: &str) -> anyhow::Result<Admin> {
-    let found = match AdminId::parse(reference) {
-        Ok(id) => store.admin(id).await?,
-        Err(_) => store.admin_by_email(&Email::parse(reference)?).await?,
-    };
-    found.ok_or_else(|| anyhow!("no administrator {reference}"))
+    if let Ok(id) = AdminId::parse(reference) {
+        return store.admin(id).await?.ok_or_else(|| anyhow!("no administrator {reference}"));
+    }
+    let mut found = store.admins_with_email(&Email::parse(reference)?).await?;
+    match found.len() {
+        0 => bail!("no administrator {reference}"),
+        1 => Ok(found.remove(0)),
+        n => bail!("{n} administrators have the e-mail {reference}; name one by id (see `trustgate admin list`)"),
+    }
 }
 
 /// A password from the first line of standard input, `TRUSTGATE_ADMIN_PASSWORD`, or generated

@@ -57,7 +57,10 @@ pub trait Store: Send + Sync + 'static {
     /// Creates an administrator who belongs to no customer yet.
     async fn create_admin(&self, admin: &Admin, password_hash: Option<&str>) -> StoreResult<()>;
     async fn admin(&self, id: AdminId) -> StoreResult<Option<Admin>>;
+    /// The local administrator who signs in with this e-mail (federated ones are never found by e-mail).
     async fn admin_by_email(&self, email: &Email) -> StoreResult<Option<Admin>>;
+    /// Every administrator, local or federated, with this e-mail: for the operator CLI.
+    async fn admins_with_email(&self, email: &Email) -> StoreResult<Vec<Admin>>;
     async fn password_hash(&self, id: AdminId) -> StoreResult<Option<String>>;
     async fn set_password_hash(&self, id: AdminId, hash: &str) -> StoreResult<()>;
     /// R7: a status change never deletes clients; it is logged in each of the admin's customers.

@@ -256,7 +256,7 @@ macro_rules! store_impl {
 
         async fn load_member(tx: &mut Tx, customer: &CustomerId, admin: AdminId) -> StoreResult<Option<Member>> {
             sqlx::query_as::<_, sql::MemberRow>(
-                "SELECT a.id, a.email, a.display_name, a.provider, a.external_id, a.status, a.created_at, \
+                "SELECT a.id, m.email, m.display_name, a.provider, a.external_id, a.status, a.created_at, \
                  m.access_type, m.permissions, m.created_at, m.updated_at \
                  FROM memberships m JOIN admins a ON a.id = m.admin_id WHERE m.customer_id = $1 AND m.admin_id = $2",
             )
@@ -388,7 +388,8 @@ macro_rules! store_impl {
         }
 
         /// Makes `admin` a member of `customer` with `access`, logged and announced; the caller has
-        /// locked the customer and checked the actor's authority. Returns the changes to publish.
+        /// locked the customer and checked the actor's authority. The e-mail and display name of
+        /// `admin` become this customer's own profile of them. Returns the changes to publish.
         async fn join(
             tx: &mut Tx,
             customer: &CustomerId,
@@ -404,14 +405,16 @@ macro_rules! store_impl {
             let now = OffsetDateTime::now_utc();
             let (access_type, permissions) = sql::access_columns(access);
             let inserted = sqlx::query(
-                "INSERT INTO memberships (customer_id, admin_id, access_type, permissions, created_at, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5, $5) ON CONFLICT DO NOTHING",
+                "INSERT INTO memberships (customer_id, admin_id, access_type, permissions, created_at, updated_at, \
+                 email, display_name) VALUES ($1, $2, $3, $4, $5, $5, $6, $7) ON CONFLICT DO NOTHING",
             )
             .bind(customer.as_str())
             .bind(admin.id.to_string())
             .bind(access_type)
             .bind(permissions)
             .bind(ms(now))
+            .bind(admin.email.as_str())
+            .bind(&admin.display_name)
             .execute(&mut **tx)
             .await?
             .rows_affected();
@@ -542,13 +545,28 @@ macro_rules! store_impl {
 
             async fn admin_by_email(&self, email: &Email) -> StoreResult<Option<Admin>> {
                 sqlx::query_as::<_, sql::AdminRow>(
-                    "SELECT id, email, display_name, provider, external_id, status, created_at FROM admins WHERE email = $1",
+                    "SELECT id, email, display_name, provider, external_id, status, created_at FROM admins \
+                     WHERE email = $1 AND provider = $2",
                 )
                 .bind(email.as_str())
+                .bind(trustgate_core::admin::Provider::Local.wire_name())
                 .fetch_optional(&self.pool)
                 .await?
                 .map(sql::admin)
                 .transpose()
+            }
+
+            async fn admins_with_email(&self, email: &Email) -> StoreResult<Vec<Admin>> {
+                sqlx::query_as::<_, sql::AdminRow>(
+                    "SELECT id, email, display_name, provider, external_id, status, created_at FROM admins \
+                     WHERE email = $1 ORDER BY created_at, id",
+                )
+                .bind(email.as_str())
+                .fetch_all(&self.pool)
+                .await?
+                .into_iter()
+                .map(sql::admin)
+                .collect()
             }
 
             async fn password_hash(&self, id: AdminId) -> StoreResult<Option<String>> {
@@ -686,8 +704,18 @@ macro_rules! store_impl {
                     }
                     Identity::Unbound => None,
                 };
+                // A person already known keeps their identity, but this customer sees only what its
+                // caller said about them: nothing another customer entered reaches it.
                 let (admin, created) = match known {
-                    Some(row) => (sql::admin(row)?, false),
+                    Some(row) => {
+                        let known = sql::admin(row)?;
+                        let profile = Admin {
+                            email: candidate.email.clone(),
+                            display_name: candidate.display_name.clone(),
+                            ..known
+                        };
+                        (profile, false)
+                    }
                     None => {
                         insert_admin(&mut tx, candidate, password_hash).await?;
                         (candidate.clone(), true)
@@ -708,7 +736,7 @@ macro_rules! store_impl {
 
             async fn members(&self, customer: &CustomerId, after: Option<AdminId>, limit: u32) -> StoreResult<Vec<Member>> {
                 sqlx::query_as::<_, sql::MemberRow>(
-                    "SELECT a.id, a.email, a.display_name, a.provider, a.external_id, a.status, a.created_at, \
+                    "SELECT a.id, m.email, m.display_name, a.provider, a.external_id, a.status, a.created_at, \
                      m.access_type, m.permissions, m.created_at, m.updated_at \
                      FROM memberships m JOIN admins a ON a.id = m.admin_id \
                      WHERE m.customer_id = $1 AND a.id > $2 ORDER BY a.id LIMIT $3",
@@ -848,7 +876,7 @@ macro_rules! store_impl {
             async fn client_grant(&self, id: ClientId) -> StoreResult<Option<ClientGrant>> {
                 sqlx::query_as::<_, sql::GrantRow>(
                     "SELECT k.id, k.customer_id, k.owner_id, k.name, k.created_at, k.last_used_at, k.verifier, \
-                     a.email, m.access_type, m.permissions, a.status, c.disabled_owner_policy \
+                     m.email, m.access_type, m.permissions, a.status, c.disabled_owner_policy \
                      FROM api_clients k \
                      JOIN memberships m ON m.customer_id = k.customer_id AND m.admin_id = k.owner_id \
                      JOIN admins a ON a.id = k.owner_id JOIN customers c ON c.id = k.customer_id \
