@@ -322,3 +322,16 @@ async fn cli_changes_hold_on_the_very_next_request_on_postgres() {
     let Some(database) = crate::harness::TestDatabase::create().await else { return };
     cli_changes_hold_on_the_very_next_request(Some(database.url.clone())).await;
 }
+
+#[tokio::test]
+async fn cli_refuses_a_client_beyond_the_per_owner_cap() {
+    let dir = TempDir::new();
+    trustgate(dir.path(), &["customer", "create", "--name", "Acme", "--id", "acme"]);
+    trustgate(dir.path(), &["admin", "add", "--customer", "acme", "--email", "a@acme.test", "--access", "full"]);
+    let create = ["client", "create", "--customer", "acme", "--admin", "a@acme.test", "--name", "n"];
+    for _ in 0..2 {
+        trustgate(dir.path(), &[&["--max-clients-per-owner", "2"], &create[..]].concat());
+    }
+    let message = trustgate_fails(dir.path(), &[&["--max-clients-per-owner", "2"], &create[..]].concat());
+    assert!(message.contains("at most 2 API clients"), "{message}");
+}
