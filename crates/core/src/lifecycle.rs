@@ -3,7 +3,7 @@
 //! the facts inside the write transaction that applies the change (the actor's membership as it is
 //! now, under the customer's lock) and asks here, so the API, the console and the CLI cannot diverge.
 
-use crate::access::Access;
+use crate::access::{Access, Permission};
 use crate::admin::{Email, Provider};
 use crate::rights::{self, Denied, PrincipalKind, Standing};
 
@@ -103,8 +103,14 @@ pub fn change_status(provider: Provider) -> Result<(), Refusal> {
     }
 }
 
-/// Creating an API client for an owner who already owns `owned` in the customer.
-pub fn add_client(owned: u64, cap: u64) -> Result<(), Refusal> {
+/// Creating an API client for an owner who already owns `owned` in the customer: the creator
+/// needs the right to (R8), read in the same transaction as the count.
+pub fn add_client(authority: Authority, owned: u64, cap: u64) -> Result<(), Refusal> {
+    if let Authority::Holds(access) = authority {
+        if !access.allows(Permission::ApiClients) {
+            return Err(Refusal::Denied(Denied::Missing(Permission::ApiClients)));
+        }
+    }
     if owned < cap {
         Ok(())
     } else {
@@ -144,7 +150,7 @@ impl Identity {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::access::{Permission, PermissionSet};
+    use crate::access::PermissionSet;
     use crate::admin::AdminStatus;
     use crate::customer::DisabledOwnerPolicy;
 
@@ -187,8 +193,12 @@ mod tests {
     fn only_federated_administrators_change_status_and_clients_are_capped() {
         assert_eq!(change_status(Provider::Local), Err(Refusal::NotFederated));
         assert_eq!(change_status(Provider::Okta), Ok(()));
-        assert_eq!(add_client(499, 500), Ok(()));
-        assert_eq!(add_client(500, 500), Err(Refusal::ClientLimit(500)));
+        assert_eq!(add_client(Authority::Operator, 499, 500), Ok(()));
+        assert_eq!(add_client(Authority::Holds(Access::Full), 500, 500), Err(Refusal::ClientLimit(500)));
+        assert_eq!(
+            add_client(Authority::Holds(custom(&[Permission::Notifications])), 0, 500),
+            Err(Refusal::Denied(Denied::Missing(Permission::ApiClients)))
+        );
     }
 
     #[test]

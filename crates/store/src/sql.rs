@@ -856,7 +856,8 @@ macro_rules! store_impl {
                         .bind(client.owner_id.to_string())
                         .fetch_one(&mut *tx)
                         .await?;
-                lifecycle::add_client(u64::try_from(owned).unwrap_or(0), cap)?;
+                let authority = authority(&mut tx, &client.customer_id, actor).await?;
+                lifecycle::add_client(authority, u64::try_from(owned).unwrap_or(0), cap)?;
                 sqlx::query(
                     "INSERT INTO api_clients (id, customer_id, owner_id, name, verifier, created_at, last_used_at) \
                      VALUES ($1, $2, $3, $4, $5, $6, NULL)",
