@@ -22,7 +22,7 @@ const TAIL_INTERVAL: Duration = Duration::from_millis(200);
 /// Changes older than this are pruned; every live node has read them long before.
 const CHANGE_RETENTION: time::Duration = time::Duration::minutes(10);
 /// Rows the tailer reads at a time.
-const TAIL_BATCH: i64 = 1000;
+const TAIL_BATCH: u16 = 1000;
 
 /// Asks the tailer to read the feed now; answered once everything committed before has been delivered.
 type CatchUp = oneshot::Sender<()>;
@@ -135,7 +135,7 @@ async fn read_feed(pool: &Pool<Sqlite>, listener: &dyn ChangeListener, last_seq:
             "SELECT seq, kind, customer_id, admin_id, client_id FROM changes WHERE seq > $1 ORDER BY seq LIMIT $2",
         )
         .bind(*last_seq)
-        .bind(TAIL_BATCH)
+        .bind(i64::from(TAIL_BATCH))
         .fetch_all(pool)
         .await;
         let rows = match rows {
@@ -156,7 +156,7 @@ async fn read_feed(pool: &Pool<Sqlite>, listener: &dyn ChangeListener, last_seq:
         if !changes.is_empty() {
             listener.changed(&changes);
         }
-        if (rows.len() as i64) < TAIL_BATCH {
+        if rows.len() < usize::from(TAIL_BATCH) {
             return true;
         }
     }
