@@ -9,6 +9,7 @@ pub mod custody;
 pub mod customer;
 pub mod event;
 pub mod ids;
+pub mod lifecycle;
 pub mod rights;
 pub mod secret;
 pub mod token;

@@ -8,7 +8,7 @@ use std::marker::PhantomData;
 use axum::extract::{FromRequestParts, RawPathParams};
 use axum::http::request::Parts;
 use axum::http::HeaderMap;
-use trustgate_core::access::{Access, Permission};
+use trustgate_core::access::Permission;
 use trustgate_core::event::Actor;
 use trustgate_core::ids::{ClientId, CustomerId};
 use trustgate_core::rights::{self, PrincipalKind};
@@ -43,8 +43,6 @@ pub struct Authorized<N: Needs> {
     pub client_id: ClientId,
     pub client_name: String,
     pub customer_id: CustomerId,
-    /// The owner's access right now; routes that grant access check it covers what they grant.
-    pub access: Access,
     needs: PhantomData<N>,
 }
 
@@ -74,13 +72,7 @@ impl<N: Needs> FromRequestParts<AppState> for Authorized<N> {
         if !access.allows(N::PERMISSION) {
             return Err(rights::Denied::Missing(N::PERMISSION).into());
         }
-        Ok(Self {
-            client_id: claims.sub,
-            client_name: facts.name.clone(),
-            customer_id: customer,
-            access,
-            needs: PhantomData,
-        })
+        Ok(Self { client_id: claims.sub, client_name: facts.name.clone(), customer_id: customer, needs: PhantomData })
     }
 }
 

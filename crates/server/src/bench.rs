@@ -176,7 +176,7 @@ async fn seed(store: &dyn Store, data_dir: &Path, args: &BenchArgs) -> anyhow::R
                     break;
                 }
                 let (client, secret) =
-                    ops::new_client(store, &key, &customer.id, &admin, "bench", &Actor::System).await?;
+                    ops::new_client(store, &key, &customer.id, &admin, "bench", u64::MAX, &Actor::System).await?;
                 if made.is_multiple_of(sample_every) && a != 0 {
                     creds.push((customer.id.clone(), client.id.to_string(), secret.expose().to_owned()));
                 }

@@ -1,6 +1,6 @@
 //! The `trustgate` command: `serve`, and the operator commands for bootstrap and automation.
-//! Operator commands work on the store directly and act as `System` in the system log; a
-//! running server sees their changes through the change feed.
+//! Operator commands work on the store directly and act as `System` in the system log; after a
+//! write they tell a server running on the same data directory to take it in at once (`control`).
 
 use std::io::{BufRead, Write};
 use std::net::SocketAddr;
@@ -49,6 +49,10 @@ pub struct Cli {
     /// Print machine-readable JSON instead of text.
     #[arg(long, global = true)]
     pub json: bool,
+    /// Most API clients one administrator may own in one customer (enforced by `serve` and by
+    /// `client create`).
+    #[arg(long, global = true, env = "TRUSTGATE_MAX_CLIENTS_PER_OWNER", default_value_t = crate::config::DEFAULT_MAX_CLIENTS_PER_OWNER)]
+    pub max_clients_per_owner: u64,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -381,21 +385,56 @@ pub async fn open_store(data_dir: &Path, database: Option<&str>) -> anyhow::Resu
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     if let Command::CopyToPostgres { to } = &cli.command {
-        return copy_to_postgres(&cli.data_dir, to, Output { json: cli.json }).await;
+        return copy_to_postgres(&cli.data_dir, to, Output { json: cli.json, max_clients_per_owner: 0 }).await;
     }
     if let Command::Bench(args) = cli.command {
         return crate::bench::run(args).await;
     }
     let store = open_store(&cli.data_dir, cli.database.as_deref()).await?;
-    let out = Output { json: cli.json };
-    match cli.command {
+    let out = Output { json: cli.json, max_clients_per_owner: cli.max_clients_per_owner };
+    let writes = cli.command.writes();
+    operate(store, &cli.data_dir, cli.command, out).await?;
+    if writes {
+        tell_running_server(&cli.data_dir).await;
+    }
+    Ok(())
+}
+
+/// R5 and R6 say "at once": a server running on this data directory takes the committed change in
+/// before this command exits (see `control`). Without one, there is nothing to tell.
+async fn tell_running_server(data_dir: &Path) {
+    #[cfg(unix)]
+    if let Err(error) = crate::control::notify_server(data_dir).await {
+        eprintln!(
+            "warning: the change is saved, but the running server did not confirm it ({error:#}); it applies it within about 200 ms"
+        );
+    }
+    #[cfg(not(unix))]
+    let _ = data_dir;
+}
+
+impl Command {
+    /// Whether the command changes the store (and so a running server must hear of it).
+    fn writes(&self) -> bool {
+        match self {
+            Command::Serve(_) | Command::Bench(_) | Command::CopyToPostgres { .. } => false,
+            Command::Customer(command) => !matches!(command, CustomerCommand::List),
+            Command::Admin(command) => !matches!(command, AdminCommand::List { .. }),
+            Command::Client(command) => !matches!(command, ClientCommand::List { .. }),
+            Command::Keys(_) => true,
+        }
+    }
+}
+
+async fn operate(store: Arc<dyn Store>, data_dir: &Path, command: Command, out: Output) -> anyhow::Result<()> {
+    match command {
         Command::CopyToPostgres { .. } | Command::Bench(_) => Ok(()),
-        Command::Serve(args) => serve(store, &cli.data_dir, args).await,
+        Command::Serve(args) => serve(store, data_dir, args, out.max_clients_per_owner).await,
         Command::Customer(command) => customer(store.as_ref(), command, out).await,
         Command::Admin(command) => admin(store.as_ref(), command, out).await,
-        Command::Client(command) => client(store.as_ref(), &cli.data_dir, command, out).await,
+        Command::Client(command) => client(store.as_ref(), data_dir, command, out).await,
         Command::Keys(KeysCommand::Rotate { revoke_previous }) => {
-            let vault = KeyVault::new(&server_key(&cli.data_dir)?);
+            let vault = KeyVault::new(&server_key(data_dir)?);
             let key = crate::keys::rotate(store.as_ref(), &vault, revoke_previous).await.context(
                 "rotating the signing key (every node must use the same server key: TRUSTGATE_SERVER_KEY or server.key in --data-dir)",
             )?;
@@ -413,9 +452,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
+/// How the operator asked to be answered, and the limits they set for this run.
 #[derive(Clone, Copy)]
 struct Output {
     json: bool,
+    max_clients_per_owner: u64,
 }
 
 impl Output {
@@ -462,15 +503,24 @@ fn private_file(path: &Path) -> anyhow::Result<std::fs::File> {
     options.open(path).with_context(|| format!("creating {}", path.display()))
 }
 
-async fn serve(store: Arc<dyn Store>, data_dir: &Path, args: ServeArgs) -> anyhow::Result<()> {
+async fn serve(
+    store: Arc<dyn Store>,
+    data_dir: &Path,
+    args: ServeArgs,
+    max_clients_per_owner: u64,
+) -> anyhow::Result<()> {
     let key = server_key(data_dir)?;
     password::configure(args.hash_limits());
     let first_start = store.customers().await?.is_empty();
     let bootstrap = if first_start { Some(bootstrap(store.as_ref(), &args.bootstrap_email).await?) } else { None };
-    let state = AppState::new(store, key, args.config()).await?;
+    let config = ServerConfig { max_clients_per_owner, ..args.config() };
+    let state = AppState::new(store, key, config).await?;
     let listener =
         tokio::net::TcpListener::bind(args.listen).await.with_context(|| format!("listening on {}", args.listen))?;
     let url = format!("http://{}", listener.local_addr()?);
+    // Open before the server says it listens: an operator command run from then on is enforced at once.
+    #[cfg(unix)]
+    let _control = crate::control::ControlSocket::open(data_dir, state.clone()).await?;
     println!("Trustgate is listening on {url} (data in {})", data_dir.display());
     println!("Administrator console: sign in at {url}/console");
     if let Some((customer, email, password)) = bootstrap {
@@ -481,11 +531,24 @@ async fn serve(store: Arc<dyn Store>, data_dir: &Path, args: ServeArgs) -> anyho
         println!("       -d '{{\"email\":\"{email}\",\"password\":\"{password}\"}}' {url}/api/v1/session");
     }
     println!("API description: {url}/openapi.json");
-    crate::serve(listener, state, async {
-        let _ = tokio::signal::ctrl_c().await;
-    })
-    .await?;
+    crate::serve(listener, state, stop_requested()).await?;
     Ok(())
+}
+
+/// Ctrl-C, or SIGTERM from a service manager: both stop the server cleanly (and remove its socket).
+async fn stop_requested() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
 }
 
 /// First start on an empty store: a customer and a Full administrator who can sign in.
@@ -500,16 +563,13 @@ async fn bootstrap(store: &dyn Store, email: &str) -> anyhow::Result<(CustomerId
     store.create_customer(&customer, &Actor::System).await?;
     let email = Email::parse(email)?;
     let password = random_token()[..24].to_owned();
-    let admin = match store.admin_by_email(&email).await? {
-        Some(admin) => admin,
-        None => {
-            let admin = local_admin(email.clone(), None, now)?;
-            store.create_admin(&admin, None).await?;
-            admin
-        }
-    };
-    store.set_password_hash(admin.id, &password::hash(password.clone()).await?).await?;
-    store.add_member(&customer.id, admin.id, Access::Full, &Actor::System).await?;
+    let hash = password::hash(password.clone()).await?;
+    let candidate = local_admin(email.clone(), None, now)?;
+    let (member, created) =
+        store.add_admin(&customer.id, &candidate, Some(&hash), Access::Full, &Actor::System).await?;
+    if !created {
+        store.set_password_hash(member.admin.id, &hash).await?;
+    }
     Ok((customer.id, email, password))
 }
 
@@ -566,12 +626,18 @@ async fn customer(store: &dyn Store, command: CustomerCommand, out: Output) -> a
     Ok(())
 }
 
+/// An administrator by id, or by e-mail when exactly one has it (a local administrator and
+/// federated ones may share an e-mail: they are different identities).
 async fn find_admin(store: &dyn Store, reference: &str) -> anyhow::Result<Admin> {
-    let found = match AdminId::parse(reference) {
-        Ok(id) => store.admin(id).await?,
-        Err(_) => store.admin_by_email(&Email::parse(reference)?).await?,
-    };
-    found.ok_or_else(|| anyhow!("no administrator {reference}"))
+    if let Ok(id) = AdminId::parse(reference) {
+        return store.admin(id).await?.ok_or_else(|| anyhow!("no administrator {reference}"));
+    }
+    let mut found = store.admins_with_email(&Email::parse(reference)?).await?;
+    match found.len() {
+        0 => bail!("no administrator {reference}"),
+        1 => Ok(found.remove(0)),
+        n => bail!("{n} administrators have the e-mail {reference}; name one by id (see `trustgate admin list`)"),
+    }
 }
 
 /// A password from the first line of standard input, `TRUSTGATE_ADMIN_PASSWORD`, or generated
@@ -602,27 +668,21 @@ async fn admin(store: &dyn Store, command: AdminCommand, out: Output) -> anyhow:
             let provider = Provider::parse(&provider)?;
             let email = Email::parse(&email)?;
             let now = OffsetDateTime::now_utc();
-            let mut shown_password = None;
-            let admin = match store.admin_by_email(&email).await? {
-                Some(admin) => admin,
-                None if provider == Provider::Local => {
-                    let admin = local_admin(email, name.as_deref(), now)?;
-                    let (password, generated) = choose_password(password_stdin)?;
-                    store.create_admin(&admin, Some(&password::hash(password.clone()).await?)).await?;
-                    shown_password = generated.then_some(password);
-                    admin
-                }
-                None => {
-                    let admin = Admin {
-                        provider,
-                        external_id: external_id.filter(|e| !e.trim().is_empty()),
-                        ..local_admin(email, name.as_deref(), now)?
-                    };
-                    store.create_admin(&admin, None).await?;
-                    admin
-                }
+            let external_id = external_id.filter(|e| !e.trim().is_empty());
+            let candidate = Admin { provider, external_id, ..local_admin(email, name.as_deref(), now)? };
+            // Hashed up front (the store decides inside its transaction whether the person is new),
+            // and shown only if it was generated and the administrator was created with it.
+            let (password, hash) = if provider == Provider::Local {
+                let (password, generated) = choose_password(password_stdin)?;
+                let hash = password::hash(password.clone()).await?;
+                (generated.then_some(password), Some(hash))
+            } else {
+                (None, None)
             };
-            store.add_member(&customer, admin.id, access, &Actor::System).await?;
+            let (member, created) =
+                store.add_admin(&customer, &candidate, hash.as_deref(), access, &Actor::System).await?;
+            let admin = member.admin;
+            let shown_password = password.filter(|_| created);
             let mut text =
                 format!("Added {} to customer {customer} with {access} access (id {}).", admin.email, admin.id);
             if let Some(password) = &shown_password {
@@ -703,9 +763,6 @@ async fn admin(store: &dyn Store, command: AdminCommand, out: Output) -> anyhow:
 
 async fn set_status(store: &dyn Store, reference: &str, status: AdminStatus, out: Output) -> anyhow::Result<()> {
     let admin = find_admin(store, reference).await?;
-    if !admin.provider.is_federated() {
-        bail!("{} is a local administrator; only federated administrators are disabled at their identity provider (remove or delete local ones)", admin.email);
-    }
     store.set_admin_status(admin.id, status, &Actor::System).await?;
     let note = if status == AdminStatus::Disabled {
         " Their API clients remain active unless the customer's policy is suspend-clients; delete the administrator to revoke them."
@@ -727,7 +784,8 @@ async fn client(store: &dyn Store, data_dir: &Path, command: ClientCommand, out:
             let key = server_key(data_dir)?;
             // The file is claimed first: a client whose secret could not be written would be lost.
             let file = csv.as_deref().map(private_file).transpose()?;
-            let created = ops::new_client(store, &key, &customer, &owner, &name, &Actor::System).await;
+            let created =
+                ops::new_client(store, &key, &customer, &owner, &name, out.max_clients_per_owner, &Actor::System).await;
             let (client, secret) = match created {
                 Ok(created) => created,
                 Err(error) => {

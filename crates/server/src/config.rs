@@ -5,6 +5,9 @@ use std::num::NonZeroU32;
 use std::time::Duration;
 
 use crate::throttle::Policy;
+/// Hundreds of clients per owner covers every script an administrator runs, and bounds what one
+/// stolen session or client with the apiClients right can create.
+pub const DEFAULT_MAX_CLIENTS_PER_OWNER: u64 = 500;
 
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
@@ -26,6 +29,8 @@ pub struct ServerConfig {
     /// Reverse proxies whose `X-Forwarded-For` names the client's address.
     pub trusted_proxies: Vec<IpAddr>,
     pub connections: ConnectionLimits,
+    /// Most API clients one administrator may own in one customer.
+    pub max_clients_per_owner: u64,
 }
 
 /// What a connection may cost the server. The timeouts follow Ory's server defaults (Go's
@@ -84,6 +89,7 @@ impl Default for ServerConfig {
             refusal_window: Duration::from_secs(60),
             trusted_proxies: Vec::new(),
             connections: ConnectionLimits::default(),
+            max_clients_per_owner: DEFAULT_MAX_CLIENTS_PER_OWNER,
         }
     }
 }

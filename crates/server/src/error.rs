@@ -35,8 +35,9 @@ pub enum ApiError {
     UnsupportedMediaType(&'static str),
     #[error("{0}")]
     Conflict(String),
-    #[error("{0}")]
-    Refused(String),
+    /// A change a lifecycle rule forbids (409); `reason` is the rule's machine-readable name.
+    #[error("{detail}")]
+    Refused { reason: &'static str, detail: String },
     #[error("service unavailable")]
     Unavailable,
     /// 429: too many failures; locked out for `retry_after` seconds (sent as `Retry-After`).
@@ -102,7 +103,9 @@ impl ApiError {
                 vec![],
             ),
             ApiError::Conflict(why) => (StatusCode::CONFLICT, "conflict", why.clone(), vec![]),
-            ApiError::Refused(why) => (StatusCode::CONFLICT, "refused", why.clone(), vec![]),
+            ApiError::Refused { reason, detail } => {
+                (StatusCode::CONFLICT, "refused", detail.clone(), vec![("reason", (*reason).to_owned())])
+            }
             ApiError::Unavailable => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 "serviceUnavailable",
@@ -169,7 +172,8 @@ impl From<StoreError> for ApiError {
         match error {
             StoreError::NotFound(what) => ApiError::NotFound(what),
             StoreError::Conflict(why) => ApiError::Conflict(why),
-            StoreError::Refused(why) => ApiError::Refused(why),
+            StoreError::Refused(refusal) if refusal.is_forbidden() => ApiError::Forbidden(refusal.to_string()),
+            StoreError::Refused(refusal) => ApiError::Refused { reason: refusal.code(), detail: refusal.to_string() },
             StoreError::Unavailable(why) => {
                 tracing::warn!(%why, "the store is unavailable");
                 ApiError::Unavailable

@@ -5,6 +5,8 @@ pub mod authz_cache;
 pub mod bench;
 pub mod cli;
 pub mod config;
+#[cfg(unix)]
+pub mod control;
 pub mod keys;
 pub mod ops;
 pub mod routes;

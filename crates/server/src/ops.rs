@@ -20,13 +20,14 @@ use crate::state::AppState;
 use crate::throttle::retry_after_secs;
 
 /// Creates an API client owned by `owner` in `customer` (R1) and returns its secret, the only
-/// time it exists in clear (R2).
+/// time it exists in clear (R2). Refused once the owner holds `cap` clients there.
 pub async fn new_client(
     store: &dyn Store,
     server_key: &ServerKey,
     customer: &CustomerId,
     owner: &Admin,
     name: &str,
+    cap: u64,
     actor: &Actor,
 ) -> Result<(ApiClient, ClientSecret), ApiError> {
     let client = ApiClient {
@@ -38,87 +39,44 @@ pub async fn new_client(
         last_used_at: None,
     };
     let secret = ClientSecret::generate();
-    store.create_client(&client, &server_key.verifier(&secret), actor).await?;
+    store.create_client(&client, &server_key.verifier(&secret), cap, actor).await?;
     Ok((client, secret))
 }
 
-/// Who an administrator-management operation adds; an existing administrator is found by e-mail.
+/// Who an administrator-management operation adds, as the caller described them.
 pub struct NewAdmin {
     pub email: Email,
     pub display_name: String,
     pub provider: Provider,
-    /// The id at a federated provider; ignored for local administrators.
+    /// The subject at a federated provider; ignored for local administrators.
     pub external_id: Option<String>,
 }
 
-/// An administrator may only grant, change or remove access they hold themselves.
-fn ensure_covers(caller: Access, access: Access) -> Result<(), ApiError> {
-    if caller.covers(access) {
-        Ok(())
-    } else {
-        Err(ApiError::Forbidden("the caller cannot grant or change access beyond its own".to_owned()))
+impl NewAdmin {
+    /// The administrator to create if the store knows no one with the same identity.
+    pub fn candidate(self) -> Admin {
+        Admin {
+            id: AdminId::generate(),
+            external_id: if self.provider.is_federated() { self.external_id } else { None },
+            email: self.email,
+            display_name: self.display_name,
+            provider: self.provider,
+            status: AdminStatus::Active,
+            created_at: OffsetDateTime::now_utc(),
+        }
     }
 }
 
-/// Adds an administrator (new, or known by e-mail) to `customer` with `access`.
+/// Adds an administrator to `customer` with `access`. Who may, and how an existing person is
+/// recognised, is decided inside the store's transaction (`trustgate_core::lifecycle`).
 pub async fn add_admin(
     store: &dyn Store,
     customer: &CustomerId,
-    caller: Access,
     new: NewAdmin,
     access: Access,
     actor: &Actor,
 ) -> Result<Member, ApiError> {
-    ensure_covers(caller, access)?;
-    let admin = match store.admin_by_email(&new.email).await? {
-        Some(existing) => existing,
-        None => {
-            let admin = Admin {
-                id: AdminId::generate(),
-                email: new.email,
-                display_name: new.display_name,
-                provider: new.provider,
-                external_id: if new.provider.is_federated() { new.external_id } else { None },
-                status: AdminStatus::Active,
-                created_at: OffsetDateTime::now_utc(),
-            };
-            store.create_admin(&admin, None).await?;
-            admin
-        }
-    };
-    store.add_member(customer, admin.id, access, actor).await?;
-    store.member(customer, admin.id).await?.ok_or(ApiError::NotFound("administrator"))
-}
-
-/// Changes an administrator's access in `customer`; their clients follow at once (R5). The store
-/// refuses to leave the customer without a Full administrator.
-pub async fn change_access(
-    store: &dyn Store,
-    customer: &CustomerId,
-    caller: Access,
-    target: AdminId,
-    access: Access,
-    actor: &Actor,
-) -> Result<(), ApiError> {
-    let member = store.member(customer, target).await?.ok_or(ApiError::NotFound("administrator"))?;
-    ensure_covers(caller, member.access)?;
-    ensure_covers(caller, access)?;
-    store.set_access(customer, target, access, actor).await?;
-    Ok(())
-}
-
-/// Removes an administrator from `customer` and deletes their clients there, atomically (R6).
-/// Returns how many clients were deleted.
-pub async fn remove_admin(
-    store: &dyn Store,
-    customer: &CustomerId,
-    caller: Access,
-    target: AdminId,
-    actor: &Actor,
-) -> Result<usize, ApiError> {
-    let member = store.member(customer, target).await?.ok_or(ApiError::NotFound("administrator"))?;
-    ensure_covers(caller, member.access)?;
-    Ok(store.remove_member(customer, target, actor).await?)
+    Ok(store.add_admin(customer, &new.candidate(), None, access, actor).await?.0)
 }
 
 /// Checks an administrator's e-mail and password from `source`. A success is written to the system

@@ -97,6 +97,14 @@ impl AppState {
         Ok(Self(shared))
     }
 
+    /// Brings this node up to date with changes other processes committed (the operator CLI),
+    /// signing keys included, before answering: the next request sees them.
+    pub async fn catch_up(&self) -> Result<(), StoreError> {
+        self.store.catch_up().await?;
+        reload_keys(Arc::downgrade(&self.0)).await;
+        Ok(())
+    }
+
     pub fn keys(&self) -> Arc<Keys> {
         match self.keys.read() {
             Ok(keys) => keys.clone(),

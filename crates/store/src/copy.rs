@@ -54,10 +54,10 @@ pub async fn copy_sqlite_to_postgres(
     );
     copy_table!(
         "memberships",
-        "customer_id, admin_id, access_type, permissions, created_at, updated_at",
-        "$1, $2, $3, $4, $5, $6",
-        (String, String, String, String, i64, i64),
-        (0, 1, 2, 3, 4, 5)
+        "customer_id, admin_id, access_type, permissions, created_at, updated_at, email, display_name",
+        "$1, $2, $3, $4, $5, $6, $7, $8",
+        (String, String, String, String, i64, i64, String, String),
+        (0, 1, 2, 3, 4, 5, 6, 7)
     );
     copy_table!(
         "api_clients",

@@ -6,9 +6,9 @@ pub enum StoreError {
     NotFound(&'static str),
     #[error("{0}")]
     Conflict(String),
-    /// A change that a rule forbids, such as removing a customer's last Full administrator.
-    #[error("{0}")]
-    Refused(String),
+    /// A change that a lifecycle rule forbids, such as removing a customer's last Full administrator.
+    #[error(transparent)]
+    Refused(#[from] trustgate_core::lifecycle::Refusal),
     /// The database cannot be reached; callers answer 503 and retry later.
     #[error("the database is unavailable: {0}")]
     Unavailable(String),

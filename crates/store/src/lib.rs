@@ -38,6 +38,10 @@ pub use sqlite::SqliteStore;
 pub trait Store: Send + Sync + 'static {
     /// Delivers committed changes to `listener`, including those made by other processes.
     fn watch_changes(&self, listener: Arc<dyn ChangeListener>);
+    /// Returns once every change committed (by any process) before the call has been delivered to
+    /// the watching listener; at once when nothing watches. The operator CLI has the running server
+    /// call this after each write, so the change holds on the very next request.
+    async fn catch_up(&self) -> StoreResult<()>;
     /// A cheap round trip, for readiness checks.
     async fn ping(&self) -> StoreResult<()>;
 
@@ -54,19 +58,36 @@ pub trait Store: Send + Sync + 'static {
     /// Creates an administrator who belongs to no customer yet.
     async fn create_admin(&self, admin: &Admin, password_hash: Option<&str>) -> StoreResult<()>;
     async fn admin(&self, id: AdminId) -> StoreResult<Option<Admin>>;
+    /// The local administrator who signs in with this e-mail (federated ones are never found by e-mail).
     async fn admin_by_email(&self, email: &Email) -> StoreResult<Option<Admin>>;
+    /// Every administrator, local or federated, with this e-mail: for the operator CLI.
+    async fn admins_with_email(&self, email: &Email) -> StoreResult<Vec<Admin>>;
     async fn password_hash(&self, id: AdminId) -> StoreResult<Option<String>>;
     /// Ends the administrator's sessions in the same transaction.
     async fn set_password_hash(&self, id: AdminId, hash: &str) -> StoreResult<()>;
     /// R7: a status change never deletes clients; it is logged in each of the admin's customers.
-    /// Disabling ends the administrator's sessions in the same transaction.
+    /// Refused for local administrators. Disabling ends the administrator's sessions in the same
+    /// transaction.
     async fn set_admin_status(&self, id: AdminId, status: AdminStatus, actor: &Actor) -> StoreResult<()>;
     /// R6: deletes the administrator, all their memberships, clients and sessions, in one transaction.
     /// Returns how many clients were deleted.
     async fn delete_admin(&self, id: AdminId, actor: &Actor) -> StoreResult<usize>;
 
+    /// Adds an existing administrator to `customer`. Like every membership change below, the
+    /// actor's authority is read and checked (`trustgate_core::lifecycle`) inside the transaction.
     async fn add_member(&self, customer: &CustomerId, admin: AdminId, access: Access, actor: &Actor)
         -> StoreResult<()>;
+    /// Adds the person `candidate` describes to `customer`: the one Trustgate already knows by the
+    /// same identity (`lifecycle::Identity`), else `candidate` itself, created with `password_hash`.
+    /// Returns the membership and whether the administrator was created.
+    async fn add_admin(
+        &self,
+        customer: &CustomerId,
+        candidate: &Admin,
+        password_hash: Option<&str>,
+        access: Access,
+        actor: &Actor,
+    ) -> StoreResult<(Member, bool)>;
     async fn member(&self, customer: &CustomerId, admin: AdminId) -> StoreResult<Option<Member>>;
     /// Members ordered by admin id, after `after` (exclusive).
     async fn members(&self, customer: &CustomerId, after: Option<AdminId>, limit: u32) -> StoreResult<Vec<Member>>;
@@ -85,8 +106,15 @@ pub trait Store: Send + Sync + 'static {
     /// Ends the administrator's sessions if this was their last customer.
     async fn remove_member(&self, customer: &CustomerId, admin: AdminId, actor: &Actor) -> StoreResult<usize>;
 
-    /// Fails with `NotFound` unless the owner is a member of the client's customer (R1).
-    async fn create_client(&self, client: &ApiClient, verifier: &SecretVerifier, actor: &Actor) -> StoreResult<()>;
+    /// Fails with `NotFound` unless the owner is a member of the client's customer (R1), and is
+    /// refused when the owner already owns `cap` clients there.
+    async fn create_client(
+        &self,
+        client: &ApiClient,
+        verifier: &SecretVerifier,
+        cap: u64,
+        actor: &Actor,
+    ) -> StoreResult<()>;
     async fn client_grant(&self, id: ClientId) -> StoreResult<Option<ClientGrant>>;
     async fn clients_of(&self, customer: &CustomerId, owner: AdminId) -> StoreResult<Vec<ApiClient>>;
     /// Deletes a client only if `owner` owns it in `customer` (R3); false when there is no such client.

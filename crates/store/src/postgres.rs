@@ -3,12 +3,18 @@
 //! Each committing transaction also sends `NOTIFY trustgate_changes`, delivered on commit to every
 //! node's listener. Notifications sent while a listener is disconnected are lost, so a node
 //! flushes its cache whenever its listener connection drops and again once it is back.
+//!
+//! [`Store::catch_up`] sends a `sync:<token>` notification of its own and waits until this node's
+//! listener receives it: PostgreSQL delivers notifications in commit order, so by then every change
+//! committed before the call has been delivered here.
 
+use std::collections::HashMap;
+use std::sync::Mutex;
 use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgListener, PgPoolOptions};
 use sqlx::{Pool, Postgres};
-use tokio::sync::watch;
+use tokio::sync::{oneshot, watch};
 
 use crate::changes::ListenerSlot;
 use crate::sql::store_impl;
@@ -21,6 +27,12 @@ const FLUSH_PAYLOAD: &str = "flush";
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
 const RECONNECT_DELAY: Duration = Duration::from_millis(500);
 const CHANGE_RETENTION: time::Duration = time::Duration::minutes(10);
+const SYNC_PREFIX: &str = "sync:";
+/// How long a catch-up waits for its own notification to come back.
+const SYNC_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// Catch-ups waiting for their `sync:<token>` notification, by token. `None` until a listener watches.
+type Waiting = Arc<Mutex<Option<HashMap<String, oneshot::Sender<()>>>>>;
 
 pub struct PostgresStore {
     pool: Pool<Postgres>,
@@ -28,6 +40,7 @@ pub struct PostgresStore {
     /// Dropping the store drops this sender, which stops the feed task.
     _stop: watch::Sender<()>,
     stopped: watch::Receiver<()>,
+    waiting: Waiting,
 }
 
 impl PostgresStore {
@@ -46,7 +59,7 @@ impl PostgresStore {
             .await?;
         sqlx::migrate!("migrations/postgres").run(&pool).await.map_err(|e| StoreError::Internal(e.to_string()))?;
         let (stop, stopped) = watch::channel(());
-        Ok(Self { pool, listener: ListenerSlot::default(), _stop: stop, stopped })
+        Ok(Self { pool, listener: ListenerSlot::default(), _stop: stop, stopped, waiting: Waiting::default() })
     }
 
     async fn write_tx(&self) -> StoreResult<Tx> {
@@ -77,7 +90,36 @@ impl PostgresStore {
 
     fn watch(&self, listener: Arc<dyn ChangeListener>) {
         self.listener.set(listener.clone());
-        tokio::spawn(follow_feed(self.pool.clone(), listener, self.stopped.clone()));
+        if let Ok(mut waiting) = self.waiting.lock() {
+            waiting.get_or_insert_with(HashMap::new);
+        }
+        tokio::spawn(follow_feed(self.pool.clone(), listener, self.stopped.clone(), self.waiting.clone()));
+    }
+
+    async fn caught_up(&self) -> StoreResult<()> {
+        let token = trustgate_core::ids::random_uuid();
+        let (done, answered) = oneshot::channel();
+        match self.waiting.lock().ok().as_deref_mut() {
+            Some(Some(waiting)) => waiting.insert(token.clone(), done),
+            _ => return Ok(()),
+        };
+        let sent = sqlx::query("SELECT pg_notify($1, $2)")
+            .bind(CHANNEL)
+            .bind(format!("{SYNC_PREFIX}{token}"))
+            .execute(&self.pool)
+            .await;
+        let outcome = match sent {
+            Ok(_) => tokio::time::timeout(SYNC_TIMEOUT, answered).await,
+            Err(error) => {
+                forget(&self.waiting, &token);
+                return Err(error.into());
+            }
+        };
+        forget(&self.waiting, &token);
+        match outcome {
+            Ok(Ok(())) => Ok(()),
+            _ => Err(StoreError::Unavailable("the change feed did not confirm in time".to_owned())),
+        }
     }
 
     /// The old row version of a key that was stored raw stays until PostgreSQL vacuums it, and
@@ -90,6 +132,22 @@ impl PostgresStore {
     /// The pool, for the SQLite → PostgreSQL copy.
     pub(crate) fn pool(&self) -> &Pool<Postgres> {
         &self.pool
+    }
+}
+
+fn forget(waiting: &Waiting, token: &str) {
+    if let Ok(mut waiting) = waiting.lock() {
+        if let Some(waiting) = waiting.as_mut() {
+            waiting.remove(token);
+        }
+    }
+}
+
+/// Answers the catch-up waiting for `token`, if it is this node's.
+fn answer(waiting: &Waiting, token: &str) {
+    let done = waiting.lock().ok().and_then(|mut w| w.as_mut().and_then(|w| w.remove(token)));
+    if let Some(done) = done {
+        let _ = done.send(());
     }
 }
 
@@ -122,7 +180,12 @@ fn decode(payload: &str) -> Option<Vec<Change>> {
     )
 }
 
-async fn follow_feed(pool: Pool<Postgres>, listener: Arc<dyn ChangeListener>, mut stopped: watch::Receiver<()>) {
+async fn follow_feed(
+    pool: Pool<Postgres>,
+    listener: Arc<dyn ChangeListener>,
+    mut stopped: watch::Receiver<()>,
+    waiting: Waiting,
+) {
     let mut last_prune = OffsetDateTime::now_utc();
     loop {
         let connected = async {
@@ -152,9 +215,12 @@ async fn follow_feed(pool: Pool<Postgres>, listener: Arc<dyn ChangeListener>, mu
                 next = feed.try_recv() => next,
             };
             match next {
-                Ok(Some(notification)) => match decode(notification.payload()) {
-                    Some(changes) => listener.changed(&changes),
-                    None => listener.flush(),
+                Ok(Some(notification)) => match notification.payload().strip_prefix(SYNC_PREFIX) {
+                    Some(token) => answer(&waiting, token),
+                    None => match decode(notification.payload()) {
+                        Some(changes) => listener.changed(&changes),
+                        None => listener.flush(),
+                    },
                 },
                 // The connection dropped and was re-established: notifications may be lost.
                 Ok(None) => {

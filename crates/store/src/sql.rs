@@ -187,11 +187,9 @@ pub(crate) fn notification(
     })
 }
 
-pub(crate) const LAST_FULL_ADMIN: &str = "a customer must keep at least one administrator with Full access";
-
 /// Implements [`crate::Store`] for a backend struct with the fields `pool: sqlx::Pool<$db>` and
-/// `listener: ListenerSlot`, and the inherent methods `write_tx`, `lock_customer`, `watch` and
-/// `announce`.
+/// `listener: ListenerSlot`, and the inherent methods `write_tx`, `lock_customer`, `watch`,
+/// `caught_up` and `announce`.
 macro_rules! store_impl {
     ($store:ty, $db:ty) => {
         use std::sync::Arc;
@@ -205,7 +203,8 @@ macro_rules! store_impl {
         use trustgate_core::customer::{Customer, DisabledOwnerPolicy};
         use trustgate_core::event::{self, Actor, DeletionCause, LogEntry};
         use trustgate_core::ids::{AdminId, ClientId, CustomerId};
-        use trustgate_core::rights::Standing;
+        use trustgate_core::lifecycle::{self, Authority, Identity};
+        use trustgate_core::rights::{PrincipalKind, Standing};
         use trustgate_core::secret::SecretVerifier;
         use trustgate_core::token::TOKEN_LIFETIME_SECS;
 
@@ -258,7 +257,7 @@ macro_rules! store_impl {
 
         async fn load_member(tx: &mut Tx, customer: &CustomerId, admin: AdminId) -> StoreResult<Option<Member>> {
             sqlx::query_as::<_, sql::MemberRow>(
-                "SELECT a.id, a.email, a.display_name, a.provider, a.external_id, a.status, a.created_at, \
+                "SELECT a.id, m.email, m.display_name, a.provider, a.external_id, a.status, a.created_at, \
                  m.access_type, m.permissions, m.created_at, m.updated_at \
                  FROM memberships m JOIN admins a ON a.id = m.admin_id WHERE m.customer_id = $1 AND m.admin_id = $2",
             )
@@ -270,20 +269,57 @@ macro_rules! store_impl {
             .transpose()
         }
 
-        /// Refuses a change that would leave `customer` without an administrator with Full access.
-        async fn keep_a_full_admin(tx: &mut Tx, customer: &CustomerId, losing: Access) -> StoreResult<()> {
-            if losing != Access::Full {
-                return Ok(());
-            }
+        /// How many administrators of `customer` hold Full access; read under the customer's lock.
+        async fn full_admins(tx: &mut Tx, customer: &CustomerId) -> StoreResult<u64> {
             let (full,): (i64,) =
                 sqlx::query_as("SELECT COUNT(*) FROM memberships WHERE customer_id = $1 AND access_type = 'Full'")
                     .bind(customer.as_str())
                     .fetch_one(&mut **tx)
                     .await?;
-            if full <= 1 {
-                return Err(StoreError::Refused(sql::LAST_FULL_ADMIN.to_owned()));
-            }
-            Ok(())
+            Ok(u64::try_from(full).unwrap_or(0))
+        }
+
+        fn standing_row((access_type, permissions, status, policy): (String, String, String, String)) -> StoreResult<Standing> {
+            Ok(Standing {
+                access: sql::access(&access_type, &permissions)?,
+                status: AdminStatus::parse(&status)
+                    .ok_or_else(|| StoreError::Internal("a stored admin status is invalid".to_owned()))?,
+                policy: DisabledOwnerPolicy::parse(&policy)?,
+            })
+        }
+
+        /// What `actor` holds in `customer` now, read in the transaction about to act on it: an
+        /// administrator's own membership, or an API client's owner's (R4).
+        async fn authority(tx: &mut Tx, customer: &CustomerId, actor: &Actor) -> StoreResult<Authority> {
+            let (kind, row) = match actor {
+                Actor::System => return Ok(Authority::Operator),
+                Actor::Admin { id, .. } => (
+                    PrincipalKind::Admin,
+                    sqlx::query_as(
+                        "SELECT m.access_type, m.permissions, a.status, c.disabled_owner_policy \
+                         FROM memberships m JOIN admins a ON a.id = m.admin_id JOIN customers c ON c.id = m.customer_id \
+                         WHERE m.customer_id = $1 AND m.admin_id = $2",
+                    )
+                        .bind(customer.as_str())
+                        .bind(id.to_string())
+                        .fetch_optional(&mut **tx)
+                        .await?,
+                ),
+                Actor::ApiClient { id, .. } => (
+                    PrincipalKind::ApiClient,
+                    sqlx::query_as(
+                        "SELECT m.access_type, m.permissions, a.status, c.disabled_owner_policy \
+                         FROM memberships m JOIN admins a ON a.id = m.admin_id JOIN customers c ON c.id = m.customer_id \
+                         JOIN api_clients k ON k.customer_id = m.customer_id AND k.owner_id = m.admin_id \
+                         WHERE m.customer_id = $1 AND k.id = $2",
+                    )
+                    .bind(customer.as_str())
+                    .bind(id.to_string())
+                    .fetch_optional(&mut **tx)
+                    .await?,
+                ),
+            };
+            Ok(Authority::of(kind, row.map(standing_row).transpose()?)?)
         }
 
         async fn clients_in_tx(tx: &mut Tx, customer: &CustomerId, owner: AdminId) -> StoreResult<Vec<ApiClient>> {
@@ -337,6 +373,68 @@ macro_rules! store_impl {
             Ok(())
         }
 
+        async fn insert_admin(tx: &mut Tx, admin: &Admin, password_hash: Option<&str>) -> StoreResult<()> {
+            let inserted = sqlx::query(
+                "INSERT INTO admins (id, email, display_name, provider, external_id, status, password_hash, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING",
+            )
+            .bind(admin.id.to_string())
+            .bind(admin.email.as_str())
+            .bind(&admin.display_name)
+            .bind(admin.provider.wire_name())
+            .bind(admin.external_id.as_deref())
+            .bind(admin.status.as_str())
+            .bind(password_hash)
+            .bind(ms(admin.created_at))
+            .execute(&mut **tx)
+            .await?
+            .rows_affected();
+            if inserted == 0 {
+                return Err(StoreError::Conflict(format!("an administrator with e-mail {} already exists", admin.email)));
+            }
+            Ok(())
+        }
+
+        /// Makes `admin` a member of `customer` with `access`, logged and announced; the caller has
+        /// locked the customer and checked the actor's authority. The e-mail and display name of
+        /// `admin` become this customer's own profile of them. Returns the changes to publish.
+        async fn join(
+            tx: &mut Tx,
+            customer: &CustomerId,
+            admin: &Admin,
+            access: Access,
+            actor: &Actor,
+        ) -> StoreResult<Vec<Change>> {
+            let exists: Option<(String,)> =
+                sqlx::query_as("SELECT id FROM customers WHERE id = $1").bind(customer.as_str()).fetch_optional(&mut **tx).await?;
+            if exists.is_none() {
+                return Err(StoreError::NotFound("customer"));
+            }
+            let now = OffsetDateTime::now_utc();
+            let (access_type, permissions) = sql::access_columns(access);
+            let inserted = sqlx::query(
+                "INSERT INTO memberships (customer_id, admin_id, access_type, permissions, created_at, updated_at, \
+                 email, display_name) VALUES ($1, $2, $3, $4, $5, $5, $6, $7) ON CONFLICT DO NOTHING",
+            )
+            .bind(customer.as_str())
+            .bind(admin.id.to_string())
+            .bind(access_type)
+            .bind(permissions)
+            .bind(ms(now))
+            .bind(admin.email.as_str())
+            .bind(&admin.display_name)
+            .execute(&mut **tx)
+            .await?
+            .rows_affected();
+            if inserted == 0 {
+                return Err(StoreError::Conflict(format!("{} is already an administrator of customer {customer}", admin.email)));
+            }
+            insert_log(tx, &event::admin_added(customer, admin, access, now, actor)).await?;
+            let changes = vec![Change::MembershipChanged(customer.clone(), admin.id)];
+            insert_changes(tx, &changes, now).await?;
+            Ok(changes)
+        }
+
         async fn admin_customers(tx: &mut Tx, admin: AdminId) -> StoreResult<Vec<CustomerId>> {
             sqlx::query_as::<_, (String,)>("SELECT customer_id FROM memberships WHERE admin_id = $1 ORDER BY customer_id")
                 .bind(admin.to_string())
@@ -359,6 +457,10 @@ macro_rules! store_impl {
         impl Store for $store {
             fn watch_changes(&self, listener: Arc<dyn ChangeListener>) {
                 self.watch(listener);
+            }
+
+            async fn catch_up(&self) -> StoreResult<()> {
+                self.caught_up().await
             }
 
             async fn ping(&self) -> StoreResult<()> {
@@ -434,24 +536,7 @@ macro_rules! store_impl {
 
             async fn create_admin(&self, admin: &Admin, password_hash: Option<&str>) -> StoreResult<()> {
                 let mut tx = self.write_tx().await?;
-                let inserted = sqlx::query(
-                    "INSERT INTO admins (id, email, display_name, provider, external_id, status, password_hash, created_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING",
-                )
-                .bind(admin.id.to_string())
-                .bind(admin.email.as_str())
-                .bind(&admin.display_name)
-                .bind(admin.provider.wire_name())
-                .bind(admin.external_id.as_deref())
-                .bind(admin.status.as_str())
-                .bind(password_hash)
-                .bind(ms(admin.created_at))
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-                if inserted == 0 {
-                    return Err(StoreError::Conflict(format!("an administrator with e-mail {} already exists", admin.email)));
-                }
+                insert_admin(&mut tx, admin, password_hash).await?;
                 self.commit(tx, &[]).await
             }
 
@@ -468,13 +553,28 @@ macro_rules! store_impl {
 
             async fn admin_by_email(&self, email: &Email) -> StoreResult<Option<Admin>> {
                 sqlx::query_as::<_, sql::AdminRow>(
-                    "SELECT id, email, display_name, provider, external_id, status, created_at FROM admins WHERE email = $1",
+                    "SELECT id, email, display_name, provider, external_id, status, created_at FROM admins \
+                     WHERE email = $1 AND provider = $2",
                 )
                 .bind(email.as_str())
+                .bind(trustgate_core::admin::Provider::Local.wire_name())
                 .fetch_optional(&self.pool)
                 .await?
                 .map(sql::admin)
                 .transpose()
+            }
+
+            async fn admins_with_email(&self, email: &Email) -> StoreResult<Vec<Admin>> {
+                sqlx::query_as::<_, sql::AdminRow>(
+                    "SELECT id, email, display_name, provider, external_id, status, created_at FROM admins \
+                     WHERE email = $1 ORDER BY created_at, id",
+                )
+                .bind(email.as_str())
+                .fetch_all(&self.pool)
+                .await?
+                .into_iter()
+                .map(sql::admin)
+                .collect()
             }
 
             async fn password_hash(&self, id: AdminId) -> StoreResult<Option<String>> {
@@ -502,6 +602,12 @@ macro_rules! store_impl {
 
             async fn set_admin_status(&self, id: AdminId, status: AdminStatus, actor: &Actor) -> StoreResult<()> {
                 let mut tx = self.write_tx().await?;
+                let provider: Option<(String,)> = sqlx::query_as("SELECT provider FROM admins WHERE id = $1")
+                    .bind(id.to_string())
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                let (provider,) = provider.ok_or(StoreError::NotFound("administrator"))?;
+                lifecycle::change_status(trustgate_core::admin::Provider::parse(&provider)?)?;
                 let updated = sqlx::query("UPDATE admins SET status = $1 WHERE id = $2")
                     .bind(status.as_str())
                     .bind(id.to_string())
@@ -535,7 +641,7 @@ macro_rules! store_impl {
                 for customer in &customers {
                     <$store>::lock_customer(&mut tx, customer).await?;
                     let Some(member) = load_member(&mut tx, customer, id).await? else { continue };
-                    keep_a_full_admin(&mut tx, customer, member.access).await?;
+                    lifecycle::delete(member.access, full_admins(&mut tx, customer).await?)?;
                     deleted += end_membership(&mut tx, customer, &member, DeletionCause::OwnerDeleted, actor, now, &mut changes)
                         .await?;
                 }
@@ -560,44 +666,77 @@ macro_rules! store_impl {
                 actor: &Actor,
             ) -> StoreResult<()> {
                 let mut tx = self.write_tx().await?;
-                let Some(admin_row) = sqlx::query_as::<_, sql::AdminRow>(
+                <$store>::lock_customer(&mut tx, customer).await?;
+                lifecycle::add(authority(&mut tx, customer, actor).await?, access)?;
+                let admin = sqlx::query_as::<_, sql::AdminRow>(
                     "SELECT id, email, display_name, provider, external_id, status, created_at FROM admins WHERE id = $1",
                 )
                 .bind(admin.to_string())
                 .fetch_optional(&mut *tx)
                 .await?
-                else {
-                    return Err(StoreError::NotFound("administrator"));
-                };
-                let admin = sql::admin(admin_row)?;
-                let now = OffsetDateTime::now_utc();
-                let (access_type, permissions) = sql::access_columns(access);
-                let inserted = sqlx::query(
-                    "INSERT INTO memberships (customer_id, admin_id, access_type, permissions, created_at, updated_at) \
-                     SELECT $1, $2, $3, $4, $5, $5 WHERE EXISTS (SELECT 1 FROM customers WHERE id = $1) \
-                     ON CONFLICT DO NOTHING",
-                )
-                .bind(customer.as_str())
-                .bind(admin.id.to_string())
-                .bind(access_type)
-                .bind(permissions)
-                .bind(ms(now))
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-                if inserted == 0 {
-                    return match self.customer(customer).await? {
-                        None => Err(StoreError::NotFound("customer")),
-                        Some(_) => Err(StoreError::Conflict(format!(
-                            "{} is already an administrator of customer {customer}",
-                            admin.email
-                        ))),
-                    };
-                }
-                insert_log(&mut tx, &event::admin_added(customer, &admin, access, now, actor)).await?;
-                let changes = [Change::MembershipChanged(customer.clone(), admin.id)];
-                insert_changes(&mut tx, &changes, now).await?;
+                .map(sql::admin)
+                .transpose()?
+                .ok_or(StoreError::NotFound("administrator"))?;
+                let changes = join(&mut tx, customer, &admin, access, actor).await?;
                 self.commit(tx, &changes).await
+            }
+
+            async fn add_admin(
+                &self,
+                customer: &CustomerId,
+                candidate: &Admin,
+                password_hash: Option<&str>,
+                access: Access,
+                actor: &Actor,
+            ) -> StoreResult<(Member, bool)> {
+                let mut tx = self.write_tx().await?;
+                <$store>::lock_customer(&mut tx, customer).await?;
+                lifecycle::add(authority(&mut tx, customer, actor).await?, access)?;
+                let identity = Identity::of(candidate.provider, &candidate.email, candidate.external_id.as_deref());
+                let known = match &identity {
+                    Identity::Local(email) => {
+                        sqlx::query_as::<_, sql::AdminRow>(
+                            "SELECT id, email, display_name, provider, external_id, status, created_at FROM admins \
+                             WHERE email = $1 AND provider = $2",
+                        )
+                        .bind(email.as_str())
+                        .bind(trustgate_core::admin::Provider::Local.wire_name())
+                        .fetch_optional(&mut *tx)
+                        .await?
+                    }
+                    Identity::Federated { provider, subject } => {
+                        sqlx::query_as::<_, sql::AdminRow>(
+                            "SELECT id, email, display_name, provider, external_id, status, created_at FROM admins \
+                             WHERE provider = $1 AND external_id = $2",
+                        )
+                        .bind(provider.wire_name())
+                        .bind(subject)
+                        .fetch_optional(&mut *tx)
+                        .await?
+                    }
+                    Identity::Unbound => None,
+                };
+                // A person already known keeps their identity, but this customer sees only what its
+                // caller said about them: nothing another customer entered reaches it.
+                let (admin, created) = match known {
+                    Some(row) => {
+                        let known = sql::admin(row)?;
+                        let profile = Admin {
+                            email: candidate.email.clone(),
+                            display_name: candidate.display_name.clone(),
+                            ..known
+                        };
+                        (profile, false)
+                    }
+                    None => {
+                        insert_admin(&mut tx, candidate, password_hash).await?;
+                        (candidate.clone(), true)
+                    }
+                };
+                let changes = join(&mut tx, customer, &admin, access, actor).await?;
+                let member = load_member(&mut tx, customer, admin.id).await?.ok_or(StoreError::NotFound("administrator"))?;
+                self.commit(tx, &changes).await?;
+                Ok((member, created))
             }
 
             async fn member(&self, customer: &CustomerId, admin: AdminId) -> StoreResult<Option<Member>> {
@@ -609,7 +748,7 @@ macro_rules! store_impl {
 
             async fn members(&self, customer: &CustomerId, after: Option<AdminId>, limit: u32) -> StoreResult<Vec<Member>> {
                 sqlx::query_as::<_, sql::MemberRow>(
-                    "SELECT a.id, a.email, a.display_name, a.provider, a.external_id, a.status, a.created_at, \
+                    "SELECT a.id, m.email, m.display_name, a.provider, a.external_id, a.status, a.created_at, \
                      m.access_type, m.permissions, m.created_at, m.updated_at \
                      FROM memberships m JOIN admins a ON a.id = m.admin_id \
                      WHERE m.customer_id = $1 AND a.id > $2 ORDER BY a.id LIMIT $3",
@@ -672,10 +811,9 @@ macro_rules! store_impl {
             ) -> StoreResult<Access> {
                 let mut tx = self.write_tx().await?;
                 <$store>::lock_customer(&mut tx, customer).await?;
+                let authority = authority(&mut tx, customer, actor).await?;
                 let member = load_member(&mut tx, customer, admin).await?.ok_or(StoreError::NotFound("administrator"))?;
-                if access != Access::Full {
-                    keep_a_full_admin(&mut tx, customer, member.access).await?;
-                }
+                lifecycle::change_access(authority, member.access, access, full_admins(&mut tx, customer).await?)?;
                 let now = OffsetDateTime::now_utc();
                 let (access_type, permissions) = sql::access_columns(access);
                 sqlx::query(
@@ -699,8 +837,9 @@ macro_rules! store_impl {
             async fn remove_member(&self, customer: &CustomerId, admin: AdminId, actor: &Actor) -> StoreResult<usize> {
                 let mut tx = self.write_tx().await?;
                 <$store>::lock_customer(&mut tx, customer).await?;
+                let authority = authority(&mut tx, customer, actor).await?;
                 let member = load_member(&mut tx, customer, admin).await?.ok_or(StoreError::NotFound("administrator"))?;
-                keep_a_full_admin(&mut tx, customer, member.access).await?;
+                lifecycle::remove(authority, member.access, full_admins(&mut tx, customer).await?)?;
                 let now = OffsetDateTime::now_utc();
                 let mut changes = Vec::new();
                 let deleted =
@@ -716,12 +855,26 @@ macro_rules! store_impl {
                 Ok(deleted)
             }
 
-            async fn create_client(&self, client: &ApiClient, verifier: &SecretVerifier, actor: &Actor) -> StoreResult<()> {
+            async fn create_client(
+                &self,
+                client: &ApiClient,
+                verifier: &SecretVerifier,
+                cap: u64,
+                actor: &Actor,
+            ) -> StoreResult<()> {
                 let mut tx = self.write_tx().await?;
                 <$store>::lock_customer(&mut tx, &client.customer_id).await?;
                 let owner = load_member(&mut tx, &client.customer_id, client.owner_id)
                     .await?
                     .ok_or(StoreError::NotFound("membership"))?;
+                let (owned,): (i64,) =
+                    sqlx::query_as("SELECT COUNT(*) FROM api_clients WHERE customer_id = $1 AND owner_id = $2")
+                        .bind(client.customer_id.as_str())
+                        .bind(client.owner_id.to_string())
+                        .fetch_one(&mut *tx)
+                        .await?;
+                let authority = authority(&mut tx, &client.customer_id, actor).await?;
+                lifecycle::add_client(authority, u64::try_from(owned).unwrap_or(0), cap)?;
                 sqlx::query(
                     "INSERT INTO api_clients (id, customer_id, owner_id, name, verifier, created_at, last_used_at) \
                      VALUES ($1, $2, $3, $4, $5, $6, NULL)",
@@ -741,7 +894,7 @@ macro_rules! store_impl {
             async fn client_grant(&self, id: ClientId) -> StoreResult<Option<ClientGrant>> {
                 sqlx::query_as::<_, sql::GrantRow>(
                     "SELECT k.id, k.customer_id, k.owner_id, k.name, k.created_at, k.last_used_at, k.verifier, \
-                     a.email, m.access_type, m.permissions, a.status, c.disabled_owner_policy \
+                     m.email, m.access_type, m.permissions, a.status, c.disabled_owner_policy \
                      FROM api_clients k \
                      JOIN memberships m ON m.customer_id = k.customer_id AND m.admin_id = k.owner_id \
                      JOIN admins a ON a.id = k.owner_id JOIN customers c ON c.id = k.customer_id \

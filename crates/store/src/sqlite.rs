@@ -3,14 +3,15 @@
 //! Writes run under `BEGIN IMMEDIATE`, so concurrent read-then-write transactions queue on the
 //! busy timeout instead of failing at the lock upgrade. Changes committed by this process reach the
 //! listener at once; a tailer reads those of other processes (the operator CLI) from the
-//! `changes` table.
+//! `changes` table, every 200 ms or at once when [`Store::catch_up`] asks.
 
 use std::path::Path;
-use std::sync::Weak;
+use std::sync::{Mutex, Weak};
 use std::time::Duration;
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Pool, Sqlite};
+use tokio::sync::{mpsc, oneshot};
 
 use crate::changes::ListenerSlot;
 use crate::files;
@@ -21,12 +22,19 @@ const DB_FILE: &str = "trustgate.db";
 const TAIL_INTERVAL: Duration = Duration::from_millis(200);
 /// Changes older than this are pruned; every live node has read them long before.
 const CHANGE_RETENTION: time::Duration = time::Duration::minutes(10);
+/// Rows the tailer reads at a time.
+const TAIL_BATCH: u16 = 1000;
+
+/// Asks the tailer to read the feed now; answered once everything committed before has been delivered.
+type CatchUp = oneshot::Sender<()>;
 
 pub struct SqliteStore {
     pool: Pool<Sqlite>,
     listener: ListenerSlot,
     /// The tailer holds a `Weak` of this and stops once the store is dropped.
     alive: Arc<()>,
+    /// Set once a listener watches; `None` means nothing is cached and there is nothing to catch up.
+    catch_up: Mutex<Option<mpsc::UnboundedSender<CatchUp>>>,
 }
 
 impl SqliteStore {
@@ -57,7 +65,7 @@ impl SqliteStore {
             .busy_timeout(Duration::from_secs(5));
         let pool = SqlitePoolOptions::new().max_connections(8).connect_with(options).await?;
         sqlx::migrate!("migrations/sqlite").run(&pool).await.map_err(|e| StoreError::Internal(e.to_string()))?;
-        Ok(Self { pool, listener: ListenerSlot::default(), alive: Arc::new(()) })
+        Ok(Self { pool, listener: ListenerSlot::default(), alive: Arc::new(()), catch_up: Mutex::new(None) })
     }
 
     async fn write_tx(&self) -> StoreResult<Tx> {
@@ -88,11 +96,27 @@ impl SqliteStore {
 
     fn watch(&self, listener: Arc<dyn ChangeListener>) {
         self.listener.set(listener.clone());
-        tokio::spawn(tail_changes(self.pool.clone(), listener, Arc::downgrade(&self.alive)));
+        let (requests, received) = mpsc::unbounded_channel();
+        if let Ok(mut slot) = self.catch_up.lock() {
+            *slot = Some(requests);
+        }
+        tokio::spawn(tail_changes(self.pool.clone(), listener, Arc::downgrade(&self.alive), received));
+    }
+
+    async fn caught_up(&self) -> StoreResult<()> {
+        let Some(requests) = self.catch_up.lock().ok().and_then(|slot| slot.clone()) else { return Ok(()) };
+        let (done, answered) = oneshot::channel();
+        requests.send(done).map_err(|_| StoreError::Unavailable("the change feed tailer stopped".to_owned()))?;
+        answered.await.map_err(|_| StoreError::Unavailable("the change feed could not be read".to_owned()))
     }
 }
 
-async fn tail_changes(pool: Pool<Sqlite>, listener: Arc<dyn ChangeListener>, alive: Weak<()>) {
+async fn tail_changes(
+    pool: Pool<Sqlite>,
+    listener: Arc<dyn ChangeListener>,
+    alive: Weak<()>,
+    mut requests: mpsc::UnboundedReceiver<CatchUp>,
+) {
     let mut last_seq = match sqlx::query_as::<_, (Option<i64>,)>("SELECT MAX(seq) FROM changes").fetch_one(&pool).await
     {
         Ok((seq,)) => seq.unwrap_or(0),
@@ -100,31 +124,19 @@ async fn tail_changes(pool: Pool<Sqlite>, listener: Arc<dyn ChangeListener>, ali
     };
     let mut ticks: u32 = 0;
     while alive.upgrade().is_some() {
-        tokio::time::sleep(TAIL_INTERVAL).await;
-        let rows = sqlx::query_as::<_, (i64, String, Option<String>, Option<String>, Option<String>)>(
-            "SELECT seq, kind, customer_id, admin_id, client_id FROM changes WHERE seq > $1 ORDER BY seq LIMIT 1000",
-        )
-        .bind(last_seq)
-        .fetch_all(&pool)
-        .await;
-        match rows {
-            Ok(rows) => {
-                if let Some((seq, ..)) = rows.last() {
-                    last_seq = *seq;
-                }
-                let changes: Vec<Change> = rows
-                    .iter()
-                    .filter_map(|(_, kind, c, a, k)| {
-                        Change::from_columns(kind, c.as_deref(), a.as_deref(), k.as_deref())
-                    })
-                    .collect();
-                if !changes.is_empty() {
-                    listener.changed(&changes);
-                }
-            }
-            Err(error) => {
-                tracing::warn!(%error, "reading the change feed failed; flushing the authorization cache");
-                listener.flush();
+        let mut waiting = Vec::new();
+        tokio::select! {
+            _ = tokio::time::sleep(TAIL_INTERVAL) => {}
+            Some(first) = requests.recv() => waiting.push(first),
+        }
+        while let Ok(more) = requests.try_recv() {
+            waiting.push(more);
+        }
+        // A waiter is answered only once the feed is read to its end, or not at all when reading
+        // fails: its caller must not report the change as enforced.
+        if read_feed(&pool, listener.as_ref(), &mut last_seq).await {
+            for done in waiting {
+                let _ = done.send(());
             }
         }
         ticks = ticks.wrapping_add(1);
@@ -133,6 +145,40 @@ async fn tail_changes(pool: Pool<Sqlite>, listener: Arc<dyn ChangeListener>, ali
             if let Err(error) = sqlx::query("DELETE FROM changes WHERE at < $1").bind(cutoff).execute(&pool).await {
                 tracing::warn!(%error, "pruning the change feed failed");
             }
+        }
+    }
+}
+
+/// Delivers every change after `last_seq`; false (after flushing the listener) when reading fails.
+async fn read_feed(pool: &Pool<Sqlite>, listener: &dyn ChangeListener, last_seq: &mut i64) -> bool {
+    loop {
+        let rows = sqlx::query_as::<_, (i64, String, Option<String>, Option<String>, Option<String>)>(
+            "SELECT seq, kind, customer_id, admin_id, client_id FROM changes WHERE seq > $1 ORDER BY seq LIMIT $2",
+        )
+        .bind(*last_seq)
+        .bind(i64::from(TAIL_BATCH))
+        .fetch_all(pool)
+        .await;
+        let rows = match rows {
+            Ok(rows) => rows,
+            Err(error) => {
+                tracing::warn!(%error, "reading the change feed failed; flushing the authorization cache");
+                listener.flush();
+                return false;
+            }
+        };
+        if let Some((seq, ..)) = rows.last() {
+            *last_seq = *seq;
+        }
+        let changes: Vec<Change> = rows
+            .iter()
+            .filter_map(|(_, kind, c, a, k)| Change::from_columns(kind, c.as_deref(), a.as_deref(), k.as_deref()))
+            .collect();
+        if !changes.is_empty() {
+            listener.changed(&changes);
+        }
+        if rows.len() < usize::from(TAIL_BATCH) {
+            return true;
         }
     }
 }

@@ -234,7 +234,7 @@ pub async fn add(State(state): State<AppState>, Posted { ctx, form }: Posted) ->
             name => parse_display_name(name)?,
         };
         let new = NewAdmin { email, display_name, provider, external_id: None };
-        ops::add_admin(state.store.as_ref(), &ctx.customer.id, ctx.access(), new, access, &ctx.actor()).await
+        ops::add_admin(state.store.as_ref(), &ctx.customer.id, new, access, &ctx.actor()).await
     }
     .await;
     match added {
@@ -313,17 +313,12 @@ pub async fn change_access(
     let member = member(&state, &ctx, &id).await?;
     let wanted = posted_access(&form);
     let changed = match &wanted {
-        Ok(access) => {
-            ops::change_access(
-                state.store.as_ref(),
-                &ctx.customer.id,
-                ctx.access(),
-                member.admin.id,
-                *access,
-                &ctx.actor(),
-            )
+        Ok(access) => state
+            .store
+            .set_access(&ctx.customer.id, member.admin.id, *access, &ctx.actor())
             .await
-        }
+            .map(drop)
+            .map_err(ApiError::from),
         Err(_) => Ok(()),
     };
     match wanted.and(changed) {
@@ -374,7 +369,7 @@ pub async fn remove(
     ctx.require(Permission::Administrators)?;
     let member = member(&state, &ctx, &id).await?;
     let deleted =
-        ops::remove_admin(state.store.as_ref(), &ctx.customer.id, ctx.access(), member.admin.id, &ctx.actor()).await?;
+        state.store.remove_member(&ctx.customer.id, member.admin.id, &ctx.actor()).await.map_err(ApiError::from)?;
     if member.admin.id == ctx.session.admin.id {
         // They removed themselves: this customer is no longer theirs to see.
         return Ok(Redirect::to("/console").into_response());

@@ -109,6 +109,7 @@ pub async fn create(State(state): State<AppState>, Posted { ctx, form }: Posted)
         &ctx.customer.id,
         &ctx.session.admin,
         name,
+        state.config.max_clients_per_owner,
         &ctx.actor(),
     )
     .await;

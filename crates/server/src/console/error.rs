@@ -54,7 +54,7 @@ fn explain(error: &ApiError) -> String {
         }
         ApiError::NotFound(what) => format!("The {what} was not found."),
         ApiError::Invalid(e) => sentence(&e.detail),
-        ApiError::Conflict(why) | ApiError::Refused(why) => sentence(why),
+        ApiError::Conflict(why) | ApiError::Refused { detail: why, .. } => sentence(why),
         ApiError::Unavailable => "The service cannot reach its database; try again in a moment.".to_owned(),
         ApiError::Throttled { retry_after } => {
             format!("Too many failed sign-ins. Wait {retry_after} seconds, then try again.")

@@ -116,8 +116,7 @@ pub async fn create(
         _ => None,
     };
     let new = NewAdmin { email, display_name, provider, external_id };
-    let member =
-        ops::add_admin(state.store.as_ref(), &caller.customer_id, caller.access, new, access, &caller.actor()).await?;
+    let member = ops::add_admin(state.store.as_ref(), &caller.customer_id, new, access, &caller.actor()).await?;
     Ok(axum::Json(administrator_result(&caller.customer_id, &member)))
 }
 
@@ -137,7 +136,7 @@ pub async fn update_access(
 ) -> Result<axum::Json<Value>, ApiError> {
     let id = admin_id(query.get("id").ok_or_else(|| ValidationError::missing("id"))?)?;
     let access = parse_access(&input.access_type, input.policies.as_deref())?;
-    ops::change_access(state.store.as_ref(), &caller.customer_id, caller.access, id, access, &caller.actor()).await?;
+    state.store.set_access(&caller.customer_id, id, access, &caller.actor()).await?;
     Ok(axum::Json(access_model(access)))
 }
 
@@ -148,6 +147,6 @@ pub async fn remove(
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let id = admin_id(&id)?;
-    ops::remove_admin(state.store.as_ref(), &caller.customer_id, caller.access, id, &caller.actor()).await?;
+    state.store.remove_member(&caller.customer_id, id, &caller.actor()).await?;
     Ok(StatusCode::OK)
 }

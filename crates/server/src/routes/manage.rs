@@ -131,6 +131,7 @@ pub async fn create_client(
         &caller.customer_id,
         &caller.session.admin,
         &form.name,
+        state.config.max_clients_per_owner,
         &caller.session.actor(),
     )
     .await?;

@@ -159,3 +159,179 @@ where
     }
     false
 }
+
+/// `trustgate serve` as an operator runs it: a separate process on `dir` (and `database`, if given).
+struct Served {
+    child: std::process::Child,
+    url: String,
+    dir: std::path::PathBuf,
+    database: Option<String>,
+}
+
+impl Served {
+    fn start(dir: &std::path::Path, database: Option<String>) -> Self {
+        use std::io::BufRead;
+        let mut command = Command::new(env!("CARGO_BIN_EXE_trustgate"));
+        command.arg("--data-dir").arg(dir);
+        if let Some(url) = &database {
+            command.arg("--database").arg(url);
+        }
+        let mut child = command
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .env_remove("TRUSTGATE_SERVER_KEY")
+            .spawn()
+            .expect("start trustgate serve");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut lines = std::io::BufReader::new(stdout).lines();
+        let url = lines
+            .by_ref()
+            .map_while(Result::ok)
+            .find_map(|line| {
+                line.strip_prefix("Trustgate is listening on ")
+                    .and_then(|rest| rest.split_whitespace().next())
+                    .map(str::to_owned)
+            })
+            .expect("the server says where it listens");
+        // Keep draining stdout so the server never blocks on a full pipe.
+        std::thread::spawn(move || lines.for_each(drop));
+        Self { child, url, dir: dir.to_owned(), database }
+    }
+
+    fn cli(&self, args: &[&str]) -> Value {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_trustgate"));
+        command.arg("--data-dir").arg(&self.dir).arg("--json");
+        if let Some(url) = &self.database {
+            command.arg("--database").arg(url);
+        }
+        let output =
+            command.args(args).stdin(Stdio::null()).env_remove("TRUSTGATE_SERVER_KEY").output().expect("run trustgate");
+        assert!(output.status.success(), "trustgate {args:?} failed: {}", String::from_utf8_lossy(&output.stderr));
+        serde_json::from_slice(&output.stdout).expect("JSON output")
+    }
+
+    /// SIGINT, as Ctrl-C: the server stops cleanly.
+    fn stop(mut self) {
+        let stopped = Command::new("kill").arg("-INT").arg(self.child.id().to_string()).status().expect("kill");
+        assert!(stopped.success());
+        let status = self.child.wait().expect("wait");
+        assert!(status.success(), "the server exits cleanly on SIGINT: {status}");
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// The README walkthrough, pasted as one block, 100 times: each operator command is enforced on
+/// the very next request (R5, R6), because the CLI waits until the running server has taken it in.
+async fn cli_changes_hold_on_the_very_next_request(database: Option<String>) {
+    let dir = TempDir::new();
+    let served = Served::start(dir.path(), database);
+    let socket = dir.path().join("trustgate.sock");
+    assert!(socket.exists(), "the server opens its control socket before it says it listens");
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&socket).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "only the server's own user may talk to it");
+    }
+    let customers = served.cli(&["customer", "list"]);
+    let customer = customers["items"][0]["id"].as_str().expect("the bootstrap customer").to_owned();
+    let customer_id = CustomerId::parse(&customer).unwrap();
+    let http = reqwest::Client::new();
+    let call = |method: reqwest::Method, path: &str, token: &str| {
+        let request = http
+            .request(method.clone(), format!("{}{path}", served.url))
+            .header("authorization", format!("CwsAuth Bearer={token}"))
+            .header("citrix-customerid", customer_id.as_str());
+        let request =
+            if method == reqwest::Method::POST { request.json(&crate::harness::notification()) } else { request };
+        async move { request.send().await.expect("send").status() }
+    };
+    let mut outcomes = Vec::new();
+    for round in 0..100 {
+        let email = format!("ops{round}@example.com");
+        served.cli(&[
+            "admin",
+            "add",
+            "--customer",
+            &customer,
+            "--email",
+            &email,
+            "--access",
+            "custom",
+            "--permission",
+            "notifications",
+        ]);
+        let created =
+            served.cli(&["client", "create", "--customer", &customer, "--admin", &email, "--name", "nightly"]);
+        let form = [
+            ("grant_type", "client_credentials"),
+            ("client_id", created["id"].as_str().unwrap()),
+            ("client_secret", created["secret"].as_str().unwrap()),
+        ];
+        let token: Value = http
+            .post(format!("{}/cctrustoauth2/root/tokens/clients", served.url))
+            .form(&form)
+            .send()
+            .await
+            .expect("token")
+            .json()
+            .await
+            .expect("token JSON");
+        let token = token["access_token"].as_str().expect("a token").to_owned();
+
+        let posted = call(reqwest::Method::POST, "/notifications/items", &token).await;
+        served.cli(&[
+            "admin",
+            "set-access",
+            "--customer",
+            &customer,
+            "--admin",
+            &email,
+            "--access",
+            "custom",
+            "--permission",
+            "systemLog",
+        ]);
+        let reduced = call(reqwest::Method::POST, "/notifications/items", &token).await;
+        served.cli(&["admin", "remove", "--customer", &customer, "--admin", &email]);
+        let removed = call(reqwest::Method::GET, "/systemlog/records", &token).await;
+        outcomes.push((posted.as_u16(), reduced.as_u16(), removed.as_u16()));
+    }
+    let wrong: Vec<_> = outcomes.iter().enumerate().filter(|(_, o)| **o != (200, 403, 401)).collect();
+    assert!(wrong.is_empty(), "{} of 100 rounds did not answer 200, 403, 401: {wrong:?}", wrong.len());
+    served.stop();
+    assert!(!socket.exists(), "the server removes its control socket when it stops");
+}
+
+#[tokio::test]
+async fn cli_changes_hold_on_the_very_next_request_on_sqlite() {
+    cli_changes_hold_on_the_very_next_request(None).await;
+}
+
+#[tokio::test]
+async fn cli_changes_hold_on_the_very_next_request_on_postgres() {
+    let Some(database) = crate::harness::TestDatabase::create().await else { return };
+    cli_changes_hold_on_the_very_next_request(Some(database.url.clone())).await;
+}
+
+#[tokio::test]
+async fn cli_refuses_a_client_beyond_the_per_owner_cap() {
+    let dir = TempDir::new();
+    trustgate(dir.path(), &["customer", "create", "--name", "Acme", "--id", "acme"]);
+    trustgate(dir.path(), &["admin", "add", "--customer", "acme", "--email", "a@acme.test", "--access", "full"]);
+    let create = ["client", "create", "--customer", "acme", "--admin", "a@acme.test", "--name", "n"];
+    for _ in 0..2 {
+        trustgate(dir.path(), &[&["--max-clients-per-owner", "2"], &create[..]].concat());
+    }
+    let message = trustgate_fails(dir.path(), &[&["--max-clients-per-owner", "2"], &create[..]].concat());
+    assert!(message.contains("at most 2 API clients"), "{message}");
+}

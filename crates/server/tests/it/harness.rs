@@ -277,6 +277,7 @@ impl TestApp {
             customer,
             &admin,
             "test client",
+            ServerConfig::default().max_clients_per_owner,
             &Actor::System,
         )
         .await

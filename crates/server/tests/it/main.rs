@@ -31,6 +31,7 @@ mod sqlite {
     mod administrators;
     mod calls;
     mod keys;
+    mod lifecycle;
     mod manage;
     mod notifications;
     mod rules;
@@ -56,6 +57,7 @@ mod postgres {
     mod administrators;
     mod calls;
     mod keys;
+    mod lifecycle;
     mod manage;
     mod notifications;
     mod rules;

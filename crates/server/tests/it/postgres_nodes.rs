@@ -186,6 +186,7 @@ async fn concurrent_writes_from_two_nodes_leave_no_orphan_clients() {
                                 &customer,
                                 &admin,
                                 "c",
+                                u64::MAX,
                                 &Actor::System,
                             )
                             .await;

@@ -3,6 +3,9 @@
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 use trustgate_core::access::{Access, Permission};
+use trustgate_core::customer::{Customer, DisabledOwnerPolicy};
+use trustgate_core::event::Actor;
+use trustgate_core::ids::CustomerId;
 
 use crate::harness::{custom, TestApp};
 
@@ -138,4 +141,113 @@ async fn the_last_full_administrator_cannot_be_removed_or_reduced() {
         app.call(Method::PUT, &format!("/administrators/access?id={}", only.id), &token, &customer, Some(reduce)).await;
     assert_eq!(status, StatusCode::CONFLICT);
     assert_eq!(app.get("/administrators", &token, &customer).await.0, StatusCode::OK, "nothing changed");
+}
+
+/// Sends `body` to `POST /administrators/$create` and returns the answer exactly as sent on the wire.
+async fn create_raw(
+    app: &TestApp,
+    token: &str,
+    customer: &CustomerId,
+    body: &serde_json::Value,
+) -> (StatusCode, String) {
+    let response = app
+        .http
+        .post(app.url("/administrators/$create"))
+        .header("authorization", format!("CwsAuth Bearer={token}"))
+        .header("citrix-customerid", customer.as_str())
+        .json(body)
+        .send()
+        .await
+        .unwrap();
+    (response.status(), response.text().await.unwrap())
+}
+
+/// The generated parts of an `AdministratorResult` (the administrator's id and the membership's
+/// timestamps) replaced by placeholders; every other byte is kept.
+fn without_generated_values(raw: &str) -> String {
+    let parsed: serde_json::Value = serde_json::from_str(raw).unwrap();
+    let mut text = raw.to_owned();
+    for (field, placeholder) in [("userId", "<id>"), ("createdDate", "<created>"), ("updatedDate", "<updated>")] {
+        text = text.replace(parsed[field].as_str().unwrap(), placeholder);
+    }
+    text
+}
+
+async fn named_customer(app: &TestApp, id: &str) -> CustomerId {
+    let customer = Customer {
+        id: CustomerId::parse(id).unwrap(),
+        name: id.to_owned(),
+        disabled_owner_policy: DisabledOwnerPolicy::KeepActive,
+        created_at: time::OffsetDateTime::now_utc(),
+    };
+    app.store.create_customer(&customer, &Actor::System).await.unwrap();
+    customer.id
+}
+
+fn probes() -> [serde_json::Value; 2] {
+    [
+        json!({"accessType": "Custom", "providerType": "CitrixSts", "type": "AdministratorUser",
+               "email": "shared@example.com", "displayName": "Probe",
+               "policies": [{"name": "notifications", "checkable": {"value": true}}]}),
+        json!({"accessType": "Custom", "providerType": "AzureAd", "type": "AdministratorUser",
+               "email": "probe@acme.test", "displayName": "Probe F", "externalUserId": "aad-777",
+               "policies": [{"name": "notifications", "checkable": {"value": true}}]}),
+    ]
+}
+
+/// Customer A probes with the identities of customer B's administrators, then with the same
+/// request in a deployment where nobody has them: the answers are the same bytes (ids and
+/// timestamps aside), and A's later reads show only what A entered.
+#[tokio::test]
+async fn a_customer_learns_nothing_about_another_customers_administrators() {
+    let Some(known) = super::app().await else { return };
+    let Some(fresh) = super::app().await else { return };
+    let b = named_customer(&known, "globex-b").await;
+    let b_admin = known.admin(&b, Access::Full).await;
+    let b_token = known.token(&known.client(&b, &b_admin).await).await;
+    let b_people = [
+        json!({"accessType": "Full", "providerType": "CitrixSts", "type": "AdministratorUser",
+               "email": "shared@example.com", "displayName": "Bob Globex"}),
+        json!({"accessType": "Full", "providerType": "AzureAd", "type": "AdministratorUser",
+               "email": "fed@globex.test", "displayName": "Fed Globex", "externalUserId": "aad-777"}),
+    ];
+    let mut b_ids = Vec::new();
+    for person in &b_people {
+        let (status, body) =
+            known.call(Method::POST, "/administrators/$create", &b_token, &b, Some(person.clone())).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        b_ids.push(body["userId"].as_str().unwrap().to_owned());
+    }
+
+    let mut answers = Vec::new();
+    for app in [&known, &fresh] {
+        let a = named_customer(app, "acme-a").await;
+        let a_admin = app.admin(&a, Access::Full).await;
+        let a_token = app.token(&app.client(&a, &a_admin).await).await;
+        let mut bodies = Vec::new();
+        for probe in probes() {
+            let (status, raw) = create_raw(app, &a_token, &a, &probe).await;
+            assert_eq!(status, StatusCode::OK, "{raw}");
+            bodies.push(raw);
+        }
+        let (_, listed) = app.get("/administrators", &a_token, &a).await;
+        answers.push((bodies, listed));
+    }
+    let (known_bodies, known_list) = &answers[0];
+    let (fresh_bodies, _) = &answers[1];
+    for (seen, unseen) in known_bodies.iter().zip(fresh_bodies) {
+        assert_eq!(without_generated_values(seen), without_generated_values(unseen));
+    }
+    let listed = known_list.to_string();
+    assert!(!listed.contains("Globex") && !listed.contains("globex"), "A's list shows only what A entered: {listed}");
+
+    // The same person, not a copy: the local administrator signs in with their own password and
+    // now administers both customers; B's view of them is untouched.
+    let local: serde_json::Value = serde_json::from_str(&known_bodies[0]).unwrap();
+    assert_eq!(local["userId"].as_str(), Some(b_ids[0].as_str()));
+    let (_, b_view) = known.get(&format!("/administrators?id={}", b_ids[0]), &b_token, &b).await;
+    assert_eq!(b_view["items"][0]["displayName"], "Bob Globex");
+    assert_eq!(b_view["items"][0]["accessType"], "Full");
+    let (_, b_fed) = known.get(&format!("/administrators?id={}", b_ids[1]), &b_token, &b).await;
+    assert_eq!(b_fed["items"][0]["email"], "fed@globex.test");
 }

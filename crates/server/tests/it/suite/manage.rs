@@ -100,3 +100,67 @@ async fn every_route_in_the_openapi_document_is_served() {
         }
     }
 }
+
+/// The cap on API clients per owner and customer holds on every front door, with a machine-readable 409.
+#[tokio::test]
+async fn an_owner_holds_at_most_the_configured_number_of_clients_in_a_customer() {
+    let Some(app) = super::app().await else { return };
+    let cap = trustgate_server::ServerConfig::default().max_clients_per_owner;
+    let customer = app.customer().await;
+    let other_customer = app.customer().await;
+    let admin = app.admin_with_password(&customer, Access::Full).await;
+    app.join(&other_customer, &admin, Access::Full).await;
+    let owner = app.store.admin(admin.id).await.unwrap().unwrap();
+    for n in 1..cap {
+        let name = format!("script {n}");
+        trustgate_server::ops::new_client(
+            app.store.as_ref(),
+            &app.server_key,
+            &customer,
+            &owner,
+            &name,
+            cap,
+            &Actor::System,
+        )
+        .await
+        .unwrap();
+    }
+    let session = app.sign_in(&admin).await;
+    let create = |customer: String| {
+        let session = &session;
+        let app = &app;
+        async move {
+            app.as_admin(
+                session,
+                Method::POST,
+                &format!("/api/v1/customers/{customer}/api-clients"),
+                Some(json!({"name": "one more"})),
+            )
+            .await
+        }
+    };
+    let (status, body) = create(customer.to_string()).await;
+    assert_eq!(status, StatusCode::CREATED, "the {cap}th client is allowed: {body}");
+    let (status, body) = create(customer.to_string()).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert_eq!(body["type"], "https://errors-api.cloud.com/common/refused");
+    assert_eq!(body["parameters"][0], json!({"name": "reason", "value": "clientLimit"}));
+
+    let form = serde_urlencoded::to_string([("name", "from the console"), ("csrf", session.csrf.as_str())]).unwrap();
+    let response = app
+        .http
+        .post(app.url(&format!("/console/c/{customer}/api-access")))
+        .header("cookie", &session.cookie)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::CONFLICT);
+    assert!(response.text().await.unwrap().contains(&format!("at most {cap} API clients")));
+
+    let owned = app.store.clients_of(&customer, admin.id).await.unwrap().len();
+    assert_eq!(owned as u64, cap);
+    let (status, _) = create(other_customer.to_string()).await;
+    assert_eq!(status, StatusCode::CREATED, "the cap counts per customer");
+}

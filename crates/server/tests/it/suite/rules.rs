@@ -38,6 +38,7 @@ async fn r1_a_client_belongs_to_one_owner_in_one_customer() {
         &stranger_customer,
         &admin,
         "nope",
+        500,
         &Actor::System,
     )
     .await;

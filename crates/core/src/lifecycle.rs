@@ -1,0 +1,214 @@
+//! Lifecycle decisions: who may add, change, remove or disable an administrator, how an existing
+//! person is recognised, and what must stay true of a customer afterwards. Pure: the store reads
+//! the facts inside the write transaction that applies the change (the actor's membership as it is
+//! now, under the customer's lock) and asks here, so the API, the console and the CLI cannot diverge.
+
+use crate::access::{Access, Permission};
+use crate::admin::{Email, Provider};
+use crate::rights::{self, Denied, PrincipalKind, Standing};
+
+/// What the party making a change holds in the customer, read in the transaction that makes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Authority {
+    /// The operator CLI (or Trustgate itself): allowed everything the customer's invariants allow.
+    Operator,
+    /// An administrator (console) or an API client (its owner's rights, R4), with the access they hold now.
+    Holds(Access),
+}
+
+impl Authority {
+    /// The authority of an administrator or API client whose membership was just read; `None`
+    /// means they are no longer a member of the customer.
+    pub fn of(kind: PrincipalKind, standing: Option<Standing>) -> Result<Self, Refusal> {
+        let standing = standing.ok_or(Refusal::NotAMember)?;
+        rights::effective_access(kind, standing).map(Authority::Holds).map_err(Refusal::Denied)
+    }
+
+    /// An administrator may only grant, change or remove access they hold themselves.
+    fn covers(self, access: Access) -> Result<(), Refusal> {
+        match self {
+            Authority::Operator => Ok(()),
+            Authority::Holds(held) if held.covers(access) => Ok(()),
+            Authority::Holds(_) => Err(Refusal::BeyondOwnAccess),
+        }
+    }
+}
+
+/// Why a lifecycle change is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    #[error("the caller is no longer an administrator of this customer")]
+    NotAMember,
+    #[error(transparent)]
+    Denied(Denied),
+    #[error("the caller cannot grant or change access beyond its own")]
+    BeyondOwnAccess,
+    #[error("a customer must keep at least one administrator with Full access")]
+    LastFullAdmin,
+    #[error("a local administrator is not disabled or enabled: only federated ones are, at their identity provider (remove or delete local ones)")]
+    NotFederated,
+    #[error("an administrator may own at most {0} API clients in a customer; delete one first")]
+    ClientLimit(u64),
+}
+
+impl Refusal {
+    /// The caller lacks the right (403), as opposed to a change that would break a rule (409).
+    pub fn is_forbidden(&self) -> bool {
+        matches!(self, Refusal::NotAMember | Refusal::Denied(_) | Refusal::BeyondOwnAccess)
+    }
+
+    /// A short machine-readable name for the refusal.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Refusal::NotAMember => "notAMember",
+            Refusal::Denied(_) => "denied",
+            Refusal::BeyondOwnAccess => "beyondOwnAccess",
+            Refusal::LastFullAdmin => "lastFullAdministrator",
+            Refusal::NotFederated => "notFederated",
+            Refusal::ClientLimit(_) => "clientLimit",
+        }
+    }
+}
+
+/// Adding an administrator with `access`.
+pub fn add(authority: Authority, access: Access) -> Result<(), Refusal> {
+    authority.covers(access)
+}
+
+/// Changing a member's access from `before` to `after`, with `full_admins` Full administrators
+/// in the customer (the member included) before the change.
+pub fn change_access(authority: Authority, before: Access, after: Access, full_admins: u64) -> Result<(), Refusal> {
+    authority.covers(before)?;
+    authority.covers(after)?;
+    keeps_a_full_admin(before, after != Access::Full, full_admins)
+}
+
+/// Removing a member holding `access` from the customer (R6 follows).
+pub fn remove(authority: Authority, access: Access, full_admins: u64) -> Result<(), Refusal> {
+    authority.covers(access)?;
+    keeps_a_full_admin(access, true, full_admins)
+}
+
+/// Deleting an administrator altogether: in each of their customers, as a removal there.
+pub fn delete(access: Access, full_admins: u64) -> Result<(), Refusal> {
+    remove(Authority::Operator, access, full_admins)
+}
+
+/// Disabling or enabling an administrator: only their identity provider does that (R7).
+pub fn change_status(provider: Provider) -> Result<(), Refusal> {
+    if provider.is_federated() {
+        Ok(())
+    } else {
+        Err(Refusal::NotFederated)
+    }
+}
+
+/// Creating an API client for an owner who already owns `owned` in the customer: the creator
+/// needs the right to (R8), read in the same transaction as the count.
+pub fn add_client(authority: Authority, owned: u64, cap: u64) -> Result<(), Refusal> {
+    if let Authority::Holds(access) = authority {
+        if !access.allows(Permission::ApiClients) {
+            return Err(Refusal::Denied(Denied::Missing(Permission::ApiClients)));
+        }
+    }
+    if owned < cap {
+        Ok(())
+    } else {
+        Err(Refusal::ClientLimit(cap))
+    }
+}
+
+fn keeps_a_full_admin(access: Access, losing: bool, full_admins: u64) -> Result<(), Refusal> {
+    if access == Access::Full && losing && full_admins <= 1 {
+        Err(Refusal::LastFullAdmin)
+    } else {
+        Ok(())
+    }
+}
+
+/// How an administrator being added is recognised as a person Trustgate already knows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Identity {
+    /// A local administrator is their e-mail: one password, whichever customers they administer.
+    Local(Email),
+    /// A federated administrator is their subject at the identity provider, never their e-mail.
+    Federated { provider: Provider, subject: String },
+    /// A federated administrator named without a subject cannot be recognised: always a new person.
+    Unbound,
+}
+
+impl Identity {
+    pub fn of(provider: Provider, email: &Email, subject: Option<&str>) -> Self {
+        match (provider, subject) {
+            (Provider::Local, _) => Identity::Local(email.clone()),
+            (provider, Some(subject)) => Identity::Federated { provider, subject: subject.to_owned() },
+            (_, None) => Identity::Unbound,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::access::PermissionSet;
+    use crate::admin::AdminStatus;
+    use crate::customer::DisabledOwnerPolicy;
+
+    fn custom(permissions: &[Permission]) -> Access {
+        Access::Custom(permissions.iter().copied().collect::<PermissionSet>())
+    }
+
+    #[test]
+    fn an_administrator_grants_only_what_they_hold() {
+        let admins = Authority::Holds(custom(&[Permission::Administrators, Permission::Notifications]));
+        assert_eq!(add(admins, custom(&[Permission::Notifications])), Ok(()));
+        assert_eq!(add(admins, custom(&[Permission::SystemLog])), Err(Refusal::BeyondOwnAccess));
+        assert_eq!(add(admins, Access::Full), Err(Refusal::BeyondOwnAccess));
+        assert_eq!(change_access(admins, Access::Full, custom(&[]), 2), Err(Refusal::BeyondOwnAccess));
+        assert_eq!(remove(admins, Access::Full, 2), Err(Refusal::BeyondOwnAccess));
+        assert_eq!(add(Authority::Operator, Access::Full), Ok(()));
+    }
+
+    #[test]
+    fn a_customer_keeps_one_full_administrator_whoever_asks() {
+        for authority in [Authority::Operator, Authority::Holds(Access::Full)] {
+            assert_eq!(remove(authority, Access::Full, 1), Err(Refusal::LastFullAdmin));
+            assert_eq!(change_access(authority, Access::Full, custom(&[]), 1), Err(Refusal::LastFullAdmin));
+            assert_eq!(change_access(authority, Access::Full, Access::Full, 1), Ok(()));
+            assert_eq!(remove(authority, Access::Full, 2), Ok(()));
+        }
+        assert_eq!(delete(Access::Full, 1), Err(Refusal::LastFullAdmin));
+    }
+
+    #[test]
+    fn a_caller_who_left_or_was_disabled_has_no_authority() {
+        assert_eq!(Authority::of(PrincipalKind::Admin, None), Err(Refusal::NotAMember));
+        let disabled =
+            Standing { access: Access::Full, status: AdminStatus::Disabled, policy: DisabledOwnerPolicy::KeepActive };
+        assert_eq!(Authority::of(PrincipalKind::Admin, Some(disabled)), Err(Refusal::Denied(Denied::AdminDisabled)));
+        assert_eq!(Authority::of(PrincipalKind::ApiClient, Some(disabled)), Ok(Authority::Holds(Access::Full)));
+    }
+
+    #[test]
+    fn only_federated_administrators_change_status_and_clients_are_capped() {
+        assert_eq!(change_status(Provider::Local), Err(Refusal::NotFederated));
+        assert_eq!(change_status(Provider::Okta), Ok(()));
+        assert_eq!(add_client(Authority::Operator, 499, 500), Ok(()));
+        assert_eq!(add_client(Authority::Holds(Access::Full), 500, 500), Err(Refusal::ClientLimit(500)));
+        assert_eq!(
+            add_client(Authority::Holds(custom(&[Permission::Notifications])), 0, 500),
+            Err(Refusal::Denied(Denied::Missing(Permission::ApiClients)))
+        );
+    }
+
+    #[test]
+    fn federated_people_are_known_by_subject_never_by_email() {
+        let email = Email::parse("grace@example.com").unwrap();
+        assert_eq!(Identity::of(Provider::Local, &email, Some("x")), Identity::Local(email.clone()));
+        assert_eq!(
+            Identity::of(Provider::AzureAd, &email, Some("aad-1")),
+            Identity::Federated { provider: Provider::AzureAd, subject: "aad-1".to_owned() }
+        );
+        assert_eq!(Identity::of(Provider::AzureAd, &email, None), Identity::Unbound);
+    }
+}
