@@ -321,6 +321,8 @@ pub fn server_key(data_dir: &Path) -> anyhow::Result<ServerKey> {
             ServerKey::from_encoded(&text).ok_or_else(|| anyhow!("{} does not hold a valid key", path.display()))
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            // With --database nothing else creates the data directory.
+            private_dir(data_dir)?;
             let key = ServerKey::generate();
             let mut file = private_file(&path)?;
             writeln!(file, "{}", key.encode())?;
@@ -328,6 +330,15 @@ pub fn server_key(data_dir: &Path) -> anyhow::Result<ServerKey> {
         }
         Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
     }
+}
+
+/// Creates `dir` and its missing parents, accessible to their owner only; an existing directory is left as it is.
+fn private_dir(dir: &Path) -> anyhow::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir).with_context(|| format!("creating the data directory {}", dir.display()))
 }
 
 /// Creates a new file readable and writable by its owner only; refuses to overwrite.

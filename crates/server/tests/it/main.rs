@@ -11,7 +11,9 @@ mod harness;
 mod browser;
 mod cli;
 mod console;
+mod openapi;
 mod postgres_nodes;
+mod serve;
 
 /// The behaviour suite on the embedded SQLite store.
 #[path = "suite"]
