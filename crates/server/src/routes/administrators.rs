@@ -1,7 +1,7 @@
 //! The Administrators API (`/administrators…`), with Citrix's paths and field names. Changing or
 //! removing an administrator here applies R5 and R6 to their API clients.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use trustgate_core::admin::{parse_display_name, Email, Provider};
@@ -9,7 +9,7 @@ use trustgate_core::ids::AdminId;
 use trustgate_core::ValidationError;
 
 use crate::auth::{needs, Authorized};
-use crate::body::{Json, QueryParams};
+use crate::body::{Json, PathParams, QueryParams};
 use crate::error::{ApiError, GatewayError};
 use crate::ops::{self, NewAdmin};
 use crate::state::AppState;
@@ -110,7 +110,7 @@ pub async fn list(
 pub async fn get_access(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    PathParams(id): PathParams<String>,
 ) -> Result<axum::Json<AccessModel>, ApiError> {
     let member =
         state.store.member(&caller.customer_id, admin_id(&id)?).await?.ok_or(ApiError::NotFound("administrator"))?;
@@ -237,7 +237,7 @@ pub async fn update_access(
 pub async fn remove(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    PathParams(id): PathParams<String>,
 ) -> Result<StatusCode, ApiError> {
     let id = admin_id(&id)?;
     ops::remove_admin(state.store.as_ref(), &caller.customer_id, caller.access, id, &caller.actor()).await?;

@@ -1,6 +1,6 @@
 //! Trustgate's own management API: sign-in, and an administrator's API clients (R1–R3, R8).
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
@@ -11,7 +11,7 @@ use trustgate_store::Session;
 use utoipa::ToSchema;
 
 use crate::auth::needs;
-use crate::body::Json;
+use crate::body::{Json, PathParams};
 use crate::error::{ApiError, GatewayError};
 use crate::session::{self, AdminIn, AdminSession};
 use crate::state::AppState;
@@ -260,7 +260,7 @@ pub async fn create_client(
 pub async fn delete_client(
     State(state): State<AppState>,
     caller: AdminIn<needs::ApiClients>,
-    Path((_, id)): Path<(String, String)>,
+    PathParams((_, id)): PathParams<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
     let id = ClientId::parse(&id).map_err(|_| ApiError::NotFound("API client"))?;
     let deleted =
