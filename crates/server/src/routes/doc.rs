@@ -57,8 +57,8 @@ impl Modify for SecuritySchemes {
     }
 }
 
-/// Declares a schema for a body that a handler writes with `json!` in a module whose logic this
-/// document must not reach into (the token endpoints): an uninhabited type that only describes.
+/// The token endpoints write their Citrix-compatible bodies with `json!` beside the grant logic;
+/// their shapes are declared here by uninhabited types that exist only to be described.
 macro_rules! described {
     ($(#[doc = $doc:literal])* $name:ident => $schema:expr) => {
         $(#[doc = $doc])*
