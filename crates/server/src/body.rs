@@ -1,7 +1,7 @@
 //! Request bodies: bounded, typed, and refused with a clear 4xx when they are not what a route takes.
 
 use axum::body::Bytes;
-use axum::extract::{FromRequest, Request};
+use axum::extract::{FromRequest, FromRequestParts, Path, Request};
 use axum::http::{header, HeaderMap};
 use serde::de::DeserializeOwned;
 
@@ -59,5 +59,20 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for QueryParams {
         serde_urlencoded::from_str(query)
             .map(QueryParams)
             .map_err(|_| trustgate_core::ValidationError::invalid("query", "the query string is malformed").into())
+    }
+}
+
+/// Path parameters, refused with a JSON 400 like every other bad input (axum's own rejection,
+/// e.g. for a percent-encoded byte that is not UTF-8, is plain text).
+pub struct PathParams<T>(pub T);
+
+impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for PathParams<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, state: &S) -> Result<Self, ApiError> {
+        match Path::<T>::from_request_parts(parts, state).await {
+            Ok(Path(params)) => Ok(PathParams(params)),
+            Err(_) => Err(trustgate_core::ValidationError::invalid("path", "the path is not valid UTF-8 text").into()),
+        }
     }
 }

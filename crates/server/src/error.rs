@@ -9,12 +9,51 @@ use std::time::Duration;
 
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
+use serde::Serialize;
 use trustgate_core::rights::Denied;
 use trustgate_core::ValidationError;
 use trustgate_store::StoreError;
 
 const ERROR_TYPE_BASE: &str = "https://errors-api.cloud.com/common/";
+
+/// Every error of the platform and management APIs, in the Citrix gateway shape.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct GatewayError {
+    /// `https://errors-api.cloud.com/common/<kind>`: `authentication`, `authorization`, `notFound`, …
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub detail: String,
+    pub parameters: Vec<GatewayErrorParameter>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct GatewayErrorParameter {
+    pub name: String,
+    pub value: String,
+}
+
+/// RFC 6749 §5.2: `invalid_client`, `invalid_request`, `unsupported_grant_type`, `unauthorized_client`,
+/// `temporarily_unavailable`, `server_error`.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = OAuthError)]
+pub struct OAuthErrorBody {
+    error: &'static str,
+    error_description: String,
+}
+
+/// Errors of the legacy trust service, in its ASP.NET model-state shape.
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = LegacyTokenError)]
+pub struct LegacyTokenErrorBody {
+    message: &'static str,
+    model_state: LegacyModelState,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct LegacyModelState {
+    credentials: Vec<String>,
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -144,9 +183,11 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let retry_after = self.retry_after();
         let (status, kind, detail, parameters) = self.parts();
-        let parameters: Vec<_> =
-            parameters.into_iter().map(|(name, value)| json!({ "name": name, "value": value })).collect();
-        let body = json!({ "type": format!("{ERROR_TYPE_BASE}{kind}"), "detail": detail, "parameters": parameters });
+        let parameters = parameters
+            .into_iter()
+            .map(|(name, value)| GatewayErrorParameter { name: name.to_owned(), value })
+            .collect();
+        let body = GatewayError { kind: format!("{ERROR_TYPE_BASE}{kind}"), detail, parameters };
         let mut response = (status, axum::Json(body)).into_response();
         if status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("CwsAuth"));
@@ -262,7 +303,7 @@ impl OAuthError {
 
 impl IntoResponse for OAuthError {
     fn into_response(self) -> Response {
-        let body = json!({ "error": self.error, "error_description": self.description });
+        let body = OAuthErrorBody { error: self.error, error_description: self.description };
         let mut response = (self.status, axum::Json(body)).into_response();
         let headers = response.headers_mut();
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
@@ -292,7 +333,7 @@ impl IntoResponse for LegacyTokenError {
     fn into_response(self) -> Response {
         let message =
             if self.status == StatusCode::TOO_MANY_REQUESTS { "Too many requests." } else { "The request is invalid." };
-        let body = json!({ "message": message, "modelState": { "credentials": [self.reason] } });
+        let body = LegacyTokenErrorBody { message, model_state: LegacyModelState { credentials: vec![self.reason] } };
         let mut response = (self.status, axum::Json(body)).into_response();
         response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         insert_retry_after(&mut response, self.retry_after);

@@ -1,14 +1,15 @@
 //! Citrix wire shapes shared by several routes: timestamps, `AdministratorResult`,
 //! `AdministratorAccessModel`.
 
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 use trustgate_core::access::{Access, Permission, PermissionSet};
+use trustgate_core::admin::Provider;
 use trustgate_core::ids::CustomerId;
 use trustgate_core::ValidationError;
 use trustgate_store::Member;
+use utoipa::ToSchema;
 
 pub fn rfc3339(at: OffsetDateTime) -> String {
     at.format(&Rfc3339).unwrap_or_default()
@@ -20,56 +21,158 @@ pub fn parse_rfc3339(field: &'static str, text: &str) -> Result<OffsetDateTime, 
     })
 }
 
-pub fn administrator_result(customer: &CustomerId, member: &Member) -> Value {
+/// Citrix's `AdministratorResult`, in Citrix's field order.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AdministratorResult {
+    customer_id: String,
+    /// `OID:/citrix/<userId>`
+    uc_oid: String,
+    user_id: String,
+    /// Always `AdministratorUser`.
+    #[serde(rename = "type")]
+    kind: &'static str,
+    #[schema(inline)]
+    access_type: AccessType,
+    display_name: String,
+    first_name: Option<String>,
+    last_name: Option<String>,
+    email: String,
+    #[schema(inline)]
+    provider_type: ProviderType,
+    provider_id: Option<String>,
+    external_oid: Option<String>,
+    /// `active` or `disabled`.
+    status: &'static str,
+    pending: bool,
+    invitation_expired: bool,
+    legacy_providers: Vec<String>,
+    #[schema(format = DateTime)]
+    created_date: String,
+    #[schema(format = DateTime)]
+    updated_date: String,
+}
+
+/// `Full`, or `Custom` with the policies granted.
+#[derive(Serialize, ToSchema)]
+pub enum AccessType {
+    Full,
+    Custom,
+}
+
+impl From<Access> for AccessType {
+    fn from(access: Access) -> Self {
+        match access {
+            Access::Full => AccessType::Full,
+            Access::Custom(_) => AccessType::Custom,
+        }
+    }
+}
+
+/// Where the administrator signs in: `CitrixSts` is a local Trustgate account.
+#[derive(Serialize, ToSchema)]
+pub enum ProviderType {
+    CitrixSts,
+    AzureAd,
+    Okta,
+    Google,
+    Ad,
+}
+
+impl From<Provider> for ProviderType {
+    fn from(provider: Provider) -> Self {
+        match provider {
+            Provider::Local => ProviderType::CitrixSts,
+            Provider::AzureAd => ProviderType::AzureAd,
+            Provider::Okta => ProviderType::Okta,
+            Provider::Google => ProviderType::Google,
+            Provider::Ad => ProviderType::Ad,
+        }
+    }
+}
+
+pub fn administrator_result(customer: &CustomerId, member: &Member) -> AdministratorResult {
     let admin = &member.admin;
-    json!({
-        "customerId": customer.as_str(),
-        "ucOid": format!("OID:/citrix/{}", admin.id),
-        "userId": admin.id.to_string(),
-        "type": "AdministratorUser",
-        "accessType": member.access.access_type(),
-        "displayName": admin.display_name,
-        "firstName": null,
-        "lastName": null,
-        "email": admin.email.as_str(),
-        "providerType": admin.provider.wire_name(),
-        "providerId": null,
-        "externalOid": admin.external_id,
-        "status": admin.status.as_str(),
-        "pending": false,
-        "invitationExpired": false,
-        "legacyProviders": [],
-        "createdDate": rfc3339(member.created_at),
-        "updatedDate": rfc3339(member.updated_at),
-    })
+    AdministratorResult {
+        customer_id: customer.to_string(),
+        uc_oid: format!("OID:/citrix/{}", admin.id),
+        user_id: admin.id.to_string(),
+        kind: "AdministratorUser",
+        access_type: member.access.into(),
+        display_name: admin.display_name.clone(),
+        first_name: None,
+        last_name: None,
+        email: admin.email.to_string(),
+        provider_type: admin.provider.into(),
+        provider_id: None,
+        external_oid: admin.external_id.clone(),
+        status: admin.status.as_str(),
+        pending: false,
+        invitation_expired: false,
+        legacy_providers: Vec::new(),
+        created_date: rfc3339(member.created_at),
+        updated_date: rfc3339(member.updated_at),
+    }
+}
+
+/// Citrix's `AdministratorAccessModel`: every policy of the catalog, checked where granted.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AccessModel {
+    #[schema(inline)]
+    access_type: AccessType,
+    policies: Vec<Policy>,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Policy {
+    name: &'static str,
+    service_name: &'static str,
+    display_name: &'static str,
+    checkable: Checkable,
+    scope_choices: ScopeChoices,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Checkable {
+    value: bool,
+    can_change_value: bool,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ScopeChoices {
+    all_scopes_selected: bool,
+    choices: Vec<String>,
 }
 
 /// Every policy of the catalog, checked where `access` grants it: the template Citrix scripts
 /// read, edit and send back.
-pub fn access_model(access: Access) -> Value {
-    let policies: Vec<Value> = Permission::ALL
+pub fn access_model(access: Access) -> AccessModel {
+    let policies = Permission::ALL
         .into_iter()
-        .map(|p| {
-            json!({
-                "name": p.name(),
-                "serviceName": "Platform",
-                "displayName": p.display_name(),
-                "checkable": { "value": access.allows(p), "canChangeValue": true },
-                "scopeChoices": { "allScopesSelected": true, "choices": [] },
-            })
+        .map(|p| Policy {
+            name: p.name(),
+            service_name: "Platform",
+            display_name: p.display_name(),
+            checkable: Checkable { value: access.allows(p), can_change_value: true },
+            scope_choices: ScopeChoices { all_scopes_selected: true, choices: Vec::new() },
         })
         .collect();
-    json!({ "accessType": access.access_type(), "policies": policies })
+    AccessModel { access_type: access.into(), policies }
 }
 
-#[derive(Debug, Deserialize)]
+/// A policy sent back from the template: granted when `checkable.value` is true or `checkable` is absent.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PolicyIn {
     pub name: String,
     pub checkable: Option<CheckableIn>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 pub struct CheckableIn {
     pub value: bool,
 }

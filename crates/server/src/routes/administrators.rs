@@ -1,25 +1,34 @@
 //! The Administrators API (`/administrators…`), with Citrix's paths and field names. Changing or
 //! removing an administrator here applies R5 and R6 to their API clients.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
 use trustgate_core::admin::{parse_display_name, Email, Provider};
 use trustgate_core::ids::AdminId;
 use trustgate_core::ValidationError;
 
 use crate::auth::{needs, Authorized};
-use crate::body::{Json, QueryParams};
-use crate::error::ApiError;
+use crate::body::{Json, PathParams, QueryParams};
+use crate::error::{ApiError, GatewayError};
 use crate::ops::{self, NewAdmin};
 use crate::state::AppState;
-use crate::wire::{access_model, administrator_result, parse_access, PolicyIn};
+use crate::wire::{access_model, administrator_result, parse_access, AccessModel, AdministratorResult, PolicyIn};
+use utoipa::ToSchema;
 
 const MAX_PAGE: u32 = 200;
 const DEFAULT_PAGE: u32 = 100;
 
 type Caller = Authorized<needs::Administrators>;
+
+/// A page of administrators: `items` first, `continuationToken` last, as Citrix answers.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AdministratorList {
+    items: Vec<AdministratorResult>,
+    /// Pass as `requestContinuation` for the next page; null on the last.
+    continuation_token: Option<String>,
+}
 
 /// Accepts a `userId` or a `ucOid` (`OID:/citrix/<userId>`).
 fn admin_id(text: &str) -> Result<AdminId, ApiError> {
@@ -27,12 +36,31 @@ fn admin_id(text: &str) -> Result<AdminId, ApiError> {
     AdminId::parse(text).map_err(|_| ApiError::NotFound("administrator"))
 }
 
-/// `GET /administrators`
+/// The customer's administrators, a page at a time.
+#[utoipa::path(
+    get,
+    path = "/administrators",
+    tag = "administrators",
+    params(
+        ("Citrix-CustomerId" = String, Header, description = "The customer the call is for"),
+        ("maxItemCount" = Option<u32>, Query, minimum = 1, maximum = 200, description = "Page size (default 100)"),
+        ("requestContinuation" = Option<String>, Query, description = "`continuationToken` of the previous page"),
+        ("id" = Option<String>, Query, description = "Only this administrator (`userId` or `ucOid`)"),
+        ("type" = Option<String>, Query, description = "`AdministratorUser`"),
+        ("providerType" = Option<String>, Query, description = "Only administrators of this identity provider"),
+    ),
+    responses(
+        (status = 200, description = "A page of administrators", body = AdministratorList),
+        (status = "4XX", description = "Refused: 400 invalid input, 401 missing or invalid token, 403 the owner's access does not allow it, 404 not found, 409 refused by a rule", body = GatewayError),
+        (status = "5XX", description = "The store is unavailable", body = GatewayError),
+    ),
+    extensions(("x-trustgate-permission" = json!("administrators")))
+)]
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
     query: QueryParams,
-) -> Result<axum::Json<Value>, ApiError> {
+) -> Result<axum::Json<AdministratorList>, ApiError> {
     let param = |name: &str| query.get(name);
     let limit = match param("maxItemCount") {
         None => DEFAULT_PAGE,
@@ -48,8 +76,8 @@ pub async fn list(
         .transpose()?;
     if let Some(id) = param("id") {
         let member = state.store.member(&caller.customer_id, admin_id(id)?).await?;
-        let items: Vec<Value> = member.iter().map(|m| administrator_result(&caller.customer_id, m)).collect();
-        return Ok(axum::Json(json!({ "items": items, "continuationToken": null })));
+        let items = member.iter().map(|m| administrator_result(&caller.customer_id, m)).collect();
+        return Ok(axum::Json(AdministratorList { items, continuation_token: None }));
     }
     let type_matches = param("type").is_none_or(|t| t.eq_ignore_ascii_case("AdministratorUser"));
     let provider = param("providerType").map(Provider::parse).transpose()?;
@@ -57,47 +85,83 @@ pub async fn list(
         if type_matches { state.store.members(&caller.customer_id, after, limit + 1).await? } else { Vec::new() };
     let more = members.len() > limit as usize;
     let page = &members[..members.len().min(limit as usize)];
-    let items: Vec<Value> = page
+    let items = page
         .iter()
         .filter(|m| provider.is_none_or(|p| m.admin.provider == p))
         .map(|m| administrator_result(&caller.customer_id, m))
         .collect();
     let continuation = if more { page.last().map(|m| m.admin.id.to_string()) } else { None };
-    Ok(axum::Json(json!({ "items": items, "continuationToken": continuation })))
+    Ok(axum::Json(AdministratorList { items, continuation_token: continuation }))
 }
 
-/// `GET /administrators/{id}/access`
+/// An administrator's access, as the full policy template.
+#[utoipa::path(
+    get,
+    path = "/administrators/{id}/access",
+    tag = "administrators",
+    params(("Citrix-CustomerId" = String, Header, description = "The customer the call is for"), ("id" = String, Path, description = "`userId` or `ucOid`")),
+    responses(
+        (status = 200, description = "The administrator's access", body = AccessModel),
+        (status = "4XX", description = "Refused: 400 invalid input, 401 missing or invalid token, 403 the owner's access does not allow it, 404 not found, 409 refused by a rule", body = GatewayError),
+        (status = "5XX", description = "The store is unavailable", body = GatewayError),
+    ),
+    extensions(("x-trustgate-permission" = json!("administrators")))
+)]
 pub async fn get_access(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
-) -> Result<axum::Json<Value>, ApiError> {
+    PathParams(id): PathParams<String>,
+) -> Result<axum::Json<AccessModel>, ApiError> {
     let member =
         state.store.member(&caller.customer_id, admin_id(&id)?).await?.ok_or(ApiError::NotFound("administrator"))?;
     Ok(axum::Json(access_model(member.access)))
 }
 
-#[derive(Debug, Deserialize)]
+/// Citrix's `CreateAdministratorInputModel`.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CreateAdministrator {
+    /// `Full` or `Custom`.
+    #[schema(example = "Custom")]
     access_type: String,
+    /// `CitrixSts`, `AzureAd`, `Okta`, `Google` or `Ad`.
+    #[schema(example = "CitrixSts")]
     provider_type: String,
+    /// `AdministratorUser`.
     #[serde(rename = "type")]
+    #[schema(example = "AdministratorUser")]
     kind: String,
+    #[schema(max_length = 256)]
     display_name: Option<String>,
     first_name: Option<String>,
     last_name: Option<String>,
+    /// Required.
     email: Option<String>,
+    #[schema(max_length = 256)]
     external_user_id: Option<String>,
+    /// With `Custom`: the policies granted.
     policies: Option<Vec<PolicyIn>>,
 }
 
-/// `POST /administrators/$create` — adds an administrator (new, or known by e-mail) to the customer.
+/// Adds an administrator (new, or known by e-mail) to the customer.
+#[utoipa::path(
+    post,
+    path = "/administrators/$create",
+    tag = "administrators",
+    params(("Citrix-CustomerId" = String, Header, description = "The customer the call is for")),
+    request_body(content = CreateAdministrator, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The administrator, as added", body = AdministratorResult),
+        (status = "4XX", description = "Refused: 400 invalid input, 401 missing or invalid token, 403 the owner's access does not allow it, 404 not found, 409 refused by a rule", body = GatewayError),
+        (status = "5XX", description = "The store is unavailable", body = GatewayError),
+    ),
+    extensions(("x-trustgate-permission" = json!("administrators")))
+)]
 pub async fn create(
     State(state): State<AppState>,
     caller: Caller,
     Json(input): Json<CreateAdministrator>,
-) -> Result<axum::Json<Value>, ApiError> {
+) -> Result<axum::Json<AdministratorResult>, ApiError> {
     if !input.kind.eq_ignore_ascii_case("AdministratorUser") {
         return Err(ValidationError::invalid_enum("type", &["AdministratorUser"]).into());
     }
@@ -120,31 +184,59 @@ pub async fn create(
     Ok(axum::Json(administrator_result(&caller.customer_id, &member)))
 }
 
-#[derive(Debug, Deserialize)]
+/// `accessType` and, with `Custom`, the policies granted (the template of `GET …/access`, edited).
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AccessModelIn {
+    /// `Full` or `Custom`.
+    #[schema(example = "Full")]
     access_type: String,
     policies: Option<Vec<PolicyIn>>,
 }
 
-/// `PUT /administrators/access?id={id}` — R5: the admin's clients follow at once.
+/// Changes an administrator's access; their API clients follow at once (R5).
+#[utoipa::path(
+    put,
+    path = "/administrators/access",
+    tag = "administrators",
+    params(("Citrix-CustomerId" = String, Header, description = "The customer the call is for"), ("id" = String, Query, description = "`userId` or `ucOid`")),
+    request_body(content = AccessModelIn, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The access now held", body = AccessModel),
+        (status = "4XX", description = "Refused: 400 invalid input, 401 missing or invalid token, 403 the owner's access does not allow it, 404 not found, 409 refused by a rule", body = GatewayError),
+        (status = "5XX", description = "The store is unavailable", body = GatewayError),
+    ),
+    extensions(("x-trustgate-permission" = json!("administrators")))
+)]
 pub async fn update_access(
     State(state): State<AppState>,
     caller: Caller,
     query: QueryParams,
     Json(input): Json<AccessModelIn>,
-) -> Result<axum::Json<Value>, ApiError> {
+) -> Result<axum::Json<AccessModel>, ApiError> {
     let id = admin_id(query.get("id").ok_or_else(|| ValidationError::missing("id"))?)?;
     let access = parse_access(&input.access_type, input.policies.as_deref())?;
     state.store.set_access(&caller.customer_id, id, access, &caller.actor()).await?;
     Ok(axum::Json(access_model(access)))
 }
 
-/// `DELETE /administrators/{id}` — R6: the admin's clients in this customer are deleted with them.
+/// Removes an administrator from the customer; their API clients there are deleted with them (R6).
+#[utoipa::path(
+    delete,
+    path = "/administrators/{id}",
+    tag = "administrators",
+    params(("Citrix-CustomerId" = String, Header, description = "The customer the call is for"), ("id" = String, Path, description = "`userId` or `ucOid`")),
+    responses(
+        (status = 200, description = "Removed; the body is empty"),
+        (status = "4XX", description = "Refused: 400 invalid input, 401 missing or invalid token, 403 the owner's access does not allow it, 404 not found, 409 refused by a rule", body = GatewayError),
+        (status = "5XX", description = "The store is unavailable", body = GatewayError),
+    ),
+    extensions(("x-trustgate-permission" = json!("administrators")))
+)]
 pub async fn remove(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    PathParams(id): PathParams<String>,
 ) -> Result<StatusCode, ApiError> {
     let id = admin_id(&id)?;
     state.store.remove_member(&caller.customer_id, id, &caller.actor()).await?;

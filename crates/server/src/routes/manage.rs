@@ -1,31 +1,45 @@
 //! Trustgate's own management API: sign-in, and an administrator's API clients (R1–R3, R8).
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 use trustgate_core::admin::Admin;
 use trustgate_core::client::ApiClient;
 use trustgate_core::ids::ClientId;
 use trustgate_store::Session;
+use utoipa::ToSchema;
 
 use crate::auth::needs;
-use crate::body::Json;
-use crate::error::ApiError;
+use crate::body::{Json, PathParams};
+use crate::error::{ApiError, GatewayError};
 use crate::session::{self, AdminIn, AdminSession};
 use crate::state::AppState;
 use crate::throttle::Source;
-use crate::wire::rfc3339;
+use crate::wire::{rfc3339, AccessType};
 
-#[derive(Deserialize)]
+/// An administrator's e-mail and password.
+#[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SignIn {
     email: String,
     password: String,
 }
 
-/// `POST /api/v1/session`
+/// Signs in with e-mail and password; sets the session cookie.
+#[utoipa::path(
+    post,
+    path = "/api/v1/session",
+    tag = "management",
+    security(()),
+    request_body(content = SignIn, content_type = "application/json"),
+    responses(
+        (status = 200, description = "Signed in; `Set-Cookie` carries the session", body = WhoAmI,
+            headers(("Set-Cookie" = String, description = "The HttpOnly session cookie"))),
+        (status = "4XX", description = "Refused: 400 invalid input, 401 wrong e-mail or password, 429 locked out after failed sign-ins (with `Retry-After`)", body = GatewayError),
+        (status = "5XX", description = "503: the store is unavailable, or every password check is busy (with `Retry-After`)", body = GatewayError),
+    )
+)]
 pub async fn sign_in(
     State(state): State<AppState>,
     Source(source): Source,
@@ -33,48 +47,97 @@ pub async fn sign_in(
 ) -> Result<Response, ApiError> {
     let admin = crate::ops::authenticate(&state, &form.email, form.password, source).await?;
     let (cookie, session) = session::start(&state, &admin).await?;
-    let mut response = Json200(who_am_i(&state, &admin, &session).await?).into_response();
+    let mut response = axum::Json(who_am_i(&state, &admin, &session).await?).into_response();
     response.headers_mut().insert(header::SET_COOKIE, cookie);
     Ok(response)
 }
 
-struct Json200(serde_json::Value);
-
-impl IntoResponse for Json200 {
-    fn into_response(self) -> Response {
-        (StatusCode::OK, axum::Json(self.0)).into_response()
-    }
+/// The signed-in administrator, their customers, and the CSRF token of the session.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct WhoAmI {
+    admin: AdminView,
+    customers: Vec<CustomerAccess>,
+    /// Send as `X-CSRF-Token` on every call that changes something.
+    csrf_token: String,
+    #[schema(format = DateTime)]
+    expires_at: String,
 }
 
-async fn who_am_i(state: &AppState, admin: &Admin, session: &Session) -> Result<serde_json::Value, ApiError> {
-    let customers: Vec<_> = state
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AdminView {
+    id: String,
+    email: String,
+    display_name: String,
+}
+
+/// A customer the administrator belongs to, and their access there.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CustomerAccess {
+    id: String,
+    name: String,
+    #[schema(inline)]
+    access_type: AccessType,
+    /// The permissions granted with `Custom` access (all of them with `Full`).
+    policies: Vec<&'static str>,
+}
+
+async fn who_am_i(state: &AppState, admin: &Admin, session: &Session) -> Result<WhoAmI, ApiError> {
+    let customers = state
         .store
         .memberships(admin.id)
         .await?
         .into_iter()
-        .map(|m| {
-            json!({
-                "id": m.customer.id.as_str(),
-                "name": m.customer.name,
-                "accessType": m.access.access_type(),
-                "policies": m.access.permissions().iter().map(|p| p.name()).collect::<Vec<_>>(),
-            })
+        .map(|m| CustomerAccess {
+            id: m.customer.id.to_string(),
+            name: m.customer.name,
+            access_type: m.access.into(),
+            policies: m.access.permissions().iter().map(|p| p.name()).collect(),
         })
         .collect();
-    Ok(json!({
-        "admin": { "id": admin.id.to_string(), "email": admin.email.as_str(), "displayName": admin.display_name },
-        "customers": customers,
-        "csrfToken": session.csrf_token,
-        "expiresAt": rfc3339(session.expires_at),
-    }))
+    Ok(WhoAmI {
+        admin: AdminView {
+            id: admin.id.to_string(),
+            email: admin.email.to_string(),
+            display_name: admin.display_name.clone(),
+        },
+        customers,
+        csrf_token: session.csrf_token.clone(),
+        expires_at: rfc3339(session.expires_at),
+    })
 }
 
-/// `GET /api/v1/session`
-pub async fn current(State(state): State<AppState>, session: AdminSession) -> Result<Response, ApiError> {
-    Ok(Json200(who_am_i(&state, &session.admin, &session.session).await?).into_response())
+/// The signed-in administrator and their customers.
+#[utoipa::path(
+    get,
+    path = "/api/v1/session",
+    tag = "management",
+    security(("Session" = [])),
+    responses(
+        (status = 200, description = "The session", body = WhoAmI),
+        (status = "4XX", description = "Refused: 400 invalid input, 401 not signed in, 403 missing X-CSRF-Token or the access does not allow it, 404 not a member of the customer", body = GatewayError),
+        (status = "5XX", description = "The store is unavailable", body = GatewayError),
+    )
+)]
+pub async fn current(State(state): State<AppState>, session: AdminSession) -> Result<axum::Json<WhoAmI>, ApiError> {
+    Ok(axum::Json(who_am_i(&state, &session.admin, &session.session).await?))
 }
 
-/// `DELETE /api/v1/session`
+/// Signs out: ends the session and clears its cookie.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/session",
+    tag = "management",
+    security(("Session" = [])),
+    params(("X-CSRF-Token" = String, Header, description = "The session's `csrfToken`")),
+    responses(
+        (status = 204, description = "Signed out"),
+        (status = "4XX", description = "Refused: 400 invalid input, 401 not signed in, 403 missing X-CSRF-Token or the access does not allow it, 404 not a member of the customer", body = GatewayError),
+        (status = "5XX", description = "The store is unavailable", body = GatewayError),
+    )
+)]
 pub async fn sign_out(State(state): State<AppState>, session: AdminSession) -> Result<Response, ApiError> {
     let expired = session::end(&state, &session).await?;
     let mut response = StatusCode::NO_CONTENT.into_response();
@@ -82,14 +145,31 @@ pub async fn sign_out(State(state): State<AppState>, session: AdminSession) -> R
     Ok(response)
 }
 
-#[derive(Serialize)]
+/// An API client; its secret is never shown again after creation (R2).
+#[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ClientView {
     id: String,
     name: String,
     customer_id: String,
+    #[schema(format = DateTime)]
     created_at: String,
+    #[schema(format = DateTime)]
     last_used_at: Option<String>,
+}
+
+/// The caller's own API clients in the customer.
+#[derive(Serialize, ToSchema)]
+pub struct ClientList {
+    items: Vec<ClientView>,
+}
+
+/// A new API client with its secret: the only answer that ever holds it.
+#[derive(Serialize, ToSchema)]
+pub struct CreatedClient {
+    #[serde(flatten)]
+    client: ClientView,
+    secret: String,
 }
 
 impl From<&ApiClient> for ClientView {
@@ -104,22 +184,50 @@ impl From<&ApiClient> for ClientView {
     }
 }
 
-/// `GET /api/v1/customers/{customer}/api-clients` — the caller's own clients only (R3).
+/// The caller's own API clients in the customer (R3: nobody else's).
+#[utoipa::path(
+    get,
+    path = "/api/v1/customers/{customer}/api-clients",
+    tag = "management",
+    security(("Session" = [])),
+    params(("customer" = String, Path, description = "A customer the administrator belongs to")),
+    responses(
+        (status = 200, description = "The caller's clients", body = ClientList),
+        (status = "4XX", description = "Refused: 400 invalid input, 401 not signed in, 403 missing X-CSRF-Token or the access does not allow it, 404 not a member of the customer", body = GatewayError),
+        (status = "5XX", description = "The store is unavailable", body = GatewayError),
+    ),
+    extensions(("x-trustgate-permission" = json!("apiClients")))
+)]
 pub async fn list_clients(
     State(state): State<AppState>,
     caller: AdminIn<needs::ApiClients>,
-) -> Result<Response, ApiError> {
+) -> Result<axum::Json<ClientList>, ApiError> {
     let clients = state.store.clients_of(&caller.customer_id, caller.session.admin.id).await?;
-    let items: Vec<ClientView> = clients.iter().map(ClientView::from).collect();
-    Ok(Json200(json!({ "items": items })).into_response())
+    Ok(axum::Json(ClientList { items: clients.iter().map(ClientView::from).collect() }))
 }
 
-#[derive(Deserialize)]
+/// The name of a new API client.
+#[derive(Deserialize, ToSchema)]
 pub struct NewClient {
+    #[schema(max_length = 100)]
     name: String,
 }
 
-/// `POST /api/v1/customers/{customer}/api-clients` — the only response that ever holds the secret (R2).
+/// Creates an API client owned by the caller; the response holds the secret, once (R2).
+#[utoipa::path(
+    post,
+    path = "/api/v1/customers/{customer}/api-clients",
+    tag = "management",
+    security(("Session" = [])),
+    params(("customer" = String, Path, description = "A customer the administrator belongs to"), ("X-CSRF-Token" = String, Header, description = "The session's `csrfToken`")),
+    request_body(content = NewClient, content_type = "application/json"),
+    responses(
+        (status = 201, description = "The client and its secret", body = CreatedClient),
+        (status = "4XX", description = "Refused: 400 invalid input, 401 not signed in, 403 missing X-CSRF-Token or the access does not allow it, 404 not a member of the customer", body = GatewayError),
+        (status = "5XX", description = "The store is unavailable", body = GatewayError),
+    ),
+    extensions(("x-trustgate-permission" = json!("apiClients")))
+)]
 pub async fn create_client(
     State(state): State<AppState>,
     caller: AdminIn<needs::ApiClients>,
@@ -135,18 +243,30 @@ pub async fn create_client(
         &caller.session.actor(),
     )
     .await?;
-    let mut body = serde_json::to_value(ClientView::from(&client)).map_err(|_| ApiError::Internal)?;
-    body["secret"] = json!(secret.expose());
+    let body = CreatedClient { client: ClientView::from(&client), secret: secret.expose().to_owned() };
     let mut response = (StatusCode::CREATED, axum::Json(body)).into_response();
     response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     Ok(response)
 }
 
-/// `DELETE /api/v1/customers/{customer}/api-clients/{id}` — 404 for anyone but the owner (R3).
+/// Deletes one of the caller's API clients; 404 for anyone but the owner (R3).
+#[utoipa::path(
+    delete,
+    path = "/api/v1/customers/{customer}/api-clients/{id}",
+    tag = "management",
+    security(("Session" = [])),
+    params(("customer" = String, Path, description = "A customer the administrator belongs to"), ("id" = String, Path, description = "The client id"), ("X-CSRF-Token" = String, Header, description = "The session's `csrfToken`")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = "4XX", description = "Refused: 400 invalid input, 401 not signed in, 403 missing X-CSRF-Token or the access does not allow it, 404 not a member of the customer", body = GatewayError),
+        (status = "5XX", description = "The store is unavailable", body = GatewayError),
+    ),
+    extensions(("x-trustgate-permission" = json!("apiClients")))
+)]
 pub async fn delete_client(
     State(state): State<AppState>,
     caller: AdminIn<needs::ApiClients>,
-    Path((_, id)): Path<(String, String)>,
+    PathParams((_, id)): PathParams<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
     let id = ClientId::parse(&id).map_err(|_| ApiError::NotFound("API client"))?;
     let deleted =

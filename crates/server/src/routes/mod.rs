@@ -1,39 +1,52 @@
-//! Every route of the server, with the handler that serves it.
+//! Every route of the server, with the handler that serves it. The API routes are registered
+//! through `utoipa_axum::routes!`, so the OpenAPI document served at `/openapi.json` is generated
+//! from the same handlers and types that answer, and cannot list a route the server does not serve.
 
 mod administrators;
+mod doc;
 mod manage;
 mod meta;
 mod notifications;
 mod systemlog;
 mod tokens;
 
-use axum::routing::{delete, get, post, put};
 use axum::{middleware, Router};
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::state::AppState;
 use crate::transaction;
 
-pub use meta::OPENAPI;
+/// The routes that the OpenAPI document describes, and the document itself.
+fn api() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(doc::ApiDoc::openapi())
+        .routes(routes!(tokens::oauth))
+        .routes(routes!(tokens::legacy))
+        .routes(routes!(tokens::jwks))
+        .routes(routes!(notifications::list, notifications::create))
+        .routes(routes!(notifications::list_in_path, notifications::create_in_path))
+        .routes(routes!(administrators::list))
+        .routes(routes!(administrators::create))
+        .routes(routes!(administrators::update_access))
+        .routes(routes!(administrators::remove))
+        .routes(routes!(administrators::get_access))
+        .routes(routes!(systemlog::records))
+        .routes(routes!(manage::current, manage::sign_in, manage::sign_out))
+        .routes(routes!(manage::list_clients, manage::create_client))
+        .routes(routes!(manage::delete_client))
+        .routes(routes!(meta::health))
+        .routes(routes!(meta::ready))
+        .routes(routes!(meta::openapi))
+}
+
+/// The OpenAPI document of every API route, as served at `/openapi.json`.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    api().into_openapi()
+}
 
 pub fn router(state: AppState) -> Router {
-    Router::new()
-        .route("/cctrustoauth2/{customer}/tokens/clients", post(tokens::oauth))
-        .route("/{customer}/tokens/clients", post(tokens::legacy))
-        .route("/.well-known/jwks.json", get(tokens::jwks))
-        .route("/notifications/items", get(notifications::list).post(notifications::create))
-        .route("/{customer}/notifications/items", get(notifications::list).post(notifications::create))
-        .route("/administrators", get(administrators::list))
-        .route("/administrators/$create", post(administrators::create))
-        .route("/administrators/access", put(administrators::update_access))
-        .route("/administrators/{id}", delete(administrators::remove))
-        .route("/administrators/{id}/access", get(administrators::get_access))
-        .route("/systemlog/records", get(systemlog::records))
-        .route("/api/v1/session", get(manage::current).post(manage::sign_in).delete(manage::sign_out))
-        .route("/api/v1/customers/{customer}/api-clients", get(manage::list_clients).post(manage::create_client))
-        .route("/api/v1/customers/{customer}/api-clients/{id}", delete(manage::delete_client))
-        .route("/openapi.json", get(meta::openapi))
-        .route("/healthz", get(meta::health))
-        .route("/readyz", get(meta::ready))
+    Router::from(api())
         .merge(crate::console::router())
         .fallback(meta::not_found)
         .method_not_allowed_fallback(meta::method_not_allowed)

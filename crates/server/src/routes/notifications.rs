@@ -8,6 +8,7 @@ use trustgate_core::admin::Email;
 use trustgate_core::ids::random_uuid;
 use trustgate_core::ValidationError;
 use trustgate_store::Notification;
+use utoipa::ToSchema;
 
 use axum::body::Bytes;
 use axum::extract::State;
@@ -16,7 +17,7 @@ use axum::response::{IntoResponse, Response};
 
 use crate::auth::{needs, Authorized};
 use crate::body::Json;
-use crate::error::ApiError;
+use crate::error::{ApiError, GatewayError};
 use crate::state::AppState;
 use crate::wire::rfc3339;
 
@@ -25,28 +26,73 @@ const PRIORITIES: [&str; 4] = ["Normal", "Low", "High", "Urgent"];
 const MAX_CONTENT: usize = 20;
 const LIST_LIMIT: u32 = 100;
 
-#[derive(Debug, Deserialize)]
+/// A notification to send.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct NotificationIn {
+    /// An administrator's e-mail, or `*` (the default) for every administrator.
     destination_admin: Option<String>,
+    #[schema(required = true, max_length = 200)]
     component: Option<String>,
+    /// Defaults to now.
     created_date: Option<String>,
+    /// Defaults to a random UUID.
     event_id: Option<String>,
+    /// `Information` (the default), `Success`, `Warning`, `Error` or `Critical`.
     severity: Option<String>,
+    /// `Normal` (the default), `Low`, `High` or `Urgent`.
     priority: Option<String>,
+    /// One entry per language, 1 to 20.
+    #[schema(required = true, min_items = 1, max_items = 20)]
     content: Option<Vec<ContentIn>>,
     categories: Option<Value>,
     data: Option<Value>,
     external_id: Option<String>,
 }
 
-#[derive(Debug, Deserialize, Serialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ContentIn {
+    /// Defaults to `en-US`.
     language_tag: Option<String>,
+    #[schema(required = true, max_length = 500)]
     title: Option<String>,
     description: Option<String>,
     detail_uri: Option<String>,
+}
+
+/// A notification, as Citrix echoes it back and lists it.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct NotificationOut {
+    /// An administrator's e-mail, or `*`.
+    destination_admin: String,
+    component: String,
+    created_date: String,
+    categories: Option<Value>,
+    /// `Information`, `Success`, `Warning`, `Error` or `Critical`.
+    severity: &'static str,
+    event_id: String,
+    /// `Normal`, `Low`, `High` or `Urgent`.
+    priority: &'static str,
+    content: Vec<ContentOut>,
+    data: Option<Value>,
+    external_id: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ContentOut {
+    language_tag: String,
+    title: String,
+    description: String,
+    detail_uri: Option<String>,
+}
+
+/// The notifications of the customer, newest first.
+#[derive(Serialize, ToSchema)]
+pub struct NotificationList {
+    items: Vec<NotificationOut>,
 }
 
 fn bounded(
@@ -75,12 +121,13 @@ fn one_of(field: &'static str, value: Option<&str>, allowed: &[&'static str]) ->
 }
 
 /// Validates a notification and renders it as Citrix echoes it back.
-fn normalise(input: NotificationIn) -> Result<Value, ValidationError> {
-    let destination = match bounded("destinationAdmin", input.destination_admin.as_deref(), Email::MAX_LEN, false)? {
-        None => "*".to_owned(),
-        Some(star) if star == "*" => star,
-        Some(email) => Email::parse(&email)?.to_string(),
-    };
+fn normalise(input: NotificationIn) -> Result<NotificationOut, ValidationError> {
+    let destination_admin =
+        match bounded("destinationAdmin", input.destination_admin.as_deref(), Email::MAX_LEN, false)? {
+            None => "*".to_owned(),
+            Some(star) if star == "*" => star,
+            Some(email) => Email::parse(&email)?.to_string(),
+        };
     let content = input.content.unwrap_or_default();
     if content.is_empty() {
         return Err(ValidationError::missing("content"));
@@ -91,52 +138,100 @@ fn normalise(input: NotificationIn) -> Result<Value, ValidationError> {
     let content = content
         .iter()
         .map(|c| {
-            Ok(json!({
-                "languageTag": bounded("languageTag", c.language_tag.as_deref(), 35, false)?.unwrap_or_else(|| "en-US".to_owned()),
-                "title": bounded("title", c.title.as_deref(), 500, true)?,
-                "description": bounded("description", c.description.as_deref(), 10_000, false)?.unwrap_or_default(),
-                "detailUri": bounded("detailUri", c.detail_uri.as_deref(), 2048, false)?,
-            }))
+            Ok(ContentOut {
+                language_tag: bounded("languageTag", c.language_tag.as_deref(), 35, false)?
+                    .unwrap_or_else(|| "en-US".to_owned()),
+                title: bounded("title", c.title.as_deref(), 500, true)?.unwrap_or_default(),
+                description: bounded("description", c.description.as_deref(), 10_000, false)?.unwrap_or_default(),
+                detail_uri: bounded("detailUri", c.detail_uri.as_deref(), 2048, false)?,
+            })
         })
         .collect::<Result<Vec<_>, ValidationError>>()?;
     let size_of = |v: &Option<Value>| v.as_ref().map(|v| v.to_string().len()).unwrap_or(0);
     if size_of(&input.data) + size_of(&input.categories) > 16 * 1024 {
         return Err(ValidationError::too_long("data", 16 * 1024));
     }
-    Ok(json!({
-        "destinationAdmin": destination,
-        "component": bounded("component", input.component.as_deref(), 200, true)?,
-        "createdDate": bounded("createdDate", input.created_date.as_deref(), 64, false)?
+    Ok(NotificationOut {
+        destination_admin,
+        component: bounded("component", input.component.as_deref(), 200, true)?.unwrap_or_default(),
+        created_date: bounded("createdDate", input.created_date.as_deref(), 64, false)?
             .unwrap_or_else(|| rfc3339(OffsetDateTime::now_utc())),
-        "categories": input.categories,
-        "severity": one_of("severity", input.severity.as_deref(), &SEVERITIES)?,
-        "eventId": bounded("eventId", input.event_id.as_deref(), 64, false)?.unwrap_or_else(random_uuid),
-        "priority": one_of("priority", input.priority.as_deref(), &PRIORITIES)?,
-        "content": content,
-        "data": input.data,
-        "externalId": bounded("externalId", input.external_id.as_deref(), 256, false)?,
-    }))
+        categories: input.categories,
+        severity: one_of("severity", input.severity.as_deref(), &SEVERITIES)?,
+        event_id: bounded("eventId", input.event_id.as_deref(), 64, false)?.unwrap_or_else(random_uuid),
+        priority: one_of("priority", input.priority.as_deref(), &PRIORITIES)?,
+        content,
+        data: input.data,
+        external_id: bounded("externalId", input.external_id.as_deref(), 256, false)?,
+    })
 }
 
-/// `POST /notifications/items`
+/// Sends a notification to the customer's administrators.
+#[utoipa::path(
+    post,
+    path = "/notifications/items",
+    tag = "notifications",
+    params(("Citrix-CustomerId" = String, Header, description = "The customer the call is for")),
+    request_body(content = NotificationIn, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The notification, as stored", body = NotificationOut),
+        (status = "4XX", description = "Refused: 400 invalid input, 401 missing or invalid token, 403 the owner's access does not allow it", body = GatewayError),
+        (status = "5XX", description = "The store is unavailable", body = GatewayError),
+    ),
+    extensions(("x-trustgate-permission" = json!("notifications")))
+)]
 pub async fn create(
     State(state): State<AppState>,
     caller: Authorized<needs::Notifications>,
     Json(input): Json<NotificationIn>,
-) -> Result<axum::Json<Value>, ApiError> {
+) -> Result<axum::Json<NotificationOut>, ApiError> {
     let body = normalise(input)?;
     let notification = Notification {
         id: random_uuid(),
         customer_id: caller.customer_id.clone(),
-        destination_admin: body["destinationAdmin"].as_str().unwrap_or("*").to_owned(),
-        body: body.clone(),
+        destination_admin: body.destination_admin.clone(),
+        body: serde_json::to_value(&body).map_err(|_| ApiError::Internal)?,
         created_at: OffsetDateTime::now_utc(),
     };
     state.store.add_notification(&notification).await?;
     Ok(axum::Json(body))
 }
 
-/// `GET /notifications/items` — the newest first, served from the list cache when it can be.
+/// Sends a notification (legacy host style: the customer in the path).
+#[utoipa::path(
+    post,
+    path = "/{customer}/notifications/items",
+    tag = "notifications",
+    params(("customer" = String, Path, description = "The customer the call is for")),
+    request_body(content = NotificationIn, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The notification, as stored", body = NotificationOut),
+        (status = "4XX", description = "Refused: 400 invalid input, 401 missing or invalid token, 403 the owner's access does not allow it", body = GatewayError),
+        (status = "5XX", description = "The store is unavailable", body = GatewayError),
+    ),
+    extensions(("x-trustgate-permission" = json!("notifications")))
+)]
+pub async fn create_in_path(
+    state: State<AppState>,
+    caller: Authorized<needs::Notifications>,
+    input: Json<NotificationIn>,
+) -> Result<axum::Json<NotificationOut>, ApiError> {
+    create(state, caller, input).await
+}
+
+/// The customer's notifications, newest first, served from the list cache when it can be.
+#[utoipa::path(
+    get,
+    path = "/notifications/items",
+    tag = "notifications",
+    params(("Citrix-CustomerId" = String, Header, description = "The customer the call is for")),
+    responses(
+        (status = 200, description = "The newest notifications", body = NotificationList),
+        (status = "4XX", description = "Refused: 400 invalid input, 401 missing or invalid token, 403 the owner's access does not allow it", body = GatewayError),
+        (status = "5XX", description = "The store is unavailable", body = GatewayError),
+    ),
+    extensions(("x-trustgate-permission" = json!("notifications")))
+)]
 pub async fn list(
     State(state): State<AppState>,
     caller: Authorized<needs::Notifications>,
@@ -153,4 +248,24 @@ pub async fn list(
         }
     };
     Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
+}
+
+/// The customer's notifications (legacy host style: the customer in the path).
+#[utoipa::path(
+    get,
+    path = "/{customer}/notifications/items",
+    tag = "notifications",
+    params(("customer" = String, Path, description = "The customer the call is for")),
+    responses(
+        (status = 200, description = "The newest notifications", body = NotificationList),
+        (status = "4XX", description = "Refused: 400 invalid input, 401 missing or invalid token, 403 the owner's access does not allow it", body = GatewayError),
+        (status = "5XX", description = "The store is unavailable", body = GatewayError),
+    ),
+    extensions(("x-trustgate-permission" = json!("notifications")))
+)]
+pub async fn list_in_path(
+    state: State<AppState>,
+    caller: Authorized<needs::Notifications>,
+) -> Result<Response, ApiError> {
+    list(state, caller).await
 }

@@ -18,6 +18,22 @@ use crate::throttle::Source;
 const FORM: &str = "application/x-www-form-urlencoded";
 
 /// `POST /cctrustoauth2/{root|customerId}/tokens/clients` — OAuth 2.0 client credentials (RFC 6749 §4.4).
+///
+/// Trades a client's ID and Secret for a one-hour token. Credentials go in the form body or as
+/// HTTP Basic; `expires_in` is the string "3600".
+#[utoipa::path(
+    post,
+    path = "/cctrustoauth2/{customer}/tokens/clients",
+    tag = "tokens",
+    security(()),
+    params(("customer" = String, Path, description = "`root` or the client's customer id")),
+    request_body(content = super::doc::ClientCredentialsForm, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 200, description = "A token", body = super::doc::TokenResponse),
+        (status = "4XX", description = "RFC 6749 §5.2 error", body = crate::error::OAuthErrorBody),
+        (status = "5XX", description = "`temporarily_unavailable` or `server_error`", body = crate::error::OAuthErrorBody),
+    )
+)]
 pub async fn oauth(State(state): State<AppState>, Path(customer): Path<String>, request: Request) -> Response {
     match oauth_grant(&state, &customer, request).await {
         Ok(response) => response,
@@ -94,6 +110,19 @@ fn basic_credentials(headers: &HeaderMap) -> Result<Option<(String, String)>, OA
 
 /// `POST /{root|customerId}/tokens/clients` — the legacy trust service: JSON with
 /// case-insensitive `clientId`/`clientSecret`, `expiresIn` a number.
+#[utoipa::path(
+    post,
+    path = "/{customer}/tokens/clients",
+    tag = "tokens",
+    security(()),
+    params(("customer" = String, Path, description = "`root` or the client's customer id")),
+    request_body(content = super::doc::LegacyTokenRequest, content_type = "application/json"),
+    responses(
+        (status = 200, description = "A token", body = super::doc::LegacyTokenResponse),
+        (status = "4XX", description = "The request is invalid", body = crate::error::LegacyTokenErrorBody),
+        (status = "5XX", description = "The service is unavailable", body = crate::error::LegacyTokenErrorBody),
+    )
+)]
 pub async fn legacy(State(state): State<AppState>, Path(customer): Path<String>, request: Request) -> Response {
     match legacy_grant(&state, &customer, request).await {
         Ok(response) => response,
@@ -135,7 +164,14 @@ fn token_response(body: Value) -> Response {
     response
 }
 
-/// `GET /.well-known/jwks.json`
+/// `GET /.well-known/jwks.json` — the public keys that verify tokens.
+#[utoipa::path(
+    get,
+    path = "/.well-known/jwks.json",
+    tag = "tokens",
+    security(()),
+    responses((status = 200, description = "The key set", body = super::doc::Jwks))
+)]
 pub async fn jwks(State(state): State<AppState>) -> Json<Value> {
     Json(state.keys().jwks())
 }

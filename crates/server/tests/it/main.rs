@@ -13,7 +13,9 @@ mod cli;
 mod console;
 mod files;
 mod limits;
+mod openapi;
 mod postgres_nodes;
+mod serve;
 
 /// The behaviour suite on the embedded SQLite store.
 #[path = "suite"]

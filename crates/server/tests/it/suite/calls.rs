@@ -176,3 +176,22 @@ async fn unknown_routes_and_methods_answer_json() {
     assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
     assert_eq!(body["type"], "https://errors-api.cloud.com/common/methodNotAllowed");
 }
+
+#[tokio::test]
+async fn a_path_segment_that_is_not_utf8_gets_a_json_400_not_plain_text() {
+    let Some(app) = super::app().await else { return };
+    let customer = app.customer().await;
+    let owner = app.admin(&customer, Access::Full).await;
+    let token = app.token(&app.client(&customer, &owner).await).await;
+    let invalid = json!({
+        "type": "https://errors-api.cloud.com/common/invalidString",
+        "detail": "the path is not valid UTF-8 text",
+        "parameters": [{ "name": "name", "value": "path" }],
+    });
+    for (method, path) in
+        [(reqwest::Method::GET, "/administrators/%FF/access"), (reqwest::Method::DELETE, "/administrators/%FF")]
+    {
+        let answer = app.call(method.clone(), path, &token, &customer, None).await;
+        assert_eq!(answer, (StatusCode::BAD_REQUEST, invalid.clone()), "{method} {path}");
+    }
+}

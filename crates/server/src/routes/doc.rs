@@ -1,0 +1,138 @@
+//! The root of the OpenAPI document, its security schemes, and the bodies of the token endpoints
+//! (the only answers not produced from a typed struct). Schemathesis (`.ci/schemathesis`) checks
+//! every answer against the document.
+
+use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Schema, Type};
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::RefOr;
+use utoipa::{Modify, OpenApi, ToSchema};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Trustgate",
+        description = "API clients for a multi-tenant platform, wire-compatible with Citrix Cloud. \
+            Platform APIs take `Authorization: CwsAuth Bearer=<token>` (or `Bearer <token>`) and \
+            `Citrix-CustomerId`; what a client may do is its owner's current access, looked up on every \
+            call. The management API (`/api/v1/…`) takes the console session cookie, and the \
+            `X-CSRF-Token` header on every call that changes something. Errors use the Citrix gateway \
+            shape; the token endpoints answer as RFC 6749 §5.2 and as the legacy trust service."
+    ),
+    modifiers(&SecuritySchemes),
+    security(("CwsAuth" = []), ("Bearer" = [])),
+    tags(
+        (name = "tokens", description = "Client credentials to one-hour tokens, and the keys that verify them"),
+        (name = "notifications", description = "Platform API: Notifications"),
+        (name = "administrators", description = "Platform API: Administrators (R5, R6 apply to their API clients)"),
+        (name = "systemlog", description = "Platform API: SystemLog"),
+        (name = "management", description = "Trustgate's own management API: sign-in and API clients"),
+        (name = "meta", description = "Health, readiness and this document"),
+    )
+)]
+pub struct ApiDoc;
+
+struct SecuritySchemes;
+
+impl Modify for SecuritySchemes {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "CwsAuth",
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
+                "Authorization",
+                "`CwsAuth Bearer=<token>`, with the token from `/cctrustoauth2/{customer}/tokens/clients`",
+            ))),
+        );
+        components.add_security_scheme(
+            "Bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build()),
+        );
+        components.add_security_scheme(
+            "Session",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
+                crate::session::COOKIE,
+                "Set by `POST /api/v1/session`; calls that change something also send `X-CSRF-Token`",
+            ))),
+        );
+    }
+}
+
+/// The token endpoints write their Citrix-compatible bodies with `json!` beside the grant logic;
+/// their shapes are declared here by uninhabited types that exist only to be described.
+macro_rules! described {
+    ($(#[doc = $doc:literal])* $name:ident => $schema:expr) => {
+        $(#[doc = $doc])*
+        pub enum $name {}
+
+        impl utoipa::PartialSchema for $name {
+            fn schema() -> RefOr<Schema> {
+                $schema.into()
+            }
+        }
+
+        impl ToSchema for $name {}
+    };
+}
+
+fn string(description: &str) -> ObjectBuilder {
+    ObjectBuilder::new().schema_type(Type::String).description(Some(description))
+}
+
+fn object<const N: usize>(description: &str, fields: [(&str, RefOr<Schema>); N]) -> ObjectBuilder {
+    fields.into_iter().fold(
+        ObjectBuilder::new().schema_type(Type::Object).description(Some(description)),
+        |object, (name, schema)| object.property(name, schema).required(name),
+    )
+}
+
+described!(
+    /// RFC 6749 §5.1, as Citrix answers it: `expires_in` is the string `"3600"`.
+    TokenResponse => object("An access token", [
+        ("token_type", string("Always `bearer`").enum_values(Some(["bearer"])).into()),
+        ("access_token", string("A JWT; send it as `Authorization: CwsAuth Bearer=<token>`").into()),
+        ("expires_in", string("Seconds the token lives, as a string").examples(["3600"]).into()),
+    ])
+);
+
+described!(
+    /// The legacy trust service's answer: `expiresIn` is the number 3600.
+    LegacyTokenResponse => object("An access token, legacy shape", [
+        ("principal", string("The e-mail of the client's owner").into()),
+        ("subject", string("The client id").into()),
+        ("token", string("A JWT; send it as `Authorization: CwsAuth Bearer=<token>`").into()),
+        ("openIdToken", string("An ID token for the client").into()),
+        ("expiresIn", ObjectBuilder::new().schema_type(Type::Integer).description(Some("Seconds the token lives")).into()),
+    ])
+);
+
+described!(
+    /// A JSON Web Key Set (RFC 7517): the public keys that verify tokens, by `kid`.
+    Jwks => object("A JSON Web Key Set", [(
+        "keys",
+        ArrayBuilder::new()
+            .items(object("A public key", [
+                ("kty", string("Key type, e.g. `OKP`").into()),
+                ("kid", string("Key id, as in the `kid` of a token's header").into()),
+                ("use", string("Always `sig`").into()),
+                ("alg", string("The signing algorithm, e.g. `EdDSA`").into()),
+            ]))
+            .into(),
+    )])
+);
+
+described!(
+    /// RFC 6749 §4.4.2 client credentials, in the body or (id and secret) as HTTP Basic (§2.3.1).
+    ClientCredentialsForm => object("A client-credentials grant", [
+        ("grant_type", string("Always `client_credentials`").enum_values(Some(["client_credentials"])).into()),
+    ])
+    .property("client_id", string("The client id, unless sent as HTTP Basic"))
+    .property("client_secret", string("The client secret, unless sent as HTTP Basic"))
+);
+
+described!(
+    /// The legacy trust service's request; property names are matched case-insensitively.
+    LegacyTokenRequest => object("Client credentials", [
+        ("clientId", string("The client id").into()),
+        ("clientSecret", string("The client secret").into()),
+    ])
+);
