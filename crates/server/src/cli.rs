@@ -18,6 +18,7 @@ use trustgate_core::customer::{parse_customer_name, Customer, DisabledOwnerPolic
 use trustgate_core::event::Actor;
 use trustgate_core::ids::{AdminId, ClientId, CustomerId};
 use trustgate_core::secret::{random_token, ServerKey};
+use trustgate_core::token::Issuer;
 use trustgate_store::{files, PostgresStore, SqliteStore, Store};
 
 use crate::config::ServerConfig;
@@ -88,6 +89,13 @@ pub struct ServeArgs {
     /// E-mail of the administrator created on the first start of an empty store.
     #[arg(long, env = "TRUSTGATE_BOOTSTRAP_EMAIL", default_value = "admin@example.com")]
     pub bootstrap_email: String,
+    /// The URL clients reach this deployment at (every node the same): the `iss` of its tokens
+    /// and the base of the discovery document's URLs. Default: http://<the listen address>.
+    #[arg(long, env = "TRUSTGATE_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// The `aud` of every token, which resource servers check. Default: the public URL.
+    #[arg(long, env = "TRUSTGATE_AUDIENCE")]
+    pub audience: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -362,11 +370,12 @@ async fn serve(store: Arc<dyn Store>, data_dir: &Path, args: ServeArgs) -> anyho
     let key = server_key(data_dir)?;
     let first_start = store.customers().await?.is_empty();
     let bootstrap = if first_start { Some(bootstrap(store.as_ref(), &args.bootstrap_email).await?) } else { None };
-    let config = ServerConfig { secure_cookies: args.secure_cookies, ..ServerConfig::default() };
-    let state = AppState::new(store, key, config).await?;
     let listener =
         tokio::net::TcpListener::bind(args.listen).await.with_context(|| format!("listening on {}", args.listen))?;
     let url = format!("http://{}", listener.local_addr()?);
+    let issuer = issuer(&args, listener.local_addr()?)?;
+    let config = ServerConfig { secure_cookies: args.secure_cookies, issuer, ..ServerConfig::default() };
+    let state = AppState::new(store, key, config).await?;
     println!("Trustgate is listening on {url} (data in {})", data_dir.display());
     println!("Administrator console: sign in at {url}/console");
     if let Some((customer, email, password)) = bootstrap {
@@ -382,6 +391,26 @@ async fn serve(store: Arc<dyn Store>, data_dir: &Path, args: ServeArgs) -> anyho
     })
     .await?;
     Ok(())
+}
+
+/// The `iss` and `aud` of tokens: a public URL is an absolute http(s) URL with nothing after
+/// the path, kept without a trailing slash so `{issuer}/.well-known/…` is well formed.
+fn issuer(args: &ServeArgs, bound: std::net::SocketAddr) -> anyhow::Result<Issuer> {
+    let url = match &args.public_url {
+        Some(url) => {
+            let url = url.trim().trim_end_matches('/');
+            let rest = url.strip_prefix("https://").or_else(|| url.strip_prefix("http://"));
+            if rest.is_none_or(|rest| rest.is_empty() || rest.contains(['?', '#', ' '])) {
+                bail!(
+                    "--public-url must be an absolute http:// or https:// URL without query or fragment, not {url:?}"
+                );
+            }
+            url.to_owned()
+        }
+        None => crate::config::default_public_url(bound),
+    };
+    let audience = args.audience.as_deref().map(str::trim).filter(|a| !a.is_empty()).unwrap_or(&url).to_owned();
+    Ok(Issuer { url, audience })
 }
 
 /// First start on an empty store: a customer and a Full administrator who can sign in.

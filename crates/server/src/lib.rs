@@ -17,6 +17,7 @@ mod error;
 mod grant;
 mod list_cache;
 mod password;
+mod revoked;
 mod session;
 mod token_cache;
 mod transaction;

@@ -1,9 +1,11 @@
 //! Every route of the server, with the handler that serves it.
 
 mod administrators;
+mod discovery;
 mod manage;
 mod meta;
 mod notifications;
+mod revocation;
 mod systemlog;
 mod tokens;
 
@@ -19,7 +21,10 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/cctrustoauth2/{customer}/tokens/clients", post(tokens::oauth))
         .route("/{customer}/tokens/clients", post(tokens::legacy))
-        .route("/.well-known/jwks.json", get(tokens::jwks))
+        .route(discovery::JWKS_PATH, get(tokens::jwks))
+        .route("/.well-known/oauth-authorization-server", get(discovery::metadata))
+        .route("/.well-known/openid-configuration", get(discovery::metadata))
+        .route(discovery::REVOCATION_PATH, post(revocation::revoke))
         .route("/notifications/items", get(notifications::list).post(notifications::create))
         .route("/{customer}/notifications/items", get(notifications::list).post(notifications::create))
         .route("/administrators", get(administrators::list))

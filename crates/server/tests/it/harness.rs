@@ -14,7 +14,7 @@ use trustgate_core::customer::{Customer, DisabledOwnerPolicy};
 use trustgate_core::event::Actor;
 use trustgate_core::ids::{AdminId, ClientId, CustomerId};
 use trustgate_core::secret::{random_token, ServerKey};
-use trustgate_core::token::KeySet;
+use trustgate_core::token::{Issuer, KeySet};
 use trustgate_server::{AppState, ServerConfig};
 use trustgate_store::{PostgresStore, SqliteStore, Store};
 
@@ -176,9 +176,11 @@ impl TestApp {
         dir: TempDir,
         database: Option<Arc<TestDatabase>>,
     ) -> Self {
-        let state = AppState::new(store.clone(), server_key.clone(), ServerConfig::default()).await.expect("state");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let url = format!("http://{}", listener.local_addr().expect("addr"));
+        let issuer = Issuer { url: url.clone(), audience: "https://api.trustgate.test".to_owned() };
+        let config = ServerConfig { issuer, ..ServerConfig::default() };
+        let state = AppState::new(store.clone(), server_key.clone(), config).await.expect("state");
         let (tx, rx) = oneshot::channel::<()>();
         tokio::spawn(trustgate_server::serve(listener, state.clone(), async {
             let _ = rx.await;

@@ -30,6 +30,7 @@ mod sqlite {
     mod notifications;
     mod rules;
     mod sessions;
+    mod standards;
     mod systemlog;
     mod tokens;
 }
@@ -50,6 +51,7 @@ mod postgres {
     mod notifications;
     mod rules;
     mod sessions;
+    mod standards;
     mod systemlog;
     mod tokens;
 }
