@@ -163,11 +163,12 @@ impl TestApp {
         self.database.as_ref().map(|d| d.url.clone())
     }
 
-    /// Another node on the same PostgreSQL database and server key as `self`.
+    /// Another node of the same deployment as `self`: its PostgreSQL database, server key and issuer.
     pub async fn second_node(&self) -> Self {
         let database = self.database.clone().expect("a PostgreSQL node");
         let store = PostgresStore::connect(&database.url).await.expect("connect");
-        Self::start(Arc::new(store), self.server_key.clone(), TempDir::new(), Some(database)).await
+        let issuer = Some(self.state.config.issuer.clone());
+        Self::start_as(Arc::new(store), self.server_key.clone(), TempDir::new(), Some(database), issuer).await
     }
 
     pub async fn start(
@@ -176,9 +177,22 @@ impl TestApp {
         dir: TempDir,
         database: Option<Arc<TestDatabase>>,
     ) -> Self {
+        Self::start_as(store, server_key, dir, database, None).await
+    }
+
+    /// Starts a node that issues as `issuer` (the nodes of one deployment share it), by default
+    /// as its own URL.
+    pub async fn start_as(
+        store: Arc<dyn Store>,
+        server_key: ServerKey,
+        dir: TempDir,
+        database: Option<Arc<TestDatabase>>,
+        issuer: Option<Issuer>,
+    ) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let url = format!("http://{}", listener.local_addr().expect("addr"));
-        let issuer = Issuer { url: url.clone(), audience: "https://api.trustgate.test".to_owned() };
+        let issuer =
+            issuer.unwrap_or_else(|| Issuer { url: url.clone(), audience: "https://api.trustgate.test".to_owned() });
         let config = ServerConfig { issuer, ..ServerConfig::default() };
         let state = AppState::new(store.clone(), server_key.clone(), config).await.expect("state");
         let (tx, rx) = oneshot::channel::<()>();

@@ -12,6 +12,7 @@ mod browser;
 mod cli;
 mod console;
 mod files;
+mod openid_client;
 mod postgres_nodes;
 
 /// The behaviour suite on the embedded SQLite store.

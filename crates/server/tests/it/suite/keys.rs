@@ -88,7 +88,8 @@ async fn keys_stored_raw_before_the_upgrade_are_sealed_at_start_and_their_tokens
         Some(_) => app.second_node().await,
         None => {
             let store = SqliteStore::open(app.dir.path()).await.unwrap();
-            TestApp::start(Arc::new(store), app.server_key.clone(), TempDir::new(), None).await
+            let issuer = Some(app.state.config.issuer.clone());
+            TestApp::start_as(Arc::new(store), app.server_key.clone(), TempDir::new(), None, issuer).await
         }
     };
     let stored = upgraded.store.signing_keys().await.unwrap();
