@@ -1,6 +1,6 @@
 //! A standard OAuth library, unchanged, against a live server: npm `openid-client` (pinned in
 //! `js/package.json`, installed by `npm ci` in `.ci/run`) discovers Trustgate from its issuer URL
-//! and obtains tokens with the secret in the body and with HTTP Basic.
+//! and obtains tokens with the secret in the body and with HTTP Basic, and revokes one.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -36,7 +36,7 @@ fn js_dir() -> Option<PathBuf> {
 }
 
 #[tokio::test]
-async fn openid_client_discovers_the_server_and_gets_tokens_with_post_and_basic_authentication() {
+async fn openid_client_discovers_the_server_gets_tokens_with_post_and_basic_and_revokes_one() {
     let Some(dir) = js_dir() else { return };
     let app = TestApp::spawn_on(Backend::Sqlite).await.expect("a SQLite node");
     let customer = app.customer().await;
@@ -61,6 +61,7 @@ async fn openid_client_discovers_the_server_and_gets_tokens_with_post_and_basic_
         assert_eq!(result["revocation_endpoint"], app.url("/oauth2/revoke"));
         assert_eq!((result["token_type"].as_str(), result["expires_in"].as_u64()), (Some("bearer"), Some(3600)));
         let token = result["access_token"].as_str().unwrap();
-        assert_eq!(app.get("/notifications/items", token, &customer).await.0, StatusCode::OK, "{}", result["method"]);
+        let expected = if result["revoked"] == true { StatusCode::UNAUTHORIZED } else { StatusCode::OK };
+        assert_eq!(app.get("/notifications/items", token, &customer).await.0, expected, "{}", result["method"]);
     }
 }

@@ -1,5 +1,6 @@
 // openid-client (v6) against a live Trustgate: discovery, then a client-credentials grant with the
-// secret in the body and with HTTP Basic. Usage: node client_credentials.mjs <issuer> <id> <secret>
+// secret in the body and with HTTP Basic, then revokes the token it got with HTTP Basic (RFC 7009).
+// Usage: node client_credentials.mjs <issuer> <id> <secret>
 // Prints one JSON line per method; exits non-zero on any failure.
 import * as client from 'openid-client';
 
@@ -13,6 +14,10 @@ for (const [method, authentication] of Object.entries(methods)) {
   });
   const metadata = config.serverMetadata();
   const tokens = await client.clientCredentialsGrant(config);
+  const revoked = method === 'client_secret_basic';
+  if (revoked) {
+    await client.tokenRevocation(config, tokens.access_token, { token_type_hint: 'access_token' });
+  }
   console.log(JSON.stringify({
     method,
     issuer: metadata.issuer,
@@ -21,5 +26,6 @@ for (const [method, authentication] of Object.entries(methods)) {
     token_type: tokens.token_type,
     expires_in: tokens.expires_in,
     access_token: tokens.access_token,
+    revoked,
   }));
 }
