@@ -8,8 +8,9 @@ use serde_json::{json, Value};
 
 use crate::state::AppState;
 
-/// Where the endpoints of this module and its neighbours are served.
-pub const TOKEN_PATH: &str = "/cctrustoauth2/root/tokens/clients";
+/// The standard token endpoint is Citrix's, for the root customer: it takes any client.
+const TOKEN_PATH: &str = "/cctrustoauth2/root/tokens/clients";
+/// Served by the router under these paths, and published under them.
 pub const JWKS_PATH: &str = "/.well-known/jwks.json";
 pub const REVOCATION_PATH: &str = "/oauth2/revoke";
 
