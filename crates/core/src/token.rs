@@ -16,10 +16,23 @@ pub const TOKEN_LIFETIME_SECS: i64 = 3600;
 const MAX_TOKEN_LEN: usize = 4096;
 /// How far in the future a token's `iat` may lie: the clock skew tolerated between nodes.
 pub const ALLOWED_SKEW_SECS: i64 = 60;
+const ALGORITHM: &str = "EdDSA";
+
+/// Who issues a deployment's tokens and for whom: every node of a deployment shares both, and
+/// verification refuses a token naming another issuer or audience — including tokens issued before
+/// tokens carried them, which a client simply asks again for (R9).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Issuer {
+    /// The deployment's public URL (RFC 8414 `issuer`), without a trailing slash.
+    pub url: String,
+    pub audience: String,
+}
 
 /// What a token says about its bearer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Claims {
+    pub iss: String,
+    pub aud: String,
     /// The API client.
     pub sub: ClientId,
     /// The administrator who owns the client (read by Citrix's terraform provider).
@@ -43,6 +56,7 @@ pub enum TokenUse {
 
 impl Claims {
     pub fn new(
+        issuer: &Issuer,
         client: ClientId,
         owner: AdminId,
         customer: CustomerId,
@@ -52,6 +66,8 @@ impl Claims {
         let iat = now.unix_timestamp();
         let customers = serde_json::json!([{ "CustomerId": customer.as_str(), "Geo": "US" }]).to_string();
         Self {
+            iss: issuer.url.clone(),
+            aud: issuer.audience.clone(),
             sub: client,
             user_id: owner,
             customer_id: customer,
@@ -80,6 +96,8 @@ pub enum TokenError {
     BadLifetime,
     #[error("the token is not an access token")]
     WrongUse,
+    #[error("the token was issued by another issuer or for another audience")]
+    WrongAudience,
 }
 
 /// An Ed25519 signing key with its key id.
@@ -135,7 +153,7 @@ impl KeySet {
     pub fn new(mut keys: Vec<SigningKey>) -> Option<Self> {
         let verifiers = keys.iter().map(|k| (k.kid.clone(), k.key.verifying_key())).collect();
         let signer = if keys.is_empty() { return None } else { keys.swap_remove(0) };
-        let header = serde_json::to_vec(&Header { alg: "EdDSA", typ: "JWT", kid: &signer.kid }).ok()?;
+        let header = serde_json::to_vec(&Header { alg: ALGORITHM, typ: "JWT", kid: &signer.kid }).ok()?;
         Some(Self { header: b64url(&header), signer, verifiers })
     }
 
@@ -147,8 +165,13 @@ impl KeySet {
         format!("{signing_input}.{}", b64url(&signature.to_bytes()))
     }
 
-    /// Verifies an access token's signature and lifetime.
-    pub fn verify(&self, token: &str, now: OffsetDateTime) -> Result<Claims, TokenError> {
+    /// The JWS algorithm this set signs with (RFC 7518 / RFC 8037 name).
+    pub fn algorithm(&self) -> &'static str {
+        ALGORITHM
+    }
+
+    /// Verifies an access token's signature, lifetime, issuer and audience.
+    pub fn verify(&self, token: &str, now: OffsetDateTime, issuer: &Issuer) -> Result<Claims, TokenError> {
         if token.len() > MAX_TOKEN_LEN {
             return Err(TokenError::Malformed);
         }
@@ -160,7 +183,7 @@ impl KeySet {
         };
         let header_json = from_b64url(header_b64).ok_or(TokenError::Malformed)?;
         let header: Header<'_> = serde_json::from_slice(&header_json).map_err(|_| TokenError::Malformed)?;
-        if header.alg != "EdDSA" {
+        if header.alg != ALGORITHM {
             return Err(TokenError::Malformed);
         }
         let key = self.verifiers.get(header.kid).ok_or(TokenError::UnknownKey)?;
@@ -178,6 +201,9 @@ impl KeySet {
         if claims.exp <= now {
             return Err(TokenError::Expired);
         }
+        if claims.iss != issuer.url || claims.aud != issuer.audience {
+            return Err(TokenError::WrongAudience);
+        }
         if claims.token_use != TokenUse::Access {
             return Err(TokenError::WrongUse);
         }
@@ -191,7 +217,7 @@ impl KeySet {
             .iter()
             .map(|(kid, key)| {
                 serde_json::json!({
-                    "kty": "OKP", "crv": "Ed25519", "use": "sig", "alg": "EdDSA",
+                    "kty": "OKP", "crv": "Ed25519", "use": "sig", "alg": ALGORITHM,
                     "kid": kid, "x": b64url(key.as_bytes()),
                 })
             })
@@ -209,8 +235,12 @@ impl KeySet {
 mod tests {
     use super::*;
 
+    fn issuer() -> Issuer {
+        Issuer { url: "https://id.example.com".to_owned(), audience: "https://api.example.com".to_owned() }
+    }
+
     fn claims(now: OffsetDateTime) -> Claims {
-        Claims::new(ClientId::generate(), AdminId::generate(), CustomerId::generate(), now, TokenUse::Access)
+        Claims::new(&issuer(), ClientId::generate(), AdminId::generate(), CustomerId::generate(), now, TokenUse::Access)
     }
 
     fn keyset() -> KeySet {
@@ -223,8 +253,8 @@ mod tests {
         let now = OffsetDateTime::now_utc();
         let c = claims(now);
         let token = keys.sign(&c);
-        assert_eq!(keys.verify(&token, now), Ok(c));
-        assert_eq!(keys.verify(&token, now + time::Duration::hours(1)), Err(TokenError::Expired));
+        assert_eq!(keys.verify(&token, now, &issuer()), Ok(c));
+        assert_eq!(keys.verify(&token, now + time::Duration::hours(1), &issuer()), Err(TokenError::Expired));
     }
 
     #[test]
@@ -235,9 +265,9 @@ mod tests {
         let mut parts: Vec<&str> = token.split('.').collect();
         let other_payload = b64url(&serde_json::to_vec(&claims(now)).unwrap_or_default());
         parts[1] = &other_payload;
-        assert_eq!(keys.verify(&parts.join("."), now), Err(TokenError::BadSignature));
-        assert_eq!(keyset().verify(&token, now), Err(TokenError::UnknownKey));
-        assert_eq!(keys.verify("not.a.token", now), Err(TokenError::Malformed));
+        assert_eq!(keys.verify(&parts.join("."), now, &issuer()), Err(TokenError::BadSignature));
+        assert_eq!(keyset().verify(&token, now, &issuer()), Err(TokenError::UnknownKey));
+        assert_eq!(keys.verify("not.a.token", now, &issuer()), Err(TokenError::Malformed));
     }
 
     #[test]
@@ -249,7 +279,7 @@ mod tests {
         let now = OffsetDateTime::now_utc();
         let token = before.sign(&claims(now));
         let after = KeySet::new(vec![SigningKey::generate(), old_again]).unwrap_or_else(|| unreachable!());
-        assert!(after.verify(&token, now).is_ok());
+        assert!(after.verify(&token, now, &issuer()).is_ok());
         assert_ne!(after.signing_kid(), before.signing_kid());
     }
 
@@ -259,16 +289,16 @@ mod tests {
         let now = OffsetDateTime::now_utc();
         let mut ten_years = claims(now);
         ten_years.exp = ten_years.iat + 10 * 365 * 24 * 3600;
-        assert_eq!(keys.verify(&keys.sign(&ten_years), now), Err(TokenError::BadLifetime));
+        assert_eq!(keys.verify(&keys.sign(&ten_years), now, &issuer()), Err(TokenError::BadLifetime));
         let mut one_second_more = claims(now);
         one_second_more.exp += 1;
-        assert_eq!(keys.verify(&keys.sign(&one_second_more), now), Err(TokenError::BadLifetime));
+        assert_eq!(keys.verify(&keys.sign(&one_second_more), now, &issuer()), Err(TokenError::BadLifetime));
         let mut backwards = claims(now);
         backwards.exp = backwards.iat - 1;
-        assert_eq!(keys.verify(&keys.sign(&backwards), now), Err(TokenError::BadLifetime));
+        assert_eq!(keys.verify(&keys.sign(&backwards), now, &issuer()), Err(TokenError::BadLifetime));
         let mut extreme = claims(now);
         (extreme.iat, extreme.exp) = (i64::MIN, i64::MAX);
-        assert_eq!(keys.verify(&keys.sign(&extreme), now), Err(TokenError::BadLifetime));
+        assert_eq!(keys.verify(&keys.sign(&extreme), now, &issuer()), Err(TokenError::BadLifetime));
     }
 
     #[test]
@@ -276,11 +306,11 @@ mod tests {
         let keys = keyset();
         let now = OffsetDateTime::now_utc();
         let within = claims(now + time::Duration::seconds(ALLOWED_SKEW_SECS));
-        assert_eq!(keys.verify(&keys.sign(&within), now), Ok(within));
+        assert_eq!(keys.verify(&keys.sign(&within), now, &issuer()), Ok(within));
         let beyond = claims(now + time::Duration::seconds(ALLOWED_SKEW_SECS + 1));
-        assert_eq!(keys.verify(&keys.sign(&beyond), now), Err(TokenError::BadLifetime));
+        assert_eq!(keys.verify(&keys.sign(&beyond), now, &issuer()), Err(TokenError::BadLifetime));
         let far = claims(now + time::Duration::days(3650));
-        assert_eq!(keys.verify(&keys.sign(&far), now), Err(TokenError::BadLifetime));
+        assert_eq!(keys.verify(&keys.sign(&far), now, &issuer()), Err(TokenError::BadLifetime));
     }
 
     #[test]
@@ -289,6 +319,27 @@ mod tests {
         let now = OffsetDateTime::now_utc();
         let mut c = claims(now);
         c.token_use = TokenUse::Id;
-        assert_eq!(keys.verify(&keys.sign(&c), now), Err(TokenError::WrongUse));
+        assert_eq!(keys.verify(&keys.sign(&c), now, &issuer()), Err(TokenError::WrongUse));
+    }
+
+    #[test]
+    fn a_token_of_another_issuer_or_audience_or_without_them_is_refused() {
+        let keys = keyset();
+        let now = OffsetDateTime::now_utc();
+        let mut other_issuer = claims(now);
+        other_issuer.iss = "https://elsewhere.example.com".to_owned();
+        assert_eq!(keys.verify(&keys.sign(&other_issuer), now, &issuer()), Err(TokenError::WrongAudience));
+        let mut other_audience = claims(now);
+        other_audience.aud = "https://other-api.example.com".to_owned();
+        assert_eq!(keys.verify(&keys.sign(&other_audience), now, &issuer()), Err(TokenError::WrongAudience));
+        let issued_before_tokens_named_them = serde_json::json!({
+            "sub": ClientId::generate(), "user_id": AdminId::generate(), "customer_id": CustomerId::generate(),
+            "customers": "[]", "iat": now.unix_timestamp(), "exp": now.unix_timestamp() + 60,
+            "jti": "old", "token_use": "access",
+        });
+        let payload = b64url(&serde_json::to_vec(&issued_before_tokens_named_them).unwrap_or_default());
+        let signing_input = format!("{}.{payload}", keys.header);
+        let old = format!("{signing_input}.{}", b64url(&keys.signer.key.sign(signing_input.as_bytes()).to_bytes()));
+        assert_eq!(keys.verify(&old, now, &issuer()), Err(TokenError::Malformed));
     }
 }

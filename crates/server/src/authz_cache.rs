@@ -119,7 +119,7 @@ impl AuthzCache {
                 }
                 Change::AdminChanged(admin) => standings.retain(|(_, a), _| a != admin),
                 Change::CustomerChanged(customer) => standings.retain(|(c, _), _| c != customer),
-                Change::KeysChanged | Change::NotificationsPosted(_) => {}
+                Change::KeysChanged | Change::NotificationsPosted(_) | Change::TokenRevoked(_) => {}
             }
         }
     }

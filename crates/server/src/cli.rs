@@ -20,6 +20,7 @@ use trustgate_core::customer::{parse_customer_name, Customer, DisabledOwnerPolic
 use trustgate_core::event::Actor;
 use trustgate_core::ids::{AdminId, ClientId, CustomerId};
 use trustgate_core::secret::{random_token, ServerKey};
+use trustgate_core::token::Issuer;
 use trustgate_store::{files, PostgresStore, SqliteStore, Store};
 
 use crate::config::{ConnectionLimits, ServerConfig};
@@ -147,6 +148,13 @@ pub struct ServeArgs {
     /// Retry-After. Default 1s.
     #[arg(long, env = "TRUSTGATE_PASSWORD_WAIT", value_parser = parse_duration)]
     pub password_wait: Option<Duration>,
+    /// The URL clients reach this deployment at (every node the same): the `iss` of its tokens
+    /// and the base of the discovery document's URLs. Default: http://<the listen address>.
+    #[arg(long, env = "TRUSTGATE_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// The `aud` of every token, which resource servers check. Default: the public URL.
+    #[arg(long, env = "TRUSTGATE_AUDIENCE")]
+    pub audience: Option<String>,
 }
 
 impl ServeArgs {
@@ -513,11 +521,12 @@ async fn serve(
     password::configure(args.hash_limits());
     let first_start = store.customers().await?.is_empty();
     let bootstrap = if first_start { Some(bootstrap(store.as_ref(), &args.bootstrap_email).await?) } else { None };
-    let config = ServerConfig { max_clients_per_owner, ..args.config() };
-    let state = AppState::new(store, key, config).await?;
     let listener =
         tokio::net::TcpListener::bind(args.listen).await.with_context(|| format!("listening on {}", args.listen))?;
     let url = format!("http://{}", listener.local_addr()?);
+    let issuer = issuer(&args, listener.local_addr()?)?;
+    let config = ServerConfig { max_clients_per_owner, issuer, ..args.config() };
+    let state = AppState::new(store, key, config).await?;
     // Open before the server says it listens: an operator command run from then on is enforced at once.
     #[cfg(unix)]
     let _control = crate::control::ControlSocket::open(data_dir, state.clone()).await?;
@@ -549,6 +558,26 @@ async fn stop_requested() {
         }
     }
     let _ = tokio::signal::ctrl_c().await;
+}
+
+/// The `iss` and `aud` of tokens: a public URL is an absolute http(s) URL with nothing after
+/// the path, kept without a trailing slash so `{issuer}/.well-known/…` is well formed.
+fn issuer(args: &ServeArgs, bound: std::net::SocketAddr) -> anyhow::Result<Issuer> {
+    let url = match &args.public_url {
+        Some(url) => {
+            let url = url.trim().trim_end_matches('/');
+            let rest = url.strip_prefix("https://").or_else(|| url.strip_prefix("http://"));
+            if rest.is_none_or(|rest| rest.is_empty() || rest.contains(['?', '#', ' '])) {
+                bail!(
+                    "--public-url must be an absolute http:// or https:// URL without query or fragment, not {url:?}"
+                );
+            }
+            url.to_owned()
+        }
+        None => crate::config::default_public_url(bound),
+    };
+    let audience = args.audience.as_deref().map(str::trim).filter(|a| !a.is_empty()).unwrap_or(&url).to_owned();
+    Ok(Issuer { url, audience })
 }
 
 /// First start on an empty store: a customer and a Full administrator who can sign in.

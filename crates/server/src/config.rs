@@ -4,7 +4,10 @@ use std::net::IpAddr;
 use std::num::NonZeroU32;
 use std::time::Duration;
 
+use trustgate_core::token::Issuer;
+
 use crate::throttle::Policy;
+
 /// Hundreds of clients per owner covers every script an administrator runs, and bounds what one
 /// stolen session or client with the apiClients right can create.
 pub const DEFAULT_MAX_CLIENTS_PER_OWNER: u64 = 500;
@@ -31,6 +34,8 @@ pub struct ServerConfig {
     pub connections: ConnectionLimits,
     /// Most API clients one administrator may own in one customer.
     pub max_clients_per_owner: u64,
+    /// The `iss` and `aud` of every token, and the base of the URLs discovery publishes.
+    pub issuer: Issuer,
 }
 
 /// What a connection may cost the server. The timeouts follow Ory's server defaults (Go's
@@ -76,6 +81,13 @@ pub const DEFAULT_THROTTLE: Policy = Policy {
     max_lockout: Duration::from_secs(15 * 60),
 };
 
+/// Where a server listening on `listen` is reached when no public URL is configured.
+pub fn default_public_url(listen: std::net::SocketAddr) -> String {
+    format!("http://{listen}")
+}
+
+const DEFAULT_URL: &str = "http://127.0.0.1:8080";
+
 impl Default for ServerConfig {
     fn default() -> Self {
         Self {
@@ -90,6 +102,7 @@ impl Default for ServerConfig {
             trusted_proxies: Vec::new(),
             connections: ConnectionLimits::default(),
             max_clients_per_owner: DEFAULT_MAX_CLIENTS_PER_OWNER,
+            issuer: Issuer { url: DEFAULT_URL.to_owned(), audience: DEFAULT_URL.to_owned() },
         }
     }
 }

@@ -113,7 +113,14 @@ pub async fn issue(
     if facts.record_use(now) {
         state.record_use(id, now);
     }
-    let claims = Claims::new(id, facts.client.owner_id, facts.client.customer_id.clone(), now, TokenUse::Access);
+    let claims = Claims::new(
+        &state.config.issuer,
+        id,
+        facts.client.owner_id,
+        facts.client.customer_id.clone(),
+        now,
+        TokenUse::Access,
+    );
     Ok(Issued {
         access_token: state.keys().sign(&claims),
         client: facts.client.clone(),

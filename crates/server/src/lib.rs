@@ -21,6 +21,7 @@ mod grant;
 mod list_cache;
 mod password;
 mod refusals;
+mod revoked;
 mod session;
 mod throttle;
 mod token_cache;

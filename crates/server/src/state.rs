@@ -20,6 +20,7 @@ use crate::error::ApiError;
 use crate::keys;
 use crate::list_cache::ListCache;
 use crate::refusals::{RefusalLog, Subject};
+use crate::revoked::RevokedTokens;
 use crate::throttle::{Throttle, Throttles};
 use crate::token_cache::VerifiedTokens;
 
@@ -40,6 +41,7 @@ pub struct Shared {
     last_used: LastUsed,
     pub throttles: Throttles,
     refusals: RefusalLog,
+    revoked: RevokedTokens,
 }
 
 /// The signing keys and the tokens verified with them, replaced together: a token verified with
@@ -90,8 +92,12 @@ impl AppState {
             config,
             keys: RwLock::new(Arc::new(keys)),
             key_reload: tokio::sync::Mutex::new(()),
+            revoked: RevokedTokens::default(),
         });
         shared.store.watch_changes(Arc::new(Feed(Arc::downgrade(&shared))));
+        // Read after subscribing: a revocation committed in between arrives through the feed.
+        let now = OffsetDateTime::now_utc();
+        shared.revoked.load(shared.store.revoked_tokens(now).await?, now);
         tokio::spawn(flush_last_used(Arc::downgrade(&shared)));
         tokio::spawn(maintain_refusals(Arc::downgrade(&shared)));
         Ok(Self(shared))
@@ -112,16 +118,20 @@ impl AppState {
         }
     }
 
-    /// The identity a bearer token proves, if its signature and lifetime check out.
+    /// The identity a bearer token proves, if its signature, lifetime, issuer and audience check
+    /// out and it was not revoked.
     pub fn verify_token(&self, token: &str) -> Option<Arc<Claims>> {
         let now = OffsetDateTime::now_utc();
         let keys = self.keys();
-        if let Some(claims) = keys.verified.get(token, now) {
-            return Some(claims);
-        }
-        let claims = Arc::new(keys.verify(token, now).ok()?);
-        keys.verified.insert(token, claims.clone());
-        Some(claims)
+        let claims = match keys.verified.get(token, now) {
+            Some(claims) => claims,
+            None => {
+                let claims = Arc::new(keys.verify(token, now, &self.config.issuer).ok()?);
+                keys.verified.insert(token, claims.clone());
+                claims
+            }
+        };
+        (!self.revoked.contains(&claims.jti)).then_some(claims)
     }
 
     /// Notes that a client was used; written to the store in batches, off the request path.
@@ -173,8 +183,10 @@ impl ChangeListener for Feed {
         let Some(shared) = self.0.upgrade() else { return };
         shared.cache.evict(changes);
         for change in changes {
-            if let Change::NotificationsPosted(customer) = change {
-                shared.notifications.evict(customer);
+            match change {
+                Change::NotificationsPosted(customer) => shared.notifications.evict(customer),
+                Change::TokenRevoked(jti) => shared.revoked.announced(jti, OffsetDateTime::now_utc()),
+                _ => {}
             }
         }
         if changes.contains(&Change::KeysChanged) {
@@ -187,6 +199,7 @@ impl ChangeListener for Feed {
             shared.cache.flush();
             shared.notifications.clear();
             tokio::spawn(reload_keys(self.0.clone()));
+            tokio::spawn(reload_revoked(self.0.clone()));
         }
     }
 }
@@ -254,5 +267,15 @@ async fn reload_keys(shared: Weak<Shared>) {
         }
         Ok(None) => tracing::error!("the store holds no signing key; keeping the current ones"),
         Err(error) => tracing::warn!(%error, "reloading signing keys failed; keeping the current ones"),
+    }
+}
+
+/// After changes may have been missed: revocations made meanwhile are in the store.
+async fn reload_revoked(shared: Weak<Shared>) {
+    let Some(shared) = shared.upgrade() else { return };
+    let now = OffsetDateTime::now_utc();
+    match shared.store.revoked_tokens(now).await {
+        Ok(stored) => shared.revoked.load(stored, now),
+        Err(error) => tracing::warn!(%error, "reloading revoked tokens failed; keeping the ones known"),
     }
 }

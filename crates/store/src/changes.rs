@@ -17,6 +17,9 @@ pub enum Change {
     KeysChanged,
     /// A customer's notification list changed.
     NotificationsPosted(CustomerId),
+    /// A token was revoked (RFC 7009), named by its `jti`. It travels in the client column, the
+    /// one that names what a change is about.
+    TokenRevoked(String),
 }
 
 impl Change {
@@ -28,6 +31,7 @@ impl Change {
             Change::CustomerChanged(_) => "customer",
             Change::KeysChanged => "keys",
             Change::NotificationsPosted(_) => "notifications",
+            Change::TokenRevoked(_) => "revoked",
         }
     }
 
@@ -39,6 +43,7 @@ impl Change {
             Change::CustomerChanged(customer) => (Some(customer.to_string()), None, None),
             Change::KeysChanged => (None, None, None),
             Change::NotificationsPosted(customer) => (Some(customer.to_string()), None, None),
+            Change::TokenRevoked(jti) => (None, None, Some(jti.clone())),
         }
     }
 
@@ -57,6 +62,7 @@ impl Change {
             "customer" => customer().map(Change::CustomerChanged),
             "keys" => Some(Change::KeysChanged),
             "notifications" => customer().map(Change::NotificationsPosted),
+            "revoked" => client.map(|jti| Change::TokenRevoked(jti.to_owned())),
             _ => None,
         }
     }

@@ -138,6 +138,12 @@ pub trait Store: Send + Sync + 'static {
     /// raw); false when another node did it first.
     async fn reseal_signing_key(&self, key: &KeyAtRest, from_format: &str) -> StoreResult<bool>;
 
+    /// Records that the token `jti` is refused until `expires_at`, when it would have expired
+    /// anyway, and announces `Change::TokenRevoked`. Rows already past their expiry are deleted.
+    async fn revoke_token(&self, jti: &str, expires_at: OffsetDateTime, now: OffsetDateTime) -> StoreResult<()>;
+    /// Tokens revoked that have not expired yet, with their expiry.
+    async fn revoked_tokens(&self, now: OffsetDateTime) -> StoreResult<Vec<(String, OffsetDateTime)>>;
+
     async fn create_session(&self, digest: &[u8], session: &Session, at: OffsetDateTime) -> StoreResult<()>;
     async fn session(&self, digest: &[u8], now: OffsetDateTime) -> StoreResult<Option<Session>>;
     async fn delete_session(&self, digest: &[u8]) -> StoreResult<()>;

@@ -264,6 +264,7 @@ mod tests {
             Change::CustomerChanged(CustomerId::generate()),
             Change::KeysChanged,
             Change::NotificationsPosted(CustomerId::generate()),
+            Change::TokenRevoked("Jti-_0".to_owned()),
         ];
         let payload = changes.iter().map(encode).collect::<Vec<_>>().join(";");
         assert_eq!(decode(&payload), Some(changes));

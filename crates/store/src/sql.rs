@@ -1013,6 +1013,32 @@ macro_rules! store_impl {
                 Ok(updated > 0)
             }
 
+            async fn revoke_token(&self, jti: &str, expires_at: OffsetDateTime, now: OffsetDateTime) -> StoreResult<()> {
+                let mut tx = self.write_tx().await?;
+                sqlx::query("DELETE FROM revoked_tokens WHERE expires_at <= $1").bind(ms(now)).execute(&mut *tx).await?;
+                // Revoking twice is no error (RFC 7009 §2.2): the first expiry stands, and only
+                // the first revocation is announced.
+                let inserted = sqlx::query("INSERT INTO revoked_tokens (jti, expires_at) VALUES ($1, $2) ON CONFLICT (jti) DO NOTHING")
+                    .bind(jti)
+                    .bind(ms(expires_at))
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                let changes = if inserted == 0 { Vec::new() } else { vec![Change::TokenRevoked(jti.to_owned())] };
+                insert_changes(&mut tx, &changes, now).await?;
+                self.commit(tx, &changes).await
+            }
+
+            async fn revoked_tokens(&self, now: OffsetDateTime) -> StoreResult<Vec<(String, OffsetDateTime)>> {
+                Ok(sqlx::query_as::<_, (String, i64)>("SELECT jti, expires_at FROM revoked_tokens WHERE expires_at > $1")
+                    .bind(ms(now))
+                    .fetch_all(&self.pool)
+                    .await?
+                    .into_iter()
+                    .map(|(jti, expires_at)| (jti, sql::from_ms(expires_at)))
+                    .collect())
+            }
+
             async fn create_session(&self, digest: &[u8], session: &Session, at: OffsetDateTime) -> StoreResult<()> {
                 let mut tx = self.write_tx().await?;
                 sqlx::query("DELETE FROM sessions WHERE expires_at <= $1").bind(ms(at)).execute(&mut *tx).await?;

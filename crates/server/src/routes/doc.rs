@@ -136,3 +136,32 @@ described!(
         ("clientSecret", string("The client secret").into()),
     ])
 );
+
+fn strings(description: &str) -> ArrayBuilder {
+    ArrayBuilder::new().items(ObjectBuilder::new().schema_type(Type::String)).description(Some(description))
+}
+
+described!(
+    /// RFC 8414 authorization server metadata, which is also valid OpenID Provider metadata.
+    ServerMetadata => object("Where a standard OAuth library finds this deployment's endpoints and keys", [
+        ("issuer", string("The `iss` of every token; the base of the URLs below").into()),
+        ("token_endpoint", string("The client-credentials token endpoint").into()),
+        ("jwks_uri", string("The keys that verify tokens").into()),
+        ("revocation_endpoint", string("RFC 7009 token revocation").into()),
+        ("grant_types_supported", strings("Always `client_credentials`").into()),
+        ("token_endpoint_auth_methods_supported", strings("`client_secret_basic`, `client_secret_post`").into()),
+        ("response_types_supported", strings("Empty: there is no authorization endpoint").into()),
+        ("subject_types_supported", strings("Always `public`").into()),
+        ("id_token_signing_alg_values_supported", strings("The signing algorithm").into()),
+    ])
+);
+
+described!(
+    /// RFC 7009 §2.1: the token to revoke, and the client's credentials in the body or as HTTP Basic.
+    RevocationForm => object("A token revocation request", [
+        ("token", string("The access token to revoke").into()),
+    ])
+    .property("token_type_hint", string("Accepted and ignored: only access tokens exist"))
+    .property("client_id", string("The client id, unless sent as HTTP Basic"))
+    .property("client_secret", string("The client secret, unless sent as HTTP Basic"))
+);

@@ -3,10 +3,12 @@
 //! from the same handlers and types that answer, and cannot list a route the server does not serve.
 
 mod administrators;
+mod discovery;
 mod doc;
 mod manage;
 mod meta;
 mod notifications;
+mod revocation;
 mod systemlog;
 mod tokens;
 
@@ -24,6 +26,9 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(tokens::oauth))
         .routes(routes!(tokens::legacy))
         .routes(routes!(tokens::jwks))
+        .routes(routes!(discovery::authorization_server))
+        .routes(routes!(discovery::openid_configuration))
+        .routes(routes!(revocation::revoke))
         .routes(routes!(notifications::list, notifications::create))
         .routes(routes!(notifications::list_in_path, notifications::create_in_path))
         .routes(routes!(administrators::list))

@@ -90,7 +90,7 @@ async fn oauth_checked(state: &AppState, customer: &str, request: Request) -> Re
 }
 
 /// RFC 6749 §2.3.1: `Basic base64(urlencode(id) ":" urlencode(secret))`.
-fn basic_credentials(headers: &HeaderMap) -> Result<Option<(String, String)>, OAuthError> {
+pub(super) fn basic_credentials(headers: &HeaderMap) -> Result<Option<(String, String)>, OAuthError> {
     let Some(value) = headers.get(header::AUTHORIZATION) else { return Ok(None) };
     let value = value.to_str().map_err(|_| OAuthError::invalid_client())?;
     let Some((scheme, encoded)) = value.trim().split_once(' ') else { return Err(OAuthError::invalid_client()) };

@@ -335,3 +335,86 @@ async fn cli_refuses_a_client_beyond_the_per_owner_cap() {
     let message = trustgate_fails(dir.path(), &[&["--max-clients-per-owner", "2"], &create[..]].concat());
     assert!(message.contains("at most 2 API clients"), "{message}");
 }
+
+/// `trustgate serve` as a child process, stopped when dropped.
+struct ServeProcess(std::process::Child);
+
+impl Drop for ServeProcess {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts `trustgate serve` on a free port; returns the process and the address it printed.
+fn serve(dir: &std::path::Path, args: &[&str]) -> (ServeProcess, String) {
+    use std::io::BufRead;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_trustgate"))
+        .arg("--data-dir")
+        .arg(dir)
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .args(args)
+        .env_remove("TRUSTGATE_PUBLIC_URL")
+        .env_remove("TRUSTGATE_AUDIENCE")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("run trustgate serve");
+    let stdout = child.stdout.take().expect("stdout");
+    let served = ServeProcess(child);
+    let mut stdout = std::io::BufReader::new(stdout);
+    let mut first = String::new();
+    stdout.read_line(&mut first).expect("read");
+    // The server prints more; a closed pipe would make its next line fail.
+    std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
+    let url = first.split_whitespace().find(|w| w.starts_with("http://")).expect("the address").to_owned();
+    (served, url)
+}
+
+async fn discovery(url: &str) -> Value {
+    reqwest::get(format!("{url}/.well-known/openid-configuration")).await.unwrap().json().await.unwrap()
+}
+
+#[tokio::test]
+async fn serve_takes_its_issuer_from_public_url_and_defaults_to_its_listen_address() {
+    let dir = TempDir::new();
+    let (_served, url) = serve(dir.path(), &["--public-url", "https://id.example.com/", "--audience", "api://reports"]);
+    let doc = discovery(&url).await;
+    assert_eq!(doc["issuer"], "https://id.example.com", "without the trailing slash");
+    assert_eq!(doc["token_endpoint"], "https://id.example.com/cctrustoauth2/root/tokens/clients");
+    trustgate(dir.path(), &["customer", "create", "--name", "Acme", "--id", "acme"]);
+    trustgate(dir.path(), &["admin", "add", "--customer", "acme", "--email", "ops@acme.test", "--access", "full"]);
+    let csv = dir.path().join("secureclient.csv");
+    let create = ["client", "create", "--customer", "acme", "--admin", "ops@acme.test", "--name", "n", "--csv"];
+    trustgate(dir.path(), &[&create[..], &[csv.to_str().unwrap()]].concat());
+    let text = std::fs::read_to_string(&csv).unwrap();
+    let (id, secret) = text.lines().nth(1).unwrap().split_once(',').unwrap();
+    let form = [("grant_type", "client_credentials"), ("client_id", id), ("client_secret", secret)];
+    let response = reqwest::Client::new()
+        .post(format!("{url}/cctrustoauth2/root/tokens/clients"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(serde_urlencoded::to_string(form).unwrap())
+        .send()
+        .await
+        .unwrap();
+    let body: Value = response.json().await.unwrap();
+    let payload = body["access_token"].as_str().unwrap().split('.').nth(1).unwrap().to_owned();
+    use base64::Engine;
+    let claims: Value =
+        serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap();
+    assert_eq!(
+        (&claims["iss"], &claims["aud"]),
+        (&Value::from("https://id.example.com"), &Value::from("api://reports"))
+    );
+    drop(_served);
+
+    let (_served, url) = serve(dir.path(), &[]);
+    assert_eq!(discovery(&url).await["issuer"], url.as_str());
+    drop(_served);
+
+    for bad in ["ftp://id.example.com", "id.example.com", "https://", "https://id.example.com/?x=1"] {
+        let error = trustgate_fails(dir.path(), &["serve", "--listen", "127.0.0.1:0", "--public-url", bad]);
+        assert!(error.contains("--public-url"), "{bad}: {error}");
+    }
+}

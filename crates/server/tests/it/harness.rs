@@ -14,7 +14,7 @@ use trustgate_core::customer::{Customer, DisabledOwnerPolicy};
 use trustgate_core::event::Actor;
 use trustgate_core::ids::{AdminId, ClientId, CustomerId};
 use trustgate_core::secret::{random_token, ServerKey};
-use trustgate_core::token::KeySet;
+use trustgate_core::token::{Issuer, KeySet};
 use trustgate_server::{AppState, ServerConfig};
 use trustgate_store::{PostgresStore, SqliteStore, Store};
 
@@ -150,14 +150,14 @@ impl TestApp {
                 let dir = TempDir::new();
                 let store: Arc<dyn Store> = Arc::new(SqliteStore::open(dir.path()).await.expect("open store"));
                 let key = trustgate_server::cli::server_key(dir.path()).expect("server key");
-                Some(Self::start_with(store, key, dir, None, config).await)
+                Some(Self::start_with(store, key, dir, None, config, None).await)
             }
             Backend::Postgres => {
                 let database = Arc::new(TestDatabase::create().await?);
                 let store = PostgresStore::connect(&database.url).await.expect("connect to the test database");
                 let dir = TempDir::new();
                 let key = trustgate_server::cli::server_key(dir.path()).expect("server key");
-                Some(Self::start_with(Arc::new(store), key, dir, Some(database), config).await)
+                Some(Self::start_with(Arc::new(store), key, dir, Some(database), config, None).await)
             }
         }
     }
@@ -173,11 +173,12 @@ impl TestApp {
         self.database.as_ref().map(|d| d.url.clone())
     }
 
-    /// Another node on the same PostgreSQL database and server key as `self`.
+    /// Another node of the same deployment as `self`: its PostgreSQL database, server key and issuer.
     pub async fn second_node(&self) -> Self {
         let database = self.database.clone().expect("a PostgreSQL node");
         let store = PostgresStore::connect(&database.url).await.expect("connect");
-        Self::start(Arc::new(store), self.server_key.clone(), TempDir::new(), Some(database)).await
+        let issuer = Some(self.state.config.issuer.clone());
+        Self::start_as(Arc::new(store), self.server_key.clone(), TempDir::new(), Some(database), issuer).await
     }
 
     pub async fn start(
@@ -186,19 +187,35 @@ impl TestApp {
         dir: TempDir,
         database: Option<Arc<TestDatabase>>,
     ) -> Self {
-        Self::start_with(store, server_key, dir, database, ServerConfig::default()).await
+        Self::start_with(store, server_key, dir, database, ServerConfig::default(), None).await
     }
 
+    /// Starts a node that issues as `issuer` (the nodes of one deployment share it).
+    pub async fn start_as(
+        store: Arc<dyn Store>,
+        server_key: ServerKey,
+        dir: TempDir,
+        database: Option<Arc<TestDatabase>>,
+        issuer: Option<Issuer>,
+    ) -> Self {
+        Self::start_with(store, server_key, dir, database, ServerConfig::default(), issuer).await
+    }
+
+    /// Starts a node with `config`, issuing as `issuer` or, by default, as its own URL.
     pub async fn start_with(
         store: Arc<dyn Store>,
         server_key: ServerKey,
         dir: TempDir,
         database: Option<Arc<TestDatabase>>,
         config: ServerConfig,
+        issuer: Option<Issuer>,
     ) -> Self {
-        let state = AppState::new(store.clone(), server_key.clone(), config).await.expect("state");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let url = format!("http://{}", listener.local_addr().expect("addr"));
+        let issuer =
+            issuer.unwrap_or_else(|| Issuer { url: url.clone(), audience: "https://api.trustgate.test".to_owned() });
+        let config = ServerConfig { issuer, ..config };
+        let state = AppState::new(store.clone(), server_key.clone(), config).await.expect("state");
         let (tx, rx) = oneshot::channel::<()>();
         let served = tokio::spawn(trustgate_server::serve(listener, state.clone(), async {
             let _ = rx.await;

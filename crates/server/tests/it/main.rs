@@ -14,6 +14,7 @@ mod console;
 mod files;
 mod limits;
 mod openapi;
+mod openid_client;
 mod postgres_nodes;
 mod serve;
 
@@ -38,6 +39,7 @@ mod sqlite {
     mod notifications;
     mod rules;
     mod sessions;
+    mod standards;
     mod systemlog;
     mod throttling;
     mod tokens;
@@ -64,6 +66,7 @@ mod postgres {
     mod notifications;
     mod rules;
     mod sessions;
+    mod standards;
     mod systemlog;
     mod throttling;
     mod tokens;

@@ -330,8 +330,8 @@ async fn copying_sqlite_into_postgres_keeps_secrets_keys_and_tokens_working() {
     assert_eq!(report["copied"]["api_clients"], 1);
 
     let store = PostgresStore::connect(&database.url).await.unwrap();
-    let node =
-        TestApp::start(Arc::new(store), sqlite.server_key.clone(), TempDir::new(), Some(Arc::new(database))).await;
+    let (key, issuer) = (sqlite.server_key.clone(), Some(sqlite.state.config.issuer.clone()));
+    let node = TestApp::start_as(Arc::new(store), key, TempDir::new(), Some(Arc::new(database)), issuer).await;
     assert_eq!(
         node.post_notification(&old_token, &customer).await,
         StatusCode::OK,
@@ -374,4 +374,41 @@ async fn lockouts_are_per_node_and_each_node_enforces_its_own() {
         assert_eq!(b.oauth("root", &wrong).await.0, StatusCode::BAD_REQUEST);
     }
     assert_eq!(b.oauth("root", &right).await.0, StatusCode::TOO_MANY_REQUESTS, "and locks after its own allowance");
+}
+
+#[tokio::test]
+async fn a_token_revoked_through_one_node_is_refused_by_the_other() {
+    let Some(a) = TestApp::spawn_on(Backend::Postgres).await else { return };
+    let b = a.second_node().await;
+    let customer = a.customer().await;
+    let owner = a.admin(&customer, custom(&[Permission::Notifications])).await;
+    let client = a.client(&customer, &owner).await;
+    let token = a.token(&client).await;
+    let kept = a.token(&client).await;
+    assert_eq!(b.get("/notifications/items", &token, &customer).await.0, StatusCode::OK, "B has verified it");
+
+    let form = serde_urlencoded::to_string([
+        ("token", token.as_str()),
+        ("client_id", &client.id.to_string()),
+        ("client_secret", &client.secret),
+    ])
+    .unwrap();
+    let response = a
+        .http
+        .post(a.url("/oauth2/revoke"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(a.get("/notifications/items", &token, &customer).await.0, StatusCode::UNAUTHORIZED);
+    let refused = eventually(Duration::from_secs(2), || async {
+        b.get("/notifications/items", &token, &customer).await.0 == StatusCode::UNAUTHORIZED
+    })
+    .await;
+    assert!(refused.is_some(), "node B refuses a token revoked through node A");
+    assert_eq!(b.get("/notifications/items", &kept, &customer).await.0, StatusCode::OK);
+    let c = a.second_node().await;
+    assert_eq!(c.get("/notifications/items", &token, &customer).await.0, StatusCode::UNAUTHORIZED, "nor a new node");
 }

@@ -83,6 +83,7 @@ async fn tampered_expired_and_foreign_key_tokens_get_401() {
     // Expired: signed with the server's own key, issued more than an hour ago.
     let keys = app.key_set().await;
     let old = Claims::new(
+        &app.state.config.issuer,
         client.id,
         owner.id,
         customer.clone(),
@@ -94,7 +95,14 @@ async fn tampered_expired_and_foreign_key_tokens_get_401() {
 
     // Foreign key: well-formed and unexpired, but not signed by this server.
     let foreign = KeySet::new(vec![SigningKey::generate()]).unwrap();
-    let fresh = Claims::new(client.id, owner.id, customer.clone(), OffsetDateTime::now_utc(), TokenUse::Access);
+    let fresh = Claims::new(
+        &app.state.config.issuer,
+        client.id,
+        owner.id,
+        customer.clone(),
+        OffsetDateTime::now_utc(),
+        TokenUse::Access,
+    );
     assert_eq!(app.get("/notifications/items", &foreign.sign(&fresh), &customer).await.0, StatusCode::UNAUTHORIZED);
 }
 

@@ -35,7 +35,10 @@ async fn a_copy_of_the_database_without_the_server_key_yields_no_usable_signing_
         assert!(!contains(&key.bytes, &private), "the stored bytes are not the key");
         assert!(KeyVault::new(&ServerKey::generate()).open(key).is_err(), "another server key opens nothing");
     }
-    assert!(app.key_set().await.verify(&token, OffsetDateTime::now_utc()).is_ok(), "the sealed key is the signing key");
+    assert!(
+        app.key_set().await.verify(&token, OffsetDateTime::now_utc(), &app.state.config.issuer).is_ok(),
+        "the sealed key is the signing key"
+    );
 }
 
 /// Writes a key as a version before sealing did: raw bytes, no format (the migration marks it raw).
@@ -68,7 +71,14 @@ async fn keys_stored_raw_before_the_upgrade_are_sealed_at_start_and_their_tokens
     store_raw_key(&app, &legacy).await;
     // Another after it, so the first one's bytes sit mid-page, where only zeroing erases them.
     store_raw_key(&app, &SigningKey::generate()).await;
-    let issued = Claims::new(client.id, owner.id, customer.clone(), OffsetDateTime::now_utc(), TokenUse::Access);
+    let issued = Claims::new(
+        &app.state.config.issuer,
+        client.id,
+        owner.id,
+        customer.clone(),
+        OffsetDateTime::now_utc(),
+        TokenUse::Access,
+    );
     let issued = KeySet::new(vec![SigningKey::from_stored(legacy.kid().to_owned(), &legacy.private_bytes()).unwrap()])
         .unwrap()
         .sign(&issued);
@@ -78,7 +88,8 @@ async fn keys_stored_raw_before_the_upgrade_are_sealed_at_start_and_their_tokens
         Some(_) => app.second_node().await,
         None => {
             let store = SqliteStore::open(app.dir.path()).await.unwrap();
-            TestApp::start(Arc::new(store), app.server_key.clone(), TempDir::new(), None).await
+            let issuer = Some(app.state.config.issuer.clone());
+            TestApp::start_as(Arc::new(store), app.server_key.clone(), TempDir::new(), None, issuer).await
         }
     };
     let stored = upgraded.store.signing_keys().await.unwrap();
@@ -163,7 +174,8 @@ async fn a_token_signed_with_the_real_key_but_living_longer_than_issued_gets_401
     let client = app.client(&customer, &owner).await;
     let keys = app.key_set().await;
     let now = OffsetDateTime::now_utc();
-    let claims = |at| Claims::new(client.id, owner.id, customer.clone(), at, TokenUse::Access);
+    let claims =
+        |at| Claims::new(&app.state.config.issuer, client.id, owner.id, customer.clone(), at, TokenUse::Access);
 
     let as_issued = claims(now);
     assert_eq!(app.get("/notifications/items", &keys.sign(&as_issued), &customer).await.0, StatusCode::OK);

@@ -1,0 +1,31 @@
+// openid-client (v6) against a live Trustgate: discovery, then a client-credentials grant with the
+// secret in the body and with HTTP Basic, then revokes the token it got with HTTP Basic (RFC 7009).
+// Usage: node client_credentials.mjs <issuer> <id> <secret>
+// Prints one JSON line per method; exits non-zero on any failure.
+import * as client from 'openid-client';
+
+const [issuer, clientId, secret] = process.argv.slice(2);
+const methods = { client_secret_post: client.ClientSecretPost, client_secret_basic: client.ClientSecretBasic };
+
+for (const [method, authentication] of Object.entries(methods)) {
+  // The test server is on loopback http://; openid-client refuses http:// issuers without this.
+  const config = await client.discovery(new URL(issuer), clientId, undefined, authentication(secret), {
+    execute: [client.allowInsecureRequests],
+  });
+  const metadata = config.serverMetadata();
+  const tokens = await client.clientCredentialsGrant(config);
+  const revoked = method === 'client_secret_basic';
+  if (revoked) {
+    await client.tokenRevocation(config, tokens.access_token, { token_type_hint: 'access_token' });
+  }
+  console.log(JSON.stringify({
+    method,
+    issuer: metadata.issuer,
+    token_endpoint: metadata.token_endpoint,
+    revocation_endpoint: metadata.revocation_endpoint,
+    token_type: tokens.token_type,
+    expires_in: tokens.expires_in,
+    access_token: tokens.access_token,
+    revoked,
+  }));
+}
