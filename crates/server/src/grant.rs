@@ -10,6 +10,7 @@ use trustgate_core::rights::{self, PrincipalKind};
 use trustgate_core::secret::{ClientSecret, SecretVerifier};
 use trustgate_core::token::{Claims, TokenUse};
 
+use crate::authz_cache::CachedClient;
 use crate::error::{ApiError, OAuthError};
 use crate::refusals::Subject;
 use crate::state::AppState;
@@ -74,31 +75,9 @@ pub async fn issue(
     path: &PathCustomer,
     source: Option<IpAddr>,
 ) -> Result<Issued, Refusal> {
-    let presented = ClientSecret::from_presented(secret);
-    // The authorization cache holds the verifier too: a grant needs no database round trip, and
-    // is refused as soon as a change evicts the client or its owner's standing.
-    let cached = match ClientId::parse(client_id) {
-        Ok(id) => state.client(id).await?,
-        Err(_) => None,
-    };
-    let Some(cached) = cached else {
-        // An unknown client costs the verification a known one does (so its timing tells
-        // nothing), and writes nothing: strangers cannot fill the log with made-up ids.
-        if let (Some(presented), Some(decoy)) = (&presented, SecretVerifier::from_stored(&[0; 32])) {
-            std::hint::black_box(state.server_key.matches(presented, &decoy));
-        }
-        return Err(Refusal::BadCredentials);
-    };
+    let cached = authenticate(state, client_id, secret, source).await?;
     let facts = &cached.facts;
     let id = facts.client.id;
-    if let Err(wait) = state.throttles.clients.check(&id) {
-        let reason = "the client is locked out after repeated wrong secrets";
-        return refuse(state, &facts.client, reason, source, Refusal::Throttled(retry_after_secs(wait))).await;
-    }
-    if !presented.is_some_and(|s| state.server_key.matches(&s, &facts.verifier)) {
-        state.throttles.clients.failed(&id);
-        return refuse(state, &facts.client, "wrong client secret", source, Refusal::BadCredentials).await;
-    }
     if let PathCustomer::Customer(customer) = path {
         if *customer != facts.client.customer_id {
             let reason = "the path named another customer";
@@ -129,14 +108,49 @@ pub async fn issue(
     })
 }
 
+/// The client that `client_id` and `secret` prove, with every check a token request makes of
+/// them: throttled per client, refusals logged (R10, aggregated), unknown ids written nowhere.
+pub async fn authenticate(
+    state: &AppState,
+    client_id: &str,
+    secret: &str,
+    source: Option<IpAddr>,
+) -> Result<CachedClient, Refusal> {
+    let presented = ClientSecret::from_presented(secret);
+    // The authorization cache holds the verifier too: a grant needs no database round trip, and
+    // is refused as soon as a change evicts the client or its owner's standing.
+    let cached = match ClientId::parse(client_id) {
+        Ok(id) => state.client(id).await?,
+        Err(_) => None,
+    };
+    let Some(cached) = cached else {
+        // An unknown client costs the verification a known one does (so its timing tells
+        // nothing), and writes nothing: strangers cannot fill the log with made-up ids.
+        if let (Some(presented), Some(decoy)) = (&presented, SecretVerifier::from_stored(&[0; 32])) {
+            std::hint::black_box(state.server_key.matches(presented, &decoy));
+        }
+        return Err(Refusal::BadCredentials);
+    };
+    let client = &cached.facts.client;
+    if let Err(wait) = state.throttles.clients.check(&client.id) {
+        let reason = "the client is locked out after repeated wrong secrets";
+        return refuse(state, client, reason, source, Refusal::Throttled(retry_after_secs(wait))).await;
+    }
+    if !presented.is_some_and(|s| state.server_key.matches(&s, &cached.facts.verifier)) {
+        state.throttles.clients.failed(&client.id);
+        return refuse(state, client, "wrong client secret", source, Refusal::BadCredentials).await;
+    }
+    Ok(cached)
+}
+
 /// Records a refused grant in the client's customer's system log (R10, aggregated), then refuses.
-async fn refuse(
+async fn refuse<T>(
     state: &AppState,
     client: &ApiClient,
     reason: &str,
     source: Option<IpAddr>,
     refusal: Refusal,
-) -> Result<Issued, Refusal> {
+) -> Result<T, Refusal> {
     let entry = || event::token_refused(client, reason, OffsetDateTime::now_utc());
     state.refused(&Subject::Client(client.clone()), entry, source).await;
     Err(refusal)

@@ -48,37 +48,13 @@ async fn oauth_grant(state: &AppState, customer: &str, request: Request) -> Resu
 
 async fn oauth_checked(state: &AppState, customer: &str, request: Request) -> Result<Response, OAuthError> {
     let Source(source) = Source::of(request.extensions(), request.headers(), &state.config.trusted_proxies);
-    let basic = basic_credentials(request.headers())?;
-    // Citrix is strict about the media type; a `charset` parameter is tolerated here.
-    if body::media_type(request.headers()).as_deref() != Some(FORM) {
-        return Err(OAuthError::invalid_request(format!("The body must be sent as {FORM}.")));
-    }
-    let body = body::bytes(request, state).await.map_err(OAuthError::server)?;
-    let pairs: Vec<(String, String)> =
-        serde_urlencoded::from_bytes(&body).map_err(|_| OAuthError::invalid_request("The form body is malformed."))?;
-    let field = |name: &str| -> Result<Option<&str>, OAuthError> {
-        let mut values = pairs.iter().filter(|(k, _)| k == name).map(|(_, v)| v.as_str());
-        let first = values.next();
-        if values.next().is_some() {
-            return Err(OAuthError::invalid_request(format!("The parameter {name} is repeated.")));
-        }
-        Ok(first)
-    };
-    match field("grant_type")? {
+    let form = ClientForm::read(state, request).await?;
+    match form.field("grant_type")? {
         None => return Err(OAuthError::invalid_request("The parameter grant_type is missing.")),
         Some("client_credentials") => {}
         Some(_) => return Err(OAuthError::unsupported_grant_type()),
     }
-    let (client_id, secret) = match (basic, field("client_id")?, field("client_secret")?) {
-        (Some(_), _, Some(_)) => {
-            return Err(OAuthError::invalid_request(
-                "Send the client credentials in one way only: the body or HTTP Basic.",
-            ))
-        }
-        (Some((id, secret)), _, None) => (id, secret),
-        (None, Some(id), Some(secret)) => (id.to_owned(), secret.to_owned()),
-        (None, _, _) => return Err(OAuthError::invalid_client()),
-    };
+    let (client_id, secret) = form.credentials()?;
     let path = PathCustomer::parse(customer).ok_or_else(OAuthError::invalid_client)?;
     let issued = grant::issue(state, &client_id, &secret, &path, source).await?;
     let body = json!({
@@ -89,8 +65,51 @@ async fn oauth_checked(state: &AppState, customer: &str, request: Request) -> Re
     Ok(token_response(body))
 }
 
+/// A form-encoded body of the token or revocation endpoint, with the client's credentials in it
+/// or in HTTP Basic (RFC 6749 §2.3.1).
+pub(super) struct ClientForm {
+    basic: Option<(String, String)>,
+    pairs: Vec<(String, String)>,
+}
+
+impl ClientForm {
+    pub(super) async fn read(state: &AppState, request: Request) -> Result<Self, OAuthError> {
+        let basic = basic_credentials(request.headers())?;
+        // Citrix is strict about the media type; a `charset` parameter is tolerated here.
+        if body::media_type(request.headers()).as_deref() != Some(FORM) {
+            return Err(OAuthError::invalid_request(format!("The body must be sent as {FORM}.")));
+        }
+        let body = body::bytes(request, state).await.map_err(OAuthError::server)?;
+        let pairs = serde_urlencoded::from_bytes(&body)
+            .map_err(|_| OAuthError::invalid_request("The form body is malformed."))?;
+        Ok(Self { basic, pairs })
+    }
+
+    /// A parameter given at most once (RFC 6749 §3.2: parameters must not be repeated).
+    pub(super) fn field(&self, name: &str) -> Result<Option<&str>, OAuthError> {
+        let mut values = self.pairs.iter().filter(|(k, _)| k == name).map(|(_, v)| v.as_str());
+        let first = values.next();
+        if values.next().is_some() {
+            return Err(OAuthError::invalid_request(format!("The parameter {name} is repeated.")));
+        }
+        Ok(first)
+    }
+
+    /// The client id and secret, sent one way only: in the body or as HTTP Basic.
+    pub(super) fn credentials(&self) -> Result<(String, String), OAuthError> {
+        match (&self.basic, self.field("client_id")?, self.field("client_secret")?) {
+            (Some(_), _, Some(_)) => {
+                Err(OAuthError::invalid_request("Send the client credentials in one way only: the body or HTTP Basic."))
+            }
+            (Some((id, secret)), _, None) => Ok((id.clone(), secret.clone())),
+            (None, Some(id), Some(secret)) => Ok((id.to_owned(), secret.to_owned())),
+            (None, _, _) => Err(OAuthError::invalid_client()),
+        }
+    }
+}
+
 /// RFC 6749 §2.3.1: `Basic base64(urlencode(id) ":" urlencode(secret))`.
-pub(super) fn basic_credentials(headers: &HeaderMap) -> Result<Option<(String, String)>, OAuthError> {
+fn basic_credentials(headers: &HeaderMap) -> Result<Option<(String, String)>, OAuthError> {
     let Some(value) = headers.get(header::AUTHORIZATION) else { return Ok(None) };
     let value = value.to_str().map_err(|_| OAuthError::invalid_client())?;
     let Some((scheme, encoded)) = value.trim().split_once(' ') else { return Err(OAuthError::invalid_client()) };
