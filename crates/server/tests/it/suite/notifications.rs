@@ -65,3 +65,18 @@ async fn invalid_notifications_are_refused_without_being_stored() {
         .unwrap();
     assert_eq!(response.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
 }
+
+#[tokio::test]
+async fn notifications_answer_the_same_with_one_trailing_slash() {
+    let Some(app) = super::app().await else { return };
+    let customer = app.customer().await;
+    let owner = app.admin(&customer, custom(&[Permission::Notifications])).await;
+    let token = app.token(&app.client(&customer, &owner).await).await;
+    let (status, _) = app.call(Method::POST, "/notifications/items/", &token, &customer, Some(notification())).await;
+    assert_eq!(status, StatusCode::OK);
+    let without = app.get("/notifications/items", &token, &customer).await;
+    assert_eq!(without.0, StatusCode::OK, "{}", without.1);
+    assert_eq!(without.1["items"].as_array().unwrap().len(), 1);
+    assert_eq!(app.get("/notifications/items/", &token, &customer).await, without);
+    assert_eq!(app.get(&format!("/{customer}/notifications/items/"), &token, &customer).await, without);
+}

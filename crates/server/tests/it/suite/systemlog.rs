@@ -62,3 +62,15 @@ async fn the_time_window_filters_and_bad_parameters_get_400() {
         assert_eq!(status, StatusCode::BAD_REQUEST, "{query} → {body}");
     }
 }
+
+#[tokio::test]
+async fn records_answer_the_same_with_one_trailing_slash() {
+    let Some(app) = super::app().await else { return };
+    let customer = app.customer().await;
+    let owner = app.admin(&customer, Access::Full).await;
+    let token = app.token(&app.client(&customer, &owner).await).await;
+    let without = app.get("/systemlog/records?Limit=1", &token, &customer).await;
+    assert_eq!(without.0, StatusCode::OK, "{}", without.1);
+    assert!(without.1["continuationToken"].is_string(), "the query string must reach the handler: {}", without.1);
+    assert_eq!(app.get("/systemlog/records/?Limit=1", &token, &customer).await, without);
+}

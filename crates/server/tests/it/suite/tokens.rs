@@ -223,3 +223,31 @@ fn claims_header_kid(token: &str) -> String {
         serde_json::from_slice(&URL_SAFE_NO_PAD.decode(token.split('.').next().unwrap()).unwrap()).unwrap();
     header["kid"].as_str().unwrap().to_owned()
 }
+
+#[tokio::test]
+async fn token_endpoints_answer_with_one_trailing_slash() {
+    let Some((app, client)) = app_with_client().await else { return };
+    let id = client.id.to_string();
+    let form = [("grant_type", "client_credentials"), ("client_id", id.as_str()), ("client_secret", &client.secret)];
+    let response = app
+        .http
+        .post(app.url("/cctrustoauth2/root/tokens/clients/"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(serde_urlencoded::to_string(form).unwrap())
+        .send()
+        .await
+        .unwrap();
+    let (status, body) = status_and_json(response).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["token_type"], "bearer");
+    let response = app
+        .http
+        .post(app.url("/root/tokens/clients/"))
+        .json(&json!({"clientId": id, "clientSecret": client.secret}))
+        .send()
+        .await
+        .unwrap();
+    let (status, body) = status_and_json(response).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(body["token"].is_string());
+}
