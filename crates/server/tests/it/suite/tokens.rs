@@ -134,6 +134,18 @@ async fn wrong_grant_types_and_malformed_requests_get_rfc6749_errors() {
         .await
         .unwrap();
     let (status, body) = status_and_json(json_body).await;
+    // A JSON body is read like the form (issue #9), so one without credentials is answered as a form without them.
+    assert_eq!((status, body["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_client")));
+    let (status, body) = status_and_json(
+        app.http
+            .post(app.url("/cctrustoauth2/root/tokens/clients"))
+            .header("content-type", "text/plain")
+            .body("x")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
     assert_eq!((status, body["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_request")));
 }
 
@@ -250,4 +262,53 @@ async fn token_endpoints_answer_with_one_trailing_slash() {
     let (status, body) = status_and_json(response).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert!(body["token"].is_string());
+}
+
+#[tokio::test]
+async fn the_oauth_endpoint_also_takes_the_legacy_json_credentials_in_any_case() {
+    let Some((app, client)) = app_with_client().await else { return };
+    let id = client.id.to_string();
+    let post_json = |path: &'static str, body: Value| app.http.post(app.url(path)).json(&body).send();
+    let response =
+        post_json("/cctrustoauth2/root/tokens/clients", json!({"ClientID": id, "clientsecret": client.secret}))
+            .await
+            .unwrap();
+    assert_eq!(response.headers()["cache-control"], "no-store");
+    let (status, body) = status_and_json(response).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let keys: Vec<&str> = body.as_object().unwrap().keys().map(String::as_str).collect();
+    assert_eq!(keys.len(), 3, "the form's response shape: {body}");
+    assert_eq!(body["token_type"], "bearer");
+    assert_eq!(body["expires_in"], json!("3600"));
+    assert_eq!(claims_of(body["access_token"].as_str().unwrap())["sub"], json!(id));
+
+    let wrong = json!({"clientId": id, "clientSecret": "tgs_not-the-secret"});
+    let (status, body) = status_and_json(post_json("/cctrustoauth2/root/tokens/clients", wrong).await.unwrap()).await;
+    assert_eq!((status, &body["error"]), (StatusCode::BAD_REQUEST, &json!("invalid_client")), "{body}");
+    let twice = json!({"clientId": id, "CLIENTID": id, "clientSecret": client.secret});
+    let (status, body) = status_and_json(post_json("/cctrustoauth2/root/tokens/clients", twice).await.unwrap()).await;
+    assert_eq!((status, &body["error"]), (StatusCode::BAD_REQUEST, &json!("invalid_request")), "{body}");
+    let (status, body) = status_and_json(
+        app.http
+            .post(app.url("/cctrustoauth2/root/tokens/clients"))
+            .header("content-type", "application/json")
+            .body("{not json")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!((status, &body["error"]), (StatusCode::BAD_REQUEST, &json!("invalid_request")), "{body}");
+}
+
+#[tokio::test]
+async fn revocation_stays_form_only() {
+    let Some((app, client)) = app_with_client().await else { return };
+    let token = app.token(&client).await;
+    let body = json!({"client_id": client.id.to_string(), "client_secret": client.secret, "token": token});
+    let (status, body) =
+        status_and_json(app.http.post(app.url("/oauth2/revoke")).json(&body).send().await.unwrap()).await;
+    assert_eq!((status, &body["error"]), (StatusCode::BAD_REQUEST, &json!("invalid_request")), "{body}");
+    let (status, _) = app.get("/systemlog/records", &token, &client.customer).await;
+    assert_eq!(status, StatusCode::OK, "the token is not revoked");
 }
