@@ -6,7 +6,8 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use serde_json::{json, Map, Value};
+use serde::Serialize;
+use serde_json::{Map, Value};
 use trustgate_core::token::TOKEN_LIFETIME_SECS;
 
 use crate::body;
@@ -62,11 +63,11 @@ async fn oauth_checked(state: &AppState, customer: &str, request: Request) -> Re
     let (client_id, secret) = form.credentials()?;
     let path = PathCustomer::parse(customer).ok_or_else(OAuthError::invalid_client)?;
     let issued = grant::issue(state, &client_id, &secret, &path, source).await?;
-    let body = json!({
-        "token_type": "bearer",
-        "access_token": issued.access_token,
-        "expires_in": TOKEN_LIFETIME_SECS.to_string(),
-    });
+    let body = OAuthToken {
+        token_type: "bearer",
+        access_token: issued.access_token,
+        expires_in: TOKEN_LIFETIME_SECS.to_string(),
+    };
     Ok(token_response(body))
 }
 
@@ -203,18 +204,37 @@ async fn legacy_grant(state: &AppState, customer: &str, request: Request) -> Res
     }
     let path = PathCustomer::parse(customer).ok_or_else(|| LegacyTokenError::from(OAuthError::invalid_client()))?;
     let issued = grant::issue(state, client_id, secret, &path, source).await.map_err(OAuthError::from)?;
-    let body = json!({
-        "principal": issued.owner_email,
-        "subject": issued.client.id.to_string(),
-        "token": issued.access_token,
-        "openIdToken": grant::id_token(state, &issued),
-        "expiresIn": TOKEN_LIFETIME_SECS,
-    });
+    let body = LegacyToken {
+        open_id_token: grant::id_token(state, &issued),
+        principal: issued.owner_email,
+        subject: issued.client.id.to_string(),
+        token: issued.access_token,
+        expires_in: TOKEN_LIFETIME_SECS,
+    };
     Ok(token_response(body))
 }
 
+// Typed bodies rather than `json!`, whose map sorts keys: scripts that read these as text expect
+// Citrix's field order (the schemas in the OpenAPI document are described in routes/doc.rs).
+#[derive(Serialize)]
+struct OAuthToken {
+    token_type: &'static str,
+    access_token: String,
+    expires_in: String,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct LegacyToken {
+    principal: String,
+    subject: String,
+    token: String,
+    open_id_token: String,
+    expires_in: i64,
+}
+
 /// A token must not be stored by any cache (RFC 6749 §5.1), on either endpoint.
-fn token_response(body: Value) -> Response {
+fn token_response(body: impl Serialize) -> Response {
     let mut response = (StatusCode::OK, Json(body)).into_response();
     let headers = response.headers_mut();
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));

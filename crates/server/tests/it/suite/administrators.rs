@@ -266,3 +266,44 @@ async fn administrators_answer_the_same_with_one_trailing_slash() {
     let (status, _) = app.get("/administrators//", &token, &customer).await;
     assert_eq!(status, StatusCode::NOT_FOUND, "only one trailing slash is dropped");
 }
+
+#[tokio::test]
+async fn administrators_are_listed_in_citrix_field_order() {
+    let Some(app) = super::app().await else { return };
+    let (customer, token) = full_admin_token(&app).await;
+    let raw = app
+        .http
+        .get(app.url("/administrators"))
+        .header("authorization", format!("CwsAuth Bearer={token}"))
+        .header("citrix-customerid", customer.as_str())
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(raw.starts_with("{\"items\":[{\"customerId\":"), "{raw}");
+    assert!(raw.ends_with(",\"continuationToken\":null}"), "{raw}");
+    crate::harness::assert_key_order(
+        &raw,
+        &[
+            "customerId",
+            "ucOid",
+            "userId",
+            "type",
+            "accessType",
+            "firstName",
+            "lastName",
+            "displayName",
+            "email",
+            "providerType",
+            "providerId",
+            "externalOid",
+            "pending",
+            "invitationExpired",
+            "legacyProviders",
+            "createdDate",
+            "updatedDate",
+        ],
+    );
+}

@@ -80,3 +80,43 @@ async fn notifications_answer_the_same_with_one_trailing_slash() {
     assert_eq!(app.get("/notifications/items/", &token, &customer).await, without);
     assert_eq!(app.get(&format!("/{customer}/notifications/items/"), &token, &customer).await, without);
 }
+
+#[tokio::test]
+async fn notifications_are_echoed_and_listed_in_citrix_field_order() {
+    let Some(app) = super::app().await else { return };
+    let customer = app.customer().await;
+    let owner = app.admin(&customer, custom(&[Permission::Notifications])).await;
+    let token = app.token(&app.client(&customer, &owner).await).await;
+    let order = [
+        "destinationAdmin",
+        "component",
+        "createdDate",
+        "categories",
+        "severity",
+        "eventId",
+        "priority",
+        "content",
+        "languageTag",
+        "title",
+        "description",
+        "detailUri",
+        "data",
+        "externalId",
+    ];
+    let send = |method: Method, body: Option<serde_json::Value>| {
+        let mut request = app
+            .http
+            .request(method, app.url("/notifications/items"))
+            .header("authorization", format!("CwsAuth Bearer={token}"))
+            .header("citrix-customerid", customer.as_str());
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        request.send()
+    };
+    let echo = send(Method::POST, Some(notification())).await.unwrap().text().await.unwrap();
+    crate::harness::assert_key_order(&echo, &order);
+    let list = send(Method::GET, None).await.unwrap().text().await.unwrap();
+    assert!(list.starts_with("{\"items\":[{\"destinationAdmin\":"), "{list}");
+    crate::harness::assert_key_order(&list, &order);
+}

@@ -312,3 +312,35 @@ async fn revocation_stays_form_only() {
     let (status, _) = app.get("/systemlog/records", &token, &client.customer).await;
     assert_eq!(status, StatusCode::OK, "the token is not revoked");
 }
+
+#[tokio::test]
+async fn both_token_endpoints_answer_in_citrix_field_order() {
+    let Some((app, client)) = app_with_client().await else { return };
+    let id = client.id.to_string();
+    let form = [("grant_type", "client_credentials"), ("client_id", id.as_str()), ("client_secret", &client.secret)];
+    let raw = app
+        .http
+        .post(app.url("/cctrustoauth2/root/tokens/clients"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(serde_urlencoded::to_string(form).unwrap())
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(raw.starts_with("{\"token_type\":\"bearer\",\"access_token\":\""), "{raw}");
+    assert!(raw.ends_with(",\"expires_in\":\"3600\"}"), "{raw}");
+    let raw = app
+        .http
+        .post(app.url("/root/tokens/clients"))
+        .json(&json!({"clientId": id, "clientSecret": client.secret}))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    crate::harness::assert_key_order(&raw, &["principal", "subject", "token", "openIdToken", "expiresIn"]);
+    assert!(raw.ends_with(",\"expiresIn\":3600}"), "{raw}");
+}
