@@ -34,9 +34,9 @@ pub struct AdministratorResult {
     kind: &'static str,
     #[schema(inline)]
     access_type: AccessType,
-    display_name: String,
     first_name: Option<String>,
     last_name: Option<String>,
+    display_name: String,
     email: String,
     #[schema(inline)]
     provider_type: ProviderType,
@@ -99,9 +99,9 @@ pub fn administrator_result(customer: &CustomerId, member: &Member) -> Administr
         user_id: admin.id.to_string(),
         kind: "AdministratorUser",
         access_type: member.access.into(),
-        display_name: admin.display_name.clone(),
         first_name: None,
         last_name: None,
+        display_name: admin.display_name.clone(),
         email: admin.email.to_string(),
         provider_type: admin.provider.into(),
         provider_id: None,

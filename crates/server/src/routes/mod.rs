@@ -12,7 +12,10 @@ mod revocation;
 mod systemlog;
 mod tokens;
 
+use axum::extract::Request;
+use axum::http::Uri;
 use axum::{middleware, Router};
+use tower::ServiceExt;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -51,10 +54,31 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 }
 
 pub fn router(state: AppState) -> Router {
-    Router::from(api())
+    let routes = Router::from(api())
         .merge(crate::console::router())
         .fallback(meta::not_found)
         .method_not_allowed_fallback(meta::method_not_allowed)
         .layer(middleware::from_fn(transaction::stamp))
-        .with_state(state)
+        .with_state(state);
+    // Citrix's SDKs call `/administrators/` and friends; the path is rewritten before routing so
+    // every route (and the OpenAPI document, which lists each once) stays slash-free.
+    Router::new().fallback_service(routes.map_request(strip_trailing_slash))
+}
+
+/// Drops ONE trailing `/` from the path (never from `/` itself), keeping the query string.
+fn strip_trailing_slash(mut request: Request) -> Request {
+    let uri = request.uri();
+    let path = uri.path();
+    let Some(stripped) = path.strip_suffix('/').filter(|p| !p.is_empty()) else { return request };
+    let path_and_query = match uri.query() {
+        Some(query) => format!("{stripped}?{query}"),
+        None => stripped.to_owned(),
+    };
+    let mut parts = uri.clone().into_parts();
+    let Ok(path_and_query) = path_and_query.parse() else { return request };
+    parts.path_and_query = Some(path_and_query);
+    if let Ok(uri) = Uri::from_parts(parts) {
+        *request.uri_mut() = uri;
+    }
+    request
 }

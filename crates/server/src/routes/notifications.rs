@@ -2,7 +2,7 @@
 //! host): the canonical "restricted right" of Citrix's documentation.
 
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::Value;
 use time::OffsetDateTime;
 use trustgate_core::admin::Email;
 use trustgate_core::ids::random_uuid;
@@ -61,8 +61,10 @@ pub struct ContentIn {
     detail_uri: Option<String>,
 }
 
+// Stored as JSON and read back into this type, so the list answers in Citrix's field order
+// as the echo does (a `Value` would sort the keys).
 /// A notification, as Citrix echoes it back and lists it.
-#[derive(Serialize, ToSchema)]
+#[derive(Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct NotificationOut {
     /// An administrator's e-mail, or `*`.
@@ -71,16 +73,16 @@ pub struct NotificationOut {
     created_date: String,
     categories: Option<Value>,
     /// `Information`, `Success`, `Warning`, `Error` or `Critical`.
-    severity: &'static str,
+    severity: String,
     event_id: String,
     /// `Normal`, `Low`, `High` or `Urgent`.
-    priority: &'static str,
+    priority: String,
     content: Vec<ContentOut>,
     data: Option<Value>,
     external_id: Option<String>,
 }
 
-#[derive(Serialize, ToSchema)]
+#[derive(Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ContentOut {
     language_tag: String,
@@ -157,9 +159,9 @@ fn normalise(input: NotificationIn) -> Result<NotificationOut, ValidationError> 
         created_date: bounded("createdDate", input.created_date.as_deref(), 64, false)?
             .unwrap_or_else(|| rfc3339(OffsetDateTime::now_utc())),
         categories: input.categories,
-        severity: one_of("severity", input.severity.as_deref(), &SEVERITIES)?,
+        severity: one_of("severity", input.severity.as_deref(), &SEVERITIES)?.to_owned(),
         event_id: bounded("eventId", input.event_id.as_deref(), 64, false)?.unwrap_or_else(random_uuid),
-        priority: one_of("priority", input.priority.as_deref(), &PRIORITIES)?,
+        priority: one_of("priority", input.priority.as_deref(), &PRIORITIES)?.to_owned(),
         content,
         data: input.data,
         external_id: bounded("externalId", input.external_id.as_deref(), 256, false)?,
@@ -240,9 +242,15 @@ pub async fn list(
         Some(body) => body,
         None => {
             let epoch = state.notifications.epoch();
-            let items: Vec<Value> =
-                state.store.notifications(&caller.customer_id, LIST_LIMIT).await?.into_iter().map(|n| n.body).collect();
-            let body = Bytes::from(serde_json::to_vec(&json!({ "items": items })).map_err(|_| ApiError::Internal)?);
+            let items = state
+                .store
+                .notifications(&caller.customer_id, LIST_LIMIT)
+                .await?
+                .into_iter()
+                .map(|n| serde_json::from_value(n.body))
+                .collect::<Result<Vec<NotificationOut>, _>>()
+                .map_err(|_| ApiError::Internal)?;
+            let body = Bytes::from(serde_json::to_vec(&NotificationList { items }).map_err(|_| ApiError::Internal)?);
             state.notifications.insert(epoch, &caller.customer_id, body.clone());
             body
         }

@@ -6,7 +6,8 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use serde_json::{json, Value};
+use serde::Serialize;
+use serde_json::{Map, Value};
 use trustgate_core::token::TOKEN_LIFETIME_SECS;
 
 use crate::body;
@@ -16,18 +17,23 @@ use crate::state::AppState;
 use crate::throttle::Source;
 
 const FORM: &str = "application/x-www-form-urlencoded";
+const JSON: &str = "application/json";
 
 /// `POST /cctrustoauth2/{root|customerId}/tokens/clients` — OAuth 2.0 client credentials (RFC 6749 §4.4).
 ///
 /// Trades a client's ID and Secret for a one-hour token. Credentials go in the form body or as
-/// HTTP Basic; `expires_in` is the string "3600".
+/// HTTP Basic; `expires_in` is the string "3600". Some published modules send the legacy
+/// endpoint's JSON `{"clientId","clientSecret"}` here instead: it is accepted, `grant_type` implied.
 #[utoipa::path(
     post,
     path = "/cctrustoauth2/{customer}/tokens/clients",
     tag = "tokens",
     security(()),
     params(("customer" = String, Path, description = "`root` or the client's customer id")),
-    request_body(content = super::doc::ClientCredentialsForm, content_type = "application/x-www-form-urlencoded"),
+    request_body(content(
+        (super::doc::ClientCredentialsForm = "application/x-www-form-urlencoded"),
+        (super::doc::LegacyTokenRequest = "application/json"),
+    )),
     responses(
         (status = 200, description = "A token", body = super::doc::TokenResponse),
         (status = "4XX", description = "RFC 6749 §5.2 error", body = crate::error::OAuthErrorBody),
@@ -48,7 +54,7 @@ async fn oauth_grant(state: &AppState, customer: &str, request: Request) -> Resu
 
 async fn oauth_checked(state: &AppState, customer: &str, request: Request) -> Result<Response, OAuthError> {
     let Source(source) = Source::of(request.extensions(), request.headers(), &state.config.trusted_proxies);
-    let form = ClientForm::read(state, request).await?;
+    let form = ClientForm::read_token_request(state, request).await?;
     match form.field("grant_type")? {
         None => return Err(OAuthError::invalid_request("The parameter grant_type is missing.")),
         Some("client_credentials") => {}
@@ -57,15 +63,15 @@ async fn oauth_checked(state: &AppState, customer: &str, request: Request) -> Re
     let (client_id, secret) = form.credentials()?;
     let path = PathCustomer::parse(customer).ok_or_else(OAuthError::invalid_client)?;
     let issued = grant::issue(state, &client_id, &secret, &path, source).await?;
-    let body = json!({
-        "token_type": "bearer",
-        "access_token": issued.access_token,
-        "expires_in": TOKEN_LIFETIME_SECS.to_string(),
-    });
+    let body = OAuthToken {
+        token_type: "bearer",
+        access_token: issued.access_token,
+        expires_in: TOKEN_LIFETIME_SECS.to_string(),
+    };
     Ok(token_response(body))
 }
 
-/// A form-encoded body of the token or revocation endpoint, with the client's credentials in it
+/// The body of the token or revocation endpoint, as form pairs, with the client's credentials in it
 /// or in HTTP Basic (RFC 6749 §2.3.1).
 pub(super) struct ClientForm {
     basic: Option<(String, String)>,
@@ -73,12 +79,42 @@ pub(super) struct ClientForm {
 }
 
 impl ClientForm {
+    /// The revocation endpoint's body: a form only, as RFC 7009 defines it.
     pub(super) async fn read(state: &AppState, request: Request) -> Result<Self, OAuthError> {
         let basic = basic_credentials(request.headers())?;
         // Citrix is strict about the media type; a `charset` parameter is tolerated here.
         if body::media_type(request.headers()).as_deref() != Some(FORM) {
             return Err(OAuthError::invalid_request(format!("The body must be sent as {FORM}.")));
         }
+        Self::from_form(basic, state, request).await
+    }
+
+    /// The token endpoint's body: the form, or the legacy endpoint's JSON credentials read as a
+    /// client-credentials form.
+    async fn read_token_request(state: &AppState, request: Request) -> Result<Self, OAuthError> {
+        let basic = basic_credentials(request.headers())?;
+        match body::media_type(request.headers()).as_deref() {
+            Some(FORM) => Self::from_form(basic, state, request).await,
+            Some(JSON) => {
+                let body = body::bytes(request, state).await.map_err(OAuthError::server)?;
+                let Ok(Value::Object(fields)) = serde_json::from_slice::<Value>(&body) else {
+                    return Err(OAuthError::invalid_request("The JSON body is malformed."));
+                };
+                let mut pairs = vec![("grant_type".to_owned(), "client_credentials".to_owned())];
+                for (wire, name) in [("clientId", "client_id"), ("clientSecret", "client_secret")] {
+                    pairs.extend(json_strings(&fields, wire).map(|value| (name.to_owned(), value.to_owned())));
+                }
+                Ok(Self { basic, pairs })
+            }
+            _ => Err(OAuthError::invalid_request(format!("The body must be sent as {FORM} or {JSON}."))),
+        }
+    }
+
+    async fn from_form(
+        basic: Option<(String, String)>,
+        state: &AppState,
+        request: Request,
+    ) -> Result<Self, OAuthError> {
         let body = body::bytes(request, state).await.map_err(OAuthError::server)?;
         let pairs = serde_urlencoded::from_bytes(&body)
             .map_err(|_| OAuthError::invalid_request("The form body is malformed."))?;
@@ -106,6 +142,12 @@ impl ClientForm {
             (None, _, _) => Err(OAuthError::invalid_client()),
         }
     }
+}
+
+/// The string values of a JSON property, its name matched case-insensitively as the legacy trust
+/// service does; two spellings of one name are two values, so the form's repetition check applies.
+fn json_strings<'a>(fields: &'a Map<String, Value>, name: &'a str) -> impl Iterator<Item = &'a str> {
+    fields.iter().filter(move |(k, _)| k.eq_ignore_ascii_case(name)).filter_map(|(_, v)| v.as_str())
 }
 
 /// RFC 6749 §2.3.1: `Basic base64(urlencode(id) ":" urlencode(secret))`.
@@ -155,27 +197,44 @@ async fn legacy_grant(state: &AppState, customer: &str, request: Request) -> Res
     let Ok(Value::Object(fields)) = serde_json::from_slice::<Value>(&body) else {
         return Err(LegacyTokenError::invalid("An error has occurred."));
     };
-    let field = |name: &str| {
-        fields.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).and_then(|(_, v)| v.as_str()).unwrap_or_default()
-    };
+    let field = |name| json_strings(&fields, name).next().unwrap_or_default();
     let (client_id, secret) = (field("clientId"), field("clientSecret"));
     if client_id.is_empty() || secret.is_empty() {
         return Err(LegacyTokenError::invalid("clientId and clientSecret are required."));
     }
     let path = PathCustomer::parse(customer).ok_or_else(|| LegacyTokenError::from(OAuthError::invalid_client()))?;
     let issued = grant::issue(state, client_id, secret, &path, source).await.map_err(OAuthError::from)?;
-    let body = json!({
-        "principal": issued.owner_email,
-        "subject": issued.client.id.to_string(),
-        "token": issued.access_token,
-        "openIdToken": grant::id_token(state, &issued),
-        "expiresIn": TOKEN_LIFETIME_SECS,
-    });
+    let body = LegacyToken {
+        open_id_token: grant::id_token(state, &issued),
+        principal: issued.owner_email,
+        subject: issued.client.id.to_string(),
+        token: issued.access_token,
+        expires_in: TOKEN_LIFETIME_SECS,
+    };
     Ok(token_response(body))
 }
 
+// Typed bodies rather than `json!`, whose map sorts keys: scripts that read these as text expect
+// Citrix's field order (the schemas in the OpenAPI document are described in routes/doc.rs).
+#[derive(Serialize)]
+struct OAuthToken {
+    token_type: &'static str,
+    access_token: String,
+    expires_in: String,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct LegacyToken {
+    principal: String,
+    subject: String,
+    token: String,
+    open_id_token: String,
+    expires_in: i64,
+}
+
 /// A token must not be stored by any cache (RFC 6749 §5.1), on either endpoint.
-fn token_response(body: Value) -> Response {
+fn token_response(body: impl Serialize) -> Response {
     let mut response = (StatusCode::OK, Json(body)).into_response();
     let headers = response.headers_mut();
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));

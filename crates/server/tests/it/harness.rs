@@ -507,3 +507,13 @@ fn argon2_hash(password: &str) -> String {
     let salt = SaltString::encode_b64(b"0123456789abcdef").expect("salt");
     argon2::Argon2::default().hash_password(password.as_bytes(), &salt).expect("hash").to_string()
 }
+
+/// Asserts that the first occurrences of `"key":` in a raw JSON body come in this order: scripts
+/// read Citrix's answers as text, so order is part of the contract and parsed JSON cannot see it.
+pub fn assert_key_order(raw: &str, keys: &[&str]) {
+    let positions: Vec<usize> = keys
+        .iter()
+        .map(|k| raw.find(&format!("\"{k}\":")).unwrap_or_else(|| panic!("{k} missing from {raw}")))
+        .collect();
+    assert!(positions.windows(2).all(|w| w[0] < w[1]), "keys out of Citrix's order {keys:?} in {raw}");
+}

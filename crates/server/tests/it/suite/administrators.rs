@@ -251,3 +251,59 @@ async fn a_customer_learns_nothing_about_another_customers_administrators() {
     let (_, b_fed) = known.get(&format!("/administrators?id={}", b_ids[1]), &b_token, &b).await;
     assert_eq!(b_fed["items"][0]["email"], "fed@globex.test");
 }
+
+#[tokio::test]
+async fn administrators_answer_the_same_with_one_trailing_slash() {
+    let Some(app) = super::app().await else { return };
+    let (customer, token) = full_admin_token(&app).await;
+    let without = app.get("/administrators", &token, &customer).await;
+    assert_eq!(without.0, StatusCode::OK, "{}", without.1);
+    assert_eq!(app.get("/administrators/", &token, &customer).await, without);
+    let id = without.1["items"][0]["userId"].as_str().unwrap().to_owned();
+    let access = app.get(&format!("/administrators/{id}/access"), &token, &customer).await;
+    assert_eq!(access.0, StatusCode::OK, "{}", access.1);
+    assert_eq!(app.get(&format!("/administrators/{id}/access/"), &token, &customer).await, access);
+    let (status, _) = app.get("/administrators//", &token, &customer).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "only one trailing slash is dropped");
+}
+
+#[tokio::test]
+async fn administrators_are_listed_in_citrix_field_order() {
+    let Some(app) = super::app().await else { return };
+    let (customer, token) = full_admin_token(&app).await;
+    let raw = app
+        .http
+        .get(app.url("/administrators"))
+        .header("authorization", format!("CwsAuth Bearer={token}"))
+        .header("citrix-customerid", customer.as_str())
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(raw.starts_with("{\"items\":[{\"customerId\":"), "{raw}");
+    assert!(raw.ends_with(",\"continuationToken\":null}"), "{raw}");
+    crate::harness::assert_key_order(
+        &raw,
+        &[
+            "customerId",
+            "ucOid",
+            "userId",
+            "type",
+            "accessType",
+            "firstName",
+            "lastName",
+            "displayName",
+            "email",
+            "providerType",
+            "providerId",
+            "externalOid",
+            "pending",
+            "invitationExpired",
+            "legacyProviders",
+            "createdDate",
+            "updatedDate",
+        ],
+    );
+}

@@ -65,3 +65,58 @@ async fn invalid_notifications_are_refused_without_being_stored() {
         .unwrap();
     assert_eq!(response.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
 }
+
+#[tokio::test]
+async fn notifications_answer_the_same_with_one_trailing_slash() {
+    let Some(app) = super::app().await else { return };
+    let customer = app.customer().await;
+    let owner = app.admin(&customer, custom(&[Permission::Notifications])).await;
+    let token = app.token(&app.client(&customer, &owner).await).await;
+    let (status, _) = app.call(Method::POST, "/notifications/items/", &token, &customer, Some(notification())).await;
+    assert_eq!(status, StatusCode::OK);
+    let without = app.get("/notifications/items", &token, &customer).await;
+    assert_eq!(without.0, StatusCode::OK, "{}", without.1);
+    assert_eq!(without.1["items"].as_array().unwrap().len(), 1);
+    assert_eq!(app.get("/notifications/items/", &token, &customer).await, without);
+    assert_eq!(app.get(&format!("/{customer}/notifications/items/"), &token, &customer).await, without);
+}
+
+#[tokio::test]
+async fn notifications_are_echoed_and_listed_in_citrix_field_order() {
+    let Some(app) = super::app().await else { return };
+    let customer = app.customer().await;
+    let owner = app.admin(&customer, custom(&[Permission::Notifications])).await;
+    let token = app.token(&app.client(&customer, &owner).await).await;
+    let order = [
+        "destinationAdmin",
+        "component",
+        "createdDate",
+        "categories",
+        "severity",
+        "eventId",
+        "priority",
+        "content",
+        "languageTag",
+        "title",
+        "description",
+        "detailUri",
+        "data",
+        "externalId",
+    ];
+    let send = |method: Method, body: Option<serde_json::Value>| {
+        let mut request = app
+            .http
+            .request(method, app.url("/notifications/items"))
+            .header("authorization", format!("CwsAuth Bearer={token}"))
+            .header("citrix-customerid", customer.as_str());
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        request.send()
+    };
+    let echo = send(Method::POST, Some(notification())).await.unwrap().text().await.unwrap();
+    crate::harness::assert_key_order(&echo, &order);
+    let list = send(Method::GET, None).await.unwrap().text().await.unwrap();
+    assert!(list.starts_with("{\"items\":[{\"destinationAdmin\":"), "{list}");
+    crate::harness::assert_key_order(&list, &order);
+}

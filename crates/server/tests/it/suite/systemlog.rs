@@ -62,3 +62,70 @@ async fn the_time_window_filters_and_bad_parameters_get_400() {
         assert_eq!(status, StatusCode::BAD_REQUEST, "{query} → {body}");
     }
 }
+
+#[tokio::test]
+async fn records_answer_the_same_with_one_trailing_slash() {
+    let Some(app) = super::app().await else { return };
+    let customer = app.customer().await;
+    let owner = app.admin(&customer, Access::Full).await;
+    let token = app.token(&app.client(&customer, &owner).await).await;
+    let without = app.get("/systemlog/records?Limit=1", &token, &customer).await;
+    assert_eq!(without.0, StatusCode::OK, "{}", without.1);
+    assert!(without.1["continuationToken"].is_string(), "the query string must reach the handler: {}", without.1);
+    assert_eq!(app.get("/systemlog/records/?Limit=1", &token, &customer).await, without);
+}
+
+/// What a published PowerShell pager does: the token is the text between `"continuationToken":"`
+/// and the next `"}`, so `items` must come first and `continuationToken` last, byte for byte.
+fn token_as_a_text_pager_reads_it(raw: &str) -> Option<&str> {
+    let start = raw.find("\"continuationToken\":\"")? + "\"continuationToken\":\"".len();
+    let end = raw[start..].find("\"}")?;
+    Some(&raw[start..start + end])
+}
+
+#[tokio::test]
+async fn a_text_pager_reads_the_continuation_token_from_the_raw_bytes_and_collects_all_300_records() {
+    let Some(app) = super::app().await else { return };
+    let customer = app.customer().await;
+    let owner = app.admin(&customer, Access::Full).await;
+    // customer created + admin added + 298 clients created = 300 records
+    for _ in 0..297 {
+        app.client(&customer, &owner).await;
+    }
+    let token = app.token(&app.client(&customer, &owner).await).await;
+    let mut collected = std::collections::HashSet::new();
+    let mut pages = 0;
+    let mut next: Option<String> = None;
+    loop {
+        let path = match &next {
+            Some(t) => format!("/systemlog/records?Limit=70&ContinuationToken={t}"),
+            None => "/systemlog/records?Limit=70".to_owned(),
+        };
+        let response = app
+            .http
+            .get(app.url(&path))
+            .header("authorization", format!("CwsAuth Bearer={token}"))
+            .header("citrix-customerid", customer.as_str())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        let raw = response.text().await.unwrap();
+        pages += 1;
+        assert!(raw.starts_with("{\"items\":["), "items first: {}", &raw[..40.min(raw.len())]);
+        let page: serde_json::Value = serde_json::from_str(&raw).unwrap();
+        collected.extend(page["items"].as_array().unwrap().iter().map(|r| r["recordId"].to_string()));
+        match page["continuationToken"].as_str() {
+            Some(t) => {
+                assert_eq!(token_as_a_text_pager_reads_it(&raw), Some(t), "the pager extracts exactly the token");
+                next = Some(t.to_owned());
+            }
+            None => {
+                assert!(raw.ends_with(",\"continuationToken\":null}"), "continuationToken last: {raw}");
+                break;
+            }
+        }
+    }
+    assert_eq!(pages, 5);
+    assert_eq!(collected.len(), 300);
+}

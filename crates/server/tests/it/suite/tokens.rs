@@ -134,6 +134,18 @@ async fn wrong_grant_types_and_malformed_requests_get_rfc6749_errors() {
         .await
         .unwrap();
     let (status, body) = status_and_json(json_body).await;
+    // A JSON body is read like the form (issue #9), so one without credentials is answered as a form without them.
+    assert_eq!((status, body["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_client")));
+    let (status, body) = status_and_json(
+        app.http
+            .post(app.url("/cctrustoauth2/root/tokens/clients"))
+            .header("content-type", "text/plain")
+            .body("x")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
     assert_eq!((status, body["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_request")));
 }
 
@@ -222,4 +234,113 @@ fn claims_header_kid(token: &str) -> String {
     let header: Value =
         serde_json::from_slice(&URL_SAFE_NO_PAD.decode(token.split('.').next().unwrap()).unwrap()).unwrap();
     header["kid"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn token_endpoints_answer_with_one_trailing_slash() {
+    let Some((app, client)) = app_with_client().await else { return };
+    let id = client.id.to_string();
+    let form = [("grant_type", "client_credentials"), ("client_id", id.as_str()), ("client_secret", &client.secret)];
+    let response = app
+        .http
+        .post(app.url("/cctrustoauth2/root/tokens/clients/"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(serde_urlencoded::to_string(form).unwrap())
+        .send()
+        .await
+        .unwrap();
+    let (status, body) = status_and_json(response).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["token_type"], "bearer");
+    let response = app
+        .http
+        .post(app.url("/root/tokens/clients/"))
+        .json(&json!({"clientId": id, "clientSecret": client.secret}))
+        .send()
+        .await
+        .unwrap();
+    let (status, body) = status_and_json(response).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(body["token"].is_string());
+}
+
+#[tokio::test]
+async fn the_oauth_endpoint_also_takes_the_legacy_json_credentials_in_any_case() {
+    let Some((app, client)) = app_with_client().await else { return };
+    let id = client.id.to_string();
+    let post_json = |path: &'static str, body: Value| app.http.post(app.url(path)).json(&body).send();
+    let response =
+        post_json("/cctrustoauth2/root/tokens/clients", json!({"ClientID": id, "clientsecret": client.secret}))
+            .await
+            .unwrap();
+    assert_eq!(response.headers()["cache-control"], "no-store");
+    let (status, body) = status_and_json(response).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let keys: Vec<&str> = body.as_object().unwrap().keys().map(String::as_str).collect();
+    assert_eq!(keys.len(), 3, "the form's response shape: {body}");
+    assert_eq!(body["token_type"], "bearer");
+    assert_eq!(body["expires_in"], json!("3600"));
+    assert_eq!(claims_of(body["access_token"].as_str().unwrap())["sub"], json!(id));
+
+    let wrong = json!({"clientId": id, "clientSecret": "tgs_not-the-secret"});
+    let (status, body) = status_and_json(post_json("/cctrustoauth2/root/tokens/clients", wrong).await.unwrap()).await;
+    assert_eq!((status, &body["error"]), (StatusCode::BAD_REQUEST, &json!("invalid_client")), "{body}");
+    let twice = json!({"clientId": id, "CLIENTID": id, "clientSecret": client.secret});
+    let (status, body) = status_and_json(post_json("/cctrustoauth2/root/tokens/clients", twice).await.unwrap()).await;
+    assert_eq!((status, &body["error"]), (StatusCode::BAD_REQUEST, &json!("invalid_request")), "{body}");
+    let (status, body) = status_and_json(
+        app.http
+            .post(app.url("/cctrustoauth2/root/tokens/clients"))
+            .header("content-type", "application/json")
+            .body("{not json")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!((status, &body["error"]), (StatusCode::BAD_REQUEST, &json!("invalid_request")), "{body}");
+}
+
+#[tokio::test]
+async fn revocation_stays_form_only() {
+    let Some((app, client)) = app_with_client().await else { return };
+    let token = app.token(&client).await;
+    let body = json!({"client_id": client.id.to_string(), "client_secret": client.secret, "token": token});
+    let (status, body) =
+        status_and_json(app.http.post(app.url("/oauth2/revoke")).json(&body).send().await.unwrap()).await;
+    assert_eq!((status, &body["error"]), (StatusCode::BAD_REQUEST, &json!("invalid_request")), "{body}");
+    let (status, _) = app.get("/systemlog/records", &token, &client.customer).await;
+    assert_eq!(status, StatusCode::OK, "the token is not revoked");
+}
+
+#[tokio::test]
+async fn both_token_endpoints_answer_in_citrix_field_order() {
+    let Some((app, client)) = app_with_client().await else { return };
+    let id = client.id.to_string();
+    let form = [("grant_type", "client_credentials"), ("client_id", id.as_str()), ("client_secret", &client.secret)];
+    let raw = app
+        .http
+        .post(app.url("/cctrustoauth2/root/tokens/clients"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(serde_urlencoded::to_string(form).unwrap())
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(raw.starts_with("{\"token_type\":\"bearer\",\"access_token\":\""), "{raw}");
+    assert!(raw.ends_with(",\"expires_in\":\"3600\"}"), "{raw}");
+    let raw = app
+        .http
+        .post(app.url("/root/tokens/clients"))
+        .json(&json!({"clientId": id, "clientSecret": client.secret}))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    crate::harness::assert_key_order(&raw, &["principal", "subject", "token", "openIdToken", "expiresIn"]);
+    assert!(raw.ends_with(",\"expiresIn\":3600}"), "{raw}");
 }
