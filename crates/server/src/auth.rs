@@ -56,24 +56,38 @@ impl<N: Needs> FromRequestParts<AppState> for Authorized<N> {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let token = bearer_token(&parts.headers)?;
-        let claims = state.verify_token(token).ok_or_else(ApiError::invalid_credentials)?;
-        let customer = requested_customer(parts).await?;
-        if customer != claims.customer_id {
-            return Err(ApiError::Forbidden("the token was issued for another customer".to_owned()));
-        }
-        // A deleted client, or one whose owner left the customer, no longer authenticates (R6).
-        let client = state.client(claims.sub).await?.ok_or_else(ApiError::invalid_credentials)?;
-        let facts = &client.facts.client;
-        if facts.customer_id != claims.customer_id || facts.owner_id != claims.user_id {
-            return Err(ApiError::invalid_credentials());
-        }
-        let access = rights::effective_access(PrincipalKind::ApiClient, client.standing)?;
-        if !access.allows(N::PERMISSION) {
-            return Err(rights::Denied::Missing(N::PERMISSION).into());
-        }
-        Ok(Self { client_id: claims.sub, client_name: facts.name.clone(), customer_id: customer, needs: PhantomData })
+        authorize(parts, state).await
     }
+}
+
+/// The authorization path, in a span naming the permission, the client and the customer (never
+/// the token).
+#[tracing::instrument(
+    name = "authorize",
+    skip_all,
+    fields(permission = ?N::PERMISSION, client_id = tracing::field::Empty, customer = tracing::field::Empty)
+)]
+async fn authorize<N: Needs>(parts: &mut Parts, state: &AppState) -> Result<Authorized<N>, ApiError> {
+    let token = bearer_token(&parts.headers)?;
+    let claims = state.verify_token(token).ok_or_else(ApiError::invalid_credentials)?;
+    let span = tracing::Span::current();
+    span.record("client_id", tracing::field::display(claims.sub));
+    span.record("customer", tracing::field::display(&claims.customer_id));
+    let customer = requested_customer(parts).await?;
+    if customer != claims.customer_id {
+        return Err(ApiError::Forbidden("the token was issued for another customer".to_owned()));
+    }
+    // A deleted client, or one whose owner left the customer, no longer authenticates (R6).
+    let client = state.client(claims.sub).await?.ok_or_else(ApiError::invalid_credentials)?;
+    let facts = &client.facts.client;
+    if facts.customer_id != claims.customer_id || facts.owner_id != claims.user_id {
+        return Err(ApiError::invalid_credentials());
+    }
+    let access = rights::effective_access(PrincipalKind::ApiClient, client.standing)?;
+    if !access.allows(N::PERMISSION) {
+        return Err(rights::Denied::Missing(N::PERMISSION).into());
+    }
+    Ok(Authorized { client_id: claims.sub, client_name: facts.name.clone(), customer_id: customer, needs: PhantomData })
 }
 
 /// `CwsAuth Bearer=<token>` (scheme and key in any case, spaces after `=` tolerated, other

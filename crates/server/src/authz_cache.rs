@@ -10,6 +10,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
+use prometheus::IntCounter;
 use time::OffsetDateTime;
 use trustgate_core::client::{last_used_is_stale, ApiClient};
 use trustgate_core::ids::{AdminId, ClientId, CustomerId};
@@ -50,6 +51,8 @@ pub struct AuthzCache {
     epoch: AtomicU64,
     flushes: AtomicU64,
     capacity: usize,
+    /// Entries dropped, by a change, a flush or a full cache: for metrics.
+    evictions: IntCounter,
 }
 
 /// Taken before a load; [`AuthzCache::insert`] ignores loads that an eviction overtook.
@@ -57,14 +60,24 @@ pub struct AuthzCache {
 pub struct Epoch(u64);
 
 impl AuthzCache {
-    pub fn new(capacity: usize) -> Self {
+    pub fn new(capacity: usize, evictions: IntCounter) -> Self {
         Self {
             clients: RwLock::default(),
             standings: RwLock::default(),
             epoch: AtomicU64::new(0),
             flushes: AtomicU64::new(0),
             capacity: capacity.max(1),
+            evictions,
         }
+    }
+
+    /// Clients held now.
+    pub fn held(&self) -> usize {
+        self.clients.read().map(|clients| clients.len()).unwrap_or_default()
+    }
+
+    fn evicted(&self, count: usize) {
+        self.evictions.inc_by(u64::try_from(count).unwrap_or(u64::MAX));
     }
 
     pub fn epoch(&self) -> Epoch {
@@ -94,9 +107,11 @@ impl AuthzCache {
             return entry;
         }
         if clients.len() >= self.capacity {
+            self.evicted(clients.len());
             clients.clear();
         }
         if standings.len() >= self.capacity {
+            self.evicted(standings.len());
             standings.clear();
         }
         standings.insert((grant.client.customer_id.clone(), grant.client.owner_id), grant.standing);
@@ -109,6 +124,7 @@ impl AuthzCache {
             return;
         };
         self.epoch.fetch_add(1, Ordering::AcqRel);
+        let before = clients.len() + standings.len();
         for change in changes {
             match change {
                 Change::ClientDeleted(id) => {
@@ -122,6 +138,7 @@ impl AuthzCache {
                 Change::KeysChanged | Change::NotificationsPosted(_) | Change::TokenRevoked(_) => {}
             }
         }
+        self.evicted(before - clients.len() - standings.len());
     }
 
     pub fn flush(&self) {
@@ -130,6 +147,7 @@ impl AuthzCache {
         };
         self.epoch.fetch_add(1, Ordering::AcqRel);
         self.flushes.fetch_add(1, Ordering::Relaxed);
+        self.evicted(clients.len() + standings.len());
         clients.clear();
         standings.clear();
     }
@@ -148,6 +166,10 @@ mod tests {
     use trustgate_core::admin::AdminStatus;
     use trustgate_core::customer::DisabledOwnerPolicy;
     use trustgate_core::secret::{ClientSecret, ServerKey};
+
+    fn cache(capacity: usize) -> AuthzCache {
+        AuthzCache::new(capacity, IntCounter::new("evictions", "evictions").unwrap())
+    }
 
     fn grant() -> ClientGrant {
         ClientGrant {
@@ -171,7 +193,7 @@ mod tests {
 
     #[test]
     fn a_load_overtaken_by_an_eviction_is_not_cached() {
-        let cache = AuthzCache::new(10);
+        let cache = cache(10);
         let g = grant();
         let before = cache.epoch();
         cache.evict(&[Change::MembershipChanged(g.client.customer_id.clone(), g.client.owner_id)]);
@@ -183,16 +205,17 @@ mod tests {
 
     #[test]
     fn an_owner_change_evicts_the_standing_of_all_their_clients() {
-        let cache = AuthzCache::new(10);
+        let cache = cache(10);
         let g = grant();
         cache.insert(cache.epoch(), &g);
         cache.evict(&[Change::AdminChanged(g.client.owner_id)]);
         assert!(cache.get(g.client.id).is_none());
+        assert_eq!(cache.evictions.get(), 1, "the owner's standing was evicted");
     }
 
     #[test]
     fn a_use_is_recorded_once_a_minute() {
-        let cache = AuthzCache::new(10);
+        let cache = cache(10);
         let entry = cache.insert(cache.epoch(), &grant());
         let now = OffsetDateTime::now_utc();
         assert!(entry.facts.record_use(now));
@@ -202,7 +225,7 @@ mod tests {
 
     #[test]
     fn the_cache_stays_within_its_capacity() {
-        let cache = AuthzCache::new(2);
+        let cache = cache(2);
         for _ in 0..5 {
             cache.insert(cache.epoch(), &grant());
         }

@@ -155,6 +155,13 @@ pub struct ServeArgs {
     /// The `aud` of every token, which resource servers check. Default: the public URL.
     #[arg(long, env = "TRUSTGATE_AUDIENCE")]
     pub audience: Option<String>,
+    /// Log lines as `text`, or as `json` (one object a line) for a log collector.
+    #[arg(long, env = "TRUSTGATE_LOG_FORMAT", value_enum, default_value_t)]
+    pub log_format: crate::logging::LogFormat,
+    /// Address to serve Prometheus metrics on, at /metrics (a port of their own, as they reveal
+    /// traffic). Off by default.
+    #[arg(long, env = "TRUSTGATE_METRICS_LISTEN")]
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 impl ServeArgs {
@@ -540,7 +547,20 @@ async fn serve(
         println!("       -d '{{\"email\":\"{email}\",\"password\":\"{password}\"}}' {url}/api/v1/session");
     }
     println!("API description: {url}/openapi.json");
+    let metrics = match args.metrics_listen {
+        Some(address) => {
+            let listener = tokio::net::TcpListener::bind(address)
+                .await
+                .with_context(|| format!("listening for metrics on {address}"))?;
+            println!("Prometheus metrics: http://{}/metrics", listener.local_addr()?);
+            Some(tokio::spawn(crate::serve_metrics(listener, state.clone(), std::future::pending())))
+        }
+        None => None,
+    };
     crate::serve(listener, state, stop_requested()).await?;
+    if let Some(metrics) = metrics {
+        metrics.abort();
+    }
     Ok(())
 }
 

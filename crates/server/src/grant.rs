@@ -12,6 +12,7 @@ use trustgate_core::token::{Claims, TokenUse};
 
 use crate::authz_cache::CachedClient;
 use crate::error::{ApiError, OAuthError};
+use crate::metrics::{RefusalReason, ThrottleKind};
 use crate::refusals::Subject;
 use crate::state::AppState;
 use crate::throttle::retry_after_secs;
@@ -68,7 +69,36 @@ impl From<Refusal> for OAuthError {
     }
 }
 
+impl Refusal {
+    fn reason(&self) -> RefusalReason {
+        match self {
+            Refusal::BadCredentials => RefusalReason::BadCredentials,
+            Refusal::Suspended => RefusalReason::Suspended,
+            Refusal::Throttled(_) => RefusalReason::Throttled,
+            Refusal::Server(_) => RefusalReason::Unavailable,
+        }
+    }
+}
+
+/// Issues a token, counted as a grant or as a refusal by its reason. The span names the client
+/// and its customer once known, never the secret.
+#[tracing::instrument(name = "grant", skip_all, fields(client_id = tracing::field::Empty, customer = tracing::field::Empty))]
 pub async fn issue(
+    state: &AppState,
+    client_id: &str,
+    secret: &str,
+    path: &PathCustomer,
+    source: Option<IpAddr>,
+) -> Result<Issued, Refusal> {
+    let outcome = issue_checked(state, client_id, secret, path, source).await;
+    match &outcome {
+        Ok(_) => state.metrics.granted(),
+        Err(refusal) => state.metrics.refused(refusal.reason()),
+    }
+    outcome
+}
+
+async fn issue_checked(
     state: &AppState,
     client_id: &str,
     secret: &str,
@@ -132,7 +162,11 @@ pub async fn authenticate(
         return Err(Refusal::BadCredentials);
     };
     let client = &cached.facts.client;
+    let span = tracing::Span::current();
+    span.record("client_id", tracing::field::display(client.id));
+    span.record("customer", tracing::field::display(&client.customer_id));
     if let Err(wait) = state.throttles.clients.check(&client.id) {
+        state.metrics.throttled(ThrottleKind::Client);
         let reason = "the client is locked out after repeated wrong secrets";
         return refuse(state, client, reason, source, Refusal::Throttled(retry_after_secs(wait))).await;
     }

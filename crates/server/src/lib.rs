@@ -8,6 +8,8 @@ pub mod config;
 #[cfg(unix)]
 pub mod control;
 pub mod keys;
+pub mod logging;
+pub mod metrics;
 pub mod ops;
 pub mod routes;
 pub mod state;
@@ -19,6 +21,7 @@ mod console;
 mod error;
 mod grant;
 mod list_cache;
+mod observe;
 mod password;
 mod refusals;
 mod revoked;
@@ -49,4 +52,15 @@ pub async fn serve(
     // Counts of refusals still in their window are written before the process goes.
     state.flush_refusals().await;
     served
+}
+
+/// Serves Prometheus metrics at `/metrics` on a listener of their own (`serve --metrics-listen`),
+/// until `shutdown` completes.
+pub async fn serve_metrics(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let limits = state.config.connections;
+    conn::serve(listener, metrics::router(state), limits, shutdown).await
 }

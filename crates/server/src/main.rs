@@ -2,13 +2,14 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use trustgate_server::cli::{self, Cli, Command};
+use trustgate_server::logging::{self, LogFormat};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let default_level = if matches!(cli.command, Command::Serve(_)) { "info" } else { "warn" };
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    match &cli.command {
+        Command::Serve(args) => logging::init(args.log_format, "info"),
+        _ => logging::init(LogFormat::Text, "warn"),
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(error) => {

@@ -96,6 +96,7 @@ pub async fn authenticate(
     }
     let key = (email, source);
     if let Err(wait) = state.throttles.sign_ins.check(&key) {
+        state.metrics.throttled(crate::metrics::ThrottleKind::SignIn);
         return Err(ApiError::Throttled { retry_after: retry_after_secs(wait) });
     }
     let store = state.store.as_ref();

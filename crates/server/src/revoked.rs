@@ -63,8 +63,7 @@ impl RevokedTokens {
         }
     }
 
-    #[cfg(test)]
-    fn len(&self) -> usize {
+    pub fn held(&self) -> usize {
         self.0.read().map(|inner| inner.expiry.len()).unwrap_or_default()
     }
 }
@@ -84,6 +83,6 @@ mod tests {
         let many = (0..FIRST_SWEEP).map(|i| (format!("later-{i}"), later + time::Duration::hours(1))).collect();
         revoked.load(many, later);
         assert!(!revoked.contains("a"), "swept once expired");
-        assert_eq!(revoked.len(), FIRST_SWEEP);
+        assert_eq!(revoked.held(), FIRST_SWEEP);
     }
 }

@@ -19,6 +19,7 @@ use crate::config::ServerConfig;
 use crate::error::ApiError;
 use crate::keys;
 use crate::list_cache::ListCache;
+use crate::metrics::{CacheCounters, Metrics};
 use crate::refusals::{RefusalLog, Subject};
 use crate::revoked::RevokedTokens;
 use crate::throttle::{Throttle, Throttles};
@@ -42,18 +43,19 @@ pub struct Shared {
     pub throttles: Throttles,
     refusals: RefusalLog,
     revoked: RevokedTokens,
+    pub metrics: Metrics,
 }
 
 /// The signing keys and the tokens verified with them, replaced together: a token verified with
 /// a key while it is being revoked is remembered only by the set that is thrown away.
 pub struct Keys {
     set: KeySet,
-    verified: VerifiedTokens,
+    pub(crate) verified: VerifiedTokens,
 }
 
 impl Keys {
-    fn new(set: KeySet, capacity: usize) -> Self {
-        Self { set, verified: VerifiedTokens::new(capacity) }
+    fn new(set: KeySet, capacity: usize, counters: &CacheCounters) -> Self {
+        Self { set, verified: VerifiedTokens::new(capacity, counters.evictions.clone()) }
     }
 }
 
@@ -76,10 +78,11 @@ impl AppState {
     /// authorization cache to the store's change feed.
     pub async fn new(store: Arc<dyn Store>, server_key: ServerKey, config: ServerConfig) -> Result<Self, StoreError> {
         let vault = KeyVault::new(&server_key);
-        let keys = Keys::new(load_keys(store.as_ref(), &vault).await?, config.cache_capacity);
+        let metrics = Metrics::new().map_err(|e| StoreError::Internal(format!("cannot set up metrics: {e}")))?;
+        let keys = Keys::new(load_keys(store.as_ref(), &vault).await?, config.cache_capacity, &metrics.verified_tokens);
         let shared = Arc::new(Shared {
             store,
-            cache: AuthzCache::new(config.cache_capacity),
+            cache: AuthzCache::new(config.cache_capacity, metrics.authorization.evictions.clone()),
             server_key,
             vault,
             notifications: ListCache::new(config.cache_capacity),
@@ -93,6 +96,7 @@ impl AppState {
             keys: RwLock::new(Arc::new(keys)),
             key_reload: tokio::sync::Mutex::new(()),
             revoked: RevokedTokens::default(),
+            metrics,
         });
         shared.store.watch_changes(Arc::new(Feed(Arc::downgrade(&shared))));
         // Read after subscribing: a revocation committed in between arrives through the feed.
@@ -123,7 +127,9 @@ impl AppState {
     pub fn verify_token(&self, token: &str) -> Option<Arc<Claims>> {
         let now = OffsetDateTime::now_utc();
         let keys = self.keys();
-        let claims = match keys.verified.get(token, now) {
+        let cached = keys.verified.get(token, now);
+        self.metrics.verified_tokens.hit_or_miss(cached.is_some());
+        let claims = match cached {
             Some(claims) => claims,
             None => {
                 let claims = Arc::new(keys.verify(token, now, &self.config.issuer).ok()?);
@@ -150,6 +156,11 @@ impl AppState {
         }
     }
 
+    /// Revoked tokens held in memory.
+    pub fn revoked_len(&self) -> usize {
+        self.revoked.held()
+    }
+
     /// Writes every refusal counted so far; on graceful shutdown, so no count is lost.
     pub async fn flush_refusals(&self) {
         write_refusals(&self.0, true).await;
@@ -157,7 +168,9 @@ impl AppState {
 
     /// The client and its owner's current standing: from the cache, or loaded and cached.
     pub async fn client(&self, id: ClientId) -> Result<Option<CachedClient>, ApiError> {
-        if let Some(hit) = self.cache.get(id) {
+        let cached = self.cache.get(id);
+        self.metrics.authorization.hit_or_miss(cached.is_some());
+        if let Some(hit) = cached {
             return Ok(Some(hit));
         }
         let epoch = self.cache.epoch();
@@ -191,6 +204,18 @@ impl ChangeListener for Feed {
         }
         if changes.contains(&Change::KeysChanged) {
             tokio::spawn(reload_keys(self.0.clone()));
+        }
+    }
+
+    fn delivered(&self, lag: Duration) {
+        if let Some(shared) = self.0.upgrade() {
+            shared.metrics.feed_delivered(lag);
+        }
+    }
+
+    fn lost(&self) {
+        if let Some(shared) = self.0.upgrade() {
+            shared.metrics.feed_lost();
         }
     }
 
@@ -259,11 +284,12 @@ async fn reload_keys(shared: Weak<Shared>) {
     match keys::load(shared.store.as_ref(), &shared.vault).await.map(KeySet::new) {
         Ok(Some(set)) => {
             // The verified tokens go with the old set: a key that left it stops vouching for them.
-            let keys = Arc::new(Keys::new(set, shared.config.cache_capacity));
-            match shared.keys.write() {
-                Ok(mut slot) => *slot = keys,
-                Err(poisoned) => *poisoned.into_inner() = keys,
-            }
+            let keys = Arc::new(Keys::new(set, shared.config.cache_capacity, &shared.metrics.verified_tokens));
+            let old = match shared.keys.write() {
+                Ok(mut slot) => std::mem::replace(&mut *slot, keys),
+                Err(poisoned) => std::mem::replace(&mut *poisoned.into_inner(), keys),
+            };
+            old.verified.retire();
         }
         Ok(None) => tracing::error!("the store holds no signing key; keeping the current ones"),
         Err(error) => tracing::warn!(%error, "reloading signing keys failed; keeping the current ones"),

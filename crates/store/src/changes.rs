@@ -1,6 +1,7 @@
 //! The change feed: what changed, so every node's authorization cache can evict it.
 
 use std::sync::{Arc, RwLock};
+use std::time::Duration;
 
 use trustgate_core::ids::{AdminId, ClientId, CustomerId};
 
@@ -73,6 +74,17 @@ pub trait ChangeListener: Send + Sync {
     fn changed(&self, changes: &[Change]);
     /// Called when changes may have been missed: everything cached must go.
     fn flush(&self);
+    /// The feed delivered changes the newest of which was written `lag` ago (by this node's
+    /// clock, and never less than zero).
+    fn delivered(&self, lag: Duration);
+    /// The feed was lost (its connection dropped, or it could not be read) and starts over.
+    fn lost(&self);
+}
+
+/// How long ago a change written at `at_ms` (unix milliseconds) was, as the feed's lag.
+pub(crate) fn lag_since(at_ms: i64) -> Duration {
+    let now = crate::sql::ms(time::OffsetDateTime::now_utc());
+    Duration::from_millis(u64::try_from(now.saturating_sub(at_ms)).unwrap_or(0))
 }
 
 /// The listener a store tells about its own commits, synchronously, before the write returns:

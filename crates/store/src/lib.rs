@@ -29,7 +29,7 @@ use trustgate_core::secret::SecretVerifier;
 pub use changes::{Change, ChangeListener};
 pub use copy::copy_sqlite_to_postgres;
 pub use error::{StoreError, StoreResult};
-pub use model::{ClientGrant, LogQuery, LogRecord, Member, Membership, Notification, Session};
+pub use model::{ClientGrant, LogQuery, LogRecord, Member, Membership, Notification, PoolUse, Session};
 pub use postgres::PostgresStore;
 pub use scratch::{create_scratch_database, drop_scratch_database};
 pub use sqlite::SqliteStore;
@@ -44,6 +44,8 @@ pub trait Store: Send + Sync + 'static {
     async fn catch_up(&self) -> StoreResult<()>;
     /// A cheap round trip, for readiness checks.
     async fn ping(&self) -> StoreResult<()>;
+    /// How many connections the pool holds now, and how many of them are idle.
+    fn pool_use(&self) -> PoolUse;
 
     async fn create_customer(&self, customer: &Customer, actor: &Actor) -> StoreResult<()>;
     async fn customer(&self, id: &CustomerId) -> StoreResult<Option<Customer>>;

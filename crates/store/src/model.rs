@@ -9,6 +9,16 @@ use trustgate_core::ids::{AdminId, CustomerId};
 use trustgate_core::rights::Standing;
 use trustgate_core::secret::SecretVerifier;
 
+/// The store's connection pool at one moment, for metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolUse {
+    /// Connections open, idle or in use.
+    pub open: u32,
+    pub idle: u32,
+    /// Most connections the pool opens.
+    pub max: u32,
+}
+
 /// An administrator with their access in one customer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Member {

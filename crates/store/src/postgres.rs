@@ -16,7 +16,7 @@ use sqlx::postgres::{PgConnectOptions, PgListener, PgPoolOptions};
 use sqlx::{Pool, Postgres};
 use tokio::sync::{oneshot, watch};
 
-use crate::changes::ListenerSlot;
+use crate::changes::{lag_since, ListenerSlot};
 use crate::sql::store_impl;
 
 const CHANNEL: &str = "trustgate_changes";
@@ -28,6 +28,8 @@ const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
 const RECONNECT_DELAY: Duration = Duration::from_millis(500);
 const CHANGE_RETENTION: time::Duration = time::Duration::minutes(10);
 const SYNC_PREFIX: &str = "sync:";
+/// Starts a change payload: `at:<unix ms>` of the write.
+const AT_PREFIX: &str = "at:";
 /// How long a catch-up waits for its own notification to come back.
 const SYNC_TIMEOUT: Duration = Duration::from_secs(3);
 
@@ -76,11 +78,14 @@ impl PostgresStore {
         Ok(())
     }
 
-    async fn announce(tx: &mut Tx, changes: &[Change]) -> StoreResult<()> {
+    async fn announce(tx: &mut Tx, changes: &[Change], at: OffsetDateTime) -> StoreResult<()> {
         if changes.is_empty() {
             return Ok(());
         }
-        let mut payload = changes.iter().map(encode).collect::<Vec<_>>().join(";");
+        // The write's time goes first, for the receivers' lag; a decoder skips it as an item of
+        // no known kind.
+        let written = std::iter::once(format!("{AT_PREFIX}{}", sql::ms(at)));
+        let mut payload = written.chain(changes.iter().map(encode)).collect::<Vec<_>>().join(";");
         if payload.len() > MAX_PAYLOAD {
             payload = FLUSH_PAYLOAD.to_owned();
         }
@@ -162,6 +167,11 @@ fn encode(change: &Change) -> String {
     )
 }
 
+/// The unix milliseconds a change payload was written at, when it says.
+fn written_at(payload: &str) -> Option<i64> {
+    payload.split(';').next()?.strip_prefix(AT_PREFIX)?.parse().ok()
+}
+
 fn decode(payload: &str) -> Option<Vec<Change>> {
     if payload == FLUSH_PAYLOAD {
         return None;
@@ -217,18 +227,25 @@ async fn follow_feed(
             match next {
                 Ok(Some(notification)) => match notification.payload().strip_prefix(SYNC_PREFIX) {
                     Some(token) => answer(&waiting, token),
-                    None => match decode(notification.payload()) {
-                        Some(changes) => listener.changed(&changes),
-                        None => listener.flush(),
-                    },
+                    None => {
+                        match decode(notification.payload()) {
+                            Some(changes) => listener.changed(&changes),
+                            None => listener.flush(),
+                        }
+                        if let Some(at) = written_at(notification.payload()) {
+                            listener.delivered(lag_since(at));
+                        }
+                    }
                 },
                 // The connection dropped and was re-established: notifications may be lost.
                 Ok(None) => {
                     tracing::warn!("the change feed connection was lost; flushing the authorization cache");
+                    listener.lost();
                     listener.flush();
                 }
                 Err(error) => {
                     tracing::warn!(%error, "the change feed failed; flushing the authorization cache and reconnecting");
+                    listener.lost();
                     listener.flush();
                     break;
                 }
@@ -267,7 +284,11 @@ mod tests {
             Change::TokenRevoked("Jti-_0".to_owned()),
         ];
         let payload = changes.iter().map(encode).collect::<Vec<_>>().join(";");
-        assert_eq!(decode(&payload), Some(changes));
+        assert_eq!(decode(&payload), Some(changes.clone()));
         assert_eq!(decode(FLUSH_PAYLOAD), None);
+        let stamped = format!("{AT_PREFIX}1700000000123;{payload}");
+        assert_eq!(decode(&stamped), Some(changes), "the write's time is not taken for a change");
+        assert_eq!(written_at(&stamped), Some(1_700_000_000_123));
+        assert_eq!(written_at(&payload), None);
     }
 }

@@ -210,7 +210,7 @@ macro_rules! store_impl {
 
         use crate::changes::{Change, ChangeListener};
         use crate::error::{StoreError, StoreResult};
-        use crate::model::{ClientGrant, LogQuery, LogRecord, Member, Membership, Notification, Session};
+        use crate::model::{ClientGrant, LogQuery, LogRecord, Member, Membership, Notification, PoolUse, Session};
         use crate::sql::{self, ms};
         use crate::Store;
 
@@ -252,7 +252,7 @@ macro_rules! store_impl {
                     .execute(&mut **tx)
                     .await?;
             }
-            <$store>::announce(tx, changes).await
+            <$store>::announce(tx, changes, at).await
         }
 
         async fn load_member(tx: &mut Tx, customer: &CustomerId, admin: AdminId) -> StoreResult<Option<Member>> {
@@ -466,6 +466,14 @@ macro_rules! store_impl {
             async fn ping(&self) -> StoreResult<()> {
                 sqlx::query("SELECT 1").execute(&self.pool).await?;
                 Ok(())
+            }
+
+            fn pool_use(&self) -> PoolUse {
+                PoolUse {
+                    open: self.pool.size(),
+                    idle: u32::try_from(self.pool.num_idle()).unwrap_or(u32::MAX),
+                    max: self.pool.options().get_max_connections(),
+                }
             }
 
             async fn create_customer(&self, customer: &Customer, actor: &Actor) -> StoreResult<()> {

@@ -13,7 +13,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{Pool, Sqlite};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::changes::ListenerSlot;
+use crate::changes::{lag_since, ListenerSlot};
 use crate::files;
 use crate::sql::store_impl;
 
@@ -78,7 +78,7 @@ impl SqliteStore {
     }
 
     /// SQLite has no server to notify: other processes find the rows through their tailers.
-    async fn announce(_tx: &mut Tx, _changes: &[Change]) -> StoreResult<()> {
+    async fn announce(_tx: &mut Tx, _changes: &[Change], _at: OffsetDateTime) -> StoreResult<()> {
         Ok(())
     }
 
@@ -149,11 +149,14 @@ async fn tail_changes(
     }
 }
 
+/// seq, kind, customer_id, admin_id, client_id, at (unix ms).
+type FeedRow = (i64, String, Option<String>, Option<String>, Option<String>, i64);
+
 /// Delivers every change after `last_seq`; false (after flushing the listener) when reading fails.
 async fn read_feed(pool: &Pool<Sqlite>, listener: &dyn ChangeListener, last_seq: &mut i64) -> bool {
     loop {
-        let rows = sqlx::query_as::<_, (i64, String, Option<String>, Option<String>, Option<String>)>(
-            "SELECT seq, kind, customer_id, admin_id, client_id FROM changes WHERE seq > $1 ORDER BY seq LIMIT $2",
+        let rows = sqlx::query_as::<_, FeedRow>(
+            "SELECT seq, kind, customer_id, admin_id, client_id, at FROM changes WHERE seq > $1 ORDER BY seq LIMIT $2",
         )
         .bind(*last_seq)
         .bind(i64::from(TAIL_BATCH))
@@ -163,6 +166,7 @@ async fn read_feed(pool: &Pool<Sqlite>, listener: &dyn ChangeListener, last_seq:
             Ok(rows) => rows,
             Err(error) => {
                 tracing::warn!(%error, "reading the change feed failed; flushing the authorization cache");
+                listener.lost();
                 listener.flush();
                 return false;
             }
@@ -172,10 +176,13 @@ async fn read_feed(pool: &Pool<Sqlite>, listener: &dyn ChangeListener, last_seq:
         }
         let changes: Vec<Change> = rows
             .iter()
-            .filter_map(|(_, kind, c, a, k)| Change::from_columns(kind, c.as_deref(), a.as_deref(), k.as_deref()))
+            .filter_map(|(_, kind, c, a, k, _)| Change::from_columns(kind, c.as_deref(), a.as_deref(), k.as_deref()))
             .collect();
         if !changes.is_empty() {
             listener.changed(&changes);
+        }
+        if let Some((.., at)) = rows.last() {
+            listener.delivered(lag_since(*at));
         }
         if rows.len() < usize::from(TAIL_BATCH) {
             return true;

@@ -21,7 +21,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::state::AppState;
-use crate::transaction;
+use crate::{observe, transaction};
 
 /// The routes that the OpenAPI document describes, and the document itself.
 fn api() -> OpenApiRouter<AppState> {
@@ -59,6 +59,8 @@ pub fn router(state: AppState) -> Router {
         .fallback(meta::not_found)
         .method_not_allowed_fallback(meta::method_not_allowed)
         .layer(middleware::from_fn(transaction::stamp))
+        // Outside the stamp, so the access log sees the transaction id the response carries.
+        .layer(middleware::from_fn_with_state(state.clone(), observe::request))
         .with_state(state);
     // Citrix's SDKs call `/administrators/` and friends; the path is rewritten before routing so
     // every route (and the OpenAPI document, which lists each once) stays slash-free.

@@ -83,7 +83,7 @@ pub struct TestDatabase {
     admin_url: String,
 }
 
-fn require_all() -> bool {
+pub fn require_all() -> bool {
     std::env::var("TRUSTGATE_TEST_REQUIRE_ALL").is_ok_and(|v| v == "1")
 }
 

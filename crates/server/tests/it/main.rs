@@ -13,6 +13,7 @@ mod cli;
 mod console;
 mod files;
 mod limits;
+mod observability;
 mod openapi;
 mod openid_client;
 mod postgres_nodes;
@@ -36,6 +37,7 @@ mod sqlite {
     mod keys;
     mod lifecycle;
     mod manage;
+    mod metrics;
     mod notifications;
     mod rules;
     mod sessions;
@@ -63,6 +65,7 @@ mod postgres {
     mod keys;
     mod lifecycle;
     mod manage;
+    mod metrics;
     mod notifications;
     mod rules;
     mod sessions;
