@@ -203,7 +203,7 @@ async fn serve_with_json_logs_writes_one_parseable_access_line_per_request_with_
         .send()
         .await
         .unwrap();
-    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
     let transaction = response.headers()["x-cws-transactionid"].to_str().unwrap().to_owned();
 
     let log = server.logged(&transaction).await;
@@ -218,12 +218,12 @@ async fn serve_with_json_logs_writes_one_parseable_access_line_per_request_with_
     assert_eq!(access["target"], "trustgate::access");
     assert_eq!(access["method"], "POST");
     assert_eq!(access["route"], "/cctrustoauth2/{customer}/tokens/clients", "the template, not the raw path");
-    assert_eq!(access["status"], 401);
+    assert_eq!(access["status"], 400);
     assert!(access["latency_ms"].as_f64().is_some_and(|ms| ms >= 0.0), "{access}");
     assert!(!log.contains("obs-never-logged"), "the secret is never logged");
 
     let metrics = scrape_url(server.metrics_url.as_deref().unwrap()).await;
-    let refused = [("route", "/cctrustoauth2/{customer}/tokens/clients"), ("status", "401")];
+    let refused = [("route", "/cctrustoauth2/{customer}/tokens/clients"), ("status", "400")];
     assert_eq!(metrics.value("trustgate_http_requests_total", &refused), 1.0);
     assert_eq!(metrics.value("trustgate_token_refusals_total", &[("reason", "bad_credentials")]), 1.0);
     metrics.check_with_promtool();

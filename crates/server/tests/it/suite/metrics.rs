@@ -16,7 +16,7 @@ async fn a_grant_a_refusal_and_a_call_move_their_counters() {
     let token = app.token(&client).await;
     let id = client.id.to_string();
     let wrong = [("grant_type", "client_credentials"), ("client_id", id.as_str()), ("client_secret", "wrong")];
-    assert_eq!(app.oauth(customer.as_str(), &wrong).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(app.oauth(customer.as_str(), &wrong).await.0, StatusCode::BAD_REQUEST);
     assert_eq!(app.get(NOTIFICATIONS, &token, &customer).await.0, StatusCode::OK);
     assert_eq!(app.get(NOTIFICATIONS, &token, &customer).await.0, StatusCode::OK);
 
@@ -26,7 +26,7 @@ async fn a_grant_a_refusal_and_a_call_move_their_counters() {
     assert_eq!(moved("trustgate_token_refusals_total", &[("reason", "bad_credentials")]), 1.0);
     let granted = [("method", "POST"), ("route", OAUTH), ("status", "200")];
     assert_eq!(moved("trustgate_http_requests_total", &granted), 1.0);
-    assert_eq!(moved("trustgate_http_requests_total", &[("route", OAUTH), ("status", "401")]), 1.0);
+    assert_eq!(moved("trustgate_http_requests_total", &[("route", OAUTH), ("status", "400")]), 1.0);
     let called = [("method", "GET"), ("route", NOTIFICATIONS), ("status", "200")];
     assert_eq!(moved("trustgate_http_requests_total", &called), 2.0);
     assert_eq!(moved("trustgate_http_request_duration_seconds_count", &called), 2.0);
