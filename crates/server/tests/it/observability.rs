@@ -62,9 +62,13 @@ impl Metrics {
             .spawn();
         let mut child = match child {
             Ok(child) => child,
-            Err(e) if require_all() => panic!("promtool is required (TRUSTGATE_TEST_REQUIRE_ALL=1) but cannot run: {e}"),
+            Err(e) if require_all() => {
+                panic!("promtool is required (TRUSTGATE_TEST_REQUIRE_ALL=1) but cannot run: {e}")
+            }
             Err(e) => {
-                eprintln!("SKIPPING the promtool check: cannot run promtool ({e}); install Debian's prometheus package");
+                eprintln!(
+                    "SKIPPING the promtool check: cannot run promtool ({e}); install Debian's prometheus package"
+                );
                 return;
             }
         };

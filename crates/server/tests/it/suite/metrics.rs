@@ -30,10 +30,16 @@ async fn a_grant_a_refusal_and_a_call_move_their_counters() {
     let called = [("method", "GET"), ("route", NOTIFICATIONS), ("status", "200")];
     assert_eq!(moved("trustgate_http_requests_total", &called), 2.0);
     assert_eq!(moved("trustgate_http_request_duration_seconds_count", &called), 2.0);
-    assert_eq!(moved("trustgate_http_request_duration_seconds_bucket", &[("route", NOTIFICATIONS), ("le", "+Inf")]), 2.0);
+    assert_eq!(
+        moved("trustgate_http_request_duration_seconds_bucket", &[("route", NOTIFICATIONS), ("le", "+Inf")]),
+        2.0
+    );
     // The token is verified, then found; the client is looked up by each of the four requests.
     // (A feed that starts over meanwhile empties the caches, so hits are not counted exactly.)
-    let look_ups = |cache| moved("trustgate_cache_hits_total", &[("cache", cache)]) + moved("trustgate_cache_misses_total", &[("cache", cache)]);
+    let look_ups = |cache| {
+        moved("trustgate_cache_hits_total", &[("cache", cache)])
+            + moved("trustgate_cache_misses_total", &[("cache", cache)])
+    };
     assert_eq!(look_ups("verified_tokens"), 2.0);
     assert!(moved("trustgate_cache_misses_total", &[("cache", "verified_tokens")]) >= 1.0);
     assert_eq!(look_ups("authorization"), 4.0);
