@@ -92,8 +92,15 @@ pub async fn issue(
 ) -> Result<Issued, Refusal> {
     let outcome = issue_checked(state, client_id, secret, path, source).await;
     match &outcome {
-        Ok(_) => state.metrics.granted(),
-        Err(refusal) => state.metrics.refused(refusal.reason()),
+        Ok(_) => {
+            state.metrics.granted();
+            tracing::debug!("token issued");
+        }
+        Err(refusal) => {
+            let reason = refusal.reason();
+            state.metrics.refused(reason);
+            tracing::debug!(reason = reason.label(), "token refused");
+        }
     }
     outcome
 }

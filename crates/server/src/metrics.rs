@@ -1,8 +1,10 @@
 //! Prometheus metrics, served by `trustgate serve --metrics-listen` on a listener of their own:
 //! they tell how much traffic each route gets, so they stay off the public API port.
 //!
-//! Written in the Prometheus text format (`prometheus` crate), which `promtool check metrics`
-//! lints; every label takes a bounded set of values (route templates, never raw paths).
+//! Written in the Prometheus text format by the `prometheus` crate: `prometheus-client` writes
+//! only OpenMetrics text, whose counters `promtool check metrics` (and Prometheus's text parser)
+//! read as untyped series without help. Every label takes a bounded set of values (route
+//! templates, never raw paths).
 
 use std::time::Duration;
 
@@ -31,7 +33,7 @@ pub enum RefusalReason {
 }
 
 impl RefusalReason {
-    fn label(self) -> &'static str {
+    pub fn label(self) -> &'static str {
         match self {
             RefusalReason::BadCredentials => "bad_credentials",
             RefusalReason::Suspended => "suspended",

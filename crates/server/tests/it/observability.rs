@@ -139,6 +139,10 @@ struct Server {
 
 impl Server {
     fn start(args: &[&str]) -> Self {
+        Self::start_with_env(args, &[])
+    }
+
+    fn start_with_env(args: &[&str], env: &[(&str, &str)]) -> Self {
         let dir = TempDir::new();
         let log = dir.path().join("serve.log");
         let mut child = Command::new(env!("CARGO_BIN_EXE_trustgate"))
@@ -150,6 +154,7 @@ impl Server {
             .env_remove("TRUSTGATE_LOG_FORMAT")
             .env_remove("RUST_LOG")
             .env_remove("NO_COLOR")
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(std::fs::File::create(&log).unwrap())
@@ -199,7 +204,10 @@ impl Drop for Server {
 
 #[tokio::test]
 async fn serve_with_json_logs_writes_one_parseable_access_line_per_request_with_its_transaction_id() {
-    let server = Server::start(&["--log-format", "json", "--metrics-listen", "127.0.0.1:0"]);
+    let server = Server::start_with_env(
+        &["--log-format", "json", "--metrics-listen", "127.0.0.1:0"],
+        &[("RUST_LOG", "info,trustgate_server=debug")],
+    );
     let http = reqwest::Client::new();
     let response = http
         .post(format!("{}/cctrustoauth2/root/tokens/clients", server.url))
@@ -225,6 +233,10 @@ async fn serve_with_json_logs_writes_one_parseable_access_line_per_request_with_
     assert_eq!(access["status"], 400);
     assert!(access["latency_ms"].as_f64().is_some_and(|ms| ms >= 0.0), "{access}");
     assert!(!log.contains("obs-never-logged"), "the secret is never logged");
+    let refused = lines.iter().find(|line| line["message"] == "token refused").expect("a refusal at debug level");
+    assert_eq!(refused["reason"], "bad_credentials");
+    let spans: Vec<&str> = refused["spans"].as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap()).collect();
+    assert_eq!(spans, ["request", "grant"], "the grant runs in its own span within the request's: {refused}");
 
     let metrics = scrape_url(server.metrics_url.as_deref().unwrap()).await;
     let refused = [("route", "/cctrustoauth2/{customer}/tokens/clients"), ("status", "400")];
