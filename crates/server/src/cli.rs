@@ -265,6 +265,19 @@ pub enum ProviderArg {
     Ad,
 }
 
+impl ProviderArg {
+    /// How the CLI spells `provider`.
+    fn name(provider: Provider) -> &'static str {
+        match provider {
+            Provider::Local => "local",
+            Provider::AzureAd => "azure-ad",
+            Provider::Okta => "okta",
+            Provider::Google => "google",
+            Provider::Ad => "ad",
+        }
+    }
+}
+
 impl From<ProviderArg> for Provider {
     fn from(arg: ProviderArg) -> Self {
         match arg {
@@ -485,8 +498,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
 
 fn no_store(data_dir: &Path) -> Failure {
     let dir = data_dir.display();
+    let full = std::path::absolute(data_dir).map_or_else(|_| String::new(), |p| format!(" ({})", p.display()));
     Failure::not_found(format!(
-        "there is no Trustgate store in the data directory {dir}: run `trustgate serve --data-dir {dir}` once \
+        "there is no Trustgate store in the data directory {dir}{full}: run `trustgate serve --data-dir {dir}` once \
          to create it, or point --data-dir (env TRUSTGATE_DATA_DIR) at the directory `serve` uses"
     ))
 }
@@ -884,7 +898,7 @@ async fn admin(store: &dyn Store, command: AdminCommand, out: Output) -> anyhow:
                     [
                         m.admin.id.to_string(),
                         m.admin.email.to_string(),
-                        m.admin.provider.to_string(),
+                        ProviderArg::name(m.admin.provider).to_owned(),
                         m.admin.status.as_str().to_owned(),
                         m.access.to_string(),
                     ]

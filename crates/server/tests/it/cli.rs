@@ -546,6 +546,7 @@ async fn text_output_is_aligned_tables_with_headers_and_counts_in_proper_english
     let lines: Vec<&str> = listed.lines().collect();
     assert_eq!(lines.len(), 3, "a header and one line per administrator: {listed}");
     assert!(lines[0].starts_with("ID ") && lines[0].contains("E-MAIL") && lines[0].contains("ACCESS"), "{listed}");
+    assert!(lines[1..].iter().all(|l| l.contains("  local  ")), "the provider as the CLI spells it: {listed}");
     for header in ["E-MAIL", "PROVIDER", "STATUS", "ACCESS"] {
         let column = lines[0].find(header).unwrap();
         for line in &lines[1..] {
