@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{anyhow, bail, Context};
+use anyhow::{anyhow, Context};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use serde_json::{json, Value};
 use time::OffsetDateTime;
@@ -463,7 +463,12 @@ pub async fn open_store(data_dir: &Path, database: Option<&str>) -> anyhow::Resu
         Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
             Arc::new(PostgresStore::connect(url).await.context("connecting to PostgreSQL")?)
         }
-        Some(other) => bail!("--database takes a postgres:// URL (got {other:?}); leave it out for the embedded store"),
+        Some(other) => {
+            return Err(Failure::invalid(format!(
+                "--database takes a postgres:// URL (got {other:?}); leave it out for the embedded store"
+            ))
+            .into())
+        }
         None => Arc::new(
             SqliteStore::open(data_dir)
                 .await
@@ -586,7 +591,7 @@ impl Output {
 pub fn server_key(data_dir: &Path) -> anyhow::Result<ServerKey> {
     if let Ok(text) = std::env::var("TRUSTGATE_SERVER_KEY") {
         return ServerKey::from_encoded(&text)
-            .ok_or_else(|| anyhow!("TRUSTGATE_SERVER_KEY is not a 32-byte base64url key"));
+            .ok_or_else(|| Failure::invalid("TRUSTGATE_SERVER_KEY is not a 32-byte base64url key").into());
     }
     let path = data_dir.join(SERVER_KEY_FILE);
     match std::fs::read_to_string(&path) {
@@ -697,9 +702,10 @@ fn issuer(args: &ServeArgs, bound: std::net::SocketAddr) -> anyhow::Result<Issue
             let url = url.trim().trim_end_matches('/');
             let rest = url.strip_prefix("https://").or_else(|| url.strip_prefix("http://"));
             if rest.is_none_or(|rest| rest.is_empty() || rest.contains(['?', '#', ' '])) {
-                bail!(
+                return Err(Failure::invalid(format!(
                     "--public-url must be an absolute http:// or https:// URL without query or fragment, not {url:?}"
-                );
+                ))
+                .into());
             }
             url.to_owned()
         }
@@ -711,6 +717,8 @@ fn issuer(args: &ServeArgs, bound: std::net::SocketAddr) -> anyhow::Result<Issue
 
 /// First start on an empty store: a customer and a Full administrator who can sign in.
 async fn bootstrap(store: &dyn Store, email: &str) -> anyhow::Result<(CustomerId, Email, String)> {
+    // Checked before anything is written: a bad --bootstrap-email leaves the store empty.
+    let email = given("--bootstrap-email", Email::parse(email))?;
     let now = OffsetDateTime::now_utc();
     let customer = Customer {
         id: CustomerId::generate(),
@@ -719,7 +727,6 @@ async fn bootstrap(store: &dyn Store, email: &str) -> anyhow::Result<(CustomerId
         created_at: now,
     };
     store.create_customer(&customer, &Actor::System).await?;
-    let email = Email::parse(email)?;
     let password = random_token()[..24].to_owned();
     let hash = password::hash(password.clone()).await?;
     let candidate = local_admin(email.clone(), None, now)?;

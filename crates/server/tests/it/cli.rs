@@ -612,7 +612,7 @@ async fn on_postgres_the_cli_refuses_to_create_a_client_without_the_deployments_
     let output = Command::new(env!("CARGO_BIN_EXE_trustgate"))
         .arg("--data-dir")
         .arg(elsewhere.path())
-        .args(&create)
+        .args(create)
         .args(["--name", "n"])
         .env("TRUSTGATE_SERVER_KEY", trustgate_core::secret::ServerKey::generate().encode())
         .output()
