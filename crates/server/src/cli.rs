@@ -37,7 +37,8 @@ pub use failure::{report, report_usage};
 use text::{count, table};
 
 const SERVER_KEY_FILE: &str = "server.key";
-/// The options every command takes, shown apart from the command's own.
+/// The options every command takes: shown apart from the command's own, and only by `--help`
+/// (not `-h`), so a command's short help lists just what it needs.
 const GLOBAL: &str = "Global options";
 
 #[derive(Debug, Parser)]
@@ -46,17 +47,18 @@ const GLOBAL: &str = "Global options";
     version,
     about = "Trustgate: API clients (ID + Secret → one-hour token) that can do exactly what their owner may do, now.",
     after_help = "Start with `trustgate serve`: it creates the store in --data-dir and prints where to sign in. \
-                  The other commands work on that store, also while it serves; exit codes are listed in the README."
+                  The other commands work on that store, also while it serves. Every command takes --data-dir, \
+                  --database and --json (see --help); exit codes are listed in the README."
 )]
 pub struct Cli {
     /// Where the embedded store and the server key live.
-    #[arg(long, global = true, env = "TRUSTGATE_DATA_DIR", default_value = "trustgate-data", help_heading = GLOBAL)]
+    #[arg(long, global = true, env = "TRUSTGATE_DATA_DIR", default_value = "trustgate-data", help_heading = GLOBAL, hide_short_help = true)]
     pub data_dir: PathBuf,
     /// A PostgreSQL URL (postgres://…) instead of the embedded store.
-    #[arg(long, global = true, env = "TRUSTGATE_DATABASE_URL", value_name = "URL", help_heading = GLOBAL)]
+    #[arg(long, global = true, env = "TRUSTGATE_DATABASE_URL", value_name = "URL", help_heading = GLOBAL, hide_short_help = true)]
     pub database: Option<String>,
     /// Print JSON on standard output (and errors as JSON on standard error).
-    #[arg(long, global = true, help_heading = GLOBAL)]
+    #[arg(long, global = true, help_heading = GLOBAL, hide_short_help = true)]
     pub json: bool,
     #[command(subcommand)]
     pub command: Command,

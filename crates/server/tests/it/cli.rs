@@ -583,6 +583,14 @@ fn every_option_says_what_it_is_for_and_global_ones_stand_apart() {
     let mut missing = Vec::new();
     visit(&trustgate_server::cli::Cli::command(), "trustgate", &mut missing);
     assert!(missing.is_empty(), "options without help: {missing:?}");
+    let help = |flag: &str| {
+        let output = Command::new(env!("CARGO_BIN_EXE_trustgate")).args(["admin", "list", flag]).output().unwrap();
+        assert!(output.status.success());
+        String::from_utf8(output.stdout).unwrap()
+    };
+    let (short, long) = (help("-h"), help("--help"));
+    assert!(short.contains("--customer") && !short.contains("--data-dir"), "-h shows the command's own: {short}");
+    assert!(long.contains("Global options:") && long.contains("--data-dir"), "--help shows them apart: {long}");
 }
 
 #[tokio::test]
