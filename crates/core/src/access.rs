@@ -72,6 +72,10 @@ impl PermissionSet {
         Self(0)
     }
 
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+
     pub fn contains(self, permission: Permission) -> bool {
         self.0 & permission.bit() != 0
     }

@@ -49,6 +49,8 @@ pub enum Refusal {
     NotFederated,
     #[error("an administrator may own at most {0} API clients in a customer; delete one first")]
     ClientLimit(u64),
+    #[error("Custom access must grant at least one permission (or choose Full access)")]
+    NoPermission,
 }
 
 impl Refusal {
@@ -66,13 +68,24 @@ impl Refusal {
             Refusal::LastFullAdmin => "lastFullAdministrator",
             Refusal::NotFederated => "notFederated",
             Refusal::ClientLimit(_) => "clientLimit",
+            Refusal::NoPermission => "noPermission",
         }
+    }
+}
+
+/// Whether `access` can be granted at all: Custom access with no permission would be a member who
+/// can do nothing, almost always a forgotten `--permission` or an unticked form.
+pub fn grantable(access: Access) -> Result<(), Refusal> {
+    match access {
+        Access::Custom(set) if set.is_empty() => Err(Refusal::NoPermission),
+        _ => Ok(()),
     }
 }
 
 /// Adding an administrator with `access`.
 pub fn add(authority: Authority, access: Access) -> Result<(), Refusal> {
-    authority.covers(access)
+    authority.covers(access)?;
+    grantable(access)
 }
 
 /// Changing a member's access from `before` to `after`, with `full_admins` Full administrators
@@ -80,7 +93,8 @@ pub fn add(authority: Authority, access: Access) -> Result<(), Refusal> {
 pub fn change_access(authority: Authority, before: Access, after: Access, full_admins: u64) -> Result<(), Refusal> {
     authority.covers(before)?;
     authority.covers(after)?;
-    keeps_a_full_admin(before, after != Access::Full, full_admins)
+    keeps_a_full_admin(before, after != Access::Full, full_admins)?;
+    grantable(after)
 }
 
 /// Removing a member holding `access` from the customer (R6 follows).
@@ -167,6 +181,18 @@ mod tests {
         assert_eq!(change_access(admins, Access::Full, custom(&[]), 2), Err(Refusal::BeyondOwnAccess));
         assert_eq!(remove(admins, Access::Full, 2), Err(Refusal::BeyondOwnAccess));
         assert_eq!(add(Authority::Operator, Access::Full), Ok(()));
+    }
+
+    #[test]
+    fn custom_access_grants_at_least_one_permission_whoever_asks() {
+        for authority in [Authority::Operator, Authority::Holds(Access::Full)] {
+            assert_eq!(add(authority, custom(&[])), Err(Refusal::NoPermission));
+            assert_eq!(
+                change_access(authority, custom(&[Permission::SystemLog]), custom(&[]), 2),
+                Err(Refusal::NoPermission)
+            );
+            assert_eq!(add(authority, custom(&[Permission::SystemLog])), Ok(()));
+        }
     }
 
     #[test]

@@ -30,8 +30,11 @@ pub struct BenchArgs {
     /// API clients to seed (spread evenly over the administrators).
     #[arg(long, default_value_t = 10_000)]
     pub clients: u32,
+    /// Customers to seed.
     #[arg(long, default_value_t = 100)]
     pub customers: u32,
+    /// Administrators to seed, spread evenly over the customers (the first of each has Full
+    /// access, the others Custom access and own the clients).
     #[arg(long, default_value_t = 1_000)]
     pub admins: u32,
     /// Seconds each measurement runs.

@@ -3,17 +3,16 @@
 //! write they tell a server running on the same data directory to take it in at once (`control`).
 
 use std::io::{BufRead, Write};
-use std::net::SocketAddr;
 use std::num::NonZeroU32;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{anyhow, bail, Context};
+use anyhow::{anyhow, Context};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use serde_json::{json, Value};
 use time::OffsetDateTime;
-use trustgate_core::access::{Access, Permission, PermissionSet};
+use trustgate_core::access::{Access, Permission};
 use trustgate_core::admin::{parse_display_name, Admin, AdminStatus, Email, Provider};
 use trustgate_core::custody::KeyVault;
 use trustgate_core::customer::{parse_customer_name, Customer, DisabledOwnerPolicy};
@@ -30,30 +29,37 @@ use crate::throttle::Policy as ThrottlePolicy;
 use crate::wire::rfc3339;
 use crate::{ops, password};
 
+mod failure;
+mod text;
+
+use failure::{given, Failure};
+pub use failure::{report, report_usage};
+use text::{count, table};
+
 const SERVER_KEY_FILE: &str = "server.key";
+/// The options every command takes: shown apart from the command's own, and only by `--help`
+/// (not `-h`), so a command's short help lists just what it needs.
+const GLOBAL: &str = "Global options";
 
 #[derive(Debug, Parser)]
 #[command(
     name = "trustgate",
     version,
     about = "Trustgate: API clients (ID + Secret → one-hour token) that can do exactly what their owner may do, now.",
-    after_help = "Start with `trustgate serve`; it prints where to sign in. Every command takes --data-dir."
+    after_help = "Start with `trustgate serve`: it creates the store in --data-dir and prints where to sign in. \
+                  The other commands work on that store, also while it serves. Every command takes --data-dir, \
+                  --database and --json (see --help); exit codes are listed in the README."
 )]
 pub struct Cli {
     /// Where the embedded store and the server key live.
-    #[arg(long, global = true, env = "TRUSTGATE_DATA_DIR", default_value = "trustgate-data")]
+    #[arg(long, global = true, env = "TRUSTGATE_DATA_DIR", default_value = "trustgate-data", help_heading = GLOBAL, hide_short_help = true)]
     pub data_dir: PathBuf,
-    /// A PostgreSQL URL (postgres://…) to use instead of the embedded SQLite store; every node
-    /// of a deployment names the same database and shares the server key.
-    #[arg(long, global = true, env = "TRUSTGATE_DATABASE_URL")]
+    /// A PostgreSQL URL (postgres://…) instead of the embedded store.
+    #[arg(long, global = true, env = "TRUSTGATE_DATABASE_URL", value_name = "URL", help_heading = GLOBAL, hide_short_help = true)]
     pub database: Option<String>,
-    /// Print machine-readable JSON instead of text.
-    #[arg(long, global = true)]
+    /// Print JSON on standard output (and errors as JSON on standard error).
+    #[arg(long, global = true, help_heading = GLOBAL, hide_short_help = true)]
     pub json: bool,
-    /// Most API clients one administrator may own in one customer (enforced by `serve` and by
-    /// `client create`).
-    #[arg(long, global = true, env = "TRUSTGATE_MAX_CLIENTS_PER_OWNER", default_value_t = crate::config::DEFAULT_MAX_CLIENTS_PER_OWNER)]
-    pub max_clients_per_owner: u64,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -88,9 +94,12 @@ pub enum Command {
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
-    /// Address to listen on.
-    #[arg(long, env = "TRUSTGATE_LISTEN", default_value = "127.0.0.1:8080")]
-    pub listen: SocketAddr,
+    /// Address to listen on: host (a name such as localhost, or an IP address) and port.
+    #[arg(long, env = "TRUSTGATE_LISTEN", default_value = "127.0.0.1:8080", value_name = "HOST:PORT")]
+    pub listen: String,
+    /// Most API clients one administrator may own in one customer.
+    #[arg(long, env = "TRUSTGATE_MAX_CLIENTS_PER_OWNER", default_value_t = crate::config::DEFAULT_MAX_CLIENTS_PER_OWNER)]
+    pub max_clients_per_owner: u64,
     /// Mark session cookies Secure (set this when serving behind HTTPS).
     #[arg(long, env = "TRUSTGATE_SECURE_COOKIES")]
     pub secure_cookies: bool,
@@ -161,7 +170,7 @@ pub struct ServeArgs {
     /// Address to serve Prometheus metrics on, at /metrics (a port of their own, as they reveal
     /// traffic). Off by default.
     #[arg(long, env = "TRUSTGATE_METRICS_LISTEN")]
-    pub metrics_listen: Option<SocketAddr>,
+    pub metrics_listen: Option<std::net::SocketAddr>,
 }
 
 impl ServeArgs {
@@ -217,6 +226,7 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
 pub enum CustomerCommand {
     /// Create a customer.
     Create {
+        /// The customer's display name.
         #[arg(long)]
         name: String,
         /// Choose the id (lower-case letters, digits, '-'); generated when omitted.
@@ -227,8 +237,10 @@ pub enum CustomerCommand {
     List,
     /// Choose what happens to API clients of admins disabled at their identity provider.
     SetPolicy {
+        /// The customer's id (see `trustgate customer list`).
         #[arg(long)]
         customer: String,
+        /// What happens to their API clients.
         #[arg(long, value_enum)]
         disabled_owner_policy: PolicyArg,
     },
@@ -244,13 +256,52 @@ pub enum PolicyArg {
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum AccessArg {
+    /// Everything in the customer.
     Full,
+    /// Only the permissions given with --permission (at least one).
     Custom,
+}
+
+/// Identity providers, as the CLI spells them.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ProviderArg {
+    /// Signs in to Trustgate with e-mail and password.
+    Local,
+    AzureAd,
+    Okta,
+    Google,
+    /// Active Directory.
+    Ad,
+}
+
+impl ProviderArg {
+    /// How the CLI spells `provider`.
+    fn name(provider: Provider) -> &'static str {
+        match provider {
+            Provider::Local => "local",
+            Provider::AzureAd => "azure-ad",
+            Provider::Okta => "okta",
+            Provider::Google => "google",
+            Provider::Ad => "ad",
+        }
+    }
+}
+
+impl From<ProviderArg> for Provider {
+    fn from(arg: ProviderArg) -> Self {
+        match arg {
+            ProviderArg::Local => Provider::Local,
+            ProviderArg::AzureAd => Provider::AzureAd,
+            ProviderArg::Okta => Provider::Okta,
+            ProviderArg::Google => Provider::Google,
+            ProviderArg::Ad => Provider::Ad,
+        }
+    }
 }
 
 #[derive(Debug, Args)]
 pub struct AccessArgs {
-    /// Full access, or Custom with --permission.
+    /// Full access, or Custom with the permissions of --permission.
     #[arg(long, value_enum)]
     pub access: AccessArg,
     /// A permission for Custom access (repeat, or separate with commas): administrators,
@@ -260,13 +311,21 @@ pub struct AccessArgs {
 }
 
 impl AccessArgs {
-    fn access(&self) -> anyhow::Result<Access> {
-        let set = self.permissions.iter().map(|p| Permission::parse(p)).collect::<Result<PermissionSet, _>>()?;
-        match self.access {
-            AccessArg::Full if !self.permissions.is_empty() => bail!("--permission applies to --access custom only"),
-            AccessArg::Full => Ok(Access::Full),
-            AccessArg::Custom => Ok(Access::Custom(set)),
-        }
+    fn access(&self) -> Result<Access, Failure> {
+        let set = given("--permission", self.permissions.iter().map(|p| Permission::parse(p)).collect())?;
+        let access = match self.access {
+            AccessArg::Full if !self.permissions.is_empty() => {
+                return Err(Failure::invalid("--permission applies to --access custom only"))
+            }
+            AccessArg::Full => Access::Full,
+            AccessArg::Custom => Access::Custom(set),
+        };
+        // The store refuses it too, whatever the path; said here in the words of the command line.
+        trustgate_core::lifecycle::grantable(access).map_err(|_| {
+            let names = Permission::ALL.map(Permission::name).join(", ");
+            Failure::invalid(format!("--access custom needs at least one --permission ({names})"))
+        })?;
+        Ok(access)
     }
 }
 
@@ -274,17 +333,20 @@ impl AccessArgs {
 pub enum AdminCommand {
     /// Add an administrator to a customer (creating the administrator if the e-mail is new).
     Add {
+        /// The customer's id (see `trustgate customer list`).
         #[arg(long)]
         customer: String,
+        /// The administrator's e-mail (their sign-in name if local).
         #[arg(long)]
         email: String,
+        /// The name shown in the console; the e-mail when omitted.
         #[arg(long)]
         name: Option<String>,
         #[command(flatten)]
         access: AccessArgs,
-        /// Identity provider: local (password sign-in), azure-ad, okta, google, ad.
-        #[arg(long, default_value = "local")]
-        provider: String,
+        /// Where the administrator signs in.
+        #[arg(long, value_enum, default_value = "local")]
+        provider: ProviderArg,
         /// The administrator's id at a federated identity provider.
         #[arg(long)]
         external_id: Option<String>,
@@ -295,14 +357,16 @@ pub enum AdminCommand {
     },
     /// List a customer's administrators.
     List {
+        /// The customer's id (see `trustgate customer list`).
         #[arg(long)]
         customer: String,
     },
     /// Change an administrator's access; their API clients follow at once.
     SetAccess {
+        /// The customer's id (see `trustgate customer list`).
         #[arg(long)]
         customer: String,
-        /// E-mail or id.
+        /// The administrator's e-mail or id.
         #[arg(long)]
         admin: String,
         #[command(flatten)]
@@ -310,30 +374,37 @@ pub enum AdminCommand {
     },
     /// Remove an administrator from a customer; their API clients there are deleted.
     Remove {
+        /// The customer's id (see `trustgate customer list`).
         #[arg(long)]
         customer: String,
+        /// The administrator's e-mail or id.
         #[arg(long)]
         admin: String,
     },
     /// Record that a federated administrator was disabled at their identity provider.
     Disable {
+        /// The administrator's e-mail or id.
         #[arg(long)]
         admin: String,
     },
     /// Record that a federated administrator was enabled again.
     Enable {
+        /// The administrator's e-mail or id.
         #[arg(long)]
         admin: String,
     },
     /// Delete an administrator altogether, with all their API clients in every customer.
     Delete {
+        /// The administrator's e-mail or id.
         #[arg(long)]
         admin: String,
     },
     /// Set a local administrator's password (from standard input, TRUSTGATE_ADMIN_PASSWORD, or generated).
     SetPassword {
+        /// The administrator's e-mail or id.
         #[arg(long)]
         admin: String,
+        /// Read the password from the first line of standard input.
         #[arg(long)]
         password_stdin: bool,
     },
@@ -343,29 +414,41 @@ pub enum AdminCommand {
 pub enum ClientCommand {
     /// Create an API client on behalf of an administrator; prints its ID and Secret once.
     Create {
+        /// The customer's id (see `trustgate customer list`).
         #[arg(long)]
         customer: String,
+        /// The owner's e-mail or id; the client can do what they may do in the customer.
         #[arg(long)]
         admin: String,
+        /// The client's name, as the console lists it.
         #[arg(long)]
         name: String,
-        /// Write secureclient.csv (ID,Secret) to this new file instead of printing the secret.
-        #[arg(long)]
+        /// Write ID and Secret as CSV (the console's secureclient.csv) to this new file, readable
+        /// by you only, instead of printing the secret. Keep it outside any source repository.
+        #[arg(long, value_name = "FILE")]
         csv: Option<PathBuf>,
+        /// Most API clients one administrator may own in one customer (as `serve` enforces it).
+        #[arg(long, env = "TRUSTGATE_MAX_CLIENTS_PER_OWNER", default_value_t = crate::config::DEFAULT_MAX_CLIENTS_PER_OWNER)]
+        max_clients_per_owner: u64,
     },
     /// List an administrator's API clients in a customer.
     List {
+        /// The customer's id (see `trustgate customer list`).
         #[arg(long)]
         customer: String,
+        /// The owner's e-mail or id.
         #[arg(long)]
         admin: String,
     },
     /// Delete an API client.
     Delete {
+        /// The customer's id (see `trustgate customer list`).
         #[arg(long)]
         customer: String,
+        /// The owner's e-mail or id.
         #[arg(long)]
         admin: String,
+        /// The client's ID.
         #[arg(long)]
         id: String,
     },
@@ -389,7 +472,12 @@ pub async fn open_store(data_dir: &Path, database: Option<&str>) -> anyhow::Resu
         Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
             Arc::new(PostgresStore::connect(url).await.context("connecting to PostgreSQL")?)
         }
-        Some(other) => bail!("--database takes a postgres:// URL (got {other:?}); leave it out for the embedded store"),
+        Some(other) => {
+            return Err(Failure::invalid(format!(
+                "--database takes a postgres:// URL (got {other:?}); leave it out for the embedded store"
+            ))
+            .into())
+        }
         None => Arc::new(
             SqliteStore::open(data_dir)
                 .await
@@ -399,20 +487,44 @@ pub async fn open_store(data_dir: &Path, database: Option<&str>) -> anyhow::Resu
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
-    if let Command::CopyToPostgres { to } = &cli.command {
-        return copy_to_postgres(&cli.data_dir, to, Output { json: cli.json, max_clients_per_owner: 0 }).await;
+    let out = Output { json: cli.json };
+    let embedded = cli.database.is_none() || matches!(cli.command, Command::CopyToPostgres { .. });
+    // Only `serve` creates a store: any other command run in the wrong directory would otherwise
+    // leave an empty one there and answer as if it held nothing.
+    let creates = matches!(cli.command, Command::Serve(_) | Command::Bench(_));
+    if embedded && !creates && !SqliteStore::exists(&cli.data_dir) {
+        return Err(no_store(&cli.data_dir).into());
     }
-    if let Command::Bench(args) = cli.command {
-        return crate::bench::run(args).await;
+    match cli.command {
+        Command::CopyToPostgres { to } => return copy_to_postgres(&cli.data_dir, &to, out).await,
+        Command::Bench(args) => return crate::bench::run(args).await,
+        _ => {}
     }
     let store = open_store(&cli.data_dir, cli.database.as_deref()).await?;
-    let out = Output { json: cli.json, max_clients_per_owner: cli.max_clients_per_owner };
     let writes = cli.command.writes();
-    operate(store, &cli.data_dir, cli.command, out).await?;
+    let place = Place { data_dir: &cli.data_dir, embedded };
+    operate(store, place, cli.command, out).await?;
     if writes {
         tell_running_server(&cli.data_dir).await;
     }
     Ok(())
+}
+
+fn no_store(data_dir: &Path) -> Failure {
+    let dir = data_dir.display();
+    let full = std::path::absolute(data_dir).map_or_else(|_| String::new(), |p| format!(" ({})", p.display()));
+    Failure::not_found(format!(
+        "there is no Trustgate store in the data directory {dir}{full}: run `trustgate serve --data-dir {dir}` once \
+         to create it, or point --data-dir (env TRUSTGATE_DATA_DIR) at the directory `serve` uses"
+    ))
+}
+
+/// Where the store of this run lives.
+#[derive(Clone, Copy)]
+struct Place<'a> {
+    data_dir: &'a Path,
+    /// The embedded SQLite store of `data_dir`, rather than PostgreSQL.
+    embedded: bool,
 }
 
 /// R5 and R6 say "at once": a server running on this data directory takes the committed change in
@@ -441,15 +553,15 @@ impl Command {
     }
 }
 
-async fn operate(store: Arc<dyn Store>, data_dir: &Path, command: Command, out: Output) -> anyhow::Result<()> {
+async fn operate(store: Arc<dyn Store>, place: Place<'_>, command: Command, out: Output) -> anyhow::Result<()> {
     match command {
         Command::CopyToPostgres { .. } | Command::Bench(_) => Ok(()),
-        Command::Serve(args) => serve(store, data_dir, args, out.max_clients_per_owner).await,
+        Command::Serve(args) => serve(store, place, args).await,
         Command::Customer(command) => customer(store.as_ref(), command, out).await,
         Command::Admin(command) => admin(store.as_ref(), command, out).await,
-        Command::Client(command) => client(store.as_ref(), data_dir, command, out).await,
+        Command::Client(command) => client(store.as_ref(), place, command, out).await,
         Command::Keys(KeysCommand::Rotate { revoke_previous }) => {
-            let vault = KeyVault::new(&server_key(data_dir)?);
+            let vault = KeyVault::new(&deployment_key(store.as_ref(), place).await?);
             let key = crate::keys::rotate(store.as_ref(), &vault, revoke_previous).await.context(
                 "rotating the signing key (every node must use the same server key: TRUSTGATE_SERVER_KEY or server.key in --data-dir)",
             )?;
@@ -467,11 +579,10 @@ async fn operate(store: Arc<dyn Store>, data_dir: &Path, command: Command, out: 
     }
 }
 
-/// How the operator asked to be answered, and the limits they set for this run.
+/// How the operator asked to be answered.
 #[derive(Clone, Copy)]
 struct Output {
     json: bool,
-    max_clients_per_owner: u64,
 }
 
 impl Output {
@@ -489,7 +600,7 @@ impl Output {
 pub fn server_key(data_dir: &Path) -> anyhow::Result<ServerKey> {
     if let Ok(text) = std::env::var("TRUSTGATE_SERVER_KEY") {
         return ServerKey::from_encoded(&text)
-            .ok_or_else(|| anyhow!("TRUSTGATE_SERVER_KEY is not a 32-byte base64url key"));
+            .ok_or_else(|| Failure::invalid("TRUSTGATE_SERVER_KEY is not a 32-byte base64url key").into());
     }
     let path = data_dir.join(SERVER_KEY_FILE);
     match std::fs::read_to_string(&path) {
@@ -509,6 +620,32 @@ pub fn server_key(data_dir: &Path) -> anyhow::Result<ServerKey> {
     }
 }
 
+/// The server key for a command that writes with it (a client's secret verifier). It must be the
+/// deployment's: one that opens the stored signing keys, as `keys rotate` checks. A new one is
+/// created only for an embedded store that has never been served; against PostgreSQL it would
+/// differ from every node's, and no secret made with it would ever verify.
+async fn deployment_key(store: &dyn Store, place: Place<'_>) -> anyhow::Result<ServerKey> {
+    let exists = std::env::var_os("TRUSTGATE_SERVER_KEY").is_some() || place.data_dir.join(SERVER_KEY_FILE).exists();
+    let fresh = place.embedded && store.signing_keys().await?.is_empty();
+    if !exists && !fresh {
+        return Err(Failure::not_found(format!(
+            "no server key: set TRUSTGATE_SERVER_KEY to the key every node of this deployment uses, or put its \
+             server.key into {}",
+            place.data_dir.display()
+        ))
+        .into());
+    }
+    let key = server_key(place.data_dir)?;
+    match crate::keys::load(store, &KeyVault::new(&key)).await {
+        Ok(_) => Ok(key),
+        Err(trustgate_store::StoreError::Internal(_)) => Err(Failure::invalid(
+            "this server key does not open the stored signing keys: use the deployment's (TRUSTGATE_SERVER_KEY or server.key in --data-dir)",
+        )
+        .into()),
+        Err(other) => Err(other.into()),
+    }
+}
+
 /// Creates a new file readable and writable by its owner only; refuses to overwrite.
 fn private_file(path: &Path) -> anyhow::Result<std::fs::File> {
     let mut options = std::fs::OpenOptions::new();
@@ -518,26 +655,25 @@ fn private_file(path: &Path) -> anyhow::Result<std::fs::File> {
     options.open(path).with_context(|| format!("creating {}", path.display()))
 }
 
-async fn serve(
-    store: Arc<dyn Store>,
-    data_dir: &Path,
-    args: ServeArgs,
-    max_clients_per_owner: u64,
-) -> anyhow::Result<()> {
+async fn serve(store: Arc<dyn Store>, place: Place<'_>, args: ServeArgs) -> anyhow::Result<()> {
+    let data_dir = place.data_dir;
     let key = server_key(data_dir)?;
     password::configure(args.hash_limits());
     let first_start = store.customers().await?.is_empty();
     let bootstrap = if first_start { Some(bootstrap(store.as_ref(), &args.bootstrap_email).await?) } else { None };
-    let listener =
-        tokio::net::TcpListener::bind(args.listen).await.with_context(|| format!("listening on {}", args.listen))?;
+    // Host names resolve (`localhost:8080`); the first address that binds is used.
+    let listener = tokio::net::TcpListener::bind(args.listen.as_str())
+        .await
+        .with_context(|| format!("listening on {} (--listen)", args.listen))?;
     let url = format!("http://{}", listener.local_addr()?);
     let issuer = issuer(&args, listener.local_addr()?)?;
-    let config = ServerConfig { max_clients_per_owner, issuer, ..args.config() };
+    let config = ServerConfig { max_clients_per_owner: args.max_clients_per_owner, issuer, ..args.config() };
     let state = AppState::new(store, key, config).await?;
     // Open before the server says it listens: an operator command run from then on is enforced at once.
     #[cfg(unix)]
     let _control = crate::control::ControlSocket::open(data_dir, state.clone()).await?;
-    println!("Trustgate is listening on {url} (data in {})", data_dir.display());
+    let data = if place.embedded { format!("data in {}", data_dir.display()) } else { "data in PostgreSQL".to_owned() };
+    println!("Trustgate is listening on {url} ({data})");
     println!("Administrator console: sign in at {url}/console");
     if let Some((customer, email, password)) = bootstrap {
         println!("First start: created customer {customer} and its administrator.");
@@ -588,9 +724,10 @@ fn issuer(args: &ServeArgs, bound: std::net::SocketAddr) -> anyhow::Result<Issue
             let url = url.trim().trim_end_matches('/');
             let rest = url.strip_prefix("https://").or_else(|| url.strip_prefix("http://"));
             if rest.is_none_or(|rest| rest.is_empty() || rest.contains(['?', '#', ' '])) {
-                bail!(
+                return Err(Failure::invalid(format!(
                     "--public-url must be an absolute http:// or https:// URL without query or fragment, not {url:?}"
-                );
+                ))
+                .into());
             }
             url.to_owned()
         }
@@ -602,6 +739,8 @@ fn issuer(args: &ServeArgs, bound: std::net::SocketAddr) -> anyhow::Result<Issue
 
 /// First start on an empty store: a customer and a Full administrator who can sign in.
 async fn bootstrap(store: &dyn Store, email: &str) -> anyhow::Result<(CustomerId, Email, String)> {
+    // Checked before anything is written: a bad --bootstrap-email leaves the store empty.
+    let email = given("--bootstrap-email", Email::parse(email))?;
     let now = OffsetDateTime::now_utc();
     let customer = Customer {
         id: CustomerId::generate(),
@@ -610,7 +749,6 @@ async fn bootstrap(store: &dyn Store, email: &str) -> anyhow::Result<(CustomerId
         created_at: now,
     };
     store.create_customer(&customer, &Actor::System).await?;
-    let email = Email::parse(email)?;
     let password = random_token()[..24].to_owned();
     let hash = password::hash(password.clone()).await?;
     let candidate = local_admin(email.clone(), None, now)?;
@@ -625,7 +763,7 @@ async fn bootstrap(store: &dyn Store, email: &str) -> anyhow::Result<(CustomerId
 fn local_admin(email: Email, name: Option<&str>, now: OffsetDateTime) -> anyhow::Result<Admin> {
     Ok(Admin {
         id: AdminId::generate(),
-        display_name: name.map(parse_display_name).transpose()?.unwrap_or_else(|| email.to_string()),
+        display_name: given("--name", name.map(parse_display_name).transpose())?.unwrap_or_else(|| email.to_string()),
         email,
         provider: Provider::Local,
         external_id: None,
@@ -637,10 +775,10 @@ fn local_admin(email: Email, name: Option<&str>, now: OffsetDateTime) -> anyhow:
 async fn customer(store: &dyn Store, command: CustomerCommand, out: Output) -> anyhow::Result<()> {
     match command {
         CustomerCommand::Create { name, id } => {
-            let id = id.map(|i| CustomerId::parse(&i)).transpose()?.unwrap_or_else(CustomerId::generate);
+            let id = given("--id", id.map(|i| CustomerId::parse(&i)).transpose())?.unwrap_or_else(CustomerId::generate);
             let customer = Customer {
                 id,
-                name: parse_customer_name(&name)?,
+                name: given("--name", parse_customer_name(&name))?,
                 disabled_owner_policy: DisabledOwnerPolicy::KeepActive,
                 created_at: OffsetDateTime::now_utc(),
             };
@@ -656,11 +794,14 @@ async fn customer(store: &dyn Store, command: CustomerCommand, out: Output) -> a
                 .iter()
                 .map(|c| json!({ "id": c.id.as_str(), "name": c.name, "disabledOwnerPolicy": c.disabled_owner_policy.as_str() }))
                 .collect();
-            let text = customers.iter().map(|c| format!("{}\t{}", c.id, c.name)).collect::<Vec<_>>().join("\n");
-            out.print(json!({ "items": items }), text);
+            let rows: Vec<_> = customers
+                .iter()
+                .map(|c| [c.id.to_string(), c.disabled_owner_policy.as_str().to_owned(), c.name.clone()])
+                .collect();
+            out.print(json!({ "items": items }), table(["ID", "DISABLED OWNERS", "NAME"], &rows));
         }
         CustomerCommand::SetPolicy { customer, disabled_owner_policy } => {
-            let id = CustomerId::parse(&customer)?;
+            let id = known_customer(store, &customer).await?;
             let policy = match disabled_owner_policy {
                 PolicyArg::KeepActive => DisabledOwnerPolicy::KeepActive,
                 PolicyArg::SuspendClients => DisabledOwnerPolicy::SuspendClients,
@@ -675,17 +816,40 @@ async fn customer(store: &dyn Store, command: CustomerCommand, out: Output) -> a
     Ok(())
 }
 
+/// A customer named with --customer, which must exist.
+async fn known_customer(store: &dyn Store, text: &str) -> anyhow::Result<CustomerId> {
+    let id = given("--customer", CustomerId::parse(text))?;
+    match store.customer(&id).await? {
+        Some(_) => Ok(id),
+        None => Err(Failure::not_found(format!("there is no customer {id} (see `trustgate customer list`)")).into()),
+    }
+}
+
 /// An administrator by id, or by e-mail when exactly one has it (a local administrator and
 /// federated ones may share an e-mail: they are different identities).
 async fn find_admin(store: &dyn Store, reference: &str) -> anyhow::Result<Admin> {
+    let unknown = || Failure::not_found(format!("there is no administrator {reference}"));
     if let Ok(id) = AdminId::parse(reference) {
-        return store.admin(id).await?.ok_or_else(|| anyhow!("no administrator {reference}"));
+        return Ok(store.admin(id).await?.ok_or_else(unknown)?);
     }
-    let mut found = store.admins_with_email(&Email::parse(reference)?).await?;
+    let mut found = store.admins_with_email(&given("--admin", Email::parse(reference))?).await?;
     match found.len() {
-        0 => bail!("no administrator {reference}"),
+        0 => Err(unknown().into()),
         1 => Ok(found.remove(0)),
-        n => bail!("{n} administrators have the e-mail {reference}; name one by id (see `trustgate admin list`)"),
+        n => Err(Failure::invalid(format!(
+            "{n} administrators have the e-mail {reference}; name one by id (see `trustgate admin list`)"
+        ))
+        .into()),
+    }
+}
+
+/// The store found no membership: said with the administrator and customer the operator named.
+fn not_a_member(error: trustgate_store::StoreError, admin: &Admin, customer: &CustomerId) -> anyhow::Error {
+    match error {
+        trustgate_store::StoreError::NotFound(_) => {
+            Failure::not_found(format!("{} is not an administrator of customer {customer}", admin.email)).into()
+        }
+        other => other.into(),
     }
 }
 
@@ -701,8 +865,12 @@ fn choose_password(from_stdin: bool) -> anyhow::Result<(String, bool)> {
     } else {
         return Ok((random_token()[..24].to_owned(), true));
     };
-    password::check_strength(&password)?;
+    password::check_strength(&password).map_err(|e| Failure::invalid(e.detail))?;
     Ok((password, false))
+}
+
+fn api_clients(n: usize) -> String {
+    count(u64::try_from(n).unwrap_or(u64::MAX), "API client", "API clients")
 }
 
 fn access_json(access: Access) -> Value {
@@ -712,10 +880,10 @@ fn access_json(access: Access) -> Value {
 async fn admin(store: &dyn Store, command: AdminCommand, out: Output) -> anyhow::Result<()> {
     match command {
         AdminCommand::Add { customer, email, name, access, provider, external_id, password_stdin } => {
-            let customer = CustomerId::parse(&customer)?;
+            let customer = known_customer(store, &customer).await?;
             let access = access.access()?;
-            let provider = Provider::parse(&provider)?;
-            let email = Email::parse(&email)?;
+            let provider = Provider::from(provider);
+            let email = given("--email", Email::parse(&email))?;
             let now = OffsetDateTime::now_utc();
             let external_id = external_id.filter(|e| !e.trim().is_empty());
             let candidate = Admin { provider, external_id, ..local_admin(email, name.as_deref(), now)? };
@@ -744,7 +912,7 @@ async fn admin(store: &dyn Store, command: AdminCommand, out: Output) -> anyhow:
             );
         }
         AdminCommand::List { customer } => {
-            let customer = CustomerId::parse(&customer)?;
+            let customer = known_customer(store, &customer).await?;
             let members = store.members(&customer, None, u32::MAX).await?;
             let items: Vec<Value> = members
                 .iter()
@@ -753,18 +921,28 @@ async fn admin(store: &dyn Store, command: AdminCommand, out: Output) -> anyhow:
                             "status": m.admin.status.as_str(), "access": access_json(m.access) })
                 })
                 .collect();
-            let text = members
+            let rows: Vec<_> = members
                 .iter()
-                .map(|m| format!("{}\t{}\t{}\t{}", m.admin.id, m.admin.email, m.access, m.admin.status.as_str()))
-                .collect::<Vec<_>>()
-                .join("\n");
-            out.print(json!({ "items": items }), text);
+                .map(|m| {
+                    [
+                        m.admin.id.to_string(),
+                        m.admin.email.to_string(),
+                        ProviderArg::name(m.admin.provider).to_owned(),
+                        m.admin.status.as_str().to_owned(),
+                        m.access.to_string(),
+                    ]
+                })
+                .collect();
+            out.print(json!({ "items": items }), table(["ID", "E-MAIL", "PROVIDER", "STATUS", "ACCESS"], &rows));
         }
         AdminCommand::SetAccess { customer, admin, access } => {
-            let customer = CustomerId::parse(&customer)?;
-            let admin = find_admin(store, &admin).await?;
             let access = access.access()?;
-            let before = store.set_access(&customer, admin.id, access, &Actor::System).await?;
+            let customer = known_customer(store, &customer).await?;
+            let admin = find_admin(store, &admin).await?;
+            let before = store
+                .set_access(&customer, admin.id, access, &Actor::System)
+                .await
+                .map_err(|e| not_a_member(e, &admin, &customer))?;
             out.print(
                 json!({ "id": admin.id.to_string(), "before": access_json(before), "after": access_json(access) }),
                 format!(
@@ -774,12 +952,15 @@ async fn admin(store: &dyn Store, command: AdminCommand, out: Output) -> anyhow:
             );
         }
         AdminCommand::Remove { customer, admin } => {
-            let customer = CustomerId::parse(&customer)?;
+            let customer = known_customer(store, &customer).await?;
             let admin = find_admin(store, &admin).await?;
-            let deleted = store.remove_member(&customer, admin.id, &Actor::System).await?;
+            let deleted = store
+                .remove_member(&customer, admin.id, &Actor::System)
+                .await
+                .map_err(|e| not_a_member(e, &admin, &customer))?;
             out.print(
                 json!({ "id": admin.id.to_string(), "customerId": customer.as_str(), "deletedApiClients": deleted }),
-                format!("Removed {} from {customer}; {deleted} API client(s) deleted.", admin.email),
+                format!("Removed {} from {customer}; {} deleted.", admin.email, api_clients(deleted)),
             );
         }
         AdminCommand::Disable { admin } => set_status(store, &admin, AdminStatus::Disabled, out).await?,
@@ -789,13 +970,17 @@ async fn admin(store: &dyn Store, command: AdminCommand, out: Output) -> anyhow:
             let deleted = store.delete_admin(admin.id, &Actor::System).await?;
             out.print(
                 json!({ "id": admin.id.to_string(), "deletedApiClients": deleted }),
-                format!("Deleted {}; {deleted} API client(s) deleted.", admin.email),
+                format!("Deleted {}; {} deleted.", admin.email, api_clients(deleted)),
             );
         }
         AdminCommand::SetPassword { admin, password_stdin } => {
             let admin = find_admin(store, &admin).await?;
             if admin.provider.is_federated() {
-                bail!("{} signs in through {}; only local administrators have passwords", admin.email, admin.provider);
+                return Err(Failure::invalid(format!(
+                    "{} signs in through {}; only local administrators have passwords",
+                    admin.email, admin.provider
+                ))
+                .into());
             }
             let (password, generated) = choose_password(password_stdin)?;
             store.set_password_hash(admin.id, &password::hash(password.clone()).await?).await?;
@@ -825,16 +1010,16 @@ async fn set_status(store: &dyn Store, reference: &str, status: AdminStatus, out
     Ok(())
 }
 
-async fn client(store: &dyn Store, data_dir: &Path, command: ClientCommand, out: Output) -> anyhow::Result<()> {
+async fn client(store: &dyn Store, place: Place<'_>, command: ClientCommand, out: Output) -> anyhow::Result<()> {
     match command {
-        ClientCommand::Create { customer, admin, name, csv } => {
-            let customer = CustomerId::parse(&customer)?;
+        ClientCommand::Create { customer, admin, name, csv, max_clients_per_owner } => {
+            let customer = known_customer(store, &customer).await?;
             let owner = find_admin(store, &admin).await?;
-            let key = server_key(data_dir)?;
+            let key = deployment_key(store, place).await?;
             // The file is claimed first: a client whose secret could not be written would be lost.
             let file = csv.as_deref().map(private_file).transpose()?;
             let created =
-                ops::new_client(store, &key, &customer, &owner, &name, out.max_clients_per_owner, &Actor::System).await;
+                ops::new_client(store, &key, &customer, &owner, &name, max_clients_per_owner, &Actor::System).await;
             let (client, secret) = match created {
                 Ok(created) => created,
                 Err(error) => {
@@ -842,9 +1027,12 @@ async fn client(store: &dyn Store, data_dir: &Path, command: ClientCommand, out:
                         let _ = std::fs::remove_file(path);
                     }
                     return Err(match error {
-                        crate::ApiError::NotFound(_) => {
-                            anyhow!("{} is not an administrator of customer {customer}", owner.email)
-                        }
+                        crate::ApiError::NotFound(_) => Failure::not_found(format!(
+                            "{} is not an administrator of customer {customer}",
+                            owner.email
+                        ))
+                        .into(),
+                        crate::ApiError::Invalid(invalid) => failure::refused_option("--name", &invalid).into(),
                         other => anyhow!(other),
                     });
                 }
@@ -868,22 +1056,33 @@ async fn client(store: &dyn Store, data_dir: &Path, command: ClientCommand, out:
             }
         }
         ClientCommand::List { customer, admin } => {
-            let customer = CustomerId::parse(&customer)?;
+            let customer = known_customer(store, &customer).await?;
             let owner = find_admin(store, &admin).await?;
             let clients = store.clients_of(&customer, owner.id).await?;
             let items: Vec<Value> = clients
                 .iter()
                 .map(|c| json!({ "id": c.id.to_string(), "name": c.name, "createdAt": rfc3339(c.created_at), "lastUsedAt": c.last_used_at.map(rfc3339) }))
                 .collect();
-            let text = clients.iter().map(|c| format!("{}\t{}", c.id, c.name)).collect::<Vec<_>>().join("\n");
+            let rows: Vec<_> = clients
+                .iter()
+                .map(|c| {
+                    let used = c.last_used_at.map_or_else(|| "never".to_owned(), rfc3339);
+                    [c.id.to_string(), rfc3339(c.created_at), used, c.name.clone()]
+                })
+                .collect();
+            let text = if rows.is_empty() {
+                format!("{} has no API clients in {customer}.", owner.email)
+            } else {
+                table(["ID", "CREATED", "LAST USED", "NAME"], &rows)
+            };
             out.print(json!({ "items": items }), text);
         }
         ClientCommand::Delete { customer, admin, id } => {
-            let customer = CustomerId::parse(&customer)?;
+            let customer = known_customer(store, &customer).await?;
             let owner = find_admin(store, &admin).await?;
-            let id = ClientId::parse(&id)?;
+            let id = given("--id", ClientId::parse(&id))?;
             if !store.delete_client(&customer, owner.id, id, &Actor::System).await? {
-                bail!("{} has no API client {id} in {customer}", owner.email);
+                return Err(Failure::not_found(format!("{} has no API client {id} in {customer}", owner.email)).into());
             }
             out.print(json!({ "id": id.to_string(), "deleted": true }), format!("Deleted API client {id}."));
         }
@@ -897,16 +1096,17 @@ async fn copy_to_postgres(data_dir: &Path, url: &str, out: Output) -> anyhow::Re
     let target = PostgresStore::connect(url).await.context("connecting to PostgreSQL")?;
     let copied = trustgate_store::copy_sqlite_to_postgres(&source, &target, |table, rows| {
         if !out.json {
-            eprintln!("copied {rows} row(s) of {table}");
+            eprintln!("copied {} of {table}", count(rows, "row", "rows"));
         }
     })
     .await?;
     let total: u64 = copied.iter().map(|(_, n)| n).sum();
+    let rows = count(total, "row", "rows");
     let tables: serde_json::Map<String, Value> = copied.iter().map(|(t, n)| ((*t).to_owned(), json!(n))).collect();
     out.print(
         json!({ "copied": tables }),
         format!(
-            "Copied {total} row(s) into PostgreSQL. Run every node with --database and the same server key (TRUSTGATE_SERVER_KEY or {}).",
+            "Copied {rows} into PostgreSQL. Run every node with --database and the same server key (TRUSTGATE_SERVER_KEY or {}).",
             data_dir.join(SERVER_KEY_FILE).display()
         ),
     );

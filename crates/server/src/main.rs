@@ -5,7 +5,11 @@ use trustgate_server::cli::{self, Cli, Command};
 use trustgate_server::logging::{self, LogFormat};
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => return cli::report_usage(&error, std::env::args_os().any(|arg| arg == "--json")),
+    };
+    let json = cli.json;
     match &cli.command {
         Command::Serve(args) => logging::init(args.log_format, "info"),
         _ => logging::init(LogFormat::Text, "warn"),
@@ -21,9 +25,6 @@ fn main() -> ExitCode {
     cli::flush();
     match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            eprintln!("error: {error:#}");
-            ExitCode::FAILURE
-        }
+        Err(error) => cli::report(&error, json),
     }
 }

@@ -38,6 +38,11 @@ pub struct SqliteStore {
 }
 
 impl SqliteStore {
+    /// Whether `data_dir` holds a store; operator commands refuse to create an empty one.
+    pub fn exists(data_dir: &Path) -> bool {
+        data_dir.join(DB_FILE).is_file()
+    }
+
     /// Opens (creating if needed) the store under `data_dir` and brings its schema up to date.
     pub async fn open(data_dir: &Path) -> StoreResult<Self> {
         files::create_private_dir(data_dir).map_err(|e| {

@@ -25,15 +25,48 @@ fn trustgate(dir: &std::path::Path, args: &[&str]) -> Value {
 }
 
 fn trustgate_fails(dir: &std::path::Path, args: &[&str]) -> String {
+    trustgate_exits(dir, args).1
+}
+
+/// Runs a command that must fail; its exit code and what it said on standard error.
+fn trustgate_exits(dir: &std::path::Path, args: &[&str]) -> (i32, String) {
     let output = Command::new(env!("CARGO_BIN_EXE_trustgate"))
         .arg("--data-dir")
         .arg(dir)
         .args(args)
         .stdin(Stdio::null())
+        .env_remove("TRUSTGATE_SERVER_KEY")
+        .env_remove("TRUSTGATE_DATABASE_URL")
         .output()
         .expect("run");
     assert!(!output.status.success(), "trustgate {args:?} should fail");
-    String::from_utf8_lossy(&output.stderr).into_owned()
+    assert!(
+        output.stdout.is_empty(),
+        "a failure prints nothing on stdout: {}",
+        String::from_utf8_lossy(&output.stdout)
+    );
+    (output.status.code().expect("an exit code"), String::from_utf8_lossy(&output.stderr).into_owned())
+}
+
+/// The text a command prints without `--json`.
+fn trustgate_text(dir: &std::path::Path, args: &[&str]) -> String {
+    let output = Command::new(env!("CARGO_BIN_EXE_trustgate"))
+        .arg("--data-dir")
+        .arg(dir)
+        .args(args)
+        .stdin(Stdio::null())
+        .env_remove("TRUSTGATE_SERVER_KEY")
+        .output()
+        .expect("run trustgate");
+    assert!(output.status.success(), "trustgate {args:?} failed: {}", String::from_utf8_lossy(&output.stderr));
+    String::from_utf8(output.stdout).expect("UTF-8")
+}
+
+/// A data directory holding an empty store, as `serve` leaves it: operator commands refuse to
+/// create one.
+async fn store_in(dir: &TempDir) -> &std::path::Path {
+    trustgate_store::SqliteStore::open(dir.path()).await.expect("create the store");
+    dir.path()
 }
 
 #[tokio::test]
@@ -75,6 +108,11 @@ async fn cli_bootstraps_a_customer_and_a_client_whose_csv_credentials_get_a_toke
             csv.to_str().unwrap(),
         ],
     );
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&csv).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "the secret is readable by its owner only");
+    }
     let text = std::fs::read_to_string(&csv).unwrap();
     let mut lines = text.lines();
     assert_eq!(lines.next(), Some("ID,Secret"));
@@ -132,8 +170,9 @@ async fn cli_bootstraps_a_customer_and_a_client_whose_csv_credentials_get_a_toke
 #[tokio::test]
 async fn cli_refuses_bad_input_with_a_clear_message() {
     let dir = TempDir::new();
+    store_in(&dir).await;
     let message = trustgate_fails(dir.path(), &["customer", "create", "--name", "X", "--id", "Not Valid"]);
-    assert!(message.contains("customerId"), "{message}");
+    assert!(message.contains("--id") && !message.contains("customerId"), "{message}");
     let message = trustgate_fails(dir.path(), &["admin", "disable", "--admin", "nobody@example.com"]);
     assert!(message.contains("no administrator"), "{message}");
     trustgate(dir.path(), &["customer", "create", "--name", "Acme", "--id", "acme"]);
@@ -164,6 +203,8 @@ where
 struct Served {
     child: std::process::Child,
     url: String,
+    /// What the server first said: where it listens and where its data is.
+    first_line: String,
     dir: std::path::PathBuf,
     database: Option<String>,
 }
@@ -186,18 +227,15 @@ impl Served {
             .expect("start trustgate serve");
         let stdout = child.stdout.take().expect("stdout");
         let mut lines = std::io::BufReader::new(stdout).lines();
-        let url = lines
+        let first_line = lines
             .by_ref()
             .map_while(Result::ok)
-            .find_map(|line| {
-                line.strip_prefix("Trustgate is listening on ")
-                    .and_then(|rest| rest.split_whitespace().next())
-                    .map(str::to_owned)
-            })
+            .find(|line| line.starts_with("Trustgate is listening on "))
             .expect("the server says where it listens");
+        let url = first_line.split_whitespace().nth(4).expect("the address").to_owned();
         // Keep draining stdout so the server never blocks on a full pipe.
         std::thread::spawn(move || lines.for_each(drop));
-        Self { child, url, dir: dir.to_owned(), database }
+        Self { child, url, first_line, dir: dir.to_owned(), database }
     }
 
     fn cli(&self, args: &[&str]) -> Value {
@@ -326,13 +364,14 @@ async fn cli_changes_hold_on_the_very_next_request_on_postgres() {
 #[tokio::test]
 async fn cli_refuses_a_client_beyond_the_per_owner_cap() {
     let dir = TempDir::new();
+    store_in(&dir).await;
     trustgate(dir.path(), &["customer", "create", "--name", "Acme", "--id", "acme"]);
     trustgate(dir.path(), &["admin", "add", "--customer", "acme", "--email", "a@acme.test", "--access", "full"]);
     let create = ["client", "create", "--customer", "acme", "--admin", "a@acme.test", "--name", "n"];
     for _ in 0..2 {
-        trustgate(dir.path(), &[&["--max-clients-per-owner", "2"], &create[..]].concat());
+        trustgate(dir.path(), &[&create[..], &["--max-clients-per-owner", "2"]].concat());
     }
-    let message = trustgate_fails(dir.path(), &[&["--max-clients-per-owner", "2"], &create[..]].concat());
+    let message = trustgate_fails(dir.path(), &[&create[..], &["--max-clients-per-owner", "2"]].concat());
     assert!(message.contains("at most 2 API clients"), "{message}");
 }
 
@@ -348,11 +387,15 @@ impl Drop for ServeProcess {
 
 /// Starts `trustgate serve` on a free port; returns the process and the address it printed.
 fn serve(dir: &std::path::Path, args: &[&str]) -> (ServeProcess, String) {
+    serve_on(dir, "127.0.0.1:0", args)
+}
+
+fn serve_on(dir: &std::path::Path, listen: &str, args: &[&str]) -> (ServeProcess, String) {
     use std::io::BufRead;
     let mut child = Command::new(env!("CARGO_BIN_EXE_trustgate"))
         .arg("--data-dir")
         .arg(dir)
-        .args(["serve", "--listen", "127.0.0.1:0"])
+        .args(["serve", "--listen", listen])
         .args(args)
         .env_remove("TRUSTGATE_PUBLIC_URL")
         .env_remove("TRUSTGATE_AUDIENCE")
@@ -417,4 +460,172 @@ async fn serve_takes_its_issuer_from_public_url_and_defaults_to_its_listen_addre
         let error = trustgate_fails(dir.path(), &["serve", "--listen", "127.0.0.1:0", "--public-url", bad]);
         assert!(error.contains("--public-url"), "{bad}: {error}");
     }
+}
+
+#[tokio::test]
+async fn operator_commands_refuse_a_data_directory_without_a_store_and_create_nothing() {
+    let parent = TempDir::new();
+    let dir = parent.path().join("typo");
+    for args in [&["customer", "list"][..], &["admin", "list", "--customer", "acme"], &["keys", "rotate"]] {
+        let (code, message) = trustgate_exits(&dir, args);
+        assert_eq!(code, 4, "{args:?}: {message}");
+        assert!(message.contains(&dir.display().to_string()) && message.contains("--data-dir"), "{message}");
+        assert!(message.contains("trustgate serve"), "says how a store is made: {message}");
+    }
+    let (code, message) = trustgate_exits(&dir, &["--json", "customer", "list"]);
+    assert_eq!(code, 4);
+    let error: Value = serde_json::from_str(&message).expect("one JSON object on stderr");
+    assert_eq!((error["error"].as_str(), error["exitCode"].as_i64()), (Some("notFound"), Some(4)));
+    assert!(error["message"].as_str().is_some_and(|m| m.contains("--data-dir")), "{error}");
+    assert!(!dir.exists(), "no empty store (nor directory) is left behind");
+}
+
+#[tokio::test]
+async fn an_unknown_customer_is_an_error_not_an_empty_answer() {
+    let dir = TempDir::new();
+    let dir = store_in(&dir).await;
+    trustgate(dir, &["customer", "create", "--name", "Acme", "--id", "acme"]);
+    trustgate(dir, &["admin", "add", "--customer", "acme", "--email", "a@acme.test", "--access", "full"]);
+    for args in [
+        &["admin", "list", "--customer", "nosuch"][..],
+        &["client", "list", "--customer", "nosuch", "--admin", "a@acme.test"],
+        &["admin", "add", "--customer", "nosuch", "--email", "b@acme.test", "--access", "full"],
+        &["customer", "set-policy", "--customer", "nosuch", "--disabled-owner-policy", "suspend-clients"],
+    ] {
+        let (code, message) = trustgate_exits(dir, args);
+        assert_eq!(code, 4, "{args:?}: {message}");
+        assert!(message.contains("no customer nosuch"), "{message}");
+    }
+    let (code, message) =
+        trustgate_exits(dir, &["client", "list", "--customer", "acme", "--admin", "nobody@acme.test"]);
+    assert_eq!(code, 4, "{message}");
+    assert!(message.contains("no administrator nobody@acme.test"), "{message}");
+}
+
+#[tokio::test]
+async fn errors_speak_in_options_and_exit_codes_tell_usage_validation_not_found_and_unreachable_apart() {
+    let dir = TempDir::new();
+    let dir = store_in(&dir).await;
+    trustgate(dir, &["customer", "create", "--name", "Acme", "--id", "acme"]);
+    let add = ["admin", "add", "--customer", "acme", "--email", "a@acme.test", "--access"];
+    let (code, message) = trustgate_exits(dir, &[&add[..], &["custom", "--permission", "everything"]].concat());
+    assert_eq!(code, 3, "{message}");
+    assert!(message.contains("--permission must be one of") && !message.contains("policies"), "{message}");
+    let (code, message) = trustgate_exits(dir, &[&add[..], &["custom"]].concat());
+    assert_eq!(code, 3, "Custom access needs a permission: {message}");
+    assert!(message.contains("--access custom needs at least one --permission"), "{message}");
+    let (code, message) = trustgate_exits(dir, &["admin", "list", "--customer", "acme", "--bogus"]);
+    assert_eq!(code, 2, "{message}");
+    let (code, message) = trustgate_exits(dir, &["--json", "admin", "list"]);
+    assert_eq!(code, 2, "{message}");
+    let error: Value = serde_json::from_str(&message).expect("usage errors are JSON too with --json");
+    assert_eq!(error["error"], "usage");
+    assert!(error["message"].as_str().is_some_and(|m| m.contains("--customer")), "{error}");
+    let (code, message) = trustgate_exits(dir, &["--json", "admin", "list", "--customer", "Not Valid"]);
+    assert_eq!(code, 3, "{message}");
+    let error: Value = serde_json::from_str(&message).expect("JSON");
+    assert_eq!((error["error"].as_str(), error["exitCode"].as_i64()), (Some("invalid"), Some(3)));
+    // Nothing listens on port 1: the database cannot be reached.
+    let unreachable = ["--database", "postgres://postgres@127.0.0.1:1/none", "customer", "list"];
+    let (code, message) = trustgate_exits(dir, &unreachable);
+    assert_eq!(code, 5, "{message}");
+    trustgate(dir, &[&add[..], &["full"]].concat());
+    let members = trustgate(dir, &["admin", "list", "--customer", "acme"]);
+    assert_eq!(members["items"].as_array().map(Vec::len), Some(1), "nothing was added by the refused commands");
+}
+
+#[tokio::test]
+async fn text_output_is_aligned_tables_with_headers_and_counts_in_proper_english() {
+    let dir = TempDir::new();
+    let dir = store_in(&dir).await;
+    trustgate(dir, &["customer", "create", "--name", "Acme", "--id", "acme"]);
+    trustgate(dir, &["admin", "add", "--customer", "acme", "--email", "boss@acme.test", "--access", "full"]);
+    let ops = ["--customer", "acme", "--email", "ops@acme.test", "--access", "custom", "--permission", "notifications"];
+    trustgate(dir, &[&["admin", "add"][..], &ops[..]].concat());
+    let listed = trustgate_text(dir, &["admin", "list", "--customer", "acme"]);
+    let lines: Vec<&str> = listed.lines().collect();
+    assert_eq!(lines.len(), 3, "a header and one line per administrator: {listed}");
+    assert!(lines[0].starts_with("ID ") && lines[0].contains("E-MAIL") && lines[0].contains("ACCESS"), "{listed}");
+    assert!(lines[1..].iter().all(|l| l.contains("  local  ")), "the provider as the CLI spells it: {listed}");
+    for header in ["E-MAIL", "PROVIDER", "STATUS", "ACCESS"] {
+        let column = lines[0].find(header).unwrap();
+        for line in &lines[1..] {
+            assert!(line.len() > column && line.as_bytes()[column - 1] == b' ', "{header} lines up: {listed}");
+            assert_ne!(line.as_bytes()[column], b' ', "{header} lines up: {listed}");
+        }
+    }
+    let owner = ["--customer", "acme", "--admin", "ops@acme.test"];
+    assert!(trustgate_text(dir, &[&["client", "list"][..], &owner[..]].concat()).contains("has no API clients"));
+    trustgate(dir, &[&["client", "create"][..], &owner[..], &["--name", "nightly"]].concat());
+    let clients = trustgate_text(dir, &[&["client", "list"][..], &owner[..]].concat());
+    assert!(clients.starts_with("ID ") && clients.lines().nth(1).is_some_and(|l| l.ends_with("nightly")), "{clients}");
+    let removed = trustgate_text(dir, &[&["admin", "remove"][..], &owner[..]].concat());
+    assert!(removed.contains("1 API client deleted") && !removed.contains("(s)"), "{removed}");
+}
+
+#[test]
+fn every_option_says_what_it_is_for_and_global_ones_stand_apart() {
+    use clap::CommandFactory;
+    fn visit(command: &clap::Command, path: &str, missing: &mut Vec<String>) {
+        for arg in command.get_arguments() {
+            let builtin = matches!(arg.get_id().as_str(), "help" | "version");
+            if !builtin && arg.get_help().is_none() && arg.get_long_help().is_none() {
+                missing.push(format!("{path} --{}", arg.get_long().unwrap_or(arg.get_id().as_str())));
+            }
+            if arg.is_global_set() {
+                assert_eq!(arg.get_help_heading(), Some("Global options"), "{path} --{}", arg.get_id());
+            }
+        }
+        for sub in command.get_subcommands() {
+            visit(sub, &format!("{path} {}", sub.get_name()), missing);
+        }
+    }
+    let mut missing = Vec::new();
+    visit(&trustgate_server::cli::Cli::command(), "trustgate", &mut missing);
+    assert!(missing.is_empty(), "options without help: {missing:?}");
+    let help = |flag: &str| {
+        let output = Command::new(env!("CARGO_BIN_EXE_trustgate")).args(["admin", "list", flag]).output().unwrap();
+        assert!(output.status.success());
+        String::from_utf8(output.stdout).unwrap()
+    };
+    let (short, long) = (help("-h"), help("--help"));
+    assert!(short.contains("--customer") && !short.contains("--data-dir"), "-h shows the command's own: {short}");
+    assert!(long.contains("Global options:") && long.contains("--data-dir"), "--help shows them apart: {long}");
+}
+
+#[tokio::test]
+async fn serve_listens_on_a_host_name() {
+    let dir = TempDir::new();
+    let (_served, url) = serve_on(dir.path(), "localhost:0", &[]);
+    assert_eq!(reqwest::get(format!("{url}/healthz")).await.unwrap().status(), StatusCode::OK);
+}
+
+/// Against PostgreSQL the server key is the deployment's: the CLI never makes up one of its own.
+#[tokio::test]
+async fn on_postgres_the_cli_refuses_to_create_a_client_without_the_deployments_server_key() {
+    let Some(database) = crate::harness::TestDatabase::create().await else { return };
+    let node = TempDir::new();
+    let served = Served::start(node.path(), Some(database.url.clone()));
+    assert!(!served.first_line.contains("trustgate-data") && served.first_line.contains("data in PostgreSQL"));
+    let customer = served.cli(&["customer", "list"])["items"][0]["id"].as_str().unwrap().to_owned();
+    let email = "ops@example.com";
+    let add = ["admin", "add", "--customer", &customer, "--email", email, "--access", "full"];
+    served.cli(&add);
+    let create = ["--database", &database.url, "client", "create", "--customer", &customer, "--admin", email];
+    let elsewhere = TempDir::new();
+    let (code, message) = trustgate_exits(elsewhere.path(), &[&create[..], &["--name", "n"]].concat());
+    assert_eq!(code, 4, "{message}");
+    assert!(message.contains("TRUSTGATE_SERVER_KEY"), "{message}");
+    assert!(!elsewhere.path().join("server.key").exists(), "no key of its own was made");
+    let output = Command::new(env!("CARGO_BIN_EXE_trustgate"))
+        .arg("--data-dir")
+        .arg(elsewhere.path())
+        .args(create)
+        .args(["--name", "n"])
+        .env("TRUSTGATE_SERVER_KEY", trustgate_core::secret::ServerKey::generate().encode())
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(3), "another key: {}", String::from_utf8_lossy(&output.stderr));
+    let created = served.cli(&["client", "create", "--customer", &customer, "--admin", email, "--name", "n"]);
+    assert!(created["secret"].as_str().is_some(), "with the deployment's key it works");
 }

@@ -428,11 +428,17 @@ async fn admins_are_added_changed_and_removed_within_the_callers_own_access() {
     let refused = post(&app, &session, &format!("{c}/administrators/{}", new.id), &change).await;
     assert_eq!(refused.status(), StatusCode::FORBIDDEN, "cannot grant systemLog it does not hold");
     let change = [("csrf", csrf), ("access", "Custom")];
+    let refused = post(&app, &session, &format!("{c}/administrators/{}", new.id), &change).await;
+    assert_eq!(refused.status(), StatusCode::CONFLICT, "Custom access with no permission");
+    assert!(refused.text().await.unwrap().contains("at least one permission"));
+    let unticked = [("csrf", csrf), ("email", "m@example.com"), ("access", "Custom")];
+    let refused = post(&app, &session, &format!("{c}/administrators"), &unticked).await;
+    assert_eq!(refused.status(), StatusCode::CONFLICT, "adding with Custom access and no permission");
+    assert!(refused.text().await.unwrap().contains("at least one permission"));
     assert_eq!(
-        post(&app, &session, &format!("{c}/administrators/{}", new.id), &change).await.status(),
-        StatusCode::SEE_OTHER
+        app.store.member(&customer, new.id).await.unwrap().unwrap().access,
+        custom(&[Permission::Notifications])
     );
-    assert_eq!(app.store.member(&customer, new.id).await.unwrap().unwrap().access, custom(&[]));
 }
 
 #[tokio::test]

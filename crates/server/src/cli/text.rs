@@ -1,0 +1,45 @@
+//! How results read as text: aligned tables with headers, and counts in proper English.
+
+/// Columns separated by two spaces and padded to their widest cell; the last one is not padded,
+/// so lines carry no trailing blanks.
+pub fn table<const N: usize>(headers: [&str; N], rows: &[[String; N]]) -> String {
+    let mut widths = headers.map(|h| h.chars().count());
+    for row in rows {
+        for (width, cell) in widths.iter_mut().zip(row) {
+            *width = (*width).max(cell.chars().count());
+        }
+    }
+    let line = |cells: [&str; N]| {
+        let mut out = String::new();
+        for (i, cell) in cells.iter().enumerate() {
+            if i + 1 == N {
+                out.push_str(cell);
+            } else {
+                out.push_str(cell);
+                out.push_str(&" ".repeat(widths[i] - cell.chars().count() + 2));
+            }
+        }
+        out
+    };
+    let mut lines = vec![line(headers)];
+    lines.extend(rows.iter().map(|row| line(row.each_ref().map(String::as_str))));
+    lines.join("\n")
+}
+
+/// `1 API client`, `2 API clients`, `0 API clients`.
+pub fn count(n: u64, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn columns_line_up_under_their_headers() {
+        let rows = [["acme".to_owned(), "Acme Corp".to_owned()], ["k7q2m9xw3hzp".to_owned(), "Mine".to_owned()]];
+        assert_eq!(table(["ID", "NAME"], &rows), "ID            NAME\nacme          Acme Corp\nk7q2m9xw3hzp  Mine");
+        assert_eq!(count(1, "API client", "API clients"), "1 API client");
+        assert_eq!(count(0, "API client", "API clients"), "0 API clients");
+    }
+}
