@@ -84,6 +84,14 @@ pub enum Command {
         #[arg(long)]
         to: String,
     },
+    /// Write a consistent copy of the embedded SQLite store to a new file (mode 0600), also while
+    /// a server runs on it. The server key is not in it: back up server.key (or
+    /// TRUSTGATE_SERVER_KEY) separately. On PostgreSQL use pg_dump.
+    Backup {
+        /// The new file to write (refused if it exists).
+        #[arg(long)]
+        to: PathBuf,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -155,6 +163,16 @@ pub struct ServeArgs {
     /// The `aud` of every token, which resource servers check. Default: the public URL.
     #[arg(long, env = "TRUSTGATE_AUDIENCE")]
     pub audience: Option<String>,
+    /// Serve HTTPS with this PEM certificate chain (server certificate first); needs --tls-key.
+    /// Session cookies are then marked Secure.
+    #[arg(long, env = "TRUSTGATE_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert.
+    #[arg(long, env = "TRUSTGATE_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Days system-log records are kept; older ones are deleted in the background every hour.
+    #[arg(long, env = "TRUSTGATE_SYSTEMLOG_RETENTION_DAYS", default_value_t = crate::config::DEFAULT_SYSTEMLOG_RETENTION_DAYS, value_parser = clap::value_parser!(u32).range(1..=36_500))]
+    pub systemlog_retention_days: u32,
 }
 
 impl ServeArgs {
@@ -174,12 +192,13 @@ impl ServeArgs {
             max_connections: self.max_connections.unwrap_or(defaults.max_connections),
         };
         ServerConfig {
-            secure_cookies: self.secure_cookies,
+            secure_cookies: self.secure_cookies || self.tls_cert.is_some(),
             client_throttle: policy(self.client_failure_limit),
             sign_in_throttle: policy(self.sign_in_failure_limit),
             refusal_window: Duration::from_secs(self.refusal_log_window),
             trusted_proxies: self.trusted_proxy.clone(),
             connections,
+            systemlog_retention: Duration::from_secs(u64::from(self.systemlog_retention_days) * 86_400),
             ..ServerConfig::default()
         }
     }
@@ -398,6 +417,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     if let Command::Bench(args) = cli.command {
         return crate::bench::run(args).await;
     }
+    if let Command::Backup { to } = &cli.command {
+        return backup(&cli.data_dir, cli.database.as_deref(), to, Output { json: cli.json, max_clients_per_owner: 0 })
+            .await;
+    }
     let store = open_store(&cli.data_dir, cli.database.as_deref()).await?;
     let out = Output { json: cli.json, max_clients_per_owner: cli.max_clients_per_owner };
     let writes = cli.command.writes();
@@ -425,7 +448,7 @@ impl Command {
     /// Whether the command changes the store (and so a running server must hear of it).
     fn writes(&self) -> bool {
         match self {
-            Command::Serve(_) | Command::Bench(_) | Command::CopyToPostgres { .. } => false,
+            Command::Serve(_) | Command::Bench(_) | Command::CopyToPostgres { .. } | Command::Backup { .. } => false,
             Command::Customer(command) => !matches!(command, CustomerCommand::List),
             Command::Admin(command) => !matches!(command, AdminCommand::List { .. }),
             Command::Client(command) => !matches!(command, ClientCommand::List { .. }),
@@ -436,7 +459,7 @@ impl Command {
 
 async fn operate(store: Arc<dyn Store>, data_dir: &Path, command: Command, out: Output) -> anyhow::Result<()> {
     match command {
-        Command::CopyToPostgres { .. } | Command::Bench(_) => Ok(()),
+        Command::CopyToPostgres { .. } | Command::Bench(_) | Command::Backup { .. } => Ok(()),
         Command::Serve(args) => serve(store, data_dir, args, out.max_clients_per_owner).await,
         Command::Customer(command) => customer(store.as_ref(), command, out).await,
         Command::Admin(command) => admin(store.as_ref(), command, out).await,
@@ -518,13 +541,17 @@ async fn serve(
     max_clients_per_owner: u64,
 ) -> anyhow::Result<()> {
     let key = server_key(data_dir)?;
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => Some(crate::tls::server_config(cert, key)?),
+        _ => None,
+    };
     password::configure(args.hash_limits());
     let first_start = store.customers().await?.is_empty();
     let bootstrap = if first_start { Some(bootstrap(store.as_ref(), &args.bootstrap_email).await?) } else { None };
     let listener =
         tokio::net::TcpListener::bind(args.listen).await.with_context(|| format!("listening on {}", args.listen))?;
-    let url = format!("http://{}", listener.local_addr()?);
-    let issuer = issuer(&args, listener.local_addr()?)?;
+    let url = crate::config::default_public_url(listener.local_addr()?, tls.is_some());
+    let issuer = issuer(&args, &url)?;
     let config = ServerConfig { max_clients_per_owner, issuer, ..args.config() };
     let state = AppState::new(store, key, config).await?;
     // Open before the server says it listens: an operator command run from then on is enforced at once.
@@ -540,7 +567,7 @@ async fn serve(
         println!("       -d '{{\"email\":\"{email}\",\"password\":\"{password}\"}}' {url}/api/v1/session");
     }
     println!("API description: {url}/openapi.json");
-    crate::serve(listener, state, stop_requested()).await?;
+    crate::serve_with(listener, state, tls, stop_requested()).await?;
     Ok(())
 }
 
@@ -562,7 +589,7 @@ async fn stop_requested() {
 
 /// The `iss` and `aud` of tokens: a public URL is an absolute http(s) URL with nothing after
 /// the path, kept without a trailing slash so `{issuer}/.well-known/…` is well formed.
-fn issuer(args: &ServeArgs, bound: std::net::SocketAddr) -> anyhow::Result<Issuer> {
+fn issuer(args: &ServeArgs, default_url: &str) -> anyhow::Result<Issuer> {
     let url = match &args.public_url {
         Some(url) => {
             let url = url.trim().trim_end_matches('/');
@@ -574,7 +601,7 @@ fn issuer(args: &ServeArgs, bound: std::net::SocketAddr) -> anyhow::Result<Issue
             }
             url.to_owned()
         }
-        None => crate::config::default_public_url(bound),
+        None => default_url.to_owned(),
     };
     let audience = args.audience.as_deref().map(str::trim).filter(|a| !a.is_empty()).unwrap_or(&url).to_owned();
     Ok(Issuer { url, audience })
@@ -888,6 +915,35 @@ async fn copy_to_postgres(data_dir: &Path, url: &str, out: Output) -> anyhow::Re
         format!(
             "Copied {total} row(s) into PostgreSQL. Run every node with --database and the same server key (TRUSTGATE_SERVER_KEY or {}).",
             data_dir.join(SERVER_KEY_FILE).display()
+        ),
+    );
+    Ok(())
+}
+
+async fn backup(data_dir: &Path, database: Option<&str>, to: &Path, out: Output) -> anyhow::Result<()> {
+    if database.is_some() {
+        bail!(
+            "`trustgate backup` copies the embedded SQLite store only; back up PostgreSQL with its own tools \
+             (pg_dump, or your provider's snapshots), and keep the server key with it"
+        );
+    }
+    let db = data_dir.join(trustgate_store::SQLITE_FILE);
+    if !db.is_file() {
+        bail!("no store to back up: {} does not exist (set --data-dir or TRUSTGATE_DATA_DIR)", db.display());
+    }
+    let store =
+        SqliteStore::open(data_dir).await.with_context(|| format!("opening the store in {}", data_dir.display()))?;
+    store.backup_to(to).await.with_context(|| format!("backing up to {}", to.display()))?;
+    let key = match std::env::var_os("TRUSTGATE_SERVER_KEY") {
+        Some(_) => "TRUSTGATE_SERVER_KEY".to_owned(),
+        None => data_dir.join(SERVER_KEY_FILE).display().to_string(),
+    };
+    out.print(
+        json!({ "backup": to, "serverKeyIncluded": false }),
+        format!(
+            "Backed up the store to {}.\nThe server key is not in it: without the key ({key}) no client secret \
+             verifies and no signing key opens. Keep a copy of the key, apart from the backup.",
+            to.display()
         ),
     );
     Ok(())

@@ -11,6 +11,7 @@ pub mod keys;
 pub mod ops;
 pub mod routes;
 pub mod state;
+pub mod tls;
 
 mod auth;
 mod body;
@@ -21,6 +22,7 @@ mod grant;
 mod list_cache;
 mod password;
 mod refusals;
+mod retention;
 mod revoked;
 mod session;
 mod throttle;
@@ -29,6 +31,7 @@ mod transaction;
 mod wire;
 
 use std::future::Future;
+use std::sync::Arc;
 
 use tokio::net::TcpListener;
 
@@ -44,8 +47,19 @@ pub async fn serve(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    serve_with(listener, state, None, shutdown).await
+}
+
+/// [`serve`], over TLS when `tls` is given (see [`tls::server_config`]).
+pub async fn serve_with(
+    listener: TcpListener,
+    state: AppState,
+    tls: Option<Arc<rustls::ServerConfig>>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
     let limits = state.config.connections;
-    let served = conn::serve(listener, routes::router(state.clone()), limits, shutdown).await;
+    let tls = tls.map(tokio_rustls::TlsAcceptor::from);
+    let served = conn::serve(listener, routes::router(state.clone()), limits, tls, shutdown).await;
     // Counts of refusals still in their window are written before the process goes.
     state.flush_refusals().await;
     served
