@@ -12,7 +12,7 @@ use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 
 use crate::harness::TempDir;
-use crate::serving::Serving;
+use crate::serving::{trustgate, Serving};
 
 /// A self-signed certificate for localhost and 127.0.0.1, written as PEM files in `dir`.
 fn certificate(dir: &Path) -> CertificateDer<'static> {
@@ -122,4 +122,21 @@ async fn an_unfinished_handshake_holds_its_connection_slot_only_until_the_header
     let mut rest = Vec::new();
     let closed = tokio::time::timeout(Duration::from_secs(1), stalled.read_to_end(&mut rest)).await;
     assert!(closed.is_ok(), "the stalled connection was closed by the server");
+}
+
+#[test]
+fn serve_refuses_tls_settings_it_cannot_use() {
+    let dir = TempDir::new();
+    let data = dir.path().join("data");
+    let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    let (cert, key) = (cert.to_str().unwrap(), key.to_str().unwrap());
+    let output = trustgate(&data, &["serve", "--listen", "127.0.0.1:0", "--tls-cert", cert]);
+    let message = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success() && message.contains("--tls-key"), "a certificate needs its key: {message}");
+
+    std::fs::write(dir.path().join("cert.pem"), "not a certificate").unwrap();
+    std::fs::write(dir.path().join("key.pem"), "not a key").unwrap();
+    let output = trustgate(&data, &["serve", "--listen", "127.0.0.1:0", "--tls-cert", cert, "--tls-key", key]);
+    let message = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success() && message.contains("holds no certificate"), "{message}");
 }
