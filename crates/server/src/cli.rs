@@ -924,7 +924,7 @@ async fn backup(data_dir: &Path, database: Option<&str>, to: &Path, out: Output)
     if database.is_some() {
         bail!(
             "`trustgate backup` copies the embedded SQLite store only; back up PostgreSQL with its own tools \
-             (pg_dump, or your provider's snapshots), and keep the server key with it"
+             (pg_dump, or your provider's snapshots), and keep a copy of the server key apart from them"
         );
     }
     let db = data_dir.join(trustgate_store::SQLITE_FILE);
