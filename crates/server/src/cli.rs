@@ -90,6 +90,14 @@ pub enum Command {
         #[arg(long)]
         to: String,
     },
+    /// Write a consistent copy of the embedded SQLite store to a new file (mode 0600), also while
+    /// a server runs on it. The server key is not in it: back up server.key (or
+    /// TRUSTGATE_SERVER_KEY) separately. On PostgreSQL use pg_dump.
+    Backup {
+        /// The new file to write (refused if it exists).
+        #[arg(long)]
+        to: PathBuf,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -171,6 +179,16 @@ pub struct ServeArgs {
     /// traffic). Off by default.
     #[arg(long, env = "TRUSTGATE_METRICS_LISTEN")]
     pub metrics_listen: Option<std::net::SocketAddr>,
+    /// Serve HTTPS with this PEM certificate chain (server certificate first); needs --tls-key.
+    /// Session cookies are then marked Secure.
+    #[arg(long, env = "TRUSTGATE_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert.
+    #[arg(long, env = "TRUSTGATE_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Days system-log records are kept; older ones are deleted in the background every hour.
+    #[arg(long, env = "TRUSTGATE_SYSTEMLOG_RETENTION_DAYS", default_value_t = crate::config::DEFAULT_SYSTEMLOG_RETENTION_DAYS, value_parser = clap::value_parser!(u32).range(1..=36_500))]
+    pub systemlog_retention_days: u32,
 }
 
 impl ServeArgs {
@@ -190,12 +208,13 @@ impl ServeArgs {
             max_connections: self.max_connections.unwrap_or(defaults.max_connections),
         };
         ServerConfig {
-            secure_cookies: self.secure_cookies,
+            secure_cookies: self.secure_cookies || self.tls_cert.is_some(),
             client_throttle: policy(self.client_failure_limit),
             sign_in_throttle: policy(self.sign_in_failure_limit),
             refusal_window: Duration::from_secs(self.refusal_log_window),
             trusted_proxies: self.trusted_proxy.clone(),
             connections,
+            systemlog_retention: Duration::from_secs(u64::from(self.systemlog_retention_days) * 86_400),
             ..ServerConfig::default()
         }
     }
@@ -500,6 +519,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Bench(args) => return crate::bench::run(args).await,
         _ => {}
     }
+    if let Command::Backup { to } = &cli.command {
+        return backup(&cli.data_dir, cli.database.as_deref(), to, out).await;
+    }
     let store = open_store(&cli.data_dir, cli.database.as_deref()).await?;
     let writes = cli.command.writes();
     let place = Place { data_dir: &cli.data_dir, embedded };
@@ -544,7 +566,7 @@ impl Command {
     /// Whether the command changes the store (and so a running server must hear of it).
     fn writes(&self) -> bool {
         match self {
-            Command::Serve(_) | Command::Bench(_) | Command::CopyToPostgres { .. } => false,
+            Command::Serve(_) | Command::Bench(_) | Command::CopyToPostgres { .. } | Command::Backup { .. } => false,
             Command::Customer(command) => !matches!(command, CustomerCommand::List),
             Command::Admin(command) => !matches!(command, AdminCommand::List { .. }),
             Command::Client(command) => !matches!(command, ClientCommand::List { .. }),
@@ -555,7 +577,7 @@ impl Command {
 
 async fn operate(store: Arc<dyn Store>, place: Place<'_>, command: Command, out: Output) -> anyhow::Result<()> {
     match command {
-        Command::CopyToPostgres { .. } | Command::Bench(_) => Ok(()),
+        Command::CopyToPostgres { .. } | Command::Bench(_) | Command::Backup { .. } => Ok(()),
         Command::Serve(args) => serve(store, place, args).await,
         Command::Customer(command) => customer(store.as_ref(), command, out).await,
         Command::Admin(command) => admin(store.as_ref(), command, out).await,
@@ -658,6 +680,10 @@ fn private_file(path: &Path) -> anyhow::Result<std::fs::File> {
 async fn serve(store: Arc<dyn Store>, place: Place<'_>, args: ServeArgs) -> anyhow::Result<()> {
     let data_dir = place.data_dir;
     let key = server_key(data_dir)?;
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => Some(crate::tls::server_config(cert, key)?),
+        _ => None,
+    };
     password::configure(args.hash_limits());
     let first_start = store.customers().await?.is_empty();
     let bootstrap = if first_start { Some(bootstrap(store.as_ref(), &args.bootstrap_email).await?) } else { None };
@@ -665,8 +691,8 @@ async fn serve(store: Arc<dyn Store>, place: Place<'_>, args: ServeArgs) -> anyh
     let listener = tokio::net::TcpListener::bind(args.listen.as_str())
         .await
         .with_context(|| format!("listening on {} (--listen)", args.listen))?;
-    let url = format!("http://{}", listener.local_addr()?);
-    let issuer = issuer(&args, listener.local_addr()?)?;
+    let url = crate::config::default_public_url(listener.local_addr()?, tls.is_some());
+    let issuer = issuer(&args, &url)?;
     let config = ServerConfig { max_clients_per_owner: args.max_clients_per_owner, issuer, ..args.config() };
     let state = AppState::new(store, key, config).await?;
     // Open before the server says it listens: an operator command run from then on is enforced at once.
@@ -693,7 +719,7 @@ async fn serve(store: Arc<dyn Store>, place: Place<'_>, args: ServeArgs) -> anyh
         }
         None => None,
     };
-    crate::serve(listener, state, stop_requested()).await?;
+    crate::serve_with(listener, state, tls, stop_requested()).await?;
     if let Some(metrics) = metrics {
         metrics.abort();
     }
@@ -718,7 +744,7 @@ async fn stop_requested() {
 
 /// The `iss` and `aud` of tokens: a public URL is an absolute http(s) URL with nothing after
 /// the path, kept without a trailing slash so `{issuer}/.well-known/…` is well formed.
-fn issuer(args: &ServeArgs, bound: std::net::SocketAddr) -> anyhow::Result<Issuer> {
+fn issuer(args: &ServeArgs, default_url: &str) -> anyhow::Result<Issuer> {
     let url = match &args.public_url {
         Some(url) => {
             let url = url.trim().trim_end_matches('/');
@@ -731,7 +757,7 @@ fn issuer(args: &ServeArgs, bound: std::net::SocketAddr) -> anyhow::Result<Issue
             }
             url.to_owned()
         }
-        None => crate::config::default_public_url(bound),
+        None => default_url.to_owned(),
     };
     let audience = args.audience.as_deref().map(str::trim).filter(|a| !a.is_empty()).unwrap_or(&url).to_owned();
     Ok(Issuer { url, audience })
@@ -1108,6 +1134,32 @@ async fn copy_to_postgres(data_dir: &Path, url: &str, out: Output) -> anyhow::Re
         format!(
             "Copied {rows} into PostgreSQL. Run every node with --database and the same server key (TRUSTGATE_SERVER_KEY or {}).",
             data_dir.join(SERVER_KEY_FILE).display()
+        ),
+    );
+    Ok(())
+}
+
+async fn backup(data_dir: &Path, database: Option<&str>, to: &Path, out: Output) -> anyhow::Result<()> {
+    if database.is_some() {
+        return Err(Failure::invalid(
+            "`trustgate backup` copies the embedded SQLite store only; back up PostgreSQL with its own tools \
+             (pg_dump, or your provider's snapshots), and keep a copy of the server key apart from them",
+        )
+        .into());
+    }
+    let store =
+        SqliteStore::open(data_dir).await.with_context(|| format!("opening the store in {}", data_dir.display()))?;
+    store.backup_to(to).await.with_context(|| format!("backing up to {}", to.display()))?;
+    let key = match std::env::var_os("TRUSTGATE_SERVER_KEY") {
+        Some(_) => "TRUSTGATE_SERVER_KEY".to_owned(),
+        None => data_dir.join(SERVER_KEY_FILE).display().to_string(),
+    };
+    out.print(
+        json!({ "backup": to, "serverKeyIncluded": false }),
+        format!(
+            "Backed up the store to {}.\nThe server key is not in it: without the key ({key}) no client secret \
+             verifies and no signing key opens. Keep a copy of the key, apart from the backup.",
+            to.display()
         ),
     );
     Ok(())

@@ -36,7 +36,14 @@ pub struct ServerConfig {
     pub max_clients_per_owner: u64,
     /// The `iss` and `aud` of every token, and the base of the URLs discovery publishes.
     pub issuer: Issuer,
+    /// How long system-log records are kept.
+    pub systemlog_retention: Duration,
+    /// How often records past the retention are deleted.
+    pub systemlog_prune_interval: Duration,
 }
+
+/// Citrix Cloud keeps system-log records for 90 days.
+pub const DEFAULT_SYSTEMLOG_RETENTION_DAYS: u32 = 90;
 
 /// What a connection may cost the server. The timeouts follow Ory's server defaults (Go's
 /// `ReadHeaderTimeout`, `ReadTimeout`, `WriteTimeout`, `IdleTimeout`).
@@ -82,8 +89,9 @@ pub const DEFAULT_THROTTLE: Policy = Policy {
 };
 
 /// Where a server listening on `listen` is reached when no public URL is configured.
-pub fn default_public_url(listen: std::net::SocketAddr) -> String {
-    format!("http://{listen}")
+pub fn default_public_url(listen: std::net::SocketAddr, tls: bool) -> String {
+    let scheme = if tls { "https" } else { "http" };
+    format!("{scheme}://{listen}")
 }
 
 const DEFAULT_URL: &str = "http://127.0.0.1:8080";
@@ -103,6 +111,8 @@ impl Default for ServerConfig {
             connections: ConnectionLimits::default(),
             max_clients_per_owner: DEFAULT_MAX_CLIENTS_PER_OWNER,
             issuer: Issuer { url: DEFAULT_URL.to_owned(), audience: DEFAULT_URL.to_owned() },
+            systemlog_retention: Duration::from_secs(u64::from(DEFAULT_SYSTEMLOG_RETENTION_DAYS) * 86_400),
+            systemlog_prune_interval: Duration::from_secs(3600),
         }
     }
 }

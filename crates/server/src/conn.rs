@@ -5,6 +5,11 @@
 //! an idle client (allowed two minutes) from one drip-feeding its headers (allowed seconds). Each
 //! connection therefore keeps its own [`Clock`]: the socket wrapper ([`TimedIo`]) enforces the
 //! deadline of the phase the connection is in, and the service moves it between phases.
+//!
+//! With TLS, the handshake runs over that same socket wrapper in the connection's own task: it
+//! holds a connection slot and must end, with the first request's headers, within the header
+//! timeout of connecting, so a client that opens connections and never finishes a handshake
+//! costs no more than one that never sends a request.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -29,16 +34,19 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 use tokio::time::{Instant, Sleep};
+use tokio_rustls::TlsAcceptor;
 use tower_service::Service;
 
 use crate::config::ConnectionLimits;
 use crate::error::ApiError;
 
-/// Serves `router` on `listener` until `shutdown` completes, then lets open requests finish.
+/// Serves `router` on `listener` (over TLS with `tls`) until `shutdown` completes, then lets
+/// open requests finish.
 pub async fn serve(
     listener: TcpListener,
     router: Router,
     limits: ConnectionLimits,
+    tls: Option<TlsAcceptor>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> io::Result<()> {
     let slots = Arc::new(Semaphore::new(limits.max_connections.max(1)));
@@ -65,19 +73,43 @@ pub async fn serve(
         // Responses are written whole; waiting to coalesce them only adds latency.
         let _ = stream.set_nodelay(true);
         let clock = Arc::new(Clock::new(limits));
-        let io = TokioIo::new(TimedIo::new(stream, clock.clone(), limits.write_timeout));
+        let io = TimedIo::new(stream, clock.clone(), limits.write_timeout);
         let service = RequestService { router: router.clone(), clock, limits, remote };
-        let connection = graceful.watch(builder.serve_connection(io, service));
-        tokio::spawn(async move {
-            if let Err(error) = connection.await {
-                tracing::debug!(%error, %remote, "connection closed with an error");
+        match &tls {
+            None => {
+                let connection = graceful.watch(builder.serve_connection(TokioIo::new(io), service));
+                tokio::spawn(async move {
+                    closed(connection.await, remote);
+                    drop(slot);
+                });
             }
-            drop(slot);
-        });
+            Some(acceptor) => {
+                let handshake = acceptor.accept(io);
+                let (watcher, builder) = (graceful.watcher(), builder.clone());
+                tokio::spawn(async move {
+                    match handshake.await {
+                        Ok(stream) => {
+                            closed(
+                                watcher.watch(builder.serve_connection(TokioIo::new(stream), service)).await,
+                                remote,
+                            );
+                        }
+                        Err(error) => tracing::debug!(%error, %remote, "TLS handshake failed"),
+                    }
+                    drop(slot);
+                });
+            }
+        }
     }
     drop(listener);
     graceful.shutdown().await;
     Ok(())
+}
+
+fn closed(outcome: hyper::Result<()>, remote: SocketAddr) {
+    if let Err(error) = outcome {
+        tracing::debug!(%error, %remote, "connection closed with an error");
+    }
 }
 
 /// A failed accept that is the peer's doing is skipped; anything else (out of file descriptors)

@@ -13,6 +13,7 @@ pub mod metrics;
 pub mod ops;
 pub mod routes;
 pub mod state;
+pub mod tls;
 
 mod auth;
 mod body;
@@ -24,6 +25,7 @@ mod list_cache;
 mod observe;
 mod password;
 mod refusals;
+mod retention;
 mod revoked;
 mod session;
 mod throttle;
@@ -32,6 +34,7 @@ mod transaction;
 mod wire;
 
 use std::future::Future;
+use std::sync::Arc;
 
 use tokio::net::TcpListener;
 
@@ -47,8 +50,19 @@ pub async fn serve(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    serve_with(listener, state, None, shutdown).await
+}
+
+/// [`serve`], over TLS when `tls` is given (see [`tls::server_config`]).
+pub async fn serve_with(
+    listener: TcpListener,
+    state: AppState,
+    tls: Option<Arc<rustls::ServerConfig>>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
     let limits = state.config.connections;
-    let served = conn::serve(listener, routes::router(state.clone()), limits, shutdown).await;
+    let tls = tls.map(tokio_rustls::TlsAcceptor::from);
+    let served = conn::serve(listener, routes::router(state.clone()), limits, tls, shutdown).await;
     // Counts of refusals still in their window are written before the process goes.
     state.flush_refusals().await;
     served
@@ -62,5 +76,5 @@ pub async fn serve_metrics(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let limits = state.config.connections;
-    conn::serve(listener, metrics::router(state), limits, shutdown).await
+    conn::serve(listener, metrics::router(state), limits, None, shutdown).await
 }

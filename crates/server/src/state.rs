@@ -104,6 +104,7 @@ impl AppState {
         shared.revoked.load(shared.store.revoked_tokens(now).await?, now);
         tokio::spawn(flush_last_used(Arc::downgrade(&shared)));
         tokio::spawn(maintain_refusals(Arc::downgrade(&shared)));
+        tokio::spawn(crate::retention::prune_periodically(Arc::downgrade(&shared)));
         Ok(Self(shared))
     }
 

@@ -32,7 +32,7 @@ pub use error::{StoreError, StoreResult};
 pub use model::{ClientGrant, LogQuery, LogRecord, Member, Membership, Notification, PoolUse, Session};
 pub use postgres::PostgresStore;
 pub use scratch::{create_scratch_database, drop_scratch_database};
-pub use sqlite::SqliteStore;
+pub use sqlite::{SqliteStore, SQLITE_FILE};
 
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
@@ -157,4 +157,8 @@ pub trait Store: Send + Sync + 'static {
     /// For events that are not part of another write (sign-in and token failures).
     async fn append_log(&self, entry: &LogEntry) -> StoreResult<()>;
     async fn log_records(&self, query: &LogQuery) -> StoreResult<Vec<LogRecord>>;
+    /// Deletes system-log records older than `before`, at most `limit` of them, taken from the
+    /// oldest written: one short transaction whose cost does not grow with the log. Returns how
+    /// many went; fewer than `limit` means nothing older is left at the head of the log.
+    async fn prune_log(&self, before: OffsetDateTime, limit: u32) -> StoreResult<u64>;
 }

@@ -1136,6 +1136,24 @@ macro_rules! store_impl {
                 .map(sql::log_record)
                 .collect()
             }
+
+            async fn prune_log(&self, before: OffsetDateTime, limit: u32) -> StoreResult<u64> {
+                // The head of the log by primary key, not a search by time: the only index on
+                // `at` leads with the customer. Records are written in time order, so the old
+                // ones are at the head.
+                let mut tx = self.write_tx().await?;
+                let deleted = sqlx::query(
+                    "DELETE FROM system_log WHERE at < $1 AND seq IN \
+                     (SELECT seq FROM system_log ORDER BY seq LIMIT $2)",
+                )
+                .bind(ms(before))
+                .bind(i64::from(limit))
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                self.commit(tx, &[]).await?;
+                Ok(deleted)
+            }
         }
     };
 }

@@ -9,15 +9,16 @@ use std::path::Path;
 use std::sync::{Mutex, Weak};
 use std::time::Duration;
 
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Pool, Sqlite};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Connection, Pool, Sqlite};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::changes::{lag_since, ListenerSlot};
 use crate::files;
 use crate::sql::store_impl;
 
-const DB_FILE: &str = "trustgate.db";
+/// The database file in the data directory.
+pub const SQLITE_FILE: &str = "trustgate.db";
 /// How often the tailer looks for changes made by other processes.
 const TAIL_INTERVAL: Duration = Duration::from_millis(200);
 /// Changes older than this are pruned; every live node has read them long before.
@@ -40,7 +41,7 @@ pub struct SqliteStore {
 impl SqliteStore {
     /// Whether `data_dir` holds a store; operator commands refuse to create an empty one.
     pub fn exists(data_dir: &Path) -> bool {
-        data_dir.join(DB_FILE).is_file()
+        data_dir.join(SQLITE_FILE).is_file()
     }
 
     /// Opens (creating if needed) the store under `data_dir` and brings its schema up to date.
@@ -48,13 +49,13 @@ impl SqliteStore {
         files::create_private_dir(data_dir).map_err(|e| {
             StoreError::Unavailable(format!("cannot create the data directory {}: {e}", data_dir.display()))
         })?;
-        let db = data_dir.join(DB_FILE);
+        let db = data_dir.join(SQLITE_FILE);
         // SQLite gives its -wal and -shm files the database file's mode, so creating that one
         // private first makes all three private.
         files::create_private_file(&db)
             .map_err(|e| StoreError::Unavailable(format!("cannot create {}: {e}", db.display())))?;
         for suffix in ["", "-wal", "-shm"] {
-            let path = data_dir.join(format!("{DB_FILE}{suffix}"));
+            let path = data_dir.join(format!("{SQLITE_FILE}{suffix}"));
             files::restrict_to_owner(&path)
                 .map_err(|e| StoreError::Unavailable(format!("cannot make {} private: {e}", path.display())))?;
         }
@@ -91,6 +92,49 @@ impl SqliteStore {
     /// into the database (where `secure_delete` zeroed the old bytes) and truncate it.
     async fn scrub(&self) -> StoreResult<()> {
         sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    /// Writes a consistent copy of the whole database to `target`, a new file (mode 0600),
+    /// while other connections and processes keep reading and writing. `VACUUM INTO` reads
+    /// one snapshot (WAL mode lets writers go on meanwhile) and writes a compact database with no
+    /// write-ahead log to replay. The copy is made under a temporary name, checked, synced and
+    /// only then linked as `target` (never replacing a file there), so `target` is either
+    /// complete or absent.
+    pub async fn backup_to(&self, target: &Path) -> StoreResult<()> {
+        let unavailable = |what: &str, e: std::io::Error| StoreError::Unavailable(format!("{what}: {e}"));
+        let file_name = target
+            .file_name()
+            .ok_or_else(|| StoreError::Unavailable(format!("{} is not a file name", target.display())))?;
+        let mut partial_name = file_name.to_os_string();
+        partial_name.push(".partial");
+        let partial = target.with_file_name(partial_name);
+        // SQLite writes into an existing empty file and keeps its mode: created private here.
+        files::create_new_private_file(&partial)
+            .map_err(|e| unavailable(&format!("cannot create {}", partial.display()), e))?;
+        let copied = self.vacuum_into(&partial).await;
+        let finished = copied.and_then(|()| {
+            std::fs::File::open(&partial)
+                .and_then(|file| file.sync_all())
+                .and_then(|()| std::fs::hard_link(&partial, target))
+                .map_err(|e| unavailable(&format!("cannot create {}", target.display()), e))
+        });
+        let _ = std::fs::remove_file(&partial);
+        finished
+    }
+
+    async fn vacuum_into(&self, partial: &Path) -> StoreResult<()> {
+        let path = partial
+            .to_str()
+            .ok_or_else(|| StoreError::Unavailable(format!("{} is not a UTF-8 path", partial.display())))?;
+        sqlx::query("VACUUM INTO $1").bind(path).execute(&self.pool).await?;
+        let copy = SqliteConnectOptions::new().filename(partial).read_only(true);
+        let mut connection = SqliteConnection::connect_with(&copy).await?;
+        let (verdict,): (String,) = sqlx::query_as("PRAGMA quick_check").fetch_one(&mut connection).await?;
+        connection.close().await?;
+        if verdict != "ok" {
+            return Err(StoreError::Internal(format!("the copy failed its integrity check: {verdict}")));
+        }
         Ok(())
     }
 

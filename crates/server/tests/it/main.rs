@@ -7,7 +7,9 @@
 //! The suite under `suite/` runs twice: on SQLite and on PostgreSQL.
 
 mod harness;
+mod serving;
 
+mod backup;
 mod browser;
 mod cli;
 mod console;
@@ -17,7 +19,9 @@ mod observability;
 mod openapi;
 mod openid_client;
 mod postgres_nodes;
+mod retention;
 mod serve;
+mod tls;
 
 /// The behaviour suite on the embedded SQLite store.
 #[path = "suite"]

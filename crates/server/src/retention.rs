@@ -1,0 +1,57 @@
+//! System-log retention: records older than the configured retention are deleted in the
+//! background, on every node, so a busy customer's log cannot grow without bound.
+//!
+//! Each pass deletes in small batches (one short write transaction each, with a pause between
+//! them, so requests waiting to write on SQLite are not held up), up to a cap per pass; a log
+//! that grew faster than that is caught up over the following passes. Nodes sharing a
+//! PostgreSQL database may prune at the same time: a record is deleted once, whoever gets there.
+
+use std::sync::Weak;
+use std::time::Duration;
+
+use time::OffsetDateTime;
+
+use crate::state::Shared;
+
+/// Records deleted per transaction.
+const BATCH: u32 = 1_000;
+/// Batches per pass: at most 100,000 records an interval.
+const BATCHES_PER_PASS: u32 = 100;
+const PAUSE: Duration = Duration::from_millis(20);
+
+/// Runs a pass at start and then every `systemlog_prune_interval`, until the state is dropped.
+pub(crate) async fn prune_periodically(shared: Weak<Shared>) {
+    loop {
+        let interval = {
+            let Some(shared) = shared.upgrade() else { return };
+            let retention = time::Duration::try_from(shared.config.systemlog_retention).unwrap_or(time::Duration::MAX);
+            if let Some(cutoff) = OffsetDateTime::now_utc().checked_sub(retention) {
+                prune(&shared, cutoff).await;
+            }
+            shared.config.systemlog_prune_interval
+        };
+        tokio::time::sleep(interval).await;
+    }
+}
+
+async fn prune(shared: &Shared, cutoff: OffsetDateTime) {
+    let mut deleted = 0u64;
+    for _ in 0..BATCHES_PER_PASS {
+        match shared.store.prune_log(cutoff, BATCH).await {
+            Ok(n) => {
+                deleted += n;
+                if n < u64::from(BATCH) {
+                    break;
+                }
+            }
+            Err(error) => {
+                tracing::warn!(%error, "deleting old system-log records failed; retrying at the next pass");
+                break;
+            }
+        }
+        tokio::time::sleep(PAUSE).await;
+    }
+    if deleted > 0 {
+        tracing::info!(deleted, before = %cutoff, "deleted system-log records past the retention");
+    }
+}
