@@ -42,6 +42,8 @@ pub struct Shared {
     pub throttles: Throttles,
     refusals: RefusalLog,
     revoked: RevokedTokens,
+    /// Secrets of clients just created in the console, each waiting for its one view.
+    pub reveals: crate::console::Reveals,
 }
 
 /// The signing keys and the tokens verified with them, replaced together: a token verified with
@@ -93,6 +95,7 @@ impl AppState {
             keys: RwLock::new(Arc::new(keys)),
             key_reload: tokio::sync::Mutex::new(()),
             revoked: RevokedTokens::default(),
+            reveals: crate::console::Reveals::default(),
         });
         shared.store.watch_changes(Arc::new(Feed(Arc::downgrade(&shared))));
         // Read after subscribing: a revocation committed in between arrives through the feed.

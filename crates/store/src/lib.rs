@@ -29,7 +29,7 @@ use trustgate_core::secret::SecretVerifier;
 pub use changes::{Change, ChangeListener};
 pub use copy::copy_sqlite_to_postgres;
 pub use error::{StoreError, StoreResult};
-pub use model::{ClientGrant, LogQuery, LogRecord, Member, Membership, Notification, Session};
+pub use model::{ClientGrant, LogQuery, LogRecord, LogView, Member, Membership, Notification, Session};
 pub use postgres::PostgresStore;
 pub use scratch::{create_scratch_database, drop_scratch_database};
 pub use sqlite::SqliteStore;
@@ -155,4 +155,6 @@ pub trait Store: Send + Sync + 'static {
     /// For events that are not part of another write (sign-in and token failures).
     async fn append_log(&self, entry: &LogEntry) -> StoreResult<()>;
     async fn log_records(&self, query: &LogQuery) -> StoreResult<Vec<LogRecord>>;
+    /// A page of the log as the console shows it: filtered, and newest first if asked.
+    async fn log_view(&self, query: &LogQuery, view: &LogView) -> StoreResult<Vec<LogRecord>>;
 }
