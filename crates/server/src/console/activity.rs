@@ -152,7 +152,12 @@ struct Shown<'a> {
 impl Shown<'_> {
     fn href(&self, newest_first: bool, after: Option<i64>) -> String {
         let mut pairs = vec![("from", self.from.to_owned()), ("to", self.to.to_owned())];
-        pairs.extend([("event", self.event), ("actor", self.actor)].into_iter().filter(|(_, v)| !v.is_empty()).map(|(k, v)| (k, v.to_owned())));
+        pairs.extend(
+            [("event", self.event), ("actor", self.actor)]
+                .into_iter()
+                .filter(|(_, v)| !v.is_empty())
+                .map(|(k, v)| (k, v.to_owned())),
+        );
         if !newest_first {
             pairs.push(("dir", "asc".to_owned()));
         }

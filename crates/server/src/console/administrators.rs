@@ -98,18 +98,23 @@ pub struct AdminRow {
     pub is_you: bool,
     /// R7: a disabled federated administrator whose clients still work.
     pub warning: Option<String>,
-    /// Why removing them would be refused, so it is not offered.
-    pub not_removable: Option<&'static str>,
+    /// Why removing them would be refused, so it is not offered: in a few words for the list,
+    /// and in full.
+    pub not_removable: Option<(&'static str, &'static str)>,
 }
 
 /// Why the administrator may not remove `member` (the same rule the store enforces), or `None`.
-fn removal_refused(ctx: &InCustomer, member: &Member, full_admins: u64) -> Option<&'static str> {
+fn removal_refused(ctx: &InCustomer, member: &Member, full_admins: u64) -> Option<(&'static str, &'static str)> {
     match lifecycle::remove(Authority::Holds(ctx.access()), member.access, full_admins) {
         Ok(()) => None,
-        Err(Refusal::LastFullAdmin) => {
-            Some("The only administrator with Full access cannot be removed: a customer must keep one. Give someone else Full access first.")
-        }
-        Err(_) => Some("Their access goes beyond yours, so you cannot remove them."),
+        Err(Refusal::LastFullAdmin) => Some((
+            "Cannot be removed: the only Full administrator",
+            "The only administrator with Full access cannot be removed: a customer must keep one. Give someone else Full access first.",
+        )),
+        Err(_) => Some((
+            "Cannot be removed: access beyond yours",
+            "Their access goes beyond yours, so you cannot remove them.",
+        )),
     }
 }
 
@@ -198,7 +203,7 @@ async fn show(
     error: Option<String>,
     notice: Option<String>,
 ) -> Result<Response, ConsoleError> {
-    let members = all_members(state, ctx).await.map_err(ApiError::from)?;
+    let members = all_members(state, ctx).await?;
     let full = full_admins(&members);
     let listing = Listing::of(format!("{}/administrators", ctx.base()), list, COLUMNS, ("name", false), PAGE_SIZE);
     let matching = members
@@ -254,7 +259,9 @@ pub async fn page(
             let clients = done.clients.as_deref().and_then(|c| c.parse::<u32>().ok()).unwrap_or(0);
             Some(match clients {
                 1 => "The administrator was removed from this customer; their 1 API client was deleted.".to_owned(),
-                n => format!("The administrator was removed from this customer; {n} of their API clients were deleted."),
+                n => {
+                    format!("The administrator was removed from this customer; {n} of their API clients were deleted.")
+                }
             })
         }
         _ => None,
@@ -395,7 +402,7 @@ pub async fn confirm_remove(
     ctx.require(Permission::Administrators)?;
     let member = member(&state, &ctx, &id).await?;
     let full = full_admins(&all_members(&state, &ctx).await?);
-    if let Some(why) = removal_refused(&ctx, &member, full) {
+    if let Some((_, why)) = removal_refused(&ctx, &member, full) {
         return Err(ConsoleError::page(StatusCode::CONFLICT, why));
     }
     let clients = state.store.clients_of(&ctx.customer.id, member.admin.id).await.map_err(ApiError::from)?.len();

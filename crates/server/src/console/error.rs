@@ -19,7 +19,9 @@ use crate::state::AppState;
 #[derive(Debug)]
 pub enum ConsoleError {
     /// No live session: sign in first, then return to `next` (a local console path).
-    SignIn { next: Option<String> },
+    SignIn {
+        next: Option<String>,
+    },
     Page {
         status: StatusCode,
         message: String,

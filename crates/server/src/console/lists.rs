@@ -50,7 +50,13 @@ pub struct Pager {
 
 impl Listing {
     /// The view `query` asks for on the list at `path`; unknown columns fall back to `default`.
-    pub fn of(path: String, query: &ListQuery, columns: &[Sortable], default: (&'static str, bool), size: usize) -> Self {
+    pub fn of(
+        path: String,
+        query: &ListQuery,
+        columns: &[Sortable],
+        default: (&'static str, bool),
+        size: usize,
+    ) -> Self {
         let sort = query
             .sort
             .as_deref()
