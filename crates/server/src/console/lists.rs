@@ -31,6 +31,7 @@ pub struct Listing {
 
 /// A heading, as a link that sorts by it (again: the other way round).
 pub struct Column {
+    pub key: &'static str,
     pub label: &'static str,
     pub href: String,
     /// For `aria-sort`: `ascending`, `descending` or `none`.
@@ -88,12 +89,17 @@ impl Listing {
         &self.path
     }
 
+    pub fn descending(&self) -> bool {
+        self.desc
+    }
+
     pub fn columns(&self, columns: &[Sortable]) -> Vec<Column> {
         columns
             .iter()
             .map(|&(key, label)| {
                 let current = key == self.sort;
                 Column {
+                    key,
                     label,
                     href: self.href(key, current && !self.desc, 1),
                     aria_sort: match (current, self.desc) {

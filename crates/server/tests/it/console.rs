@@ -649,6 +649,10 @@ async fn client_and_administrator_lists_search_sort_by_column_and_page() {
     assert_eq!(cells(&desc, "Name")[0], "job 29");
     let (_, found) = get(&app, &session, &format!("{c}/api-access?q=JOB+1")).await;
     assert_eq!(cells(&found, "Name").len(), 10, "search ignores case");
+    assert!(
+        desc.contains("<option value=\"name\" selected>") && desc.contains("<option value=\"desc\" selected>"),
+        "the form keeps the order"
+    );
     let (status, mangled) = get(&app, &session, &format!("{c}/api-access?page=x&sort=nosuch")).await;
     assert_eq!((status, cells(&mangled, "Name").len()), (StatusCode::OK, 25));
 
