@@ -47,5 +47,76 @@ pub(crate) fn label(field: &'static str, text: &str, max: usize) -> Result<Strin
     if text.chars().any(char::is_control) {
         return Err(ValidationError::invalid(field, format!("{field} must not contain control characters")));
     }
+    if let Some(hidden) = text.chars().find(|&c| is_invisible(c)) {
+        return Err(ValidationError::invalid(
+            field,
+            format!(
+                "{field} must not contain invisible or bidirectional-control characters (found U+{:04X}); \
+                 they can make a name display as something else",
+                u32::from(hidden)
+            ),
+        ));
+    }
     Ok(text.to_owned())
+}
+
+/// Characters that draw nothing or reorder what follows: Unicode's format characters (category
+/// Cf: the bidirectional overrides, embeddings and isolates, zero-width characters, soft hyphen,
+/// tags, …), the line and paragraph separators, and the fillers that render as blank. A
+/// right-to-left override alone makes `gnp.exe` display as `exe.png`.
+/// Source: https://www.unicode.org/Public/UCD/latest/ucd/extracted/DerivedGeneralCategory.txt
+const INVISIBLE: &[(u32, u32)] = &[
+    (0x00AD, 0x00AD),
+    (0x034F, 0x034F),
+    (0x0600, 0x0605),
+    (0x061C, 0x061C),
+    (0x06DD, 0x06DD),
+    (0x070F, 0x070F),
+    (0x0890, 0x0891),
+    (0x08E2, 0x08E2),
+    (0x115F, 0x1160),
+    (0x17B4, 0x17B5),
+    (0x180E, 0x180E),
+    (0x200B, 0x200F),
+    (0x2028, 0x202E),
+    (0x2060, 0x206F),
+    (0x3164, 0x3164),
+    (0xFEFF, 0xFEFF),
+    (0xFFA0, 0xFFA0),
+    (0xFFF9, 0xFFFB),
+    (0x110BD, 0x110BD),
+    (0x110CD, 0x110CD),
+    (0x13430, 0x1343F),
+    (0x1BCA0, 0x1BCA3),
+    (0x1D173, 0x1D17A),
+    (0xE0000, 0xE0FFF),
+];
+
+pub(crate) fn is_invisible(c: char) -> bool {
+    let c = u32::from(c);
+    INVISIBLE.iter().any(|&(low, high)| (low..=high).contains(&c))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_refuse_bidirectional_controls_and_invisible_characters() {
+        for name in [
+            "gnp\u{202E}exe.png",
+            "a\u{2066}b\u{2069}",
+            "zero\u{200B}width",
+            "soft\u{00AD}hyphen",
+            "tag\u{E0041}",
+            "line\u{2028}break",
+            "filler\u{3164}",
+        ] {
+            let refused = label("name", name, 100).unwrap_err();
+            assert_eq!(refused.kind, "invalidString", "{name:?}");
+            assert!(refused.detail.contains("invisible or bidirectional-control"), "{}", refused.detail);
+        }
+        assert_eq!(label("name", "Zoë's café – 東京 ✓", 100), Ok("Zoë's café – 東京 ✓".to_owned()));
+        assert_eq!(label("name", "\u{200B}pasted\u{FEFF}", 100), Ok("pasted".to_owned()), "trimmed at the ends");
+    }
 }

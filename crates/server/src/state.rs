@@ -44,6 +44,8 @@ pub struct Shared {
     refusals: RefusalLog,
     revoked: RevokedTokens,
     pub metrics: Metrics,
+    /// Secrets of clients just created in the console, each waiting for its one view.
+    pub reveals: crate::console::Reveals,
 }
 
 /// The signing keys and the tokens verified with them, replaced together: a token verified with
@@ -97,6 +99,7 @@ impl AppState {
             key_reload: tokio::sync::Mutex::new(()),
             revoked: RevokedTokens::default(),
             metrics,
+            reveals: crate::console::Reveals::default(),
         });
         shared.store.watch_changes(Arc::new(Feed(Arc::downgrade(&shared))));
         // Read after subscribing: a revocation committed in between arrives through the feed.

@@ -29,7 +29,7 @@ use trustgate_core::secret::SecretVerifier;
 pub use changes::{Change, ChangeListener};
 pub use copy::copy_sqlite_to_postgres;
 pub use error::{StoreError, StoreResult};
-pub use model::{ClientGrant, LogQuery, LogRecord, Member, Membership, Notification, PoolUse, Session};
+pub use model::{ClientGrant, LogQuery, LogRecord, LogView, Member, Membership, Notification, PoolUse, Session};
 pub use postgres::PostgresStore;
 pub use scratch::{create_scratch_database, drop_scratch_database};
 pub use sqlite::{SqliteStore, SQLITE_FILE};
@@ -161,4 +161,6 @@ pub trait Store: Send + Sync + 'static {
     /// oldest written: one short transaction whose cost does not grow with the log. Returns how
     /// many went; fewer than `limit` means nothing older is left at the head of the log.
     async fn prune_log(&self, before: OffsetDateTime, limit: u32) -> StoreResult<u64>;
+    /// A page of the log as the console shows it: filtered, and newest first if asked.
+    async fn log_view(&self, query: &LogQuery, view: &LogView) -> StoreResult<Vec<LogRecord>>;
 }

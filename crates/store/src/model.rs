@@ -80,6 +80,32 @@ pub struct LogQuery {
     pub limit: u32,
 }
 
+/// How the console narrows and orders a page of the system log: `after_seq` of the [`LogQuery`]
+/// then means "past this record in the chosen order".
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LogView {
+    pub newest_first: bool,
+    /// Part of the event type (`secureclient`, `signin/failure`), ignoring case.
+    pub event_type: Option<String>,
+    /// Part of the actor's name, ignoring case (ASCII case only on SQLite).
+    pub actor: Option<String>,
+}
+
+impl LogView {
+    /// A `LIKE` pattern matching values that contain `part`, with `%`, `_` and `\` taken literally.
+    pub(crate) fn pattern(part: Option<&str>) -> String {
+        let part = part.map(str::trim).unwrap_or_default().to_lowercase();
+        let escaped: String = part
+            .chars()
+            .flat_map(|c| match c {
+                '%' | '_' | '\\' => vec!['\\', c],
+                c => vec![c],
+            })
+            .collect();
+        format!("%{escaped}%")
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Notification {
     pub id: String,

@@ -210,7 +210,7 @@ macro_rules! store_impl {
 
         use crate::changes::{Change, ChangeListener};
         use crate::error::{StoreError, StoreResult};
-        use crate::model::{ClientGrant, LogQuery, LogRecord, Member, Membership, Notification, PoolUse, Session};
+        use crate::model::{ClientGrant, LogQuery, LogRecord, LogView, Member, Membership, Notification, PoolUse, Session};
         use crate::sql::{self, ms};
         use crate::Store;
 
@@ -1153,6 +1153,41 @@ macro_rules! store_impl {
                 .rows_affected();
                 self.commit(tx, &[]).await?;
                 Ok(deleted)
+            }
+
+            async fn log_view(&self, q: &LogQuery, view: &LogView) -> StoreResult<Vec<LogRecord>> {
+                let (text, after) = if view.newest_first {
+                    (
+                        "SELECT seq, record_id, customer_id, at, event_type, actor_type, actor_id, actor_name, \
+                         target_type, target_id, target_name, message, before_json, after_json FROM system_log \
+                         WHERE customer_id = $1 AND at >= $2 AND at < $3 AND seq < $4 \
+                         AND LOWER(event_type) LIKE $5 ESCAPE '\\' AND LOWER(actor_name) LIKE $6 ESCAPE '\\' \
+                         ORDER BY seq DESC LIMIT $7",
+                        q.after_seq.unwrap_or(i64::MAX),
+                    )
+                } else {
+                    (
+                        "SELECT seq, record_id, customer_id, at, event_type, actor_type, actor_id, actor_name, \
+                         target_type, target_id, target_name, message, before_json, after_json FROM system_log \
+                         WHERE customer_id = $1 AND at >= $2 AND at < $3 AND seq > $4 \
+                         AND LOWER(event_type) LIKE $5 ESCAPE '\\' AND LOWER(actor_name) LIKE $6 ESCAPE '\\' \
+                         ORDER BY seq LIMIT $7",
+                        q.after_seq.unwrap_or(0),
+                    )
+                };
+                sqlx::query_as::<_, sql::LogRow>(text)
+                    .bind(q.customer_id.as_str())
+                    .bind(ms(q.start))
+                    .bind(ms(q.end))
+                    .bind(after)
+                    .bind(LogView::pattern(view.event_type.as_deref()))
+                    .bind(LogView::pattern(view.actor.as_deref()))
+                    .bind(i64::from(q.limit))
+                    .fetch_all(&self.pool)
+                    .await?
+                    .into_iter()
+                    .map(sql::log_record)
+                    .collect()
             }
         }
     };

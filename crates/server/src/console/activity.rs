@@ -10,7 +10,7 @@ use time::format_description::BorrowedFormatItem;
 use time::macros::format_description;
 use time::{OffsetDateTime, PrimitiveDateTime};
 use trustgate_core::access::Permission;
-use trustgate_store::LogQuery;
+use trustgate_store::{LogQuery, LogView};
 
 use super::error::{render, ConsoleError};
 use super::extract::InCustomer;
@@ -98,6 +98,13 @@ struct SystemLogPage {
     base: String,
     from: String,
     to: String,
+    event: String,
+    actor: String,
+    newest_first: bool,
+    /// The time heading's link: the same filters, the other order.
+    flip: String,
+    /// The first page of the same filters and order.
+    first: String,
     rows: Vec<LogRow>,
     next: Option<String>,
     first_page: bool,
@@ -108,6 +115,10 @@ struct SystemLogPage {
 pub struct LogFilter {
     from: Option<String>,
     to: Option<String>,
+    event: Option<String>,
+    actor: Option<String>,
+    /// `asc` for oldest first; newest first otherwise.
+    dir: Option<String>,
     after: Option<String>,
 }
 
@@ -129,11 +140,41 @@ fn input_value(at: OffsetDateTime) -> String {
     at.format(LOCAL_OUTPUT).unwrap_or_default()
 }
 
-fn url_encode(text: &str) -> String {
-    serde_urlencoded::to_string([("", text)]).map(|s| s.trim_start_matches('=').to_owned()).unwrap_or_default()
+/// What the filter form holds, to carry into every link of the page.
+struct Shown<'a> {
+    base: &'a str,
+    from: &'a str,
+    to: &'a str,
+    event: &'a str,
+    actor: &'a str,
 }
 
-/// `GET /console/c/{customer}/system-log?from=&to=&after=` — a time window, oldest first, paged.
+impl Shown<'_> {
+    fn href(&self, newest_first: bool, after: Option<i64>) -> String {
+        let mut pairs = vec![("from", self.from.to_owned()), ("to", self.to.to_owned())];
+        pairs.extend(
+            [("event", self.event), ("actor", self.actor)]
+                .into_iter()
+                .filter(|(_, v)| !v.is_empty())
+                .map(|(k, v)| (k, v.to_owned())),
+        );
+        if !newest_first {
+            pairs.push(("dir", "asc".to_owned()));
+        }
+        if let Some(seq) = after {
+            pairs.push(("after", seq.to_string()));
+        }
+        format!("{}/system-log?{}", self.base, serde_urlencoded::to_string(pairs).unwrap_or_default())
+    }
+}
+
+fn trimmed(text: Option<&str>, max: usize) -> String {
+    text.unwrap_or_default().trim().chars().take(max).collect()
+}
+
+/// `GET /console/c/{customer}/system-log?from=&to=&event=&actor=&dir=&after=` — a time window
+/// (the last 7 days unless chosen), newest first unless `dir=asc`, filtered by event type and
+/// actor, paged.
 pub async fn system_log(
     State(state): State<AppState>,
     ctx: InCustomer,
@@ -141,6 +182,9 @@ pub async fn system_log(
 ) -> Result<Response, ConsoleError> {
     ctx.require(Permission::SystemLog)?;
     let now = OffsetDateTime::now_utc();
+    let newest_first = filter.dir.as_deref() != Some("asc");
+    let event = trimmed(filter.event.as_deref(), 100);
+    let actor = trimmed(filter.actor.as_deref(), 254);
     let window = parse_time("From", filter.from.as_deref().unwrap_or_default()).and_then(|from| {
         let to = parse_time("To", filter.to.as_deref().unwrap_or_default())?;
         let after = match filter.after.as_deref().map(str::trim).filter(|a| !a.is_empty()) {
@@ -156,14 +200,22 @@ pub async fn system_log(
         Ok((from, to, after))
     });
     let layout = ctx.layout("System log", Section::SystemLog);
+    let base = ctx.base();
     let (from, to, after) = match window {
         Ok(window) => window,
         Err(error) => {
+            let (from, to) = (trimmed(filter.from.as_deref(), 40), trimmed(filter.to.as_deref(), 40));
+            let shown = Shown { base: &base, from: &from, to: &to, event: &event, actor: &actor };
             let page = SystemLogPage {
                 layout,
-                base: ctx.base(),
-                from: filter.from.unwrap_or_default(),
-                to: filter.to.unwrap_or_default(),
+                flip: shown.href(!newest_first, None),
+                first: shown.href(newest_first, None),
+                base: base.clone(),
+                from,
+                to,
+                event,
+                actor,
+                newest_first,
                 rows: Vec::new(),
                 next: None,
                 first_page: true,
@@ -174,14 +226,18 @@ pub async fn system_log(
     };
     let query =
         LogQuery { customer_id: ctx.customer.id.clone(), start: from, end: to, after_seq: after, limit: LOG_PAGE + 1 };
-    let mut records = state.store.log_records(&query).await.map_err(ApiError::from)?;
+    let view = LogView {
+        newest_first,
+        event_type: Some(event.clone()).filter(|e| !e.is_empty()),
+        actor: Some(actor.clone()).filter(|a| !a.is_empty()),
+    };
+    let mut records = state.store.log_view(&query, &view).await.map_err(ApiError::from)?;
     let more = records.len() > LOG_PAGE as usize;
     records.truncate(LOG_PAGE as usize);
     let (from, to) = (input_value(from), input_value(to));
-    let next = more
-        .then(|| records.last().map(|r| r.seq))
-        .flatten()
-        .map(|seq| format!("{}/system-log?from={}&to={}&after={seq}", ctx.base(), url_encode(&from), url_encode(&to)));
+    let shown = Shown { base: &base, from: &from, to: &to, event: &event, actor: &actor };
+    let next = more.then(|| records.last().map(|r| shown.href(newest_first, Some(r.seq)))).flatten();
+    let (flip, first) = (shown.href(!newest_first, None), shown.href(newest_first, None));
     let rows = records
         .into_iter()
         .map(|r| {
@@ -197,7 +253,20 @@ pub async fn system_log(
             }
         })
         .collect();
-    let page =
-        SystemLogPage { layout, base: ctx.base(), from, to, rows, next, first_page: after.is_none(), error: None };
+    let page = SystemLogPage {
+        layout,
+        base,
+        from,
+        to,
+        event,
+        actor,
+        newest_first,
+        flip,
+        first,
+        rows,
+        next,
+        first_page: after.is_none(),
+        error: None,
+    };
     Ok(render(StatusCode::OK, &page))
 }

@@ -12,17 +12,21 @@ use trustgate_core::access::{Access, Permission, PermissionSet};
 use trustgate_core::admin::{parse_display_name, AdminStatus, Email, Provider};
 use trustgate_core::customer::DisabledOwnerPolicy;
 use trustgate_core::ids::AdminId;
+use trustgate_core::lifecycle::{self, Authority, Refusal};
 use trustgate_store::Member;
 
 use super::api_access::ConfirmPage;
 use super::error::{render, ConsoleError};
 use super::extract::{Fields, InCustomer, Posted};
 use super::layout::{describe, when, Layout, Section};
+use super::lists::{by_text, Column, ListQuery, Listing, Pager, Sortable};
 use crate::error::ApiError;
 use crate::ops::{self, NewAdmin};
 use crate::state::AppState;
 
-const PAGE_SIZE: u32 = 50;
+const PAGE_SIZE: usize = 50;
+const COLUMNS: &[Sortable] =
+    &[("name", "Administrator"), ("provider", "Identity provider"), ("status", "Status"), ("access", "Access")];
 
 fn provider_label(provider: Provider) -> &'static str {
     match provider {
@@ -94,18 +98,45 @@ pub struct AdminRow {
     pub is_you: bool,
     /// R7: a disabled federated administrator whose clients still work.
     pub warning: Option<String>,
+    /// Why removing them would be refused, so it is not offered: in a few words for the list,
+    /// and in full.
+    pub not_removable: Option<(&'static str, &'static str)>,
 }
 
-async fn row(state: &AppState, ctx: &InCustomer, member: &Member) -> Result<AdminRow, ApiError> {
+/// Why the administrator may not remove `member` (the same rule the store enforces), or `None`.
+fn removal_refused(ctx: &InCustomer, member: &Member, full_admins: u64) -> Option<(&'static str, &'static str)> {
+    match lifecycle::remove(Authority::Holds(ctx.access()), member.access, full_admins) {
+        Ok(()) => None,
+        Err(Refusal::LastFullAdmin) => Some((
+            "Cannot be removed: the only Full administrator",
+            "The only administrator with Full access cannot be removed: a customer must keep one. Give someone else Full access first.",
+        )),
+        Err(_) => Some((
+            "Cannot be removed: access beyond yours",
+            "Their access goes beyond yours, so you cannot remove them.",
+        )),
+    }
+}
+
+fn full_admins(members: &[Member]) -> u64 {
+    members.iter().filter(|m| m.access == Access::Full).count() as u64
+}
+
+/// Every administrator of the customer (a list cut into pages here, see `lists`).
+async fn all_members(state: &AppState, ctx: &InCustomer) -> Result<Vec<Member>, ApiError> {
+    Ok(state.store.members(&ctx.customer.id, None, u32::MAX).await?)
+}
+
+async fn row(state: &AppState, ctx: &InCustomer, member: &Member, full_admins: u64) -> Result<AdminRow, ApiError> {
     let admin = &member.admin;
     let disabled = admin.status == AdminStatus::Disabled;
     let warning = if disabled && ctx.customer.disabled_owner_policy == DisabledOwnerPolicy::KeepActive {
         let active = state.store.clients_of(&ctx.customer.id, admin.id).await?.len();
-        (active > 0).then(|| {
-            format!(
-                "Disabled at their identity provider, but their {active} API client(s) remain active. Remove the administrator to revoke them."
-            )
-        })
+        let clients = match active {
+            1 => "their API client remains active. Remove the administrator to revoke it.".to_owned(),
+            n => format!("their {n} API clients remain active. Remove the administrator to revoke them."),
+        };
+        (active > 0).then(|| format!("Disabled at their identity provider, but {clients}"))
     } else {
         None
     };
@@ -119,6 +150,7 @@ async fn row(state: &AppState, ctx: &InCustomer, member: &Member) -> Result<Admi
         access: describe(member.access),
         is_you: admin.id == ctx.session.admin.id,
         warning,
+        not_removable: removal_refused(ctx, member, full_admins),
     })
 }
 
@@ -147,43 +179,64 @@ struct AdministratorsPage {
     layout: Layout,
     base: String,
     rows: Vec<AdminRow>,
-    next: Option<String>,
-    first_page: bool,
+    listing: Listing,
+    search_label: &'static str,
+    columns: Vec<Column>,
+    pager: Pager,
     add: AddForm,
     error: Option<String>,
     notice: Option<String>,
 }
 
 #[derive(Deserialize)]
-pub struct ListQuery {
-    after: Option<String>,
+pub struct Done {
     done: Option<String>,
-    clients: Option<u32>,
+    clients: Option<String>,
 }
 
 async fn show(
     state: &AppState,
     ctx: &InCustomer,
     status: StatusCode,
-    after: Option<AdminId>,
+    list: &ListQuery,
     add: AddForm,
     error: Option<String>,
     notice: Option<String>,
 ) -> Result<Response, ConsoleError> {
-    let mut members = state.store.members(&ctx.customer.id, after, PAGE_SIZE + 1).await.map_err(ApiError::from)?;
-    let more = members.len() > PAGE_SIZE as usize;
-    members.truncate(PAGE_SIZE as usize);
-    let next = if more { members.last().map(|m| m.admin.id.to_string()) } else { None };
-    let mut rows = Vec::with_capacity(members.len());
-    for member in &members {
-        rows.push(row(state, ctx, member).await?);
+    let members = all_members(state, ctx).await?;
+    let full = full_admins(&members);
+    let listing = Listing::of(format!("{}/administrators", ctx.base()), list, COLUMNS, ("name", false), PAGE_SIZE);
+    let matching = members
+        .into_iter()
+        .filter(|m| {
+            let access = describe(m.access);
+            let fields = [m.admin.display_name.as_str(), m.admin.email.as_str(), provider_label(m.admin.provider)];
+            listing.matches(fields.into_iter().chain([access.as_str()]))
+        })
+        .collect();
+    let (shown, pager) = listing.page_of(matching, |column, a: &Member, b: &Member| {
+        let by_name = by_text(&a.admin.display_name, &b.admin.display_name);
+        match column {
+            "provider" => by_text(provider_label(a.admin.provider), provider_label(b.admin.provider)),
+            "status" => (a.admin.status == AdminStatus::Disabled).cmp(&(b.admin.status == AdminStatus::Disabled)),
+            "access" => by_text(&describe(a.access), &describe(b.access)),
+            _ => by_name,
+        }
+        .then(by_name)
+        .then_with(|| a.admin.email.as_str().cmp(b.admin.email.as_str()))
+    });
+    let mut rows = Vec::with_capacity(shown.len());
+    for member in &shown {
+        rows.push(row(state, ctx, member, full).await?);
     }
     let page = AdministratorsPage {
         layout: ctx.layout("Administrators", Section::Administrators),
         base: ctx.base(),
         rows,
-        next,
-        first_page: after.is_none(),
+        columns: listing.columns(COLUMNS),
+        listing,
+        search_label: "Search administrators by name, e-mail, provider or access",
+        pager,
         add,
         error,
         notice,
@@ -195,20 +248,25 @@ async fn show(
 pub async fn page(
     State(state): State<AppState>,
     ctx: InCustomer,
-    Query(query): Query<ListQuery>,
+    Query(done): Query<Done>,
+    Query(list): Query<ListQuery>,
 ) -> Result<Response, ConsoleError> {
     ctx.require(Permission::Administrators)?;
-    let after = query.after.as_deref().map(AdminId::parse).transpose().map_err(ApiError::from)?;
-    let notice = match query.done.as_deref() {
+    let notice = match done.done.as_deref() {
         Some("added") => Some("The administrator was added.".to_owned()),
         Some("access") => Some("Access was changed. Their API clients follow the new access at once.".to_owned()),
-        Some("removed") => Some(format!(
-            "The administrator was removed from this customer; {} of their API client(s) were deleted.",
-            query.clients.unwrap_or(0)
-        )),
+        Some("removed") => {
+            let clients = done.clients.as_deref().and_then(|c| c.parse::<u32>().ok()).unwrap_or(0);
+            Some(match clients {
+                1 => "The administrator was removed from this customer; their 1 API client was deleted.".to_owned(),
+                n => {
+                    format!("The administrator was removed from this customer; {n} of their API clients were deleted.")
+                }
+            })
+        }
         _ => None,
     };
-    show(&state, &ctx, StatusCode::OK, after, AddForm::default(), None, notice).await
+    show(&state, &ctx, StatusCode::OK, &list, AddForm::default(), None, notice).await
 }
 
 /// `POST /console/c/{customer}/administrators`
@@ -247,7 +305,7 @@ pub async fn add(State(state): State<AppState>, Posted { ctx, form }: Posted) ->
             } else {
                 error.message().to_owned()
             };
-            show(&state, &ctx, error.status(), None, kept, Some(message), None).await
+            show(&state, &ctx, error.status(), &ListQuery::default(), kept, Some(message), None).await
         }
     }
 }
@@ -258,6 +316,8 @@ struct EditPage {
     layout: Layout,
     base: String,
     row: AdminRow,
+    /// The customer's only Full administrator: their access cannot be lowered.
+    only_full: bool,
     since: String,
     access: AccessChoice,
     error: Option<String>,
@@ -281,10 +341,12 @@ async fn show_edit(
     access: Access,
     error: Option<String>,
 ) -> Result<Response, ConsoleError> {
+    let full = full_admins(&all_members(state, ctx).await?);
     let page = EditPage {
         layout: ctx.layout("Change access", Section::Administrators),
         base: ctx.base(),
-        row: row(state, ctx, member).await?,
+        only_full: member.access == Access::Full && full <= 1,
+        row: row(state, ctx, member, full).await?,
         since: when(member.created_at),
         access: AccessChoice::of(access),
         error,
@@ -339,6 +401,10 @@ pub async fn confirm_remove(
 ) -> Result<Response, ConsoleError> {
     ctx.require(Permission::Administrators)?;
     let member = member(&state, &ctx, &id).await?;
+    let full = full_admins(&all_members(&state, &ctx).await?);
+    if let Some((_, why)) = removal_refused(&ctx, &member, full) {
+        return Err(ConsoleError::page(StatusCode::CONFLICT, why));
+    }
     let clients = state.store.clients_of(&ctx.customer.id, member.admin.id).await.map_err(ApiError::from)?.len();
     let consequence = match clients {
         0 => "They own no API clients in this customer.".to_owned(),

@@ -2,16 +2,18 @@
 
 use askama::Template;
 use axum::extract::{Path, Query, State};
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use trustgate_core::access::Permission;
-use trustgate_core::client::{ApiClient, CLIENT_NAME_MAX};
+use trustgate_core::client::{parse_client_name, ApiClient, CLIENT_NAME_MAX};
 use trustgate_core::ids::ClientId;
 
 use super::error::{render, ConsoleError};
 use super::extract::{InCustomer, Posted};
 use super::layout::{when, Layout, Section};
+use super::lists::{by_text, Column, ListQuery, Listing, Pager, Sortable};
+use super::reveal::Revealed;
 use crate::error::ApiError;
 use crate::ops;
 use crate::state::AppState;
@@ -34,12 +36,15 @@ impl From<&ApiClient> for ClientRow {
     }
 }
 
-/// The ID and Secret of a client just created: rendered into this one response and nowhere else (R2).
+/// The ID and Secret of a client just created, for the one view after the creating form (R2).
 pub struct Created {
     pub id: String,
     pub name: String,
     pub secret: String,
 }
+
+const PAGE_SIZE: usize = 25;
+const COLUMNS: &[Sortable] = &[("name", "Name"), ("id", "ID"), ("created", "Created"), ("used", "Last used")];
 
 #[derive(Template)]
 #[template(path = "api_access.html")]
@@ -48,61 +53,125 @@ struct ApiAccessPage {
     base: String,
     customer_id: String,
     clients: Vec<ClientRow>,
+    owned: usize,
+    listing: Listing,
+    search_label: &'static str,
+    columns: Vec<Column>,
+    pager: Pager,
     name: String,
     name_max: usize,
     error: Option<String>,
     notice: Option<&'static str>,
+    gone: bool,
     created: Option<Created>,
 }
 
 #[derive(Deserialize)]
-pub struct Done {
+pub struct Shown {
     done: Option<String>,
+    /// The ticket of a secret waiting for its one view.
+    created: Option<String>,
+}
+
+struct View {
+    name: String,
+    error: Option<String>,
+    notice: Option<&'static str>,
+    gone: bool,
+    created: Option<Created>,
 }
 
 async fn show(
     state: &AppState,
     ctx: &InCustomer,
     status: StatusCode,
-    name: String,
-    error: Option<String>,
-    notice: Option<&'static str>,
-    created: Option<Created>,
+    list: &ListQuery,
+    view: View,
 ) -> Result<Response, ConsoleError> {
     let clients = state.store.clients_of(&ctx.customer.id, ctx.session.admin.id).await.map_err(ApiError::from)?;
+    let owned = clients.len();
+    let listing = Listing::of(format!("{}/api-access", ctx.base()), list, COLUMNS, ("created", true), PAGE_SIZE);
+    let matching = clients.into_iter().filter(|c| listing.matches([c.name.as_str(), &c.id.to_string()])).collect();
+    let (shown, pager) = listing.page_of(matching, |column, a: &ApiClient, b: &ApiClient| match column {
+        "name" => by_text(&a.name, &b.name),
+        "id" => a.id.to_string().cmp(&b.id.to_string()),
+        "used" => a.last_used_at.cmp(&b.last_used_at),
+        _ => a.created_at.cmp(&b.created_at),
+    });
     let page = ApiAccessPage {
         layout: ctx.layout("API Access", Section::ApiAccess),
         base: ctx.base(),
         customer_id: ctx.customer.id.to_string(),
-        clients: clients.iter().map(ClientRow::from).collect(),
-        name,
+        clients: shown.iter().map(ClientRow::from).collect(),
+        owned,
+        columns: listing.columns(COLUMNS),
+        listing,
+        search_label: "Search your API clients by name or ID",
+        pager,
+        name: view.name,
         name_max: CLIENT_NAME_MAX,
-        error,
-        notice,
-        created,
+        error: view.error,
+        notice: view.notice,
+        gone: view.gone,
+        created: view.created,
     };
     Ok(render(status, &page))
 }
 
-/// `GET /console/c/{customer}/api-access`
+/// `GET /console/c/{customer}/api-access` — with `?created=`, the one view of a new secret.
 pub async fn page(
     State(state): State<AppState>,
     ctx: InCustomer,
-    Query(done): Query<Done>,
+    Query(shown): Query<Shown>,
+    Query(list): Query<ListQuery>,
 ) -> Result<Response, ConsoleError> {
     ctx.require(Permission::ApiClients)?;
-    let notice = match done.done.as_deref() {
+    let notice = match shown.done.as_deref() {
         Some("deleted") => Some("The API client was deleted. Scripts that used it can no longer get tokens."),
         _ => None,
     };
-    show(&state, &ctx, StatusCode::OK, String::new(), None, notice, None).await
+    let revealed = shown.created.as_deref().map(|t| state.reveals.take(t, &ctx.session.digest, &ctx.customer.id));
+    let gone = matches!(revealed, Some(None));
+    let created = revealed.flatten().map(|r: Revealed| Created {
+        id: r.id.to_string(),
+        name: r.name,
+        secret: r.secret.expose().to_owned(),
+    });
+    let view = View { name: String::new(), error: None, notice, gone, created };
+    show(&state, &ctx, StatusCode::OK, &list, view).await
 }
 
-/// `POST /console/c/{customer}/api-access` — answers with the page and the one-time dialog; no
-/// redirect, because the secret must not be kept anywhere to show it after one.
+/// Whether the administrator already owns a client of this name here (ignoring case), after the
+/// same trimming the name gets when stored.
+async fn taken(state: &AppState, ctx: &InCustomer, name: &str) -> Result<bool, ApiError> {
+    let Ok(name) = parse_client_name(name) else { return Ok(false) };
+    let clients = state.store.clients_of(&ctx.customer.id, ctx.session.admin.id).await?;
+    Ok(clients.iter().any(|c| c.name.to_lowercase() == name.to_lowercase()))
+}
+
+/// `POST /console/c/{customer}/api-access` — creates, holds the secret for one view, and
+/// redirects to it (post/redirect/get), so a reload shows the list instead of creating again.
+///
+/// A second client with the name of one the administrator already owns here is refused rather
+/// than merely warned about: the list, the confirmation to delete and the system log tell clients
+/// apart by name, and a double-clicked Create button then cannot make two.
 pub async fn create(State(state): State<AppState>, Posted { ctx, form }: Posted) -> Result<Response, ConsoleError> {
     ctx.require(Permission::ApiClients)?;
     let name = form.get("name");
+    let refuse = |message: String| View {
+        name: name.to_owned(),
+        error: Some(message),
+        notice: None,
+        gone: false,
+        created: None,
+    };
+    if taken(&state, &ctx, name).await? {
+        let message = format!(
+            "You already have an API client named “{}” in this customer. Choose another name, or delete the old client first.",
+            name.trim()
+        );
+        return show(&state, &ctx, StatusCode::CONFLICT, &ListQuery::default(), refuse(message)).await;
+    }
     let created = ops::new_client(
         state.store.as_ref(),
         &state.server_key,
@@ -115,15 +184,13 @@ pub async fn create(State(state): State<AppState>, Posted { ctx, form }: Posted)
     .await;
     match created {
         Ok((client, secret)) => {
-            let created =
-                Created { id: client.id.to_string(), name: client.name.clone(), secret: secret.expose().to_owned() };
-            let mut response = show(&state, &ctx, StatusCode::OK, String::new(), None, None, Some(created)).await?;
-            response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-            Ok(response)
+            let revealed = Revealed { id: client.id, name: client.name, secret };
+            let ticket = state.reveals.hold(ctx.session.digest, &ctx.customer.id, revealed);
+            Ok(Redirect::to(&format!("{}/api-access?created={ticket}", ctx.base())).into_response())
         }
-        Err(error @ ApiError::Invalid(_)) => {
+        Err(error @ (ApiError::Invalid(_) | ApiError::Refused { .. })) => {
             let error = ConsoleError::from(error);
-            show(&state, &ctx, error.status(), name.to_owned(), Some(error.message().to_owned()), None, None).await
+            show(&state, &ctx, error.status(), &ListQuery::default(), refuse(error.message().to_owned())).await
         }
         Err(other) => Err(other.into()),
     }

@@ -4,7 +4,7 @@
 
 use axum::extract::{FromRequest, FromRequestParts, RawPathParams, Request};
 use axum::http::request::Parts;
-use axum::http::StatusCode;
+use axum::http::{Method, StatusCode};
 use trustgate_core::access::{Access, Permission};
 use trustgate_core::customer::Customer;
 use trustgate_core::event::Actor;
@@ -13,6 +13,7 @@ use trustgate_core::rights::{self, PrincipalKind, Standing};
 
 use super::error::ConsoleError;
 use super::layout::{Layout, Menu, Section};
+use super::PREFIX;
 use crate::body;
 use crate::error::ApiError;
 use crate::session::AdminSession;
@@ -27,7 +28,14 @@ impl FromRequestParts<AppState> for Signed {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ConsoleError> {
         match AdminSession::from_cookie(&parts.headers, state).await {
             Ok(session) => Ok(Signed(session)),
-            Err(ApiError::Unauthenticated { .. }) => Err(ConsoleError::SignIn),
+            Err(ApiError::Unauthenticated { .. }) => {
+                // A page asked for while signed out is shown after signing in; a form is not
+                // replayed (its CSRF token died with the session).
+                let next = (parts.method == Method::GET)
+                    .then(|| parts.uri.path_and_query().map(|p| format!("{PREFIX}{p}")))
+                    .flatten();
+                Err(ConsoleError::SignIn { next })
+            }
             Err(other) => Err(other.into()),
         }
     }
@@ -51,6 +59,13 @@ impl FromRequestParts<AppState> for InCustomer {
             .await
             .map_err(|_| ConsoleError::from(ApiError::NotFound("customer")))?;
         let raw = params.iter().find(|(name, _)| *name == "customer").map(|(_, value)| value).unwrap_or_default();
+        Self::load(session, raw, state).await
+    }
+}
+
+impl InCustomer {
+    /// The administrator's standing in the customer `raw` names, as it is now.
+    pub async fn load(session: AdminSession, raw: &str, state: &AppState) -> Result<Self, ConsoleError> {
         let id = CustomerId::parse(raw).map_err(|_| ApiError::NotFound("customer"))?;
         let memberships = state.store.memberships(session.admin.id).await.map_err(ApiError::from)?;
         let several = memberships.len() > 1;
@@ -64,9 +79,7 @@ impl FromRequestParts<AppState> for InCustomer {
         rights::effective_access(PrincipalKind::Admin, standing).map_err(ApiError::from)?;
         Ok(Self { session, customer: membership.customer, standing, several })
     }
-}
 
-impl InCustomer {
     /// Whether the administrator may do what `permission` covers here, asked of the one function
     /// every path asks.
     pub fn may(&self, permission: Permission) -> bool {

@@ -11,6 +11,9 @@ mod api_access;
 mod error;
 mod extract;
 mod layout;
+mod lists;
+mod next;
+mod reveal;
 mod session_pages;
 
 use axum::extract::Request;
@@ -23,6 +26,11 @@ use axum::Router;
 use crate::state::AppState;
 
 pub use error::ConsoleError;
+pub use reveal::Reveals;
+
+/// Where the console is mounted.
+pub const PREFIX: &str = "/console";
+const SIGN_IN_PATH: &str = "/console/sign-in";
 
 const CSS: &str = include_str!("static/console.css");
 const JS: &str = include_str!("static/console.js");
@@ -32,7 +40,7 @@ const ICON: &str = include_str!("static/icon.svg");
 pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
      img-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
-pub fn router() -> Router<AppState> {
+pub fn router(state: AppState) -> Router<AppState> {
     let console = Router::new()
         .route("/", get(session_pages::start))
         .route("/sign-in", get(session_pages::sign_in_page).post(session_pages::sign_in))
@@ -54,7 +62,8 @@ pub fn router() -> Router<AppState> {
         .fallback(not_found);
     Router::new()
         .route("/", get(|| async { Redirect::to("/console") }))
-        .nest("/console", console)
+        .nest(PREFIX, console)
+        .layer(middleware::from_fn_with_state(state, error::in_layout))
         .layer(middleware::from_fn(security_headers))
 }
 

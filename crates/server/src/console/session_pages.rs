@@ -1,9 +1,10 @@
 //! Signing in and out, picking a customer, and the customer's home page.
 
 use askama::Template;
-use axum::extract::State;
+use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
+use serde::Deserialize;
 use subtle::ConstantTimeEq;
 use trustgate_core::secret::random_token;
 use trustgate_store::Membership;
@@ -11,6 +12,7 @@ use trustgate_store::Membership;
 use super::error::{render, ConsoleError};
 use super::extract::{Fields, InCustomer, Signed, SignedPost};
 use super::layout::{describe, Layout, Section};
+use super::{next, PREFIX, SIGN_IN_PATH};
 use crate::error::ApiError;
 use crate::session::{self, cookie_value, AdminSession};
 use crate::state::AppState;
@@ -20,23 +22,24 @@ use crate::{ops, password};
 /// Ties the sign-in form to the browser that loaded it (there is no session yet to hold a CSRF
 /// token), so another site cannot sign a victim in to the attacker's account.
 const SIGN_IN_COOKIE: &str = "tg_signin";
-const SIGN_IN_PATH: &str = "/console/sign-in";
 const SIGN_IN_FORM_LIFETIME: u64 = 30 * 60;
 
 #[derive(Template)]
 #[template(path = "sign_in.html")]
 struct SignInPage<'a> {
     token: &'a str,
+    /// The local console page to return to, carried through the form.
+    next: &'a str,
     email: &'a str,
     error: Option<&'a str>,
     password_max: usize,
 }
 
 /// The sign-in form with a fresh form token, in the page and in a cookie scoped to the form.
-fn sign_in_form(state: &AppState, status: StatusCode, email: &str, error: Option<&str>) -> Response {
+fn sign_in_form(state: &AppState, status: StatusCode, next: &str, email: &str, error: Option<&str>) -> Response {
     let token = random_token();
-    let mut response =
-        render(status, &SignInPage { token: &token, email, error, password_max: password::MAX_PASSWORD_LEN });
+    let page = SignInPage { token: &token, next, email, error, password_max: password::MAX_PASSWORD_LEN };
+    let mut response = render(status, &page);
     let cookie = session::cookie(state, SIGN_IN_COOKIE, &token, SIGN_IN_PATH, SIGN_IN_FORM_LIFETIME);
     if let Ok(value) = HeaderValue::from_str(&cookie) {
         response.headers_mut().append(header::SET_COOKIE, value);
@@ -44,12 +47,23 @@ fn sign_in_form(state: &AppState, status: StatusCode, email: &str, error: Option
     response
 }
 
-/// `GET /console/sign-in`
-pub async fn sign_in_page(State(state): State<AppState>, headers: HeaderMap) -> Response {
+#[derive(Deserialize)]
+pub struct Next {
+    next: Option<String>,
+}
+
+/// Where to go once signed in: `next` if it is a local console page, else the console's start.
+fn destination(next: Option<&str>) -> &str {
+    next.and_then(next::local_path).unwrap_or(PREFIX)
+}
+
+/// `GET /console/sign-in?next=`
+pub async fn sign_in_page(State(state): State<AppState>, headers: HeaderMap, Query(next): Query<Next>) -> Response {
+    let next = destination(next.next.as_deref());
     if AdminSession::from_cookie(&headers, &state).await.is_ok() {
-        return Redirect::to("/console").into_response();
+        return Redirect::to(next).into_response();
     }
-    sign_in_form(&state, StatusCode::OK, "", None)
+    sign_in_form(&state, StatusCode::OK, next, "", None)
 }
 
 /// `POST /console/sign-in`
@@ -58,16 +72,17 @@ pub async fn sign_in(State(state): State<AppState>, request: axum::extract::Requ
     let Source(source) = Source::of(request.extensions(), request.headers(), &state.config.trusted_proxies);
     let form = match Fields::read(request, &state).await {
         Ok(form) => form,
-        Err(error) => return sign_in_form(&state, error.status(), "", Some(error.message())),
+        Err(error) => return sign_in_form(&state, error.status(), PREFIX, "", Some(error.message())),
     };
+    let next = destination(Some(form.get("next")));
     let email = form.get("email");
     let presented = form.get("csrf");
     if expected.is_empty() || !bool::from(presented.as_bytes().ct_eq(expected.as_bytes())) {
         let error = "The sign-in form expired. Please try again.";
-        return sign_in_form(&state, StatusCode::FORBIDDEN, email, Some(error));
+        return sign_in_form(&state, StatusCode::FORBIDDEN, next, email, Some(error));
     }
     if form.get("password").is_empty() {
-        return sign_in_form(&state, StatusCode::BAD_REQUEST, email, Some("Enter your password."));
+        return sign_in_form(&state, StatusCode::BAD_REQUEST, next, email, Some("Enter your password."));
     }
     let admin = match ops::authenticate(&state, email, form.get("password").to_owned(), source).await {
         Ok(admin) => admin,
@@ -77,7 +92,7 @@ pub async fn sign_in(State(state): State<AppState>, request: axum::extract::Requ
                 _ => None,
             };
             let error = ConsoleError::from(error);
-            let mut page = sign_in_form(&state, error.status(), email, Some(error.message()));
+            let mut page = sign_in_form(&state, error.status(), next, email, Some(error.message()));
             if let Some(seconds) = retry_after {
                 page.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
             }
@@ -86,7 +101,7 @@ pub async fn sign_in(State(state): State<AppState>, request: axum::extract::Requ
     };
     match session::start(&state, &admin).await {
         Ok((cookie, _)) => {
-            let mut response = Redirect::to("/console").into_response();
+            let mut response = Redirect::to(next).into_response();
             let headers = response.headers_mut();
             headers.append(header::SET_COOKIE, cookie);
             let spent = session::cookie(&state, SIGN_IN_COOKIE, "", SIGN_IN_PATH, 0);

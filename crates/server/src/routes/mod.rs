@@ -55,7 +55,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 
 pub fn router(state: AppState) -> Router {
     let routes = Router::from(api())
-        .merge(crate::console::router())
+        .merge(crate::console::router(state.clone()))
         .fallback(meta::not_found)
         .method_not_allowed_fallback(meta::method_not_allowed)
         .layer(middleware::from_fn(transaction::stamp))

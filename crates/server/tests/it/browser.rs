@@ -208,6 +208,31 @@ impl Browser {
         std::fs::write(path, png).unwrap_or_else(|e| panic!("writing {}: {e}", path.display()));
     }
 
+    /// Runs `script` (a function body) in the page and returns what it returns.
+    pub async fn execute(&self, script: &str) -> Value {
+        self.post("/execute/sync", json!({ "script": script, "args": [] })).await
+    }
+
+    /// Runs `script` in the page; it ends by calling `arguments[0]` with its answer.
+    pub async fn execute_async(&self, script: &str) -> Value {
+        self.post("/execute/async", json!({ "script": script, "args": [] })).await
+    }
+
+    /// Presses `keys` one after the other on whatever has the focus (`\u{E004}` Tab,
+    /// `\u{E007}` Enter, `\u{E00C}` Escape: the WebDriver key codes).
+    pub async fn press(&self, keys: &str) {
+        let actions: Vec<Value> = keys
+            .chars()
+            .flat_map(|c| {
+                [
+                    json!({ "type": "keyDown", "value": c.to_string() }),
+                    json!({ "type": "keyUp", "value": c.to_string() }),
+                ]
+            })
+            .collect();
+        self.post("/actions", json!({ "actions": [{ "type": "key", "id": "keyboard", "actions": actions }] })).await;
+    }
+
     /// The contents of a finished download named `name`.
     pub async fn downloaded(&self, name: &str) -> String {
         let path = self.downloads().join(name);

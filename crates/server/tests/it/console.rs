@@ -154,7 +154,12 @@ async fn a_client_created_in_the_browser_works_stays_private_and_is_deleted_with
     shoot(&browser, "remove-administrator").await;
     browser.click("#confirm").await;
     let notice = browser.text_of("#notice").await;
-    assert!(notice.contains(&format!("{owned} of their API client(s) were deleted")), "{notice}");
+    let expected = if owned == 1 {
+        "their 1 API client was deleted".to_owned()
+    } else {
+        format!("{owned} of their API clients were deleted")
+    };
+    assert!(notice.contains(&expected), "{notice}");
     assert!(browser.find_all(&format!("tr[data-admin-email='{}']", owner.email)).await.is_empty());
     let (status, body) = app
         .oauth("root", &[("grant_type", "client_credentials"), ("client_id", &id), ("client_secret", &secret)])
@@ -208,9 +213,7 @@ async fn console_forms_without_the_session_csrf_token_are_refused() {
     assert!(app.store.member(&customer, other.id).await.unwrap().is_some(), "nobody was removed");
 
     let response = post(&app, &session, &path, &[("name", "x"), ("csrf", &session.csrf)]).await;
-    assert_eq!(response.status(), StatusCode::OK);
-    assert_eq!(response.headers()["cache-control"], "no-store");
-    assert!(response.text().await.unwrap().contains("tgs_"), "the one response with the secret");
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
     assert_eq!(app.store.clients_of(&customer, admin.id).await.unwrap().len(), 1);
 }
 
@@ -306,10 +309,8 @@ async fn signing_out_of_the_console_ends_the_session() {
     assert_eq!(out.status(), StatusCode::SEE_OTHER);
     assert!(out.headers()["set-cookie"].to_str().unwrap().contains("Max-Age=0"));
     let after = http().get(app.url(&home)).header("cookie", &session.cookie).send().await.unwrap();
-    assert_eq!(
-        (after.status(), after.headers()["location"].to_str().unwrap()),
-        (StatusCode::SEE_OTHER, "/console/sign-in")
-    );
+    assert_eq!(after.status(), StatusCode::SEE_OTHER);
+    assert!(after.headers()["location"].to_str().unwrap().starts_with("/console/sign-in?next="));
 }
 
 #[tokio::test]
@@ -472,7 +473,7 @@ async fn r7_a_disabled_federated_owner_with_active_clients_is_flagged() {
     app.store.set_admin_status(federated.id, AdminStatus::Disabled, &Actor::System).await.unwrap();
     let (status, html) = get(&app, &session, &path).await;
     assert_eq!(status, StatusCode::OK);
-    assert!(html.contains("Disabled") && html.contains("their 1 API client(s) remain active"), "{html}");
+    assert!(html.contains("Disabled") && html.contains("their API client remains active"), "{html}");
 }
 
 #[tokio::test]
@@ -516,4 +517,471 @@ async fn the_console_sign_in_answers_429_with_retry_after_while_locked_out() {
     let page = locked.text().await.unwrap();
     assert!(page.contains("Too many failed sign-ins."), "{page}");
     assert!(page.contains("name=\"csrf\""), "the form is shown again");
+}
+
+/// The address a console answer redirects to.
+fn location(response: &reqwest::Response) -> String {
+    response.headers()["location"].to_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn reloading_the_page_that_shows_a_new_secret_never_creates_a_second_client() {
+    let app = app().await;
+    let customer = app.customer().await;
+    let (admin, session) = console_session(&app, &customer, Access::Full).await;
+    let path = format!("/console/c/{customer}/api-access");
+    let created = post(&app, &session, &path, &[("name", "nightly"), ("csrf", &session.csrf)]).await;
+    assert_eq!(created.status(), StatusCode::SEE_OTHER, "post/redirect/get");
+    let view = location(&created);
+    assert!(view.starts_with(&format!("{path}?created=")) && !view.contains("tgs_"), "{view}");
+
+    let first = http().get(app.url(&view)).header("cookie", &session.cookie).send().await.unwrap();
+    assert_eq!(first.status(), StatusCode::OK);
+    assert_eq!(first.headers()["cache-control"], "no-store");
+    let html = first.text().await.unwrap();
+    let secret = html.split("id=\"new-client-secret\"").nth(1).unwrap().split("tgs_").nth(1).unwrap();
+    let secret = format!("tgs_{}", secret.split('<').next().unwrap());
+    let (other_admin, other) = console_session(&app, &customer, Access::Full).await;
+    for (session, who) in [(&session, "a reload"), (&other, "another administrator")] {
+        let (status, again) = get(&app, session, &view).await;
+        assert_eq!(status, StatusCode::OK, "{who}");
+        assert!(!again.contains(&secret) && !again.contains("secret-dialog"), "{who} sees no secret");
+        assert!(again.contains("id=\"secret-gone\""), "{who} is told why");
+    }
+    assert_eq!(app.store.clients_of(&customer, admin.id).await.unwrap().len(), 1, "reloads create nothing");
+    assert!(app.store.clients_of(&customer, other_admin.id).await.unwrap().is_empty());
+
+    // The same name again (a double click, a resubmitted form) is refused, not a second client.
+    for name in ["nightly", " Nightly "] {
+        let twice = post(&app, &session, &path, &[("name", name), ("csrf", &session.csrf)]).await;
+        assert_eq!(twice.status(), StatusCode::CONFLICT, "{name:?}");
+        assert!(twice.text().await.unwrap().contains("You already have an API client named"));
+    }
+    assert_eq!(app.store.clients_of(&customer, admin.id).await.unwrap().len(), 1);
+    let other_name = post(&app, &other, &path, &[("name", "nightly"), ("csrf", &other.csrf)]).await;
+    assert_eq!(other_name.status(), StatusCode::SEE_OTHER, "another owner may use the name");
+}
+
+#[tokio::test]
+async fn the_last_full_administrator_is_not_offered_for_removal_and_refusals_stay_in_the_layout() {
+    let app = app().await;
+    let customer = app.customer().await;
+    let (admin, session) = console_session(&app, &customer, Access::Full).await;
+    let helper = app.admin(&customer, custom(&[Permission::Notifications])).await;
+    let c = format!("/console/c/{customer}");
+    let (_, list) = get(&app, &session, &format!("{c}/administrators")).await;
+    assert!(!list.contains(&format!("/administrators/{}/remove", admin.id)), "no Remove for the last Full admin");
+    assert!(list.contains("Cannot be removed: the only Full administrator"));
+    assert!(list.contains(&format!("/administrators/{}/remove", helper.id)), "others can be removed");
+    let (_, edit) = get(&app, &session, &format!("{c}/administrators/{}", admin.id)).await;
+    assert!(edit.contains("id=\"only-full\"") && edit.contains("id=\"not-removable\""));
+
+    // Asked anyway (an old link, a crafted form): refused inside the layout, with a way back.
+    let remove = format!("{c}/administrators/{}/remove", admin.id);
+    let (status, confirm) = get(&app, &session, &remove).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    let refused = post(&app, &session, &remove, &[("csrf", &session.csrf)]).await;
+    assert_eq!(refused.status(), StatusCode::CONFLICT);
+    let refused = refused.text().await.unwrap();
+    let lowered = post(
+        &app,
+        &session,
+        &format!("{c}/administrators/{}", admin.id),
+        &[("csrf", &session.csrf), ("access", "Custom")],
+    )
+    .await;
+    assert_eq!(lowered.status(), StatusCode::CONFLICT);
+    let lowered = lowered.text().await.unwrap();
+    for (what, html) in [("the confirmation", &confirm), ("the removal", &refused)] {
+        assert!(html.contains("id=\"menu\"") && html.contains("Sign out"), "{what}: inside the layout: {html}");
+        assert!(html.contains(&format!("href=\"{c}/administrators\" id=\"back\"")), "{what}: a way back: {html}");
+        assert!(html.contains("must keep"), "{what}: says why: {html}");
+    }
+    assert!(
+        lowered.contains("id=\"menu\"") && lowered.contains("at least one administrator with Full access"),
+        "{lowered}"
+    );
+    assert!(app.store.member(&customer, admin.id).await.unwrap().is_some());
+
+    // Every other failure too: a missing page, a missing customer, a missing right.
+    for (path, status, back) in [
+        (format!("{c}/nowhere/at/all"), StatusCode::NOT_FOUND, c.clone()),
+        ("/console/nowhere".to_owned(), StatusCode::NOT_FOUND, "/console".to_owned()),
+        ("/console/c/nosuch/api-access".to_owned(), StatusCode::NOT_FOUND, "/console".to_owned()),
+        (format!("{c}/api-access/{}/delete", uuid()), StatusCode::NOT_FOUND, format!("{c}/api-access")),
+    ] {
+        let (got, html) = get(&app, &session, &path).await;
+        assert_eq!(got, status, "{path}");
+        assert!(html.contains("Sign out") && html.contains(&format!("href=\"{back}\" id=\"back\"")), "{path}: {html}");
+    }
+    let signed_out = http().get(app.url("/console/nowhere")).send().await.unwrap();
+    assert_eq!(signed_out.status(), StatusCode::NOT_FOUND);
+    assert!(signed_out.text().await.unwrap().contains("Back to the console"), "signed out: the plain page");
+}
+
+/// The text of every `<td data-label="{label}">` of a page, in order.
+fn cells(html: &str, label: &str) -> Vec<String> {
+    let marker = format!("data-label=\"{label}\">");
+    html.split(&marker).skip(1).map(|cell| cell.split("</td>").next().unwrap().to_owned()).collect()
+}
+
+#[tokio::test]
+async fn client_and_administrator_lists_search_sort_by_column_and_page() {
+    let app = app().await;
+    let customer = app.customer().await;
+    let (admin, session) = console_session(&app, &customer, Access::Full).await;
+    for i in 0..30 {
+        let name = format!("job {i:02}");
+        let client = trustgate_server::ops::new_client(
+            app.store.as_ref(),
+            &app.server_key,
+            &customer,
+            &app.store.admin(admin.id).await.unwrap().unwrap(),
+            &name,
+            100,
+            &Actor::System,
+        )
+        .await;
+        client.unwrap();
+    }
+    let c = format!("/console/c/{customer}");
+    let (_, first) = get(&app, &session, &format!("{c}/api-access?sort=name&dir=asc")).await;
+    let names = cells(&first, "Name");
+    assert_eq!((names.len(), names[0].as_str(), names[24].as_str()), (25, "job 00", "job 24"), "one page of 25");
+    assert!(first.contains("1–25 of 30") && first.contains("aria-sort=\"ascending\""));
+    let (_, second) = get(&app, &session, &format!("{c}/api-access?sort=name&dir=asc&page=2")).await;
+    assert_eq!(cells(&second, "Name"), ["job 25", "job 26", "job 27", "job 28", "job 29"]);
+    let (_, desc) = get(&app, &session, &format!("{c}/api-access?sort=name&dir=desc")).await;
+    assert_eq!(cells(&desc, "Name")[0], "job 29");
+    let (_, found) = get(&app, &session, &format!("{c}/api-access?q=JOB+1")).await;
+    assert_eq!(cells(&found, "Name").len(), 10, "search ignores case");
+    assert!(
+        desc.contains("<option value=\"name\" selected>") && desc.contains("<option value=\"desc\" selected>"),
+        "the form keeps the order"
+    );
+    let (status, mangled) = get(&app, &session, &format!("{c}/api-access?page=x&sort=nosuch")).await;
+    assert_eq!((status, cells(&mangled, "Name").len()), (StatusCode::OK, 25));
+
+    for i in 0..55 {
+        let email = trustgate_core::admin::Email::parse(&format!("user{i:02}@example.com")).unwrap();
+        let new = trustgate_server::ops::NewAdmin {
+            email,
+            display_name: format!("User {i:02}"),
+            provider: trustgate_core::admin::Provider::Local,
+            external_id: None,
+        };
+        trustgate_server::ops::add_admin(app.store.as_ref(), &customer, new, custom(&[]), &Actor::System)
+            .await
+            .unwrap();
+    }
+    let (_, admins) = get(&app, &session, &format!("{c}/administrators")).await;
+    assert_eq!(cells(&admins, "Administrator").len(), 50, "one page of 50");
+    assert!(admins.contains("id=\"next-page\""));
+    let (_, found) = get(&app, &session, &format!("{c}/administrators?q=user07%40")).await;
+    assert_eq!(cells(&found, "Administrator").len(), 1);
+    let (_, by_access) = get(&app, &session, &format!("{c}/administrators?sort=access&dir=asc")).await;
+    assert!(cells(&by_access, "Access")[0].contains("Custom"));
+    let (_, by_access) = get(&app, &session, &format!("{c}/administrators?sort=access&dir=desc")).await;
+    assert_eq!(cells(&by_access, "Access")[0], "Full access");
+}
+
+#[tokio::test]
+async fn the_system_log_shows_the_newest_first_and_filters_by_event_type_and_actor() {
+    for backend in [crate::harness::Backend::Sqlite, crate::harness::Backend::Postgres] {
+        let Some(app) = TestApp::spawn_on(backend).await else { continue };
+        let customer = app.customer().await;
+        let (admin, session) = console_session(&app, &customer, Access::Full).await;
+        let other = app.admin(&customer, Access::Full).await;
+        app.client(&customer, &other).await;
+        let created = post(
+            &app,
+            &session,
+            &format!("/console/c/{customer}/api-access"),
+            &[("csrf", &session.csrf), ("name", "n")],
+        )
+        .await;
+        assert_eq!(created.status(), StatusCode::SEE_OTHER);
+        let path = format!("/console/c/{customer}/system-log");
+        let (_, newest) = get(&app, &session, &path).await;
+        let events = cells(&newest, "Event");
+        assert!(newest.contains("Newest first"), "{newest}");
+        assert!(events[0].contains("secureclient/create"), "{events:?}");
+        assert!(events.last().unwrap().contains("customer/create"), "{events:?}");
+        let (_, oldest) = get(&app, &session, &format!("{path}?dir=asc")).await;
+        assert!(cells(&oldest, "Event")[0].contains("customer/create"));
+
+        let (_, creations) = get(&app, &session, &format!("{path}?event=SecureClient%2Fcreate")).await;
+        let events = cells(&creations, "Event");
+        assert_eq!(events.len(), 2, "{events:?}");
+        let (_, by_actor) = get(&app, &session, &format!("{path}?event=secureclient&actor={}", admin.email)).await;
+        assert_eq!(cells(&by_actor, "Event").len(), 1);
+        assert!(cells(&by_actor, "Actor")[0].contains(&admin.email));
+        let (_, literal) = get(&app, &session, &format!("{path}?actor=%25")).await;
+        assert!(literal.contains("No events match these filters"), "% is a character, not a wildcard");
+    }
+}
+
+/// Signs in through the console's form on the sign-in page `page` (which may carry `next`).
+async fn form_sign_in_from(app: &TestApp, page: &str, email: &str, password: &str) -> reqwest::Response {
+    let page = http().get(app.url(page)).send().await.unwrap();
+    let cookie = page.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_owned();
+    let html = page.text().await.unwrap();
+    let field = |name: &str| {
+        let value = html.split(&format!("name=\"{name}\" value=\"")).nth(1).unwrap().split('"').next().unwrap();
+        value.replace("&#47;", "/").replace("&#x2f;", "/").replace("&#38;", "&")
+    };
+    let form = [("email", email), ("password", password), ("csrf", &field("csrf")), ("next", &field("next"))];
+    http()
+        .post(app.url("/console/sign-in"))
+        .header("cookie", cookie)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(serde_urlencoded::to_string(form).unwrap())
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_deep_link_followed_while_signed_out_returns_to_its_page_after_sign_in_and_nowhere_else() {
+    let app = app().await;
+    let customer = app.customer().await;
+    let admin = app.admin_with_password(&customer, Access::Full).await;
+    let deep = format!("/console/c/{customer}/system-log?event=signin&dir=asc");
+    let bounced = http().get(app.url(&deep)).send().await.unwrap();
+    assert_eq!(bounced.status(), StatusCode::SEE_OTHER);
+    let sign_in = location(&bounced);
+    assert!(sign_in.starts_with("/console/sign-in?next="), "{sign_in}");
+    let signed_in = form_sign_in_from(&app, &sign_in, &admin.email, &admin.password).await;
+    assert_eq!((signed_in.status(), location(&signed_in)), (StatusCode::SEE_OTHER, deep.clone()));
+
+    for evil in [
+        "https://evil.example/",
+        "//evil.example/console",
+        "/\\evil.example",
+        "/console/../api/v1/session",
+        "/api/v1/session",
+    ] {
+        let page = format!("/console/sign-in?{}", serde_urlencoded::to_string([("next", evil)]).unwrap());
+        let signed_in = form_sign_in_from(&app, &page, &admin.email, &admin.password).await;
+        assert_eq!(
+            (signed_in.status(), location(&signed_in)),
+            (StatusCode::SEE_OTHER, "/console".to_owned()),
+            "{evil}"
+        );
+    }
+    // A form posted without a session is not replayed after signing in.
+    let form = http()
+        .post(app.url(&format!("/console/c/{customer}/api-access")))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("name=x")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(location(&form), "/console/sign-in");
+}
+
+#[tokio::test]
+async fn names_with_bidirectional_controls_or_invisible_characters_are_refused_everywhere() {
+    let app = app().await;
+    let customer = app.customer().await;
+    let (admin, session) = console_session(&app, &customer, Access::Full).await;
+    let spoof = "gnp\u{202E}exe.png";
+    let api = format!("/api/v1/customers/{customer}/api-clients");
+    let (status, body) =
+        app.as_admin(&session, reqwest::Method::POST, &api, Some(serde_json::json!({"name": spoof}))).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(body.to_string().contains("invisible or bidirectional-control characters (found U+202E)"), "{body}");
+    let token = app.token(&app.client(&customer, &admin).await).await;
+    let new_admin = serde_json::json!({
+        "accessType": "Full", "providerType": "AzureAd", "type": "AdministratorUser",
+        "email": "spoof@example.com", "displayName": "Ada\u{200B}Lovelace", "externalUserId": "x-1"
+    });
+    let (status, body) =
+        app.call(reqwest::Method::POST, "/administrators/$create", &token, &customer, Some(new_admin)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(body.to_string().contains("U+200B"), "{body}");
+
+    let c = format!("/console/c/{customer}");
+    let client = post(&app, &session, &format!("{c}/api-access"), &[("csrf", &session.csrf), ("name", spoof)]).await;
+    assert_eq!(client.status(), StatusCode::BAD_REQUEST);
+    assert!(client.text().await.unwrap().contains("invisible or bidirectional-control"));
+    let form = [
+        ("csrf", session.csrf.as_str()),
+        ("email", "x@example.com"),
+        ("display_name", "evil\u{2066}name"),
+        ("access", "Full"),
+    ];
+    let added = post(&app, &session, &format!("{c}/administrators"), &form).await;
+    assert_eq!(added.status(), StatusCode::BAD_REQUEST);
+    assert!(added.text().await.unwrap().contains("invisible or bidirectional-control"));
+    assert_eq!(app.store.clients_of(&customer, admin.id).await.unwrap().len(), 1, "only the token's client");
+}
+
+/// axe-core's script, from the npm package pinned in `js/package.json` (`npm ci` in `.ci/run`);
+/// `None` (after saying so) when it is not installed, unless every test must run.
+fn axe_source() -> Option<String> {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/it/js/node_modules/axe-core/axe.min.js");
+    match std::fs::read_to_string(&path) {
+        Ok(source) => Some(source),
+        Err(_) if std::env::var("TRUSTGATE_TEST_REQUIRE_ALL").is_ok_and(|v| v == "1") => {
+            panic!("the accessibility test needs {} (TRUSTGATE_TEST_REQUIRE_ALL=1): npm ci --prefix crates/server/tests/it/js", path.display())
+        }
+        Err(_) => {
+            eprintln!(
+                "SKIPPING the accessibility check: {} missing (npm ci --prefix crates/server/tests/it/js)",
+                path.display()
+            );
+            None
+        }
+    }
+}
+
+/// The serious and critical axe-core violations of the page the browser shows, one line each.
+async fn axe_violations(browser: &Browser, axe: &str) -> Vec<String> {
+    browser.execute(&format!("{axe}\n;return true;")).await;
+    let found = browser
+        .execute_async(
+            "const done = arguments[arguments.length - 1];
+             axe.run(document, { resultTypes: ['violations'] })
+               .then((r) => done(r.violations
+                 .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+                 .map((v) => `${v.impact} ${v.id}: ${v.help} at ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`)))
+               .catch((e) => done([`axe failed: ${e}`]));",
+        )
+        .await;
+    found.as_array().unwrap().iter().map(|v| v.as_str().unwrap().to_owned()).collect()
+}
+
+#[tokio::test]
+async fn every_console_page_has_no_serious_or_critical_axe_violations() {
+    let Some(browser) = Browser::start().await else { return };
+    let Some(axe) = axe_source() else { return };
+    let app = app().await;
+    let customer = app.customer().await;
+    let admin = app.admin_with_password(&customer, Access::Full).await;
+    let other = app.federated_admin(&customer, custom(&[Permission::Notifications])).await;
+    app.client(&customer, &other).await;
+    app.store.set_admin_status(other.id, AdminStatus::Disabled, &Actor::System).await.unwrap();
+    let c = format!("{}/console/c/{customer}", app.url);
+    let mut failures = Vec::new();
+    let mut check = |page: &str, found: Vec<String>| failures.extend(found.into_iter().map(|v| format!("{page}: {v}")));
+
+    browser.goto(&app.url("/console/sign-in")).await;
+    check("sign-in", axe_violations(&browser, &axe).await);
+    sign_in(&browser, &app, &admin).await;
+    check("home", axe_violations(&browser, &axe).await);
+    browser.click("#menu summary").await;
+    check("home with the menu open", axe_violations(&browser, &axe).await);
+    browser.goto(&format!("{c}/api-access")).await;
+    check("api-access, empty", axe_violations(&browser, &axe).await);
+    browser.type_into("#client-name", "nightly report").await;
+    browser.click("#create-client").await;
+    browser.find("#secret-dialog").await;
+    check("the secret dialog", axe_violations(&browser, &axe).await);
+    shoot(&browser, "a11y-secret-dialog").await;
+    browser.click("#close-dialog").await;
+    browser.find("#clients").await;
+    check("api-access", axe_violations(&browser, &axe).await);
+    shoot(&browser, "a11y-api-access").await;
+    browser.click("#clients a.danger").await;
+    browser.find("#confirm").await;
+    check("delete confirmation", axe_violations(&browser, &axe).await);
+    for (page, path) in [
+        ("administrators", format!("{c}/administrators")),
+        ("change access", format!("{c}/administrators/{}", admin.id)),
+        ("remove confirmation", format!("{c}/administrators/{}/remove", other.id)),
+        ("refusal inside the layout", format!("{c}/administrators/{}/remove", admin.id)),
+        ("system log", format!("{c}/system-log")),
+        ("system log, nothing found", format!("{c}/system-log?actor=nobody")),
+        ("notifications", format!("{c}/notifications")),
+        ("not found", format!("{c}/nowhere")),
+    ] {
+        browser.goto(&path).await;
+        browser.find("main").await;
+        check(page, axe_violations(&browser, &axe).await);
+        shoot(&browser, &format!("a11y-{}", page.replace(' ', "-"))).await;
+    }
+    browser.resize(390, 844).await;
+    browser.goto(&format!("{c}/administrators")).await;
+    check("administrators, narrow", axe_violations(&browser, &axe).await);
+    shoot(&browser, "a11y-administrators-narrow").await;
+    assert!(failures.is_empty(), "axe-core found serious or critical violations:\n{}", failures.join("\n"));
+}
+
+const TAB: &str = "\u{E004}";
+const ENTER: &str = "\u{E007}";
+
+/// Presses Tab until the focused element matches `css` (at most 40 times), as a keyboard user would.
+async fn tab_to(browser: &Browser, css: &str) {
+    for _ in 0..40 {
+        browser.press(TAB).await;
+        let script = format!("return document.activeElement.matches({});", serde_json::json!(css));
+        if browser.execute(&script).await == serde_json::json!(true) {
+            return;
+        }
+    }
+    panic!("Tab never reached {css} on {}", browser.url().await);
+}
+
+async fn focused_id(browser: &Browser) -> String {
+    browser.execute("return document.activeElement.id;").await.as_str().unwrap_or_default().to_owned()
+}
+
+#[tokio::test]
+async fn the_console_works_from_the_keyboard_alone() {
+    let Some(browser) = Browser::start().await else { return };
+    let app = app().await;
+    let customer = app.customer().await;
+    let admin = app.admin_with_password(&customer, Access::Full).await;
+
+    // Sign in: the e-mail field has the focus, Tab to the password, Enter submits.
+    browser.goto(&app.url("/console/sign-in")).await;
+    browser.find("#email").await;
+    assert_eq!(focused_id(&browser).await, "email");
+    browser.press(&admin.email).await;
+    browser.press(TAB).await;
+    browser.press(&admin.password).await;
+    browser.press(ENTER).await;
+    browser.wait_for_url(|u| u.contains("/console/c/")).await;
+
+    // The first Tab offers the skip link; the menu opens with Enter and leads to API Access.
+    browser.press(TAB).await;
+    assert_eq!(browser.execute("return document.activeElement.textContent;").await, "Skip to content");
+    tab_to(&browser, "#menu summary").await;
+    browser.press(ENTER).await;
+    tab_to(&browser, "#menu-iam").await;
+    browser.press(ENTER).await;
+    browser.wait_for_url(|u| u.ends_with("/api-access")).await;
+
+    // Name a client and create it with Enter; the dialog takes the focus and Escape closes it.
+    tab_to(&browser, "#client-name").await;
+    browser.press("keyboard job").await;
+    browser.press(ENTER).await;
+    browser.find("#secret-dialog").await;
+    let inside = browser.execute("return !!document.activeElement.closest('#secret-dialog');").await;
+    assert_eq!(inside, serde_json::json!(true), "focus moves into the dialog");
+    browser.press("\u{E00C}").await;
+    browser.find("#clients").await;
+    let id = app.store.clients_of(&customer, admin.id).await.unwrap()[0].id;
+
+    // Delete it: Tab to its Delete link, Enter, and the confirm button has the focus.
+    tab_to(&browser, &format!("tr[data-client-id='{id}'] a.danger")).await;
+    browser.press(ENTER).await;
+    browser.find("#confirm").await;
+    assert_eq!(focused_id(&browser).await, "confirm");
+    browser.press(ENTER).await;
+    browser.wait_for_url(|u| u.contains("done=deleted")).await;
+    assert!(app.store.clients_of(&customer, admin.id).await.unwrap().is_empty());
+
+    // Sort the administrators and search them from the keyboard.
+    browser.goto(&format!("{}/console/c/{customer}/administrators", app.url)).await;
+    browser.find("#administrators").await;
+    tab_to(&browser, "#search").await;
+    browser.press(&admin.email).await;
+    browser.press(ENTER).await;
+    browser.wait_for_url(|u| u.contains("q=")).await;
+    tab_to(&browser, "a.sort").await;
+    browser.press(ENTER).await;
+    browser.wait_for_url(|u| u.contains("dir=desc")).await;
+    assert!(browser.source().await.contains(&admin.email));
 }
