@@ -14,7 +14,7 @@ mod tokens;
 
 use axum::extract::Request;
 use axum::http::Uri;
-use axum::{middleware, Router};
+use axum::Router;
 use tower::ServiceExt;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
@@ -57,9 +57,8 @@ pub fn router(state: AppState) -> Router {
     let routes = Router::from(api())
         .merge(crate::console::router())
         .fallback(meta::not_found)
-        .method_not_allowed_fallback(meta::method_not_allowed)
-        .layer(middleware::from_fn(transaction::stamp))
-        .with_state(state);
+        .method_not_allowed_fallback(meta::method_not_allowed);
+    let routes = transaction::stamp(routes).with_state(state);
     // Citrix's SDKs call `/administrators/` and friends; the path is rewritten before routing so
     // every route (and the OpenAPI document, which lists each once) stays slash-free.
     Router::new().fallback_service(routes.map_request(strip_trailing_slash))
