@@ -60,9 +60,7 @@ pub fn router() -> Router<AppState> {
 }
 
 /// The headers of every console response.
-fn security_headers(
-) -> ServiceBuilder<Stack<SetHeader, Stack<SetHeader, Stack<SetHeader, Stack<SetHeader, Stack<SetHeader, Identity>>>>>>
-{
+fn security_headers() -> ServiceBuilder<SecurityHeaders> {
     let always = |name, value| SetHeader::overriding(name, HeaderValue::from_static(value));
     ServiceBuilder::new()
         .layer(always(header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY))
@@ -74,6 +72,8 @@ fn security_headers(
 }
 
 type SetHeader = SetResponseHeaderLayer<HeaderValue>;
+type SecurityHeaders =
+    Stack<SetHeader, Stack<SetHeader, Stack<SetHeader, Stack<SetHeader, Stack<SetHeader, Identity>>>>>;
 
 async fn asset(content_type: &'static str, body: &'static str) -> Response {
     // Revalidated on every use, so an upgraded binary's assets are picked up at once.
