@@ -10,7 +10,8 @@ use crate::validate::{label, trim_pasted, ValidationError};
 /// Where an administrator's identity lives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Provider {
-    /// Signs in to Trustgate with e-mail and password (`CitrixSts` on the Citrix wire).
+    /// Signs in to Trustgate with e-mail and password (`CitrixSts` on the Citrix wire, as is
+    /// Okta, which Citrix names only as an external provider).
     Local,
     AzureAd,
     Okta,
@@ -21,7 +22,8 @@ pub enum Provider {
 impl Provider {
     pub const ALL: [Provider; 5] = [Provider::Local, Provider::AzureAd, Provider::Okta, Provider::Google, Provider::Ad];
 
-    /// `providerType` on the wire.
+    /// The stored name, also the console's and the CLI's; the server maps it to Citrix's
+    /// `providerType` and `externalProviderType`.
     pub fn wire_name(self) -> &'static str {
         match self {
             Provider::Local => "CitrixSts",

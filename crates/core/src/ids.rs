@@ -18,7 +18,7 @@ macro_rules! uuid_id {
 
         impl $name {
             pub fn generate() -> Self {
-                Self(Uuid::from_bytes(uuid_v4_bytes()))
+                Self(Uuid::new_v4())
             }
 
             pub fn parse(text: &str) -> Result<Self, ValidationError> {
@@ -43,16 +43,9 @@ macro_rules! uuid_id {
     };
 }
 
-fn uuid_v4_bytes() -> [u8; 16] {
-    let mut bytes: [u8; 16] = random_bytes();
-    bytes[6] = (bytes[6] & 0x0f) | 0x40;
-    bytes[8] = (bytes[8] & 0x3f) | 0x80;
-    bytes
-}
-
 /// A fresh random UUID in text form, for transaction, event and record ids.
 pub fn random_uuid() -> String {
-    Uuid::from_bytes(uuid_v4_bytes()).hyphenated().to_string()
+    Uuid::new_v4().hyphenated().to_string()
 }
 
 uuid_id!(
@@ -154,5 +147,14 @@ mod tests {
         assert_eq!(CustomerId::parse(c.as_str()), Ok(c));
         let a = AdminId::generate();
         assert_eq!(AdminId::parse(&a.to_string()), Ok(a));
+    }
+
+    #[test]
+    fn generated_uuids_are_random_version_4() {
+        let ids = [AdminId::generate().0, ClientId::generate().0, Uuid::parse_str(&random_uuid()).unwrap_or_default()];
+        for id in ids {
+            assert_eq!((id.get_version(), id.get_variant()), (Some(uuid::Version::Random), uuid::Variant::RFC4122));
+        }
+        assert_ne!(random_uuid(), random_uuid());
     }
 }

@@ -4,8 +4,10 @@
 //! server key is stored, and checks compare verifiers in constant time.
 
 use std::fmt;
+use std::sync::Arc;
 
 use hmac::{Hmac, Mac};
+use secrecy::{ExposeSecret, SecretBox, SecretString};
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
@@ -17,12 +19,13 @@ const SECRET_BYTES: usize = 32;
 /// `tgs_` followed by 32 bytes in unpadded base64url.
 const SECRET_LEN: usize = SECRET_PREFIX.len() + 43;
 
-/// A client secret in clear. It has no `Display`, and its `Debug` prints nothing of it.
-pub struct ClientSecret(String);
+/// A client secret in clear, wiped from memory when dropped. It has no `Display`, and its
+/// `Debug` prints nothing of it.
+pub struct ClientSecret(SecretString);
 
 impl ClientSecret {
     pub fn generate() -> Self {
-        Self(format!("{SECRET_PREFIX}{}", b64url(&random_bytes::<SECRET_BYTES>())))
+        Self(format!("{SECRET_PREFIX}{}", b64url(&random_bytes::<SECRET_BYTES>())).into())
     }
 
     /// Accepts what a caller presented, if it has the shape of a Trustgate secret; anything else
@@ -31,12 +34,12 @@ impl ClientSecret {
         let well_formed = text.len() == SECRET_LEN
             && text.starts_with(SECRET_PREFIX)
             && from_b64url(&text[SECRET_PREFIX.len()..]).is_some_and(|b| b.len() == SECRET_BYTES);
-        well_formed.then(|| Self(text.to_owned()))
+        well_formed.then(|| Self(text.into()))
     }
 
     /// The clear text, for the one response that shows it to its owner.
     pub fn expose(&self) -> &str {
-        &self.0
+        self.0.expose_secret()
     }
 }
 
@@ -66,25 +69,27 @@ impl fmt::Debug for SecretVerifier {
     }
 }
 
-/// The server's HMAC key. Kept outside the store, so a copy of the database alone verifies nothing.
+/// The server's HMAC key, wiped from memory when dropped. Kept outside the store, so a copy of the
+/// database alone verifies nothing.
 #[derive(Clone)]
-pub struct ServerKey([u8; 32]);
+pub struct ServerKey(Arc<SecretBox<[u8; 32]>>);
 
 impl ServerKey {
     pub fn generate() -> Self {
-        Self(random_bytes())
+        Self(Arc::new(SecretBox::new(Box::new(random_bytes()))))
     }
 
     pub fn from_encoded(text: &str) -> Option<Self> {
-        from_b64url(text.trim()).and_then(|b| b.try_into().ok()).map(Self)
+        let bytes: [u8; 32] = from_b64url(text.trim())?.try_into().ok()?;
+        Some(Self(Arc::new(SecretBox::new(Box::new(bytes)))))
     }
 
     pub fn encode(&self) -> String {
-        b64url(&self.0)
+        b64url(self.0.expose_secret())
     }
 
     pub fn verifier(&self, secret: &ClientSecret) -> SecretVerifier {
-        SecretVerifier(self.mac(secret.0.as_bytes()))
+        SecretVerifier(self.mac(secret.expose().as_bytes()))
     }
 
     pub fn matches(&self, secret: &ClientSecret, stored: &SecretVerifier) -> bool {
@@ -106,7 +111,7 @@ impl ServerKey {
     }
 
     fn mac(&self, data: &[u8]) -> [u8; 32] {
-        let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(&self.0) else {
+        let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(self.0.expose_secret()) else {
             unreachable!("HMAC accepts keys of any length")
         };
         mac.update(data);
@@ -143,6 +148,8 @@ mod tests {
     fn debug_output_never_contains_the_secret() {
         let secret = ClientSecret::generate();
         assert!(!format!("{secret:?}").contains(&secret.expose()[4..]));
+        let key = ServerKey::generate();
+        assert_eq!(format!("{key:?}"), "ServerKey(<redacted>)");
     }
 
     #[test]
@@ -157,6 +164,6 @@ mod tests {
     fn server_keys_round_trip_through_their_encoding() {
         let key = ServerKey::generate();
         let again = ServerKey::from_encoded(&key.encode());
-        assert!(again.is_some_and(|k| k.0 == key.0));
+        assert!(again.is_some_and(|k| k.0.expose_secret() == key.0.expose_secret()));
     }
 }

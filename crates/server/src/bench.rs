@@ -11,6 +11,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
+use axum::body::Body;
+use axum::http::{header, Request};
 use clap::Args;
 use serde::Deserialize;
 use time::OffsetDateTime;
@@ -239,21 +241,27 @@ fn free_port() -> anyhow::Result<u16> {
 }
 
 /// One HTTP/1.1 exchange over a fresh connection; enough for set-up requests, not for load.
-async fn http(addr: &str, request: String) -> anyhow::Result<(u16, String)> {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut stream = tokio::net::TcpStream::connect(addr).await?;
-    stream.write_all(request.as_bytes()).await?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response).await?;
-    let status = response.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
-    let body = response.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default();
-    Ok((status, body))
+async fn http(addr: &str, request: Request<Body>) -> anyhow::Result<(u16, String)> {
+    let stream = tokio::net::TcpStream::connect(addr).await?;
+    let (mut sender, connection) = hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream)).await?;
+    tokio::spawn(connection);
+    let response = sender.send_request(request).await?;
+    let status = response.status().as_u16();
+    let body = axum::body::to_bytes(Body::new(response.into_body()), usize::MAX).await?;
+    Ok((status, String::from_utf8_lossy(&body).into_owned()))
+}
+
+fn post(addr: &str, path: &str, content_type: &str, body: String) -> anyhow::Result<Request<Body>> {
+    Ok(Request::post(path)
+        .header(header::HOST, addr)
+        .header(header::CONTENT_TYPE, content_type)
+        .body(Body::from(body))?)
 }
 
 async fn wait_ready(addr: &str) -> anyhow::Result<()> {
     let deadline = Instant::now() + Duration::from_secs(30);
     while Instant::now() < deadline {
-        let request = format!("GET /readyz HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+        let request = Request::get("/readyz").header(header::HOST, addr).body(Body::empty())?;
         if matches!(http(addr, request).await, Ok((200, _))) {
             return Ok(());
         }
@@ -300,11 +308,7 @@ async fn fetch_tokens(
     let mut tokens = Vec::new();
     for (customer, id, secret) in creds.iter().take(limit) {
         let form = format!("grant_type=client_credentials&client_id={id}&client_secret={secret}");
-        let request = format!(
-            "POST /cctrustoauth2/root/tokens/clients HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\
-             Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{form}",
-            form.len()
-        );
+        let request = post(addr, "/cctrustoauth2/root/tokens/clients", "application/x-www-form-urlencoded", form)?;
         let (status, body) = http(addr, request).await?;
         if status != 200 {
             bail!("a token request failed with {status}: {body}");
@@ -517,15 +521,15 @@ async fn grants_under_sign_in_flood(
     let body = format!(r#"{{"email":"{email}","password":"not the password of this administrator"}}"#);
     let attackers: Vec<_> = (0..SIGN_IN_FLOOD)
         .map(|_| {
-            let (stop, counts, addr) = (stop.clone(), counts.clone(), server.addr.clone());
-            let request = format!(
-                "POST /api/v1/session HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\
-                 Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-                body.len()
-            );
+            let (stop, counts, addr, body) = (stop.clone(), counts.clone(), server.addr.clone(), body.clone());
             tokio::spawn(async move {
                 while !stop.load(Ordering::Relaxed) {
-                    let slot = match http(&addr, request.clone()).await {
+                    let request = post(&addr, "/api/v1/session", "application/json", body.clone());
+                    let answer = match request {
+                        Ok(request) => http(&addr, request).await,
+                        Err(e) => Err(e),
+                    };
+                    let slot = match answer {
                         Ok((401, _)) => 0,
                         Ok((503, _)) => 1,
                         _ => 2,

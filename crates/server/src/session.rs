@@ -7,6 +7,7 @@ use std::marker::PhantomData;
 use axum::extract::{FromRequestParts, Path};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderValue, Method};
+use cookie::{Cookie, SameSite};
 use subtle::ConstantTimeEq;
 use time::OffsetDateTime;
 use trustgate_core::admin::Admin;
@@ -42,10 +43,10 @@ pub fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v.to_owned())
+        .flat_map(Cookie::split_parse)
+        .filter_map(Result::ok)
+        .find(|c| c.name() == name)
+        .map(|c| c.value().to_owned())
 }
 
 impl AdminSession {
@@ -104,8 +105,14 @@ pub async fn end(state: &AppState, session: &AdminSession) -> Result<HeaderValue
 
 /// A hardened cookie: HttpOnly, SameSite=Strict, and Secure when served over HTTPS.
 pub fn cookie(state: &AppState, name: &str, value: &str, path: &str, max_age: u64) -> String {
-    let secure = if state.config.secure_cookies { "; Secure" } else { "" };
-    format!("{name}={value}; Path={path}; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}")
+    Cookie::build((name, value))
+        .path(path)
+        .http_only(true)
+        .same_site(SameSite::Strict)
+        .max_age(time::Duration::seconds(i64::try_from(max_age).unwrap_or(i64::MAX)))
+        .secure(state.config.secure_cookies)
+        .build()
+        .to_string()
 }
 
 /// A signed-in administrator acting in the customer of the path, allowed what `N` needs there.

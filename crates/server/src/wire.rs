@@ -42,6 +42,9 @@ pub struct AdministratorResult {
     provider_type: ProviderType,
     provider_id: Option<String>,
     external_oid: Option<String>,
+    /// The external identity provider of a federated administrator; null for `CitrixSts` accounts.
+    #[schema(inline)]
+    external_provider_type: Option<ExternalProviderType>,
     /// `active` or `disabled`.
     status: &'static str,
     pending: bool,
@@ -69,26 +72,109 @@ impl From<Access> for AccessType {
     }
 }
 
-/// Where the administrator signs in: `CitrixSts` is a local Trustgate account.
-#[derive(Serialize, ToSchema)]
+/// Citrix's `AdministratorProviderType`: a client that knows only these four refuses a whole page
+/// holding any other value, so an Okta administrator is `CitrixSts` plus `externalProviderType`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
 pub enum ProviderType {
-    CitrixSts,
-    AzureAd,
-    Okta,
-    Google,
     Ad,
+    AzureAd,
+    /// A local Trustgate account, or an administrator federated from Okta.
+    CitrixSts,
+    Google,
+}
+
+impl ProviderType {
+    const ALL: [ProviderType; 4] =
+        [ProviderType::Ad, ProviderType::AzureAd, ProviderType::CitrixSts, ProviderType::Google];
+
+    fn name(self) -> &'static str {
+        match self {
+            ProviderType::Ad => "Ad",
+            ProviderType::AzureAd => "AzureAd",
+            ProviderType::CitrixSts => "CitrixSts",
+            ProviderType::Google => "Google",
+        }
+    }
+
+    /// Citrix's spellings, case-insensitively; nothing else (not `Okta`).
+    pub fn parse(text: &str) -> Result<Self, ValidationError> {
+        Self::ALL
+            .into_iter()
+            .find(|p| p.name().eq_ignore_ascii_case(text.trim()))
+            .ok_or_else(|| ValidationError::invalid_enum("providerType", &Self::ALL.map(ProviderType::name)))
+    }
 }
 
 impl From<Provider> for ProviderType {
     fn from(provider: Provider) -> Self {
         match provider {
-            Provider::Local => ProviderType::CitrixSts,
+            Provider::Local | Provider::Okta => ProviderType::CitrixSts,
             Provider::AzureAd => ProviderType::AzureAd,
-            Provider::Okta => ProviderType::Okta,
             Provider::Google => ProviderType::Google,
             Provider::Ad => ProviderType::Ad,
         }
     }
+}
+
+/// Citrix's `AdministratorExternalProviderType`: the identity provider a federated administrator
+/// signs in with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+pub enum ExternalProviderType {
+    AzureAd,
+    Ad,
+    Okta,
+    Google,
+}
+
+impl ExternalProviderType {
+    const ALL: [ExternalProviderType; 4] = [
+        ExternalProviderType::AzureAd,
+        ExternalProviderType::Ad,
+        ExternalProviderType::Okta,
+        ExternalProviderType::Google,
+    ];
+
+    fn name(self) -> &'static str {
+        match self {
+            ExternalProviderType::AzureAd => "AzureAd",
+            ExternalProviderType::Ad => "Ad",
+            ExternalProviderType::Okta => "Okta",
+            ExternalProviderType::Google => "Google",
+        }
+    }
+
+    pub fn parse(text: &str) -> Result<Self, ValidationError> {
+        Self::ALL.into_iter().find(|p| p.name().eq_ignore_ascii_case(text.trim())).ok_or_else(|| {
+            ValidationError::invalid_enum("externalProviderType", &Self::ALL.map(ExternalProviderType::name))
+        })
+    }
+
+    fn of(provider: Provider) -> Option<Self> {
+        match provider {
+            Provider::Local => None,
+            Provider::AzureAd => Some(ExternalProviderType::AzureAd),
+            Provider::Ad => Some(ExternalProviderType::Ad),
+            Provider::Okta => Some(ExternalProviderType::Okta),
+            Provider::Google => Some(ExternalProviderType::Google),
+        }
+    }
+}
+
+/// The provider of an administrator added with Citrix's `providerType` and, optionally,
+/// `externalProviderType` (which names the federation when given, as for Okta).
+pub fn parse_provider(provider_type: &str, external: Option<&str>) -> Result<Provider, ValidationError> {
+    let provider_type = ProviderType::parse(provider_type)?;
+    let external = external.filter(|t| !t.trim().is_empty()).map(ExternalProviderType::parse).transpose()?;
+    Ok(match (external, provider_type) {
+        (Some(ExternalProviderType::AzureAd), _) => Provider::AzureAd,
+        (Some(ExternalProviderType::Ad), _) => Provider::Ad,
+        (Some(ExternalProviderType::Okta), _) => Provider::Okta,
+        (Some(ExternalProviderType::Google), _) => Provider::Google,
+        (None, ProviderType::CitrixSts) => Provider::Local,
+        (None, ProviderType::AzureAd) => Provider::AzureAd,
+        (None, ProviderType::Ad) => Provider::Ad,
+        (None, ProviderType::Google) => Provider::Google,
+    })
 }
 
 pub fn administrator_result(customer: &CustomerId, member: &Member) -> AdministratorResult {
@@ -106,6 +192,7 @@ pub fn administrator_result(customer: &CustomerId, member: &Member) -> Administr
         provider_type: admin.provider.into(),
         provider_id: None,
         external_oid: admin.external_id.clone(),
+        external_provider_type: ExternalProviderType::of(admin.provider),
         status: admin.status.as_str(),
         pending: false,
         invitation_expired: false,

@@ -31,7 +31,7 @@ pub use copy::copy_sqlite_to_postgres;
 pub use error::{StoreError, StoreResult};
 pub use model::{ClientGrant, LogQuery, LogRecord, LogView, Member, Membership, Notification, PoolUse, Session};
 pub use postgres::PostgresStore;
-pub use scratch::{create_scratch_database, drop_scratch_database};
+pub use scratch::{create_scratch_database, drop_scratch_database, sibling_database_url};
 pub use sqlite::{SqliteStore, SQLITE_FILE};
 
 #[async_trait]

@@ -1,15 +1,21 @@
 //! Scratch PostgreSQL databases for the benchmark: created beside the one an admin URL names.
 
-use sqlx::Connection;
+use sqlx::postgres::PgConnectOptions;
+use sqlx::{ConnectOptions, Connection};
 
-use crate::error::StoreResult;
+use crate::error::{StoreError, StoreResult};
 
 /// Creates database `name` on the server of `admin_url` and returns a URL for it.
 pub async fn create_scratch_database(admin_url: &str, name: &str) -> StoreResult<String> {
     run(admin_url, format!("CREATE DATABASE {}", quote(name))).await?;
-    let (base, query) = admin_url.split_once('?').map_or((admin_url, String::new()), |(b, q)| (b, format!("?{q}")));
-    let server = base.rsplit_once('/').map_or(base, |(server, _)| server);
-    Ok(format!("{server}/{name}{query}"))
+    sibling_database_url(admin_url, name)
+}
+
+/// The URL of database `name` on the server of `url`, with its credentials and TLS settings.
+pub fn sibling_database_url(url: &str, name: &str) -> StoreResult<String> {
+    let options: PgConnectOptions =
+        url.parse().map_err(|e| StoreError::Unavailable(format!("invalid PostgreSQL URL: {e}")))?;
+    Ok(options.database(name).to_url_lossy().to_string())
 }
 
 pub async fn drop_scratch_database(admin_url: &str, name: &str) -> StoreResult<()> {
@@ -25,4 +31,20 @@ async fn run(admin_url: &str, sql: String) -> StoreResult<()> {
     sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(&mut conn).await?;
     let _ = conn.close().await;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_sibling_database_keeps_the_server_credentials_and_tls_settings() {
+        let url = sibling_database_url("postgres://bob:s%2Fcret@db.example:6543/admin?sslmode=require", "tg_scratch")
+            .unwrap();
+        assert!(url.starts_with("postgres://bob:s%2Fcret@db.example:6543/tg_scratch?"), "{url}");
+        let options: PgConnectOptions = url.parse().unwrap();
+        assert_eq!(options.get_database(), Some("tg_scratch"));
+        assert!(url.contains("sslmode=require"), "{url}");
+        assert!(sibling_database_url("mysql://nope", "x").is_err());
+    }
 }

@@ -16,12 +16,13 @@ mod next;
 mod reveal;
 mod session_pages;
 
-use axum::extract::Request;
 use axum::http::{header, HeaderName, HeaderValue, StatusCode};
-use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum::Router;
+use tower::layer::util::{Identity, Stack};
+use tower::ServiceBuilder;
+use tower_http::set_header::SetResponseHeaderLayer;
 
 use crate::state::AppState;
 
@@ -63,9 +64,25 @@ pub fn router(state: AppState) -> Router<AppState> {
     Router::new()
         .route("/", get(|| async { Redirect::to("/console") }))
         .nest(PREFIX, console)
-        .layer(middleware::from_fn_with_state(state, error::in_layout))
-        .layer(middleware::from_fn(security_headers))
+        .layer(axum::middleware::from_fn_with_state(state, error::in_layout))
+        .layer(security_headers())
 }
+
+/// The headers of every console response.
+fn security_headers() -> ServiceBuilder<SecurityHeaders> {
+    let always = |name, value| SetHeader::overriding(name, HeaderValue::from_static(value));
+    ServiceBuilder::new()
+        .layer(always(header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY))
+        .layer(always(header::X_FRAME_OPTIONS, "DENY"))
+        .layer(always(header::REFERRER_POLICY, "same-origin"))
+        .layer(always(HeaderName::from_static("cross-origin-opener-policy"), "same-origin"))
+        // Pages hold customer data (and once, a secret): never cached, never restored from history.
+        .layer(SetHeader::if_not_present(header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
+}
+
+type SetHeader = SetResponseHeaderLayer<HeaderValue>;
+type SecurityHeaders =
+    Stack<SetHeader, Stack<SetHeader, Stack<SetHeader, Stack<SetHeader, Stack<SetHeader, Identity>>>>>;
 
 async fn asset(content_type: &'static str, body: &'static str) -> Response {
     // Revalidated on every use, so an upgraded binary's assets are picked up at once.
@@ -74,18 +91,4 @@ async fn asset(content_type: &'static str, body: &'static str) -> Response {
 
 async fn not_found() -> ConsoleError {
     ConsoleError::page(StatusCode::NOT_FOUND, "There is no such page in the console.")
-}
-
-async fn security_headers(request: Request, next: Next) -> Response {
-    let mut response = next.run(request).await;
-    let headers = response.headers_mut();
-    headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CONTENT_SECURITY_POLICY));
-    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
-    headers.insert(HeaderName::from_static("cross-origin-opener-policy"), HeaderValue::from_static("same-origin"));
-    // Pages hold customer data (and once, a secret): never cached, never restored from history.
-    if !headers.contains_key(header::CACHE_CONTROL) {
-        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    }
-    response
 }

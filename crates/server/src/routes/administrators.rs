@@ -4,7 +4,7 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
-use trustgate_core::admin::{parse_display_name, Email, Provider};
+use trustgate_core::admin::{parse_display_name, Email};
 use trustgate_core::ids::AdminId;
 use trustgate_core::ValidationError;
 
@@ -13,11 +13,16 @@ use crate::body::{Json, PathParams, QueryParams};
 use crate::error::{ApiError, GatewayError};
 use crate::ops::{self, NewAdmin};
 use crate::state::AppState;
-use crate::wire::{access_model, administrator_result, parse_access, AccessModel, AdministratorResult, PolicyIn};
+use crate::wire::{
+    access_model, administrator_result, parse_access, parse_provider, AccessModel, AdministratorResult, PolicyIn,
+    ProviderType,
+};
 use utoipa::ToSchema;
 
 const MAX_PAGE: u32 = 200;
 const DEFAULT_PAGE: u32 = 100;
+/// Citrix's `AdministratorType`; every administrator here is an `AdministratorUser`.
+const ADMINISTRATOR_TYPES: [&str; 3] = ["AdministratorUser", "AdministratorGroup", "ServicePrincipal"];
 
 type Caller = Authorized<needs::Administrators>;
 
@@ -46,8 +51,8 @@ fn admin_id(text: &str) -> Result<AdminId, ApiError> {
         ("maxItemCount" = Option<u32>, Query, minimum = 1, maximum = 200, description = "Page size (default 100)"),
         ("requestContinuation" = Option<String>, Query, description = "`continuationToken` of the previous page"),
         ("id" = Option<String>, Query, description = "Only this administrator (`userId` or `ucOid`)"),
-        ("type" = Option<String>, Query, description = "`AdministratorUser`"),
-        ("providerType" = Option<String>, Query, description = "Only administrators of this identity provider"),
+        ("type" = Option<String>, Query, description = "`AdministratorUser`, `AdministratorGroup` or `ServicePrincipal` (only users are kept here)"),
+        ("providerType" = Option<String>, Query, description = "Only administrators of this `providerType`: `Ad`, `AzureAd`, `CitrixSts` or `Google`"),
     ),
     responses(
         (status = 200, description = "A page of administrators", body = AdministratorList),
@@ -79,15 +84,22 @@ pub async fn list(
         let items = member.iter().map(|m| administrator_result(&caller.customer_id, m)).collect();
         return Ok(axum::Json(AdministratorList { items, continuation_token: None }));
     }
-    let type_matches = param("type").is_none_or(|t| t.eq_ignore_ascii_case("AdministratorUser"));
-    let provider = param("providerType").map(Provider::parse).transpose()?;
+    let type_matches = match param("type") {
+        None => true,
+        Some(kind) => ADMINISTRATOR_TYPES
+            .iter()
+            .find(|t| t.eq_ignore_ascii_case(kind.trim()))
+            .map(|t| *t == "AdministratorUser")
+            .ok_or_else(|| ValidationError::invalid_enum("type", &ADMINISTRATOR_TYPES))?,
+    };
+    let provider = param("providerType").map(ProviderType::parse).transpose()?;
     let members =
         if type_matches { state.store.members(&caller.customer_id, after, limit + 1).await? } else { Vec::new() };
     let more = members.len() > limit as usize;
     let page = &members[..members.len().min(limit as usize)];
     let items = page
         .iter()
-        .filter(|m| provider.is_none_or(|p| m.admin.provider == p))
+        .filter(|m| provider.is_none_or(|p| ProviderType::from(m.admin.provider) == p))
         .map(|m| administrator_result(&caller.customer_id, m))
         .collect();
     let continuation = if more { page.last().map(|m| m.admin.id.to_string()) } else { None };
@@ -124,9 +136,13 @@ pub struct CreateAdministrator {
     /// `Full` or `Custom`.
     #[schema(example = "Custom")]
     access_type: String,
-    /// `CitrixSts`, `AzureAd`, `Okta`, `Google` or `Ad`.
+    /// `Ad`, `AzureAd`, `CitrixSts` or `Google`.
     #[schema(example = "CitrixSts")]
     provider_type: String,
+    /// `AzureAd`, `Ad`, `Okta` or `Google`: the administrator's external identity provider
+    /// (Okta is `providerType` `CitrixSts` with `externalProviderType` `Okta`).
+    #[schema(example = "Okta")]
+    external_provider_type: Option<String>,
     /// `AdministratorUser`.
     #[serde(rename = "type")]
     #[schema(example = "AdministratorUser")]
@@ -166,7 +182,7 @@ pub async fn create(
         return Err(ValidationError::invalid_enum("type", &["AdministratorUser"]).into());
     }
     let access = parse_access(&input.access_type, input.policies.as_deref())?;
-    let provider = Provider::parse(&input.provider_type)?;
+    let provider = parse_provider(&input.provider_type, input.external_provider_type.as_deref())?;
     let email = Email::parse(input.email.as_deref().unwrap_or_default())?;
     let display_name = match (&input.display_name, &input.first_name, &input.last_name) {
         (Some(name), _, _) => parse_display_name(name)?,

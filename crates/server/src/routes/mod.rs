@@ -14,7 +14,7 @@ mod tokens;
 
 use axum::extract::Request;
 use axum::http::Uri;
-use axum::{middleware, Router};
+use axum::Router;
 use tower::ServiceExt;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
@@ -57,10 +57,10 @@ pub fn router(state: AppState) -> Router {
     let routes = Router::from(api())
         .merge(crate::console::router(state.clone()))
         .fallback(meta::not_found)
-        .method_not_allowed_fallback(meta::method_not_allowed)
-        .layer(middleware::from_fn(transaction::stamp))
-        // Outside the stamp, so the access log sees the transaction id the response carries.
-        .layer(middleware::from_fn_with_state(state.clone(), observe::request))
+        .method_not_allowed_fallback(meta::method_not_allowed);
+    // Outside the stamp, so the access log sees the transaction id the response carries.
+    let routes = transaction::stamp(routes)
+        .layer(axum::middleware::from_fn_with_state(state.clone(), observe::request))
         .with_state(state);
     // Citrix's SDKs call `/administrators/` and friends; the path is rewritten before routing so
     // every route (and the OpenAPI document, which lists each once) stays slash-free.

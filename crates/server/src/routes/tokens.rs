@@ -4,8 +4,8 @@ use axum::extract::{Path, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use base64::engine::general_purpose::STANDARD;
-use base64::Engine;
+use headers::authorization::Basic;
+use headers::{Authorization, HeaderMapExt};
 use serde::Serialize;
 use serde_json::{Map, Value};
 use trustgate_core::token::TOKEN_LIFETIME_SECS;
@@ -153,14 +153,13 @@ fn json_strings<'a>(fields: &'a Map<String, Value>, name: &'a str) -> impl Itera
 /// RFC 6749 §2.3.1: `Basic base64(urlencode(id) ":" urlencode(secret))`.
 fn basic_credentials(headers: &HeaderMap) -> Result<Option<(String, String)>, OAuthError> {
     let Some(value) = headers.get(header::AUTHORIZATION) else { return Ok(None) };
-    let value = value.to_str().map_err(|_| OAuthError::invalid_client())?;
-    let Some((scheme, encoded)) = value.trim().split_once(' ') else { return Err(OAuthError::invalid_client()) };
-    if !scheme.eq_ignore_ascii_case("basic") {
+    if !value.as_bytes().get(..6).is_some_and(|scheme| scheme.eq_ignore_ascii_case(b"basic ")) {
         return Err(OAuthError::invalid_request("Only HTTP Basic client authentication is accepted here."));
     }
-    let decoded = STANDARD.decode(encoded.trim()).map_err(|_| OAuthError::invalid_client())?;
-    let decoded = String::from_utf8(decoded).map_err(|_| OAuthError::invalid_client())?;
-    let (id, secret) = decoded.split_once(':').ok_or_else(OAuthError::invalid_client)?;
+    let Ok(Some(Authorization(basic))) = headers.typed_try_get::<Authorization<Basic>>() else {
+        return Err(OAuthError::invalid_client());
+    };
+    let (id, secret) = (basic.username(), basic.password());
     let unescape = |text: &str| -> Result<String, OAuthError> {
         let pairs: Vec<(String, String)> =
             serde_urlencoded::from_str(&format!("v={text}")).map_err(|_| OAuthError::invalid_client())?;

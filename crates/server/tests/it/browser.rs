@@ -1,32 +1,46 @@
-//! A small WebDriver client over reqwest: starts `/usr/bin/chromedriver` on a free port and a
-//! headless Chromium with a fresh profile, and speaks the W3C protocol to it.
+//! Headless Chromium for the console tests: starts `/usr/bin/chromedriver` on a free port and a
+//! Chromium with a fresh profile, and drives it through `fantoccini` (W3C WebDriver).
 
-use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use base64::Engine;
+use axum::http::Method;
+use fantoccini::actions::{InputSource, KeyAction, KeyActions};
+use fantoccini::wd::WebDriverCompatibleCommand;
+use fantoccini::{Client, ClientBuilder, Locator};
+use hyper_util::client::legacy::connect::HttpConnector;
 use serde_json::{json, Value};
 
 use crate::harness::TempDir;
 
+pub use fantoccini::elements::Element;
+
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 const CHROMIUM: &str = "/usr/bin/chromium";
-/// The key under which W3C WebDriver returns an element reference.
-const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
 const PATIENCE: Duration = Duration::from_secs(10);
 
 pub struct Browser {
-    http: reqwest::Client,
+    client: Client,
     driver: Child,
     port: u16,
     session: String,
     profile: TempDir,
 }
 
-#[derive(Debug, Clone)]
-pub struct Element(String);
+/// Chromium's DevTools command endpoint, which W3C WebDriver has no command for.
+#[derive(Debug)]
+struct DevTools(Value);
+
+impl WebDriverCompatibleCommand for DevTools {
+    fn endpoint(&self, base: &url::Url, session: Option<&str>) -> Result<url::Url, url::ParseError> {
+        base.join(&format!("session/{}/goog/cdp/execute", session.unwrap_or_default()))
+    }
+
+    fn method_and_body(&self, _: &url::Url) -> (Method, Option<String>) {
+        (Method::POST, Some(self.0.to_string()))
+    }
+}
 
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free port").port()
@@ -51,25 +65,10 @@ impl Browser {
             .stderr(Stdio::null())
             .spawn()
             .expect("start chromedriver");
-        let http = reqwest::Client::new();
-        let base = format!("http://127.0.0.1:{port}");
-        let deadline = Instant::now() + PATIENCE;
-        loop {
-            let ready = http.get(format!("{base}/status")).send().await.ok();
-            let ready = match ready {
-                Some(r) => r.json::<Value>().await.ok().is_some_and(|v| v["value"]["ready"] == true),
-                None => false,
-            };
-            if ready {
-                break;
-            }
-            assert!(Instant::now() < deadline, "chromedriver did not become ready on port {port}");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
         let profile = TempDir::new();
         let downloads = profile.path().join("downloads");
         std::fs::create_dir_all(&downloads).expect("downloads dir");
-        let capabilities = json!({ "capabilities": { "alwaysMatch": {
+        let capabilities = json!({
             "browserName": "chrome",
             "goog:chromeOptions": {
                 "binary": CHROMIUM,
@@ -84,71 +83,54 @@ impl Browser {
                     "download.prompt_for_download": false,
                 },
             },
-        }}});
-        let mut browser = Self { http, driver, port, session: String::new(), profile };
-        let created = browser.post_raw("/session", capabilities).await;
-        browser.session = created["sessionId"].as_str().unwrap_or_else(|| panic!("no session: {created}")).to_owned();
+        });
+        let Value::Object(capabilities) = capabilities else { unreachable!("an object literal") };
+        // chromedriver takes a moment to listen; until then connecting fails.
+        let deadline = Instant::now() + PATIENCE;
+        let client = loop {
+            let connected = ClientBuilder::new(HttpConnector::new())
+                .capabilities(capabilities.clone())
+                .connect(&format!("http://127.0.0.1:{port}"))
+                .await;
+            match connected {
+                Ok(client) => break client,
+                Err(e) => {
+                    assert!(Instant::now() < deadline, "chromedriver did not start a session on port {port}: {e}")
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
+        let session = client.session_id().await.expect("session id").expect("a session");
         // Headless Chromium downloads only where it is told to, over the DevTools protocol.
-        browser
-            .post(
-                "/goog/cdp/execute",
-                json!({ "cmd": "Browser.setDownloadBehavior", "params": {
-                    "behavior": "allow", "downloadPath": downloads.display().to_string() } }),
-            )
-            .await;
-        Some(browser)
+        client
+            .issue_cmd(DevTools(json!({ "cmd": "Browser.setDownloadBehavior", "params": {
+                "behavior": "allow", "downloadPath": downloads.display().to_string() } })))
+            .await
+            .expect("allow downloads");
+        Some(Self { client, driver, port, session, profile })
     }
 
     pub fn downloads(&self) -> PathBuf {
         self.profile.path().join("downloads")
     }
 
-    async fn post_raw(&self, path: &str, body: Value) -> Value {
-        let url = format!("http://127.0.0.1:{}{path}", self.port);
-        let answer: Value =
-            self.http.post(&url).json(&body).send().await.expect("webdriver").json().await.expect("webdriver json");
-        answer["value"].clone()
-    }
-
-    async fn post(&self, path: &str, body: Value) -> Value {
-        let value = self.post_raw(&format!("/session/{}{path}", self.session), body).await;
-        if let Some(error) = value.get("error") {
-            panic!("webdriver {path}: {error} {}", value["message"]);
-        }
-        value
-    }
-
-    async fn get(&self, path: &str) -> Value {
-        let url = format!("http://127.0.0.1:{}/session/{}{path}", self.port, self.session);
-        let answer: Value = self.http.get(&url).send().await.expect("webdriver").json().await.expect("webdriver json");
-        answer["value"].clone()
-    }
-
     pub async fn goto(&self, url: &str) {
-        self.post("/url", json!({ "url": url })).await;
+        self.client.goto(url).await.unwrap_or_else(|e| panic!("going to {url}: {e}"));
     }
 
     pub async fn url(&self) -> String {
-        self.get("/url").await.as_str().unwrap_or_default().to_owned()
+        self.client.current_url().await.expect("current url").to_string()
     }
 
     pub async fn source(&self) -> String {
-        self.get("/source").await.as_str().unwrap_or_default().to_owned()
-    }
-
-    async fn try_find_all(&self, css: &str) -> Vec<Element> {
-        let found = self.post("/elements", json!({ "using": "css selector", "value": css })).await;
-        found
-            .as_array()
-            .map(|items| items.iter().filter_map(|e| e[ELEMENT].as_str()).map(|id| Element(id.to_owned())).collect())
-            .unwrap_or_default()
+        self.client.source().await.expect("page source")
     }
 
     /// The first element matching `css`, waiting for it to appear.
     pub async fn find(&self, css: &str) -> Element {
         let deadline = Instant::now() + PATIENCE;
         loop {
-            if let Some(found) = self.try_find_all(css).await.into_iter().next() {
+            if let Some(found) = self.find_all(css).await.into_iter().next() {
                 return found;
             }
             assert!(Instant::now() < deadline, "no element matches {css} on {}", self.url().await);
@@ -158,11 +140,11 @@ impl Browser {
 
     /// Every element matching `css` now, without waiting.
     pub async fn find_all(&self, css: &str) -> Vec<Element> {
-        self.try_find_all(css).await
+        self.client.find_all(Locator::Css(css)).await.unwrap_or_else(|e| panic!("finding {css}: {e}"))
     }
 
     pub async fn text(&self, element: &Element) -> String {
-        self.get(&format!("/element/{}/text", element.0)).await.as_str().unwrap_or_default().to_owned()
+        element.text().await.expect("element text")
     }
 
     pub async fn text_of(&self, css: &str) -> String {
@@ -171,18 +153,18 @@ impl Browser {
     }
 
     pub async fn is_displayed(&self, element: &Element) -> bool {
-        self.get(&format!("/element/{}/displayed", element.0)).await == json!(true)
+        element.is_displayed().await.expect("element displayed")
     }
 
     pub async fn click(&self, css: &str) {
         let element = self.find(css).await;
-        self.post(&format!("/element/{}/click", element.0), json!({})).await;
+        element.click().await.unwrap_or_else(|e| panic!("clicking {css}: {e}"));
     }
 
     pub async fn type_into(&self, css: &str, text: &str) {
         let element = self.find(css).await;
-        self.post(&format!("/element/{}/clear", element.0), json!({})).await;
-        self.post(&format!("/element/{}/value", element.0), json!({ "text": text })).await;
+        element.clear().await.unwrap_or_else(|e| panic!("clearing {css}: {e}"));
+        element.send_keys(text).await.unwrap_or_else(|e| panic!("typing into {css}: {e}"));
     }
 
     /// Waits until the page's URL satisfies `wanted`.
@@ -199,38 +181,32 @@ impl Browser {
     }
 
     pub async fn resize(&self, width: u32, height: u32) {
-        self.post("/window/rect", json!({ "width": width, "height": height })).await;
+        self.client.set_window_size(width, height).await.expect("resize");
     }
 
     pub async fn screenshot(&self, path: &Path) {
-        let data = self.get("/screenshot").await;
-        let png = base64::engine::general_purpose::STANDARD.decode(data.as_str().unwrap_or_default()).expect("png");
+        let png = self.client.screenshot().await.expect("screenshot");
         std::fs::write(path, png).unwrap_or_else(|e| panic!("writing {}: {e}", path.display()));
     }
 
     /// Runs `script` (a function body) in the page and returns what it returns.
     pub async fn execute(&self, script: &str) -> Value {
-        self.post("/execute/sync", json!({ "script": script, "args": [] })).await
+        self.client.execute(script, Vec::new()).await.expect("execute")
     }
 
     /// Runs `script` in the page; it ends by calling `arguments[0]` with its answer.
     pub async fn execute_async(&self, script: &str) -> Value {
-        self.post("/execute/async", json!({ "script": script, "args": [] })).await
+        self.client.execute_async(script, Vec::new()).await.expect("execute_async")
     }
 
     /// Presses `keys` one after the other on whatever has the focus (`\u{E004}` Tab,
     /// `\u{E007}` Enter, `\u{E00C}` Escape: the WebDriver key codes).
     pub async fn press(&self, keys: &str) {
-        let actions: Vec<Value> = keys
-            .chars()
-            .flat_map(|c| {
-                [
-                    json!({ "type": "keyDown", "value": c.to_string() }),
-                    json!({ "type": "keyUp", "value": c.to_string() }),
-                ]
-            })
-            .collect();
-        self.post("/actions", json!({ "actions": [{ "type": "key", "id": "keyboard", "actions": actions }] })).await;
+        let mut actions = KeyActions::new("keyboard".to_owned());
+        for value in keys.chars() {
+            actions = actions.then(KeyAction::Down { value }).then(KeyAction::Up { value });
+        }
+        self.client.perform_actions(actions).await.expect("key presses");
     }
 
     /// The contents of a finished download named `name`.
@@ -250,21 +226,18 @@ impl Browser {
 }
 
 impl Drop for Browser {
-    /// Ends the session (so chromedriver closes Chromium), then stops chromedriver; plain blocking
-    /// I/O, because this also runs while a failed test unwinds.
+    /// Ends the session (so chromedriver closes Chromium), then stops chromedriver. The test's
+    /// runtime may be unwinding, so the request gets a runtime of its own on another thread.
     fn drop(&mut self) {
-        if !self.session.is_empty() {
-            if let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", self.port)) {
-                let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
-                let request = format!(
-                    "DELETE /session/{} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
-                    self.session, self.port
-                );
-                if stream.write_all(request.as_bytes()).is_ok() {
-                    let _ = stream.read_to_end(&mut Vec::new());
-                }
-            }
-        }
+        let url = format!("http://127.0.0.1:{}/session/{}", self.port, self.session);
+        let _ = std::thread::spawn(move || {
+            let Ok(runtime) = tokio::runtime::Builder::new_current_thread().enable_all().build() else { return };
+            runtime.block_on(async {
+                let request = reqwest::Client::new().delete(url).timeout(PATIENCE).send();
+                let _ = request.await;
+            });
+        })
+        .join();
         let _ = self.driver.kill();
         let _ = self.driver.wait();
     }

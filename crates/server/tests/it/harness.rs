@@ -112,12 +112,8 @@ impl TestDatabase {
             .await
             .expect("create database");
         let _ = conn.close().await;
-        let (base, query) = match admin_url.split_once('?') {
-            Some((base, query)) => (base, format!("?{query}")),
-            None => (admin_url.as_str(), String::new()),
-        };
-        let server = base.rsplit_once('/').map(|(server, _)| server).unwrap_or(base);
-        Some(Self { url: format!("{server}/{name}{query}"), name, admin_url })
+        let url = trustgate_store::sibling_database_url(&admin_url, &name).expect("a URL for the test database");
+        Some(Self { url, name, admin_url })
     }
 }
 

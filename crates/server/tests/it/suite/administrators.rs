@@ -71,6 +71,8 @@ async fn bad_administrator_input_gets_clear_400s() {
         (json!({"accessType": "Sometimes"}), "invalidEnum"),
         (json!({"type": "AdministratorGroup"}), "invalidEnum"),
         (json!({"providerType": "Ldap"}), "invalidEnum"),
+        (json!({"providerType": "Okta"}), "invalidEnum"),
+        (json!({"externalProviderType": "Ldap"}), "invalidEnum"),
         (json!({"email": "nope"}), "invalidString"),
         (json!({"policies": [{"name": "everything"}]}), "invalidEnum"),
         (json!({"displayName": "<script>"}), "invalidString"),
@@ -299,6 +301,7 @@ async fn administrators_are_listed_in_citrix_field_order() {
             "providerType",
             "providerId",
             "externalOid",
+            "externalProviderType",
             "pending",
             "invitationExpired",
             "legacyProviders",
@@ -306,4 +309,62 @@ async fn administrators_are_listed_in_citrix_field_order() {
             "updatedDate",
         ],
     );
+}
+
+async fn raw_administrators(app: &TestApp, path: &str, token: &str, customer: &CustomerId) -> (StatusCode, String) {
+    let response = app
+        .http
+        .get(app.url(path))
+        .header("authorization", format!("CwsAuth Bearer={token}"))
+        .header("citrix-customerid", customer.as_str())
+        .send()
+        .await
+        .unwrap();
+    (response.status(), response.text().await.unwrap())
+}
+
+/// Citrix's Go SDK refuses a whole page on a `providerType` outside its enum, so Okta is expressed
+/// as `CitrixSts` with `externalProviderType`, on the way in and on the way out.
+#[tokio::test]
+async fn provider_types_are_only_citrix_values_and_okta_is_an_external_provider() {
+    let Some(app) = super::app().await else { return };
+    let (customer, token) = full_admin_token(&app).await;
+    let okta = json!({"accessType": "Full", "providerType": "CitrixSts", "externalProviderType": "Okta",
+                      "type": "AdministratorUser", "email": "okta@example.com", "externalUserId": "00u1"});
+    let (status, created) = app.call(Method::POST, "/administrators/$create", &token, &customer, Some(okta)).await;
+    assert_eq!(status, StatusCode::OK, "{created}");
+    let azure = json!({"accessType": "Full", "providerType": "azuread", "type": "AdministratorUser",
+                       "email": "aad@example.com", "externalUserId": "aad-1"});
+    assert_eq!(
+        app.call(Method::POST, "/administrators/$create", &token, &customer, Some(azure)).await.0,
+        StatusCode::OK
+    );
+    let okta_id = created["userId"].as_str().unwrap().to_owned();
+
+    let (status, raw) = raw_administrators(&app, &format!("/administrators?id={okta_id}"), &token, &customer).await;
+    assert_eq!(status, StatusCode::OK, "{raw}");
+    assert!(raw.contains(r#""providerType":"CitrixSts","providerId":null,"#), "{raw}");
+    assert!(raw.contains(r#""externalOid":"00u1","externalProviderType":"Okta","#), "{raw}");
+
+    let (_, raw) = raw_administrators(&app, "/administrators", &token, &customer).await;
+    let page: serde_json::Value = serde_json::from_str(&raw).unwrap();
+    let items = page["items"].as_array().unwrap();
+    assert_eq!(items.len(), 3, "{raw}");
+    for item in items {
+        assert!(["Ad", "AzureAd", "CitrixSts", "Google"].contains(&item["providerType"].as_str().unwrap()), "{item}");
+    }
+    let external: Vec<_> = items.iter().map(|i| i["externalProviderType"].clone()).collect();
+    assert!(external.contains(&json!("AzureAd")) && external.contains(&json!("Okta")), "{raw}");
+    assert!(external.contains(&json!(null)), "a local administrator has no external provider: {raw}");
+
+    let (_, raw) = raw_administrators(&app, "/administrators?providerType=AzureAd", &token, &customer).await;
+    assert_eq!(raw.matches(r#""providerType":"#).count(), 1, "{raw}");
+    assert!(raw.contains(r#""providerType":"AzureAd""#), "{raw}");
+    let (_, raw) = raw_administrators(&app, "/administrators?type=ServicePrincipal", &token, &customer).await;
+    assert!(raw.starts_with(r#"{"items":[],"#), "{raw}");
+    for refused in ["/administrators?providerType=Okta", "/administrators?type=Robot"] {
+        let (status, raw) = raw_administrators(&app, refused, &token, &customer).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{refused}: {raw}");
+        assert!(raw.contains("https://errors-api.cloud.com/common/invalidEnum"), "{raw}");
+    }
 }

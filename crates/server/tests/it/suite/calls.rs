@@ -203,3 +203,36 @@ async fn a_path_segment_that_is_not_utf8_gets_a_json_400_not_plain_text() {
         assert_eq!(answer, (StatusCode::BAD_REQUEST, invalid.clone()), "{method} {path}");
     }
 }
+
+/// Every answer (found or not) carries one transaction id in both Citrix headers: the caller's
+/// `Citrix-TransactionId` when it is a plausible id, a fresh UUID otherwise, never an id the
+/// caller put in `X-Cws-TransactionId`.
+#[tokio::test]
+async fn every_answer_carries_a_transaction_id_and_the_baseline_headers() {
+    let Some(app) = super::app().await else { return };
+    let call = |path: &'static str, headers: &'static [(&'static str, &'static str)]| {
+        let mut request = app.http.get(app.url(path));
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        request.send()
+    };
+    let echoed = call("/healthz", &[("citrix-transactionid", "1b2c-77")]).await.unwrap();
+    assert_eq!(echoed.headers()["x-cws-transactionid"], "1b2c-77");
+    assert_eq!(echoed.headers()["citrix-transactionid"], "1b2c-77");
+    assert_eq!(echoed.headers()["access-control-expose-headers"], "X-Cws-TransactionId, Citrix-TransactionId");
+    assert_eq!(echoed.headers()["x-content-type-options"], "nosniff");
+
+    const JUNK: &[(&str, &str)] =
+        &[("citrix-transactionid", "<script>"), ("x-cws-transactionid", "chosen-by-the-caller")];
+    for response in [call("/healthz", JUNK).await.unwrap(), call("/no/such/route", JUNK).await.unwrap()] {
+        let id = response.headers()["x-cws-transactionid"].to_str().unwrap().to_owned();
+        assert_eq!(response.headers()["citrix-transactionid"], id.as_str());
+        let id = uuid::Uuid::parse_str(&id).unwrap_or_else(|_| panic!("{id} is not a fresh UUID"));
+        assert_eq!(id.get_version(), Some(uuid::Version::Random));
+        assert_eq!(response.headers()["x-content-type-options"], "nosniff");
+    }
+    let first = call("/healthz", &[]).await.unwrap().headers()["x-cws-transactionid"].clone();
+    let second = call("/healthz", &[]).await.unwrap().headers()["x-cws-transactionid"].clone();
+    assert_ne!(first, second);
+}
