@@ -20,10 +20,10 @@ use trustgate_core::customer::{parse_customer_name, Customer, DisabledOwnerPolic
 use trustgate_core::event::Actor;
 use trustgate_core::ids::{AdminId, ClientId, CustomerId};
 use trustgate_core::secret::{random_token, ServerKey};
-use trustgate_core::token::Issuer;
+use trustgate_core::token::{Algorithm, Issuer};
 use trustgate_store::{files, PostgresStore, SqliteStore, Store};
 
-use crate::config::{ConnectionLimits, ServerConfig};
+use crate::config::{ConnectionLimits, ServerConfig, DEFAULT_SIGNING_ALGORITHM};
 use crate::password::HashLimits;
 use crate::state::AppState;
 use crate::throttle::Policy as ThrottlePolicy;
@@ -155,6 +155,11 @@ pub struct ServeArgs {
     /// The `aud` of every token, which resource servers check. Default: the public URL.
     #[arg(long, env = "TRUSTGATE_AUDIENCE")]
     pub audience: Option<String>,
+    /// The algorithm of the signing key created on an empty store: ES256, EdDSA or RS256 (for
+    /// verifiers that know only RSA). A store that has a key keeps it; switch with
+    /// `trustgate keys rotate --algorithm`.
+    #[arg(long, env = "TRUSTGATE_SIGNING_ALGORITHM", default_value_t = DEFAULT_SIGNING_ALGORITHM)]
+    pub signing_algorithm: Algorithm,
 }
 
 impl ServeArgs {
@@ -180,6 +185,7 @@ impl ServeArgs {
             refusal_window: Duration::from_secs(self.refusal_log_window),
             trusted_proxies: self.trusted_proxy.clone(),
             connections,
+            signing_algorithm: self.signing_algorithm,
             ..ServerConfig::default()
         }
     }
@@ -373,6 +379,10 @@ pub enum KeysCommand {
         /// next call, on every running node. Clients simply ask for a new token.
         #[arg(long)]
         revoke_previous: bool,
+        /// Sign with a key of this algorithm (ES256, EdDSA, RS256); tokens signed with the
+        /// previous ones keep verifying. Default: the current signing key's algorithm.
+        #[arg(long, env = "TRUSTGATE_SIGNING_ALGORITHM")]
+        algorithm: Option<Algorithm>,
     },
 }
 
@@ -441,9 +451,9 @@ async fn operate(store: Arc<dyn Store>, data_dir: &Path, command: Command, out: 
         Command::Customer(command) => customer(store.as_ref(), command, out).await,
         Command::Admin(command) => admin(store.as_ref(), command, out).await,
         Command::Client(command) => client(store.as_ref(), data_dir, command, out).await,
-        Command::Keys(KeysCommand::Rotate { revoke_previous }) => {
+        Command::Keys(KeysCommand::Rotate { revoke_previous, algorithm }) => {
             let vault = KeyVault::new(&server_key(data_dir)?);
-            let key = crate::keys::rotate(store.as_ref(), &vault, revoke_previous).await.context(
+            let key = crate::keys::rotate(store.as_ref(), &vault, algorithm, revoke_previous).await.context(
                 "rotating the signing key (every node must use the same server key: TRUSTGATE_SERVER_KEY or server.key in --data-dir)",
             )?;
             let revoked = if revoke_previous {
@@ -452,8 +462,8 @@ async fn operate(store: Arc<dyn Store>, data_dir: &Path, command: Command, out: 
                 ""
             };
             out.print(
-                json!({ "kid": key.kid(), "revokedPrevious": revoke_previous }),
-                format!("Now signing with key {}.{revoked}", key.kid()),
+                json!({ "kid": key.kid(), "algorithm": key.algorithm().as_str(), "revokedPrevious": revoke_previous }),
+                format!("Now signing with key {} ({}).{revoked}", key.kid(), key.algorithm()),
             );
             Ok(())
         }
@@ -527,6 +537,13 @@ async fn serve(
     let issuer = issuer(&args, listener.local_addr()?)?;
     let config = ServerConfig { max_clients_per_owner, issuer, ..args.config() };
     let state = AppState::new(store, key, config).await?;
+    let signing = state.keys().algorithm();
+    if signing != args.signing_algorithm {
+        println!(
+            "Signing tokens with the stored {signing} key; to switch to {}: trustgate keys rotate --algorithm {}",
+            args.signing_algorithm, args.signing_algorithm
+        );
+    }
     // Open before the server says it listens: an operator command run from then on is enforced at once.
     #[cfg(unix)]
     let _control = crate::control::ControlSocket::open(data_dir, state.clone()).await?;

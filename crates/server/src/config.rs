@@ -4,13 +4,16 @@ use std::net::IpAddr;
 use std::num::NonZeroU32;
 use std::time::Duration;
 
-use trustgate_core::token::Issuer;
+use trustgate_core::token::{Algorithm, Issuer};
 
 use crate::throttle::Policy;
 
 /// Hundreds of clients per owner covers every script an administrator runs, and bounds what one
 /// stolen session or client with the apiClients right can create.
 pub const DEFAULT_MAX_CLIENTS_PER_OWNER: u64 = 500;
+
+/// The algorithm of a new deployment's signing key; docs/security.md says why.
+pub const DEFAULT_SIGNING_ALGORITHM: Algorithm = Algorithm::Es256;
 
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
@@ -36,6 +39,8 @@ pub struct ServerConfig {
     pub max_clients_per_owner: u64,
     /// The `iss` and `aud` of every token, and the base of the URLs discovery publishes.
     pub issuer: Issuer,
+    /// The algorithm of the signing key made when the store has none.
+    pub signing_algorithm: Algorithm,
 }
 
 /// What a connection may cost the server. The timeouts follow Ory's server defaults (Go's
@@ -103,6 +108,7 @@ impl Default for ServerConfig {
             connections: ConnectionLimits::default(),
             max_clients_per_owner: DEFAULT_MAX_CLIENTS_PER_OWNER,
             issuer: Issuer { url: DEFAULT_URL.to_owned(), audience: DEFAULT_URL.to_owned() },
+            signing_algorithm: DEFAULT_SIGNING_ALGORITHM,
         }
     }
 }

@@ -17,6 +17,7 @@ mod openapi;
 mod openid_client;
 mod postgres_nodes;
 mod serve;
+mod verifiers;
 
 /// The behaviour suite on the embedded SQLite store.
 #[path = "suite"]
