@@ -477,9 +477,11 @@ async fn measure_algorithm(
 ) -> anyhow::Result<(Run, Run)> {
     let vault = KeyVault::new(&server_key(data_dir)?);
     let kid = keys::rotate(store, &vault, Some(algorithm), false).await?.kid().to_owned();
+    // The first client is the one the attack scenario locked out.
+    let unattacked = seeded.creds.get(1..).unwrap_or_default();
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let token = fetch_tokens(&server.addr, &seeded.creds, 1).await?;
+        let token = fetch_tokens(&server.addr, unattacked, 1).await?;
         if token.first().is_some_and(|(_, t)| signed_by(t, &kid)) {
             break;
         }
@@ -489,10 +491,11 @@ async fn measure_algorithm(
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let name = algorithm.as_str();
-    let tokens = fetch_tokens(&server.addr, &seeded.creds, 2_000).await?;
+    let tokens = fetch_tokens(&server.addr, unattacked, 2_000).await?;
     let tokens_path = scratch.join(format!("tokens-{name}.txt"));
     std::fs::write(&tokens_path, tokens.iter().map(|(c, t)| format!("{c} {t}\n")).collect::<String>())?;
-    let env: [(&str, &Path); 2] = [("TG_BENCH_CREDS", &scratch.join("creds.txt")), ("TG_BENCH_TOKENS", &tokens_path)];
+    // `others.txt`: every sampled client but the locked-out one (written by the attack scenario).
+    let env: [(&str, &Path); 2] = [("TG_BENCH_CREDS", &scratch.join("others.txt")), ("TG_BENCH_TOKENS", &tokens_path)];
     let (secs, conns) = (args.duration, args.connections);
     let grant = wrk(&server.url, "/", &scratch.join("token.lua"), conns, secs, &env)?;
     let call = wrk(&server.url, "/", &scratch.join("call.lua"), conns, secs, &env)?;
