@@ -11,7 +11,7 @@ use time::OffsetDateTime;
 
 use crate::encoding::random_bytes;
 use crate::secret::ServerKey;
-use crate::token::SigningKey;
+use crate::token::{Algorithm, SigningKey};
 
 /// How keys written before encryption at rest are marked (the migration's column default).
 pub const RAW: &str = "raw";
@@ -26,6 +26,8 @@ const NONCE_LEN: usize = 12;
 #[derive(Clone, PartialEq, Eq)]
 pub struct KeyAtRest {
     pub kid: String,
+    /// Stored beside the key, never read from a token: it pins how the key's tokens verify.
+    pub algorithm: Algorithm,
     /// [`SEALED`], or [`RAW`] for a key stored before it was sealed.
     pub format: String,
     pub bytes: Vec<u8>,
@@ -34,7 +36,7 @@ pub struct KeyAtRest {
 
 impl fmt::Debug for KeyAtRest {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "KeyAtRest({}, {}, <redacted>)", self.kid, self.format)
+        write!(f, "KeyAtRest({}, {}, {}, <redacted>)", self.kid, self.algorithm, self.format)
     }
 }
 
@@ -66,12 +68,18 @@ impl KeyVault {
     pub fn seal(&self, key: &SigningKey, created_at: OffsetDateTime) -> KeyAtRest {
         let nonce = random_bytes::<NONCE_LEN>();
         let private = key.private_bytes();
-        let payload = Payload { msg: &private, aad: key.kid().as_bytes() };
-        // AES-GCM fails only on messages of gigabytes; a key is 32 bytes.
+        let payload = Payload { msg: private, aad: key.kid().as_bytes() };
+        // AES-GCM fails only on messages of gigabytes; a key is at most about 1.2 KiB (RSA).
         let sealed = self.0.encrypt(Nonce::from_slice(&nonce), payload).unwrap_or_default();
         let mut bytes = nonce.to_vec();
         bytes.extend_from_slice(&sealed);
-        KeyAtRest { kid: key.kid().to_owned(), format: SEALED.to_owned(), bytes, created_at }
+        KeyAtRest {
+            kid: key.kid().to_owned(),
+            algorithm: key.algorithm(),
+            format: SEALED.to_owned(),
+            bytes,
+            created_at,
+        }
     }
 
     /// The key in clear; a [`RAW`] one is accepted so a store from before sealing can be re-sealed.
@@ -87,7 +95,8 @@ impl KeyVault {
             RAW => stored.bytes.clone(),
             _ => return Err(CustodyError::UnknownFormat(kid())),
         };
-        SigningKey::from_stored(kid(), &private).ok_or_else(|| CustodyError::Invalid(kid()))
+        let private = zeroize::Zeroizing::new(private);
+        SigningKey::from_stored(kid(), stored.algorithm, &private).ok_or_else(|| CustodyError::Invalid(kid()))
     }
 }
 
@@ -108,10 +117,10 @@ mod tests {
     #[test]
     fn a_sealed_key_opens_with_its_server_key_only() {
         let server_key = ServerKey::generate();
-        let key = SigningKey::generate();
+        let key = SigningKey::generate(Algorithm::EdDsa).unwrap_or_else(|e| unreachable!("{e}"));
         let stored = KeyVault::new(&server_key).seal(&key, OffsetDateTime::now_utc());
         assert_eq!(stored.format, SEALED);
-        assert!(!contains(&stored.bytes, &key.private_bytes()), "the stored bytes are not the key");
+        assert!(!contains(&stored.bytes, key.private_bytes()), "the stored bytes are not the key");
         let opened = KeyVault::new(&server_key).open(&stored).unwrap_or_else(|e| unreachable!("{e}"));
         assert_eq!(opened.private_bytes(), key.private_bytes());
         assert_eq!(
@@ -123,7 +132,10 @@ mod tests {
     #[test]
     fn a_sealed_key_moved_to_another_kid_or_altered_does_not_open() {
         let vault = KeyVault::new(&ServerKey::generate());
-        let stored = vault.seal(&SigningKey::generate(), OffsetDateTime::now_utc());
+        let stored = vault.seal(
+            &SigningKey::generate(Algorithm::EdDsa).unwrap_or_else(|e| unreachable!("{e}")),
+            OffsetDateTime::now_utc(),
+        );
         let moved = KeyAtRest { kid: "another".to_owned(), ..stored.clone() };
         assert!(vault.open(&moved).is_err());
         let mut altered = stored.clone();
@@ -139,9 +151,10 @@ mod tests {
 
     #[test]
     fn a_raw_key_from_before_sealing_still_opens() {
-        let key = SigningKey::generate();
+        let key = SigningKey::generate(Algorithm::EdDsa).unwrap_or_else(|e| unreachable!("{e}"));
         let raw = KeyAtRest {
             kid: key.kid().to_owned(),
+            algorithm: Algorithm::EdDsa,
             format: RAW.to_owned(),
             bytes: key.private_bytes().to_vec(),
             created_at: OffsetDateTime::now_utc(),
@@ -152,7 +165,10 @@ mod tests {
 
     #[test]
     fn debug_output_never_contains_key_material() {
-        let stored = KeyVault::new(&ServerKey::generate()).seal(&SigningKey::generate(), OffsetDateTime::now_utc());
+        let stored = KeyVault::new(&ServerKey::generate()).seal(
+            &SigningKey::generate(Algorithm::EdDsa).unwrap_or_else(|e| unreachable!("{e}")),
+            OffsetDateTime::now_utc(),
+        );
         assert!(format!("{stored:?}").contains("redacted"));
         assert!(!format!("{stored:?}").contains(&format!("{:?}", &stored.bytes[..4])));
     }

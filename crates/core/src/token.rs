@@ -1,23 +1,33 @@
-//! Bearer tokens: Ed25519-signed JWTs. A token proves who the caller is; what it may do is looked
-//! up live on every request (R4), so the claims carry identity only.
+//! Bearer tokens: JWTs signed and verified by the `jsonwebtoken` crate on its aws-lc-rs backend,
+//! with the algorithm each deployment chooses (ES256, EdDSA or RS256). A token proves who the
+//! caller is; what it may do is looked up live on every request (R4), so the claims carry identity
+//! only.
 
 use std::collections::HashMap;
+use std::fmt;
+use std::str::FromStr;
 
-use ed25519_dalek::{Signature, Signer, SigningKey as DalekSigningKey, VerifyingKey};
+use aws_lc_rs::encoding::AsDer;
+use aws_lc_rs::rsa::KeySize;
+use aws_lc_rs::signature::{
+    EcdsaKeyPair, Ed25519KeyPair, KeyPair, RsaKeyPair, RsaPublicKeyComponents, ECDSA_P256_SHA256_FIXED_SIGNING,
+};
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use jsonwebtoken::{DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
+use zeroize::Zeroizing;
 
-use crate::encoding::{b64url, from_b64url, random_bytes};
+use crate::encoding::{b64url, random_bytes};
 use crate::ids::{AdminId, ClientId, CustomerId};
 
 /// R9: tokens live one hour and are never refreshed.
 pub const TOKEN_LIFETIME_SECS: i64 = 3600;
-/// Longest token accepted for verification; ours are far shorter.
+/// Longest token accepted for verification; ours are far shorter (an RS256 one is under 1 KiB).
 const MAX_TOKEN_LEN: usize = 4096;
 /// How far in the future a token's `iat` may lie: the clock skew tolerated between nodes.
 pub const ALLOWED_SKEW_SECS: i64 = 60;
-const ALGORITHM: &str = "EdDSA";
-
 /// Who issues a deployment's tokens and for whom: every node of a deployment shares both, and
 /// verification refuses a token naming another issuer or audience — including tokens issued before
 /// tokens carried them, which a client simply asks again for (R9).
@@ -100,99 +110,235 @@ pub enum TokenError {
     WrongAudience,
 }
 
-/// An Ed25519 signing key with its key id.
+/// A signing algorithm a deployment may choose (RFC 7518 and RFC 8037 names).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Algorithm {
+    /// ECDSA on P-256 with SHA-256.
+    Es256,
+    /// Ed25519: the algorithm of every key made before the choice existed.
+    EdDsa,
+    /// RSASSA-PKCS1-v1_5 with SHA-256 on a 2048-bit key, for verifiers that know only RSA.
+    Rs256,
+}
+
+impl Algorithm {
+    pub const ALL: [Algorithm; 3] = [Algorithm::Es256, Algorithm::EdDsa, Algorithm::Rs256];
+
+    /// The JWS `alg` name, as stored and as published.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Algorithm::Es256 => "ES256",
+            Algorithm::EdDsa => "EdDSA",
+            Algorithm::Rs256 => "RS256",
+        }
+    }
+
+    fn jws(self) -> jsonwebtoken::Algorithm {
+        match self {
+            Algorithm::Es256 => jsonwebtoken::Algorithm::ES256,
+            Algorithm::EdDsa => jsonwebtoken::Algorithm::EdDSA,
+            Algorithm::Rs256 => jsonwebtoken::Algorithm::RS256,
+        }
+    }
+}
+
+impl fmt::Display for Algorithm {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0:?} is not a signing algorithm Trustgate offers (ES256, EdDSA, RS256)")]
+pub struct UnknownAlgorithm(pub String);
+
+impl FromStr for Algorithm {
+    type Err = UnknownAlgorithm;
+    fn from_str(name: &str) -> Result<Self, Self::Err> {
+        Algorithm::ALL.into_iter().find(|a| a.as_str() == name).ok_or_else(|| UnknownAlgorithm(name.to_owned()))
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum KeyError {
+    #[error("generating a signing key failed")]
+    Generate,
+    #[error("signing a token failed")]
+    Sign,
+}
+
+/// A private signing key with its key id and algorithm, ready to sign, and its public half.
 pub struct SigningKey {
     kid: String,
-    key: DalekSigningKey,
+    algorithm: Algorithm,
+    /// As stored: an Ed25519 key's 32-byte seed (the format since the first version), else PKCS#8.
+    private: Zeroizing<Vec<u8>>,
+    encoding: EncodingKey,
+    public: PublicKey,
+}
+
+/// What verifies a key's tokens, and its JSON Web Key (RFC 7517) without `kid`.
+struct PublicKey {
+    algorithm: Algorithm,
+    decoding: DecodingKey,
+    jwk: serde_json::Value,
 }
 
 impl SigningKey {
-    pub fn generate() -> Self {
-        let key = DalekSigningKey::from_bytes(&random_bytes());
-        Self { kid: b64url(&random_bytes::<12>()), key }
+    pub fn generate(algorithm: Algorithm) -> Result<Self, KeyError> {
+        let private = match algorithm {
+            Algorithm::EdDsa => random_bytes::<32>().to_vec(),
+            Algorithm::Es256 => EcdsaKeyPair::generate(&ECDSA_P256_SHA256_FIXED_SIGNING)
+                .and_then(|pair| pair.to_pkcs8v1())
+                .map_err(|_| KeyError::Generate)?
+                .as_ref()
+                .to_vec(),
+            Algorithm::Rs256 => RsaKeyPair::generate(KeySize::Rsa2048)
+                .and_then(|pair| pair.as_der())
+                .map_err(|_| KeyError::Generate)?
+                .as_ref()
+                .to_vec(),
+        };
+        Self::from_stored(b64url(&random_bytes::<12>()), algorithm, &private).ok_or(KeyError::Generate)
     }
 
-    pub fn from_stored(kid: String, private_key: &[u8]) -> Option<Self> {
-        let bytes: [u8; 32] = private_key.try_into().ok()?;
-        Some(Self { kid, key: DalekSigningKey::from_bytes(&bytes) })
+    /// `None` when the bytes are not a private key of `algorithm`.
+    pub fn from_stored(kid: String, algorithm: Algorithm, private_key: &[u8]) -> Option<Self> {
+        let (encoding, jwk) = match algorithm {
+            Algorithm::EdDsa => {
+                let pair = Ed25519KeyPair::from_seed_unchecked(private_key).ok()?;
+                let pkcs8 = Zeroizing::new(pair.to_pkcs8v1().ok()?.as_ref().to_vec());
+                let x = b64url(pair.public_key().as_ref());
+                (EncodingKey::from_ed_der(&pkcs8), serde_json::json!({ "kty": "OKP", "crv": "Ed25519", "x": x }))
+            }
+            Algorithm::Es256 => {
+                let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, private_key).ok()?;
+                // SEC 1 uncompressed point: 0x04, then x and y of 32 bytes each.
+                let point = pair.public_key().as_ref();
+                let (x, y) = point.get(1..)?.split_at_checked(32)?;
+                let jwk = serde_json::json!({ "kty": "EC", "crv": "P-256", "x": b64url(x), "y": b64url(y) });
+                (EncodingKey::from_ec_der(private_key), jwk)
+            }
+            Algorithm::Rs256 => {
+                let pair = RsaKeyPair::from_pkcs8(private_key).ok()?;
+                let public = RsaPublicKeyComponents::<Vec<u8>>::from(pair.public_key());
+                let jwk = serde_json::json!({ "kty": "RSA", "n": b64url(&public.n), "e": b64url(&public.e) });
+                // The library signs RSA from PKCS#1, which it takes out of a PKCS#8 PEM itself.
+                let pem = Zeroizing::new(format!(
+                    "-----BEGIN PRIVATE KEY-----\n{}\n-----END PRIVATE KEY-----\n",
+                    STANDARD.encode(private_key)
+                ));
+                (EncodingKey::from_rsa_pem(pem.as_bytes()).ok()?, jwk)
+            }
+        };
+        let public = PublicKey::from_jwk(algorithm, jwk)?;
+        Some(Self { kid, algorithm, private: Zeroizing::new(private_key.to_vec()), encoding, public })
     }
 
     pub fn kid(&self) -> &str {
         &self.kid
     }
 
+    pub fn algorithm(&self) -> Algorithm {
+        self.algorithm
+    }
+
     /// The private key, for the store only.
-    pub fn private_bytes(&self) -> [u8; 32] {
-        self.key.to_bytes()
+    pub fn private_bytes(&self) -> &[u8] {
+        &self.private
     }
 }
 
-impl std::fmt::Debug for SigningKey {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "SigningKey({}, <redacted>)", self.kid)
+impl PublicKey {
+    /// Verifies with exactly what the JWKS publishes, so a verifier elsewhere sees the same key.
+    fn from_jwk(algorithm: Algorithm, jwk: serde_json::Value) -> Option<Self> {
+        let field = |name: &str| jwk[name].as_str().unwrap_or_default().to_owned();
+        let decoding = match algorithm {
+            Algorithm::EdDsa => DecodingKey::from_ed_components(&field("x")),
+            Algorithm::Es256 => DecodingKey::from_ec_components(&field("x"), &field("y")),
+            Algorithm::Rs256 => DecodingKey::from_rsa_components(&field("n"), &field("e")),
+        }
+        .ok()?;
+        Some(Self { algorithm, decoding, jwk })
     }
 }
 
-#[derive(Serialize, Deserialize)]
-struct Header<'a> {
-    alg: &'a str,
-    typ: &'a str,
-    kid: &'a str,
+impl fmt::Debug for SigningKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "SigningKey({}, {}, <redacted>)", self.kid, self.algorithm)
+    }
 }
 
 /// The keys a node signs and verifies with: the newest signs, all verify, so tokens signed before a
-/// rotation keep working until they expire.
+/// rotation — with the same algorithm or another — keep working until they expire.
 pub struct KeySet {
     signer: SigningKey,
-    header: String,
-    verifiers: HashMap<String, VerifyingKey>,
+    header: Header,
+    verifiers: HashMap<String, PublicKey>,
 }
 
 impl KeySet {
     /// `keys` newest first; the first one signs. `None` when there is no key.
     pub fn new(mut keys: Vec<SigningKey>) -> Option<Self> {
-        let verifiers = keys.iter().map(|k| (k.kid.clone(), k.key.verifying_key())).collect();
-        let signer = if keys.is_empty() { return None } else { keys.swap_remove(0) };
-        let header = serde_json::to_vec(&Header { alg: ALGORITHM, typ: "JWT", kid: &signer.kid }).ok()?;
-        Some(Self { header: b64url(&header), signer, verifiers })
+        if keys.is_empty() {
+            return None;
+        }
+        let signer = keys.swap_remove(0);
+        let mut verifiers: HashMap<String, PublicKey> = keys.into_iter().map(|k| (k.kid, k.public)).collect();
+        let own = PublicKey::from_jwk(signer.algorithm, signer.public.jwk.clone())?;
+        verifiers.insert(signer.kid.clone(), own);
+        let mut header = Header::new(signer.algorithm.jws());
+        header.kid = Some(signer.kid.clone());
+        Some(Self { signer, header, verifiers })
     }
 
-    pub fn sign(&self, claims: &Claims) -> String {
-        // Serialising plain strings and integers cannot fail.
-        let payload = serde_json::to_vec(claims).unwrap_or_default();
-        let signing_input = format!("{}.{}", self.header, b64url(&payload));
-        let signature = self.signer.key.sign(signing_input.as_bytes());
-        format!("{signing_input}.{}", b64url(&signature.to_bytes()))
+    pub fn sign(&self, claims: &Claims) -> Result<String, KeyError> {
+        jsonwebtoken::encode(&self.header, claims, &self.signer.encoding).map_err(|_| KeyError::Sign)
     }
 
-    /// The JWS algorithm this set signs with (RFC 7518 / RFC 8037 name).
-    pub fn algorithm(&self) -> &'static str {
-        ALGORITHM
+    /// The algorithm new tokens are signed with.
+    pub fn algorithm(&self) -> Algorithm {
+        self.signer.algorithm
     }
 
-    /// Verifies an access token's signature, lifetime, issuer and audience.
+    /// Every algorithm a live key verifies, the signing one first.
+    pub fn algorithms(&self) -> Vec<Algorithm> {
+        let mut algorithms = vec![self.signer.algorithm];
+        for key in self.verifiers.values() {
+            if !algorithms.contains(&key.algorithm) {
+                algorithms.push(key.algorithm);
+            }
+        }
+        algorithms[1..].sort_by_key(|a| a.as_str());
+        algorithms
+    }
+
+    /// Verifies an access token's signature, lifetime, issuer and audience. The algorithm is the
+    /// one stored with the key the header names, never the header's own choice.
     pub fn verify(&self, token: &str, now: OffsetDateTime, issuer: &Issuer) -> Result<Claims, TokenError> {
         if token.len() > MAX_TOKEN_LEN {
             return Err(TokenError::Malformed);
         }
-        let mut parts = token.split('.');
-        let (Some(header_b64), Some(payload), Some(signature), None) =
-            (parts.next(), parts.next(), parts.next(), parts.next())
-        else {
-            return Err(TokenError::Malformed);
-        };
-        let header_json = from_b64url(header_b64).ok_or(TokenError::Malformed)?;
-        let header: Header<'_> = serde_json::from_slice(&header_json).map_err(|_| TokenError::Malformed)?;
-        if header.alg != ALGORITHM {
+        let header = jsonwebtoken::decode_header(token).map_err(|_| TokenError::Malformed)?;
+        let kid = header.kid.ok_or(TokenError::Malformed)?;
+        let key = self.verifiers.get(&kid).ok_or(TokenError::UnknownKey)?;
+        if header.alg != key.algorithm.jws() {
             return Err(TokenError::Malformed);
         }
-        let key = self.verifiers.get(header.kid).ok_or(TokenError::UnknownKey)?;
-        let signature =
-            from_b64url(signature).and_then(|bytes| Signature::from_slice(&bytes).ok()).ok_or(TokenError::Malformed)?;
-        let signing_input = &token[..header_b64.len() + 1 + payload.len()];
-        key.verify_strict(signing_input.as_bytes(), &signature).map_err(|_| TokenError::BadSignature)?;
-        let claims: Claims =
-            from_b64url(payload).and_then(|bytes| serde_json::from_slice(&bytes).ok()).ok_or(TokenError::Malformed)?;
+        // The signature is checked before the claims are parsed; the claims are checked below,
+        // against `now`, so the library checks none of them itself.
+        let mut validation = Validation::new(key.algorithm.jws());
+        validation.required_spec_claims.clear();
+        validation.validate_exp = false;
+        validation.validate_nbf = false;
+        validation.validate_aud = false;
+        let claims = match jsonwebtoken::decode::<Claims>(token, &key.decoding, &validation) {
+            Ok(data) => data.claims,
+            Err(error) if *error.kind() == jsonwebtoken::errors::ErrorKind::InvalidSignature => {
+                return Err(TokenError::BadSignature)
+            }
+            Err(_) => return Err(TokenError::Malformed),
+        };
         let now = now.unix_timestamp();
         let lifetime = claims.exp.saturating_sub(claims.iat);
         if lifetime <= 0 || lifetime > TOKEN_LIFETIME_SECS || claims.iat > now.saturating_add(ALLOWED_SKEW_SECS) {
@@ -210,16 +356,19 @@ impl KeySet {
         Ok(claims)
     }
 
-    /// The public keys as a JSON Web Key Set (RFC 8037 `OKP`/`Ed25519`).
+    /// The public keys as a JSON Web Key Set (RFC 7517), each with its `alg` (RFC 7518, RFC 8037).
     pub fn jwks(&self) -> serde_json::Value {
         let mut keys: Vec<_> = self
             .verifiers
             .iter()
             .map(|(kid, key)| {
-                serde_json::json!({
-                    "kty": "OKP", "crv": "Ed25519", "use": "sig", "alg": ALGORITHM,
-                    "kid": kid, "x": b64url(key.as_bytes()),
-                })
+                let mut jwk = key.jwk.clone();
+                if let Some(fields) = jwk.as_object_mut() {
+                    fields.insert("use".to_owned(), "sig".into());
+                    fields.insert("alg".to_owned(), key.algorithm.as_str().into());
+                    fields.insert("kid".to_owned(), kid.as_str().into());
+                }
+                jwk
             })
             .collect();
         keys.sort_by(|a, b| a["kid"].as_str().cmp(&b["kid"].as_str()));
@@ -243,44 +392,125 @@ mod tests {
         Claims::new(&issuer(), ClientId::generate(), AdminId::generate(), CustomerId::generate(), now, TokenUse::Access)
     }
 
+    fn key(algorithm: Algorithm) -> SigningKey {
+        SigningKey::generate(algorithm).unwrap_or_else(|e| unreachable!("{e}"))
+    }
+
+    fn keyset_of(algorithm: Algorithm) -> KeySet {
+        KeySet::new(vec![key(algorithm)]).unwrap_or_else(|| unreachable!())
+    }
+
     fn keyset() -> KeySet {
-        KeySet::new(vec![SigningKey::generate()]).unwrap_or_else(|| unreachable!())
+        keyset_of(Algorithm::EdDsa)
+    }
+
+    fn sign(keys: &KeySet, claims: &Claims) -> String {
+        keys.sign(claims).unwrap_or_else(|e| unreachable!("{e}"))
     }
 
     #[test]
-    fn a_signed_token_verifies_until_it_expires() {
+    fn a_signed_token_verifies_until_it_expires_with_every_algorithm() {
+        for algorithm in Algorithm::ALL {
+            let keys = keyset_of(algorithm);
+            let now = OffsetDateTime::now_utc();
+            let c = claims(now);
+            let token = sign(&keys, &c);
+            assert_eq!(keys.verify(&token, now, &issuer()), Ok(c), "{algorithm}");
+            let later = now + time::Duration::hours(1);
+            assert_eq!(keys.verify(&token, later, &issuer()), Err(TokenError::Expired), "{algorithm}");
+        }
+    }
+
+    #[test]
+    fn a_stored_key_of_each_algorithm_is_the_same_key() {
+        for algorithm in Algorithm::ALL {
+            let original = key(algorithm);
+            let stored = SigningKey::from_stored(original.kid.clone(), algorithm, original.private_bytes())
+                .unwrap_or_else(|| unreachable!());
+            let token = sign(
+                &KeySet::new(vec![original]).unwrap_or_else(|| unreachable!()),
+                &claims(OffsetDateTime::now_utc()),
+            );
+            let reopened = KeySet::new(vec![stored]).unwrap_or_else(|| unreachable!());
+            assert!(reopened.verify(&token, OffsetDateTime::now_utc(), &issuer()).is_ok(), "{algorithm}");
+        }
+    }
+
+    #[test]
+    fn a_key_is_only_read_as_the_algorithm_it_was_made_for() {
+        for made in Algorithm::ALL {
+            let key = key(made);
+            for read in Algorithm::ALL.into_iter().filter(|a| *a != made) {
+                assert!(
+                    SigningKey::from_stored(key.kid.clone(), read, key.private_bytes()).is_none(),
+                    "{made} as {read}"
+                );
+            }
+        }
+    }
+
+    /// The header's `alg` must be the one stored with the key its `kid` names: a token re-labelled
+    /// with another algorithm (the classic "alg confusion") is refused before any verification.
+    #[test]
+    fn the_algorithm_is_the_keys_not_the_tokens() {
+        let keys = KeySet::new(vec![key(Algorithm::Es256), key(Algorithm::Rs256)]).unwrap_or_else(|| unreachable!());
+        let now = OffsetDateTime::now_utc();
+        let token = sign(&keys, &claims(now));
+        let mut parts: Vec<String> = token.split('.').map(str::to_owned).collect();
+        for alg in ["RS256", "HS256", "none", "EdDSA"] {
+            let header = serde_json::json!({ "alg": alg, "typ": "JWT", "kid": keys.signing_kid() });
+            parts[0] = b64url(&serde_json::to_vec(&header).unwrap_or_default());
+            assert_eq!(keys.verify(&parts.join("."), now, &issuer()), Err(TokenError::Malformed), "{alg}");
+        }
+    }
+
+    #[test]
+    fn a_token_longer_than_the_cap_is_refused_before_decoding() {
         let keys = keyset();
         let now = OffsetDateTime::now_utc();
-        let c = claims(now);
-        let token = keys.sign(&c);
-        assert_eq!(keys.verify(&token, now, &issuer()), Ok(c));
-        assert_eq!(keys.verify(&token, now + time::Duration::hours(1), &issuer()), Err(TokenError::Expired));
+        let mut long = claims(now);
+        long.jti = "x".repeat(MAX_TOKEN_LEN);
+        let token = sign(&keys, &long);
+        assert_eq!(keys.verify(&token, now, &issuer()), Err(TokenError::Malformed));
+    }
+
+    #[test]
+    fn algorithm_names_are_the_jws_names() {
+        for algorithm in Algorithm::ALL {
+            assert_eq!(algorithm.as_str().parse(), Ok(algorithm));
+        }
+        assert!("es256".parse::<Algorithm>().is_err());
+        assert!("HS256".parse::<Algorithm>().is_err());
     }
 
     #[test]
     fn tampered_and_foreign_tokens_are_refused() {
         let keys = keyset();
         let now = OffsetDateTime::now_utc();
-        let token = keys.sign(&claims(now));
+        let token = sign(&keys, &claims(now));
         let mut parts: Vec<&str> = token.split('.').collect();
         let other_payload = b64url(&serde_json::to_vec(&claims(now)).unwrap_or_default());
         parts[1] = &other_payload;
         assert_eq!(keys.verify(&parts.join("."), now, &issuer()), Err(TokenError::BadSignature));
         assert_eq!(keyset().verify(&token, now, &issuer()), Err(TokenError::UnknownKey));
+        assert_eq!(keys.verify(&format!("{token}.x"), now, &issuer()), Err(TokenError::Malformed));
         assert_eq!(keys.verify("not.a.token", now, &issuer()), Err(TokenError::Malformed));
     }
 
     #[test]
     fn old_keys_keep_verifying_after_a_rotation() {
-        let old = SigningKey::generate();
-        let old_again =
-            SigningKey::from_stored(old.kid.clone(), &old.private_bytes()).unwrap_or_else(|| unreachable!());
-        let before = KeySet::new(vec![old]).unwrap_or_else(|| unreachable!());
-        let now = OffsetDateTime::now_utc();
-        let token = before.sign(&claims(now));
-        let after = KeySet::new(vec![SigningKey::generate(), old_again]).unwrap_or_else(|| unreachable!());
-        assert!(after.verify(&token, now, &issuer()).is_ok());
-        assert_ne!(after.signing_kid(), before.signing_kid());
+        for (from, to) in Algorithm::ALL.into_iter().flat_map(|a| Algorithm::ALL.map(|b| (a, b))) {
+            let old = key(from);
+            let old_again =
+                SigningKey::from_stored(old.kid.clone(), from, old.private_bytes()).unwrap_or_else(|| unreachable!());
+            let before = KeySet::new(vec![old]).unwrap_or_else(|| unreachable!());
+            let now = OffsetDateTime::now_utc();
+            let token = sign(&before, &claims(now));
+            let after = KeySet::new(vec![key(to), old_again]).unwrap_or_else(|| unreachable!());
+            assert!(after.verify(&token, now, &issuer()).is_ok(), "{from} then {to}");
+            assert_ne!(after.signing_kid(), before.signing_kid());
+            assert_eq!((after.algorithm(), after.algorithms().len()), (to, if from == to { 1 } else { 2 }));
+        }
     }
 
     #[test]
@@ -289,16 +519,16 @@ mod tests {
         let now = OffsetDateTime::now_utc();
         let mut ten_years = claims(now);
         ten_years.exp = ten_years.iat + 10 * 365 * 24 * 3600;
-        assert_eq!(keys.verify(&keys.sign(&ten_years), now, &issuer()), Err(TokenError::BadLifetime));
+        assert_eq!(keys.verify(&sign(&keys, &ten_years), now, &issuer()), Err(TokenError::BadLifetime));
         let mut one_second_more = claims(now);
         one_second_more.exp += 1;
-        assert_eq!(keys.verify(&keys.sign(&one_second_more), now, &issuer()), Err(TokenError::BadLifetime));
+        assert_eq!(keys.verify(&sign(&keys, &one_second_more), now, &issuer()), Err(TokenError::BadLifetime));
         let mut backwards = claims(now);
         backwards.exp = backwards.iat - 1;
-        assert_eq!(keys.verify(&keys.sign(&backwards), now, &issuer()), Err(TokenError::BadLifetime));
+        assert_eq!(keys.verify(&sign(&keys, &backwards), now, &issuer()), Err(TokenError::BadLifetime));
         let mut extreme = claims(now);
         (extreme.iat, extreme.exp) = (i64::MIN, i64::MAX);
-        assert_eq!(keys.verify(&keys.sign(&extreme), now, &issuer()), Err(TokenError::BadLifetime));
+        assert_eq!(keys.verify(&sign(&keys, &extreme), now, &issuer()), Err(TokenError::BadLifetime));
     }
 
     #[test]
@@ -306,11 +536,11 @@ mod tests {
         let keys = keyset();
         let now = OffsetDateTime::now_utc();
         let within = claims(now + time::Duration::seconds(ALLOWED_SKEW_SECS));
-        assert_eq!(keys.verify(&keys.sign(&within), now, &issuer()), Ok(within));
+        assert_eq!(keys.verify(&sign(&keys, &within), now, &issuer()), Ok(within));
         let beyond = claims(now + time::Duration::seconds(ALLOWED_SKEW_SECS + 1));
-        assert_eq!(keys.verify(&keys.sign(&beyond), now, &issuer()), Err(TokenError::BadLifetime));
+        assert_eq!(keys.verify(&sign(&keys, &beyond), now, &issuer()), Err(TokenError::BadLifetime));
         let far = claims(now + time::Duration::days(3650));
-        assert_eq!(keys.verify(&keys.sign(&far), now, &issuer()), Err(TokenError::BadLifetime));
+        assert_eq!(keys.verify(&sign(&keys, &far), now, &issuer()), Err(TokenError::BadLifetime));
     }
 
     #[test]
@@ -319,7 +549,7 @@ mod tests {
         let now = OffsetDateTime::now_utc();
         let mut c = claims(now);
         c.token_use = TokenUse::Id;
-        assert_eq!(keys.verify(&keys.sign(&c), now, &issuer()), Err(TokenError::WrongUse));
+        assert_eq!(keys.verify(&sign(&keys, &c), now, &issuer()), Err(TokenError::WrongUse));
     }
 
     #[test]
@@ -328,18 +558,17 @@ mod tests {
         let now = OffsetDateTime::now_utc();
         let mut other_issuer = claims(now);
         other_issuer.iss = "https://elsewhere.example.com".to_owned();
-        assert_eq!(keys.verify(&keys.sign(&other_issuer), now, &issuer()), Err(TokenError::WrongAudience));
+        assert_eq!(keys.verify(&sign(&keys, &other_issuer), now, &issuer()), Err(TokenError::WrongAudience));
         let mut other_audience = claims(now);
         other_audience.aud = "https://other-api.example.com".to_owned();
-        assert_eq!(keys.verify(&keys.sign(&other_audience), now, &issuer()), Err(TokenError::WrongAudience));
+        assert_eq!(keys.verify(&sign(&keys, &other_audience), now, &issuer()), Err(TokenError::WrongAudience));
         let issued_before_tokens_named_them = serde_json::json!({
             "sub": ClientId::generate(), "user_id": AdminId::generate(), "customer_id": CustomerId::generate(),
             "customers": "[]", "iat": now.unix_timestamp(), "exp": now.unix_timestamp() + 60,
             "jti": "old", "token_use": "access",
         });
-        let payload = b64url(&serde_json::to_vec(&issued_before_tokens_named_them).unwrap_or_default());
-        let signing_input = format!("{}.{payload}", keys.header);
-        let old = format!("{signing_input}.{}", b64url(&keys.signer.key.sign(signing_input.as_bytes()).to_bytes()));
+        let old = jsonwebtoken::encode(&keys.header, &issued_before_tokens_named_them, &keys.signer.encoding)
+            .unwrap_or_default();
         assert_eq!(keys.verify(&old, now, &issuer()), Err(TokenError::Malformed));
     }
 }

@@ -18,14 +18,16 @@ use serde::Deserialize;
 use time::OffsetDateTime;
 use trustgate_core::access::{Access, Permission};
 use trustgate_core::admin::{Admin, AdminStatus, Email, Provider};
+use trustgate_core::custody::KeyVault;
 use trustgate_core::customer::{Customer, DisabledOwnerPolicy};
 use trustgate_core::event::Actor;
 use trustgate_core::ids::{AdminId, CustomerId};
 use trustgate_core::secret::random_token;
+use trustgate_core::token::Algorithm;
 use trustgate_store::{PostgresStore, SqliteStore, Store};
 
 use crate::cli::server_key;
-use crate::ops;
+use crate::{keys, ops};
 
 #[derive(Debug, Args)]
 pub struct BenchArgs {
@@ -48,6 +50,10 @@ pub struct BenchArgs {
     /// Also measure token grants and calls at 1, 16, 64 and 256 connections.
     #[arg(long)]
     pub sweep: bool,
+    /// Signing algorithms to measure token grants and calls with, one after another, each by a key
+    /// rotation on the running server (repeat the option; default: all three).
+    #[arg(long = "algorithm", default_values_t = Algorithm::ALL)]
+    pub algorithms: Vec<Algorithm>,
     /// Also run everything on PostgreSQL; the URL of a database to create scratch databases from.
     #[arg(long, env = "TRUSTGATE_BENCH_POSTGRES_URL")]
     pub postgres: Option<String>,
@@ -435,6 +441,13 @@ async fn measure(
         floor,
     );
 
+    for &algorithm in &args.algorithms {
+        let (grant, call) =
+            measure_algorithm(&server, store.as_ref(), data_dir, &seeded, algorithm, &scratch, args).await?;
+        push(format!("token grant, {algorithm} keys"), conns, grant, floor);
+        push(format!("authorized call, {algorithm} tokens"), conns, call, floor);
+    }
+
     if args.sweep {
         for c in [1, 16, 64, 256] {
             let short = secs.min(5);
@@ -455,6 +468,52 @@ async fn measure(
         }
     }
     Ok(server.rss_mib())
+}
+
+/// Token grants, then calls with the tokens granted, once the server signs with a key of
+/// `algorithm`: rotated in as `trustgate keys rotate --algorithm` does, which the server picks up
+/// from the store's change feed.
+async fn measure_algorithm(
+    server: &Server,
+    store: &dyn Store,
+    data_dir: &Path,
+    seeded: &Seeded,
+    algorithm: Algorithm,
+    scratch: &Path,
+    args: &BenchArgs,
+) -> anyhow::Result<(Run, Run)> {
+    let vault = KeyVault::new(&server_key(data_dir)?);
+    let kid = keys::rotate(store, &vault, Some(algorithm), false).await?.kid().to_owned();
+    // The first client is the one the attack scenario locked out.
+    let unattacked = seeded.creds.get(1..).unwrap_or_default();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let token = fetch_tokens(&server.addr, unattacked, 1).await?;
+        if token.first().is_some_and(|(_, t)| signed_by(t, &kid)) {
+            break;
+        }
+        if Instant::now() > deadline {
+            bail!("the server did not start signing with the new {algorithm} key");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let name = algorithm.as_str();
+    let tokens = fetch_tokens(&server.addr, unattacked, 2_000).await?;
+    let tokens_path = scratch.join(format!("tokens-{name}.txt"));
+    std::fs::write(&tokens_path, tokens.iter().map(|(c, t)| format!("{c} {t}\n")).collect::<String>())?;
+    // `others.txt`: every sampled client but the locked-out one (written by the attack scenario).
+    let env: [(&str, &Path); 2] = [("TG_BENCH_CREDS", &scratch.join("others.txt")), ("TG_BENCH_TOKENS", &tokens_path)];
+    let (secs, conns) = (args.duration, args.connections);
+    let grant = wrk(&server.url, "/", &scratch.join("token.lua"), conns, secs, &env)?;
+    let call = wrk(&server.url, "/", &scratch.join("call.lua"), conns, secs, &env)?;
+    Ok((grant, call))
+}
+
+/// Whether a token's header names `kid`; the bench reads it without verifying.
+fn signed_by(token: &str, kid: &str) -> bool {
+    use base64::Engine;
+    let header = token.split('.').next().and_then(|h| base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(h).ok());
+    header.and_then(|h| serde_json::from_slice::<serde_json::Value>(&h).ok()).is_some_and(|h| h["kid"] == kid)
 }
 
 /// Grants of every sampled client but one, while the one receives wrong secrets on half as many

@@ -19,10 +19,10 @@ use trustgate_core::customer::{parse_customer_name, Customer, DisabledOwnerPolic
 use trustgate_core::event::Actor;
 use trustgate_core::ids::{AdminId, ClientId, CustomerId};
 use trustgate_core::secret::{random_token, ServerKey};
-use trustgate_core::token::Issuer;
+use trustgate_core::token::{Algorithm, Issuer};
 use trustgate_store::{files, PostgresStore, SqliteStore, Store};
 
-use crate::config::{ConnectionLimits, ServerConfig};
+use crate::config::{ConnectionLimits, ServerConfig, DEFAULT_SIGNING_ALGORITHM};
 use crate::password::HashLimits;
 use crate::state::AppState;
 use crate::throttle::Policy as ThrottlePolicy;
@@ -189,6 +189,11 @@ pub struct ServeArgs {
     /// Days system-log records are kept; older ones are deleted in the background every hour.
     #[arg(long, env = "TRUSTGATE_SYSTEMLOG_RETENTION_DAYS", default_value_t = crate::config::DEFAULT_SYSTEMLOG_RETENTION_DAYS, value_parser = clap::value_parser!(u32).range(1..=36_500))]
     pub systemlog_retention_days: u32,
+    /// The algorithm of the signing key created on an empty store: ES256, EdDSA or RS256 (for
+    /// verifiers that know only RSA). A store that has a key keeps it; switch with
+    /// `trustgate keys rotate --algorithm`.
+    #[arg(long, env = "TRUSTGATE_SIGNING_ALGORITHM", default_value_t = DEFAULT_SIGNING_ALGORITHM)]
+    pub signing_algorithm: Algorithm,
 }
 
 impl ServeArgs {
@@ -215,6 +220,7 @@ impl ServeArgs {
             trusted_proxies: self.trusted_proxy.clone(),
             connections,
             systemlog_retention: Duration::from_secs(u64::from(self.systemlog_retention_days) * 86_400),
+            signing_algorithm: self.signing_algorithm,
             ..ServerConfig::default()
         }
     }
@@ -482,6 +488,10 @@ pub enum KeysCommand {
         /// next call, on every running node. Clients simply ask for a new token.
         #[arg(long)]
         revoke_previous: bool,
+        /// Sign with a key of this algorithm (ES256, EdDSA, RS256); tokens signed with the
+        /// previous ones keep verifying. Default: the current signing key's algorithm.
+        #[arg(long, env = "TRUSTGATE_SIGNING_ALGORITHM")]
+        algorithm: Option<Algorithm>,
     },
 }
 
@@ -582,9 +592,9 @@ async fn operate(store: Arc<dyn Store>, place: Place<'_>, command: Command, out:
         Command::Customer(command) => customer(store.as_ref(), command, out).await,
         Command::Admin(command) => admin(store.as_ref(), command, out).await,
         Command::Client(command) => client(store.as_ref(), place, command, out).await,
-        Command::Keys(KeysCommand::Rotate { revoke_previous }) => {
+        Command::Keys(KeysCommand::Rotate { revoke_previous, algorithm }) => {
             let vault = KeyVault::new(&deployment_key(store.as_ref(), place).await?);
-            let key = crate::keys::rotate(store.as_ref(), &vault, revoke_previous).await.context(
+            let key = crate::keys::rotate(store.as_ref(), &vault, algorithm, revoke_previous).await.context(
                 "rotating the signing key (every node must use the same server key: TRUSTGATE_SERVER_KEY or server.key in --data-dir)",
             )?;
             let revoked = if revoke_previous {
@@ -593,8 +603,8 @@ async fn operate(store: Arc<dyn Store>, place: Place<'_>, command: Command, out:
                 ""
             };
             out.print(
-                json!({ "kid": key.kid(), "revokedPrevious": revoke_previous }),
-                format!("Now signing with key {}.{revoked}", key.kid()),
+                json!({ "kid": key.kid(), "algorithm": key.algorithm().as_str(), "revokedPrevious": revoke_previous }),
+                format!("Now signing with key {} ({}).{revoked}", key.kid(), key.algorithm()),
             );
             Ok(())
         }
@@ -695,6 +705,13 @@ async fn serve(store: Arc<dyn Store>, place: Place<'_>, args: ServeArgs) -> anyh
     let issuer = issuer(&args, &url)?;
     let config = ServerConfig { max_clients_per_owner: args.max_clients_per_owner, issuer, ..args.config() };
     let state = AppState::new(store, key, config).await?;
+    let signing = state.keys().algorithm();
+    if signing != args.signing_algorithm {
+        println!(
+            "Signing tokens with the stored {signing} key; to switch to {}: trustgate keys rotate --algorithm {}",
+            args.signing_algorithm, args.signing_algorithm
+        );
+    }
     // Open before the server says it listens: an operator command run from then on is enforced at once.
     #[cfg(unix)]
     let _control = crate::control::ControlSocket::open(data_dir, state.clone()).await?;

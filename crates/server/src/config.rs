@@ -4,13 +4,16 @@ use std::net::IpAddr;
 use std::num::NonZeroU32;
 use std::time::Duration;
 
-use trustgate_core::token::Issuer;
+use trustgate_core::token::{Algorithm, Issuer};
 
 use crate::throttle::Policy;
 
 /// Hundreds of clients per owner covers every script an administrator runs, and bounds what one
 /// stolen session or client with the apiClients right can create.
 pub const DEFAULT_MAX_CLIENTS_PER_OWNER: u64 = 500;
+
+/// The algorithm of a new deployment's signing key; docs/security.md says why.
+pub const DEFAULT_SIGNING_ALGORITHM: Algorithm = Algorithm::Es256;
 
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
@@ -40,6 +43,8 @@ pub struct ServerConfig {
     pub systemlog_retention: Duration,
     /// How often records past the retention are deleted.
     pub systemlog_prune_interval: Duration,
+    /// The algorithm of the signing key made when the store has none.
+    pub signing_algorithm: Algorithm,
 }
 
 /// Citrix Cloud keeps system-log records for 90 days.
@@ -113,6 +118,7 @@ impl Default for ServerConfig {
             issuer: Issuer { url: DEFAULT_URL.to_owned(), audience: DEFAULT_URL.to_owned() },
             systemlog_retention: Duration::from_secs(u64::from(DEFAULT_SYSTEMLOG_RETENTION_DAYS) * 86_400),
             systemlog_prune_interval: Duration::from_secs(3600),
+            signing_algorithm: DEFAULT_SIGNING_ALGORITHM,
         }
     }
 }

@@ -138,7 +138,7 @@ async fn issue_checked(
         TokenUse::Access,
     );
     Ok(Issued {
-        access_token: state.keys().sign(&claims),
+        access_token: sign(state, &claims)?,
         client: facts.client.clone(),
         owner_email: facts.owner_email.clone(),
         claims,
@@ -198,8 +198,15 @@ async fn refuse<T>(
 }
 
 /// The legacy endpoint's `openIdToken`: the same identity, marked so it is refused as a bearer.
-pub fn id_token(state: &AppState, issued: &Issued) -> String {
+pub fn id_token(state: &AppState, issued: &Issued) -> Result<String, ApiError> {
     let mut claims = issued.claims.clone();
     claims.token_use = TokenUse::Id;
-    state.keys().sign(&claims)
+    sign(state, &claims)
+}
+
+fn sign(state: &AppState, claims: &Claims) -> Result<String, ApiError> {
+    state.keys().sign(claims).map_err(|error| {
+        tracing::error!(%error, "could not sign a token");
+        ApiError::Internal
+    })
 }

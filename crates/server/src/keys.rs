@@ -3,8 +3,10 @@
 
 use time::OffsetDateTime;
 use trustgate_core::custody::KeyVault;
-use trustgate_core::token::SigningKey;
+use trustgate_core::token::{Algorithm, SigningKey};
 use trustgate_store::{Store, StoreError};
+
+use crate::config::DEFAULT_SIGNING_ALGORITHM;
 
 /// Every stored key in clear, newest first. A key still stored raw is sealed on the way: the key
 /// itself does not change, so tokens it signed keep verifying.
@@ -21,13 +23,24 @@ pub async fn load(store: &dyn Store, vault: &KeyVault) -> Result<Vec<SigningKey>
     Ok(keys)
 }
 
-/// Starts signing with a new key. With `revoke_previous`, every other key stops verifying at once
-/// on every node — for a key that leaked — so the tokens it signed are refused on their next call.
-pub async fn rotate(store: &dyn Store, vault: &KeyVault, revoke_previous: bool) -> Result<SigningKey, StoreError> {
+/// Starts signing with a new key of `algorithm` (by default the current key's). With
+/// `revoke_previous`, every other key stops verifying at once on every node — for a key that
+/// leaked — so the tokens it signed are refused on their next call.
+pub async fn rotate(
+    store: &dyn Store,
+    vault: &KeyVault,
+    algorithm: Option<Algorithm>,
+    revoke_previous: bool,
+) -> Result<SigningKey, StoreError> {
     // A new key sealed under another server key would leave the nodes unable to sign: refuse
     // unless this server key opens the keys already there.
-    load(store, vault).await?;
-    let key = SigningKey::generate();
+    let current = load(store, vault).await?;
+    let algorithm = algorithm.or(current.first().map(SigningKey::algorithm)).unwrap_or(DEFAULT_SIGNING_ALGORITHM);
+    let key = generate(algorithm)?;
     store.add_signing_key(&vault.seal(&key, OffsetDateTime::now_utc()), revoke_previous).await?;
     Ok(key)
+}
+
+pub fn generate(algorithm: Algorithm) -> Result<SigningKey, StoreError> {
+    SigningKey::generate(algorithm).map_err(|e| StoreError::Internal(e.to_string()))
 }

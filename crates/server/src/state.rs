@@ -11,7 +11,7 @@ use trustgate_core::custody::KeyVault;
 use trustgate_core::event::{self, LogEntry};
 use trustgate_core::ids::ClientId;
 use trustgate_core::secret::ServerKey;
-use trustgate_core::token::{Claims, KeySet, SigningKey};
+use trustgate_core::token::{Algorithm, Claims, KeySet};
 use trustgate_store::{Change, ChangeListener, Store, StoreError};
 
 use crate::authz_cache::{AuthzCache, CachedClient};
@@ -81,7 +81,11 @@ impl AppState {
     pub async fn new(store: Arc<dyn Store>, server_key: ServerKey, config: ServerConfig) -> Result<Self, StoreError> {
         let vault = KeyVault::new(&server_key);
         let metrics = Metrics::new().map_err(|e| StoreError::Internal(format!("cannot set up metrics: {e}")))?;
-        let keys = Keys::new(load_keys(store.as_ref(), &vault).await?, config.cache_capacity, &metrics.verified_tokens);
+        let keys = Keys::new(
+            load_keys(store.as_ref(), &vault, config.signing_algorithm).await?,
+            config.cache_capacity,
+            &metrics.verified_tokens,
+        );
         let shared = Arc::new(Shared {
             store,
             cache: AuthzCache::new(config.cache_capacity, metrics.authorization.evictions.clone()),
@@ -182,11 +186,11 @@ impl AppState {
     }
 }
 
-async fn load_keys(store: &dyn Store, vault: &KeyVault) -> Result<KeySet, StoreError> {
+async fn load_keys(store: &dyn Store, vault: &KeyVault, algorithm: Algorithm) -> Result<KeySet, StoreError> {
     if let Some(keys) = KeySet::new(keys::load(store, vault).await?) {
         return Ok(keys);
     }
-    let first = vault.seal(&SigningKey::generate(), OffsetDateTime::now_utc());
+    let first = vault.seal(&keys::generate(algorithm)?, OffsetDateTime::now_utc());
     store.add_signing_key(&first, false).await?;
     KeySet::new(keys::load(store, vault).await?)
         .ok_or_else(|| StoreError::Internal("no signing key was stored".to_owned()))

@@ -68,10 +68,10 @@ pub async fn copy_sqlite_to_postgres(
     );
     copy_table!(
         "signing_keys",
-        "kid, format, private_key, created_at",
-        "$1, $2, $3, $4",
-        (String, String, Vec<u8>, i64),
-        (0, 1, 2, 3)
+        "kid, algorithm, format, private_key, created_at",
+        "$1, $2, $3, $4, $5",
+        (String, String, String, Vec<u8>, i64),
+        (0, 1, 2, 3, 4)
     );
     copy_table!(
         "notifications",

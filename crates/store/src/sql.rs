@@ -206,7 +206,7 @@ macro_rules! store_impl {
         use trustgate_core::lifecycle::{self, Authority, Identity};
         use trustgate_core::rights::{PrincipalKind, Standing};
         use trustgate_core::secret::SecretVerifier;
-        use trustgate_core::token::TOKEN_LIFETIME_SECS;
+        use trustgate_core::token::{UnknownAlgorithm, TOKEN_LIFETIME_SECS};
 
         use crate::changes::{Change, ChangeListener};
         use crate::error::{StoreError, StoreResult};
@@ -965,20 +965,30 @@ macro_rules! store_impl {
             }
 
             async fn signing_keys(&self) -> StoreResult<Vec<KeyAtRest>> {
-                sqlx::query_as::<_, (String, String, Vec<u8>, i64)>(
-                    "SELECT kid, format, private_key, created_at FROM signing_keys ORDER BY created_at DESC, kid",
+                sqlx::query_as::<_, (String, String, String, Vec<u8>, i64)>(
+                    "SELECT kid, algorithm, format, private_key, created_at FROM signing_keys \
+                     ORDER BY created_at DESC, kid",
                 )
                 .fetch_all(&self.pool)
                 .await?
                 .into_iter()
-                .map(|(kid, format, bytes, created_at)| Ok(KeyAtRest { kid, format, bytes, created_at: sql::from_ms(created_at) }))
+                .map(|(kid, algorithm, format, bytes, created_at)| {
+                    let algorithm = algorithm.parse().map_err(|e: UnknownAlgorithm| {
+                        StoreError::Internal(format!("signing key {kid}: {e}"))
+                    })?;
+                    Ok(KeyAtRest { kid, algorithm, format, bytes, created_at: sql::from_ms(created_at) })
+                })
                 .collect()
             }
 
             async fn add_signing_key(&self, key: &KeyAtRest, revoke_previous: bool) -> StoreResult<()> {
                 let mut tx = self.write_tx().await?;
-                sqlx::query("INSERT INTO signing_keys (kid, format, private_key, created_at) VALUES ($1, $2, $3, $4)")
+                sqlx::query(
+                    "INSERT INTO signing_keys (kid, algorithm, format, private_key, created_at) \
+                     VALUES ($1, $2, $3, $4, $5)",
+                )
                     .bind(&key.kid)
+                    .bind(key.algorithm.as_str())
                     .bind(&key.format)
                     .bind(&key.bytes)
                     .bind(ms(key.created_at))

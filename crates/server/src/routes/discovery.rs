@@ -5,6 +5,7 @@
 use axum::extract::State;
 use axum::Json;
 use serde_json::{json, Value};
+use trustgate_core::token::Algorithm;
 
 use crate::state::AppState;
 
@@ -41,7 +42,8 @@ pub async fn openid_configuration(State(state): State<AppState>) -> Json<Value> 
 /// One document serves both paths, since OpenID's required fields are valid RFC 8414 metadata.
 fn metadata(state: &AppState) -> Json<Value> {
     let issuer = &state.config.issuer.url;
-    let algorithm = state.keys().algorithm();
+    // Every live key's algorithm: after a switch, tokens of the previous one still verify.
+    let algorithms: Vec<&str> = state.keys().algorithms().into_iter().map(Algorithm::as_str).collect();
     let auth_methods = ["client_secret_basic", "client_secret_post"];
     Json(json!({
         "issuer": issuer,
@@ -50,13 +52,13 @@ fn metadata(state: &AppState) -> Json<Value> {
         "revocation_endpoint": format!("{issuer}{REVOCATION_PATH}"),
         "grant_types_supported": ["client_credentials"],
         "token_endpoint_auth_methods_supported": auth_methods,
-        "token_endpoint_auth_signing_alg_values_supported": [algorithm],
+        "token_endpoint_auth_signing_alg_values_supported": algorithms,
         "revocation_endpoint_auth_methods_supported": auth_methods,
         // Required by both specifications, though no flow here uses an authorization endpoint:
         // the list is empty rather than promise a response type nothing answers.
         "response_types_supported": [],
         "subject_types_supported": ["public"],
-        "id_token_signing_alg_values_supported": [algorithm],
+        "id_token_signing_alg_values_supported": algorithms,
         "claims_supported": ["iss", "aud", "sub", "user_id", "customer_id", "customers", "iat", "exp", "jti"],
     }))
 }

@@ -152,7 +152,7 @@ described!(
         ("token_endpoint_auth_methods_supported", strings("`client_secret_basic`, `client_secret_post`").into()),
         ("response_types_supported", strings("Empty: there is no authorization endpoint").into()),
         ("subject_types_supported", strings("Always `public`").into()),
-        ("id_token_signing_alg_values_supported", strings("The signing algorithm").into()),
+        ("id_token_signing_alg_values_supported", strings("The algorithms of the live signing keys, the signing one first").into()),
     ])
 );
 

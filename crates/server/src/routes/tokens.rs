@@ -204,7 +204,7 @@ async fn legacy_grant(state: &AppState, customer: &str, request: Request) -> Res
     let path = PathCustomer::parse(customer).ok_or_else(|| LegacyTokenError::from(OAuthError::invalid_client()))?;
     let issued = grant::issue(state, client_id, secret, &path, source).await.map_err(OAuthError::from)?;
     let body = LegacyToken {
-        open_id_token: grant::id_token(state, &issued),
+        open_id_token: grant::id_token(state, &issued).map_err(|e| OAuthError::from(grant::Refusal::from(e)))?,
         principal: issued.owner_email,
         subject: issued.client.id.to_string(),
         token: issued.access_token,

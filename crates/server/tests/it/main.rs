@@ -22,6 +22,7 @@ mod postgres_nodes;
 mod retention;
 mod serve;
 mod tls;
+mod verifiers;
 
 /// The behaviour suite on the embedded SQLite store.
 #[path = "suite"]

@@ -4,7 +4,7 @@ use reqwest::StatusCode;
 use serde_json::json;
 use time::OffsetDateTime;
 use trustgate_core::access::{Access, Permission};
-use trustgate_core::token::{Claims, KeySet, SigningKey, TokenUse};
+use trustgate_core::token::{Algorithm, Claims, KeySet, SigningKey, TokenUse};
 
 use crate::harness::{custom, status_and_json};
 
@@ -90,11 +90,11 @@ async fn tampered_expired_and_foreign_key_tokens_get_401() {
         OffsetDateTime::now_utc() - time::Duration::minutes(61),
         TokenUse::Access,
     );
-    let (status, body) = app.get("/notifications/items", &keys.sign(&old), &customer).await;
+    let (status, body) = app.get("/notifications/items", &keys.sign(&old).unwrap(), &customer).await;
     assert_eq!((status, body["parameters"][0]["value"].as_str()), (StatusCode::UNAUTHORIZED, Some("invalid")));
 
     // Foreign key: well-formed and unexpired, but not signed by this server.
-    let foreign = KeySet::new(vec![SigningKey::generate()]).unwrap();
+    let foreign = KeySet::new(vec![SigningKey::generate(Algorithm::EdDsa).unwrap()]).unwrap();
     let fresh = Claims::new(
         &app.state.config.issuer,
         client.id,
@@ -103,7 +103,10 @@ async fn tampered_expired_and_foreign_key_tokens_get_401() {
         OffsetDateTime::now_utc(),
         TokenUse::Access,
     );
-    assert_eq!(app.get("/notifications/items", &foreign.sign(&fresh), &customer).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        app.get("/notifications/items", &foreign.sign(&fresh).unwrap(), &customer).await.0,
+        StatusCode::UNAUTHORIZED
+    );
 }
 
 #[tokio::test]

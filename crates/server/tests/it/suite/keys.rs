@@ -11,7 +11,7 @@ use time::OffsetDateTime;
 use trustgate_core::access::Access;
 use trustgate_core::custody::{KeyVault, SEALED};
 use trustgate_core::secret::ServerKey;
-use trustgate_core::token::{Claims, KeySet, SigningKey, TokenUse};
+use trustgate_core::token::{Algorithm, Claims, KeySet, SigningKey, TokenUse};
 use trustgate_store::SqliteStore;
 
 use crate::harness::{TempDir, TestApp};
@@ -31,7 +31,7 @@ async fn a_copy_of_the_database_without_the_server_key_yields_no_usable_signing_
     let vault = KeyVault::new(&app.server_key);
     for key in &stored {
         assert_eq!(key.format, SEALED);
-        let private = vault.open(key).unwrap().private_bytes();
+        let private = vault.open(key).unwrap().private_bytes().to_vec();
         assert!(!contains(&key.bytes, &private), "the stored bytes are not the key");
         assert!(KeyVault::new(&ServerKey::generate()).open(key).is_err(), "another server key opens nothing");
     }
@@ -67,10 +67,10 @@ async fn keys_stored_raw_before_the_upgrade_are_sealed_at_start_and_their_tokens
     let customer = app.customer().await;
     let owner = app.admin(&customer, Access::Full).await;
     let client = app.client(&customer, &owner).await;
-    let legacy = SigningKey::generate();
+    let legacy = SigningKey::generate(Algorithm::EdDsa).unwrap();
     store_raw_key(&app, &legacy).await;
     // Another after it, so the first one's bytes sit mid-page, where only zeroing erases them.
-    store_raw_key(&app, &SigningKey::generate()).await;
+    store_raw_key(&app, &SigningKey::generate(Algorithm::EdDsa).unwrap()).await;
     let issued = Claims::new(
         &app.state.config.issuer,
         client.id,
@@ -79,9 +79,13 @@ async fn keys_stored_raw_before_the_upgrade_are_sealed_at_start_and_their_tokens
         OffsetDateTime::now_utc(),
         TokenUse::Access,
     );
-    let issued = KeySet::new(vec![SigningKey::from_stored(legacy.kid().to_owned(), &legacy.private_bytes()).unwrap()])
+    let issued =
+        KeySet::new(vec![
+            SigningKey::from_stored(legacy.kid().to_owned(), Algorithm::EdDsa, legacy.private_bytes()).unwrap()
+        ])
         .unwrap()
-        .sign(&issued);
+        .sign(&issued)
+        .unwrap();
 
     // The upgraded server starts on the same store with the same server key.
     let upgraded = match app.database_url() {
@@ -95,14 +99,14 @@ async fn keys_stored_raw_before_the_upgrade_are_sealed_at_start_and_their_tokens
     let stored = upgraded.store.signing_keys().await.unwrap();
     let sealed = stored.iter().find(|k| k.kid == legacy.kid()).expect("the key is kept");
     assert_eq!(sealed.format, SEALED);
-    assert!(!contains(&sealed.bytes, &legacy.private_bytes()));
+    assert!(!contains(&sealed.bytes, legacy.private_bytes()));
     assert!(stored.iter().all(|k| k.format == SEALED));
     assert_eq!(upgraded.get("/notifications/items", &issued, &customer).await.0, StatusCode::OK);
     if app.database_url().is_none() {
         // Nothing of the raw key is left in the database or its write-ahead log.
         for file in ["trustgate.db", "trustgate.db-wal"] {
             let bytes = std::fs::read(app.dir.path().join(file)).unwrap_or_default();
-            assert!(!contains(&bytes, &legacy.private_bytes()), "{file} still holds the raw key");
+            assert!(!contains(&bytes, legacy.private_bytes()), "{file} still holds the raw key");
         }
     }
 }
@@ -162,7 +166,7 @@ async fn rotating_refuses_a_server_key_that_does_not_open_the_stored_keys() {
     let Some(app) = super::app().await else { return };
     let before = app.store.signing_keys().await.unwrap();
     let wrong = KeyVault::new(&ServerKey::generate());
-    assert!(trustgate_server::keys::rotate(app.store.as_ref(), &wrong, true).await.is_err());
+    assert!(trustgate_server::keys::rotate(app.store.as_ref(), &wrong, None, true).await.is_err());
     assert_eq!(app.store.signing_keys().await.unwrap(), before, "nothing was rotated");
 }
 
@@ -178,14 +182,61 @@ async fn a_token_signed_with_the_real_key_but_living_longer_than_issued_gets_401
         |at| Claims::new(&app.state.config.issuer, client.id, owner.id, customer.clone(), at, TokenUse::Access);
 
     let as_issued = claims(now);
-    assert_eq!(app.get("/notifications/items", &keys.sign(&as_issued), &customer).await.0, StatusCode::OK);
+    assert_eq!(app.get("/notifications/items", &keys.sign(&as_issued).unwrap(), &customer).await.0, StatusCode::OK);
     let mut ten_years = claims(now);
     ten_years.exp = ten_years.iat + 10 * 365 * 24 * 3600;
-    let (status, body) = app.get("/notifications/items", &keys.sign(&ten_years), &customer).await;
+    let (status, body) = app.get("/notifications/items", &keys.sign(&ten_years).unwrap(), &customer).await;
     assert_eq!((status, body["parameters"][0]["value"].as_str()), (StatusCode::UNAUTHORIZED, Some("invalid")));
     let from_the_future = claims(now + time::Duration::hours(2));
     assert_eq!(
-        app.get("/notifications/items", &keys.sign(&from_the_future), &customer).await.0,
+        app.get("/notifications/items", &keys.sign(&from_the_future).unwrap(), &customer).await.0,
         StatusCode::UNAUTHORIZED
     );
+}
+
+fn header_of(token: &str) -> Value {
+    use base64::Engine;
+    let header = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(token.split('.').next().unwrap()).unwrap();
+    serde_json::from_slice(&header).unwrap()
+}
+
+/// Switching algorithm is a key rotation: for every algorithm, a deployment that switches to
+/// another one keeps accepting the tokens already issued, publishes both keys each with its own
+/// `alg`, and discovery lists both algorithms until the old key retires.
+#[tokio::test]
+async fn rotating_to_another_algorithm_keeps_the_old_tokens_valid() {
+    for (from, to) in [
+        (Algorithm::Es256, Algorithm::Rs256),
+        (Algorithm::EdDsa, Algorithm::Es256),
+        (Algorithm::Rs256, Algorithm::EdDsa),
+    ] {
+        let config = trustgate_server::ServerConfig { signing_algorithm: from, ..Default::default() };
+        let Some(app) = super::app_with(config).await else { return };
+        let customer = app.customer().await;
+        let owner = app.admin(&customer, Access::Full).await;
+        let client = app.client(&customer, &owner).await;
+        let old = app.token(&client).await;
+        assert_eq!(header_of(&old)["alg"], from.as_str());
+
+        let rotated = app.cli(&["keys", "rotate", "--algorithm", to.as_str()]);
+        assert_eq!(rotated["algorithm"], to.as_str());
+        let new_kid = rotated["kid"].as_str().unwrap().to_owned();
+        assert!(
+            eventually(|| async { kid_of(&app.token(&client).await) == new_kid }).await,
+            "{from} → {to}: new tokens are signed with the new key"
+        );
+        let fresh = app.token(&client).await;
+        assert_eq!(header_of(&fresh)["alg"], to.as_str());
+        assert_eq!(app.get("/notifications/items", &fresh, &customer).await.0, StatusCode::OK, "{from} → {to}");
+        assert_eq!(app.get("/notifications/items", &old, &customer).await.0, StatusCode::OK, "{from} → {to}: old");
+
+        let jwks: Value = app.http.get(app.url("/.well-known/jwks.json")).send().await.unwrap().json().await.unwrap();
+        let published =
+            |kid: String| jwks["keys"].as_array().unwrap().iter().find(|k| k["kid"] == kid.as_str()).cloned();
+        assert_eq!(published(kid_of(&old)).expect("the old key is published")["alg"], from.as_str());
+        assert_eq!(published(new_kid).expect("the new key is published")["alg"], to.as_str());
+        let doc: Value =
+            app.http.get(app.url("/.well-known/openid-configuration")).send().await.unwrap().json().await.unwrap();
+        assert_eq!(doc["id_token_signing_alg_values_supported"], serde_json::json!([to.as_str(), from.as_str()]));
+    }
 }

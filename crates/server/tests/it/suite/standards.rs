@@ -80,7 +80,7 @@ async fn tokens_carry_the_issuer_and_audience_and_others_are_refused() {
     let elsewhere = |url: &str, audience: &str| {
         let issuer = Issuer { url: url.to_owned(), audience: audience.to_owned() };
         let now = OffsetDateTime::now_utc();
-        keys.sign(&Claims::new(&issuer, client.id, owner, client.customer.clone(), now, TokenUse::Access))
+        keys.sign(&Claims::new(&issuer, client.id, owner, client.customer.clone(), now, TokenUse::Access)).unwrap()
     };
     let other_issuer = elsewhere("https://other.example.com", "https://api.trustgate.test");
     assert_eq!(works(&app, &other_issuer, &client).await, StatusCode::UNAUTHORIZED);

@@ -5,6 +5,7 @@ use base64::Engine;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use trustgate_core::access::Access;
+use trustgate_core::token::Algorithm;
 
 use crate::harness::{status_and_json, TestApp, TestClient};
 
@@ -47,17 +48,40 @@ async fn oauth_endpoint_issues_a_one_hour_bearer_with_expires_in_as_a_string() {
     assert!(claims["user_id"].is_string() && claims["jti"].is_string());
 }
 
+/// Each algorithm a deployment may choose signs its tokens, whose key is published with the
+/// parameters verifiers need (RFC 7518 §6, RFC 8037 §2) and nothing private.
 #[tokio::test]
-async fn tokens_are_ed25519_jwts_whose_key_is_published() {
-    let Some((app, client)) = app_with_client().await else { return };
-    let token = app.token(&client).await;
-    let header: Value =
-        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(token.split('.').next().unwrap()).unwrap()).unwrap();
-    assert_eq!(header["alg"], "EdDSA");
-    let jwks: Value = app.http.get(app.url("/.well-known/jwks.json")).send().await.unwrap().json().await.unwrap();
-    let key = jwks["keys"].as_array().unwrap().iter().find(|k| k["kid"] == header["kid"]).expect("kid published");
-    assert_eq!(key["kty"], "OKP");
-    assert_eq!(key["crv"], "Ed25519");
+async fn tokens_are_jwts_of_the_chosen_algorithm_whose_key_is_published() {
+    let expected = [
+        (Algorithm::EdDsa, json!({ "kty": "OKP", "crv": "Ed25519" }), &["x"][..]),
+        (Algorithm::Es256, json!({ "kty": "EC", "crv": "P-256" }), &["x", "y"][..]),
+        (Algorithm::Rs256, json!({ "kty": "RSA" }), &["n", "e"][..]),
+    ];
+    for (algorithm, kind, public) in expected {
+        let config = trustgate_server::ServerConfig { signing_algorithm: algorithm, ..Default::default() };
+        let Some(app) = super::app_with(config).await else { return };
+        let customer = app.customer().await;
+        let owner = app.admin(&customer, Access::Full).await;
+        let token = app.token(&app.client(&customer, &owner).await).await;
+        let header: Value =
+            serde_json::from_slice(&URL_SAFE_NO_PAD.decode(token.split('.').next().unwrap()).unwrap()).unwrap();
+        assert_eq!(header["alg"], algorithm.as_str());
+        let jwks: Value = app.http.get(app.url("/.well-known/jwks.json")).send().await.unwrap().json().await.unwrap();
+        let key = jwks["keys"].as_array().unwrap().iter().find(|k| k["kid"] == header["kid"]).expect("kid published");
+        let mut fields: Vec<&str> = key.as_object().unwrap().keys().map(String::as_str).collect();
+        fields.sort_unstable();
+        let mut wanted: Vec<&str> = ["alg", "kid", "use"]
+            .into_iter()
+            .chain(kind.as_object().unwrap().keys().map(String::as_str))
+            .chain(public.iter().copied())
+            .collect();
+        wanted.sort_unstable();
+        assert_eq!(fields, wanted, "{algorithm}: exactly the public parameters");
+        for (name, value) in kind.as_object().unwrap() {
+            assert_eq!(&key[name], value, "{algorithm}");
+        }
+        assert_eq!((key["alg"].as_str(), key["use"].as_str()), (Some(algorithm.as_str()), Some("sig")));
+    }
 }
 
 #[tokio::test]
@@ -213,7 +237,7 @@ async fn after_a_key_rotation_new_tokens_use_the_new_key_and_old_tokens_keep_wor
     let old_token = app.token(&client).await;
     let old_kid = claims_header_kid(&old_token);
     let vault = trustgate_core::custody::KeyVault::new(&app.server_key);
-    let key = trustgate_server::keys::rotate(app.store.as_ref(), &vault, false).await.unwrap();
+    let key = trustgate_server::keys::rotate(app.store.as_ref(), &vault, None, false).await.unwrap();
     let mut new_token = app.token(&client).await;
     for _ in 0..100 {
         if claims_header_kid(&new_token) == key.kid() {
