@@ -67,7 +67,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the HTTP server (token endpoints, platform APIs, management API).
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Customers (tenants).
     #[command(subcommand)]
     Customer(CustomerCommand),
@@ -588,7 +588,7 @@ impl Command {
 async fn operate(store: Arc<dyn Store>, place: Place<'_>, command: Command, out: Output) -> anyhow::Result<()> {
     match command {
         Command::CopyToPostgres { .. } | Command::Bench(_) | Command::Backup { .. } => Ok(()),
-        Command::Serve(args) => serve(store, place, args).await,
+        Command::Serve(args) => serve(store, place, *args).await,
         Command::Customer(command) => customer(store.as_ref(), command, out).await,
         Command::Admin(command) => admin(store.as_ref(), command, out).await,
         Command::Client(command) => client(store.as_ref(), place, command, out).await,

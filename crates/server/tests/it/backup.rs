@@ -134,7 +134,7 @@ async fn backup_refuses_postgresql_an_existing_file_and_a_missing_store() {
     let missing = dir.path().join("no-store-here");
     let output = trustgate(&missing, &["backup", "--to", target.to_str().unwrap()]);
     let message = String::from_utf8_lossy(&output.stderr);
-    assert!(!output.status.success() && message.contains("no store to back up"), "{message}");
+    assert!(!output.status.success() && message.contains("there is no Trustgate store"), "{message}");
     assert!(!missing.exists(), "a missing store is not created by backing it up");
 
     drop(trustgate_store::SqliteStore::open(dir.path()).await.unwrap());

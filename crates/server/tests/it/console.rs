@@ -670,9 +670,15 @@ async fn client_and_administrator_lists_search_sort_by_column_and_page() {
             provider: trustgate_core::admin::Provider::Local,
             external_id: None,
         };
-        trustgate_server::ops::add_admin(app.store.as_ref(), &customer, new, custom(&[]), &Actor::System)
-            .await
-            .unwrap();
+        trustgate_server::ops::add_admin(
+            app.store.as_ref(),
+            &customer,
+            new,
+            custom(&[Permission::Notifications]),
+            &Actor::System,
+        )
+        .await
+        .unwrap();
     }
     let (_, admins) = get(&app, &session, &format!("{c}/administrators")).await;
     assert_eq!(cells(&admins, "Administrator").len(), 50, "one page of 50");
