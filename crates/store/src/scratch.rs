@@ -13,6 +13,10 @@ pub async fn create_scratch_database(admin_url: &str, name: &str) -> StoreResult
 
 /// The URL of database `name` on the server of `url`, with its credentials and TLS settings.
 pub fn sibling_database_url(url: &str, name: &str) -> StoreResult<String> {
+    // sqlx's parser reads any scheme as PostgreSQL; another database's URL is a mistake to name.
+    if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+        return Err(StoreError::Unavailable("not a PostgreSQL URL (postgres://…)".to_owned()));
+    }
     let options: PgConnectOptions =
         url.parse().map_err(|e| StoreError::Unavailable(format!("invalid PostgreSQL URL: {e}")))?;
     Ok(options.database(name).to_url_lossy().to_string())
