@@ -68,7 +68,9 @@ impl SqliteStore {
             // Deleted and overwritten content (a key stored raw before it was sealed) is zeroed
             // rather than left in the page, wherever that costs no extra I/O.
             .pragma("secure_delete", "FAST")
-            .busy_timeout(Duration::from_secs(5));
+            // Writers queue here (BEGIN IMMEDIATE). An operator command shares the file with a
+            // running server, whose writers a starved CPU can hold past 5 s: wait, rather than fail.
+            .busy_timeout(Duration::from_secs(30));
         let pool = SqlitePoolOptions::new().max_connections(8).connect_with(options).await?;
         sqlx::migrate!("migrations/sqlite").run(&pool).await.map_err(|e| StoreError::Internal(e.to_string()))?;
         Ok(Self { pool, listener: ListenerSlot::default(), alive: Arc::new(()), catch_up: Mutex::new(None) })
