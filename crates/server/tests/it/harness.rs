@@ -418,18 +418,22 @@ impl TestApp {
     }
 
     /// Runs the `trustgate` binary with `--json` on this node's data directory (and database).
-    pub fn cli(&self, args: &[&str]) -> Value {
+    /// The server runs on this test's thread: waiting for the command there would freeze a server
+    /// task holding SQLite's write lock, and the command would wait for that lock until it failed.
+    pub async fn cli(&self, args: &[&str]) -> Value {
         let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_trustgate"));
         command.arg("--data-dir").arg(self.dir.path()).arg("--json");
         if let Some(url) = self.database_url() {
             command.arg("--database").arg(url);
         }
-        let output = command
+        command
             .args(args)
             .stdin(std::process::Stdio::null())
             .env_remove("TRUSTGATE_SERVER_KEY")
-            .env("TRUSTGATE_ADMIN_PASSWORD", "another horse battery staple")
-            .output()
+            .env("TRUSTGATE_ADMIN_PASSWORD", "another horse battery staple");
+        let output = tokio::task::spawn_blocking(move || command.output())
+            .await
+            .expect("the command's thread")
             .expect("run trustgate");
         assert!(output.status.success(), "trustgate {args:?} failed: {}", String::from_utf8_lossy(&output.stderr));
         serde_json::from_slice(&output.stdout).expect("JSON output")

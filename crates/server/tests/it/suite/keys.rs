@@ -144,7 +144,7 @@ async fn rotating_with_revoke_previous_refuses_the_old_keys_tokens_at_once_and_n
     let leaked = app.token(&client).await;
     assert_eq!(app.get("/notifications/items", &leaked, &customer).await.0, StatusCode::OK);
 
-    let rotated = app.cli(&["keys", "rotate", "--revoke-previous"]);
+    let rotated = app.cli(&["keys", "rotate", "--revoke-previous"]).await;
     let new_kid = rotated["kid"].as_str().unwrap().to_owned();
     assert!(
         eventually(|| async {
@@ -218,7 +218,7 @@ async fn rotating_to_another_algorithm_keeps_the_old_tokens_valid() {
         let old = app.token(&client).await;
         assert_eq!(header_of(&old)["alg"], from.as_str());
 
-        let rotated = app.cli(&["keys", "rotate", "--algorithm", to.as_str()]);
+        let rotated = app.cli(&["keys", "rotate", "--algorithm", to.as_str()]).await;
         assert_eq!(rotated["algorithm"], to.as_str());
         let new_kid = rotated["kid"].as_str().unwrap().to_owned();
         assert!(

@@ -43,7 +43,7 @@ async fn changing_a_password_ends_that_administrators_sessions_at_once() {
     let (first, second, theirs) = (app.sign_in(&admin).await, app.sign_in(&admin).await, app.sign_in(&colleague).await);
     assert_eq!(standing_of(&app, &first, &customer).await, signed_in());
 
-    app.cli(&["admin", "set-password", "--admin", &admin.email]);
+    app.cli(&["admin", "set-password", "--admin", &admin.email]).await;
     assert_eq!(standing_of(&app, &first, &customer).await, signed_out());
     assert_eq!(standing_of(&app, &second, &customer).await, signed_out());
     assert_eq!(standing_of(&app, &theirs, &customer).await, signed_in(), "other administrators stay signed in");
@@ -60,9 +60,9 @@ async fn disabling_a_federated_administrator_ends_their_sessions_at_once() {
     app.admin(&customer, Access::Full).await;
     let session = app.session_for(&federated).await;
     assert_eq!(standing_of(&app, &session, &customer).await, signed_in());
-    app.cli(&["admin", "disable", "--admin", &federated.email]);
+    app.cli(&["admin", "disable", "--admin", &federated.email]).await;
     assert_eq!(standing_of(&app, &session, &customer).await, signed_out());
-    app.cli(&["admin", "enable", "--admin", &federated.email]);
+    app.cli(&["admin", "enable", "--admin", &federated.email]).await;
     assert_eq!(standing_of(&app, &session, &customer).await, signed_out(), "enabling again does not revive it");
 }
 
@@ -89,7 +89,7 @@ async fn removed_from_one_of_several_customers_an_administrator_keeps_a_session_
     let admin = app.admin_with_password(&a, Access::Full).await;
     app.join(&b, &admin, Access::Full).await;
     let session = app.sign_in(&admin).await;
-    app.cli(&["admin", "remove", "--customer", a.as_str(), "--admin", &admin.email]);
+    app.cli(&["admin", "remove", "--customer", a.as_str(), "--admin", &admin.email]).await;
     assert_eq!(standing_of(&app, &session, &b).await, signed_in());
     let (api, console, _) = standing_of(&app, &session, &a).await;
     assert_eq!((api, console), (StatusCode::OK, StatusCode::NOT_FOUND), "customer A is gone from the session");
@@ -98,7 +98,7 @@ async fn removed_from_one_of_several_customers_an_administrator_keeps_a_session_
         whoami["customers"].as_array().unwrap().iter().filter_map(|c| c["id"].as_str()).collect();
     assert_eq!(customers, vec![b.as_str()]);
 
-    app.cli(&["admin", "remove", "--customer", b.as_str(), "--admin", &admin.email]);
+    app.cli(&["admin", "remove", "--customer", b.as_str(), "--admin", &admin.email]).await;
     assert_eq!(standing_of(&app, &session, &b).await.0, StatusCode::UNAUTHORIZED, "the last customer ends it");
 }
 
@@ -109,6 +109,6 @@ async fn deleting_an_administrator_ends_their_sessions_at_once() {
     app.admin(&customer, Access::Full).await;
     let admin = app.admin_with_password(&customer, Access::Full).await;
     let session = app.sign_in(&admin).await;
-    app.cli(&["admin", "delete", "--admin", &admin.email]);
+    app.cli(&["admin", "delete", "--admin", &admin.email]).await;
     assert_eq!(standing_of(&app, &session, &customer).await, signed_out());
 }
