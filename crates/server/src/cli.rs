@@ -34,7 +34,7 @@ mod text;
 
 use failure::{given, Failure};
 pub use failure::{report, report_usage};
-use text::{count, table};
+use text::{count, say, table};
 
 const SERVER_KEY_FILE: &str = "server.key";
 /// The options every command takes: shown apart from the command's own, and only by `--help`
@@ -620,9 +620,9 @@ struct Output {
 impl Output {
     fn print(self, value: Value, text: String) {
         if self.json {
-            println!("{value}");
+            say(&value);
         } else {
-            println!("{text}");
+            say(&text);
         }
     }
 }
@@ -707,31 +707,31 @@ async fn serve(store: Arc<dyn Store>, place: Place<'_>, args: ServeArgs) -> anyh
     let state = AppState::new(store, key, config).await?;
     let signing = state.keys().algorithm();
     if signing != args.signing_algorithm {
-        println!(
+        say(format_args!(
             "Signing tokens with the stored {signing} key; to switch to {}: trustgate keys rotate --algorithm {}",
             args.signing_algorithm, args.signing_algorithm
-        );
+        ));
     }
     // Open before the server says it listens: an operator command run from then on is enforced at once.
     #[cfg(unix)]
     let _control = crate::control::ControlSocket::open(data_dir, state.clone()).await?;
     let data = if place.embedded { format!("data in {}", data_dir.display()) } else { "data in PostgreSQL".to_owned() };
-    println!("Trustgate is listening on {url} ({data})");
-    println!("Administrator console: sign in at {url}/console");
+    say(format_args!("Trustgate is listening on {url} ({data})"));
+    say(format_args!("Administrator console: sign in at {url}/console"));
     if let Some((customer, email, password)) = bootstrap {
-        println!("First start: created customer {customer} and its administrator.");
-        println!("  Sign in at {url}/console with e-mail {email} and password {password}");
-        println!("  (shown only now; change it with `trustgate admin set-password --admin {email}`)");
-        println!("  or from a script: curl -c cookies.txt -H 'Content-Type: application/json' \\");
-        println!("       -d '{{\"email\":\"{email}\",\"password\":\"{password}\"}}' {url}/api/v1/session");
+        say(format_args!("First start: created customer {customer} and its administrator."));
+        say(format_args!("  Sign in at {url}/console with e-mail {email} and password {password}"));
+        say(format_args!("  (shown only now; change it with `trustgate admin set-password --admin {email}`)"));
+        say(format_args!("  or from a script: curl -c cookies.txt -H 'Content-Type: application/json' \\"));
+        say(format_args!("       -d '{{\"email\":\"{email}\",\"password\":\"{password}\"}}' {url}/api/v1/session"));
     }
-    println!("API description: {url}/openapi.json");
+    say(format_args!("API description: {url}/openapi.json"));
     let metrics = match args.metrics_listen {
         Some(address) => {
             let listener = tokio::net::TcpListener::bind(address)
                 .await
                 .with_context(|| format!("listening for metrics on {address}"))?;
-            println!("Prometheus metrics: http://{}/metrics", listener.local_addr()?);
+            say(format_args!("Prometheus metrics: http://{}/metrics", listener.local_addr()?));
             Some(tokio::spawn(crate::serve_metrics(listener, state.clone(), std::future::pending())))
         }
         None => None,

@@ -1,5 +1,13 @@
 //! How results read as text: aligned tables with headers, and counts in proper English.
 
+use std::io::Write;
+
+/// Writes one line to standard output. A reader that went away (`trustgate serve | head -1`) is
+/// no reason to stop: the line is dropped, where `println!` would panic.
+pub fn say(line: impl std::fmt::Display) {
+    let _ = writeln!(std::io::stdout().lock(), "{line}");
+}
+
 /// Columns separated by two spaces and padded to their widest cell; the last one is not padded,
 /// so lines carry no trailing blanks.
 pub fn table<const N: usize>(headers: [&str; N], rows: &[[String; N]]) -> String {

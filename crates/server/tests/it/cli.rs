@@ -629,3 +629,24 @@ async fn on_postgres_the_cli_refuses_to_create_a_client_without_the_deployments_
     let created = served.cli(&["client", "create", "--customer", &customer, "--admin", email, "--name", "n"]);
     assert!(created["secret"].as_str().is_some(), "with the deployment's key it works");
 }
+
+/// `trustgate customer list | head -1`, or a reader that went away before anything was printed:
+/// the command still finishes its work and exits 0 instead of panicking on the closed pipe.
+#[tokio::test]
+async fn a_closed_standard_output_is_no_reason_to_fail() {
+    let dir = TempDir::new();
+    let dir = store_in(&dir).await;
+    trustgate(dir, &["customer", "create", "--name", "Contoso"]);
+    let (reader, writer) = std::io::pipe().expect("a pipe");
+    drop(reader);
+    let output = Command::new(env!("CARGO_BIN_EXE_trustgate"))
+        .arg("--data-dir")
+        .arg(dir)
+        .args(["customer", "list"])
+        .stdin(Stdio::null())
+        .stdout(writer)
+        .env_remove("TRUSTGATE_SERVER_KEY")
+        .output()
+        .expect("run trustgate");
+    assert!(output.status.success(), "exit {:?}: {}", output.status, String::from_utf8_lossy(&output.stderr));
+}
