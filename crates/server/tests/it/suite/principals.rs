@@ -76,7 +76,7 @@ async fn sp2_custom_access_must_grant_a_permission_and_unknown_policies_are_refu
     let admin = app.admin_with_password(&customer, Access::Full).await;
     let session = app.sign_in(&admin).await;
     let (status, body) = create(&app, &session, &customer, access_body("Custom", &[])).await;
-    assert_eq!((status, body["reason"].as_str()), (StatusCode::CONFLICT, Some("noPermission")), "{body}");
+    assert_eq!((status, &body["parameters"][0]["value"]), (StatusCode::CONFLICT, &json!("noPermission")), "{body}");
     let (status, body) = create(&app, &session, &customer, access_body("Custom", &["root"])).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
     let (status, body) = create(&app, &session, &customer, json!({ "accessType": "Owner" })).await;
