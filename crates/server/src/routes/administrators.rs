@@ -131,9 +131,6 @@ pub async fn list(
     // every type simply holds none.
     let room = limit - u32::try_from(listed).unwrap_or(limit);
     if principals && provider.is_none() {
-        if room == 0 {
-            return Ok(axum::Json(AdministratorList { items, continuation_token: Some(PRINCIPALS.to_owned()) }));
-        }
         let found = match state.store.principals(&caller.customer_id, after_principal, room + 1, &actor).await {
             Err(StoreError::Refused(refusal)) if users && refusal.is_forbidden() => Vec::new(),
             found => found?,
@@ -142,8 +139,9 @@ pub async fn list(
         let page = &found[..found.len().min(room as usize)];
         items.extend(page.iter().filter_map(principal_result));
         if more {
-            let continuation = page.last().map(|p| format!("{PRINCIPALS}{}", p.id));
-            return Ok(axum::Json(AdministratorList { items, continuation_token: continuation }));
+            let last = page.last().map(|p| p.id).or(after_principal);
+            let continuation = format!("{PRINCIPALS}{}", last.map(|id| id.to_string()).unwrap_or_default());
+            return Ok(axum::Json(AdministratorList { items, continuation_token: Some(continuation) }));
         }
     }
     Ok(axum::Json(AdministratorList { items, continuation_token: None }))
