@@ -1,7 +1,9 @@
-//! API clients: credentials owned by one administrator in one customer (R1).
+//! API clients of one customer: secure clients, owned by one administrator (R1), and service
+//! principals, which belong to no administrator and hold their own access (SP1, SP2).
 
 use time::OffsetDateTime;
 
+use crate::access::Access;
 use crate::ids::{AdminId, ClientId, CustomerId};
 use crate::validate::{label, ValidationError};
 
@@ -9,13 +11,47 @@ use crate::validate::{label, ValidationError};
 pub struct ApiClient {
     pub id: ClientId,
     pub customer_id: CustomerId,
-    pub owner_id: AdminId,
+    pub kind: ClientKind,
     pub name: String,
     pub created_at: OffsetDateTime,
     pub last_used_at: Option<OffsetDateTime>,
 }
 
+/// Whose rights a client acts with. One or the other, never both: a client with an owner and its
+/// own access would have two answers to "what may it do".
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientKind {
+    /// Acts with its owner's current rights in the customer (R4), and dies with the owner's
+    /// membership (R6).
+    SecureClient { owner: AdminId },
+    /// Acts with its own access (SP2); nothing done to any administrator touches it (SP5).
+    ServicePrincipal { access: Access },
+}
+
+impl ClientKind {
+    /// Citrix's `AdministratorType` spelling, also the system log's target type.
+    pub fn wire_name(self) -> &'static str {
+        match self {
+            ClientKind::SecureClient { .. } => "SecureClient",
+            ClientKind::ServicePrincipal { .. } => "ServicePrincipal",
+        }
+    }
+}
+
+impl ApiClient {
+    /// The administrator whose rights the client acts with; none for a service principal.
+    pub fn owner(&self) -> Option<AdminId> {
+        match self.kind {
+            ClientKind::SecureClient { owner } => Some(owner),
+            ClientKind::ServicePrincipal { .. } => None,
+        }
+    }
+}
+
 pub const CLIENT_NAME_MAX: usize = 100;
+
+/// Most service principals one customer holds: automation identities, not one per person.
+pub const PRINCIPALS_PER_CUSTOMER_MAX: u64 = 500;
 
 pub fn parse_client_name(text: &str) -> Result<String, ValidationError> {
     label("name", text, CLIENT_NAME_MAX)

@@ -8,7 +8,7 @@ use time::OffsetDateTime;
 
 use crate::access::Access;
 use crate::admin::{Admin, AdminStatus};
-use crate::client::ApiClient;
+use crate::client::{ApiClient, ClientKind};
 use crate::customer::DisabledOwnerPolicy;
 use crate::ids::{AdminId, ClientId, CustomerId};
 
@@ -96,7 +96,7 @@ fn entry(customer_id: &CustomerId, at: OffsetDateTime, event_type: &'static str,
 }
 
 fn about_client(mut e: LogEntry, client: &ApiClient) -> LogEntry {
-    e.target_type = "SecureClient";
+    e.target_type = client.kind.wire_name();
     e.target_id = client.id.to_string();
     e.target_name = client.name.clone();
     e
@@ -157,7 +157,55 @@ pub fn client_deleted(client: &ApiClient, cause: DeletionCause, at: OffsetDateTi
         }
         DeletionCause::OwnerDeleted => format!("API client {} was deleted because its owner was deleted.", client.name),
     };
-    e.before = Some(json!({ "name": client.name, "ownerUserId": client.owner_id.to_string() }));
+    e.before = Some(client_json(client));
+    e
+}
+
+/// What the log records of a client: its owner, or a principal's own access.
+fn client_json(client: &ApiClient) -> Value {
+    match client.kind {
+        ClientKind::SecureClient { owner } => json!({ "name": client.name, "ownerUserId": owner.to_string() }),
+        ClientKind::ServicePrincipal { access } => json!({ "name": client.name, "access": access_json(access) }),
+    }
+}
+
+pub fn principal_created(principal: &ApiClient, actor: &Actor) -> LogEntry {
+    let mut e = about_client(
+        entry(&principal.customer_id, principal.created_at, "platform:serviceprincipal/create", actor),
+        principal,
+    );
+    e.message = format!("Service principal {} was created.", principal.name);
+    e.after = Some(client_json(principal));
+    e
+}
+
+pub fn principal_access_changed(
+    principal: &ApiClient,
+    before: Access,
+    after: Access,
+    at: OffsetDateTime,
+    actor: &Actor,
+) -> LogEntry {
+    let mut e = about_client(entry(&principal.customer_id, at, "platform:serviceprincipal/update", actor), principal);
+    e.message = format!("Access of service principal {} changed from {before} to {after}.", principal.name);
+    e.before = Some(access_json(before));
+    e.after = Some(access_json(after));
+    e
+}
+
+pub fn principal_deleted(principal: &ApiClient, at: OffsetDateTime, actor: &Actor) -> LogEntry {
+    let mut e = about_client(entry(&principal.customer_id, at, "platform:serviceprincipal/delete", actor), principal);
+    e.message = format!("Service principal {} was deleted.", principal.name);
+    e.before = Some(client_json(principal));
+    e
+}
+
+/// `before` is the secure client, `after` the principal it became, with the same id (SP7).
+pub fn client_converted(before: &ApiClient, after: &ApiClient, at: OffsetDateTime, actor: &Actor) -> LogEntry {
+    let mut e = about_client(entry(&after.customer_id, at, "platform:serviceprincipal/convert", actor), after);
+    e.message = format!("API client {} was converted into a service principal.", after.name);
+    e.before = Some(client_json(before));
+    e.after = Some(client_json(after));
     e
 }
 

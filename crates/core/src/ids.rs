@@ -59,6 +59,14 @@ uuid_id!(
     "clientId"
 );
 
+/// The Administrators API names administrators and service principals alike by a UUID `userId`:
+/// a principal's is its client id.
+impl From<AdminId> for ClientId {
+    fn from(id: AdminId) -> Self {
+        ClientId(id.0)
+    }
+}
+
 /// A customer (tenant). Short, lower-case, URL-safe; `root` is reserved by the token endpoints.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]

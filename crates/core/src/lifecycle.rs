@@ -51,12 +51,19 @@ pub enum Refusal {
     ClientLimit(u64),
     #[error("Custom access must grant at least one permission (or choose Full access)")]
     NoPermission,
+    #[error("only administrators with Full access manage service principals")]
+    NotFullAdministrator,
+    #[error("a customer may hold at most {0} service principals; delete one first")]
+    PrincipalLimit(u64),
 }
 
 impl Refusal {
     /// The caller lacks the right (403), as opposed to a change that would break a rule (409).
     pub fn is_forbidden(&self) -> bool {
-        matches!(self, Refusal::NotAMember | Refusal::Denied(_) | Refusal::BeyondOwnAccess)
+        matches!(
+            self,
+            Refusal::NotAMember | Refusal::Denied(_) | Refusal::BeyondOwnAccess | Refusal::NotFullAdministrator
+        )
     }
 
     /// A short machine-readable name for the refusal.
@@ -69,6 +76,8 @@ impl Refusal {
             Refusal::NotFederated => "notFederated",
             Refusal::ClientLimit(_) => "clientLimit",
             Refusal::NoPermission => "noPermission",
+            Refusal::NotFullAdministrator => "notFullAdministrator",
+            Refusal::PrincipalLimit(_) => "principalLimit",
         }
     }
 }
@@ -129,6 +138,43 @@ pub fn add_client(authority: Authority, owned: u64, cap: u64) -> Result<(), Refu
         Ok(())
     } else {
         Err(Refusal::ClientLimit(cap))
+    }
+}
+
+/// Creating, listing, changing or deleting service principals: Full administrators only, each of
+/// whom sees every principal of the customer (SP3).
+pub fn manage_principals(authority: Authority) -> Result<(), Refusal> {
+    match authority {
+        Authority::Operator | Authority::Holds(Access::Full) => Ok(()),
+        Authority::Holds(Access::Custom(_)) => Err(Refusal::NotFullAdministrator),
+    }
+}
+
+/// Giving a service principal `access`, at creation or later: only within the setter's own
+/// access (SP2).
+pub fn set_principal_access(authority: Authority, access: Access) -> Result<(), Refusal> {
+    manage_principals(authority)?;
+    authority.covers(access)?;
+    grantable(access)
+}
+
+/// Creating a service principal with `access` in a customer that already holds `held` of them.
+pub fn add_principal(authority: Authority, access: Access, held: u64, cap: u64) -> Result<(), Refusal> {
+    set_principal_access(authority, access)?;
+    if held < cap {
+        Ok(())
+    } else {
+        Err(Refusal::PrincipalLimit(cap))
+    }
+}
+
+/// Converting a secure client into a service principal (SP7): its owner may, and so may any Full
+/// administrator. The principal keeps the access its owner holds at that moment.
+pub fn convert(authority: Authority, by_owner: bool) -> Result<(), Refusal> {
+    if by_owner {
+        Ok(())
+    } else {
+        manage_principals(authority)
     }
 }
 
@@ -225,6 +271,28 @@ mod tests {
             add_client(Authority::Holds(custom(&[Permission::Notifications])), 0, 500),
             Err(Refusal::Denied(Denied::Missing(Permission::ApiClients)))
         );
+    }
+
+    #[test]
+    fn only_full_administrators_manage_service_principals() {
+        let custom_admin = Authority::Holds(custom(&[Permission::Administrators, Permission::ApiClients]));
+        assert_eq!(manage_principals(custom_admin), Err(Refusal::NotFullAdministrator));
+        assert_eq!(
+            add_principal(custom_admin, custom(&[Permission::ApiClients]), 0, 10),
+            Err(Refusal::NotFullAdministrator)
+        );
+        assert_eq!(manage_principals(Authority::Holds(Access::Full)), Ok(()));
+        assert_eq!(add_principal(Authority::Holds(Access::Full), Access::Full, 0, 10), Ok(()));
+        assert_eq!(add_principal(Authority::Operator, Access::Full, 10, 10), Err(Refusal::PrincipalLimit(10)));
+        assert_eq!(set_principal_access(Authority::Operator, custom(&[])), Err(Refusal::NoPermission));
+    }
+
+    #[test]
+    fn a_secure_client_is_converted_by_its_owner_or_a_full_administrator() {
+        let custom_admin = Authority::Holds(custom(&[Permission::ApiClients]));
+        assert_eq!(convert(custom_admin, true), Ok(()));
+        assert_eq!(convert(custom_admin, false), Err(Refusal::NotFullAdministrator));
+        assert_eq!(convert(Authority::Holds(Access::Full), false), Ok(()));
     }
 
     #[test]

@@ -12,6 +12,14 @@ pub struct Standing {
     pub policy: DisabledOwnerPolicy,
 }
 
+impl Standing {
+    /// A service principal's standing: its own access, never disabled and never suspended, since
+    /// nothing done to an administrator reaches it (SP5).
+    pub fn of_principal(access: Access) -> Self {
+        Standing { access, status: AdminStatus::Active, policy: DisabledOwnerPolicy::KeepActive }
+    }
+}
+
 /// Who is asking.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PrincipalKind {

@@ -45,8 +45,10 @@ pub struct Claims {
     pub aud: String,
     /// The API client.
     pub sub: ClientId,
-    /// The administrator who owns the client (read by Citrix's terraform provider).
-    pub user_id: AdminId,
+    /// The administrator who owns the client (read by Citrix's terraform provider); absent from a
+    /// service principal's tokens, which name no person: `sub` is the principal's identity.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<AdminId>,
     pub customer_id: CustomerId,
     /// Citrix's `customers` claim: a JSON array *inside a string*, read by Citrix PowerShell modules.
     pub customers: String,
@@ -68,7 +70,7 @@ impl Claims {
     pub fn new(
         issuer: &Issuer,
         client: ClientId,
-        owner: AdminId,
+        owner: Option<AdminId>,
         customer: CustomerId,
         now: OffsetDateTime,
         token_use: TokenUse,
@@ -389,7 +391,14 @@ mod tests {
     }
 
     fn claims(now: OffsetDateTime) -> Claims {
-        Claims::new(&issuer(), ClientId::generate(), AdminId::generate(), CustomerId::generate(), now, TokenUse::Access)
+        Claims::new(
+            &issuer(),
+            ClientId::generate(),
+            Some(AdminId::generate()),
+            CustomerId::generate(),
+            now,
+            TokenUse::Access,
+        )
     }
 
     fn key(algorithm: Algorithm) -> SigningKey {

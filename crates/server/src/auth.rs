@@ -80,8 +80,15 @@ async fn authorize<N: Needs>(parts: &mut Parts, state: &AppState) -> Result<Auth
     // A deleted client, or one whose owner left the customer, no longer authenticates (R6).
     let client = state.client(claims.sub).await?.ok_or_else(ApiError::invalid_credentials)?;
     let facts = &client.facts.client;
-    if facts.customer_id != claims.customer_id || facts.owner_id != claims.user_id {
+    if facts.customer_id != claims.customer_id {
         return Err(ApiError::invalid_credentials());
+    }
+    // A secure client's token names its owner. A principal's names no one, except tokens issued
+    // before it was converted (SP7), which stay valid and now act with the principal's own access.
+    if let Some(owner) = facts.owner() {
+        if claims.user_id != Some(owner) {
+            return Err(ApiError::invalid_credentials());
+        }
     }
     let access = rights::effective_access(PrincipalKind::ApiClient, client.standing)?;
     if !access.allows(N::PERMISSION) {

@@ -12,7 +12,7 @@ use std::sync::{Arc, RwLock};
 
 use prometheus::IntCounter;
 use time::OffsetDateTime;
-use trustgate_core::client::{last_used_is_stale, ApiClient};
+use trustgate_core::client::{last_used_is_stale, ApiClient, ClientKind};
 use trustgate_core::ids::{AdminId, ClientId, CustomerId};
 use trustgate_core::rights::Standing;
 use trustgate_core::secret::SecretVerifier;
@@ -23,7 +23,8 @@ use trustgate_store::{Change, ClientGrant};
 pub struct ClientFacts {
     pub client: ApiClient,
     pub verifier: SecretVerifier,
-    pub owner_email: String,
+    /// None for a service principal.
+    pub owner_email: Option<String>,
     /// Unix seconds of the last recorded use; 0 for never.
     last_used: AtomicI64,
 }
@@ -86,8 +87,13 @@ impl AuthzCache {
 
     pub fn get(&self, id: ClientId) -> Option<CachedClient> {
         let facts = self.clients.read().ok()?.get(&id)?.clone();
-        let owner = (facts.client.customer_id.clone(), facts.client.owner_id);
-        let standing = *self.standings.read().ok()?.get(&owner)?;
+        let standing = match facts.client.kind {
+            ClientKind::SecureClient { owner } => {
+                *self.standings.read().ok()?.get(&(facts.client.customer_id.clone(), owner))?
+            }
+            // A principal's access is part of its facts: a change to it evicts the client.
+            ClientKind::ServicePrincipal { access } => Standing::of_principal(access),
+        };
         Some(CachedClient { facts, standing })
     }
 
@@ -114,7 +120,9 @@ impl AuthzCache {
             self.evicted(standings.len());
             standings.clear();
         }
-        standings.insert((grant.client.customer_id.clone(), grant.client.owner_id), grant.standing);
+        if let ClientKind::SecureClient { owner } = grant.client.kind {
+            standings.insert((grant.client.customer_id.clone(), owner), grant.standing);
+        }
         clients.insert(grant.client.id, facts);
         entry
     }
@@ -127,7 +135,7 @@ impl AuthzCache {
         let before = clients.len() + standings.len();
         for change in changes {
             match change {
-                Change::ClientDeleted(id) => {
+                Change::ClientDeleted(id) | Change::ClientChanged(id) => {
                     clients.remove(id);
                 }
                 Change::MembershipChanged(customer, admin) => {
@@ -176,13 +184,13 @@ mod tests {
             client: ApiClient {
                 id: ClientId::generate(),
                 customer_id: CustomerId::generate(),
-                owner_id: AdminId::generate(),
+                kind: ClientKind::SecureClient { owner: AdminId::generate() },
                 name: "ci".to_owned(),
                 created_at: OffsetDateTime::now_utc(),
                 last_used_at: None,
             },
             verifier: ServerKey::generate().verifier(&ClientSecret::generate()),
-            owner_email: "a@example.com".to_owned(),
+            owner_email: Some("a@example.com".to_owned()),
             standing: Standing {
                 access: Access::Full,
                 status: AdminStatus::Active,
@@ -196,7 +204,7 @@ mod tests {
         let cache = cache(10);
         let g = grant();
         let before = cache.epoch();
-        cache.evict(&[Change::MembershipChanged(g.client.customer_id.clone(), g.client.owner_id)]);
+        cache.evict(&[Change::MembershipChanged(g.client.customer_id.clone(), g.client.owner().unwrap())]);
         cache.insert(before, &g);
         assert!(cache.get(g.client.id).is_none());
         cache.insert(cache.epoch(), &g);
@@ -208,9 +216,22 @@ mod tests {
         let cache = cache(10);
         let g = grant();
         cache.insert(cache.epoch(), &g);
-        cache.evict(&[Change::AdminChanged(g.client.owner_id)]);
+        cache.evict(&[Change::AdminChanged(g.client.owner().unwrap())]);
         assert!(cache.get(g.client.id).is_none());
         assert_eq!(cache.evictions.get(), 1, "the owner's standing was evicted");
+    }
+
+    #[test]
+    fn a_principal_holds_its_own_access_and_a_change_to_it_evicts_it() {
+        let cache = cache(10);
+        let mut g = grant();
+        let creator = g.client.owner().unwrap();
+        g.client.kind = ClientKind::ServicePrincipal { access: Access::Full };
+        cache.insert(cache.epoch(), &g);
+        cache.evict(&[Change::AdminChanged(creator)]);
+        assert_eq!(cache.get(g.client.id).map(|c| c.standing.access), Some(Access::Full));
+        cache.evict(&[Change::ClientChanged(g.client.id)]);
+        assert!(cache.get(g.client.id).is_none());
     }
 
     #[test]

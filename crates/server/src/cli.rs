@@ -14,6 +14,7 @@ use serde_json::{json, Value};
 use time::OffsetDateTime;
 use trustgate_core::access::{Access, Permission};
 use trustgate_core::admin::{parse_display_name, Admin, AdminStatus, Email, Provider};
+use trustgate_core::client::{ApiClient, ClientKind};
 use trustgate_core::custody::KeyVault;
 use trustgate_core::customer::{parse_customer_name, Customer, DisabledOwnerPolicy};
 use trustgate_core::event::Actor;
@@ -77,6 +78,9 @@ pub enum Command {
     /// API clients.
     #[command(subcommand)]
     Client(ClientCommand),
+    /// Service principals: API clients of a customer that belong to no administrator.
+    #[command(subcommand)]
+    Principal(PrincipalCommand),
     /// Token signing keys.
     #[command(subcommand)]
     Keys(KeysCommand),
@@ -480,6 +484,61 @@ pub enum ClientCommand {
 }
 
 #[derive(Debug, Subcommand)]
+pub enum PrincipalCommand {
+    /// Create a service principal with its own access; prints its ID and Secret once.
+    Create {
+        /// The customer's id (see `trustgate customer list`).
+        #[arg(long)]
+        customer: String,
+        /// The principal's name, as the console lists it.
+        #[arg(long)]
+        name: String,
+        #[command(flatten)]
+        access: AccessArgs,
+        /// Write ID and Secret as CSV to this new file, readable by you only, instead of printing
+        /// the secret. Keep it outside any source repository.
+        #[arg(long, value_name = "FILE")]
+        csv: Option<PathBuf>,
+    },
+    /// List a customer's service principals.
+    List {
+        /// The customer's id (see `trustgate customer list`).
+        #[arg(long)]
+        customer: String,
+    },
+    /// Change a service principal's access; its tokens follow on their next call.
+    SetAccess {
+        /// The customer's id (see `trustgate customer list`).
+        #[arg(long)]
+        customer: String,
+        /// The principal's ID.
+        #[arg(long)]
+        id: String,
+        #[command(flatten)]
+        access: AccessArgs,
+    },
+    /// Delete a service principal; its tokens stop working at once.
+    Delete {
+        /// The customer's id (see `trustgate customer list`).
+        #[arg(long)]
+        customer: String,
+        /// The principal's ID.
+        #[arg(long)]
+        id: String,
+    },
+    /// Convert a secure client into a service principal: same ID and secret, with the access its
+    /// owner holds now; it no longer depends on its owner.
+    Convert {
+        /// The customer's id (see `trustgate customer list`).
+        #[arg(long)]
+        customer: String,
+        /// The secure client's ID.
+        #[arg(long)]
+        id: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 pub enum KeysCommand {
     /// Start signing with a new key; tokens signed by the old one keep verifying until they expire
     /// (at most an hour), unless --revoke-previous.
@@ -580,6 +639,7 @@ impl Command {
             Command::Customer(command) => !matches!(command, CustomerCommand::List),
             Command::Admin(command) => !matches!(command, AdminCommand::List { .. }),
             Command::Client(command) => !matches!(command, ClientCommand::List { .. }),
+            Command::Principal(command) => !matches!(command, PrincipalCommand::List { .. }),
             Command::Keys(_) => true,
         }
     }
@@ -592,6 +652,7 @@ async fn operate(store: Arc<dyn Store>, place: Place<'_>, command: Command, out:
         Command::Customer(command) => customer(store.as_ref(), command, out).await,
         Command::Admin(command) => admin(store.as_ref(), command, out).await,
         Command::Client(command) => client(store.as_ref(), place, command, out).await,
+        Command::Principal(command) => principal(store.as_ref(), place, command, out).await,
         Command::Keys(KeysCommand::Rotate { revoke_previous, algorithm }) => {
             let vault = KeyVault::new(&deployment_key(store.as_ref(), place).await?);
             let key = crate::keys::rotate(store.as_ref(), &vault, algorithm, revoke_previous).await.context(
@@ -1128,6 +1189,149 @@ async fn client(store: &dyn Store, place: Place<'_>, command: ClientCommand, out
                 return Err(Failure::not_found(format!("{} has no API client {id} in {customer}", owner.email)).into());
             }
             out.print(json!({ "id": id.to_string(), "deleted": true }), format!("Deleted API client {id}."));
+        }
+    }
+    Ok(())
+}
+
+fn principal_json(principal: &ApiClient) -> Value {
+    let access = match principal.kind {
+        ClientKind::ServicePrincipal { access } => access_json(access),
+        ClientKind::SecureClient { .. } => Value::Null,
+    };
+    json!({
+        "id": principal.id.to_string(),
+        "name": principal.name,
+        "customerId": principal.customer_id.as_str(),
+        "access": access,
+        "createdAt": rfc3339(principal.created_at),
+        "lastUsedAt": principal.last_used_at.map(rfc3339),
+    })
+}
+
+fn access_text(access: Access) -> String {
+    match access {
+        Access::Full => "Full".to_owned(),
+        Access::Custom(set) => format!("Custom: {}", set.iter().map(Permission::name).collect::<Vec<_>>().join(", ")),
+    }
+}
+
+async fn principal(store: &dyn Store, place: Place<'_>, command: PrincipalCommand, out: Output) -> anyhow::Result<()> {
+    match command {
+        PrincipalCommand::Create { customer, name, access, csv } => {
+            let customer = known_customer(store, &customer).await?;
+            let access = access.access()?;
+            let key = deployment_key(store, place).await?;
+            // The file is claimed first: a principal whose secret could not be written would be lost.
+            let file = csv.as_deref().map(private_file).transpose()?;
+            let (principal, secret) =
+                match ops::new_principal(store, &key, &customer, &name, access, &Actor::System).await {
+                    Ok(created) => created,
+                    Err(error) => {
+                        if let Some(path) = &csv {
+                            let _ = std::fs::remove_file(path);
+                        }
+                        return Err(match error {
+                            crate::ApiError::Invalid(invalid) => failure::refused_option("--name", &invalid).into(),
+                            other => anyhow!(other),
+                        });
+                    }
+                };
+            let mut value = principal_json(&principal);
+            if let (Some(path), Some(mut file)) = (csv, file) {
+                write!(file, "ID,Secret\r\n{},{}\r\n", principal.id, secret.expose())?;
+                value["csv"] = json!(path);
+                out.print(
+                    value,
+                    format!(
+                        "Created service principal {} ({}); ID and Secret written to {}.",
+                        principal.name,
+                        principal.id,
+                        path.display()
+                    ),
+                );
+            } else {
+                value["secret"] = json!(secret.expose());
+                out.print(
+                    value,
+                    format!(
+                        "Created service principal {} in {customer} with {} access.\nID:     {}\nSecret: {}\nThe secret is shown only now.",
+                        principal.name,
+                        access_text(access),
+                        principal.id,
+                        secret.expose()
+                    ),
+                );
+            }
+        }
+        PrincipalCommand::List { customer } => {
+            let customer = known_customer(store, &customer).await?;
+            let principals = store
+                .principals(&customer, None, trustgate_core::client::PRINCIPALS_PER_CUSTOMER_MAX as u32, &Actor::System)
+                .await?;
+            let rows: Vec<_> = principals
+                .iter()
+                .filter_map(|p| match p.kind {
+                    ClientKind::ServicePrincipal { access } => Some([
+                        p.id.to_string(),
+                        access_text(access),
+                        p.last_used_at.map_or_else(|| "never".to_owned(), rfc3339),
+                        p.name.clone(),
+                    ]),
+                    ClientKind::SecureClient { .. } => None,
+                })
+                .collect();
+            let text = if rows.is_empty() {
+                format!("Customer {customer} has no service principals.")
+            } else {
+                table(["ID", "ACCESS", "LAST USED", "NAME"], &rows)
+            };
+            out.print(json!({ "items": principals.iter().map(principal_json).collect::<Vec<_>>() }), text);
+        }
+        PrincipalCommand::SetAccess { customer, id, access } => {
+            let customer = known_customer(store, &customer).await?;
+            let id = given("--id", ClientId::parse(&id))?;
+            let access = access.access()?;
+            let before =
+                store.set_principal_access(&customer, id, access, &Actor::System).await.map_err(|e| match e {
+                    trustgate_store::StoreError::NotFound(_) => {
+                        Failure::not_found(format!("customer {customer} has no service principal {id}")).into()
+                    }
+                    other => anyhow!(other),
+                })?;
+            out.print(
+                json!({ "id": id.to_string(), "before": access_json(before), "access": access_json(access) }),
+                format!("Service principal {id} now has {} access (was {}).", access_text(access), access_text(before)),
+            );
+        }
+        PrincipalCommand::Delete { customer, id } => {
+            let customer = known_customer(store, &customer).await?;
+            let id = given("--id", ClientId::parse(&id))?;
+            if !store.delete_principal(&customer, id, &Actor::System).await? {
+                return Err(Failure::not_found(format!("customer {customer} has no service principal {id}")).into());
+            }
+            out.print(json!({ "id": id.to_string(), "deleted": true }), format!("Deleted service principal {id}."));
+        }
+        PrincipalCommand::Convert { customer, id } => {
+            let customer = known_customer(store, &customer).await?;
+            let id = given("--id", ClientId::parse(&id))?;
+            let principal = store.convert_to_principal(&customer, id, &Actor::System).await.map_err(|e| match e {
+                trustgate_store::StoreError::NotFound(_) => {
+                    Failure::not_found(format!("customer {customer} has no secure client {id}")).into()
+                }
+                other => anyhow!(other),
+            })?;
+            let access = match principal.kind {
+                ClientKind::ServicePrincipal { access } => access_text(access),
+                ClientKind::SecureClient { .. } => String::new(),
+            };
+            out.print(
+                principal_json(&principal),
+                format!(
+                    "API client {} ({id}) is now a service principal with {access} access; its secret is unchanged.",
+                    principal.name
+                ),
+            );
         }
     }
     Ok(())

@@ -36,7 +36,8 @@ impl PathCustomer {
 pub struct Issued {
     pub access_token: String,
     pub client: ApiClient,
-    pub owner_email: String,
+    /// None for a service principal.
+    pub owner_email: Option<String>,
     pub claims: Claims,
 }
 
@@ -132,7 +133,7 @@ async fn issue_checked(
     let claims = Claims::new(
         &state.config.issuer,
         id,
-        facts.client.owner_id,
+        facts.client.owner(),
         facts.client.customer_id.clone(),
         now,
         TokenUse::Access,

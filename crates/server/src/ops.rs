@@ -6,7 +6,7 @@ use std::net::IpAddr;
 use time::OffsetDateTime;
 use trustgate_core::access::Access;
 use trustgate_core::admin::{Admin, AdminStatus, Email, Provider};
-use trustgate_core::client::{parse_client_name, ApiClient};
+use trustgate_core::client::{parse_client_name, ApiClient, ClientKind};
 use trustgate_core::event::{self, Actor};
 use trustgate_core::ids::{AdminId, ClientId, CustomerId};
 use trustgate_core::secret::{ClientSecret, ServerKey};
@@ -33,7 +33,7 @@ pub async fn new_client(
     let client = ApiClient {
         id: ClientId::generate(),
         customer_id: customer.clone(),
-        owner_id: owner.id,
+        kind: ClientKind::SecureClient { owner: owner.id },
         name: parse_client_name(name)?,
         created_at: OffsetDateTime::now_utc(),
         last_used_at: None,
@@ -41,6 +41,29 @@ pub async fn new_client(
     let secret = ClientSecret::generate();
     store.create_client(&client, &server_key.verifier(&secret), cap, actor).await?;
     Ok((client, secret))
+}
+
+/// Creates a service principal of `customer` holding `access` (SP1, SP2) and returns its secret,
+/// the only time it exists in clear.
+pub async fn new_principal(
+    store: &dyn Store,
+    server_key: &ServerKey,
+    customer: &CustomerId,
+    name: &str,
+    access: Access,
+    actor: &Actor,
+) -> Result<(ApiClient, ClientSecret), ApiError> {
+    let principal = ApiClient {
+        id: ClientId::generate(),
+        customer_id: customer.clone(),
+        kind: ClientKind::ServicePrincipal { access },
+        name: parse_client_name(name)?,
+        created_at: OffsetDateTime::now_utc(),
+        last_used_at: None,
+    };
+    let secret = ClientSecret::generate();
+    store.create_principal(&principal, &server_key.verifier(&secret), actor).await?;
+    Ok((principal, secret))
 }
 
 /// Who an administrator-management operation adds, as the caller described them.

@@ -6,6 +6,7 @@ use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 use trustgate_core::access::{Access, Permission, PermissionSet};
 use trustgate_core::admin::Provider;
+use trustgate_core::client::{ApiClient, ClientKind};
 use trustgate_core::ids::CustomerId;
 use trustgate_core::ValidationError;
 use trustgate_store::Member;
@@ -29,7 +30,8 @@ pub struct AdministratorResult {
     /// `OID:/citrix/<userId>`
     uc_oid: String,
     user_id: String,
-    /// Always `AdministratorUser`.
+    /// `AdministratorUser`, or `ServicePrincipal` for a service principal (whose `userId` is its
+    /// client id).
     #[serde(rename = "type")]
     kind: &'static str,
     #[schema(inline)]
@@ -37,9 +39,11 @@ pub struct AdministratorResult {
     first_name: Option<String>,
     last_name: Option<String>,
     display_name: String,
-    email: String,
+    /// Null for a service principal, which has no e-mail.
+    email: Option<String>,
+    /// Null for a service principal.
     #[schema(inline)]
-    provider_type: ProviderType,
+    provider_type: Option<ProviderType>,
     provider_id: Option<String>,
     external_oid: Option<String>,
     /// The external identity provider of a federated administrator; null for `CitrixSts` accounts.
@@ -188,8 +192,8 @@ pub fn administrator_result(customer: &CustomerId, member: &Member) -> Administr
         first_name: None,
         last_name: None,
         display_name: admin.display_name.clone(),
-        email: admin.email.to_string(),
-        provider_type: admin.provider.into(),
+        email: Some(admin.email.to_string()),
+        provider_type: Some(admin.provider.into()),
         provider_id: None,
         external_oid: admin.external_id.clone(),
         external_provider_type: ExternalProviderType::of(admin.provider),
@@ -200,6 +204,35 @@ pub fn administrator_result(customer: &CustomerId, member: &Member) -> Administr
         created_date: rfc3339(member.created_at),
         updated_date: rfc3339(member.updated_at),
     }
+}
+
+/// A service principal as the Administrators API lists it: `type` `ServicePrincipal`, its client id
+/// as `userId`, its name as `displayName`, its own access; no e-mail and no identity provider.
+pub fn principal_result(principal: &ApiClient) -> Option<AdministratorResult> {
+    let ClientKind::ServicePrincipal { access } = principal.kind else {
+        return None;
+    };
+    Some(AdministratorResult {
+        customer_id: principal.customer_id.to_string(),
+        uc_oid: format!("OID:/citrix/{}", principal.id),
+        user_id: principal.id.to_string(),
+        kind: "ServicePrincipal",
+        access_type: access.into(),
+        first_name: None,
+        last_name: None,
+        display_name: principal.name.clone(),
+        email: None,
+        provider_type: None,
+        provider_id: None,
+        external_oid: None,
+        external_provider_type: None,
+        status: "active",
+        pending: false,
+        invitation_expired: false,
+        legacy_providers: Vec::new(),
+        created_date: rfc3339(principal.created_at),
+        updated_date: rfc3339(principal.created_at),
+    })
 }
 
 /// Citrix's `AdministratorAccessModel`: every policy of the catalog, checked where granted.

@@ -8,6 +8,9 @@ use trustgate_core::ids::{AdminId, ClientId, CustomerId};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Change {
     ClientDeleted(ClientId),
+    /// A client changed in place: a service principal's access, or a secure client converted
+    /// into a principal (SP4, SP7).
+    ClientChanged(ClientId),
     /// An administrator's access in a customer changed, or the membership ended.
     MembershipChanged(CustomerId, AdminId),
     /// An administrator's status changed, or the administrator was deleted.
@@ -27,6 +30,7 @@ impl Change {
     pub(crate) fn kind(&self) -> &'static str {
         match self {
             Change::ClientDeleted(_) => "client",
+            Change::ClientChanged(_) => "clientChanged",
             Change::MembershipChanged(..) => "membership",
             Change::AdminChanged(_) => "admin",
             Change::CustomerChanged(_) => "customer",
@@ -38,7 +42,7 @@ impl Change {
 
     pub(crate) fn columns(&self) -> (Option<String>, Option<String>, Option<String>) {
         match self {
-            Change::ClientDeleted(client) => (None, None, Some(client.to_string())),
+            Change::ClientDeleted(client) | Change::ClientChanged(client) => (None, None, Some(client.to_string())),
             Change::MembershipChanged(customer, admin) => (Some(customer.to_string()), Some(admin.to_string()), None),
             Change::AdminChanged(admin) => (None, Some(admin.to_string()), None),
             Change::CustomerChanged(customer) => (Some(customer.to_string()), None, None),
@@ -58,6 +62,7 @@ impl Change {
         let admin = || admin.and_then(|a| AdminId::parse(a).ok());
         match kind {
             "client" => client.and_then(|c| ClientId::parse(c).ok()).map(Change::ClientDeleted),
+            "clientChanged" => client.and_then(|c| ClientId::parse(c).ok()).map(Change::ClientChanged),
             "membership" => Some(Change::MembershipChanged(customer()?, admin()?)),
             "admin" => admin().map(Change::AdminChanged),
             "customer" => customer().map(Change::CustomerChanged),

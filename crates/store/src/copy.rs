@@ -61,10 +61,10 @@ pub async fn copy_sqlite_to_postgres(
     );
     copy_table!(
         "api_clients",
-        "id, customer_id, owner_id, name, verifier, created_at, last_used_at",
-        "$1, $2, $3, $4, $5, $6, $7",
-        (String, String, String, String, Vec<u8>, i64, Option<i64>),
-        (0, 1, 2, 3, 4, 5, 6)
+        "id, customer_id, owner_id, name, verifier, created_at, last_used_at, access_type, permissions",
+        "$1, $2, $3, $4, $5, $6, $7, $8, $9",
+        (String, String, Option<String>, String, Vec<u8>, i64, Option<i64>, Option<String>, Option<String>),
+        (0, 1, 2, 3, 4, 5, 6, 7, 8)
     );
     copy_table!(
         "signing_keys",

@@ -130,6 +130,45 @@ pub trait Store: Send + Sync + 'static {
     /// Records when clients were last used, many in one transaction.
     async fn touch_clients(&self, uses: &[(ClientId, OffsetDateTime)]) -> StoreResult<()>;
 
+    // --- Service principals (issue #11): API clients that belong to their customer and no
+    // administrator (SP1). Every rule is decided in `trustgate_core::lifecycle`, with the actor's
+    // authority read in the transaction that applies it.
+
+    /// Creates a service principal (`principal.kind` is `ServicePrincipal`): only a Full
+    /// administrator or the operator may (SP3), with access within their own (SP2), up to
+    /// `PRINCIPALS_PER_CUSTOMER_MAX` per customer.
+    async fn create_principal(
+        &self,
+        principal: &ApiClient,
+        verifier: &SecretVerifier,
+        actor: &Actor,
+    ) -> StoreResult<()>;
+    /// The customer's service principals ordered by id, after `after` (exclusive): all of them,
+    /// to any Full administrator (SP3).
+    async fn principals(
+        &self,
+        customer: &CustomerId,
+        after: Option<ClientId>,
+        limit: u32,
+        actor: &Actor,
+    ) -> StoreResult<Vec<ApiClient>>;
+    /// One service principal, to a Full administrator; `None` when `id` is none of the customer's.
+    async fn principal(&self, customer: &CustomerId, id: ClientId, actor: &Actor) -> StoreResult<Option<ApiClient>>;
+    /// SP2, SP4: returns the access held before; tokens already issued follow on their next call.
+    async fn set_principal_access(
+        &self,
+        customer: &CustomerId,
+        id: ClientId,
+        access: Access,
+        actor: &Actor,
+    ) -> StoreResult<Access>;
+    /// SP4: its tokens fail at once. False when `id` is none of the customer's principals.
+    async fn delete_principal(&self, customer: &CustomerId, id: ClientId, actor: &Actor) -> StoreResult<bool>;
+    /// SP7: turns the secure client `id` into a service principal holding its owner's access as it
+    /// is now, keeping its id and secret. Its owner or a Full administrator may; to anyone else
+    /// the client does not exist (R3).
+    async fn convert_to_principal(&self, customer: &CustomerId, id: ClientId, actor: &Actor) -> StoreResult<ApiClient>;
+
     /// Signing keys as stored, newest first: sealed by the server, never in clear.
     async fn signing_keys(&self) -> StoreResult<Vec<KeyAtRest>>;
     /// Adds a key that signs from now on. Keys superseded for longer than a token's lifetime are

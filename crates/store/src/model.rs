@@ -40,7 +40,8 @@ pub struct Membership {
 pub struct ClientGrant {
     pub client: ApiClient,
     pub verifier: SecretVerifier,
-    pub owner_email: String,
+    /// None for a service principal, which has no owner.
+    pub owner_email: Option<String>,
     pub standing: Standing,
 }
 

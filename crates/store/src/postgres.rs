@@ -276,6 +276,7 @@ mod tests {
     fn change_payloads_round_trip() {
         let changes = vec![
             Change::ClientDeleted(ClientId::generate()),
+            Change::ClientChanged(ClientId::generate()),
             Change::MembershipChanged(CustomerId::generate(), AdminId::generate()),
             Change::AdminChanged(AdminId::generate()),
             Change::CustomerChanged(CustomerId::generate()),

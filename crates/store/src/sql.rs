@@ -5,7 +5,7 @@
 use time::OffsetDateTime;
 use trustgate_core::access::{Access, PermissionSet};
 use trustgate_core::admin::{Admin, AdminStatus, Email, Provider};
-use trustgate_core::client::ApiClient;
+use trustgate_core::client::{ApiClient, ClientKind};
 use trustgate_core::customer::{Customer, DisabledOwnerPolicy};
 use trustgate_core::ids::{AdminId, ClientId, CustomerId};
 use trustgate_core::rights::Standing;
@@ -77,30 +77,66 @@ pub(crate) fn member(row: MemberRow) -> StoreResult<Member> {
     })
 }
 
-pub(crate) type ClientRow = (String, String, String, String, i64, Option<i64>);
+/// The columns of `api_clients` (as `k`) every read takes, in [`ClientRow`]'s order; a macro so
+/// queries stay static strings.
+macro_rules! client_columns {
+    () => {
+        "k.id, k.customer_id, k.owner_id, k.name, k.created_at, k.last_used_at, k.access_type, k.permissions"
+    };
+}
+pub(crate) use client_columns;
 
-pub(crate) fn client((id, customer_id, owner_id, name, created_at, last_used_at): ClientRow) -> StoreResult<ApiClient> {
+pub(crate) type ClientRow = (String, String, Option<String>, String, i64, Option<i64>, Option<String>, Option<String>);
+
+pub(crate) fn client(
+    (id, customer_id, owner_id, name, created_at, last_used_at, access_type, permissions): ClientRow,
+) -> StoreResult<ApiClient> {
+    let kind = match (owner_id, access_type, permissions) {
+        (Some(owner), None, None) => ClientKind::SecureClient { owner: AdminId::parse(&owner)? },
+        (None, Some(access_type), Some(permissions)) => {
+            ClientKind::ServicePrincipal { access: access(&access_type, &permissions)? }
+        }
+        _ => return Err(corrupt("API client kind")),
+    };
     Ok(ApiClient {
         id: ClientId::parse(&id)?,
         customer_id: CustomerId::parse(&customer_id)?,
-        owner_id: AdminId::parse(&owner_id)?,
+        kind,
         name,
         created_at: from_ms(created_at),
         last_used_at: last_used_at.map(from_ms),
     })
 }
 
-pub(crate) type GrantRow =
-    (String, String, String, String, i64, Option<i64>, Vec<u8>, String, String, String, String, String);
+/// A client row's columns, its verifier, and its owner's e-mail, access, status and customer
+/// policy (all NULL for a service principal).
+pub(crate) type GrantRow = (
+    String,
+    String,
+    Option<String>,
+    String,
+    i64,
+    Option<i64>,
+    Option<String>,
+    Option<String>,
+    Vec<u8>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+);
 
 pub(crate) fn grant(row: GrantRow) -> StoreResult<ClientGrant> {
     let (
         id,
-        customer_id,
-        owner_id,
+        customer,
+        owner,
         name,
-        created_at,
-        last_used_at,
+        created,
+        used,
+        own_type,
+        own_permissions,
         verifier,
         owner_email,
         access_type,
@@ -108,15 +144,23 @@ pub(crate) fn grant(row: GrantRow) -> StoreResult<ClientGrant> {
         status,
         policy,
     ) = row;
+    let client = client((id, customer, owner, name, created, used, own_type, own_permissions))?;
+    let standing = match (client.kind, access_type, permissions, status, policy) {
+        (ClientKind::ServicePrincipal { access }, ..) => Standing::of_principal(access),
+        (ClientKind::SecureClient { .. }, Some(access_type), Some(permissions), Some(status), Some(policy)) => {
+            Standing {
+                access: access(&access_type, &permissions)?,
+                status: AdminStatus::parse(&status).ok_or_else(|| corrupt("admin status"))?,
+                policy: DisabledOwnerPolicy::parse(&policy)?,
+            }
+        }
+        _ => return Err(corrupt("API client owner")),
+    };
     Ok(ClientGrant {
-        client: client((id, customer_id, owner_id, name, created_at, last_used_at))?,
+        client,
         verifier: SecretVerifier::from_stored(&verifier).ok_or_else(|| corrupt("secret verifier"))?,
         owner_email,
-        standing: Standing {
-            access: access(&access_type, &permissions)?,
-            status: AdminStatus::parse(&status).ok_or_else(|| corrupt("admin status"))?,
-            policy: DisabledOwnerPolicy::parse(&policy)?,
-        },
+        standing,
     })
 }
 
@@ -198,7 +242,7 @@ macro_rules! store_impl {
         use time::OffsetDateTime;
         use trustgate_core::access::Access;
         use trustgate_core::admin::{Admin, AdminStatus, Email};
-        use trustgate_core::client::ApiClient;
+        use trustgate_core::client::{ApiClient, ClientKind, PRINCIPALS_PER_CUSTOMER_MAX};
         use trustgate_core::custody::KeyAtRest;
         use trustgate_core::customer::{Customer, DisabledOwnerPolicy};
         use trustgate_core::event::{self, Actor, DeletionCause, LogEntry};
@@ -289,8 +333,16 @@ macro_rules! store_impl {
         }
 
         /// What `actor` holds in `customer` now, read in the transaction about to act on it: an
-        /// administrator's own membership, or an API client's owner's (R4).
+        /// administrator's own membership, an API client's owner's (R4), or a service principal's
+        /// own access (SP2).
         async fn authority(tx: &mut Tx, customer: &CustomerId, actor: &Actor) -> StoreResult<Authority> {
+            if let Actor::ApiClient { id, .. } = actor {
+                if let Some(principal) = principal_in_tx(tx, customer, *id).await? {
+                    if let ClientKind::ServicePrincipal { access } = principal.kind {
+                        return Ok(Authority::Holds(access));
+                    }
+                }
+            }
             let (kind, row) = match actor {
                 Actor::System => return Ok(Authority::Operator),
                 Actor::Admin { id, .. } => (
@@ -323,10 +375,7 @@ macro_rules! store_impl {
         }
 
         async fn clients_in_tx(tx: &mut Tx, customer: &CustomerId, owner: AdminId) -> StoreResult<Vec<ApiClient>> {
-            sqlx::query_as::<_, sql::ClientRow>(
-                "SELECT id, customer_id, owner_id, name, created_at, last_used_at FROM api_clients \
-                 WHERE customer_id = $1 AND owner_id = $2 ORDER BY created_at, id",
-            )
+            sqlx::query_as::<_, sql::ClientRow>(concat!("SELECT ", sql::client_columns!(), " FROM api_clients k WHERE k.customer_id = $1 AND k.owner_id = $2 ORDER BY k.created_at, k.id"))
             .bind(customer.as_str())
             .bind(owner.to_string())
             .fetch_all(&mut **tx)
@@ -334,6 +383,17 @@ macro_rules! store_impl {
             .into_iter()
             .map(sql::client)
             .collect()
+        }
+
+        /// The customer's service principal `id`, if it is one.
+        async fn principal_in_tx(tx: &mut Tx, customer: &CustomerId, id: ClientId) -> StoreResult<Option<ApiClient>> {
+            sqlx::query_as::<_, sql::ClientRow>(concat!("SELECT ", sql::client_columns!(), " FROM api_clients k WHERE k.id = $1 AND k.customer_id = $2 AND k.owner_id IS NULL"))
+            .bind(id.to_string())
+            .bind(customer.as_str())
+            .fetch_optional(&mut **tx)
+            .await?
+            .map(sql::client)
+            .transpose()
         }
 
         /// R6 in one place: ends a membership and deletes the member's clients there, logging each.
@@ -872,13 +932,16 @@ macro_rules! store_impl {
             ) -> StoreResult<()> {
                 let mut tx = self.write_tx().await?;
                 <$store>::lock_customer(&mut tx, &client.customer_id).await?;
-                let owner = load_member(&mut tx, &client.customer_id, client.owner_id)
+                let ClientKind::SecureClient { owner } = client.kind else {
+                    return Err(StoreError::Internal("a service principal is created as one".to_owned()));
+                };
+                let owner = load_member(&mut tx, &client.customer_id, owner)
                     .await?
                     .ok_or(StoreError::NotFound("membership"))?;
                 let (owned,): (i64,) =
                     sqlx::query_as("SELECT COUNT(*) FROM api_clients WHERE customer_id = $1 AND owner_id = $2")
                         .bind(client.customer_id.as_str())
-                        .bind(client.owner_id.to_string())
+                        .bind(owner.admin.id.to_string())
                         .fetch_one(&mut *tx)
                         .await?;
                 let authority = authority(&mut tx, &client.customer_id, actor).await?;
@@ -889,7 +952,7 @@ macro_rules! store_impl {
                 )
                 .bind(client.id.to_string())
                 .bind(client.customer_id.as_str())
-                .bind(client.owner_id.to_string())
+                .bind(owner.admin.id.to_string())
                 .bind(&client.name)
                 .bind(verifier.as_bytes().to_vec())
                 .bind(ms(client.created_at))
@@ -900,14 +963,12 @@ macro_rules! store_impl {
             }
 
             async fn client_grant(&self, id: ClientId) -> StoreResult<Option<ClientGrant>> {
-                sqlx::query_as::<_, sql::GrantRow>(
-                    "SELECT k.id, k.customer_id, k.owner_id, k.name, k.created_at, k.last_used_at, k.verifier, \
-                     m.email, m.access_type, m.permissions, a.status, c.disabled_owner_policy \
+                // A service principal has no owner: the owner's columns come back NULL.
+                sqlx::query_as::<_, sql::GrantRow>(concat!("SELECT ", sql::client_columns!(), ", k.verifier, m.email, m.access_type, m.permissions, a.status, c.disabled_owner_policy \
                      FROM api_clients k \
-                     JOIN memberships m ON m.customer_id = k.customer_id AND m.admin_id = k.owner_id \
-                     JOIN admins a ON a.id = k.owner_id JOIN customers c ON c.id = k.customer_id \
-                     WHERE k.id = $1",
-                )
+                     LEFT JOIN memberships m ON m.customer_id = k.customer_id AND m.admin_id = k.owner_id \
+                     LEFT JOIN admins a ON a.id = k.owner_id LEFT JOIN customers c ON c.id = k.customer_id \
+                     WHERE k.id = $1"))
                 .bind(id.to_string())
                 .fetch_optional(&self.pool)
                 .await?
@@ -930,10 +991,7 @@ macro_rules! store_impl {
                 actor: &Actor,
             ) -> StoreResult<bool> {
                 let mut tx = self.write_tx().await?;
-                let Some(row) = sqlx::query_as::<_, sql::ClientRow>(
-                    "SELECT id, customer_id, owner_id, name, created_at, last_used_at FROM api_clients \
-                     WHERE id = $1 AND customer_id = $2 AND owner_id = $3",
-                )
+                let Some(row) = sqlx::query_as::<_, sql::ClientRow>(concat!("SELECT ", sql::client_columns!(), " FROM api_clients k WHERE k.id = $1 AND k.customer_id = $2 AND k.owner_id = $3"))
                 .bind(id.to_string())
                 .bind(customer.as_str())
                 .bind(owner.to_string())
@@ -962,6 +1020,160 @@ macro_rules! store_impl {
                         .await?;
                 }
                 self.commit(tx, &[]).await
+            }
+
+            // --- Service principals (issue #11)
+
+            async fn create_principal(&self, principal: &ApiClient, verifier: &SecretVerifier, actor: &Actor) -> StoreResult<()> {
+                let ClientKind::ServicePrincipal { access } = principal.kind else {
+                    return Err(StoreError::Internal("a secure client is created with its owner".to_owned()));
+                };
+                let customer = &principal.customer_id;
+                let mut tx = self.write_tx().await?;
+                <$store>::lock_customer(&mut tx, customer).await?;
+                let exists: Option<(String,)> =
+                    sqlx::query_as("SELECT id FROM customers WHERE id = $1").bind(customer.as_str()).fetch_optional(&mut *tx).await?;
+                if exists.is_none() {
+                    return Err(StoreError::NotFound("customer"));
+                }
+                let (held,): (i64,) =
+                    sqlx::query_as("SELECT COUNT(*) FROM api_clients WHERE customer_id = $1 AND owner_id IS NULL")
+                        .bind(customer.as_str())
+                        .fetch_one(&mut *tx)
+                        .await?;
+                let authority = authority(&mut tx, customer, actor).await?;
+                lifecycle::add_principal(authority, access, u64::try_from(held).unwrap_or(0), PRINCIPALS_PER_CUSTOMER_MAX)?;
+                let (access_type, permissions) = sql::access_columns(access);
+                sqlx::query(
+                    "INSERT INTO api_clients (id, customer_id, owner_id, name, verifier, created_at, last_used_at, \
+                     access_type, permissions) VALUES ($1, $2, NULL, $3, $4, $5, NULL, $6, $7)",
+                )
+                .bind(principal.id.to_string())
+                .bind(customer.as_str())
+                .bind(&principal.name)
+                .bind(verifier.as_bytes().to_vec())
+                .bind(ms(principal.created_at))
+                .bind(access_type)
+                .bind(permissions)
+                .execute(&mut *tx)
+                .await?;
+                insert_log(&mut tx, &event::principal_created(principal, actor)).await?;
+                self.commit(tx, &[]).await
+            }
+
+            async fn principals(
+                &self,
+                customer: &CustomerId,
+                after: Option<ClientId>,
+                limit: u32,
+                actor: &Actor,
+            ) -> StoreResult<Vec<ApiClient>> {
+                let mut tx = self.pool.begin().await?;
+                lifecycle::manage_principals(authority(&mut tx, customer, actor).await?)?;
+                let principals = sqlx::query_as::<_, sql::ClientRow>(concat!("SELECT ", sql::client_columns!(), " FROM api_clients k WHERE k.customer_id = $1 AND k.owner_id IS NULL AND k.id > $2 \
+                     ORDER BY k.id LIMIT $3"))
+                .bind(customer.as_str())
+                .bind(after.map(|id| id.to_string()).unwrap_or_default())
+                .bind(i64::from(limit))
+                .fetch_all(&mut *tx)
+                .await?
+                .into_iter()
+                .map(sql::client)
+                .collect();
+                tx.rollback().await?;
+                principals
+            }
+
+            async fn principal(&self, customer: &CustomerId, id: ClientId, actor: &Actor) -> StoreResult<Option<ApiClient>> {
+                let mut tx = self.pool.begin().await?;
+                lifecycle::manage_principals(authority(&mut tx, customer, actor).await?)?;
+                let principal = principal_in_tx(&mut tx, customer, id).await?;
+                tx.rollback().await?;
+                Ok(principal)
+            }
+
+            async fn set_principal_access(
+                &self,
+                customer: &CustomerId,
+                id: ClientId,
+                access: Access,
+                actor: &Actor,
+            ) -> StoreResult<Access> {
+                let mut tx = self.write_tx().await?;
+                <$store>::lock_customer(&mut tx, customer).await?;
+                let authority = authority(&mut tx, customer, actor).await?;
+                lifecycle::manage_principals(authority)?;
+                let principal = principal_in_tx(&mut tx, customer, id).await?.ok_or(StoreError::NotFound("service principal"))?;
+                let ClientKind::ServicePrincipal { access: before } = principal.kind else {
+                    return Err(StoreError::NotFound("service principal"));
+                };
+                lifecycle::set_principal_access(authority, access)?;
+                let (access_type, permissions) = sql::access_columns(access);
+                sqlx::query("UPDATE api_clients SET access_type = $1, permissions = $2 WHERE id = $3")
+                    .bind(access_type)
+                    .bind(permissions)
+                    .bind(id.to_string())
+                    .execute(&mut *tx)
+                    .await?;
+                let now = OffsetDateTime::now_utc();
+                insert_log(&mut tx, &event::principal_access_changed(&principal, before, access, now, actor)).await?;
+                let changes = [Change::ClientChanged(id)];
+                insert_changes(&mut tx, &changes, now).await?;
+                self.commit(tx, &changes).await?;
+                Ok(before)
+            }
+
+            async fn delete_principal(&self, customer: &CustomerId, id: ClientId, actor: &Actor) -> StoreResult<bool> {
+                let mut tx = self.write_tx().await?;
+                <$store>::lock_customer(&mut tx, customer).await?;
+                lifecycle::manage_principals(authority(&mut tx, customer, actor).await?)?;
+                let Some(principal) = principal_in_tx(&mut tx, customer, id).await? else {
+                    return Ok(false);
+                };
+                sqlx::query("DELETE FROM api_clients WHERE id = $1").bind(id.to_string()).execute(&mut *tx).await?;
+                let now = OffsetDateTime::now_utc();
+                insert_log(&mut tx, &event::principal_deleted(&principal, now, actor)).await?;
+                let changes = [Change::ClientDeleted(id)];
+                insert_changes(&mut tx, &changes, now).await?;
+                self.commit(tx, &changes).await?;
+                Ok(true)
+            }
+
+            async fn convert_to_principal(&self, customer: &CustomerId, id: ClientId, actor: &Actor) -> StoreResult<ApiClient> {
+                let mut tx = self.write_tx().await?;
+                <$store>::lock_customer(&mut tx, customer).await?;
+                let not_found = || StoreError::NotFound("API client");
+                let client = sqlx::query_as::<_, sql::ClientRow>(concat!("SELECT ", sql::client_columns!(), " FROM api_clients k WHERE k.id = $1 AND k.customer_id = $2 AND k.owner_id IS NOT NULL"))
+                .bind(id.to_string())
+                .bind(customer.as_str())
+                .fetch_optional(&mut *tx)
+                .await?
+                .map(sql::client)
+                .transpose()?
+                .ok_or_else(not_found)?;
+                let ClientKind::SecureClient { owner } = client.kind else {
+                    return Err(not_found());
+                };
+                let by_owner = matches!(actor, Actor::Admin { id, .. } if *id == owner);
+                let authority = authority(&mut tx, customer, actor).await?;
+                // R3 still holds until the conversion: to anyone but its owner and a Full
+                // administrator, the client does not exist.
+                lifecycle::convert(authority, by_owner).map_err(|_| not_found())?;
+                let access = load_member(&mut tx, customer, owner).await?.ok_or_else(not_found)?.access;
+                let (access_type, permissions) = sql::access_columns(access);
+                sqlx::query("UPDATE api_clients SET owner_id = NULL, access_type = $1, permissions = $2 WHERE id = $3")
+                    .bind(access_type)
+                    .bind(permissions)
+                    .bind(id.to_string())
+                    .execute(&mut *tx)
+                    .await?;
+                let principal = ApiClient { kind: ClientKind::ServicePrincipal { access }, ..client.clone() };
+                let now = OffsetDateTime::now_utc();
+                insert_log(&mut tx, &event::client_converted(&client, &principal, now, actor)).await?;
+                let changes = [Change::ClientChanged(id)];
+                insert_changes(&mut tx, &changes, now).await?;
+                self.commit(tx, &changes).await?;
+                Ok(principal)
             }
 
             async fn signing_keys(&self) -> StoreResult<Vec<KeyAtRest>> {

@@ -64,7 +64,7 @@ pub struct PermissionChoice {
 }
 
 impl AccessChoice {
-    fn of(access: Access) -> Self {
+    pub fn of(access: Access) -> Self {
         let granted = match access {
             Access::Full => PermissionSet::empty(),
             Access::Custom(set) => set,
@@ -80,7 +80,7 @@ impl AccessChoice {
 }
 
 /// Reads the access fields of a form; permissions are ignored when Full is chosen.
-fn posted_access(form: &Fields) -> Result<Access, ApiError> {
+pub fn posted_access(form: &Fields) -> Result<Access, ApiError> {
     let granted = form
         .all("permission")
         .try_fold(PermissionSet::empty(), |set, name| Permission::parse(name).map(|p| set.with(p)))?;
@@ -419,11 +419,34 @@ pub async fn confirm_remove(
             "Their API clients in other customers are not affected.".to_owned(),
         ],
         warning: Some(consequence),
+        // SP7: a Full administrator may keep the clients alive as service principals first.
+        alternative: (clients > 0 && ctx.access() == Access::Full).then(|| {
+            (
+                format!("{}/administrators/{}/convert-clients", ctx.base(), member.admin.id),
+                format!("{clients} API client(s) will be deleted — convert them to service principals first"),
+            )
+        }),
         action: format!("{}/administrators/{}/remove", ctx.base(), member.admin.id),
         confirm_label: "Remove administrator",
         cancel: format!("{}/administrators", ctx.base()),
     };
     Ok(render(StatusCode::OK, &page))
+}
+
+/// `POST /console/c/{customer}/administrators/{id}/convert-clients` — SP7 for each of the
+/// administrator's clients here, then back to the removal, which now deletes none.
+pub async fn convert_clients(
+    State(state): State<AppState>,
+    Path((_, id)): Path<(String, String)>,
+    Posted { ctx, .. }: Posted,
+) -> Result<Response, ConsoleError> {
+    ctx.require(Permission::Administrators)?;
+    let member = member(&state, &ctx, &id).await?;
+    let clients = state.store.clients_of(&ctx.customer.id, member.admin.id).await.map_err(ApiError::from)?;
+    for client in clients {
+        state.store.convert_to_principal(&ctx.customer.id, client.id, &ctx.actor()).await.map_err(ApiError::from)?;
+    }
+    Ok(Redirect::to(&format!("{}/administrators/{}/remove", ctx.base(), member.admin.id)).into_response())
 }
 
 /// `POST /console/c/{customer}/administrators/{id}/remove` — R6, atomically in the store.

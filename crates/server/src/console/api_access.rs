@@ -68,9 +68,9 @@ struct ApiAccessPage {
 
 #[derive(Deserialize)]
 pub struct Shown {
-    done: Option<String>,
+    pub done: Option<String>,
     /// The ticket of a secret waiting for its one view.
-    created: Option<String>,
+    pub created: Option<String>,
 }
 
 struct View {
@@ -203,6 +203,8 @@ pub struct ConfirmPage {
     pub heading: String,
     pub lines: Vec<String>,
     pub warning: Option<String>,
+    /// Another way out, offered before the confirmation: its form's action and button label.
+    pub alternative: Option<(String, String)>,
     pub action: String,
     pub confirm_label: &'static str,
     pub cancel: String,
@@ -231,6 +233,7 @@ pub async fn confirm_delete(
             "Scripts that use this client can no longer get tokens, and tokens already issued stop working at once. This cannot be undone."
                 .to_owned(),
         ),
+        alternative: None,
         action: format!("{}/api-access/{}/delete", ctx.base(), client.id),
         confirm_label: "Delete client",
         cancel: format!("{}/api-access", ctx.base()),

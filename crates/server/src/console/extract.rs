@@ -121,6 +121,7 @@ impl InCustomer {
             several: self.several,
             menu: Menu {
                 api_access: self.may(Permission::ApiClients),
+                principals: self.access() == Access::Full,
                 administrators: self.may(Permission::Administrators),
                 notifications: self.may(Permission::Notifications),
                 system_log: self.may(Permission::SystemLog),

@@ -26,6 +26,8 @@ impl Section {
 /// The menu entries the administrator's rights allow in the current customer.
 pub struct Menu {
     pub api_access: bool,
+    /// The Service principals tab: Full administrators only (SP3).
+    pub principals: bool,
     pub administrators: bool,
     pub notifications: bool,
     pub system_log: bool,
@@ -60,7 +62,13 @@ impl Layout {
             customer_id: None,
             customer_name: String::new(),
             several: true,
-            menu: Menu { api_access: false, administrators: false, notifications: false, system_log: false },
+            menu: Menu {
+                api_access: false,
+                principals: false,
+                administrators: false,
+                notifications: false,
+                system_log: false,
+            },
             section: Section::None,
         }
     }

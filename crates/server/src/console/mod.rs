@@ -13,6 +13,7 @@ mod extract;
 mod layout;
 mod lists;
 mod next;
+mod principals;
 mod reveal;
 mod session_pages;
 
@@ -49,6 +50,12 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/c/{customer}", get(session_pages::home))
         .route("/c/{customer}/api-access", get(api_access::page).post(api_access::create))
         .route("/c/{customer}/api-access/{id}/delete", get(api_access::confirm_delete).post(api_access::delete))
+        .route("/c/{customer}/service-principals", get(principals::page).post(principals::create))
+        .route("/c/{customer}/service-principals/{id}/delete", get(principals::confirm_delete).post(principals::delete))
+        .route(
+            "/c/{customer}/administrators/{id}/convert-clients",
+            axum::routing::post(administrators::convert_clients),
+        )
         .route("/c/{customer}/administrators", get(administrators::page).post(administrators::add))
         .route("/c/{customer}/administrators/{id}", get(administrators::edit).post(administrators::change_access))
         .route(

@@ -5,8 +5,10 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use trustgate_core::admin::{parse_display_name, Email};
-use trustgate_core::ids::AdminId;
+use trustgate_core::client::{ApiClient, ClientKind};
+use trustgate_core::ids::{AdminId, ClientId};
 use trustgate_core::ValidationError;
+use trustgate_store::StoreError;
 
 use crate::auth::{needs, Authorized};
 use crate::body::{Json, PathParams, QueryParams};
@@ -14,14 +16,15 @@ use crate::error::{ApiError, GatewayError};
 use crate::ops::{self, NewAdmin};
 use crate::state::AppState;
 use crate::wire::{
-    access_model, administrator_result, parse_access, parse_provider, AccessModel, AdministratorResult, PolicyIn,
-    ProviderType,
+    access_model, administrator_result, parse_access, parse_provider, principal_result, AccessModel,
+    AdministratorResult, PolicyIn, ProviderType,
 };
 use utoipa::ToSchema;
 
 const MAX_PAGE: u32 = 200;
 const DEFAULT_PAGE: u32 = 100;
-/// Citrix's `AdministratorType`; every administrator here is an `AdministratorUser`.
+/// Citrix's `AdministratorType`: administrators are `AdministratorUser`s, service principals
+/// `ServicePrincipal`s; there are no groups.
 const ADMINISTRATOR_TYPES: [&str; 3] = ["AdministratorUser", "AdministratorGroup", "ServicePrincipal"];
 
 type Caller = Authorized<needs::Administrators>;
@@ -51,7 +54,7 @@ fn admin_id(text: &str) -> Result<AdminId, ApiError> {
         ("maxItemCount" = Option<u32>, Query, minimum = 1, maximum = 200, description = "Page size (default 100)"),
         ("requestContinuation" = Option<String>, Query, description = "`continuationToken` of the previous page"),
         ("id" = Option<String>, Query, description = "Only this administrator (`userId` or `ucOid`)"),
-        ("type" = Option<String>, Query, description = "`AdministratorUser`, `AdministratorGroup` or `ServicePrincipal` (only users are kept here)"),
+        ("type" = Option<String>, Query, description = "`AdministratorUser`, `AdministratorGroup` or `ServicePrincipal` (no groups are kept here)"),
         ("providerType" = Option<String>, Query, description = "Only administrators of this `providerType`: `Ad`, `AzureAd`, `CitrixSts` or `Google`"),
     ),
     responses(
@@ -73,37 +76,105 @@ pub async fn list(
             ValidationError::out_of_range("maxItemCount", format!("maxItemCount must be 1 to {MAX_PAGE}"))
         })?,
     };
-    let after = param("requestContinuation")
-        .filter(|t| !t.is_empty())
-        .map(|t| {
-            AdminId::parse(t).map_err(|_| ValidationError::invalid("requestContinuation", "not a continuation token"))
-        })
-        .transpose()?;
+    let start = param("requestContinuation").filter(|t| !t.is_empty()).map(Continuation::parse).transpose()?;
+    let actor = caller.actor();
     if let Some(id) = param("id") {
-        let member = state.store.member(&caller.customer_id, admin_id(id)?).await?;
-        let items = member.iter().map(|m| administrator_result(&caller.customer_id, m)).collect();
+        let id = admin_id(id)?;
+        let member = state.store.member(&caller.customer_id, id).await?;
+        let mut items: Vec<_> = member.iter().map(|m| administrator_result(&caller.customer_id, m)).collect();
+        if items.is_empty() {
+            items.extend(
+                visible_principal(&state, &caller, ClientId::from(id)).await?.as_ref().and_then(principal_result),
+            );
+        }
         return Ok(axum::Json(AdministratorList { items, continuation_token: None }));
     }
-    let type_matches = match param("type") {
-        None => true,
-        Some(kind) => ADMINISTRATOR_TYPES
-            .iter()
-            .find(|t| t.eq_ignore_ascii_case(kind.trim()))
-            .map(|t| *t == "AdministratorUser")
-            .ok_or_else(|| ValidationError::invalid_enum("type", &ADMINISTRATOR_TYPES))?,
+    let (users, principals) = match param("type") {
+        None => (true, true),
+        Some(kind) => {
+            let kind = ADMINISTRATOR_TYPES
+                .iter()
+                .find(|t| t.eq_ignore_ascii_case(kind.trim()))
+                .ok_or_else(|| ValidationError::invalid_enum("type", &ADMINISTRATOR_TYPES))?;
+            (*kind == "AdministratorUser", *kind == "ServicePrincipal")
+        }
     };
     let provider = param("providerType").map(ProviderType::parse).transpose()?;
-    let members =
-        if type_matches { state.store.members(&caller.customer_id, after, limit + 1).await? } else { Vec::new() };
-    let more = members.len() > limit as usize;
-    let page = &members[..members.len().min(limit as usize)];
-    let items = page
-        .iter()
-        .filter(|m| provider.is_none_or(|p| ProviderType::from(m.admin.provider) == p))
-        .map(|m| administrator_result(&caller.customer_id, m))
-        .collect();
-    let continuation = if more { page.last().map(|m| m.admin.id.to_string()) } else { None };
-    Ok(axum::Json(AdministratorList { items, continuation_token: continuation }))
+    let mut items = Vec::new();
+    let mut listed = 0;
+    let after_principal = match start {
+        None | Some(Continuation::Administrators(_)) if users => {
+            let after = match start {
+                Some(Continuation::Administrators(after)) => Some(after),
+                _ => None,
+            };
+            let members = state.store.members(&caller.customer_id, after, limit + 1).await?;
+            let more = members.len() > limit as usize;
+            let page = &members[..members.len().min(limit as usize)];
+            items.extend(
+                page.iter()
+                    .filter(|m| provider.is_none_or(|p| ProviderType::from(m.admin.provider) == p))
+                    .map(|m| administrator_result(&caller.customer_id, m)),
+            );
+            if more {
+                let continuation = page.last().map(|m| m.admin.id.to_string());
+                return Ok(axum::Json(AdministratorList { items, continuation_token: continuation }));
+            }
+            listed = page.len();
+            None
+        }
+        Some(Continuation::Principals(after)) => after,
+        _ => None,
+    };
+    // Principals follow the administrators; they have no identity provider, so a `providerType`
+    // filter leaves them out. Only Full administrators see them (SP3): to anyone else a list of
+    // every type simply holds none.
+    let room = limit - u32::try_from(listed).unwrap_or(limit);
+    if principals && provider.is_none() {
+        let found = match state.store.principals(&caller.customer_id, after_principal, room + 1, &actor).await {
+            Err(StoreError::Refused(refusal)) if users && refusal.is_forbidden() => Vec::new(),
+            found => found?,
+        };
+        let more = found.len() > room as usize;
+        let page = &found[..found.len().min(room as usize)];
+        items.extend(page.iter().filter_map(principal_result));
+        if more {
+            let last = page.last().map(|p| p.id).or(after_principal);
+            let continuation = format!("{PRINCIPALS}{}", last.map(|id| id.to_string()).unwrap_or_default());
+            return Ok(axum::Json(AdministratorList { items, continuation_token: Some(continuation) }));
+        }
+    }
+    Ok(axum::Json(AdministratorList { items, continuation_token: None }))
+}
+
+/// Continuation tokens of the first principal page start with this; a principal's id follows on the next.
+const PRINCIPALS: &str = "sp:";
+
+/// Where a page of administrators resumes: after an administrator, or among the principals that
+/// follow them.
+#[derive(Debug, Clone, Copy)]
+enum Continuation {
+    Administrators(AdminId),
+    Principals(Option<ClientId>),
+}
+
+impl Continuation {
+    fn parse(text: &str) -> Result<Self, ValidationError> {
+        let invalid = || ValidationError::invalid("requestContinuation", "not a continuation token");
+        match text.strip_prefix(PRINCIPALS) {
+            Some("") => Ok(Continuation::Principals(None)),
+            Some(id) => ClientId::parse(id).map(|id| Continuation::Principals(Some(id))).map_err(|_| invalid()),
+            None => AdminId::parse(text).map(Continuation::Administrators).map_err(|_| invalid()),
+        }
+    }
+}
+
+/// The customer's service principal `id`, if there is one and the caller may see it (SP3).
+async fn visible_principal(state: &AppState, caller: &Caller, id: ClientId) -> Result<Option<ApiClient>, ApiError> {
+    match state.store.principal(&caller.customer_id, id, &caller.actor()).await {
+        Err(StoreError::Refused(refusal)) if refusal.is_forbidden() => Ok(None),
+        found => Ok(found?),
+    }
 }
 
 /// An administrator's access, as the full policy template.
@@ -124,9 +195,14 @@ pub async fn get_access(
     caller: Caller,
     PathParams(id): PathParams<String>,
 ) -> Result<axum::Json<AccessModel>, ApiError> {
-    let member =
-        state.store.member(&caller.customer_id, admin_id(&id)?).await?.ok_or(ApiError::NotFound("administrator"))?;
-    Ok(axum::Json(access_model(member.access)))
+    let id = admin_id(&id)?;
+    if let Some(member) = state.store.member(&caller.customer_id, id).await? {
+        return Ok(axum::Json(access_model(member.access)));
+    }
+    match visible_principal(&state, &caller, ClientId::from(id)).await?.map(|p| p.kind) {
+        Some(ClientKind::ServicePrincipal { access }) => Ok(axum::Json(access_model(access))),
+        _ => Err(ApiError::NotFound("administrator")),
+    }
 }
 
 /// Citrix's `CreateAdministratorInputModel`.
@@ -232,6 +308,18 @@ pub async fn update_access(
 ) -> Result<axum::Json<AccessModel>, ApiError> {
     let id = admin_id(query.get("id").ok_or_else(|| ValidationError::missing("id"))?)?;
     let access = parse_access(&input.access_type, input.policies.as_deref())?;
+    if state.store.member(&caller.customer_id, id).await?.is_none() {
+        // Not an administrator: a service principal's access, changed by a Full caller only (SP3).
+        state
+            .store
+            .set_principal_access(&caller.customer_id, ClientId::from(id), access, &caller.actor())
+            .await
+            .map_err(|e| match e {
+                StoreError::NotFound(_) => ApiError::NotFound("administrator"),
+                e => e.into(),
+            })?;
+        return Ok(axum::Json(access_model(access)));
+    }
     state.store.set_access(&caller.customer_id, id, access, &caller.actor()).await?;
     Ok(axum::Json(access_model(access)))
 }

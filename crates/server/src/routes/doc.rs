@@ -97,7 +97,7 @@ described!(
 described!(
     /// The legacy trust service's answer: `expiresIn` is the number 3600.
     LegacyTokenResponse => object("An access token, legacy shape", [
-        ("principal", string("The e-mail of the client's owner").into()),
+        ("principal", string("The e-mail of the client's owner; a service principal's name").into()),
         ("subject", string("The client id").into()),
         ("token", string("A JWT; send it as `Authorization: CwsAuth Bearer=<token>`").into()),
         ("openIdToken", string("An ID token for the client").into()),

@@ -8,6 +8,7 @@ mod doc;
 mod manage;
 mod meta;
 mod notifications;
+mod principals;
 mod revocation;
 mod systemlog;
 mod tokens;
@@ -43,6 +44,10 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(manage::current, manage::sign_in, manage::sign_out))
         .routes(routes!(manage::list_clients, manage::create_client))
         .routes(routes!(manage::delete_client))
+        .routes(routes!(principals::list, principals::create))
+        .routes(routes!(principals::set_access))
+        .routes(routes!(principals::delete))
+        .routes(routes!(principals::convert))
         .routes(routes!(meta::health))
         .routes(routes!(meta::ready))
         .routes(routes!(meta::openapi))

@@ -205,7 +205,8 @@ async fn legacy_grant(state: &AppState, customer: &str, request: Request) -> Res
     let issued = grant::issue(state, client_id, secret, &path, source).await.map_err(OAuthError::from)?;
     let body = LegacyToken {
         open_id_token: grant::id_token(state, &issued).map_err(|e| OAuthError::from(grant::Refusal::from(e)))?,
-        principal: issued.owner_email,
+        // A service principal has no e-mail: it is named by its name, as its console lists it.
+        principal: issued.owner_email.unwrap_or_else(|| issued.client.name.clone()),
         subject: issued.client.id.to_string(),
         token: issued.access_token,
         expires_in: TOKEN_LIFETIME_SECS,

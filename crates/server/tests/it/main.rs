@@ -44,6 +44,7 @@ mod sqlite {
     mod manage;
     mod metrics;
     mod notifications;
+    mod principals;
     mod rules;
     mod sessions;
     mod standards;
@@ -72,6 +73,7 @@ mod postgres {
     mod manage;
     mod metrics;
     mod notifications;
+    mod principals;
     mod rules;
     mod sessions;
     mod standards;

@@ -85,7 +85,7 @@ async fn tampered_expired_and_foreign_key_tokens_get_401() {
     let old = Claims::new(
         &app.state.config.issuer,
         client.id,
-        owner.id,
+        Some(owner.id),
         customer.clone(),
         OffsetDateTime::now_utc() - time::Duration::minutes(61),
         TokenUse::Access,
@@ -98,7 +98,7 @@ async fn tampered_expired_and_foreign_key_tokens_get_401() {
     let fresh = Claims::new(
         &app.state.config.issuer,
         client.id,
-        owner.id,
+        Some(owner.id),
         customer.clone(),
         OffsetDateTime::now_utc(),
         TokenUse::Access,

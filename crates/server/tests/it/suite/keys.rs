@@ -74,7 +74,7 @@ async fn keys_stored_raw_before_the_upgrade_are_sealed_at_start_and_their_tokens
     let issued = Claims::new(
         &app.state.config.issuer,
         client.id,
-        owner.id,
+        Some(owner.id),
         customer.clone(),
         OffsetDateTime::now_utc(),
         TokenUse::Access,
@@ -179,7 +179,7 @@ async fn a_token_signed_with_the_real_key_but_living_longer_than_issued_gets_401
     let keys = app.key_set().await;
     let now = OffsetDateTime::now_utc();
     let claims =
-        |at| Claims::new(&app.state.config.issuer, client.id, owner.id, customer.clone(), at, TokenUse::Access);
+        |at| Claims::new(&app.state.config.issuer, client.id, Some(owner.id), customer.clone(), at, TokenUse::Access);
 
     let as_issued = claims(now);
     assert_eq!(app.get("/notifications/items", &keys.sign(&as_issued).unwrap(), &customer).await.0, StatusCode::OK);

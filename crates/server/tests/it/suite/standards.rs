@@ -76,7 +76,7 @@ async fn tokens_carry_the_issuer_and_audience_and_others_are_refused() {
 
     // Signed with this server's own key, so only the issuer and audience are wrong.
     let keys = app.key_set().await;
-    let owner = app.store.client_grant(client.id).await.unwrap().unwrap().client.owner_id;
+    let owner = app.store.client_grant(client.id).await.unwrap().unwrap().client.owner();
     let elsewhere = |url: &str, audience: &str| {
         let issuer = Issuer { url: url.to_owned(), audience: audience.to_owned() };
         let now = OffsetDateTime::now_utc();

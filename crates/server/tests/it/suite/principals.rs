@@ -1,0 +1,263 @@
+//! Service principals (SP1–SP5, SP7): API clients of a customer that belong to no administrator.
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+use trustgate_core::access::{Access, Permission};
+use trustgate_core::ids::{ClientId, CustomerId};
+
+use crate::harness::{custom, Session, TestApp, TestClient};
+
+fn claims_of(token: &str) -> Value {
+    let payload = token.split('.').nth(1).expect("payload");
+    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).expect("b64")).expect("json")
+}
+
+fn principals(customer: &CustomerId) -> String {
+    format!("/api/v1/customers/{customer}/service-principals")
+}
+
+/// Creates a principal through the management API as `session`'s administrator.
+async fn create(app: &TestApp, session: &Session, customer: &CustomerId, access: Value) -> (StatusCode, Value) {
+    let mut body = json!({ "name": "nightly export" });
+    if let (Some(body), Some(access)) = (body.as_object_mut(), access.as_object()) {
+        body.extend(access.clone());
+    }
+    app.as_admin(session, Method::POST, &principals(customer), Some(body)).await
+}
+
+fn access_body(access_type: &str, policies: &[&str]) -> Value {
+    json!({ "accessType": access_type, "policies": policies.iter().map(|p| json!({ "name": p })).collect::<Vec<_>>() })
+}
+
+fn client_of(customer: &CustomerId, created: &Value) -> TestClient {
+    TestClient {
+        id: ClientId::parse(created["id"].as_str().expect("id")).expect("a client id"),
+        secret: created["secret"].as_str().expect("the secret, once").to_owned(),
+        customer: customer.clone(),
+    }
+}
+
+#[tokio::test]
+async fn sp1_sp2_a_principal_acts_with_its_own_access_and_its_tokens_name_no_person() {
+    let Some(app) = super::app().await else { return };
+    let customer = app.customer().await;
+    let admin = app.admin_with_password(&customer, Access::Full).await;
+    let session = app.sign_in(&admin).await;
+    let (status, created) = create(&app, &session, &customer, access_body("Custom", &["notifications"])).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    assert_eq!((created["accessType"].as_str(), &created["policies"]), (Some("Custom"), &json!(["notifications"])));
+    let principal = client_of(&customer, &created);
+
+    let token = app.token(&principal).await;
+    let claims = claims_of(&token);
+    assert!(claims.get("user_id").is_none(), "a principal's token names no person: {claims}");
+    assert_eq!(
+        (claims["sub"].as_str(), claims["customer_id"].as_str()),
+        (created["id"].as_str(), Some(customer.as_str()))
+    );
+    assert_eq!(app.post_notification(&token, &customer).await, StatusCode::OK);
+    assert_eq!(app.get("/systemlog/records", &token, &customer).await.0, StatusCode::FORBIDDEN);
+
+    let created_log = app.log_of(&customer, "platform:serviceprincipal/create").await;
+    assert_eq!(created_log.len(), 1);
+    assert_eq!(
+        (created_log[0].actor_id.clone(), created_log[0].target_type.as_str()),
+        (Some(admin.id.to_string()), "ServicePrincipal")
+    );
+    assert!(app.store.clients_of(&customer, admin.id).await.unwrap().is_empty(), "no administrator owns it");
+}
+
+#[tokio::test]
+async fn sp2_custom_access_must_grant_a_permission_and_unknown_policies_are_refused() {
+    let Some(app) = super::app().await else { return };
+    let customer = app.customer().await;
+    let admin = app.admin_with_password(&customer, Access::Full).await;
+    let session = app.sign_in(&admin).await;
+    let (status, body) = create(&app, &session, &customer, access_body("Custom", &[])).await;
+    assert_eq!((status, &body["parameters"][0]["value"]), (StatusCode::CONFLICT, &json!("noPermission")), "{body}");
+    let (status, body) = create(&app, &session, &customer, access_body("Custom", &["root"])).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    let (status, body) = create(&app, &session, &customer, json!({ "accessType": "Owner" })).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    let (_, list) = app.as_admin(&session, Method::GET, &principals(&customer), None).await;
+    assert_eq!(list["items"], json!([]), "nothing half-made");
+}
+
+#[tokio::test]
+async fn sp3_only_full_administrators_manage_principals_and_each_sees_all() {
+    let Some(app) = super::app().await else { return };
+    let customer = app.customer().await;
+    let first = app.admin_with_password(&customer, Access::Full).await;
+    let second = app.admin_with_password(&customer, Access::Full).await;
+    let custom_admin =
+        app.admin_with_password(&customer, custom(&[Permission::ApiClients, Permission::Administrators])).await;
+    let (status, created) = create(&app, &app.sign_in(&first).await, &customer, access_body("Full", &[])).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+
+    let (status, list) = app.as_admin(&app.sign_in(&second).await, Method::GET, &principals(&customer), None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        list["items"].as_array().map(|items| items.iter().map(|p| p["id"].clone()).collect::<Vec<_>>()),
+        Some(vec![created["id"].clone()])
+    );
+
+    let limited = app.sign_in(&custom_admin).await;
+    let (status, body) = app.as_admin(&limited, Method::GET, &principals(&customer), None).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    let (status, _) = create(&app, &limited, &customer, access_body("Custom", &["apiClients"])).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let path = format!("{}/{}", principals(&customer), created["id"].as_str().unwrap());
+    assert_eq!(app.as_admin(&limited, Method::DELETE, &path, None).await.0, StatusCode::FORBIDDEN);
+    let access = format!("{path}/access");
+    let (status, _) = app.as_admin(&limited, Method::PUT, &access, Some(access_body("Custom", &["apiClients"]))).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn sp4_an_access_change_reaches_issued_tokens_and_deletion_refuses_them_at_once() {
+    let Some(app) = super::app().await else { return };
+    let customer = app.customer().await;
+    let admin = app.admin_with_password(&customer, Access::Full).await;
+    let session = app.sign_in(&admin).await;
+    let (_, created) = create(&app, &session, &customer, access_body("Custom", &["notifications"])).await;
+    let principal = client_of(&customer, &created);
+    let token = app.token(&principal).await;
+    assert_eq!(app.post_notification(&token, &customer).await, StatusCode::OK);
+
+    let path = format!("{}/{}", principals(&customer), principal.id);
+    let (status, body) = app
+        .as_admin(&session, Method::PUT, &format!("{path}/access"), Some(access_body("Custom", &["systemLog"])))
+        .await;
+    assert_eq!((status, body["policies"].clone()), (StatusCode::OK, json!(["systemLog"])), "{body}");
+    assert_eq!(app.post_notification(&token, &customer).await, StatusCode::FORBIDDEN, "the same token is reduced");
+    assert_eq!(app.get("/systemlog/records", &token, &customer).await.0, StatusCode::OK, "and raised");
+    let changed = app.log_of(&customer, "platform:serviceprincipal/update").await;
+    assert_eq!(changed.first().and_then(|r| r.actor_id.clone()), Some(admin.id.to_string()));
+
+    assert_eq!(app.as_admin(&session, Method::DELETE, &path, None).await.0, StatusCode::NO_CONTENT);
+    assert_eq!(app.get("/systemlog/records", &token, &customer).await.0, StatusCode::UNAUTHORIZED);
+    let (status, body) = app
+        .oauth(
+            "root",
+            &[
+                ("grant_type", "client_credentials"),
+                ("client_id", &principal.id.to_string()),
+                ("client_secret", &principal.secret),
+            ],
+        )
+        .await;
+    assert_eq!((status, body["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_client")));
+    assert_eq!(app.log_of(&customer, "platform:serviceprincipal/delete").await.len(), 1);
+    assert_eq!(app.as_admin(&session, Method::DELETE, &path, None).await.0, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn sp5_reducing_removing_or_deleting_the_creator_leaves_a_principal_untouched() {
+    let Some(app) = super::app().await else { return };
+    let customer = app.customer().await;
+    let creator = app.admin_with_password(&customer, Access::Full).await;
+    let other = app.admin_with_password(&customer, Access::Full).await;
+    let (_, created) = create(&app, &app.sign_in(&creator).await, &customer, access_body("Full", &[])).await;
+    let principal = client_of(&customer, &created);
+    let token = app.token(&principal).await;
+    let actor = trustgate_core::event::Actor::System;
+
+    app.store.set_access(&customer, creator.id, custom(&[Permission::SystemLog]), &actor).await.unwrap();
+    assert_eq!(app.post_notification(&token, &customer).await, StatusCode::OK, "reduced creator");
+    app.store.remove_member(&customer, creator.id, &actor).await.unwrap();
+    assert_eq!(app.post_notification(&token, &customer).await, StatusCode::OK, "removed creator");
+    app.store.delete_admin(creator.id, &actor).await.unwrap();
+    assert_eq!(app.post_notification(&token, &customer).await, StatusCode::OK, "deleted creator");
+    app.token(&principal).await;
+    let (_, list) = app.as_admin(&app.sign_in(&other).await, Method::GET, &principals(&customer), None).await;
+    assert_eq!(list["items"][0]["id"], created["id"]);
+}
+
+#[tokio::test]
+async fn sp7_a_converted_client_keeps_its_id_secret_and_tokens_and_outlives_its_owner() {
+    let Some(app) = super::app().await else { return };
+    let customer = app.customer().await;
+    let boss = app.admin_with_password(&customer, Access::Full).await;
+    let owner = app.admin_with_password(&customer, custom(&[Permission::ApiClients, Permission::Notifications])).await;
+    let stranger = app.admin_with_password(&customer, custom(&[Permission::ApiClients])).await;
+    let client = app.client(&customer, &owner).await;
+    let issued_before = app.token(&client).await;
+    let convert = format!("/api/v1/customers/{customer}/api-clients/{}/convert", client.id);
+
+    let (status, _) = app.as_admin(&app.sign_in(&stranger).await, Method::POST, &convert, None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "R3 holds until the conversion");
+    let (status, body) = app.as_admin(&app.sign_in(&boss).await, Method::POST, &convert, None).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        (body["id"].as_str(), body["accessType"].as_str(), &body["policies"]),
+        (Some(client.id.to_string().as_str()), Some("Custom"), &json!(["apiClients", "notifications"])),
+        "same id, with the owner's access at that moment"
+    );
+    assert_eq!(
+        app.post_notification(&issued_before, &customer).await,
+        StatusCode::OK,
+        "tokens issued before still work"
+    );
+
+    app.store.remove_member(&customer, owner.id, &trustgate_core::event::Actor::System).await.unwrap();
+    let token = app.token(&client).await;
+    assert!(claims_of(&token).get("user_id").is_none());
+    assert_eq!(app.post_notification(&token, &customer).await, StatusCode::OK, "the same secret outlives its owner");
+    let converted = app.log_of(&customer, "platform:serviceprincipal/convert").await;
+    assert_eq!(converted.first().and_then(|r| r.actor_id.clone()), Some(boss.id.to_string()));
+    assert!(app.log_of(&customer, "platform:secureclient/delete").await.is_empty());
+    assert_eq!(app.as_admin(&app.sign_in(&boss).await, Method::POST, &convert, None).await.0, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn the_administrators_api_lists_principals_to_full_callers_and_changes_their_access() {
+    let Some(app) = super::app().await else { return };
+    let customer = app.customer().await;
+    let boss = app.admin_with_password(&customer, Access::Full).await;
+    let boss_token = app.token(&app.client(&customer, &boss).await).await;
+    let limited = app.admin(&customer, custom(&[Permission::Administrators])).await;
+    let limited_token = app.token(&app.client(&customer, &limited).await).await;
+    let (_, created) =
+        create(&app, &app.sign_in(&boss).await, &customer, access_body("Custom", &["notifications"])).await;
+    let principal = client_of(&customer, &created);
+    let principal_token = app.token(&principal).await;
+
+    let (status, list) = app.get("/administrators", &boss_token, &customer).await;
+    assert_eq!(status, StatusCode::OK);
+    let items = list["items"].as_array().unwrap();
+    assert_eq!(items.len(), 3, "{list}");
+    let listed = items.iter().find(|i| i["type"] == "ServicePrincipal").expect("the principal is listed");
+    assert_eq!(
+        (listed["userId"].as_str(), listed["displayName"].as_str(), listed["accessType"].as_str(), &listed["email"]),
+        (Some(principal.id.to_string().as_str()), Some("nightly export"), Some("Custom"), &Value::Null)
+    );
+    let (_, only) = app.get("/administrators?type=ServicePrincipal&maxItemCount=1", &boss_token, &customer).await;
+    assert_eq!(only["items"][0]["userId"], listed["userId"]);
+    let (_, page) = app.get("/administrators?maxItemCount=2", &boss_token, &customer).await;
+    let next = page["continuationToken"].as_str().expect("a next page");
+    let (_, rest) =
+        app.get(&format!("/administrators?maxItemCount=2&requestContinuation={next}"), &boss_token, &customer).await;
+    assert_eq!(
+        (rest["items"][0]["type"].as_str(), &rest["continuationToken"]),
+        (Some("ServicePrincipal"), &Value::Null)
+    );
+
+    let (_, limited_list) = app.get("/administrators", &limited_token, &customer).await;
+    assert_eq!(limited_list["items"].as_array().map(Vec::len), Some(2), "SP3: only Full callers see principals");
+
+    let access_path = format!("/administrators/{}/access", principal.id);
+    let (status, model) = app.get(&access_path, &boss_token, &customer).await;
+    assert_eq!((status, model["accessType"].as_str()), (StatusCode::OK, Some("Custom")));
+    let put = format!("/administrators/access?id={}", principal.id);
+    let (status, _) =
+        app.call(Method::PUT, &put, &limited_token, &customer, Some(access_body("Custom", &["systemLog"]))).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, body) =
+        app.call(Method::PUT, &put, &boss_token, &customer, Some(access_body("Custom", &["systemLog"]))).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(app.post_notification(&principal_token, &customer).await, StatusCode::FORBIDDEN);
+    let changed = app.log_of(&customer, "platform:serviceprincipal/update").await;
+    assert_eq!(changed.first().map(|r| r.actor_type.as_str()), Some("SecureClient"));
+}
