@@ -194,6 +194,29 @@ pub struct ServeArgs {
     /// `trustgate keys rotate --algorithm`.
     #[arg(long, env = "TRUSTGATE_SIGNING_ALGORITHM", default_value_t = DEFAULT_SIGNING_ALGORITHM)]
     pub signing_algorithm: Algorithm,
+    /// How long an administrator's invitation link works. Default 5d, as Citrix Cloud (units: s, m, h, d).
+    #[arg(long, env = "TRUSTGATE_INVITATION_LIFETIME", value_parser = parse_duration)]
+    pub invitation_lifetime: Option<Duration>,
+    /// Mail server that invitation e-mails are sent through; without it, invitation links are only
+    /// shown to the inviting administrator.
+    #[arg(long, env = "TRUSTGATE_SMTP_HOST", requires = "smtp_from")]
+    pub smtp_host: Option<String>,
+    /// Port of --smtp-host. Default: 587 with STARTTLS, 465 with TLS, 25 without.
+    #[arg(long, env = "TRUSTGATE_SMTP_PORT")]
+    pub smtp_port: Option<u16>,
+    /// How the connection to --smtp-host is protected.
+    #[arg(long, env = "TRUSTGATE_SMTP_SECURITY", value_enum, default_value_t)]
+    pub smtp_security: crate::mail::SmtpSecurity,
+    /// Sender of invitation e-mails: `trustgate@example.com` or `Trustgate <trustgate@example.com>`.
+    #[arg(long, env = "TRUSTGATE_SMTP_FROM", value_parser = crate::mail::parse_mailbox)]
+    pub smtp_from: Option<lettre::message::Mailbox>,
+    /// User name at --smtp-host, when it wants one (with TRUSTGATE_SMTP_PASSWORD).
+    #[arg(long, env = "TRUSTGATE_SMTP_USERNAME", requires = "smtp_password")]
+    pub smtp_username: Option<String>,
+    /// Password of --smtp-username. Prefer the environment variable: a command line is visible to
+    /// other users of the machine.
+    #[arg(long, env = "TRUSTGATE_SMTP_PASSWORD", hide_env_values = true, requires = "smtp_username")]
+    pub smtp_password: Option<String>,
 }
 
 impl ServeArgs {
@@ -221,8 +244,22 @@ impl ServeArgs {
             connections,
             systemlog_retention: Duration::from_secs(u64::from(self.systemlog_retention_days) * 86_400),
             signing_algorithm: self.signing_algorithm,
+            invitation_lifetime: self.invitation_lifetime.unwrap_or(crate::config::DEFAULT_INVITATION_LIFETIME),
+            smtp: self.smtp(),
             ..ServerConfig::default()
         }
+    }
+
+    fn smtp(&self) -> Option<crate::mail::SmtpSettings> {
+        use crate::mail::SmtpSecurity;
+        let (host, from) = (self.smtp_host.clone()?, self.smtp_from.clone()?);
+        let port = self.smtp_port.unwrap_or(match self.smtp_security {
+            SmtpSecurity::Starttls => 587,
+            SmtpSecurity::Tls => 465,
+            SmtpSecurity::None => 25,
+        });
+        let credentials = self.smtp_username.clone().zip(self.smtp_password.clone());
+        Some(crate::mail::SmtpSettings { host, port, from, security: self.smtp_security, credentials })
     }
 
     fn hash_limits(&self) -> HashLimits {
@@ -234,7 +271,7 @@ impl ServeArgs {
     }
 }
 
-/// `500ms`, `5s`, `2m`, or a bare number of seconds.
+/// `500ms`, `5s`, `2m`, `12h`, `5d`, or a bare number of seconds.
 fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
     let (number, unit) = text.find(|c: char| !c.is_ascii_digit()).map_or((text, ""), |at| text.split_at(at));
@@ -243,7 +280,9 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
         "ms" => Ok(Duration::from_millis(n)),
         "" | "s" => Ok(Duration::from_secs(n)),
         "m" => Ok(Duration::from_secs(n.saturating_mul(60))),
-        _ => Err(format!("{text:?} has an unknown unit; use ms, s or m")),
+        "h" => Ok(Duration::from_secs(n.saturating_mul(3600))),
+        "d" => Ok(Duration::from_secs(n.saturating_mul(86_400))),
+        _ => Err(format!("{text:?} has an unknown unit; use ms, s, m, h or d")),
     }
 }
 
@@ -796,7 +835,7 @@ async fn bootstrap(store: &dyn Store, email: &str) -> anyhow::Result<(CustomerId
     let hash = password::hash(password.clone()).await?;
     let candidate = local_admin(email.clone(), None, now)?;
     let (member, created) =
-        store.add_admin(&customer.id, &candidate, Some(&hash), Access::Full, &Actor::System).await?;
+        store.add_admin(&customer.id, &candidate, Some(&hash), Access::Full, None, &Actor::System).await?;
     if !created {
         store.set_password_hash(member.admin.id, &hash).await?;
     }
@@ -940,7 +979,7 @@ async fn admin(store: &dyn Store, command: AdminCommand, out: Output) -> anyhow:
                 (None, None)
             };
             let (member, created) =
-                store.add_admin(&customer, &candidate, hash.as_deref(), access, &Actor::System).await?;
+                store.add_admin(&customer, &candidate, hash.as_deref(), access, None, &Actor::System).await?;
             let admin = member.admin;
             let shown_password = password.filter(|_| created);
             let mut text =

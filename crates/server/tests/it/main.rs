@@ -39,6 +39,7 @@ mod sqlite {
 
     mod administrators;
     mod calls;
+    mod invitations;
     mod keys;
     mod lifecycle;
     mod manage;
@@ -67,6 +68,7 @@ mod postgres {
 
     mod administrators;
     mod calls;
+    mod invitations;
     mod keys;
     mod lifecycle;
     mod manage;
