@@ -215,16 +215,23 @@ pub struct Done {
     invited: Option<String>,
 }
 
+/// What the page says above the list: an error, a notice, or an invitation link just made.
+#[derive(Default)]
+struct Said {
+    error: Option<String>,
+    notice: Option<String>,
+    invited: Option<InvitationShown>,
+}
+
 async fn show(
     state: &AppState,
     ctx: &InCustomer,
     status: StatusCode,
     list: &ListQuery,
     add: AddForm,
-    error: Option<String>,
-    notice: Option<String>,
-    invited: Option<InvitationShown>,
+    said: Said,
 ) -> Result<Response, ConsoleError> {
+    let Said { error, notice, invited } = said;
     let members = all_members(state, ctx).await?;
     let full = full_admins(&members);
     let listing = Listing::of(format!("{}/administrators", ctx.base()), list, COLUMNS, ("name", false), PAGE_SIZE);
@@ -293,7 +300,7 @@ pub async fn page(
     };
     let invited =
         done.invited.as_deref().and_then(|t| state.invitation_links.take(t, &ctx.session.digest, &ctx.customer.id));
-    show(&state, &ctx, StatusCode::OK, &list, AddForm::default(), None, notice, invited).await
+    show(&state, &ctx, StatusCode::OK, &list, AddForm::default(), Said { notice, invited, ..Said::default() }).await
 }
 
 /// Shows `added`'s invitation link once, after the redirect; or says the administrator was added.
@@ -354,7 +361,8 @@ pub async fn add(State(state): State<AppState>, Posted { ctx, form }: Posted) ->
             } else {
                 error.message().to_owned()
             };
-            show(&state, &ctx, error.status(), &ListQuery::default(), kept, Some(message), None, None).await
+            let said = Said { error: Some(message), ..Said::default() };
+            show(&state, &ctx, error.status(), &ListQuery::default(), kept, said).await
         }
     }
 }
