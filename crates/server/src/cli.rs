@@ -419,6 +419,27 @@ pub enum AdminCommand {
         #[arg(long)]
         password_stdin: bool,
     },
+    /// Invite a local administrator to a customer: prints the one-time link to pass on. They have
+    /// no access until they open it (and, if new, choose a password there).
+    Invite {
+        /// The customer's id (see `trustgate customer list`).
+        #[arg(long)]
+        customer: String,
+        /// The e-mail they sign in with.
+        #[arg(long)]
+        email: String,
+        /// The name shown in the console; the e-mail when omitted.
+        #[arg(long)]
+        name: Option<String>,
+        #[command(flatten)]
+        access: AccessArgs,
+        /// The URL the console is reached at, as `serve --public-url`: the link starts with it.
+        #[arg(long, env = "TRUSTGATE_PUBLIC_URL", default_value = "http://127.0.0.1:8080")]
+        public_url: String,
+        /// How long the link works, as `serve --invitation-lifetime`. Default 5d.
+        #[arg(long, env = "TRUSTGATE_INVITATION_LIFETIME", value_parser = parse_duration)]
+        invitation_lifetime: Option<Duration>,
+    },
     /// List a customer's administrators.
     List {
         /// The customer's id (see `trustgate customer list`).
@@ -629,7 +650,7 @@ async fn operate(store: Arc<dyn Store>, place: Place<'_>, command: Command, out:
         Command::CopyToPostgres { .. } | Command::Bench(_) | Command::Backup { .. } => Ok(()),
         Command::Serve(args) => serve(store, place, *args).await,
         Command::Customer(command) => customer(store.as_ref(), command, out).await,
-        Command::Admin(command) => admin(store.as_ref(), command, out).await,
+        Command::Admin(command) => admin(store.as_ref(), place, command, out).await,
         Command::Client(command) => client(store.as_ref(), place, command, out).await,
         Command::Keys(KeysCommand::Rotate { revoke_previous, algorithm }) => {
             let vault = KeyVault::new(&deployment_key(store.as_ref(), place).await?);
@@ -959,7 +980,7 @@ fn access_json(access: Access) -> Value {
     json!({ "accessType": access.access_type(), "policies": access.permissions().iter().map(Permission::name).collect::<Vec<_>>() })
 }
 
-async fn admin(store: &dyn Store, command: AdminCommand, out: Output) -> anyhow::Result<()> {
+async fn admin(store: &dyn Store, place: Place<'_>, command: AdminCommand, out: Output) -> anyhow::Result<()> {
     match command {
         AdminCommand::Add { customer, email, name, access, provider, external_id, password_stdin } => {
             let customer = known_customer(store, &customer).await?;
@@ -993,6 +1014,26 @@ async fn admin(store: &dyn Store, command: AdminCommand, out: Output) -> anyhow:
                 text,
             );
         }
+        AdminCommand::Invite { customer, email, name, access, public_url, invitation_lifetime } => {
+            let key = deployment_key(store, place).await?;
+            let customer = known_customer(store, &customer).await?;
+            let access = access.access()?;
+            let email = given("--email", Email::parse(&email))?;
+            let candidate = local_admin(email, name.as_deref(), OffsetDateTime::now_utc())?;
+            let lifetime = invitation_lifetime.unwrap_or(crate::config::DEFAULT_INVITATION_LIFETIME);
+            let (token, terms) = ops::new_invitation(&key, lifetime);
+            let (member, _) =
+                store.add_admin(&customer, &candidate, None, access, Some(&terms), &Actor::System).await?;
+            let url = ops::invitation_url(&public_url, &token);
+            out.print(
+                json!({ "id": member.admin.id.to_string(), "email": member.admin.email.as_str(),
+                        "customerId": customer.as_str(), "access": access_json(access), "invitationUrl": url }),
+                format!(
+                    "Invited {} to customer {customer} with {access} access (id {}). Pass on this link (shown only now):\n{url}",
+                    member.admin.email, member.admin.id
+                ),
+            );
+        }
         AdminCommand::List { customer } => {
             let customer = known_customer(store, &customer).await?;
             let members = store.members(&customer, None, u32::MAX).await?;
@@ -1000,7 +1041,7 @@ async fn admin(store: &dyn Store, command: AdminCommand, out: Output) -> anyhow:
                 .iter()
                 .map(|m| {
                     json!({ "id": m.admin.id.to_string(), "email": m.admin.email.as_str(), "provider": m.admin.provider.wire_name(),
-                            "status": m.admin.status.as_str(), "access": access_json(m.access) })
+                            "status": m.admin.status.as_str(), "access": access_json(m.access), "pending": m.pending.is_some() })
                 })
                 .collect();
             let rows: Vec<_> = members
@@ -1010,7 +1051,7 @@ async fn admin(store: &dyn Store, command: AdminCommand, out: Output) -> anyhow:
                         m.admin.id.to_string(),
                         m.admin.email.to_string(),
                         ProviderArg::name(m.admin.provider).to_owned(),
-                        m.admin.status.as_str().to_owned(),
+                        if m.pending.is_some() { "invited".to_owned() } else { m.admin.status.as_str().to_owned() },
                         m.access.to_string(),
                     ]
                 })

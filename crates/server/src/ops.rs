@@ -161,11 +161,12 @@ pub fn invitation_verifier(state: &AppState, token: &str) -> Option<[u8; 32]> {
         .then(|| state.server_key.digest(token))
 }
 
-fn new_invitation(state: &AppState) -> (String, InvitationTerms) {
+/// A fresh invitation token, and what the store keeps of it.
+pub fn new_invitation(server_key: &ServerKey, lifetime: std::time::Duration) -> (String, InvitationTerms) {
     let token = format!("{INVITATION_PREFIX}{}", random_token());
-    let lifetime = time::Duration::try_from(state.config.invitation_lifetime).unwrap_or(time::Duration::days(5));
+    let lifetime = time::Duration::try_from(lifetime).unwrap_or(time::Duration::days(5));
     let terms =
-        InvitationTerms { verifier: state.server_key.digest(&token), expires_at: OffsetDateTime::now_utc() + lifetime };
+        InvitationTerms { verifier: server_key.digest(&token), expires_at: OffsetDateTime::now_utc() + lifetime };
     (token, terms)
 }
 
@@ -180,7 +181,7 @@ pub async fn invite_admin(
     access: Access,
     actor: &Actor,
 ) -> Result<Added, ApiError> {
-    let (token, terms) = new_invitation(state);
+    let (token, terms) = new_invitation(&state.server_key, state.config.invitation_lifetime);
     let (member, _) = state.store.add_admin(customer, &new.candidate(), None, access, Some(&terms), actor).await?;
     let invitation = match member.pending {
         Some(_) => Some(deliver(state, customer, &member, &token, actor).await),
@@ -197,14 +198,15 @@ pub async fn resend_invitation(
     admin: AdminId,
     actor: &Actor,
 ) -> Result<Added, ApiError> {
-    let (token, terms) = new_invitation(state);
+    let (token, terms) = new_invitation(&state.server_key, state.config.invitation_lifetime);
     let member = state.store.resend_invitation(customer, admin, &terms, actor).await?;
     let invitation = Some(deliver(state, customer, &member, &token, actor).await);
     Ok(Added { member, invitation })
 }
 
-fn invitation_url(state: &AppState, token: &str) -> String {
-    format!("{}/console/invitation?token={token}", state.config.issuer.url.trim_end_matches('/'))
+/// The link the invitee opens, on the deployment reached at `public_url`.
+pub fn invitation_url(public_url: &str, token: &str) -> String {
+    format!("{}/console/invitation?token={token}", public_url.trim_end_matches('/'))
 }
 
 async fn deliver(
@@ -214,7 +216,7 @@ async fn deliver(
     token: &str,
     actor: &Actor,
 ) -> InvitationLink {
-    let url = invitation_url(state, token);
+    let url = invitation_url(&state.config.issuer.url, token);
     let Some(smtp) = &state.config.smtp else { return InvitationLink { url, emailed: false } };
     let name = match state.store.customer(customer).await {
         Ok(Some(found)) => found.name,
