@@ -153,6 +153,26 @@ async fn reinvite_replaces_the_link_and_deleting_the_invitation_cancels_it() {
     assert_eq!(open(&app, &first).await.0, StatusCode::NOT_FOUND, "the previous link stops working");
     assert_eq!(open(&app, &second).await.0, StatusCode::OK);
 
+    let session = app.sign_in(&admin).await;
+    let no_redirects = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let resent = no_redirects
+        .post(app.url(&format!("/console/c/{customer}/administrators/{invitee}/reinvite")))
+        .header("cookie", &session.cookie)
+        .form(&[("csrf", session.csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resent.status(), StatusCode::SEE_OTHER, "the console re-invites too");
+    let dialog = resent.headers()["location"].to_str().unwrap().to_owned();
+    let page =
+        app.http.get(app.url(&dialog)).header("cookie", &session.cookie).send().await.unwrap().text().await.unwrap();
+    let marker = format!("id=\"invitation-link\" aria-labelledby=\"link-label\">");
+    let start = page.find(&marker).expect("the link dialog") + marker.len();
+    let third = page[start..].split('<').next().unwrap().to_owned();
+    assert_eq!(open(&app, &second).await.0, StatusCode::NOT_FOUND, "replaced again");
+    let second = third;
+    assert_eq!(open(&app, &second).await.0, StatusCode::OK, "the console's new link works: {second}");
+
     let (status, refused) =
         app.call(Method::PUT, &format!("/administrators/access?id={}", admin.id), &token, &customer, Some(body)).await;
     assert_eq!(status, StatusCode::CONFLICT, "only a pending administrator is re-invited: {refused}");
@@ -205,6 +225,11 @@ async fn an_administrator_of_another_customer_accepts_without_a_new_password() {
     assert_eq!(id(&created), known.id, "the same person");
     assert_eq!(app.store.memberships(known.id).await.unwrap().len(), 1, "not in the new customer yet");
 
+    let session = app.sign_in(&known).await;
+    let console = format!("/console/c/{customer}");
+    let early = app.http.get(app.url(&console)).header("cookie", &session.cookie).send().await.unwrap();
+    assert_eq!(early.status(), StatusCode::NOT_FOUND, "the customer is not theirs to see before they accept");
+
     let (_, page, _) = open(&app, &url(&created)).await;
     assert!(!page.contains("name=\"password\""), "no password to choose: {page}");
     let accepted = accept(&app, &url(&created), Some("an attempt to reset it")).await;
@@ -212,6 +237,7 @@ async fn an_administrator_of_another_customer_accepts_without_a_new_password() {
     assert_eq!(accepted.headers()["location"], format!("/console/sign-in?next=/console/c/{customer}").as_str());
 
     let session = app.sign_in(&known).await;
-    assert!(!session.cookie.is_empty(), "their own password still works");
+    let home = app.http.get(app.url(&console)).header("cookie", &session.cookie).send().await.unwrap();
+    assert_eq!(home.status(), StatusCode::OK, "their own password still works, and the customer is theirs");
     assert_eq!(app.store.memberships(known.id).await.unwrap().len(), 2);
 }
