@@ -167,7 +167,7 @@ async fn reinvite_replaces_the_link_and_deleting_the_invitation_cancels_it() {
     let page =
         app.http.get(app.url(&dialog)).header("cookie", &session.cookie).send().await.unwrap().text().await.unwrap();
     let marker = "id=\"invitation-link\" aria-labelledby=\"link-label\">";
-    let start = page.find(&marker).expect("the link dialog") + marker.len();
+    let start = page.find(marker).expect("the link dialog") + marker.len();
     let third = page[start..].split('<').next().unwrap().to_owned();
     assert_eq!(open(&app, &second).await.0, StatusCode::NOT_FOUND, "replaced again");
     let second = third;
