@@ -284,6 +284,55 @@ pub fn admin_status_changed(
     e
 }
 
+/// What happened to an invitation (issue #12).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InvitationEvent {
+    Sent,
+    Resent,
+    Accepted,
+    Expired,
+    Cancelled,
+}
+
+pub fn invitation(
+    customer: &CustomerId,
+    admin: &Admin,
+    access: Access,
+    what: InvitationEvent,
+    at: OffsetDateTime,
+    actor: &Actor,
+) -> LogEntry {
+    let (event_type, message) = match what {
+        InvitationEvent::Sent => (
+            "delegatedadministration:invitation/create",
+            format!("{} was invited to administer the customer with {} access.", admin.email, access.access_type()),
+        ),
+        InvitationEvent::Resent => (
+            "delegatedadministration:invitation/resend",
+            format!("A new invitation was sent to {}; the previous link no longer works.", admin.email),
+        ),
+        InvitationEvent::Accepted => (
+            "delegatedadministration:invitation/accept",
+            format!(
+                "{} accepted the invitation and now administers the customer with {} access.",
+                admin.email,
+                access.access_type()
+            ),
+        ),
+        InvitationEvent::Expired => (
+            "delegatedadministration:invitation/expire",
+            format!("The invitation of {} expired unaccepted.", admin.email),
+        ),
+        InvitationEvent::Cancelled => {
+            ("delegatedadministration:invitation/delete", format!("The invitation of {} was cancelled.", admin.email))
+        }
+    };
+    let mut e = about_admin(entry(customer, at, event_type, actor), admin);
+    e.message = message;
+    e.after = Some(access_json(access));
+    e
+}
+
 pub fn sign_in(customer: &CustomerId, admin: &Admin, succeeded: bool, at: OffsetDateTime) -> LogEntry {
     let actor = Actor::Admin { id: admin.id, name: admin.email.to_string() };
     let (event_type, message) = if succeeded {

@@ -55,6 +55,10 @@ pub enum Refusal {
     NotFullAdministrator,
     #[error("a customer may hold at most {0} service principals; delete one first")]
     PrincipalLimit(u64),
+    #[error("the administrator has accepted their invitation already: there is nothing to re-send")]
+    NotPending,
+    #[error("the invitation has expired: ask an administrator of the customer to send a new one")]
+    InvitationExpired,
 }
 
 impl Refusal {
@@ -78,6 +82,8 @@ impl Refusal {
             Refusal::NoPermission => "noPermission",
             Refusal::NotFullAdministrator => "notFullAdministrator",
             Refusal::PrincipalLimit(_) => "principalLimit",
+            Refusal::NotPending => "notPending",
+            Refusal::InvitationExpired => "invitationExpired",
         }
     }
 }
@@ -115,6 +121,30 @@ pub fn remove(authority: Authority, access: Access, full_admins: u64) -> Result<
 /// Deleting an administrator altogether: in each of their customers, as a removal there.
 pub fn delete(access: Access, full_admins: u64) -> Result<(), Refusal> {
     remove(Authority::Operator, access, full_admins)
+}
+
+/// Whether adding a person to a customer waits for them to accept an invitation (issue #12): every
+/// local administrator does — a new one proves their e-mail and chooses a password, one who
+/// already administers another customer agrees to join this one. A federated administrator joins
+/// at once: their identity provider vouches for them. Inviting only the federated people known
+/// elsewhere would tell a customer that another customer has them (issue #8: nothing one customer
+/// can call reveals another's administrators), so whether someone is invited depends on how they
+/// sign in, never on who else knows them.
+pub fn needs_invitation(provider: Provider) -> bool {
+    !provider.is_federated()
+}
+
+/// Changing the access a pending invitation offers: as for a member, except that it holds none yet,
+/// so no Full administrator is lost.
+pub fn change_invited_access(authority: Authority, before: Access, after: Access) -> Result<(), Refusal> {
+    authority.covers(before)?;
+    authority.covers(after)?;
+    grantable(after)
+}
+
+/// Cancelling, or re-sending, an invitation that offers `access`.
+pub fn withdraw_or_resend(authority: Authority, access: Access) -> Result<(), Refusal> {
+    authority.covers(access)
 }
 
 /// Disabling or enabling an administrator: only their identity provider does that (R7).
@@ -239,6 +269,26 @@ mod tests {
             );
             assert_eq!(add(authority, custom(&[Permission::SystemLog])), Ok(()));
         }
+    }
+
+    #[test]
+    fn a_pending_invitation_is_not_a_full_administrator_to_keep() {
+        let full = Authority::Holds(Access::Full);
+        assert_eq!(change_invited_access(full, Access::Full, custom(&[Permission::SystemLog])), Ok(()));
+        assert_eq!(withdraw_or_resend(full, Access::Full), Ok(()));
+        let limited = Authority::Holds(custom(&[Permission::Administrators]));
+        assert_eq!(withdraw_or_resend(limited, Access::Full), Err(Refusal::BeyondOwnAccess));
+        assert_eq!(
+            change_invited_access(limited, custom(&[Permission::Administrators]), custom(&[])),
+            Err(Refusal::NoPermission)
+        );
+    }
+
+    #[test]
+    fn local_administrators_are_invited_and_federated_ones_join_at_once() {
+        assert!(needs_invitation(Provider::Local));
+        assert!(!needs_invitation(Provider::AzureAd));
+        assert!(!needs_invitation(Provider::Okta));
     }
 
     #[test]

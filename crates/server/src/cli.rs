@@ -198,6 +198,29 @@ pub struct ServeArgs {
     /// `trustgate keys rotate --algorithm`.
     #[arg(long, env = "TRUSTGATE_SIGNING_ALGORITHM", default_value_t = DEFAULT_SIGNING_ALGORITHM)]
     pub signing_algorithm: Algorithm,
+    /// How long an administrator's invitation link works. Default 5d, as Citrix Cloud (units: s, m, h, d).
+    #[arg(long, env = "TRUSTGATE_INVITATION_LIFETIME", value_parser = parse_duration)]
+    pub invitation_lifetime: Option<Duration>,
+    /// Mail server that invitation e-mails are sent through; without it, invitation links are only
+    /// shown to the inviting administrator.
+    #[arg(long, env = "TRUSTGATE_SMTP_HOST", requires = "smtp_from")]
+    pub smtp_host: Option<String>,
+    /// Port of --smtp-host. Default: 587 with STARTTLS, 465 with TLS, 25 without.
+    #[arg(long, env = "TRUSTGATE_SMTP_PORT")]
+    pub smtp_port: Option<u16>,
+    /// How the connection to --smtp-host is protected.
+    #[arg(long, env = "TRUSTGATE_SMTP_SECURITY", value_enum, default_value_t)]
+    pub smtp_security: crate::mail::SmtpSecurity,
+    /// Sender of invitation e-mails: `trustgate@example.com` or `Trustgate <trustgate@example.com>`.
+    #[arg(long, env = "TRUSTGATE_SMTP_FROM", value_parser = crate::mail::parse_mailbox)]
+    pub smtp_from: Option<lettre::message::Mailbox>,
+    /// User name at --smtp-host, when it wants one (with TRUSTGATE_SMTP_PASSWORD).
+    #[arg(long, env = "TRUSTGATE_SMTP_USERNAME", requires = "smtp_password")]
+    pub smtp_username: Option<String>,
+    /// Password of --smtp-username. Prefer the environment variable: a command line is visible to
+    /// other users of the machine.
+    #[arg(long, env = "TRUSTGATE_SMTP_PASSWORD", hide_env_values = true, requires = "smtp_username")]
+    pub smtp_password: Option<String>,
 }
 
 impl ServeArgs {
@@ -225,8 +248,22 @@ impl ServeArgs {
             connections,
             systemlog_retention: Duration::from_secs(u64::from(self.systemlog_retention_days) * 86_400),
             signing_algorithm: self.signing_algorithm,
+            invitation_lifetime: self.invitation_lifetime.unwrap_or(crate::config::DEFAULT_INVITATION_LIFETIME),
+            smtp: self.smtp(),
             ..ServerConfig::default()
         }
+    }
+
+    fn smtp(&self) -> Option<crate::mail::SmtpSettings> {
+        use crate::mail::SmtpSecurity;
+        let (host, from) = (self.smtp_host.clone()?, self.smtp_from.clone()?);
+        let port = self.smtp_port.unwrap_or(match self.smtp_security {
+            SmtpSecurity::Starttls => 587,
+            SmtpSecurity::Tls => 465,
+            SmtpSecurity::None => 25,
+        });
+        let credentials = self.smtp_username.clone().zip(self.smtp_password.clone());
+        Some(crate::mail::SmtpSettings { host, port, from, security: self.smtp_security, credentials })
     }
 
     fn hash_limits(&self) -> HashLimits {
@@ -238,7 +275,7 @@ impl ServeArgs {
     }
 }
 
-/// `500ms`, `5s`, `2m`, or a bare number of seconds.
+/// `500ms`, `5s`, `2m`, `12h`, `5d`, or a bare number of seconds.
 fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
     let (number, unit) = text.find(|c: char| !c.is_ascii_digit()).map_or((text, ""), |at| text.split_at(at));
@@ -247,7 +284,9 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
         "ms" => Ok(Duration::from_millis(n)),
         "" | "s" => Ok(Duration::from_secs(n)),
         "m" => Ok(Duration::from_secs(n.saturating_mul(60))),
-        _ => Err(format!("{text:?} has an unknown unit; use ms, s or m")),
+        "h" => Ok(Duration::from_secs(n.saturating_mul(3600))),
+        "d" => Ok(Duration::from_secs(n.saturating_mul(86_400))),
+        _ => Err(format!("{text:?} has an unknown unit; use ms, s, m, h or d")),
     }
 }
 
@@ -383,6 +422,27 @@ pub enum AdminCommand {
         /// (else TRUSTGATE_ADMIN_PASSWORD, else one is generated and printed).
         #[arg(long)]
         password_stdin: bool,
+    },
+    /// Invite a local administrator to a customer: prints the one-time link to pass on. They have
+    /// no access until they open it (and, if new, choose a password there).
+    Invite {
+        /// The customer's id (see `trustgate customer list`).
+        #[arg(long)]
+        customer: String,
+        /// The e-mail they sign in with.
+        #[arg(long)]
+        email: String,
+        /// The name shown in the console; the e-mail when omitted.
+        #[arg(long)]
+        name: Option<String>,
+        #[command(flatten)]
+        access: AccessArgs,
+        /// The URL the console is reached at, as `serve --public-url`: the link starts with it.
+        #[arg(long, env = "TRUSTGATE_PUBLIC_URL", default_value = "http://127.0.0.1:8080")]
+        public_url: String,
+        /// How long the link works, as `serve --invitation-lifetime`. Default 5d.
+        #[arg(long, env = "TRUSTGATE_INVITATION_LIFETIME", value_parser = parse_duration)]
+        invitation_lifetime: Option<Duration>,
     },
     /// List a customer's administrators.
     List {
@@ -650,7 +710,7 @@ async fn operate(store: Arc<dyn Store>, place: Place<'_>, command: Command, out:
         Command::CopyToPostgres { .. } | Command::Bench(_) | Command::Backup { .. } => Ok(()),
         Command::Serve(args) => serve(store, place, *args).await,
         Command::Customer(command) => customer(store.as_ref(), command, out).await,
-        Command::Admin(command) => admin(store.as_ref(), command, out).await,
+        Command::Admin(command) => admin(store.as_ref(), place, command, out).await,
         Command::Client(command) => client(store.as_ref(), place, command, out).await,
         Command::Principal(command) => principal(store.as_ref(), place, command, out).await,
         Command::Keys(KeysCommand::Rotate { revoke_previous, algorithm }) => {
@@ -857,7 +917,7 @@ async fn bootstrap(store: &dyn Store, email: &str) -> anyhow::Result<(CustomerId
     let hash = password::hash(password.clone()).await?;
     let candidate = local_admin(email.clone(), None, now)?;
     let (member, created) =
-        store.add_admin(&customer.id, &candidate, Some(&hash), Access::Full, &Actor::System).await?;
+        store.add_admin(&customer.id, &candidate, Some(&hash), Access::Full, None, &Actor::System).await?;
     if !created {
         store.set_password_hash(member.admin.id, &hash).await?;
     }
@@ -981,7 +1041,7 @@ fn access_json(access: Access) -> Value {
     json!({ "accessType": access.access_type(), "policies": access.permissions().iter().map(Permission::name).collect::<Vec<_>>() })
 }
 
-async fn admin(store: &dyn Store, command: AdminCommand, out: Output) -> anyhow::Result<()> {
+async fn admin(store: &dyn Store, place: Place<'_>, command: AdminCommand, out: Output) -> anyhow::Result<()> {
     match command {
         AdminCommand::Add { customer, email, name, access, provider, external_id, password_stdin } => {
             let customer = known_customer(store, &customer).await?;
@@ -1001,7 +1061,7 @@ async fn admin(store: &dyn Store, command: AdminCommand, out: Output) -> anyhow:
                 (None, None)
             };
             let (member, created) =
-                store.add_admin(&customer, &candidate, hash.as_deref(), access, &Actor::System).await?;
+                store.add_admin(&customer, &candidate, hash.as_deref(), access, None, &Actor::System).await?;
             let admin = member.admin;
             let shown_password = password.filter(|_| created);
             let mut text =
@@ -1015,6 +1075,26 @@ async fn admin(store: &dyn Store, command: AdminCommand, out: Output) -> anyhow:
                 text,
             );
         }
+        AdminCommand::Invite { customer, email, name, access, public_url, invitation_lifetime } => {
+            let key = deployment_key(store, place).await?;
+            let customer = known_customer(store, &customer).await?;
+            let access = access.access()?;
+            let email = given("--email", Email::parse(&email))?;
+            let candidate = local_admin(email, name.as_deref(), OffsetDateTime::now_utc())?;
+            let lifetime = invitation_lifetime.unwrap_or(crate::config::DEFAULT_INVITATION_LIFETIME);
+            let (token, terms) = ops::new_invitation(&key, lifetime);
+            let (member, _) =
+                store.add_admin(&customer, &candidate, None, access, Some(&terms), &Actor::System).await?;
+            let url = ops::invitation_url(&public_url, &token);
+            out.print(
+                json!({ "id": member.admin.id.to_string(), "email": member.admin.email.as_str(),
+                        "customerId": customer.as_str(), "access": access_json(access), "invitationUrl": url }),
+                format!(
+                    "Invited {} to customer {customer} with {access} access (id {}). Pass on this link (shown only now):\n{url}",
+                    member.admin.email, member.admin.id
+                ),
+            );
+        }
         AdminCommand::List { customer } => {
             let customer = known_customer(store, &customer).await?;
             let members = store.members(&customer, None, u32::MAX).await?;
@@ -1022,7 +1102,7 @@ async fn admin(store: &dyn Store, command: AdminCommand, out: Output) -> anyhow:
                 .iter()
                 .map(|m| {
                     json!({ "id": m.admin.id.to_string(), "email": m.admin.email.as_str(), "provider": m.admin.provider.wire_name(),
-                            "status": m.admin.status.as_str(), "access": access_json(m.access) })
+                            "status": m.admin.status.as_str(), "access": access_json(m.access), "pending": m.pending.is_some() })
                 })
                 .collect();
             let rows: Vec<_> = members
@@ -1032,7 +1112,7 @@ async fn admin(store: &dyn Store, command: AdminCommand, out: Output) -> anyhow:
                         m.admin.id.to_string(),
                         m.admin.email.to_string(),
                         ProviderArg::name(m.admin.provider).to_owned(),
-                        m.admin.status.as_str().to_owned(),
+                        if m.pending.is_some() { "invited".to_owned() } else { m.admin.status.as_str().to_owned() },
                         m.access.to_string(),
                     ]
                 })

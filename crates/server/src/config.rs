@@ -45,7 +45,14 @@ pub struct ServerConfig {
     pub systemlog_prune_interval: Duration,
     /// The algorithm of the signing key made when the store has none.
     pub signing_algorithm: Algorithm,
+    /// How long an invitation link works (Citrix: 5 days).
+    pub invitation_lifetime: Duration,
+    /// Where invitation e-mails are sent through; without it the link is only shown to the inviter.
+    pub smtp: Option<crate::mail::SmtpSettings>,
 }
+
+/// Citrix Cloud's administrator invitations expire after 5 days.
+pub const DEFAULT_INVITATION_LIFETIME: Duration = Duration::from_secs(5 * 86_400);
 
 /// Citrix Cloud keeps system-log records for 90 days.
 pub const DEFAULT_SYSTEMLOG_RETENTION_DAYS: u32 = 90;
@@ -119,6 +126,8 @@ impl Default for ServerConfig {
             systemlog_retention: Duration::from_secs(u64::from(DEFAULT_SYSTEMLOG_RETENTION_DAYS) * 86_400),
             systemlog_prune_interval: Duration::from_secs(3600),
             signing_algorithm: DEFAULT_SIGNING_ALGORITHM,
+            invitation_lifetime: DEFAULT_INVITATION_LIFETIME,
+            smtp: None,
         }
     }
 }

@@ -22,6 +22,7 @@ mod console;
 mod error;
 mod grant;
 mod list_cache;
+pub mod mail;
 mod observe;
 mod password;
 mod refusals;

@@ -9,9 +9,10 @@ use trustgate_core::admin::{Admin, AdminStatus, Email, Provider};
 use trustgate_core::client::{parse_client_name, ApiClient, ClientKind};
 use trustgate_core::event::{self, Actor};
 use trustgate_core::ids::{AdminId, ClientId, CustomerId};
-use trustgate_core::secret::{ClientSecret, ServerKey};
+use trustgate_core::lifecycle::Refusal;
+use trustgate_core::secret::{random_token, ClientSecret, ServerKey};
 use trustgate_core::ValidationError;
-use trustgate_store::{Member, Store};
+use trustgate_store::{Invitation, InvitationTerms, Member, Store, StoreError};
 
 use crate::error::ApiError;
 use crate::password;
@@ -99,7 +100,7 @@ pub async fn add_admin(
     access: Access,
     actor: &Actor,
 ) -> Result<Member, ApiError> {
-    Ok(store.add_admin(customer, &new.candidate(), None, access, actor).await?.0)
+    Ok(store.add_admin(customer, &new.candidate(), None, access, None, actor).await?.0)
 }
 
 /// Checks an administrator's e-mail and password from `source`. A success is written to the system
@@ -149,4 +150,154 @@ pub async fn authenticate(
 
 fn bad_sign_in() -> ApiError {
     ApiError::Unauthenticated { reason: "invalid", detail: "Invalid e-mail or password." }
+}
+
+// Invitations for local administrators (issue #12).
+
+/// Marks invitation tokens, so a secret scanner can tell one pasted where it should not be.
+const INVITATION_PREFIX: &str = "tgi_";
+
+/// An administrator just added: a member at once, or a pending one with the invitation link,
+/// which exists in clear only now (the store keeps a keyed verifier of its token).
+pub struct Added {
+    pub member: Member,
+    pub invitation: Option<InvitationLink>,
+}
+
+pub struct InvitationLink {
+    pub url: String,
+    /// Whether the link was also e-mailed to the invitee (SMTP configured, and the server took it).
+    pub emailed: bool,
+}
+
+impl std::fmt::Debug for InvitationLink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InvitationLink").field("emailed", &self.emailed).finish_non_exhaustive()
+    }
+}
+
+/// The keyed verifier the store finds an invitation by; `None` for text that cannot be a token.
+pub fn invitation_verifier(state: &AppState, token: &str) -> Option<[u8; 32]> {
+    let token = token.trim();
+    let body = token.strip_prefix(INVITATION_PREFIX)?;
+    (body.len() == 43 && body.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))
+        .then(|| state.server_key.digest(token))
+}
+
+/// A fresh invitation token, and what the store keeps of it.
+pub fn new_invitation(server_key: &ServerKey, lifetime: std::time::Duration) -> (String, InvitationTerms) {
+    let token = format!("{INVITATION_PREFIX}{}", random_token());
+    let lifetime = time::Duration::try_from(lifetime).unwrap_or(time::Duration::days(5));
+    let terms =
+        InvitationTerms { verifier: server_key.digest(&token), expires_at: OffsetDateTime::now_utc() + lifetime };
+    (token, terms)
+}
+
+/// Adds an administrator to `customer` as the console and the Administrators API do: a local
+/// administrator, new or one who already administers another customer, is invited (the
+/// membership grants nothing until accepted); a federated administrator joins at once
+/// (`trustgate_core::lifecycle::needs_invitation` says why).
+pub async fn invite_admin(
+    state: &AppState,
+    customer: &CustomerId,
+    new: NewAdmin,
+    access: Access,
+    actor: &Actor,
+) -> Result<Added, ApiError> {
+    let (token, terms) = new_invitation(&state.server_key, state.config.invitation_lifetime);
+    let (member, _) = state.store.add_admin(customer, &new.candidate(), None, access, Some(&terms), actor).await?;
+    let invitation = match member.pending {
+        Some(_) => Some(deliver(state, customer, &member, &token, actor).await),
+        None => None,
+    };
+    Ok(Added { member, invitation })
+}
+
+/// Citrix's `accessType: Reinvite`: a new link for a pending member, valid for a full lifetime
+/// again; the previous link stops working.
+pub async fn resend_invitation(
+    state: &AppState,
+    customer: &CustomerId,
+    admin: AdminId,
+    actor: &Actor,
+) -> Result<Added, ApiError> {
+    let (token, terms) = new_invitation(&state.server_key, state.config.invitation_lifetime);
+    let member = state.store.resend_invitation(customer, admin, &terms, actor).await?;
+    let invitation = Some(deliver(state, customer, &member, &token, actor).await);
+    Ok(Added { member, invitation })
+}
+
+/// The link the invitee opens, on the deployment reached at `public_url`.
+pub fn invitation_url(public_url: &str, token: &str) -> String {
+    format!("{}/console/invitation?token={token}", public_url.trim_end_matches('/'))
+}
+
+async fn deliver(
+    state: &AppState,
+    customer: &CustomerId,
+    member: &Member,
+    token: &str,
+    actor: &Actor,
+) -> InvitationLink {
+    let url = invitation_url(&state.config.issuer.url, token);
+    let Some(smtp) = &state.config.smtp else { return InvitationLink { url, emailed: false } };
+    let name = match state.store.customer(customer).await {
+        Ok(Some(found)) => found.name,
+        _ => customer.to_string(),
+    };
+    let days = state.config.invitation_lifetime.as_secs().div_ceil(86_400);
+    let body = format!(
+        "{} invites you to administer {name} in Trustgate.\n\n\
+         Open this link to accept the invitation (it works once, for {days} day(s)):\n\n{url}\n\n\
+         If you did not expect this invitation, ignore this message.\n",
+        actor.display_name()
+    );
+    let subject = format!("Invitation to administer {name}");
+    match crate::mail::send(smtp, member.admin.email.as_str(), &subject, body).await {
+        Ok(()) => InvitationLink { url, emailed: true },
+        Err(error) => {
+            tracing::warn!(%error, customer = %customer, "the inviting administrator is shown the link instead");
+            InvitationLink { url, emailed: false }
+        }
+    }
+}
+
+/// Looks up the invitation behind `token` for the invitee's page. An expired one is reported as
+/// such, and its expiry written to the system log if it was not yet.
+pub async fn invitation(state: &AppState, token: &str) -> Result<Invitation, ApiError> {
+    let verifier = invitation_verifier(state, token).ok_or(ApiError::NotFound("invitation"))?;
+    let found = state.store.invitation(&verifier).await?.ok_or(ApiError::NotFound("invitation"))?;
+    let now = OffsetDateTime::now_utc();
+    if found.expires_at <= now {
+        state.store.log_expired_invitations(now).await?;
+        return Err(StoreError::Refused(Refusal::InvitationExpired).into());
+    }
+    Ok(found)
+}
+
+/// Accepts the invitation behind `token`. An invitee without a password chooses one here
+/// (`password`, under the usual rules); one who has a password keeps it, and `password` is ignored.
+pub async fn accept_invitation(
+    state: &AppState,
+    token: &str,
+    password: Option<String>,
+) -> Result<Invitation, ApiError> {
+    let found = invitation(state, token).await?;
+    let verifier = invitation_verifier(state, token).ok_or(ApiError::NotFound("invitation"))?;
+    let hash = match (found.has_password, password) {
+        (true, _) => None,
+        (false, None) => return Err(ValidationError::missing("password").into()),
+        (false, Some(password)) => {
+            password::check_strength(&password)?;
+            Some(password::hash(password).await?)
+        }
+    };
+    let now = OffsetDateTime::now_utc();
+    match state.store.accept_invitation(&verifier, hash.as_deref(), now).await {
+        Err(StoreError::Refused(Refusal::InvitationExpired)) => {
+            state.store.log_expired_invitations(now).await?;
+            Err(StoreError::Refused(Refusal::InvitationExpired).into())
+        }
+        other => Ok(other?),
+    }
 }

@@ -28,6 +28,10 @@ pub(crate) async fn prune_periodically(shared: Weak<Shared>) {
             if let Some(cutoff) = OffsetDateTime::now_utc().checked_sub(retention) {
                 prune(&shared, cutoff).await;
             }
+            // Invitations that expired since the last pass are written to the system log (R10).
+            if let Err(error) = shared.store.log_expired_invitations(OffsetDateTime::now_utc()).await {
+                tracing::warn!(%error, "logging expired invitations failed; retrying at the next pass");
+            }
             shared.config.systemlog_prune_interval
         };
         tokio::time::sleep(interval).await;

@@ -46,6 +46,8 @@ pub struct Shared {
     pub metrics: Metrics,
     /// Secrets of clients just created in the console, each waiting for its one view.
     pub reveals: crate::console::Reveals,
+    /// Invitation links just made in the console, each waiting for its one view (issue #12).
+    pub invitation_links: crate::console::Reveals<crate::console::InvitationShown>,
 }
 
 /// The signing keys and the tokens verified with them, replaced together: a token verified with
@@ -104,6 +106,7 @@ impl AppState {
             revoked: RevokedTokens::default(),
             metrics,
             reveals: crate::console::Reveals::default(),
+            invitation_links: crate::console::Reveals::default(),
         });
         shared.store.watch_changes(Arc::new(Feed(Arc::downgrade(&shared))));
         // Read after subscribing: a revocation committed in between arrives through the feed.

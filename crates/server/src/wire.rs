@@ -51,13 +51,19 @@ pub struct AdministratorResult {
     external_provider_type: Option<ExternalProviderType>,
     /// `active` or `disabled`.
     status: &'static str,
+    /// Invited and not accepted yet: the administrator has no access until they accept.
     pending: bool,
+    /// The invitation expired unaccepted; `accessType: Reinvite` sends a new one.
     invitation_expired: bool,
     legacy_providers: Vec<String>,
     #[schema(format = DateTime)]
     created_date: String,
     #[schema(format = DateTime)]
     updated_date: String,
+    /// Trustgate's addition, only in the answer that made an invitation: the one-time link to
+    /// pass on to the invitee (it is never shown again).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    invitation_url: Option<String>,
 }
 
 /// `Full`, or `Custom` with the policies granted.
@@ -198,11 +204,19 @@ pub fn administrator_result(customer: &CustomerId, member: &Member) -> Administr
         external_oid: admin.external_id.clone(),
         external_provider_type: ExternalProviderType::of(admin.provider),
         status: admin.status.as_str(),
-        pending: false,
-        invitation_expired: false,
+        pending: member.pending.is_some(),
+        invitation_expired: member.pending.is_some_and(|p| p.expired(OffsetDateTime::now_utc())),
         legacy_providers: Vec::new(),
         created_date: rfc3339(member.created_at),
         updated_date: rfc3339(member.updated_at),
+        invitation_url: None,
+    }
+}
+
+impl AdministratorResult {
+    pub fn with_invitation_url(mut self, url: Option<String>) -> Self {
+        self.invitation_url = url;
+        self
     }
 }
 
@@ -229,6 +243,7 @@ pub fn principal_result(principal: &ApiClient) -> Option<AdministratorResult> {
         status: "active",
         pending: false,
         invitation_expired: false,
+        invitation_url: None,
         legacy_providers: Vec::new(),
         created_date: rfc3339(principal.created_at),
         updated_date: rfc3339(principal.created_at),
@@ -242,6 +257,16 @@ pub struct AccessModel {
     #[schema(inline)]
     access_type: AccessType,
     policies: Vec<Policy>,
+    /// Trustgate's addition, only in the answer to `accessType: Reinvite`: the new one-time link.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    invitation_url: Option<String>,
+}
+
+impl AccessModel {
+    pub fn with_invitation_url(mut self, url: Option<String>) -> Self {
+        self.invitation_url = url;
+        self
+    }
 }
 
 #[derive(Serialize, ToSchema)]
@@ -281,7 +306,7 @@ pub fn access_model(access: Access) -> AccessModel {
             scope_choices: ScopeChoices { all_scopes_selected: true, choices: Vec::new() },
         })
         .collect();
-    AccessModel { access_type: access.into(), policies }
+    AccessModel { access_type: access.into(), policies, invitation_url: None }
 }
 
 /// A policy sent back from the template: granted when `checkable.value` is true or `checkable` is absent.

@@ -29,7 +29,10 @@ use trustgate_core::secret::SecretVerifier;
 pub use changes::{Change, ChangeListener};
 pub use copy::copy_sqlite_to_postgres;
 pub use error::{StoreError, StoreResult};
-pub use model::{ClientGrant, LogQuery, LogRecord, LogView, Member, Membership, Notification, PoolUse, Session};
+pub use model::{
+    ClientGrant, Invitation, InvitationTerms, LogQuery, LogRecord, LogView, Member, Membership, Notification, Pending,
+    PoolUse, Session,
+};
 pub use postgres::PostgresStore;
 pub use scratch::{create_scratch_database, drop_scratch_database, sibling_database_url};
 pub use sqlite::{SqliteStore, SQLITE_FILE};
@@ -81,13 +84,15 @@ pub trait Store: Send + Sync + 'static {
         -> StoreResult<()>;
     /// Adds the person `candidate` describes to `customer`: the one Trustgate already knows by the
     /// same identity (`lifecycle::Identity`), else `candidate` itself, created with `password_hash`.
-    /// Returns the membership and whether the administrator was created.
+    /// With `invite`, a person `lifecycle::needs_invitation` names joins as a pending member
+    /// (issue #12) instead. Returns the membership and whether the administrator was created.
     async fn add_admin(
         &self,
         customer: &CustomerId,
         candidate: &Admin,
         password_hash: Option<&str>,
         access: Access,
+        invite: Option<&InvitationTerms>,
         actor: &Actor,
     ) -> StoreResult<(Member, bool)>;
     async fn member(&self, customer: &CustomerId, admin: AdminId) -> StoreResult<Option<Member>>;
@@ -95,7 +100,7 @@ pub trait Store: Send + Sync + 'static {
     async fn members(&self, customer: &CustomerId, after: Option<AdminId>, limit: u32) -> StoreResult<Vec<Member>>;
     async fn memberships(&self, admin: AdminId) -> StoreResult<Vec<Membership>>;
     async fn standing(&self, customer: &CustomerId, admin: AdminId) -> StoreResult<Option<Standing>>;
-    /// R5: returns the access held before. Refuses to leave a customer without a Full administrator.
+    /// R5: returns the access held before. On a pending member, changes what the invitation offers. Refuses to leave a customer without a Full administrator.
     async fn set_access(
         &self,
         customer: &CustomerId,
@@ -105,8 +110,36 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<Access>;
     /// R6: ends the membership and deletes the admin's clients in this customer, in one transaction.
     /// Returns how many clients were deleted. Refuses to remove the last Full administrator.
-    /// Ends the administrator's sessions if this was their last customer.
+    /// Ends the administrator's sessions if this was their last customer. On a pending member, cancels
+    /// the invitation.
     async fn remove_member(&self, customer: &CustomerId, admin: AdminId, actor: &Actor) -> StoreResult<usize>;
+
+    // Invitations for local administrators (issue #12). A pending membership grants nothing:
+    // `standing`, `memberships`, `client_grant` and every authority check skip it.
+
+    /// Replaces a pending member's invitation link (the previous one stops working) and its expiry.
+    async fn resend_invitation(
+        &self,
+        customer: &CustomerId,
+        admin: AdminId,
+        terms: &InvitationTerms,
+        actor: &Actor,
+    ) -> StoreResult<Member>;
+    /// Cancels the pending invitation of the member `customer` knows by `email`; false when there is none.
+    async fn cancel_invitation(&self, customer: &CustomerId, email: &Email, actor: &Actor) -> StoreResult<bool>;
+    /// The invitation whose token has `verifier`, expired or not; `None` once accepted, cancelled
+    /// or replaced.
+    async fn invitation(&self, verifier: &[u8; 32]) -> StoreResult<Option<Invitation>>;
+    /// Accepts the invitation: from now the membership grants its access. `password_hash` becomes
+    /// the password of an invitee who has none (and is required then); an invitee who has one keeps it.
+    async fn accept_invitation(
+        &self,
+        verifier: &[u8; 32],
+        password_hash: Option<&str>,
+        now: OffsetDateTime,
+    ) -> StoreResult<Invitation>;
+    /// Writes each invitation that expired unaccepted to its customer's system log, once. Returns how many.
+    async fn log_expired_invitations(&self, now: OffsetDateTime) -> StoreResult<u64>;
 
     /// Fails with `NotFound` unless the owner is a member of the client's customer (R1), and is
     /// refused when the owner already owns `cap` clients there.

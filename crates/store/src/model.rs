@@ -23,9 +23,51 @@ pub struct PoolUse {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Member {
     pub admin: Admin,
+    /// What the membership grants; while `pending`, what it will grant once accepted.
     pub access: Access,
     pub created_at: OffsetDateTime,
     pub updated_at: OffsetDateTime,
+    /// An invitation not yet accepted: until it is, the membership grants nothing.
+    pub pending: Option<Pending>,
+}
+
+/// A membership waiting for its invitee (issue #12).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Pending {
+    pub expires_at: OffsetDateTime,
+}
+
+impl Pending {
+    pub fn expired(&self, now: OffsetDateTime) -> bool {
+        self.expires_at <= now
+    }
+}
+
+/// What an invitation is made with: the keyed verifier of its one-time token (the token itself
+/// is never stored) and when it stops working.
+#[derive(Clone, PartialEq, Eq)]
+pub struct InvitationTerms {
+    pub verifier: [u8; 32],
+    pub expires_at: OffsetDateTime,
+}
+
+impl std::fmt::Debug for InvitationTerms {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InvitationTerms").field("expires_at", &self.expires_at).finish_non_exhaustive()
+    }
+}
+
+/// An invitation found by its token, as the invitee's pages show it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invitation {
+    pub customer: Customer,
+    /// The invitee, as the inviting customer knows them.
+    pub admin: Admin,
+    pub access: Access,
+    pub expires_at: OffsetDateTime,
+    /// Whether the invitee has a password already (they administer another customer): they
+    /// accept without choosing one, and sign in with theirs.
+    pub has_password: bool,
 }
 
 /// A customer an administrator belongs to, with their access there.

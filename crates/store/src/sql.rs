@@ -64,16 +64,55 @@ pub(crate) fn access_columns(access: Access) -> (&'static str, String) {
     (access.access_type(), permissions)
 }
 
-pub(crate) type MemberRow = (String, String, String, String, Option<String>, String, i64, String, String, i64, i64);
+pub(crate) type MemberRow =
+    (String, String, String, String, Option<String>, String, i64, String, String, i64, i64, Option<i64>);
+
+/// The columns of a [`MemberRow`], from `memberships m JOIN admins a` + [`pending_join!`]. These
+/// are macros, not constants, so `concat!` builds each query as one static string.
+macro_rules! member_columns {
+    () => {
+        "a.id, m.email, m.display_name, a.provider, a.external_id, a.status, a.created_at, \
+         m.access_type, m.permissions, m.created_at, m.updated_at, i.expires_at"
+    };
+}
+
+/// Joins a membership `m` to its invitation `i`, if it is pending.
+macro_rules! pending_join {
+    () => {
+        " LEFT JOIN invitations i ON i.customer_id = m.customer_id AND i.admin_id = m.admin_id "
+    };
+}
+
+/// A condition on a membership `m`: it is not pending (issue #12: an invitation grants nothing).
+macro_rules! accepted {
+    () => {
+        " NOT EXISTS (SELECT 1 FROM invitations p WHERE p.customer_id = m.customer_id AND p.admin_id = m.admin_id) "
+    };
+}
+
+pub(crate) use {accepted, member_columns, pending_join};
 
 pub(crate) fn member(row: MemberRow) -> StoreResult<Member> {
-    let (id, email, display_name, provider, external_id, status, created, access_type, permissions, since, updated) =
-        row;
+    let (
+        id,
+        email,
+        display_name,
+        provider,
+        external_id,
+        status,
+        created,
+        access_type,
+        permissions,
+        since,
+        updated,
+        until,
+    ) = row;
     Ok(Member {
         admin: admin((id, email, display_name, provider, external_id, status, created))?,
         access: access(&access_type, &permissions)?,
         created_at: from_ms(since),
         updated_at: from_ms(updated),
+        pending: until.map(|at| crate::model::Pending { expires_at: from_ms(at) }),
     })
 }
 
@@ -245,7 +284,7 @@ macro_rules! store_impl {
         use trustgate_core::client::{ApiClient, ClientKind, PRINCIPALS_PER_CUSTOMER_MAX};
         use trustgate_core::custody::KeyAtRest;
         use trustgate_core::customer::{Customer, DisabledOwnerPolicy};
-        use trustgate_core::event::{self, Actor, DeletionCause, LogEntry};
+        use trustgate_core::event::{self, Actor, DeletionCause, InvitationEvent, LogEntry};
         use trustgate_core::ids::{AdminId, ClientId, CustomerId};
         use trustgate_core::lifecycle::{self, Authority, Identity};
         use trustgate_core::rights::{PrincipalKind, Standing};
@@ -254,7 +293,10 @@ macro_rules! store_impl {
 
         use crate::changes::{Change, ChangeListener};
         use crate::error::{StoreError, StoreResult};
-        use crate::model::{ClientGrant, LogQuery, LogRecord, LogView, Member, Membership, Notification, PoolUse, Session};
+        use crate::model::{
+            ClientGrant, Invitation, InvitationTerms, LogQuery, LogRecord, LogView, Member, Membership, Notification,
+            PoolUse, Session,
+        };
         use crate::sql::{self, ms};
         use crate::Store;
 
@@ -300,11 +342,8 @@ macro_rules! store_impl {
         }
 
         async fn load_member(tx: &mut Tx, customer: &CustomerId, admin: AdminId) -> StoreResult<Option<Member>> {
-            sqlx::query_as::<_, sql::MemberRow>(
-                "SELECT a.id, m.email, m.display_name, a.provider, a.external_id, a.status, a.created_at, \
-                 m.access_type, m.permissions, m.created_at, m.updated_at \
-                 FROM memberships m JOIN admins a ON a.id = m.admin_id WHERE m.customer_id = $1 AND m.admin_id = $2",
-            )
+            sqlx::query_as::<_, sql::MemberRow>(concat!("SELECT ", crate::sql::member_columns!(), " FROM memberships m JOIN admins a ON a.id = m.admin_id ", crate::sql::pending_join!(), " \
+                 WHERE m.customer_id = $1 AND m.admin_id = $2"))
             .bind(customer.as_str())
             .bind(admin.to_string())
             .fetch_optional(&mut **tx)
@@ -316,7 +355,7 @@ macro_rules! store_impl {
         /// How many administrators of `customer` hold Full access; read under the customer's lock.
         async fn full_admins(tx: &mut Tx, customer: &CustomerId) -> StoreResult<u64> {
             let (full,): (i64,) =
-                sqlx::query_as("SELECT COUNT(*) FROM memberships WHERE customer_id = $1 AND access_type = 'Full'")
+                sqlx::query_as(concat!("SELECT COUNT(*) FROM memberships m WHERE m.customer_id = $1 AND m.access_type = 'Full' AND ", crate::sql::accepted!()))
                     .bind(customer.as_str())
                     .fetch_one(&mut **tx)
                     .await?;
@@ -347,11 +386,9 @@ macro_rules! store_impl {
                 Actor::System => return Ok(Authority::Operator),
                 Actor::Admin { id, .. } => (
                     PrincipalKind::Admin,
-                    sqlx::query_as(
-                        "SELECT m.access_type, m.permissions, a.status, c.disabled_owner_policy \
+                    sqlx::query_as(concat!("SELECT m.access_type, m.permissions, a.status, c.disabled_owner_policy \
                          FROM memberships m JOIN admins a ON a.id = m.admin_id JOIN customers c ON c.id = m.customer_id \
-                         WHERE m.customer_id = $1 AND m.admin_id = $2",
-                    )
+                         WHERE m.customer_id = $1 AND m.admin_id = $2 AND ", crate::sql::accepted!()))
                         .bind(customer.as_str())
                         .bind(id.to_string())
                         .fetch_optional(&mut **tx)
@@ -359,12 +396,10 @@ macro_rules! store_impl {
                 ),
                 Actor::ApiClient { id, .. } => (
                     PrincipalKind::ApiClient,
-                    sqlx::query_as(
-                        "SELECT m.access_type, m.permissions, a.status, c.disabled_owner_policy \
+                    sqlx::query_as(concat!("SELECT m.access_type, m.permissions, a.status, c.disabled_owner_policy \
                          FROM memberships m JOIN admins a ON a.id = m.admin_id JOIN customers c ON c.id = m.customer_id \
                          JOIN api_clients k ON k.customer_id = m.customer_id AND k.owner_id = m.admin_id \
-                         WHERE m.customer_id = $1 AND k.id = $2",
-                    )
+                         WHERE m.customer_id = $1 AND k.id = $2 AND ", crate::sql::accepted!()))
                     .bind(customer.as_str())
                     .bind(id.to_string())
                     .fetch_optional(&mut **tx)
@@ -463,6 +498,7 @@ macro_rules! store_impl {
             customer: &CustomerId,
             admin: &Admin,
             access: Access,
+            invite: Option<&InvitationTerms>,
             actor: &Actor,
         ) -> StoreResult<Vec<Change>> {
             let exists: Option<(String,)> =
@@ -489,7 +525,23 @@ macro_rules! store_impl {
             if inserted == 0 {
                 return Err(StoreError::Conflict(format!("{} is already an administrator of customer {customer}", admin.email)));
             }
-            insert_log(tx, &event::admin_added(customer, admin, access, now, actor)).await?;
+            match invite {
+                Some(terms) => {
+                    sqlx::query(
+                        "INSERT INTO invitations (customer_id, admin_id, verifier, created_at, expires_at) \
+                         VALUES ($1, $2, $3, $4, $5)",
+                    )
+                    .bind(customer.as_str())
+                    .bind(admin.id.to_string())
+                    .bind(terms.verifier.to_vec())
+                    .bind(ms(now))
+                    .bind(ms(terms.expires_at))
+                    .execute(&mut **tx)
+                    .await?;
+                    insert_log(tx, &event::invitation(customer, admin, access, InvitationEvent::Sent, now, actor)).await?;
+                }
+                None => insert_log(tx, &event::admin_added(customer, admin, access, now, actor)).await?,
+            }
             let changes = vec![Change::MembershipChanged(customer.clone(), admin.id)];
             insert_changes(tx, &changes, now).await?;
             Ok(changes)
@@ -503,6 +555,61 @@ macro_rules! store_impl {
                 .into_iter()
                 .map(|(c,)| CustomerId::parse(&c).map_err(StoreError::from))
                 .collect()
+        }
+
+        /// Ends a pending membership (its invitation goes with it), logged as a cancellation, and
+        /// forgets an invitee who never accepted anything: no password and no other customer.
+        async fn withdraw(tx: &mut Tx, customer: &CustomerId, member: &Member, actor: &Actor) -> StoreResult<Vec<Change>> {
+            let now = OffsetDateTime::now_utc();
+            sqlx::query("DELETE FROM memberships WHERE customer_id = $1 AND admin_id = $2")
+                .bind(customer.as_str())
+                .bind(member.admin.id.to_string())
+                .execute(&mut **tx)
+                .await?;
+            sqlx::query(
+                "DELETE FROM admins WHERE id = $1 AND password_hash IS NULL AND provider = $2 \
+                 AND NOT EXISTS (SELECT 1 FROM memberships WHERE admin_id = $1)",
+            )
+            .bind(member.admin.id.to_string())
+            .bind(trustgate_core::admin::Provider::Local.wire_name())
+            .execute(&mut **tx)
+            .await?;
+            insert_log(tx, &event::invitation(customer, &member.admin, member.access, InvitationEvent::Cancelled, now, actor))
+                .await?;
+            let changes = vec![Change::MembershipChanged(customer.clone(), member.admin.id)];
+            insert_changes(tx, &changes, now).await?;
+            Ok(changes)
+        }
+
+        /// The invitation whose token has `verifier`, read in `tx`.
+        async fn find_invitation(tx: &mut Tx, verifier: &[u8; 32]) -> StoreResult<Option<Invitation>> {
+            let row: Option<(String, String, i64)> =
+                sqlx::query_as("SELECT customer_id, admin_id, expires_at FROM invitations WHERE verifier = $1")
+                    .bind(verifier.to_vec())
+                    .fetch_optional(&mut **tx)
+                    .await?;
+            let Some((customer, admin, expires_at)) = row else { return Ok(None) };
+            let customer = CustomerId::parse(&customer)?;
+            let member = load_member(tx, &customer, AdminId::parse(&admin)?).await?.ok_or(StoreError::NotFound("invitation"))?;
+            let customer = sqlx::query_as::<_, sql::CustomerRow>(
+                "SELECT id, name, disabled_owner_policy, created_at FROM customers WHERE id = $1",
+            )
+            .bind(customer.as_str())
+            .fetch_one(&mut **tx)
+            .await
+            .map_err(StoreError::from)
+            .and_then(sql::customer)?;
+            let (hash,): (Option<String>,) = sqlx::query_as("SELECT password_hash FROM admins WHERE id = $1")
+                .bind(member.admin.id.to_string())
+                .fetch_one(&mut **tx)
+                .await?;
+            Ok(Some(Invitation {
+                customer,
+                admin: member.admin,
+                access: member.access,
+                expires_at: sql::from_ms(expires_at),
+                has_password: hash.is_some(),
+            }))
         }
 
         impl $store {
@@ -709,7 +816,9 @@ macro_rules! store_impl {
                 for customer in &customers {
                     <$store>::lock_customer(&mut tx, customer).await?;
                     let Some(member) = load_member(&mut tx, customer, id).await? else { continue };
-                    lifecycle::delete(member.access, full_admins(&mut tx, customer).await?)?;
+                    if member.pending.is_none() {
+                        lifecycle::delete(member.access, full_admins(&mut tx, customer).await?)?;
+                    }
                     deleted += end_membership(&mut tx, customer, &member, DeletionCause::OwnerDeleted, actor, now, &mut changes)
                         .await?;
                 }
@@ -745,7 +854,7 @@ macro_rules! store_impl {
                 .map(sql::admin)
                 .transpose()?
                 .ok_or(StoreError::NotFound("administrator"))?;
-                let changes = join(&mut tx, customer, &admin, access, actor).await?;
+                let changes = join(&mut tx, customer, &admin, access, None, actor).await?;
                 self.commit(tx, &changes).await
             }
 
@@ -755,6 +864,7 @@ macro_rules! store_impl {
                 candidate: &Admin,
                 password_hash: Option<&str>,
                 access: Access,
+                invite: Option<&InvitationTerms>,
                 actor: &Actor,
             ) -> StoreResult<(Member, bool)> {
                 let mut tx = self.write_tx().await?;
@@ -801,7 +911,8 @@ macro_rules! store_impl {
                         (candidate.clone(), true)
                     }
                 };
-                let changes = join(&mut tx, customer, &admin, access, actor).await?;
+                let invite = invite.filter(|_| lifecycle::needs_invitation(admin.provider));
+                let changes = join(&mut tx, customer, &admin, access, invite, actor).await?;
                 let member = load_member(&mut tx, customer, admin.id).await?.ok_or(StoreError::NotFound("administrator"))?;
                 self.commit(tx, &changes).await?;
                 Ok((member, created))
@@ -815,12 +926,8 @@ macro_rules! store_impl {
             }
 
             async fn members(&self, customer: &CustomerId, after: Option<AdminId>, limit: u32) -> StoreResult<Vec<Member>> {
-                sqlx::query_as::<_, sql::MemberRow>(
-                    "SELECT a.id, m.email, m.display_name, a.provider, a.external_id, a.status, a.created_at, \
-                     m.access_type, m.permissions, m.created_at, m.updated_at \
-                     FROM memberships m JOIN admins a ON a.id = m.admin_id \
-                     WHERE m.customer_id = $1 AND a.id > $2 ORDER BY a.id LIMIT $3",
-                )
+                sqlx::query_as::<_, sql::MemberRow>(concat!("SELECT ", crate::sql::member_columns!(), " FROM memberships m JOIN admins a ON a.id = m.admin_id ", crate::sql::pending_join!(), " \
+                     WHERE m.customer_id = $1 AND a.id > $2 ORDER BY a.id LIMIT $3"))
                 .bind(customer.as_str())
                 .bind(after.map(|a| a.to_string()).unwrap_or_default())
                 .bind(i64::from(limit))
@@ -833,8 +940,9 @@ macro_rules! store_impl {
 
             async fn memberships(&self, admin: AdminId) -> StoreResult<Vec<Membership>> {
                 sqlx::query_as::<_, (String, String, String, i64, String, String)>(
-                    "SELECT c.id, c.name, c.disabled_owner_policy, c.created_at, m.access_type, m.permissions \
-                     FROM memberships m JOIN customers c ON c.id = m.customer_id WHERE m.admin_id = $1 ORDER BY c.name, c.id",
+                    concat!("SELECT c.id, c.name, c.disabled_owner_policy, c.created_at, m.access_type, m.permissions \
+                         FROM memberships m JOIN customers c ON c.id = m.customer_id WHERE m.admin_id = $1 AND ", crate::sql::accepted!(), " \
+                         ORDER BY c.name, c.id"),
                 )
                 .bind(admin.to_string())
                 .fetch_all(&self.pool)
@@ -850,11 +958,9 @@ macro_rules! store_impl {
             }
 
             async fn standing(&self, customer: &CustomerId, admin: AdminId) -> StoreResult<Option<Standing>> {
-                let row: Option<(String, String, String, String)> = sqlx::query_as(
-                    "SELECT m.access_type, m.permissions, a.status, c.disabled_owner_policy \
+                let row: Option<(String, String, String, String)> = sqlx::query_as(concat!("SELECT m.access_type, m.permissions, a.status, c.disabled_owner_policy \
                      FROM memberships m JOIN admins a ON a.id = m.admin_id JOIN customers c ON c.id = m.customer_id \
-                     WHERE m.customer_id = $1 AND m.admin_id = $2",
-                )
+                     WHERE m.customer_id = $1 AND m.admin_id = $2 AND ", crate::sql::accepted!()))
                 .bind(customer.as_str())
                 .bind(admin.to_string())
                 .fetch_optional(&self.pool)
@@ -881,7 +987,11 @@ macro_rules! store_impl {
                 <$store>::lock_customer(&mut tx, customer).await?;
                 let authority = authority(&mut tx, customer, actor).await?;
                 let member = load_member(&mut tx, customer, admin).await?.ok_or(StoreError::NotFound("administrator"))?;
-                lifecycle::change_access(authority, member.access, access, full_admins(&mut tx, customer).await?)?;
+                if member.pending.is_some() {
+                    lifecycle::change_invited_access(authority, member.access, access)?;
+                } else {
+                    lifecycle::change_access(authority, member.access, access, full_admins(&mut tx, customer).await?)?;
+                }
                 let now = OffsetDateTime::now_utc();
                 let (access_type, permissions) = sql::access_columns(access);
                 sqlx::query(
@@ -907,6 +1017,12 @@ macro_rules! store_impl {
                 <$store>::lock_customer(&mut tx, customer).await?;
                 let authority = authority(&mut tx, customer, actor).await?;
                 let member = load_member(&mut tx, customer, admin).await?.ok_or(StoreError::NotFound("administrator"))?;
+                if member.pending.is_some() {
+                    lifecycle::withdraw_or_resend(authority, member.access)?;
+                    let changes = withdraw(&mut tx, customer, &member, actor).await?;
+                    self.commit(tx, &changes).await?;
+                    return Ok(0);
+                }
                 lifecycle::remove(authority, member.access, full_admins(&mut tx, customer).await?)?;
                 let now = OffsetDateTime::now_utc();
                 let mut changes = Vec::new();
@@ -923,6 +1039,145 @@ macro_rules! store_impl {
                 Ok(deleted)
             }
 
+            // Invitations for local administrators (issue #12).
+
+            async fn resend_invitation(
+                &self,
+                customer: &CustomerId,
+                admin: AdminId,
+                terms: &InvitationTerms,
+                actor: &Actor,
+            ) -> StoreResult<Member> {
+                let mut tx = self.write_tx().await?;
+                <$store>::lock_customer(&mut tx, customer).await?;
+                let authority = authority(&mut tx, customer, actor).await?;
+                let member = load_member(&mut tx, customer, admin).await?.ok_or(StoreError::NotFound("administrator"))?;
+                if member.pending.is_none() {
+                    return Err(lifecycle::Refusal::NotPending.into());
+                }
+                lifecycle::withdraw_or_resend(authority, member.access)?;
+                let now = OffsetDateTime::now_utc();
+                sqlx::query(
+                    "UPDATE invitations SET verifier = $1, created_at = $2, expires_at = $3, expiry_logged = 0 \
+                     WHERE customer_id = $4 AND admin_id = $5",
+                )
+                .bind(terms.verifier.to_vec())
+                .bind(ms(now))
+                .bind(ms(terms.expires_at))
+                .bind(customer.as_str())
+                .bind(admin.to_string())
+                .execute(&mut *tx)
+                .await?;
+                insert_log(&mut tx, &event::invitation(customer, &member.admin, member.access, InvitationEvent::Resent, now, actor))
+                    .await?;
+                let member = load_member(&mut tx, customer, admin).await?.ok_or(StoreError::NotFound("administrator"))?;
+                self.commit(tx, &[]).await?;
+                Ok(member)
+            }
+
+            async fn cancel_invitation(&self, customer: &CustomerId, email: &Email, actor: &Actor) -> StoreResult<bool> {
+                let mut tx = self.write_tx().await?;
+                <$store>::lock_customer(&mut tx, customer).await?;
+                let authority = authority(&mut tx, customer, actor).await?;
+                let found: Option<(String,)> = sqlx::query_as(
+                    "SELECT m.admin_id FROM memberships m JOIN invitations i \
+                     ON i.customer_id = m.customer_id AND i.admin_id = m.admin_id \
+                     WHERE m.customer_id = $1 AND m.email = $2",
+                )
+                .bind(customer.as_str())
+                .bind(email.as_str())
+                .fetch_optional(&mut *tx)
+                .await?;
+                let Some((admin,)) = found else { return Ok(false) };
+                let member =
+                    load_member(&mut tx, customer, AdminId::parse(&admin)?).await?.ok_or(StoreError::NotFound("administrator"))?;
+                lifecycle::withdraw_or_resend(authority, member.access)?;
+                let changes = withdraw(&mut tx, customer, &member, actor).await?;
+                self.commit(tx, &changes).await?;
+                Ok(true)
+            }
+
+            async fn invitation(&self, verifier: &[u8; 32]) -> StoreResult<Option<Invitation>> {
+                let mut tx = self.pool.begin().await?;
+                let found = find_invitation(&mut tx, verifier).await?;
+                tx.rollback().await?;
+                Ok(found)
+            }
+
+            async fn accept_invitation(
+                &self,
+                verifier: &[u8; 32],
+                password_hash: Option<&str>,
+                now: OffsetDateTime,
+            ) -> StoreResult<Invitation> {
+                let mut tx = self.write_tx().await?;
+                let Some(found) = find_invitation(&mut tx, verifier).await? else {
+                    return Err(StoreError::NotFound("invitation"));
+                };
+                <$store>::lock_customer(&mut tx, &found.customer.id).await?;
+                // Read again under the customer's lock: a cancellation or a second acceptance may have won.
+                let Some(invitation) = find_invitation(&mut tx, verifier).await? else {
+                    return Err(StoreError::NotFound("invitation"));
+                };
+                if invitation.expires_at <= now {
+                    return Err(lifecycle::Refusal::InvitationExpired.into());
+                }
+                if !invitation.has_password {
+                    // An invitee who has a password keeps it: the link proves the e-mail, not the person.
+                    let hash = password_hash.ok_or_else(|| StoreError::Conflict("a password must be chosen".to_owned()))?;
+                    sqlx::query("UPDATE admins SET password_hash = $1 WHERE id = $2 AND password_hash IS NULL")
+                        .bind(hash)
+                        .bind(invitation.admin.id.to_string())
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                sqlx::query("DELETE FROM invitations WHERE verifier = $1").bind(verifier.to_vec()).execute(&mut *tx).await?;
+                sqlx::query("UPDATE memberships SET updated_at = $1 WHERE customer_id = $2 AND admin_id = $3")
+                    .bind(ms(now))
+                    .bind(invitation.customer.id.as_str())
+                    .bind(invitation.admin.id.to_string())
+                    .execute(&mut *tx)
+                    .await?;
+                let actor = Actor::Admin { id: invitation.admin.id, name: invitation.admin.email.to_string() };
+                let entry = event::invitation(
+                    &invitation.customer.id,
+                    &invitation.admin,
+                    invitation.access,
+                    InvitationEvent::Accepted,
+                    now,
+                    &actor,
+                );
+                insert_log(&mut tx, &entry).await?;
+                let changes = [Change::MembershipChanged(invitation.customer.id.clone(), invitation.admin.id)];
+                insert_changes(&mut tx, &changes, now).await?;
+                self.commit(tx, &changes).await?;
+                Ok(invitation)
+            }
+
+            async fn log_expired_invitations(&self, now: OffsetDateTime) -> StoreResult<u64> {
+                let mut tx = self.write_tx().await?;
+                let due: Vec<(String, String)> = sqlx::query_as(
+                    "SELECT customer_id, admin_id FROM invitations WHERE expires_at <= $1 AND expiry_logged = 0 \
+                     ORDER BY expires_at LIMIT 1000",
+                )
+                .bind(ms(now))
+                .fetch_all(&mut *tx)
+                .await?;
+                for (customer, admin) in &due {
+                    let customer = CustomerId::parse(customer)?;
+                    let Some(member) = load_member(&mut tx, &customer, AdminId::parse(admin)?).await? else { continue };
+                    let entry = event::invitation(&customer, &member.admin, member.access, InvitationEvent::Expired, now, &Actor::System);
+                    insert_log(&mut tx, &entry).await?;
+                    sqlx::query("UPDATE invitations SET expiry_logged = 1 WHERE customer_id = $1 AND admin_id = $2")
+                        .bind(customer.as_str())
+                        .bind(admin)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                self.commit(tx, &[]).await?;
+                Ok(due.len() as u64)
+            }
+
             async fn create_client(
                 &self,
                 client: &ApiClient,
@@ -937,6 +1192,7 @@ macro_rules! store_impl {
                 };
                 let owner = load_member(&mut tx, &client.customer_id, owner)
                     .await?
+                    .filter(|owner| owner.pending.is_none())
                     .ok_or(StoreError::NotFound("membership"))?;
                 let (owned,): (i64,) =
                     sqlx::query_as("SELECT COUNT(*) FROM api_clients WHERE customer_id = $1 AND owner_id = $2")
@@ -968,7 +1224,8 @@ macro_rules! store_impl {
                      FROM api_clients k \
                      LEFT JOIN memberships m ON m.customer_id = k.customer_id AND m.admin_id = k.owner_id \
                      LEFT JOIN admins a ON a.id = k.owner_id LEFT JOIN customers c ON c.id = k.customer_id \
-                     WHERE k.id = $1"))
+                     WHERE k.id = $1 AND NOT EXISTS (SELECT 1 FROM invitations p \
+                     WHERE p.customer_id = k.customer_id AND p.admin_id = k.owner_id)"))
                 .bind(id.to_string())
                 .fetch_optional(&self.pool)
                 .await?

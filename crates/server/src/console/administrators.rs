@@ -20,6 +20,7 @@ use super::error::{render, ConsoleError};
 use super::extract::{Fields, InCustomer, Posted};
 use super::layout::{describe, when, Layout, Section};
 use super::lists::{by_text, Column, ListQuery, Listing, Pager, Sortable};
+use super::reveal::InvitationShown;
 use crate::error::ApiError;
 use crate::ops::{self, NewAdmin};
 use crate::state::AppState;
@@ -101,11 +102,18 @@ pub struct AdminRow {
     /// Why removing them would be refused, so it is not offered: in a few words for the list,
     /// and in full.
     pub not_removable: Option<(&'static str, &'static str)>,
+    /// Invited and not accepted yet (issue #12): how the invitation stands, in a few words.
+    pub pending: Option<String>,
 }
 
 /// Why the administrator may not remove `member` (the same rule the store enforces), or `None`.
 fn removal_refused(ctx: &InCustomer, member: &Member, full_admins: u64) -> Option<(&'static str, &'static str)> {
-    match lifecycle::remove(Authority::Holds(ctx.access()), member.access, full_admins) {
+    let authority = Authority::Holds(ctx.access());
+    let decision = match member.pending {
+        Some(_) => lifecycle::withdraw_or_resend(authority, member.access),
+        None => lifecycle::remove(authority, member.access, full_admins),
+    };
+    match decision {
         Ok(()) => None,
         Err(Refusal::LastFullAdmin) => Some((
             "Cannot be removed: the only Full administrator",
@@ -118,8 +126,9 @@ fn removal_refused(ctx: &InCustomer, member: &Member, full_admins: u64) -> Optio
     }
 }
 
+/// Full administrators who hold it now: a pending invitation holds nothing yet.
 fn full_admins(members: &[Member]) -> u64 {
-    members.iter().filter(|m| m.access == Access::Full).count() as u64
+    members.iter().filter(|m| m.access == Access::Full && m.pending.is_none()).count() as u64
 }
 
 /// Every administrator of the customer (a list cut into pages here, see `lists`).
@@ -151,6 +160,13 @@ async fn row(state: &AppState, ctx: &InCustomer, member: &Member, full_admins: u
         is_you: admin.id == ctx.session.admin.id,
         warning,
         not_removable: removal_refused(ctx, member, full_admins),
+        pending: member.pending.map(|p| {
+            if p.expired(time::OffsetDateTime::now_utc()) {
+                "Invitation expired".to_owned()
+            } else {
+                format!("Invited, until {}", when(p.expires_at))
+            }
+        }),
     })
 }
 
@@ -186,12 +202,25 @@ struct AdministratorsPage {
     add: AddForm,
     error: Option<String>,
     notice: Option<String>,
+    /// An invitation link just made, for its one view.
+    invited: Option<InvitationShown>,
+    invitation_days: u64,
 }
 
 #[derive(Deserialize)]
 pub struct Done {
     done: Option<String>,
     clients: Option<String>,
+    /// The ticket of an invitation link waiting for its one view.
+    invited: Option<String>,
+}
+
+/// What the page says above the list: an error, a notice, or an invitation link just made.
+#[derive(Default)]
+struct Said {
+    error: Option<String>,
+    notice: Option<String>,
+    invited: Option<InvitationShown>,
 }
 
 async fn show(
@@ -200,9 +229,9 @@ async fn show(
     status: StatusCode,
     list: &ListQuery,
     add: AddForm,
-    error: Option<String>,
-    notice: Option<String>,
+    said: Said,
 ) -> Result<Response, ConsoleError> {
+    let Said { error, notice, invited } = said;
     let members = all_members(state, ctx).await?;
     let full = full_admins(&members);
     let listing = Listing::of(format!("{}/administrators", ctx.base()), list, COLUMNS, ("name", false), PAGE_SIZE);
@@ -240,6 +269,8 @@ async fn show(
         add,
         error,
         notice,
+        invited,
+        invitation_days: state.config.invitation_lifetime.as_secs().div_ceil(86_400),
     };
     Ok(render(status, &page))
 }
@@ -254,6 +285,7 @@ pub async fn page(
     ctx.require(Permission::Administrators)?;
     let notice = match done.done.as_deref() {
         Some("added") => Some("The administrator was added.".to_owned()),
+        Some("cancelled") => Some("The invitation was cancelled; its link no longer works.".to_owned()),
         Some("access") => Some("Access was changed. Their API clients follow the new access at once.".to_owned()),
         Some("removed") => {
             let clients = done.clients.as_deref().and_then(|c| c.parse::<u32>().ok()).unwrap_or(0);
@@ -266,7 +298,31 @@ pub async fn page(
         }
         _ => None,
     };
-    show(&state, &ctx, StatusCode::OK, &list, AddForm::default(), None, notice).await
+    let invited =
+        done.invited.as_deref().and_then(|t| state.invitation_links.take(t, &ctx.session.digest, &ctx.customer.id));
+    show(&state, &ctx, StatusCode::OK, &list, AddForm::default(), Said { notice, invited, ..Said::default() }).await
+}
+
+/// Shows `added`'s invitation link once, after the redirect; or says the administrator was added.
+fn after_adding(state: &AppState, ctx: &InCustomer, added: ops::Added) -> Response {
+    let Some(link) = added.invitation else {
+        return Redirect::to(&format!("{}/administrators?done=added", ctx.base())).into_response();
+    };
+    let shown = InvitationShown { email: added.member.admin.email.to_string(), url: link.url, emailed: link.emailed };
+    let ticket = state.invitation_links.hold(ctx.session.digest, &ctx.customer.id, shown);
+    Redirect::to(&format!("{}/administrators?invited={ticket}", ctx.base())).into_response()
+}
+
+/// `POST /console/c/{customer}/administrators/{id}/reinvite` — a new link; the previous one stops working.
+pub async fn reinvite(
+    State(state): State<AppState>,
+    Path((_, id)): Path<(String, String)>,
+    Posted { ctx, .. }: Posted,
+) -> Result<Response, ConsoleError> {
+    ctx.require(Permission::Administrators)?;
+    let member = member(&state, &ctx, &id).await?;
+    let added = ops::resend_invitation(&state, &ctx.customer.id, member.admin.id, &ctx.actor()).await?;
+    Ok(after_adding(&state, &ctx, added))
 }
 
 /// `POST /console/c/{customer}/administrators`
@@ -292,11 +348,11 @@ pub async fn add(State(state): State<AppState>, Posted { ctx, form }: Posted) ->
             name => parse_display_name(name)?,
         };
         let new = NewAdmin { email, display_name, provider, external_id: None };
-        ops::add_admin(state.store.as_ref(), &ctx.customer.id, new, access, &ctx.actor()).await
+        ops::invite_admin(&state, &ctx.customer.id, new, access, &ctx.actor()).await
     }
     .await;
     match added {
-        Ok(_) => Ok(Redirect::to(&format!("{}/administrators?done=added", ctx.base())).into_response()),
+        Ok(added) => Ok(after_adding(&state, &ctx, added)),
         Err(error) => {
             let conflict = matches!(error, ApiError::Conflict(_));
             let error = ConsoleError::from(error);
@@ -305,7 +361,8 @@ pub async fn add(State(state): State<AppState>, Posted { ctx, form }: Posted) ->
             } else {
                 error.message().to_owned()
             };
-            show(&state, &ctx, error.status(), &ListQuery::default(), kept, Some(message), None).await
+            let said = Said { error: Some(message), ..Said::default() };
+            show(&state, &ctx, error.status(), &ListQuery::default(), kept, said).await
         }
     }
 }
@@ -345,7 +402,7 @@ async fn show_edit(
     let page = EditPage {
         layout: ctx.layout("Change access", Section::Administrators),
         base: ctx.base(),
-        only_full: member.access == Access::Full && full <= 1,
+        only_full: member.pending.is_none() && member.access == Access::Full && full <= 1,
         row: row(state, ctx, member, full).await?,
         since: when(member.created_at),
         access: AccessChoice::of(access),
@@ -411,6 +468,19 @@ pub async fn confirm_remove(
         1 => "Their 1 API client in this customer will be deleted, and scripts using it stop working at once.".to_owned(),
         n => format!("All {n} of their API clients in this customer will be deleted, and scripts using them stop working at once."),
     };
+    if member.pending.is_some() {
+        let page = ConfirmPage {
+            layout: ctx.layout("Cancel invitation", Section::Administrators),
+            heading: format!("Cancel the invitation of {} to {}?", member.admin.email, ctx.customer.name),
+            lines: vec![format!("Access offered: {}", describe(member.access))],
+            warning: Some("The invitation link stops working at once.".to_owned()),
+            alternative: None,
+            action: format!("{}/administrators/{}/remove", ctx.base(), member.admin.id),
+            confirm_label: "Cancel invitation",
+            cancel: format!("{}/administrators", ctx.base()),
+        };
+        return Ok(render(StatusCode::OK, &page));
+    }
     let page = ConfirmPage {
         layout: ctx.layout("Remove administrator", Section::Administrators),
         heading: format!("Remove {} from {}?", member.admin.email, ctx.customer.name),
@@ -459,6 +529,9 @@ pub async fn remove(
     let member = member(&state, &ctx, &id).await?;
     let deleted =
         state.store.remove_member(&ctx.customer.id, member.admin.id, &ctx.actor()).await.map_err(ApiError::from)?;
+    if member.pending.is_some() {
+        return Ok(Redirect::to(&format!("{}/administrators?done=cancelled", ctx.base())).into_response());
+    }
     if member.admin.id == ctx.session.admin.id {
         // They removed themselves: this customer is no longer theirs to see.
         return Ok(Redirect::to("/console").into_response());

@@ -10,6 +10,7 @@ mod administrators;
 mod api_access;
 mod error;
 mod extract;
+mod invitation;
 mod layout;
 mod lists;
 mod next;
@@ -28,7 +29,7 @@ use tower_http::set_header::SetResponseHeaderLayer;
 use crate::state::AppState;
 
 pub use error::ConsoleError;
-pub use reveal::Reveals;
+pub use reveal::{InvitationShown, Reveals};
 
 /// Where the console is mounted.
 pub const PREFIX: &str = "/console";
@@ -62,6 +63,8 @@ pub fn router(state: AppState) -> Router<AppState> {
             "/c/{customer}/administrators/{id}/remove",
             get(administrators::confirm_remove).post(administrators::remove),
         )
+        .route("/c/{customer}/administrators/{id}/reinvite", axum::routing::post(administrators::reinvite))
+        .route("/invitation", get(invitation::page).post(invitation::accept))
         .route("/c/{customer}/notifications", get(activity::notifications))
         .route("/c/{customer}/system-log", get(activity::system_log))
         .route("/static/console.css", get(|| asset("text/css; charset=utf-8", CSS)))

@@ -3,7 +3,8 @@
 //! it, never creates a second client, and shows the secret no more. Each secret is bound to the
 //! session that created it and its customer, taken on its first view, dropped after a few
 //! minutes unseen, and never written to the store or the log (its `Debug` prints nothing).
-//! Bounded per session and in all, so a flood of creations cannot grow memory.
+//! Bounded per session and in all, so a flood of creations cannot grow memory. Invitation links
+//! (issue #12) are held the same way, for the dialog that shows one to the inviting administrator.
 
 use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
@@ -25,20 +26,32 @@ pub struct Revealed {
     pub secret: ClientSecret,
 }
 
-struct Held {
+/// An invitation link for its one view, and whether it was e-mailed too.
+pub struct InvitationShown {
+    pub email: String,
+    pub url: String,
+    pub emailed: bool,
+}
+
+struct Held<T> {
     session: [u8; 32],
     customer: CustomerId,
-    revealed: Revealed,
+    revealed: T,
     until: Instant,
 }
 
-#[derive(Default)]
-pub struct Reveals(Mutex<HashMap<String, Held>>);
+pub struct Reveals<T = Revealed>(Mutex<HashMap<String, Held<T>>>);
 
-impl Reveals {
+impl<T> Default for Reveals<T> {
+    fn default() -> Self {
+        Self(Mutex::new(HashMap::new()))
+    }
+}
+
+impl<T> Reveals<T> {
     /// Holds `revealed` for one view by `session` in `customer`; returns the unguessable ticket
     /// the redirect carries.
-    pub fn hold(&self, session: [u8; 32], customer: &CustomerId, revealed: Revealed) -> String {
+    pub fn hold(&self, session: [u8; 32], customer: &CustomerId, revealed: T) -> String {
         let ticket = random_token();
         let now = Instant::now();
         let mut held = self.0.lock().unwrap_or_else(PoisonError::into_inner);
@@ -60,7 +73,7 @@ impl Reveals {
     }
 
     /// The secret behind `ticket`, once: only for the session and customer it was created in.
-    pub fn take(&self, ticket: &str, session: &[u8; 32], customer: &CustomerId) -> Option<Revealed> {
+    pub fn take(&self, ticket: &str, session: &[u8; 32], customer: &CustomerId) -> Option<T> {
         let mut held = self.0.lock().unwrap_or_else(PoisonError::into_inner);
         let found = held.get(ticket)?;
         if found.until <= Instant::now() {
@@ -84,7 +97,7 @@ mod tests {
 
     #[test]
     fn a_secret_is_shown_once_to_its_own_session_in_its_own_customer() {
-        let reveals = Reveals::default();
+        let reveals: Reveals = Reveals::default();
         let customer = CustomerId::parse("acme").unwrap();
         let other = CustomerId::parse("other").unwrap();
         let ticket = reveals.hold([1; 32], &customer, revealed());
@@ -96,7 +109,7 @@ mod tests {
 
     #[test]
     fn a_session_holds_only_its_latest_few_secrets() {
-        let reveals = Reveals::default();
+        let reveals: Reveals = Reveals::default();
         let customer = CustomerId::parse("acme").unwrap();
         let tickets: Vec<_> = (0..PER_SESSION + 2).map(|_| reveals.hold([1; 32], &customer, revealed())).collect();
         let kept = tickets.iter().filter(|t| reveals.take(t, &[1; 32], &customer).is_some()).count();

@@ -235,7 +235,9 @@ pub struct CreateAdministrator {
     policies: Option<Vec<PolicyIn>>,
 }
 
-/// Adds an administrator (new, or known by e-mail) to the customer.
+/// Adds an administrator (new, or known by e-mail) to the customer. A local (`CitrixSts`)
+/// administrator, new or one who already administers another customer, is invited: the answer
+/// is `pending`, carries the one-time `invitationUrl`, and grants nothing until accepted.
 #[utoipa::path(
     post,
     path = "/administrators/$create",
@@ -272,21 +274,24 @@ pub async fn create(
         _ => None,
     };
     let new = NewAdmin { email, display_name, provider, external_id };
-    let member = ops::add_admin(state.store.as_ref(), &caller.customer_id, new, access, &caller.actor()).await?;
-    Ok(axum::Json(administrator_result(&caller.customer_id, &member)))
+    let added = ops::invite_admin(&state, &caller.customer_id, new, access, &caller.actor()).await?;
+    let url = added.invitation.map(|link| link.url);
+    Ok(axum::Json(administrator_result(&caller.customer_id, &added.member).with_invitation_url(url)))
 }
 
 /// `accessType` and, with `Custom`, the policies granted (the template of `GET …/access`, edited).
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AccessModelIn {
-    /// `Full` or `Custom`.
+    /// `Full` or `Custom`; or `Reinvite`, to send a pending administrator a new invitation.
     #[schema(example = "Full")]
     access_type: String,
     policies: Option<Vec<PolicyIn>>,
 }
 
-/// Changes an administrator's access; their API clients follow at once (R5).
+/// Changes an administrator's access; their API clients follow at once (R5). `accessType:
+/// Reinvite` sends a pending administrator a new invitation instead (the previous link stops
+/// working) and answers with their access and the new `invitationUrl`.
 #[utoipa::path(
     put,
     path = "/administrators/access",
@@ -307,6 +312,11 @@ pub async fn update_access(
     Json(input): Json<AccessModelIn>,
 ) -> Result<axum::Json<AccessModel>, ApiError> {
     let id = admin_id(query.get("id").ok_or_else(|| ValidationError::missing("id"))?)?;
+    if input.access_type.trim().eq_ignore_ascii_case("Reinvite") {
+        let added = ops::resend_invitation(&state, &caller.customer_id, id, &caller.actor()).await?;
+        let url = added.invitation.map(|link| link.url);
+        return Ok(axum::Json(access_model(added.member.access).with_invitation_url(url)));
+    }
     let access = parse_access(&input.access_type, input.policies.as_deref())?;
     if state.store.member(&caller.customer_id, id).await?.is_none() {
         // Not an administrator: a service principal's access, changed by a Full caller only (SP3).
@@ -345,4 +355,33 @@ pub async fn remove(
     let id = admin_id(&id)?;
     state.store.remove_member(&caller.customer_id, id, &caller.actor()).await?;
     Ok(StatusCode::OK)
+}
+
+/// Cancels the pending invitation of the administrator with this e-mail; answers `true`, as Citrix does.
+#[utoipa::path(
+    delete,
+    path = "/administrators/invitations",
+    tag = "administrators",
+    params(
+        ("Citrix-CustomerId" = String, Header, description = "The customer the call is for"),
+        ("email" = String, Query, description = "The e-mail the administrator was invited with"),
+    ),
+    responses(
+        (status = 200, description = "Cancelled", body = bool),
+        (status = "4XX", description = "Refused: 400 invalid input, 401 missing or invalid token, 403 the owner's access does not allow it, 404 no pending invitation for this e-mail", body = GatewayError),
+        (status = "5XX", description = "The store is unavailable", body = GatewayError),
+    ),
+    extensions(("x-trustgate-permission" = json!("administrators")))
+)]
+pub async fn delete_invitation(
+    State(state): State<AppState>,
+    caller: Caller,
+    query: QueryParams,
+) -> Result<axum::Json<bool>, ApiError> {
+    let email = Email::parse(query.get("email").ok_or_else(|| ValidationError::missing("email"))?)?;
+    if state.store.cancel_invitation(&caller.customer_id, &email, &caller.actor()).await? {
+        Ok(axum::Json(true))
+    } else {
+        Err(ApiError::NotFound("invitation"))
+    }
 }

@@ -39,6 +39,7 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(administrators::create))
         .routes(routes!(administrators::update_access))
         .routes(routes!(administrators::remove))
+        .routes(routes!(administrators::delete_invitation))
         .routes(routes!(administrators::get_access))
         .routes(routes!(systemlog::records))
         .routes(routes!(manage::current, manage::sign_in, manage::sign_out))

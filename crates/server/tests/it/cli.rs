@@ -650,3 +650,33 @@ async fn a_closed_standard_output_is_no_reason_to_fail() {
         .expect("run trustgate");
     assert!(output.status.success(), "exit {:?}: {}", output.status, String::from_utf8_lossy(&output.stderr));
 }
+
+/// Issue #12: an operator invites a local administrator from the command line and passes the
+/// printed link on; the invitee accepts it on the running server and is signed in.
+#[tokio::test]
+async fn an_operator_invites_an_administrator_and_the_printed_link_works() {
+    let app = TestApp::spawn_in(TempDir::new()).await;
+    let customer = app.customer().await;
+    let invited = app
+        .cli(&[
+            "admin",
+            "invite",
+            "--customer",
+            customer.as_str(),
+            "--email",
+            "op.invited@example.com",
+            "--access",
+            "full",
+            "--public-url",
+            &app.url,
+        ])
+        .await;
+    let link = invited["invitationUrl"].as_str().expect("the link");
+    let listed = app.cli(&["admin", "list", "--customer", customer.as_str()]).await;
+    assert_eq!(listed["items"][0]["pending"], true, "{listed}");
+    let accepted = crate::harness::accept_invitation(&app, link, Some("chosen by the invitee")).await;
+    assert_eq!(accepted.status(), StatusCode::SEE_OTHER);
+    assert_eq!(accepted.headers()["location"], format!("/console/c/{customer}").as_str());
+    let listed = app.cli(&["admin", "list", "--customer", customer.as_str()]).await;
+    assert_eq!(listed["items"][0]["pending"], false, "{listed}");
+}

@@ -991,3 +991,49 @@ async fn the_console_works_from_the_keyboard_alone() {
     browser.wait_for_url(|u| u.contains("dir=desc")).await;
     assert!(browser.source().await.contains(&admin.email));
 }
+
+/// Issue #12 in the browser, on both stores: a Full administrator invites a local administrator,
+/// copies the link from the dialog, and the invitee opens it, chooses a password and is signed in
+/// to the customer; the list showed them pending until then.
+#[tokio::test]
+async fn an_invitee_follows_the_copied_link_sets_a_password_and_is_signed_in() {
+    let Some(browser) = Browser::start().await else { return };
+    for backend in [crate::harness::Backend::Sqlite, crate::harness::Backend::Postgres] {
+        let Some(app) = TestApp::spawn_on(backend).await else { continue };
+        let customer = app.customer().await;
+        let inviter = app.admin_with_password(&customer, Access::Full).await;
+        sign_in(&browser, &app, &inviter).await;
+        browser.goto(&format!("{}/console/c/{customer}/administrators", app.url)).await;
+        browser.type_into("#admin-email", "invitee@example.com").await;
+        browser.click("#add-admin input[name=permission][value=notifications]").await;
+        browser.click("#add-admin button[type=submit]").await;
+        browser.wait_for_url(|u| u.contains("/administrators?invited=")).await;
+        shoot(&browser, "invitation-link").await;
+        let link = browser.text_of("#invitation-link").await;
+        assert!(link.starts_with(&format!("{}/console/invitation?token=tgi_", app.url)), "{link}");
+        // Headless Chromium has no system clipboard to read back: note what the page writes to it.
+        browser
+            .execute("window.copied = ''; navigator.clipboard.writeText = async (text) => { window.copied = text; };")
+            .await;
+        browser.click("button[data-copy='invitation-link']").await;
+        let copied = browser.execute("return window.copied || window.getSelection().toString();").await;
+        assert_eq!(copied.as_str(), Some(link.as_str()), "Copy copies the link (or selects it for Ctrl+C)");
+        browser.click("#close-dialog").await;
+        let row = browser.text_of("tr[data-admin-email='invitee@example.com']").await;
+        assert!(row.contains("Invited, until"), "pending in the list: {row}");
+        sign_out(&browser).await;
+
+        browser.goto(&link).await;
+        shoot(&browser, "invitation-accept").await;
+        browser.type_into("#password", "the invitee's own passphrase").await;
+        browser.type_into("#password-again", "the invitee's own passphrase").await;
+        browser.click("#accept").await;
+        browser.wait_for_url(|u| u.ends_with(&format!("/console/c/{customer}"))).await;
+        assert!(browser.source().await.contains("invitee@example.com"), "signed in as the invitee");
+        sign_out(&browser).await;
+
+        browser.goto(&link).await;
+        let used = browser.text_of("#error-message").await;
+        assert!(used.contains("used already"), "a used link explains itself: {used}");
+    }
+}

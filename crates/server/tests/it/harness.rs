@@ -517,3 +517,43 @@ pub fn assert_key_order(raw: &str, keys: &[&str]) {
         .collect();
     assert!(positions.windows(2).all(|w| w[0] < w[1]), "keys out of Citrix's order {keys:?} in {raw}");
 }
+
+/// What the invitee's browser gets from the link: status, page and the form cookie.
+pub async fn open_invitation(app: &TestApp, link: &str) -> (StatusCode, String, Option<String>) {
+    let response = app.http.get(link).send().await.expect("open the link");
+    let status = response.status();
+    let cookie = response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with("tg_invitation="))
+        .and_then(|v| v.split(';').next())
+        .map(str::to_owned);
+    (status, response.text().await.expect("page"), cookie)
+}
+
+fn hidden(page: &str, name: &str) -> String {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = page.find(&marker).unwrap_or_else(|| panic!("no {name} in {page}")) + marker.len();
+    page[start..].split('"').next().expect("value").to_owned()
+}
+
+/// Opens the link and posts its form as a browser would; returns the answer (not followed).
+pub async fn accept_invitation(app: &TestApp, link: &str, password: Option<&str>) -> reqwest::Response {
+    let (status, page, cookie) = open_invitation(app, link).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    let mut form = vec![("csrf", hidden(&page, "csrf")), ("token", hidden(&page, "token"))];
+    if let Some(password) = password {
+        form.push(("password", password.to_owned()));
+        form.push(("password_again", password.to_owned()));
+    }
+    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
+    client
+        .post(app.url("/console/invitation"))
+        .header("cookie", cookie.expect("the form cookie"))
+        .form(&form)
+        .send()
+        .await
+        .expect("post the form")
+}

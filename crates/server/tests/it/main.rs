@@ -15,6 +15,7 @@ mod cli;
 mod console;
 mod files;
 mod limits;
+mod mail;
 mod observability;
 mod openapi;
 mod openid_client;
@@ -39,6 +40,7 @@ mod sqlite {
 
     mod administrators;
     mod calls;
+    mod invitations;
     mod keys;
     mod lifecycle;
     mod manage;
@@ -68,6 +70,7 @@ mod postgres {
 
     mod administrators;
     mod calls;
+    mod invitations;
     mod keys;
     mod lifecycle;
     mod manage;

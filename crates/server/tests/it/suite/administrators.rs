@@ -169,8 +169,12 @@ async fn create_raw(
 fn without_generated_values(raw: &str) -> String {
     let parsed: serde_json::Value = serde_json::from_str(raw).unwrap();
     let mut text = raw.to_owned();
-    for (field, placeholder) in [("userId", "<id>"), ("createdDate", "<created>"), ("updatedDate", "<updated>")] {
-        text = text.replace(parsed[field].as_str().unwrap(), placeholder);
+    let generated =
+        [("userId", "<id>"), ("createdDate", "<created>"), ("updatedDate", "<updated>"), ("invitationUrl", "<link>")];
+    for (field, placeholder) in generated {
+        if let Some(value) = parsed[field].as_str() {
+            text = text.replace(value, placeholder);
+        }
     }
     text
 }

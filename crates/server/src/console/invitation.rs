@@ -1,0 +1,154 @@
+//! The invitee's side of an invitation (issue #12): the one-time link opens a page that says who
+//! invites them to what; a new administrator chooses a password there and is signed in, one who
+//! already has a password accepts and signs in with it. Opening the link changes nothing (mail
+//! scanners fetch links); only the form accepts. A used, cancelled, replaced or expired link
+//! explains itself.
+
+use askama::Template;
+use axum::extract::{Query, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::Deserialize;
+use subtle::ConstantTimeEq;
+use trustgate_core::secret::random_token;
+use trustgate_store::Invitation;
+
+use super::error::{render, ConsoleError};
+use super::extract::Fields;
+use super::layout::describe;
+use crate::error::ApiError;
+use crate::session::{self, cookie_value};
+use crate::state::AppState;
+use crate::{ops, password};
+
+/// Ties the form to the browser that loaded it, as the sign-in form is (there is no session yet).
+const FORM_COOKIE: &str = "tg_invitation";
+const FORM_PATH: &str = "/console/invitation";
+const FORM_LIFETIME: u64 = 30 * 60;
+
+#[derive(Template)]
+#[template(path = "invitation.html")]
+struct InvitationPage<'a> {
+    form_token: &'a str,
+    token: &'a str,
+    customer_name: &'a str,
+    email: &'a str,
+    access: String,
+    expires: String,
+    has_password: bool,
+    error: Option<&'a str>,
+    password_min: usize,
+    password_max: usize,
+}
+
+fn form(state: &AppState, status: StatusCode, token: &str, found: &Invitation, error: Option<&str>) -> Response {
+    let form_token = random_token();
+    let page = InvitationPage {
+        form_token: &form_token,
+        token,
+        customer_name: &found.customer.name,
+        email: found.admin.email.as_str(),
+        access: describe(found.access),
+        expires: super::layout::when_exactly(found.expires_at),
+        has_password: found.has_password,
+        error,
+        password_min: password::MIN_PASSWORD_LEN,
+        password_max: password::MAX_PASSWORD_LEN,
+    };
+    let mut response = render(status, &page);
+    let cookie = session::cookie(state, FORM_COOKIE, &form_token, FORM_PATH, FORM_LIFETIME);
+    if let Ok(value) = HeaderValue::from_str(&cookie) {
+        response.headers_mut().append(header::SET_COOKIE, value);
+    }
+    response
+}
+
+/// Why a link no longer works, in the console's own error page.
+fn explain(error: ApiError) -> ConsoleError {
+    match error {
+        ApiError::NotFound(_) => ConsoleError::page(
+            StatusCode::NOT_FOUND,
+            "This invitation link does not work (any more): it was used already, or the invitation was cancelled \
+             or replaced by a newer one. If you accepted it, sign in; otherwise ask an administrator of the customer \
+             to invite you again.",
+        ),
+        ApiError::Refused { reason: "invitationExpired", .. } => ConsoleError::page(
+            StatusCode::GONE,
+            "This invitation has expired. Ask an administrator of the customer to send you a new one.",
+        ),
+        other => other.into(),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct Link {
+    token: Option<String>,
+}
+
+/// `GET /console/invitation?token=`
+pub async fn page(State(state): State<AppState>, Query(link): Query<Link>) -> Response {
+    let token = link.token.unwrap_or_default();
+    match ops::invitation(&state, &token).await {
+        Ok(found) => form(&state, StatusCode::OK, &token, &found, None),
+        Err(error) => explain(error).into_response(),
+    }
+}
+
+/// `POST /console/invitation`
+pub async fn accept(State(state): State<AppState>, request: axum::extract::Request) -> Response {
+    let expected = cookie_value(request.headers(), FORM_COOKIE).unwrap_or_default();
+    let form_fields = match Fields::read(request, &state).await {
+        Ok(fields) => fields,
+        Err(error) => return error.into_response(),
+    };
+    let token = form_fields.get("token").to_owned();
+    let found = match ops::invitation(&state, &token).await {
+        Ok(found) => found,
+        Err(error) => return explain(error).into_response(),
+    };
+    let presented = form_fields.get("csrf");
+    if expected.is_empty() || !bool::from(presented.as_bytes().ct_eq(expected.as_bytes())) {
+        let error = "The form expired. Please try again.";
+        return form(&state, StatusCode::FORBIDDEN, &token, &found, Some(error));
+    }
+    let password = if found.has_password {
+        None
+    } else {
+        let (chosen, again) = (form_fields.get("password"), form_fields.get("password_again"));
+        if chosen != again {
+            return form(&state, StatusCode::BAD_REQUEST, &token, &found, Some("The two passwords differ."));
+        }
+        Some(chosen.to_owned())
+    };
+    let accepted = match ops::accept_invitation(&state, &token, password).await {
+        Ok(accepted) => accepted,
+        Err(error @ ApiError::Invalid(_)) => {
+            let error = ConsoleError::from(error);
+            return form(&state, error.status(), &token, &found, Some(error.message()));
+        }
+        Err(error) => return explain(error).into_response(),
+    };
+    let home = format!("/console/c/{}", accepted.customer.id);
+    let mut response = if found.has_password {
+        Redirect::to(&format!("/console/sign-in?next={home}")).into_response()
+    } else {
+        let admin = match state.store.admin(accepted.admin.id).await {
+            Ok(Some(admin)) => admin,
+            Ok(None) => return explain(ApiError::NotFound("invitation")).into_response(),
+            Err(error) => return ConsoleError::from(ApiError::from(error)).into_response(),
+        };
+        match session::start(&state, &admin).await {
+            Ok((cookie, _)) => {
+                let mut response = Redirect::to(&home).into_response();
+                response.headers_mut().append(header::SET_COOKIE, cookie);
+                response
+            }
+            Err(error) => return ConsoleError::from(error).into_response(),
+        }
+    };
+    let spent = session::cookie(&state, FORM_COOKIE, "", FORM_PATH, 0);
+    if let Ok(value) = HeaderValue::from_str(&spent) {
+        response.headers_mut().append(header::SET_COOKIE, value);
+    }
+    response
+}

@@ -1,0 +1,82 @@
+//! Invitation e-mails over SMTP (issue #12). Sending is best effort: the inviting administrator is
+//! shown the link whatever happens here, so a mail server that is down delays nobody.
+
+use std::fmt;
+use std::time::Duration;
+
+use lettre::message::header::ContentType;
+use lettre::message::Mailbox;
+use lettre::transport::smtp::authentication::Credentials;
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+
+/// How long one delivery may take, so an unresponsive mail server cannot hold a request.
+const SEND_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How the connection to the mail server is protected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum SmtpSecurity {
+    /// Plain connection upgraded with STARTTLS, which must succeed (port 587).
+    #[default]
+    Starttls,
+    /// TLS from the first byte (port 465).
+    Tls,
+    /// No encryption: only for a relay on the same host or a trusted network.
+    None,
+}
+
+#[derive(Clone)]
+pub struct SmtpSettings {
+    pub host: String,
+    pub port: u16,
+    pub from: Mailbox,
+    pub security: SmtpSecurity,
+    /// User name and password, when the server wants them.
+    pub credentials: Option<(String, String)>,
+}
+
+impl fmt::Debug for SmtpSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SmtpSettings")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("from", &self.from.to_string())
+            .field("security", &self.security)
+            .field("user", &self.credentials.as_ref().map(|(user, _)| user))
+            .finish_non_exhaustive()
+    }
+}
+
+/// Parses `--smtp-from`: `trustgate@example.com` or `Trustgate <trustgate@example.com>`.
+pub fn parse_mailbox(text: &str) -> Result<Mailbox, String> {
+    text.trim().parse::<Mailbox>().map_err(|e| format!("not an e-mail address: {e}"))
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("the invitation e-mail could not be sent: {0}")]
+pub struct MailError(String);
+
+/// Sends one plain-text message.
+pub async fn send(settings: &SmtpSettings, to: &str, subject: &str, body: String) -> Result<(), MailError> {
+    let fail = |e: &dyn fmt::Display| MailError(e.to_string());
+    let to: Mailbox = to.parse().map_err(|e| fail(&e))?;
+    let message = Message::builder()
+        .from(settings.from.clone())
+        .to(to)
+        .subject(subject)
+        .header(ContentType::TEXT_PLAIN)
+        .body(body)
+        .map_err(|e| fail(&e))?;
+    let builder = match settings.security {
+        SmtpSecurity::Starttls => {
+            AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&settings.host).map_err(|e| fail(&e))?
+        }
+        SmtpSecurity::Tls => AsyncSmtpTransport::<Tokio1Executor>::relay(&settings.host).map_err(|e| fail(&e))?,
+        SmtpSecurity::None => AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&settings.host),
+    };
+    let mut builder = builder.port(settings.port).timeout(Some(SEND_TIMEOUT));
+    if let Some((user, password)) = &settings.credentials {
+        builder = builder.credentials(Credentials::new(user.clone(), password.clone()));
+    }
+    builder.build().send(message).await.map_err(|e| fail(&e))?;
+    Ok(())
+}
