@@ -896,6 +896,7 @@ async fn every_console_page_has_no_serious_or_critical_axe_violations() {
         ("administrators", format!("{c}/administrators")),
         ("change access", format!("{c}/administrators/{}", admin.id)),
         ("remove confirmation", format!("{c}/administrators/{}/remove", other.id)),
+        ("service principals", format!("{c}/service-principals")),
         ("refusal inside the layout", format!("{c}/administrators/{}/remove", admin.id)),
         ("system log", format!("{c}/system-log")),
         ("system log, nothing found", format!("{c}/system-log?actor=nobody")),
