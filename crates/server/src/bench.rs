@@ -138,7 +138,12 @@ struct Seeded {
     owners: Vec<(CustomerId, AdminId)>,
     /// `id secret` lines of a spread of clients.
     creds: Vec<(CustomerId, String, String)>,
+    /// The same for service principals, whose grants are measured next to the clients'.
+    principal_creds: Vec<(CustomerId, String, String)>,
 }
+
+/// Service principals seeded in each customer (a few: automation identities, not one per person).
+const PRINCIPALS_PER_CUSTOMER: u32 = 4;
 
 /// Owners hold Custom access, so every call evaluates a permission set live.
 fn owner_access(wide: bool) -> Access {
@@ -155,7 +160,7 @@ async fn seed(store: &dyn Store, data_dir: &Path, args: &BenchArgs) -> anyhow::R
     let now = OffsetDateTime::now_utc();
     let per_admin = args.clients.div_ceil(args.admins.max(1));
     let sample_every = (args.clients / 5_000).max(1);
-    let (mut owners, mut creds) = (Vec::new(), Vec::new());
+    let (mut owners, mut creds, mut principal_creds) = (Vec::new(), Vec::new(), Vec::new());
     let started = Instant::now();
     let mut made = 0u32;
     for c in 0..args.customers {
@@ -166,6 +171,11 @@ async fn seed(store: &dyn Store, data_dir: &Path, args: &BenchArgs) -> anyhow::R
             created_at: now,
         };
         store.create_customer(&customer, &Actor::System).await?;
+        for _ in 0..PRINCIPALS_PER_CUSTOMER {
+            let (principal, secret) =
+                ops::new_principal(store, &key, &customer.id, "bench", owner_access(true), &Actor::System).await?;
+            principal_creds.push((customer.id.clone(), principal.id.to_string(), secret.expose().to_owned()));
+        }
         for a in 0..(args.admins / args.customers.max(1)) {
             let admin = Admin {
                 id: AdminId::generate(),
@@ -199,7 +209,7 @@ async fn seed(store: &dyn Store, data_dir: &Path, args: &BenchArgs) -> anyhow::R
         }
     }
     eprintln!("  seeded {made} clients in {:.1}s", started.elapsed().as_secs_f64());
-    Ok(Seeded { owners, creds })
+    Ok(Seeded { owners, creds, principal_creds })
 }
 
 struct Server {
@@ -373,6 +383,10 @@ async fn measure(
     push("baseline: GET /healthz".to_owned(), conns, baseline, floor);
     let undisturbed = wrk(&url, "/", &token_lua, conns, secs, &env)?;
     push("token grant (client credentials)".to_owned(), conns, undisturbed, floor);
+    let principal_creds =
+        write("principal-creds.txt", seeded.principal_creds.iter().map(|(_, id, s)| format!("{id} {s}\n")).collect())?;
+    let principals = wrk(&url, "/", &token_lua, conns, secs, &[("TG_BENCH_CREDS", &principal_creds)])?;
+    push("token grant, service principals (client credentials)".to_owned(), conns, principals, floor);
     let (attack, under_attack) = grants_under_attack(&url, &scratch, &seeded, conns, secs)?;
     push(
         format!(

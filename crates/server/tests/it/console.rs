@@ -896,6 +896,7 @@ async fn every_console_page_has_no_serious_or_critical_axe_violations() {
         ("administrators", format!("{c}/administrators")),
         ("change access", format!("{c}/administrators/{}", admin.id)),
         ("remove confirmation", format!("{c}/administrators/{}/remove", other.id)),
+        ("service principals", format!("{c}/service-principals")),
         ("refusal inside the layout", format!("{c}/administrators/{}/remove", admin.id)),
         ("system log", format!("{c}/system-log")),
         ("system log, nothing found", format!("{c}/system-log?actor=nobody")),
@@ -1036,4 +1037,66 @@ async fn an_invitee_follows_the_copied_link_sets_a_password_and_is_signed_in() {
         let used = browser.text_of("#error-message").await;
         assert!(used.contains("used already"), "a used link explains itself: {used}");
     }
+}
+
+#[tokio::test]
+async fn the_service_principals_tab_creates_principals_for_full_admins_and_removal_offers_conversion() {
+    let Some(browser) = Browser::start().await else { return };
+    let app = app().await;
+    let customer = app.customer().await;
+    let boss = app.admin_with_password(&customer, Access::Full).await;
+    let leaver = app.admin_with_password(&customer, custom(&[Permission::ApiClients, Permission::SystemLog])).await;
+    let leavers_client = app.client(&customer, &leaver).await;
+
+    // A Custom administrator sees no tab, and the page refuses them.
+    sign_in(&browser, &app, &leaver).await;
+    browser.goto(&app.url(&format!("/console/c/{customer}/api-access"))).await;
+    assert!(browser.find_all("#tab-service-principals").await.is_empty(), "Full administrators only (SP3)");
+    browser.goto(&app.url(&format!("/console/c/{customer}/service-principals"))).await;
+    assert!(browser.source().await.contains("Only administrators with Full access"));
+    sign_out(&browser).await;
+
+    // IAM → API Access → Service principals → name and access → Create: the secret shows once.
+    sign_in(&browser, &app, &boss).await;
+    browser.goto(&app.url(&format!("/console/c/{customer}/api-access"))).await;
+    browser.click("#tab-service-principals").await;
+    browser.wait_for_url(|u| u.ends_with("/service-principals")).await;
+    assert!(!browser.find_all("#no-principals").await.is_empty());
+    browser.type_into("#principal-name", "nightly export").await;
+    browser.click("input[name='access'][value='Custom']").await;
+    browser.click("input[name='permission'][value='notifications']").await;
+    browser.click("#create-principal").await;
+    let dialog = browser.find("#secret-dialog").await;
+    assert!(browser.is_displayed(&dialog).await);
+    let id = browser.text_of("#new-client-id").await;
+    let secret = browser.text_of("#new-client-secret").await;
+    shoot(&browser, "service-principal-dialog").await;
+    browser.click("#download-csv").await;
+    assert_eq!(browser.downloaded("secureclient.csv").await, format!("ID,Secret\r\n{id},{secret}\r\n"));
+    let principal =
+        crate::harness::TestClient { id: id.parse().unwrap(), secret: secret.clone(), customer: customer.clone() };
+    let token = app.token(&principal).await;
+    assert_eq!(app.post_notification(&token, &customer).await, StatusCode::OK);
+    assert_eq!(app.get("/systemlog/records", &token, &customer).await.0, StatusCode::FORBIDDEN, "its own access");
+    browser.click("#close-dialog").await;
+    let row = browser.find(&format!("tr[data-principal-id='{id}']")).await;
+    assert!(browser.text(&row).await.contains("Notifications"));
+    assert!(!browser.source().await.contains(&secret));
+    shoot(&browser, "service-principals").await;
+
+    // Removing an administrator offers to convert their clients first (SP7).
+    browser.goto(&app.url(&format!("/console/c/{customer}/administrators/{}/remove", leaver.id))).await;
+    assert!(browser
+        .text_of("#alternative")
+        .await
+        .contains("1 API client(s) will be deleted — convert them to service principals first"));
+    browser.click("#alternative").await;
+    browser.find("#confirm").await;
+    assert!(browser.text_of("#confirm-warning").await.contains("They own no API clients"));
+    browser.click("#confirm").await;
+    browser.wait_for_url(|u| u.contains("/administrators?done=removed")).await;
+    let converted = app.token(&leavers_client).await;
+    assert_eq!(app.get("/systemlog/records", &converted, &customer).await.0, StatusCode::OK, "it outlived its owner");
+    browser.goto(&app.url(&format!("/console/c/{customer}/service-principals"))).await;
+    browser.find(&format!("tr[data-principal-id='{}']", leavers_client.id)).await;
 }

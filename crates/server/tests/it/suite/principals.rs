@@ -261,3 +261,65 @@ async fn the_administrators_api_lists_principals_to_full_callers_and_changes_the
     let changed = app.log_of(&customer, "platform:serviceprincipal/update").await;
     assert_eq!(changed.first().map(|r| r.actor_type.as_str()), Some("SecureClient"));
 }
+
+/// The grant outcome for `client`, asked until it is `wanted` or a few seconds passed: another
+/// process's change reaches this server through the change feed.
+async fn grant_becomes(app: &TestApp, client: &TestClient, wanted: StatusCode) -> StatusCode {
+    let id = client.id.to_string();
+    let form = [("grant_type", "client_credentials"), ("client_id", id.as_str()), ("client_secret", &client.secret)];
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let (status, _) = app.oauth("root", &form).await;
+        if status == wanted || std::time::Instant::now() > deadline {
+            return status;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn the_principal_cli_creates_lists_changes_converts_and_deletes() {
+    let Some(app) = super::app().await else { return };
+    let customer = app.customer().await;
+    let owner = app.admin(&customer, custom(&[Permission::Notifications])).await;
+    let c = customer.as_str();
+    let created = app
+        .cli(&[
+            "principal",
+            "create",
+            "--customer",
+            c,
+            "--name",
+            "etl",
+            "--access",
+            "custom",
+            "--permission",
+            "systemLog",
+        ])
+        .await;
+    assert_eq!(created["access"], json!({ "accessType": "Custom", "policies": ["systemLog"] }), "{created}");
+    let principal = client_of(&customer, &created);
+    assert_eq!(grant_becomes(&app, &principal, StatusCode::OK).await, StatusCode::OK);
+
+    let id = principal.id.to_string();
+    let changed = app.cli(&["principal", "set-access", "--customer", c, "--id", &id, "--access", "full"]).await;
+    assert_eq!(changed["access"]["accessType"], "Full");
+    let client = app.client(&customer, &owner).await;
+    let converted = app.cli(&["principal", "convert", "--customer", c, "--id", &client.id.to_string()]).await;
+    assert_eq!(converted["access"], json!({ "accessType": "Custom", "policies": ["notifications"] }), "{converted}");
+    let listed = app.cli(&["principal", "list", "--customer", c]).await;
+    let mut ids: Vec<_> =
+        listed["items"].as_array().unwrap().iter().map(|p| p["id"].as_str().unwrap().to_owned()).collect();
+    let mut expected = vec![id.clone(), client.id.to_string()];
+    ids.sort();
+    expected.sort();
+    assert_eq!(ids, expected);
+
+    let deleted = app.cli(&["principal", "delete", "--customer", c, "--id", &id]).await;
+    assert_eq!(deleted["deleted"], true);
+    assert_eq!(grant_becomes(&app, &principal, StatusCode::BAD_REQUEST).await, StatusCode::BAD_REQUEST);
+    let types = app.log_types(&customer).await;
+    for event in ["create", "update", "convert", "delete"] {
+        assert!(types.contains(&format!("platform:serviceprincipal/{event}")), "{event} is logged: {types:?}");
+    }
+}
