@@ -51,6 +51,10 @@ pub enum Refusal {
     ClientLimit(u64),
     #[error("Custom access must grant at least one permission (or choose Full access)")]
     NoPermission,
+    #[error("an API client holds at most {0} secrets; delete one first")]
+    SecretLimit(u64),
+    #[error("this is the client's last secret; add another before deleting it, or delete the client")]
+    LastSecret,
 }
 
 impl Refusal {
@@ -69,6 +73,8 @@ impl Refusal {
             Refusal::NotFederated => "notFederated",
             Refusal::ClientLimit(_) => "clientLimit",
             Refusal::NoPermission => "noPermission",
+            Refusal::SecretLimit(_) => "secretLimit",
+            Refusal::LastSecret => "lastSecret",
         }
     }
 }

@@ -45,6 +45,11 @@ pub struct ServerConfig {
     pub systemlog_prune_interval: Duration,
     /// The algorithm of the signing key made when the store has none.
     pub signing_algorithm: Algorithm,
+    /// How long before a client secret expires its customer's Full administrators are warned;
+    /// zero warns nobody.
+    pub secret_expiry_warning: Duration,
+    /// How often secrets are checked for a coming or passed expiry.
+    pub secret_expiry_interval: Duration,
 }
 
 /// Citrix Cloud keeps system-log records for 90 days.
@@ -119,6 +124,10 @@ impl Default for ServerConfig {
             systemlog_retention: Duration::from_secs(u64::from(DEFAULT_SYSTEMLOG_RETENTION_DAYS) * 86_400),
             systemlog_prune_interval: Duration::from_secs(3600),
             signing_algorithm: DEFAULT_SIGNING_ALGORITHM,
+            secret_expiry_warning: Duration::from_secs(
+                u64::from(trustgate_core::client_secrets::DEFAULT_EXPIRY_WARNING_DAYS) * 86_400,
+            ),
+            secret_expiry_interval: Duration::from_secs(600),
         }
     }
 }

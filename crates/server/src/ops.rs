@@ -7,9 +7,10 @@ use time::OffsetDateTime;
 use trustgate_core::access::Access;
 use trustgate_core::admin::{Admin, AdminStatus, Email, Provider};
 use trustgate_core::client::{parse_client_name, ApiClient};
+use trustgate_core::client_secrets::{self, NewSecret, SecretInfo};
 use trustgate_core::event::{self, Actor};
 use trustgate_core::ids::{AdminId, ClientId, CustomerId};
-use trustgate_core::secret::{ClientSecret, ServerKey};
+use trustgate_core::secret::{ClientSecret, SecretId, ServerKey};
 use trustgate_core::ValidationError;
 use trustgate_store::{Member, Store};
 
@@ -38,9 +39,41 @@ pub async fn new_client(
         created_at: OffsetDateTime::now_utc(),
         last_used_at: None,
     };
-    let secret = ClientSecret::generate();
-    store.create_client(&client, &server_key.verifier(&secret), cap, actor).await?;
+    let (secret, stored) = new_secret(server_key, None, client.created_at);
+    store.create_client(&client, &stored, cap, actor).await?;
     Ok((client, secret))
+}
+
+fn new_secret(
+    server_key: &ServerKey,
+    expires_at: Option<OffsetDateTime>,
+    now: OffsetDateTime,
+) -> (ClientSecret, NewSecret) {
+    let secret = ClientSecret::generate();
+    let stored = NewSecret {
+        id: secret.id().unwrap_or_else(SecretId::generate),
+        verifier: server_key.verifier(&secret),
+        created_at: now,
+        expires_at,
+    };
+    (secret, stored)
+}
+
+/// Adds a secret to a client: the one time it exists in clear. `expires_at` must lie ahead,
+/// within `client_secrets::MAX_SECRET_LIFETIME_DAYS`; secure clients may have none.
+pub async fn add_secret(
+    store: &dyn Store,
+    server_key: &ServerKey,
+    customer: &CustomerId,
+    client: ClientId,
+    expires_at: Option<OffsetDateTime>,
+    actor: &Actor,
+) -> Result<(SecretInfo, ClientSecret), ApiError> {
+    let now = OffsetDateTime::now_utc();
+    let expires_at = client_secrets::expiry(expires_at, false, now)?;
+    let (secret, stored) = new_secret(server_key, expires_at, now);
+    let info = store.add_client_secret(customer, client, &stored, actor).await?;
+    Ok((info, secret))
 }
 
 /// Who an administrator-management operation adds, as the caller described them.

@@ -8,6 +8,8 @@ use trustgate_core::ids::{AdminId, ClientId, CustomerId};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Change {
     ClientDeleted(ClientId),
+    /// A secret of the client was added or deleted.
+    SecretsChanged(ClientId),
     /// An administrator's access in a customer changed, or the membership ended.
     MembershipChanged(CustomerId, AdminId),
     /// An administrator's status changed, or the administrator was deleted.
@@ -27,6 +29,7 @@ impl Change {
     pub(crate) fn kind(&self) -> &'static str {
         match self {
             Change::ClientDeleted(_) => "client",
+            Change::SecretsChanged(_) => "secrets",
             Change::MembershipChanged(..) => "membership",
             Change::AdminChanged(_) => "admin",
             Change::CustomerChanged(_) => "customer",
@@ -38,7 +41,7 @@ impl Change {
 
     pub(crate) fn columns(&self) -> (Option<String>, Option<String>, Option<String>) {
         match self {
-            Change::ClientDeleted(client) => (None, None, Some(client.to_string())),
+            Change::ClientDeleted(client) | Change::SecretsChanged(client) => (None, None, Some(client.to_string())),
             Change::MembershipChanged(customer, admin) => (Some(customer.to_string()), Some(admin.to_string()), None),
             Change::AdminChanged(admin) => (None, Some(admin.to_string()), None),
             Change::CustomerChanged(customer) => (Some(customer.to_string()), None, None),
@@ -58,6 +61,7 @@ impl Change {
         let admin = || admin.and_then(|a| AdminId::parse(a).ok());
         match kind {
             "client" => client.and_then(|c| ClientId::parse(c).ok()).map(Change::ClientDeleted),
+            "secrets" => client.and_then(|c| ClientId::parse(c).ok()).map(Change::SecretsChanged),
             "membership" => Some(Change::MembershipChanged(customer()?, admin()?)),
             "admin" => admin().map(Change::AdminChanged),
             "customer" => customer().map(Change::CustomerChanged),

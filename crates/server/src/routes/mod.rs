@@ -7,7 +7,7 @@ mod discovery;
 mod doc;
 mod manage;
 mod meta;
-mod notifications;
+pub(crate) mod notifications;
 mod revocation;
 mod systemlog;
 mod tokens;
@@ -43,6 +43,8 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(manage::current, manage::sign_in, manage::sign_out))
         .routes(routes!(manage::list_clients, manage::create_client))
         .routes(routes!(manage::delete_client))
+        .routes(routes!(manage::list_secrets, manage::add_secret))
+        .routes(routes!(manage::delete_secret))
         .routes(routes!(meta::health))
         .routes(routes!(meta::ready))
         .routes(routes!(meta::openapi))

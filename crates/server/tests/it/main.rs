@@ -45,6 +45,7 @@ mod sqlite {
     mod metrics;
     mod notifications;
     mod rules;
+    mod secrets;
     mod sessions;
     mod standards;
     mod systemlog;
@@ -73,6 +74,7 @@ mod postgres {
     mod metrics;
     mod notifications;
     mod rules;
+    mod secrets;
     mod sessions;
     mod standards;
     mod systemlog;
