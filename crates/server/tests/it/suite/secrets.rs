@@ -238,8 +238,13 @@ async fn full_administrators_are_warned_once_before_a_secret_expires() {
     let warning = Duration::from_secs(14 * 86_400);
     let check = || trustgate_server::secret_expiry::check(app.store.as_ref(), warning);
     assert_eq!(check().await.expect("check"), (1, 0), "the secret expiring within 14 days");
-    // Another pass, or another node's, warns no one again.
+    // Another pass, or another node's, warns no one again: not even one that listed the secret
+    // before this node claimed it.
     assert_eq!(check().await.expect("check"), (0, 0));
+    let (_, listed) = app.as_admin(&session, Method::GET, &secrets_path(&client), None).await;
+    let warned = trustgate_core::secret::SecretId::parse(listed["items"][1]["id"].as_str().expect("id")).expect("id");
+    let late = app.store.warn_secret_expiry(client.id, warned, &[], OffsetDateTime::now_utc()).await.expect("warn");
+    assert!(!late, "a secret is warned about once");
     let notifications = app.store.notifications(&client.customer, 100).await.expect("notifications");
     let mut destinations: Vec<_> = notifications.iter().map(|n| n.destination_admin.clone()).collect();
     destinations.sort();
