@@ -49,6 +49,11 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/c/{customer}", get(session_pages::home))
         .route("/c/{customer}/api-access", get(api_access::page).post(api_access::create))
         .route("/c/{customer}/api-access/{id}/delete", get(api_access::confirm_delete).post(api_access::delete))
+        .route("/c/{customer}/api-access/{id}/secrets", get(api_access::secrets).post(api_access::add_secret))
+        .route(
+            "/c/{customer}/api-access/{id}/secrets/{secret}/delete",
+            get(api_access::confirm_delete_secret).post(api_access::delete_secret),
+        )
         .route("/c/{customer}/administrators", get(administrators::page).post(administrators::add))
         .route("/c/{customer}/administrators/{id}", get(administrators::edit).post(administrators::change_access))
         .route(
