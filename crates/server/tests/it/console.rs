@@ -889,6 +889,10 @@ async fn every_console_page_has_no_serious_or_critical_axe_violations() {
     browser.find("#clients").await;
     check("api-access", axe_violations(&browser, &axe).await);
     shoot(&browser, "a11y-api-access").await;
+    browser.click("#clients a[href$='/secrets']").await;
+    browser.find("#secrets").await;
+    check("a client's secrets", axe_violations(&browser, &axe).await);
+    browser.goto(&format!("{c}/api-access")).await;
     browser.click("#clients a.danger").await;
     browser.find("#confirm").await;
     check("delete confirmation", axe_violations(&browser, &axe).await);
