@@ -90,7 +90,7 @@ impl ClientSecret {
     /// cannot match a stored verifier and is refused before any look-up.
     pub fn from_presented(text: &str) -> Option<Self> {
         let random = |part: &str| from_b64url(part).is_some_and(|b| b.len() == SECRET_BYTES);
-        let Some(rest) = text.strip_prefix(SECRET_PREFIX) else { return None };
+        let rest = text.strip_prefix(SECRET_PREFIX)?;
         let well_formed = match text.len() {
             LEGACY_LEN => random(rest),
             NAMED_LEN => {
