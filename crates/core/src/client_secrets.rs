@@ -14,9 +14,8 @@ use crate::validate::ValidationError;
 /// never needs more, and each extra live secret is one more that can leak.
 pub const MAX_SECRETS_PER_CLIENT: u64 = 3;
 
-/// The longest expiry a secret may be given: two years, as Microsoft Entra's portal allows for
-/// application client secrets (24 months) and Databricks' default service-principal secret
-/// lifetime (730 days).
+/// The longest expiry a secret may be given: two years, Databricks' default service-principal
+/// secret lifetime (730 days, https://docs.databricks.com/api/workspace/serviceprincipalsecretsproxy).
 pub const MAX_SECRET_LIFETIME_DAYS: i64 = 730;
 
 /// Days before an expiry that the customer's Full administrators are warned, by default.
