@@ -15,6 +15,7 @@ mod cli;
 mod console;
 mod files;
 mod limits;
+mod migrations;
 mod observability;
 mod openapi;
 mod openid_client;
