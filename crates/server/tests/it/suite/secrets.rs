@@ -105,6 +105,8 @@ async fn an_expired_secret_is_refused_as_a_wrong_one_and_logged_once() {
     let (status, added) = add_secret(&app, &session, &client, json!({ "expiresAt": at })).await;
     assert_eq!(status, StatusCode::CREATED, "{added}");
     let expiring = added["secret"].as_str().expect("secret").to_owned();
+    // A second one that nobody presents after it expires.
+    assert_eq!(add_secret(&app, &session, &client, json!({ "expiresAt": at })).await.0, StatusCode::CREATED);
     assert_eq!(grant(&app, &client, &expiring).await.0, StatusCode::OK, "it grants until it expires");
     tokio::time::sleep(Duration::from_millis(2500)).await;
     for _ in 0..3 {
@@ -116,9 +118,10 @@ async fn an_expired_secret_is_refused_as_a_wrong_one_and_logged_once() {
         1,
         "the expiry is logged once, not once per try"
     );
-    // The expiry check finds nothing left to log either.
+    // The expiry check logs the other one's expiry, and that one's no more.
     let (_, expired) = trustgate_server::secret_expiry::check(app.store.as_ref(), Duration::ZERO).await.expect("check");
-    assert_eq!(expired, 0);
+    assert_eq!(expired, 1, "the expiry of a secret nobody presents is logged by the check");
+    assert_eq!(app.log_of(&client.customer, "platform:secureclient/secret/expire").await.len(), 2);
     // The client's other secret is untouched.
     assert_eq!(grant(&app, &client, &client.secret).await.0, StatusCode::OK);
 }
