@@ -82,7 +82,8 @@ impl ClientSecret {
         Self::generate_as(SecretId::generate())
     }
 
-    fn generate_as(id: SecretId) -> Self {
+    /// A new secret named by `id`, which the caller stores it under.
+    pub fn generate_as(id: SecretId) -> Self {
         Self(format!("{SECRET_PREFIX}{id}_{}", b64url(&random_bytes::<SECRET_BYTES>())).into())
     }
 

@@ -49,13 +49,9 @@ fn new_secret(
     expires_at: Option<OffsetDateTime>,
     now: OffsetDateTime,
 ) -> (ClientSecret, NewSecret) {
-    let secret = ClientSecret::generate();
-    let stored = NewSecret {
-        id: secret.id().unwrap_or_else(SecretId::generate),
-        verifier: server_key.verifier(&secret),
-        created_at: now,
-        expires_at,
-    };
+    let id = SecretId::generate();
+    let secret = ClientSecret::generate_as(id);
+    let stored = NewSecret { id, verifier: server_key.verifier(&secret), created_at: now, expires_at };
     (secret, stored)
 }
 
