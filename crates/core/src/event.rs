@@ -11,6 +11,7 @@ use crate::admin::{Admin, AdminStatus};
 use crate::client::{ApiClient, ClientKind};
 use crate::customer::DisabledOwnerPolicy;
 use crate::ids::{AdminId, ClientId, CustomerId};
+use crate::secret::SecretId;
 
 /// Who caused an event.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -206,6 +207,57 @@ pub fn client_converted(before: &ApiClient, after: &ApiClient, at: OffsetDateTim
     e.message = format!("API client {} was converted into a service principal.", after.name);
     e.before = Some(client_json(before));
     e.after = Some(client_json(after));
+    e
+}
+
+/// Why a client's secret is in the system log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SecretEvent {
+    Added,
+    Deleted,
+    /// Its expiry passed: logged once, whether or not anyone still presents it.
+    Expired,
+    /// It expires within the warning period; the customer's Full administrators were notified.
+    Expiring,
+}
+
+/// A client's secret added, deleted, expired or about to expire (R10). The secret's id and
+/// expiry are named; the secret never is.
+pub fn client_secret(
+    client: &ApiClient,
+    secret: &SecretId,
+    expires_at: Option<OffsetDateTime>,
+    what: SecretEvent,
+    at: OffsetDateTime,
+    actor: &Actor,
+) -> LogEntry {
+    let event_type = match what {
+        SecretEvent::Added => "platform:secureclient/secret/create",
+        SecretEvent::Deleted => "platform:secureclient/secret/delete",
+        SecretEvent::Expired => "platform:secureclient/secret/expire",
+        SecretEvent::Expiring => "platform:secureclient/secret/expiring",
+    };
+    let mut e = about_client(entry(&client.customer_id, at, event_type, actor), client);
+    let until = expires_at.and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok());
+    e.message = match (what, &until) {
+        (SecretEvent::Added, Some(until)) => {
+            format!("A secret {secret} was added to API client {}; it expires {until}.", client.name)
+        }
+        (SecretEvent::Added, None) => format!("A secret {secret} was added to API client {}.", client.name),
+        (SecretEvent::Deleted, _) => format!("The secret {secret} of API client {} was deleted.", client.name),
+        (SecretEvent::Expired, _) => format!("The secret {secret} of API client {} expired.", client.name),
+        (SecretEvent::Expiring, until) => format!(
+            "The secret {secret} of API client {} expires {}; add a new secret and move to it.",
+            client.name,
+            until.as_deref().unwrap_or("soon")
+        ),
+    };
+    let details = json!({ "secretId": secret.as_str(), "expiresAt": until });
+    if what == SecretEvent::Added {
+        e.after = Some(details);
+    } else {
+        e.before = Some(details);
+    }
     e
 }
 

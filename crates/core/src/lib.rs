@@ -5,6 +5,7 @@
 pub mod access;
 pub mod admin;
 pub mod client;
+pub mod client_secrets;
 pub mod custody;
 pub mod customer;
 pub mod event;

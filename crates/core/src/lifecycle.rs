@@ -59,6 +59,10 @@ pub enum Refusal {
     NotPending,
     #[error("the invitation has expired: ask an administrator of the customer to send a new one")]
     InvitationExpired,
+    #[error("an API client holds at most {0} secrets; delete one first")]
+    SecretLimit(u64),
+    #[error("this is the client's last secret; add another before deleting it, or delete the client")]
+    LastSecret,
 }
 
 impl Refusal {
@@ -84,6 +88,8 @@ impl Refusal {
             Refusal::PrincipalLimit(_) => "principalLimit",
             Refusal::NotPending => "notPending",
             Refusal::InvitationExpired => "invitationExpired",
+            Refusal::SecretLimit(_) => "secretLimit",
+            Refusal::LastSecret => "lastSecret",
         }
     }
 }

@@ -12,29 +12,113 @@ use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
 use crate::encoding::{b64url, from_b64url, random_bytes};
+use crate::validate::{trim_pasted, ValidationError};
 
 /// Every secret starts with this, so secret scanners can recognise a leaked one.
 pub const SECRET_PREFIX: &str = "tgs_";
 const SECRET_BYTES: usize = 32;
-/// `tgs_` followed by 32 bytes in unpadded base64url.
-const SECRET_LEN: usize = SECRET_PREFIX.len() + 43;
+/// 32 bytes in unpadded base64url.
+const RANDOM_LEN: usize = 43;
+/// The first format, still accepted: `tgs_` and the random part, naming no secret.
+const LEGACY_LEN: usize = SECRET_PREFIX.len() + RANDOM_LEN;
+/// `tgs_`, the secret's id, `_`, the random part: the id says which of a client's secrets to
+/// check, so a grant costs one HMAC however many secrets the client holds.
+const NAMED_LEN: usize = SECRET_PREFIX.len() + SecretId::LEN + 1 + RANDOM_LEN;
+
+/// One of a client's secrets: 16 lower-case hex digits, not secret (it is in the clear at the
+/// start of the secret it names, and in lists).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SecretId([u8; SecretId::LEN]);
+
+impl SecretId {
+    pub const LEN: usize = 16;
+
+    pub fn generate() -> Self {
+        let mut id = [0u8; Self::LEN];
+        for (pair, byte) in id.chunks_mut(2).zip(random_bytes::<{ SecretId::LEN / 2 }>()) {
+            pair.copy_from_slice(format!("{byte:02x}").as_bytes());
+        }
+        Self(id)
+    }
+
+    pub fn parse(text: &str) -> Result<Self, ValidationError> {
+        let text = trim_pasted(text);
+        let bytes: [u8; Self::LEN] = text
+            .as_bytes()
+            .try_into()
+            .ok()
+            .filter(|b: &[u8; Self::LEN]| b.iter().all(|c| matches!(c, b'0'..=b'9' | b'a'..=b'f')))
+            .ok_or_else(|| ValidationError::invalid("secretId", "secretId must be 16 lower-case hex digits"))?;
+        Ok(Self(bytes))
+    }
+
+    pub fn as_str(&self) -> &str {
+        // Only ASCII hex digits are ever stored.
+        std::str::from_utf8(&self.0).unwrap_or_default()
+    }
+}
+
+impl fmt::Display for SecretId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Which of a client's stored secrets a presented one must match.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SecretRef {
+    /// A secret issued before secrets had ids: the client's one migrated secret.
+    Legacy,
+    Named(SecretId),
+}
 
 /// A client secret in clear, wiped from memory when dropped. It has no `Display`, and its
 /// `Debug` prints nothing of it.
 pub struct ClientSecret(SecretString);
 
 impl ClientSecret {
+    /// A new secret, named by a fresh id; [`ClientSecret::id`] tells it.
     pub fn generate() -> Self {
-        Self(format!("{SECRET_PREFIX}{}", b64url(&random_bytes::<SECRET_BYTES>())).into())
+        Self::generate_as(SecretId::generate())
+    }
+
+    /// A new secret named by `id`, which the caller stores it under.
+    pub fn generate_as(id: SecretId) -> Self {
+        Self(format!("{SECRET_PREFIX}{id}_{}", b64url(&random_bytes::<SECRET_BYTES>())).into())
     }
 
     /// Accepts what a caller presented, if it has the shape of a Trustgate secret; anything else
     /// cannot match a stored verifier and is refused before any look-up.
     pub fn from_presented(text: &str) -> Option<Self> {
-        let well_formed = text.len() == SECRET_LEN
-            && text.starts_with(SECRET_PREFIX)
-            && from_b64url(&text[SECRET_PREFIX.len()..]).is_some_and(|b| b.len() == SECRET_BYTES);
+        let random = |part: &str| from_b64url(part).is_some_and(|b| b.len() == SECRET_BYTES);
+        let rest = text.strip_prefix(SECRET_PREFIX)?;
+        let well_formed = match text.len() {
+            LEGACY_LEN => random(rest),
+            NAMED_LEN => {
+                rest.as_bytes().get(SecretId::LEN) == Some(&b'_')
+                    && SecretId::parse(&rest[..SecretId::LEN]).is_ok()
+                    && random(&rest[SecretId::LEN + 1..])
+            }
+            _ => false,
+        };
         well_formed.then(|| Self(text.into()))
+    }
+
+    /// Which stored secret this one must match.
+    pub fn reference(&self) -> SecretRef {
+        let text = self.expose();
+        match text.get(SECRET_PREFIX.len()..SECRET_PREFIX.len() + SecretId::LEN) {
+            Some(id) if text.len() == NAMED_LEN => SecretId::parse(id).map_or(SecretRef::Legacy, SecretRef::Named),
+            _ => SecretRef::Legacy,
+        }
+    }
+
+    /// The id of a secret this version issued; `None` for one in the first format.
+    pub fn id(&self) -> Option<SecretId> {
+        match self.reference() {
+            SecretRef::Named(id) => Some(id),
+            SecretRef::Legacy => None,
+        }
     }
 
     /// The clear text, for the one response that shows it to its owner.
@@ -158,6 +242,27 @@ mod tests {
         assert!(ClientSecret::from_presented(secret.expose()).is_some());
         assert!(ClientSecret::from_presented("tgs_short").is_none());
         assert!(ClientSecret::from_presented(&secret.expose().replace("tgs_", "xyz_")).is_none());
+    }
+
+    #[test]
+    fn a_new_secret_names_its_id_and_a_first_format_one_names_none() {
+        let secret = ClientSecret::generate();
+        let id = secret.id().expect("a new secret names its id");
+        assert_eq!(ClientSecret::from_presented(secret.expose()).map(|s| s.reference()), Some(SecretRef::Named(id)));
+        let legacy = format!("{SECRET_PREFIX}{}", b64url(&random_bytes::<SECRET_BYTES>()));
+        let presented = ClientSecret::from_presented(&legacy).expect("the first format is still accepted");
+        assert_eq!(presented.reference(), SecretRef::Legacy);
+        let mut bad_id = secret.expose().to_owned();
+        bad_id.replace_range(4..5, "Z");
+        assert!(ClientSecret::from_presented(&bad_id).is_none());
+    }
+
+    #[test]
+    fn secret_ids_are_sixteen_hex_digits() {
+        let id = SecretId::generate();
+        assert_eq!(SecretId::parse(id.as_str()), Ok(id));
+        assert!(SecretId::parse("0123456789abcdeF").is_err());
+        assert!(SecretId::parse("0123").is_err());
     }
 
     #[test]

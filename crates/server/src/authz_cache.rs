@@ -7,29 +7,59 @@
 //! with is still current.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 use prometheus::IntCounter;
 use time::OffsetDateTime;
 use trustgate_core::client::{last_used_is_stale, ApiClient, ClientKind};
+use trustgate_core::client_secrets::GrantSecret;
 use trustgate_core::ids::{AdminId, ClientId, CustomerId};
 use trustgate_core::rights::Standing;
-use trustgate_core::secret::SecretVerifier;
+use trustgate_core::secret::SecretRef;
 use trustgate_store::{Change, ClientGrant};
 
-/// What never changes about a client while it exists, so token grants need no database either.
+/// What never changes about a client while it exists (a change of its secrets evicts it), so
+/// token grants need no database either.
 #[derive(Debug)]
 pub struct ClientFacts {
     pub client: ApiClient,
-    pub verifier: SecretVerifier,
+    pub secrets: Vec<CachedSecret>,
     /// None for a service principal.
     pub owner_email: Option<String>,
-    /// Unix seconds of the last recorded use; 0 for never.
-    last_used: AtomicI64,
 }
 
 impl ClientFacts {
+    /// The secret a presented one names, if the client holds it.
+    pub fn secret(&self, reference: SecretRef) -> Option<&CachedSecret> {
+        self.secrets.iter().find(|s| s.secret.is(reference))
+    }
+}
+
+/// One of a client's secrets, with what this node noted about its use.
+#[derive(Debug)]
+pub struct CachedSecret {
+    pub secret: GrantSecret,
+    /// Unix seconds of the last recorded use; 0 for never.
+    last_used: AtomicI64,
+    /// Whether this node saw the expiry logged (or logged it): later refusals write nothing.
+    expiry_logged: AtomicBool,
+}
+
+impl CachedSecret {
+    fn new(secret: GrantSecret) -> Self {
+        Self {
+            expiry_logged: AtomicBool::new(secret.expiry_logged),
+            last_used: AtomicI64::new(secret.last_used_at.map_or(0, OffsetDateTime::unix_timestamp)),
+            secret,
+        }
+    }
+
+    /// True for the first caller to ask after an expiry nobody has logged yet, on this node.
+    pub fn expiry_unlogged(&self) -> bool {
+        !self.expiry_logged.swap(true, Ordering::Relaxed)
+    }
+
     /// Notes a use at `now`; true when the stored `last_used_at` is stale enough to rewrite. Only
     /// one of many concurrent callers gets true.
     pub fn record_use(&self, now: OffsetDateTime) -> bool {
@@ -100,9 +130,8 @@ impl AuthzCache {
     pub fn insert(&self, loaded_at: Epoch, grant: &ClientGrant) -> CachedClient {
         let facts = Arc::new(ClientFacts {
             client: grant.client.clone(),
-            verifier: grant.verifier.clone(),
+            secrets: grant.secrets.iter().cloned().map(CachedSecret::new).collect(),
             owner_email: grant.owner_email.clone(),
-            last_used: AtomicI64::new(grant.client.last_used_at.map_or(0, OffsetDateTime::unix_timestamp)),
         });
         let entry = CachedClient { facts: facts.clone(), standing: grant.standing };
         let (Ok(mut clients), Ok(mut standings)) = (self.clients.write(), self.standings.write()) else {
@@ -135,7 +164,7 @@ impl AuthzCache {
         let before = clients.len() + standings.len();
         for change in changes {
             match change {
-                Change::ClientDeleted(id) | Change::ClientChanged(id) => {
+                Change::ClientDeleted(id) | Change::ClientChanged(id) | Change::SecretsChanged(id) => {
                     clients.remove(id);
                 }
                 Change::MembershipChanged(customer, admin) => {
@@ -173,7 +202,7 @@ mod tests {
     use trustgate_core::access::Access;
     use trustgate_core::admin::AdminStatus;
     use trustgate_core::customer::DisabledOwnerPolicy;
-    use trustgate_core::secret::{ClientSecret, ServerKey};
+    use trustgate_core::secret::{ClientSecret, SecretId, ServerKey};
 
     fn cache(capacity: usize) -> AuthzCache {
         AuthzCache::new(capacity, IntCounter::new("evictions", "evictions").unwrap())
@@ -189,7 +218,14 @@ mod tests {
                 created_at: OffsetDateTime::now_utc(),
                 last_used_at: None,
             },
-            verifier: ServerKey::generate().verifier(&ClientSecret::generate()),
+            secrets: vec![GrantSecret {
+                id: SecretId::generate(),
+                legacy: false,
+                verifier: ServerKey::generate().verifier(&ClientSecret::generate()),
+                expires_at: None,
+                expiry_logged: false,
+                last_used_at: None,
+            }],
             owner_email: Some("a@example.com".to_owned()),
             standing: Standing {
                 access: Access::Full,
@@ -239,9 +275,19 @@ mod tests {
         let cache = cache(10);
         let entry = cache.insert(cache.epoch(), &grant());
         let now = OffsetDateTime::now_utc();
-        assert!(entry.facts.record_use(now));
-        assert!(!entry.facts.record_use(now + time::Duration::seconds(30)));
-        assert!(entry.facts.record_use(now + time::Duration::seconds(61)));
+        let secret = &entry.facts.secrets[0];
+        assert!(secret.record_use(now));
+        assert!(!secret.record_use(now + time::Duration::seconds(30)));
+        assert!(secret.record_use(now + time::Duration::seconds(61)));
+    }
+
+    #[test]
+    fn a_change_of_secrets_evicts_the_client() {
+        let cache = cache(10);
+        let g = grant();
+        cache.insert(cache.epoch(), &g);
+        cache.evict(&[Change::SecretsChanged(g.client.id)]);
+        assert!(cache.get(g.client.id).is_none());
     }
 
     #[test]

@@ -19,7 +19,7 @@ use trustgate_core::custody::KeyVault;
 use trustgate_core::customer::{parse_customer_name, Customer, DisabledOwnerPolicy};
 use trustgate_core::event::Actor;
 use trustgate_core::ids::{AdminId, ClientId, CustomerId};
-use trustgate_core::secret::{random_token, ServerKey};
+use trustgate_core::secret::{random_token, SecretId, ServerKey};
 use trustgate_core::token::{Algorithm, Issuer};
 use trustgate_store::{files, PostgresStore, SqliteStore, Store};
 
@@ -193,6 +193,10 @@ pub struct ServeArgs {
     /// Days system-log records are kept; older ones are deleted in the background every hour.
     #[arg(long, env = "TRUSTGATE_SYSTEMLOG_RETENTION_DAYS", default_value_t = crate::config::DEFAULT_SYSTEMLOG_RETENTION_DAYS, value_parser = clap::value_parser!(u32).range(1..=36_500))]
     pub systemlog_retention_days: u32,
+    /// Days before a client secret expires that the customer's Full administrators get a
+    /// notification (and the system log a record), once per secret; 0 sends none.
+    #[arg(long, env = "TRUSTGATE_SECRET_EXPIRY_WARNING_DAYS", default_value_t = trustgate_core::client_secrets::DEFAULT_EXPIRY_WARNING_DAYS, value_parser = clap::value_parser!(u32).range(0..=365))]
+    pub secret_expiry_warning_days: u32,
     /// The algorithm of the signing key created on an empty store: ES256, EdDSA or RS256 (for
     /// verifiers that know only RSA). A store that has a key keeps it; switch with
     /// `trustgate keys rotate --algorithm`.
@@ -247,6 +251,7 @@ impl ServeArgs {
             trusted_proxies: self.trusted_proxy.clone(),
             connections,
             systemlog_retention: Duration::from_secs(u64::from(self.systemlog_retention_days) * 86_400),
+            secret_expiry_warning: Duration::from_secs(u64::from(self.secret_expiry_warning_days) * 86_400),
             signing_algorithm: self.signing_algorithm,
             invitation_lifetime: self.invitation_lifetime.unwrap_or(crate::config::DEFAULT_INVITATION_LIFETIME),
             smtp: self.smtp(),
@@ -541,6 +546,54 @@ pub enum ClientCommand {
         #[arg(long)]
         id: String,
     },
+    /// A client's secrets (up to 3): add one to rotate, list them, delete the old one.
+    #[command(subcommand)]
+    Secret(SecretCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SecretCommand {
+    /// Add a secret to a client; prints it once. The client's other secrets keep working.
+    Add {
+        /// The customer's id.
+        #[arg(long)]
+        customer: String,
+        /// The client's ID.
+        #[arg(long)]
+        id: String,
+        /// The secret stops granting tokens this many days from now (1 to 730). Default: never.
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..=730), conflicts_with = "expires_at")]
+        expires_in_days: Option<u32>,
+        /// The secret stops granting tokens at this RFC 3339 time (within 730 days).
+        #[arg(long)]
+        expires_at: Option<String>,
+        /// Write ID and Secret as CSV (the console's secureclient.csv) to this new file, readable
+        /// by you only, instead of printing the secret.
+        #[arg(long, value_name = "FILE")]
+        csv: Option<PathBuf>,
+    },
+    /// List a client's secrets: id, created, expiry, last use. Never the secrets themselves.
+    List {
+        /// The customer's id.
+        #[arg(long)]
+        customer: String,
+        /// The client's ID.
+        #[arg(long)]
+        id: String,
+    },
+    /// Delete a secret: it grants no token from now on, on every node. Tokens it already got stay
+    /// valid until they expire. A client's last secret cannot be deleted.
+    Delete {
+        /// The customer's id.
+        #[arg(long)]
+        customer: String,
+        /// The client's ID.
+        #[arg(long)]
+        id: String,
+        /// The secret's id (see `trustgate client secret list`).
+        #[arg(long)]
+        secret: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -698,7 +751,9 @@ impl Command {
             Command::Serve(_) | Command::Bench(_) | Command::CopyToPostgres { .. } | Command::Backup { .. } => false,
             Command::Customer(command) => !matches!(command, CustomerCommand::List),
             Command::Admin(command) => !matches!(command, AdminCommand::List { .. }),
-            Command::Client(command) => !matches!(command, ClientCommand::List { .. }),
+            Command::Client(command) => {
+                !matches!(command, ClientCommand::List { .. } | ClientCommand::Secret(SecretCommand::List { .. }))
+            }
             Command::Principal(command) => !matches!(command, PrincipalCommand::List { .. }),
             Command::Keys(_) => true,
         }
@@ -1269,6 +1324,99 @@ async fn client(store: &dyn Store, place: Place<'_>, command: ClientCommand, out
                 return Err(Failure::not_found(format!("{} has no API client {id} in {customer}", owner.email)).into());
             }
             out.print(json!({ "id": id.to_string(), "deleted": true }), format!("Deleted API client {id}."));
+        }
+        ClientCommand::Secret(command) => secret(store, place, command, out).await?,
+    }
+    Ok(())
+}
+
+async fn secret(store: &dyn Store, place: Place<'_>, command: SecretCommand, out: Output) -> anyhow::Result<()> {
+    match command {
+        SecretCommand::Add { customer, id, expires_in_days, expires_at, csv } => {
+            let customer = known_customer(store, &customer).await?;
+            let id = given("--id", ClientId::parse(&id))?;
+            let expires_at = match (expires_in_days, expires_at) {
+                (Some(days), _) => Some(OffsetDateTime::now_utc() + time::Duration::days(i64::from(days))),
+                (None, Some(at)) => Some(given("--expires-at", crate::wire::parse_rfc3339("expiresAt", &at))?),
+                (None, None) => None,
+            };
+            let key = deployment_key(store, place).await?;
+            let file = csv.as_deref().map(private_file).transpose()?;
+            let added = ops::add_secret(store, &key, &customer, id, expires_at, &Actor::System).await;
+            let (info, secret) = match added {
+                Ok(added) => added,
+                Err(error) => {
+                    if let Some(path) = &csv {
+                        let _ = std::fs::remove_file(path);
+                    }
+                    return Err(match error {
+                        crate::ApiError::NotFound(_) => {
+                            Failure::not_found(format!("there is no API client {id} in {customer}")).into()
+                        }
+                        crate::ApiError::Invalid(invalid) => failure::refused_option("--expires-at", &invalid).into(),
+                        other => anyhow!(other),
+                    });
+                }
+            };
+            let expires = info.expires_at.map(rfc3339);
+            let until = expires.as_deref().map_or_else(|| "never expires".to_owned(), |at| format!("expires {at}"));
+            if let (Some(path), Some(mut file)) = (csv, file) {
+                write!(file, "ID,Secret\r\n{id},{}\r\n", secret.expose())?;
+                out.print(
+                    json!({ "clientId": id.to_string(), "secretId": info.id.as_str(), "expiresAt": expires, "csv": path }),
+                    format!("Added secret {} to API client {id}; it {until}. ID and Secret written to {}.", info.id, path.display()),
+                );
+            } else {
+                out.print(
+                    json!({ "clientId": id.to_string(), "secretId": info.id.as_str(), "expiresAt": expires, "secret": secret.expose() }),
+                    format!(
+                        "Added secret {} to API client {id}; it {until}.\nID:     {id}\nSecret: {}\nThe secret is shown only now.",
+                        info.id,
+                        secret.expose()
+                    ),
+                );
+            }
+        }
+        SecretCommand::List { customer, id } => {
+            let customer = known_customer(store, &customer).await?;
+            let id = given("--id", ClientId::parse(&id))?;
+            let secrets = store.client_secrets(&customer, id, &Actor::System).await?;
+            let items: Vec<Value> = secrets
+                .iter()
+                .map(|s| {
+                    json!({
+                        "id": s.id.as_str(),
+                        "legacy": s.legacy,
+                        "createdAt": rfc3339(s.created_at),
+                        "createdBy": s.created_by,
+                        "expiresAt": s.expires_at.map(rfc3339),
+                        "lastUsedAt": s.last_used_at.map(rfc3339),
+                    })
+                })
+                .collect();
+            let rows: Vec<_> = secrets
+                .iter()
+                .map(|s| {
+                    [
+                        s.id.to_string(),
+                        rfc3339(s.created_at),
+                        s.expires_at.map_or_else(|| "never".to_owned(), rfc3339),
+                        s.last_used_at.map_or_else(|| "never".to_owned(), rfc3339),
+                        s.created_by.clone(),
+                    ]
+                })
+                .collect();
+            out.print(json!({ "items": items }), table(["ID", "CREATED", "EXPIRES", "LAST USED", "CREATED BY"], &rows));
+        }
+        SecretCommand::Delete { customer, id, secret } => {
+            let customer = known_customer(store, &customer).await?;
+            let id = given("--id", ClientId::parse(&id))?;
+            let secret = given("--secret", SecretId::parse(&secret))?;
+            store.delete_client_secret(&customer, id, secret, &Actor::System).await?;
+            out.print(
+                json!({ "clientId": id.to_string(), "secretId": secret.as_str(), "deleted": true }),
+                format!("Deleted secret {secret} of API client {id}; it grants no token from now on."),
+            );
         }
     }
     Ok(())

@@ -49,6 +49,11 @@ pub struct ServerConfig {
     pub invitation_lifetime: Duration,
     /// Where invitation e-mails are sent through; without it the link is only shown to the inviter.
     pub smtp: Option<crate::mail::SmtpSettings>,
+    /// How long before a client secret expires its customer's Full administrators are warned;
+    /// zero warns nobody.
+    pub secret_expiry_warning: Duration,
+    /// How often secrets are checked for a coming or passed expiry.
+    pub secret_expiry_interval: Duration,
 }
 
 /// Citrix Cloud's administrator invitations expire after 5 days.
@@ -128,6 +133,10 @@ impl Default for ServerConfig {
             signing_algorithm: DEFAULT_SIGNING_ALGORITHM,
             invitation_lifetime: DEFAULT_INVITATION_LIFETIME,
             smtp: None,
+            secret_expiry_warning: Duration::from_secs(
+                u64::from(trustgate_core::client_secrets::DEFAULT_EXPIRY_WARNING_DAYS) * 86_400,
+            ),
+            secret_expiry_interval: Duration::from_secs(600),
         }
     }
 }

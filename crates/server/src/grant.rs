@@ -113,7 +113,7 @@ async fn issue_checked(
     path: &PathCustomer,
     source: Option<IpAddr>,
 ) -> Result<Issued, Refusal> {
-    let cached = authenticate(state, client_id, secret, source).await?;
+    let Authenticated { client: cached, secret } = authenticate(state, client_id, secret, source).await?;
     let facts = &cached.facts;
     let id = facts.client.id;
     if let PathCustomer::Customer(customer) = path {
@@ -127,8 +127,8 @@ async fn issue_checked(
         return refuse(state, &facts.client, reason, source, Refusal::Suspended).await;
     }
     let now = OffsetDateTime::now_utc();
-    if facts.record_use(now) {
-        state.record_use(id, now);
+    if facts.secrets.get(secret).is_some_and(|s| s.record_use(now)) {
+        state.record_use(id, facts.secrets[secret].secret.id, now);
     }
     let claims = Claims::new(
         &state.config.issuer,
@@ -146,14 +146,23 @@ async fn issue_checked(
     })
 }
 
+/// A client proven by one of its secrets.
+pub struct Authenticated {
+    pub client: CachedClient,
+    /// Which of `client.facts.secrets` it was.
+    pub secret: usize,
+}
+
 /// The client that `client_id` and `secret` prove, with every check a token request makes of
 /// them: throttled per client, refusals logged (R10, aggregated), unknown ids written nowhere.
+/// The secret names which of the client's secrets it is, so one HMAC is computed, whatever the
+/// outcome; an expired secret is refused as a wrong one is, and its expiry logged once.
 pub async fn authenticate(
     state: &AppState,
     client_id: &str,
     secret: &str,
     source: Option<IpAddr>,
-) -> Result<CachedClient, Refusal> {
+) -> Result<Authenticated, Refusal> {
     let presented = ClientSecret::from_presented(secret);
     // The authorization cache holds the verifier too: a grant needs no database round trip, and
     // is refused as soon as a change evicts the client or its owner's standing.
@@ -178,11 +187,33 @@ pub async fn authenticate(
         let reason = "the client is locked out after repeated wrong secrets";
         return refuse(state, client, reason, source, Refusal::Throttled(retry_after_secs(wait))).await;
     }
-    if !presented.is_some_and(|s| state.server_key.matches(&s, &cached.facts.verifier)) {
+    let held = presented.as_ref().and_then(|s| {
+        let index = cached.facts.secrets.iter().position(|held| held.secret.is(s.reference()));
+        // Compared against a decoy when the named secret is not held: the same cost either way.
+        let verifier = index.map_or_else(decoy, |i| cached.facts.secrets[i].secret.verifier.clone());
+        (state.server_key.matches(s, &verifier) && index.is_some()).then_some(index).flatten()
+    });
+    let Some(index) = held else {
         state.throttles.clients.failed(&client.id);
         return refuse(state, client, "wrong client secret", source, Refusal::BadCredentials).await;
+    };
+    let proven = &cached.facts.secrets[index];
+    let now = OffsetDateTime::now_utc();
+    if proven.secret.is_expired(now) {
+        // Whoever holds an expired secret knew it: not a guess to throttle, and one record in
+        // the system log (whichever node writes it first), not one per try.
+        if proven.expiry_unlogged() {
+            if let Err(error) = state.store.log_secret_expired(client.id, proven.secret.id, now).await {
+                tracing::warn!(%error, "could not log a secret's expiry");
+            }
+        }
+        return Err(Refusal::BadCredentials);
     }
-    Ok(cached)
+    Ok(Authenticated { client: cached, secret: index })
+}
+
+fn decoy() -> SecretVerifier {
+    SecretVerifier::from_stored(&[0; 32]).unwrap_or_else(|| unreachable!("32 bytes make a verifier"))
 }
 
 /// Records a refused grant in the client's customer's system log (R10, aggregated), then refuses.

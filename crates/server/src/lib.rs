@@ -12,6 +12,7 @@ pub mod logging;
 pub mod metrics;
 pub mod ops;
 pub mod routes;
+pub mod secret_expiry;
 pub mod state;
 pub mod tls;
 

@@ -7,10 +7,11 @@ use time::OffsetDateTime;
 use trustgate_core::access::Access;
 use trustgate_core::admin::{Admin, AdminStatus, Email, Provider};
 use trustgate_core::client::{parse_client_name, ApiClient, ClientKind};
+use trustgate_core::client_secrets::{self, NewSecret, SecretInfo};
 use trustgate_core::event::{self, Actor};
 use trustgate_core::ids::{AdminId, ClientId, CustomerId};
 use trustgate_core::lifecycle::Refusal;
-use trustgate_core::secret::{random_token, ClientSecret, ServerKey};
+use trustgate_core::secret::{random_token, ClientSecret, SecretId, ServerKey};
 use trustgate_core::ValidationError;
 use trustgate_store::{Invitation, InvitationTerms, Member, Store, StoreError};
 
@@ -39,13 +40,14 @@ pub async fn new_client(
         created_at: OffsetDateTime::now_utc(),
         last_used_at: None,
     };
-    let secret = ClientSecret::generate();
-    store.create_client(&client, &server_key.verifier(&secret), cap, actor).await?;
+    let (secret, stored) = new_secret(server_key, None, client.created_at);
+    store.create_client(&client, &stored, cap, actor).await?;
     Ok((client, secret))
 }
 
 /// Creates a service principal of `customer` holding `access` (SP1, SP2) and returns its secret,
-/// the only time it exists in clear.
+/// the only time it exists in clear. The secret expires after
+/// `client_secrets::DEFAULT_PRINCIPAL_SECRET_DAYS` (SP6); rotate it through the secrets API.
 pub async fn new_principal(
     store: &dyn Store,
     server_key: &ServerKey,
@@ -62,9 +64,38 @@ pub async fn new_principal(
         created_at: OffsetDateTime::now_utc(),
         last_used_at: None,
     };
-    let secret = ClientSecret::generate();
-    store.create_principal(&principal, &server_key.verifier(&secret), actor).await?;
+    let expires_at = principal.created_at + time::Duration::days(client_secrets::DEFAULT_PRINCIPAL_SECRET_DAYS);
+    let (secret, stored) = new_secret(server_key, Some(expires_at), principal.created_at);
+    store.create_principal(&principal, &stored, actor).await?;
     Ok((principal, secret))
+}
+
+fn new_secret(
+    server_key: &ServerKey,
+    expires_at: Option<OffsetDateTime>,
+    now: OffsetDateTime,
+) -> (ClientSecret, NewSecret) {
+    let id = SecretId::generate();
+    let secret = ClientSecret::generate_as(id);
+    let stored = NewSecret { id, verifier: server_key.verifier(&secret), created_at: now, expires_at };
+    (secret, stored)
+}
+
+/// Adds a secret to a client: the one time it exists in clear. `expires_at` must lie ahead,
+/// within `client_secrets::MAX_SECRET_LIFETIME_DAYS`; secure clients may have none.
+pub async fn add_secret(
+    store: &dyn Store,
+    server_key: &ServerKey,
+    customer: &CustomerId,
+    client: ClientId,
+    expires_at: Option<OffsetDateTime>,
+    actor: &Actor,
+) -> Result<(SecretInfo, ClientSecret), ApiError> {
+    let now = OffsetDateTime::now_utc();
+    let expires_at = client_secrets::expiry(expires_at, false, now)?;
+    let (secret, stored) = new_secret(server_key, expires_at, now);
+    let info = store.add_client_secret(customer, client, &stored, actor).await?;
+    Ok((info, secret))
 }
 
 /// Who an administrator-management operation adds, as the caller described them.

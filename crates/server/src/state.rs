@@ -10,7 +10,7 @@ use time::OffsetDateTime;
 use trustgate_core::custody::KeyVault;
 use trustgate_core::event::{self, LogEntry};
 use trustgate_core::ids::ClientId;
-use trustgate_core::secret::ServerKey;
+use trustgate_core::secret::{SecretId, ServerKey};
 use trustgate_core::token::{Algorithm, Claims, KeySet};
 use trustgate_store::{Change, ChangeListener, Store, StoreError};
 
@@ -115,6 +115,7 @@ impl AppState {
         tokio::spawn(flush_last_used(Arc::downgrade(&shared)));
         tokio::spawn(maintain_refusals(Arc::downgrade(&shared)));
         tokio::spawn(crate::retention::prune_periodically(Arc::downgrade(&shared)));
+        tokio::spawn(crate::secret_expiry::check_periodically(Arc::downgrade(&shared)));
         Ok(Self(shared))
     }
 
@@ -152,9 +153,9 @@ impl AppState {
     }
 
     /// Notes that a client was used; written to the store in batches, off the request path.
-    pub fn record_use(&self, id: ClientId, at: OffsetDateTime) {
+    pub fn record_use(&self, id: ClientId, secret: SecretId, at: OffsetDateTime) {
         if let Ok(mut pending) = self.last_used.0.lock() {
-            pending.insert(id, at);
+            pending.insert((id, secret), at);
         }
     }
 
@@ -242,7 +243,7 @@ impl ChangeListener for Feed {
 
 /// Uses waiting to be written: one row per client, the latest time wins.
 #[derive(Default)]
-struct LastUsed(Mutex<HashMap<ClientId, OffsetDateTime>>);
+struct LastUsed(Mutex<HashMap<(ClientId, SecretId), OffsetDateTime>>);
 
 const LAST_USED_FLUSH: Duration = Duration::from_secs(5);
 
@@ -251,7 +252,7 @@ async fn flush_last_used(shared: Weak<Shared>) {
         tokio::time::sleep(LAST_USED_FLUSH).await;
         let Some(shared) = shared.upgrade() else { return };
         let pending: Vec<_> = match shared.last_used.0.lock() {
-            Ok(mut pending) => pending.drain().collect(),
+            Ok(mut pending) => pending.drain().map(|((client, secret), at)| (client, secret, at)).collect(),
             Err(_) => continue,
         };
         if !pending.is_empty() {

@@ -11,6 +11,8 @@ pub enum Change {
     /// A client changed in place: a service principal's access, or a secure client converted
     /// into a principal (SP4, SP7).
     ClientChanged(ClientId),
+    /// A secret of the client was added or deleted.
+    SecretsChanged(ClientId),
     /// An administrator's access in a customer changed, or the membership ended.
     MembershipChanged(CustomerId, AdminId),
     /// An administrator's status changed, or the administrator was deleted.
@@ -31,6 +33,7 @@ impl Change {
         match self {
             Change::ClientDeleted(_) => "client",
             Change::ClientChanged(_) => "clientChanged",
+            Change::SecretsChanged(_) => "secrets",
             Change::MembershipChanged(..) => "membership",
             Change::AdminChanged(_) => "admin",
             Change::CustomerChanged(_) => "customer",
@@ -42,7 +45,9 @@ impl Change {
 
     pub(crate) fn columns(&self) -> (Option<String>, Option<String>, Option<String>) {
         match self {
-            Change::ClientDeleted(client) | Change::ClientChanged(client) => (None, None, Some(client.to_string())),
+            Change::ClientDeleted(client) | Change::ClientChanged(client) | Change::SecretsChanged(client) => {
+                (None, None, Some(client.to_string()))
+            }
             Change::MembershipChanged(customer, admin) => (Some(customer.to_string()), Some(admin.to_string()), None),
             Change::AdminChanged(admin) => (None, Some(admin.to_string()), None),
             Change::CustomerChanged(customer) => (Some(customer.to_string()), None, None),
@@ -63,6 +68,7 @@ impl Change {
         match kind {
             "client" => client.and_then(|c| ClientId::parse(c).ok()).map(Change::ClientDeleted),
             "clientChanged" => client.and_then(|c| ClientId::parse(c).ok()).map(Change::ClientChanged),
+            "secrets" => client.and_then(|c| ClientId::parse(c).ok()).map(Change::SecretsChanged),
             "membership" => Some(Change::MembershipChanged(customer()?, admin()?)),
             "admin" => admin().map(Change::AdminChanged),
             "customer" => customer().map(Change::CustomerChanged),

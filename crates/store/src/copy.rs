@@ -61,10 +61,17 @@ pub async fn copy_sqlite_to_postgres(
     );
     copy_table!(
         "api_clients",
-        "id, customer_id, owner_id, name, verifier, created_at, last_used_at, access_type, permissions",
-        "$1, $2, $3, $4, $5, $6, $7, $8, $9",
-        (String, String, Option<String>, String, Vec<u8>, i64, Option<i64>, Option<String>, Option<String>),
-        (0, 1, 2, 3, 4, 5, 6, 7, 8)
+        "id, customer_id, owner_id, name, created_at, last_used_at, access_type, permissions",
+        "$1, $2, $3, $4, $5, $6, $7, $8",
+        (String, String, Option<String>, String, i64, Option<i64>, Option<String>, Option<String>),
+        (0, 1, 2, 3, 4, 5, 6, 7)
+    );
+    copy_table!(
+        "client_secrets",
+        "client_id, id, legacy, verifier, created_at, created_by, expires_at, last_used_at, warned_at, expiry_logged_at",
+        "$1, $2, $3, $4, $5, $6, $7, $8, $9, $10",
+        (String, String, i64, Vec<u8>, i64, String, Option<i64>, Option<i64>, Option<i64>, Option<i64>),
+        (0, 1, 2, 3, 4, 5, 6, 7, 8, 9)
     );
     copy_table!(
         "signing_keys",

@@ -19,19 +19,20 @@ use time::OffsetDateTime;
 use trustgate_core::access::Access;
 use trustgate_core::admin::{Admin, AdminStatus, Email};
 use trustgate_core::client::ApiClient;
+use trustgate_core::client_secrets::{NewSecret, SecretInfo};
 use trustgate_core::custody::KeyAtRest;
 use trustgate_core::customer::{Customer, DisabledOwnerPolicy};
 use trustgate_core::event::{Actor, LogEntry};
 use trustgate_core::ids::{AdminId, ClientId, CustomerId};
 use trustgate_core::rights::Standing;
-use trustgate_core::secret::SecretVerifier;
+use trustgate_core::secret::SecretId;
 
 pub use changes::{Change, ChangeListener};
 pub use copy::copy_sqlite_to_postgres;
 pub use error::{StoreError, StoreResult};
 pub use model::{
-    ClientGrant, Invitation, InvitationTerms, LogQuery, LogRecord, LogView, Member, Membership, Notification, Pending,
-    PoolUse, Session,
+    ClientGrant, ExpiringSecret, Invitation, InvitationTerms, LogQuery, LogRecord, LogView, Member, Membership,
+    Notification, Pending, PoolUse, Session,
 };
 pub use postgres::PostgresStore;
 pub use scratch::{create_scratch_database, drop_scratch_database, sibling_database_url};
@@ -143,13 +144,8 @@ pub trait Store: Send + Sync + 'static {
 
     /// Fails with `NotFound` unless the owner is a member of the client's customer (R1), and is
     /// refused when the owner already owns `cap` clients there.
-    async fn create_client(
-        &self,
-        client: &ApiClient,
-        verifier: &SecretVerifier,
-        cap: u64,
-        actor: &Actor,
-    ) -> StoreResult<()>;
+    /// The client is created with `secret`, its first.
+    async fn create_client(&self, client: &ApiClient, secret: &NewSecret, cap: u64, actor: &Actor) -> StoreResult<()>;
     async fn client_grant(&self, id: ClientId) -> StoreResult<Option<ClientGrant>>;
     async fn clients_of(&self, customer: &CustomerId, owner: AdminId) -> StoreResult<Vec<ApiClient>>;
     /// Deletes a client only if `owner` owns it in `customer` (R3); false when there is no such client.
@@ -160,8 +156,59 @@ pub trait Store: Send + Sync + 'static {
         id: ClientId,
         actor: &Actor,
     ) -> StoreResult<bool>;
-    /// Records when clients were last used, many in one transaction.
-    async fn touch_clients(&self, uses: &[(ClientId, OffsetDateTime)]) -> StoreResult<()>;
+    /// Records when clients were last used, and with which secret, many in one transaction.
+    async fn touch_clients(&self, uses: &[(ClientId, SecretId, OffsetDateTime)]) -> StoreResult<()>;
+
+    // ---- Client secrets (issue #11: several per client, expiry, rotation) ----
+    // Each call reads the actor's standing in the transaction that acts, and asks
+    // `client_secrets::may_manage`: a client the actor may not manage is `NotFound` (R3).
+
+    /// The client's secrets, oldest first.
+    async fn client_secrets(
+        &self,
+        customer: &CustomerId,
+        client: ClientId,
+        actor: &Actor,
+    ) -> StoreResult<Vec<SecretInfo>>;
+    /// Adds a secret (at most `client_secrets::MAX_SECRETS_PER_CLIENT`); announces
+    /// `Change::SecretsChanged`.
+    async fn add_client_secret(
+        &self,
+        customer: &CustomerId,
+        client: ClientId,
+        secret: &NewSecret,
+        actor: &Actor,
+    ) -> StoreResult<SecretInfo>;
+    /// Deletes a secret: it can no longer grant, on any node, from the commit on. Refused for the
+    /// client's last secret. Tokens already issued with it stay valid until they expire.
+    async fn delete_client_secret(
+        &self,
+        customer: &CustomerId,
+        client: ClientId,
+        secret: SecretId,
+        actor: &Actor,
+    ) -> StoreResult<()>;
+    /// Secrets, not yet warned about, that expire after `now` and by `by`; at most `limit`.
+    async fn expiring_secrets(
+        &self,
+        now: OffsetDateTime,
+        by: OffsetDateTime,
+        limit: u32,
+    ) -> StoreResult<Vec<ExpiringSecret>>;
+    /// Secrets expired by `now` whose expiry is not logged yet; at most `limit`.
+    async fn expired_secrets(&self, now: OffsetDateTime, limit: u32) -> StoreResult<Vec<ExpiringSecret>>;
+    /// Stores the expiry warning of a secret (its notifications and system-log record) unless one
+    /// was stored already, by this node or another: true when this call stored it.
+    async fn warn_secret_expiry(
+        &self,
+        client: ClientId,
+        secret: SecretId,
+        notifications: &[Notification],
+        at: OffsetDateTime,
+    ) -> StoreResult<bool>;
+    /// Logs a secret's expiry (R10) unless it is logged already: true when this call logged it.
+    async fn log_secret_expired(&self, client: ClientId, secret: SecretId, at: OffsetDateTime) -> StoreResult<bool>;
+    // ---- end of client secrets ----
 
     // --- Service principals (issue #11): API clients that belong to their customer and no
     // administrator (SP1). Every rule is decided in `trustgate_core::lifecycle`, with the actor's
@@ -170,12 +217,7 @@ pub trait Store: Send + Sync + 'static {
     /// Creates a service principal (`principal.kind` is `ServicePrincipal`): only a Full
     /// administrator or the operator may (SP3), with access within their own (SP2), up to
     /// `PRINCIPALS_PER_CUSTOMER_MAX` per customer.
-    async fn create_principal(
-        &self,
-        principal: &ApiClient,
-        verifier: &SecretVerifier,
-        actor: &Actor,
-    ) -> StoreResult<()>;
+    async fn create_principal(&self, principal: &ApiClient, secret: &NewSecret, actor: &Actor) -> StoreResult<()>;
     /// The customer's service principals ordered by id, after `after` (exclusive): all of them,
     /// to any Full administrator (SP3).
     async fn principals(

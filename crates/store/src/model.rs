@@ -4,10 +4,10 @@ use time::OffsetDateTime;
 use trustgate_core::access::Access;
 use trustgate_core::admin::Admin;
 use trustgate_core::client::ApiClient;
+use trustgate_core::client_secrets::{GrantSecret, SecretInfo};
 use trustgate_core::customer::Customer;
 use trustgate_core::ids::{AdminId, CustomerId};
 use trustgate_core::rights::Standing;
-use trustgate_core::secret::SecretVerifier;
 
 /// The store's connection pool at one moment, for metrics.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,7 +81,8 @@ pub struct Membership {
 #[derive(Debug, Clone)]
 pub struct ClientGrant {
     pub client: ApiClient,
-    pub verifier: SecretVerifier,
+    /// Every secret the client holds, expired ones included (they are refused, and logged once).
+    pub secrets: Vec<GrantSecret>,
     /// None for a service principal, which has no owner.
     pub owner_email: Option<String>,
     pub standing: Standing,
@@ -147,6 +148,13 @@ impl LogView {
             .collect();
         format!("%{escaped}%")
     }
+}
+
+/// A secret whose expiry is near or past, with its client, for the expiry task.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExpiringSecret {
+    pub client: ApiClient,
+    pub secret: SecretInfo,
 }
 
 #[derive(Debug, Clone, PartialEq)]

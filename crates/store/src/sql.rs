@@ -6,10 +6,11 @@ use time::OffsetDateTime;
 use trustgate_core::access::{Access, PermissionSet};
 use trustgate_core::admin::{Admin, AdminStatus, Email, Provider};
 use trustgate_core::client::{ApiClient, ClientKind};
+use trustgate_core::client_secrets::{GrantSecret, SecretInfo};
 use trustgate_core::customer::{Customer, DisabledOwnerPolicy};
 use trustgate_core::ids::{AdminId, ClientId, CustomerId};
 use trustgate_core::rights::Standing;
-use trustgate_core::secret::SecretVerifier;
+use trustgate_core::secret::{SecretId, SecretVerifier};
 
 use crate::error::{StoreError, StoreResult};
 use crate::model::{ClientGrant, LogRecord, Member, Notification};
@@ -147,7 +148,7 @@ pub(crate) fn client(
     })
 }
 
-/// A client row's columns, its verifier, and its owner's e-mail, access, status and customer
+/// A client row's columns and its owner's e-mail, access, status and customer
 /// policy (all NULL for a service principal).
 pub(crate) type GrantRow = (
     String,
@@ -158,7 +159,6 @@ pub(crate) type GrantRow = (
     Option<i64>,
     Option<String>,
     Option<String>,
-    Vec<u8>,
     Option<String>,
     Option<String>,
     Option<String>,
@@ -166,7 +166,7 @@ pub(crate) type GrantRow = (
     Option<String>,
 );
 
-pub(crate) fn grant(row: GrantRow) -> StoreResult<ClientGrant> {
+pub(crate) fn grant(row: GrantRow, secrets: Vec<GrantSecret>) -> StoreResult<ClientGrant> {
     let (
         id,
         customer,
@@ -176,7 +176,6 @@ pub(crate) fn grant(row: GrantRow) -> StoreResult<ClientGrant> {
         used,
         own_type,
         own_permissions,
-        verifier,
         owner_email,
         access_type,
         permissions,
@@ -195,11 +194,36 @@ pub(crate) fn grant(row: GrantRow) -> StoreResult<ClientGrant> {
         }
         _ => return Err(corrupt("API client owner")),
     };
-    Ok(ClientGrant {
-        client,
+    Ok(ClientGrant { client, secrets, owner_email, standing })
+}
+
+pub(crate) type GrantSecretRow = (String, i64, Vec<u8>, Option<i64>, Option<i64>, Option<i64>);
+
+pub(crate) fn grant_secret(
+    (id, legacy, verifier, expires_at, expiry_logged_at, last_used_at): GrantSecretRow,
+) -> StoreResult<GrantSecret> {
+    Ok(GrantSecret {
+        id: SecretId::parse(&id)?,
+        legacy: legacy != 0,
         verifier: SecretVerifier::from_stored(&verifier).ok_or_else(|| corrupt("secret verifier"))?,
-        owner_email,
-        standing,
+        expires_at: expires_at.map(from_ms),
+        expiry_logged: expiry_logged_at.is_some(),
+        last_used_at: last_used_at.map(from_ms),
+    })
+}
+
+pub(crate) type SecretInfoRow = (String, i64, i64, String, Option<i64>, Option<i64>);
+
+pub(crate) fn secret_info(
+    (id, legacy, created_at, created_by, expires_at, last_used_at): SecretInfoRow,
+) -> StoreResult<SecretInfo> {
+    Ok(SecretInfo {
+        id: SecretId::parse(&id)?,
+        legacy: legacy != 0,
+        created_at: from_ms(created_at),
+        created_by,
+        expires_at: expires_at.map(from_ms),
+        last_used_at: last_used_at.map(from_ms),
     })
 }
 
@@ -288,14 +312,16 @@ macro_rules! store_impl {
         use trustgate_core::ids::{AdminId, ClientId, CustomerId};
         use trustgate_core::lifecycle::{self, Authority, Identity};
         use trustgate_core::rights::{PrincipalKind, Standing};
-        use trustgate_core::secret::SecretVerifier;
+        use trustgate_core::client_secrets::{self, Manager, NewSecret, SecretInfo};
+        use trustgate_core::event::SecretEvent;
+        use trustgate_core::secret::SecretId;
         use trustgate_core::token::{UnknownAlgorithm, TOKEN_LIFETIME_SECS};
 
         use crate::changes::{Change, ChangeListener};
         use crate::error::{StoreError, StoreResult};
         use crate::model::{
-            ClientGrant, Invitation, InvitationTerms, LogQuery, LogRecord, LogView, Member, Membership, Notification,
-            PoolUse, Session,
+            ClientGrant, ExpiringSecret, Invitation, InvitationTerms, LogQuery, LogRecord, LogView, Member, Membership,
+            Notification, PoolUse, Session,
         };
         use crate::sql::{self, ms};
         use crate::Store;
@@ -467,6 +493,105 @@ macro_rules! store_impl {
             sqlx::query("DELETE FROM sessions WHERE admin_id = $1").bind(admin.to_string()).execute(&mut **tx).await?;
             Ok(())
         }
+
+        // ---- Client secrets (issue #11) ----
+
+        async fn insert_secret(tx: &mut Tx, client: ClientId, secret: &NewSecret, actor: &Actor) -> StoreResult<SecretInfo> {
+            sqlx::query(
+                "INSERT INTO client_secrets (client_id, id, legacy, verifier, created_at, created_by, expires_at) \
+                 VALUES ($1, $2, 0, $3, $4, $5, $6)",
+            )
+            .bind(client.to_string())
+            .bind(secret.id.as_str())
+            .bind(secret.verifier.as_bytes().to_vec())
+            .bind(ms(secret.created_at))
+            .bind(actor.display_name())
+            .bind(secret.expires_at.map(ms))
+            .execute(&mut **tx)
+            .await?;
+            Ok(SecretInfo {
+                id: secret.id,
+                legacy: false,
+                created_at: secret.created_at,
+                created_by: actor.display_name().to_owned(),
+                expires_at: secret.expires_at,
+                last_used_at: None,
+            })
+        }
+
+        async fn load_client(tx: &mut Tx, id: ClientId) -> StoreResult<Option<ApiClient>> {
+            sqlx::query_as::<_, sql::ClientRow>(concat!("SELECT ", sql::client_columns!(), " FROM api_clients k WHERE k.id = $1"))
+            .bind(id.to_string())
+            .fetch_optional(&mut **tx)
+            .await?
+            .map(sql::client)
+            .transpose()
+        }
+
+        /// The client, if `actor` may manage its secrets (`client_secrets::may_manage`, read in
+        /// this transaction); else `NotFound`, as if it did not exist (R3).
+        async fn managed_client(tx: &mut Tx, customer: &CustomerId, id: ClientId, actor: &Actor) -> StoreResult<ApiClient> {
+            let not_found = StoreError::NotFound("API client");
+            let client = load_client(tx, id).await?.filter(|c| c.customer_id == *customer).ok_or(not_found)?;
+            let manager = match actor {
+                Actor::System => Manager::Operator,
+                Actor::Admin { id, .. } => match authority(tx, customer, actor).await? {
+                    Authority::Holds(access) => Manager::Admin(*id, access),
+                    Authority::Operator => Manager::Operator,
+                },
+                Actor::ApiClient { .. } => Manager::Other,
+            };
+            if client_secrets::may_manage(client.owner(), manager) {
+                Ok(client)
+            } else {
+                Err(StoreError::NotFound("API client"))
+            }
+        }
+
+        async fn secrets_of(tx: &mut Tx, client: ClientId) -> StoreResult<Vec<SecretInfo>> {
+            sqlx::query_as::<_, sql::SecretInfoRow>(
+                "SELECT id, legacy, created_at, created_by, expires_at, last_used_at FROM client_secrets \
+                 WHERE client_id = $1 ORDER BY created_at, id",
+            )
+            .bind(client.to_string())
+            .fetch_all(&mut **tx)
+            .await?
+            .into_iter()
+            .map(sql::secret_info)
+            .collect()
+        }
+
+        /// Secrets with their clients, from a query selecting the client's columns then the secret's.
+        fn expiring_rows(
+            rows: Vec<(
+                String,
+                String,
+                Option<String>,
+                String,
+                i64,
+                Option<i64>,
+                Option<String>,
+                Option<String>,
+                String,
+                i64,
+                i64,
+                String,
+                Option<i64>,
+                Option<i64>,
+            )>,
+        ) -> StoreResult<Vec<ExpiringSecret>> {
+            rows.into_iter()
+                .map(|(id, customer, owner, name, created, used, own_type, own_permissions, s_id, legacy, s_created, by, expires, s_used)| {
+                    Ok(ExpiringSecret {
+                        client: sql::client((id, customer, owner, name, created, used, own_type, own_permissions))?,
+                        secret: sql::secret_info((s_id, legacy, s_created, by, expires, s_used))?,
+                    })
+                })
+                .collect()
+        }
+
+
+        // ---- end of client secrets ----
 
         async fn insert_admin(tx: &mut Tx, admin: &Admin, password_hash: Option<&str>) -> StoreResult<()> {
             let inserted = sqlx::query(
@@ -1181,7 +1306,7 @@ macro_rules! store_impl {
             async fn create_client(
                 &self,
                 client: &ApiClient,
-                verifier: &SecretVerifier,
+                secret: &NewSecret,
                 cap: u64,
                 actor: &Actor,
             ) -> StoreResult<()> {
@@ -1203,34 +1328,49 @@ macro_rules! store_impl {
                 let authority = authority(&mut tx, &client.customer_id, actor).await?;
                 lifecycle::add_client(authority, u64::try_from(owned).unwrap_or(0), cap)?;
                 sqlx::query(
-                    "INSERT INTO api_clients (id, customer_id, owner_id, name, verifier, created_at, last_used_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, NULL)",
+                    "INSERT INTO api_clients (id, customer_id, owner_id, name, created_at, last_used_at) \
+                     VALUES ($1, $2, $3, $4, $5, NULL)",
                 )
                 .bind(client.id.to_string())
                 .bind(client.customer_id.as_str())
                 .bind(owner.admin.id.to_string())
                 .bind(&client.name)
-                .bind(verifier.as_bytes().to_vec())
                 .bind(ms(client.created_at))
                 .execute(&mut *tx)
                 .await?;
+                insert_secret(&mut tx, client.id, secret, actor).await?;
                 insert_log(&mut tx, &event::client_created(client, &owner.admin, actor)).await?;
                 self.commit(tx, &[]).await
             }
 
             async fn client_grant(&self, id: ClientId) -> StoreResult<Option<ClientGrant>> {
-                // A service principal has no owner: the owner's columns come back NULL.
-                sqlx::query_as::<_, sql::GrantRow>(concat!("SELECT ", sql::client_columns!(), ", k.verifier, m.email, m.access_type, m.permissions, a.status, c.disabled_owner_policy \
+                // One snapshot, so the secrets read belong to the client read. A service principal
+                // has no owner: the owner's columns come back NULL.
+                let mut tx = self.pool.begin().await?;
+                let Some(row) = sqlx::query_as::<_, sql::GrantRow>(concat!("SELECT ", sql::client_columns!(), ", m.email, m.access_type, m.permissions, a.status, c.disabled_owner_policy \
                      FROM api_clients k \
                      LEFT JOIN memberships m ON m.customer_id = k.customer_id AND m.admin_id = k.owner_id \
                      LEFT JOIN admins a ON a.id = k.owner_id LEFT JOIN customers c ON c.id = k.customer_id \
                      WHERE k.id = $1 AND NOT EXISTS (SELECT 1 FROM invitations p \
                      WHERE p.customer_id = k.customer_id AND p.admin_id = k.owner_id)"))
                 .bind(id.to_string())
-                .fetch_optional(&self.pool)
+                .fetch_optional(&mut *tx)
                 .await?
-                .map(sql::grant)
-                .transpose()
+                else {
+                    return Ok(None);
+                };
+                let secrets = sqlx::query_as::<_, sql::GrantSecretRow>(
+                    "SELECT id, legacy, verifier, expires_at, expiry_logged_at, last_used_at FROM client_secrets \
+                     WHERE client_id = $1",
+                )
+                .bind(id.to_string())
+                .fetch_all(&mut *tx)
+                .await?
+                .into_iter()
+                .map(sql::grant_secret)
+                .collect::<StoreResult<Vec<_>>>()?;
+                tx.rollback().await?;
+                sql::grant(row, secrets).map(Some)
             }
 
             async fn clients_of(&self, customer: &CustomerId, owner: AdminId) -> StoreResult<Vec<ApiClient>> {
@@ -1267,12 +1407,21 @@ macro_rules! store_impl {
                 Ok(true)
             }
 
-            async fn touch_clients(&self, uses: &[(ClientId, OffsetDateTime)]) -> StoreResult<()> {
+            async fn touch_clients(&self, uses: &[(ClientId, SecretId, OffsetDateTime)]) -> StoreResult<()> {
                 let mut tx = self.write_tx().await?;
-                for (id, at) in uses {
-                    sqlx::query("UPDATE api_clients SET last_used_at = $1 WHERE id = $2")
+                for (id, secret, at) in uses {
+                    // Uses of two secrets of one client arrive in any order: the latest stays.
+                    sqlx::query(
+                        "UPDATE api_clients SET last_used_at = $1 WHERE id = $2 AND (last_used_at IS NULL OR last_used_at < $1)",
+                    )
+                    .bind(ms(*at))
+                    .bind(id.to_string())
+                    .execute(&mut *tx)
+                    .await?;
+                    sqlx::query("UPDATE client_secrets SET last_used_at = $1 WHERE client_id = $2 AND id = $3")
                         .bind(ms(*at))
                         .bind(id.to_string())
+                        .bind(secret.as_str())
                         .execute(&mut *tx)
                         .await?;
                 }
@@ -1281,7 +1430,7 @@ macro_rules! store_impl {
 
             // --- Service principals (issue #11)
 
-            async fn create_principal(&self, principal: &ApiClient, verifier: &SecretVerifier, actor: &Actor) -> StoreResult<()> {
+            async fn create_principal(&self, principal: &ApiClient, secret: &NewSecret, actor: &Actor) -> StoreResult<()> {
                 let ClientKind::ServicePrincipal { access } = principal.kind else {
                     return Err(StoreError::Internal("a secure client is created with its owner".to_owned()));
                 };
@@ -1302,18 +1451,19 @@ macro_rules! store_impl {
                 lifecycle::add_principal(authority, access, u64::try_from(held).unwrap_or(0), PRINCIPALS_PER_CUSTOMER_MAX)?;
                 let (access_type, permissions) = sql::access_columns(access);
                 sqlx::query(
-                    "INSERT INTO api_clients (id, customer_id, owner_id, name, verifier, created_at, last_used_at, \
-                     access_type, permissions) VALUES ($1, $2, NULL, $3, $4, $5, NULL, $6, $7)",
+                    "INSERT INTO api_clients (id, customer_id, owner_id, name, created_at, last_used_at, \
+                     access_type, permissions) VALUES ($1, $2, NULL, $3, $4, NULL, $5, $6)",
                 )
                 .bind(principal.id.to_string())
                 .bind(customer.as_str())
                 .bind(&principal.name)
-                .bind(verifier.as_bytes().to_vec())
                 .bind(ms(principal.created_at))
                 .bind(access_type)
                 .bind(permissions)
                 .execute(&mut *tx)
                 .await?;
+                client_secrets::expiry_fits(principal, secret.expires_at)?;
+                insert_secret(&mut tx, principal.id, secret, actor).await?;
                 insert_log(&mut tx, &event::principal_created(principal, actor)).await?;
                 self.commit(tx, &[]).await
             }
@@ -1396,6 +1546,138 @@ macro_rules! store_impl {
                 Ok(true)
             }
 
+            // ---- Client secrets (issue #11) ----
+
+            async fn client_secrets(&self, customer: &CustomerId, client: ClientId, actor: &Actor) -> StoreResult<Vec<SecretInfo>> {
+                let mut tx = self.pool.begin().await?;
+                managed_client(&mut tx, customer, client, actor).await?;
+                let secrets = secrets_of(&mut tx, client).await?;
+                tx.rollback().await?;
+                Ok(secrets)
+            }
+
+            async fn add_client_secret(
+                &self,
+                customer: &CustomerId,
+                client: ClientId,
+                secret: &NewSecret,
+                actor: &Actor,
+            ) -> StoreResult<SecretInfo> {
+                let mut tx = self.write_tx().await?;
+                // Under the customer's lock, so two concurrent additions cannot both see room.
+                <$store>::lock_customer(&mut tx, customer).await?;
+                let found = managed_client(&mut tx, customer, client, actor).await?;
+                client_secrets::expiry_fits(&found, secret.expires_at)?;
+                let (held,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM client_secrets WHERE client_id = $1")
+                    .bind(client.to_string())
+                    .fetch_one(&mut *tx)
+                    .await?;
+                client_secrets::add(u64::try_from(held).unwrap_or(0))?;
+                let info = insert_secret(&mut tx, client, secret, actor).await?;
+                let entry = event::client_secret(&found, &secret.id, secret.expires_at, SecretEvent::Added, secret.created_at, actor);
+                insert_log(&mut tx, &entry).await?;
+                let changes = [Change::SecretsChanged(client)];
+                insert_changes(&mut tx, &changes, secret.created_at).await?;
+                self.commit(tx, &changes).await?;
+                Ok(info)
+            }
+
+            async fn delete_client_secret(&self, customer: &CustomerId, client: ClientId, secret: SecretId, actor: &Actor) -> StoreResult<()> {
+                let mut tx = self.write_tx().await?;
+                <$store>::lock_customer(&mut tx, customer).await?;
+                let found = managed_client(&mut tx, customer, client, actor).await?;
+                let secrets = secrets_of(&mut tx, client).await?;
+                let gone = secrets.iter().find(|s| s.id == secret).ok_or(StoreError::NotFound("secret"))?;
+                if secrets.len() <= 1 {
+                    return Err(lifecycle::Refusal::LastSecret.into());
+                }
+                sqlx::query("DELETE FROM client_secrets WHERE client_id = $1 AND id = $2")
+                    .bind(client.to_string())
+                    .bind(secret.as_str())
+                    .execute(&mut *tx)
+                    .await?;
+                let now = OffsetDateTime::now_utc();
+                insert_log(&mut tx, &event::client_secret(&found, &secret, gone.expires_at, SecretEvent::Deleted, now, actor)).await?;
+                let changes = [Change::SecretsChanged(client)];
+                insert_changes(&mut tx, &changes, now).await?;
+                self.commit(tx, &changes).await
+            }
+
+            async fn expiring_secrets(&self, now: OffsetDateTime, by: OffsetDateTime, limit: u32) -> StoreResult<Vec<ExpiringSecret>> {
+                let rows = sqlx::query_as(concat!(
+                    "SELECT ",
+                    sql::client_columns!(),
+                    ", s.id, s.legacy, s.created_at, s.created_by, s.expires_at, s.last_used_at \
+                     FROM client_secrets s JOIN api_clients k ON k.id = s.client_id ",
+                    "WHERE s.expires_at > $1 AND s.expires_at <= $2 AND s.warned_at IS NULL ORDER BY s.expires_at LIMIT $3"
+                ))
+                .bind(ms(now))
+                .bind(ms(by))
+                .bind(i64::from(limit))
+                .fetch_all(&self.pool)
+                .await?;
+                expiring_rows(rows)
+            }
+
+            async fn expired_secrets(&self, now: OffsetDateTime, limit: u32) -> StoreResult<Vec<ExpiringSecret>> {
+                let rows = sqlx::query_as(concat!(
+                    "SELECT ",
+                    sql::client_columns!(),
+                    ", s.id, s.legacy, s.created_at, s.created_by, s.expires_at, s.last_used_at \
+                     FROM client_secrets s JOIN api_clients k ON k.id = s.client_id ",
+                    "WHERE s.expires_at <= $1 AND s.expiry_logged_at IS NULL ORDER BY s.expires_at LIMIT $2"
+                ))
+                .bind(ms(now))
+                .bind(i64::from(limit))
+                .fetch_all(&self.pool)
+                .await?;
+                expiring_rows(rows)
+            }
+
+            async fn warn_secret_expiry(
+                &self,
+                client: ClientId,
+                secret: SecretId,
+                notifications: &[Notification],
+                at: OffsetDateTime,
+            ) -> StoreResult<bool> {
+                let mut tx = self.write_tx().await?;
+                // The claim and what it announces commit together: a node that loses the race, or
+                // fails half-way, leaves nothing behind.
+                let claimed = sqlx::query(
+                    "UPDATE client_secrets SET warned_at = $1 WHERE client_id = $2 AND id = $3 AND warned_at IS NULL",
+                )
+                .bind(ms(at))
+                .bind(client.to_string())
+                .bind(secret.as_str())
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                let Some(found) = load_client(&mut tx, client).await?.filter(|_| claimed == 1) else {
+                    tx.rollback().await?;
+                    return Ok(false);
+                };
+                let expires_at = secrets_of(&mut tx, client).await?.into_iter().find(|s| s.id == secret).and_then(|s| s.expires_at);
+                for n in notifications {
+                    sqlx::query(
+                        "INSERT INTO notifications (id, customer_id, destination_admin, body, created_at) VALUES ($1, $2, $3, $4, $5)",
+                    )
+                    .bind(&n.id)
+                    .bind(n.customer_id.as_str())
+                    .bind(&n.destination_admin)
+                    .bind(n.body.to_string())
+                    .bind(ms(n.created_at))
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                let entry = event::client_secret(&found, &secret, expires_at, SecretEvent::Expiring, at, &Actor::System);
+                insert_log(&mut tx, &entry).await?;
+                let changes = if notifications.is_empty() { Vec::new() } else { vec![Change::NotificationsPosted(found.customer_id.clone())] };
+                insert_changes(&mut tx, &changes, at).await?;
+                self.commit(tx, &changes).await?;
+                Ok(true)
+            }
+
             async fn convert_to_principal(&self, customer: &CustomerId, id: ClientId, actor: &Actor) -> StoreResult<ApiClient> {
                 let mut tx = self.write_tx().await?;
                 <$store>::lock_customer(&mut tx, customer).await?;
@@ -1432,6 +1714,31 @@ macro_rules! store_impl {
                 self.commit(tx, &changes).await?;
                 Ok(principal)
             }
+
+            async fn log_secret_expired(&self, client: ClientId, secret: SecretId, at: OffsetDateTime) -> StoreResult<bool> {
+                let mut tx = self.write_tx().await?;
+                let claimed = sqlx::query(
+                    "UPDATE client_secrets SET expiry_logged_at = $1 \
+                     WHERE client_id = $2 AND id = $3 AND expiry_logged_at IS NULL AND expires_at <= $1",
+                )
+                .bind(ms(at))
+                .bind(client.to_string())
+                .bind(secret.as_str())
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                let Some(found) = load_client(&mut tx, client).await?.filter(|_| claimed == 1) else {
+                    tx.rollback().await?;
+                    return Ok(false);
+                };
+                let expires_at = secrets_of(&mut tx, client).await?.into_iter().find(|s| s.id == secret).and_then(|s| s.expires_at);
+                let entry = event::client_secret(&found, &secret, expires_at, SecretEvent::Expired, at, &Actor::System);
+                insert_log(&mut tx, &entry).await?;
+                self.commit(tx, &[]).await?;
+                Ok(true)
+            }
+
+            // ---- end of client secrets ----
 
             async fn signing_keys(&self) -> StoreResult<Vec<KeyAtRest>> {
                 sqlx::query_as::<_, (String, String, String, Vec<u8>, i64)>(

@@ -7,7 +7,10 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use trustgate_core::access::Permission;
 use trustgate_core::client::{parse_client_name, ApiClient, CLIENT_NAME_MAX};
+use trustgate_core::client_secrets::{SecretInfo, MAX_SECRETS_PER_CLIENT};
 use trustgate_core::ids::ClientId;
+use trustgate_core::secret::SecretId;
+use trustgate_core::ValidationError;
 
 use super::error::{render, ConsoleError};
 use super::extract::{InCustomer, Posted};
@@ -258,4 +261,190 @@ pub async fn delete(
         return Err(ApiError::NotFound("API client").into());
     }
     Ok(Redirect::to(&format!("{}/api-access?done=deleted", ctx.base())).into_response())
+}
+
+// ---- Client secrets (issue #11): the secrets panel of one client ----
+
+pub struct SecretRow {
+    pub id: String,
+    pub legacy: bool,
+    pub created: String,
+    pub created_by: String,
+    pub expires: String,
+    pub last_used: String,
+}
+
+impl From<&SecretInfo> for SecretRow {
+    fn from(s: &SecretInfo) -> Self {
+        Self {
+            id: s.id.to_string(),
+            legacy: s.legacy,
+            created: when(s.created_at),
+            created_by: s.created_by.clone(),
+            expires: s.expires_at.map(when).unwrap_or_else(|| "Never".to_owned()),
+            last_used: s.last_used_at.map(when).unwrap_or_else(|| "Never".to_owned()),
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "client_secrets.html")]
+struct SecretsPage {
+    layout: Layout,
+    base: String,
+    client_id: String,
+    client_name: String,
+    secrets: Vec<SecretRow>,
+    full: bool,
+    max: u64,
+    error: Option<String>,
+    notice: Option<&'static str>,
+    gone: bool,
+    created: Option<Created>,
+}
+
+/// The choices of the expiry field, in days; `never` is the other.
+const EXPIRY_DAYS: [&str; 5] = ["30", "90", "180", "365", "730"];
+
+async fn show_secrets(
+    state: &AppState,
+    ctx: &InCustomer,
+    client: &ApiClient,
+    status: StatusCode,
+    view: View,
+) -> Result<Response, ConsoleError> {
+    let secrets =
+        state.store.client_secrets(&ctx.customer.id, client.id, &ctx.actor()).await.map_err(ApiError::from)?;
+    let page = SecretsPage {
+        layout: ctx.layout("API client secrets", Section::ApiAccess),
+        base: ctx.base(),
+        client_id: client.id.to_string(),
+        client_name: client.name.clone(),
+        full: u64::try_from(secrets.len()).unwrap_or(u64::MAX) >= MAX_SECRETS_PER_CLIENT,
+        secrets: secrets.iter().map(SecretRow::from).collect(),
+        max: MAX_SECRETS_PER_CLIENT,
+        error: view.error,
+        notice: view.notice,
+        gone: view.gone,
+        created: view.created,
+    };
+    Ok(render(status, &page))
+}
+
+/// `GET /console/c/{customer}/api-access/{id}/secrets` — with `?created=`, the one view of a new secret.
+pub async fn secrets(
+    State(state): State<AppState>,
+    ctx: InCustomer,
+    Path((_, id)): Path<(String, String)>,
+    Query(shown): Query<Shown>,
+) -> Result<Response, ConsoleError> {
+    ctx.require(Permission::ApiClients)?;
+    let client = own_client(&state, &ctx, &id).await?;
+    let notice = match shown.done.as_deref() {
+        Some("deleted") => Some(
+            "The secret was deleted: it gets no new token from now on. Tokens it already got expire within the hour.",
+        ),
+        _ => None,
+    };
+    let revealed = shown.created.as_deref().map(|t| state.reveals.take(t, &ctx.session.digest, &ctx.customer.id));
+    let gone = matches!(revealed, Some(None));
+    let created = revealed.flatten().filter(|r| r.id == client.id).map(|r: Revealed| Created {
+        id: r.id.to_string(),
+        name: r.name,
+        secret: r.secret.expose().to_owned(),
+    });
+    let view = View { name: String::new(), error: None, notice, gone, created };
+    show_secrets(&state, &ctx, &client, StatusCode::OK, view).await
+}
+
+/// `POST /console/c/{customer}/api-access/{id}/secrets` — adds a secret, holds it for one view,
+/// and redirects to it (post/redirect/get), as creating a client does.
+pub async fn add_secret(
+    State(state): State<AppState>,
+    Path((_, id)): Path<(String, String)>,
+    Posted { ctx, form }: Posted,
+) -> Result<Response, ConsoleError> {
+    ctx.require(Permission::ApiClients)?;
+    let client = own_client(&state, &ctx, &id).await?;
+    let expires = form.get("expires");
+    let expires_at = match expires {
+        "never" | "" => None,
+        days if EXPIRY_DAYS.contains(&days) => {
+            let days: i64 = days.parse().unwrap_or_default();
+            Some(time::OffsetDateTime::now_utc() + time::Duration::days(days))
+        }
+        _ => return Err(ApiError::Invalid(ValidationError::invalid_enum("expires", &EXPIRY_DAYS)).into()),
+    };
+    let added =
+        ops::add_secret(state.store.as_ref(), &state.server_key, &ctx.customer.id, client.id, expires_at, &ctx.actor())
+            .await;
+    match added {
+        Ok((_, secret)) => {
+            let revealed = Revealed { id: client.id, name: client.name.clone(), secret };
+            let ticket = state.reveals.hold(ctx.session.digest, &ctx.customer.id, revealed);
+            Ok(Redirect::to(&format!("{}/api-access/{}/secrets?created={ticket}", ctx.base(), client.id))
+                .into_response())
+        }
+        Err(error @ (ApiError::Invalid(_) | ApiError::Refused { .. })) => {
+            let error = ConsoleError::from(error);
+            let view = View {
+                name: String::new(),
+                error: Some(error.message().to_owned()),
+                notice: None,
+                gone: false,
+                created: None,
+            };
+            show_secrets(&state, &ctx, &client, error.status(), view).await
+        }
+        Err(other) => Err(other.into()),
+    }
+}
+
+fn secret_in_path(secret: &str) -> Result<SecretId, ConsoleError> {
+    Ok(SecretId::parse(secret).map_err(|_| ApiError::NotFound("secret"))?)
+}
+
+/// `GET /console/c/{customer}/api-access/{id}/secrets/{secret}/delete`
+pub async fn confirm_delete_secret(
+    State(state): State<AppState>,
+    ctx: InCustomer,
+    Path((_, id, secret)): Path<(String, String, String)>,
+) -> Result<Response, ConsoleError> {
+    ctx.require(Permission::ApiClients)?;
+    let client = own_client(&state, &ctx, &id).await?;
+    let secret = secret_in_path(&secret)?;
+    let held = state.store.client_secrets(&ctx.customer.id, client.id, &ctx.actor()).await.map_err(ApiError::from)?;
+    let info = held.iter().find(|s| s.id == secret).ok_or(ApiError::NotFound("secret"))?;
+    let back = format!("{}/api-access/{}/secrets", ctx.base(), client.id);
+    let page = ConfirmPage {
+        layout: ctx.layout("Delete secret", Section::ApiAccess),
+        heading: format!("Delete the secret {} of “{}”?", info.id, client.name),
+        lines: vec![format!("Last used: {}", info.last_used_at.map(when).unwrap_or_else(|| "Never".to_owned()))],
+        warning: Some(
+            "Scripts still using this secret can no longer get tokens; tokens it already got keep working until they expire (within the hour). Move your scripts to another secret first."
+                .to_owned(),
+        ),
+        alternative: None,
+        action: format!("{back}/{}/delete", info.id),
+        confirm_label: "Delete secret",
+        cancel: back,
+    };
+    Ok(render(StatusCode::OK, &page))
+}
+
+/// `POST /console/c/{customer}/api-access/{id}/secrets/{secret}/delete`
+pub async fn delete_secret(
+    State(state): State<AppState>,
+    Path((_, id, secret)): Path<(String, String, String)>,
+    Posted { ctx, .. }: Posted,
+) -> Result<Response, ConsoleError> {
+    ctx.require(Permission::ApiClients)?;
+    let client = own_client(&state, &ctx, &id).await?;
+    let secret = secret_in_path(&secret)?;
+    state
+        .store
+        .delete_client_secret(&ctx.customer.id, client.id, secret, &ctx.actor())
+        .await
+        .map_err(ApiError::from)?;
+    Ok(Redirect::to(&format!("{}/api-access/{}/secrets?done=deleted", ctx.base(), client.id)).into_response())
 }

@@ -57,6 +57,11 @@ pub fn router(state: AppState) -> Router<AppState> {
             "/c/{customer}/administrators/{id}/convert-clients",
             axum::routing::post(administrators::convert_clients),
         )
+        .route("/c/{customer}/api-access/{id}/secrets", get(api_access::secrets).post(api_access::add_secret))
+        .route(
+            "/c/{customer}/api-access/{id}/secrets/{secret}/delete",
+            get(api_access::confirm_delete_secret).post(api_access::delete_secret),
+        )
         .route("/c/{customer}/administrators", get(administrators::page).post(administrators::add))
         .route("/c/{customer}/administrators/{id}", get(administrators::edit).post(administrators::change_access))
         .route(

@@ -6,7 +6,9 @@ use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use trustgate_core::admin::Admin;
 use trustgate_core::client::ApiClient;
+use trustgate_core::client_secrets::SecretInfo;
 use trustgate_core::ids::ClientId;
+use trustgate_core::secret::SecretId;
 use trustgate_store::Session;
 use utoipa::ToSchema;
 
@@ -16,7 +18,7 @@ use crate::error::{ApiError, GatewayError};
 use crate::session::{self, AdminIn, AdminSession};
 use crate::state::AppState;
 use crate::throttle::Source;
-use crate::wire::{rfc3339, AccessType};
+use crate::wire::{parse_rfc3339, rfc3339, AccessType};
 
 /// An administrator's e-mail and password.
 #[derive(Deserialize, ToSchema)]
@@ -276,4 +278,156 @@ pub async fn delete_client(
     } else {
         Err(ApiError::NotFound("API client"))
     }
+}
+
+// ---- Client secrets (issue #11) ----
+
+/// One of a client's secrets: never the secret itself (R2).
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SecretView {
+    /// 16 hex digits; a secret issued since secrets have ids starts with `tgs_` and this id.
+    id: String,
+    /// Issued before secrets had ids (one per client, never expiring): it names no id.
+    legacy: bool,
+    #[schema(format = DateTime)]
+    created_at: String,
+    /// Who added it, as the system log names them.
+    created_by: String,
+    /// When it stops granting tokens; none: never.
+    #[schema(format = DateTime)]
+    expires_at: Option<String>,
+    #[schema(format = DateTime)]
+    last_used_at: Option<String>,
+}
+
+impl From<&SecretInfo> for SecretView {
+    fn from(s: &SecretInfo) -> Self {
+        Self {
+            id: s.id.to_string(),
+            legacy: s.legacy,
+            created_at: rfc3339(s.created_at),
+            created_by: s.created_by.clone(),
+            expires_at: s.expires_at.map(rfc3339),
+            last_used_at: s.last_used_at.map(rfc3339),
+        }
+    }
+}
+
+/// A client's secrets, oldest first.
+#[derive(Serialize, ToSchema)]
+pub struct SecretList {
+    items: Vec<SecretView>,
+}
+
+/// A new secret's expiry.
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct NewSecretIn {
+    /// RFC 3339; ahead, and at most 730 days ahead. None: the secret lives until deleted.
+    #[schema(format = DateTime)]
+    expires_at: Option<String>,
+}
+
+/// A new secret: the only answer that ever holds it.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CreatedSecret {
+    client_id: String,
+    #[serde(flatten)]
+    info: SecretView,
+    secret: String,
+}
+
+fn client_in_path(id: &str) -> Result<ClientId, ApiError> {
+    ClientId::parse(id).map_err(|_| ApiError::NotFound("API client"))
+}
+
+/// The secrets of one of the caller's API clients; 404 for anyone but the owner (R3).
+#[utoipa::path(
+    get,
+    path = "/api/v1/customers/{customer}/api-clients/{id}/secrets",
+    tag = "management",
+    security(("Session" = [])),
+    params(("customer" = String, Path, description = "A customer the administrator belongs to"), ("id" = String, Path, description = "The client id")),
+    responses(
+        (status = 200, description = "The client's secrets, without the secrets themselves", body = SecretList),
+        (status = "4XX", description = "Refused: 400 invalid input, 401 not signed in, 403 the access does not allow it, 404 no such client of the caller", body = GatewayError),
+        (status = "5XX", description = "The store is unavailable", body = GatewayError),
+    ),
+    extensions(("x-trustgate-permission" = json!("apiClients")))
+)]
+pub async fn list_secrets(
+    State(state): State<AppState>,
+    caller: AdminIn<needs::ApiClients>,
+    PathParams((_, id)): PathParams<(String, String)>,
+) -> Result<axum::Json<SecretList>, ApiError> {
+    let id = client_in_path(&id)?;
+    let secrets = state.store.client_secrets(&caller.customer_id, id, &caller.session.actor()).await?;
+    Ok(axum::Json(SecretList { items: secrets.iter().map(SecretView::from).collect() }))
+}
+
+/// Adds a secret to one of the caller's API clients (at most 3); the response holds it, once.
+#[utoipa::path(
+    post,
+    path = "/api/v1/customers/{customer}/api-clients/{id}/secrets",
+    tag = "management",
+    security(("Session" = [])),
+    params(("customer" = String, Path, description = "A customer the administrator belongs to"), ("id" = String, Path, description = "The client id"), ("X-CSRF-Token" = String, Header, description = "The session's `csrfToken`")),
+    request_body(content = NewSecretIn, content_type = "application/json"),
+    responses(
+        (status = 201, description = "The secret, shown this once", body = CreatedSecret),
+        (status = "4XX", description = "Refused: 400 invalid input (`expiresAt` past or beyond 730 days), 401 not signed in, 403 missing X-CSRF-Token or the access does not allow it, 404 no such client of the caller, 409 the client holds 3 secrets already (`secretLimit`)", body = GatewayError),
+        (status = "5XX", description = "The store is unavailable", body = GatewayError),
+    ),
+    extensions(("x-trustgate-permission" = json!("apiClients")))
+)]
+pub async fn add_secret(
+    State(state): State<AppState>,
+    caller: AdminIn<needs::ApiClients>,
+    PathParams((_, id)): PathParams<(String, String)>,
+    Json(form): Json<NewSecretIn>,
+) -> Result<Response, ApiError> {
+    let id = client_in_path(&id)?;
+    let expires_at = form.expires_at.as_deref().map(|at| parse_rfc3339("expiresAt", at)).transpose()?;
+    let (info, secret) = crate::ops::add_secret(
+        state.store.as_ref(),
+        &state.server_key,
+        &caller.customer_id,
+        id,
+        expires_at,
+        &caller.session.actor(),
+    )
+    .await?;
+    let body =
+        CreatedSecret { client_id: id.to_string(), info: SecretView::from(&info), secret: secret.expose().to_owned() };
+    let mut response = (StatusCode::CREATED, axum::Json(body)).into_response();
+    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(response)
+}
+
+/// Deletes a secret: it grants no token from now on, on every node; tokens it already got stay
+/// valid until they expire (an hour at most). The last secret cannot be deleted (409 `lastSecret`).
+#[utoipa::path(
+    delete,
+    path = "/api/v1/customers/{customer}/api-clients/{id}/secrets/{secretId}",
+    tag = "management",
+    security(("Session" = [])),
+    params(("customer" = String, Path, description = "A customer the administrator belongs to"), ("id" = String, Path, description = "The client id"), ("secretId" = String, Path, description = "The secret's id"), ("X-CSRF-Token" = String, Header, description = "The session's `csrfToken`")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = "4XX", description = "Refused: 400 invalid input, 401 not signed in, 403 missing X-CSRF-Token or the access does not allow it, 404 no such client of the caller or no such secret, 409 the client's last secret (`lastSecret`)", body = GatewayError),
+        (status = "5XX", description = "The store is unavailable", body = GatewayError),
+    ),
+    extensions(("x-trustgate-permission" = json!("apiClients")))
+)]
+pub async fn delete_secret(
+    State(state): State<AppState>,
+    caller: AdminIn<needs::ApiClients>,
+    PathParams((_, id, secret)): PathParams<(String, String, String)>,
+) -> Result<StatusCode, ApiError> {
+    let id = client_in_path(&id)?;
+    let secret = SecretId::parse(&secret).map_err(|_| ApiError::NotFound("secret"))?;
+    state.store.delete_client_secret(&caller.customer_id, id, secret, &caller.session.actor()).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

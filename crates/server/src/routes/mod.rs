@@ -7,7 +7,7 @@ mod discovery;
 mod doc;
 mod manage;
 mod meta;
-mod notifications;
+pub(crate) mod notifications;
 mod principals;
 mod revocation;
 mod systemlog;
@@ -49,6 +49,8 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(principals::set_access))
         .routes(routes!(principals::delete))
         .routes(routes!(principals::convert))
+        .routes(routes!(manage::list_secrets, manage::add_secret))
+        .routes(routes!(manage::delete_secret))
         .routes(routes!(meta::health))
         .routes(routes!(meta::ready))
         .routes(routes!(meta::openapi))

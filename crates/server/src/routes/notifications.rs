@@ -91,6 +91,38 @@ pub struct ContentOut {
     detail_uri: Option<String>,
 }
 
+/// A notification Trustgate itself sends to one administrator, stored as the API stores those it
+/// is sent, so it lists alike.
+pub(crate) fn from_trustgate(
+    customer: &trustgate_core::ids::CustomerId,
+    destination_admin: &str,
+    severity: &'static str,
+    title: String,
+    description: String,
+    data: Value,
+    at: OffsetDateTime,
+) -> Result<Notification, ApiError> {
+    let body = NotificationOut {
+        destination_admin: destination_admin.to_owned(),
+        component: "Trustgate".to_owned(),
+        created_date: rfc3339(at),
+        categories: None,
+        severity: severity.to_owned(),
+        event_id: random_uuid(),
+        priority: "High".to_owned(),
+        content: vec![ContentOut { language_tag: "en-US".to_owned(), title, description, detail_uri: None }],
+        data: Some(data),
+        external_id: None,
+    };
+    Ok(Notification {
+        id: random_uuid(),
+        customer_id: customer.clone(),
+        destination_admin: body.destination_admin.clone(),
+        body: serde_json::to_value(&body).map_err(|_| ApiError::Internal)?,
+        created_at: at,
+    })
+}
+
 /// The notifications of the customer, newest first.
 #[derive(Serialize, ToSchema)]
 pub struct NotificationList {

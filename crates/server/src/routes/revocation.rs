@@ -43,7 +43,7 @@ async fn revoke_token(state: &AppState, request: Request) -> Result<(), OAuthErr
     let form = ClientForm::read(state, request).await?;
     let (client_id, secret) = form.credentials()?;
     // The same checks as a token request: throttled per client, refusals in the system log.
-    let client = grant::authenticate(state, &client_id, &secret, source).await?.facts.client.id;
+    let client = grant::authenticate(state, &client_id, &secret, source).await?.client.facts.client.id;
     let token = form.field("token")?.ok_or_else(|| OAuthError::invalid_request("The parameter token is missing."))?;
     // Every token this server issues is an access token, so `token_type_hint` (§2.1) never
     // changes where the token is looked up; it is accepted and not otherwise read.

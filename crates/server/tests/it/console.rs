@@ -889,6 +889,10 @@ async fn every_console_page_has_no_serious_or_critical_axe_violations() {
     browser.find("#clients").await;
     check("api-access", axe_violations(&browser, &axe).await);
     shoot(&browser, "a11y-api-access").await;
+    browser.click("#clients a[href$='/secrets']").await;
+    browser.find("#secrets").await;
+    check("a client's secrets", axe_violations(&browser, &axe).await);
+    browser.goto(&format!("{c}/api-access")).await;
     browser.click("#clients a.danger").await;
     browser.find("#confirm").await;
     check("delete confirmation", axe_violations(&browser, &axe).await);
@@ -1099,4 +1103,61 @@ async fn the_service_principals_tab_creates_principals_for_full_admins_and_remov
     assert_eq!(app.get("/systemlog/records", &converted, &customer).await.0, StatusCode::OK, "it outlived its owner");
     browser.goto(&app.url(&format!("/console/c/{customer}/service-principals"))).await;
     browser.find(&format!("tr[data-principal-id='{}']", leavers_client.id)).await;
+}
+
+#[tokio::test]
+async fn a_clients_secrets_panel_adds_a_secret_shown_once_and_deletes_the_old_one() {
+    let Some(browser) = Browser::start().await else { return };
+    let app = app().await;
+    let customer = app.customer().await;
+    let owner = app.admin_with_password(&customer, Access::Full).await;
+    let client = app.client(&customer, &owner).await;
+    let old = client.secret[4..20].to_owned();
+    sign_in(&browser, &app, &owner).await;
+    browser.goto(&format!("{}/console/c/{customer}/api-access", app.url)).await;
+    browser.click(&format!("tr[data-client-id='{}'] a[href$='/secrets']", client.id)).await;
+    browser.wait_for_url(|u| u.ends_with("/secrets")).await;
+    assert_eq!(browser.find_all("#secrets tbody tr").await.len(), 1);
+    assert!(
+        browser.find_all(&format!("tr[data-secret-id='{old}'] a.danger")).await.is_empty(),
+        "the last secret stays"
+    );
+
+    // Add a secret expiring in 90 days: shown once, with Copy and Download as at creation.
+    browser.execute("document.getElementById('secret-expires').value = '90'").await;
+    browser.click("#add-secret").await;
+    let dialog = browser.find("#secret-dialog").await;
+    assert!(browser.is_displayed(&dialog).await);
+    assert_eq!(browser.text_of("#new-client-id").await, client.id.to_string());
+    let secret = browser.text_of("#new-client-secret").await;
+    assert!(secret.starts_with("tgs_"), "{secret}");
+    shoot(&browser, "client-secrets-dialog").await;
+    browser.click("#download-csv").await;
+    assert_eq!(browser.downloaded("secureclient.csv").await, format!("ID,Secret\r\n{},{secret}\r\n", client.id));
+    browser.click("#close-dialog").await;
+    browser.wait_for_url(|u| u.ends_with("/secrets")).await;
+    assert!(!browser.source().await.contains(&secret), "the secret is gone once the dialog closes");
+    let new = &secret[4..20];
+    let expires = browser.text_of(&format!("tr[data-secret-id='{new}'] td[data-label='Expires']")).await;
+    assert_ne!(expires, "Never");
+    shoot(&browser, "client-secrets").await;
+
+    // Both secrets grant; deleting the old one, after a confirmation, leaves the new one.
+    let grant = |secret: String| {
+        let (app, id) = (&app, client.id.to_string());
+        async move {
+            app.oauth("root", &[("grant_type", "client_credentials"), ("client_id", &id), ("client_secret", &secret)])
+                .await
+                .0
+        }
+    };
+    assert_eq!(grant(client.secret.clone()).await, StatusCode::OK);
+    assert_eq!(grant(secret.clone()).await, StatusCode::OK);
+    browser.click(&format!("tr[data-secret-id='{old}'] a.danger")).await;
+    browser.find("#confirm-warning").await;
+    browser.click("#confirm").await;
+    browser.wait_for_url(|u| u.ends_with("/secrets?done=deleted")).await;
+    assert_eq!(browser.find_all("#secrets tbody tr").await.len(), 1);
+    assert_eq!(grant(client.secret.clone()).await, StatusCode::BAD_REQUEST, "the deleted secret grants no more");
+    assert_eq!(grant(secret).await, StatusCode::OK);
 }

@@ -16,6 +16,7 @@ mod console;
 mod files;
 mod limits;
 mod mail;
+mod migrations;
 mod observability;
 mod openapi;
 mod openid_client;
@@ -48,6 +49,7 @@ mod sqlite {
     mod notifications;
     mod principals;
     mod rules;
+    mod secrets;
     mod sessions;
     mod standards;
     mod systemlog;
@@ -78,6 +80,7 @@ mod postgres {
     mod notifications;
     mod principals;
     mod rules;
+    mod secrets;
     mod sessions;
     mod standards;
     mod systemlog;

@@ -412,3 +412,31 @@ async fn a_token_revoked_through_one_node_is_refused_by_the_other() {
     let c = a.second_node().await;
     assert_eq!(c.get("/notifications/items", &token, &customer).await.0, StatusCode::UNAUTHORIZED, "nor a new node");
 }
+
+#[tokio::test]
+async fn a_secret_deleted_through_one_node_grants_on_no_other() {
+    let Some(a) = TestApp::spawn_on(Backend::Postgres).await else { return };
+    let b = a.second_node().await;
+    let customer = a.customer().await;
+    let owner = a.admin(&customer, Access::Full).await;
+    let client = a.client(&customer, &owner).await;
+    let (_, second) =
+        trustgate_server::ops::add_secret(a.store.as_ref(), &a.server_key, &customer, client.id, None, &Actor::System)
+            .await
+            .unwrap();
+    // Node B holds the client, with both secrets, in its cache (once its feed is up: connecting
+    // flushes the cache).
+    b.store.catch_up().await.unwrap();
+    b.token(&client).await;
+    let first = trustgate_core::secret::SecretId::parse(&client.secret[4..20]).unwrap();
+    a.store.delete_client_secret(&customer, client.id, first, &Actor::System).await.unwrap();
+    let id = client.id.to_string();
+    let refused = eventually(Duration::from_secs(2), || async {
+        let form =
+            [("grant_type", "client_credentials"), ("client_id", id.as_str()), ("client_secret", &client.secret)];
+        b.oauth("root", &form).await.0 == StatusCode::BAD_REQUEST
+    })
+    .await;
+    assert!(refused.is_some(), "node B refuses a secret deleted through node A");
+    b.token(&TestClient { secret: second.expose().to_owned(), ..client.clone() }).await;
+}
