@@ -24,15 +24,30 @@ pub enum Actor {
         id: ClientId,
         name: String,
     },
+    /// A service principal, acting with its own access.
+    ServicePrincipal {
+        id: ClientId,
+        name: String,
+    },
     /// The operator CLI, or Trustgate itself.
     System,
 }
 
 impl Actor {
+    /// An API client acting: a secure client, or a service principal.
+    pub fn of_client(client: &ApiClient) -> Self {
+        let (id, name) = (client.id, client.name.clone());
+        match client.kind {
+            ClientKind::SecureClient { .. } => Actor::ApiClient { id, name },
+            ClientKind::ServicePrincipal { .. } => Actor::ServicePrincipal { id, name },
+        }
+    }
+
     pub fn actor_type(&self) -> &'static str {
         match self {
             Actor::Admin { .. } => "Administrator",
             Actor::ApiClient { .. } => "SecureClient",
+            Actor::ServicePrincipal { .. } => "ServicePrincipal",
             Actor::System => "System",
         }
     }
@@ -40,14 +55,14 @@ impl Actor {
     pub fn id(&self) -> Option<String> {
         match self {
             Actor::Admin { id, .. } => Some(id.to_string()),
-            Actor::ApiClient { id, .. } => Some(id.to_string()),
+            Actor::ApiClient { id, .. } | Actor::ServicePrincipal { id, .. } => Some(id.to_string()),
             Actor::System => None,
         }
     }
 
     pub fn display_name(&self) -> &str {
         match self {
-            Actor::Admin { name, .. } | Actor::ApiClient { name, .. } => name,
+            Actor::Admin { name, .. } | Actor::ApiClient { name, .. } | Actor::ServicePrincipal { name, .. } => name,
             Actor::System => "Trustgate",
         }
     }
@@ -411,7 +426,7 @@ pub fn sign_in_failures(customer: &CustomerId, admin: &Admin, refusals: &Refusal
 }
 
 pub fn token_refused(client: &ApiClient, reason: &str, at: OffsetDateTime) -> LogEntry {
-    let actor = Actor::ApiClient { id: client.id, name: client.name.clone() };
+    let actor = Actor::of_client(client);
     let mut e = about_client(entry(&client.customer_id, at, "platform:token/failure", &actor), client);
     e.message = format!("A token request for API client {} was refused: {reason}.", client.name);
     e

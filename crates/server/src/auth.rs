@@ -10,7 +10,7 @@ use axum::http::request::Parts;
 use axum::http::HeaderMap;
 use trustgate_core::access::Permission;
 use trustgate_core::event::Actor;
-use trustgate_core::ids::{ClientId, CustomerId};
+use trustgate_core::ids::CustomerId;
 use trustgate_core::rights::{self, PrincipalKind};
 
 use crate::error::ApiError;
@@ -40,15 +40,15 @@ pub mod needs {
 
 /// An API client allowed to call a route needing `N`.
 pub struct Authorized<N: Needs> {
-    pub client_id: ClientId,
-    pub client_name: String,
+    /// Who acts, for the system log: the secure client or the service principal.
+    actor: Actor,
     pub customer_id: CustomerId,
     needs: PhantomData<N>,
 }
 
 impl<N: Needs> Authorized<N> {
     pub fn actor(&self) -> Actor {
-        Actor::ApiClient { id: self.client_id, name: self.client_name.clone() }
+        self.actor.clone()
     }
 }
 
@@ -94,7 +94,7 @@ async fn authorize<N: Needs>(parts: &mut Parts, state: &AppState) -> Result<Auth
     if !access.allows(N::PERMISSION) {
         return Err(rights::Denied::Missing(N::PERMISSION).into());
     }
-    Ok(Authorized { client_id: claims.sub, client_name: facts.name.clone(), customer_id: customer, needs: PhantomData })
+    Ok(Authorized { actor: Actor::of_client(facts), customer_id: customer, needs: PhantomData })
 }
 
 /// `CwsAuth Bearer=<token>` (scheme and key in any case, spaces after `=` tolerated, other

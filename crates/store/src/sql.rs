@@ -401,15 +401,15 @@ macro_rules! store_impl {
         /// administrator's own membership, an API client's owner's (R4), or a service principal's
         /// own access (SP2).
         async fn authority(tx: &mut Tx, customer: &CustomerId, actor: &Actor) -> StoreResult<Authority> {
-            if let Actor::ApiClient { id, .. } = actor {
-                if let Some(principal) = principal_in_tx(tx, customer, *id).await? {
-                    if let ClientKind::ServicePrincipal { access } = principal.kind {
-                        return Ok(Authority::Holds(access));
-                    }
-                }
+            if let Actor::ServicePrincipal { id, .. } = actor {
+                return match principal_in_tx(tx, customer, *id).await?.map(|p| p.kind) {
+                    Some(ClientKind::ServicePrincipal { access }) => Ok(Authority::Holds(access)),
+                    _ => Err(lifecycle::Refusal::NotAMember.into()),
+                };
             }
             let (kind, row) = match actor {
                 Actor::System => return Ok(Authority::Operator),
+                Actor::ServicePrincipal { .. } => return Err(lifecycle::Refusal::NotAMember.into()),
                 Actor::Admin { id, .. } => (
                     PrincipalKind::Admin,
                     sqlx::query_as(concat!("SELECT m.access_type, m.permissions, a.status, c.disabled_owner_policy \

@@ -260,6 +260,19 @@ async fn the_administrators_api_lists_principals_to_full_callers_and_changes_the
     assert_eq!(app.post_notification(&principal_token, &customer).await, StatusCode::FORBIDDEN);
     let changed = app.log_of(&customer, "platform:serviceprincipal/update").await;
     assert_eq!(changed.first().map(|r| r.actor_type.as_str()), Some("SecureClient"));
+
+    // A principal acts under its own name in the log: here one with Full access adds an administrator.
+    let (_, full) = create(&app, &app.sign_in(&boss).await, &customer, access_body("Full", &[])).await;
+    let full_token = app.token(&client_of(&customer, &full)).await;
+    let admin = json!({ "accessType": "Full", "providerType": "CitrixSts", "type": "AdministratorUser", "email": "new@example.com" });
+    let (status, body) = app.call(Method::POST, "/administrators/$create", &full_token, &customer, Some(admin)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let added = app.log_of(&customer, "delegatedadministration:administrator/create").await;
+    let by_principal = added.last().expect("logged");
+    assert_eq!(
+        (by_principal.actor_type.as_str(), by_principal.actor_id.clone()),
+        ("ServicePrincipal", full["id"].as_str().map(str::to_owned))
+    );
 }
 
 /// The grant outcome for `client`, asked until it is `wanted` or a few seconds passed: another
