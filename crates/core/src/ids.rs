@@ -58,6 +58,11 @@ uuid_id!(
     ClientId,
     "clientId"
 );
+uuid_id!(
+    /// A SCIM provisioning token of a customer (issue 12).
+    ScimTokenId,
+    "tokenId"
+);
 
 /// A customer (tenant). Short, lower-case, URL-safe; `root` is reserved by the token endpoints.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]

@@ -51,12 +51,17 @@ pub enum Refusal {
     ClientLimit(u64),
     #[error("Custom access must grant at least one permission (or choose Full access)")]
     NoPermission,
+    #[error("only an administrator with Full access manages the customer's SCIM provisioning")]
+    FullAccessRequired,
 }
 
 impl Refusal {
     /// The caller lacks the right (403), as opposed to a change that would break a rule (409).
     pub fn is_forbidden(&self) -> bool {
-        matches!(self, Refusal::NotAMember | Refusal::Denied(_) | Refusal::BeyondOwnAccess)
+        matches!(
+            self,
+            Refusal::NotAMember | Refusal::Denied(_) | Refusal::BeyondOwnAccess | Refusal::FullAccessRequired
+        )
     }
 
     /// A short machine-readable name for the refusal.
@@ -69,6 +74,7 @@ impl Refusal {
             Refusal::NotFederated => "notFederated",
             Refusal::ClientLimit(_) => "clientLimit",
             Refusal::NoPermission => "noPermission",
+            Refusal::FullAccessRequired => "fullAccessRequired",
         }
     }
 }
@@ -114,6 +120,15 @@ pub fn change_status(provider: Provider) -> Result<(), Refusal> {
         Ok(())
     } else {
         Err(Refusal::NotFederated)
+    }
+}
+
+/// Creating or revoking a SCIM provisioning token: whoever holds one adds, disables and removes
+/// the customer's administrators, so only a Full administrator (or the operator) may.
+pub fn manage_provisioning(authority: Authority) -> Result<(), Refusal> {
+    match authority {
+        Authority::Operator | Authority::Holds(Access::Full) => Ok(()),
+        Authority::Holds(_) => Err(Refusal::FullAccessRequired),
     }
 }
 
@@ -224,6 +239,16 @@ mod tests {
         assert_eq!(
             add_client(Authority::Holds(custom(&[Permission::Notifications])), 0, 500),
             Err(Refusal::Denied(Denied::Missing(Permission::ApiClients)))
+        );
+    }
+
+    #[test]
+    fn only_full_administrators_manage_provisioning() {
+        assert_eq!(manage_provisioning(Authority::Operator), Ok(()));
+        assert_eq!(manage_provisioning(Authority::Holds(Access::Full)), Ok(()));
+        assert_eq!(
+            manage_provisioning(Authority::Holds(custom(&[Permission::Administrators]))),
+            Err(Refusal::FullAccessRequired)
         );
     }
 

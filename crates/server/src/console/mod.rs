@@ -55,6 +55,7 @@ pub fn router(state: AppState) -> Router<AppState> {
             "/c/{customer}/administrators/{id}/remove",
             get(administrators::confirm_remove).post(administrators::remove),
         )
+        .route("/c/{customer}/suspend-disabled-owners", axum::routing::post(administrators::suspend_disabled_owners))
         .route("/c/{customer}/notifications", get(activity::notifications))
         .route("/c/{customer}/system-log", get(activity::system_log))
         .route("/static/console.css", get(|| asset("text/css; charset=utf-8", CSS)))

@@ -8,6 +8,7 @@ mod doc;
 mod manage;
 mod meta;
 mod notifications;
+mod provisioning;
 mod revocation;
 mod systemlog;
 mod tokens;
@@ -43,6 +44,9 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(manage::current, manage::sign_in, manage::sign_out))
         .routes(routes!(manage::list_clients, manage::create_client))
         .routes(routes!(manage::delete_client))
+        .routes(routes!(provisioning::list_tokens, provisioning::create_token))
+        .routes(routes!(provisioning::revoke_token))
+        .routes(routes!(provisioning::disabled_owners))
         .routes(routes!(meta::health))
         .routes(routes!(meta::ready))
         .routes(routes!(meta::openapi))
@@ -56,6 +60,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 pub fn router(state: AppState) -> Router {
     let routes = Router::from(api())
         .merge(crate::console::router(state.clone()))
+        .merge(crate::scim::router())
         .fallback(meta::not_found)
         .method_not_allowed_fallback(meta::method_not_allowed);
     // Outside the stamp, so the access log sees the transaction id the response carries.
