@@ -14,7 +14,7 @@ use axum::body::Bytes;
 use axum::extract::{FromRequest, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{any, get, post};
 use axum::Router;
 use serde_json::{json, Value};
 use time::OffsetDateTime;
@@ -33,20 +33,25 @@ use resource::Projection;
 pub const MAX_PAGE: u32 = 100;
 
 pub fn router() -> Router<AppState> {
-    let scim = Router::new()
-        .route("/ServiceProviderConfig", get(service_provider_config))
-        .route("/ResourceTypes", get(resource_types))
-        .route("/ResourceTypes/{name}", get(resource_type))
-        .route("/Schemas", get(schemas))
-        .route("/Schemas/{id}", get(schema))
-        .route("/Users", get(list_users).post(create_user))
-        .route("/Users/.search", post(search_users))
-        .route("/.search", post(search_users))
-        .route("/Users/{id}", get(get_user).put(replace_user).patch(patch_user).delete(delete_user))
-        .route("/Bulk", post(bulk))
-        .fallback(not_found)
-        .method_not_allowed_fallback(method_not_allowed);
-    Router::new().nest("/scim/v2/{customer}", scim)
+    const BASE: &str = "/scim/v2/{customer}";
+    let at = |path: &str| format!("{BASE}{path}");
+    let anything = || any(not_found);
+    Router::new()
+        .route(&at("/ServiceProviderConfig"), get(service_provider_config).fallback(method_not_allowed))
+        .route(&at("/ResourceTypes"), get(resource_types).fallback(method_not_allowed))
+        .route(&at("/ResourceTypes/{name}"), get(resource_type).fallback(method_not_allowed))
+        .route(&at("/Schemas"), get(schemas).fallback(method_not_allowed))
+        .route(&at("/Schemas/{id}"), get(schema).fallback(method_not_allowed))
+        .route(&at("/Users"), get(list_users).post(create_user).fallback(method_not_allowed))
+        .route(&at("/Users/.search"), post(search_users).fallback(method_not_allowed))
+        .route(&at("/.search"), post(search_users).fallback(method_not_allowed))
+        .route(
+            &at("/Users/{id}"),
+            get(get_user).put(replace_user).patch(patch_user).delete(delete_user).fallback(method_not_allowed),
+        )
+        .route(&at("/Bulk"), post(bulk).fallback(method_not_allowed))
+        .route(BASE, anything())
+        .route(&at("/{*rest}"), anything())
 }
 
 /// A SCIM response: the body as `application/scim+json`.

@@ -20,6 +20,7 @@ mod openapi;
 mod openid_client;
 mod postgres_nodes;
 mod retention;
+mod scim_conformance;
 mod serve;
 mod tls;
 mod verifiers;
@@ -45,6 +46,7 @@ mod sqlite {
     mod metrics;
     mod notifications;
     mod rules;
+    mod scim;
     mod sessions;
     mod standards;
     mod systemlog;
@@ -73,6 +75,7 @@ mod postgres {
     mod metrics;
     mod notifications;
     mod rules;
+    mod scim;
     mod sessions;
     mod standards;
     mod systemlog;
