@@ -72,8 +72,10 @@ pub fn user_schema(base: &str) -> Value {
         "E-mail addresses; the primary one is the administrator's e-mail in this customer",
     );
     emails["multiValued"] = json!(true);
+    let mut address = sub("value", "string", "The e-mail address");
+    address["required"] = json!(true);
     emails["subAttributes"] = json!([
-        sub("value", "string", "The e-mail address"),
+        address,
         sub("type", "string", "work, home or other"),
         sub("primary", "boolean", "The administrator's e-mail in this customer"),
     ]);

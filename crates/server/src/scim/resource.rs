@@ -70,14 +70,17 @@ pub fn parse_write(document: Value) -> Result<ScimUserWrite, ScimError> {
         text(&object, "userName").ok_or_else(|| ScimError::bad_request("invalidValue", "userName is required"))?,
     )?;
     let external_id = text(&object, "externalId").map(|v| bounded("externalId", v)).transpose()?;
-    let active = match text(&object, "active") {
+    // Absent (or removed by a PATCH), `active` means enabled, and stays absent in answers.
+    let key = key_of(&object, "active");
+    let active = match object.remove(&key).filter(|v| !v.is_null()) {
         None => true,
         Some(value) => {
-            boolean(value).ok_or_else(|| ScimError::bad_request("invalidValue", "active must be a boolean"))?
+            let active =
+                boolean(&value).ok_or_else(|| ScimError::bad_request("invalidValue", "active must be a boolean"))?;
+            object.insert(key, json!(active));
+            active
         }
     };
-    let key = key_of(&object, "active");
-    object.insert(key, json!(active));
     let email = primary_email(&object).or_else(|| Email::parse(&user_name).ok()).ok_or_else(|| {
         ScimError::bad_request("invalidValue", "emails must hold an e-mail address (or userName be one)")
     })?;
@@ -129,7 +132,8 @@ pub fn render(user: &ScimUser, location: &str) -> Value {
         Value::Object(o) => o.clone(),
         _ => Map::new(),
     };
-    for owned in ["id", "meta", "schemas", "userName", "externalId", "active"] {
+    let stated = object.remove(&key_of(&object, "active")).is_some();
+    for owned in ["id", "meta", "schemas", "userName", "externalId"] {
         object.remove(&key_of(&object, owned));
     }
     object.insert("schemas".to_owned(), json!([USER_SCHEMA]));
@@ -138,7 +142,12 @@ pub fn render(user: &ScimUser, location: &str) -> Value {
         object.insert("externalId".to_owned(), json!(external_id));
     }
     object.insert("userName".to_owned(), json!(user.user_name));
-    object.insert("active".to_owned(), json!(user.admin.status == AdminStatus::Active));
+    // The status may have changed by another path (the CLI): a disabled administrator is always
+    // shown so, an enabled one as the provider wrote it.
+    let active = user.admin.status == AdminStatus::Active;
+    if stated || !active {
+        object.insert("active".to_owned(), json!(active));
+    }
     object.insert(
         "meta".to_owned(),
         json!({
