@@ -284,6 +284,7 @@ pub enum CustomerCommand {
 pub enum ScimTokenCommand {
     /// Create a token for the customer's identity provider; prints it once.
     Create {
+        /// The customer's id (see `trustgate customer list`).
         #[arg(long)]
         customer: String,
         /// Shown as the actor of what the provider does, in the system log.
@@ -295,11 +296,13 @@ pub enum ScimTokenCommand {
     },
     /// List a customer's tokens (never their secrets).
     List {
+        /// The customer's id (see `trustgate customer list`).
         #[arg(long)]
         customer: String,
     },
     /// Revoke a token: the provider's next request is refused.
     Revoke {
+        /// The customer's id (see `trustgate customer list`).
         #[arg(long)]
         customer: String,
         /// The token's id (see `trustgate scim-token list`).
