@@ -10,7 +10,8 @@ use crate::access::Access;
 use crate::admin::{Admin, AdminStatus};
 use crate::client::{ApiClient, ClientKind};
 use crate::customer::DisabledOwnerPolicy;
-use crate::ids::{AdminId, ClientId, CustomerId};
+use crate::ids::{AdminId, ClientId, CustomerId, ScimTokenId};
+use crate::provisioning::ScimToken;
 use crate::secret::SecretId;
 
 /// Who caused an event.
@@ -31,6 +32,11 @@ pub enum Actor {
     },
     /// The operator CLI, or Trustgate itself.
     System,
+    /// A customer's identity provider, provisioning over SCIM with the token named `name`.
+    Provider {
+        token: ScimTokenId,
+        name: String,
+    },
 }
 
 impl Actor {
@@ -49,6 +55,7 @@ impl Actor {
             Actor::ApiClient { .. } => "SecureClient",
             Actor::ServicePrincipal { .. } => "ServicePrincipal",
             Actor::System => "System",
+            Actor::Provider { .. } => "IdentityProvider",
         }
     }
 
@@ -57,12 +64,16 @@ impl Actor {
             Actor::Admin { id, .. } => Some(id.to_string()),
             Actor::ApiClient { id, .. } | Actor::ServicePrincipal { id, .. } => Some(id.to_string()),
             Actor::System => None,
+            Actor::Provider { token, .. } => Some(token.to_string()),
         }
     }
 
     pub fn display_name(&self) -> &str {
         match self {
-            Actor::Admin { name, .. } | Actor::ApiClient { name, .. } | Actor::ServicePrincipal { name, .. } => name,
+            Actor::Admin { name, .. }
+            | Actor::ApiClient { name, .. }
+            | Actor::ServicePrincipal { name, .. }
+            | Actor::Provider { name, .. } => name,
             Actor::System => "Trustgate",
         }
     }
@@ -490,5 +501,23 @@ pub fn from_source(mut e: LogEntry, source: Option<IpAddr>) -> LogEntry {
     if let Some(source) = source {
         e.after = Some(json!({ "sourceAddress": source.to_string() }));
     }
+    e
+}
+
+pub fn scim_token_created(token: &ScimToken, actor: &Actor) -> LogEntry {
+    let mut e = entry(&token.customer_id, token.created_at, "platform:scimtoken/create", actor);
+    e.target_type = "ScimToken";
+    e.target_id = token.id.to_string();
+    e.target_name = token.name.clone();
+    e.message = format!("SCIM provisioning token {} ({}) was created.", token.name, token.provider);
+    e
+}
+
+pub fn scim_token_revoked(token: &ScimToken, at: OffsetDateTime, actor: &Actor) -> LogEntry {
+    let mut e = entry(&token.customer_id, at, "platform:scimtoken/delete", actor);
+    e.target_type = "ScimToken";
+    e.target_id = token.id.to_string();
+    e.target_name = token.name.clone();
+    e.message = format!("SCIM provisioning token {} was revoked; the provider can no longer provision.", token.name);
     e
 }

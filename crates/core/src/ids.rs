@@ -58,6 +58,11 @@ uuid_id!(
     ClientId,
     "clientId"
 );
+uuid_id!(
+    /// A SCIM provisioning token of a customer (issue 12).
+    ScimTokenId,
+    "tokenId"
+);
 
 /// The Administrators API names administrators and service principals alike by a UUID `userId`:
 /// a principal's is its client id.

@@ -11,6 +11,7 @@ pub mod customer;
 pub mod event;
 pub mod ids;
 pub mod lifecycle;
+pub mod provisioning;
 pub mod rights;
 pub mod secret;
 pub mod token;

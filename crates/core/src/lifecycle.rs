@@ -63,6 +63,8 @@ pub enum Refusal {
     SecretLimit(u64),
     #[error("this is the client's last secret; add another before deleting it, or delete the client")]
     LastSecret,
+    #[error("only an administrator with Full access manages the customer's SCIM provisioning")]
+    FullAccessRequired,
 }
 
 impl Refusal {
@@ -70,7 +72,11 @@ impl Refusal {
     pub fn is_forbidden(&self) -> bool {
         matches!(
             self,
-            Refusal::NotAMember | Refusal::Denied(_) | Refusal::BeyondOwnAccess | Refusal::NotFullAdministrator
+            Refusal::NotAMember
+                | Refusal::Denied(_)
+                | Refusal::BeyondOwnAccess
+                | Refusal::NotFullAdministrator
+                | Refusal::FullAccessRequired
         )
     }
 
@@ -90,6 +96,7 @@ impl Refusal {
             Refusal::InvitationExpired => "invitationExpired",
             Refusal::SecretLimit(_) => "secretLimit",
             Refusal::LastSecret => "lastSecret",
+            Refusal::FullAccessRequired => "fullAccessRequired",
         }
     }
 }
@@ -159,6 +166,15 @@ pub fn change_status(provider: Provider) -> Result<(), Refusal> {
         Ok(())
     } else {
         Err(Refusal::NotFederated)
+    }
+}
+
+/// Creating or revoking a SCIM provisioning token: whoever holds one adds, disables and removes
+/// the customer's administrators, so only a Full administrator (or the operator) may.
+pub fn manage_provisioning(authority: Authority) -> Result<(), Refusal> {
+    match authority {
+        Authority::Operator | Authority::Holds(Access::Full) => Ok(()),
+        Authority::Holds(_) => Err(Refusal::FullAccessRequired),
     }
 }
 
@@ -349,6 +365,16 @@ mod tests {
         assert_eq!(convert(custom_admin, true), Ok(()));
         assert_eq!(convert(custom_admin, false), Err(Refusal::NotFullAdministrator));
         assert_eq!(convert(Authority::Holds(Access::Full), false), Ok(()));
+    }
+
+    #[test]
+    fn only_full_administrators_manage_provisioning() {
+        assert_eq!(manage_provisioning(Authority::Operator), Ok(()));
+        assert_eq!(manage_provisioning(Authority::Holds(Access::Full)), Ok(()));
+        assert_eq!(
+            manage_provisioning(Authority::Holds(custom(&[Permission::Administrators]))),
+            Err(Refusal::FullAccessRequired)
+        );
     }
 
     #[test]

@@ -18,7 +18,7 @@ use trustgate_core::client::{ApiClient, ClientKind};
 use trustgate_core::custody::KeyVault;
 use trustgate_core::customer::{parse_customer_name, Customer, DisabledOwnerPolicy};
 use trustgate_core::event::Actor;
-use trustgate_core::ids::{AdminId, ClientId, CustomerId};
+use trustgate_core::ids::{AdminId, ClientId, CustomerId, ScimTokenId};
 use trustgate_core::secret::{random_token, SecretId, ServerKey};
 use trustgate_core::token::{Algorithm, Issuer};
 use trustgate_store::{files, PostgresStore, SqliteStore, Store};
@@ -84,6 +84,9 @@ pub enum Command {
     /// Token signing keys.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// SCIM provisioning tokens of a customer's identity provider (docs/scim.md).
+    #[command(subcommand)]
+    ScimToken(ScimTokenCommand),
     /// Measure the token endpoint and authorized calls against a baseline, with wrk, on a seeded
     /// store in a scratch directory (run from a release build).
     Bench(crate::bench::BenchArgs),
@@ -316,6 +319,43 @@ pub enum CustomerCommand {
         /// What happens to their API clients.
         #[arg(long, value_enum)]
         disabled_owner_policy: PolicyArg,
+    },
+    /// List disabled administrators whose API clients remain active (R7), with the two ways out.
+    DisabledOwners {
+        /// The customer's id (see `trustgate customer list`).
+        #[arg(long)]
+        customer: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ScimTokenCommand {
+    /// Create a token for the customer's identity provider; prints it once.
+    Create {
+        /// The customer's id (see `trustgate customer list`).
+        #[arg(long)]
+        customer: String,
+        /// Shown as the actor of what the provider does, in the system log.
+        #[arg(long)]
+        name: String,
+        /// The provider of the administrators it provisions.
+        #[arg(long, value_enum)]
+        provider: ProviderArg,
+    },
+    /// List a customer's tokens (never their secrets).
+    List {
+        /// The customer's id (see `trustgate customer list`).
+        #[arg(long)]
+        customer: String,
+    },
+    /// Revoke a token: the provider's next request is refused.
+    Revoke {
+        /// The customer's id (see `trustgate customer list`).
+        #[arg(long)]
+        customer: String,
+        /// The token's id (see `trustgate scim-token list`).
+        #[arg(long)]
+        id: String,
     },
 }
 
@@ -749,7 +789,10 @@ impl Command {
     fn writes(&self) -> bool {
         match self {
             Command::Serve(_) | Command::Bench(_) | Command::CopyToPostgres { .. } | Command::Backup { .. } => false,
-            Command::Customer(command) => !matches!(command, CustomerCommand::List),
+            Command::Customer(command) => {
+                !matches!(command, CustomerCommand::List | CustomerCommand::DisabledOwners { .. })
+            }
+            Command::ScimToken(command) => !matches!(command, ScimTokenCommand::List { .. }),
             Command::Admin(command) => !matches!(command, AdminCommand::List { .. }),
             Command::Client(command) => {
                 !matches!(command, ClientCommand::List { .. } | ClientCommand::Secret(SecretCommand::List { .. }))
@@ -768,6 +811,7 @@ async fn operate(store: Arc<dyn Store>, place: Place<'_>, command: Command, out:
         Command::Admin(command) => admin(store.as_ref(), place, command, out).await,
         Command::Client(command) => client(store.as_ref(), place, command, out).await,
         Command::Principal(command) => principal(store.as_ref(), place, command, out).await,
+        Command::ScimToken(command) => scim_token(store.as_ref(), place, command, out).await,
         Command::Keys(KeysCommand::Rotate { revoke_previous, algorithm }) => {
             let vault = KeyVault::new(&deployment_key(store.as_ref(), place).await?);
             let key = crate::keys::rotate(store.as_ref(), &vault, algorithm, revoke_previous).await.context(
@@ -1030,6 +1074,99 @@ async fn customer(store: &dyn Store, command: CustomerCommand, out: Output) -> a
                 json!({ "id": id.as_str(), "disabledOwnerPolicy": policy.as_str() }),
                 format!("Customer {id} now uses the policy {}.", policy.as_str()),
             );
+        }
+        CustomerCommand::DisabledOwners { customer } => {
+            let id = known_customer(store, &customer).await?;
+            let owners = store.disabled_owners(&id).await?;
+            let items: Vec<Value> = owners
+                .iter()
+                .map(|o| {
+                    json!({
+                        "adminId": o.admin.id.to_string(),
+                        "email": o.admin.email.as_str(),
+                        "displayName": o.admin.display_name,
+                        "activeClients": o.active_clients,
+                    })
+                })
+                .collect();
+            let text = if owners.is_empty() {
+                format!("No disabled administrator of {id} has active API clients.")
+            } else {
+                let rows: Vec<_> = owners
+                    .iter()
+                    .map(|o| [o.admin.email.to_string(), o.active_clients.to_string(), o.admin.id.to_string()])
+                    .collect();
+                format!(
+                    "{}\nTheir clients remain active (R7). Either remove each administrator (`trustgate admin remove`), \
+                     which deletes their clients, or run `trustgate customer set-policy --customer {id} \
+                     --disabled-owner-policy suspend-clients`.",
+                    table(["DISABLED ADMINISTRATOR", "ACTIVE CLIENTS", "ID"], &rows)
+                )
+            };
+            out.print(json!({ "items": items, "waysOut": ["removeAdministrator", "setPolicySuspendClients"] }), text);
+        }
+    }
+    Ok(())
+}
+
+async fn scim_token(store: &dyn Store, place: Place<'_>, command: ScimTokenCommand, out: Output) -> anyhow::Result<()> {
+    match command {
+        ScimTokenCommand::Create { customer, name, provider } => {
+            let customer = known_customer(store, &customer).await?;
+            let key = deployment_key(store, place).await?;
+            let provider = ProviderArg::name(provider.into());
+            let (token, secret) =
+                match ops::new_scim_token(store, &key, &customer, &name, provider, "operator", &Actor::System).await {
+                    Ok(created) => created,
+                    Err(crate::ApiError::Invalid(invalid)) => {
+                        let option = if invalid.field == "name" { "--name" } else { "--provider" };
+                        return Err(failure::refused_option(option, &invalid).into());
+                    }
+                    Err(other) => return Err(anyhow!(other)),
+                };
+            out.print(
+                json!({
+                    "id": token.id.to_string(),
+                    "name": token.name,
+                    "provider": token.provider.wire_name(),
+                    "secret": secret.expose(),
+                    "scimPath": format!("/scim/v2/{customer}"),
+                }),
+                format!(
+                    "Created SCIM token {} ({}). Give the provider the base URL <public URL>/scim/v2/{customer} \
+                     and this bearer token, shown only now:\n{}",
+                    token.name,
+                    token.id,
+                    secret.expose()
+                ),
+            );
+        }
+        ScimTokenCommand::List { customer } => {
+            let customer = known_customer(store, &customer).await?;
+            let tokens = store.scim_tokens(&customer).await?;
+            let items: Vec<Value> = tokens
+                .iter()
+                .map(|t| {
+                    json!({
+                        "id": t.id.to_string(),
+                        "name": t.name,
+                        "provider": t.provider.wire_name(),
+                        "createdBy": t.created_by,
+                        "createdAt": rfc3339(t.created_at),
+                    })
+                })
+                .collect();
+            let rows: Vec<_> =
+                tokens.iter().map(|t| [t.id.to_string(), t.provider.wire_name().to_owned(), t.name.clone()]).collect();
+            out.print(json!({ "items": items }), table(["ID", "PROVIDER", "NAME"], &rows));
+        }
+        ScimTokenCommand::Revoke { customer, id } => {
+            let customer = known_customer(store, &customer).await?;
+            let id = given("--id", ScimTokenId::parse(&id))?;
+            if !store.revoke_scim_token(&customer, id, &Actor::System).await? {
+                return Err(Failure::not_found(format!("customer {customer} has no SCIM token {id}")).into());
+            }
+            out.print(json!({ "id": id.to_string(), "revoked": true }), format!("Revoked SCIM token {id}."));
         }
     }
     Ok(())

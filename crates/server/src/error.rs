@@ -89,6 +89,9 @@ pub enum ApiError {
     /// 408: the request body did not arrive within the body timeout.
     #[error("the request body was not received in time")]
     RequestTimeout,
+    /// 412: a conditional write (`If-Match`) named a version that is no longer current.
+    #[error("the resource changed since the version presented")]
+    PreconditionFailed,
     #[error("internal error")]
     Internal,
 }
@@ -108,6 +111,16 @@ impl ApiError {
             ApiError::RetryLater { retry_after, .. } => Some(*retry_after),
             ApiError::Throttled { retry_after } => Some(Duration::from_secs(*retry_after)),
             _ => None,
+        }
+    }
+
+    /// The status and detail every front door answers this error with; the SCIM service
+    /// provider wraps them in its own body (RFC 7644 §3.12).
+    pub fn status_and_detail(&self) -> (StatusCode, String) {
+        let (status, _, detail, parameters) = self.parts();
+        match parameters.into_iter().find(|(name, _)| *name == "reason") {
+            Some((_, reason)) if status == StatusCode::FORBIDDEN => (status, reason),
+            _ => (status, detail),
         }
     }
 
@@ -169,6 +182,12 @@ impl ApiError {
                 "The request body was not received in time.".to_owned(),
                 vec![],
             ),
+            ApiError::PreconditionFailed => (
+                StatusCode::PRECONDITION_FAILED,
+                "preconditionFailed",
+                "The resource changed since the version presented in If-Match.".to_owned(),
+                vec![],
+            ),
             ApiError::Internal => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "internalError",
@@ -213,6 +232,7 @@ impl From<StoreError> for ApiError {
         match error {
             StoreError::NotFound(what) => ApiError::NotFound(what),
             StoreError::Conflict(why) => ApiError::Conflict(why),
+            StoreError::Stale => ApiError::PreconditionFailed,
             StoreError::Refused(refusal) if refusal.is_forbidden() => ApiError::Forbidden(refusal.to_string()),
             StoreError::Refused(refusal) => ApiError::Refused { reason: refusal.code(), detail: refusal.to_string() },
             StoreError::Unavailable(why) => {

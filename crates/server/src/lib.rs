@@ -29,6 +29,7 @@ mod password;
 mod refusals;
 mod retention;
 mod revoked;
+mod scim;
 mod session;
 mod throttle;
 mod token_cache;

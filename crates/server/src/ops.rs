@@ -9,8 +9,9 @@ use trustgate_core::admin::{Admin, AdminStatus, Email, Provider};
 use trustgate_core::client::{parse_client_name, ApiClient, ClientKind};
 use trustgate_core::client_secrets::{self, NewSecret, SecretInfo};
 use trustgate_core::event::{self, Actor};
-use trustgate_core::ids::{AdminId, ClientId, CustomerId};
+use trustgate_core::ids::{AdminId, ClientId, CustomerId, ScimTokenId};
 use trustgate_core::lifecycle::Refusal;
+use trustgate_core::provisioning::{self, ProvisioningToken, ScimToken};
 use trustgate_core::secret::{random_token, ClientSecret, SecretId, ServerKey};
 use trustgate_core::ValidationError;
 use trustgate_store::{Invitation, InvitationTerms, Member, Store, StoreError};
@@ -331,4 +332,28 @@ pub async fn accept_invitation(
         }
         other => Ok(other?),
     }
+}
+
+/// Creates a SCIM provisioning token for `customer` and returns it in clear, the only time it
+/// exists so. Only a Full administrator (or the operator) may; the store checks it.
+pub async fn new_scim_token(
+    store: &dyn Store,
+    server_key: &ServerKey,
+    customer: &CustomerId,
+    name: &str,
+    provider: &str,
+    created_by: &str,
+    actor: &Actor,
+) -> Result<(ScimToken, ProvisioningToken), ApiError> {
+    let token = ScimToken {
+        id: ScimTokenId::generate(),
+        customer_id: customer.clone(),
+        name: provisioning::parse_token_name(name)?,
+        provider: provisioning::parse_token_provider(provider)?,
+        created_at: OffsetDateTime::now_utc(),
+        created_by: created_by.to_owned(),
+    };
+    let secret = ProvisioningToken::generate();
+    store.create_scim_token(&token, &server_key.digest(secret.expose()), actor).await?;
+    Ok((token, secret))
 }

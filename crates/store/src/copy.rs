@@ -74,6 +74,20 @@ pub async fn copy_sqlite_to_postgres(
         (0, 1, 2, 3, 4, 5, 6, 7, 8, 9)
     );
     copy_table!(
+        "scim_tokens",
+        "id, customer_id, name, provider, digest, created_by, created_at",
+        "$1, $2, $3, $4, $5, $6, $7",
+        (String, String, String, String, Vec<u8>, String, i64),
+        (0, 1, 2, 3, 4, 5, 6)
+    );
+    copy_table!(
+        "scim_users",
+        "customer_id, admin_id, user_name, user_name_key, external_id, document, version, created_at, updated_at",
+        "$1, $2, $3, $4, $5, $6, $7, $8, $9",
+        (String, String, String, String, Option<String>, String, i64, i64, i64),
+        (0, 1, 2, 3, 4, 5, 6, 7, 8)
+    );
+    copy_table!(
         "signing_keys",
         "kid, algorithm, format, private_key, created_at",
         "$1, $2, $3, $4, $5",

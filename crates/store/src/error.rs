@@ -9,6 +9,9 @@ pub enum StoreError {
     /// A change that a lifecycle rule forbids, such as removing a customer's last Full administrator.
     #[error(transparent)]
     Refused(#[from] trustgate_core::lifecycle::Refusal),
+    /// A conditional write named a version that is no longer current (SCIM `If-Match`).
+    #[error("the resource changed since the version presented")]
+    Stale,
     /// The database cannot be reached; callers answer 503 and retry later.
     #[error("the database is unavailable: {0}")]
     Unavailable(String),

@@ -23,7 +23,8 @@ use trustgate_core::client_secrets::{NewSecret, SecretInfo};
 use trustgate_core::custody::KeyAtRest;
 use trustgate_core::customer::{Customer, DisabledOwnerPolicy};
 use trustgate_core::event::{Actor, LogEntry};
-use trustgate_core::ids::{AdminId, ClientId, CustomerId};
+use trustgate_core::ids::{AdminId, ClientId, CustomerId, ScimTokenId};
+use trustgate_core::provisioning::ScimToken;
 use trustgate_core::rights::Standing;
 use trustgate_core::secret::SecretId;
 
@@ -31,8 +32,8 @@ pub use changes::{Change, ChangeListener};
 pub use copy::copy_sqlite_to_postgres;
 pub use error::{StoreError, StoreResult};
 pub use model::{
-    ClientGrant, ExpiringSecret, Invitation, InvitationTerms, LogQuery, LogRecord, LogView, Member, Membership,
-    Notification, Pending, PoolUse, Session,
+    ClientGrant, DisabledOwner, ExpiringSecret, Invitation, InvitationTerms, LogQuery, LogRecord, LogView, Member,
+    Membership, Notification, Pending, PoolUse, ScimFilter, ScimUser, ScimUserWrite, Session,
 };
 pub use postgres::PostgresStore;
 pub use scratch::{create_scratch_database, drop_scratch_database, sibling_database_url};
@@ -277,4 +278,54 @@ pub trait Store: Send + Sync + 'static {
     async fn prune_log(&self, before: OffsetDateTime, limit: u32) -> StoreResult<u64>;
     /// A page of the log as the console shows it: filtered, and newest first if asked.
     async fn log_view(&self, query: &LogQuery, view: &LogView) -> StoreResult<Vec<LogRecord>>;
+
+    // --- SCIM provisioning and the R7 warning (issue 12) ---
+    /// Stores a customer's provisioning token by the keyed digest of its clear text.
+    async fn create_scim_token(&self, token: &ScimToken, digest: &[u8], actor: &Actor) -> StoreResult<()>;
+    async fn scim_tokens(&self, customer: &CustomerId) -> StoreResult<Vec<ScimToken>>;
+    /// The token with this digest; read on every SCIM request, so a revocation holds at once on every node.
+    async fn scim_token(&self, digest: &[u8]) -> StoreResult<Option<ScimToken>>;
+    /// False when the customer has no such token.
+    async fn revoke_scim_token(&self, customer: &CustomerId, id: ScimTokenId, actor: &Actor) -> StoreResult<bool>;
+    /// How many provisioned administrators match, and the page of them from `offset` (0-based).
+    async fn scim_users(
+        &self,
+        customer: &CustomerId,
+        filter: &ScimFilter,
+        offset: u64,
+        limit: u32,
+    ) -> StoreResult<(u64, Vec<ScimUser>)>;
+    async fn scim_user(&self, customer: &CustomerId, admin: AdminId) -> StoreResult<Option<ScimUser>>;
+    /// Creates `candidate` (federated from the token's provider) and makes them a member of
+    /// `customer` with no access (`provisioning::provisioned_access`); refused when the provider's
+    /// subject (`externalId`) or the e-mail is already known.
+    async fn provision_user(
+        &self,
+        customer: &CustomerId,
+        candidate: &Admin,
+        write: &ScimUserWrite,
+        actor: &Actor,
+    ) -> StoreResult<ScimUser>;
+    /// Replaces what the provider said; a change of `active` disables or enables the administrator
+    /// (R7, as `set_admin_status`). With `if_version`, refused with `Stale` unless it is current.
+    async fn update_scim_user(
+        &self,
+        customer: &CustomerId,
+        admin: AdminId,
+        write: &ScimUserWrite,
+        if_version: Option<&str>,
+        actor: &Actor,
+    ) -> StoreResult<ScimUser>;
+    /// Removes the administrator from `customer` (R6: their clients there are deleted at once),
+    /// and deletes them altogether if it was their last customer. Returns the clients deleted.
+    async fn deprovision_user(
+        &self,
+        customer: &CustomerId,
+        admin: AdminId,
+        if_version: Option<&str>,
+        actor: &Actor,
+    ) -> StoreResult<usize>;
+    /// Disabled administrators of `customer` whose API clients are active under its policy (R7),
+    /// with how many clients each; empty when the customer suspends such clients.
+    async fn disabled_owners(&self, customer: &CustomerId) -> StoreResult<Vec<DisabledOwner>>;
 }

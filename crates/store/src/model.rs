@@ -165,3 +165,47 @@ pub struct Notification {
     pub body: serde_json::Value,
     pub created_at: OffsetDateTime,
 }
+
+/// What a customer's identity provider said about an administrator it provisioned over SCIM.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScimUser {
+    /// The administrator, with this customer's profile of them (e-mail, display name).
+    pub admin: Admin,
+    pub user_name: String,
+    pub external_id: Option<String>,
+    /// The resource as the provider last wrote it, less what Trustgate sets (`id`, `meta`).
+    pub document: serde_json::Value,
+    /// The resource's version (`meta.version`): bumped by every SCIM write, and changed when the
+    /// administrator's status changes by any other path.
+    pub version: String,
+    pub created_at: OffsetDateTime,
+    pub updated_at: OffsetDateTime,
+}
+
+/// A provisioned administrator as the provider writes them (POST, PUT, or PATCH applied).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScimUserWrite {
+    pub user_name: String,
+    pub external_id: Option<String>,
+    pub email: trustgate_core::admin::Email,
+    pub display_name: String,
+    pub active: bool,
+    pub document: serde_json::Value,
+}
+
+/// Which provisioned administrators a SCIM query asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ScimFilter {
+    All,
+    /// `userName eq`, compared without regard to case (RFC 7643 §4.1.1: `caseExact` false).
+    UserName(String),
+    /// `externalId eq`, compared exactly.
+    ExternalId(String),
+}
+
+/// A disabled administrator whose API clients are still active (the R7 warning).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DisabledOwner {
+    pub admin: Admin,
+    pub active_clients: u64,
+}

@@ -8,12 +8,13 @@ use trustgate_core::admin::{Admin, AdminStatus, Email, Provider};
 use trustgate_core::client::{ApiClient, ClientKind};
 use trustgate_core::client_secrets::{GrantSecret, SecretInfo};
 use trustgate_core::customer::{Customer, DisabledOwnerPolicy};
-use trustgate_core::ids::{AdminId, ClientId, CustomerId};
+use trustgate_core::ids::{AdminId, ClientId, CustomerId, ScimTokenId};
+use trustgate_core::provisioning::ScimToken;
 use trustgate_core::rights::Standing;
 use trustgate_core::secret::{SecretId, SecretVerifier};
 
 use crate::error::{StoreError, StoreResult};
-use crate::model::{ClientGrant, LogRecord, Member, Notification};
+use crate::model::{ClientGrant, LogRecord, Member, Notification, ScimUser};
 
 pub(crate) fn ms(at: OffsetDateTime) -> i64 {
     i64::try_from(at.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
@@ -294,6 +295,66 @@ pub(crate) fn notification(
     })
 }
 
+pub(crate) type ScimTokenRow = (String, String, String, String, String, i64);
+
+pub(crate) fn scim_token(
+    (id, customer_id, name, provider, created_by, created_at): ScimTokenRow,
+) -> StoreResult<ScimToken> {
+    Ok(ScimToken {
+        id: ScimTokenId::parse(&id)?,
+        customer_id: CustomerId::parse(&customer_id)?,
+        name,
+        provider: Provider::parse(&provider)?,
+        created_by,
+        created_at: from_ms(created_at),
+    })
+}
+
+/// The columns of a [`ScimUserRow`] and the joins that read them, as a literal for `concat!`.
+macro_rules! scim_user_select {
+    () => {
+        "SELECT a.id, m.email, m.display_name, a.provider, a.external_id, a.status, a.created_at, s.user_name, \
+         s.external_id, s.document, s.version, s.created_at, s.updated_at \
+         FROM scim_users s JOIN memberships m ON m.customer_id = s.customer_id AND m.admin_id = s.admin_id \
+         JOIN admins a ON a.id = s.admin_id"
+    };
+}
+pub(crate) use scim_user_select;
+
+pub(crate) type ScimUserRow =
+    (String, String, String, String, Option<String>, String, i64, String, Option<String>, String, i64, i64, i64);
+
+pub(crate) fn scim_user(row: ScimUserRow) -> StoreResult<ScimUser> {
+    let (
+        id,
+        email,
+        display_name,
+        provider,
+        subject,
+        status,
+        created,
+        user_name,
+        external_id,
+        document,
+        version,
+        since,
+        updated,
+    ) = row;
+    let admin = admin((id, email, display_name, provider, subject, status, created))?;
+    // The status is part of the version: a disable by the CLI or another customer's provider
+    // changes the resource as much as a SCIM write does.
+    let version = format!("{version}{}", if admin.status == AdminStatus::Active { 'a' } else { 'd' });
+    Ok(ScimUser {
+        admin,
+        user_name,
+        external_id,
+        document: serde_json::from_str(&document).map_err(|_| corrupt("SCIM resource"))?,
+        version,
+        created_at: from_ms(since),
+        updated_at: from_ms(updated),
+    })
+}
+
 /// Implements [`crate::Store`] for a backend struct with the fields `pool: sqlx::Pool<$db>` and
 /// `listener: ListenerSlot`, and the inherent methods `write_tx`, `lock_customer`, `watch`,
 /// `caught_up` and `announce`.
@@ -309,8 +370,9 @@ macro_rules! store_impl {
         use trustgate_core::custody::KeyAtRest;
         use trustgate_core::customer::{Customer, DisabledOwnerPolicy};
         use trustgate_core::event::{self, Actor, DeletionCause, InvitationEvent, LogEntry};
-        use trustgate_core::ids::{AdminId, ClientId, CustomerId};
+        use trustgate_core::ids::{AdminId, ClientId, CustomerId, ScimTokenId};
         use trustgate_core::lifecycle::{self, Authority, Identity};
+        use trustgate_core::provisioning::{self, ScimToken};
         use trustgate_core::rights::{PrincipalKind, Standing};
         use trustgate_core::client_secrets::{self, Manager, NewSecret, SecretInfo};
         use trustgate_core::event::SecretEvent;
@@ -320,8 +382,8 @@ macro_rules! store_impl {
         use crate::changes::{Change, ChangeListener};
         use crate::error::{StoreError, StoreResult};
         use crate::model::{
-            ClientGrant, ExpiringSecret, Invitation, InvitationTerms, LogQuery, LogRecord, LogView, Member, Membership,
-            Notification, PoolUse, Session,
+            ClientGrant, DisabledOwner, ExpiringSecret, Invitation, InvitationTerms, LogQuery, LogRecord, LogView, Member,
+            Membership, Notification, PoolUse, ScimFilter, ScimUser, ScimUserWrite, Session,
         };
         use crate::sql::{self, ms};
         use crate::Store;
@@ -408,7 +470,9 @@ macro_rules! store_impl {
                 };
             }
             let (kind, row) = match actor {
-                Actor::System => return Ok(Authority::Operator),
+                // A provider's token was made by a Full administrator; what it may do at all (add
+                // with no access, disable, enable, remove) is fixed by the SCIM front door.
+                Actor::System | Actor::Provider { .. } => return Ok(Authority::Operator),
                 Actor::ServicePrincipal { .. } => return Err(lifecycle::Refusal::NotAMember.into()),
                 Actor::Admin { id, .. } => (
                     PrincipalKind::Admin,
@@ -539,7 +603,8 @@ macro_rules! store_impl {
                     Authority::Holds(access) => Manager::Admin(*id, access),
                     Authority::Operator => Manager::Operator,
                 },
-                Actor::ApiClient { .. } => Manager::Other,
+                // Tokens and identity providers never manage an API client's secrets.
+                Actor::ApiClient { .. } | Actor::ServicePrincipal { .. } | Actor::Provider { .. } => Manager::Other,
             };
             if client_secrets::may_manage(client.owner(), manager) {
                 Ok(client)
@@ -706,6 +771,39 @@ macro_rules! store_impl {
             Ok(changes)
         }
 
+        /// R7 in one place: sets a federated administrator's status, ends their sessions when
+        /// disabled, and logs it in each of their customers. Their clients are left as they are.
+        async fn apply_status(
+            tx: &mut Tx,
+            id: AdminId,
+            status: AdminStatus,
+            actor: &Actor,
+            now: OffsetDateTime,
+        ) -> StoreResult<Vec<Change>> {
+            let provider: Option<(String,)> = sqlx::query_as("SELECT provider FROM admins WHERE id = $1")
+                .bind(id.to_string())
+                .fetch_optional(&mut **tx)
+                .await?;
+            let (provider,) = provider.ok_or(StoreError::NotFound("administrator"))?;
+            lifecycle::change_status(trustgate_core::admin::Provider::parse(&provider)?)?;
+            sqlx::query("UPDATE admins SET status = $1 WHERE id = $2")
+                .bind(status.as_str())
+                .bind(id.to_string())
+                .execute(&mut **tx)
+                .await?;
+            if status == AdminStatus::Disabled {
+                end_sessions(tx, id).await?;
+            }
+            for customer in admin_customers(tx, id).await? {
+                let Some(member) = load_member(tx, &customer, id).await? else { continue };
+                let clients = clients_in_tx(tx, &customer, id).await?.len();
+                insert_log(tx, &event::admin_status_changed(&customer, &member.admin, status, clients, now, actor)).await?;
+            }
+            let changes = vec![Change::AdminChanged(id)];
+            insert_changes(tx, &changes, now).await?;
+            Ok(changes)
+        }
+
         /// The invitation whose token has `verifier`, read in `tx`.
         async fn find_invitation(tx: &mut Tx, verifier: &[u8; 32]) -> StoreResult<Option<Invitation>> {
             let row: Option<(String, String, i64)> =
@@ -735,6 +833,66 @@ macro_rules! store_impl {
                 expires_at: sql::from_ms(expires_at),
                 has_password: hash.is_some(),
             }))
+        }
+
+        async fn load_scim_user(tx: &mut Tx, customer: &CustomerId, admin: AdminId) -> StoreResult<Option<ScimUser>> {
+            sqlx::query_as::<_, sql::ScimUserRow>(concat!(
+                crate::sql::scim_user_select!(),
+                " WHERE s.customer_id = $1 AND s.admin_id = $2"
+            ))
+            .bind(customer.as_str())
+            .bind(admin.to_string())
+            .fetch_optional(&mut **tx)
+            .await?
+            .map(sql::scim_user)
+            .transpose()
+        }
+
+        /// Refuses a `userName` another provisioned administrator of the customer has (any case).
+        async fn user_name_free(tx: &mut Tx, customer: &CustomerId, key: &str, except: Option<AdminId>) -> StoreResult<()> {
+            let taken: Option<(String,)> = sqlx::query_as(
+                "SELECT admin_id FROM scim_users WHERE customer_id = $1 AND user_name_key = $2 AND admin_id <> $3",
+            )
+            .bind(customer.as_str())
+            .bind(key)
+            .bind(except.map(|a| a.to_string()).unwrap_or_default())
+            .fetch_optional(&mut **tx)
+            .await?;
+            match taken {
+                Some(_) => Err(StoreError::Conflict("userName is already provisioned in this customer".to_owned())),
+                None => Ok(()),
+            }
+        }
+
+        /// Refuses a provider subject that already names another person: a provider cannot claim
+        /// someone known elsewhere (another customer's administrator) and then disable them.
+        async fn subject_free(
+            tx: &mut Tx,
+            provider: trustgate_core::admin::Provider,
+            subject: Option<&str>,
+            except: Option<AdminId>,
+        ) -> StoreResult<()> {
+            let Some(subject) = subject else { return Ok(()) };
+            let taken: Option<(String,)> =
+                sqlx::query_as("SELECT id FROM admins WHERE provider = $1 AND external_id = $2 AND id <> $3")
+                    .bind(provider.wire_name())
+                    .bind(subject)
+                    .bind(except.map(|a| a.to_string()).unwrap_or_default())
+                    .fetch_optional(&mut **tx)
+                    .await?;
+            match taken {
+                Some(_) => Err(StoreError::Conflict(
+                    "externalId already names an administrator known to Trustgate".to_owned(),
+                )),
+                None => Ok(()),
+            }
+        }
+
+        fn version_holds(current: &ScimUser, if_version: Option<&str>) -> StoreResult<()> {
+            match if_version {
+                Some(wanted) if wanted != current.version => Err(StoreError::Stale),
+                _ => Ok(()),
+            }
         }
 
         impl $store {
@@ -902,33 +1060,8 @@ macro_rules! store_impl {
 
             async fn set_admin_status(&self, id: AdminId, status: AdminStatus, actor: &Actor) -> StoreResult<()> {
                 let mut tx = self.write_tx().await?;
-                let provider: Option<(String,)> = sqlx::query_as("SELECT provider FROM admins WHERE id = $1")
-                    .bind(id.to_string())
-                    .fetch_optional(&mut *tx)
-                    .await?;
-                let (provider,) = provider.ok_or(StoreError::NotFound("administrator"))?;
-                lifecycle::change_status(trustgate_core::admin::Provider::parse(&provider)?)?;
-                let updated = sqlx::query("UPDATE admins SET status = $1 WHERE id = $2")
-                    .bind(status.as_str())
-                    .bind(id.to_string())
-                    .execute(&mut *tx)
-                    .await?
-                    .rows_affected();
-                if updated == 0 {
-                    return Err(StoreError::NotFound("administrator"));
-                }
-                if status == AdminStatus::Disabled {
-                    end_sessions(&mut tx, id).await?;
-                }
                 let now = OffsetDateTime::now_utc();
-                for customer in admin_customers(&mut tx, id).await? {
-                    let Some(member) = load_member(&mut tx, &customer, id).await? else { continue };
-                    let clients = clients_in_tx(&mut tx, &customer, id).await?.len();
-                    insert_log(&mut tx, &event::admin_status_changed(&customer, &member.admin, status, clients, now, actor))
-                        .await?;
-                }
-                let changes = [Change::AdminChanged(id)];
-                insert_changes(&mut tx, &changes, now).await?;
+                let changes = apply_status(&mut tx, id, status, actor, now).await?;
                 self.commit(tx, &changes).await
             }
 
@@ -1974,6 +2107,290 @@ macro_rules! store_impl {
                     .into_iter()
                     .map(sql::log_record)
                     .collect()
+            }
+
+            // --- SCIM provisioning and the R7 warning (issue 12) ---
+            async fn create_scim_token(&self, token: &ScimToken, digest: &[u8], actor: &Actor) -> StoreResult<()> {
+                let mut tx = self.write_tx().await?;
+                <$store>::lock_customer(&mut tx, &token.customer_id).await?;
+                lifecycle::manage_provisioning(authority(&mut tx, &token.customer_id, actor).await?)?;
+                let inserted = sqlx::query(
+                    "INSERT INTO scim_tokens (id, customer_id, name, provider, digest, created_by, created_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
+                )
+                .bind(token.id.to_string())
+                .bind(token.customer_id.as_str())
+                .bind(&token.name)
+                .bind(token.provider.wire_name())
+                .bind(digest.to_vec())
+                .bind(&token.created_by)
+                .bind(ms(token.created_at))
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                if inserted == 0 {
+                    return Err(StoreError::Conflict(format!("a SCIM token named {} already exists", token.name)));
+                }
+                insert_log(&mut tx, &event::scim_token_created(token, actor)).await?;
+                self.commit(tx, &[]).await
+            }
+
+            async fn scim_tokens(&self, customer: &CustomerId) -> StoreResult<Vec<ScimToken>> {
+                sqlx::query_as::<_, sql::ScimTokenRow>(
+                    "SELECT id, customer_id, name, provider, created_by, created_at FROM scim_tokens \
+                     WHERE customer_id = $1 ORDER BY created_at, id",
+                )
+                .bind(customer.as_str())
+                .fetch_all(&self.pool)
+                .await?
+                .into_iter()
+                .map(sql::scim_token)
+                .collect()
+            }
+
+            async fn scim_token(&self, digest: &[u8]) -> StoreResult<Option<ScimToken>> {
+                sqlx::query_as::<_, sql::ScimTokenRow>(
+                    "SELECT id, customer_id, name, provider, created_by, created_at FROM scim_tokens WHERE digest = $1",
+                )
+                .bind(digest.to_vec())
+                .fetch_optional(&self.pool)
+                .await?
+                .map(sql::scim_token)
+                .transpose()
+            }
+
+            async fn revoke_scim_token(&self, customer: &CustomerId, id: ScimTokenId, actor: &Actor) -> StoreResult<bool> {
+                let mut tx = self.write_tx().await?;
+                <$store>::lock_customer(&mut tx, customer).await?;
+                lifecycle::manage_provisioning(authority(&mut tx, customer, actor).await?)?;
+                let Some(row) = sqlx::query_as::<_, sql::ScimTokenRow>(
+                    "SELECT id, customer_id, name, provider, created_by, created_at FROM scim_tokens \
+                     WHERE id = $1 AND customer_id = $2",
+                )
+                .bind(id.to_string())
+                .bind(customer.as_str())
+                .fetch_optional(&mut *tx)
+                .await?
+                else {
+                    return Ok(false);
+                };
+                let token = sql::scim_token(row)?;
+                sqlx::query("DELETE FROM scim_tokens WHERE id = $1").bind(id.to_string()).execute(&mut *tx).await?;
+                insert_log(&mut tx, &event::scim_token_revoked(&token, OffsetDateTime::now_utc(), actor)).await?;
+                self.commit(tx, &[]).await?;
+                Ok(true)
+            }
+
+            async fn scim_users(
+                &self,
+                customer: &CustomerId,
+                filter: &ScimFilter,
+                offset: u64,
+                limit: u32,
+            ) -> StoreResult<(u64, Vec<ScimUser>)> {
+                let (by_name, name, by_external, external) = match filter {
+                    ScimFilter::All => (0_i64, String::new(), 0_i64, String::new()),
+                    ScimFilter::UserName(name) => (1, name.to_lowercase(), 0, String::new()),
+                    ScimFilter::ExternalId(id) => (0, String::new(), 1, id.clone()),
+                };
+                let mut tx = self.pool.begin().await?;
+                let (total,): (i64,) = sqlx::query_as(
+                    "SELECT COUNT(*) FROM scim_users s \
+                     WHERE s.customer_id = $1 AND ($2 = 0 OR s.user_name_key = $3) AND ($4 = 0 OR s.external_id = $5)",
+                )
+                    .bind(customer.as_str())
+                    .bind(by_name)
+                    .bind(&name)
+                    .bind(by_external)
+                    .bind(&external)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                let users = sqlx::query_as::<_, sql::ScimUserRow>(concat!(
+                    crate::sql::scim_user_select!(),
+                    " WHERE s.customer_id = $1 AND ($2 = 0 OR s.user_name_key = $3) AND ($4 = 0 OR s.external_id = $5) \
+                     ORDER BY s.created_at, s.admin_id LIMIT $6 OFFSET $7"
+                ))
+                .bind(customer.as_str())
+                .bind(by_name)
+                .bind(&name)
+                .bind(by_external)
+                .bind(&external)
+                .bind(i64::from(limit))
+                .bind(i64::try_from(offset).unwrap_or(i64::MAX))
+                .fetch_all(&mut *tx)
+                .await?
+                .into_iter()
+                .map(sql::scim_user)
+                .collect::<StoreResult<Vec<_>>>()?;
+                tx.rollback().await?;
+                Ok((u64::try_from(total).unwrap_or(0), users))
+            }
+
+            async fn scim_user(&self, customer: &CustomerId, admin: AdminId) -> StoreResult<Option<ScimUser>> {
+                let mut tx = self.pool.begin().await?;
+                let user = load_scim_user(&mut tx, customer, admin).await?;
+                tx.rollback().await?;
+                Ok(user)
+            }
+
+            async fn provision_user(
+                &self,
+                customer: &CustomerId,
+                candidate: &Admin,
+                write: &ScimUserWrite,
+                actor: &Actor,
+            ) -> StoreResult<ScimUser> {
+                let mut tx = self.write_tx().await?;
+                <$store>::lock_customer(&mut tx, customer).await?;
+                authority(&mut tx, customer, actor).await?;
+                user_name_free(&mut tx, customer, &write.user_name.to_lowercase(), None).await?;
+                subject_free(&mut tx, candidate.provider, candidate.external_id.as_deref(), None).await?;
+                let email_taken: Option<(String,)> =
+                    sqlx::query_as("SELECT admin_id FROM memberships WHERE customer_id = $1 AND email = $2")
+                        .bind(customer.as_str())
+                        .bind(candidate.email.as_str())
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                if email_taken.is_some() {
+                    return Err(StoreError::Conflict(format!("{} is already an administrator of this customer", candidate.email)));
+                }
+                insert_admin(&mut tx, candidate, None).await?;
+                let mut changes = join(&mut tx, customer, candidate, provisioning::provisioned_access(), None, actor).await?;
+                let now = OffsetDateTime::now_utc();
+                if !write.active {
+                    changes.extend(apply_status(&mut tx, candidate.id, AdminStatus::Disabled, actor, now).await?);
+                }
+                sqlx::query(
+                    "INSERT INTO scim_users (customer_id, admin_id, user_name, user_name_key, external_id, document, version, \
+                     created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, 1, $7, $7)",
+                )
+                .bind(customer.as_str())
+                .bind(candidate.id.to_string())
+                .bind(&write.user_name)
+                .bind(write.user_name.to_lowercase())
+                .bind(write.external_id.as_deref())
+                .bind(write.document.to_string())
+                .bind(ms(now))
+                .execute(&mut *tx)
+                .await?;
+                let user = load_scim_user(&mut tx, customer, candidate.id).await?.ok_or(StoreError::NotFound("User"))?;
+                self.commit(tx, &changes).await?;
+                Ok(user)
+            }
+
+            async fn update_scim_user(
+                &self,
+                customer: &CustomerId,
+                admin: AdminId,
+                write: &ScimUserWrite,
+                if_version: Option<&str>,
+                actor: &Actor,
+            ) -> StoreResult<ScimUser> {
+                let mut tx = self.write_tx().await?;
+                <$store>::lock_customer(&mut tx, customer).await?;
+                authority(&mut tx, customer, actor).await?;
+                let current = load_scim_user(&mut tx, customer, admin).await?.ok_or(StoreError::NotFound("User"))?;
+                version_holds(&current, if_version)?;
+                user_name_free(&mut tx, customer, &write.user_name.to_lowercase(), Some(admin)).await?;
+                subject_free(&mut tx, current.admin.provider, write.external_id.as_deref(), Some(admin)).await?;
+                let now = OffsetDateTime::now_utc();
+                sqlx::query("UPDATE admins SET external_id = $1 WHERE id = $2")
+                    .bind(write.external_id.as_deref())
+                    .bind(admin.to_string())
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query(
+                    "UPDATE memberships SET email = $1, display_name = $2, updated_at = $3 WHERE customer_id = $4 AND admin_id = $5",
+                )
+                .bind(write.email.as_str())
+                .bind(&write.display_name)
+                .bind(ms(now))
+                .bind(customer.as_str())
+                .bind(admin.to_string())
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query(
+                    "UPDATE scim_users SET user_name = $1, user_name_key = $2, external_id = $3, document = $4, \
+                     version = version + 1, updated_at = $5 WHERE customer_id = $6 AND admin_id = $7",
+                )
+                .bind(&write.user_name)
+                .bind(write.user_name.to_lowercase())
+                .bind(write.external_id.as_deref())
+                .bind(write.document.to_string())
+                .bind(ms(now))
+                .bind(customer.as_str())
+                .bind(admin.to_string())
+                .execute(&mut *tx)
+                .await?;
+                // The owner's e-mail travels with every cached grant of their clients.
+                let mut changes = vec![Change::MembershipChanged(customer.clone(), admin)];
+                insert_changes(&mut tx, &changes, now).await?;
+                let status = if write.active { AdminStatus::Active } else { AdminStatus::Disabled };
+                if status != current.admin.status {
+                    changes.extend(apply_status(&mut tx, admin, status, actor, now).await?);
+                }
+                let user = load_scim_user(&mut tx, customer, admin).await?.ok_or(StoreError::NotFound("User"))?;
+                self.commit(tx, &changes).await?;
+                Ok(user)
+            }
+
+            async fn deprovision_user(
+                &self,
+                customer: &CustomerId,
+                admin: AdminId,
+                if_version: Option<&str>,
+                actor: &Actor,
+            ) -> StoreResult<usize> {
+                let mut tx = self.write_tx().await?;
+                <$store>::lock_customer(&mut tx, customer).await?;
+                let authority = authority(&mut tx, customer, actor).await?;
+                let current = load_scim_user(&mut tx, customer, admin).await?.ok_or(StoreError::NotFound("User"))?;
+                version_holds(&current, if_version)?;
+                let member = load_member(&mut tx, customer, admin).await?.ok_or(StoreError::NotFound("User"))?;
+                lifecycle::remove(authority, member.access, full_admins(&mut tx, customer).await?)?;
+                sqlx::query("DELETE FROM scim_users WHERE customer_id = $1 AND admin_id = $2")
+                    .bind(customer.as_str())
+                    .bind(admin.to_string())
+                    .execute(&mut *tx)
+                    .await?;
+                let now = OffsetDateTime::now_utc();
+                let mut changes = Vec::new();
+                let deleted =
+                    end_membership(&mut tx, customer, &member, DeletionCause::OwnerRemovedFromCustomer, actor, now, &mut changes)
+                        .await?;
+                // Provisioned by this customer's provider and a member nowhere else: nothing is
+                // left of the person to keep.
+                if admin_customers(&mut tx, admin).await?.is_empty() {
+                    sqlx::query("DELETE FROM admins WHERE id = $1").bind(admin.to_string()).execute(&mut *tx).await?;
+                    changes.push(Change::AdminChanged(admin));
+                }
+                insert_changes(&mut tx, &changes, now).await?;
+                self.commit(tx, &changes).await?;
+                Ok(deleted)
+            }
+
+            async fn disabled_owners(&self, customer: &CustomerId) -> StoreResult<Vec<DisabledOwner>> {
+                sqlx::query_as::<_, (String, String, String, String, Option<String>, String, i64, i64)>(
+                    "SELECT a.id, m.email, m.display_name, a.provider, a.external_id, a.status, a.created_at, COUNT(k.id) \
+                     FROM memberships m JOIN admins a ON a.id = m.admin_id JOIN customers c ON c.id = m.customer_id \
+                     JOIN api_clients k ON k.customer_id = m.customer_id AND k.owner_id = m.admin_id \
+                     WHERE m.customer_id = $1 AND a.status = $2 AND c.disabled_owner_policy = $3 \
+                     GROUP BY a.id, m.email, m.display_name, a.provider, a.external_id, a.status, a.created_at \
+                     ORDER BY m.email",
+                )
+                .bind(customer.as_str())
+                .bind(AdminStatus::Disabled.as_str())
+                .bind(DisabledOwnerPolicy::KeepActive.as_str())
+                .fetch_all(&self.pool)
+                .await?
+                .into_iter()
+                .map(|(id, email, name, provider, subject, status, created, clients)| {
+                    Ok(DisabledOwner {
+                        admin: sql::admin((id, email, name, provider, subject, status, created))?,
+                        active_clients: u64::try_from(clients).unwrap_or(0),
+                    })
+                })
+                .collect()
             }
         }
     };

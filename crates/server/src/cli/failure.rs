@@ -55,7 +55,7 @@ impl Kind {
             if let Some(error) = cause.downcast_ref::<StoreError>() {
                 return match error {
                     StoreError::NotFound(_) => Kind::NotFound,
-                    StoreError::Conflict(_) | StoreError::Refused(_) => Kind::Invalid,
+                    StoreError::Conflict(_) | StoreError::Refused(_) | StoreError::Stale => Kind::Invalid,
                     StoreError::Unavailable(_) => Kind::Unreachable,
                     StoreError::Internal(_) => Kind::Failed,
                 };

@@ -538,3 +538,23 @@ pub async fn remove(
     }
     Ok(Redirect::to(&format!("{}/administrators?done=removed&clients={deleted}", ctx.base())).into_response())
 }
+
+/// The R7 warning's second way out: the customer's policy becomes "suspend clients of disabled
+/// admins". Full administrators only, as the warning is shown to them only.
+pub async fn suspend_disabled_owners(
+    State(state): State<AppState>,
+    Posted { ctx, .. }: Posted,
+) -> Result<Response, ConsoleError> {
+    if ctx.access() != Access::Full {
+        return Err(ApiError::Forbidden(
+            "only an administrator with Full access changes the customer's policy".to_owned(),
+        )
+        .into());
+    }
+    state
+        .store
+        .set_disabled_owner_policy(&ctx.customer.id, DisabledOwnerPolicy::SuspendClients, &ctx.actor())
+        .await
+        .map_err(ApiError::from)?;
+    Ok(Redirect::to(&ctx.base()).into_response())
+}

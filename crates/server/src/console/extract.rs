@@ -12,12 +12,13 @@ use trustgate_core::ids::CustomerId;
 use trustgate_core::rights::{self, PrincipalKind, Standing};
 
 use super::error::ConsoleError;
-use super::layout::{Layout, Menu, Section};
+use super::layout::{Layout, Menu, Section, Warned};
 use super::PREFIX;
 use crate::body;
 use crate::error::ApiError;
 use crate::session::AdminSession;
 use crate::state::AppState;
+use trustgate_store::DisabledOwner;
 
 /// A signed-in administrator; anyone else is sent to the sign-in page.
 pub struct Signed(pub AdminSession);
@@ -48,6 +49,9 @@ pub struct InCustomer {
     pub standing: Standing,
     /// Whether the administrator belongs to other customers too (the menu offers to switch).
     pub several: bool,
+    /// For a Full administrator: disabled administrators whose API clients remain active (the R7
+    /// warning every page shows them).
+    pub disabled_owners: Vec<DisabledOwner>,
 }
 
 impl FromRequestParts<AppState> for InCustomer {
@@ -77,7 +81,12 @@ impl InCustomer {
             policy: membership.customer.disabled_owner_policy,
         };
         rights::effective_access(PrincipalKind::Admin, standing).map_err(ApiError::from)?;
-        Ok(Self { session, customer: membership.customer, standing, several })
+        let disabled_owners = if standing.access == Access::Full {
+            state.store.disabled_owners(&id).await.map_err(ApiError::from)?
+        } else {
+            Vec::new()
+        };
+        Ok(Self { session, customer: membership.customer, standing, several, disabled_owners })
     }
 
     /// Whether the administrator may do what `permission` covers here, asked of the one function
@@ -127,6 +136,15 @@ impl InCustomer {
                 system_log: self.may(Permission::SystemLog),
             },
             section,
+            warning: self
+                .disabled_owners
+                .iter()
+                .map(|o| Warned {
+                    id: o.admin.id.to_string(),
+                    email: o.admin.email.to_string(),
+                    clients: o.active_clients,
+                })
+                .collect(),
         }
     }
 }

@@ -50,6 +50,16 @@ pub struct Layout {
     pub several: bool,
     pub menu: Menu,
     pub section: Section,
+    /// The R7 warning, shown to Full administrators: disabled administrators whose API clients
+    /// remain active.
+    pub warning: Vec<Warned>,
+}
+
+/// A disabled administrator in the R7 warning.
+pub struct Warned {
+    pub id: String,
+    pub email: String,
+    pub clients: u64,
 }
 
 impl Layout {
@@ -70,7 +80,13 @@ impl Layout {
                 system_log: false,
             },
             section: Section::None,
+            warning: Vec::new(),
         }
+    }
+
+    /// How many API clients the R7 warning is about.
+    pub fn warned_clients(&self) -> u64 {
+        self.warning.iter().map(|w| w.clients).sum()
     }
 
     pub fn current(&self, section: Section) -> &'static str {

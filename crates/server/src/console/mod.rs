@@ -70,6 +70,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         )
         .route("/c/{customer}/administrators/{id}/reinvite", axum::routing::post(administrators::reinvite))
         .route("/invitation", get(invitation::page).post(invitation::accept))
+        .route("/c/{customer}/suspend-disabled-owners", axum::routing::post(administrators::suspend_disabled_owners))
         .route("/c/{customer}/notifications", get(activity::notifications))
         .route("/c/{customer}/system-log", get(activity::system_log))
         .route("/static/console.css", get(|| asset("text/css; charset=utf-8", CSS)))

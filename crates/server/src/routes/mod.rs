@@ -9,6 +9,7 @@ mod manage;
 mod meta;
 pub(crate) mod notifications;
 mod principals;
+mod provisioning;
 mod revocation;
 mod systemlog;
 mod tokens;
@@ -51,6 +52,9 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(principals::convert))
         .routes(routes!(manage::list_secrets, manage::add_secret))
         .routes(routes!(manage::delete_secret))
+        .routes(routes!(provisioning::list_tokens, provisioning::create_token))
+        .routes(routes!(provisioning::revoke_token))
+        .routes(routes!(provisioning::disabled_owners))
         .routes(routes!(meta::health))
         .routes(routes!(meta::ready))
         .routes(routes!(meta::openapi))
@@ -64,6 +68,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 pub fn router(state: AppState) -> Router {
     let routes = Router::from(api())
         .merge(crate::console::router(state.clone()))
+        .merge(crate::scim::router())
         .fallback(meta::not_found)
         .method_not_allowed_fallback(meta::method_not_allowed);
     // Outside the stamp, so the access log sees the transaction id the response carries.

@@ -22,6 +22,7 @@ mod openapi;
 mod openid_client;
 mod postgres_nodes;
 mod retention;
+mod scim_conformance;
 mod serve;
 mod tls;
 mod verifiers;
@@ -49,6 +50,7 @@ mod sqlite {
     mod notifications;
     mod principals;
     mod rules;
+    mod scim;
     mod secrets;
     mod sessions;
     mod standards;
@@ -80,6 +82,7 @@ mod postgres {
     mod notifications;
     mod principals;
     mod rules;
+    mod scim;
     mod secrets;
     mod sessions;
     mod standards;

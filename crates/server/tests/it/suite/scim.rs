@@ -1,0 +1,313 @@
+//! SCIM 2.0 provisioning (issue 12) over real HTTP: the customer's identity provider creates,
+//! disables and deletes administrators, and the rules follow — R7 on disable (clients stay,
+//! the warning appears, or they are suspended under the stricter policy), R6 on delete — all in
+//! the system log with the provider's token as actor.
+
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+use trustgate_core::access::{Access, Permission};
+use trustgate_core::event::Actor;
+use trustgate_core::ids::{AdminId, CustomerId};
+
+use crate::harness::{custom, status_and_json, Session, TestAdmin, TestApp};
+
+const TOKEN_NAME: &str = "Entra provisioning";
+
+struct Provider {
+    base: String,
+    token: String,
+}
+
+/// A Full administrator creates a SCIM token for `customer` through the management API.
+async fn provider(app: &TestApp, customer: &CustomerId, full: &Session) -> Provider {
+    let (status, body) = app
+        .as_admin(
+            full,
+            Method::POST,
+            &format!("/api/v1/customers/{customer}/scim-tokens"),
+            Some(json!({ "name": TOKEN_NAME, "provider": "AzureAd" })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert!(body["scimBaseUrl"].as_str().unwrap().ends_with(&format!("/scim/v2/{customer}")));
+    Provider { base: format!("/scim/v2/{customer}"), token: body["secret"].as_str().unwrap().to_owned() }
+}
+
+async fn scim(
+    app: &TestApp,
+    provider: &Provider,
+    method: Method,
+    path: &str,
+    body: Option<Value>,
+    if_match: Option<&str>,
+) -> (StatusCode, Value, Option<String>) {
+    let mut request = app
+        .http
+        .request(method, app.url(&format!("{}{path}", provider.base)))
+        .header("authorization", format!("Bearer {}", provider.token));
+    if let Some(body) = body {
+        request = request.header("content-type", "application/scim+json").body(body.to_string());
+    }
+    if let Some(tag) = if_match {
+        request = request.header("if-match", tag);
+    }
+    let response = request.send().await.unwrap();
+    let etag = response.headers().get("etag").and_then(|v| v.to_str().ok()).map(str::to_owned);
+    if response.status() != StatusCode::NO_CONTENT {
+        let media = response.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+        assert_eq!(media, "application/scim+json", "every SCIM answer is application/scim+json");
+    }
+    let (status, body) = status_and_json(response).await;
+    (status, body, etag)
+}
+
+fn user(name: &str, external_id: &str) -> Value {
+    json!({
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+        "userName": name,
+        "externalId": external_id,
+        "name": { "givenName": "Grace", "familyName": "Hopper" },
+        "emails": [{ "value": name, "type": "work", "primary": true }],
+        "active": true,
+    })
+}
+
+async fn full_admin(app: &TestApp, customer: &CustomerId) -> (TestAdmin, Session) {
+    let admin = app.admin(customer, Access::Full).await;
+    let session = app.session_for(&admin).await;
+    (admin, session)
+}
+
+fn by_provider(records: &[trustgate_store::LogRecord], event_type: &str) -> usize {
+    records
+        .iter()
+        .filter(|r| r.event_type == event_type && r.actor_type == "IdentityProvider" && r.actor_name == TOKEN_NAME)
+        .count()
+}
+
+#[tokio::test]
+async fn provider_disabling_keeps_clients_with_a_warning_until_suspended_and_deleting_removes_them() {
+    let Some(app) = super::app().await else { return };
+    let customer = app.customer().await;
+    let (_, full) = full_admin(&app, &customer).await;
+    let provider = provider(&app, &customer, &full).await;
+
+    let (status, created, _) =
+        scim(&app, &provider, Method::POST, "/Users", Some(user("grace@example.com", "entra-oid-1")), None).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let id = AdminId::parse(created["id"].as_str().unwrap()).unwrap();
+    // Provisioned with no access: a Full administrator grants it.
+    assert_eq!(app.store.standing(&customer, id).await.unwrap().unwrap().access, custom(&[]));
+    app.store.set_access(&customer, id, custom(&[Permission::ApiClients]), &Actor::System).await.unwrap();
+    let grace = TestAdmin { id, email: "grace@example.com".to_owned(), password: String::new() };
+    let client = app.client(&customer, &grace).await;
+    app.token(&client).await;
+
+    let disable = json!({
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+        "Operations": [{ "op": "Replace", "path": "active", "value": "False" }],
+    });
+    let (status, patched, _) = scim(&app, &provider, Method::PATCH, &format!("/Users/{id}"), Some(disable), None).await;
+    assert_eq!((status, &patched["active"]), (StatusCode::OK, &json!(false)), "{patched}");
+
+    // R7: the disabled administrator's client still gets tokens, and every Full admin is warned.
+    app.token(&client).await;
+    let (status, warning) =
+        app.as_admin(&full, Method::GET, &format!("/api/v1/customers/{customer}/disabled-owners"), None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(warning["items"][0]["email"], "grace@example.com");
+    assert_eq!(warning["items"][0]["activeClients"], 1);
+    assert_eq!(warning["waysOut"], json!(["removeAdministrator", "setPolicySuspendClients"]));
+    let cli = app.cli(&["customer", "disabled-owners", "--customer", customer.as_str()]).await;
+    assert_eq!(cli["items"][0]["adminId"], id.to_string());
+    let home = console(&app, &full, &format!("/console/c/{customer}")).await;
+    assert!(home.contains("id=\"r7-warning\"") && home.contains("grace@example.com"), "{home}");
+
+    // The banner's second way out: the customer suspends clients of disabled admins.
+    let response = app
+        .http
+        .post(app.url(&format!("/console/c/{customer}/suspend-disabled-owners")))
+        .header("cookie", &full.cookie)
+        .form(&[("csrf", full.csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    // Redirected (and followed) back to the customer's home page.
+    assert_eq!((response.status(), response.url().path()), (StatusCode::OK, format!("/console/c/{customer}").as_str()));
+    let id_text = client.id.to_string();
+    let (status, refused) = app
+        .oauth(
+            "root",
+            &[("grant_type", "client_credentials"), ("client_id", &id_text), ("client_secret", &client.secret)],
+        )
+        .await;
+    assert_ne!(status, StatusCode::OK, "suspended under the stricter policy: {refused}");
+    assert!(!console(&app, &full, &format!("/console/c/{customer}")).await.contains("r7-warning"));
+
+    let (status, _, _) = scim(&app, &provider, Method::DELETE, &format!("/Users/{id}"), None, None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    // R6: removed from the customer, the client is gone at once.
+    assert!(app.store.client_grant(client.id).await.unwrap().is_none());
+    assert!(app.store.admin(id).await.unwrap().is_none(), "a member of no other customer is deleted altogether");
+    let (status, _, _) = scim(&app, &provider, Method::GET, &format!("/Users/{id}"), None, None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    let log = app.log(&customer).await;
+    assert_eq!(by_provider(&log, "delegatedadministration:administrator/create"), 1);
+    assert_eq!(by_provider(&log, "delegatedadministration:administrator/disable"), 1);
+    assert_eq!(by_provider(&log, "delegatedadministration:administrator/delete"), 1);
+    assert_eq!(
+        log.iter().filter(|r| r.event_type == "platform:secureclient/delete" && r.actor_name == TOKEN_NAME).count(),
+        1
+    );
+}
+
+async fn console(app: &TestApp, session: &Session, path: &str) -> String {
+    let response = app.http.get(app.url(path)).header("cookie", &session.cookie).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    response.text().await.unwrap()
+}
+
+#[tokio::test]
+async fn provider_enabling_an_admin_again_is_logged_and_their_clients_follow() {
+    let Some(app) = super::app().await else { return };
+    let customer = app.customer().await;
+    let (_, full) = full_admin(&app, &customer).await;
+    let provider = provider(&app, &customer, &full).await;
+    let mut body = user("ada@example.com", "okta-1");
+    body["active"] = json!(false);
+    let (status, created, _) = scim(&app, &provider, Method::POST, "/Users", Some(body), None).await;
+    assert_eq!((status, &created["active"]), (StatusCode::CREATED, &json!(false)));
+    let id = created["id"].as_str().unwrap();
+    let enable = json!({ "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+        "Operations": [{ "op": "replace", "value": { "active": true } }] });
+    let (status, patched, _) = scim(&app, &provider, Method::PATCH, &format!("/Users/{id}"), Some(enable), None).await;
+    assert_eq!((status, &patched["active"]), (StatusCode::OK, &json!(true)));
+    assert_eq!(by_provider(&app.log(&customer).await, "delegatedadministration:administrator/enable"), 1);
+}
+
+#[tokio::test]
+async fn users_are_found_by_user_name_or_external_id_and_paged() {
+    let Some(app) = super::app().await else { return };
+    let customer = app.customer().await;
+    let (_, full) = full_admin(&app, &customer).await;
+    let provider = provider(&app, &customer, &full).await;
+    for n in 0..3 {
+        let (status, _, _) = scim(
+            &app,
+            &provider,
+            Method::POST,
+            "/Users",
+            Some(user(&format!("u{n}@example.com"), &format!("ext-{n}"))),
+            None,
+        )
+        .await;
+        assert_eq!(status, StatusCode::CREATED);
+    }
+    let (_, found, _) =
+        scim(&app, &provider, Method::GET, "/Users?filter=userName%20eq%20%22U1@EXAMPLE.com%22", None, None).await;
+    assert_eq!(
+        (found["totalResults"].clone(), found["Resources"][0]["externalId"].clone()),
+        (json!(1), json!("ext-1"))
+    );
+    let (_, found, _) =
+        scim(&app, &provider, Method::GET, "/Users?filter=externalId%20eq%20%22ext-2%22", None, None).await;
+    assert_eq!(found["Resources"][0]["userName"], "u2@example.com");
+    let (_, none, _) =
+        scim(&app, &provider, Method::GET, "/Users?filter=externalId%20eq%20%22EXT-2%22", None, None).await;
+    assert_eq!(none["totalResults"], 0, "externalId is compared exactly");
+    let (_, page, _) = scim(&app, &provider, Method::GET, "/Users?startIndex=2&count=1", None, None).await;
+    assert_eq!(
+        (page["totalResults"].clone(), page["startIndex"].clone(), page["itemsPerPage"].clone()),
+        (json!(3), json!(2), json!(1))
+    );
+    assert_eq!(page["Resources"][0]["userName"], "u1@example.com");
+    let (status, refused, _) =
+        scim(&app, &provider, Method::GET, "/Users?filter=displayName%20co%20%22x%22", None, None).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(refused["schemas"], json!(["urn:ietf:params:scim:api:messages:2.0:Error"]));
+    assert_eq!((refused["scimType"].clone(), refused["status"].clone()), (json!("invalidFilter"), json!("400")));
+}
+
+#[tokio::test]
+async fn a_stale_version_is_refused_and_user_names_are_unique() {
+    let Some(app) = super::app().await else { return };
+    let customer = app.customer().await;
+    let (_, full) = full_admin(&app, &customer).await;
+    let provider = provider(&app, &customer, &full).await;
+    let (_, created, etag) =
+        scim(&app, &provider, Method::POST, "/Users", Some(user("lin@example.com", "e-1")), None).await;
+    let id = created["id"].as_str().unwrap();
+    let etag = etag.unwrap();
+    assert_eq!(created["meta"]["version"], etag.as_str());
+    let mut renamed = user("lin@example.com", "e-1");
+    renamed["displayName"] = json!("Lin Ma");
+    let (status, replaced, new_etag) =
+        scim(&app, &provider, Method::PUT, &format!("/Users/{id}"), Some(renamed.clone()), Some(&etag)).await;
+    assert_eq!((status, &replaced["displayName"]), (StatusCode::OK, &json!("Lin Ma")));
+    assert_ne!(new_etag.as_deref(), Some(etag.as_str()));
+    let (status, stale, _) =
+        scim(&app, &provider, Method::PUT, &format!("/Users/{id}"), Some(renamed), Some(&etag)).await;
+    assert_eq!(status, StatusCode::PRECONDITION_FAILED, "{stale}");
+    let (status, _, _) = scim(&app, &provider, Method::DELETE, &format!("/Users/{id}"), None, Some(&etag)).await;
+    assert_eq!(status, StatusCode::PRECONDITION_FAILED);
+    let (status, duplicate, _) =
+        scim(&app, &provider, Method::POST, "/Users", Some(user("LIN@example.com", "e-2")), None).await;
+    assert_eq!((status, &duplicate["scimType"]), (StatusCode::CONFLICT, &json!("uniqueness")));
+}
+
+#[tokio::test]
+async fn only_a_live_token_of_the_customer_provisions_and_only_full_admins_make_one() {
+    let Some(app) = super::app().await else { return };
+    let customer = app.customer().await;
+    let other = app.customer().await;
+    let (_, full) = full_admin(&app, &customer).await;
+    let (_, other_full) = full_admin(&app, &other).await;
+    let ours = provider(&app, &customer, &full).await;
+    let theirs = provider(&app, &other, &other_full).await;
+    let crossed = Provider { base: ours.base.clone(), token: theirs.token.clone() };
+    let (status, body, _) = scim(&app, &crossed, Method::GET, "/Users", None, None).await;
+    assert_eq!((status, &body["status"]), (StatusCode::UNAUTHORIZED, &json!("401")));
+    let forged = Provider { base: ours.base.clone(), token: "tgp_not-a-token".to_owned() };
+    assert_eq!(scim(&app, &forged, Method::GET, "/Users", None, None).await.0, StatusCode::UNAUTHORIZED);
+
+    let (_, list) = app.as_admin(&full, Method::GET, &format!("/api/v1/customers/{customer}/scim-tokens"), None).await;
+    let token_id = list["items"][0]["id"].as_str().unwrap().to_owned();
+    assert!(list["items"][0].get("secret").is_none());
+    let (status, _) = app
+        .as_admin(&full, Method::DELETE, &format!("/api/v1/customers/{customer}/scim-tokens/{token_id}"), None)
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert_eq!(scim(&app, &ours, Method::GET, "/Users", None, None).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(app.log_of(&customer, "platform:scimtoken/delete").await.len(), 1);
+
+    let manager = app.admin(&customer, custom(&[Permission::Administrators])).await;
+    let manager = app.session_for(&manager).await;
+    let (status, _) = app
+        .as_admin(
+            &manager,
+            Method::POST,
+            &format!("/api/v1/customers/{customer}/scim-tokens"),
+            Some(json!({ "name": "mine", "provider": "Okta" })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn the_operator_cli_creates_lists_and_revokes_tokens() {
+    let Some(app) = super::app().await else { return };
+    let customer = app.customer().await;
+    let created = app
+        .cli(&["scim-token", "create", "--customer", customer.as_str(), "--name", "okta", "--provider", "okta"])
+        .await;
+    let provider =
+        Provider { base: format!("/scim/v2/{customer}"), token: created["secret"].as_str().unwrap().to_owned() };
+    let (status, config, _) = scim(&app, &provider, Method::GET, "/ServiceProviderConfig", None, None).await;
+    assert_eq!((status, &config["patch"]["supported"]), (StatusCode::OK, &json!(true)));
+    let listed = app.cli(&["scim-token", "list", "--customer", customer.as_str()]).await;
+    assert_eq!(listed["items"][0]["provider"], "Okta");
+    let id = created["id"].as_str().unwrap();
+    app.cli(&["scim-token", "revoke", "--customer", customer.as_str(), "--id", id]).await;
+    assert_eq!(scim(&app, &provider, Method::GET, "/Users", None, None).await.0, StatusCode::UNAUTHORIZED);
+}
