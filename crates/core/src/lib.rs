@@ -8,6 +8,7 @@ pub mod client;
 pub mod custody;
 pub mod customer;
 pub mod event;
+pub mod federation;
 pub mod ids;
 pub mod lifecycle;
 pub mod rights;

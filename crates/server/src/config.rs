@@ -45,6 +45,9 @@ pub struct ServerConfig {
     pub systemlog_prune_interval: Duration,
     /// The algorithm of the signing key made when the store has none.
     pub signing_algorithm: Algorithm,
+    /// Lets customers' OpenID providers be reached over plain HTTP on the loopback interface
+    /// (a provider running beside Trustgate, as in tests); HTTPS only otherwise.
+    pub allow_http_issuers: bool,
 }
 
 /// Citrix Cloud keeps system-log records for 90 days.
@@ -119,6 +122,7 @@ impl Default for ServerConfig {
             systemlog_retention: Duration::from_secs(u64::from(DEFAULT_SYSTEMLOG_RETENTION_DAYS) * 86_400),
             systemlog_prune_interval: Duration::from_secs(3600),
             signing_algorithm: DEFAULT_SIGNING_ALGORITHM,
+            allow_http_issuers: false,
         }
     }
 }

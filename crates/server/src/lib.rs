@@ -23,6 +23,7 @@ mod error;
 mod grant;
 mod list_cache;
 mod observe;
+mod oidc;
 mod password;
 mod refusals;
 mod retention;

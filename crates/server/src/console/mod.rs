@@ -10,6 +10,7 @@ mod administrators;
 mod api_access;
 mod error;
 mod extract;
+mod federation;
 mod layout;
 mod lists;
 mod next;
@@ -45,6 +46,8 @@ pub fn router(state: AppState) -> Router<AppState> {
     let console = Router::new()
         .route("/", get(session_pages::start))
         .route("/sign-in", get(session_pages::sign_in_page).post(session_pages::sign_in))
+        .route("/sign-in/provider", axum::routing::post(federation::start))
+        .route("/sign-in/callback", get(federation::callback))
         .route("/sign-out", axum::routing::post(session_pages::sign_out))
         .route("/c/{customer}", get(session_pages::home))
         .route("/c/{customer}/api-access", get(api_access::page).post(api_access::create))

@@ -412,6 +412,7 @@ impl TestApp {
             admin_id: admin.id,
             csrf_token: csrf.clone(),
             expires_at: now + time::Duration::hours(1),
+            customer_id: None,
         };
         self.store.create_session(&self.server_key.digest(&id), &session, now).await.expect("create session");
         Session { cookie: format!("tg_session={id}"), csrf }
