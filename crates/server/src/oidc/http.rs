@@ -87,11 +87,10 @@ async fn round_trip<I>(io: I, request: hyper::Request<Full<Bytes>>) -> Result<Ht
 where
     I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
 {
-    let (mut sender, connection) =
-        hyper::client::conn::http1::handshake(io).await.map_err(|e| HttpError::Connect(e.to_string()))?;
+    let (mut sender, connection) = hyper::client::conn::http1::handshake(io).await.map_err(connect_error)?;
     let driver = tokio::spawn(connection);
     let result = async {
-        let response = sender.send_request(request).await.map_err(|e| HttpError::Connect(e.to_string()))?;
+        let response = sender.send_request(request).await.map_err(connect_error)?;
         let (parts, body) = response.into_parts();
         let body = Limited::new(body, MAX_BODY).collect().await.map_err(|e| HttpError::Body(e.to_string()))?;
         Ok(HttpResponse::from_parts(parts, body.to_bytes().to_vec()))
@@ -99,4 +98,11 @@ where
     .await;
     driver.abort();
     result
+}
+
+fn connect_error(error: hyper::Error) -> HttpError {
+    match std::error::Error::source(&error) {
+        Some(cause) => HttpError::Connect(format!("{error}: {cause}")),
+        None => HttpError::Connect(error.to_string()),
+    }
 }

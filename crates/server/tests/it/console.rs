@@ -991,3 +991,74 @@ async fn the_console_works_from_the_keyboard_alone() {
     browser.wait_for_url(|u| u.contains("dir=desc")).await;
     assert!(browser.source().await.contains(&admin.email));
 }
+
+/// Issue #12: the operator connects the customer's OpenID provider (a real `oidc-provider`) with
+/// the CLI, and an administrator signs in through the provider's own pages in Chromium.
+#[tokio::test]
+async fn an_administrator_signs_in_in_the_browser_through_the_customers_openid_provider() {
+    let Some(browser) = Browser::start().await else { return };
+    let store = TempDir::new();
+    let data = store.path().to_owned();
+    let sqlite: std::sync::Arc<dyn trustgate_store::Store> =
+        std::sync::Arc::new(trustgate_store::SqliteStore::open(&data).await.unwrap());
+    let key = trustgate_server::cli::server_key(&data).unwrap();
+    let config = trustgate_server::ServerConfig { allow_http_issuers: true, ..Default::default() };
+    let app = TestApp::start_with(sqlite, key, store, None, config, None).await;
+    let accounts = serde_json::json!({ "ada": { "email": "ada@example.com", "email_verified": true } });
+    let Some(idp) = crate::idp::Idp::start(&app.url, accounts).await else { return };
+    let customer = app.customer().await;
+    app.cli(&[
+        "admin",
+        "add",
+        "--customer",
+        customer.as_str(),
+        "--email",
+        "ada@example.com",
+        "--name",
+        "Ada",
+        "--access",
+        "full",
+        "--provider",
+        "okta",
+        "--external-id",
+        "ada",
+    ])
+    .await;
+    let connected = app
+        .cli_with_input(
+            &[
+                "provider",
+                "connect",
+                "--customer",
+                customer.as_str(),
+                "--type",
+                "okta",
+                "--issuer",
+                &idp.issuer,
+                "--client-id",
+                crate::idp::CLIENT_ID,
+            ],
+            Some(&format!("{}\n", crate::idp::CLIENT_SECRET)),
+        )
+        .await;
+    assert_eq!(connected["providerType"], "CitrixSts");
+    assert_eq!(connected["externalProviderType"], "Okta");
+    let listed = app.cli(&["provider", "list", "--customer", customer.as_str()]).await;
+    assert_eq!(listed["items"][0]["issuer"], idp.issuer.as_str());
+
+    browser.goto(&app.url("/console/sign-in")).await;
+    browser.type_into("#who", "ada@example.com").await;
+    browser.click("#sign-in-provider").await;
+    browser.wait_for_url(|u| u.starts_with(&idp.issuer)).await;
+    browser.type_into("input[name=login]", "ada").await;
+    browser.type_into("input[name=password]", "any").await;
+    browser.click("button[type=submit]").await;
+    browser.wait_for_url(|u| u.ends_with(&format!("/console/c/{customer}"))).await;
+    assert_eq!(browser.text_of("#customer-id").await, customer.as_str());
+    shoot(&browser, "signed-in-through-provider").await;
+
+    let id = listed["items"][0]["id"].as_str().unwrap().to_owned();
+    app.cli(&["provider", "disconnect", "--customer", customer.as_str(), "--id", &id]).await;
+    browser.goto(&app.url(&format!("/console/c/{customer}"))).await;
+    browser.wait_for_url(|u| u.contains("/console/sign-in")).await;
+}

@@ -7,6 +7,7 @@
 //! The suite under `suite/` runs twice: on SQLite and on PostgreSQL.
 
 mod harness;
+mod idp;
 mod serving;
 
 mod backup;
@@ -39,6 +40,7 @@ mod sqlite {
 
     mod administrators;
     mod calls;
+    mod federation;
     mod keys;
     mod lifecycle;
     mod manage;
@@ -67,6 +69,7 @@ mod postgres {
 
     mod administrators;
     mod calls;
+    mod federation;
     mod keys;
     mod lifecycle;
     mod manage;

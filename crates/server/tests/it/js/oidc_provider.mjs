@@ -44,5 +44,7 @@ const provider = new Provider(issuer, {
 provider.on('server_error', (_ctx, error) => { console.error(error); });
 server.on('request', provider.callback());
 console.log(issuer);
+// Anything else the package prints goes to standard error, which the test does not read.
+console.log = console.error;
 process.stdin.resume();
 process.stdin.on('end', () => { server.close(); process.exit(0); });
