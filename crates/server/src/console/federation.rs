@@ -5,7 +5,7 @@
 use askama::Template;
 use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Response};
 use cookie::{Cookie, SameSite};
 use serde::Deserialize;
 use subtle::ConstantTimeEq;
@@ -97,7 +97,7 @@ pub async fn start(State(state): State<AppState>, request: axum::extract::Reques
     };
     match oidc::begin(&state, chosen, next).await {
         Ok((url, sign_in_state)) => {
-            let mut response = Redirect::to(&url).into_response();
+            let mut response = render(StatusCode::OK, &ToProviderPage { url: &url });
             if let Some(cookie) = state_cookie(&state, &sign_in_state, oidc::PENDING_LIFETIME_SECS) {
                 response.headers_mut().append(header::SET_COOKIE, cookie);
             }
@@ -161,6 +161,14 @@ pub async fn callback(
 /// ends a navigation another site started, so the browser moves on from here, a same-site page.
 fn continue_page(next: &str) -> Response {
     render(StatusCode::OK, &SignedInPage { next })
+}
+
+/// On the way to the provider: a page that moves on by itself rather than a redirect, since the
+/// console's `form-action 'self'` policy stops a form whose answer redirects to another origin.
+#[derive(Template)]
+#[template(path = "to_provider.html")]
+struct ToProviderPage<'a> {
+    url: &'a str,
 }
 
 #[derive(Template)]
