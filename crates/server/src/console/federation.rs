@@ -5,7 +5,7 @@
 use askama::Template;
 use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use cookie::{Cookie, SameSite};
 use serde::Deserialize;
 use subtle::ConstantTimeEq;
