@@ -5,6 +5,7 @@
 mod administrators;
 mod discovery;
 mod doc;
+mod identity_providers;
 mod manage;
 mod meta;
 mod notifications;
@@ -43,6 +44,8 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(manage::current, manage::sign_in, manage::sign_out))
         .routes(routes!(manage::list_clients, manage::create_client))
         .routes(routes!(manage::delete_client))
+        .routes(routes!(identity_providers::list, identity_providers::connect))
+        .routes(routes!(identity_providers::disconnect))
         .routes(routes!(meta::health))
         .routes(routes!(meta::ready))
         .routes(routes!(meta::openapi))

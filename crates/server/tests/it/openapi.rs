@@ -76,6 +76,7 @@ async fn every_success_response_with_a_body_declares_its_schema() {
         [
             "DELETE /administrators/{id} 200",
             "DELETE /api/v1/customers/{customer}/api-clients/{id} 204",
+            "DELETE /api/v1/customers/{customer}/identity-providers/{id} 204",
             "DELETE /api/v1/session 204",
             "POST /oauth2/revoke 200",
         ],

@@ -356,3 +356,46 @@ async fn only_full_administrators_connect_providers_and_the_client_secret_is_sto
     assert!(app.store.identity_providers(&acme).await.unwrap().is_empty());
     assert_eq!(app.log_of(&acme, "platform:identityprovider/disconnected").await.len(), 1);
 }
+
+#[tokio::test]
+async fn full_administrators_connect_list_and_disconnect_providers_over_the_management_api() {
+    let Some(app) = super::app().await else { return };
+    let acme = app.customer().await;
+    let full = app.admin(&acme, Access::Full).await;
+    let limited = app.admin(&acme, custom(&[Permission::Administrators])).await;
+    let (full, limited) = (app.session_for(&full).await, app.session_for(&limited).await);
+    let path = format!("/api/v1/customers/{acme}/identity-providers");
+    let body = json!({
+        "providerType": "Okta", "issuer": "https://acme.okta.example", "clientId": "0oa1",
+        "clientSecret": "never-shown-again",
+    });
+
+    let (status, _) = app.as_admin(&limited, Method::POST, &path, Some(body.clone())).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "Custom access does not connect providers");
+    let (status, _) = app.as_admin(&limited, Method::GET, &path, None).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let mut bad = body.clone();
+    bad["providerType"] = json!("Ad");
+    let (status, refused) = app.as_admin(&full, Method::POST, &path, Some(bad)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{refused}");
+
+    let (status, created) = app.as_admin(&full, Method::POST, &path, Some(body.clone())).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    assert_eq!(created["providerType"], "CitrixSts");
+    assert_eq!(created["externalProviderType"], "Okta");
+    assert_eq!(created["emailClaim"], "email");
+    assert_eq!(created["redirectUri"], app.url("/console/sign-in/callback"));
+    assert!(!created.to_string().contains("never-shown-again"));
+    let (status, _) = app.as_admin(&full, Method::POST, &path, Some(body)).await;
+    assert_eq!(status, StatusCode::CONFLICT, "one connection per issuer");
+
+    let (status, listed) = app.as_admin(&full, Method::GET, &path, None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(listed["items"].as_array().unwrap().len(), 1);
+    assert!(!listed.to_string().contains("never-shown-again"));
+    let id = created["id"].as_str().unwrap();
+    let (status, _) = app.as_admin(&full, Method::DELETE, &format!("{path}/{id}"), None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, _) = app.as_admin(&full, Method::DELETE, &format!("{path}/{id}"), None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
