@@ -11,6 +11,7 @@ mod api_access;
 mod error;
 mod extract;
 mod federation;
+mod identity_providers;
 mod layout;
 mod lists;
 mod next;
@@ -58,6 +59,8 @@ pub fn router(state: AppState) -> Router<AppState> {
             "/c/{customer}/administrators/{id}/remove",
             get(administrators::confirm_remove).post(administrators::remove),
         )
+        .route("/c/{customer}/identity-providers", get(identity_providers::list).post(identity_providers::connect))
+        .route("/c/{customer}/identity-providers/{id}/disconnect", axum::routing::post(identity_providers::disconnect))
         .route("/c/{customer}/notifications", get(activity::notifications))
         .route("/c/{customer}/system-log", get(activity::system_log))
         .route("/static/console.css", get(|| asset("text/css; charset=utf-8", CSS)))

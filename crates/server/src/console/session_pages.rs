@@ -179,10 +179,14 @@ struct HomePage {
     layout: Layout,
     base: String,
     access: String,
+    /// Full administrators also manage the customer's identity providers.
+    full: bool,
 }
 
 /// `GET /console/c/{customer}`
 pub async fn home(ctx: InCustomer) -> Response {
-    let page = HomePage { layout: ctx.layout("Home", Section::Home), base: ctx.base(), access: describe(ctx.access()) };
+    let full = ctx.access() == trustgate_core::access::Access::Full;
+    let page =
+        HomePage { layout: ctx.layout("Home", Section::Home), base: ctx.base(), access: describe(ctx.access()), full };
     render(StatusCode::OK, &page)
 }

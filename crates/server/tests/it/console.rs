@@ -1062,3 +1062,62 @@ async fn an_administrator_signs_in_in_the_browser_through_the_customers_openid_p
     browser.goto(&app.url(&format!("/console/c/{customer}"))).await;
     browser.wait_for_url(|u| u.contains("/console/sign-in")).await;
 }
+
+#[tokio::test]
+async fn a_full_administrator_connects_and_disconnects_an_identity_provider_in_the_console() {
+    let app = app().await;
+    let customer = app.customer().await;
+    let (_, full) = console_session(&app, &customer, Access::Full).await;
+    let (_, limited) = console_session(&app, &customer, custom(&[Permission::Administrators])).await;
+    let path = format!("/console/c/{customer}/identity-providers");
+
+    assert_eq!(get(&app, &limited, &path).await.0, StatusCode::FORBIDDEN);
+    let (status, home) = get(&app, &full, &format!("/console/c/{customer}")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(home.contains("id=\"identity-providers-tile\""));
+
+    let form = |issuer: &'static str| {
+        [
+            ("type", "AzureAd"),
+            ("issuer", issuer),
+            ("client_id", "trustgate-app"),
+            ("client_secret", "a-console-secret"),
+            ("email_claim", "upn"),
+        ]
+    };
+    let with_csrf = |fields: [(&'static str, &'static str); 5], csrf: String| {
+        let mut all: Vec<(String, String)> = fields.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        all.push(("csrf".to_owned(), csrf));
+        all
+    };
+    let send = |fields: Vec<(String, String)>, session: &Session| {
+        let pairs: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let body = serde_urlencoded::to_string(pairs).unwrap();
+        http()
+            .post(app.url(&path))
+            .header("cookie", &session.cookie)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+    };
+    let refused = send(with_csrf(form("ftp://login.example.com"), limited.csrf.clone()), &limited).await.unwrap();
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    let invalid = send(with_csrf(form("ftp://login.example.com"), full.csrf.clone()), &full).await.unwrap();
+    assert_eq!(invalid.status(), StatusCode::BAD_REQUEST);
+    assert!(invalid.text().await.unwrap().contains("https URL"));
+    let tenant = "https://login.microsoftonline.com/tenant/v2.0";
+    let connected = send(with_csrf(form(tenant), full.csrf.clone()), &full).await.unwrap();
+    assert_eq!(connected.status(), StatusCode::SEE_OTHER);
+
+    let (status, page) = get(&app, &full, &path).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains(tenant) && page.contains("trustgate-app") && page.contains("upn"), "{page}");
+    assert!(!page.contains("a-console-secret"), "the secret is never shown again");
+    assert!(page.contains("/console/sign-in/callback"), "the redirect URI to register");
+
+    let id = app.store.identity_providers(&customer).await.unwrap()[0].id;
+    let gone = post(&app, &full, &format!("{path}/{id}/disconnect"), &[("csrf", &full.csrf)]).await;
+    assert_eq!(gone.status(), StatusCode::SEE_OTHER);
+    assert!(get(&app, &full, &path).await.1.contains("id=\"no-providers\""));
+    assert_eq!(app.log_types(&customer).await.iter().filter(|t| t.contains("identityprovider")).count(), 2);
+}
