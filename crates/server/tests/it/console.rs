@@ -900,6 +900,7 @@ async fn every_console_page_has_no_serious_or_critical_axe_violations() {
         ("system log", format!("{c}/system-log")),
         ("system log, nothing found", format!("{c}/system-log?actor=nobody")),
         ("notifications", format!("{c}/notifications")),
+        ("identity providers", format!("{c}/identity-providers")),
         ("not found", format!("{c}/nowhere")),
     ] {
         browser.goto(&path).await;
