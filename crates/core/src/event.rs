@@ -10,6 +10,7 @@ use crate::access::Access;
 use crate::admin::{Admin, AdminStatus};
 use crate::client::{ApiClient, ClientKind};
 use crate::customer::DisabledOwnerPolicy;
+use crate::federation::IdentityProvider;
 use crate::ids::{AdminId, ClientId, CustomerId, ScimTokenId};
 use crate::provisioning::ScimToken;
 use crate::secret::SecretId;
@@ -419,6 +420,54 @@ pub fn sign_in(customer: &CustomerId, admin: &Admin, succeeded: bool, at: Offset
         ("platform:signin/failure", format!("Sign-in failed for administrator {}: wrong password.", admin.email))
     };
     about_admin(LogEntry { message, ..entry(customer, at, event_type, &actor) }, admin)
+}
+
+fn about_provider(mut e: LogEntry, provider: &IdentityProvider) -> LogEntry {
+    e.target_type = "IdentityProvider";
+    e.target_id = provider.id.to_string();
+    e.target_name = provider.issuer.clone();
+    e
+}
+
+pub fn provider_connected(provider: &IdentityProvider, actor: &Actor) -> LogEntry {
+    let mut e = about_provider(
+        entry(&provider.customer_id, provider.created_at, "platform:identityprovider/connected", actor),
+        provider,
+    );
+    e.message = format!("OpenID provider {} ({}) was connected.", provider.issuer, provider.provider_type);
+    e.after = Some(json!({
+        "providerType": provider.citrix_types().0,
+        "externalProviderType": provider.citrix_types().1,
+        "issuer": provider.issuer,
+        "clientId": provider.client_id,
+        "emailClaim": provider.email_claim,
+    }));
+    e
+}
+
+pub fn provider_disconnected(provider: &IdentityProvider, at: OffsetDateTime, actor: &Actor) -> LogEntry {
+    let mut e =
+        about_provider(entry(&provider.customer_id, at, "platform:identityprovider/disconnected", actor), provider);
+    e.message = format!("OpenID provider {} was disconnected; its sign-in sessions ended.", provider.issuer);
+    e
+}
+
+/// A sign-in through the customer's OpenID provider, successful or refused after the provider
+/// vouched for the person (`reason` says why it was refused).
+pub fn federated_sign_in(
+    provider: &IdentityProvider,
+    admin: &Admin,
+    refused: Option<&str>,
+    at: OffsetDateTime,
+) -> LogEntry {
+    let mut e = sign_in(&provider.customer_id, admin, refused.is_none(), at);
+    e.message = match refused {
+        None => format!("Administrator {} signed in through {}.", admin.email, provider.issuer),
+        Some(reason) => {
+            format!("Sign-in through {} failed for administrator {}: {reason}.", provider.issuer, admin.email)
+        }
+    };
+    e
 }
 
 /// The failed sign-ins for `admin` that followed the one already logged, counted over a window

@@ -54,6 +54,11 @@ uuid_id!(
     "adminId"
 );
 uuid_id!(
+    /// A customer's connection to an OpenID provider (issue #12).
+    ProviderId,
+    "providerId"
+);
+uuid_id!(
     /// An API client; this is the `client_id` scripts send.
     ClientId,
     "clientId"

@@ -9,6 +9,7 @@ pub mod client_secrets;
 pub mod custody;
 pub mod customer;
 pub mod event;
+pub mod federation;
 pub mod ids;
 pub mod lifecycle;
 pub mod provisioning;

@@ -160,6 +160,12 @@ pub fn withdraw_or_resend(authority: Authority, access: Access) -> Result<(), Re
     authority.covers(access)
 }
 
+/// Connecting or disconnecting a customer's identity provider decides who may sign in as its
+/// administrators: Full access only (issue #12).
+pub fn manage_identity_providers(authority: Authority) -> Result<(), Refusal> {
+    authority.covers(Access::Full)
+}
+
 /// Disabling or enabling an administrator: only their identity provider does that (R7).
 pub fn change_status(provider: Provider) -> Result<(), Refusal> {
     if provider.is_federated() {

@@ -18,7 +18,8 @@ use trustgate_core::client::{ApiClient, ClientKind};
 use trustgate_core::custody::KeyVault;
 use trustgate_core::customer::{parse_customer_name, Customer, DisabledOwnerPolicy};
 use trustgate_core::event::Actor;
-use trustgate_core::ids::{AdminId, ClientId, CustomerId, ScimTokenId};
+use trustgate_core::federation::{self, IdentityProvider, SecretVault};
+use trustgate_core::ids::{AdminId, ClientId, CustomerId, ProviderId, ScimTokenId};
 use trustgate_core::secret::{random_token, SecretId, ServerKey};
 use trustgate_core::token::{Algorithm, Issuer};
 use trustgate_store::{files, PostgresStore, SqliteStore, Store};
@@ -87,6 +88,9 @@ pub enum Command {
     /// SCIM provisioning tokens of a customer's identity provider (docs/scim.md).
     #[command(subcommand)]
     ScimToken(ScimTokenCommand),
+    /// Customers' OpenID Connect providers, through which their administrators sign in to the console.
+    #[command(subcommand)]
+    Provider(ProviderCommand),
     /// Measure the token endpoint and authorized calls against a baseline, with wrk, on a seeded
     /// store in a scratch directory (run from a release build).
     Bench(crate::bench::BenchArgs),
@@ -176,6 +180,10 @@ pub struct ServeArgs {
     /// and the base of the discovery document's URLs. Default: http://<the listen address>.
     #[arg(long, env = "TRUSTGATE_PUBLIC_URL")]
     pub public_url: Option<String>,
+    /// Let customers' OpenID providers be reached over plain HTTP when they run on this machine's
+    /// loopback interface (for trying Trustgate out with a local provider); HTTPS otherwise.
+    #[arg(long, env = "TRUSTGATE_ALLOW_HTTP_ISSUERS")]
+    pub allow_http_issuers: bool,
     /// The `aud` of every token, which resource servers check. Default: the public URL.
     #[arg(long, env = "TRUSTGATE_AUDIENCE")]
     pub audience: Option<String>,
@@ -258,6 +266,7 @@ impl ServeArgs {
             signing_algorithm: self.signing_algorithm,
             invitation_lifetime: self.invitation_lifetime.unwrap_or(crate::config::DEFAULT_INVITATION_LIFETIME),
             smtp: self.smtp(),
+            allow_http_issuers: self.allow_http_issuers,
             ..ServerConfig::default()
         }
     }
@@ -692,6 +701,63 @@ pub enum PrincipalCommand {
 }
 
 #[derive(Debug, Subcommand)]
+pub enum ProviderCommand {
+    /// Connect an OpenID provider to a customer (register <public URL>/console/sign-in/callback
+    /// as its redirect URI). The client secret is read from the first line of standard input and
+    /// stored sealed under the server key.
+    Connect {
+        /// The customer's id (see `trustgate customer list`).
+        #[arg(long)]
+        customer: String,
+        /// azure-ad (Entra ID), google or okta; administrators of this type sign in through it.
+        #[arg(long = "type", value_enum)]
+        provider_type: ConnectableArg,
+        /// The issuer URL; its /.well-known/openid-configuration is read at each sign-in.
+        #[arg(long)]
+        issuer: String,
+        /// The client id registered at the provider for Trustgate.
+        #[arg(long)]
+        client_id: String,
+        /// The ID-token claim that carries the e-mail (Entra ID: upn or email).
+        #[arg(long, default_value = trustgate_core::federation::DEFAULT_EMAIL_CLAIM)]
+        email_claim: String,
+    },
+    /// List a customer's OpenID providers.
+    List {
+        /// The customer's id.
+        #[arg(long)]
+        customer: String,
+    },
+    /// Disconnect an OpenID provider from a customer; sessions opened through the customer's
+    /// providers end.
+    Disconnect {
+        /// The customer's id.
+        #[arg(long)]
+        customer: String,
+        /// The connection's id (see `trustgate provider list`).
+        #[arg(long)]
+        id: String,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ConnectableArg {
+    AzureAd,
+    Google,
+    Okta,
+}
+
+impl From<ConnectableArg> for Provider {
+    fn from(arg: ConnectableArg) -> Self {
+        match arg {
+            ConnectableArg::AzureAd => Provider::AzureAd,
+            ConnectableArg::Google => Provider::Google,
+            ConnectableArg::Okta => Provider::Okta,
+        }
+    }
+}
+
+#[derive(Debug, Subcommand)]
 pub enum KeysCommand {
     /// Start signing with a new key; tokens signed by the old one keep verifying until they expire
     /// (at most an hour), unless --revoke-previous.
@@ -799,6 +865,7 @@ impl Command {
             }
             Command::Principal(command) => !matches!(command, PrincipalCommand::List { .. }),
             Command::Keys(_) => true,
+            Command::Provider(command) => !matches!(command, ProviderCommand::List { .. }),
         }
     }
 }
@@ -812,6 +879,7 @@ async fn operate(store: Arc<dyn Store>, place: Place<'_>, command: Command, out:
         Command::Client(command) => client(store.as_ref(), place, command, out).await,
         Command::Principal(command) => principal(store.as_ref(), place, command, out).await,
         Command::ScimToken(command) => scim_token(store.as_ref(), place, command, out).await,
+        Command::Provider(command) => provider(store.as_ref(), place, command, out).await,
         Command::Keys(KeysCommand::Rotate { revoke_previous, algorithm }) => {
             let vault = KeyVault::new(&deployment_key(store.as_ref(), place).await?);
             let key = crate::keys::rotate(store.as_ref(), &vault, algorithm, revoke_previous).await.context(
@@ -1697,6 +1765,77 @@ async fn principal(store: &dyn Store, place: Place<'_>, command: PrincipalComman
                     principal.name
                 ),
             );
+        }
+    }
+    Ok(())
+}
+
+fn provider_json(p: &IdentityProvider) -> Value {
+    let (provider_type, external_provider_type) = p.citrix_types();
+    json!({
+        "id": p.id.to_string(),
+        "customerId": p.customer_id.as_str(),
+        "providerType": provider_type,
+        "externalProviderType": external_provider_type,
+        "issuer": p.issuer,
+        "clientId": p.client_id,
+        "emailClaim": p.email_claim,
+        "createdAt": rfc3339(p.created_at),
+    })
+}
+
+async fn provider(store: &dyn Store, place: Place<'_>, command: ProviderCommand, out: Output) -> anyhow::Result<()> {
+    match command {
+        ProviderCommand::Connect { customer, provider_type, issuer, client_id, email_claim } => {
+            let customer = known_customer(store, &customer).await?;
+            let issuer = given("--issuer", federation::parse_issuer(&issuer))?;
+            let client_id = given("--client-id", federation::parse_client_id(&client_id))?;
+            let email_claim = given("--email-claim", federation::parse_email_claim(&email_claim))?;
+            let mut line = String::new();
+            std::io::stdin().lock().read_line(&mut line)?;
+            let secret = given("--client-secret on standard input", federation::parse_client_secret(&line))?;
+            let vault = SecretVault::new(&deployment_key(store, place).await?);
+            let id = ProviderId::generate();
+            let connection = IdentityProvider {
+                id,
+                customer_id: customer,
+                provider_type: provider_type.into(),
+                issuer,
+                client_id,
+                sealed_secret: vault.seal(id, &secret),
+                email_claim,
+                created_at: OffsetDateTime::now_utc(),
+            };
+            store.connect_provider(&connection, &Actor::System).await?;
+            out.print(
+                provider_json(&connection),
+                format!(
+                    "Connected {} to customer {} as {id}. Register <public URL>/console/sign-in/callback as the redirect URI there.",
+                    connection.issuer, connection.customer_id
+                ),
+            );
+        }
+        ProviderCommand::List { customer } => {
+            let customer = known_customer(store, &customer).await?;
+            let providers = store.identity_providers(&customer).await?;
+            let rows: Vec<_> = providers
+                .iter()
+                .map(|p| [p.id.to_string(), p.provider_type.to_string(), p.client_id.clone(), p.issuer.clone()])
+                .collect();
+            let text = if rows.is_empty() {
+                format!("Customer {customer} has no OpenID provider.")
+            } else {
+                table(["ID", "TYPE", "CLIENT ID", "ISSUER"], &rows)
+            };
+            out.print(json!({ "items": providers.iter().map(provider_json).collect::<Vec<_>>() }), text);
+        }
+        ProviderCommand::Disconnect { customer, id } => {
+            let customer = known_customer(store, &customer).await?;
+            let id = given("--id", ProviderId::parse(&id))?;
+            if !store.disconnect_provider(&customer, id, &Actor::System).await? {
+                return Err(Failure::not_found(format!("customer {customer} has no OpenID provider {id}")).into());
+            }
+            out.print(json!({ "id": id.to_string(), "disconnected": true }), format!("Disconnected {id}."));
         }
     }
     Ok(())

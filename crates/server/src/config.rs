@@ -54,6 +54,9 @@ pub struct ServerConfig {
     pub secret_expiry_warning: Duration,
     /// How often secrets are checked for a coming or passed expiry.
     pub secret_expiry_interval: Duration,
+    /// Lets customers' OpenID providers be reached over plain HTTP on the loopback interface
+    /// (a provider running beside Trustgate, as in tests); HTTPS only otherwise.
+    pub allow_http_issuers: bool,
 }
 
 /// Citrix Cloud's administrator invitations expire after 5 days.
@@ -137,6 +140,7 @@ impl Default for ServerConfig {
                 u64::from(trustgate_core::client_secrets::DEFAULT_EXPIRY_WARNING_DAYS) * 86_400,
             ),
             secret_expiry_interval: Duration::from_secs(600),
+            allow_http_issuers: false,
         }
     }
 }

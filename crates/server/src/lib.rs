@@ -25,6 +25,7 @@ mod grant;
 mod list_cache;
 pub mod mail;
 mod observe;
+mod oidc;
 mod password;
 mod refusals;
 mod retention;

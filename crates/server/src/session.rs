@@ -61,6 +61,12 @@ impl AdminSession {
         Ok(Self { admin, session, digest })
     }
 
+    /// Whether this session may act in `customer`: a session opened through a customer's OpenID
+    /// provider reaches that customer only.
+    pub fn reaches(&self, customer: &CustomerId) -> bool {
+        self.session.customer_id.as_ref().is_none_or(|only| only == customer)
+    }
+
     /// Whether `presented` is this session's CSRF token, compared in constant time.
     pub fn csrf_matches(&self, presented: &str) -> bool {
         bool::from(presented.as_bytes().ct_eq(self.session.csrf_token.as_bytes()))
@@ -82,8 +88,13 @@ impl FromRequestParts<AppState> for AdminSession {
     }
 }
 
-/// Starts a session for `admin`; returns the `Set-Cookie` value that carries it and the session.
-pub async fn start(state: &AppState, admin: &Admin) -> Result<(HeaderValue, Session), ApiError> {
+/// Starts a session for `admin`, reaching only `customer` when given; returns the `Set-Cookie`
+/// value that carries it and the session.
+pub async fn start(
+    state: &AppState,
+    admin: &Admin,
+    customer: Option<&CustomerId>,
+) -> Result<(HeaderValue, Session), ApiError> {
     let id = random_token();
     let now = OffsetDateTime::now_utc();
     let lifetime = state.config.session_lifetime;
@@ -91,6 +102,7 @@ pub async fn start(state: &AppState, admin: &Admin) -> Result<(HeaderValue, Sess
         admin_id: admin.id,
         csrf_token: random_token(),
         expires_at: now + time::Duration::seconds(i64::try_from(lifetime.as_secs()).unwrap_or(i64::MAX)),
+        customer_id: customer.cloned(),
     };
     state.store.create_session(&state.server_key.digest(&id), &session, now).await?;
     let cookie = cookie(state, COOKIE, &id, "/", lifetime.as_secs());
@@ -132,6 +144,9 @@ impl<N: Needs> FromRequestParts<AppState> for AdminIn<N> {
             Path::from_request_parts(parts, state).await.map_err(|_| ApiError::NotFound("customer"))?;
         let customer = params.iter().find(|(k, _)| k == "customer").map(|(_, v)| v.as_str()).unwrap_or_default();
         let customer_id = CustomerId::parse(customer)?;
+        if !session.reaches(&customer_id) {
+            return Err(ApiError::NotFound("customer"));
+        }
         // Not a member: the customer does not exist as far as this admin can tell.
         let standing =
             state.store.standing(&customer_id, session.admin.id).await?.ok_or(ApiError::NotFound("customer"))?;

@@ -48,6 +48,10 @@ pub struct Shared {
     pub reveals: crate::console::Reveals,
     /// Invitation links just made in the console, each waiting for its one view (issue #12).
     pub invitation_links: crate::console::Reveals<crate::console::InvitationShown>,
+    /// Seals and opens the client secrets of customers' OpenID providers.
+    pub secret_vault: trustgate_core::federation::SecretVault,
+    /// Talks to customers' OpenID providers.
+    pub oidc_http: crate::oidc::http::Client,
 }
 
 /// The signing keys and the tokens verified with them, replaced together: a token verified with
@@ -82,6 +86,9 @@ impl AppState {
     /// authorization cache to the store's change feed.
     pub async fn new(store: Arc<dyn Store>, server_key: ServerKey, config: ServerConfig) -> Result<Self, StoreError> {
         let vault = KeyVault::new(&server_key);
+        let secret_vault = trustgate_core::federation::SecretVault::new(&server_key);
+        let oidc_http = crate::oidc::http::Client::new(config.allow_http_issuers)
+            .map_err(|e| StoreError::Internal(format!("cannot set up TLS for identity providers: {e}")))?;
         let metrics = Metrics::new().map_err(|e| StoreError::Internal(format!("cannot set up metrics: {e}")))?;
         let keys = Keys::new(
             load_keys(store.as_ref(), &vault, config.signing_algorithm).await?,
@@ -107,6 +114,8 @@ impl AppState {
             metrics,
             reveals: crate::console::Reveals::default(),
             invitation_links: crate::console::Reveals::default(),
+            secret_vault,
+            oidc_http,
         });
         shared.store.watch_changes(Arc::new(Feed(Arc::downgrade(&shared))));
         // Read after subscribing: a revocation committed in between arrives through the feed.

@@ -94,6 +94,22 @@ pub async fn copy_sqlite_to_postgres(
         (String, String, String, Vec<u8>, i64),
         (0, 1, 2, 3, 4)
     );
+    // OpenID sign-in (issue #12): connections (secrets stay sealed under the same server key) and
+    // the (issuer, subject) links; sign-ins under way and sessions are not carried over.
+    copy_table!(
+        "identity_providers",
+        "id, customer_id, provider_type, issuer, client_id, sealed_secret, email_claim, created_at",
+        "$1, $2, $3, $4, $5, $6, $7, $8",
+        (String, String, String, String, String, Vec<u8>, String, i64),
+        (0, 1, 2, 3, 4, 5, 6, 7)
+    );
+    copy_table!(
+        "federated_identities",
+        "issuer, subject, admin_id, created_at",
+        "$1, $2, $3, $4",
+        (String, String, String, i64),
+        (0, 1, 2, 3)
+    );
     copy_table!(
         "notifications",
         "id, customer_id, destination_admin, body, created_at",

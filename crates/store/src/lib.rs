@@ -23,7 +23,8 @@ use trustgate_core::client_secrets::{NewSecret, SecretInfo};
 use trustgate_core::custody::KeyAtRest;
 use trustgate_core::customer::{Customer, DisabledOwnerPolicy};
 use trustgate_core::event::{Actor, LogEntry};
-use trustgate_core::ids::{AdminId, ClientId, CustomerId, ScimTokenId};
+use trustgate_core::federation::IdentityProvider;
+use trustgate_core::ids::{AdminId, ClientId, CustomerId, ProviderId, ScimTokenId};
 use trustgate_core::provisioning::ScimToken;
 use trustgate_core::rights::Standing;
 use trustgate_core::secret::SecretId;
@@ -33,7 +34,7 @@ pub use copy::copy_sqlite_to_postgres;
 pub use error::{StoreError, StoreResult};
 pub use model::{
     ClientGrant, DisabledOwner, ExpiringSecret, Invitation, InvitationTerms, LogQuery, LogRecord, LogView, Member,
-    Membership, Notification, Pending, PoolUse, ScimFilter, ScimUser, ScimUserWrite, Session,
+    Membership, Notification, Pending, PendingSignIn, PoolUse, ScimFilter, ScimUser, ScimUserWrite, Session,
 };
 pub use postgres::PostgresStore;
 pub use scratch::{create_scratch_database, drop_scratch_database, sibling_database_url};
@@ -328,4 +329,37 @@ pub trait Store: Send + Sync + 'static {
     /// Disabled administrators of `customer` whose API clients are active under its policy (R7),
     /// with how many clients each; empty when the customer suspends such clients.
     async fn disabled_owners(&self, customer: &CustomerId) -> StoreResult<Vec<DisabledOwner>>;
+    // --- OpenID Connect sign-in (issue #12) ---
+    /// Connects a customer to an OpenID provider; Full administrators (or the operator) only, read
+    /// in the transaction. One connection per issuer and customer (`Conflict` otherwise).
+    async fn connect_provider(&self, provider: &IdentityProvider, actor: &Actor) -> StoreResult<()>;
+    /// Removes the connection and ends the sessions opened through the customer's providers;
+    /// false when the customer has no such connection.
+    async fn disconnect_provider(&self, customer: &CustomerId, id: ProviderId, actor: &Actor) -> StoreResult<bool>;
+    async fn identity_provider(&self, id: ProviderId) -> StoreResult<Option<IdentityProvider>>;
+    /// The customer's connections, oldest first.
+    async fn identity_providers(&self, customer: &CustomerId) -> StoreResult<Vec<IdentityProvider>>;
+    /// The connections of every customer where a federated administrator of the connection's
+    /// type has this e-mail, for the sign-in page to offer.
+    async fn providers_for_email(&self, email: &Email) -> StoreResult<Vec<IdentityProvider>>;
+    /// Records a sign-in sent to a provider, under the keyed digest of its `state`; expired ones
+    /// are deleted on the way.
+    async fn begin_sign_in(&self, state_digest: &[u8], pending: &PendingSignIn, now: OffsetDateTime)
+        -> StoreResult<()>;
+    /// Takes (and deletes) the sign-in of this `state`: each is answered once.
+    async fn take_sign_in(&self, state_digest: &[u8], now: OffsetDateTime) -> StoreResult<Option<PendingSignIn>>;
+    /// The administrator of `provider`'s customer whom the provider vouched for as `subject`: the
+    /// one linked to (issuer, subject), else — linked now, in the same transaction — the only
+    /// administrator there of the provider's type with that subject as external id, else the only
+    /// one of that type with no external id yet whose e-mail in this customer is `verified_email`
+    /// (who then gets `subject` as external id). `None` when nobody matches, or the person linked
+    /// is not an administrator of this customer.
+    async fn federated_admin(
+        &self,
+        provider: &IdentityProvider,
+        subject: &str,
+        verified_email: Option<&Email>,
+        now: OffsetDateTime,
+    ) -> StoreResult<Option<Admin>>;
+    // --- end of OpenID Connect sign-in ---
 }

@@ -6,7 +6,7 @@ use trustgate_core::admin::Admin;
 use trustgate_core::client::ApiClient;
 use trustgate_core::client_secrets::{GrantSecret, SecretInfo};
 use trustgate_core::customer::Customer;
-use trustgate_core::ids::{AdminId, CustomerId};
+use trustgate_core::ids::{AdminId, CustomerId, ProviderId};
 use trustgate_core::rights::Standing;
 
 /// The store's connection pool at one moment, for metrics.
@@ -92,6 +92,20 @@ pub struct ClientGrant {
 pub struct Session {
     pub admin_id: AdminId,
     pub csrf_token: String,
+    pub expires_at: OffsetDateTime,
+    /// Set for a session opened through a customer's OpenID provider: it reaches that customer
+    /// only, since the provider vouches for the person there and nowhere else.
+    pub customer_id: Option<CustomerId>,
+}
+
+/// An OpenID Connect sign-in between the redirect to the provider and its answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingSignIn {
+    pub provider_id: ProviderId,
+    pub nonce: String,
+    pub pkce_verifier: String,
+    /// The local console page to show once signed in.
+    pub next_path: String,
     pub expires_at: OffsetDateTime,
 }
 

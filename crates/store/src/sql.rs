@@ -8,7 +8,8 @@ use trustgate_core::admin::{Admin, AdminStatus, Email, Provider};
 use trustgate_core::client::{ApiClient, ClientKind};
 use trustgate_core::client_secrets::{GrantSecret, SecretInfo};
 use trustgate_core::customer::{Customer, DisabledOwnerPolicy};
-use trustgate_core::ids::{AdminId, ClientId, CustomerId, ScimTokenId};
+use trustgate_core::federation::IdentityProvider;
+use trustgate_core::ids::{AdminId, ClientId, CustomerId, ProviderId, ScimTokenId};
 use trustgate_core::provisioning::ScimToken;
 use trustgate_core::rights::Standing;
 use trustgate_core::secret::{SecretId, SecretVerifier};
@@ -310,6 +311,23 @@ pub(crate) fn scim_token(
     })
 }
 
+pub(crate) type ProviderRow = (String, String, String, String, String, Vec<u8>, String, i64);
+
+pub(crate) fn identity_provider(
+    (id, customer_id, provider_type, issuer, client_id, sealed_secret, email_claim, created_at): ProviderRow,
+) -> StoreResult<IdentityProvider> {
+    Ok(IdentityProvider {
+        id: ProviderId::parse(&id)?,
+        customer_id: CustomerId::parse(&customer_id)?,
+        provider_type: Provider::parse(&provider_type)?,
+        issuer,
+        client_id,
+        sealed_secret,
+        email_claim,
+        created_at: from_ms(created_at),
+    })
+}
+
 /// The columns of a [`ScimUserRow`] and the joins that read them, as a literal for `concat!`.
 macro_rules! scim_user_select {
     () => {
@@ -370,7 +388,8 @@ macro_rules! store_impl {
         use trustgate_core::custody::KeyAtRest;
         use trustgate_core::customer::{Customer, DisabledOwnerPolicy};
         use trustgate_core::event::{self, Actor, DeletionCause, InvitationEvent, LogEntry};
-        use trustgate_core::ids::{AdminId, ClientId, CustomerId, ScimTokenId};
+        use trustgate_core::federation::IdentityProvider;
+        use trustgate_core::ids::{AdminId, ClientId, CustomerId, ProviderId, ScimTokenId};
         use trustgate_core::lifecycle::{self, Authority, Identity};
         use trustgate_core::provisioning::{self, ScimToken};
         use trustgate_core::rights::{PrincipalKind, Standing};
@@ -383,7 +402,7 @@ macro_rules! store_impl {
         use crate::error::{StoreError, StoreResult};
         use crate::model::{
             ClientGrant, DisabledOwner, ExpiringSecret, Invitation, InvitationTerms, LogQuery, LogRecord, LogView, Member,
-            Membership, Notification, PoolUse, ScimFilter, ScimUser, ScimUserWrite, Session,
+            Membership, Notification, PendingSignIn, PoolUse, ScimFilter, ScimUser, ScimUserWrite, Session,
         };
         use crate::sql::{self, ms};
         use crate::Store;
@@ -1970,28 +1989,35 @@ macro_rules! store_impl {
                 let mut tx = self.write_tx().await?;
                 sqlx::query("DELETE FROM sessions WHERE expires_at <= $1").bind(ms(at)).execute(&mut *tx).await?;
                 sqlx::query(
-                    "INSERT INTO sessions (id_digest, admin_id, csrf_token, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)",
+                    "INSERT INTO sessions (id_digest, admin_id, csrf_token, created_at, expires_at, customer_id) \
+                     VALUES ($1, $2, $3, $4, $5, $6)",
                 )
                 .bind(digest.to_vec())
                 .bind(session.admin_id.to_string())
                 .bind(&session.csrf_token)
                 .bind(ms(at))
                 .bind(ms(session.expires_at))
+                .bind(session.customer_id.as_ref().map(CustomerId::as_str))
                 .execute(&mut *tx)
                 .await?;
                 self.commit(tx, &[]).await
             }
 
             async fn session(&self, digest: &[u8], now: OffsetDateTime) -> StoreResult<Option<Session>> {
-                let row: Option<(String, String, i64)> = sqlx::query_as(
-                    "SELECT admin_id, csrf_token, expires_at FROM sessions WHERE id_digest = $1 AND expires_at > $2",
+                let row: Option<(String, String, i64, Option<String>)> = sqlx::query_as(
+                    "SELECT admin_id, csrf_token, expires_at, customer_id FROM sessions WHERE id_digest = $1 AND expires_at > $2",
                 )
                 .bind(digest.to_vec())
                 .bind(ms(now))
                 .fetch_optional(&self.pool)
                 .await?;
-                row.map(|(admin, csrf_token, expires_at)| {
-                    Ok(Session { admin_id: AdminId::parse(&admin)?, csrf_token, expires_at: sql::from_ms(expires_at) })
+                row.map(|(admin, csrf_token, expires_at, customer)| {
+                    Ok(Session {
+                        admin_id: AdminId::parse(&admin)?,
+                        csrf_token,
+                        expires_at: sql::from_ms(expires_at),
+                        customer_id: customer.as_deref().map(CustomerId::parse).transpose()?,
+                    })
                 })
                 .transpose()
             }
@@ -2392,6 +2418,228 @@ macro_rules! store_impl {
                 })
                 .collect()
             }
+            // --- OpenID Connect sign-in (issue #12) ---
+            async fn connect_provider(&self, provider: &IdentityProvider, actor: &Actor) -> StoreResult<()> {
+                let mut tx = self.write_tx().await?;
+                let known: Option<(String,)> = sqlx::query_as("SELECT id FROM customers WHERE id = $1")
+                    .bind(provider.customer_id.as_str())
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                if known.is_none() {
+                    return Err(StoreError::NotFound("customer"));
+                }
+                <$store>::lock_customer(&mut tx, &provider.customer_id).await?;
+                lifecycle::manage_identity_providers(authority(&mut tx, &provider.customer_id, actor).await?)?;
+                let taken: Option<(String,)> =
+                    sqlx::query_as("SELECT id FROM identity_providers WHERE customer_id = $1 AND issuer = $2")
+                        .bind(provider.customer_id.as_str())
+                        .bind(&provider.issuer)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                if taken.is_some() {
+                    return Err(StoreError::Conflict(format!(
+                        "the customer is already connected to {}; disconnect it first",
+                        provider.issuer
+                    )));
+                }
+                sqlx::query(
+                    "INSERT INTO identity_providers (id, customer_id, provider_type, issuer, client_id, sealed_secret, email_claim, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                )
+                .bind(provider.id.to_string())
+                .bind(provider.customer_id.as_str())
+                .bind(provider.provider_type.wire_name())
+                .bind(&provider.issuer)
+                .bind(&provider.client_id)
+                .bind(&provider.sealed_secret)
+                .bind(&provider.email_claim)
+                .bind(ms(provider.created_at))
+                .execute(&mut *tx)
+                .await?;
+                insert_log(&mut tx, &event::provider_connected(provider, actor)).await?;
+                self.commit(tx, &[]).await
+            }
+
+            async fn disconnect_provider(&self, customer: &CustomerId, id: ProviderId, actor: &Actor) -> StoreResult<bool> {
+                let mut tx = self.write_tx().await?;
+                <$store>::lock_customer(&mut tx, customer).await?;
+                lifecycle::manage_identity_providers(authority(&mut tx, customer, actor).await?)?;
+                let row: Option<sql::ProviderRow> = sqlx::query_as(
+                    "SELECT id, customer_id, provider_type, issuer, client_id, sealed_secret, email_claim, created_at FROM identity_providers WHERE id = $1 AND customer_id = $2",
+                )
+                .bind(id.to_string())
+                .bind(customer.as_str())
+                .fetch_optional(&mut *tx)
+                .await?;
+                let Some(provider) = row.map(sql::identity_provider).transpose()? else {
+                    return Ok(false);
+                };
+                sqlx::query("DELETE FROM identity_providers WHERE id = $1").bind(id.to_string()).execute(&mut *tx).await?;
+                // A session does not record which of the customer's providers opened it: all of
+                // them end, and whoever still may signs in again.
+                sqlx::query("DELETE FROM sessions WHERE customer_id = $1").bind(customer.as_str()).execute(&mut *tx).await?;
+                insert_log(&mut tx, &event::provider_disconnected(&provider, OffsetDateTime::now_utc(), actor)).await?;
+                self.commit(tx, &[]).await?;
+                Ok(true)
+            }
+
+            async fn identity_provider(&self, id: ProviderId) -> StoreResult<Option<IdentityProvider>> {
+                sqlx::query_as::<_, sql::ProviderRow>(
+                    "SELECT id, customer_id, provider_type, issuer, client_id, sealed_secret, email_claim, created_at FROM identity_providers WHERE id = $1",
+                )
+                .bind(id.to_string())
+                .fetch_optional(&self.pool)
+                .await?
+                .map(sql::identity_provider)
+                .transpose()
+            }
+
+            async fn identity_providers(&self, customer: &CustomerId) -> StoreResult<Vec<IdentityProvider>> {
+                sqlx::query_as::<_, sql::ProviderRow>(
+                    "SELECT id, customer_id, provider_type, issuer, client_id, sealed_secret, email_claim, created_at FROM identity_providers WHERE customer_id = $1 ORDER BY created_at, id",
+                )
+                .bind(customer.as_str())
+                .fetch_all(&self.pool)
+                .await?
+                .into_iter()
+                .map(sql::identity_provider)
+                .collect()
+            }
+
+            async fn providers_for_email(&self, email: &Email) -> StoreResult<Vec<IdentityProvider>> {
+                sqlx::query_as::<_, sql::ProviderRow>(
+                    "SELECT p.id, p.customer_id, p.provider_type, p.issuer, p.client_id, p.sealed_secret, p.email_claim, \
+                     p.created_at FROM identity_providers p WHERE EXISTS (SELECT 1 FROM memberships m \
+                     JOIN admins a ON a.id = m.admin_id WHERE m.customer_id = p.customer_id AND m.email = $1 \
+                     AND a.provider = p.provider_type) ORDER BY p.customer_id, p.created_at, p.id LIMIT 20",
+                )
+                .bind(email.as_str())
+                .fetch_all(&self.pool)
+                .await?
+                .into_iter()
+                .map(sql::identity_provider)
+                .collect()
+            }
+
+            async fn begin_sign_in(&self, state_digest: &[u8], pending: &PendingSignIn, now: OffsetDateTime) -> StoreResult<()> {
+                let mut tx = self.write_tx().await?;
+                sqlx::query("DELETE FROM oidc_sign_ins WHERE expires_at <= $1").bind(ms(now)).execute(&mut *tx).await?;
+                sqlx::query(
+                    "INSERT INTO oidc_sign_ins (state_digest, provider_id, nonce, pkce_verifier, next_path, expires_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6)",
+                )
+                .bind(state_digest.to_vec())
+                .bind(pending.provider_id.to_string())
+                .bind(&pending.nonce)
+                .bind(&pending.pkce_verifier)
+                .bind(&pending.next_path)
+                .bind(ms(pending.expires_at))
+                .execute(&mut *tx)
+                .await?;
+                self.commit(tx, &[]).await
+            }
+
+            async fn take_sign_in(&self, state_digest: &[u8], now: OffsetDateTime) -> StoreResult<Option<PendingSignIn>> {
+                let mut tx = self.write_tx().await?;
+                let row: Option<(String, String, String, String, i64)> = sqlx::query_as(
+                    "DELETE FROM oidc_sign_ins WHERE state_digest = $1 \
+                     RETURNING provider_id, nonce, pkce_verifier, next_path, expires_at",
+                )
+                .bind(state_digest.to_vec())
+                .fetch_optional(&mut *tx)
+                .await?;
+                self.commit(tx, &[]).await?;
+                row.filter(|row| row.4 > ms(now))
+                    .map(|(provider, nonce, pkce_verifier, next_path, expires_at)| {
+                        Ok(PendingSignIn {
+                            provider_id: ProviderId::parse(&provider)?,
+                            nonce,
+                            pkce_verifier,
+                            next_path,
+                            expires_at: sql::from_ms(expires_at),
+                        })
+                    })
+                    .transpose()
+            }
+
+            async fn federated_admin(
+                &self,
+                provider: &IdentityProvider,
+                subject: &str,
+                verified_email: Option<&Email>,
+                now: OffsetDateTime,
+            ) -> StoreResult<Option<Admin>> {
+                let customer = &provider.customer_id;
+                let mut tx = self.write_tx().await?;
+                let linked: Option<(String,)> =
+                    sqlx::query_as("SELECT admin_id FROM federated_identities WHERE issuer = $1 AND subject = $2")
+                        .bind(&provider.issuer)
+                        .bind(subject)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                if let Some((admin,)) = linked {
+                    let member = load_member(&mut tx, customer, AdminId::parse(&admin)?).await?;
+                    tx.rollback().await?;
+                    return Ok(member.map(|m| m.admin));
+                }
+                // Candidates: the customer's administrators of the provider's type not yet linked
+                // to another subject of this issuer.
+                let by_subject: Vec<(String,)> = sqlx::query_as(
+                    "SELECT a.id FROM memberships m JOIN admins a ON a.id = m.admin_id \
+                     WHERE m.customer_id = $1 AND a.provider = $2 AND NOT EXISTS (SELECT 1 FROM federated_identities f \
+                     WHERE f.admin_id = a.id AND f.issuer = $3) AND a.external_id = $4 LIMIT 2",
+                )
+                    .bind(customer.as_str())
+                    .bind(provider.provider_type.wire_name())
+                    .bind(&provider.issuer)
+                    .bind(subject)
+                    .fetch_all(&mut *tx)
+                    .await?;
+                let mut changes = Vec::new();
+                let admin = match (by_subject.as_slice(), verified_email) {
+                    ([(only,)], _) => AdminId::parse(only)?,
+                    ([], Some(email)) => {
+                        let by_email: Vec<(String,)> =
+                            sqlx::query_as(
+                                "SELECT a.id FROM memberships m JOIN admins a ON a.id = m.admin_id \
+                     WHERE m.customer_id = $1 AND a.provider = $2 AND NOT EXISTS (SELECT 1 FROM federated_identities f \
+                     WHERE f.admin_id = a.id AND f.issuer = $3) AND a.external_id IS NULL AND m.email = $4 LIMIT 2",
+                            )
+                                .bind(customer.as_str())
+                                .bind(provider.provider_type.wire_name())
+                                .bind(&provider.issuer)
+                                .bind(email.as_str())
+                                .fetch_all(&mut *tx)
+                                .await?;
+                        let [(only,)] = by_email.as_slice() else {
+                            tx.rollback().await?;
+                            return Ok(None);
+                        };
+                        let admin = AdminId::parse(only)?;
+                        sqlx::query("UPDATE admins SET external_id = $1 WHERE id = $2 AND external_id IS NULL")
+                            .bind(subject)
+                            .bind(admin.to_string())
+                            .execute(&mut *tx)
+                            .await?;
+                        changes.push(Change::AdminChanged(admin));
+                        admin
+                    }
+                    _ => {
+                        tx.rollback().await?;
+                        return Ok(None);
+                    }
+                };
+                sqlx::query("INSERT INTO federated_identities (issuer, subject, admin_id, created_at) VALUES ($1, $2, $3, $4)")
+                    .bind(&provider.issuer)
+                    .bind(subject)
+                    .bind(admin.to_string())
+                    .bind(ms(now))
+                    .execute(&mut *tx)
+                    .await?;
+                let member = load_member(&mut tx, customer, admin).await?;
+                self.commit(tx, &changes).await?;
+                Ok(member.map(|m| m.admin))
+            }
+            // --- end of OpenID Connect sign-in ---
         }
     };
 }

@@ -71,7 +71,8 @@ impl InCustomer {
     /// The administrator's standing in the customer `raw` names, as it is now.
     pub async fn load(session: AdminSession, raw: &str, state: &AppState) -> Result<Self, ConsoleError> {
         let id = CustomerId::parse(raw).map_err(|_| ApiError::NotFound("customer"))?;
-        let memberships = state.store.memberships(session.admin.id).await.map_err(ApiError::from)?;
+        let mut memberships = state.store.memberships(session.admin.id).await.map_err(ApiError::from)?;
+        memberships.retain(|m| session.reaches(&m.customer.id));
         let several = memberships.len() > 1;
         // Not a member: the customer does not exist as far as this administrator can tell.
         let membership = memberships.into_iter().find(|m| m.customer.id == id).ok_or(ApiError::NotFound("customer"))?;

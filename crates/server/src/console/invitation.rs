@@ -137,7 +137,7 @@ pub async fn accept(State(state): State<AppState>, request: axum::extract::Reque
             Ok(None) => return explain(ApiError::NotFound("invitation")).into_response(),
             Err(error) => return ConsoleError::from(ApiError::from(error)).into_response(),
         };
-        match session::start(&state, &admin).await {
+        match session::start(&state, &admin, None).await {
             Ok((cookie, _)) => {
                 let mut response = Redirect::to(&home).into_response();
                 response.headers_mut().append(header::SET_COOKIE, cookie);

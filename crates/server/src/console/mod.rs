@@ -10,6 +10,8 @@ mod administrators;
 mod api_access;
 mod error;
 mod extract;
+mod federation;
+mod identity_providers;
 mod invitation;
 mod layout;
 mod lists;
@@ -47,6 +49,8 @@ pub fn router(state: AppState) -> Router<AppState> {
     let console = Router::new()
         .route("/", get(session_pages::start))
         .route("/sign-in", get(session_pages::sign_in_page).post(session_pages::sign_in))
+        .route("/sign-in/provider", axum::routing::post(federation::start))
+        .route("/sign-in/callback", get(federation::callback))
         .route("/sign-out", axum::routing::post(session_pages::sign_out))
         .route("/c/{customer}", get(session_pages::home))
         .route("/c/{customer}/api-access", get(api_access::page).post(api_access::create))
@@ -71,6 +75,8 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/c/{customer}/administrators/{id}/reinvite", axum::routing::post(administrators::reinvite))
         .route("/invitation", get(invitation::page).post(invitation::accept))
         .route("/c/{customer}/suspend-disabled-owners", axum::routing::post(administrators::suspend_disabled_owners))
+        .route("/c/{customer}/identity-providers", get(identity_providers::list).post(identity_providers::connect))
+        .route("/c/{customer}/identity-providers/{id}/disconnect", axum::routing::post(identity_providers::disconnect))
         .route("/c/{customer}/notifications", get(activity::notifications))
         .route("/c/{customer}/system-log", get(activity::system_log))
         .route("/static/console.css", get(|| asset("text/css; charset=utf-8", CSS)))

@@ -21,8 +21,23 @@ use crate::{ops, password};
 
 /// Ties the sign-in form to the browser that loaded it (there is no session yet to hold a CSRF
 /// token), so another site cannot sign a victim in to the attacker's account.
-const SIGN_IN_COOKIE: &str = "tg_signin";
+pub(super) const SIGN_IN_COOKIE: &str = "tg_signin";
 const SIGN_IN_FORM_LIFETIME: u64 = 30 * 60;
+
+/// A provider the sign-in page offers for what the person entered.
+pub(super) struct ProviderChoice {
+    pub id: String,
+    pub label: String,
+}
+
+/// The identity-provider half of the sign-in page.
+#[derive(Default)]
+pub(super) struct ProviderForm<'a> {
+    /// The e-mail or customer id entered.
+    pub who: &'a str,
+    pub choices: Vec<ProviderChoice>,
+    pub error: Option<&'a str>,
+}
 
 #[derive(Template)]
 #[template(path = "sign_in.html")]
@@ -33,12 +48,25 @@ struct SignInPage<'a> {
     email: &'a str,
     error: Option<&'a str>,
     password_max: usize,
+    provider: ProviderForm<'a>,
 }
 
 /// The sign-in form with a fresh form token, in the page and in a cookie scoped to the form.
 fn sign_in_form(state: &AppState, status: StatusCode, next: &str, email: &str, error: Option<&str>) -> Response {
+    sign_in_page_with(state, status, next, email, error, ProviderForm::default())
+}
+
+/// The sign-in page, with the identity-provider form as given.
+pub(super) fn sign_in_page_with(
+    state: &AppState,
+    status: StatusCode,
+    next: &str,
+    email: &str,
+    error: Option<&str>,
+    provider: ProviderForm<'_>,
+) -> Response {
     let token = random_token();
-    let page = SignInPage { token: &token, next, email, error, password_max: password::MAX_PASSWORD_LEN };
+    let page = SignInPage { token: &token, next, email, error, password_max: password::MAX_PASSWORD_LEN, provider };
     let mut response = render(status, &page);
     let cookie = session::cookie(state, SIGN_IN_COOKIE, &token, SIGN_IN_PATH, SIGN_IN_FORM_LIFETIME);
     if let Ok(value) = HeaderValue::from_str(&cookie) {
@@ -53,7 +81,7 @@ pub struct Next {
 }
 
 /// Where to go once signed in: `next` if it is a local console page, else the console's start.
-fn destination(next: Option<&str>) -> &str {
+pub(super) fn destination(next: Option<&str>) -> &str {
     next.and_then(next::local_path).unwrap_or(PREFIX)
 }
 
@@ -99,7 +127,7 @@ pub async fn sign_in(State(state): State<AppState>, request: axum::extract::Requ
             return page;
         }
     };
-    match session::start(&state, &admin).await {
+    match session::start(&state, &admin, None).await {
         Ok((cookie, _)) => {
             let mut response = Redirect::to(next).into_response();
             let headers = response.headers_mut();
@@ -135,7 +163,8 @@ struct PickerPage {
 
 /// `GET /console` — straight into the customer when there is one, else a choice.
 pub async fn start(State(state): State<AppState>, Signed(session): Signed) -> Result<Response, ConsoleError> {
-    let memberships = state.store.memberships(session.admin.id).await.map_err(ApiError::from)?;
+    let mut memberships = state.store.memberships(session.admin.id).await.map_err(ApiError::from)?;
+    memberships.retain(|m| session.reaches(&m.customer.id));
     if let [only] = memberships.as_slice() {
         return Ok(Redirect::to(&format!("/console/c/{}", only.customer.id)).into_response());
     }
@@ -150,10 +179,14 @@ struct HomePage {
     layout: Layout,
     base: String,
     access: String,
+    /// Full administrators also manage the customer's identity providers.
+    full: bool,
 }
 
 /// `GET /console/c/{customer}`
 pub async fn home(ctx: InCustomer) -> Response {
-    let page = HomePage { layout: ctx.layout("Home", Section::Home), base: ctx.base(), access: describe(ctx.access()) };
+    let full = ctx.access() == trustgate_core::access::Access::Full;
+    let page =
+        HomePage { layout: ctx.layout("Home", Section::Home), base: ctx.base(), access: describe(ctx.access()), full };
     render(StatusCode::OK, &page)
 }

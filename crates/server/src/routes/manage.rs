@@ -48,7 +48,7 @@ pub async fn sign_in(
     Json(form): Json<SignIn>,
 ) -> Result<Response, ApiError> {
     let admin = crate::ops::authenticate(&state, &form.email, form.password, source).await?;
-    let (cookie, session) = session::start(&state, &admin).await?;
+    let (cookie, session) = session::start(&state, &admin, None).await?;
     let mut response = axum::Json(who_am_i(&state, &admin, &session).await?).into_response();
     response.headers_mut().insert(header::SET_COOKIE, cookie);
     Ok(response)
@@ -92,6 +92,7 @@ async fn who_am_i(state: &AppState, admin: &Admin, session: &Session) -> Result<
         .memberships(admin.id)
         .await?
         .into_iter()
+        .filter(|m| session.customer_id.as_ref().is_none_or(|only| *only == m.customer.id))
         .map(|m| CustomerAccess {
             id: m.customer.id.to_string(),
             name: m.customer.name,

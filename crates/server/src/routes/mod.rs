@@ -5,6 +5,7 @@
 mod administrators;
 mod discovery;
 mod doc;
+mod identity_providers;
 mod manage;
 mod meta;
 pub(crate) mod notifications;
@@ -55,6 +56,8 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(provisioning::list_tokens, provisioning::create_token))
         .routes(routes!(provisioning::revoke_token))
         .routes(routes!(provisioning::disabled_owners))
+        .routes(routes!(identity_providers::list, identity_providers::connect))
+        .routes(routes!(identity_providers::disconnect))
         .routes(routes!(meta::health))
         .routes(routes!(meta::ready))
         .routes(routes!(meta::openapi))

@@ -905,6 +905,7 @@ async fn every_console_page_has_no_serious_or_critical_axe_violations() {
         ("system log", format!("{c}/system-log")),
         ("system log, nothing found", format!("{c}/system-log?actor=nobody")),
         ("notifications", format!("{c}/notifications")),
+        ("identity providers", format!("{c}/identity-providers")),
         ("not found", format!("{c}/nowhere")),
     ] {
         browser.goto(&path).await;
@@ -1160,4 +1161,134 @@ async fn a_clients_secrets_panel_adds_a_secret_shown_once_and_deletes_the_old_on
     assert_eq!(browser.find_all("#secrets tbody tr").await.len(), 1);
     assert_eq!(grant(client.secret.clone()).await, StatusCode::BAD_REQUEST, "the deleted secret grants no more");
     assert_eq!(grant(secret).await, StatusCode::OK);
+}
+
+/// Issue #12: the operator connects the customer's OpenID provider (a real `oidc-provider`) with
+/// the CLI, and an administrator signs in through the provider's own pages in Chromium.
+#[tokio::test]
+async fn an_administrator_signs_in_in_the_browser_through_the_customers_openid_provider() {
+    let Some(browser) = Browser::start().await else { return };
+    let store = TempDir::new();
+    let data = store.path().to_owned();
+    let sqlite: std::sync::Arc<dyn trustgate_store::Store> =
+        std::sync::Arc::new(trustgate_store::SqliteStore::open(&data).await.unwrap());
+    let key = trustgate_server::cli::server_key(&data).unwrap();
+    let config = trustgate_server::ServerConfig { allow_http_issuers: true, ..Default::default() };
+    let app = TestApp::start_with(sqlite, key, store, None, config, None).await;
+    let accounts = serde_json::json!({ "ada": { "email": "ada@example.com", "email_verified": true } });
+    let Some(idp) = crate::idp::Idp::start(&app.url, accounts).await else { return };
+    let customer = app.customer().await;
+    app.cli(&[
+        "admin",
+        "add",
+        "--customer",
+        customer.as_str(),
+        "--email",
+        "ada@example.com",
+        "--name",
+        "Ada",
+        "--access",
+        "full",
+        "--provider",
+        "okta",
+        "--external-id",
+        "ada",
+    ])
+    .await;
+    let connected = app
+        .cli_with_input(
+            &[
+                "provider",
+                "connect",
+                "--customer",
+                customer.as_str(),
+                "--type",
+                "okta",
+                "--issuer",
+                &idp.issuer,
+                "--client-id",
+                crate::idp::CLIENT_ID,
+            ],
+            Some(&format!("{}\n", crate::idp::CLIENT_SECRET)),
+        )
+        .await;
+    assert_eq!(connected["providerType"], "CitrixSts");
+    assert_eq!(connected["externalProviderType"], "Okta");
+    let listed = app.cli(&["provider", "list", "--customer", customer.as_str()]).await;
+    assert_eq!(listed["items"][0]["issuer"], idp.issuer.as_str());
+
+    browser.goto(&app.url("/console/sign-in")).await;
+    browser.type_into("#who", "ada@example.com").await;
+    browser.click("#sign-in-provider").await;
+    browser.wait_for_url(|u| u.starts_with(&idp.issuer)).await;
+    browser.type_into("input[name=login]", "ada").await;
+    browser.type_into("input[name=password]", "any").await;
+    browser.click("button[type=submit]").await;
+    browser.wait_for_url(|u| u.ends_with(&format!("/console/c/{customer}"))).await;
+    assert_eq!(browser.text_of("#customer-id").await, customer.as_str());
+    shoot(&browser, "signed-in-through-provider").await;
+
+    let id = listed["items"][0]["id"].as_str().unwrap().to_owned();
+    app.cli(&["provider", "disconnect", "--customer", customer.as_str(), "--id", &id]).await;
+    browser.goto(&app.url(&format!("/console/c/{customer}"))).await;
+    browser.wait_for_url(|u| u.contains("/console/sign-in")).await;
+}
+
+#[tokio::test]
+async fn a_full_administrator_connects_and_disconnects_an_identity_provider_in_the_console() {
+    let app = app().await;
+    let customer = app.customer().await;
+    let (_, full) = console_session(&app, &customer, Access::Full).await;
+    let (_, limited) = console_session(&app, &customer, custom(&[Permission::Administrators])).await;
+    let path = format!("/console/c/{customer}/identity-providers");
+
+    assert_eq!(get(&app, &limited, &path).await.0, StatusCode::FORBIDDEN);
+    let (status, home) = get(&app, &full, &format!("/console/c/{customer}")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(home.contains("id=\"identity-providers-tile\""));
+
+    let form = |issuer: &'static str| {
+        [
+            ("type", "AzureAd"),
+            ("issuer", issuer),
+            ("client_id", "trustgate-app"),
+            ("client_secret", "a-console-secret"),
+            ("email_claim", "upn"),
+        ]
+    };
+    let with_csrf = |fields: [(&'static str, &'static str); 5], csrf: String| {
+        let mut all: Vec<(String, String)> = fields.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        all.push(("csrf".to_owned(), csrf));
+        all
+    };
+    let send = |fields: Vec<(String, String)>, session: &Session| {
+        let pairs: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let body = serde_urlencoded::to_string(pairs).unwrap();
+        http()
+            .post(app.url(&path))
+            .header("cookie", &session.cookie)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+    };
+    let refused = send(with_csrf(form("ftp://login.example.com"), limited.csrf.clone()), &limited).await.unwrap();
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    let invalid = send(with_csrf(form("ftp://login.example.com"), full.csrf.clone()), &full).await.unwrap();
+    assert_eq!(invalid.status(), StatusCode::BAD_REQUEST);
+    assert!(invalid.text().await.unwrap().contains("https URL"));
+    let tenant = "https://login.microsoftonline.com/tenant/v2.0";
+    let connected = send(with_csrf(form(tenant), full.csrf.clone()), &full).await.unwrap();
+    assert_eq!(connected.status(), StatusCode::SEE_OTHER);
+
+    let (status, page) = get(&app, &full, &path).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains(tenant) && page.contains("trustgate-app") && page.contains("upn"), "{page}");
+    assert!(!page.contains("a-console-secret"), "the secret is never shown again");
+    assert!(page.contains("/console/sign-in/callback"), "the redirect URI to register");
+
+    let id = app.store.identity_providers(&customer).await.unwrap()[0].id;
+    let gone = post(&app, &full, &format!("{path}/{id}/disconnect"), &[("csrf", &full.csrf)]).await;
+    assert_eq!(gone.status(), StatusCode::SEE_OTHER);
+    assert!(get(&app, &full, &path).await.1.contains("id=\"no-providers\""));
+    assert_eq!(app.log_types(&customer).await.iter().filter(|t| t.contains("identityprovider")).count(), 2);
 }

@@ -412,6 +412,7 @@ impl TestApp {
             admin_id: admin.id,
             csrf_token: csrf.clone(),
             expires_at: now + time::Duration::hours(1),
+            customer_id: None,
         };
         self.store.create_session(&self.server_key.digest(&id), &session, now).await.expect("create session");
         Session { cookie: format!("tg_session={id}"), csrf }
@@ -421,6 +422,11 @@ impl TestApp {
     /// The server runs on this test's thread: waiting for the command there would freeze a server
     /// task holding SQLite's write lock, and the command would wait for that lock until it failed.
     pub async fn cli(&self, args: &[&str]) -> Value {
+        self.cli_with_input(args, None).await
+    }
+
+    /// [`Self::cli`] with `input` on the command's standard input.
+    pub async fn cli_with_input(&self, args: &[&str], input: Option<&str>) -> Value {
         let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_trustgate"));
         command.arg("--data-dir").arg(self.dir.path()).arg("--json");
         if let Some(url) = self.database_url() {
@@ -428,13 +434,22 @@ impl TestApp {
         }
         command
             .args(args)
-            .stdin(std::process::Stdio::null())
+            .stdin(if input.is_some() { std::process::Stdio::piped() } else { std::process::Stdio::null() })
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
             .env_remove("TRUSTGATE_SERVER_KEY")
             .env("TRUSTGATE_ADMIN_PASSWORD", "another horse battery staple");
-        let output = tokio::task::spawn_blocking(move || command.output())
-            .await
-            .expect("the command's thread")
-            .expect("run trustgate");
+        let input = input.map(str::to_owned);
+        let output = tokio::task::spawn_blocking(move || {
+            let mut child = command.spawn()?;
+            if let (Some(input), Some(mut stdin)) = (input, child.stdin.take()) {
+                std::io::Write::write_all(&mut stdin, input.as_bytes())?;
+            }
+            child.wait_with_output()
+        })
+        .await
+        .expect("the command's thread")
+        .expect("run trustgate");
         assert!(output.status.success(), "trustgate {args:?} failed: {}", String::from_utf8_lossy(&output.stderr));
         serde_json::from_slice(&output.stdout).expect("JSON output")
     }

@@ -7,6 +7,7 @@
 //! The suite under `suite/` runs twice: on SQLite and on PostgreSQL.
 
 mod harness;
+mod idp;
 mod serving;
 
 mod backup;
@@ -42,6 +43,7 @@ mod sqlite {
 
     mod administrators;
     mod calls;
+    mod federation;
     mod invitations;
     mod keys;
     mod lifecycle;
@@ -74,6 +76,7 @@ mod postgres {
 
     mod administrators;
     mod calls;
+    mod federation;
     mod invitations;
     mod keys;
     mod lifecycle;

@@ -77,6 +77,7 @@ async fn every_success_response_with_a_body_declares_its_schema() {
             "DELETE /administrators/{id} 200",
             "DELETE /api/v1/customers/{customer}/api-clients/{id} 204",
             "DELETE /api/v1/customers/{customer}/api-clients/{id}/secrets/{secretId} 204",
+            "DELETE /api/v1/customers/{customer}/identity-providers/{id} 204",
             "DELETE /api/v1/customers/{customer}/scim-tokens/{id} 204",
             "DELETE /api/v1/customers/{customer}/service-principals/{id} 204",
             "DELETE /api/v1/session 204",

@@ -1,0 +1,50 @@
+// A real OpenID provider (the `oidc-provider` package) for the console sign-in tests, on an
+// ephemeral loopback port. Usage: node oidc_provider.mjs '<config JSON>'
+// where the config is { "clients": [{ "client_id", "client_secret", "redirect_uris": [...] }],
+// "accounts": { "<login>": { "email": ..., "email_verified": true, ... } } }.
+// Its developer login page takes any login named in `accounts` (any password); consent is
+// skipped. PKCE (S256) is required of every client. Prints the issuer URL on one line, then
+// serves until its standard input closes (so it never outlives the test).
+import http from 'node:http';
+import * as jose from 'jose';
+import Provider from 'oidc-provider';
+
+const config = JSON.parse(process.argv[2]);
+const { privateKey } = await jose.generateKeyPair('RS256', { extractable: true });
+const jwk = { ...(await jose.exportJWK(privateKey)), kid: 'test-rs256', use: 'sig', alg: 'RS256' };
+
+const server = http.createServer();
+await new Promise((resolve) => { server.listen(0, '127.0.0.1', resolve); });
+const issuer = `http://127.0.0.1:${server.address().port}`;
+
+const provider = new Provider(issuer, {
+  clients: config.clients.map((c) => ({
+    grant_types: ['authorization_code'], response_types: ['code'], token_endpoint_auth_method: 'client_secret_basic', ...c,
+  })),
+  jwks: { keys: [jwk] },
+  cookies: { keys: ['trustgate-test-cookie-key'] },
+  pkce: { required: () => true },
+  // Claims of the requested scopes go into the ID token itself: Trustgate reads no userinfo.
+  conformIdTokenClaims: false,
+  claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['name', 'upn'] },
+  features: { devInteractions: { enabled: true } },
+  async findAccount(_ctx, id) {
+    const account = config.accounts[id];
+    if (!account) return undefined;
+    return { accountId: id, claims: async () => ({ sub: id, ...account }) };
+  },
+  // A first-party client: the person is not asked to consent.
+  async loadExistingGrant(ctx) {
+    const grant = new ctx.oidc.provider.Grant({ clientId: ctx.oidc.client.clientId, accountId: ctx.oidc.session.accountId });
+    grant.addOIDCScope('openid email profile');
+    await grant.save();
+    return grant;
+  },
+});
+provider.on('server_error', (_ctx, error) => { console.error(error); });
+server.on('request', provider.callback());
+console.log(issuer);
+// Anything else the package prints goes to standard error, which the test does not read.
+console.log = console.error;
+process.stdin.resume();
+process.stdin.on('end', () => { server.close(); process.exit(0); });

@@ -1,0 +1,401 @@
+//! Console sign-in through the customer's OpenID provider (issue #12), against a real provider
+//! (npm `oidc-provider`): administrators are matched by (issuer, subject), the session reaches the
+//! provider's customer only, and every refusal (cancelled, bad or replayed state, a code from
+//! another sign-in, a provider that is not the issuer it claims) explains itself and signs nobody in.
+
+use reqwest::{Method, StatusCode};
+use secrecy::SecretString;
+use serde_json::{json, Value};
+use time::OffsetDateTime;
+use trustgate_core::access::{Access, Permission};
+use trustgate_core::admin::{Admin, AdminStatus, Email, Provider};
+use trustgate_core::event::Actor;
+use trustgate_core::federation::{IdentityProvider, DEFAULT_EMAIL_CLAIM};
+use trustgate_core::ids::{AdminId, CustomerId, ProviderId};
+use trustgate_server::ServerConfig;
+
+use crate::harness::{custom, Session, TestApp};
+use crate::idp::{self, Idp, Jar};
+
+async fn app_and_idp(accounts: Value) -> Option<(TestApp, Idp)> {
+    let app = super::app_with(ServerConfig { allow_http_issuers: true, ..ServerConfig::default() }).await?;
+    let idp = Idp::start(&app.url, accounts).await?;
+    Some((app, idp))
+}
+
+fn ada() -> Value {
+    json!({
+        "ada": { "email": "ada@example.com", "email_verified": true, "name": "Ada" },
+        "unverified": { "email": "ada@example.com", "email_verified": false },
+    })
+}
+
+async fn connect(app: &TestApp, customer: &CustomerId, issuer: &str) -> IdentityProvider {
+    let id = ProviderId::generate();
+    let provider = IdentityProvider {
+        id,
+        customer_id: customer.clone(),
+        provider_type: Provider::Okta,
+        issuer: issuer.to_owned(),
+        client_id: idp::CLIENT_ID.to_owned(),
+        sealed_secret: app.state.secret_vault.seal(id, &SecretString::from(idp::CLIENT_SECRET.to_owned())),
+        email_claim: DEFAULT_EMAIL_CLAIM.to_owned(),
+        created_at: OffsetDateTime::now_utc(),
+    };
+    app.store.connect_provider(&provider, &Actor::System).await.expect("connect the provider");
+    provider
+}
+
+/// An Okta administrator of `customer`, known there by `email`, with `subject` as external id.
+async fn okta_admin(app: &TestApp, customer: &CustomerId, email: &str, subject: Option<&str>) -> AdminId {
+    let admin = Admin {
+        id: AdminId::generate(),
+        email: Email::parse(email).unwrap(),
+        display_name: "Ada".to_owned(),
+        provider: Provider::Okta,
+        external_id: subject.map(str::to_owned),
+        status: AdminStatus::Active,
+        created_at: OffsetDateTime::now_utc(),
+    };
+    app.store.create_admin(&admin, None).await.unwrap();
+    app.store.add_member(customer, admin.id, Access::Full, &Actor::System).await.unwrap();
+    admin.id
+}
+
+/// Starts a sign-in from the console's sign-in page for `who`: the provider's authorization URL
+/// and the browser's cookies (the one binding the sign-in to it among them).
+async fn begin(app: &TestApp, who: &str) -> (String, Jar) {
+    let http = idp::no_redirects();
+    let mut jar = Jar::default();
+    let page = http.get(app.url("/console/sign-in")).send().await.unwrap();
+    jar.keep(&page);
+    let html = page.text().await.unwrap();
+    let token = html.split("name=\"csrf\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_owned();
+    let response = http
+        .post(app.url("/console/sign-in/provider"))
+        .header("cookie", jar.header())
+        .form(&[("csrf", token.as_str()), ("next", "/console"), ("who", who)])
+        .send()
+        .await
+        .unwrap();
+    jar.keep(&response);
+    let status = response.status();
+    let page = response.text().await.unwrap();
+    assert_eq!(status, StatusCode::OK, "{page}");
+    let link = page.split("id=\"continue-to-provider\" href=\"").nth(1).expect("the way on").split('"').next().unwrap();
+    (link.replace("&amp;", "&").replace("&#x2f;", "/").replace("&#38;", "&"), jar)
+}
+
+/// The browser arriving back at `url` with `jar`: status, page, and the session cookie if any.
+async fn arrive(url: &str, jar: &Jar) -> (StatusCode, String, Option<Session>) {
+    let response = idp::no_redirects().get(url).header("cookie", jar.header()).send().await.unwrap();
+    let mut after = Jar::default();
+    after.keep(&response);
+    let status = response.status();
+    let page = response.text().await.unwrap();
+    let session = after.get("tg_session").map(|id| Session { cookie: format!("tg_session={id}"), csrf: String::new() });
+    (status, page, session)
+}
+
+async fn sign_in_as(app: &TestApp, idp: &Idp, who: &str, login: &str) -> (StatusCode, String, Option<Session>) {
+    let (authorize, jar) = begin(app, who).await;
+    let back = idp::log_in(idp, &authorize, login).await;
+    arrive(&back, &jar).await
+}
+
+#[tokio::test]
+async fn an_administrator_signs_in_through_the_customers_provider_into_that_customer_only() {
+    let Some((app, idp)) = app_and_idp(ada()).await else { return };
+    let (acme, other) = (app.customer().await, app.customer().await);
+    let provider = connect(&app, &acme, &idp.issuer).await;
+    let admin = okta_admin(&app, &acme, "ada@example.com", Some("ada")).await;
+    app.store.add_member(&other, admin, Access::Full, &Actor::System).await.unwrap();
+
+    let (authorize, jar) = begin(&app, acme.as_str()).await;
+    assert!(authorize.starts_with(&format!("{}/auth?", idp.issuer)), "{authorize}");
+    for part in ["code_challenge_method=S256", "code_challenge=", "nonce=", "state=", "response_type=code"] {
+        assert!(authorize.contains(part), "{part} missing from {authorize}");
+    }
+    assert!(jar.get("tg_oidc_state").is_some(), "the sign-in is bound to the browser");
+    let back = idp::log_in(&idp, &authorize, "ada").await;
+    let (status, page, session) = arrive(&back, &jar).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(page.contains(&format!("/console/c/{acme}")), "{page}");
+    let mut session = session.expect("a session cookie");
+
+    let (status, me) = app.as_admin(&session, Method::GET, "/api/v1/session", None).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert_eq!(me["admin"]["id"], admin.to_string());
+    let customers: Vec<&str> = me["customers"].as_array().unwrap().iter().map(|c| c["id"].as_str().unwrap()).collect();
+    assert_eq!(customers, [acme.as_str()], "the provider vouches for this customer only");
+    session.csrf = me["csrfToken"].as_str().unwrap().to_owned();
+    let (status, _) =
+        app.as_admin(&session, Method::GET, &format!("/api/v1/customers/{other}/api-clients"), None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{page}");
+    let console = |customer: &CustomerId| {
+        idp::no_redirects()
+            .get(app.url(&format!("/console/c/{customer}")))
+            .header("cookie", session.cookie.clone())
+            .send()
+    };
+    assert_eq!(console(&acme).await.unwrap().status(), StatusCode::OK);
+    assert_eq!(console(&other).await.unwrap().status(), StatusCode::NOT_FOUND);
+
+    let records = app.log_of(&acme, "platform:signin/success").await;
+    assert_eq!(records.len(), 1);
+    assert_eq!(records[0].actor_id.as_deref(), Some(admin.to_string().as_str()));
+    assert!(records[0].message.contains(&provider.issuer), "{}", records[0].message);
+    assert!(app.log_of(&other, "platform:signin/success").await.is_empty());
+}
+
+#[tokio::test]
+async fn an_administrator_without_a_subject_is_linked_by_verified_email_once_then_known_by_subject() {
+    let Some((app, idp)) = app_and_idp(ada()).await else { return };
+    let acme = app.customer().await;
+    connect(&app, &acme, &idp.issuer).await;
+    let admin = okta_admin(&app, &acme, "ada@example.com", None).await;
+
+    let (status, page, session) = sign_in_as(&app, &idp, "ada@example.com", "ada").await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(session.is_some());
+    let linked = app.store.admin(admin).await.unwrap().unwrap();
+    assert_eq!(linked.external_id.as_deref(), Some("ada"), "the subject is now the external id");
+
+    // Known by (issuer, subject) from now on, whatever e-mail the customer gives them.
+    let (status, page, session) = sign_in_as(&app, &idp, acme.as_str(), "ada").await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(session.is_some());
+}
+
+#[tokio::test]
+async fn an_unverified_email_or_an_unknown_subject_signs_nobody_in() {
+    let Some((app, idp)) = app_and_idp(ada()).await else { return };
+    let acme = app.customer().await;
+    connect(&app, &acme, &idp.issuer).await;
+    let admin = okta_admin(&app, &acme, "ada@example.com", None).await;
+    // A local administrator with the same e-mail is someone else: never reached through a provider.
+    let local = app.admin(&acme, Access::Full).await;
+    let _ = local;
+
+    let (status, page, session) = sign_in_as(&app, &idp, acme.as_str(), "unverified").await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{page}");
+    assert!(page.contains("not an administrator of this customer"), "{page}");
+    assert!(session.is_none());
+    assert_eq!(app.store.admin(admin).await.unwrap().unwrap().external_id, None, "nobody was linked");
+}
+
+#[tokio::test]
+async fn a_cancelled_sign_in_explains_itself_on_the_sign_in_page() {
+    let Some((app, idp)) = app_and_idp(ada()).await else { return };
+    let acme = app.customer().await;
+    connect(&app, &acme, &idp.issuer).await;
+    okta_admin(&app, &acme, "ada@example.com", Some("ada")).await;
+
+    let (authorize, jar) = begin(&app, acme.as_str()).await;
+    let back = idp::cancel(&idp, &authorize).await;
+    assert!(back.contains("error=access_denied"), "{back}");
+    let (status, page, session) = arrive(&back, &jar).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{page}");
+    assert!(page.contains("cancelled or refused at your identity provider (access_denied)"), "{page}");
+    assert!(page.contains("id=\"provider-error\""), "shown on the sign-in page: {page}");
+    assert!(session.is_none());
+}
+
+#[tokio::test]
+async fn a_state_is_used_once_and_only_by_the_browser_that_started_the_sign_in() {
+    let Some((app, idp)) = app_and_idp(ada()).await else { return };
+    let acme = app.customer().await;
+    connect(&app, &acme, &idp.issuer).await;
+    okta_admin(&app, &acme, "ada@example.com", Some("ada")).await;
+
+    let (authorize, jar) = begin(&app, acme.as_str()).await;
+    let back = idp::log_in(&idp, &authorize, "ada").await;
+    // Another browser (an attacker's link in a victim's): no binding cookie, nobody signed in.
+    let (status, page, session) = arrive(&back, &Jar::default()).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{page}");
+    assert!(page.contains("started in another browser"), "{page}");
+    assert!(session.is_none());
+    // The browser that started it still can, once.
+    let (status, _, session) = arrive(&back, &jar).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(session.is_some());
+    let (status, page, session) = arrive(&back, &jar).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "a replayed state is refused");
+    assert!(page.contains("already used"), "{page}");
+    assert!(session.is_none());
+}
+
+#[tokio::test]
+async fn a_code_issued_to_another_sign_in_fails_its_pkce_check() {
+    let Some((app, idp)) = app_and_idp(ada()).await else { return };
+    let acme = app.customer().await;
+    connect(&app, &acme, &idp.issuer).await;
+    okta_admin(&app, &acme, "ada@example.com", Some("ada")).await;
+
+    let (first, _) = begin(&app, acme.as_str()).await;
+    let (_, second_jar) = begin(&app, acme.as_str()).await;
+    let stolen = idp::log_in(&idp, &first, "ada").await;
+    let code = stolen.split("code=").nth(1).unwrap().split('&').next().unwrap();
+    let second_state = second_jar.get("tg_oidc_state").unwrap();
+    let replayed = app.url(&format!("/console/sign-in/callback?code={code}&state={second_state}"));
+    let (status, page, session) = arrive(&replayed, &second_jar).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{page}");
+    assert!(page.contains("did not check out"), "{page}");
+    assert!(page.contains("invalid_grant"), "the provider refused the code verifier: {page}");
+    assert!(session.is_none());
+}
+
+#[tokio::test]
+async fn a_provider_that_is_not_the_issuer_connected_is_refused() {
+    let Some((app, idp)) = app_and_idp(ada()).await else { return };
+    let acme = app.customer().await;
+    // The same provider under another name: its discovery document names another issuer.
+    let other_name = idp.issuer.replace("127.0.0.1", "localhost");
+    connect(&app, &acme, &other_name).await;
+
+    let http = idp::no_redirects();
+    let mut jar = Jar::default();
+    let page = http.get(app.url("/console/sign-in")).send().await.unwrap();
+    jar.keep(&page);
+    let html = page.text().await.unwrap();
+    let token = html.split("name=\"csrf\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_owned();
+    let response = http
+        .post(app.url("/console/sign-in/provider"))
+        .header("cookie", jar.header())
+        .form(&[("csrf", token.as_str()), ("next", "/console"), ("who", acme.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_GATEWAY);
+    let page = response.text().await.unwrap();
+    assert!(page.contains("answered something unexpected"), "{page}");
+    assert!(page.contains("issuer"), "{page}");
+}
+
+#[tokio::test]
+async fn a_disabled_administrator_is_refused_and_the_refusal_is_logged() {
+    let Some((app, idp)) = app_and_idp(ada()).await else { return };
+    let acme = app.customer().await;
+    connect(&app, &acme, &idp.issuer).await;
+    let admin = okta_admin(&app, &acme, "ada@example.com", Some("ada")).await;
+    app.store.set_admin_status(admin, AdminStatus::Disabled, &Actor::System).await.unwrap();
+
+    let (status, page, session) = sign_in_as(&app, &idp, acme.as_str(), "ada").await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{page}");
+    assert!(page.contains("disabled at your identity provider"), "{page}");
+    assert!(session.is_none());
+    let refused = app.log_of(&acme, "platform:signin/failure").await;
+    assert_eq!(refused.len(), 1);
+    assert!(refused[0].message.contains("disabled"), "{}", refused[0].message);
+}
+
+#[tokio::test]
+async fn the_sign_in_page_offers_providers_for_an_email_and_says_when_there_is_none() {
+    let Some((app, idp)) = app_and_idp(ada()).await else { return };
+    let acme = app.customer().await;
+    connect(&app, &acme, &idp.issuer).await;
+    okta_admin(&app, &acme, "ada@example.com", Some("ada")).await;
+
+    let (authorize, _) = begin(&app, "Ada@Example.com").await;
+    assert!(authorize.starts_with(&idp.issuer), "{authorize}");
+
+    let http = idp::no_redirects();
+    let mut jar = Jar::default();
+    let page = http.get(app.url("/console/sign-in")).send().await.unwrap();
+    jar.keep(&page);
+    let html = page.text().await.unwrap();
+    let token = html.split("name=\"csrf\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_owned();
+    let response = http
+        .post(app.url("/console/sign-in/provider"))
+        .header("cookie", jar.header())
+        .form(&[("csrf", token.as_str()), ("next", "/console"), ("who", "nobody@example.com")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    assert!(response.text().await.unwrap().contains("No identity provider is connected"));
+}
+
+#[tokio::test]
+async fn only_full_administrators_connect_providers_and_the_client_secret_is_stored_sealed() {
+    let Some(app) = super::app().await else { return };
+    let acme = app.customer().await;
+    let full = app.admin(&acme, Access::Full).await;
+    let limited = app.admin(&acme, custom(&[Permission::Administrators])).await;
+    let as_admin = |admin: &crate::harness::TestAdmin| Actor::Admin { id: admin.id, name: admin.email.clone() };
+    let provider = |issuer: &str| {
+        let id = ProviderId::generate();
+        IdentityProvider {
+            id,
+            customer_id: acme.clone(),
+            provider_type: Provider::AzureAd,
+            issuer: issuer.to_owned(),
+            client_id: "trustgate".to_owned(),
+            sealed_secret: app.state.secret_vault.seal(id, &SecretString::from("very-secret-value".to_owned())),
+            email_claim: "upn".to_owned(),
+            created_at: OffsetDateTime::now_utc(),
+        }
+    };
+    let refused = app.store.connect_provider(&provider("https://login.example.com/a"), &as_admin(&limited)).await;
+    assert!(refused.is_err(), "Custom access does not connect providers");
+    let connected = provider("https://login.example.com/b");
+    app.store.connect_provider(&connected, &as_admin(&full)).await.unwrap();
+    let again = app.store.connect_provider(&provider("https://login.example.com/b"), &as_admin(&full)).await;
+    assert!(again.is_err(), "one connection per issuer and customer");
+
+    let stored = app.store.identity_providers(&acme).await.unwrap();
+    assert_eq!(stored.len(), 1);
+    assert!(!stored[0].sealed_secret.windows(17).any(|w| w == b"very-secret-value"));
+    let records = app.log_of(&acme, "platform:identityprovider/connected").await;
+    assert_eq!(records.len(), 1);
+    assert_eq!(records[0].actor_id.as_deref(), Some(full.id.to_string().as_str()));
+    assert!(!records[0].after.as_ref().unwrap().to_string().contains("very-secret"));
+
+    assert!(!app.store.disconnect_provider(&acme, connected.id, &as_admin(&limited)).await.is_ok_and(|d| d));
+    assert!(app.store.disconnect_provider(&acme, connected.id, &as_admin(&full)).await.unwrap());
+    assert!(app.store.identity_providers(&acme).await.unwrap().is_empty());
+    assert_eq!(app.log_of(&acme, "platform:identityprovider/disconnected").await.len(), 1);
+}
+
+#[tokio::test]
+async fn full_administrators_connect_list_and_disconnect_providers_over_the_management_api() {
+    let Some(app) = super::app().await else { return };
+    let acme = app.customer().await;
+    let full = app.admin(&acme, Access::Full).await;
+    let limited = app.admin(&acme, custom(&[Permission::Administrators])).await;
+    let (full, limited) = (app.session_for(&full).await, app.session_for(&limited).await);
+    let path = format!("/api/v1/customers/{acme}/identity-providers");
+    let body = json!({
+        "providerType": "Okta", "issuer": "https://acme.okta.example", "clientId": "0oa1",
+        "clientSecret": "never-shown-again",
+    });
+
+    let (status, _) = app.as_admin(&limited, Method::POST, &path, Some(body.clone())).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "Custom access does not connect providers");
+    let (status, _) = app.as_admin(&limited, Method::GET, &path, None).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let mut bad = body.clone();
+    bad["providerType"] = json!("Ad");
+    let (status, refused) = app.as_admin(&full, Method::POST, &path, Some(bad)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{refused}");
+
+    let (status, created) = app.as_admin(&full, Method::POST, &path, Some(body.clone())).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    assert_eq!(created["providerType"], "CitrixSts");
+    assert_eq!(created["externalProviderType"], "Okta");
+    assert_eq!(created["emailClaim"], "email");
+    assert_eq!(created["redirectUri"], app.url("/console/sign-in/callback"));
+    assert!(!created.to_string().contains("never-shown-again"));
+    let (status, _) = app.as_admin(&full, Method::POST, &path, Some(body)).await;
+    assert_eq!(status, StatusCode::CONFLICT, "one connection per issuer");
+
+    let (status, listed) = app.as_admin(&full, Method::GET, &path, None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(listed["items"].as_array().unwrap().len(), 1);
+    assert!(!listed.to_string().contains("never-shown-again"));
+    let id = created["id"].as_str().unwrap();
+    let (status, _) = app.as_admin(&full, Method::DELETE, &format!("{path}/{id}"), None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, _) = app.as_admin(&full, Method::DELETE, &format!("{path}/{id}"), None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
