@@ -194,6 +194,16 @@ pub struct ServeArgs {
     /// `trustgate keys rotate --algorithm`.
     #[arg(long, env = "TRUSTGATE_SIGNING_ALGORITHM", default_value_t = DEFAULT_SIGNING_ALGORITHM)]
     pub signing_algorithm: Algorithm,
+    /// Most API clients (and owner standings) the authorization cache holds, about 0.4 KB each;
+    /// a miss reads the client by primary key.
+    #[arg(long, env = "TRUSTGATE_CLIENT_CACHE", default_value_t = crate::config::DEFAULT_CLIENT_CACHE, value_parser = clap::value_parser!(u64).range(1..))]
+    pub client_cache: u64,
+    /// Most verified tokens remembered, about 0.4 KB each; a miss checks the token's signature.
+    #[arg(long, env = "TRUSTGATE_TOKEN_CACHE", default_value_t = crate::config::DEFAULT_TOKEN_CACHE, value_parser = clap::value_parser!(u64).range(1..))]
+    pub token_cache: u64,
+    /// Most customers whose rendered notification list is held.
+    #[arg(long, env = "TRUSTGATE_LIST_CACHE", default_value_t = crate::config::DEFAULT_LIST_CACHE, value_parser = clap::value_parser!(u64).range(1..))]
+    pub list_cache: u64,
 }
 
 impl ServeArgs {
@@ -221,6 +231,9 @@ impl ServeArgs {
             connections,
             systemlog_retention: Duration::from_secs(u64::from(self.systemlog_retention_days) * 86_400),
             signing_algorithm: self.signing_algorithm,
+            client_cache: usize::try_from(self.client_cache).unwrap_or(usize::MAX),
+            token_cache: usize::try_from(self.token_cache).unwrap_or(usize::MAX),
+            list_cache: usize::try_from(self.list_cache).unwrap_or(usize::MAX),
             ..ServerConfig::default()
         }
     }
