@@ -899,6 +899,30 @@ macro_rules! store_impl {
                 self.commit(tx, &[]).await
             }
 
+            // Bulk seeding (issue #13).
+            async fn seed_clients(&self, clients: &[(ApiClient, SecretVerifier)]) -> StoreResult<()> {
+                // 7 parameters a row: 7,000 a statement, under SQLite's 32,766 and PostgreSQL's 65,535.
+                const ROWS_PER_STATEMENT: usize = 1_000;
+                let mut tx = self.write_tx().await?;
+                for chunk in clients.chunks(ROWS_PER_STATEMENT) {
+                    let mut insert = sqlx::QueryBuilder::<$db>::new(
+                        "INSERT INTO api_clients (id, customer_id, owner_id, name, verifier, created_at, last_used_at) ",
+                    );
+                    insert.push_values(chunk, |mut row, (client, verifier)| {
+                        row.push_bind(client.id.to_string())
+                            .push_bind(client.customer_id.as_str().to_owned())
+                            .push_bind(client.owner_id.to_string())
+                            .push_bind(client.name.clone())
+                            .push_bind(verifier.as_bytes().to_vec())
+                            .push_bind(ms(client.created_at))
+                            .push_bind(None::<i64>);
+                    });
+                    insert.build().execute(&mut *tx).await?;
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+
             async fn client_grant(&self, id: ClientId) -> StoreResult<Option<ClientGrant>> {
                 sqlx::query_as::<_, sql::GrantRow>(
                     "SELECT k.id, k.customer_id, k.owner_id, k.name, k.created_at, k.last_used_at, k.verifier, \
