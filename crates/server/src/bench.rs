@@ -180,7 +180,8 @@ struct Seeded {
     owners: Vec<(CustomerId, AdminId)>,
     /// The hot set: a spread of up to 5,000 clients of Custom-access owners.
     creds: Vec<(CustomerId, String, String)>,
-    /// `customer id secret` lines of every client: the uniform working set.
+    /// `customer id secret` lines of every client but the one the attack scenario locks out: the
+    /// uniform working set.
     all_creds: PathBuf,
 }
 
@@ -246,8 +247,12 @@ async fn seed(store: &dyn Store, data_dir: &Path, scratch: &Path, args: &BenchAr
                     last_used_at: None,
                 };
                 let secret = ClientSecret::generate();
-                writeln!(all, "{} {} {}", customer.id, client.id, secret.expose())?;
-                if made.is_multiple_of(sample_every) && a != 0 {
+                let sampled = made.is_multiple_of(sample_every) && a != 0;
+                // The first sampled client is the one the attack scenario locks out.
+                if !(sampled && creds.is_empty()) {
+                    writeln!(all, "{} {} {}", customer.id, client.id, secret.expose())?;
+                }
+                if sampled {
                     creds.push((customer.id.clone(), client.id.to_string(), secret.expose().to_owned()));
                 }
                 batch.push((client, key.verifier(&secret)));
