@@ -38,6 +38,7 @@ mod sqlite {
     }
 
     mod administrators;
+    mod caches;
     mod calls;
     mod keys;
     mod lifecycle;
@@ -66,6 +67,7 @@ mod postgres {
     }
 
     mod administrators;
+    mod caches;
     mod calls;
     mod keys;
     mod lifecycle;
