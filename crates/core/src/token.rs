@@ -8,13 +8,13 @@ use std::fmt;
 use std::str::FromStr;
 
 use aws_lc_rs::encoding::AsDer;
+use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::rsa::KeySize;
 use aws_lc_rs::signature::{
     EcdsaKeyPair, Ed25519KeyPair, KeyPair, RsaKeyPair, RsaPublicKeyComponents, ECDSA_P256_SHA256_FIXED_SIGNING,
+    RSA_PKCS1_SHA256,
 };
-use base64::engine::general_purpose::STANDARD;
-use base64::Engine;
-use jsonwebtoken::{DecodingKey, EncodingKey, Header, Validation};
+use jsonwebtoken::{DecodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use zeroize::Zeroizing;
@@ -175,8 +175,34 @@ pub struct SigningKey {
     algorithm: Algorithm,
     /// As stored: an Ed25519 key's 32-byte seed (the format since the first version), else PKCS#8.
     private: Zeroizing<Vec<u8>>,
-    encoding: EncodingKey,
+    pair: Pair,
     public: PublicKey,
+}
+
+/// The private key parsed once. `jsonwebtoken::encode` parses its key again for every signature,
+/// which for P-256 costs a scalar multiplication (deriving the public point) on top of the
+/// signature, and for RSA a key check.
+enum Pair {
+    Ed(Ed25519KeyPair),
+    Ec(EcdsaKeyPair),
+    Rsa(RsaKeyPair),
+}
+
+impl Pair {
+    fn sign(&self, message: &[u8]) -> Result<Vec<u8>, KeyError> {
+        match self {
+            Pair::Ed(pair) => Ok(pair.sign(message).as_ref().to_vec()),
+            Pair::Ec(pair) => {
+                pair.sign(&SystemRandom::new(), message).map(|s| s.as_ref().to_vec()).map_err(|_| KeyError::Sign)
+            }
+            Pair::Rsa(pair) => {
+                let mut signature = vec![0; pair.public_modulus_len()];
+                pair.sign(&RSA_PKCS1_SHA256, &SystemRandom::new(), message, &mut signature)
+                    .map_err(|_| KeyError::Sign)?;
+                Ok(signature)
+            }
+        }
+    }
 }
 
 /// What verifies a key's tokens, and its JSON Web Key (RFC 7517) without `kid`.
@@ -206,12 +232,11 @@ impl SigningKey {
 
     /// `None` when the bytes are not a private key of `algorithm`.
     pub fn from_stored(kid: String, algorithm: Algorithm, private_key: &[u8]) -> Option<Self> {
-        let (encoding, jwk) = match algorithm {
+        let (pair, jwk) = match algorithm {
             Algorithm::EdDsa => {
                 let pair = Ed25519KeyPair::from_seed_unchecked(private_key).ok()?;
-                let pkcs8 = Zeroizing::new(pair.to_pkcs8v1().ok()?.as_ref().to_vec());
                 let x = b64url(pair.public_key().as_ref());
-                (EncodingKey::from_ed_der(&pkcs8), serde_json::json!({ "kty": "OKP", "crv": "Ed25519", "x": x }))
+                (Pair::Ed(pair), serde_json::json!({ "kty": "OKP", "crv": "Ed25519", "x": x }))
             }
             Algorithm::Es256 => {
                 let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, private_key).ok()?;
@@ -219,22 +244,17 @@ impl SigningKey {
                 let point = pair.public_key().as_ref();
                 let (x, y) = point.get(1..)?.split_at_checked(32)?;
                 let jwk = serde_json::json!({ "kty": "EC", "crv": "P-256", "x": b64url(x), "y": b64url(y) });
-                (EncodingKey::from_ec_der(private_key), jwk)
+                (Pair::Ec(pair), jwk)
             }
             Algorithm::Rs256 => {
                 let pair = RsaKeyPair::from_pkcs8(private_key).ok()?;
                 let public = RsaPublicKeyComponents::<Vec<u8>>::from(pair.public_key());
                 let jwk = serde_json::json!({ "kty": "RSA", "n": b64url(&public.n), "e": b64url(&public.e) });
-                // The library signs RSA from PKCS#1, which it takes out of a PKCS#8 PEM itself.
-                let pem = Zeroizing::new(format!(
-                    "-----BEGIN PRIVATE KEY-----\n{}\n-----END PRIVATE KEY-----\n",
-                    STANDARD.encode(private_key)
-                ));
-                (EncodingKey::from_rsa_pem(pem.as_bytes()).ok()?, jwk)
+                (Pair::Rsa(pair), jwk)
             }
         };
         let public = PublicKey::from_jwk(algorithm, jwk)?;
-        Some(Self { kid, algorithm, private: Zeroizing::new(private_key.to_vec()), encoding, public })
+        Some(Self { kid, algorithm, private: Zeroizing::new(private_key.to_vec()), pair, public })
     }
 
     pub fn kid(&self) -> &str {
@@ -275,7 +295,8 @@ impl fmt::Debug for SigningKey {
 /// rotation — with the same algorithm or another — keep working until they expire.
 pub struct KeySet {
     signer: SigningKey,
-    header: Header,
+    /// The encoded JWS header of every token the signer signs, with the `.` that follows it.
+    header: String,
     verifiers: HashMap<String, PublicKey>,
 }
 
@@ -291,11 +312,24 @@ impl KeySet {
         verifiers.insert(signer.kid.clone(), own);
         let mut header = Header::new(signer.algorithm.jws());
         header.kid = Some(signer.kid.clone());
+        let header = format!("{}.", b64url(&serde_json::to_vec(&header).ok()?));
         Some(Self { signer, header, verifiers })
     }
 
+    /// A compact JWS (RFC 7515) of `claims`, as `jsonwebtoken::encode` makes it, signed with the
+    /// key parsed once.
     pub fn sign(&self, claims: &Claims) -> Result<String, KeyError> {
-        jsonwebtoken::encode(&self.header, claims, &self.signer.encoding).map_err(|_| KeyError::Sign)
+        self.sign_json(claims)
+    }
+
+    fn sign_json(&self, claims: &impl Serialize) -> Result<String, KeyError> {
+        let claims = serde_json::to_vec(claims).map_err(|_| KeyError::Sign)?;
+        let mut token = self.header.clone();
+        token.push_str(&b64url(&claims));
+        let signature = self.signer.pair.sign(token.as_bytes())?;
+        token.push('.');
+        token.push_str(&b64url(&signature));
+        Ok(token)
     }
 
     /// The algorithm new tokens are signed with.
@@ -415,6 +449,23 @@ mod tests {
 
     fn sign(keys: &KeySet, claims: &Claims) -> String {
         keys.sign(claims).unwrap_or_else(|e| unreachable!("{e}"))
+    }
+
+    #[test]
+    fn a_token_signed_with_the_parsed_key_is_the_one_jsonwebtoken_makes() {
+        // Ed25519 signatures are deterministic, so the whole token must match byte for byte.
+        let signer = key(Algorithm::EdDsa);
+        let pkcs8 = Ed25519KeyPair::from_seed_unchecked(signer.private_bytes())
+            .ok()
+            .and_then(|pair| pair.to_pkcs8v1().ok())
+            .unwrap_or_else(|| unreachable!());
+        let mut header = Header::new(jsonwebtoken::Algorithm::EdDSA);
+        header.kid = Some(signer.kid().to_owned());
+        let c = claims(OffsetDateTime::now_utc());
+        let expected = jsonwebtoken::encode(&header, &c, &jsonwebtoken::EncodingKey::from_ed_der(pkcs8.as_ref()))
+            .unwrap_or_else(|e| unreachable!("{e}"));
+        let keys = KeySet::new(vec![signer]).unwrap_or_else(|| unreachable!());
+        assert_eq!(sign(&keys, &c), expected);
     }
 
     #[test]
@@ -576,8 +627,7 @@ mod tests {
             "customers": "[]", "iat": now.unix_timestamp(), "exp": now.unix_timestamp() + 60,
             "jti": "old", "token_use": "access",
         });
-        let old = jsonwebtoken::encode(&keys.header, &issued_before_tokens_named_them, &keys.signer.encoding)
-            .unwrap_or_default();
+        let old = keys.sign_json(&issued_before_tokens_named_them).unwrap_or_default();
         assert_eq!(keys.verify(&old, now, &issuer()), Err(TokenError::Malformed));
     }
 }

@@ -3,10 +3,10 @@
 //! affected entries (here or, through the change feed, on every node).
 //!
 //! Loads race with evictions: a load that read the database before an eviction must not put the
-//! old answer back. Each eviction bumps `epoch`; a load inserts only if the epoch it started
-//! with is still current.
+//! old answer back. Each eviction bumps `epoch` while holding `gate` exclusively; a load checks the
+//! epoch it started with and inserts while holding `gate` shared, so no eviction can slip in
+//! between. Dropping entries for space needs no guard: a dropped entry is simply read again.
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
@@ -19,8 +19,10 @@ use trustgate_core::rights::Standing;
 use trustgate_core::secret::SecretRef;
 use trustgate_store::{Change, ClientGrant};
 
-/// What never changes about a client while it exists (a change of its secrets evicts it), so
-/// token grants need no database either.
+use crate::bounded::{bounded, Bounded};
+
+/// What never changes about a client while it exists (a change of its secrets, or of a principal's
+/// access, evicts it), so token grants need no database either.
 #[derive(Debug)]
 pub struct ClientFacts {
     pub client: ApiClient,
@@ -77,12 +79,12 @@ pub struct CachedClient {
 }
 
 pub struct AuthzCache {
-    clients: RwLock<HashMap<ClientId, Arc<ClientFacts>>>,
-    standings: RwLock<HashMap<(CustomerId, AdminId), Standing>>,
+    clients: Bounded<ClientId, Arc<ClientFacts>>,
+    standings: Bounded<(CustomerId, AdminId), Standing>,
     epoch: AtomicU64,
+    gate: RwLock<()>,
     flushes: AtomicU64,
-    capacity: usize,
-    /// Entries dropped, by a change, a flush or a full cache: for metrics.
+    /// Entries dropped, by a change, a flush or for space: for metrics.
     evictions: IntCounter,
 }
 
@@ -91,20 +93,21 @@ pub struct AuthzCache {
 pub struct Epoch(u64);
 
 impl AuthzCache {
+    /// At most `capacity` clients and as many owner standings.
     pub fn new(capacity: usize, evictions: IntCounter) -> Self {
         Self {
-            clients: RwLock::default(),
-            standings: RwLock::default(),
+            clients: bounded(capacity, evictions.clone()),
+            standings: bounded(capacity, evictions.clone()),
             epoch: AtomicU64::new(0),
+            gate: RwLock::new(()),
             flushes: AtomicU64::new(0),
-            capacity: capacity.max(1),
             evictions,
         }
     }
 
     /// Clients held now.
     pub fn held(&self) -> usize {
-        self.clients.read().map(|clients| clients.len()).unwrap_or_default()
+        self.clients.len()
     }
 
     fn evicted(&self, count: usize) {
@@ -116,11 +119,9 @@ impl AuthzCache {
     }
 
     pub fn get(&self, id: ClientId) -> Option<CachedClient> {
-        let facts = self.clients.read().ok()?.get(&id)?.clone();
+        let facts = self.clients.get(&id)?;
         let standing = match facts.client.kind {
-            ClientKind::SecureClient { owner } => {
-                *self.standings.read().ok()?.get(&(facts.client.customer_id.clone(), owner))?
-            }
+            ClientKind::SecureClient { owner } => self.standings.get(&(facts.client.customer_id.clone(), owner))?,
             // A principal's access is part of its facts: a change to it evicts the client.
             ClientKind::ServicePrincipal { access } => Standing::of_principal(access),
         };
@@ -134,59 +135,51 @@ impl AuthzCache {
             owner_email: grant.owner_email.clone(),
         });
         let entry = CachedClient { facts: facts.clone(), standing: grant.standing };
-        let (Ok(mut clients), Ok(mut standings)) = (self.clients.write(), self.standings.write()) else {
-            return entry;
-        };
-        // Checked under the write locks, which evictions also take, so none can slip in between.
+        let Ok(_no_eviction_meanwhile) = self.gate.read() else { return entry };
         if self.epoch.load(Ordering::Acquire) != loaded_at.0 {
             return entry;
         }
-        if clients.len() >= self.capacity {
-            self.evicted(clients.len());
-            clients.clear();
-        }
-        if standings.len() >= self.capacity {
-            self.evicted(standings.len());
-            standings.clear();
-        }
         if let ClientKind::SecureClient { owner } = grant.client.kind {
-            standings.insert((grant.client.customer_id.clone(), owner), grant.standing);
+            self.standings.insert((grant.client.customer_id.clone(), owner), grant.standing);
         }
-        clients.insert(grant.client.id, facts);
+        self.clients.insert(grant.client.id, facts);
         entry
     }
 
     pub fn evict(&self, changes: &[Change]) {
-        let (Ok(mut clients), Ok(mut standings)) = (self.clients.write(), self.standings.write()) else {
-            return;
-        };
+        let Ok(_loads_wait) = self.gate.write() else { return };
         self.epoch.fetch_add(1, Ordering::AcqRel);
-        let before = clients.len() + standings.len();
+        let mut dropped = 0;
         for change in changes {
             match change {
                 Change::ClientDeleted(id) | Change::ClientChanged(id) | Change::SecretsChanged(id) => {
-                    clients.remove(id);
+                    dropped += usize::from(self.clients.remove(id).is_some());
                 }
                 Change::MembershipChanged(customer, admin) => {
-                    standings.remove(&(customer.clone(), *admin));
+                    dropped += usize::from(self.standings.remove(&(customer.clone(), *admin)).is_some());
                 }
-                Change::AdminChanged(admin) => standings.retain(|(_, a), _| a != admin),
-                Change::CustomerChanged(customer) => standings.retain(|(c, _), _| c != customer),
+                Change::AdminChanged(admin) => dropped += self.drop_standings(|(_, a)| a == admin),
+                Change::CustomerChanged(customer) => dropped += self.drop_standings(|(c, _)| c == customer),
                 Change::KeysChanged | Change::NotificationsPosted(_) | Change::TokenRevoked(_) => {}
             }
         }
-        self.evicted(before - clients.len() - standings.len());
+        self.evicted(dropped);
+    }
+
+    /// Drops the standings whose owner `matches`; how many.
+    fn drop_standings(&self, matches: impl Fn(&(CustomerId, AdminId)) -> bool) -> usize {
+        let before = self.standings.len();
+        self.standings.retain(|owner, _| !matches(owner));
+        before.saturating_sub(self.standings.len())
     }
 
     pub fn flush(&self) {
-        let (Ok(mut clients), Ok(mut standings)) = (self.clients.write(), self.standings.write()) else {
-            return;
-        };
+        let Ok(_loads_wait) = self.gate.write() else { return };
         self.epoch.fetch_add(1, Ordering::AcqRel);
         self.flushes.fetch_add(1, Ordering::Relaxed);
-        self.evicted(clients.len() + standings.len());
-        clients.clear();
-        standings.clear();
+        self.evicted(self.clients.len() + self.standings.len());
+        self.clients.clear();
+        self.standings.clear();
     }
 
     /// How often the whole cache was dropped (a lost change feed, a key reload): for operators
@@ -291,11 +284,34 @@ mod tests {
     }
 
     #[test]
-    fn the_cache_stays_within_its_capacity() {
-        let cache = cache(2);
-        for _ in 0..5 {
-            cache.insert(cache.epoch(), &grant());
+    fn a_full_cache_drops_single_entries_and_keeps_answering_right() {
+        let cache = cache(100);
+        let grants: Vec<_> = (0..1_000).map(|_| grant()).collect();
+        for g in &grants {
+            cache.insert(cache.epoch(), g);
         }
-        assert!(cache.clients.read().map(|c| c.len()).unwrap_or(0) <= 2);
+        assert!(cache.held() <= 100, "{} held", cache.held());
+        assert!(cache.held() > 50, "a full cache drops what it must, not everything: {} held", cache.held());
+        assert!(cache.evictions.get() >= 900, "dropped entries are counted: {}", cache.evictions.get());
+        for g in &grants {
+            if let Some(hit) = cache.get(g.client.id) {
+                assert_eq!(hit.facts.client.id, g.client.id);
+                assert_eq!(hit.facts.client.owner(), g.client.owner());
+                assert_eq!(hit.standing, g.standing);
+            }
+        }
+    }
+
+    #[test]
+    fn a_client_asked_for_again_survives_a_scan_of_new_ones() {
+        let cache = cache(100);
+        let hot = grant();
+        cache.insert(cache.epoch(), &hot);
+        for round in 0..20 {
+            assert!(cache.get(hot.client.id).is_some(), "the hot client was dropped in round {round}");
+            for _ in 0..50 {
+                cache.insert(cache.epoch(), &grant());
+            }
+        }
     }
 }

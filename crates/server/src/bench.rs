@@ -18,11 +18,13 @@ use serde::Deserialize;
 use time::OffsetDateTime;
 use trustgate_core::access::{Access, Permission};
 use trustgate_core::admin::{Admin, AdminStatus, Email, Provider};
+use trustgate_core::client::{ApiClient, ClientKind};
+use trustgate_core::client_secrets::NewSecret;
 use trustgate_core::custody::KeyVault;
 use trustgate_core::customer::{Customer, DisabledOwnerPolicy};
 use trustgate_core::event::Actor;
-use trustgate_core::ids::{AdminId, CustomerId};
-use trustgate_core::secret::random_token;
+use trustgate_core::ids::{AdminId, ClientId, CustomerId};
+use trustgate_core::secret::{random_token, ClientSecret, SecretId};
 use trustgate_core::token::Algorithm;
 use trustgate_store::{PostgresStore, SqliteStore, Store};
 
@@ -86,6 +88,16 @@ struct Row {
     connections: u32,
     run: Run,
     baseline: f64,
+    /// Hit ratio of each cache looked up during the run.
+    hits: String,
+}
+
+/// From spawning `trustgate serve` to its first answers.
+struct ColdStart {
+    store: &'static str,
+    clients: u32,
+    ready: Duration,
+    first_grant: Duration,
 }
 
 const DONE_HOOK: &str = r#"
@@ -120,6 +132,37 @@ request = function()
 end
 "#;
 
+/// Each wrk thread seeds its own generator (a table's address differs per Lua state), so the
+/// threads do not send the same sequence.
+const UNIFORM_SEED: &str = r#"
+math.randomseed(os.time() + tonumber(tostring({}):match("0x(%x+)") or "0", 16) % 1000003)
+"#;
+
+/// Grants of clients drawn uniformly from every seeded client: a working set that can miss.
+const UNIFORM_TOKEN_SCRIPT: &str = r#"
+local bodies = {}
+for line in io.lines(os.getenv("TG_BENCH_ALL")) do
+  local id, secret = line:match("[^ ]+ ([^ ]+) ([^ ]+)")
+  bodies[#bodies + 1] = "grant_type=client_credentials&client_id=" .. id .. "&client_secret=" .. secret
+end
+request = function()
+  return wrk.format("POST", "/cctrustoauth2/root/tokens/clients",
+    {["Content-Type"] = "application/x-www-form-urlencoded"}, bodies[math.random(#bodies)])
+end
+"#;
+
+/// Calls with tokens drawn uniformly from one token per seeded client.
+const UNIFORM_CALL_SCRIPT: &str = r#"
+local calls = {}
+for line in io.lines(os.getenv("TG_BENCH_ALL")) do
+  local customer, token = line:match("([^ ]+) ([^ ]+)")
+  calls[#calls + 1] = {["Authorization"] = "CwsAuth Bearer=" .. token, ["Citrix-CustomerId"] = customer}
+end
+request = function()
+  return wrk.format("GET", "/notifications/items", calls[math.random(#calls)])
+end
+"#;
+
 const CALL_SCRIPT: &str = r#"
 local calls = {}
 for line in io.lines(os.getenv("TG_BENCH_TOKENS")) do
@@ -136,10 +179,13 @@ end
 struct Seeded {
     /// (customer, admin) of every owner, for access changes under load.
     owners: Vec<(CustomerId, AdminId)>,
-    /// `id secret` lines of a spread of clients.
+    /// The hot set: a spread of up to 5,000 clients of Custom-access owners.
     creds: Vec<(CustomerId, String, String)>,
     /// The same for service principals, whose grants are measured next to the clients'.
     principal_creds: Vec<(CustomerId, String, String)>,
+    /// `customer id secret` lines of every client but the one the attack scenario locks out: the
+    /// uniform working set.
+    all_creds: PathBuf,
 }
 
 /// Service principals seeded in each customer (a few: automation identities, not one per person).
@@ -155,12 +201,19 @@ fn owner_access(wide: bool) -> Access {
     }
 }
 
-async fn seed(store: &dyn Store, data_dir: &Path, args: &BenchArgs) -> anyhow::Result<Seeded> {
+/// Clients per bulk insert: one transaction each, so progress shows and memory stays small.
+const SEED_BATCH: usize = 20_000;
+
+async fn seed(store: &dyn Store, data_dir: &Path, scratch: &Path, args: &BenchArgs) -> anyhow::Result<Seeded> {
+    use std::io::Write as _;
     let key = server_key(data_dir)?;
     let now = OffsetDateTime::now_utc();
     let per_admin = args.clients.div_ceil(args.admins.max(1));
     let sample_every = (args.clients / 5_000).max(1);
     let (mut owners, mut creds, mut principal_creds) = (Vec::new(), Vec::new(), Vec::new());
+    let all_creds = scratch.join("all-creds.txt");
+    let mut all = std::io::BufWriter::new(std::fs::File::create(&all_creds)?);
+    let mut batch = Vec::with_capacity(SEED_BATCH);
     let started = Instant::now();
     let mut made = 0u32;
     for c in 0..args.customers {
@@ -196,42 +249,71 @@ async fn seed(store: &dyn Store, data_dir: &Path, args: &BenchArgs) -> anyhow::R
                 if made >= args.clients {
                     break;
                 }
-                let (client, secret) =
-                    ops::new_client(store, &key, &customer.id, &admin, "bench", u64::MAX, &Actor::System).await?;
-                if made.is_multiple_of(sample_every) && a != 0 {
+                let client = ApiClient {
+                    id: ClientId::generate(),
+                    customer_id: customer.id.clone(),
+                    kind: ClientKind::SecureClient { owner: admin.id },
+                    name: "bench".to_owned(),
+                    created_at: now,
+                    last_used_at: None,
+                };
+                let secret_id = SecretId::generate();
+                let secret = ClientSecret::generate_as(secret_id);
+                let sampled = made.is_multiple_of(sample_every) && a != 0;
+                // The first sampled client is the one the attack scenario locks out.
+                if !(sampled && creds.is_empty()) {
+                    writeln!(all, "{} {} {}", customer.id, client.id, secret.expose())?;
+                }
+                if sampled {
                     creds.push((customer.id.clone(), client.id.to_string(), secret.expose().to_owned()));
                 }
+                batch.push((
+                    client,
+                    NewSecret { id: secret_id, verifier: key.verifier(&secret), created_at: now, expires_at: None },
+                ));
+                if batch.len() == SEED_BATCH {
+                    store.seed_clients(&batch).await?;
+                    batch.clear();
+                }
                 made += 1;
-                if made.is_multiple_of(50_000) {
+                if made.is_multiple_of(100_000) {
                     eprintln!("  seeded {made} clients ({:.0}/s)", f64::from(made) / started.elapsed().as_secs_f64());
                 }
             }
         }
     }
+    store.seed_clients(&batch).await?;
+    all.flush()?;
     eprintln!("  seeded {made} clients in {:.1}s", started.elapsed().as_secs_f64());
-    Ok(Seeded { owners, creds, principal_creds })
+    Ok(Seeded { owners, creds, principal_creds, all_creds })
 }
 
 struct Server {
     child: Child,
     addr: String,
     url: String,
+    /// Where the server's Prometheus metrics are, for the cache hit ratios.
+    metrics: String,
+    started: Instant,
 }
 
 impl Server {
     fn start(data_dir: &Path, database: Option<&str>, port: u16) -> anyhow::Result<Self> {
         let exe = std::env::current_exe()?;
         let mut command = Command::new(exe);
+        let metrics = format!("127.0.0.1:{}", free_port()?);
         command.arg("--data-dir").arg(data_dir).args(["serve", "--listen", &format!("127.0.0.1:{port}")]);
+        command.args(["--metrics-listen", &metrics]);
         // The sign-in flood stands for attackers on many addresses, which the per-address
         // throttle does not stop: only the hashing bound is between them and the server's memory.
         command.args(["--sign-in-failure-limit", "1000000000"]);
         if let Some(url) = database {
             command.arg("--database").arg(url);
         }
+        let started = Instant::now();
         let child = command.env("RUST_LOG", "warn").stdout(Stdio::null()).stderr(Stdio::inherit()).spawn()?;
         let addr = format!("127.0.0.1:{port}");
-        Ok(Self { child, url: format!("http://{addr}"), addr })
+        Ok(Self { child, url: format!("http://{addr}"), addr, metrics, started })
     }
 
     fn rss_mib(&self) -> Option<f64> {
@@ -275,13 +357,13 @@ fn post(addr: &str, path: &str, content_type: &str, body: String) -> anyhow::Res
 }
 
 async fn wait_ready(addr: &str) -> anyhow::Result<()> {
-    let deadline = Instant::now() + Duration::from_secs(30);
+    let deadline = Instant::now() + Duration::from_secs(120);
     while Instant::now() < deadline {
         let request = Request::get("/readyz").header(header::HOST, addr).body(Body::empty())?;
         if matches!(http(addr, request).await, Ok((200, _))) {
             return Ok(());
         }
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        tokio::time::sleep(Duration::from_millis(5)).await;
     }
     bail!("the server did not become ready at {addr}")
 }
@@ -336,6 +418,97 @@ async fn fetch_tokens(
     Ok(tokens)
 }
 
+/// Fetches a token for every client in `creds` (`customer id secret` lines) over `workers`
+/// kept-alive connections, and writes `customer token` lines to `out`: the uniform call set.
+async fn fetch_all_tokens(addr: &str, creds: &Path, out: &Path, workers: usize) -> anyhow::Result<usize> {
+    let text = std::fs::read_to_string(creds)?;
+    let lines: Arc<Vec<String>> = Arc::new(text.lines().map(str::to_owned).collect());
+    let next = Arc::new(AtomicU64::new(0));
+    let mut tasks = Vec::new();
+    for _ in 0..workers {
+        let (lines, next, addr) = (lines.clone(), next.clone(), addr.to_owned());
+        tasks.push(tokio::spawn(async move {
+            let stream = tokio::net::TcpStream::connect(&addr).await?;
+            let (mut sender, connection) =
+                hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream)).await?;
+            tokio::spawn(connection);
+            let mut tokens = Vec::new();
+            loop {
+                let i = usize::try_from(next.fetch_add(1, Ordering::Relaxed))?;
+                let Some(line) = lines.get(i) else { break };
+                let mut fields = line.split(' ');
+                let (Some(customer), Some(id), Some(secret)) = (fields.next(), fields.next(), fields.next()) else {
+                    bail!("a malformed credentials line");
+                };
+                let form = format!("grant_type=client_credentials&client_id={id}&client_secret={secret}");
+                let request =
+                    post(&addr, "/cctrustoauth2/root/tokens/clients", "application/x-www-form-urlencoded", form)?;
+                sender.ready().await?;
+                let response = sender.send_request(request).await?;
+                let status = response.status().as_u16();
+                let body = axum::body::to_bytes(Body::new(response.into_body()), usize::MAX).await?;
+                if status != 200 {
+                    bail!("a token request failed with {status}: {}", String::from_utf8_lossy(&body));
+                }
+                let body: serde_json::Value = serde_json::from_slice(&body).context("a token response was not JSON")?;
+                let token = body["access_token"].as_str().context("no access_token")?;
+                tokens.push(format!("{customer} {token}\n"));
+            }
+            anyhow::Ok(tokens)
+        }));
+    }
+    let mut all = String::new();
+    for task in tasks {
+        all.extend(task.await??);
+    }
+    std::fs::write(out, all)?;
+    Ok(lines.len())
+}
+
+/// Cache look-ups so far, by cache: (hits, misses), read from the server's Prometheus metrics.
+async fn cache_lookups(metrics: &str) -> anyhow::Result<std::collections::BTreeMap<String, (u64, u64)>> {
+    let request = Request::get("/metrics").header(header::HOST, metrics).body(Body::empty())?;
+    let (_, text) = http(metrics, request).await?;
+    let mut lookups = std::collections::BTreeMap::<String, (u64, u64)>::new();
+    for line in text.lines() {
+        let (hit, rest) = if let Some(rest) = line.strip_prefix("trustgate_cache_hits_total{cache=\"") {
+            (true, rest)
+        } else if let Some(rest) = line.strip_prefix("trustgate_cache_misses_total{cache=\"") {
+            (false, rest)
+        } else {
+            continue;
+        };
+        let Some((cache, count)) = rest.split_once("\"} ") else { continue };
+        let count: u64 = count.trim().parse().unwrap_or(0);
+        let entry = lookups.entry(cache.to_owned()).or_default();
+        if hit {
+            entry.0 = count;
+        } else {
+            entry.1 = count;
+        }
+    }
+    Ok(lookups)
+}
+
+/// Runs `measurement` and says what share of each cache's look-ups meanwhile were hits.
+async fn with_hit_ratios(
+    metrics: &str,
+    measurement: impl FnOnce() -> anyhow::Result<Run>,
+) -> anyhow::Result<(Run, String)> {
+    let before = cache_lookups(metrics).await?;
+    let run = measurement()?;
+    let after = cache_lookups(metrics).await?;
+    let mut ratios = Vec::new();
+    for (cache, (hits, misses)) in &after {
+        let (hits0, misses0) = before.get(cache).copied().unwrap_or_default();
+        let (h, m) = (hits.saturating_sub(hits0), misses.saturating_sub(misses0));
+        if h + m > 0 {
+            ratios.push(format!("{cache} {:.1}%", 100.0 * h as f64 / (h + m) as f64));
+        }
+    }
+    Ok((run, ratios.join(", ")))
+}
+
 async fn measure(
     label: &'static str,
     store: Arc<dyn Store>,
@@ -343,13 +516,23 @@ async fn measure(
     data_dir: &Path,
     args: &BenchArgs,
     rows: &mut Vec<Row>,
+    cold_starts: &mut Vec<ColdStart>,
 ) -> anyhow::Result<Option<f64>> {
     eprintln!("[{label}] seeding {} customers, {} admins, {} clients", args.customers, args.admins, args.clients);
-    let seeded = seed(store.as_ref(), data_dir, args).await?;
-    let server = Server::start(data_dir, database, free_port()?)?;
-    wait_ready(&server.addr).await?;
     let scratch = data_dir.join("bench");
     std::fs::create_dir_all(&scratch)?;
+    let seeded = seed(store.as_ref(), data_dir, &scratch, args).await?;
+    let server = Server::start(data_dir, database, free_port()?)?;
+    wait_ready(&server.addr).await?;
+    let ready = server.started.elapsed();
+    fetch_tokens(&server.addr, &seeded.creds, 1).await?;
+    let first_grant = server.started.elapsed();
+    eprintln!(
+        "[{label}] cold start: /readyz answered 200 after {:.2} s, the first token grant after {:.2} s",
+        ready.as_secs_f64(),
+        first_grant.as_secs_f64()
+    );
+    cold_starts.push(ColdStart { store: label, clients: args.clients, ready, first_grant });
     let write = |name: &str, text: String| -> anyhow::Result<PathBuf> {
         let path = scratch.join(name);
         std::fs::write(&path, text)?;
@@ -358,6 +541,8 @@ async fn measure(
     let base = write("baseline.lua", DONE_HOOK.to_owned())?;
     let token_lua = write("token.lua", format!("{TOKEN_SCRIPT}{DONE_HOOK}"))?;
     let call_lua = write("call.lua", format!("{CALL_SCRIPT}{DONE_HOOK}"))?;
+    let uniform_token_lua = write("uniform-token.lua", format!("{UNIFORM_SEED}{UNIFORM_TOKEN_SCRIPT}{DONE_HOOK}"))?;
+    let uniform_call_lua = write("uniform-call.lua", format!("{UNIFORM_SEED}{UNIFORM_CALL_SCRIPT}{DONE_HOOK}"))?;
     let creds = write("creds.txt", seeded.creds.iter().map(|(_, id, s)| format!("{id} {s}\n")).collect())?;
     eprintln!("[{label}] fetching tokens");
     let tokens = fetch_tokens(&server.addr, &seeded.creds, 2_000).await?;
@@ -365,14 +550,15 @@ async fn measure(
     let (secs, conns) = (args.duration, args.connections);
     let env: [(&str, &Path); 2] = [("TG_BENCH_CREDS", &creds), ("TG_BENCH_TOKENS", &tokens)];
     let url = server.url.clone();
-    let mut push = |scenario: String, connections: u32, run: Run, baseline: f64| {
+    let mut push = |scenario: String, connections: u32, run: Run, baseline: f64, hits: String| {
         eprintln!(
-            "[{label}] {scenario} @{connections}: {:.0} req/s, p50 {} µs, p99 {} µs",
+            "[{label}] {scenario} @{connections}: {:.0} req/s, p50 {} µs, p99 {} µs{}",
             run.rate(),
             run.p50_us,
-            run.p99_us
+            run.p99_us,
+            if hits.is_empty() { String::new() } else { format!(", hits: {hits}") }
         );
-        rows.push(Row { store: label, scenario, clients: args.clients, connections, run, baseline });
+        rows.push(Row { store: label, scenario, clients: args.clients, connections, run, baseline, hits });
     };
 
     eprintln!("[{label}] warming up");
@@ -380,13 +566,20 @@ async fn measure(
     wrk(&url, "/", &call_lua, conns, 2, &env)?;
     let baseline = wrk(&url, "/healthz", &base, conns, secs, &env)?;
     let floor = baseline.rate();
-    push("baseline: GET /healthz".to_owned(), conns, baseline, floor);
-    let undisturbed = wrk(&url, "/", &token_lua, conns, secs, &env)?;
-    push("token grant (client credentials)".to_owned(), conns, undisturbed, floor);
+    push("baseline: GET /healthz".to_owned(), conns, baseline, floor, String::new());
+    let (undisturbed, hits) =
+        with_hit_ratios(&server.metrics, || wrk(&url, "/", &token_lua, conns, secs, &env)).await?;
+    push("token grant, hot set (up to 5,000 clients)".to_owned(), conns, undisturbed, floor, hits);
+    let uniform_env: [(&str, &Path); 1] = [("TG_BENCH_ALL", &seeded.all_creds)];
+    let (run, hits) =
+        with_hit_ratios(&server.metrics, || wrk(&url, "/", &uniform_token_lua, conns, secs, &uniform_env)).await?;
+    push(format!("token grant, uniform over all {} clients", args.clients), conns, run, floor, hits);
     let principal_creds =
         write("principal-creds.txt", seeded.principal_creds.iter().map(|(_, id, s)| format!("{id} {s}\n")).collect())?;
-    let principals = wrk(&url, "/", &token_lua, conns, secs, &[("TG_BENCH_CREDS", &principal_creds)])?;
-    push("token grant, service principals (client credentials)".to_owned(), conns, principals, floor);
+    let principal_env: [(&str, &Path); 1] = [("TG_BENCH_CREDS", &principal_creds)];
+    let (principals, hits) =
+        with_hit_ratios(&server.metrics, || wrk(&url, "/", &token_lua, conns, secs, &principal_env)).await?;
+    push("token grant, service principals (client credentials)".to_owned(), conns, principals, floor, hits);
     let (attack, under_attack) = grants_under_attack(&url, &scratch, &seeded, conns, secs)?;
     push(
         format!(
@@ -397,6 +590,7 @@ async fn measure(
         conns / 2,
         attack,
         floor,
+        String::new(),
     );
     push(
         format!(
@@ -406,12 +600,24 @@ async fn measure(
         conns,
         under_attack,
         floor,
+        String::new(),
     );
+    let (run, hits) = with_hit_ratios(&server.metrics, || wrk(&url, "/", &call_lua, conns, secs, &env)).await?;
+    push("authorized call, hot set (2,000 tokens): GET /notifications/items".to_owned(), conns, run, floor, hits);
+    eprintln!("[{label}] fetching a token for each of the {} clients", args.clients);
+    let fetching = Instant::now();
+    let all_tokens = scratch.join("all-tokens.txt");
+    let fetched = fetch_all_tokens(&server.addr, &seeded.all_creds, &all_tokens, 32).await?;
+    eprintln!("  {fetched} tokens in {:.1}s", fetching.elapsed().as_secs_f64());
+    let all_env: [(&str, &Path); 1] = [("TG_BENCH_ALL", &all_tokens)];
+    let (run, hits) =
+        with_hit_ratios(&server.metrics, || wrk(&url, "/", &uniform_call_lua, conns, secs, &all_env)).await?;
     push(
-        "authorized call: GET /notifications/items".to_owned(),
+        format!("authorized call, uniform over all {} clients' tokens (each reused)", args.clients),
         conns,
-        wrk(&url, "/", &call_lua, conns, secs, &env)?,
+        run,
         floor,
+        hits,
     );
 
     // Owners' access flips while the calls run: every flip evicts that owner's standing.
@@ -440,7 +646,13 @@ async fn measure(
     stop.store(true, Ordering::Relaxed);
     flipper.await?;
     let rate = f64::from(u32::try_from(flips.load(Ordering::Relaxed)).unwrap_or(u32::MAX)) / f64::from(secs);
-    push(format!("authorized call while owners' access changes ({rate:.0} changes/s)"), conns, under_change, floor);
+    push(
+        format!("authorized call while owners' access changes ({rate:.0} changes/s)"),
+        conns,
+        under_change,
+        floor,
+        String::new(),
+    );
 
     let (run, flood) = grants_under_sign_in_flood(&server, &token_lua, conns, secs, &env).await?;
     let ratio = run.p99_us as f64 / undisturbed.p99_us.max(1) as f64;
@@ -453,32 +665,26 @@ async fn measure(
         conns,
         run,
         floor,
+        String::new(),
     );
 
     for &algorithm in &args.algorithms {
-        let (grant, call) =
-            measure_algorithm(&server, store.as_ref(), data_dir, &seeded, algorithm, &scratch, args).await?;
-        push(format!("token grant, {algorithm} keys"), conns, grant, floor);
-        push(format!("authorized call, {algorithm} tokens"), conns, call, floor);
+        for (scenario, run, hits) in
+            measure_algorithm(&server, store.as_ref(), data_dir, &seeded, algorithm, &scratch, args).await?
+        {
+            push(scenario, conns, run, floor, hits);
+        }
     }
 
     if args.sweep {
         for c in [1, 16, 64, 256] {
             let short = secs.min(5);
             let b = wrk(&url, "/healthz", &base, c, short, &env)?;
-            push("baseline: GET /healthz".to_owned(), c, b, b.rate());
-            push(
-                "token grant (client credentials)".to_owned(),
-                c,
-                wrk(&url, "/", &token_lua, c, short, &env)?,
-                b.rate(),
-            );
-            push(
-                "authorized call: GET /notifications/items".to_owned(),
-                c,
-                wrk(&url, "/", &call_lua, c, short, &env)?,
-                b.rate(),
-            );
+            push("baseline: GET /healthz".to_owned(), c, b, b.rate(), String::new());
+            let (run, hits) = with_hit_ratios(&server.metrics, || wrk(&url, "/", &token_lua, c, short, &env)).await?;
+            push("token grant, hot set".to_owned(), c, run, b.rate(), hits);
+            let (run, hits) = with_hit_ratios(&server.metrics, || wrk(&url, "/", &call_lua, c, short, &env)).await?;
+            push("authorized call, hot set".to_owned(), c, run, b.rate(), hits);
         }
     }
     Ok(server.rss_mib())
@@ -495,7 +701,7 @@ async fn measure_algorithm(
     algorithm: Algorithm,
     scratch: &Path,
     args: &BenchArgs,
-) -> anyhow::Result<(Run, Run)> {
+) -> anyhow::Result<Vec<(String, Run, String)>> {
     let vault = KeyVault::new(&server_key(data_dir)?);
     let kid = keys::rotate(store, &vault, Some(algorithm), false).await?.kid().to_owned();
     // The first client is the one the attack scenario locked out.
@@ -518,9 +724,20 @@ async fn measure_algorithm(
     // `others.txt`: every sampled client but the locked-out one (written by the attack scenario).
     let env: [(&str, &Path); 2] = [("TG_BENCH_CREDS", &scratch.join("others.txt")), ("TG_BENCH_TOKENS", &tokens_path)];
     let (secs, conns) = (args.duration, args.connections);
-    let grant = wrk(&server.url, "/", &scratch.join("token.lua"), conns, secs, &env)?;
-    let call = wrk(&server.url, "/", &scratch.join("call.lua"), conns, secs, &env)?;
-    Ok((grant, call))
+    let (url, metrics) = (&server.url, &server.metrics);
+    let (grant, grant_hits) =
+        with_hit_ratios(metrics, || wrk(url, "/", &scratch.join("token.lua"), conns, secs, &env)).await?;
+    let uniform_env: [(&str, &Path); 1] = [("TG_BENCH_ALL", &seeded.all_creds)];
+    let (uniform, uniform_hits) =
+        with_hit_ratios(metrics, || wrk(url, "/", &scratch.join("uniform-token.lua"), conns, secs, &uniform_env))
+            .await?;
+    let (call, call_hits) =
+        with_hit_ratios(metrics, || wrk(url, "/", &scratch.join("call.lua"), conns, secs, &env)).await?;
+    Ok(vec![
+        (format!("token grant, hot set, {algorithm} keys"), grant, grant_hits),
+        (format!("token grant, uniform over all {} clients, {algorithm} keys", args.clients), uniform, uniform_hits),
+        (format!("authorized call, hot set, {algorithm} tokens"), call, call_hits),
+    ])
 }
 
 /// Whether a token's header names `kid`; the bench reads it without verifying.
@@ -656,10 +873,11 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     }
     let mut rows = Vec::new();
     let mut memory = Vec::new();
+    let mut cold_starts = Vec::new();
     let scratch = std::env::temp_dir().join(format!("trustgate-bench-{}", &random_token()[..10]));
     let sqlite_dir = scratch.join("sqlite");
     let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&sqlite_dir).await?);
-    memory.push(("SQLite", measure("SQLite", store, None, &sqlite_dir, &args, &mut rows).await?));
+    memory.push(("SQLite", measure("SQLite", store, None, &sqlite_dir, &args, &mut rows, &mut cold_starts).await?));
 
     if let Some(admin_url) = &args.postgres {
         let name = format!("trustgate_bench_{}", random_token()[..10].to_lowercase().replace(['-', '_'], "x"));
@@ -667,7 +885,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         let pg_dir = scratch.join("postgres");
         std::fs::create_dir_all(&pg_dir)?;
         let store: Arc<dyn Store> = Arc::new(PostgresStore::connect(&url).await?);
-        let measured = measure("PostgreSQL", store, Some(&url), &pg_dir, &args, &mut rows).await;
+        let measured = measure("PostgreSQL", store, Some(&url), &pg_dir, &args, &mut rows, &mut cold_starts).await;
         trustgate_store::drop_scratch_database(admin_url, &name).await?;
         match measured {
             Ok(rss) => memory.push(("PostgreSQL", rss)),
@@ -677,14 +895,14 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     }
     let _ = std::fs::remove_dir_all(&scratch);
 
-    let table = render(&rows, &memory, &args);
+    let table = render(&rows, &memory, &cold_starts, &args);
     println!("{table}");
     std::fs::write(&args.out, &table).with_context(|| format!("writing {}", args.out.display()))?;
     eprintln!("written to {}", args.out.display());
     Ok(())
 }
 
-fn render(rows: &[Row], memory: &[(&str, Option<f64>)], args: &BenchArgs) -> String {
+fn render(rows: &[Row], memory: &[(&str, Option<f64>)], cold_starts: &[ColdStart], args: &BenchArgs) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -695,13 +913,15 @@ fn render(rows: &[Row], memory: &[(&str, Option<f64>)], args: &BenchArgs) -> Str
         args.duration,
         std::thread::available_parallelism().map_or(0, |n| n.get())
     );
-    let _ =
-        writeln!(out, "| store | scenario | clients | connections | req/s | p50 | p99 | ratio to baseline | non-2xx |");
-    let _ = writeln!(out, "|---|---|---:|---:|---:|---:|---:|---:|---:|");
+    let _ = writeln!(
+        out,
+        "| store | scenario | clients | connections | req/s | p50 | p99 | ratio to baseline | non-2xx | cache hits |"
+    );
+    let _ = writeln!(out, "|---|---|---:|---:|---:|---:|---:|---:|---:|---|");
     for r in rows {
         let _ = writeln!(
             out,
-            "| {} | {} | {} | {} | {:.0} | {:.2} ms | {:.2} ms | {:.0}% | {} |",
+            "| {} | {} | {} | {} | {:.0} | {:.2} ms | {:.2} ms | {:.0}% | {} | {} |",
             r.store,
             r.scenario,
             r.clients,
@@ -711,6 +931,18 @@ fn render(rows: &[Row], memory: &[(&str, Option<f64>)], args: &BenchArgs) -> Str
             r.run.p99_us as f64 / 1000.0,
             100.0 * r.run.rate() / r.baseline.max(1.0),
             r.run.non2xx + r.run.errors,
+            r.hits,
+        );
+    }
+    for c in cold_starts {
+        let _ = writeln!(
+            out,
+            "\nCold start on {} at {} clients: /readyz answered 200 {:.2} s after `serve` was spawned, the first token \
+             grant {:.2} s after.",
+            c.store,
+            c.clients,
+            c.ready.as_secs_f64(),
+            c.first_grant.as_secs_f64()
         );
     }
     for (store, rss) in memory {

@@ -236,6 +236,16 @@ pub struct ServeArgs {
     /// other users of the machine.
     #[arg(long, env = "TRUSTGATE_SMTP_PASSWORD", hide_env_values = true, requires = "smtp_username")]
     pub smtp_password: Option<String>,
+    /// Most API clients (and owner standings) the authorization cache holds, about 0.4 KB each;
+    /// a miss reads the client by primary key.
+    #[arg(long, env = "TRUSTGATE_CLIENT_CACHE", default_value_t = crate::config::DEFAULT_CLIENT_CACHE, value_parser = clap::value_parser!(u64).range(1..))]
+    pub client_cache: u64,
+    /// Most verified tokens remembered, about 0.4 KB each; a miss checks the token's signature.
+    #[arg(long, env = "TRUSTGATE_TOKEN_CACHE", default_value_t = crate::config::DEFAULT_TOKEN_CACHE, value_parser = clap::value_parser!(u64).range(1..))]
+    pub token_cache: u64,
+    /// Most customers whose rendered notification list is held.
+    #[arg(long, env = "TRUSTGATE_LIST_CACHE", default_value_t = crate::config::DEFAULT_LIST_CACHE, value_parser = clap::value_parser!(u64).range(1..))]
+    pub list_cache: u64,
 }
 
 impl ServeArgs {
@@ -267,6 +277,9 @@ impl ServeArgs {
             invitation_lifetime: self.invitation_lifetime.unwrap_or(crate::config::DEFAULT_INVITATION_LIFETIME),
             smtp: self.smtp(),
             allow_http_issuers: self.allow_http_issuers,
+            client_cache: usize::try_from(self.client_cache).unwrap_or(usize::MAX),
+            token_cache: usize::try_from(self.token_cache).unwrap_or(usize::MAX),
+            list_cache: usize::try_from(self.list_cache).unwrap_or(usize::MAX),
             ..ServerConfig::default()
         }
     }

@@ -18,6 +18,7 @@ pub mod tls;
 
 mod auth;
 mod body;
+mod bounded;
 mod conn;
 mod console;
 mod error;

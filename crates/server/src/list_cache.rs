@@ -2,22 +2,29 @@
 //! most frequent read needs no database round trip. Evicted through the change feed whenever the
 //! customer's list changes, with the same epoch guard as the authorization cache.
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::RwLock;
 
 use axum::body::Bytes;
+use prometheus::IntCounter;
 use trustgate_core::ids::CustomerId;
 
+use crate::bounded::{bounded, Bounded};
+
 pub struct ListCache {
-    lists: RwLock<HashMap<CustomerId, Bytes>>,
+    lists: Bounded<CustomerId, Bytes>,
     epoch: AtomicU64,
-    capacity: usize,
+    /// Held shared by a load from its epoch check to its insert, exclusively by an eviction.
+    gate: RwLock<()>,
 }
 
 impl ListCache {
-    pub fn new(capacity: usize) -> Self {
-        Self { lists: RwLock::default(), epoch: AtomicU64::new(0), capacity: capacity.max(1) }
+    pub fn new(capacity: usize, evictions: IntCounter) -> Self {
+        Self { lists: bounded(capacity, evictions), epoch: AtomicU64::new(0), gate: RwLock::new(()) }
+    }
+
+    pub fn held(&self) -> usize {
+        self.lists.len()
     }
 
     pub fn epoch(&self) -> u64 {
@@ -25,32 +32,28 @@ impl ListCache {
     }
 
     pub fn get(&self, customer: &CustomerId) -> Option<Bytes> {
-        self.lists.read().ok()?.get(customer).cloned()
+        self.lists.get(customer)
     }
 
     /// Keeps `body` unless an eviction happened since `loaded_at`.
     pub fn insert(&self, loaded_at: u64, customer: &CustomerId, body: Bytes) {
-        let Ok(mut lists) = self.lists.write() else { return };
-        if self.epoch.load(Ordering::Acquire) != loaded_at {
-            return;
+        let Ok(_no_eviction_meanwhile) = self.gate.read() else { return };
+        if self.epoch.load(Ordering::Acquire) == loaded_at {
+            self.lists.insert(customer.clone(), body);
         }
-        if lists.len() >= self.capacity {
-            lists.clear();
-        }
-        lists.insert(customer.clone(), body);
     }
 
     pub fn evict(&self, customer: &CustomerId) {
-        if let Ok(mut lists) = self.lists.write() {
+        if let Ok(_loads_wait) = self.gate.write() {
             self.epoch.fetch_add(1, Ordering::AcqRel);
-            lists.remove(customer);
+            self.lists.remove(customer);
         }
     }
 
     pub fn clear(&self) {
-        if let Ok(mut lists) = self.lists.write() {
+        if let Ok(_loads_wait) = self.gate.write() {
             self.epoch.fetch_add(1, Ordering::AcqRel);
-            lists.clear();
+            self.lists.clear();
         }
     }
 }

@@ -74,6 +74,7 @@ pub struct Metrics {
     throttled: IntCounterVec,
     pub authorization: CacheCounters,
     pub verified_tokens: CacheCounters,
+    pub notification_lists: CacheCounters,
     cache_entries: IntGaugeVec,
     revoked_tokens: IntGauge,
     feed_lag: Histogram,
@@ -113,6 +114,7 @@ impl Metrics {
             evictions: evictions.with_label_values(&[name]),
         };
         let (authorization, verified_tokens) = (counters("authorization"), counters("verified_tokens"));
+        let notification_lists = counters("notification_lists");
         let cache_entries =
             IntGaugeVec::new(Opts::new("trustgate_cache_entries", "Entries a cache holds now."), &cache)?;
         let revoked_tokens =
@@ -156,6 +158,7 @@ impl Metrics {
             throttled,
             authorization,
             verified_tokens,
+            notification_lists,
             cache_entries,
             revoked_tokens,
             feed_lag,
@@ -205,6 +208,7 @@ impl Metrics {
         let gauge = |n: usize| i64::try_from(n).unwrap_or(i64::MAX);
         self.cache_entries.with_label_values(&["authorization"]).set(gauge(state.cache.held()));
         self.cache_entries.with_label_values(&["verified_tokens"]).set(gauge(state.keys().verified.held()));
+        self.cache_entries.with_label_values(&["notification_lists"]).set(gauge(state.notifications.held()));
         self.revoked_tokens.set(gauge(state.revoked_len()));
         let mut body = Vec::new();
         TextEncoder::new().encode(&self.registry.gather(), &mut body)?;

@@ -92,15 +92,15 @@ impl AppState {
         let metrics = Metrics::new().map_err(|e| StoreError::Internal(format!("cannot set up metrics: {e}")))?;
         let keys = Keys::new(
             load_keys(store.as_ref(), &vault, config.signing_algorithm).await?,
-            config.cache_capacity,
+            config.token_cache,
             &metrics.verified_tokens,
         );
         let shared = Arc::new(Shared {
             store,
-            cache: AuthzCache::new(config.cache_capacity, metrics.authorization.evictions.clone()),
+            cache: AuthzCache::new(config.client_cache, metrics.authorization.evictions.clone()),
             server_key,
             vault,
-            notifications: ListCache::new(config.cache_capacity),
+            notifications: ListCache::new(config.list_cache, metrics.notification_lists.evictions.clone()),
             last_used: LastUsed::default(),
             throttles: Throttles {
                 clients: Throttle::new(config.client_throttle, config.throttle_capacity),
@@ -305,7 +305,7 @@ async fn reload_keys(shared: Weak<Shared>) {
     match keys::load(shared.store.as_ref(), &shared.vault).await.map(KeySet::new) {
         Ok(Some(set)) => {
             // The verified tokens go with the old set: a key that left it stops vouching for them.
-            let keys = Arc::new(Keys::new(set, shared.config.cache_capacity, &shared.metrics.verified_tokens));
+            let keys = Arc::new(Keys::new(set, shared.config.token_cache, &shared.metrics.verified_tokens));
             let old = match shared.keys.write() {
                 Ok(mut slot) => std::mem::replace(&mut *slot, keys),
                 Err(poisoned) => std::mem::replace(&mut *poisoned.into_inner(), keys),

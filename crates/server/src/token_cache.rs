@@ -1,37 +1,33 @@
 //! Tokens already verified, so repeated calls with the same token skip the signature check
 //! (DESIGN.md: "a small cache of verified tokens"). Only identity is cached; rights are still
-//! looked up on every call. Bounded: when full it starts over.
+//! looked up on every call. Bounded: when full it drops the tokens least likely to come back.
 
-use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 
 use prometheus::IntCounter;
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 use trustgate_core::token::Claims;
 
+use crate::bounded::{bounded, Bounded};
+
 pub struct VerifiedTokens {
-    entries: RwLock<HashMap<[u8; 32], Arc<Claims>>>,
-    capacity: usize,
+    entries: Bounded<[u8; 32], Arc<Claims>>,
     evictions: IntCounter,
 }
 
 impl VerifiedTokens {
     pub fn new(capacity: usize, evictions: IntCounter) -> Self {
-        Self { entries: RwLock::default(), capacity: capacity.max(1), evictions }
+        Self { entries: bounded(capacity, evictions.clone()), evictions }
     }
 
     pub fn held(&self) -> usize {
-        self.entries.read().map(|entries| entries.len()).unwrap_or_default()
+        self.entries.len()
     }
 
     /// Counts every entry as evicted: the key set they were verified with is being replaced.
     pub fn retire(&self) {
-        self.evicted(self.held());
-    }
-
-    fn evicted(&self, count: usize) {
-        self.evictions.inc_by(u64::try_from(count).unwrap_or(u64::MAX));
+        self.evictions.inc_by(u64::try_from(self.held()).unwrap_or(u64::MAX));
     }
 
     fn key(token: &str) -> [u8; 32] {
@@ -40,17 +36,11 @@ impl VerifiedTokens {
 
     /// The claims of `token` if it was verified before and has not expired since.
     pub fn get(&self, token: &str, now: OffsetDateTime) -> Option<Arc<Claims>> {
-        let claims = self.entries.read().ok()?.get(&Self::key(token))?.clone();
+        let claims = self.entries.get(&Self::key(token))?;
         (claims.exp > now.unix_timestamp()).then_some(claims)
     }
 
     pub fn insert(&self, token: &str, claims: Arc<Claims>) {
-        if let Ok(mut entries) = self.entries.write() {
-            if entries.len() >= self.capacity {
-                self.evicted(entries.len());
-                entries.clear();
-            }
-            entries.insert(Self::key(token), claims);
-        }
+        self.entries.insert(Self::key(token), claims);
     }
 }

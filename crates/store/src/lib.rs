@@ -149,6 +149,13 @@ pub trait Store: Send + Sync + 'static {
     /// The client is created with `secret`, its first.
     async fn create_client(&self, client: &ApiClient, secret: &NewSecret, cap: u64, actor: &Actor) -> StoreResult<()>;
     async fn client_grant(&self, id: ClientId) -> StoreResult<Option<ClientGrant>>;
+
+    // Bulk seeding (issue #13).
+    /// Inserts many clients of existing owners in one transaction with multi-row inserts, for
+    /// `trustgate bench`: no owner cap, no system-log record, no change (nothing caches a client
+    /// that did not exist). Fails as a whole when an owner is not a member of the customer.
+    async fn seed_clients(&self, clients: &[(ApiClient, NewSecret)]) -> StoreResult<()>;
+
     async fn clients_of(&self, customer: &CustomerId, owner: AdminId) -> StoreResult<Vec<ApiClient>>;
     /// Deletes a client only if `owner` owns it in `customer` (R3); false when there is no such client.
     async fn delete_client(

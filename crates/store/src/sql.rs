@@ -1495,6 +1495,42 @@ macro_rules! store_impl {
                 self.commit(tx, &[]).await
             }
 
+            // Bulk seeding (issue #13).
+            async fn seed_clients(&self, clients: &[(ApiClient, NewSecret)]) -> StoreResult<()> {
+                // 7 parameters a row: 7,000 a statement, under SQLite's 32,766 and PostgreSQL's 65,535.
+                const ROWS_PER_STATEMENT: usize = 1_000;
+                let mut tx = self.write_tx().await?;
+                for chunk in clients.chunks(ROWS_PER_STATEMENT) {
+                    let mut insert = sqlx::QueryBuilder::<$db>::new(
+                        "INSERT INTO api_clients (id, customer_id, owner_id, name, created_at, last_used_at) ",
+                    );
+                    insert.push_values(chunk, |mut row, (client, _)| {
+                        row.push_bind(client.id.to_string())
+                            .push_bind(client.customer_id.as_str().to_owned())
+                            .push_bind(client.owner().map(|owner| owner.to_string()))
+                            .push_bind(client.name.clone())
+                            .push_bind(ms(client.created_at))
+                            .push_bind(None::<i64>);
+                    });
+                    insert.build().execute(&mut *tx).await?;
+                    let mut secrets = sqlx::QueryBuilder::<$db>::new(
+                        "INSERT INTO client_secrets (client_id, id, legacy, verifier, created_at, created_by, expires_at) ",
+                    );
+                    secrets.push_values(chunk, |mut row, (client, secret)| {
+                        row.push_bind(client.id.to_string())
+                            .push_bind(secret.id.as_str().to_owned())
+                            .push_bind(0_i64)
+                            .push_bind(secret.verifier.as_bytes().to_vec())
+                            .push_bind(ms(secret.created_at))
+                            .push_bind(Actor::System.display_name().to_owned())
+                            .push_bind(secret.expires_at.map(ms));
+                    });
+                    secrets.build().execute(&mut *tx).await?;
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+
             async fn client_grant(&self, id: ClientId) -> StoreResult<Option<ClientGrant>> {
                 // One snapshot, so the secrets read belong to the client read. A service principal
                 // has no owner: the owner's columns come back NULL.

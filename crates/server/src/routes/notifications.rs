@@ -270,7 +270,9 @@ pub async fn list(
     State(state): State<AppState>,
     caller: Authorized<needs::Notifications>,
 ) -> Result<Response, ApiError> {
-    let body = match state.notifications.get(&caller.customer_id) {
+    let cached = state.notifications.get(&caller.customer_id);
+    state.metrics.notification_lists.hit_or_miss(cached.is_some());
+    let body = match cached {
         Some(body) => body,
         None => {
             let epoch = state.notifications.epoch();

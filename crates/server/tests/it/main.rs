@@ -42,6 +42,7 @@ mod sqlite {
     }
 
     mod administrators;
+    mod caches;
     mod calls;
     mod federation;
     mod invitations;
@@ -75,6 +76,7 @@ mod postgres {
     }
 
     mod administrators;
+    mod caches;
     mod calls;
     mod federation;
     mod invitations;

@@ -1,0 +1,88 @@
+//! Bounded caches (issue #13): a cache far smaller than the working set drops entries one at a
+//! time and every answer stays right; clients seeded in bulk (the bench's path) are served like
+//! any other.
+
+use reqwest::StatusCode;
+use time::OffsetDateTime;
+use trustgate_core::access::{Access, Permission};
+use trustgate_core::client::{ApiClient, ClientKind};
+use trustgate_core::client_secrets::NewSecret;
+use trustgate_core::event::Actor;
+use trustgate_core::ids::ClientId;
+use trustgate_core::secret::ClientSecret;
+use trustgate_server::ServerConfig;
+
+use crate::harness::{custom, TestClient};
+use crate::observability::scrape;
+
+const NOTIFICATIONS: &str = "/notifications/items";
+
+#[tokio::test]
+async fn a_cache_smaller_than_the_working_set_evicts_for_space_and_keeps_every_answer_right() {
+    let config = ServerConfig { client_cache: 3, token_cache: 3, ..ServerConfig::default() };
+    let Some(app) = super::app_with(config).await else { return };
+    let customer = app.customer().await;
+    app.admin(&customer, Access::Full).await;
+    let owner = app.admin(&customer, custom(&[Permission::Notifications])).await;
+    let clients: Vec<TestClient> = (0..30)
+        .map(|_| TestClient {
+            id: ClientId::generate(),
+            secret: ClientSecret::generate().expose().to_owned(),
+            customer: customer.clone(),
+        })
+        .collect();
+    let rows: Vec<_> = clients
+        .iter()
+        .map(|c| {
+            let client = ApiClient {
+                id: c.id,
+                customer_id: customer.clone(),
+                kind: ClientKind::SecureClient { owner: owner.id },
+                name: "bulk".to_owned(),
+                created_at: OffsetDateTime::now_utc(),
+                last_used_at: None,
+            };
+            let secret = ClientSecret::from_presented(&c.secret).expect("a generated secret parses");
+            let stored = NewSecret {
+                id: secret.id().expect("a new secret names its id"),
+                verifier: app.server_key.verifier(&secret),
+                created_at: client.created_at,
+                expires_at: None,
+            };
+            (client, stored)
+        })
+        .collect();
+    app.store.seed_clients(&rows).await.expect("bulk seeding");
+    let before = scrape(&app).await;
+
+    let mut tokens = Vec::new();
+    for client in &clients {
+        tokens.push(app.token(client).await);
+    }
+    for (client, token) in clients.iter().zip(&tokens) {
+        assert_eq!(app.get(NOTIFICATIONS, token, &customer).await.0, StatusCode::OK, "{}", client.id);
+    }
+    assert!(app.state.cache.held() <= 3, "{} clients held", app.state.cache.held());
+
+    let after = scrape(&app).await;
+    let moved =
+        |name: &str, cache: &str| after.value(name, &[("cache", cache)]) - before.value(name, &[("cache", cache)]);
+    assert!(moved("trustgate_cache_evictions_total", "authorization") >= 20.0, "entries are dropped for space");
+    assert!(moved("trustgate_cache_evictions_total", "verified_tokens") >= 20.0, "tokens are dropped for space");
+    assert_eq!(
+        moved("trustgate_cache_hits_total", "authorization") + moved("trustgate_cache_misses_total", "authorization"),
+        60.0,
+        "each grant and each call looks its client up once"
+    );
+    assert!(moved("trustgate_cache_misses_total", "verified_tokens") >= 20.0, "dropped tokens are verified again");
+
+    // Whatever the cache held, a wrong secret is refused and a deleted client is refused.
+    let first = &clients[0];
+    let id = first.id.to_string();
+    let wrong = [("grant_type", "client_credentials"), ("client_id", id.as_str()), ("client_secret", "tgs_wrong")];
+    assert_eq!(app.oauth("root", &wrong).await.0, StatusCode::BAD_REQUEST);
+    assert!(app.store.delete_client(&customer, owner.id, first.id, &Actor::System).await.expect("delete"));
+    let right = [("grant_type", "client_credentials"), ("client_id", id.as_str()), ("client_secret", &first.secret)];
+    assert_eq!(app.oauth("root", &right).await.0, StatusCode::BAD_REQUEST);
+    assert_ne!(app.get(NOTIFICATIONS, &tokens[0], &customer).await.0, StatusCode::OK);
+}
