@@ -9,8 +9,10 @@ use trustgate_core::ids::{ClientId, CustomerId};
 
 use crate::harness::{TempDir, TestApp, TestClient};
 
-fn trustgate(dir: &std::path::Path, args: &[&str]) -> Value {
-    let output = Command::new(env!("CARGO_BIN_EXE_trustgate"))
+/// Runs `trustgate --json` and awaits it, so a test's in-process server keeps running on this
+/// thread meanwhile: a blocked thread would freeze a server task holding SQLite's write lock.
+async fn trustgate(dir: &std::path::Path, args: &[&str]) -> Value {
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_trustgate"))
         .arg("--data-dir")
         .arg(dir)
         .arg("--json")
@@ -18,19 +20,20 @@ fn trustgate(dir: &std::path::Path, args: &[&str]) -> Value {
         .stdin(Stdio::null())
         .env_remove("TRUSTGATE_SERVER_KEY")
         .output()
+        .await
         .expect("run trustgate");
     assert!(output.status.success(), "trustgate {args:?} failed: {}", String::from_utf8_lossy(&output.stderr));
     serde_json::from_slice(&output.stdout)
         .unwrap_or_else(|e| panic!("{args:?} printed no JSON ({e}): {}", String::from_utf8_lossy(&output.stdout)))
 }
 
-fn trustgate_fails(dir: &std::path::Path, args: &[&str]) -> String {
-    trustgate_exits(dir, args).1
+async fn trustgate_fails(dir: &std::path::Path, args: &[&str]) -> String {
+    trustgate_exits(dir, args).await.1
 }
 
 /// Runs a command that must fail; its exit code and what it said on standard error.
-fn trustgate_exits(dir: &std::path::Path, args: &[&str]) -> (i32, String) {
-    let output = Command::new(env!("CARGO_BIN_EXE_trustgate"))
+async fn trustgate_exits(dir: &std::path::Path, args: &[&str]) -> (i32, String) {
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_trustgate"))
         .arg("--data-dir")
         .arg(dir)
         .args(args)
@@ -38,6 +41,7 @@ fn trustgate_exits(dir: &std::path::Path, args: &[&str]) -> (i32, String) {
         .env_remove("TRUSTGATE_SERVER_KEY")
         .env_remove("TRUSTGATE_DATABASE_URL")
         .output()
+        .await
         .expect("run");
     assert!(!output.status.success(), "trustgate {args:?} should fail");
     assert!(
@@ -49,14 +53,15 @@ fn trustgate_exits(dir: &std::path::Path, args: &[&str]) -> (i32, String) {
 }
 
 /// The text a command prints without `--json`.
-fn trustgate_text(dir: &std::path::Path, args: &[&str]) -> String {
-    let output = Command::new(env!("CARGO_BIN_EXE_trustgate"))
+async fn trustgate_text(dir: &std::path::Path, args: &[&str]) -> String {
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_trustgate"))
         .arg("--data-dir")
         .arg(dir)
         .args(args)
         .stdin(Stdio::null())
         .env_remove("TRUSTGATE_SERVER_KEY")
         .output()
+        .await
         .expect("run trustgate");
     assert!(output.status.success(), "trustgate {args:?} failed: {}", String::from_utf8_lossy(&output.stderr));
     String::from_utf8(output.stdout).expect("UTF-8")
@@ -73,9 +78,9 @@ async fn store_in(dir: &TempDir) -> &std::path::Path {
 async fn cli_bootstraps_a_customer_and_a_client_whose_csv_credentials_get_a_token() {
     let app = TestApp::spawn_in(TempDir::new()).await;
     let dir = app.dir.path().to_owned();
-    let customer = trustgate(&dir, &["customer", "create", "--name", "Acme", "--id", "acme"]);
+    let customer = trustgate(&dir, &["customer", "create", "--name", "Acme", "--id", "acme"]).await;
     assert_eq!(customer["id"], "acme");
-    trustgate(&dir, &["admin", "add", "--customer", "acme", "--email", "boss@acme.test", "--access", "full"]);
+    trustgate(&dir, &["admin", "add", "--customer", "acme", "--email", "boss@acme.test", "--access", "full"]).await;
     let added = trustgate(
         &dir,
         &[
@@ -90,7 +95,8 @@ async fn cli_bootstraps_a_customer_and_a_client_whose_csv_credentials_get_a_toke
             "--permission",
             "notifications,systemLog",
         ],
-    );
+    )
+    .await;
     assert!(added["password"].as_str().is_some_and(|p| p.len() >= 12), "a generated password is shown once");
     let csv = dir.join("secureclient.csv");
     trustgate(
@@ -107,7 +113,8 @@ async fn cli_bootstraps_a_customer_and_a_client_whose_csv_credentials_get_a_toke
             "--csv",
             csv.to_str().unwrap(),
         ],
-    );
+    )
+    .await;
     {
         use std::os::unix::fs::PermissionsExt;
         let mode = std::fs::metadata(&csv).unwrap().permissions().mode() & 0o777;
@@ -138,7 +145,8 @@ async fn cli_bootstraps_a_customer_and_a_client_whose_csv_credentials_get_a_toke
             "--csv",
             csv.to_str().unwrap(),
         ],
-    );
+    )
+    .await;
 
     // Changes made by the CLI reach the running server through the change feed.
     trustgate(
@@ -155,11 +163,12 @@ async fn cli_bootstraps_a_customer_and_a_client_whose_csv_credentials_get_a_toke
             "--permission",
             "systemLog",
         ],
-    );
+    )
+    .await;
     assert!(
         eventually(|| async { app.post_notification(&token, &client.customer).await == StatusCode::FORBIDDEN }).await
     );
-    let removed = trustgate(&dir, &["admin", "remove", "--customer", "acme", "--admin", "ops@acme.test"]);
+    let removed = trustgate(&dir, &["admin", "remove", "--customer", "acme", "--admin", "ops@acme.test"]).await;
     assert_eq!(removed["deletedApiClients"], 1);
     assert!(
         eventually(|| async { app.post_notification(&token, &client.customer).await == StatusCode::UNAUTHORIZED })
@@ -171,15 +180,16 @@ async fn cli_bootstraps_a_customer_and_a_client_whose_csv_credentials_get_a_toke
 async fn cli_refuses_bad_input_with_a_clear_message() {
     let dir = TempDir::new();
     store_in(&dir).await;
-    let message = trustgate_fails(dir.path(), &["customer", "create", "--name", "X", "--id", "Not Valid"]);
+    let message = trustgate_fails(dir.path(), &["customer", "create", "--name", "X", "--id", "Not Valid"]).await;
     assert!(message.contains("--id") && !message.contains("customerId"), "{message}");
-    let message = trustgate_fails(dir.path(), &["admin", "disable", "--admin", "nobody@example.com"]);
+    let message = trustgate_fails(dir.path(), &["admin", "disable", "--admin", "nobody@example.com"]).await;
     assert!(message.contains("no administrator"), "{message}");
-    trustgate(dir.path(), &["customer", "create", "--name", "Acme", "--id", "acme"]);
-    trustgate(dir.path(), &["admin", "add", "--customer", "acme", "--email", "a@acme.test", "--access", "full"]);
-    let message = trustgate_fails(dir.path(), &["admin", "disable", "--admin", "a@acme.test"]);
+    trustgate(dir.path(), &["customer", "create", "--name", "Acme", "--id", "acme"]).await;
+    trustgate(dir.path(), &["admin", "add", "--customer", "acme", "--email", "a@acme.test", "--access", "full"]).await;
+    let message = trustgate_fails(dir.path(), &["admin", "disable", "--admin", "a@acme.test"]).await;
     assert!(message.contains("local administrator"), "{message}");
-    let message = trustgate_fails(dir.path(), &["admin", "remove", "--customer", "acme", "--admin", "a@acme.test"]);
+    let message =
+        trustgate_fails(dir.path(), &["admin", "remove", "--customer", "acme", "--admin", "a@acme.test"]).await;
     assert!(message.contains("Full access"), "{message}");
 }
 
@@ -365,13 +375,13 @@ async fn cli_changes_hold_on_the_very_next_request_on_postgres() {
 async fn cli_refuses_a_client_beyond_the_per_owner_cap() {
     let dir = TempDir::new();
     store_in(&dir).await;
-    trustgate(dir.path(), &["customer", "create", "--name", "Acme", "--id", "acme"]);
-    trustgate(dir.path(), &["admin", "add", "--customer", "acme", "--email", "a@acme.test", "--access", "full"]);
+    trustgate(dir.path(), &["customer", "create", "--name", "Acme", "--id", "acme"]).await;
+    trustgate(dir.path(), &["admin", "add", "--customer", "acme", "--email", "a@acme.test", "--access", "full"]).await;
     let create = ["client", "create", "--customer", "acme", "--admin", "a@acme.test", "--name", "n"];
     for _ in 0..2 {
-        trustgate(dir.path(), &[&create[..], &["--max-clients-per-owner", "2"]].concat());
+        trustgate(dir.path(), &[&create[..], &["--max-clients-per-owner", "2"]].concat()).await;
     }
-    let message = trustgate_fails(dir.path(), &[&create[..], &["--max-clients-per-owner", "2"]].concat());
+    let message = trustgate_fails(dir.path(), &[&create[..], &["--max-clients-per-owner", "2"]].concat()).await;
     assert!(message.contains("at most 2 API clients"), "{message}");
 }
 
@@ -426,11 +436,12 @@ async fn serve_takes_its_issuer_from_public_url_and_defaults_to_its_listen_addre
     let doc = discovery(&url).await;
     assert_eq!(doc["issuer"], "https://id.example.com", "without the trailing slash");
     assert_eq!(doc["token_endpoint"], "https://id.example.com/cctrustoauth2/root/tokens/clients");
-    trustgate(dir.path(), &["customer", "create", "--name", "Acme", "--id", "acme"]);
-    trustgate(dir.path(), &["admin", "add", "--customer", "acme", "--email", "ops@acme.test", "--access", "full"]);
+    trustgate(dir.path(), &["customer", "create", "--name", "Acme", "--id", "acme"]).await;
+    trustgate(dir.path(), &["admin", "add", "--customer", "acme", "--email", "ops@acme.test", "--access", "full"])
+        .await;
     let csv = dir.path().join("secureclient.csv");
     let create = ["client", "create", "--customer", "acme", "--admin", "ops@acme.test", "--name", "n", "--csv"];
-    trustgate(dir.path(), &[&create[..], &[csv.to_str().unwrap()]].concat());
+    trustgate(dir.path(), &[&create[..], &[csv.to_str().unwrap()]].concat()).await;
     let text = std::fs::read_to_string(&csv).unwrap();
     let (id, secret) = text.lines().nth(1).unwrap().split_once(',').unwrap();
     let form = [("grant_type", "client_credentials"), ("client_id", id), ("client_secret", secret)];
@@ -457,7 +468,7 @@ async fn serve_takes_its_issuer_from_public_url_and_defaults_to_its_listen_addre
     drop(_served);
 
     for bad in ["ftp://id.example.com", "id.example.com", "https://", "https://id.example.com/?x=1"] {
-        let error = trustgate_fails(dir.path(), &["serve", "--listen", "127.0.0.1:0", "--public-url", bad]);
+        let error = trustgate_fails(dir.path(), &["serve", "--listen", "127.0.0.1:0", "--public-url", bad]).await;
         assert!(error.contains("--public-url"), "{bad}: {error}");
     }
 }
@@ -467,12 +478,12 @@ async fn operator_commands_refuse_a_data_directory_without_a_store_and_create_no
     let parent = TempDir::new();
     let dir = parent.path().join("typo");
     for args in [&["customer", "list"][..], &["admin", "list", "--customer", "acme"], &["keys", "rotate"]] {
-        let (code, message) = trustgate_exits(&dir, args);
+        let (code, message) = trustgate_exits(&dir, args).await;
         assert_eq!(code, 4, "{args:?}: {message}");
         assert!(message.contains(&dir.display().to_string()) && message.contains("--data-dir"), "{message}");
         assert!(message.contains("trustgate serve"), "says how a store is made: {message}");
     }
-    let (code, message) = trustgate_exits(&dir, &["--json", "customer", "list"]);
+    let (code, message) = trustgate_exits(&dir, &["--json", "customer", "list"]).await;
     assert_eq!(code, 4);
     let error: Value = serde_json::from_str(&message).expect("one JSON object on stderr");
     assert_eq!((error["error"].as_str(), error["exitCode"].as_i64()), (Some("notFound"), Some(4)));
@@ -484,20 +495,20 @@ async fn operator_commands_refuse_a_data_directory_without_a_store_and_create_no
 async fn an_unknown_customer_is_an_error_not_an_empty_answer() {
     let dir = TempDir::new();
     let dir = store_in(&dir).await;
-    trustgate(dir, &["customer", "create", "--name", "Acme", "--id", "acme"]);
-    trustgate(dir, &["admin", "add", "--customer", "acme", "--email", "a@acme.test", "--access", "full"]);
+    trustgate(dir, &["customer", "create", "--name", "Acme", "--id", "acme"]).await;
+    trustgate(dir, &["admin", "add", "--customer", "acme", "--email", "a@acme.test", "--access", "full"]).await;
     for args in [
         &["admin", "list", "--customer", "nosuch"][..],
         &["client", "list", "--customer", "nosuch", "--admin", "a@acme.test"],
         &["admin", "add", "--customer", "nosuch", "--email", "b@acme.test", "--access", "full"],
         &["customer", "set-policy", "--customer", "nosuch", "--disabled-owner-policy", "suspend-clients"],
     ] {
-        let (code, message) = trustgate_exits(dir, args);
+        let (code, message) = trustgate_exits(dir, args).await;
         assert_eq!(code, 4, "{args:?}: {message}");
         assert!(message.contains("no customer nosuch"), "{message}");
     }
     let (code, message) =
-        trustgate_exits(dir, &["client", "list", "--customer", "acme", "--admin", "nobody@acme.test"]);
+        trustgate_exits(dir, &["client", "list", "--customer", "acme", "--admin", "nobody@acme.test"]).await;
     assert_eq!(code, 4, "{message}");
     assert!(message.contains("no administrator nobody@acme.test"), "{message}");
 }
@@ -506,31 +517,31 @@ async fn an_unknown_customer_is_an_error_not_an_empty_answer() {
 async fn errors_speak_in_options_and_exit_codes_tell_usage_validation_not_found_and_unreachable_apart() {
     let dir = TempDir::new();
     let dir = store_in(&dir).await;
-    trustgate(dir, &["customer", "create", "--name", "Acme", "--id", "acme"]);
+    trustgate(dir, &["customer", "create", "--name", "Acme", "--id", "acme"]).await;
     let add = ["admin", "add", "--customer", "acme", "--email", "a@acme.test", "--access"];
-    let (code, message) = trustgate_exits(dir, &[&add[..], &["custom", "--permission", "everything"]].concat());
+    let (code, message) = trustgate_exits(dir, &[&add[..], &["custom", "--permission", "everything"]].concat()).await;
     assert_eq!(code, 3, "{message}");
     assert!(message.contains("--permission must be one of") && !message.contains("policies"), "{message}");
-    let (code, message) = trustgate_exits(dir, &[&add[..], &["custom"]].concat());
+    let (code, message) = trustgate_exits(dir, &[&add[..], &["custom"]].concat()).await;
     assert_eq!(code, 3, "Custom access needs a permission: {message}");
     assert!(message.contains("--access custom needs at least one --permission"), "{message}");
-    let (code, message) = trustgate_exits(dir, &["admin", "list", "--customer", "acme", "--bogus"]);
+    let (code, message) = trustgate_exits(dir, &["admin", "list", "--customer", "acme", "--bogus"]).await;
     assert_eq!(code, 2, "{message}");
-    let (code, message) = trustgate_exits(dir, &["--json", "admin", "list"]);
+    let (code, message) = trustgate_exits(dir, &["--json", "admin", "list"]).await;
     assert_eq!(code, 2, "{message}");
     let error: Value = serde_json::from_str(&message).expect("usage errors are JSON too with --json");
     assert_eq!(error["error"], "usage");
     assert!(error["message"].as_str().is_some_and(|m| m.contains("--customer")), "{error}");
-    let (code, message) = trustgate_exits(dir, &["--json", "admin", "list", "--customer", "Not Valid"]);
+    let (code, message) = trustgate_exits(dir, &["--json", "admin", "list", "--customer", "Not Valid"]).await;
     assert_eq!(code, 3, "{message}");
     let error: Value = serde_json::from_str(&message).expect("JSON");
     assert_eq!((error["error"].as_str(), error["exitCode"].as_i64()), (Some("invalid"), Some(3)));
     // Nothing listens on port 1: the database cannot be reached.
     let unreachable = ["--database", "postgres://postgres@127.0.0.1:1/none", "customer", "list"];
-    let (code, message) = trustgate_exits(dir, &unreachable);
+    let (code, message) = trustgate_exits(dir, &unreachable).await;
     assert_eq!(code, 5, "{message}");
-    trustgate(dir, &[&add[..], &["full"]].concat());
-    let members = trustgate(dir, &["admin", "list", "--customer", "acme"]);
+    trustgate(dir, &[&add[..], &["full"]].concat()).await;
+    let members = trustgate(dir, &["admin", "list", "--customer", "acme"]).await;
     assert_eq!(members["items"].as_array().map(Vec::len), Some(1), "nothing was added by the refused commands");
 }
 
@@ -538,11 +549,11 @@ async fn errors_speak_in_options_and_exit_codes_tell_usage_validation_not_found_
 async fn text_output_is_aligned_tables_with_headers_and_counts_in_proper_english() {
     let dir = TempDir::new();
     let dir = store_in(&dir).await;
-    trustgate(dir, &["customer", "create", "--name", "Acme", "--id", "acme"]);
-    trustgate(dir, &["admin", "add", "--customer", "acme", "--email", "boss@acme.test", "--access", "full"]);
+    trustgate(dir, &["customer", "create", "--name", "Acme", "--id", "acme"]).await;
+    trustgate(dir, &["admin", "add", "--customer", "acme", "--email", "boss@acme.test", "--access", "full"]).await;
     let ops = ["--customer", "acme", "--email", "ops@acme.test", "--access", "custom", "--permission", "notifications"];
-    trustgate(dir, &[&["admin", "add"][..], &ops[..]].concat());
-    let listed = trustgate_text(dir, &["admin", "list", "--customer", "acme"]);
+    trustgate(dir, &[&["admin", "add"][..], &ops[..]].concat()).await;
+    let listed = trustgate_text(dir, &["admin", "list", "--customer", "acme"]).await;
     let lines: Vec<&str> = listed.lines().collect();
     assert_eq!(lines.len(), 3, "a header and one line per administrator: {listed}");
     assert!(lines[0].starts_with("ID ") && lines[0].contains("E-MAIL") && lines[0].contains("ACCESS"), "{listed}");
@@ -555,11 +566,11 @@ async fn text_output_is_aligned_tables_with_headers_and_counts_in_proper_english
         }
     }
     let owner = ["--customer", "acme", "--admin", "ops@acme.test"];
-    assert!(trustgate_text(dir, &[&["client", "list"][..], &owner[..]].concat()).contains("has no API clients"));
-    trustgate(dir, &[&["client", "create"][..], &owner[..], &["--name", "nightly"]].concat());
-    let clients = trustgate_text(dir, &[&["client", "list"][..], &owner[..]].concat());
+    assert!(trustgate_text(dir, &[&["client", "list"][..], &owner[..]].concat()).await.contains("has no API clients"));
+    trustgate(dir, &[&["client", "create"][..], &owner[..], &["--name", "nightly"]].concat()).await;
+    let clients = trustgate_text(dir, &[&["client", "list"][..], &owner[..]].concat()).await;
     assert!(clients.starts_with("ID ") && clients.lines().nth(1).is_some_and(|l| l.ends_with("nightly")), "{clients}");
-    let removed = trustgate_text(dir, &[&["admin", "remove"][..], &owner[..]].concat());
+    let removed = trustgate_text(dir, &[&["admin", "remove"][..], &owner[..]].concat()).await;
     assert!(removed.contains("1 API client deleted") && !removed.contains("(s)"), "{removed}");
 }
 
@@ -613,7 +624,7 @@ async fn on_postgres_the_cli_refuses_to_create_a_client_without_the_deployments_
     served.cli(&add);
     let create = ["--database", &database.url, "client", "create", "--customer", &customer, "--admin", email];
     let elsewhere = TempDir::new();
-    let (code, message) = trustgate_exits(elsewhere.path(), &[&create[..], &["--name", "n"]].concat());
+    let (code, message) = trustgate_exits(elsewhere.path(), &[&create[..], &["--name", "n"]].concat()).await;
     assert_eq!(code, 4, "{message}");
     assert!(message.contains("TRUSTGATE_SERVER_KEY"), "{message}");
     assert!(!elsewhere.path().join("server.key").exists(), "no key of its own was made");
@@ -636,7 +647,7 @@ async fn on_postgres_the_cli_refuses_to_create_a_client_without_the_deployments_
 async fn a_closed_standard_output_is_no_reason_to_fail() {
     let dir = TempDir::new();
     let dir = store_in(&dir).await;
-    trustgate(dir, &["customer", "create", "--name", "Contoso"]);
+    trustgate(dir, &["customer", "create", "--name", "Contoso"]).await;
     let (reader, writer) = std::io::pipe().expect("a pipe");
     drop(reader);
     let output = Command::new(env!("CARGO_BIN_EXE_trustgate"))

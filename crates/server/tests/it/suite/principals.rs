@@ -267,7 +267,8 @@ async fn the_administrators_api_lists_principals_to_full_callers_and_changes_the
     let admin = json!({ "accessType": "Full", "providerType": "CitrixSts", "type": "AdministratorUser", "email": "new@example.com" });
     let (status, body) = app.call(Method::POST, "/administrators/$create", &full_token, &customer, Some(admin)).await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    let added = app.log_of(&customer, "delegatedadministration:administrator/create").await;
+    // A local administrator is invited (issue #12): the invitation is what the principal did.
+    let added = app.log_of(&customer, "delegatedadministration:invitation/create").await;
     let by_principal = added.last().expect("logged");
     assert_eq!(
         (by_principal.actor_type.as_str(), by_principal.actor_id.clone()),
