@@ -493,7 +493,11 @@ pub async fn confirm_remove(
         alternative: (clients > 0 && ctx.access() == Access::Full).then(|| {
             (
                 format!("{}/administrators/{}/convert-clients", ctx.base(), member.admin.id),
-                format!("{clients} API client(s) will be deleted — convert them to service principals first"),
+                format!(
+                    "{} will be deleted — convert {} to service principals first",
+                    super::layout::count(u64::try_from(clients).unwrap_or(u64::MAX), "API client", "API clients"),
+                    if clients == 1 { "it" } else { "them" }
+                ),
             )
         }),
         action: format!("{}/administrators/{}/remove", ctx.base(), member.admin.id),

@@ -62,6 +62,17 @@ pub struct Warned {
     pub clients: u64,
 }
 
+impl Warned {
+    pub fn active_clients(&self) -> String {
+        count(self.clients, "active client", "active clients")
+    }
+}
+
+/// `1 API client`, `2 API clients`.
+pub fn count(n: u64, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
 impl Layout {
     /// A page outside any customer, for a signed-in administrator.
     pub fn outside(title: &str, admin_email: &str, csrf: &str) -> Self {
@@ -84,9 +95,16 @@ impl Layout {
         }
     }
 
-    /// How many API clients the R7 warning is about.
-    pub fn warned_clients(&self) -> u64 {
-        self.warning.iter().map(|w| w.clients).sum()
+    /// The R7 warning's headline: `3 API clients of 2 disabled administrators remain active.`
+    pub fn warning_summary(&self) -> String {
+        let clients = self.warning.iter().map(|w| w.clients).sum();
+        let admins = u64::try_from(self.warning.len()).unwrap_or(u64::MAX);
+        format!(
+            "{} of {} {} active.",
+            count(clients, "API client", "API clients"),
+            count(admins, "disabled administrator", "disabled administrators"),
+            if clients == 1 { "remains" } else { "remain" }
+        )
     }
 
     pub fn current(&self, section: Section) -> &'static str {

@@ -1094,7 +1094,7 @@ async fn the_service_principals_tab_creates_principals_for_full_admins_and_remov
     assert!(browser
         .text_of("#alternative")
         .await
-        .contains("1 API client(s) will be deleted — convert them to service principals first"));
+        .contains("1 API client will be deleted — convert it to service principals first"));
     browser.click("#alternative").await;
     browser.find("#confirm").await;
     assert!(browser.text_of("#confirm-warning").await.contains("They own no API clients"));
