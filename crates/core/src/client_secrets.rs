@@ -99,9 +99,9 @@ pub const DEFAULT_PRINCIPAL_SECRET_DAYS: i64 = 365;
 
 /// SP6: a service principal's secrets all expire (a secure client's may not, as before). A
 /// converted client keeps the secrets it had (SP7); every secret added after must expire.
-pub fn expiry_fits(client: &ApiClient, expires_at: Option<OffsetDateTime>) -> Result<(), ValidationError> {
+pub fn expiry_fits(client: &ApiClient, expires_at: Option<OffsetDateTime>) -> Result<(), Refusal> {
     match (&client.kind, expires_at) {
-        (ClientKind::ServicePrincipal { .. }, None) => Err(ValidationError::missing("expiresAt")),
+        (ClientKind::ServicePrincipal { .. }, None) => Err(Refusal::ExpiryRequired),
         _ => Ok(()),
     }
 }

@@ -63,6 +63,8 @@ pub enum Refusal {
     SecretLimit(u64),
     #[error("this is the client's last secret; add another before deleting it, or delete the client")]
     LastSecret,
+    #[error("a service principal's secrets expire: give expiresAt, at most 730 days ahead")]
+    ExpiryRequired,
     #[error("only an administrator with Full access manages the customer's SCIM provisioning")]
     FullAccessRequired,
 }
@@ -96,6 +98,7 @@ impl Refusal {
             Refusal::InvitationExpired => "invitationExpired",
             Refusal::SecretLimit(_) => "secretLimit",
             Refusal::LastSecret => "lastSecret",
+            Refusal::ExpiryRequired => "expiryRequired",
             Refusal::FullAccessRequired => "fullAccessRequired",
         }
     }

@@ -337,3 +337,36 @@ async fn the_principal_cli_creates_lists_changes_converts_and_deletes() {
         assert!(types.contains(&format!("platform:serviceprincipal/{event}")), "{event} is logged: {types:?}");
     }
 }
+
+/// SP6 for principals: every secret of a principal expires — the one it is created with (a year)
+/// and any added later (an expiry must be given); any Full administrator manages them (SP3).
+#[tokio::test]
+async fn sp6_a_principals_secrets_always_expire_and_full_administrators_rotate_them() {
+    let Some(app) = super::app().await else { return };
+    let customer = app.customer().await;
+    let boss = app.admin_with_password(&customer, Access::Full).await;
+    let other_full = app.admin_with_password(&customer, Access::Full).await;
+    let (status, created) = create(&app, &app.sign_in(&boss).await, &customer, access_body("Full", &[])).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let secrets = format!("/api/v1/customers/{customer}/api-clients/{}/secrets", created["id"].as_str().unwrap());
+    let session = app.sign_in(&other_full).await;
+    let (status, listed) = app.as_admin(&session, Method::GET, &secrets, None).await;
+    assert_eq!(status, StatusCode::OK, "{listed}");
+    let first = &listed["items"][0];
+    assert!(first["expiresAt"].is_string(), "the first secret expires: {listed}");
+
+    let (status, refused) = app.as_admin(&session, Method::POST, &secrets, Some(json!({}))).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{refused}");
+    assert!(refused.to_string().contains("expiryRequired"), "{refused}");
+    let in_90_days = (time::OffsetDateTime::now_utc() + time::Duration::days(90))
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap();
+    let (status, added) =
+        app.as_admin(&session, Method::POST, &secrets, Some(json!({ "expiresAt": in_90_days }))).await;
+    assert!(status.is_success(), "{status} {added}");
+    let rotated = TestClient {
+        secret: added["secret"].as_str().expect("shown once").to_owned(),
+        ..client_of(&customer, &created)
+    };
+    app.token(&rotated).await;
+}
