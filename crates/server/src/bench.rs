@@ -226,7 +226,8 @@ async fn seed(store: &dyn Store, data_dir: &Path, scratch: &Path, args: &BenchAr
         store.create_customer(&customer, &Actor::System).await?;
         for _ in 0..PRINCIPALS_PER_CUSTOMER {
             let (principal, secret) =
-                ops::new_principal(store, &key, &customer.id, "bench", owner_access(true), &Actor::System).await?;
+                ops::new_principal(store, &key, &customer.id, "bench", owner_access(true), None, &Actor::System)
+                    .await?;
             principal_creds.push((customer.id.clone(), principal.id.to_string(), secret.expose().to_owned()));
         }
         for a in 0..(args.admins / args.customers.max(1)) {

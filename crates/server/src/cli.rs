@@ -670,6 +670,12 @@ pub enum PrincipalCommand {
         name: String,
         #[command(flatten)]
         access: AccessArgs,
+        /// The secret stops granting tokens this many days from now (1 to 730). Default: 365.
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..=730), conflicts_with = "expires_at")]
+        expires_in_days: Option<u32>,
+        /// The secret stops granting tokens at this RFC 3339 time (within 730 days).
+        #[arg(long)]
+        expires_at: Option<String>,
         /// Write ID and Secret as CSV to this new file, readable by you only, instead of printing
         /// the secret. Keep it outside any source repository.
         #[arg(long, value_name = "FILE")]
@@ -1548,16 +1554,21 @@ async fn client(store: &dyn Store, place: Place<'_>, command: ClientCommand, out
     Ok(())
 }
 
+/// A new secret's expiry as `--expires-in-days` or `--expires-at` names it, if either does.
+fn cli_expiry(in_days: Option<u32>, at: Option<String>) -> anyhow::Result<Option<OffsetDateTime>> {
+    Ok(match (in_days, at) {
+        (Some(days), _) => Some(OffsetDateTime::now_utc() + time::Duration::days(i64::from(days))),
+        (None, Some(at)) => Some(given("--expires-at", crate::wire::parse_rfc3339("expiresAt", &at))?),
+        (None, None) => None,
+    })
+}
+
 async fn secret(store: &dyn Store, place: Place<'_>, command: SecretCommand, out: Output) -> anyhow::Result<()> {
     match command {
         SecretCommand::Add { customer, id, expires_in_days, expires_at, csv } => {
             let customer = known_customer(store, &customer).await?;
             let id = given("--id", ClientId::parse(&id))?;
-            let expires_at = match (expires_in_days, expires_at) {
-                (Some(days), _) => Some(OffsetDateTime::now_utc() + time::Duration::days(i64::from(days))),
-                (None, Some(at)) => Some(given("--expires-at", crate::wire::parse_rfc3339("expiresAt", &at))?),
-                (None, None) => None,
-            };
+            let expires_at = cli_expiry(expires_in_days, expires_at)?;
             let key = deployment_key(store, place).await?;
             let file = csv.as_deref().map(private_file).transpose()?;
             let added = ops::add_secret(store, &key, &customer, id, expires_at, &Actor::System).await;
@@ -1664,20 +1675,24 @@ fn access_text(access: Access) -> String {
 
 async fn principal(store: &dyn Store, place: Place<'_>, command: PrincipalCommand, out: Output) -> anyhow::Result<()> {
     match command {
-        PrincipalCommand::Create { customer, name, access, csv } => {
+        PrincipalCommand::Create { customer, name, access, expires_in_days, expires_at, csv } => {
             let customer = known_customer(store, &customer).await?;
             let access = access.access()?;
+            let expires_at = cli_expiry(expires_in_days, expires_at)?;
             let key = deployment_key(store, place).await?;
             // The file is claimed first: a principal whose secret could not be written would be lost.
             let file = csv.as_deref().map(private_file).transpose()?;
             let (principal, secret) =
-                match ops::new_principal(store, &key, &customer, &name, access, &Actor::System).await {
+                match ops::new_principal(store, &key, &customer, &name, access, expires_at, &Actor::System).await {
                     Ok(created) => created,
                     Err(error) => {
                         if let Some(path) = &csv {
                             let _ = std::fs::remove_file(path);
                         }
                         return Err(match error {
+                            crate::ApiError::Invalid(invalid) if invalid.field == "secretExpiresAt" => {
+                                failure::refused_option("--expires-at", &invalid).into()
+                            }
                             crate::ApiError::Invalid(invalid) => failure::refused_option("--name", &invalid).into(),
                             other => anyhow!(other),
                         });

@@ -47,7 +47,8 @@ pub async fn new_client(
 }
 
 /// Creates a service principal of `customer` holding `access` (SP1, SP2) and returns its secret,
-/// the only time it exists in clear. The secret expires after
+/// the only time it exists in clear. The secret expires at `secret_expires_at`, which must lie
+/// ahead within `client_secrets::MAX_SECRET_LIFETIME_DAYS`, or when none is named after
 /// `client_secrets::DEFAULT_PRINCIPAL_SECRET_DAYS` (SP6); rotate it through the secrets API.
 pub async fn new_principal(
     store: &dyn Store,
@@ -55,6 +56,7 @@ pub async fn new_principal(
     customer: &CustomerId,
     name: &str,
     access: Access,
+    secret_expires_at: Option<OffsetDateTime>,
     actor: &Actor,
 ) -> Result<(ApiClient, ClientSecret), ApiError> {
     let principal = ApiClient {
@@ -65,8 +67,13 @@ pub async fn new_principal(
         created_at: OffsetDateTime::now_utc(),
         last_used_at: None,
     };
-    let expires_at = principal.created_at + time::Duration::days(client_secrets::DEFAULT_PRINCIPAL_SECRET_DAYS);
-    let (secret, stored) = new_secret(server_key, Some(expires_at), principal.created_at);
+    let requested = secret_expires_at
+        .unwrap_or(principal.created_at + time::Duration::days(client_secrets::DEFAULT_PRINCIPAL_SECRET_DAYS));
+    // The create body names the first secret's expiry `secretExpiresAt`; refusals say so.
+    let expires_at = client_secrets::expiry(Some(requested), true, principal.created_at).map_err(|e| {
+        ValidationError { field: "secretExpiresAt", detail: e.detail.replace("expiresAt", "secretExpiresAt"), ..e }
+    })?;
+    let (secret, stored) = new_secret(server_key, expires_at, principal.created_at);
     store.create_principal(&principal, &stored, actor).await?;
     Ok((principal, secret))
 }

@@ -6,7 +6,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use trustgate_core::access::Permission;
-use trustgate_core::client::{parse_client_name, ApiClient, CLIENT_NAME_MAX};
+use trustgate_core::client::{parse_client_name, ApiClient, ClientKind, CLIENT_NAME_MAX};
 use trustgate_core::client_secrets::{SecretInfo, MAX_SECRETS_PER_CLIENT};
 use trustgate_core::ids::ClientId;
 use trustgate_core::secret::SecretId;
@@ -294,6 +294,8 @@ struct SecretsPage {
     base: String,
     client_id: String,
     client_name: String,
+    /// A service principal's secrets must expire, and its panel leads back to the principals.
+    principal: bool,
     secrets: Vec<SecretRow>,
     full: bool,
     max: u64,
@@ -303,8 +305,21 @@ struct SecretsPage {
     created: Option<Created>,
 }
 
-/// The choices of the expiry field, in days; `never` is the other.
+/// The choices of the expiry field, in days; `never` is the other, for secure clients only.
 const EXPIRY_DAYS: [&str; 5] = ["30", "90", "180", "365", "730"];
+
+/// The expiry a posted `expires` field names: `never` (or nothing) is none, which the store
+/// refuses for a service principal's secret (SP6).
+pub fn posted_expiry(expires: &str) -> Result<Option<time::OffsetDateTime>, ApiError> {
+    match expires {
+        "never" | "" => Ok(None),
+        days if EXPIRY_DAYS.contains(&days) => {
+            let days: i64 = days.parse().unwrap_or_default();
+            Ok(Some(time::OffsetDateTime::now_utc() + time::Duration::days(days)))
+        }
+        _ => Err(ApiError::Invalid(ValidationError::invalid_enum("expires", &EXPIRY_DAYS))),
+    }
+}
 
 async fn show_secrets(
     state: &AppState,
@@ -315,11 +330,14 @@ async fn show_secrets(
 ) -> Result<Response, ConsoleError> {
     let secrets =
         state.store.client_secrets(&ctx.customer.id, client.id, &ctx.actor()).await.map_err(ApiError::from)?;
+    let principal = matches!(client.kind, ClientKind::ServicePrincipal { .. });
+    let title = if principal { "Service principal secrets" } else { "API client secrets" };
     let page = SecretsPage {
-        layout: ctx.layout("API client secrets", Section::ApiAccess),
+        layout: ctx.layout(title, Section::ApiAccess),
         base: ctx.base(),
         client_id: client.id.to_string(),
         client_name: client.name.clone(),
+        principal,
         full: u64::try_from(secrets.len()).unwrap_or(u64::MAX) >= MAX_SECRETS_PER_CLIENT,
         secrets: secrets.iter().map(SecretRow::from).collect(),
         max: MAX_SECRETS_PER_CLIENT,
@@ -366,15 +384,7 @@ pub async fn add_secret(
 ) -> Result<Response, ConsoleError> {
     ctx.require(Permission::ApiClients)?;
     let client = own_client(&state, &ctx, &id).await?;
-    let expires = form.get("expires");
-    let expires_at = match expires {
-        "never" | "" => None,
-        days if EXPIRY_DAYS.contains(&days) => {
-            let days: i64 = days.parse().unwrap_or_default();
-            Some(time::OffsetDateTime::now_utc() + time::Duration::days(days))
-        }
-        _ => return Err(ApiError::Invalid(ValidationError::invalid_enum("expires", &EXPIRY_DAYS)).into()),
-    };
+    let expires_at = posted_expiry(form.get("expires"))?;
     let added =
         ops::add_secret(state.store.as_ref(), &state.server_key, &ctx.customer.id, client.id, expires_at, &ctx.actor())
             .await;

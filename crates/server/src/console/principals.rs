@@ -8,9 +8,10 @@ use axum::response::{IntoResponse, Redirect, Response};
 use trustgate_core::access::{Access, Permission, PermissionSet};
 use trustgate_core::client::{ApiClient, ClientKind, CLIENT_NAME_MAX, PRINCIPALS_PER_CUSTOMER_MAX};
 use trustgate_core::ids::ClientId;
+use trustgate_core::ValidationError;
 
 use super::administrators::{posted_access, AccessChoice};
-use super::api_access::{ConfirmPage, Created, Shown};
+use super::api_access::{posted_expiry, ConfirmPage, Created, Shown};
 use super::error::{render, ConsoleError};
 use super::extract::{InCustomer, Posted};
 use super::layout::{when, Layout, Section};
@@ -54,15 +55,23 @@ struct PrincipalsPage {
     name: String,
     name_max: usize,
     access: AccessChoice,
+    expiry_days: &'static [&'static str],
+    expires: String,
     error: Option<String>,
     notice: Option<&'static str>,
     gone: bool,
     created: Option<Created>,
 }
 
+/// A principal's secret must expire (SP6): the create form offers the Secrets panel's choices
+/// without "Never", a year chosen unless the administrator picks another.
+const PRINCIPAL_EXPIRY_DAYS: [&str; 5] = ["30", "90", "180", "365", "730"];
+const DEFAULT_EXPIRY: &str = "365";
+
 struct View {
     name: String,
     access: Access,
+    expires: String,
     error: Option<String>,
     notice: Option<&'static str>,
     gone: bool,
@@ -94,6 +103,8 @@ async fn show(state: &AppState, ctx: &InCustomer, status: StatusCode, view: View
         name: view.name,
         name_max: CLIENT_NAME_MAX,
         access: AccessChoice::of(view.access),
+        expiry_days: &PRINCIPAL_EXPIRY_DAYS,
+        expires: view.expires,
         error: view.error,
         notice: view.notice,
         gone: view.gone,
@@ -121,7 +132,9 @@ pub async fn page(
         secret: r.secret.expose().to_owned(),
     });
     let access = Access::Custom(PermissionSet::empty());
-    show(&state, &ctx, StatusCode::OK, View { name: String::new(), access, error: None, notice, gone, created }).await
+    let view =
+        View { name: String::new(), access, expires: DEFAULT_EXPIRY.to_owned(), error: None, notice, gone, created };
+    show(&state, &ctx, StatusCode::OK, view).await
 }
 
 /// `POST /console/c/{customer}/service-principals` — creates, holds the secret for one view, and
@@ -131,20 +144,28 @@ pub async fn create(State(state): State<AppState>, Posted { ctx, form }: Posted)
     let name = form.get("name");
     let access = posted_access(&form);
     let shown = access.as_ref().ok().copied().unwrap_or(Access::Custom(PermissionSet::empty()));
+    let expires = form.get("expires");
     let refuse = |error: ConsoleError, access: Access| View {
         name: name.to_owned(),
         access,
+        expires: if PRINCIPAL_EXPIRY_DAYS.contains(&expires) { expires } else { DEFAULT_EXPIRY }.to_owned(),
         error: Some(error.message().to_owned()),
         notice: None,
         gone: false,
         created: None,
     };
-    let created = match access {
-        Ok(access) => {
-            ops::new_principal(state.store.as_ref(), &state.server_key, &ctx.customer.id, name, access, &ctx.actor())
-                .await
+    // A principal's secret always expires (SP6): "never" is no choice here; none takes the default year.
+    let expiry = if expires == "never" {
+        Err(ApiError::Invalid(ValidationError::invalid_enum("expires", &PRINCIPAL_EXPIRY_DAYS)))
+    } else {
+        posted_expiry(expires)
+    };
+    let created = match (access, expiry) {
+        (Ok(access), Ok(expires_at)) => {
+            let store = state.store.as_ref();
+            ops::new_principal(store, &state.server_key, &ctx.customer.id, name, access, expires_at, &ctx.actor()).await
         }
-        Err(error) => Err(error),
+        (Err(error), _) | (_, Err(error)) => Err(error),
     };
     match created {
         Ok((principal, secret)) => {

@@ -15,7 +15,7 @@ use crate::body::{Json, PathParams};
 use crate::error::{ApiError, GatewayError};
 use crate::session::AdminIn;
 use crate::state::AppState;
-use crate::wire::{parse_access, rfc3339, AccessType, PolicyIn};
+use crate::wire::{parse_access, parse_rfc3339, rfc3339, AccessType, PolicyIn};
 
 type Caller = AdminIn<needs::ApiClients>;
 
@@ -81,6 +81,10 @@ pub struct NewPrincipal {
     access_type: String,
     /// With `Custom`: the policies granted.
     policies: Option<Vec<PolicyIn>>,
+    /// When the first secret stops granting tokens, RFC 3339: ahead, and at most 730 days ahead.
+    /// Default: 365 days after creation.
+    #[schema(format = DateTime)]
+    secret_expires_at: Option<String>,
 }
 
 /// A principal's new access.
@@ -131,7 +135,7 @@ pub async fn list(State(state): State<AppState>, caller: Caller) -> Result<axum:
     request_body(content = NewPrincipal, content_type = "application/json"),
     responses(
         (status = 201, description = "The principal and its secret", body = CreatedPrincipal),
-        (status = "4XX", description = "Refused: 400 invalid input, 401 not signed in, 403 not a Full administrator, 404 not a member of the customer, 409 refused by a rule", body = GatewayError),
+        (status = "4XX", description = "Refused: 400 invalid input (`secretExpiresAt` past or beyond 730 days), 401 not signed in, 403 not a Full administrator, 404 not a member of the customer, 409 refused by a rule", body = GatewayError),
         (status = "5XX", description = "The store is unavailable", body = GatewayError),
     ),
     extensions(("x-trustgate-permission" = json!("apiClients")))
@@ -142,12 +146,15 @@ pub async fn create(
     Json(form): Json<NewPrincipal>,
 ) -> Result<Response, ApiError> {
     let access = parse_access(&form.access_type, form.policies.as_deref())?;
+    let secret_expires_at =
+        form.secret_expires_at.as_deref().map(|at| parse_rfc3339("secretExpiresAt", at)).transpose()?;
     let (principal, secret) = crate::ops::new_principal(
         state.store.as_ref(),
         &state.server_key,
         &caller.customer_id,
         &form.name,
         access,
+        secret_expires_at,
         &caller.session.actor(),
     )
     .await?;

@@ -309,10 +309,20 @@ async fn the_principal_cli_creates_lists_changes_converts_and_deletes() {
             "custom",
             "--permission",
             "systemLog",
+            "--expires-in-days",
+            "30",
         ])
         .await;
     assert_eq!(created["access"], json!({ "accessType": "Custom", "policies": ["systemLog"] }), "{created}");
     let principal = client_of(&customer, &created);
+    let held = app.cli(&["client", "secret", "list", "--customer", c, "--id", &principal.id.to_string()]).await;
+    let expires = time::OffsetDateTime::parse(
+        held["items"][0]["expiresAt"].as_str().expect("an expiry"),
+        &time::format_description::well_known::Rfc3339,
+    )
+    .unwrap();
+    let days = (expires - time::OffsetDateTime::now_utc()).whole_days();
+    assert_eq!(days, 29, "--expires-in-days 30 sets the first secret's expiry: {held}");
     assert_eq!(grant_becomes(&app, &principal, StatusCode::OK).await, StatusCode::OK);
 
     let id = principal.id.to_string();
@@ -369,4 +379,46 @@ async fn sp6_a_principals_secrets_always_expire_and_full_administrators_rotate_t
         ..client_of(&customer, &created)
     };
     app.token(&rotated).await;
+}
+
+fn rfc3339_in(days: i64) -> (time::OffsetDateTime, String) {
+    let at = (time::OffsetDateTime::now_utc() + time::Duration::days(days)).replace_nanosecond(0).unwrap();
+    (at, at.format(&time::format_description::well_known::Rfc3339).unwrap())
+}
+
+/// The first secret's expiry is chosen at creation, within the same bounds as any secret's; a
+/// refused one creates nothing.
+#[tokio::test]
+async fn a_principals_first_secret_expires_when_chosen_and_a_past_or_too_far_expiry_is_refused_with_400() {
+    let Some(app) = super::app().await else { return };
+    let customer = app.customer().await;
+    let boss = app.admin_with_password(&customer, Access::Full).await;
+    let session = app.sign_in(&boss).await;
+    for days in [-1, 731] {
+        let (_, at) = rfc3339_in(days);
+        let mut body = access_body("Full", &[]);
+        body["secretExpiresAt"] = json!(at);
+        let (status, refused) = create(&app, &session, &customer, body).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{days} days: {refused}");
+        assert!(refused.to_string().contains("secretExpiresAt"), "{refused}");
+    }
+    let (status, listed) = app.as_admin(&session, Method::GET, &principals(&customer), None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(listed["items"], json!([]), "a refused principal is not created");
+
+    let (chosen, at) = rfc3339_in(30);
+    let mut body = access_body("Full", &[]);
+    body["secretExpiresAt"] = json!(at);
+    let (status, created) = create(&app, &session, &customer, body).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let secrets = format!("/api/v1/customers/{customer}/api-clients/{}/secrets", created["id"].as_str().unwrap());
+    let (status, listed) = app.as_admin(&session, Method::GET, &secrets, None).await;
+    assert_eq!(status, StatusCode::OK, "{listed}");
+    let stored = time::OffsetDateTime::parse(
+        listed["items"][0]["expiresAt"].as_str().expect("an expiry"),
+        &time::format_description::well_known::Rfc3339,
+    )
+    .unwrap();
+    assert_eq!(stored, chosen, "{listed}");
+    app.token(&client_of(&customer, &created)).await;
 }
