@@ -5,7 +5,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
-use trustgate_core::access::Permission;
+use trustgate_core::access::{Access, Permission};
 use trustgate_core::client::{parse_client_name, ApiClient, ClientKind, CLIENT_NAME_MAX};
 use trustgate_core::client_secrets::{SecretInfo, MAX_SECRETS_PER_CLIENT};
 use trustgate_core::ids::ClientId;
@@ -220,6 +220,19 @@ async fn own_client(state: &AppState, ctx: &InCustomer, id: &str) -> Result<ApiC
     Ok(clients.into_iter().find(|c| c.id == id).ok_or(ApiError::NotFound("API client"))?)
 }
 
+/// The client whose secrets the panel shows: one of the caller's own secure clients or, to a Full
+/// administrator, any service principal of the customer (SP3); the store checks again.
+async fn secrets_client(state: &AppState, ctx: &InCustomer, id: &str) -> Result<ApiClient, ConsoleError> {
+    match own_client(state, ctx, id).await {
+        Err(not_own) if ctx.access() == Access::Full => {
+            let Ok(id) = ClientId::parse(id) else { return Err(not_own) };
+            let found = state.store.principal(&ctx.customer.id, id, &ctx.actor()).await.map_err(ApiError::from)?;
+            found.ok_or(not_own)
+        }
+        own => own,
+    }
+}
+
 /// `GET /console/c/{customer}/api-access/{id}/delete`
 pub async fn confirm_delete(
     State(state): State<AppState>,
@@ -357,7 +370,7 @@ pub async fn secrets(
     Query(shown): Query<Shown>,
 ) -> Result<Response, ConsoleError> {
     ctx.require(Permission::ApiClients)?;
-    let client = own_client(&state, &ctx, &id).await?;
+    let client = secrets_client(&state, &ctx, &id).await?;
     let notice = match shown.done.as_deref() {
         Some("deleted") => Some(
             "The secret was deleted: it gets no new token from now on. Tokens it already got expire within the hour.",
@@ -383,7 +396,7 @@ pub async fn add_secret(
     Posted { ctx, form }: Posted,
 ) -> Result<Response, ConsoleError> {
     ctx.require(Permission::ApiClients)?;
-    let client = own_client(&state, &ctx, &id).await?;
+    let client = secrets_client(&state, &ctx, &id).await?;
     let expires_at = posted_expiry(form.get("expires"))?;
     let added =
         ops::add_secret(state.store.as_ref(), &state.server_key, &ctx.customer.id, client.id, expires_at, &ctx.actor())
@@ -421,7 +434,7 @@ pub async fn confirm_delete_secret(
     Path((_, id, secret)): Path<(String, String, String)>,
 ) -> Result<Response, ConsoleError> {
     ctx.require(Permission::ApiClients)?;
-    let client = own_client(&state, &ctx, &id).await?;
+    let client = secrets_client(&state, &ctx, &id).await?;
     let secret = secret_in_path(&secret)?;
     let held = state.store.client_secrets(&ctx.customer.id, client.id, &ctx.actor()).await.map_err(ApiError::from)?;
     let info = held.iter().find(|s| s.id == secret).ok_or(ApiError::NotFound("secret"))?;
@@ -449,7 +462,7 @@ pub async fn delete_secret(
     Posted { ctx, .. }: Posted,
 ) -> Result<Response, ConsoleError> {
     ctx.require(Permission::ApiClients)?;
-    let client = own_client(&state, &ctx, &id).await?;
+    let client = secrets_client(&state, &ctx, &id).await?;
     let secret = secret_in_path(&secret)?;
     state
         .store

@@ -1106,6 +1106,74 @@ async fn the_service_principals_tab_creates_principals_for_full_admins_and_remov
     browser.find(&format!("tr[data-principal-id='{}']", leavers_client.id)).await;
 }
 
+/// Issue #11: a principal's expiry is chosen in its create dialog, and the tab leads to its
+/// Secrets panel, where it rotates like any client — without "Never" on offer (SP6).
+#[tokio::test]
+async fn a_principal_created_with_an_expiry_rotates_its_secret_from_its_secrets_panel() {
+    let Some(browser) = Browser::start().await else { return };
+    let app = app().await;
+    let customer = app.customer().await;
+    let boss = app.admin_with_password(&customer, Access::Full).await;
+    sign_in(&browser, &app, &boss).await;
+    browser.goto(&app.url(&format!("/console/c/{customer}/service-principals"))).await;
+    let offered = browser.find_all("#principal-expires option").await.len();
+    assert_eq!(offered, 5, "30, 90, 180, 365 and 730 days, no Never");
+    browser.type_into("#principal-name", "nightly export").await;
+    browser.click("input[name='access'][value='Full']").await;
+    browser.execute("document.getElementById('principal-expires').value = '90'").await;
+    browser.click("#create-principal").await;
+    browser.find("#secret-dialog").await;
+    let id = browser.text_of("#new-client-id").await;
+    let first = crate::harness::TestClient {
+        id: id.parse().unwrap(),
+        secret: browser.text_of("#new-client-secret").await,
+        customer: customer.clone(),
+    };
+    let held = app.cli(&["client", "secret", "list", "--customer", customer.as_str(), "--id", &id]).await;
+    let expires = time::OffsetDateTime::parse(
+        held["items"][0]["expiresAt"].as_str().expect("an expiry"),
+        &time::format_description::well_known::Rfc3339,
+    )
+    .unwrap();
+    assert_eq!((expires - time::OffsetDateTime::now_utc()).whole_days(), 89, "the chosen 90 days: {held}");
+    browser.click("#close-dialog").await;
+
+    // The tab's row leads to the principal's own Secrets panel.
+    browser.click(&format!("tr[data-principal-id='{id}'] a[href$='/secrets']")).await;
+    browser.wait_for_url(|u| u.ends_with(&format!("/api-access/{id}/secrets"))).await;
+    assert!(browser.text_of("#secrets-panel h2").await.contains("service principal"));
+    assert_eq!(browser.text_of("#back-to-clients").await, "Back to service principals");
+    assert!(browser.find_all("#secret-expires option[value='never']").await.is_empty(), "a principal's secret expires");
+    let old = first.secret[4..20].to_owned();
+
+    // Rotation: add a second secret, move to it, delete the first.
+    browser.click("#add-secret").await;
+    browser.find("#secret-dialog").await;
+    let second = crate::harness::TestClient { secret: browser.text_of("#new-client-secret").await, ..first.clone() };
+    browser.click("#close-dialog").await;
+    browser.wait_for_url(|u| u.ends_with("/secrets")).await;
+    assert_eq!(browser.find_all("#secrets tbody tr").await.len(), 2);
+    app.token(&first).await;
+    app.token(&second).await;
+    browser.click(&format!("tr[data-secret-id='{old}'] a.danger")).await;
+    browser.find("#confirm-warning").await;
+    browser.click("#confirm").await;
+    browser.wait_for_url(|u| u.ends_with("/secrets?done=deleted")).await;
+    assert_eq!(browser.find_all("#secrets tbody tr").await.len(), 1);
+    let grant = |secret: String| {
+        let (app, id) = (&app, id.clone());
+        async move {
+            app.oauth("root", &[("grant_type", "client_credentials"), ("client_id", &id), ("client_secret", &secret)])
+                .await
+                .0
+        }
+    };
+    assert_eq!(grant(first.secret.clone()).await, StatusCode::BAD_REQUEST, "the deleted secret grants no more");
+    assert_eq!(grant(second.secret.clone()).await, StatusCode::OK, "the new secret grants");
+    browser.click("#back-to-clients").await;
+    browser.wait_for_url(|u| u.ends_with("/service-principals")).await;
+}
+
 #[tokio::test]
 async fn a_clients_secrets_panel_adds_a_secret_shown_once_and_deletes_the_old_one() {
     let Some(browser) = Browser::start().await else { return };
