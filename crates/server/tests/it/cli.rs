@@ -191,6 +191,11 @@ async fn cli_refuses_bad_input_with_a_clear_message() {
     let message =
         trustgate_fails(dir.path(), &["admin", "remove", "--customer", "acme", "--admin", "a@acme.test"]).await;
     assert!(message.contains("Full access"), "{message}");
+    let too_far = "2999-01-01T00:00:00Z";
+    let principal = ["principal", "create", "--customer", "acme", "--name", "etl", "--access", "full"];
+    let message = trustgate_fails(dir.path(), &[&principal[..], &["--expires-at", too_far]].concat()).await;
+    assert!(message.contains("--expires-at") && message.contains("730 days"), "{message}");
+    assert!(!message.contains("secretExpiresAt"), "the CLI names its own option: {message}");
 }
 
 /// Polls for up to five seconds: the feed from another process is read every 200 ms.
