@@ -19,7 +19,7 @@ pub struct ApiClient {
 
 /// Whose rights a client acts with. One or the other, never both: a client with an owner and its
 /// own access would have two answers to "what may it do".
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ClientKind {
     /// Acts with its owner's current rights in the customer (R4), and dies with the owner's
     /// membership (R6).
@@ -30,7 +30,7 @@ pub enum ClientKind {
 
 impl ClientKind {
     /// Citrix's `AdministratorType` spelling, also the system log's target type.
-    pub fn wire_name(self) -> &'static str {
+    pub fn wire_name(&self) -> &'static str {
         match self {
             ClientKind::SecureClient { .. } => "SecureClient",
             ClientKind::ServicePrincipal { .. } => "ServicePrincipal",
@@ -41,8 +41,8 @@ impl ClientKind {
 impl ApiClient {
     /// The administrator whose rights the client acts with; none for a service principal.
     pub fn owner(&self) -> Option<AdminId> {
-        match self.kind {
-            ClientKind::SecureClient { owner } => Some(owner),
+        match &self.kind {
+            ClientKind::SecureClient { owner } => Some(*owner),
             ClientKind::ServicePrincipal { .. } => None,
         }
     }

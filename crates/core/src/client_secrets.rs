@@ -116,7 +116,7 @@ pub fn add(held: u64) -> Result<(), Refusal> {
 }
 
 /// Who asks to list, add or delete a client's secrets, as read in the transaction that does it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Manager {
     /// The operator CLI: it names the client itself.
     Operator,
@@ -129,11 +129,11 @@ pub enum Manager {
 /// Whether `manager` may see and change the secrets of a client owned by `owner`: a secure
 /// client's owner only (R3: to anyone else it does not exist); a client owned by no
 /// administrator (a service principal) by the customer's Full administrators (SP3).
-pub fn may_manage(owner: Option<AdminId>, manager: Manager) -> bool {
+pub fn may_manage(owner: Option<AdminId>, manager: &Manager) -> bool {
     match (manager, owner) {
         (Manager::Operator, _) => true,
-        (Manager::Admin(admin, _), Some(owner)) => admin == owner,
-        (Manager::Admin(_, access), None) => access == Access::Full,
+        (Manager::Admin(admin, _), Some(owner)) => *admin == owner,
+        (Manager::Admin(_, access), None) => *access == Access::Full,
         (Manager::Other, _) => false,
     }
 }
@@ -162,10 +162,10 @@ mod tests {
     #[test]
     fn only_the_owner_manages_a_secure_clients_secrets() {
         let (owner, other) = (AdminId::generate(), AdminId::generate());
-        assert!(may_manage(Some(owner), Manager::Admin(owner, Access::Full)));
-        assert!(!may_manage(Some(owner), Manager::Admin(other, Access::Full)));
-        assert!(may_manage(None, Manager::Admin(other, Access::Full)));
-        assert!(!may_manage(Some(owner), Manager::Other));
-        assert!(may_manage(Some(owner), Manager::Operator));
+        assert!(may_manage(Some(owner), &Manager::Admin(owner, Access::Full)));
+        assert!(!may_manage(Some(owner), &Manager::Admin(other, Access::Full)));
+        assert!(may_manage(None, &Manager::Admin(other, Access::Full)));
+        assert!(!may_manage(Some(owner), &Manager::Other));
+        assert!(may_manage(Some(owner), &Manager::Operator));
     }
 }

@@ -104,8 +104,14 @@ pub struct LogEntry {
     pub after: Option<Value>,
 }
 
-fn access_json(access: Access) -> Value {
-    json!({ "accessType": access.access_type(), "policies": access.permissions().iter().map(|p| p.name()).collect::<Vec<_>>() })
+/// As Citrix's access model: Full access lists no policies (it holds every one there is, now and later).
+fn access_json(access: &Access) -> Value {
+    match access {
+        Access::Full => json!({ "accessType": "Full", "policies": null }),
+        Access::Custom(set) => {
+            json!({ "accessType": "Custom", "policies": set.iter().map(ToString::to_string).collect::<Vec<_>>() })
+        }
+    }
 }
 
 fn entry(customer_id: &CustomerId, at: OffsetDateTime, event_type: &'static str, actor: &Actor) -> LogEntry {
@@ -191,7 +197,7 @@ pub fn client_deleted(client: &ApiClient, cause: DeletionCause, at: OffsetDateTi
 
 /// What the log records of a client: its owner, or a principal's own access.
 fn client_json(client: &ApiClient) -> Value {
-    match client.kind {
+    match &client.kind {
         ClientKind::SecureClient { owner } => json!({ "name": client.name, "ownerUserId": owner.to_string() }),
         ClientKind::ServicePrincipal { access } => json!({ "name": client.name, "access": access_json(access) }),
     }
@@ -209,8 +215,8 @@ pub fn principal_created(principal: &ApiClient, actor: &Actor) -> LogEntry {
 
 pub fn principal_access_changed(
     principal: &ApiClient,
-    before: Access,
-    after: Access,
+    before: &Access,
+    after: &Access,
     at: OffsetDateTime,
     actor: &Actor,
 ) -> LogEntry {
@@ -291,7 +297,7 @@ pub fn client_secret(
 pub fn admin_added(
     customer: &CustomerId,
     admin: &Admin,
-    access: Access,
+    access: &Access,
     at: OffsetDateTime,
     actor: &Actor,
 ) -> LogEntry {
@@ -304,8 +310,8 @@ pub fn admin_added(
 pub fn access_changed(
     customer: &CustomerId,
     admin: &Admin,
-    before: Access,
-    after: Access,
+    before: &Access,
+    after: &Access,
     at: OffsetDateTime,
     actor: &Actor,
 ) -> LogEntry {
@@ -376,7 +382,7 @@ pub enum InvitationEvent {
 pub fn invitation(
     customer: &CustomerId,
     admin: &Admin,
-    access: Access,
+    access: &Access,
     what: InvitationEvent,
     at: OffsetDateTime,
     actor: &Actor,

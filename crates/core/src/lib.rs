@@ -4,6 +4,7 @@
 
 pub mod access;
 pub mod admin;
+pub mod catalog;
 pub mod client;
 pub mod client_secrets;
 pub mod custody;

@@ -8,7 +8,7 @@ use crate::admin::{Email, Provider};
 use crate::rights::{self, Denied, PrincipalKind, Standing};
 
 /// What the party making a change holds in the customer, read in the transaction that makes it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Authority {
     /// The operator CLI (or Trustgate itself): allowed everything the customer's invariants allow.
     Operator,
@@ -21,11 +21,11 @@ impl Authority {
     /// means they are no longer a member of the customer.
     pub fn of(kind: PrincipalKind, standing: Option<Standing>) -> Result<Self, Refusal> {
         let standing = standing.ok_or(Refusal::NotAMember)?;
-        rights::effective_access(kind, standing).map(Authority::Holds).map_err(Refusal::Denied)
+        rights::effective_access(kind, &standing).cloned().map(Authority::Holds).map_err(Refusal::Denied)
     }
 
     /// An administrator may only grant, change or remove access they hold themselves.
-    fn covers(self, access: Access) -> Result<(), Refusal> {
+    fn covers(&self, access: &Access) -> Result<(), Refusal> {
         match self {
             Authority::Operator => Ok(()),
             Authority::Holds(held) if held.covers(access) => Ok(()),
@@ -106,7 +106,7 @@ impl Refusal {
 
 /// Whether `access` can be granted at all: Custom access with no permission would be a member who
 /// can do nothing, almost always a forgotten `--permission` or an unticked form.
-pub fn grantable(access: Access) -> Result<(), Refusal> {
+pub fn grantable(access: &Access) -> Result<(), Refusal> {
     match access {
         Access::Custom(set) if set.is_empty() => Err(Refusal::NoPermission),
         _ => Ok(()),
@@ -114,29 +114,29 @@ pub fn grantable(access: Access) -> Result<(), Refusal> {
 }
 
 /// Adding an administrator with `access`.
-pub fn add(authority: Authority, access: Access) -> Result<(), Refusal> {
+pub fn add(authority: &Authority, access: &Access) -> Result<(), Refusal> {
     authority.covers(access)?;
     grantable(access)
 }
 
 /// Changing a member's access from `before` to `after`, with `full_admins` Full administrators
 /// in the customer (the member included) before the change.
-pub fn change_access(authority: Authority, before: Access, after: Access, full_admins: u64) -> Result<(), Refusal> {
+pub fn change_access(authority: &Authority, before: &Access, after: &Access, full_admins: u64) -> Result<(), Refusal> {
     authority.covers(before)?;
     authority.covers(after)?;
-    keeps_a_full_admin(before, after != Access::Full, full_admins)?;
+    keeps_a_full_admin(before, *after != Access::Full, full_admins)?;
     grantable(after)
 }
 
 /// Removing a member holding `access` from the customer (R6 follows).
-pub fn remove(authority: Authority, access: Access, full_admins: u64) -> Result<(), Refusal> {
+pub fn remove(authority: &Authority, access: &Access, full_admins: u64) -> Result<(), Refusal> {
     authority.covers(access)?;
     keeps_a_full_admin(access, true, full_admins)
 }
 
 /// Deleting an administrator altogether: in each of their customers, as a removal there.
-pub fn delete(access: Access, full_admins: u64) -> Result<(), Refusal> {
-    remove(Authority::Operator, access, full_admins)
+pub fn delete(access: &Access, full_admins: u64) -> Result<(), Refusal> {
+    remove(&Authority::Operator, access, full_admins)
 }
 
 /// Whether adding a person to a customer waits for them to accept an invitation (issue #12): every
@@ -152,21 +152,21 @@ pub fn needs_invitation(provider: Provider) -> bool {
 
 /// Changing the access a pending invitation offers: as for a member, except that it holds none yet,
 /// so no Full administrator is lost.
-pub fn change_invited_access(authority: Authority, before: Access, after: Access) -> Result<(), Refusal> {
+pub fn change_invited_access(authority: &Authority, before: &Access, after: &Access) -> Result<(), Refusal> {
     authority.covers(before)?;
     authority.covers(after)?;
     grantable(after)
 }
 
 /// Cancelling, or re-sending, an invitation that offers `access`.
-pub fn withdraw_or_resend(authority: Authority, access: Access) -> Result<(), Refusal> {
+pub fn withdraw_or_resend(authority: &Authority, access: &Access) -> Result<(), Refusal> {
     authority.covers(access)
 }
 
 /// Connecting or disconnecting a customer's identity provider decides who may sign in as its
 /// administrators: Full access only (issue #12).
-pub fn manage_identity_providers(authority: Authority) -> Result<(), Refusal> {
-    authority.covers(Access::Full)
+pub fn manage_identity_providers(authority: &Authority) -> Result<(), Refusal> {
+    authority.covers(&Access::Full)
 }
 
 /// Disabling or enabling an administrator: only their identity provider does that (R7).
@@ -180,7 +180,7 @@ pub fn change_status(provider: Provider) -> Result<(), Refusal> {
 
 /// Creating or revoking a SCIM provisioning token: whoever holds one adds, disables and removes
 /// the customer's administrators, so only a Full administrator (or the operator) may.
-pub fn manage_provisioning(authority: Authority) -> Result<(), Refusal> {
+pub fn manage_provisioning(authority: &Authority) -> Result<(), Refusal> {
     match authority {
         Authority::Operator | Authority::Holds(Access::Full) => Ok(()),
         Authority::Holds(_) => Err(Refusal::FullAccessRequired),
@@ -189,10 +189,10 @@ pub fn manage_provisioning(authority: Authority) -> Result<(), Refusal> {
 
 /// Creating an API client for an owner who already owns `owned` in the customer: the creator
 /// needs the right to (R8), read in the same transaction as the count.
-pub fn add_client(authority: Authority, owned: u64, cap: u64) -> Result<(), Refusal> {
+pub fn add_client(authority: &Authority, owned: u64, cap: u64) -> Result<(), Refusal> {
     if let Authority::Holds(access) = authority {
-        if !access.allows(Permission::ApiClients) {
-            return Err(Refusal::Denied(Denied::Missing(Permission::ApiClients)));
+        if !access.allows(&Permission::API_CLIENTS) {
+            return Err(Refusal::Denied(Denied::Missing(Permission::API_CLIENTS)));
         }
     }
     if owned < cap {
@@ -204,7 +204,7 @@ pub fn add_client(authority: Authority, owned: u64, cap: u64) -> Result<(), Refu
 
 /// Creating, listing, changing or deleting service principals: Full administrators only, each of
 /// whom sees every principal of the customer (SP3).
-pub fn manage_principals(authority: Authority) -> Result<(), Refusal> {
+pub fn manage_principals(authority: &Authority) -> Result<(), Refusal> {
     match authority {
         Authority::Operator | Authority::Holds(Access::Full) => Ok(()),
         Authority::Holds(Access::Custom(_)) => Err(Refusal::NotFullAdministrator),
@@ -213,14 +213,14 @@ pub fn manage_principals(authority: Authority) -> Result<(), Refusal> {
 
 /// Giving a service principal `access`, at creation or later: only within the setter's own
 /// access (SP2).
-pub fn set_principal_access(authority: Authority, access: Access) -> Result<(), Refusal> {
+pub fn set_principal_access(authority: &Authority, access: &Access) -> Result<(), Refusal> {
     manage_principals(authority)?;
     authority.covers(access)?;
     grantable(access)
 }
 
 /// Creating a service principal with `access` in a customer that already holds `held` of them.
-pub fn add_principal(authority: Authority, access: Access, held: u64, cap: u64) -> Result<(), Refusal> {
+pub fn add_principal(authority: &Authority, access: &Access, held: u64, cap: u64) -> Result<(), Refusal> {
     set_principal_access(authority, access)?;
     if held < cap {
         Ok(())
@@ -231,7 +231,7 @@ pub fn add_principal(authority: Authority, access: Access, held: u64, cap: u64) 
 
 /// Converting a secure client into a service principal (SP7): its owner may, and so may any Full
 /// administrator. The principal keeps the access its owner holds at that moment.
-pub fn convert(authority: Authority, by_owner: bool) -> Result<(), Refusal> {
+pub fn convert(authority: &Authority, by_owner: bool) -> Result<(), Refusal> {
     if by_owner {
         Ok(())
     } else {
@@ -239,8 +239,8 @@ pub fn convert(authority: Authority, by_owner: bool) -> Result<(), Refusal> {
     }
 }
 
-fn keeps_a_full_admin(access: Access, losing: bool, full_admins: u64) -> Result<(), Refusal> {
-    if access == Access::Full && losing && full_admins <= 1 {
+fn keeps_a_full_admin(access: &Access, losing: bool, full_admins: u64) -> Result<(), Refusal> {
+    if *access == Access::Full && losing && full_admins <= 1 {
         Err(Refusal::LastFullAdmin)
     } else {
         Ok(())
@@ -276,41 +276,41 @@ mod tests {
     use crate::customer::DisabledOwnerPolicy;
 
     fn custom(permissions: &[Permission]) -> Access {
-        Access::Custom(permissions.iter().copied().collect::<PermissionSet>())
+        Access::Custom(permissions.iter().cloned().collect::<PermissionSet>())
     }
 
     #[test]
     fn an_administrator_grants_only_what_they_hold() {
-        let admins = Authority::Holds(custom(&[Permission::Administrators, Permission::Notifications]));
-        assert_eq!(add(admins, custom(&[Permission::Notifications])), Ok(()));
-        assert_eq!(add(admins, custom(&[Permission::SystemLog])), Err(Refusal::BeyondOwnAccess));
-        assert_eq!(add(admins, Access::Full), Err(Refusal::BeyondOwnAccess));
-        assert_eq!(change_access(admins, Access::Full, custom(&[]), 2), Err(Refusal::BeyondOwnAccess));
-        assert_eq!(remove(admins, Access::Full, 2), Err(Refusal::BeyondOwnAccess));
-        assert_eq!(add(Authority::Operator, Access::Full), Ok(()));
+        let admins = Authority::Holds(custom(&[Permission::ADMINISTRATORS, Permission::NOTIFICATIONS]));
+        assert_eq!(add(&admins, &custom(&[Permission::NOTIFICATIONS])), Ok(()));
+        assert_eq!(add(&admins, &custom(&[Permission::SYSTEM_LOG])), Err(Refusal::BeyondOwnAccess));
+        assert_eq!(add(&admins, &Access::Full), Err(Refusal::BeyondOwnAccess));
+        assert_eq!(change_access(&admins, &Access::Full, &custom(&[]), 2), Err(Refusal::BeyondOwnAccess));
+        assert_eq!(remove(&admins, &Access::Full, 2), Err(Refusal::BeyondOwnAccess));
+        assert_eq!(add(&Authority::Operator, &Access::Full), Ok(()));
     }
 
     #[test]
     fn custom_access_grants_at_least_one_permission_whoever_asks() {
         for authority in [Authority::Operator, Authority::Holds(Access::Full)] {
-            assert_eq!(add(authority, custom(&[])), Err(Refusal::NoPermission));
+            assert_eq!(add(&authority, &custom(&[])), Err(Refusal::NoPermission));
             assert_eq!(
-                change_access(authority, custom(&[Permission::SystemLog]), custom(&[]), 2),
+                change_access(&authority, &custom(&[Permission::SYSTEM_LOG]), &custom(&[]), 2),
                 Err(Refusal::NoPermission)
             );
-            assert_eq!(add(authority, custom(&[Permission::SystemLog])), Ok(()));
+            assert_eq!(add(&authority, &custom(&[Permission::SYSTEM_LOG])), Ok(()));
         }
     }
 
     #[test]
     fn a_pending_invitation_is_not_a_full_administrator_to_keep() {
         let full = Authority::Holds(Access::Full);
-        assert_eq!(change_invited_access(full, Access::Full, custom(&[Permission::SystemLog])), Ok(()));
-        assert_eq!(withdraw_or_resend(full, Access::Full), Ok(()));
-        let limited = Authority::Holds(custom(&[Permission::Administrators]));
-        assert_eq!(withdraw_or_resend(limited, Access::Full), Err(Refusal::BeyondOwnAccess));
+        assert_eq!(change_invited_access(&full, &Access::Full, &custom(&[Permission::SYSTEM_LOG])), Ok(()));
+        assert_eq!(withdraw_or_resend(&full, &Access::Full), Ok(()));
+        let limited = Authority::Holds(custom(&[Permission::ADMINISTRATORS]));
+        assert_eq!(withdraw_or_resend(&limited, &Access::Full), Err(Refusal::BeyondOwnAccess));
         assert_eq!(
-            change_invited_access(limited, custom(&[Permission::Administrators]), custom(&[])),
+            change_invited_access(&limited, &custom(&[Permission::ADMINISTRATORS]), &custom(&[])),
             Err(Refusal::NoPermission)
         );
     }
@@ -325,12 +325,12 @@ mod tests {
     #[test]
     fn a_customer_keeps_one_full_administrator_whoever_asks() {
         for authority in [Authority::Operator, Authority::Holds(Access::Full)] {
-            assert_eq!(remove(authority, Access::Full, 1), Err(Refusal::LastFullAdmin));
-            assert_eq!(change_access(authority, Access::Full, custom(&[]), 1), Err(Refusal::LastFullAdmin));
-            assert_eq!(change_access(authority, Access::Full, Access::Full, 1), Ok(()));
-            assert_eq!(remove(authority, Access::Full, 2), Ok(()));
+            assert_eq!(remove(&authority, &Access::Full, 1), Err(Refusal::LastFullAdmin));
+            assert_eq!(change_access(&authority, &Access::Full, &custom(&[]), 1), Err(Refusal::LastFullAdmin));
+            assert_eq!(change_access(&authority, &Access::Full, &Access::Full, 1), Ok(()));
+            assert_eq!(remove(&authority, &Access::Full, 2), Ok(()));
         }
-        assert_eq!(delete(Access::Full, 1), Err(Refusal::LastFullAdmin));
+        assert_eq!(delete(&Access::Full, 1), Err(Refusal::LastFullAdmin));
     }
 
     #[test]
@@ -338,7 +338,10 @@ mod tests {
         assert_eq!(Authority::of(PrincipalKind::Admin, None), Err(Refusal::NotAMember));
         let disabled =
             Standing { access: Access::Full, status: AdminStatus::Disabled, policy: DisabledOwnerPolicy::KeepActive };
-        assert_eq!(Authority::of(PrincipalKind::Admin, Some(disabled)), Err(Refusal::Denied(Denied::AdminDisabled)));
+        assert_eq!(
+            Authority::of(PrincipalKind::Admin, Some(disabled.clone())),
+            Err(Refusal::Denied(Denied::AdminDisabled))
+        );
         assert_eq!(Authority::of(PrincipalKind::ApiClient, Some(disabled)), Ok(Authority::Holds(Access::Full)));
     }
 
@@ -346,42 +349,42 @@ mod tests {
     fn only_federated_administrators_change_status_and_clients_are_capped() {
         assert_eq!(change_status(Provider::Local), Err(Refusal::NotFederated));
         assert_eq!(change_status(Provider::Okta), Ok(()));
-        assert_eq!(add_client(Authority::Operator, 499, 500), Ok(()));
-        assert_eq!(add_client(Authority::Holds(Access::Full), 500, 500), Err(Refusal::ClientLimit(500)));
+        assert_eq!(add_client(&Authority::Operator, 499, 500), Ok(()));
+        assert_eq!(add_client(&Authority::Holds(Access::Full), 500, 500), Err(Refusal::ClientLimit(500)));
         assert_eq!(
-            add_client(Authority::Holds(custom(&[Permission::Notifications])), 0, 500),
-            Err(Refusal::Denied(Denied::Missing(Permission::ApiClients)))
+            add_client(&Authority::Holds(custom(&[Permission::NOTIFICATIONS])), 0, 500),
+            Err(Refusal::Denied(Denied::Missing(Permission::API_CLIENTS)))
         );
     }
 
     #[test]
     fn only_full_administrators_manage_service_principals() {
-        let custom_admin = Authority::Holds(custom(&[Permission::Administrators, Permission::ApiClients]));
-        assert_eq!(manage_principals(custom_admin), Err(Refusal::NotFullAdministrator));
+        let custom_admin = Authority::Holds(custom(&[Permission::ADMINISTRATORS, Permission::API_CLIENTS]));
+        assert_eq!(manage_principals(&custom_admin), Err(Refusal::NotFullAdministrator));
         assert_eq!(
-            add_principal(custom_admin, custom(&[Permission::ApiClients]), 0, 10),
+            add_principal(&custom_admin, &custom(&[Permission::API_CLIENTS]), 0, 10),
             Err(Refusal::NotFullAdministrator)
         );
-        assert_eq!(manage_principals(Authority::Holds(Access::Full)), Ok(()));
-        assert_eq!(add_principal(Authority::Holds(Access::Full), Access::Full, 0, 10), Ok(()));
-        assert_eq!(add_principal(Authority::Operator, Access::Full, 10, 10), Err(Refusal::PrincipalLimit(10)));
-        assert_eq!(set_principal_access(Authority::Operator, custom(&[])), Err(Refusal::NoPermission));
+        assert_eq!(manage_principals(&Authority::Holds(Access::Full)), Ok(()));
+        assert_eq!(add_principal(&Authority::Holds(Access::Full), &Access::Full, 0, 10), Ok(()));
+        assert_eq!(add_principal(&Authority::Operator, &Access::Full, 10, 10), Err(Refusal::PrincipalLimit(10)));
+        assert_eq!(set_principal_access(&Authority::Operator, &custom(&[])), Err(Refusal::NoPermission));
     }
 
     #[test]
     fn a_secure_client_is_converted_by_its_owner_or_a_full_administrator() {
-        let custom_admin = Authority::Holds(custom(&[Permission::ApiClients]));
-        assert_eq!(convert(custom_admin, true), Ok(()));
-        assert_eq!(convert(custom_admin, false), Err(Refusal::NotFullAdministrator));
-        assert_eq!(convert(Authority::Holds(Access::Full), false), Ok(()));
+        let custom_admin = Authority::Holds(custom(&[Permission::API_CLIENTS]));
+        assert_eq!(convert(&custom_admin, true), Ok(()));
+        assert_eq!(convert(&custom_admin, false), Err(Refusal::NotFullAdministrator));
+        assert_eq!(convert(&Authority::Holds(Access::Full), false), Ok(()));
     }
 
     #[test]
     fn only_full_administrators_manage_provisioning() {
-        assert_eq!(manage_provisioning(Authority::Operator), Ok(()));
-        assert_eq!(manage_provisioning(Authority::Holds(Access::Full)), Ok(()));
+        assert_eq!(manage_provisioning(&Authority::Operator), Ok(()));
+        assert_eq!(manage_provisioning(&Authority::Holds(Access::Full)), Ok(()));
         assert_eq!(
-            manage_provisioning(Authority::Holds(custom(&[Permission::Administrators]))),
+            manage_provisioning(&Authority::Holds(custom(&[Permission::ADMINISTRATORS]))),
             Err(Refusal::FullAccessRequired)
         );
     }

@@ -8,7 +8,7 @@ use std::marker::PhantomData;
 use axum::extract::{FromRequestParts, RawPathParams};
 use axum::http::request::Parts;
 use axum::http::HeaderMap;
-use trustgate_core::access::Permission;
+use trustgate_core::access::{Permission, Platform};
 use trustgate_core::event::Actor;
 use trustgate_core::ids::CustomerId;
 use trustgate_core::rights::{self, PrincipalKind};
@@ -22,13 +22,13 @@ pub trait Needs: Send + Sync + 'static {
 }
 
 pub mod needs {
-    use super::{Needs, Permission};
+    use super::{Needs, Permission, Platform};
 
     macro_rules! need {
         ($name:ident) => {
             pub struct $name;
             impl Needs for $name {
-                const PERMISSION: Permission = Permission::$name;
+                const PERMISSION: Permission = Permission::Platform(Platform::$name);
             }
         };
     }
@@ -90,8 +90,8 @@ async fn authorize<N: Needs>(parts: &mut Parts, state: &AppState) -> Result<Auth
             return Err(ApiError::invalid_credentials());
         }
     }
-    let access = rights::effective_access(PrincipalKind::ApiClient, client.standing)?;
-    if !access.allows(N::PERMISSION) {
+    let access = rights::effective_access(PrincipalKind::ApiClient, &client.standing)?;
+    if !access.allows(&N::PERMISSION) {
         return Err(rights::Denied::Missing(N::PERMISSION).into());
     }
     Ok(Authorized { actor: Actor::of_client(facts), customer_id: customer, needs: PhantomData })

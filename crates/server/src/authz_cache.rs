@@ -120,10 +120,10 @@ impl AuthzCache {
 
     pub fn get(&self, id: ClientId) -> Option<CachedClient> {
         let facts = self.clients.get(&id)?;
-        let standing = match facts.client.kind {
-            ClientKind::SecureClient { owner } => self.standings.get(&(facts.client.customer_id.clone(), owner))?,
+        let standing = match &facts.client.kind {
+            ClientKind::SecureClient { owner } => self.standings.get(&(facts.client.customer_id.clone(), *owner))?,
             // A principal's access is part of its facts: a change to it evicts the client.
-            ClientKind::ServicePrincipal { access } => Standing::of_principal(access),
+            ClientKind::ServicePrincipal { access } => Standing::of_principal(access.clone()),
         };
         Some(CachedClient { facts, standing })
     }
@@ -134,13 +134,13 @@ impl AuthzCache {
             secrets: grant.secrets.iter().cloned().map(CachedSecret::new).collect(),
             owner_email: grant.owner_email.clone(),
         });
-        let entry = CachedClient { facts: facts.clone(), standing: grant.standing };
+        let entry = CachedClient { facts: facts.clone(), standing: grant.standing.clone() };
         let Ok(_no_eviction_meanwhile) = self.gate.read() else { return entry };
         if self.epoch.load(Ordering::Acquire) != loaded_at.0 {
             return entry;
         }
         if let ClientKind::SecureClient { owner } = grant.client.kind {
-            self.standings.insert((grant.client.customer_id.clone(), owner), grant.standing);
+            self.standings.insert((grant.client.customer_id.clone(), owner), grant.standing.clone());
         }
         self.clients.insert(grant.client.id, facts);
         entry

@@ -193,9 +193,9 @@ const PRINCIPALS_PER_CUSTOMER: u32 = 4;
 
 /// Owners hold Custom access, so every call evaluates a permission set live.
 fn owner_access(wide: bool) -> Access {
-    let base = [Permission::Notifications, Permission::ApiClients];
+    let base = [Permission::NOTIFICATIONS, Permission::API_CLIENTS];
     if wide {
-        Access::Custom(base.into_iter().chain([Permission::SystemLog]).collect())
+        Access::Custom(base.into_iter().chain([Permission::SYSTEM_LOG]).collect())
     } else {
         Access::Custom(base.into_iter().collect())
     }

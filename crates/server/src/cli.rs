@@ -12,8 +12,9 @@ use anyhow::{anyhow, Context};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use serde_json::{json, Value};
 use time::OffsetDateTime;
-use trustgate_core::access::{Access, Permission};
+use trustgate_core::access::Access;
 use trustgate_core::admin::{parse_display_name, Admin, AdminStatus, Email, Provider};
+use trustgate_core::catalog::Catalog;
 use trustgate_core::client::{ApiClient, ClientKind};
 use trustgate_core::custody::KeyVault;
 use trustgate_core::customer::{parse_customer_name, Customer, DisabledOwnerPolicy};
@@ -447,7 +448,8 @@ pub struct AccessArgs {
 
 impl AccessArgs {
     fn access(&self) -> Result<Access, Failure> {
-        let set = given("--permission", self.permissions.iter().map(|p| Permission::parse(p)).collect())?;
+        let catalog = Catalog::builtin();
+        let set = given("--permission", self.permissions.iter().map(|p| catalog.resolve(p)).collect())?;
         let access = match self.access {
             AccessArg::Full if !self.permissions.is_empty() => {
                 return Err(Failure::invalid("--permission applies to --access custom only"))
@@ -456,8 +458,8 @@ impl AccessArgs {
             AccessArg::Custom => Access::Custom(set),
         };
         // The store refuses it too, whatever the path; said here in the words of the command line.
-        trustgate_core::lifecycle::grantable(access).map_err(|_| {
-            let names = Permission::ALL.map(Permission::name).join(", ");
+        trustgate_core::lifecycle::grantable(&access).map_err(|_| {
+            let names = catalog.entries().map(|e| e.permission.to_string()).collect::<Vec<_>>().join(", ");
             Failure::invalid(format!("--access custom needs at least one --permission ({names})"))
         })?;
         Ok(access)
@@ -1316,8 +1318,14 @@ fn api_clients(n: usize) -> String {
     count(u64::try_from(n).unwrap_or(u64::MAX), "API client", "API clients")
 }
 
-fn access_json(access: Access) -> Value {
-    json!({ "accessType": access.access_type(), "policies": access.permissions().iter().map(Permission::name).collect::<Vec<_>>() })
+/// As the Administrators API answers: Full access lists no policies, since it holds every one.
+fn access_json(access: &Access) -> Value {
+    match access {
+        Access::Full => json!({ "accessType": "Full", "policies": null }),
+        Access::Custom(set) => {
+            json!({ "accessType": "Custom", "policies": set.iter().map(ToString::to_string).collect::<Vec<_>>() })
+        }
+    }
 }
 
 async fn admin(store: &dyn Store, place: Place<'_>, command: AdminCommand, out: Output) -> anyhow::Result<()> {
@@ -1340,7 +1348,7 @@ async fn admin(store: &dyn Store, place: Place<'_>, command: AdminCommand, out: 
                 (None, None)
             };
             let (member, created) =
-                store.add_admin(&customer, &candidate, hash.as_deref(), access, None, &Actor::System).await?;
+                store.add_admin(&customer, &candidate, hash.as_deref(), access.clone(), None, &Actor::System).await?;
             let admin = member.admin;
             let shown_password = password.filter(|_| created);
             let mut text =
@@ -1350,7 +1358,7 @@ async fn admin(store: &dyn Store, place: Place<'_>, command: AdminCommand, out: 
             }
             out.print(
                 json!({ "id": admin.id.to_string(), "email": admin.email.as_str(), "customerId": customer.as_str(),
-                        "access": access_json(access), "password": shown_password }),
+                        "access": access_json(&access), "password": shown_password }),
                 text,
             );
         }
@@ -1363,11 +1371,11 @@ async fn admin(store: &dyn Store, place: Place<'_>, command: AdminCommand, out: 
             let lifetime = invitation_lifetime.unwrap_or(crate::config::DEFAULT_INVITATION_LIFETIME);
             let (token, terms) = ops::new_invitation(&key, lifetime);
             let (member, _) =
-                store.add_admin(&customer, &candidate, None, access, Some(&terms), &Actor::System).await?;
+                store.add_admin(&customer, &candidate, None, access.clone(), Some(&terms), &Actor::System).await?;
             let url = ops::invitation_url(&public_url, &token);
             out.print(
                 json!({ "id": member.admin.id.to_string(), "email": member.admin.email.as_str(),
-                        "customerId": customer.as_str(), "access": access_json(access), "invitationUrl": url }),
+                        "customerId": customer.as_str(), "access": access_json(&access), "invitationUrl": url }),
                 format!(
                     "Invited {} to customer {customer} with {access} access (id {}). Pass on this link (shown only now):\n{url}",
                     member.admin.email, member.admin.id
@@ -1381,7 +1389,7 @@ async fn admin(store: &dyn Store, place: Place<'_>, command: AdminCommand, out: 
                 .iter()
                 .map(|m| {
                     json!({ "id": m.admin.id.to_string(), "email": m.admin.email.as_str(), "provider": m.admin.provider.wire_name(),
-                            "status": m.admin.status.as_str(), "access": access_json(m.access), "pending": m.pending.is_some() })
+                            "status": m.admin.status.as_str(), "access": access_json(&m.access), "pending": m.pending.is_some() })
                 })
                 .collect();
             let rows: Vec<_> = members
@@ -1403,11 +1411,11 @@ async fn admin(store: &dyn Store, place: Place<'_>, command: AdminCommand, out: 
             let customer = known_customer(store, &customer).await?;
             let admin = find_admin(store, &admin).await?;
             let before = store
-                .set_access(&customer, admin.id, access, &Actor::System)
+                .set_access(&customer, admin.id, access.clone(), &Actor::System)
                 .await
                 .map_err(|e| not_a_member(e, &admin, &customer))?;
             out.print(
-                json!({ "id": admin.id.to_string(), "before": access_json(before), "after": access_json(access) }),
+                json!({ "id": admin.id.to_string(), "before": access_json(&before), "after": access_json(&access) }),
                 format!(
                     "{} now has {access} access in {customer} (was {before}); their API clients follow.",
                     admin.email
@@ -1652,7 +1660,7 @@ async fn secret(store: &dyn Store, place: Place<'_>, command: SecretCommand, out
 }
 
 fn principal_json(principal: &ApiClient) -> Value {
-    let access = match principal.kind {
+    let access = match &principal.kind {
         ClientKind::ServicePrincipal { access } => access_json(access),
         ClientKind::SecureClient { .. } => Value::Null,
     };
@@ -1666,10 +1674,12 @@ fn principal_json(principal: &ApiClient) -> Value {
     })
 }
 
-fn access_text(access: Access) -> String {
+fn access_text(access: &Access) -> String {
     match access {
         Access::Full => "Full".to_owned(),
-        Access::Custom(set) => format!("Custom: {}", set.iter().map(Permission::name).collect::<Vec<_>>().join(", ")),
+        Access::Custom(set) => {
+            format!("Custom: {}", set.iter().map(ToString::to_string).collect::<Vec<_>>().join(", "))
+        }
     }
 }
 
@@ -1683,7 +1693,9 @@ async fn principal(store: &dyn Store, place: Place<'_>, command: PrincipalComman
             // The file is claimed first: a principal whose secret could not be written would be lost.
             let file = csv.as_deref().map(private_file).transpose()?;
             let (principal, secret) =
-                match ops::new_principal(store, &key, &customer, &name, access, expires_at, &Actor::System).await {
+                match ops::new_principal(store, &key, &customer, &name, access.clone(), expires_at, &Actor::System)
+                    .await
+                {
                     Ok(created) => created,
                     Err(error) => {
                         if let Some(path) = &csv {
@@ -1718,7 +1730,7 @@ async fn principal(store: &dyn Store, place: Place<'_>, command: PrincipalComman
                     format!(
                         "Created service principal {} in {customer} with {} access.\nID:     {}\nSecret: {}\nThe secret is shown only now.",
                         principal.name,
-                        access_text(access),
+                        access_text(&access),
                         principal.id,
                         secret.expose()
                     ),
@@ -1732,7 +1744,7 @@ async fn principal(store: &dyn Store, place: Place<'_>, command: PrincipalComman
                 .await?;
             let rows: Vec<_> = principals
                 .iter()
-                .filter_map(|p| match p.kind {
+                .filter_map(|p| match &p.kind {
                     ClientKind::ServicePrincipal { access } => Some([
                         p.id.to_string(),
                         access_text(access),
@@ -1753,16 +1765,21 @@ async fn principal(store: &dyn Store, place: Place<'_>, command: PrincipalComman
             let customer = known_customer(store, &customer).await?;
             let id = given("--id", ClientId::parse(&id))?;
             let access = access.access()?;
-            let before =
-                store.set_principal_access(&customer, id, access, &Actor::System).await.map_err(|e| match e {
+            let before = store.set_principal_access(&customer, id, access.clone(), &Actor::System).await.map_err(
+                |e| match e {
                     trustgate_store::StoreError::NotFound(_) => {
                         Failure::not_found(format!("customer {customer} has no service principal {id}")).into()
                     }
                     other => anyhow!(other),
-                })?;
+                },
+            )?;
             out.print(
-                json!({ "id": id.to_string(), "before": access_json(before), "access": access_json(access) }),
-                format!("Service principal {id} now has {} access (was {}).", access_text(access), access_text(before)),
+                json!({ "id": id.to_string(), "before": access_json(&before), "access": access_json(&access) }),
+                format!(
+                    "Service principal {id} now has {} access (was {}).",
+                    access_text(&access),
+                    access_text(&before)
+                ),
             );
         }
         PrincipalCommand::Delete { customer, id } => {
@@ -1782,7 +1799,7 @@ async fn principal(store: &dyn Store, place: Place<'_>, command: PrincipalComman
                 }
                 other => anyhow!(other),
             })?;
-            let access = match principal.kind {
+            let access = match &principal.kind {
                 ClientKind::ServicePrincipal { access } => access_text(access),
                 ClientKind::SecureClient { .. } => String::new(),
             };

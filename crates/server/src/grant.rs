@@ -122,7 +122,7 @@ async fn issue_checked(
             return refuse(state, &facts.client, reason, source, Refusal::BadCredentials).await;
         }
     }
-    if rights::effective_access(PrincipalKind::ApiClient, cached.standing).is_err() {
+    if rights::effective_access(PrincipalKind::ApiClient, &cached.standing).is_err() {
         let reason = "its owner is disabled and this customer suspends such clients";
         return refuse(state, &facts.client, reason, source, Refusal::Suspended).await;
     }

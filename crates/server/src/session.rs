@@ -150,7 +150,7 @@ impl<N: Needs> FromRequestParts<AppState> for AdminIn<N> {
         // Not a member: the customer does not exist as far as this admin can tell.
         let standing =
             state.store.standing(&customer_id, session.admin.id).await?.ok_or(ApiError::NotFound("customer"))?;
-        rights::authorize(PrincipalKind::Admin, standing, N::PERMISSION)?;
+        rights::authorize(PrincipalKind::Admin, &standing, &N::PERMISSION)?;
         Ok(Self { session, customer_id, needs: PhantomData })
     }
 }

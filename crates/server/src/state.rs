@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex, RwLock, Weak};
 use std::time::Duration;
 
 use time::OffsetDateTime;
+use trustgate_core::catalog::Catalog;
 use trustgate_core::custody::KeyVault;
 use trustgate_core::event::{self, LogEntry};
 use trustgate_core::ids::ClientId;
@@ -52,6 +53,8 @@ pub struct Shared {
     pub secret_vault: trustgate_core::federation::SecretVault,
     /// Talks to customers' OpenID providers.
     pub oidc_http: crate::oidc::http::Client,
+    /// The permission catalog: Platform permissions plus the operator's services and route rules.
+    catalog: RwLock<Arc<Catalog>>,
 }
 
 /// The signing keys and the tokens verified with them, replaced together: a token verified with
@@ -109,6 +112,7 @@ impl AppState {
             refusals: RefusalLog::new(config.refusal_window, config.throttle_capacity),
             config,
             keys: RwLock::new(Arc::new(keys)),
+            catalog: RwLock::new(Arc::new(Catalog::builtin())),
             key_reload: tokio::sync::Mutex::new(()),
             revoked: RevokedTokens::default(),
             metrics,
@@ -134,6 +138,19 @@ impl AppState {
         self.store.catch_up().await?;
         reload_keys(Arc::downgrade(&self.0)).await;
         Ok(())
+    }
+
+    /// The catalog as this node knows it now; a decision holds on to one version throughout.
+    pub fn catalog(&self) -> Arc<Catalog> {
+        match self.catalog.read() {
+            Ok(catalog) => catalog.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    pub fn set_catalog(&self, catalog: Catalog) {
+        let mut held = self.catalog.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+        *held = Arc::new(catalog);
     }
 
     pub fn keys(&self) -> Arc<Keys> {

@@ -4,8 +4,9 @@
 use serde::{Deserialize, Serialize};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
-use trustgate_core::access::{Access, Permission, PermissionSet};
+use trustgate_core::access::{Access, PermissionSet};
 use trustgate_core::admin::Provider;
+use trustgate_core::catalog::Catalog;
 use trustgate_core::client::{ApiClient, ClientKind};
 use trustgate_core::ids::CustomerId;
 use trustgate_core::ValidationError;
@@ -73,8 +74,8 @@ pub enum AccessType {
     Custom,
 }
 
-impl From<Access> for AccessType {
-    fn from(access: Access) -> Self {
+impl From<&Access> for AccessType {
+    fn from(access: &Access) -> Self {
         match access {
             Access::Full => AccessType::Full,
             Access::Custom(_) => AccessType::Custom,
@@ -194,7 +195,7 @@ pub fn administrator_result(customer: &CustomerId, member: &Member) -> Administr
         uc_oid: format!("OID:/citrix/{}", admin.id),
         user_id: admin.id.to_string(),
         kind: "AdministratorUser",
-        access_type: member.access.into(),
+        access_type: (&member.access).into(),
         first_name: None,
         last_name: None,
         display_name: admin.display_name.clone(),
@@ -223,7 +224,7 @@ impl AdministratorResult {
 /// A service principal as the Administrators API lists it: `type` `ServicePrincipal`, its client id
 /// as `userId`, its name as `displayName`, its own access; no e-mail and no identity provider.
 pub fn principal_result(principal: &ApiClient) -> Option<AdministratorResult> {
-    let ClientKind::ServicePrincipal { access } = principal.kind else {
+    let ClientKind::ServicePrincipal { access } = &principal.kind else {
         return None;
     };
     Some(AdministratorResult {
@@ -272,9 +273,9 @@ impl AccessModel {
 #[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Policy {
-    name: &'static str,
-    service_name: &'static str,
-    display_name: &'static str,
+    name: String,
+    service_name: String,
+    display_name: String,
     checkable: Checkable,
     scope_choices: ScopeChoices,
 }
@@ -295,14 +296,14 @@ pub struct ScopeChoices {
 
 /// Every policy of the catalog, checked where `access` grants it: the template Citrix scripts
 /// read, edit and send back.
-pub fn access_model(access: Access) -> AccessModel {
-    let policies = Permission::ALL
-        .into_iter()
-        .map(|p| Policy {
-            name: p.name(),
-            service_name: "Platform",
-            display_name: p.display_name(),
-            checkable: Checkable { value: access.allows(p), can_change_value: true },
+pub fn access_model(access: &Access, catalog: &Catalog) -> AccessModel {
+    let policies = catalog
+        .entries()
+        .map(|entry| Policy {
+            name: entry.permission.name().to_owned(),
+            service_name: entry.permission.service_name().to_owned(),
+            checkable: Checkable { value: access.allows(&entry.permission), can_change_value: true },
+            display_name: entry.display_name,
             scope_choices: ScopeChoices { all_scopes_selected: true, choices: Vec::new() },
         })
         .collect();
@@ -324,13 +325,17 @@ pub struct CheckableIn {
 
 /// Reads `accessType` plus `policies`: a policy is granted when present with `checkable.value`
 /// true (or no `checkable` at all). Unknown policy names are refused, not ignored.
-pub fn parse_access(access_type: &str, policies: Option<&[PolicyIn]>) -> Result<Access, ValidationError> {
-    let mut granted = PermissionSet::empty();
+pub fn parse_access(
+    access_type: &str,
+    policies: Option<&[PolicyIn]>,
+    catalog: &Catalog,
+) -> Result<Access, ValidationError> {
+    let mut granted = Vec::new();
     for policy in policies.unwrap_or_default() {
-        let permission = Permission::parse(&policy.name)?;
+        let permission = catalog.resolve(&policy.name)?;
         if policy.checkable.as_ref().is_none_or(|c| c.value) {
-            granted = granted.with(permission);
+            granted.push(permission);
         }
     }
-    Access::from_parts(access_type, granted)
+    Access::from_parts(access_type, granted.into_iter().collect::<PermissionSet>())
 }

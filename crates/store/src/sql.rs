@@ -59,7 +59,7 @@ pub(crate) fn access(access_type: &str, permissions: &str) -> StoreResult<Access
     Ok(Access::from_parts(access_type, PermissionSet::parse_list(permissions)?)?)
 }
 
-pub(crate) fn access_columns(access: Access) -> (&'static str, String) {
+pub(crate) fn access_columns(access: &Access) -> (&'static str, String) {
     let permissions = match access {
         Access::Full => String::new(),
         Access::Custom(set) => set.to_list(),
@@ -185,8 +185,8 @@ pub(crate) fn grant(row: GrantRow, secrets: Vec<GrantSecret>) -> StoreResult<Cli
         policy,
     ) = row;
     let client = client((id, customer, owner, name, created, used, own_type, own_permissions))?;
-    let standing = match (client.kind, access_type, permissions, status, policy) {
-        (ClientKind::ServicePrincipal { access }, ..) => Standing::of_principal(access),
+    let standing = match (&client.kind, access_type, permissions, status, policy) {
+        (ClientKind::ServicePrincipal { access }, ..) => Standing::of_principal(access.clone()),
         (ClientKind::SecureClient { .. }, Some(access_type), Some(permissions), Some(status), Some(policy)) => {
             Standing {
                 access: access(&access_type, &permissions)?,
@@ -625,7 +625,7 @@ macro_rules! store_impl {
                 // Tokens and identity providers never manage an API client's secrets.
                 Actor::ApiClient { .. } | Actor::ServicePrincipal { .. } | Actor::Provider { .. } => Manager::Other,
             };
-            if client_secrets::may_manage(client.owner(), manager) {
+            if client_secrets::may_manage(client.owner(), &manager) {
                 Ok(client)
             } else {
                 Err(StoreError::NotFound("API client"))
@@ -716,7 +716,7 @@ macro_rules! store_impl {
                 return Err(StoreError::NotFound("customer"));
             }
             let now = OffsetDateTime::now_utc();
-            let (access_type, permissions) = sql::access_columns(access);
+            let (access_type, permissions) = sql::access_columns(&access);
             let inserted = sqlx::query(
                 "INSERT INTO memberships (customer_id, admin_id, access_type, permissions, created_at, updated_at, \
                  email, display_name) VALUES ($1, $2, $3, $4, $5, $5, $6, $7) ON CONFLICT DO NOTHING",
@@ -747,9 +747,9 @@ macro_rules! store_impl {
                     .bind(ms(terms.expires_at))
                     .execute(&mut **tx)
                     .await?;
-                    insert_log(tx, &event::invitation(customer, admin, access, InvitationEvent::Sent, now, actor)).await?;
+                    insert_log(tx, &event::invitation(customer, admin, &access, InvitationEvent::Sent, now, actor)).await?;
                 }
-                None => insert_log(tx, &event::admin_added(customer, admin, access, now, actor)).await?,
+                None => insert_log(tx, &event::admin_added(customer, admin, &access, now, actor)).await?,
             }
             let changes = vec![Change::MembershipChanged(customer.clone(), admin.id)];
             insert_changes(tx, &changes, now).await?;
@@ -783,7 +783,7 @@ macro_rules! store_impl {
             .bind(trustgate_core::admin::Provider::Local.wire_name())
             .execute(&mut **tx)
             .await?;
-            insert_log(tx, &event::invitation(customer, &member.admin, member.access, InvitationEvent::Cancelled, now, actor))
+            insert_log(tx, &event::invitation(customer, &member.admin, &member.access, InvitationEvent::Cancelled, now, actor))
                 .await?;
             let changes = vec![Change::MembershipChanged(customer.clone(), member.admin.id)];
             insert_changes(tx, &changes, now).await?;
@@ -1094,7 +1094,7 @@ macro_rules! store_impl {
                     <$store>::lock_customer(&mut tx, customer).await?;
                     let Some(member) = load_member(&mut tx, customer, id).await? else { continue };
                     if member.pending.is_none() {
-                        lifecycle::delete(member.access, full_admins(&mut tx, customer).await?)?;
+                        lifecycle::delete(&member.access, full_admins(&mut tx, customer).await?)?;
                     }
                     deleted += end_membership(&mut tx, customer, &member, DeletionCause::OwnerDeleted, actor, now, &mut changes)
                         .await?;
@@ -1121,7 +1121,7 @@ macro_rules! store_impl {
             ) -> StoreResult<()> {
                 let mut tx = self.write_tx().await?;
                 <$store>::lock_customer(&mut tx, customer).await?;
-                lifecycle::add(authority(&mut tx, customer, actor).await?, access)?;
+                lifecycle::add(&authority(&mut tx, customer, actor).await?, &access)?;
                 let admin = sqlx::query_as::<_, sql::AdminRow>(
                     "SELECT id, email, display_name, provider, external_id, status, created_at FROM admins WHERE id = $1",
                 )
@@ -1146,7 +1146,7 @@ macro_rules! store_impl {
             ) -> StoreResult<(Member, bool)> {
                 let mut tx = self.write_tx().await?;
                 <$store>::lock_customer(&mut tx, customer).await?;
-                lifecycle::add(authority(&mut tx, customer, actor).await?, access)?;
+                lifecycle::add(&authority(&mut tx, customer, actor).await?, &access)?;
                 let identity = Identity::of(candidate.provider, &candidate.email, candidate.external_id.as_deref());
                 let known = match &identity {
                     Identity::Local(email) => {
@@ -1265,12 +1265,12 @@ macro_rules! store_impl {
                 let authority = authority(&mut tx, customer, actor).await?;
                 let member = load_member(&mut tx, customer, admin).await?.ok_or(StoreError::NotFound("administrator"))?;
                 if member.pending.is_some() {
-                    lifecycle::change_invited_access(authority, member.access, access)?;
+                    lifecycle::change_invited_access(&authority, &member.access, &access)?;
                 } else {
-                    lifecycle::change_access(authority, member.access, access, full_admins(&mut tx, customer).await?)?;
+                    lifecycle::change_access(&authority, &member.access, &access, full_admins(&mut tx, customer).await?)?;
                 }
                 let now = OffsetDateTime::now_utc();
-                let (access_type, permissions) = sql::access_columns(access);
+                let (access_type, permissions) = sql::access_columns(&access);
                 sqlx::query(
                     "UPDATE memberships SET access_type = $1, permissions = $2, updated_at = $3 \
                      WHERE customer_id = $4 AND admin_id = $5",
@@ -1282,7 +1282,7 @@ macro_rules! store_impl {
                 .bind(admin.to_string())
                 .execute(&mut *tx)
                 .await?;
-                insert_log(&mut tx, &event::access_changed(customer, &member.admin, member.access, access, now, actor)).await?;
+                insert_log(&mut tx, &event::access_changed(customer, &member.admin, &member.access, &access, now, actor)).await?;
                 let changes = [Change::MembershipChanged(customer.clone(), admin)];
                 insert_changes(&mut tx, &changes, now).await?;
                 self.commit(tx, &changes).await?;
@@ -1295,12 +1295,12 @@ macro_rules! store_impl {
                 let authority = authority(&mut tx, customer, actor).await?;
                 let member = load_member(&mut tx, customer, admin).await?.ok_or(StoreError::NotFound("administrator"))?;
                 if member.pending.is_some() {
-                    lifecycle::withdraw_or_resend(authority, member.access)?;
+                    lifecycle::withdraw_or_resend(&authority, &member.access)?;
                     let changes = withdraw(&mut tx, customer, &member, actor).await?;
                     self.commit(tx, &changes).await?;
                     return Ok(0);
                 }
-                lifecycle::remove(authority, member.access, full_admins(&mut tx, customer).await?)?;
+                lifecycle::remove(&authority, &member.access, full_admins(&mut tx, customer).await?)?;
                 let now = OffsetDateTime::now_utc();
                 let mut changes = Vec::new();
                 let deleted =
@@ -1332,7 +1332,7 @@ macro_rules! store_impl {
                 if member.pending.is_none() {
                     return Err(lifecycle::Refusal::NotPending.into());
                 }
-                lifecycle::withdraw_or_resend(authority, member.access)?;
+                lifecycle::withdraw_or_resend(&authority, &member.access)?;
                 let now = OffsetDateTime::now_utc();
                 sqlx::query(
                     "UPDATE invitations SET verifier = $1, created_at = $2, expires_at = $3, expiry_logged = 0 \
@@ -1345,7 +1345,7 @@ macro_rules! store_impl {
                 .bind(admin.to_string())
                 .execute(&mut *tx)
                 .await?;
-                insert_log(&mut tx, &event::invitation(customer, &member.admin, member.access, InvitationEvent::Resent, now, actor))
+                insert_log(&mut tx, &event::invitation(customer, &member.admin, &member.access, InvitationEvent::Resent, now, actor))
                     .await?;
                 let member = load_member(&mut tx, customer, admin).await?.ok_or(StoreError::NotFound("administrator"))?;
                 self.commit(tx, &[]).await?;
@@ -1368,7 +1368,7 @@ macro_rules! store_impl {
                 let Some((admin,)) = found else { return Ok(false) };
                 let member =
                     load_member(&mut tx, customer, AdminId::parse(&admin)?).await?.ok_or(StoreError::NotFound("administrator"))?;
-                lifecycle::withdraw_or_resend(authority, member.access)?;
+                lifecycle::withdraw_or_resend(&authority, &member.access)?;
                 let changes = withdraw(&mut tx, customer, &member, actor).await?;
                 self.commit(tx, &changes).await?;
                 Ok(true)
@@ -1419,7 +1419,7 @@ macro_rules! store_impl {
                 let entry = event::invitation(
                     &invitation.customer.id,
                     &invitation.admin,
-                    invitation.access,
+                    &invitation.access,
                     InvitationEvent::Accepted,
                     now,
                     &actor,
@@ -1443,7 +1443,7 @@ macro_rules! store_impl {
                 for (customer, admin) in &due {
                     let customer = CustomerId::parse(customer)?;
                     let Some(member) = load_member(&mut tx, &customer, AdminId::parse(admin)?).await? else { continue };
-                    let entry = event::invitation(&customer, &member.admin, member.access, InvitationEvent::Expired, now, &Actor::System);
+                    let entry = event::invitation(&customer, &member.admin, &member.access, InvitationEvent::Expired, now, &Actor::System);
                     insert_log(&mut tx, &entry).await?;
                     sqlx::query("UPDATE invitations SET expiry_logged = 1 WHERE customer_id = $1 AND admin_id = $2")
                         .bind(customer.as_str())
@@ -1478,7 +1478,7 @@ macro_rules! store_impl {
                         .fetch_one(&mut *tx)
                         .await?;
                 let authority = authority(&mut tx, &client.customer_id, actor).await?;
-                lifecycle::add_client(authority, u64::try_from(owned).unwrap_or(0), cap)?;
+                lifecycle::add_client(&authority, u64::try_from(owned).unwrap_or(0), cap)?;
                 sqlx::query(
                     "INSERT INTO api_clients (id, customer_id, owner_id, name, created_at, last_used_at) \
                      VALUES ($1, $2, $3, $4, $5, NULL)",
@@ -1619,7 +1619,7 @@ macro_rules! store_impl {
             // --- Service principals (issue #11)
 
             async fn create_principal(&self, principal: &ApiClient, secret: &NewSecret, actor: &Actor) -> StoreResult<()> {
-                let ClientKind::ServicePrincipal { access } = principal.kind else {
+                let ClientKind::ServicePrincipal { access } = &principal.kind else {
                     return Err(StoreError::Internal("a secure client is created with its owner".to_owned()));
                 };
                 let customer = &principal.customer_id;
@@ -1636,8 +1636,8 @@ macro_rules! store_impl {
                         .fetch_one(&mut *tx)
                         .await?;
                 let authority = authority(&mut tx, customer, actor).await?;
-                lifecycle::add_principal(authority, access, u64::try_from(held).unwrap_or(0), PRINCIPALS_PER_CUSTOMER_MAX)?;
-                let (access_type, permissions) = sql::access_columns(access);
+                lifecycle::add_principal(&authority, &access, u64::try_from(held).unwrap_or(0), PRINCIPALS_PER_CUSTOMER_MAX)?;
+                let (access_type, permissions) = sql::access_columns(&access);
                 sqlx::query(
                     "INSERT INTO api_clients (id, customer_id, owner_id, name, created_at, last_used_at, \
                      access_type, permissions) VALUES ($1, $2, NULL, $3, $4, NULL, $5, $6)",
@@ -1664,7 +1664,7 @@ macro_rules! store_impl {
                 actor: &Actor,
             ) -> StoreResult<Vec<ApiClient>> {
                 let mut tx = self.pool.begin().await?;
-                lifecycle::manage_principals(authority(&mut tx, customer, actor).await?)?;
+                lifecycle::manage_principals(&authority(&mut tx, customer, actor).await?)?;
                 let principals = sqlx::query_as::<_, sql::ClientRow>(concat!("SELECT ", sql::client_columns!(), " FROM api_clients k WHERE k.customer_id = $1 AND k.owner_id IS NULL AND k.id > $2 \
                      ORDER BY k.id LIMIT $3"))
                 .bind(customer.as_str())
@@ -1681,7 +1681,7 @@ macro_rules! store_impl {
 
             async fn principal(&self, customer: &CustomerId, id: ClientId, actor: &Actor) -> StoreResult<Option<ApiClient>> {
                 let mut tx = self.pool.begin().await?;
-                lifecycle::manage_principals(authority(&mut tx, customer, actor).await?)?;
+                lifecycle::manage_principals(&authority(&mut tx, customer, actor).await?)?;
                 let principal = principal_in_tx(&mut tx, customer, id).await?;
                 tx.rollback().await?;
                 Ok(principal)
@@ -1697,13 +1697,13 @@ macro_rules! store_impl {
                 let mut tx = self.write_tx().await?;
                 <$store>::lock_customer(&mut tx, customer).await?;
                 let authority = authority(&mut tx, customer, actor).await?;
-                lifecycle::manage_principals(authority)?;
+                lifecycle::manage_principals(&authority)?;
                 let principal = principal_in_tx(&mut tx, customer, id).await?.ok_or(StoreError::NotFound("service principal"))?;
-                let ClientKind::ServicePrincipal { access: before } = principal.kind else {
+                let ClientKind::ServicePrincipal { access: before } = principal.kind.clone() else {
                     return Err(StoreError::NotFound("service principal"));
                 };
-                lifecycle::set_principal_access(authority, access)?;
-                let (access_type, permissions) = sql::access_columns(access);
+                lifecycle::set_principal_access(&authority, &access)?;
+                let (access_type, permissions) = sql::access_columns(&access);
                 sqlx::query("UPDATE api_clients SET access_type = $1, permissions = $2 WHERE id = $3")
                     .bind(access_type)
                     .bind(permissions)
@@ -1711,7 +1711,7 @@ macro_rules! store_impl {
                     .execute(&mut *tx)
                     .await?;
                 let now = OffsetDateTime::now_utc();
-                insert_log(&mut tx, &event::principal_access_changed(&principal, before, access, now, actor)).await?;
+                insert_log(&mut tx, &event::principal_access_changed(&principal, &before, &access, now, actor)).await?;
                 let changes = [Change::ClientChanged(id)];
                 insert_changes(&mut tx, &changes, now).await?;
                 self.commit(tx, &changes).await?;
@@ -1721,7 +1721,7 @@ macro_rules! store_impl {
             async fn delete_principal(&self, customer: &CustomerId, id: ClientId, actor: &Actor) -> StoreResult<bool> {
                 let mut tx = self.write_tx().await?;
                 <$store>::lock_customer(&mut tx, customer).await?;
-                lifecycle::manage_principals(authority(&mut tx, customer, actor).await?)?;
+                lifecycle::manage_principals(&authority(&mut tx, customer, actor).await?)?;
                 let Some(principal) = principal_in_tx(&mut tx, customer, id).await? else {
                     return Ok(false);
                 };
@@ -1885,9 +1885,9 @@ macro_rules! store_impl {
                 let authority = authority(&mut tx, customer, actor).await?;
                 // R3 still holds until the conversion: to anyone but its owner and a Full
                 // administrator, the client does not exist.
-                lifecycle::convert(authority, by_owner).map_err(|_| not_found())?;
+                lifecycle::convert(&authority, by_owner).map_err(|_| not_found())?;
                 let access = load_member(&mut tx, customer, owner).await?.ok_or_else(not_found)?.access;
-                let (access_type, permissions) = sql::access_columns(access);
+                let (access_type, permissions) = sql::access_columns(&access);
                 sqlx::query("UPDATE api_clients SET owner_id = NULL, access_type = $1, permissions = $2 WHERE id = $3")
                     .bind(access_type)
                     .bind(permissions)
@@ -2175,7 +2175,7 @@ macro_rules! store_impl {
             async fn create_scim_token(&self, token: &ScimToken, digest: &[u8], actor: &Actor) -> StoreResult<()> {
                 let mut tx = self.write_tx().await?;
                 <$store>::lock_customer(&mut tx, &token.customer_id).await?;
-                lifecycle::manage_provisioning(authority(&mut tx, &token.customer_id, actor).await?)?;
+                lifecycle::manage_provisioning(&authority(&mut tx, &token.customer_id, actor).await?)?;
                 let inserted = sqlx::query(
                     "INSERT INTO scim_tokens (id, customer_id, name, provider, digest, created_by, created_at) \
                      VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
@@ -2224,7 +2224,7 @@ macro_rules! store_impl {
             async fn revoke_scim_token(&self, customer: &CustomerId, id: ScimTokenId, actor: &Actor) -> StoreResult<bool> {
                 let mut tx = self.write_tx().await?;
                 <$store>::lock_customer(&mut tx, customer).await?;
-                lifecycle::manage_provisioning(authority(&mut tx, customer, actor).await?)?;
+                lifecycle::manage_provisioning(&authority(&mut tx, customer, actor).await?)?;
                 let Some(row) = sqlx::query_as::<_, sql::ScimTokenRow>(
                     "SELECT id, customer_id, name, provider, created_by, created_at FROM scim_tokens \
                      WHERE id = $1 AND customer_id = $2",
@@ -2409,7 +2409,7 @@ macro_rules! store_impl {
                 let current = load_scim_user(&mut tx, customer, admin).await?.ok_or(StoreError::NotFound("User"))?;
                 version_holds(&current, if_version)?;
                 let member = load_member(&mut tx, customer, admin).await?.ok_or(StoreError::NotFound("User"))?;
-                lifecycle::remove(authority, member.access, full_admins(&mut tx, customer).await?)?;
+                lifecycle::remove(&authority, &member.access, full_admins(&mut tx, customer).await?)?;
                 sqlx::query("DELETE FROM scim_users WHERE customer_id = $1 AND admin_id = $2")
                     .bind(customer.as_str())
                     .bind(admin.to_string())
@@ -2465,7 +2465,7 @@ macro_rules! store_impl {
                     return Err(StoreError::NotFound("customer"));
                 }
                 <$store>::lock_customer(&mut tx, &provider.customer_id).await?;
-                lifecycle::manage_identity_providers(authority(&mut tx, &provider.customer_id, actor).await?)?;
+                lifecycle::manage_identity_providers(&authority(&mut tx, &provider.customer_id, actor).await?)?;
                 let taken: Option<(String,)> =
                     sqlx::query_as("SELECT id FROM identity_providers WHERE customer_id = $1 AND issuer = $2")
                         .bind(provider.customer_id.as_str())
@@ -2498,7 +2498,7 @@ macro_rules! store_impl {
             async fn disconnect_provider(&self, customer: &CustomerId, id: ProviderId, actor: &Actor) -> StoreResult<bool> {
                 let mut tx = self.write_tx().await?;
                 <$store>::lock_customer(&mut tx, customer).await?;
-                lifecycle::manage_identity_providers(authority(&mut tx, customer, actor).await?)?;
+                lifecycle::manage_identity_providers(&authority(&mut tx, customer, actor).await?)?;
                 let row: Option<sql::ProviderRow> = sqlx::query_as(
                     "SELECT id, customer_id, provider_type, issuer, client_id, sealed_secret, email_claim, created_at FROM identity_providers WHERE id = $1 AND customer_id = $2",
                 )

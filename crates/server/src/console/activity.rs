@@ -72,7 +72,7 @@ struct NotificationsPage {
 
 /// `GET /console/c/{customer}/notifications` — the newest first.
 pub async fn notifications(State(state): State<AppState>, ctx: InCustomer) -> Result<Response, ConsoleError> {
-    ctx.require(Permission::Notifications)?;
+    ctx.require(Permission::NOTIFICATIONS)?;
     let items = state.store.notifications(&ctx.customer.id, NOTIFICATIONS_SHOWN).await.map_err(ApiError::from)?;
     let items = items.iter().map(|n| NotificationCard::of(&n.body, n.created_at)).collect();
     Ok(render(
@@ -180,7 +180,7 @@ pub async fn system_log(
     ctx: InCustomer,
     Query(filter): Query<LogFilter>,
 ) -> Result<Response, ConsoleError> {
-    ctx.require(Permission::SystemLog)?;
+    ctx.require(Permission::SYSTEM_LOG)?;
     let now = OffsetDateTime::now_utc();
     let newest_first = filter.dir.as_deref() != Some("asc");
     let event = trimmed(filter.event.as_deref(), 100);

@@ -10,6 +10,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use trustgate_core::access::{Access, Permission, PermissionSet};
 use trustgate_core::admin::{parse_display_name, AdminStatus, Email, Provider};
+use trustgate_core::catalog::Catalog;
 use trustgate_core::customer::DisabledOwnerPolicy;
 use trustgate_core::ids::AdminId;
 use trustgate_core::lifecycle::{self, Authority, Refusal};
@@ -59,32 +60,37 @@ pub struct AccessChoice {
 }
 
 pub struct PermissionChoice {
-    pub name: &'static str,
-    pub label: &'static str,
+    /// The form value: the permission's stored form (`systemLog`, `orders.read`).
+    pub name: String,
+    pub label: String,
     pub checked: bool,
 }
 
 impl AccessChoice {
-    pub fn of(access: Access) -> Self {
-        let granted = match access {
-            Access::Full => PermissionSet::empty(),
-            Access::Custom(set) => set,
-        };
+    pub fn of(access: &Access, catalog: &Catalog) -> Self {
+        let checked = |p: &Permission| matches!(access, Access::Custom(set) if set.contains(p));
         Self {
-            full: access == Access::Full,
-            permissions: Permission::ALL
-                .into_iter()
-                .map(|p| PermissionChoice { name: p.name(), label: p.display_name(), checked: granted.contains(p) })
+            full: *access == Access::Full,
+            permissions: catalog
+                .entries()
+                .map(|e| PermissionChoice {
+                    name: e.permission.to_string(),
+                    checked: checked(&e.permission),
+                    label: e.display_name,
+                })
                 .collect(),
         }
+    }
+
+    /// Custom access with nothing ticked: where every form starts.
+    pub fn none(catalog: &Catalog) -> Self {
+        Self::of(&Access::Custom(PermissionSet::empty()), catalog)
     }
 }
 
 /// Reads the access fields of a form; permissions are ignored when Full is chosen.
-pub fn posted_access(form: &Fields) -> Result<Access, ApiError> {
-    let granted = form
-        .all("permission")
-        .try_fold(PermissionSet::empty(), |set, name| Permission::parse(name).map(|p| set.with(p)))?;
+pub fn posted_access(form: &Fields, catalog: &Catalog) -> Result<Access, ApiError> {
+    let granted = form.all("permission").map(|name| catalog.resolve(name)).collect::<Result<PermissionSet, _>>()?;
     Ok(Access::from_parts(form.get("access"), granted)?)
 }
 
@@ -110,8 +116,8 @@ pub struct AdminRow {
 fn removal_refused(ctx: &InCustomer, member: &Member, full_admins: u64) -> Option<(&'static str, &'static str)> {
     let authority = Authority::Holds(ctx.access());
     let decision = match member.pending {
-        Some(_) => lifecycle::withdraw_or_resend(authority, member.access),
-        None => lifecycle::remove(authority, member.access, full_admins),
+        Some(_) => lifecycle::withdraw_or_resend(&authority, &member.access),
+        None => lifecycle::remove(&authority, &member.access, full_admins),
     };
     match decision {
         Ok(()) => None,
@@ -156,7 +162,7 @@ async fn row(state: &AppState, ctx: &InCustomer, member: &Member, full_admins: u
         provider: provider_label(admin.provider),
         federated: admin.provider.is_federated(),
         disabled,
-        access: describe(member.access),
+        access: describe(&member.access, &state.catalog()),
         is_you: admin.id == ctx.session.admin.id,
         warning,
         not_removable: removal_refused(ctx, member, full_admins),
@@ -178,13 +184,13 @@ pub struct AddForm {
     pub access: AccessChoice,
 }
 
-impl Default for AddForm {
-    fn default() -> Self {
+impl AddForm {
+    fn empty(catalog: &Catalog) -> Self {
         Self {
             email: String::new(),
             display_name: String::new(),
             providers: provider_choices(Provider::Local),
-            access: AccessChoice::of(Access::Custom(PermissionSet::empty())),
+            access: AccessChoice::none(catalog),
         }
     }
 }
@@ -238,7 +244,7 @@ async fn show(
     let matching = members
         .into_iter()
         .filter(|m| {
-            let access = describe(m.access);
+            let access = describe(&m.access, &state.catalog());
             let fields = [m.admin.display_name.as_str(), m.admin.email.as_str(), provider_label(m.admin.provider)];
             listing.matches(fields.into_iter().chain([access.as_str()]))
         })
@@ -248,7 +254,7 @@ async fn show(
         match column {
             "provider" => by_text(provider_label(a.admin.provider), provider_label(b.admin.provider)),
             "status" => (a.admin.status == AdminStatus::Disabled).cmp(&(b.admin.status == AdminStatus::Disabled)),
-            "access" => by_text(&describe(a.access), &describe(b.access)),
+            "access" => by_text(&describe(&a.access, &state.catalog()), &describe(&b.access, &state.catalog())),
             _ => by_name,
         }
         .then(by_name)
@@ -282,7 +288,7 @@ pub async fn page(
     Query(done): Query<Done>,
     Query(list): Query<ListQuery>,
 ) -> Result<Response, ConsoleError> {
-    ctx.require(Permission::Administrators)?;
+    ctx.require(Permission::ADMINISTRATORS)?;
     let notice = match done.done.as_deref() {
         Some("added") => Some("The administrator was added.".to_owned()),
         Some("cancelled") => Some("The invitation was cancelled; its link no longer works.".to_owned()),
@@ -300,7 +306,15 @@ pub async fn page(
     };
     let invited =
         done.invited.as_deref().and_then(|t| state.invitation_links.take(t, &ctx.session.digest, &ctx.customer.id));
-    show(&state, &ctx, StatusCode::OK, &list, AddForm::default(), Said { notice, invited, ..Said::default() }).await
+    show(
+        &state,
+        &ctx,
+        StatusCode::OK,
+        &list,
+        AddForm::empty(&state.catalog()),
+        Said { notice, invited, ..Said::default() },
+    )
+    .await
 }
 
 /// Shows `added`'s invitation link once, after the redirect; or says the administrator was added.
@@ -319,7 +333,7 @@ pub async fn reinvite(
     Path((_, id)): Path<(String, String)>,
     Posted { ctx, .. }: Posted,
 ) -> Result<Response, ConsoleError> {
-    ctx.require(Permission::Administrators)?;
+    ctx.require(Permission::ADMINISTRATORS)?;
     let member = member(&state, &ctx, &id).await?;
     let added = ops::resend_invitation(&state, &ctx.customer.id, member.admin.id, &ctx.actor()).await?;
     Ok(after_adding(&state, &ctx, added))
@@ -327,17 +341,21 @@ pub async fn reinvite(
 
 /// `POST /console/c/{customer}/administrators`
 pub async fn add(State(state): State<AppState>, Posted { ctx, form }: Posted) -> Result<Response, ConsoleError> {
-    ctx.require(Permission::Administrators)?;
+    ctx.require(Permission::ADMINISTRATORS)?;
     let provider = match form.get("provider") {
         "" => Ok(Provider::Local),
         text => Provider::parse(text),
     };
-    let access = posted_access(&form);
+    let catalog = state.catalog();
+    let access = posted_access(&form, &catalog);
     let kept = AddForm {
         email: form.get("email").to_owned(),
         display_name: form.get("display_name").to_owned(),
         providers: provider_choices(provider.clone().unwrap_or(Provider::Local)),
-        access: AccessChoice::of(access.as_ref().ok().copied().unwrap_or(Access::Custom(PermissionSet::empty()))),
+        access: match &access {
+            Ok(access) => AccessChoice::of(access, &catalog),
+            Err(_) => AccessChoice::none(&catalog),
+        },
     };
     let added = async {
         let access = access?;
@@ -405,7 +423,7 @@ async fn show_edit(
         only_full: member.pending.is_none() && member.access == Access::Full && full <= 1,
         row: row(state, ctx, member, full).await?,
         since: when(member.created_at),
-        access: AccessChoice::of(access),
+        access: AccessChoice::of(&access, &state.catalog()),
         error,
     };
     Ok(render(status, &page))
@@ -417,9 +435,9 @@ pub async fn edit(
     ctx: InCustomer,
     Path((_, id)): Path<(String, String)>,
 ) -> Result<Response, ConsoleError> {
-    ctx.require(Permission::Administrators)?;
+    ctx.require(Permission::ADMINISTRATORS)?;
     let member = member(&state, &ctx, &id).await?;
-    show_edit(&state, &ctx, &member, StatusCode::OK, member.access, None).await
+    show_edit(&state, &ctx, &member, StatusCode::OK, member.access.clone(), None).await
 }
 
 /// `POST /console/c/{customer}/administrators/{id}` — R5: their clients follow at once.
@@ -428,13 +446,14 @@ pub async fn change_access(
     Path((_, id)): Path<(String, String)>,
     Posted { ctx, form }: Posted,
 ) -> Result<Response, ConsoleError> {
-    ctx.require(Permission::Administrators)?;
+    ctx.require(Permission::ADMINISTRATORS)?;
     let member = member(&state, &ctx, &id).await?;
-    let wanted = posted_access(&form);
+    let catalog = state.catalog();
+    let wanted = posted_access(&form, &catalog);
     let changed = match &wanted {
         Ok(access) => state
             .store
-            .set_access(&ctx.customer.id, member.admin.id, *access, &ctx.actor())
+            .set_access(&ctx.customer.id, member.admin.id, access.clone(), &ctx.actor())
             .await
             .map(drop)
             .map_err(ApiError::from),
@@ -444,7 +463,7 @@ pub async fn change_access(
         Ok(()) => Ok(Redirect::to(&format!("{}/administrators?done=access", ctx.base())).into_response()),
         Err(error) => {
             let error = ConsoleError::from(error);
-            let shown = posted_access(&form).unwrap_or(member.access);
+            let shown = posted_access(&form, &catalog).unwrap_or_else(|_| member.access.clone());
             show_edit(&state, &ctx, &member, error.status(), shown, Some(error.message().to_owned())).await
         }
     }
@@ -456,7 +475,7 @@ pub async fn confirm_remove(
     ctx: InCustomer,
     Path((_, id)): Path<(String, String)>,
 ) -> Result<Response, ConsoleError> {
-    ctx.require(Permission::Administrators)?;
+    ctx.require(Permission::ADMINISTRATORS)?;
     let member = member(&state, &ctx, &id).await?;
     let full = full_admins(&all_members(&state, &ctx).await?);
     if let Some((_, why)) = removal_refused(&ctx, &member, full) {
@@ -472,7 +491,7 @@ pub async fn confirm_remove(
         let page = ConfirmPage {
             layout: ctx.layout("Cancel invitation", Section::Administrators),
             heading: format!("Cancel the invitation of {} to {}?", member.admin.email, ctx.customer.name),
-            lines: vec![format!("Access offered: {}", describe(member.access))],
+            lines: vec![format!("Access offered: {}", describe(&member.access, &state.catalog()))],
             warning: Some("The invitation link stops working at once.".to_owned()),
             alternative: None,
             action: format!("{}/administrators/{}/remove", ctx.base(), member.admin.id),
@@ -485,7 +504,7 @@ pub async fn confirm_remove(
         layout: ctx.layout("Remove administrator", Section::Administrators),
         heading: format!("Remove {} from {}?", member.admin.email, ctx.customer.name),
         lines: vec![
-            format!("Access: {}", describe(member.access)),
+            format!("Access: {}", describe(&member.access, &state.catalog())),
             "Their API clients in other customers are not affected.".to_owned(),
         ],
         warning: Some(consequence),
@@ -514,7 +533,7 @@ pub async fn convert_clients(
     Path((_, id)): Path<(String, String)>,
     Posted { ctx, .. }: Posted,
 ) -> Result<Response, ConsoleError> {
-    ctx.require(Permission::Administrators)?;
+    ctx.require(Permission::ADMINISTRATORS)?;
     let member = member(&state, &ctx, &id).await?;
     let clients = state.store.clients_of(&ctx.customer.id, member.admin.id).await.map_err(ApiError::from)?;
     for client in clients {
@@ -529,7 +548,7 @@ pub async fn remove(
     Path((_, id)): Path<(String, String)>,
     Posted { ctx, .. }: Posted,
 ) -> Result<Response, ConsoleError> {
-    ctx.require(Permission::Administrators)?;
+    ctx.require(Permission::ADMINISTRATORS)?;
     let member = member(&state, &ctx, &id).await?;
     let deleted =
         state.store.remove_member(&ctx.customer.id, member.admin.id, &ctx.actor()).await.map_err(ApiError::from)?;

@@ -128,7 +128,7 @@ pub async fn page(
     Query(shown): Query<Shown>,
     Query(list): Query<ListQuery>,
 ) -> Result<Response, ConsoleError> {
-    ctx.require(Permission::ApiClients)?;
+    ctx.require(Permission::API_CLIENTS)?;
     let notice = match shown.done.as_deref() {
         Some("deleted") => Some("The API client was deleted. Scripts that used it can no longer get tokens."),
         _ => None,
@@ -159,7 +159,7 @@ async fn taken(state: &AppState, ctx: &InCustomer, name: &str) -> Result<bool, A
 /// than merely warned about: the list, the confirmation to delete and the system log tell clients
 /// apart by name, and a double-clicked Create button then cannot make two.
 pub async fn create(State(state): State<AppState>, Posted { ctx, form }: Posted) -> Result<Response, ConsoleError> {
-    ctx.require(Permission::ApiClients)?;
+    ctx.require(Permission::API_CLIENTS)?;
     let name = form.get("name");
     let refuse = |message: String| View {
         name: name.to_owned(),
@@ -239,7 +239,7 @@ pub async fn confirm_delete(
     ctx: InCustomer,
     Path((_, id)): Path<(String, String)>,
 ) -> Result<Response, ConsoleError> {
-    ctx.require(Permission::ApiClients)?;
+    ctx.require(Permission::API_CLIENTS)?;
     let client = own_client(&state, &ctx, &id).await?;
     let page = ConfirmPage {
         layout: ctx.layout("Delete API client", Section::ApiAccess),
@@ -263,7 +263,7 @@ pub async fn delete(
     Path((_, id)): Path<(String, String)>,
     Posted { ctx, .. }: Posted,
 ) -> Result<Response, ConsoleError> {
-    ctx.require(Permission::ApiClients)?;
+    ctx.require(Permission::API_CLIENTS)?;
     let id = ClientId::parse(&id).map_err(|_| ApiError::NotFound("API client"))?;
     let deleted = state
         .store
@@ -369,7 +369,7 @@ pub async fn secrets(
     Path((_, id)): Path<(String, String)>,
     Query(shown): Query<Shown>,
 ) -> Result<Response, ConsoleError> {
-    ctx.require(Permission::ApiClients)?;
+    ctx.require(Permission::API_CLIENTS)?;
     let client = secrets_client(&state, &ctx, &id).await?;
     let notice = match shown.done.as_deref() {
         Some("deleted") => Some(
@@ -395,7 +395,7 @@ pub async fn add_secret(
     Path((_, id)): Path<(String, String)>,
     Posted { ctx, form }: Posted,
 ) -> Result<Response, ConsoleError> {
-    ctx.require(Permission::ApiClients)?;
+    ctx.require(Permission::API_CLIENTS)?;
     let client = secrets_client(&state, &ctx, &id).await?;
     let expires_at = posted_expiry(form.get("expires"))?;
     let added =
@@ -433,7 +433,7 @@ pub async fn confirm_delete_secret(
     ctx: InCustomer,
     Path((_, id, secret)): Path<(String, String, String)>,
 ) -> Result<Response, ConsoleError> {
-    ctx.require(Permission::ApiClients)?;
+    ctx.require(Permission::API_CLIENTS)?;
     let client = secrets_client(&state, &ctx, &id).await?;
     let secret = secret_in_path(&secret)?;
     let held = state.store.client_secrets(&ctx.customer.id, client.id, &ctx.actor()).await.map_err(ApiError::from)?;
@@ -461,7 +461,7 @@ pub async fn delete_secret(
     Path((_, id, secret)): Path<(String, String, String)>,
     Posted { ctx, .. }: Posted,
 ) -> Result<Response, ConsoleError> {
-    ctx.require(Permission::ApiClients)?;
+    ctx.require(Permission::API_CLIENTS)?;
     let client = secrets_client(&state, &ctx, &id).await?;
     let secret = secret_in_path(&secret)?;
     state

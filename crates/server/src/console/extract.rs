@@ -81,7 +81,7 @@ impl InCustomer {
             status: session.admin.status,
             policy: membership.customer.disabled_owner_policy,
         };
-        rights::effective_access(PrincipalKind::Admin, standing).map_err(ApiError::from)?;
+        rights::effective_access(PrincipalKind::Admin, &standing).map_err(ApiError::from)?;
         let disabled_owners = if standing.access == Access::Full {
             state.store.disabled_owners(&id).await.map_err(ApiError::from)?
         } else {
@@ -93,24 +93,25 @@ impl InCustomer {
     /// Whether the administrator may do what `permission` covers here, asked of the one function
     /// every path asks.
     pub fn may(&self, permission: Permission) -> bool {
-        rights::authorize(PrincipalKind::Admin, self.standing, permission).is_ok()
+        rights::authorize(PrincipalKind::Admin, &self.standing, &permission).is_ok()
     }
 
     pub fn require(&self, permission: Permission) -> Result<(), ConsoleError> {
-        rights::authorize(PrincipalKind::Admin, self.standing, permission).map_err(|_| {
+        rights::authorize(PrincipalKind::Admin, &self.standing, &permission).map_err(|_| {
+            let named = match &permission {
+                Permission::Platform(p) => p.display_name().to_owned(),
+                other => other.to_string(),
+            };
             ConsoleError::page(
                 StatusCode::FORBIDDEN,
-                format!(
-                    "Your access in this customer does not include {}. Ask an administrator for more rights.",
-                    permission.display_name()
-                ),
+                format!("Your access in this customer does not include {named}. Ask an administrator for more rights."),
             )
         })
     }
 
     /// The access the administrator holds now; what they grant others must stay within it.
     pub fn access(&self) -> Access {
-        self.standing.access
+        self.standing.access.clone()
     }
 
     pub fn actor(&self) -> Actor {
@@ -130,11 +131,11 @@ impl InCustomer {
             customer_name: self.customer.name.clone(),
             several: self.several,
             menu: Menu {
-                api_access: self.may(Permission::ApiClients),
+                api_access: self.may(Permission::API_CLIENTS),
                 principals: self.access() == Access::Full,
-                administrators: self.may(Permission::Administrators),
-                notifications: self.may(Permission::Notifications),
-                system_log: self.may(Permission::SystemLog),
+                administrators: self.may(Permission::ADMINISTRATORS),
+                notifications: self.may(Permission::NOTIFICATIONS),
+                system_log: self.may(Permission::SYSTEM_LOG),
             },
             section,
             warning: self

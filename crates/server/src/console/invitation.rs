@@ -48,7 +48,7 @@ fn form(state: &AppState, status: StatusCode, token: &str, found: &Invitation, e
         token,
         customer_name: &found.customer.name,
         email: found.admin.email.as_str(),
-        access: describe(found.access),
+        access: describe(&found.access, &state.catalog()),
         expires: super::layout::when_exactly(found.expires_at),
         has_password: found.has_password,
         error,

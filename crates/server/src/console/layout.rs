@@ -5,6 +5,7 @@ use time::format_description::BorrowedFormatItem;
 use time::macros::format_description;
 use time::OffsetDateTime;
 use trustgate_core::access::Access;
+use trustgate_core::catalog::Catalog;
 
 /// The part of the console a page belongs to, to mark it in the menu.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -131,11 +132,11 @@ pub fn when_exactly(at: OffsetDateTime) -> String {
 }
 
 /// Access in words: "Full access", or "Custom: Notifications, System Log".
-pub fn describe(access: Access) -> String {
+pub fn describe(access: &Access, catalog: &Catalog) -> String {
     match access {
         Access::Full => "Full access".to_owned(),
         Access::Custom(set) => {
-            let names: Vec<_> = set.iter().map(|p| p.display_name()).collect();
+            let names: Vec<_> = set.iter().map(|p| catalog.display_name(p)).collect();
             if names.is_empty() {
                 "Custom: no permissions".to_owned()
             } else {

@@ -6,6 +6,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use trustgate_core::access::{Access, Permission, PermissionSet};
+use trustgate_core::catalog::Catalog;
 use trustgate_core::client::{ApiClient, ClientKind, CLIENT_NAME_MAX, PRINCIPALS_PER_CUSTOMER_MAX};
 use trustgate_core::ids::ClientId;
 use trustgate_core::ValidationError;
@@ -29,11 +30,11 @@ pub struct PrincipalRow {
 }
 
 impl PrincipalRow {
-    fn of(p: &ApiClient) -> Option<Self> {
-        let ClientKind::ServicePrincipal { access } = p.kind else { return None };
+    fn of(p: &ApiClient, catalog: &Catalog) -> Option<Self> {
+        let ClientKind::ServicePrincipal { access } = &p.kind else { return None };
         let access = match access {
             Access::Full => "Full".to_owned(),
-            Access::Custom(set) => set.iter().map(Permission::display_name).collect::<Vec<_>>().join(", "),
+            Access::Custom(set) => set.iter().map(|p| catalog.display_name(p)).collect::<Vec<_>>().join(", "),
         };
         Some(Self {
             id: p.id.to_string(),
@@ -80,7 +81,7 @@ struct View {
 
 /// Only Full administrators see the tab; the store refuses anyone else too.
 fn require_full(ctx: &InCustomer) -> Result<(), ConsoleError> {
-    ctx.require(Permission::ApiClients)?;
+    ctx.require(Permission::API_CLIENTS)?;
     if ctx.access() == Access::Full {
         Ok(())
     } else {
@@ -99,10 +100,10 @@ async fn show(state: &AppState, ctx: &InCustomer, status: StatusCode, view: View
         layout: ctx.layout("Service principals", Section::ApiAccess),
         base: ctx.base(),
         customer_id: ctx.customer.id.to_string(),
-        principals: principals.iter().filter_map(PrincipalRow::of).collect(),
+        principals: principals.iter().filter_map(|p| PrincipalRow::of(p, &state.catalog())).collect(),
         name: view.name,
         name_max: CLIENT_NAME_MAX,
-        access: AccessChoice::of(view.access),
+        access: AccessChoice::of(&view.access, &state.catalog()),
         expiry_days: &PRINCIPAL_EXPIRY_DAYS,
         expires: view.expires,
         error: view.error,
@@ -142,8 +143,8 @@ pub async fn page(
 pub async fn create(State(state): State<AppState>, Posted { ctx, form }: Posted) -> Result<Response, ConsoleError> {
     require_full(&ctx)?;
     let name = form.get("name");
-    let access = posted_access(&form);
-    let shown = access.as_ref().ok().copied().unwrap_or(Access::Custom(PermissionSet::empty()));
+    let access = posted_access(&form, &state.catalog());
+    let shown = access.as_ref().ok().cloned().unwrap_or(Access::Custom(PermissionSet::empty()));
     let expires = form.get("expires");
     let refuse = |error: ConsoleError, access: Access| View {
         name: name.to_owned(),

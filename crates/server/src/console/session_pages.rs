@@ -184,9 +184,13 @@ struct HomePage {
 }
 
 /// `GET /console/c/{customer}`
-pub async fn home(ctx: InCustomer) -> Response {
+pub async fn home(State(state): State<AppState>, ctx: InCustomer) -> Response {
     let full = ctx.access() == trustgate_core::access::Access::Full;
-    let page =
-        HomePage { layout: ctx.layout("Home", Section::Home), base: ctx.base(), access: describe(ctx.access()), full };
+    let page = HomePage {
+        layout: ctx.layout("Home", Section::Home),
+        base: ctx.base(),
+        access: describe(&ctx.access(), &state.catalog()),
+        full,
+    };
     render(StatusCode::OK, &page)
 }

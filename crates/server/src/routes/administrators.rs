@@ -197,10 +197,10 @@ pub async fn get_access(
 ) -> Result<axum::Json<AccessModel>, ApiError> {
     let id = admin_id(&id)?;
     if let Some(member) = state.store.member(&caller.customer_id, id).await? {
-        return Ok(axum::Json(access_model(member.access)));
+        return Ok(axum::Json(access_model(&member.access, &state.catalog())));
     }
     match visible_principal(&state, &caller, ClientId::from(id)).await?.map(|p| p.kind) {
-        Some(ClientKind::ServicePrincipal { access }) => Ok(axum::Json(access_model(access))),
+        Some(ClientKind::ServicePrincipal { access }) => Ok(axum::Json(access_model(&access, &state.catalog()))),
         _ => Err(ApiError::NotFound("administrator")),
     }
 }
@@ -259,7 +259,7 @@ pub async fn create(
     if !input.kind.eq_ignore_ascii_case("AdministratorUser") {
         return Err(ValidationError::invalid_enum("type", &["AdministratorUser"]).into());
     }
-    let access = parse_access(&input.access_type, input.policies.as_deref())?;
+    let access = parse_access(&input.access_type, input.policies.as_deref(), &state.catalog())?;
     let provider = parse_provider(&input.provider_type, input.external_provider_type.as_deref())?;
     let email = Email::parse(input.email.as_deref().unwrap_or_default())?;
     let display_name = match (&input.display_name, &input.first_name, &input.last_name) {
@@ -315,23 +315,23 @@ pub async fn update_access(
     if input.access_type.trim().eq_ignore_ascii_case("Reinvite") {
         let added = ops::resend_invitation(&state, &caller.customer_id, id, &caller.actor()).await?;
         let url = added.invitation.map(|link| link.url);
-        return Ok(axum::Json(access_model(added.member.access).with_invitation_url(url)));
+        return Ok(axum::Json(access_model(&added.member.access, &state.catalog()).with_invitation_url(url)));
     }
-    let access = parse_access(&input.access_type, input.policies.as_deref())?;
+    let access = parse_access(&input.access_type, input.policies.as_deref(), &state.catalog())?;
     if state.store.member(&caller.customer_id, id).await?.is_none() {
         // Not an administrator: a service principal's access, changed by a Full caller only (SP3).
         state
             .store
-            .set_principal_access(&caller.customer_id, ClientId::from(id), access, &caller.actor())
+            .set_principal_access(&caller.customer_id, ClientId::from(id), access.clone(), &caller.actor())
             .await
             .map_err(|e| match e {
                 StoreError::NotFound(_) => ApiError::NotFound("administrator"),
                 e => e.into(),
             })?;
-        return Ok(axum::Json(access_model(access)));
+        return Ok(axum::Json(access_model(&access, &state.catalog())));
     }
-    state.store.set_access(&caller.customer_id, id, access, &caller.actor()).await?;
-    Ok(axum::Json(access_model(access)))
+    state.store.set_access(&caller.customer_id, id, access.clone(), &caller.actor()).await?;
+    Ok(axum::Json(access_model(&access, &state.catalog())))
 }
 
 /// Removes an administrator from the customer; their API clients there are deleted with them (R6).

@@ -83,7 +83,7 @@ pub struct CustomerAccess {
     #[schema(inline)]
     access_type: AccessType,
     /// The permissions granted with `Custom` access (all of them with `Full`).
-    policies: Vec<&'static str>,
+    policies: Vec<String>,
 }
 
 async fn who_am_i(state: &AppState, admin: &Admin, session: &Session) -> Result<WhoAmI, ApiError> {
@@ -96,8 +96,8 @@ async fn who_am_i(state: &AppState, admin: &Admin, session: &Session) -> Result<
         .map(|m| CustomerAccess {
             id: m.customer.id.to_string(),
             name: m.customer.name,
-            access_type: m.access.into(),
-            policies: m.access.permissions().iter().map(|p| p.name()).collect(),
+            access_type: (&m.access).into(),
+            policies: state.catalog().granted(&m.access).iter().map(ToString::to_string).collect(),
         })
         .collect();
     Ok(WhoAmI {

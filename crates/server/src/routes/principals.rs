@@ -6,6 +6,7 @@ use axum::extract::State;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
+use trustgate_core::catalog::Catalog;
 use trustgate_core::client::{ApiClient, ClientKind};
 use trustgate_core::ids::ClientId;
 use utoipa::ToSchema;
@@ -32,7 +33,7 @@ pub struct PrincipalView {
     #[schema(inline)]
     access_type: AccessType,
     /// The permissions granted (all of them with `Full`).
-    policies: Vec<&'static str>,
+    policies: Vec<String>,
     #[schema(format = DateTime)]
     created_at: String,
     #[schema(format = DateTime)]
@@ -40,8 +41,8 @@ pub struct PrincipalView {
 }
 
 impl PrincipalView {
-    pub fn of(principal: &ApiClient) -> Option<Self> {
-        let ClientKind::ServicePrincipal { access } = principal.kind else {
+    pub fn of(principal: &ApiClient, catalog: &Catalog) -> Option<Self> {
+        let ClientKind::ServicePrincipal { access } = &principal.kind else {
             return None;
         };
         Some(Self {
@@ -49,7 +50,7 @@ impl PrincipalView {
             name: principal.name.clone(),
             customer_id: principal.customer_id.to_string(),
             access_type: access.into(),
-            policies: access.permissions().iter().map(|p| p.name()).collect(),
+            policies: catalog.granted(access).iter().map(ToString::to_string).collect(),
             created_at: rfc3339(principal.created_at),
             last_used_at: principal.last_used_at.map(rfc3339),
         })
@@ -101,8 +102,8 @@ fn principal_id(text: &str) -> Result<ClientId, ApiError> {
     ClientId::parse(text).map_err(|_| ApiError::NotFound("service principal"))
 }
 
-fn view(principal: &ApiClient) -> Result<PrincipalView, ApiError> {
-    PrincipalView::of(principal).ok_or(ApiError::NotFound("service principal"))
+fn view(principal: &ApiClient, catalog: &Catalog) -> Result<PrincipalView, ApiError> {
+    PrincipalView::of(principal, catalog).ok_or(ApiError::NotFound("service principal"))
 }
 
 /// Every service principal of the customer, to a Full administrator (SP3).
@@ -121,7 +122,9 @@ fn view(principal: &ApiClient) -> Result<PrincipalView, ApiError> {
 )]
 pub async fn list(State(state): State<AppState>, caller: Caller) -> Result<axum::Json<PrincipalList>, ApiError> {
     let principals = state.store.principals(&caller.customer_id, None, PAGE, &caller.session.actor()).await?;
-    Ok(axum::Json(PrincipalList { items: principals.iter().filter_map(PrincipalView::of).collect() }))
+    Ok(axum::Json(PrincipalList {
+        items: principals.iter().filter_map(|p| PrincipalView::of(p, &state.catalog())).collect(),
+    }))
 }
 
 /// Creates a service principal with access within the caller's own (SP2); the response holds
@@ -145,7 +148,7 @@ pub async fn create(
     caller: Caller,
     Json(form): Json<NewPrincipal>,
 ) -> Result<Response, ApiError> {
-    let access = parse_access(&form.access_type, form.policies.as_deref())?;
+    let access = parse_access(&form.access_type, form.policies.as_deref(), &state.catalog())?;
     let secret_expires_at =
         form.secret_expires_at.as_deref().map(|at| parse_rfc3339("secretExpiresAt", at)).transpose()?;
     let (principal, secret) = crate::ops::new_principal(
@@ -158,7 +161,7 @@ pub async fn create(
         &caller.session.actor(),
     )
     .await?;
-    let body = CreatedPrincipal { principal: view(&principal)?, secret: secret.expose().to_owned() };
+    let body = CreatedPrincipal { principal: view(&principal, &state.catalog())?, secret: secret.expose().to_owned() };
     let mut response = (StatusCode::CREATED, axum::Json(body)).into_response();
     response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     Ok(response)
@@ -186,12 +189,12 @@ pub async fn set_access(
     Json(form): Json<PrincipalAccess>,
 ) -> Result<axum::Json<PrincipalView>, ApiError> {
     let id = principal_id(&id)?;
-    let access = parse_access(&form.access_type, form.policies.as_deref())?;
+    let access = parse_access(&form.access_type, form.policies.as_deref(), &state.catalog())?;
     let actor = caller.session.actor();
     state.store.set_principal_access(&caller.customer_id, id, access, &actor).await?;
     let principal =
         state.store.principal(&caller.customer_id, id, &actor).await?.ok_or(ApiError::NotFound("service principal"))?;
-    Ok(axum::Json(view(&principal)?))
+    Ok(axum::Json(view(&principal, &state.catalog())?))
 }
 
 /// Deletes a service principal; its tokens fail at once (SP4).
@@ -244,5 +247,5 @@ pub async fn convert(
 ) -> Result<axum::Json<PrincipalView>, ApiError> {
     let id = ClientId::parse(&id).map_err(|_| ApiError::NotFound("API client"))?;
     let principal = state.store.convert_to_principal(&caller.customer_id, id, &caller.session.actor()).await?;
-    Ok(axum::Json(view(&principal)?))
+    Ok(axum::Json(view(&principal, &state.catalog())?))
 }

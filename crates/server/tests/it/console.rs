@@ -53,7 +53,7 @@ async fn a_client_created_in_the_browser_works_stays_private_and_is_deleted_with
     let customer = app.customer().await;
     let owner = app.admin_with_password(&customer, Access::Full).await;
     let colleague = app.admin_with_password(&customer, Access::Full).await;
-    let notifier = app.admin_with_password(&customer, custom(&[Permission::Notifications])).await;
+    let notifier = app.admin_with_password(&customer, custom(&[Permission::NOTIFICATIONS])).await;
 
     browser.goto(&app.url("/console/sign-in")).await;
     shoot(&browser, "sign-in").await;
@@ -333,7 +333,7 @@ async fn an_admin_removed_from_a_customer_loses_its_console_at_once() {
 async fn r8_an_admin_without_iam_rights_gets_no_iam_menu_and_a_403_page() {
     let app = app().await;
     let customer = app.customer().await;
-    let (_, session) = console_session(&app, &customer, custom(&[Permission::SystemLog])).await;
+    let (_, session) = console_session(&app, &customer, custom(&[Permission::SYSTEM_LOG])).await;
     let (status, home) = get(&app, &session, &format!("/console/c/{customer}")).await;
     assert_eq!(status, StatusCode::OK);
     assert!(!home.contains("id=\"menu-iam\"") && home.contains("id=\"menu-no-iam\""));
@@ -343,7 +343,7 @@ async fn r8_an_admin_without_iam_rights_gets_no_iam_menu_and_a_403_page() {
         assert_eq!(status, StatusCode::FORBIDDEN, "{page}");
         assert!(html.contains("Ask an administrator for more rights"), "{page}");
     }
-    let (_, admins_only) = console_session(&app, &customer, custom(&[Permission::Administrators])).await;
+    let (_, admins_only) = console_session(&app, &customer, custom(&[Permission::ADMINISTRATORS])).await;
     let (_, home) = get(&app, &session_of(&admins_only), &format!("/console/c/{customer}")).await;
     assert!(home.contains("id=\"menu-iam\"") && home.contains("/administrators\" aria-current"));
 }
@@ -412,7 +412,7 @@ async fn admins_are_added_changed_and_removed_within_the_callers_own_access() {
     let app = app().await;
     let customer = app.customer().await;
     let (_, session) =
-        console_session(&app, &customer, custom(&[Permission::Administrators, Permission::Notifications])).await;
+        console_session(&app, &customer, custom(&[Permission::ADMINISTRATORS, Permission::NOTIFICATIONS])).await;
     let c = format!("/console/c/{customer}");
     let csrf = session.csrf.as_str();
     let escalate = [("csrf", csrf), ("email", "e@example.com"), ("access", "Full")];
@@ -438,7 +438,7 @@ async fn admins_are_added_changed_and_removed_within_the_callers_own_access() {
     assert!(refused.text().await.unwrap().contains("at least one permission"));
     assert_eq!(
         app.store.member(&customer, new.id).await.unwrap().unwrap().access,
-        custom(&[Permission::Notifications])
+        custom(&[Permission::NOTIFICATIONS])
     );
 }
 
@@ -447,7 +447,7 @@ async fn r6_the_remove_confirmation_counts_the_clients_that_go_with_the_admin() 
     let app = app().await;
     let customer = app.customer().await;
     let (_, session) = console_session(&app, &customer, Access::Full).await;
-    let owner = app.admin(&customer, custom(&[Permission::ApiClients])).await;
+    let owner = app.admin(&customer, custom(&[Permission::API_CLIENTS])).await;
     for _ in 0..3 {
         app.client(&customer, &owner).await;
     }
@@ -466,7 +466,7 @@ async fn r7_a_disabled_federated_owner_with_active_clients_is_flagged() {
     let app = app().await;
     let customer = app.customer().await;
     let (_, session) = console_session(&app, &customer, Access::Full).await;
-    let federated = app.federated_admin(&customer, custom(&[Permission::Notifications])).await;
+    let federated = app.federated_admin(&customer, custom(&[Permission::NOTIFICATIONS])).await;
     app.client(&customer, &federated).await;
     let path = format!("/console/c/{customer}/administrators");
     assert!(!get(&app, &session, &path).await.1.contains("remain active"));
@@ -567,7 +567,7 @@ async fn the_last_full_administrator_is_not_offered_for_removal_and_refusals_sta
     let app = app().await;
     let customer = app.customer().await;
     let (admin, session) = console_session(&app, &customer, Access::Full).await;
-    let helper = app.admin(&customer, custom(&[Permission::Notifications])).await;
+    let helper = app.admin(&customer, custom(&[Permission::NOTIFICATIONS])).await;
     let c = format!("/console/c/{customer}");
     let (_, list) = get(&app, &session, &format!("{c}/administrators")).await;
     assert!(!list.contains(&format!("/administrators/{}/remove", admin.id)), "no Remove for the last Full admin");
@@ -674,7 +674,7 @@ async fn client_and_administrator_lists_search_sort_by_column_and_page() {
             app.store.as_ref(),
             &customer,
             new,
-            custom(&[Permission::Notifications]),
+            custom(&[Permission::NOTIFICATIONS]),
             &Actor::System,
         )
         .await
@@ -865,7 +865,7 @@ async fn every_console_page_has_no_serious_or_critical_axe_violations() {
     let app = app().await;
     let customer = app.customer().await;
     let admin = app.admin_with_password(&customer, Access::Full).await;
-    let other = app.federated_admin(&customer, custom(&[Permission::Notifications])).await;
+    let other = app.federated_admin(&customer, custom(&[Permission::NOTIFICATIONS])).await;
     app.client(&customer, &other).await;
     app.store.set_admin_status(other.id, AdminStatus::Disabled, &Actor::System).await.unwrap();
     let c = format!("{}/console/c/{customer}", app.url);
@@ -1050,7 +1050,7 @@ async fn the_service_principals_tab_creates_principals_for_full_admins_and_remov
     let app = app().await;
     let customer = app.customer().await;
     let boss = app.admin_with_password(&customer, Access::Full).await;
-    let leaver = app.admin_with_password(&customer, custom(&[Permission::ApiClients, Permission::SystemLog])).await;
+    let leaver = app.admin_with_password(&customer, custom(&[Permission::API_CLIENTS, Permission::SYSTEM_LOG])).await;
     let leavers_client = app.client(&customer, &leaver).await;
 
     // A Custom administrator sees no tab, and the page refuses them.
@@ -1307,7 +1307,7 @@ async fn a_full_administrator_connects_and_disconnects_an_identity_provider_in_t
     let app = app().await;
     let customer = app.customer().await;
     let (_, full) = console_session(&app, &customer, Access::Full).await;
-    let (_, limited) = console_session(&app, &customer, custom(&[Permission::Administrators])).await;
+    let (_, limited) = console_session(&app, &customer, custom(&[Permission::ADMINISTRATORS])).await;
     let path = format!("/console/c/{customer}/identity-providers");
 
     assert_eq!(get(&app, &limited, &path).await.0, StatusCode::FORBIDDEN);

@@ -66,7 +66,7 @@ pub struct TestClient {
 }
 
 pub fn custom(permissions: &[Permission]) -> Access {
-    Access::Custom(permissions.iter().copied().collect())
+    Access::Custom(permissions.iter().cloned().collect())
 }
 
 /// Which store a test runs on.

@@ -269,7 +269,7 @@ async fn text_logs_to_a_pipe_carry_no_colour_codes() {
 pub async fn caller(app: &TestApp) -> (trustgate_core::ids::CustomerId, crate::harness::TestClient) {
     let customer = app.customer().await;
     app.admin(&customer, Access::Full).await;
-    let owner = app.admin(&customer, custom(&[Permission::Notifications])).await;
+    let owner = app.admin(&customer, custom(&[Permission::NOTIFICATIONS])).await;
     let client = app.client(&customer, &owner).await;
     (customer, client)
 }

@@ -45,7 +45,7 @@ async fn changes_through_one_node_are_enforced_by_the_other() {
     let Some(a) = TestApp::spawn_on(Backend::Postgres).await else { return };
     let b = a.second_node().await;
     let (customer, boss_token) = customer_with_boss(&a).await;
-    let owner = a.admin(&customer, custom(&[Permission::Notifications])).await;
+    let owner = a.admin(&customer, custom(&[Permission::NOTIFICATIONS])).await;
     let client = a.client(&customer, &owner).await;
     let token = a.token(&client).await;
     assert_eq!(a.get("/notifications/items", &token, &customer).await.1["items"], json!([]));
@@ -80,12 +80,12 @@ async fn cross_node_propagation_delay_over_a_hundred_changes() {
     let b = a.second_node().await;
     let customer = a.customer().await;
     a.admin(&customer, Access::Full).await;
-    let owner = a.admin(&customer, custom(&[Permission::Notifications])).await;
+    let owner = a.admin(&customer, custom(&[Permission::NOTIFICATIONS])).await;
     let client = a.client(&customer, &owner).await;
     let mut delays = Vec::new();
     for i in 0..100 {
         assert!(b.state.client(client.id).await.unwrap().is_some());
-        let access = if i % 2 == 0 { custom(&[Permission::SystemLog]) } else { custom(&[Permission::Notifications]) };
+        let access = if i % 2 == 0 { custom(&[Permission::SYSTEM_LOG]) } else { custom(&[Permission::NOTIFICATIONS]) };
         a.store.set_access(&customer, owner.id, access, &Actor::System).await.unwrap();
         let start = Instant::now();
         while b.state.cache.get(client.id).is_some() {
@@ -110,7 +110,7 @@ async fn a_node_that_loses_its_feed_flushes_its_cache_and_reconnects() {
     let b = a.second_node().await;
     let customer = a.customer().await;
     a.admin(&customer, Access::Full).await;
-    let owner = a.admin(&customer, custom(&[Permission::Notifications])).await;
+    let owner = a.admin(&customer, custom(&[Permission::NOTIFICATIONS])).await;
     let client = a.client(&customer, &owner).await;
     let token = a.token(&client).await;
     let url = a.database_url().unwrap();
@@ -154,7 +154,7 @@ async fn a_node_that_loses_its_feed_flushes_its_cache_and_reconnects() {
 
     // Node B caches the owner again; only a notification over the new connection can evict it.
     assert_eq!(b.post_notification(&token, &customer).await, StatusCode::OK);
-    a.store.set_access(&customer, owner.id, custom(&[Permission::SystemLog]), &Actor::System).await.unwrap();
+    a.store.set_access(&customer, owner.id, custom(&[Permission::SYSTEM_LOG]), &Actor::System).await.unwrap();
     let reduced = eventually(Duration::from_secs(2), || async {
         b.post_notification(&token, &customer).await == StatusCode::FORBIDDEN
     })
@@ -168,7 +168,7 @@ async fn concurrent_writes_from_two_nodes_leave_no_orphan_clients() {
     let b = a.second_node().await;
     let customer = a.customer().await;
     a.admin(&customer, Access::Full).await;
-    let owners = [a.admin(&customer, Access::Full).await, a.admin(&customer, custom(&[Permission::ApiClients])).await];
+    let owners = [a.admin(&customer, Access::Full).await, a.admin(&customer, custom(&[Permission::API_CLIENTS])).await];
     let mut tasks = Vec::new();
     for round in 0..12 {
         for (n, node) in [&a, &b].into_iter().enumerate() {
@@ -198,7 +198,7 @@ async fn concurrent_writes_from_two_nodes_leave_no_orphan_clients() {
                     _ => {
                         let _ = store.add_member(&customer, owner.id, Access::Full, &Actor::System).await;
                         let _ = store
-                            .set_access(&customer, owner.id, custom(&[Permission::ApiClients]), &Actor::System)
+                            .set_access(&customer, owner.id, custom(&[Permission::API_CLIENTS]), &Actor::System)
                             .await;
                     }
                 }
@@ -381,7 +381,7 @@ async fn a_token_revoked_through_one_node_is_refused_by_the_other() {
     let Some(a) = TestApp::spawn_on(Backend::Postgres).await else { return };
     let b = a.second_node().await;
     let customer = a.customer().await;
-    let owner = a.admin(&customer, custom(&[Permission::Notifications])).await;
+    let owner = a.admin(&customer, custom(&[Permission::NOTIFICATIONS])).await;
     let client = a.client(&customer, &owner).await;
     let token = a.token(&client).await;
     let kept = a.token(&client).await;

@@ -110,7 +110,7 @@ async fn a_custom_administrator_cannot_grant_more_than_it_holds() {
     let Some(app) = super::app().await else { return };
     let customer = app.customer().await;
     let full = app.admin(&customer, Access::Full).await;
-    let delegate = app.admin(&customer, custom(&[Permission::Administrators, Permission::Notifications])).await;
+    let delegate = app.admin(&customer, custom(&[Permission::ADMINISTRATORS, Permission::NOTIFICATIONS])).await;
     let token = app.token(&app.client(&customer, &delegate).await).await;
     let escalate = json!({"accessType": "Full", "providerType": "CitrixSts", "type": "AdministratorUser", "email": "e@example.com"});
     let (status, _) = app.call(Method::POST, "/administrators/$create", &token, &customer, Some(escalate)).await;

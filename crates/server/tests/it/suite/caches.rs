@@ -23,7 +23,7 @@ async fn a_cache_smaller_than_the_working_set_evicts_for_space_and_keeps_every_a
     let Some(app) = super::app_with(config).await else { return };
     let customer = app.customer().await;
     app.admin(&customer, Access::Full).await;
-    let owner = app.admin(&customer, custom(&[Permission::Notifications])).await;
+    let owner = app.admin(&customer, custom(&[Permission::NOTIFICATIONS])).await;
     let clients: Vec<TestClient> = (0..30)
         .map(|_| TestClient {
             id: ClientId::generate(),

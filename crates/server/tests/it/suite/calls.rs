@@ -168,7 +168,7 @@ async fn a_missing_or_malformed_customer_header_is_a_400() {
 async fn a_call_without_the_routes_permission_gets_the_gateway_403() {
     let Some(app) = super::app().await else { return };
     let customer = app.customer().await;
-    let owner = app.admin(&customer, custom(&[Permission::Notifications])).await;
+    let owner = app.admin(&customer, custom(&[Permission::NOTIFICATIONS])).await;
     let token = app.token(&app.client(&customer, &owner).await).await;
     let (status, body) = app.get("/systemlog/records", &token, &customer).await;
     assert_eq!(status, StatusCode::FORBIDDEN);

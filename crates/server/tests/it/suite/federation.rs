@@ -321,7 +321,7 @@ async fn only_full_administrators_connect_providers_and_the_client_secret_is_sto
     let Some(app) = super::app().await else { return };
     let acme = app.customer().await;
     let full = app.admin(&acme, Access::Full).await;
-    let limited = app.admin(&acme, custom(&[Permission::Administrators])).await;
+    let limited = app.admin(&acme, custom(&[Permission::ADMINISTRATORS])).await;
     let as_admin = |admin: &crate::harness::TestAdmin| Actor::Admin { id: admin.id, name: admin.email.clone() };
     let provider = |issuer: &str| {
         let id = ProviderId::generate();
@@ -362,7 +362,7 @@ async fn full_administrators_connect_list_and_disconnect_providers_over_the_mana
     let Some(app) = super::app().await else { return };
     let acme = app.customer().await;
     let full = app.admin(&acme, Access::Full).await;
-    let limited = app.admin(&acme, custom(&[Permission::Administrators])).await;
+    let limited = app.admin(&acme, custom(&[Permission::ADMINISTRATORS])).await;
     let (full, limited) = (app.session_for(&full).await, app.session_for(&limited).await);
     let path = format!("/api/v1/customers/{acme}/identity-providers");
     let body = json!({

@@ -87,7 +87,7 @@ async fn an_invited_local_administrator_holds_nothing_until_they_accept() {
     let shown = listed(&app, &token, &customer, invitee).await;
     assert_eq!((shown["pending"].clone(), shown["accessType"].clone()), (json!(false), json!("Custom")));
     let standing = app.store.standing(&customer, invitee).await.unwrap().expect("a member now");
-    assert_eq!(standing.access, custom(&[Permission::Notifications]));
+    assert_eq!(standing.access, custom(&[Permission::NOTIFICATIONS]));
     let session = app
         .http
         .post(app.url("/api/v1/session"))
@@ -131,7 +131,7 @@ async fn a_pending_full_invitation_is_not_a_full_administrator() {
         matches!(refused, Err(StoreError::Refused(trustgate_core::lifecycle::Refusal::LastFullAdmin))),
         "the only Full administrator who holds it stays: {refused:?}"
     );
-    let lowered = app.store.set_access(&customer, admin.id, custom(&[Permission::SystemLog]), &Actor::System).await;
+    let lowered = app.store.set_access(&customer, admin.id, custom(&[Permission::SYSTEM_LOG]), &Actor::System).await;
     assert!(lowered.is_err(), "nor is their access lowered");
 }
 
@@ -218,7 +218,7 @@ async fn an_expired_invitation_explains_itself_and_its_expiry_is_logged_once() {
 async fn an_administrator_of_another_customer_accepts_without_a_new_password() {
     let Some(app) = super::app().await else { return };
     let elsewhere = app.customer().await;
-    let known = app.admin_with_password(&elsewhere, custom(&[Permission::SystemLog])).await;
+    let known = app.admin_with_password(&elsewhere, custom(&[Permission::SYSTEM_LOG])).await;
     let (customer, _, token) = full_admin_token(&app).await;
     let created = invite(&app, &token, &customer, &known.email, "Custom").await;
     assert_eq!(created["pending"], true);

@@ -10,7 +10,7 @@ use crate::harness::{custom, notification};
 async fn a_posted_notification_is_echoed_with_citrix_nulls_and_listed() {
     let Some(app) = super::app().await else { return };
     let customer = app.customer().await;
-    let owner = app.admin(&customer, custom(&[Permission::Notifications])).await;
+    let owner = app.admin(&customer, custom(&[Permission::NOTIFICATIONS])).await;
     let token = app.token(&app.client(&customer, &owner).await).await;
     let (_, before) = app.get("/notifications/items", &token, &customer).await;
     assert_eq!(before["items"], json!([]));
@@ -70,7 +70,7 @@ async fn invalid_notifications_are_refused_without_being_stored() {
 async fn notifications_answer_the_same_with_one_trailing_slash() {
     let Some(app) = super::app().await else { return };
     let customer = app.customer().await;
-    let owner = app.admin(&customer, custom(&[Permission::Notifications])).await;
+    let owner = app.admin(&customer, custom(&[Permission::NOTIFICATIONS])).await;
     let token = app.token(&app.client(&customer, &owner).await).await;
     let (status, _) = app.call(Method::POST, "/notifications/items/", &token, &customer, Some(notification())).await;
     assert_eq!(status, StatusCode::OK);
@@ -85,7 +85,7 @@ async fn notifications_answer_the_same_with_one_trailing_slash() {
 async fn notifications_are_echoed_and_listed_in_citrix_field_order() {
     let Some(app) = super::app().await else { return };
     let customer = app.customer().await;
-    let owner = app.admin(&customer, custom(&[Permission::Notifications])).await;
+    let owner = app.admin(&customer, custom(&[Permission::NOTIFICATIONS])).await;
     let token = app.token(&app.client(&customer, &owner).await).await;
     let order = [
         "destinationAdmin",

@@ -92,7 +92,7 @@ async fn sp3_only_full_administrators_manage_principals_and_each_sees_all() {
     let first = app.admin_with_password(&customer, Access::Full).await;
     let second = app.admin_with_password(&customer, Access::Full).await;
     let custom_admin =
-        app.admin_with_password(&customer, custom(&[Permission::ApiClients, Permission::Administrators])).await;
+        app.admin_with_password(&customer, custom(&[Permission::API_CLIENTS, Permission::ADMINISTRATORS])).await;
     let (status, created) = create(&app, &app.sign_in(&first).await, &customer, access_body("Full", &[])).await;
     assert_eq!(status, StatusCode::CREATED, "{created}");
 
@@ -164,7 +164,7 @@ async fn sp5_reducing_removing_or_deleting_the_creator_leaves_a_principal_untouc
     let token = app.token(&principal).await;
     let actor = trustgate_core::event::Actor::System;
 
-    app.store.set_access(&customer, creator.id, custom(&[Permission::SystemLog]), &actor).await.unwrap();
+    app.store.set_access(&customer, creator.id, custom(&[Permission::SYSTEM_LOG]), &actor).await.unwrap();
     assert_eq!(app.post_notification(&token, &customer).await, StatusCode::OK, "reduced creator");
     app.store.remove_member(&customer, creator.id, &actor).await.unwrap();
     assert_eq!(app.post_notification(&token, &customer).await, StatusCode::OK, "removed creator");
@@ -180,8 +180,8 @@ async fn sp7_a_converted_client_keeps_its_id_secret_and_tokens_and_outlives_its_
     let Some(app) = super::app().await else { return };
     let customer = app.customer().await;
     let boss = app.admin_with_password(&customer, Access::Full).await;
-    let owner = app.admin_with_password(&customer, custom(&[Permission::ApiClients, Permission::Notifications])).await;
-    let stranger = app.admin_with_password(&customer, custom(&[Permission::ApiClients])).await;
+    let owner = app.admin_with_password(&customer, custom(&[Permission::API_CLIENTS, Permission::NOTIFICATIONS])).await;
+    let stranger = app.admin_with_password(&customer, custom(&[Permission::API_CLIENTS])).await;
     let client = app.client(&customer, &owner).await;
     let issued_before = app.token(&client).await;
     let convert = format!("/api/v1/customers/{customer}/api-clients/{}/convert", client.id);
@@ -217,7 +217,7 @@ async fn the_administrators_api_lists_principals_to_full_callers_and_changes_the
     let customer = app.customer().await;
     let boss = app.admin_with_password(&customer, Access::Full).await;
     let boss_token = app.token(&app.client(&customer, &boss).await).await;
-    let limited = app.admin(&customer, custom(&[Permission::Administrators])).await;
+    let limited = app.admin(&customer, custom(&[Permission::ADMINISTRATORS])).await;
     let limited_token = app.token(&app.client(&customer, &limited).await).await;
     let (_, created) =
         create(&app, &app.sign_in(&boss).await, &customer, access_body("Custom", &["notifications"])).await;
@@ -295,7 +295,7 @@ async fn grant_becomes(app: &TestApp, client: &TestClient, wanted: StatusCode) -
 async fn the_principal_cli_creates_lists_changes_converts_and_deletes() {
     let Some(app) = super::app().await else { return };
     let customer = app.customer().await;
-    let owner = app.admin(&customer, custom(&[Permission::Notifications])).await;
+    let owner = app.admin(&customer, custom(&[Permission::NOTIFICATIONS])).await;
     let c = customer.as_str();
     let created = app
         .cli(&[

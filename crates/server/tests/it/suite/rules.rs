@@ -105,7 +105,7 @@ async fn r4_r5_reducing_the_owner_reduces_tokens_already_issued_and_raising_rest
     let customer = app.customer().await;
     let boss = app.admin(&customer, Access::Full).await;
     let boss_token = app.token(&app.client(&customer, &boss).await).await;
-    let owner = app.admin(&customer, custom(&[Permission::Notifications, Permission::SystemLog])).await;
+    let owner = app.admin(&customer, custom(&[Permission::NOTIFICATIONS, Permission::SYSTEM_LOG])).await;
     let token = app.token(&app.client(&customer, &owner).await).await;
     assert_eq!(app.post_notification(&token, &customer).await, StatusCode::OK);
 
@@ -131,8 +131,8 @@ async fn r6_removing_owner_deletes_their_clients_in_that_customer_only() {
     let (a, b) = (app.customer().await, app.customer().await);
     let boss = app.admin(&a, Access::Full).await;
     let boss_token = app.token(&app.client(&a, &boss).await).await;
-    let owner = app.admin(&a, custom(&[Permission::Notifications])).await;
-    app.join(&b, &owner, custom(&[Permission::Notifications])).await;
+    let owner = app.admin(&a, custom(&[Permission::NOTIFICATIONS])).await;
+    app.join(&b, &owner, custom(&[Permission::NOTIFICATIONS])).await;
     let in_a = app.client(&a, &owner).await;
     let in_b = app.client(&b, &owner).await;
     let (token_a, token_b) = (app.token(&in_a).await, app.token(&in_b).await);
@@ -207,7 +207,7 @@ async fn r7_a_disabled_federated_owners_clients_remain_active_unless_the_custome
 async fn r8_an_admin_without_the_api_clients_right_cannot_create_clients() {
     let Some(app) = super::app().await else { return };
     let customer = app.customer().await;
-    let admin = app.admin_with_password(&customer, custom(&[Permission::Notifications])).await;
+    let admin = app.admin_with_password(&customer, custom(&[Permission::NOTIFICATIONS])).await;
     let session = app.sign_in(&admin).await;
     let path = format!("/api/v1/customers/{customer}/api-clients");
     let (status, body) = app.as_admin(&session, Method::POST, &path, Some(json!({"name": "ci"}))).await;
@@ -241,7 +241,7 @@ async fn r10_every_lifecycle_event_is_in_the_customers_system_log_with_its_actor
     let boss = app.admin_with_password(&customer, Access::Full).await;
     let boss_client = app.client(&customer, &boss).await;
     let boss_token = app.token(&boss_client).await;
-    let owner = app.admin(&customer, custom(&[Permission::Notifications])).await;
+    let owner = app.admin(&customer, custom(&[Permission::NOTIFICATIONS])).await;
     let client = app.client(&customer, &owner).await;
     let id = client.id.to_string();
     app.oauth("root", &[("grant_type", "client_credentials"), ("client_id", &id), ("client_secret", "tgs_wrong")])

@@ -98,7 +98,7 @@ async fn provider_disabling_keeps_clients_with_a_warning_until_suspended_and_del
     let id = AdminId::parse(created["id"].as_str().unwrap()).unwrap();
     // Provisioned with no access: a Full administrator grants it.
     assert_eq!(app.store.standing(&customer, id).await.unwrap().unwrap().access, custom(&[]));
-    app.store.set_access(&customer, id, custom(&[Permission::ApiClients]), &Actor::System).await.unwrap();
+    app.store.set_access(&customer, id, custom(&[Permission::API_CLIENTS]), &Actor::System).await.unwrap();
     let grace = TestAdmin { id, email: "grace@example.com".to_owned(), password: String::new() };
     let client = app.client(&customer, &grace).await;
     app.token(&client).await;
@@ -281,7 +281,7 @@ async fn only_a_live_token_of_the_customer_provisions_and_only_full_admins_make_
     assert_eq!(scim(&app, &ours, Method::GET, "/Users", None, None).await.0, StatusCode::UNAUTHORIZED);
     assert_eq!(app.log_of(&customer, "platform:scimtoken/delete").await.len(), 1);
 
-    let manager = app.admin(&customer, custom(&[Permission::Administrators])).await;
+    let manager = app.admin(&customer, custom(&[Permission::ADMINISTRATORS])).await;
     let manager = app.session_for(&manager).await;
     let (status, _) = app
         .as_admin(

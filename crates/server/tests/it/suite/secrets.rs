@@ -230,7 +230,7 @@ async fn full_administrators_are_warned_once_before_a_secret_expires() {
     let Some(app) = super::app().await else { return };
     let (owner, client, session) = owner_with_client(&app).await;
     let other_full = app.admin(&client.customer, Access::Full).await;
-    app.admin(&client.customer, custom(&[Permission::Notifications])).await;
+    app.admin(&client.customer, custom(&[Permission::NOTIFICATIONS])).await;
     let in_three_days = OffsetDateTime::now_utc() + time::Duration::days(3);
     let at = in_three_days.format(&time::format_description::well_known::Rfc3339).expect("format");
     assert_eq!(add_secret(&app, &session, &client, json!({ "expiresAt": at })).await.0, StatusCode::CREATED);
