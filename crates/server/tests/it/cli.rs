@@ -646,6 +646,33 @@ async fn on_postgres_the_cli_refuses_to_create_a_client_without_the_deployments_
     assert!(created["secret"].as_str().is_some(), "with the deployment's key it works");
 }
 
+/// A node joining a PostgreSQL deployment brings the deployment's server key: without one it
+/// refuses, naming TRUSTGATE_SERVER_KEY, and writes no key of its own; another key is refused too.
+#[tokio::test]
+async fn on_postgres_a_second_node_without_the_deployments_server_key_refuses_to_serve() {
+    let Some(database) = crate::harness::TestDatabase::create().await else { return };
+    let first = TempDir::new();
+    drop(Served::start(first.path(), Some(database.url.clone())));
+    let serve = ["--database", &database.url, "serve", "--listen", "127.0.0.1:0"];
+    let second = TempDir::new();
+    let (code, message) = trustgate_exits(second.path(), &serve).await;
+    assert_eq!(code, 4, "{message}");
+    assert!(message.contains("TRUSTGATE_SERVER_KEY"), "{message}");
+    assert!(!second.path().join("server.key").exists(), "no key of its own was made");
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_trustgate"))
+        .arg("--data-dir")
+        .arg(second.path())
+        .args(serve)
+        .stdin(Stdio::null())
+        .env("TRUSTGATE_SERVER_KEY", trustgate_core::secret::ServerKey::generate().encode())
+        .output()
+        .await
+        .unwrap();
+    let message = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(3), "another key: {message}");
+    assert!(message.contains("does not open the stored signing keys"), "{message}");
+}
+
 /// `trustgate customer list | head -1`, or a reader that went away before anything was printed:
 /// the command still finishes its work and exits 0 instead of panicking on the closed pipe.
 #[tokio::test]
