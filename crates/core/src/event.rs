@@ -603,7 +603,8 @@ mod tests {
         let removed = |n| admin_removed(&customer, &admin, n, at, &Actor::System).message;
         assert!(removed(1).ends_with("; 1 API client was deleted."), "{}", removed(1));
         assert!(removed(2).ends_with("; 2 API clients were deleted."), "{}", removed(2));
-        let disabled = |n| admin_status_changed(&customer, &admin, AdminStatus::Disabled, n, at, &Actor::System).message;
+        let disabled =
+            |n| admin_status_changed(&customer, &admin, AdminStatus::Disabled, n, at, &Actor::System).message;
         assert!(disabled(1).contains("their 1 API client remains active;"), "{}", disabled(1));
         assert!(disabled(3).contains("their 3 API clients remain active;"), "{}", disabled(3));
         let refusals = |count| Refusals { count, window_secs: 60, sources: vec![], more_sources: false };

@@ -382,8 +382,14 @@ mod tests {
     #[test]
     fn a_distinct_name_differs_from_every_owned_one_ignoring_case() {
         let owned = ["nightly", "Export"];
-        assert_eq!(name_client(Naming::Distinct, "Nightly", owned.into_iter()), Err(Refusal::NameTaken("Nightly".into())));
-        assert_eq!(name_client(Naming::Distinct, "export", owned.into_iter()), Err(Refusal::NameTaken("export".into())));
+        assert_eq!(
+            name_client(Naming::Distinct, "Nightly", owned.into_iter()),
+            Err(Refusal::NameTaken("Nightly".into()))
+        );
+        assert_eq!(
+            name_client(Naming::Distinct, "export", owned.into_iter()),
+            Err(Refusal::NameTaken("export".into()))
+        );
         assert_eq!(name_client(Naming::Distinct, "weekly", owned.into_iter()), Ok(()));
         assert_eq!(name_client(Naming::Free, "nightly", owned.into_iter()), Ok(()));
     }

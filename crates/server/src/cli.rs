@@ -841,7 +841,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
 
 fn no_store(data_dir: &Path) -> Failure {
     let dir = data_dir.display();
-    let full = std::path::absolute(data_dir).map_or_else(|_| String::new(), |p| format!(" ({})", p.display()));
+    // A relative directory is also named in full, to tell where the command looked.
+    let full = match std::path::absolute(data_dir) {
+        Ok(full) if full != data_dir => format!(" ({})", full.display()),
+        _ => String::new(),
+    };
     Failure::not_found(format!(
         "there is no Trustgate store in the data directory {dir}{full}: run `trustgate serve --data-dir {dir}` once \
          to create it, or point --data-dir (env TRUSTGATE_DATA_DIR) at the directory `serve` uses"

@@ -271,7 +271,11 @@ async fn show(
         error,
         notice,
         invited,
-        invitation_lifetime: super::layout::count(state.config.invitation_lifetime.as_secs().div_ceil(86_400), "day", "days"),
+        invitation_lifetime: super::layout::count(
+            state.config.invitation_lifetime.as_secs().div_ceil(86_400),
+            "day",
+            "days",
+        ),
     };
     Ok(render(status, &page))
 }

@@ -487,9 +487,13 @@ async fn operator_commands_refuse_a_data_directory_without_a_store_and_create_no
         assert_eq!(code, 4, "{args:?}: {message}");
         assert!(message.contains(&dir.display().to_string()) && message.contains("--data-dir"), "{message}");
         assert!(message.contains("trustgate serve"), "says how a store is made: {message}");
+        let twice = format!("{0} ({0})", dir.display());
+        assert!(!message.contains(&twice), "an absolute directory is named once: {message}");
     }
     let (code, message) = trustgate_exits(&dir, &["--json", "customer", "list"]).await;
     assert_eq!(code, 4);
+    assert!(message.starts_with("{\"error\":\"notFound\",\"message\":\""), "the README's field order: {message}");
+    assert!(message.trim_end().ends_with(",\"exitCode\":4}"), "{message}");
     let error: Value = serde_json::from_str(&message).expect("one JSON object on stderr");
     assert_eq!((error["error"].as_str(), error["exitCode"].as_i64()), (Some("notFound"), Some(4)));
     assert!(error["message"].as_str().is_some_and(|m| m.contains("--data-dir")), "{error}");

@@ -322,7 +322,17 @@ async fn administrators_are_listed_in_citrix_field_order() {
     assert!(access.starts_with("{\"accessType\":\"Full\",\"policies\":[{\"name\":"), "{access}");
     crate::harness::assert_key_order(
         &access,
-        &["name", "serviceName", "displayName", "checkable", "value", "canChangeValue", "scopeChoices", "allScopesSelected", "choices"],
+        &[
+            "name",
+            "serviceName",
+            "displayName",
+            "checkable",
+            "value",
+            "canChangeValue",
+            "scopeChoices",
+            "allScopesSelected",
+            "choices",
+        ],
     );
 }
 

@@ -179,7 +179,8 @@ async fn a_call_without_the_routes_permission_gets_the_gateway_403() {
         .unwrap();
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
     let raw = response.text().await.unwrap();
-    let gateway = r#"{"type":"https://errors-api.cloud.com/common/authorization","detail":"Access denied","parameters":["#;
+    let gateway =
+        r#"{"type":"https://errors-api.cloud.com/common/authorization","detail":"Access denied","parameters":["#;
     assert!(raw.starts_with(gateway), "the gateway's 403 in its field order: {raw}");
 }
 
