@@ -332,8 +332,9 @@ pub fn admin_removed(
 ) -> LogEntry {
     let mut e = about_admin(entry(customer, at, "delegatedadministration:administrator/delete", actor), admin);
     e.message = format!(
-        "Administrator {} was removed from the customer; {clients_deleted} API client(s) were deleted.",
-        admin.email
+        "Administrator {} was removed from the customer; {} deleted.",
+        admin.email,
+        counted(clients_deleted as u64, "API client was", "API clients were")
     );
     e
 }
@@ -350,8 +351,9 @@ pub fn admin_status_changed(
         AdminStatus::Disabled if active_clients > 0 => (
             "delegatedadministration:administrator/disable",
             format!(
-                "Administrator {} was disabled at their identity provider. Warning: their {active_clients} API client(s) remain active; delete the administrator to revoke them.",
-                admin.email
+                "Administrator {} was disabled at their identity provider. Warning: their {} active; delete the administrator to revoke them.",
+                admin.email,
+                counted(active_clients as u64, "API client remains", "API clients remain")
             ),
         ),
         AdminStatus::Disabled => (
@@ -481,8 +483,8 @@ pub fn federated_sign_in(
 pub fn sign_in_failures(customer: &CustomerId, admin: &Admin, refusals: &Refusals, at: OffsetDateTime) -> LogEntry {
     let mut e = sign_in(customer, admin, false, at);
     e.message = format!(
-        "{} further sign-in(s) failed for administrator {} in the last {}{}.",
-        refusals.count,
+        "{} failed for administrator {} in the last {}{}.",
+        counted(refusals.count, "further sign-in", "further sign-ins"),
         admin.email,
         refusals.window(),
         refusals.from()
@@ -503,14 +505,20 @@ pub fn token_refused(client: &ApiClient, reason: &str, at: OffsetDateTime) -> Lo
 pub fn token_refusals(client: &ApiClient, refusals: &Refusals, at: OffsetDateTime) -> LogEntry {
     let mut e = token_refused(client, "", at);
     e.message = format!(
-        "{} further token request(s) for API client {} were refused in the last {}{}.",
-        refusals.count,
+        "{} for API client {} {} refused in the last {}{}.",
+        counted(refusals.count, "further token request", "further token requests"),
         client.name,
+        if refusals.count == 1 { "was" } else { "were" },
         refusals.window(),
         refusals.from()
     );
     e.after = Some(refusals.json());
     e
+}
+
+/// `1 API client`, `2 API clients`: messages count in proper English, never "client(s)".
+fn counted(n: u64, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
 }
 
 /// Refusals counted over a window: how many, and from which source addresses (a bounded list).
@@ -575,4 +583,42 @@ pub fn scim_token_revoked(token: &ScimToken, at: OffsetDateTime, actor: &Actor) 
     e.target_name = token.name.clone();
     e.message = format!("SCIM provisioning token {} was revoked; the provider can no longer provision.", token.name);
     e
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::admin::{Email, Provider};
+
+    fn admin() -> Admin {
+        Admin {
+            id: AdminId::generate(),
+            email: Email::parse("ops@example.com").unwrap(),
+            display_name: "Ops".to_owned(),
+            provider: Provider::Okta,
+            external_id: Some("00u1".to_owned()),
+            status: AdminStatus::Active,
+            created_at: OffsetDateTime::UNIX_EPOCH,
+        }
+    }
+
+    #[test]
+    fn messages_count_in_proper_english() {
+        let customer = CustomerId::parse("acme").unwrap();
+        let (admin, at) = (admin(), OffsetDateTime::UNIX_EPOCH);
+        let removed = |n| admin_removed(&customer, &admin, n, at, &Actor::System).message;
+        assert!(removed(1).ends_with("; 1 API client was deleted."), "{}", removed(1));
+        assert!(removed(2).ends_with("; 2 API clients were deleted."), "{}", removed(2));
+        let disabled =
+            |n| admin_status_changed(&customer, &admin, AdminStatus::Disabled, n, at, &Actor::System).message;
+        assert!(disabled(1).contains("their 1 API client remains active;"), "{}", disabled(1));
+        assert!(disabled(3).contains("their 3 API clients remain active;"), "{}", disabled(3));
+        let refusals = |count| Refusals { count, window_secs: 60, sources: vec![], more_sources: false };
+        let failures = |n| sign_in_failures(&customer, &admin, &refusals(n), at).message;
+        assert!(failures(1).starts_with("1 further sign-in failed for"), "{}", failures(1));
+        assert!(failures(5).starts_with("5 further sign-ins failed for"), "{}", failures(5));
+        for message in [removed(0), removed(1), disabled(2), failures(1)] {
+            assert!(!message.contains("(s)"), "{message}");
+        }
+    }
 }

@@ -67,6 +67,8 @@ pub enum Refusal {
     ExpiryRequired,
     #[error("only an administrator with Full access manages the customer's SCIM provisioning")]
     FullAccessRequired,
+    #[error("the owner already has an API client named “{0}” in this customer: choose another name, or delete the old client first")]
+    NameTaken(String),
 }
 
 impl Refusal {
@@ -100,6 +102,7 @@ impl Refusal {
             Refusal::LastSecret => "lastSecret",
             Refusal::ExpiryRequired => "expiryRequired",
             Refusal::FullAccessRequired => "fullAccessRequired",
+            Refusal::NameTaken(_) => "nameTaken",
         }
     }
 }
@@ -199,6 +202,28 @@ pub fn add_client(authority: &Authority, owned: u64, cap: u64) -> Result<(), Ref
         Ok(())
     } else {
         Err(Refusal::ClientLimit(cap))
+    }
+}
+
+/// Whether a new API client's name must differ from the names of the clients its owner already
+/// holds in the customer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Naming {
+    /// Any name (the API and the CLI, whose callers tell clients apart by id).
+    Free,
+    /// Another name than any the owner holds there, ignoring case: the console, whose list, delete
+    /// confirmation and system log tell clients apart by name, and where a double-clicked Create
+    /// must not make two.
+    Distinct,
+}
+
+/// Naming a new API client `name` when its owner already holds clients named `owned` in the
+/// customer, read in the same transaction that creates it.
+pub fn name_client<'a>(naming: Naming, name: &str, mut owned: impl Iterator<Item = &'a str>) -> Result<(), Refusal> {
+    let folded = name.to_lowercase();
+    match naming {
+        Naming::Distinct if owned.any(|held| held.to_lowercase() == folded) => Err(Refusal::NameTaken(name.to_owned())),
+        _ => Ok(()),
     }
 }
 
@@ -355,6 +380,21 @@ mod tests {
             add_client(&Authority::Holds(custom(&[Permission::NOTIFICATIONS])), 0, 500),
             Err(Refusal::Denied(Denied::Missing(Permission::API_CLIENTS)))
         );
+    }
+
+    #[test]
+    fn a_distinct_name_differs_from_every_owned_one_ignoring_case() {
+        let owned = ["nightly", "Export"];
+        assert_eq!(
+            name_client(Naming::Distinct, "Nightly", owned.into_iter()),
+            Err(Refusal::NameTaken("Nightly".into()))
+        );
+        assert_eq!(
+            name_client(Naming::Distinct, "export", owned.into_iter()),
+            Err(Refusal::NameTaken("export".into()))
+        );
+        assert_eq!(name_client(Naming::Distinct, "weekly", owned.into_iter()), Ok(()));
+        assert_eq!(name_client(Naming::Free, "nightly", owned.into_iter()), Ok(()));
     }
 
     #[test]

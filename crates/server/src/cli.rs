@@ -843,7 +843,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
 
 fn no_store(data_dir: &Path) -> Failure {
     let dir = data_dir.display();
-    let full = std::path::absolute(data_dir).map_or_else(|_| String::new(), |p| format!(" ({})", p.display()));
+    // A relative directory is also named in full, to tell where the command looked.
+    let full = match std::path::absolute(data_dir) {
+        Ok(full) if full != data_dir => format!(" ({})", full.display()),
+        _ => String::new(),
+    };
     Failure::not_found(format!(
         "there is no Trustgate store in the data directory {dir}{full}: run `trustgate serve --data-dir {dir}` once \
          to create it, or point --data-dir (env TRUSTGATE_DATA_DIR) at the directory `serve` uses"
@@ -966,8 +970,14 @@ pub fn server_key(data_dir: &Path) -> anyhow::Result<ServerKey> {
 /// created only for an embedded store that has never been served; against PostgreSQL it would
 /// differ from every node's, and no secret made with it would ever verify.
 async fn deployment_key(store: &dyn Store, place: Place<'_>) -> anyhow::Result<ServerKey> {
-    let exists = std::env::var_os("TRUSTGATE_SERVER_KEY").is_some() || place.data_dir.join(SERVER_KEY_FILE).exists();
     let fresh = place.embedded && store.signing_keys().await?.is_empty();
+    key_of_deployment(store, place, fresh).await
+}
+
+/// The server key of a store that already holds signing keys (or of a `fresh` one, which may get a
+/// new key): given, and opening those keys. A missing key is never made up for such a store.
+async fn key_of_deployment(store: &dyn Store, place: Place<'_>, fresh: bool) -> anyhow::Result<ServerKey> {
+    let exists = std::env::var_os("TRUSTGATE_SERVER_KEY").is_some() || place.data_dir.join(SERVER_KEY_FILE).exists();
     if !exists && !fresh {
         return Err(Failure::not_found(format!(
             "no server key: set TRUSTGATE_SERVER_KEY to the key every node of this deployment uses, or put its \
@@ -998,7 +1008,11 @@ fn private_file(path: &Path) -> anyhow::Result<std::fs::File> {
 
 async fn serve(store: Arc<dyn Store>, place: Place<'_>, args: ServeArgs) -> anyhow::Result<()> {
     let data_dir = place.data_dir;
-    let key = server_key(data_dir)?;
+    // Only the first start of a store makes a server key. A node joining a PostgreSQL deployment,
+    // or a store whose server.key went missing, must bring the key its signing keys are sealed
+    // under: a new one would open none of them and verify no client secret.
+    let fresh = store.signing_keys().await?.is_empty();
+    let key = key_of_deployment(store.as_ref(), place, fresh).await?;
     let tls = match (&args.tls_cert, &args.tls_key) {
         (Some(cert), Some(key)) => Some(crate::tls::server_config(cert, key)?),
         _ => None,

@@ -10,7 +10,7 @@ use trustgate_core::client::{parse_client_name, ApiClient, ClientKind};
 use trustgate_core::client_secrets::{self, NewSecret, SecretInfo};
 use trustgate_core::event::{self, Actor};
 use trustgate_core::ids::{AdminId, ClientId, CustomerId, ScimTokenId};
-use trustgate_core::lifecycle::Refusal;
+use trustgate_core::lifecycle::{Naming, Refusal};
 use trustgate_core::provisioning::{self, ProvisioningToken, ScimToken};
 use trustgate_core::secret::{random_token, ClientSecret, SecretId, ServerKey};
 use trustgate_core::ValidationError;
@@ -33,17 +33,38 @@ pub async fn new_client(
     cap: u64,
     actor: &Actor,
 ) -> Result<(ApiClient, ClientSecret), ApiError> {
-    let client = ApiClient {
+    let client = secure_client(customer, owner, name)?;
+    let (secret, stored) = new_secret(server_key, None, client.created_at);
+    store.create_client(&client, &stored, cap, Naming::Free, actor).await?;
+    Ok((client, secret))
+}
+
+/// As [`new_client`], and refused when the owner already holds a client of that name in the
+/// customer (the console's rule), checked in the transaction that creates it.
+pub async fn new_client_named_apart(
+    store: &dyn Store,
+    server_key: &ServerKey,
+    customer: &CustomerId,
+    owner: &Admin,
+    name: &str,
+    cap: u64,
+    actor: &Actor,
+) -> Result<(ApiClient, ClientSecret), ApiError> {
+    let client = secure_client(customer, owner, name)?;
+    let (secret, stored) = new_secret(server_key, None, client.created_at);
+    store.create_client(&client, &stored, cap, Naming::Distinct, actor).await?;
+    Ok((client, secret))
+}
+
+fn secure_client(customer: &CustomerId, owner: &Admin, name: &str) -> Result<ApiClient, ApiError> {
+    Ok(ApiClient {
         id: ClientId::generate(),
         customer_id: customer.clone(),
         kind: ClientKind::SecureClient { owner: owner.id },
         name: parse_client_name(name)?,
         created_at: OffsetDateTime::now_utc(),
         last_used_at: None,
-    };
-    let (secret, stored) = new_secret(server_key, None, client.created_at);
-    store.create_client(&client, &stored, cap, actor).await?;
-    Ok((client, secret))
+    })
 }
 
 /// Creates a service principal of `customer` holding `access` (SP1, SP2) and returns its secret,
@@ -284,10 +305,13 @@ async fn deliver(
         Ok(Some(found)) => found.name,
         _ => customer.to_string(),
     };
-    let days = state.config.invitation_lifetime.as_secs().div_ceil(86_400);
+    let days = match state.config.invitation_lifetime.as_secs().div_ceil(86_400) {
+        1 => "1 day".to_owned(),
+        n => format!("{n} days"),
+    };
     let body = format!(
         "{} invites you to administer {name} in Trustgate.\n\n\
-         Open this link to accept the invitation (it works once, for {days} day(s)):\n\n{url}\n\n\
+         Open this link to accept the invitation (it works once, for {days}):\n\n{url}\n\n\
          If you did not expect this invitation, ignore this message.\n",
         actor.display_name()
     );

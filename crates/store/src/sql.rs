@@ -390,7 +390,7 @@ macro_rules! store_impl {
         use trustgate_core::event::{self, Actor, DeletionCause, InvitationEvent, LogEntry};
         use trustgate_core::federation::IdentityProvider;
         use trustgate_core::ids::{AdminId, ClientId, CustomerId, ProviderId, ScimTokenId};
-        use trustgate_core::lifecycle::{self, Authority, Identity};
+        use trustgate_core::lifecycle::{self, Authority, Identity, Naming};
         use trustgate_core::provisioning::{self, ScimToken};
         use trustgate_core::rights::{PrincipalKind, Standing};
         use trustgate_core::client_secrets::{self, Manager, NewSecret, SecretInfo};
@@ -1460,6 +1460,7 @@ macro_rules! store_impl {
                 client: &ApiClient,
                 secret: &NewSecret,
                 cap: u64,
+                naming: Naming,
                 actor: &Actor,
             ) -> StoreResult<()> {
                 let mut tx = self.write_tx().await?;
@@ -1471,14 +1472,16 @@ macro_rules! store_impl {
                     .await?
                     .filter(|owner| owner.pending.is_none())
                     .ok_or(StoreError::NotFound("membership"))?;
-                let (owned,): (i64,) =
-                    sqlx::query_as("SELECT COUNT(*) FROM api_clients WHERE customer_id = $1 AND owner_id = $2")
+                // Read under the customer's lock, so two creations at once cannot both pass.
+                let owned: Vec<(String,)> =
+                    sqlx::query_as("SELECT name FROM api_clients WHERE customer_id = $1 AND owner_id = $2")
                         .bind(client.customer_id.as_str())
                         .bind(owner.admin.id.to_string())
-                        .fetch_one(&mut *tx)
+                        .fetch_all(&mut *tx)
                         .await?;
                 let authority = authority(&mut tx, &client.customer_id, actor).await?;
-                lifecycle::add_client(&authority, u64::try_from(owned).unwrap_or(0), cap)?;
+                lifecycle::add_client(&authority, u64::try_from(owned.len()).unwrap_or(u64::MAX), cap)?;
+                lifecycle::name_client(naming, &client.name, owned.iter().map(|(name,)| name.as_str()))?;
                 sqlx::query(
                     "INSERT INTO api_clients (id, customer_id, owner_id, name, created_at, last_used_at) \
                      VALUES ($1, $2, $3, $4, $5, NULL)",

@@ -3,7 +3,6 @@
 
 use std::process::ExitCode;
 
-use serde_json::json;
 use trustgate_core::lifecycle::Refusal;
 use trustgate_core::ValidationError;
 use trustgate_store::StoreError;
@@ -130,9 +129,19 @@ pub fn report_usage(error: &clap::Error, json: bool) -> ExitCode {
     ExitCode::from(Kind::Usage.exit_code())
 }
 
+/// The `--json` shape of every failure, in the README's field order (`json!` would sort the keys).
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct JsonFailure<'a> {
+    error: &'static str,
+    message: &'a str,
+    exit_code: u8,
+}
+
 fn print(kind: Kind, message: &str, json: bool) {
     if json {
-        eprintln!("{}", json!({ "error": kind.name(), "message": message, "exitCode": kind.exit_code() }));
+        let failure = JsonFailure { error: kind.name(), message, exit_code: kind.exit_code() };
+        eprintln!("{}", serde_json::to_string(&failure).unwrap_or_default());
     } else {
         eprintln!("error: {message}");
     }

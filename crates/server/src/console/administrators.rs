@@ -210,7 +210,8 @@ struct AdministratorsPage {
     notice: Option<String>,
     /// An invitation link just made, for its one view.
     invited: Option<InvitationShown>,
-    invitation_days: u64,
+    /// How long an invitation lasts, counted: `5 days`, `1 day`.
+    invitation_lifetime: String,
 }
 
 #[derive(Deserialize)]
@@ -276,7 +277,11 @@ async fn show(
         error,
         notice,
         invited,
-        invitation_days: state.config.invitation_lifetime.as_secs().div_ceil(86_400),
+        invitation_lifetime: super::layout::count(
+            state.config.invitation_lifetime.as_secs().div_ceil(86_400),
+            "day",
+            "days",
+        ),
     };
     Ok(render(status, &page))
 }

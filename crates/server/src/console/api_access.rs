@@ -6,7 +6,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use trustgate_core::access::{Access, Permission};
-use trustgate_core::client::{parse_client_name, ApiClient, ClientKind, CLIENT_NAME_MAX};
+use trustgate_core::client::{ApiClient, ClientKind, CLIENT_NAME_MAX};
 use trustgate_core::client_secrets::{SecretInfo, MAX_SECRETS_PER_CLIENT};
 use trustgate_core::ids::ClientId;
 use trustgate_core::secret::SecretId;
@@ -144,14 +144,6 @@ pub async fn page(
     show(&state, &ctx, StatusCode::OK, &list, view).await
 }
 
-/// Whether the administrator already owns a client of this name here (ignoring case), after the
-/// same trimming the name gets when stored.
-async fn taken(state: &AppState, ctx: &InCustomer, name: &str) -> Result<bool, ApiError> {
-    let Ok(name) = parse_client_name(name) else { return Ok(false) };
-    let clients = state.store.clients_of(&ctx.customer.id, ctx.session.admin.id).await?;
-    Ok(clients.iter().any(|c| c.name.to_lowercase() == name.to_lowercase()))
-}
-
 /// `POST /console/c/{customer}/api-access` — creates, holds the secret for one view, and
 /// redirects to it (post/redirect/get), so a reload shows the list instead of creating again.
 ///
@@ -168,14 +160,7 @@ pub async fn create(State(state): State<AppState>, Posted { ctx, form }: Posted)
         gone: false,
         created: None,
     };
-    if taken(&state, &ctx, name).await? {
-        let message = format!(
-            "You already have an API client named “{}” in this customer. Choose another name, or delete the old client first.",
-            name.trim()
-        );
-        return show(&state, &ctx, StatusCode::CONFLICT, &ListQuery::default(), refuse(message)).await;
-    }
-    let created = ops::new_client(
+    let created = ops::new_client_named_apart(
         state.store.as_ref(),
         &state.server_key,
         &ctx.customer.id,
@@ -190,6 +175,13 @@ pub async fn create(State(state): State<AppState>, Posted { ctx, form }: Posted)
             let revealed = Revealed { id: client.id, name: client.name, secret };
             let ticket = state.reveals.hold(ctx.session.digest, &ctx.customer.id, revealed);
             Ok(Redirect::to(&format!("{}/api-access?created={ticket}", ctx.base())).into_response())
+        }
+        Err(ApiError::Refused { reason: "nameTaken", .. }) => {
+            let message = format!(
+                "You already have an API client named “{}” in this customer. Choose another name, or delete the old client first.",
+                name.trim()
+            );
+            show(&state, &ctx, StatusCode::CONFLICT, &ListQuery::default(), refuse(message)).await
         }
         Err(error @ (ApiError::Invalid(_) | ApiError::Refused { .. })) => {
             let error = ConsoleError::from(error);

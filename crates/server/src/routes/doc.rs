@@ -1,6 +1,6 @@
-//! The root of the OpenAPI document, its security schemes, and the bodies of the token endpoints
-//! (the only answers not produced from a typed struct). Schemathesis (`.ci/schemathesis`) checks
-//! every answer against the document.
+//! The root of the OpenAPI document, its security schemes, and the bodies of the token, key and
+//! discovery endpoints, whose serialised types are not described by `ToSchema`. Schemathesis
+//! (`.ci/schemathesis`) checks every answer against the document.
 
 use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Schema, Type};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -57,8 +57,7 @@ impl Modify for SecuritySchemes {
     }
 }
 
-/// The token endpoints write their Citrix-compatible bodies with `json!` beside the grant logic;
-/// their shapes are declared here by uninhabited types that exist only to be described.
+/// The shapes of those bodies, declared by uninhabited types that exist only to be described.
 macro_rules! described {
     ($(#[doc = $doc:literal])* $name:ident => $schema:expr) => {
         $(#[doc = $doc])*
@@ -130,11 +129,16 @@ described!(
 );
 
 described!(
-    /// The legacy trust service's request; property names are matched case-insensitively.
-    LegacyTokenRequest => object("Client credentials", [
-        ("clientId", string("The client id").into()),
-        ("clientSecret", string("The client secret").into()),
-    ])
+    /// Client credentials as JSON: the legacy trust service's body, which the OAuth endpoint takes
+    /// too (some published modules send it there); property names are matched case-insensitively.
+    ClientCredentialsJson => object(
+        "Client credentials as JSON, property names in any case (`ClientId` works too); on the OAuth \
+         endpoint `grant_type` is implied",
+        [
+            ("clientId", string("The client id").into()),
+            ("clientSecret", string("The client secret").into()),
+        ],
+    )
 );
 
 fn strings(description: &str) -> ArrayBuilder {

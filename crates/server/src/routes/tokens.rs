@@ -32,7 +32,7 @@ const JSON: &str = "application/json";
     params(("customer" = String, Path, description = "`root` or the client's customer id")),
     request_body(content(
         (super::doc::ClientCredentialsForm = "application/x-www-form-urlencoded"),
-        (super::doc::LegacyTokenRequest = "application/json"),
+        (super::doc::ClientCredentialsJson = "application/json"),
     )),
     responses(
         (status = 200, description = "A token", body = super::doc::TokenResponse),
@@ -176,7 +176,7 @@ fn basic_credentials(headers: &HeaderMap) -> Result<Option<(String, String)>, OA
     tag = "tokens",
     security(()),
     params(("customer" = String, Path, description = "`root` or the client's customer id")),
-    request_body(content = super::doc::LegacyTokenRequest, content_type = "application/json"),
+    request_body(content = super::doc::ClientCredentialsJson, content_type = "application/json"),
     responses(
         (status = 200, description = "A token", body = super::doc::LegacyTokenResponse),
         (status = "4XX", description = "The request is invalid", body = crate::error::LegacyTokenErrorBody),

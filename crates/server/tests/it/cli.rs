@@ -487,9 +487,13 @@ async fn operator_commands_refuse_a_data_directory_without_a_store_and_create_no
         assert_eq!(code, 4, "{args:?}: {message}");
         assert!(message.contains(&dir.display().to_string()) && message.contains("--data-dir"), "{message}");
         assert!(message.contains("trustgate serve"), "says how a store is made: {message}");
+        let twice = format!("{0} ({0})", dir.display());
+        assert!(!message.contains(&twice), "an absolute directory is named once: {message}");
     }
     let (code, message) = trustgate_exits(&dir, &["--json", "customer", "list"]).await;
     assert_eq!(code, 4);
+    assert!(message.starts_with("{\"error\":\"notFound\",\"message\":\""), "the README's field order: {message}");
+    assert!(message.trim_end().ends_with(",\"exitCode\":4}"), "{message}");
     let error: Value = serde_json::from_str(&message).expect("one JSON object on stderr");
     assert_eq!((error["error"].as_str(), error["exitCode"].as_i64()), (Some("notFound"), Some(4)));
     assert!(error["message"].as_str().is_some_and(|m| m.contains("--data-dir")), "{error}");
@@ -644,6 +648,33 @@ async fn on_postgres_the_cli_refuses_to_create_a_client_without_the_deployments_
     assert_eq!(output.status.code(), Some(3), "another key: {}", String::from_utf8_lossy(&output.stderr));
     let created = served.cli(&["client", "create", "--customer", &customer, "--admin", email, "--name", "n"]);
     assert!(created["secret"].as_str().is_some(), "with the deployment's key it works");
+}
+
+/// A node joining a PostgreSQL deployment brings the deployment's server key: without one it
+/// refuses, naming TRUSTGATE_SERVER_KEY, and writes no key of its own; another key is refused too.
+#[tokio::test]
+async fn on_postgres_a_second_node_without_the_deployments_server_key_refuses_to_serve() {
+    let Some(database) = crate::harness::TestDatabase::create().await else { return };
+    let first = TempDir::new();
+    drop(Served::start(first.path(), Some(database.url.clone())));
+    let serve = ["--database", &database.url, "serve", "--listen", "127.0.0.1:0"];
+    let second = TempDir::new();
+    let (code, message) = trustgate_exits(second.path(), &serve).await;
+    assert_eq!(code, 4, "{message}");
+    assert!(message.contains("TRUSTGATE_SERVER_KEY"), "{message}");
+    assert!(!second.path().join("server.key").exists(), "no key of its own was made");
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_trustgate"))
+        .arg("--data-dir")
+        .arg(second.path())
+        .args(serve)
+        .stdin(Stdio::null())
+        .env("TRUSTGATE_SERVER_KEY", trustgate_core::secret::ServerKey::generate().encode())
+        .output()
+        .await
+        .unwrap();
+    let message = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(3), "another key: {message}");
+    assert!(message.contains("does not open the stored signing keys"), "{message}");
 }
 
 /// `trustgate customer list | head -1`, or a reader that went away before anything was printed:

@@ -420,6 +420,9 @@ async fn admins_are_added_changed_and_removed_within_the_callers_own_access() {
     let add = [("csrf", csrf), ("email", "n@example.com"), ("access", "Custom"), ("permission", "notifications")];
     let added = post(&app, &session, &format!("{c}/administrators"), &add).await;
     assert_eq!(added.status(), StatusCode::SEE_OTHER);
+    // The one view of the invitation link says how long it lasts, counted in proper English.
+    let (_, shown) = get(&app, &session, added.headers()["location"].to_str().unwrap()).await;
+    assert!(shown.contains("expires in 5 days.") && !shown.contains("day(s)"), "{shown}");
     let again = post(&app, &session, &format!("{c}/administrators"), &add).await;
     assert_eq!(again.status(), StatusCode::CONFLICT);
     assert!(again.text().await.unwrap().contains("already belongs to this customer"));

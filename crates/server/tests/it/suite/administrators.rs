@@ -313,6 +313,27 @@ async fn administrators_are_listed_in_citrix_field_order() {
             "updatedDate",
         ],
     );
+
+    // The access template scripts read, edit and send back, in AdministratorAccessModel's order.
+    let listed: serde_json::Value = serde_json::from_str(&raw).unwrap();
+    let id = listed["items"][0]["userId"].as_str().unwrap();
+    let (status, access) = raw_administrators(&app, &format!("/administrators/{id}/access"), &token, &customer).await;
+    assert_eq!(status, StatusCode::OK, "{access}");
+    assert!(access.starts_with("{\"accessType\":\"Full\",\"policies\":[{\"name\":"), "{access}");
+    crate::harness::assert_key_order(
+        &access,
+        &[
+            "name",
+            "serviceName",
+            "displayName",
+            "checkable",
+            "value",
+            "canChangeValue",
+            "scopeChoices",
+            "allScopesSelected",
+            "choices",
+        ],
+    );
 }
 
 async fn raw_administrators(app: &TestApp, path: &str, token: &str, customer: &CustomerId) -> (StatusCode, String) {

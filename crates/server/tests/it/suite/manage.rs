@@ -164,3 +164,39 @@ async fn an_owner_holds_at_most_the_configured_number_of_clients_in_a_customer()
     let (status, _) = create(other_customer.to_string()).await;
     assert_eq!(status, StatusCode::CREATED, "the cap counts per customer");
 }
+
+/// The console refuses a second client of a name its owner already holds in the customer, even
+/// when the forms arrive at once (a double click, two tabs): the names are read under the
+/// customer's lock in the transaction that creates the client, so exactly one is made.
+#[tokio::test]
+async fn console_creations_of_one_name_at_once_make_exactly_one_client() {
+    let Some(app) = super::app().await else { return };
+    let customer = app.customer().await;
+    let admin = app.admin_with_password(&customer, Access::Full).await;
+    let session = app.sign_in(&admin).await;
+    // A browser's view: the redirect to the new secret is the answer, not followed.
+    let browser = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let create = |name: &'static str| {
+        let form = serde_urlencoded::to_string([("name", name), ("csrf", session.csrf.as_str())]).unwrap();
+        browser
+            .post(app.url(&format!("/console/c/{customer}/api-access")))
+            .header("cookie", &session.cookie)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(form)
+            .send()
+    };
+    let answers = tokio::join!(create("Nightly"), create("nightly"), create("NIGHTLY"), create("Nightly"));
+    let mut created = 0;
+    for answer in [answers.0, answers.1, answers.2, answers.3] {
+        let answer = answer.unwrap();
+        match answer.status() {
+            StatusCode::SEE_OTHER => created += 1,
+            StatusCode::CONFLICT => {
+                assert!(answer.text().await.unwrap().contains("You already have an API client named"));
+            }
+            other => panic!("neither created nor refused: {other}"),
+        }
+    }
+    assert_eq!(created, 1);
+    assert_eq!(app.store.clients_of(&customer, admin.id).await.unwrap().len(), 1);
+}

@@ -129,3 +129,48 @@ async fn a_text_pager_reads_the_continuation_token_from_the_raw_bytes_and_collec
     assert_eq!(pages, 5);
     assert_eq!(collected.len(), 300);
 }
+
+/// Scripts read records as text too: each record keeps the field order of Citrix's SystemLog
+/// records, and `continuationToken` comes after the items.
+#[tokio::test]
+async fn records_are_listed_in_citrix_field_order() {
+    let Some(app) = super::app().await else { return };
+    let customer = app.customer().await;
+    let owner = app.admin(&customer, Access::Full).await;
+    let token = app.token(&app.client(&customer, &owner).await).await;
+    let raw = app
+        .http
+        .get(app.url("/systemlog/records?Limit=1"))
+        .header("authorization", format!("CwsAuth Bearer={token}"))
+        .header("citrix-customerid", customer.as_str())
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(raw.starts_with("{\"items\":[{\"recordId\":"), "{raw}");
+    crate::harness::assert_key_order(
+        &raw,
+        &[
+            "recordId",
+            "utcTimestamp",
+            "customerId",
+            "eventType",
+            "targetId",
+            "targetDisplayName",
+            "targetEmail",
+            "targetUserId",
+            "targetType",
+            "beforeChanges",
+            "afterChanges",
+            "agentId",
+            "serviceProfileName",
+            "actorId",
+            "actorDisplayName",
+            "actorType",
+            "message",
+            "continuationToken",
+        ],
+    );
+}

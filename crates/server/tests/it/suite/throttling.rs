@@ -8,6 +8,7 @@ use trustgate_core::ids::ClientId;
 use trustgate_server::ServerConfig;
 
 use crate::harness::{status_and_json, TestApp, TestClient};
+use crate::observability::{scrape, Metrics};
 
 const TOKEN_FAILURE: &str = "platform:token/failure";
 const SIGN_IN_FAILURE: &str = "platform:signin/failure";
@@ -18,6 +19,13 @@ fn lenient() -> ServerConfig {
     config.client_throttle.failures = std::num::NonZeroU32::MAX;
     config.sign_in_throttle.failures = std::num::NonZeroU32::MAX;
     config
+}
+
+/// How many requests a lockout of kind `throttle` refused since `before`, as `/metrics` counts them.
+async fn throttled_since(app: &TestApp, before: &Metrics, throttle: &str) -> f64 {
+    let labels = [("throttle", throttle)];
+    let name = "trustgate_throttled_requests_total";
+    scrape(app).await.value(name, &labels) - before.value(name, &labels)
 }
 
 async fn wrong_secret(app: &TestApp, id: &str) -> reqwest::Response {
@@ -74,7 +82,7 @@ async fn wrong_secrets_are_logged_once_at_once_then_as_one_count_with_their_sour
     assert_eq!(count.target_id, client.id.to_string());
     assert_eq!(count.after.as_ref().unwrap()["refusals"], 24);
     assert_eq!(count.after.as_ref().unwrap()["sourceAddresses"], json!(["127.0.0.1"]));
-    assert!(count.message.starts_with("24 further token request(s)"), "{}", count.message);
+    assert!(count.message.starts_with("24 further token requests for API client"), "{}", count.message);
 }
 
 #[tokio::test]
@@ -103,6 +111,7 @@ async fn a_client_under_attack_is_locked_out_while_another_client_of_the_custome
     let colleague = app.admin(&customer, Access::Full).await;
     let others = [app.client(&customer, &owner).await, app.client(&customer, &colleague).await];
     let limit = ServerConfig::default().client_throttle.failures.get();
+    let before = scrape(&app).await;
 
     for _ in 0..limit {
         assert_eq!(wrong_secret(&app, &attacked.id.to_string()).await.status(), StatusCode::BAD_REQUEST);
@@ -133,6 +142,8 @@ async fn a_client_under_attack_is_locked_out_while_another_client_of_the_custome
     let (_, body) = status_and_json(legacy).await;
     assert_eq!(body["message"], "Too many requests.");
     assert!(body["modelState"]["credentials"][0].as_str().unwrap().contains("retry after"), "{body}");
+    // Each of the three 429s counts as a throttled request, so an operator sees the attack.
+    assert_eq!(throttled_since(&app, &before, "client").await, 3.0);
 
     for other in &others {
         let response = grant(&app, other).await;
@@ -155,6 +166,7 @@ async fn failed_sign_ins_are_throttled_per_e_mail_and_counted_once_per_customer(
     let (first, second) = (app.customer().await, app.customer().await);
     let admin = app.admin_with_password(&first, Access::Full).await;
     app.join(&second, &admin, Access::Full).await;
+    let before = scrape(&app).await;
 
     for _ in 0..2 {
         app.sign_in(&admin).await;
@@ -175,6 +187,7 @@ async fn failed_sign_ins_are_throttled_per_e_mail_and_counted_once_per_customer(
         assert_eq!(sign_in(&app, "nobody@example.com", "a wrong password!").await.status(), StatusCode::UNAUTHORIZED);
     }
     assert_eq!(sign_in(&app, "nobody@example.com", "a wrong password!").await.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(throttled_since(&app, &before, "sign_in").await, 2.0, "both 429s are counted");
 
     for customer in [&first, &second] {
         assert_eq!(app.log_of(customer, SIGN_IN_FAILURE).await.len(), 1, "one record per customer at once");
