@@ -55,9 +55,7 @@ impl Change {
             Change::ClientDeleted(client)
             | Change::ClientChanged(client)
             | Change::SecretsChanged(client)
-            | Change::ClientCreated(client) => {
-                (None, None, Some(client.to_string()))
-            }
+            | Change::ClientCreated(client) => (None, None, Some(client.to_string())),
             Change::MembershipChanged(customer, admin) => (Some(customer.to_string()), Some(admin.to_string()), None),
             Change::AdminChanged(admin) => (None, Some(admin.to_string()), None),
             Change::CustomerChanged(customer) => (Some(customer.to_string()), None, None),

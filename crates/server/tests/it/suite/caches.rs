@@ -127,7 +127,9 @@ async fn an_id_probed_as_unknown_gets_a_token_as_soon_as_a_client_is_created_wit
         assert_eq!(app.oauth("root", &form).await.0, StatusCode::BAD_REQUEST, "no such client yet");
         assert_eq!(app.oauth("root", &form).await.0, StatusCode::BAD_REQUEST, "still none");
         let after = scrape(&app).await;
-        let moved = |name: &str| after.value(name, &[("cache", "authorization")]) - before.value(name, &[("cache", "authorization")]);
+        let moved = |name: &str| {
+            after.value(name, &[("cache", "authorization")]) - before.value(name, &[("cache", "authorization")])
+        };
         assert_eq!(
             (moved("trustgate_cache_misses_total"), moved("trustgate_cache_hits_total")),
             (1.0, 1.0),
@@ -139,10 +141,10 @@ async fn an_id_probed_as_unknown_gets_a_token_as_soon_as_a_client_is_created_wit
     app.store.create_client(&secure.0, &secure.1, cap, &Actor::System).await.expect("create a secure client");
     app.store.create_principal(&principal.0, &principal.1, &Actor::System).await.expect("create a principal");
     app.store.seed_clients(&[(seeded.0.clone(), seeded.1.clone())]).await.expect("seed a client");
-    for (client, _, secret) in [&secure, &principal, &seeded] {
+    for (how, (client, _, secret)) in [("created", &secure), ("created", &principal), ("seeded", &seeded)] {
         let id = client.id.to_string();
         let form = [("grant_type", "client_credentials"), ("client_id", id.as_str()), ("client_secret", secret)];
         let (status, body) = app.oauth("root", &form).await;
-        assert_eq!(status, StatusCode::OK, "{:?} created after its id was probed: {body}", client.kind);
+        assert_eq!(status, StatusCode::OK, "{:?} {how} after its id was probed: {body}", client.kind);
     }
 }
