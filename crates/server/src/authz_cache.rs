@@ -6,6 +6,12 @@
 //! old answer back. Each eviction bumps `epoch` while holding `gate` exclusively; a load checks the
 //! epoch it started with and inserts while holding `gate` shared, so no eviction can slip in
 //! between. Dropping entries for space needs no guard: a dropped entry is simply read again.
+//!
+//! Ids the store does not know are held too (issue #13), in a map of their own so that made-up
+//! ids cannot push known clients out: a script still using a deleted client, or a caller
+//! repeating a wrong id, costs no read. An unknown id only becomes known by a creation, which
+//! announces `Change::ClientCreated` (or `ClientsSeeded`) on every node; the same epoch guard keeps
+//! a read that saw no client from outliving that announcement.
 
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
@@ -81,6 +87,8 @@ pub struct CachedClient {
 pub struct AuthzCache {
     clients: Bounded<ClientId, Arc<ClientFacts>>,
     standings: Bounded<(CustomerId, AdminId), Standing>,
+    /// Ids the store had no client for when read.
+    unknown: Bounded<ClientId, ()>,
     epoch: AtomicU64,
     gate: RwLock<()>,
     flushes: AtomicU64,
@@ -93,11 +101,12 @@ pub struct AuthzCache {
 pub struct Epoch(u64);
 
 impl AuthzCache {
-    /// At most `capacity` clients and as many owner standings.
+    /// At most `capacity` clients and as many owner standings, and a quarter as many unknown ids.
     pub fn new(capacity: usize, evictions: IntCounter) -> Self {
         Self {
             clients: bounded(capacity, evictions.clone()),
             standings: bounded(capacity, evictions.clone()),
+            unknown: bounded(capacity / 4, evictions.clone()),
             epoch: AtomicU64::new(0),
             gate: RwLock::new(()),
             flushes: AtomicU64::new(0),
@@ -126,6 +135,19 @@ impl AuthzCache {
             ClientKind::ServicePrincipal { access } => Standing::of_principal(access.clone()),
         };
         Some(CachedClient { facts, standing })
+    }
+
+    /// Whether the store had no client `id` when last read, and none was created since.
+    pub fn is_unknown(&self, id: ClientId) -> bool {
+        self.unknown.get(&id).is_some()
+    }
+
+    /// Notes that the store had no client `id` at `loaded_at`, unless a change came in since.
+    pub fn insert_unknown(&self, loaded_at: Epoch, id: ClientId) {
+        let Ok(_no_eviction_meanwhile) = self.gate.read() else { return };
+        if self.epoch.load(Ordering::Acquire) == loaded_at.0 {
+            self.unknown.insert(id, ());
+        }
     }
 
     pub fn insert(&self, loaded_at: Epoch, grant: &ClientGrant) -> CachedClient {
@@ -160,6 +182,11 @@ impl AuthzCache {
                 }
                 Change::AdminChanged(admin) => dropped += self.drop_standings(|(_, a)| a == admin),
                 Change::CustomerChanged(customer) => dropped += self.drop_standings(|(c, _)| c == customer),
+                Change::ClientCreated(id) => dropped += usize::from(self.unknown.remove(id).is_some()),
+                Change::ClientsSeeded => {
+                    dropped += self.unknown.len();
+                    self.unknown.clear();
+                }
                 Change::KeysChanged | Change::NotificationsPosted(_) | Change::TokenRevoked(_) => {}
             }
         }
@@ -177,9 +204,10 @@ impl AuthzCache {
         let Ok(_loads_wait) = self.gate.write() else { return };
         self.epoch.fetch_add(1, Ordering::AcqRel);
         self.flushes.fetch_add(1, Ordering::Relaxed);
-        self.evicted(self.clients.len() + self.standings.len());
+        self.evicted(self.clients.len() + self.standings.len() + self.unknown.len());
         self.clients.clear();
         self.standings.clear();
+        self.unknown.clear();
     }
 
     /// How often the whole cache was dropped (a lost change feed, a key reload): for operators
@@ -272,6 +300,34 @@ mod tests {
         assert!(secret.record_use(now));
         assert!(!secret.record_use(now + time::Duration::seconds(30)));
         assert!(secret.record_use(now + time::Duration::seconds(61)));
+    }
+
+    #[test]
+    fn an_unknown_id_is_forgotten_once_a_client_is_created_with_it() {
+        let cache = cache(8);
+        let id = ClientId::generate();
+        cache.insert_unknown(cache.epoch(), id);
+        assert!(cache.is_unknown(id));
+        cache.evict(&[Change::ClientCreated(ClientId::generate())]);
+        assert!(cache.is_unknown(id), "another client's creation leaves it");
+        cache.evict(&[Change::ClientCreated(id)]);
+        assert!(!cache.is_unknown(id));
+        cache.insert_unknown(cache.epoch(), id);
+        cache.evict(&[Change::ClientsSeeded]);
+        assert!(!cache.is_unknown(id), "a bulk seeding forgets every unknown id");
+        cache.insert_unknown(cache.epoch(), id);
+        cache.flush();
+        assert!(!cache.is_unknown(id));
+    }
+
+    #[test]
+    fn a_read_that_found_no_client_before_its_creation_is_not_cached() {
+        let cache = cache(8);
+        let id = ClientId::generate();
+        let before = cache.epoch();
+        cache.evict(&[Change::ClientCreated(id)]);
+        cache.insert_unknown(before, id);
+        assert!(!cache.is_unknown(id));
     }
 
     #[test]

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context};
 use axum::body::Body;
 use axum::http::{header, Request};
-use clap::Args;
+use clap::{Args, ValueEnum};
 use serde::Deserialize;
 use time::OffsetDateTime;
 use trustgate_core::access::{Access, Permission};
@@ -29,6 +29,7 @@ use trustgate_core::token::Algorithm;
 use trustgate_store::{PostgresStore, SqliteStore, Store};
 
 use crate::cli::server_key;
+use crate::config::DEFAULT_SIGNING_ALGORITHM;
 use crate::{keys, ops};
 
 #[derive(Debug, Args)]
@@ -62,6 +63,23 @@ pub struct BenchArgs {
     /// Where to write the Markdown table.
     #[arg(long, default_value = "bench-results.md")]
     pub out: PathBuf,
+    /// Also send the hot token-grant load to a peer authorization server on this machine, and
+    /// print Trustgate's grants as a multiple of its own (skipped, saying why, when its runtime or
+    /// package is missing).
+    #[arg(long, value_enum)]
+    pub peer: Option<Peer>,
+    /// Where the peer's npm package is installed: a directory holding `node_modules/oidc-provider`
+    /// (`npm ci --prefix crates/server/tests/it/js` installs the pinned one there).
+    #[arg(long, default_value = "crates/server/tests/it/js")]
+    pub peer_modules: PathBuf,
+}
+
+/// A well-known open-source authorization server to compare with (issue #13).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Peer {
+    /// The npm `oidc-provider` package (run by `scripts/bench_peer_oidc_provider.mjs`, configured
+    /// as BENCHMARKS.md describes).
+    OidcProvider,
 }
 
 /// wrk's summary, printed as JSON by the Lua `done` hook.
@@ -132,6 +150,19 @@ request = function()
 end
 "#;
 
+/// Token requests naming a fresh random client id each time (an attacker spraying made-up ids),
+/// with the well-formed secret of the first line of `TG_BENCH_CREDS`.
+const RANDOM_ID_SCRIPT: &str = r#"
+local secret = io.lines(os.getenv("TG_BENCH_CREDS"))():match("[^ ]+ ([^ ]+)")
+local function hex(n) return string.format("%04x", math.random(0, 65535)) end
+request = function()
+  local id = hex() .. hex() .. "-" .. hex() .. "-4" .. hex():sub(2) .. "-a" .. hex():sub(2) .. "-" .. hex() .. hex() .. hex()
+  return wrk.format("POST", "/cctrustoauth2/root/tokens/clients",
+    {["Content-Type"] = "application/x-www-form-urlencoded"},
+    "grant_type=client_credentials&client_id=" .. id .. "&client_secret=" .. secret)
+end
+"#;
+
 /// Each wrk thread seeds its own generator (a table's address differs per Lua state), so the
 /// threads do not send the same sequence.
 const UNIFORM_SEED: &str = r#"
@@ -199,6 +230,15 @@ fn owner_access(wide: bool) -> Access {
     } else {
         Access::Custom(base.into_iter().collect())
     }
+}
+
+/// Unknown client ids the bench repeats, and clients the peer is given.
+const UNKNOWN_IDS: usize = 1_000;
+const PEER_CLIENTS: usize = 1_000;
+
+/// `id secret` lines of `count` made-up clients, in Trustgate's formats.
+fn fresh_creds(count: usize) -> String {
+    (0..count).map(|_| format!("{} {}\n", ClientId::generate(), ClientSecret::generate().expose())).collect()
 }
 
 /// Clients per bulk insert: one transaction each, so progress shows and memory stays small.
@@ -544,6 +584,7 @@ async fn measure(
     let call_lua = write("call.lua", format!("{CALL_SCRIPT}{DONE_HOOK}"))?;
     let uniform_token_lua = write("uniform-token.lua", format!("{UNIFORM_SEED}{UNIFORM_TOKEN_SCRIPT}{DONE_HOOK}"))?;
     let uniform_call_lua = write("uniform-call.lua", format!("{UNIFORM_SEED}{UNIFORM_CALL_SCRIPT}{DONE_HOOK}"))?;
+    let random_id_lua = write("random-id.lua", format!("{UNIFORM_SEED}{RANDOM_ID_SCRIPT}{DONE_HOOK}"))?;
     let creds = write("creds.txt", seeded.creds.iter().map(|(_, id, s)| format!("{id} {s}\n")).collect())?;
     eprintln!("[{label}] fetching tokens");
     let tokens = fetch_tokens(&server.addr, &seeded.creds, 2_000).await?;
@@ -603,6 +644,21 @@ async fn measure(
         floor,
         String::new(),
     );
+    // Client ids no client has, each with a well-formed secret (so each pays the decoy HMAC).
+    let unknown = write("unknown-creds.txt", fresh_creds(UNKNOWN_IDS))?;
+    let unknown_env: [(&str, &Path); 1] = [("TG_BENCH_CREDS", &unknown)];
+    let (run, hits) =
+        with_hit_ratios(&server.metrics, || wrk(&url, "/", &token_lua, conns, secs, &unknown_env)).await?;
+    push(
+        format!("unknown client id: {UNKNOWN_IDS} ids no client has, each repeated (all refused)"),
+        conns,
+        run,
+        floor,
+        hits,
+    );
+    let (run, hits) =
+        with_hit_ratios(&server.metrics, || wrk(&url, "/", &random_id_lua, conns, secs, &unknown_env)).await?;
+    push("unknown client id: a new random id each request (all refused)".to_owned(), conns, run, floor, hits);
     let (run, hits) = with_hit_ratios(&server.metrics, || wrk(&url, "/", &call_lua, conns, secs, &env)).await?;
     push("authorized call, hot set (2,000 tokens): GET /notifications/items".to_owned(), conns, run, floor, hits);
     eprintln!("[{label}] fetching a token for each of the {} clients", args.clients);
@@ -787,6 +843,114 @@ fn grants_under_attack(
     Ok((attack, grants))
 }
 
+const PEER_LABEL: &str = "peer: oidc-provider";
+/// Run by node; it imports the package from `--peer-modules`, so it can be written anywhere.
+const PEER_SCRIPT: &str = include_str!("../../../scripts/bench_peer_oidc_provider.mjs");
+
+/// `--peer oidc-provider`: the hot token-grant load (the same wrk script, connections and
+/// duration) against the npm package's client credentials grant, signing with Trustgate's default
+/// algorithm, on this machine while no Trustgate server runs. None, with a line saying why, when
+/// node or the package is missing.
+async fn measure_peer(args: &BenchArgs, scratch: &Path, baseline: f64) -> anyhow::Result<Option<Row>> {
+    let Some(node) = Command::new("node").arg("--version").output().ok().filter(|o| o.status.success()) else {
+        eprintln!("skipping --peer oidc-provider: node is not installed (Debian: apt-get install nodejs npm)");
+        return Ok(None);
+    };
+    let package = args.peer_modules.join("node_modules/oidc-provider/package.json");
+    if !package.is_file() {
+        eprintln!(
+            "skipping --peer oidc-provider: {} is missing (install it: npm ci --prefix {})",
+            package.display(),
+            args.peer_modules.display()
+        );
+        return Ok(None);
+    }
+    let version = String::from_utf8_lossy(&node.stdout).trim().to_owned();
+    let script = scratch.join("peer-oidc-provider.mjs");
+    std::fs::write(&script, PEER_SCRIPT)?;
+    let clients = scratch.join("peer-clients.txt");
+    std::fs::write(&clients, fresh_creds(PEER_CLIENTS))?;
+    let token_lua = scratch.join("peer-token.lua");
+    std::fs::write(&token_lua, format!("{TOKEN_SCRIPT}{DONE_HOOK}"))?;
+    let algorithm = DEFAULT_SIGNING_ALGORITHM;
+    eprintln!("[peer] starting oidc-provider (node {version}) with {PEER_CLIENTS} clients, {algorithm}");
+    let mut peer = PeerProcess(
+        Command::new("node")
+            .arg(&script)
+            .arg(&args.peer_modules)
+            .arg(&clients)
+            .arg(algorithm.as_str())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .context("starting node")?,
+    );
+    let url = peer.url(Duration::from_secs(60))?;
+    let addr = url.strip_prefix("http://").context("the peer printed no http:// URL")?.to_owned();
+    let first = std::fs::read_to_string(&clients)?;
+    let (id, secret) = first.lines().next().and_then(|l| l.split_once(' ')).context("no peer client")?;
+    let form = format!("grant_type=client_credentials&client_id={id}&client_secret={secret}");
+    let (status, body) =
+        http(&addr, post(&addr, "/cctrustoauth2/root/tokens/clients", "application/x-www-form-urlencoded", form)?)
+            .await?;
+    if status != 200 {
+        bail!("the peer refused a grant ({status}): {body}");
+    }
+    let env: [(&str, &Path); 1] = [("TG_BENCH_CREDS", &clients)];
+    wrk(&url, "/", &token_lua, args.connections, 2, &env)?;
+    let run = wrk(&url, "/", &token_lua, args.connections, args.duration, &env)?;
+    eprintln!(
+        "[peer] token grant @{}: {:.0} req/s, p50 {} µs, p99 {} µs",
+        args.connections,
+        run.rate(),
+        run.p50_us,
+        run.p99_us
+    );
+    Ok(Some(Row {
+        store: PEER_LABEL,
+        scenario: format!(
+            "token grant, {PEER_CLIENTS} clients, {algorithm} JWT access tokens (node {version}, one worker per core)"
+        ),
+        clients: u32::try_from(PEER_CLIENTS).unwrap_or(u32::MAX),
+        connections: args.connections,
+        run,
+        baseline,
+        hits: String::new(),
+    }))
+}
+
+/// The peer's node process: stopped when dropped.
+struct PeerProcess(Child);
+
+impl PeerProcess {
+    /// The URL the peer prints once it serves.
+    fn url(&mut self, within: Duration) -> anyhow::Result<String> {
+        use std::io::BufRead as _;
+        let stdout = self.0.stdout.take().context("the peer's output")?;
+        let (sent, received) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            let _ = sent.send(std::io::BufReader::new(stdout).read_line(&mut line).map(|_| line));
+        });
+        match received.recv_timeout(within) {
+            Ok(Ok(line)) if line.starts_with("http://") => Ok(line.trim().to_owned()),
+            Ok(_) => {
+                bail!("the peer exited before serving (run scripts/bench_peer_oidc_provider.mjs by hand to see why)")
+            }
+            Err(_) => bail!("the peer did not start within {} s", within.as_secs()),
+        }
+    }
+}
+
+impl Drop for PeerProcess {
+    fn drop(&mut self) {
+        // Its workers follow: a cluster worker exits when its channel to the primary closes.
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// Concurrent attackers guessing an administrator's password in the flood scenario.
 const SIGN_IN_FLOOD: usize = 256;
 
@@ -894,6 +1058,13 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             Err(error) => eprintln!("the PostgreSQL run failed: {error:#}"),
         }
     }
+    if args.peer == Some(Peer::OidcProvider) {
+        let baseline = rows.iter().find(|r| r.store == "SQLite" && r.scenario.starts_with("baseline"));
+        let baseline = baseline.map_or(0.0, |r| r.run.rate());
+        if let Some(row) = measure_peer(&args, &scratch, baseline).await? {
+            rows.push(row);
+        }
+    }
     let _ = std::fs::remove_dir_all(&scratch);
 
     let table = render(&rows, &memory, &cold_starts, &args);
@@ -933,6 +1104,17 @@ fn render(rows: &[Row], memory: &[(&str, Option<f64>)], cold_starts: &[ColdStart
             100.0 * r.run.rate() / r.baseline.max(1.0),
             r.run.non2xx + r.run.errors,
             r.hits,
+        );
+    }
+    let grants = rows.iter().find(|r| r.store == "SQLite" && r.scenario.starts_with("token grant, hot set"));
+    if let (Some(grants), Some(peer)) = (grants, rows.iter().find(|r| r.store == PEER_LABEL)) {
+        let _ = writeln!(
+            out,
+            "\nTrustgate's token grants (SQLite, hot set, {DEFAULT_SIGNING_ALGORITHM}): {:.0}/s, **{:.1}×** the {:.0}/s of \
+             the peer (npm oidc-provider, same wrk load, the peer alone on the machine).",
+            grants.run.rate(),
+            grants.run.rate() / peer.run.rate().max(1.0),
+            peer.run.rate()
         );
     }
     for c in cold_starts {

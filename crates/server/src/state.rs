@@ -204,15 +204,27 @@ impl AppState {
         write_refusals(&self.0, true).await;
     }
 
-    /// The client and its owner's current standing: from the cache, or loaded and cached.
+    /// The client and its owner's current standing: from the cache, or loaded and cached (its
+    /// absence too).
     pub async fn client(&self, id: ClientId) -> Result<Option<CachedClient>, ApiError> {
-        let cached = self.cache.get(id);
-        self.metrics.authorization.hit_or_miss(cached.is_some());
-        if let Some(hit) = cached {
+        if let Some(hit) = self.cache.get(id) {
+            self.metrics.authorization.hit_or_miss(true);
             return Ok(Some(hit));
         }
+        // An id read as unknown before is answered as such until a creation announces it.
+        let unknown = self.cache.is_unknown(id);
+        self.metrics.authorization.hit_or_miss(unknown);
+        if unknown {
+            return Ok(None);
+        }
         let epoch = self.cache.epoch();
-        Ok(self.store.client_grant(id).await?.map(|grant| self.cache.insert(epoch, &grant)))
+        match self.store.client_grant(id).await? {
+            Some(grant) => Ok(Some(self.cache.insert(epoch, &grant))),
+            None => {
+                self.cache.insert_unknown(epoch, id);
+                Ok(None)
+            }
+        }
     }
 }
 

@@ -26,6 +26,11 @@ pub enum Change {
     /// A token was revoked (RFC 7009), named by its `jti`. It travels in the client column, the
     /// one that names what a change is about.
     TokenRevoked(String),
+    /// A client was created (issue #13): nodes that cached its id as unknown forget that.
+    ClientCreated(ClientId),
+    /// Clients were created in bulk (`Store::seed_clients`): nodes forget every id cached as
+    /// unknown, rather than being told each of up to a million new ids.
+    ClientsSeeded,
 }
 
 impl Change {
@@ -40,20 +45,24 @@ impl Change {
             Change::KeysChanged => "keys",
             Change::NotificationsPosted(_) => "notifications",
             Change::TokenRevoked(_) => "revoked",
+            Change::ClientCreated(_) => "clientCreated",
+            Change::ClientsSeeded => "clientsSeeded",
         }
     }
 
     pub(crate) fn columns(&self) -> (Option<String>, Option<String>, Option<String>) {
         match self {
-            Change::ClientDeleted(client) | Change::ClientChanged(client) | Change::SecretsChanged(client) => {
-                (None, None, Some(client.to_string()))
-            }
+            Change::ClientDeleted(client)
+            | Change::ClientChanged(client)
+            | Change::SecretsChanged(client)
+            | Change::ClientCreated(client) => (None, None, Some(client.to_string())),
             Change::MembershipChanged(customer, admin) => (Some(customer.to_string()), Some(admin.to_string()), None),
             Change::AdminChanged(admin) => (None, Some(admin.to_string()), None),
             Change::CustomerChanged(customer) => (Some(customer.to_string()), None, None),
             Change::KeysChanged => (None, None, None),
             Change::NotificationsPosted(customer) => (Some(customer.to_string()), None, None),
             Change::TokenRevoked(jti) => (None, None, Some(jti.clone())),
+            Change::ClientsSeeded => (None, None, None),
         }
     }
 
@@ -75,6 +84,8 @@ impl Change {
             "keys" => Some(Change::KeysChanged),
             "notifications" => customer().map(Change::NotificationsPosted),
             "revoked" => client.map(|jti| Change::TokenRevoked(jti.to_owned())),
+            "clientCreated" => client.and_then(|c| ClientId::parse(c).ok()).map(Change::ClientCreated),
+            "clientsSeeded" => Some(Change::ClientsSeeded),
             _ => None,
         }
     }

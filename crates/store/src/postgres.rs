@@ -283,6 +283,8 @@ mod tests {
             Change::KeysChanged,
             Change::NotificationsPosted(CustomerId::generate()),
             Change::TokenRevoked("Jti-_0".to_owned()),
+            Change::ClientCreated(ClientId::generate()),
+            Change::ClientsSeeded,
         ];
         let payload = changes.iter().map(encode).collect::<Vec<_>>().join(";");
         assert_eq!(decode(&payload), Some(changes.clone()));

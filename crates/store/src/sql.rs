@@ -1495,7 +1495,10 @@ macro_rules! store_impl {
                 .await?;
                 insert_secret(&mut tx, client.id, secret, actor).await?;
                 insert_log(&mut tx, &event::client_created(client, &owner.admin, actor)).await?;
-                self.commit(tx, &[]).await
+                // Nodes may hold its id as unknown (someone tried it before it existed).
+                let changes = [Change::ClientCreated(client.id)];
+                insert_changes(&mut tx, &changes, OffsetDateTime::now_utc()).await?;
+                self.commit(tx, &changes).await
             }
 
             // Bulk seeding (issue #13).
@@ -1530,8 +1533,10 @@ macro_rules! store_impl {
                     });
                     secrets.build().execute(&mut *tx).await?;
                 }
-                tx.commit().await?;
-                Ok(())
+                // One change for the whole batch: nodes forget every id they hold as unknown.
+                let changes = [Change::ClientsSeeded];
+                insert_changes(&mut tx, &changes, OffsetDateTime::now_utc()).await?;
+                self.commit(tx, &changes).await
             }
 
             async fn client_grant(&self, id: ClientId) -> StoreResult<Option<ClientGrant>> {
@@ -1656,7 +1661,9 @@ macro_rules! store_impl {
                 client_secrets::expiry_fits(principal, secret.expires_at)?;
                 insert_secret(&mut tx, principal.id, secret, actor).await?;
                 insert_log(&mut tx, &event::principal_created(principal, actor)).await?;
-                self.commit(tx, &[]).await
+                let changes = [Change::ClientCreated(principal.id)];
+                insert_changes(&mut tx, &changes, OffsetDateTime::now_utc()).await?;
+                self.commit(tx, &changes).await
             }
 
             async fn principals(

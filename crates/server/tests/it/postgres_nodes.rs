@@ -74,6 +74,51 @@ async fn changes_through_one_node_are_enforced_by_the_other() {
     assert!(rejected.is_some(), "node A rejects the token of a client deleted through node B");
 }
 
+/// Issue #13: both nodes remember an id they were asked for as unknown; a client created with
+/// that id through node A is announced on the feed: node A grants it a token at once, node B
+/// within the feed's latency.
+#[tokio::test]
+async fn a_client_created_through_one_node_works_on_the_other_that_had_found_its_id_unknown() {
+    use trustgate_core::client::{ApiClient, ClientKind};
+    use trustgate_core::client_secrets::NewSecret;
+    use trustgate_core::ids::ClientId;
+    use trustgate_core::secret::ClientSecret;
+
+    let Some(a) = TestApp::spawn_on(Backend::Postgres).await else { return };
+    let b = a.second_node().await;
+    let customer = a.customer().await;
+    let owner = a.admin(&customer, custom(&[Permission::Notifications])).await;
+    let now = time::OffsetDateTime::now_utc();
+    let client = ApiClient {
+        id: ClientId::generate(),
+        customer_id: customer.clone(),
+        kind: ClientKind::SecureClient { owner: owner.id },
+        name: "probed".to_owned(),
+        created_at: now,
+        last_used_at: None,
+    };
+    let secret = ClientSecret::generate();
+    let stored = NewSecret {
+        id: secret.id().expect("a new secret names its id"),
+        verifier: a.server_key.verifier(&secret),
+        created_at: now,
+        expires_at: None,
+    };
+    let id = client.id.to_string();
+    let form = [("grant_type", "client_credentials"), ("client_id", id.as_str()), ("client_secret", secret.expose())];
+    for node in [&a, &b] {
+        assert_eq!(node.oauth("root", &form).await.0, StatusCode::BAD_REQUEST, "no such client yet");
+        assert!(node.state.cache.is_unknown(client.id), "each node holds the id as unknown");
+    }
+
+    let cap = trustgate_server::ServerConfig::default().max_clients_per_owner;
+    a.store.create_client(&client, &stored, cap, &Actor::System).await.expect("create the client through node A");
+    assert_eq!(a.oauth("root", &form).await.0, StatusCode::OK, "at once on the node that created it");
+    let granted =
+        eventually(Duration::from_secs(2), || async { b.oauth("root", &form).await.0 == StatusCode::OK }).await;
+    assert!(granted.is_some(), "node B grants the new client once the feed delivers its creation");
+}
+
 #[tokio::test]
 async fn cross_node_propagation_delay_over_a_hundred_changes() {
     let Some(a) = TestApp::spawn_on(Backend::Postgres).await else { return };

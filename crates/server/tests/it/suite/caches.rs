@@ -86,3 +86,65 @@ async fn a_cache_smaller_than_the_working_set_evicts_for_space_and_keeps_every_a
     assert_eq!(app.oauth("root", &right).await.0, StatusCode::BAD_REQUEST);
     assert_ne!(app.get(NOTIFICATIONS, &tokens[0], &customer).await.0, StatusCode::OK);
 }
+
+/// Issue #13: an id the store does not know is remembered as unknown, so a caller repeating it
+/// costs no read; and a client created with that id afterwards (a secure client, a service
+/// principal, or clients seeded in bulk) gets its token at once, because every creation is
+/// announced on the change feed.
+#[tokio::test]
+async fn an_id_probed_as_unknown_gets_a_token_as_soon_as_a_client_is_created_with_it() {
+    let Some(app) = super::app().await else { return };
+    let customer = app.customer().await;
+    let owner = app.admin(&customer, custom(&[Permission::Notifications])).await;
+    let now = OffsetDateTime::now_utc();
+    let new = |kind: ClientKind| {
+        let client = ApiClient {
+            id: ClientId::generate(),
+            customer_id: customer.clone(),
+            kind,
+            name: "probed".to_owned(),
+            created_at: now,
+            last_used_at: None,
+        };
+        let secret = ClientSecret::generate();
+        let stored = NewSecret {
+            id: secret.id().expect("a new secret names its id"),
+            verifier: app.server_key.verifier(&secret),
+            created_at: now,
+            // A principal's first secret must expire (SP6); a secure client's may.
+            expires_at: Some(now + time::Duration::days(30)),
+        };
+        (client, stored, secret.expose().to_owned())
+    };
+    let secure = new(ClientKind::SecureClient { owner: owner.id });
+    let principal = new(ClientKind::ServicePrincipal { access: Access::Full });
+    let seeded = new(ClientKind::SecureClient { owner: owner.id });
+
+    for (client, _, secret) in [&secure, &principal, &seeded] {
+        let id = client.id.to_string();
+        let form = [("grant_type", "client_credentials"), ("client_id", id.as_str()), ("client_secret", secret)];
+        let before = scrape(&app).await;
+        assert_eq!(app.oauth("root", &form).await.0, StatusCode::BAD_REQUEST, "no such client yet");
+        assert_eq!(app.oauth("root", &form).await.0, StatusCode::BAD_REQUEST, "still none");
+        let after = scrape(&app).await;
+        let moved = |name: &str| {
+            after.value(name, &[("cache", "authorization")]) - before.value(name, &[("cache", "authorization")])
+        };
+        assert_eq!(
+            (moved("trustgate_cache_misses_total"), moved("trustgate_cache_hits_total")),
+            (1.0, 1.0),
+            "the first probe reads the store, the second is answered from the cache"
+        );
+    }
+
+    let cap = ServerConfig::default().max_clients_per_owner;
+    app.store.create_client(&secure.0, &secure.1, cap, &Actor::System).await.expect("create a secure client");
+    app.store.create_principal(&principal.0, &principal.1, &Actor::System).await.expect("create a principal");
+    app.store.seed_clients(&[(seeded.0.clone(), seeded.1.clone())]).await.expect("seed a client");
+    for (how, (client, _, secret)) in [("created", &secure), ("created", &principal), ("seeded", &seeded)] {
+        let id = client.id.to_string();
+        let form = [("grant_type", "client_credentials"), ("client_id", id.as_str()), ("client_secret", secret)];
+        let (status, body) = app.oauth("root", &form).await;
+        assert_eq!(status, StatusCode::OK, "{:?} {how} after its id was probed: {body}", client.kind);
+    }
+}
