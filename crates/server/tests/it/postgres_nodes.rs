@@ -87,7 +87,7 @@ async fn a_client_created_through_one_node_works_on_the_other_that_had_found_its
     let Some(a) = TestApp::spawn_on(Backend::Postgres).await else { return };
     let b = a.second_node().await;
     let customer = a.customer().await;
-    let owner = a.admin(&customer, custom(&[Permission::Notifications])).await;
+    let owner = a.admin(&customer, custom(&[Permission::NOTIFICATIONS])).await;
     let now = time::OffsetDateTime::now_utc();
     let client = ApiClient {
         id: ClientId::generate(),
@@ -112,7 +112,10 @@ async fn a_client_created_through_one_node_works_on_the_other_that_had_found_its
     }
 
     let cap = trustgate_server::ServerConfig::default().max_clients_per_owner;
-    a.store.create_client(&client, &stored, cap, &Actor::System).await.expect("create the client through node A");
+    a.store
+        .create_client(&client, &stored, cap, trustgate_core::lifecycle::Naming::Free, &Actor::System)
+        .await
+        .expect("create the client through node A");
     assert_eq!(a.oauth("root", &form).await.0, StatusCode::OK, "at once on the node that created it");
     let granted =
         eventually(Duration::from_secs(2), || async { b.oauth("root", &form).await.0 == StatusCode::OK }).await;
