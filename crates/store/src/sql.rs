@@ -69,6 +69,9 @@ pub(crate) fn catalog(
         .collect::<StoreResult<Vec<_>>>()?;
     Catalog::new(services, permissions, routes).map_err(|_| corrupt("permission catalog"))
 }
+pub(crate) fn corrupt_id(what: &str) -> StoreError {
+    corrupt(&format!("{what} id"))
+}
 // ---- end of the permission catalog ----
 
 pub(crate) type CustomerRow = (String, String, String, i64);
@@ -983,8 +986,118 @@ macro_rules! store_impl {
             actor: &Actor,
             now: OffsetDateTime,
         ) -> StoreResult<(Vec<crate::model::Stripped>, Vec<Change>)> {
-            let _ = (tx, removed, force, actor, now);
-            Ok((Vec::new(), Vec::new()))
+            let mut stripped = Vec::new();
+            let mut changes = Vec::new();
+            if removed.is_empty() {
+                return Ok((stripped, changes));
+            }
+            let without = |access: &Access| match access {
+                Access::Custom(set) if removed.iter().any(|p| set.contains(p)) => {
+                    Some(Access::Custom(removed.iter().fold(set.clone(), |kept, p| kept.without(p))))
+                }
+                _ => None,
+            };
+            let members: Vec<(String, String)> = sqlx::query_as(
+                "SELECT customer_id, admin_id FROM memberships WHERE access_type = 'Custom' AND permissions <> '' \
+                 ORDER BY customer_id, admin_id",
+            )
+            .fetch_all(&mut **tx)
+            .await?;
+            for (customer, admin) in members {
+                let customer = CustomerId::parse(&customer).map_err(|_| sql::corrupt_id("customer"))?;
+                let admin = AdminId::parse(&admin).map_err(|_| sql::corrupt_id("administrator"))?;
+                let Some(member) = load_member(tx, &customer, admin).await? else { continue };
+                let Some(after) = without(&member.access) else { continue };
+                let holder = if member.pending.is_some() { "invitation" } else { "administrator" };
+                stripped.push(crate::model::Stripped {
+                    customer,
+                    holder: (holder, admin.to_string()),
+                    before: member.access.clone(),
+                    after,
+                });
+            }
+            let principals: Vec<sql::ClientRow> = sqlx::query_as(concat!(
+                "SELECT ",
+                sql::client_columns!(),
+                " FROM api_clients k WHERE k.owner_id IS NULL AND k.access_type = 'Custom' AND k.permissions <> '' ORDER BY k.id"
+            ))
+            .fetch_all(&mut **tx)
+            .await?;
+            let mut principal_of = std::collections::HashMap::new();
+            for row in principals {
+                let principal = sql::client(row)?;
+                let ClientKind::ServicePrincipal { access } = &principal.kind else { continue };
+                let Some(after) = without(access) else { continue };
+                stripped.push(crate::model::Stripped {
+                    customer: principal.customer_id.clone(),
+                    holder: ("servicePrincipal", principal.id.to_string()),
+                    before: access.clone(),
+                    after,
+                });
+                principal_of.insert(principal.id.to_string(), principal);
+            }
+            if stripped.is_empty() {
+                return Ok((stripped, changes));
+            }
+            if !force {
+                let held: Vec<String> = removed
+                    .iter()
+                    .map(|p| {
+                        let holders: Vec<_> = stripped
+                            .iter()
+                            .filter(|s| matches!(&s.before, Access::Custom(set) if set.contains(p)))
+                            .collect();
+                        let mut customers: Vec<_> = holders.iter().map(|s| &s.customer).collect();
+                        customers.sort();
+                        customers.dedup();
+                        (p, holders.len(), customers.len())
+                    })
+                    .filter(|(_, holders, _)| *holders > 0)
+                    .map(|(p, holders, customers)| {
+                        format!("{p} is held by {holders} holder(s) in {customers} customer(s)")
+                    })
+                    .collect();
+                return Err(StoreError::Conflict(format!(
+                    "the catalog removes permissions that are still held: {}",
+                    held.join("; ")
+                )));
+            }
+            for change in &stripped {
+                let (access_type, permissions) = sql::access_columns(&change.after);
+                if change.holder.0 == "servicePrincipal" {
+                    let Some(principal) = principal_of.get(&change.holder.1) else { continue };
+                    sqlx::query("UPDATE api_clients SET access_type = $1, permissions = $2 WHERE id = $3")
+                        .bind(access_type)
+                        .bind(permissions)
+                        .bind(principal.id.to_string())
+                        .execute(&mut **tx)
+                        .await?;
+                    insert_log(tx, &event::principal_access_changed(principal, &change.before, &change.after, now, actor))
+                        .await?;
+                    changes.push(Change::ClientChanged(principal.id));
+                } else {
+                    let admin = AdminId::parse(&change.holder.1).map_err(|_| sql::corrupt_id("administrator"))?;
+                    let Some(member) = load_member(tx, &change.customer, admin).await? else { continue };
+                    sqlx::query(
+                        "UPDATE memberships SET access_type = $1, permissions = $2, updated_at = $3 \
+                         WHERE customer_id = $4 AND admin_id = $5",
+                    )
+                    .bind(access_type)
+                    .bind(permissions)
+                    .bind(ms(now))
+                    .bind(change.customer.as_str())
+                    .bind(admin.to_string())
+                    .execute(&mut **tx)
+                    .await?;
+                    insert_log(
+                        tx,
+                        &event::access_changed(&change.customer, &member.admin, &change.before, &change.after, now, actor),
+                    )
+                    .await?;
+                    changes.push(Change::MembershipChanged(change.customer.clone(), admin));
+                }
+            }
+            Ok((stripped, changes))
         }
         // --- end of the permission catalog ---
 

@@ -47,7 +47,12 @@ pub async fn run(store: &dyn Store, command: CatalogCommand, out: Output) -> any
             let (before, stripped) = if dry_run {
                 (store.catalog().await?, Vec::new())
             } else {
-                let applied = store.apply_catalog(&catalog, force, &Actor::System).await?;
+                let applied = store.apply_catalog(&catalog, force, &Actor::System).await.map_err(|e| match e {
+                    trustgate_store::StoreError::Conflict(held) => anyhow::Error::from(Failure::invalid(format!(
+                        "{held}; nothing was applied (--force takes them away from their holders)"
+                    ))),
+                    other => other.into(),
+                })?;
                 (applied.before, applied.stripped)
             };
             let diff = before.diff(&catalog);
