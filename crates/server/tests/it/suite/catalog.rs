@@ -2,8 +2,11 @@
 //! deciding with the catalog applied last.
 
 use trustgate_core::access::Permission;
+use trustgate_core::event::Actor;
+use trustgate_store::Store;
 
 use super::app;
+use crate::harness::custom;
 
 pub const ORDERS: &str = r#"
 [[service]]
@@ -76,4 +79,39 @@ async fn a_dry_run_prints_the_difference_and_writes_nothing() {
     let applied = app.apply_catalog(&renamed).await;
     assert_eq!(applied["routes"]["removed"], serde_json::json!(["GET /orders/{id}"]), "{applied}");
     assert_eq!(app.state.catalog().routes().len(), 1);
+}
+
+/// ORDERS without `orders.read` (and the route that needs it).
+const WRITE_ONLY: &str = r#"
+[[service]]
+name = "orders"
+display_name = "Orders"
+
+[[permission]]
+service = "orders"
+name = "write"
+display_name = "Change orders"
+"#;
+
+#[tokio::test]
+async fn removing_a_held_permission_is_refused_unless_forced_which_takes_it_from_its_holders() {
+    let Some(app) = app().await else { return };
+    app.apply_catalog(ORDERS).await;
+    let customer = app.customer().await;
+    let read = Permission::parse("orders.read").unwrap();
+    let admin = app.admin(&customer, custom(&[read.clone(), Permission::NOTIFICATIONS])).await;
+
+    let catalog = trustgate_server::catalog_file::parse(WRITE_ONLY).unwrap();
+    let refused = app.store.apply_catalog(&catalog, false, &Actor::System).await.unwrap_err();
+    assert!(refused.to_string().contains("orders.read is held by 1 holder(s) in 1 customer(s)"), "{refused}");
+    assert!(app.store.catalog().await.unwrap().offers(&read), "a refused apply wrote the catalog");
+
+    let forced = app.catalog_command(WRITE_ONLY, &["--force"]).await;
+    assert_eq!(forced["stripped"].as_array().map(Vec::len), Some(1), "{forced}");
+    let member = app.store.member(&customer, admin.id).await.unwrap().expect("still a member");
+    assert_eq!(member.access, custom(&[Permission::NOTIFICATIONS]));
+    assert!(!app.state.catalog().offers(&read));
+    let logged = app.log_of(&customer, "delegatedadministration:administrator/update").await;
+    assert_eq!(logged.len(), 1, "one record for the one holder");
+    assert_eq!(logged[0].actor_type, "System");
 }
