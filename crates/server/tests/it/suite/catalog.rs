@@ -3,7 +3,6 @@
 
 use trustgate_core::access::Permission;
 use trustgate_core::event::Actor;
-use trustgate_store::Store;
 
 use super::app;
 use crate::harness::custom;
