@@ -187,7 +187,10 @@ impl AuthzCache {
                     dropped += self.unknown.len();
                     self.unknown.clear();
                 }
-                Change::KeysChanged | Change::NotificationsPosted(_) | Change::TokenRevoked(_) => {}
+                Change::KeysChanged
+                | Change::NotificationsPosted(_)
+                | Change::TokenRevoked(_)
+                | Change::CatalogChanged => {}
             }
         }
         self.evicted(dropped);

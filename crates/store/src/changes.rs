@@ -31,6 +31,8 @@ pub enum Change {
     /// Clients were created in bulk (`Store::seed_clients`): nodes forget every id cached as
     /// unknown, rather than being told each of up to a million new ids.
     ClientsSeeded,
+    /// The operator applied a new permission catalog: every node reloads it.
+    CatalogChanged,
 }
 
 impl Change {
@@ -47,6 +49,7 @@ impl Change {
             Change::TokenRevoked(_) => "revoked",
             Change::ClientCreated(_) => "clientCreated",
             Change::ClientsSeeded => "clientsSeeded",
+            Change::CatalogChanged => "catalog",
         }
     }
 
@@ -59,7 +62,7 @@ impl Change {
             Change::MembershipChanged(customer, admin) => (Some(customer.to_string()), Some(admin.to_string()), None),
             Change::AdminChanged(admin) => (None, Some(admin.to_string()), None),
             Change::CustomerChanged(customer) => (Some(customer.to_string()), None, None),
-            Change::KeysChanged => (None, None, None),
+            Change::KeysChanged | Change::CatalogChanged => (None, None, None),
             Change::NotificationsPosted(customer) => (Some(customer.to_string()), None, None),
             Change::TokenRevoked(jti) => (None, None, Some(jti.clone())),
             Change::ClientsSeeded => (None, None, None),
@@ -86,6 +89,7 @@ impl Change {
             "revoked" => client.map(|jti| Change::TokenRevoked(jti.to_owned())),
             "clientCreated" => client.and_then(|c| ClientId::parse(c).ok()).map(Change::ClientCreated),
             "clientsSeeded" => Some(Change::ClientsSeeded),
+            "catalog" => Some(Change::CatalogChanged),
             _ => None,
         }
     }
