@@ -44,6 +44,7 @@ mod sqlite {
     mod administrators;
     mod caches;
     mod calls;
+    mod catalog_access;
     mod federation;
     mod invitations;
     mod keys;
@@ -78,6 +79,7 @@ mod postgres {
     mod administrators;
     mod caches;
     mod calls;
+    mod catalog_access;
     mod federation;
     mod invitations;
     mod keys;
