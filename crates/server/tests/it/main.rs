@@ -44,6 +44,7 @@ mod sqlite {
     mod administrators;
     mod caches;
     mod calls;
+    mod catalog;
     mod catalog_access;
     mod federation;
     mod invitations;
@@ -79,6 +80,7 @@ mod postgres {
     mod administrators;
     mod caches;
     mod calls;
+    mod catalog;
     mod catalog_access;
     mod federation;
     mod invitations;
