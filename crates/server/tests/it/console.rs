@@ -424,24 +424,8 @@ name = "write"
 display_name = "Write orders"
 "#;
 
-/// Until the catalog file lands, `ORDERS` built by hand.
 async fn with_orders(app: &TestApp) {
-    use trustgate_core::access::PolicyName;
-    use trustgate_core::catalog::{Catalog, PermissionEntry, Service};
-    let _ = ORDERS;
-    let entry = |name: &str, display: &str| PermissionEntry {
-        permission: orders(name),
-        display_name: display.to_owned(),
-        description: None,
-    };
-    let service = Service {
-        name: PolicyName::parse("service", "orders").unwrap(),
-        display_name: "Orders".to_owned(),
-        description: None,
-    };
-    let catalog =
-        Catalog::new(vec![service], vec![entry("read", "Read orders"), entry("write", "Write orders")], Vec::new());
-    app.state.set_catalog(catalog.unwrap());
+    app.apply_catalog(ORDERS).await;
 }
 
 fn orders(name: &str) -> Permission {

@@ -3,9 +3,8 @@
 
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
-use trustgate_core::access::{Access, Permission, PolicyName};
+use trustgate_core::access::{Access, Permission};
 use trustgate_core::admin::Email;
-use trustgate_core::catalog::{Catalog, PermissionEntry, Service};
 use trustgate_core::ids::CustomerId;
 
 use crate::harness::{custom, TestApp};
@@ -52,25 +51,8 @@ name = "read"
 display_name = "Read invoices"
 "#;
 
-/// Until the catalog file lands, the two catalogs above built by hand.
 async fn apply(app: &TestApp, toml: &str) {
-    let service = |name: &str, display: &str| Service {
-        name: PolicyName::parse("service", name).unwrap(),
-        display_name: display.to_owned(),
-        description: None,
-    };
-    let entry = |service: &str, name: &str, display: &str| PermissionEntry {
-        permission: Permission::of(service, name).unwrap(),
-        display_name: display.to_owned(),
-        description: None,
-    };
-    let mut services = vec![service("orders", "Orders")];
-    let mut permissions = vec![entry("orders", "read", "Read orders"), entry("orders", "write", "Write orders")];
-    if toml.contains("billing") {
-        services.push(service("billing", "Billing"));
-        permissions.push(entry("billing", "read", "Read invoices"));
-    }
-    app.state.set_catalog(Catalog::new(services, permissions, Vec::new()).unwrap());
+    app.apply_catalog(toml).await;
 }
 
 fn orders(name: &str) -> Permission {
