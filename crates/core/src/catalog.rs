@@ -383,6 +383,42 @@ impl Catalog {
         self.known(Permission::of(service, name)?)
     }
 
+    /// Reads a policy sent back by a caller: with its `serviceName`, exactly that one; without, a
+    /// Platform name (so scripts written before the operator's catalog keep working), else the
+    /// one service that offers `name` (a stored `orders.read` form is read as such too).
+    pub fn resolve_named(&self, service: Option<&str>, name: &str) -> Result<Permission, ValidationError> {
+        if let Some(service) = service.map(str::trim).filter(|s| !s.is_empty()) {
+            return self.resolve_policy(service, name);
+        }
+        let name = name.trim();
+        if name.contains('.') || Platform::find(name).is_some() {
+            return self.resolve(name);
+        }
+        let mut offering = self.permissions.iter().filter(|e| e.permission.name() == name);
+        match (offering.next(), offering.next()) {
+            (Some(only), None) => Ok(only.permission.clone()),
+            (Some(_), Some(_)) => {
+                let services: Vec<&str> = self
+                    .permissions
+                    .iter()
+                    .filter(|e| e.permission.name() == name)
+                    .map(|e| e.permission.service_name())
+                    .collect();
+                Err(ValidationError::invalid(
+                    "policies",
+                    format!(
+                        "policy {name} is offered by several services ({}); give its serviceName",
+                        services.join(", ")
+                    ),
+                ))
+            }
+            (None, _) => Err(ValidationError::invalid(
+                "policies",
+                format!("the catalog has no permission {name}; offered: {}", self.offered_list()),
+            )),
+        }
+    }
+
     fn known(&self, permission: Permission) -> Result<Permission, ValidationError> {
         if self.offers(&permission) {
             Ok(permission)
@@ -553,6 +589,25 @@ mod tests {
 
     fn orders(routes: Vec<RouteRule>) -> Result<Catalog, CatalogError> {
         Catalog::new(vec![service("orders")], vec![entry("orders", "read"), entry("orders", "write")], routes)
+    }
+
+    #[test]
+    fn a_policy_without_service_name_must_name_one_permission_of_the_catalog() {
+        let catalog = Catalog::new(
+            vec![service("orders"), service("billing")],
+            vec![entry("orders", "read"), entry("orders", "write"), entry("billing", "read")],
+            Vec::new(),
+        )
+        .unwrap();
+        assert_eq!(catalog.resolve_named(None, "write").unwrap().to_string(), "orders.write");
+        assert_eq!(catalog.resolve_named(None, "notifications").unwrap(), Permission::NOTIFICATIONS);
+        assert_eq!(catalog.resolve_named(Some("billing"), "read").unwrap().to_string(), "billing.read");
+        assert_eq!(catalog.resolve_named(None, "orders.read").unwrap().to_string(), "orders.read");
+        let ambiguous = catalog.resolve_named(None, "read").unwrap_err();
+        assert_eq!(ambiguous.field, "policies");
+        assert!(ambiguous.detail.contains("orders, billing"), "{}", ambiguous.detail);
+        assert!(catalog.resolve_named(None, "delete").unwrap_err().detail.contains("orders.write"));
+        assert!(catalog.resolve_named(Some("billing"), "write").is_err());
     }
 
     #[test]

@@ -444,15 +444,21 @@ pub struct AccessArgs {
     /// Full access, or Custom with the permissions of --permission.
     #[arg(long, value_enum)]
     pub access: AccessArg,
-    /// A permission for Custom access (repeat, or separate with commas): administrators,
-    /// apiClients, notifications, systemLog, resourceLocations.
+    /// A permission for Custom access (repeat, or separate with commas): a Platform one
+    /// (administrators, apiClients, notifications, systemLog, resourceLocations) or one of the
+    /// catalog's, written service.name (orders.read).
     #[arg(long = "permission", value_delimiter = ',')]
     pub permissions: Vec<String>,
 }
 
 impl AccessArgs {
-    fn access(&self) -> Result<Access, Failure> {
-        let catalog = Catalog::builtin();
+    /// Reads the options against the stored catalog, the one every node offers.
+    async fn access(&self, store: &dyn Store) -> anyhow::Result<Access> {
+        let catalog = store.catalog().await?;
+        Ok(self.access_in(&catalog)?)
+    }
+
+    fn access_in(&self, catalog: &Catalog) -> Result<Access, Failure> {
         let set = given("--permission", self.permissions.iter().map(|p| catalog.resolve(p)).collect())?;
         let access = match self.access {
             AccessArg::Full if !self.permissions.is_empty() => {
@@ -1352,7 +1358,7 @@ async fn admin(store: &dyn Store, place: Place<'_>, command: AdminCommand, out: 
     match command {
         AdminCommand::Add { customer, email, name, access, provider, external_id, password_stdin } => {
             let customer = known_customer(store, &customer).await?;
-            let access = access.access()?;
+            let access = access.access(store).await?;
             let provider = Provider::from(provider);
             let email = given("--email", Email::parse(&email))?;
             let now = OffsetDateTime::now_utc();
@@ -1385,7 +1391,7 @@ async fn admin(store: &dyn Store, place: Place<'_>, command: AdminCommand, out: 
         AdminCommand::Invite { customer, email, name, access, public_url, invitation_lifetime } => {
             let key = deployment_key(store, place).await?;
             let customer = known_customer(store, &customer).await?;
-            let access = access.access()?;
+            let access = access.access(store).await?;
             let email = given("--email", Email::parse(&email))?;
             let candidate = local_admin(email, name.as_deref(), OffsetDateTime::now_utc())?;
             let lifetime = invitation_lifetime.unwrap_or(crate::config::DEFAULT_INVITATION_LIFETIME);
@@ -1427,7 +1433,7 @@ async fn admin(store: &dyn Store, place: Place<'_>, command: AdminCommand, out: 
             out.print(json!({ "items": items }), table(["ID", "E-MAIL", "PROVIDER", "STATUS", "ACCESS"], &rows));
         }
         AdminCommand::SetAccess { customer, admin, access } => {
-            let access = access.access()?;
+            let access = access.access(store).await?;
             let customer = known_customer(store, &customer).await?;
             let admin = find_admin(store, &admin).await?;
             let before = store
@@ -1707,7 +1713,7 @@ async fn principal(store: &dyn Store, place: Place<'_>, command: PrincipalComman
     match command {
         PrincipalCommand::Create { customer, name, access, expires_in_days, expires_at, csv } => {
             let customer = known_customer(store, &customer).await?;
-            let access = access.access()?;
+            let access = access.access(store).await?;
             let expires_at = cli_expiry(expires_in_days, expires_at)?;
             let key = deployment_key(store, place).await?;
             // The file is claimed first: a principal whose secret could not be written would be lost.
@@ -1784,7 +1790,7 @@ async fn principal(store: &dyn Store, place: Place<'_>, command: PrincipalComman
         PrincipalCommand::SetAccess { customer, id, access } => {
             let customer = known_customer(store, &customer).await?;
             let id = given("--id", ClientId::parse(&id))?;
-            let access = access.access()?;
+            let access = access.access(store).await?;
             let before = store.set_principal_access(&customer, id, access.clone(), &Actor::System).await.map_err(
                 |e| match e {
                     trustgate_store::StoreError::NotFound(_) => {

@@ -315,6 +315,9 @@ pub fn access_model(access: &Access, catalog: &Catalog) -> AccessModel {
 #[serde(rename_all = "camelCase")]
 pub struct PolicyIn {
     pub name: String,
+    /// The service offering `name` (`Platform` for the built-ins). May be left out when `name`
+    /// is a Platform policy or only one service offers it.
+    pub service_name: Option<String>,
     pub checkable: Option<CheckableIn>,
 }
 
@@ -324,7 +327,7 @@ pub struct CheckableIn {
 }
 
 /// Reads `accessType` plus `policies`: a policy is granted when present with `checkable.value`
-/// true (or no `checkable` at all). Unknown policy names are refused, not ignored.
+/// true (or no `checkable` at all). Unknown or ambiguous policies are refused, not ignored.
 pub fn parse_access(
     access_type: &str,
     policies: Option<&[PolicyIn]>,
@@ -332,7 +335,7 @@ pub fn parse_access(
 ) -> Result<Access, ValidationError> {
     let mut granted = Vec::new();
     for policy in policies.unwrap_or_default() {
-        let permission = catalog.resolve(&policy.name)?;
+        let permission = catalog.resolve_named(policy.service_name.as_deref(), &policy.name)?;
         if policy.checkable.as_ref().is_none_or(|c| c.value) {
             granted.push(permission);
         }

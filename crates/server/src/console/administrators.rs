@@ -8,7 +8,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
-use trustgate_core::access::{Access, Permission, PermissionSet};
+use trustgate_core::access::{Access, Permission, PermissionSet, PLATFORM_SERVICE};
 use trustgate_core::admin::{parse_display_name, AdminStatus, Email, Provider};
 use trustgate_core::catalog::Catalog;
 use trustgate_core::customer::DisabledOwnerPolicy;
@@ -53,9 +53,16 @@ fn provider_choices(selected: Provider) -> Vec<ProviderChoice> {
         .collect()
 }
 
-/// Full or Custom with one checkbox per permission of the catalog.
+/// Full or Custom with one checkbox per permission of the catalog, grouped by service.
 pub struct AccessChoice {
     pub full: bool,
+    pub services: Vec<ServiceChoice>,
+}
+
+/// The permissions of one service, under its display name: Platform first, then the operator's
+/// services in the catalog's order.
+pub struct ServiceChoice {
+    pub legend: String,
     pub permissions: Vec<PermissionChoice>,
 }
 
@@ -69,17 +76,25 @@ pub struct PermissionChoice {
 impl AccessChoice {
     pub fn of(access: &Access, catalog: &Catalog) -> Self {
         let checked = |p: &Permission| matches!(access, Access::Custom(set) if set.contains(p));
-        Self {
-            full: *access == Access::Full,
-            permissions: catalog
+        let choices = |service: &str| {
+            catalog
                 .entries()
+                .filter(|e| e.permission.service_name() == service)
                 .map(|e| PermissionChoice {
                     name: e.permission.to_string(),
                     checked: checked(&e.permission),
                     label: e.display_name,
                 })
-                .collect(),
-        }
+                .collect::<Vec<_>>()
+        };
+        let platform = ServiceChoice { legend: PLATFORM_SERVICE.to_owned(), permissions: choices(PLATFORM_SERVICE) };
+        let declared = catalog
+            .services()
+            .iter()
+            .map(|s| ServiceChoice { legend: s.display_name.clone(), permissions: choices(s.name.as_str()) })
+            // A service declared without permissions offers nothing to tick.
+            .filter(|s| !s.permissions.is_empty());
+        Self { full: *access == Access::Full, services: std::iter::once(platform).chain(declared).collect() }
     }
 
     /// Custom access with nothing ticked: where every form starts.

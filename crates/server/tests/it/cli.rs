@@ -727,3 +727,36 @@ async fn an_operator_invites_an_administrator_and_the_printed_link_works() {
     let listed = app.cli(&["admin", "list", "--customer", customer.as_str()]).await;
     assert_eq!(listed["items"][0]["pending"], false, "{listed}");
 }
+
+#[tokio::test]
+async fn permission_options_take_the_stored_catalogs_permissions_and_name_them_when_refused() {
+    let dir = TempDir::new();
+    let dir = store_in(&dir).await;
+    trustgate(dir, &["customer", "create", "--name", "Acme", "--id", "acme"]).await;
+    let file = dir.join("catalog.toml");
+    std::fs::write(
+        &file,
+        "[[service]]\nname = \"orders\"\ndisplay_name = \"Orders\"\n\n\
+         [[permission]]\nservice = \"orders\"\nname = \"read\"\ndisplay_name = \"Read orders\"\n\n\
+         [[permission]]\nservice = \"orders\"\nname = \"write\"\ndisplay_name = \"Write orders\"\n",
+    )
+    .unwrap();
+    let add = ["admin", "add", "--customer", "acme", "--email", "r@acme.test", "--access", "custom", "--permission"];
+    let (code, message) = trustgate_exits(dir, &[&add[..], &["orders.read"]].concat()).await;
+    assert_eq!(code, 3, "not offered before the catalog is applied: {message}");
+    assert!(message.contains("orders.read") && message.contains("systemLog"), "names what is offered: {message}");
+
+    trustgate(dir, &["catalog", "apply", file.to_str().unwrap()]).await;
+    let added = trustgate(dir, &[&add[..], &["orders.read,notifications"]].concat()).await;
+    assert_eq!(added["access"]["policies"], serde_json::json!(["notifications", "orders.read"]), "{added}");
+    let (code, message) = trustgate_exits(dir, &[&add[..], &["orders.delete"]].concat()).await;
+    assert_eq!(code, 3, "{message}");
+    assert!(message.contains("orders.write"), "names what is offered: {message}");
+
+    let set = ["admin", "set-access", "--customer", "acme", "--admin", "r@acme.test", "--access", "custom"];
+    let text = trustgate_text(dir, &[&set[..], &["--permission", "orders.write"]].concat()).await;
+    assert!(text.contains("Custom(orders.write)") && text.contains("was Custom(notifications,orders.read)"), "{text}");
+    let principal = ["principal", "create", "--customer", "acme", "--name", "reporter", "--access", "custom"];
+    let created = trustgate(dir, &[&principal[..], &["--permission", "orders.read"]].concat()).await;
+    assert_eq!(created["access"]["policies"], serde_json::json!(["orders.read"]), "{created}");
+}

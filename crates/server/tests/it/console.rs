@@ -407,6 +407,72 @@ fn uuid() -> String {
     trustgate_core::ids::AdminId::generate().to_string()
 }
 
+/// The catalog of the console tests: an `orders` service with read and write permissions.
+const ORDERS: &str = r#"
+[[service]]
+name = "orders"
+display_name = "Orders"
+
+[[permission]]
+service = "orders"
+name = "read"
+display_name = "Read orders"
+
+[[permission]]
+service = "orders"
+name = "write"
+display_name = "Write orders"
+"#;
+
+async fn with_orders(app: &TestApp) {
+    app.apply_catalog(ORDERS).await;
+}
+
+fn orders(name: &str) -> Permission {
+    Permission::of("orders", name).unwrap()
+}
+
+#[tokio::test]
+async fn the_access_editor_groups_the_catalogs_permissions_by_service_and_grants_them() {
+    let app = app().await;
+    with_orders(&app).await;
+    let customer = app.customer().await;
+    let (_, session) = console_session(&app, &customer, custom(&[Permission::ADMINISTRATORS, orders("read")])).await;
+    let c = format!("/console/c/{customer}");
+    let (status, page) = get(&app, &session, &format!("{c}/administrators")).await;
+    assert_eq!(status, StatusCode::OK);
+    let platform = page.find("<legend>Platform</legend>").expect("a Platform fieldset");
+    let orders_at = page.find("<legend>Orders</legend>").expect("an Orders fieldset, by its display name");
+    assert!(platform < orders_at, "Platform first");
+    let read = page.find(r#"value="orders.read""#).expect("orders.read offered in its Display form");
+    assert!(orders_at < read && page[read..].starts_with(r#"value="orders.read"> Read orders"#), "{page}");
+    assert!(page.contains(r#"value="orders.write"> Write orders"#));
+
+    let csrf = session.csrf.as_str();
+    let add = [("csrf", csrf), ("email", "r@example.com"), ("access", "Custom"), ("permission", "orders.read")];
+    assert_eq!(post(&app, &session, &format!("{c}/administrators"), &add).await.status(), StatusCode::SEE_OTHER);
+    let email = trustgate_core::admin::Email::parse("r@example.com").unwrap();
+    let reader = app.store.admin_by_email(&email).await.unwrap().unwrap();
+    assert_eq!(app.store.member(&customer, reader.id).await.unwrap().unwrap().access, custom(&[orders("read")]));
+    let (_, edit) = get(&app, &session, &format!("{c}/administrators/{}", reader.id)).await;
+    assert!(edit.contains(r#"value="orders.read" checked> Read orders"#), "ticked where granted: {edit}");
+
+    let beyond = [("csrf", csrf), ("access", "Custom"), ("permission", "orders.write")];
+    let refused = post(&app, &session, &format!("{c}/administrators/{}", reader.id), &beyond).await;
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN, "cannot grant orders.write it does not hold");
+    for unknown in ["orders.delete", "shipping.read", "nonsense"] {
+        let form = [("csrf", csrf), ("access", "Custom"), ("permission", unknown)];
+        let refused = post(&app, &session, &format!("{c}/administrators/{}", reader.id), &form).await;
+        assert_eq!(refused.status(), StatusCode::BAD_REQUEST, "{unknown}");
+        let html = refused.text().await.unwrap();
+        assert!(
+            html.contains("id=\"menu\"") && html.contains("orders.write"),
+            "inside the layout, naming what is offered: {html}"
+        );
+    }
+    assert_eq!(app.store.member(&customer, reader.id).await.unwrap().unwrap().access, custom(&[orders("read")]));
+}
+
 #[tokio::test]
 async fn admins_are_added_changed_and_removed_within_the_callers_own_access() {
     let app = app().await;
@@ -871,6 +937,8 @@ async fn every_console_page_has_no_serious_or_critical_axe_violations() {
     let other = app.federated_admin(&customer, custom(&[Permission::NOTIFICATIONS])).await;
     app.client(&customer, &other).await;
     app.store.set_admin_status(other.id, AdminStatus::Disabled, &Actor::System).await.unwrap();
+    // The access editors show a fieldset per service of the catalog.
+    with_orders(&app).await;
     let c = format!("{}/console/c/{customer}", app.url);
     let mut failures = Vec::new();
     let mut check = |page: &str, found: Vec<String>| failures.extend(found.into_iter().map(|v| format!("{page}: {v}")));

@@ -45,6 +45,7 @@ mod sqlite {
     mod caches;
     mod calls;
     mod catalog;
+    mod catalog_access;
     mod federation;
     mod invitations;
     mod keys;
@@ -80,6 +81,7 @@ mod postgres {
     mod caches;
     mod calls;
     mod catalog;
+    mod catalog_access;
     mod federation;
     mod invitations;
     mod keys;
