@@ -33,6 +33,7 @@ use crate::wire::rfc3339;
 use crate::{ops, password};
 
 mod failure;
+mod resource_server;
 mod text;
 
 use failure::{given, Failure};
@@ -92,6 +93,9 @@ pub enum Command {
     /// Customers' OpenID Connect providers, through which their administrators sign in to the console.
     #[command(subcommand)]
     Provider(ProviderCommand),
+    /// Resource servers: services that introspect tokens at /oauth2/introspect (docs/introspection.md).
+    #[command(subcommand)]
+    ResourceServer(resource_server::ResourceServerCommand),
     /// Measure the token endpoint and authorized calls against a baseline, with wrk, on a seeded
     /// store in a scratch directory (run from a release build).
     Bench(crate::bench::BenchArgs),
@@ -887,6 +891,7 @@ impl Command {
             Command::Principal(command) => !matches!(command, PrincipalCommand::List { .. }),
             Command::Keys(_) => true,
             Command::Provider(command) => !matches!(command, ProviderCommand::List { .. }),
+            Command::ResourceServer(command) => command.writes(),
         }
     }
 }
@@ -901,6 +906,7 @@ async fn operate(store: Arc<dyn Store>, place: Place<'_>, command: Command, out:
         Command::Principal(command) => principal(store.as_ref(), place, command, out).await,
         Command::ScimToken(command) => scim_token(store.as_ref(), place, command, out).await,
         Command::Provider(command) => provider(store.as_ref(), place, command, out).await,
+        Command::ResourceServer(command) => resource_server::run(store.as_ref(), place, command, out).await,
         Command::Keys(KeysCommand::Rotate { revoke_previous, algorithm }) => {
             let vault = KeyVault::new(&deployment_key(store.as_ref(), place).await?);
             let key = crate::keys::rotate(store.as_ref(), &vault, algorithm, revoke_previous).await.context(

@@ -45,6 +45,7 @@ mod sqlite {
     mod caches;
     mod calls;
     mod federation;
+    mod introspection;
     mod invitations;
     mod keys;
     mod lifecycle;
@@ -79,6 +80,7 @@ mod postgres {
     mod caches;
     mod calls;
     mod federation;
+    mod introspection;
     mod invitations;
     mod keys;
     mod lifecycle;
