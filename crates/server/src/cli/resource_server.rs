@@ -74,7 +74,8 @@ pub(super) async fn run(
                 .iter()
                 .map(|s| json!({ "id": s.id.to_string(), "name": s.name, "createdAt": rfc3339(s.created_at) }))
                 .collect();
-            let rows: Vec<_> = servers.iter().map(|s| [s.id.to_string(), s.name.clone(), rfc3339(s.created_at)]).collect();
+            let rows: Vec<_> =
+                servers.iter().map(|s| [s.id.to_string(), s.name.clone(), rfc3339(s.created_at)]).collect();
             out.print(json!({ "items": items }), table(["ID", "NAME", "CREATED"], &rows));
         }
         ResourceServerCommand::Rotate { name } => {

@@ -68,7 +68,10 @@ async fn an_active_token_is_described_with_its_client_customer_owner_and_permiss
     assert_eq!(body["client_id"], json!(client.id.to_string()));
     assert_eq!(body["sub"], json!(client.id.to_string()));
     assert_eq!(body["token_type"], json!("Bearer"));
-    assert_eq!((body["iss"].as_str(), body["aud"].as_str()), (Some(issuer.url.as_str()), Some(issuer.audience.as_str())));
+    assert_eq!(
+        (body["iss"].as_str(), body["aud"].as_str()),
+        (Some(issuer.url.as_str()), Some(issuer.audience.as_str()))
+    );
     assert_eq!(body["exp"].as_i64().unwrap() - body["iat"].as_i64().unwrap(), 3600);
     assert!(body["jti"].as_str().is_some_and(|j| !j.is_empty()));
     assert_eq!(body["customer_id"], json!(customer.as_str()));
@@ -107,8 +110,10 @@ async fn malformed_forged_expired_revoked_and_other_customers_tokens_are_inactiv
     assert_eq!(introspect(&app, &server, &parts.join(".")).await, INACTIVE(), "bad signature");
 
     let keys = app.key_set().await;
-    let issued_at = |at, customer| Claims::new(&app.state.config.issuer, client.id, Some(owner.id), customer, at, TokenUse::Access);
-    let expired = keys.sign(&issued_at(OffsetDateTime::now_utc() - time::Duration::minutes(61), customer.clone())).unwrap();
+    let issued_at =
+        |at, customer| Claims::new(&app.state.config.issuer, client.id, Some(owner.id), customer, at, TokenUse::Access);
+    let expired =
+        keys.sign(&issued_at(OffsetDateTime::now_utc() - time::Duration::minutes(61), customer.clone())).unwrap();
     assert_eq!(introspect(&app, &server, &expired).await, INACTIVE(), "expired");
     let elsewhere = app.customer().await;
     let other_customer = keys.sign(&issued_at(OffsetDateTime::now_utc(), elsewhere)).unwrap();
@@ -119,7 +124,11 @@ async fn malformed_forged_expired_revoked_and_other_customers_tokens_are_inactiv
     let response = app.http.post(app.url("/oauth2/revoke")).form(&form).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(introspect(&app, &server, &revoked).await, INACTIVE(), "revoked");
-    assert_eq!(introspect(&app, &server, &token).await["active"], json!(true), "another token of the client stays active");
+    assert_eq!(
+        introspect(&app, &server, &token).await["active"],
+        json!(true),
+        "another token of the client stays active"
+    );
 }
 
 #[tokio::test]
@@ -194,7 +203,8 @@ async fn a_resource_server_with_a_wrong_secret_or_none_is_refused_401_and_a_dele
     assert_refused(introspect_in_form(&app, &unknown, &server.secret, &token).await, "an unknown id").await;
     assert_refused(post().form(&[("token", &token)]).send().await.unwrap(), "no credentials").await;
     let id = client.id.to_string();
-    assert_refused(introspect_in_form(&app, &id, &client.secret, &token).await, "an API client is no resource server").await;
+    assert_refused(introspect_in_form(&app, &id, &client.secret, &token).await, "an API client is no resource server")
+        .await;
 
     assert_eq!(introspect(&app, &server, &token).await["active"], json!(true));
     let deleted = app.cli(&["resource-server", "delete", "--name", "orders"]).await;
@@ -229,5 +239,6 @@ async fn resource_servers_are_listed_without_secrets_names_are_unique_and_a_rota
     let rotated = app.cli(&["resource-server", "rotate", "--name", "orders"]).await;
     let fresh = ResourceServer { id: server.id.clone(), secret: rotated["secret"].as_str().unwrap().to_owned() };
     assert_eq!(introspect(&app, &fresh, &token).await["active"], json!(true));
-    assert_refused(introspect_in_form(&app, &server.id, &server.secret, &token).await, "the secret before rotation").await;
+    assert_refused(introspect_in_form(&app, &server.id, &server.secret, &token).await, "the secret before rotation")
+        .await;
 }
