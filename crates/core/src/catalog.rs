@@ -428,6 +428,104 @@ impl Catalog {
     }
 }
 
+// ---- Text forms and differences, for the catalog file, its storage and `catalog apply` ----
+
+impl CustomerPlace {
+    /// `header`, or `path:{name}` (the braces are optional).
+    pub fn parse(text: &str) -> Result<Self, ValidationError> {
+        let text = text.trim();
+        if text.eq_ignore_ascii_case("header") {
+            return Ok(CustomerPlace::Header);
+        }
+        let param = text
+            .strip_prefix("path:")
+            .map(|p| p.trim())
+            .map(|p| p.strip_prefix('{').and_then(|q| q.strip_suffix('}')).unwrap_or(p));
+        match param {
+            Some(name) if !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') => {
+                Ok(CustomerPlace::PathParam(name.to_owned()))
+            }
+            _ => Err(ValidationError::invalid(
+                "customer",
+                format!("{text:?} is neither \"header\" nor \"path:{{name}}\""),
+            )),
+        }
+    }
+}
+
+impl fmt::Display for CustomerPlace {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CustomerPlace::Header => f.write_str("header"),
+            CustomerPlace::PathParam(name) => write!(f, "path:{{{name}}}"),
+        }
+    }
+}
+
+impl RouteRule {
+    /// What names the rule in a difference: its method and path.
+    pub fn key(&self) -> String {
+        format!("{} {}", self.method, self.pattern)
+    }
+}
+
+/// What became of one part of the catalog (services, permissions or routes), by name.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PartDiff {
+    pub added: Vec<String>,
+    pub removed: Vec<String>,
+    pub changed: Vec<String>,
+}
+
+impl PartDiff {
+    fn of<T: PartialEq>(before: &[T], after: &[T], key: impl Fn(&T) -> String) -> Self {
+        let mut diff = Self::default();
+        for new in after {
+            match before.iter().find(|old| key(old) == key(new)) {
+                None => diff.added.push(key(new)),
+                Some(old) if old != new => diff.changed.push(key(new)),
+                Some(_) => {}
+            }
+        }
+        diff.removed = before.iter().filter(|old| !after.iter().any(|new| key(new) == key(old))).map(&key).collect();
+        diff
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.added.is_empty() && self.removed.is_empty() && self.changed.is_empty()
+    }
+}
+
+/// What applying a catalog changes, part by part. Only a reordering is no change at all.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CatalogDiff {
+    pub services: PartDiff,
+    pub permissions: PartDiff,
+    pub routes: PartDiff,
+}
+
+impl CatalogDiff {
+    pub fn is_empty(&self) -> bool {
+        self.services.is_empty() && self.permissions.is_empty() && self.routes.is_empty()
+    }
+}
+
+impl Catalog {
+    /// What changes when `after` replaces this catalog.
+    pub fn diff(&self, after: &Catalog) -> CatalogDiff {
+        CatalogDiff {
+            services: PartDiff::of(&self.services, &after.services, |s| s.name.to_string()),
+            permissions: PartDiff::of(&self.permissions, &after.permissions, |e| e.permission.to_string()),
+            routes: PartDiff::of(&self.routes, &after.routes, RouteRule::key),
+        }
+    }
+
+    /// The operator's permissions this catalog has and `after` does not.
+    pub fn removed_by(&self, after: &Catalog) -> Vec<Permission> {
+        self.permissions.iter().map(|e| e.permission.clone()).filter(|p| !after.offers(p)).collect()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -549,6 +647,31 @@ mod tests {
         }
         for bad in ["orders", "/a//b", "/a/../b", "/a/{}", "/a/{x}/{x}", "/a/*/b", "/a%2f"] {
             assert!(PathPattern::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_difference_names_what_was_added_removed_and_changed() {
+        let before = orders(vec![route("GET", "/orders/{id}", "orders.read")]).unwrap();
+        let mut changed = route("GET", "/orders/{id}", "orders.write");
+        changed.customer = CustomerPlace::PathParam("id".to_owned());
+        let after = Catalog::new(vec![service("orders")], vec![entry("orders", "write")], vec![changed]).unwrap();
+        let diff = before.diff(&after);
+        assert_eq!(diff.permissions.removed, ["orders.read"]);
+        assert_eq!(diff.routes.changed, ["GET /orders/{id}"]);
+        assert!(diff.services.is_empty());
+        assert!(before.diff(&before).is_empty());
+        assert_eq!(before.removed_by(&after), [Permission::of("orders", "read").unwrap()]);
+    }
+
+    #[test]
+    fn customer_places_read_back_as_written() {
+        for text in ["header", "path:{customer}"] {
+            assert_eq!(CustomerPlace::parse(text).unwrap().to_string(), text);
+        }
+        assert_eq!(CustomerPlace::parse("path:tenant").unwrap(), CustomerPlace::PathParam("tenant".to_owned()));
+        for bad in ["query", "path:", "path:{a-b}"] {
+            assert!(CustomerPlace::parse(bad).is_err(), "{bad}");
         }
     }
 }

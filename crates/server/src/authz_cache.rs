@@ -160,7 +160,10 @@ impl AuthzCache {
                 }
                 Change::AdminChanged(admin) => dropped += self.drop_standings(|(_, a)| a == admin),
                 Change::CustomerChanged(customer) => dropped += self.drop_standings(|(c, _)| c == customer),
-                Change::KeysChanged | Change::NotificationsPosted(_) | Change::TokenRevoked(_) => {}
+                Change::KeysChanged
+                | Change::NotificationsPosted(_)
+                | Change::TokenRevoked(_)
+                | Change::CatalogChanged => {}
             }
         }
         self.evicted(dropped);

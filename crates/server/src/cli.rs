@@ -32,6 +32,7 @@ use crate::throttle::Policy as ThrottlePolicy;
 use crate::wire::rfc3339;
 use crate::{ops, password};
 
+mod catalog;
 mod failure;
 mod resource_server;
 mod text;
@@ -96,6 +97,9 @@ pub enum Command {
     /// Resource servers: services that introspect tokens at /oauth2/introspect (docs/introspection.md).
     #[command(subcommand)]
     ResourceServer(resource_server::ResourceServerCommand),
+    /// The permission catalog: the operator's services, permissions and route rules (docs/catalog.md).
+    #[command(subcommand)]
+    Catalog(catalog::CatalogCommand),
     /// Measure the token endpoint and authorized calls against a baseline, with wrk, on a seeded
     /// store in a scratch directory (run from a release build).
     Bench(crate::bench::BenchArgs),
@@ -892,6 +896,7 @@ impl Command {
             Command::Keys(_) => true,
             Command::Provider(command) => !matches!(command, ProviderCommand::List { .. }),
             Command::ResourceServer(command) => command.writes(),
+            Command::Catalog(command) => command.writes(),
         }
     }
 }
@@ -907,6 +912,7 @@ async fn operate(store: Arc<dyn Store>, place: Place<'_>, command: Command, out:
         Command::ScimToken(command) => scim_token(store.as_ref(), place, command, out).await,
         Command::Provider(command) => provider(store.as_ref(), place, command, out).await,
         Command::ResourceServer(command) => resource_server::run(store.as_ref(), place, command, out).await,
+        Command::Catalog(command) => catalog::run(store.as_ref(), command, out).await,
         Command::Keys(KeysCommand::Rotate { revoke_previous, algorithm }) => {
             let vault = KeyVault::new(&deployment_key(store.as_ref(), place).await?);
             let key = crate::keys::rotate(store.as_ref(), &vault, algorithm, revoke_previous).await.context(

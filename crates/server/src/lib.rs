@@ -3,6 +3,7 @@
 
 pub mod authz_cache;
 pub mod bench;
+pub mod catalog_file;
 pub mod cli;
 pub mod config;
 #[cfg(unix)]

@@ -55,6 +55,8 @@ pub struct Shared {
     pub oidc_http: crate::oidc::http::Client,
     /// The permission catalog: Platform permissions plus the operator's services and route rules.
     catalog: RwLock<Arc<Catalog>>,
+    /// Catalog reloads run one at a time, so an older read cannot land after a newer one.
+    catalog_reload: tokio::sync::Mutex<()>,
 }
 
 /// The signing keys and the tokens verified with them, replaced together: a token verified with
@@ -114,6 +116,7 @@ impl AppState {
             config,
             keys: RwLock::new(Arc::new(keys)),
             catalog: RwLock::new(Arc::new(Catalog::builtin())),
+            catalog_reload: tokio::sync::Mutex::new(()),
             key_reload: tokio::sync::Mutex::new(()),
             revoked: RevokedTokens::default(),
             metrics,
@@ -126,6 +129,9 @@ impl AppState {
         // Read after subscribing: a revocation committed in between arrives through the feed.
         let now = OffsetDateTime::now_utc();
         shared.revoked.load(shared.store.revoked_tokens(now).await?, now);
+        // Also read after subscribing: an apply committed in between arrives as a change.
+        let catalog = shared.store.catalog().await?;
+        shared.replace_catalog(catalog);
         tokio::spawn(flush_last_used(Arc::downgrade(&shared)));
         tokio::spawn(maintain_refusals(Arc::downgrade(&shared)));
         tokio::spawn(crate::retention::prune_periodically(Arc::downgrade(&shared)));
@@ -138,6 +144,7 @@ impl AppState {
     pub async fn catch_up(&self) -> Result<(), StoreError> {
         self.store.catch_up().await?;
         reload_keys(Arc::downgrade(&self.0)).await;
+        reload_catalog(Arc::downgrade(&self.0)).await;
         Ok(())
     }
 
@@ -150,8 +157,7 @@ impl AppState {
     }
 
     pub fn set_catalog(&self, catalog: Catalog) {
-        let mut held = self.catalog.write().unwrap_or_else(std::sync::PoisonError::into_inner);
-        *held = Arc::new(catalog);
+        self.replace_catalog(catalog);
     }
 
     pub fn keys(&self) -> Arc<Keys> {
@@ -244,6 +250,9 @@ impl ChangeListener for Feed {
         if changes.contains(&Change::KeysChanged) {
             tokio::spawn(reload_keys(self.0.clone()));
         }
+        if changes.contains(&Change::CatalogChanged) {
+            tokio::spawn(reload_catalog(self.0.clone()));
+        }
     }
 
     fn delivered(&self, lag: Duration) {
@@ -264,7 +273,25 @@ impl ChangeListener for Feed {
             shared.notifications.clear();
             tokio::spawn(reload_keys(self.0.clone()));
             tokio::spawn(reload_revoked(self.0.clone()));
+            tokio::spawn(reload_catalog(self.0.clone()));
         }
+    }
+}
+
+impl Shared {
+    fn replace_catalog(&self, catalog: Catalog) {
+        let mut held = self.catalog.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+        *held = Arc::new(catalog);
+    }
+}
+
+/// Reads the catalog the operator applied last (on this node or another) and decides with it from now.
+async fn reload_catalog(shared: Weak<Shared>) {
+    let Some(shared) = shared.upgrade() else { return };
+    let _one_at_a_time = shared.catalog_reload.lock().await;
+    match shared.store.catalog().await {
+        Ok(catalog) => shared.replace_catalog(catalog),
+        Err(error) => tracing::warn!(%error, "reloading the permission catalog failed; keeping the current one"),
     }
 }
 

@@ -26,6 +26,8 @@ pub enum Change {
     /// A token was revoked (RFC 7009), named by its `jti`. It travels in the client column, the
     /// one that names what a change is about.
     TokenRevoked(String),
+    /// The operator applied a new permission catalog: every node reloads it.
+    CatalogChanged,
 }
 
 impl Change {
@@ -40,6 +42,7 @@ impl Change {
             Change::KeysChanged => "keys",
             Change::NotificationsPosted(_) => "notifications",
             Change::TokenRevoked(_) => "revoked",
+            Change::CatalogChanged => "catalog",
         }
     }
 
@@ -51,7 +54,7 @@ impl Change {
             Change::MembershipChanged(customer, admin) => (Some(customer.to_string()), Some(admin.to_string()), None),
             Change::AdminChanged(admin) => (None, Some(admin.to_string()), None),
             Change::CustomerChanged(customer) => (Some(customer.to_string()), None, None),
-            Change::KeysChanged => (None, None, None),
+            Change::KeysChanged | Change::CatalogChanged => (None, None, None),
             Change::NotificationsPosted(customer) => (Some(customer.to_string()), None, None),
             Change::TokenRevoked(jti) => (None, None, Some(jti.clone())),
         }
@@ -75,6 +78,7 @@ impl Change {
             "keys" => Some(Change::KeysChanged),
             "notifications" => customer().map(Change::NotificationsPosted),
             "revoked" => client.map(|jti| Change::TokenRevoked(jti.to_owned())),
+            "catalog" => Some(Change::CatalogChanged),
             _ => None,
         }
     }

@@ -33,8 +33,9 @@ pub use changes::{Change, ChangeListener};
 pub use copy::copy_sqlite_to_postgres;
 pub use error::{StoreError, StoreResult};
 pub use model::{
-    ClientGrant, DisabledOwner, ExpiringSecret, Invitation, InvitationTerms, LogQuery, LogRecord, LogView, Member,
-    Membership, Notification, Pending, PendingSignIn, PoolUse, ScimFilter, ScimUser, ScimUserWrite, Session,
+    CatalogApplied, ClientGrant, DisabledOwner, ExpiringSecret, Invitation, InvitationTerms, LogQuery, LogRecord,
+    LogView, Member, Membership, Notification, Pending, PendingSignIn, PoolUse, ScimFilter, ScimUser, ScimUserWrite,
+    Session, Stripped,
 };
 pub use postgres::PostgresStore;
 pub use scratch::{create_scratch_database, drop_scratch_database, sibling_database_url};
@@ -397,4 +398,20 @@ pub trait Store: Send + Sync + 'static {
     /// False when there is no resource server named `name`.
     async fn delete_resource_server(&self, name: &str) -> StoreResult<bool>;
     // --- end of resource servers ---
+
+    // --- The permission catalog (issue 10) ---
+    /// The operator's catalog as last applied; `Catalog::builtin()` before the first apply.
+    async fn catalog(&self) -> StoreResult<trustgate_core::catalog::Catalog>;
+    /// Replaces the stored catalog with `catalog` in one transaction and announces
+    /// `Change::CatalogChanged`; writes nothing when it is already the stored one. Removing a
+    /// permission that a membership, invitation or service principal holds is refused (`Conflict`,
+    /// naming it and its holders) unless `force`, which strips it from them in the same
+    /// transaction, logging each change to its customer's system log with `actor`.
+    async fn apply_catalog(
+        &self,
+        catalog: &trustgate_core::catalog::Catalog,
+        force: bool,
+        actor: &Actor,
+    ) -> StoreResult<CatalogApplied>;
+    // --- end of the permission catalog ---
 }

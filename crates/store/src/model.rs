@@ -223,3 +223,22 @@ pub struct DisabledOwner {
     pub admin: Admin,
     pub active_clients: u64,
 }
+
+/// What `Store::apply_catalog` did (issue 10).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CatalogApplied {
+    /// The catalog the applied one replaced (the same one when nothing changed).
+    pub before: trustgate_core::catalog::Catalog,
+    /// Memberships and service principals that held a removed permission and lost it (`--force`).
+    pub stripped: Vec<Stripped>,
+}
+
+/// One holder that lost permissions the applied catalog removed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stripped {
+    pub customer: CustomerId,
+    /// `administrator`, `invitation` or `servicePrincipal`, and its id.
+    pub holder: (&'static str, String),
+    pub before: trustgate_core::access::Access,
+    pub after: trustgate_core::access::Access,
+}

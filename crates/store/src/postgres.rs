@@ -68,6 +68,12 @@ impl PostgresStore {
         Ok(self.pool.begin().await?)
     }
 
+    /// Serialises catalog applies: each reads the stored catalog it replaces.
+    async fn lock_catalog(tx: &mut Tx) -> StoreResult<()> {
+        sqlx::query("LOCK TABLE catalog_services IN EXCLUSIVE MODE").execute(&mut **tx).await?;
+        Ok(())
+    }
+
     /// Serialises changes to one customer's memberships: under READ COMMITTED, two removals
     /// could otherwise each see the other Full administrator and leave none.
     async fn lock_customer(tx: &mut Tx, customer: &CustomerId) -> StoreResult<()> {
@@ -283,6 +289,7 @@ mod tests {
             Change::KeysChanged,
             Change::NotificationsPosted(CustomerId::generate()),
             Change::TokenRevoked("Jti-_0".to_owned()),
+            Change::CatalogChanged,
         ];
         let payload = changes.iter().map(encode).collect::<Vec<_>>().join(";");
         assert_eq!(decode(&payload), Some(changes.clone()));

@@ -29,6 +29,51 @@ fn corrupt(what: &str) -> StoreError {
     StoreError::Internal(format!("a stored {what} is invalid"))
 }
 
+// ---- The permission catalog (issue 10): rows as stored, in the operator's order ----
+pub(crate) type CatalogServiceRow = (String, String, Option<String>);
+pub(crate) type CatalogPermissionRow = (String, String, String, Option<String>);
+pub(crate) type CatalogRouteRow = (String, String, String, String);
+
+/// Rebuilds the catalog from its rows, with every check `Catalog::new` makes.
+pub(crate) fn catalog(
+    services: Vec<CatalogServiceRow>,
+    permissions: Vec<CatalogPermissionRow>,
+    routes: Vec<CatalogRouteRow>,
+) -> StoreResult<trustgate_core::catalog::Catalog> {
+    use trustgate_core::access::{Permission, PolicyName};
+    use trustgate_core::catalog::{
+        Catalog, CustomerPlace, MethodRule, PathPattern, PermissionEntry, RouteRule, Service,
+    };
+    let services = services
+        .into_iter()
+        .map(|(name, display_name, description)| {
+            Ok(Service { name: PolicyName::parse("service", &name)?, display_name, description })
+        })
+        .collect::<StoreResult<Vec<_>>>()?;
+    let permissions = permissions
+        .into_iter()
+        .map(|(service, name, display_name, description)| {
+            Ok(PermissionEntry { permission: Permission::of(&service, &name)?, display_name, description })
+        })
+        .collect::<StoreResult<Vec<_>>>()?;
+    let routes = routes
+        .into_iter()
+        .map(|(method, path, permission, customer)| {
+            Ok(RouteRule {
+                method: MethodRule::parse(&method)?,
+                pattern: PathPattern::parse(&path)?,
+                permission: Permission::parse(&permission)?,
+                customer: CustomerPlace::parse(&customer)?,
+            })
+        })
+        .collect::<StoreResult<Vec<_>>>()?;
+    Catalog::new(services, permissions, routes).map_err(|_| corrupt("permission catalog"))
+}
+pub(crate) fn corrupt_id(what: &str) -> StoreError {
+    corrupt(&format!("{what} id"))
+}
+// ---- end of the permission catalog ----
+
 pub(crate) type CustomerRow = (String, String, String, i64);
 pub(crate) fn customer((id, name, policy, created_at): CustomerRow) -> StoreResult<Customer> {
     Ok(Customer {
@@ -926,6 +971,148 @@ macro_rules! store_impl {
                 _ => Ok(()),
             }
         }
+
+        // --- The permission catalog (issue 10) ---
+        async fn read_catalog(tx: &mut Tx) -> StoreResult<trustgate_core::catalog::Catalog> {
+            let services: Vec<sql::CatalogServiceRow> =
+                sqlx::query_as("SELECT name, display_name, description FROM catalog_services ORDER BY ordinal")
+                    .fetch_all(&mut **tx)
+                    .await?;
+            let permissions: Vec<sql::CatalogPermissionRow> = sqlx::query_as(
+                "SELECT service, name, display_name, description FROM catalog_permissions ORDER BY ordinal",
+            )
+            .fetch_all(&mut **tx)
+            .await?;
+            let routes: Vec<sql::CatalogRouteRow> =
+                sqlx::query_as("SELECT method, path, permission, customer FROM catalog_routes ORDER BY ordinal")
+                    .fetch_all(&mut **tx)
+                    .await?;
+            sql::catalog(services, permissions, routes)
+        }
+
+        /// Takes the `removed` permissions away from every membership (accepted or pending) and
+        /// service principal holding them, or refuses when any does and `force` is not given.
+        async fn strip_removed(
+            tx: &mut Tx,
+            removed: &[trustgate_core::access::Permission],
+            force: bool,
+            actor: &Actor,
+            now: OffsetDateTime,
+        ) -> StoreResult<(Vec<crate::model::Stripped>, Vec<Change>)> {
+            let mut stripped = Vec::new();
+            let mut changes = Vec::new();
+            if removed.is_empty() {
+                return Ok((stripped, changes));
+            }
+            let without = |access: &Access| match access {
+                Access::Custom(set) if removed.iter().any(|p| set.contains(p)) => {
+                    Some(Access::Custom(removed.iter().fold(set.clone(), |kept, p| kept.without(p))))
+                }
+                _ => None,
+            };
+            let members: Vec<(String, String)> = sqlx::query_as(
+                "SELECT customer_id, admin_id FROM memberships WHERE access_type = 'Custom' AND permissions <> '' \
+                 ORDER BY customer_id, admin_id",
+            )
+            .fetch_all(&mut **tx)
+            .await?;
+            for (customer, admin) in members {
+                let customer = CustomerId::parse(&customer).map_err(|_| sql::corrupt_id("customer"))?;
+                let admin = AdminId::parse(&admin).map_err(|_| sql::corrupt_id("administrator"))?;
+                let Some(member) = load_member(tx, &customer, admin).await? else { continue };
+                let Some(after) = without(&member.access) else { continue };
+                let holder = if member.pending.is_some() { "invitation" } else { "administrator" };
+                stripped.push(crate::model::Stripped {
+                    customer,
+                    holder: (holder, admin.to_string()),
+                    before: member.access.clone(),
+                    after,
+                });
+            }
+            let principals: Vec<sql::ClientRow> = sqlx::query_as(concat!(
+                "SELECT ",
+                sql::client_columns!(),
+                " FROM api_clients k WHERE k.owner_id IS NULL AND k.access_type = 'Custom' AND k.permissions <> '' ORDER BY k.id"
+            ))
+            .fetch_all(&mut **tx)
+            .await?;
+            let mut principal_of = std::collections::HashMap::new();
+            for row in principals {
+                let principal = sql::client(row)?;
+                let ClientKind::ServicePrincipal { access } = &principal.kind else { continue };
+                let Some(after) = without(access) else { continue };
+                stripped.push(crate::model::Stripped {
+                    customer: principal.customer_id.clone(),
+                    holder: ("servicePrincipal", principal.id.to_string()),
+                    before: access.clone(),
+                    after,
+                });
+                principal_of.insert(principal.id.to_string(), principal);
+            }
+            if stripped.is_empty() {
+                return Ok((stripped, changes));
+            }
+            if !force {
+                let held: Vec<String> = removed
+                    .iter()
+                    .map(|p| {
+                        let holders: Vec<_> = stripped
+                            .iter()
+                            .filter(|s| matches!(&s.before, Access::Custom(set) if set.contains(p)))
+                            .collect();
+                        let mut customers: Vec<_> = holders.iter().map(|s| &s.customer).collect();
+                        customers.sort();
+                        customers.dedup();
+                        (p, holders.len(), customers.len())
+                    })
+                    .filter(|(_, holders, _)| *holders > 0)
+                    .map(|(p, holders, customers)| {
+                        format!("{p} is held by {holders} holder(s) in {customers} customer(s)")
+                    })
+                    .collect();
+                return Err(StoreError::Conflict(format!(
+                    "the catalog removes permissions that are still held: {}",
+                    held.join("; ")
+                )));
+            }
+            for change in &stripped {
+                let (access_type, permissions) = sql::access_columns(&change.after);
+                if change.holder.0 == "servicePrincipal" {
+                    let Some(principal) = principal_of.get(&change.holder.1) else { continue };
+                    sqlx::query("UPDATE api_clients SET access_type = $1, permissions = $2 WHERE id = $3")
+                        .bind(access_type)
+                        .bind(permissions)
+                        .bind(principal.id.to_string())
+                        .execute(&mut **tx)
+                        .await?;
+                    insert_log(tx, &event::principal_access_changed(principal, &change.before, &change.after, now, actor))
+                        .await?;
+                    changes.push(Change::ClientChanged(principal.id));
+                } else {
+                    let admin = AdminId::parse(&change.holder.1).map_err(|_| sql::corrupt_id("administrator"))?;
+                    let Some(member) = load_member(tx, &change.customer, admin).await? else { continue };
+                    sqlx::query(
+                        "UPDATE memberships SET access_type = $1, permissions = $2, updated_at = $3 \
+                         WHERE customer_id = $4 AND admin_id = $5",
+                    )
+                    .bind(access_type)
+                    .bind(permissions)
+                    .bind(ms(now))
+                    .bind(change.customer.as_str())
+                    .bind(admin.to_string())
+                    .execute(&mut **tx)
+                    .await?;
+                    insert_log(
+                        tx,
+                        &event::access_changed(&change.customer, &member.admin, &change.before, &change.after, now, actor),
+                    )
+                    .await?;
+                    changes.push(Change::MembershipChanged(change.customer.clone(), admin));
+                }
+            }
+            Ok((stripped, changes))
+        }
+        // --- end of the permission catalog ---
 
         impl $store {
             async fn commit(&self, tx: Tx, changes: &[Change]) -> StoreResult<()> {
@@ -2767,6 +2954,71 @@ macro_rules! store_impl {
                 Ok(deleted > 0)
             }
             // --- end of resource servers ---
+
+            // --- The permission catalog (issue 10) ---
+            async fn catalog(&self) -> StoreResult<trustgate_core::catalog::Catalog> {
+                let mut tx = self.pool.begin().await?;
+                read_catalog(&mut tx).await
+            }
+
+            async fn apply_catalog(
+                &self,
+                catalog: &trustgate_core::catalog::Catalog,
+                force: bool,
+                actor: &Actor,
+            ) -> StoreResult<crate::model::CatalogApplied> {
+                let mut tx = self.write_tx().await?;
+                <$store>::lock_catalog(&mut tx).await?;
+                let before = read_catalog(&mut tx).await?;
+                if before == *catalog {
+                    return Ok(crate::model::CatalogApplied { before, stripped: Vec::new() });
+                }
+                let now = OffsetDateTime::now_utc();
+                let removed = before.removed_by(catalog);
+                let (stripped, mut changes) = strip_removed(&mut tx, &removed, force, actor, now).await?;
+                for delete in ["DELETE FROM catalog_services", "DELETE FROM catalog_permissions", "DELETE FROM catalog_routes"] {
+                    sqlx::query(delete).execute(&mut *tx).await?;
+                }
+                for (i, service) in catalog.services().iter().enumerate() {
+                    sqlx::query("INSERT INTO catalog_services (ordinal, name, display_name, description) VALUES ($1, $2, $3, $4)")
+                        .bind(i64::try_from(i).unwrap_or(i64::MAX))
+                        .bind(service.name.as_str())
+                        .bind(&service.display_name)
+                        .bind(service.description.as_deref())
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                for (i, entry) in catalog.declared().iter().enumerate() {
+                    let trustgate_core::access::Permission::Service { service, name } = &entry.permission else {
+                        continue;
+                    };
+                    sqlx::query(
+                        "INSERT INTO catalog_permissions (ordinal, service, name, display_name, description) VALUES ($1, $2, $3, $4, $5)",
+                    )
+                    .bind(i64::try_from(i).unwrap_or(i64::MAX))
+                    .bind(service.as_str())
+                    .bind(name.as_str())
+                    .bind(&entry.display_name)
+                    .bind(entry.description.as_deref())
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                for (i, rule) in catalog.routes().iter().enumerate() {
+                    sqlx::query("INSERT INTO catalog_routes (ordinal, method, path, permission, customer) VALUES ($1, $2, $3, $4, $5)")
+                        .bind(i64::try_from(i).unwrap_or(i64::MAX))
+                        .bind(rule.method.to_string())
+                        .bind(rule.pattern.to_string())
+                        .bind(rule.permission.to_string())
+                        .bind(rule.customer.to_string())
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                changes.push(Change::CatalogChanged);
+                insert_changes(&mut tx, &changes, now).await?;
+                self.commit(tx, &changes).await?;
+                Ok(crate::model::CatalogApplied { before, stripped })
+            }
+            // --- end of the permission catalog ---
         }
     };
 }

@@ -80,6 +80,11 @@ impl SqliteStore {
         Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
     }
 
+    /// `BEGIN IMMEDIATE` already serialises catalog applies.
+    async fn lock_catalog(_tx: &mut Tx) -> StoreResult<()> {
+        Ok(())
+    }
+
     /// `BEGIN IMMEDIATE` already serialises every write.
     async fn lock_customer(_tx: &mut Tx, _customer: &CustomerId) -> StoreResult<()> {
         Ok(())

@@ -454,6 +454,24 @@ impl TestApp {
         serde_json::from_slice(&output.stdout).expect("JSON output")
     }
 
+    /// Applies a permission catalog file (issue 10) the way an operator does: `trustgate catalog
+    /// apply` on this node's store, with this node answering on its control socket so the CLI's
+    /// catch-up reaches it before the command returns. Returns the command's JSON.
+    pub async fn apply_catalog(&self, toml: &str) -> Value {
+        self.catalog_command(toml, &[]).await
+    }
+
+    /// `trustgate catalog apply FILE` with `extra` options (`--dry-run`, `--force`).
+    pub async fn catalog_command(&self, toml: &str, extra: &[&str]) -> Value {
+        let file = self.dir.path().join(format!("catalog-{}.toml", &random_token()[..8]));
+        std::fs::write(&file, toml).expect("write the catalog file");
+        let _socket =
+            trustgate_server::control::ControlSocket::open(self.dir.path(), self.state.clone()).await.expect("socket");
+        let mut args = vec!["catalog", "apply", file.to_str().expect("a UTF-8 path")];
+        args.extend_from_slice(extra);
+        self.cli(&args).await
+    }
+
     /// System-log records of `customer`, read through the store.
     pub async fn log_types(&self, customer: &CustomerId) -> Vec<String> {
         self.log(customer).await.into_iter().map(|r| r.event_type).collect()

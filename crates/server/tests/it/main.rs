@@ -44,6 +44,7 @@ mod sqlite {
     mod administrators;
     mod caches;
     mod calls;
+    mod catalog;
     mod federation;
     mod introspection;
     mod invitations;
@@ -79,6 +80,7 @@ mod postgres {
     mod administrators;
     mod caches;
     mod calls;
+    mod catalog;
     mod federation;
     mod introspection;
     mod invitations;

@@ -51,6 +51,17 @@ fn permissions(body: &Value) -> Vec<&str> {
     body["permissions"].as_array().expect("permissions").iter().map(|p| p.as_str().expect("a string")).collect()
 }
 
+const ORDERS: &str = r#"
+[[service]]
+name = "orders"
+display_name = "Orders"
+
+[[permission]]
+service = "orders"
+name = "read"
+display_name = "Read orders"
+"#;
+
 const INACTIVE: fn() -> Value = || json!({ "active": false });
 
 #[tokio::test]
@@ -79,14 +90,15 @@ async fn an_active_token_is_described_with_its_client_customer_owner_and_permiss
     assert_eq!(body["access_type"], json!("Custom"));
     assert_eq!(permissions(&body), ["notifications"]);
 
-    // Full access: every permission the catalog offers.
+    // Full access: every permission the catalog offers, the operator's included.
+    app.apply_catalog(ORDERS).await;
     let full_owner = app.admin(&customer, Access::Full).await;
     let full = app.token(&app.client(&customer, &full_owner).await).await;
     let body = introspect(&app, &server, &full).await;
     assert_eq!(body["access_type"], json!("Full"));
     let offered: Vec<String> = app.state.catalog().entries().map(|e| e.permission.to_string()).collect();
     assert_eq!(permissions(&body), offered);
-    assert!(offered.contains(&"administrators".to_owned()));
+    assert!(offered.contains(&"administrators".to_owned()) && offered.contains(&"orders.read".to_owned()));
 
     // The credentials may come in the form too.
     let response = introspect_in_form(&app, &server.id, &server.secret, &token).await;

@@ -1,0 +1,117 @@
+//! The permission catalog (issue 10): `trustgate catalog apply`, its storage, and every node
+//! deciding with the catalog applied last.
+
+use trustgate_core::access::Permission;
+use trustgate_core::event::Actor;
+use trustgate_store::Store;
+
+use super::app;
+use crate::harness::custom;
+
+pub const ORDERS: &str = r#"
+[[service]]
+name = "orders"
+display_name = "Orders"
+description = "Orders API"
+
+[[permission]]
+service = "orders"
+name = "read"
+display_name = "Read orders"
+
+[[permission]]
+service = "orders"
+name = "write"
+display_name = "Change orders"
+
+[[route]]
+method = "GET"
+path = "/orders/{id}"
+permission = "orders.read"
+
+[[route]]
+method = "POST"
+path = "/c/{customer}/orders"
+permission = "orders.write"
+customer = "path:{customer}"
+"#;
+
+#[tokio::test]
+async fn an_applied_catalog_is_what_the_server_decides_with_at_once() {
+    let Some(app) = app().await else { return };
+    assert!(!app.state.catalog().offers(&Permission::parse("orders.read").unwrap()));
+    let applied = app.apply_catalog(ORDERS).await;
+    assert_eq!(applied["changed"], true, "{applied}");
+    assert_eq!(applied["permissions"]["added"], serde_json::json!(["orders.read", "orders.write"]));
+    let catalog = app.state.catalog();
+    assert!(catalog.offers(&Permission::parse("orders.write").unwrap()));
+    let matched = catalog.match_request("POST", "/c/acme/orders").expect("a rule");
+    assert_eq!(matched.path_customer.as_deref(), Some("acme"));
+    assert_eq!(app.store.catalog().await.unwrap(), *catalog);
+}
+
+#[tokio::test]
+async fn applying_the_same_file_twice_changes_nothing_and_says_so() {
+    let Some(app) = app().await else { return };
+    app.apply_catalog(ORDERS).await;
+    let again = app.apply_catalog(ORDERS).await;
+    assert_eq!(again["changed"], false, "{again}");
+    for part in ["services", "permissions", "routes"] {
+        for what in ["added", "removed", "changed"] {
+            assert_eq!(again[part][what], serde_json::json!([]), "{part}.{what}: {again}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_dry_run_prints_the_difference_and_writes_nothing() {
+    let Some(app) = app().await else { return };
+    app.apply_catalog(ORDERS).await;
+    let renamed = ORDERS
+        .replace("display_name = \"Change orders\"", "display_name = \"Write orders\"")
+        .replace("[[route]]\nmethod = \"GET\"\npath = \"/orders/{id}\"\npermission = \"orders.read\"\n", "");
+    let dry = app.catalog_command(&renamed, &["--dry-run"]).await;
+    assert_eq!(dry["dryRun"], true);
+    assert_eq!(dry["permissions"]["changed"], serde_json::json!(["orders.write"]), "{dry}");
+    assert_eq!(dry["routes"]["removed"], serde_json::json!(["GET /orders/{id}"]), "{dry}");
+    assert_eq!(app.state.catalog().routes().len(), 2, "a dry run changed the catalog");
+    assert_eq!(app.store.catalog().await.unwrap().routes().len(), 2, "a dry run wrote the catalog");
+    let applied = app.apply_catalog(&renamed).await;
+    assert_eq!(applied["routes"]["removed"], serde_json::json!(["GET /orders/{id}"]), "{applied}");
+    assert_eq!(app.state.catalog().routes().len(), 1);
+}
+
+/// ORDERS without `orders.read` (and the route that needs it).
+const WRITE_ONLY: &str = r#"
+[[service]]
+name = "orders"
+display_name = "Orders"
+
+[[permission]]
+service = "orders"
+name = "write"
+display_name = "Change orders"
+"#;
+
+#[tokio::test]
+async fn removing_a_held_permission_is_refused_unless_forced_which_takes_it_from_its_holders() {
+    let Some(app) = app().await else { return };
+    app.apply_catalog(ORDERS).await;
+    let customer = app.customer().await;
+    let read = Permission::parse("orders.read").unwrap();
+    let admin = app.admin(&customer, custom(&[read.clone(), Permission::NOTIFICATIONS])).await;
+
+    let catalog = trustgate_server::catalog_file::parse(WRITE_ONLY).unwrap();
+    let refused = app.store.apply_catalog(&catalog, false, &Actor::System).await.unwrap_err();
+    assert!(refused.to_string().contains("orders.read is held by 1 holder(s) in 1 customer(s)"), "{refused}");
+    assert!(app.store.catalog().await.unwrap().offers(&read), "a refused apply wrote the catalog");
+
+    let forced = app.catalog_command(WRITE_ONLY, &["--force"]).await;
+    assert_eq!(forced["stripped"].as_array().map(Vec::len), Some(1), "{forced}");
+    let member = app.store.member(&customer, admin.id).await.unwrap().expect("still a member");
+    assert_eq!(member.access, custom(&[Permission::NOTIFICATIONS]));
+    assert!(!app.state.catalog().offers(&read));
+    let logged = app.log_of(&customer, "delegatedadministration:administrator/update").await;
+    assert_eq!(logged.len(), 1, "one record for the one holder");
+    assert_eq!(logged[0].actor_type, "System");
+}
