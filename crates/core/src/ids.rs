@@ -68,6 +68,11 @@ uuid_id!(
     ScimTokenId,
     "tokenId"
 );
+uuid_id!(
+    /// A resource server of the deployment (issue #10): the `client_id` it introspects tokens with.
+    ResourceServerId,
+    "resourceServerId"
+);
 
 /// The Administrators API names administrators and service principals alike by a UUID `userId`:
 /// a principal's is its client id.

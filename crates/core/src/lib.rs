@@ -14,6 +14,7 @@ pub mod federation;
 pub mod ids;
 pub mod lifecycle;
 pub mod provisioning;
+pub mod resource_server;
 pub mod rights;
 pub mod secret;
 pub mod token;

@@ -34,6 +34,7 @@ use crate::{ops, password};
 
 mod catalog;
 mod failure;
+mod resource_server;
 mod text;
 
 use failure::{given, Failure};
@@ -93,6 +94,9 @@ pub enum Command {
     /// Customers' OpenID Connect providers, through which their administrators sign in to the console.
     #[command(subcommand)]
     Provider(ProviderCommand),
+    /// Resource servers: services that introspect tokens at /oauth2/introspect (docs/introspection.md).
+    #[command(subcommand)]
+    ResourceServer(resource_server::ResourceServerCommand),
     /// The permission catalog: the operator's services, permissions and route rules (docs/catalog.md).
     #[command(subcommand)]
     Catalog(catalog::CatalogCommand),
@@ -901,6 +905,7 @@ impl Command {
             Command::Principal(command) => !matches!(command, PrincipalCommand::List { .. }),
             Command::Keys(_) => true,
             Command::Provider(command) => !matches!(command, ProviderCommand::List { .. }),
+            Command::ResourceServer(command) => command.writes(),
             Command::Catalog(command) => command.writes(),
         }
     }
@@ -916,6 +921,7 @@ async fn operate(store: Arc<dyn Store>, place: Place<'_>, command: Command, out:
         Command::Principal(command) => principal(store.as_ref(), place, command, out).await,
         Command::ScimToken(command) => scim_token(store.as_ref(), place, command, out).await,
         Command::Provider(command) => provider(store.as_ref(), place, command, out).await,
+        Command::ResourceServer(command) => resource_server::run(store.as_ref(), place, command, out).await,
         Command::Catalog(command) => catalog::run(store.as_ref(), command, out).await,
         Command::Keys(KeysCommand::Rotate { revoke_previous, algorithm }) => {
             let vault = KeyVault::new(&deployment_key(store.as_ref(), place).await?);

@@ -110,6 +110,7 @@ impl AppState {
             throttles: Throttles {
                 clients: Throttle::new(config.client_throttle, config.throttle_capacity),
                 sign_ins: Throttle::new(config.sign_in_throttle, config.throttle_capacity),
+                resource_servers: Throttle::new(config.client_throttle, config.throttle_capacity),
             },
             refusals: RefusalLog::new(config.refusal_window, config.throttle_capacity),
             config,
@@ -343,6 +344,7 @@ async fn maintain_refusals(shared: Weak<Shared>) {
         if ticks.is_multiple_of(SWEEP_EVERY_TICKS) {
             shared.throttles.clients.sweep();
             shared.throttles.sign_ins.sweep();
+            shared.throttles.resource_servers.sweep();
         }
     }
 }

@@ -19,7 +19,7 @@ use governor::clock::DefaultClock;
 use governor::state::keyed::HashMapStateStore;
 use governor::{Quota, RateLimiter};
 use trustgate_core::admin::Email;
-use trustgate_core::ids::ClientId;
+use trustgate_core::ids::{ClientId, ResourceServerId};
 
 use crate::state::AppState;
 
@@ -131,6 +131,9 @@ pub struct Throttles {
     pub clients: Throttle<ClientId>,
     /// Failed sign-ins, per e-mail (known or not, so a 429 reveals nothing) and source address.
     pub sign_ins: Throttle<(Email, Option<IpAddr>)>,
+    /// Failed resource-server secrets at the introspection endpoint, per resource server, under
+    /// the clients' policy.
+    pub resource_servers: Throttle<ResourceServerId>,
 }
 
 /// Where a request came from: the peer address of its connection or, when that peer is a trusted

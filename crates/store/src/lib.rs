@@ -379,6 +379,34 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<Option<Admin>>;
     // --- end of OpenID Connect sign-in ---
 
+    // --- Resource servers (issue #10): deployment-level credentials for token introspection.
+    // Read on every introspection rather than cached, so a deletion or rotation holds at once on
+    // every node without a change on the feed.
+
+    /// Stores a resource server with the verifier of its secret; `Conflict` when the name is taken.
+    async fn create_resource_server(
+        &self,
+        server: &trustgate_core::resource_server::ResourceServer,
+        verifier: &trustgate_core::secret::SecretVerifier,
+    ) -> StoreResult<()>;
+    /// Every resource server, by name.
+    async fn resource_servers(&self) -> StoreResult<Vec<trustgate_core::resource_server::ResourceServer>>;
+    /// The resource server `id` with the verifier of its secret.
+    async fn resource_server(
+        &self,
+        id: trustgate_core::ids::ResourceServerId,
+    ) -> StoreResult<Option<(trustgate_core::resource_server::ResourceServer, trustgate_core::secret::SecretVerifier)>>;
+    /// Replaces the secret of the resource server named `name` (the previous one stops working);
+    /// `None` when there is no such resource server.
+    async fn rotate_resource_server(
+        &self,
+        name: &str,
+        verifier: &trustgate_core::secret::SecretVerifier,
+    ) -> StoreResult<Option<trustgate_core::resource_server::ResourceServer>>;
+    /// False when there is no resource server named `name`.
+    async fn delete_resource_server(&self, name: &str) -> StoreResult<bool>;
+    // --- end of resource servers ---
+
     // --- The permission catalog (issue 10) ---
     /// The operator's catalog as last applied; `Catalog::builtin()` before the first apply.
     async fn catalog(&self) -> StoreResult<trustgate_core::catalog::Catalog>;

@@ -356,6 +356,19 @@ pub(crate) fn scim_token(
     })
 }
 
+pub(crate) type ResourceServerRow = (String, String, Vec<u8>, i64);
+
+pub(crate) fn resource_server(
+    (id, name, verifier, created_at): ResourceServerRow,
+) -> StoreResult<(trustgate_core::resource_server::ResourceServer, SecretVerifier)> {
+    let server = trustgate_core::resource_server::ResourceServer {
+        id: trustgate_core::ids::ResourceServerId::parse(&id)?,
+        name,
+        created_at: from_ms(created_at),
+    };
+    Ok((server, SecretVerifier::from_stored(&verifier).ok_or_else(|| corrupt("resource server verifier"))?))
+}
+
 pub(crate) type ProviderRow = (String, String, String, String, String, Vec<u8>, String, i64);
 
 pub(crate) fn identity_provider(
@@ -2873,6 +2886,84 @@ macro_rules! store_impl {
                 Ok(member.map(|m| m.admin))
             }
             // --- end of OpenID Connect sign-in ---
+
+            // --- Resource servers (issue #10) ---
+            async fn create_resource_server(
+                &self,
+                server: &trustgate_core::resource_server::ResourceServer,
+                verifier: &trustgate_core::secret::SecretVerifier,
+            ) -> StoreResult<()> {
+                let mut tx = self.write_tx().await?;
+                let inserted = sqlx::query(
+                    "INSERT INTO resource_servers (id, name, verifier, created_at) VALUES ($1, $2, $3, $4) \
+                     ON CONFLICT DO NOTHING",
+                )
+                .bind(server.id.to_string())
+                .bind(&server.name)
+                .bind(verifier.as_bytes().to_vec())
+                .bind(ms(server.created_at))
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                if inserted == 0 {
+                    return Err(StoreError::Conflict(format!("a resource server named {} already exists", server.name)));
+                }
+                self.commit(tx, &[]).await
+            }
+
+            async fn resource_servers(&self) -> StoreResult<Vec<trustgate_core::resource_server::ResourceServer>> {
+                sqlx::query_as::<_, sql::ResourceServerRow>(
+                    "SELECT id, name, verifier, created_at FROM resource_servers ORDER BY name",
+                )
+                .fetch_all(&self.pool)
+                .await?
+                .into_iter()
+                .map(|row| sql::resource_server(row).map(|(server, _)| server))
+                .collect()
+            }
+
+            async fn resource_server(
+                &self,
+                id: trustgate_core::ids::ResourceServerId,
+            ) -> StoreResult<Option<(trustgate_core::resource_server::ResourceServer, trustgate_core::secret::SecretVerifier)>> {
+                sqlx::query_as::<_, sql::ResourceServerRow>(
+                    "SELECT id, name, verifier, created_at FROM resource_servers WHERE id = $1",
+                )
+                .bind(id.to_string())
+                .fetch_optional(&self.pool)
+                .await?
+                .map(sql::resource_server)
+                .transpose()
+            }
+
+            async fn rotate_resource_server(
+                &self,
+                name: &str,
+                verifier: &trustgate_core::secret::SecretVerifier,
+            ) -> StoreResult<Option<trustgate_core::resource_server::ResourceServer>> {
+                let mut tx = self.write_tx().await?;
+                let row = sqlx::query_as::<_, sql::ResourceServerRow>(
+                    "UPDATE resource_servers SET verifier = $1 WHERE name = $2 RETURNING id, name, verifier, created_at",
+                )
+                .bind(verifier.as_bytes().to_vec())
+                .bind(name)
+                .fetch_optional(&mut *tx)
+                .await?;
+                self.commit(tx, &[]).await?;
+                row.map(|row| sql::resource_server(row).map(|(server, _)| server)).transpose()
+            }
+
+            async fn delete_resource_server(&self, name: &str) -> StoreResult<bool> {
+                let mut tx = self.write_tx().await?;
+                let deleted = sqlx::query("DELETE FROM resource_servers WHERE name = $1")
+                    .bind(name)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                self.commit(tx, &[]).await?;
+                Ok(deleted > 0)
+            }
+            // --- end of resource servers ---
 
             // --- The permission catalog (issue 10) ---
             async fn catalog(&self) -> StoreResult<trustgate_core::catalog::Catalog> {

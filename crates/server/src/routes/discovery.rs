@@ -1,6 +1,6 @@
 //! Authorization server metadata (RFC 8414) and OpenID Provider metadata (OpenID Connect
 //! Discovery 1.0): where a standard OAuth library finds the token endpoint, the keys and the
-//! revocation endpoint, given only the issuer URL.
+//! revocation and introspection endpoints, given only the issuer URL.
 
 use axum::extract::State;
 use axum::Json;
@@ -14,6 +14,7 @@ const TOKEN_PATH: &str = "/cctrustoauth2/root/tokens/clients";
 /// Published under these paths; the handlers' `utoipa::path` attributes name the same ones.
 const JWKS_PATH: &str = "/.well-known/jwks.json";
 const REVOCATION_PATH: &str = "/oauth2/revoke";
+const INTROSPECTION_PATH: &str = "/oauth2/introspect";
 
 /// RFC 8414 §3.
 #[utoipa::path(
@@ -54,6 +55,9 @@ fn metadata(state: &AppState) -> Json<Value> {
         "token_endpoint_auth_methods_supported": auth_methods,
         "token_endpoint_auth_signing_alg_values_supported": algorithms,
         "revocation_endpoint_auth_methods_supported": auth_methods,
+        // RFC 7662: resource servers (not clients) authenticate here, in the same two ways.
+        "introspection_endpoint": format!("{issuer}{INTROSPECTION_PATH}"),
+        "introspection_endpoint_auth_methods_supported": auth_methods,
         // Required by both specifications, though no flow here uses an authorization endpoint:
         // the list is empty rather than promise a response type nothing answers.
         "response_types_supported": [],

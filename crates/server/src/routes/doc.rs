@@ -152,6 +152,8 @@ described!(
         ("token_endpoint", string("The client-credentials token endpoint").into()),
         ("jwks_uri", string("The keys that verify tokens").into()),
         ("revocation_endpoint", string("RFC 7009 token revocation").into()),
+        ("introspection_endpoint", string("RFC 7662 token introspection, for resource servers").into()),
+        ("introspection_endpoint_auth_methods_supported", strings("`client_secret_basic`, `client_secret_post`").into()),
         ("grant_types_supported", strings("Always `client_credentials`").into()),
         ("token_endpoint_auth_methods_supported", strings("`client_secret_basic`, `client_secret_post`").into()),
         ("response_types_supported", strings("Empty: there is no authorization endpoint").into()),
@@ -168,4 +170,38 @@ described!(
     .property("token_type_hint", string("Accepted and ignored: only access tokens exist"))
     .property("client_id", string("The client id, unless sent as HTTP Basic"))
     .property("client_secret", string("The client secret, unless sent as HTTP Basic"))
+);
+
+described!(
+    /// RFC 7662 §2.1: the token to introspect, and the resource server's credentials in the body
+    /// or as HTTP Basic.
+    IntrospectionForm => object("A token introspection request", [
+        ("token", string("The access token to introspect").into()),
+    ])
+    .property("token_type_hint", string("Accepted and ignored: only access tokens exist"))
+    .property("client_id", string("The resource server's id, unless sent as HTTP Basic"))
+    .property("client_secret", string("The resource server's secret, unless sent as HTTP Basic"))
+);
+
+described!(
+    /// RFC 7662 §2.2. An inactive token (malformed, forged, expired, revoked, of a deleted client,
+    /// an owner removed or suspended) is `{"active": false}` and nothing else.
+    IntrospectionResponse => object("Whether the token is active now, and what it may do", [
+        ("active", ObjectBuilder::new().schema_type(Type::Boolean).description(Some("Whether the token is active now")).into()),
+    ])
+    .property("client_id", string("The API client the token was issued to"))
+    .property("sub", string("The token's subject: the client id"))
+    .property("token_type", string("Always `Bearer`"))
+    .property("exp", ObjectBuilder::new().schema_type(Type::Integer).description(Some("Expiry, seconds since the epoch")))
+    .property("iat", ObjectBuilder::new().schema_type(Type::Integer).description(Some("Issue time, seconds since the epoch")))
+    .property("iss", string("The issuer"))
+    .property("aud", string("The audience"))
+    .property("jti", string("The token's id"))
+    .property("customer_id", string("The client's customer"))
+    .property("principal", object("Whose rights the client acts with", [
+        ("id", string("The owner's administrator id, or the service principal's id").into()),
+        ("kind", string("`administrator` or `service_principal`").enum_values(Some(["administrator", "service_principal"])).into()),
+    ]))
+    .property("permissions", strings("The client's effective permissions now, as `orders.read` or a Platform one (`notifications`)"))
+    .property("access_type", string("`Full` or `Custom`").enum_values(Some(["Full", "Custom"])))
 );

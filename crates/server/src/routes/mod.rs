@@ -6,6 +6,7 @@ mod administrators;
 mod discovery;
 mod doc;
 mod identity_providers;
+mod introspection;
 mod manage;
 mod meta;
 pub(crate) mod notifications;
@@ -35,6 +36,7 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(discovery::authorization_server))
         .routes(routes!(discovery::openid_configuration))
         .routes(routes!(revocation::revoke))
+        .routes(routes!(introspection::introspect))
         .routes(routes!(notifications::list, notifications::create))
         .routes(routes!(notifications::list_in_path, notifications::create_in_path))
         .routes(routes!(administrators::list))

@@ -47,6 +47,7 @@ mod sqlite {
     mod catalog;
     mod catalog_access;
     mod federation;
+    mod introspection;
     mod invitations;
     mod keys;
     mod lifecycle;
@@ -83,6 +84,7 @@ mod postgres {
     mod catalog;
     mod catalog_access;
     mod federation;
+    mod introspection;
     mod invitations;
     mod keys;
     mod lifecycle;

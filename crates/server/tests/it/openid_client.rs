@@ -1,6 +1,7 @@
 //! A standard OAuth library, unchanged, against a live server: npm `openid-client` (pinned in
 //! `js/package.json`, installed by `npm ci` in `.ci/run`) discovers Trustgate from its issuer URL
-//! and obtains tokens with the secret in the body and with HTTP Basic, and revokes one.
+//! and obtains tokens with the secret in the body and with HTTP Basic, and revokes one; as a
+//! resource server, it introspects a token (RFC 7662).
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -63,5 +64,38 @@ async fn openid_client_discovers_the_server_gets_tokens_with_post_and_basic_and_
         let token = result["access_token"].as_str().unwrap();
         let expected = if result["revoked"] == true { StatusCode::UNAUTHORIZED } else { StatusCode::OK };
         assert_eq!(app.get("/notifications/items", token, &customer).await.0, expected, "{}", result["method"]);
+    }
+}
+
+#[tokio::test]
+async fn openid_client_as_a_resource_server_introspects_a_token_with_post_and_basic() {
+    let Some(dir) = js_dir() else { return };
+    let app = TestApp::spawn_on(Backend::Sqlite).await.expect("a SQLite node");
+    let customer = app.customer().await;
+    let owner = app.admin(&customer, Access::Full).await;
+    let client = app.client(&customer, &owner).await;
+    let token = app.token(&client).await;
+    let server = app.cli(&["resource-server", "create", "--name", "orders"]).await;
+
+    let field = |key: &str| server[key].as_str().expect(key).to_owned();
+    let args = [app.url.clone(), field("id"), field("secret"), token];
+    let output = tokio::task::spawn_blocking(move || {
+        Command::new("node").arg("introspect.mjs").args(&args).current_dir(dir).output()
+    })
+    .await
+    .unwrap()
+    .expect("run node");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "openid-client failed:\n{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
+
+    let results: Vec<Value> = stdout.lines().map(|line| serde_json::from_str(line).expect("a JSON line")).collect();
+    let methods: Vec<&str> = results.iter().map(|r| r["method"].as_str().unwrap()).collect();
+    assert_eq!(methods, ["client_secret_post", "client_secret_basic"]);
+    for result in &results {
+        assert_eq!(result["introspection_endpoint"], app.url("/oauth2/introspect"));
+        let introspection = &result["introspection"];
+        assert_eq!(introspection["active"], true, "{}", result["method"]);
+        assert_eq!(introspection["client_id"], client.id.to_string());
+        assert_eq!(introspection["customer_id"], customer.as_str());
     }
 }

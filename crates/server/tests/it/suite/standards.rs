@@ -57,6 +57,8 @@ async fn both_discovery_documents_name_the_issuer_and_where_its_endpoints_are() 
         let methods = json!(["client_secret_basic", "client_secret_post"]);
         assert_eq!(doc["token_endpoint_auth_methods_supported"], methods);
         assert_eq!(doc["revocation_endpoint_auth_methods_supported"], methods);
+        assert_eq!(doc["introspection_endpoint"], json!(app.url("/oauth2/introspect")));
+        assert_eq!(doc["introspection_endpoint_auth_methods_supported"], methods);
         assert!(doc["response_types_supported"].is_array(), "OpenID Connect Discovery requires the field");
         assert_eq!(doc["subject_types_supported"], json!(["public"]));
         let jwks: Value = app.http.get(doc["jwks_uri"].as_str().unwrap()).send().await.unwrap().json().await.unwrap();
