@@ -15,6 +15,7 @@ mod browser;
 mod cli;
 mod console;
 mod files;
+mod gateway;
 mod limits;
 mod mail;
 mod migrations;
@@ -45,6 +46,7 @@ mod sqlite {
     mod caches;
     mod calls;
     mod federation;
+    mod gateway;
     mod invitations;
     mod keys;
     mod lifecycle;
@@ -79,6 +81,7 @@ mod postgres {
     mod caches;
     mod calls;
     mod federation;
+    mod gateway;
     mod invitations;
     mod keys;
     mod lifecycle;
