@@ -69,7 +69,12 @@ pub async fn authorize(State(state): State<AppState>, headers: HeaderMap) -> Res
         (status = 403, description = "Not allowed, or no rule matches", body = crate::error::GatewayError),
     )
 )]
-pub async fn envoy(State(state): State<AppState>, method: Method, uri: Uri, headers: HeaderMap) -> Result<Response, ApiError> {
+pub async fn envoy(
+    State(state): State<AppState>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
     let original = uri.path_and_query().map_or(uri.path(), |p| p.as_str());
     let original = original.strip_prefix(ENVOY_PREFIX).unwrap_or(original);
     decide(&state, &headers, method.as_str(), original).await

@@ -39,7 +39,12 @@ pub fn orders_catalog() -> Catalog {
         vec![
             route("GET", "/orders/*", "orders.read", CustomerPlace::Header),
             route("POST", "/orders", "orders.write", CustomerPlace::Header),
-            route("GET", "/customers/{customer}/orders", "orders.read", CustomerPlace::PathParam("customer".to_owned())),
+            route(
+                "GET",
+                "/customers/{customer}/orders",
+                "orders.read",
+                CustomerPlace::PathParam("customer".to_owned()),
+            ),
         ],
     )
     .unwrap()
@@ -174,7 +179,11 @@ pub fn nginx_gateway(listen: &str, trustgate: &str, upstream: &str) -> String {
 
 /// A whole nginx.conf for a test: everything nginx writes stays in `dir`.
 fn nginx_config(dir: &Path, listen: u16, trustgate: u16, upstream: u16) -> String {
-    let gateway = nginx_gateway(&format!("127.0.0.1:{listen}"), &format!("127.0.0.1:{trustgate}"), &format!("127.0.0.1:{upstream}"));
+    let gateway = nginx_gateway(
+        &format!("127.0.0.1:{listen}"),
+        &format!("127.0.0.1:{trustgate}"),
+        &format!("127.0.0.1:{upstream}"),
+    );
     let dir = dir.display();
     format!(
         r#"worker_processes 1;
@@ -213,7 +222,11 @@ pub fn caddy_gateway(site: &str, trustgate: &str, upstream: &str) -> String {
 
 /// A whole Caddyfile for a test: no admin endpoint, no certificates, storage in `dir`.
 fn caddy_config(dir: &Path, listen: u16, trustgate: u16, upstream: u16) -> String {
-    let site = caddy_gateway(&format!("http://127.0.0.1:{listen}"), &format!("127.0.0.1:{trustgate}"), &format!("127.0.0.1:{upstream}"));
+    let site = caddy_gateway(
+        &format!("http://127.0.0.1:{listen}"),
+        &format!("127.0.0.1:{trustgate}"),
+        &format!("127.0.0.1:{upstream}"),
+    );
     let dir = dir.display();
     format!(
         r#"{{
@@ -294,9 +307,8 @@ async fn walk(app: &TestApp, proxy: &Proxy, upstream: &Upstream) {
     let seen = upstream.take();
     assert_eq!(seen.len(), 1, "{seen:?}");
     assert_eq!(seen[0].uri, "/orders/42?full=1");
-    let header = |name: &str| -> Vec<&str> {
-        seen[0].headers.get_all(name).iter().map(|v| v.to_str().unwrap()).collect()
-    };
+    let header =
+        |name: &str| -> Vec<&str> { seen[0].headers.get_all(name).iter().map(|v| v.to_str().unwrap()).collect() };
     assert_eq!(header("x-trustgate-client-id"), [client.id.to_string()], "one value, Trustgate's");
     assert_eq!(header("x-trustgate-customer-id"), [customer.to_string()]);
     assert_eq!(header("x-trustgate-principal"), [owner.id.to_string()], "the owner a secure client acts for");
