@@ -4,14 +4,16 @@
 //! standing from the authorization cache → effective rights → the route's permission.
 
 use std::marker::PhantomData;
+use std::sync::Arc;
 
 use axum::extract::{FromRequestParts, RawPathParams};
 use axum::http::request::Parts;
 use axum::http::HeaderMap;
 use trustgate_core::access::{Permission, Platform};
 use trustgate_core::event::Actor;
-use trustgate_core::ids::CustomerId;
+use trustgate_core::ids::{AdminId, ClientId, CustomerId};
 use trustgate_core::rights::{self, PrincipalKind};
+use trustgate_core::token::Claims;
 
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -60,20 +62,44 @@ impl<N: Needs> FromRequestParts<AppState> for Authorized<N> {
     }
 }
 
-/// The authorization path, in a span naming the permission, the client and the customer (never
-/// the token).
+/// The authorization path of a built-in route: the token, then the customer it names, then [`check`].
+async fn authorize<N: Needs>(parts: &mut Parts, state: &AppState) -> Result<Authorized<N>, ApiError> {
+    let claims = verified_claims(state, &parts.headers)?;
+    let customer = requested_customer(parts).await?;
+    let caller = check(state, &claims, customer, &N::PERMISSION).await?;
+    Ok(Authorized { actor: caller.actor, customer_id: caller.customer_id, needs: PhantomData })
+}
+
+/// The verified claims of the request's bearer token; 401 when it is missing, malformed, forged,
+/// expired or revoked.
+pub fn verified_claims(state: &AppState, headers: &HeaderMap) -> Result<Arc<Claims>, ApiError> {
+    let token = bearer_token(headers)?;
+    state.verify_token(token).ok_or_else(ApiError::invalid_credentials)
+}
+
+/// A client a call was allowed for, and who it acts as.
+pub struct Caller {
+    pub actor: Actor,
+    pub client_id: ClientId,
+    pub customer_id: CustomerId,
+    /// The owning administrator of a secure client; none for a service principal, which acts as itself.
+    pub owner: Option<AdminId>,
+}
+
+/// The one live check every protected call goes through, built-in route or gateway decision:
+/// the token's customer, the client's and owner's standing now (R4–R6), then `permission`.
+/// In a span naming the permission, the client and the customer (never the token).
 #[tracing::instrument(
     name = "authorize",
     skip_all,
-    fields(permission = ?N::PERMISSION, client_id = tracing::field::Empty, customer = tracing::field::Empty)
+    fields(permission = %permission, client_id = %claims.sub, customer = %claims.customer_id)
 )]
-async fn authorize<N: Needs>(parts: &mut Parts, state: &AppState) -> Result<Authorized<N>, ApiError> {
-    let token = bearer_token(&parts.headers)?;
-    let claims = state.verify_token(token).ok_or_else(ApiError::invalid_credentials)?;
-    let span = tracing::Span::current();
-    span.record("client_id", tracing::field::display(claims.sub));
-    span.record("customer", tracing::field::display(&claims.customer_id));
-    let customer = requested_customer(parts).await?;
+pub async fn check(
+    state: &AppState,
+    claims: &Claims,
+    customer: CustomerId,
+    permission: &Permission,
+) -> Result<Caller, ApiError> {
     if customer != claims.customer_id {
         return Err(ApiError::Forbidden("the token was issued for another customer".to_owned()));
     }
@@ -91,10 +117,10 @@ async fn authorize<N: Needs>(parts: &mut Parts, state: &AppState) -> Result<Auth
         }
     }
     let access = rights::effective_access(PrincipalKind::ApiClient, &client.standing)?;
-    if !access.allows(&N::PERMISSION) {
-        return Err(rights::Denied::Missing(N::PERMISSION).into());
+    if !access.allows(permission) {
+        return Err(rights::Denied::Missing(permission.clone()).into());
     }
-    Ok(Authorized { actor: Actor::of_client(facts), customer_id: customer, needs: PhantomData })
+    Ok(Caller { actor: Actor::of_client(facts), client_id: facts.id, customer_id: customer, owner: facts.owner() })
 }
 
 /// `CwsAuth Bearer=<token>` (scheme and key in any case, spaces after `=` tolerated, other
@@ -124,7 +150,12 @@ async fn requested_customer(parts: &mut Parts) -> Result<CustomerId, ApiError> {
             return Ok(CustomerId::parse(value)?);
         }
     }
-    let header = ["citrix-customerid", "customer"].into_iter().find_map(|name| parts.headers.get(name));
+    customer_header(&parts.headers)
+}
+
+/// The customer named by `Citrix-CustomerId` (or `Customer`, as Monitor OData callers send).
+pub fn customer_header(headers: &HeaderMap) -> Result<CustomerId, ApiError> {
+    let header = ["citrix-customerid", "customer"].into_iter().find_map(|name| headers.get(name));
     let Some(value) = header else {
         return Err(trustgate_core::ValidationError::missing("Citrix-CustomerId").into());
     };

@@ -57,6 +57,10 @@ pub struct BenchArgs {
     /// rotation on the running server (repeat the option; default: all three).
     #[arg(long = "algorithm", default_values_t = Algorithm::ALL)]
     pub algorithms: Vec<Algorithm>,
+    /// Also measure the gateway decision endpoint (`/gateway/authorize`, as nginx's `auth_request`
+    /// asks it) with the hot set's tokens, next to the authorized call.
+    #[arg(long)]
+    pub gateway: bool,
     /// Also run everything on PostgreSQL; the URL of a database to create scratch databases from.
     #[arg(long, env = "TRUSTGATE_BENCH_POSTGRES_URL")]
     pub postgres: Option<String>,
@@ -204,6 +208,23 @@ local i = math.random(#calls)
 request = function()
   i = i % #calls + 1
   return wrk.format("GET", "/notifications/items", calls[i])
+end
+"#;
+
+/// The decision endpoint asked as nginx's `auth_request` does, for the call of [`CALL_SCRIPT`].
+/// Only a catalog rule for the path lets it decide on the owner's rights; without one it answers
+/// 403 (closed by default), which the table's non-2xx column shows.
+const GATEWAY_SCRIPT: &str = r#"
+local calls = {}
+for line in io.lines(os.getenv("TG_BENCH_TOKENS")) do
+  local customer, token = line:match("([^ ]+) ([^ ]+)")
+  calls[#calls + 1] = {["Authorization"] = "CwsAuth Bearer=" .. token, ["Citrix-CustomerId"] = customer,
+    ["X-Original-Method"] = "GET", ["X-Original-URI"] = "/notifications/items"}
+end
+local i = math.random(#calls)
+request = function()
+  i = i % #calls + 1
+  return wrk.format("GET", "/gateway/authorize", calls[i])
 end
 "#;
 
@@ -661,6 +682,11 @@ async fn measure(
     push("unknown client id: a new random id each request (all refused)".to_owned(), conns, run, floor, hits);
     let (run, hits) = with_hit_ratios(&server.metrics, || wrk(&url, "/", &call_lua, conns, secs, &env)).await?;
     push("authorized call, hot set (2,000 tokens): GET /notifications/items".to_owned(), conns, run, floor, hits);
+    if args.gateway {
+        let gateway_lua = write("gateway.lua", format!("{GATEWAY_SCRIPT}{DONE_HOOK}"))?;
+        let (run, hits) = with_hit_ratios(&server.metrics, || wrk(&url, "/", &gateway_lua, conns, secs, &env)).await?;
+        push("gateway decision, hot set (2,000 tokens): nginx auth_request form".to_owned(), conns, run, floor, hits);
+    }
     eprintln!("[{label}] fetching a token for each of the {} clients", args.clients);
     let fetching = Instant::now();
     let all_tokens = scratch.join("all-tokens.txt");

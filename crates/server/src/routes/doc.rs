@@ -18,6 +18,7 @@ use utoipa::{Modify, OpenApi, ToSchema};
             `X-CSRF-Token` header on every call that changes something. Errors use the Citrix gateway \
             shape; the token endpoints answer as RFC 6749 §5.2 and as the legacy trust service."
     ),
+    paths(super::gateway::envoy),
     modifiers(&SecuritySchemes),
     security(("CwsAuth" = []), ("Bearer" = [])),
     tags(
@@ -26,6 +27,7 @@ use utoipa::{Modify, OpenApi, ToSchema};
         (name = "administrators", description = "Platform API: Administrators (R5, R6 apply to their API clients)"),
         (name = "systemlog", description = "Platform API: SystemLog"),
         (name = "management", description = "Trustgate's own management API: sign-in and API clients"),
+        (name = "gateway", description = "Forward-auth decisions for nginx, Traefik, Caddy and Envoy, by the catalog's route rules"),
         (name = "meta", description = "Health, readiness and this document"),
     )
 )]

@@ -5,6 +5,7 @@
 mod administrators;
 mod discovery;
 mod doc;
+mod gateway;
 mod identity_providers;
 mod introspection;
 mod manage;
@@ -60,6 +61,9 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(provisioning::disabled_owners))
         .routes(routes!(identity_providers::list, identity_providers::connect))
         .routes(routes!(identity_providers::disconnect))
+        .routes(routes!(gateway::authorize))
+        // Envoy appends any path to the prefix: a catch-all axum serves, documented in `doc::ApiDoc`.
+        .route(gateway::ENVOY_ROUTE, axum::routing::any(gateway::envoy))
         .routes(routes!(meta::health))
         .routes(routes!(meta::ready))
         .routes(routes!(meta::openapi))

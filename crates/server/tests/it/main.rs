@@ -15,6 +15,7 @@ mod browser;
 mod cli;
 mod console;
 mod files;
+mod gateway;
 mod limits;
 mod mail;
 mod migrations;
@@ -47,6 +48,7 @@ mod sqlite {
     mod catalog;
     mod catalog_access;
     mod federation;
+    mod gateway;
     mod introspection;
     mod invitations;
     mod keys;
@@ -84,6 +86,7 @@ mod postgres {
     mod catalog;
     mod catalog_access;
     mod federation;
+    mod gateway;
     mod introspection;
     mod invitations;
     mod keys;

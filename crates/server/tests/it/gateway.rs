@@ -1,0 +1,368 @@
+//! The decision endpoint behind real nginx (`auth_request`) and Caddy (`forward_auth`), started on
+//! ephemeral ports with the configurations docs/gateway.md shows, in front of an upstream owned by
+//! the test that records every request it sees.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use trustgate_core::access::{Access, Permission};
+use trustgate_core::event::Actor;
+
+use crate::harness::{custom, require_all, Backend, TempDir, TestApp};
+
+/// The worked example of docs/gateway.md: an `orders` service with read and write permissions;
+/// reads take the customer from `Citrix-CustomerId`, the per-customer listing from the path.
+pub const ORDERS_CATALOG: &str = r#"
+[[service]]
+name = "orders"
+display_name = "Orders"
+
+[[permission]]
+service = "orders"
+name = "read"
+display_name = "read"
+
+[[permission]]
+service = "orders"
+name = "write"
+display_name = "write"
+
+[[route]]
+method = "GET"
+path = "/orders/*"
+permission = "orders.read"
+
+[[route]]
+method = "POST"
+path = "/orders"
+permission = "orders.write"
+
+[[route]]
+method = "GET"
+path = "/customers/{customer}/orders"
+permission = "orders.read"
+customer = "path:{customer}"
+"#;
+
+pub fn orders(name: &str) -> Permission {
+    Permission::parse(&format!("orders.{name}")).unwrap()
+}
+
+/// What the upstream saw: method, path and query, and every header.
+#[derive(Debug, Clone)]
+struct Seen {
+    uri: String,
+    headers: reqwest::header::HeaderMap,
+}
+
+/// A service behind the proxy that knows nothing of Trustgate and records what reaches it.
+struct Upstream {
+    addr: SocketAddr,
+    seen: Arc<Mutex<Vec<Seen>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Upstream {
+    async fn start() -> Self {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let record = seen.clone();
+        let app = axum::Router::new().fallback(move |request: axum::extract::Request| {
+            let record = record.clone();
+            async move {
+                let headers = request.headers().clone();
+                record.lock().unwrap().push(Seen { uri: request.uri().to_string(), headers });
+                "from the upstream"
+            }
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let task = tokio::spawn(async move {
+            axum::serve(listener, app).await.unwrap();
+        });
+        Self { addr, seen, task }
+    }
+
+    fn take(&self) -> Vec<Seen> {
+        std::mem::take(&mut *self.seen.lock().unwrap())
+    }
+}
+
+impl Drop for Upstream {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// A proxy process, killed when the test ends.
+struct Proxy {
+    url: String,
+    _child: tokio::process::Child,
+}
+
+fn binary(name: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .chain(["/usr/sbin".into(), "/usr/local/sbin".into()])
+        .map(|dir| dir.join(name))
+        .find(|candidate| candidate.is_file())
+}
+
+/// The proxy's binary; `None` (with a note) when it is not installed, a failure in CI.
+fn installed(name: &str) -> Option<PathBuf> {
+    let found = binary(name);
+    if found.is_none() {
+        assert!(!require_all(), "{name} is required (TRUSTGATE_TEST_REQUIRE_ALL=1) but not installed");
+        eprintln!("skipping: {name} is not installed (apt-get install -y nginx caddy)");
+    }
+    found
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn port_of(url: &str) -> u16 {
+    url.rsplit(':').next().unwrap().trim_end_matches('/').parse().unwrap()
+}
+
+/// The part of nginx.conf that docs/gateway.md shows (inside `http { }`), for these addresses.
+pub fn nginx_gateway(listen: &str, trustgate: &str, upstream: &str) -> String {
+    format!(
+        r#"    upstream trustgate {{
+        server {trustgate};
+        keepalive 32;
+    }}
+    upstream orders {{
+        server {upstream};
+        keepalive 32;
+    }}
+    server {{
+        listen {listen};
+
+        location / {{
+            auth_request /_trustgate;
+            auth_request_set $tg_client $upstream_http_x_trustgate_client_id;
+            auth_request_set $tg_customer $upstream_http_x_trustgate_customer_id;
+            auth_request_set $tg_principal $upstream_http_x_trustgate_principal;
+            auth_request_set $tg_permission $upstream_http_x_trustgate_permission;
+            # Overwrites whatever the client sent under these names.
+            proxy_set_header X-Trustgate-Client-Id $tg_client;
+            proxy_set_header X-Trustgate-Customer-Id $tg_customer;
+            proxy_set_header X-Trustgate-Principal $tg_principal;
+            proxy_set_header X-Trustgate-Permission $tg_permission;
+            proxy_set_header Host $host;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_pass http://orders;
+        }}
+
+        location = /_trustgate {{
+            internal;
+            proxy_pass http://trustgate/gateway/authorize;
+            proxy_pass_request_body off;
+            proxy_set_header Content-Length "";
+            proxy_set_header X-Original-Method $request_method;
+            proxy_set_header X-Original-URI $request_uri;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+        }}
+    }}
+"#
+    )
+}
+
+/// A whole nginx.conf for a test: everything nginx writes stays in `dir`.
+fn nginx_config(dir: &Path, listen: u16, trustgate: u16, upstream: u16) -> String {
+    let gateway = nginx_gateway(
+        &format!("127.0.0.1:{listen}"),
+        &format!("127.0.0.1:{trustgate}"),
+        &format!("127.0.0.1:{upstream}"),
+    );
+    let dir = dir.display();
+    format!(
+        r#"worker_processes 1;
+pid {dir}/nginx.pid;
+error_log {dir}/error.log;
+events {{ worker_connections 256; }}
+http {{
+    access_log off;
+    client_body_temp_path {dir}/client_body;
+    proxy_temp_path {dir}/proxy;
+    fastcgi_temp_path {dir}/fastcgi;
+    uwsgi_temp_path {dir}/uwsgi;
+    scgi_temp_path {dir}/scgi;
+{gateway}}}
+"#
+    )
+}
+
+/// The Caddyfile site that docs/gateway.md shows, for these addresses.
+pub fn caddy_gateway(site: &str, trustgate: &str, upstream: &str) -> String {
+    format!(
+        r#"{site} {{
+    route {{
+        # No client-sent identity header survives, whatever its exact name.
+        request_header -X-Trustgate-*
+        forward_auth {trustgate} {{
+            uri /gateway/authorize
+            copy_headers X-Trustgate-Client-Id X-Trustgate-Customer-Id X-Trustgate-Principal X-Trustgate-Permission
+        }}
+        reverse_proxy {upstream}
+    }}
+}}
+"#
+    )
+}
+
+/// A whole Caddyfile for a test: no admin endpoint, no certificates, storage in `dir`.
+fn caddy_config(dir: &Path, listen: u16, trustgate: u16, upstream: u16) -> String {
+    let site = caddy_gateway(
+        &format!("http://127.0.0.1:{listen}"),
+        &format!("127.0.0.1:{trustgate}"),
+        &format!("127.0.0.1:{upstream}"),
+    );
+    let dir = dir.display();
+    format!(
+        r#"{{
+    admin off
+    auto_https off
+    storage file_system {dir}/caddy
+}}
+
+{site}"#
+    )
+}
+
+impl Proxy {
+    async fn nginx(dir: &Path, trustgate: u16, upstream: u16) -> Option<Self> {
+        let nginx = installed("nginx")?;
+        let listen = free_port();
+        let conf = dir.join("nginx.conf");
+        std::fs::write(&conf, nginx_config(dir, listen, trustgate, upstream)).unwrap();
+        let mut command = tokio::process::Command::new(nginx);
+        command.arg("-p").arg(dir).arg("-e").arg(dir.join("error.log")).arg("-c").arg(&conf);
+        command.args(["-g", "daemon off;"]);
+        Some(Self::spawn(command, listen, &dir.join("error.log")).await)
+    }
+
+    async fn caddy(dir: &Path, trustgate: u16, upstream: u16) -> Option<Self> {
+        let caddy = installed("caddy")?;
+        let listen = free_port();
+        let conf = dir.join("Caddyfile");
+        std::fs::write(&conf, caddy_config(dir, listen, trustgate, upstream)).unwrap();
+        let mut command = tokio::process::Command::new(caddy);
+        command.arg("run").arg("--config").arg(&conf).args(["--adapter", "caddyfile"]);
+        command.env("HOME", dir).env("XDG_DATA_HOME", dir).env("XDG_CONFIG_HOME", dir);
+        Some(Self::spawn(command, listen, &dir.join("caddy.log")).await)
+    }
+
+    async fn spawn(mut command: tokio::process::Command, listen: u16, log: &Path) -> Self {
+        let log_file = std::fs::File::create(log.with_extension("out")).unwrap();
+        command.stdout(log_file.try_clone().unwrap()).stderr(log_file).kill_on_drop(true);
+        let mut child = command.spawn().unwrap();
+        for _ in 0..200 {
+            if tokio::net::TcpStream::connect(("127.0.0.1", listen)).await.is_ok() {
+                return Self { url: format!("http://127.0.0.1:{listen}"), _child: child };
+            }
+            if let Ok(Some(status)) = child.try_wait() {
+                let out = std::fs::read_to_string(log.with_extension("out")).unwrap_or_default();
+                let err = std::fs::read_to_string(log).unwrap_or_default();
+                panic!("the proxy exited ({status}) before listening:\n{out}\n{err}");
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("the proxy did not listen on {listen} within 10 s");
+    }
+}
+
+/// Allowed, missing permission, spoofed identity, owner reduced, owner removed — through `proxy`.
+async fn walk(app: &TestApp, proxy: &Proxy, upstream: &Upstream) {
+    let customer = app.customer().await;
+    let boss = app.admin(&customer, Access::Full).await;
+    let owner = app.admin(&customer, custom(&[orders("read")])).await;
+    let client = app.client(&customer, &owner).await;
+    let token = app.token(&client).await;
+    let call = |method: reqwest::Method, path: &str| {
+        app.http
+            .request(method, format!("{}{path}", proxy.url))
+            .header("authorization", format!("CwsAuth Bearer={token}"))
+            .header("citrix-customerid", customer.as_str())
+    };
+
+    // Allowed: the upstream sees the call with who made it, and the client's forgeries are gone.
+    let response = call(reqwest::Method::GET, "/orders/42?full=1")
+        .header("x-trustgate-client-id", "forged")
+        .header("x-trustgate-principal", "forged")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.text().await.unwrap(), "from the upstream");
+    let seen = upstream.take();
+    assert_eq!(seen.len(), 1, "{seen:?}");
+    assert_eq!(seen[0].uri, "/orders/42?full=1");
+    let header =
+        |name: &str| -> Vec<&str> { seen[0].headers.get_all(name).iter().map(|v| v.to_str().unwrap()).collect() };
+    assert_eq!(header("x-trustgate-client-id"), [client.id.to_string()], "one value, Trustgate's");
+    assert_eq!(header("x-trustgate-customer-id"), [customer.to_string()]);
+    assert_eq!(header("x-trustgate-principal"), [owner.id.to_string()], "the owner a secure client acts for");
+    assert_eq!(header("x-trustgate-permission"), ["orders.read"]);
+
+    // Missing permission: refused, and the upstream never hears of it.
+    let response = call(reqwest::Method::POST, "/orders").body("{}").send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    // No rule for the path: closed by default.
+    let response = call(reqwest::Method::GET, "/billing/1").send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    // No token at all.
+    let response = app.http.get(format!("{}/orders/1", proxy.url)).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    assert!(upstream.take().is_empty(), "refused calls never reach the upstream");
+
+    // R5: the owner loses orders.read; the next proxied call with the same token is refused.
+    app.store.set_access(&customer, owner.id, custom(&[orders("write")]), &Actor::System).await.unwrap();
+    let response = call(reqwest::Method::GET, "/orders/42").send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::FORBIDDEN, "reduced at once");
+    let response = call(reqwest::Method::POST, "/orders").send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK, "and what the owner holds now passes");
+    assert_eq!(upstream.take().len(), 1);
+
+    // R6: the owner leaves the customer; the same token no longer authenticates.
+    app.store.remove_member(&customer, owner.id, &Actor::System).await.unwrap();
+    let response = call(reqwest::Method::POST, "/orders").send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    assert!(upstream.take().is_empty());
+    drop(boss);
+}
+
+#[tokio::test]
+async fn behind_nginx_auth_request_calls_pass_by_the_owners_live_rights() {
+    let Some(app) = TestApp::spawn_on(Backend::Sqlite).await else { return };
+    app.apply_catalog(ORDERS_CATALOG).await;
+    let upstream = Upstream::start().await;
+    let dir = TempDir::new();
+    let Some(proxy) = Proxy::nginx(dir.path(), port_of(&app.url), upstream.addr.port()).await else { return };
+    walk(&app, &proxy, &upstream).await;
+}
+
+#[tokio::test]
+async fn behind_caddy_forward_auth_calls_pass_by_the_owners_live_rights() {
+    let Some(app) = TestApp::spawn_on(Backend::Sqlite).await else { return };
+    app.apply_catalog(ORDERS_CATALOG).await;
+    let upstream = Upstream::start().await;
+    let dir = TempDir::new();
+    let Some(proxy) = Proxy::caddy(dir.path(), port_of(&app.url), upstream.addr.port()).await else { return };
+    walk(&app, &proxy, &upstream).await;
+}
+
+#[test]
+fn docs_gateway_md_shows_the_nginx_and_caddy_configurations_these_tests_run() {
+    let docs = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/gateway.md")).unwrap();
+    let nginx = nginx_gateway("80", "trustgate:8080", "orders:9000");
+    assert!(docs.contains(&nginx), "docs/gateway.md must show, inside http {{ }}:\n{nginx}");
+    let caddy = caddy_gateway("orders.example.com", "trustgate:8080", "orders:9000");
+    assert!(docs.contains(&caddy), "docs/gateway.md must show:\n{caddy}");
+}

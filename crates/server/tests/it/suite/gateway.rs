@@ -1,0 +1,196 @@
+//! The gateway decision endpoint at HTTP level, as each proxy asks it: nginx (`X-Original-*`),
+//! Traefik and Caddy (`X-Forwarded-*`), Envoy (original path after `/gateway/envoy`).
+
+use reqwest::{Method, RequestBuilder, StatusCode};
+use serde_json::{json, Value};
+use trustgate_core::access::Access;
+use trustgate_core::event::Actor;
+use trustgate_core::ids::{ClientId, CustomerId};
+
+use crate::gateway::{orders, ORDERS_CATALOG};
+use crate::harness::{custom, status_and_json, TestApp, TestClient};
+
+/// How nginx's `auth_request` asks, with the caller's own headers passed along.
+fn nginx(app: &TestApp, token: &str, customer: &CustomerId, method: &str, uri: &str) -> RequestBuilder {
+    app.http
+        .get(app.url("/gateway/authorize"))
+        .header("authorization", format!("CwsAuth Bearer={token}"))
+        .header("citrix-customerid", customer.as_str())
+        .header("x-original-method", method)
+        .header("x-original-uri", uri)
+}
+
+fn identity(response: &reqwest::Response) -> [Option<String>; 4] {
+    ["x-trustgate-client-id", "x-trustgate-customer-id", "x-trustgate-principal", "x-trustgate-permission"]
+        .map(|name| response.headers().get(name).map(|v| v.to_str().unwrap().to_owned()))
+}
+
+async fn denied(request: RequestBuilder) -> (StatusCode, Value) {
+    let response = request.send().await.unwrap();
+    assert_eq!(identity(&response), [None, None, None, None], "a refusal names no one");
+    status_and_json(response).await
+}
+
+#[tokio::test]
+async fn an_allowed_request_answers_200_with_who_calls_under_each_proxys_conventions() {
+    let Some(app) = super::app().await else { return };
+    app.apply_catalog(ORDERS_CATALOG).await;
+    let customer = app.customer().await;
+    let owner = app.admin(&customer, custom(&[orders("read")])).await;
+    let client = app.client(&customer, &owner).await;
+    let token = app.token(&client).await;
+    let expected = [
+        Some(client.id.to_string()),
+        Some(customer.to_string()),
+        Some(owner.id.to_string()),
+        Some("orders.read".to_owned()),
+    ];
+
+    let response = nginx(&app, &token, &customer, "GET", "/orders/42?full=1").send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(identity(&response), expected, "nginx: X-Original-Method and X-Original-URI");
+
+    // Traefik and Caddy name the original request in X-Forwarded-*; Caddy asks with GET.
+    let response = app
+        .http
+        .get(app.url("/gateway/authorize"))
+        .header("authorization", format!("Bearer {token}"))
+        .header("citrix-customerid", customer.as_str())
+        .header("x-forwarded-method", "GET")
+        .header("x-forwarded-uri", "/orders/42")
+        .header("x-forwarded-host", "orders.example.com")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(identity(&response), expected, "Traefik and Caddy: X-Forwarded-Method and X-Forwarded-Uri");
+
+    // Envoy appends the original path to the prefix and keeps the original method.
+    let response = app
+        .http
+        .get(app.url("/gateway/envoy/orders/42?full=1"))
+        .header("authorization", format!("Bearer {token}"))
+        .header("citrix-customerid", customer.as_str())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(identity(&response), expected, "Envoy: the path after /gateway/envoy");
+
+    // A rule may take the customer from the path instead of the header.
+    let path = format!("/customers/{customer}/orders");
+    let response = app
+        .http
+        .post(app.url("/gateway/authorize"))
+        .header("authorization", format!("Bearer {token}"))
+        .header("x-original-method", "GET")
+        .header("x-original-uri", path)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK, "the customer from the path, no header needed");
+}
+
+#[tokio::test]
+async fn a_missing_permission_another_customer_or_no_matching_rule_is_403_closed_by_default() {
+    let Some(app) = super::app().await else { return };
+    app.apply_catalog(ORDERS_CATALOG).await;
+    let (customer, other) = (app.customer().await, app.customer().await);
+    let owner = app.admin(&customer, custom(&[orders("read")])).await;
+    app.join(&other, &owner, Access::Full).await;
+    let token = app.token(&app.client(&customer, &owner).await).await;
+
+    let (status, body) = denied(nginx(&app, &token, &customer, "POST", "/orders")).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "orders.write is not held");
+    assert_eq!(body["type"], "https://errors-api.cloud.com/common/authorization");
+    let (status, _) = denied(nginx(&app, &token, &other, "GET", "/orders/1")).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "the token was issued in another customer");
+    for (method, uri) in [("GET", "/billing/1"), ("DELETE", "/orders/1"), ("GET", "/orders/%2e%2e/admin")] {
+        let (status, body) = denied(nginx(&app, &token, &customer, method, uri)).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{method} {uri}: no rule matches: {body}");
+    }
+    // With no route rules at all, nothing is proxied.
+    app.catalog_command("", &["--force"]).await;
+    let (status, _) = denied(nginx(&app, &token, &customer, "GET", "/orders/1")).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn no_or_a_bad_token_is_401_with_a_challenge_and_a_proxy_that_names_no_request_is_400() {
+    let Some(app) = super::app().await else { return };
+    app.apply_catalog(ORDERS_CATALOG).await;
+    let customer = app.customer().await;
+    for authorization in [None, Some("Bearer not-a-token"), Some("Basic abc")] {
+        let mut request = app
+            .http
+            .get(app.url("/gateway/authorize"))
+            .header("citrix-customerid", customer.as_str())
+            .header("x-original-method", "GET")
+            .header("x-original-uri", "/orders/1");
+        if let Some(value) = authorization {
+            request = request.header("authorization", value);
+        }
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "{authorization:?}");
+        assert_eq!(response.headers()["www-authenticate"], "CwsAuth");
+        let (_, body) = status_and_json(response).await;
+        assert_eq!(body["type"], "https://errors-api.cloud.com/common/authentication");
+    }
+    let owner = app.admin(&customer, Access::Full).await;
+    let token = app.token(&app.client(&customer, &owner).await).await;
+    let response = app
+        .http
+        .get(app.url("/gateway/authorize"))
+        .header("authorization", format!("Bearer {token}"))
+        .header("citrix-customerid", customer.as_str())
+        .send()
+        .await
+        .unwrap();
+    let (status, body) = status_and_json(response).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(body["parameters"], json!([{"name": "name", "value": "X-Original-URI"}]));
+}
+
+#[tokio::test]
+async fn the_owners_live_rights_decide_reduced_is_403_and_removed_is_401() {
+    let Some(app) = super::app().await else { return };
+    app.apply_catalog(ORDERS_CATALOG).await;
+    let customer = app.customer().await;
+    app.admin(&customer, Access::Full).await;
+    let owner = app.admin(&customer, custom(&[orders("read"), orders("write")])).await;
+    let token = app.token(&app.client(&customer, &owner).await).await;
+    let read = || async { nginx(&app, &token, &customer, "GET", "/orders/7").send().await.unwrap().status() };
+    assert_eq!(nginx(&app, &token, &customer, "POST", "/orders").send().await.unwrap().status(), StatusCode::OK);
+    assert_eq!(read().await, StatusCode::OK);
+
+    app.store.set_access(&customer, owner.id, custom(&[orders("write")]), &Actor::System).await.unwrap();
+    assert_eq!(read().await, StatusCode::FORBIDDEN, "R5: the same token is reduced at once");
+    app.store.set_access(&customer, owner.id, Access::Full, &Actor::System).await.unwrap();
+    assert_eq!(read().await, StatusCode::OK, "Full holds every service's permissions");
+
+    app.store.remove_member(&customer, owner.id, &Actor::System).await.unwrap();
+    assert_eq!(read().await, StatusCode::UNAUTHORIZED, "R6: the client is gone with its owner");
+}
+
+#[tokio::test]
+async fn a_service_principal_is_its_own_principal() {
+    let Some(app) = super::app().await else { return };
+    app.apply_catalog(ORDERS_CATALOG).await;
+    let customer = app.customer().await;
+    let admin = app.admin_with_password(&customer, Access::Full).await;
+    let session = app.sign_in(&admin).await;
+    let path = format!("/api/v1/customers/{customer}/service-principals");
+    let body = json!({"name": "orders sync", "accessType": "Full", "policies": []});
+    let (status, created) = app.as_admin(&session, Method::POST, &path, Some(body)).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let principal = TestClient {
+        id: ClientId::parse(created["id"].as_str().unwrap()).unwrap(),
+        secret: created["secret"].as_str().unwrap().to_owned(),
+        customer: customer.clone(),
+    };
+    let token = app.token(&principal).await;
+    let response = nginx(&app, &token, &customer, "GET", "/orders/1").send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let [client, _, who, _] = identity(&response);
+    assert_eq!((client.clone(), who), (Some(principal.id.to_string()), client), "no administrator behind it");
+}
