@@ -165,9 +165,9 @@ customer = "path:{id}"
 
     #[test]
     fn an_overlap_is_refused_naming_the_line_of_its_route() {
-        let error = parse(ORDERS).unwrap_err();
-        assert_eq!(error.line, Some(20), "{error}");
-        assert!(error.to_string().starts_with("line 20: "), "{error}");
+        let error = parse(&ORDERS.replace("customer = \"path:{id}\"\n", "")).unwrap_err();
+        assert_eq!(error.line, Some(16), "{error}");
+        assert!(error.to_string().starts_with("line 16: "), "{error}");
         assert!(error.message.contains("overlaps"), "{error}");
     }
 
@@ -186,7 +186,10 @@ customer = "path:{id}"
         let misspelt = ORDERS.replace("customer = ", "custumer = ");
         let error = parse(&misspelt).unwrap_err();
         assert!(error.message.contains("custumer"), "{error}");
-        assert_eq!(error.line, Some(24), "{error}");
+        assert_eq!(error.line, Some(20), "{error}");
+        let unplaced = parse(ORDERS).unwrap_err();
+        assert!(unplaced.message.contains("{id} is not in the path"), "{unplaced}");
+        assert_eq!(unplaced.line, Some(16), "{unplaced}");
         let bad = ORDERS.replace("name = \"read\"", "name = \"re ad\"");
         assert_eq!(parse(&bad).unwrap_err().line, Some(6));
         let platform = ORDERS.replace("name = \"orders\"", "name = \"Platform\"");
