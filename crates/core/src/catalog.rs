@@ -412,10 +412,7 @@ impl Catalog {
                     ),
                 ))
             }
-            (None, _) => Err(ValidationError::invalid(
-                "policies",
-                format!("the catalog has no permission {name}; offered: {}", self.offered_list()),
-            )),
+            (None, _) => Err(self.unknown(name)),
         }
     }
 
@@ -423,10 +420,16 @@ impl Catalog {
         if self.offers(&permission) {
             Ok(permission)
         } else {
-            Err(ValidationError::invalid(
-                "policies",
-                format!("the catalog has no permission {permission}; offered: {}", self.offered_list()),
-            ))
+            Err(self.unknown(&permission.to_string()))
+        }
+    }
+
+    /// A name outside the catalog is a value outside a closed set: Citrix's `invalidEnum`.
+    fn unknown(&self, name: &str) -> ValidationError {
+        ValidationError {
+            field: "policies",
+            kind: "invalidEnum",
+            detail: format!("the catalog has no permission {name}; offered: {}", self.offered_list()),
         }
     }
 

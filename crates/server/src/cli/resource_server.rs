@@ -27,11 +27,13 @@ pub enum ResourceServerCommand {
     List,
     /// Give a resource server a new secret, printed only now; the previous one stops working at once.
     Rotate {
+        /// The resource server whose secret to replace (the old one stops working at once).
         #[arg(long)]
         name: String,
     },
     /// Delete a resource server: its next introspection is refused, on every node.
     Delete {
+        /// The resource server to delete.
         #[arg(long)]
         name: String,
     },
