@@ -517,7 +517,7 @@ pub fn token_refusals(client: &ApiClient, refusals: &Refusals, at: OffsetDateTim
 }
 
 /// `1 API client`, `2 API clients`: messages count in proper English, never "client(s)".
-fn counted(n: u64, one: &str, many: &str) -> String {
+pub fn counted(n: u64, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
 }
 

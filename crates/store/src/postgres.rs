@@ -43,6 +43,8 @@ pub struct PostgresStore {
     _stop: watch::Sender<()>,
     stopped: watch::Receiver<()>,
     waiting: Waiting,
+    /// Whether the feed is listening now: a `sync:` notification sent before it is lost.
+    listening: watch::Sender<bool>,
 }
 
 impl PostgresStore {
@@ -61,7 +63,14 @@ impl PostgresStore {
             .await?;
         sqlx::migrate!("migrations/postgres").run(&pool).await.map_err(|e| StoreError::Internal(e.to_string()))?;
         let (stop, stopped) = watch::channel(());
-        Ok(Self { pool, listener: ListenerSlot::default(), _stop: stop, stopped, waiting: Waiting::default() })
+        Ok(Self {
+            pool,
+            listener: ListenerSlot::default(),
+            _stop: stop,
+            stopped,
+            waiting: Waiting::default(),
+            listening: watch::Sender::new(false),
+        })
     }
 
     async fn write_tx(&self) -> StoreResult<Tx> {
@@ -71,6 +80,14 @@ impl PostgresStore {
     /// Serialises catalog applies: each reads the stored catalog it replaces.
     async fn lock_catalog(tx: &mut Tx) -> StoreResult<()> {
         sqlx::query("LOCK TABLE catalog_services IN EXCLUSIVE MODE").execute(&mut **tx).await?;
+        Ok(())
+    }
+
+    /// Keeps an apply out until this grant commits, and waits for one under way: ROW SHARE
+    /// conflicts only with the apply's EXCLUSIVE lock, so grants do not wait for each other. Taken
+    /// before any other lock of the transaction, so it cannot deadlock with an apply's updates.
+    async fn share_catalog(tx: &mut Tx) -> StoreResult<()> {
+        sqlx::query("LOCK TABLE catalog_services IN ROW SHARE MODE").execute(&mut **tx).await?;
         Ok(())
     }
 
@@ -104,7 +121,13 @@ impl PostgresStore {
         if let Ok(mut waiting) = self.waiting.lock() {
             waiting.get_or_insert_with(HashMap::new);
         }
-        tokio::spawn(follow_feed(self.pool.clone(), listener, self.stopped.clone(), self.waiting.clone()));
+        tokio::spawn(follow_feed(
+            self.pool.clone(),
+            listener,
+            self.stopped.clone(),
+            self.waiting.clone(),
+            self.listening.clone(),
+        ));
     }
 
     async fn caught_up(&self) -> StoreResult<()> {
@@ -114,6 +137,12 @@ impl PostgresStore {
             Some(Some(waiting)) => waiting.insert(token.clone(), done),
             _ => return Ok(()),
         };
+        // A node just started, or whose feed is reconnecting, would not hear its own notification.
+        let mut listening = self.listening.subscribe();
+        if tokio::time::timeout(SYNC_TIMEOUT, listening.wait_for(|on| *on)).await.is_err() {
+            forget(&self.waiting, &token);
+            return Err(StoreError::Unavailable("the change feed is not listening".to_owned()));
+        }
         let sent = sqlx::query("SELECT pg_notify($1, $2)")
             .bind(CHANNEL)
             .bind(format!("{SYNC_PREFIX}{token}"))
@@ -201,6 +230,7 @@ async fn follow_feed(
     listener: Arc<dyn ChangeListener>,
     mut stopped: watch::Receiver<()>,
     waiting: Waiting,
+    listening: watch::Sender<bool>,
 ) {
     let mut last_prune = OffsetDateTime::now_utc();
     loop {
@@ -225,6 +255,7 @@ async fn follow_feed(
         };
         // Whatever happened before LISTEN took effect may have been missed.
         listener.flush();
+        listening.send_replace(true);
         loop {
             let next = tokio::select! {
                 _ = stopped.changed() => return,
@@ -243,13 +274,17 @@ async fn follow_feed(
                         }
                     }
                 },
-                // The connection dropped and was re-established: notifications may be lost.
+                // The connection dropped: notifications may be lost. Listening again from the top
+                // flushes once more after LISTEN, so nothing committed in the gap is missed.
                 Ok(None) => {
+                    listening.send_replace(false);
                     tracing::warn!("the change feed connection was lost; flushing the authorization cache");
                     listener.lost();
                     listener.flush();
+                    break;
                 }
                 Err(error) => {
+                    listening.send_replace(false);
                     tracing::warn!(%error, "the change feed failed; flushing the authorization cache and reconnecting");
                     listener.lost();
                     listener.flush();

@@ -506,6 +506,26 @@ macro_rules! store_impl {
             <$store>::announce(tx, changes, at).await
         }
 
+        /// A grant names only permissions the stored catalog declares: the node's copy of the
+        /// catalog may be a moment old, and an apply that removed one may have committed since
+        /// (issue #10). Callers take `share_catalog` first, so no apply runs until they commit.
+        async fn ensure_declared(tx: &mut Tx, access: &Access) -> StoreResult<()> {
+            let Access::Custom(set) = access else { return Ok(()) };
+            for permission in set.iter() {
+                let trustgate_core::access::Permission::Service { service, name } = permission else { continue };
+                let declared: Option<(i64,)> =
+                    sqlx::query_as("SELECT ordinal FROM catalog_permissions WHERE service = $1 AND name = $2")
+                        .bind(service.as_str())
+                        .bind(name.as_str())
+                        .fetch_optional(&mut **tx)
+                        .await?;
+                if declared.is_none() {
+                    return Err(StoreError::Conflict(format!("the permission {permission} is no longer in the catalog")));
+                }
+            }
+            Ok(())
+        }
+
         async fn load_member(tx: &mut Tx, customer: &CustomerId, admin: AdminId) -> StoreResult<Option<Member>> {
             sqlx::query_as::<_, sql::MemberRow>(concat!("SELECT ", crate::sql::member_columns!(), " FROM memberships m JOIN admins a ON a.id = m.admin_id ", crate::sql::pending_join!(), " \
                  WHERE m.customer_id = $1 AND m.admin_id = $2"))
@@ -773,6 +793,7 @@ macro_rules! store_impl {
             if exists.is_none() {
                 return Err(StoreError::NotFound("customer"));
             }
+            ensure_declared(tx, &access).await?;
             let now = OffsetDateTime::now_utc();
             let (access_type, permissions) = sql::access_columns(&access);
             let inserted = sqlx::query(
@@ -1067,7 +1088,11 @@ macro_rules! store_impl {
                     })
                     .filter(|(_, holders, _)| *holders > 0)
                     .map(|(p, holders, customers)| {
-                        format!("{p} is held by {holders} holder(s) in {customers} customer(s)")
+                        format!(
+                            "{p} is held by {} in {}",
+                            event::counted(u64::try_from(holders).unwrap_or(u64::MAX), "holder", "holders"),
+                            event::counted(u64::try_from(customers).unwrap_or(u64::MAX), "customer", "customers")
+                        )
                     })
                     .collect();
                 return Err(StoreError::Conflict(format!(
@@ -1320,6 +1345,7 @@ macro_rules! store_impl {
                 actor: &Actor,
             ) -> StoreResult<()> {
                 let mut tx = self.write_tx().await?;
+                <$store>::share_catalog(&mut tx).await?;
                 <$store>::lock_customer(&mut tx, customer).await?;
                 lifecycle::add(&authority(&mut tx, customer, actor).await?, &access)?;
                 let admin = sqlx::query_as::<_, sql::AdminRow>(
@@ -1345,6 +1371,7 @@ macro_rules! store_impl {
                 actor: &Actor,
             ) -> StoreResult<(Member, bool)> {
                 let mut tx = self.write_tx().await?;
+                <$store>::share_catalog(&mut tx).await?;
                 <$store>::lock_customer(&mut tx, customer).await?;
                 lifecycle::add(&authority(&mut tx, customer, actor).await?, &access)?;
                 let identity = Identity::of(candidate.provider, &candidate.email, candidate.external_id.as_deref());
@@ -1461,6 +1488,7 @@ macro_rules! store_impl {
                 actor: &Actor,
             ) -> StoreResult<Access> {
                 let mut tx = self.write_tx().await?;
+                <$store>::share_catalog(&mut tx).await?;
                 <$store>::lock_customer(&mut tx, customer).await?;
                 let authority = authority(&mut tx, customer, actor).await?;
                 let member = load_member(&mut tx, customer, admin).await?.ok_or(StoreError::NotFound("administrator"))?;
@@ -1469,6 +1497,7 @@ macro_rules! store_impl {
                 } else {
                     lifecycle::change_access(&authority, &member.access, &access, full_admins(&mut tx, customer).await?)?;
                 }
+                ensure_declared(&mut tx, &access).await?;
                 let now = OffsetDateTime::now_utc();
                 let (access_type, permissions) = sql::access_columns(&access);
                 sqlx::query(
@@ -1832,6 +1861,7 @@ macro_rules! store_impl {
                 };
                 let customer = &principal.customer_id;
                 let mut tx = self.write_tx().await?;
+                <$store>::share_catalog(&mut tx).await?;
                 <$store>::lock_customer(&mut tx, customer).await?;
                 let exists: Option<(String,)> =
                     sqlx::query_as("SELECT id FROM customers WHERE id = $1").bind(customer.as_str()).fetch_optional(&mut *tx).await?;
@@ -1845,6 +1875,7 @@ macro_rules! store_impl {
                         .await?;
                 let authority = authority(&mut tx, customer, actor).await?;
                 lifecycle::add_principal(&authority, &access, u64::try_from(held).unwrap_or(0), PRINCIPALS_PER_CUSTOMER_MAX)?;
+                ensure_declared(&mut tx, access).await?;
                 let (access_type, permissions) = sql::access_columns(&access);
                 sqlx::query(
                     "INSERT INTO api_clients (id, customer_id, owner_id, name, created_at, last_used_at, \
@@ -1905,6 +1936,7 @@ macro_rules! store_impl {
                 actor: &Actor,
             ) -> StoreResult<Access> {
                 let mut tx = self.write_tx().await?;
+                <$store>::share_catalog(&mut tx).await?;
                 <$store>::lock_customer(&mut tx, customer).await?;
                 let authority = authority(&mut tx, customer, actor).await?;
                 lifecycle::manage_principals(&authority)?;
@@ -1913,6 +1945,7 @@ macro_rules! store_impl {
                     return Err(StoreError::NotFound("service principal"));
                 };
                 lifecycle::set_principal_access(&authority, &access)?;
+                ensure_declared(&mut tx, &access).await?;
                 let (access_type, permissions) = sql::access_columns(&access);
                 sqlx::query("UPDATE api_clients SET access_type = $1, permissions = $2 WHERE id = $3")
                     .bind(access_type)
@@ -2078,6 +2111,7 @@ macro_rules! store_impl {
 
             async fn convert_to_principal(&self, customer: &CustomerId, id: ClientId, actor: &Actor) -> StoreResult<ApiClient> {
                 let mut tx = self.write_tx().await?;
+                <$store>::share_catalog(&mut tx).await?;
                 <$store>::lock_customer(&mut tx, customer).await?;
                 let not_found = || StoreError::NotFound("API client");
                 let client = sqlx::query_as::<_, sql::ClientRow>(concat!("SELECT ", sql::client_columns!(), " FROM api_clients k WHERE k.id = $1 AND k.customer_id = $2 AND k.owner_id IS NOT NULL"))
@@ -2097,6 +2131,7 @@ macro_rules! store_impl {
                 // administrator, the client does not exist.
                 lifecycle::convert(&authority, by_owner).map_err(|_| not_found())?;
                 let access = load_member(&mut tx, customer, owner).await?.ok_or_else(not_found)?.access;
+                ensure_declared(&mut tx, &access).await?;
                 let (access_type, permissions) = sql::access_columns(&access);
                 sqlx::query("UPDATE api_clients SET owner_id = NULL, access_type = $1, permissions = $2 WHERE id = $3")
                     .bind(access_type)

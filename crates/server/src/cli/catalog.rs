@@ -65,7 +65,11 @@ pub async fn run(store: &dyn Store, command: CatalogCommand, out: Output) -> any
                 .collect();
             let mut text = describe(&diff, dry_run);
             if !stripped.is_empty() {
-                text.push_str(&format!("\nTook removed permissions away from {} holder(s).", stripped.len()));
+                let holders = u64::try_from(stripped.len()).unwrap_or(u64::MAX);
+                text.push_str(&format!(
+                    "\nTook removed permissions away from {}.",
+                    trustgate_core::event::counted(holders, "holder", "holders")
+                ));
             }
             out.print(
                 json!({ "changed": !diff.is_empty(), "dryRun": dry_run, "services": part_json(&diff.services),

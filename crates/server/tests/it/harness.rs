@@ -212,6 +212,8 @@ impl TestApp {
             issuer.unwrap_or_else(|| Issuer { url: url.clone(), audience: "https://api.trustgate.test".to_owned() });
         let config = ServerConfig { issuer, ..config };
         let state = AppState::new(store.clone(), server_key.clone(), config).await.expect("state");
+        // The feed flushes every cache once it listens: a test must not race that first flush.
+        state.catch_up().await.expect("the change feed listens");
         let (tx, rx) = oneshot::channel::<()>();
         let served = tokio::spawn(trustgate_server::serve(listener, state.clone(), async {
             let _ = rx.await;
@@ -470,6 +472,23 @@ impl TestApp {
         let mut args = vec!["catalog", "apply", file.to_str().expect("a UTF-8 path")];
         args.extend_from_slice(extra);
         self.cli(&args).await
+    }
+
+    /// Runs `sql` on this node's database behind the server's back: no change is announced, as
+    /// when another node's write has committed but not yet reached this one.
+    pub async fn behind_the_servers_back(&self, sql: &str) {
+        use sqlx::Connection;
+        match self.database_url() {
+            Some(url) => {
+                let mut conn = sqlx::PgConnection::connect(&url).await.expect("connect to PostgreSQL");
+                sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned())).execute(&mut conn).await.expect("run the SQL");
+            }
+            None => {
+                let options = sqlx::sqlite::SqliteConnectOptions::new().filename(self.dir.path().join("trustgate.db"));
+                let mut conn = sqlx::SqliteConnection::connect_with(&options).await.expect("open the SQLite store");
+                sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned())).execute(&mut conn).await.expect("run the SQL");
+            }
+        }
     }
 
     /// System-log records of `customer`, read through the store.

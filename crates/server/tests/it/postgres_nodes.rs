@@ -488,3 +488,49 @@ async fn a_secret_deleted_through_one_node_grants_on_no_other() {
     assert!(refused.is_some(), "node B refuses a secret deleted through node A");
     b.token(&TestClient { secret: second.expose().to_owned(), ..client.clone() }).await;
 }
+
+const ORDERS_READ: &str = r#"
+[[service]]
+name = "orders"
+display_name = "Orders"
+
+[[permission]]
+service = "orders"
+name = "read"
+display_name = "Read orders"
+"#;
+
+/// An apply under way holds the catalog: a grant of a permission it removes waits for it and is
+/// then refused, so no holder can slip in between the apply reading the holders and committing.
+#[tokio::test]
+async fn a_grant_during_an_apply_waits_for_it_and_then_finds_the_permission_gone() {
+    let Some(app) = TestApp::spawn_on(Backend::Postgres).await else { return };
+    app.apply_catalog(ORDERS_READ).await;
+    let customer = app.customer().await;
+    let admin = app.admin(&customer, custom(&[Permission::NOTIFICATIONS])).await;
+    let url = app.database_url().expect("a PostgreSQL node");
+    let mut apply = sqlx::PgConnection::connect(&url).await.expect("connect");
+    let mut under_way = apply.begin().await.expect("begin");
+    sqlx::query("LOCK TABLE catalog_services IN EXCLUSIVE MODE").execute(&mut *under_way).await.expect("lock");
+    sqlx::query("DELETE FROM catalog_permissions WHERE service = 'orders' AND name = 'read'")
+        .execute(&mut *under_way)
+        .await
+        .expect("remove orders.read");
+
+    let store = app.store.clone();
+    let (customer_id, admin_id) = (customer.clone(), admin.id);
+    let grant = tokio::spawn(async move {
+        let read = Permission::parse("orders.read").unwrap();
+        store.set_access(&customer_id, admin_id, custom(&[read]), &Actor::System).await
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!grant.is_finished(), "the grant did not wait for the apply under way");
+    under_way.commit().await.expect("commit the apply");
+    let granted = grant.await.expect("the grant task");
+    assert!(
+        matches!(&granted, Err(trustgate_store::StoreError::Conflict(m)) if m.contains("no longer in the catalog")),
+        "{granted:?}"
+    );
+    let member = app.store.member(&customer, admin.id).await.unwrap().expect("still a member");
+    assert_eq!(member.access, custom(&[Permission::NOTIFICATIONS]));
+}
