@@ -1833,24 +1833,44 @@ macro_rules! store_impl {
             }
 
             async fn touch_clients(&self, uses: &[(ClientId, SecretId, OffsetDateTime)]) -> StoreResult<()> {
-                let mut tx = self.write_tx().await?;
-                for (id, secret, at) in uses {
-                    // Uses of two secrets of one client arrive in any order: the latest stays.
-                    sqlx::query(
-                        "UPDATE api_clients SET last_used_at = $1 WHERE id = $2 AND (last_used_at IS NULL OR last_used_at < $1)",
-                    )
-                    .bind(ms(*at))
-                    .bind(id.to_string())
-                    .execute(&mut *tx)
-                    .await?;
-                    sqlx::query("UPDATE client_secrets SET last_used_at = $1 WHERE client_id = $2 AND id = $3")
-                        .bind(ms(*at))
-                        .bind(id.to_string())
-                        .bind(secret.as_str())
-                        .execute(&mut *tx)
-                        .await?;
+                // A transaction a chunk, a statement a table: after a sweep over many clients the
+                // batch holds tens of thousands of uses, and one transaction of a statement per row
+                // held SQLite's write lock for seconds, starving every other writer.
+                const USES_PER_CHUNK: usize = 500;
+                for chunk in uses.chunks(USES_PER_CHUNK) {
+                    // Uses arrive in any order (two secrets of a client, two nodes): the latest stays.
+                    let mut latest: std::collections::HashMap<ClientId, i64> = std::collections::HashMap::new();
+                    for (id, _, at) in chunk {
+                        let at = ms(*at);
+                        latest.entry(*id).and_modify(|t| *t = (*t).max(at)).or_insert(at);
+                    }
+                    let mut tx = self.write_tx().await?;
+                    // PostgreSQL reads an untyped parameter in VALUES as text: the times are cast.
+                    let mut clients = sqlx::QueryBuilder::<$db>::new("UPDATE api_clients SET last_used_at = u.column2 FROM (");
+                    clients.push_values(&latest, |mut row, (id, at)| {
+                        row.push_bind(id.to_string()).push("CAST(").push_bind_unseparated(*at).push_unseparated(" AS BIGINT)");
+                    });
+                    clients.push(
+                        ") AS u WHERE api_clients.id = u.column1 \
+                         AND (api_clients.last_used_at IS NULL OR api_clients.last_used_at < u.column2)",
+                    );
+                    clients.build().execute(&mut *tx).await?;
+                    let mut secrets = sqlx::QueryBuilder::<$db>::new("UPDATE client_secrets SET last_used_at = u.column3 FROM (");
+                    secrets.push_values(chunk, |mut row, (id, secret, at)| {
+                        row.push_bind(id.to_string())
+                            .push_bind(secret.as_str().to_owned())
+                            .push("CAST(")
+                            .push_bind_unseparated(ms(*at))
+                            .push_unseparated(" AS BIGINT)");
+                    });
+                    secrets.push(
+                        ") AS u WHERE client_secrets.client_id = u.column1 AND client_secrets.id = u.column2 \
+                         AND (client_secrets.last_used_at IS NULL OR client_secrets.last_used_at < u.column3)",
+                    );
+                    secrets.build().execute(&mut *tx).await?;
+                    self.commit(tx, &[]).await?;
                 }
-                self.commit(tx, &[]).await
+                Ok(())
             }
 
             // --- Service principals (issue #11)

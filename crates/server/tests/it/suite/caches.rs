@@ -154,3 +154,61 @@ async fn an_id_probed_as_unknown_gets_a_token_as_soon_as_a_client_is_created_wit
         assert_eq!(status, StatusCode::OK, "{:?} {how} after its id was probed: {body}", client.kind);
     }
 }
+
+/// Uses are written in batches, off the request path: each client keeps its latest use whichever
+/// of its secrets came last in the batch, each secret its own, and a batch larger than one write
+/// chunk is written whole.
+#[tokio::test]
+async fn a_batch_of_uses_keeps_each_clients_and_each_secrets_latest_use() {
+    let Some(app) = super::app().await else { return };
+    let customer = app.customer().await;
+    let owner = app.admin(&customer, Access::Full).await;
+    let created = OffsetDateTime::now_utc().replace_nanosecond(0).unwrap() - time::Duration::hours(1);
+    let rows: Vec<_> = (0..1_200)
+        .map(|_| {
+            let client = ApiClient {
+                id: ClientId::generate(),
+                customer_id: customer.clone(),
+                kind: ClientKind::SecureClient { owner: owner.id },
+                name: "batch".to_owned(),
+                created_at: created,
+                last_used_at: None,
+            };
+            let secret = ClientSecret::generate();
+            let stored = NewSecret {
+                id: secret.id().expect("a new secret names its id"),
+                verifier: app.server_key.verifier(&secret),
+                created_at: created,
+                expires_at: None,
+            };
+            (client, stored)
+        })
+        .collect();
+    app.store.seed_clients(&rows).await.expect("bulk seeding");
+    let first = &rows[0];
+    let second = ClientSecret::generate();
+    let second = NewSecret {
+        id: second.id().expect("a new secret names its id"),
+        verifier: app.server_key.verifier(&second),
+        created_at: created,
+        expires_at: None,
+    };
+    app.store.add_client_secret(&customer, first.0.id, &second, &Actor::System).await.expect("a second secret");
+
+    let (earlier, later) = (created + time::Duration::minutes(10), created + time::Duration::minutes(20));
+    let mut uses: Vec<_> = rows.iter().map(|(client, secret)| (client.id, secret.id.clone(), later)).collect();
+    uses.push((first.0.id, second.id.clone(), earlier));
+    app.store.touch_clients(&uses).await.expect("record the uses");
+    // An older use recorded afterwards (another node's batch) moves nothing back.
+    app.store.touch_clients(&[(first.0.id, second.id.clone(), created)]).await.expect("record an older use");
+
+    let clients = app.store.clients_of(&customer, owner.id).await.expect("the owner's clients");
+    assert_eq!(clients.len(), rows.len());
+    let unrecorded: Vec<_> = clients.iter().filter(|c| c.last_used_at != Some(later)).map(|c| c.id).collect();
+    assert!(unrecorded.is_empty(), "clients without their latest use: {} of {}", unrecorded.len(), clients.len());
+    let secrets = app.store.client_secrets(&customer, first.0.id, &Actor::System).await.expect("the secrets");
+    let used =
+        |id: &trustgate_core::secret::SecretId| secrets.iter().find(|s| &s.id == id).and_then(|s| s.last_used_at);
+    assert_eq!(used(&first.1.id), Some(later));
+    assert_eq!(used(&second.id), Some(earlier), "a secret keeps its own latest use");
+}
