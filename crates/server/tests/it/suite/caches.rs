@@ -196,11 +196,11 @@ async fn a_batch_of_uses_keeps_each_clients_and_each_secrets_latest_use() {
     app.store.add_client_secret(&customer, first.0.id, &second, &Actor::System).await.expect("a second secret");
 
     let (earlier, later) = (created + time::Duration::minutes(10), created + time::Duration::minutes(20));
-    let mut uses: Vec<_> = rows.iter().map(|(client, secret)| (client.id, secret.id.clone(), later)).collect();
-    uses.push((first.0.id, second.id.clone(), earlier));
+    let mut uses: Vec<_> = rows.iter().map(|(client, secret)| (client.id, secret.id, later)).collect();
+    uses.push((first.0.id, second.id, earlier));
     app.store.touch_clients(&uses).await.expect("record the uses");
     // An older use recorded afterwards (another node's batch) moves nothing back.
-    app.store.touch_clients(&[(first.0.id, second.id.clone(), created)]).await.expect("record an older use");
+    app.store.touch_clients(&[(first.0.id, second.id, created)]).await.expect("record an older use");
 
     let clients = app.store.clients_of(&customer, owner.id).await.expect("the owner's clients");
     assert_eq!(clients.len(), rows.len());
