@@ -13,6 +13,7 @@ use crate::state::AppState;
 #[utoipa::path(
     get,
     path = "/api/v1/catalog",
+    operation_id = "get_catalog",
     tag = "management",
     security(("Session" = [])),
     responses(
