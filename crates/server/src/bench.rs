@@ -211,9 +211,8 @@ request = function()
 end
 "#;
 
-/// The decision endpoint asked as nginx's `auth_request` does, for the call of [`CALL_SCRIPT`].
-/// Only a catalog rule for the path lets it decide on the owner's rights; without one it answers
-/// 403 (closed by default), which the table's non-2xx column shows.
+/// The decision endpoint asked as nginx's `auth_request` does, for the call of [`CALL_SCRIPT`]:
+/// the rule of [`BENCH_CATALOG`] matches it, so each decision reads the owner's rights.
 const GATEWAY_SCRIPT: &str = r#"
 local calls = {}
 for line in io.lines(os.getenv("TG_BENCH_TOKENS")) do
@@ -226,6 +225,16 @@ request = function()
   i = i % #calls + 1
   return wrk.format("GET", "/gateway/authorize", calls[i])
 end
+"#;
+
+/// The catalog the seed applies with `--gateway`: without a rule for the path the gateway figure
+/// asks about, every decision would be the closed-by-default 403 and the figure would measure
+/// refusals. The rule needs `notifications`, which every owner of the hot set holds.
+const BENCH_CATALOG: &str = r#"
+[[route]]
+method = "GET"
+path = "/notifications/items"
+permission = "notifications"
 "#;
 
 struct Seeded {
@@ -272,6 +281,11 @@ async fn seed(store: &dyn Store, data_dir: &Path, scratch: &Path, args: &BenchAr
     let per_admin = args.clients.div_ceil(args.admins.max(1));
     let sample_every = (args.clients / 5_000).max(1);
     let (mut owners, mut creds, mut principal_creds) = (Vec::new(), Vec::new(), Vec::new());
+    if args.gateway {
+        // As `trustgate catalog apply` does: the file's checks, then the store's one transaction.
+        let catalog = crate::catalog_file::parse(BENCH_CATALOG)?;
+        store.apply_catalog(&catalog, false, &Actor::System).await?;
+    }
     let all_creds = scratch.join("all-creds.txt");
     let mut all = std::io::BufWriter::new(std::fs::File::create(&all_creds)?);
     let mut batch = Vec::with_capacity(SEED_BATCH);
@@ -459,6 +473,23 @@ fn run_wrk(mut command: Command) -> anyhow::Result<Run> {
     Ok(serde_json::from_str(json)?)
 }
 
+/// Asks the decision endpoint once, as the gateway figure will, and stops the bench unless it
+/// allows: a figure of refusals would say nothing about the gateway.
+async fn gateway_allows(addr: &str, customer: &CustomerId, token: &str) -> anyhow::Result<()> {
+    let request = Request::get("/gateway/authorize")
+        .header(header::HOST, addr)
+        .header(header::AUTHORIZATION, format!("CwsAuth Bearer={token}"))
+        .header("Citrix-CustomerId", customer.as_str())
+        .header("X-Original-Method", "GET")
+        .header("X-Original-URI", "/notifications/items")
+        .body(Body::empty())?;
+    let (status, body) = http(addr, request).await?;
+    if status != 200 {
+        bail!("the gateway decision for GET /notifications/items answered {status}, not 200, before measuring: {body}");
+    }
+    Ok(())
+}
+
 /// Fetches one token per sampled client, for the call measurements.
 async fn fetch_tokens(
     addr: &str,
@@ -608,8 +639,8 @@ async fn measure(
     let random_id_lua = write("random-id.lua", format!("{UNIFORM_SEED}{RANDOM_ID_SCRIPT}{DONE_HOOK}"))?;
     let creds = write("creds.txt", seeded.creds.iter().map(|(_, id, s)| format!("{id} {s}\n")).collect())?;
     eprintln!("[{label}] fetching tokens");
-    let tokens = fetch_tokens(&server.addr, &seeded.creds, 2_000).await?;
-    let tokens = write("tokens.txt", tokens.iter().map(|(c, t)| format!("{c} {t}\n")).collect())?;
+    let hot = fetch_tokens(&server.addr, &seeded.creds, 2_000).await?;
+    let tokens = write("tokens.txt", hot.iter().map(|(c, t)| format!("{c} {t}\n")).collect())?;
     let (secs, conns) = (args.duration, args.connections);
     let env: [(&str, &Path); 2] = [("TG_BENCH_CREDS", &creds), ("TG_BENCH_TOKENS", &tokens)];
     let url = server.url.clone();
@@ -683,6 +714,8 @@ async fn measure(
     let (run, hits) = with_hit_ratios(&server.metrics, || wrk(&url, "/", &call_lua, conns, secs, &env)).await?;
     push("authorized call, hot set (2,000 tokens): GET /notifications/items".to_owned(), conns, run, floor, hits);
     if args.gateway {
+        let (customer, token) = hot.first().context("no token of the hot set was fetched")?;
+        gateway_allows(&server.addr, customer, token).await?;
         let gateway_lua = write("gateway.lua", format!("{GATEWAY_SCRIPT}{DONE_HOOK}"))?;
         let (run, hits) = with_hit_ratios(&server.metrics, || wrk(&url, "/", &gateway_lua, conns, secs, &env)).await?;
         push("gateway decision, hot set (2,000 tokens): nginx auth_request form".to_owned(), conns, run, floor, hits);

@@ -20,6 +20,7 @@ pub mod tls;
 mod auth;
 mod body;
 mod bounded;
+mod catalog_view;
 mod conn;
 mod console;
 mod error;

@@ -34,6 +34,9 @@ pub(crate) type CatalogServiceRow = (String, String, Option<String>);
 pub(crate) type CatalogPermissionRow = (String, String, String, Option<String>);
 pub(crate) type CatalogRouteRow = (String, String, String, String);
 
+/// How many holders a refused catalog apply names (the rest are counted).
+pub(crate) const HOLDERS_NAMED: usize = 5;
+
 /// Rebuilds the catalog from its rows, with every check `Catalog::new` makes.
 pub(crate) fn catalog(
     services: Vec<CatalogServiceRow>,
@@ -1021,6 +1024,8 @@ macro_rules! store_impl {
             now: OffsetDateTime,
         ) -> StoreResult<(Vec<crate::model::Stripped>, Vec<Change>)> {
             let mut stripped = Vec::new();
+            // Who each stripped holder is, as a refusal names them to the operator.
+            let mut names = Vec::new();
             let mut changes = Vec::new();
             if removed.is_empty() {
                 return Ok((stripped, changes));
@@ -1043,6 +1048,8 @@ macro_rules! store_impl {
                 let Some(member) = load_member(tx, &customer, admin).await? else { continue };
                 let Some(after) = without(&member.access) else { continue };
                 let holder = if member.pending.is_some() { "invitation" } else { "administrator" };
+                let of = if member.pending.is_some() { "invitation of " } else { "administrator " };
+                names.push(format!("{of}{} in customer {customer}", member.admin.email));
                 stripped.push(crate::model::Stripped {
                     customer,
                     holder: (holder, admin.to_string()),
@@ -1062,6 +1069,7 @@ macro_rules! store_impl {
                 let principal = sql::client(row)?;
                 let ClientKind::ServicePrincipal { access } = &principal.kind else { continue };
                 let Some(after) = without(access) else { continue };
+                names.push(format!("service principal {} ({}) in customer {}", principal.name, principal.id, principal.customer_id));
                 stripped.push(crate::model::Stripped {
                     customer: principal.customer_id.clone(),
                     holder: ("servicePrincipal", principal.id.to_string()),
@@ -1095,8 +1103,13 @@ macro_rules! store_impl {
                         )
                     })
                     .collect();
+                // A few holders by name say whom the change would hit; the counts above say how many.
+                let mut named = names.iter().take(sql::HOLDERS_NAMED).cloned().collect::<Vec<_>>().join(", ");
+                if names.len() > sql::HOLDERS_NAMED {
+                    named.push_str(&format!(", and {} more", names.len() - sql::HOLDERS_NAMED));
+                }
                 return Err(StoreError::Conflict(format!(
-                    "the catalog removes permissions that are still held: {}",
+                    "the catalog removes permissions that are still held: {}; holders: {named}",
                     held.join("; ")
                 )));
             }

@@ -12,6 +12,7 @@ use trustgate_store::Store;
 use super::failure::Failure;
 use super::text::table;
 use super::Output;
+use crate::catalog_view::CatalogView;
 
 #[derive(Debug, Subcommand)]
 pub enum CatalogCommand {
@@ -81,7 +82,7 @@ pub async fn run(store: &dyn Store, command: CatalogCommand, out: Output) -> any
         }
         CatalogCommand::Show => {
             let catalog = store.catalog().await?;
-            out.print(catalog_json(&catalog), show(&catalog));
+            out.print(serde_json::to_value(CatalogView::from(&catalog))?, show(&catalog));
             Ok(())
         }
     }
@@ -103,36 +104,6 @@ fn describe(diff: &CatalogDiff, dry_run: bool) -> String {
         lines.extend(part.changed.iter().map(|k| format!("  ~ {what} {k}")));
     }
     lines.join("\n")
-}
-
-/// The catalog as `--json` and `GET /api/v1/catalog` show it.
-pub fn catalog_json(catalog: &Catalog) -> Value {
-    let services: Vec<Value> = catalog
-        .services()
-        .iter()
-        .map(|s| json!({ "name": s.name.as_str(), "displayName": s.display_name, "description": s.description }))
-        .collect();
-    let permissions: Vec<Value> = catalog
-        .entries()
-        .map(|e| {
-            let (service, name) = match &e.permission {
-                trustgate_core::access::Permission::Platform(p) => (trustgate_core::access::PLATFORM_SERVICE, p.name()),
-                trustgate_core::access::Permission::Service { service, name } => (service.as_str(), name.as_str()),
-            };
-            json!({ "permission": e.permission.to_string(), "serviceName": service, "name": name,
-                    "displayName": e.display_name, "description": e.description,
-                    "builtIn": matches!(e.permission, trustgate_core::access::Permission::Platform(_)) })
-        })
-        .collect();
-    let routes: Vec<Value> = catalog
-        .routes()
-        .iter()
-        .map(|r| {
-            json!({ "method": r.method.to_string(), "path": r.pattern.to_string(),
-                         "permission": r.permission.to_string(), "customer": r.customer.to_string() })
-        })
-        .collect();
-    json!({ "services": services, "permissions": permissions, "routes": routes })
 }
 
 fn show(catalog: &Catalog) -> String {

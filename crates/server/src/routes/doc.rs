@@ -26,7 +26,7 @@ use utoipa::{Modify, OpenApi, ToSchema};
         (name = "notifications", description = "Platform API: Notifications"),
         (name = "administrators", description = "Platform API: Administrators (R5, R6 apply to their API clients)"),
         (name = "systemlog", description = "Platform API: SystemLog"),
-        (name = "management", description = "Trustgate's own management API: sign-in and API clients"),
+        (name = "management", description = "Trustgate's own management API: sign-in, API clients and the permission catalog"),
         (name = "gateway", description = "Forward-auth decisions for nginx, Traefik, Caddy and Envoy, by the catalog's route rules"),
         (name = "meta", description = "Health, readiness and this document"),
     )

@@ -3,6 +3,7 @@
 //! from the same handlers and types that answer, and cannot list a route the server does not serve.
 
 mod administrators;
+mod catalog;
 mod discovery;
 mod doc;
 mod gateway;
@@ -61,6 +62,7 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(provisioning::disabled_owners))
         .routes(routes!(identity_providers::list, identity_providers::connect))
         .routes(routes!(identity_providers::disconnect))
+        .routes(routes!(catalog::show))
         .routes(routes!(gateway::authorize))
         // Envoy appends any path to the prefix: a catch-all axum serves, documented in `doc::ApiDoc`.
         .route(gateway::ENVOY_ROUTE, axum::routing::any(gateway::envoy))

@@ -760,3 +760,73 @@ async fn permission_options_take_the_stored_catalogs_permissions_and_name_them_w
     let created = trustgate(dir, &[&principal[..], &["--permission", "orders.read"]].concat()).await;
     assert_eq!(created["access"]["policies"], serde_json::json!(["orders.read"]), "{created}");
 }
+
+// ---- `trustgate catalog apply` refusals (issue #10) ----
+
+/// Lines 1–13: the `orders` service with `read` and `write`.
+const ORDERS_READ_WRITE: &str = "[[service]]\nname = \"orders\"\ndisplay_name = \"Orders\"\n\n\
+    [[permission]]\nservice = \"orders\"\nname = \"read\"\ndisplay_name = \"Read orders\"\n\n\
+    [[permission]]\nservice = \"orders\"\nname = \"write\"\ndisplay_name = \"Write orders\"\n";
+
+fn catalog_file(dir: &std::path::Path, name: &str, text: &str) -> String {
+    let file = dir.join(name);
+    std::fs::write(&file, text).unwrap();
+    file.to_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn catalog_apply_refuses_to_remove_a_held_permission_naming_the_holder_unless_forced() {
+    let dir = TempDir::new();
+    let dir = store_in(&dir).await;
+    trustgate(dir, &["customer", "create", "--name", "Acme", "--id", "acme"]).await;
+    trustgate(dir, &["catalog", "apply", &catalog_file(dir, "both.toml", ORDERS_READ_WRITE)]).await;
+    let add = ["admin", "add", "--customer", "acme", "--email", "reader@acme.test", "--access", "custom"];
+    trustgate(dir, &[&add[..], &["--permission", "orders.read,notifications"]].concat()).await;
+    let write_only =
+        catalog_file(dir, "write-only.toml", &ORDERS_READ_WRITE.replace("name = \"read\"", "name = \"list\""));
+
+    let (code, message) = trustgate_exits(dir, &["catalog", "apply", &write_only]).await;
+    assert_eq!(code, 3, "a refused change is exit code 3: {message}");
+    assert!(message.starts_with("error: "), "{message}");
+    assert!(message.contains("orders.read") && message.contains("reader@acme.test in customer acme"), "{message}");
+    assert!(message.contains("--force"), "says the way out: {message}");
+
+    let (code, message) = trustgate_exits(dir, &["--json", "catalog", "apply", &write_only]).await;
+    assert_eq!(code, 3, "{message}");
+    let error: Value = serde_json::from_str(&message).expect("with --json the error is JSON");
+    let mut keys: Vec<&str> = error.as_object().unwrap().keys().map(String::as_str).collect();
+    keys.sort_unstable();
+    assert_eq!(keys, ["error", "exitCode", "message"], "{error}");
+    assert_eq!((error["error"].as_str(), error["exitCode"].as_i64()), (Some("invalid"), Some(3)), "{error}");
+    assert!(error["message"].as_str().is_some_and(|m| m.contains("reader@acme.test")), "{error}");
+    let listed = trustgate(dir, &["admin", "list", "--customer", "acme"]).await;
+    let policies = &listed["items"][0]["access"]["policies"];
+    assert_eq!(*policies, serde_json::json!(["notifications", "orders.read"]), "nothing was taken: {listed}");
+
+    let forced = trustgate(dir, &["catalog", "apply", &write_only, "--force"]).await;
+    assert_eq!(forced["stripped"].as_array().map(Vec::len), Some(1), "{forced}");
+    let listed = trustgate(dir, &["admin", "list", "--customer", "acme"]).await;
+    let policies = &listed["items"][0]["access"]["policies"];
+    assert_eq!(*policies, serde_json::json!(["notifications"]), "the holder no longer holds it: {listed}");
+}
+
+#[tokio::test]
+async fn catalog_apply_refuses_overlapping_routes_naming_the_line_and_writes_nothing() {
+    let dir = TempDir::new();
+    let dir = store_in(&dir).await;
+    trustgate(dir, &["catalog", "apply", &catalog_file(dir, "both.toml", ORDERS_READ_WRITE)]).await;
+    let before = trustgate(dir, &["catalog", "show"]).await;
+    // The second route (its table starts on line 20) matches GET /orders/summary, as the first does.
+    let overlapping = format!(
+        "{ORDERS_READ_WRITE}\n[[route]]\nmethod = \"GET\"\npath = \"/orders/{{id}}\"\npermission = \"orders.read\"\n\n\
+         [[route]]\nmethod = \"*\"\npath = \"/orders/summary\"\npermission = \"orders.write\"\n"
+    );
+    assert_eq!(overlapping.lines().nth(19), Some("[[route]]"));
+    let file = catalog_file(dir, "overlapping.toml", &overlapping);
+
+    let (code, message) = trustgate_exits(dir, &["catalog", "apply", &file]).await;
+    assert_eq!(code, 3, "a refused file is exit code 3: {message}");
+    assert!(message.contains("line 20:") && message.contains("overlaps"), "{message}");
+    assert!(!message.contains("line 15:"), "the offending rule is the later one: {message}");
+    assert_eq!(trustgate(dir, &["catalog", "show"]).await, before, "nothing was written");
+}

@@ -461,6 +461,73 @@ async fn a_token_revoked_through_one_node_is_refused_by_the_other() {
     assert_eq!(c.get("/notifications/items", &token, &customer).await.0, StatusCode::UNAUTHORIZED, "nor a new node");
 }
 
+// ---- The permission catalog across nodes (issue #10) ----
+
+const ORDERS_BY_ID: &str = r#"
+[[service]]
+name = "orders"
+display_name = "Orders"
+
+[[permission]]
+service = "orders"
+name = "read"
+display_name = "Read orders"
+
+[[route]]
+method = "GET"
+path = "/orders/{id}"
+permission = "orders.read"
+"#;
+
+/// The gateway's answer on `node` for `GET uri`, asked as nginx's `auth_request` asks.
+async fn gateway_decision(node: &TestApp, token: &str, customer: &CustomerId, uri: &str) -> StatusCode {
+    let response = node
+        .http
+        .get(node.url("/gateway/authorize"))
+        .header("authorization", format!("CwsAuth Bearer={token}"))
+        .header("citrix-customerid", customer.as_str())
+        .header("x-original-method", "GET")
+        .header("x-original-uri", uri)
+        .send()
+        .await
+        .unwrap();
+    response.status()
+}
+
+/// A catalog applied through node A (`trustgate catalog apply` on A's data directory, which tells
+/// only A over its control socket) reaches node B through PostgreSQL's LISTEN/NOTIFY, which B reads
+/// asynchronously: hence `eventually`, bounded as for every other change. Once B shows it on
+/// `/api/v1/catalog`, B's gateway decides with it on the very next request.
+#[tokio::test]
+async fn a_catalog_applied_through_one_node_is_what_the_other_shows_and_decides_with() {
+    let Some(a) = TestApp::spawn_on(Backend::Postgres).await else { return };
+    let b = a.second_node().await;
+    a.apply_catalog(ORDERS_BY_ID).await;
+    let customer = a.customer().await;
+    let read = Permission::parse("orders.read").unwrap();
+    let owner = a.admin_with_password(&customer, custom(&[read])).await;
+    let token = a.token(&a.client(&customer, &owner).await).await;
+    let session = b.sign_in(&owner).await;
+    let routes_on_b = || async {
+        let (status, body) = b.as_admin(&session, Method::GET, "/api/v1/catalog", None).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        body["routes"].clone()
+    };
+    let first = json!([{"method": "GET", "path": "/orders/{id}", "permission": "orders.read", "customer": "header"}]);
+    assert!(eventually(Duration::from_secs(2), || async { routes_on_b().await == first }).await.is_some());
+    assert_eq!(gateway_decision(&b, &token, &customer, "/orders/42").await, StatusCode::OK);
+    assert_eq!(gateway_decision(&b, &token, &customer, "/orders/42/lines").await, StatusCode::FORBIDDEN);
+
+    let moved = ORDERS_BY_ID.replace("path = \"/orders/{id}\"", "path = \"/orders/{id}/lines\"");
+    a.apply_catalog(&moved).await;
+    let second =
+        json!([{"method": "GET", "path": "/orders/{id}/lines", "permission": "orders.read", "customer": "header"}]);
+    let shown = eventually(Duration::from_secs(2), || async { routes_on_b().await == second }).await;
+    assert!(shown.is_some(), "node B shows the catalog applied through node A");
+    assert_eq!(gateway_decision(&b, &token, &customer, "/orders/42/lines").await, StatusCode::OK, "newly declared");
+    assert_eq!(gateway_decision(&b, &token, &customer, "/orders/42").await, StatusCode::FORBIDDEN, "removed");
+}
+
 #[tokio::test]
 async fn a_secret_deleted_through_one_node_grants_on_no_other() {
     let Some(a) = TestApp::spawn_on(Backend::Postgres).await else { return };

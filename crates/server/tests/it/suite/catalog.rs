@@ -51,6 +51,50 @@ async fn an_applied_catalog_is_what_the_server_decides_with_at_once() {
 }
 
 #[tokio::test]
+async fn get_api_v1_catalog_shows_any_signed_in_administrator_the_catalog_applied_last() {
+    use reqwest::{Method, StatusCode};
+    use serde_json::json;
+
+    use crate::harness::status_and_json;
+
+    let Some(app) = app().await else { return };
+    let customer = app.customer().await;
+    let reader = app.admin_with_password(&customer, custom(&[Permission::NOTIFICATIONS])).await;
+    let session = app.sign_in(&reader).await;
+    let (status, before) = app.as_admin(&session, Method::GET, "/api/v1/catalog", None).await;
+    assert_eq!(status, StatusCode::OK, "{before}");
+    assert_eq!((before["services"].clone(), before["routes"].clone()), (json!([]), json!([])), "{before}");
+
+    app.apply_catalog(ORDERS).await;
+    let (status, body) = app.as_admin(&session, Method::GET, "/api/v1/catalog", None).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["services"], json!([{"name": "orders", "displayName": "Orders", "description": "Orders API"}]));
+    let permissions = body["permissions"].as_array().expect("permissions");
+    let platform = permissions.iter().filter(|p| p["builtIn"] == true && p["serviceName"] == "Platform").count();
+    assert_eq!(platform, 5, "the built-in Platform permissions come too: {body}");
+    assert_eq!(
+        permissions.last(),
+        Some(&json!({"permission": "orders.write", "serviceName": "orders", "name": "write",
+                     "displayName": "Change orders", "description": null, "builtIn": false}))
+    );
+    assert_eq!(
+        body["routes"],
+        json!([
+            {"method": "GET", "path": "/orders/{id}", "permission": "orders.read", "customer": "header"},
+            {"method": "POST", "path": "/c/{customer}/orders", "permission": "orders.write",
+             "customer": "path:{customer}"},
+        ])
+    );
+    assert_eq!(body, app.cli(&["catalog", "show"]).await, "the API and `catalog show --json` say the same");
+
+    let anonymous = app.http.get(app.url("/api/v1/catalog")).send().await.unwrap();
+    let (status, refused) = status_and_json(anonymous).await;
+    let (_, session_refused) = status_and_json(app.http.get(app.url("/api/v1/session")).send().await.unwrap()).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(refused, session_refused, "the same 401 as the other management endpoints");
+}
+
+#[tokio::test]
 async fn applying_the_same_file_twice_changes_nothing_and_says_so() {
     let Some(app) = app().await else { return };
     app.apply_catalog(ORDERS).await;
