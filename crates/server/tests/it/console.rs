@@ -407,25 +407,8 @@ fn uuid() -> String {
     trustgate_core::ids::AdminId::generate().to_string()
 }
 
-/// The catalog of the console tests: an `orders` service with read and write permissions.
-const ORDERS: &str = r#"
-[[service]]
-name = "orders"
-display_name = "Orders"
-
-[[permission]]
-service = "orders"
-name = "read"
-display_name = "Read orders"
-
-[[permission]]
-service = "orders"
-name = "write"
-display_name = "Write orders"
-"#;
-
 async fn with_orders(app: &TestApp) {
-    app.apply_catalog(ORDERS).await;
+    app.apply_catalog(orders_service!()).await;
 }
 
 fn orders(name: &str) -> Permission {

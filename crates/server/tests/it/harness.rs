@@ -18,6 +18,28 @@ use trustgate_core::token::{Issuer, KeySet};
 use trustgate_server::{AppState, ServerConfig};
 use trustgate_store::{PostgresStore, SqliteStore, Store};
 
+/// The `orders` service most catalog tests apply: `orders.read` and `orders.write`, no routes. A
+/// test that needs more writes `concat!(orders_service!(), "...")`, hence a macro, not a const.
+macro_rules! orders_service {
+    () => {
+        r#"
+[[service]]
+name = "orders"
+display_name = "Orders"
+
+[[permission]]
+service = "orders"
+name = "read"
+display_name = "Read orders"
+
+[[permission]]
+service = "orders"
+name = "write"
+display_name = "Write orders"
+"#
+    };
+}
+
 /// A directory removed when the test ends.
 pub struct TempDir(PathBuf);
 

@@ -6,6 +6,7 @@
 //! Every test starts the real server on an ephemeral port with a fresh store and speaks HTTP to it.
 //! The suite under `suite/` runs twice: on SQLite and on PostgreSQL.
 
+#[macro_use]
 mod harness;
 mod idp;
 mod serving;

@@ -463,21 +463,15 @@ async fn a_token_revoked_through_one_node_is_refused_by_the_other() {
 
 // ---- The permission catalog across nodes (issue #10) ----
 
-const ORDERS_BY_ID: &str = r#"
-[[service]]
-name = "orders"
-display_name = "Orders"
-
-[[permission]]
-service = "orders"
-name = "read"
-display_name = "Read orders"
-
+const ORDERS_BY_ID: &str = concat!(
+    orders_service!(),
+    r#"
 [[route]]
 method = "GET"
 path = "/orders/{id}"
 permission = "orders.read"
-"#;
+"#
+);
 
 /// The gateway's answer on `node` for `GET uri`, asked as nginx's `auth_request` asks.
 async fn gateway_decision(node: &TestApp, token: &str, customer: &CustomerId, uri: &str) -> StatusCode {
@@ -556,23 +550,12 @@ async fn a_secret_deleted_through_one_node_grants_on_no_other() {
     b.token(&TestClient { secret: second.expose().to_owned(), ..client.clone() }).await;
 }
 
-const ORDERS_READ: &str = r#"
-[[service]]
-name = "orders"
-display_name = "Orders"
-
-[[permission]]
-service = "orders"
-name = "read"
-display_name = "Read orders"
-"#;
-
 /// An apply under way holds the catalog: a grant of a permission it removes waits for it and is
 /// then refused, so no holder can slip in between the apply reading the holders and committing.
 #[tokio::test]
 async fn a_grant_during_an_apply_waits_for_it_and_then_finds_the_permission_gone() {
     let Some(app) = TestApp::spawn_on(Backend::Postgres).await else { return };
-    app.apply_catalog(ORDERS_READ).await;
+    app.apply_catalog(orders_service!()).await;
     let customer = app.customer().await;
     let admin = app.admin(&customer, custom(&[Permission::NOTIFICATIONS])).await;
     let url = app.database_url().expect("a PostgreSQL node");

@@ -9,38 +9,10 @@ use trustgate_core::ids::CustomerId;
 
 use crate::harness::{custom, TestApp};
 
-const ORDERS: &str = r#"
-[[service]]
-name = "orders"
-display_name = "Orders"
-
-[[permission]]
-service = "orders"
-name = "read"
-display_name = "Read orders"
-
-[[permission]]
-service = "orders"
-name = "write"
-display_name = "Write orders"
-"#;
-
-/// `ORDERS` plus a `billing` service that also has a `read` permission.
-const ORDERS_AND_BILLING: &str = r#"
-[[service]]
-name = "orders"
-display_name = "Orders"
-
-[[permission]]
-service = "orders"
-name = "read"
-display_name = "Read orders"
-
-[[permission]]
-service = "orders"
-name = "write"
-display_name = "Write orders"
-
+/// `orders_service!()` plus a `billing` service that also has a `read` permission.
+const ORDERS_AND_BILLING: &str = concat!(
+    orders_service!(),
+    r#"
 [[service]]
 name = "billing"
 display_name = "Billing"
@@ -49,7 +21,8 @@ display_name = "Billing"
 service = "billing"
 name = "read"
 display_name = "Read invoices"
-"#;
+"#
+);
 
 async fn apply(app: &TestApp, toml: &str) {
     app.apply_catalog(toml).await;
@@ -77,7 +50,7 @@ fn policy<'a>(template: &'a Value, service: &str, name: &str) -> &'a Value {
 #[tokio::test]
 async fn the_access_template_offers_every_permission_of_the_catalog_with_its_service_name() {
     let Some(app) = super::app().await else { return };
-    apply(&app, ORDERS).await;
+    apply(&app, orders_service!()).await;
     let customer = app.customer().await;
     let (me, token) = token_of(&app, &customer, Access::Full).await;
     let (status, template) = app.get(&format!("/administrators/{me}/access"), &token, &customer).await;
@@ -131,7 +104,7 @@ async fn the_access_template_offers_every_permission_of_the_catalog_with_its_ser
 #[tokio::test]
 async fn an_administrator_is_granted_a_catalog_permission_through_the_administrators_api() {
     let Some(app) = super::app().await else { return };
-    apply(&app, ORDERS).await;
+    apply(&app, orders_service!()).await;
     let customer = app.customer().await;
     let (_, token) = token_of(&app, &customer, Access::Full).await;
     let body = json!({
@@ -209,7 +182,7 @@ async fn an_ambiguous_or_unknown_policy_is_refused_naming_the_choices() {
 #[tokio::test]
 async fn a_custom_administrator_cannot_grant_a_catalog_permission_they_do_not_hold() {
     let Some(app) = super::app().await else { return };
-    apply(&app, ORDERS).await;
+    apply(&app, orders_service!()).await;
     let customer = app.customer().await;
     let (_, token) = token_of(&app, &customer, custom(&[Permission::ADMINISTRATORS, orders("read")])).await;
     let create = |name: &str, email: &str| {

@@ -51,17 +51,6 @@ fn permissions(body: &Value) -> Vec<&str> {
     body["permissions"].as_array().expect("permissions").iter().map(|p| p.as_str().expect("a string")).collect()
 }
 
-const ORDERS: &str = r#"
-[[service]]
-name = "orders"
-display_name = "Orders"
-
-[[permission]]
-service = "orders"
-name = "read"
-display_name = "Read orders"
-"#;
-
 const INACTIVE: fn() -> Value = || json!({ "active": false });
 
 #[tokio::test]
@@ -91,7 +80,7 @@ async fn an_active_token_is_described_with_its_client_customer_owner_and_permiss
     assert_eq!(permissions(&body), ["notifications"]);
 
     // Full access: every permission the catalog offers, the operator's included.
-    app.apply_catalog(ORDERS).await;
+    app.apply_catalog(orders_service!()).await;
     let full_owner = app.admin(&customer, Access::Full).await;
     let full = app.token(&app.client(&customer, &full_owner).await).await;
     let body = introspect(&app, &server, &full).await;
