@@ -12,6 +12,7 @@ pub mod customer;
 pub mod event;
 pub mod federation;
 pub mod ids;
+pub mod issuer_tag;
 pub mod lifecycle;
 pub mod provisioning;
 pub mod resource_server;
