@@ -107,6 +107,9 @@ async fn a_client_created_through_one_node_works_on_the_other_that_had_found_its
     let id = client.id.to_string();
     let form = [("grant_type", "client_credentials"), ("client_id", id.as_str()), ("client_secret", secret.expose())];
     for node in [&a, &b] {
+        // The set-up's changes reach each node's feed a moment later, and an eviction makes a load
+        // under way forget what it read: let them arrive first.
+        node.state.catch_up().await.expect("the feed is up to date");
         assert_eq!(node.oauth("root", &form).await.0, StatusCode::BAD_REQUEST, "no such client yet");
         assert!(node.state.cache.is_unknown(client.id), "each node holds the id as unknown");
     }
