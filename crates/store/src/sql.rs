@@ -1782,33 +1782,52 @@ macro_rules! store_impl {
             }
 
             async fn client_grant(&self, id: ClientId) -> StoreResult<Option<ClientGrant>> {
-                // One snapshot, so the secrets read belong to the client read. A service principal
-                // has no owner: the owner's columns come back NULL.
-                let mut tx = self.pool.begin().await?;
-                let Some(row) = sqlx::query_as::<_, sql::GrantRow>(concat!("SELECT ", sql::client_columns!(), ", m.email, m.access_type, m.permissions, a.status, c.disabled_owner_policy \
+                use sqlx::Row as _;
+                // One statement, a row per secret: one snapshot, so the secrets belong to the client
+                // read, and one round trip (to SQLite's worker thread or PostgreSQL), where a
+                // transaction of two reads took four. A service principal has no owner: the owner's
+                // columns come back NULL.
+                let rows = sqlx::query(concat!("SELECT ", sql::client_columns!(), ", m.email, m.access_type, m.permissions, a.status, c.disabled_owner_policy, \
+                     s.id, s.legacy, s.verifier, s.expires_at, s.expiry_logged_at, s.last_used_at \
                      FROM api_clients k \
                      LEFT JOIN memberships m ON m.customer_id = k.customer_id AND m.admin_id = k.owner_id \
                      LEFT JOIN admins a ON a.id = k.owner_id LEFT JOIN customers c ON c.id = k.customer_id \
+                     LEFT JOIN client_secrets s ON s.client_id = k.id \
                      WHERE k.id = $1 AND NOT EXISTS (SELECT 1 FROM invitations p \
                      WHERE p.customer_id = k.customer_id AND p.admin_id = k.owner_id)"))
                 .bind(id.to_string())
-                .fetch_optional(&mut *tx)
-                .await?
-                else {
-                    return Ok(None);
-                };
-                let secrets = sqlx::query_as::<_, sql::GrantSecretRow>(
-                    "SELECT id, legacy, verifier, expires_at, expiry_logged_at, last_used_at FROM client_secrets \
-                     WHERE client_id = $1",
-                )
-                .bind(id.to_string())
-                .fetch_all(&mut *tx)
-                .await?
-                .into_iter()
-                .map(sql::grant_secret)
-                .collect::<StoreResult<Vec<_>>>()?;
-                tx.rollback().await?;
-                sql::grant(row, secrets).map(Some)
+                .fetch_all(&self.pool)
+                .await?;
+                let Some(first) = rows.first() else { return Ok(None) };
+                let client: sql::GrantRow = (
+                    first.try_get(0)?,
+                    first.try_get(1)?,
+                    first.try_get(2)?,
+                    first.try_get(3)?,
+                    first.try_get(4)?,
+                    first.try_get(5)?,
+                    first.try_get(6)?,
+                    first.try_get(7)?,
+                    first.try_get(8)?,
+                    first.try_get(9)?,
+                    first.try_get(10)?,
+                    first.try_get(11)?,
+                    first.try_get(12)?,
+                );
+                let mut secrets = Vec::with_capacity(rows.len());
+                for row in &rows {
+                    // A client without a secret comes back as one row of NULL secret columns.
+                    let Some(secret) = row.try_get::<Option<String>, _>(13)? else { continue };
+                    secrets.push(sql::grant_secret((
+                        secret,
+                        row.try_get(14)?,
+                        row.try_get(15)?,
+                        row.try_get(16)?,
+                        row.try_get(17)?,
+                        row.try_get(18)?,
+                    ))?);
+                }
+                sql::grant(client, secrets).map(Some)
             }
 
             async fn clients_of(&self, customer: &CustomerId, owner: AdminId) -> StoreResult<Vec<ApiClient>> {
