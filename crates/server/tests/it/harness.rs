@@ -9,11 +9,13 @@ use time::OffsetDateTime;
 use tokio::sync::oneshot;
 use trustgate_core::access::{Access, Permission};
 use trustgate_core::admin::{Admin, AdminStatus, Email, Provider};
+use trustgate_core::client::{ApiClient, ClientKind};
+use trustgate_core::client_secrets::NewSecret;
 use trustgate_core::custody::KeyVault;
 use trustgate_core::customer::{Customer, DisabledOwnerPolicy};
 use trustgate_core::event::Actor;
 use trustgate_core::ids::{AdminId, ClientId, CustomerId};
-use trustgate_core::secret::{random_token, ServerKey};
+use trustgate_core::secret::{random_token, ClientSecret, ServerKey};
 use trustgate_core::token::{Issuer, KeySet};
 use trustgate_server::{AppState, ServerConfig};
 use trustgate_store::{PostgresStore, SqliteStore, Store};
@@ -320,6 +322,40 @@ impl TestApp {
         .await
         .expect("create client");
         TestClient { id: client.id, secret: secret.expose().to_owned(), customer: customer.clone() }
+    }
+
+    /// A client of `kind` and its first secret as the store takes them, not yet stored, with the
+    /// secret as a caller presents it: for tests that write through the store themselves (bulk
+    /// seeding, an id probed before its client exists).
+    pub fn client_to_store(
+        &self,
+        customer: &CustomerId,
+        kind: ClientKind,
+        at: OffsetDateTime,
+        expires_at: Option<OffsetDateTime>,
+    ) -> (ApiClient, NewSecret, String) {
+        let client = ApiClient {
+            id: ClientId::generate(),
+            customer_id: customer.clone(),
+            kind,
+            name: "stored directly".to_owned(),
+            created_at: at,
+            last_used_at: None,
+        };
+        let (secret, presented) = self.secret_to_store(at, expires_at);
+        (client, secret, presented)
+    }
+
+    /// A new secret as the store takes it, and as a caller presents it.
+    pub fn secret_to_store(&self, at: OffsetDateTime, expires_at: Option<OffsetDateTime>) -> (NewSecret, String) {
+        let secret = ClientSecret::generate();
+        let stored = NewSecret {
+            id: secret.id().expect("a new secret names its id"),
+            verifier: self.server_key.verifier(&secret),
+            created_at: at,
+            expires_at,
+        };
+        (stored, secret.expose().to_owned())
     }
 
     pub fn url(&self, path: &str) -> String {

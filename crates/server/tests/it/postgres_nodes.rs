@@ -79,33 +79,17 @@ async fn changes_through_one_node_are_enforced_by_the_other() {
 /// within the feed's latency.
 #[tokio::test]
 async fn a_client_created_through_one_node_works_on_the_other_that_had_found_its_id_unknown() {
-    use trustgate_core::client::{ApiClient, ClientKind};
-    use trustgate_core::client_secrets::NewSecret;
-    use trustgate_core::ids::ClientId;
-    use trustgate_core::secret::ClientSecret;
+    use trustgate_core::client::ClientKind;
 
     let Some(a) = TestApp::spawn_on(Backend::Postgres).await else { return };
     let b = a.second_node().await;
     let customer = a.customer().await;
     let owner = a.admin(&customer, custom(&[Permission::NOTIFICATIONS])).await;
     let now = time::OffsetDateTime::now_utc();
-    let client = ApiClient {
-        id: ClientId::generate(),
-        customer_id: customer.clone(),
-        kind: ClientKind::SecureClient { owner: owner.id },
-        name: "probed".to_owned(),
-        created_at: now,
-        last_used_at: None,
-    };
-    let secret = ClientSecret::generate();
-    let stored = NewSecret {
-        id: secret.id().expect("a new secret names its id"),
-        verifier: a.server_key.verifier(&secret),
-        created_at: now,
-        expires_at: None,
-    };
+    let (client, stored, secret) =
+        a.client_to_store(&customer, ClientKind::SecureClient { owner: owner.id }, now, None);
     let id = client.id.to_string();
-    let form = [("grant_type", "client_credentials"), ("client_id", id.as_str()), ("client_secret", secret.expose())];
+    let form = [("grant_type", "client_credentials"), ("client_id", id.as_str()), ("client_secret", secret.as_str())];
     for node in [&a, &b] {
         // The set-up's changes reach each node's feed a moment later, and an eviction makes a load
         // under way forget what it read: let them arrive first.

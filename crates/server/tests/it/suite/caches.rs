@@ -5,11 +5,8 @@
 use reqwest::StatusCode;
 use time::OffsetDateTime;
 use trustgate_core::access::{Access, Permission};
-use trustgate_core::client::{ApiClient, ClientKind};
-use trustgate_core::client_secrets::NewSecret;
+use trustgate_core::client::ClientKind;
 use trustgate_core::event::Actor;
-use trustgate_core::ids::ClientId;
-use trustgate_core::secret::ClientSecret;
 use trustgate_server::ServerConfig;
 
 use crate::harness::{custom, TestClient};
@@ -24,34 +21,21 @@ async fn a_cache_smaller_than_the_working_set_evicts_for_space_and_keeps_every_a
     let customer = app.customer().await;
     app.admin(&customer, Access::Full).await;
     let owner = app.admin(&customer, custom(&[Permission::NOTIFICATIONS])).await;
-    let clients: Vec<TestClient> = (0..30)
-        .map(|_| TestClient {
-            id: ClientId::generate(),
-            secret: ClientSecret::generate().expose().to_owned(),
-            customer: customer.clone(),
+    let seeded: Vec<_> = (0..30)
+        .map(|_| {
+            app.client_to_store(
+                &customer,
+                ClientKind::SecureClient { owner: owner.id },
+                OffsetDateTime::now_utc(),
+                None,
+            )
         })
         .collect();
-    let rows: Vec<_> = clients
+    let clients: Vec<TestClient> = seeded
         .iter()
-        .map(|c| {
-            let client = ApiClient {
-                id: c.id,
-                customer_id: customer.clone(),
-                kind: ClientKind::SecureClient { owner: owner.id },
-                name: "bulk".to_owned(),
-                created_at: OffsetDateTime::now_utc(),
-                last_used_at: None,
-            };
-            let secret = ClientSecret::from_presented(&c.secret).expect("a generated secret parses");
-            let stored = NewSecret {
-                id: secret.id().expect("a new secret names its id"),
-                verifier: app.server_key.verifier(&secret),
-                created_at: client.created_at,
-                expires_at: None,
-            };
-            (client, stored)
-        })
+        .map(|(client, _, secret)| TestClient { id: client.id, secret: secret.clone(), customer: customer.clone() })
         .collect();
+    let rows: Vec<_> = seeded.into_iter().map(|(client, secret, _)| (client, secret)).collect();
     app.store.seed_clients(&rows).await.expect("bulk seeding");
     let before = scrape(&app).await;
 
@@ -97,25 +81,8 @@ async fn an_id_probed_as_unknown_gets_a_token_as_soon_as_a_client_is_created_wit
     let customer = app.customer().await;
     let owner = app.admin(&customer, custom(&[Permission::NOTIFICATIONS])).await;
     let now = OffsetDateTime::now_utc();
-    let new = |kind: ClientKind| {
-        let client = ApiClient {
-            id: ClientId::generate(),
-            customer_id: customer.clone(),
-            kind,
-            name: "probed".to_owned(),
-            created_at: now,
-            last_used_at: None,
-        };
-        let secret = ClientSecret::generate();
-        let stored = NewSecret {
-            id: secret.id().expect("a new secret names its id"),
-            verifier: app.server_key.verifier(&secret),
-            created_at: now,
-            // A principal's first secret must expire (SP6); a secure client's may.
-            expires_at: Some(now + time::Duration::days(30)),
-        };
-        (client, stored, secret.expose().to_owned())
-    };
+    // A principal's first secret must expire (SP6); a secure client's may.
+    let new = |kind: ClientKind| app.client_to_store(&customer, kind, now, Some(now + time::Duration::days(30)));
     let secure = new(ClientKind::SecureClient { owner: owner.id });
     let principal = new(ClientKind::ServicePrincipal { access: Access::Full });
     let seeded = new(ClientKind::SecureClient { owner: owner.id });
@@ -166,33 +133,14 @@ async fn a_batch_of_uses_keeps_each_clients_and_each_secrets_latest_use() {
     let created = OffsetDateTime::now_utc().replace_nanosecond(0).unwrap() - time::Duration::hours(1);
     let rows: Vec<_> = (0..1_200)
         .map(|_| {
-            let client = ApiClient {
-                id: ClientId::generate(),
-                customer_id: customer.clone(),
-                kind: ClientKind::SecureClient { owner: owner.id },
-                name: "batch".to_owned(),
-                created_at: created,
-                last_used_at: None,
-            };
-            let secret = ClientSecret::generate();
-            let stored = NewSecret {
-                id: secret.id().expect("a new secret names its id"),
-                verifier: app.server_key.verifier(&secret),
-                created_at: created,
-                expires_at: None,
-            };
-            (client, stored)
+            let (client, secret, _) =
+                app.client_to_store(&customer, ClientKind::SecureClient { owner: owner.id }, created, None);
+            (client, secret)
         })
         .collect();
     app.store.seed_clients(&rows).await.expect("bulk seeding");
     let first = &rows[0];
-    let second = ClientSecret::generate();
-    let second = NewSecret {
-        id: second.id().expect("a new secret names its id"),
-        verifier: app.server_key.verifier(&second),
-        created_at: created,
-        expires_at: None,
-    };
+    let (second, _) = app.secret_to_store(created, None);
     app.store.add_client_secret(&customer, first.0.id, &second, &Actor::System).await.expect("a second secret");
 
     let (earlier, later) = (created + time::Duration::minutes(10), created + time::Duration::minutes(20));
