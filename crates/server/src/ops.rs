@@ -33,26 +33,23 @@ pub async fn new_client(
     cap: u64,
     actor: &Actor,
 ) -> Result<(ApiClient, ClientSecret), ApiError> {
-    let client = secure_client(customer, owner, name)?;
-    let (secret, stored) = new_secret(server_key, None, client.created_at);
-    store.create_client(&client, &stored, cap, Naming::Free, actor).await?;
-    Ok((client, secret))
+    new_client_naming(store, server_key, customer, owner, (name, Naming::Free), cap, actor).await
 }
 
-/// As [`new_client`], and refused when the owner already holds a client of that name in the
-/// customer (the console's rule), checked in the transaction that creates it.
-pub async fn new_client_named_apart(
+/// As [`new_client`], the name with its rule; with [`Naming::Distinct`] (the console's rule) it is also refused when the
+/// owner already holds a client of that name in the customer, checked in the creating transaction.
+pub async fn new_client_naming(
     store: &dyn Store,
     server_key: &ServerKey,
     customer: &CustomerId,
     owner: &Admin,
-    name: &str,
+    (name, naming): (&str, Naming),
     cap: u64,
     actor: &Actor,
 ) -> Result<(ApiClient, ClientSecret), ApiError> {
     let client = secure_client(customer, owner, name)?;
     let (secret, stored) = new_secret(server_key, None, client.created_at);
-    store.create_client(&client, &stored, cap, Naming::Distinct, actor).await?;
+    store.create_client(&client, &stored, cap, naming, actor).await?;
     Ok((client, secret))
 }
 

@@ -160,12 +160,12 @@ pub async fn create(State(state): State<AppState>, Posted { ctx, form }: Posted)
         gone: false,
         created: None,
     };
-    let created = ops::new_client_named_apart(
+    let created = ops::new_client_naming(
         state.store.as_ref(),
         &state.server_key,
         &ctx.customer.id,
         &ctx.session.admin,
-        name,
+        (name, trustgate_core::lifecycle::Naming::Distinct),
         state.config.max_clients_per_owner,
         &ctx.actor(),
     )

@@ -412,6 +412,19 @@ impl TestApp {
         self.call(Method::GET, path, token, customer, None).await
     }
 
+    /// The body of `GET path` as the bytes a script parsing text would see.
+    pub async fn get_text(&self, path: &str, token: &str, customer: &CustomerId) -> String {
+        let response = self
+            .http
+            .get(self.url(path))
+            .header("authorization", format!("CwsAuth Bearer={token}"))
+            .header("citrix-customerid", customer.as_str())
+            .send()
+            .await
+            .expect("the server answers");
+        response.text().await.expect("a text body")
+    }
+
     pub async fn post_notification(&self, token: &str, customer: &CustomerId) -> StatusCode {
         self.call(Method::POST, "/notifications/items", token, customer, Some(notification())).await.0
     }

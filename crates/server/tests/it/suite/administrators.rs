@@ -277,17 +277,7 @@ async fn administrators_answer_the_same_with_one_trailing_slash() {
 async fn administrators_are_listed_in_citrix_field_order() {
     let Some(app) = super::app().await else { return };
     let (customer, token) = full_admin_token(&app).await;
-    let raw = app
-        .http
-        .get(app.url("/administrators"))
-        .header("authorization", format!("CwsAuth Bearer={token}"))
-        .header("citrix-customerid", customer.as_str())
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let raw = app.get_text("/administrators", &token, &customer).await;
     assert!(raw.starts_with("{\"items\":[{\"customerId\":"), "{raw}");
     assert!(raw.ends_with(",\"continuationToken\":null}"), "{raw}");
     crate::harness::assert_key_order(

@@ -77,17 +77,7 @@ async fn the_access_template_offers_every_permission_of_the_catalog_with_its_ser
     let read = policy(&template, "orders", "read");
     assert_eq!(read["displayName"], "Read orders");
     assert_eq!(read["checkable"]["value"], true, "a Full administrator holds it");
-    let raw = app
-        .http
-        .get(app.url(&format!("/administrators/{me}/access")))
-        .header("authorization", format!("CwsAuth Bearer={token}"))
-        .header("citrix-customerid", customer.as_str())
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let raw = app.get_text(&format!("/administrators/{me}/access"), &token, &customer).await;
     let orders_read = &raw[raw.find(r#"{"name":"read""#).expect("orders.read in the raw body")..];
     crate::harness::assert_key_order(orders_read, &["name", "serviceName", "displayName", "checkable", "scopeChoices"]);
 

@@ -138,17 +138,7 @@ async fn records_are_listed_in_citrix_field_order() {
     let customer = app.customer().await;
     let owner = app.admin(&customer, Access::Full).await;
     let token = app.token(&app.client(&customer, &owner).await).await;
-    let raw = app
-        .http
-        .get(app.url("/systemlog/records?Limit=1"))
-        .header("authorization", format!("CwsAuth Bearer={token}"))
-        .header("citrix-customerid", customer.as_str())
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let raw = app.get_text("/systemlog/records?Limit=1", &token, &customer).await;
     assert!(raw.starts_with("{\"items\":[{\"recordId\":"), "{raw}");
     crate::harness::assert_key_order(
         &raw,
