@@ -13,7 +13,7 @@ use trustgate_core::access::{Permission, Platform};
 use trustgate_core::event::Actor;
 use trustgate_core::ids::{AdminId, ClientId, CustomerId};
 use trustgate_core::rights::{self, PrincipalKind};
-use trustgate_core::token::Claims;
+use trustgate_core::token::VerifiedClaims;
 
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -72,7 +72,7 @@ async fn authorize<N: Needs>(parts: &mut Parts, state: &AppState) -> Result<Auth
 
 /// The verified claims of the request's bearer token; 401 when it is missing, malformed, forged,
 /// expired or revoked.
-pub fn verified_claims(state: &AppState, headers: &HeaderMap) -> Result<Arc<Claims>, ApiError> {
+pub fn verified_claims(state: &AppState, headers: &HeaderMap) -> Result<Arc<VerifiedClaims>, ApiError> {
     let token = bearer_token(headers)?;
     state.verify_token(token).ok_or_else(ApiError::invalid_credentials)
 }
@@ -96,7 +96,7 @@ pub struct Caller {
 )]
 pub async fn check(
     state: &AppState,
-    claims: &Claims,
+    claims: &VerifiedClaims,
     customer: CustomerId,
     permission: &Permission,
 ) -> Result<Caller, ApiError> {

@@ -4,14 +4,14 @@
 //! sign-in took its own 19 MiB, and the allocator kept it after the burst (256 wrong passwords
 //! left the server at 14 GB resident). Here each hashing thread owns one block of argon2 memory,
 //! allocated on its first hash and reused for every later one, so memory is fixed by the number
-//! of threads. A hash waits at most [`HashLimits::max_wait`] for a thread; past that the caller
+//! of threads; a thread left idle for [`IDLE`] gives the pages back. A hash waits at most [`HashLimits::max_wait`] for a thread; past that the caller
 //! is told to retry later. The pool belongs to the process, not to one server, because the
 //! memory it bounds does: the CLI's hashes (admin creation, set-password) go through it too.
 //! The threads run at a lower priority, so a flood of sign-ins slows token grants as little as
 //! possible.
 
 use std::cell::RefCell;
-use std::sync::mpsc;
+use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
@@ -28,6 +28,9 @@ pub const MAX_PASSWORD_LEN: usize = 256;
 
 /// What a caller refused for lack of a hashing thread is told to wait before retrying.
 const RETRY_AFTER: Duration = Duration::from_secs(1);
+
+/// How long a hashing thread waits for work before it gives its argon2 memory back to the system.
+const IDLE: Duration = Duration::from_secs(2);
 
 /// How many passwords may be hashed at once, and how long a hash may wait for its turn.
 #[derive(Debug, Clone, Copy)]
@@ -71,12 +74,18 @@ impl Pool {
                 let hasher = Hasher { memory: RefCell::new(Vec::new()) };
                 loop {
                     let job = match queue.lock() {
-                        Ok(queue) => queue.recv(),
+                        Ok(queue) => queue.recv_timeout(IDLE),
                         Err(_) => return,
                     };
                     match job {
                         Ok(job) => job(&hasher),
-                        Err(_) => return,
+                        Err(RecvTimeoutError::Timeout) => {
+                            hasher.release();
+                            // The lock just freed is not handed over fairly: pausing lets another
+                            // idle thread take it, time out too, and give its memory back.
+                            std::thread::sleep(Duration::from_millis(10));
+                        }
+                        Err(RecvTimeoutError::Disconnected) => return,
                     }
                 }
             });
@@ -128,6 +137,13 @@ async fn on_hashing_thread<T: Send + 'static>(work: impl FnOnce(&Hasher) -> T + 
     result.await.map_err(|_| ApiError::Internal)
 }
 
+/// Blocks reserved for a thread's working memory: more than 32 MiB, glibc's largest threshold for
+/// serving an allocation from a mapping of its own. Freeing a smaller mapped block raises that
+/// threshold to its size, so the next one would come from a heap that glibc does not give back;
+/// one this large is always mapped, and unmapped when freed. Reserved pages never written cost
+/// no memory.
+const RESERVED_BLOCKS: usize = 33 * 1024;
+
 /// argon2 over one thread's reused working memory.
 struct Hasher {
     memory: RefCell<Vec<Block>>,
@@ -151,9 +167,12 @@ impl PasswordHasher for Hasher {
         let salt_bytes = salt.decode_b64(&mut salt_bytes)?;
         let argon2 = Argon2::new(algorithm, version, params.clone());
         let mut memory = self.memory.borrow_mut();
-        // Grows once, to the largest cost among the stored hashes (all of them written here).
+        // Allocated at the largest cost among the stored hashes (all of them written here), and
+        // kept until the thread idles.
         if memory.len() < params.block_count() {
-            memory.resize(params.block_count(), Block::default());
+            let mut fresh = Vec::with_capacity(params.block_count().max(RESERVED_BLOCKS));
+            fresh.resize(params.block_count(), Block::default());
+            *memory = fresh;
         }
         let output = Output::init_with(params.output_len().unwrap_or(Params::DEFAULT_OUTPUT_LEN), |out| {
             Ok(argon2.hash_password_into_with_memory(password, salt_bytes, out, &mut memory[..])?)
@@ -169,6 +188,12 @@ impl PasswordHasher for Hasher {
 }
 
 impl Hasher {
+    /// Frees the working memory, so after a burst of sign-ins the server's resident memory falls
+    /// back by 19 MiB a thread (see [`RESERVED_BLOCKS`]); the next hash allocates it again.
+    fn release(&self) {
+        *self.memory.borrow_mut() = Vec::new();
+    }
+
     fn hash(&self, password: &str) -> Result<String, ApiError> {
         let mut salt = [0u8; 16];
         getrandom::fill(&mut salt).map_err(|_| ApiError::Internal)?;
@@ -212,4 +237,22 @@ pub async fn verify(password: String, stored: Option<String>) -> Result<bool, Ap
         hasher.verify(&password, stored) && stored.as_str() != decoy.as_deref().unwrap_or_default()
     })
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_hashing_thread_that_gave_its_memory_back_still_hashes_and_verifies() {
+        let hasher = Hasher { memory: RefCell::new(Vec::new()) };
+        let before = hasher.hash("correct horse battery").unwrap();
+        hasher.release();
+        assert!(hasher.verify("correct horse battery", &before));
+        assert!(!hasher.verify("correct horse battery!", &before));
+        let after = hasher.hash("staple and more").unwrap();
+        hasher.release();
+        hasher.release();
+        assert!(hasher.verify("staple and more", &after));
+    }
 }

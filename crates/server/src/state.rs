@@ -13,7 +13,7 @@ use trustgate_core::event::{self, LogEntry};
 use trustgate_core::ids::ClientId;
 use trustgate_core::issuer_tag::TagKey;
 use trustgate_core::secret::{SecretId, ServerKey};
-use trustgate_core::token::{Algorithm, Claims, KeySet, SigningKey};
+use trustgate_core::token::{Algorithm, KeySet, SigningKey, VerifiedClaims};
 use trustgate_store::{Change, ChangeListener, Store, StoreError};
 
 use crate::authz_cache::{AuthzCache, CachedClient};
@@ -174,7 +174,7 @@ impl AppState {
 
     /// The identity a bearer token proves, if its signature, lifetime, issuer and audience check
     /// out and it was not revoked.
-    pub fn verify_token(&self, token: &str) -> Option<Arc<Claims>> {
+    pub fn verify_token(&self, token: &str) -> Option<Arc<VerifiedClaims>> {
         let now = OffsetDateTime::now_utc();
         let keys = self.keys();
         let cached = keys.verified.get(token, now);
@@ -183,7 +183,8 @@ impl AppState {
             Some(claims) => claims,
             None => {
                 let noted = |check| self.metrics.token_checked(check);
-                let claims = Arc::new(keys.verify_noting(token, now, &self.config.issuer, noted).ok()?);
+                let claims =
+                    Arc::new(VerifiedClaims::from(keys.verify_noting(token, now, &self.config.issuer, noted).ok()?));
                 keys.verified.insert(token, claims.clone());
                 claims
             }

@@ -7,12 +7,12 @@ use std::sync::Arc;
 use prometheus::IntCounter;
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
-use trustgate_core::token::Claims;
+use trustgate_core::token::VerifiedClaims;
 
 use crate::bounded::{bounded, Bounded};
 
 pub struct VerifiedTokens {
-    entries: Bounded<[u8; 32], Arc<Claims>>,
+    entries: Bounded<[u8; 32], Arc<VerifiedClaims>>,
     evictions: IntCounter,
 }
 
@@ -35,12 +35,12 @@ impl VerifiedTokens {
     }
 
     /// The claims of `token` if it was verified before and has not expired since.
-    pub fn get(&self, token: &str, now: OffsetDateTime) -> Option<Arc<Claims>> {
+    pub fn get(&self, token: &str, now: OffsetDateTime) -> Option<Arc<VerifiedClaims>> {
         let claims = self.entries.get(&Self::key(token))?;
         (claims.exp > now.unix_timestamp()).then_some(claims)
     }
 
-    pub fn insert(&self, token: &str, claims: Arc<Claims>) {
+    pub fn insert(&self, token: &str, claims: Arc<VerifiedClaims>) {
         self.entries.insert(Self::key(token), claims);
     }
 }

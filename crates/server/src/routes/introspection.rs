@@ -121,9 +121,10 @@ async fn active(state: &AppState, token: &str) -> Result<Option<Active>, OAuthEr
         token_type: "Bearer",
         exp: claims.exp,
         iat: claims.iat,
-        iss: claims.iss.clone(),
-        aud: claims.aud.clone(),
-        jti: claims.jti.clone(),
+        // Verification found both to be this deployment's.
+        iss: state.config.issuer.url.clone(),
+        aud: state.config.issuer.audience.clone(),
+        jti: claims.jti.to_string(),
         customer_id: facts.customer_id.to_string(),
         principal,
         permissions,

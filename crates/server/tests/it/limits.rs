@@ -159,6 +159,35 @@ async fn a_flood_of_wrong_passwords_keeps_memory_fixed_and_token_grants_served()
     assert_eq!(response.status(), StatusCode::OK);
 }
 
+#[tokio::test]
+async fn after_every_burst_of_sign_ins_the_idle_hashing_thread_gives_its_memory_back() {
+    // One hashing thread, so every burst reuses it: glibc gave back the first block it freed but
+    // kept later ones, until the block was reserved past its largest mapping threshold.
+    let server = Served::start(&["--password-hashes", "1", "--sign-in-failure-limit", "1000000"]);
+    let http = reqwest::Client::new();
+    // The first start hashed the administrator's password: its memory goes first.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    for burst in 1..=3 {
+        let before = server.memory_mib("VmRSS:");
+        for i in 0..3 {
+            let body = json!({ "email": server.email, "password": format!("wrong password number {i}") });
+            let response = http.post(format!("{}/api/v1/session", server.url)).json(&body).send().await.expect("send");
+            assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+        }
+        let busy = server.memory_mib("VmRSS:");
+        assert!(busy - before > 15.0, "burst {burst}: argon2's 19 MiB in use ({before:.0} → {busy:.0} MiB)");
+        let mut idle = busy;
+        for _ in 0..60 {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            idle = server.memory_mib("VmRSS:");
+            if busy - idle > 15.0 {
+                break;
+            }
+        }
+        assert!(busy - idle > 15.0, "burst {burst}: memory given back once idle ({busy:.0} → {idle:.0} MiB)");
+    }
+}
+
 /// Reads until the server closes the connection; `None` if it is still open after `bound`.
 async fn read_until_closed(stream: &mut (impl AsyncRead + Unpin), bound: Duration) -> Option<String> {
     let mut received = Vec::new();
