@@ -359,6 +359,7 @@ async fn seed(store: &dyn Store, data_dir: &Path, scratch: &Path, args: &BenchAr
         }
     }
     store.seed_clients(&batch).await?;
+    store.refresh_statistics().await?;
     all.flush()?;
     eprintln!("  seeded {made} clients in {:.1}s", started.elapsed().as_secs_f64());
     Ok(Seeded { owners, creds, principal_creds, all_creds })

@@ -7,6 +7,7 @@
 use crate::error::{StoreError, StoreResult};
 use crate::postgres::PostgresStore;
 use crate::sqlite::SqliteStore;
+use crate::Store;
 
 /// Copies every table in one PostgreSQL transaction; refuses a target that already holds customers.
 /// `progress` hears each table's name and row count as it is copied.
@@ -128,5 +129,6 @@ pub async fn copy_sqlite_to_postgres(
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;
+    target.refresh_statistics().await?;
     Ok(copied)
 }

@@ -164,6 +164,8 @@ pub trait Store: Send + Sync + 'static {
     /// `trustgate bench`: no owner cap, no system-log record, no change (nothing caches a client
     /// that did not exist). Fails as a whole when an owner is not a member of the customer.
     async fn seed_clients(&self, clients: &[(ApiClient, NewSecret)]) -> StoreResult<()>;
+    /// Brings the query planner's statistics up to date, after a bulk load (seeding, a copy).
+    async fn refresh_statistics(&self) -> StoreResult<()>;
 
     async fn clients_of(&self, customer: &CustomerId, owner: AdminId) -> StoreResult<Vec<ApiClient>>;
     /// Deletes a client only if `owner` owns it in `customer` (R3); false when there is no such client.

@@ -1781,6 +1781,10 @@ macro_rules! store_impl {
                 self.commit(tx, &changes).await
             }
 
+            async fn refresh_statistics(&self) -> StoreResult<()> {
+                self.analyze().await
+            }
+
             async fn client_grant(&self, id: ClientId) -> StoreResult<Option<ClientGrant>> {
                 use sqlx::Row as _;
                 // One statement, a row per secret: one snapshot, so the secrets belong to the client

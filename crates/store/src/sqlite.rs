@@ -100,6 +100,13 @@ impl SqliteStore {
         Ok(())
     }
 
+    /// SQLite's own advice for a long-lived connection: analyzes what the planner would use and
+    /// has changed much, within a bounded effort.
+    async fn analyze(&self) -> StoreResult<()> {
+        sqlx::query("PRAGMA optimize").execute(&self.pool).await?;
+        Ok(())
+    }
+
     /// After a key stored raw was sealed: the WAL still holds earlier page images; checkpoint it
     /// into the database (where `secure_delete` zeroed the old bytes) and truncate it.
     async fn scrub(&self) -> StoreResult<()> {

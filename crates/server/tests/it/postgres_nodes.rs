@@ -571,3 +571,21 @@ async fn a_grant_during_an_apply_waits_for_it_and_then_finds_the_permission_gone
     let member = app.store.member(&customer, admin.id).await.unwrap().expect("still a member");
     assert_eq!(member.access, custom(&[Permission::NOTIFICATIONS]));
 }
+
+#[tokio::test]
+async fn after_a_bulk_load_postgresql_plans_with_statistics_of_the_client_tables() {
+    use trustgate_store::Store;
+    let Some(database) = TestDatabase::create().await else { return };
+    let store = PostgresStore::connect(&database.url).await.unwrap();
+    store.refresh_statistics().await.unwrap();
+    let mut conn = sqlx::PgConnection::connect(&database.url).await.unwrap();
+    let analyzed: Vec<(String,)> = sqlx::query_as(
+        "SELECT relname::text FROM pg_stat_user_tables \
+         WHERE last_analyze IS NOT NULL AND relname IN ('api_clients', 'client_secrets') ORDER BY relname",
+    )
+    .fetch_all(&mut conn)
+    .await
+    .unwrap();
+    assert_eq!(analyzed, [("api_clients".to_owned(),), ("client_secrets".to_owned(),)]);
+    let _ = conn.close().await;
+}
