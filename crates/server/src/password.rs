@@ -4,11 +4,11 @@
 //! sign-in took its own 19 MiB, and the allocator kept it after the burst (256 wrong passwords
 //! left the server at 14 GB resident). Here each hashing thread owns one block of argon2 memory,
 //! allocated on its first hash and reused for every later one, so memory is fixed by the number
-//! of threads; a thread left idle for [`IDLE`] gives the pages back. A hash waits at most [`HashLimits::max_wait`] for a thread; past that the caller
-//! is told to retry later. The pool belongs to the process, not to one server, because the
-//! memory it bounds does: the CLI's hashes (admin creation, set-password) go through it too.
-//! The threads run at a lower priority, so a flood of sign-ins slows token grants as little as
-//! possible.
+//! of threads; a thread left idle for [`IDLE`] gives the block back. A hash waits at most
+//! [`HashLimits::max_wait`] for a thread; past that the caller is told to retry later. The pool
+//! belongs to the process, not to one server, because the memory it bounds does: the CLI's hashes
+//! (admin creation, set-password) go through it too. The threads run at a lower priority, so a
+//! flood of sign-ins slows token grants as little as possible.
 
 use std::cell::RefCell;
 use std::sync::mpsc::{self, RecvTimeoutError};
