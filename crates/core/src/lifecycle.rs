@@ -6,6 +6,7 @@
 use crate::access::{Access, Permission};
 use crate::admin::{Email, Provider};
 use crate::rights::{self, Denied, PrincipalKind, Standing};
+use time::OffsetDateTime;
 
 /// What the party making a change holds in the customer, read in the transaction that makes it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -254,15 +255,25 @@ pub fn add_principal(authority: &Authority, access: &Access, held: u64, cap: u64
     }
 }
 
-/// Converting a secure client into a service principal (SP7): its owner may, and so may any Full
-/// administrator. The principal keeps the access its owner holds at that moment.
-pub fn convert(authority: &Authority, by_owner: bool) -> Result<(), Refusal> {
-    if by_owner {
-        Ok(())
-    } else {
-        manage_principals(authority)
-    }
+/// Converting a secure client into a service principal (SP7) is creating a principal, so it is a
+/// Full administrator's act (SP3) — its owner's too only when Full: a Custom owner's principal
+/// would outlive every reduction and removal of that owner (SP5), which R5 and R6 forbid for
+/// their clients (issue #20). The principal keeps the access its owner holds at that moment.
+pub fn convert(authority: &Authority) -> Result<(), Refusal> {
+    manage_principals(authority)
 }
+
+/// The expiry a secret gets when its client becomes a service principal, whose secrets always
+/// expire (SP6): its own if sooner, else [`CONVERTED_SECRET_LIFETIME_DAYS`] from the conversion.
+pub fn converted_secret_expiry(current: Option<OffsetDateTime>, now: OffsetDateTime) -> OffsetDateTime {
+    let latest = now + time::Duration::days(CONVERTED_SECRET_LIFETIME_DAYS);
+    current.map_or(latest, |at| at.min(latest))
+}
+
+/// Ninety days: the scripts using a converted client keep working while its administrators,
+/// warned before the expiry, add a secret and move to it; a secret made under a secure client's
+/// rules does not live on for years under a principal's.
+pub const CONVERTED_SECRET_LIFETIME_DAYS: i64 = 90;
 
 fn keeps_a_full_admin(access: &Access, losing: bool, full_admins: u64) -> Result<(), Refusal> {
     if *access == Access::Full && losing && full_admins <= 1 {
@@ -412,11 +423,21 @@ mod tests {
     }
 
     #[test]
-    fn a_secure_client_is_converted_by_its_owner_or_a_full_administrator() {
+    fn a_secure_client_is_converted_by_a_full_administrator_only_even_its_custom_owner_is_refused() {
         let custom_admin = Authority::Holds(custom(&[Permission::API_CLIENTS]));
-        assert_eq!(convert(&custom_admin, true), Ok(()));
-        assert_eq!(convert(&custom_admin, false), Err(Refusal::NotFullAdministrator));
-        assert_eq!(convert(&Authority::Holds(Access::Full), false), Ok(()));
+        assert_eq!(convert(&custom_admin), Err(Refusal::NotFullAdministrator));
+        assert_eq!(convert(&Authority::Holds(Access::Full)), Ok(()));
+        assert_eq!(convert(&Authority::Operator), Ok(()));
+    }
+
+    #[test]
+    fn a_converted_clients_secrets_all_expire_within_ninety_days_keeping_a_sooner_expiry() {
+        let now = OffsetDateTime::UNIX_EPOCH + time::Duration::days(20_000);
+        let ninety = now + time::Duration::days(90);
+        assert_eq!(converted_secret_expiry(None, now), ninety);
+        assert_eq!(converted_secret_expiry(Some(now + time::Duration::days(700)), now), ninety);
+        let soon = now + time::Duration::days(3);
+        assert_eq!(converted_secret_expiry(Some(soon), now), soon);
     }
 
     #[test]

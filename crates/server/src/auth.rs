@@ -155,10 +155,15 @@ async fn requested_customer(parts: &mut Parts) -> Result<CustomerId, ApiError> {
 
 /// The customer named by `Citrix-CustomerId` (or `Customer`, as Monitor OData callers send).
 pub fn customer_header(headers: &HeaderMap) -> Result<CustomerId, ApiError> {
-    let header = ["citrix-customerid", "customer"].into_iter().find_map(|name| headers.get(name));
-    let Some(value) = header else {
+    let mut values = ["citrix-customerid", "customer"].into_iter().flat_map(|name| headers.get_all(name));
+    let Some(value) = values.next() else {
         return Err(trustgate_core::ValidationError::missing("Citrix-CustomerId").into());
     };
+    // Two values are refused, not resolved: a proxy and its backend may each pick another one,
+    // or join them (issue #20).
+    if values.next().is_some() {
+        return Err(trustgate_core::ValidationError::invalid("Citrix-CustomerId", "given more than once").into());
+    }
     // Not `to_str`: a pasted zero-width space arrives as UTF-8, and is trimmed by the parser.
     let value = std::str::from_utf8(value.as_bytes())
         .map_err(|_| trustgate_core::ValidationError::invalid("Citrix-CustomerId", "not UTF-8 text"))?;

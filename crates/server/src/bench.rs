@@ -559,12 +559,7 @@ async fn fetch_all_tokens(addr: &str, creds: &Path, out: &Path, workers: usize) 
     Ok(lines.len())
 }
 
-/// The share of tokens checked outside the verified-token cache that their issuer tag
-/// authenticated (the rest by their signature), printed beside the caches' hit ratios.
-const TAG_CHECKS: &str = "token checks by issuer tag";
-
-/// Cache look-ups so far, by cache: (hits, misses), read from the server's Prometheus metrics;
-/// and the token checks, as [`TAG_CHECKS`]: (by issuer tag, by signature).
+/// Cache look-ups so far, by cache: (hits, misses), read from the server's Prometheus metrics.
 async fn cache_lookups(metrics: &str) -> anyhow::Result<std::collections::BTreeMap<String, (u64, u64)>> {
     let request = Request::get("/metrics").header(header::HOST, metrics).body(Body::empty())?;
     let (_, text) = http(metrics, request).await?;
@@ -576,10 +571,6 @@ async fn cache_lookups(metrics: &str) -> anyhow::Result<std::collections::BTreeM
         } else if let Some(rest) = line.strip_prefix("trustgate_cache_misses_total{cache=\"") {
             let Some((cache, count)) = rest.split_once("\"} ") else { continue };
             (false, cache, count)
-        } else if let Some(count) = line.strip_prefix("trustgate_token_checks_total{check=\"issuer_tag\"} ") {
-            (true, TAG_CHECKS, count)
-        } else if let Some(count) = line.strip_prefix("trustgate_token_checks_total{check=\"signature\"} ") {
-            (false, TAG_CHECKS, count)
         } else {
             continue;
         };

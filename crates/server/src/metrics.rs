@@ -18,8 +18,6 @@ use prometheus::{
     IntGaugeVec, Opts, Registry, TextEncoder,
 };
 
-use trustgate_core::token::TokenCheck;
-
 use crate::state::AppState;
 
 /// The `route` label of a request no route matched.
@@ -77,7 +75,6 @@ pub struct Metrics {
     pub authorization: CacheCounters,
     pub verified_tokens: CacheCounters,
     pub notification_lists: CacheCounters,
-    token_checks: IntCounterVec,
     cache_entries: IntGaugeVec,
     revoked_tokens: IntGauge,
     feed_lag: Histogram,
@@ -118,14 +115,6 @@ impl Metrics {
         };
         let (authorization, verified_tokens) = (counters("authorization"), counters("verified_tokens"));
         let notification_lists = counters("notification_lists");
-        let token_checks = IntCounterVec::new(
-            Opts::new(
-                "trustgate_token_checks_total",
-                "Tokens the verified-token cache did not hold, by what authenticated their claims: \
-                 this deployment's issuer tag (one HMAC) or the signature.",
-            ),
-            &["check"],
-        )?;
         let cache_entries =
             IntGaugeVec::new(Opts::new("trustgate_cache_entries", "Entries a cache holds now."), &cache)?;
         let revoked_tokens =
@@ -154,7 +143,6 @@ impl Metrics {
         registry.register(Box::new(hits))?;
         registry.register(Box::new(misses))?;
         registry.register(Box::new(evictions))?;
-        registry.register(Box::new(token_checks.clone()))?;
         registry.register(Box::new(cache_entries.clone()))?;
         registry.register(Box::new(revoked_tokens.clone()))?;
         registry.register(Box::new(feed_lag.clone()))?;
@@ -171,7 +159,6 @@ impl Metrics {
             authorization,
             verified_tokens,
             notification_lists,
-            token_checks,
             cache_entries,
             revoked_tokens,
             feed_lag,
@@ -201,14 +188,6 @@ impl Metrics {
             ThrottleKind::SignIn => "sign_in",
         };
         self.throttled.with_label_values(&[label]).inc();
-    }
-
-    pub fn token_checked(&self, check: TokenCheck) {
-        let label = match check {
-            TokenCheck::IssuerTag => "issuer_tag",
-            TokenCheck::Signature => "signature",
-        };
-        self.token_checks.with_label_values(&[label]).inc();
     }
 
     pub fn feed_delivered(&self, lag: Duration) {

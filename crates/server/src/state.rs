@@ -11,9 +11,8 @@ use trustgate_core::catalog::Catalog;
 use trustgate_core::custody::KeyVault;
 use trustgate_core::event::{self, LogEntry};
 use trustgate_core::ids::ClientId;
-use trustgate_core::issuer_tag::TagKey;
 use trustgate_core::secret::{SecretId, ServerKey};
-use trustgate_core::token::{Algorithm, KeySet, SigningKey, VerifiedClaims};
+use trustgate_core::token::{Algorithm, KeySet, VerifiedClaims};
 use trustgate_store::{Change, ChangeListener, Store, StoreError};
 
 use crate::authz_cache::{AuthzCache, CachedClient};
@@ -36,8 +35,6 @@ pub struct Shared {
     pub server_key: ServerKey,
     pub config: ServerConfig,
     vault: KeyVault,
-    /// Tags the tokens this deployment signs, so any of its nodes verifies them with one HMAC.
-    tag_key: TagKey,
     keys: RwLock<Arc<Keys>>,
     /// Reloads run one at a time, so an older read of the key set cannot land after a newer one
     /// and bring back a revoked key.
@@ -94,13 +91,12 @@ impl AppState {
     /// authorization cache to the store's change feed.
     pub async fn new(store: Arc<dyn Store>, server_key: ServerKey, config: ServerConfig) -> Result<Self, StoreError> {
         let vault = KeyVault::new(&server_key);
-        let tag_key = TagKey::new(&server_key);
         let secret_vault = trustgate_core::federation::SecretVault::new(&server_key);
         let oidc_http = crate::oidc::http::Client::new(config.allow_http_issuers)
             .map_err(|e| StoreError::Internal(format!("cannot set up TLS for identity providers: {e}")))?;
         let metrics = Metrics::new().map_err(|e| StoreError::Internal(format!("cannot set up metrics: {e}")))?;
         let keys = Keys::new(
-            load_keys(store.as_ref(), &vault, &tag_key, config.signing_algorithm).await?,
+            load_keys(store.as_ref(), &vault, config.signing_algorithm).await?,
             config.token_cache,
             &metrics.verified_tokens,
         );
@@ -109,7 +105,6 @@ impl AppState {
             cache: AuthzCache::new(config.client_cache, metrics.authorization.evictions.clone()),
             server_key,
             vault,
-            tag_key,
             notifications: ListCache::new(config.list_cache, metrics.notification_lists.evictions.clone()),
             last_used: LastUsed::default(),
             throttles: Throttles {
@@ -182,9 +177,7 @@ impl AppState {
         let claims = match cached {
             Some(claims) => claims,
             None => {
-                let noted = |check| self.metrics.token_checked(check);
-                let claims =
-                    Arc::new(VerifiedClaims::from(keys.verify_noting(token, now, &self.config.issuer, noted).ok()?));
+                let claims = Arc::new(VerifiedClaims::from(keys.verify(token, now, &self.config.issuer).ok()?));
                 keys.verified.insert(token, claims.clone());
                 claims
             }
@@ -242,24 +235,14 @@ impl AppState {
     }
 }
 
-async fn load_keys(
-    store: &dyn Store,
-    vault: &KeyVault,
-    tag_key: &TagKey,
-    algorithm: Algorithm,
-) -> Result<KeySet, StoreError> {
-    if let Some(keys) = serving(keys::load(store, vault).await?, tag_key) {
+async fn load_keys(store: &dyn Store, vault: &KeyVault, algorithm: Algorithm) -> Result<KeySet, StoreError> {
+    if let Some(keys) = KeySet::new(keys::load(store, vault).await?) {
         return Ok(keys);
     }
     let first = vault.seal(&keys::generate(algorithm)?, OffsetDateTime::now_utc());
     store.add_signing_key(&first, false).await?;
-    serving(keys::load(store, vault).await?, tag_key)
+    KeySet::new(keys::load(store, vault).await?)
         .ok_or_else(|| StoreError::Internal("no signing key was stored".to_owned()))
-}
-
-/// The key set a serving node signs and verifies with: `keys` newest first, and the issuer tag.
-fn serving(keys: Vec<SigningKey>, tag_key: &TagKey) -> Option<KeySet> {
-    KeySet::new(keys).map(|set| set.with_tag_key(tag_key.clone()))
 }
 
 /// Receives the store's changes. Weak, because the store that calls it belongs to the state.
@@ -377,7 +360,7 @@ async fn write_refusals(shared: &Shared, everything: bool) {
 async fn reload_keys(shared: Weak<Shared>) {
     let Some(shared) = shared.upgrade() else { return };
     let _one_at_a_time = shared.key_reload.lock().await;
-    match keys::load(shared.store.as_ref(), &shared.vault).await.map(|keys| serving(keys, &shared.tag_key)) {
+    match keys::load(shared.store.as_ref(), &shared.vault).await.map(KeySet::new) {
         Ok(Some(set)) => {
             // The verified tokens go with the old set: a key that left it stops vouching for them.
             let keys = Arc::new(Keys::new(set, shared.config.token_cache, &shared.metrics.verified_tokens));

@@ -2184,8 +2184,8 @@ macro_rules! store_impl {
                 let by_owner = matches!(actor, Actor::Admin { id, .. } if *id == owner);
                 let authority = authority(&mut tx, customer, actor).await?;
                 // R3 still holds until the conversion: to anyone but its owner and a Full
-                // administrator, the client does not exist.
-                lifecycle::convert(&authority, by_owner).map_err(|_| not_found())?;
+                // administrator, the client does not exist; its Custom owner sees it and is told why not.
+                lifecycle::convert(&authority).map_err(|refusal| if by_owner { refusal.into() } else { not_found() })?;
                 let access = load_member(&mut tx, customer, owner).await?.ok_or_else(not_found)?.access;
                 ensure_declared(&mut tx, &access).await?;
                 let (access_type, permissions) = sql::access_columns(&access);
@@ -2197,6 +2197,19 @@ macro_rules! store_impl {
                     .await?;
                 let principal = ApiClient { kind: ClientKind::ServicePrincipal { access }, ..client.clone() };
                 let now = OffsetDateTime::now_utc();
+                let expiries = sqlx::query_as::<_, (String, Option<i64>)>("SELECT id, expires_at FROM client_secrets WHERE client_id = $1")
+                    .bind(id.to_string())
+                    .fetch_all(&mut *tx)
+                    .await?;
+                for (secret, expires_at) in expiries {
+                    let at = lifecycle::converted_secret_expiry(expires_at.map(sql::from_ms), now);
+                    sqlx::query("UPDATE client_secrets SET expires_at = $1 WHERE client_id = $2 AND id = $3")
+                        .bind(ms(at))
+                        .bind(id.to_string())
+                        .bind(secret)
+                        .execute(&mut *tx)
+                        .await?;
+                }
                 insert_log(&mut tx, &event::client_converted(&client, &principal, now, actor)).await?;
                 let changes = [Change::ClientChanged(id)];
                 insert_changes(&mut tx, &changes, now).await?;

@@ -10,6 +10,7 @@ use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use trustgate_core::ids::CustomerId;
+use trustgate_core::request_target;
 use trustgate_core::ValidationError;
 
 use crate::auth::{self, Caller};
@@ -81,28 +82,49 @@ pub async fn envoy(
 }
 
 /// The original method and URI, as nginx or as Traefik and Caddy name them.
+///
+/// A proxy sets its own pair and passes the client's other headers along, so a client can send
+/// the *other* convention's pair itself (issue #20: through Caddy, `DELETE /orders/1` with the
+/// client's own `X-Original-Method: GET`). A request naming both conventions, or one header
+/// twice, is therefore refused rather than resolved by a preference the client can exploit.
 fn original_request(headers: &HeaderMap) -> Result<(&str, &str), ApiError> {
     let text = |name: &'static str| -> Result<Option<&str>, ApiError> {
-        headers
-            .get(name)
-            .map(|v| v.to_str().map_err(|_| ValidationError::invalid(name, "not ASCII text").into()))
-            .transpose()
+        let mut values = headers.get_all(name).iter();
+        let first = values.next();
+        if values.next().is_some() {
+            return Err(ValidationError::invalid(name, format!("{name} is given more than once")).into());
+        }
+        first.map(|v| v.to_str().map_err(|_| ValidationError::invalid(name, "not ASCII text").into())).transpose()
     };
     let pairs = [("X-Original-Method", "X-Original-URI"), ("X-Forwarded-Method", "X-Forwarded-Uri")];
+    let mut named = Vec::new();
     for (method_header, uri_header) in pairs {
-        if let Some(uri) = text(uri_header)? {
-            let method = text(method_header)?.ok_or(ValidationError::missing(method_header))?;
-            return Ok((method, uri));
+        let (method, uri) = (text(method_header)?, text(uri_header)?);
+        if method.is_some() || uri.is_some() {
+            named.push((method_header, method, uri_header, uri));
         }
     }
-    Err(ValidationError::missing("X-Original-URI").into())
+    match named.as_slice() {
+        [] => Err(ValidationError::missing("X-Original-URI").into()),
+        [(method_header, method, uri_header, uri)] => {
+            let uri = uri.ok_or(ValidationError::missing(uri_header))?;
+            Ok((method.ok_or(ValidationError::missing(method_header))?, uri))
+        }
+        _ => Err(ValidationError::invalid(
+            "X-Original-URI",
+            "the request names the original request in both nginx's (X-Original-*) and Traefik's or \
+             Caddy's (X-Forwarded-*) headers: the proxy must remove the copies its clients send",
+        )
+        .into()),
+    }
 }
 
 async fn decide(state: &AppState, headers: &HeaderMap, method: &str, uri: &str) -> Result<Response, ApiError> {
+    let path = request_target::path_of(uri)?;
     // The token first, as on built-in routes: a caller without one is told to authenticate.
     let claims = auth::verified_claims(state, headers)?;
     let catalog = state.catalog();
-    let Some(matched) = catalog.match_request(method, uri) else {
+    let Some(matched) = catalog.match_request(method, path) else {
         return Err(ApiError::Forbidden("no route rule of the catalog matches this request".to_owned()));
     };
     let customer = match &matched.path_customer {

@@ -166,6 +166,9 @@ pub fn nginx_gateway(listen: &str, trustgate: &str, upstream: &str) -> String {
             proxy_set_header Content-Length "";
             proxy_set_header X-Original-Method $request_method;
             proxy_set_header X-Original-URI $request_uri;
+            # The other proxies' names for the original request: never the client's.
+            proxy_set_header X-Forwarded-Method "";
+            proxy_set_header X-Forwarded-Uri "";
             proxy_http_version 1.1;
             proxy_set_header Connection "";
         }}
@@ -204,8 +207,13 @@ pub fn caddy_gateway(site: &str, trustgate: &str, upstream: &str) -> String {
     format!(
         r#"{site} {{
     route {{
-        # No client-sent identity header survives, whatever its exact name.
-        request_header -X-Trustgate-*
+        # No client-sent identity header survives, whatever its spelling (a WSGI or CGI
+        # upstream reads X_Trustgate_Principal as X-Trustgate-Principal), and no client names
+        # the original request in nginx's headers (Caddy sets X-Forwarded-Method and -Uri).
+        request_header -X-Trustgate*
+        request_header -X_Trustgate*
+        request_header -X-Original-*
+        request_header -X_Original*
         forward_auth {trustgate} {{
             uri /gateway/authorize
             copy_headers X-Trustgate-Client-Id X-Trustgate-Customer-Id X-Trustgate-Principal X-Trustgate-Permission
@@ -356,6 +364,88 @@ async fn behind_caddy_forward_auth_calls_pass_by_the_owners_live_rights() {
     let dir = TempDir::new();
     let Some(proxy) = Proxy::caddy(dir.path(), port_of(&app.url), upstream.addr.port()).await else { return };
     walk(&app, &proxy, &upstream).await;
+}
+
+/// Issue #20: a client with `orders.read` sends every header that names the original request or
+/// an identity — in each proxy's convention and in underscore spellings — to pass a `DELETE` off as
+/// a `GET` or to speak for someone else. Nothing it sends is what Trustgate checks or what the
+/// upstream reads as Trustgate's.
+async fn smuggle(app: &TestApp, proxy: &Proxy, upstream: &Upstream) {
+    let customer = app.customer().await;
+    let owner = app.admin(&customer, custom(&[orders("read")])).await;
+    let client = app.client(&customer, &owner).await;
+    let token = app.token(&client).await;
+    let forged = [
+        ("x-original-method", "GET"),
+        ("x-original-uri", "/orders/1"),
+        ("x-forwarded-method", "GET"),
+        ("x-forwarded-uri", "/orders/1"),
+        ("x_original_method", "GET"),
+        ("x_original_uri", "/orders/1"),
+        ("x_trustgate_principal", "forged"),
+        ("x_trustgate_permission", "orders.write"),
+        ("x-trustgate_client_id", "forged"),
+        ("x_trustgate-customer-id", "forged"),
+    ];
+    let call = |method: reqwest::Method, path: &str| {
+        let mut request = app
+            .http
+            .request(method, format!("{}{path}", proxy.url))
+            .header("authorization", format!("CwsAuth Bearer={token}"))
+            .header("citrix-customerid", customer.as_str());
+        for (name, value) in forged {
+            request = request.header(name, value);
+        }
+        request
+    };
+
+    for method in [reqwest::Method::DELETE, reqwest::Method::POST, reqwest::Method::PUT] {
+        let response = call(method.clone(), "/orders/1").send().await.unwrap();
+        assert_ne!(response.status(), StatusCode::OK, "{method} passed as the client's own GET");
+        assert!(response.status().is_client_error() || response.status().is_server_error());
+    }
+    assert!(upstream.take().is_empty(), "no smuggled write reaches the upstream");
+
+    let response = call(reqwest::Method::GET, "/orders/1").send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK, "the client's real GET still passes");
+    let seen = upstream.take();
+    assert_eq!(seen.len(), 1, "{seen:?}");
+    let identity: Vec<(String, String)> = seen[0]
+        .headers
+        .iter()
+        .map(|(name, value)| (name.as_str().replace('_', "-"), value.to_str().unwrap().to_owned()))
+        .filter(|(name, _)| name.starts_with("x-trustgate"))
+        .collect();
+    let mut expected = vec![
+        ("x-trustgate-client-id".to_owned(), client.id.to_string()),
+        ("x-trustgate-customer-id".to_owned(), customer.to_string()),
+        ("x-trustgate-principal".to_owned(), owner.id.to_string()),
+        ("x-trustgate-permission".to_owned(), "orders.read".to_owned()),
+    ];
+    let mut identity = identity;
+    identity.sort();
+    expected.sort();
+    assert_eq!(identity, expected, "read as a WSGI upstream reads names, only Trustgate's values");
+}
+
+#[tokio::test]
+async fn behind_nginx_a_client_cannot_choose_what_is_checked_or_who_it_is() {
+    let Some(app) = TestApp::spawn_on(Backend::Sqlite).await else { return };
+    app.apply_catalog(ORDERS_CATALOG).await;
+    let upstream = Upstream::start().await;
+    let dir = TempDir::new();
+    let Some(proxy) = Proxy::nginx(dir.path(), port_of(&app.url), upstream.addr.port()).await else { return };
+    smuggle(&app, &proxy, &upstream).await;
+}
+
+#[tokio::test]
+async fn behind_caddy_a_client_cannot_choose_what_is_checked_or_who_it_is() {
+    let Some(app) = TestApp::spawn_on(Backend::Sqlite).await else { return };
+    app.apply_catalog(ORDERS_CATALOG).await;
+    let upstream = Upstream::start().await;
+    let dir = TempDir::new();
+    let Some(proxy) = Proxy::caddy(dir.path(), port_of(&app.url), upstream.addr.port()).await else { return };
+    smuggle(&app, &proxy, &upstream).await;
 }
 
 #[test]

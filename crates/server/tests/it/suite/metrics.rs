@@ -45,10 +45,6 @@ async fn a_grant_a_refusal_and_a_call_move_their_counters() {
     };
     assert_eq!(look_ups("verified_tokens"), 2.0);
     assert!(moved("trustgate_cache_misses_total", &[("cache", "verified_tokens")]) >= 1.0);
-    // Each miss is settled by the token's issuer tag, not its signature (issue #13).
-    let tag_checks = moved("trustgate_token_checks_total", &[("check", "issuer_tag")]);
-    assert_eq!(tag_checks, moved("trustgate_cache_misses_total", &[("cache", "verified_tokens")]));
-    assert_eq!(moved("trustgate_token_checks_total", &[("check", "signature")]), 0.0);
     assert_eq!(look_ups("authorization"), 4.0);
     assert!(moved("trustgate_cache_hits_total", &[("cache", "authorization")]) >= 1.0);
     assert!(!after.0.contains(customer.as_str()), "routes are labelled by template, never by raw path");

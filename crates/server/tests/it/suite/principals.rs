@@ -211,6 +211,54 @@ async fn sp7_a_converted_client_keeps_its_id_secret_and_tokens_and_outlives_its_
     assert_eq!(app.as_admin(&app.sign_in(&boss).await, Method::POST, &convert, None).await.0, StatusCode::NOT_FOUND);
 }
 
+/// Issue #20: a Custom owner who could convert their client would hold a principal that outlives
+/// every reduction and removal (SP5 against R5/R6); conversion is a Full administrator's act.
+#[tokio::test]
+async fn a_custom_owner_cannot_turn_their_client_into_a_principal_that_outlives_them() {
+    let Some(app) = super::app().await else { return };
+    let customer = app.customer().await;
+    let owner = app.admin_with_password(&customer, custom(&[Permission::API_CLIENTS, Permission::NOTIFICATIONS])).await;
+    let client = app.client(&customer, &owner).await;
+    let convert = format!("/api/v1/customers/{customer}/api-clients/{}/convert", client.id);
+    let (status, body) = app.as_admin(&app.sign_in(&owner).await, Method::POST, &convert, None).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert!(body.to_string().contains("only administrators with Full access"), "{body}");
+
+    app.store.remove_member(&customer, owner.id, &trustgate_core::event::Actor::System).await.unwrap();
+    let id = client.id.to_string();
+    let form = [("grant_type", "client_credentials"), ("client_id", id.as_str()), ("client_secret", &client.secret)];
+    assert_eq!(app.oauth("root", &form).await.0, StatusCode::BAD_REQUEST, "R6: the client went with its owner");
+    assert!(app.log_of(&customer, "platform:serviceprincipal/convert").await.is_empty());
+}
+
+/// Issue #20 (SP6): a converted client's secrets, which never expired while it was a secure client,
+/// all expire once it is a principal — within 90 days, a sooner expiry kept.
+#[tokio::test]
+async fn a_converted_principals_secrets_all_get_an_expiry() {
+    let Some(app) = super::app().await else { return };
+    let customer = app.customer().await;
+    let boss = app.admin_with_password(&customer, Access::Full).await;
+    let client = app.client(&customer, &boss).await;
+    let session = app.sign_in(&boss).await;
+    let secrets = format!("/api/v1/customers/{customer}/api-clients/{}/secrets", client.id);
+    let (status, added) = app.as_admin(&session, Method::POST, &secrets, Some(json!({}))).await;
+    assert!(status.is_success(), "{status} {added}");
+    let (_, listed) = app.as_admin(&session, Method::GET, &secrets, None).await;
+    assert!(listed["items"].as_array().unwrap().iter().all(|s| s["expiresAt"].is_null()), "{listed}");
+
+    let convert = format!("/api/v1/customers/{customer}/api-clients/{}/convert", client.id);
+    assert_eq!(app.as_admin(&session, Method::POST, &convert, None).await.0, StatusCode::OK);
+    let (_, listed) = app.as_admin(&session, Method::GET, &secrets, None).await;
+    let latest = time::OffsetDateTime::now_utc() + time::Duration::days(90);
+    for secret in listed["items"].as_array().unwrap() {
+        let at = secret["expiresAt"].as_str().unwrap_or_else(|| panic!("every principal secret expires: {listed}"));
+        let at = time::OffsetDateTime::parse(at, &time::format_description::well_known::Rfc3339).unwrap();
+        assert!(at <= latest, "{listed}");
+    }
+    assert_eq!(listed["items"].as_array().unwrap().len(), 2);
+    app.token(&client).await;
+}
+
 #[tokio::test]
 async fn the_administrators_api_lists_principals_to_full_callers_and_changes_their_access() {
     let Some(app) = super::app().await else { return };

@@ -368,3 +368,48 @@ async fn both_token_endpoints_answer_in_citrix_field_order() {
     crate::harness::assert_key_order(&raw, &["principal", "subject", "token", "openIdToken", "expiresIn"]);
     assert!(raw.ends_with(",\"expiresIn\":3600}"), "{raw}");
 }
+
+/// Issue #21: a token's `header.payload.` with anything else as its signature is refused on every
+/// surface, as every JWKS verifier refuses it — and it never becomes a verified-token cache entry.
+#[tokio::test]
+async fn a_token_whose_signature_is_replaced_is_refused_by_the_platform_the_gateway_and_introspection() {
+    let Some(app) = super::app().await else { return };
+    app.apply_catalog(crate::gateway::ORDERS_CATALOG).await;
+    let customer = app.customer().await;
+    let owner = app.admin(&customer, Access::Full).await;
+    let client = app.client(&customer, &owner).await;
+    let token = app.token(&client).await;
+    assert_eq!(app.get("/notifications/items", &token, &customer).await.0, StatusCode::OK);
+    let resource_server = app.cli(&["resource-server", "create", "--name", "orders"]).await;
+    let (rs_id, rs_secret) =
+        (resource_server["id"].as_str().unwrap().to_owned(), resource_server["secret"].as_str().unwrap().to_owned());
+    let signed = token.rsplit_once('.').unwrap().0;
+    let zeros = URL_SAFE_NO_PAD.encode([0u8; 64]);
+    let held = || async {
+        crate::observability::scrape(&app).await.value("trustgate_cache_entries", &[("cache", "verified_tokens")])
+    };
+    let verified_before = held().await;
+
+    for signature in ["", "xxx", zeros.as_str()] {
+        let forged = format!("{signed}.{signature}");
+        let (status, body) = app.get("/notifications/items", &forged, &customer).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "platform, signature {signature:?}: {body}");
+        let decision = app
+            .http
+            .get(app.url("/gateway/authorize"))
+            .header("authorization", format!("CwsAuth Bearer={forged}"))
+            .header("citrix-customerid", customer.as_str())
+            .header("x-original-method", "GET")
+            .header("x-original-uri", "/orders/1")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(decision.status(), StatusCode::UNAUTHORIZED, "gateway, signature {signature:?}");
+        let form = [("token", forged.as_str())];
+        let response =
+            app.http.post(app.url("/oauth2/introspect")).basic_auth(&rs_id, Some(&rs_secret)).form(&form).send().await;
+        let (status, body) = status_and_json(response.unwrap()).await;
+        assert_eq!((status, body), (StatusCode::OK, json!({"active": false})), "introspection, {signature:?}");
+    }
+    assert_eq!(held().await, verified_before, "a refused token is never cached");
+}
