@@ -965,28 +965,48 @@ macro_rules! store_impl {
             }
         }
 
-        /// Refuses a provider subject that already names another person: a provider cannot claim
-        /// someone known elsewhere (another customer's administrator) and then disable them.
+        /// Refuses a provider subject that already names another administrator of `customer`.
+        /// Only this customer's administrators are looked at: a federated identity belongs to the
+        /// customer that named it (issue #20), and whether another customer knows a subject is
+        /// none of this one's business.
         async fn subject_free(
             tx: &mut Tx,
+            customer: &CustomerId,
             provider: trustgate_core::admin::Provider,
             subject: Option<&str>,
             except: Option<AdminId>,
         ) -> StoreResult<()> {
             let Some(subject) = subject else { return Ok(()) };
-            let taken: Option<(String,)> =
-                sqlx::query_as("SELECT id FROM admins WHERE provider = $1 AND external_id = $2 AND id <> $3")
-                    .bind(provider.wire_name())
-                    .bind(subject)
-                    .bind(except.map(|a| a.to_string()).unwrap_or_default())
-                    .fetch_optional(&mut **tx)
-                    .await?;
+            let taken: Option<(String,)> = sqlx::query_as(
+                "SELECT a.id FROM admins a JOIN memberships m ON m.admin_id = a.id \
+                 WHERE m.customer_id = $1 AND a.provider = $2 AND a.external_id = $3 AND a.id <> $4",
+            )
+            .bind(customer.as_str())
+            .bind(provider.wire_name())
+            .bind(subject)
+            .bind(except.map(|a| a.to_string()).unwrap_or_default())
+            .fetch_optional(&mut **tx)
+            .await?;
             match taken {
                 Some(_) => Err(StoreError::Conflict(
-                    "externalId already names an administrator known to Trustgate".to_owned(),
+                    "externalId already names an administrator of this customer".to_owned(),
                 )),
                 None => Ok(()),
             }
+        }
+
+        /// Refuses a change to who a person is (their subject, their status) by a customer that
+        /// shares them with another: one customer's provider does not speak for another's
+        /// administrators. Only identities from before issue #20 are shared.
+        async fn not_shared(tx: &mut Tx, customer: &CustomerId, admin: AdminId) -> StoreResult<()> {
+            if admin_customers(tx, admin).await?.iter().any(|c| c != customer) {
+                return Err(StoreError::Conflict(
+                    "this administrator also administers another customer: their identity and status are not \
+                     this provider's to change"
+                        .to_owned(),
+                ));
+            }
+            Ok(())
         }
 
         fn version_holds(current: &ScimUser, if_version: Option<&str>) -> StoreResult<()> {
@@ -1399,11 +1419,16 @@ macro_rules! store_impl {
                         .fetch_optional(&mut *tx)
                         .await?
                     }
+                    // Only among this customer's administrators: a federated identity belongs to the
+                    // customer that named it (issue #20), so another customer naming the same
+                    // subject adds a person of its own, whom nothing done elsewhere reaches.
                     Identity::Federated { provider, subject } => {
                         sqlx::query_as::<_, sql::AdminRow>(
-                            "SELECT id, email, display_name, provider, external_id, status, created_at FROM admins \
-                             WHERE provider = $1 AND external_id = $2",
+                            "SELECT a.id, a.email, a.display_name, a.provider, a.external_id, a.status, a.created_at \
+                             FROM admins a JOIN memberships m ON m.admin_id = a.id \
+                             WHERE m.customer_id = $1 AND a.provider = $2 AND a.external_id = $3",
                         )
+                        .bind(customer.as_str())
                         .bind(provider.wire_name())
                         .bind(subject)
                         .fetch_optional(&mut *tx)
@@ -2620,7 +2645,7 @@ macro_rules! store_impl {
                 <$store>::lock_customer(&mut tx, customer).await?;
                 authority(&mut tx, customer, actor).await?;
                 user_name_free(&mut tx, customer, &write.user_name.to_lowercase(), None).await?;
-                subject_free(&mut tx, candidate.provider, candidate.external_id.as_deref(), None).await?;
+                subject_free(&mut tx, customer, candidate.provider, candidate.external_id.as_deref(), None).await?;
                 let email_taken: Option<(String,)> =
                     sqlx::query_as("SELECT admin_id FROM memberships WHERE customer_id = $1 AND email = $2")
                         .bind(customer.as_str())
@@ -2668,7 +2693,11 @@ macro_rules! store_impl {
                 let current = load_scim_user(&mut tx, customer, admin).await?.ok_or(StoreError::NotFound("User"))?;
                 version_holds(&current, if_version)?;
                 user_name_free(&mut tx, customer, &write.user_name.to_lowercase(), Some(admin)).await?;
-                subject_free(&mut tx, current.admin.provider, write.external_id.as_deref(), Some(admin)).await?;
+                subject_free(&mut tx, customer, current.admin.provider, write.external_id.as_deref(), Some(admin)).await?;
+                let status = if write.active { AdminStatus::Active } else { AdminStatus::Disabled };
+                if write.external_id != current.admin.external_id || status != current.admin.status {
+                    not_shared(&mut tx, customer, admin).await?;
+                }
                 let now = OffsetDateTime::now_utc();
                 sqlx::query("UPDATE admins SET external_id = $1 WHERE id = $2")
                     .bind(write.external_id.as_deref())
@@ -2701,7 +2730,6 @@ macro_rules! store_impl {
                 // The owner's e-mail travels with every cached grant of their clients.
                 let mut changes = vec![Change::MembershipChanged(customer.clone(), admin)];
                 insert_changes(&mut tx, &changes, now).await?;
-                let status = if write.active { AdminStatus::Active } else { AdminStatus::Disabled };
                 if status != current.admin.status {
                     changes.extend(apply_status(&mut tx, admin, status, actor, now).await?);
                 }
@@ -2920,12 +2948,18 @@ macro_rules! store_impl {
             ) -> StoreResult<Option<Admin>> {
                 let customer = &provider.customer_id;
                 let mut tx = self.write_tx().await?;
-                let linked: Option<(String,)> =
-                    sqlx::query_as("SELECT admin_id FROM federated_identities WHERE issuer = $1 AND subject = $2")
-                        .bind(&provider.issuer)
-                        .bind(subject)
-                        .fetch_optional(&mut *tx)
-                        .await?;
+                // Linked to an administrator of this customer: two customers connecting the same
+                // issuer each link the subject to their own administrator.
+                let linked: Option<(String,)> = sqlx::query_as(
+                    "SELECT f.admin_id FROM federated_identities f \
+                     JOIN memberships m ON m.admin_id = f.admin_id AND m.customer_id = $3 \
+                     WHERE f.issuer = $1 AND f.subject = $2",
+                )
+                .bind(&provider.issuer)
+                .bind(subject)
+                .bind(customer.as_str())
+                .fetch_optional(&mut *tx)
+                .await?;
                 if let Some((admin,)) = linked {
                     let member = load_member(&mut tx, customer, AdminId::parse(&admin)?).await?;
                     tx.rollback().await?;

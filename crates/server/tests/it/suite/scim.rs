@@ -319,3 +319,55 @@ async fn the_operator_cli_creates_lists_and_revokes_tokens() {
     app.cli(&["scim-token", "revoke", "--customer", customer.as_str(), "--id", id]).await;
     assert_eq!(scim(&app, &provider, Method::GET, "/Users", None, None).await.0, StatusCode::UNAUTHORIZED);
 }
+
+/// Issue #20: customer A's provider provisions subject X; customer B later adds its own
+/// administrator with the same (AzureAd, X). They are two people to Trustgate: nothing A's SCIM
+/// token does — disable, re-point the subject — reaches B's administrator, and A learns nothing
+/// of which subjects B knows.
+#[tokio::test]
+async fn one_customers_provider_cannot_disable_or_repoint_another_customers_administrator() {
+    let Some(app) = super::app().await else { return };
+    let a = app.customer().await;
+    let (_, a_full) = full_admin(&app, &a).await;
+    let a_provider = provider(&app, &a, &a_full).await;
+    let (status, provisioned, _) =
+        scim(&app, &a_provider, Method::POST, "/Users", Some(user("newhire@b.example", "shared-oid")), None).await;
+    assert_eq!(status, StatusCode::CREATED, "{provisioned}");
+    let a_user = provisioned["id"].as_str().unwrap().to_owned();
+
+    let b = app.customer().await;
+    let b_boss = app.admin(&b, Access::Full).await;
+    let b_token = app.token(&app.client(&b, &b_boss).await).await;
+    let person = json!({"accessType": "Full", "providerType": "AzureAd", "type": "AdministratorUser",
+                        "email": "newhire@b.example", "displayName": "New Hire", "externalUserId": "shared-oid"});
+    let (status, added) = app.call(Method::POST, "/administrators/$create", &b_token, &b, Some(person)).await;
+    assert_eq!(status, StatusCode::OK, "{added}");
+    let b_admin = AdminId::parse(added["userId"].as_str().unwrap()).unwrap();
+    assert_ne!(b_admin.to_string(), a_user, "B's administrator is a person of B's own");
+
+    let disable = json!({
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+        "Operations": [{ "op": "Replace", "path": "active", "value": false }],
+    });
+    let (status, body, _) =
+        scim(&app, &a_provider, Method::PATCH, &format!("/Users/{a_user}"), Some(disable), None).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let mut repointed = user("newhire@b.example", "attacker-sub");
+    repointed["active"] = json!(false);
+    let (status, body, _) =
+        scim(&app, &a_provider, Method::PUT, &format!("/Users/{a_user}"), Some(repointed), None).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    let member = app.store.member(&b, b_admin).await.unwrap().expect("still B's administrator");
+    assert_eq!(member.admin.status, trustgate_core::admin::AdminStatus::Active, "A's disable does not reach B");
+    assert_eq!(member.admin.external_id.as_deref(), Some("shared-oid"), "A's re-pointing does not reach B");
+    assert_eq!(member.access, Access::Full);
+
+    // A subject only B knows is no obstacle, and no tell, to A's provider.
+    let b_only = json!({"accessType": "Full", "providerType": "AzureAd", "type": "AdministratorUser",
+                        "email": "boss@b.example", "displayName": "Boss", "externalUserId": "b-only-oid"});
+    assert_eq!(app.call(Method::POST, "/administrators/$create", &b_token, &b, Some(b_only)).await.0, StatusCode::OK);
+    let (status, body, _) =
+        scim(&app, &a_provider, Method::POST, "/Users", Some(user("probe@a.example", "b-only-oid")), None).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+}
