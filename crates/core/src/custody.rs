@@ -52,6 +52,10 @@ pub enum CustodyError {
     WrongServerKey(String),
     #[error("signing key {0} is stored in an unknown format")]
     UnknownFormat(String),
+    /// Stored raw: from before sealing, or planted by whoever could write to the database. Never
+    /// used until an operator reseals it (`trustgate keys reseal`, issue #21).
+    #[error("signing key {0} is stored unsealed; it is not used until `trustgate keys reseal` seals it")]
+    Unsealed(String),
     #[error("signing key {0} is not a valid key")]
     Invalid(String),
 }
@@ -82,8 +86,18 @@ impl KeyVault {
         }
     }
 
-    /// The key in clear; a [`RAW`] one is accepted so a store from before sealing can be re-sealed.
+    /// The key in clear, if it is sealed under this server key. A [`RAW`] key is refused: one
+    /// INSERT would otherwise plant a signer (issue #21).
     pub fn open(&self, stored: &KeyAtRest) -> Result<SigningKey, CustodyError> {
+        if stored.format == RAW {
+            return Err(CustodyError::Unsealed(stored.kid.clone()));
+        }
+        self.open_for_resealing(stored)
+    }
+
+    /// The key in clear, a [`RAW`] one included: only for `trustgate keys reseal`, the operator's
+    /// explicit act of adopting a key stored before sealing existed.
+    pub fn open_for_resealing(&self, stored: &KeyAtRest) -> Result<SigningKey, CustodyError> {
         let kid = || stored.kid.clone();
         let private = match stored.format.as_str() {
             SEALED => {
@@ -150,7 +164,7 @@ mod tests {
     }
 
     #[test]
-    fn a_raw_key_from_before_sealing_still_opens() {
+    fn a_raw_key_is_refused_and_opens_only_for_resealing() {
         let key = SigningKey::generate(Algorithm::EdDsa).unwrap_or_else(|e| unreachable!("{e}"));
         let raw = KeyAtRest {
             kid: key.kid().to_owned(),
@@ -159,7 +173,9 @@ mod tests {
             bytes: key.private_bytes().to_vec(),
             created_at: OffsetDateTime::now_utc(),
         };
-        let opened = KeyVault::new(&ServerKey::generate()).open(&raw).unwrap_or_else(|e| unreachable!("{e}"));
+        let vault = KeyVault::new(&ServerKey::generate());
+        assert!(matches!(vault.open(&raw), Err(CustodyError::Unsealed(_))));
+        let opened = vault.open_for_resealing(&raw).unwrap_or_else(|e| unreachable!("{e}"));
         assert_eq!(opened.private_bytes(), key.private_bytes());
     }
 

@@ -806,6 +806,10 @@ pub enum KeysCommand {
         #[arg(long, env = "TRUSTGATE_SIGNING_ALGORITHM")]
         algorithm: Option<Algorithm>,
     },
+    /// Seal every signing key stored raw (from a release before keys were sealed) under the
+    /// server key, so it signs and verifies again. A raw key is never used otherwise: make sure
+    /// each one listed is yours — one written by anyone else could mint tokens once sealed.
+    Reseal,
 }
 
 /// PostgreSQL when a `postgres://` URL is given, else the embedded SQLite store in the data directory.
@@ -923,6 +927,17 @@ async fn operate(store: Arc<dyn Store>, place: Place<'_>, command: Command, out:
         Command::Provider(command) => provider(store.as_ref(), place, command, out).await,
         Command::ResourceServer(command) => resource_server::run(store.as_ref(), place, command, out).await,
         Command::Catalog(command) => catalog::run(store.as_ref(), command, out).await,
+        Command::Keys(KeysCommand::Reseal) => {
+            let vault = KeyVault::new(&deployment_key(store.as_ref(), place).await?);
+            let sealed = crate::keys::reseal(store.as_ref(), &vault).await.context("sealing the raw signing keys")?;
+            let text = if sealed.is_empty() {
+                "No signing key is stored raw.".to_owned()
+            } else {
+                format!("Sealed {} signing key(s) stored raw: {}.", sealed.len(), sealed.join(", "))
+            };
+            out.print(json!({ "sealed": sealed }), text);
+            Ok(())
+        }
         Command::Keys(KeysCommand::Rotate { revoke_previous, algorithm }) => {
             let vault = KeyVault::new(&deployment_key(store.as_ref(), place).await?);
             let key = crate::keys::rotate(store.as_ref(), &vault, algorithm, revoke_previous).await.context(

@@ -1,26 +1,41 @@
-//! Token signing keys: opened from the store with the server key, sealed if an older version
-//! stored them raw, and rotated. The store only ever holds them sealed (issue #8).
+//! Token signing keys: opened from the store with the server key, and rotated. The store holds
+//! them sealed (issue #8); a key stored raw — from before sealing, or planted by whoever could
+//! write to the database — is never used until the operator reseals it (issue #21).
 
 use time::OffsetDateTime;
-use trustgate_core::custody::KeyVault;
+use trustgate_core::custody::{CustodyError, KeyVault};
 use trustgate_core::token::{Algorithm, SigningKey};
 use trustgate_store::{Store, StoreError};
 
 use crate::config::DEFAULT_SIGNING_ALGORITHM;
 
-/// Every stored key in clear, newest first. A key still stored raw is sealed on the way: the key
-/// itself does not change, so tokens it signed keep verifying.
+/// Every sealed key in clear, newest first. A raw key is left out, with a warning naming it.
 pub async fn load(store: &dyn Store, vault: &KeyVault) -> Result<Vec<SigningKey>, StoreError> {
     let mut keys = Vec::new();
     for stored in store.signing_keys().await? {
-        let key = vault.open(&stored).map_err(|e| StoreError::Internal(e.to_string()))?;
-        if !stored.is_sealed() {
-            store.reseal_signing_key(&vault.seal(&key, stored.created_at), &stored.format).await?;
-            tracing::info!(kid = key.kid(), "sealed a signing key that was stored raw");
+        match vault.open(&stored) {
+            Ok(key) => keys.push(key),
+            Err(error @ CustodyError::Unsealed(_)) => {
+                tracing::warn!(kid = %stored.kid, "{error}: it neither signs nor verifies");
+            }
+            Err(error) => return Err(StoreError::Internal(error.to_string())),
         }
-        keys.push(key);
     }
     Ok(keys)
+}
+
+/// Seals every key stored raw, each logged by its id, and returns their ids. The key itself does
+/// not change, so tokens it signed verify again once the nodes reload.
+pub async fn reseal(store: &dyn Store, vault: &KeyVault) -> Result<Vec<String>, StoreError> {
+    let mut sealed = Vec::new();
+    for stored in store.signing_keys().await?.into_iter().filter(|k| !k.is_sealed()) {
+        let key = vault.open_for_resealing(&stored).map_err(|e| StoreError::Internal(e.to_string()))?;
+        if store.reseal_signing_key(&vault.seal(&key, stored.created_at), &stored.format).await? {
+            tracing::info!(kid = key.kid(), "sealed a signing key that was stored raw");
+            sealed.push(stored.kid);
+        }
+    }
+    Ok(sealed)
 }
 
 /// Starts signing with a new key of `algorithm` (by default the current key's). With

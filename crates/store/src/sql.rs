@@ -2326,8 +2326,10 @@ macro_rules! store_impl {
                     .execute(&mut *tx)
                     .await?
                     .rows_affected();
-                // The key itself is unchanged: no node has anything to reload.
-                self.commit(tx, &[]).await?;
+                // A raw key is not used (issue #21): sealed, every node takes it up.
+                let changes = if updated > 0 { vec![Change::KeysChanged] } else { Vec::new() };
+                insert_changes(&mut tx, &changes, OffsetDateTime::now_utc()).await?;
+                self.commit(tx, &changes).await?;
                 if updated > 0 {
                     self.scrub().await?;
                 }

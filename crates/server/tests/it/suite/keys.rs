@@ -14,7 +14,7 @@ use trustgate_core::secret::ServerKey;
 use trustgate_core::token::{Algorithm, Claims, KeySet, SigningKey, TokenUse};
 use trustgate_store::SqliteStore;
 
-use crate::harness::{TempDir, TestApp};
+use crate::harness::{status_and_json, TempDir, TestApp};
 
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     haystack.windows(needle.len()).any(|w| w == needle)
@@ -41,37 +41,44 @@ async fn a_copy_of_the_database_without_the_server_key_yields_no_usable_signing_
     );
 }
 
-/// Writes a key as a version before sealing did: raw bytes, no format (the migration marks it raw).
+/// Writes a key raw, as a release before sealing did (migration 0002 marked those `raw`) — or as
+/// anyone who can write one row to the database could.
 async fn store_raw_key(app: &TestApp, key: &SigningKey) {
-    const INSERT: &str = "INSERT INTO signing_keys (kid, private_key, created_at) VALUES ($1, $2, $3)";
-    let (kid, bytes, at) =
-        (key.kid().to_owned(), key.private_bytes().to_vec(), OffsetDateTime::now_utc().unix_timestamp() * 1000);
+    const INSERT: &str =
+        "INSERT INTO signing_keys (kid, algorithm, format, private_key, created_at) VALUES ($1, $2, 'raw', $3, $4)";
+    let (kid, algorithm, bytes) = (key.kid().to_owned(), key.algorithm().as_str(), key.private_bytes().to_vec());
+    // Newer than every key there: before issue #21 it became the signer.
+    let at = (OffsetDateTime::now_utc().unix_timestamp() + 60) * 1000;
     match app.database_url() {
         Some(url) => {
             let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
-            sqlx::query(INSERT).bind(kid).bind(bytes).bind(at).execute(&mut conn).await.unwrap();
+            sqlx::query(INSERT).bind(kid).bind(algorithm).bind(bytes).bind(at).execute(&mut conn).await.unwrap();
             conn.close().await.unwrap();
         }
         None => {
             let options = sqlx::sqlite::SqliteConnectOptions::new().filename(app.dir.path().join("trustgate.db"));
             let mut conn = sqlx::SqliteConnection::connect_with(&options).await.unwrap();
-            sqlx::query(INSERT).bind(kid).bind(bytes).bind(at).execute(&mut conn).await.unwrap();
+            sqlx::query(INSERT).bind(kid).bind(algorithm).bind(bytes).bind(at).execute(&mut conn).await.unwrap();
             conn.close().await.unwrap();
         }
     }
 }
 
+/// Issue #21: one INSERT of a raw key planted a signer (raw keys were loaded, newest first, and
+/// sealed on the way). Now a raw key neither signs nor verifies on any node until the operator
+/// seals it with `trustgate keys reseal`; from then on its tokens verify, and nothing of it is left
+/// raw in the database or its write-ahead log.
 #[tokio::test]
-async fn keys_stored_raw_before_the_upgrade_are_sealed_at_start_and_their_tokens_keep_working() {
+async fn a_key_stored_raw_is_never_used_until_the_operator_reseals_it() {
     let Some(app) = super::app().await else { return };
     let customer = app.customer().await;
     let owner = app.admin(&customer, Access::Full).await;
     let client = app.client(&customer, &owner).await;
-    let legacy = SigningKey::generate(Algorithm::EdDsa).unwrap();
-    store_raw_key(&app, &legacy).await;
+    let planted = SigningKey::generate(Algorithm::EdDsa).unwrap();
+    store_raw_key(&app, &planted).await;
     // Another after it, so the first one's bytes sit mid-page, where only zeroing erases them.
     store_raw_key(&app, &SigningKey::generate(Algorithm::EdDsa).unwrap()).await;
-    let issued = Claims::new(
+    let claims = Claims::new(
         &app.state.config.issuer,
         client.id,
         Some(owner.id),
@@ -79,16 +86,16 @@ async fn keys_stored_raw_before_the_upgrade_are_sealed_at_start_and_their_tokens
         OffsetDateTime::now_utc(),
         TokenUse::Access,
     );
-    let issued =
+    let forged =
         KeySet::new(vec![
-            SigningKey::from_stored(legacy.kid().to_owned(), Algorithm::EdDsa, legacy.private_bytes()).unwrap()
+            SigningKey::from_stored(planted.kid().to_owned(), Algorithm::EdDsa, planted.private_bytes()).unwrap()
         ])
         .unwrap()
-        .sign(&issued)
+        .sign(&claims)
         .unwrap();
 
-    // The upgraded server starts on the same store with the same server key.
-    let upgraded = match app.database_url() {
+    // A node starting on the store, and the running one once it catches up, ignore the raw keys.
+    let restarted = match app.database_url() {
         Some(_) => app.second_node().await,
         None => {
             let store = SqliteStore::open(app.dir.path()).await.unwrap();
@@ -96,19 +103,31 @@ async fn keys_stored_raw_before_the_upgrade_are_sealed_at_start_and_their_tokens
             TestApp::start_as(Arc::new(store), app.server_key.clone(), TempDir::new(), None, issuer).await
         }
     };
-    let stored = upgraded.store.signing_keys().await.unwrap();
-    let sealed = stored.iter().find(|k| k.kid == legacy.kid()).expect("the key is kept");
-    assert_eq!(sealed.format, SEALED);
-    assert!(!contains(&sealed.bytes, legacy.private_bytes()));
+    app.state.catch_up().await.unwrap();
+    for node in [&app, &restarted] {
+        assert_eq!(node.get("/notifications/items", &forged, &customer).await.0, StatusCode::UNAUTHORIZED);
+        let token = node.token(&client).await;
+        assert_ne!(token.split('.').next(), forged.split('.').next(), "the raw key does not sign");
+        let (_, jwks) = status_and_json(node.http.get(node.url("/.well-known/jwks.json")).send().await.unwrap()).await;
+        assert!(!jwks.to_string().contains(planted.kid()), "nor is it published: {jwks}");
+    }
+    assert!(app.store.signing_keys().await.unwrap().iter().any(|k| k.kid == planted.kid() && k.format == "raw"));
+
+    let sealed = app.cli(&["keys", "reseal"]).await;
+    assert_eq!(sealed["sealed"].as_array().unwrap().len(), 2, "{sealed}");
+    let stored = app.store.signing_keys().await.unwrap();
     assert!(stored.iter().all(|k| k.format == SEALED));
-    assert_eq!(upgraded.get("/notifications/items", &issued, &customer).await.0, StatusCode::OK);
+    let key = stored.iter().find(|k| k.kid == planted.kid()).expect("the key is kept");
+    assert!(!contains(&key.bytes, planted.private_bytes()));
+    app.state.catch_up().await.unwrap();
+    assert_eq!(app.get("/notifications/items", &forged, &customer).await.0, StatusCode::OK, "adopted by the operator");
     if app.database_url().is_none() {
-        // Nothing of the raw key is left in the database or its write-ahead log.
         for file in ["trustgate.db", "trustgate.db-wal"] {
             let bytes = std::fs::read(app.dir.path().join(file)).unwrap_or_default();
-            assert!(!contains(&bytes, legacy.private_bytes()), "{file} still holds the raw key");
+            assert!(!contains(&bytes, planted.private_bytes()), "{file} still holds the raw key");
         }
     }
+    assert_eq!(app.cli(&["keys", "reseal"]).await["sealed"], serde_json::json!([]), "nothing left to seal");
 }
 
 /// Polls for up to five seconds. The rotation is made by another process: on SQLite the server
