@@ -166,8 +166,9 @@ pub struct ServeArgs {
     /// requests get 408. Default 10s.
     #[arg(long, env = "TRUSTGATE_BODY_TIMEOUT", value_parser = parse_duration)]
     pub body_timeout: Option<Duration>,
-    /// How long a response may take to be produced (else 503 with Retry-After), and how long a
-    /// write may wait on a client that does not read it (else the connection is closed). Default 10s.
+    /// How long a write may wait on a client that does not read the response (else the connection
+    /// is closed). Producing a response is not timed: a request that has begun a write runs to
+    /// completion and answers truthfully. Default 10s.
     #[arg(long, env = "TRUSTGATE_WRITE_TIMEOUT", value_parser = parse_duration)]
     pub write_timeout: Option<Duration>,
     /// How long a kept-alive connection may wait for its next request. Default 120s.

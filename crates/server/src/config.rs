@@ -85,8 +85,7 @@ pub struct ConnectionLimits {
     pub header_timeout: Duration,
     /// From the end of the headers to the end of the body.
     pub body_timeout: Duration,
-    /// The longest a response may take to be produced, and a write may stay blocked on a
-    /// client that does not read.
+    /// The longest a write may stay blocked on a client that does not read the response.
     pub write_timeout: Duration,
     /// The longest a kept-alive connection may wait for its next request.
     pub idle_timeout: Duration,

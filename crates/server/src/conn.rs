@@ -140,14 +140,19 @@ impl hyper::service::Service<Request<Incoming>> for RequestService {
         let mut request = request.map(|body| Body::new(DeadlineBody::new(body, deadline)));
         request.extensions_mut().insert(ConnectInfo(self.remote));
         let mut router = self.router.clone();
-        let (clock, write_timeout) = (self.clock.clone(), self.limits.write_timeout);
+        let clock = self.clock.clone();
+        // The handler runs in a task of its own, to completion: neither a slow answer nor a client
+        // that hangs up cancels a write that has begun, so whatever it committed, its answer says
+        // (issue #21). Only reading the request and writing the response are timed; producing it
+        // is bounded by the store's own timeouts, which answer 503.
+        let handler = tokio::spawn(async move { router.call(request).await });
         Box::pin(async move {
-            let response = match tokio::time::timeout(write_timeout, router.call(request)).await {
+            let response = match handler.await {
                 Ok(Ok(response)) => response,
                 Ok(Err(never)) => match never {},
-                Err(_) => {
-                    let reason = "the response took longer than the write timeout";
-                    ApiError::RetryLater { retry_after: Duration::from_secs(1), reason }.into_response()
+                Err(error) => {
+                    tracing::error!(%error, "a request handler panicked");
+                    ApiError::Internal.into_response()
                 }
             };
             clock.response_ready();

@@ -200,3 +200,24 @@ async fn console_creations_of_one_name_at_once_make_exactly_one_client() {
     assert_eq!(created, 1);
     assert_eq!(app.store.clients_of(&customer, admin.id).await.unwrap().len(), 1);
 }
+
+/// Issue #21: a request that has begun a write runs to completion and its answer says what it did.
+/// With a write timeout far shorter than a write takes, each creation used to commit and still
+/// answer 503, so a client existed whose secret nobody was ever shown.
+#[tokio::test]
+async fn a_write_slower_than_the_write_timeout_completes_and_answers_what_it_did() {
+    let mut config = trustgate_server::ServerConfig::default();
+    config.connections.write_timeout = std::time::Duration::from_millis(1);
+    let Some(app) = super::app_with(config).await else { return };
+    let customer = app.customer().await;
+    let admin = app.admin(&customer, Access::Full).await;
+    let session = app.session_for(&admin).await;
+    let path = format!("/api/v1/customers/{customer}/api-clients");
+    for n in 0..20 {
+        let (status, body) =
+            app.as_admin(&session, Method::POST, &path, Some(json!({ "name": format!("script {n}") }))).await;
+        assert_eq!(status, StatusCode::CREATED, "creation {n}: {body}");
+        assert!(body["secret"].is_string(), "{body}");
+    }
+    assert_eq!(app.store.clients_of(&customer, admin.id).await.unwrap().len(), 20);
+}
