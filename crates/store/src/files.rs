@@ -5,13 +5,24 @@
 use std::io;
 use std::path::Path;
 
-/// Creates `path` (and missing parents) readable by its owner only; an existing directory is left as it is.
+/// Creates `path` (and missing parents) readable by its owner only. An existing `path` that
+/// others may enter or list is made private (0700) with a warning (issue #20: a data directory
+/// made 0777 beforehand stayed so); its parents are the operator's and left as they are.
 pub fn create_private_dir(path: &Path) -> io::Result<()> {
     let mut builder = std::fs::DirBuilder::new();
     builder.recursive(true);
     #[cfg(unix)]
     std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-    builder.create(path)
+    builder.create(path)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        if std::fs::metadata(path)?.permissions().mode() & 0o077 != 0 {
+            tracing::warn!(path = %path.display(), "the data directory was open to others; making it private (0700)");
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o700))?;
+        }
+    }
+    Ok(())
 }
 
 /// Creates an empty file readable and writable by its owner only, unless it exists.

@@ -139,6 +139,11 @@ fn bounded(
         None | Some("") if required => Err(ValidationError::missing(field)),
         None | Some("") => Ok(None),
         Some(v) if v.chars().count() > max => Err(ValidationError::too_long(field, max)),
+        // Text is shown to administrators and stored as text: a NUL or another control character
+        // (line breaks and tabs aside) is refused, never stored (issue #20).
+        Some(v) if v.chars().any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t')) => {
+            Err(ValidationError::invalid(field, format!("{field} must not contain control characters")))
+        }
         Some(v) => Ok(Some(v.to_owned())),
     }
 }

@@ -21,6 +21,11 @@ pub fn parse(text: Option<&str>) -> Result<ScimFilter, ScimError> {
         return Err(refuse());
     }
     let value: String = serde_json::from_str(value.trim()).map_err(|_| refuse())?;
+    // No stored name holds one (they are refused on write), and PostgreSQL cannot compare with a
+    // NUL: refused here as the bad input it is, not a 500 (issue #20).
+    if value.chars().any(char::is_control) {
+        return Err(refuse());
+    }
     match attribute_name(attribute).to_ascii_lowercase().as_str() {
         "username" => Ok(ScimFilter::UserName(value)),
         "externalid" => Ok(ScimFilter::ExternalId(value)),
@@ -44,7 +49,9 @@ mod tests {
             Some(ScimFilter::UserName("a".into()))
         );
         assert_eq!(parse(None).ok(), Some(ScimFilter::All));
-        for refused in ["userName sw \"a\"", "displayName eq \"a\"", "userName eq a", "userName"] {
+        for refused in
+            ["userName sw \"a\"", "displayName eq \"a\"", "userName eq a", "userName", "userName eq \"a\\u0000\""]
+        {
             assert_eq!(parse(Some(refused)).err().and_then(|e| e.scim_type), Some("invalidFilter"), "{refused}");
         }
     }

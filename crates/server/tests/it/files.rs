@@ -38,9 +38,12 @@ async fn files_an_older_version_left_readable_by_others_are_made_private() {
     for file in ["trustgate.db", "server.key"] {
         std::fs::set_permissions(dir.path().join(file), std::fs::Permissions::from_mode(0o644)).unwrap();
     }
+    // Issue #20: a data directory an operator made 0777 beforehand is tightened too.
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
     let _store = SqliteStore::open(dir.path()).await.unwrap();
     trustgate_server::cli::server_key(dir.path()).unwrap();
     for file in ["trustgate.db", "server.key"] {
         assert_eq!(mode(&dir.path().join(file)), 0o600, "{file}");
     }
+    assert_eq!(mode(dir.path()), 0o700);
 }

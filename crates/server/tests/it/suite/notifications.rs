@@ -40,6 +40,9 @@ async fn invalid_notifications_are_refused_without_being_stored() {
         ("destinationAdmin", json!("not-an-email")),
         ("content", json!([{"title": "x".repeat(501)}])),
         ("priority", json!(7)),
+        // Issue #20: NUL bytes are refused, not stored.
+        ("component", json!("Citrix\u{0}Cloud")),
+        ("content", json!([{"title": "Hello\u{0}", "description": "x"}])),
     ] {
         let mut body = notification();
         body[field] = value;

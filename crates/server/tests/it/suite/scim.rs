@@ -371,3 +371,16 @@ async fn one_customers_provider_cannot_disable_or_repoint_another_customers_admi
         scim(&app, &a_provider, Method::POST, "/Users", Some(user("probe@a.example", "b-only-oid")), None).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
 }
+
+/// Issue #20: a filter holding a NUL byte is bad input on both stores (PostgreSQL answered 500).
+#[tokio::test]
+async fn a_filter_holding_a_nul_byte_is_refused_with_400() {
+    let Some(app) = super::app().await else { return };
+    let customer = app.customer().await;
+    let (_, full) = full_admin(&app, &customer).await;
+    let provider = provider(&app, &customer, &full).await;
+    let (status, body, _) =
+        scim(&app, &provider, Method::GET, "/Users?filter=userName%20eq%20%22a%00b%22", None, None).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(body["scimType"], "invalidFilter");
+}
