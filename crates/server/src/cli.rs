@@ -174,10 +174,17 @@ pub struct ServeArgs {
     /// How long a kept-alive connection may wait for its next request. Default 120s.
     #[arg(long, env = "TRUSTGATE_IDLE_TIMEOUT", value_parser = parse_duration)]
     pub idle_timeout: Option<Duration>,
-    /// Connections served at once; further ones wait to be accepted until one closes. Keep it
-    /// below the open-file limit (`ulimit -n`). Default 512.
+    /// Connections served at once. At the cap, the connection that has waited longest for a
+    /// request (idle, or still sending its headers) is closed to make room; when all are busy,
+    /// further ones wait to be accepted. Keep it below the open-file limit (`ulimit -n`).
+    /// Default 512.
     #[arg(long, env = "TRUSTGATE_MAX_CONNECTIONS")]
     pub max_connections: Option<usize>,
+    /// Connections one source address may hold; beyond it, its own longest-waiting connection
+    /// makes room. Behind a proxy every connection comes from it: keep this above its keep-alive
+    /// pool. Default: half of --max-connections.
+    #[arg(long, env = "TRUSTGATE_MAX_CONNECTIONS_PER_SOURCE")]
+    pub max_connections_per_source: Option<usize>,
     /// Passwords checked at once, each with 19 MiB of memory (sign-ins, set-password). Default:
     /// the number of cores.
     #[arg(long, env = "TRUSTGATE_PASSWORD_HASHES")]
@@ -273,6 +280,9 @@ impl ServeArgs {
             write_timeout: self.write_timeout.unwrap_or(defaults.write_timeout),
             idle_timeout: self.idle_timeout.unwrap_or(defaults.idle_timeout),
             max_connections: self.max_connections.unwrap_or(defaults.max_connections),
+            max_connections_per_source: self
+                .max_connections_per_source
+                .unwrap_or_else(|| self.max_connections.map_or(defaults.max_connections_per_source, |max| max / 2)),
         };
         ServerConfig {
             secure_cookies: self.secure_cookies || self.tls_cert.is_some(),

@@ -89,8 +89,11 @@ pub struct ConnectionLimits {
     pub write_timeout: Duration,
     /// The longest a kept-alive connection may wait for its next request.
     pub idle_timeout: Duration,
-    /// Connections served at once; further ones wait in the listen backlog until one closes.
+    /// Connections served at once. At the cap, the one that has waited longest for a request
+    /// makes room; with none waiting, further ones wait in the listen backlog.
     pub max_connections: usize,
+    /// Connections one source address may hold; beyond, its own longest-waiting one makes room.
+    pub max_connections_per_source: usize,
 }
 
 impl Default for ConnectionLimits {
@@ -102,6 +105,9 @@ impl Default for ConnectionLimits {
             idle_timeout: Duration::from_secs(120),
             // Below the common open-file limit of 1,024, leaving room for the store's files.
             max_connections: 512,
+            // Half: one stranger cannot take every slot, and a proxy in front — every
+            // connection from one address — still has room for its keep-alive pool.
+            max_connections_per_source: 256,
         }
     }
 }

@@ -1,6 +1,14 @@
 //! The accept loop: every connection has a header, body, write and idle timeout, and at most
 //! [`ConnectionLimits::max_connections`] are served at once.
 //!
+//! A stranger must not hold the door (issue #21): at the cap, the connection that has waited
+//! longest for a request — idle between requests, or still sending its headers — is closed to make
+//! room for the new one; a source address holding [`ConnectionLimits::max_connections_per_source`]
+//! makes room from its own connections, or its new connection is closed at once; and a connection
+//! buffers at most about [`MAX_HEAD_BYTES`] of a request head. A connection serving a request, or
+//! one that began waiting less than [`EVICTABLE_AFTER`] ago (a client's pooled connection about to
+//! be reused), is never closed to make room: with no other, a new connection waits for a slot.
+//!
 //! hyper's own header timer starts as soon as a kept-alive connection goes idle, so it cannot tell
 //! an idle client (allowed two minutes) from one drip-feeding its headers (allowed seconds). Each
 //! connection therefore keeps its own [`Clock`]: the socket wrapper ([`TimedIo`]) enforces the
@@ -11,10 +19,11 @@
 //! timeout of connecting, so a client that opens connections and never finishes a handshake
 //! costs no more than one that never sends a request.
 
+use std::collections::HashMap;
 use std::convert::Infallible;
 use std::future::Future;
 use std::io;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::pin::{pin, Pin};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
@@ -50,16 +59,13 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> io::Result<()> {
     let slots = Arc::new(Semaphore::new(limits.max_connections.max(1)));
+    let open = Arc::new(OpenConnections::default());
     let graceful = GracefulShutdown::new();
     let mut builder = http1::Builder::new();
-    builder.timer(TokioTimer::new()).header_read_timeout(None::<Duration>);
+    builder.timer(TokioTimer::new()).header_read_timeout(None::<Duration>).max_buf_size(MAX_HEAD_BYTES);
     let mut shutdown = pin!(shutdown);
-    loop {
-        // Over the cap a connection is not accepted: it waits in the kernel's backlog.
-        let slot = tokio::select! {
-            slot = slots.clone().acquire_owned() => slot.map_err(io::Error::other)?,
-            () = &mut shutdown => break,
-        };
+    let mut next_id = 0u64;
+    'accept: loop {
         let (stream, remote) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(accepted) => accepted,
@@ -70,9 +76,28 @@ pub async fn serve(
             },
             () = &mut shutdown => break,
         };
+        if open.of_source(remote.ip()) >= limits.max_connections_per_source.max(1) && !open.make_room(Some(remote.ip()))
+        {
+            tracing::debug!(%remote, "closed a new connection: its source holds its share of the slots");
+            continue;
+        }
+        // At the cap, the new connection waits for a slot (and those behind it in the kernel's
+        // backlog) while the longest-waiting connection, once it has waited long enough, makes room.
+        let slot = loop {
+            if slots.available_permits() == 0 {
+                open.make_room(None);
+            }
+            tokio::select! {
+                slot = slots.clone().acquire_owned() => break slot.map_err(io::Error::other)?,
+                () = tokio::time::sleep(EVICTABLE_AFTER / 4) => {}
+                () = &mut shutdown => break 'accept,
+            }
+        };
         // Responses are written whole; waiting to coalesce them only adds latency.
         let _ = stream.set_nodelay(true);
         let clock = Arc::new(Clock::new(limits));
+        next_id += 1;
+        let slot = OpenSlot { _permit: slot, id: next_id, open: open.register(next_id, remote.ip(), clock.clone()) };
         let io = TimedIo::new(stream, clock.clone(), limits.write_timeout);
         let service = RequestService { router: router.clone(), clock, limits, remote };
         match &tls {
@@ -109,6 +134,67 @@ pub async fn serve(
 fn closed(outcome: hyper::Result<()>, remote: SocketAddr) {
     if let Err(error) = outcome {
         tracing::debug!(%error, %remote, "connection closed with an error");
+    }
+}
+
+/// The most a request's head (request line and headers) may take, and so the most a connection
+/// buffers while reading one: 512 unfinished heads of 390 KB held 240 MiB with hyper's default
+/// (issue #21). Tokens are under 1 KiB; Citrix's own limit on a request's headers is 32 KiB.
+pub const MAX_HEAD_BYTES: usize = 32 * 1024;
+
+/// How long a connection must have waited for a request before it may be closed to make room:
+/// a client reuses its pooled connections within moments, and one closed as it sends a request
+/// fails that request; a stranger's held connections are older.
+pub const EVICTABLE_AFTER: Duration = Duration::from_millis(250);
+
+/// The connections being served, so that one waiting for a request can make room for a new one.
+#[derive(Default)]
+struct OpenConnections {
+    by_id: Mutex<HashMap<u64, (IpAddr, Arc<Clock>)>>,
+}
+
+impl OpenConnections {
+    fn register(self: &Arc<Self>, id: u64, source: IpAddr, clock: Arc<Clock>) -> Arc<Self> {
+        if let Ok(mut by_id) = self.by_id.lock() {
+            by_id.insert(id, (source, clock));
+        }
+        self.clone()
+    }
+
+    fn of_source(&self, source: IpAddr) -> usize {
+        self.by_id.lock().map_or(0, |by_id| by_id.values().filter(|(ip, _)| *ip == source).count())
+    }
+
+    /// Closes the connection (of `source`, if given) that has waited longest for a request, if
+    /// any waits; it ends at its next read.
+    fn make_room(&self, source: Option<IpAddr>) -> bool {
+        let Ok(by_id) = self.by_id.lock() else { return false };
+        let Some(waited_enough) = Instant::now().checked_sub(EVICTABLE_AFTER) else { return false };
+        let oldest = by_id
+            .values()
+            .filter(|(ip, _)| source.is_none_or(|source| *ip == source))
+            .filter_map(|(_, clock)| clock.waiting_since().map(|since| (since, clock)))
+            .filter(|(since, _)| *since <= waited_enough)
+            .min_by_key(|(since, _)| *since);
+        match oldest {
+            Some((_, clock)) => clock.evict(),
+            None => false,
+        }
+    }
+}
+
+/// A connection's slot: given back, and the connection forgotten, when its task ends.
+struct OpenSlot {
+    _permit: tokio::sync::OwnedSemaphorePermit,
+    id: u64,
+    open: Arc<OpenConnections>,
+}
+
+impl Drop for OpenSlot {
+    fn drop(&mut self) {
+        if let Ok(mut by_id) = self.open.by_id.lock() {
+            by_id.remove(&self.id);
+        }
     }
 }
 
@@ -169,6 +255,12 @@ struct Clock {
 
 struct ClockState {
     phase: Phase,
+    /// When the connection began waiting for its current or next request's head.
+    waiting_since: Instant,
+    /// Closed to make room: its next read fails.
+    evicted: bool,
+    /// The read waiting for the client, woken when the connection is evicted.
+    reader: Option<Waker>,
     /// A read left waiting with no deadline while busy: woken when the connection goes idle, so
     /// its idle deadline is armed even if the client never sends another byte.
     parked: Option<Waker>,
@@ -188,8 +280,38 @@ enum Phase {
 impl Clock {
     fn new(limits: ConnectionLimits) -> Self {
         // A new connection owes its first request's headers at once, as in Go's server.
-        let phase = Phase::Head { until: Instant::now() + limits.header_timeout };
-        Self { limits, state: Mutex::new(ClockState { phase, parked: None }) }
+        let now = Instant::now();
+        let phase = Phase::Head { until: now + limits.header_timeout };
+        let state = ClockState { phase, waiting_since: now, evicted: false, reader: None, parked: None };
+        Self { limits, state: Mutex::new(state) }
+    }
+
+    /// Since when the connection has waited for a request's head; `None` while serving one.
+    fn waiting_since(&self) -> Option<Instant> {
+        let state = self.state.lock().ok()?;
+        match state.phase {
+            Phase::Idle { .. } | Phase::Head { .. } if !state.evicted => Some(state.waiting_since),
+            _ => None,
+        }
+    }
+
+    /// Makes the connection's next read fail, if it is still waiting for a request.
+    fn evict(&self) -> bool {
+        let reader = match self.state.lock() {
+            Ok(mut state) if matches!(state.phase, Phase::Idle { .. } | Phase::Head { .. }) => {
+                state.evicted = true;
+                state.reader.take()
+            }
+            _ => return false,
+        };
+        if let Some(waker) = reader {
+            waker.wake();
+        }
+        true
+    }
+
+    fn is_evicted(&self) -> bool {
+        self.state.lock().is_ok_and(|state| state.evicted)
     }
 
     fn request_started(&self) {
@@ -201,7 +323,9 @@ impl Clock {
     fn response_ready(&self) {
         let parked = match self.state.lock() {
             Ok(mut state) => {
-                state.phase = Phase::Idle { until: Instant::now() + self.limits.idle_timeout };
+                let now = Instant::now();
+                state.phase = Phase::Idle { until: now + self.limits.idle_timeout };
+                state.waiting_since = now;
                 state.parked.take()
             }
             Err(_) => None,
@@ -224,7 +348,10 @@ impl Clock {
     fn read_deadline(&self, cx: &Context<'_>) -> Option<Instant> {
         let mut state = self.state.lock().ok()?;
         match state.phase {
-            Phase::Idle { until } | Phase::Head { until } => Some(until),
+            Phase::Idle { until } | Phase::Head { until } => {
+                state.reader = Some(cx.waker().clone());
+                Some(until)
+            }
             Phase::Busy => {
                 state.parked = Some(cx.waker().clone());
                 None
@@ -283,6 +410,9 @@ fn expired(timer: &mut Pin<Box<Sleep>>, deadline: Instant, cx: &mut Context<'_>)
 impl AsyncRead for TimedIo {
     fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
         let this = &mut *self;
+        if this.clock.is_evicted() {
+            return Poll::Ready(Err(io::Error::new(io::ErrorKind::ConnectionAborted, "closed to make room")));
+        }
         let before = buf.filled().len();
         match Pin::new(&mut this.stream).poll_read(cx, buf) {
             Poll::Ready(Ok(())) => {

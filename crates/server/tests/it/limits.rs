@@ -113,8 +113,17 @@ async fn grant(http: &reqwest::Client, url: &str, id: &str, secret: &str) -> Sta
 async fn a_flood_of_wrong_passwords_keeps_memory_fixed_and_token_grants_served() {
     // A flood from many addresses escapes the per-address sign-in throttle; a limit too high to
     // trip stands in for them, so every wrong password reaches the hashing bound.
-    let server =
-        Served::start(&["--password-hashes", "2", "--password-wait", "1s", "--sign-in-failure-limit", "1000000"]);
+    // Likewise a connection share too high to reach.
+    let server = Served::start(&[
+        "--password-hashes",
+        "2",
+        "--password-wait",
+        "1s",
+        "--sign-in-failure-limit",
+        "1000000",
+        "--max-connections-per-source",
+        "512",
+    ]);
     let (id, secret) = server.client();
     let http = reqwest::Client::new();
     assert_eq!(grant(&http, &server.url, &id, &secret).await, StatusCode::OK);
@@ -271,8 +280,9 @@ async fn idle_and_drip_fed_connections_are_closed_while_other_requests_are_serve
 async fn connections_over_the_cap_wait_and_the_service_recovers_from_them() {
     let server = Served::start(&["--header-timeout", "1s", "--max-connections", "4"]);
     let mut silent = Vec::new();
+    // From another address: one source over its share (here 2) has its new connections closed.
     for _ in 0..20 {
-        silent.push(TcpStream::connect(&server.addr).await.expect("connect"));
+        silent.push(connect_from("127.0.0.2", &server.addr).await);
     }
     let http = reqwest::Client::builder().timeout(PATIENCE).build().expect("client");
     let response = http.get(format!("{}/healthz", server.url)).send().await.expect("served once the cap frees up");
@@ -280,4 +290,84 @@ async fn connections_over_the_cap_wait_and_the_service_recovers_from_them() {
     for mut socket in silent {
         assert!(read_until_closed(&mut socket, PATIENCE).await.is_some(), "a silent connection was left open");
     }
+}
+
+/// A connection from `source` (any 127.x address is this host's loopback).
+async fn connect_from(source: &str, addr: &str) -> TcpStream {
+    let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+    socket.bind(format!("{source}:0").parse().expect("source")).expect("bind");
+    socket.connect(addr.parse().expect("address")).await.expect("connect")
+}
+
+/// Whether the server has closed `stream`: it reads end-of-stream or an error rather than waiting.
+async fn closed_by_server(stream: &mut TcpStream) -> bool {
+    let mut buf = [0u8; 1024];
+    loop {
+        match tokio::time::timeout(Duration::from_millis(200), stream.read(&mut buf)).await {
+            Err(_) => return false,
+            Ok(Ok(0) | Err(_)) => return true,
+            Ok(Ok(_)) => {}
+        }
+    }
+}
+
+/// Issue #21: one stranger holding every slot — idle after one request, or never finishing its
+/// headers — used to keep new clients waiting past 30 s. At the cap the connection that has waited
+/// longest for a request makes room, one source holds at most its share, and a new client is
+/// served at once.
+#[tokio::test]
+async fn strangers_holding_every_slot_idle_or_half_sent_do_not_keep_a_new_client_waiting() {
+    let flags = ["--max-connections", "16", "--max-connections-per-source", "8", "--idle-timeout", "120s"];
+    let server = Served::start(&flags);
+    let addr = server.addr.clone();
+    let mut idle = Vec::new();
+    for round in 0..3 {
+        for _ in 0..8 {
+            let mut stream = connect_from("127.0.0.2", &addr).await;
+            let _ = stream.write_all(format!("GET /healthz HTTP/1.1\r\nHost: {addr}\r\n\r\n").as_bytes()).await;
+            let mut buf = [0u8; 512];
+            let read = tokio::time::timeout(Duration::from_secs(5), stream.read(&mut buf)).await;
+            assert!(read.is_ok(), "round {round}: answered or closed, never left waiting");
+            idle.push(stream);
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    let mut half_sent = Vec::new();
+    for _ in 0..8 {
+        let mut stream = connect_from("127.0.0.3", &addr).await;
+        stream.write_all(format!("GET /healthz HTTP/1.1\r\nHost: {addr}\r\n").as_bytes()).await.expect("write");
+        half_sent.push(stream);
+    }
+
+    // Held, not just opened: a connection that began waiting a moment ago is never closed for room.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let http = reqwest::Client::builder().timeout(Duration::from_secs(1)).build().expect("client");
+    for _ in 0..3 {
+        let started = std::time::Instant::now();
+        let response = http.get(format!("{}/healthz", server.url)).send().await.expect("served within a second");
+        assert_eq!(response.status(), StatusCode::OK);
+        assert!(started.elapsed() < Duration::from_secs(1), "{:?}", started.elapsed());
+    }
+    let mut still_open = 0;
+    for stream in &mut idle {
+        if !closed_by_server(stream).await {
+            still_open += 1;
+        }
+    }
+    assert!((1..=8).contains(&still_open), "one source holds at most its share: {still_open} open");
+}
+
+/// Issue #21: 512 unfinished 390 KB heads held 240 MiB. A connection buffers at most about 32 KiB
+/// of a head (and one read more): a longer one is refused with 431 and its connection closed.
+#[tokio::test]
+async fn a_request_head_over_32_kib_is_refused_and_not_buffered() {
+    let server = Served::start(&[]);
+    let mut stream = TcpStream::connect(&server.addr).await.expect("connect");
+    let filler = "a".repeat(100 * 1024);
+    let head = format!("GET /healthz HTTP/1.1\r\nHost: {}\r\nX-Filler: {filler}\r\n\r\n", server.addr);
+    let _ = stream.write_all(head.as_bytes()).await;
+    let answer = read_until_closed(&mut stream, PATIENCE).await.expect("closed");
+    assert!(answer.starts_with("HTTP/1.1 431"), "{answer}");
+    let response = reqwest::get(format!("{}/healthz", server.url)).await.expect("send");
+    assert_eq!(response.status(), StatusCode::OK);
 }

@@ -97,28 +97,30 @@ async fn serve_with_a_certificate_speaks_https_to_clients_that_trust_it() {
 }
 
 #[tokio::test]
-async fn an_unfinished_handshake_holds_its_connection_slot_only_until_the_header_timeout() {
+async fn an_unfinished_handshake_gives_its_slot_up_to_a_real_client_and_is_closed() {
     let dir = TempDir::new();
     let certificate = certificate(dir.path());
     let server = serve_tls(&dir, &["--header-timeout", "1s", "--max-connections", "1"]);
     let trusting = connector(Some(certificate));
     assert!(https(&trusting, server.addr(), &get("/healthz")).await.unwrap().starts_with("HTTP/1.1 200"));
 
-    // The only slot goes to a client that starts a handshake and never finishes it.
+    // The only slot goes to a stranger that starts a handshake and never finishes it.
     let started = Instant::now();
-    let mut stalled = TcpStream::connect(server.addr()).await.unwrap();
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind("127.0.0.2:0".parse().unwrap()).unwrap();
+    let mut stalled = socket.connect(server.addr().parse().unwrap()).await.unwrap();
     stalled.write_all(&[0x16, 0x03, 0x01, 0x02, 0x00, 0x01]).await.unwrap();
     tokio::time::sleep(Duration::from_millis(100)).await;
 
-    // A real client waits for that slot, and gets it once the stalled one is dropped.
+    // A real client waits for that slot, and gets it once the stalled connection, waiting longest
+    // for a request, is closed to make room (issue #21) — before its header timeout.
     let answered = tokio::time::timeout(Duration::from_secs(5), https(&trusting, server.addr(), &get("/healthz")))
         .await
         .expect("the stalled handshake gave its slot up")
         .unwrap();
     let waited = started.elapsed();
     assert!(answered.starts_with("HTTP/1.1 200"), "{answered}");
-    assert!(waited >= Duration::from_millis(900), "the stalled handshake held the only slot ({waited:?})");
-    assert!(waited < Duration::from_secs(3), "the stalled handshake was dropped at the header timeout ({waited:?})");
+    assert!(waited < Duration::from_secs(1), "the stalled handshake made room ({waited:?})");
     let mut rest = Vec::new();
     let closed = tokio::time::timeout(Duration::from_secs(1), stalled.read_to_end(&mut rest)).await;
     assert!(closed.is_ok(), "the stalled connection was closed by the server");
