@@ -365,6 +365,7 @@ async fn a_customers_system_log_holds_nothing_of_an_invitees_activity_elsewhere(
         None => link(&app, &a, boss.id).await,
     };
     accept(&app, &link, None).await;
+    accept(&app, &link, Some("a guess at the password")).await;
 
     app.sign_in(&boss).await;
     let failed = app
