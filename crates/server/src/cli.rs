@@ -225,8 +225,8 @@ pub struct ServeArgs {
     /// How long an administrator's invitation link works. Default 5d, as Citrix Cloud (units: s, m, h, d).
     #[arg(long, env = "TRUSTGATE_INVITATION_LIFETIME", value_parser = parse_duration)]
     pub invitation_lifetime: Option<Duration>,
-    /// Mail server that invitation e-mails are sent through; without it, invitation links are only
-    /// shown to the inviting administrator.
+    /// Mail server that invitation e-mails are sent through; without it, invitations made in the
+    /// console or the API wait until the operator prints their link with `admin invite`.
     #[arg(long, env = "TRUSTGATE_SMTP_HOST", requires = "smtp_from")]
     pub smtp_host: Option<String>,
     /// Port of --smtp-host. Default: 587 with STARTTLS, 465 with TLS, 25 without.
