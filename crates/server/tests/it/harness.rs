@@ -625,7 +625,7 @@ pub async fn status_and_json(response: reqwest::Response) -> (StatusCode, Value)
     (status, body)
 }
 
-fn argon2_hash(password: &str) -> String {
+pub fn argon2_hash(password: &str) -> String {
     use argon2::password_hash::{PasswordHasher, SaltString};
     let salt = SaltString::encode_b64(b"0123456789abcdef").expect("salt");
     argon2::Argon2::default().hash_password(password.as_bytes(), &salt).expect("hash").to_string()

@@ -394,3 +394,32 @@ async fn a_customers_system_log_holds_nothing_of_an_invitees_activity_elsewhere(
     let in_b = app.log_types(&b).await;
     assert!(in_b.iter().any(|t| t == "platform:signin/success"), "B, where they are a member, does: {in_b:?}");
 }
+
+/// Issue #20, in the store, under the customer's lock: a link never sets a password on an account
+/// that has one (whatever the caller passes), and the operator's direct add never joins an existing
+/// account without an invitation.
+#[tokio::test]
+async fn the_store_never_lets_a_link_or_a_direct_add_take_over_an_existing_account() {
+    let Some(app) = super::app().await else { return };
+    let elsewhere = app.customer().await;
+    let known = app.admin_with_password(&elsewhere, Access::Full).await;
+    let (customer, _, token) = full_admin_token(&app).await;
+    invite(&app, &token, &customer, &known.email, "Full").await;
+    let link = link(&app, &customer, known.id).await;
+    let token = link.split("token=").nth(1).expect("a token");
+    let verifier = trustgate_server::ops::invitation_verifier(&app.state, token).expect("a verifier");
+    let hash = crate::harness::argon2_hash(ATTACKER_PASSWORD);
+    let now = time::OffsetDateTime::now_utc();
+    let taken = app.store.accept_invitation(&verifier, Some(&hash), now).await;
+    assert!(matches!(taken, Err(StoreError::Conflict(_))), "{taken:?}");
+    assert_eq!(app.store.standing(&customer, known.id).await.unwrap(), None);
+    app.sign_in(&known).await;
+
+    let other = app.customer().await;
+    let mut candidate = app.store.admin(known.id).await.unwrap().expect("the account");
+    candidate.id = AdminId::generate();
+    let added = app.store.add_admin(&other, &candidate, Some(&hash), Access::Full, None, &Actor::System).await;
+    assert!(matches!(added, Err(StoreError::Conflict(_))), "{added:?}");
+    assert_eq!(app.store.standing(&other, known.id).await.unwrap(), None);
+    app.sign_in(&known).await;
+}
