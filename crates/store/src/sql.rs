@@ -1656,11 +1656,19 @@ macro_rules! store_impl {
                 // the caller says by passing none. The link never sets or changes an existing password.
                 match (invitation.has_password, password_hash) {
                     (false, Some(hash)) => {
-                        sqlx::query("UPDATE admins SET password_hash = $1 WHERE id = $2 AND password_hash IS NULL")
+                        // Another customer's invitation of the same new account may have set one since
+                        // (its lock is not this customer's): then this one needs that password.
+                        let set = sqlx::query("UPDATE admins SET password_hash = $1 WHERE id = $2 AND password_hash IS NULL")
                             .bind(hash)
                             .bind(invitation.admin.id.to_string())
                             .execute(&mut *tx)
-                            .await?;
+                            .await?
+                            .rows_affected();
+                        if set != 1 {
+                            return Err(StoreError::Conflict(
+                                "the account has a password now: open the invitation again and sign in with it".to_owned(),
+                            ));
+                        }
                     }
                     (true, None) => {}
                     (false, None) => return Err(StoreError::Conflict("a password must be chosen".to_owned())),
