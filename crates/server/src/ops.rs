@@ -161,9 +161,10 @@ pub async fn add_admin(
 }
 
 /// Checks an administrator's e-mail and password from `source`. A success is written to the system
-/// log of every customer the administrator belongs to; failures are counted there (R10, at most
-/// one record per administrator and customer per window) and throttled per e-mail and source
-/// address. An unknown e-mail costs the same reads and hash as a wrong password, and is throttled
+/// log of every customer where the administrator is an accepted member (the session it opens
+/// reaches each of them; a customer that only invited them receives nothing, issue #20); failures
+/// are counted there (R10, at most one record per administrator and customer per window) and
+/// throttled per e-mail and source address. An unknown e-mail costs the same reads and hash as a wrong password, and is throttled
 /// alike, so neither the time nor a 429 tells whether an account exists.
 pub async fn authenticate(
     state: &AppState,
