@@ -145,7 +145,7 @@ pub fn delete(access: &Access, full_admins: u64) -> Result<(), Refusal> {
 
 /// Whether adding a person to a customer waits for them to accept an invitation (issue #12): every
 /// local administrator does — a new one proves their e-mail and chooses a password, one who
-/// already administers another customer agrees to join this one. A federated administrator joins
+/// already administers another customer signs in as themselves to join this one (issue #20). A federated administrator joins
 /// at once: their identity provider vouches for them. Inviting only the federated people known
 /// elsewhere would tell a customer that another customer has them (issue #8: nothing one customer
 /// can call reveals another's administrators), so whether someone is invited depends on how they

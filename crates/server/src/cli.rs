@@ -23,7 +23,7 @@ use trustgate_core::federation::{self, IdentityProvider, SecretVault};
 use trustgate_core::ids::{AdminId, ClientId, CustomerId, ProviderId, ScimTokenId};
 use trustgate_core::secret::{random_token, SecretId, ServerKey};
 use trustgate_core::token::{Algorithm, Issuer};
-use trustgate_store::{files, PostgresStore, SqliteStore, Store};
+use trustgate_store::{files, PostgresStore, SqliteStore, Store, StoreError};
 
 use crate::config::{ConnectionLimits, ServerConfig, DEFAULT_SIGNING_ALGORITHM};
 use crate::password::HashLimits;
@@ -233,8 +233,8 @@ pub struct ServeArgs {
     /// How long an administrator's invitation link works. Default 5d, as Citrix Cloud (units: s, m, h, d).
     #[arg(long, env = "TRUSTGATE_INVITATION_LIFETIME", value_parser = parse_duration)]
     pub invitation_lifetime: Option<Duration>,
-    /// Mail server that invitation e-mails are sent through; without it, invitation links are only
-    /// shown to the inviting administrator.
+    /// Mail server that invitation e-mails are sent through; without it, invitations made in the
+    /// console or the API wait until the operator prints their link with `admin invite`.
     #[arg(long, env = "TRUSTGATE_SMTP_HOST", requires = "smtp_from")]
     pub smtp_host: Option<String>,
     /// Port of --smtp-host. Default: 587 with STARTTLS, 465 with TLS, 25 without.
@@ -493,7 +493,9 @@ impl AccessArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum AdminCommand {
-    /// Add an administrator to a customer (creating the administrator if the e-mail is new).
+    /// Add an administrator to a customer (creating the administrator if the e-mail is new). A local
+    /// account that exists already is invited instead, as with `admin invite`: it joins only by
+    /// signing in as itself on the printed link.
     Add {
         /// The customer's id (see `trustgate customer list`).
         #[arg(long)]
@@ -516,9 +518,16 @@ pub enum AdminCommand {
         /// (else TRUSTGATE_ADMIN_PASSWORD, else one is generated and printed).
         #[arg(long)]
         password_stdin: bool,
+        /// The URL the console is reached at, for the link printed when a local account that exists
+        /// already is invited: as `admin invite --public-url`.
+        #[arg(long, env = "TRUSTGATE_PUBLIC_URL", default_value = "http://127.0.0.1:8080")]
+        public_url: String,
     },
     /// Invite a local administrator to a customer: prints the one-time link to pass on. They have
-    /// no access until they open it (and, if new, choose a password there).
+    /// no access until they open it and choose a password there (or, with an account already, sign
+    /// in with its password). For someone invited already and not yet accepted, prints a new link
+    /// (the previous one stops working): how invitations made in the console or the API reach the
+    /// invitee when the server sends no e-mail.
     Invite {
         /// The customer's id (see `trustgate customer list`).
         #[arg(long)]
@@ -1386,13 +1395,61 @@ fn access_json(access: &Access) -> Value {
     }
 }
 
+/// What `admin invite` (and `admin add`, for an account that exists already) invites.
+struct Invite {
+    customer: CustomerId,
+    email: Email,
+    name: Option<String>,
+    access: Access,
+    public_url: String,
+    lifetime: Option<Duration>,
+}
+
+/// Invites a local administrator and prints the link, or prints a new link for one invited
+/// already: the operator, on the server, is trusted with it (issue #20), where the console and the
+/// API only e-mail it to the invitee.
+async fn invite_local(store: &dyn Store, place: Place<'_>, invite: Invite, out: Output) -> anyhow::Result<()> {
+    let Invite { customer, email, name, access, public_url, lifetime } = invite;
+    let key = deployment_key(store, place).await?;
+    let candidate = local_admin(email.clone(), name.as_deref(), OffsetDateTime::now_utc())?;
+    let (token, terms) = ops::new_invitation(&key, lifetime.unwrap_or(crate::config::DEFAULT_INVITATION_LIFETIME));
+    let member = match store.add_admin(&customer, &candidate, None, access, Some(&terms), &Actor::System).await {
+        Ok((member, _)) => member,
+        Err(StoreError::Conflict(conflict)) => {
+            let pending = match store.admin_by_email(&email).await? {
+                Some(known) => store.member(&customer, known.id).await?.filter(|m| m.pending.is_some()),
+                None => None,
+            };
+            let Some(pending) = pending else { return Err(StoreError::Conflict(conflict).into()) };
+            store.resend_invitation(&customer, pending.admin.id, &terms, &Actor::System).await?
+        }
+        Err(other) => return Err(other.into()),
+    };
+    let url = ops::invitation_url(&public_url, &token);
+    let access = &member.access;
+    out.print(
+        json!({ "id": member.admin.id.to_string(), "email": member.admin.email.as_str(),
+                "customerId": customer.as_str(), "access": access_json(access), "invitationUrl": url }),
+        format!(
+            "Invited {} to customer {customer} with {access} access (id {}). Pass on this link (shown only now):\n{url}",
+            member.admin.email, member.admin.id
+        ),
+    );
+    Ok(())
+}
+
 async fn admin(store: &dyn Store, place: Place<'_>, command: AdminCommand, out: Output) -> anyhow::Result<()> {
     match command {
-        AdminCommand::Add { customer, email, name, access, provider, external_id, password_stdin } => {
+        AdminCommand::Add { customer, email, name, access, provider, external_id, password_stdin, public_url } => {
             let customer = known_customer(store, &customer).await?;
             let access = access.access(store).await?;
             let provider = Provider::from(provider);
             let email = given("--email", Email::parse(&email))?;
+            if provider == Provider::Local && store.admin_by_email(&email).await?.is_some() {
+                // Issue #20: an existing account joins only by accepting, signed in as itself.
+                let invite = Invite { customer, email, name, access, public_url, lifetime: None };
+                return invite_local(store, place, invite, out).await;
+            }
             let now = OffsetDateTime::now_utc();
             let external_id = external_id.filter(|e| !e.trim().is_empty());
             let candidate = Admin { provider, external_id, ..local_admin(email, name.as_deref(), now)? };
@@ -1421,24 +1478,11 @@ async fn admin(store: &dyn Store, place: Place<'_>, command: AdminCommand, out: 
             );
         }
         AdminCommand::Invite { customer, email, name, access, public_url, invitation_lifetime } => {
-            let key = deployment_key(store, place).await?;
             let customer = known_customer(store, &customer).await?;
             let access = access.access(store).await?;
             let email = given("--email", Email::parse(&email))?;
-            let candidate = local_admin(email, name.as_deref(), OffsetDateTime::now_utc())?;
-            let lifetime = invitation_lifetime.unwrap_or(crate::config::DEFAULT_INVITATION_LIFETIME);
-            let (token, terms) = ops::new_invitation(&key, lifetime);
-            let (member, _) =
-                store.add_admin(&customer, &candidate, None, access.clone(), Some(&terms), &Actor::System).await?;
-            let url = ops::invitation_url(&public_url, &token);
-            out.print(
-                json!({ "id": member.admin.id.to_string(), "email": member.admin.email.as_str(),
-                        "customerId": customer.as_str(), "access": access_json(&access), "invitationUrl": url }),
-                format!(
-                    "Invited {} to customer {customer} with {access} access (id {}). Pass on this link (shown only now):\n{url}",
-                    member.admin.email, member.admin.id
-                ),
-            );
+            let invite = Invite { customer, email, name, access, public_url, lifetime: invitation_lifetime };
+            invite_local(store, place, invite, out).await?;
         }
         AdminCommand::List { customer } => {
             let customer = known_customer(store, &customer).await?;

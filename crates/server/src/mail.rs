@@ -1,5 +1,6 @@
-//! Invitation e-mails over SMTP (issue #12). Sending is best effort: the inviting administrator is
-//! shown the link whatever happens here, so a mail server that is down delays nobody.
+//! Invitation e-mails over SMTP (issue #12). The e-mail is the only way an invitation made in the
+//! console or the API reaches the invitee (issue #20: the inviter never sees the link); a mail
+//! server that is down fails no request: the inviter is told, and re-invites later.
 
 use std::fmt;
 use std::time::Duration;

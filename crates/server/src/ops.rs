@@ -161,9 +161,10 @@ pub async fn add_admin(
 }
 
 /// Checks an administrator's e-mail and password from `source`. A success is written to the system
-/// log of every customer the administrator belongs to; failures are counted there (R10, at most
-/// one record per administrator and customer per window) and throttled per e-mail and source
-/// address. An unknown e-mail costs the same reads and hash as a wrong password, and is throttled
+/// log of every customer where the administrator is an accepted member (the session it opens
+/// reaches each of them; a customer that only invited them receives nothing, issue #20); failures
+/// are counted there (R10, at most one record per administrator and customer per window) and
+/// throttled per e-mail and source address. An unknown e-mail costs the same reads and hash as a wrong password, and is throttled
 /// alike, so neither the time nor a 429 tells whether an account exists.
 pub async fn authenticate(
     state: &AppState,
@@ -214,23 +215,25 @@ fn bad_sign_in() -> ApiError {
 /// Marks invitation tokens, so a secret scanner can tell one pasted where it should not be.
 const INVITATION_PREFIX: &str = "tgi_";
 
-/// An administrator just added: a member at once, or a pending one with the invitation link,
-/// which exists in clear only now (the store keeps a keyed verifier of its token).
+/// An administrator just added: a member at once, or a pending one and how their invitation
+/// went out.
 pub struct Added {
     pub member: Member,
-    pub invitation: Option<InvitationLink>,
+    pub invitation: Option<Delivery>,
 }
 
-pub struct InvitationLink {
-    pub url: String,
-    /// Whether the link was also e-mailed to the invitee (SMTP configured, and the server took it).
-    pub emailed: bool,
-}
-
-impl std::fmt::Debug for InvitationLink {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("InvitationLink").field("emailed", &self.emailed).finish_non_exhaustive()
-    }
+/// How an invitation made through the API or the console reached the invitee (issue #20). The
+/// link itself is never handed to the inviting administrator: whoever holds it may complete the
+/// invitation, and the inviter does not control the invitee's mailbox.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delivery {
+    /// E-mailed to the invitee's address.
+    Emailed,
+    /// SMTP is configured but the mail server did not take the message: re-invite later.
+    MailFailed,
+    /// No mail server is configured: the deployment's operator passes the link on
+    /// (`trustgate admin invite` prints a new one for a pending invitation).
+    NoMailServer,
 }
 
 /// The keyed verifier the store finds an invitation by; `None` for text that cannot be a token.
@@ -289,15 +292,12 @@ pub fn invitation_url(public_url: &str, token: &str) -> String {
     format!("{}/console/invitation?token={token}", public_url.trim_end_matches('/'))
 }
 
-async fn deliver(
-    state: &AppState,
-    customer: &CustomerId,
-    member: &Member,
-    token: &str,
-    actor: &Actor,
-) -> InvitationLink {
+/// Sends the invitation link to the invitee's mailbox, the only place it goes from the API and the
+/// console: the link proves the e-mail, so it must reach the person who reads that mailbox and no
+/// one else (issue #20). A mail server that fails is reported, never answered with the link.
+async fn deliver(state: &AppState, customer: &CustomerId, member: &Member, token: &str, actor: &Actor) -> Delivery {
+    let Some(smtp) = &state.config.smtp else { return Delivery::NoMailServer };
     let url = invitation_url(&state.config.issuer.url, token);
-    let Some(smtp) = &state.config.smtp else { return InvitationLink { url, emailed: false } };
     let name = match state.store.customer(customer).await {
         Ok(Some(found)) => found.name,
         _ => customer.to_string(),
@@ -314,10 +314,10 @@ async fn deliver(
     );
     let subject = format!("Invitation to administer {name}");
     match crate::mail::send(smtp, member.admin.email.as_str(), &subject, body).await {
-        Ok(()) => InvitationLink { url, emailed: true },
+        Ok(()) => Delivery::Emailed,
         Err(error) => {
-            tracing::warn!(%error, customer = %customer, "the inviting administrator is shown the link instead");
-            InvitationLink { url, emailed: false }
+            tracing::warn!(%error, customer = %customer, "the invitation e-mail was not sent; the inviter may re-invite");
+            Delivery::MailFailed
         }
     }
 }
@@ -335,31 +335,43 @@ pub async fn invitation(state: &AppState, token: &str) -> Result<Invitation, Api
     Ok(found)
 }
 
-/// Accepts the invitation behind `token`. An invitee without a password chooses one here
-/// (`password`, under the usual rules); one who has a password keeps it, and `password` is ignored.
+/// Accepts the invitation behind `token` with `password` (issue #20: nobody joins a customer
+/// without proving control of the identity). An invitee who has no password yet chooses it here
+/// (under the usual rules): the link reached their mailbox, which proves the e-mail. One who
+/// already has a password must give it: that is a sign-in as the account, throttled and logged as
+/// any other ([`authenticate`]), and without it holding the link is not enough to make the account
+/// join. Returns the invitation accepted and the administrator, now proven, for a session.
 pub async fn accept_invitation(
     state: &AppState,
     token: &str,
-    password: Option<String>,
-) -> Result<Invitation, ApiError> {
+    password: String,
+    source: Option<IpAddr>,
+) -> Result<(Invitation, Admin), ApiError> {
     let found = invitation(state, token).await?;
     let verifier = invitation_verifier(state, token).ok_or(ApiError::NotFound("invitation"))?;
-    let hash = match (found.has_password, password) {
-        (true, _) => None,
-        (false, None) => return Err(ValidationError::missing("password").into()),
-        (false, Some(password)) => {
-            password::check_strength(&password)?;
-            Some(password::hash(password).await?)
+    if password.is_empty() {
+        return Err(ValidationError::missing("password").into());
+    }
+    let hash = if found.has_password {
+        let admin = authenticate(state, found.admin.email.as_str(), password, source).await?;
+        if admin.id != found.admin.id {
+            return Err(bad_sign_in());
         }
+        None
+    } else {
+        password::check_strength(&password)?;
+        Some(password::hash(password).await?)
     };
     let now = OffsetDateTime::now_utc();
-    match state.store.accept_invitation(&verifier, hash.as_deref(), now).await {
+    let accepted = match state.store.accept_invitation(&verifier, hash.as_deref(), now).await {
         Err(StoreError::Refused(Refusal::InvitationExpired)) => {
             state.store.log_expired_invitations(now).await?;
-            Err(StoreError::Refused(Refusal::InvitationExpired).into())
+            return Err(StoreError::Refused(Refusal::InvitationExpired).into());
         }
-        other => Ok(other?),
-    }
+        other => other?,
+    };
+    let admin = state.store.admin(accepted.admin.id).await?.ok_or(ApiError::NotFound("invitation"))?;
+    Ok((accepted, admin))
 }
 
 /// Creates a SCIM provisioning token for `customer` and returns it in clear, the only time it

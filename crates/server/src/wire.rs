@@ -61,10 +61,6 @@ pub struct AdministratorResult {
     created_date: String,
     #[schema(format = DateTime)]
     updated_date: String,
-    /// Trustgate's addition, only in the answer that made an invitation: the one-time link to
-    /// pass on to the invitee (it is never shown again).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    invitation_url: Option<String>,
 }
 
 /// `Full`, or `Custom` with the policies granted.
@@ -210,14 +206,6 @@ pub fn administrator_result(customer: &CustomerId, member: &Member) -> Administr
         legacy_providers: Vec::new(),
         created_date: rfc3339(member.created_at),
         updated_date: rfc3339(member.updated_at),
-        invitation_url: None,
-    }
-}
-
-impl AdministratorResult {
-    pub fn with_invitation_url(mut self, url: Option<String>) -> Self {
-        self.invitation_url = url;
-        self
     }
 }
 
@@ -244,7 +232,6 @@ pub fn principal_result(principal: &ApiClient) -> Option<AdministratorResult> {
         status: "active",
         pending: false,
         invitation_expired: false,
-        invitation_url: None,
         legacy_providers: Vec::new(),
         created_date: rfc3339(principal.created_at),
         updated_date: rfc3339(principal.created_at),
@@ -258,16 +245,6 @@ pub struct AccessModel {
     #[schema(inline)]
     access_type: AccessType,
     policies: Vec<Policy>,
-    /// Trustgate's addition, only in the answer to `accessType: Reinvite`: the new one-time link.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    invitation_url: Option<String>,
-}
-
-impl AccessModel {
-    pub fn with_invitation_url(mut self, url: Option<String>) -> Self {
-        self.invitation_url = url;
-        self
-    }
 }
 
 #[derive(Serialize, ToSchema)]
@@ -307,7 +284,7 @@ pub fn access_model(access: &Access, catalog: &Catalog) -> AccessModel {
             scope_choices: ScopeChoices { all_scopes_selected: true, choices: Vec::new() },
         })
         .collect();
-    AccessModel { access_type: access.into(), policies, invitation_url: None }
+    AccessModel { access_type: access.into(), policies }
 }
 
 /// A policy sent back from the template: granted when `checkable.value` is true or `checkable` is absent.

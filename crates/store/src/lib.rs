@@ -90,7 +90,10 @@ pub trait Store: Send + Sync + 'static {
     /// Adds the person `candidate` describes to `customer`: the one Trustgate already knows by the
     /// same identity (`lifecycle::Identity`), else `candidate` itself, created with `password_hash`.
     /// With `invite`, a person `lifecycle::needs_invitation` names joins as a pending member
-    /// (issue #12) instead. Returns the membership and whether the administrator was created.
+    /// (issue #12) instead, unless created here with `password_hash` (the operator vouches for a new
+    /// account and chose its password): a local account that exists already is always invited, as it
+    /// joins only by signing in as itself (issue #20). Returns the membership and whether the
+    /// administrator was created.
     async fn add_admin(
         &self,
         customer: &CustomerId,
@@ -136,7 +139,9 @@ pub trait Store: Send + Sync + 'static {
     /// or replaced.
     async fn invitation(&self, verifier: &[u8; 32]) -> StoreResult<Option<Invitation>>;
     /// Accepts the invitation: from now the membership grants its access. `password_hash` becomes
-    /// the password of an invitee who has none (and is required then); an invitee who has one keeps it.
+    /// the password of an invitee who has none (and is required then). For an invitee who has one,
+    /// pass `None`, having checked that password first (issue #20: an existing account joins only by
+    /// signing in as itself); a hash given for such an invitee is refused, never stored.
     async fn accept_invitation(
         &self,
         verifier: &[u8; 32],

@@ -1453,7 +1453,16 @@ macro_rules! store_impl {
                         (candidate.clone(), true)
                     }
                 };
-                let invite = invite.filter(|_| lifecycle::needs_invitation(admin.provider));
+                // Issue #20: an account that exists already joins only by accepting (signing in as
+                // itself), whoever adds it; one the operator creates here with its password joins at once.
+                if !created && password_hash.is_some() && invite.is_none() && lifecycle::needs_invitation(admin.provider) {
+                    return Err(StoreError::Conflict(format!(
+                        "{} already has a Trustgate account: it joins a customer only by accepting an invitation",
+                        admin.email
+                    )));
+                }
+                let vouched = created && password_hash.is_some();
+                let invite = invite.filter(|_| lifecycle::needs_invitation(admin.provider) && !vouched);
                 let changes = join(&mut tx, customer, &admin, access, invite, actor).await?;
                 let member = load_member(&mut tx, customer, admin.id).await?.ok_or(StoreError::NotFound("administrator"))?;
                 self.commit(tx, &changes).await?;
@@ -1666,14 +1675,33 @@ macro_rules! store_impl {
                 if invitation.expires_at <= now {
                     return Err(lifecycle::Refusal::InvitationExpired.into());
                 }
-                if !invitation.has_password {
-                    // An invitee who has a password keeps it: the link proves the e-mail, not the person.
-                    let hash = password_hash.ok_or_else(|| StoreError::Conflict("a password must be chosen".to_owned()))?;
-                    sqlx::query("UPDATE admins SET password_hash = $1 WHERE id = $2 AND password_hash IS NULL")
-                        .bind(hash)
-                        .bind(invitation.admin.id.to_string())
-                        .execute(&mut *tx)
-                        .await?;
+                // Issue #20: the proof the caller brought must fit the account as it is now, under the
+                // lock. A new password is set only on an account that has none (the link proved the
+                // e-mail); an account that has one joins only after its password was checked, which
+                // the caller says by passing none. The link never sets or changes an existing password.
+                match (invitation.has_password, password_hash) {
+                    (false, Some(hash)) => {
+                        // Another customer's invitation of the same new account may have set one since
+                        // (its lock is not this customer's): then this one needs that password.
+                        let set = sqlx::query("UPDATE admins SET password_hash = $1 WHERE id = $2 AND password_hash IS NULL")
+                            .bind(hash)
+                            .bind(invitation.admin.id.to_string())
+                            .execute(&mut *tx)
+                            .await?
+                            .rows_affected();
+                        if set != 1 {
+                            return Err(StoreError::Conflict(
+                                "the account has a password now: open the invitation again and sign in with it".to_owned(),
+                            ));
+                        }
+                    }
+                    (true, None) => {}
+                    (false, None) => return Err(StoreError::Conflict("a password must be chosen".to_owned())),
+                    (true, Some(_)) => {
+                        return Err(StoreError::Conflict(
+                            "the account has a password now: open the invitation again and sign in with it".to_owned(),
+                        ))
+                    }
                 }
                 sqlx::query("DELETE FROM invitations WHERE verifier = $1").bind(verifier.to_vec()).execute(&mut *tx).await?;
                 sqlx::query("UPDATE memberships SET updated_at = $1 WHERE customer_id = $2 AND admin_id = $3")

@@ -223,7 +223,7 @@ struct AdministratorsPage {
     add: AddForm,
     error: Option<String>,
     notice: Option<String>,
-    /// An invitation link just made, for its one view.
+    /// How an invitation just made went out, for its one view.
     invited: Option<InvitationShown>,
     /// How long an invitation lasts, counted: `5 days`, `1 day`.
     invitation_lifetime: String,
@@ -233,11 +233,11 @@ struct AdministratorsPage {
 pub struct Done {
     done: Option<String>,
     clients: Option<String>,
-    /// The ticket of an invitation link waiting for its one view.
+    /// The ticket of an invitation's delivery waiting for its one view.
     invited: Option<String>,
 }
 
-/// What the page says above the list: an error, a notice, or an invitation link just made.
+/// What the page says above the list: an error, a notice, or how an invitation just made went out.
 #[derive(Default)]
 struct Said {
     error: Option<String>,
@@ -337,17 +337,17 @@ pub async fn page(
     .await
 }
 
-/// Shows `added`'s invitation link once, after the redirect; or says the administrator was added.
+/// Says once, after the redirect, how `added`'s invitation went out; or that the administrator was added.
 fn after_adding(state: &AppState, ctx: &InCustomer, added: ops::Added) -> Response {
-    let Some(link) = added.invitation else {
+    let Some(delivery) = added.invitation else {
         return Redirect::to(&format!("{}/administrators?done=added", ctx.base())).into_response();
     };
-    let shown = InvitationShown { email: added.member.admin.email.to_string(), url: link.url, emailed: link.emailed };
+    let shown = InvitationShown { email: added.member.admin.email.to_string(), delivery };
     let ticket = state.invitation_links.hold(ctx.session.digest, &ctx.customer.id, shown);
     Redirect::to(&format!("{}/administrators?invited={ticket}", ctx.base())).into_response()
 }
 
-/// `POST /console/c/{customer}/administrators/{id}/reinvite` — a new link; the previous one stops working.
+/// `POST /console/c/{customer}/administrators/{id}/reinvite` — a new link, e-mailed; the previous one stops working.
 pub async fn reinvite(
     State(state): State<AppState>,
     Path((_, id)): Path<(String, String)>,

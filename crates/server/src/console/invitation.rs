@@ -1,8 +1,10 @@
 //! The invitee's side of an invitation (issue #12): the one-time link opens a page that says who
-//! invites them to what; a new administrator chooses a password there and is signed in, one who
-//! already has a password accepts and signs in with it. Opening the link changes nothing (mail
-//! scanners fetch links); only the form accepts. A used, cancelled, replaced or expired link
-//! explains itself.
+//! invites them to what. The page is the same whether or not the e-mail already has an account
+//! (issue #20: it must not tell whoever sees it that the person administers a customer elsewhere):
+//! a password, twice. A new administrator chooses it there; one who already has an account gives
+//! its password, which is checked as a sign-in, so holding the link never makes an account join.
+//! Either way they are signed in. Opening the link changes nothing (mail scanners fetch links);
+//! only the form accepts. A used, cancelled, replaced or expired link explains itself.
 
 use askama::Template;
 use axum::extract::{Query, State};
@@ -19,6 +21,7 @@ use super::layout::describe;
 use crate::error::ApiError;
 use crate::session::{self, cookie_value};
 use crate::state::AppState;
+use crate::throttle::Source;
 use crate::{ops, password};
 
 /// Ties the form to the browser that loaded it, as the sign-in form is (there is no session yet).
@@ -35,7 +38,6 @@ struct InvitationPage<'a> {
     email: &'a str,
     access: String,
     expires: String,
-    has_password: bool,
     error: Option<&'a str>,
     password_min: usize,
     password_max: usize,
@@ -50,7 +52,6 @@ fn form(state: &AppState, status: StatusCode, token: &str, found: &Invitation, e
         email: found.admin.email.as_str(),
         access: describe(&found.access, &state.catalog()),
         expires: super::layout::when_exactly(found.expires_at),
-        has_password: found.has_password,
         error,
         password_min: password::MIN_PASSWORD_LEN,
         password_max: password::MAX_PASSWORD_LEN,
@@ -97,6 +98,7 @@ pub async fn page(State(state): State<AppState>, Query(link): Query<Link>) -> Re
 /// `POST /console/invitation`
 pub async fn accept(State(state): State<AppState>, request: axum::extract::Request) -> Response {
     let expected = cookie_value(request.headers(), FORM_COOKIE).unwrap_or_default();
+    let Source(source) = Source::of(request.extensions(), request.headers(), &state.config.trusted_proxies);
     let form_fields = match Fields::read(request, &state).await {
         Ok(fields) => fields,
         Err(error) => return error.into_response(),
@@ -111,40 +113,33 @@ pub async fn accept(State(state): State<AppState>, request: axum::extract::Reque
         let error = "The form expired. Please try again.";
         return form(&state, StatusCode::FORBIDDEN, &token, &found, Some(error));
     }
-    let password = if found.has_password {
-        None
-    } else {
-        let (chosen, again) = (form_fields.get("password"), form_fields.get("password_again"));
-        if chosen != again {
-            return form(&state, StatusCode::BAD_REQUEST, &token, &found, Some("The two passwords differ."));
-        }
-        Some(chosen.to_owned())
-    };
-    let accepted = match ops::accept_invitation(&state, &token, password).await {
+    let (chosen, again) = (form_fields.get("password"), form_fields.get("password_again"));
+    if chosen != again {
+        return form(&state, StatusCode::BAD_REQUEST, &token, &found, Some("The two passwords differ."));
+    }
+    let (accepted, admin) = match ops::accept_invitation(&state, &token, chosen.to_owned(), source).await {
         Ok(accepted) => accepted,
-        Err(error @ ApiError::Invalid(_)) => {
+        Err(error @ (ApiError::Invalid(_) | ApiError::Unauthenticated { .. } | ApiError::Throttled { .. })) => {
+            let retry_after = match error {
+                ApiError::Throttled { retry_after } => Some(retry_after),
+                _ => None,
+            };
             let error = ConsoleError::from(error);
-            return form(&state, error.status(), &token, &found, Some(error.message()));
+            let mut page = form(&state, error.status(), &token, &found, Some(error.message()));
+            if let Some(seconds) = retry_after {
+                page.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+            }
+            return page;
         }
         Err(error) => return explain(error).into_response(),
     };
-    let home = format!("/console/c/{}", accepted.customer.id);
-    let mut response = if found.has_password {
-        Redirect::to(&format!("/console/sign-in?next={home}")).into_response()
-    } else {
-        let admin = match state.store.admin(accepted.admin.id).await {
-            Ok(Some(admin)) => admin,
-            Ok(None) => return explain(ApiError::NotFound("invitation")).into_response(),
-            Err(error) => return ConsoleError::from(ApiError::from(error)).into_response(),
-        };
-        match session::start(&state, &admin, None).await {
-            Ok((cookie, _)) => {
-                let mut response = Redirect::to(&home).into_response();
-                response.headers_mut().append(header::SET_COOKIE, cookie);
-                response
-            }
-            Err(error) => return ConsoleError::from(error).into_response(),
+    let mut response = match session::start(&state, &admin, None).await {
+        Ok((cookie, _)) => {
+            let mut response = Redirect::to(&format!("/console/c/{}", accepted.customer.id)).into_response();
+            response.headers_mut().append(header::SET_COOKIE, cookie);
+            response
         }
+        Err(error) => return ConsoleError::from(error).into_response(),
     };
     let spent = session::cookie(&state, FORM_COOKIE, "", FORM_PATH, 0);
     if let Ok(value) = HeaderValue::from_str(&spent) {

@@ -3,8 +3,8 @@
 //! it, never creates a second client, and shows the secret no more. Each secret is bound to the
 //! session that created it and its customer, taken on its first view, dropped after a few
 //! minutes unseen, and never written to the store or the log (its `Debug` prints nothing).
-//! Bounded per session and in all, so a flood of creations cannot grow memory. Invitation links
-//! (issue #12) are held the same way, for the dialog that shows one to the inviting administrator.
+//! Bounded per session and in all, so a flood of creations cannot grow memory. How an invitation
+//! went out (issue #12; never its link, issue #20) is held the same way, for the dialog after adding.
 
 use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
@@ -26,11 +26,20 @@ pub struct Revealed {
     pub secret: ClientSecret,
 }
 
-/// An invitation link for its one view, and whether it was e-mailed too.
+/// How an invitation just made went out, for its one view (never the link itself: issue #20).
 pub struct InvitationShown {
     pub email: String,
-    pub url: String,
-    pub emailed: bool,
+    pub delivery: crate::ops::Delivery,
+}
+
+impl InvitationShown {
+    pub fn emailed(&self) -> bool {
+        self.delivery == crate::ops::Delivery::Emailed
+    }
+
+    pub fn mail_failed(&self) -> bool {
+        self.delivery == crate::ops::Delivery::MailFailed
+    }
 }
 
 struct Held<T> {

@@ -237,7 +237,8 @@ pub struct CreateAdministrator {
 
 /// Adds an administrator (new, or known by e-mail) to the customer. A local (`CitrixSts`)
 /// administrator, new or one who already administers another customer, is invited: the answer
-/// is `pending`, carries the one-time `invitationUrl`, and grants nothing until accepted.
+/// is `pending` and grants nothing until accepted. The invitation link is e-mailed to the invitee
+/// and never returned to the caller; without a mail server the deployment's operator passes it on.
 #[utoipa::path(
     post,
     path = "/administrators/$create",
@@ -275,8 +276,7 @@ pub async fn create(
     };
     let new = NewAdmin { email, display_name, provider, external_id };
     let added = ops::invite_admin(&state, &caller.customer_id, new, access, &caller.actor()).await?;
-    let url = added.invitation.map(|link| link.url);
-    Ok(axum::Json(administrator_result(&caller.customer_id, &added.member).with_invitation_url(url)))
+    Ok(axum::Json(administrator_result(&caller.customer_id, &added.member)))
 }
 
 /// `accessType` and, with `Custom`, the policies granted (the template of `GET …/access`, edited).
@@ -291,7 +291,7 @@ pub struct AccessModelIn {
 
 /// Changes an administrator's access; their API clients follow at once (R5). `accessType:
 /// Reinvite` sends a pending administrator a new invitation instead (the previous link stops
-/// working) and answers with their access and the new `invitationUrl`.
+/// working; the new one is e-mailed to them) and answers with their access.
 #[utoipa::path(
     put,
     path = "/administrators/access",
@@ -314,8 +314,7 @@ pub async fn update_access(
     let id = admin_id(query.get("id").ok_or_else(|| ValidationError::missing("id"))?)?;
     if input.access_type.trim().eq_ignore_ascii_case("Reinvite") {
         let added = ops::resend_invitation(&state, &caller.customer_id, id, &caller.actor()).await?;
-        let url = added.invitation.map(|link| link.url);
-        return Ok(axum::Json(access_model(&added.member.access, &state.catalog()).with_invitation_url(url)));
+        return Ok(axum::Json(access_model(&added.member.access, &state.catalog())));
     }
     let access = parse_access(&input.access_type, input.policies.as_deref(), &state.catalog())?;
     if state.store.member(&caller.customer_id, id).await?.is_none() {

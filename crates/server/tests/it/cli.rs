@@ -728,6 +728,37 @@ async fn an_operator_invites_an_administrator_and_the_printed_link_works() {
     assert_eq!(listed["items"][0]["pending"], false, "{listed}");
 }
 
+/// Issue #20: the operator is who passes links on when the server sends no e-mail (the console and
+/// the API never show them). `admin invite` for someone invited already prints a new link and the
+/// old one stops working; `admin add` of an e-mail that has an account already invites that account
+/// instead of adding it, and it joins only by signing in with its own password on the link.
+#[tokio::test]
+async fn an_operator_reissues_a_pending_link_and_adding_an_existing_account_invites_it() {
+    let app = TestApp::spawn_in(TempDir::new()).await;
+    let customer = app.customer().await;
+    let invite = ["admin", "invite", "--customer", customer.as_str(), "--email", "twice@example.com"];
+    let invite = [&invite[..], &["--access", "full", "--public-url", &app.url]].concat();
+    let first = app.cli(&invite).await;
+    let second = app.cli(&invite).await;
+    assert_eq!(first["id"], second["id"], "the same pending administrator");
+    assert_ne!(first["invitationUrl"], second["invitationUrl"]);
+    let (status, _, _) = crate::harness::open_invitation(&app, first["invitationUrl"].as_str().unwrap()).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "the previous link stops working");
+
+    let elsewhere = app.customer().await;
+    let known = app.admin_with_password(&elsewhere, trustgate_core::access::Access::Full).await;
+    let add = ["admin", "add", "--customer", customer.as_str(), "--email", &known.email, "--access", "full"];
+    let added = app.cli(&[&add[..], &["--public-url", &app.url]].concat()).await;
+    let link = added["invitationUrl"].as_str().expect("an invitation, not a membership");
+    assert_eq!(added["id"], known.id.to_string());
+    assert_eq!(app.store.standing(&customer, known.id).await.unwrap(), None, "not a member yet");
+    let refused = crate::harness::accept_invitation(&app, link, Some("not their password")).await;
+    assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+    let accepted = crate::harness::accept_invitation(&app, link, Some(&known.password)).await;
+    assert_eq!(accepted.status(), StatusCode::SEE_OTHER);
+    assert!(app.store.standing(&customer, known.id).await.unwrap().is_some(), "a member once they signed in");
+}
+
 #[tokio::test]
 async fn permission_options_take_the_stored_catalogs_permissions_and_name_them_when_refused() {
     let dir = TempDir::new();

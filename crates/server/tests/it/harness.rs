@@ -625,7 +625,7 @@ pub async fn status_and_json(response: reqwest::Response) -> (StatusCode, Value)
     (status, body)
 }
 
-fn argon2_hash(password: &str) -> String {
+pub fn argon2_hash(password: &str) -> String {
     use argon2::password_hash::{PasswordHasher, SaltString};
     let salt = SaltString::encode_b64(b"0123456789abcdef").expect("salt");
     argon2::Argon2::default().hash_password(password.as_bytes(), &salt).expect("hash").to_string()
@@ -679,4 +679,13 @@ pub async fn accept_invitation(app: &TestApp, link: &str, password: Option<&str>
         .send()
         .await
         .expect("post the form")
+}
+
+/// The link `trustgate admin invite` prints for a pending invitation: issue #20 hands links only to
+/// the invitee's mailbox and to the operator on the server, so tests without a mail server take
+/// the operator's (which replaces the previous link, as the CLI does).
+pub async fn operator_invitation_link(app: &TestApp, customer: &CustomerId, admin: AdminId) -> String {
+    let (token, terms) = trustgate_server::ops::new_invitation(&app.server_key, app.state.config.invitation_lifetime);
+    app.store.resend_invitation(customer, admin, &terms, &Actor::System).await.expect("a pending invitation");
+    trustgate_server::ops::invitation_url(&app.url, &token)
 }
