@@ -53,6 +53,7 @@ pub struct Shared {
     pub secret_vault: trustgate_core::federation::SecretVault,
     /// Talks to customers' OpenID providers.
     pub oidc_http: crate::oidc::http::Client,
+    pub sign_in_starts: crate::oidc::starts::SignInStarts,
     /// The permission catalog: Platform permissions plus the operator's services and route rules.
     catalog: RwLock<Arc<Catalog>>,
     /// Catalog reloads run one at a time, so an older read cannot land after a newer one.
@@ -124,6 +125,7 @@ impl AppState {
             invitation_links: crate::console::Reveals::default(),
             secret_vault,
             oidc_http,
+            sign_in_starts: crate::oidc::starts::SignInStarts::default(),
         });
         shared.store.watch_changes(Arc::new(Feed(Arc::downgrade(&shared))));
         // Read after subscribing: a revocation committed in between arrives through the feed.

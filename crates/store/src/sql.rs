@@ -2947,6 +2947,14 @@ macro_rules! store_impl {
             }
 
             async fn take_sign_in(&self, state_digest: &[u8], now: OffsetDateTime) -> StoreResult<Option<PendingSignIn>> {
+                // A state nobody started costs a read, never a write transaction (issue #20).
+                let started: Option<(i64,)> = sqlx::query_as("SELECT expires_at FROM oidc_sign_ins WHERE state_digest = $1")
+                    .bind(state_digest.to_vec())
+                    .fetch_optional(&self.pool)
+                    .await?;
+                if started.is_none() {
+                    return Ok(None);
+                }
                 let mut tx = self.write_tx().await?;
                 let row: Option<(String, String, String, String, i64)> = sqlx::query_as(
                     "DELETE FROM oidc_sign_ins WHERE state_digest = $1 \

@@ -63,6 +63,7 @@ async fn providers_for(state: &AppState, who: &str) -> Result<Vec<IdentityProvid
 /// `POST /console/sign-in/provider`
 pub async fn start(State(state): State<AppState>, request: axum::extract::Request) -> Response {
     let expected = cookie_value(request.headers(), SIGN_IN_COOKIE).unwrap_or_default();
+    let source = crate::throttle::Source::of(request.extensions(), request.headers(), &state.config.trusted_proxies);
     let form = match Fields::read(request, &state).await {
         Ok(form) => form,
         Err(error) => return fail(&state, error.status(), PREFIX, "", error.message()),
@@ -95,6 +96,17 @@ pub async fn start(State(state): State<AppState>, request: axum::extract::Reques
             None => return fail(&state, StatusCode::BAD_REQUEST, next, who, "Choose one of the providers offered."),
         },
     };
+    if let Err(retry_after) = state.sign_in_starts.spend(source.0, std::time::Instant::now()) {
+        let message = format!(
+            "Too many sign-ins were started from your address; try again in {} seconds.",
+            retry_after.as_secs()
+        );
+        let mut response = fail(&state, StatusCode::TOO_MANY_REQUESTS, next, who, &message);
+        if let Ok(value) = header::HeaderValue::from_str(&retry_after.as_secs().to_string()) {
+            response.headers_mut().insert(header::RETRY_AFTER, value);
+        }
+        return response;
+    }
     match oidc::begin(&state, chosen, next).await {
         Ok((url, sign_in_state)) => {
             let mut response = render(StatusCode::OK, &ToProviderPage { url: &url });

@@ -4,6 +4,10 @@
 
 use super::PREFIX;
 
+/// The longest destination followed: console paths are short, and a sign-in through a provider
+/// keeps its destination until the provider answers (issue #20: 2 KB ones were stored unthrottled).
+pub const MAX_LEN: usize = 512;
+
 /// `next` if it is a plain local path inside the console, else `None`.
 ///
 /// Refused: anything not starting with `/console` as a whole path segment (`https://…`,
@@ -18,7 +22,7 @@ pub fn local_path(next: &str) -> Option<&str> {
     let plain = next.bytes().all(|b| b.is_ascii_graphic()) && !next.contains('\\');
     // Console paths never need an escape, so any `%` in the path is refused with the dot segments.
     let dotted = path.split('/').any(|segment| matches!(segment, "." | "..") || segment.contains('%'));
-    (plain && !path.contains("//") && !dotted && next.len() <= 2048).then_some(next)
+    (plain && !path.contains("//") && !dotted && next.len() <= MAX_LEN).then_some(next)
 }
 
 /// The `next=` query parameter carrying `path`.
@@ -28,7 +32,7 @@ pub fn query(path: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::local_path;
+    use super::{local_path, MAX_LEN};
 
     #[test]
     fn only_local_console_paths_are_followed_after_sign_in() {
@@ -48,6 +52,7 @@ mod tests {
             "/console/c/x\r\nSet-Cookie: a=b",
             "javascript:alert(1)",
             "/console/ü",
+            &format!("/console/{}", "a".repeat(MAX_LEN)),
             "",
         ] {
             assert_eq!(local_path(bad), None, "{bad:?}");

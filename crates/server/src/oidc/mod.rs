@@ -4,6 +4,7 @@
 //! or a disconnection holds at once on every node.
 
 pub mod http;
+pub mod starts;
 
 use base64::Engine;
 use openidconnect::core::{CoreAuthenticationFlow, CoreClient, CoreJwsSigningAlgorithm, CoreProviderMetadata};

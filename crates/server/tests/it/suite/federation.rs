@@ -399,3 +399,39 @@ async fn full_administrators_connect_list_and_disconnect_providers_over_the_mana
     let (status, _) = app.as_admin(&full, Method::DELETE, &format!("{path}/{id}"), None).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
+
+/// Issue #20: unauthenticated sign-in starts each fetched the provider's discovery document and
+/// stored a row, unthrottled. One source address starts at most ten a minute; then 429 with
+/// Retry-After, before the provider is asked anything.
+#[tokio::test]
+async fn one_source_starts_at_most_ten_sign_ins_a_minute() {
+    let Some(app) = super::app_with(ServerConfig { allow_http_issuers: true, ..ServerConfig::default() }).await else {
+        return;
+    };
+    let acme = app.customer().await;
+    // Nothing listens there: each start that is let through fails fast at discovery.
+    connect(&app, &acme, "http://127.0.0.1:9").await;
+    let http = idp::no_redirects();
+    let mut jar = Jar::default();
+    let page = http.get(app.url("/console/sign-in")).send().await.unwrap();
+    jar.keep(&page);
+    let html = page.text().await.unwrap();
+    let token = html.split("name=\"csrf\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_owned();
+    let long_next = format!("/console/{}", "a".repeat(2048));
+    let mut statuses = Vec::new();
+    for _ in 0..11 {
+        let response = http
+            .post(app.url("/console/sign-in/provider"))
+            .header("cookie", jar.header())
+            .form(&[("csrf", token.as_str()), ("next", long_next.as_str()), ("who", acme.as_str())])
+            .send()
+            .await
+            .unwrap();
+        statuses.push((response.status(), response.headers().get("retry-after").cloned()));
+    }
+    assert!(statuses[..10].iter().all(|(s, _)| *s != StatusCode::TOO_MANY_REQUESTS), "{statuses:?}");
+    let (status, retry_after) = &statuses[10];
+    assert_eq!(*status, StatusCode::TOO_MANY_REQUESTS);
+    let seconds: u64 = retry_after.as_ref().unwrap().to_str().unwrap().parse().unwrap();
+    assert!((1..=60).contains(&seconds), "{seconds}");
+}
