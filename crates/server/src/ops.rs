@@ -175,20 +175,19 @@ pub async fn authenticate(
     if password.len() > password::MAX_PASSWORD_LEN {
         return Err(ValidationError::too_long("password", password::MAX_PASSWORD_LEN).into());
     }
-    let key = (email, source);
-    if let Err(wait) = state.throttles.sign_ins.check(&key) {
+    if let Err(wait) = state.throttles.sign_ins.check(&email, source) {
         state.metrics.throttled(crate::metrics::ThrottleKind::SignIn);
         return Err(ApiError::Throttled { retry_after: retry_after_secs(wait) });
     }
     let store = state.store.as_ref();
-    let admin = store.admin_by_email(&key.0).await?;
+    let admin = store.admin_by_email(&email).await?;
     let id = admin.as_ref().map_or_else(AdminId::generate, |a| a.id);
     let stored = store.password_hash(id).await?;
     let matches = password::verify(password, stored).await?;
     let memberships = store.memberships(id).await?;
     let now = OffsetDateTime::now_utc();
     let Some(admin) = admin else {
-        state.throttles.sign_ins.failed(&key);
+        state.throttles.sign_ins.failed(&email, source);
         return Err(bad_sign_in());
     };
     if matches {
@@ -197,7 +196,7 @@ pub async fn authenticate(
         }
         return Ok(admin);
     }
-    state.throttles.sign_ins.failed(&key);
+    state.throttles.sign_ins.failed(&email, source);
     for membership in memberships {
         let entry = || event::sign_in(&membership.customer.id, &admin, false, now);
         state.refused(&Subject::SignIn(membership.customer.id.clone(), admin.clone()), entry, source).await;

@@ -24,7 +24,7 @@ use crate::list_cache::ListCache;
 use crate::metrics::{CacheCounters, Metrics};
 use crate::refusals::{RefusalLog, Subject};
 use crate::revoked::RevokedTokens;
-use crate::throttle::{Throttle, Throttles};
+use crate::throttle::{SourcedThrottle, Throttles};
 use crate::token_cache::VerifiedTokens;
 
 #[derive(Clone)]
@@ -113,9 +113,9 @@ impl AppState {
             notifications: ListCache::new(config.list_cache, metrics.notification_lists.evictions.clone()),
             last_used: LastUsed::default(),
             throttles: Throttles {
-                clients: Throttle::new(config.client_throttle, config.throttle_capacity),
-                sign_ins: Throttle::new(config.sign_in_throttle, config.throttle_capacity),
-                resource_servers: Throttle::new(config.client_throttle, config.throttle_capacity),
+                clients: SourcedThrottle::new(config.client_throttle, config.throttle_capacity),
+                sign_ins: SourcedThrottle::new(config.sign_in_throttle, config.throttle_capacity),
+                resource_servers: SourcedThrottle::new(config.client_throttle, config.throttle_capacity),
             },
             refusals: RefusalLog::new(config.refusal_window, config.throttle_capacity),
             config,
