@@ -199,6 +199,10 @@ pub struct ServeArgs {
     /// Log lines as `text`, or as `json` (one object a line) for a log collector.
     #[arg(long, env = "TRUSTGATE_LOG_FORMAT", value_enum, default_value_t)]
     pub log_format: crate::logging::LogFormat,
+    /// Log lines queued for stderr while it is not being read; past them lines are dropped (and
+    /// counted in `trustgate_log_lines_dropped_total`), so a stalled log reader never blocks serving.
+    #[arg(long, env = "TRUSTGATE_LOG_QUEUE_LINES", default_value_t = crate::logging::DEFAULT_QUEUE_LINES, value_parser = clap::value_parser!(u64).range(1..=1_048_576))]
+    pub log_queue_lines: u64,
     /// Address to serve Prometheus metrics on, at /metrics (a port of their own, as they reveal
     /// traffic). Off by default.
     #[arg(long, env = "TRUSTGATE_METRICS_LISTEN")]

@@ -84,6 +84,8 @@ pub struct Metrics {
     feed_lost: IntCounter,
     pool_connections: IntGaugeVec,
     pool_max: IntGauge,
+    /// Brought up to the logger's count at each scrape, one scrape at a time.
+    log_dropped: std::sync::Mutex<IntCounter>,
 }
 
 impl Metrics {
@@ -146,6 +148,11 @@ impl Metrics {
             &["state"],
         )?;
         let pool_max = IntGauge::new("trustgate_store_connections_max", "Most store connections the pool opens.")?;
+        let log_dropped = IntCounter::new(
+            "trustgate_log_lines_dropped_total",
+            "Log lines dropped because the log output was not being read fast enough.",
+        )?;
+        registry.register(Box::new(log_dropped.clone()))?;
         registry.register(Box::new(requests.clone()))?;
         registry.register(Box::new(latency.clone()))?;
         registry.register(Box::new(grants.clone()))?;
@@ -178,6 +185,7 @@ impl Metrics {
             feed_lost,
             pool_connections,
             pool_max,
+            log_dropped: std::sync::Mutex::new(log_dropped),
         })
     }
 
@@ -231,6 +239,10 @@ impl Metrics {
         self.cache_entries.with_label_values(&["verified_tokens"]).set(gauge(state.keys().verified.held()));
         self.cache_entries.with_label_values(&["notification_lists"]).set(gauge(state.notifications.held()));
         self.revoked_tokens.set(gauge(state.revoked_len()));
+        // The logger is installed before any state exists: its count is process-wide.
+        if let Ok(counter) = self.log_dropped.lock() {
+            counter.inc_by(crate::logging::dropped_lines().saturating_sub(counter.get()));
+        }
         let mut body = Vec::new();
         TextEncoder::new().encode(&self.registry.gather(), &mut body)?;
         String::from_utf8(body).map_err(|e| prometheus::Error::Msg(e.to_string()))
