@@ -31,7 +31,7 @@ use trustgate_core::rights::Standing;
 use trustgate_core::secret::SecretId;
 
 pub use changes::{Change, ChangeListener};
-pub use copy::copy_sqlite_to_postgres;
+pub use copy::{copy_sqlite_to_postgres, CopiedTable, NOT_COPIED as NOT_COPIED_TO_POSTGRES};
 pub use error::{StoreError, StoreResult};
 pub use model::{
     CatalogApplied, ClientGrant, DisabledOwner, ExpiringSecret, Invitation, InvitationTerms, LogQuery, LogRecord,
