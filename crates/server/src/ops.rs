@@ -10,7 +10,7 @@ use trustgate_core::client::{parse_client_name, ApiClient, ClientKind};
 use trustgate_core::client_secrets::{self, NewSecret, SecretInfo};
 use trustgate_core::event::{self, Actor};
 use trustgate_core::ids::{AdminId, ClientId, CustomerId, ScimTokenId};
-use trustgate_core::lifecycle::{Naming, Refusal};
+use trustgate_core::lifecycle::Refusal;
 use trustgate_core::provisioning::{self, ProvisioningToken, ScimToken};
 use trustgate_core::secret::{random_token, ClientSecret, SecretId, ServerKey};
 use trustgate_core::ValidationError;
@@ -33,23 +33,9 @@ pub async fn new_client(
     cap: u64,
     actor: &Actor,
 ) -> Result<(ApiClient, ClientSecret), ApiError> {
-    new_client_naming(store, server_key, customer, owner, (name, Naming::Free), cap, actor).await
-}
-
-/// As [`new_client`], the name with its rule; with [`Naming::Distinct`] (the console's rule) it is also refused when the
-/// owner already holds a client of that name in the customer, checked in the creating transaction.
-pub async fn new_client_naming(
-    store: &dyn Store,
-    server_key: &ServerKey,
-    customer: &CustomerId,
-    owner: &Admin,
-    (name, naming): (&str, Naming),
-    cap: u64,
-    actor: &Actor,
-) -> Result<(ApiClient, ClientSecret), ApiError> {
     let client = secure_client(customer, owner, name)?;
     let (secret, stored) = new_secret(server_key, None, client.created_at);
-    store.create_client(&client, &stored, cap, naming, actor).await?;
+    store.create_client(&client, &stored, cap, actor).await?;
     Ok((client, secret))
 }
 

@@ -25,7 +25,6 @@ use trustgate_core::customer::{Customer, DisabledOwnerPolicy};
 use trustgate_core::event::{Actor, LogEntry};
 use trustgate_core::federation::IdentityProvider;
 use trustgate_core::ids::{AdminId, ClientId, CustomerId, ProviderId, ScimTokenId};
-use trustgate_core::lifecycle::Naming;
 use trustgate_core::provisioning::ScimToken;
 use trustgate_core::rights::Standing;
 use trustgate_core::secret::SecretId;
@@ -147,16 +146,9 @@ pub trait Store: Send + Sync + 'static {
     async fn log_expired_invitations(&self, now: OffsetDateTime) -> StoreResult<u64>;
 
     /// Fails with `NotFound` unless the owner is a member of the client's customer (R1), and is
-    /// refused when the owner already owns `cap` clients there, or, with `Naming::Distinct`, one
-    /// of the same name. The client is created with `secret`, its first.
-    async fn create_client(
-        &self,
-        client: &ApiClient,
-        secret: &NewSecret,
-        cap: u64,
-        naming: Naming,
-        actor: &Actor,
-    ) -> StoreResult<()>;
+    /// refused when the owner already owns `cap` clients there, or one of the same name (ignoring
+    /// case, `lifecycle::name_client`). The client is created with `secret`, its first.
+    async fn create_client(&self, client: &ApiClient, secret: &NewSecret, cap: u64, actor: &Actor) -> StoreResult<()>;
     async fn client_grant(&self, id: ClientId) -> StoreResult<Option<ClientGrant>>;
 
     // Bulk seeding (issue #13).

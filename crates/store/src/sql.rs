@@ -451,7 +451,7 @@ macro_rules! store_impl {
         use trustgate_core::event::{self, Actor, DeletionCause, InvitationEvent, LogEntry};
         use trustgate_core::federation::IdentityProvider;
         use trustgate_core::ids::{AdminId, ClientId, CustomerId, ProviderId, ScimTokenId};
-        use trustgate_core::lifecycle::{self, Authority, Identity, Naming};
+        use trustgate_core::lifecycle::{self, Authority, Identity};
         use trustgate_core::provisioning::{self, ScimToken};
         use trustgate_core::rights::{PrincipalKind, Standing};
         use trustgate_core::client_secrets::{self, Manager, NewSecret, SecretInfo};
@@ -1702,7 +1702,6 @@ macro_rules! store_impl {
                 client: &ApiClient,
                 secret: &NewSecret,
                 cap: u64,
-                naming: Naming,
                 actor: &Actor,
             ) -> StoreResult<()> {
                 let mut tx = self.write_tx().await?;
@@ -1723,7 +1722,7 @@ macro_rules! store_impl {
                         .await?;
                 let authority = authority(&mut tx, &client.customer_id, actor).await?;
                 lifecycle::add_client(&authority, u64::try_from(owned.len()).unwrap_or(u64::MAX), cap)?;
-                lifecycle::name_client(naming, &client.name, owned.iter().map(|(name,)| name.as_str()))?;
+                lifecycle::name_client(&client.name, owned.iter().map(|(name,)| name.as_str()))?;
                 sqlx::query(
                     "INSERT INTO api_clients (id, customer_id, owner_id, name, created_at, last_used_at) \
                      VALUES ($1, $2, $3, $4, $5, NULL)",

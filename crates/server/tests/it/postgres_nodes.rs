@@ -99,10 +99,7 @@ async fn a_client_created_through_one_node_works_on_the_other_that_had_found_its
     }
 
     let cap = trustgate_server::ServerConfig::default().max_clients_per_owner;
-    a.store
-        .create_client(&client, &stored, cap, trustgate_core::lifecycle::Naming::Free, &Actor::System)
-        .await
-        .expect("create the client through node A");
+    a.store.create_client(&client, &stored, cap, &Actor::System).await.expect("create the client through node A");
     assert_eq!(a.oauth("root", &form).await.0, StatusCode::OK, "at once on the node that created it");
     let granted =
         eventually(Duration::from_secs(2), || async { b.oauth("root", &form).await.0 == StatusCode::OK }).await;
@@ -220,7 +217,7 @@ async fn concurrent_writes_from_two_nodes_leave_no_orphan_clients() {
                                 &key,
                                 &customer,
                                 &admin,
-                                "c",
+                                &format!("c{round}"),
                                 u64::MAX,
                                 &Actor::System,
                             )
