@@ -45,6 +45,17 @@ impl RefusalReason {
     }
 }
 
+/// What a revocation request (RFC 7009) did, as the `outcome` label says it.
+#[derive(Debug, Clone, Copy)]
+pub enum RevocationOutcome {
+    /// The caller's own token: revoked.
+    Revoked,
+    /// A valid token of another client: answered 200 as §2.2 requires, and nothing done.
+    NotHeld,
+    /// Not a valid token of this deployment (malformed, forged, expired): 200, nothing done.
+    Invalid,
+}
+
 /// Which lockout refused a request.
 #[derive(Debug, Clone, Copy)]
 pub enum ThrottleKind {
@@ -74,6 +85,7 @@ pub struct Metrics {
     grants: IntCounter,
     refusals: IntCounterVec,
     throttled: IntCounterVec,
+    revocations: IntCounterVec,
     pub authorization: CacheCounters,
     pub verified_tokens: CacheCounters,
     pub notification_lists: CacheCounters,
@@ -106,6 +118,14 @@ impl Metrics {
         let throttled = IntCounterVec::new(
             Opts::new("trustgate_throttled_requests_total", "Requests refused by a lockout after repeated failures."),
             &["throttle"],
+        )?;
+        let revocations = IntCounterVec::new(
+            Opts::new(
+                "trustgate_token_revocations_total",
+                "Revocation requests by authenticated clients, by outcome: revoked, not_held (a valid token of \
+                 another client: answered 200 and ignored, as RFC 7009 requires) or invalid.",
+            ),
+            &["outcome"],
         )?;
         let cache = ["cache"];
         let hits = IntCounterVec::new(Opts::new("trustgate_cache_hits_total", "Cache look-ups answered."), &cache)?;
@@ -158,6 +178,7 @@ impl Metrics {
         registry.register(Box::new(grants.clone()))?;
         registry.register(Box::new(refusals.clone()))?;
         registry.register(Box::new(throttled.clone()))?;
+        registry.register(Box::new(revocations.clone()))?;
         registry.register(Box::new(hits))?;
         registry.register(Box::new(misses))?;
         registry.register(Box::new(evictions))?;
@@ -175,6 +196,7 @@ impl Metrics {
             grants,
             refusals,
             throttled,
+            revocations,
             authorization,
             verified_tokens,
             notification_lists,
@@ -209,6 +231,15 @@ impl Metrics {
             ThrottleKind::SignIn => "sign_in",
         };
         self.throttled.with_label_values(&[label]).inc();
+    }
+
+    pub fn revocation(&self, outcome: RevocationOutcome) {
+        let label = match outcome {
+            RevocationOutcome::Revoked => "revoked",
+            RevocationOutcome::NotHeld => "not_held",
+            RevocationOutcome::Invalid => "invalid",
+        };
+        self.revocations.with_label_values(&[label]).inc();
     }
 
     pub fn token_checked(&self, check: TokenCheck) {

@@ -11,6 +11,7 @@ use trustgate_core::token::{Claims, Issuer, TokenUse};
 use trustgate_server::AppState;
 
 use crate::harness::{status_and_json, TestApp, TestClient};
+use crate::observability::scrape;
 
 async fn app_with_client() -> Option<(TestApp, TestClient)> {
     let app = super::app().await?;
@@ -131,8 +132,20 @@ async fn a_client_cannot_revoke_a_token_it_does_not_hold() {
     let other = app.client(&client.customer, &owner).await;
     let token = app.token(&client).await;
 
+    let before = scrape(&app).await;
     assert_eq!(revoke(&app, &other, &token).await, (StatusCode::OK, Value::Null), "§2.2: 200, no effect");
     assert_eq!(works(&app, &token, &client).await, StatusCode::OK);
+    // Issue #21, item 9: the answer stays RFC 7009's, but an operator can see it happen.
+    let counted = |outcome: &'static str| {
+        let before = &before;
+        let app = &app;
+        async move {
+            let name = "trustgate_token_revocations_total";
+            scrape(app).await.value(name, &[("outcome", outcome)]) - before.value(name, &[("outcome", outcome)])
+        }
+    };
+    assert_eq!(counted("not_held").await, 1.0, "a revocation of another client's token is counted");
+    assert_eq!(counted("revoked").await, 0.0);
 
     let wrong_secret = TestClient { secret: format!("{}x", client.secret), ..client.clone() };
     let (status, body) = revoke(&app, &wrong_secret, &token).await;
@@ -142,6 +155,7 @@ async fn a_client_cannot_revoke_a_token_it_does_not_hold() {
     for garbage in ["", "not.a.token", "x"] {
         assert_eq!(revoke(&app, &client, garbage).await.0, StatusCode::OK, "{garbage:?}: no effect");
     }
+    assert_eq!(counted("invalid").await, 3.0, "and so are tokens that are no valid token of ours");
     let response = app
         .http
         .post(app.url("/oauth2/revoke"))
