@@ -47,6 +47,7 @@ use tokio::net::TcpListener;
 
 pub use config::ServerConfig;
 pub use error::ApiError;
+pub use revoked::REVOCATIONS_PER_CLIENT;
 pub use state::AppState;
 pub use throttle::{Policy as ThrottlePolicy, CEILING_FACTOR as THROTTLE_CEILING_FACTOR};
 

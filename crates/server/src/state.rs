@@ -134,6 +134,7 @@ impl AppState {
         // Read after subscribing: a revocation committed in between arrives through the feed.
         let now = OffsetDateTime::now_utc();
         shared.revoked.load(shared.store.revoked_tokens(now).await?, now);
+        shared.revoked.load_before(shared.store.revoked_before(now).await?);
         // Also read after subscribing: an apply committed in between arrives as a change.
         let catalog = shared.store.catalog().await?;
         shared.replace_catalog(catalog);
@@ -189,7 +190,7 @@ impl AppState {
                 claims
             }
         };
-        (!self.revoked.contains(&claims.jti)).then_some(claims)
+        (!self.revoked.refuses(&claims)).then_some(claims)
     }
 
     /// Notes that a client was used; written to the store in batches, off the request path.
@@ -273,6 +274,7 @@ impl ChangeListener for Feed {
             match change {
                 Change::NotificationsPosted(customer) => shared.notifications.evict(customer),
                 Change::TokenRevoked(jti) => shared.revoked.announced(jti, OffsetDateTime::now_utc()),
+                Change::TokensRevokedBefore(client, second) => shared.revoked.revoked_before(*client, *second),
                 _ => {}
             }
         }
@@ -399,5 +401,9 @@ async fn reload_revoked(shared: Weak<Shared>) {
     match shared.store.revoked_tokens(now).await {
         Ok(stored) => shared.revoked.load(stored, now),
         Err(error) => tracing::warn!(%error, "reloading revoked tokens failed; keeping the ones known"),
+    }
+    match shared.store.revoked_before(now).await {
+        Ok(stored) => shared.revoked.load_before(stored),
+        Err(error) => tracing::warn!(%error, "reloading revoked clients' tokens failed; keeping the ones known"),
     }
 }

@@ -171,7 +171,8 @@ pub async fn copy_sqlite_to_postgres(
         (i64, String, String, String, String),
         (0, 1, 2, 3, 4)
     );
-    copy_table!("revoked_tokens", "jti, expires_at", "$1, $2", (String, i64), (0, 1));
+    copy_table!("revoked_tokens", "jti, expires_at, client_id", "$1, $2, $3", (String, i64, Option<String>), (0, 1, 2));
+    copy_table!("revoked_before", "client_id, not_before, expires_at", "$1, $2, $3", (String, i64, i64), (0, 1, 2));
     copy_table!(
         "invitations",
         "customer_id, admin_id, verifier, created_at, expires_at, expiry_logged",

@@ -268,9 +268,23 @@ pub trait Store: Send + Sync + 'static {
 
     /// Records that the token `jti` is refused until `expires_at`, when it would have expired
     /// anyway, and announces `Change::TokenRevoked`. Rows already past their expiry are deleted.
-    async fn revoke_token(&self, jti: &str, expires_at: OffsetDateTime, now: OffsetDateTime) -> StoreResult<()>;
+    /// Revokes `client`'s token `jti`. Once the client has `cap` revoked tokens that have not
+    /// expired, the revocation becomes a "not before" time for the client instead (every token of
+    /// the client issued at or before `now`'s second is refused) and the client's rows go, so the
+    /// list holds at most `cap` rows a client (issue #21, item 9).
+    async fn revoke_token(
+        &self,
+        client: ClientId,
+        jti: &str,
+        expires_at: OffsetDateTime,
+        now: OffsetDateTime,
+        cap: u64,
+    ) -> StoreResult<()>;
     /// Tokens revoked that have not expired yet, with their expiry.
     async fn revoked_tokens(&self, now: OffsetDateTime) -> StoreResult<Vec<(String, OffsetDateTime)>>;
+    /// Clients whose tokens issued at or before a unix second are revoked, while such tokens can
+    /// still be alive: (client, that second, until when).
+    async fn revoked_before(&self, now: OffsetDateTime) -> StoreResult<Vec<(ClientId, i64, OffsetDateTime)>>;
 
     async fn create_session(&self, digest: &[u8], session: &Session, at: OffsetDateTime) -> StoreResult<()>;
     async fn session(&self, digest: &[u8], now: OffsetDateTime) -> StoreResult<Option<Session>>;

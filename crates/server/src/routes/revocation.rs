@@ -63,7 +63,12 @@ async fn revoke_token(state: &AppState, request: Request) -> Result<(), OAuthErr
         return Ok(());
     }
     let expires_at = OffsetDateTime::from_unix_timestamp(claims.exp).unwrap_or(now);
-    state.store.revoke_token(&claims.jti, expires_at, now).await.map_err(|e| OAuthError::server(e.into()))?;
+    let cap = crate::revoked::REVOCATIONS_PER_CLIENT;
+    state
+        .store
+        .revoke_token(client, &claims.jti, expires_at, now, cap)
+        .await
+        .map_err(|e| OAuthError::server(e.into()))?;
     state.metrics.revocation(RevocationOutcome::Revoked);
     Ok(())
 }
