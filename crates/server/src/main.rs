@@ -23,8 +23,8 @@ fn main() -> ExitCode {
     };
     let result = runtime.block_on(cli::run(cli));
     cli::flush();
-    // The runtime's threads go first, so nothing logs after the log is flushed.
-    drop(runtime);
+    // What was logged is written before the report, so the two read in order; the runtime shuts
+    // down after the report, as before.
     drop(log);
     match result {
         Ok(()) => ExitCode::SUCCESS,
