@@ -190,6 +190,7 @@ impl AuthzCache {
                 Change::KeysChanged
                 | Change::NotificationsPosted(_)
                 | Change::TokenRevoked(_)
+                | Change::TokensRevokedBefore(..)
                 | Change::CatalogChanged => {}
             }
         }

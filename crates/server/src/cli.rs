@@ -207,6 +207,10 @@ pub struct ServeArgs {
     /// Log lines as `text`, or as `json` (one object a line) for a log collector.
     #[arg(long, env = "TRUSTGATE_LOG_FORMAT", value_enum, default_value_t)]
     pub log_format: crate::logging::LogFormat,
+    /// Log lines queued for stderr while it is not being read; past them lines are dropped (and
+    /// counted in `trustgate_log_lines_dropped_total`), so a stalled log reader never blocks serving.
+    #[arg(long, env = "TRUSTGATE_LOG_QUEUE_LINES", default_value_t = crate::logging::DEFAULT_QUEUE_LINES, value_parser = clap::value_parser!(u64).range(1..=1_048_576))]
+    pub log_queue_lines: u64,
     /// Address to serve Prometheus metrics on, at /metrics (a port of their own, as they reveal
     /// traffic). Off by default.
     #[arg(long, env = "TRUSTGATE_METRICS_LISTEN")]
@@ -1998,13 +2002,26 @@ async fn copy_to_postgres(data_dir: &Path, url: &str, out: Output) -> anyhow::Re
         }
     })
     .await?;
-    let total: u64 = copied.iter().map(|(_, n)| n).sum();
+    let total: u64 = copied.iter().map(|t| t.target_rows).sum();
     let rows = count(total, "row", "rows");
-    let tables: serde_json::Map<String, Value> = copied.iter().map(|(t, n)| ((*t).to_owned(), json!(n))).collect();
+    let tables: serde_json::Map<String, Value> =
+        copied.iter().map(|t| (t.table.to_owned(), json!(t.target_rows))).collect();
+    let compared: Vec<Value> = copied
+        .iter()
+        .map(|t| json!({ "table": t.table, "sqlite": t.source_rows, "postgres": t.target_rows }))
+        .collect();
+    let not_copied: serde_json::Map<String, Value> =
+        trustgate_store::NOT_COPIED_TO_POSTGRES.iter().map(|(t, why)| ((*t).to_owned(), json!(why))).collect();
+    let table_rows: Vec<[String; 3]> =
+        copied.iter().map(|t| [t.table.to_owned(), t.source_rows.to_string(), t.target_rows.to_string()]).collect();
+    let skipped: Vec<String> =
+        trustgate_store::NOT_COPIED_TO_POSTGRES.iter().map(|(t, why)| format!("  {t}: {why}")).collect();
     out.print(
-        json!({ "copied": tables }),
+        json!({ "copied": tables, "compared": compared, "notCopied": not_copied }),
         format!(
-            "Copied {rows} into PostgreSQL. Run every node with --database and the same server key (TRUSTGATE_SERVER_KEY or {}).",
+            "{}\nEvery table's rows match. Not copied, by design:\n{}\nCopied {rows} into PostgreSQL. Run every node with --database and the same server key (TRUSTGATE_SERVER_KEY or {}).",
+            table(["TABLE", "SQLITE", "POSTGRESQL"], &table_rows),
+            skipped.join("\n"),
             data_dir.join(SERVER_KEY_FILE).display()
         ),
     );

@@ -154,7 +154,7 @@ pub struct Authenticated {
 }
 
 /// The client that `client_id` and `secret` prove, with every check a token request makes of
-/// them: throttled per client, refusals logged (R10, aggregated), unknown ids written nowhere.
+/// them: throttled per client and source address, refusals logged (R10, aggregated), unknown ids written nowhere.
 /// The secret names which of the client's secrets it is, so one HMAC is computed, whatever the
 /// outcome; an expired secret is refused as a wrong one is, and its expiry logged once.
 pub async fn authenticate(
@@ -166,13 +166,22 @@ pub async fn authenticate(
     let presented = ClientSecret::from_presented(secret);
     // The authorization cache holds the verifier too: a grant needs no database round trip, and
     // is refused as soon as a change evicts the client or its owner's standing.
-    let cached = match ClientId::parse(client_id) {
-        Ok(id) => state.client(id).await?,
-        Err(_) => None,
+    let id = ClientId::parse(client_id).ok();
+    let cached = match id {
+        Some(id) => state.client(id).await?,
+        None => None,
     };
     let Some(cached) = cached else {
         // An unknown client costs the verification a known one does (so its timing tells
-        // nothing), and writes nothing: strangers cannot fill the log with made-up ids.
+        // nothing), and writes nothing: strangers cannot fill the log with made-up ids. A
+        // well-formed id is throttled as a real one is, so a 429 does not tell that it exists.
+        if let Some(id) = id {
+            if let Err(wait) = state.throttles.clients.check(&id, source) {
+                state.metrics.throttled(ThrottleKind::Client);
+                return Err(Refusal::Throttled(retry_after_secs(wait)));
+            }
+            state.throttles.clients.failed(&id, source);
+        }
         if let (Some(presented), Some(decoy)) = (&presented, SecretVerifier::from_stored(&[0; 32])) {
             std::hint::black_box(state.server_key.matches(presented, &decoy));
         }
@@ -182,9 +191,10 @@ pub async fn authenticate(
     let span = tracing::Span::current();
     span.record("client_id", tracing::field::display(client.id));
     span.record("customer", tracing::field::display(&client.customer_id));
-    if let Err(wait) = state.throttles.clients.check(&client.id) {
+    // Only the source that failed is locked: the holder of the secret is served from elsewhere.
+    if let Err(wait) = state.throttles.clients.check(&client.id, source) {
         state.metrics.throttled(ThrottleKind::Client);
-        let reason = "the client is locked out after repeated wrong secrets";
+        let reason = "the client is locked out from this address after repeated wrong secrets";
         return refuse(state, client, reason, source, Refusal::Throttled(retry_after_secs(wait))).await;
     }
     let held = presented.as_ref().and_then(|s| {
@@ -194,7 +204,7 @@ pub async fn authenticate(
         (state.server_key.matches(s, &verifier) && index.is_some()).then_some(index).flatten()
     });
     let Some(index) = held else {
-        state.throttles.clients.failed(&client.id);
+        state.throttles.clients.failed(&client.id, source);
         return refuse(state, client, "wrong client secret", source, Refusal::BadCredentials).await;
     };
     let proven = &cached.facts.secrets[index];

@@ -47,8 +47,9 @@ use tokio::net::TcpListener;
 
 pub use config::ServerConfig;
 pub use error::ApiError;
+pub use revoked::REVOCATIONS_PER_CLIENT;
 pub use state::AppState;
-pub use throttle::Policy as ThrottlePolicy;
+pub use throttle::{Policy as ThrottlePolicy, CEILING_FACTOR as THROTTLE_CEILING_FACTOR};
 
 /// Serves on an already bound listener until `shutdown` completes (tests bind port 0), with the
 /// connection limits of the state's configuration.

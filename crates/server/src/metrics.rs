@@ -43,6 +43,17 @@ impl RefusalReason {
     }
 }
 
+/// What a revocation request (RFC 7009) did, as the `outcome` label says it.
+#[derive(Debug, Clone, Copy)]
+pub enum RevocationOutcome {
+    /// The caller's own token: revoked.
+    Revoked,
+    /// A valid token of another client: answered 200 as §2.2 requires, and nothing done.
+    NotHeld,
+    /// Not a valid token of this deployment (malformed, forged, expired): 200, nothing done.
+    Invalid,
+}
+
 /// Which lockout refused a request.
 #[derive(Debug, Clone, Copy)]
 pub enum ThrottleKind {
@@ -72,6 +83,7 @@ pub struct Metrics {
     grants: IntCounter,
     refusals: IntCounterVec,
     throttled: IntCounterVec,
+    revocations: IntCounterVec,
     pub authorization: CacheCounters,
     pub verified_tokens: CacheCounters,
     pub notification_lists: CacheCounters,
@@ -81,6 +93,8 @@ pub struct Metrics {
     feed_lost: IntCounter,
     pool_connections: IntGaugeVec,
     pool_max: IntGauge,
+    /// Brought up to the logger's count at each scrape, one scrape at a time.
+    log_dropped: std::sync::Mutex<IntCounter>,
 }
 
 impl Metrics {
@@ -101,6 +115,14 @@ impl Metrics {
         let throttled = IntCounterVec::new(
             Opts::new("trustgate_throttled_requests_total", "Requests refused by a lockout after repeated failures."),
             &["throttle"],
+        )?;
+        let revocations = IntCounterVec::new(
+            Opts::new(
+                "trustgate_token_revocations_total",
+                "Revocation requests by authenticated clients, by outcome: revoked, not_held (a valid token of \
+                 another client: answered 200 and ignored, as RFC 7009 requires) or invalid.",
+            ),
+            &["outcome"],
         )?;
         let cache = ["cache"];
         let hits = IntCounterVec::new(Opts::new("trustgate_cache_hits_total", "Cache look-ups answered."), &cache)?;
@@ -135,11 +157,17 @@ impl Metrics {
             &["state"],
         )?;
         let pool_max = IntGauge::new("trustgate_store_connections_max", "Most store connections the pool opens.")?;
+        let log_dropped = IntCounter::new(
+            "trustgate_log_lines_dropped_total",
+            "Log lines dropped because the log output was not being read fast enough.",
+        )?;
+        registry.register(Box::new(log_dropped.clone()))?;
         registry.register(Box::new(requests.clone()))?;
         registry.register(Box::new(latency.clone()))?;
         registry.register(Box::new(grants.clone()))?;
         registry.register(Box::new(refusals.clone()))?;
         registry.register(Box::new(throttled.clone()))?;
+        registry.register(Box::new(revocations.clone()))?;
         registry.register(Box::new(hits))?;
         registry.register(Box::new(misses))?;
         registry.register(Box::new(evictions))?;
@@ -156,6 +184,7 @@ impl Metrics {
             grants,
             refusals,
             throttled,
+            revocations,
             authorization,
             verified_tokens,
             notification_lists,
@@ -165,6 +194,7 @@ impl Metrics {
             feed_lost,
             pool_connections,
             pool_max,
+            log_dropped: std::sync::Mutex::new(log_dropped),
         })
     }
 
@@ -190,6 +220,15 @@ impl Metrics {
         self.throttled.with_label_values(&[label]).inc();
     }
 
+    pub fn revocation(&self, outcome: RevocationOutcome) {
+        let label = match outcome {
+            RevocationOutcome::Revoked => "revoked",
+            RevocationOutcome::NotHeld => "not_held",
+            RevocationOutcome::Invalid => "invalid",
+        };
+        self.revocations.with_label_values(&[label]).inc();
+    }
+
     pub fn feed_delivered(&self, lag: Duration) {
         self.feed_lag.observe(lag.as_secs_f64());
     }
@@ -210,6 +249,10 @@ impl Metrics {
         self.cache_entries.with_label_values(&["verified_tokens"]).set(gauge(state.keys().verified.held()));
         self.cache_entries.with_label_values(&["notification_lists"]).set(gauge(state.notifications.held()));
         self.revoked_tokens.set(gauge(state.revoked_len()));
+        // The logger is installed before any state exists: its count is process-wide.
+        if let Ok(counter) = self.log_dropped.lock() {
+            counter.inc_by(crate::logging::dropped_lines().saturating_sub(counter.get()));
+        }
         let mut body = Vec::new();
         TextEncoder::new().encode(&self.registry.gather(), &mut body)?;
         String::from_utf8(body).map_err(|e| prometheus::Error::Msg(e.to_string()))

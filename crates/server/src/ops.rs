@@ -10,7 +10,7 @@ use trustgate_core::client::{parse_client_name, ApiClient, ClientKind};
 use trustgate_core::client_secrets::{self, NewSecret, SecretInfo};
 use trustgate_core::event::{self, Actor};
 use trustgate_core::ids::{AdminId, ClientId, CustomerId, ScimTokenId};
-use trustgate_core::lifecycle::{Naming, Refusal};
+use trustgate_core::lifecycle::Refusal;
 use trustgate_core::provisioning::{self, ProvisioningToken, ScimToken};
 use trustgate_core::secret::{random_token, ClientSecret, SecretId, ServerKey};
 use trustgate_core::ValidationError;
@@ -33,23 +33,9 @@ pub async fn new_client(
     cap: u64,
     actor: &Actor,
 ) -> Result<(ApiClient, ClientSecret), ApiError> {
-    new_client_naming(store, server_key, customer, owner, (name, Naming::Free), cap, actor).await
-}
-
-/// As [`new_client`], the name with its rule; with [`Naming::Distinct`] (the console's rule) it is also refused when the
-/// owner already holds a client of that name in the customer, checked in the creating transaction.
-pub async fn new_client_naming(
-    store: &dyn Store,
-    server_key: &ServerKey,
-    customer: &CustomerId,
-    owner: &Admin,
-    (name, naming): (&str, Naming),
-    cap: u64,
-    actor: &Actor,
-) -> Result<(ApiClient, ClientSecret), ApiError> {
     let client = secure_client(customer, owner, name)?;
     let (secret, stored) = new_secret(server_key, None, client.created_at);
-    store.create_client(&client, &stored, cap, naming, actor).await?;
+    store.create_client(&client, &stored, cap, actor).await?;
     Ok((client, secret))
 }
 
@@ -176,20 +162,19 @@ pub async fn authenticate(
     if password.len() > password::MAX_PASSWORD_LEN {
         return Err(ValidationError::too_long("password", password::MAX_PASSWORD_LEN).into());
     }
-    let key = (email, source);
-    if let Err(wait) = state.throttles.sign_ins.check(&key) {
+    if let Err(wait) = state.throttles.sign_ins.check(&email, source) {
         state.metrics.throttled(crate::metrics::ThrottleKind::SignIn);
         return Err(ApiError::Throttled { retry_after: retry_after_secs(wait) });
     }
     let store = state.store.as_ref();
-    let admin = store.admin_by_email(&key.0).await?;
+    let admin = store.admin_by_email(&email).await?;
     let id = admin.as_ref().map_or_else(AdminId::generate, |a| a.id);
     let stored = store.password_hash(id).await?;
     let matches = password::verify(password, stored).await?;
     let memberships = store.memberships(id).await?;
     let now = OffsetDateTime::now_utc();
     let Some(admin) = admin else {
-        state.throttles.sign_ins.failed(&key);
+        state.throttles.sign_ins.failed(&email, source);
         return Err(bad_sign_in());
     };
     if matches {
@@ -198,7 +183,7 @@ pub async fn authenticate(
         }
         return Ok(admin);
     }
-    state.throttles.sign_ins.failed(&key);
+    state.throttles.sign_ins.failed(&email, source);
     for membership in memberships {
         let entry = || event::sign_in(&membership.customer.id, &admin, false, now);
         state.refused(&Subject::SignIn(membership.customer.id.clone(), admin.clone()), entry, source).await;

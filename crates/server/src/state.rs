@@ -23,7 +23,7 @@ use crate::list_cache::ListCache;
 use crate::metrics::{CacheCounters, Metrics};
 use crate::refusals::{RefusalLog, Subject};
 use crate::revoked::RevokedTokens;
-use crate::throttle::{Throttle, Throttles};
+use crate::throttle::{SourcedThrottle, Throttles};
 use crate::token_cache::VerifiedTokens;
 
 #[derive(Clone)]
@@ -109,9 +109,9 @@ impl AppState {
             notifications: ListCache::new(config.list_cache, metrics.notification_lists.evictions.clone()),
             last_used: LastUsed::default(),
             throttles: Throttles {
-                clients: Throttle::new(config.client_throttle, config.throttle_capacity),
-                sign_ins: Throttle::new(config.sign_in_throttle, config.throttle_capacity),
-                resource_servers: Throttle::new(config.client_throttle, config.throttle_capacity),
+                clients: SourcedThrottle::new(config.client_throttle, config.throttle_capacity),
+                sign_ins: SourcedThrottle::new(config.sign_in_throttle, config.throttle_capacity),
+                resource_servers: SourcedThrottle::new(config.client_throttle, config.throttle_capacity),
             },
             refusals: RefusalLog::new(config.refusal_window, config.throttle_capacity),
             config,
@@ -131,6 +131,7 @@ impl AppState {
         // Read after subscribing: a revocation committed in between arrives through the feed.
         let now = OffsetDateTime::now_utc();
         shared.revoked.load(shared.store.revoked_tokens(now).await?, now);
+        shared.revoked.load_before(shared.store.revoked_before(now).await?);
         // Also read after subscribing: an apply committed in between arrives as a change.
         let catalog = shared.store.catalog().await?;
         shared.replace_catalog(catalog);
@@ -184,7 +185,7 @@ impl AppState {
                 claims
             }
         };
-        (!self.revoked.contains(&claims.jti)).then_some(claims)
+        (!self.revoked.refuses(&claims)).then_some(claims)
     }
 
     /// Notes that a client was used; written to the store in batches, off the request path.
@@ -258,6 +259,7 @@ impl ChangeListener for Feed {
             match change {
                 Change::NotificationsPosted(customer) => shared.notifications.evict(customer),
                 Change::TokenRevoked(jti) => shared.revoked.announced(jti, OffsetDateTime::now_utc()),
+                Change::TokensRevokedBefore(client, second) => shared.revoked.revoked_before(*client, *second),
                 _ => {}
             }
         }
@@ -384,5 +386,9 @@ async fn reload_revoked(shared: Weak<Shared>) {
     match shared.store.revoked_tokens(now).await {
         Ok(stored) => shared.revoked.load(stored, now),
         Err(error) => tracing::warn!(%error, "reloading revoked tokens failed; keeping the ones known"),
+    }
+    match shared.store.revoked_before(now).await {
+        Ok(stored) => shared.revoked.load_before(stored),
+        Err(error) => tracing::warn!(%error, "reloading revoked clients' tokens failed; keeping the ones known"),
     }
 }

@@ -1,7 +1,19 @@
-//! Brute-force protection, as Keycloak's: failures of one key (a client id, or an e-mail from one
-//! source address) are counted by a `governor` rate limiter; once a key exceeds its allowance it is
-//! locked out, for a time that doubles with each lockout up to a cap. While locked, every attempt
-//! is answered 429 with `Retry-After` before any secret is checked, the right one included.
+//! Brute-force protection that slows the guesser, never the holder (issue #21, item 5).
+//!
+//! Failures are counted per (key, source address) — the key a client id, a resource server id or
+//! an e-mail — by a `governor` rate limiter; once a pair exceeds its allowance that *source* is
+//! locked out for that key, for a time that doubles with each lockout up to a cap. While locked,
+//! every attempt from that source is answered 429 with `Retry-After` before any secret is checked.
+//! A source without recent failures is never locked, so whoever holds the secret is served from
+//! wherever they are, however many wrong secrets strangers send from elsewhere (client ids and
+//! e-mails are not secrets).
+//!
+//! A ceiling per key over all sources ([`CEILING_FACTOR`] allowances) slows a guesser that spreads
+//! over many addresses: past it, a source is locked on its *first* failure. It never refuses a
+//! right secret from a source without failures.
+//!
+//! Keys are throttled whether or not they exist (an unknown client id is counted as a real one),
+//! so a 429 does not tell which ids exist.
 //!
 //! The state is per node: behind a load balancer of N nodes an attacker gets up to N allowances.
 
@@ -41,11 +53,26 @@ impl Policy {
             .allow_burst(self.failures)
     }
 
+    /// The allowance of one key over all its sources: [`CEILING_FACTOR`] times one source's.
+    fn ceiling(&self) -> Quota {
+        let failures = self.failures.saturating_mul(CEILING_FACTOR);
+        Quota::with_period(self.refill / failures.get())
+            .unwrap_or_else(|| Quota::per_second(failures))
+            .allow_burst(failures)
+    }
+
     fn lockout(&self, level: u32) -> Duration {
         let doubled = self.lockout.saturating_mul(1u32.checked_shl(level.saturating_sub(1)).unwrap_or(u32::MAX));
         doubled.min(self.max_lockout)
     }
 }
+
+/// How many sources' allowances one key has over all sources before each further failing source
+/// is locked on its first failure.
+pub const CEILING_FACTOR: NonZeroU32 = match NonZeroU32::new(10) {
+    Some(n) => n,
+    None => NonZeroU32::MIN,
+};
 
 struct Lock {
     until: Instant,
@@ -76,12 +103,12 @@ impl<K: Hash + Eq + Clone> Throttle<K> {
         }
     }
 
-    /// Counts a failure of `key`; one past the allowance locks it out.
-    pub fn failed(&self, key: &K) {
-        // Memory stays bounded: keys whose allowance has refilled are forgotten first. Failed
-        // sign-ins are bounded by password hashing and failed secrets by the clients that exist,
-        // so a full table means an attack that spans more keys than the cap; counting stops
-        // (open) rather than refusing everybody (closed).
+    /// Counts a failure of `key`; one past the allowance locks it out, and so does any failure
+    /// when `at_once`.
+    fn failed(&self, key: &K, at_once: bool) {
+        // Memory stays bounded: keys whose allowance has refilled are forgotten first. A full
+        // table means an attack that spans more (key, source) pairs than the cap within one
+        // refill; counting stops (open) rather than refusing everybody (closed).
         if self.failures.len() >= self.capacity {
             self.failures.retain_recent();
             if self.failures.len() >= self.capacity {
@@ -89,7 +116,7 @@ impl<K: Hash + Eq + Clone> Throttle<K> {
                 return;
             }
         }
-        if self.failures.check_key(key).is_ok() {
+        if self.failures.check_key(key).is_ok() && !at_once {
             return;
         }
         let Ok(mut locks) = self.locks.lock() else { return };
@@ -125,15 +152,50 @@ pub fn retry_after_secs(wait: Duration) -> u64 {
     wait.as_secs() + u64::from(wait.subsec_nanos() > 0)
 }
 
-/// The throttles of one node.
+/// Failures of keys `K` counted per (key, source address), under a ceiling per key over all
+/// sources (see the module documentation).
+pub struct SourcedThrottle<K: Hash + Eq + Clone> {
+    per_source: Throttle<(K, Option<IpAddr>)>,
+    ceiling: RateLimiter<K, HashMapStateStore<K>, DefaultClock>,
+}
+
+impl<K: Hash + Eq + Clone> SourcedThrottle<K> {
+    pub fn new(policy: Policy, capacity: usize) -> Self {
+        Self { per_source: Throttle::new(policy, capacity), ceiling: RateLimiter::hashmap(policy.ceiling()) }
+    }
+
+    /// `Err(retry after)` while `source` is locked out for `key`; another source never is.
+    pub fn check(&self, key: &K, source: Option<IpAddr>) -> Result<(), Duration> {
+        self.per_source.check(&(key.clone(), source))
+    }
+
+    /// Counts a failure of `key` from `source`.
+    pub fn failed(&self, key: &K, source: Option<IpAddr>) {
+        let capacity = self.per_source.capacity;
+        if self.ceiling.len() >= capacity {
+            self.ceiling.retain_recent();
+        }
+        let over_ceiling = self.ceiling.len() < capacity && self.ceiling.check_key(key).is_err();
+        self.per_source.failed(&(key.clone(), source), over_ceiling);
+    }
+
+    pub fn sweep(&self) {
+        self.per_source.sweep();
+        self.ceiling.retain_recent();
+        self.ceiling.shrink_to_fit();
+    }
+}
+
+/// The throttles of one node. Each counts failures per key and source address, whether or not the
+/// key exists, so a 429 reveals nothing.
 pub struct Throttles {
-    /// Failed client secrets, per client id.
-    pub clients: Throttle<ClientId>,
-    /// Failed sign-ins, per e-mail (known or not, so a 429 reveals nothing) and source address.
-    pub sign_ins: Throttle<(Email, Option<IpAddr>)>,
-    /// Failed resource-server secrets at the introspection endpoint, per resource server, under
-    /// the clients' policy.
-    pub resource_servers: Throttle<ResourceServerId>,
+    /// Failed client secrets, per client id (any well-formed one) and source address.
+    pub clients: SourcedThrottle<ClientId>,
+    /// Failed sign-ins, per e-mail (known or not) and source address.
+    pub sign_ins: SourcedThrottle<Email>,
+    /// Failed resource-server secrets at the introspection endpoint, per resource server id and
+    /// source address, under the clients' policy.
+    pub resource_servers: SourcedThrottle<ResourceServerId>,
 }
 
 /// Where a request came from: the peer address of its connection or, when that peer is a trusted

@@ -33,6 +33,9 @@ pub enum Change {
     ClientsSeeded,
     /// The operator applied a new permission catalog: every node reloads it.
     CatalogChanged,
+    /// A client reached the cap of revoked tokens (issue #21, item 9): every token of the client
+    /// issued at or before the unix second named is refused.
+    TokensRevokedBefore(ClientId, i64),
 }
 
 impl Change {
@@ -50,6 +53,7 @@ impl Change {
             Change::ClientCreated(_) => "clientCreated",
             Change::ClientsSeeded => "clientsSeeded",
             Change::CatalogChanged => "catalog",
+            Change::TokensRevokedBefore(..) => "revokedBefore",
         }
     }
 
@@ -66,6 +70,8 @@ impl Change {
             Change::NotificationsPosted(customer) => (Some(customer.to_string()), None, None),
             Change::TokenRevoked(jti) => (None, None, Some(jti.clone())),
             Change::ClientsSeeded => (None, None, None),
+            // The client column names what a change is about: the client and the second.
+            Change::TokensRevokedBefore(client, second) => (None, None, Some(format!("{client} {second}"))),
         }
     }
 
@@ -90,6 +96,10 @@ impl Change {
             "clientCreated" => client.and_then(|c| ClientId::parse(c).ok()).map(Change::ClientCreated),
             "clientsSeeded" => Some(Change::ClientsSeeded),
             "catalog" => Some(Change::CatalogChanged),
+            "revokedBefore" => {
+                let (id, second) = client?.split_once(' ')?;
+                Some(Change::TokensRevokedBefore(ClientId::parse(id).ok()?, second.parse().ok()?))
+            }
             _ => None,
         }
     }

@@ -1,21 +1,45 @@
 //! Moving a deployment that outgrew one box: the embedded SQLite store copied into PostgreSQL,
 //! rows as they are, so client secrets (their verifiers), signing keys (sealed under the server
-//! key, which the PostgreSQL nodes share) and the system log carry over and no credential has to
-//! be re-issued. Sessions and the change feed are not copied:
-//! administrators sign in again, and a new deployment has no cache to invalidate.
+//! key, which the PostgreSQL nodes share), the permission catalog, revocations and the system log
+//! carry over and no credential has to be re-issued.
+//!
+//! Every table of the source is copied, or named in [`NOT_COPIED`] with the reason: a table (or a
+//! column) the copy does not know refuses the copy rather than being left behind (issue #21, item
+//! 10), and before it commits, the copy compares each table's row count in the source with the
+//! target's.
+
+use std::collections::BTreeSet;
 
 use crate::error::{StoreError, StoreResult};
 use crate::postgres::PostgresStore;
 use crate::sqlite::SqliteStore;
 use crate::Store;
 
-/// Copies every table in one PostgreSQL transaction; refuses a target that already holds customers.
-/// `progress` hears each table's name and row count as it is copied.
+/// The tables of the SQLite store deliberately not copied, and why.
+pub const NOT_COPIED: &[(&str, &str)] = &[
+    ("_sqlx_migrations", "the target's own migrations made its schema"),
+    ("sessions", "console sessions: administrators sign in again"),
+    ("changes", "the change feed: a new deployment has no cache to invalidate"),
+    ("oidc_sign_ins", "OpenID sign-ins under way: they start over"),
+];
+
+/// One copied table: its rows in the source, and in the target once copied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CopiedTable {
+    pub table: &'static str,
+    pub source_rows: u64,
+    pub target_rows: u64,
+}
+
+/// Copies every table in one PostgreSQL transaction, from one read transaction of the source (one
+/// consistent snapshot); refuses a target that already holds customers, and a source with a table
+/// or column this copy does not know. Before committing, compares every table's row counts and
+/// refuses any difference. `progress` hears each table's name and row count as it is copied.
 pub async fn copy_sqlite_to_postgres(
     source: &SqliteStore,
     target: &PostgresStore,
     progress: impl Fn(&str, u64),
-) -> StoreResult<Vec<(&'static str, u64)>> {
+) -> StoreResult<Vec<CopiedTable>> {
     let (src, dst) = (source.pool(), target.pool());
     let (existing,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM customers").fetch_one(dst).await?;
     if existing > 0 {
@@ -23,11 +47,13 @@ pub async fn copy_sqlite_to_postgres(
             "the target database already holds customers; copy into an empty one".to_owned(),
         ));
     }
+    let mut read = src.begin().await?;
     let mut tx = dst.begin().await?;
-    let mut copied = Vec::new();
+    let mut copied: Vec<(&'static str, &'static str, u64)> = Vec::new();
     macro_rules! copy_table {
         ($table:literal, $columns:literal, $placeholders:literal, $row:ty, ($($field:tt),+)) => {{
-            let rows: Vec<$row> = sqlx::query_as(concat!("SELECT ", $columns, " FROM ", $table)).fetch_all(src).await?;
+            let rows: Vec<$row> =
+                sqlx::query_as(concat!("SELECT ", $columns, " FROM ", $table)).fetch_all(&mut *read).await?;
             for row in &rows {
                 sqlx::query(concat!("INSERT INTO ", $table, " (", $columns, ") VALUES (", $placeholders, ")"))
                     $(.bind(&row.$field))+
@@ -36,7 +62,7 @@ pub async fn copy_sqlite_to_postgres(
             }
             let count = u64::try_from(rows.len()).unwrap_or(u64::MAX);
             progress($table, count);
-            copied.push(($table, count));
+            copied.push(($table, $columns, count));
         }};
     }
     copy_table!(
@@ -122,16 +148,101 @@ pub async fn copy_sqlite_to_postgres(
         "seq, record_id, customer_id, at, event_type, actor_type, actor_id, actor_name, target_type, target_id, target_name, message, before_json, after_json",
         "$1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14",
         crate::sql::LogRow, (0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13));
+    // Issue #21, item 10: the catalog, revocations, invitations and resource servers were left
+    // behind. Revocations must come along, or revoked tokens verify again after the move.
+    copy_table!(
+        "catalog_services",
+        "ordinal, name, display_name, description",
+        "$1, $2, $3, $4",
+        (i64, String, String, Option<String>),
+        (0, 1, 2, 3)
+    );
+    copy_table!(
+        "catalog_permissions",
+        "ordinal, service, name, display_name, description",
+        "$1, $2, $3, $4, $5",
+        (i64, String, String, String, Option<String>),
+        (0, 1, 2, 3, 4)
+    );
+    copy_table!(
+        "catalog_routes",
+        "ordinal, method, path, permission, customer",
+        "$1, $2, $3, $4, $5",
+        (i64, String, String, String, String),
+        (0, 1, 2, 3, 4)
+    );
+    copy_table!("revoked_tokens", "jti, expires_at, client_id", "$1, $2, $3", (String, i64, Option<String>), (0, 1, 2));
+    copy_table!("revoked_before", "client_id, not_before, expires_at", "$1, $2, $3", (String, i64, i64), (0, 1, 2));
+    copy_table!(
+        "invitations",
+        "customer_id, admin_id, verifier, created_at, expires_at, expiry_logged",
+        "$1, $2, $3, $4, $5, $6",
+        (String, String, Vec<u8>, i64, i64, i64),
+        (0, 1, 2, 3, 4, 5)
+    );
+    copy_table!(
+        "resource_servers",
+        "id, name, verifier, created_at",
+        "$1, $2, $3, $4",
+        (String, String, Vec<u8>, i64),
+        (0, 1, 2, 3)
+    );
     // Continuation tokens carry `seq`: new records must follow the copied ones.
     sqlx::query(
         "SELECT setval(pg_get_serial_sequence('system_log', 'seq'), GREATEST((SELECT MAX(seq) FROM system_log), 1))",
     )
     .execute(&mut *tx)
     .await?;
+
+    // Nothing is committed unless every table and column of the source was accounted for and
+    // every table holds in the target the rows it held in the source.
+    let (tables,): (String,) = sqlx::query_as(
+        "SELECT COALESCE(group_concat(name, ' '), '') FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'",
+    )
+    .fetch_one(&mut *read)
+    .await?;
+    let known: BTreeSet<&str> =
+        copied.iter().map(|(table, _, _)| *table).chain(NOT_COPIED.iter().map(|(table, _)| *table)).collect();
+    let unknown: Vec<&str> = tables.split_whitespace().filter(|table| !known.contains(table)).collect();
+    if !unknown.is_empty() {
+        return Err(StoreError::Conflict(format!(
+            "the store has tables this copy does not know ({}); refusing rather than leaving them behind",
+            unknown.join(", ")
+        )));
+    }
+    let mut compared = Vec::with_capacity(copied.len());
+    for (table, columns, copied_rows) in copied {
+        let (held,): (String,) =
+            sqlx::query_as("SELECT COALESCE(group_concat(name, ' '), '') FROM pragma_table_info(?)")
+                .bind(table)
+                .fetch_one(&mut *read)
+                .await?;
+        let listed: BTreeSet<&str> = columns.split(',').map(str::trim).collect();
+        let missed: Vec<&str> = held.split_whitespace().filter(|column| !listed.contains(column)).collect();
+        if !missed.is_empty() {
+            return Err(StoreError::Conflict(format!(
+                "the columns {} of {table} are not copied; refusing rather than leaving them behind",
+                missed.join(", ")
+            )));
+        }
+        let (source_rows,): (i64,) =
+            sqlx::query_as(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM {table}"))).fetch_one(&mut *read).await?;
+        let (target_rows,): (i64,) =
+            sqlx::query_as(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM {table}"))).fetch_one(&mut *tx).await?;
+        let (source_rows, target_rows) =
+            (u64::try_from(source_rows).unwrap_or(0), u64::try_from(target_rows).unwrap_or(0));
+        if source_rows != target_rows || source_rows != copied_rows {
+            return Err(StoreError::Internal(format!(
+                "{table}: {source_rows} rows in SQLite but {target_rows} in PostgreSQL; nothing was committed"
+            )));
+        }
+        compared.push(CopiedTable { table, source_rows, target_rows });
+    }
     tx.commit().await?;
+    read.rollback().await?;
     // The copy is complete; statistics only speed up what follows, and autovacuum makes them too.
     if let Err(error) = target.refresh_statistics().await {
         tracing::warn!(%error, "the copy is complete, but analyzing the copied tables failed; run ANALYZE");
     }
-    Ok(copied)
+    Ok(compared)
 }

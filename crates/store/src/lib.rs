@@ -25,13 +25,12 @@ use trustgate_core::customer::{Customer, DisabledOwnerPolicy};
 use trustgate_core::event::{Actor, LogEntry};
 use trustgate_core::federation::IdentityProvider;
 use trustgate_core::ids::{AdminId, ClientId, CustomerId, ProviderId, ScimTokenId};
-use trustgate_core::lifecycle::Naming;
 use trustgate_core::provisioning::ScimToken;
 use trustgate_core::rights::Standing;
 use trustgate_core::secret::SecretId;
 
 pub use changes::{Change, ChangeListener};
-pub use copy::copy_sqlite_to_postgres;
+pub use copy::{copy_sqlite_to_postgres, CopiedTable, NOT_COPIED as NOT_COPIED_TO_POSTGRES};
 pub use error::{StoreError, StoreResult};
 pub use model::{
     CatalogApplied, ClientGrant, DisabledOwner, ExpiringSecret, Invitation, InvitationTerms, LogQuery, LogRecord,
@@ -152,16 +151,9 @@ pub trait Store: Send + Sync + 'static {
     async fn log_expired_invitations(&self, now: OffsetDateTime) -> StoreResult<u64>;
 
     /// Fails with `NotFound` unless the owner is a member of the client's customer (R1), and is
-    /// refused when the owner already owns `cap` clients there, or, with `Naming::Distinct`, one
-    /// of the same name. The client is created with `secret`, its first.
-    async fn create_client(
-        &self,
-        client: &ApiClient,
-        secret: &NewSecret,
-        cap: u64,
-        naming: Naming,
-        actor: &Actor,
-    ) -> StoreResult<()>;
+    /// refused when the owner already owns `cap` clients there, or one of the same name (ignoring
+    /// case, `lifecycle::name_client`). The client is created with `secret`, its first.
+    async fn create_client(&self, client: &ApiClient, secret: &NewSecret, cap: u64, actor: &Actor) -> StoreResult<()>;
     async fn client_grant(&self, id: ClientId) -> StoreResult<Option<ClientGrant>>;
 
     // Bulk seeding (issue #13).
@@ -281,9 +273,23 @@ pub trait Store: Send + Sync + 'static {
 
     /// Records that the token `jti` is refused until `expires_at`, when it would have expired
     /// anyway, and announces `Change::TokenRevoked`. Rows already past their expiry are deleted.
-    async fn revoke_token(&self, jti: &str, expires_at: OffsetDateTime, now: OffsetDateTime) -> StoreResult<()>;
+    /// Revokes `client`'s token `jti`. Once the client has `cap` revoked tokens that have not
+    /// expired, the revocation becomes a "not before" time for the client instead (every token of
+    /// the client issued at or before `now`'s second is refused) and the client's rows go, so the
+    /// list holds at most `cap` rows a client (issue #21, item 9).
+    async fn revoke_token(
+        &self,
+        client: ClientId,
+        jti: &str,
+        expires_at: OffsetDateTime,
+        now: OffsetDateTime,
+        cap: u64,
+    ) -> StoreResult<()>;
     /// Tokens revoked that have not expired yet, with their expiry.
     async fn revoked_tokens(&self, now: OffsetDateTime) -> StoreResult<Vec<(String, OffsetDateTime)>>;
+    /// Clients whose tokens issued at or before a unix second are revoked, while such tokens can
+    /// still be alive: (client, that second, until when).
+    async fn revoked_before(&self, now: OffsetDateTime) -> StoreResult<Vec<(ClientId, i64, OffsetDateTime)>>;
 
     async fn create_session(&self, digest: &[u8], session: &Session, at: OffsetDateTime) -> StoreResult<()>;
     async fn session(&self, digest: &[u8], now: OffsetDateTime) -> StoreResult<Option<Session>>;

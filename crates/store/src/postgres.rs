@@ -337,6 +337,7 @@ mod tests {
             Change::ClientCreated(ClientId::generate()),
             Change::ClientsSeeded,
             Change::CatalogChanged,
+            Change::TokensRevokedBefore(ClientId::generate(), 1_700_000_000),
         ];
         let payload = changes.iter().map(encode).collect::<Vec<_>>().join(";");
         assert_eq!(decode(&payload), Some(changes.clone()));

@@ -451,13 +451,13 @@ macro_rules! store_impl {
         use trustgate_core::event::{self, Actor, DeletionCause, InvitationEvent, LogEntry};
         use trustgate_core::federation::IdentityProvider;
         use trustgate_core::ids::{AdminId, ClientId, CustomerId, ProviderId, ScimTokenId};
-        use trustgate_core::lifecycle::{self, Authority, Identity, Naming};
+        use trustgate_core::lifecycle::{self, Authority, Identity};
         use trustgate_core::provisioning::{self, ScimToken};
         use trustgate_core::rights::{PrincipalKind, Standing};
         use trustgate_core::client_secrets::{self, Manager, NewSecret, SecretInfo};
         use trustgate_core::event::SecretEvent;
         use trustgate_core::secret::SecretId;
-        use trustgate_core::token::{UnknownAlgorithm, TOKEN_LIFETIME_SECS};
+        use trustgate_core::token::{UnknownAlgorithm, ALLOWED_SKEW_SECS, TOKEN_LIFETIME_SECS};
 
         use crate::changes::{Change, ChangeListener};
         use crate::error::{StoreError, StoreResult};
@@ -1755,7 +1755,6 @@ macro_rules! store_impl {
                 client: &ApiClient,
                 secret: &NewSecret,
                 cap: u64,
-                naming: Naming,
                 actor: &Actor,
             ) -> StoreResult<()> {
                 let mut tx = self.write_tx().await?;
@@ -1776,7 +1775,7 @@ macro_rules! store_impl {
                         .await?;
                 let authority = authority(&mut tx, &client.customer_id, actor).await?;
                 lifecycle::add_client(&authority, u64::try_from(owned.len()).unwrap_or(u64::MAX), cap)?;
-                lifecycle::name_client(naming, &client.name, owned.iter().map(|(name,)| name.as_str()))?;
+                lifecycle::name_client(&client.name, owned.iter().map(|(name,)| name.as_str()))?;
                 sqlx::query(
                     "INSERT INTO api_clients (id, customer_id, owner_id, name, created_at, last_used_at) \
                      VALUES ($1, $2, $3, $4, $5, NULL)",
@@ -2364,20 +2363,74 @@ macro_rules! store_impl {
                 Ok(updated > 0)
             }
 
-            async fn revoke_token(&self, jti: &str, expires_at: OffsetDateTime, now: OffsetDateTime) -> StoreResult<()> {
+            async fn revoke_token(
+                &self,
+                client: ClientId,
+                jti: &str,
+                expires_at: OffsetDateTime,
+                now: OffsetDateTime,
+                cap: u64,
+            ) -> StoreResult<()> {
                 let mut tx = self.write_tx().await?;
                 sqlx::query("DELETE FROM revoked_tokens WHERE expires_at <= $1").bind(ms(now)).execute(&mut *tx).await?;
+                sqlx::query("DELETE FROM revoked_before WHERE expires_at <= $1").bind(ms(now)).execute(&mut *tx).await?;
+                let (held,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM revoked_tokens WHERE client_id = $1")
+                    .bind(client.to_string())
+                    .fetch_one(&mut *tx)
+                    .await?;
+                let (capped,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM revoked_before WHERE client_id = $1")
+                    .bind(client.to_string())
+                    .fetch_one(&mut *tx)
+                    .await?;
+                if capped > 0 || u64::try_from(held).unwrap_or(0) >= cap {
+                    // Past the cap, and for as long as tokens from before it can live: one row for
+                    // the client, whatever it revokes. Every token it holds from this second or
+                    // before is refused; its rows are covered by it.
+                    let second = now.unix_timestamp();
+                    let until = now + time::Duration::seconds(TOKEN_LIFETIME_SECS + ALLOWED_SKEW_SECS);
+                    sqlx::query(
+                        "INSERT INTO revoked_before (client_id, not_before, expires_at) VALUES ($1, $2, $3) \
+                         ON CONFLICT (client_id) DO UPDATE SET not_before = excluded.not_before, expires_at = excluded.expires_at",
+                    )
+                    .bind(client.to_string())
+                    .bind(second)
+                    .bind(ms(until))
+                    .execute(&mut *tx)
+                    .await?;
+                    sqlx::query("DELETE FROM revoked_tokens WHERE client_id = $1")
+                        .bind(client.to_string())
+                        .execute(&mut *tx)
+                        .await?;
+                    let changes = [Change::TokensRevokedBefore(client, second)];
+                    insert_changes(&mut tx, &changes, now).await?;
+                    return self.commit(tx, &changes).await;
+                }
                 // Revoking twice is no error (RFC 7009 §2.2): the first expiry stands, and only
                 // the first revocation is announced.
-                let inserted = sqlx::query("INSERT INTO revoked_tokens (jti, expires_at) VALUES ($1, $2) ON CONFLICT (jti) DO NOTHING")
-                    .bind(jti)
-                    .bind(ms(expires_at))
-                    .execute(&mut *tx)
-                    .await?
-                    .rows_affected();
+                let inserted = sqlx::query(
+                    "INSERT INTO revoked_tokens (jti, expires_at, client_id) VALUES ($1, $2, $3) ON CONFLICT (jti) DO NOTHING",
+                )
+                .bind(jti)
+                .bind(ms(expires_at))
+                .bind(client.to_string())
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
                 let changes = if inserted == 0 { Vec::new() } else { vec![Change::TokenRevoked(jti.to_owned())] };
                 insert_changes(&mut tx, &changes, now).await?;
                 self.commit(tx, &changes).await
+            }
+
+            async fn revoked_before(&self, now: OffsetDateTime) -> StoreResult<Vec<(ClientId, i64, OffsetDateTime)>> {
+                let rows: Vec<(String, i64, i64)> =
+                    sqlx::query_as("SELECT client_id, not_before, expires_at FROM revoked_before WHERE expires_at > $1")
+                        .bind(ms(now))
+                        .fetch_all(&self.pool)
+                        .await?;
+                Ok(rows
+                    .into_iter()
+                    .filter_map(|(id, second, until)| Some((ClientId::parse(&id).ok()?, second, sql::from_ms(until))))
+                    .collect())
             }
 
             async fn revoked_tokens(&self, now: OffsetDateTime) -> StoreResult<Vec<(String, OffsetDateTime)>> {

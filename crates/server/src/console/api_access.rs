@@ -160,12 +160,12 @@ pub async fn create(State(state): State<AppState>, Posted { ctx, form }: Posted)
         gone: false,
         created: None,
     };
-    let created = ops::new_client_naming(
+    let created = ops::new_client(
         state.store.as_ref(),
         &state.server_key,
         &ctx.customer.id,
         &ctx.session.admin,
-        (name, trustgate_core::lifecycle::Naming::Distinct),
+        name,
         state.config.max_clients_per_owner,
         &ctx.actor(),
     )

@@ -3,6 +3,8 @@
 //! create`); the answer is what the token may do *now*: the same live checks as a platform API
 //! call (R4–R7), so a reduced, removed or suspended owner shows on the next introspection.
 
+use std::net::IpAddr;
+
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
@@ -17,7 +19,7 @@ use trustgate_core::secret::{ClientSecret, SecretVerifier};
 use super::tokens::ClientForm;
 use crate::error::OAuthError;
 use crate::state::AppState;
-use crate::throttle::retry_after_secs;
+use crate::throttle::{retry_after_secs, Source};
 use crate::wire::AccessType;
 
 /// RFC 7662 token introspection.
@@ -48,23 +50,25 @@ pub async fn introspect(State(state): State<AppState>, request: Request) -> Resp
 }
 
 async fn introspect_token(state: &AppState, request: Request) -> Result<Option<Active>, OAuthError> {
+    let Source(source) = Source::of(request.extensions(), request.headers(), &state.config.trusted_proxies);
     let form = ClientForm::read(state, request).await?;
     let (id, secret) = form.credentials()?;
-    authenticate(state, &id, &secret).await?;
+    authenticate(state, &id, &secret, source).await?;
     let token = form.field("token")?.ok_or_else(|| OAuthError::invalid_request("The parameter token is missing."))?;
     // Every token this server issues is an access token: the hint (§2.1) never changes the answer.
     form.field("token_type_hint")?;
     active(state, token).await
 }
 
-/// Proves the resource server `id` by `secret`: throttled per resource server as the token
-/// endpoint throttles clients, and one HMAC computed whether or not `id` exists, so the timing
-/// tells nothing about which it was.
-async fn authenticate(state: &AppState, id: &str, secret: &str) -> Result<(), OAuthError> {
+/// Proves the resource server `id` by `secret` from `source`: throttled per resource server and
+/// source address as the token endpoint throttles clients (a well-formed unknown id alike, so a
+/// 429 does not tell that it exists), and one HMAC computed whether or not `id` exists, so the
+/// timing tells nothing about which it was.
+async fn authenticate(state: &AppState, id: &str, secret: &str, source: Option<IpAddr>) -> Result<(), OAuthError> {
     let presented = ClientSecret::from_presented(secret);
     let id = ResourceServerId::parse(id).ok();
     if let Some(id) = id {
-        if let Err(wait) = state.throttles.resource_servers.check(&id) {
+        if let Err(wait) = state.throttles.resource_servers.check(&id, source) {
             return Err(OAuthError::slow_down(retry_after_secs(wait)));
         }
     }
@@ -76,13 +80,13 @@ async fn authenticate(state: &AppState, id: &str, secret: &str) -> Result<(), OA
     };
     let verifier = stored.as_ref().map_or_else(decoy, |(_, verifier)| verifier.clone());
     let matches = presented.as_ref().is_some_and(|s| state.server_key.matches(s, &verifier));
-    match (stored, matches) {
-        (Some(_), true) => Ok(()),
-        (Some((server, _)), false) => {
-            state.throttles.resource_servers.failed(&server.id);
+    match (id, stored, matches) {
+        (_, Some(_), true) => Ok(()),
+        (Some(id), _, _) => {
+            state.throttles.resource_servers.failed(&id, source);
             Err(OAuthError::invalid_client())
         }
-        (None, _) => Err(OAuthError::invalid_client()),
+        (None, _, _) => Err(OAuthError::invalid_client()),
     }
 }
 

@@ -9,6 +9,7 @@ use time::OffsetDateTime;
 use super::tokens::ClientForm;
 use crate::error::OAuthError;
 use crate::grant;
+use crate::metrics::RevocationOutcome;
 use crate::state::AppState;
 use crate::throttle::Source;
 
@@ -51,10 +52,23 @@ async fn revoke_token(state: &AppState, request: Request) -> Result<(), OAuthErr
     let now = OffsetDateTime::now_utc();
     // §2.2: a token that is invalid, expired, or another client's gets 200 and no effect, so the
     // answer tells the caller nothing about tokens it does not hold.
-    let Ok(claims) = state.keys().verify(token, now, &state.config.issuer) else { return Ok(()) };
+    // Counted, so an operator sees a client trying other clients' tokens (issue #21, item 9).
+    let Ok(claims) = state.keys().verify(token, now, &state.config.issuer) else {
+        state.metrics.revocation(RevocationOutcome::Invalid);
+        return Ok(());
+    };
     if claims.sub != client {
+        state.metrics.revocation(RevocationOutcome::NotHeld);
+        tracing::info!(client_id = %client, token_of = %claims.sub, "a client asked to revoke another client's token; ignored");
         return Ok(());
     }
     let expires_at = OffsetDateTime::from_unix_timestamp(claims.exp).unwrap_or(now);
-    state.store.revoke_token(&claims.jti, expires_at, now).await.map_err(|e| OAuthError::server(e.into()))
+    let cap = crate::revoked::REVOCATIONS_PER_CLIENT;
+    state
+        .store
+        .revoke_token(client, &claims.jti, expires_at, now, cap)
+        .await
+        .map_err(|e| OAuthError::server(e.into()))?;
+    state.metrics.revocation(RevocationOutcome::Revoked);
+    Ok(())
 }

@@ -382,11 +382,11 @@ async fn cli_refuses_a_client_beyond_the_per_owner_cap() {
     store_in(&dir).await;
     trustgate(dir.path(), &["customer", "create", "--name", "Acme", "--id", "acme"]).await;
     trustgate(dir.path(), &["admin", "add", "--customer", "acme", "--email", "a@acme.test", "--access", "full"]).await;
-    let create = ["client", "create", "--customer", "acme", "--admin", "a@acme.test", "--name", "n"];
-    for _ in 0..2 {
-        trustgate(dir.path(), &[&create[..], &["--max-clients-per-owner", "2"]].concat()).await;
+    let create = ["client", "create", "--customer", "acme", "--admin", "a@acme.test", "--max-clients-per-owner", "2"];
+    for name in ["one", "two"] {
+        trustgate(dir.path(), &[&create[..], &["--name", name]].concat()).await;
     }
-    let message = trustgate_fails(dir.path(), &[&create[..], &["--max-clients-per-owner", "2"]].concat()).await;
+    let message = trustgate_fails(dir.path(), &[&create[..], &["--name", "three"]].concat()).await;
     assert!(message.contains("at most 2 API clients"), "{message}");
 }
 

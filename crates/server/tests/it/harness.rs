@@ -315,7 +315,8 @@ impl TestApp {
             &self.server_key,
             customer,
             &admin,
-            "test client",
+            // One owner's clients have distinct names (issue #21, item 11).
+            &format!("test client {}", &random_token()[..8]),
             ServerConfig::default().max_clients_per_owner,
             &Actor::System,
         )
@@ -496,6 +497,28 @@ impl TestApp {
     /// task holding SQLite's write lock, and the command would wait for that lock until it failed.
     pub async fn cli(&self, args: &[&str]) -> Value {
         self.cli_with_input(args, None).await
+    }
+
+    /// Runs a `--json` command that must fail, as [`Self::cli`] runs one: its exit code and the
+    /// JSON object it wrote on standard error (`error`, `message`, `exitCode`).
+    pub async fn cli_fails(&self, args: &[&str]) -> (i32, Value) {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_trustgate"));
+        command.arg("--data-dir").arg(self.dir.path()).arg("--json");
+        if let Some(url) = self.database_url() {
+            command.arg("--database").arg(url);
+        }
+        command.args(args).stdin(std::process::Stdio::null()).env_remove("TRUSTGATE_SERVER_KEY");
+        let output = tokio::task::spawn_blocking(move || command.output())
+            .await
+            .expect("the command's thread")
+            .expect("run trustgate");
+        assert!(
+            !output.status.success(),
+            "trustgate {args:?} should fail: {}",
+            String::from_utf8_lossy(&output.stdout)
+        );
+        let failure = serde_json::from_slice(&output.stderr).expect("one JSON object on stderr");
+        (output.status.code().expect("an exit code"), failure)
     }
 
     /// [`Self::cli`] with `input` on the command's standard input.

@@ -99,10 +99,7 @@ async fn a_client_created_through_one_node_works_on_the_other_that_had_found_its
     }
 
     let cap = trustgate_server::ServerConfig::default().max_clients_per_owner;
-    a.store
-        .create_client(&client, &stored, cap, trustgate_core::lifecycle::Naming::Free, &Actor::System)
-        .await
-        .expect("create the client through node A");
+    a.store.create_client(&client, &stored, cap, &Actor::System).await.expect("create the client through node A");
     assert_eq!(a.oauth("root", &form).await.0, StatusCode::OK, "at once on the node that created it");
     let granted =
         eventually(Duration::from_secs(2), || async { b.oauth("root", &form).await.0 == StatusCode::OK }).await;
@@ -220,7 +217,7 @@ async fn concurrent_writes_from_two_nodes_leave_no_orphan_clients() {
                                 &key,
                                 &customer,
                                 &admin,
-                                "c",
+                                &format!("c{round}"),
                                 u64::MAX,
                                 &Actor::System,
                             )
@@ -385,6 +382,88 @@ async fn copying_sqlite_into_postgres_keeps_secrets_keys_and_tokens_working() {
         .output()
         .unwrap();
     assert!(!again.status.success(), "a second copy into a non-empty database is refused");
+}
+
+/// `trustgate --json copy-to-postgres` from `sqlite`'s data directory into `url`.
+async fn copy_to_postgres(sqlite: &TestApp, url: &str) -> std::process::Output {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_trustgate"));
+    command.arg("--data-dir").arg(sqlite.dir.path()).args(["--json", "copy-to-postgres", "--to", url]);
+    command.env_remove("TRUSTGATE_SERVER_KEY");
+    tokio::task::spawn_blocking(move || command.output()).await.unwrap().unwrap()
+}
+
+/// Issue #21, item 10: after `catalog apply` on SQLite and a copy, the target had 0 rows in
+/// `catalog_services` (and no revocations, resource servers or invitations). The test enumerates the
+/// source schema's tables, so a table added later cannot be forgotten: each one is copied with
+/// every row, or is one of the few the copy names as not carried over. A table the copy does not
+/// know refuses the whole copy, and nothing is committed.
+#[tokio::test]
+async fn copy_to_postgres_carries_every_table_of_the_sqlite_store_or_refuses() {
+    use sqlx::Row;
+    let Some(database) = TestDatabase::create().await else { return };
+    let sqlite = TestApp::spawn_on(Backend::Sqlite).await.unwrap();
+    let customer = sqlite.customer().await;
+    let owner = sqlite.admin(&customer, Access::Full).await;
+    let client = sqlite.client(&customer, &owner).await;
+    sqlite.apply_catalog(ORDERS_BY_ID).await;
+    let revoked = sqlite.token(&client).await;
+    let form = [("token", revoked.as_str()), ("client_id", &client.id.to_string()), ("client_secret", &client.secret)];
+    let response = sqlite.http.post(sqlite.url("/oauth2/revoke")).form(&form).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    sqlite.cli(&["resource-server", "create", "--name", "orders"]).await;
+
+    let options = sqlx::sqlite::SqliteConnectOptions::new().filename(sqlite.dir.path().join("trustgate.db"));
+    let mut source = sqlx::SqliteConnection::connect_with(&options).await.unwrap();
+    // A table the copy does not know (as a later migration might add) refuses the copy.
+    sqlx::query("CREATE TABLE added_later (id TEXT PRIMARY KEY)").execute(&mut source).await.unwrap();
+    let refused = copy_to_postgres(&sqlite, &database.url).await;
+    assert!(!refused.status.success(), "a table the copy does not know refuses it");
+    let message = String::from_utf8_lossy(&refused.stderr);
+    assert!(message.contains("added_later"), "{message}");
+    let mut target = sqlx::PgConnection::connect(&database.url).await.unwrap();
+    let (customers,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM customers").fetch_one(&mut target).await.unwrap();
+    assert_eq!(customers, 0, "nothing was committed");
+    sqlx::query("DROP TABLE added_later").execute(&mut source).await.unwrap();
+
+    let output = copy_to_postgres(&sqlite, &database.url).await;
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let tables: Vec<String> =
+        sqlx::query("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")
+            .fetch_all(&mut source)
+            .await
+            .unwrap()
+            .iter()
+            .map(|row| row.get(0))
+            .collect();
+    assert!(tables.len() >= 20, "{tables:?}");
+    let not_copied: Vec<&str> = trustgate_store::NOT_COPIED_TO_POSTGRES.iter().map(|(table, _)| *table).collect();
+    let mut copied = Vec::new();
+    for table in &tables {
+        if not_copied.contains(&table.as_str()) {
+            assert!(report["copied"].get(table).is_none(), "{table} is named as not copied");
+            continue;
+        }
+        let count = format!("SELECT COUNT(*) FROM {table}");
+        let (in_sqlite,): (i64,) =
+            sqlx::query_as(sqlx::AssertSqlSafe(count.clone())).fetch_one(&mut source).await.unwrap();
+        let (in_postgres,): (i64,) = sqlx::query_as(sqlx::AssertSqlSafe(count)).fetch_one(&mut target).await.unwrap();
+        assert_eq!(report["copied"][table], json!(in_sqlite), "{table}: the report counts every row of the source");
+        assert_eq!(in_postgres, in_sqlite, "{table}: every row reached PostgreSQL");
+        let compared = report["compared"].as_array().unwrap().iter().find(|t| t["table"] == json!(table));
+        assert_eq!(compared.unwrap()["postgres"], json!(in_sqlite), "{table}: compared and printed");
+        copied.push((table.clone(), in_sqlite));
+    }
+    for seeded in ["catalog_services", "catalog_permissions", "catalog_routes", "revoked_tokens", "resource_servers"] {
+        let rows = copied.iter().find(|(table, _)| table == seeded).map(|(_, rows)| *rows);
+        assert!(rows.unwrap_or(0) > 0, "{seeded} was seeded and copied: {rows:?}");
+    }
+
+    // The copied revocation holds on a node of the new deployment.
+    let store = PostgresStore::connect(&database.url).await.unwrap();
+    let (key, issuer) = (sqlite.server_key.clone(), Some(sqlite.state.config.issuer.clone()));
+    let node = TestApp::start_as(Arc::new(store), key, TempDir::new(), Some(Arc::new(database)), issuer).await;
+    assert_eq!(node.post_notification(&revoked, &customer).await, StatusCode::UNAUTHORIZED);
 }
 
 /// Lockouts are per node (documented in docs/security.md): a client locked on node A still gets

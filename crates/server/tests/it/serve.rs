@@ -53,3 +53,74 @@ async fn serve_on_postgresql_creates_a_missing_data_dir_readable_by_its_owner_on
     assert_eq!(mode, 0o700, "the data directory is private to its owner");
     assert!(data_dir.join("server.key").is_file(), "the server key is kept in it");
 }
+
+/// Issue #21, item 7: with its output on pipes nobody reads (a stuck log shipper, `trustgate serve
+/// 2>&1 | head`), the server answered 367 requests and then nothing. Logging must never block
+/// serving: lines past the queue are dropped and counted, and once output flows again one warning
+/// says how many were lost.
+#[tokio::test]
+async fn a_log_reader_that_never_reads_does_not_stop_the_server() {
+    use std::io::Read;
+    let dir = TempDir::new();
+    let mut server = Server(
+        Command::new(env!("CARGO_BIN_EXE_trustgate"))
+            .arg("--data-dir")
+            .arg(dir.path())
+            .args(["serve", "--listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0"])
+            .args(["--log-queue-lines", "64"])
+            .env_remove("TRUSTGATE_SERVER_KEY")
+            .env_remove("RUST_LOG")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    // Only the start-up lines are read, for the addresses; after them neither pipe is read.
+    let mut stdout = BufReader::new(server.0.stdout.take().unwrap());
+    let (mut url, mut metrics) = (None, None);
+    while metrics.is_none() {
+        let mut line = String::new();
+        assert!(stdout.read_line(&mut line).unwrap() > 0, "the server stopped");
+        if let Some(rest) = line.strip_prefix("Trustgate is listening on ") {
+            url = Some(rest.split(' ').next().unwrap_or_default().to_owned());
+        } else if let Some(rest) = line.strip_prefix("Prometheus metrics: ") {
+            metrics = Some(rest.trim().to_owned());
+        }
+    }
+    let (url, metrics) = (url.expect("the listening address"), metrics.unwrap());
+    let http = reqwest::Client::builder().timeout(std::time::Duration::from_secs(10)).build().unwrap();
+    for n in 0..3_000 {
+        let health = http.get(format!("{url}/healthz")).send().await;
+        let status = health.map(|r| r.status()).unwrap_or_else(|e| panic!("request {n} was not answered: {e}"));
+        assert_eq!(status, 200, "request {n}");
+    }
+    let dropped_lines = || async {
+        let text = http.get(&metrics).send().await.unwrap().text().await.unwrap();
+        let line = text.lines().find(|l| l.starts_with("trustgate_log_lines_dropped_total ")).expect("the counter");
+        line.rsplit(' ').next().unwrap().parse::<f64>().unwrap()
+    };
+    let dropped = dropped_lines().await;
+    assert!(dropped > 0.0, "3,000 access-log lines do not fit a 64-line queue and a pipe: {dropped} dropped");
+
+    // Output flows again: the lines queued are written, then a warning with the count.
+    let mut stderr = server.0.stderr.take().unwrap();
+    let (lines_tx, lines_rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut chunk = [0u8; 8192];
+        while let Ok(n @ 1..) = stderr.read(&mut chunk) {
+            let _ = lines_tx.send(String::from_utf8_lossy(&chunk[..n]).into_owned());
+        }
+    });
+    assert_eq!(http.get(format!("{url}/healthz")).send().await.unwrap().status(), 200);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let mut seen = String::new();
+    while !seen.contains("log lines were dropped") {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        match lines_rx.recv_timeout(left) {
+            Ok(chunk) => seen.push_str(&chunk),
+            Err(_) => panic!("no warning about the dropped lines in {} bytes of output", seen.len()),
+        }
+    }
+    assert!(dropped_lines().await >= dropped, "the counter never goes down");
+}

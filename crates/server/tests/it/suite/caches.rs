@@ -108,10 +108,7 @@ async fn an_id_probed_as_unknown_gets_a_token_as_soon_as_a_client_is_created_wit
     }
 
     let cap = ServerConfig::default().max_clients_per_owner;
-    app.store
-        .create_client(&secure.0, &secure.1, cap, trustgate_core::lifecycle::Naming::Free, &Actor::System)
-        .await
-        .expect("create a secure client");
+    app.store.create_client(&secure.0, &secure.1, cap, &Actor::System).await.expect("create a secure client");
     app.store.create_principal(&principal.0, &principal.1, &Actor::System).await.expect("create a principal");
     app.store.seed_clients(&[(seeded.0.clone(), seeded.1.clone())]).await.expect("seed a client");
     for (how, (client, _, secret)) in [("created", &secure), ("created", &principal), ("seeded", &seeded)] {

@@ -221,3 +221,45 @@ async fn a_write_slower_than_the_write_timeout_completes_and_answers_what_it_did
     }
     assert_eq!(app.store.clients_of(&customer, admin.id).await.unwrap().len(), 20);
 }
+
+/// Issue #21, item 11: the console refused a second client of one name for one owner, but the
+/// management API answered 201 twice and the CLI created it twice. One rule (`lifecycle::
+/// name_client`, case ignored), checked in the creating transaction, on every front door.
+#[tokio::test]
+async fn a_second_client_of_one_name_for_one_owner_is_refused_by_the_api_and_the_cli_too() {
+    let Some(app) = super::app().await else { return };
+    let customer = app.customer().await;
+    let admin = app.admin_with_password(&customer, Access::Full).await;
+    let colleague = app.admin_with_password(&customer, Access::Full).await;
+    let session = app.sign_in(&admin).await;
+    let path = format!("/api/v1/customers/{customer}/api-clients");
+    let create = |name: &str| app.as_admin(&session, Method::POST, &path, Some(json!({ "name": name })));
+    let (status, body) = create("Nightly").await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    for again in ["Nightly", "NIGHTLY"] {
+        let (status, body) = create(again).await;
+        assert_eq!(status, StatusCode::CONFLICT, "{again}: {body}");
+        assert_eq!(body["type"], "https://errors-api.cloud.com/common/refused");
+        assert_eq!(body["parameters"][0], json!({"name": "reason", "value": "nameTaken"}));
+        assert!(body["detail"].as_str().unwrap_or_default().contains("already has an API client named"), "{body}");
+    }
+
+    let by_cli = ["client", "create", "--customer", customer.as_str(), "--admin", admin.email.as_str()];
+    let (code, failure) = app.cli_fails(&[&by_cli[..], &["--name", "nightly"]].concat()).await;
+    assert_eq!((code, &failure["error"]), (3, &json!("invalid")), "{failure}");
+    assert!(failure["message"].as_str().unwrap().contains("already has an API client named"), "{failure}");
+    let created = app.cli(&[&by_cli[..], &["--name", "weekly"]].concat()).await;
+    assert_eq!(created["name"], "weekly");
+    let (code, _) = app.cli_fails(&[&by_cli[..], &["--name", "Weekly"]].concat()).await;
+    assert_eq!(code, 3, "a name made by the CLI is refused to the CLI too");
+    let (status, _) = create("weekly").await;
+    assert_eq!(status, StatusCode::CONFLICT, "and to the API");
+
+    let names: Vec<String> =
+        app.store.clients_of(&customer, admin.id).await.unwrap().into_iter().map(|c| c.name).collect();
+    assert_eq!(names.len(), 2, "{names:?}");
+    // Another owner may use the name.
+    let theirs = app.sign_in(&colleague).await;
+    let (status, _) = app.as_admin(&theirs, Method::POST, &path, Some(json!({ "name": "Nightly" }))).await;
+    assert_eq!(status, StatusCode::CREATED);
+}

@@ -11,6 +11,7 @@ use trustgate_core::token::{Claims, Issuer, TokenUse};
 use trustgate_server::AppState;
 
 use crate::harness::{status_and_json, TestApp, TestClient};
+use crate::observability::scrape;
 
 async fn app_with_client() -> Option<(TestApp, TestClient)> {
     let app = super::app().await?;
@@ -131,8 +132,20 @@ async fn a_client_cannot_revoke_a_token_it_does_not_hold() {
     let other = app.client(&client.customer, &owner).await;
     let token = app.token(&client).await;
 
+    let before = scrape(&app).await;
     assert_eq!(revoke(&app, &other, &token).await, (StatusCode::OK, Value::Null), "§2.2: 200, no effect");
     assert_eq!(works(&app, &token, &client).await, StatusCode::OK);
+    // Issue #21, item 9: the answer stays RFC 7009's, but an operator can see it happen.
+    let counted = |outcome: &'static str| {
+        let before = &before;
+        let app = &app;
+        async move {
+            let name = "trustgate_token_revocations_total";
+            scrape(app).await.value(name, &[("outcome", outcome)]) - before.value(name, &[("outcome", outcome)])
+        }
+    };
+    assert_eq!(counted("not_held").await, 1.0, "a revocation of another client's token is counted");
+    assert_eq!(counted("revoked").await, 0.0);
 
     let wrong_secret = TestClient { secret: format!("{}x", client.secret), ..client.clone() };
     let (status, body) = revoke(&app, &wrong_secret, &token).await;
@@ -142,6 +155,7 @@ async fn a_client_cannot_revoke_a_token_it_does_not_hold() {
     for garbage in ["", "not.a.token", "x"] {
         assert_eq!(revoke(&app, &client, garbage).await.0, StatusCode::OK, "{garbage:?}: no effect");
     }
+    assert_eq!(counted("invalid").await, 3.0, "and so are tokens that are no valid token of ours");
     let response = app
         .http
         .post(app.url("/oauth2/revoke"))
@@ -169,7 +183,8 @@ async fn the_denylist_forgets_a_token_once_it_would_have_expired_anyway() {
     let Some(app) = super::app().await else { return };
     let now = OffsetDateTime::now_utc();
     let hour = time::Duration::hours(1);
-    app.store.revoke_token("first", now + hour, now).await.unwrap();
+    let (client, cap) = (trustgate_core::ids::ClientId::generate(), 100);
+    app.store.revoke_token(client, "first", now + hour, now, cap).await.unwrap();
     let store = app.store.clone();
     let stored = |at| {
         let store = store.clone();
@@ -182,6 +197,41 @@ async fn the_denylist_forgets_a_token_once_it_would_have_expired_anyway() {
     assert_eq!(stored(now).await, ["first"]);
     assert_eq!(stored(now + hour).await, Vec::<String>::new(), "not loaded once expired");
     let later = now + hour + time::Duration::seconds(1);
-    app.store.revoke_token("second", later + hour, later).await.unwrap();
+    app.store.revoke_token(client, "second", later + hour, later, cap).await.unwrap();
     assert_eq!(stored(OffsetDateTime::UNIX_EPOCH).await, ["second"], "the expired row is deleted");
+}
+
+/// Issue #21, item 9: one client granting and revoking in a loop grew the list without bound
+/// (34,587 rows and 11.5 MB in 40 s, held in every node's memory). Past the per-client cap, a
+/// revocation becomes a "not before" time for the client: its tokens issued at or before that
+/// second are refused, its rows go, and the list holds at most the cap a client.
+#[tokio::test]
+async fn a_client_revoking_past_the_cap_gets_a_not_before_time_and_the_list_stays_bounded() {
+    let Some((app, client)) = app_with_client().await else { return };
+    let owner = app.admin(&client.customer, Access::Full).await;
+    let other = app.client(&client.customer, &owner).await;
+    let others_token = app.token(&other).await;
+    let kept = app.token(&client).await;
+    let cap = trustgate_server::REVOCATIONS_PER_CLIENT;
+    for n in 0..cap + 50 {
+        let token = app.token(&client).await;
+        assert_eq!(revoke(&app, &client, &token).await.0, StatusCode::OK);
+        assert_eq!(works(&app, &token, &client).await, StatusCode::UNAUTHORIZED, "revocation {n} holds at once");
+    }
+    let now = OffsetDateTime::now_utc();
+    let listed = app.store.revoked_tokens(now).await.unwrap().len() as u64;
+    assert!(listed < cap, "at most the cap of rows for one client: {listed}");
+    let before = app.store.revoked_before(now).await.unwrap();
+    assert_eq!(before.len(), 1, "one row for the client past the cap");
+    assert_eq!(before[0].0, client.id);
+    assert_eq!(works(&app, &kept, &client).await, StatusCode::UNAUTHORIZED, "its earlier tokens are refused too");
+    assert_eq!(works(&app, &others_token, &other).await, StatusCode::OK, "another client's tokens are not");
+    let restarted = AppState::new(app.store.clone(), app.server_key.clone(), app.state.config.clone()).await.unwrap();
+    assert!(restarted.verify_token(&kept).is_none(), "a node started now loads the time");
+    assert!(restarted.verify_token(&others_token).is_some());
+    // Tokens issued after that second are the client's again.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let fresh = app.token(&client).await;
+    assert_eq!(works(&app, &fresh, &client).await, StatusCode::OK);
+    assert!(app.state.revoked_len() as u64 <= cap + 1, "and memory holds no more: {}", app.state.revoked_len());
 }

@@ -85,21 +85,128 @@ async fn wrong_secrets_are_logged_once_at_once_then_as_one_count_with_their_sour
     assert!(count.message.starts_with("24 further token requests for API client"), "{}", count.message);
 }
 
+/// Issue #21, item 5: the lockout must not tell a stranger which client ids exist. A well-formed
+/// unknown id is answered 429 on the same try as a real one, and still writes nothing.
 #[tokio::test]
-async fn unknown_client_ids_write_nothing_and_are_never_tracked() {
+async fn unknown_client_ids_write_nothing_and_are_locked_out_on_the_same_try_as_real_ones() {
     let Some(mut app) = super::app().await else { return };
     let customer = app.customer().await;
-    app.admin(&customer, Access::Full).await;
+    let owner = app.admin(&customer, Access::Full).await;
+    let real = app.client(&customer, &owner).await;
+    let limit = ServerConfig::default().client_throttle.failures.get();
     let before = app.all_log_records().await;
     let unknown = ClientId::generate().to_string();
-    for id in [unknown.as_str(), "not-a-client-id"] {
-        for _ in 0..30 {
-            let (status, body) = status_and_json(wrong_secret(&app, id).await).await;
-            assert_eq!((status, &body["error"]), (StatusCode::BAD_REQUEST, &json!("invalid_client")));
-        }
+    for id in [unknown.as_str(), &real.id.to_string()] {
+        let statuses: Vec<StatusCode> = wrong_secrets(&app, id, limit + 2).await;
+        let first_429 = statuses.iter().position(|s| *s == StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(first_429, Some(limit as usize + 1), "{id}: {statuses:?}");
+    }
+    // What is not an id at all tells nothing (the format is public): refused, never tracked.
+    for _ in 0..limit + 2 {
+        let (status, body) = status_and_json(wrong_secret(&app, "not-a-client-id").await).await;
+        assert_eq!((status, &body["error"]), (StatusCode::BAD_REQUEST, &json!("invalid_client")));
     }
     app.stop().await;
-    assert_eq!(app.all_log_records().await, before);
+    let of_the_real_client = app.log_of(&customer, TOKEN_FAILURE).await;
+    assert!(of_the_real_client.iter().all(|r| r.target_id == real.id.to_string()));
+    let written = app.all_log_records().await - before;
+    assert_eq!(
+        written,
+        of_the_real_client.len(),
+        "only the real client's refusals were logged; the unknown id wrote nothing"
+    );
+}
+
+/// The statuses of `tries` wrong secrets for `id`, one after the other.
+async fn wrong_secrets(app: &TestApp, id: &str, tries: u32) -> Vec<StatusCode> {
+    let mut statuses = Vec::new();
+    for _ in 0..tries {
+        statuses.push(wrong_secret(app, id).await.status());
+    }
+    statuses
+}
+
+async fn grant_via(app: &TestApp, forwarded_for: &str, id: &str, secret: &str) -> StatusCode {
+    app.http
+        .post(app.url("/cctrustoauth2/root/tokens/clients"))
+        .header("x-forwarded-for", forwarded_for)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("grant_type=client_credentials&client_id={id}&client_secret={secret}"))
+        .send()
+        .await
+        .unwrap()
+        .status()
+}
+
+async fn legacy_grant_via(app: &TestApp, forwarded_for: &str, client: &TestClient) -> StatusCode {
+    app.http
+        .post(app.url("/root/tokens/clients"))
+        .header("x-forwarded-for", forwarded_for)
+        .json(&json!({ "clientId": client.id.to_string(), "clientSecret": client.secret }))
+        .send()
+        .await
+        .unwrap()
+        .status()
+}
+
+/// Issue #21, item 5, as measured: 400 wrong secrets from one address, then the holder's right
+/// secret from another address. Before, the holder got 429 on 20 of 20 tries.
+#[tokio::test]
+async fn a_stranger_who_knows_a_client_id_cannot_lock_out_the_holder_of_its_secret() {
+    let config = ServerConfig { trusted_proxies: vec!["127.0.0.1".parse().unwrap()], ..ServerConfig::default() };
+    let Some(app) = super::app_with(config).await else { return };
+    let customer = app.customer().await;
+    let owner = app.admin(&customer, Access::Full).await;
+    let client = app.client(&customer, &owner).await;
+    let id = client.id.to_string();
+    let mut refused = 0;
+    for _ in 0..400 {
+        match grant_via(&app, "203.0.113.9", &id, "tgs_wrong").await {
+            StatusCode::TOO_MANY_REQUESTS => refused += 1,
+            status => assert_eq!(status, StatusCode::BAD_REQUEST),
+        }
+    }
+    assert!(refused >= 380, "the stranger's address is locked: {refused} of 400 refused");
+    for _ in 0..20 {
+        assert_eq!(grant_via(&app, "198.51.100.7", &id, &client.secret).await, StatusCode::OK, "the holder is served");
+        assert_eq!(legacy_grant_via(&app, "198.51.100.7", &client).await, StatusCode::OK, "on both endpoints");
+    }
+    // The stranger's own address stays locked, whatever it sends.
+    assert_eq!(grant_via(&app, "203.0.113.9", &id, &client.secret).await, StatusCode::TOO_MANY_REQUESTS);
+}
+
+/// A guesser spread over many addresses meets the ceiling per client: past it, each further
+/// address is locked on its first failure; the right secret from an address without failures is
+/// still served.
+#[tokio::test]
+async fn past_the_ceiling_over_all_addresses_each_new_address_is_locked_on_its_first_failure() {
+    let mut config = ServerConfig { trusted_proxies: vec!["127.0.0.1".parse().unwrap()], ..ServerConfig::default() };
+    config.client_throttle.failures = std::num::NonZeroU32::new(2).unwrap();
+    config.client_throttle.refill = std::time::Duration::from_secs(3600);
+    config.sign_in_throttle = config.client_throttle;
+    let Some(app) = super::app_with(config).await else { return };
+    let customer = app.customer().await;
+    let owner = app.admin_with_password(&customer, Access::Full).await;
+    let client = app.client(&customer, &owner).await;
+    let id = client.id.to_string();
+    let ceiling = 2 * trustgate_server::THROTTLE_CEILING_FACTOR.get();
+    // Under the ceiling, an address has its own allowance of two failures.
+    for n in 1..=ceiling / 2 {
+        for _ in 0..2 {
+            assert_eq!(grant_via(&app, &format!("203.0.113.{n}"), &id, "tgs_wrong").await, StatusCode::BAD_REQUEST);
+            let status = sign_in_via(&app, &format!("203.0.113.{n}"), &owner.email, "a wrong password!").await;
+            assert_eq!(status, StatusCode::UNAUTHORIZED);
+        }
+    }
+    assert_eq!(grant_via(&app, "203.0.113.200", &id, "tgs_wrong").await, StatusCode::BAD_REQUEST);
+    assert_eq!(grant_via(&app, "203.0.113.200", &id, "tgs_wrong").await, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(grant_via(&app, "198.51.100.7", &id, &client.secret).await, StatusCode::OK);
+    // The same for console sign-in, per e-mail.
+    let status = sign_in_via(&app, "203.0.113.200", &owner.email, "a wrong password!").await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let status = sign_in_via(&app, "203.0.113.200", &owner.email, &owner.password).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(sign_in_via(&app, "198.51.100.7", &owner.email, &owner.password).await, StatusCode::OK);
 }
 
 #[tokio::test]
@@ -125,7 +232,7 @@ async fn a_client_under_attack_is_locked_out_while_another_client_of_the_custome
     let (_, body) = status_and_json(locked).await;
     assert_eq!(body["error"], "slow_down");
 
-    // As Keycloak does, the lockout refuses the right secret too, on both endpoints.
+    // The lockout refuses the right secret too from the address that failed, on both endpoints.
     let right = grant(&app, &attacked).await;
     assert_eq!(right.status(), StatusCode::TOO_MANY_REQUESTS);
     assert!(retry_after(&right) >= 1);
