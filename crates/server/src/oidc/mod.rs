@@ -10,7 +10,7 @@ use base64::Engine;
 use openidconnect::core::{CoreAuthenticationFlow, CoreClient, CoreJwsSigningAlgorithm, CoreProviderMetadata};
 use openidconnect::{
     AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointMaybeSet, EndpointNotSet, EndpointSet, IssuerUrl,
-    Nonce, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, Scope, TokenResponse,
+    Nonce, OAuth2TokenResponse, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, Scope, TokenResponse,
 };
 use secrecy::ExposeSecret;
 use time::OffsetDateTime;
@@ -184,6 +184,12 @@ pub async fn finish(
     } else {
         named_claim(&id_token.to_string(), &provider.email_claim)
     };
+    // Providers that follow OpenID Connect Core §5.4 to the letter (oidc-provider by default)
+    // put the scopes' claims in the userinfo answer only, not in the ID token.
+    let email = match email {
+        Some(email) => Some(email),
+        None => userinfo_email(&client, response.access_token(), claims.subject(), &provider, &send).await?,
+    };
     let email = email.and_then(|e| Email::parse(&e).ok());
     let admin = state
         .store
@@ -202,6 +208,35 @@ pub async fn finish(
         .await
         .map_err(|e| SignInError::Store(e.to_string()))?;
     Ok((admin, provider, pending.next_path))
+}
+
+/// Claims of a userinfo answer beyond the standard ones, such as Entra ID's `upn`.
+#[derive(Debug, serde::Deserialize, serde::Serialize)]
+struct OtherClaims(serde_json::Map<String, serde_json::Value>);
+
+impl openidconnect::AdditionalClaims for OtherClaims {}
+
+/// The e-mail claim from the provider's userinfo endpoint, for the subject the ID token named
+/// (the crate refuses an answer about anyone else); `None` when the provider has no such endpoint
+/// or does not vouch for an e-mail there.
+async fn userinfo_email<S>(
+    client: &Connected,
+    access_token: &openidconnect::AccessToken,
+    subject: &openidconnect::SubjectIdentifier,
+    provider: &IdentityProvider,
+    send: &S,
+) -> Result<Option<String>, SignInError>
+where
+    S: for<'c> openidconnect::AsyncHttpClient<'c>,
+{
+    let Ok(request) = client.user_info(access_token.clone(), Some(subject.clone())) else { return Ok(None) };
+    let info: openidconnect::UserInfoClaims<OtherClaims, openidconnect::core::CoreGenderClaim> =
+        request.request_async(send).await.map_err(|e| SignInError::Token(describe(&e)))?;
+    Ok(if provider.email_claim == DEFAULT_EMAIL_CLAIM {
+        info.email().filter(|_| info.email_verified() == Some(true)).map(|e| e.as_str().to_owned())
+    } else {
+        info.additional_claims().0.get(&provider.email_claim).and_then(|v| v.as_str()).map(str::to_owned)
+    })
 }
 
 /// A string claim of an ID token whose signature and claims were already checked: the payload is

@@ -33,6 +33,12 @@ impl Idp {
     /// The provider with one client whose redirect URI is `trustgate`'s callback, and `accounts`
     /// (login → claims); `None` (after saying so) when node or the package is missing.
     pub async fn start(trustgate: &str, accounts: Value) -> Option<Self> {
+        Self::start_with(trustgate, accounts, false).await
+    }
+
+    /// As [`Idp::start`], with the scopes' claims (the e-mail among them) served by the userinfo
+    /// endpoint only when `conform` — oidc-provider's default.
+    pub async fn start_with(trustgate: &str, accounts: Value, conform: bool) -> Option<Self> {
         let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/it/js");
         if !dir.join("node_modules/oidc-provider/package.json").exists() {
             let why = format!("oidc-provider is not installed; run `npm ci` in {}", dir.display());
@@ -47,6 +53,7 @@ impl Idp {
                 "redirect_uris": [format!("{trustgate}/console/sign-in/callback")],
             }],
             "accounts": accounts,
+            "conform": conform,
         });
         let mut child = Command::new("node")
             .arg("oidc_provider.mjs")

@@ -24,8 +24,10 @@ const provider = new Provider(issuer, {
   jwks: { keys: [jwk] },
   cookies: { keys: ['trustgate-test-cookie-key'] },
   pkce: { required: () => true },
-  // Claims of the requested scopes go into the ID token itself: Trustgate reads no userinfo.
-  conformIdTokenClaims: false,
+  // By default the requested scopes' claims go into the ID token itself; with "conform": true
+  // they are served by the userinfo endpoint only (the package's own default, OpenID Connect
+  // Core §5.4), as several real providers do.
+  conformIdTokenClaims: config.conform === true,
   claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['name', 'upn'] },
   features: { devInteractions: { enabled: true } },
   async findAccount(_ctx, id) {

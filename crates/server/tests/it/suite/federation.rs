@@ -435,3 +435,26 @@ async fn one_source_starts_at_most_ten_sign_ins_a_minute() {
     let seconds: u64 = retry_after.as_ref().unwrap().to_str().unwrap().parse().unwrap();
     assert!((1..=60).contains(&seconds), "{seconds}");
 }
+
+/// Issue #22: a provider that puts the e-mail in its userinfo answer only (oidc-provider's
+/// default, `conformIdTokenClaims`) still links an administrator by verified e-mail; an
+/// unverified one there links nobody.
+#[tokio::test]
+async fn an_email_only_in_the_userinfo_answer_links_an_administrator_as_one_in_the_id_token_does() {
+    let Some(app) = super::app_with(ServerConfig { allow_http_issuers: true, ..ServerConfig::default() }).await else {
+        return;
+    };
+    let Some(idp) = Idp::start_with(&app.url, ada(), true).await else { return };
+    let acme = app.customer().await;
+    connect(&app, &acme, &idp.issuer).await;
+    let admin = okta_admin(&app, &acme, "ada@example.com", None).await;
+
+    let (status, page, session) = sign_in_as(&app, &idp, acme.as_str(), "unverified").await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{page}");
+    assert!(session.is_none());
+    let (status, page, session) = sign_in_as(&app, &idp, acme.as_str(), "ada").await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(session.is_some());
+    let linked = app.store.admin(admin).await.unwrap().unwrap();
+    assert_eq!(linked.external_id.as_deref(), Some("ada"));
+}
