@@ -17,7 +17,7 @@
 //! - every principal's secret expires (SP6).
 //!
 //! Knobs (environment):
-//! - `TRUSTGATE_MODEL_CASES` — sequences per store (default 16);
+//! - `TRUSTGATE_MODEL_CASES` — sequences per store (default 100);
 //! - `TRUSTGATE_MODEL_STEPS` — most steps per sequence (default 30);
 //! - `TRUSTGATE_MODEL_SEED` — replays the run printed with this seed (a `u64`);
 //! - `TRUSTGATE_MODEL_SHRINK` — most shrinking iterations after a failure (default 256);
@@ -32,7 +32,7 @@ mod reference;
 use std::collections::{BTreeMap, BTreeSet};
 use std::hash::{BuildHasher, Hasher};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use proptest::test_runner::{Config, RngAlgorithm, TestCaseError, TestError, TestRng, TestRunner};
 use proptest_state_machine::ReferenceStateMachine;
@@ -70,7 +70,7 @@ impl Settings {
         };
         let random = std::collections::hash_map::RandomState::new().build_hasher().finish();
         Settings {
-            cases: u32::try_from(number("TRUSTGATE_MODEL_CASES", 16)).expect("cases"),
+            cases: u32::try_from(number("TRUSTGATE_MODEL_CASES", 100)).expect("cases"),
             steps: usize::try_from(number("TRUSTGATE_MODEL_STEPS", 30)).expect("steps").max(1),
             seed: number("TRUSTGATE_MODEL_SEED", random),
             shrink: u32::try_from(number("TRUSTGATE_MODEL_SHRINK", 256)).expect("shrink"),
@@ -476,8 +476,10 @@ impl<'a> Sut<'a> {
             }
             let exempt =
                 matches!(client.kind, Kind::Principal { converted: true, .. }) && !holes.converted_secrets_expire;
-            if client.is_principal() && !exempt && secrets.iter().any(|s| s.expires_at.is_none()) {
-                return Err(format!("SP6: principal {k} holds a secret that never expires: {secrets:?}"));
+            let never: Vec<String> =
+                secrets.iter().filter(|s| s.expires_at.is_none()).map(|s| s.id.to_string()).collect();
+            if client.is_principal() && !exempt && !never.is_empty() {
+                return Err(format!("SP6: principal {k} holds secrets that never expire: {never:?}"));
             }
         }
         Ok(())
@@ -634,8 +636,14 @@ fn explore(app: &TestApp, runtime: &tokio::runtime::Handle, store: &str) {
     let mut runner = TestRunner::new_with_rng(config, TestRng::from_seed(RngAlgorithm::ChaCha, &seed));
     let started = std::time::Instant::now();
     let tally = Tally::default();
+    // The last failing sequence as it ran (the shortest, once shrinking is done).
+    let last_failure: Mutex<Option<(String, Vec<Op>)>> = Mutex::new(None);
     let result = runner.run(&Rules::sequential_strategy(1..=settings.steps), |(initial, ops, seen)| {
-        runtime.block_on(run_case(app, initial, ops, seen, &tally)).map_err(TestCaseError::fail)
+        let ran = ops.clone();
+        runtime.block_on(run_case(app, initial, ops, seen, &tally)).map_err(|reason| {
+            *last_failure.lock().expect("not poisoned") = Some((reason.clone(), ran));
+            TestCaseError::fail(reason)
+        })
     });
     eprintln!(
         "model of the rules on {store}: {} steps ({} allowed, the rest refused) in {:.1?}",
@@ -645,7 +653,8 @@ fn explore(app: &TestApp, runtime: &tokio::runtime::Handle, store: &str) {
     );
     match result {
         Ok(()) => {}
-        Err(TestError::Fail(reason, (_, ops, _))) => {
+        Err(TestError::Fail(..)) => {
+            let (reason, ops) = last_failure.lock().expect("not poisoned").take().expect("a failing sequence");
             let steps: Vec<String> = ops.iter().enumerate().map(|(i, op)| format!("  {:>2}. {op:?}", i + 1)).collect();
             panic!(
                 "a sequence breaks the rules on {store}: {reason}\nminimal sequence ({} steps; customer 0 is A, 1 is B; \

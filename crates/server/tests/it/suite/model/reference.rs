@@ -440,7 +440,9 @@ impl Model {
                 self.clients.push(new_client(customer, Kind::Principal { access, converted: false }, true));
             }
             Op::SetPrincipalAccess { client, access, .. } => {
-                self.clients[client].kind = Kind::Principal { access, converted: false };
+                if let Kind::Principal { access: held, .. } = &mut self.clients[client].kind {
+                    *held = access;
+                }
             }
             Op::AddSecret { client, expires, .. } => {
                 self.clients[client].secrets.push(SecretM { expires, alive: true })
@@ -518,8 +520,16 @@ impl ReferenceStateMachine for Rules {
             of_admin.clone(),
             of_admin,
         );
-        let admin = 0..admins;
-        let client = 0..clients;
+        // Mostly someone who still exists; now and then anyone, the deleted included.
+        let pick = |live: Vec<usize>, all: usize| -> BoxedStrategy<usize> {
+            if live.is_empty() {
+                (0..all).boxed()
+            } else {
+                prop_oneof![4 => proptest::sample::select(live), 1 => 0..all].boxed()
+            }
+        };
+        let admin = pick((0..admins).filter(|&a| !state.admins[a].deleted).collect(), admins);
+        let client = pick((0..clients).filter(|&c| state.clients[c].alive).collect(), clients);
         prop_oneof![
             3 => (client.clone(), hostile(), access())
                 .prop_map(move |(by, h, access)| Op::CreateAdmin { by, customer: c1(by, h), access }),
