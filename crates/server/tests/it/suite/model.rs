@@ -119,7 +119,11 @@ struct Sut<'a> {
     app: &'a TestApp,
     customers: [CustomerId; 2],
     admins: Vec<TestAdmin>,
+    /// Each administrator's subject at the identity provider.
+    subjects: Vec<String>,
     sessions: Vec<Session>,
+    /// Each customer's SCIM provisioning token.
+    scim: [String; 2],
     clients: Vec<SutClient>,
     revoked: Vec<String>,
     step: usize,
@@ -135,8 +139,26 @@ impl<'a> Sut<'a> {
             app.federated_admin(&customers[B], Access::Full).await,
         ];
         app.join(&customers[A], &admins[2], custom(&[Permission::API_CLIENTS, Permission::NOTIFICATIONS])).await;
-        let mut sut =
-            Sut { app, customers, admins, sessions: Vec::new(), clients: Vec::new(), revoked: Vec::new(), step: 0 };
+        let subjects = admins.iter().map(|a| format!("ext-{}", a.id)).collect();
+        let mut sut = Sut {
+            app,
+            customers,
+            admins,
+            subjects,
+            sessions: Vec::new(),
+            scim: [String::new(), String::new()],
+            clients: Vec::new(),
+            revoked: Vec::new(),
+            step: 0,
+        };
+        for c in [A, B] {
+            let session = app.session_for(&sut.admins[c]).await;
+            let body = json!({ "name": format!("{} provisioning", name(c)), "provider": "AzureAd" });
+            let (status, token) =
+                app.as_admin(&session, Method::POST, &sut.management(c, "scim-tokens"), Some(body)).await;
+            assert_eq!(status, StatusCode::CREATED, "{token}");
+            sut.scim[c] = token["secret"].as_str().expect("the SCIM token").to_owned();
+        }
         for (customer, owner) in [(A, 0), (B, 1), (A, 2), (B, 2)] {
             let made = app.client(&sut.customers[customer], &sut.admins[owner]).await;
             let token = app.token(&made).await;
@@ -198,6 +220,26 @@ impl<'a> Sut<'a> {
         format!("/api/v1/customers/{}/{rest}", self.customers[customer])
     }
 
+    /// A SCIM call with customer `scim`'s provisioning token, at `/scim/v2/{customer}{path}`.
+    async fn scim(
+        &self,
+        scim: usize,
+        customer: usize,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut request = self
+            .app
+            .http
+            .request(method, self.app.url(&format!("/scim/v2/{}{path}", self.customers[customer])))
+            .header("authorization", format!("Bearer {}", self.scim[scim]));
+        if let Some(body) = body {
+            request = request.header("content-type", "application/scim+json").body(body.to_string());
+        }
+        status_and_json(request.send().await.expect("send")).await
+    }
+
     /// Runs the operator CLI; whether it succeeded, and its output.
     async fn cli(&self, args: &[&str]) -> (bool, String) {
         let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_trustgate"));
@@ -230,20 +272,22 @@ impl<'a> Sut<'a> {
         let admin_id = |i: usize| self.admins[i].id.to_string();
         let client_id = |i: usize| self.clients[i].id.to_string();
         let (status, body) = match *op {
-            Op::CreateAdmin { by, customer, access } => {
+            Op::CreateAdmin { by, customer, access, twin } => {
                 let local = random_token()[..12].to_lowercase().replace(['-', '_'], "x");
                 let email = format!("m{local}@{}.example", name(customer).to_lowercase());
                 let mut body = access_body(access);
                 body["providerType"] = json!("AzureAd");
                 body["type"] = json!("AdministratorUser");
                 body["email"] = json!(email);
-                body["externalUserId"] = json!(format!("sub-{email}"));
+                let subject = twin.map_or_else(|| format!("sub-{email}"), |t| self.subjects[t].clone());
+                body["externalUserId"] = json!(subject);
                 let (status, created) =
                     self.platform(Method::POST, "/administrators/$create", by, customer, Some(body)).await;
                 if status.is_success() && allowed {
                     let id = created["userId"].as_str().and_then(|id| AdminId::parse(id).ok());
                     let id = id.ok_or(format!("no userId in {created}"))?;
                     self.admins.push(TestAdmin { id, email, password: String::new() });
+                    self.subjects.push(subject);
                     self.sessions.push(self.app.session_for(self.admins.last().expect("pushed")).await);
                 }
                 (status, created)
@@ -374,6 +418,37 @@ impl<'a> Sut<'a> {
             Op::Convert { by, customer, client } => {
                 let path = self.management(customer, &format!("api-clients/{}/convert", client_id(client)));
                 self.manage(by, Method::POST, &path, None).await
+            }
+            Op::ScimCreate { scim, customer } => {
+                let local = random_token()[..12].to_lowercase().replace(['-', '_'], "x");
+                let email = format!("p{local}@{}.example", name(scim).to_lowercase());
+                let subject = format!("oid-{local}");
+                let user = json!({
+                    "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+                    "userName": email,
+                    "externalId": subject,
+                    "emails": [{ "value": email, "type": "work", "primary": true }],
+                    "active": true,
+                });
+                let (status, created) = self.scim(scim, customer, Method::POST, "/Users", Some(user)).await;
+                if status.is_success() && allowed {
+                    let id = created["id"].as_str().and_then(|id| AdminId::parse(id).ok());
+                    let id = id.ok_or(format!("no id in {created}"))?;
+                    self.admins.push(TestAdmin { id, email, password: String::new() });
+                    self.subjects.push(subject);
+                    self.sessions.push(self.app.session_for(self.admins.last().expect("pushed")).await);
+                }
+                (status, created)
+            }
+            Op::ScimSetActive { scim, customer, admin, active } => {
+                let patch = json!({
+                    "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                    "Operations": [{ "op": "Replace", "path": "active", "value": active }],
+                });
+                self.scim(scim, customer, Method::PATCH, &format!("/Users/{}", admin_id(admin)), Some(patch)).await
+            }
+            Op::ScimDelete { scim, customer, admin } => {
+                self.scim(scim, customer, Method::DELETE, &format!("/Users/{}", admin_id(admin)), None).await
             }
             Op::DisableAdmin { admin } | Op::EnableAdmin { admin } => {
                 let verb = if matches!(op, Op::DisableAdmin { .. }) { "disable" } else { "enable" };

@@ -37,6 +37,9 @@ pub struct Holes {
     pub owner_converts: bool,
     /// `converted-secrets-expire`: a converted principal's secrets must expire (SP6, item 6).
     pub converted_secrets_expire: bool,
+    /// `scim-shared-identity`: one customer adds an administrator with the identity-provider
+    /// subject that the other customer's SCIM provisioned (item 3: they must stay two people).
+    pub scim_shared_identity: bool,
 }
 
 impl Holes {
@@ -45,7 +48,11 @@ impl Holes {
         *HOLES.get_or_init(|| {
             let wanted = std::env::var("TRUSTGATE_MODEL_KNOWN_HOLES").unwrap_or_default();
             let on = |name: &str| wanted.split(',').map(str::trim).any(|w| w == name || w == "all" || w == "1");
-            Holes { owner_converts: on("owner-converts"), converted_secrets_expire: on("converted-secrets-expire") }
+            Holes {
+                owner_converts: on("owner-converts"),
+                converted_secrets_expire: on("converted-secrets-expire"),
+                scim_shared_identity: on("scim-shared-identity"),
+            }
         })
     }
 }
@@ -105,6 +112,10 @@ pub struct AdminM {
     pub member: [Option<Acc>; 2],
     pub disabled: bool,
     pub deleted: bool,
+    /// The customer whose SCIM provisioned this administrator.
+    pub scim: Option<usize>,
+    /// The administrator whose subject this one was added with (`scim-shared-identity`).
+    pub twin_of: Option<usize>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -153,10 +164,12 @@ pub struct Model {
 #[derive(Clone, Debug)]
 pub enum Op {
     // Platform API, with a client's token.
+    /// `twin`: added with the subject of that administrator (another customer's SCIM user).
     CreateAdmin {
         by: usize,
         customer: usize,
         access: Acc,
+        twin: Option<usize>,
     },
     SetAdminAccess {
         by: usize,
@@ -226,6 +239,22 @@ pub enum Op {
         customer: usize,
         client: usize,
     },
+    // SCIM, with the provisioning token of customer `scim`, at `/scim/v2/{customer}`.
+    ScimCreate {
+        scim: usize,
+        customer: usize,
+    },
+    ScimSetActive {
+        scim: usize,
+        customer: usize,
+        admin: usize,
+        active: bool,
+    },
+    ScimDelete {
+        scim: usize,
+        customer: usize,
+        admin: usize,
+    },
     // The operator's CLI (and, for disable/enable, what an identity provider does).
     DisableAdmin {
         admin: usize,
@@ -246,7 +275,13 @@ impl Model {
     /// A: admin 0 (Full) and admin 2 (Custom apiClients+notifications); B: admin 1 (Full) and
     /// admin 2 (Full), the one person of both customers. Each membership has one client.
     pub fn initial() -> Self {
-        let admin = |a: Option<Acc>, b: Option<Acc>| AdminM { member: [a, b], disabled: false, deleted: false };
+        let admin = |a: Option<Acc>, b: Option<Acc>| AdminM {
+            member: [a, b],
+            disabled: false,
+            deleted: false,
+            scim: None,
+            twin_of: None,
+        };
         let client = |customer, owner| ClientM {
             customer,
             kind: Kind::Secure { owner },
@@ -341,10 +376,17 @@ impl Model {
             .collect()
     }
 
+    /// Whether customer `scim`'s provisioning token reaches `admin` at `/scim/v2/{customer}`: its
+    /// own provider's users only, while they are members.
+    fn provisioned(&self, scim: usize, customer: usize, admin: usize) -> bool {
+        let a = &self.admins[admin];
+        scim == customer && a.scim == Some(customer) && !a.deleted && a.member[customer].is_some()
+    }
+
     /// Whether the rules let `op` succeed in this state.
     pub fn allowed(&self, op: &Op) -> bool {
         match *op {
-            Op::CreateAdmin { by, customer, access } => {
+            Op::CreateAdmin { by, customer, access, .. } => {
                 self.platform_caller(by, customer, ADMINISTRATORS).is_some_and(|held| held.covers(access))
             }
             Op::SetAdminAccess { by, customer, admin, access } => {
@@ -366,7 +408,8 @@ impl Model {
             }
             Op::ListAdmins { by, customer } => self.platform_caller(by, customer, ADMINISTRATORS).is_some(),
             Op::PostNotification { by, customer } => self.platform_caller(by, customer, NOTIFICATIONS).is_some(),
-            Op::Revoke { by, .. } => self.client_access(by).is_some(),
+            // A suspended client still authenticates here: it can only give up its own tokens.
+            Op::Revoke { by, .. } => self.clients[by].alive,
             Op::CreateClient { by, customer } => self.admin_access(by, customer).is_some_and(|a| a.allows(API_CLIENTS)),
             Op::DeleteClient { by, customer, client } => {
                 self.admin_access(by, customer).is_some_and(|a| a.allows(API_CLIENTS))
@@ -390,6 +433,12 @@ impl Model {
             Op::Convert { by, customer, client } => {
                 self.admin_access(by, customer) == Some(Acc::Full)
                     && self.live_client(client, customer).is_some_and(|k| !k.is_principal())
+            }
+            Op::ScimCreate { scim, customer } => scim == customer,
+            Op::ScimSetActive { scim, customer, admin, .. } => self.provisioned(scim, customer, admin),
+            Op::ScimDelete { scim, customer, admin } => {
+                self.provisioned(scim, customer, admin)
+                    && !(self.admins[admin].member[customer] == Some(Acc::Full) && self.full_admins(customer) <= 1)
             }
             Op::DisableAdmin { admin } | Op::EnableAdmin { admin } => !self.admins[admin].deleted,
             Op::DeleteAdmin { admin } => {
@@ -421,10 +470,31 @@ impl Model {
             secrets: vec![SecretM { expires, alive: true }],
         };
         match *op {
-            Op::CreateAdmin { customer, access, .. } => {
+            Op::CreateAdmin { customer, access, twin, .. } => {
                 let mut member = [None, None];
                 member[customer] = Some(access);
-                self.admins.push(AdminM { member, disabled: false, deleted: false });
+                self.admins.push(AdminM { member, disabled: false, deleted: false, scim: None, twin_of: twin });
+            }
+            Op::ScimCreate { customer, .. } => {
+                let mut member = [None, None];
+                // Provisioned with no access: a Full administrator grants it.
+                member[customer] = Some(Acc::Custom(0));
+                self.admins.push(AdminM {
+                    member,
+                    disabled: false,
+                    deleted: false,
+                    scim: Some(customer),
+                    twin_of: None,
+                });
+            }
+            Op::ScimSetActive { admin, active, .. } => self.admins[admin].disabled = !active,
+            Op::ScimDelete { customer, admin, .. } => {
+                self.admins[admin].member[customer] = None;
+                self.delete_clients_of(admin, customer);
+                // Provisioned here and a member nowhere else: nothing is left of the person.
+                if self.admins[admin].member.iter().all(Option::is_none) {
+                    self.admins[admin].deleted = true;
+                }
             }
             Op::SetAdminAccess { customer, admin, access, .. } => self.admins[admin].member[customer] = Some(access),
             Op::RemoveAdmin { customer, admin, .. } => {
@@ -529,10 +599,21 @@ impl ReferenceStateMachine for Rules {
             }
         };
         let admin = pick((0..admins).filter(|&a| !state.admins[a].deleted).collect(), admins);
+        let twin = if Holes::get().scim_shared_identity {
+            proptest::option::weighted(0.5, 0..admins).boxed()
+        } else {
+            Just(None).boxed()
+        };
         let client = pick((0..clients).filter(|&c| state.clients[c].alive).collect(), clients);
         prop_oneof![
-            3 => (client.clone(), hostile(), access())
-                .prop_map(move |(by, h, access)| Op::CreateAdmin { by, customer: c1(by, h), access }),
+            3 => (client.clone(), hostile(), access(), twin)
+                .prop_map(move |(by, h, access, twin)| Op::CreateAdmin { by, customer: c1(by, h), access, twin }),
+            2 => (0..2usize, hostile()).prop_map(|(scim, h)| Op::ScimCreate { scim, customer: scim ^ usize::from(h) }),
+            2 => (0..2usize, hostile(), admin.clone(), any::<bool>()).prop_map(|(scim, h, admin, active)| {
+                Op::ScimSetActive { scim, customer: scim ^ usize::from(h), admin, active }
+            }),
+            1 => (0..2usize, hostile(), admin.clone())
+                .prop_map(|(scim, h, admin)| Op::ScimDelete { scim, customer: scim ^ usize::from(h), admin }),
             4 => (client.clone(), hostile(), admin.clone(), access())
                 .prop_map(move |(by, h, admin, access)| Op::SetAdminAccess { by, customer: c2(by, h), admin, access }),
             2 => (client.clone(), hostile(), admin.clone())
@@ -571,12 +652,24 @@ impl ReferenceStateMachine for Rules {
         let admin = |i: usize| i < state.admins.len();
         let client = |i: usize| i < state.clients.len();
         match *op {
-            Op::CreateAdmin { by, .. } | Op::ListAdmins { by, .. } | Op::PostNotification { by, .. } => client(by),
+            Op::CreateAdmin { by, customer, twin, .. } => {
+                client(by)
+                    && twin.is_none_or(|t| {
+                        Holes::get().scim_shared_identity
+                            && admin(t)
+                            && state.admins[t].scim == Some(customer ^ 1)
+                            && !state.admins.iter().any(|a| a.twin_of == Some(t))
+                    })
+            }
+            Op::ListAdmins { by, .. } | Op::PostNotification { by, .. } => client(by),
+            Op::ScimCreate { .. } => true,
+            Op::ScimSetActive { admin: a, .. } | Op::ScimDelete { admin: a, .. } => admin(a),
             Op::SetPolicy { .. } => true,
             Op::SetAdminAccess { by, admin: target, .. } | Op::RemoveAdmin { by, admin: target, .. } => {
                 client(by) && admin(target)
             }
-            Op::Revoke { by, of } => client(by) && client(of),
+            // A client revoking its own token must get a new one to go on (a suspended one cannot).
+            Op::Revoke { by, of } => client(by) && client(of) && (by != of || state.client_access(by).is_some()),
             Op::CreateClient { by, .. } | Op::CreatePrincipal { by, .. } => admin(by),
             Op::DeleteClient { by, client: c, .. }
             | Op::SetPrincipalAccess { by, client: c, .. }
