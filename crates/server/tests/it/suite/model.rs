@@ -29,7 +29,7 @@
 
 mod reference;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::hash::{BuildHasher, Hasher};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -124,6 +124,8 @@ struct Sut<'a> {
     sessions: Vec<Session>,
     /// Each customer's SCIM provisioning token.
     scim: [String; 2],
+    /// The invitation links the API answered with, by (administrator, customer).
+    invitations: HashMap<(usize, usize), String>,
     clients: Vec<SutClient>,
     revoked: Vec<String>,
     step: usize,
@@ -137,9 +139,15 @@ impl<'a> Sut<'a> {
             app.federated_admin(&customers[A], Access::Full).await,
             app.federated_admin(&customers[B], Access::Full).await,
             app.federated_admin(&customers[B], Access::Full).await,
+            app.admin(&customers[B], custom(&[Permission::ADMINISTRATORS, Permission::API_CLIENTS])).await,
         ];
         app.join(&customers[A], &admins[2], custom(&[Permission::API_CLIENTS, Permission::NOTIFICATIONS])).await;
-        let subjects = admins.iter().map(|a| format!("ext-{}", a.id)).collect();
+        let subjects = vec![
+            format!("ext-{}", admins[0].id),
+            format!("ext-{}", admins[1].id),
+            format!("ext-{}", admins[2].id),
+            String::new(),
+        ];
         let mut sut = Sut {
             app,
             customers,
@@ -147,6 +155,7 @@ impl<'a> Sut<'a> {
             subjects,
             sessions: Vec::new(),
             scim: [String::new(), String::new()],
+            invitations: HashMap::new(),
             clients: Vec::new(),
             revoked: Vec::new(),
             step: 0,
@@ -180,7 +189,7 @@ impl<'a> Sut<'a> {
             if model.admins[i].deleted && i < self.sessions.len() {
                 continue;
             }
-            let session = self.app.session_for(admin).await;
+            let Some(session) = session_for(self.app, admin.id).await else { continue };
             if i < self.sessions.len() {
                 self.sessions[i] = session;
             } else {
@@ -419,6 +428,43 @@ impl<'a> Sut<'a> {
                 let path = self.management(customer, &format!("api-clients/{}/convert", client_id(client)));
                 self.manage(by, Method::POST, &path, None).await
             }
+            Op::Invite { by, customer, access, whom } => {
+                let email = match whom {
+                    Some(w) => self.admins[w].email.clone(),
+                    None => {
+                        let local = random_token()[..12].to_lowercase().replace(['-', '_'], "x");
+                        format!("i{local}@{}.example", name(customer ^ 1).to_lowercase())
+                    }
+                };
+                let mut body = access_body(access);
+                body["providerType"] = json!("CitrixSts");
+                body["type"] = json!("AdministratorUser");
+                body["email"] = json!(email);
+                let (status, created) =
+                    self.platform(Method::POST, "/administrators/$create", by, customer, Some(body)).await;
+                if status.is_success() && allowed {
+                    let id = created["userId"].as_str().and_then(|id| AdminId::parse(id).ok());
+                    let id = id.ok_or(format!("no userId in {created}"))?;
+                    let admin = match whom {
+                        Some(w) if self.admins[w].id == id => w,
+                        Some(w) => return Err(format!("{op:?}: invited {id}, not admin {w} ({})", self.admins[w].id)),
+                        None => {
+                            self.admins.push(TestAdmin { id, email, password: String::new() });
+                            self.subjects.push(String::new());
+                            self.sessions.push(self.app.session_for(self.admins.last().expect("pushed")).await);
+                            self.admins.len() - 1
+                        }
+                    };
+                    if let Some(url) = created["invitationUrl"].as_str() {
+                        self.invitations.insert((admin, customer), url.to_owned());
+                    }
+                }
+                (status, created)
+            }
+            Op::AcceptAsInviter { admin, customer } => match self.invitations.get(&(admin, customer)) {
+                Some(link) => accept_as_inviter(self.app, link).await,
+                None => (StatusCode::NOT_FOUND, json!("the API answered with no link to accept")),
+            },
             Op::ScimCreate { scim, customer } => {
                 let local = random_token()[..12].to_lowercase().replace(['-', '_'], "x");
                 let email = format!("p{local}@{}.example", name(scim).to_lowercase());
@@ -490,14 +536,18 @@ impl<'a> Sut<'a> {
         for c in [A, B] {
             let customer = &self.customers[c];
             let members = store.members(customer, None, 1000).await.map_err(failed)?;
-            let got: BTreeMap<String, (Access, bool)> = members
+            let got: BTreeMap<String, (Access, bool, bool)> = members
                 .iter()
-                .map(|m| (m.admin.id.to_string(), (m.access.clone(), m.admin.status == AdminStatus::Disabled)))
+                .map(|m| {
+                    let disabled = m.admin.status == AdminStatus::Disabled;
+                    (m.admin.id.to_string(), (m.access.clone(), disabled, m.pending.is_some()))
+                })
                 .collect();
-            let want: BTreeMap<String, (Access, bool)> = (0..model.admins.len())
+            let want: BTreeMap<String, (Access, bool, bool)> = (0..model.admins.len())
                 .filter_map(|i| {
                     let a = &model.admins[i];
-                    a.member[c].map(|acc| (self.admins[i].id.to_string(), (to_access(acc), a.disabled)))
+                    let held = a.member[c].map(|acc| (acc, false)).or(a.pending[c].map(|acc| (acc, true)));
+                    held.map(|(acc, pending)| (self.admins[i].id.to_string(), (to_access(acc), a.disabled, pending)))
                 })
                 .collect();
             if got != want {
@@ -630,6 +680,47 @@ impl<'a> Sut<'a> {
         }
         Ok(())
     }
+}
+
+/// A session as sign-in opens one; `None` once the administrator is gone from the store (an
+/// invitee whose invitation was withdrawn, a deprovisioned user).
+async fn session_for(app: &TestApp, admin: AdminId) -> Option<Session> {
+    let (id, csrf) = (random_token(), random_token());
+    let now = OffsetDateTime::now_utc();
+    let session = trustgate_store::Session {
+        admin_id: admin,
+        csrf_token: csrf.clone(),
+        expires_at: now + time::Duration::hours(1),
+        customer_id: None,
+    };
+    app.store.admin(admin).await.ok().flatten()?;
+    app.store.create_session(&app.server_key.digest(&id), &session, now).await.ok()?;
+    Some(Session { cookie: format!("tg_session={id}"), csrf })
+}
+
+/// Opens an invitation link and posts its form, with a password, as its holder's browser would.
+/// A redirect (303) is an accepted invitation.
+async fn accept_as_inviter(app: &TestApp, link: &str) -> (StatusCode, Value) {
+    let (status, page, cookie) = crate::harness::open_invitation(app, link).await;
+    let hidden = |name: &str| {
+        let marker = format!("name=\"{name}\" value=\"");
+        page.find(&marker).and_then(|at| page[at + marker.len()..].split('"').next()).map(str::to_owned)
+    };
+    let (Some(csrf), Some(token), Some(cookie)) = (hidden("csrf"), hidden("token"), cookie) else {
+        return (if status.is_success() { StatusCode::UNPROCESSABLE_ENTITY } else { status }, Value::String(page));
+    };
+    let password = "the inviter's own passphrase";
+    let form = [("csrf", csrf.as_str()), ("token", &token), ("password", password), ("password_again", password)];
+    let browser = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("a client");
+    let response = browser
+        .post(app.url("/console/invitation"))
+        .header("cookie", cookie)
+        .form(&form)
+        .send()
+        .await
+        .expect("post the form");
+    let (status, body) = status_and_json(response).await;
+    (if status == StatusCode::SEE_OTHER { StatusCode::OK } else { status }, body)
 }
 
 /// A list answer against the model: `Some(ids)` must be listed exactly, `None` refused.

@@ -40,6 +40,9 @@ pub struct Holes {
     /// `scim-shared-identity`: one customer adds an administrator with the identity-provider
     /// subject that the other customer's SCIM provisioned (item 3: they must stay two people).
     pub scim_shared_identity: bool,
+    /// `inviter-accepts`: whoever invited someone opens the invitation link the API answered
+    /// with and accepts it (items 1 and 4: only the invitee, proving their identity, may).
+    pub inviter_accepts: bool,
 }
 
 impl Holes {
@@ -52,6 +55,7 @@ impl Holes {
                 owner_converts: on("owner-converts"),
                 converted_secrets_expire: on("converted-secrets-expire"),
                 scim_shared_identity: on("scim-shared-identity"),
+                inviter_accepts: on("inviter-accepts"),
             }
         })
     }
@@ -114,6 +118,10 @@ pub struct AdminM {
     pub deleted: bool,
     /// The customer whose SCIM provisioned this administrator.
     pub scim: Option<usize>,
+    /// A local administrator (e-mail and password), invited rather than added.
+    pub local: bool,
+    /// Per customer: the access a pending invitation offers (it grants nothing yet).
+    pub pending: [Option<Acc>; 2],
     /// The administrator whose subject this one was added with (`scim-shared-identity`).
     pub twin_of: Option<usize>,
 }
@@ -239,6 +247,18 @@ pub enum Op {
         customer: usize,
         client: usize,
     },
+    /// Invites a local administrator: `whom`, an existing one, or someone new.
+    Invite {
+        by: usize,
+        customer: usize,
+        access: Acc,
+        whom: Option<usize>,
+    },
+    /// The inviter opens the link the API answered with and accepts it on the invitee's behalf.
+    AcceptAsInviter {
+        admin: usize,
+        customer: usize,
+    },
     // SCIM, with the provisioning token of customer `scim`, at `/scim/v2/{customer}`.
     ScimCreate {
         scim: usize,
@@ -272,14 +292,17 @@ pub enum Op {
 }
 
 impl Model {
-    /// A: admin 0 (Full) and admin 2 (Custom apiClients+notifications); B: admin 1 (Full) and
-    /// admin 2 (Full), the one person of both customers. Each membership has one client.
+    /// A: admin 0 (Full) and admin 2 (Custom apiClients+notifications); B: admin 1 (Full),
+    /// admin 2 (Full), the one person of both customers, and admin 3 (local, Custom
+    /// administrators+apiClients). Clients 0-3: one for each membership of admins 0-2.
     pub fn initial() -> Self {
-        let admin = |a: Option<Acc>, b: Option<Acc>| AdminM {
+        let admin = |a: Option<Acc>, b: Option<Acc>, local: bool| AdminM {
             member: [a, b],
             disabled: false,
             deleted: false,
             scim: None,
+            local,
+            pending: [None, None],
             twin_of: None,
         };
         let client = |customer, owner| ClientM {
@@ -290,9 +313,10 @@ impl Model {
         };
         Model {
             admins: vec![
-                admin(Some(Acc::Full), None),
-                admin(None, Some(Acc::Full)),
-                admin(Some(Acc::Custom(API_CLIENTS | NOTIFICATIONS)), Some(Acc::Full)),
+                admin(Some(Acc::Full), None, false),
+                admin(None, Some(Acc::Full), false),
+                admin(Some(Acc::Custom(API_CLIENTS | NOTIFICATIONS)), Some(Acc::Full), false),
+                admin(None, Some(Acc::Custom(ADMINISTRATORS | API_CLIENTS)), true),
             ],
             clients: vec![client(A, 0), client(B, 1), client(A, 2), client(B, 2)],
             suspend: [false, false],
@@ -361,7 +385,9 @@ impl Model {
 
     /// The administrators and principals `GET /administrators` lists to a caller holding `held`.
     pub fn listed_admins(&self, customer: usize, held: Acc) -> (Vec<usize>, Vec<usize>) {
-        let admins = (0..self.admins.len()).filter(|&i| self.admins[i].member[customer].is_some()).collect();
+        let admins = (0..self.admins.len())
+            .filter(|&i| self.admins[i].member[customer].is_some() || self.admins[i].pending[customer].is_some())
+            .collect();
         let principals = if held == Acc::Full { self.principals_of(customer) } else { Vec::new() };
         (admins, principals)
     }
@@ -390,20 +416,24 @@ impl Model {
                 self.platform_caller(by, customer, ADMINISTRATORS).is_some_and(|held| held.covers(access))
             }
             Op::SetAdminAccess { by, customer, admin, access } => {
-                let (Some(held), Some(before)) =
-                    (self.platform_caller(by, customer, ADMINISTRATORS), self.admins[admin].member[customer])
-                else {
-                    return false;
-                };
+                let Some(held) = self.platform_caller(by, customer, ADMINISTRATORS) else { return false };
+                if let (None, Some(offered)) =
+                    (self.admins[admin].member[customer], self.admins[admin].pending[customer])
+                {
+                    return held.covers(offered) && held.covers(access);
+                }
+                let Some(before) = self.admins[admin].member[customer] else { return false };
                 let loses_last_full = before == Acc::Full && access != Acc::Full && self.full_admins(customer) <= 1;
                 held.covers(before) && held.covers(access) && !loses_last_full
             }
             Op::RemoveAdmin { by, customer, admin } => {
-                let (Some(held), Some(before)) =
-                    (self.platform_caller(by, customer, ADMINISTRATORS), self.admins[admin].member[customer])
-                else {
-                    return false;
-                };
+                let Some(held) = self.platform_caller(by, customer, ADMINISTRATORS) else { return false };
+                if let (None, Some(offered)) =
+                    (self.admins[admin].member[customer], self.admins[admin].pending[customer])
+                {
+                    return held.covers(offered);
+                }
+                let Some(before) = self.admins[admin].member[customer] else { return false };
                 held.covers(before) && !(before == Acc::Full && self.full_admins(customer) <= 1)
             }
             Op::ListAdmins { by, customer } => self.platform_caller(by, customer, ADMINISTRATORS).is_some(),
@@ -434,13 +464,20 @@ impl Model {
                 self.admin_access(by, customer) == Some(Acc::Full)
                     && self.live_client(client, customer).is_some_and(|k| !k.is_principal())
             }
+            Op::Invite { by, customer, access, .. } => {
+                self.platform_caller(by, customer, ADMINISTRATORS).is_some_and(|held| held.covers(access))
+            }
+            // Items 1 and 4: nobody joins a customer without proving control of the identity.
+            Op::AcceptAsInviter { .. } => false,
             Op::ScimCreate { scim, customer } => scim == customer,
             Op::ScimSetActive { scim, customer, admin, .. } => self.provisioned(scim, customer, admin),
             Op::ScimDelete { scim, customer, admin } => {
                 self.provisioned(scim, customer, admin)
                     && !(self.admins[admin].member[customer] == Some(Acc::Full) && self.full_admins(customer) <= 1)
             }
-            Op::DisableAdmin { admin } | Op::EnableAdmin { admin } => !self.admins[admin].deleted,
+            Op::DisableAdmin { admin } | Op::EnableAdmin { admin } => {
+                !self.admins[admin].deleted && !self.admins[admin].local
+            }
             Op::DeleteAdmin { admin } => {
                 let a = &self.admins[admin];
                 !a.deleted && (0..2).all(|c| a.member[c] != Some(Acc::Full) || self.full_admins(c) > 1)
@@ -473,7 +510,15 @@ impl Model {
             Op::CreateAdmin { customer, access, twin, .. } => {
                 let mut member = [None, None];
                 member[customer] = Some(access);
-                self.admins.push(AdminM { member, disabled: false, deleted: false, scim: None, twin_of: twin });
+                self.admins.push(AdminM {
+                    member,
+                    disabled: false,
+                    deleted: false,
+                    scim: None,
+                    local: false,
+                    pending: [None, None],
+                    twin_of: twin,
+                });
             }
             Op::ScimCreate { customer, .. } => {
                 let mut member = [None, None];
@@ -484,9 +529,28 @@ impl Model {
                     disabled: false,
                     deleted: false,
                     scim: Some(customer),
+                    local: false,
+                    pending: [None, None],
                     twin_of: None,
                 });
             }
+            Op::Invite { customer, access, whom, .. } => {
+                let mut pending = [None, None];
+                pending[customer] = Some(access);
+                match whom {
+                    Some(w) => self.admins[w].pending[customer] = Some(access),
+                    None => self.admins.push(AdminM {
+                        member: [None, None],
+                        disabled: false,
+                        deleted: false,
+                        scim: None,
+                        local: true,
+                        pending,
+                        twin_of: None,
+                    }),
+                }
+            }
+            Op::AcceptAsInviter { .. } => {}
             Op::ScimSetActive { admin, active, .. } => self.admins[admin].disabled = !active,
             Op::ScimDelete { customer, admin, .. } => {
                 self.admins[admin].member[customer] = None;
@@ -496,8 +560,16 @@ impl Model {
                     self.admins[admin].deleted = true;
                 }
             }
-            Op::SetAdminAccess { customer, admin, access, .. } => self.admins[admin].member[customer] = Some(access),
+            Op::SetAdminAccess { customer, admin, access, .. } => {
+                let a = &mut self.admins[admin];
+                if a.member[customer].is_some() {
+                    a.member[customer] = Some(access);
+                } else {
+                    a.pending[customer] = Some(access);
+                }
+            }
             Op::RemoveAdmin { customer, admin, .. } => {
+                self.admins[admin].pending[customer] = None;
                 self.admins[admin].member[customer] = None;
                 self.delete_clients_of(admin, customer);
             }
@@ -537,6 +609,7 @@ impl Model {
                 }
                 let a = &mut self.admins[admin];
                 a.member = [None, None];
+                a.pending = [None, None];
                 a.deleted = true;
             }
             Op::SetPolicy { customer, suspend } => self.suspend[customer] = suspend,
@@ -578,8 +651,9 @@ impl ReferenceStateMachine for Rules {
         let hostile = || proptest::bool::weighted(0.2);
         let of_client = move |by: usize, hostile: bool| client_home[by] ^ usize::from(hostile);
         let of_admin = move |by: usize, hostile: bool| admin_home[by] ^ usize::from(hostile);
-        let (c1, c2, c3, c4, c5) =
-            (of_client.clone(), of_client.clone(), of_client.clone(), of_client.clone(), of_client);
+        let (c1, c2, c3, c4, c5, c6) =
+            (of_client.clone(), of_client.clone(), of_client.clone(), of_client.clone(), of_client.clone(), of_client);
+        let accepts = if Holes::get().inviter_accepts { 2 } else { 1 };
         let (a1, a2, a3, a4, a5, a6, a7, a8) = (
             of_admin.clone(),
             of_admin.clone(),
@@ -608,6 +682,9 @@ impl ReferenceStateMachine for Rules {
         prop_oneof![
             3 => (client.clone(), hostile(), access(), twin)
                 .prop_map(move |(by, h, access, twin)| Op::CreateAdmin { by, customer: c1(by, h), access, twin }),
+            2 => (client.clone(), hostile(), access(), proptest::option::weighted(0.5, admin.clone()))
+                .prop_map(move |(by, h, access, whom)| Op::Invite { by, customer: c6(by, h), access, whom }),
+            accepts => (admin.clone(), 0..2usize).prop_map(|(admin, customer)| Op::AcceptAsInviter { admin, customer }),
             2 => (0..2usize, hostile()).prop_map(|(scim, h)| Op::ScimCreate { scim, customer: scim ^ usize::from(h) }),
             2 => (0..2usize, hostile(), admin.clone(), any::<bool>()).prop_map(|(scim, h, admin, active)| {
                 Op::ScimSetActive { scim, customer: scim ^ usize::from(h), admin, active }
@@ -663,6 +740,18 @@ impl ReferenceStateMachine for Rules {
             }
             Op::ListAdmins { by, .. } | Op::PostNotification { by, .. } => client(by),
             Op::ScimCreate { .. } => true,
+            Op::Invite { by, customer, whom, .. } => {
+                client(by)
+                    && whom.is_none_or(|w| {
+                        let a = state.admins.get(w);
+                        a.is_some_and(|a| {
+                            a.local && !a.deleted && a.member[customer].is_none() && a.pending[customer].is_none()
+                        })
+                    })
+            }
+            Op::AcceptAsInviter { admin: a, customer } => {
+                Holes::get().inviter_accepts && admin(a) && state.admins[a].pending[customer].is_some()
+            }
             Op::ScimSetActive { admin: a, .. } | Op::ScimDelete { admin: a, .. } => admin(a),
             Op::SetPolicy { .. } => true,
             Op::SetAdminAccess { by, admin: target, .. } | Op::RemoveAdmin { by, admin: target, .. } => {
