@@ -824,7 +824,7 @@ fn explore(app: &TestApp, runtime: &tokio::runtime::Handle, store: &str) {
             let steps: Vec<String> = ops.iter().enumerate().map(|(i, op)| format!("  {:>2}. {op:?}", i + 1)).collect();
             panic!(
                 "a sequence breaks the rules on {store}: {reason}\nminimal sequence ({} steps; customer 0 is A, 1 is B; \
-                 admins 0-2 and clients 0-3 as in Model::initial):\n{}\nreplay with {replay}",
+                 admins 0-3 and clients 0-3 as in Model::initial):\n{}\nreplay with {replay}",
                 ops.len(),
                 steps.join("\n")
             );
