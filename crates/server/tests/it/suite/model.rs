@@ -1,7 +1,8 @@
 //! The model-based test of the rules (issue #20, item 8): random sequences of operations by the
 //! administrators and API clients of two customers — A hostile, B the victim — driven through the
-//! real Platform API, management API and operator CLI, with a small reference model of the rules
-//! (`model/reference.rs`) checked against the server after every step.
+//! real Platform API, management API, SCIM, invitation pages and operator CLI, with a small
+//! reference model of the rules (`model/reference.rs`) checked against the server after every
+//! step. docs/security.md ("Model-based test of the rules") lists what is driven and not yet.
 //!
 //! After every step, through the server and its store:
 //! - every client's token is authorised exactly as the model says (R4, R5, R7, SP2, SP4): a
@@ -21,8 +22,9 @@
 //! - `TRUSTGATE_MODEL_STEPS` — most steps per sequence (default 30);
 //! - `TRUSTGATE_MODEL_SEED` — replays the run printed with this seed (a `u64`);
 //! - `TRUSTGATE_MODEL_SHRINK` — most shrinking iterations after a failure (default 256);
-//! - `TRUSTGATE_MODEL_KNOWN_HOLES` — `all`, or some of `owner-converts,converted-secrets-expire`:
-//!   turns on what finds holes whose fixes are on other branches (see `Holes`).
+//! - `TRUSTGATE_MODEL_KNOWN_HOLES` — `all`, or some of `owner-converts`,
+//!   `converted-secrets-expire`, `scim-shared-identity`, `inviter-accepts`: turns on what finds
+//!   holes whose fixes are on other branches (see `Holes`).
 //!
 //! One server per store for the whole run; each sequence gets two fresh customers (customers
 //! share nothing, and a fresh server per sequence would cost a PostgreSQL database each).

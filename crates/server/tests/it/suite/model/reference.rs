@@ -25,7 +25,7 @@ const NAMES: [(u8, &str); 4] = [
     (SYSTEM_LOG, "systemLog"),
 ];
 
-/// A secure client holds at most this many secrets (SP6).
+/// An API client holds at most this many secrets (SP6).
 const MAX_SECRETS: usize = 3;
 
 /// Known holes being fixed on other branches: the operations (or checks) that find them are off
