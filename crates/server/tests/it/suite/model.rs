@@ -755,10 +755,10 @@ async fn run_case(
     ops: Vec<Op>,
     seen: Option<Arc<AtomicUsize>>,
     tally: &Tally,
-) -> Checked {
+) -> Result<(), (usize, String)> {
     let mut sut = Sut::new(app).await;
     let mut model = initial;
-    sut.check(&model).await.map_err(|e| format!("before any step: {e}"))?;
+    sut.check(&model).await.map_err(|e| (0, format!("before any step: {e}")))?;
     for (i, op) in ops.iter().enumerate() {
         if let Some(seen) = &seen {
             seen.fetch_add(1, Ordering::SeqCst);
@@ -767,9 +767,9 @@ async fn run_case(
         if model.allowed(op) {
             tally.allowed.fetch_add(1, Ordering::Relaxed);
         }
-        sut.apply(&model, op).await.map_err(|e| format!("step {}: {e}", i + 1))?;
+        sut.apply(&model, op).await.map_err(|e| (i + 1, format!("step {}: {e}", i + 1)))?;
         model.apply(op);
-        sut.check(&model).await.map_err(|e| format!("after step {} ({op:?}): {e}", i + 1))?;
+        sut.check(&model).await.map_err(|e| (i + 1, format!("after step {} ({op:?}): {e}", i + 1)))?;
     }
     Ok(())
 }
@@ -807,8 +807,9 @@ fn explore(app: &TestApp, runtime: &tokio::runtime::Handle, store: &str) {
     // The last failing sequence as it ran (the shortest, once shrinking is done).
     let last_failure: Mutex<Option<(String, Vec<Op>)>> = Mutex::new(None);
     let result = runner.run(&Rules::sequential_strategy(1..=settings.steps), |(initial, ops, seen)| {
-        let ran = ops.clone();
-        runtime.block_on(run_case(app, initial, ops, seen, &tally)).map_err(|reason| {
+        let mut ran = ops.clone();
+        runtime.block_on(run_case(app, initial, ops, seen, &tally)).map_err(|(steps, reason)| {
+            ran.truncate(steps);
             *last_failure.lock().expect("not poisoned") = Some((reason.clone(), ran));
             TestCaseError::fail(reason)
         })

@@ -673,8 +673,9 @@ impl ReferenceStateMachine for Rules {
             }
         };
         let admin = pick((0..admins).filter(|&a| !state.admins[a].deleted).collect(), admins);
-        let twin = if Holes::get().scim_shared_identity {
-            proptest::option::weighted(0.5, 0..admins).boxed()
+        let provisioned: Vec<usize> = (0..admins).filter(|&a| state.admins[a].scim.is_some()).collect();
+        let twin = if Holes::get().scim_shared_identity && !provisioned.is_empty() {
+            proptest::option::weighted(0.5, proptest::sample::select(provisioned)).boxed()
         } else {
             Just(None).boxed()
         };
