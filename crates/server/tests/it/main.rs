@@ -56,6 +56,7 @@ mod sqlite {
     mod lifecycle;
     mod manage;
     mod metrics;
+    mod model;
     mod notifications;
     mod principals;
     mod rules;
@@ -94,6 +95,7 @@ mod postgres {
     mod lifecycle;
     mod manage;
     mod metrics;
+    mod model;
     mod notifications;
     mod principals;
     mod rules;
