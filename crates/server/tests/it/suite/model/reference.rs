@@ -3,7 +3,6 @@
 //! server happens to do today: where the two differ, the test fails.
 
 use std::fmt;
-use std::sync::OnceLock;
 
 use proptest::prelude::*;
 use proptest_state_machine::ReferenceStateMachine;
@@ -27,39 +26,6 @@ const NAMES: [(u8, &str); 4] = [
 
 /// An API client holds at most this many secrets (SP6).
 const MAX_SECRETS: usize = 3;
-
-/// Known holes being fixed on other branches: the operations (or checks) that find them are off
-/// unless `TRUSTGATE_MODEL_KNOWN_HOLES` names them (`all`, or a comma-separated list).
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Holes {
-    /// `owner-converts`: a Custom administrator tries to convert their own client into a service
-    /// principal (issue #20 item 6: only a Full administrator may).
-    pub owner_converts: bool,
-    /// `converted-secrets-expire`: a converted principal's secrets must expire (SP6, item 6).
-    pub converted_secrets_expire: bool,
-    /// `scim-shared-identity`: one customer adds an administrator with the identity-provider
-    /// subject that the other customer's SCIM provisioned (item 3: they must stay two people).
-    pub scim_shared_identity: bool,
-    /// `inviter-accepts`: whoever invited someone opens the invitation link the API answered
-    /// with and accepts it (items 1 and 4: only the invitee, proving their identity, may).
-    pub inviter_accepts: bool,
-}
-
-impl Holes {
-    pub fn get() -> Holes {
-        static HOLES: OnceLock<Holes> = OnceLock::new();
-        *HOLES.get_or_init(|| {
-            let wanted = std::env::var("TRUSTGATE_MODEL_KNOWN_HOLES").unwrap_or_default();
-            let on = |name: &str| wanted.split(',').map(str::trim).any(|w| w == name || w == "all" || w == "1");
-            Holes {
-                owner_converts: on("owner-converts"),
-                converted_secrets_expire: on("converted-secrets-expire"),
-                scim_shared_identity: on("scim-shared-identity"),
-                inviter_accepts: on("inviter-accepts"),
-            }
-        })
-    }
-}
 
 /// `Full`, or `Custom` with a non-empty set of [`NAMES`] bits.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -653,7 +619,7 @@ impl ReferenceStateMachine for Rules {
         let of_admin = move |by: usize, hostile: bool| admin_home[by] ^ usize::from(hostile);
         let (c1, c2, c3, c4, c5, c6) =
             (of_client.clone(), of_client.clone(), of_client.clone(), of_client.clone(), of_client.clone(), of_client);
-        let accepts = if Holes::get().inviter_accepts { 2 } else { 1 };
+        let accepts = 2;
         let (a1, a2, a3, a4, a5, a6, a7, a8) = (
             of_admin.clone(),
             of_admin.clone(),
@@ -674,7 +640,7 @@ impl ReferenceStateMachine for Rules {
         };
         let admin = pick((0..admins).filter(|&a| !state.admins[a].deleted).collect(), admins);
         let provisioned: Vec<usize> = (0..admins).filter(|&a| state.admins[a].scim.is_some()).collect();
-        let twin = if Holes::get().scim_shared_identity && !provisioned.is_empty() {
+        let twin = if !provisioned.is_empty() {
             proptest::option::weighted(0.5, proptest::sample::select(provisioned)).boxed()
         } else {
             Just(None).boxed()
@@ -733,8 +699,7 @@ impl ReferenceStateMachine for Rules {
             Op::CreateAdmin { by, customer, twin, .. } => {
                 client(by)
                     && twin.is_none_or(|t| {
-                        Holes::get().scim_shared_identity
-                            && admin(t)
+                        admin(t)
                             && state.admins[t].scim == Some(customer ^ 1)
                             && !state.admins.iter().any(|a| a.twin_of == Some(t))
                     })
@@ -751,7 +716,7 @@ impl ReferenceStateMachine for Rules {
                     })
             }
             Op::AcceptAsInviter { admin: a, customer } => {
-                Holes::get().inviter_accepts && admin(a) && state.admins[a].pending[customer].is_some()
+                admin(a) && state.admins[a].pending[customer].is_some()
             }
             Op::ScimSetActive { admin: a, .. } | Op::ScimDelete { admin: a, .. } => admin(a),
             Op::SetPolicy { .. } => true,
@@ -768,13 +733,7 @@ impl ReferenceStateMachine for Rules {
             Op::DeleteSecret { by, client: c, secret, .. } => {
                 admin(by) && client(c) && secret < state.clients[c].secrets.len()
             }
-            Op::Convert { by, customer, client: c } => {
-                admin(by)
-                    && client(c)
-                    && (Holes::get().owner_converts
-                        || state.clients[c].kind != (Kind::Secure { owner: by })
-                        || state.admin_access(by, customer) == Some(Acc::Full))
-            }
+            Op::Convert { by, client: c, .. } => admin(by) && client(c),
             Op::DisableAdmin { admin: a } => admin(a) && !state.admins[a].disabled,
             Op::EnableAdmin { admin: a } => admin(a) && state.admins[a].disabled,
             Op::DeleteAdmin { admin: a } => admin(a),
