@@ -834,6 +834,10 @@ pub enum KeysCommand {
     /// server key, so it signs and verifies again. A raw key is never used otherwise: make sure
     /// each one listed is yours — one written by anyone else could mint tokens once sealed.
     Reseal,
+    /// Print the deployment's server key (from TRUSTGATE_SERVER_KEY or server.key in --data-dir),
+    /// after checking that it opens the stored signing keys: what every further node and operator
+    /// command of a PostgreSQL deployment needs as TRUSTGATE_SERVER_KEY. Keep it secret.
+    Export,
 }
 
 /// PostgreSQL when a `postgres://` URL is given, else the embedded SQLite store in the data directory.
@@ -931,7 +935,7 @@ impl Command {
                 !matches!(command, ClientCommand::List { .. } | ClientCommand::Secret(SecretCommand::List { .. }))
             }
             Command::Principal(command) => !matches!(command, PrincipalCommand::List { .. }),
-            Command::Keys(_) => true,
+            Command::Keys(command) => !matches!(command, KeysCommand::Export),
             Command::Provider(command) => !matches!(command, ProviderCommand::List { .. }),
             Command::ResourceServer(command) => command.writes(),
             Command::Catalog(command) => command.writes(),
@@ -951,6 +955,11 @@ async fn operate(store: Arc<dyn Store>, place: Place<'_>, command: Command, out:
         Command::Provider(command) => provider(store.as_ref(), place, command, out).await,
         Command::ResourceServer(command) => resource_server::run(store.as_ref(), place, command, out).await,
         Command::Catalog(command) => catalog::run(store.as_ref(), command, out).await,
+        Command::Keys(KeysCommand::Export) => {
+            let key = key_of_deployment(store.as_ref(), place, false).await?;
+            out.print(json!({ "serverKey": key.encode() }), key.encode());
+            Ok(())
+        }
         Command::Keys(KeysCommand::Reseal) => {
             let vault = KeyVault::new(&deployment_key(store.as_ref(), place).await?);
             let sealed = crate::keys::reseal(store.as_ref(), &vault).await.context("sealing the raw signing keys")?;
@@ -1001,6 +1010,14 @@ impl Output {
 /// first use with the directory, readable by its owner only). Every node of a deployment must share it.
 pub fn server_key(data_dir: &Path) -> anyhow::Result<ServerKey> {
     if let Ok(text) = std::env::var("TRUSTGATE_SERVER_KEY") {
+        if text.trim().is_empty() {
+            return Err(Failure::invalid(
+                "TRUSTGATE_SERVER_KEY is set but empty (did `$(cat …/server.key)` read a file that is not there?): \
+                 print the deployment's key with `trustgate --data-dir <the first node's data directory> keys export`, \
+                 or unset the variable to use server.key in --data-dir",
+            )
+            .into());
+        }
         return ServerKey::from_encoded(&text)
             .ok_or_else(|| Failure::invalid("TRUSTGATE_SERVER_KEY is not a 32-byte base64url key").into());
     }
@@ -1065,6 +1082,13 @@ fn private_file(path: &Path) -> anyhow::Result<std::fs::File> {
 
 async fn serve(store: Arc<dyn Store>, place: Place<'_>, args: ServeArgs) -> anyhow::Result<()> {
     let data_dir = place.data_dir;
+    // The data directory holds the control socket (and server.key when no TRUSTGATE_SERVER_KEY is
+    // given): a node started on PostgreSQL with a new --data-dir makes it, as the embedded store does.
+    files::create_private_dir(data_dir)
+        .with_context(|| format!("creating the data directory {}", data_dir.display()))?;
+    let key_file = data_dir.join(SERVER_KEY_FILE);
+    let key_given = std::env::var_os("TRUSTGATE_SERVER_KEY").is_some();
+    let key_was_there = key_file.exists();
     // Only the first start of a store makes a server key. A node joining a PostgreSQL deployment,
     // or a store whose server.key went missing, must bring the key its signing keys are sealed
     // under: a new one would open none of them and verify no client secret.
@@ -1098,6 +1122,18 @@ async fn serve(store: Arc<dyn Store>, place: Place<'_>, args: ServeArgs) -> anyh
     let data = if place.embedded { format!("data in {}", data_dir.display()) } else { "data in PostgreSQL".to_owned() };
     say(format_args!("Trustgate is listening on {url} ({data})"));
     say(format_args!("Administrator console: sign in at {url}/console"));
+    if key_given {
+        say(format_args!("Server key: from TRUSTGATE_SERVER_KEY"));
+    } else if key_was_there {
+        say(format_args!("Server key: {}", key_file.display()));
+    } else {
+        say(format_args!(
+            "Server key: created {} (back it up apart from the database; further nodes and operator commands need it: \
+             TRUSTGATE_SERVER_KEY=$(trustgate --data-dir {} keys export))",
+            key_file.display(),
+            data_dir.display()
+        ));
+    }
     if let Some((customer, email, password)) = bootstrap {
         say(format_args!("First start: created customer {customer} and its administrator."));
         say(format_args!("  Sign in at {url}/console with e-mail {email} and password {password}"));
