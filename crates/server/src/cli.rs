@@ -844,7 +844,16 @@ pub enum KeysCommand {
 pub async fn open_store(data_dir: &Path, database: Option<&str>) -> anyhow::Result<Arc<dyn Store>> {
     Ok(match database {
         Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
-            Arc::new(PostgresStore::connect(url).await.context("connecting to PostgreSQL")?)
+            Arc::new(PostgresStore::connect(url).await.map_err(|error| match error {
+                StoreError::NotFound("database") => {
+                    let name = url.split(['?', '#']).next().and_then(|u| u.rsplit('/').next()).unwrap_or_default();
+                    anyhow::Error::from(Failure::not_found(format!(
+                        "the PostgreSQL server of --database has no database {name:?}: create it once \
+                         (`createdb {name}`, or CREATE DATABASE), then start again"
+                    )))
+                }
+                other => anyhow::Error::from(other).context("connecting to PostgreSQL"),
+            })?)
         }
         Some(other) => {
             return Err(Failure::invalid(format!(
@@ -1484,7 +1493,7 @@ async fn admin(store: &dyn Store, place: Place<'_>, command: AdminCommand, out: 
             let customer = known_customer(store, &customer).await?;
             let access = access.access(store).await?;
             let provider = Provider::from(provider);
-            let email = given("--email", Email::parse(&email))?;
+            let email = given("--email", Email::parse_new(&email))?;
             if provider == Provider::Local && store.admin_by_email(&email).await?.is_some() {
                 // Issue #20: an existing account joins only by accepting, signed in as itself.
                 let invite = Invite { customer, email, name, access, public_url, lifetime: None };
@@ -1520,7 +1529,7 @@ async fn admin(store: &dyn Store, place: Place<'_>, command: AdminCommand, out: 
         AdminCommand::Invite { customer, email, name, access, public_url, invitation_lifetime } => {
             let customer = known_customer(store, &customer).await?;
             let access = access.access(store).await?;
-            let email = given("--email", Email::parse(&email))?;
+            let email = given("--email", Email::parse_new(&email))?;
             let invite = Invite { customer, email, name, access, public_url, lifetime: invitation_lifetime };
             invite_local(store, place, invite, out).await?;
         }
@@ -1639,7 +1648,15 @@ async fn client(store: &dyn Store, place: Place<'_>, command: ClientCommand, out
                     if let Some(path) = &csv {
                         let _ = std::fs::remove_file(path);
                     }
+                    let pending = matches!(error, crate::ApiError::NotFound(_))
+                        && store.member(&customer, owner.id).await?.is_some_and(|member| member.pending.is_some());
                     return Err(match error {
+                        crate::ApiError::NotFound(_) if pending => Failure::not_found(format!(
+                            "{} is invited to customer {customer} but has not accepted the invitation yet: they own \
+                             API clients once they have (`trustgate admin invite` prints a new link)",
+                            owner.email
+                        ))
+                        .into(),
                         crate::ApiError::NotFound(_) => Failure::not_found(format!(
                             "{} is not an administrator of customer {customer}",
                             owner.email
@@ -2070,6 +2087,23 @@ async fn backup(data_dir: &Path, database: Option<&str>, to: &Path, out: Output)
             "`trustgate backup` copies the embedded SQLite store only; back up PostgreSQL with its own tools \
              (pg_dump, or your provider's snapshots), and keep a copy of the server key apart from them",
         )
+        .into());
+    }
+    if std::fs::symlink_metadata(to).is_ok() {
+        return Err(Failure::invalid(format!(
+            "--to {} exists: a backup is written to a new file only, never over one; name a new file",
+            to.display()
+        ))
+        .into());
+    }
+    let parent = to.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    if !parent.is_dir() {
+        return Err(Failure::invalid(format!(
+            "--to {}: there is no directory {}; create it first (mkdir -p {})",
+            to.display(),
+            parent.display(),
+            parent.display()
+        ))
         .into());
     }
     let store =
