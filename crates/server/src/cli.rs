@@ -42,6 +42,17 @@ pub use failure::{report, report_usage};
 use text::{count, say, table};
 
 const SERVER_KEY_FILE: &str = "server.key";
+/// The start of printed links when neither --public-url nor a running server tells the URL: where
+/// `trustgate serve` listens by default.
+const DEFAULT_CONSOLE_URL: &str = "http://127.0.0.1:8080";
+
+/// The public URL of the server running on `data_dir`, for the links the CLI prints. Asked over
+/// the control socket rather than kept in the store: it is an option of `serve` (every node is given
+/// the same), and the running server is what answers at it.
+async fn running_server_url(data_dir: &Path) -> Option<String> {
+    crate::control::server_public_url(data_dir).await
+}
+
 /// The options every command takes: shown apart from the command's own, and only by `--help`
 /// (not `-h`), so a command's short help lists just what it needs.
 const GLOBAL: &str = "Global options";
@@ -387,6 +398,10 @@ pub enum ScimTokenCommand {
         /// The provider of the administrators it provisions.
         #[arg(long, value_enum)]
         provider: ProviderArg,
+        /// The URL the deployment is reached at, as `serve --public-url`: the SCIM base URL printed
+        /// starts with it. Default: the public URL of the server running on --data-dir.
+        #[arg(long, env = "TRUSTGATE_PUBLIC_URL")]
+        public_url: Option<String>,
     },
     /// List a customer's tokens (never their secrets).
     List {
@@ -524,8 +539,8 @@ pub enum AdminCommand {
         password_stdin: bool,
         /// The URL the console is reached at, for the link printed when a local account that exists
         /// already is invited: as `admin invite --public-url`.
-        #[arg(long, env = "TRUSTGATE_PUBLIC_URL", default_value = "http://127.0.0.1:8080")]
-        public_url: String,
+        #[arg(long, env = "TRUSTGATE_PUBLIC_URL")]
+        public_url: Option<String>,
     },
     /// Invite a local administrator to a customer: prints the one-time link to pass on. They have
     /// no access until they open it and choose a password there (or, with an account already, sign
@@ -545,8 +560,9 @@ pub enum AdminCommand {
         #[command(flatten)]
         access: AccessArgs,
         /// The URL the console is reached at, as `serve --public-url`: the link starts with it.
-        #[arg(long, env = "TRUSTGATE_PUBLIC_URL", default_value = "http://127.0.0.1:8080")]
-        public_url: String,
+        /// Default: the public URL of the server running on --data-dir, else http://127.0.0.1:8080.
+        #[arg(long, env = "TRUSTGATE_PUBLIC_URL")]
+        public_url: Option<String>,
         /// How long the link works, as `serve --invitation-lifetime`. Default 5d.
         #[arg(long, env = "TRUSTGATE_INVITATION_LIFETIME", value_parser = parse_duration)]
         invitation_lifetime: Option<Duration>,
@@ -1316,8 +1332,13 @@ async fn customer(store: &dyn Store, command: CustomerCommand, out: Output) -> a
 
 async fn scim_token(store: &dyn Store, place: Place<'_>, command: ScimTokenCommand, out: Output) -> anyhow::Result<()> {
     match command {
-        ScimTokenCommand::Create { customer, name, provider } => {
+        ScimTokenCommand::Create { customer, name, provider, public_url } => {
             let customer = known_customer(store, &customer).await?;
+            let public_url = match public_url {
+                Some(url) => Some(url.trim().trim_end_matches('/').to_owned()),
+                None => running_server_url(place.data_dir).await,
+            };
+            let base_url = public_url.map(|url| format!("{url}/scim/v2/{customer}"));
             let key = deployment_key(store, place).await?;
             let provider = ProviderArg::name(provider.into());
             let (token, secret) =
@@ -1336,12 +1357,14 @@ async fn scim_token(store: &dyn Store, place: Place<'_>, command: ScimTokenComma
                     "provider": token.provider.wire_name(),
                     "secret": secret.expose(),
                     "scimPath": format!("/scim/v2/{customer}"),
+                    "scimBaseUrl": base_url,
                 }),
                 format!(
-                    "Created SCIM token {} ({}). Give the provider the base URL <public URL>/scim/v2/{customer} \
+                    "Created SCIM token {} ({}). Give the provider the base URL {} \
                      and this bearer token, shown only now:\n{}",
                     token.name,
                     token.id,
+                    base_url.as_deref().map_or_else(|| format!("<public URL>/scim/v2/{customer}"), str::to_owned),
                     secret.expose()
                 ),
             );
@@ -1450,7 +1473,7 @@ struct Invite {
     email: Email,
     name: Option<String>,
     access: Access,
-    public_url: String,
+    public_url: Option<String>,
     lifetime: Option<Duration>,
 }
 
@@ -1473,6 +1496,20 @@ async fn invite_local(store: &dyn Store, place: Place<'_>, invite: Invite, out: 
             store.resend_invitation(&customer, pending.admin.id, &terms, &Actor::System).await?
         }
         Err(other) => return Err(other.into()),
+    };
+    let public_url = match public_url {
+        Some(url) => url.trim().trim_end_matches('/').to_owned(),
+        None => match running_server_url(place.data_dir).await {
+            Some(url) => url,
+            None => {
+                eprintln!(
+                    "note: no server answers on {} and no --public-url (env TRUSTGATE_PUBLIC_URL) is given: \
+                     the link starts with {DEFAULT_CONSOLE_URL}",
+                    place.data_dir.display()
+                );
+                DEFAULT_CONSOLE_URL.to_owned()
+            }
+        },
     };
     let url = ops::invitation_url(&public_url, &token);
     let access = &member.access;

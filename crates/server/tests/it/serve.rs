@@ -217,3 +217,69 @@ async fn an_empty_server_key_variable_is_refused_as_empty() {
     assert_eq!(output.status.code(), Some(3), "{stderr}");
     assert!(stderr.contains("TRUSTGATE_SERVER_KEY is set but empty"), "{stderr}");
 }
+
+/// Issue #22, item 7: with the server running with `--public-url`, `admin invite` and `scim-token
+/// create` print links for that URL, not for http://127.0.0.1:8080; without a server or the option,
+/// the invitation falls back to the default and says so.
+#[tokio::test]
+async fn the_cli_prints_links_for_the_running_servers_public_url() {
+    let dir = TempDir::new();
+    let data_dir = dir.path().join("data");
+    let trustgate = |args: &[&str]| {
+        let output = Command::new(env!("CARGO_BIN_EXE_trustgate"))
+            .arg("--data-dir")
+            .arg(&data_dir)
+            .arg("--json")
+            .args(args)
+            .env_remove("TRUSTGATE_PUBLIC_URL")
+            .env_remove("TRUSTGATE_SERVER_KEY")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+        assert!(output.status.success(), "trustgate {args:?}: {stderr}");
+        (serde_json::from_slice::<serde_json::Value>(&output.stdout).unwrap(), stderr)
+    };
+    let log = dir.path().join("serve.log");
+    let mut server = Server(
+        Command::new(env!("CARGO_BIN_EXE_trustgate"))
+            .arg("--data-dir")
+            .arg(&data_dir)
+            .args(["serve", "--listen", "127.0.0.1:0", "--public-url", "https://id.example.test/tg/"])
+            .env_remove("TRUSTGATE_SERVER_KEY")
+            .env_remove("TRUSTGATE_DATABASE_URL")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap(),
+    );
+    let stdout = BufReader::new(server.0.stdout.take().unwrap());
+    let (started_tx, started_rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in stdout.lines().map_while(Result::ok) {
+            if line.starts_with("Trustgate is listening on ") {
+                let _ = started_tx.send(());
+            }
+        }
+    });
+    started_rx
+        .recv()
+        .unwrap_or_else(|_| panic!("the server did not start: {}", std::fs::read_to_string(&log).unwrap_or_default()));
+    let (customers, _) = trustgate(&["customer", "list"]);
+    let customer = customers["items"][0]["id"].as_str().unwrap().to_owned();
+    let (invited, _) =
+        trustgate(&["admin", "invite", "--customer", &customer, "--email", "new@example.com", "--access", "full"]);
+    let link = invited["invitationUrl"].as_str().unwrap();
+    assert!(link.starts_with("https://id.example.test/tg/console/invitation?"), "{link}");
+    let (token, _) =
+        trustgate(&["scim-token", "create", "--customer", &customer, "--name", "idp", "--provider", "okta"]);
+    assert_eq!(token["scimBaseUrl"], format!("https://id.example.test/tg/scim/v2/{customer}").as_str(), "{token}");
+
+    drop(server);
+    let (invited, stderr) =
+        trustgate(&["admin", "invite", "--customer", &customer, "--email", "later@example.com", "--access", "full"]);
+    let link = invited["invitationUrl"].as_str().unwrap();
+    assert!(link.starts_with("http://127.0.0.1:8080/console/invitation?"), "{link}");
+    assert!(stderr.contains("no server answers on"), "{stderr}");
+}
