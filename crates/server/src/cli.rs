@@ -42,6 +42,17 @@ pub use failure::{report, report_usage};
 use text::{count, say, table};
 
 const SERVER_KEY_FILE: &str = "server.key";
+/// The start of printed links when neither --public-url nor a running server tells the URL: where
+/// `trustgate serve` listens by default.
+const DEFAULT_CONSOLE_URL: &str = "http://127.0.0.1:8080";
+
+/// The public URL of the server running on `data_dir`, for the links the CLI prints. Asked over
+/// the control socket rather than kept in the store: it is an option of `serve` (every node is given
+/// the same), and the running server is what answers at it.
+async fn running_server_url(data_dir: &Path) -> Option<String> {
+    crate::control::server_public_url(data_dir).await
+}
+
 /// The options every command takes: shown apart from the command's own, and only by `--help`
 /// (not `-h`), so a command's short help lists just what it needs.
 const GLOBAL: &str = "Global options";
@@ -387,6 +398,10 @@ pub enum ScimTokenCommand {
         /// The provider of the administrators it provisions.
         #[arg(long, value_enum)]
         provider: ProviderArg,
+        /// The URL the deployment is reached at, as `serve --public-url`: the SCIM base URL printed
+        /// starts with it. Default: the public URL of the server running on --data-dir.
+        #[arg(long, env = "TRUSTGATE_PUBLIC_URL")]
+        public_url: Option<String>,
     },
     /// List a customer's tokens (never their secrets).
     List {
@@ -524,8 +539,8 @@ pub enum AdminCommand {
         password_stdin: bool,
         /// The URL the console is reached at, for the link printed when a local account that exists
         /// already is invited: as `admin invite --public-url`.
-        #[arg(long, env = "TRUSTGATE_PUBLIC_URL", default_value = "http://127.0.0.1:8080")]
-        public_url: String,
+        #[arg(long, env = "TRUSTGATE_PUBLIC_URL")]
+        public_url: Option<String>,
     },
     /// Invite a local administrator to a customer: prints the one-time link to pass on. They have
     /// no access until they open it and choose a password there (or, with an account already, sign
@@ -545,8 +560,9 @@ pub enum AdminCommand {
         #[command(flatten)]
         access: AccessArgs,
         /// The URL the console is reached at, as `serve --public-url`: the link starts with it.
-        #[arg(long, env = "TRUSTGATE_PUBLIC_URL", default_value = "http://127.0.0.1:8080")]
-        public_url: String,
+        /// Default: the public URL of the server running on --data-dir, else http://127.0.0.1:8080.
+        #[arg(long, env = "TRUSTGATE_PUBLIC_URL")]
+        public_url: Option<String>,
         /// How long the link works, as `serve --invitation-lifetime`. Default 5d.
         #[arg(long, env = "TRUSTGATE_INVITATION_LIFETIME", value_parser = parse_duration)]
         invitation_lifetime: Option<Duration>,
@@ -834,13 +850,26 @@ pub enum KeysCommand {
     /// server key, so it signs and verifies again. A raw key is never used otherwise: make sure
     /// each one listed is yours — one written by anyone else could mint tokens once sealed.
     Reseal,
+    /// Print the deployment's server key (from TRUSTGATE_SERVER_KEY or server.key in --data-dir),
+    /// after checking that it opens the stored signing keys: what every further node and operator
+    /// command of a PostgreSQL deployment needs as TRUSTGATE_SERVER_KEY. Keep it secret.
+    Export,
 }
 
 /// PostgreSQL when a `postgres://` URL is given, else the embedded SQLite store in the data directory.
 pub async fn open_store(data_dir: &Path, database: Option<&str>) -> anyhow::Result<Arc<dyn Store>> {
     Ok(match database {
         Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
-            Arc::new(PostgresStore::connect(url).await.context("connecting to PostgreSQL")?)
+            Arc::new(PostgresStore::connect(url).await.map_err(|error| match error {
+                StoreError::NotFound("database") => {
+                    let name = url.split(['?', '#']).next().and_then(|u| u.rsplit('/').next()).unwrap_or_default();
+                    anyhow::Error::from(Failure::not_found(format!(
+                        "the PostgreSQL server of --database has no database {name:?}: create it once \
+                         (`createdb {name}`, or CREATE DATABASE), then start again"
+                    )))
+                }
+                other => anyhow::Error::from(other).context("connecting to PostgreSQL"),
+            })?)
         }
         Some(other) => {
             return Err(Failure::invalid(format!(
@@ -931,7 +960,7 @@ impl Command {
                 !matches!(command, ClientCommand::List { .. } | ClientCommand::Secret(SecretCommand::List { .. }))
             }
             Command::Principal(command) => !matches!(command, PrincipalCommand::List { .. }),
-            Command::Keys(_) => true,
+            Command::Keys(command) => !matches!(command, KeysCommand::Export),
             Command::Provider(command) => !matches!(command, ProviderCommand::List { .. }),
             Command::ResourceServer(command) => command.writes(),
             Command::Catalog(command) => command.writes(),
@@ -951,6 +980,11 @@ async fn operate(store: Arc<dyn Store>, place: Place<'_>, command: Command, out:
         Command::Provider(command) => provider(store.as_ref(), place, command, out).await,
         Command::ResourceServer(command) => resource_server::run(store.as_ref(), place, command, out).await,
         Command::Catalog(command) => catalog::run(store.as_ref(), command, out).await,
+        Command::Keys(KeysCommand::Export) => {
+            let key = key_of_deployment(store.as_ref(), place, false).await?;
+            out.print(json!({ "serverKey": key.encode() }), key.encode());
+            Ok(())
+        }
         Command::Keys(KeysCommand::Reseal) => {
             let vault = KeyVault::new(&deployment_key(store.as_ref(), place).await?);
             let sealed = crate::keys::reseal(store.as_ref(), &vault).await.context("sealing the raw signing keys")?;
@@ -1001,6 +1035,14 @@ impl Output {
 /// first use with the directory, readable by its owner only). Every node of a deployment must share it.
 pub fn server_key(data_dir: &Path) -> anyhow::Result<ServerKey> {
     if let Ok(text) = std::env::var("TRUSTGATE_SERVER_KEY") {
+        if text.trim().is_empty() {
+            return Err(Failure::invalid(
+                "TRUSTGATE_SERVER_KEY is set but empty (did `$(cat …/server.key)` read a file that is not there?): \
+                 print the deployment's key with `trustgate --data-dir <the first node's data directory> keys export`, \
+                 or unset the variable to use server.key in --data-dir",
+            )
+            .into());
+        }
         return ServerKey::from_encoded(&text)
             .ok_or_else(|| Failure::invalid("TRUSTGATE_SERVER_KEY is not a 32-byte base64url key").into());
     }
@@ -1065,6 +1107,13 @@ fn private_file(path: &Path) -> anyhow::Result<std::fs::File> {
 
 async fn serve(store: Arc<dyn Store>, place: Place<'_>, args: ServeArgs) -> anyhow::Result<()> {
     let data_dir = place.data_dir;
+    // The data directory holds the control socket (and server.key when no TRUSTGATE_SERVER_KEY is
+    // given): a node started on PostgreSQL with a new --data-dir makes it, as the embedded store does.
+    files::create_private_dir(data_dir)
+        .with_context(|| format!("creating the data directory {}", data_dir.display()))?;
+    let key_file = data_dir.join(SERVER_KEY_FILE);
+    let key_given = std::env::var_os("TRUSTGATE_SERVER_KEY").is_some();
+    let key_was_there = key_file.exists();
     // Only the first start of a store makes a server key. A node joining a PostgreSQL deployment,
     // or a store whose server.key went missing, must bring the key its signing keys are sealed
     // under: a new one would open none of them and verify no client secret.
@@ -1098,6 +1147,18 @@ async fn serve(store: Arc<dyn Store>, place: Place<'_>, args: ServeArgs) -> anyh
     let data = if place.embedded { format!("data in {}", data_dir.display()) } else { "data in PostgreSQL".to_owned() };
     say(format_args!("Trustgate is listening on {url} ({data})"));
     say(format_args!("Administrator console: sign in at {url}/console"));
+    if key_given {
+        say(format_args!("Server key: from TRUSTGATE_SERVER_KEY"));
+    } else if key_was_there {
+        say(format_args!("Server key: {}", key_file.display()));
+    } else {
+        say(format_args!(
+            "Server key: created {} (back it up apart from the database; further nodes and operator commands need it: \
+             TRUSTGATE_SERVER_KEY=$(trustgate --data-dir {} keys export))",
+            key_file.display(),
+            data_dir.display()
+        ));
+    }
     if let Some((customer, email, password)) = bootstrap {
         say(format_args!("First start: created customer {customer} and its administrator."));
         say(format_args!("  Sign in at {url}/console with e-mail {email} and password {password}"));
@@ -1271,8 +1332,13 @@ async fn customer(store: &dyn Store, command: CustomerCommand, out: Output) -> a
 
 async fn scim_token(store: &dyn Store, place: Place<'_>, command: ScimTokenCommand, out: Output) -> anyhow::Result<()> {
     match command {
-        ScimTokenCommand::Create { customer, name, provider } => {
+        ScimTokenCommand::Create { customer, name, provider, public_url } => {
             let customer = known_customer(store, &customer).await?;
+            let public_url = match public_url {
+                Some(url) => Some(url.trim().trim_end_matches('/').to_owned()),
+                None => running_server_url(place.data_dir).await,
+            };
+            let base_url = public_url.map(|url| format!("{url}/scim/v2/{customer}"));
             let key = deployment_key(store, place).await?;
             let provider = ProviderArg::name(provider.into());
             let (token, secret) =
@@ -1291,12 +1357,14 @@ async fn scim_token(store: &dyn Store, place: Place<'_>, command: ScimTokenComma
                     "provider": token.provider.wire_name(),
                     "secret": secret.expose(),
                     "scimPath": format!("/scim/v2/{customer}"),
+                    "scimBaseUrl": base_url,
                 }),
                 format!(
-                    "Created SCIM token {} ({}). Give the provider the base URL <public URL>/scim/v2/{customer} \
+                    "Created SCIM token {} ({}). Give the provider the base URL {} \
                      and this bearer token, shown only now:\n{}",
                     token.name,
                     token.id,
+                    base_url.as_deref().map_or_else(|| format!("<public URL>/scim/v2/{customer}"), str::to_owned),
                     secret.expose()
                 ),
             );
@@ -1405,7 +1473,7 @@ struct Invite {
     email: Email,
     name: Option<String>,
     access: Access,
-    public_url: String,
+    public_url: Option<String>,
     lifetime: Option<Duration>,
 }
 
@@ -1429,6 +1497,20 @@ async fn invite_local(store: &dyn Store, place: Place<'_>, invite: Invite, out: 
         }
         Err(other) => return Err(other.into()),
     };
+    let public_url = match public_url {
+        Some(url) => url.trim().trim_end_matches('/').to_owned(),
+        None => match running_server_url(place.data_dir).await {
+            Some(url) => url,
+            None => {
+                eprintln!(
+                    "note: no server answers on {} and no --public-url (env TRUSTGATE_PUBLIC_URL) is given: \
+                     the link starts with {DEFAULT_CONSOLE_URL}",
+                    place.data_dir.display()
+                );
+                DEFAULT_CONSOLE_URL.to_owned()
+            }
+        },
+    };
     let url = ops::invitation_url(&public_url, &token);
     let access = &member.access;
     out.print(
@@ -1448,7 +1530,7 @@ async fn admin(store: &dyn Store, place: Place<'_>, command: AdminCommand, out: 
             let customer = known_customer(store, &customer).await?;
             let access = access.access(store).await?;
             let provider = Provider::from(provider);
-            let email = given("--email", Email::parse(&email))?;
+            let email = given("--email", Email::parse_new(&email))?;
             if provider == Provider::Local && store.admin_by_email(&email).await?.is_some() {
                 // Issue #20: an existing account joins only by accepting, signed in as itself.
                 let invite = Invite { customer, email, name, access, public_url, lifetime: None };
@@ -1484,7 +1566,7 @@ async fn admin(store: &dyn Store, place: Place<'_>, command: AdminCommand, out: 
         AdminCommand::Invite { customer, email, name, access, public_url, invitation_lifetime } => {
             let customer = known_customer(store, &customer).await?;
             let access = access.access(store).await?;
-            let email = given("--email", Email::parse(&email))?;
+            let email = given("--email", Email::parse_new(&email))?;
             let invite = Invite { customer, email, name, access, public_url, lifetime: invitation_lifetime };
             invite_local(store, place, invite, out).await?;
         }
@@ -1603,7 +1685,15 @@ async fn client(store: &dyn Store, place: Place<'_>, command: ClientCommand, out
                     if let Some(path) = &csv {
                         let _ = std::fs::remove_file(path);
                     }
+                    let pending = matches!(error, crate::ApiError::NotFound(_))
+                        && store.member(&customer, owner.id).await?.is_some_and(|member| member.pending.is_some());
                     return Err(match error {
+                        crate::ApiError::NotFound(_) if pending => Failure::not_found(format!(
+                            "{} is invited to customer {customer} but has not accepted the invitation yet: they own \
+                             API clients once they have (`trustgate admin invite` prints a new link)",
+                            owner.email
+                        ))
+                        .into(),
                         crate::ApiError::NotFound(_) => Failure::not_found(format!(
                             "{} is not an administrator of customer {customer}",
                             owner.email
@@ -2034,6 +2124,23 @@ async fn backup(data_dir: &Path, database: Option<&str>, to: &Path, out: Output)
             "`trustgate backup` copies the embedded SQLite store only; back up PostgreSQL with its own tools \
              (pg_dump, or your provider's snapshots), and keep a copy of the server key apart from them",
         )
+        .into());
+    }
+    if std::fs::symlink_metadata(to).is_ok() {
+        return Err(Failure::invalid(format!(
+            "--to {} exists: a backup is written to a new file only, never over one; name a new file",
+            to.display()
+        ))
+        .into());
+    }
+    let parent = to.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    if !parent.is_dir() {
+        return Err(Failure::invalid(format!(
+            "--to {}: there is no directory {}; create it first (mkdir -p {})",
+            to.display(),
+            parent.display(),
+            parent.display()
+        ))
         .into());
     }
     let store =

@@ -5,7 +5,8 @@
 //!
 //! Authentication is the file system's: the socket is mode 0600 and the server also refuses a peer
 //! whose user id differs from its own. The protocol is one line each way: `catch-up` → `ok` or
-//! `error <why>`.
+//! `error <why>`; `public-url` → `ok <the URL the server is reached at>` (its `--public-url`), which
+//! the CLI starts the links it prints with.
 
 use std::io::ErrorKind;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
@@ -20,6 +21,7 @@ use crate::state::AppState;
 
 pub const SOCKET_FILE: &str = "trustgate.sock";
 const REQUEST: &str = "catch-up";
+const PUBLIC_URL: &str = "public-url";
 /// How long the CLI waits for the server's answer before saying the change may lag.
 const ANSWER_TIMEOUT: Duration = Duration::from_secs(5);
 /// Longest request line read from a peer.
@@ -80,7 +82,9 @@ async fn answer(stream: UnixStream, owner: u32, state: AppState) {
     if BufReader::new(tokio::io::AsyncReadExt::take(read, MAX_LINE)).read_line(&mut line).await.is_err() {
         return;
     }
-    let reply = if line.trim_end() != REQUEST {
+    let reply = if line.trim_end() == PUBLIC_URL {
+        format!("ok {}\n", state.config.issuer.url)
+    } else if line.trim_end() != REQUEST {
         "error unknown request\n".to_owned()
     } else {
         match state.catch_up().await {
@@ -115,4 +119,19 @@ pub async fn notify_server(data_dir: &Path) -> anyhow::Result<()> {
         Ok(Err(error)) => Err(error).context("talking to the running server"),
         Err(_) => bail!("the running server did not answer within {} s", ANSWER_TIMEOUT.as_secs()),
     }
+}
+
+/// The public URL of the server running on `data_dir` (its `--public-url`, or the address it
+/// listens on), or `None` when no server answers there.
+pub async fn server_public_url(data_dir: &Path) -> Option<String> {
+    let mut stream = UnixStream::connect(data_dir.join(SOCKET_FILE)).await.ok()?;
+    let exchange = async {
+        stream.write_all(format!("{PUBLIC_URL}\n").as_bytes()).await?;
+        let mut line = String::new();
+        BufReader::new(&mut stream).read_line(&mut line).await?;
+        Ok::<_, std::io::Error>(line)
+    };
+    let line = tokio::time::timeout(ANSWER_TIMEOUT, exchange).await.ok()?.ok()?;
+    let url = line.trim_end().strip_prefix("ok ")?.trim();
+    (!url.is_empty()).then(|| url.to_owned())
 }

@@ -53,6 +53,9 @@ impl PostgresStore {
     pub async fn connect(url: &str) -> StoreResult<Self> {
         let options: PgConnectOptions =
             url.parse().map_err(|e| StoreError::Unavailable(format!("invalid PostgreSQL URL: {e}")))?;
+        // PostgreSQL's NOTICEs (such as "relation _sqlx_migrations already exists, skipping", sent
+        // by every start's migration check) are not for the operator: only warnings and errors are sent.
+        let options = options.options([("client_min_messages", "warning")]);
         let pool = PgPoolOptions::new()
             .max_connections(16)
             .acquire_timeout(ACQUIRE_TIMEOUT)
@@ -60,7 +63,12 @@ impl PostgresStore {
             // every connection before use would add a round trip to every request.
             .test_before_acquire(false)
             .connect_with(options)
-            .await?;
+            .await
+            .map_err(|error| match error.as_database_error().and_then(|db| db.code()) {
+                // invalid_catalog_name: the database named in the URL does not exist.
+                Some(code) if code == "3D000" => StoreError::NotFound("database"),
+                _ => StoreError::from(error),
+            })?;
         sqlx::migrate!("migrations/postgres").run(&pool).await.map_err(|e| StoreError::Internal(e.to_string()))?;
         let (stop, stopped) = watch::channel(());
         Ok(Self {

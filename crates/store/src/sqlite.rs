@@ -121,7 +121,8 @@ impl SqliteStore {
     /// only then linked as `target` (never replacing a file there), so `target` is either
     /// complete or absent.
     pub async fn backup_to(&self, target: &Path) -> StoreResult<()> {
-        let unavailable = |what: &str, e: std::io::Error| StoreError::Unavailable(format!("{what}: {e}"));
+        // The target file, not the database: a failure to write it is the command's (exit 1).
+        let unavailable = |what: &str, e: std::io::Error| StoreError::Internal(format!("{what}: {e}"));
         let file_name = target
             .file_name()
             .ok_or_else(|| StoreError::Unavailable(format!("{} is not a file name", target.display())))?;

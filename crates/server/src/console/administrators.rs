@@ -380,7 +380,7 @@ pub async fn add(State(state): State<AppState>, Posted { ctx, form }: Posted) ->
     let added = async {
         let access = access?;
         let provider = provider?;
-        let email = Email::parse(form.get("email"))?;
+        let email = Email::parse_new(form.get("email"))?;
         let display_name = match form.get("display_name").trim() {
             "" => email.to_string(),
             name => parse_display_name(name)?,

@@ -262,7 +262,7 @@ pub async fn create(
     }
     let access = parse_access(&input.access_type, input.policies.as_deref(), &state.catalog())?;
     let provider = parse_provider(&input.provider_type, input.external_provider_type.as_deref())?;
-    let email = Email::parse(input.email.as_deref().unwrap_or_default())?;
+    let email = Email::parse_new(input.email.as_deref().unwrap_or_default())?;
     let display_name = match (&input.display_name, &input.first_name, &input.last_name) {
         (Some(name), _, _) => parse_display_name(name)?,
         (None, Some(first), Some(last)) => parse_display_name(&format!("{first} {last}"))?,

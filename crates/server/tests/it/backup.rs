@@ -142,4 +142,16 @@ async fn backup_refuses_postgresql_an_existing_file_and_a_missing_store() {
     let output = trustgate(dir.path(), &["backup", "--to", target.to_str().unwrap()]);
     assert!(!output.status.success(), "an existing file is not overwritten");
     assert_eq!(std::fs::read_to_string(&target).unwrap(), "keep me");
+    // Issue #22, item 8: said in plain words, as a refused value (exit 3), not as an unreachable database.
+    let message = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(3), "{message}");
+    assert!(message.contains("exists: a backup is written to a new file only"), "{message}");
+    assert!(!message.contains("database is unavailable"), "{message}");
+
+    let nowhere = dir.path().join("no-such-dir").join("copy.db");
+    let output = trustgate(dir.path(), &["backup", "--to", nowhere.to_str().unwrap()]);
+    let message = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(3), "{message}");
+    assert!(message.contains("there is no directory"), "{message}");
+    assert!(!message.contains("database is unavailable"), "{message}");
 }

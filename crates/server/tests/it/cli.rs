@@ -861,3 +861,55 @@ async fn catalog_apply_refuses_overlapping_routes_naming_the_line_and_writes_not
     assert!(!message.contains("line 15:"), "the offending rule is the later one: {message}");
     assert_eq!(trustgate(dir, &["catalog", "show"]).await, before, "nothing was written");
 }
+
+/// Issue #22, item 8: a PostgreSQL database that does not exist is named in plain words (exit 4,
+/// "not found"), not as a storage error with a source line (exit 1).
+#[tokio::test]
+async fn a_missing_postgresql_database_is_named_in_plain_words() {
+    let Some(database) = crate::harness::TestDatabase::create().await else { return };
+    let missing = trustgate_store::sibling_database_url(&database.url, "tg_no_such_database").unwrap();
+    let dir = TempDir::new();
+    let output = Command::new(env!("CARGO_BIN_EXE_trustgate"))
+        .arg("--data-dir")
+        .arg(dir.path())
+        .args(["--database", &missing, "customer", "list"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let message = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(4), "{message}");
+    assert!(message.contains("has no database \"tg_no_such_database\""), "{message}");
+    assert!(message.contains("createdb tg_no_such_database"), "{message}");
+    assert!(!message.contains("storage error") && !message.contains(" at line "), "{message}");
+}
+
+/// Issue #22, item 8: `admin add` and `admin invite` check an e-mail as the console does
+/// (`a@b` is refused), and `client create --admin` for an invitee who has not accepted says so.
+#[tokio::test]
+async fn admin_e_mails_are_checked_and_a_pending_invitee_is_named_as_such() {
+    let app = TestApp::spawn_in(TempDir::new()).await;
+    let customer = app.customer().await;
+    for command in ["add", "invite"] {
+        let (code, failure) = app
+            .cli_fails(&["admin", command, "--customer", customer.as_str(), "--email", "a@b", "--access", "full"])
+            .await;
+        assert_eq!(code, 3, "{failure}");
+        assert!(failure["message"].as_str().unwrap().contains("name@example.com"), "{failure}");
+    }
+    app.cli(&["admin", "invite", "--customer", customer.as_str(), "--email", "later@example.com", "--access", "full"])
+        .await;
+    let (code, failure) = app
+        .cli_fails(&[
+            "client",
+            "create",
+            "--customer",
+            customer.as_str(),
+            "--admin",
+            "later@example.com",
+            "--name",
+            "x",
+        ])
+        .await;
+    assert_eq!(code, 4, "{failure}");
+    assert!(failure["message"].as_str().unwrap().contains("has not accepted the invitation yet"), "{failure}");
+}

@@ -124,3 +124,162 @@ async fn a_log_reader_that_never_reads_does_not_stop_the_server() {
     }
     assert!(dropped_lines().await >= dropped, "the counter never goes down");
 }
+
+/// The two-node example of docs/operations.md, run as written (only the database URL and the two
+/// ports are this test's) by bash in an empty directory, with the real binary first on PATH: the
+/// second node must start on a data directory that does not exist yet, with the key the first
+/// printed, and both must serve.
+#[tokio::test]
+async fn the_documented_two_node_example_runs_verbatim_from_an_empty_directory() {
+    use std::os::unix::process::CommandExt;
+    let Some(database) = TestDatabase::create().await else { return };
+    let docs = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/operations.md")).unwrap();
+    let after = &docs[docs.find("Example, two nodes on one machine").expect("the docs' two-node example")..];
+    let start = after.find("```sh\n").unwrap() + "```sh\n".len();
+    let block = &after[start..start + after[start..].find("```").unwrap()];
+    let free_port = || std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let (one, two) = (free_port(), free_port());
+    let script = block
+        .replace("postgres://postgres@127.0.0.1:5432/trustgate", &format!("'{}'", database.url))
+        .replace("8081", &one.to_string())
+        .replace("8082", &two.to_string());
+    assert_ne!(script, block, "the example names the database and ports this test replaces");
+    let dir = TempDir::new();
+    let bin = std::path::Path::new(env!("CARGO_BIN_EXE_trustgate")).parent().unwrap();
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
+    let wait_for_two = format!(
+        "for i in $(seq 60); do curl -sf http://127.0.0.1:{two}/readyz >/dev/null && exit 0; sleep 1; done; exit 9\n"
+    );
+    let log = dir.path().join("out.log");
+    // Its own process group, so the nodes it leaves running in the background are stopped with it.
+    let group = ProcessGroup(
+        Command::new("timeout")
+            .args(["120", "bash", "-e", "-c", &format!("{script}{wait_for_two}")])
+            .current_dir(dir.path())
+            .env("PATH", path)
+            .env_remove("TRUSTGATE_SERVER_KEY")
+            .env_remove("TRUSTGATE_DATA_DIR")
+            .env_remove("TRUSTGATE_DATABASE_URL")
+            .stdin(Stdio::null())
+            .stdout(std::fs::File::create(&log).unwrap())
+            .stderr(std::fs::File::create(dir.path().join("err.log")).unwrap())
+            .process_group(0)
+            .spawn()
+            .unwrap(),
+    );
+    let (child, code) = tokio::task::spawn_blocking(move || {
+        let mut child = group;
+        let code = child.0.wait().unwrap();
+        (child, code)
+    })
+    .await
+    .unwrap();
+    let _group = child;
+    let output = std::fs::read_to_string(&log).unwrap_or_default();
+    let errors = std::fs::read_to_string(dir.path().join("err.log")).unwrap_or_default();
+    assert!(code.success(), "the documented steps failed ({code}):\n{output}\n{errors}");
+    assert!(
+        output.contains("Server key: created node1/server.key"),
+        "the first node's banner says where the server key is:\n{output}"
+    );
+    assert!(output.contains("Server key: from TRUSTGATE_SERVER_KEY"), "{output}");
+    assert!(dir.path().join("node2").is_dir() && !dir.path().join("node2/server.key").exists());
+    let jwks = |port: u16| async move {
+        reqwest::get(format!("http://127.0.0.1:{port}/.well-known/jwks.json")).await.unwrap().text().await.unwrap()
+    };
+    assert_eq!(jwks(one).await, jwks(two).await, "both nodes publish the same keys");
+    // Issue #22, item 8: PostgreSQL's NOTICE about the migrations table is not printed at every start.
+    assert!(!errors.contains("_sqlx_migrations"), "no migration notice at start:\n{errors}");
+}
+
+/// Stops a whole process group when the test ends.
+struct ProcessGroup(Child);
+
+impl Drop for ProcessGroup {
+    fn drop(&mut self) {
+        let _ = Command::new("kill").args(["-TERM", "--", &format!("-{}", self.0.id())]).status();
+        let _ = self.0.wait();
+    }
+}
+
+#[tokio::test]
+async fn an_empty_server_key_variable_is_refused_as_empty() {
+    let dir = TempDir::new();
+    let output = Command::new(env!("CARGO_BIN_EXE_trustgate"))
+        .arg("--data-dir")
+        .arg(dir.path().join("data"))
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .env("TRUSTGATE_SERVER_KEY", "")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(3), "{stderr}");
+    assert!(stderr.contains("TRUSTGATE_SERVER_KEY is set but empty"), "{stderr}");
+}
+
+/// Issue #22, item 7: with the server running with `--public-url`, `admin invite` and `scim-token
+/// create` print links for that URL, not for http://127.0.0.1:8080; without a server or the option,
+/// the invitation falls back to the default and says so.
+#[tokio::test]
+async fn the_cli_prints_links_for_the_running_servers_public_url() {
+    let dir = TempDir::new();
+    let data_dir = dir.path().join("data");
+    let trustgate = |args: &[&str]| {
+        let output = Command::new(env!("CARGO_BIN_EXE_trustgate"))
+            .arg("--data-dir")
+            .arg(&data_dir)
+            .arg("--json")
+            .args(args)
+            .env_remove("TRUSTGATE_PUBLIC_URL")
+            .env_remove("TRUSTGATE_SERVER_KEY")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+        assert!(output.status.success(), "trustgate {args:?}: {stderr}");
+        (serde_json::from_slice::<serde_json::Value>(&output.stdout).unwrap(), stderr)
+    };
+    let log = dir.path().join("serve.log");
+    let mut server = Server(
+        Command::new(env!("CARGO_BIN_EXE_trustgate"))
+            .arg("--data-dir")
+            .arg(&data_dir)
+            .args(["serve", "--listen", "127.0.0.1:0", "--public-url", "https://id.example.test/tg/"])
+            .env_remove("TRUSTGATE_SERVER_KEY")
+            .env_remove("TRUSTGATE_DATABASE_URL")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap(),
+    );
+    let stdout = BufReader::new(server.0.stdout.take().unwrap());
+    let (started_tx, started_rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in stdout.lines().map_while(Result::ok) {
+            if line.starts_with("Trustgate is listening on ") {
+                let _ = started_tx.send(());
+            }
+        }
+    });
+    started_rx
+        .recv()
+        .unwrap_or_else(|_| panic!("the server did not start: {}", std::fs::read_to_string(&log).unwrap_or_default()));
+    let (customers, _) = trustgate(&["customer", "list"]);
+    let customer = customers["items"][0]["id"].as_str().unwrap().to_owned();
+    let (invited, _) =
+        trustgate(&["admin", "invite", "--customer", &customer, "--email", "new@example.com", "--access", "full"]);
+    let link = invited["invitationUrl"].as_str().unwrap();
+    assert!(link.starts_with("https://id.example.test/tg/console/invitation?"), "{link}");
+    let (token, _) =
+        trustgate(&["scim-token", "create", "--customer", &customer, "--name", "idp", "--provider", "okta"]);
+    assert_eq!(token["scimBaseUrl"], format!("https://id.example.test/tg/scim/v2/{customer}").as_str(), "{token}");
+
+    drop(server);
+    let (invited, stderr) =
+        trustgate(&["admin", "invite", "--customer", &customer, "--email", "later@example.com", "--access", "full"]);
+    let link = invited["invitationUrl"].as_str().unwrap();
+    assert!(link.starts_with("http://127.0.0.1:8080/console/invitation?"), "{link}");
+    assert!(stderr.contains("no server answers on"), "{stderr}");
+}
