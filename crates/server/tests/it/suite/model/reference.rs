@@ -715,9 +715,7 @@ impl ReferenceStateMachine for Rules {
                         })
                     })
             }
-            Op::AcceptAsInviter { admin: a, customer } => {
-                admin(a) && state.admins[a].pending[customer].is_some()
-            }
+            Op::AcceptAsInviter { admin: a, customer } => admin(a) && state.admins[a].pending[customer].is_some(),
             Op::ScimSetActive { admin: a, .. } | Op::ScimDelete { admin: a, .. } => admin(a),
             Op::SetPolicy { .. } => true,
             Op::SetAdminAccess { by, admin: target, .. } | Op::RemoveAdmin { by, admin: target, .. } => {
