@@ -3257,6 +3257,24 @@ macro_rules! store_impl {
                 self.commit(tx, &changes).await?;
                 Ok(crate::model::CatalogApplied { before, stripped })
             }
+
+            async fn preview_catalog(
+                &self,
+                catalog: &trustgate_core::catalog::Catalog,
+                force: bool,
+                actor: &Actor,
+            ) -> StoreResult<crate::model::CatalogApplied> {
+                let mut tx = self.write_tx().await?;
+                <$store>::lock_catalog(&mut tx).await?;
+                let before = read_catalog(&mut tx).await?;
+                if before == *catalog {
+                    return Ok(crate::model::CatalogApplied { before, stripped: Vec::new() });
+                }
+                let removed = before.removed_by(catalog);
+                let (stripped, _) = strip_removed(&mut tx, &removed, force, actor, OffsetDateTime::now_utc()).await?;
+                tx.rollback().await?;
+                Ok(crate::model::CatalogApplied { before, stripped })
+            }
             // --- end of the permission catalog ---
         }
     };

@@ -148,6 +148,10 @@ pub fn nginx_gateway(listen: &str, trustgate: &str, upstream: &str) -> String {
             auth_request_set $tg_customer $upstream_http_x_trustgate_customer_id;
             auth_request_set $tg_principal $upstream_http_x_trustgate_principal;
             auth_request_set $tg_permission $upstream_http_x_trustgate_permission;
+            # auth_request passes on only 401 and 403: any other refusal becomes a 500. Keep
+            # Trustgate's 400 (a request it will not read, such as a path with '//') a 400.
+            auth_request_set $tg_status $upstream_status;
+            error_page 500 = @trustgate_error;
             # Overwrites whatever the client sent under these names.
             proxy_set_header X-Trustgate-Client-Id $tg_client;
             proxy_set_header X-Trustgate-Customer-Id $tg_customer;
@@ -157,6 +161,13 @@ pub fn nginx_gateway(listen: &str, trustgate: &str, upstream: &str) -> String {
             proxy_http_version 1.1;
             proxy_set_header Connection "";
             proxy_pass http://orders;
+        }}
+
+        location @trustgate_error {{
+            if ($tg_status = 400) {{
+                return 400;
+            }}
+            return 500;
         }}
 
         location = /_trustgate {{
@@ -318,6 +329,17 @@ async fn walk(app: &TestApp, proxy: &Proxy, upstream: &Upstream) {
     assert_eq!(header("x-trustgate-customer-id"), [customer.to_string()]);
     assert_eq!(header("x-trustgate-principal"), [owner.id.to_string()], "the owner a secure client acts for");
     assert_eq!(header("x-trustgate-permission"), ["orders.read"]);
+
+    // A Citrix SDK's trailing slash, and HEAD, pass as the GET rule (issue #22).
+    for (method, path) in [(reqwest::Method::GET, "/orders/42/"), (reqwest::Method::HEAD, "/orders/42")] {
+        let response = call(method.clone(), path).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "{method} {path}");
+    }
+    assert_eq!(upstream.take().len(), 2);
+    // A request Trustgate will not read is a 400 at the client too, not the proxy's 500.
+    let response = call(reqwest::Method::GET, "/orders//42").send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    assert!(upstream.take().is_empty());
 
     // Missing permission: refused, and the upstream never hears of it.
     let response = call(reqwest::Method::POST, "/orders").body("{}").send().await.unwrap();
