@@ -188,6 +188,26 @@ pub fn nginx_gateway(listen: &str, trustgate: &str, upstream: &str) -> String {
     )
 }
 
+/// The nginx server that docs/operations.md shows for Trustgate under the path `/tg`.
+pub fn nginx_prefix_site(listen: &str, trustgate: &str) -> String {
+    format!(
+        r#"    server {{
+        listen {listen};
+
+        location /tg/ {{
+            proxy_pass http://{trustgate}/;
+            proxy_set_header Host $host;
+        }}
+        # RFC 8414 §3.1: the metadata of the issuer http://host/tg is at this path.
+        location = /.well-known/oauth-authorization-server/tg {{
+            proxy_pass http://{trustgate};
+            proxy_set_header Host $host;
+        }}
+    }}
+"#
+    )
+}
+
 /// A whole nginx.conf for a test: everything nginx writes stays in `dir`.
 fn nginx_config(dir: &Path, listen: u16, trustgate: u16, upstream: u16) -> String {
     let gateway = nginx_gateway(
@@ -261,6 +281,36 @@ impl Proxy {
         let listen = free_port();
         let conf = dir.join("nginx.conf");
         std::fs::write(&conf, nginx_config(dir, listen, trustgate, upstream)).unwrap();
+        let mut command = tokio::process::Command::new(nginx);
+        command.arg("-p").arg(dir).arg("-e").arg(dir.join("error.log")).arg("-c").arg(&conf);
+        command.args(["-g", "daemon off;"]);
+        Some(Self::spawn(command, listen, &dir.join("error.log")).await)
+    }
+
+    /// nginx publishing Trustgate under a path prefix, as `--public-url http://host/tg` says: `/tg/…`
+    /// goes to Trustgate without the prefix, and the RFC 8414 §3.1 well-known paths, which sit
+    /// before the prefix, go to it as they are.
+    async fn nginx_prefix(dir: &Path, listen: u16, trustgate: u16) -> Option<Self> {
+        let nginx = installed("nginx")?;
+        let dir_text = dir.display();
+        let conf = dir.join("nginx.conf");
+        let config = format!(
+            r#"worker_processes 1;
+pid {dir_text}/nginx.pid;
+error_log {dir_text}/error.log;
+events {{ worker_connections 256; }}
+http {{
+    access_log off;
+    client_body_temp_path {dir_text}/client_body;
+    proxy_temp_path {dir_text}/proxy;
+    fastcgi_temp_path {dir_text}/fastcgi;
+    uwsgi_temp_path {dir_text}/uwsgi;
+    scgi_temp_path {dir_text}/scgi;
+{}}}
+"#,
+            nginx_prefix_site(&format!("127.0.0.1:{listen}"), &format!("127.0.0.1:{trustgate}"))
+        );
+        std::fs::write(&conf, config).unwrap();
         let mut command = tokio::process::Command::new(nginx);
         command.arg("-p").arg(dir).arg("-e").arg(dir.join("error.log")).arg("-c").arg(&conf);
         command.args(["-g", "daemon off;"]);
@@ -471,10 +521,63 @@ async fn behind_caddy_a_client_cannot_choose_what_is_checked_or_who_it_is() {
 }
 
 #[test]
+fn docs_operations_md_shows_the_path_prefix_site_the_discovery_test_runs() {
+    let docs = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/operations.md")).unwrap();
+    let site = nginx_prefix_site("443 ssl", "127.0.0.1:8080");
+    assert!(docs.contains(&site), "docs/operations.md must show:\n{site}");
+}
+
+#[test]
 fn docs_gateway_md_shows_the_nginx_and_caddy_configurations_these_tests_run() {
     let docs = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/gateway.md")).unwrap();
     let nginx = nginx_gateway("80", "trustgate:8080", "orders:9000");
     assert!(docs.contains(&nginx), "docs/gateway.md must show, inside http {{ }}:\n{nginx}");
     let caddy = caddy_gateway("orders.example.com", "trustgate:8080", "orders:9000");
     assert!(docs.contains(&caddy), "docs/gateway.md must show:\n{caddy}");
+}
+
+/// openid-client discovers an issuer with a path both ways, RFC 8414's (the well-known segment
+/// inserted before the path, §3.1) and OpenID's (appended), through nginx publishing Trustgate
+/// under `/tg`, and gets a token from the endpoint the metadata names (issue #22).
+#[tokio::test]
+async fn openid_client_discovers_an_issuer_with_a_path_behind_a_prefix_proxy_both_ways() {
+    let Some(js) = crate::openid_client::js_dir() else { return };
+    let listen = free_port();
+    let dir = TempDir::new();
+    let store = std::sync::Arc::new(trustgate_store::SqliteStore::open(dir.path()).await.unwrap());
+    let key = trustgate_server::cli::server_key(dir.path()).unwrap();
+    let issuer = format!("http://127.0.0.1:{listen}/tg");
+    let config = trustgate_core::token::Issuer { url: issuer.clone(), audience: "https://api.trustgate.test".into() };
+    let app = TestApp::start_as(store, key, dir, None, Some(config)).await;
+    let customer = app.customer().await;
+    let owner = app.admin(&customer, Access::Full).await;
+    let client = app.client(&customer, &owner).await;
+    let proxy_dir = TempDir::new();
+    let Some(proxy) = Proxy::nginx_prefix(proxy_dir.path(), listen, port_of(&app.url)).await else { return };
+
+    let inserted = app.http.get(format!("{}/.well-known/oauth-authorization-server/tg", proxy.url)).send().await;
+    let metadata: serde_json::Value = inserted.unwrap().json().await.unwrap();
+    assert_eq!(metadata["issuer"], issuer.as_str());
+    let elsewhere = app.http.get(app.url("/.well-known/oauth-authorization-server/other")).send().await.unwrap();
+    assert_eq!(elsewhere.status(), StatusCode::NOT_FOUND, "only the issuer's own path");
+
+    for algorithm in ["oauth2", "oidc"] {
+        let args = [issuer.clone(), client.id.to_string(), client.secret.clone(), algorithm.to_owned()];
+        let cwd = js.clone();
+        let output = tokio::task::spawn_blocking(move || {
+            std::process::Command::new("node").arg("client_credentials.mjs").args(&args).current_dir(cwd).output()
+        })
+        .await
+        .unwrap()
+        .expect("run node");
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(output.status.success(), "openid-client ({algorithm}) failed:\n{stdout}\n{stderr}");
+        for line in stdout.lines() {
+            let result: serde_json::Value = serde_json::from_str(line).unwrap();
+            assert_eq!(result["issuer"], issuer.as_str(), "{algorithm}");
+            assert_eq!(result["token_endpoint"], format!("{issuer}/cctrustoauth2/root/tokens/clients"));
+            assert_eq!(result["token_type"], "bearer", "{algorithm}: a token through the proxy");
+        }
+    }
 }
