@@ -518,6 +518,10 @@ pub enum AdminCommand {
         /// The administrator's id at a federated identity provider.
         #[arg(long)]
         external_id: Option<String>,
+        /// The provider's directory the administrator comes from (the Azure AD tenant id, or the
+        /// Active Directory domain), returned as `providerId` by the Administrators API.
+        #[arg(long)]
+        provider_id: Option<String>,
         /// Read a local administrator's password from the first line of standard input
         /// (else TRUSTGATE_ADMIN_PASSWORD, else one is generated and printed).
         #[arg(long)]
@@ -1190,6 +1194,7 @@ fn local_admin(email: Email, name: Option<&str>, now: OffsetDateTime) -> anyhow:
         email,
         provider: Provider::Local,
         external_id: None,
+        provider_id: None,
         status: AdminStatus::Active,
         created_at: now,
     })
@@ -1444,7 +1449,17 @@ async fn invite_local(store: &dyn Store, place: Place<'_>, invite: Invite, out: 
 
 async fn admin(store: &dyn Store, place: Place<'_>, command: AdminCommand, out: Output) -> anyhow::Result<()> {
     match command {
-        AdminCommand::Add { customer, email, name, access, provider, external_id, password_stdin, public_url } => {
+        AdminCommand::Add {
+            customer,
+            email,
+            name,
+            access,
+            provider,
+            external_id,
+            provider_id,
+            password_stdin,
+            public_url,
+        } => {
             let customer = known_customer(store, &customer).await?;
             let access = access.access(store).await?;
             let provider = Provider::from(provider);
@@ -1456,7 +1471,14 @@ async fn admin(store: &dyn Store, place: Place<'_>, command: AdminCommand, out: 
             }
             let now = OffsetDateTime::now_utc();
             let external_id = external_id.filter(|e| !e.trim().is_empty());
-            let candidate = Admin { provider, external_id, ..local_admin(email, name.as_deref(), now)? };
+            let provider_id = match provider_id.as_deref().map(str::trim) {
+                Some(id) if id.len() > 256 => {
+                    return Err(Failure::invalid("--provider-id is longer than 256 bytes").into())
+                }
+                Some(id) if !id.is_empty() && provider.is_federated() => Some(id.to_owned()),
+                _ => None,
+            };
+            let candidate = Admin { provider, external_id, provider_id, ..local_admin(email, name.as_deref(), now)? };
             // Hashed up front (the store decides inside its transaction whether the person is new),
             // and shown only if it was generated and the administrator was created with it.
             let (password, hash) = if provider == Provider::Local {
@@ -1477,7 +1499,7 @@ async fn admin(store: &dyn Store, place: Place<'_>, command: AdminCommand, out: 
             }
             out.print(
                 json!({ "id": admin.id.to_string(), "email": admin.email.as_str(), "customerId": customer.as_str(),
-                        "access": access_json(&access), "password": shown_password }),
+                        "providerId": admin.provider_id, "access": access_json(&access), "password": shown_password }),
                 text,
             );
         }
@@ -1495,7 +1517,7 @@ async fn admin(store: &dyn Store, place: Place<'_>, command: AdminCommand, out: 
                 .iter()
                 .map(|m| {
                     json!({ "id": m.admin.id.to_string(), "email": m.admin.email.as_str(), "provider": m.admin.provider.wire_name(),
-                            "status": m.admin.status.as_str(), "access": access_json(&m.access), "pending": m.pending.is_some() })
+                            "providerId": m.admin.provider_id, "status": m.admin.status.as_str(), "access": access_json(&m.access), "pending": m.pending.is_some() })
                 })
                 .collect();
             let rows: Vec<_> = members

@@ -117,6 +117,8 @@ pub struct NewAdmin {
     pub provider: Provider,
     /// The subject at a federated provider; ignored for local administrators.
     pub external_id: Option<String>,
+    /// The provider's directory (Azure AD tenant id, AD domain); ignored for local administrators.
+    pub provider_id: Option<String>,
 }
 
 impl NewAdmin {
@@ -125,6 +127,7 @@ impl NewAdmin {
         Admin {
             id: AdminId::generate(),
             external_id: if self.provider.is_federated() { self.external_id } else { None },
+            provider_id: if self.provider.is_federated() { self.provider_id } else { None },
             email: self.email,
             display_name: self.display_name,
             provider: self.provider,
