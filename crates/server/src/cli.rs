@@ -387,6 +387,10 @@ pub enum ScimTokenCommand {
         /// The provider of the administrators it provisions.
         #[arg(long, value_enum)]
         provider: ProviderArg,
+        /// The provider's directory (the Azure AD tenant id, or the AD domain): the
+        /// administrators it provisions get it as their `providerId`.
+        #[arg(long)]
+        provider_id: Option<String>,
     },
     /// List a customer's tokens (never their secrets).
     List {
@@ -1276,24 +1280,38 @@ async fn customer(store: &dyn Store, command: CustomerCommand, out: Output) -> a
 
 async fn scim_token(store: &dyn Store, place: Place<'_>, command: ScimTokenCommand, out: Output) -> anyhow::Result<()> {
     match command {
-        ScimTokenCommand::Create { customer, name, provider } => {
+        ScimTokenCommand::Create { customer, name, provider, provider_id } => {
             let customer = known_customer(store, &customer).await?;
             let key = deployment_key(store, place).await?;
             let provider = ProviderArg::name(provider.into());
-            let (token, secret) =
-                match ops::new_scim_token(store, &key, &customer, &name, provider, "operator", &Actor::System).await {
-                    Ok(created) => created,
-                    Err(crate::ApiError::Invalid(invalid)) => {
-                        let option = if invalid.field == "name" { "--name" } else { "--provider" };
-                        return Err(failure::refused_option(option, &invalid).into());
-                    }
-                    Err(other) => return Err(anyhow!(other)),
-                };
+            let created = ops::new_scim_token(
+                store,
+                &key,
+                &customer,
+                &name,
+                ops::TokenProvider { name: provider, id: provider_id.as_deref() },
+                "operator",
+                &Actor::System,
+            )
+            .await;
+            let (token, secret) = match created {
+                Ok(created) => created,
+                Err(crate::ApiError::Invalid(invalid)) => {
+                    let option = match invalid.field {
+                        "name" => "--name",
+                        "providerId" => "--provider-id",
+                        _ => "--provider",
+                    };
+                    return Err(failure::refused_option(option, &invalid).into());
+                }
+                Err(other) => return Err(anyhow!(other)),
+            };
             out.print(
                 json!({
                     "id": token.id.to_string(),
                     "name": token.name,
                     "provider": token.provider.wire_name(),
+                    "providerId": token.provider_id,
                     "secret": secret.expose(),
                     "scimPath": format!("/scim/v2/{customer}"),
                 }),

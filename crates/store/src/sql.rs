@@ -359,16 +359,17 @@ pub(crate) fn notification(
     })
 }
 
-pub(crate) type ScimTokenRow = (String, String, String, String, String, i64);
+pub(crate) type ScimTokenRow = (String, String, String, String, Option<String>, String, i64);
 
 pub(crate) fn scim_token(
-    (id, customer_id, name, provider, created_by, created_at): ScimTokenRow,
+    (id, customer_id, name, provider, provider_id, created_by, created_at): ScimTokenRow,
 ) -> StoreResult<ScimToken> {
     Ok(ScimToken {
         id: ScimTokenId::parse(&id)?,
         customer_id: CustomerId::parse(&customer_id)?,
         name,
         provider: Provider::parse(&provider)?,
+        provider_id,
         created_by,
         created_at: from_ms(created_at),
     })
@@ -2630,8 +2631,8 @@ macro_rules! store_impl {
                 <$store>::lock_customer(&mut tx, &token.customer_id).await?;
                 lifecycle::manage_provisioning(&authority(&mut tx, &token.customer_id, actor).await?)?;
                 let inserted = sqlx::query(
-                    "INSERT INTO scim_tokens (id, customer_id, name, provider, digest, created_by, created_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
+                    "INSERT INTO scim_tokens (id, customer_id, name, provider, digest, created_by, created_at, provider_id) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING",
                 )
                 .bind(token.id.to_string())
                 .bind(token.customer_id.as_str())
@@ -2640,6 +2641,7 @@ macro_rules! store_impl {
                 .bind(digest.to_vec())
                 .bind(&token.created_by)
                 .bind(ms(token.created_at))
+                .bind(token.provider_id.as_deref())
                 .execute(&mut *tx)
                 .await?
                 .rows_affected();
@@ -2652,7 +2654,7 @@ macro_rules! store_impl {
 
             async fn scim_tokens(&self, customer: &CustomerId) -> StoreResult<Vec<ScimToken>> {
                 sqlx::query_as::<_, sql::ScimTokenRow>(
-                    "SELECT id, customer_id, name, provider, created_by, created_at FROM scim_tokens \
+                    "SELECT id, customer_id, name, provider, provider_id, created_by, created_at FROM scim_tokens \
                      WHERE customer_id = $1 ORDER BY created_at, id",
                 )
                 .bind(customer.as_str())
@@ -2665,7 +2667,7 @@ macro_rules! store_impl {
 
             async fn scim_token(&self, digest: &[u8]) -> StoreResult<Option<ScimToken>> {
                 sqlx::query_as::<_, sql::ScimTokenRow>(
-                    "SELECT id, customer_id, name, provider, created_by, created_at FROM scim_tokens WHERE digest = $1",
+                    "SELECT id, customer_id, name, provider, provider_id, created_by, created_at FROM scim_tokens WHERE digest = $1",
                 )
                 .bind(digest.to_vec())
                 .fetch_optional(&self.pool)
@@ -2679,7 +2681,7 @@ macro_rules! store_impl {
                 <$store>::lock_customer(&mut tx, customer).await?;
                 lifecycle::manage_provisioning(&authority(&mut tx, customer, actor).await?)?;
                 let Some(row) = sqlx::query_as::<_, sql::ScimTokenRow>(
-                    "SELECT id, customer_id, name, provider, created_by, created_at FROM scim_tokens \
+                    "SELECT id, customer_id, name, provider, provider_id, created_by, created_at FROM scim_tokens \
                      WHERE id = $1 AND customer_id = $2",
                 )
                 .bind(id.to_string())
