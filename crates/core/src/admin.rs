@@ -145,6 +145,9 @@ pub struct Admin {
     pub provider: Provider,
     /// The id at the external provider; `None` for local administrators.
     pub external_id: Option<String>,
+    /// Which directory of the provider the administrator comes from, as Citrix's `providerId`:
+    /// the Azure AD (Entra) tenant id, or the Active Directory domain. `None` when not given.
+    pub provider_id: Option<String>,
     pub status: AdminStatus,
     pub created_at: OffsetDateTime,
 }

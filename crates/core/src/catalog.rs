@@ -444,6 +444,11 @@ impl Catalog {
     pub fn match_request(&self, method: &str, path: &str) -> Option<RouteMatch<'_>> {
         let path = path.split(['?', '#']).next().unwrap_or_default();
         let body = path.strip_prefix('/')?;
+        // One trailing slash matches the rule written without it: Citrix SDKs add one (issue #22).
+        let body = match body.strip_suffix('/') {
+            Some(trimmed) if !trimmed.is_empty() => trimmed,
+            _ => body,
+        };
         let segments: Vec<&str> = if body.is_empty() { Vec::new() } else { body.split('/').collect() };
         let suspicious = |s: &&str| {
             s.is_empty() || *s == "." || *s == ".." || s.contains('\\') || {
@@ -454,7 +459,13 @@ impl Catalog {
         if segments.iter().any(suspicious) {
             return None;
         }
-        self.routes.iter().filter(|r| r.method.admits(method)).find_map(|rule| {
+        // HEAD follows GET, as HTTP servers answer it (RFC 9110 §9.3.2), unless a rule names HEAD.
+        let exact = self.routes.iter().filter(|r| r.method.admits(method));
+        let as_get = self
+            .routes
+            .iter()
+            .filter(|r| method.eq_ignore_ascii_case("HEAD") && !r.method.admits(method) && r.method.admits("GET"));
+        exact.chain(as_get).find_map(|rule| {
             let bound = rule.pattern.bind(&segments)?;
             let path_customer = match &rule.customer {
                 CustomerPlace::Header => None,
@@ -629,6 +640,29 @@ mod tests {
         assert_eq!(need("DELETE", "/orders/42"), None);
         assert_eq!(need("GET", "/orders/42/lines"), None);
         assert_eq!(need("GET", "/orders"), None);
+    }
+
+    #[test]
+    fn one_trailing_slash_and_head_follow_the_rule_as_written() {
+        let catalog = orders(vec![
+            route("GET", "/orders", "orders.read"),
+            route("GET", "/orders/{id}", "orders.read"),
+            route("POST", "/orders", "orders.write"),
+            route("HEAD", "/reports", "orders.write"),
+            route("GET", "/reports", "orders.read"),
+        ])
+        .unwrap();
+        let need = |m: &str, p: &str| catalog.match_request(m, p).map(|m| m.rule.permission.to_string());
+        assert_eq!(need("GET", "/orders/").as_deref(), Some("orders.read"));
+        assert_eq!(need("GET", "/orders/42/?x=1").as_deref(), Some("orders.read"));
+        assert_eq!(need("POST", "/orders/").as_deref(), Some("orders.write"));
+        assert_eq!(need("HEAD", "/orders").as_deref(), Some("orders.read"));
+        assert_eq!(need("head", "/orders/42/").as_deref(), Some("orders.read"));
+        // A rule naming HEAD wins over the GET rule it would otherwise follow.
+        assert_eq!(need("HEAD", "/reports").as_deref(), Some("orders.write"));
+        assert_eq!(need("GET", "/orders//"), None);
+        assert_eq!(need("DELETE", "/orders/"), None);
+        assert_eq!(need("OPTIONS", "/orders"), None);
     }
 
     #[test]

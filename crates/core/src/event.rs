@@ -597,6 +597,7 @@ mod tests {
             display_name: "Ops".to_owned(),
             provider: Provider::Okta,
             external_id: Some("00u1".to_owned()),
+            provider_id: None,
             status: AdminStatus::Active,
             created_at: OffsetDateTime::UNIX_EPOCH,
         }

@@ -54,6 +54,9 @@ pub struct ScimToken {
     pub name: String,
     /// The provider the administrators it provisions are federated from.
     pub provider: Provider,
+    /// The provider's directory (Azure AD tenant id, AD domain) of the administrators it
+    /// provisions, returned as their `providerId`; `None` when not given.
+    pub provider_id: Option<String>,
     pub created_at: OffsetDateTime,
     /// The e-mail of the Full administrator who created it.
     pub created_by: String,

@@ -17,7 +17,7 @@ use crate::validate::ValidationError;
 const FIELD: &str = "request target";
 
 /// The path of `target`, checked: it starts with `/`; every byte is printable ASCII; it holds no
-/// fragment, no `;`, no backslash, no empty, `.` or `..` segment; and its percent-escapes are
+/// fragment, no `;`, no backslash, no empty, `.` or `..` segment (one trailing slash is allowed); and its percent-escapes are
 /// well formed and stand for printable ASCII other than `.`, `/`, `\`, `;`, `%`, `?` and `#`.
 /// Escaped non-ASCII bytes are refused outright: overlong and best-fit forms of the characters
 /// above are spelled with them.
@@ -38,6 +38,12 @@ pub fn path_of(target: &str) -> Result<&str, ValidationError> {
     if path.contains('\\') {
         return Err(refused("holds a backslash, which some servers read as '/'"));
     }
+    // One trailing slash is how many SDKs spell a collection (`/api/orders/`): it ends the path
+    // rather than opening an empty segment. Two (`/api/orders//`) are still refused.
+    let body = match body.strip_suffix('/') {
+        Some(trimmed) if !trimmed.is_empty() => trimmed,
+        _ => body,
+    };
     if body.is_empty() {
         return Ok(path);
     }
@@ -87,6 +93,9 @@ mod tests {
         assert_eq!(path_of("/"), Ok("/"));
         assert_eq!(path_of("/files/a%20b/c~d-e_f.txt"), Ok("/files/a%20b/c~d-e_f.txt"));
         assert_eq!(path_of("/files/..a/a..b"), Ok("/files/..a/a..b"));
+        // Citrix SDKs end collection paths with a slash (issue #22).
+        assert_eq!(path_of("/api/orders/"), Ok("/api/orders/"));
+        assert_eq!(path_of("/api/orders/?page=2"), Ok("/api/orders/"));
     }
 
     /// Each target a backend reads as `/admin/users` (or some other place than it says) while
@@ -105,6 +114,9 @@ mod tests {
             "/files/../admin/users",
             "/files/./x",
             "/files//x",
+            "/files/x//",
+            "//",
+            "/files/../",
             "/files/a%2fb",
             "/files/a%5cb",
             "/files\\..\\admin",

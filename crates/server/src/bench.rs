@@ -312,6 +312,7 @@ async fn seed(store: &dyn Store, data_dir: &Path, scratch: &Path, args: &BenchAr
                 display_name: format!("Bench admin {a}"),
                 provider: Provider::Local,
                 external_id: None,
+                provider_id: None,
                 status: AdminStatus::Active,
                 created_at: now,
             };

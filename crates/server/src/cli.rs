@@ -402,6 +402,10 @@ pub enum ScimTokenCommand {
         /// starts with it. Default: the public URL of the server running on --data-dir.
         #[arg(long, env = "TRUSTGATE_PUBLIC_URL")]
         public_url: Option<String>,
+        /// The provider's directory (the Azure AD tenant id, or the AD domain): the
+        /// administrators it provisions get it as their `providerId`.
+        #[arg(long)]
+        provider_id: Option<String>,
     },
     /// List a customer's tokens (never their secrets).
     List {
@@ -533,6 +537,10 @@ pub enum AdminCommand {
         /// The administrator's id at a federated identity provider.
         #[arg(long)]
         external_id: Option<String>,
+        /// The provider's directory the administrator comes from (the Azure AD tenant id, or the
+        /// Active Directory domain), returned as `providerId` by the Administrators API.
+        #[arg(long)]
+        provider_id: Option<String>,
         /// Read a local administrator's password from the first line of standard input
         /// (else TRUSTGATE_ADMIN_PASSWORD, else one is generated and printed).
         #[arg(long)]
@@ -1251,6 +1259,7 @@ fn local_admin(email: Email, name: Option<&str>, now: OffsetDateTime) -> anyhow:
         email,
         provider: Provider::Local,
         external_id: None,
+        provider_id: None,
         status: AdminStatus::Active,
         created_at: now,
     })
@@ -1332,7 +1341,7 @@ async fn customer(store: &dyn Store, command: CustomerCommand, out: Output) -> a
 
 async fn scim_token(store: &dyn Store, place: Place<'_>, command: ScimTokenCommand, out: Output) -> anyhow::Result<()> {
     match command {
-        ScimTokenCommand::Create { customer, name, provider, public_url } => {
+        ScimTokenCommand::Create { customer, name, provider, public_url, provider_id } => {
             let customer = known_customer(store, &customer).await?;
             let public_url = match public_url {
                 Some(url) => Some(url.trim().trim_end_matches('/').to_owned()),
@@ -1341,20 +1350,34 @@ async fn scim_token(store: &dyn Store, place: Place<'_>, command: ScimTokenComma
             let base_url = public_url.map(|url| format!("{url}/scim/v2/{customer}"));
             let key = deployment_key(store, place).await?;
             let provider = ProviderArg::name(provider.into());
-            let (token, secret) =
-                match ops::new_scim_token(store, &key, &customer, &name, provider, "operator", &Actor::System).await {
-                    Ok(created) => created,
-                    Err(crate::ApiError::Invalid(invalid)) => {
-                        let option = if invalid.field == "name" { "--name" } else { "--provider" };
-                        return Err(failure::refused_option(option, &invalid).into());
-                    }
-                    Err(other) => return Err(anyhow!(other)),
-                };
+            let created = ops::new_scim_token(
+                store,
+                &key,
+                &customer,
+                &name,
+                ops::TokenProvider { name: provider, id: provider_id.as_deref() },
+                "operator",
+                &Actor::System,
+            )
+            .await;
+            let (token, secret) = match created {
+                Ok(created) => created,
+                Err(crate::ApiError::Invalid(invalid)) => {
+                    let option = match invalid.field {
+                        "name" => "--name",
+                        "providerId" => "--provider-id",
+                        _ => "--provider",
+                    };
+                    return Err(failure::refused_option(option, &invalid).into());
+                }
+                Err(other) => return Err(anyhow!(other)),
+            };
             out.print(
                 json!({
                     "id": token.id.to_string(),
                     "name": token.name,
                     "provider": token.provider.wire_name(),
+                    "providerId": token.provider_id,
                     "secret": secret.expose(),
                     "scimPath": format!("/scim/v2/{customer}"),
                     "scimBaseUrl": base_url,
@@ -1526,7 +1549,17 @@ async fn invite_local(store: &dyn Store, place: Place<'_>, invite: Invite, out: 
 
 async fn admin(store: &dyn Store, place: Place<'_>, command: AdminCommand, out: Output) -> anyhow::Result<()> {
     match command {
-        AdminCommand::Add { customer, email, name, access, provider, external_id, password_stdin, public_url } => {
+        AdminCommand::Add {
+            customer,
+            email,
+            name,
+            access,
+            provider,
+            external_id,
+            provider_id,
+            password_stdin,
+            public_url,
+        } => {
             let customer = known_customer(store, &customer).await?;
             let access = access.access(store).await?;
             let provider = Provider::from(provider);
@@ -1538,7 +1571,14 @@ async fn admin(store: &dyn Store, place: Place<'_>, command: AdminCommand, out: 
             }
             let now = OffsetDateTime::now_utc();
             let external_id = external_id.filter(|e| !e.trim().is_empty());
-            let candidate = Admin { provider, external_id, ..local_admin(email, name.as_deref(), now)? };
+            let provider_id = match provider_id.as_deref().map(str::trim) {
+                Some(id) if id.len() > 256 => {
+                    return Err(Failure::invalid("--provider-id is longer than 256 bytes").into())
+                }
+                Some(id) if !id.is_empty() && provider.is_federated() => Some(id.to_owned()),
+                _ => None,
+            };
+            let candidate = Admin { provider, external_id, provider_id, ..local_admin(email, name.as_deref(), now)? };
             // Hashed up front (the store decides inside its transaction whether the person is new),
             // and shown only if it was generated and the administrator was created with it.
             let (password, hash) = if provider == Provider::Local {
@@ -1559,7 +1599,7 @@ async fn admin(store: &dyn Store, place: Place<'_>, command: AdminCommand, out: 
             }
             out.print(
                 json!({ "id": admin.id.to_string(), "email": admin.email.as_str(), "customerId": customer.as_str(),
-                        "access": access_json(&access), "password": shown_password }),
+                        "providerId": admin.provider_id, "access": access_json(&access), "password": shown_password }),
                 text,
             );
         }
@@ -1577,7 +1617,7 @@ async fn admin(store: &dyn Store, place: Place<'_>, command: AdminCommand, out: 
                 .iter()
                 .map(|m| {
                     json!({ "id": m.admin.id.to_string(), "email": m.admin.email.as_str(), "provider": m.admin.provider.wire_name(),
-                            "status": m.admin.status.as_str(), "access": access_json(&m.access), "pending": m.pending.is_some() })
+                            "providerId": m.admin.provider_id, "status": m.admin.status.as_str(), "access": access_json(&m.access), "pending": m.pending.is_some() })
                 })
                 .collect();
             let rows: Vec<_> = members

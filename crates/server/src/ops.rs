@@ -117,6 +117,8 @@ pub struct NewAdmin {
     pub provider: Provider,
     /// The subject at a federated provider; ignored for local administrators.
     pub external_id: Option<String>,
+    /// The provider's directory (Azure AD tenant id, AD domain); ignored for local administrators.
+    pub provider_id: Option<String>,
 }
 
 impl NewAdmin {
@@ -125,6 +127,7 @@ impl NewAdmin {
         Admin {
             id: AdminId::generate(),
             external_id: if self.provider.is_federated() { self.external_id } else { None },
+            provider_id: if self.provider.is_federated() { self.provider_id } else { None },
             email: self.email,
             display_name: self.display_name,
             provider: self.provider,
@@ -359,6 +362,21 @@ pub async fn accept_invitation(
     Ok((accepted, admin))
 }
 
+/// A provider id (`externalProviderId`, `--provider-id`): trimmed, at most 256 bytes; empty is none.
+pub fn provider_id_of(text: Option<&str>) -> Result<Option<String>, ValidationError> {
+    match text.map(str::trim) {
+        Some(id) if id.len() > 256 => Err(ValidationError::too_long("providerId", 256)),
+        Some(id) if !id.is_empty() => Ok(Some(id.to_owned())),
+        _ => Ok(None),
+    }
+}
+
+/// The provider a SCIM token speaks for: its name (`AzureAd`, …) and, optionally, its directory.
+pub struct TokenProvider<'a> {
+    pub name: &'a str,
+    pub id: Option<&'a str>,
+}
+
 /// Creates a SCIM provisioning token for `customer` and returns it in clear, the only time it
 /// exists so. Only a Full administrator (or the operator) may; the store checks it.
 pub async fn new_scim_token(
@@ -366,7 +384,7 @@ pub async fn new_scim_token(
     server_key: &ServerKey,
     customer: &CustomerId,
     name: &str,
-    provider: &str,
+    provider: TokenProvider<'_>,
     created_by: &str,
     actor: &Actor,
 ) -> Result<(ScimToken, ProvisioningToken), ApiError> {
@@ -374,7 +392,8 @@ pub async fn new_scim_token(
         id: ScimTokenId::generate(),
         customer_id: customer.clone(),
         name: provisioning::parse_token_name(name)?,
-        provider: provisioning::parse_token_provider(provider)?,
+        provider: provisioning::parse_token_provider(provider.name)?,
+        provider_id: provider_id_of(provider.id)?,
         created_at: OffsetDateTime::now_utc(),
         created_by: created_by.to_owned(),
     };

@@ -45,6 +45,8 @@ pub struct AdministratorResult {
     /// Null for a service principal.
     #[schema(inline)]
     provider_type: Option<ProviderType>,
+    /// The provider's directory, as given at creation (`externalProviderId`): the Azure AD tenant
+    /// id or the Active Directory domain; null when none was given, and for local administrators.
     provider_id: Option<String>,
     external_oid: Option<String>,
     /// The external identity provider of a federated administrator; null for `CitrixSts` accounts.
@@ -197,7 +199,7 @@ pub fn administrator_result(customer: &CustomerId, member: &Member) -> Administr
         display_name: admin.display_name.clone(),
         email: Some(admin.email.to_string()),
         provider_type: Some(admin.provider.into()),
-        provider_id: None,
+        provider_id: admin.provider_id.clone(),
         external_oid: admin.external_id.clone(),
         external_provider_type: ExternalProviderType::of(admin.provider),
         status: admin.status.as_str(),

@@ -74,10 +74,10 @@ pub async fn copy_sqlite_to_postgres(
     );
     copy_table!(
         "admins",
-        "id, email, display_name, provider, external_id, status, password_hash, created_at",
-        "$1, $2, $3, $4, $5, $6, $7, $8",
-        (String, String, String, String, Option<String>, String, Option<String>, i64),
-        (0, 1, 2, 3, 4, 5, 6, 7)
+        "id, email, display_name, provider, external_id, status, password_hash, created_at, provider_id",
+        "$1, $2, $3, $4, $5, $6, $7, $8, $9",
+        (String, String, String, String, Option<String>, String, Option<String>, i64, Option<String>),
+        (0, 1, 2, 3, 4, 5, 6, 7, 8)
     );
     copy_table!(
         "memberships",
@@ -102,10 +102,10 @@ pub async fn copy_sqlite_to_postgres(
     );
     copy_table!(
         "scim_tokens",
-        "id, customer_id, name, provider, digest, created_by, created_at",
-        "$1, $2, $3, $4, $5, $6, $7",
-        (String, String, String, String, Vec<u8>, String, i64),
-        (0, 1, 2, 3, 4, 5, 6)
+        "id, customer_id, name, provider, digest, created_by, created_at, provider_id",
+        "$1, $2, $3, $4, $5, $6, $7, $8",
+        (String, String, String, String, Vec<u8>, String, i64, Option<String>),
+        (0, 1, 2, 3, 4, 5, 6, 7)
     );
     copy_table!(
         "scim_users",

@@ -434,5 +434,13 @@ pub trait Store: Send + Sync + 'static {
         force: bool,
         actor: &Actor,
     ) -> StoreResult<CatalogApplied>;
+    /// What `apply_catalog` with the same arguments would do, refusals included, with nothing
+    /// written: the same checks run in a transaction that is rolled back (`catalog apply --dry-run`).
+    async fn preview_catalog(
+        &self,
+        catalog: &trustgate_core::catalog::Catalog,
+        force: bool,
+        actor: &Actor,
+    ) -> StoreResult<CatalogApplied>;
     // --- end of the permission catalog ---
 }

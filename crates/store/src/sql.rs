@@ -87,10 +87,10 @@ pub(crate) fn customer((id, name, policy, created_at): CustomerRow) -> StoreResu
     })
 }
 
-pub(crate) type AdminRow = (String, String, String, String, Option<String>, String, i64);
+pub(crate) type AdminRow = (String, String, String, String, Option<String>, Option<String>, String, i64);
 
 pub(crate) fn admin(
-    (id, email, display_name, provider, external_id, status, created_at): AdminRow,
+    (id, email, display_name, provider, external_id, provider_id, status, created_at): AdminRow,
 ) -> StoreResult<Admin> {
     Ok(Admin {
         id: AdminId::parse(&id)?,
@@ -98,6 +98,7 @@ pub(crate) fn admin(
         display_name,
         provider: Provider::parse(&provider)?,
         external_id,
+        provider_id,
         status: AdminStatus::parse(&status).ok_or_else(|| corrupt("admin status"))?,
         created_at: from_ms(created_at),
     })
@@ -115,14 +116,27 @@ pub(crate) fn access_columns(access: &Access) -> (&'static str, String) {
     (access.access_type(), permissions)
 }
 
-pub(crate) type MemberRow =
-    (String, String, String, String, Option<String>, String, i64, String, String, i64, i64, Option<i64>);
+pub(crate) type MemberRow = (
+    String,
+    String,
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+    String,
+    i64,
+    String,
+    String,
+    i64,
+    i64,
+    Option<i64>,
+);
 
 /// The columns of a [`MemberRow`], from `memberships m JOIN admins a` + [`pending_join!`]. These
 /// are macros, not constants, so `concat!` builds each query as one static string.
 macro_rules! member_columns {
     () => {
-        "a.id, m.email, m.display_name, a.provider, a.external_id, a.status, a.created_at, \
+        "a.id, m.email, m.display_name, a.provider, a.external_id, a.provider_id, a.status, a.created_at, \
          m.access_type, m.permissions, m.created_at, m.updated_at, i.expires_at"
     };
 }
@@ -150,6 +164,7 @@ pub(crate) fn member(row: MemberRow) -> StoreResult<Member> {
         display_name,
         provider,
         external_id,
+        provider_id,
         status,
         created,
         access_type,
@@ -159,7 +174,7 @@ pub(crate) fn member(row: MemberRow) -> StoreResult<Member> {
         until,
     ) = row;
     Ok(Member {
-        admin: admin((id, email, display_name, provider, external_id, status, created))?,
+        admin: admin((id, email, display_name, provider, external_id, provider_id, status, created))?,
         access: access(&access_type, &permissions)?,
         created_at: from_ms(since),
         updated_at: from_ms(updated),
@@ -344,16 +359,17 @@ pub(crate) fn notification(
     })
 }
 
-pub(crate) type ScimTokenRow = (String, String, String, String, String, i64);
+pub(crate) type ScimTokenRow = (String, String, String, String, Option<String>, String, i64);
 
 pub(crate) fn scim_token(
-    (id, customer_id, name, provider, created_by, created_at): ScimTokenRow,
+    (id, customer_id, name, provider, provider_id, created_by, created_at): ScimTokenRow,
 ) -> StoreResult<ScimToken> {
     Ok(ScimToken {
         id: ScimTokenId::parse(&id)?,
         customer_id: CustomerId::parse(&customer_id)?,
         name,
         provider: Provider::parse(&provider)?,
+        provider_id,
         created_by,
         created_at: from_ms(created_at),
     })
@@ -392,7 +408,7 @@ pub(crate) fn identity_provider(
 /// The columns of a [`ScimUserRow`] and the joins that read them, as a literal for `concat!`.
 macro_rules! scim_user_select {
     () => {
-        "SELECT a.id, m.email, m.display_name, a.provider, a.external_id, a.status, a.created_at, s.user_name, \
+        "SELECT a.id, m.email, m.display_name, a.provider, a.external_id, a.provider_id, a.status, a.created_at, s.user_name, \
          s.external_id, s.document, s.version, s.created_at, s.updated_at \
          FROM scim_users s JOIN memberships m ON m.customer_id = s.customer_id AND m.admin_id = s.admin_id \
          JOIN admins a ON a.id = s.admin_id"
@@ -400,8 +416,22 @@ macro_rules! scim_user_select {
 }
 pub(crate) use scim_user_select;
 
-pub(crate) type ScimUserRow =
-    (String, String, String, String, Option<String>, String, i64, String, Option<String>, String, i64, i64, i64);
+pub(crate) type ScimUserRow = (
+    String,
+    String,
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+    String,
+    i64,
+    String,
+    Option<String>,
+    String,
+    i64,
+    i64,
+    i64,
+);
 
 pub(crate) fn scim_user(row: ScimUserRow) -> StoreResult<ScimUser> {
     let (
@@ -410,6 +440,7 @@ pub(crate) fn scim_user(row: ScimUserRow) -> StoreResult<ScimUser> {
         display_name,
         provider,
         subject,
+        provider_id,
         status,
         created,
         user_name,
@@ -419,7 +450,7 @@ pub(crate) fn scim_user(row: ScimUserRow) -> StoreResult<ScimUser> {
         since,
         updated,
     ) = row;
-    let admin = admin((id, email, display_name, provider, subject, status, created))?;
+    let admin = admin((id, email, display_name, provider, subject, provider_id, status, created))?;
     // The status is part of the version: a disable by the CLI or another customer's provider
     // changes the resource as much as a SCIM write does.
     let version = format!("{version}{}", if admin.status == AdminStatus::Active { 'a' } else { 'd' });
@@ -760,8 +791,8 @@ macro_rules! store_impl {
 
         async fn insert_admin(tx: &mut Tx, admin: &Admin, password_hash: Option<&str>) -> StoreResult<()> {
             let inserted = sqlx::query(
-                "INSERT INTO admins (id, email, display_name, provider, external_id, status, password_hash, created_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING",
+                "INSERT INTO admins (id, email, display_name, provider, external_id, status, password_hash, created_at, provider_id) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING",
             )
             .bind(admin.id.to_string())
             .bind(admin.email.as_str())
@@ -771,6 +802,7 @@ macro_rules! store_impl {
             .bind(admin.status.as_str())
             .bind(password_hash)
             .bind(ms(admin.created_at))
+            .bind(admin.provider_id.as_deref())
             .execute(&mut **tx)
             .await?
             .rows_affected();
@@ -1277,7 +1309,7 @@ macro_rules! store_impl {
 
             async fn admin(&self, id: AdminId) -> StoreResult<Option<Admin>> {
                 sqlx::query_as::<_, sql::AdminRow>(
-                    "SELECT id, email, display_name, provider, external_id, status, created_at FROM admins WHERE id = $1",
+                    "SELECT id, email, display_name, provider, external_id, provider_id, status, created_at FROM admins WHERE id = $1",
                 )
                 .bind(id.to_string())
                 .fetch_optional(&self.pool)
@@ -1288,7 +1320,7 @@ macro_rules! store_impl {
 
             async fn admin_by_email(&self, email: &Email) -> StoreResult<Option<Admin>> {
                 sqlx::query_as::<_, sql::AdminRow>(
-                    "SELECT id, email, display_name, provider, external_id, status, created_at FROM admins \
+                    "SELECT id, email, display_name, provider, external_id, provider_id, status, created_at FROM admins \
                      WHERE email = $1 AND provider = $2",
                 )
                 .bind(email.as_str())
@@ -1301,7 +1333,7 @@ macro_rules! store_impl {
 
             async fn admins_with_email(&self, email: &Email) -> StoreResult<Vec<Admin>> {
                 sqlx::query_as::<_, sql::AdminRow>(
-                    "SELECT id, email, display_name, provider, external_id, status, created_at FROM admins \
+                    "SELECT id, email, display_name, provider, external_id, provider_id, status, created_at FROM admins \
                      WHERE email = $1 ORDER BY created_at, id",
                 )
                 .bind(email.as_str())
@@ -1382,7 +1414,7 @@ macro_rules! store_impl {
                 <$store>::lock_customer(&mut tx, customer).await?;
                 lifecycle::add(&authority(&mut tx, customer, actor).await?, &access)?;
                 let admin = sqlx::query_as::<_, sql::AdminRow>(
-                    "SELECT id, email, display_name, provider, external_id, status, created_at FROM admins WHERE id = $1",
+                    "SELECT id, email, display_name, provider, external_id, provider_id, status, created_at FROM admins WHERE id = $1",
                 )
                 .bind(admin.to_string())
                 .fetch_optional(&mut *tx)
@@ -1411,7 +1443,7 @@ macro_rules! store_impl {
                 let known = match &identity {
                     Identity::Local(email) => {
                         sqlx::query_as::<_, sql::AdminRow>(
-                            "SELECT id, email, display_name, provider, external_id, status, created_at FROM admins \
+                            "SELECT id, email, display_name, provider, external_id, provider_id, status, created_at FROM admins \
                              WHERE email = $1 AND provider = $2",
                         )
                         .bind(email.as_str())
@@ -1424,7 +1456,7 @@ macro_rules! store_impl {
                     // subject adds a person of its own, whom nothing done elsewhere reaches.
                     Identity::Federated { provider, subject } => {
                         sqlx::query_as::<_, sql::AdminRow>(
-                            "SELECT a.id, a.email, a.display_name, a.provider, a.external_id, a.status, a.created_at \
+                            "SELECT a.id, a.email, a.display_name, a.provider, a.external_id, a.provider_id, a.status, a.created_at \
                              FROM admins a JOIN memberships m ON m.admin_id = a.id \
                              WHERE m.customer_id = $1 AND a.provider = $2 AND a.external_id = $3",
                         )
@@ -2599,8 +2631,8 @@ macro_rules! store_impl {
                 <$store>::lock_customer(&mut tx, &token.customer_id).await?;
                 lifecycle::manage_provisioning(&authority(&mut tx, &token.customer_id, actor).await?)?;
                 let inserted = sqlx::query(
-                    "INSERT INTO scim_tokens (id, customer_id, name, provider, digest, created_by, created_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
+                    "INSERT INTO scim_tokens (id, customer_id, name, provider, digest, created_by, created_at, provider_id) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING",
                 )
                 .bind(token.id.to_string())
                 .bind(token.customer_id.as_str())
@@ -2609,6 +2641,7 @@ macro_rules! store_impl {
                 .bind(digest.to_vec())
                 .bind(&token.created_by)
                 .bind(ms(token.created_at))
+                .bind(token.provider_id.as_deref())
                 .execute(&mut *tx)
                 .await?
                 .rows_affected();
@@ -2621,7 +2654,7 @@ macro_rules! store_impl {
 
             async fn scim_tokens(&self, customer: &CustomerId) -> StoreResult<Vec<ScimToken>> {
                 sqlx::query_as::<_, sql::ScimTokenRow>(
-                    "SELECT id, customer_id, name, provider, created_by, created_at FROM scim_tokens \
+                    "SELECT id, customer_id, name, provider, provider_id, created_by, created_at FROM scim_tokens \
                      WHERE customer_id = $1 ORDER BY created_at, id",
                 )
                 .bind(customer.as_str())
@@ -2634,7 +2667,7 @@ macro_rules! store_impl {
 
             async fn scim_token(&self, digest: &[u8]) -> StoreResult<Option<ScimToken>> {
                 sqlx::query_as::<_, sql::ScimTokenRow>(
-                    "SELECT id, customer_id, name, provider, created_by, created_at FROM scim_tokens WHERE digest = $1",
+                    "SELECT id, customer_id, name, provider, provider_id, created_by, created_at FROM scim_tokens WHERE digest = $1",
                 )
                 .bind(digest.to_vec())
                 .fetch_optional(&self.pool)
@@ -2648,7 +2681,7 @@ macro_rules! store_impl {
                 <$store>::lock_customer(&mut tx, customer).await?;
                 lifecycle::manage_provisioning(&authority(&mut tx, customer, actor).await?)?;
                 let Some(row) = sqlx::query_as::<_, sql::ScimTokenRow>(
-                    "SELECT id, customer_id, name, provider, created_by, created_at FROM scim_tokens \
+                    "SELECT id, customer_id, name, provider, provider_id, created_by, created_at FROM scim_tokens \
                      WHERE id = $1 AND customer_id = $2",
                 )
                 .bind(id.to_string())
@@ -2857,12 +2890,12 @@ macro_rules! store_impl {
             }
 
             async fn disabled_owners(&self, customer: &CustomerId) -> StoreResult<Vec<DisabledOwner>> {
-                sqlx::query_as::<_, (String, String, String, String, Option<String>, String, i64, i64)>(
-                    "SELECT a.id, m.email, m.display_name, a.provider, a.external_id, a.status, a.created_at, COUNT(k.id) \
+                sqlx::query_as::<_, (String, String, String, String, Option<String>, Option<String>, String, i64, i64)>(
+                    "SELECT a.id, m.email, m.display_name, a.provider, a.external_id, a.provider_id, a.status, a.created_at, COUNT(k.id) \
                      FROM memberships m JOIN admins a ON a.id = m.admin_id JOIN customers c ON c.id = m.customer_id \
                      JOIN api_clients k ON k.customer_id = m.customer_id AND k.owner_id = m.admin_id \
                      WHERE m.customer_id = $1 AND a.status = $2 AND c.disabled_owner_policy = $3 \
-                     GROUP BY a.id, m.email, m.display_name, a.provider, a.external_id, a.status, a.created_at \
+                     GROUP BY a.id, m.email, m.display_name, a.provider, a.external_id, a.provider_id, a.status, a.created_at \
                      ORDER BY m.email",
                 )
                 .bind(customer.as_str())
@@ -2871,9 +2904,9 @@ macro_rules! store_impl {
                 .fetch_all(&self.pool)
                 .await?
                 .into_iter()
-                .map(|(id, email, name, provider, subject, status, created, clients)| {
+                .map(|(id, email, name, provider, subject, provider_id, status, created, clients)| {
                     Ok(DisabledOwner {
-                        admin: sql::admin((id, email, name, provider, subject, status, created))?,
+                        admin: sql::admin((id, email, name, provider, subject, provider_id, status, created))?,
                         active_clients: u64::try_from(clients).unwrap_or(0),
                     })
                 })
@@ -3255,6 +3288,24 @@ macro_rules! store_impl {
                 changes.push(Change::CatalogChanged);
                 insert_changes(&mut tx, &changes, now).await?;
                 self.commit(tx, &changes).await?;
+                Ok(crate::model::CatalogApplied { before, stripped })
+            }
+
+            async fn preview_catalog(
+                &self,
+                catalog: &trustgate_core::catalog::Catalog,
+                force: bool,
+                actor: &Actor,
+            ) -> StoreResult<crate::model::CatalogApplied> {
+                let mut tx = self.write_tx().await?;
+                <$store>::lock_catalog(&mut tx).await?;
+                let before = read_catalog(&mut tx).await?;
+                if before == *catalog {
+                    return Ok(crate::model::CatalogApplied { before, stripped: Vec::new() });
+                }
+                let removed = before.removed_by(catalog);
+                let (stripped, _) = strip_removed(&mut tx, &removed, force, actor, OffsetDateTime::now_utc()).await?;
+                tx.rollback().await?;
                 Ok(crate::model::CatalogApplied { before, stripped })
             }
             // --- end of the permission catalog ---

@@ -45,17 +45,21 @@ pub async fn run(store: &dyn Store, command: CatalogCommand, out: Output) -> any
             let text = std::fs::read_to_string(&file).with_context(|| format!("reading {}", file.display()))?;
             let catalog =
                 crate::catalog_file::parse(&text).map_err(|e| Failure::invalid(format!("{}: {e}", file.display())))?;
-            let (before, stripped) = if dry_run {
-                (store.catalog().await?, Vec::new())
+            // A dry run makes the same checks as the apply, so it refuses what the apply would
+            // refuse, with the same exit code (issue #22).
+            let applied = if dry_run {
+                store.preview_catalog(&catalog, force, &Actor::System).await
             } else {
-                let applied = store.apply_catalog(&catalog, force, &Actor::System).await.map_err(|e| match e {
-                    trustgate_store::StoreError::Conflict(held) => anyhow::Error::from(Failure::invalid(format!(
-                        "{held}; nothing was applied (--force takes them away from their holders)"
-                    ))),
-                    other => other.into(),
-                })?;
-                (applied.before, applied.stripped)
+                store.apply_catalog(&catalog, force, &Actor::System).await
             };
+            let applied = applied.map_err(|e| match e {
+                trustgate_store::StoreError::Conflict(held) => anyhow::Error::from(Failure::invalid(format!(
+                    "{held}; nothing {} (--force takes them away from their holders)",
+                    if dry_run { "would be applied" } else { "was applied" }
+                ))),
+                other => other.into(),
+            })?;
+            let (before, stripped) = (applied.before, applied.stripped);
             let diff = before.diff(&catalog);
             let stripped_json: Vec<Value> = stripped
                 .iter()
@@ -68,7 +72,8 @@ pub async fn run(store: &dyn Store, command: CatalogCommand, out: Output) -> any
             if !stripped.is_empty() {
                 let holders = u64::try_from(stripped.len()).unwrap_or(u64::MAX);
                 text.push_str(&format!(
-                    "\nTook removed permissions away from {}.",
+                    "\n{} removed permissions away from {}.",
+                    if dry_run { "Would take" } else { "Took" },
                     trustgate_core::event::counted(holders, "holder", "holders")
                 ));
             }

@@ -385,7 +385,7 @@ pub async fn add(State(state): State<AppState>, Posted { ctx, form }: Posted) ->
             "" => email.to_string(),
             name => parse_display_name(name)?,
         };
-        let new = NewAdmin { email, display_name, provider, external_id: None };
+        let new = NewAdmin { email, display_name, provider, external_id: None, provider_id: None };
         ops::invite_admin(&state, &ctx.customer.id, new, access, &ctx.actor()).await
     }
     .await;

@@ -231,6 +231,10 @@ pub struct CreateAdministrator {
     email: Option<String>,
     #[schema(max_length = 256)]
     external_user_id: Option<String>,
+    /// The provider's directory the administrator comes from: the Azure AD (Entra) tenant id, or
+    /// the Active Directory domain. Returned as `providerId`; ignored for `CitrixSts` administrators.
+    #[schema(max_length = 256)]
+    external_provider_id: Option<String>,
     /// With `Custom`: the policies granted.
     policies: Option<Vec<PolicyIn>>,
 }
@@ -269,14 +273,20 @@ pub async fn create(
         (None, Some(one), None) | (None, None, Some(one)) => parse_display_name(one)?,
         (None, None, None) => email.to_string(),
     };
-    let external_id = match input.external_user_id.as_deref().map(str::trim) {
-        Some(id) if id.len() > 256 => return Err(ValidationError::too_long("externalUserId", 256).into()),
-        Some(id) if !id.is_empty() => Some(id.to_owned()),
-        _ => None,
-    };
-    let new = NewAdmin { email, display_name, provider, external_id };
+    let external_id = optional_text("externalUserId", input.external_user_id.as_deref())?;
+    let provider_id = optional_text("externalProviderId", input.external_provider_id.as_deref())?;
+    let new = NewAdmin { email, display_name, provider, external_id, provider_id };
     let added = ops::invite_admin(&state, &caller.customer_id, new, access, &caller.actor()).await?;
     Ok(axum::Json(administrator_result(&caller.customer_id, &added.member)))
+}
+
+/// An optional identifier of at most 256 bytes, trimmed; empty is none.
+fn optional_text(field: &'static str, text: Option<&str>) -> Result<Option<String>, ApiError> {
+    match text.map(str::trim) {
+        Some(id) if id.len() > 256 => Err(ValidationError::too_long(field, 256).into()),
+        Some(id) if !id.is_empty() => Ok(Some(id.to_owned())),
+        _ => Ok(None),
+    }
 }
 
 /// `accessType` and, with `Custom`, the policies granted (the template of `GET …/access`, edited).

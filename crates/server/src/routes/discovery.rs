@@ -2,11 +2,13 @@
 //! Discovery 1.0): where a standard OAuth library finds the token endpoint, the keys and the
 //! revocation and introspection endpoints, given only the issuer URL.
 
-use axum::extract::State;
+use axum::extract::{Path, State};
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Value};
 use trustgate_core::token::Algorithm;
 
+use crate::error::ApiError;
 use crate::state::AppState;
 
 /// The standard token endpoint is Citrix's, for the root customer: it takes any client.
@@ -40,6 +42,35 @@ pub async fn openid_configuration(State(state): State<AppState>) -> Json<Value> 
     metadata(&state)
 }
 
+/// `GET /.well-known/oauth-authorization-server/{issuer path}` — RFC 8414 §3.1: for an issuer
+/// with a path (`--public-url https://host/tg`), the well-known segment goes between the host and
+/// the path, which is where openid-client and other RFC 8414 clients look. Only the issuer's own
+/// path is answered; the proxy in front must send this path to Trustgate unchanged.
+pub async fn authorization_server_at(State(state): State<AppState>, Path(path): Path<String>) -> Response {
+    at_issuer_path(&state, &path)
+}
+
+/// `GET /.well-known/openid-configuration/{issuer path}`: the same insertion, which some clients
+/// also try for OpenID metadata; the form OpenID Connect Discovery defines (the path, then
+/// `/.well-known/openid-configuration`) is answered as for any issuer.
+pub async fn openid_configuration_at(State(state): State<AppState>, Path(path): Path<String>) -> Response {
+    at_issuer_path(&state, &path)
+}
+
+fn at_issuer_path(state: &AppState, path: &str) -> Response {
+    match issuer_path(&state.config.issuer.url) {
+        Some(issuer) if issuer == path.trim_end_matches('/') => metadata(state).into_response(),
+        _ => ApiError::NotFound("route").into_response(),
+    }
+}
+
+/// The path of an issuer URL without its slashes (`tg` for `https://host/tg`), if it has one.
+fn issuer_path(issuer: &str) -> Option<&str> {
+    let after_scheme = issuer.split_once("://").map_or(issuer, |(_, rest)| rest);
+    let path = after_scheme.split_once('/')?.1.trim_matches('/');
+    (!path.is_empty()).then_some(path)
+}
+
 /// One document serves both paths, since OpenID's required fields are valid RFC 8414 metadata.
 fn metadata(state: &AppState) -> Json<Value> {
     let issuer = &state.config.issuer.url;
@@ -65,4 +96,17 @@ fn metadata(state: &AppState) -> Json<Value> {
         "id_token_signing_alg_values_supported": algorithms,
         "claims_supported": ["iss", "aud", "sub", "user_id", "customer_id", "customers", "iat", "exp", "jti"],
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::issuer_path;
+
+    #[test]
+    fn the_issuer_path_is_what_follows_the_host() {
+        assert_eq!(issuer_path("https://host/tg"), Some("tg"));
+        assert_eq!(issuer_path("https://host/a/b/"), Some("a/b"));
+        assert_eq!(issuer_path("https://host"), None);
+        assert_eq!(issuer_path("https://host/"), None);
+    }
 }

@@ -93,6 +93,11 @@ described!(
         ("access_token", string("A JWT; send it as `Authorization: CwsAuth Bearer=<token>`").into()),
         ("expires_in", string("Seconds the token lives, as a string").examples(["3600"]).into()),
     ])
+    // Optional: only the answer to a JSON request body carries it.
+    .property(
+        "token",
+        string("The same JWT as `access_token`, sent only when the request body was JSON (the legacy trust shape's name)"),
+    )
 );
 
 described!(

@@ -37,6 +37,13 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(tokens::jwks))
         .routes(routes!(discovery::authorization_server))
         .routes(routes!(discovery::openid_configuration))
+        // RFC 8414 §3.1's form for an issuer with a path, which depends on the deployment's issuer:
+        // served, but not in the OpenAPI document.
+        .route(
+            "/.well-known/oauth-authorization-server/{*path}",
+            axum::routing::get(discovery::authorization_server_at),
+        )
+        .route("/.well-known/openid-configuration/{*path}", axum::routing::get(discovery::openid_configuration_at))
         .routes(routes!(revocation::revoke))
         .routes(routes!(introspection::introspect))
         .routes(routes!(notifications::list, notifications::create))

@@ -26,6 +26,8 @@ pub struct ScimTokenView {
     name: String,
     /// `AzureAd`, `Okta`, `Google` or `Ad`: the provider of the administrators it provisions.
     provider: String,
+    /// The `providerId` of the administrators it provisions; null when none was given.
+    provider_id: Option<String>,
     created_by: String,
     #[schema(format = DateTime)]
     created_at: String,
@@ -37,6 +39,7 @@ impl From<&ScimToken> for ScimTokenView {
             id: t.id.to_string(),
             name: t.name.clone(),
             provider: t.provider.wire_name().to_owned(),
+            provider_id: t.provider_id.clone(),
             created_by: t.created_by.clone(),
             created_at: rfc3339(t.created_at),
         }
@@ -65,6 +68,11 @@ pub struct NewScimToken {
     name: String,
     /// `AzureAd`, `Okta`, `Google` or `Ad`.
     provider: String,
+    /// The provider's directory (the Azure AD tenant id, or the AD domain): the administrators
+    /// the token provisions get it as their `providerId`.
+    #[serde(rename = "providerId")]
+    #[schema(max_length = 256)]
+    provider_id: Option<String>,
 }
 
 async fn require_full(state: &AppState, caller: &AdminIn<needs::Administrators>) -> Result<(), ApiError> {
@@ -123,7 +131,7 @@ pub async fn create_token(
         &state.server_key,
         &caller.customer_id,
         &form.name,
-        &form.provider,
+        crate::ops::TokenProvider { name: &form.provider, id: form.provider_id.as_deref() },
         caller.session.admin.email.as_str(),
         &caller.session.actor(),
     )

@@ -23,7 +23,9 @@ const JSON: &str = "application/json";
 ///
 /// Trades a client's ID and Secret for a one-hour token. Credentials go in the form body or as
 /// HTTP Basic; `expires_in` is the string "3600". Some published modules send the legacy
-/// endpoint's JSON `{"clientId","clientSecret"}` here instead: it is accepted, `grant_type` implied.
+/// endpoint's JSON `{"clientId","clientSecret"}` here instead: it is accepted, `grant_type` implied,
+/// and the answer to a JSON body also carries the token as the legacy shape's `token`, which those
+/// modules read.
 #[utoipa::path(
     post,
     path = "/cctrustoauth2/{customer}/tokens/clients",
@@ -63,10 +65,12 @@ async fn oauth_checked(state: &AppState, customer: &str, request: Request) -> Re
     let (client_id, secret) = form.credentials()?;
     let path = PathCustomer::parse(customer).ok_or_else(OAuthError::invalid_client)?;
     let issued = grant::issue(state, &client_id, &secret, &path, source).await?;
+    let token = form.json.then(|| issued.access_token.clone());
     let body = OAuthToken {
         token_type: "bearer",
         access_token: issued.access_token,
         expires_in: TOKEN_LIFETIME_SECS.to_string(),
+        token,
     };
     Ok(token_response(body))
 }
@@ -76,6 +80,8 @@ async fn oauth_checked(state: &AppState, customer: &str, request: Request) -> Re
 pub(super) struct ClientForm {
     basic: Option<(String, String)>,
     pairs: Vec<(String, String)>,
+    /// The body was the legacy endpoint's JSON rather than a form.
+    json: bool,
 }
 
 impl ClientForm {
@@ -104,7 +110,7 @@ impl ClientForm {
                 for (wire, name) in [("clientId", "client_id"), ("clientSecret", "client_secret")] {
                     pairs.extend(json_strings(&fields, wire).map(|value| (name.to_owned(), value.to_owned())));
                 }
-                Ok(Self { basic, pairs })
+                Ok(Self { basic, pairs, json: true })
             }
             _ => Err(OAuthError::invalid_request(format!("The body must be sent as {FORM} or {JSON}."))),
         }
@@ -118,7 +124,7 @@ impl ClientForm {
         let body = body::bytes(request, state).await.map_err(OAuthError::server)?;
         let pairs = serde_urlencoded::from_bytes(&body)
             .map_err(|_| OAuthError::invalid_request("The form body is malformed."))?;
-        Ok(Self { basic, pairs })
+        Ok(Self { basic, pairs, json: false })
     }
 
     /// A parameter given at most once (RFC 6749 §3.2: parameters must not be repeated).
@@ -221,6 +227,9 @@ struct OAuthToken {
     token_type: &'static str,
     access_token: String,
     expires_in: String,
+    /// The same token under the legacy trust shape's name, only when the request body was JSON.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    token: Option<String>,
 }
 
 #[derive(Serialize)]

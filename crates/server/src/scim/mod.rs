@@ -253,6 +253,7 @@ async fn create_user(
         display_name: write.display_name.clone(),
         provider: p.token.provider,
         external_id: write.external_id.clone(),
+        provider_id: p.token.provider_id.clone(),
         status: AdminStatus::Active,
         created_at: OffsetDateTime::now_utc(),
     };

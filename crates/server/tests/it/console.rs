@@ -723,6 +723,7 @@ async fn client_and_administrator_lists_search_sort_by_column_and_page() {
             display_name: format!("User {i:02}"),
             provider: trustgate_core::admin::Provider::Local,
             external_id: None,
+            provider_id: None,
         };
         trustgate_server::ops::add_admin(
             app.store.as_ref(),

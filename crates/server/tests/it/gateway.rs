@@ -148,6 +148,10 @@ pub fn nginx_gateway(listen: &str, trustgate: &str, upstream: &str) -> String {
             auth_request_set $tg_customer $upstream_http_x_trustgate_customer_id;
             auth_request_set $tg_principal $upstream_http_x_trustgate_principal;
             auth_request_set $tg_permission $upstream_http_x_trustgate_permission;
+            # auth_request passes on only 401 and 403: any other refusal becomes a 500. Keep
+            # Trustgate's 400 (a request it will not read, such as a path with '//') a 400.
+            auth_request_set $tg_status $upstream_status;
+            error_page 500 = @trustgate_error;
             # Overwrites whatever the client sent under these names.
             proxy_set_header X-Trustgate-Client-Id $tg_client;
             proxy_set_header X-Trustgate-Customer-Id $tg_customer;
@@ -157,6 +161,13 @@ pub fn nginx_gateway(listen: &str, trustgate: &str, upstream: &str) -> String {
             proxy_http_version 1.1;
             proxy_set_header Connection "";
             proxy_pass http://orders;
+        }}
+
+        location @trustgate_error {{
+            if ($tg_status = 400) {{
+                return 400;
+            }}
+            return 500;
         }}
 
         location = /_trustgate {{
@@ -171,6 +182,26 @@ pub fn nginx_gateway(listen: &str, trustgate: &str, upstream: &str) -> String {
             proxy_set_header X-Forwarded-Uri "";
             proxy_http_version 1.1;
             proxy_set_header Connection "";
+        }}
+    }}
+"#
+    )
+}
+
+/// The nginx server that docs/operations.md shows for Trustgate under the path `/tg`.
+pub fn nginx_prefix_site(listen: &str, trustgate: &str) -> String {
+    format!(
+        r#"    server {{
+        listen {listen};
+
+        location /tg/ {{
+            proxy_pass http://{trustgate}/;
+            proxy_set_header Host $host;
+        }}
+        # RFC 8414 §3.1: the metadata of the issuer http://host/tg is at this path.
+        location = /.well-known/oauth-authorization-server/tg {{
+            proxy_pass http://{trustgate};
+            proxy_set_header Host $host;
         }}
     }}
 "#
@@ -256,6 +287,36 @@ impl Proxy {
         Some(Self::spawn(command, listen, &dir.join("error.log")).await)
     }
 
+    /// nginx publishing Trustgate under a path prefix, as `--public-url http://host/tg` says: `/tg/…`
+    /// goes to Trustgate without the prefix, and the RFC 8414 §3.1 well-known paths, which sit
+    /// before the prefix, go to it as they are.
+    async fn nginx_prefix(dir: &Path, listen: u16, trustgate: u16) -> Option<Self> {
+        let nginx = installed("nginx")?;
+        let dir_text = dir.display();
+        let conf = dir.join("nginx.conf");
+        let config = format!(
+            r#"worker_processes 1;
+pid {dir_text}/nginx.pid;
+error_log {dir_text}/error.log;
+events {{ worker_connections 256; }}
+http {{
+    access_log off;
+    client_body_temp_path {dir_text}/client_body;
+    proxy_temp_path {dir_text}/proxy;
+    fastcgi_temp_path {dir_text}/fastcgi;
+    uwsgi_temp_path {dir_text}/uwsgi;
+    scgi_temp_path {dir_text}/scgi;
+{}}}
+"#,
+            nginx_prefix_site(&format!("127.0.0.1:{listen}"), &format!("127.0.0.1:{trustgate}"))
+        );
+        std::fs::write(&conf, config).unwrap();
+        let mut command = tokio::process::Command::new(nginx);
+        command.arg("-p").arg(dir).arg("-e").arg(dir.join("error.log")).arg("-c").arg(&conf);
+        command.args(["-g", "daemon off;"]);
+        Some(Self::spawn(command, listen, &dir.join("error.log")).await)
+    }
+
     async fn caddy(dir: &Path, trustgate: u16, upstream: u16) -> Option<Self> {
         let caddy = installed("caddy")?;
         let listen = free_port();
@@ -318,6 +379,17 @@ async fn walk(app: &TestApp, proxy: &Proxy, upstream: &Upstream) {
     assert_eq!(header("x-trustgate-customer-id"), [customer.to_string()]);
     assert_eq!(header("x-trustgate-principal"), [owner.id.to_string()], "the owner a secure client acts for");
     assert_eq!(header("x-trustgate-permission"), ["orders.read"]);
+
+    // A Citrix SDK's trailing slash, and HEAD, pass as the GET rule (issue #22).
+    for (method, path) in [(reqwest::Method::GET, "/orders/42/"), (reqwest::Method::HEAD, "/orders/42")] {
+        let response = call(method.clone(), path).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "{method} {path}");
+    }
+    assert_eq!(upstream.take().len(), 2);
+    // A request Trustgate will not read is a 400 at the client too, not the proxy's 500.
+    let response = call(reqwest::Method::GET, "/orders//42").send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    assert!(upstream.take().is_empty());
 
     // Missing permission: refused, and the upstream never hears of it.
     let response = call(reqwest::Method::POST, "/orders").body("{}").send().await.unwrap();
@@ -449,10 +521,63 @@ async fn behind_caddy_a_client_cannot_choose_what_is_checked_or_who_it_is() {
 }
 
 #[test]
+fn docs_operations_md_shows_the_path_prefix_site_the_discovery_test_runs() {
+    let docs = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/operations.md")).unwrap();
+    let site = nginx_prefix_site("443 ssl", "127.0.0.1:8080");
+    assert!(docs.contains(&site), "docs/operations.md must show:\n{site}");
+}
+
+#[test]
 fn docs_gateway_md_shows_the_nginx_and_caddy_configurations_these_tests_run() {
     let docs = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/gateway.md")).unwrap();
     let nginx = nginx_gateway("80", "trustgate:8080", "orders:9000");
     assert!(docs.contains(&nginx), "docs/gateway.md must show, inside http {{ }}:\n{nginx}");
     let caddy = caddy_gateway("orders.example.com", "trustgate:8080", "orders:9000");
     assert!(docs.contains(&caddy), "docs/gateway.md must show:\n{caddy}");
+}
+
+/// openid-client discovers an issuer with a path both ways, RFC 8414's (the well-known segment
+/// inserted before the path, §3.1) and OpenID's (appended), through nginx publishing Trustgate
+/// under `/tg`, and gets a token from the endpoint the metadata names (issue #22).
+#[tokio::test]
+async fn openid_client_discovers_an_issuer_with_a_path_behind_a_prefix_proxy_both_ways() {
+    let Some(js) = crate::openid_client::js_dir() else { return };
+    let listen = free_port();
+    let dir = TempDir::new();
+    let store = std::sync::Arc::new(trustgate_store::SqliteStore::open(dir.path()).await.unwrap());
+    let key = trustgate_server::cli::server_key(dir.path()).unwrap();
+    let issuer = format!("http://127.0.0.1:{listen}/tg");
+    let config = trustgate_core::token::Issuer { url: issuer.clone(), audience: "https://api.trustgate.test".into() };
+    let app = TestApp::start_as(store, key, dir, None, Some(config)).await;
+    let customer = app.customer().await;
+    let owner = app.admin(&customer, Access::Full).await;
+    let client = app.client(&customer, &owner).await;
+    let proxy_dir = TempDir::new();
+    let Some(proxy) = Proxy::nginx_prefix(proxy_dir.path(), listen, port_of(&app.url)).await else { return };
+
+    let inserted = app.http.get(format!("{}/.well-known/oauth-authorization-server/tg", proxy.url)).send().await;
+    let metadata: serde_json::Value = inserted.unwrap().json().await.unwrap();
+    assert_eq!(metadata["issuer"], issuer.as_str());
+    let elsewhere = app.http.get(app.url("/.well-known/oauth-authorization-server/other")).send().await.unwrap();
+    assert_eq!(elsewhere.status(), StatusCode::NOT_FOUND, "only the issuer's own path");
+
+    for algorithm in ["oauth2", "oidc"] {
+        let args = [issuer.clone(), client.id.to_string(), client.secret.clone(), algorithm.to_owned()];
+        let cwd = js.clone();
+        let output = tokio::task::spawn_blocking(move || {
+            std::process::Command::new("node").arg("client_credentials.mjs").args(&args).current_dir(cwd).output()
+        })
+        .await
+        .unwrap()
+        .expect("run node");
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(output.status.success(), "openid-client ({algorithm}) failed:\n{stdout}\n{stderr}");
+        for line in stdout.lines() {
+            let result: serde_json::Value = serde_json::from_str(line).unwrap();
+            assert_eq!(result["issuer"], issuer.as_str(), "{algorithm}");
+            assert_eq!(result["token_endpoint"], format!("{issuer}/cctrustoauth2/root/tokens/clients"));
+            assert_eq!(result["token_type"], "bearer", "{algorithm}: a token through the proxy");
+        }
+    }
 }

@@ -277,6 +277,7 @@ impl TestApp {
             display_name: email.clone(),
             provider,
             external_id: provider.is_federated().then(|| format!("ext-{id}")),
+            provider_id: None,
             status: AdminStatus::Active,
             created_at: OffsetDateTime::now_utc(),
         };

@@ -17,7 +17,7 @@ fn require_all() -> bool {
 }
 
 /// The script's folder, or `None` (with a note) when node or the installed package is missing.
-fn js_dir() -> Option<PathBuf> {
+pub(crate) fn js_dir() -> Option<PathBuf> {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/it/js");
     let missing = if Command::new("node").arg("--version").output().is_err() {
         Some("node is not installed".to_owned())

@@ -35,7 +35,7 @@ async fn scim2_tester_finds_no_failure() {
         &app.server_key,
         &customer,
         "scim2-tester",
-        "Okta",
+        trustgate_server::ops::TokenProvider { name: "Okta", id: None },
         "operator",
         &Actor::System,
     )

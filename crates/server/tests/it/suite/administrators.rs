@@ -383,3 +383,67 @@ async fn provider_types_are_only_citrix_values_and_okta_is_an_external_provider(
         assert!(raw.contains("https://errors-api.cloud.com/common/invalidEnum"), "{raw}");
     }
 }
+
+/// Terraform's `citrix_cloud_admin_user` reads back what it sent: an Azure AD administrator's
+/// tenant (`externalProviderId`) comes back as `providerId`, as does an AD administrator's domain,
+/// from the create, the list and the CLI (issue #22).
+#[tokio::test]
+async fn a_federated_administrators_provider_id_is_returned_as_sent() {
+    let Some(app) = super::app().await else { return };
+    let (customer, token) = full_admin_token(&app).await;
+    let tenant = "72f988bf-86f1-41af-91ab-2d7cd011db47";
+    let cases = [
+        ("AzureAd", "entra@example.com", Some(tenant), Some(tenant)),
+        ("Ad", "ad@example.com", Some(" corp.example.com "), Some("corp.example.com")),
+        ("AzureAd", "none@example.com", None, None),
+        ("CitrixSts", "local@example.com", Some(tenant), None),
+    ];
+    for (provider, email, sent, expected) in cases {
+        let mut body = json!({"accessType": "Full", "providerType": provider, "type": "AdministratorUser",
+                              "email": email, "externalUserId": format!("sub-{email}")});
+        if let Some(sent) = sent {
+            body["externalProviderId"] = json!(sent);
+        }
+        let (status, created) = app.call(Method::POST, "/administrators/$create", &token, &customer, Some(body)).await;
+        assert_eq!(status, StatusCode::OK, "{created}");
+        assert_eq!(created["providerId"], json!(expected), "{provider}: {created}");
+    }
+    let (_, page) = app.get("/administrators", &token, &customer).await;
+    let listed = |email: &str| {
+        page["items"].as_array().unwrap().iter().find(|i| i["email"] == email).expect("listed")["providerId"].clone()
+    };
+    assert_eq!(listed("entra@example.com"), json!(tenant));
+    assert_eq!(listed("ad@example.com"), json!("corp.example.com"));
+    assert_eq!(listed("none@example.com"), json!(null));
+
+    let long = json!({"accessType": "Full", "providerType": "AzureAd", "type": "AdministratorUser",
+                      "email": "long@example.com", "externalProviderId": "x".repeat(257)});
+    let (status, refused) = app.call(Method::POST, "/administrators/$create", &token, &customer, Some(long)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{refused}");
+
+    let added = app
+        .cli(&[
+            "admin",
+            "add",
+            "--customer",
+            customer.as_str(),
+            "--email",
+            "cli@example.com",
+            "--provider",
+            "azure-ad",
+            "--external-id",
+            "sub-cli",
+            "--provider-id",
+            tenant,
+            "--access",
+            "full",
+        ])
+        .await;
+    assert_eq!(added["providerId"], tenant, "{added}");
+    let listed = app.cli(&["admin", "list", "--customer", customer.as_str()]).await;
+    let cli = listed["items"].as_array().unwrap().iter().find(|i| i["email"] == "cli@example.com").unwrap();
+    assert_eq!(cli["providerId"], tenant, "{listed}");
+    let (_, page) = app.get("/administrators", &token, &customer).await;
+    let api = page["items"].as_array().unwrap().iter().find(|i| i["email"] == "cli@example.com").unwrap();
+    assert_eq!(api["providerId"], tenant);
+}

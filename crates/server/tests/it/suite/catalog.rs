@@ -150,6 +150,24 @@ async fn removing_a_held_permission_is_refused_unless_forced_which_takes_it_from
     assert!(refused.to_string().contains("orders.read is held by 1 holder in 1 customer"), "{refused}");
     assert!(app.store.catalog().await.unwrap().offers(&read), "a refused apply wrote the catalog");
 
+    // The dry run refuses what the apply refuses, with the same exit code (issue #22); with
+    // --force it names the holders that would lose the permission, and writes nothing.
+    let file = app.dir.path().join("write-only.toml");
+    std::fs::write(&file, WRITE_ONLY).unwrap();
+    let file = file.to_str().unwrap();
+    let (real, refusal) = app.cli_fails(&["catalog", "apply", file]).await;
+    let (dry, dry_refusal) = app.cli_fails(&["catalog", "apply", file, "--dry-run"]).await;
+    assert_eq!((real, dry), (3, 3), "{refusal} {dry_refusal}");
+    assert!(dry_refusal["message"].as_str().unwrap().contains("orders.read is held by 1 holder"), "{dry_refusal}");
+    assert!(dry_refusal["message"].as_str().unwrap().contains("nothing would be applied"), "{dry_refusal}");
+    let preview = app.catalog_command(WRITE_ONLY, &["--dry-run", "--force"]).await;
+    assert_eq!(preview["dryRun"], true, "{preview}");
+    assert_eq!(preview["stripped"].as_array().map(Vec::len), Some(1), "{preview}");
+    let held = app.store.member(&customer, admin.id).await.unwrap().expect("a member").access;
+    assert_eq!(held, custom(&[read.clone(), Permission::NOTIFICATIONS]), "a dry run stripped it");
+    assert!(app.store.catalog().await.unwrap().offers(&read), "a dry run wrote the catalog");
+    assert!(app.log_of(&customer, "delegatedadministration:administrator/update").await.is_empty());
+
     let forced = app.catalog_command(WRITE_ONLY, &["--force"]).await;
     assert_eq!(forced["stripped"].as_array().map(Vec::len), Some(1), "{forced}");
     let member = app.store.member(&customer, admin.id).await.unwrap().expect("still a member");

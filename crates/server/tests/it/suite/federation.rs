@@ -54,6 +54,7 @@ async fn okta_admin(app: &TestApp, customer: &CustomerId, email: &str, subject: 
         display_name: "Ada".to_owned(),
         provider: Provider::Okta,
         external_id: subject.map(str::to_owned),
+        provider_id: None,
         status: AdminStatus::Active,
         created_at: OffsetDateTime::now_utc(),
     };

@@ -50,6 +50,15 @@ async fn an_allowed_request_answers_200_with_who_calls_under_each_proxys_convent
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(identity(&response), expected, "nginx: X-Original-Method and X-Original-URI");
 
+    // Citrix SDKs end paths with a slash, and HEAD follows GET (issue #22).
+    for (method, uri) in [("GET", "/orders/42/"), ("HEAD", "/orders/42"), ("HEAD", "/orders/42/?full=1")] {
+        let response = nginx(&app, &token, &customer, method, uri).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "{method} {uri}");
+        assert_eq!(identity(&response), expected, "{method} {uri}");
+    }
+    let (status, _) = denied(nginx(&app, &token, &customer, "GET", "/orders/42//")).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "two trailing slashes are an empty segment");
+
     // Traefik and Caddy name the original request in X-Forwarded-*; Caddy asks with GET.
     let response = app
         .http

@@ -384,3 +384,52 @@ async fn a_filter_holding_a_nul_byte_is_refused_with_400() {
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
     assert_eq!(body["scimType"], "invalidFilter");
 }
+
+/// A SCIM token that names the provider's directory (the Entra tenant id) gives it to the
+/// administrators it provisions, who then list with that `providerId` as Terraform-created ones
+/// do; the token shows it, in the API and in the CLI (issue #22).
+#[tokio::test]
+async fn administrators_provisioned_by_a_token_naming_a_tenant_carry_it_as_their_provider_id() {
+    let Some(app) = super::app().await else { return };
+    let customer = app.customer().await;
+    let (_, full) = full_admin(&app, &customer).await;
+    let tenant = "72f988bf-86f1-41af-91ab-2d7cd011db47";
+    let (status, body) = app
+        .as_admin(
+            &full,
+            Method::POST,
+            &format!("/api/v1/customers/{customer}/scim-tokens"),
+            Some(json!({ "name": TOKEN_NAME, "provider": "AzureAd", "providerId": tenant })),
+        )
+        .await;
+    assert_eq!((status, &body["providerId"]), (StatusCode::CREATED, &json!(tenant)), "{body}");
+    let provider =
+        Provider { base: format!("/scim/v2/{customer}"), token: body["secret"].as_str().unwrap().to_owned() };
+    let (status, created, _) =
+        scim(&app, &provider, Method::POST, "/Users", Some(user("ada@example.com", "aad-ada")), None).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+
+    let client = app.client(&customer, &app.admin(&customer, Access::Full).await).await;
+    let token = app.token(&client).await;
+    let (_, page) = app.get("/administrators", &token, &customer).await;
+    let ada = page["items"].as_array().unwrap().iter().find(|i| i["email"] == "ada@example.com").expect("listed");
+    assert_eq!(ada["providerId"], tenant, "{ada}");
+
+    let (_, list) = app.as_admin(&full, Method::GET, &format!("/api/v1/customers/{customer}/scim-tokens"), None).await;
+    assert_eq!(list["items"][0]["providerId"], tenant, "{list}");
+    let cli = app
+        .cli(&[
+            "scim-token",
+            "create",
+            "--customer",
+            customer.as_str(),
+            "--name",
+            "second",
+            "--provider",
+            "azure-ad",
+            "--provider-id",
+            " corp.example.com ",
+        ])
+        .await;
+    assert_eq!(cli["providerId"], "corp.example.com", "{cli}");
+}

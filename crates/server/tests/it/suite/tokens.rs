@@ -300,11 +300,15 @@ async fn the_oauth_endpoint_also_takes_the_legacy_json_credentials_in_any_case()
     assert_eq!(response.headers()["cache-control"], "no-store");
     let (status, body) = status_and_json(response).await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    let keys: Vec<&str> = body.as_object().unwrap().keys().map(String::as_str).collect();
-    assert_eq!(keys.len(), 3, "the form's response shape: {body}");
+    let mut keys: Vec<&str> = body.as_object().unwrap().keys().map(String::as_str).collect();
+    keys.sort_unstable();
+    // The form's response shape, plus the trust shape's `token` that WEM's
+    // PowerShell module reads from a JSON request's answer (issue #22).
+    assert_eq!(keys, ["access_token", "expires_in", "token", "token_type"], "{body}");
     assert_eq!(body["token_type"], "bearer");
     assert_eq!(body["expires_in"], json!("3600"));
     assert_eq!(claims_of(body["access_token"].as_str().unwrap())["sub"], json!(id));
+    assert_eq!(body["token"], body["access_token"]);
 
     let wrong = json!({"clientId": id, "clientSecret": "tgs_not-the-secret"});
     let (status, body) = status_and_json(post_json("/cctrustoauth2/root/tokens/clients", wrong).await.unwrap()).await;
