@@ -1068,6 +1068,26 @@ macro_rules! store_impl {
 
         /// Takes the `removed` permissions away from every membership (accepted or pending) and
         /// service principal holding them, or refuses when any does and `force` is not given.
+        /// Stages `catalog` inside `tx` under the catalog lock: reads the stored one and strips what
+        /// the new one removes from its holders, or refuses. The apply goes on to write and commit,
+        /// the dry run rolls back, so the two cannot differ. `None` when nothing changes.
+        async fn stage_catalog(
+            tx: &mut Tx,
+            catalog: &trustgate_core::catalog::Catalog,
+            force: bool,
+            actor: &Actor,
+            now: OffsetDateTime,
+        ) -> StoreResult<Option<(crate::model::CatalogApplied, Vec<Change>)>> {
+            <$store>::lock_catalog(tx).await?;
+            let before = read_catalog(tx).await?;
+            if before == *catalog {
+                return Ok(None);
+            }
+            let removed = before.removed_by(catalog);
+            let (stripped, changes) = strip_removed(tx, &removed, force, actor, now).await?;
+            Ok(Some((crate::model::CatalogApplied { before, stripped }, changes)))
+        }
+
         async fn strip_removed(
             tx: &mut Tx,
             removed: &[trustgate_core::access::Permission],
@@ -3240,14 +3260,10 @@ macro_rules! store_impl {
                 actor: &Actor,
             ) -> StoreResult<crate::model::CatalogApplied> {
                 let mut tx = self.write_tx().await?;
-                <$store>::lock_catalog(&mut tx).await?;
-                let before = read_catalog(&mut tx).await?;
-                if before == *catalog {
-                    return Ok(crate::model::CatalogApplied { before, stripped: Vec::new() });
-                }
                 let now = OffsetDateTime::now_utc();
-                let removed = before.removed_by(catalog);
-                let (stripped, mut changes) = strip_removed(&mut tx, &removed, force, actor, now).await?;
+                let Some((applied, mut changes)) = stage_catalog(&mut tx, catalog, force, actor, now).await? else {
+                    return Ok(crate::model::CatalogApplied { before: catalog.clone(), stripped: Vec::new() });
+                };
                 for delete in ["DELETE FROM catalog_services", "DELETE FROM catalog_permissions", "DELETE FROM catalog_routes"] {
                     sqlx::query(delete).execute(&mut *tx).await?;
                 }
@@ -3288,7 +3304,7 @@ macro_rules! store_impl {
                 changes.push(Change::CatalogChanged);
                 insert_changes(&mut tx, &changes, now).await?;
                 self.commit(tx, &changes).await?;
-                Ok(crate::model::CatalogApplied { before, stripped })
+                Ok(applied)
             }
 
             async fn preview_catalog(
@@ -3298,15 +3314,12 @@ macro_rules! store_impl {
                 actor: &Actor,
             ) -> StoreResult<crate::model::CatalogApplied> {
                 let mut tx = self.write_tx().await?;
-                <$store>::lock_catalog(&mut tx).await?;
-                let before = read_catalog(&mut tx).await?;
-                if before == *catalog {
-                    return Ok(crate::model::CatalogApplied { before, stripped: Vec::new() });
-                }
-                let removed = before.removed_by(catalog);
-                let (stripped, _) = strip_removed(&mut tx, &removed, force, actor, OffsetDateTime::now_utc()).await?;
+                let staged = stage_catalog(&mut tx, catalog, force, actor, OffsetDateTime::now_utc()).await?;
                 tx.rollback().await?;
-                Ok(crate::model::CatalogApplied { before, stripped })
+                Ok(staged.map_or_else(
+                    || crate::model::CatalogApplied { before: catalog.clone(), stripped: Vec::new() },
+                    |(applied, _)| applied,
+                ))
             }
             // --- end of the permission catalog ---
         }

@@ -63,15 +63,22 @@ async fn okta_admin(app: &TestApp, customer: &CustomerId, email: &str, subject: 
     admin.id
 }
 
-/// Starts a sign-in from the console's sign-in page for `who`: the provider's authorization URL
-/// and the browser's cookies (the one binding the sign-in to it among them).
-async fn begin(app: &TestApp, who: &str) -> (String, Jar) {
+/// The console's sign-in page as a browser opens it: a client that follows no redirects, the
+/// cookies it set, and the form's CSRF token.
+async fn sign_in_form(app: &TestApp) -> (reqwest::Client, Jar, String) {
     let http = idp::no_redirects();
     let mut jar = Jar::default();
     let page = http.get(app.url("/console/sign-in")).send().await.unwrap();
     jar.keep(&page);
     let html = page.text().await.unwrap();
     let token = html.split("name=\"csrf\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_owned();
+    (http, jar, token)
+}
+
+/// Starts a sign-in from the console's sign-in page for `who`: the provider's authorization URL
+/// and the browser's cookies (the one binding the sign-in to it among them).
+async fn begin(app: &TestApp, who: &str) -> (String, Jar) {
+    let (http, mut jar, token) = sign_in_form(app).await;
     let response = http
         .post(app.url("/console/sign-in/provider"))
         .header("cookie", jar.header())
@@ -254,12 +261,7 @@ async fn a_provider_that_is_not_the_issuer_connected_is_refused() {
     let other_name = idp.issuer.replace("127.0.0.1", "localhost");
     connect(&app, &acme, &other_name).await;
 
-    let http = idp::no_redirects();
-    let mut jar = Jar::default();
-    let page = http.get(app.url("/console/sign-in")).send().await.unwrap();
-    jar.keep(&page);
-    let html = page.text().await.unwrap();
-    let token = html.split("name=\"csrf\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_owned();
+    let (http, jar, token) = sign_in_form(&app).await;
     let response = http
         .post(app.url("/console/sign-in/provider"))
         .header("cookie", jar.header())
@@ -300,12 +302,7 @@ async fn the_sign_in_page_offers_providers_for_an_email_and_says_when_there_is_n
     let (authorize, _) = begin(&app, "Ada@Example.com").await;
     assert!(authorize.starts_with(&idp.issuer), "{authorize}");
 
-    let http = idp::no_redirects();
-    let mut jar = Jar::default();
-    let page = http.get(app.url("/console/sign-in")).send().await.unwrap();
-    jar.keep(&page);
-    let html = page.text().await.unwrap();
-    let token = html.split("name=\"csrf\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_owned();
+    let (http, jar, token) = sign_in_form(&app).await;
     let response = http
         .post(app.url("/console/sign-in/provider"))
         .header("cookie", jar.header())
@@ -412,12 +409,7 @@ async fn one_source_starts_at_most_ten_sign_ins_a_minute() {
     let acme = app.customer().await;
     // Nothing listens there: each start that is let through fails fast at discovery.
     connect(&app, &acme, "http://127.0.0.1:9").await;
-    let http = idp::no_redirects();
-    let mut jar = Jar::default();
-    let page = http.get(app.url("/console/sign-in")).send().await.unwrap();
-    jar.keep(&page);
-    let html = page.text().await.unwrap();
-    let token = html.split("name=\"csrf\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_owned();
+    let (http, jar, token) = sign_in_form(&app).await;
     let long_next = format!("/console/{}", "a".repeat(2048));
     let mut statuses = Vec::new();
     for _ in 0..11 {
