@@ -90,6 +90,9 @@ pub struct AdminM {
     pub pending: [Option<Acc>; 2],
     /// The administrator whose subject this one was added with (`scim-shared-identity`).
     pub twin_of: Option<usize>,
+    /// A new person known only by invitations, never accepted: withdrawing the last one
+    /// forgets them (no password, no customer).
+    pub invitee_only: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -270,6 +273,7 @@ impl Model {
             local,
             pending: [None, None],
             twin_of: None,
+            invitee_only: false,
         };
         let client = |customer, owner| ClientM {
             customer,
@@ -484,6 +488,7 @@ impl Model {
                     local: false,
                     pending: [None, None],
                     twin_of: twin,
+                    invitee_only: false,
                 });
             }
             Op::ScimCreate { customer, .. } => {
@@ -498,6 +503,7 @@ impl Model {
                     local: false,
                     pending: [None, None],
                     twin_of: None,
+                    invitee_only: false,
                 });
             }
             Op::Invite { customer, access, whom, .. } => {
@@ -513,6 +519,7 @@ impl Model {
                         local: true,
                         pending,
                         twin_of: None,
+                        invitee_only: true,
                     }),
                 }
             }
@@ -535,8 +542,12 @@ impl Model {
                 }
             }
             Op::RemoveAdmin { customer, admin, .. } => {
-                self.admins[admin].pending[customer] = None;
-                self.admins[admin].member[customer] = None;
+                let a = &mut self.admins[admin];
+                a.pending[customer] = None;
+                a.member[customer] = None;
+                if a.invitee_only && a.pending == [None, None] {
+                    a.deleted = true;
+                }
                 self.delete_clients_of(admin, customer);
             }
             Op::ListAdmins { .. } | Op::PostNotification { .. } | Op::Revoke { .. } => {}
