@@ -713,3 +713,14 @@ pub async fn operator_invitation_link(app: &TestApp, customer: &CustomerId, admi
     app.store.resend_invitation(customer, admin, &terms, &Actor::System).await.expect("a pending invitation");
     trustgate_server::ops::invitation_url(&app.url, &token)
 }
+
+/// Stops a whole process group when the test ends, so what a script left running in the background
+/// goes with it.
+pub struct ProcessGroup(pub std::process::Child);
+
+impl Drop for ProcessGroup {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("kill").args(["-TERM", "--", &format!("-{}", self.0.id())]).status();
+        let _ = self.0.wait();
+    }
+}

@@ -24,6 +24,7 @@ mod observability;
 mod openapi;
 mod openid_client;
 mod postgres_nodes;
+mod readme;
 mod retention;
 mod scim_conformance;
 mod serve;

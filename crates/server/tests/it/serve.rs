@@ -3,7 +3,7 @@
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 
-use crate::harness::{TempDir, TestDatabase};
+use crate::harness::{ProcessGroup, TempDir, TestDatabase};
 
 /// Kills the server when the test ends, however it ends.
 struct Server(Child);
@@ -190,16 +190,6 @@ async fn the_documented_two_node_example_runs_verbatim_from_an_empty_directory()
     assert_eq!(jwks(one).await, jwks(two).await, "both nodes publish the same keys");
     // Issue #22, item 8: PostgreSQL's NOTICE about the migrations table is not printed at every start.
     assert!(!errors.contains("_sqlx_migrations"), "no migration notice at start:\n{errors}");
-}
-
-/// Stops a whole process group when the test ends.
-struct ProcessGroup(Child);
-
-impl Drop for ProcessGroup {
-    fn drop(&mut self) {
-        let _ = Command::new("kill").args(["-TERM", "--", &format!("-{}", self.0.id())]).status();
-        let _ = self.0.wait();
-    }
 }
 
 #[tokio::test]
