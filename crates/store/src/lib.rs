@@ -271,12 +271,12 @@ pub trait Store: Send + Sync + 'static {
     /// raw); false when another node did it first.
     async fn reseal_signing_key(&self, key: &KeyAtRest, from_format: &str) -> StoreResult<bool>;
 
-    /// Records that the token `jti` is refused until `expires_at`, when it would have expired
-    /// anyway, and announces `Change::TokenRevoked`. Rows already past their expiry are deleted.
-    /// Revokes `client`'s token `jti`. Once the client has `cap` revoked tokens that have not
-    /// expired, the revocation becomes a "not before" time for the client instead (every token of
-    /// the client issued at or before `now`'s second is refused) and the client's rows go, so the
-    /// list holds at most `cap` rows a client (issue #21, item 9).
+    /// Records that `client`'s token `jti` is refused until `expires_at`, when it would have expired
+    /// anyway, and announces `Change::TokenRevoked`; rows already past their expiry are deleted.
+    /// Once the client has `cap` revoked tokens that have not expired, the revocation becomes a
+    /// "not before" time for the client instead (every token of the client issued at or before
+    /// `now`'s second is refused) and the client's rows go, so the list stays bounded: at most
+    /// `cap` rows a client.
     async fn revoke_token(
         &self,
         client: ClientId,
