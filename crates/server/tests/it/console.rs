@@ -1415,3 +1415,57 @@ async fn a_full_administrator_connects_and_disconnects_an_identity_provider_in_t
     assert!(get(&app, &full, &path).await.1.contains("id=\"no-providers\""));
     assert_eq!(app.log_types(&customer).await.iter().filter(|t| t.contains("identityprovider")).count(), 2);
 }
+
+/// Runs `script` with bash, as a user pasting it into a terminal would.
+async fn run_in_bash(script: &str) -> String {
+    let out = tokio::process::Command::new("bash").arg("-c").arg(script).output().await.expect("run bash");
+    assert!(out.status.success(), "{script}\n{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// Issue #22 item 11: the one-time dialog says how to use the new client — the token URL, the
+/// customer id, the `CwsAuth` header — and its copied curl example gets a token and calls an API
+/// the client may call.
+#[tokio::test]
+async fn the_one_time_dialog_shows_how_to_use_the_client_and_its_copied_curl_example_works() {
+    let Some(browser) = Browser::start().await else { return };
+    let app = app().await;
+    let customer = app.customer().await;
+    let admin = app.admin_with_password(&customer, Access::Full).await;
+    sign_in(&browser, &app, &admin).await;
+    browser.allow_clipboard().await;
+    let c = format!("{}/console/c/{customer}", app.url);
+
+    browser.goto(&format!("{c}/api-access")).await;
+    browser.type_into("#client-name", "curl example").await;
+    browser.click("#create-client").await;
+    browser.find("#secret-dialog").await;
+    let secret = browser.text_of("#new-client-secret").await;
+    assert_eq!(browser.text_of("#usage-token-url").await, format!("{}/cctrustoauth2/root/tokens/clients", app.url));
+    assert_eq!(browser.text_of("#usage-customer-id").await, customer.as_str());
+    assert_eq!(
+        browser.text_of("#usage-headers").await,
+        format!("Authorization: CwsAuth Bearer=<token>\nCitrix-CustomerId: {customer}")
+    );
+    browser.click("button[data-copy='usage-curl']").await;
+    let curl = browser.clipboard().await;
+    assert!(curl.contains(&secret) && curl.contains("/systemlog/records"), "{curl}");
+    let records: serde_json::Value = serde_json::from_str(&run_in_bash(&curl).await).expect("the API's JSON");
+    assert!(records["items"].is_array(), "the system log answered: {records}");
+    browser.click("#close-dialog").await;
+    browser.find("#clients").await;
+    assert!(!browser.source().await.contains(&secret), "the example leaves with the dialog");
+
+    // A service principal's example calls what its own access allows.
+    browser.goto(&format!("{c}/service-principals")).await;
+    browser.type_into("#principal-name", "notifier").await;
+    browser.click("input[name='access'][value='Custom']").await;
+    browser.click("input[name='permission'][value='notifications']").await;
+    browser.click("#create-principal").await;
+    browser.find("#secret-dialog").await;
+    browser.click("button[data-copy='usage-curl']").await;
+    let curl = browser.clipboard().await;
+    assert!(curl.contains("/notifications/items"), "{curl}");
+    let notifications: serde_json::Value = serde_json::from_str(&run_in_bash(&curl).await).expect("the API's JSON");
+    assert!(notifications["items"].is_array(), "the notifications answered: {notifications}");
+}
