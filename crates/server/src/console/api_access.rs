@@ -258,7 +258,7 @@ pub async fn confirm_delete(
         ),
         alternative: None,
         action: format!("{}/api-access/{}/delete", ctx.base(), client.id),
-        confirm_label: "Delete client",
+        confirm_label: "Delete API client",
         cancel: format!("{}/api-access", ctx.base()),
     };
     Ok(render(StatusCode::OK, &page))

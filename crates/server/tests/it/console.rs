@@ -61,7 +61,7 @@ async fn a_client_created_in_the_browser_works_stays_private_and_is_deleted_with
     assert_eq!(browser.text_of("#customer-id").await, customer.as_str(), "the id shows without stray characters");
     shoot(&browser, "home").await;
 
-    // Menu → Identity and Access Management → API Access → name → Create Client.
+    // Menu → Identity and Access Management → API Access → name → Create API client.
     browser.click("#menu summary").await;
     shoot(&browser, "menu").await;
     browser.click("#menu-iam").await;
