@@ -197,6 +197,14 @@ pub async fn create(State(state): State<AppState>, Posted { ctx, form }: Posted)
     }
 }
 
+/// Another way out, offered before the confirmation: what it does, its form's action and its
+/// button's label.
+pub struct Alternative {
+    pub note: String,
+    pub action: String,
+    pub label: &'static str,
+}
+
 #[derive(Template)]
 #[template(path = "confirm.html")]
 pub struct ConfirmPage {
@@ -204,8 +212,7 @@ pub struct ConfirmPage {
     pub heading: String,
     pub lines: Vec<String>,
     pub warning: Option<String>,
-    /// Another way out, offered before the confirmation: its form's action and button label.
-    pub alternative: Option<(String, String)>,
+    pub alternative: Option<Alternative>,
     pub action: String,
     pub confirm_label: &'static str,
     pub cancel: String,
