@@ -517,6 +517,7 @@ pub async fn confirm_remove(
             action: format!("{}/administrators/{}/remove", ctx.base(), member.admin.id),
             confirm_label: "Cancel invitation",
             cancel: format!("{}/administrators", ctx.base()),
+            cancel_label: "Keep the invitation",
         };
         return Ok(render(StatusCode::OK, &page));
     }
@@ -547,6 +548,7 @@ pub async fn confirm_remove(
         action: format!("{}/administrators/{}/remove", ctx.base(), member.admin.id),
         confirm_label: "Remove administrator",
         cancel: format!("{}/administrators", ctx.base()),
+        cancel_label: "Cancel",
     };
     Ok(render(StatusCode::OK, &page))
 }

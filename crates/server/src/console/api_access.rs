@@ -216,6 +216,8 @@ pub struct ConfirmPage {
     pub action: String,
     pub confirm_label: &'static str,
     pub cancel: String,
+    /// The way back's label: "Cancel" unless the confirmation's own label says cancel already.
+    pub cancel_label: &'static str,
 }
 
 /// The access `client` calls APIs with: its own if a service principal, else its owner's, who
@@ -267,6 +269,7 @@ pub async fn confirm_delete(
         action: format!("{}/api-access/{}/delete", ctx.base(), client.id),
         confirm_label: "Delete API client",
         cancel: format!("{}/api-access", ctx.base()),
+        cancel_label: "Cancel",
     };
     Ok(render(StatusCode::OK, &page))
 }
@@ -462,6 +465,7 @@ pub async fn confirm_delete_secret(
         action: format!("{back}/{}/delete", info.id),
         confirm_label: "Delete secret",
         cancel: back,
+        cancel_label: "Cancel",
     };
     Ok(render(StatusCode::OK, &page))
 }

@@ -205,6 +205,7 @@ pub async fn confirm_delete(
         action: format!("{}/service-principals/{}/delete", ctx.base(), principal.id),
         confirm_label: "Delete service principal",
         cancel: format!("{}/service-principals", ctx.base()),
+        cancel_label: "Cancel",
     };
     Ok(render(StatusCode::OK, &page))
 }

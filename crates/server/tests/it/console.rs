@@ -1540,6 +1540,7 @@ async fn every_console_page_fits_a_390_px_wide_phone() {
     browser.click("tr[data-admin-email='a.pending.invitee.with.a.long.address@example.com'] a.danger").await;
     browser.find("#confirm").await;
     fits(&browser, "cancel invitation", &mut failures).await;
+    assert_eq!(browser.text_of("#cancel").await, "Keep the invitation", "not two buttons saying Cancel");
     for (page, path) in [
         ("change access", format!("{c}/administrators/{}", admin.id)),
         ("remove, convert first", format!("{c}/administrators/{}/remove", leaver.id)),
