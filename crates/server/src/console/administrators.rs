@@ -16,7 +16,7 @@ use trustgate_core::ids::AdminId;
 use trustgate_core::lifecycle::{self, Authority, Refusal};
 use trustgate_store::Member;
 
-use super::api_access::ConfirmPage;
+use super::api_access::{Alternative, ConfirmPage};
 use super::error::{render, ConsoleError};
 use super::extract::{Fields, InCustomer, Posted};
 use super::layout::{describe, when, Layout, Section};
@@ -517,6 +517,7 @@ pub async fn confirm_remove(
             action: format!("{}/administrators/{}/remove", ctx.base(), member.admin.id),
             confirm_label: "Cancel invitation",
             cancel: format!("{}/administrators", ctx.base()),
+            cancel_label: "Keep the invitation",
         };
         return Ok(render(StatusCode::OK, &page));
     }
@@ -530,18 +531,24 @@ pub async fn confirm_remove(
         warning: Some(consequence),
         // SP7: a Full administrator may keep the clients alive as service principals first.
         alternative: (clients > 0 && ctx.access() == Access::Full).then(|| {
-            (
-                format!("{}/administrators/{}/convert-clients", ctx.base(), member.admin.id),
-                format!(
-                    "{} will be deleted — convert {} to service principals first",
-                    super::layout::count(u64::try_from(clients).unwrap_or(u64::MAX), "API client", "API clients"),
-                    if clients == 1 { "it" } else { "them" }
+            let (it, what, they) = if clients == 1 {
+                ("it", "a service principal", "it then belongs")
+            } else {
+                ("them", "service principals", "they then belong")
+            };
+            Alternative {
+                note: format!(
+                    "To keep {it} working, convert {it} to {what} first: {they} to the customer, with the access {} has now, and outlive this removal.",
+                    member.admin.email
                 ),
-            )
+                action: format!("{}/administrators/{}/convert-clients", ctx.base(), member.admin.id),
+                label: if clients == 1 { "Convert to a service principal" } else { "Convert to service principals" },
+            }
         }),
         action: format!("{}/administrators/{}/remove", ctx.base(), member.admin.id),
         confirm_label: "Remove administrator",
         cancel: format!("{}/administrators", ctx.base()),
+        cancel_label: "Cancel",
     };
     Ok(render(StatusCode::OK, &page))
 }

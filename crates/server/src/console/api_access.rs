@@ -17,6 +17,7 @@ use super::extract::{InCustomer, Posted};
 use super::layout::{when, Layout, Section};
 use super::lists::{by_text, Column, ListQuery, Listing, Pager, Sortable};
 use super::reveal::Revealed;
+use super::usage::Usage;
 use crate::error::ApiError;
 use crate::ops;
 use crate::state::AppState;
@@ -44,6 +45,15 @@ pub struct Created {
     pub id: String,
     pub name: String,
     pub secret: String,
+    pub usage: Usage,
+}
+
+impl Created {
+    pub fn shown(revealed: Revealed, state: &AppState, ctx: &InCustomer) -> Self {
+        let secret = revealed.secret.expose();
+        let usage = Usage::new(&state.config.issuer.url, &ctx.customer.id, revealed.id, secret, &revealed.access);
+        Self { id: revealed.id.to_string(), name: revealed.name, secret: secret.to_owned(), usage }
+    }
 }
 
 const PAGE_SIZE: usize = 25;
@@ -135,11 +145,7 @@ pub async fn page(
     };
     let revealed = shown.created.as_deref().map(|t| state.reveals.take(t, &ctx.session.digest, &ctx.customer.id));
     let gone = matches!(revealed, Some(None));
-    let created = revealed.flatten().map(|r: Revealed| Created {
-        id: r.id.to_string(),
-        name: r.name,
-        secret: r.secret.expose().to_owned(),
-    });
+    let created = revealed.flatten().map(|r| Created::shown(r, &state, &ctx));
     let view = View { name: String::new(), error: None, notice, gone, created };
     show(&state, &ctx, StatusCode::OK, &list, view).await
 }
@@ -172,7 +178,7 @@ pub async fn create(State(state): State<AppState>, Posted { ctx, form }: Posted)
     .await;
     match created {
         Ok((client, secret)) => {
-            let revealed = Revealed { id: client.id, name: client.name, secret };
+            let revealed = Revealed { id: client.id, name: client.name, secret, access: ctx.access() };
             let ticket = state.reveals.hold(ctx.session.digest, &ctx.customer.id, revealed);
             Ok(Redirect::to(&format!("{}/api-access?created={ticket}", ctx.base())).into_response())
         }
@@ -191,6 +197,14 @@ pub async fn create(State(state): State<AppState>, Posted { ctx, form }: Posted)
     }
 }
 
+/// Another way out, offered before the confirmation: what it does, its form's action and its
+/// button's label.
+pub struct Alternative {
+    pub note: String,
+    pub action: String,
+    pub label: &'static str,
+}
+
 #[derive(Template)]
 #[template(path = "confirm.html")]
 pub struct ConfirmPage {
@@ -198,11 +212,21 @@ pub struct ConfirmPage {
     pub heading: String,
     pub lines: Vec<String>,
     pub warning: Option<String>,
-    /// Another way out, offered before the confirmation: its form's action and button label.
-    pub alternative: Option<(String, String)>,
+    pub alternative: Option<Alternative>,
     pub action: String,
     pub confirm_label: &'static str,
     pub cancel: String,
+    /// The way back's label: "Cancel" unless the confirmation's own label says cancel already.
+    pub cancel_label: &'static str,
+}
+
+/// The access `client` calls APIs with: its own if a service principal, else its owner's, who
+/// is the caller wherever the console shows a secret of an API client (R3).
+pub fn acts_with(client: &ApiClient, ctx: &InCustomer) -> Access {
+    match &client.kind {
+        ClientKind::ServicePrincipal { access } => access.clone(),
+        ClientKind::SecureClient { .. } => ctx.access(),
+    }
 }
 
 /// The caller's own client with this id; anyone else's is "not found" (R3).
@@ -243,8 +267,9 @@ pub async fn confirm_delete(
         ),
         alternative: None,
         action: format!("{}/api-access/{}/delete", ctx.base(), client.id),
-        confirm_label: "Delete client",
+        confirm_label: "Delete API client",
         cancel: format!("{}/api-access", ctx.base()),
+        cancel_label: "Cancel",
     };
     Ok(render(StatusCode::OK, &page))
 }
@@ -371,11 +396,7 @@ pub async fn secrets(
     };
     let revealed = shown.created.as_deref().map(|t| state.reveals.take(t, &ctx.session.digest, &ctx.customer.id));
     let gone = matches!(revealed, Some(None));
-    let created = revealed.flatten().filter(|r| r.id == client.id).map(|r: Revealed| Created {
-        id: r.id.to_string(),
-        name: r.name,
-        secret: r.secret.expose().to_owned(),
-    });
+    let created = revealed.flatten().filter(|r| r.id == client.id).map(|r| Created::shown(r, &state, &ctx));
     let view = View { name: String::new(), error: None, notice, gone, created };
     show_secrets(&state, &ctx, &client, StatusCode::OK, view).await
 }
@@ -395,7 +416,8 @@ pub async fn add_secret(
             .await;
     match added {
         Ok((_, secret)) => {
-            let revealed = Revealed { id: client.id, name: client.name.clone(), secret };
+            let revealed =
+                Revealed { id: client.id, name: client.name.clone(), secret, access: acts_with(&client, &ctx) };
             let ticket = state.reveals.hold(ctx.session.digest, &ctx.customer.id, revealed);
             Ok(Redirect::to(&format!("{}/api-access/{}/secrets?created={ticket}", ctx.base(), client.id))
                 .into_response())
@@ -443,6 +465,7 @@ pub async fn confirm_delete_secret(
         action: format!("{back}/{}/delete", info.id),
         confirm_label: "Delete secret",
         cancel: back,
+        cancel_label: "Cancel",
     };
     Ok(render(StatusCode::OK, &page))
 }

@@ -65,7 +65,7 @@ pub struct Warned {
 
 impl Warned {
     pub fn active_clients(&self) -> String {
-        count(self.clients, "active client", "active clients")
+        count(self.clients, "active API client", "active API clients")
     }
 }
 

@@ -19,6 +19,7 @@ mod next;
 mod principals;
 mod reveal;
 mod session_pages;
+mod usage;
 
 use axum::http::{header, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};

@@ -12,7 +12,7 @@ use trustgate_core::ids::ClientId;
 use trustgate_core::ValidationError;
 
 use super::administrators::{posted_access, AccessChoice};
-use super::api_access::{posted_expiry, ConfirmPage, Created, Shown};
+use super::api_access::{acts_with, posted_expiry, ConfirmPage, Created, Shown};
 use super::error::{render, ConsoleError};
 use super::extract::{InCustomer, Posted};
 use super::layout::{when, Layout, Section};
@@ -127,11 +127,7 @@ pub async fn page(
     };
     let revealed = shown.created.as_deref().map(|t| state.reveals.take(t, &ctx.session.digest, &ctx.customer.id));
     let gone = matches!(revealed, Some(None));
-    let created = revealed.flatten().map(|r: Revealed| Created {
-        id: r.id.to_string(),
-        name: r.name,
-        secret: r.secret.expose().to_owned(),
-    });
+    let created = revealed.flatten().map(|r| Created::shown(r, &state, &ctx));
     let access = Access::Custom(PermissionSet::empty());
     let view =
         View { name: String::new(), access, expires: DEFAULT_EXPIRY.to_owned(), error: None, notice, gone, created };
@@ -170,7 +166,8 @@ pub async fn create(State(state): State<AppState>, Posted { ctx, form }: Posted)
     };
     match created {
         Ok((principal, secret)) => {
-            let revealed = Revealed { id: principal.id, name: principal.name, secret };
+            let access = acts_with(&principal, &ctx);
+            let revealed = Revealed { id: principal.id, name: principal.name, secret, access };
             let ticket = state.reveals.hold(ctx.session.digest, &ctx.customer.id, revealed);
             Ok(Redirect::to(&format!("{}/service-principals?created={ticket}", ctx.base())).into_response())
         }
@@ -208,6 +205,7 @@ pub async fn confirm_delete(
         action: format!("{}/service-principals/{}/delete", ctx.base(), principal.id),
         confirm_label: "Delete service principal",
         cancel: format!("{}/service-principals", ctx.base()),
+        cancel_label: "Cancel",
     };
     Ok(render(StatusCode::OK, &page))
 }

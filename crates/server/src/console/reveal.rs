@@ -10,6 +10,7 @@ use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
+use trustgate_core::access::Access;
 use trustgate_core::ids::{ClientId, CustomerId};
 use trustgate_core::secret::{random_token, ClientSecret};
 
@@ -24,6 +25,8 @@ pub struct Revealed {
     pub id: ClientId,
     pub name: String,
     pub secret: ClientSecret,
+    /// What the client may call, for the dialog's example call.
+    pub access: Access,
 }
 
 /// How an invitation just made went out, for its one view (never the link itself: issue #20).
@@ -101,7 +104,12 @@ mod tests {
     use super::*;
 
     fn revealed() -> Revealed {
-        Revealed { id: ClientId::generate(), name: "n".to_owned(), secret: ClientSecret::generate() }
+        Revealed {
+            id: ClientId::generate(),
+            name: "n".to_owned(),
+            secret: ClientSecret::generate(),
+            access: Access::Full,
+        }
     }
 
     #[test]

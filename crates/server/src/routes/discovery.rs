@@ -12,7 +12,7 @@ use crate::error::ApiError;
 use crate::state::AppState;
 
 /// The standard token endpoint is Citrix's, for the root customer: it takes any client.
-const TOKEN_PATH: &str = "/cctrustoauth2/root/tokens/clients";
+pub(crate) const TOKEN_PATH: &str = "/cctrustoauth2/root/tokens/clients";
 /// Published under these paths; the handlers' `utoipa::path` attributes name the same ones.
 const JWKS_PATH: &str = "/.well-known/jwks.json";
 const REVOCATION_PATH: &str = "/oauth2/revoke";

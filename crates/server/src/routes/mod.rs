@@ -4,7 +4,7 @@
 
 mod administrators;
 mod catalog;
-mod discovery;
+pub(crate) mod discovery;
 mod doc;
 mod gateway;
 mod identity_providers;

@@ -184,6 +184,25 @@ impl Browser {
         self.client.set_window_size(width, height).await.expect("resize");
     }
 
+    /// Lets the page's script write and read the clipboard, as a user's Copy click would.
+    pub async fn allow_clipboard(&self) {
+        self.client
+            .issue_cmd(DevTools(json!({ "cmd": "Browser.grantPermissions", "params": {
+                "permissions": ["clipboardReadWrite", "clipboardSanitizedWrite"] } })))
+            .await
+            .expect("allow the clipboard");
+    }
+
+    /// What the clipboard holds.
+    pub async fn clipboard(&self) -> String {
+        let text = self
+            .execute_async("navigator.clipboard.readText().then(arguments[0], (e) => arguments[0](`!${e}`));")
+            .await;
+        let text = text.as_str().expect("clipboard text").to_owned();
+        assert!(!text.starts_with('!'), "reading the clipboard: {text}");
+        text
+    }
+
     pub async fn screenshot(&self, path: &Path) {
         let png = self.client.screenshot().await.expect("screenshot");
         std::fs::write(path, png).unwrap_or_else(|e| panic!("writing {}: {e}", path.display()));

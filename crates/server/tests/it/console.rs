@@ -61,7 +61,7 @@ async fn a_client_created_in_the_browser_works_stays_private_and_is_deleted_with
     assert_eq!(browser.text_of("#customer-id").await, customer.as_str(), "the id shows without stray characters");
     shoot(&browser, "home").await;
 
-    // Menu → Identity and Access Management → API Access → name → Create Client.
+    // Menu → Identity and Access Management → API Access → name → Create API client.
     browser.click("#menu summary").await;
     shoot(&browser, "menu").await;
     browser.click("#menu-iam").await;
@@ -1033,10 +1033,12 @@ async fn the_console_works_from_the_keyboard_alone() {
     browser.find("#clients").await;
     let id = app.store.clients_of(&customer, admin.id).await.unwrap()[0].id;
 
-    // Delete it: Tab to its Delete link, Enter, and the confirm button has the focus.
+    // Delete it: Tab to its Delete link, Enter; Cancel has the focus, Tab leads to the confirm button.
     tab_to(&browser, &format!("tr[data-client-id='{id}'] a.danger")).await;
     browser.press(ENTER).await;
     browser.find("#confirm").await;
+    assert_eq!(focused_id(&browser).await, "cancel");
+    browser.press(TAB).await;
     assert_eq!(focused_id(&browser).await, "confirm");
     browser.press(ENTER).await;
     browser.wait_for_url(|u| u.contains("done=deleted")).await;
@@ -1146,10 +1148,11 @@ async fn the_service_principals_tab_creates_principals_for_full_admins_and_remov
 
     // Removing an administrator offers to convert their clients first (SP7).
     browser.goto(&app.url(&format!("/console/c/{customer}/administrators/{}/remove", leaver.id))).await;
+    assert_eq!(browser.text_of("#alternative").await, "Convert to a service principal");
     assert!(browser
-        .text_of("#alternative")
+        .text_of("#alternative-note")
         .await
-        .contains("1 API client will be deleted — convert it to service principals first"));
+        .contains("To keep it working, convert it to a service principal first"));
     browser.click("#alternative").await;
     browser.find("#confirm").await;
     assert!(browser.text_of("#confirm-warning").await.contains("They own no API clients"));
@@ -1414,4 +1417,251 @@ async fn a_full_administrator_connects_and_disconnects_an_identity_provider_in_t
     assert_eq!(gone.status(), StatusCode::SEE_OTHER);
     assert!(get(&app, &full, &path).await.1.contains("id=\"no-providers\""));
     assert_eq!(app.log_types(&customer).await.iter().filter(|t| t.contains("identityprovider")).count(), 2);
+}
+
+/// Issue #22 item 12: what makes the page wider than the window, if anything — the document's
+/// scroll width, and the element reaching furthest right (outside any scrolling box, which may
+/// hold wide content by design).
+const OVERFLOW: &str = r##"
+const width = window.innerWidth;
+const scrolls = (el) => {
+  for (let up = el.parentElement; up && up !== document.body; up = up.parentElement) {
+    const x = getComputedStyle(up).overflowX;
+    if (x !== "visible" && x !== "clip") return true;
+  }
+  return false;
+};
+// Visually hidden for screen readers only (.sr-only, a narrow table's head).
+const hidden = (el) => {
+  for (let up = el; up && up !== document.body; up = up.parentElement) {
+    if (getComputedStyle(up).clip !== "auto") return true;
+  }
+  return false;
+};
+let widest = null;
+for (const el of document.body.querySelectorAll("*")) {
+  const r = el.getBoundingClientRect();
+  // Text too long to wrap spills out of its box, which the box's own edges do not show.
+  const spills = getComputedStyle(el).overflowX === "visible";
+  const right = spills ? Math.max(r.right, r.left + el.scrollWidth) : r.right;
+  if (r.width === 0 || r.height === 0 || right <= width + 0.5 || scrolls(el) || hidden(el)) continue;
+  if (!widest || right > widest.right) {
+    const classes = [...el.classList].map((c) => `.${c}`).join("");
+    const text = (el.textContent || "").trim().replace(/\s+/g, " ").slice(0, 50);
+    widest = { right: Math.round(right), what: `<${el.tagName.toLowerCase()}${el.id ? "#" + el.id : ""}${classes}> “${text}”` };
+  }
+}
+const scrollWidth = document.documentElement.scrollWidth;
+return (scrollWidth > width || widest)
+  ? `${scrollWidth}px wide in a ${width}px window; widest: ${widest ? `${widest.what} ends at ${widest.right}px` : "none found"}`
+  : null;
+"##;
+
+const PHONE: (u32, u32) = (390, 844);
+
+/// Brings `css` into the window, for the screenshot.
+async fn scroll_to(browser: &Browser, css: &str) {
+    let script = format!("document.querySelector({}).scrollIntoView({{ block: 'center' }});", serde_json::json!(css));
+    browser.execute(&script).await;
+}
+
+/// Checks the page the browser shows fits the phone's width, and screenshots it.
+async fn fits(browser: &Browser, page: &str, failures: &mut Vec<String>) {
+    browser.find("main, body").await;
+    let width = browser.execute("return window.innerWidth;").await;
+    assert_eq!(width, serde_json::json!(PHONE.0), "the window is a phone's width on {page}");
+    if let Some(why) = browser.execute(OVERFLOW).await.as_str() {
+        failures.push(format!("{page}: {why}"));
+    }
+    shoot(browser, &format!("narrow-{}", page.replace([' ', ','], "-"))).await;
+}
+
+#[tokio::test]
+async fn every_console_page_fits_a_390_px_wide_phone() {
+    let Some(browser) = Browser::start().await else { return };
+    let app = app().await;
+    let customer = app.customer().await;
+    let admin = app.admin_with_password(&customer, Access::Full).await;
+    // A disabled owner with a client: the R7 warning on every page, and a removal offering to
+    // convert the client first.
+    let leaver = app.federated_admin(&customer, custom(&[Permission::NOTIFICATIONS])).await;
+    app.client(&customer, &leaver).await;
+    app.store.set_admin_status(leaver.id, AdminStatus::Disabled, &Actor::System).await.unwrap();
+    with_orders(&app).await;
+    let c = format!("{}/console/c/{customer}", app.url);
+    let mut failures = Vec::new();
+    browser.resize(PHONE.0, PHONE.1).await;
+
+    browser.goto(&app.url("/console/sign-in")).await;
+    fits(&browser, "sign-in", &mut failures).await;
+    sign_in(&browser, &app, &admin).await;
+    fits(&browser, "home", &mut failures).await;
+    browser.click("#menu summary").await;
+    fits(&browser, "menu", &mut failures).await;
+
+    browser.goto(&format!("{c}/api-access")).await;
+    fits(&browser, "api-access, empty", &mut failures).await;
+    browser.type_into("#client-name", "a rather long name for the nightly inventory report").await;
+    browser.click("#create-client").await;
+    browser.find("#secret-dialog").await;
+    fits(&browser, "api-access, the one-time secret", &mut failures).await;
+    scroll_to(&browser, "#usage-curl").await;
+    fits(&browser, "api-access, how to use it", &mut failures).await;
+    browser.click("#close-dialog").await;
+    browser.find("#clients").await;
+    fits(&browser, "api-access", &mut failures).await;
+    browser.click("#clients a[href$='/secrets']").await;
+    browser.find("#secrets").await;
+    fits(&browser, "secrets", &mut failures).await;
+    browser.click("#add-secret").await;
+    browser.find("#secret-dialog").await;
+    fits(&browser, "secrets, the added secret", &mut failures).await;
+    browser.click("#close-dialog").await;
+    browser.find("#secrets a.danger").await;
+    browser.click("#secrets a.danger").await;
+    browser.find("#confirm").await;
+    fits(&browser, "delete secret", &mut failures).await;
+    browser.goto(&format!("{c}/api-access")).await;
+    browser.click("#clients a.danger").await;
+    browser.find("#confirm").await;
+    fits(&browser, "delete api client", &mut failures).await;
+
+    browser.goto(&format!("{c}/administrators")).await;
+    browser.type_into("#admin-email", "a.pending.invitee.with.a.long.address@example.com").await;
+    browser.click("#add-admin input[name=permission][value=notifications]").await;
+    browser.click("#add-admin button[type=submit]").await;
+    browser.find("#invitation-dialog").await;
+    fits(&browser, "administrators, invited", &mut failures).await;
+    browser.click("#close-dialog").await;
+    let pending_row = "tr[data-admin-email='a.pending.invitee.with.a.long.address@example.com']";
+    browser.find(pending_row).await;
+    scroll_to(&browser, pending_row).await;
+    fits(&browser, "administrators, with a pending invitee", &mut failures).await;
+    browser.click("tr[data-admin-email='a.pending.invitee.with.a.long.address@example.com'] a.danger").await;
+    browser.find("#confirm").await;
+    fits(&browser, "cancel invitation", &mut failures).await;
+    assert_eq!(browser.text_of("#cancel").await, "Keep the invitation", "not two buttons saying Cancel");
+    for (page, path) in [
+        ("change access", format!("{c}/administrators/{}", admin.id)),
+        ("remove, convert first", format!("{c}/administrators/{}/remove", leaver.id)),
+        ("refusal", format!("{c}/administrators/{}/remove", admin.id)),
+        ("service principals", format!("{c}/service-principals")),
+        ("notifications", format!("{c}/notifications")),
+        ("system log", format!("{c}/system-log")),
+        ("not found", format!("{c}/nowhere")),
+    ] {
+        browser.goto(&path).await;
+        fits(&browser, page, &mut failures).await;
+    }
+    browser.goto(&format!("{c}/service-principals")).await;
+    browser.type_into("#principal-name", "nightly export").await;
+    browser.click("input[name='access'][value='Full']").await;
+    browser.click("#create-principal").await;
+    browser.find("#secret-dialog").await;
+    fits(&browser, "service principals, the one-time secret", &mut failures).await;
+
+    browser.goto(&format!("{c}/identity-providers")).await;
+    browser.type_into("#issuer", "https://login.microsoftonline.com/8f2c2a5e-9d1b-4e0b-a0c4-6d1f3e2b7a90/v2.0").await;
+    browser.type_into("#client-id", "0c6f1f4e-2b1a-4c1e-9a57-0e2f3d4c5b6a").await;
+    browser.type_into("#client-secret", "a-console-secret").await;
+    browser.click("#connect").await;
+    browser.find("#providers").await;
+    fits(&browser, "identity providers", &mut failures).await;
+    let field =
+        |css: &'static str| format!("return getComputedStyle(document.querySelector('{css}')).borderTopLeftRadius;");
+    let (url, text) = (browser.execute(&field("#issuer")).await, browser.execute(&field("#client-id")).await);
+    if url != text {
+        failures.push(format!("identity providers: the Issuer URL field is unstyled ({url} corners, not {text})"));
+    }
+
+    sign_out(&browser).await;
+    let pending = trustgate_core::admin::Email::parse("a.pending.invitee.with.a.long.address@example.com").unwrap();
+    let invitee = app.store.admin_by_email(&pending).await.unwrap().expect("the invitee").id;
+    browser.goto(&crate::harness::operator_invitation_link(&app, &customer, invitee).await).await;
+    browser.find("#password").await;
+    fits(&browser, "invitation", &mut failures).await;
+    assert!(failures.is_empty(), "pages that do not fit a 390 px phone:\n{}", failures.join("\n"));
+}
+
+/// Issue #22 item 12: a confirmation opens with the focus off its destructive button, so an
+/// Enter pressed out of habit cancels rather than deletes.
+#[tokio::test]
+async fn enter_on_a_confirmation_cancels_rather_than_deletes() {
+    let Some(browser) = Browser::start().await else { return };
+    let app = app().await;
+    let customer = app.customer().await;
+    let admin = app.admin_with_password(&customer, Access::Full).await;
+    let client = app.client(&customer, &admin).await;
+    let other = app.admin_with_password(&customer, Access::Full).await;
+    sign_in(&browser, &app, &admin).await;
+    let c = format!("{}/console/c/{customer}", app.url);
+    for (path, back) in [
+        (format!("{c}/api-access/{}/delete", client.id), "/api-access"),
+        (format!("{c}/administrators/{}/remove", other.id), "/administrators"),
+    ] {
+        browser.goto(&path).await;
+        browser.find("#confirm").await;
+        assert!(browser.find_all("#confirm[autofocus], .danger[autofocus]").await.is_empty(), "{path}");
+        let focused = browser.execute("return document.activeElement.matches('.danger, [type=submit]');").await;
+        assert_eq!(focused, serde_json::json!(false), "no destructive button has the focus on {path}");
+        assert_eq!(focused_id(&browser).await, "cancel", "the safe choice has the focus on {path}");
+        browser.press(ENTER).await;
+        browser.wait_for_url(|u| u.ends_with(back)).await;
+    }
+    assert_eq!(app.store.clients_of(&customer, admin.id).await.unwrap().len(), 1, "nothing deleted");
+    assert!(app.store.member(&customer, other.id).await.unwrap().is_some(), "nobody removed");
+}
+
+/// Runs `script` with bash, as a user pasting it into a terminal would.
+async fn run_in_bash(script: &str) -> String {
+    let out = tokio::process::Command::new("bash").arg("-c").arg(script).output().await.expect("run bash");
+    assert!(out.status.success(), "{script}\n{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// Issue #22 item 11: the one-time dialog says how to use the new client — the token URL, the
+/// customer id, the `CwsAuth` header — and its copied curl example gets a token and calls an API
+/// the client may call.
+#[tokio::test]
+async fn the_one_time_dialog_shows_how_to_use_the_client_and_its_copied_curl_example_works() {
+    let Some(browser) = Browser::start().await else { return };
+    let app = app().await;
+    let customer = app.customer().await;
+    let admin = app.admin_with_password(&customer, Access::Full).await;
+    sign_in(&browser, &app, &admin).await;
+    browser.allow_clipboard().await;
+    let c = format!("{}/console/c/{customer}", app.url);
+
+    browser.goto(&format!("{c}/api-access")).await;
+    browser.type_into("#client-name", "curl example").await;
+    browser.click("#create-client").await;
+    browser.find("#secret-dialog").await;
+    let secret = browser.text_of("#new-client-secret").await;
+    assert_eq!(browser.text_of("#usage-token-url").await, format!("{}/cctrustoauth2/root/tokens/clients", app.url));
+    assert_eq!(browser.text_of("#usage-customer-id").await, customer.as_str());
+    assert_eq!(
+        browser.text_of("#usage-headers").await,
+        format!("Authorization: CwsAuth Bearer=<token>\nCitrix-CustomerId: {customer}")
+    );
+    browser.click("button[data-copy='usage-curl']").await;
+    let curl = browser.clipboard().await;
+    assert!(curl.contains(&secret) && curl.contains("/systemlog/records"), "{curl}");
+    let records: serde_json::Value = serde_json::from_str(&run_in_bash(&curl).await).expect("the API's JSON");
+    assert!(records["items"].is_array(), "the system log answered: {records}");
+    browser.click("#close-dialog").await;
+    browser.find("#clients").await;
+    assert!(!browser.source().await.contains(&secret), "the example leaves with the dialog");
+
+    // A service principal's example calls what its own access allows.
+    browser.goto(&format!("{c}/service-principals")).await;
+    browser.type_into("#principal-name", "notifier").await;
+    browser.click("input[name='access'][value='Custom']").await;
+    browser.click("input[name='permission'][value='notifications']").await;
+    browser.click("#create-principal").await;
+    browser.find("#secret-dialog").await;
+    browser.click("button[data-copy='usage-curl']").await;
+    let curl = browser.clipboard().await;
+    assert!(curl.contains("/notifications/items"), "{curl}");
+    let notifications: serde_json::Value = serde_json::from_str(&run_in_bash(&curl).await).expect("the API's JSON");
+    assert!(notifications["items"].is_array(), "the notifications answered: {notifications}");
 }

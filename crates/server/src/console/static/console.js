@@ -16,8 +16,15 @@ function flash(button, label) {
   setTimeout(() => { button.textContent = original; }, 1500);
 }
 
+// A multi-line example keeps its line breaks and indentation, which the shell needs.
+function verbatimOf(id) {
+  const el = document.getElementById(id);
+  return el ? el.textContent.replace(/[\u200B-\u200D\uFEFF]+/g, "").trim() : "";
+}
+
 async function copy(button) {
-  const value = textOf(button.dataset.copy);
+  const id = button.dataset.copy;
+  const value = button.hasAttribute("data-verbatim") ? verbatimOf(id) : textOf(id);
   try {
     await navigator.clipboard.writeText(value);
     flash(button, "Copied");
