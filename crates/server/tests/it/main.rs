@@ -62,6 +62,7 @@ mod sqlite {
     mod rules;
     mod scim;
     mod secrets;
+    mod server_key;
     mod sessions;
     mod standards;
     mod systemlog;
@@ -101,6 +102,7 @@ mod postgres {
     mod rules;
     mod scim;
     mod secrets;
+    mod server_key;
     mod sessions;
     mod standards;
     mod systemlog;

@@ -1,0 +1,155 @@
+//! Rotating the server key: what was made under the old key keeps working while that key is in the
+//! ring as retired, what is new is made under the new key, what is sealed is resealed, sessions end,
+//! and dropping the retired key fails exactly the records made under it.
+
+use reqwest::{Method, StatusCode};
+use serde_json::Value;
+use trustgate_core::access::Access;
+use trustgate_core::custody::KeyVault;
+use trustgate_server::control::{reload_server_keys, ControlSocket};
+
+use crate::harness::{TestApp, TestClient};
+
+async fn grant(app: &TestApp, client: &TestClient, secret: &str) -> (StatusCode, Value) {
+    let id = client.id.to_string();
+    app.oauth("root", &[("grant_type", "client_credentials"), ("client_id", &id), ("client_secret", secret)]).await
+}
+
+fn secrets_path(client: &TestClient) -> String {
+    format!("/api/v1/customers/{}/api-clients/{}/secrets", client.customer, client.id)
+}
+
+/// `keys rotate-server-key` as an operator runs it beside the running server, which answers on
+/// its control socket.
+async fn rotate(app: &TestApp) -> Value {
+    let _socket = ControlSocket::open(app.dir.path(), app.state.clone()).await.expect("socket");
+    let rotated = app.cli(&["keys", "rotate-server-key"]).await;
+    app.state.catch_up().await.expect("catch up");
+    rotated
+}
+
+/// Adds a secret with the CLI (made with the key the CLI reads: the new current one).
+async fn add_secret(app: &TestApp, client: &TestClient) -> String {
+    let (customer, id) = (client.customer.to_string(), client.id.to_string());
+    let added = app.cli(&["client", "secret", "add", "--customer", &customer, "--id", &id]).await;
+    app.state.catch_up().await.expect("catch up");
+    added["secret"].as_str().expect("secret").to_owned()
+}
+
+#[tokio::test]
+async fn after_rotating_the_server_key_old_secrets_grant_new_ones_use_the_new_key_and_sessions_end() {
+    let Some(app) = super::app().await else { return };
+    let customer = app.customer().await;
+    let owner = app.admin_with_password(&customer, Access::Full).await;
+    let client = app.client(&customer, &owner).await;
+    let token_before = app.token(&client).await;
+    let session = app.sign_in(&owner).await;
+    assert_eq!(app.as_admin(&session, Method::GET, &secrets_path(&client), None).await.0, StatusCode::OK);
+    let old = app.server_key.clone();
+
+    let rotated = rotate(&app).await;
+    let new_id = rotated["serverKey"].as_str().expect("the new key's id").to_owned();
+    assert_ne!(new_id, old.id().as_str(), "{rotated}");
+    assert_eq!(rotated["retiredServerKeys"], serde_json::json!([old.id().as_str()]), "{rotated}");
+    assert_eq!(app.state.server_key().id().as_str(), new_id, "the running server took up the new key");
+
+    assert_eq!(
+        app.as_admin(&session, Method::GET, &secrets_path(&client), None).await.0,
+        StatusCode::UNAUTHORIZED,
+        "every console session ended"
+    );
+    assert!(rotated["endedSessions"].as_u64().is_some_and(|n| n >= 1), "{rotated}");
+    assert_eq!(grant(&app, &client, &client.secret).await.0, StatusCode::OK, "the old secret still grants");
+    assert_eq!(
+        app.get("/notifications/items", &token_before, &customer).await.0,
+        StatusCode::OK,
+        "a token signed before still verifies"
+    );
+    let token_after = app.token(&client).await;
+    assert_eq!(app.get("/notifications/items", &token_after, &customer).await.0, StatusCode::OK, "keys still sign");
+
+    let new_secret = add_secret(&app, &client).await;
+    assert_eq!(grant(&app, &client, &new_secret).await.0, StatusCode::OK);
+    let listed =
+        app.cli(&["client", "secret", "list", "--customer", customer.as_str(), "--id", &client.id.to_string()]).await;
+    let items = listed["items"].as_array().expect("items");
+    assert_eq!(items.len(), 2, "{listed}");
+    assert_eq!(items[0]["serverKey"], old.id().as_str(), "{listed}");
+    assert_eq!(items[0]["retiredServerKey"], true, "the old secret depends on a retired key: {listed}");
+    assert_eq!(items[1]["serverKey"], new_id.as_str(), "{listed}");
+    assert_eq!(items[1]["retiredServerKey"], false, "{listed}");
+
+    let session = app.sign_in(&owner).await;
+    let (status, api) = app.as_admin(&session, Method::GET, &secrets_path(&client), None).await;
+    assert_eq!(status, StatusCode::OK, "{api}");
+    assert_eq!(api["items"][0]["retiredServerKey"], true, "{api}");
+    assert_eq!(api["items"][1]["retiredServerKey"], false, "{api}");
+
+    let status = app.cli(&["keys", "server-key-status"]).await;
+    let retired = status["items"].as_array().and_then(|items| items.iter().find(|i| i["current"] == false));
+    let retired = retired.expect("the retired key is listed");
+    assert_eq!(retired["serverKey"], old.id().as_str(), "{status}");
+    assert_eq!(retired["clientSecrets"].as_u64(), Some(1), "{status}");
+    assert_eq!(retired["signingKeys"].as_u64(), Some(0), "every signing key is resealed: {status}");
+    assert_eq!(retired["canBeDropped"], false, "{status}");
+    assert!(app.log_types(&customer).await.iter().any(|t| t == "platform:serverkey/rotate"));
+}
+
+#[tokio::test]
+async fn a_copy_of_the_database_and_the_old_server_key_alone_open_no_resealed_signing_key() {
+    let Some(app) = super::app().await else { return };
+    let customer = app.customer().await;
+    let owner = app.admin(&customer, Access::Full).await;
+    app.token(&app.client(&customer, &owner).await).await;
+    rotate(&app).await;
+    let stored = app.store.signing_keys().await.expect("signing keys");
+    assert!(!stored.is_empty());
+    let new = app.state.server_key();
+    for key in &stored {
+        assert!(KeyVault::new(&app.server_key).open(key).is_err(), "the old key opens nothing resealed");
+        assert!(KeyVault::new(&new).open(key).is_ok(), "the new key alone opens it");
+    }
+}
+
+#[tokio::test]
+async fn dropping_the_retired_server_key_refuses_exactly_the_secrets_made_under_it() {
+    let Some(app) = super::app().await else { return };
+    let customer = app.customer().await;
+    let owner = app.admin(&customer, Access::Full).await;
+    let client = app.client(&customer, &owner).await;
+    let untouched = app.client(&customer, &owner).await;
+    rotate(&app).await;
+    let new_secret = add_secret(&app, &client).await;
+
+    // The operator drops the retired key: server.key keeps its first line only.
+    let file = app.dir.path().join("server.key");
+    let text = std::fs::read_to_string(&file).expect("server.key");
+    assert_eq!(text.lines().count(), 2, "the current key, then the retired one");
+    let current = text.lines().next().expect("the current key").to_owned();
+    std::fs::write(&file, format!("{current}\n")).expect("write server.key");
+    let _socket = ControlSocket::open(app.dir.path(), app.state.clone()).await.expect("socket");
+    reload_server_keys(app.dir.path()).await.expect("the server reads its keys again");
+
+    let (status, body) = grant(&app, &client, &client.secret).await;
+    assert_ne!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["error"], "invalid_client", "{body}");
+    assert_eq!(grant(&app, &client, &new_secret).await.0, StatusCode::OK, "a secret made after rotation works");
+    assert_eq!(grant(&app, &untouched, &untouched.secret).await.1["error"], "invalid_client", "made under it too");
+    let token = app.token(&client_with(&client, &new_secret)).await;
+    assert_eq!(app.get("/notifications/items", &token, &customer).await.0, StatusCode::OK, "keys still sign");
+}
+
+fn client_with(client: &TestClient, secret: &str) -> TestClient {
+    TestClient { id: client.id, secret: secret.to_owned(), customer: client.customer.clone() }
+}
+
+#[tokio::test]
+async fn a_malformed_retired_server_key_is_refused_with_exit_code_3() {
+    let Some(app) = super::app().await else { return };
+    let file = app.dir.path().join("server.key");
+    let text = std::fs::read_to_string(&file).expect("server.key");
+    std::fs::write(&file, format!("{text}not-a-key\n")).expect("write server.key");
+    let (code, failure) = app.cli_fails(&["keys", "server-key-status"]).await;
+    assert_eq!(code, 3, "{failure}");
+    assert!(failure["message"].as_str().is_some_and(|m| m.contains("line 2")), "{failure}");
+}
