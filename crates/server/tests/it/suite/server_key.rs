@@ -84,6 +84,17 @@ async fn after_rotating_the_server_key_old_secrets_grant_new_ones_use_the_new_ke
     assert_eq!(status, StatusCode::OK, "{api}");
     assert_eq!(api["items"][0]["retiredServerKey"], true, "{api}");
     assert_eq!(api["items"][1]["retiredServerKey"], false, "{api}");
+    let page = app
+        .http
+        .get(app.url(&format!("/console/c/{customer}/api-access/{}/secrets", client.id)))
+        .header("cookie", &session.cookie)
+        .send()
+        .await
+        .expect("the console's Secrets panel")
+        .text()
+        .await
+        .expect("its page");
+    assert_eq!(page.matches("data-retired-server-key").count(), 1, "the old secret only is marked: {page}");
 
     let status = app.cli(&["keys", "server-key-status"]).await;
     let retired = status["items"].as_array().and_then(|items| items.iter().find(|i| i["current"] == false));
@@ -141,6 +152,27 @@ async fn dropping_the_retired_server_key_refuses_exactly_the_secrets_made_under_
 
 fn client_with(client: &TestClient, secret: &str) -> TestClient {
     TestClient { id: client.id, secret: secret.to_owned(), customer: client.customer.clone() }
+}
+
+#[tokio::test]
+async fn a_malformed_retired_server_key_in_the_environment_is_refused_with_exit_code_3() {
+    let Some(app) = super::app().await else { return };
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_trustgate"))
+        .arg("--data-dir")
+        .arg(app.dir.path())
+        .args(app.database_url().map(|url| vec!["--database".to_owned(), url]).unwrap_or_default())
+        .args(["--json", "keys", "server-key-status"])
+        .env("TRUSTGATE_SERVER_KEY", app.server_key.encode())
+        .env(
+            "TRUSTGATE_RETIRED_SERVER_KEYS",
+            format!("{},short", trustgate_core::secret::ServerKey::generate().encode()),
+        )
+        .output()
+        .expect("run trustgate");
+    assert_eq!(output.status.code(), Some(3), "{}", String::from_utf8_lossy(&output.stderr));
+    let failure: Value = serde_json::from_slice(&output.stderr).expect("one JSON object on stderr");
+    let message = failure["message"].as_str().unwrap_or_default();
+    assert!(message.contains("key 2 of TRUSTGATE_RETIRED_SERVER_KEYS"), "{failure}");
 }
 
 #[tokio::test]
