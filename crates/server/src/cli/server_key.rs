@@ -103,6 +103,9 @@ pub async fn rotate(store: &dyn Store, place: Place<'_>, out: Output) -> anyhow:
         }
         ring
     };
+    // Secrets from before records named their key are stamped now, while the signing keys still
+    // say which key was in use: once resealed, they would name the new one.
+    crate::keys::stamp_server_key(store, &ring).await?;
     let vault = KeyVault::for_ring(&ring);
     let mut resealed = Vec::new();
     for stored in store.signing_keys().await? {

@@ -106,6 +106,24 @@ async fn after_rotating_the_server_key_old_secrets_grant_new_ones_use_the_new_ke
     assert!(app.log_types(&customer).await.iter().any(|t| t == "platform:serverkey/rotate"));
 }
 
+/// A secret stored before records named their server key (the column NULL, as migration 0020 leaves
+/// every existing row) is recorded under the key in use when the server key is rotated: it keeps
+/// granting, and is marked as depending on the retired key.
+#[tokio::test]
+async fn a_secret_from_before_key_ids_is_marked_as_made_under_the_retired_key_after_rotation() {
+    let Some(app) = super::app().await else { return };
+    let customer = app.customer().await;
+    let owner = app.admin(&customer, Access::Full).await;
+    let client = app.client(&customer, &owner).await;
+    app.behind_the_servers_back("UPDATE client_secrets SET server_key = NULL").await;
+    rotate(&app).await;
+    assert_eq!(grant(&app, &client, &client.secret).await.0, StatusCode::OK);
+    let listed =
+        app.cli(&["client", "secret", "list", "--customer", customer.as_str(), "--id", &client.id.to_string()]).await;
+    assert_eq!(listed["items"][0]["serverKey"], app.server_key.id().as_str(), "{listed}");
+    assert_eq!(listed["items"][0]["retiredServerKey"], true, "{listed}");
+}
+
 #[tokio::test]
 async fn a_copy_of_the_database_and_the_old_server_key_alone_open_no_resealed_signing_key() {
     let Some(app) = super::app().await else { return };
