@@ -3,9 +3,15 @@
 //! and dropping the retired key fails exactly the records made under it.
 
 use reqwest::{Method, StatusCode};
+use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
+use time::OffsetDateTime;
 use trustgate_core::access::Access;
+use trustgate_core::admin::Provider;
 use trustgate_core::custody::KeyVault;
+use trustgate_core::event::Actor;
+use trustgate_core::federation::{IdentityProvider, SecretVault, DEFAULT_EMAIL_CLAIM};
+use trustgate_core::ids::ProviderId;
 use trustgate_server::control::{reload_server_keys, ControlSocket};
 
 use crate::harness::{TestApp, TestClient};
@@ -125,11 +131,23 @@ async fn a_secret_from_before_key_ids_is_marked_as_made_under_the_retired_key_af
 }
 
 #[tokio::test]
-async fn a_copy_of_the_database_and_the_old_server_key_alone_open_no_resealed_signing_key() {
+async fn a_copy_of_the_database_and_the_old_server_key_alone_open_no_resealed_signing_key_or_provider_secret() {
     let Some(app) = super::app().await else { return };
     let customer = app.customer().await;
     let owner = app.admin(&customer, Access::Full).await;
     app.token(&app.client(&customer, &owner).await).await;
+    let id = ProviderId::generate();
+    let provider = IdentityProvider {
+        id,
+        customer_id: customer.clone(),
+        provider_type: Provider::Okta,
+        issuer: "https://idp.example.com".to_owned(),
+        client_id: "trustgate".to_owned(),
+        sealed_secret: SecretVault::new(&app.server_key).seal(id, &SecretString::from("idp-secret".to_owned())),
+        email_claim: DEFAULT_EMAIL_CLAIM.to_owned(),
+        created_at: OffsetDateTime::now_utc(),
+    };
+    app.store.connect_provider(&provider, &Actor::System).await.expect("connect the provider");
     rotate(&app).await;
     let stored = app.store.signing_keys().await.expect("signing keys");
     assert!(!stored.is_empty());
@@ -138,6 +156,10 @@ async fn a_copy_of_the_database_and_the_old_server_key_alone_open_no_resealed_si
         assert!(KeyVault::new(&app.server_key).open(key).is_err(), "the old key opens nothing resealed");
         assert!(KeyVault::new(&new).open(key).is_ok(), "the new key alone opens it");
     }
+    let resealed = app.store.identity_provider(id).await.expect("read").expect("the provider");
+    assert!(SecretVault::new(&app.server_key).open(&resealed).is_err(), "the old key opens no provider secret");
+    let opened = SecretVault::new(&new).open(&resealed).expect("the new key opens it");
+    assert_eq!(opened.expose_secret(), "idp-secret");
 }
 
 #[tokio::test]
