@@ -8,7 +8,7 @@ use crate::access::Access;
 use crate::client::{ApiClient, ClientKind};
 use crate::ids::AdminId;
 use crate::lifecycle::Refusal;
-use crate::secret::{SecretId, SecretRef, SecretVerifier};
+use crate::secret::{SecretId, SecretRef, SecretVerifier, ServerKeyId};
 use crate::validate::ValidationError;
 
 /// Secrets one client may hold at once: one in use, one being moved to, one spare — a rotation
@@ -33,6 +33,8 @@ pub struct SecretInfo {
     pub created_by: String,
     pub expires_at: Option<OffsetDateTime>,
     pub last_used_at: Option<OffsetDateTime>,
+    /// The server key its verifier was made under; `None` when made before keys had ids.
+    pub server_key: Option<ServerKeyId>,
 }
 
 /// A secret that can grant, as the token endpoint checks it.

@@ -10,7 +10,7 @@ use aes_gcm::{Aes256Gcm, Key, Nonce};
 use time::OffsetDateTime;
 
 use crate::encoding::random_bytes;
-use crate::secret::ServerKey;
+use crate::secret::{ServerKey, ServerKeyId, ServerKeyring};
 use crate::token::{Algorithm, SigningKey};
 
 /// How keys written before encryption at rest are marked (the migration's column default).
@@ -60,13 +60,37 @@ pub enum CustodyError {
     Invalid(String),
 }
 
-/// Seals and opens signing keys with the key derived from the server key.
-pub struct KeyVault(Aes256Gcm);
+/// Seals signing keys with the key derived from the current server key, and opens them with
+/// whichever key of the ring they were sealed under: AES-GCM refuses a wrong key, so trying each
+/// is unambiguous.
+pub struct KeyVault(Vec<(ServerKeyId, Aes256Gcm)>);
 
 impl KeyVault {
     pub fn new(server_key: &ServerKey) -> Self {
-        let derived = server_key.derive(LABEL);
-        Self(Aes256Gcm::new(Key::<Aes256Gcm>::from_slice(&derived)))
+        Self::for_ring(&server_key.clone().into())
+    }
+
+    pub fn for_ring(ring: &ServerKeyring) -> Self {
+        Self(
+            ring.all()
+                .map(|key| (key.id(), Aes256Gcm::new(Key::<Aes256Gcm>::from_slice(&key.derive(LABEL)))))
+                .collect(),
+        )
+    }
+
+    fn sealer(&self) -> &Aes256Gcm {
+        // A vault is made from a ring, which always holds its current key.
+        &self.0[0].1
+    }
+
+    /// The id of the server key `stored` is sealed under, if it is one of this vault's.
+    pub fn sealed_under(&self, stored: &KeyAtRest) -> Option<&ServerKeyId> {
+        let (nonce, sealed) = stored.bytes.split_at_checked(NONCE_LEN)?;
+        let payload = || Payload { msg: sealed, aad: stored.kid.as_bytes() };
+        (stored.format == SEALED)
+            .then(|| self.0.iter().find(|(_, aead)| aead.decrypt(Nonce::from_slice(nonce), payload()).is_ok()))
+            .flatten()
+            .map(|(id, _)| id)
     }
 
     pub fn seal(&self, key: &SigningKey, created_at: OffsetDateTime) -> KeyAtRest {
@@ -74,7 +98,7 @@ impl KeyVault {
         let private = key.private_bytes();
         let payload = Payload { msg: private, aad: key.kid().as_bytes() };
         // AES-GCM fails only on messages of gigabytes; a key is at most about 1.2 KiB (RSA).
-        let sealed = self.0.encrypt(Nonce::from_slice(&nonce), payload).unwrap_or_default();
+        let sealed = self.sealer().encrypt(Nonce::from_slice(&nonce), payload).unwrap_or_default();
         let mut bytes = nonce.to_vec();
         bytes.extend_from_slice(&sealed);
         KeyAtRest {
@@ -103,8 +127,11 @@ impl KeyVault {
             SEALED => {
                 let (nonce, sealed) =
                     stored.bytes.split_at_checked(NONCE_LEN).ok_or_else(|| CustodyError::WrongServerKey(kid()))?;
-                let payload = Payload { msg: sealed, aad: stored.kid.as_bytes() };
-                self.0.decrypt(Nonce::from_slice(nonce), payload).map_err(|_| CustodyError::WrongServerKey(kid()))?
+                let payload = || Payload { msg: sealed, aad: stored.kid.as_bytes() };
+                self.0
+                    .iter()
+                    .find_map(|(_, aead)| aead.decrypt(Nonce::from_slice(nonce), payload()).ok())
+                    .ok_or_else(|| CustodyError::WrongServerKey(kid()))?
             }
             RAW => stored.bytes.clone(),
             _ => return Err(CustodyError::UnknownFormat(kid())),
@@ -141,6 +168,20 @@ mod tests {
             KeyVault::new(&ServerKey::generate()).open(&stored).err(),
             Some(CustodyError::WrongServerKey(key.kid().to_owned()))
         );
+    }
+
+    #[test]
+    fn a_key_sealed_under_a_retired_server_key_opens_until_that_key_leaves_the_ring() {
+        let (old, new) = (ServerKey::generate(), ServerKey::generate());
+        let key = SigningKey::generate(Algorithm::EdDsa).unwrap_or_else(|e| unreachable!("{e}"));
+        let stored = KeyVault::new(&old).seal(&key, OffsetDateTime::now_utc());
+        let ring = KeyVault::for_ring(&ServerKeyring::new(new.clone(), vec![old.clone()]));
+        assert!(ring.open(&stored).is_ok());
+        assert_eq!(ring.sealed_under(&stored), Some(&old.id()));
+        let resealed = ring.seal(&key, stored.created_at);
+        assert_eq!(ring.sealed_under(&resealed), Some(&new.id()), "new seals use the current key");
+        assert!(KeyVault::new(&old).open(&resealed).is_err());
+        assert!(KeyVault::new(&new).open(&stored).is_err());
     }
 
     #[test]

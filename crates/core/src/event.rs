@@ -13,7 +13,7 @@ use crate::customer::DisabledOwnerPolicy;
 use crate::federation::IdentityProvider;
 use crate::ids::{AdminId, ClientId, CustomerId, ScimTokenId};
 use crate::provisioning::ScimToken;
-use crate::secret::SecretId;
+use crate::secret::{SecretId, ServerKeyId};
 
 /// Who caused an event.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -564,6 +564,28 @@ pub fn from_source(mut e: LogEntry, source: Option<IpAddr>) -> LogEntry {
     if let Some(source) = source {
         e.after = Some(json!({ "sourceAddress": source.to_string() }));
     }
+    e
+}
+
+/// Written to every customer's log: each customer's console sessions ended, and its secrets made
+/// under the retired key are for its administrators to replace.
+pub fn server_key_rotated(
+    customer: &CustomerId,
+    retired: &ServerKeyId,
+    current: &ServerKeyId,
+    at: OffsetDateTime,
+) -> LogEntry {
+    let mut e = entry(customer, at, "platform:serverkey/rotate", &Actor::System);
+    e.target_type = "ServerKey";
+    e.target_id = current.to_string();
+    e.target_name = current.to_string();
+    e.message = format!(
+        "The operator rotated the server key from {retired} to {current}: every console session ended. \
+         Client secrets, resource-server secrets and SCIM tokens made under {retired} keep working \
+         until they are replaced."
+    );
+    e.before = Some(json!({ "serverKey": retired.as_str() }));
+    e.after = Some(json!({ "serverKey": current.as_str() }));
     e
 }
 

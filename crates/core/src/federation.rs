@@ -11,7 +11,7 @@ use time::OffsetDateTime;
 use crate::admin::Provider;
 use crate::encoding::random_bytes;
 use crate::ids::{CustomerId, ProviderId};
-use crate::secret::ServerKey;
+use crate::secret::{ServerKey, ServerKeyring};
 use crate::validate::{label, trim_pasted, ValidationError};
 
 /// Separates this use of the server key from the others (see `custody`).
@@ -128,14 +128,18 @@ impl IdentityProvider {
 #[error("the client secret of identity provider {0} does not open with this server key")]
 pub struct SealError(pub ProviderId);
 
-/// Seals and opens providers' client secrets with a key derived from the server key; the
-/// connection id is the associated data, so a sealed secret moved to another row does not open.
-pub struct SecretVault(Aes256Gcm);
+/// Seals providers' client secrets with a key derived from the current server key, and opens
+/// them with whichever key of the ring sealed them; the connection id is the associated data, so a
+/// sealed secret moved to another row does not open.
+pub struct SecretVault(Vec<Aes256Gcm>);
 
 impl SecretVault {
     pub fn new(server_key: &ServerKey) -> Self {
-        let derived = server_key.derive(LABEL);
-        Self(Aes256Gcm::new(Key::<Aes256Gcm>::from_slice(&derived)))
+        Self::for_ring(&server_key.clone().into())
+    }
+
+    pub fn for_ring(ring: &ServerKeyring) -> Self {
+        Self(ring.all().map(|key| Aes256Gcm::new(Key::<Aes256Gcm>::from_slice(&key.derive(LABEL)))).collect())
     }
 
     pub fn seal(&self, id: ProviderId, secret: &SecretString) -> Vec<u8> {
@@ -143,7 +147,8 @@ impl SecretVault {
         let aad = id.to_string();
         let payload = Payload { msg: secret.expose_secret().as_bytes(), aad: aad.as_bytes() };
         // AES-GCM fails only on messages of gigabytes; a secret is at most MAX_CLIENT_SECRET_LEN.
-        let sealed = self.0.encrypt(Nonce::from_slice(&nonce), payload).unwrap_or_default();
+        // A vault is made from a ring, which always holds its current key.
+        let sealed = self.0[0].encrypt(Nonce::from_slice(&nonce), payload).unwrap_or_default();
         let mut bytes = nonce.to_vec();
         bytes.extend_from_slice(&sealed);
         bytes
@@ -155,8 +160,9 @@ impl SecretVault {
         let aad = provider.id.to_string();
         let clear = self
             .0
-            .decrypt(Nonce::from_slice(nonce), Payload { msg: sealed, aad: aad.as_bytes() })
-            .map_err(|_| fail())?;
+            .iter()
+            .find_map(|aead| aead.decrypt(Nonce::from_slice(nonce), Payload { msg: sealed, aad: aad.as_bytes() }).ok())
+            .ok_or_else(fail)?;
         let clear = zeroize::Zeroizing::new(clear);
         Ok(SecretString::from(std::str::from_utf8(&clear).map_err(|_| fail())?.to_owned()))
     }

@@ -14,6 +14,9 @@ use subtle::ConstantTimeEq;
 use crate::encoding::{b64url, from_b64url, random_bytes};
 use crate::validate::{trim_pasted, ValidationError};
 
+/// Separates the key id from every other use of the server key (a space, as in the other labels,
+/// keeps it apart from the base64url values that are MACed).
+const ID_LABEL: &str = "trustgate server-key id";
 /// Every secret starts with this, so secret scanners can recognise a leaked one.
 pub const SECRET_PREFIX: &str = "tgs_";
 const SECRET_BYTES: usize = 32;
@@ -133,23 +136,56 @@ impl fmt::Debug for ClientSecret {
     }
 }
 
-/// What is stored in place of a secret.
+/// What is stored in place of a secret: its HMAC, and the id of the server key it was made under
+/// (`None` for one stored before server keys had ids, which any key of the ring may have made).
 #[derive(Clone, PartialEq, Eq)]
-pub struct SecretVerifier([u8; 32]);
+pub struct SecretVerifier {
+    mac: [u8; 32],
+    key: Option<ServerKeyId>,
+}
 
 impl SecretVerifier {
-    pub fn from_stored(bytes: &[u8]) -> Option<Self> {
-        bytes.try_into().ok().map(Self)
+    pub fn from_stored(bytes: &[u8], key: Option<ServerKeyId>) -> Option<Self> {
+        bytes.try_into().ok().map(|mac| Self { mac, key })
     }
 
     pub fn as_bytes(&self) -> &[u8] {
-        &self.0
+        &self.mac
+    }
+
+    /// The server key it was made under, as recorded beside it.
+    pub fn key(&self) -> Option<&ServerKeyId> {
+        self.key.as_ref()
     }
 }
 
 impl fmt::Debug for SecretVerifier {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("SecretVerifier(<redacted>)")
+    }
+}
+
+/// Names a server key without revealing it: the first 8 bytes of an HMAC under the key, in
+/// base64url (11 characters). Derived from the key itself, so no numbering has to be kept in step
+/// across nodes, and a record made under a key says which one.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ServerKeyId(String);
+
+impl ServerKeyId {
+    pub const LEN: usize = 11;
+
+    pub fn parse(text: &str) -> Option<Self> {
+        (text.len() == Self::LEN && from_b64url(text).is_some()).then(|| Self(text.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for ServerKeyId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
     }
 }
 
@@ -172,12 +208,18 @@ impl ServerKey {
         b64url(self.0.expose_secret())
     }
 
-    pub fn verifier(&self, secret: &ClientSecret) -> SecretVerifier {
-        SecretVerifier(self.mac(secret.expose().as_bytes()))
+    pub fn id(&self) -> ServerKeyId {
+        ServerKeyId(b64url(&self.derive(ID_LABEL)[..8]))
     }
 
+    pub fn verifier(&self, secret: &ClientSecret) -> SecretVerifier {
+        SecretVerifier { mac: self.mac(secret.expose().as_bytes()), key: Some(self.id()) }
+    }
+
+    /// Whether `secret` is the one `stored` was made from under this key; the key `stored` names
+    /// is the caller's to choose ([`ServerKeyring::matches`]).
     pub fn matches(&self, secret: &ClientSecret, stored: &SecretVerifier) -> bool {
-        self.verifier(secret).0.ct_eq(&stored.0).into()
+        self.mac(secret.expose().as_bytes()).ct_eq(&stored.mac).into()
     }
 
     /// A keyed digest for other bearer values kept server-side (session ids), so the store
@@ -206,6 +248,82 @@ impl ServerKey {
 impl fmt::Debug for ServerKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("ServerKey(<redacted>)")
+    }
+}
+
+/// The server keys a node holds: the current one, which makes every new verifier, digest and
+/// sealed value, and retired ones, which still check what was made under them until that has been
+/// replaced. Dropping a retired key from the ring makes exactly the records under it fail.
+#[derive(Clone, Debug)]
+pub struct ServerKeyring {
+    current: ServerKey,
+    retired: Vec<ServerKey>,
+}
+
+impl ServerKeyring {
+    /// A ring of `current` and `retired`; a retired key equal to the current one, or given twice,
+    /// is left out.
+    pub fn new(current: ServerKey, retired: Vec<ServerKey>) -> Self {
+        let mut ids = vec![current.id()];
+        let mut kept = Vec::new();
+        for key in retired {
+            let id = key.id();
+            if !ids.contains(&id) {
+                ids.push(id);
+                kept.push(key);
+            }
+        }
+        Self { current, retired: kept }
+    }
+
+    pub fn current(&self) -> &ServerKey {
+        &self.current
+    }
+
+    pub fn retired(&self) -> &[ServerKey] {
+        &self.retired
+    }
+
+    /// The current key, then the retired ones.
+    pub fn all(&self) -> impl Iterator<Item = &ServerKey> {
+        std::iter::once(&self.current).chain(&self.retired)
+    }
+
+    pub fn key(&self, id: &ServerKeyId) -> Option<&ServerKey> {
+        self.all().find(|key| &key.id() == id)
+    }
+
+    /// Whether a record made under `id` is made under a key other than the current one.
+    pub fn is_retired(&self, id: Option<&ServerKeyId>) -> bool {
+        id.is_some_and(|id| *id != self.current.id())
+    }
+
+    /// Checks `secret` with the key `stored` names; a verifier from before key ids is checked
+    /// with each key. A key no longer in the ring still costs one HMAC, so a refusal takes as long
+    /// as any other.
+    pub fn matches(&self, secret: &ClientSecret, stored: &SecretVerifier) -> bool {
+        match stored.key() {
+            Some(id) => match self.key(id) {
+                Some(key) => key.matches(secret, stored),
+                None => {
+                    std::hint::black_box(self.current.matches(secret, stored));
+                    false
+                }
+            },
+            None => self.all().any(|key| key.matches(secret, stored)),
+        }
+    }
+
+    /// The digests of `value` under each key, the current key's first: a look-up by digest tries
+    /// them in turn, so values stored before a rotation are still found.
+    pub fn digests(&self, value: &str) -> Vec<[u8; 32]> {
+        self.all().map(|key| key.digest(value)).collect()
+    }
+}
+
+impl From<ServerKey> for ServerKeyring {
+    fn from(current: ServerKey) -> Self {
+        Self::new(current, Vec::new())
     }
 }
 
@@ -263,6 +381,36 @@ mod tests {
         assert_eq!(SecretId::parse(id.as_str()), Ok(id));
         assert!(SecretId::parse("0123456789abcdeF").is_err());
         assert!(SecretId::parse("0123").is_err());
+    }
+
+    #[test]
+    fn a_verifier_is_checked_with_the_key_it_names_while_that_key_is_in_the_ring() {
+        let (old, new) = (ServerKey::generate(), ServerKey::generate());
+        let secret = ClientSecret::generate();
+        let stored = old.verifier(&secret);
+        assert_eq!(stored.key(), Some(&old.id()));
+        let ring = ServerKeyring::new(new.clone(), vec![old.clone()]);
+        assert!(ring.matches(&secret, &stored));
+        assert!(ring.is_retired(stored.key()));
+        assert!(!ring.matches(&ClientSecret::generate(), &stored));
+        assert!(!ServerKeyring::from(new.clone()).matches(&secret, &stored), "dropping the key fails its verifiers");
+        assert!(!ring.is_retired(new.verifier(&secret).key()));
+        let unnamed = SecretVerifier::from_stored(stored.as_bytes(), None).unwrap_or_else(|| unreachable!());
+        assert!(ring.matches(&secret, &unnamed), "a verifier from before key ids is checked with each key");
+        assert!(!ServerKeyring::from(new).matches(&secret, &unnamed));
+    }
+
+    #[test]
+    fn a_key_id_is_stable_short_and_tells_keys_apart() {
+        let key = ServerKey::generate();
+        let again = ServerKey::from_encoded(&key.encode()).unwrap_or_else(|| unreachable!());
+        assert_eq!(key.id(), again.id());
+        assert_eq!(key.id().as_str().len(), ServerKeyId::LEN);
+        assert_eq!(ServerKeyId::parse(key.id().as_str()), Some(key.id()));
+        assert_ne!(key.id(), ServerKey::generate().id());
+        assert!(ServerKeyId::parse("short").is_none());
+        let ring = ServerKeyring::new(key.clone(), vec![again, ServerKey::generate()]);
+        assert_eq!(ring.retired().len(), 1, "the current key is not also retired");
     }
 
     #[test]

@@ -21,7 +21,7 @@ use trustgate_core::customer::{parse_customer_name, Customer, DisabledOwnerPolic
 use trustgate_core::event::Actor;
 use trustgate_core::federation::{self, IdentityProvider, SecretVault};
 use trustgate_core::ids::{AdminId, ClientId, CustomerId, ProviderId, ScimTokenId};
-use trustgate_core::secret::{random_token, SecretId, ServerKey};
+use trustgate_core::secret::{random_token, SecretId, ServerKey, ServerKeyring};
 use trustgate_core::token::{Algorithm, Issuer};
 use trustgate_store::{files, PostgresStore, SqliteStore, Store, StoreError};
 
@@ -35,13 +35,14 @@ use crate::{ops, password};
 mod catalog;
 mod failure;
 mod resource_server;
+mod server_key;
 mod text;
 
 use failure::{given, Failure};
 pub use failure::{report, report_usage};
 use text::{count, say, table};
 
-const SERVER_KEY_FILE: &str = "server.key";
+pub(crate) const SERVER_KEY_FILE: &str = "server.key";
 /// The start of printed links when neither --public-url nor a running server tells the URL: where
 /// `trustgate serve` listens by default.
 const DEFAULT_CONSOLE_URL: &str = "http://127.0.0.1:8080";
@@ -862,6 +863,21 @@ pub enum KeysCommand {
     /// after checking that it opens the stored signing keys: what every further node and operator
     /// command of a PostgreSQL deployment needs as TRUSTGATE_SERVER_KEY. Keep it secret.
     Export,
+    /// Rotate the server key, for one that leaked or on a schedule. With server.key in --data-dir:
+    /// a new key becomes current and the old one is kept as retired in the file. With
+    /// TRUSTGATE_SERVER_KEY: first restart every node with the new key there and the old one in
+    /// TRUSTGATE_RETIRED_SERVER_KEYS, then run this with the same variables. Either way every signing
+    /// key and identity-provider secret is resealed under the current key and every console session
+    /// ends; client secrets, resource-server secrets and SCIM tokens made under a retired key keep
+    /// working until they are replaced (`keys server-key-status` counts them).
+    RotateServerKey,
+    /// For each server key of the ring: current or retired, and how many signing keys, client
+    /// secrets, resource-server secrets and SCIM tokens still depend on it. A retired key on which
+    /// nothing depends can be dropped.
+    ServerKeyStatus,
+    /// Print a new random server key, for TRUSTGATE_SERVER_KEY when rolling PostgreSQL nodes to a
+    /// new key. Keep it secret.
+    GenerateServerKey,
 }
 
 /// PostgreSQL when a `postgres://` URL is given, else the embedded SQLite store in the data directory.
@@ -968,7 +984,9 @@ impl Command {
                 !matches!(command, ClientCommand::List { .. } | ClientCommand::Secret(SecretCommand::List { .. }))
             }
             Command::Principal(command) => !matches!(command, PrincipalCommand::List { .. }),
-            Command::Keys(command) => !matches!(command, KeysCommand::Export),
+            Command::Keys(command) => {
+                !matches!(command, KeysCommand::Export | KeysCommand::ServerKeyStatus | KeysCommand::GenerateServerKey)
+            }
             Command::Provider(command) => !matches!(command, ProviderCommand::List { .. }),
             Command::ResourceServer(command) => command.writes(),
             Command::Catalog(command) => command.writes(),
@@ -988,13 +1006,21 @@ async fn operate(store: Arc<dyn Store>, place: Place<'_>, command: Command, out:
         Command::Provider(command) => provider(store.as_ref(), place, command, out).await,
         Command::ResourceServer(command) => resource_server::run(store.as_ref(), place, command, out).await,
         Command::Catalog(command) => catalog::run(store.as_ref(), command, out).await,
+        Command::Keys(KeysCommand::RotateServerKey) => server_key::rotate(store.as_ref(), place, out).await,
+        Command::Keys(KeysCommand::ServerKeyStatus) => server_key::status(store.as_ref(), place, out).await,
+        Command::Keys(KeysCommand::GenerateServerKey) => {
+            let key = ServerKey::generate();
+            out.print(json!({ "serverKey": key.encode(), "id": key.id().as_str() }), key.encode());
+            Ok(())
+        }
         Command::Keys(KeysCommand::Export) => {
-            let key = key_of_deployment(store.as_ref(), place, false).await?;
+            let ring = key_of_deployment(store.as_ref(), place, false).await?;
+            let key = ring.current();
             out.print(json!({ "serverKey": key.encode() }), key.encode());
             Ok(())
         }
         Command::Keys(KeysCommand::Reseal) => {
-            let vault = KeyVault::new(&deployment_key(store.as_ref(), place).await?);
+            let vault = KeyVault::for_ring(&deployment_keyring(store.as_ref(), place).await?);
             let sealed = crate::keys::reseal(store.as_ref(), &vault).await.context("sealing the raw signing keys")?;
             let text = if sealed.is_empty() {
                 "No signing key is stored raw.".to_owned()
@@ -1005,7 +1031,7 @@ async fn operate(store: Arc<dyn Store>, place: Place<'_>, command: Command, out:
             Ok(())
         }
         Command::Keys(KeysCommand::Rotate { revoke_previous, algorithm }) => {
-            let vault = KeyVault::new(&deployment_key(store.as_ref(), place).await?);
+            let vault = KeyVault::for_ring(&deployment_keyring(store.as_ref(), place).await?);
             let key = crate::keys::rotate(store.as_ref(), &vault, algorithm, revoke_previous).await.context(
                 "rotating the signing key (every node must use the same server key: TRUSTGATE_SERVER_KEY or server.key in --data-dir)",
             )?;
@@ -1039,9 +1065,16 @@ impl Output {
     }
 }
 
-/// The server key: `TRUSTGATE_SERVER_KEY`, else `server.key` in the data directory (created on
-/// first use with the directory, readable by its owner only). Every node of a deployment must share it.
+/// The current server key (see [`server_keyring`]).
 pub fn server_key(data_dir: &Path) -> anyhow::Result<ServerKey> {
+    Ok(server_keyring(data_dir)?.current().clone())
+}
+
+/// The server keys: `TRUSTGATE_SERVER_KEY`, else `server.key` in the data directory (created on
+/// first use with the directory, readable by its owner only), with the retired keys of
+/// `TRUSTGATE_RETIRED_SERVER_KEYS` and of server.key's further lines. Every node of a deployment
+/// must share the current key.
+pub fn server_keyring(data_dir: &Path) -> anyhow::Result<ServerKeyring> {
     if let Ok(text) = std::env::var("TRUSTGATE_SERVER_KEY") {
         if text.trim().is_empty() {
             return Err(Failure::invalid(
@@ -1051,14 +1084,15 @@ pub fn server_key(data_dir: &Path) -> anyhow::Result<ServerKey> {
             )
             .into());
         }
-        return ServerKey::from_encoded(&text)
-            .ok_or_else(|| Failure::invalid("TRUSTGATE_SERVER_KEY is not a 32-byte base64url key").into());
+        let current = ServerKey::from_encoded(&text)
+            .ok_or_else(|| Failure::invalid("TRUSTGATE_SERVER_KEY is not a 32-byte base64url key"))?;
+        return server_key::ring_from_env(current);
     }
     let path = data_dir.join(SERVER_KEY_FILE);
     match std::fs::read_to_string(&path) {
         Ok(text) => {
             files::restrict_to_owner(&path).with_context(|| format!("making {} private", path.display()))?;
-            ServerKey::from_encoded(&text).ok_or_else(|| anyhow!("{} does not hold a valid key", path.display()))
+            server_key::ring_from_file(&path, &text)
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             files::create_private_dir(data_dir)
@@ -1066,7 +1100,7 @@ pub fn server_key(data_dir: &Path) -> anyhow::Result<ServerKey> {
             let key = ServerKey::generate();
             let mut file = private_file(&path)?;
             writeln!(file, "{}", key.encode())?;
-            Ok(key)
+            server_key::ring_from_env(key)
         }
         Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
     }
@@ -1077,13 +1111,18 @@ pub fn server_key(data_dir: &Path) -> anyhow::Result<ServerKey> {
 /// created only for an embedded store that has never been served; against PostgreSQL it would
 /// differ from every node's, and no secret made with it would ever verify.
 async fn deployment_key(store: &dyn Store, place: Place<'_>) -> anyhow::Result<ServerKey> {
+    Ok(deployment_keyring(store, place).await?.current().clone())
+}
+
+/// The ring of [`deployment_key`], for commands that open what is sealed.
+async fn deployment_keyring(store: &dyn Store, place: Place<'_>) -> anyhow::Result<ServerKeyring> {
     let fresh = place.embedded && store.signing_keys().await?.is_empty();
     key_of_deployment(store, place, fresh).await
 }
 
 /// The server key of a store that already holds signing keys (or of a `fresh` one, which may get a
 /// new key): given, and opening those keys. A missing key is never made up for such a store.
-async fn key_of_deployment(store: &dyn Store, place: Place<'_>, fresh: bool) -> anyhow::Result<ServerKey> {
+async fn key_of_deployment(store: &dyn Store, place: Place<'_>, fresh: bool) -> anyhow::Result<ServerKeyring> {
     let exists = std::env::var_os("TRUSTGATE_SERVER_KEY").is_some() || place.data_dir.join(SERVER_KEY_FILE).exists();
     if !exists && !fresh {
         return Err(Failure::not_found(format!(
@@ -1093,11 +1132,12 @@ async fn key_of_deployment(store: &dyn Store, place: Place<'_>, fresh: bool) -> 
         ))
         .into());
     }
-    let key = server_key(place.data_dir)?;
-    match crate::keys::load(store, &KeyVault::new(&key)).await {
-        Ok(_) => Ok(key),
+    let ring = server_keyring(place.data_dir)?;
+    match crate::keys::load(store, &KeyVault::for_ring(&ring)).await {
+        Ok(_) => Ok(ring),
         Err(trustgate_store::StoreError::Internal(_)) => Err(Failure::invalid(
-            "this server key does not open the stored signing keys: use the deployment's (TRUSTGATE_SERVER_KEY or server.key in --data-dir)",
+            "this server key does not open the stored signing keys: use the deployment's (TRUSTGATE_SERVER_KEY or server.key in --data-dir; \
+             after rolling nodes to a new key, the old one in TRUSTGATE_RETIRED_SERVER_KEYS)",
         )
         .into()),
         Err(other) => Err(other.into()),
@@ -1127,6 +1167,10 @@ async fn serve(store: Arc<dyn Store>, place: Place<'_>, args: ServeArgs) -> anyh
     // under: a new one would open none of them and verify no client secret.
     let fresh = store.signing_keys().await?.is_empty();
     let key = key_of_deployment(store.as_ref(), place, fresh).await?;
+    let stamped = crate::keys::stamp_server_key(store.as_ref(), &key).await?;
+    if stamped > 0 {
+        tracing::info!(records = stamped, "recorded the server key of secrets stored before records named their key");
+    }
     let tls = match (&args.tls_cert, &args.tls_key) {
         (Some(cert), Some(key)) => Some(crate::tls::server_config(cert, key)?),
         _ => None,
@@ -1854,6 +1898,11 @@ async fn secret(store: &dyn Store, place: Place<'_>, command: SecretCommand, out
             let customer = known_customer(store, &customer).await?;
             let id = given("--id", ClientId::parse(&id))?;
             let secrets = store.client_secrets(&customer, id, &Actor::System).await?;
+            // Without the deployment's key at hand a secret's key id is shown, not judged.
+            let ring = key_of_deployment(store, place, false).await.ok();
+            let retired = |s: &trustgate_core::client_secrets::SecretInfo| {
+                ring.as_ref().map(|ring| ring.is_retired(s.server_key.as_ref()))
+            };
             let items: Vec<Value> = secrets
                 .iter()
                 .map(|s| {
@@ -1864,22 +1913,30 @@ async fn secret(store: &dyn Store, place: Place<'_>, command: SecretCommand, out
                         "createdBy": s.created_by,
                         "expiresAt": s.expires_at.map(rfc3339),
                         "lastUsedAt": s.last_used_at.map(rfc3339),
+                        "serverKey": s.server_key.as_ref().map(|k| k.as_str()),
+                        "retiredServerKey": retired(s),
                     })
                 })
                 .collect();
             let rows: Vec<_> = secrets
                 .iter()
                 .map(|s| {
+                    let key = s.server_key.as_ref().map_or_else(|| "unrecorded".to_owned(), ToString::to_string);
                     [
                         s.id.to_string(),
                         rfc3339(s.created_at),
                         s.expires_at.map_or_else(|| "never".to_owned(), rfc3339),
                         s.last_used_at.map_or_else(|| "never".to_owned(), rfc3339),
                         s.created_by.clone(),
+                        match retired(s) {
+                            Some(true) => format!("{key} (retired: replace this secret)"),
+                            _ => key,
+                        },
                     ]
                 })
                 .collect();
-            out.print(json!({ "items": items }), table(["ID", "CREATED", "EXPIRES", "LAST USED", "CREATED BY"], &rows));
+            let headers = ["ID", "CREATED", "EXPIRES", "LAST USED", "CREATED BY", "SERVER KEY"];
+            out.print(json!({ "items": items }), table(headers, &rows));
         }
         SecretCommand::Delete { customer, id, secret } => {
             let customer = known_customer(store, &customer).await?;

@@ -6,7 +6,9 @@
 //! Authentication is the file system's: the socket is mode 0600 and the server also refuses a peer
 //! whose user id differs from its own. The protocol is one line each way: `catch-up` → `ok` or
 //! `error <why>`; `public-url` → `ok <the URL the server is reached at>` (its `--public-url`), which
-//! the CLI starts the links it prints with.
+//! the CLI starts the links it prints with; `server-keys` → `ok` or `error <why>`: the server
+//! reads its server keys again (from `server.key`, which `keys rotate-server-key` rewrote, and its
+//! environment) and reopens the signing keys with them.
 
 use std::io::ErrorKind;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
@@ -22,6 +24,7 @@ use crate::state::AppState;
 pub const SOCKET_FILE: &str = "trustgate.sock";
 const REQUEST: &str = "catch-up";
 const PUBLIC_URL: &str = "public-url";
+const SERVER_KEYS: &str = "server-keys";
 /// How long the CLI waits for the server's answer before saying the change may lag.
 const ANSWER_TIMEOUT: Duration = Duration::from_secs(5);
 /// Longest request line read from a peer.
@@ -48,7 +51,7 @@ impl ControlSocket {
         std::fs::set_permissions(&socket.path, std::fs::Permissions::from_mode(0o600))
             .with_context(|| format!("restricting {}", socket.path.display()))?;
         let owner = std::fs::metadata(&socket.path)?.uid();
-        tokio::spawn(accept(listener, owner, state));
+        tokio::spawn(accept(listener, owner, state, data_dir.to_owned()));
         Ok(socket)
     }
 }
@@ -59,11 +62,11 @@ impl Drop for ControlSocket {
     }
 }
 
-async fn accept(listener: UnixListener, owner: u32, state: AppState) {
+async fn accept(listener: UnixListener, owner: u32, state: AppState, data_dir: PathBuf) {
     loop {
         match listener.accept().await {
             Ok((stream, _)) => {
-                tokio::spawn(answer(stream, owner, state.clone()));
+                tokio::spawn(answer(stream, owner, state.clone(), data_dir.clone()));
             }
             Err(error) => {
                 tracing::warn!(%error, "the control socket failed; operator changes now arrive within 200 ms");
@@ -73,7 +76,7 @@ async fn accept(listener: UnixListener, owner: u32, state: AppState) {
     }
 }
 
-async fn answer(stream: UnixStream, owner: u32, state: AppState) {
+async fn answer(stream: UnixStream, owner: u32, state: AppState, data_dir: PathBuf) {
     if !stream.peer_cred().is_ok_and(|peer| peer.uid() == owner) {
         return;
     }
@@ -84,6 +87,18 @@ async fn answer(stream: UnixStream, owner: u32, state: AppState) {
     }
     let reply = if line.trim_end() == PUBLIC_URL {
         format!("ok {}\n", state.config.issuer.url)
+    } else if line.trim_end() == SERVER_KEYS {
+        match crate::cli::server_keyring(&data_dir) {
+            Ok(ring) => {
+                state.set_server_keys(ring).await;
+                tracing::warn!(current = %state.server_key().id(), "took up the rotated server key");
+                "ok\n".to_owned()
+            }
+            Err(error) => {
+                tracing::warn!(error = %format!("{error:#}"), "reading the server keys again failed; keeping the current ones");
+                "error the server could not read its server keys\n".to_owned()
+            }
+        }
     } else if line.trim_end() != REQUEST {
         "error unknown request\n".to_owned()
     } else {
@@ -101,6 +116,15 @@ async fn answer(stream: UnixStream, owner: u32, state: AppState) {
 /// Tells the server running on `data_dir`, if any, to take in the changes just committed, and
 /// waits for it. No server (no socket, or nobody listening) is not an error: there is nothing to tell.
 pub async fn notify_server(data_dir: &Path) -> anyhow::Result<()> {
+    ask(data_dir, REQUEST).await
+}
+
+/// Tells the server running on `data_dir`, if any, to read its server keys again, and waits.
+pub async fn reload_server_keys(data_dir: &Path) -> anyhow::Result<()> {
+    ask(data_dir, SERVER_KEYS).await
+}
+
+async fn ask(data_dir: &Path, request: &str) -> anyhow::Result<()> {
     let path = data_dir.join(SOCKET_FILE);
     let mut stream = match UnixStream::connect(&path).await {
         Ok(stream) => stream,
@@ -108,7 +132,7 @@ pub async fn notify_server(data_dir: &Path) -> anyhow::Result<()> {
         Err(error) => return Err(error).with_context(|| format!("connecting to {}", path.display())),
     };
     let exchange = async {
-        stream.write_all(format!("{REQUEST}\n").as_bytes()).await?;
+        stream.write_all(format!("{request}\n").as_bytes()).await?;
         let mut line = String::new();
         BufReader::new(&mut stream).read_line(&mut line).await?;
         Ok::<_, std::io::Error>(line)

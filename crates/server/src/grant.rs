@@ -7,7 +7,7 @@ use trustgate_core::client::ApiClient;
 use trustgate_core::event;
 use trustgate_core::ids::{ClientId, CustomerId};
 use trustgate_core::rights::{self, PrincipalKind};
-use trustgate_core::secret::{ClientSecret, SecretVerifier};
+use trustgate_core::secret::{ClientSecret, SecretVerifier, ServerKeyring};
 use trustgate_core::token::{Claims, TokenUse};
 
 use crate::authz_cache::CachedClient;
@@ -182,8 +182,9 @@ pub async fn authenticate(
             }
             state.throttles.clients.failed(&id, source);
         }
-        if let (Some(presented), Some(decoy)) = (&presented, SecretVerifier::from_stored(&[0; 32])) {
-            std::hint::black_box(state.server_key.matches(presented, &decoy));
+        if let Some(presented) = &presented {
+            let ring = &state.server_keys().ring;
+            std::hint::black_box(ring.matches(presented, &decoy(ring)));
         }
         return Err(Refusal::BadCredentials);
     };
@@ -197,11 +198,12 @@ pub async fn authenticate(
         let reason = "the client is locked out from this address after repeated wrong secrets";
         return refuse(state, client, reason, source, Refusal::Throttled(retry_after_secs(wait))).await;
     }
+    let ring = &state.server_keys().ring;
     let held = presented.as_ref().and_then(|s| {
         let index = cached.facts.secrets.iter().position(|held| held.secret.is(s.reference()));
         // Compared against a decoy when the named secret is not held: the same cost either way.
-        let verifier = index.map_or_else(decoy, |i| cached.facts.secrets[i].secret.verifier.clone());
-        (state.server_key.matches(s, &verifier) && index.is_some()).then_some(index).flatten()
+        let verifier = index.map_or_else(|| decoy(ring), |i| cached.facts.secrets[i].secret.verifier.clone());
+        (ring.matches(s, &verifier) && index.is_some()).then_some(index).flatten()
     });
     let Some(index) = held else {
         state.throttles.clients.failed(&client.id, source);
@@ -222,8 +224,10 @@ pub async fn authenticate(
     Ok(Authenticated { client: cached, secret: index })
 }
 
-fn decoy() -> SecretVerifier {
-    SecretVerifier::from_stored(&[0; 32]).unwrap_or_else(|| unreachable!("32 bytes make a verifier"))
+/// Names the current server key, so checking it costs one HMAC, as a real secret does.
+fn decoy(ring: &ServerKeyring) -> SecretVerifier {
+    SecretVerifier::from_stored(&[0; 32], Some(ring.current().id()))
+        .unwrap_or_else(|| unreachable!("32 bytes make a verifier"))
 }
 
 /// Records a refused grant in the client's customer's system log (R10, aggregated), then refuses.

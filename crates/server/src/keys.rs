@@ -4,6 +4,7 @@
 
 use time::OffsetDateTime;
 use trustgate_core::custody::{CustodyError, KeyVault};
+use trustgate_core::secret::ServerKeyring;
 use trustgate_core::token::{Algorithm, SigningKey};
 use trustgate_store::{Store, StoreError};
 
@@ -58,4 +59,16 @@ pub async fn rotate(
 
 pub fn generate(algorithm: Algorithm) -> Result<SigningKey, StoreError> {
     SigningKey::generate(algorithm).map_err(|e| StoreError::Internal(e.to_string()))
+}
+
+/// Records which server key the secrets stored before records named their key were made under:
+/// the key the signing keys are sealed under, the one in use when they were made. Nothing is
+/// stamped while no signing key is sealed (a new store has no such secrets).
+pub async fn stamp_server_key(store: &dyn Store, ring: &ServerKeyring) -> Result<u64, StoreError> {
+    let vault = KeyVault::for_ring(ring);
+    let sealing = store.signing_keys().await?.iter().find_map(|stored| vault.sealed_under(stored).cloned());
+    match sealing {
+        Some(id) => store.stamp_server_key(&id).await,
+        None => Ok(0),
+    }
 }

@@ -229,7 +229,7 @@ pub fn invitation_verifier(state: &AppState, token: &str) -> Option<[u8; 32]> {
     let token = token.trim();
     let body = token.strip_prefix(INVITATION_PREFIX)?;
     (body.len() == 43 && body.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))
-        .then(|| state.server_key.digest(token))
+        .then(|| state.server_key().digest(token))
 }
 
 /// A fresh invitation token, and what the store keeps of it.
@@ -252,7 +252,7 @@ pub async fn invite_admin(
     access: Access,
     actor: &Actor,
 ) -> Result<Added, ApiError> {
-    let (token, terms) = new_invitation(&state.server_key, state.config.invitation_lifetime);
+    let (token, terms) = new_invitation(&state.server_key(), state.config.invitation_lifetime);
     let (member, _) = state.store.add_admin(customer, &new.candidate(), None, access, Some(&terms), actor).await?;
     let invitation = match member.pending {
         Some(_) => Some(deliver(state, customer, &member, &token, actor).await),
@@ -269,7 +269,7 @@ pub async fn resend_invitation(
     admin: AdminId,
     actor: &Actor,
 ) -> Result<Added, ApiError> {
-    let (token, terms) = new_invitation(&state.server_key, state.config.invitation_lifetime);
+    let (token, terms) = new_invitation(&state.server_key(), state.config.invitation_lifetime);
     let member = state.store.resend_invitation(customer, admin, &terms, actor).await?;
     let invitation = Some(deliver(state, customer, &member, &token, actor).await);
     Ok(Added { member, invitation })
@@ -313,14 +313,27 @@ async fn deliver(state: &AppState, customer: &CustomerId, member: &Member, token
 /// Looks up the invitation behind `token` for the invitee's page. An expired one is reported as
 /// such, and its expiry written to the system log if it was not yet.
 pub async fn invitation(state: &AppState, token: &str) -> Result<Invitation, ApiError> {
-    let verifier = invitation_verifier(state, token).ok_or(ApiError::NotFound("invitation"))?;
-    let found = state.store.invitation(&verifier).await?.ok_or(ApiError::NotFound("invitation"))?;
+    Ok(find_invitation(state, token).await?.1)
+}
+
+/// The verifier an invitation is stored under and the invitation: made under the current server
+/// key, or under a retired one before the server key was rotated.
+async fn find_invitation(state: &AppState, token: &str) -> Result<([u8; 32], Invitation), ApiError> {
+    invitation_verifier(state, token).ok_or(ApiError::NotFound("invitation"))?;
+    let mut found = None;
+    for verifier in state.server_keys().ring.digests(token.trim()) {
+        if let Some(invitation) = state.store.invitation(&verifier).await? {
+            found = Some((verifier, invitation));
+            break;
+        }
+    }
+    let (verifier, found) = found.ok_or(ApiError::NotFound("invitation"))?;
     let now = OffsetDateTime::now_utc();
     if found.expires_at <= now {
         state.store.log_expired_invitations(now).await?;
         return Err(StoreError::Refused(Refusal::InvitationExpired).into());
     }
-    Ok(found)
+    Ok((verifier, found))
 }
 
 /// Accepts the invitation behind `token` with `password` (issue #20: nobody joins a customer
@@ -335,8 +348,7 @@ pub async fn accept_invitation(
     password: String,
     source: Option<IpAddr>,
 ) -> Result<(Invitation, Admin), ApiError> {
-    let found = invitation(state, token).await?;
-    let verifier = invitation_verifier(state, token).ok_or(ApiError::NotFound("invitation"))?;
+    let (verifier, found) = find_invitation(state, token).await?;
     if password.is_empty() {
         return Err(ValidationError::missing("password").into());
     }
@@ -398,6 +410,6 @@ pub async fn new_scim_token(
         created_by: created_by.to_owned(),
     };
     let secret = ProvisioningToken::generate();
-    store.create_scim_token(&token, &server_key.digest(secret.expose()), actor).await?;
+    store.create_scim_token(&token, &server_key.digest(secret.expose()), &server_key.id(), actor).await?;
     Ok((token, secret))
 }

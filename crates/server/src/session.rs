@@ -54,9 +54,17 @@ impl AdminSession {
     /// (a header for the management API, a form field for the console).
     pub async fn from_cookie(headers: &HeaderMap, state: &AppState) -> Result<Self, ApiError> {
         let id = cookie_value(headers, COOKIE).ok_or_else(ApiError::missing_credentials)?;
-        let digest = state.server_key.digest(&id);
         let now = OffsetDateTime::now_utc();
-        let session = state.store.session(&digest, now).await?.ok_or_else(ApiError::invalid_credentials)?;
+        // A session opened under a retired server key is found by its digest under that key
+        // (rotating the server key ends every session; this covers nodes rolled to a new key first).
+        let mut found = None;
+        for digest in state.server_keys().ring.digests(&id) {
+            if let Some(session) = state.store.session(&digest, now).await? {
+                found = Some((digest, session));
+                break;
+            }
+        }
+        let (digest, session) = found.ok_or_else(ApiError::invalid_credentials)?;
         let admin = state.store.admin(session.admin_id).await?.ok_or_else(ApiError::invalid_credentials)?;
         Ok(Self { admin, session, digest })
     }
@@ -104,7 +112,7 @@ pub async fn start(
         expires_at: now + time::Duration::seconds(i64::try_from(lifetime.as_secs()).unwrap_or(i64::MAX)),
         customer_id: customer.cloned(),
     };
-    state.store.create_session(&state.server_key.digest(&id), &session, now).await?;
+    state.store.create_session(&state.server_key().digest(&id), &session, now).await?;
     let cookie = cookie(state, COOKIE, &id, "/", lifetime.as_secs());
     Ok((HeaderValue::from_str(&cookie).map_err(|_| ApiError::Internal)?, session))
 }

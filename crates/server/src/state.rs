@@ -10,8 +10,9 @@ use time::OffsetDateTime;
 use trustgate_core::catalog::Catalog;
 use trustgate_core::custody::KeyVault;
 use trustgate_core::event::{self, LogEntry};
+use trustgate_core::federation::SecretVault;
 use trustgate_core::ids::ClientId;
-use trustgate_core::secret::{SecretId, ServerKey};
+use trustgate_core::secret::{SecretId, ServerKey, ServerKeyring};
 use trustgate_core::token::{Algorithm, KeySet, VerifiedClaims};
 use trustgate_store::{Change, ChangeListener, Store, StoreError};
 
@@ -32,9 +33,10 @@ pub struct AppState(Arc<Shared>);
 pub struct Shared {
     pub store: Arc<dyn Store>,
     pub cache: AuthzCache,
-    pub server_key: ServerKey,
     pub config: ServerConfig,
-    vault: KeyVault,
+    /// Replaced whole when the operator rotates the server key (`trustgate keys
+    /// rotate-server-key` tells this node over the control socket).
+    server_keys: RwLock<Arc<ServerKeys>>,
     keys: RwLock<Arc<Keys>>,
     /// Reloads run one at a time, so an older read of the key set cannot land after a newer one
     /// and bring back a revoked key.
@@ -49,8 +51,6 @@ pub struct Shared {
     pub reveals: crate::console::Reveals,
     /// Invitation links just made in the console, each waiting for its one view (issue #12).
     pub invitation_links: crate::console::Reveals<crate::console::InvitationShown>,
-    /// Seals and opens the client secrets of customers' OpenID providers.
-    pub secret_vault: trustgate_core::federation::SecretVault,
     /// Talks to customers' OpenID providers.
     pub oidc_http: crate::oidc::http::Client,
     pub sign_in_starts: crate::oidc::starts::SignInStarts,
@@ -58,6 +58,21 @@ pub struct Shared {
     catalog: RwLock<Arc<Catalog>>,
     /// Catalog reloads run one at a time, so an older read cannot land after a newer one.
     catalog_reload: tokio::sync::Mutex<()>,
+}
+
+/// The server keys and what is derived from them, replaced together.
+pub struct ServerKeys {
+    pub ring: ServerKeyring,
+    /// Opens the sealed signing keys.
+    vault: KeyVault,
+    /// Seals and opens the client secrets of customers' OpenID providers.
+    pub secret_vault: SecretVault,
+}
+
+impl ServerKeys {
+    fn new(ring: ServerKeyring) -> Self {
+        Self { vault: KeyVault::for_ring(&ring), secret_vault: SecretVault::for_ring(&ring), ring }
+    }
 }
 
 /// The signing keys and the tokens verified with them, replaced together: a token verified with
@@ -90,22 +105,24 @@ impl Deref for AppState {
 impl AppState {
     /// Loads the signing keys (creating the first one on an empty store) and subscribes the
     /// authorization cache to the store's change feed.
-    pub async fn new(store: Arc<dyn Store>, server_key: ServerKey, config: ServerConfig) -> Result<Self, StoreError> {
-        let vault = KeyVault::new(&server_key);
-        let secret_vault = trustgate_core::federation::SecretVault::new(&server_key);
+    pub async fn new(
+        store: Arc<dyn Store>,
+        server_keys: impl Into<ServerKeyring>,
+        config: ServerConfig,
+    ) -> Result<Self, StoreError> {
+        let server_keys = ServerKeys::new(server_keys.into());
         let oidc_http = crate::oidc::http::Client::new(config.allow_http_issuers)
             .map_err(|e| StoreError::Internal(format!("cannot set up TLS for identity providers: {e}")))?;
         let metrics = Metrics::new().map_err(|e| StoreError::Internal(format!("cannot set up metrics: {e}")))?;
         let keys = Keys::new(
-            load_keys(store.as_ref(), &vault, config.signing_algorithm).await?,
+            load_keys(store.as_ref(), &server_keys.vault, config.signing_algorithm).await?,
             config.token_cache,
             &metrics.verified_tokens,
         );
         let shared = Arc::new(Shared {
             store,
             cache: AuthzCache::new(config.client_cache, metrics.authorization.evictions.clone()),
-            server_key,
-            vault,
+            server_keys: RwLock::new(Arc::new(server_keys)),
             notifications: ListCache::new(config.list_cache, metrics.notification_lists.evictions.clone()),
             last_used: LastUsed::default(),
             throttles: Throttles {
@@ -123,7 +140,6 @@ impl AppState {
             metrics,
             reveals: crate::console::Reveals::default(),
             invitation_links: crate::console::Reveals::default(),
-            secret_vault,
             oidc_http,
             sign_in_starts: crate::oidc::starts::SignInStarts::default(),
         });
@@ -149,6 +165,29 @@ impl AppState {
         reload_keys(Arc::downgrade(&self.0)).await;
         reload_catalog(Arc::downgrade(&self.0)).await;
         Ok(())
+    }
+
+    /// The server keys as this node holds them now.
+    pub fn server_keys(&self) -> Arc<ServerKeys> {
+        match self.server_keys.read() {
+            Ok(keys) => keys.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// The current server key: every new verifier, digest and seal is made under it.
+    pub fn server_key(&self) -> ServerKey {
+        self.server_keys().ring.current().clone()
+    }
+
+    /// Takes up a new ring of server keys, then reopens the signing keys with it.
+    pub async fn set_server_keys(&self, ring: ServerKeyring) {
+        let keys = Arc::new(ServerKeys::new(ring));
+        match self.server_keys.write() {
+            Ok(mut slot) => *slot = keys,
+            Err(poisoned) => *poisoned.into_inner() = keys,
+        }
+        reload_keys(Arc::downgrade(&self.0)).await;
     }
 
     /// The catalog as this node knows it now; a decision holds on to one version throughout.
@@ -364,7 +403,11 @@ async fn write_refusals(shared: &Shared, everything: bool) {
 async fn reload_keys(shared: Weak<Shared>) {
     let Some(shared) = shared.upgrade() else { return };
     let _one_at_a_time = shared.key_reload.lock().await;
-    match keys::load(shared.store.as_ref(), &shared.vault).await.map(KeySet::new) {
+    let server_keys = match shared.server_keys.read() {
+        Ok(keys) => keys.clone(),
+        Err(poisoned) => poisoned.into_inner().clone(),
+    };
+    match keys::load(shared.store.as_ref(), &server_keys.vault).await.map(KeySet::new) {
         Ok(Some(set)) => {
             // The verified tokens go with the old set: a key that left it stops vouching for them.
             let keys = Arc::new(Keys::new(set, shared.config.token_cache, &shared.metrics.verified_tokens));

@@ -95,17 +95,29 @@ pub async fn copy_sqlite_to_postgres(
     );
     copy_table!(
         "client_secrets",
-        "client_id, id, legacy, verifier, created_at, created_by, expires_at, last_used_at, warned_at, expiry_logged_at",
-        "$1, $2, $3, $4, $5, $6, $7, $8, $9, $10",
-        (String, String, i64, Vec<u8>, i64, String, Option<i64>, Option<i64>, Option<i64>, Option<i64>),
-        (0, 1, 2, 3, 4, 5, 6, 7, 8, 9)
+        "client_id, id, legacy, verifier, created_at, created_by, expires_at, last_used_at, warned_at, expiry_logged_at, server_key",
+        "$1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11",
+        (
+            String,
+            String,
+            i64,
+            Vec<u8>,
+            i64,
+            String,
+            Option<i64>,
+            Option<i64>,
+            Option<i64>,
+            Option<i64>,
+            Option<String>
+        ),
+        (0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10)
     );
     copy_table!(
         "scim_tokens",
-        "id, customer_id, name, provider, digest, created_by, created_at, provider_id",
-        "$1, $2, $3, $4, $5, $6, $7, $8",
-        (String, String, String, String, Vec<u8>, String, i64, Option<String>),
-        (0, 1, 2, 3, 4, 5, 6, 7)
+        "id, customer_id, name, provider, digest, created_by, created_at, provider_id, server_key",
+        "$1, $2, $3, $4, $5, $6, $7, $8, $9",
+        (String, String, String, String, Vec<u8>, String, i64, Option<String>, Option<String>),
+        (0, 1, 2, 3, 4, 5, 6, 7, 8)
     );
     copy_table!(
         "scim_users",
@@ -182,10 +194,10 @@ pub async fn copy_sqlite_to_postgres(
     );
     copy_table!(
         "resource_servers",
-        "id, name, verifier, created_at",
-        "$1, $2, $3, $4",
-        (String, String, Vec<u8>, i64),
-        (0, 1, 2, 3)
+        "id, name, verifier, created_at, server_key",
+        "$1, $2, $3, $4, $5",
+        (String, String, Vec<u8>, i64, Option<String>),
+        (0, 1, 2, 3, 4)
     );
     // Continuation tokens carry `seq`: new records must follow the copied ones.
     sqlx::query(

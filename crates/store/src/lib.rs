@@ -27,7 +27,7 @@ use trustgate_core::federation::IdentityProvider;
 use trustgate_core::ids::{AdminId, ClientId, CustomerId, ProviderId, ScimTokenId};
 use trustgate_core::provisioning::ScimToken;
 use trustgate_core::rights::Standing;
-use trustgate_core::secret::SecretId;
+use trustgate_core::secret::{SecretId, ServerKeyId};
 
 pub use changes::{Change, ChangeListener};
 pub use copy::{copy_sqlite_to_postgres, CopiedTable, NOT_COPIED as NOT_COPIED_TO_POSTGRES};
@@ -35,7 +35,7 @@ pub use error::{StoreError, StoreResult};
 pub use model::{
     CatalogApplied, ClientGrant, DisabledOwner, ExpiringSecret, Invitation, InvitationTerms, LogQuery, LogRecord,
     LogView, Member, Membership, Notification, Pending, PendingSignIn, PoolUse, ScimFilter, ScimUser, ScimUserWrite,
-    Session, Stripped,
+    ServerKeyUse, Session, Stripped,
 };
 pub use postgres::PostgresStore;
 pub use scratch::{create_scratch_database, drop_scratch_database, sibling_database_url};
@@ -271,6 +271,23 @@ pub trait Store: Send + Sync + 'static {
     /// raw); false when another node did it first.
     async fn reseal_signing_key(&self, key: &KeyAtRest, from_format: &str) -> StoreResult<bool>;
 
+    // --- The server key's rotation ---
+    /// Records `key` as the server key of every client secret, resource-server secret and SCIM
+    /// token stored before records named their key; how many were stamped.
+    async fn stamp_server_key(&self, key: &ServerKeyId) -> StoreResult<u64>;
+    /// How many records depend on each server key (`None`: made before records named their key).
+    async fn server_key_use(&self) -> StoreResult<Vec<ServerKeyUse>>;
+    /// In one transaction: replaces the sealed form of each signing key and each identity
+    /// provider's client secret (resealed under the new server key), ends every console session
+    /// (their ids are digested under the old key), and writes `entries` to the system log;
+    /// announces `Change::KeysChanged`. Returns how many sessions ended.
+    async fn reseal_under_server_key(
+        &self,
+        keys: &[KeyAtRest],
+        providers: &[(ProviderId, Vec<u8>)],
+        entries: &[LogEntry],
+    ) -> StoreResult<u64>;
+
     /// Records that `client`'s token `jti` is refused until `expires_at`, when it would have expired
     /// anyway, and announces `Change::TokenRevoked`; rows already past their expiry are deleted.
     /// Once the client has `cap` revoked tokens that have not expired, the revocation becomes a
@@ -311,7 +328,13 @@ pub trait Store: Send + Sync + 'static {
 
     // --- SCIM provisioning and the R7 warning (issue 12) ---
     /// Stores a customer's provisioning token by the keyed digest of its clear text.
-    async fn create_scim_token(&self, token: &ScimToken, digest: &[u8], actor: &Actor) -> StoreResult<()>;
+    async fn create_scim_token(
+        &self,
+        token: &ScimToken,
+        digest: &[u8],
+        server_key: &ServerKeyId,
+        actor: &Actor,
+    ) -> StoreResult<()>;
     async fn scim_tokens(&self, customer: &CustomerId) -> StoreResult<Vec<ScimToken>>;
     /// The token with this digest; read on every SCIM request, so a revocation holds at once on every node.
     async fn scim_token(&self, digest: &[u8]) -> StoreResult<Option<ScimToken>>;

@@ -242,3 +242,14 @@ pub struct Stripped {
     pub before: trustgate_core::access::Access,
     pub after: trustgate_core::access::Access,
 }
+
+/// How many records depend on one server key, as `trustgate keys server-key-status` shows.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ServerKeyUse {
+    /// `None` for records made before records named their key.
+    pub server_key: Option<trustgate_core::secret::ServerKeyId>,
+    /// Client secrets, service principals' included.
+    pub client_secrets: u64,
+    pub resource_servers: u64,
+    pub scim_tokens: u64,
+}

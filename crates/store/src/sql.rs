@@ -12,7 +12,7 @@ use trustgate_core::federation::IdentityProvider;
 use trustgate_core::ids::{AdminId, ClientId, CustomerId, ProviderId, ScimTokenId};
 use trustgate_core::provisioning::ScimToken;
 use trustgate_core::rights::Standing;
-use trustgate_core::secret::{SecretId, SecretVerifier};
+use trustgate_core::secret::{SecretId, SecretVerifier, ServerKeyId};
 
 use crate::error::{StoreError, StoreResult};
 use crate::model::{ClientGrant, LogRecord, Member, Notification, ScimUser};
@@ -262,25 +262,31 @@ pub(crate) fn grant(row: GrantRow, secrets: Vec<GrantSecret>) -> StoreResult<Cli
     Ok(ClientGrant { client, secrets, owner_email, standing })
 }
 
-pub(crate) type GrantSecretRow = (String, i64, Vec<u8>, Option<i64>, Option<i64>, Option<i64>);
+pub(crate) type GrantSecretRow = (String, i64, Vec<u8>, Option<i64>, Option<i64>, Option<i64>, Option<String>);
+
+/// The server key id stored beside a record; `None` (made before keys had ids) stays `None`.
+pub(crate) fn server_key_id(stored: Option<String>) -> StoreResult<Option<ServerKeyId>> {
+    stored.map(|id| ServerKeyId::parse(&id).ok_or_else(|| corrupt("server key id"))).transpose()
+}
 
 pub(crate) fn grant_secret(
-    (id, legacy, verifier, expires_at, expiry_logged_at, last_used_at): GrantSecretRow,
+    (id, legacy, verifier, expires_at, expiry_logged_at, last_used_at, server_key): GrantSecretRow,
 ) -> StoreResult<GrantSecret> {
     Ok(GrantSecret {
         id: SecretId::parse(&id)?,
         legacy: legacy != 0,
-        verifier: SecretVerifier::from_stored(&verifier).ok_or_else(|| corrupt("secret verifier"))?,
+        verifier: SecretVerifier::from_stored(&verifier, server_key_id(server_key)?)
+            .ok_or_else(|| corrupt("secret verifier"))?,
         expires_at: expires_at.map(from_ms),
         expiry_logged: expiry_logged_at.is_some(),
         last_used_at: last_used_at.map(from_ms),
     })
 }
 
-pub(crate) type SecretInfoRow = (String, i64, i64, String, Option<i64>, Option<i64>);
+pub(crate) type SecretInfoRow = (String, i64, i64, String, Option<i64>, Option<i64>, Option<String>);
 
 pub(crate) fn secret_info(
-    (id, legacy, created_at, created_by, expires_at, last_used_at): SecretInfoRow,
+    (id, legacy, created_at, created_by, expires_at, last_used_at, server_key): SecretInfoRow,
 ) -> StoreResult<SecretInfo> {
     Ok(SecretInfo {
         id: SecretId::parse(&id)?,
@@ -289,6 +295,7 @@ pub(crate) fn secret_info(
         created_by,
         expires_at: expires_at.map(from_ms),
         last_used_at: last_used_at.map(from_ms),
+        server_key: server_key_id(server_key)?,
     })
 }
 
@@ -375,17 +382,19 @@ pub(crate) fn scim_token(
     })
 }
 
-pub(crate) type ResourceServerRow = (String, String, Vec<u8>, i64);
+pub(crate) type ResourceServerRow = (String, String, Vec<u8>, i64, Option<String>);
 
 pub(crate) fn resource_server(
-    (id, name, verifier, created_at): ResourceServerRow,
+    (id, name, verifier, created_at, server_key): ResourceServerRow,
 ) -> StoreResult<(trustgate_core::resource_server::ResourceServer, SecretVerifier)> {
     let server = trustgate_core::resource_server::ResourceServer {
         id: trustgate_core::ids::ResourceServerId::parse(&id)?,
         name,
         created_at: from_ms(created_at),
     };
-    Ok((server, SecretVerifier::from_stored(&verifier).ok_or_else(|| corrupt("resource server verifier"))?))
+    let verifier = SecretVerifier::from_stored(&verifier, server_key_id(server_key)?)
+        .ok_or_else(|| corrupt("resource server verifier"))?;
+    Ok((server, verifier))
 }
 
 pub(crate) type ProviderRow = (String, String, String, String, String, Vec<u8>, String, i64);
@@ -487,14 +496,14 @@ macro_rules! store_impl {
         use trustgate_core::rights::{PrincipalKind, Standing};
         use trustgate_core::client_secrets::{self, Manager, NewSecret, SecretInfo};
         use trustgate_core::event::SecretEvent;
-        use trustgate_core::secret::SecretId;
+        use trustgate_core::secret::{SecretId, ServerKeyId};
         use trustgate_core::token::{UnknownAlgorithm, ALLOWED_SKEW_SECS, TOKEN_LIFETIME_SECS};
 
         use crate::changes::{Change, ChangeListener};
         use crate::error::{StoreError, StoreResult};
         use crate::model::{
             ClientGrant, DisabledOwner, ExpiringSecret, Invitation, InvitationTerms, LogQuery, LogRecord, LogView, Member,
-            Membership, Notification, PendingSignIn, PoolUse, ScimFilter, ScimUser, ScimUserWrite, Session,
+            Membership, Notification, PendingSignIn, PoolUse, ScimFilter, ScimUser, ScimUserWrite, ServerKeyUse, Session,
         };
         use crate::sql::{self, ms};
         use crate::Store;
@@ -693,8 +702,8 @@ macro_rules! store_impl {
 
         async fn insert_secret(tx: &mut Tx, client: ClientId, secret: &NewSecret, actor: &Actor) -> StoreResult<SecretInfo> {
             sqlx::query(
-                "INSERT INTO client_secrets (client_id, id, legacy, verifier, created_at, created_by, expires_at) \
-                 VALUES ($1, $2, 0, $3, $4, $5, $6)",
+                "INSERT INTO client_secrets (client_id, id, legacy, verifier, created_at, created_by, expires_at, server_key) \
+                 VALUES ($1, $2, 0, $3, $4, $5, $6, $7)",
             )
             .bind(client.to_string())
             .bind(secret.id.as_str())
@@ -702,6 +711,7 @@ macro_rules! store_impl {
             .bind(ms(secret.created_at))
             .bind(actor.display_name())
             .bind(secret.expires_at.map(ms))
+            .bind(secret.verifier.key().map(ServerKeyId::as_str))
             .execute(&mut **tx)
             .await?;
             Ok(SecretInfo {
@@ -711,6 +721,7 @@ macro_rules! store_impl {
                 created_by: actor.display_name().to_owned(),
                 expires_at: secret.expires_at,
                 last_used_at: None,
+                server_key: secret.verifier.key().cloned(),
             })
         }
 
@@ -746,7 +757,7 @@ macro_rules! store_impl {
 
         async fn secrets_of(tx: &mut Tx, client: ClientId) -> StoreResult<Vec<SecretInfo>> {
             sqlx::query_as::<_, sql::SecretInfoRow>(
-                "SELECT id, legacy, created_at, created_by, expires_at, last_used_at FROM client_secrets \
+                "SELECT id, legacy, created_at, created_by, expires_at, last_used_at, server_key FROM client_secrets \
                  WHERE client_id = $1 ORDER BY created_at, id",
             )
             .bind(client.to_string())
@@ -774,13 +785,14 @@ macro_rules! store_impl {
                 String,
                 Option<i64>,
                 Option<i64>,
+                Option<String>,
             )>,
         ) -> StoreResult<Vec<ExpiringSecret>> {
             rows.into_iter()
-                .map(|(id, customer, owner, name, created, used, own_type, own_permissions, s_id, legacy, s_created, by, expires, s_used)| {
+                .map(|(id, customer, owner, name, created, used, own_type, own_permissions, s_id, legacy, s_created, by, expires, s_used, s_key)| {
                     Ok(ExpiringSecret {
                         client: sql::client((id, customer, owner, name, created, used, own_type, own_permissions))?,
-                        secret: sql::secret_info((s_id, legacy, s_created, by, expires, s_used))?,
+                        secret: sql::secret_info((s_id, legacy, s_created, by, expires, s_used, s_key))?,
                     })
                 })
                 .collect()
@@ -1866,7 +1878,7 @@ macro_rules! store_impl {
                     });
                     insert.build().execute(&mut *tx).await?;
                     let mut secrets = sqlx::QueryBuilder::<$db>::new(
-                        "INSERT INTO client_secrets (client_id, id, legacy, verifier, created_at, created_by, expires_at) ",
+                        "INSERT INTO client_secrets (client_id, id, legacy, verifier, created_at, created_by, expires_at, server_key) ",
                     );
                     secrets.push_values(chunk, |mut row, (client, secret)| {
                         row.push_bind(client.id.to_string())
@@ -1875,7 +1887,8 @@ macro_rules! store_impl {
                             .push_bind(secret.verifier.as_bytes().to_vec())
                             .push_bind(ms(secret.created_at))
                             .push_bind(Actor::System.display_name().to_owned())
-                            .push_bind(secret.expires_at.map(ms));
+                            .push_bind(secret.expires_at.map(ms))
+                            .push_bind(secret.verifier.key().map(|key| key.as_str().to_owned()));
                     });
                     secrets.build().execute(&mut *tx).await?;
                 }
@@ -1896,7 +1909,7 @@ macro_rules! store_impl {
                 // transaction of two reads took four. A service principal has no owner: the owner's
                 // columns come back NULL.
                 let rows = sqlx::query(concat!("SELECT ", sql::client_columns!(), ", m.email, m.access_type, m.permissions, a.status, c.disabled_owner_policy, \
-                     s.id, s.legacy, s.verifier, s.expires_at, s.expiry_logged_at, s.last_used_at \
+                     s.id, s.legacy, s.verifier, s.expires_at, s.expiry_logged_at, s.last_used_at, s.server_key \
                      FROM api_clients k \
                      LEFT JOIN memberships m ON m.customer_id = k.customer_id AND m.admin_id = k.owner_id \
                      LEFT JOIN admins a ON a.id = k.owner_id LEFT JOIN customers c ON c.id = k.customer_id \
@@ -1933,6 +1946,7 @@ macro_rules! store_impl {
                         row.try_get(16)?,
                         row.try_get(17)?,
                         row.try_get(18)?,
+                        row.try_get(19)?,
                     ))?);
                 }
                 sql::grant(client, secrets).map(Some)
@@ -2198,7 +2212,7 @@ macro_rules! store_impl {
                 let rows = sqlx::query_as(concat!(
                     "SELECT ",
                     sql::client_columns!(),
-                    ", s.id, s.legacy, s.created_at, s.created_by, s.expires_at, s.last_used_at \
+                    ", s.id, s.legacy, s.created_at, s.created_by, s.expires_at, s.last_used_at, s.server_key \
                      FROM client_secrets s JOIN api_clients k ON k.id = s.client_id ",
                     "WHERE s.expires_at > $1 AND s.expires_at <= $2 AND s.warned_at IS NULL ORDER BY s.expires_at LIMIT $3"
                 ))
@@ -2214,7 +2228,7 @@ macro_rules! store_impl {
                 let rows = sqlx::query_as(concat!(
                     "SELECT ",
                     sql::client_columns!(),
-                    ", s.id, s.legacy, s.created_at, s.created_by, s.expires_at, s.last_used_at \
+                    ", s.id, s.legacy, s.created_at, s.created_by, s.expires_at, s.last_used_at, s.server_key \
                      FROM client_secrets s JOIN api_clients k ON k.id = s.client_id ",
                     "WHERE s.expires_at <= $1 AND s.expiry_logged_at IS NULL ORDER BY s.expires_at LIMIT $2"
                 ))
@@ -2413,6 +2427,86 @@ macro_rules! store_impl {
                     self.scrub().await?;
                 }
                 Ok(updated > 0)
+            }
+
+            async fn stamp_server_key(&self, key: &ServerKeyId) -> StoreResult<u64> {
+                let mut tx = self.write_tx().await?;
+                let mut stamped = 0;
+                for update in [
+                    "UPDATE client_secrets SET server_key = $1 WHERE server_key IS NULL",
+                    "UPDATE resource_servers SET server_key = $1 WHERE server_key IS NULL",
+                    "UPDATE scim_tokens SET server_key = $1 WHERE server_key IS NULL",
+                ] {
+                    stamped += sqlx::query(update)
+                        .bind(key.as_str())
+                        .execute(&mut *tx)
+                        .await?
+                        .rows_affected();
+                }
+                self.commit(tx, &[]).await?;
+                Ok(stamped)
+            }
+
+            async fn server_key_use(&self) -> StoreResult<Vec<ServerKeyUse>> {
+                let mut uses: Vec<ServerKeyUse> = Vec::new();
+                for (count_of, column) in [
+                    ("SELECT server_key, COUNT(*) FROM client_secrets GROUP BY server_key", 0),
+                    ("SELECT server_key, COUNT(*) FROM resource_servers GROUP BY server_key", 1),
+                    ("SELECT server_key, COUNT(*) FROM scim_tokens GROUP BY server_key", 2),
+                ] {
+                    let counts = sqlx::query_as::<_, (Option<String>, i64)>(count_of)
+                    .fetch_all(&self.pool)
+                    .await?;
+                    for (key, count) in counts {
+                        let key = sql::server_key_id(key)?;
+                        let index = match uses.iter().position(|u| u.server_key == key) {
+                            Some(index) => index,
+                            None => {
+                                uses.push(ServerKeyUse { server_key: key, ..ServerKeyUse::default() });
+                                uses.len() - 1
+                            }
+                        };
+                        let count = u64::try_from(count).unwrap_or_default();
+                        let slot = &mut uses[index];
+                        *[&mut slot.client_secrets, &mut slot.resource_servers, &mut slot.scim_tokens][column] = count;
+                    }
+                }
+                uses.sort_by(|a, b| a.server_key.cmp(&b.server_key));
+                Ok(uses)
+            }
+
+            async fn reseal_under_server_key(
+                &self,
+                keys: &[KeyAtRest],
+                providers: &[(ProviderId, Vec<u8>)],
+                entries: &[LogEntry],
+            ) -> StoreResult<u64> {
+                let mut tx = self.write_tx().await?;
+                for key in keys {
+                    sqlx::query("UPDATE signing_keys SET format = $1, private_key = $2 WHERE kid = $3")
+                        .bind(&key.format)
+                        .bind(&key.bytes)
+                        .bind(&key.kid)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                for (id, sealed) in providers {
+                    sqlx::query("UPDATE identity_providers SET sealed_secret = $1 WHERE id = $2")
+                        .bind(sealed)
+                        .bind(id.to_string())
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                let ended = sqlx::query("DELETE FROM sessions").execute(&mut *tx).await?.rows_affected();
+                for entry in entries {
+                    insert_log(&mut tx, entry).await?;
+                }
+                let changes = [Change::KeysChanged];
+                insert_changes(&mut tx, &changes, OffsetDateTime::now_utc()).await?;
+                self.commit(tx, &changes).await?;
+                // The old sealed forms open under the old key: leave no page of them behind.
+                self.scrub().await?;
+                Ok(ended)
             }
 
             async fn revoke_token(
@@ -2646,13 +2740,19 @@ macro_rules! store_impl {
             }
 
             // --- SCIM provisioning and the R7 warning (issue 12) ---
-            async fn create_scim_token(&self, token: &ScimToken, digest: &[u8], actor: &Actor) -> StoreResult<()> {
+            async fn create_scim_token(
+                &self,
+                token: &ScimToken,
+                digest: &[u8],
+                server_key: &ServerKeyId,
+                actor: &Actor,
+            ) -> StoreResult<()> {
                 let mut tx = self.write_tx().await?;
                 <$store>::lock_customer(&mut tx, &token.customer_id).await?;
                 lifecycle::manage_provisioning(&authority(&mut tx, &token.customer_id, actor).await?)?;
                 let inserted = sqlx::query(
-                    "INSERT INTO scim_tokens (id, customer_id, name, provider, digest, created_by, created_at, provider_id) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING",
+                    "INSERT INTO scim_tokens (id, customer_id, name, provider, digest, created_by, created_at, provider_id, server_key) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING",
                 )
                 .bind(token.id.to_string())
                 .bind(token.customer_id.as_str())
@@ -2662,6 +2762,7 @@ macro_rules! store_impl {
                 .bind(&token.created_by)
                 .bind(ms(token.created_at))
                 .bind(token.provider_id.as_deref())
+                .bind(server_key.as_str())
                 .execute(&mut *tx)
                 .await?
                 .rows_affected();
@@ -3177,13 +3278,14 @@ macro_rules! store_impl {
             ) -> StoreResult<()> {
                 let mut tx = self.write_tx().await?;
                 let inserted = sqlx::query(
-                    "INSERT INTO resource_servers (id, name, verifier, created_at) VALUES ($1, $2, $3, $4) \
+                    "INSERT INTO resource_servers (id, name, verifier, created_at, server_key) VALUES ($1, $2, $3, $4, $5) \
                      ON CONFLICT DO NOTHING",
                 )
                 .bind(server.id.to_string())
                 .bind(&server.name)
                 .bind(verifier.as_bytes().to_vec())
                 .bind(ms(server.created_at))
+                .bind(verifier.key().map(ServerKeyId::as_str))
                 .execute(&mut *tx)
                 .await?
                 .rows_affected();
@@ -3195,7 +3297,7 @@ macro_rules! store_impl {
 
             async fn resource_servers(&self) -> StoreResult<Vec<trustgate_core::resource_server::ResourceServer>> {
                 sqlx::query_as::<_, sql::ResourceServerRow>(
-                    "SELECT id, name, verifier, created_at FROM resource_servers ORDER BY name",
+                    "SELECT id, name, verifier, created_at, server_key FROM resource_servers ORDER BY name",
                 )
                 .fetch_all(&self.pool)
                 .await?
@@ -3209,7 +3311,7 @@ macro_rules! store_impl {
                 id: trustgate_core::ids::ResourceServerId,
             ) -> StoreResult<Option<(trustgate_core::resource_server::ResourceServer, trustgate_core::secret::SecretVerifier)>> {
                 sqlx::query_as::<_, sql::ResourceServerRow>(
-                    "SELECT id, name, verifier, created_at FROM resource_servers WHERE id = $1",
+                    "SELECT id, name, verifier, created_at, server_key FROM resource_servers WHERE id = $1",
                 )
                 .bind(id.to_string())
                 .fetch_optional(&self.pool)
@@ -3225,10 +3327,12 @@ macro_rules! store_impl {
             ) -> StoreResult<Option<trustgate_core::resource_server::ResourceServer>> {
                 let mut tx = self.write_tx().await?;
                 let row = sqlx::query_as::<_, sql::ResourceServerRow>(
-                    "UPDATE resource_servers SET verifier = $1 WHERE name = $2 RETURNING id, name, verifier, created_at",
+                    "UPDATE resource_servers SET verifier = $1, server_key = $3 WHERE name = $2 \
+                     RETURNING id, name, verifier, created_at, server_key",
                 )
                 .bind(verifier.as_bytes().to_vec())
                 .bind(name)
+                .bind(verifier.key().map(ServerKeyId::as_str))
                 .fetch_optional(&mut *tx)
                 .await?;
                 self.commit(tx, &[]).await?;

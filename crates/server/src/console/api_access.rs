@@ -10,6 +10,7 @@ use trustgate_core::client::{ApiClient, ClientKind, CLIENT_NAME_MAX};
 use trustgate_core::client_secrets::{SecretInfo, MAX_SECRETS_PER_CLIENT};
 use trustgate_core::ids::ClientId;
 use trustgate_core::secret::SecretId;
+use trustgate_core::secret::ServerKeyring;
 use trustgate_core::ValidationError;
 
 use super::error::{render, ConsoleError};
@@ -168,7 +169,7 @@ pub async fn create(State(state): State<AppState>, Posted { ctx, form }: Posted)
     };
     let created = ops::new_client(
         state.store.as_ref(),
-        &state.server_key,
+        &state.server_key(),
         &ctx.customer.id,
         &ctx.session.admin,
         name,
@@ -302,11 +303,14 @@ pub struct SecretRow {
     pub created_by: String,
     pub expires: String,
     pub last_used: String,
+    /// Its verifier was made under a server key the operator has since retired.
+    pub retired_server_key: bool,
 }
 
-impl From<&SecretInfo> for SecretRow {
-    fn from(s: &SecretInfo) -> Self {
+impl SecretRow {
+    fn of(s: &SecretInfo, ring: &ServerKeyring) -> Self {
         Self {
+            retired_server_key: ring.is_retired(s.server_key.as_ref()),
             id: s.id.to_string(),
             legacy: s.legacy,
             created: when(s.created_at),
@@ -369,7 +373,7 @@ async fn show_secrets(
         client_name: client.name.clone(),
         principal,
         full: u64::try_from(secrets.len()).unwrap_or(u64::MAX) >= MAX_SECRETS_PER_CLIENT,
-        secrets: secrets.iter().map(SecretRow::from).collect(),
+        secrets: secrets.iter().map(|s| SecretRow::of(s, &state.server_keys().ring)).collect(),
         max: MAX_SECRETS_PER_CLIENT,
         error: view.error,
         notice: view.notice,
@@ -411,9 +415,15 @@ pub async fn add_secret(
     ctx.require(Permission::API_CLIENTS)?;
     let client = secrets_client(&state, &ctx, &id).await?;
     let expires_at = posted_expiry(form.get("expires"))?;
-    let added =
-        ops::add_secret(state.store.as_ref(), &state.server_key, &ctx.customer.id, client.id, expires_at, &ctx.actor())
-            .await;
+    let added = ops::add_secret(
+        state.store.as_ref(),
+        &state.server_key(),
+        &ctx.customer.id,
+        client.id,
+        expires_at,
+        &ctx.actor(),
+    )
+    .await;
     match added {
         Ok((_, secret)) => {
             let revealed =

@@ -90,7 +90,10 @@ pub async fn connect(State(state): State<AppState>, Posted { ctx, form }: Posted
             provider_type: federation::parse_provider_type(form.get("type"))?,
             issuer: federation::parse_issuer(form.get("issuer"))?,
             client_id: federation::parse_client_id(form.get("client_id"))?,
-            sealed_secret: state.secret_vault.seal(id, &federation::parse_client_secret(form.get("client_secret"))?),
+            sealed_secret: state
+                .server_keys()
+                .secret_vault
+                .seal(id, &federation::parse_client_secret(form.get("client_secret"))?),
             email_claim: federation::parse_email_claim(form.get("email_claim"))?,
             created_at: OffsetDateTime::now_utc(),
         })

@@ -160,7 +160,8 @@ pub async fn create(State(state): State<AppState>, Posted { ctx, form }: Posted)
     let created = match (access, expiry) {
         (Ok(access), Ok(expires_at)) => {
             let store = state.store.as_ref();
-            ops::new_principal(store, &state.server_key, &ctx.customer.id, name, access, expires_at, &ctx.actor()).await
+            ops::new_principal(store, &state.server_key(), &ctx.customer.id, name, access, expires_at, &ctx.actor())
+                .await
         }
         (Err(error), _) | (_, Err(error)) => Err(error),
     };

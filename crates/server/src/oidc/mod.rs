@@ -67,7 +67,8 @@ async fn client(state: &AppState, provider: &IdentityProvider) -> Result<Connect
     let metadata = CoreProviderMetadata::discover_async(issuer, &send)
         .await
         .map_err(|e| SignInError::Unavailable(describe(&e)))?;
-    let secret = state.secret_vault.open(provider).map_err(|e| SignInError::Unavailable(e.to_string()))?;
+    let secret =
+        state.server_keys().secret_vault.open(provider).map_err(|e| SignInError::Unavailable(e.to_string()))?;
     let redirect = RedirectUrl::new(redirect_uri(state)).map_err(|e| SignInError::Unavailable(e.to_string()))?;
     Ok(CoreClient::from_provider_metadata(
         metadata,
@@ -110,7 +111,7 @@ pub async fn begin(state: &AppState, provider: &IdentityProvider, next: &str) ->
     };
     state
         .store
-        .begin_sign_in(&state.server_key.digest(csrf.secret()), &pending, now)
+        .begin_sign_in(&state.server_key().digest(csrf.secret()), &pending, now)
         .await
         .map_err(|e| SignInError::Store(e.to_string()))?;
     Ok((url.to_string(), csrf.secret().clone()))
@@ -140,12 +141,15 @@ pub async fn finish(
         return Err(SignInError::State);
     }
     let now = OffsetDateTime::now_utc();
-    let pending = state
-        .store
-        .take_sign_in(&state.server_key.digest(callback.state), now)
-        .await
-        .map_err(|e| SignInError::Store(e.to_string()))?
-        .ok_or(SignInError::State)?;
+    let mut pending = None;
+    // A sign-in begun just before the server key was rotated was stored under the retired key.
+    for digest in state.server_keys().ring.digests(callback.state) {
+        pending = state.store.take_sign_in(&digest, now).await.map_err(|e| SignInError::Store(e.to_string()))?;
+        if pending.is_some() {
+            break;
+        }
+    }
+    let pending = pending.ok_or(SignInError::State)?;
     if let Some(error) = callback.error {
         return Err(SignInError::Provider(error.chars().filter(|c| c.is_ascii_graphic()).take(64).collect()));
     }

@@ -131,7 +131,7 @@ pub async fn connect(
         provider_type: federation::parse_provider_type(&form.provider_type)?,
         issuer: federation::parse_issuer(&form.issuer)?,
         client_id: federation::parse_client_id(&form.client_id)?,
-        sealed_secret: state.secret_vault.seal(id, &secret),
+        sealed_secret: state.server_keys().secret_vault.seal(id, &secret),
         email_claim: federation::parse_email_claim(form.email_claim.as_deref().unwrap_or_default())?,
         created_at: OffsetDateTime::now_utc(),
     };

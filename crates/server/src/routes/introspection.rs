@@ -14,7 +14,7 @@ use trustgate_core::access::Access;
 use trustgate_core::client::ClientKind;
 use trustgate_core::ids::ResourceServerId;
 use trustgate_core::rights::{self, PrincipalKind};
-use trustgate_core::secret::{ClientSecret, SecretVerifier};
+use trustgate_core::secret::{ClientSecret, SecretVerifier, ServerKeyring};
 
 use super::tokens::ClientForm;
 use crate::error::OAuthError;
@@ -78,8 +78,9 @@ async fn authenticate(state: &AppState, id: &str, secret: &str, source: Option<I
         Some(id) => state.store.resource_server(id).await.map_err(|e| OAuthError::server(e.into()))?,
         None => None,
     };
-    let verifier = stored.as_ref().map_or_else(decoy, |(_, verifier)| verifier.clone());
-    let matches = presented.as_ref().is_some_and(|s| state.server_key.matches(s, &verifier));
+    let ring = &state.server_keys().ring;
+    let verifier = stored.as_ref().map_or_else(|| decoy(ring), |(_, verifier)| verifier.clone());
+    let matches = presented.as_ref().is_some_and(|s| ring.matches(s, &verifier));
     match (id, stored, matches) {
         (_, Some(_), true) => Ok(()),
         (Some(id), _, _) => {
@@ -90,8 +91,10 @@ async fn authenticate(state: &AppState, id: &str, secret: &str, source: Option<I
     }
 }
 
-fn decoy() -> SecretVerifier {
-    SecretVerifier::from_stored(&[0; 32]).unwrap_or_else(|| unreachable!("32 bytes make a verifier"))
+/// Names the current server key, so checking it costs one HMAC, as a real secret does.
+fn decoy(ring: &ServerKeyring) -> SecretVerifier {
+    SecretVerifier::from_stored(&[0; 32], Some(ring.current().id()))
+        .unwrap_or_else(|| unreachable!("32 bytes make a verifier"))
 }
 
 /// The token's details if it is active now; `None` (§2.2: `active` false and nothing else) for a

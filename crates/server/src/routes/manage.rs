@@ -9,6 +9,7 @@ use trustgate_core::client::ApiClient;
 use trustgate_core::client_secrets::SecretInfo;
 use trustgate_core::ids::ClientId;
 use trustgate_core::secret::SecretId;
+use trustgate_core::secret::ServerKeyring;
 use trustgate_store::Session;
 use utoipa::ToSchema;
 
@@ -238,7 +239,7 @@ pub async fn create_client(
 ) -> Result<Response, ApiError> {
     let (client, secret) = crate::ops::new_client(
         state.store.as_ref(),
-        &state.server_key,
+        &state.server_key(),
         &caller.customer_id,
         &caller.session.admin,
         &form.name,
@@ -300,11 +301,15 @@ pub struct SecretView {
     expires_at: Option<String>,
     #[schema(format = DateTime)]
     last_used_at: Option<String>,
+    /// Made under a server key the operator has since retired: it works until the operator drops
+    /// that key. Add a new secret, move to it, and delete this one.
+    retired_server_key: bool,
 }
 
-impl From<&SecretInfo> for SecretView {
-    fn from(s: &SecretInfo) -> Self {
+impl SecretView {
+    fn of(s: &SecretInfo, ring: &ServerKeyring) -> Self {
         Self {
+            retired_server_key: ring.is_retired(s.server_key.as_ref()),
             id: s.id.to_string(),
             legacy: s.legacy,
             created_at: rfc3339(s.created_at),
@@ -365,7 +370,8 @@ pub async fn list_secrets(
 ) -> Result<axum::Json<SecretList>, ApiError> {
     let id = client_in_path(&id)?;
     let secrets = state.store.client_secrets(&caller.customer_id, id, &caller.session.actor()).await?;
-    Ok(axum::Json(SecretList { items: secrets.iter().map(SecretView::from).collect() }))
+    let ring = &state.server_keys().ring;
+    Ok(axum::Json(SecretList { items: secrets.iter().map(|s| SecretView::of(s, ring)).collect() }))
 }
 
 /// Adds a secret to one of the caller's API clients (at most 3); the response holds it, once.
@@ -393,15 +399,15 @@ pub async fn add_secret(
     let expires_at = form.expires_at.as_deref().map(|at| parse_rfc3339("expiresAt", at)).transpose()?;
     let (info, secret) = crate::ops::add_secret(
         state.store.as_ref(),
-        &state.server_key,
+        &state.server_key(),
         &caller.customer_id,
         id,
         expires_at,
         &caller.session.actor(),
     )
     .await?;
-    let body =
-        CreatedSecret { client_id: id.to_string(), info: SecretView::from(&info), secret: secret.expose().to_owned() };
+    let info = SecretView::of(&info, &state.server_keys().ring);
+    let body = CreatedSecret { client_id: id.to_string(), info, secret: secret.expose().to_owned() };
     let mut response = (StatusCode::CREATED, axum::Json(body)).into_response();
     response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     Ok(response)

@@ -153,7 +153,7 @@ pub async fn create(
         form.secret_expires_at.as_deref().map(|at| parse_rfc3339("secretExpiresAt", at)).transpose()?;
     let (principal, secret) = crate::ops::new_principal(
         state.store.as_ref(),
-        &state.server_key,
+        &state.server_key(),
         &caller.customer_id,
         &form.name,
         access,

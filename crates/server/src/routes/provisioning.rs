@@ -128,7 +128,7 @@ pub async fn create_token(
 ) -> Result<Response, ApiError> {
     let (token, secret) = crate::ops::new_scim_token(
         state.store.as_ref(),
-        &state.server_key,
+        &state.server_key(),
         &caller.customer_id,
         &form.name,
         crate::ops::TokenProvider { name: &form.provider, id: form.provider_id.as_deref() },

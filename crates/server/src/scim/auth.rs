@@ -45,7 +45,15 @@ impl FromRequestParts<AppState> for Provisioner {
         let customer = params.iter().find(|(name, _)| *name == "customer").map(|(_, v)| v).unwrap_or_default();
         let customer = CustomerId::parse(customer).map_err(|_| unauthorized())?;
         // Read on every request, not cached: a revoked token stops at once on every node.
-        let token = state.store.scim_token(&state.server_key.digest(token.expose())).await?.ok_or_else(unauthorized)?;
+        // A token made under a retired server key is found by its digest under that key.
+        let mut found = None;
+        for digest in state.server_keys().ring.digests(token.expose()) {
+            found = state.store.scim_token(&digest).await?;
+            if found.is_some() {
+                break;
+            }
+        }
+        let token = found.ok_or_else(unauthorized)?;
         if token.customer_id != customer {
             return Err(unauthorized());
         }

@@ -63,6 +63,7 @@ mod sqlite {
     mod rules;
     mod scim;
     mod secrets;
+    mod server_key;
     mod sessions;
     mod standards;
     mod systemlog;
@@ -102,6 +103,7 @@ mod postgres {
     mod rules;
     mod scim;
     mod secrets;
+    mod server_key;
     mod sessions;
     mod standards;
     mod systemlog;

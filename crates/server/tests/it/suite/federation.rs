@@ -38,7 +38,11 @@ async fn connect(app: &TestApp, customer: &CustomerId, issuer: &str) -> Identity
         provider_type: Provider::Okta,
         issuer: issuer.to_owned(),
         client_id: idp::CLIENT_ID.to_owned(),
-        sealed_secret: app.state.secret_vault.seal(id, &SecretString::from(idp::CLIENT_SECRET.to_owned())),
+        sealed_secret: app
+            .state
+            .server_keys()
+            .secret_vault
+            .seal(id, &SecretString::from(idp::CLIENT_SECRET.to_owned())),
         email_claim: DEFAULT_EMAIL_CLAIM.to_owned(),
         created_at: OffsetDateTime::now_utc(),
     };
@@ -329,7 +333,11 @@ async fn only_full_administrators_connect_providers_and_the_client_secret_is_sto
             provider_type: Provider::AzureAd,
             issuer: issuer.to_owned(),
             client_id: "trustgate".to_owned(),
-            sealed_secret: app.state.secret_vault.seal(id, &SecretString::from("very-secret-value".to_owned())),
+            sealed_secret: app
+                .state
+                .server_keys()
+                .secret_vault
+                .seal(id, &SecretString::from("very-secret-value".to_owned())),
             email_claim: "upn".to_owned(),
             created_at: OffsetDateTime::now_utc(),
         }

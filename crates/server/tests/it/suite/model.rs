@@ -519,6 +519,10 @@ impl<'a> Sut<'a> {
                 let (ok, out) = self.cli(&args).await;
                 (if ok { StatusCode::OK } else { StatusCode::CONFLICT }, Value::String(out))
             }
+            Op::RotateServerKey => {
+                let (ok, out) = self.cli(&["keys", "rotate-server-key"]).await;
+                (if ok { StatusCode::OK } else { StatusCode::CONFLICT }, Value::String(out))
+            }
         };
         if status.is_server_error() || status.is_success() != allowed {
             let rules = if allowed { "allowed" } else { "refused" };

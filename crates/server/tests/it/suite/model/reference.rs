@@ -258,6 +258,8 @@ pub enum Op {
         customer: usize,
         suspend: bool,
     },
+    /// `keys rotate-server-key`: changes no one's access; every secret made before keeps granting.
+    RotateServerKey,
 }
 
 impl Model {
@@ -452,7 +454,7 @@ impl Model {
                 let a = &self.admins[admin];
                 !a.deleted && (0..2).all(|c| a.member[c] != Some(Acc::Full) || self.full_admins(c) > 1)
             }
-            Op::SetPolicy { .. } => true,
+            Op::SetPolicy { .. } | Op::RotateServerKey => true,
         }
     }
 
@@ -590,6 +592,7 @@ impl Model {
                 a.deleted = true;
             }
             Op::SetPolicy { customer, suspend } => self.suspend[customer] = suspend,
+            Op::RotateServerKey => {}
         }
     }
 
@@ -697,6 +700,7 @@ impl ReferenceStateMachine for Rules {
             1 => admin.clone().prop_map(|admin| Op::EnableAdmin { admin }),
             1 => admin.prop_map(|admin| Op::DeleteAdmin { admin }),
             1 => (0..2usize, any::<bool>()).prop_map(|(customer, suspend)| Op::SetPolicy { customer, suspend }),
+            1 => Just(Op::RotateServerKey),
         ]
         .boxed()
     }
@@ -716,7 +720,7 @@ impl ReferenceStateMachine for Rules {
                     })
             }
             Op::ListAdmins { by, .. } | Op::PostNotification { by, .. } => client(by),
-            Op::ScimCreate { .. } => true,
+            Op::ScimCreate { .. } | Op::RotateServerKey => true,
             Op::Invite { by, customer, whom, .. } => {
                 client(by)
                     && whom.is_none_or(|w| {
