@@ -724,3 +724,33 @@ impl Drop for ProcessGroup {
         let _ = self.0.wait();
     }
 }
+
+/// A shell script from the docs, as a reader runs it: bash in `dir` under `timeout`, the
+/// `trustgate` this test run built first on PATH, none of the test's Trustgate settings, its output
+/// in `dir/out.log` and `dir/err.log` ([`script_output`]), in a process group of its own so what it
+/// leaves running in the background stops with [`ProcessGroup`].
+pub fn docs_script(dir: &Path, seconds: u32, script: &str) -> std::process::Command {
+    use std::os::unix::process::CommandExt;
+    let bin = Path::new(env!("CARGO_BIN_EXE_trustgate")).parent().unwrap();
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
+    let mut command = std::process::Command::new("timeout");
+    command
+        .args([&seconds.to_string(), "bash", "-c", script])
+        .current_dir(dir)
+        .env("PATH", path)
+        .env_remove("TRUSTGATE_PUBLIC_URL")
+        .env_remove("TRUSTGATE_SERVER_KEY")
+        .env_remove("TRUSTGATE_DATA_DIR")
+        .env_remove("TRUSTGATE_DATABASE_URL")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::fs::File::create(dir.join("out.log")).unwrap())
+        .stderr(std::fs::File::create(dir.join("err.log")).unwrap())
+        .process_group(0);
+    command
+}
+
+/// What a [`docs_script`] printed: standard output, then standard error.
+pub fn script_output(dir: &Path) -> (String, String) {
+    let read = |name: &str| std::fs::read_to_string(dir.join(name)).unwrap_or_default();
+    (read("out.log"), read("err.log"))
+}

@@ -1,9 +1,7 @@
 //! The README as a newcomer follows it: every shell block, in order, in one shell, in an empty
 //! directory, with the `trustgate` this test run built first on PATH.
 
-use std::process::{Command, Stdio};
-
-use crate::harness::{ProcessGroup, TempDir};
+use crate::harness::{docs_script, script_output, ProcessGroup, TempDir};
 
 /// What the README says, in an HTML comment on the line before a block, about running it here.
 #[derive(Debug, PartialEq)]
@@ -35,7 +33,6 @@ fn shell_blocks(readme: &str) -> Vec<(Run, String)> {
 
 #[test]
 fn the_readme_shell_blocks_run_in_order_from_an_empty_directory() {
-    use std::os::unix::process::CommandExt;
     let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md")).unwrap();
     let blocks = shell_blocks(&readme);
     assert_eq!(blocks.iter().filter(|(run, _)| *run == Run::InTheBackground).count(), 1, "one block starts the server");
@@ -57,30 +54,15 @@ fn the_readme_shell_blocks_run_in_order_from_an_empty_directory() {
     }
 
     let dir = TempDir::new();
-    let bin = std::path::Path::new(env!("CARGO_BIN_EXE_trustgate")).parent().unwrap();
-    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
-    let log = dir.path().join("out.log");
     let mut group = ProcessGroup(
-        Command::new("timeout")
-            .args(["300", "bash", "-c", &script])
-            .current_dir(dir.path())
-            .env("PATH", path)
+        docs_script(dir.path(), 300, &script)
             .env("HOME", dir.path())
             .env("TRUSTGATE_LISTEN", format!("127.0.0.1:{port}"))
-            .env_remove("TRUSTGATE_PUBLIC_URL")
-            .env_remove("TRUSTGATE_SERVER_KEY")
-            .env_remove("TRUSTGATE_DATA_DIR")
-            .env_remove("TRUSTGATE_DATABASE_URL")
-            .stdin(Stdio::null())
-            .stdout(std::fs::File::create(&log).unwrap())
-            .stderr(std::fs::File::create(dir.path().join("err.log")).unwrap())
-            .process_group(0)
             .spawn()
             .unwrap(),
     );
     let code = group.0.wait().unwrap();
-    let output = std::fs::read_to_string(&log).unwrap_or_default();
-    let errors = std::fs::read_to_string(dir.path().join("err.log")).unwrap_or_default();
+    let (output, errors) = script_output(dir.path());
     let served = std::fs::read_to_string(dir.path().join("serve.log")).unwrap_or_default();
     assert!(code.success(), "the README's steps failed ({code}):\n{output}\n{errors}\nserver:\n{served}");
     // The walkthrough's three calls answer as its comments say: 200, then 403, then 401.

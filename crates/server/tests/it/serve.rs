@@ -3,7 +3,7 @@
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 
-use crate::harness::{ProcessGroup, TempDir, TestDatabase};
+use crate::harness::{docs_script, script_output, ProcessGroup, TempDir, TestDatabase};
 
 /// Kills the server when the test ends, however it ends.
 struct Server(Child);
@@ -131,7 +131,6 @@ async fn a_log_reader_that_never_reads_does_not_stop_the_server() {
 /// printed, and both must serve.
 #[tokio::test]
 async fn the_documented_two_node_example_runs_verbatim_from_an_empty_directory() {
-    use std::os::unix::process::CommandExt;
     let Some(database) = TestDatabase::create().await else { return };
     let docs = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/operations.md")).unwrap();
     let after = &docs[docs.find("Example, two nodes on one machine").expect("the docs' two-node example")..];
@@ -145,28 +144,10 @@ async fn the_documented_two_node_example_runs_verbatim_from_an_empty_directory()
         .replace("8082", &two.to_string());
     assert_ne!(script, block, "the example names the database and ports this test replaces");
     let dir = TempDir::new();
-    let bin = std::path::Path::new(env!("CARGO_BIN_EXE_trustgate")).parent().unwrap();
-    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
     let wait_for_two = format!(
         "for i in $(seq 60); do curl -sf http://127.0.0.1:{two}/readyz >/dev/null && exit 0; sleep 1; done; exit 9\n"
     );
-    let log = dir.path().join("out.log");
-    // Its own process group, so the nodes it leaves running in the background are stopped with it.
-    let group = ProcessGroup(
-        Command::new("timeout")
-            .args(["120", "bash", "-e", "-c", &format!("{script}{wait_for_two}")])
-            .current_dir(dir.path())
-            .env("PATH", path)
-            .env_remove("TRUSTGATE_SERVER_KEY")
-            .env_remove("TRUSTGATE_DATA_DIR")
-            .env_remove("TRUSTGATE_DATABASE_URL")
-            .stdin(Stdio::null())
-            .stdout(std::fs::File::create(&log).unwrap())
-            .stderr(std::fs::File::create(dir.path().join("err.log")).unwrap())
-            .process_group(0)
-            .spawn()
-            .unwrap(),
-    );
+    let group = ProcessGroup(docs_script(dir.path(), 120, &format!("set -e\n{script}{wait_for_two}")).spawn().unwrap());
     let (child, code) = tokio::task::spawn_blocking(move || {
         let mut child = group;
         let code = child.0.wait().unwrap();
@@ -175,8 +156,7 @@ async fn the_documented_two_node_example_runs_verbatim_from_an_empty_directory()
     .await
     .unwrap();
     let _group = child;
-    let output = std::fs::read_to_string(&log).unwrap_or_default();
-    let errors = std::fs::read_to_string(dir.path().join("err.log")).unwrap_or_default();
+    let (output, errors) = script_output(dir.path());
     assert!(code.success(), "the documented steps failed ({code}):\n{output}\n{errors}");
     assert!(
         output.contains("Server key: created node1/server.key"),
