@@ -42,6 +42,21 @@ async fn invite(app: &TestApp, token: &str, customer: &CustomerId, email: &str, 
     created
 }
 
+/// Customer A's Full administrator invites customer B's Full administrator, who has a password;
+/// answers A, B, the invitee and the link, as A came by it: from the API's answer, or else as the
+/// operator prints it.
+async fn a_invites_bs_full_admin(app: &TestApp) -> (CustomerId, CustomerId, TestAdmin, String) {
+    let b = app.customer().await;
+    let boss = app.admin_with_password(&b, Access::Full).await;
+    let (a, _, token) = full_admin_token(app).await;
+    let created = invite(app, &token, &a, &boss.email, "Full").await;
+    let link = match created.get("invitationUrl").and_then(Value::as_str) {
+        Some(handed) => handed.to_owned(),
+        None => link(app, &a, boss.id).await,
+    };
+    (a, b, boss, link)
+}
+
 /// The link to the invitation of `invitee`, as the operator passes it on (the API never answers it).
 async fn link(app: &TestApp, customer: &CustomerId, invitee: AdminId) -> String {
     operator_invitation_link(app, customer, invitee).await
@@ -299,14 +314,7 @@ async fn pre_hijack_a_password_chosen_by_another_customers_inviter_never_grants_
 #[tokio::test]
 async fn an_inviter_cannot_accept_on_someones_behalf() {
     let Some(app) = super::app().await else { return };
-    let b = app.customer().await;
-    let boss = app.admin_with_password(&b, Access::Full).await;
-    let (a, _, token) = full_admin_token(&app).await;
-    let created = invite(&app, &token, &a, &boss.email, "Full").await;
-    let link = match created.get("invitationUrl").and_then(Value::as_str) {
-        Some(handed) => handed.to_owned(),
-        None => link(&app, &a, boss.id).await,
-    };
+    let (a, _, boss, link) = a_invites_bs_full_admin(&app).await;
     let without = accept(&app, &link, None).await;
     assert_ne!(without.status(), StatusCode::SEE_OTHER, "no password, no acceptance");
     assert_eq!(without.status(), StatusCode::BAD_REQUEST);
@@ -356,14 +364,7 @@ fn normalised(page: &str, email: &str) -> String {
 #[tokio::test]
 async fn a_customers_system_log_holds_nothing_of_an_invitees_activity_elsewhere() {
     let Some(app) = super::app().await else { return };
-    let b = app.customer().await;
-    let boss = app.admin_with_password(&b, Access::Full).await;
-    let (a, _, token) = full_admin_token(&app).await;
-    let created = invite(&app, &token, &a, &boss.email, "Full").await;
-    let link = match created.get("invitationUrl").and_then(Value::as_str) {
-        Some(handed) => handed.to_owned(),
-        None => link(&app, &a, boss.id).await,
-    };
+    let (a, b, boss, link) = a_invites_bs_full_admin(&app).await;
     accept(&app, &link, None).await;
     accept(&app, &link, Some("a guess at the password")).await;
 
