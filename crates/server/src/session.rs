@@ -17,8 +17,8 @@ use trustgate_core::rights::{self, PrincipalKind};
 use trustgate_core::secret::random_token;
 use trustgate_store::Session;
 
-use crate::auth::Needs;
 use crate::error::ApiError;
+use crate::platform::auth::Needs;
 use crate::state::AppState;
 
 pub const COOKIE: &str = "tg_session";

@@ -16,16 +16,16 @@ use trustgate_core::secret::{SecretId, ServerKey, ServerKeyring};
 use trustgate_core::token::{Algorithm, KeySet, VerifiedClaims};
 use trustgate_store::{Change, ChangeListener, Store, StoreError};
 
-use crate::authz_cache::{AuthzCache, CachedClient};
+use crate::cache::authz::{AuthzCache, CachedClient};
+use crate::cache::lists::ListCache;
+use crate::cache::revoked_tokens::RevokedTokens;
+use crate::cache::verified_tokens::VerifiedTokens;
 use crate::config::ServerConfig;
 use crate::error::ApiError;
+use crate::jobs::refusals::{RefusalLog, Subject};
 use crate::keys;
-use crate::list_cache::ListCache;
 use crate::metrics::{CacheCounters, Metrics};
-use crate::refusals::{RefusalLog, Subject};
-use crate::revoked::RevokedTokens;
 use crate::throttle::{SourcedThrottle, Throttles};
-use crate::token_cache::VerifiedTokens;
 
 #[derive(Clone)]
 pub struct AppState(Arc<Shared>);
@@ -153,8 +153,8 @@ impl AppState {
         shared.replace_catalog(catalog);
         tokio::spawn(flush_last_used(Arc::downgrade(&shared)));
         tokio::spawn(maintain_refusals(Arc::downgrade(&shared)));
-        tokio::spawn(crate::retention::prune_periodically(Arc::downgrade(&shared)));
-        tokio::spawn(crate::secret_expiry::check_periodically(Arc::downgrade(&shared)));
+        tokio::spawn(crate::jobs::retention::prune_periodically(Arc::downgrade(&shared)));
+        tokio::spawn(crate::jobs::secret_expiry::check_periodically(Arc::downgrade(&shared)));
         Ok(Self(shared))
     }
 

@@ -22,8 +22,8 @@ use super::extract::{Fields, InCustomer, Posted};
 use super::layout::{describe, when, Layout, Section};
 use super::lists::{by_text, Column, ListQuery, Listing, Pager, Sortable};
 use super::reveal::InvitationShown;
+use crate::actions::{self, admins::NewAdmin};
 use crate::error::ApiError;
-use crate::ops::{self, NewAdmin};
 use crate::state::AppState;
 
 const PAGE_SIZE: usize = 50;
@@ -338,7 +338,7 @@ pub async fn page(
 }
 
 /// Says once, after the redirect, how `added`'s invitation went out; or that the administrator was added.
-fn after_adding(state: &AppState, ctx: &InCustomer, added: ops::Added) -> Response {
+fn after_adding(state: &AppState, ctx: &InCustomer, added: actions::invitations::Added) -> Response {
     let Some(delivery) = added.invitation else {
         return Redirect::to(&format!("{}/administrators?done=added", ctx.base())).into_response();
     };
@@ -355,7 +355,8 @@ pub async fn reinvite(
 ) -> Result<Response, ConsoleError> {
     ctx.require(Permission::ADMINISTRATORS)?;
     let member = member(&state, &ctx, &id).await?;
-    let added = ops::resend_invitation(&state, &ctx.customer.id, member.admin.id, &ctx.actor()).await?;
+    let added =
+        actions::invitations::resend_invitation(&state, &ctx.customer.id, member.admin.id, &ctx.actor()).await?;
     Ok(after_adding(&state, &ctx, added))
 }
 
@@ -386,7 +387,7 @@ pub async fn add(State(state): State<AppState>, Posted { ctx, form }: Posted) ->
             name => parse_display_name(name)?,
         };
         let new = NewAdmin { email, display_name, provider, external_id: None, provider_id: None };
-        ops::invite_admin(&state, &ctx.customer.id, new, access, &ctx.actor()).await
+        actions::invitations::invite_admin(&state, &ctx.customer.id, new, access, &ctx.actor()).await
     }
     .await;
     match added {

@@ -19,8 +19,8 @@ use super::layout::{when, Layout, Section};
 use super::lists::{by_text, Column, ListQuery, Listing, Pager, Sortable};
 use super::reveal::Revealed;
 use super::usage::Usage;
+use crate::actions;
 use crate::error::ApiError;
-use crate::ops;
 use crate::state::AppState;
 
 pub struct ClientRow {
@@ -167,7 +167,7 @@ pub async fn create(State(state): State<AppState>, Posted { ctx, form }: Posted)
         gone: false,
         created: None,
     };
-    let created = ops::new_client(
+    let created = actions::clients::new_client(
         state.store.as_ref(),
         &state.server_key(),
         &ctx.customer.id,
@@ -415,7 +415,7 @@ pub async fn add_secret(
     ctx.require(Permission::API_CLIENTS)?;
     let client = secrets_client(&state, &ctx, &id).await?;
     let expires_at = posted_expiry(form.get("expires"))?;
-    let added = ops::add_secret(
+    let added = actions::clients::add_secret(
         state.store.as_ref(),
         &state.server_key(),
         &ctx.customer.id,

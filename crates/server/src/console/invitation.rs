@@ -22,7 +22,7 @@ use crate::error::ApiError;
 use crate::session::{self, cookie_value};
 use crate::state::AppState;
 use crate::throttle::Source;
-use crate::{ops, password};
+use crate::{actions, password};
 
 /// Ties the form to the browser that loaded it, as the sign-in form is (there is no session yet).
 const FORM_COOKIE: &str = "tg_invitation";
@@ -89,7 +89,7 @@ pub struct Link {
 /// `GET /console/invitation?token=`
 pub async fn page(State(state): State<AppState>, Query(link): Query<Link>) -> Response {
     let token = link.token.unwrap_or_default();
-    match ops::invitation(&state, &token).await {
+    match actions::invitations::invitation(&state, &token).await {
         Ok(found) => form(&state, StatusCode::OK, &token, &found, None),
         Err(error) => explain(error).into_response(),
     }
@@ -104,7 +104,7 @@ pub async fn accept(State(state): State<AppState>, request: axum::extract::Reque
         Err(error) => return error.into_response(),
     };
     let token = form_fields.get("token").to_owned();
-    let found = match ops::invitation(&state, &token).await {
+    let found = match actions::invitations::invitation(&state, &token).await {
         Ok(found) => found,
         Err(error) => return explain(error).into_response(),
     };
@@ -117,22 +117,23 @@ pub async fn accept(State(state): State<AppState>, request: axum::extract::Reque
     if chosen != again {
         return form(&state, StatusCode::BAD_REQUEST, &token, &found, Some("The two passwords differ."));
     }
-    let (accepted, admin) = match ops::accept_invitation(&state, &token, chosen.to_owned(), source).await {
-        Ok(accepted) => accepted,
-        Err(error @ (ApiError::Invalid(_) | ApiError::Unauthenticated { .. } | ApiError::Throttled { .. })) => {
-            let retry_after = match error {
-                ApiError::Throttled { retry_after } => Some(retry_after),
-                _ => None,
-            };
-            let error = ConsoleError::from(error);
-            let mut page = form(&state, error.status(), &token, &found, Some(error.message()));
-            if let Some(seconds) = retry_after {
-                page.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+    let (accepted, admin) =
+        match actions::invitations::accept_invitation(&state, &token, chosen.to_owned(), source).await {
+            Ok(accepted) => accepted,
+            Err(error @ (ApiError::Invalid(_) | ApiError::Unauthenticated { .. } | ApiError::Throttled { .. })) => {
+                let retry_after = match error {
+                    ApiError::Throttled { retry_after } => Some(retry_after),
+                    _ => None,
+                };
+                let error = ConsoleError::from(error);
+                let mut page = form(&state, error.status(), &token, &found, Some(error.message()));
+                if let Some(seconds) = retry_after {
+                    page.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+                }
+                return page;
             }
-            return page;
-        }
-        Err(error) => return explain(error).into_response(),
-    };
+            Err(error) => return explain(error).into_response(),
+        };
     let mut response = match session::start(&state, &admin, None).await {
         Ok((cookie, _)) => {
             let mut response = Redirect::to(&format!("/console/c/{}", accepted.customer.id)).into_response();

@@ -17,8 +17,8 @@ use super::error::{render, ConsoleError};
 use super::extract::{InCustomer, Posted};
 use super::layout::{when, Layout, Section};
 use super::reveal::Revealed;
+use crate::actions;
 use crate::error::ApiError;
-use crate::ops;
 use crate::state::AppState;
 
 pub struct PrincipalRow {
@@ -160,8 +160,16 @@ pub async fn create(State(state): State<AppState>, Posted { ctx, form }: Posted)
     let created = match (access, expiry) {
         (Ok(access), Ok(expires_at)) => {
             let store = state.store.as_ref();
-            ops::new_principal(store, &state.server_key(), &ctx.customer.id, name, access, expires_at, &ctx.actor())
-                .await
+            actions::clients::new_principal(
+                store,
+                &state.server_key(),
+                &ctx.customer.id,
+                name,
+                access,
+                expires_at,
+                &ctx.actor(),
+            )
+            .await
         }
         (Err(error), _) | (_, Err(error)) => Err(error),
     };

@@ -17,7 +17,7 @@ use crate::error::ApiError;
 use crate::session::{self, cookie_value, AdminSession};
 use crate::state::AppState;
 use crate::throttle::Source;
-use crate::{ops, password};
+use crate::{actions, password};
 
 /// Ties the sign-in form to the browser that loaded it (there is no session yet to hold a CSRF
 /// token), so another site cannot sign a victim in to the attacker's account.
@@ -112,7 +112,7 @@ pub async fn sign_in(State(state): State<AppState>, request: axum::extract::Requ
     if form.get("password").is_empty() {
         return sign_in_form(&state, StatusCode::BAD_REQUEST, next, email, Some("Enter your password."));
     }
-    let admin = match ops::authenticate(&state, email, form.get("password").to_owned(), source).await {
+    let admin = match actions::sign_in::authenticate(&state, email, form.get("password").to_owned(), source).await {
         Ok(admin) => admin,
         Err(error) => {
             let retry_after = match error {

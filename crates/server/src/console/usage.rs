@@ -5,7 +5,7 @@
 use trustgate_core::access::{Access, Permission};
 use trustgate_core::ids::{ClientId, CustomerId};
 
-use crate::routes::discovery::TOKEN_PATH;
+use crate::oauth::discovery::TOKEN_PATH;
 
 /// The example's API call: the first of these the client's access allows, so the example
 /// answers 200 rather than 403.

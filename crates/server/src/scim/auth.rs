@@ -39,7 +39,7 @@ impl FromRequestParts<AppState> for Provisioner {
     type Rejection = ScimError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ScimError> {
-        let presented = crate::auth::bearer_token(&parts.headers).map_err(|_| unauthorized())?;
+        let presented = crate::platform::auth::bearer_token(&parts.headers).map_err(|_| unauthorized())?;
         let token = ProvisioningToken::from_presented(presented).ok_or_else(unauthorized)?;
         let params = RawPathParams::from_request_parts(parts, state).await.map_err(|_| unauthorized())?;
         let customer = params.iter().find(|(name, _)| *name == "customer").map(|(_, v)| v).unwrap_or_default();

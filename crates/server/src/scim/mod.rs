@@ -22,7 +22,7 @@ use trustgate_core::admin::{Admin, AdminStatus};
 use trustgate_core::ids::AdminId;
 use trustgate_store::{ScimFilter, ScimUser};
 
-use crate::body::{media_type, PathParams, QueryParams};
+use crate::http::body::{media_type, PathParams, QueryParams};
 use crate::state::AppState;
 use auth::Provisioner;
 pub use error::ScimError;
@@ -130,7 +130,7 @@ impl FromRequest<AppState> for ScimBody {
                 })
             }
         }
-        let body: Bytes = crate::body::bytes(request, state).await?;
+        let body: Bytes = crate::http::body::bytes(request, state).await?;
         serde_json::from_slice(&body)
             .map(ScimBody)
             .map_err(|e| ScimError::bad_request("invalidSyntax", format!("the body is not JSON: {e}")))

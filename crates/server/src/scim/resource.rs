@@ -7,7 +7,7 @@ use trustgate_core::admin::{parse_display_name, AdminStatus, Email};
 use trustgate_store::{ScimUser, ScimUserWrite};
 
 use super::error::ScimError;
-use crate::wire::rfc3339;
+use crate::platform::shapes::rfc3339;
 
 pub const USER_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
 pub const LIST_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:ListResponse";

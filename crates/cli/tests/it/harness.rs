@@ -1,0 +1,758 @@
+//! `TestApp`: a real server on 127.0.0.1:0 over a fresh store in its own directory.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+use time::OffsetDateTime;
+use tokio::sync::oneshot;
+use trustgate_core::access::{Access, Permission};
+use trustgate_core::admin::{Admin, AdminStatus, Email, Provider};
+use trustgate_core::client::{ApiClient, ClientKind};
+use trustgate_core::client_secrets::NewSecret;
+use trustgate_core::custody::KeyVault;
+use trustgate_core::customer::{Customer, DisabledOwnerPolicy};
+use trustgate_core::event::Actor;
+use trustgate_core::ids::{AdminId, ClientId, CustomerId};
+use trustgate_core::secret::{random_token, ClientSecret, ServerKey};
+use trustgate_core::token::{Issuer, KeySet};
+use trustgate_server::{AppState, ServerConfig};
+use trustgate_store::{PostgresStore, SqliteStore, Store};
+
+/// The `orders` service most catalog tests apply: `orders.read` and `orders.write`, no routes. A
+/// test that needs more writes `concat!(orders_service!(), "...")`, hence a macro, not a const.
+macro_rules! orders_service {
+    () => {
+        r#"
+[[service]]
+name = "orders"
+display_name = "Orders"
+
+[[permission]]
+service = "orders"
+name = "read"
+display_name = "Read orders"
+
+[[permission]]
+service = "orders"
+name = "write"
+display_name = "Write orders"
+"#
+    };
+}
+
+/// A directory removed when the test ends.
+pub struct TempDir(PathBuf);
+
+impl TempDir {
+    pub fn new() -> Self {
+        let path = std::env::temp_dir().join(format!("trustgate-test-{}", &random_token()[..16]));
+        std::fs::create_dir_all(&path).unwrap_or_else(|e| panic!("cannot create {}: {e}", path.display()));
+        Self(path)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+pub struct TestApp {
+    pub url: String,
+    pub store: Arc<dyn Store>,
+    pub server_key: ServerKey,
+    pub http: reqwest::Client,
+    pub dir: TempDir,
+    pub state: AppState,
+    database: Option<Arc<TestDatabase>>,
+    shutdown: Option<oneshot::Sender<()>>,
+    served: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+}
+
+#[derive(Debug, Clone)]
+pub struct TestAdmin {
+    pub id: AdminId,
+    pub email: String,
+    pub password: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct TestClient {
+    pub id: ClientId,
+    pub secret: String,
+    pub customer: CustomerId,
+}
+
+pub fn custom(permissions: &[Permission]) -> Access {
+    Access::Custom(permissions.iter().cloned().collect())
+}
+
+/// Which store a test runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A fresh PostgreSQL database for one test, dropped when the test ends.
+pub struct TestDatabase {
+    pub url: String,
+    name: String,
+    admin_url: String,
+}
+
+pub fn require_all() -> bool {
+    std::env::var("TRUSTGATE_TEST_REQUIRE_ALL").is_ok_and(|v| v == "1")
+}
+
+impl TestDatabase {
+    /// `None` (with a note on stderr) when PostgreSQL is unreachable on a developer's machine;
+    /// a failure when `TRUSTGATE_TEST_REQUIRE_ALL=1`, as in CI.
+    pub async fn create() -> Option<Self> {
+        use sqlx::Connection;
+        let admin_url = std::env::var("TRUSTGATE_TEST_POSTGRES_URL")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned());
+        let mut conn = match sqlx::PgConnection::connect(&admin_url).await {
+            Ok(conn) => conn,
+            Err(e) if require_all() => {
+                panic!("PostgreSQL is required (TRUSTGATE_TEST_REQUIRE_ALL=1) but {admin_url} is unreachable: {e}")
+            }
+            Err(e) => {
+                eprintln!(
+                    "SKIPPING a PostgreSQL test: {admin_url} is unreachable ({e}); set TRUSTGATE_TEST_POSTGRES_URL"
+                );
+                return None;
+            }
+        };
+        let name = format!("tg_test_{}", random_token()[..12].to_lowercase().replace(['-', '_'], "x"));
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&mut conn)
+            .await
+            .expect("create database");
+        let _ = conn.close().await;
+        let url = trustgate_store::sibling_database_url(&admin_url, &name).expect("a URL for the test database");
+        Some(Self { url, name, admin_url })
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        let (admin_url, name) = (self.admin_url.clone(), self.name.clone());
+        // Drop runs inside the test's runtime; the clean-up gets a runtime of its own.
+        let _ = std::thread::spawn(move || {
+            use sqlx::Connection;
+            let Ok(runtime) = tokio::runtime::Builder::new_current_thread().enable_all().build() else { return };
+            runtime.block_on(async {
+                if let Ok(mut conn) = sqlx::PgConnection::connect(&admin_url).await {
+                    let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+                    let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(&mut conn).await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+impl TestApp {
+    pub async fn spawn_on(backend: Backend) -> Option<Self> {
+        Self::spawn_with(backend, ServerConfig::default()).await
+    }
+
+    pub async fn spawn_with(backend: Backend, config: ServerConfig) -> Option<Self> {
+        match backend {
+            Backend::Sqlite => {
+                let dir = TempDir::new();
+                let store: Arc<dyn Store> = Arc::new(SqliteStore::open(dir.path()).await.expect("open store"));
+                let key = trustgate::commands::server_key(dir.path()).expect("server key");
+                Some(Self::start_with(store, key, dir, None, config, None).await)
+            }
+            Backend::Postgres => {
+                let database = Arc::new(TestDatabase::create().await?);
+                let store = PostgresStore::connect(&database.url).await.expect("connect to the test database");
+                let dir = TempDir::new();
+                let key = trustgate::commands::server_key(dir.path()).expect("server key");
+                Some(Self::start_with(Arc::new(store), key, dir, Some(database), config, None).await)
+            }
+        }
+    }
+
+    /// A node on SQLite in `dir`, as `trustgate serve --data-dir dir` would run.
+    pub async fn spawn_in(dir: TempDir) -> Self {
+        let store: Arc<dyn Store> = Arc::new(SqliteStore::open(dir.path()).await.expect("open store"));
+        let server_key = trustgate::commands::server_key(dir.path()).expect("server key");
+        Self::start(store, server_key, dir, None).await
+    }
+
+    pub fn database_url(&self) -> Option<String> {
+        self.database.as_ref().map(|d| d.url.clone())
+    }
+
+    /// Another node of the same deployment as `self`: its PostgreSQL database, server key and issuer.
+    pub async fn second_node(&self) -> Self {
+        let database = self.database.clone().expect("a PostgreSQL node");
+        let store = PostgresStore::connect(&database.url).await.expect("connect");
+        let issuer = Some(self.state.config.issuer.clone());
+        Self::start_as(Arc::new(store), self.server_key.clone(), TempDir::new(), Some(database), issuer).await
+    }
+
+    pub async fn start(
+        store: Arc<dyn Store>,
+        server_key: ServerKey,
+        dir: TempDir,
+        database: Option<Arc<TestDatabase>>,
+    ) -> Self {
+        Self::start_with(store, server_key, dir, database, ServerConfig::default(), None).await
+    }
+
+    /// Starts a node that issues as `issuer` (the nodes of one deployment share it).
+    pub async fn start_as(
+        store: Arc<dyn Store>,
+        server_key: ServerKey,
+        dir: TempDir,
+        database: Option<Arc<TestDatabase>>,
+        issuer: Option<Issuer>,
+    ) -> Self {
+        Self::start_with(store, server_key, dir, database, ServerConfig::default(), issuer).await
+    }
+
+    /// Starts a node with `config`, issuing as `issuer` or, by default, as its own URL.
+    pub async fn start_with(
+        store: Arc<dyn Store>,
+        server_key: ServerKey,
+        dir: TempDir,
+        database: Option<Arc<TestDatabase>>,
+        config: ServerConfig,
+        issuer: Option<Issuer>,
+    ) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let url = format!("http://{}", listener.local_addr().expect("addr"));
+        let issuer =
+            issuer.unwrap_or_else(|| Issuer { url: url.clone(), audience: "https://api.trustgate.test".to_owned() });
+        let config = ServerConfig { issuer, ..config };
+        let state = AppState::new(store.clone(), server_key.clone(), config).await.expect("state");
+        // The feed flushes every cache once it listens: a test must not race that first flush.
+        state.catch_up().await.expect("the change feed listens");
+        let (tx, rx) = oneshot::channel::<()>();
+        let served = tokio::spawn(trustgate_server::serve(listener, state.clone(), async {
+            let _ = rx.await;
+        }));
+        let http = reqwest::Client::new();
+        Self { url, store, server_key, http, dir, state, database, shutdown: Some(tx), served: Some(served) }
+    }
+
+    /// Shuts the server down gracefully, as Ctrl-C does, and waits until it has finished.
+    pub async fn stop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(served) = self.served.take() {
+            served.await.expect("the server task").expect("the server stops cleanly");
+        }
+    }
+
+    pub async fn customer(&self) -> CustomerId {
+        let customer = Customer {
+            id: CustomerId::generate(),
+            name: "Acme".to_owned(),
+            disabled_owner_policy: DisabledOwnerPolicy::KeepActive,
+            created_at: OffsetDateTime::now_utc(),
+        };
+        self.store.create_customer(&customer, &Actor::System).await.expect("create customer");
+        customer.id
+    }
+
+    async fn create_admin(&self, provider: Provider, password: Option<&str>) -> TestAdmin {
+        let id = AdminId::generate();
+        let email = format!("{}@example.com", &id.to_string()[..8]);
+        let hash = password.map(argon2_hash);
+        let admin = Admin {
+            id,
+            email: Email::parse(&email).expect("email"),
+            display_name: email.clone(),
+            provider,
+            external_id: provider.is_federated().then(|| format!("ext-{id}")),
+            provider_id: None,
+            status: AdminStatus::Active,
+            created_at: OffsetDateTime::now_utc(),
+        };
+        self.store.create_admin(&admin, hash.as_deref()).await.expect("create admin");
+        TestAdmin { id, email, password: password.unwrap_or_default().to_owned() }
+    }
+
+    /// A local administrator (no password) with `access` in `customer`.
+    pub async fn admin(&self, customer: &CustomerId, access: Access) -> TestAdmin {
+        let admin = self.create_admin(Provider::Local, None).await;
+        self.join(customer, &admin, access).await;
+        admin
+    }
+
+    /// A local administrator who can sign in with a password.
+    pub async fn admin_with_password(&self, customer: &CustomerId, access: Access) -> TestAdmin {
+        let admin = self.create_admin(Provider::Local, Some("correct horse battery staple")).await;
+        self.join(customer, &admin, access).await;
+        admin
+    }
+
+    pub async fn federated_admin(&self, customer: &CustomerId, access: Access) -> TestAdmin {
+        let admin = self.create_admin(Provider::AzureAd, None).await;
+        self.join(customer, &admin, access).await;
+        admin
+    }
+
+    pub async fn join(&self, customer: &CustomerId, admin: &TestAdmin, access: Access) {
+        self.store.add_member(customer, admin.id, access, &Actor::System).await.expect("add member");
+    }
+
+    pub async fn client(&self, customer: &CustomerId, owner: &TestAdmin) -> TestClient {
+        let admin = self.store.admin(owner.id).await.expect("load").expect("admin exists");
+        let (client, secret) = trustgate_server::actions::clients::new_client(
+            self.store.as_ref(),
+            &self.server_key,
+            customer,
+            &admin,
+            // One owner's clients have distinct names (issue #21, item 11).
+            &format!("test client {}", &random_token()[..8]),
+            ServerConfig::default().max_clients_per_owner,
+            &Actor::System,
+        )
+        .await
+        .expect("create client");
+        TestClient { id: client.id, secret: secret.expose().to_owned(), customer: customer.clone() }
+    }
+
+    /// A client of `kind` and its first secret as the store takes them, not yet stored, with the
+    /// secret as a caller presents it: for tests that write through the store themselves (bulk
+    /// seeding, an id probed before its client exists).
+    pub fn client_to_store(
+        &self,
+        customer: &CustomerId,
+        kind: ClientKind,
+        at: OffsetDateTime,
+        expires_at: Option<OffsetDateTime>,
+    ) -> (ApiClient, NewSecret, String) {
+        let client = ApiClient {
+            id: ClientId::generate(),
+            customer_id: customer.clone(),
+            kind,
+            name: "stored directly".to_owned(),
+            created_at: at,
+            last_used_at: None,
+        };
+        let (secret, presented) = self.secret_to_store(at, expires_at);
+        (client, secret, presented)
+    }
+
+    /// A new secret as the store takes it, and as a caller presents it.
+    pub fn secret_to_store(&self, at: OffsetDateTime, expires_at: Option<OffsetDateTime>) -> (NewSecret, String) {
+        let secret = ClientSecret::generate();
+        let stored = NewSecret {
+            id: secret.id().expect("a new secret names its id"),
+            verifier: self.server_key.verifier(&secret),
+            created_at: at,
+            expires_at,
+        };
+        (stored, secret.expose().to_owned())
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.url)
+    }
+
+    /// Trades credentials for a token on the OAuth endpoint; returns status and body.
+    pub async fn oauth(&self, path_customer: &str, form: &[(&str, &str)]) -> (StatusCode, Value) {
+        let response = self
+            .http
+            .post(self.url(&format!("/cctrustoauth2/{path_customer}/tokens/clients")))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(serde_urlencoded::to_string(form).expect("form"))
+            .send()
+            .await
+            .expect("send");
+        status_and_json(response).await
+    }
+
+    pub async fn token(&self, client: &TestClient) -> String {
+        let id = client.id.to_string();
+        let (status, body) = self
+            .oauth(
+                "root",
+                &[("grant_type", "client_credentials"), ("client_id", &id), ("client_secret", &client.secret)],
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "token request failed: {body}");
+        body["access_token"].as_str().expect("access_token").to_owned()
+    }
+
+    /// Calls a platform API as Citrix scripts do: `CwsAuth Bearer=` and `Citrix-CustomerId`.
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: &str,
+        customer: &CustomerId,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut request = self
+            .http
+            .request(method, self.url(path))
+            .header("authorization", format!("CwsAuth Bearer={token}"))
+            .header("citrix-customerid", customer.as_str())
+            .header("accept", "application/json");
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        status_and_json(request.send().await.expect("send")).await
+    }
+
+    pub async fn get(&self, path: &str, token: &str, customer: &CustomerId) -> (StatusCode, Value) {
+        self.call(Method::GET, path, token, customer, None).await
+    }
+
+    /// The body of `GET path` as the bytes a script parsing text would see.
+    pub async fn get_text(&self, path: &str, token: &str, customer: &CustomerId) -> String {
+        let response = self
+            .http
+            .get(self.url(path))
+            .header("authorization", format!("CwsAuth Bearer={token}"))
+            .header("citrix-customerid", customer.as_str())
+            .send()
+            .await
+            .expect("the server answers");
+        response.text().await.expect("a text body")
+    }
+
+    pub async fn post_notification(&self, token: &str, customer: &CustomerId) -> StatusCode {
+        self.call(Method::POST, "/notifications/items", token, customer, Some(notification())).await.0
+    }
+
+    pub async fn sign_in(&self, admin: &TestAdmin) -> Session {
+        let response = self
+            .http
+            .post(self.url("/api/v1/session"))
+            .json(&json!({ "email": admin.email, "password": admin.password }))
+            .send()
+            .await
+            .expect("send");
+        assert_eq!(response.status(), StatusCode::OK);
+        let cookie = response
+            .headers()
+            .get("set-cookie")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .expect("session cookie")
+            .to_owned();
+        let body: Value = response.json().await.expect("json");
+        Session { cookie, csrf: body["csrfToken"].as_str().expect("csrf").to_owned() }
+    }
+
+    pub async fn as_admin(
+        &self,
+        session: &Session,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut request = self
+            .http
+            .request(method, self.url(path))
+            .header("cookie", &session.cookie)
+            .header("x-csrf-token", &session.csrf);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        status_and_json(request.send().await.expect("send")).await
+    }
+
+    /// The server's signing keys, opened with its server key, to mint tokens as only a holder of
+    /// the real key could.
+    pub async fn key_set(&self) -> KeySet {
+        let vault = KeyVault::new(&self.server_key);
+        let stored = self.store.signing_keys().await.expect("signing keys");
+        KeySet::new(stored.iter().map(|k| vault.open(k).expect("the key opens")).collect()).expect("a signing key")
+    }
+
+    /// A session opened as sign-in opens one, for administrators who cannot sign in with a
+    /// password (federated ones).
+    pub async fn session_for(&self, admin: &TestAdmin) -> Session {
+        let id = random_token();
+        let csrf = random_token();
+        let now = OffsetDateTime::now_utc();
+        let session = trustgate_store::Session {
+            admin_id: admin.id,
+            csrf_token: csrf.clone(),
+            expires_at: now + time::Duration::hours(1),
+            customer_id: None,
+        };
+        self.store.create_session(&self.server_key.digest(&id), &session, now).await.expect("create session");
+        Session { cookie: format!("tg_session={id}"), csrf }
+    }
+
+    /// Runs the `trustgate` binary with `--json` on this node's data directory (and database).
+    /// The server runs on this test's thread: waiting for the command there would freeze a server
+    /// task holding SQLite's write lock, and the command would wait for that lock until it failed.
+    pub async fn cli(&self, args: &[&str]) -> Value {
+        self.cli_with_input(args, None).await
+    }
+
+    /// Runs a `--json` command that must fail, as [`Self::cli`] runs one: its exit code and the
+    /// JSON object it wrote on standard error (`error`, `message`, `exitCode`).
+    pub async fn cli_fails(&self, args: &[&str]) -> (i32, Value) {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_trustgate"));
+        command.arg("--data-dir").arg(self.dir.path()).arg("--json");
+        if let Some(url) = self.database_url() {
+            command.arg("--database").arg(url);
+        }
+        command.args(args).stdin(std::process::Stdio::null()).env_remove("TRUSTGATE_SERVER_KEY");
+        let output = tokio::task::spawn_blocking(move || command.output())
+            .await
+            .expect("the command's thread")
+            .expect("run trustgate");
+        assert!(
+            !output.status.success(),
+            "trustgate {args:?} should fail: {}",
+            String::from_utf8_lossy(&output.stdout)
+        );
+        let failure = serde_json::from_slice(&output.stderr).expect("one JSON object on stderr");
+        (output.status.code().expect("an exit code"), failure)
+    }
+
+    /// [`Self::cli`] with `input` on the command's standard input.
+    pub async fn cli_with_input(&self, args: &[&str], input: Option<&str>) -> Value {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_trustgate"));
+        command.arg("--data-dir").arg(self.dir.path()).arg("--json");
+        if let Some(url) = self.database_url() {
+            command.arg("--database").arg(url);
+        }
+        command
+            .args(args)
+            .stdin(if input.is_some() { std::process::Stdio::piped() } else { std::process::Stdio::null() })
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .env_remove("TRUSTGATE_SERVER_KEY")
+            .env("TRUSTGATE_ADMIN_PASSWORD", "another horse battery staple");
+        let input = input.map(str::to_owned);
+        let output = tokio::task::spawn_blocking(move || {
+            let mut child = command.spawn()?;
+            if let (Some(input), Some(mut stdin)) = (input, child.stdin.take()) {
+                std::io::Write::write_all(&mut stdin, input.as_bytes())?;
+            }
+            child.wait_with_output()
+        })
+        .await
+        .expect("the command's thread")
+        .expect("run trustgate");
+        assert!(output.status.success(), "trustgate {args:?} failed: {}", String::from_utf8_lossy(&output.stderr));
+        serde_json::from_slice(&output.stdout).expect("JSON output")
+    }
+
+    /// Applies a permission catalog file (issue 10) the way an operator does: `trustgate catalog
+    /// apply` on this node's store, with this node answering on its control socket so the CLI's
+    /// catch-up reaches it before the command returns. Returns the command's JSON.
+    pub async fn apply_catalog(&self, toml: &str) -> Value {
+        self.catalog_command(toml, &[]).await
+    }
+
+    /// `trustgate catalog apply FILE` with `extra` options (`--dry-run`, `--force`).
+    pub async fn catalog_command(&self, toml: &str, extra: &[&str]) -> Value {
+        let file = self.dir.path().join(format!("catalog-{}.toml", &random_token()[..8]));
+        std::fs::write(&file, toml).expect("write the catalog file");
+        let _socket = trustgate_server::control_socket::ControlSocket::open(self.dir.path(), self.state.clone())
+            .await
+            .expect("socket");
+        let mut args = vec!["catalog", "apply", file.to_str().expect("a UTF-8 path")];
+        args.extend_from_slice(extra);
+        self.cli(&args).await
+    }
+
+    /// Runs `sql` on this node's database behind the server's back: no change is announced, as
+    /// when another node's write has committed but not yet reached this one.
+    pub async fn behind_the_servers_back(&self, sql: &str) {
+        use sqlx::Connection;
+        match self.database_url() {
+            Some(url) => {
+                let mut conn = sqlx::PgConnection::connect(&url).await.expect("connect to PostgreSQL");
+                sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned())).execute(&mut conn).await.expect("run the SQL");
+            }
+            None => {
+                let options = sqlx::sqlite::SqliteConnectOptions::new().filename(self.dir.path().join("trustgate.db"));
+                let mut conn = sqlx::SqliteConnection::connect_with(&options).await.expect("open the SQLite store");
+                sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned())).execute(&mut conn).await.expect("run the SQL");
+            }
+        }
+    }
+
+    /// System-log records of `customer`, read through the store.
+    pub async fn log_types(&self, customer: &CustomerId) -> Vec<String> {
+        self.log(customer).await.into_iter().map(|r| r.event_type).collect()
+    }
+
+    pub async fn log(&self, customer: &CustomerId) -> Vec<trustgate_store::LogRecord> {
+        let query = trustgate_store::LogQuery {
+            customer_id: customer.clone(),
+            start: OffsetDateTime::UNIX_EPOCH,
+            end: OffsetDateTime::now_utc() + time::Duration::minutes(1),
+            after_seq: None,
+            limit: 1000,
+        };
+        self.store.log_records(&query).await.expect("log")
+    }
+
+    /// Records of `event_type` in `customer`'s system log.
+    pub async fn log_of(&self, customer: &CustomerId, event_type: &str) -> Vec<trustgate_store::LogRecord> {
+        self.log(customer).await.into_iter().filter(|r| r.event_type == event_type).collect()
+    }
+
+    /// Every system-log record of every customer.
+    pub async fn all_log_records(&self) -> usize {
+        let mut total = 0;
+        for customer in self.store.customers().await.expect("customers") {
+            total += self.log(&customer.id).await.len();
+        }
+        total
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+pub struct Session {
+    pub cookie: String,
+    pub csrf: String,
+}
+
+pub fn notification() -> Value {
+    json!({
+        "destinationAdmin": "*",
+        "component": "Citrix Cloud",
+        "createdDate": "2018-04-22T21:11:25.006Z",
+        "eventId": "8f4b1c4e-6d2a-4b8e-9a51-1d3c2b1a0f00",
+        "severity": "Information",
+        "priority": "Normal",
+        "content": [{ "languageTag": "en-US", "title": "Hello", "description": "From a test" }]
+    })
+}
+
+pub async fn status_and_json(response: reqwest::Response) -> (StatusCode, Value) {
+    let status = response.status();
+    let text = response.text().await.expect("body");
+    let body = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
+    (status, body)
+}
+
+pub fn argon2_hash(password: &str) -> String {
+    use argon2::password_hash::{PasswordHasher, SaltString};
+    let salt = SaltString::encode_b64(b"0123456789abcdef").expect("salt");
+    argon2::Argon2::default().hash_password(password.as_bytes(), &salt).expect("hash").to_string()
+}
+
+/// Asserts that the first occurrences of `"key":` in a raw JSON body come in this order: scripts
+/// read Citrix's answers as text, so order is part of the contract and parsed JSON cannot see it.
+pub fn assert_key_order(raw: &str, keys: &[&str]) {
+    let positions: Vec<usize> = keys
+        .iter()
+        .map(|k| raw.find(&format!("\"{k}\":")).unwrap_or_else(|| panic!("{k} missing from {raw}")))
+        .collect();
+    assert!(positions.windows(2).all(|w| w[0] < w[1]), "keys out of Citrix's order {keys:?} in {raw}");
+}
+
+/// What the invitee's browser gets from the link: status, page and the form cookie.
+pub async fn open_invitation(app: &TestApp, link: &str) -> (StatusCode, String, Option<String>) {
+    let response = app.http.get(link).send().await.expect("open the link");
+    let status = response.status();
+    let cookie = response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with("tg_invitation="))
+        .and_then(|v| v.split(';').next())
+        .map(str::to_owned);
+    (status, response.text().await.expect("page"), cookie)
+}
+
+fn hidden(page: &str, name: &str) -> String {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = page.find(&marker).unwrap_or_else(|| panic!("no {name} in {page}")) + marker.len();
+    page[start..].split('"').next().expect("value").to_owned()
+}
+
+/// Opens the link and posts its form as a browser would; returns the answer (not followed).
+pub async fn accept_invitation(app: &TestApp, link: &str, password: Option<&str>) -> reqwest::Response {
+    let (status, page, cookie) = open_invitation(app, link).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    let mut form = vec![("csrf", hidden(&page, "csrf")), ("token", hidden(&page, "token"))];
+    if let Some(password) = password {
+        form.push(("password", password.to_owned()));
+        form.push(("password_again", password.to_owned()));
+    }
+    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
+    client
+        .post(app.url("/console/invitation"))
+        .header("cookie", cookie.expect("the form cookie"))
+        .form(&form)
+        .send()
+        .await
+        .expect("post the form")
+}
+
+/// The link `trustgate admin invite` prints for a pending invitation: issue #20 hands links only to
+/// the invitee's mailbox and to the operator on the server, so tests without a mail server take
+/// the operator's (which replaces the previous link, as the CLI does).
+pub async fn operator_invitation_link(app: &TestApp, customer: &CustomerId, admin: AdminId) -> String {
+    let (token, terms) =
+        trustgate_server::actions::invitations::new_invitation(&app.server_key, app.state.config.invitation_lifetime);
+    app.store.resend_invitation(customer, admin, &terms, &Actor::System).await.expect("a pending invitation");
+    trustgate_server::actions::invitations::invitation_url(&app.url, &token)
+}
+
+/// Stops a whole process group when the test ends, so what a script left running in the background
+/// goes with it.
+pub struct ProcessGroup(pub std::process::Child);
+
+impl Drop for ProcessGroup {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("kill").args(["-TERM", "--", &format!("-{}", self.0.id())]).status();
+        let _ = self.0.wait();
+    }
+}
+
+/// A shell script from the docs, as a reader runs it: bash in `dir` under `timeout`, the
+/// `trustgate` this test run built first on PATH, none of the test's Trustgate settings, its output
+/// in `dir/out.log` and `dir/err.log` ([`script_output`]), in a process group of its own so what it
+/// leaves running in the background stops with [`ProcessGroup`].
+pub fn docs_script(dir: &Path, seconds: u32, script: &str) -> std::process::Command {
+    use std::os::unix::process::CommandExt;
+    let bin = Path::new(env!("CARGO_BIN_EXE_trustgate")).parent().unwrap();
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
+    let mut command = std::process::Command::new("timeout");
+    command
+        .args([&seconds.to_string(), "bash", "-c", script])
+        .current_dir(dir)
+        .env("PATH", path)
+        .env_remove("TRUSTGATE_PUBLIC_URL")
+        .env_remove("TRUSTGATE_SERVER_KEY")
+        .env_remove("TRUSTGATE_DATA_DIR")
+        .env_remove("TRUSTGATE_DATABASE_URL")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::fs::File::create(dir.join("out.log")).unwrap())
+        .stderr(std::fs::File::create(dir.join("err.log")).unwrap())
+        .process_group(0);
+    command
+}
+
+/// What a [`docs_script`] printed: standard output, then standard error.
+pub fn script_output(dir: &Path) -> (String, String) {
+    let read = |name: &str| std::fs::read_to_string(dir.join(name)).unwrap_or_default();
+    (read("out.log"), read("err.log"))
+}

@@ -1,0 +1,8 @@
+//! What more than one front door does (management API, operator CLI, console), so each rule is
+//! enforced in one place whatever the path.
+
+pub mod admins;
+pub mod clients;
+pub mod invitations;
+pub mod scim_tokens;
+pub mod sign_in;
