@@ -28,8 +28,8 @@ use trustgate_core::secret::{random_token, ClientSecret, SecretId};
 use trustgate_core::token::Algorithm;
 use trustgate_store::{PostgresStore, SqliteStore, Store};
 
-use crate::commands::server_key;
 use trustgate_server::config::DEFAULT_SIGNING_ALGORITHM;
+use trustgate_server::keys::server_key_file;
 use trustgate_server::{actions, keys};
 
 #[derive(Debug, Args)]
@@ -276,7 +276,7 @@ const SEED_BATCH: usize = 20_000;
 
 async fn seed(store: &dyn Store, data_dir: &Path, scratch: &Path, args: &BenchArgs) -> anyhow::Result<Seeded> {
     use std::io::Write as _;
-    let key = server_key(data_dir)?;
+    let key = server_key_file::load_ring(data_dir)?.current().clone();
     let now = OffsetDateTime::now_utc();
     let per_admin = args.clients.div_ceil(args.admins.max(1));
     let sample_every = (args.clients / 5_000).max(1);
@@ -828,7 +828,7 @@ async fn measure_algorithm(
     scratch: &Path,
     args: &BenchArgs,
 ) -> anyhow::Result<Vec<(String, Run, String)>> {
-    let vault = KeyVault::new(&server_key(data_dir)?);
+    let vault = KeyVault::new(server_key_file::load_ring(data_dir)?.current());
     let kid = keys::rotate(store, &vault, Some(algorithm), false).await?.kid().to_owned();
     // The first client is the one the attack scenario locked out.
     let unattacked = seeded.creds.get(1..).unwrap_or_default();

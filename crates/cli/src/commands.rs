@@ -29,7 +29,6 @@ use trustgate_server::config::{ConnectionLimits, ServerConfig, DEFAULT_SIGNING_A
 use trustgate_server::keys::server_key_file::{self, SERVER_KEY_FILE};
 use trustgate_server::password::HashLimits;
 use trustgate_server::platform::shapes::rfc3339;
-use trustgate_server::state::AppState;
 use trustgate_server::ThrottlePolicy;
 use trustgate_server::{actions, password};
 
@@ -1152,7 +1151,7 @@ async fn serve(store: Arc<dyn Store>, place: Place<'_>, args: ServeArgs) -> anyh
     let url = trustgate_server::config::default_public_url(listener.local_addr()?, tls.is_some());
     let issuer = issuer(&args, &url)?;
     let config = ServerConfig { max_clients_per_owner: args.max_clients_per_owner, issuer, ..args.config() };
-    let state = AppState::new(store, key, config).await?;
+    let state = trustgate_server::start_node(store, key, config).await?;
     let signing = state.keys().algorithm();
     if signing != args.signing_algorithm {
         say(format_args!(

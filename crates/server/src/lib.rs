@@ -38,6 +38,19 @@ pub use error::ApiError;
 pub use state::AppState;
 pub use throttle::{Policy as ThrottlePolicy, CEILING_FACTOR as THROTTLE_CEILING_FACTOR};
 
+/// A node's state with its background jobs running, as `trustgate serve` starts it.
+pub async fn start_node(
+    store: Arc<dyn trustgate_store::Store>,
+    server_keys: impl Into<trustgate_core::secret::ServerKeyring>,
+    config: ServerConfig,
+) -> Result<AppState, trustgate_store::StoreError> {
+    let state = AppState::new(store, server_keys, config).await?;
+    jobs::start(&state);
+    Ok(state)
+}
+
+/// Serves on an already bound listener until `shutdown` completes (tests bind port 0), with the
+/// connection limits of the state's configuration.
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
@@ -46,6 +59,7 @@ pub async fn serve(
     serve_with(listener, state, None, shutdown).await
 }
 
+/// [`serve`], over TLS when `tls` is given (see [`http::tls::server_config`]).
 pub async fn serve_with(
     listener: TcpListener,
     state: AppState,
@@ -60,11 +74,13 @@ pub async fn serve_with(
     served
 }
 
+/// Serves Prometheus metrics at `/metrics` on a listener of their own (`serve --metrics-listen`),
+/// until `shutdown` completes.
 pub async fn serve_metrics(
     listener: TcpListener,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let limits = state.config.connections;
-    http::conn::serve(listener, metrics::router(state), limits, None, shutdown).await
+    http::conn::serve(listener, http::metrics_endpoint::router(state), limits, None, shutdown).await
 }

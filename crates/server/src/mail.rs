@@ -81,3 +81,17 @@ pub async fn send(settings: &SmtpSettings, to: &str, subject: &str, body: String
     builder.build().send(message).await.map_err(|e| fail(&e))?;
     Ok(())
 }
+
+/// How an invitation made through the API or the console reached the invitee (issue #20). The
+/// link itself is never handed to the inviting administrator: whoever holds it may complete the
+/// invitation, and the inviter does not control the invitee's mailbox.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delivery {
+    /// E-mailed to the invitee's address.
+    Emailed,
+    /// SMTP is configured but the mail server did not take the message: re-invite later.
+    MailFailed,
+    /// No mail server is configured: the deployment's operator passes the link on
+    /// (`trustgate admin invite` prints a new one for a pending invitation).
+    NoMailServer,
+}

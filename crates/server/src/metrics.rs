@@ -8,17 +8,13 @@
 
 use std::time::Duration;
 
-use axum::extract::State;
-use axum::http::{header, Method, StatusCode};
-use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::Router;
+use axum::http::{Method, StatusCode};
 use prometheus::{
     exponential_buckets, Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
     IntGaugeVec, Opts, Registry, TextEncoder,
 };
 
-use crate::state::AppState;
+use trustgate_store::PoolUse;
 
 /// The `route` label of a request no route matched.
 pub const UNMATCHED: &str = "unmatched";
@@ -237,18 +233,18 @@ impl Metrics {
         self.feed_lost.inc();
     }
 
-    /// The text exposition, with the gauges sampled now.
-    fn render(&self, state: &AppState) -> Result<String, prometheus::Error> {
-        let pool = state.store.pool_use();
+    /// The text exposition, with the gauges set from `sample`.
+    pub fn render(&self, sample: &Sample) -> Result<String, prometheus::Error> {
+        let pool = &sample.pool;
         let in_use = pool.open.saturating_sub(pool.idle);
         self.pool_connections.with_label_values(&["idle"]).set(i64::from(pool.idle));
         self.pool_connections.with_label_values(&["in_use"]).set(i64::from(in_use));
         self.pool_max.set(i64::from(pool.max));
         let gauge = |n: usize| i64::try_from(n).unwrap_or(i64::MAX);
-        self.cache_entries.with_label_values(&["authorization"]).set(gauge(state.cache.held()));
-        self.cache_entries.with_label_values(&["verified_tokens"]).set(gauge(state.keys().verified.held()));
-        self.cache_entries.with_label_values(&["notification_lists"]).set(gauge(state.notifications.held()));
-        self.revoked_tokens.set(gauge(state.revoked_len()));
+        self.cache_entries.with_label_values(&["authorization"]).set(gauge(sample.authorization));
+        self.cache_entries.with_label_values(&["verified_tokens"]).set(gauge(sample.verified_tokens));
+        self.cache_entries.with_label_values(&["notification_lists"]).set(gauge(sample.notification_lists));
+        self.revoked_tokens.set(gauge(sample.revoked_tokens));
         // The logger is installed before any state exists: its count is process-wide.
         if let Ok(counter) = self.log_dropped.lock() {
             counter.inc_by(crate::logging::dropped_lines().saturating_sub(counter.get()));
@@ -257,6 +253,15 @@ impl Metrics {
         TextEncoder::new().encode(&self.registry.gather(), &mut body)?;
         String::from_utf8(body).map_err(|e| prometheus::Error::Msg(e.to_string()))
     }
+}
+
+/// The gauges' values, read from the node when the metrics are scraped.
+pub struct Sample {
+    pub pool: PoolUse,
+    pub authorization: usize,
+    pub verified_tokens: usize,
+    pub notification_lists: usize,
+    pub revoked_tokens: usize,
 }
 
 /// Standard methods by name; anything else is one value, so a client cannot grow the label set.
@@ -270,20 +275,5 @@ fn method_label(method: &Method) -> &'static str {
         Method::DELETE => "DELETE",
         Method::OPTIONS => "OPTIONS",
         _ => "other",
-    }
-}
-
-/// `GET /metrics` and nothing else.
-pub fn router(state: AppState) -> Router {
-    Router::new().route("/metrics", get(scrape)).with_state(state)
-}
-
-async fn scrape(State(state): State<AppState>) -> Response {
-    match state.metrics.render(&state) {
-        Ok(body) => ([(header::CONTENT_TYPE, prometheus::TEXT_FORMAT)], body).into_response(),
-        Err(error) => {
-            tracing::error!(%error, "encoding the metrics failed");
-            StatusCode::INTERNAL_SERVER_ERROR.into_response()
-        }
     }
 }

@@ -72,6 +72,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 }
 
 pub fn router(state: AppState) -> Router {
+    meta::describe_with(openapi);
     let routes = Router::from(api())
         .merge(crate::console::router(state.clone()))
         .merge(crate::scim::router())

@@ -48,12 +48,12 @@ pub struct Shared {
     revoked: RevokedTokens,
     pub metrics: Metrics,
     /// Secrets of clients just created in the console, each waiting for its one view.
-    pub reveals: crate::console::Reveals,
+    pub reveals: crate::cache::shown_once::Reveals,
     /// Invitation links just made in the console, each waiting for its one view (issue #12).
-    pub invitation_links: crate::console::Reveals<crate::console::InvitationShown>,
+    pub invitation_links: crate::cache::shown_once::Reveals<crate::cache::shown_once::InvitationShown>,
     /// Talks to customers' OpenID providers.
-    pub oidc_http: crate::oidc::http::Client,
-    pub sign_in_starts: crate::oidc::starts::SignInStarts,
+    pub oidc_http: crate::http::client::Client,
+    pub sign_in_starts: crate::throttle::sign_in_starts::SignInStarts,
     /// The permission catalog: Platform permissions plus the operator's services and route rules.
     catalog: RwLock<Arc<Catalog>>,
     /// Catalog reloads run one at a time, so an older read cannot land after a newer one.
@@ -111,7 +111,7 @@ impl AppState {
         config: ServerConfig,
     ) -> Result<Self, StoreError> {
         let server_keys = ServerKeys::new(server_keys.into());
-        let oidc_http = crate::oidc::http::Client::new(config.allow_http_issuers)
+        let oidc_http = crate::http::client::Client::new(config.allow_http_issuers)
             .map_err(|e| StoreError::Internal(format!("cannot set up TLS for identity providers: {e}")))?;
         let metrics = Metrics::new().map_err(|e| StoreError::Internal(format!("cannot set up metrics: {e}")))?;
         let keys = Keys::new(
@@ -138,10 +138,10 @@ impl AppState {
             key_reload: tokio::sync::Mutex::new(()),
             revoked: RevokedTokens::default(),
             metrics,
-            reveals: crate::console::Reveals::default(),
-            invitation_links: crate::console::Reveals::default(),
+            reveals: crate::cache::shown_once::Reveals::default(),
+            invitation_links: crate::cache::shown_once::Reveals::default(),
             oidc_http,
-            sign_in_starts: crate::oidc::starts::SignInStarts::default(),
+            sign_in_starts: crate::throttle::sign_in_starts::SignInStarts::default(),
         });
         shared.store.watch_changes(Arc::new(Feed(Arc::downgrade(&shared))));
         // Read after subscribing: a revocation committed in between arrives through the feed.
@@ -153,9 +153,12 @@ impl AppState {
         shared.replace_catalog(catalog);
         tokio::spawn(flush_last_used(Arc::downgrade(&shared)));
         tokio::spawn(maintain_refusals(Arc::downgrade(&shared)));
-        tokio::spawn(crate::jobs::retention::prune_periodically(Arc::downgrade(&shared)));
-        tokio::spawn(crate::jobs::secret_expiry::check_periodically(Arc::downgrade(&shared)));
         Ok(Self(shared))
+    }
+
+    /// A handle that does not keep the state alive, for work that ends when the node does.
+    pub(crate) fn downgrade(&self) -> Weak<Shared> {
+        Arc::downgrade(&self.0)
     }
 
     /// Brings this node up to date with changes other processes committed (the operator CLI),

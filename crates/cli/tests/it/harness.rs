@@ -235,7 +235,7 @@ impl TestApp {
         let issuer =
             issuer.unwrap_or_else(|| Issuer { url: url.clone(), audience: "https://api.trustgate.test".to_owned() });
         let config = ServerConfig { issuer, ..config };
-        let state = AppState::new(store.clone(), server_key.clone(), config).await.expect("state");
+        let state = trustgate_server::start_node(store.clone(), server_key.clone(), config).await.expect("state");
         // The feed flushes every cache once it listens: a test must not race that first flush.
         state.catch_up().await.expect("the change feed listens");
         let (tx, rx) = oneshot::channel::<()>();

@@ -16,6 +16,8 @@ use crate::error::ApiError;
 use crate::password;
 use crate::state::AppState;
 
+pub use crate::mail::Delivery;
+
 use super::admins::NewAdmin;
 use super::sign_in::{authenticate, bad_sign_in};
 /// Marks invitation tokens, so a secret scanner can tell one pasted where it should not be.
@@ -26,20 +28,6 @@ const INVITATION_PREFIX: &str = "tgi_";
 pub struct Added {
     pub member: Member,
     pub invitation: Option<Delivery>,
-}
-
-/// How an invitation made through the API or the console reached the invitee (issue #20). The
-/// link itself is never handed to the inviting administrator: whoever holds it may complete the
-/// invitation, and the inviter does not control the invitee's mailbox.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Delivery {
-    /// E-mailed to the invitee's address.
-    Emailed,
-    /// SMTP is configured but the mail server did not take the message: re-invite later.
-    MailFailed,
-    /// No mail server is configured: the deployment's operator passes the link on
-    /// (`trustgate admin invite` prints a new one for a pending invitation).
-    NoMailServer,
 }
 
 /// The keyed verifier the store finds an invitation by; `None` for text that cannot be a token.

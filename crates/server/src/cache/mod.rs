@@ -5,4 +5,5 @@ pub mod authz;
 pub(crate) mod bounded;
 pub(crate) mod lists;
 pub mod revoked_tokens;
+pub mod shown_once;
 pub(crate) mod verified_tokens;

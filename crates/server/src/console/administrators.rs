@@ -21,8 +21,8 @@ use super::error::{render, ConsoleError};
 use super::extract::{Fields, InCustomer, Posted};
 use super::layout::{describe, when, Layout, Section};
 use super::lists::{by_text, Column, ListQuery, Listing, Pager, Sortable};
-use super::reveal::InvitationShown;
 use crate::actions::{self, admins::NewAdmin};
+use crate::cache::shown_once::InvitationShown;
 use crate::error::ApiError;
 use crate::state::AppState;
 

@@ -17,9 +17,9 @@ use super::error::{render, ConsoleError};
 use super::extract::{InCustomer, Posted};
 use super::layout::{when, Layout, Section};
 use super::lists::{by_text, Column, ListQuery, Listing, Pager, Sortable};
-use super::reveal::Revealed;
 use super::usage::Usage;
 use crate::actions;
+use crate::cache::shown_once::Revealed;
 use crate::error::ApiError;
 use crate::state::AppState;
 

@@ -17,7 +17,6 @@ mod layout;
 mod lists;
 mod next;
 mod principals;
-mod reveal;
 mod session_pages;
 mod usage;
 
@@ -32,7 +31,6 @@ use tower_http::set_header::SetResponseHeaderLayer;
 use crate::state::AppState;
 
 pub use error::ConsoleError;
-pub use reveal::{InvitationShown, Reveals};
 
 /// Where the console is mounted.
 pub const PREFIX: &str = "/console";

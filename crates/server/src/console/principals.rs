@@ -16,8 +16,8 @@ use super::api_access::{acts_with, posted_expiry, ConfirmPage, Created, Shown};
 use super::error::{render, ConsoleError};
 use super::extract::{InCustomer, Posted};
 use super::layout::{when, Layout, Section};
-use super::reveal::Revealed;
 use crate::actions;
+use crate::cache::shown_once::Revealed;
 use crate::error::ApiError;
 use crate::state::AppState;
 

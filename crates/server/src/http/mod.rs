@@ -3,7 +3,10 @@
 
 pub(crate) mod access_log;
 pub(crate) mod body;
+pub(crate) mod client;
 pub(crate) mod conn;
 pub(crate) mod meta;
+pub(crate) mod metrics_endpoint;
 pub(crate) mod response_headers;
+mod source;
 pub mod tls;

@@ -4,3 +4,11 @@
 pub(crate) mod refusals;
 pub(crate) mod retention;
 pub mod secret_expiry;
+
+use crate::state::AppState;
+
+/// Starts every job on this node; each ends when the state is dropped.
+pub fn start(state: &AppState) {
+    tokio::spawn(retention::prune_periodically(state.downgrade()));
+    tokio::spawn(secret_expiry::check_periodically(state.downgrade()));
+}

@@ -3,9 +3,6 @@
 //! metadata and keys are discovered at each step rather than cached, so a provider's key rotation
 //! or a disconnection holds at once on every node.
 
-pub mod http;
-pub mod starts;
-
 use base64::Engine;
 use openidconnect::core::{CoreAuthenticationFlow, CoreClient, CoreJwsSigningAlgorithm, CoreProviderMetadata};
 use openidconnect::{

@@ -8,7 +8,6 @@ use serde_json::{json, Value};
 use time::OffsetDateTime;
 use trustgate_core::access::Access;
 use trustgate_core::token::{Claims, Issuer, TokenUse};
-use trustgate_server::AppState;
 
 use crate::harness::{status_and_json, TestApp, TestClient};
 use crate::observability::scrape;
@@ -173,7 +172,9 @@ async fn a_node_started_after_a_revocation_refuses_the_token() {
     let Some((app, client)) = app_with_client().await else { return };
     let token = app.token(&client).await;
     assert_eq!(revoke(&app, &client, &token).await.0, StatusCode::OK);
-    let restarted = AppState::new(app.store.clone(), app.server_key.clone(), app.state.config.clone()).await.unwrap();
+    let restarted = trustgate_server::start_node(app.store.clone(), app.server_key.clone(), app.state.config.clone())
+        .await
+        .unwrap();
     assert!(restarted.verify_token(&app.token(&client).await).is_some(), "the node verifies tokens");
     assert!(restarted.verify_token(&token).is_none(), "and loads the revoked ones at start");
 }
@@ -226,7 +227,9 @@ async fn a_client_revoking_past_the_cap_gets_a_not_before_time_and_the_list_stay
     assert_eq!(before[0].0, client.id);
     assert_eq!(works(&app, &kept, &client).await, StatusCode::UNAUTHORIZED, "its earlier tokens are refused too");
     assert_eq!(works(&app, &others_token, &other).await, StatusCode::OK, "another client's tokens are not");
-    let restarted = AppState::new(app.store.clone(), app.server_key.clone(), app.state.config.clone()).await.unwrap();
+    let restarted = trustgate_server::start_node(app.store.clone(), app.server_key.clone(), app.state.config.clone())
+        .await
+        .unwrap();
     assert!(restarted.verify_token(&kept).is_none(), "a node started now loads the time");
     assert!(restarted.verify_token(&others_token).is_some());
     // Tokens issued after that second are the client's again.

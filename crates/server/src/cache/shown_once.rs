@@ -32,16 +32,16 @@ pub struct Revealed {
 /// How an invitation just made went out, for its one view (never the link itself: issue #20).
 pub struct InvitationShown {
     pub email: String,
-    pub delivery: crate::actions::invitations::Delivery,
+    pub delivery: crate::mail::Delivery,
 }
 
 impl InvitationShown {
     pub fn emailed(&self) -> bool {
-        self.delivery == crate::actions::invitations::Delivery::Emailed
+        self.delivery == crate::mail::Delivery::Emailed
     }
 
     pub fn mail_failed(&self) -> bool {
-        self.delivery == crate::actions::invitations::Delivery::MailFailed
+        self.delivery == crate::mail::Delivery::MailFailed
     }
 }
 

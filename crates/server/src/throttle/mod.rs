@@ -24,8 +24,7 @@ use std::num::NonZeroU32;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use axum::extract::{ConnectInfo, FromRequestParts};
-use axum::http::request::Parts;
+use axum::extract::ConnectInfo;
 use axum::http::{Extensions, HeaderMap};
 use governor::clock::DefaultClock;
 use governor::state::keyed::HashMapStateStore;
@@ -33,7 +32,7 @@ use governor::{Quota, RateLimiter};
 use trustgate_core::admin::Email;
 use trustgate_core::ids::{ClientId, ResourceServerId};
 
-use crate::state::AppState;
+pub mod sign_in_starts;
 
 /// How many failures a key may have before it is locked out, and for how long.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -230,14 +229,6 @@ impl Source {
 }
 
 const X_FORWARDED_FOR: &str = "x-forwarded-for";
-
-impl FromRequestParts<AppState> for Source {
-    type Rejection = std::convert::Infallible;
-
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        Ok(Source::of(&parts.extensions, &parts.headers, &state.config.trusted_proxies))
-    }
-}
 
 #[cfg(test)]
 mod tests {
