@@ -27,12 +27,12 @@ use std::time::{Duration, Instant};
 use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::request::Parts;
 use axum::http::{Extensions, HeaderMap};
-use governor::clock::DefaultClock;
 use governor::state::keyed::HashMapStateStore;
 use governor::{Quota, RateLimiter};
 use trustgate_core::admin::Email;
 use trustgate_core::ids::{ClientId, ResourceServerId};
 
+use crate::config::Clock;
 use crate::state::AppState;
 
 /// How many failures a key may have before it is locked out, and for how long.
@@ -82,20 +82,22 @@ struct Lock {
 pub struct Throttle<K: Hash + Eq + Clone> {
     policy: Policy,
     capacity: usize,
-    failures: RateLimiter<K, HashMapStateStore<K>, DefaultClock>,
+    failures: RateLimiter<K, HashMapStateStore<K>, Clock>,
     locks: Mutex<HashMap<K, Lock>>,
+    clock: Clock,
 }
 
 impl<K: Hash + Eq + Clone> Throttle<K> {
-    pub fn new(policy: Policy, capacity: usize) -> Self {
-        Self { policy, capacity, failures: RateLimiter::hashmap(policy.quota()), locks: Mutex::new(HashMap::new()) }
+    pub fn new(policy: Policy, capacity: usize, clock: Clock) -> Self {
+        let failures = RateLimiter::hashmap_with_clock(policy.quota(), clock.clone());
+        Self { policy, capacity, failures, locks: Mutex::new(HashMap::new()), clock }
     }
 
     /// `Err(retry after)` while `key` is locked out.
     pub fn check(&self, key: &K) -> Result<(), Duration> {
         let Ok(locks) = self.locks.lock() else { return Ok(()) };
         match locks.get(key) {
-            Some(lock) => match lock.until.checked_duration_since(Instant::now()) {
+            Some(lock) => match lock.until.checked_duration_since(self.clock.instant()) {
                 Some(left) if !left.is_zero() => Err(left),
                 _ => Ok(()),
             },
@@ -120,7 +122,7 @@ impl<K: Hash + Eq + Clone> Throttle<K> {
             return;
         }
         let Ok(mut locks) = self.locks.lock() else { return };
-        let now = Instant::now();
+        let now = self.clock.instant();
         if locks.len() >= self.capacity {
             let forget = self.policy.max_lockout;
             locks.retain(|_, lock| lock.until + forget > now);
@@ -141,7 +143,7 @@ impl<K: Hash + Eq + Clone> Throttle<K> {
         self.failures.shrink_to_fit();
         let forget = self.policy.max_lockout;
         if let Ok(mut locks) = self.locks.lock() {
-            let now = Instant::now();
+            let now = self.clock.instant();
             locks.retain(|_, lock| lock.until + forget > now);
         }
     }
@@ -156,12 +158,13 @@ pub fn retry_after_secs(wait: Duration) -> u64 {
 /// sources (see the module documentation).
 pub struct SourcedThrottle<K: Hash + Eq + Clone> {
     per_source: Throttle<(K, Option<IpAddr>)>,
-    ceiling: RateLimiter<K, HashMapStateStore<K>, DefaultClock>,
+    ceiling: RateLimiter<K, HashMapStateStore<K>, Clock>,
 }
 
 impl<K: Hash + Eq + Clone> SourcedThrottle<K> {
-    pub fn new(policy: Policy, capacity: usize) -> Self {
-        Self { per_source: Throttle::new(policy, capacity), ceiling: RateLimiter::hashmap(policy.ceiling()) }
+    pub fn new(policy: Policy, capacity: usize, clock: Clock) -> Self {
+        let ceiling = RateLimiter::hashmap_with_clock(policy.ceiling(), clock.clone());
+        Self { per_source: Throttle::new(policy, capacity, clock), ceiling }
     }
 
     /// `Err(retry after)` while `source` is locked out for `key`; another source never is.

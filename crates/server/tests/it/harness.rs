@@ -189,6 +189,12 @@ impl TestApp {
         Self::start(store, server_key, dir, None).await
     }
 
+    /// The node's clock: a test moves it ahead rather than wait for a lockout to end or a secret
+    /// or an invitation to expire.
+    pub fn clock(&self) -> &trustgate_server::config::Clock {
+        &self.state.config.clock
+    }
+
     pub fn database_url(&self) -> Option<String> {
         self.database.as_ref().map(|d| d.url.clone())
     }
@@ -595,7 +601,7 @@ impl TestApp {
         let query = trustgate_store::LogQuery {
             customer_id: customer.clone(),
             start: OffsetDateTime::UNIX_EPOCH,
-            end: OffsetDateTime::now_utc() + time::Duration::minutes(1),
+            end: self.clock().now_utc() + time::Duration::minutes(1),
             after_seq: None,
             limit: 1000,
         };
@@ -709,7 +715,9 @@ pub async fn accept_invitation(app: &TestApp, link: &str, password: Option<&str>
 /// the invitee's mailbox and to the operator on the server, so tests without a mail server take
 /// the operator's (which replaces the previous link, as the CLI does).
 pub async fn operator_invitation_link(app: &TestApp, customer: &CustomerId, admin: AdminId) -> String {
-    let (token, terms) = trustgate_server::ops::new_invitation(&app.server_key, app.state.config.invitation_lifetime);
+    let config = &app.state.config;
+    let (token, terms) =
+        trustgate_server::ops::new_invitation(&app.server_key, config.invitation_lifetime, config.clock.now_utc());
     app.store.resend_invitation(customer, admin, &terms, &Actor::System).await.expect("a pending invitation");
     trustgate_server::ops::invitation_url(&app.url, &token)
 }
