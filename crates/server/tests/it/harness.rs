@@ -1,5 +1,6 @@
 //! `TestApp`: a real server on 127.0.0.1:0 over a fresh store in its own directory.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -107,26 +108,78 @@ pub struct TestDatabase {
     admin_url: String,
 }
 
+/// Whether every test must run, as in CI (`TRUSTGATE_TEST_REQUIRE_ALL=1`): a missing service or
+/// tool then fails the test instead of skipping it.
 pub fn require_all() -> bool {
     std::env::var("TRUSTGATE_TEST_REQUIRE_ALL").is_ok_and(|v| v == "1")
 }
 
+/// Skips what is left of the running test because `why` (what is missing, and how to get it), or
+/// fails it when every test must run ([`require_all`]). The caller returns after.
+///
+/// A run that skipped anything ends with one line on stderr: how many tests skipped, and why.
+/// libtest captures `eprintln!` per test and has no hook at the end of a run, so an `awk` started
+/// at the first skip collects them and prints that line when the test process is gone, which
+/// closes the pipe it reads (the pipe is close-on-exec: no other child holds it open).
+pub fn skip(why: impl std::fmt::Display) {
+    let why = why.to_string();
+    assert!(!require_all(), "TRUSTGATE_TEST_REQUIRE_ALL=1 but {why}");
+    eprintln!("SKIPPING: {why}");
+    let test = std::thread::current().name().unwrap_or("a test").to_owned();
+    static SKIPPED: std::sync::Mutex<Option<Skipped>> = std::sync::Mutex::new(None);
+    let mut skipped = SKIPPED.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let skipped = skipped.get_or_insert_with(Skipped::start);
+    if !skipped.seen.insert((test.clone(), why.clone())) {
+        return;
+    }
+    let line = format!("{test}\t{}\n", why.replace(['\t', '\n'], " "));
+    let written = skipped.summary.as_mut().is_some_and(|summary| summary.write_all(line.as_bytes()).is_ok());
+    if !written {
+        // Without the summary, still past libtest's capture: straight to the process's stderr.
+        let _ = std::io::stderr().write_all(format!("skipped {line}").as_bytes());
+    }
+}
+
+struct Skipped {
+    seen: std::collections::HashSet<(String, String)>,
+    summary: Option<std::process::ChildStdin>,
+}
+
+impl Skipped {
+    fn start() -> Self {
+        // Reads "test<TAB>reason" lines; at the end of its input, prints the count of distinct
+        // tests, then each reason with its count of tests in brackets, in the order they came.
+        const SUMMARY: &str = r#"
+            !($1 in tests) { tests[$1]; total++ }
+            !($2 in count) { order[++reasons] = $2 }
+            { count[$2]++ }
+            END {
+                if (!total) exit
+                line = "warning: " total (total == 1 ? " test" : " tests") " skipped:"
+                for (i = 1; i <= reasons; i++) line = line (i > 1 ? ";" : "") " " order[i] " [" count[order[i]] "]"
+                print line " (with TRUSTGATE_TEST_REQUIRE_ALL=1 they fail instead)"
+            }"#;
+        let summary = std::process::Command::new("awk")
+            .args(["-F", "\t", SUMMARY])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::io::stderr())
+            .spawn()
+            .ok()
+            .and_then(|mut awk| awk.stdin.take());
+        Self { seen: std::collections::HashSet::new(), summary }
+    }
+}
+
 impl TestDatabase {
-    /// `None` (with a note on stderr) when PostgreSQL is unreachable on a developer's machine;
-    /// a failure when `TRUSTGATE_TEST_REQUIRE_ALL=1`, as in CI.
+    /// `None` when PostgreSQL is unreachable on a developer's machine (see [`skip`]).
     pub async fn create() -> Option<Self> {
         use sqlx::Connection;
         let admin_url = std::env::var("TRUSTGATE_TEST_POSTGRES_URL")
             .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned());
         let mut conn = match sqlx::PgConnection::connect(&admin_url).await {
             Ok(conn) => conn,
-            Err(e) if require_all() => {
-                panic!("PostgreSQL is required (TRUSTGATE_TEST_REQUIRE_ALL=1) but {admin_url} is unreachable: {e}")
-            }
             Err(e) => {
-                eprintln!(
-                    "SKIPPING a PostgreSQL test: {admin_url} is unreachable ({e}); set TRUSTGATE_TEST_POSTGRES_URL"
-                );
+                skip(format_args!("PostgreSQL (TRUSTGATE_TEST_POSTGRES_URL) not reachable at {admin_url}: {e}"));
                 return None;
             }
         };
