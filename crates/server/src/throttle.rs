@@ -260,6 +260,33 @@ mod tests {
     }
 
     #[test]
+    fn a_lockout_ends_on_time_and_the_next_one_lasts_twice_as_long() {
+        let policy = Policy {
+            failures: NonZeroU32::MIN,
+            refill: Duration::from_secs(60),
+            lockout: Duration::from_secs(30),
+            max_lockout: Duration::from_secs(900),
+        };
+        let clock = Clock::default();
+        let throttle = Throttle::new(policy, 16, clock.clone());
+        throttle.failed(&"key", false);
+        assert_eq!(throttle.check(&"key"), Ok(()), "within the allowance");
+        throttle.failed(&"key", false);
+        let left = throttle.check(&"key").expect_err("locked out past the allowance");
+        assert!(left > Duration::from_secs(29) && left <= Duration::from_secs(30), "{left:?}");
+        clock.advance(Duration::from_secs(29));
+        assert!(throttle.check(&"key").is_err(), "still locked a second before the end");
+        clock.advance(Duration::from_secs(1));
+        assert_eq!(throttle.check(&"key"), Ok(()), "the lockout is over");
+        throttle.failed(&"key", false);
+        let left = throttle.check(&"key").expect_err("the allowance has not refilled yet");
+        assert!(left > Duration::from_secs(59) && left <= Duration::from_secs(60), "{left:?}");
+        clock.advance(Duration::from_secs(60 + 900));
+        throttle.failed(&"key", false);
+        assert_eq!(throttle.check(&"key"), Ok(()), "a refilled allowance takes a failure again");
+    }
+
+    #[test]
     fn retry_after_rounds_up_to_whole_seconds() {
         assert_eq!(retry_after_secs(Duration::from_millis(1)), 1);
         assert_eq!(retry_after_secs(Duration::from_secs(30)), 30);

@@ -775,6 +775,16 @@ pub async fn operator_invitation_link(app: &TestApp, customer: &CustomerId, admi
     trustgate_server::ops::invitation_url(&app.url, &token)
 }
 
+/// Waits until `done` holds, looking every few milliseconds; fails the test when it still does not
+/// after ten seconds, saying that `what` did not happen.
+pub async fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !done() {
+        assert!(std::time::Instant::now() < deadline, "{what} did not happen within 10 s");
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+}
+
 /// Stops a whole process group when the test ends, so what a script left running in the background
 /// goes with it.
 pub struct ProcessGroup(pub std::process::Child);

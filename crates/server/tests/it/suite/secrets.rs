@@ -11,7 +11,7 @@ use time::OffsetDateTime;
 use trustgate_core::access::{Access, Permission};
 use trustgate_core::secret::ClientSecret;
 
-use crate::harness::{custom, Session, TestAdmin, TestApp, TestClient};
+use crate::harness::{custom, wait_until, Session, TestAdmin, TestApp, TestClient};
 
 const WRONG_SECRET: &str = r#"{"error":"invalid_client","error_description":"Invalid client id or client secret."}"#;
 
@@ -67,7 +67,13 @@ async fn rotating_to_a_second_secret_fails_no_grant_while_scripts_keep_granting(
             }
         }));
     }
-    let settle = || tokio::time::sleep(Duration::from_millis(300));
+    // Each step waits until the scripts have tried a few more grants.
+    let settle = || {
+        let (granted, failed) = (granted.clone(), failed.clone());
+        let tried = move || granted.load(Ordering::Relaxed) + failed.load(Ordering::Relaxed);
+        let target = tried() + 4;
+        wait_until("four more grants by the scripts", move || tried() >= target)
+    };
     settle().await;
     let (status, added) = add_secret(&app, &session, &client, json!({})).await;
     assert_eq!(status, StatusCode::CREATED, "{added}");
