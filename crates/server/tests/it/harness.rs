@@ -157,7 +157,7 @@ impl Skipped {
                 if (!total) exit
                 line = "warning: " total (total == 1 ? " test" : " tests") " skipped:"
                 for (i = 1; i <= reasons; i++) line = line (i > 1 ? ";" : "") " " order[i] " [" count[order[i]] "]"
-                print line " (with TRUSTGATE_TEST_REQUIRE_ALL=1 they fail instead)"
+                print line " (with TRUSTGATE_TEST_REQUIRE_ALL=1 a skip fails the test)"
             }"#;
         let summary = std::process::Command::new("awk")
             .args(["-F", "\t", SUMMARY])

@@ -63,7 +63,7 @@ impl Metrics {
         let mut child = match child {
             Ok(child) => child,
             Err(e) => {
-                skip(format_args!("the promtool check: promtool cannot run ({e}; apt-get install prometheus)"));
+                skip(format_args!("the promtool check: promtool cannot run: {e} (apt-get install prometheus)"));
                 return;
             }
         };

@@ -16,15 +16,15 @@ use crate::harness::{skip, Backend, TestApp};
 pub(crate) fn js_dir() -> Option<PathBuf> {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/it/js");
     let missing = if Command::new("node").arg("--version").output().is_err() {
-        Some("node is not installed".to_owned())
+        Some("node not installed".to_owned())
     } else if !dir.join("node_modules/openid-client/package.json").exists() {
-        Some(format!("openid-client is not installed; run `npm ci` in {}", dir.display()))
+        Some(format!("openid-client not installed (npm ci in {})", dir.display()))
     } else {
         None
     };
     match missing {
         Some(why) => {
-            skip(why);
+            skip(format_args!("the openid-client test: {why}"));
             None
         }
         None => Some(dir),

@@ -32,10 +32,10 @@ fn js_dir() -> PathBuf {
 fn pyjwt_python() -> Option<PathBuf> {
     let python = std::env::var_os("TRUSTGATE_TEST_PYJWT_PYTHON").map(PathBuf::from);
     let missing = match &python {
-        None => Some(
-            "TRUSTGATE_TEST_PYJWT_PYTHON is not set; run `export TRUSTGATE_TEST_PYJWT_PYTHON=$(.ci/pyjwt)`".to_owned(),
-        ),
-        Some(p) if !p.exists() => Some(format!("{} does not exist; run .ci/pyjwt", p.display())),
+        None => {
+            Some("TRUSTGATE_TEST_PYJWT_PYTHON not set (export TRUSTGATE_TEST_PYJWT_PYTHON=$(.ci/pyjwt))".to_owned())
+        }
+        Some(p) if !p.exists() => Some(format!("{} does not exist (run .ci/pyjwt)", p.display())),
         Some(_) => None,
     };
     available("PyJWT", missing).then_some(python).flatten()
@@ -43,9 +43,9 @@ fn pyjwt_python() -> Option<PathBuf> {
 
 fn npm_jose() -> bool {
     let missing = if Command::new("node").arg("--version").output().is_err() {
-        Some("node is not installed".to_owned())
+        Some("node not installed".to_owned())
     } else if !js_dir().join("node_modules/jose/package.json").exists() {
-        Some(format!("jose is not installed; run `npm ci` in {}", js_dir().display()))
+        Some(format!("jose not installed (npm ci in {})", js_dir().display()))
     } else {
         None
     };
