@@ -140,6 +140,19 @@ pub fn skip(why: impl std::fmt::Display) {
     }
 }
 
+/// Reads "test<TAB>reason" lines; at the end of its input, prints the count of distinct
+/// tests, then each reason with its count of tests in brackets, in the order they came.
+const SKIP_SUMMARY: &str = r#"
+    !($1 in tests) { tests[$1]; total++ }
+    !($2 in count) { order[++reasons] = $2 }
+    { count[$2]++ }
+    END {
+        if (!total) exit
+        line = "warning: " total (total == 1 ? " test" : " tests") " skipped:"
+        for (i = 1; i <= reasons; i++) line = line (i > 1 ? ";" : "") " " order[i] " [" count[order[i]] "]"
+        print line " (with TRUSTGATE_TEST_REQUIRE_ALL=1 a skip fails the test)"
+    }"#;
+
 struct Skipped {
     seen: std::collections::HashSet<(String, String)>,
     summary: Option<std::process::ChildStdin>,
@@ -147,20 +160,8 @@ struct Skipped {
 
 impl Skipped {
     fn start() -> Self {
-        // Reads "test<TAB>reason" lines; at the end of its input, prints the count of distinct
-        // tests, then each reason with its count of tests in brackets, in the order they came.
-        const SUMMARY: &str = r#"
-            !($1 in tests) { tests[$1]; total++ }
-            !($2 in count) { order[++reasons] = $2 }
-            { count[$2]++ }
-            END {
-                if (!total) exit
-                line = "warning: " total (total == 1 ? " test" : " tests") " skipped:"
-                for (i = 1; i <= reasons; i++) line = line (i > 1 ? ";" : "") " " order[i] " [" count[order[i]] "]"
-                print line " (with TRUSTGATE_TEST_REQUIRE_ALL=1 a skip fails the test)"
-            }"#;
         let summary = std::process::Command::new("awk")
-            .args(["-F", "\t", SUMMARY])
+            .args(["-F", "\t", SKIP_SUMMARY])
             .stdin(std::process::Stdio::piped())
             .stdout(std::io::stderr())
             .spawn()
@@ -168,6 +169,25 @@ impl Skipped {
             .and_then(|mut awk| awk.stdin.take());
         Self { seen: std::collections::HashSet::new(), summary }
     }
+}
+
+#[test]
+fn the_skip_summary_counts_each_test_once_and_each_reason_by_its_tests() {
+    use std::process::{Command, Stdio};
+    let mut awk = Command::new("awk")
+        .args(["-F", "\t", SKIP_SUMMARY])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("awk");
+    let lines = "a\tno PostgreSQL\nb\tno PostgreSQL\nb\tno chromium\n";
+    awk.stdin.take().expect("stdin").write_all(lines.as_bytes()).expect("write");
+    let output = awk.wait_with_output().expect("awk runs");
+    let expected = "warning: 2 tests skipped: no PostgreSQL [2]; no chromium [1] \
+                    (with TRUSTGATE_TEST_REQUIRE_ALL=1 a skip fails the test)\n";
+    assert_eq!(String::from_utf8_lossy(&output.stdout), expected);
+    let silent = Command::new("awk").args(["-F", "\t", SKIP_SUMMARY]).stdin(Stdio::null()).output().expect("awk");
+    assert!(silent.stdout.is_empty(), "nothing skipped, nothing said");
 }
 
 impl TestDatabase {
