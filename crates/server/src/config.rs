@@ -77,6 +77,7 @@ pub struct Clock {
 }
 
 impl Clock {
+    /// Moves this clock, and every clone of it, `by` ahead.
     pub fn advance(&self, by: Duration) {
         let by = u64::try_from(by.as_nanos()).unwrap_or(u64::MAX);
         let _ = self.ahead_nanos.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| Some(n.saturating_add(by)));
@@ -86,11 +87,13 @@ impl Clock {
         Duration::from_nanos(self.ahead_nanos.load(Ordering::Relaxed))
     }
 
+    /// The time of day, for what is stored or compared with stored times (expiries).
     pub fn now_utc(&self) -> OffsetDateTime {
         let now = OffsetDateTime::now_utc();
         time::Duration::try_from(self.ahead()).ok().and_then(|ahead| now.checked_add(ahead)).unwrap_or(now)
     }
 
+    /// A monotonic instant, for what is only measured in this process (lockouts).
     pub fn instant(&self) -> Instant {
         let now = Instant::now();
         now.checked_add(self.ahead()).unwrap_or(now)
