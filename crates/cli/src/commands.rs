@@ -1517,10 +1517,8 @@ async fn invite_local(store: &dyn Store, place: Place<'_>, invite: Invite, out: 
     let Invite { customer, email, name, access, public_url, lifetime } = invite;
     let key = deployment_key(store, place).await?;
     let candidate = local_admin(email.clone(), name.as_deref(), OffsetDateTime::now_utc())?;
-    let (token, terms) = actions::invitations::new_invitation(
-        &key,
-        lifetime.unwrap_or(trustgate_server::config::DEFAULT_INVITATION_LIFETIME),
-    );
+    let lifetime = lifetime.unwrap_or(trustgate_server::config::DEFAULT_INVITATION_LIFETIME);
+    let (token, terms) = actions::invitations::new_invitation(&key, lifetime, OffsetDateTime::now_utc());
     let member = match store.add_admin(&customer, &candidate, None, access, Some(&terms), &Actor::System).await {
         Ok((member, _)) => member,
         Err(StoreError::Conflict(conflict)) => {

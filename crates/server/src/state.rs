@@ -126,9 +126,13 @@ impl AppState {
             notifications: ListCache::new(config.list_cache, metrics.notification_lists.evictions.clone()),
             last_used: LastUsed::default(),
             throttles: Throttles {
-                clients: SourcedThrottle::new(config.client_throttle, config.throttle_capacity),
-                sign_ins: SourcedThrottle::new(config.sign_in_throttle, config.throttle_capacity),
-                resource_servers: SourcedThrottle::new(config.client_throttle, config.throttle_capacity),
+                clients: SourcedThrottle::new(config.client_throttle, config.throttle_capacity, config.clock.clone()),
+                sign_ins: SourcedThrottle::new(config.sign_in_throttle, config.throttle_capacity, config.clock.clone()),
+                resource_servers: SourcedThrottle::new(
+                    config.client_throttle,
+                    config.throttle_capacity,
+                    config.clock.clone(),
+                ),
             },
             refusals: RefusalLog::new(config.refusal_window, config.throttle_capacity),
             config,

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use crate::harness::TempDir;
+use crate::harness::{wait_until, TempDir};
 use crate::serving::{trustgate, trustgate_json, Serving};
 
 const PUBLIC_URL: &str = "https://id.trustgate.test";
@@ -69,7 +69,8 @@ async fn a_backup_taken_while_serving_restores_to_a_server_where_secrets_and_tok
             }
         })
     };
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let tried = || served.load(Ordering::Relaxed) + failed.load(Ordering::Relaxed);
+    wait_until("grants before the backup", || tried() >= 4).await;
     let restored = TempDir::new();
     let copy = restored.path().join("trustgate.db");
     let backup = tokio::task::spawn_blocking({
@@ -78,7 +79,8 @@ async fn a_backup_taken_while_serving_restores_to_a_server_where_secrets_and_tok
     })
     .await
     .unwrap();
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let after_backup = tried() + 4;
+    wait_until("grants after the backup", || tried() >= after_backup).await;
     stop.store(true, Ordering::Relaxed);
     load.await.unwrap();
     assert_eq!(backup["serverKeyIncluded"], false);

@@ -1,5 +1,6 @@
 //! `TestApp`: a real server on 127.0.0.1:0 over a fresh store in its own directory.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -107,26 +108,98 @@ pub struct TestDatabase {
     admin_url: String,
 }
 
+/// Whether every test must run, as in CI (`TRUSTGATE_TEST_REQUIRE_ALL=1`): a missing service or
+/// tool then fails the test instead of skipping it.
 pub fn require_all() -> bool {
     std::env::var("TRUSTGATE_TEST_REQUIRE_ALL").is_ok_and(|v| v == "1")
 }
 
+/// Skips what is left of the running test because `why` (what is missing, and how to get it), or
+/// fails it when every test must run ([`require_all`]). The caller returns after.
+///
+/// A run that skipped anything ends with one line on stderr: how many tests skipped, and why.
+/// libtest captures `eprintln!` per test and has no hook at the end of a run, so an `awk` started
+/// at the first skip collects them and prints that line when the test process is gone, which
+/// closes the pipe it reads (the pipe is close-on-exec: no other child holds it open).
+pub fn skip(why: impl std::fmt::Display) {
+    let why = why.to_string();
+    assert!(!require_all(), "TRUSTGATE_TEST_REQUIRE_ALL=1 but {why}");
+    eprintln!("SKIPPING: {why}");
+    let test = std::thread::current().name().unwrap_or("a test").to_owned();
+    static SKIPPED: std::sync::Mutex<Option<Skipped>> = std::sync::Mutex::new(None);
+    let mut skipped = SKIPPED.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let skipped = skipped.get_or_insert_with(Skipped::start);
+    if !skipped.seen.insert((test.clone(), why.clone())) {
+        return;
+    }
+    let line = format!("{test}\t{}\n", why.replace(['\t', '\n'], " "));
+    let written = skipped.summary.as_mut().is_some_and(|summary| summary.write_all(line.as_bytes()).is_ok());
+    if !written {
+        // Without the summary, still past libtest's capture: straight to the process's stderr.
+        let _ = std::io::stderr().write_all(format!("skipped {line}").as_bytes());
+    }
+}
+
+/// Reads "test<TAB>reason" lines; at the end of its input, prints the count of distinct
+/// tests, then each reason with its count of tests in brackets, in the order they came.
+const SKIP_SUMMARY: &str = r#"
+    !($1 in tests) { tests[$1]; total++ }
+    !($2 in count) { order[++reasons] = $2 }
+    { count[$2]++ }
+    END {
+        if (!total) exit
+        line = "warning: " total (total == 1 ? " test" : " tests") " skipped:"
+        for (i = 1; i <= reasons; i++) line = line (i > 1 ? ";" : "") " " order[i] " [" count[order[i]] "]"
+        print line " (with TRUSTGATE_TEST_REQUIRE_ALL=1 a skip fails the test)"
+    }"#;
+
+struct Skipped {
+    seen: std::collections::HashSet<(String, String)>,
+    summary: Option<std::process::ChildStdin>,
+}
+
+impl Skipped {
+    fn start() -> Self {
+        let summary = std::process::Command::new("awk")
+            .args(["-F", "\t", SKIP_SUMMARY])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::io::stderr())
+            .spawn()
+            .ok()
+            .and_then(|mut awk| awk.stdin.take());
+        Self { seen: std::collections::HashSet::new(), summary }
+    }
+}
+
+#[test]
+fn the_skip_summary_counts_each_test_once_and_each_reason_by_its_tests() {
+    use std::process::{Command, Stdio};
+    let mut awk = Command::new("awk")
+        .args(["-F", "\t", SKIP_SUMMARY])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("awk");
+    let lines = "a\tno PostgreSQL\nb\tno PostgreSQL\nb\tno chromium\n";
+    awk.stdin.take().expect("stdin").write_all(lines.as_bytes()).expect("write");
+    let output = awk.wait_with_output().expect("awk runs");
+    let expected = "warning: 2 tests skipped: no PostgreSQL [2]; no chromium [1] \
+                    (with TRUSTGATE_TEST_REQUIRE_ALL=1 a skip fails the test)\n";
+    assert_eq!(String::from_utf8_lossy(&output.stdout), expected);
+    let silent = Command::new("awk").args(["-F", "\t", SKIP_SUMMARY]).stdin(Stdio::null()).output().expect("awk");
+    assert!(silent.stdout.is_empty(), "nothing skipped, nothing said");
+}
+
 impl TestDatabase {
-    /// `None` (with a note on stderr) when PostgreSQL is unreachable on a developer's machine;
-    /// a failure when `TRUSTGATE_TEST_REQUIRE_ALL=1`, as in CI.
+    /// `None` when PostgreSQL is unreachable on a developer's machine (see [`skip`]).
     pub async fn create() -> Option<Self> {
         use sqlx::Connection;
         let admin_url = std::env::var("TRUSTGATE_TEST_POSTGRES_URL")
             .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned());
         let mut conn = match sqlx::PgConnection::connect(&admin_url).await {
             Ok(conn) => conn,
-            Err(e) if require_all() => {
-                panic!("PostgreSQL is required (TRUSTGATE_TEST_REQUIRE_ALL=1) but {admin_url} is unreachable: {e}")
-            }
             Err(e) => {
-                eprintln!(
-                    "SKIPPING a PostgreSQL test: {admin_url} is unreachable ({e}); set TRUSTGATE_TEST_POSTGRES_URL"
-                );
+                skip(format_args!("PostgreSQL (TRUSTGATE_TEST_POSTGRES_URL) not reachable at {admin_url}: {e}"));
                 return None;
             }
         };
@@ -187,6 +260,12 @@ impl TestApp {
         let store: Arc<dyn Store> = Arc::new(SqliteStore::open(dir.path()).await.expect("open store"));
         let server_key = trustgate::commands::server_key(dir.path()).expect("server key");
         Self::start(store, server_key, dir, None).await
+    }
+
+    /// The node's clock: a test moves it ahead rather than wait for a lockout to end or a secret
+    /// or an invitation to expire.
+    pub fn clock(&self) -> &trustgate_server::config::Clock {
+        &self.state.config.clock
     }
 
     pub fn database_url(&self) -> Option<String> {
@@ -596,7 +675,7 @@ impl TestApp {
         let query = trustgate_store::LogQuery {
             customer_id: customer.clone(),
             start: OffsetDateTime::UNIX_EPOCH,
-            end: OffsetDateTime::now_utc() + time::Duration::minutes(1),
+            end: self.clock().now_utc() + time::Duration::minutes(1),
             after_seq: None,
             limit: 1000,
         };
@@ -710,10 +789,24 @@ pub async fn accept_invitation(app: &TestApp, link: &str, password: Option<&str>
 /// the invitee's mailbox and to the operator on the server, so tests without a mail server take
 /// the operator's (which replaces the previous link, as the CLI does).
 pub async fn operator_invitation_link(app: &TestApp, customer: &CustomerId, admin: AdminId) -> String {
-    let (token, terms) =
-        trustgate_server::actions::invitations::new_invitation(&app.server_key, app.state.config.invitation_lifetime);
+    let config = &app.state.config;
+    let (token, terms) = trustgate_server::actions::invitations::new_invitation(
+        &app.server_key,
+        config.invitation_lifetime,
+        config.clock.now_utc(),
+    );
     app.store.resend_invitation(customer, admin, &terms, &Actor::System).await.expect("a pending invitation");
     trustgate_server::actions::invitations::invitation_url(&app.url, &token)
+}
+
+/// Waits until `done` holds, looking every few milliseconds; fails the test when it still does not
+/// after ten seconds, saying that `what` did not happen.
+pub async fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !done() {
+        assert!(std::time::Instant::now() < deadline, "{what} did not happen within 10 s");
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
 }
 
 /// Stops a whole process group when the test ends, so what a script left running in the background

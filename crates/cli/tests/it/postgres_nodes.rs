@@ -645,7 +645,15 @@ async fn a_grant_during_an_apply_waits_for_it_and_then_finds_the_permission_gone
         let read = Permission::parse("orders.read").unwrap();
         store.set_access(&customer_id, admin_id, custom(&[read]), &Actor::System).await
     });
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Held back, not merely slow: PostgreSQL shows the grant waiting for a lock.
+    let mut watch = sqlx::PgConnection::connect(&url).await.expect("connect");
+    let waiting =
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'";
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while sqlx::query_scalar::<_, i64>(waiting).fetch_one(&mut watch).await.expect("pg_stat_activity") == 0 {
+        assert!(!grant.is_finished() && Instant::now() < deadline, "the grant did not wait for the apply under way");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
     assert!(!grant.is_finished(), "the grant did not wait for the apply under way");
     under_way.commit().await.expect("commit the apply");
     let granted = grant.await.expect("the grant task");

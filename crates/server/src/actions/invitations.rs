@@ -38,12 +38,15 @@ pub fn invitation_verifier(state: &AppState, token: &str) -> Option<[u8; 32]> {
         .then(|| state.server_key().digest(token))
 }
 
-/// A fresh invitation token, and what the store keeps of it.
-pub fn new_invitation(server_key: &ServerKey, lifetime: std::time::Duration) -> (String, InvitationTerms) {
+/// A fresh invitation token made at `now`, and what the store keeps of it.
+pub fn new_invitation(
+    server_key: &ServerKey,
+    lifetime: std::time::Duration,
+    now: OffsetDateTime,
+) -> (String, InvitationTerms) {
     let token = format!("{INVITATION_PREFIX}{}", random_token());
     let lifetime = time::Duration::try_from(lifetime).unwrap_or(time::Duration::days(5));
-    let terms =
-        InvitationTerms { verifier: server_key.digest(&token), expires_at: OffsetDateTime::now_utc() + lifetime };
+    let terms = InvitationTerms { verifier: server_key.digest(&token), expires_at: now + lifetime };
     (token, terms)
 }
 
@@ -58,7 +61,8 @@ pub async fn invite_admin(
     access: Access,
     actor: &Actor,
 ) -> Result<Added, ApiError> {
-    let (token, terms) = new_invitation(&state.server_key(), state.config.invitation_lifetime);
+    let (token, terms) =
+        new_invitation(&state.server_key(), state.config.invitation_lifetime, state.config.clock.now_utc());
     let (member, _) = state.store.add_admin(customer, &new.candidate(), None, access, Some(&terms), actor).await?;
     let invitation = match member.pending {
         Some(_) => Some(deliver(state, customer, &member, &token, actor).await),
@@ -75,7 +79,8 @@ pub async fn resend_invitation(
     admin: AdminId,
     actor: &Actor,
 ) -> Result<Added, ApiError> {
-    let (token, terms) = new_invitation(&state.server_key(), state.config.invitation_lifetime);
+    let (token, terms) =
+        new_invitation(&state.server_key(), state.config.invitation_lifetime, state.config.clock.now_utc());
     let member = state.store.resend_invitation(customer, admin, &terms, actor).await?;
     let invitation = Some(deliver(state, customer, &member, &token, actor).await);
     Ok(Added { member, invitation })
@@ -134,7 +139,7 @@ async fn find_invitation(state: &AppState, token: &str) -> Result<([u8; 32], Inv
         }
     }
     let (verifier, found) = found.ok_or(ApiError::NotFound("invitation"))?;
-    let now = OffsetDateTime::now_utc();
+    let now = state.config.clock.now_utc();
     if found.expires_at <= now {
         state.store.log_expired_invitations(now).await?;
         return Err(StoreError::Refused(Refusal::InvitationExpired).into());
@@ -168,7 +173,7 @@ pub async fn accept_invitation(
         password::check_strength(&password)?;
         Some(password::hash(password).await?)
     };
-    let now = OffsetDateTime::now_utc();
+    let now = state.config.clock.now_utc();
     let accepted = match state.store.accept_invitation(&verifier, hash.as_deref(), now).await {
         Err(StoreError::Refused(Refusal::InvitationExpired)) => {
             state.store.log_expired_invitations(now).await?;

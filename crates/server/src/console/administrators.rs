@@ -182,7 +182,7 @@ async fn row(state: &AppState, ctx: &InCustomer, member: &Member, full_admins: u
         warning,
         not_removable: removal_refused(ctx, member, full_admins),
         pending: member.pending.map(|p| {
-            if p.expired(time::OffsetDateTime::now_utc()) {
+            if p.expired(state.config.clock.now_utc()) {
                 "Invitation expired".to_owned()
             } else {
                 format!("Invited, until {}", when(p.expires_at))

@@ -29,7 +29,7 @@ pub(crate) async fn prune_periodically(shared: Weak<Shared>) {
                 prune(&shared, cutoff).await;
             }
             // Invitations that expired since the last pass are written to the system log (R10).
-            if let Err(error) = shared.store.log_expired_invitations(OffsetDateTime::now_utc()).await {
+            if let Err(error) = shared.store.log_expired_invitations(shared.config.clock.now_utc()).await {
                 tracing::warn!(%error, "logging expired invitations failed; retrying at the next pass");
             }
             shared.config.systemlog_prune_interval

@@ -27,7 +27,8 @@ pub(crate) async fn check_periodically(shared: Weak<Shared>) {
     loop {
         let interval = {
             let Some(shared) = shared.upgrade() else { return };
-            if let Err(error) = check(shared.store.as_ref(), shared.config.secret_expiry_warning).await {
+            let now = shared.config.clock.now_utc();
+            if let Err(error) = check(shared.store.as_ref(), shared.config.secret_expiry_warning, now).await {
                 tracing::warn!(%error, "checking client secrets for expiry failed; retrying at the next pass");
             }
             shared.config.secret_expiry_interval
@@ -36,10 +37,13 @@ pub(crate) async fn check_periodically(shared: Weak<Shared>) {
     }
 }
 
-/// One pass: warns of the secrets expiring within `warning`, and logs the ones expired.
+/// One pass at `now`: warns of the secrets expiring within `warning`, and logs the ones expired.
 /// Returns how many warnings and expiries this call wrote (another node's are not counted).
-pub async fn check(store: &dyn Store, warning: std::time::Duration) -> Result<(usize, usize), ApiError> {
-    let now = OffsetDateTime::now_utc();
+pub async fn check(
+    store: &dyn Store,
+    warning: std::time::Duration,
+    now: OffsetDateTime,
+) -> Result<(usize, usize), ApiError> {
     let mut warned = 0;
     if !warning.is_zero() {
         let by = now + time::Duration::try_from(warning).unwrap_or(time::Duration::MAX);

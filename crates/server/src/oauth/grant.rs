@@ -210,7 +210,7 @@ pub async fn authenticate(
         return refuse(state, client, "wrong client secret", source, Refusal::BadCredentials).await;
     };
     let proven = &cached.facts.secrets[index];
-    let now = OffsetDateTime::now_utc();
+    let now = state.config.clock.now_utc();
     if proven.secret.is_expired(now) {
         // Whoever holds an expired secret knew it: not a guess to throttle, and one record in
         // the system log (whichever node writes it first), not one per try.

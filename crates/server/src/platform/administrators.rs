@@ -78,10 +78,11 @@ pub async fn list(
     };
     let start = param("requestContinuation").filter(|t| !t.is_empty()).map(Continuation::parse).transpose()?;
     let actor = caller.actor();
+    let now = state.config.clock.now_utc();
     if let Some(id) = param("id") {
         let id = admin_id(id)?;
         let member = state.store.member(&caller.customer_id, id).await?;
-        let mut items: Vec<_> = member.iter().map(|m| administrator_result(&caller.customer_id, m)).collect();
+        let mut items: Vec<_> = member.iter().map(|m| administrator_result(&caller.customer_id, m, now)).collect();
         if items.is_empty() {
             items.extend(
                 visible_principal(&state, &caller, ClientId::from(id)).await?.as_ref().and_then(principal_result),
@@ -114,7 +115,7 @@ pub async fn list(
             items.extend(
                 page.iter()
                     .filter(|m| provider.is_none_or(|p| ProviderType::from(m.admin.provider) == p))
-                    .map(|m| administrator_result(&caller.customer_id, m)),
+                    .map(|m| administrator_result(&caller.customer_id, m, now)),
             );
             if more {
                 let continuation = page.last().map(|m| m.admin.id.to_string());
@@ -277,7 +278,7 @@ pub async fn create(
     let provider_id = optional_text("externalProviderId", input.external_provider_id.as_deref())?;
     let new = NewAdmin { email, display_name, provider, external_id, provider_id };
     let added = actions::invitations::invite_admin(&state, &caller.customer_id, new, access, &caller.actor()).await?;
-    Ok(axum::Json(administrator_result(&caller.customer_id, &added.member)))
+    Ok(axum::Json(administrator_result(&caller.customer_id, &added.member, state.config.clock.now_utc())))
 }
 
 /// An optional identifier of at most 256 bytes, trimmed; empty is none.

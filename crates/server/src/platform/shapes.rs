@@ -186,7 +186,8 @@ pub fn parse_provider(provider_type: &str, external: Option<&str>) -> Result<Pro
     })
 }
 
-pub fn administrator_result(customer: &CustomerId, member: &Member) -> AdministratorResult {
+/// `now` tells whether a pending invitation has expired.
+pub fn administrator_result(customer: &CustomerId, member: &Member, now: OffsetDateTime) -> AdministratorResult {
     let admin = &member.admin;
     AdministratorResult {
         customer_id: customer.to_string(),
@@ -204,7 +205,7 @@ pub fn administrator_result(customer: &CustomerId, member: &Member) -> Administr
         external_provider_type: ExternalProviderType::of(admin.provider),
         status: admin.status.as_str(),
         pending: member.pending.is_some(),
-        invitation_expired: member.pending.is_some_and(|p| p.expired(OffsetDateTime::now_utc())),
+        invitation_expired: member.pending.is_some_and(|p| p.expired(now)),
         legacy_providers: Vec::new(),
         created_date: rfc3339(member.created_at),
         updated_date: rfc3339(member.updated_at),

@@ -26,11 +26,12 @@ use std::time::{Duration, Instant};
 
 use axum::extract::ConnectInfo;
 use axum::http::{Extensions, HeaderMap};
-use governor::clock::DefaultClock;
 use governor::state::keyed::HashMapStateStore;
 use governor::{Quota, RateLimiter};
 use trustgate_core::admin::Email;
 use trustgate_core::ids::{ClientId, ResourceServerId};
+
+use crate::config::Clock;
 
 pub mod sign_in_starts;
 
@@ -81,20 +82,22 @@ struct Lock {
 pub struct Throttle<K: Hash + Eq + Clone> {
     policy: Policy,
     capacity: usize,
-    failures: RateLimiter<K, HashMapStateStore<K>, DefaultClock>,
+    failures: RateLimiter<K, HashMapStateStore<K>, Clock>,
     locks: Mutex<HashMap<K, Lock>>,
+    clock: Clock,
 }
 
 impl<K: Hash + Eq + Clone> Throttle<K> {
-    pub fn new(policy: Policy, capacity: usize) -> Self {
-        Self { policy, capacity, failures: RateLimiter::hashmap(policy.quota()), locks: Mutex::new(HashMap::new()) }
+    pub fn new(policy: Policy, capacity: usize, clock: Clock) -> Self {
+        let failures = RateLimiter::hashmap_with_clock(policy.quota(), clock.clone());
+        Self { policy, capacity, failures, locks: Mutex::new(HashMap::new()), clock }
     }
 
     /// `Err(retry after)` while `key` is locked out.
     pub fn check(&self, key: &K) -> Result<(), Duration> {
         let Ok(locks) = self.locks.lock() else { return Ok(()) };
         match locks.get(key) {
-            Some(lock) => match lock.until.checked_duration_since(Instant::now()) {
+            Some(lock) => match lock.until.checked_duration_since(self.clock.instant()) {
                 Some(left) if !left.is_zero() => Err(left),
                 _ => Ok(()),
             },
@@ -119,7 +122,7 @@ impl<K: Hash + Eq + Clone> Throttle<K> {
             return;
         }
         let Ok(mut locks) = self.locks.lock() else { return };
-        let now = Instant::now();
+        let now = self.clock.instant();
         if locks.len() >= self.capacity {
             let forget = self.policy.max_lockout;
             locks.retain(|_, lock| lock.until + forget > now);
@@ -140,7 +143,7 @@ impl<K: Hash + Eq + Clone> Throttle<K> {
         self.failures.shrink_to_fit();
         let forget = self.policy.max_lockout;
         if let Ok(mut locks) = self.locks.lock() {
-            let now = Instant::now();
+            let now = self.clock.instant();
             locks.retain(|_, lock| lock.until + forget > now);
         }
     }
@@ -155,12 +158,13 @@ pub fn retry_after_secs(wait: Duration) -> u64 {
 /// sources (see the module documentation).
 pub struct SourcedThrottle<K: Hash + Eq + Clone> {
     per_source: Throttle<(K, Option<IpAddr>)>,
-    ceiling: RateLimiter<K, HashMapStateStore<K>, DefaultClock>,
+    ceiling: RateLimiter<K, HashMapStateStore<K>, Clock>,
 }
 
 impl<K: Hash + Eq + Clone> SourcedThrottle<K> {
-    pub fn new(policy: Policy, capacity: usize) -> Self {
-        Self { per_source: Throttle::new(policy, capacity), ceiling: RateLimiter::hashmap(policy.ceiling()) }
+    pub fn new(policy: Policy, capacity: usize, clock: Clock) -> Self {
+        let ceiling = RateLimiter::hashmap_with_clock(policy.ceiling(), clock.clone());
+        Self { per_source: Throttle::new(policy, capacity, clock), ceiling }
     }
 
     /// `Err(retry after)` while `source` is locked out for `key`; another source never is.
@@ -245,6 +249,33 @@ mod tests {
         let secs: Vec<u64> = (1..=7).map(|level| policy.lockout(level).as_secs()).collect();
         assert_eq!(secs, [30, 60, 120, 240, 480, 900, 900]);
         assert_eq!(policy.lockout(u32::MAX), Duration::from_secs(900));
+    }
+
+    #[test]
+    fn a_lockout_ends_on_time_and_the_next_one_lasts_twice_as_long() {
+        let policy = Policy {
+            failures: NonZeroU32::MIN,
+            refill: Duration::from_secs(60),
+            lockout: Duration::from_secs(30),
+            max_lockout: Duration::from_secs(900),
+        };
+        let clock = Clock::default();
+        let throttle = Throttle::new(policy, 16, clock.clone());
+        throttle.failed(&"key", false);
+        assert_eq!(throttle.check(&"key"), Ok(()), "within the allowance");
+        throttle.failed(&"key", false);
+        let left = throttle.check(&"key").expect_err("locked out past the allowance");
+        assert!(left > Duration::from_secs(29) && left <= Duration::from_secs(30), "{left:?}");
+        clock.advance(Duration::from_secs(29));
+        assert!(throttle.check(&"key").is_err(), "still locked a second before the end");
+        clock.advance(Duration::from_secs(1));
+        assert_eq!(throttle.check(&"key"), Ok(()), "the lockout is over");
+        throttle.failed(&"key", false);
+        let left = throttle.check(&"key").expect_err("the allowance has not refilled yet");
+        assert!(left > Duration::from_secs(59) && left <= Duration::from_secs(60), "{left:?}");
+        clock.advance(Duration::from_secs(60 + 900));
+        throttle.failed(&"key", false);
+        assert_eq!(throttle.check(&"key"), Ok(()), "a refilled allowance takes a failure again");
     }
 
     #[test]

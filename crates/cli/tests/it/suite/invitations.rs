@@ -13,7 +13,6 @@ use serde_json::{json, Value};
 use trustgate_core::access::{Access, Permission};
 use trustgate_core::event::Actor;
 use trustgate_core::ids::{AdminId, CustomerId};
-use trustgate_server::ServerConfig;
 use trustgate_store::StoreError;
 
 use crate::harness::{
@@ -220,12 +219,11 @@ async fn reinvite_replaces_the_link_and_deleting_the_invitation_cancels_it() {
 
 #[tokio::test]
 async fn an_expired_invitation_explains_itself_and_its_expiry_is_logged_once() {
-    let config = ServerConfig { invitation_lifetime: Duration::from_secs(1), ..ServerConfig::default() };
-    let Some(app) = super::app_with(config).await else { return };
+    let Some(app) = super::app().await else { return };
     let (customer, _, token) = full_admin_token(&app).await;
     let created = invite(&app, &token, &customer, "slow@example.com", "Custom").await;
     let expiring = link(&app, &customer, id(&created)).await;
-    tokio::time::sleep(Duration::from_millis(1200)).await;
+    app.clock().advance(app.state.config.invitation_lifetime + Duration::from_secs(1));
 
     let shown = listed(&app, &token, &customer, id(&created)).await;
     assert_eq!((shown["pending"].clone(), shown["invitationExpired"].clone()), (json!(true), json!(true)));

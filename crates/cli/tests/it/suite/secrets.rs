@@ -11,7 +11,7 @@ use time::OffsetDateTime;
 use trustgate_core::access::{Access, Permission};
 use trustgate_core::secret::ClientSecret;
 
-use crate::harness::{custom, Session, TestAdmin, TestApp, TestClient};
+use crate::harness::{custom, wait_until, Session, TestAdmin, TestApp, TestClient};
 
 const WRONG_SECRET: &str = r#"{"error":"invalid_client","error_description":"Invalid client id or client secret."}"#;
 
@@ -67,7 +67,13 @@ async fn rotating_to_a_second_secret_fails_no_grant_while_scripts_keep_granting(
             }
         }));
     }
-    let settle = || tokio::time::sleep(Duration::from_millis(300));
+    // Each step waits until the scripts have tried a few more grants.
+    let settle = || {
+        let (granted, failed) = (granted.clone(), failed.clone());
+        let tried = move || granted.load(Ordering::Relaxed) + failed.load(Ordering::Relaxed);
+        let target = tried() + 4;
+        wait_until("four more grants by the scripts", move || tried() >= target)
+    };
     settle().await;
     let (status, added) = add_secret(&app, &session, &client, json!({})).await;
     assert_eq!(status, StatusCode::CREATED, "{added}");
@@ -100,7 +106,7 @@ async fn rotating_to_a_second_secret_fails_no_grant_while_scripts_keep_granting(
 async fn an_expired_secret_is_refused_as_a_wrong_one_and_logged_once() {
     let Some(app) = super::app().await else { return };
     let (_, client, session) = owner_with_client(&app).await;
-    let soon = OffsetDateTime::now_utc() + time::Duration::seconds(2);
+    let soon = app.clock().now_utc() + time::Duration::seconds(2);
     let at = soon.format(&time::format_description::well_known::Rfc3339).expect("format");
     let (status, added) = add_secret(&app, &session, &client, json!({ "expiresAt": at })).await;
     assert_eq!(status, StatusCode::CREATED, "{added}");
@@ -108,7 +114,7 @@ async fn an_expired_secret_is_refused_as_a_wrong_one_and_logged_once() {
     // A second one that nobody presents after it expires.
     assert_eq!(add_secret(&app, &session, &client, json!({ "expiresAt": at })).await.0, StatusCode::CREATED);
     assert_eq!(grant(&app, &client, &expiring).await.0, StatusCode::OK, "it grants until it expires");
-    tokio::time::sleep(Duration::from_millis(2500)).await;
+    app.clock().advance(Duration::from_secs(3));
     for _ in 0..3 {
         let (status, body) = grant(&app, &client, &expiring).await;
         assert_eq!((status, body.to_string()), (StatusCode::BAD_REQUEST, WRONG_SECRET.to_owned()));
@@ -120,7 +126,9 @@ async fn an_expired_secret_is_refused_as_a_wrong_one_and_logged_once() {
     );
     // The expiry check logs the other one's expiry, and that one's no more.
     let (_, expired) =
-        trustgate_server::jobs::secret_expiry::check(app.store.as_ref(), Duration::ZERO).await.expect("check");
+        trustgate_server::jobs::secret_expiry::check(app.store.as_ref(), Duration::ZERO, app.clock().now_utc())
+            .await
+            .expect("check");
     assert_eq!(expired, 1, "the expiry of a secret nobody presents is logged by the check");
     assert_eq!(app.log_of(&client.customer, "platform:secureclient/secret/expire").await.len(), 2);
     // The client's other secret is untouched.
@@ -240,7 +248,7 @@ async fn full_administrators_are_warned_once_before_a_secret_expires() {
     assert_eq!(add_secret(&app, &session, &client, json!({ "expiresAt": at })).await.0, StatusCode::CREATED);
 
     let warning = Duration::from_secs(14 * 86_400);
-    let check = || trustgate_server::jobs::secret_expiry::check(app.store.as_ref(), warning);
+    let check = || trustgate_server::jobs::secret_expiry::check(app.store.as_ref(), warning, app.clock().now_utc());
     assert_eq!(check().await.expect("check"), (1, 0), "the secret expiring within 14 days");
     // Another pass, or another node's, warns no one again: not even one that listed the secret
     // before this node claimed it.
