@@ -65,7 +65,7 @@ pub async fn run(store: &dyn Store, command: CatalogCommand, out: Output) -> any
                 .iter()
                 .map(|s| {
                     json!({ "customerId": s.customer.as_str(), "holderType": s.holder.0, "holderId": s.holder.1,
-                            "before": super::access_json(&s.before), "after": super::access_json(&s.after) })
+                            "before": super::access::access_json(&s.before), "after": super::access::access_json(&s.after) })
                 })
                 .collect();
             let mut text = describe(&diff, dry_run);

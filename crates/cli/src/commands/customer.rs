@@ -1,0 +1,125 @@
+//! `trustgate customer`: create, list, and the policy for disabled owners.
+
+use clap::{Subcommand, ValueEnum};
+use serde_json::{json, Value};
+use time::OffsetDateTime;
+use trustgate_core::customer::{parse_customer_name, Customer, DisabledOwnerPolicy};
+use trustgate_core::event::Actor;
+use trustgate_core::ids::CustomerId;
+use trustgate_store::Store;
+
+use super::failure::given;
+use super::text::table;
+use super::{known_customer, Output};
+
+#[derive(Debug, Subcommand)]
+pub enum CustomerCommand {
+    /// Create a customer.
+    Create {
+        /// The customer's display name.
+        #[arg(long)]
+        name: String,
+        /// Choose the id (lower-case letters, digits, '-'); generated when omitted.
+        #[arg(long)]
+        id: Option<String>,
+    },
+    /// List customers.
+    List,
+    /// Choose what happens to API clients of admins disabled at their identity provider.
+    SetPolicy {
+        /// The customer's id (see `trustgate customer list`).
+        #[arg(long)]
+        customer: String,
+        /// What happens to their API clients.
+        #[arg(long, value_enum)]
+        disabled_owner_policy: PolicyArg,
+    },
+    /// List disabled administrators whose API clients remain active (R7), with the two ways out.
+    DisabledOwners {
+        /// The customer's id (see `trustgate customer list`).
+        #[arg(long)]
+        customer: String,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum PolicyArg {
+    /// Citrix behaviour: their clients remain active.
+    KeepActive,
+    /// Their clients are suspended while they are disabled.
+    SuspendClients,
+}
+
+pub(super) async fn run(store: &dyn Store, command: CustomerCommand, out: Output) -> anyhow::Result<()> {
+    match command {
+        CustomerCommand::Create { name, id } => {
+            let id = given("--id", id.map(|i| CustomerId::parse(&i)).transpose())?.unwrap_or_else(CustomerId::generate);
+            let customer = Customer {
+                id,
+                name: given("--name", parse_customer_name(&name))?,
+                disabled_owner_policy: DisabledOwnerPolicy::KeepActive,
+                created_at: OffsetDateTime::now_utc(),
+            };
+            store.create_customer(&customer, &Actor::System).await?;
+            out.print(
+                json!({ "id": customer.id.as_str(), "name": customer.name }),
+                format!("Created customer {} ({}).", customer.id, customer.name),
+            );
+        }
+        CustomerCommand::List => {
+            let customers = store.customers().await?;
+            let items: Vec<Value> = customers
+                .iter()
+                .map(|c| json!({ "id": c.id.as_str(), "name": c.name, "disabledOwnerPolicy": c.disabled_owner_policy.as_str() }))
+                .collect();
+            let rows: Vec<_> = customers
+                .iter()
+                .map(|c| [c.id.to_string(), c.disabled_owner_policy.as_str().to_owned(), c.name.clone()])
+                .collect();
+            out.print(json!({ "items": items }), table(["ID", "DISABLED OWNERS", "NAME"], &rows));
+        }
+        CustomerCommand::SetPolicy { customer, disabled_owner_policy } => {
+            let id = known_customer(store, &customer).await?;
+            let policy = match disabled_owner_policy {
+                PolicyArg::KeepActive => DisabledOwnerPolicy::KeepActive,
+                PolicyArg::SuspendClients => DisabledOwnerPolicy::SuspendClients,
+            };
+            store.set_disabled_owner_policy(&id, policy, &Actor::System).await?;
+            out.print(
+                json!({ "id": id.as_str(), "disabledOwnerPolicy": policy.as_str() }),
+                format!("Customer {id} now uses the policy {}.", policy.as_str()),
+            );
+        }
+        CustomerCommand::DisabledOwners { customer } => {
+            let id = known_customer(store, &customer).await?;
+            let owners = store.disabled_owners(&id).await?;
+            let items: Vec<Value> = owners
+                .iter()
+                .map(|o| {
+                    json!({
+                        "adminId": o.admin.id.to_string(),
+                        "email": o.admin.email.as_str(),
+                        "displayName": o.admin.display_name,
+                        "activeClients": o.active_clients,
+                    })
+                })
+                .collect();
+            let text = if owners.is_empty() {
+                format!("No disabled administrator of {id} has active API clients.")
+            } else {
+                let rows: Vec<_> = owners
+                    .iter()
+                    .map(|o| [o.admin.email.to_string(), o.active_clients.to_string(), o.admin.id.to_string()])
+                    .collect();
+                format!(
+                    "{}\nTheir clients remain active (R7). Either remove each administrator (`trustgate admin remove`), \
+                     which deletes their clients, or run `trustgate customer set-policy --customer {id} \
+                     --disabled-owner-policy suspend-clients`.",
+                    table(["DISABLED ADMINISTRATOR", "ACTIVE CLIENTS", "ID"], &rows)
+                )
+            };
+            out.print(json!({ "items": items, "waysOut": ["removeAdministrator", "setPolicySuspendClients"] }), text);
+        }
+    }
+    Ok(())
+}
