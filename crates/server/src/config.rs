@@ -2,13 +2,11 @@
 
 use std::net::IpAddr;
 use std::num::NonZeroU32;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use time::OffsetDateTime;
 use trustgate_core::token::{Algorithm, Issuer};
 
+pub use crate::clock::Clock;
 use crate::throttle::Policy;
 
 /// Hundreds of clients per owner covers every script an administrator runs, and bounds what one
@@ -66,47 +64,6 @@ pub struct ServerConfig {
     pub allow_http_issuers: bool,
     /// The time the throttles, secret expiry and invitations go by.
     pub clock: Clock,
-}
-
-/// The system's time, moved ahead by whatever [`Clock::advance`] added: nothing, unless a test
-/// wants a lockout to end or a secret or an invitation to expire without waiting for it. Clones
-/// share one clock.
-#[derive(Debug, Clone, Default)]
-pub struct Clock {
-    ahead_nanos: Arc<AtomicU64>,
-}
-
-impl Clock {
-    /// Moves this clock, and every clone of it, `by` ahead.
-    pub fn advance(&self, by: Duration) {
-        let by = u64::try_from(by.as_nanos()).unwrap_or(u64::MAX);
-        let _ = self.ahead_nanos.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| Some(n.saturating_add(by)));
-    }
-
-    fn ahead(&self) -> Duration {
-        Duration::from_nanos(self.ahead_nanos.load(Ordering::Relaxed))
-    }
-
-    /// The time of day, for what is stored or compared with stored times (expiries).
-    pub fn now_utc(&self) -> OffsetDateTime {
-        let now = OffsetDateTime::now_utc();
-        time::Duration::try_from(self.ahead()).ok().and_then(|ahead| now.checked_add(ahead)).unwrap_or(now)
-    }
-
-    /// A monotonic instant, for what is only measured in this process (lockouts).
-    pub fn instant(&self) -> Instant {
-        let now = Instant::now();
-        now.checked_add(self.ahead()).unwrap_or(now)
-    }
-}
-
-/// The throttles' rate limiters count on the same clock.
-impl governor::clock::Clock for Clock {
-    type Instant = Instant;
-
-    fn now(&self) -> Instant {
-        self.instant()
-    }
 }
 
 /// Citrix Cloud's administrator invitations expire after 5 days.

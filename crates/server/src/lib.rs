@@ -4,6 +4,7 @@
 
 pub mod actions;
 pub mod cache;
+pub mod clock;
 pub mod config;
 mod console;
 #[cfg(unix)]

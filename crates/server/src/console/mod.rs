@@ -10,6 +10,7 @@ mod administrators;
 mod api_access;
 mod error;
 mod extract;
+mod failure_page;
 mod federation;
 mod identity_providers;
 mod invitation;
@@ -85,7 +86,7 @@ pub fn router(state: AppState) -> Router<AppState> {
     Router::new()
         .route("/", get(|| async { Redirect::to("/console") }))
         .nest(PREFIX, console)
-        .layer(axum::middleware::from_fn_with_state(state, error::in_layout))
+        .layer(axum::middleware::from_fn_with_state(state, failure_page::in_layout))
         .layer(security_headers())
 }
 

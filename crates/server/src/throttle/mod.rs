@@ -31,7 +31,7 @@ use governor::{Quota, RateLimiter};
 use trustgate_core::admin::Email;
 use trustgate_core::ids::{ClientId, ResourceServerId};
 
-use crate::config::Clock;
+use crate::clock::Clock;
 
 pub mod sign_in_starts;
 
