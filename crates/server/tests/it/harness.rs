@@ -754,3 +754,201 @@ pub fn script_output(dir: &Path) -> (String, String) {
     let read = |name: &str| std::fs::read_to_string(dir.join(name)).unwrap_or_default();
     (read("out.log"), read("err.log"))
 }
+
+use trustgate_core::token;
+
+// Requests a test shapes itself, for what the typed helpers above do not send: raw bodies, other
+// headers, answers read as they come.
+impl TestApp {
+    /// `POST path` with `body` as `content_type`; the answer as it comes.
+    pub async fn post_raw(&self, path: &str, content_type: &str, body: impl Into<reqwest::Body>) -> reqwest::Response {
+        self.http.post(self.url(path)).header("content-type", content_type).body(body).send().await.expect("send")
+    }
+
+    /// `POST path` with `form` URL-encoded, as an OAuth client posts one; the answer as it comes.
+    pub async fn post_form<F: serde::Serialize + ?Sized>(&self, path: &str, form: &F) -> reqwest::Response {
+        let body = serde_urlencoded::to_string(form).expect("form");
+        self.post_raw(path, "application/x-www-form-urlencoded", body).await
+    }
+
+    /// `POST path` with `body` as JSON and no credentials; the answer as it comes.
+    pub async fn post_json(&self, path: &str, body: &Value) -> reqwest::Response {
+        self.http.post(self.url(path)).json(body).send().await.expect("send")
+    }
+
+    /// A request as Citrix scripts send one, `CwsAuth Bearer=` and `Citrix-CustomerId`, for the
+    /// test to finish with its own headers or body.
+    pub fn citrix_request(
+        &self,
+        method: Method,
+        path: &str,
+        token: &str,
+        customer: &CustomerId,
+    ) -> reqwest::RequestBuilder {
+        self.http
+            .request(method, self.url(path))
+            .header("authorization", format!("CwsAuth Bearer={token}"))
+            .header("citrix-customerid", customer.as_str())
+    }
+
+    /// `POST path` as a Citrix script with `body` as `content_type`; the answer as it comes.
+    pub async fn citrix_post_raw(
+        &self,
+        path: &str,
+        token: &str,
+        customer: &CustomerId,
+        content_type: &str,
+        body: &'static str,
+    ) -> reqwest::Response {
+        let request = self.citrix_request(Method::POST, path, token, customer);
+        request.header("content-type", content_type).body(body).send().await.expect("send")
+    }
+
+    /// The gateway's decision on `GET uri` for a `CwsAuth` token, asked as nginx's `auth_request`
+    /// asks (`X-Original-Method`, `X-Original-URI`).
+    pub async fn nginx_decision(&self, token: &str, customer: &CustomerId, uri: &str) -> StatusCode {
+        let request = self.citrix_request(Method::GET, "/gateway/authorize", token, customer);
+        let response = request.header("x-original-method", "GET").header("x-original-uri", uri).send().await;
+        response.expect("send").status()
+    }
+
+    /// `POST /api/v1/session` with `email` and `password`; the answer as it comes.
+    pub async fn session_attempt(&self, email: &str, password: &str) -> reqwest::Response {
+        self.post_json("/api/v1/session", &json!({ "email": email, "password": password })).await
+    }
+
+    /// `GET path` with `session`'s cookie; the answer as it comes.
+    pub async fn console_get(&self, session: &Session, path: &str) -> reqwest::Response {
+        self.http.get(self.url(path)).header("cookie", &session.cookie).send().await.expect("send")
+    }
+}
+
+impl TestClient {
+    /// The client-credentials form for this client, as the OAuth endpoint takes it.
+    pub fn credentials(&self) -> [(&'static str, String); 3] {
+        [
+            ("grant_type", "client_credentials".to_owned()),
+            ("client_id", self.id.to_string()),
+            ("client_secret", self.secret.clone()),
+        ]
+    }
+}
+
+/// The content type of an HTML form and of the OAuth endpoints' requests.
+pub const FORM: &str = "application/x-www-form-urlencoded";
+
+/// `app` (when its store is there) with a customer, a Full administrator and a client of theirs.
+pub async fn with_client(app: Option<TestApp>) -> Option<(TestApp, TestClient)> {
+    let app = app?;
+    let (_, _, client) = app.customer_with_client(Access::Full).await;
+    Some((app, client))
+}
+
+/// The claims of a JWT, read without verifying it.
+pub fn claims_of(token: &str) -> Value {
+    use base64::Engine;
+    let payload = token.split('.').nth(1).expect("payload");
+    let json = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).expect("b64");
+    serde_json::from_slice(&json).expect("json")
+}
+
+impl TestApp {
+    /// A new customer, an administrator with `access` in it, and the token of a client they own.
+    pub async fn customer_with_token(&self, access: Access) -> (CustomerId, TestAdmin, String) {
+        let customer = self.customer().await;
+        let owner = self.admin(&customer, access).await;
+        let token = self.token(&self.client(&customer, &owner).await).await;
+        (customer, owner, token)
+    }
+
+    /// The claims of an access token this server would issue at `at` to `client` of `owner`.
+    pub fn access_claims(&self, client: &TestClient, owner: &TestAdmin, at: OffsetDateTime) -> token::Claims {
+        let issuer = &self.state.config.issuer;
+        token::Claims::new(issuer, client.id, Some(owner.id), client.customer.clone(), at, token::TokenUse::Access)
+    }
+}
+
+impl TestApp {
+    /// A new customer, a local administrator with `access` in it, and a client they own.
+    pub async fn customer_with_client(&self, access: Access) -> (CustomerId, TestAdmin, TestClient) {
+        self.customer_with_client_of(AdminKind::Local, access).await
+    }
+
+    /// A new customer, an administrator of `kind` with `access` in it, and a client they own.
+    pub async fn customer_with_client_of(
+        &self,
+        kind: AdminKind,
+        access: Access,
+    ) -> (CustomerId, TestAdmin, TestClient) {
+        let customer = self.customer().await;
+        let owner = match kind {
+            AdminKind::Local => self.admin(&customer, access).await,
+            AdminKind::WithPassword => self.admin_with_password(&customer, access).await,
+            AdminKind::Federated => self.federated_admin(&customer, access).await,
+        };
+        let client = self.client(&customer, &owner).await;
+        (customer, owner, client)
+    }
+
+    /// The published signing keys, `/.well-known/jwks.json`.
+    pub async fn jwks(&self) -> Value {
+        self.http.get(self.url("/.well-known/jwks.json")).send().await.expect("send").json().await.expect("JSON")
+    }
+}
+
+/// The header of a JWT, read without verifying it.
+pub fn header_of(token: &str) -> Value {
+    use base64::Engine;
+    let header = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(token.split('.').next().expect("a header"));
+    serde_json::from_slice(&header.expect("b64")).expect("json")
+}
+
+impl TestApp {
+    /// A new customer and an administrator with `access` in it, signed in to the management API.
+    pub async fn customer_with_session(&self, access: Access) -> (CustomerId, TestAdmin, Session) {
+        let customer = self.customer().await;
+        let admin = self.admin_with_password(&customer, access).await;
+        let session = self.sign_in(&admin).await;
+        (customer, admin, session)
+    }
+
+    /// `POST path` with `form` URL-encoded and `session`'s cookie, as the console's forms post.
+    pub async fn console_post<F: serde::Serialize + ?Sized>(
+        &self,
+        session: &Session,
+        path: &str,
+        form: &F,
+    ) -> reqwest::Response {
+        let body = serde_urlencoded::to_string(form).expect("form");
+        let request = self.http.post(self.url(path)).header("cookie", &session.cookie);
+        request.header("content-type", FORM).body(body).send().await.expect("send")
+    }
+}
+
+/// How a test's administrator signs in: [`TestApp::admin`], [`TestApp::admin_with_password`],
+/// [`TestApp::federated_admin`].
+#[derive(Debug, Clone, Copy)]
+pub enum AdminKind {
+    Local,
+    WithPassword,
+    Federated,
+}
+
+impl TestApp {
+    /// `POST /root/tokens/clients` with `client`'s credentials in the legacy JSON body; the answer
+    /// as it comes.
+    pub async fn legacy_token(&self, client: &TestClient) -> reqwest::Response {
+        let body = json!({ "clientId": client.id.to_string(), "clientSecret": client.secret });
+        self.post_json("/root/tokens/clients", &body).await
+    }
+
+    /// The OAuth endpoint's answer to `client`'s credentials, on the `root` path.
+    pub async fn grant(&self, client: &TestClient) -> (StatusCode, Value) {
+        let id = client.id.to_string();
+        self.oauth(
+            "root",
+            &[("grant_type", "client_credentials"), ("client_id", &id), ("client_secret", &client.secret)],
+        )
+        .await
+    }
+}

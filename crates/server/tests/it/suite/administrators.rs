@@ -9,10 +9,8 @@ use trustgate_core::ids::CustomerId;
 
 use crate::harness::{custom, TestApp};
 
-async fn full_admin_token(app: &TestApp) -> (trustgate_core::ids::CustomerId, String) {
-    let customer = app.customer().await;
-    let admin = app.admin(&customer, Access::Full).await;
-    let token = app.token(&app.client(&customer, &admin).await).await;
+async fn full_admin_token(app: &TestApp) -> (CustomerId, String) {
+    let (customer, _, token) = app.customer_with_token(Access::Full).await;
     (customer, token)
 }
 
@@ -86,16 +84,8 @@ async fn bad_administrator_input_gets_clear_400s() {
         assert_eq!(status, StatusCode::BAD_REQUEST, "{patch} → {answer}");
         assert_eq!(answer["type"], json!(format!("https://errors-api.cloud.com/common/{kind}")), "{patch}");
     }
-    let response = app
-        .http
-        .post(app.url("/administrators/$create"))
-        .header("authorization", format!("CwsAuth Bearer={token}"))
-        .header("citrix-customerid", customer.as_str())
-        .header("content-type", "application/json")
-        .body("{not json")
-        .send()
-        .await
-        .unwrap();
+    let response =
+        app.citrix_post_raw("/administrators/$create", &token, &customer, "application/json", "{not json").await;
     let (status, body) = crate::harness::status_and_json(response).await;
     assert_eq!(
         (status, body["type"].as_str()),
@@ -152,15 +142,8 @@ async fn create_raw(
     customer: &CustomerId,
     body: &serde_json::Value,
 ) -> (StatusCode, String) {
-    let response = app
-        .http
-        .post(app.url("/administrators/$create"))
-        .header("authorization", format!("CwsAuth Bearer={token}"))
-        .header("citrix-customerid", customer.as_str())
-        .json(body)
-        .send()
-        .await
-        .unwrap();
+    let request = app.citrix_request(Method::POST, "/administrators/$create", token, customer);
+    let response = request.json(body).send().await.unwrap();
     (response.status(), response.text().await.unwrap())
 }
 
@@ -327,14 +310,7 @@ async fn administrators_are_listed_in_citrix_field_order() {
 }
 
 async fn raw_administrators(app: &TestApp, path: &str, token: &str, customer: &CustomerId) -> (StatusCode, String) {
-    let response = app
-        .http
-        .get(app.url(path))
-        .header("authorization", format!("CwsAuth Bearer={token}"))
-        .header("citrix-customerid", customer.as_str())
-        .send()
-        .await
-        .unwrap();
+    let response = app.citrix_request(Method::GET, path, token, customer).send().await.unwrap();
     (response.status(), response.text().await.unwrap())
 }
 

@@ -7,7 +7,7 @@ use trustgate_core::admin::AdminStatus;
 use trustgate_core::customer::DisabledOwnerPolicy;
 use trustgate_core::event::Actor;
 
-use crate::harness::custom;
+use crate::harness::{custom, AdminKind};
 
 fn access_body(access_type: &str, policies: &[&str]) -> serde_json::Value {
     let policies: Vec<_> = policies
@@ -48,9 +48,7 @@ async fn r1_a_client_belongs_to_one_owner_in_one_customer() {
 #[tokio::test]
 async fn r2_the_secret_is_shown_once_and_stored_only_as_a_verifier() {
     let Some(app) = super::app().await else { return };
-    let customer = app.customer().await;
-    let admin = app.admin_with_password(&customer, Access::Full).await;
-    let session = app.sign_in(&admin).await;
+    let (customer, _, session) = app.customer_with_session(Access::Full).await;
     let path = format!("/api/v1/customers/{customer}/api-clients");
     let (status, created) = app.as_admin(&session, Method::POST, &path, Some(json!({"name": "ci"}))).await;
     assert_eq!(status, StatusCode::CREATED, "{created}");
@@ -174,9 +172,7 @@ async fn r6_deleting_an_administrator_deletes_all_their_clients() {
 #[tokio::test]
 async fn r7_a_disabled_federated_owners_clients_remain_active_unless_the_customer_suspends_them() {
     let Some(app) = super::app().await else { return };
-    let customer = app.customer().await;
-    let owner = app.federated_admin(&customer, Access::Full).await;
-    let client = app.client(&customer, &owner).await;
+    let (customer, owner, client) = app.customer_with_client_of(AdminKind::Federated, Access::Full).await;
     let token = app.token(&client).await;
     app.store.set_admin_status(owner.id, AdminStatus::Disabled, &Actor::System).await.unwrap();
     assert_eq!(app.post_notification(&token, &customer).await, StatusCode::OK, "Citrix behaviour: still active");
@@ -193,10 +189,7 @@ async fn r7_a_disabled_federated_owners_clients_remain_active_unless_the_custome
         StatusCode::FORBIDDEN,
         "suspended by the stricter policy"
     );
-    let id = client.id.to_string();
-    let (status, body) = app
-        .oauth("root", &[("grant_type", "client_credentials"), ("client_id", &id), ("client_secret", &client.secret)])
-        .await;
+    let (status, body) = app.grant(&client).await;
     assert_eq!((status, body["error"].as_str()), (StatusCode::BAD_REQUEST, Some("unauthorized_client")));
 
     app.store.set_admin_status(owner.id, AdminStatus::Active, &Actor::System).await.unwrap();
@@ -206,9 +199,7 @@ async fn r7_a_disabled_federated_owners_clients_remain_active_unless_the_custome
 #[tokio::test]
 async fn r8_an_admin_without_the_api_clients_right_cannot_create_clients() {
     let Some(app) = super::app().await else { return };
-    let customer = app.customer().await;
-    let admin = app.admin_with_password(&customer, custom(&[Permission::NOTIFICATIONS])).await;
-    let session = app.sign_in(&admin).await;
+    let (customer, _, session) = app.customer_with_session(custom(&[Permission::NOTIFICATIONS])).await;
     let path = format!("/api/v1/customers/{customer}/api-clients");
     let (status, body) = app.as_admin(&session, Method::POST, &path, Some(json!({"name": "ci"}))).await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
@@ -219,17 +210,8 @@ async fn r8_an_admin_without_the_api_clients_right_cannot_create_clients() {
 #[tokio::test]
 async fn r9_tokens_live_one_hour_without_refresh_tokens() {
     let Some(app) = super::app().await else { return };
-    let customer = app.customer().await;
-    let owner = app.admin(&customer, Access::Full).await;
-    let client = app.client(&customer, &owner).await;
-    let response = app
-        .http
-        .post(app.url("/root/tokens/clients"))
-        .json(&json!({"clientId": client.id.to_string(), "clientSecret": client.secret}))
-        .send()
-        .await
-        .unwrap();
-    let body: serde_json::Value = response.json().await.unwrap();
+    let (_, _, client) = app.customer_with_client(Access::Full).await;
+    let body: serde_json::Value = app.legacy_token(&client).await.json().await.unwrap();
     assert_eq!(body["expiresIn"], 3600);
     assert!(body.get("refresh_token").is_none() && body.get("refreshToken").is_none());
 }
@@ -237,9 +219,7 @@ async fn r9_tokens_live_one_hour_without_refresh_tokens() {
 #[tokio::test]
 async fn r10_every_lifecycle_event_is_in_the_customers_system_log_with_its_actor() {
     let Some(app) = super::app().await else { return };
-    let customer = app.customer().await;
-    let boss = app.admin_with_password(&customer, Access::Full).await;
-    let boss_client = app.client(&customer, &boss).await;
+    let (customer, boss, boss_client) = app.customer_with_client_of(AdminKind::WithPassword, Access::Full).await;
     let boss_token = app.token(&boss_client).await;
     let owner = app.admin(&customer, custom(&[Permission::NOTIFICATIONS])).await;
     let client = app.client(&customer, &owner).await;
@@ -250,14 +230,7 @@ async fn r10_every_lifecycle_event_is_in_the_customers_system_log_with_its_actor
     app.call(Method::PUT, &path, &boss_token, &customer, Some(access_body("Custom", &["systemLog"]))).await;
     app.call(Method::DELETE, &format!("/administrators/{}", owner.id), &boss_token, &customer, None).await;
     let wrong = crate::harness::TestAdmin { password: "wrong password here".to_owned(), ..boss.clone() };
-    let response = app
-        .http
-        .post(app.url("/api/v1/session"))
-        .json(&json!({"email": wrong.email, "password": wrong.password}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(app.session_attempt(&wrong.email, &wrong.password).await.status(), StatusCode::UNAUTHORIZED);
 
     let (status, page) = app.get("/systemlog/records?Limit=200", &boss_token, &customer).await;
     assert_eq!(status, StatusCode::OK);

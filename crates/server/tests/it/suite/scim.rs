@@ -124,23 +124,11 @@ async fn provider_disabling_keeps_clients_with_a_warning_until_suspended_and_del
     assert!(home.contains("id=\"r7-warning\"") && home.contains("grace@example.com"), "{home}");
 
     // The banner's second way out: the customer suspends clients of disabled admins.
-    let response = app
-        .http
-        .post(app.url(&format!("/console/c/{customer}/suspend-disabled-owners")))
-        .header("cookie", &full.cookie)
-        .form(&[("csrf", full.csrf.as_str())])
-        .send()
-        .await
-        .unwrap();
+    let suspend = format!("/console/c/{customer}/suspend-disabled-owners");
+    let response = app.console_post(&full, &suspend, &[("csrf", full.csrf.as_str())]).await;
     // Redirected (and followed) back to the customer's home page.
     assert_eq!((response.status(), response.url().path()), (StatusCode::OK, format!("/console/c/{customer}").as_str()));
-    let id_text = client.id.to_string();
-    let (status, refused) = app
-        .oauth(
-            "root",
-            &[("grant_type", "client_credentials"), ("client_id", &id_text), ("client_secret", &client.secret)],
-        )
-        .await;
+    let (status, refused) = app.grant(&client).await;
     assert_ne!(status, StatusCode::OK, "suspended under the stricter policy: {refused}");
     assert!(!console(&app, &full, &format!("/console/c/{customer}")).await.contains("r7-warning"));
 
@@ -163,7 +151,7 @@ async fn provider_disabling_keeps_clients_with_a_warning_until_suspended_and_del
 }
 
 async fn console(app: &TestApp, session: &Session, path: &str) -> String {
-    let response = app.http.get(app.url(path)).header("cookie", &session.cookie).send().await.unwrap();
+    let response = app.console_get(session, path).await;
     assert_eq!(response.status(), StatusCode::OK);
     response.text().await.unwrap()
 }
