@@ -449,19 +449,9 @@ async fn serve_takes_its_issuer_from_public_url_and_defaults_to_its_listen_addre
     trustgate(dir.path(), &[&create[..], &[csv.to_str().unwrap()]].concat()).await;
     let text = std::fs::read_to_string(&csv).unwrap();
     let (id, secret) = text.lines().nth(1).unwrap().split_once(',').unwrap();
-    let form = [("grant_type", "client_credentials"), ("client_id", id), ("client_secret", secret)];
-    let response = reqwest::Client::new()
-        .post(format!("{url}/cctrustoauth2/root/tokens/clients"))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(serde_urlencoded::to_string(form).unwrap())
-        .send()
-        .await
-        .unwrap();
+    let response = crate::harness::grant_at(&reqwest::Client::new(), &url, id, secret).await;
     let body: Value = response.json().await.unwrap();
-    let payload = body["access_token"].as_str().unwrap().split('.').nth(1).unwrap().to_owned();
-    use base64::Engine;
-    let claims: Value =
-        serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap();
+    let claims = crate::harness::claims_of(body["access_token"].as_str().unwrap());
     assert_eq!(
         (&claims["iss"], &claims["aud"]),
         (&Value::from("https://id.example.com"), &Value::from("api://reports"))

@@ -50,9 +50,7 @@ async fn sign_out(browser: &Browser) {
 async fn a_client_created_in_the_browser_works_stays_private_and_is_deleted_with_its_owner() {
     let Some(browser) = Browser::start().await else { return };
     let app = app().await;
-    let customer = app.customer().await;
-    let owner = app.admin_with_password(&customer, Access::Full).await;
-    let colleague = app.admin_with_password(&customer, Access::Full).await;
+    let (customer, owner, colleague) = app.customer_with_colleagues().await;
     let notifier = app.admin_with_password(&customer, custom(&[Permission::NOTIFICATIONS])).await;
 
     browser.goto(&app.url("/console/sign-in")).await;
@@ -316,8 +314,7 @@ async fn signing_out_of_the_console_ends_the_session() {
 #[tokio::test]
 async fn an_admin_removed_from_a_customer_loses_its_console_at_once() {
     let app = app().await;
-    let customer = app.customer().await;
-    app.admin(&customer, Access::Full).await;
+    let customer = app.customer_with_full_admin().await;
     let (admin, session) = console_session(&app, &customer, Access::Full).await;
     // Still an administrator elsewhere, so the session goes on (removal from the last customer ends it).
     app.join(&app.customer().await, &admin, Access::Full).await;
@@ -685,18 +682,7 @@ async fn client_and_administrator_lists_search_sort_by_column_and_page() {
     let customer = app.customer().await;
     let (admin, session) = console_session(&app, &customer, Access::Full).await;
     for i in 0..30 {
-        let name = format!("job {i:02}");
-        let client = trustgate_server::ops::new_client(
-            app.store.as_ref(),
-            &app.server_key,
-            &customer,
-            &app.store.admin(admin.id).await.unwrap().unwrap(),
-            &name,
-            100,
-            &Actor::System,
-        )
-        .await;
-        client.unwrap();
+        app.try_client(&customer, admin.id, &format!("job {i:02}"), 100).await.unwrap();
     }
     let c = format!("/console/c/{customer}");
     let (_, first) = get(&app, &session, &format!("{c}/api-access?sort=name&dir=asc")).await;

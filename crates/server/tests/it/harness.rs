@@ -952,3 +952,60 @@ impl TestApp {
         .await
     }
 }
+
+/// How many connections to the PostgreSQL database at `url` listen for changes (one a node).
+pub async fn feed_listeners(url: &str) -> i64 {
+    use sqlx::Connection;
+    let mut conn = sqlx::PgConnection::connect(url).await.expect("connect to PostgreSQL");
+    let (n,): (i64,) = sqlx::query_as(
+        "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() AND query ILIKE 'LISTEN%'",
+    )
+    .fetch_one(&mut conn)
+    .await
+    .expect("count the listeners");
+    n
+}
+
+impl TestApp {
+    /// Creates a client named `name` for `owner` in `customer` as the API does, under a cap of
+    /// `cap` clients an owner; a refusal as it comes.
+    pub async fn try_client(
+        &self,
+        customer: &CustomerId,
+        owner: AdminId,
+        name: &str,
+        cap: u64,
+    ) -> Result<(ApiClient, ClientSecret), trustgate_server::ApiError> {
+        let owner = self.store.admin(owner).await.expect("load").expect("the owner exists");
+        let (store, key) = (self.store.as_ref(), &self.server_key);
+        trustgate_server::ops::new_client(store, key, customer, &owner, name, cap, &Actor::System).await
+    }
+}
+
+/// `POST {url}/cctrustoauth2/root/tokens/clients` with client credentials, for a server a test
+/// runs as a process; the answer as it comes.
+pub async fn grant_at(http: &reqwest::Client, url: &str, id: &str, secret: &str) -> reqwest::Response {
+    let form = [("grant_type", "client_credentials"), ("client_id", id), ("client_secret", secret)];
+    let body = serde_urlencoded::to_string(form).expect("form");
+    let request = http.post(format!("{url}/cctrustoauth2/root/tokens/clients")).header("content-type", FORM);
+    request.body(body).send().await.expect("send")
+}
+
+impl TestApp {
+    /// A new customer with a Full administrator in it, so that whoever a test removes or disables
+    /// there is never the last one.
+    pub async fn customer_with_full_admin(&self) -> CustomerId {
+        let customer = self.customer().await;
+        self.admin(&customer, Access::Full).await;
+        customer
+    }
+
+    /// A new customer with two Full administrators who sign in with passwords: the one a test
+    /// acts as, and a colleague.
+    pub async fn customer_with_colleagues(&self) -> (CustomerId, TestAdmin, TestAdmin) {
+        let customer = self.customer().await;
+        let admin = self.admin_with_password(&customer, Access::Full).await;
+        let colleague = self.admin_with_password(&customer, Access::Full).await;
+        (customer, admin, colleague)
+    }
+}

@@ -32,6 +32,16 @@ where
     None
 }
 
+/// Asserts that `check` holds within two seconds: a change made through one node reaches the
+/// others by then.
+async fn assert_within_the_feeds_latency<F, Fut>(check: F, what: &str)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    assert!(eventually(Duration::from_secs(2), check).await.is_some(), "{what}");
+}
+
 /// A customer with a Full administrator (whose client token is returned) on node `app`.
 async fn customer_with_boss(app: &TestApp) -> (CustomerId, String) {
     let customer = app.customer().await;
@@ -50,28 +60,30 @@ async fn changes_through_one_node_are_enforced_by_the_other() {
     let token = a.token(&client).await;
     assert_eq!(a.get("/notifications/items", &token, &customer).await.1["items"], json!([]));
     assert_eq!(b.post_notification(&token, &customer).await, StatusCode::OK, "a token of node A works on node B");
-    let listed = eventually(Duration::from_secs(2), || async {
-        a.get("/notifications/items", &token, &customer).await.1["items"].as_array().is_some_and(|i| i.len() == 1)
-    })
+    assert_within_the_feeds_latency(
+        || async {
+            a.get("/notifications/items", &token, &customer).await.1["items"].as_array().is_some_and(|i| i.len() == 1)
+        },
+        "node A's cached list learns of a notification posted through node B",
+    )
     .await;
-    assert!(listed.is_some(), "node A's cached list learns of a notification posted through node B");
 
     let reduce = json!({"accessType": "Custom", "policies": [{"name": "systemLog"}]});
     let path = format!("/administrators/access?id={}", owner.id);
     assert_eq!(a.call(Method::PUT, &path, &boss_token, &customer, Some(reduce)).await.0, StatusCode::OK);
-    let reduced = eventually(Duration::from_secs(2), || async {
-        b.post_notification(&token, &customer).await == StatusCode::FORBIDDEN
-    })
+    assert_within_the_feeds_latency(
+        || async { b.post_notification(&token, &customer).await == StatusCode::FORBIDDEN },
+        "node B enforces a reduction made through node A",
+    )
     .await;
-    assert!(reduced.is_some(), "node B enforces a reduction made through node A");
 
     let removed = b.call(Method::DELETE, &format!("/administrators/{}", owner.id), &boss_token, &customer, None).await;
     assert_eq!(removed.0, StatusCode::OK);
-    let rejected = eventually(Duration::from_secs(2), || async {
-        a.get("/systemlog/records", &token, &customer).await.0 == StatusCode::UNAUTHORIZED
-    })
+    assert_within_the_feeds_latency(
+        || async { a.get("/systemlog/records", &token, &customer).await.0 == StatusCode::UNAUTHORIZED },
+        "node A rejects the token of a client deleted through node B",
+    )
     .await;
-    assert!(rejected.is_some(), "node A rejects the token of a client deleted through node B");
 }
 
 /// Issue #13: both nodes remember an id they were asked for as unknown; a client created with
@@ -82,8 +94,7 @@ async fn a_client_created_through_one_node_works_on_the_other_that_had_found_its
     use trustgate_core::client::ClientKind;
 
     let Some(a) = TestApp::spawn_on(Backend::Postgres).await else { return };
-    let b = a.second_node().await;
-    let customer = a.customer().await;
+    let (b, customer) = (a.second_node().await, a.customer().await);
     let owner = a.admin(&customer, custom(&[Permission::NOTIFICATIONS])).await;
     let now = time::OffsetDateTime::now_utc();
     let (client, stored, secret) =
@@ -109,8 +120,7 @@ async fn a_client_created_through_one_node_works_on_the_other_that_had_found_its
 #[tokio::test]
 async fn cross_node_propagation_delay_over_a_hundred_changes() {
     let Some(a) = TestApp::spawn_on(Backend::Postgres).await else { return };
-    let b = a.second_node().await;
-    let customer = a.customer().await;
+    let (b, customer) = (a.second_node().await, a.customer().await);
     a.admin(&customer, Access::Full).await;
     let owner = a.admin(&customer, custom(&[Permission::NOTIFICATIONS])).await;
     let client = a.client(&customer, &owner).await;
@@ -139,23 +149,13 @@ async fn cross_node_propagation_delay_over_a_hundred_changes() {
 #[tokio::test]
 async fn a_node_that_loses_its_feed_flushes_its_cache_and_reconnects() {
     let Some(a) = TestApp::spawn_on(Backend::Postgres).await else { return };
-    let b = a.second_node().await;
-    let customer = a.customer().await;
+    let (b, customer) = (a.second_node().await, a.customer().await);
     a.admin(&customer, Access::Full).await;
     let owner = a.admin(&customer, custom(&[Permission::NOTIFICATIONS])).await;
     let client = a.client(&customer, &owner).await;
     let token = a.token(&client).await;
     let url = a.database_url().unwrap();
-    let listeners = |url: String| async move {
-        let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
-        let (n,): (i64,) = sqlx::query_as(
-            "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() AND query ILIKE 'LISTEN%'",
-        )
-        .fetch_one(&mut conn)
-        .await
-        .unwrap();
-        n
-    };
+    let listeners = |url: String| async move { crate::harness::feed_listeners(&url).await };
     assert!(eventually(Duration::from_secs(5), || {
         let url = url.clone();
         async move { listeners(url).await == 2 }
@@ -187,18 +187,17 @@ async fn a_node_that_loses_its_feed_flushes_its_cache_and_reconnects() {
     // Node B caches the owner again; only a notification over the new connection can evict it.
     assert_eq!(b.post_notification(&token, &customer).await, StatusCode::OK);
     a.store.set_access(&customer, owner.id, custom(&[Permission::SYSTEM_LOG]), &Actor::System).await.unwrap();
-    let reduced = eventually(Duration::from_secs(2), || async {
-        b.post_notification(&token, &customer).await == StatusCode::FORBIDDEN
-    })
+    assert_within_the_feeds_latency(
+        || async { b.post_notification(&token, &customer).await == StatusCode::FORBIDDEN },
+        "changes reach node B over its new feed connection",
+    )
     .await;
-    assert!(reduced.is_some(), "changes reach node B over its new feed connection");
 }
 
 #[tokio::test]
 async fn concurrent_writes_from_two_nodes_leave_no_orphan_clients() {
     let Some(a) = TestApp::spawn_on(Backend::Postgres).await else { return };
-    let b = a.second_node().await;
-    let customer = a.customer().await;
+    let (b, customer) = (a.second_node().await, a.customer().await);
     a.admin(&customer, Access::Full).await;
     let owners = [a.admin(&customer, Access::Full).await, a.admin(&customer, custom(&[Permission::API_CLIENTS])).await];
     let mut tasks = Vec::new();
@@ -471,8 +470,7 @@ async fn copy_to_postgres_carries_every_table_of_the_sqlite_store_or_refuses() {
 #[tokio::test]
 async fn lockouts_are_per_node_and_each_node_enforces_its_own() {
     let Some(a) = TestApp::spawn_on(Backend::Postgres).await else { return };
-    let b = a.second_node().await;
-    let customer = a.customer().await;
+    let (b, customer) = (a.second_node().await, a.customer().await);
     let owner = a.admin(&customer, Access::Full).await;
     let client = a.client(&customer, &owner).await;
     let id = client.id.to_string();
@@ -493,8 +491,7 @@ async fn lockouts_are_per_node_and_each_node_enforces_its_own() {
 #[tokio::test]
 async fn a_token_revoked_through_one_node_is_refused_by_the_other() {
     let Some(a) = TestApp::spawn_on(Backend::Postgres).await else { return };
-    let b = a.second_node().await;
-    let customer = a.customer().await;
+    let (b, customer) = (a.second_node().await, a.customer().await);
     let owner = a.admin(&customer, custom(&[Permission::NOTIFICATIONS])).await;
     let client = a.client(&customer, &owner).await;
     let token = a.token(&client).await;
@@ -517,11 +514,11 @@ async fn a_token_revoked_through_one_node_is_refused_by_the_other() {
         .unwrap();
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(a.get("/notifications/items", &token, &customer).await.0, StatusCode::UNAUTHORIZED);
-    let refused = eventually(Duration::from_secs(2), || async {
-        b.get("/notifications/items", &token, &customer).await.0 == StatusCode::UNAUTHORIZED
-    })
+    assert_within_the_feeds_latency(
+        || async { b.get("/notifications/items", &token, &customer).await.0 == StatusCode::UNAUTHORIZED },
+        "node B refuses a token revoked through node A",
+    )
     .await;
-    assert!(refused.is_some(), "node B refuses a token revoked through node A");
     assert_eq!(b.get("/notifications/items", &kept, &customer).await.0, StatusCode::OK);
     let c = a.second_node().await;
     assert_eq!(c.get("/notifications/items", &token, &customer).await.0, StatusCode::UNAUTHORIZED, "nor a new node");
@@ -591,8 +588,7 @@ async fn a_catalog_applied_through_one_node_is_what_the_other_shows_and_decides_
 #[tokio::test]
 async fn a_secret_deleted_through_one_node_grants_on_no_other() {
     let Some(a) = TestApp::spawn_on(Backend::Postgres).await else { return };
-    let b = a.second_node().await;
-    let customer = a.customer().await;
+    let (b, customer) = (a.second_node().await, a.customer().await);
     let owner = a.admin(&customer, Access::Full).await;
     let client = a.client(&customer, &owner).await;
     let (_, second) =

@@ -122,9 +122,7 @@ async fn a_custom_administrator_cannot_grant_more_than_it_holds() {
 #[tokio::test]
 async fn the_last_full_administrator_cannot_be_removed_or_reduced() {
     let Some(app) = super::app().await else { return };
-    let customer = app.customer().await;
-    let only = app.admin(&customer, Access::Full).await;
-    let token = app.token(&app.client(&customer, &only).await).await;
+    let (customer, only, token) = app.customer_with_token(Access::Full).await;
     let (status, body) =
         app.call(Method::DELETE, &format!("/administrators/{}", only.id), &token, &customer, None).await;
     assert_eq!(status, StatusCode::CONFLICT, "{body}");

@@ -144,8 +144,7 @@ async fn no_or_a_bad_token_is_401_with_a_challenge_and_a_proxy_that_names_no_req
 async fn the_owners_live_rights_decide_reduced_is_403_and_removed_is_401() {
     let Some(app) = super::app().await else { return };
     app.apply_catalog(ORDERS_CATALOG).await;
-    let customer = app.customer().await;
-    app.admin(&customer, Access::Full).await;
+    let customer = app.customer_with_full_admin().await;
     let owner = app.admin(&customer, custom(&[orders("read"), orders("write")])).await;
     let token = app.token(&app.client(&customer, &owner).await).await;
     let read = || async { nginx(&app, &token, &customer, "GET", "/orders/7").send().await.unwrap().status() };

@@ -94,17 +94,7 @@ async fn an_invited_local_administrator_holds_nothing_until_they_accept() {
     assert!(shown.get("invitationUrl").is_none(), "the link is never listed: {shown}");
     assert_eq!(app.store.standing(&customer, invitee).await.unwrap(), None, "no access while pending");
     assert!(app.store.memberships(invitee).await.unwrap().is_empty(), "no customer in the console while pending");
-    let owner = app.store.admin(invitee).await.unwrap().unwrap();
-    let refused = trustgate_server::ops::new_client(
-        app.store.as_ref(),
-        &app.server_key,
-        &customer,
-        &owner,
-        "early",
-        10,
-        &Actor::System,
-    )
-    .await;
+    let refused = app.try_client(&customer, invitee, "early", 10).await;
     assert!(refused.is_err(), "a pending invitee cannot own an API client");
 
     let accepted = accept(&app, &link, Some(NEW_PASSWORD)).await;

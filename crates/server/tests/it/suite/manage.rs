@@ -54,8 +54,7 @@ async fn state_changing_requests_need_the_csrf_token_and_sign_out_ends_the_sessi
 #[tokio::test]
 async fn an_admin_removed_from_a_customer_loses_it_at_once() {
     let Some(app) = super::app().await else { return };
-    let customer = app.customer().await;
-    app.admin(&customer, Access::Full).await;
+    let customer = app.customer_with_full_admin().await;
     let admin = app.admin_with_password(&customer, Access::Full).await;
     // Still an administrator elsewhere, so the session goes on (removal from the last customer ends it).
     app.join(&app.customer().await, &admin, Access::Full).await;
@@ -95,20 +94,8 @@ async fn an_owner_holds_at_most_the_configured_number_of_clients_in_a_customer()
     let other_customer = app.customer().await;
     let admin = app.admin_with_password(&customer, Access::Full).await;
     app.join(&other_customer, &admin, Access::Full).await;
-    let owner = app.store.admin(admin.id).await.unwrap().unwrap();
     for n in 1..cap {
-        let name = format!("script {n}");
-        trustgate_server::ops::new_client(
-            app.store.as_ref(),
-            &app.server_key,
-            &customer,
-            &owner,
-            &name,
-            cap,
-            &Actor::System,
-        )
-        .await
-        .unwrap();
+        app.try_client(&customer, admin.id, &format!("script {n}"), cap).await.unwrap();
     }
     let session = app.sign_in(&admin).await;
     let create = |customer: String| {
@@ -203,9 +190,7 @@ async fn a_write_slower_than_the_write_timeout_completes_and_answers_what_it_did
 #[tokio::test]
 async fn a_second_client_of_one_name_for_one_owner_is_refused_by_the_api_and_the_cli_too() {
     let Some(app) = super::app().await else { return };
-    let customer = app.customer().await;
-    let admin = app.admin_with_password(&customer, Access::Full).await;
-    let colleague = app.admin_with_password(&customer, Access::Full).await;
+    let (customer, admin, colleague) = app.customer_with_colleagues().await;
     let session = app.sign_in(&admin).await;
     let path = format!("/api/v1/customers/{customer}/api-clients");
     let create = |name: &str| app.as_admin(&session, Method::POST, &path, Some(json!({ "name": name })));

@@ -84,9 +84,7 @@ async fn sp2_custom_access_must_grant_a_permission_and_unknown_policies_are_refu
 #[tokio::test]
 async fn sp3_only_full_administrators_manage_principals_and_each_sees_all() {
     let Some(app) = super::app().await else { return };
-    let customer = app.customer().await;
-    let first = app.admin_with_password(&customer, Access::Full).await;
-    let second = app.admin_with_password(&customer, Access::Full).await;
+    let (customer, first, second) = app.customer_with_colleagues().await;
     let custom_admin =
         app.admin_with_password(&customer, custom(&[Permission::API_CLIENTS, Permission::ADMINISTRATORS])).await;
     let (status, created) = create(&app, &app.sign_in(&first).await, &customer, access_body("Full", &[])).await;
@@ -150,9 +148,7 @@ async fn sp4_an_access_change_reaches_issued_tokens_and_deletion_refuses_them_at
 #[tokio::test]
 async fn sp5_reducing_removing_or_deleting_the_creator_leaves_a_principal_untouched() {
     let Some(app) = super::app().await else { return };
-    let customer = app.customer().await;
-    let creator = app.admin_with_password(&customer, Access::Full).await;
-    let other = app.admin_with_password(&customer, Access::Full).await;
+    let (customer, creator, other) = app.customer_with_colleagues().await;
     let (_, created) = create(&app, &app.sign_in(&creator).await, &customer, access_body("Full", &[])).await;
     let principal = client_of(&customer, &created);
     let token = app.token(&principal).await;
@@ -390,9 +386,7 @@ async fn the_principal_cli_creates_lists_changes_converts_and_deletes() {
 #[tokio::test]
 async fn sp6_a_principals_secrets_always_expire_and_full_administrators_rotate_them() {
     let Some(app) = super::app().await else { return };
-    let customer = app.customer().await;
-    let boss = app.admin_with_password(&customer, Access::Full).await;
-    let other_full = app.admin_with_password(&customer, Access::Full).await;
+    let (customer, boss, other_full) = app.customer_with_colleagues().await;
     let (status, created) = create(&app, &app.sign_in(&boss).await, &customer, access_body("Full", &[])).await;
     assert_eq!(status, StatusCode::CREATED, "{created}");
     let secrets = format!("/api/v1/customers/{customer}/api-clients/{}/secrets", created["id"].as_str().unwrap());

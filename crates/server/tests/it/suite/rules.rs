@@ -31,17 +31,7 @@ async fn r1_a_client_belongs_to_one_owner_in_one_customer() {
     assert_eq!(app.get("/notifications/items", &token_b, &b).await.0, StatusCode::OK);
     // A client cannot be created where its owner is not an administrator.
     let stranger_customer = app.customer().await;
-    let admin = app.store.admin(owner.id).await.unwrap().unwrap();
-    let created = trustgate_server::ops::new_client(
-        app.store.as_ref(),
-        &app.server_key,
-        &stranger_customer,
-        &admin,
-        "nope",
-        500,
-        &Actor::System,
-    )
-    .await;
+    let created = app.try_client(&stranger_customer, owner.id, "nope", 500).await;
     assert!(created.is_err());
 }
 
@@ -77,9 +67,7 @@ async fn r2_the_secret_is_shown_once_and_stored_only_as_a_verifier() {
 #[tokio::test]
 async fn r3_other_administrators_cannot_see_or_delete_a_client_even_with_full_access() {
     let Some(app) = super::app().await else { return };
-    let customer = app.customer().await;
-    let owner = app.admin_with_password(&customer, Access::Full).await;
-    let other = app.admin_with_password(&customer, Access::Full).await;
+    let (customer, owner, other) = app.customer_with_colleagues().await;
     let client = app.client(&customer, &owner).await;
     let session = app.sign_in(&other).await;
     let path = format!("/api/v1/customers/{customer}/api-clients");
@@ -156,9 +144,7 @@ async fn r6_removing_owner_deletes_their_clients_in_that_customer_only() {
 #[tokio::test]
 async fn r6_deleting_an_administrator_deletes_all_their_clients() {
     let Some(app) = super::app().await else { return };
-    let (a, b) = (app.customer().await, app.customer().await);
-    app.admin(&a, Access::Full).await;
-    app.admin(&b, Access::Full).await;
+    let (a, b) = (app.customer_with_full_admin().await, app.customer_with_full_admin().await);
     let owner = app.admin(&a, Access::Full).await;
     app.join(&b, &owner, Access::Full).await;
     let (in_a, in_b) = (app.client(&a, &owner).await, app.client(&b, &owner).await);

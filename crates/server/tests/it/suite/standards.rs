@@ -24,6 +24,12 @@ async fn revoke(app: &TestApp, client: &TestClient, token: &str) -> (StatusCode,
     status_and_json(app.post_raw("/oauth2/revoke", FORM, body).await).await
 }
 
+/// A client of another owner in `client`'s customer.
+async fn another_owners_client(app: &TestApp, client: &TestClient) -> TestClient {
+    let owner = app.admin(&client.customer, Access::Full).await;
+    app.client(&client.customer, &owner).await
+}
+
 async fn works(app: &TestApp, token: &str, client: &TestClient) -> StatusCode {
     app.get("/notifications/items", token, &client.customer).await.0
 }
@@ -106,8 +112,7 @@ async fn revocation_accepts_http_basic_client_authentication() {
 #[tokio::test]
 async fn a_client_cannot_revoke_a_token_it_does_not_hold() {
     let Some((app, client)) = app_with_client().await else { return };
-    let owner = app.admin(&client.customer, Access::Full).await;
-    let other = app.client(&client.customer, &owner).await;
+    let other = another_owners_client(&app, &client).await;
     let token = app.token(&client).await;
 
     let before = scrape(&app).await;
@@ -180,8 +185,7 @@ async fn the_denylist_forgets_a_token_once_it_would_have_expired_anyway() {
 #[tokio::test]
 async fn a_client_revoking_past_the_cap_gets_a_not_before_time_and_the_list_stays_bounded() {
     let Some((app, client)) = app_with_client().await else { return };
-    let owner = app.admin(&client.customer, Access::Full).await;
-    let other = app.client(&client.customer, &owner).await;
+    let other = another_owners_client(&app, &client).await;
     let others_token = app.token(&other).await;
     let kept = app.token(&client).await;
     let cap = trustgate_server::REVOCATIONS_PER_CLIENT;

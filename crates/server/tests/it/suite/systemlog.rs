@@ -3,16 +3,26 @@
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 use trustgate_core::access::Access;
+use trustgate_core::ids::CustomerId;
+
+use crate::harness::TestApp;
+
+/// A customer with a Full administrator who owns `clients` clients, and the token of the last:
+/// a system log of `clients + 2` records.
+async fn with_clients(app: &TestApp, clients: usize) -> (CustomerId, String) {
+    let customer = app.customer().await;
+    let owner = app.admin(&customer, Access::Full).await;
+    for _ in 1..clients {
+        app.client(&customer, &owner).await;
+    }
+    let token = app.token(&app.client(&customer, &owner).await).await;
+    (customer, token)
+}
 
 #[tokio::test]
 async fn records_page_with_continuation_tokens_until_the_end() {
     let Some(app) = super::app().await else { return };
-    let customer = app.customer().await;
-    let owner = app.admin(&customer, Access::Full).await;
-    for _ in 0..4 {
-        app.client(&customer, &owner).await;
-    }
-    let token = app.token(&app.client(&customer, &owner).await).await;
+    let (customer, token) = with_clients(&app, 5).await;
     let mut seen = Vec::new();
     let mut next: Option<String> = None;
     loop {
@@ -82,13 +92,8 @@ fn token_as_a_text_pager_reads_it(raw: &str) -> Option<&str> {
 #[tokio::test]
 async fn a_text_pager_reads_the_continuation_token_from_the_raw_bytes_and_collects_all_300_records() {
     let Some(app) = super::app().await else { return };
-    let customer = app.customer().await;
-    let owner = app.admin(&customer, Access::Full).await;
     // customer created + admin added + 298 clients created = 300 records
-    for _ in 0..297 {
-        app.client(&customer, &owner).await;
-    }
-    let token = app.token(&app.client(&customer, &owner).await).await;
+    let (customer, token) = with_clients(&app, 298).await;
     let mut collected = std::collections::HashSet::new();
     let mut pages = 0;
     let mut next: Option<String> = None;
