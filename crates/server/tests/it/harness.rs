@@ -1009,3 +1009,8 @@ impl TestApp {
         (customer, admin, colleague)
     }
 }
+
+/// [`assert_key_order`] for keys written as one list, separated by white space.
+pub fn assert_keys_in_order(raw: &str, keys: &str) {
+    assert_key_order(raw, &keys.split_whitespace().collect::<Vec<_>>());
+}

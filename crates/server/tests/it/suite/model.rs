@@ -270,6 +270,17 @@ impl<'a> Sut<'a> {
         (output.status.success(), text.trim().to_owned())
     }
 
+    /// Takes in the administrator the server created, named by `created[field]`, as the newest
+    /// one, with a session of their own.
+    async fn admit(&mut self, created: &Value, field: &str, email: String, subject: String) -> Checked {
+        let id = created[field].as_str().and_then(|id| AdminId::parse(id).ok());
+        let id = id.ok_or(format!("no {field} in {created}"))?;
+        self.admins.push(TestAdmin { id, email, password: String::new() });
+        self.subjects.push(subject);
+        self.sessions.push(self.app.session_for(self.admins.last().expect("pushed")).await);
+        Ok(())
+    }
+
     async fn new_client(&mut self, customer: usize, created: &Value) -> Checked {
         let id = created["id"].as_str().and_then(|id| ClientId::parse(id).ok()).ok_or(format!("no id in {created}"))?;
         let secret = created["secret"].as_str().ok_or(format!("no secret in {created}"))?.to_owned();
@@ -300,11 +311,7 @@ impl<'a> Sut<'a> {
                 let (status, created) =
                     self.platform(Method::POST, "/administrators/$create", by, customer, Some(body)).await;
                 if status.is_success() && allowed {
-                    let id = created["userId"].as_str().and_then(|id| AdminId::parse(id).ok());
-                    let id = id.ok_or(format!("no userId in {created}"))?;
-                    self.admins.push(TestAdmin { id, email, password: String::new() });
-                    self.subjects.push(subject);
-                    self.sessions.push(self.app.session_for(self.admins.last().expect("pushed")).await);
+                    self.admit(&created, "userId", email, subject).await?;
                 }
                 (status, created)
             }
@@ -323,12 +330,7 @@ impl<'a> Sut<'a> {
                     let (admins, principals) = model.listed_admins(customer, held);
                     let want: BTreeSet<String> =
                         admins.iter().map(|&i| admin_id(i)).chain(principals.iter().map(|&c| client_id(c))).collect();
-                    let got: BTreeSet<String> = list["items"]
-                        .as_array()
-                        .into_iter()
-                        .flatten()
-                        .filter_map(|i| i["userId"].as_str().map(str::to_owned))
-                        .collect();
+                    let got = listed(&list, "userId");
                     if got != want {
                         return Err(format!("{op:?} lists {got:?}; the model says {want:?}"));
                     }
@@ -485,11 +487,7 @@ impl<'a> Sut<'a> {
                 });
                 let (status, created) = self.scim(scim, customer, Method::POST, "/Users", Some(user)).await;
                 if status.is_success() && allowed {
-                    let id = created["id"].as_str().and_then(|id| AdminId::parse(id).ok());
-                    let id = id.ok_or(format!("no id in {created}"))?;
-                    self.admins.push(TestAdmin { id, email, password: String::new() });
-                    self.subjects.push(subject);
-                    self.sessions.push(self.app.session_for(self.admins.last().expect("pushed")).await);
+                    self.admit(&created, "id", email, subject).await?;
                 }
                 (status, created)
             }
@@ -731,16 +729,16 @@ async fn accept_as_inviter(app: &TestApp, link: &str) -> (StatusCode, Value) {
     (if status == StatusCode::SEE_OTHER { StatusCode::OK } else { status }, body)
 }
 
+/// The `field` of every item of a list answer.
+fn listed(list: &Value, field: &str) -> BTreeSet<String> {
+    list["items"].as_array().into_iter().flatten().filter_map(|i| i[field].as_str().map(str::to_owned)).collect()
+}
+
 /// A list answer against the model: `Some(ids)` must be listed exactly, `None` refused.
 fn compare(what: &str, status: StatusCode, list: &Value, want: Option<BTreeSet<String>>) -> Checked {
     match want {
         Some(want) => {
-            let got: BTreeSet<String> = list["items"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(|i| i["id"].as_str().map(str::to_owned))
-                .collect();
+            let got = listed(&list, "id");
             if status != StatusCode::OK || got != want {
                 return Err(format!("{what}: {status} {got:?}; the model says {want:?}"));
             }

@@ -6,8 +6,9 @@ use trustgate_core::access::{Access, Permission};
 use trustgate_core::admin::AdminStatus;
 use trustgate_core::customer::DisabledOwnerPolicy;
 use trustgate_core::event::Actor;
+use trustgate_core::ids::CustomerId;
 
-use crate::harness::{custom, AdminKind};
+use crate::harness::{custom, AdminKind, TestAdmin, TestApp};
 
 fn access_body(access_type: &str, policies: &[&str]) -> serde_json::Value {
     let policies: Vec<_> = policies
@@ -17,12 +18,18 @@ fn access_body(access_type: &str, policies: &[&str]) -> serde_json::Value {
     json!({ "accessType": access_type, "policies": policies })
 }
 
+/// An administrator with Full access in both `a` and `b`.
+async fn full_in_both(app: &TestApp, a: &CustomerId, b: &CustomerId) -> TestAdmin {
+    let owner = app.admin(a, Access::Full).await;
+    app.join(b, &owner, Access::Full).await;
+    owner
+}
+
 #[tokio::test]
 async fn r1_a_client_belongs_to_one_owner_in_one_customer() {
     let Some(app) = super::app().await else { return };
     let (a, b) = (app.customer().await, app.customer().await);
-    let owner = app.admin(&a, Access::Full).await;
-    app.join(&b, &owner, Access::Full).await;
+    let owner = full_in_both(&app, &a, &b).await;
     let in_a = app.client(&a, &owner).await;
     let in_b = app.client(&b, &owner).await;
     let (token_a, token_b) = (app.token(&in_a).await, app.token(&in_b).await);
@@ -88,9 +95,7 @@ async fn r3_other_administrators_cannot_see_or_delete_a_client_even_with_full_ac
 #[tokio::test]
 async fn r4_r5_reducing_the_owner_reduces_tokens_already_issued_and_raising_restores_them() {
     let Some(app) = super::app().await else { return };
-    let customer = app.customer().await;
-    let boss = app.admin(&customer, Access::Full).await;
-    let boss_token = app.token(&app.client(&customer, &boss).await).await;
+    let (customer, _, boss_token) = app.customer_with_token(Access::Full).await;
     let owner = app.admin(&customer, custom(&[Permission::NOTIFICATIONS, Permission::SYSTEM_LOG])).await;
     let token = app.token(&app.client(&customer, &owner).await).await;
     assert_eq!(app.post_notification(&token, &customer).await, StatusCode::OK);
@@ -145,8 +150,7 @@ async fn r6_removing_owner_deletes_their_clients_in_that_customer_only() {
 async fn r6_deleting_an_administrator_deletes_all_their_clients() {
     let Some(app) = super::app().await else { return };
     let (a, b) = (app.customer_with_full_admin().await, app.customer_with_full_admin().await);
-    let owner = app.admin(&a, Access::Full).await;
-    app.join(&b, &owner, Access::Full).await;
+    let owner = full_in_both(&app, &a, &b).await;
     let (in_a, in_b) = (app.client(&a, &owner).await, app.client(&b, &owner).await);
     let (token_a, token_b) = (app.token(&in_a).await, app.token(&in_b).await);
     let deleted = app.store.delete_admin(owner.id, &Actor::System).await.unwrap();

@@ -67,9 +67,7 @@ async fn disabling_a_federated_administrator_ends_their_sessions_at_once() {
 #[tokio::test]
 async fn removing_an_administrator_from_their_only_customer_over_the_api_ends_their_sessions() {
     let Some(app) = super::app().await else { return };
-    let customer = app.customer().await;
-    let remover = app.admin(&customer, Access::Full).await;
-    let token = app.token(&app.client(&customer, &remover).await).await;
+    let (customer, _, token) = app.customer_with_token(Access::Full).await;
     let admin = app.admin_with_password(&customer, Access::Full).await;
     let session = app.sign_in(&admin).await;
     assert_eq!(standing_of(&app, &session, &customer).await, signed_in());

@@ -132,27 +132,10 @@ async fn records_are_listed_in_citrix_field_order() {
     let (customer, _, token) = app.customer_with_token(Access::Full).await;
     let raw = app.get_text("/systemlog/records?Limit=1", &token, &customer).await;
     assert!(raw.starts_with("{\"items\":[{\"recordId\":"), "{raw}");
-    crate::harness::assert_key_order(
+    crate::harness::assert_keys_in_order(
         &raw,
-        &[
-            "recordId",
-            "utcTimestamp",
-            "customerId",
-            "eventType",
-            "targetId",
-            "targetDisplayName",
-            "targetEmail",
-            "targetUserId",
-            "targetType",
-            "beforeChanges",
-            "afterChanges",
-            "agentId",
-            "serviceProfileName",
-            "actorId",
-            "actorDisplayName",
-            "actorType",
-            "message",
-            "continuationToken",
-        ],
+        "recordId utcTimestamp customerId eventType targetId targetDisplayName targetEmail \
+         targetUserId targetType beforeChanges afterChanges agentId serviceProfileName actorId \
+         actorDisplayName actorType message continuationToken",
     );
 }
