@@ -738,7 +738,7 @@ fn listed(list: &Value, field: &str) -> BTreeSet<String> {
 fn compare(what: &str, status: StatusCode, list: &Value, want: Option<BTreeSet<String>>) -> Checked {
     match want {
         Some(want) => {
-            let got = listed(&list, "id");
+            let got = listed(list, "id");
             if status != StatusCode::OK || got != want {
                 return Err(format!("{what}: {status} {got:?}; the model says {want:?}"));
             }
