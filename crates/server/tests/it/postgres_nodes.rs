@@ -15,7 +15,7 @@ use trustgate_core::event::Actor;
 use trustgate_core::ids::CustomerId;
 use trustgate_store::PostgresStore;
 
-use crate::harness::{custom, status_and_json, Backend, TempDir, TestApp, TestClient, TestDatabase};
+use crate::harness::{custom, status_and_json, Backend, TempDir, TestAdmin, TestApp, TestClient, TestDatabase};
 
 async fn eventually<F, Fut>(within: Duration, mut check: F) -> Option<Duration>
 where
@@ -50,6 +50,16 @@ async fn customer_with_boss(app: &TestApp) -> (CustomerId, String) {
     (customer, token)
 }
 
+/// Node B beside `a`, and through `a` a customer with a Full administrator, where an owner who may
+/// post notifications holds a client.
+async fn b_and_a_notifiers_client(a: &TestApp) -> (TestApp, CustomerId, TestAdmin, TestClient) {
+    let (b, customer) = (a.second_node().await, a.customer().await);
+    a.admin(&customer, Access::Full).await;
+    let owner = a.admin(&customer, custom(&[Permission::NOTIFICATIONS])).await;
+    let client = a.client(&customer, &owner).await;
+    (b, customer, owner, client)
+}
+
 #[tokio::test]
 async fn changes_through_one_node_are_enforced_by_the_other() {
     let Some(a) = TestApp::spawn_on(Backend::Postgres).await else { return };
@@ -79,11 +89,8 @@ async fn changes_through_one_node_are_enforced_by_the_other() {
 
     let removed = b.call(Method::DELETE, &format!("/administrators/{}", owner.id), &boss_token, &customer, None).await;
     assert_eq!(removed.0, StatusCode::OK);
-    assert_within_the_feeds_latency(
-        || async { a.get("/systemlog/records", &token, &customer).await.0 == StatusCode::UNAUTHORIZED },
-        "node A rejects the token of a client deleted through node B",
-    )
-    .await;
+    let rejected = || async { a.get("/systemlog/records", &token, &customer).await.0 == StatusCode::UNAUTHORIZED };
+    assert_within_the_feeds_latency(rejected, "node A rejects the token of a client deleted through node B").await;
 }
 
 /// Issue #13: both nodes remember an id they were asked for as unknown; a client created with
@@ -120,10 +127,7 @@ async fn a_client_created_through_one_node_works_on_the_other_that_had_found_its
 #[tokio::test]
 async fn cross_node_propagation_delay_over_a_hundred_changes() {
     let Some(a) = TestApp::spawn_on(Backend::Postgres).await else { return };
-    let (b, customer) = (a.second_node().await, a.customer().await);
-    a.admin(&customer, Access::Full).await;
-    let owner = a.admin(&customer, custom(&[Permission::NOTIFICATIONS])).await;
-    let client = a.client(&customer, &owner).await;
+    let (b, customer, owner, client) = b_and_a_notifiers_client(&a).await;
     let mut delays = Vec::new();
     for i in 0..100 {
         assert!(b.state.client(client.id).await.unwrap().is_some());
@@ -149,10 +153,7 @@ async fn cross_node_propagation_delay_over_a_hundred_changes() {
 #[tokio::test]
 async fn a_node_that_loses_its_feed_flushes_its_cache_and_reconnects() {
     let Some(a) = TestApp::spawn_on(Backend::Postgres).await else { return };
-    let (b, customer) = (a.second_node().await, a.customer().await);
-    a.admin(&customer, Access::Full).await;
-    let owner = a.admin(&customer, custom(&[Permission::NOTIFICATIONS])).await;
-    let client = a.client(&customer, &owner).await;
+    let (b, customer, owner, client) = b_and_a_notifiers_client(&a).await;
     let token = a.token(&client).await;
     let url = a.database_url().unwrap();
     let listeners = |url: String| async move { crate::harness::feed_listeners(&url).await };
@@ -343,9 +344,7 @@ async fn with_the_database_down_nodes_answer_503_and_recover_by_themselves() {
 async fn copying_sqlite_into_postgres_keeps_secrets_keys_and_tokens_working() {
     let Some(database) = TestDatabase::create().await else { return };
     let sqlite = TestApp::spawn_on(Backend::Sqlite).await.unwrap();
-    let customer = sqlite.customer().await;
-    let owner = sqlite.admin(&customer, Access::Full).await;
-    let client = sqlite.client(&customer, &owner).await;
+    let (customer, _, client) = sqlite.customer_with_client(Access::Full).await;
     let old_token = sqlite.token(&client).await;
     sqlite.post_notification(&old_token, &customer).await;
 
@@ -401,9 +400,7 @@ async fn copy_to_postgres_carries_every_table_of_the_sqlite_store_or_refuses() {
     use sqlx::Row;
     let Some(database) = TestDatabase::create().await else { return };
     let sqlite = TestApp::spawn_on(Backend::Sqlite).await.unwrap();
-    let customer = sqlite.customer().await;
-    let owner = sqlite.admin(&customer, Access::Full).await;
-    let client = sqlite.client(&customer, &owner).await;
+    let (customer, _, client) = sqlite.customer_with_client(Access::Full).await;
     sqlite.apply_catalog(ORDERS_BY_ID).await;
     let revoked = sqlite.token(&client).await;
     let form = [("token", revoked.as_str()), ("client_id", &client.id.to_string()), ("client_secret", &client.secret)];
@@ -470,9 +467,8 @@ async fn copy_to_postgres_carries_every_table_of_the_sqlite_store_or_refuses() {
 #[tokio::test]
 async fn lockouts_are_per_node_and_each_node_enforces_its_own() {
     let Some(a) = TestApp::spawn_on(Backend::Postgres).await else { return };
-    let (b, customer) = (a.second_node().await, a.customer().await);
-    let owner = a.admin(&customer, Access::Full).await;
-    let client = a.client(&customer, &owner).await;
+    let b = a.second_node().await;
+    let (_, _, client) = a.customer_with_client(Access::Full).await;
     let id = client.id.to_string();
     let wrong = [("grant_type", "client_credentials"), ("client_id", &id), ("client_secret", "tgs_wrong")];
     let right = [("grant_type", "client_credentials"), ("client_id", &id), ("client_secret", &client.secret)];
@@ -588,9 +584,8 @@ async fn a_catalog_applied_through_one_node_is_what_the_other_shows_and_decides_
 #[tokio::test]
 async fn a_secret_deleted_through_one_node_grants_on_no_other() {
     let Some(a) = TestApp::spawn_on(Backend::Postgres).await else { return };
-    let (b, customer) = (a.second_node().await, a.customer().await);
-    let owner = a.admin(&customer, Access::Full).await;
-    let client = a.client(&customer, &owner).await;
+    let b = a.second_node().await;
+    let (customer, _, client) = a.customer_with_client(Access::Full).await;
     let (_, second) =
         trustgate_server::ops::add_secret(a.store.as_ref(), &a.server_key, &customer, client.id, None, &Actor::System)
             .await

@@ -245,11 +245,9 @@ impl<'a> Sut<'a> {
         path: &str,
         body: Option<Value>,
     ) -> (StatusCode, Value) {
-        let mut request = self
-            .app
-            .http
-            .request(method, self.app.url(&format!("/scim/v2/{}{path}", self.customers[customer])))
-            .header("authorization", format!("Bearer {}", self.scim[scim]));
+        let url = self.app.url(&format!("/scim/v2/{}{path}", self.customers[customer]));
+        let mut request =
+            self.app.http.request(method, url).header("authorization", format!("Bearer {}", self.scim[scim]));
         if let Some(body) = body {
             request = request.header("content-type", "application/scim+json").body(body.to_string());
         }
