@@ -12,14 +12,7 @@ use crate::serving::{trustgate, trustgate_json, Serving};
 const PUBLIC_URL: &str = "https://id.trustgate.test";
 
 async fn token(http: &reqwest::Client, url: &str, id: &str, secret: &str) -> (StatusCode, Value) {
-    let form = [("grant_type", "client_credentials"), ("client_id", id), ("client_secret", secret)];
-    let response = http
-        .post(format!("{url}/cctrustoauth2/root/tokens/clients"))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(serde_urlencoded::to_string(form).unwrap())
-        .send()
-        .await
-        .unwrap();
+    let response = crate::harness::grant_at(http, url, id, secret).await;
     let status = response.status();
     (status, response.json().await.unwrap_or(Value::Null))
 }

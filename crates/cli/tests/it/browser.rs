@@ -157,6 +157,12 @@ impl Browser {
         element.click().await.unwrap_or_else(|e| panic!("clicking {css}: {e}"));
     }
 
+    /// Clicks `css` and waits for `appears`, what the click opens.
+    pub async fn click_for(&self, css: &str, appears: &str) {
+        self.click(css).await;
+        self.find(appears).await;
+    }
+
     pub async fn type_into(&self, css: &str, text: &str) {
         let element = self.find(css).await;
         element.clear().await.unwrap_or_else(|e| panic!("clearing {css}: {e}"));

@@ -9,19 +9,18 @@ use trustgate_core::ids::{ClientId, CustomerId};
 
 use crate::harness::{TempDir, TestApp, TestClient};
 
+/// `trustgate --data-dir dir args…`, the binary this test run built, with no input and without the
+/// test's server key.
+fn trustgate_command(dir: &std::path::Path, args: &[&str]) -> tokio::process::Command {
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_trustgate"));
+    command.arg("--data-dir").arg(dir).args(args).stdin(Stdio::null()).env_remove("TRUSTGATE_SERVER_KEY");
+    command
+}
+
 /// Runs `trustgate --json` and awaits it, so a test's in-process server keeps running on this
 /// thread meanwhile: a blocked thread would freeze a server task holding SQLite's write lock.
 async fn trustgate(dir: &std::path::Path, args: &[&str]) -> Value {
-    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_trustgate"))
-        .arg("--data-dir")
-        .arg(dir)
-        .arg("--json")
-        .args(args)
-        .stdin(Stdio::null())
-        .env_remove("TRUSTGATE_SERVER_KEY")
-        .output()
-        .await
-        .expect("run trustgate");
+    let output = trustgate_command(dir, &[&["--json"][..], args].concat()).output().await.expect("run trustgate");
     assert!(output.status.success(), "trustgate {args:?} failed: {}", String::from_utf8_lossy(&output.stderr));
     serde_json::from_slice(&output.stdout)
         .unwrap_or_else(|e| panic!("{args:?} printed no JSON ({e}): {}", String::from_utf8_lossy(&output.stdout)))
@@ -33,16 +32,7 @@ async fn trustgate_fails(dir: &std::path::Path, args: &[&str]) -> String {
 
 /// Runs a command that must fail; its exit code and what it said on standard error.
 async fn trustgate_exits(dir: &std::path::Path, args: &[&str]) -> (i32, String) {
-    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_trustgate"))
-        .arg("--data-dir")
-        .arg(dir)
-        .args(args)
-        .stdin(Stdio::null())
-        .env_remove("TRUSTGATE_SERVER_KEY")
-        .env_remove("TRUSTGATE_DATABASE_URL")
-        .output()
-        .await
-        .expect("run");
+    let output = trustgate_command(dir, args).env_remove("TRUSTGATE_DATABASE_URL").output().await.expect("run");
     assert!(!output.status.success(), "trustgate {args:?} should fail");
     assert!(
         output.stdout.is_empty(),
@@ -54,15 +44,7 @@ async fn trustgate_exits(dir: &std::path::Path, args: &[&str]) -> (i32, String) 
 
 /// The text a command prints without `--json`.
 async fn trustgate_text(dir: &std::path::Path, args: &[&str]) -> String {
-    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_trustgate"))
-        .arg("--data-dir")
-        .arg(dir)
-        .args(args)
-        .stdin(Stdio::null())
-        .env_remove("TRUSTGATE_SERVER_KEY")
-        .output()
-        .await
-        .expect("run trustgate");
+    let output = trustgate_command(dir, args).output().await.expect("run trustgate");
     assert!(output.status.success(), "trustgate {args:?} failed: {}", String::from_utf8_lossy(&output.stderr));
     String::from_utf8(output.stdout).expect("UTF-8")
 }
@@ -72,6 +54,13 @@ async fn trustgate_text(dir: &std::path::Path, args: &[&str]) -> String {
 async fn store_in(dir: &TempDir) -> &std::path::Path {
     trustgate_store::SqliteStore::open(dir.path()).await.expect("create the store");
     dir.path()
+}
+
+/// [`store_in`] with one customer, Acme, whose id is `acme`.
+async fn store_with_acme(dir: &TempDir) -> &std::path::Path {
+    let dir = store_in(dir).await;
+    trustgate(dir, &["customer", "create", "--name", "Acme", "--id", "acme"]).await;
+    dir
 }
 
 #[tokio::test]
@@ -99,22 +88,8 @@ async fn cli_bootstraps_a_customer_and_a_client_whose_csv_credentials_get_a_toke
     .await;
     assert!(added["password"].as_str().is_some_and(|p| p.len() >= 12), "a generated password is shown once");
     let csv = dir.join("secureclient.csv");
-    trustgate(
-        &dir,
-        &[
-            "client",
-            "create",
-            "--customer",
-            "acme",
-            "--admin",
-            "ops@acme.test",
-            "--name",
-            "nightly",
-            "--csv",
-            csv.to_str().unwrap(),
-        ],
-    )
-    .await;
+    let create = ["client", "create", "--customer", "acme", "--admin", "ops@acme.test", "--name"];
+    trustgate(&dir, &[&create[..], &["nightly", "--csv", csv.to_str().unwrap()]].concat()).await;
     {
         use std::os::unix::fs::PermissionsExt;
         let mode = std::fs::metadata(&csv).unwrap().permissions().mode() & 0o777;
@@ -131,22 +106,7 @@ async fn cli_bootstraps_a_customer_and_a_client_whose_csv_credentials_get_a_toke
     };
     let token = app.token(&client).await;
     assert_eq!(app.post_notification(&token, &client.customer).await, StatusCode::OK);
-    trustgate_fails(
-        &dir,
-        &[
-            "client",
-            "create",
-            "--customer",
-            "acme",
-            "--admin",
-            "ops@acme.test",
-            "--name",
-            "again",
-            "--csv",
-            csv.to_str().unwrap(),
-        ],
-    )
-    .await;
+    trustgate_fails(&dir, &[&create[..], &["again", "--csv", csv.to_str().unwrap()]].concat()).await;
 
     // Changes made by the CLI reach the running server through the change feed.
     trustgate(
@@ -407,18 +367,7 @@ fn serve(dir: &std::path::Path, args: &[&str]) -> (ServeProcess, String) {
 
 fn serve_on(dir: &std::path::Path, listen: &str, args: &[&str]) -> (ServeProcess, String) {
     use std::io::BufRead;
-    let mut child = Command::new(env!("CARGO_BIN_EXE_trustgate"))
-        .arg("--data-dir")
-        .arg(dir)
-        .args(["serve", "--listen", listen])
-        .args(args)
-        .env_remove("TRUSTGATE_PUBLIC_URL")
-        .env_remove("TRUSTGATE_AUDIENCE")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("run trustgate serve");
+    let mut child = crate::serving::serve_command(dir, listen, args).spawn().expect("run trustgate serve");
     let stdout = child.stdout.take().expect("stdout");
     let served = ServeProcess(child);
     let mut stdout = std::io::BufReader::new(stdout);
@@ -449,19 +398,9 @@ async fn serve_takes_its_issuer_from_public_url_and_defaults_to_its_listen_addre
     trustgate(dir.path(), &[&create[..], &[csv.to_str().unwrap()]].concat()).await;
     let text = std::fs::read_to_string(&csv).unwrap();
     let (id, secret) = text.lines().nth(1).unwrap().split_once(',').unwrap();
-    let form = [("grant_type", "client_credentials"), ("client_id", id), ("client_secret", secret)];
-    let response = reqwest::Client::new()
-        .post(format!("{url}/cctrustoauth2/root/tokens/clients"))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(serde_urlencoded::to_string(form).unwrap())
-        .send()
-        .await
-        .unwrap();
+    let response = crate::harness::grant_at(&reqwest::Client::new(), &url, id, secret).await;
     let body: Value = response.json().await.unwrap();
-    let payload = body["access_token"].as_str().unwrap().split('.').nth(1).unwrap().to_owned();
-    use base64::Engine;
-    let claims: Value =
-        serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap();
+    let claims = crate::harness::claims_of(body["access_token"].as_str().unwrap());
     assert_eq!(
         (&claims["iss"], &claims["aud"]),
         (&Value::from("https://id.example.com"), &Value::from("api://reports"))
@@ -503,8 +442,7 @@ async fn operator_commands_refuse_a_data_directory_without_a_store_and_create_no
 #[tokio::test]
 async fn an_unknown_customer_is_an_error_not_an_empty_answer() {
     let dir = TempDir::new();
-    let dir = store_in(&dir).await;
-    trustgate(dir, &["customer", "create", "--name", "Acme", "--id", "acme"]).await;
+    let dir = store_with_acme(&dir).await;
     trustgate(dir, &["admin", "add", "--customer", "acme", "--email", "a@acme.test", "--access", "full"]).await;
     for args in [
         &["admin", "list", "--customer", "nosuch"][..],
@@ -525,8 +463,7 @@ async fn an_unknown_customer_is_an_error_not_an_empty_answer() {
 #[tokio::test]
 async fn errors_speak_in_options_and_exit_codes_tell_usage_validation_not_found_and_unreachable_apart() {
     let dir = TempDir::new();
-    let dir = store_in(&dir).await;
-    trustgate(dir, &["customer", "create", "--name", "Acme", "--id", "acme"]).await;
+    let dir = store_with_acme(&dir).await;
     let add = ["admin", "add", "--customer", "acme", "--email", "a@acme.test", "--access"];
     let (code, message) = trustgate_exits(dir, &[&add[..], &["custom", "--permission", "everything"]].concat()).await;
     assert_eq!(code, 3, "{message}");
@@ -557,8 +494,7 @@ async fn errors_speak_in_options_and_exit_codes_tell_usage_validation_not_found_
 #[tokio::test]
 async fn text_output_is_aligned_tables_with_headers_and_counts_in_proper_english() {
     let dir = TempDir::new();
-    let dir = store_in(&dir).await;
-    trustgate(dir, &["customer", "create", "--name", "Acme", "--id", "acme"]).await;
+    let dir = store_with_acme(&dir).await;
     trustgate(dir, &["admin", "add", "--customer", "acme", "--email", "boss@acme.test", "--access", "full"]).await;
     let ops = ["--customer", "acme", "--email", "ops@acme.test", "--access", "custom", "--permission", "notifications"];
     trustgate(dir, &[&["admin", "add"][..], &ops[..]].concat()).await;
@@ -663,15 +599,9 @@ async fn on_postgres_a_second_node_without_the_deployments_server_key_refuses_to
     assert_eq!(code, 4, "{message}");
     assert!(message.contains("TRUSTGATE_SERVER_KEY"), "{message}");
     assert!(!second.path().join("server.key").exists(), "no key of its own was made");
-    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_trustgate"))
-        .arg("--data-dir")
-        .arg(second.path())
-        .args(serve)
-        .stdin(Stdio::null())
-        .env("TRUSTGATE_SERVER_KEY", trustgate_core::secret::ServerKey::generate().encode())
-        .output()
-        .await
-        .unwrap();
+    let mut command = trustgate_command(second.path(), &serve);
+    let another_key = trustgate_core::secret::ServerKey::generate().encode();
+    let output = command.env("TRUSTGATE_SERVER_KEY", another_key).output().await.unwrap();
     let message = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(3), "another key: {message}");
     assert!(message.contains("does not open the stored signing keys"), "{message}");
@@ -762,8 +692,7 @@ async fn an_operator_reissues_a_pending_link_and_adding_an_existing_account_invi
 #[tokio::test]
 async fn permission_options_take_the_stored_catalogs_permissions_and_name_them_when_refused() {
     let dir = TempDir::new();
-    let dir = store_in(&dir).await;
-    trustgate(dir, &["customer", "create", "--name", "Acme", "--id", "acme"]).await;
+    let dir = store_with_acme(&dir).await;
     let file = dir.join("catalog.toml");
     std::fs::write(
         &file,
@@ -808,8 +737,7 @@ fn catalog_file(dir: &std::path::Path, name: &str, text: &str) -> String {
 #[tokio::test]
 async fn catalog_apply_refuses_to_remove_a_held_permission_naming_the_holder_unless_forced() {
     let dir = TempDir::new();
-    let dir = store_in(&dir).await;
-    trustgate(dir, &["customer", "create", "--name", "Acme", "--id", "acme"]).await;
+    let dir = store_with_acme(&dir).await;
     trustgate(dir, &["catalog", "apply", &catalog_file(dir, "both.toml", ORDERS_READ_WRITE)]).await;
     let add = ["admin", "add", "--customer", "acme", "--email", "reader@acme.test", "--access", "custom"];
     trustgate(dir, &[&add[..], &["--permission", "orders.read,notifications"]].concat()).await;

@@ -11,13 +11,37 @@ use trustgate_core::event::Actor;
 use trustgate_core::ids::CustomerId;
 
 use crate::browser::Browser;
-use crate::harness::{custom, Session, TempDir, TestAdmin, TestApp};
+use crate::harness::{custom, Session, TempDir, TestAdmin, TestApp, FORM};
 
 const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; \
                    form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 async fn app() -> TestApp {
     TestApp::spawn_in(TempDir::new()).await
+}
+
+/// A console node with a customer and a Full administrator of it who signs in with a password.
+async fn app_with_admin() -> (TestApp, CustomerId, TestAdmin) {
+    let app = app().await;
+    let customer = app.customer().await;
+    let admin = app.admin_with_password(&customer, Access::Full).await;
+    (app, customer, admin)
+}
+
+/// A federated administrator of `customer` who owns a client and is disabled: the R7 warning on
+/// every page, and a removal that offers to convert the client first.
+async fn disabled_owner_of_a_client(app: &TestApp, customer: &CustomerId) -> TestAdmin {
+    let owner = app.federated_admin(customer, custom(&[Permission::NOTIFICATIONS])).await;
+    app.client(customer, &owner).await;
+    app.store.set_admin_status(owner.id, AdminStatus::Disabled, &Actor::System).await.unwrap();
+    owner
+}
+
+/// Creates a client named `name` on the API Access page the browser shows, up to its one-time
+/// dialog.
+async fn create_client(browser: &Browser, name: &str) {
+    browser.type_into("#client-name", name).await;
+    browser.click_for("#create-client", "#secret-dialog").await;
 }
 
 /// Where to save screenshots of each page, when `TRUSTGATE_CONSOLE_SCREENSHOTS` names a folder.
@@ -50,9 +74,7 @@ async fn sign_out(browser: &Browser) {
 async fn a_client_created_in_the_browser_works_stays_private_and_is_deleted_with_its_owner() {
     let Some(browser) = Browser::start().await else { return };
     let app = app().await;
-    let customer = app.customer().await;
-    let owner = app.admin_with_password(&customer, Access::Full).await;
-    let colleague = app.admin_with_password(&customer, Access::Full).await;
+    let (customer, owner, colleague) = app.customer_with_colleagues().await;
     let notifier = app.admin_with_password(&customer, custom(&[Permission::NOTIFICATIONS])).await;
 
     browser.goto(&app.url("/console/sign-in")).await;
@@ -89,8 +111,7 @@ async fn a_client_created_in_the_browser_works_stays_private_and_is_deleted_with
     assert!(body["access_token"].is_string());
 
     // Closing the dialog leaves the secret nowhere on the page; the list shows the client.
-    browser.click("#close-dialog").await;
-    browser.find(&format!("tr[data-client-id='{id}']")).await;
+    browser.click_for("#close-dialog", &format!("tr[data-client-id='{id}']")).await;
     assert!(!browser.source().await.contains(&secret), "the secret is gone once the dialog closes");
     shoot(&browser, "api-access").await;
     if screenshots().is_some() {
@@ -98,8 +119,7 @@ async fn a_client_created_in_the_browser_works_stays_private_and_is_deleted_with
         for name in ["inventory sync", "monitoring"] {
             browser.type_into("#client-name", name).await;
             browser.click("#create-client").await;
-            browser.click("#close-dialog").await;
-            browser.find("#client-name").await;
+            browser.click_for("#close-dialog", "#client-name").await;
         }
         let token = app
             .token(&crate::harness::TestClient {
@@ -184,21 +204,29 @@ async fn get(app: &TestApp, session: &Session, path: &str) -> (StatusCode, Strin
 }
 
 async fn post(app: &TestApp, session: &Session, path: &str, form: &[(&str, &str)]) -> reqwest::Response {
-    http()
-        .post(app.url(path))
-        .header("cookie", &session.cookie)
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(serde_urlencoded::to_string(form).unwrap())
-        .send()
-        .await
-        .unwrap()
+    post_raw(app, path, Some(&session.cookie), FORM, serde_urlencoded::to_string(form).unwrap()).await
+}
+
+/// `POST path` as a browser sends it, with `cookie` when there is one and `body` as
+/// `content_type`; the answer, not followed.
+async fn post_raw(
+    app: &TestApp,
+    path: &str,
+    cookie: Option<&str>,
+    content_type: &str,
+    body: String,
+) -> reqwest::Response {
+    let mut request = http().post(app.url(path));
+    if let Some(cookie) = cookie {
+        request = request.header("cookie", cookie);
+    }
+    request.header("content-type", content_type).body(body).send().await.unwrap()
 }
 
 #[tokio::test]
 async fn console_forms_without_the_session_csrf_token_are_refused() {
     let app = app().await;
-    let customer = app.customer().await;
-    let (admin, session) = console_session(&app, &customer, Access::Full).await;
+    let (customer, admin, session) = app.customer_with_session(Access::Full).await;
     let path = format!("/console/c/{customer}/api-access");
     for form in [vec![("name", "x")], vec![("name", "x"), ("csrf", "forged")], vec![("name", "x"), ("csrf", "")]] {
         let response = post(&app, &session, &path, &form).await;
@@ -219,42 +247,35 @@ async fn console_forms_without_the_session_csrf_token_are_refused() {
 
 #[tokio::test]
 async fn the_sign_in_form_is_refused_without_its_form_token() {
-    let app = app().await;
-    let customer = app.customer().await;
-    let admin = app.admin_with_password(&customer, Access::Full).await;
+    let (app, _, admin) = app_with_admin().await;
     let form = [("email", admin.email.as_str()), ("password", admin.password.as_str()), ("csrf", "guess")];
-    let response = http()
-        .post(app.url("/console/sign-in"))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(serde_urlencoded::to_string(form).unwrap())
-        .send()
-        .await
-        .unwrap();
+    let response = post_raw(&app, "/console/sign-in", None, FORM, serde_urlencoded::to_string(form).unwrap()).await;
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
     assert!(response.headers().get_all("set-cookie").iter().all(|c| !c.to_str().unwrap().starts_with("tg_session=")));
 }
 
 /// Signs in through the console's own form, as a browser would.
 async fn form_sign_in(app: &TestApp, email: &str, password: &str) -> reqwest::Response {
-    let page = http().get(app.url("/console/sign-in")).send().await.unwrap();
-    let cookie = page.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_owned();
-    let html = page.text().await.unwrap();
+    let (cookie, html) = sign_in_page(app, "/console/sign-in").await;
     let token = html.split("name=\"csrf\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_owned();
-    http()
-        .post(app.url("/console/sign-in"))
-        .header("cookie", cookie)
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(serde_urlencoded::to_string([("email", email), ("password", password), ("csrf", &token)]).unwrap())
-        .send()
-        .await
-        .unwrap()
+    post_sign_in(app, cookie, &[("email", email), ("password", password), ("csrf", &token)]).await
+}
+
+/// The sign-in page at `page` as a browser opens it: the form cookie it sets, and its HTML.
+async fn sign_in_page(app: &TestApp, page: &str) -> (String, String) {
+    let page = http().get(app.url(page)).send().await.unwrap();
+    let cookie = page.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_owned();
+    (cookie, page.text().await.unwrap())
+}
+
+/// Posts the sign-in `form` with the form `cookie`; the answer, not followed.
+async fn post_sign_in(app: &TestApp, cookie: String, form: &[(&str, &str)]) -> reqwest::Response {
+    post_raw(app, "/console/sign-in", Some(&cookie), FORM, serde_urlencoded::to_string(form).unwrap()).await
 }
 
 #[tokio::test]
 async fn console_pages_carry_a_strict_content_security_policy_and_hardened_cookies() {
-    let app = app().await;
-    let customer = app.customer().await;
-    let admin = app.admin_with_password(&customer, Access::Full).await;
+    let (app, customer, admin) = app_with_admin().await;
     let page = http().get(app.url("/console/sign-in")).send().await.unwrap();
     assert_eq!(page.headers()["content-security-policy"], CSP);
     assert_eq!(page.headers()["x-frame-options"], "DENY");
@@ -301,8 +322,7 @@ async fn the_root_path_leads_to_the_console_sign_in() {
 #[tokio::test]
 async fn signing_out_of_the_console_ends_the_session() {
     let app = app().await;
-    let customer = app.customer().await;
-    let (_, session) = console_session(&app, &customer, Access::Full).await;
+    let (customer, _, session) = app.customer_with_session(Access::Full).await;
     let home = format!("/console/c/{customer}");
     assert_eq!(get(&app, &session, &home).await.0, StatusCode::OK);
     let out = post(&app, &session, "/console/sign-out", &[("csrf", &session.csrf)]).await;
@@ -316,8 +336,7 @@ async fn signing_out_of_the_console_ends_the_session() {
 #[tokio::test]
 async fn an_admin_removed_from_a_customer_loses_its_console_at_once() {
     let app = app().await;
-    let customer = app.customer().await;
-    app.admin(&customer, Access::Full).await;
+    let customer = app.customer_with_full_admin().await;
     let (admin, session) = console_session(&app, &customer, Access::Full).await;
     // Still an administrator elsewhere, so the session goes on (removal from the last customer ends it).
     app.join(&app.customer().await, &admin, Access::Full).await;
@@ -332,8 +351,7 @@ async fn an_admin_removed_from_a_customer_loses_its_console_at_once() {
 #[tokio::test]
 async fn r8_an_admin_without_iam_rights_gets_no_iam_menu_and_a_403_page() {
     let app = app().await;
-    let customer = app.customer().await;
-    let (_, session) = console_session(&app, &customer, custom(&[Permission::SYSTEM_LOG])).await;
+    let (customer, _, session) = app.customer_with_session(custom(&[Permission::SYSTEM_LOG])).await;
     let (status, home) = get(&app, &session, &format!("/console/c/{customer}")).await;
     assert_eq!(status, StatusCode::OK);
     assert!(!home.contains("id=\"menu-iam\"") && home.contains("id=\"menu-no-iam\""));
@@ -358,8 +376,7 @@ type BadInput<'a> = (String, Vec<(&'a str, &'a str)>, StatusCode, &'a str);
 #[tokio::test]
 async fn bad_console_input_gets_a_clear_4xx_page_never_a_5xx() {
     let app = app().await;
-    let customer = app.customer().await;
-    let (_, session) = console_session(&app, &customer, Access::Full).await;
+    let (customer, _, session) = app.customer_with_session(Access::Full).await;
     let c = format!("/console/c/{customer}");
     let csrf = session.csrf.as_str();
     let long = "n".repeat(101);
@@ -392,14 +409,8 @@ async fn bad_console_input_gets_a_clear_4xx_page_never_a_5xx() {
     assert!(html.contains("From must be a date and time"));
     let (status, _) = get(&app, &session, "/console/c/Not%20A%20Customer/api-access").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
-    let json = http()
-        .post(app.url(&format!("{c}/api-access")))
-        .header("cookie", &session.cookie)
-        .header("content-type", "application/json")
-        .body("{}")
-        .send()
-        .await
-        .unwrap();
+    let json =
+        post_raw(&app, &format!("{c}/api-access"), Some(&session.cookie), "application/json", "{}".to_owned()).await;
     assert_eq!(json.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
 }
 
@@ -419,8 +430,7 @@ fn orders(name: &str) -> Permission {
 async fn the_access_editor_groups_the_catalogs_permissions_by_service_and_grants_them() {
     let app = app().await;
     with_orders(&app).await;
-    let customer = app.customer().await;
-    let (_, session) = console_session(&app, &customer, custom(&[Permission::ADMINISTRATORS, orders("read")])).await;
+    let (customer, _, session) = app.customer_with_session(custom(&[Permission::ADMINISTRATORS, orders("read")])).await;
     let c = format!("/console/c/{customer}");
     let (status, page) = get(&app, &session, &format!("{c}/administrators")).await;
     assert_eq!(status, StatusCode::OK);
@@ -499,8 +509,7 @@ async fn admins_are_added_changed_and_removed_within_the_callers_own_access() {
 #[tokio::test]
 async fn r6_the_remove_confirmation_counts_the_clients_that_go_with_the_admin() {
     let app = app().await;
-    let customer = app.customer().await;
-    let (_, session) = console_session(&app, &customer, Access::Full).await;
+    let (customer, _, session) = app.customer_with_session(Access::Full).await;
     let owner = app.admin(&customer, custom(&[Permission::API_CLIENTS])).await;
     for _ in 0..3 {
         app.client(&customer, &owner).await;
@@ -518,8 +527,7 @@ async fn r6_the_remove_confirmation_counts_the_clients_that_go_with_the_admin() 
 #[tokio::test]
 async fn r7_a_disabled_federated_owner_with_active_clients_is_flagged() {
     let app = app().await;
-    let customer = app.customer().await;
-    let (_, session) = console_session(&app, &customer, Access::Full).await;
+    let (customer, _, session) = app.customer_with_session(Access::Full).await;
     let federated = app.federated_admin(&customer, custom(&[Permission::NOTIFICATIONS])).await;
     app.client(&customer, &federated).await;
     let path = format!("/console/c/{customer}/administrators");
@@ -533,8 +541,7 @@ async fn r7_a_disabled_federated_owner_with_active_clients_is_flagged() {
 #[tokio::test]
 async fn the_system_log_page_filters_by_time_and_pages() {
     let app = app().await;
-    let customer = app.customer().await;
-    let (admin, session) = console_session(&app, &customer, Access::Full).await;
+    let (customer, admin, session) = app.customer_with_session(Access::Full).await;
     for _ in 0..55 {
         app.client(&customer, &admin).await;
     }
@@ -581,8 +588,7 @@ fn location(response: &reqwest::Response) -> String {
 #[tokio::test]
 async fn reloading_the_page_that_shows_a_new_secret_never_creates_a_second_client() {
     let app = app().await;
-    let customer = app.customer().await;
-    let (admin, session) = console_session(&app, &customer, Access::Full).await;
+    let (customer, admin, session) = app.customer_with_session(Access::Full).await;
     let path = format!("/console/c/{customer}/api-access");
     let created = post(&app, &session, &path, &[("name", "nightly"), ("csrf", &session.csrf)]).await;
     assert_eq!(created.status(), StatusCode::SEE_OTHER, "post/redirect/get");
@@ -619,8 +625,7 @@ async fn reloading_the_page_that_shows_a_new_secret_never_creates_a_second_clien
 #[tokio::test]
 async fn the_last_full_administrator_is_not_offered_for_removal_and_refusals_stay_in_the_layout() {
     let app = app().await;
-    let customer = app.customer().await;
-    let (admin, session) = console_session(&app, &customer, Access::Full).await;
+    let (customer, admin, session) = app.customer_with_session(Access::Full).await;
     let helper = app.admin(&customer, custom(&[Permission::NOTIFICATIONS])).await;
     let c = format!("/console/c/{customer}");
     let (_, list) = get(&app, &session, &format!("{c}/administrators")).await;
@@ -682,21 +687,9 @@ fn cells(html: &str, label: &str) -> Vec<String> {
 #[tokio::test]
 async fn client_and_administrator_lists_search_sort_by_column_and_page() {
     let app = app().await;
-    let customer = app.customer().await;
-    let (admin, session) = console_session(&app, &customer, Access::Full).await;
+    let (customer, admin, session) = app.customer_with_session(Access::Full).await;
     for i in 0..30 {
-        let name = format!("job {i:02}");
-        let client = trustgate_server::actions::clients::new_client(
-            app.store.as_ref(),
-            &app.server_key,
-            &customer,
-            &app.store.admin(admin.id).await.unwrap().unwrap(),
-            &name,
-            100,
-            &Actor::System,
-        )
-        .await;
-        client.unwrap();
+        app.try_client(&customer, admin.id, &format!("job {i:02}"), 100).await.unwrap();
     }
     let c = format!("/console/c/{customer}");
     let (_, first) = get(&app, &session, &format!("{c}/api-access?sort=name&dir=asc")).await;
@@ -750,8 +743,7 @@ async fn client_and_administrator_lists_search_sort_by_column_and_page() {
 async fn the_system_log_shows_the_newest_first_and_filters_by_event_type_and_actor() {
     for backend in [crate::harness::Backend::Sqlite, crate::harness::Backend::Postgres] {
         let Some(app) = TestApp::spawn_on(backend).await else { continue };
-        let customer = app.customer().await;
-        let (admin, session) = console_session(&app, &customer, Access::Full).await;
+        let (customer, admin, session) = app.customer_with_session(Access::Full).await;
         let other = app.admin(&customer, Access::Full).await;
         app.client(&customer, &other).await;
         let created = post(
@@ -784,29 +776,18 @@ async fn the_system_log_shows_the_newest_first_and_filters_by_event_type_and_act
 
 /// Signs in through the console's form on the sign-in page `page` (which may carry `next`).
 async fn form_sign_in_from(app: &TestApp, page: &str, email: &str, password: &str) -> reqwest::Response {
-    let page = http().get(app.url(page)).send().await.unwrap();
-    let cookie = page.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_owned();
-    let html = page.text().await.unwrap();
+    let (cookie, html) = sign_in_page(app, page).await;
     let field = |name: &str| {
         let value = html.split(&format!("name=\"{name}\" value=\"")).nth(1).unwrap().split('"').next().unwrap();
         value.replace("&#47;", "/").replace("&#x2f;", "/").replace("&#38;", "&")
     };
     let form = [("email", email), ("password", password), ("csrf", &field("csrf")), ("next", &field("next"))];
-    http()
-        .post(app.url("/console/sign-in"))
-        .header("cookie", cookie)
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(serde_urlencoded::to_string(form).unwrap())
-        .send()
-        .await
-        .unwrap()
+    post_sign_in(app, cookie, &form).await
 }
 
 #[tokio::test]
 async fn a_deep_link_followed_while_signed_out_returns_to_its_page_after_sign_in_and_nowhere_else() {
-    let app = app().await;
-    let customer = app.customer().await;
-    let admin = app.admin_with_password(&customer, Access::Full).await;
+    let (app, customer, admin) = app_with_admin().await;
     let deep = format!("/console/c/{customer}/system-log?event=signin&dir=asc");
     let bounced = http().get(app.url(&deep)).send().await.unwrap();
     assert_eq!(bounced.status(), StatusCode::SEE_OTHER);
@@ -831,21 +812,14 @@ async fn a_deep_link_followed_while_signed_out_returns_to_its_page_after_sign_in
         );
     }
     // A form posted without a session is not replayed after signing in.
-    let form = http()
-        .post(app.url(&format!("/console/c/{customer}/api-access")))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body("name=x")
-        .send()
-        .await
-        .unwrap();
+    let form = post_raw(&app, &format!("/console/c/{customer}/api-access"), None, FORM, "name=x".to_owned()).await;
     assert_eq!(location(&form), "/console/sign-in");
 }
 
 #[tokio::test]
 async fn names_with_bidirectional_controls_or_invisible_characters_are_refused_everywhere() {
     let app = app().await;
-    let customer = app.customer().await;
-    let (admin, session) = console_session(&app, &customer, Access::Full).await;
+    let (customer, admin, session) = app.customer_with_session(Access::Full).await;
     let spoof = "gnp\u{202E}exe.png";
     let api = format!("/api/v1/customers/{customer}/api-clients");
     let (status, body) =
@@ -913,12 +887,8 @@ async fn axe_violations(browser: &Browser, axe: &str) -> Vec<String> {
 async fn every_console_page_has_no_serious_or_critical_axe_violations() {
     let Some(browser) = Browser::start().await else { return };
     let Some(axe) = axe_source() else { return };
-    let app = app().await;
-    let customer = app.customer().await;
-    let admin = app.admin_with_password(&customer, Access::Full).await;
-    let other = app.federated_admin(&customer, custom(&[Permission::NOTIFICATIONS])).await;
-    app.client(&customer, &other).await;
-    app.store.set_admin_status(other.id, AdminStatus::Disabled, &Actor::System).await.unwrap();
+    let (app, customer, admin) = app_with_admin().await;
+    let other = disabled_owner_of_a_client(&app, &customer).await;
     // The access editors show a fieldset per service of the catalog.
     with_orders(&app).await;
     let c = format!("{}/console/c/{customer}", app.url);
@@ -933,21 +903,16 @@ async fn every_console_page_has_no_serious_or_critical_axe_violations() {
     check("home with the menu open", axe_violations(&browser, &axe).await);
     browser.goto(&format!("{c}/api-access")).await;
     check("api-access, empty", axe_violations(&browser, &axe).await);
-    browser.type_into("#client-name", "nightly report").await;
-    browser.click("#create-client").await;
-    browser.find("#secret-dialog").await;
+    create_client(&browser, "nightly report").await;
     check("the secret dialog", axe_violations(&browser, &axe).await);
     shoot(&browser, "a11y-secret-dialog").await;
-    browser.click("#close-dialog").await;
-    browser.find("#clients").await;
+    browser.click_for("#close-dialog", "#clients").await;
     check("api-access", axe_violations(&browser, &axe).await);
     shoot(&browser, "a11y-api-access").await;
-    browser.click("#clients a[href$='/secrets']").await;
-    browser.find("#secrets").await;
+    browser.click_for("#clients a[href$='/secrets']", "#secrets").await;
     check("a client's secrets", axe_violations(&browser, &axe).await);
     browser.goto(&format!("{c}/api-access")).await;
-    browser.click("#clients a.danger").await;
-    browser.find("#confirm").await;
+    browser.click_for("#clients a.danger", "#confirm").await;
     check("delete confirmation", axe_violations(&browser, &axe).await);
     for (page, path) in [
         ("administrators", format!("{c}/administrators")),
@@ -995,9 +960,7 @@ async fn focused_id(browser: &Browser) -> String {
 #[tokio::test]
 async fn the_console_works_from_the_keyboard_alone() {
     let Some(browser) = Browser::start().await else { return };
-    let app = app().await;
-    let customer = app.customer().await;
-    let admin = app.admin_with_password(&customer, Access::Full).await;
+    let (app, customer, admin) = app_with_admin().await;
 
     // Sign in: the e-mail field has the focus, Tab to the password, Enter submits.
     browser.goto(&app.url("/console/sign-in")).await;
@@ -1100,9 +1063,7 @@ async fn an_invitee_follows_the_link_sets_a_password_and_is_signed_in() {
 #[tokio::test]
 async fn the_service_principals_tab_creates_principals_for_full_admins_and_removal_offers_conversion() {
     let Some(browser) = Browser::start().await else { return };
-    let app = app().await;
-    let customer = app.customer().await;
-    let boss = app.admin_with_password(&customer, Access::Full).await;
+    let (app, customer, boss) = app_with_admin().await;
     let leaver = app.admin_with_password(&customer, custom(&[Permission::API_CLIENTS, Permission::SYSTEM_LOG])).await;
     let leavers_client = app.client(&customer, &leaver).await;
 
@@ -1149,8 +1110,7 @@ async fn the_service_principals_tab_creates_principals_for_full_admins_and_remov
         .text_of("#alternative-note")
         .await
         .contains("To keep it working, convert it to a service principal first"));
-    browser.click("#alternative").await;
-    browser.find("#confirm").await;
+    browser.click_for("#alternative", "#confirm").await;
     assert!(browser.text_of("#confirm-warning").await.contains("They own no API clients"));
     browser.click("#confirm").await;
     browser.wait_for_url(|u| u.contains("/administrators?done=removed")).await;
@@ -1165,9 +1125,7 @@ async fn the_service_principals_tab_creates_principals_for_full_admins_and_remov
 #[tokio::test]
 async fn a_principal_created_with_an_expiry_rotates_its_secret_from_its_secrets_panel() {
     let Some(browser) = Browser::start().await else { return };
-    let app = app().await;
-    let customer = app.customer().await;
-    let boss = app.admin_with_password(&customer, Access::Full).await;
+    let (app, customer, boss) = app_with_admin().await;
     sign_in(&browser, &app, &boss).await;
     browser.goto(&app.url(&format!("/console/c/{customer}/service-principals"))).await;
     let offered = browser.find_all("#principal-expires option").await.len();
@@ -1175,8 +1133,7 @@ async fn a_principal_created_with_an_expiry_rotates_its_secret_from_its_secrets_
     browser.type_into("#principal-name", "nightly export").await;
     browser.click("input[name='access'][value='Full']").await;
     browser.execute("document.getElementById('principal-expires').value = '90'").await;
-    browser.click("#create-principal").await;
-    browser.find("#secret-dialog").await;
+    browser.click_for("#create-principal", "#secret-dialog").await;
     let id = browser.text_of("#new-client-id").await;
     let first = crate::harness::TestClient {
         id: id.parse().unwrap(),
@@ -1201,16 +1158,14 @@ async fn a_principal_created_with_an_expiry_rotates_its_secret_from_its_secrets_
     let old = first.secret[4..20].to_owned();
 
     // Rotation: add a second secret, move to it, delete the first.
-    browser.click("#add-secret").await;
-    browser.find("#secret-dialog").await;
+    browser.click_for("#add-secret", "#secret-dialog").await;
     let second = crate::harness::TestClient { secret: browser.text_of("#new-client-secret").await, ..first.clone() };
     browser.click("#close-dialog").await;
     browser.wait_for_url(|u| u.ends_with("/secrets")).await;
     assert_eq!(browser.find_all("#secrets tbody tr").await.len(), 2);
     app.token(&first).await;
     app.token(&second).await;
-    browser.click(&format!("tr[data-secret-id='{old}'] a.danger")).await;
-    browser.find("#confirm-warning").await;
+    browser.click_for(&format!("tr[data-secret-id='{old}'] a.danger"), "#confirm-warning").await;
     browser.click("#confirm").await;
     browser.wait_for_url(|u| u.ends_with("/secrets?done=deleted")).await;
     assert_eq!(browser.find_all("#secrets tbody tr").await.len(), 1);
@@ -1231,9 +1186,7 @@ async fn a_principal_created_with_an_expiry_rotates_its_secret_from_its_secrets_
 #[tokio::test]
 async fn a_clients_secrets_panel_adds_a_secret_shown_once_and_deletes_the_old_one() {
     let Some(browser) = Browser::start().await else { return };
-    let app = app().await;
-    let customer = app.customer().await;
-    let owner = app.admin_with_password(&customer, Access::Full).await;
+    let (app, customer, owner) = app_with_admin().await;
     let client = app.client(&customer, &owner).await;
     let old = client.secret[4..20].to_owned();
     sign_in(&browser, &app, &owner).await;
@@ -1276,8 +1229,7 @@ async fn a_clients_secrets_panel_adds_a_secret_shown_once_and_deletes_the_old_on
     };
     assert_eq!(grant(client.secret.clone()).await, StatusCode::OK);
     assert_eq!(grant(secret.clone()).await, StatusCode::OK);
-    browser.click(&format!("tr[data-secret-id='{old}'] a.danger")).await;
-    browser.find("#confirm-warning").await;
+    browser.click_for(&format!("tr[data-secret-id='{old}'] a.danger"), "#confirm-warning").await;
     browser.click("#confirm").await;
     browser.wait_for_url(|u| u.ends_with("/secrets?done=deleted")).await;
     assert_eq!(browser.find_all("#secrets tbody tr").await.len(), 1);
@@ -1356,11 +1308,22 @@ async fn an_administrator_signs_in_in_the_browser_through_the_customers_openid_p
     browser.wait_for_url(|u| u.contains("/console/sign-in")).await;
 }
 
+/// The console's form that connects an Azure AD provider at `issuer`, as `session` posts it.
+fn provider_form<'a>(issuer: &'a str, session: &'a Session) -> [(&'a str, &'a str); 6] {
+    [
+        ("type", "AzureAd"),
+        ("issuer", issuer),
+        ("client_id", "trustgate-app"),
+        ("client_secret", "a-console-secret"),
+        ("email_claim", "upn"),
+        ("csrf", &session.csrf),
+    ]
+}
+
 #[tokio::test]
 async fn a_full_administrator_connects_and_disconnects_an_identity_provider_in_the_console() {
     let app = app().await;
-    let customer = app.customer().await;
-    let (_, full) = console_session(&app, &customer, Access::Full).await;
+    let (customer, _, full) = app.customer_with_session(Access::Full).await;
     let (_, limited) = console_session(&app, &customer, custom(&[Permission::ADMINISTRATORS])).await;
     let path = format!("/console/c/{customer}/identity-providers");
 
@@ -1369,37 +1332,13 @@ async fn a_full_administrator_connects_and_disconnects_an_identity_provider_in_t
     assert_eq!(status, StatusCode::OK);
     assert!(home.contains("id=\"identity-providers-tile\""));
 
-    let form = |issuer: &'static str| {
-        [
-            ("type", "AzureAd"),
-            ("issuer", issuer),
-            ("client_id", "trustgate-app"),
-            ("client_secret", "a-console-secret"),
-            ("email_claim", "upn"),
-        ]
-    };
-    let with_csrf = |fields: [(&'static str, &'static str); 5], csrf: String| {
-        let mut all: Vec<(String, String)> = fields.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
-        all.push(("csrf".to_owned(), csrf));
-        all
-    };
-    let send = |fields: Vec<(String, String)>, session: &Session| {
-        let pairs: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-        let body = serde_urlencoded::to_string(pairs).unwrap();
-        http()
-            .post(app.url(&path))
-            .header("cookie", &session.cookie)
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(body)
-            .send()
-    };
-    let refused = send(with_csrf(form("ftp://login.example.com"), limited.csrf.clone()), &limited).await.unwrap();
+    let refused = post(&app, &limited, &path, &provider_form("ftp://login.example.com", &limited)).await;
     assert_eq!(refused.status(), StatusCode::FORBIDDEN);
-    let invalid = send(with_csrf(form("ftp://login.example.com"), full.csrf.clone()), &full).await.unwrap();
+    let invalid = post(&app, &full, &path, &provider_form("ftp://login.example.com", &full)).await;
     assert_eq!(invalid.status(), StatusCode::BAD_REQUEST);
     assert!(invalid.text().await.unwrap().contains("https URL"));
     let tenant = "https://login.microsoftonline.com/tenant/v2.0";
-    let connected = send(with_csrf(form(tenant), full.csrf.clone()), &full).await.unwrap();
+    let connected = post(&app, &full, &path, &provider_form(tenant, &full)).await;
     assert_eq!(connected.status(), StatusCode::SEE_OTHER);
 
     let (status, page) = get(&app, &full, &path).await;
@@ -1475,14 +1414,8 @@ async fn fits(browser: &Browser, page: &str, failures: &mut Vec<String>) {
 #[tokio::test]
 async fn every_console_page_fits_a_390_px_wide_phone() {
     let Some(browser) = Browser::start().await else { return };
-    let app = app().await;
-    let customer = app.customer().await;
-    let admin = app.admin_with_password(&customer, Access::Full).await;
-    // A disabled owner with a client: the R7 warning on every page, and a removal offering to
-    // convert the client first.
-    let leaver = app.federated_admin(&customer, custom(&[Permission::NOTIFICATIONS])).await;
-    app.client(&customer, &leaver).await;
-    app.store.set_admin_status(leaver.id, AdminStatus::Disabled, &Actor::System).await.unwrap();
+    let (app, customer, admin) = app_with_admin().await;
+    let leaver = disabled_owner_of_a_client(&app, &customer).await;
     with_orders(&app).await;
     let c = format!("{}/console/c/{customer}", app.url);
     let mut failures = Vec::new();
@@ -1497,44 +1430,36 @@ async fn every_console_page_fits_a_390_px_wide_phone() {
 
     browser.goto(&format!("{c}/api-access")).await;
     fits(&browser, "api-access, empty", &mut failures).await;
-    browser.type_into("#client-name", "a rather long name for the nightly inventory report").await;
-    browser.click("#create-client").await;
-    browser.find("#secret-dialog").await;
+    create_client(&browser, "a rather long name for the nightly inventory report").await;
     fits(&browser, "api-access, the one-time secret", &mut failures).await;
     scroll_to(&browser, "#usage-curl").await;
     fits(&browser, "api-access, how to use it", &mut failures).await;
-    browser.click("#close-dialog").await;
-    browser.find("#clients").await;
+    browser.click_for("#close-dialog", "#clients").await;
     fits(&browser, "api-access", &mut failures).await;
-    browser.click("#clients a[href$='/secrets']").await;
-    browser.find("#secrets").await;
+    browser.click_for("#clients a[href$='/secrets']", "#secrets").await;
     fits(&browser, "secrets", &mut failures).await;
-    browser.click("#add-secret").await;
-    browser.find("#secret-dialog").await;
+    browser.click_for("#add-secret", "#secret-dialog").await;
     fits(&browser, "secrets, the added secret", &mut failures).await;
-    browser.click("#close-dialog").await;
-    browser.find("#secrets a.danger").await;
-    browser.click("#secrets a.danger").await;
-    browser.find("#confirm").await;
+    browser.click_for("#close-dialog", "#secrets a.danger").await;
+    browser.click_for("#secrets a.danger", "#confirm").await;
     fits(&browser, "delete secret", &mut failures).await;
     browser.goto(&format!("{c}/api-access")).await;
-    browser.click("#clients a.danger").await;
-    browser.find("#confirm").await;
+    browser.click_for("#clients a.danger", "#confirm").await;
     fits(&browser, "delete api client", &mut failures).await;
 
     browser.goto(&format!("{c}/administrators")).await;
     browser.type_into("#admin-email", "a.pending.invitee.with.a.long.address@example.com").await;
     browser.click("#add-admin input[name=permission][value=notifications]").await;
-    browser.click("#add-admin button[type=submit]").await;
-    browser.find("#invitation-dialog").await;
+    browser.click_for("#add-admin button[type=submit]", "#invitation-dialog").await;
     fits(&browser, "administrators, invited", &mut failures).await;
     browser.click("#close-dialog").await;
     let pending_row = "tr[data-admin-email='a.pending.invitee.with.a.long.address@example.com']";
     browser.find(pending_row).await;
     scroll_to(&browser, pending_row).await;
     fits(&browser, "administrators, with a pending invitee", &mut failures).await;
-    browser.click("tr[data-admin-email='a.pending.invitee.with.a.long.address@example.com'] a.danger").await;
-    browser.find("#confirm").await;
+    browser
+        .click_for("tr[data-admin-email='a.pending.invitee.with.a.long.address@example.com'] a.danger", "#confirm")
+        .await;
     fits(&browser, "cancel invitation", &mut failures).await;
     assert_eq!(browser.text_of("#cancel").await, "Keep the invitation", "not two buttons saying Cancel");
     for (page, path) in [
@@ -1552,16 +1477,14 @@ async fn every_console_page_fits_a_390_px_wide_phone() {
     browser.goto(&format!("{c}/service-principals")).await;
     browser.type_into("#principal-name", "nightly export").await;
     browser.click("input[name='access'][value='Full']").await;
-    browser.click("#create-principal").await;
-    browser.find("#secret-dialog").await;
+    browser.click_for("#create-principal", "#secret-dialog").await;
     fits(&browser, "service principals, the one-time secret", &mut failures).await;
 
     browser.goto(&format!("{c}/identity-providers")).await;
     browser.type_into("#issuer", "https://login.microsoftonline.com/8f2c2a5e-9d1b-4e0b-a0c4-6d1f3e2b7a90/v2.0").await;
     browser.type_into("#client-id", "0c6f1f4e-2b1a-4c1e-9a57-0e2f3d4c5b6a").await;
     browser.type_into("#client-secret", "a-console-secret").await;
-    browser.click("#connect").await;
-    browser.find("#providers").await;
+    browser.click_for("#connect", "#providers").await;
     fits(&browser, "identity providers", &mut failures).await;
     let field =
         |css: &'static str| format!("return getComputedStyle(document.querySelector('{css}')).borderTopLeftRadius;");
@@ -1584,9 +1507,7 @@ async fn every_console_page_fits_a_390_px_wide_phone() {
 #[tokio::test]
 async fn enter_on_a_confirmation_cancels_rather_than_deletes() {
     let Some(browser) = Browser::start().await else { return };
-    let app = app().await;
-    let customer = app.customer().await;
-    let admin = app.admin_with_password(&customer, Access::Full).await;
+    let (app, customer, admin) = app_with_admin().await;
     let client = app.client(&customer, &admin).await;
     let other = app.admin_with_password(&customer, Access::Full).await;
     sign_in(&browser, &app, &admin).await;
@@ -1621,17 +1542,13 @@ async fn run_in_bash(script: &str) -> String {
 #[tokio::test]
 async fn the_one_time_dialog_shows_how_to_use_the_client_and_its_copied_curl_example_works() {
     let Some(browser) = Browser::start().await else { return };
-    let app = app().await;
-    let customer = app.customer().await;
-    let admin = app.admin_with_password(&customer, Access::Full).await;
+    let (app, customer, admin) = app_with_admin().await;
     sign_in(&browser, &app, &admin).await;
     browser.allow_clipboard().await;
     let c = format!("{}/console/c/{customer}", app.url);
 
     browser.goto(&format!("{c}/api-access")).await;
-    browser.type_into("#client-name", "curl example").await;
-    browser.click("#create-client").await;
-    browser.find("#secret-dialog").await;
+    create_client(&browser, "curl example").await;
     let secret = browser.text_of("#new-client-secret").await;
     assert_eq!(browser.text_of("#usage-token-url").await, format!("{}/cctrustoauth2/root/tokens/clients", app.url));
     assert_eq!(browser.text_of("#usage-customer-id").await, customer.as_str());
@@ -1644,8 +1561,7 @@ async fn the_one_time_dialog_shows_how_to_use_the_client_and_its_copied_curl_exa
     assert!(curl.contains(&secret) && curl.contains("/systemlog/records"), "{curl}");
     let records: serde_json::Value = serde_json::from_str(&run_in_bash(&curl).await).expect("the API's JSON");
     assert!(records["items"].is_array(), "the system log answered: {records}");
-    browser.click("#close-dialog").await;
-    browser.find("#clients").await;
+    browser.click_for("#close-dialog", "#clients").await;
     assert!(!browser.source().await.contains(&secret), "the example leaves with the dialog");
 
     // A service principal's example calls what its own access allows.
@@ -1653,8 +1569,7 @@ async fn the_one_time_dialog_shows_how_to_use_the_client_and_its_copied_curl_exa
     browser.type_into("#principal-name", "notifier").await;
     browser.click("input[name='access'][value='Custom']").await;
     browser.click("input[name='permission'][value='notifications']").await;
-    browser.click("#create-principal").await;
-    browser.find("#secret-dialog").await;
+    browser.click_for("#create-principal", "#secret-dialog").await;
     browser.click("button[data-copy='usage-curl']").await;
     let curl = browser.clipboard().await;
     assert!(curl.contains("/notifications/items"), "{curl}");

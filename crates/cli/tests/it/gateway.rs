@@ -10,6 +10,7 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use trustgate_core::access::{Access, Permission};
 use trustgate_core::event::Actor;
+use trustgate_core::ids::CustomerId;
 
 use crate::harness::{custom, skip, Backend, TempDir, TestApp};
 
@@ -207,13 +208,9 @@ pub fn nginx_prefix_site(listen: &str, trustgate: &str) -> String {
     )
 }
 
-/// A whole nginx.conf for a test: everything nginx writes stays in `dir`.
-fn nginx_config(dir: &Path, listen: u16, trustgate: u16, upstream: u16) -> String {
-    let gateway = nginx_gateway(
-        &format!("127.0.0.1:{listen}"),
-        &format!("127.0.0.1:{trustgate}"),
-        &format!("127.0.0.1:{upstream}"),
-    );
+/// A whole nginx.conf for a test with `servers` inside `http { }`: everything nginx writes stays
+/// in `dir`.
+fn nginx_config(dir: &Path, servers: &str) -> String {
     let dir = dir.display();
     format!(
         r#"worker_processes 1;
@@ -227,7 +224,7 @@ http {{
     fastcgi_temp_path {dir}/fastcgi;
     uwsgi_temp_path {dir}/uwsgi;
     scgi_temp_path {dir}/scgi;
-{gateway}}}
+{servers}}}
 "#
     )
 }
@@ -278,12 +275,19 @@ impl Proxy {
     async fn nginx(dir: &Path, trustgate: u16, upstream: u16) -> Option<Self> {
         let nginx = installed("nginx")?;
         let listen = free_port();
+        let [listen_at, trustgate, upstream] = [listen, trustgate, upstream].map(|port| format!("127.0.0.1:{port}"));
+        let config = nginx_config(dir, &nginx_gateway(&listen_at, &trustgate, &upstream));
+        Some(Self::run_nginx(nginx, dir, &config, listen).await)
+    }
+
+    /// Runs `nginx` with `config`, in `dir`, until it listens on `listen`.
+    async fn run_nginx(nginx: PathBuf, dir: &Path, config: &str, listen: u16) -> Self {
         let conf = dir.join("nginx.conf");
-        std::fs::write(&conf, nginx_config(dir, listen, trustgate, upstream)).unwrap();
+        std::fs::write(&conf, config).unwrap();
         let mut command = tokio::process::Command::new(nginx);
         command.arg("-p").arg(dir).arg("-e").arg(dir.join("error.log")).arg("-c").arg(&conf);
         command.args(["-g", "daemon off;"]);
-        Some(Self::spawn(command, listen, &dir.join("error.log")).await)
+        Self::spawn(command, listen, &dir.join("error.log")).await
     }
 
     /// nginx publishing Trustgate under a path prefix, as `--public-url http://host/tg` says: `/tg/…`
@@ -291,29 +295,8 @@ impl Proxy {
     /// before the prefix, go to it as they are.
     async fn nginx_prefix(dir: &Path, listen: u16, trustgate: u16) -> Option<Self> {
         let nginx = installed("nginx")?;
-        let dir_text = dir.display();
-        let conf = dir.join("nginx.conf");
-        let config = format!(
-            r#"worker_processes 1;
-pid {dir_text}/nginx.pid;
-error_log {dir_text}/error.log;
-events {{ worker_connections 256; }}
-http {{
-    access_log off;
-    client_body_temp_path {dir_text}/client_body;
-    proxy_temp_path {dir_text}/proxy;
-    fastcgi_temp_path {dir_text}/fastcgi;
-    uwsgi_temp_path {dir_text}/uwsgi;
-    scgi_temp_path {dir_text}/scgi;
-{}}}
-"#,
-            nginx_prefix_site(&format!("127.0.0.1:{listen}"), &format!("127.0.0.1:{trustgate}"))
-        );
-        std::fs::write(&conf, config).unwrap();
-        let mut command = tokio::process::Command::new(nginx);
-        command.arg("-p").arg(dir).arg("-e").arg(dir.join("error.log")).arg("-c").arg(&conf);
-        command.args(["-g", "daemon off;"]);
-        Some(Self::spawn(command, listen, &dir.join("error.log")).await)
+        let site = nginx_prefix_site(&format!("127.0.0.1:{listen}"), &format!("127.0.0.1:{trustgate}"));
+        Some(Self::run_nginx(nginx, dir, &nginx_config(dir, &site), listen).await)
     }
 
     async fn caddy(dir: &Path, trustgate: u16, upstream: u16) -> Option<Self> {
@@ -325,6 +308,21 @@ http {{
         command.arg("run").arg("--config").arg(&conf).args(["--adapter", "caddyfile"]);
         command.env("HOME", dir).env("XDG_DATA_HOME", dir).env("XDG_CONFIG_HOME", dir);
         Some(Self::spawn(command, listen, &dir.join("caddy.log")).await)
+    }
+
+    /// A request through the proxy as Citrix scripts send one, with `app`'s HTTP client.
+    fn citrix_request(
+        &self,
+        app: &TestApp,
+        method: reqwest::Method,
+        path: &str,
+        token: &str,
+        customer: &CustomerId,
+    ) -> reqwest::RequestBuilder {
+        app.http
+            .request(method, format!("{}{path}", self.url))
+            .header("authorization", format!("CwsAuth Bearer={token}"))
+            .header("citrix-customerid", customer.as_str())
     }
 
     async fn spawn(mut command: tokio::process::Command, listen: u16, log: &Path) -> Self {
@@ -353,12 +351,7 @@ async fn walk(app: &TestApp, proxy: &Proxy, upstream: &Upstream) {
     let owner = app.admin(&customer, custom(&[orders("read")])).await;
     let client = app.client(&customer, &owner).await;
     let token = app.token(&client).await;
-    let call = |method: reqwest::Method, path: &str| {
-        app.http
-            .request(method, format!("{}{path}", proxy.url))
-            .header("authorization", format!("CwsAuth Bearer={token}"))
-            .header("citrix-customerid", customer.as_str())
-    };
+    let call = |method: reqwest::Method, path: &str| proxy.citrix_request(app, method, path, &token, &customer);
 
     // Allowed: the upstream sees the call with who made it, and the client's forgeries are gone.
     let response = call(reqwest::Method::GET, "/orders/42?full=1")
@@ -442,9 +435,7 @@ async fn behind_caddy_forward_auth_calls_pass_by_the_owners_live_rights() {
 /// a `GET` or to speak for someone else. Nothing it sends is what Trustgate checks or what the
 /// upstream reads as Trustgate's.
 async fn smuggle(app: &TestApp, proxy: &Proxy, upstream: &Upstream) {
-    let customer = app.customer().await;
-    let owner = app.admin(&customer, custom(&[orders("read")])).await;
-    let client = app.client(&customer, &owner).await;
+    let (customer, owner, client) = app.customer_with_client(custom(&[orders("read")])).await;
     let token = app.token(&client).await;
     let forged = [
         ("x-original-method", "GET"),
@@ -459,11 +450,7 @@ async fn smuggle(app: &TestApp, proxy: &Proxy, upstream: &Upstream) {
         ("x_trustgate-customer-id", "forged"),
     ];
     let call = |method: reqwest::Method, path: &str| {
-        let mut request = app
-            .http
-            .request(method, format!("{}{path}", proxy.url))
-            .header("authorization", format!("CwsAuth Bearer={token}"))
-            .header("citrix-customerid", customer.as_str());
+        let mut request = proxy.citrix_request(app, method, path, &token, &customer);
         for (name, value) in forged {
             request = request.header(name, value);
         }
@@ -548,9 +535,7 @@ async fn openid_client_discovers_an_issuer_with_a_path_behind_a_prefix_proxy_bot
     let issuer = format!("http://127.0.0.1:{listen}/tg");
     let config = trustgate_core::token::Issuer { url: issuer.clone(), audience: "https://api.trustgate.test".into() };
     let app = TestApp::start_as(store, key, dir, None, Some(config)).await;
-    let customer = app.customer().await;
-    let owner = app.admin(&customer, Access::Full).await;
-    let client = app.client(&customer, &owner).await;
+    let (_, _, client) = app.customer_with_client(Access::Full).await;
     let proxy_dir = TempDir::new();
     let Some(proxy) = Proxy::nginx_prefix(proxy_dir.path(), listen, port_of(&app.url)).await else { return };
 

@@ -849,3 +849,260 @@ pub fn script_output(dir: &Path) -> (String, String) {
     let read = |name: &str| std::fs::read_to_string(dir.join(name)).unwrap_or_default();
     (read("out.log"), read("err.log"))
 }
+
+// Set-ups most tests start from.
+
+/// How a test's administrator signs in: [`TestApp::admin`], [`TestApp::admin_with_password`],
+/// [`TestApp::federated_admin`].
+#[derive(Debug, Clone, Copy)]
+pub enum AdminKind {
+    Local,
+    WithPassword,
+    Federated,
+}
+
+impl TestApp {
+    /// A new customer with a Full administrator in it, so that whoever a test removes or disables
+    /// there is never the last one.
+    pub async fn customer_with_full_admin(&self) -> CustomerId {
+        let customer = self.customer().await;
+        self.admin(&customer, Access::Full).await;
+        customer
+    }
+
+    /// A new customer with two Full administrators who sign in with passwords: the one a test
+    /// acts as, and a colleague.
+    pub async fn customer_with_colleagues(&self) -> (CustomerId, TestAdmin, TestAdmin) {
+        let customer = self.customer().await;
+        let admin = self.admin_with_password(&customer, Access::Full).await;
+        let colleague = self.admin_with_password(&customer, Access::Full).await;
+        (customer, admin, colleague)
+    }
+
+    /// A new customer and an administrator with `access` in it, signed in to the management API.
+    pub async fn customer_with_session(&self, access: Access) -> (CustomerId, TestAdmin, Session) {
+        let customer = self.customer().await;
+        let admin = self.admin_with_password(&customer, access).await;
+        let session = self.sign_in(&admin).await;
+        (customer, admin, session)
+    }
+
+    /// A new customer, an administrator with `access` in it, and the token of a client they own.
+    pub async fn customer_with_token(&self, access: Access) -> (CustomerId, TestAdmin, String) {
+        let customer = self.customer().await;
+        let owner = self.admin(&customer, access).await;
+        let token = self.token(&self.client(&customer, &owner).await).await;
+        (customer, owner, token)
+    }
+
+    /// A new customer, a local administrator with `access` in it, and a client they own.
+    pub async fn customer_with_client(&self, access: Access) -> (CustomerId, TestAdmin, TestClient) {
+        self.customer_with_client_of(AdminKind::Local, access).await
+    }
+
+    /// A new customer, an administrator of `kind` with `access` in it, and a client they own.
+    pub async fn customer_with_client_of(
+        &self,
+        kind: AdminKind,
+        access: Access,
+    ) -> (CustomerId, TestAdmin, TestClient) {
+        let customer = self.customer().await;
+        let owner = match kind {
+            AdminKind::Local => self.admin(&customer, access).await,
+            AdminKind::WithPassword => self.admin_with_password(&customer, access).await,
+            AdminKind::Federated => self.federated_admin(&customer, access).await,
+        };
+        let client = self.client(&customer, &owner).await;
+        (customer, owner, client)
+    }
+
+    /// Creates a client named `name` for `owner` in `customer` as the API does, under a cap of
+    /// `cap` clients an owner; a refusal as it comes.
+    pub async fn try_client(
+        &self,
+        customer: &CustomerId,
+        owner: AdminId,
+        name: &str,
+        cap: u64,
+    ) -> Result<(ApiClient, ClientSecret), trustgate_server::ApiError> {
+        let owner = self.store.admin(owner).await.expect("load").expect("the owner exists");
+        let (store, key) = (self.store.as_ref(), &self.server_key);
+        trustgate_server::actions::clients::new_client(store, key, customer, &owner, name, cap, &Actor::System).await
+    }
+
+    /// The claims of an access token this server would issue at `at` to `client` of `owner`.
+    pub fn access_claims(
+        &self,
+        client: &TestClient,
+        owner: &TestAdmin,
+        at: OffsetDateTime,
+    ) -> trustgate_core::token::Claims {
+        let issuer = &self.state.config.issuer;
+        let (customer, access) = (client.customer.clone(), trustgate_core::token::TokenUse::Access);
+        trustgate_core::token::Claims::new(issuer, client.id, Some(owner.id), customer, at, access)
+    }
+}
+
+/// `app` (when its store is there) with a customer, a Full administrator and a client of theirs.
+pub async fn with_client(app: Option<TestApp>) -> Option<(TestApp, TestClient)> {
+    let app = app?;
+    let (_, _, client) = app.customer_with_client(Access::Full).await;
+    Some((app, client))
+}
+
+// Requests a test shapes itself, for what the typed helpers above do not send: raw bodies, other
+// headers, answers read as they come.
+
+/// The content type of an HTML form and of the OAuth endpoints' requests.
+pub const FORM: &str = "application/x-www-form-urlencoded";
+
+impl TestApp {
+    /// `POST path` with `body` as `content_type`; the answer as it comes.
+    pub async fn post_raw(&self, path: &str, content_type: &str, body: impl Into<reqwest::Body>) -> reqwest::Response {
+        self.http.post(self.url(path)).header("content-type", content_type).body(body).send().await.expect("send")
+    }
+
+    /// `POST path` with `form` URL-encoded, as an OAuth client posts one; the answer as it comes.
+    pub async fn post_form<F: serde::Serialize + ?Sized>(&self, path: &str, form: &F) -> reqwest::Response {
+        let body = serde_urlencoded::to_string(form).expect("form");
+        self.post_raw(path, FORM, body).await
+    }
+
+    /// `POST path` with `body` as JSON and no credentials; the answer as it comes.
+    pub async fn post_json(&self, path: &str, body: &Value) -> reqwest::Response {
+        self.http.post(self.url(path)).json(body).send().await.expect("send")
+    }
+
+    /// `POST /api/v1/session` with `email` and `password`; the answer as it comes.
+    pub async fn session_attempt(&self, email: &str, password: &str) -> reqwest::Response {
+        self.post_json("/api/v1/session", &json!({ "email": email, "password": password })).await
+    }
+
+    /// `POST /root/tokens/clients` with `client`'s credentials in the legacy JSON body; the answer
+    /// as it comes.
+    pub async fn legacy_token(&self, client: &TestClient) -> reqwest::Response {
+        let body = json!({ "clientId": client.id.to_string(), "clientSecret": client.secret });
+        self.post_json("/root/tokens/clients", &body).await
+    }
+
+    /// The OAuth endpoint's answer to `client`'s credentials, on the `root` path.
+    pub async fn grant(&self, client: &TestClient) -> (StatusCode, Value) {
+        let id = client.id.to_string();
+        self.oauth(
+            "root",
+            &[("grant_type", "client_credentials"), ("client_id", &id), ("client_secret", &client.secret)],
+        )
+        .await
+    }
+
+    /// A request as Citrix scripts send one, `CwsAuth Bearer=` and `Citrix-CustomerId`, for the
+    /// test to finish with its own headers or body.
+    pub fn citrix_request(
+        &self,
+        method: Method,
+        path: &str,
+        token: &str,
+        customer: &CustomerId,
+    ) -> reqwest::RequestBuilder {
+        self.http
+            .request(method, self.url(path))
+            .header("authorization", format!("CwsAuth Bearer={token}"))
+            .header("citrix-customerid", customer.as_str())
+    }
+
+    /// `POST path` as a Citrix script with `body` as `content_type`; the answer as it comes.
+    pub async fn citrix_post_raw(
+        &self,
+        path: &str,
+        token: &str,
+        customer: &CustomerId,
+        content_type: &str,
+        body: &'static str,
+    ) -> reqwest::Response {
+        let request = self.citrix_request(Method::POST, path, token, customer);
+        request.header("content-type", content_type).body(body).send().await.expect("send")
+    }
+
+    /// The gateway's decision on `GET uri` for a `CwsAuth` token, asked as nginx's `auth_request`
+    /// asks (`X-Original-Method`, `X-Original-URI`).
+    pub async fn nginx_decision(&self, token: &str, customer: &CustomerId, uri: &str) -> StatusCode {
+        let request = self.citrix_request(Method::GET, "/gateway/authorize", token, customer);
+        let response = request.header("x-original-method", "GET").header("x-original-uri", uri).send().await;
+        response.expect("send").status()
+    }
+
+    /// `GET path` with `session`'s cookie; the answer as it comes.
+    pub async fn console_get(&self, session: &Session, path: &str) -> reqwest::Response {
+        self.http.get(self.url(path)).header("cookie", &session.cookie).send().await.expect("send")
+    }
+
+    /// `POST path` with `form` URL-encoded and `session`'s cookie, as the console's forms post.
+    pub async fn console_post<F: serde::Serialize + ?Sized>(
+        &self,
+        session: &Session,
+        path: &str,
+        form: &F,
+    ) -> reqwest::Response {
+        let body = serde_urlencoded::to_string(form).expect("form");
+        let request = self.http.post(self.url(path)).header("cookie", &session.cookie);
+        request.header("content-type", FORM).body(body).send().await.expect("send")
+    }
+
+    /// The published signing keys, `/.well-known/jwks.json`.
+    pub async fn jwks(&self) -> Value {
+        self.http.get(self.url("/.well-known/jwks.json")).send().await.expect("send").json().await.expect("JSON")
+    }
+}
+
+impl TestClient {
+    /// The client-credentials form for this client, as the OAuth endpoint takes it.
+    pub fn credentials(&self) -> [(&'static str, String); 3] {
+        [
+            ("grant_type", "client_credentials".to_owned()),
+            ("client_id", self.id.to_string()),
+            ("client_secret", self.secret.clone()),
+        ]
+    }
+}
+
+/// `POST {url}/cctrustoauth2/root/tokens/clients` with client credentials, for a server a test
+/// runs as a process; the answer as it comes.
+pub async fn grant_at(http: &reqwest::Client, url: &str, id: &str, secret: &str) -> reqwest::Response {
+    let form = [("grant_type", "client_credentials"), ("client_id", id), ("client_secret", secret)];
+    let body = serde_urlencoded::to_string(form).expect("form");
+    let request = http.post(format!("{url}/cctrustoauth2/root/tokens/clients")).header("content-type", FORM);
+    request.body(body).send().await.expect("send")
+}
+
+/// The claims of a JWT, read without verifying it.
+pub fn claims_of(token: &str) -> Value {
+    use base64::Engine;
+    let payload = token.split('.').nth(1).expect("payload");
+    let json = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).expect("b64");
+    serde_json::from_slice(&json).expect("json")
+}
+
+/// The header of a JWT, read without verifying it.
+pub fn header_of(token: &str) -> Value {
+    use base64::Engine;
+    let header = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(token.split('.').next().expect("a header"));
+    serde_json::from_slice(&header.expect("b64")).expect("json")
+}
+
+/// [`assert_key_order`] for keys written as one list, separated by white space.
+pub fn assert_keys_in_order(raw: &str, keys: &str) {
+    assert_key_order(raw, &keys.split_whitespace().collect::<Vec<_>>());
+}
+
+/// How many connections to the PostgreSQL database at `url` listen for changes (one a node).
+pub async fn feed_listeners(url: &str) -> i64 {
+    use sqlx::Connection;
+    let mut conn = sqlx::PgConnection::connect(url).await.expect("connect to PostgreSQL");
+    let (n,): (i64,) = sqlx::query_as(
+        "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() AND query ILIKE 'LISTEN%'",
+    )
+    .fetch_one(&mut conn)
+    .await
+    .expect("count the listeners");
+    n
+}

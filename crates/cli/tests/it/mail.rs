@@ -7,8 +7,9 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use reqwest::{Method, StatusCode};
-use serde_json::json;
+use serde_json::{json, Value};
 use trustgate_core::access::Access;
+use trustgate_core::ids::CustomerId;
 use trustgate_server::mail::{SmtpSecurity, SmtpSettings};
 use trustgate_server::ServerConfig;
 
@@ -81,25 +82,36 @@ fn unquote(text: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-#[tokio::test]
-async fn an_invitation_is_emailed_and_its_link_lets_the_invitee_in() {
-    let Some(sink) = SmtpSink::start().await else { return };
+/// A SQLite node that sends its e-mail, without TLS, through the SMTP server on `port`.
+async fn node_mailing_through(port: u16) -> TestApp {
     let smtp = SmtpSettings {
         host: "127.0.0.1".to_owned(),
-        port: sink.port,
+        port,
         from: "Trustgate <trustgate@example.com>".parse().expect("a mailbox"),
         security: SmtpSecurity::None,
         credentials: None,
     };
     let config = ServerConfig { smtp: Some(smtp), ..ServerConfig::default() };
-    let app = TestApp::spawn_with(Backend::Sqlite, config).await.expect("a SQLite node");
+    TestApp::spawn_with(Backend::Sqlite, config).await.expect("a SQLite node")
+}
+
+/// Invites `email` as a local Full administrator through the Administrators API; the answer.
+async fn invite(app: &TestApp, token: &str, customer: &CustomerId, email: &str) -> Value {
+    let body = json!({ "accessType": "Full", "providerType": "CitrixSts", "type": "AdministratorUser",
+                       "email": email });
+    let (status, created) = app.call(Method::POST, "/administrators/$create", token, customer, Some(body)).await;
+    assert_eq!(status, StatusCode::OK, "{created}");
+    created
+}
+
+#[tokio::test]
+async fn an_invitation_is_emailed_and_its_link_lets_the_invitee_in() {
+    let Some(sink) = SmtpSink::start().await else { return };
+    let app = node_mailing_through(sink.port).await;
     let customer = app.customer().await;
     let admin = app.admin(&customer, Access::Full).await;
     let token = app.token(&app.client(&customer, &admin).await).await;
-    let body = json!({ "accessType": "Full", "providerType": "CitrixSts", "type": "AdministratorUser",
-                       "email": "mailed@example.com" });
-    let (status, created) = app.call(Method::POST, "/administrators/$create", &token, &customer, Some(body)).await;
-    assert_eq!(status, StatusCode::OK, "{created}");
+    let created = invite(&app, &token, &customer, "mailed@example.com").await;
 
     let deadline = Instant::now() + Duration::from_secs(10);
     let message = loop {
@@ -125,22 +137,11 @@ async fn an_invitation_is_emailed_and_its_link_lets_the_invitee_in() {
 #[tokio::test]
 async fn a_mail_server_that_fails_never_hands_the_inviter_the_link() {
     // Nothing listens on port 1: every delivery fails at once.
-    let smtp = SmtpSettings {
-        host: "127.0.0.1".to_owned(),
-        port: 1,
-        from: "Trustgate <trustgate@example.com>".parse().expect("a mailbox"),
-        security: SmtpSecurity::None,
-        credentials: None,
-    };
-    let config = ServerConfig { smtp: Some(smtp), ..ServerConfig::default() };
-    let app = TestApp::spawn_with(Backend::Sqlite, config).await.expect("a SQLite node");
+    let app = node_mailing_through(1).await;
     let customer = app.customer().await;
     let admin = app.admin_with_password(&customer, Access::Full).await;
     let token = app.token(&app.client(&customer, &admin).await).await;
-    let body = json!({ "accessType": "Full", "providerType": "CitrixSts", "type": "AdministratorUser",
-                       "email": "unmailed@example.com" });
-    let (status, created) = app.call(Method::POST, "/administrators/$create", &token, &customer, Some(body)).await;
-    assert_eq!(status, StatusCode::OK, "{created}");
+    let created = invite(&app, &token, &customer, "unmailed@example.com").await;
     assert_eq!(created["pending"], true);
     assert!(created.get("invitationUrl").is_none(), "{created}");
 
@@ -161,7 +162,6 @@ async fn a_mail_server_that_fails_never_hands_the_inviter_the_link() {
         .unwrap();
     assert_eq!(added.status(), StatusCode::SEE_OTHER);
     let dialog = added.headers()["location"].to_str().unwrap().to_owned();
-    let page =
-        app.http.get(app.url(&dialog)).header("cookie", &session.cookie).send().await.unwrap().text().await.unwrap();
+    let page = app.console_get(&session, &dialog).await.text().await.unwrap();
     assert!(page.contains("could not be sent") && !page.contains("token=tgi_"), "{page}");
 }

@@ -99,16 +99,7 @@ async fn a_lost_postgresql_feed_counts_as_a_reconnect() {
     use sqlx::Connection;
     let Some(app) = TestApp::spawn_on(Backend::Postgres).await else { return };
     let url = app.database_url().unwrap();
-    let listening = || async {
-        let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
-        let (n,): (i64,) = sqlx::query_as(
-            "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() AND query ILIKE 'LISTEN%'",
-        )
-        .fetch_one(&mut conn)
-        .await
-        .unwrap();
-        n == 1
-    };
+    let listening = || async { crate::harness::feed_listeners(&url).await == 1 };
     assert!(eventually(listening).await, "the node listens for changes");
     let reconnects = "trustgate_change_feed_reconnects_total";
     assert_eq!(scrape(&app).await.value(reconnects, &[]), 0.0);

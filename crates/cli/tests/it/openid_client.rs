@@ -31,25 +31,27 @@ pub(crate) fn js_dir() -> Option<PathBuf> {
     }
 }
 
+/// Runs `node script args…` in the script folder `dir`, which must succeed; a JSON value for each
+/// line it printed.
+async fn openid_client<const N: usize>(dir: PathBuf, script: &'static str, args: [String; N]) -> Vec<Value> {
+    let output =
+        tokio::task::spawn_blocking(move || Command::new("node").arg(script).args(&args).current_dir(dir).output())
+            .await
+            .unwrap()
+            .expect("run node");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "openid-client failed:\n{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
+    stdout.lines().map(|line| serde_json::from_str(line).expect("a JSON line")).collect()
+}
+
 #[tokio::test]
 async fn openid_client_discovers_the_server_gets_tokens_with_post_and_basic_and_revokes_one() {
     let Some(dir) = js_dir() else { return };
     let app = TestApp::spawn_on(Backend::Sqlite).await.expect("a SQLite node");
-    let customer = app.customer().await;
-    let owner = app.admin(&customer, Access::Full).await;
-    let client = app.client(&customer, &owner).await;
+    let (customer, _, client) = app.customer_with_client(Access::Full).await;
 
-    let (url, id, secret) = (app.url.clone(), client.id.to_string(), client.secret.clone());
-    let output = tokio::task::spawn_blocking(move || {
-        Command::new("node").arg("client_credentials.mjs").args([&url, &id, &secret]).current_dir(dir).output()
-    })
-    .await
-    .unwrap()
-    .expect("run node");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(output.status.success(), "openid-client failed:\n{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
-
-    let results: Vec<Value> = stdout.lines().map(|line| serde_json::from_str(line).expect("a JSON line")).collect();
+    let args = [app.url.clone(), client.id.to_string(), client.secret.clone()];
+    let results = openid_client(dir, "client_credentials.mjs", args).await;
     let methods: Vec<&str> = results.iter().map(|r| r["method"].as_str().unwrap()).collect();
     assert_eq!(methods, ["client_secret_post", "client_secret_basic"]);
     for result in &results {
@@ -66,24 +68,12 @@ async fn openid_client_discovers_the_server_gets_tokens_with_post_and_basic_and_
 async fn openid_client_as_a_resource_server_introspects_a_token_with_post_and_basic() {
     let Some(dir) = js_dir() else { return };
     let app = TestApp::spawn_on(Backend::Sqlite).await.expect("a SQLite node");
-    let customer = app.customer().await;
-    let owner = app.admin(&customer, Access::Full).await;
-    let client = app.client(&customer, &owner).await;
+    let (customer, _, client) = app.customer_with_client(Access::Full).await;
     let token = app.token(&client).await;
     let server = app.cli(&["resource-server", "create", "--name", "orders"]).await;
 
     let field = |key: &str| server[key].as_str().expect(key).to_owned();
-    let args = [app.url.clone(), field("id"), field("secret"), token];
-    let output = tokio::task::spawn_blocking(move || {
-        Command::new("node").arg("introspect.mjs").args(&args).current_dir(dir).output()
-    })
-    .await
-    .unwrap()
-    .expect("run node");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(output.status.success(), "openid-client failed:\n{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
-
-    let results: Vec<Value> = stdout.lines().map(|line| serde_json::from_str(line).expect("a JSON line")).collect();
+    let results = openid_client(dir, "introspect.mjs", [app.url.clone(), field("id"), field("secret"), token]).await;
     let methods: Vec<&str> = results.iter().map(|r| r["method"].as_str().unwrap()).collect();
     assert_eq!(methods, ["client_secret_post", "client_secret_basic"]);
     for result in &results {

@@ -15,7 +15,7 @@ use trustgate_core::event::Actor;
 use trustgate_core::ids::CustomerId;
 use trustgate_store::PostgresStore;
 
-use crate::harness::{custom, status_and_json, Backend, TempDir, TestApp, TestClient, TestDatabase};
+use crate::harness::{custom, status_and_json, Backend, TempDir, TestAdmin, TestApp, TestClient, TestDatabase};
 
 async fn eventually<F, Fut>(within: Duration, mut check: F) -> Option<Duration>
 where
@@ -32,12 +32,32 @@ where
     None
 }
 
+/// Asserts that `check` holds within two seconds: a change made through one node reaches the
+/// others by then.
+async fn assert_within_the_feeds_latency<F, Fut>(check: F, what: &str)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    assert!(eventually(Duration::from_secs(2), check).await.is_some(), "{what}");
+}
+
 /// A customer with a Full administrator (whose client token is returned) on node `app`.
 async fn customer_with_boss(app: &TestApp) -> (CustomerId, String) {
     let customer = app.customer().await;
     let boss = app.admin(&customer, Access::Full).await;
     let token = app.token(&app.client(&customer, &boss).await).await;
     (customer, token)
+}
+
+/// Node B beside `a`, and through `a` a customer with a Full administrator, where an owner who may
+/// post notifications holds a client.
+async fn b_and_a_notifiers_client(a: &TestApp) -> (TestApp, CustomerId, TestAdmin, TestClient) {
+    let (b, customer) = (a.second_node().await, a.customer().await);
+    a.admin(&customer, Access::Full).await;
+    let owner = a.admin(&customer, custom(&[Permission::NOTIFICATIONS])).await;
+    let client = a.client(&customer, &owner).await;
+    (b, customer, owner, client)
 }
 
 #[tokio::test]
@@ -50,28 +70,27 @@ async fn changes_through_one_node_are_enforced_by_the_other() {
     let token = a.token(&client).await;
     assert_eq!(a.get("/notifications/items", &token, &customer).await.1["items"], json!([]));
     assert_eq!(b.post_notification(&token, &customer).await, StatusCode::OK, "a token of node A works on node B");
-    let listed = eventually(Duration::from_secs(2), || async {
-        a.get("/notifications/items", &token, &customer).await.1["items"].as_array().is_some_and(|i| i.len() == 1)
-    })
+    assert_within_the_feeds_latency(
+        || async {
+            a.get("/notifications/items", &token, &customer).await.1["items"].as_array().is_some_and(|i| i.len() == 1)
+        },
+        "node A's cached list learns of a notification posted through node B",
+    )
     .await;
-    assert!(listed.is_some(), "node A's cached list learns of a notification posted through node B");
 
     let reduce = json!({"accessType": "Custom", "policies": [{"name": "systemLog"}]});
     let path = format!("/administrators/access?id={}", owner.id);
     assert_eq!(a.call(Method::PUT, &path, &boss_token, &customer, Some(reduce)).await.0, StatusCode::OK);
-    let reduced = eventually(Duration::from_secs(2), || async {
-        b.post_notification(&token, &customer).await == StatusCode::FORBIDDEN
-    })
+    assert_within_the_feeds_latency(
+        || async { b.post_notification(&token, &customer).await == StatusCode::FORBIDDEN },
+        "node B enforces a reduction made through node A",
+    )
     .await;
-    assert!(reduced.is_some(), "node B enforces a reduction made through node A");
 
     let removed = b.call(Method::DELETE, &format!("/administrators/{}", owner.id), &boss_token, &customer, None).await;
     assert_eq!(removed.0, StatusCode::OK);
-    let rejected = eventually(Duration::from_secs(2), || async {
-        a.get("/systemlog/records", &token, &customer).await.0 == StatusCode::UNAUTHORIZED
-    })
-    .await;
-    assert!(rejected.is_some(), "node A rejects the token of a client deleted through node B");
+    let rejected = || async { a.get("/systemlog/records", &token, &customer).await.0 == StatusCode::UNAUTHORIZED };
+    assert_within_the_feeds_latency(rejected, "node A rejects the token of a client deleted through node B").await;
 }
 
 /// Issue #13: both nodes remember an id they were asked for as unknown; a client created with
@@ -82,8 +101,7 @@ async fn a_client_created_through_one_node_works_on_the_other_that_had_found_its
     use trustgate_core::client::ClientKind;
 
     let Some(a) = TestApp::spawn_on(Backend::Postgres).await else { return };
-    let b = a.second_node().await;
-    let customer = a.customer().await;
+    let (b, customer) = (a.second_node().await, a.customer().await);
     let owner = a.admin(&customer, custom(&[Permission::NOTIFICATIONS])).await;
     let now = time::OffsetDateTime::now_utc();
     let (client, stored, secret) =
@@ -109,11 +127,7 @@ async fn a_client_created_through_one_node_works_on_the_other_that_had_found_its
 #[tokio::test]
 async fn cross_node_propagation_delay_over_a_hundred_changes() {
     let Some(a) = TestApp::spawn_on(Backend::Postgres).await else { return };
-    let b = a.second_node().await;
-    let customer = a.customer().await;
-    a.admin(&customer, Access::Full).await;
-    let owner = a.admin(&customer, custom(&[Permission::NOTIFICATIONS])).await;
-    let client = a.client(&customer, &owner).await;
+    let (b, customer, owner, client) = b_and_a_notifiers_client(&a).await;
     let mut delays = Vec::new();
     for i in 0..100 {
         assert!(b.state.client(client.id).await.unwrap().is_some());
@@ -139,23 +153,10 @@ async fn cross_node_propagation_delay_over_a_hundred_changes() {
 #[tokio::test]
 async fn a_node_that_loses_its_feed_flushes_its_cache_and_reconnects() {
     let Some(a) = TestApp::spawn_on(Backend::Postgres).await else { return };
-    let b = a.second_node().await;
-    let customer = a.customer().await;
-    a.admin(&customer, Access::Full).await;
-    let owner = a.admin(&customer, custom(&[Permission::NOTIFICATIONS])).await;
-    let client = a.client(&customer, &owner).await;
+    let (b, customer, owner, client) = b_and_a_notifiers_client(&a).await;
     let token = a.token(&client).await;
     let url = a.database_url().unwrap();
-    let listeners = |url: String| async move {
-        let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
-        let (n,): (i64,) = sqlx::query_as(
-            "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() AND query ILIKE 'LISTEN%'",
-        )
-        .fetch_one(&mut conn)
-        .await
-        .unwrap();
-        n
-    };
+    let listeners = |url: String| async move { crate::harness::feed_listeners(&url).await };
     assert!(eventually(Duration::from_secs(5), || {
         let url = url.clone();
         async move { listeners(url).await == 2 }
@@ -187,18 +188,17 @@ async fn a_node_that_loses_its_feed_flushes_its_cache_and_reconnects() {
     // Node B caches the owner again; only a notification over the new connection can evict it.
     assert_eq!(b.post_notification(&token, &customer).await, StatusCode::OK);
     a.store.set_access(&customer, owner.id, custom(&[Permission::SYSTEM_LOG]), &Actor::System).await.unwrap();
-    let reduced = eventually(Duration::from_secs(2), || async {
-        b.post_notification(&token, &customer).await == StatusCode::FORBIDDEN
-    })
+    assert_within_the_feeds_latency(
+        || async { b.post_notification(&token, &customer).await == StatusCode::FORBIDDEN },
+        "changes reach node B over its new feed connection",
+    )
     .await;
-    assert!(reduced.is_some(), "changes reach node B over its new feed connection");
 }
 
 #[tokio::test]
 async fn concurrent_writes_from_two_nodes_leave_no_orphan_clients() {
     let Some(a) = TestApp::spawn_on(Backend::Postgres).await else { return };
-    let b = a.second_node().await;
-    let customer = a.customer().await;
+    let (b, customer) = (a.second_node().await, a.customer().await);
     a.admin(&customer, Access::Full).await;
     let owners = [a.admin(&customer, Access::Full).await, a.admin(&customer, custom(&[Permission::API_CLIENTS])).await];
     let mut tasks = Vec::new();
@@ -344,9 +344,7 @@ async fn with_the_database_down_nodes_answer_503_and_recover_by_themselves() {
 async fn copying_sqlite_into_postgres_keeps_secrets_keys_and_tokens_working() {
     let Some(database) = TestDatabase::create().await else { return };
     let sqlite = TestApp::spawn_on(Backend::Sqlite).await.unwrap();
-    let customer = sqlite.customer().await;
-    let owner = sqlite.admin(&customer, Access::Full).await;
-    let client = sqlite.client(&customer, &owner).await;
+    let (customer, _, client) = sqlite.customer_with_client(Access::Full).await;
     let old_token = sqlite.token(&client).await;
     sqlite.post_notification(&old_token, &customer).await;
 
@@ -402,9 +400,7 @@ async fn copy_to_postgres_carries_every_table_of_the_sqlite_store_or_refuses() {
     use sqlx::Row;
     let Some(database) = TestDatabase::create().await else { return };
     let sqlite = TestApp::spawn_on(Backend::Sqlite).await.unwrap();
-    let customer = sqlite.customer().await;
-    let owner = sqlite.admin(&customer, Access::Full).await;
-    let client = sqlite.client(&customer, &owner).await;
+    let (customer, _, client) = sqlite.customer_with_client(Access::Full).await;
     sqlite.apply_catalog(ORDERS_BY_ID).await;
     let revoked = sqlite.token(&client).await;
     let form = [("token", revoked.as_str()), ("client_id", &client.id.to_string()), ("client_secret", &client.secret)];
@@ -472,9 +468,7 @@ async fn copy_to_postgres_carries_every_table_of_the_sqlite_store_or_refuses() {
 async fn lockouts_are_per_node_and_each_node_enforces_its_own() {
     let Some(a) = TestApp::spawn_on(Backend::Postgres).await else { return };
     let b = a.second_node().await;
-    let customer = a.customer().await;
-    let owner = a.admin(&customer, Access::Full).await;
-    let client = a.client(&customer, &owner).await;
+    let (_, _, client) = a.customer_with_client(Access::Full).await;
     let id = client.id.to_string();
     let wrong = [("grant_type", "client_credentials"), ("client_id", &id), ("client_secret", "tgs_wrong")];
     let right = [("grant_type", "client_credentials"), ("client_id", &id), ("client_secret", &client.secret)];
@@ -493,8 +487,7 @@ async fn lockouts_are_per_node_and_each_node_enforces_its_own() {
 #[tokio::test]
 async fn a_token_revoked_through_one_node_is_refused_by_the_other() {
     let Some(a) = TestApp::spawn_on(Backend::Postgres).await else { return };
-    let b = a.second_node().await;
-    let customer = a.customer().await;
+    let (b, customer) = (a.second_node().await, a.customer().await);
     let owner = a.admin(&customer, custom(&[Permission::NOTIFICATIONS])).await;
     let client = a.client(&customer, &owner).await;
     let token = a.token(&client).await;
@@ -517,11 +510,11 @@ async fn a_token_revoked_through_one_node_is_refused_by_the_other() {
         .unwrap();
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(a.get("/notifications/items", &token, &customer).await.0, StatusCode::UNAUTHORIZED);
-    let refused = eventually(Duration::from_secs(2), || async {
-        b.get("/notifications/items", &token, &customer).await.0 == StatusCode::UNAUTHORIZED
-    })
+    assert_within_the_feeds_latency(
+        || async { b.get("/notifications/items", &token, &customer).await.0 == StatusCode::UNAUTHORIZED },
+        "node B refuses a token revoked through node A",
+    )
     .await;
-    assert!(refused.is_some(), "node B refuses a token revoked through node A");
     assert_eq!(b.get("/notifications/items", &kept, &customer).await.0, StatusCode::OK);
     let c = a.second_node().await;
     assert_eq!(c.get("/notifications/items", &token, &customer).await.0, StatusCode::UNAUTHORIZED, "nor a new node");
@@ -592,9 +585,7 @@ async fn a_catalog_applied_through_one_node_is_what_the_other_shows_and_decides_
 async fn a_secret_deleted_through_one_node_grants_on_no_other() {
     let Some(a) = TestApp::spawn_on(Backend::Postgres).await else { return };
     let b = a.second_node().await;
-    let customer = a.customer().await;
-    let owner = a.admin(&customer, Access::Full).await;
-    let client = a.client(&customer, &owner).await;
+    let (customer, _, client) = a.customer_with_client(Access::Full).await;
     let (_, second) = trustgate_server::actions::clients::add_secret(
         a.store.as_ref(),
         &a.server_key,

@@ -1,12 +1,42 @@
 //! `trustgate serve` as an operator runs it, as a separate process.
 
 use std::io::{BufRead, BufReader};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
 use crate::harness::{docs_script, script_output, ProcessGroup, TempDir, TestDatabase};
 
 /// Kills the server when the test ends, however it ends.
 struct Server(Child);
+
+impl Server {
+    /// Runs `command`, a `trustgate serve`, with its standard error in `log` until it listens;
+    /// the address it printed.
+    fn start(command: &mut Command, log: &Path) -> (Self, String) {
+        let mut server = Server(
+            command
+                .stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .stderr(std::fs::File::create(log).unwrap())
+                .spawn()
+                .unwrap(),
+        );
+        // The server prints more after the address: the pipe is drained to its end, or `println!` would fail.
+        let stdout = BufReader::new(server.0.stdout.take().unwrap());
+        let (address_tx, address_rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in stdout.lines().map_while(Result::ok) {
+                if let Some(rest) = line.strip_prefix("Trustgate is listening on ") {
+                    let _ = address_tx.send(rest.split(' ').next().unwrap_or_default().to_owned());
+                }
+            }
+        });
+        let url = address_rx.recv().unwrap_or_else(|_| {
+            panic!("the server did not start: {}", std::fs::read_to_string(log).unwrap_or_default())
+        });
+        (server, url)
+    }
+}
 
 impl Drop for Server {
     fn drop(&mut self) {
@@ -22,31 +52,9 @@ async fn serve_on_postgresql_creates_a_missing_data_dir_readable_by_its_owner_on
     let parent = TempDir::new();
     let data_dir = parent.path().join("not").join("yet");
     let log = parent.path().join("serve.log");
-    let mut server = Server(
-        Command::new(env!("CARGO_BIN_EXE_trustgate"))
-            .arg("--data-dir")
-            .arg(&data_dir)
-            .args(["--database", &database.url, "serve", "--listen", "127.0.0.1:0"])
-            .env_remove("TRUSTGATE_SERVER_KEY")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(std::fs::File::create(&log).unwrap())
-            .spawn()
-            .unwrap(),
-    );
-    // The server prints more after the address: the pipe is drained to its end, or `println!` would fail.
-    let stdout = BufReader::new(server.0.stdout.take().unwrap());
-    let (address_tx, address_rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in stdout.lines().map_while(Result::ok) {
-            if let Some(rest) = line.strip_prefix("Trustgate is listening on ") {
-                let _ = address_tx.send(rest.split(' ').next().unwrap_or_default().to_owned());
-            }
-        }
-    });
-    let url = address_rx
-        .recv()
-        .unwrap_or_else(|_| panic!("the server did not start: {}", std::fs::read_to_string(&log).unwrap_or_default()));
+    let mut command = Command::new(env!("CARGO_BIN_EXE_trustgate"));
+    command.arg("--data-dir").arg(&data_dir).args(["--database", &database.url, "serve", "--listen", "127.0.0.1:0"]);
+    let (_server, url) = Server::start(command.env_remove("TRUSTGATE_SERVER_KEY"), &log);
     let health = reqwest::get(format!("{url}/healthz")).await.unwrap();
     assert_eq!(health.status(), 200);
     let mode = std::fs::metadata(&data_dir).unwrap().permissions().mode() & 0o777;
@@ -211,31 +219,11 @@ async fn the_cli_prints_links_for_the_running_servers_public_url() {
         (serde_json::from_slice::<serde_json::Value>(&output.stdout).unwrap(), stderr)
     };
     let log = dir.path().join("serve.log");
-    let mut server = Server(
-        Command::new(env!("CARGO_BIN_EXE_trustgate"))
-            .arg("--data-dir")
-            .arg(&data_dir)
-            .args(["serve", "--listen", "127.0.0.1:0", "--public-url", "https://id.example.test/tg/"])
-            .env_remove("TRUSTGATE_SERVER_KEY")
-            .env_remove("TRUSTGATE_DATABASE_URL")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(std::fs::File::create(&log).unwrap())
-            .spawn()
-            .unwrap(),
-    );
-    let stdout = BufReader::new(server.0.stdout.take().unwrap());
-    let (started_tx, started_rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in stdout.lines().map_while(Result::ok) {
-            if line.starts_with("Trustgate is listening on ") {
-                let _ = started_tx.send(());
-            }
-        }
-    });
-    started_rx
-        .recv()
-        .unwrap_or_else(|_| panic!("the server did not start: {}", std::fs::read_to_string(&log).unwrap_or_default()));
+    let mut command = Command::new(env!("CARGO_BIN_EXE_trustgate"));
+    command.arg("--data-dir").arg(&data_dir);
+    command.args(["serve", "--listen", "127.0.0.1:0", "--public-url", "https://id.example.test/tg/"]);
+    command.env_remove("TRUSTGATE_SERVER_KEY").env_remove("TRUSTGATE_DATABASE_URL");
+    let (server, _) = Server::start(&mut command, &log);
     let (customers, _) = trustgate(&["customer", "list"]);
     let customer = customers["items"][0]["id"].as_str().unwrap().to_owned();
     let (invited, _) =

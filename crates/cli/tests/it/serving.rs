@@ -17,19 +17,8 @@ impl Serving {
     /// `trustgate --data-dir dir serve --listen 127.0.0.1:0 args…`, with the server key from
     /// the data directory.
     pub fn start(dir: &Path, args: &[&str]) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_trustgate"))
-            .arg("--data-dir")
-            .arg(dir)
-            .args(["serve", "--listen", "127.0.0.1:0"])
-            .args(args)
-            .env_remove("TRUSTGATE_SERVER_KEY")
-            .env_remove("TRUSTGATE_PUBLIC_URL")
-            .env_remove("TRUSTGATE_AUDIENCE")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start trustgate serve");
+        let mut command = serve_command(dir, "127.0.0.1:0", args);
+        let mut child = command.env_remove("TRUSTGATE_SERVER_KEY").spawn().expect("start trustgate serve");
         let stdout = child.stdout.take().expect("stdout");
         let mut lines = std::io::BufReader::new(stdout).lines();
         let mut banner = Vec::new();
@@ -61,6 +50,16 @@ impl Drop for Serving {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// `trustgate --data-dir dir serve --listen listen args…` with none of the test's public URL and
+/// audience, reading no input, its standard output piped and its standard error dropped.
+pub fn serve_command(dir: &Path, listen: &str, args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_trustgate"));
+    command.arg("--data-dir").arg(dir).args(["serve", "--listen", listen]).args(args);
+    command.env_remove("TRUSTGATE_PUBLIC_URL").env_remove("TRUSTGATE_AUDIENCE");
+    command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::null());
+    command
 }
 
 /// `trustgate --data-dir dir args…`, with the server key from the data directory.

@@ -9,10 +9,8 @@ use trustgate_core::ids::CustomerId;
 
 use crate::harness::{custom, TestApp};
 
-async fn full_admin_token(app: &TestApp) -> (trustgate_core::ids::CustomerId, String) {
-    let customer = app.customer().await;
-    let admin = app.admin(&customer, Access::Full).await;
-    let token = app.token(&app.client(&customer, &admin).await).await;
+async fn full_admin_token(app: &TestApp) -> (CustomerId, String) {
+    let (customer, _, token) = app.customer_with_token(Access::Full).await;
     (customer, token)
 }
 
@@ -86,16 +84,8 @@ async fn bad_administrator_input_gets_clear_400s() {
         assert_eq!(status, StatusCode::BAD_REQUEST, "{patch} → {answer}");
         assert_eq!(answer["type"], json!(format!("https://errors-api.cloud.com/common/{kind}")), "{patch}");
     }
-    let response = app
-        .http
-        .post(app.url("/administrators/$create"))
-        .header("authorization", format!("CwsAuth Bearer={token}"))
-        .header("citrix-customerid", customer.as_str())
-        .header("content-type", "application/json")
-        .body("{not json")
-        .send()
-        .await
-        .unwrap();
+    let response =
+        app.citrix_post_raw("/administrators/$create", &token, &customer, "application/json", "{not json").await;
     let (status, body) = crate::harness::status_and_json(response).await;
     assert_eq!(
         (status, body["type"].as_str()),
@@ -132,9 +122,7 @@ async fn a_custom_administrator_cannot_grant_more_than_it_holds() {
 #[tokio::test]
 async fn the_last_full_administrator_cannot_be_removed_or_reduced() {
     let Some(app) = super::app().await else { return };
-    let customer = app.customer().await;
-    let only = app.admin(&customer, Access::Full).await;
-    let token = app.token(&app.client(&customer, &only).await).await;
+    let (customer, only, token) = app.customer_with_token(Access::Full).await;
     let (status, body) =
         app.call(Method::DELETE, &format!("/administrators/{}", only.id), &token, &customer, None).await;
     assert_eq!(status, StatusCode::CONFLICT, "{body}");
@@ -152,15 +140,8 @@ async fn create_raw(
     customer: &CustomerId,
     body: &serde_json::Value,
 ) -> (StatusCode, String) {
-    let response = app
-        .http
-        .post(app.url("/administrators/$create"))
-        .header("authorization", format!("CwsAuth Bearer={token}"))
-        .header("citrix-customerid", customer.as_str())
-        .json(body)
-        .send()
-        .await
-        .unwrap();
+    let request = app.citrix_request(Method::POST, "/administrators/$create", token, customer);
+    let response = request.json(body).send().await.unwrap();
     (response.status(), response.text().await.unwrap())
 }
 
@@ -280,28 +261,11 @@ async fn administrators_are_listed_in_citrix_field_order() {
     let raw = app.get_text("/administrators", &token, &customer).await;
     assert!(raw.starts_with("{\"items\":[{\"customerId\":"), "{raw}");
     assert!(raw.ends_with(",\"continuationToken\":null}"), "{raw}");
-    crate::harness::assert_key_order(
+    crate::harness::assert_keys_in_order(
         &raw,
-        &[
-            "customerId",
-            "ucOid",
-            "userId",
-            "type",
-            "accessType",
-            "firstName",
-            "lastName",
-            "displayName",
-            "email",
-            "providerType",
-            "providerId",
-            "externalOid",
-            "externalProviderType",
-            "pending",
-            "invitationExpired",
-            "legacyProviders",
-            "createdDate",
-            "updatedDate",
-        ],
+        "customerId ucOid userId type accessType firstName lastName displayName email \
+         providerType providerId externalOid externalProviderType pending invitationExpired \
+         legacyProviders createdDate updatedDate",
     );
 
     // The access template scripts read, edit and send back, in AdministratorAccessModel's order.
@@ -310,31 +274,15 @@ async fn administrators_are_listed_in_citrix_field_order() {
     let (status, access) = raw_administrators(&app, &format!("/administrators/{id}/access"), &token, &customer).await;
     assert_eq!(status, StatusCode::OK, "{access}");
     assert!(access.starts_with("{\"accessType\":\"Full\",\"policies\":[{\"name\":"), "{access}");
-    crate::harness::assert_key_order(
+    crate::harness::assert_keys_in_order(
         &access,
-        &[
-            "name",
-            "serviceName",
-            "displayName",
-            "checkable",
-            "value",
-            "canChangeValue",
-            "scopeChoices",
-            "allScopesSelected",
-            "choices",
-        ],
+        "name serviceName displayName checkable value canChangeValue scopeChoices \
+         allScopesSelected choices",
     );
 }
 
 async fn raw_administrators(app: &TestApp, path: &str, token: &str, customer: &CustomerId) -> (StatusCode, String) {
-    let response = app
-        .http
-        .get(app.url(path))
-        .header("authorization", format!("CwsAuth Bearer={token}"))
-        .header("citrix-customerid", customer.as_str())
-        .send()
-        .await
-        .unwrap();
+    let response = app.citrix_request(Method::GET, path, token, customer).send().await.unwrap();
     (response.status(), response.text().await.unwrap())
 }
 

@@ -18,8 +18,7 @@ const NOTIFICATIONS: &str = "/notifications/items";
 async fn a_cache_smaller_than_the_working_set_evicts_for_space_and_keeps_every_answer_right() {
     let config = ServerConfig { client_cache: 3, token_cache: 3, ..ServerConfig::default() };
     let Some(app) = super::app_with(config).await else { return };
-    let customer = app.customer().await;
-    app.admin(&customer, Access::Full).await;
+    let customer = app.customer_with_full_admin().await;
     let owner = app.admin(&customer, custom(&[Permission::NOTIFICATIONS])).await;
     let seeded: Vec<_> = (0..30)
         .map(|_| {

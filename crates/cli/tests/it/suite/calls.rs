@@ -1,19 +1,29 @@
 //! Calling platform APIs: the Authorization forms scripts send, and the 401/403 bodies they get.
 
-use reqwest::StatusCode;
+use reqwest::{Method, StatusCode};
 use serde_json::json;
 use time::OffsetDateTime;
 use trustgate_core::access::{Access, Permission};
-use trustgate_core::token::{Algorithm, Claims, KeySet, SigningKey, TokenUse};
+use trustgate_core::token::{Algorithm, KeySet, SigningKey};
 
-use crate::harness::{custom, status_and_json};
+use crate::harness::{custom, status_and_json, TestApp};
+
+/// `GET /notifications/items` with these `Authorization` and `Citrix-CustomerId` headers, as given.
+async fn notifications_with(app: &TestApp, authorization: Option<&str>, customer: Option<&str>) -> reqwest::Response {
+    let mut request = app.http.get(app.url("/notifications/items"));
+    if let Some(authorization) = authorization {
+        request = request.header("authorization", authorization);
+    }
+    if let Some(customer) = customer {
+        request = request.header("citrix-customerid", customer);
+    }
+    request.send().await.unwrap()
+}
 
 #[tokio::test]
 async fn every_authorization_form_citrix_scripts_send_is_accepted() {
     let Some(app) = super::app().await else { return };
-    let customer = app.customer().await;
-    let owner = app.admin(&customer, Access::Full).await;
-    let token = app.token(&app.client(&customer, &owner).await).await;
+    let (customer, _, token) = app.customer_with_token(Access::Full).await;
     for header in [
         format!("CwsAuth Bearer={token}"),
         format!("CWSAuth bearer={token}"),
@@ -21,14 +31,7 @@ async fn every_authorization_form_citrix_scripts_send_is_accepted() {
         format!("CwsAuth service=svc, bearer={token}"),
         format!("Bearer {token}"),
     ] {
-        let response = app
-            .http
-            .get(app.url("/notifications/items"))
-            .header("authorization", &header)
-            .header("citrix-customerid", customer.as_str())
-            .send()
-            .await
-            .unwrap();
+        let response = notifications_with(&app, Some(&header), Some(customer.as_str())).await;
         assert_eq!(response.status(), StatusCode::OK, "{header}");
     }
 }
@@ -37,13 +40,7 @@ async fn every_authorization_form_citrix_scripts_send_is_accepted() {
 async fn missing_or_invalid_credentials_get_the_gateway_401() {
     let Some(app) = super::app().await else { return };
     let customer = app.customer().await;
-    let response = app
-        .http
-        .get(app.url("/notifications/items"))
-        .header("citrix-customerid", customer.as_str())
-        .send()
-        .await
-        .unwrap();
+    let response = notifications_with(&app, None, Some(customer.as_str())).await;
     assert_eq!(response.headers()["www-authenticate"], "CwsAuth");
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
     // Byte for byte, in the gateway's field order: scripts match on the text.
@@ -52,15 +49,8 @@ async fn missing_or_invalid_credentials_get_the_gateway_401() {
         r#"{"type":"https://errors-api.cloud.com/common/authentication","detail":"Missing or invalid authentication details","parameters":[{"name":"reason","value":"missing"}]}"#
     );
     for header in ["CwsAuth Bearer=garbage", "Basic Zm9vOmJhcg==", "CwsAuth Bearer=", "CwsAuth"] {
-        let response = app
-            .http
-            .get(app.url("/notifications/items"))
-            .header("authorization", header)
-            .header("citrix-customerid", customer.as_str())
-            .send()
-            .await
-            .unwrap();
-        let (status, body) = status_and_json(response).await;
+        let (status, body) =
+            status_and_json(notifications_with(&app, Some(header), Some(customer.as_str())).await).await;
         assert_eq!(status, StatusCode::UNAUTHORIZED, "{header}");
         assert_eq!(body["parameters"][0]["value"], "invalid");
     }
@@ -69,9 +59,7 @@ async fn missing_or_invalid_credentials_get_the_gateway_401() {
 #[tokio::test]
 async fn tampered_expired_and_foreign_key_tokens_get_401() {
     let Some(app) = super::app().await else { return };
-    let customer = app.customer().await;
-    let owner = app.admin(&customer, Access::Full).await;
-    let client = app.client(&customer, &owner).await;
+    let (customer, owner, client) = app.customer_with_client(Access::Full).await;
     let token = app.token(&client).await;
 
     // Tampered: another payload under the same signature.
@@ -81,27 +69,13 @@ async fn tampered_expired_and_foreign_key_tokens_get_401() {
 
     // Expired: signed with the server's own key, issued more than an hour ago.
     let keys = app.key_set().await;
-    let old = Claims::new(
-        &app.state.config.issuer,
-        client.id,
-        Some(owner.id),
-        customer.clone(),
-        OffsetDateTime::now_utc() - time::Duration::minutes(61),
-        TokenUse::Access,
-    );
+    let old = app.access_claims(&client, &owner, OffsetDateTime::now_utc() - time::Duration::minutes(61));
     let (status, body) = app.get("/notifications/items", &keys.sign(&old).unwrap(), &customer).await;
     assert_eq!((status, body["parameters"][0]["value"].as_str()), (StatusCode::UNAUTHORIZED, Some("invalid")));
 
     // Foreign key: well-formed and unexpired, but not signed by this server.
     let foreign = KeySet::new(vec![SigningKey::generate(Algorithm::EdDsa).unwrap()]).unwrap();
-    let fresh = Claims::new(
-        &app.state.config.issuer,
-        client.id,
-        Some(owner.id),
-        customer.clone(),
-        OffsetDateTime::now_utc(),
-        TokenUse::Access,
-    );
+    let fresh = app.access_claims(&client, &owner, OffsetDateTime::now_utc());
     assert_eq!(
         app.get("/notifications/items", &foreign.sign(&fresh).unwrap(), &customer).await.0,
         StatusCode::UNAUTHORIZED
@@ -129,54 +103,23 @@ async fn a_token_used_against_another_customer_is_refused() {
 #[tokio::test]
 async fn a_missing_or_malformed_customer_header_is_a_400() {
     let Some(app) = super::app().await else { return };
-    let customer = app.customer().await;
-    let owner = app.admin(&customer, Access::Full).await;
-    let token = app.token(&app.client(&customer, &owner).await).await;
-    let response = app
-        .http
-        .get(app.url("/notifications/items"))
-        .header("authorization", format!("CwsAuth Bearer={token}"))
-        .send()
-        .await
-        .unwrap();
-    let (status, body) = status_and_json(response).await;
+    let (customer, _, token) = app.customer_with_token(Access::Full).await;
+    let bearer = format!("CwsAuth Bearer={token}");
+    let (status, body) = status_and_json(notifications_with(&app, Some(&bearer), None).await).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(body["type"], "https://errors-api.cloud.com/common/missing");
-    let response = app
-        .http
-        .get(app.url("/notifications/items"))
-        .header("authorization", format!("CwsAuth Bearer={token}"))
-        .header("citrix-customerid", "NOT A CUSTOMER")
-        .send()
-        .await
-        .unwrap();
+    let response = notifications_with(&app, Some(&bearer), Some("NOT A CUSTOMER")).await;
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
     // A zero-width space dragged along by copy and paste is forgiven.
-    let response = app
-        .http
-        .get(app.url("/notifications/items"))
-        .header("authorization", format!("CwsAuth Bearer={token}"))
-        .header("citrix-customerid", format!("{customer}\u{200B}"))
-        .send()
-        .await
-        .unwrap();
+    let response = notifications_with(&app, Some(&bearer), Some(&format!("{customer}\u{200B}"))).await;
     assert_eq!(response.status(), StatusCode::OK);
 }
 
 #[tokio::test]
 async fn a_call_without_the_routes_permission_gets_the_gateway_403() {
     let Some(app) = super::app().await else { return };
-    let customer = app.customer().await;
-    let owner = app.admin(&customer, custom(&[Permission::NOTIFICATIONS])).await;
-    let token = app.token(&app.client(&customer, &owner).await).await;
-    let response = app
-        .http
-        .get(app.url("/systemlog/records"))
-        .header("authorization", format!("CwsAuth Bearer={token}"))
-        .header("citrix-customerid", customer.as_str())
-        .send()
-        .await
-        .unwrap();
+    let (customer, _, token) = app.customer_with_token(custom(&[Permission::NOTIFICATIONS])).await;
+    let response = app.citrix_request(Method::GET, "/systemlog/records", &token, &customer).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
     let raw = response.text().await.unwrap();
     let gateway =
@@ -199,17 +142,13 @@ async fn unknown_routes_and_methods_answer_json() {
 #[tokio::test]
 async fn a_path_segment_that_is_not_utf8_gets_a_json_400_not_plain_text() {
     let Some(app) = super::app().await else { return };
-    let customer = app.customer().await;
-    let owner = app.admin(&customer, Access::Full).await;
-    let token = app.token(&app.client(&customer, &owner).await).await;
+    let (customer, _, token) = app.customer_with_token(Access::Full).await;
     let invalid = json!({
         "type": "https://errors-api.cloud.com/common/invalidString",
         "detail": "the path is not valid UTF-8 text",
         "parameters": [{ "name": "name", "value": "path" }],
     });
-    for (method, path) in
-        [(reqwest::Method::GET, "/administrators/%FF/access"), (reqwest::Method::DELETE, "/administrators/%FF")]
-    {
+    for (method, path) in [(Method::GET, "/administrators/%FF/access"), (Method::DELETE, "/administrators/%FF")] {
         let answer = app.call(method.clone(), path, &token, &customer, None).await;
         assert_eq!(answer, (StatusCode::BAD_REQUEST, invalid.clone()), "{method} {path}");
     }

@@ -58,9 +58,7 @@ async fn get_api_v1_catalog_shows_any_signed_in_administrator_the_catalog_applie
     use crate::harness::status_and_json;
 
     let Some(app) = app().await else { return };
-    let customer = app.customer().await;
-    let reader = app.admin_with_password(&customer, custom(&[Permission::NOTIFICATIONS])).await;
-    let session = app.sign_in(&reader).await;
+    let (_, _, session) = app.customer_with_session(custom(&[Permission::NOTIFICATIONS])).await;
     let (status, before) = app.as_admin(&session, Method::GET, "/api/v1/catalog", None).await;
     assert_eq!(status, StatusCode::OK, "{before}");
     assert_eq!((before["services"].clone(), before["routes"].clone()), (json!([]), json!([])), "{before}");

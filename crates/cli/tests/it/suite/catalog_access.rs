@@ -51,8 +51,8 @@ fn policy<'a>(template: &'a Value, service: &str, name: &str) -> &'a Value {
 async fn the_access_template_offers_every_permission_of_the_catalog_with_its_service_name() {
     let Some(app) = super::app().await else { return };
     apply(&app, orders_service!()).await;
-    let customer = app.customer().await;
-    let (me, token) = token_of(&app, &customer, Access::Full).await;
+    let (customer, me, token) = app.customer_with_token(Access::Full).await;
+    let me = me.id;
     let (status, template) = app.get(&format!("/administrators/{me}/access"), &token, &customer).await;
     assert_eq!(status, StatusCode::OK, "{template}");
     let offered: Vec<String> = template["policies"]
@@ -95,8 +95,7 @@ async fn the_access_template_offers_every_permission_of_the_catalog_with_its_ser
 async fn an_administrator_is_granted_a_catalog_permission_through_the_administrators_api() {
     let Some(app) = super::app().await else { return };
     apply(&app, orders_service!()).await;
-    let customer = app.customer().await;
-    let (_, token) = token_of(&app, &customer, Access::Full).await;
+    let (customer, _, token) = app.customer_with_token(Access::Full).await;
     let body = json!({
         "accessType": "Custom", "providerType": "CitrixSts", "type": "AdministratorUser",
         "email": "reader@example.com",

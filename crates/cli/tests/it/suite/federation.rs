@@ -14,7 +14,7 @@ use trustgate_core::federation::{IdentityProvider, DEFAULT_EMAIL_CLAIM};
 use trustgate_core::ids::{AdminId, CustomerId, ProviderId};
 use trustgate_server::ServerConfig;
 
-use crate::harness::{custom, Session, TestApp};
+use crate::harness::{custom, Session, TestAdmin, TestApp};
 use crate::idp::{self, Idp, Jar};
 
 async fn app_and_idp(accounts: Value) -> Option<(TestApp, Idp)> {
@@ -67,6 +67,23 @@ async fn okta_admin(app: &TestApp, customer: &CustomerId, email: &str, subject: 
     admin.id
 }
 
+/// Acme with `idp` connected and Ada, its Okta administrator, known there by her e-mail and, when
+/// given, by `subject`: where most sign-ins here start.
+async fn acme_with_ada(app: &TestApp, idp: &Idp, subject: Option<&str>) -> (CustomerId, AdminId) {
+    let acme = app.customer().await;
+    connect(app, &acme, &idp.issuer).await;
+    let ada = okta_admin(app, &acme, "ada@example.com", subject).await;
+    (acme, ada)
+}
+
+/// Acme with a Full administrator and one who may manage administrators but not providers.
+async fn acme_with_full_and_limited(app: &TestApp) -> (CustomerId, TestAdmin, TestAdmin) {
+    let acme = app.customer().await;
+    let full = app.admin(&acme, Access::Full).await;
+    let limited = app.admin(&acme, custom(&[Permission::ADMINISTRATORS])).await;
+    (acme, full, limited)
+}
+
 /// The console's sign-in page as a browser opens it: a client that follows no redirects, the
 /// cookies it set, and the form's CSRF token.
 async fn sign_in_form(app: &TestApp) -> (reqwest::Client, Jar, String) {
@@ -79,17 +96,24 @@ async fn sign_in_form(app: &TestApp) -> (reqwest::Client, Jar, String) {
     (http, jar, token)
 }
 
+/// Posts the sign-in page's provider form for `who`, returning to `next`, as the browser with
+/// `jar` and the form's `token`.
+async fn post_provider_form(
+    app: &TestApp,
+    (http, jar, token): &(reqwest::Client, Jar, String),
+    next: &str,
+    who: &str,
+) -> reqwest::Response {
+    let form = [("csrf", token.as_str()), ("next", next), ("who", who)];
+    http.post(app.url("/console/sign-in/provider")).header("cookie", jar.header()).form(&form).send().await.unwrap()
+}
+
 /// Starts a sign-in from the console's sign-in page for `who`: the provider's authorization URL
 /// and the browser's cookies (the one binding the sign-in to it among them).
 async fn begin(app: &TestApp, who: &str) -> (String, Jar) {
-    let (http, mut jar, token) = sign_in_form(app).await;
-    let response = http
-        .post(app.url("/console/sign-in/provider"))
-        .header("cookie", jar.header())
-        .form(&[("csrf", token.as_str()), ("next", "/console"), ("who", who)])
-        .send()
-        .await
-        .unwrap();
+    let browser = sign_in_form(app).await;
+    let response = post_provider_form(app, &browser, "/console", who).await;
+    let (_, mut jar, _) = browser;
     jar.keep(&response);
     let status = response.status();
     let page = response.text().await.unwrap();
@@ -113,6 +137,13 @@ async fn sign_in_as(app: &TestApp, idp: &Idp, who: &str, login: &str) -> (Status
     let (authorize, jar) = begin(app, who).await;
     let back = idp::log_in(idp, &authorize, login).await;
     arrive(&back, &jar).await
+}
+
+/// Asserts that a sign-in ended on a page with `status` that says `why`, with nobody signed in.
+fn assert_refused((status, page, session): (StatusCode, String, Option<Session>), expected: StatusCode, why: &str) {
+    assert_eq!(status, expected, "{page}");
+    assert!(page.contains(why), "{page}");
+    assert!(session.is_none());
 }
 
 #[tokio::test]
@@ -163,9 +194,7 @@ async fn an_administrator_signs_in_through_the_customers_provider_into_that_cust
 #[tokio::test]
 async fn an_administrator_without_a_subject_is_linked_by_verified_email_once_then_known_by_subject() {
     let Some((app, idp)) = app_and_idp(ada()).await else { return };
-    let acme = app.customer().await;
-    connect(&app, &acme, &idp.issuer).await;
-    let admin = okta_admin(&app, &acme, "ada@example.com", None).await;
+    let (acme, admin) = acme_with_ada(&app, &idp, None).await;
 
     let (status, page, session) = sign_in_as(&app, &idp, "ada@example.com", "ada").await;
     assert_eq!(status, StatusCode::OK, "{page}");
@@ -182,43 +211,37 @@ async fn an_administrator_without_a_subject_is_linked_by_verified_email_once_the
 #[tokio::test]
 async fn an_unverified_email_or_an_unknown_subject_signs_nobody_in() {
     let Some((app, idp)) = app_and_idp(ada()).await else { return };
-    let acme = app.customer().await;
-    connect(&app, &acme, &idp.issuer).await;
-    let admin = okta_admin(&app, &acme, "ada@example.com", None).await;
+    let (acme, admin) = acme_with_ada(&app, &idp, None).await;
     // A local administrator with the same e-mail is someone else: never reached through a provider.
     let local = app.admin(&acme, Access::Full).await;
     let _ = local;
 
-    let (status, page, session) = sign_in_as(&app, &idp, acme.as_str(), "unverified").await;
-    assert_eq!(status, StatusCode::FORBIDDEN, "{page}");
-    assert!(page.contains("not an administrator of this customer"), "{page}");
-    assert!(session.is_none());
+    assert_refused(
+        sign_in_as(&app, &idp, acme.as_str(), "unverified").await,
+        StatusCode::FORBIDDEN,
+        "not an administrator of this customer",
+    );
     assert_eq!(app.store.admin(admin).await.unwrap().unwrap().external_id, None, "nobody was linked");
 }
 
 #[tokio::test]
 async fn a_cancelled_sign_in_explains_itself_on_the_sign_in_page() {
     let Some((app, idp)) = app_and_idp(ada()).await else { return };
-    let acme = app.customer().await;
-    connect(&app, &acme, &idp.issuer).await;
-    okta_admin(&app, &acme, "ada@example.com", Some("ada")).await;
+    let (acme, _) = acme_with_ada(&app, &idp, Some("ada")).await;
 
     let (authorize, jar) = begin(&app, acme.as_str()).await;
     let back = idp::cancel(&idp, &authorize).await;
     assert!(back.contains("error=access_denied"), "{back}");
-    let (status, page, session) = arrive(&back, &jar).await;
-    assert_eq!(status, StatusCode::BAD_REQUEST, "{page}");
-    assert!(page.contains("cancelled or refused at your identity provider (access_denied)"), "{page}");
-    assert!(page.contains("id=\"provider-error\""), "shown on the sign-in page: {page}");
-    assert!(session.is_none());
+    let refused = arrive(&back, &jar).await;
+    assert!(refused.1.contains("id=\"provider-error\""), "shown on the sign-in page: {}", refused.1);
+    let why = "cancelled or refused at your identity provider (access_denied)";
+    assert_refused(refused, StatusCode::BAD_REQUEST, why);
 }
 
 #[tokio::test]
 async fn a_state_is_used_once_and_only_by_the_browser_that_started_the_sign_in() {
     let Some((app, idp)) = app_and_idp(ada()).await else { return };
-    let acme = app.customer().await;
-    connect(&app, &acme, &idp.issuer).await;
-    okta_admin(&app, &acme, "ada@example.com", Some("ada")).await;
+    let (acme, _) = acme_with_ada(&app, &idp, Some("ada")).await;
 
     let (authorize, jar) = begin(&app, acme.as_str()).await;
     let back = idp::log_in(&idp, &authorize, "ada").await;
@@ -240,9 +263,7 @@ async fn a_state_is_used_once_and_only_by_the_browser_that_started_the_sign_in()
 #[tokio::test]
 async fn a_code_issued_to_another_sign_in_fails_its_pkce_check() {
     let Some((app, idp)) = app_and_idp(ada()).await else { return };
-    let acme = app.customer().await;
-    connect(&app, &acme, &idp.issuer).await;
-    okta_admin(&app, &acme, "ada@example.com", Some("ada")).await;
+    let (acme, _) = acme_with_ada(&app, &idp, Some("ada")).await;
 
     let (first, _) = begin(&app, acme.as_str()).await;
     let (_, second_jar) = begin(&app, acme.as_str()).await;
@@ -250,11 +271,9 @@ async fn a_code_issued_to_another_sign_in_fails_its_pkce_check() {
     let code = stolen.split("code=").nth(1).unwrap().split('&').next().unwrap();
     let second_state = second_jar.get("tg_oidc_state").unwrap();
     let replayed = app.url(&format!("/console/sign-in/callback?code={code}&state={second_state}"));
-    let (status, page, session) = arrive(&replayed, &second_jar).await;
-    assert_eq!(status, StatusCode::BAD_REQUEST, "{page}");
-    assert!(page.contains("did not check out"), "{page}");
-    assert!(page.contains("invalid_grant"), "the provider refused the code verifier: {page}");
-    assert!(session.is_none());
+    let refused = arrive(&replayed, &second_jar).await;
+    assert!(refused.1.contains("invalid_grant"), "the provider refused the code verifier: {}", refused.1);
+    assert_refused(refused, StatusCode::BAD_REQUEST, "did not check out");
 }
 
 #[tokio::test]
@@ -265,14 +284,7 @@ async fn a_provider_that_is_not_the_issuer_connected_is_refused() {
     let other_name = idp.issuer.replace("127.0.0.1", "localhost");
     connect(&app, &acme, &other_name).await;
 
-    let (http, jar, token) = sign_in_form(&app).await;
-    let response = http
-        .post(app.url("/console/sign-in/provider"))
-        .header("cookie", jar.header())
-        .form(&[("csrf", token.as_str()), ("next", "/console"), ("who", acme.as_str())])
-        .send()
-        .await
-        .unwrap();
+    let response = post_provider_form(&app, &sign_in_form(&app).await, "/console", acme.as_str()).await;
     assert_eq!(response.status(), StatusCode::BAD_GATEWAY);
     let page = response.text().await.unwrap();
     assert!(page.contains("answered something unexpected"), "{page}");
@@ -282,15 +294,14 @@ async fn a_provider_that_is_not_the_issuer_connected_is_refused() {
 #[tokio::test]
 async fn a_disabled_administrator_is_refused_and_the_refusal_is_logged() {
     let Some((app, idp)) = app_and_idp(ada()).await else { return };
-    let acme = app.customer().await;
-    connect(&app, &acme, &idp.issuer).await;
-    let admin = okta_admin(&app, &acme, "ada@example.com", Some("ada")).await;
+    let (acme, admin) = acme_with_ada(&app, &idp, Some("ada")).await;
     app.store.set_admin_status(admin, AdminStatus::Disabled, &Actor::System).await.unwrap();
 
-    let (status, page, session) = sign_in_as(&app, &idp, acme.as_str(), "ada").await;
-    assert_eq!(status, StatusCode::FORBIDDEN, "{page}");
-    assert!(page.contains("disabled at your identity provider"), "{page}");
-    assert!(session.is_none());
+    assert_refused(
+        sign_in_as(&app, &idp, acme.as_str(), "ada").await,
+        StatusCode::FORBIDDEN,
+        "disabled at your identity provider",
+    );
     let refused = app.log_of(&acme, "platform:signin/failure").await;
     assert_eq!(refused.len(), 1);
     assert!(refused[0].message.contains("disabled"), "{}", refused[0].message);
@@ -299,21 +310,12 @@ async fn a_disabled_administrator_is_refused_and_the_refusal_is_logged() {
 #[tokio::test]
 async fn the_sign_in_page_offers_providers_for_an_email_and_says_when_there_is_none() {
     let Some((app, idp)) = app_and_idp(ada()).await else { return };
-    let acme = app.customer().await;
-    connect(&app, &acme, &idp.issuer).await;
-    okta_admin(&app, &acme, "ada@example.com", Some("ada")).await;
+    acme_with_ada(&app, &idp, Some("ada")).await;
 
     let (authorize, _) = begin(&app, "Ada@Example.com").await;
     assert!(authorize.starts_with(&idp.issuer), "{authorize}");
 
-    let (http, jar, token) = sign_in_form(&app).await;
-    let response = http
-        .post(app.url("/console/sign-in/provider"))
-        .header("cookie", jar.header())
-        .form(&[("csrf", token.as_str()), ("next", "/console"), ("who", "nobody@example.com")])
-        .send()
-        .await
-        .unwrap();
+    let response = post_provider_form(&app, &sign_in_form(&app).await, "/console", "nobody@example.com").await;
     assert_eq!(response.status(), StatusCode::NOT_FOUND);
     assert!(response.text().await.unwrap().contains("No identity provider is connected"));
 }
@@ -321,10 +323,8 @@ async fn the_sign_in_page_offers_providers_for_an_email_and_says_when_there_is_n
 #[tokio::test]
 async fn only_full_administrators_connect_providers_and_the_client_secret_is_stored_sealed() {
     let Some(app) = super::app().await else { return };
-    let acme = app.customer().await;
-    let full = app.admin(&acme, Access::Full).await;
-    let limited = app.admin(&acme, custom(&[Permission::ADMINISTRATORS])).await;
-    let as_admin = |admin: &crate::harness::TestAdmin| Actor::Admin { id: admin.id, name: admin.email.clone() };
+    let (acme, full, limited) = acme_with_full_and_limited(&app).await;
+    let as_admin = |admin: &TestAdmin| Actor::Admin { id: admin.id, name: admin.email.clone() };
     let provider = |issuer: &str| {
         let id = ProviderId::generate();
         IdentityProvider {
@@ -366,9 +366,7 @@ async fn only_full_administrators_connect_providers_and_the_client_secret_is_sto
 #[tokio::test]
 async fn full_administrators_connect_list_and_disconnect_providers_over_the_management_api() {
     let Some(app) = super::app().await else { return };
-    let acme = app.customer().await;
-    let full = app.admin(&acme, Access::Full).await;
-    let limited = app.admin(&acme, custom(&[Permission::ADMINISTRATORS])).await;
+    let (acme, full, limited) = acme_with_full_and_limited(&app).await;
     let (full, limited) = (app.session_for(&full).await, app.session_for(&limited).await);
     let path = format!("/api/v1/customers/{acme}/identity-providers");
     let body = json!({
@@ -417,17 +415,11 @@ async fn one_source_starts_at_most_ten_sign_ins_a_minute() {
     let acme = app.customer().await;
     // Nothing listens there: each start that is let through fails fast at discovery.
     connect(&app, &acme, "http://127.0.0.1:9").await;
-    let (http, jar, token) = sign_in_form(&app).await;
+    let browser = sign_in_form(&app).await;
     let long_next = format!("/console/{}", "a".repeat(2048));
     let mut statuses = Vec::new();
     for _ in 0..11 {
-        let response = http
-            .post(app.url("/console/sign-in/provider"))
-            .header("cookie", jar.header())
-            .form(&[("csrf", token.as_str()), ("next", long_next.as_str()), ("who", acme.as_str())])
-            .send()
-            .await
-            .unwrap();
+        let response = post_provider_form(&app, &browser, &long_next, acme.as_str()).await;
         statuses.push((response.status(), response.headers().get("retry-after").cloned()));
     }
     assert!(statuses[..10].iter().all(|(s, _)| *s != StatusCode::TOO_MANY_REQUESTS), "{statuses:?}");
@@ -446,9 +438,7 @@ async fn an_email_only_in_the_userinfo_answer_links_an_administrator_as_one_in_t
         return;
     };
     let Some(idp) = Idp::start_with(&app.url, ada(), true).await else { return };
-    let acme = app.customer().await;
-    connect(&app, &acme, &idp.issuer).await;
-    let admin = okta_admin(&app, &acme, "ada@example.com", None).await;
+    let (acme, admin) = acme_with_ada(&app, &idp, None).await;
 
     let (status, page, session) = sign_in_as(&app, &idp, acme.as_str(), "unverified").await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{page}");

@@ -12,12 +12,16 @@ use crate::harness::{custom, status_and_json, TestApp, TestClient};
 
 /// How nginx's `auth_request` asks, with the caller's own headers passed along.
 fn nginx(app: &TestApp, token: &str, customer: &CustomerId, method: &str, uri: &str) -> RequestBuilder {
+    let request = app.citrix_request(Method::GET, "/gateway/authorize", token, customer);
+    request.header("x-original-method", method).header("x-original-uri", uri)
+}
+
+/// `GET path` with the token in the plain `Bearer` form, as Traefik, Caddy and Envoy pass it on.
+fn bearer(app: &TestApp, path: &str, token: &str, customer: &CustomerId) -> RequestBuilder {
     app.http
-        .get(app.url("/gateway/authorize"))
-        .header("authorization", format!("CwsAuth Bearer={token}"))
+        .get(app.url(path))
+        .header("authorization", format!("Bearer {token}"))
         .header("citrix-customerid", customer.as_str())
-        .header("x-original-method", method)
-        .header("x-original-uri", uri)
 }
 
 fn identity(response: &reqwest::Response) -> [Option<String>; 4] {
@@ -35,9 +39,7 @@ async fn denied(request: RequestBuilder) -> (StatusCode, Value) {
 async fn an_allowed_request_answers_200_with_who_calls_under_each_proxys_conventions() {
     let Some(app) = super::app().await else { return };
     app.apply_catalog(ORDERS_CATALOG).await;
-    let customer = app.customer().await;
-    let owner = app.admin(&customer, custom(&[orders("read")])).await;
-    let client = app.client(&customer, &owner).await;
+    let (customer, owner, client) = app.customer_with_client(custom(&[orders("read")])).await;
     let token = app.token(&client).await;
     let expected = [
         Some(client.id.to_string()),
@@ -60,29 +62,14 @@ async fn an_allowed_request_answers_200_with_who_calls_under_each_proxys_convent
     assert_eq!(status, StatusCode::BAD_REQUEST, "two trailing slashes are an empty segment");
 
     // Traefik and Caddy name the original request in X-Forwarded-*; Caddy asks with GET.
-    let response = app
-        .http
-        .get(app.url("/gateway/authorize"))
-        .header("authorization", format!("Bearer {token}"))
-        .header("citrix-customerid", customer.as_str())
-        .header("x-forwarded-method", "GET")
-        .header("x-forwarded-uri", "/orders/42")
-        .header("x-forwarded-host", "orders.example.com")
-        .send()
-        .await
-        .unwrap();
+    let traefik = bearer(&app, "/gateway/authorize", &token, &customer).header("x-forwarded-method", "GET");
+    let traefik = traefik.header("x-forwarded-uri", "/orders/42").header("x-forwarded-host", "orders.example.com");
+    let response = traefik.send().await.unwrap();
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(identity(&response), expected, "Traefik and Caddy: X-Forwarded-Method and X-Forwarded-Uri");
 
     // Envoy appends the original path to the prefix and keeps the original method.
-    let response = app
-        .http
-        .get(app.url("/gateway/envoy/orders/42?full=1"))
-        .header("authorization", format!("Bearer {token}"))
-        .header("citrix-customerid", customer.as_str())
-        .send()
-        .await
-        .unwrap();
+    let response = bearer(&app, "/gateway/envoy/orders/42?full=1", &token, &customer).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(identity(&response), expected, "Envoy: the path after /gateway/envoy");
 
@@ -147,15 +134,8 @@ async fn no_or_a_bad_token_is_401_with_a_challenge_and_a_proxy_that_names_no_req
     }
     let owner = app.admin(&customer, Access::Full).await;
     let token = app.token(&app.client(&customer, &owner).await).await;
-    let response = app
-        .http
-        .get(app.url("/gateway/authorize"))
-        .header("authorization", format!("Bearer {token}"))
-        .header("citrix-customerid", customer.as_str())
-        .send()
-        .await
-        .unwrap();
-    let (status, body) = status_and_json(response).await;
+    let (status, body) =
+        status_and_json(bearer(&app, "/gateway/authorize", &token, &customer).send().await.unwrap()).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
     assert_eq!(body["parameters"], json!([{"name": "name", "value": "X-Original-URI"}]));
 }
@@ -164,8 +144,7 @@ async fn no_or_a_bad_token_is_401_with_a_challenge_and_a_proxy_that_names_no_req
 async fn the_owners_live_rights_decide_reduced_is_403_and_removed_is_401() {
     let Some(app) = super::app().await else { return };
     app.apply_catalog(ORDERS_CATALOG).await;
-    let customer = app.customer().await;
-    app.admin(&customer, Access::Full).await;
+    let customer = app.customer_with_full_admin().await;
     let owner = app.admin(&customer, custom(&[orders("read"), orders("write")])).await;
     let token = app.token(&app.client(&customer, &owner).await).await;
     let read = || async { nginx(&app, &token, &customer, "GET", "/orders/7").send().await.unwrap().status() };
@@ -185,9 +164,7 @@ async fn the_owners_live_rights_decide_reduced_is_403_and_removed_is_401() {
 async fn a_service_principal_is_its_own_principal() {
     let Some(app) = super::app().await else { return };
     app.apply_catalog(ORDERS_CATALOG).await;
-    let customer = app.customer().await;
-    let admin = app.admin_with_password(&customer, Access::Full).await;
-    let session = app.sign_in(&admin).await;
+    let (customer, _, session) = app.customer_with_session(Access::Full).await;
     let path = format!("/api/v1/customers/{customer}/service-principals");
     let body = json!({"name": "orders sync", "accessType": "Full", "policies": []});
     let (status, created) = app.as_admin(&session, Method::POST, &path, Some(body)).await;
@@ -214,9 +191,7 @@ async fn ambiguous_requests_and_paths_that_backends_normalise_differently_are_re
         "{ORDERS_CATALOG}\n[[route]]\nmethod = \"GET\"\npath = \"/files/*\"\npermission = \"orders.read\"\n"
     ))
     .await;
-    let customer = app.customer().await;
-    let owner = app.admin(&customer, custom(&[orders("read")])).await;
-    let token = app.token(&app.client(&customer, &owner).await).await;
+    let (customer, _, token) = app.customer_with_token(custom(&[orders("read")])).await;
     assert_eq!(
         nginx(&app, &token, &customer, "GET", "/files/report.pdf").send().await.unwrap().status(),
         StatusCode::OK
@@ -246,11 +221,7 @@ async fn ambiguous_requests_and_paths_that_backends_normalise_differently_are_re
         if target.contains('#') {
             continue; // an HTTP client never sends a fragment; Envoy's route has none to read
         }
-        let envoy = app
-            .http
-            .get(app.url(&format!("/gateway/envoy{target}")))
-            .header("authorization", format!("Bearer {token}"))
-            .header("citrix-customerid", customer.as_str());
+        let envoy = bearer(&app, &format!("/gateway/envoy{target}"), &token, &customer);
         let (status, body) = denied(envoy).await;
         // The HTTP client resolves some of these itself; whatever reaches Envoy's route is refused.
         assert_ne!(status, StatusCode::OK, "envoy {target}: {body}");

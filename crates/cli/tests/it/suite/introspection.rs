@@ -8,9 +8,10 @@ use trustgate_core::access::{Access, Permission};
 use trustgate_core::admin::AdminStatus;
 use trustgate_core::customer::DisabledOwnerPolicy;
 use trustgate_core::event::Actor;
+use trustgate_core::ids::CustomerId;
 use trustgate_core::token::{Claims, TokenUse};
 
-use crate::harness::{custom, status_and_json, TestApp, TestClient};
+use crate::harness::{custom, status_and_json, TestAdmin, TestApp, TestClient};
 
 /// A resource server as `trustgate resource-server create` prints it.
 struct ResourceServer {
@@ -51,16 +52,24 @@ fn permissions(body: &Value) -> Vec<&str> {
     body["permissions"].as_array().expect("permissions").iter().map(|p| p.as_str().expect("a string")).collect()
 }
 
+/// What most tests here start from: the `orders` resource server, and a new customer with a client
+/// of an administrator with `access` in it, and a token of that client to ask about.
+async fn server_and_token(
+    app: &TestApp,
+    access: Access,
+) -> (ResourceServer, CustomerId, TestAdmin, TestClient, String) {
+    let server = resource_server(app, "orders").await;
+    let (customer, owner, client) = app.customer_with_client(access).await;
+    let token = app.token(&client).await;
+    (server, customer, owner, client, token)
+}
+
 const INACTIVE: fn() -> Value = || json!({ "active": false });
 
 #[tokio::test]
 async fn an_active_token_is_described_with_its_client_customer_owner_and_permissions_now() {
     let Some(app) = super::app().await else { return };
-    let server = resource_server(&app, "orders").await;
-    let customer = app.customer().await;
-    let owner = app.admin(&customer, custom(&[Permission::NOTIFICATIONS])).await;
-    let client = app.client(&customer, &owner).await;
-    let token = app.token(&client).await;
+    let (server, customer, owner, client, token) = server_and_token(&app, custom(&[Permission::NOTIFICATIONS])).await;
 
     let body = introspect(&app, &server, &token).await;
     let issuer = &app.state.config.issuer;
@@ -97,12 +106,7 @@ async fn an_active_token_is_described_with_its_client_customer_owner_and_permiss
 #[tokio::test]
 async fn malformed_forged_expired_revoked_and_other_customers_tokens_are_inactive_and_say_nothing_else() {
     let Some(app) = super::app().await else { return };
-    let server = resource_server(&app, "orders").await;
-    let customer = app.customer().await;
-    let owner = app.admin(&customer, Access::Full).await;
-    let client = app.client(&customer, &owner).await;
-    let token = app.token(&client).await;
-
+    let (server, customer, owner, client, token) = server_and_token(&app, Access::Full).await;
     for garbage in ["", "garbage", "a.b.c"] {
         assert_eq!(introspect(&app, &server, garbage).await, INACTIVE(), "{garbage:?}");
     }
@@ -135,11 +139,7 @@ async fn malformed_forged_expired_revoked_and_other_customers_tokens_are_inactiv
 #[tokio::test]
 async fn a_deleted_clients_or_removed_owners_tokens_are_inactive_at_once() {
     let Some(app) = super::app().await else { return };
-    let server = resource_server(&app, "orders").await;
-    let customer = app.customer().await;
-    let owner = app.admin(&customer, Access::Full).await;
-    let deleted = app.client(&customer, &owner).await;
-    let token = app.token(&deleted).await;
+    let (server, customer, owner, deleted, token) = server_and_token(&app, Access::Full).await;
     assert_eq!(introspect(&app, &server, &token).await["active"], json!(true), "and remembered as verified");
     assert!(app.store.delete_client(&customer, owner.id, deleted.id, &Actor::System).await.unwrap());
     assert_eq!(introspect(&app, &server, &token).await, INACTIVE(), "deleted client");
@@ -169,8 +169,7 @@ async fn r7_a_suspended_clients_tokens_are_inactive_while_its_owner_is_disabled(
 async fn r5_a_reduced_owners_client_shows_the_reduced_permissions_on_the_next_introspection() {
     let Some(app) = super::app().await else { return };
     let server = resource_server(&app, "orders").await;
-    let customer = app.customer().await;
-    app.admin(&customer, Access::Full).await;
+    let customer = app.customer_with_full_admin().await;
     let owner = app.admin(&customer, custom(&[Permission::NOTIFICATIONS, Permission::SYSTEM_LOG])).await;
     let token = app.token(&app.client(&customer, &owner).await).await;
     assert_eq!(permissions(&introspect(&app, &server, &token).await), ["notifications", "systemLog"]);
@@ -189,12 +188,7 @@ async fn assert_refused(response: reqwest::Response, case: &str) {
 #[tokio::test]
 async fn a_resource_server_with_a_wrong_secret_or_none_is_refused_401_and_a_deleted_one_at_once() {
     let Some(app) = super::app().await else { return };
-    let server = resource_server(&app, "orders").await;
-    let customer = app.customer().await;
-    let owner = app.admin(&customer, Access::Full).await;
-    let client: TestClient = app.client(&customer, &owner).await;
-    let token = app.token(&client).await;
-
+    let (server, _, _, client, token) = server_and_token(&app, Access::Full).await;
     let wrong = resource_server(&app, "billing").await.secret;
     let post = || app.http.post(app.url("/oauth2/introspect"));
     let basic = post().basic_auth(&server.id, Some(&wrong)).form(&[("token", &token)]).send().await.unwrap();

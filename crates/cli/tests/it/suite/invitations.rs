@@ -29,6 +29,12 @@ async fn full_admin_token(app: &TestApp) -> (CustomerId, TestAdmin, String) {
     (customer, admin, token)
 }
 
+/// An administrator with `access` in a customer of their own, who signs in with a password.
+async fn known_elsewhere(app: &TestApp, access: Access) -> TestAdmin {
+    let elsewhere = app.customer().await;
+    app.admin_with_password(&elsewhere, access).await
+}
+
 async fn invite(app: &TestApp, token: &str, customer: &CustomerId, email: &str, access: &str) -> Value {
     let mut body =
         json!({ "accessType": access, "providerType": "CitrixSts", "type": "AdministratorUser", "email": email });
@@ -87,17 +93,7 @@ async fn an_invited_local_administrator_holds_nothing_until_they_accept() {
     assert!(shown.get("invitationUrl").is_none(), "the link is never listed: {shown}");
     assert_eq!(app.store.standing(&customer, invitee).await.unwrap(), None, "no access while pending");
     assert!(app.store.memberships(invitee).await.unwrap().is_empty(), "no customer in the console while pending");
-    let owner = app.store.admin(invitee).await.unwrap().unwrap();
-    let refused = trustgate_server::actions::clients::new_client(
-        app.store.as_ref(),
-        &app.server_key,
-        &customer,
-        &owner,
-        "early",
-        10,
-        &Actor::System,
-    )
-    .await;
+    let refused = app.try_client(&customer, invitee, "early", 10).await;
     assert!(refused.is_err(), "a pending invitee cannot own an API client");
 
     let accepted = accept(&app, &link, Some(NEW_PASSWORD)).await;
@@ -111,13 +107,7 @@ async fn an_invited_local_administrator_holds_nothing_until_they_accept() {
     assert_eq!((shown["pending"].clone(), shown["accessType"].clone()), (json!(false), json!("Custom")));
     let standing = app.store.standing(&customer, invitee).await.unwrap().expect("a member now");
     assert_eq!(standing.access, custom(&[Permission::NOTIFICATIONS]));
-    let session = app
-        .http
-        .post(app.url("/api/v1/session"))
-        .json(&json!({ "email": "new.admin@example.com", "password": NEW_PASSWORD }))
-        .send()
-        .await
-        .unwrap();
+    let session = app.session_attempt("new.admin@example.com", NEW_PASSWORD).await;
     assert_eq!(session.status(), StatusCode::OK, "they sign in with the password they chose");
 
     let (status, page, _) = open(&app, &link).await;
@@ -188,8 +178,7 @@ async fn reinvite_replaces_the_link_and_deleting_the_invitation_cancels_it() {
         .unwrap();
     assert_eq!(resent.status(), StatusCode::SEE_OTHER, "the console re-invites too");
     let dialog = resent.headers()["location"].to_str().unwrap().to_owned();
-    let page =
-        app.http.get(app.url(&dialog)).header("cookie", &session.cookie).send().await.unwrap().text().await.unwrap();
+    let page = app.console_get(&session, &dialog).await.text().await.unwrap();
     assert!(page.contains("id=\"invitation-delivery\"") && page.contains("sends no e-mail"), "{page}");
     assert!(!page.contains("token=tgi_"), "the console never shows the link: {page}");
     assert_eq!(open(&app, &second).await.0, StatusCode::NOT_FOUND, "replaced again");
@@ -243,8 +232,7 @@ async fn an_expired_invitation_explains_itself_and_its_expiry_is_logged_once() {
 #[tokio::test]
 async fn an_existing_account_joins_only_by_signing_in_as_itself() {
     let Some(app) = super::app().await else { return };
-    let elsewhere = app.customer().await;
-    let known = app.admin_with_password(&elsewhere, custom(&[Permission::SYSTEM_LOG])).await;
+    let known = known_elsewhere(&app, custom(&[Permission::SYSTEM_LOG])).await;
     let (customer, _, token) = full_admin_token(&app).await;
     let created = invite(&app, &token, &customer, &known.email, "Custom").await;
     assert_eq!(created["pending"], true);
@@ -253,7 +241,7 @@ async fn an_existing_account_joins_only_by_signing_in_as_itself() {
 
     let session = app.sign_in(&known).await;
     let console = format!("/console/c/{customer}");
-    let early = app.http.get(app.url(&console)).header("cookie", &session.cookie).send().await.unwrap();
+    let early = app.console_get(&session, &console).await;
     assert_eq!(early.status(), StatusCode::NOT_FOUND, "the customer is not theirs to see before they accept");
 
     let link = link(&app, &customer, known.id).await;
@@ -270,7 +258,7 @@ async fn an_existing_account_joins_only_by_signing_in_as_itself() {
     assert!(signed_in, "accepting with the account's password signs it in");
 
     let session = app.sign_in(&known).await;
-    let home = app.http.get(app.url(&console)).header("cookie", &session.cookie).send().await.unwrap();
+    let home = app.console_get(&session, &console).await;
     assert_eq!(home.status(), StatusCode::OK, "their own password still works, and the customer is theirs");
     assert_eq!(app.store.memberships(known.id).await.unwrap().len(), 2);
 }
@@ -297,12 +285,9 @@ async fn pre_hijack_a_password_chosen_by_another_customers_inviter_never_grants_
     let accepted = accept(&app, &mailed, Some(NEW_PASSWORD)).await;
     assert_eq!(accepted.status(), StatusCode::SEE_OTHER, "the real person accepts B's invitation");
 
-    let sign_in = |password: &'static str| {
-        app.http.post(app.url("/api/v1/session")).json(&json!({ "email": email, "password": password })).send()
-    };
-    let attempt = sign_in(ATTACKER_PASSWORD).await.unwrap();
+    let attempt = app.session_attempt(email, ATTACKER_PASSWORD).await;
     assert_eq!(attempt.status(), StatusCode::UNAUTHORIZED, "the other customer's password opens nothing");
-    assert_eq!(sign_in(NEW_PASSWORD).await.unwrap().status(), StatusCode::OK, "the real person's does");
+    assert_eq!(app.session_attempt(email, NEW_PASSWORD).await.status(), StatusCode::OK, "the real person's does");
     assert!(handed.is_none(), "the inviter is never handed a usable link: {created}");
 }
 
@@ -329,8 +314,7 @@ async fn an_inviter_cannot_accept_on_someones_behalf() {
 #[tokio::test]
 async fn the_invitation_page_is_the_same_whether_or_not_the_email_is_known() {
     let Some(app) = super::app().await else { return };
-    let elsewhere = app.customer().await;
-    let known = app.admin_with_password(&elsewhere, Access::Full).await;
+    let known = known_elsewhere(&app, Access::Full).await;
     let (customer, _, token) = full_admin_token(&app).await;
     let mut pages = Vec::new();
     for email in [known.email.as_str(), "nobody.yet@example.com"] {
@@ -367,13 +351,7 @@ async fn a_customers_system_log_holds_nothing_of_an_invitees_activity_elsewhere(
     accept(&app, &link, Some("a guess at the password")).await;
 
     app.sign_in(&boss).await;
-    let failed = app
-        .http
-        .post(app.url("/api/v1/session"))
-        .json(&json!({ "email": boss.email, "password": "not the password" }))
-        .send()
-        .await
-        .unwrap();
+    let failed = app.session_attempt(&boss.email, "not the password").await;
     assert_eq!(failed.status(), StatusCode::UNAUTHORIZED);
     app.client(&b, &boss).await;
     app.state.flush_refusals().await;
@@ -400,8 +378,7 @@ async fn a_customers_system_log_holds_nothing_of_an_invitees_activity_elsewhere(
 #[tokio::test]
 async fn the_store_never_lets_a_link_or_a_direct_add_take_over_an_existing_account() {
     let Some(app) = super::app().await else { return };
-    let elsewhere = app.customer().await;
-    let known = app.admin_with_password(&elsewhere, Access::Full).await;
+    let known = known_elsewhere(&app, Access::Full).await;
     let (customer, _, token) = full_admin_token(&app).await;
     invite(&app, &token, &customer, &known.email, "Full").await;
     let link = link(&app, &customer, known.id).await;

@@ -11,10 +11,10 @@ use time::OffsetDateTime;
 use trustgate_core::access::Access;
 use trustgate_core::custody::{KeyVault, SEALED};
 use trustgate_core::secret::ServerKey;
-use trustgate_core::token::{Algorithm, Claims, KeySet, SigningKey, TokenUse};
+use trustgate_core::token::{Algorithm, KeySet, SigningKey};
 use trustgate_store::SqliteStore;
 
-use crate::harness::{status_and_json, TempDir, TestApp};
+use crate::harness::{header_of, TempDir, TestApp};
 
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     haystack.windows(needle.len()).any(|w| w == needle)
@@ -23,9 +23,7 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
 #[tokio::test]
 async fn a_copy_of_the_database_without_the_server_key_yields_no_usable_signing_key() {
     let Some(app) = super::app().await else { return };
-    let customer = app.customer().await;
-    let owner = app.admin(&customer, Access::Full).await;
-    let token = app.token(&app.client(&customer, &owner).await).await;
+    let (_, _, token) = app.customer_with_token(Access::Full).await;
     let stored = app.store.signing_keys().await.unwrap();
     assert!(!stored.is_empty());
     let vault = KeyVault::new(&app.server_key);
@@ -71,21 +69,12 @@ async fn store_raw_key(app: &TestApp, key: &SigningKey) {
 #[tokio::test]
 async fn a_key_stored_raw_is_never_used_until_the_operator_reseals_it() {
     let Some(app) = super::app().await else { return };
-    let customer = app.customer().await;
-    let owner = app.admin(&customer, Access::Full).await;
-    let client = app.client(&customer, &owner).await;
+    let (customer, owner, client) = app.customer_with_client(Access::Full).await;
     let planted = SigningKey::generate(Algorithm::EdDsa).unwrap();
     store_raw_key(&app, &planted).await;
     // Another after it, so the first one's bytes sit mid-page, where only zeroing erases them.
     store_raw_key(&app, &SigningKey::generate(Algorithm::EdDsa).unwrap()).await;
-    let claims = Claims::new(
-        &app.state.config.issuer,
-        client.id,
-        Some(owner.id),
-        customer.clone(),
-        OffsetDateTime::now_utc(),
-        TokenUse::Access,
-    );
+    let claims = app.access_claims(&client, &owner, OffsetDateTime::now_utc());
     let forged =
         KeySet::new(vec![
             SigningKey::from_stored(planted.kid().to_owned(), Algorithm::EdDsa, planted.private_bytes()).unwrap()
@@ -108,7 +97,7 @@ async fn a_key_stored_raw_is_never_used_until_the_operator_reseals_it() {
         assert_eq!(node.get("/notifications/items", &forged, &customer).await.0, StatusCode::UNAUTHORIZED);
         let token = node.token(&client).await;
         assert_ne!(token.split('.').next(), forged.split('.').next(), "the raw key does not sign");
-        let (_, jwks) = status_and_json(node.http.get(node.url("/.well-known/jwks.json")).send().await.unwrap()).await;
+        let jwks = node.jwks().await;
         assert!(!jwks.to_string().contains(planted.kid()), "nor is it published: {jwks}");
     }
     assert!(app.store.signing_keys().await.unwrap().iter().any(|k| k.kid == planted.kid() && k.format == "raw"));
@@ -149,17 +138,13 @@ where
 }
 
 fn kid_of(token: &str) -> String {
-    use base64::Engine;
-    let header = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(token.split('.').next().unwrap()).unwrap();
-    serde_json::from_slice::<Value>(&header).unwrap()["kid"].as_str().unwrap().to_owned()
+    header_of(token)["kid"].as_str().unwrap().to_owned()
 }
 
 #[tokio::test]
 async fn rotating_with_revoke_previous_refuses_the_old_keys_tokens_at_once_and_new_ones_work() {
     let Some(app) = super::app().await else { return };
-    let customer = app.customer().await;
-    let owner = app.admin(&customer, Access::Full).await;
-    let client = app.client(&customer, &owner).await;
+    let (customer, _, client) = app.customer_with_client(Access::Full).await;
     let leaked = app.token(&client).await;
     assert_eq!(app.get("/notifications/items", &leaked, &customer).await.0, StatusCode::OK);
 
@@ -175,7 +160,7 @@ async fn rotating_with_revoke_previous_refuses_the_old_keys_tokens_at_once_and_n
     let fresh = app.token(&client).await;
     assert_eq!(kid_of(&fresh), new_kid);
     assert_eq!(app.get("/notifications/items", &fresh, &customer).await.0, StatusCode::OK);
-    let jwks: Value = app.http.get(app.url("/.well-known/jwks.json")).send().await.unwrap().json().await.unwrap();
+    let jwks = app.jwks().await;
     let kids: Vec<&str> = jwks["keys"].as_array().unwrap().iter().filter_map(|k| k["kid"].as_str()).collect();
     assert_eq!(kids, vec![new_kid.as_str()], "only the new key is published");
 }
@@ -192,13 +177,10 @@ async fn rotating_refuses_a_server_key_that_does_not_open_the_stored_keys() {
 #[tokio::test]
 async fn a_token_signed_with_the_real_key_but_living_longer_than_issued_gets_401() {
     let Some(app) = super::app().await else { return };
-    let customer = app.customer().await;
-    let owner = app.admin(&customer, Access::Full).await;
-    let client = app.client(&customer, &owner).await;
+    let (customer, owner, client) = app.customer_with_client(Access::Full).await;
     let keys = app.key_set().await;
     let now = OffsetDateTime::now_utc();
-    let claims =
-        |at| Claims::new(&app.state.config.issuer, client.id, Some(owner.id), customer.clone(), at, TokenUse::Access);
+    let claims = |at| app.access_claims(&client, &owner, at);
 
     let as_issued = claims(now);
     assert_eq!(app.get("/notifications/items", &keys.sign(&as_issued).unwrap(), &customer).await.0, StatusCode::OK);
@@ -213,12 +195,6 @@ async fn a_token_signed_with_the_real_key_but_living_longer_than_issued_gets_401
     );
 }
 
-fn header_of(token: &str) -> Value {
-    use base64::Engine;
-    let header = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(token.split('.').next().unwrap()).unwrap();
-    serde_json::from_slice(&header).unwrap()
-}
-
 /// Switching algorithm is a key rotation: for every algorithm, a deployment that switches to
 /// another one keeps accepting the tokens already issued, publishes both keys each with its own
 /// `alg`, and discovery lists both algorithms until the old key retires.
@@ -231,9 +207,7 @@ async fn rotating_to_another_algorithm_keeps_the_old_tokens_valid() {
     ] {
         let config = trustgate_server::ServerConfig { signing_algorithm: from, ..Default::default() };
         let Some(app) = super::app_with(config).await else { return };
-        let customer = app.customer().await;
-        let owner = app.admin(&customer, Access::Full).await;
-        let client = app.client(&customer, &owner).await;
+        let (customer, _, client) = app.customer_with_client(Access::Full).await;
         let old = app.token(&client).await;
         assert_eq!(header_of(&old)["alg"], from.as_str());
 
@@ -249,7 +223,7 @@ async fn rotating_to_another_algorithm_keeps_the_old_tokens_valid() {
         assert_eq!(app.get("/notifications/items", &fresh, &customer).await.0, StatusCode::OK, "{from} → {to}");
         assert_eq!(app.get("/notifications/items", &old, &customer).await.0, StatusCode::OK, "{from} → {to}: old");
 
-        let jwks: Value = app.http.get(app.url("/.well-known/jwks.json")).send().await.unwrap().json().await.unwrap();
+        let jwks = app.jwks().await;
         let published =
             |kid: String| jwks["keys"].as_array().unwrap().iter().find(|k| k["kid"] == kid.as_str()).cloned();
         assert_eq!(published(kid_of(&old)).expect("the old key is published")["alg"], from.as_str());

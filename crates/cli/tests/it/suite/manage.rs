@@ -12,38 +12,23 @@ async fn sign_in_sets_a_hardened_cookie_and_wrong_passwords_get_401() {
     let Some(app) = super::app().await else { return };
     let customer = app.customer().await;
     let admin = app.admin_with_password(&customer, Access::Full).await;
-    let response = app
-        .http
-        .post(app.url("/api/v1/session"))
-        .json(&json!({"email": admin.email, "password": admin.password}))
-        .send()
-        .await
-        .unwrap();
+    let response = app.session_attempt(&admin.email, &admin.password).await;
     let cookie = response.headers()["set-cookie"].to_str().unwrap().to_owned();
     assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"), "{cookie}");
     let (status, body) = status_and_json(response).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["customers"][0]["id"], json!(customer.as_str()));
     for (email, password) in [(admin.email.as_str(), "wrong password!"), ("nobody@example.com", "whatever password")] {
-        let response = app
-            .http
-            .post(app.url("/api/v1/session"))
-            .json(&json!({"email": email, "password": password}))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(app.session_attempt(email, password).await.status(), StatusCode::UNAUTHORIZED);
     }
-    let response = app.http.post(app.url("/api/v1/session")).json(&json!({"email": "x"})).send().await.unwrap();
+    let response = app.post_json("/api/v1/session", &json!({"email": "x"})).await;
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
 }
 
 #[tokio::test]
 async fn state_changing_requests_need_the_csrf_token_and_sign_out_ends_the_session() {
     let Some(app) = super::app().await else { return };
-    let customer = app.customer().await;
-    let admin = app.admin_with_password(&customer, Access::Full).await;
-    let session = app.sign_in(&admin).await;
+    let (customer, admin, session) = app.customer_with_session(Access::Full).await;
     let path = format!("/api/v1/customers/{customer}/api-clients");
     let response = app
         .http
@@ -69,8 +54,7 @@ async fn state_changing_requests_need_the_csrf_token_and_sign_out_ends_the_sessi
 #[tokio::test]
 async fn an_admin_removed_from_a_customer_loses_it_at_once() {
     let Some(app) = super::app().await else { return };
-    let customer = app.customer().await;
-    app.admin(&customer, Access::Full).await;
+    let customer = app.customer_with_full_admin().await;
     let admin = app.admin_with_password(&customer, Access::Full).await;
     // Still an administrator elsewhere, so the session goes on (removal from the last customer ends it).
     app.join(&app.customer().await, &admin, Access::Full).await;
@@ -110,20 +94,8 @@ async fn an_owner_holds_at_most_the_configured_number_of_clients_in_a_customer()
     let other_customer = app.customer().await;
     let admin = app.admin_with_password(&customer, Access::Full).await;
     app.join(&other_customer, &admin, Access::Full).await;
-    let owner = app.store.admin(admin.id).await.unwrap().unwrap();
     for n in 1..cap {
-        let name = format!("script {n}");
-        trustgate_server::actions::clients::new_client(
-            app.store.as_ref(),
-            &app.server_key,
-            &customer,
-            &owner,
-            &name,
-            cap,
-            &Actor::System,
-        )
-        .await
-        .unwrap();
+        app.try_client(&customer, admin.id, &format!("script {n}"), cap).await.unwrap();
     }
     let session = app.sign_in(&admin).await;
     let create = |customer: String| {
@@ -146,16 +118,8 @@ async fn an_owner_holds_at_most_the_configured_number_of_clients_in_a_customer()
     assert_eq!(body["type"], "https://errors-api.cloud.com/common/refused");
     assert_eq!(body["parameters"][0], json!({"name": "reason", "value": "clientLimit"}));
 
-    let form = serde_urlencoded::to_string([("name", "from the console"), ("csrf", session.csrf.as_str())]).unwrap();
-    let response = app
-        .http
-        .post(app.url(&format!("/console/c/{customer}/api-access")))
-        .header("cookie", &session.cookie)
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(form)
-        .send()
-        .await
-        .unwrap();
+    let form = [("name", "from the console"), ("csrf", session.csrf.as_str())];
+    let response = app.console_post(&session, &format!("/console/c/{customer}/api-access"), &form).await;
     assert_eq!(response.status(), StatusCode::CONFLICT);
     assert!(response.text().await.unwrap().contains(&format!("at most {cap} API clients")));
 
@@ -171,9 +135,7 @@ async fn an_owner_holds_at_most_the_configured_number_of_clients_in_a_customer()
 #[tokio::test]
 async fn console_creations_of_one_name_at_once_make_exactly_one_client() {
     let Some(app) = super::app().await else { return };
-    let customer = app.customer().await;
-    let admin = app.admin_with_password(&customer, Access::Full).await;
-    let session = app.sign_in(&admin).await;
+    let (customer, admin, session) = app.customer_with_session(Access::Full).await;
     // A browser's view: the redirect to the new secret is the answer, not followed.
     let browser = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
     let create = |name: &'static str| {
@@ -228,9 +190,7 @@ async fn a_write_slower_than_the_write_timeout_completes_and_answers_what_it_did
 #[tokio::test]
 async fn a_second_client_of_one_name_for_one_owner_is_refused_by_the_api_and_the_cli_too() {
     let Some(app) = super::app().await else { return };
-    let customer = app.customer().await;
-    let admin = app.admin_with_password(&customer, Access::Full).await;
-    let colleague = app.admin_with_password(&customer, Access::Full).await;
+    let (customer, admin, colleague) = app.customer_with_colleagues().await;
     let session = app.sign_in(&admin).await;
     let path = format!("/api/v1/customers/{customer}/api-clients");
     let create = |name: &str| app.as_admin(&session, Method::POST, &path, Some(json!({ "name": name })));

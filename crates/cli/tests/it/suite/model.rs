@@ -245,11 +245,9 @@ impl<'a> Sut<'a> {
         path: &str,
         body: Option<Value>,
     ) -> (StatusCode, Value) {
-        let mut request = self
-            .app
-            .http
-            .request(method, self.app.url(&format!("/scim/v2/{}{path}", self.customers[customer])))
-            .header("authorization", format!("Bearer {}", self.scim[scim]));
+        let url = self.app.url(&format!("/scim/v2/{}{path}", self.customers[customer]));
+        let mut request =
+            self.app.http.request(method, url).header("authorization", format!("Bearer {}", self.scim[scim]));
         if let Some(body) = body {
             request = request.header("content-type", "application/scim+json").body(body.to_string());
         }
@@ -268,6 +266,17 @@ impl<'a> Sut<'a> {
             tokio::task::spawn_blocking(move || command.output()).await.expect("thread").expect("run trustgate");
         let text = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
         (output.status.success(), text.trim().to_owned())
+    }
+
+    /// Takes in the administrator the server created, named by `created[field]`, as the newest
+    /// one, with a session of their own.
+    async fn admit(&mut self, created: &Value, field: &str, email: String, subject: String) -> Checked {
+        let id = created[field].as_str().and_then(|id| AdminId::parse(id).ok());
+        let id = id.ok_or(format!("no {field} in {created}"))?;
+        self.admins.push(TestAdmin { id, email, password: String::new() });
+        self.subjects.push(subject);
+        self.sessions.push(self.app.session_for(self.admins.last().expect("pushed")).await);
+        Ok(())
     }
 
     async fn new_client(&mut self, customer: usize, created: &Value) -> Checked {
@@ -300,11 +309,7 @@ impl<'a> Sut<'a> {
                 let (status, created) =
                     self.platform(Method::POST, "/administrators/$create", by, customer, Some(body)).await;
                 if status.is_success() && allowed {
-                    let id = created["userId"].as_str().and_then(|id| AdminId::parse(id).ok());
-                    let id = id.ok_or(format!("no userId in {created}"))?;
-                    self.admins.push(TestAdmin { id, email, password: String::new() });
-                    self.subjects.push(subject);
-                    self.sessions.push(self.app.session_for(self.admins.last().expect("pushed")).await);
+                    self.admit(&created, "userId", email, subject).await?;
                 }
                 (status, created)
             }
@@ -323,12 +328,7 @@ impl<'a> Sut<'a> {
                     let (admins, principals) = model.listed_admins(customer, held);
                     let want: BTreeSet<String> =
                         admins.iter().map(|&i| admin_id(i)).chain(principals.iter().map(|&c| client_id(c))).collect();
-                    let got: BTreeSet<String> = list["items"]
-                        .as_array()
-                        .into_iter()
-                        .flatten()
-                        .filter_map(|i| i["userId"].as_str().map(str::to_owned))
-                        .collect();
+                    let got = listed(&list, "userId");
                     if got != want {
                         return Err(format!("{op:?} lists {got:?}; the model says {want:?}"));
                     }
@@ -485,11 +485,7 @@ impl<'a> Sut<'a> {
                 });
                 let (status, created) = self.scim(scim, customer, Method::POST, "/Users", Some(user)).await;
                 if status.is_success() && allowed {
-                    let id = created["id"].as_str().and_then(|id| AdminId::parse(id).ok());
-                    let id = id.ok_or(format!("no id in {created}"))?;
-                    self.admins.push(TestAdmin { id, email, password: String::new() });
-                    self.subjects.push(subject);
-                    self.sessions.push(self.app.session_for(self.admins.last().expect("pushed")).await);
+                    self.admit(&created, "id", email, subject).await?;
                 }
                 (status, created)
             }
@@ -731,16 +727,16 @@ async fn accept_as_inviter(app: &TestApp, link: &str) -> (StatusCode, Value) {
     (if status == StatusCode::SEE_OTHER { StatusCode::OK } else { status }, body)
 }
 
+/// The `field` of every item of a list answer.
+fn listed(list: &Value, field: &str) -> BTreeSet<String> {
+    list["items"].as_array().into_iter().flatten().filter_map(|i| i[field].as_str().map(str::to_owned)).collect()
+}
+
 /// A list answer against the model: `Some(ids)` must be listed exactly, `None` refused.
 fn compare(what: &str, status: StatusCode, list: &Value, want: Option<BTreeSet<String>>) -> Checked {
     match want {
         Some(want) => {
-            let got: BTreeSet<String> = list["items"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(|i| i["id"].as_str().map(str::to_owned))
-                .collect();
+            let got = listed(list, "id");
             if status != StatusCode::OK || got != want {
                 return Err(format!("{what}: {status} {got:?}; the model says {want:?}"));
             }

@@ -9,9 +9,7 @@ use crate::harness::{custom, notification};
 #[tokio::test]
 async fn a_posted_notification_is_echoed_with_citrix_nulls_and_listed() {
     let Some(app) = super::app().await else { return };
-    let customer = app.customer().await;
-    let owner = app.admin(&customer, custom(&[Permission::NOTIFICATIONS])).await;
-    let token = app.token(&app.client(&customer, &owner).await).await;
+    let (customer, _, token) = app.customer_with_token(custom(&[Permission::NOTIFICATIONS])).await;
     let (_, before) = app.get("/notifications/items", &token, &customer).await;
     assert_eq!(before["items"], json!([]));
     let (status, echo) = app.call(Method::POST, "/notifications/items", &token, &customer, Some(notification())).await;
@@ -29,9 +27,7 @@ async fn a_posted_notification_is_echoed_with_citrix_nulls_and_listed() {
 #[tokio::test]
 async fn invalid_notifications_are_refused_without_being_stored() {
     let Some(app) = super::app().await else { return };
-    let customer = app.customer().await;
-    let owner = app.admin(&customer, Access::Full).await;
-    let token = app.token(&app.client(&customer, &owner).await).await;
+    let (customer, _, token) = app.customer_with_token(Access::Full).await;
     let mut cases = Vec::new();
     for (field, value) in [
         ("content", json!([])),
@@ -56,25 +52,14 @@ async fn invalid_notifications_are_refused_without_being_stored() {
     }
     let (_, list) = app.get("/notifications/items", &token, &customer).await;
     assert_eq!(list["items"], json!([]));
-    let response = app
-        .http
-        .post(app.url("/notifications/items"))
-        .header("authorization", format!("CwsAuth Bearer={token}"))
-        .header("citrix-customerid", customer.as_str())
-        .header("content-type", "text/plain")
-        .body("hello")
-        .send()
-        .await
-        .unwrap();
+    let response = app.citrix_post_raw("/notifications/items", &token, &customer, "text/plain", "hello").await;
     assert_eq!(response.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
 }
 
 #[tokio::test]
 async fn notifications_answer_the_same_with_one_trailing_slash() {
     let Some(app) = super::app().await else { return };
-    let customer = app.customer().await;
-    let owner = app.admin(&customer, custom(&[Permission::NOTIFICATIONS])).await;
-    let token = app.token(&app.client(&customer, &owner).await).await;
+    let (customer, _, token) = app.customer_with_token(custom(&[Permission::NOTIFICATIONS])).await;
     let (status, _) = app.call(Method::POST, "/notifications/items/", &token, &customer, Some(notification())).await;
     assert_eq!(status, StatusCode::OK);
     let without = app.get("/notifications/items", &token, &customer).await;
@@ -87,9 +72,7 @@ async fn notifications_answer_the_same_with_one_trailing_slash() {
 #[tokio::test]
 async fn notifications_are_echoed_and_listed_in_citrix_field_order() {
     let Some(app) = super::app().await else { return };
-    let customer = app.customer().await;
-    let owner = app.admin(&customer, custom(&[Permission::NOTIFICATIONS])).await;
-    let token = app.token(&app.client(&customer, &owner).await).await;
+    let (customer, _, token) = app.customer_with_token(custom(&[Permission::NOTIFICATIONS])).await;
     let order = [
         "destinationAdmin",
         "component",
@@ -107,11 +90,7 @@ async fn notifications_are_echoed_and_listed_in_citrix_field_order() {
         "externalId",
     ];
     let send = |method: Method, body: Option<serde_json::Value>| {
-        let mut request = app
-            .http
-            .request(method, app.url("/notifications/items"))
-            .header("authorization", format!("CwsAuth Bearer={token}"))
-            .header("citrix-customerid", customer.as_str());
+        let mut request = app.citrix_request(method, "/notifications/items", &token, &customer);
         if let Some(body) = body {
             request = request.json(&body);
         }

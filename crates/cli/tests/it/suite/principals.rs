@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 use trustgate_core::access::{Access, Permission};
 use trustgate_core::ids::{ClientId, CustomerId};
 
-use crate::harness::{custom, Session, TestApp, TestClient};
+use crate::harness::{custom, AdminKind, Session, TestApp, TestClient};
 
 fn claims_of(token: &str) -> Value {
     let payload = token.split('.').nth(1).expect("payload");
@@ -42,9 +42,7 @@ fn client_of(customer: &CustomerId, created: &Value) -> TestClient {
 #[tokio::test]
 async fn sp1_sp2_a_principal_acts_with_its_own_access_and_its_tokens_name_no_person() {
     let Some(app) = super::app().await else { return };
-    let customer = app.customer().await;
-    let admin = app.admin_with_password(&customer, Access::Full).await;
-    let session = app.sign_in(&admin).await;
+    let (customer, admin, session) = app.customer_with_session(Access::Full).await;
     let (status, created) = create(&app, &session, &customer, access_body("Custom", &["notifications"])).await;
     assert_eq!(status, StatusCode::CREATED, "{created}");
     assert_eq!((created["accessType"].as_str(), &created["policies"]), (Some("Custom"), &json!(["notifications"])));
@@ -72,9 +70,7 @@ async fn sp1_sp2_a_principal_acts_with_its_own_access_and_its_tokens_name_no_per
 #[tokio::test]
 async fn sp2_custom_access_must_grant_a_permission_and_unknown_policies_are_refused() {
     let Some(app) = super::app().await else { return };
-    let customer = app.customer().await;
-    let admin = app.admin_with_password(&customer, Access::Full).await;
-    let session = app.sign_in(&admin).await;
+    let (customer, _, session) = app.customer_with_session(Access::Full).await;
     let (status, body) = create(&app, &session, &customer, access_body("Custom", &[])).await;
     assert_eq!((status, &body["parameters"][0]["value"]), (StatusCode::CONFLICT, &json!("noPermission")), "{body}");
     let (status, body) = create(&app, &session, &customer, access_body("Custom", &["root"])).await;
@@ -88,9 +84,7 @@ async fn sp2_custom_access_must_grant_a_permission_and_unknown_policies_are_refu
 #[tokio::test]
 async fn sp3_only_full_administrators_manage_principals_and_each_sees_all() {
     let Some(app) = super::app().await else { return };
-    let customer = app.customer().await;
-    let first = app.admin_with_password(&customer, Access::Full).await;
-    let second = app.admin_with_password(&customer, Access::Full).await;
+    let (customer, first, second) = app.customer_with_colleagues().await;
     let custom_admin =
         app.admin_with_password(&customer, custom(&[Permission::API_CLIENTS, Permission::ADMINISTRATORS])).await;
     let (status, created) = create(&app, &app.sign_in(&first).await, &customer, access_body("Full", &[])).await;
@@ -118,9 +112,7 @@ async fn sp3_only_full_administrators_manage_principals_and_each_sees_all() {
 #[tokio::test]
 async fn sp4_an_access_change_reaches_issued_tokens_and_deletion_refuses_them_at_once() {
     let Some(app) = super::app().await else { return };
-    let customer = app.customer().await;
-    let admin = app.admin_with_password(&customer, Access::Full).await;
-    let session = app.sign_in(&admin).await;
+    let (customer, admin, session) = app.customer_with_session(Access::Full).await;
     let (_, created) = create(&app, &session, &customer, access_body("Custom", &["notifications"])).await;
     let principal = client_of(&customer, &created);
     let token = app.token(&principal).await;
@@ -156,9 +148,7 @@ async fn sp4_an_access_change_reaches_issued_tokens_and_deletion_refuses_them_at
 #[tokio::test]
 async fn sp5_reducing_removing_or_deleting_the_creator_leaves_a_principal_untouched() {
     let Some(app) = super::app().await else { return };
-    let customer = app.customer().await;
-    let creator = app.admin_with_password(&customer, Access::Full).await;
-    let other = app.admin_with_password(&customer, Access::Full).await;
+    let (customer, creator, other) = app.customer_with_colleagues().await;
     let (_, created) = create(&app, &app.sign_in(&creator).await, &customer, access_body("Full", &[])).await;
     let principal = client_of(&customer, &created);
     let token = app.token(&principal).await;
@@ -216,18 +206,15 @@ async fn sp7_a_converted_client_keeps_its_id_secret_and_tokens_and_outlives_its_
 #[tokio::test]
 async fn a_custom_owner_cannot_turn_their_client_into_a_principal_that_outlives_them() {
     let Some(app) = super::app().await else { return };
-    let customer = app.customer().await;
-    let owner = app.admin_with_password(&customer, custom(&[Permission::API_CLIENTS, Permission::NOTIFICATIONS])).await;
-    let client = app.client(&customer, &owner).await;
+    let owner_access = custom(&[Permission::API_CLIENTS, Permission::NOTIFICATIONS]);
+    let (customer, owner, client) = app.customer_with_client_of(AdminKind::WithPassword, owner_access).await;
     let convert = format!("/api/v1/customers/{customer}/api-clients/{}/convert", client.id);
     let (status, body) = app.as_admin(&app.sign_in(&owner).await, Method::POST, &convert, None).await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
     assert!(body.to_string().contains("only administrators with Full access"), "{body}");
 
     app.store.remove_member(&customer, owner.id, &trustgate_core::event::Actor::System).await.unwrap();
-    let id = client.id.to_string();
-    let form = [("grant_type", "client_credentials"), ("client_id", id.as_str()), ("client_secret", &client.secret)];
-    assert_eq!(app.oauth("root", &form).await.0, StatusCode::BAD_REQUEST, "R6: the client went with its owner");
+    assert_eq!(app.grant(&client).await.0, StatusCode::BAD_REQUEST, "R6: the client went with its owner");
     assert!(app.log_of(&customer, "platform:serviceprincipal/convert").await.is_empty());
 }
 
@@ -236,9 +223,7 @@ async fn a_custom_owner_cannot_turn_their_client_into_a_principal_that_outlives_
 #[tokio::test]
 async fn a_converted_principals_secrets_all_get_an_expiry() {
     let Some(app) = super::app().await else { return };
-    let customer = app.customer().await;
-    let boss = app.admin_with_password(&customer, Access::Full).await;
-    let client = app.client(&customer, &boss).await;
+    let (customer, boss, client) = app.customer_with_client_of(AdminKind::WithPassword, Access::Full).await;
     let session = app.sign_in(&boss).await;
     let secrets = format!("/api/v1/customers/{customer}/api-clients/{}/secrets", client.id);
     let (status, added) = app.as_admin(&session, Method::POST, &secrets, Some(json!({}))).await;
@@ -401,9 +386,7 @@ async fn the_principal_cli_creates_lists_changes_converts_and_deletes() {
 #[tokio::test]
 async fn sp6_a_principals_secrets_always_expire_and_full_administrators_rotate_them() {
     let Some(app) = super::app().await else { return };
-    let customer = app.customer().await;
-    let boss = app.admin_with_password(&customer, Access::Full).await;
-    let other_full = app.admin_with_password(&customer, Access::Full).await;
+    let (customer, boss, other_full) = app.customer_with_colleagues().await;
     let (status, created) = create(&app, &app.sign_in(&boss).await, &customer, access_body("Full", &[])).await;
     assert_eq!(status, StatusCode::CREATED, "{created}");
     let secrets = format!("/api/v1/customers/{customer}/api-clients/{}/secrets", created["id"].as_str().unwrap());
@@ -439,9 +422,7 @@ fn rfc3339_in(days: i64) -> (time::OffsetDateTime, String) {
 #[tokio::test]
 async fn a_principals_first_secret_expires_when_chosen_and_a_past_or_too_far_expiry_is_refused_with_400() {
     let Some(app) = super::app().await else { return };
-    let customer = app.customer().await;
-    let boss = app.admin_with_password(&customer, Access::Full).await;
-    let session = app.sign_in(&boss).await;
+    let (customer, _, session) = app.customer_with_session(Access::Full).await;
     for days in [-1, 731] {
         let (_, at) = rfc3339_in(days);
         let mut body = access_body("Full", &[]);

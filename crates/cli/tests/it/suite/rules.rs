@@ -6,8 +6,9 @@ use trustgate_core::access::{Access, Permission};
 use trustgate_core::admin::AdminStatus;
 use trustgate_core::customer::DisabledOwnerPolicy;
 use trustgate_core::event::Actor;
+use trustgate_core::ids::CustomerId;
 
-use crate::harness::custom;
+use crate::harness::{custom, AdminKind, TestAdmin, TestApp};
 
 fn access_body(access_type: &str, policies: &[&str]) -> serde_json::Value {
     let policies: Vec<_> = policies
@@ -17,12 +18,18 @@ fn access_body(access_type: &str, policies: &[&str]) -> serde_json::Value {
     json!({ "accessType": access_type, "policies": policies })
 }
 
+/// An administrator with Full access in both `a` and `b`.
+async fn full_in_both(app: &TestApp, a: &CustomerId, b: &CustomerId) -> TestAdmin {
+    let owner = app.admin(a, Access::Full).await;
+    app.join(b, &owner, Access::Full).await;
+    owner
+}
+
 #[tokio::test]
 async fn r1_a_client_belongs_to_one_owner_in_one_customer() {
     let Some(app) = super::app().await else { return };
     let (a, b) = (app.customer().await, app.customer().await);
-    let owner = app.admin(&a, Access::Full).await;
-    app.join(&b, &owner, Access::Full).await;
+    let owner = full_in_both(&app, &a, &b).await;
     let in_a = app.client(&a, &owner).await;
     let in_b = app.client(&b, &owner).await;
     let (token_a, token_b) = (app.token(&in_a).await, app.token(&in_b).await);
@@ -31,26 +38,14 @@ async fn r1_a_client_belongs_to_one_owner_in_one_customer() {
     assert_eq!(app.get("/notifications/items", &token_b, &b).await.0, StatusCode::OK);
     // A client cannot be created where its owner is not an administrator.
     let stranger_customer = app.customer().await;
-    let admin = app.store.admin(owner.id).await.unwrap().unwrap();
-    let created = trustgate_server::actions::clients::new_client(
-        app.store.as_ref(),
-        &app.server_key,
-        &stranger_customer,
-        &admin,
-        "nope",
-        500,
-        &Actor::System,
-    )
-    .await;
+    let created = app.try_client(&stranger_customer, owner.id, "nope", 500).await;
     assert!(created.is_err());
 }
 
 #[tokio::test]
 async fn r2_the_secret_is_shown_once_and_stored_only_as_a_verifier() {
     let Some(app) = super::app().await else { return };
-    let customer = app.customer().await;
-    let admin = app.admin_with_password(&customer, Access::Full).await;
-    let session = app.sign_in(&admin).await;
+    let (customer, _, session) = app.customer_with_session(Access::Full).await;
     let path = format!("/api/v1/customers/{customer}/api-clients");
     let (status, created) = app.as_admin(&session, Method::POST, &path, Some(json!({"name": "ci"}))).await;
     assert_eq!(status, StatusCode::CREATED, "{created}");
@@ -79,9 +74,7 @@ async fn r2_the_secret_is_shown_once_and_stored_only_as_a_verifier() {
 #[tokio::test]
 async fn r3_other_administrators_cannot_see_or_delete_a_client_even_with_full_access() {
     let Some(app) = super::app().await else { return };
-    let customer = app.customer().await;
-    let owner = app.admin_with_password(&customer, Access::Full).await;
-    let other = app.admin_with_password(&customer, Access::Full).await;
+    let (customer, owner, other) = app.customer_with_colleagues().await;
     let client = app.client(&customer, &owner).await;
     let session = app.sign_in(&other).await;
     let path = format!("/api/v1/customers/{customer}/api-clients");
@@ -102,9 +95,7 @@ async fn r3_other_administrators_cannot_see_or_delete_a_client_even_with_full_ac
 #[tokio::test]
 async fn r4_r5_reducing_the_owner_reduces_tokens_already_issued_and_raising_restores_them() {
     let Some(app) = super::app().await else { return };
-    let customer = app.customer().await;
-    let boss = app.admin(&customer, Access::Full).await;
-    let boss_token = app.token(&app.client(&customer, &boss).await).await;
+    let (customer, _, boss_token) = app.customer_with_token(Access::Full).await;
     let owner = app.admin(&customer, custom(&[Permission::NOTIFICATIONS, Permission::SYSTEM_LOG])).await;
     let token = app.token(&app.client(&customer, &owner).await).await;
     assert_eq!(app.post_notification(&token, &customer).await, StatusCode::OK);
@@ -158,11 +149,8 @@ async fn r6_removing_owner_deletes_their_clients_in_that_customer_only() {
 #[tokio::test]
 async fn r6_deleting_an_administrator_deletes_all_their_clients() {
     let Some(app) = super::app().await else { return };
-    let (a, b) = (app.customer().await, app.customer().await);
-    app.admin(&a, Access::Full).await;
-    app.admin(&b, Access::Full).await;
-    let owner = app.admin(&a, Access::Full).await;
-    app.join(&b, &owner, Access::Full).await;
+    let (a, b) = (app.customer_with_full_admin().await, app.customer_with_full_admin().await);
+    let owner = full_in_both(&app, &a, &b).await;
     let (in_a, in_b) = (app.client(&a, &owner).await, app.client(&b, &owner).await);
     let (token_a, token_b) = (app.token(&in_a).await, app.token(&in_b).await);
     let deleted = app.store.delete_admin(owner.id, &Actor::System).await.unwrap();
@@ -174,9 +162,7 @@ async fn r6_deleting_an_administrator_deletes_all_their_clients() {
 #[tokio::test]
 async fn r7_a_disabled_federated_owners_clients_remain_active_unless_the_customer_suspends_them() {
     let Some(app) = super::app().await else { return };
-    let customer = app.customer().await;
-    let owner = app.federated_admin(&customer, Access::Full).await;
-    let client = app.client(&customer, &owner).await;
+    let (customer, owner, client) = app.customer_with_client_of(AdminKind::Federated, Access::Full).await;
     let token = app.token(&client).await;
     app.store.set_admin_status(owner.id, AdminStatus::Disabled, &Actor::System).await.unwrap();
     assert_eq!(app.post_notification(&token, &customer).await, StatusCode::OK, "Citrix behaviour: still active");
@@ -193,10 +179,7 @@ async fn r7_a_disabled_federated_owners_clients_remain_active_unless_the_custome
         StatusCode::FORBIDDEN,
         "suspended by the stricter policy"
     );
-    let id = client.id.to_string();
-    let (status, body) = app
-        .oauth("root", &[("grant_type", "client_credentials"), ("client_id", &id), ("client_secret", &client.secret)])
-        .await;
+    let (status, body) = app.grant(&client).await;
     assert_eq!((status, body["error"].as_str()), (StatusCode::BAD_REQUEST, Some("unauthorized_client")));
 
     app.store.set_admin_status(owner.id, AdminStatus::Active, &Actor::System).await.unwrap();
@@ -206,9 +189,7 @@ async fn r7_a_disabled_federated_owners_clients_remain_active_unless_the_custome
 #[tokio::test]
 async fn r8_an_admin_without_the_api_clients_right_cannot_create_clients() {
     let Some(app) = super::app().await else { return };
-    let customer = app.customer().await;
-    let admin = app.admin_with_password(&customer, custom(&[Permission::NOTIFICATIONS])).await;
-    let session = app.sign_in(&admin).await;
+    let (customer, _, session) = app.customer_with_session(custom(&[Permission::NOTIFICATIONS])).await;
     let path = format!("/api/v1/customers/{customer}/api-clients");
     let (status, body) = app.as_admin(&session, Method::POST, &path, Some(json!({"name": "ci"}))).await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
@@ -219,17 +200,8 @@ async fn r8_an_admin_without_the_api_clients_right_cannot_create_clients() {
 #[tokio::test]
 async fn r9_tokens_live_one_hour_without_refresh_tokens() {
     let Some(app) = super::app().await else { return };
-    let customer = app.customer().await;
-    let owner = app.admin(&customer, Access::Full).await;
-    let client = app.client(&customer, &owner).await;
-    let response = app
-        .http
-        .post(app.url("/root/tokens/clients"))
-        .json(&json!({"clientId": client.id.to_string(), "clientSecret": client.secret}))
-        .send()
-        .await
-        .unwrap();
-    let body: serde_json::Value = response.json().await.unwrap();
+    let (_, _, client) = app.customer_with_client(Access::Full).await;
+    let body: serde_json::Value = app.legacy_token(&client).await.json().await.unwrap();
     assert_eq!(body["expiresIn"], 3600);
     assert!(body.get("refresh_token").is_none() && body.get("refreshToken").is_none());
 }
@@ -237,9 +209,7 @@ async fn r9_tokens_live_one_hour_without_refresh_tokens() {
 #[tokio::test]
 async fn r10_every_lifecycle_event_is_in_the_customers_system_log_with_its_actor() {
     let Some(app) = super::app().await else { return };
-    let customer = app.customer().await;
-    let boss = app.admin_with_password(&customer, Access::Full).await;
-    let boss_client = app.client(&customer, &boss).await;
+    let (customer, boss, boss_client) = app.customer_with_client_of(AdminKind::WithPassword, Access::Full).await;
     let boss_token = app.token(&boss_client).await;
     let owner = app.admin(&customer, custom(&[Permission::NOTIFICATIONS])).await;
     let client = app.client(&customer, &owner).await;
@@ -250,14 +220,7 @@ async fn r10_every_lifecycle_event_is_in_the_customers_system_log_with_its_actor
     app.call(Method::PUT, &path, &boss_token, &customer, Some(access_body("Custom", &["systemLog"]))).await;
     app.call(Method::DELETE, &format!("/administrators/{}", owner.id), &boss_token, &customer, None).await;
     let wrong = crate::harness::TestAdmin { password: "wrong password here".to_owned(), ..boss.clone() };
-    let response = app
-        .http
-        .post(app.url("/api/v1/session"))
-        .json(&json!({"email": wrong.email, "password": wrong.password}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(app.session_attempt(&wrong.email, &wrong.password).await.status(), StatusCode::UNAUTHORIZED);
 
     let (status, page) = app.get("/systemlog/records?Limit=200", &boss_token, &customer).await;
     assert_eq!(status, StatusCode::OK);

@@ -61,6 +61,24 @@ async fn scim(
     (status, body, etag)
 }
 
+/// `POST /Users` with `user`, as the provider provisions an administrator.
+async fn provision(app: &TestApp, provider: &Provider, user: Value) -> (StatusCode, Value, Option<String>) {
+    scim(app, provider, Method::POST, "/Users", Some(user), None).await
+}
+
+async fn scim_get(app: &TestApp, provider: &Provider, path: &str) -> (StatusCode, Value, Option<String>) {
+    scim(app, provider, Method::GET, path, None, None).await
+}
+
+/// A customer, a Full administrator of it signed in, and the SCIM token they made: where most
+/// provisioning starts.
+async fn customer_with_provider(app: &TestApp) -> (CustomerId, Session, Provider) {
+    let customer = app.customer().await;
+    let (_, full) = full_admin(app, &customer).await;
+    let provider = provider(app, &customer, &full).await;
+    (customer, full, provider)
+}
+
 fn user(name: &str, external_id: &str) -> Value {
     json!({
         "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
@@ -88,12 +106,9 @@ fn by_provider(records: &[trustgate_store::LogRecord], event_type: &str) -> usiz
 #[tokio::test]
 async fn provider_disabling_keeps_clients_with_a_warning_until_suspended_and_deleting_removes_them() {
     let Some(app) = super::app().await else { return };
-    let customer = app.customer().await;
-    let (_, full) = full_admin(&app, &customer).await;
-    let provider = provider(&app, &customer, &full).await;
+    let (customer, full, provider) = customer_with_provider(&app).await;
 
-    let (status, created, _) =
-        scim(&app, &provider, Method::POST, "/Users", Some(user("grace@example.com", "entra-oid-1")), None).await;
+    let (status, created, _) = provision(&app, &provider, user("grace@example.com", "entra-oid-1")).await;
     assert_eq!(status, StatusCode::CREATED, "{created}");
     let id = AdminId::parse(created["id"].as_str().unwrap()).unwrap();
     // Provisioned with no access: a Full administrator grants it.
@@ -124,23 +139,11 @@ async fn provider_disabling_keeps_clients_with_a_warning_until_suspended_and_del
     assert!(home.contains("id=\"r7-warning\"") && home.contains("grace@example.com"), "{home}");
 
     // The banner's second way out: the customer suspends clients of disabled admins.
-    let response = app
-        .http
-        .post(app.url(&format!("/console/c/{customer}/suspend-disabled-owners")))
-        .header("cookie", &full.cookie)
-        .form(&[("csrf", full.csrf.as_str())])
-        .send()
-        .await
-        .unwrap();
+    let suspend = format!("/console/c/{customer}/suspend-disabled-owners");
+    let response = app.console_post(&full, &suspend, &[("csrf", full.csrf.as_str())]).await;
     // Redirected (and followed) back to the customer's home page.
     assert_eq!((response.status(), response.url().path()), (StatusCode::OK, format!("/console/c/{customer}").as_str()));
-    let id_text = client.id.to_string();
-    let (status, refused) = app
-        .oauth(
-            "root",
-            &[("grant_type", "client_credentials"), ("client_id", &id_text), ("client_secret", &client.secret)],
-        )
-        .await;
+    let (status, refused) = app.grant(&client).await;
     assert_ne!(status, StatusCode::OK, "suspended under the stricter policy: {refused}");
     assert!(!console(&app, &full, &format!("/console/c/{customer}")).await.contains("r7-warning"));
 
@@ -149,7 +152,7 @@ async fn provider_disabling_keeps_clients_with_a_warning_until_suspended_and_del
     // R6: removed from the customer, the client is gone at once.
     assert!(app.store.client_grant(client.id).await.unwrap().is_none());
     assert!(app.store.admin(id).await.unwrap().is_none(), "a member of no other customer is deleted altogether");
-    let (status, _, _) = scim(&app, &provider, Method::GET, &format!("/Users/{id}"), None, None).await;
+    let (status, _, _) = scim_get(&app, &provider, &format!("/Users/{id}")).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 
     let log = app.log(&customer).await;
@@ -163,7 +166,7 @@ async fn provider_disabling_keeps_clients_with_a_warning_until_suspended_and_del
 }
 
 async fn console(app: &TestApp, session: &Session, path: &str) -> String {
-    let response = app.http.get(app.url(path)).header("cookie", &session.cookie).send().await.unwrap();
+    let response = app.console_get(session, path).await;
     assert_eq!(response.status(), StatusCode::OK);
     response.text().await.unwrap()
 }
@@ -171,12 +174,10 @@ async fn console(app: &TestApp, session: &Session, path: &str) -> String {
 #[tokio::test]
 async fn provider_enabling_an_admin_again_is_logged_and_their_clients_follow() {
     let Some(app) = super::app().await else { return };
-    let customer = app.customer().await;
-    let (_, full) = full_admin(&app, &customer).await;
-    let provider = provider(&app, &customer, &full).await;
+    let (customer, _, provider) = customer_with_provider(&app).await;
     let mut body = user("ada@example.com", "okta-1");
     body["active"] = json!(false);
-    let (status, created, _) = scim(&app, &provider, Method::POST, "/Users", Some(body), None).await;
+    let (status, created, _) = provision(&app, &provider, body).await;
     assert_eq!((status, &created["active"]), (StatusCode::CREATED, &json!(false)));
     let id = created["id"].as_str().unwrap();
     let enable = json!({ "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
@@ -189,34 +190,21 @@ async fn provider_enabling_an_admin_again_is_logged_and_their_clients_follow() {
 #[tokio::test]
 async fn users_are_found_by_user_name_or_external_id_and_paged() {
     let Some(app) = super::app().await else { return };
-    let customer = app.customer().await;
-    let (_, full) = full_admin(&app, &customer).await;
-    let provider = provider(&app, &customer, &full).await;
+    let (_, _, provider) = customer_with_provider(&app).await;
     for n in 0..3 {
-        let (status, _, _) = scim(
-            &app,
-            &provider,
-            Method::POST,
-            "/Users",
-            Some(user(&format!("u{n}@example.com"), &format!("ext-{n}"))),
-            None,
-        )
-        .await;
+        let (status, _, _) = provision(&app, &provider, user(&format!("u{n}@example.com"), &format!("ext-{n}"))).await;
         assert_eq!(status, StatusCode::CREATED);
     }
-    let (_, found, _) =
-        scim(&app, &provider, Method::GET, "/Users?filter=userName%20eq%20%22U1@EXAMPLE.com%22", None, None).await;
+    let (_, found, _) = scim_get(&app, &provider, "/Users?filter=userName%20eq%20%22U1@EXAMPLE.com%22").await;
     assert_eq!(
         (found["totalResults"].clone(), found["Resources"][0]["externalId"].clone()),
         (json!(1), json!("ext-1"))
     );
-    let (_, found, _) =
-        scim(&app, &provider, Method::GET, "/Users?filter=externalId%20eq%20%22ext-2%22", None, None).await;
+    let (_, found, _) = scim_get(&app, &provider, "/Users?filter=externalId%20eq%20%22ext-2%22").await;
     assert_eq!(found["Resources"][0]["userName"], "u2@example.com");
-    let (_, none, _) =
-        scim(&app, &provider, Method::GET, "/Users?filter=externalId%20eq%20%22EXT-2%22", None, None).await;
+    let (_, none, _) = scim_get(&app, &provider, "/Users?filter=externalId%20eq%20%22EXT-2%22").await;
     assert_eq!(none["totalResults"], 0, "externalId is compared exactly");
-    let (_, page, _) = scim(&app, &provider, Method::GET, "/Users?startIndex=2&count=1", None, None).await;
+    let (_, page, _) = scim_get(&app, &provider, "/Users?startIndex=2&count=1").await;
     assert_eq!(
         (page["totalResults"].clone(), page["startIndex"].clone(), page["itemsPerPage"].clone()),
         (json!(3), json!(2), json!(1))
@@ -224,14 +212,12 @@ async fn users_are_found_by_user_name_or_external_id_and_paged() {
     // Users made within one millisecond come in an order of their own: walk every page instead.
     let mut walked = Vec::new();
     for start in 1..=3 {
-        let (_, page, _) =
-            scim(&app, &provider, Method::GET, &format!("/Users?startIndex={start}&count=1"), None, None).await;
+        let (_, page, _) = scim_get(&app, &provider, &format!("/Users?startIndex={start}&count=1")).await;
         walked.push(page["Resources"][0]["userName"].as_str().unwrap_or_default().to_owned());
     }
     walked.sort();
     assert_eq!(walked, ["u0@example.com", "u1@example.com", "u2@example.com"], "each user on exactly one page");
-    let (status, refused, _) =
-        scim(&app, &provider, Method::GET, "/Users?filter=displayName%20co%20%22x%22", None, None).await;
+    let (status, refused, _) = scim_get(&app, &provider, "/Users?filter=displayName%20co%20%22x%22").await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(refused["schemas"], json!(["urn:ietf:params:scim:api:messages:2.0:Error"]));
     assert_eq!((refused["scimType"].clone(), refused["status"].clone()), (json!("invalidFilter"), json!("400")));
@@ -240,11 +226,8 @@ async fn users_are_found_by_user_name_or_external_id_and_paged() {
 #[tokio::test]
 async fn a_stale_version_is_refused_and_user_names_are_unique() {
     let Some(app) = super::app().await else { return };
-    let customer = app.customer().await;
-    let (_, full) = full_admin(&app, &customer).await;
-    let provider = provider(&app, &customer, &full).await;
-    let (_, created, etag) =
-        scim(&app, &provider, Method::POST, "/Users", Some(user("lin@example.com", "e-1")), None).await;
+    let (_, _, provider) = customer_with_provider(&app).await;
+    let (_, created, etag) = provision(&app, &provider, user("lin@example.com", "e-1")).await;
     let id = created["id"].as_str().unwrap();
     let etag = etag.unwrap();
     assert_eq!(created["meta"]["version"], etag.as_str());
@@ -259,8 +242,7 @@ async fn a_stale_version_is_refused_and_user_names_are_unique() {
     assert_eq!(status, StatusCode::PRECONDITION_FAILED, "{stale}");
     let (status, _, _) = scim(&app, &provider, Method::DELETE, &format!("/Users/{id}"), None, Some(&etag)).await;
     assert_eq!(status, StatusCode::PRECONDITION_FAILED);
-    let (status, duplicate, _) =
-        scim(&app, &provider, Method::POST, "/Users", Some(user("LIN@example.com", "e-2")), None).await;
+    let (status, duplicate, _) = provision(&app, &provider, user("LIN@example.com", "e-2")).await;
     assert_eq!((status, &duplicate["scimType"]), (StatusCode::CONFLICT, &json!("uniqueness")));
 }
 
@@ -274,10 +256,10 @@ async fn only_a_live_token_of_the_customer_provisions_and_only_full_admins_make_
     let ours = provider(&app, &customer, &full).await;
     let theirs = provider(&app, &other, &other_full).await;
     let crossed = Provider { base: ours.base.clone(), token: theirs.token.clone() };
-    let (status, body, _) = scim(&app, &crossed, Method::GET, "/Users", None, None).await;
+    let (status, body, _) = scim_get(&app, &crossed, "/Users").await;
     assert_eq!((status, &body["status"]), (StatusCode::UNAUTHORIZED, &json!("401")));
     let forged = Provider { base: ours.base.clone(), token: "tgp_not-a-token".to_owned() };
-    assert_eq!(scim(&app, &forged, Method::GET, "/Users", None, None).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(scim_get(&app, &forged, "/Users").await.0, StatusCode::UNAUTHORIZED);
 
     let (_, list) = app.as_admin(&full, Method::GET, &format!("/api/v1/customers/{customer}/scim-tokens"), None).await;
     let token_id = list["items"][0]["id"].as_str().unwrap().to_owned();
@@ -286,7 +268,7 @@ async fn only_a_live_token_of_the_customer_provisions_and_only_full_admins_make_
         .as_admin(&full, Method::DELETE, &format!("/api/v1/customers/{customer}/scim-tokens/{token_id}"), None)
         .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
-    assert_eq!(scim(&app, &ours, Method::GET, "/Users", None, None).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(scim_get(&app, &ours, "/Users").await.0, StatusCode::UNAUTHORIZED);
     assert_eq!(app.log_of(&customer, "platform:scimtoken/delete").await.len(), 1);
 
     let manager = app.admin(&customer, custom(&[Permission::ADMINISTRATORS])).await;
@@ -311,13 +293,13 @@ async fn the_operator_cli_creates_lists_and_revokes_tokens() {
         .await;
     let provider =
         Provider { base: format!("/scim/v2/{customer}"), token: created["secret"].as_str().unwrap().to_owned() };
-    let (status, config, _) = scim(&app, &provider, Method::GET, "/ServiceProviderConfig", None, None).await;
+    let (status, config, _) = scim_get(&app, &provider, "/ServiceProviderConfig").await;
     assert_eq!((status, &config["patch"]["supported"]), (StatusCode::OK, &json!(true)));
     let listed = app.cli(&["scim-token", "list", "--customer", customer.as_str()]).await;
     assert_eq!(listed["items"][0]["provider"], "Okta");
     let id = created["id"].as_str().unwrap();
     app.cli(&["scim-token", "revoke", "--customer", customer.as_str(), "--id", id]).await;
-    assert_eq!(scim(&app, &provider, Method::GET, "/Users", None, None).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(scim_get(&app, &provider, "/Users").await.0, StatusCode::UNAUTHORIZED);
 }
 
 /// Issue #20: customer A's provider provisions subject X; customer B later adds its own
@@ -330,8 +312,7 @@ async fn one_customers_provider_cannot_disable_or_repoint_another_customers_admi
     let a = app.customer().await;
     let (_, a_full) = full_admin(&app, &a).await;
     let a_provider = provider(&app, &a, &a_full).await;
-    let (status, provisioned, _) =
-        scim(&app, &a_provider, Method::POST, "/Users", Some(user("newhire@b.example", "shared-oid")), None).await;
+    let (status, provisioned, _) = provision(&app, &a_provider, user("newhire@b.example", "shared-oid")).await;
     assert_eq!(status, StatusCode::CREATED, "{provisioned}");
     let a_user = provisioned["id"].as_str().unwrap().to_owned();
 
@@ -367,8 +348,7 @@ async fn one_customers_provider_cannot_disable_or_repoint_another_customers_admi
     let b_only = json!({"accessType": "Full", "providerType": "AzureAd", "type": "AdministratorUser",
                         "email": "boss@b.example", "displayName": "Boss", "externalUserId": "b-only-oid"});
     assert_eq!(app.call(Method::POST, "/administrators/$create", &b_token, &b, Some(b_only)).await.0, StatusCode::OK);
-    let (status, body, _) =
-        scim(&app, &a_provider, Method::POST, "/Users", Some(user("probe@a.example", "b-only-oid")), None).await;
+    let (status, body, _) = provision(&app, &a_provider, user("probe@a.example", "b-only-oid")).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
 }
 
@@ -376,11 +356,8 @@ async fn one_customers_provider_cannot_disable_or_repoint_another_customers_admi
 #[tokio::test]
 async fn a_filter_holding_a_nul_byte_is_refused_with_400() {
     let Some(app) = super::app().await else { return };
-    let customer = app.customer().await;
-    let (_, full) = full_admin(&app, &customer).await;
-    let provider = provider(&app, &customer, &full).await;
-    let (status, body, _) =
-        scim(&app, &provider, Method::GET, "/Users?filter=userName%20eq%20%22a%00b%22", None, None).await;
+    let (_, _, provider) = customer_with_provider(&app).await;
+    let (status, body, _) = scim_get(&app, &provider, "/Users?filter=userName%20eq%20%22a%00b%22").await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
     assert_eq!(body["scimType"], "invalidFilter");
 }
@@ -405,8 +382,7 @@ async fn administrators_provisioned_by_a_token_naming_a_tenant_carry_it_as_their
     assert_eq!((status, &body["providerId"]), (StatusCode::CREATED, &json!(tenant)), "{body}");
     let provider =
         Provider { base: format!("/scim/v2/{customer}"), token: body["secret"].as_str().unwrap().to_owned() };
-    let (status, created, _) =
-        scim(&app, &provider, Method::POST, "/Users", Some(user("ada@example.com", "aad-ada")), None).await;
+    let (status, created, _) = provision(&app, &provider, user("ada@example.com", "aad-ada")).await;
     assert_eq!(status, StatusCode::CREATED, "{created}");
 
     let client = app.client(&customer, &app.admin(&customer, Access::Full).await).await;

@@ -14,7 +14,7 @@ use trustgate_core::federation::{IdentityProvider, SecretVault, DEFAULT_EMAIL_CL
 use trustgate_core::ids::ProviderId;
 use trustgate_server::control_socket::{reload_server_keys, ControlSocket};
 
-use crate::harness::{TestApp, TestClient};
+use crate::harness::{AdminKind, TestApp, TestClient};
 
 async fn grant(app: &TestApp, client: &TestClient, secret: &str) -> (StatusCode, Value) {
     let id = client.id.to_string();
@@ -45,9 +45,7 @@ async fn add_secret(app: &TestApp, client: &TestClient) -> String {
 #[tokio::test]
 async fn after_rotating_the_server_key_old_secrets_grant_new_ones_use_the_new_key_and_sessions_end() {
     let Some(app) = super::app().await else { return };
-    let customer = app.customer().await;
-    let owner = app.admin_with_password(&customer, Access::Full).await;
-    let client = app.client(&customer, &owner).await;
+    let (customer, owner, client) = app.customer_with_client_of(AdminKind::WithPassword, Access::Full).await;
     let token_before = app.token(&client).await;
     let session = app.sign_in(&owner).await;
     assert_eq!(app.as_admin(&session, Method::GET, &secrets_path(&client), None).await.0, StatusCode::OK);
@@ -90,16 +88,8 @@ async fn after_rotating_the_server_key_old_secrets_grant_new_ones_use_the_new_ke
     assert_eq!(status, StatusCode::OK, "{api}");
     assert_eq!(api["items"][0]["retiredServerKey"], true, "{api}");
     assert_eq!(api["items"][1]["retiredServerKey"], false, "{api}");
-    let page = app
-        .http
-        .get(app.url(&format!("/console/c/{customer}/api-access/{}/secrets", client.id)))
-        .header("cookie", &session.cookie)
-        .send()
-        .await
-        .expect("the console's Secrets panel")
-        .text()
-        .await
-        .expect("its page");
+    let page = app.console_get(&session, &format!("/console/c/{customer}/api-access/{}/secrets", client.id)).await;
+    let page = page.text().await.expect("its page");
     assert_eq!(page.matches("data-retired-server-key").count(), 1, "the old secret only is marked: {page}");
 
     let status = app.cli(&["keys", "server-key-status"]).await;
@@ -118,9 +108,7 @@ async fn after_rotating_the_server_key_old_secrets_grant_new_ones_use_the_new_ke
 #[tokio::test]
 async fn a_secret_from_before_key_ids_is_marked_as_made_under_the_retired_key_after_rotation() {
     let Some(app) = super::app().await else { return };
-    let customer = app.customer().await;
-    let owner = app.admin(&customer, Access::Full).await;
-    let client = app.client(&customer, &owner).await;
+    let (customer, _, client) = app.customer_with_client(Access::Full).await;
     app.behind_the_servers_back("UPDATE client_secrets SET server_key = NULL").await;
     rotate(&app).await;
     assert_eq!(grant(&app, &client, &client.secret).await.0, StatusCode::OK);
@@ -165,9 +153,7 @@ async fn a_copy_of_the_database_and_the_old_server_key_alone_open_no_resealed_si
 #[tokio::test]
 async fn dropping_the_retired_server_key_refuses_exactly_the_secrets_made_under_it() {
     let Some(app) = super::app().await else { return };
-    let customer = app.customer().await;
-    let owner = app.admin(&customer, Access::Full).await;
-    let client = app.client(&customer, &owner).await;
+    let (customer, owner, client) = app.customer_with_client(Access::Full).await;
     let untouched = app.client(&customer, &owner).await;
     rotate(&app).await;
     let new_secret = add_secret(&app, &client).await;

@@ -37,9 +37,7 @@ fn signed_out() -> (StatusCode, StatusCode, String) {
 #[tokio::test]
 async fn changing_a_password_ends_that_administrators_sessions_at_once() {
     let Some(app) = super::app().await else { return };
-    let customer = app.customer().await;
-    let admin = app.admin_with_password(&customer, Access::Full).await;
-    let colleague = app.admin_with_password(&customer, Access::Full).await;
+    let (customer, admin, colleague) = app.customer_with_colleagues().await;
     let (first, second, theirs) = (app.sign_in(&admin).await, app.sign_in(&admin).await, app.sign_in(&colleague).await);
     assert_eq!(standing_of(&app, &first, &customer).await, signed_in());
 
@@ -69,9 +67,7 @@ async fn disabling_a_federated_administrator_ends_their_sessions_at_once() {
 #[tokio::test]
 async fn removing_an_administrator_from_their_only_customer_over_the_api_ends_their_sessions() {
     let Some(app) = super::app().await else { return };
-    let customer = app.customer().await;
-    let remover = app.admin(&customer, Access::Full).await;
-    let token = app.token(&app.client(&customer, &remover).await).await;
+    let (customer, _, token) = app.customer_with_token(Access::Full).await;
     let admin = app.admin_with_password(&customer, Access::Full).await;
     let session = app.sign_in(&admin).await;
     assert_eq!(standing_of(&app, &session, &customer).await, signed_in());
@@ -83,9 +79,7 @@ async fn removing_an_administrator_from_their_only_customer_over_the_api_ends_th
 #[tokio::test]
 async fn removed_from_one_of_several_customers_an_administrator_keeps_a_session_without_it() {
     let Some(app) = super::app().await else { return };
-    let (a, b) = (app.customer().await, app.customer().await);
-    app.admin(&a, Access::Full).await;
-    app.admin(&b, Access::Full).await;
+    let (a, b) = (app.customer_with_full_admin().await, app.customer_with_full_admin().await);
     let admin = app.admin_with_password(&a, Access::Full).await;
     app.join(&b, &admin, Access::Full).await;
     let session = app.sign_in(&admin).await;
@@ -105,8 +99,7 @@ async fn removed_from_one_of_several_customers_an_administrator_keeps_a_session_
 #[tokio::test]
 async fn deleting_an_administrator_ends_their_sessions_at_once() {
     let Some(app) = super::app().await else { return };
-    let customer = app.customer().await;
-    app.admin(&customer, Access::Full).await;
+    let customer = app.customer_with_full_admin().await;
     let admin = app.admin_with_password(&customer, Access::Full).await;
     let session = app.sign_in(&admin).await;
     app.cli(&["admin", "delete", "--admin", &admin.email]).await;

@@ -1,7 +1,7 @@
 //! OAuth standards beside Citrix's shapes: discovery (RFC 8414, OpenID Connect Discovery), the
 //! issuer and audience of tokens, and revocation (RFC 7009).
 
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
@@ -9,35 +9,24 @@ use time::OffsetDateTime;
 use trustgate_core::access::Access;
 use trustgate_core::token::{Claims, Issuer, TokenUse};
 
-use crate::harness::{status_and_json, TestApp, TestClient};
+use crate::harness::{claims_of, status_and_json, with_client, TestApp, TestClient, FORM};
 use crate::observability::scrape;
 
 async fn app_with_client() -> Option<(TestApp, TestClient)> {
-    let app = super::app().await?;
-    let customer = app.customer().await;
-    let owner = app.admin(&customer, Access::Full).await;
-    let client = app.client(&customer, &owner).await;
-    Some((app, client))
-}
-
-fn claims_of(token: &str) -> Value {
-    let payload = token.split('.').nth(1).expect("payload");
-    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).expect("b64")).expect("json")
+    with_client(super::app().await).await
 }
 
 /// `POST /oauth2/revoke` with the client's credentials in the body.
 async fn revoke(app: &TestApp, client: &TestClient, token: &str) -> (StatusCode, Value) {
     let form = [("token", token), ("token_type_hint", "access_token"), ("client_id", &client.id.to_string())];
     let body = format!("{}&client_secret={}", serde_urlencoded::to_string(form).unwrap(), client.secret);
-    let response = app
-        .http
-        .post(app.url("/oauth2/revoke"))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(body)
-        .send()
-        .await
-        .unwrap();
-    status_and_json(response).await
+    status_and_json(app.post_raw("/oauth2/revoke", FORM, body).await).await
+}
+
+/// A client of another owner in `client`'s customer.
+async fn another_owners_client(app: &TestApp, client: &TestClient) -> TestClient {
+    let owner = app.admin(&client.customer, Access::Full).await;
+    app.client(&client.customer, &owner).await
 }
 
 async fn works(app: &TestApp, token: &str, client: &TestClient) -> StatusCode {
@@ -110,15 +99,10 @@ async fn revocation_accepts_http_basic_client_authentication() {
     let Some((app, client)) = app_with_client().await else { return };
     let token = app.token(&client).await;
     let basic = STANDARD.encode(format!("{}:{}", client.id, client.secret));
-    let response = app
-        .http
-        .post(app.url("/oauth2/revoke"))
-        .header("authorization", format!("Basic {basic}"))
-        .header("content-type", "application/x-www-form-urlencoded; charset=utf-8")
-        .body(serde_urlencoded::to_string([("token", token.as_str())]).unwrap())
-        .send()
-        .await
-        .unwrap();
+    let form = serde_urlencoded::to_string([("token", token.as_str())]).unwrap();
+    let request = app.http.post(app.url("/oauth2/revoke")).header("authorization", format!("Basic {basic}"));
+    let response = request.header("content-type", "application/x-www-form-urlencoded; charset=utf-8").body(form);
+    let response = response.send().await.unwrap();
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(response.headers()["cache-control"], "no-store");
     assert_eq!(works(&app, &token, &client).await, StatusCode::UNAUTHORIZED);
@@ -127,8 +111,7 @@ async fn revocation_accepts_http_basic_client_authentication() {
 #[tokio::test]
 async fn a_client_cannot_revoke_a_token_it_does_not_hold() {
     let Some((app, client)) = app_with_client().await else { return };
-    let owner = app.admin(&client.customer, Access::Full).await;
-    let other = app.client(&client.customer, &owner).await;
+    let other = another_owners_client(&app, &client).await;
     let token = app.token(&client).await;
 
     let before = scrape(&app).await;
@@ -155,14 +138,8 @@ async fn a_client_cannot_revoke_a_token_it_does_not_hold() {
         assert_eq!(revoke(&app, &client, garbage).await.0, StatusCode::OK, "{garbage:?}: no effect");
     }
     assert_eq!(counted("invalid").await, 3.0, "and so are tokens that are no valid token of ours");
-    let response = app
-        .http
-        .post(app.url("/oauth2/revoke"))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(format!("client_id={}&client_secret={}", client.id, client.secret))
-        .send()
-        .await
-        .unwrap();
+    let no_token = format!("client_id={}&client_secret={}", client.id, client.secret);
+    let response = app.post_raw("/oauth2/revoke", FORM, no_token).await;
     let (status, body) = status_and_json(response).await;
     assert_eq!((status, body["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_request")));
 }
@@ -209,8 +186,7 @@ async fn the_denylist_forgets_a_token_once_it_would_have_expired_anyway() {
 #[tokio::test]
 async fn a_client_revoking_past_the_cap_gets_a_not_before_time_and_the_list_stays_bounded() {
     let Some((app, client)) = app_with_client().await else { return };
-    let owner = app.admin(&client.customer, Access::Full).await;
-    let other = app.client(&client.customer, &owner).await;
+    let other = another_owners_client(&app, &client).await;
     let others_token = app.token(&other).await;
     let kept = app.token(&client).await;
     let cap = trustgate_server::REVOCATIONS_PER_CLIENT;

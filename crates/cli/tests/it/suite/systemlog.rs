@@ -1,18 +1,28 @@
 //! SystemLog: time window, limits and continuation tokens.
 
-use reqwest::StatusCode;
+use reqwest::{Method, StatusCode};
 use serde_json::json;
 use trustgate_core::access::Access;
+use trustgate_core::ids::CustomerId;
+
+use crate::harness::TestApp;
+
+/// A customer with a Full administrator who owns `clients` clients, and the token of the last:
+/// a system log of `clients + 2` records.
+async fn with_clients(app: &TestApp, clients: usize) -> (CustomerId, String) {
+    let customer = app.customer().await;
+    let owner = app.admin(&customer, Access::Full).await;
+    for _ in 1..clients {
+        app.client(&customer, &owner).await;
+    }
+    let token = app.token(&app.client(&customer, &owner).await).await;
+    (customer, token)
+}
 
 #[tokio::test]
 async fn records_page_with_continuation_tokens_until_the_end() {
     let Some(app) = super::app().await else { return };
-    let customer = app.customer().await;
-    let owner = app.admin(&customer, Access::Full).await;
-    for _ in 0..4 {
-        app.client(&customer, &owner).await;
-    }
-    let token = app.token(&app.client(&customer, &owner).await).await;
+    let (customer, token) = with_clients(&app, 5).await;
     let mut seen = Vec::new();
     let mut next: Option<String> = None;
     loop {
@@ -39,9 +49,7 @@ async fn records_page_with_continuation_tokens_until_the_end() {
 #[tokio::test]
 async fn the_time_window_filters_and_bad_parameters_get_400() {
     let Some(app) = super::app().await else { return };
-    let customer = app.customer().await;
-    let owner = app.admin(&customer, Access::Full).await;
-    let token = app.token(&app.client(&customer, &owner).await).await;
+    let (customer, _, token) = app.customer_with_token(Access::Full).await;
     let (_, empty) = app
         .get(
             "/systemlog/records?StartDateTime=2001-01-01T00:00:00Z&EndDateTime=2001-01-02T00:00:00Z",
@@ -66,9 +74,7 @@ async fn the_time_window_filters_and_bad_parameters_get_400() {
 #[tokio::test]
 async fn records_answer_the_same_with_one_trailing_slash() {
     let Some(app) = super::app().await else { return };
-    let customer = app.customer().await;
-    let owner = app.admin(&customer, Access::Full).await;
-    let token = app.token(&app.client(&customer, &owner).await).await;
+    let (customer, _, token) = app.customer_with_token(Access::Full).await;
     let without = app.get("/systemlog/records?Limit=1", &token, &customer).await;
     assert_eq!(without.0, StatusCode::OK, "{}", without.1);
     assert!(without.1["continuationToken"].is_string(), "the query string must reach the handler: {}", without.1);
@@ -86,13 +92,8 @@ fn token_as_a_text_pager_reads_it(raw: &str) -> Option<&str> {
 #[tokio::test]
 async fn a_text_pager_reads_the_continuation_token_from_the_raw_bytes_and_collects_all_300_records() {
     let Some(app) = super::app().await else { return };
-    let customer = app.customer().await;
-    let owner = app.admin(&customer, Access::Full).await;
     // customer created + admin added + 298 clients created = 300 records
-    for _ in 0..297 {
-        app.client(&customer, &owner).await;
-    }
-    let token = app.token(&app.client(&customer, &owner).await).await;
+    let (customer, token) = with_clients(&app, 298).await;
     let mut collected = std::collections::HashSet::new();
     let mut pages = 0;
     let mut next: Option<String> = None;
@@ -101,14 +102,7 @@ async fn a_text_pager_reads_the_continuation_token_from_the_raw_bytes_and_collec
             Some(t) => format!("/systemlog/records?Limit=70&ContinuationToken={t}"),
             None => "/systemlog/records?Limit=70".to_owned(),
         };
-        let response = app
-            .http
-            .get(app.url(&path))
-            .header("authorization", format!("CwsAuth Bearer={token}"))
-            .header("citrix-customerid", customer.as_str())
-            .send()
-            .await
-            .unwrap();
+        let response = app.citrix_request(Method::GET, &path, &token, &customer).send().await.unwrap();
         assert_eq!(response.status(), StatusCode::OK);
         let raw = response.text().await.unwrap();
         pages += 1;
@@ -135,32 +129,13 @@ async fn a_text_pager_reads_the_continuation_token_from_the_raw_bytes_and_collec
 #[tokio::test]
 async fn records_are_listed_in_citrix_field_order() {
     let Some(app) = super::app().await else { return };
-    let customer = app.customer().await;
-    let owner = app.admin(&customer, Access::Full).await;
-    let token = app.token(&app.client(&customer, &owner).await).await;
+    let (customer, _, token) = app.customer_with_token(Access::Full).await;
     let raw = app.get_text("/systemlog/records?Limit=1", &token, &customer).await;
     assert!(raw.starts_with("{\"items\":[{\"recordId\":"), "{raw}");
-    crate::harness::assert_key_order(
+    crate::harness::assert_keys_in_order(
         &raw,
-        &[
-            "recordId",
-            "utcTimestamp",
-            "customerId",
-            "eventType",
-            "targetId",
-            "targetDisplayName",
-            "targetEmail",
-            "targetUserId",
-            "targetType",
-            "beforeChanges",
-            "afterChanges",
-            "agentId",
-            "serviceProfileName",
-            "actorId",
-            "actorDisplayName",
-            "actorType",
-            "message",
-            "continuationToken",
-        ],
+        "recordId utcTimestamp customerId eventType targetId targetDisplayName targetEmail \
+         targetUserId targetType beforeChanges afterChanges agentId serviceProfileName actorId \
+         actorDisplayName actorType message continuationToken",
     );
 }

@@ -212,9 +212,7 @@ async fn past_the_ceiling_over_all_addresses_each_new_address_is_locked_on_its_f
 #[tokio::test]
 async fn a_client_under_attack_is_locked_out_while_another_client_of_the_customer_keeps_working() {
     let Some(app) = super::app().await else { return };
-    let customer = app.customer().await;
-    let owner = app.admin(&customer, Access::Full).await;
-    let attacked = app.client(&customer, &owner).await;
+    let (customer, owner, attacked) = app.customer_with_client(Access::Full).await;
     let colleague = app.admin(&customer, Access::Full).await;
     let others = [app.client(&customer, &owner).await, app.client(&customer, &colleague).await];
     let limit = ServerConfig::default().client_throttle.failures.get();
@@ -236,13 +234,7 @@ async fn a_client_under_attack_is_locked_out_while_another_client_of_the_custome
     let right = grant(&app, &attacked).await;
     assert_eq!(right.status(), StatusCode::TOO_MANY_REQUESTS);
     assert!(retry_after(&right) >= 1);
-    let legacy = app
-        .http
-        .post(app.url("/root/tokens/clients"))
-        .json(&json!({ "clientId": attacked.id.to_string(), "clientSecret": attacked.secret }))
-        .send()
-        .await
-        .unwrap();
+    let legacy = app.legacy_token(&attacked).await;
     assert_eq!(legacy.status(), StatusCode::TOO_MANY_REQUESTS);
     assert!(retry_after(&legacy) >= 1);
     assert_eq!(legacy.headers()["cache-control"], "no-store");
@@ -312,9 +304,7 @@ async fn failed_sign_ins_are_throttled_per_e_mail_and_counted_once_per_customer(
 async fn a_basic_authentication_failure_is_a_401_with_a_basic_challenge() {
     use base64::Engine;
     let Some(app) = super::app().await else { return };
-    let customer = app.customer().await;
-    let owner = app.admin(&customer, Access::Full).await;
-    let client = app.client(&customer, &owner).await;
+    let (_, _, client) = app.customer_with_client(Access::Full).await;
     let basic = base64::engine::general_purpose::STANDARD.encode(format!("{}:tgs_wrong", client.id));
     let response = app
         .http
@@ -330,13 +320,7 @@ async fn a_basic_authentication_failure_is_a_401_with_a_basic_challenge() {
     let (_, body): (_, Value) = status_and_json(response).await;
     assert_eq!(body["error"], "invalid_client");
 
-    let legacy = app
-        .http
-        .post(app.url("/root/tokens/clients"))
-        .json(&json!({ "clientId": client.id.to_string(), "clientSecret": client.secret }))
-        .send()
-        .await
-        .unwrap();
+    let legacy = app.legacy_token(&client).await;
     assert_eq!(legacy.status(), StatusCode::OK);
     assert_eq!(legacy.headers()["cache-control"], "no-store");
 }

@@ -3,37 +3,22 @@
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
 use reqwest::StatusCode;
-use serde_json::{json, Value};
+use serde_json::json;
 use trustgate_core::access::Access;
 use trustgate_core::token::Algorithm;
 
-use crate::harness::{status_and_json, TestApp, TestClient};
+use crate::harness::{claims_of, header_of, status_and_json, with_client, TestApp, TestClient, FORM};
 
 async fn app_with_client() -> Option<(TestApp, TestClient)> {
-    let app = super::app().await?;
-    let customer = app.customer().await;
-    let owner = app.admin(&customer, Access::Full).await;
-    let client = app.client(&customer, &owner).await;
-    Some((app, client))
-}
-
-fn claims_of(token: &str) -> Value {
-    let payload = token.split('.').nth(1).expect("payload");
-    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).expect("b64")).expect("json")
+    with_client(super::app().await).await
 }
 
 #[tokio::test]
 async fn oauth_endpoint_issues_a_one_hour_bearer_with_expires_in_as_a_string() {
     let Some((app, client)) = app_with_client().await else { return };
     let id = client.id.to_string();
-    let response = app
-        .http
-        .post(app.url("/cctrustoauth2/root/tokens/clients"))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(format!("grant_type=client_credentials&client_id={id}&client_secret={}", client.secret))
-        .send()
-        .await
-        .unwrap();
+    let form = format!("grant_type=client_credentials&client_id={id}&client_secret={}", client.secret);
+    let response = app.post_raw("/cctrustoauth2/root/tokens/clients", FORM, form).await;
     assert_eq!(response.headers()["cache-control"], "no-store");
     assert!(response.headers().contains_key("x-cws-transactionid"));
     let (status, body) = status_and_json(response).await;
@@ -60,13 +45,10 @@ async fn tokens_are_jwts_of_the_chosen_algorithm_whose_key_is_published() {
     for (algorithm, kind, public) in expected {
         let config = trustgate_server::ServerConfig { signing_algorithm: algorithm, ..Default::default() };
         let Some(app) = super::app_with(config).await else { return };
-        let customer = app.customer().await;
-        let owner = app.admin(&customer, Access::Full).await;
-        let token = app.token(&app.client(&customer, &owner).await).await;
-        let header: Value =
-            serde_json::from_slice(&URL_SAFE_NO_PAD.decode(token.split('.').next().unwrap()).unwrap()).unwrap();
+        let (_, _, token) = app.customer_with_token(Access::Full).await;
+        let header = header_of(&token);
         assert_eq!(header["alg"], algorithm.as_str());
-        let jwks: Value = app.http.get(app.url("/.well-known/jwks.json")).send().await.unwrap().json().await.unwrap();
+        let jwks = app.jwks().await;
         let key = jwks["keys"].as_array().unwrap().iter().find(|k| k["kid"] == header["kid"]).expect("kid published");
         let mut fields: Vec<&str> = key.as_object().unwrap().keys().map(String::as_str).collect();
         fields.sort_unstable();
@@ -101,15 +83,10 @@ async fn the_path_may_name_root_or_the_clients_customer_but_not_another() {
 async fn http_basic_client_authentication_and_a_charset_are_accepted() {
     let Some((app, client)) = app_with_client().await else { return };
     let basic = STANDARD.encode(format!("{}:{}", client.id, client.secret));
-    let response = app
-        .http
-        .post(app.url("/cctrustoauth2/root/tokens/clients"))
-        .header("content-type", "application/x-www-form-urlencoded; charset=UTF-8")
-        .header("authorization", format!("Basic {basic}"))
-        .body("grant_type=client_credentials")
-        .send()
-        .await
-        .unwrap();
+    let request =
+        app.http.post(app.url("/cctrustoauth2/root/tokens/clients")).header("authorization", format!("Basic {basic}"));
+    let request = request.header("content-type", "application/x-www-form-urlencoded; charset=UTF-8");
+    let response = request.body("grant_type=client_credentials").send().await.unwrap();
     let (status, body) = status_and_json(response).await;
     assert_eq!(status, StatusCode::OK, "{body}");
 }
@@ -150,26 +127,13 @@ async fn wrong_grant_types_and_malformed_requests_get_rfc6749_errors() {
         .await;
     assert_eq!((status, body["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_request")));
 
-    let json_body = app
-        .http
-        .post(app.url("/cctrustoauth2/root/tokens/clients"))
-        .json(&json!({"grant_type": "client_credentials"}))
-        .send()
-        .await
-        .unwrap();
+    let json_body =
+        app.post_json("/cctrustoauth2/root/tokens/clients", &json!({"grant_type": "client_credentials"})).await;
     let (status, body) = status_and_json(json_body).await;
     // A JSON body is read like the form (issue #9), so one without credentials is answered as a form without them.
     assert_eq!((status, body["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_client")));
-    let (status, body) = status_and_json(
-        app.http
-            .post(app.url("/cctrustoauth2/root/tokens/clients"))
-            .header("content-type", "text/plain")
-            .body("x")
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, body) =
+        status_and_json(app.post_raw("/cctrustoauth2/root/tokens/clients", "text/plain", "x").await).await;
     assert_eq!((status, body["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_request")));
 }
 
@@ -177,14 +141,7 @@ async fn wrong_grant_types_and_malformed_requests_get_rfc6749_errors() {
 async fn oversized_bodies_are_refused_with_413() {
     let Some((app, _)) = app_with_client().await else { return };
     let huge = format!("grant_type=client_credentials&client_id={}", "a".repeat(200_000));
-    let response = app
-        .http
-        .post(app.url("/cctrustoauth2/root/tokens/clients"))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(huge)
-        .send()
-        .await
-        .unwrap();
+    let response = app.post_raw("/cctrustoauth2/root/tokens/clients", FORM, huge).await;
     let (status, body) = status_and_json(response).await;
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
     assert_eq!(body["error"], "invalid_request");
@@ -198,7 +155,7 @@ async fn legacy_endpoint_takes_json_in_any_property_case_and_answers_expires_in_
         json!({"ClientId": client.id.to_string(), "ClientSecret": client.secret}),
         json!({"CLIENTID": client.id.to_string(), "clientsecret": client.secret}),
     ] {
-        let response = app.http.post(app.url("/root/tokens/clients")).json(&body).send().await.unwrap();
+        let response = app.post_json("/root/tokens/clients", &body).await;
         let (status, body) = status_and_json(response).await;
         assert_eq!(status, StatusCode::OK, "{body}");
         assert_eq!(body["expiresIn"], json!(3600));
@@ -221,13 +178,7 @@ async fn legacy_endpoint_answers_non_json_with_a_model_state_error() {
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(body["message"], "The request is invalid.");
     assert!(body["modelState"]["credentials"].is_array());
-    let response = app
-        .http
-        .post(app.url(&path))
-        .json(&json!({"clientId": client.id.to_string(), "clientSecret": "tgs_wrong"}))
-        .send()
-        .await
-        .unwrap();
+    let response = app.post_json(&path, &json!({"clientId": client.id.to_string(), "clientSecret": "tgs_wrong"})).await;
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
 }
 
@@ -247,7 +198,7 @@ async fn after_a_key_rotation_new_tokens_use_the_new_key_and_old_tokens_keep_wor
         new_token = app.token(&client).await;
     }
     assert_eq!(claims_header_kid(&new_token), key.kid(), "the server signs with the new key");
-    let jwks: Value = app.http.get(app.url("/.well-known/jwks.json")).send().await.unwrap().json().await.unwrap();
+    let jwks = app.jwks().await;
     let kids: Vec<&str> = jwks["keys"].as_array().unwrap().iter().filter_map(|k| k["kid"].as_str()).collect();
     assert!(kids.contains(&old_kid.as_str()) && kids.contains(&key.kid()));
     assert_eq!(app.get("/notifications/items", &old_token, &client.customer).await.0, StatusCode::OK);
@@ -255,34 +206,19 @@ async fn after_a_key_rotation_new_tokens_use_the_new_key_and_old_tokens_keep_wor
 }
 
 fn claims_header_kid(token: &str) -> String {
-    let header: Value =
-        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(token.split('.').next().unwrap()).unwrap()).unwrap();
-    header["kid"].as_str().unwrap().to_owned()
+    header_of(token)["kid"].as_str().unwrap().to_owned()
 }
 
 #[tokio::test]
 async fn token_endpoints_answer_with_one_trailing_slash() {
     let Some((app, client)) = app_with_client().await else { return };
     let id = client.id.to_string();
-    let form = [("grant_type", "client_credentials"), ("client_id", id.as_str()), ("client_secret", &client.secret)];
-    let response = app
-        .http
-        .post(app.url("/cctrustoauth2/root/tokens/clients/"))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(serde_urlencoded::to_string(form).unwrap())
-        .send()
-        .await
-        .unwrap();
+    let response = app.post_form("/cctrustoauth2/root/tokens/clients/", &client.credentials()).await;
     let (status, body) = status_and_json(response).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["token_type"], "bearer");
-    let response = app
-        .http
-        .post(app.url("/root/tokens/clients/"))
-        .json(&json!({"clientId": id, "clientSecret": client.secret}))
-        .send()
-        .await
-        .unwrap();
+    let response =
+        app.post_json("/root/tokens/clients/", &json!({"clientId": id, "clientSecret": client.secret})).await;
     let (status, body) = status_and_json(response).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert!(body["token"].is_string());
@@ -292,11 +228,8 @@ async fn token_endpoints_answer_with_one_trailing_slash() {
 async fn the_oauth_endpoint_also_takes_the_legacy_json_credentials_in_any_case() {
     let Some((app, client)) = app_with_client().await else { return };
     let id = client.id.to_string();
-    let post_json = |path: &'static str, body: Value| app.http.post(app.url(path)).json(&body).send();
-    let response =
-        post_json("/cctrustoauth2/root/tokens/clients", json!({"ClientID": id, "clientsecret": client.secret}))
-            .await
-            .unwrap();
+    let path = "/cctrustoauth2/root/tokens/clients";
+    let response = app.post_json(path, &json!({"ClientID": id, "clientsecret": client.secret})).await;
     assert_eq!(response.headers()["cache-control"], "no-store");
     let (status, body) = status_and_json(response).await;
     assert_eq!(status, StatusCode::OK, "{body}");
@@ -311,21 +244,12 @@ async fn the_oauth_endpoint_also_takes_the_legacy_json_credentials_in_any_case()
     assert_eq!(body["token"], body["access_token"]);
 
     let wrong = json!({"clientId": id, "clientSecret": "tgs_not-the-secret"});
-    let (status, body) = status_and_json(post_json("/cctrustoauth2/root/tokens/clients", wrong).await.unwrap()).await;
+    let (status, body) = status_and_json(app.post_json(path, &wrong).await).await;
     assert_eq!((status, &body["error"]), (StatusCode::BAD_REQUEST, &json!("invalid_client")), "{body}");
     let twice = json!({"clientId": id, "CLIENTID": id, "clientSecret": client.secret});
-    let (status, body) = status_and_json(post_json("/cctrustoauth2/root/tokens/clients", twice).await.unwrap()).await;
+    let (status, body) = status_and_json(app.post_json(path, &twice).await).await;
     assert_eq!((status, &body["error"]), (StatusCode::BAD_REQUEST, &json!("invalid_request")), "{body}");
-    let (status, body) = status_and_json(
-        app.http
-            .post(app.url("/cctrustoauth2/root/tokens/clients"))
-            .header("content-type", "application/json")
-            .body("{not json")
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, body) = status_and_json(app.post_raw(path, "application/json", "{not json").await).await;
     assert_eq!((status, &body["error"]), (StatusCode::BAD_REQUEST, &json!("invalid_request")), "{body}");
 }
 
@@ -334,8 +258,7 @@ async fn revocation_stays_form_only() {
     let Some((app, client)) = app_with_client().await else { return };
     let token = app.token(&client).await;
     let body = json!({"client_id": client.id.to_string(), "client_secret": client.secret, "token": token});
-    let (status, body) =
-        status_and_json(app.http.post(app.url("/oauth2/revoke")).json(&body).send().await.unwrap()).await;
+    let (status, body) = status_and_json(app.post_json("/oauth2/revoke", &body).await).await;
     assert_eq!((status, &body["error"]), (StatusCode::BAD_REQUEST, &json!("invalid_request")), "{body}");
     let (status, _) = app.get("/systemlog/records", &token, &client.customer).await;
     assert_eq!(status, StatusCode::OK, "the token is not revoked");
@@ -345,30 +268,11 @@ async fn revocation_stays_form_only() {
 async fn both_token_endpoints_answer_in_citrix_field_order() {
     let Some((app, client)) = app_with_client().await else { return };
     let id = client.id.to_string();
-    let form = [("grant_type", "client_credentials"), ("client_id", id.as_str()), ("client_secret", &client.secret)];
-    let raw = app
-        .http
-        .post(app.url("/cctrustoauth2/root/tokens/clients"))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(serde_urlencoded::to_string(form).unwrap())
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let raw = app.post_form("/cctrustoauth2/root/tokens/clients", &client.credentials()).await.text().await.unwrap();
     assert!(raw.starts_with("{\"token_type\":\"bearer\",\"access_token\":\""), "{raw}");
     assert!(raw.ends_with(",\"expires_in\":\"3600\"}"), "{raw}");
-    let raw = app
-        .http
-        .post(app.url("/root/tokens/clients"))
-        .json(&json!({"clientId": id, "clientSecret": client.secret}))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let legacy = json!({"clientId": id, "clientSecret": client.secret});
+    let raw = app.post_json("/root/tokens/clients", &legacy).await.text().await.unwrap();
     crate::harness::assert_key_order(&raw, &["principal", "subject", "token", "openIdToken", "expiresIn"]);
     assert!(raw.ends_with(",\"expiresIn\":3600}"), "{raw}");
 }
@@ -379,9 +283,7 @@ async fn both_token_endpoints_answer_in_citrix_field_order() {
 async fn a_token_whose_signature_is_replaced_is_refused_by_the_platform_the_gateway_and_introspection() {
     let Some(app) = super::app().await else { return };
     app.apply_catalog(crate::gateway::ORDERS_CATALOG).await;
-    let customer = app.customer().await;
-    let owner = app.admin(&customer, Access::Full).await;
-    let client = app.client(&customer, &owner).await;
+    let (customer, _, client) = app.customer_with_client(Access::Full).await;
     let token = app.token(&client).await;
     assert_eq!(app.get("/notifications/items", &token, &customer).await.0, StatusCode::OK);
     let resource_server = app.cli(&["resource-server", "create", "--name", "orders"]).await;
@@ -398,17 +300,8 @@ async fn a_token_whose_signature_is_replaced_is_refused_by_the_platform_the_gate
         let forged = format!("{signed}.{signature}");
         let (status, body) = app.get("/notifications/items", &forged, &customer).await;
         assert_eq!(status, StatusCode::UNAUTHORIZED, "platform, signature {signature:?}: {body}");
-        let decision = app
-            .http
-            .get(app.url("/gateway/authorize"))
-            .header("authorization", format!("CwsAuth Bearer={forged}"))
-            .header("citrix-customerid", customer.as_str())
-            .header("x-original-method", "GET")
-            .header("x-original-uri", "/orders/1")
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(decision.status(), StatusCode::UNAUTHORIZED, "gateway, signature {signature:?}");
+        let decision = app.nginx_decision(&forged, &customer, "/orders/1").await;
+        assert_eq!(decision, StatusCode::UNAUTHORIZED, "gateway, signature {signature:?}");
         let form = [("token", forged.as_str())];
         let response =
             app.http.post(app.url("/oauth2/introspect")).basic_auth(&rs_id, Some(&rs_secret)).form(&form).send().await;
