@@ -294,7 +294,7 @@ pub(super) async fn invite_local(
     Ok(())
 }
 
-pub(super) async fn run(store: &dyn Store, place: Place<'_>, command: AdminCommand, out: Output) -> anyhow::Result<()> {
+pub async fn run(store: &dyn Store, place: Place<'_>, command: AdminCommand, out: Output) -> anyhow::Result<()> {
     match command {
         AdminCommand::Add {
             customer,

@@ -136,12 +136,7 @@ pub(super) fn api_clients(n: usize) -> String {
     count(u64::try_from(n).unwrap_or(u64::MAX), "API client", "API clients")
 }
 
-pub(super) async fn run(
-    store: &dyn Store,
-    place: Place<'_>,
-    command: ClientCommand,
-    out: Output,
-) -> anyhow::Result<()> {
+pub async fn run(store: &dyn Store, place: Place<'_>, command: ClientCommand, out: Output) -> anyhow::Result<()> {
     match command {
         ClientCommand::Create { customer, admin, name, csv, max_clients_per_owner } => {
             let customer = known_customer(store, &customer).await?;

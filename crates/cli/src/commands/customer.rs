@@ -50,7 +50,7 @@ pub enum PolicyArg {
     SuspendClients,
 }
 
-pub(super) async fn run(store: &dyn Store, command: CustomerCommand, out: Output) -> anyhow::Result<()> {
+pub async fn run(store: &dyn Store, command: CustomerCommand, out: Output) -> anyhow::Result<()> {
     match command {
         CustomerCommand::Create { name, id } => {
             let id = given("--id", id.map(|i| CustomerId::parse(&i)).transpose())?.unwrap_or_else(CustomerId::generate);

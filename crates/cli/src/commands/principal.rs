@@ -92,12 +92,7 @@ pub(super) fn principal_json(principal: &ApiClient) -> Value {
     })
 }
 
-pub(super) async fn run(
-    store: &dyn Store,
-    place: Place<'_>,
-    command: PrincipalCommand,
-    out: Output,
-) -> anyhow::Result<()> {
+pub async fn run(store: &dyn Store, place: Place<'_>, command: PrincipalCommand, out: Output) -> anyhow::Result<()> {
     match command {
         PrincipalCommand::Create { customer, name, access, expiry, csv } => {
             let customer = known_customer(store, &customer).await?;

@@ -88,12 +88,7 @@ pub(super) fn provider_json(p: &IdentityProvider) -> Value {
     })
 }
 
-pub(super) async fn run(
-    store: &dyn Store,
-    place: Place<'_>,
-    command: ProviderCommand,
-    out: Output,
-) -> anyhow::Result<()> {
+pub async fn run(store: &dyn Store, place: Place<'_>, command: ProviderCommand, out: Output) -> anyhow::Result<()> {
     match command {
         ProviderCommand::Connect { customer, provider_type, issuer, client_id, email_claim } => {
             let customer = known_customer(store, &customer).await?;

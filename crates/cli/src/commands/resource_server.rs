@@ -45,7 +45,7 @@ impl ResourceServerCommand {
     }
 }
 
-pub(super) async fn run(
+pub async fn run(
     store: &dyn Store,
     place: Place<'_>,
     command: ResourceServerCommand,

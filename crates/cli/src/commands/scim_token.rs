@@ -54,12 +54,7 @@ pub enum ScimTokenCommand {
     },
 }
 
-pub(super) async fn run(
-    store: &dyn Store,
-    place: Place<'_>,
-    command: ScimTokenCommand,
-    out: Output,
-) -> anyhow::Result<()> {
+pub async fn run(store: &dyn Store, place: Place<'_>, command: ScimTokenCommand, out: Output) -> anyhow::Result<()> {
     match command {
         ScimTokenCommand::Create { customer, name, provider, public_url, provider_id } => {
             let customer = known_customer(store, &customer).await?;

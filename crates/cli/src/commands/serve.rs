@@ -239,7 +239,7 @@ impl ServeArgs {
     }
 }
 
-pub(super) async fn run(store: Arc<dyn Store>, place: Place<'_>, args: ServeArgs) -> anyhow::Result<()> {
+pub async fn run(store: Arc<dyn Store>, place: Place<'_>, args: ServeArgs) -> anyhow::Result<()> {
     let data_dir = place.data_dir;
     // The data directory holds the control socket (and server.key when no TRUSTGATE_SERVER_KEY is
     // given): a node started on PostgreSQL with a new --data-dir makes it, as the embedded store does.
