@@ -1,0 +1,124 @@
+//! A peer authorization server on the same machine, under the same wrk load.
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+
+use trustgate_server::config::DEFAULT_SIGNING_ALGORITHM;
+
+use super::measure::Row;
+use super::scripts::{DONE_HOOK, TOKEN_SCRIPT};
+use super::seed::{fresh_creds, PEER_CLIENTS};
+use super::server::{http, post};
+use super::wrk::wrk;
+use super::BenchArgs;
+
+pub(super) const PEER_LABEL: &str = "peer: oidc-provider";
+/// Run by node; it imports the package from `--peer-modules`, so it can be written anywhere.
+pub(super) const PEER_SCRIPT: &str = include_str!("../../../../scripts/bench_peer_oidc_provider.mjs");
+
+/// `--peer oidc-provider`: the hot token-grant load (the same wrk script, connections and
+/// duration) against the npm package's client credentials grant, signing with Trustgate's default
+/// algorithm, on this machine while no Trustgate server runs. None, with a line saying why, when
+/// node or the package is missing.
+pub(super) async fn measure_peer(args: &BenchArgs, scratch: &Path, baseline: f64) -> anyhow::Result<Option<Row>> {
+    let Some(node) = Command::new("node").arg("--version").output().ok().filter(|o| o.status.success()) else {
+        eprintln!("skipping --peer oidc-provider: node is not installed (Debian: apt-get install nodejs npm)");
+        return Ok(None);
+    };
+    let package = args.peer_modules.join("node_modules/oidc-provider/package.json");
+    if !package.is_file() {
+        eprintln!(
+            "skipping --peer oidc-provider: {} is missing (install it: npm ci --prefix {})",
+            package.display(),
+            args.peer_modules.display()
+        );
+        return Ok(None);
+    }
+    let version = String::from_utf8_lossy(&node.stdout).trim().to_owned();
+    let script = scratch.join("peer-oidc-provider.mjs");
+    std::fs::write(&script, PEER_SCRIPT)?;
+    let clients = scratch.join("peer-clients.txt");
+    std::fs::write(&clients, fresh_creds(PEER_CLIENTS))?;
+    let token_lua = scratch.join("peer-token.lua");
+    std::fs::write(&token_lua, format!("{TOKEN_SCRIPT}{DONE_HOOK}"))?;
+    let algorithm = DEFAULT_SIGNING_ALGORITHM;
+    eprintln!("[peer] starting oidc-provider (node {version}) with {PEER_CLIENTS} clients, {algorithm}");
+    let mut peer = PeerProcess(
+        Command::new("node")
+            .arg(&script)
+            .arg(&args.peer_modules)
+            .arg(&clients)
+            .arg(algorithm.as_str())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .context("starting node")?,
+    );
+    let url = peer.url(Duration::from_secs(60))?;
+    let addr = url.strip_prefix("http://").context("the peer printed no http:// URL")?.to_owned();
+    let first = std::fs::read_to_string(&clients)?;
+    let (id, secret) = first.lines().next().and_then(|l| l.split_once(' ')).context("no peer client")?;
+    let form = format!("grant_type=client_credentials&client_id={id}&client_secret={secret}");
+    let (status, body) =
+        http(&addr, post(&addr, "/cctrustoauth2/root/tokens/clients", "application/x-www-form-urlencoded", form)?)
+            .await?;
+    if status != 200 {
+        bail!("the peer refused a grant ({status}): {body}");
+    }
+    let env: [(&str, &Path); 1] = [("TG_BENCH_CREDS", &clients)];
+    wrk(&url, "/", &token_lua, args.connections, 2, &env)?;
+    let run = wrk(&url, "/", &token_lua, args.connections, args.duration, &env)?;
+    eprintln!(
+        "[peer] token grant @{}: {:.0} req/s, p50 {} µs, p99 {} µs",
+        args.connections,
+        run.rate(),
+        run.p50_us,
+        run.p99_us
+    );
+    Ok(Some(Row {
+        store: PEER_LABEL,
+        scenario: format!(
+            "token grant, {PEER_CLIENTS} clients, {algorithm} JWT access tokens (node {version}, one worker per core)"
+        ),
+        clients: u32::try_from(PEER_CLIENTS).unwrap_or(u32::MAX),
+        connections: args.connections,
+        run,
+        baseline,
+        hits: String::new(),
+    }))
+}
+
+/// The peer's node process: stopped when dropped.
+pub(super) struct PeerProcess(Child);
+
+impl PeerProcess {
+    /// The URL the peer prints once it serves.
+    pub(super) fn url(&mut self, within: Duration) -> anyhow::Result<String> {
+        use std::io::BufRead as _;
+        let stdout = self.0.stdout.take().context("the peer's output")?;
+        let (sent, received) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            let _ = sent.send(std::io::BufReader::new(stdout).read_line(&mut line).map(|_| line));
+        });
+        match received.recv_timeout(within) {
+            Ok(Ok(line)) if line.starts_with("http://") => Ok(line.trim().to_owned()),
+            Ok(_) => {
+                bail!("the peer exited before serving (run scripts/bench_peer_oidc_provider.mjs by hand to see why)")
+            }
+            Err(_) => bail!("the peer did not start within {} s", within.as_secs()),
+        }
+    }
+}
+
+impl Drop for PeerProcess {
+    fn drop(&mut self) {
+        // Its workers follow: a cluster worker exits when its channel to the primary closes.
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
