@@ -21,10 +21,12 @@ mod peer;
 mod scripts;
 mod seed;
 mod server;
+mod spread;
 mod wrk;
 
 use self::measure::{ColdStart, Row};
 use self::peer::{measure_peer, PEER_LABEL};
+use self::spread::{figures, Spread};
 
 #[derive(Debug, Args)]
 pub struct BenchArgs {
@@ -58,6 +60,10 @@ pub struct BenchArgs {
     /// Also run everything on PostgreSQL; the URL of a database to create scratch databases from.
     #[arg(long, env = "TRUSTGATE_BENCH_POSTGRES_URL")]
     pub postgres: Option<String>,
+    /// How many times to run everything (seeding included, so each run starts cold); every figure
+    /// is then the median of the runs, with the lowest and highest beside it.
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=20))]
+    pub runs: u32,
     /// Where to write the Markdown table.
     #[arg(long, default_value = "bench-results.md")]
     pub out: PathBuf,
@@ -87,16 +93,32 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     if cfg!(debug_assertions) {
         eprintln!("warning: this is a debug build; run `cargo run --release -- bench` for meaningful figures");
     }
-    let mut rows = Vec::new();
+    let mut runs = Vec::new();
     let mut memory = Vec::new();
     let mut cold_starts = Vec::new();
+    for n in 1..=args.runs {
+        eprintln!("run {n} of {}", args.runs);
+        runs.push(run_once(&args, &mut memory, &mut cold_starts).await?);
+    }
+    let table = render(&runs, &memory, &cold_starts, &args);
+    println!("{table}");
+    std::fs::write(&args.out, &table).with_context(|| format!("writing {}", args.out.display()))?;
+    eprintln!("written to {}", args.out.display());
+    Ok(())
+}
+
+/// Everything once, from a fresh seed: the rows in the order measured.
+async fn run_once(
+    args: &BenchArgs,
+    memory: &mut Vec<(&'static str, Option<f64>)>,
+    cold_starts: &mut Vec<ColdStart>,
+) -> anyhow::Result<Vec<Row>> {
+    let mut rows = Vec::new();
     let scratch = std::env::temp_dir().join(format!("trustgate-bench-{}", &random_token()[..10]));
     let sqlite_dir = scratch.join("sqlite");
     let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&sqlite_dir).await?);
-    memory.push((
-        "SQLite",
-        measure::run_store("SQLite", store, None, &sqlite_dir, &args, &mut rows, &mut cold_starts).await?,
-    ));
+    memory
+        .push(("SQLite", measure::run_store("SQLite", store, None, &sqlite_dir, args, &mut rows, cold_starts).await?));
 
     if let Some(admin_url) = &args.postgres {
         let name = format!("trustgate_bench_{}", random_token()[..10].to_lowercase().replace(['-', '_'], "x"));
@@ -104,8 +126,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         let pg_dir = scratch.join("postgres");
         std::fs::create_dir_all(&pg_dir)?;
         let store: Arc<dyn Store> = Arc::new(PostgresStore::connect(&url).await?);
-        let measured =
-            measure::run_store("PostgreSQL", store, Some(&url), &pg_dir, &args, &mut rows, &mut cold_starts).await;
+        let measured = measure::run_store("PostgreSQL", store, Some(&url), &pg_dir, args, &mut rows, cold_starts).await;
         trustgate_store::drop_scratch_database(admin_url, &name).await?;
         match measured {
             Ok(rss) => memory.push(("PostgreSQL", rss)),
@@ -116,76 +137,94 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     if args.peer == Some(Peer::OidcProvider) {
         let baseline = rows.iter().find(|r| r.store == "SQLite" && r.scenario.starts_with("baseline"));
         let baseline = baseline.map_or(0.0, |r| r.run.rate());
-        if let Some(row) = measure_peer(&args, &scratch, baseline).await? {
+        if let Some(row) = measure_peer(args, &scratch, baseline).await? {
             rows.push(row);
         }
     }
     let _ = std::fs::remove_dir_all(&scratch);
-
-    let table = render(&rows, &memory, &cold_starts, &args);
-    println!("{table}");
-    std::fs::write(&args.out, &table).with_context(|| format!("writing {}", args.out.display()))?;
-    eprintln!("written to {}", args.out.display());
-    Ok(())
+    Ok(rows)
 }
 
-fn render(rows: &[Row], memory: &[(&str, Option<f64>)], cold_starts: &[ColdStart], args: &BenchArgs) -> String {
+fn render(runs: &[Vec<Row>], memory: &[(&str, Option<f64>)], cold_starts: &[ColdStart], args: &BenchArgs) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "Seeded: {} customers, {} administrators, {} API clients; wrk -t2, {} s per figure; {} cores.\n",
+        "Seeded: {} customers, {} administrators, {} API clients; wrk -t2, {} s per figure; {} cores. Each figure is \
+         the median of {} run(s), lowest–highest in brackets; each run seeds afresh.\n",
         args.customers,
         args.admins,
         args.clients,
         args.duration,
-        std::thread::available_parallelism().map_or(0, |n| n.get())
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        runs.len(),
     );
     let _ = writeln!(
         out,
         "| store | scenario | clients | connections | req/s | p50 | p99 | ratio to baseline | non-2xx | cache hits |"
     );
     let _ = writeln!(out, "|---|---|---:|---:|---:|---:|---:|---:|---:|---|");
-    for r in rows {
+    let figures = figures(runs);
+    for f in &figures {
+        let r = f.typical;
         let _ = writeln!(
             out,
-            "| {} | {} | {} | {} | {:.0} | {:.2} ms | {:.2} ms | {:.0}% | {} | {} |",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
             r.store,
             r.scenario,
             r.clients,
             r.connections,
-            r.run.rate(),
-            r.run.p50_us as f64 / 1000.0,
-            r.run.p99_us as f64 / 1000.0,
-            100.0 * r.run.rate() / r.baseline.max(1.0),
+            f.rate.show(0, ""),
+            f.p50_ms.show(2, " ms"),
+            f.p99_ms.show(2, " ms"),
+            f.ratio.show(0, "%"),
             r.run.non2xx + r.run.errors,
             r.hits,
         );
     }
-    let grants = rows.iter().find(|r| r.store == "SQLite" && r.scenario.starts_with("token grant, hot set"));
-    if let (Some(grants), Some(peer)) = (grants, rows.iter().find(|r| r.store == PEER_LABEL)) {
+    // The multiple is taken run by run (each peer figure against the same run's grants), then reduced.
+    let multiples = runs.iter().filter_map(|rows| {
+        let grants = rows.iter().find(|r| r.store == "SQLite" && r.scenario.starts_with("token grant, hot set"))?;
+        let peer = rows.iter().find(|r| r.store == PEER_LABEL)?;
+        Some((grants.run.rate(), peer.run.rate(), grants.run.rate() / peer.run.rate().max(1.0)))
+    });
+    let multiples: Vec<_> = multiples.collect();
+    if let (Some(grants), Some(peer), Some(multiple)) = (
+        Spread::of(multiples.iter().map(|m| m.0)),
+        Spread::of(multiples.iter().map(|m| m.1)),
+        Spread::of(multiples.iter().map(|m| m.2)),
+    ) {
         let _ = writeln!(
             out,
-            "\nTrustgate's token grants (SQLite, hot set, {DEFAULT_SIGNING_ALGORITHM}): {:.0}/s, **{:.1}×** the {:.0}/s of \
+            "\nTrustgate's token grants (SQLite, hot set, {DEFAULT_SIGNING_ALGORITHM}): {}/s, **{}** the {}/s of \
              the peer (npm oidc-provider, same wrk load, the peer alone on the machine).",
-            grants.run.rate(),
-            grants.run.rate() / peer.run.rate().max(1.0),
-            peer.run.rate()
+            grants.show(0, ""),
+            multiple.show(1, "×"),
+            peer.show(0, ""),
         );
     }
-    for c in cold_starts {
-        let _ = writeln!(
-            out,
-            "\nCold start on {} at {} clients: /readyz answered 200 {:.2} s after `serve` was spawned, the first token \
-             grant {:.2} s after.",
-            c.store,
-            c.clients,
-            c.ready.as_secs_f64(),
-            c.first_grant.as_secs_f64()
-        );
+    let mut stores: Vec<(&str, u32)> = cold_starts.iter().map(|c| (c.store, c.clients)).collect();
+    stores.dedup();
+    for (store, clients) in stores {
+        let starts: Vec<_> = cold_starts.iter().filter(|c| c.store == store && c.clients == clients).collect();
+        if let (Some(ready), Some(first_grant)) = (
+            Spread::of(starts.iter().map(|c| c.ready.as_secs_f64())),
+            Spread::of(starts.iter().map(|c| c.first_grant.as_secs_f64())),
+        ) {
+            let _ = writeln!(
+                out,
+                "\nCold start on {store} at {clients} clients: /readyz answered 200 {} after `serve` was spawned, the \
+                 first token grant {} after.",
+                ready.show(2, " s"),
+                first_grant.show(2, " s"),
+            );
+        }
     }
-    for (store, rss) in memory {
-        if let Some(rss) = rss {
-            let _ = writeln!(out, "\nServer resident memory after the {store} run: {rss:.0} MiB.");
+    let mut stores: Vec<&str> = memory.iter().map(|(store, _)| *store).collect();
+    stores.dedup();
+    for store in stores {
+        let rss = memory.iter().filter(|(s, _)| *s == store).filter_map(|(_, rss)| *rss);
+        if let Some(rss) = Spread::of(rss) {
+            let _ = writeln!(out, "\nServer resident memory after the {store} run: {}.", rss.show(0, " MiB"));
         }
     }
     out
