@@ -16,6 +16,7 @@ use trustgate_store::{PostgresStore, SqliteStore, Store};
 
 use trustgate_server::config::DEFAULT_SIGNING_ALGORITHM;
 
+mod limit;
 mod measure;
 mod peer;
 mod scripts;
@@ -24,6 +25,7 @@ mod server;
 mod spread;
 mod wrk;
 
+use self::limit::Costs;
 use self::measure::{ColdStart, Row};
 use self::peer::{measure_peer, PEER_LABEL};
 use self::spread::{figures, Spread};
@@ -93,6 +95,11 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     if cfg!(debug_assertions) {
         eprintln!("warning: this is a debug build; run `cargo run --release -- bench` for meaningful figures");
     }
+    let mut algorithms = args.algorithms.clone();
+    algorithms.push(DEFAULT_SIGNING_ALGORITHM);
+    algorithms.dedup();
+    eprintln!("timing the cryptography of the request path in process");
+    let costs = Costs::measure(&algorithms)?;
     let mut runs = Vec::new();
     let mut memory = Vec::new();
     let mut cold_starts = Vec::new();
@@ -100,7 +107,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         eprintln!("run {n} of {}", args.runs);
         runs.push(run_once(&args, &mut memory, &mut cold_starts).await?);
     }
-    let table = render(&runs, &memory, &cold_starts, &args);
+    let table = render(&runs, &costs, &memory, &cold_starts, &args);
     println!("{table}");
     std::fs::write(&args.out, &table).with_context(|| format!("writing {}", args.out.display()))?;
     eprintln!("written to {}", args.out.display());
@@ -145,7 +152,13 @@ async fn run_once(
     Ok(rows)
 }
 
-fn render(runs: &[Vec<Row>], memory: &[(&str, Option<f64>)], cold_starts: &[ColdStart], args: &BenchArgs) -> String {
+fn render(
+    runs: &[Vec<Row>],
+    costs: &Costs,
+    memory: &[(&str, Option<f64>)],
+    cold_starts: &[ColdStart],
+    args: &BenchArgs,
+) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -160,15 +173,23 @@ fn render(runs: &[Vec<Row>], memory: &[(&str, Option<f64>)], cold_starts: &[Cold
     );
     let _ = writeln!(
         out,
-        "| store | scenario | clients | connections | req/s | p50 | p99 | ratio to baseline | non-2xx | cache hits |"
+        "Timed in process on this machine: {}. A figure's limit is what the cores allow when each request costs the \
+         baseline's CPU per request plus that cryptography (a grant signs a token and checks a secret; a call \
+         verifies the tokens the verified-token cache misses).\n",
+        costs.describe()
     );
-    let _ = writeln!(out, "|---|---|---:|---:|---:|---:|---:|---:|---:|---|");
-    let figures = figures(runs);
+    let _ = writeln!(
+        out,
+        "| store | scenario | clients | connections | req/s | p50 | p99 | ratio to baseline | of the limit | non-2xx | \
+         cache hits |"
+    );
+    let _ = writeln!(out, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|");
+    let figures = figures(runs, |row| costs.share(row, DEFAULT_SIGNING_ALGORITHM));
     for f in &figures {
         let r = f.typical;
         let _ = writeln!(
             out,
-            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
             r.store,
             r.scenario,
             r.clients,
@@ -177,6 +198,7 @@ fn render(runs: &[Vec<Row>], memory: &[(&str, Option<f64>)], cold_starts: &[Cold
             f.p50_ms.show(2, " ms"),
             f.p99_ms.show(2, " ms"),
             f.ratio.show(0, "%"),
+            f.of_limit.map_or_else(|| "—".to_owned(), |s| s.show(0, "%")),
             r.run.non2xx + r.run.errors,
             r.hits,
         );

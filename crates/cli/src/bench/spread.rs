@@ -42,12 +42,14 @@ pub(super) struct Figure<'a> {
     pub(super) p99_ms: Spread,
     /// Percent of the baseline measured in the same run.
     pub(super) ratio: Spread,
+    /// Percent of what this machine's cores allow for the figure, where it has such a limit.
+    pub(super) of_limit: Option<Spread>,
 }
 
 /// Lines up the rows of each run by position (every run measures the same figures in the same
 /// order) and reduces each line to a [`Figure`]. A run that measured fewer figures (a store that
 /// failed) contributes what it has.
-pub(super) fn figures(runs: &[Vec<Row>]) -> Vec<Figure<'_>> {
+pub(super) fn figures<'a>(runs: &'a [Vec<Row>], limit_share: impl Fn(&Row) -> Option<f64>) -> Vec<Figure<'a>> {
     let count = runs.iter().map(Vec::len).max().unwrap_or(0);
     (0..count)
         .filter_map(|i| {
@@ -62,6 +64,7 @@ pub(super) fn figures(runs: &[Vec<Row>]) -> Vec<Figure<'_>> {
                 p50_ms: Spread::of(rows.iter().map(|r| r.run.p50_us as f64 / 1000.0))?,
                 p99_ms: Spread::of(rows.iter().map(|r| r.run.p99_us as f64 / 1000.0))?,
                 ratio: Spread::of(rows.iter().map(|r| 100.0 * r.run.rate() / r.baseline.max(1.0)))?,
+                of_limit: Spread::of(rows.iter().filter_map(|r| limit_share(r))),
             })
         })
         .collect()
