@@ -6,16 +6,19 @@
 //! `changes` table, every 200 ms or at once when [`Store::catch_up`] asks.
 
 use std::path::Path;
-use std::sync::{Mutex, Weak};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Connection, Pool, Sqlite};
+use time::OffsetDateTime;
 use tokio::sync::{mpsc, oneshot};
+use trustgate_core::ids::CustomerId;
 
-use crate::changes::{lag_since, ListenerSlot};
+use crate::changes::{lag_since, Change, ChangeListener, ListenerSlot};
+use crate::error::{StoreError, StoreResult};
 use crate::files;
-use crate::sql::store_impl;
+use crate::sql::{self, store_impl};
 
 /// The database file in the data directory.
 pub const SQLITE_FILE: &str = "trustgate.db";
@@ -28,6 +31,8 @@ const TAIL_BATCH: u16 = 1000;
 
 /// Asks the tailer to read the feed now; answered once everything committed before has been delivered.
 type CatchUp = oneshot::Sender<()>;
+
+type Tx = sqlx::Transaction<'static, Sqlite>;
 
 pub struct SqliteStore {
     pool: Pool<Sqlite>,
@@ -259,4 +264,4 @@ async fn read_feed(pool: &Pool<Sqlite>, listener: &dyn ChangeListener, last_seq:
     }
 }
 
-store_impl!(SqliteStore, Sqlite);
+store_impl!(crate::sqlite::SqliteStore, sqlx::Sqlite);

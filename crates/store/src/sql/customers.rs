@@ -1,0 +1,101 @@
+//! Customers and their disabled-owner policy.
+
+use crate::error::StoreResult;
+use trustgate_core::customer::{Customer, DisabledOwnerPolicy};
+use trustgate_core::ids::CustomerId;
+
+pub(crate) type CustomerRow = (String, String, String, i64);
+pub(crate) fn customer((id, name, policy, created_at): CustomerRow) -> StoreResult<Customer> {
+    Ok(Customer {
+        id: CustomerId::parse(&id)?,
+        name,
+        disabled_owner_policy: DisabledOwnerPolicy::parse(&policy)?,
+        created_at: crate::sql::from_ms(created_at),
+    })
+}
+
+macro_rules! queries {
+    ($store:ty, $db:ty) => {
+        use crate::changes::Change;
+        use crate::error::{StoreError, StoreResult};
+        use crate::sql::ms;
+        use time::OffsetDateTime;
+        use trustgate_core::customer::{Customer, DisabledOwnerPolicy};
+        use trustgate_core::event::{self, Actor};
+        use trustgate_core::ids::CustomerId;
+
+        use super::feed::insert_changes;
+        use super::system_log::insert_log;
+
+        #[tracing::instrument(skip_all)]
+        pub(super) async fn create_customer(store: &$store, customer: &Customer, actor: &Actor) -> StoreResult<()> {
+            let mut tx = store.write_tx().await?;
+            let inserted = sqlx::query(
+                "INSERT INTO customers (id, name, disabled_owner_policy, created_at) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT (id) DO NOTHING",
+            )
+            .bind(customer.id.as_str())
+            .bind(&customer.name)
+            .bind(customer.disabled_owner_policy.as_str())
+            .bind(ms(customer.created_at))
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if inserted == 0 {
+                return Err(StoreError::Conflict(format!("customer {} already exists", customer.id)));
+            }
+            insert_log(&mut tx, &event::customer_created(&customer.id, &customer.name, customer.created_at, actor))
+                .await?;
+            store.commit(tx, &[]).await
+        }
+
+        #[tracing::instrument(skip_all)]
+        pub(super) async fn customer(store: &$store, id: &CustomerId) -> StoreResult<Option<Customer>> {
+            sqlx::query_as::<_, crate::sql::customers::CustomerRow>(
+                "SELECT id, name, disabled_owner_policy, created_at FROM customers WHERE id = $1",
+            )
+            .bind(id.as_str())
+            .fetch_optional(&store.pool)
+            .await?
+            .map(crate::sql::customers::customer)
+            .transpose()
+        }
+
+        #[tracing::instrument(skip_all)]
+        pub(super) async fn customers(store: &$store) -> StoreResult<Vec<Customer>> {
+            sqlx::query_as::<_, crate::sql::customers::CustomerRow>(
+                "SELECT id, name, disabled_owner_policy, created_at FROM customers ORDER BY created_at, id",
+            )
+            .fetch_all(&store.pool)
+            .await?
+            .into_iter()
+            .map(crate::sql::customers::customer)
+            .collect()
+        }
+
+        #[tracing::instrument(skip_all)]
+        pub(super) async fn set_disabled_owner_policy(
+            store: &$store,
+            id: &CustomerId,
+            policy: DisabledOwnerPolicy,
+            actor: &Actor,
+        ) -> StoreResult<()> {
+            let mut tx = store.write_tx().await?;
+            let updated = sqlx::query("UPDATE customers SET disabled_owner_policy = $1 WHERE id = $2")
+                .bind(policy.as_str())
+                .bind(id.as_str())
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            if updated == 0 {
+                return Err(StoreError::NotFound("customer"));
+            }
+            let now = OffsetDateTime::now_utc();
+            insert_log(&mut tx, &event::policy_changed(id, policy, now, actor)).await?;
+            let changes = [Change::CustomerChanged(id.clone())];
+            insert_changes(&mut tx, &changes, now).await?;
+            store.commit(tx, &changes).await
+        }
+    };
+}
+pub(crate) use queries;

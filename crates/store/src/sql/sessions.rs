@@ -1,0 +1,71 @@
+//! Console and API sessions, stored by digest.
+
+macro_rules! queries {
+    ($store:ty, $db:ty) => {
+        use crate::error::StoreResult;
+        use crate::model::Session;
+        use time::OffsetDateTime;
+        use trustgate_core::ids::{AdminId, CustomerId};
+        use crate::sql::ms;
+
+        use super::Tx;
+
+        /// Ends every console and API session of `admin`, in the transaction of the change that
+        /// calls for it (issue #8): a session must not outlive the standing it was opened with.
+        pub(super) async fn end_sessions(tx: &mut Tx, admin: AdminId) -> StoreResult<()> {
+            sqlx::query("DELETE FROM sessions WHERE admin_id = $1").bind(admin.to_string()).execute(&mut **tx).await?;
+            Ok(())
+        }
+
+
+
+        #[tracing::instrument(skip_all)]
+        pub(super) async fn create_session(store: &$store, digest: &[u8], session: &Session, at: OffsetDateTime) -> StoreResult<()> {
+            let mut tx = store.write_tx().await?;
+            sqlx::query("DELETE FROM sessions WHERE expires_at <= $1").bind(ms(at)).execute(&mut *tx).await?;
+            sqlx::query(
+                "INSERT INTO sessions (id_digest, admin_id, csrf_token, created_at, expires_at, customer_id) \
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(digest.to_vec())
+            .bind(session.admin_id.to_string())
+            .bind(&session.csrf_token)
+            .bind(ms(at))
+            .bind(ms(session.expires_at))
+            .bind(session.customer_id.as_ref().map(CustomerId::as_str))
+            .execute(&mut *tx)
+            .await?;
+            store.commit(tx, &[]).await
+        }
+
+
+        #[tracing::instrument(skip_all)]
+        pub(super) async fn session(store: &$store, digest: &[u8], now: OffsetDateTime) -> StoreResult<Option<Session>> {
+            let row: Option<(String, String, i64, Option<String>)> = sqlx::query_as(
+                "SELECT admin_id, csrf_token, expires_at, customer_id FROM sessions WHERE id_digest = $1 AND expires_at > $2",
+            )
+            .bind(digest.to_vec())
+            .bind(ms(now))
+            .fetch_optional(&store.pool)
+            .await?;
+            row.map(|(admin, csrf_token, expires_at, customer)| {
+                Ok(Session {
+                    admin_id: AdminId::parse(&admin)?,
+                    csrf_token,
+                    expires_at: crate::sql::from_ms(expires_at),
+                    customer_id: customer.as_deref().map(CustomerId::parse).transpose()?,
+                })
+            })
+            .transpose()
+        }
+
+
+        #[tracing::instrument(skip_all)]
+        pub(super) async fn delete_session(store: &$store, digest: &[u8]) -> StoreResult<()> {
+            sqlx::query("DELETE FROM sessions WHERE id_digest = $1").bind(digest.to_vec()).execute(&store.pool).await?;
+            Ok(())
+        }
+
+    };
+}
+pub(crate) use queries;
