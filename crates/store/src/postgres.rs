@@ -74,7 +74,7 @@ impl PostgresStore {
                 Some(code) if code == "3D000" => StoreError::NotFound("database"),
                 _ => StoreError::from(error),
             })?;
-        sqlx::migrate!("migrations/postgres").run(&pool).await.map_err(|e| StoreError::Internal(e.to_string()))?;
+        sqlx::migrate!("migrations/postgres").run(&pool).await?;
         let (stop, stopped) = watch::channel(());
         Ok(Self {
             pool,

@@ -77,7 +77,7 @@ impl SqliteStore {
             // running server, whose writers a starved CPU can hold past 5 s: wait, rather than fail.
             .busy_timeout(Duration::from_secs(30));
         let pool = SqlitePoolOptions::new().max_connections(8).connect_with(options).await?;
-        sqlx::migrate!("migrations/sqlite").run(&pool).await.map_err(|e| StoreError::Internal(e.to_string()))?;
+        sqlx::migrate!("migrations/sqlite").run(&pool).await?;
         Ok(Self { pool, listener: ListenerSlot::default(), alive: Arc::new(()), catch_up: Mutex::new(None) })
     }
 
