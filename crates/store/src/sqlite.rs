@@ -223,8 +223,16 @@ async fn tail_changes(
     }
 }
 
-/// seq, kind, customer_id, admin_id, client_id, at (unix ms).
-type FeedRow = (i64, String, Option<String>, Option<String>, Option<String>, i64);
+/// A row of the change feed; `at` is the write's time in unix ms.
+#[derive(sqlx::FromRow)]
+struct FeedRow {
+    seq: i64,
+    kind: String,
+    customer_id: Option<String>,
+    admin_id: Option<String>,
+    client_id: Option<String>,
+    at: i64,
+}
 
 /// Delivers every change after `last_seq`; false (after flushing the listener) when reading fails.
 async fn read_feed(pool: &Pool<Sqlite>, listener: &dyn ChangeListener, last_seq: &mut i64) -> bool {
@@ -245,18 +253,25 @@ async fn read_feed(pool: &Pool<Sqlite>, listener: &dyn ChangeListener, last_seq:
                 return false;
             }
         };
-        if let Some((seq, ..)) = rows.last() {
-            *last_seq = *seq;
+        if let Some(last) = rows.last() {
+            *last_seq = last.seq;
         }
         let changes: Vec<Change> = rows
             .iter()
-            .filter_map(|(_, kind, c, a, k, _)| Change::from_columns(kind, c.as_deref(), a.as_deref(), k.as_deref()))
+            .filter_map(|row| {
+                Change::from_columns(
+                    &row.kind,
+                    row.customer_id.as_deref(),
+                    row.admin_id.as_deref(),
+                    row.client_id.as_deref(),
+                )
+            })
             .collect();
         if !changes.is_empty() {
             listener.changed(&changes);
         }
-        if let Some((.., at)) = rows.last() {
-            listener.delivered(lag_since(*at));
+        if let Some(last) = rows.last() {
+            listener.delivered(lag_since(last.at));
         }
         if rows.len() < usize::from(TAIL_BATCH) {
             return true;

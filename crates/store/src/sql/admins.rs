@@ -1,27 +1,119 @@
 //! Administrators, their memberships of customers and invitations, and the authority an actor
 //! holds in a customer, read in the transaction about to act on it.
 
-use crate::error::StoreResult;
-use crate::model::Member;
 use trustgate_core::access::{Access, PermissionSet};
 use trustgate_core::admin::{Admin, AdminStatus, Email, Provider};
+use trustgate_core::customer::{Customer, DisabledOwnerPolicy};
 use trustgate_core::ids::AdminId;
+use trustgate_core::rights::Standing;
 
-pub(crate) type AdminRow = (String, String, String, String, Option<String>, Option<String>, String, i64);
+use crate::error::{StoreError, StoreResult};
+use crate::model::{DisabledOwner, Member, Membership, Pending};
+use crate::sql::customers::CustomerRow;
+use crate::sql::{corrupt, from_ms};
 
-pub(crate) fn admin(
-    (id, email, display_name, provider, external_id, provider_id, status, created_at): AdminRow,
-) -> StoreResult<Admin> {
-    Ok(Admin {
-        id: AdminId::parse(&id)?,
-        email: Email::parse(&email)?,
-        display_name,
-        provider: Provider::parse(&provider)?,
-        external_id,
-        provider_id,
-        status: AdminStatus::parse(&status).ok_or_else(|| crate::sql::corrupt("admin status"))?,
-        created_at: crate::sql::from_ms(created_at),
-    })
+/// An `admins` row; in a membership's row, the e-mail and display name are the customer's own
+/// profile of the administrator.
+#[derive(sqlx::FromRow)]
+pub(crate) struct AdminRow {
+    id: String,
+    email: String,
+    display_name: String,
+    provider: String,
+    external_id: Option<String>,
+    provider_id: Option<String>,
+    status: String,
+    created_at: i64,
+}
+
+impl TryFrom<AdminRow> for Admin {
+    type Error = StoreError;
+
+    fn try_from(row: AdminRow) -> StoreResult<Admin> {
+        Ok(Admin {
+            id: AdminId::parse(&row.id)?,
+            email: Email::parse(&row.email)?,
+            display_name: row.display_name,
+            provider: Provider::parse(&row.provider)?,
+            external_id: row.external_id,
+            provider_id: row.provider_id,
+            status: AdminStatus::parse(&row.status).ok_or_else(|| corrupt("admin status"))?,
+            created_at: from_ms(row.created_at),
+        })
+    }
+}
+
+/// What an administrator holds in a customer: the membership's access, their status and the
+/// customer's policy for disabled owners.
+#[derive(sqlx::FromRow)]
+pub(crate) struct StandingRow {
+    access_type: String,
+    permissions: String,
+    status: String,
+    disabled_owner_policy: String,
+}
+
+impl TryFrom<StandingRow> for Standing {
+    type Error = StoreError;
+
+    fn try_from(row: StandingRow) -> StoreResult<Standing> {
+        Ok(Standing {
+            access: access(&row.access_type, &row.permissions)?,
+            status: AdminStatus::parse(&row.status).ok_or_else(|| corrupt("admin status"))?,
+            policy: DisabledOwnerPolicy::parse(&row.disabled_owner_policy)?,
+        })
+    }
+}
+
+/// The [`StandingRow`] of administrator `$2` in customer `$1`, if an accepted member.
+macro_rules! standing_select {
+    () => {
+        concat!(
+            "SELECT m.access_type, m.permissions, a.status, c.disabled_owner_policy \
+             FROM memberships m JOIN admins a ON a.id = m.admin_id JOIN customers c ON c.id = m.customer_id \
+             WHERE m.customer_id = $1 AND m.admin_id = $2 AND ",
+            crate::sql::admins::accepted!()
+        )
+    };
+}
+pub(crate) use standing_select;
+
+/// A customer and the access an administrator holds there.
+#[derive(sqlx::FromRow)]
+pub(crate) struct MembershipRow {
+    #[sqlx(flatten)]
+    customer: CustomerRow,
+    access_type: String,
+    permissions: String,
+}
+
+impl TryFrom<MembershipRow> for Membership {
+    type Error = StoreError;
+
+    fn try_from(row: MembershipRow) -> StoreResult<Membership> {
+        Ok(Membership {
+            customer: Customer::try_from(row.customer)?,
+            access: access(&row.access_type, &row.permissions)?,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct DisabledOwnerRow {
+    #[sqlx(flatten)]
+    admin: AdminRow,
+    active_clients: i64,
+}
+
+impl TryFrom<DisabledOwnerRow> for DisabledOwner {
+    type Error = StoreError;
+
+    fn try_from(row: DisabledOwnerRow) -> StoreResult<DisabledOwner> {
+        Ok(DisabledOwner {
+            admin: Admin::try_from(row.admin)?,
+            active_clients: u64::try_from(row.active_clients).unwrap_or(0),
+        })
+    }
 }
 
 pub(crate) fn access(access_type: &str, permissions: &str) -> StoreResult<Access> {
@@ -36,28 +128,24 @@ pub(crate) fn access_columns(access: &Access) -> (&'static str, String) {
     (access.access_type(), permissions)
 }
 
-pub(crate) type MemberRow = (
-    String,
-    String,
-    String,
-    String,
-    Option<String>,
-    Option<String>,
-    String,
-    i64,
-    String,
-    String,
-    i64,
-    i64,
-    Option<i64>,
-);
+#[derive(sqlx::FromRow)]
+pub(crate) struct MemberRow {
+    #[sqlx(flatten)]
+    admin: AdminRow,
+    access_type: String,
+    permissions: String,
+    member_since: i64,
+    updated_at: i64,
+    /// When the invitation of a pending member expires; `None` once accepted.
+    invited_until: Option<i64>,
+}
 
 /// The columns of a [`MemberRow`], from `memberships m JOIN admins a` + [`pending_join!`]. These
 /// are macros, not constants, so `concat!` builds each query as one static string.
 macro_rules! member_columns {
     () => {
         "a.id, m.email, m.display_name, a.provider, a.external_id, a.provider_id, a.status, a.created_at, \
-         m.access_type, m.permissions, m.created_at, m.updated_at, i.expires_at"
+         m.access_type, m.permissions, m.created_at AS member_since, m.updated_at, i.expires_at AS invited_until"
     };
 }
 
@@ -77,29 +165,18 @@ macro_rules! accepted {
 
 pub(crate) use {accepted, member_columns, pending_join};
 
-pub(crate) fn member(row: MemberRow) -> StoreResult<Member> {
-    let (
-        id,
-        email,
-        display_name,
-        provider,
-        external_id,
-        provider_id,
-        status,
-        created,
-        access_type,
-        permissions,
-        since,
-        updated,
-        until,
-    ) = row;
-    Ok(Member {
-        admin: admin((id, email, display_name, provider, external_id, provider_id, status, created))?,
-        access: access(&access_type, &permissions)?,
-        created_at: crate::sql::from_ms(since),
-        updated_at: crate::sql::from_ms(updated),
-        pending: until.map(|at| crate::model::Pending { expires_at: crate::sql::from_ms(at) }),
-    })
+impl TryFrom<MemberRow> for Member {
+    type Error = StoreError;
+
+    fn try_from(row: MemberRow) -> StoreResult<Member> {
+        Ok(Member {
+            admin: Admin::try_from(row.admin)?,
+            access: access(&row.access_type, &row.permissions)?,
+            created_at: from_ms(row.member_since),
+            updated_at: from_ms(row.updated_at),
+            pending: row.invited_until.map(|at| Pending { expires_at: from_ms(at) }),
+        })
+    }
 }
 
 macro_rules! queries {
@@ -116,6 +193,8 @@ macro_rules! queries {
         use trustgate_core::ids::{AdminId, CustomerId};
         use trustgate_core::lifecycle::{self, Authority, Identity};
         use trustgate_core::rights::{PrincipalKind, Standing};
+        use crate::sql::admins::{AdminRow, DisabledOwnerRow, MemberRow, MembershipRow, StandingRow};
+        use crate::sql::customers::CustomerRow;
         use crate::sql::ms;
 
         use super::Tx;
@@ -127,13 +206,13 @@ macro_rules! queries {
         use super::sessions::end_sessions;
 
         pub(super) async fn load_member(tx: &mut Tx, customer: &CustomerId, admin: AdminId) -> StoreResult<Option<Member>> {
-            sqlx::query_as::<_, crate::sql::admins::MemberRow>(concat!("SELECT ", crate::sql::admins::member_columns!(), " FROM memberships m JOIN admins a ON a.id = m.admin_id ", crate::sql::admins::pending_join!(), " \
+            sqlx::query_as::<_, MemberRow>(concat!("SELECT ", crate::sql::admins::member_columns!(), " FROM memberships m JOIN admins a ON a.id = m.admin_id ", crate::sql::admins::pending_join!(), " \
                  WHERE m.customer_id = $1 AND m.admin_id = $2"))
             .bind(customer.as_str())
             .bind(admin.to_string())
             .fetch_optional(&mut **tx)
             .await?
-            .map(crate::sql::admins::member)
+            .map(Member::try_from)
             .transpose()
         }
 
@@ -146,16 +225,6 @@ macro_rules! queries {
                     .fetch_one(&mut **tx)
                     .await?;
             Ok(u64::try_from(full).unwrap_or(0))
-        }
-
-
-        fn standing_row((access_type, permissions, status, policy): (String, String, String, String)) -> StoreResult<Standing> {
-            Ok(Standing {
-                access: crate::sql::admins::access(&access_type, &permissions)?,
-                status: AdminStatus::parse(&status)
-                    .ok_or_else(|| StoreError::Internal("a stored admin status is invalid".to_owned()))?,
-                policy: DisabledOwnerPolicy::parse(&policy)?,
-            })
         }
 
 
@@ -176,9 +245,7 @@ macro_rules! queries {
                 Actor::ServicePrincipal { .. } => return Err(lifecycle::Refusal::NotAMember.into()),
                 Actor::Admin { id, .. } => (
                     PrincipalKind::Admin,
-                    sqlx::query_as(concat!("SELECT m.access_type, m.permissions, a.status, c.disabled_owner_policy \
-                         FROM memberships m JOIN admins a ON a.id = m.admin_id JOIN customers c ON c.id = m.customer_id \
-                         WHERE m.customer_id = $1 AND m.admin_id = $2 AND ", crate::sql::admins::accepted!()))
+                    sqlx::query_as::<_, StandingRow>(crate::sql::admins::standing_select!())
                         .bind(customer.as_str())
                         .bind(id.to_string())
                         .fetch_optional(&mut **tx)
@@ -186,7 +253,7 @@ macro_rules! queries {
                 ),
                 Actor::ApiClient { id, .. } => (
                     PrincipalKind::ApiClient,
-                    sqlx::query_as(concat!("SELECT m.access_type, m.permissions, a.status, c.disabled_owner_policy \
+                    sqlx::query_as::<_, StandingRow>(concat!("SELECT m.access_type, m.permissions, a.status, c.disabled_owner_policy \
                          FROM memberships m JOIN admins a ON a.id = m.admin_id JOIN customers c ON c.id = m.customer_id \
                          JOIN api_clients k ON k.customer_id = m.customer_id AND k.owner_id = m.admin_id \
                          WHERE m.customer_id = $1 AND k.id = $2 AND ", crate::sql::admins::accepted!()))
@@ -196,7 +263,7 @@ macro_rules! queries {
                     .await?,
                 ),
             };
-            Ok(Authority::of(kind, row.map(standing_row).transpose()?)?)
+            Ok(Authority::of(kind, row.map(Standing::try_from).transpose()?)?)
         }
 
 
@@ -394,14 +461,11 @@ macro_rules! queries {
             let Some((customer, admin, expires_at)) = row else { return Ok(None) };
             let customer = CustomerId::parse(&customer)?;
             let member = load_member(tx, &customer, AdminId::parse(&admin)?).await?.ok_or(StoreError::NotFound("invitation"))?;
-            let customer = sqlx::query_as::<_, crate::sql::customers::CustomerRow>(
-                "SELECT id, name, disabled_owner_policy, created_at FROM customers WHERE id = $1",
-            )
-            .bind(customer.as_str())
-            .fetch_one(&mut **tx)
-            .await
-            .map_err(StoreError::from)
-            .and_then(crate::sql::customers::customer)?;
+            let customer = sqlx::query_as::<_, CustomerRow>(concat!(crate::sql::customers::customer_select!(), "WHERE id = $1"))
+                .bind(customer.as_str())
+                .fetch_one(&mut **tx)
+                .await?
+                .try_into()?;
             let (hash,): (Option<String>,) = sqlx::query_as("SELECT password_hash FROM admins WHERE id = $1")
                 .bind(member.admin.id.to_string())
                 .fetch_one(&mut **tx)
@@ -426,20 +490,20 @@ macro_rules! queries {
 
         #[tracing::instrument(skip_all)]
         pub(super) async fn admin(store: &$store, id: AdminId) -> StoreResult<Option<Admin>> {
-            sqlx::query_as::<_, crate::sql::admins::AdminRow>(
+            sqlx::query_as::<_, AdminRow>(
                 "SELECT id, email, display_name, provider, external_id, provider_id, status, created_at FROM admins WHERE id = $1",
             )
             .bind(id.to_string())
             .fetch_optional(&store.pool)
             .await?
-            .map(crate::sql::admins::admin)
+            .map(Admin::try_from)
             .transpose()
         }
 
 
         #[tracing::instrument(skip_all)]
         pub(super) async fn admin_by_email(store: &$store, email: &Email) -> StoreResult<Option<Admin>> {
-            sqlx::query_as::<_, crate::sql::admins::AdminRow>(
+            sqlx::query_as::<_, AdminRow>(
                 "SELECT id, email, display_name, provider, external_id, provider_id, status, created_at FROM admins \
                  WHERE email = $1 AND provider = $2",
             )
@@ -447,14 +511,14 @@ macro_rules! queries {
             .bind(trustgate_core::admin::Provider::Local.wire_name())
             .fetch_optional(&store.pool)
             .await?
-            .map(crate::sql::admins::admin)
+            .map(Admin::try_from)
             .transpose()
         }
 
 
         #[tracing::instrument(skip_all)]
         pub(super) async fn admins_with_email(store: &$store, email: &Email) -> StoreResult<Vec<Admin>> {
-            sqlx::query_as::<_, crate::sql::admins::AdminRow>(
+            sqlx::query_as::<_, AdminRow>(
                 "SELECT id, email, display_name, provider, external_id, provider_id, status, created_at FROM admins \
                  WHERE email = $1 ORDER BY created_at, id",
             )
@@ -462,7 +526,7 @@ macro_rules! queries {
             .fetch_all(&store.pool)
             .await?
             .into_iter()
-            .map(crate::sql::admins::admin)
+            .map(Admin::try_from)
             .collect()
         }
 
@@ -539,13 +603,13 @@ macro_rules! queries {
             <$store>::share_catalog(&mut tx).await?;
             <$store>::lock_customer(&mut tx, customer).await?;
             lifecycle::add(&authority(&mut tx, customer, actor).await?, &access)?;
-            let admin = sqlx::query_as::<_, crate::sql::admins::AdminRow>(
+            let admin = sqlx::query_as::<_, AdminRow>(
                 "SELECT id, email, display_name, provider, external_id, provider_id, status, created_at FROM admins WHERE id = $1",
             )
             .bind(admin.to_string())
             .fetch_optional(&mut *tx)
             .await?
-            .map(crate::sql::admins::admin)
+            .map(Admin::try_from)
             .transpose()?
             .ok_or(StoreError::NotFound("administrator"))?;
             let changes = join(&mut tx, customer, &admin, access, None, actor).await?;
@@ -562,7 +626,7 @@ macro_rules! queries {
             let identity = Identity::of(candidate.provider, &candidate.email, candidate.external_id.as_deref());
             let known = match &identity {
                 Identity::Local(email) => {
-                    sqlx::query_as::<_, crate::sql::admins::AdminRow>(
+                    sqlx::query_as::<_, AdminRow>(
                         "SELECT id, email, display_name, provider, external_id, provider_id, status, created_at FROM admins \
                          WHERE email = $1 AND provider = $2",
                     )
@@ -575,7 +639,7 @@ macro_rules! queries {
                 // customer that named it (issue #20), so another customer naming the same
                 // subject adds a person of its own, whom nothing done elsewhere reaches.
                 Identity::Federated { provider, subject } => {
-                    sqlx::query_as::<_, crate::sql::admins::AdminRow>(
+                    sqlx::query_as::<_, AdminRow>(
                         "SELECT a.id, a.email, a.display_name, a.provider, a.external_id, a.provider_id, a.status, a.created_at \
                          FROM admins a JOIN memberships m ON m.admin_id = a.id \
                          WHERE m.customer_id = $1 AND a.provider = $2 AND a.external_id = $3",
@@ -592,7 +656,7 @@ macro_rules! queries {
             // caller said about them: nothing another customer entered reaches it.
             let (admin, created) = match known {
                 Some(row) => {
-                    let known = crate::sql::admins::admin(row)?;
+                    let known = Admin::try_from(row)?;
                     let profile = Admin {
                         email: candidate.email.clone(),
                         display_name: candidate.display_name.clone(),
@@ -633,7 +697,7 @@ macro_rules! queries {
 
         #[tracing::instrument(skip_all)]
         pub(super) async fn members(store: &$store, customer: &CustomerId, after: Option<AdminId>, limit: u32) -> StoreResult<Vec<Member>> {
-            sqlx::query_as::<_, crate::sql::admins::MemberRow>(concat!("SELECT ", crate::sql::admins::member_columns!(), " FROM memberships m JOIN admins a ON a.id = m.admin_id ", crate::sql::admins::pending_join!(), " \
+            sqlx::query_as::<_, MemberRow>(concat!("SELECT ", crate::sql::admins::member_columns!(), " FROM memberships m JOIN admins a ON a.id = m.admin_id ", crate::sql::admins::pending_join!(), " \
                  WHERE m.customer_id = $1 AND a.id > $2 ORDER BY a.id LIMIT $3"))
             .bind(customer.as_str())
             .bind(after.map(|a| a.to_string()).unwrap_or_default())
@@ -641,14 +705,14 @@ macro_rules! queries {
             .fetch_all(&store.pool)
             .await?
             .into_iter()
-            .map(crate::sql::admins::member)
+            .map(Member::try_from)
             .collect()
         }
 
 
         #[tracing::instrument(skip_all)]
         pub(super) async fn memberships(store: &$store, admin: AdminId) -> StoreResult<Vec<Membership>> {
-            sqlx::query_as::<_, (String, String, String, i64, String, String)>(
+            sqlx::query_as::<_, MembershipRow>(
                 concat!("SELECT c.id, c.name, c.disabled_owner_policy, c.created_at, m.access_type, m.permissions \
                      FROM memberships m JOIN customers c ON c.id = m.customer_id WHERE m.admin_id = $1 AND ", crate::sql::admins::accepted!(), " \
                      ORDER BY c.name, c.id"),
@@ -657,34 +721,20 @@ macro_rules! queries {
             .fetch_all(&store.pool)
             .await?
             .into_iter()
-            .map(|(id, name, policy, created, access_type, permissions)| {
-                Ok(Membership {
-                    customer: crate::sql::customers::customer((id, name, policy, created))?,
-                    access: crate::sql::admins::access(&access_type, &permissions)?,
-                })
-            })
+            .map(Membership::try_from)
             .collect()
         }
 
 
         #[tracing::instrument(skip_all)]
         pub(super) async fn standing(store: &$store, customer: &CustomerId, admin: AdminId) -> StoreResult<Option<Standing>> {
-            let row: Option<(String, String, String, String)> = sqlx::query_as(concat!("SELECT m.access_type, m.permissions, a.status, c.disabled_owner_policy \
-                 FROM memberships m JOIN admins a ON a.id = m.admin_id JOIN customers c ON c.id = m.customer_id \
-                 WHERE m.customer_id = $1 AND m.admin_id = $2 AND ", crate::sql::admins::accepted!()))
-            .bind(customer.as_str())
-            .bind(admin.to_string())
-            .fetch_optional(&store.pool)
-            .await?;
-            row.map(|(access_type, permissions, status, policy)| {
-                Ok(Standing {
-                    access: crate::sql::admins::access(&access_type, &permissions)?,
-                    status: AdminStatus::parse(&status)
-                        .ok_or_else(|| StoreError::Internal("a stored admin status is invalid".to_owned()))?,
-                    policy: DisabledOwnerPolicy::parse(&policy)?,
-                })
-            })
-            .transpose()
+            sqlx::query_as::<_, StandingRow>(crate::sql::admins::standing_select!())
+                .bind(customer.as_str())
+                .bind(admin.to_string())
+                .fetch_optional(&store.pool)
+                .await?
+                .map(Standing::try_from)
+                .transpose()
         }
 
 
@@ -910,8 +960,9 @@ macro_rules! queries {
 
         #[tracing::instrument(skip_all)]
         pub(super) async fn disabled_owners(store: &$store, customer: &CustomerId) -> StoreResult<Vec<DisabledOwner>> {
-            sqlx::query_as::<_, (String, String, String, String, Option<String>, Option<String>, String, i64, i64)>(
-                "SELECT a.id, m.email, m.display_name, a.provider, a.external_id, a.provider_id, a.status, a.created_at, COUNT(k.id) \
+            sqlx::query_as::<_, DisabledOwnerRow>(
+                "SELECT a.id, m.email, m.display_name, a.provider, a.external_id, a.provider_id, a.status, a.created_at, \
+                 COUNT(k.id) AS active_clients \
                  FROM memberships m JOIN admins a ON a.id = m.admin_id JOIN customers c ON c.id = m.customer_id \
                  JOIN api_clients k ON k.customer_id = m.customer_id AND k.owner_id = m.admin_id \
                  WHERE m.customer_id = $1 AND a.status = $2 AND c.disabled_owner_policy = $3 \
@@ -924,12 +975,7 @@ macro_rules! queries {
             .fetch_all(&store.pool)
             .await?
             .into_iter()
-            .map(|(id, email, name, provider, subject, provider_id, status, created, clients)| {
-                Ok(DisabledOwner {
-                    admin: crate::sql::admins::admin((id, email, name, provider, subject, provider_id, status, created))?,
-                    active_clients: u64::try_from(clients).unwrap_or(0),
-                })
-            })
+            .map(DisabledOwner::try_from)
             .collect()
         }
     };

@@ -1,64 +1,120 @@
 //! What the gateway enforces: the permission catalog and the resource servers that ask it.
 
-use crate::error::StoreResult;
+use trustgate_core::access::{Permission, PolicyName};
+use trustgate_core::catalog::{Catalog, CustomerPlace, MethodRule, PathPattern, PermissionEntry, RouteRule, Service};
+use trustgate_core::ids::ResourceServerId;
+use trustgate_core::resource_server::ResourceServer;
 use trustgate_core::secret::SecretVerifier;
 
-pub(crate) type CatalogServiceRow = (String, String, Option<String>);
-pub(crate) type CatalogPermissionRow = (String, String, String, Option<String>);
-pub(crate) type CatalogRouteRow = (String, String, String, String);
+use crate::error::{StoreError, StoreResult};
+use crate::sql::clients::server_key_id;
+use crate::sql::{corrupt, from_ms};
+
+// The permission catalog's rows as stored, each table in the operator's order (`ordinal`).
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct ServiceRow {
+    name: String,
+    display_name: String,
+    description: Option<String>,
+}
+
+impl TryFrom<ServiceRow> for Service {
+    type Error = StoreError;
+
+    fn try_from(row: ServiceRow) -> StoreResult<Service> {
+        let name = PolicyName::parse("service", &row.name)?;
+        Ok(Service { name, display_name: row.display_name, description: row.description })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct PermissionRow {
+    service: String,
+    name: String,
+    display_name: String,
+    description: Option<String>,
+}
+
+impl TryFrom<PermissionRow> for PermissionEntry {
+    type Error = StoreError;
+
+    fn try_from(row: PermissionRow) -> StoreResult<PermissionEntry> {
+        let permission = Permission::of(&row.service, &row.name)?;
+        Ok(PermissionEntry { permission, display_name: row.display_name, description: row.description })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct RouteRow {
+    method: String,
+    path: String,
+    permission: String,
+    customer: String,
+}
+
+impl TryFrom<RouteRow> for RouteRule {
+    type Error = StoreError;
+
+    fn try_from(row: RouteRow) -> StoreResult<RouteRule> {
+        Ok(RouteRule {
+            method: MethodRule::parse(&row.method)?,
+            pattern: PathPattern::parse(&row.path)?,
+            permission: Permission::parse(&row.permission)?,
+            customer: CustomerPlace::parse(&row.customer)?,
+        })
+    }
+}
 
 /// How many holders a refused catalog apply names (the rest are counted).
 pub(crate) const HOLDERS_NAMED: usize = 5;
 
 /// Rebuilds the catalog from its rows, with every check `Catalog::new` makes.
 pub(crate) fn catalog(
-    services: Vec<CatalogServiceRow>,
-    permissions: Vec<CatalogPermissionRow>,
-    routes: Vec<CatalogRouteRow>,
-) -> StoreResult<trustgate_core::catalog::Catalog> {
-    use trustgate_core::access::{Permission, PolicyName};
-    use trustgate_core::catalog::{
-        Catalog, CustomerPlace, MethodRule, PathPattern, PermissionEntry, RouteRule, Service,
-    };
-    let services = services
-        .into_iter()
-        .map(|(name, display_name, description)| {
-            Ok(Service { name: PolicyName::parse("service", &name)?, display_name, description })
-        })
-        .collect::<StoreResult<Vec<_>>>()?;
-    let permissions = permissions
-        .into_iter()
-        .map(|(service, name, display_name, description)| {
-            Ok(PermissionEntry { permission: Permission::of(&service, &name)?, display_name, description })
-        })
-        .collect::<StoreResult<Vec<_>>>()?;
-    let routes = routes
-        .into_iter()
-        .map(|(method, path, permission, customer)| {
-            Ok(RouteRule {
-                method: MethodRule::parse(&method)?,
-                pattern: PathPattern::parse(&path)?,
-                permission: Permission::parse(&permission)?,
-                customer: CustomerPlace::parse(&customer)?,
-            })
-        })
-        .collect::<StoreResult<Vec<_>>>()?;
-    Catalog::new(services, permissions, routes).map_err(|_| crate::sql::corrupt("permission catalog"))
+    services: Vec<ServiceRow>,
+    permissions: Vec<PermissionRow>,
+    routes: Vec<RouteRow>,
+) -> StoreResult<Catalog> {
+    let services = services.into_iter().map(Service::try_from).collect::<StoreResult<Vec<_>>>()?;
+    let permissions = permissions.into_iter().map(PermissionEntry::try_from).collect::<StoreResult<Vec<_>>>()?;
+    let routes = routes.into_iter().map(RouteRule::try_from).collect::<StoreResult<Vec<_>>>()?;
+    Catalog::new(services, permissions, routes).map_err(|_| corrupt("permission catalog"))
 }
 
-pub(crate) type ResourceServerRow = (String, String, Vec<u8>, i64, Option<String>);
-
-pub(crate) fn resource_server(
-    (id, name, verifier, created_at, server_key): ResourceServerRow,
-) -> StoreResult<(trustgate_core::resource_server::ResourceServer, SecretVerifier)> {
-    let server = trustgate_core::resource_server::ResourceServer {
-        id: trustgate_core::ids::ResourceServerId::parse(&id)?,
-        name,
-        created_at: crate::sql::from_ms(created_at),
+/// The columns of a [`ResourceServerRow`], as a literal for `concat!`.
+macro_rules! resource_server_columns {
+    () => {
+        "id, name, verifier, created_at, server_key"
     };
-    let verifier = SecretVerifier::from_stored(&verifier, crate::sql::clients::server_key_id(server_key)?)
-        .ok_or_else(|| crate::sql::corrupt("resource server verifier"))?;
-    Ok((server, verifier))
+}
+pub(crate) use resource_server_columns;
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct ResourceServerRow {
+    id: String,
+    name: String,
+    verifier: Vec<u8>,
+    created_at: i64,
+    server_key: Option<String>,
+}
+
+impl ResourceServerRow {
+    /// The resource server and the verifier of its secret.
+    pub(crate) fn into_parts(self) -> StoreResult<(ResourceServer, SecretVerifier)> {
+        let server = ResourceServer {
+            id: ResourceServerId::parse(&self.id)?,
+            name: self.name,
+            created_at: from_ms(self.created_at),
+        };
+        let verifier = SecretVerifier::from_stored(&self.verifier, server_key_id(self.server_key)?)
+            .ok_or_else(|| corrupt("resource server verifier"))?;
+        Ok((server, verifier))
+    }
+
+    /// The resource server, once its stored verifier is checked to be readable.
+    pub(crate) fn into_server(self) -> StoreResult<ResourceServer> {
+        self.into_parts().map(|(server, _)| server)
+    }
 }
 
 macro_rules! queries {
@@ -71,6 +127,9 @@ macro_rules! queries {
         use trustgate_core::event::{self, Actor};
         use trustgate_core::ids::{AdminId, CustomerId};
         use trustgate_core::secret::ServerKeyId;
+        use trustgate_core::client::ApiClient;
+        use crate::sql::catalog::{PermissionRow, ResourceServerRow, RouteRow, ServiceRow};
+        use crate::sql::clients::ClientRow;
         use crate::sql::ms;
 
         use super::Tx;
@@ -100,16 +159,16 @@ macro_rules! queries {
 
 
         async fn read_catalog(tx: &mut Tx) -> StoreResult<trustgate_core::catalog::Catalog> {
-            let services: Vec<crate::sql::catalog::CatalogServiceRow> =
+            let services: Vec<ServiceRow> =
                 sqlx::query_as("SELECT name, display_name, description FROM catalog_services ORDER BY ordinal")
                     .fetch_all(&mut **tx)
                     .await?;
-            let permissions: Vec<crate::sql::catalog::CatalogPermissionRow> = sqlx::query_as(
+            let permissions: Vec<PermissionRow> = sqlx::query_as(
                 "SELECT service, name, display_name, description FROM catalog_permissions ORDER BY ordinal",
             )
             .fetch_all(&mut **tx)
             .await?;
-            let routes: Vec<crate::sql::catalog::CatalogRouteRow> =
+            let routes: Vec<RouteRow> =
                 sqlx::query_as("SELECT method, path, permission, customer FROM catalog_routes ORDER BY ordinal")
                     .fetch_all(&mut **tx)
                     .await?;
@@ -181,7 +240,7 @@ macro_rules! queries {
                     after,
                 });
             }
-            let principals: Vec<crate::sql::clients::ClientRow> = sqlx::query_as(concat!(
+            let principals: Vec<ClientRow> = sqlx::query_as(concat!(
                 "SELECT ",
                 crate::sql::clients::client_columns!(),
                 " FROM api_clients k WHERE k.owner_id IS NULL AND k.access_type = 'Custom' AND k.permissions <> '' ORDER BY k.id"
@@ -190,7 +249,7 @@ macro_rules! queries {
             .await?;
             let mut principal_of = std::collections::HashMap::new();
             for row in principals {
-                let principal = crate::sql::clients::client(row)?;
+                let principal = ApiClient::try_from(row)?;
                 let ClientKind::ServicePrincipal { access } = &principal.kind else { continue };
                 let Some(after) = without(access) else { continue };
                 names.push(format!("service principal {} ({}) in customer {}", principal.name, principal.id, principal.customer_id));
@@ -299,26 +358,26 @@ macro_rules! queries {
 
         #[tracing::instrument(skip_all)]
         pub(super) async fn resource_servers(store: &$store) -> StoreResult<Vec<trustgate_core::resource_server::ResourceServer>> {
-            sqlx::query_as::<_, crate::sql::catalog::ResourceServerRow>(
-                "SELECT id, name, verifier, created_at, server_key FROM resource_servers ORDER BY name",
+            sqlx::query_as::<_, ResourceServerRow>(
+                concat!("SELECT ", crate::sql::catalog::resource_server_columns!(), " FROM resource_servers ORDER BY name"),
             )
             .fetch_all(&store.pool)
             .await?
             .into_iter()
-            .map(|row| crate::sql::catalog::resource_server(row).map(|(server, _)| server))
+            .map(ResourceServerRow::into_server)
             .collect()
         }
 
 
         #[tracing::instrument(skip_all)]
         pub(super) async fn resource_server(store: &$store, id: trustgate_core::ids::ResourceServerId) -> StoreResult<Option<(trustgate_core::resource_server::ResourceServer, trustgate_core::secret::SecretVerifier)>> {
-            sqlx::query_as::<_, crate::sql::catalog::ResourceServerRow>(
-                "SELECT id, name, verifier, created_at, server_key FROM resource_servers WHERE id = $1",
+            sqlx::query_as::<_, ResourceServerRow>(
+                concat!("SELECT ", crate::sql::catalog::resource_server_columns!(), " FROM resource_servers WHERE id = $1"),
             )
             .bind(id.to_string())
             .fetch_optional(&store.pool)
             .await?
-            .map(crate::sql::catalog::resource_server)
+            .map(ResourceServerRow::into_parts)
             .transpose()
         }
 
@@ -326,9 +385,11 @@ macro_rules! queries {
         #[tracing::instrument(skip_all)]
         pub(super) async fn rotate_resource_server(store: &$store, name: &str, verifier: &trustgate_core::secret::SecretVerifier) -> StoreResult<Option<trustgate_core::resource_server::ResourceServer>> {
             let mut tx = store.write_tx().await?;
-            let row = sqlx::query_as::<_, crate::sql::catalog::ResourceServerRow>(
-                "UPDATE resource_servers SET verifier = $1, server_key = $3 WHERE name = $2 \
-                 RETURNING id, name, verifier, created_at, server_key",
+            let row = sqlx::query_as::<_, ResourceServerRow>(
+                concat!(
+                    "UPDATE resource_servers SET verifier = $1, server_key = $3 WHERE name = $2 RETURNING ",
+                    crate::sql::catalog::resource_server_columns!()
+                ),
             )
             .bind(verifier.as_bytes().to_vec())
             .bind(name)
@@ -336,7 +397,7 @@ macro_rules! queries {
             .fetch_optional(&mut *tx)
             .await?;
             store.commit(tx, &[]).await?;
-            row.map(|row| crate::sql::catalog::resource_server(row).map(|(server, _)| server)).transpose()
+            row.map(ResourceServerRow::into_server).transpose()
         }
 
 

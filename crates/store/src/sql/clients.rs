@@ -1,8 +1,6 @@
 //! API clients (secure clients and service principals), their secrets, and the grant a token
 //! request reads.
 
-use crate::error::StoreResult;
-use crate::model::ClientGrant;
 use trustgate_core::admin::AdminStatus;
 use trustgate_core::client::{ApiClient, ClientKind};
 use trustgate_core::client_secrets::{GrantSecret, SecretInfo};
@@ -11,8 +9,13 @@ use trustgate_core::ids::{AdminId, ClientId, CustomerId};
 use trustgate_core::rights::Standing;
 use trustgate_core::secret::{SecretId, SecretVerifier, ServerKeyId};
 
-/// The columns of `api_clients` (as `k`) every read takes, in [`ClientRow`]'s order; a macro so
-/// queries stay static strings.
+use crate::error::{StoreError, StoreResult};
+use crate::model::{ClientGrant, ExpiringSecret};
+use crate::sql::admins::access;
+use crate::sql::{corrupt, from_ms};
+
+/// The columns of `api_clients` (as `k`) a [`ClientRow`] reads; a macro so queries stay static
+/// strings.
 macro_rules! client_columns {
     () => {
         "k.id, k.customer_id, k.owner_id, k.name, k.created_at, k.last_used_at, k.access_type, k.permissions"
@@ -20,112 +23,158 @@ macro_rules! client_columns {
 }
 pub(crate) use client_columns;
 
-pub(crate) type ClientRow = (String, String, Option<String>, String, i64, Option<i64>, Option<String>, Option<String>);
-
-pub(crate) fn client(
-    (id, customer_id, owner_id, name, created_at, last_used_at, access_type, permissions): ClientRow,
-) -> StoreResult<ApiClient> {
-    let kind = match (owner_id, access_type, permissions) {
-        (Some(owner), None, None) => ClientKind::SecureClient { owner: AdminId::parse(&owner)? },
-        (None, Some(access_type), Some(permissions)) => {
-            ClientKind::ServicePrincipal { access: crate::sql::admins::access(&access_type, &permissions)? }
-        }
-        _ => return Err(crate::sql::corrupt("API client kind")),
+/// The columns of `client_secrets` (as `s`) a [`SecretInfoRow`] reads, named apart from a client's.
+macro_rules! secret_columns {
+    () => {
+        "s.id AS secret_id, s.legacy, s.created_at AS secret_created_at, s.created_by, s.expires_at, \
+         s.last_used_at AS secret_last_used_at, s.server_key"
     };
-    Ok(ApiClient {
-        id: ClientId::parse(&id)?,
-        customer_id: CustomerId::parse(&customer_id)?,
-        kind,
-        name,
-        created_at: crate::sql::from_ms(created_at),
-        last_used_at: last_used_at.map(crate::sql::from_ms),
-    })
+}
+pub(crate) use secret_columns;
+
+/// A secure client has an owner; a service principal has its own access instead.
+#[derive(sqlx::FromRow)]
+pub(crate) struct ClientRow {
+    id: String,
+    customer_id: String,
+    owner_id: Option<String>,
+    name: String,
+    created_at: i64,
+    last_used_at: Option<i64>,
+    access_type: Option<String>,
+    permissions: Option<String>,
 }
 
-/// A client row's columns and its owner's e-mail, access, status and customer
-/// policy (all NULL for a service principal).
-pub(crate) type GrantRow = (
-    String,
-    String,
-    Option<String>,
-    String,
-    i64,
-    Option<i64>,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-);
+impl TryFrom<ClientRow> for ApiClient {
+    type Error = StoreError;
 
-pub(crate) fn grant(row: GrantRow, secrets: Vec<GrantSecret>) -> StoreResult<ClientGrant> {
-    let (
-        id,
-        customer,
-        owner,
-        name,
-        created,
-        used,
-        own_type,
-        own_permissions,
-        owner_email,
-        access_type,
-        permissions,
-        status,
-        policy,
-    ) = row;
-    let client = client((id, customer, owner, name, created, used, own_type, own_permissions))?;
-    let standing = match (&client.kind, access_type, permissions, status, policy) {
-        (ClientKind::ServicePrincipal { access }, ..) => Standing::of_principal(access.clone()),
-        (ClientKind::SecureClient { .. }, Some(access_type), Some(permissions), Some(status), Some(policy)) => {
-            Standing {
-                access: crate::sql::admins::access(&access_type, &permissions)?,
-                status: AdminStatus::parse(&status).ok_or_else(|| crate::sql::corrupt("admin status"))?,
-                policy: DisabledOwnerPolicy::parse(&policy)?,
+    fn try_from(row: ClientRow) -> StoreResult<ApiClient> {
+        let kind = match (row.owner_id, row.access_type, row.permissions) {
+            (Some(owner), None, None) => ClientKind::SecureClient { owner: AdminId::parse(&owner)? },
+            (None, Some(access_type), Some(permissions)) => {
+                ClientKind::ServicePrincipal { access: access(&access_type, &permissions)? }
             }
-        }
-        _ => return Err(crate::sql::corrupt("API client owner")),
-    };
-    Ok(ClientGrant { client, secrets, owner_email, standing })
+            _ => return Err(corrupt("API client kind")),
+        };
+        Ok(ApiClient {
+            id: ClientId::parse(&row.id)?,
+            customer_id: CustomerId::parse(&row.customer_id)?,
+            kind,
+            name: row.name,
+            created_at: from_ms(row.created_at),
+            last_used_at: row.last_used_at.map(from_ms),
+        })
+    }
 }
 
-pub(crate) type GrantSecretRow = (String, i64, Vec<u8>, Option<i64>, Option<i64>, Option<i64>, Option<String>);
+/// A client and its owner's e-mail, access, status and customer policy (all NULL for a service
+/// principal).
+#[derive(sqlx::FromRow)]
+pub(crate) struct GrantRow {
+    #[sqlx(flatten)]
+    client: ClientRow,
+    owner_email: Option<String>,
+    owner_access_type: Option<String>,
+    owner_permissions: Option<String>,
+    owner_status: Option<String>,
+    owner_policy: Option<String>,
+}
+
+impl GrantRow {
+    pub(crate) fn into_grant(self, secrets: Vec<GrantSecret>) -> StoreResult<ClientGrant> {
+        let client = ApiClient::try_from(self.client)?;
+        let owner = (self.owner_access_type, self.owner_permissions, self.owner_status, self.owner_policy);
+        let standing = match (&client.kind, owner) {
+            (ClientKind::ServicePrincipal { access }, _) => Standing::of_principal(access.clone()),
+            (ClientKind::SecureClient { .. }, (Some(access_type), Some(permissions), Some(status), Some(policy))) => {
+                Standing {
+                    access: access(&access_type, &permissions)?,
+                    status: AdminStatus::parse(&status).ok_or_else(|| corrupt("admin status"))?,
+                    policy: DisabledOwnerPolicy::parse(&policy)?,
+                }
+            }
+            _ => return Err(corrupt("API client owner")),
+        };
+        Ok(ClientGrant { client, secrets, owner_email: self.owner_email, standing })
+    }
+}
+
+/// A secret as a grant checks it, from the columns the grant's query names apart from the client's.
+#[derive(sqlx::FromRow)]
+pub(crate) struct GrantSecretRow {
+    secret_id: String,
+    legacy: i64,
+    verifier: Vec<u8>,
+    expires_at: Option<i64>,
+    expiry_logged_at: Option<i64>,
+    secret_last_used_at: Option<i64>,
+    server_key: Option<String>,
+}
 
 /// The server key id stored beside a record; `None` (made before keys had ids) stays `None`.
 pub(crate) fn server_key_id(stored: Option<String>) -> StoreResult<Option<ServerKeyId>> {
-    stored.map(|id| ServerKeyId::parse(&id).ok_or_else(|| crate::sql::corrupt("server key id"))).transpose()
+    stored.map(|id| ServerKeyId::parse(&id).ok_or_else(|| corrupt("server key id"))).transpose()
 }
 
-pub(crate) fn grant_secret(
-    (id, legacy, verifier, expires_at, expiry_logged_at, last_used_at, server_key): GrantSecretRow,
-) -> StoreResult<GrantSecret> {
-    Ok(GrantSecret {
-        id: SecretId::parse(&id)?,
-        legacy: legacy != 0,
-        verifier: SecretVerifier::from_stored(&verifier, server_key_id(server_key)?)
-            .ok_or_else(|| crate::sql::corrupt("secret verifier"))?,
-        expires_at: expires_at.map(crate::sql::from_ms),
-        expiry_logged: expiry_logged_at.is_some(),
-        last_used_at: last_used_at.map(crate::sql::from_ms),
-    })
+impl TryFrom<GrantSecretRow> for GrantSecret {
+    type Error = StoreError;
+
+    fn try_from(row: GrantSecretRow) -> StoreResult<GrantSecret> {
+        Ok(GrantSecret {
+            id: SecretId::parse(&row.secret_id)?,
+            legacy: row.legacy != 0,
+            verifier: SecretVerifier::from_stored(&row.verifier, server_key_id(row.server_key)?)
+                .ok_or_else(|| corrupt("secret verifier"))?,
+            expires_at: row.expires_at.map(from_ms),
+            expiry_logged: row.expiry_logged_at.is_some(),
+            last_used_at: row.secret_last_used_at.map(from_ms),
+        })
+    }
 }
 
-pub(crate) type SecretInfoRow = (String, i64, i64, String, Option<i64>, Option<i64>, Option<String>);
+/// A secret as its managers see it, from [`secret_columns!`].
+#[derive(sqlx::FromRow)]
+pub(crate) struct SecretInfoRow {
+    secret_id: String,
+    legacy: i64,
+    secret_created_at: i64,
+    created_by: String,
+    expires_at: Option<i64>,
+    secret_last_used_at: Option<i64>,
+    server_key: Option<String>,
+}
 
-pub(crate) fn secret_info(
-    (id, legacy, created_at, created_by, expires_at, last_used_at, server_key): SecretInfoRow,
-) -> StoreResult<SecretInfo> {
-    Ok(SecretInfo {
-        id: SecretId::parse(&id)?,
-        legacy: legacy != 0,
-        created_at: crate::sql::from_ms(created_at),
-        created_by,
-        expires_at: expires_at.map(crate::sql::from_ms),
-        last_used_at: last_used_at.map(crate::sql::from_ms),
-        server_key: server_key_id(server_key)?,
-    })
+impl TryFrom<SecretInfoRow> for SecretInfo {
+    type Error = StoreError;
+
+    fn try_from(row: SecretInfoRow) -> StoreResult<SecretInfo> {
+        Ok(SecretInfo {
+            id: SecretId::parse(&row.secret_id)?,
+            legacy: row.legacy != 0,
+            created_at: from_ms(row.secret_created_at),
+            created_by: row.created_by,
+            expires_at: row.expires_at.map(from_ms),
+            last_used_at: row.secret_last_used_at.map(from_ms),
+            server_key: server_key_id(row.server_key)?,
+        })
+    }
+}
+
+/// A secret and its client, from [`client_columns!`] and [`secret_columns!`].
+#[derive(sqlx::FromRow)]
+pub(crate) struct ExpiringRow {
+    #[sqlx(flatten)]
+    client: ClientRow,
+    #[sqlx(flatten)]
+    secret: SecretInfoRow,
+}
+
+impl TryFrom<ExpiringRow> for ExpiringSecret {
+    type Error = StoreError;
+
+    fn try_from(row: ExpiringRow) -> StoreResult<ExpiringSecret> {
+        Ok(ExpiringSecret { client: ApiClient::try_from(row.client)?, secret: SecretInfo::try_from(row.secret)? })
+    }
 }
 
 macro_rules! queries {
@@ -141,6 +190,8 @@ macro_rules! queries {
         use trustgate_core::ids::{AdminId, ClientId, CustomerId};
         use trustgate_core::lifecycle::{self, Authority};
         use trustgate_core::secret::{SecretId, ServerKeyId};
+        use trustgate_core::client_secrets::GrantSecret;
+        use crate::sql::clients::{ClientRow, ExpiringRow, GrantRow, GrantSecretRow, SecretInfoRow};
         use crate::sql::ms;
 
         use super::Tx;
@@ -151,25 +202,25 @@ macro_rules! queries {
         use super::admins::authority;
 
         pub(super) async fn clients_in_tx(tx: &mut Tx, customer: &CustomerId, owner: AdminId) -> StoreResult<Vec<ApiClient>> {
-            sqlx::query_as::<_, crate::sql::clients::ClientRow>(concat!("SELECT ", crate::sql::clients::client_columns!(), " FROM api_clients k WHERE k.customer_id = $1 AND k.owner_id = $2 ORDER BY k.created_at, k.id"))
+            sqlx::query_as::<_, ClientRow>(concat!("SELECT ", crate::sql::clients::client_columns!(), " FROM api_clients k WHERE k.customer_id = $1 AND k.owner_id = $2 ORDER BY k.created_at, k.id"))
             .bind(customer.as_str())
             .bind(owner.to_string())
             .fetch_all(&mut **tx)
             .await?
             .into_iter()
-            .map(crate::sql::clients::client)
+            .map(ApiClient::try_from)
             .collect()
         }
 
 
         /// The customer's service principal `id`, if it is one.
         pub(super) async fn principal_in_tx(tx: &mut Tx, customer: &CustomerId, id: ClientId) -> StoreResult<Option<ApiClient>> {
-            sqlx::query_as::<_, crate::sql::clients::ClientRow>(concat!("SELECT ", crate::sql::clients::client_columns!(), " FROM api_clients k WHERE k.id = $1 AND k.customer_id = $2 AND k.owner_id IS NULL"))
+            sqlx::query_as::<_, ClientRow>(concat!("SELECT ", crate::sql::clients::client_columns!(), " FROM api_clients k WHERE k.id = $1 AND k.customer_id = $2 AND k.owner_id IS NULL"))
             .bind(id.to_string())
             .bind(customer.as_str())
             .fetch_optional(&mut **tx)
             .await?
-            .map(crate::sql::clients::client)
+            .map(ApiClient::try_from)
             .transpose()
         }
 
@@ -201,11 +252,11 @@ macro_rules! queries {
 
 
         async fn load_client(tx: &mut Tx, id: ClientId) -> StoreResult<Option<ApiClient>> {
-            sqlx::query_as::<_, crate::sql::clients::ClientRow>(concat!("SELECT ", crate::sql::clients::client_columns!(), " FROM api_clients k WHERE k.id = $1"))
+            sqlx::query_as::<_, ClientRow>(concat!("SELECT ", crate::sql::clients::client_columns!(), " FROM api_clients k WHERE k.id = $1"))
             .bind(id.to_string())
             .fetch_optional(&mut **tx)
             .await?
-            .map(crate::sql::clients::client)
+            .map(ApiClient::try_from)
             .transpose()
         }
 
@@ -233,48 +284,20 @@ macro_rules! queries {
 
 
         async fn secrets_of(tx: &mut Tx, client: ClientId) -> StoreResult<Vec<SecretInfo>> {
-            sqlx::query_as::<_, crate::sql::clients::SecretInfoRow>(
-                "SELECT id, legacy, created_at, created_by, expires_at, last_used_at, server_key FROM client_secrets \
-                 WHERE client_id = $1 ORDER BY created_at, id",
-            )
+            sqlx::query_as::<_, SecretInfoRow>(concat!(
+                "SELECT ",
+                crate::sql::clients::secret_columns!(),
+                " FROM client_secrets s WHERE s.client_id = $1 ORDER BY s.created_at, s.id"
+            ))
             .bind(client.to_string())
             .fetch_all(&mut **tx)
             .await?
             .into_iter()
-            .map(crate::sql::clients::secret_info)
+            .map(SecretInfo::try_from)
             .collect()
         }
 
 
-        /// Secrets with their clients, from a query selecting the client's columns then the secret's.
-        fn expiring_rows(
-            rows: Vec<(
-                String,
-                String,
-                Option<String>,
-                String,
-                i64,
-                Option<i64>,
-                Option<String>,
-                Option<String>,
-                String,
-                i64,
-                i64,
-                String,
-                Option<i64>,
-                Option<i64>,
-                Option<String>,
-            )>,
-        ) -> StoreResult<Vec<ExpiringSecret>> {
-            rows.into_iter()
-                .map(|(id, customer, owner, name, created, used, own_type, own_permissions, s_id, legacy, s_created, by, expires, s_used, s_key)| {
-                    Ok(ExpiringSecret {
-                        client: crate::sql::clients::client((id, customer, owner, name, created, used, own_type, own_permissions))?,
-                        secret: crate::sql::clients::secret_info((s_id, legacy, s_created, by, expires, s_used, s_key))?,
-                    })
-                })
-                .collect()
-        }
 
 
 
@@ -369,13 +392,15 @@ macro_rules! queries {
 
         #[tracing::instrument(skip_all)]
         pub(super) async fn client_grant(store: &$store, id: ClientId) -> StoreResult<Option<ClientGrant>> {
-            use sqlx::Row as _;
+            use sqlx::{FromRow as _, Row as _};
             // One statement, a row per secret: one snapshot, so the secrets belong to the client
             // read, and one round trip (to SQLite's worker thread or PostgreSQL), where a
             // transaction of two reads took four. A service principal has no owner: the owner's
             // columns come back NULL.
-            let rows = sqlx::query(concat!("SELECT ", crate::sql::clients::client_columns!(), ", m.email, m.access_type, m.permissions, a.status, c.disabled_owner_policy, \
-                 s.id, s.legacy, s.verifier, s.expires_at, s.expiry_logged_at, s.last_used_at, s.server_key \
+            let rows = sqlx::query(concat!("SELECT ", crate::sql::clients::client_columns!(), ", m.email AS owner_email, m.access_type AS owner_access_type, \
+                 m.permissions AS owner_permissions, a.status AS owner_status, c.disabled_owner_policy AS owner_policy, \
+                 s.id AS secret_id, s.legacy, s.verifier, s.expires_at, s.expiry_logged_at, s.last_used_at AS secret_last_used_at, \
+                 s.server_key \
                  FROM api_clients k \
                  LEFT JOIN memberships m ON m.customer_id = k.customer_id AND m.admin_id = k.owner_id \
                  LEFT JOIN admins a ON a.id = k.owner_id LEFT JOIN customers c ON c.id = k.customer_id \
@@ -386,36 +411,16 @@ macro_rules! queries {
             .fetch_all(&store.pool)
             .await?;
             let Some(first) = rows.first() else { return Ok(None) };
-            let client: crate::sql::clients::GrantRow = (
-                first.try_get(0)?,
-                first.try_get(1)?,
-                first.try_get(2)?,
-                first.try_get(3)?,
-                first.try_get(4)?,
-                first.try_get(5)?,
-                first.try_get(6)?,
-                first.try_get(7)?,
-                first.try_get(8)?,
-                first.try_get(9)?,
-                first.try_get(10)?,
-                first.try_get(11)?,
-                first.try_get(12)?,
-            );
+            let client = GrantRow::from_row(first)?;
             let mut secrets = Vec::with_capacity(rows.len());
             for row in &rows {
                 // A client without a secret comes back as one row of NULL secret columns.
-                let Some(secret) = row.try_get::<Option<String>, _>(13)? else { continue };
-                secrets.push(crate::sql::clients::grant_secret((
-                    secret,
-                    row.try_get(14)?,
-                    row.try_get(15)?,
-                    row.try_get(16)?,
-                    row.try_get(17)?,
-                    row.try_get(18)?,
-                    row.try_get(19)?,
-                ))?);
+                if row.try_get::<Option<String>, _>("secret_id")?.is_none() {
+                    continue;
+                }
+                secrets.push(GrantSecret::try_from(GrantSecretRow::from_row(row)?)?);
             }
-            crate::sql::clients::grant(client, secrets).map(Some)
+            client.into_grant(secrets).map(Some)
         }
 
 
@@ -431,7 +436,7 @@ macro_rules! queries {
         #[tracing::instrument(skip_all)]
         pub(super) async fn delete_client(store: &$store, customer: &CustomerId, owner: AdminId, id: ClientId, actor: &Actor) -> StoreResult<bool> {
             let mut tx = store.write_tx().await?;
-            let Some(row) = sqlx::query_as::<_, crate::sql::clients::ClientRow>(concat!("SELECT ", crate::sql::clients::client_columns!(), " FROM api_clients k WHERE k.id = $1 AND k.customer_id = $2 AND k.owner_id = $3"))
+            let Some(row) = sqlx::query_as::<_, ClientRow>(concat!("SELECT ", crate::sql::clients::client_columns!(), " FROM api_clients k WHERE k.id = $1 AND k.customer_id = $2 AND k.owner_id = $3"))
             .bind(id.to_string())
             .bind(customer.as_str())
             .bind(owner.to_string())
@@ -440,7 +445,7 @@ macro_rules! queries {
             else {
                 return Ok(false);
             };
-            let client = crate::sql::clients::client(row)?;
+            let client = ApiClient::try_from(row)?;
             sqlx::query("DELETE FROM api_clients WHERE id = $1").bind(id.to_string()).execute(&mut *tx).await?;
             let now = OffsetDateTime::now_utc();
             insert_log(&mut tx, &event::client_deleted(&client, DeletionCause::ByOwner, now, actor)).await?;
@@ -543,7 +548,7 @@ macro_rules! queries {
         pub(super) async fn principals(store: &$store, customer: &CustomerId, after: Option<ClientId>, limit: u32, actor: &Actor) -> StoreResult<Vec<ApiClient>> {
             let mut tx = store.pool.begin().await?;
             lifecycle::manage_principals(&authority(&mut tx, customer, actor).await?)?;
-            let principals = sqlx::query_as::<_, crate::sql::clients::ClientRow>(concat!("SELECT ", crate::sql::clients::client_columns!(), " FROM api_clients k WHERE k.customer_id = $1 AND k.owner_id IS NULL AND k.id > $2 \
+            let principals = sqlx::query_as::<_, ClientRow>(concat!("SELECT ", crate::sql::clients::client_columns!(), " FROM api_clients k WHERE k.customer_id = $1 AND k.owner_id IS NULL AND k.id > $2 \
                  ORDER BY k.id LIMIT $3"))
             .bind(customer.as_str())
             .bind(after.map(|id| id.to_string()).unwrap_or_default())
@@ -551,7 +556,7 @@ macro_rules! queries {
             .fetch_all(&mut *tx)
             .await?
             .into_iter()
-            .map(crate::sql::clients::client)
+            .map(ApiClient::try_from)
             .collect();
             tx.rollback().await?;
             principals
@@ -673,36 +678,42 @@ macro_rules! queries {
 
         #[tracing::instrument(skip_all)]
         pub(super) async fn expiring_secrets(store: &$store, now: OffsetDateTime, by: OffsetDateTime, limit: u32) -> StoreResult<Vec<ExpiringSecret>> {
-            let rows = sqlx::query_as(concat!(
+            sqlx::query_as::<_, ExpiringRow>(concat!(
                 "SELECT ",
                 crate::sql::clients::client_columns!(),
-                ", s.id, s.legacy, s.created_at, s.created_by, s.expires_at, s.last_used_at, s.server_key \
-                 FROM client_secrets s JOIN api_clients k ON k.id = s.client_id ",
+                ", ",
+                crate::sql::clients::secret_columns!(),
+                " FROM client_secrets s JOIN api_clients k ON k.id = s.client_id ",
                 "WHERE s.expires_at > $1 AND s.expires_at <= $2 AND s.warned_at IS NULL ORDER BY s.expires_at LIMIT $3"
             ))
             .bind(ms(now))
             .bind(ms(by))
             .bind(i64::from(limit))
             .fetch_all(&store.pool)
-            .await?;
-            expiring_rows(rows)
+            .await?
+            .into_iter()
+            .map(ExpiringSecret::try_from)
+            .collect()
         }
 
 
         #[tracing::instrument(skip_all)]
         pub(super) async fn expired_secrets(store: &$store, now: OffsetDateTime, limit: u32) -> StoreResult<Vec<ExpiringSecret>> {
-            let rows = sqlx::query_as(concat!(
+            sqlx::query_as::<_, ExpiringRow>(concat!(
                 "SELECT ",
                 crate::sql::clients::client_columns!(),
-                ", s.id, s.legacy, s.created_at, s.created_by, s.expires_at, s.last_used_at, s.server_key \
-                 FROM client_secrets s JOIN api_clients k ON k.id = s.client_id ",
+                ", ",
+                crate::sql::clients::secret_columns!(),
+                " FROM client_secrets s JOIN api_clients k ON k.id = s.client_id ",
                 "WHERE s.expires_at <= $1 AND s.expiry_logged_at IS NULL ORDER BY s.expires_at LIMIT $2"
             ))
             .bind(ms(now))
             .bind(i64::from(limit))
             .fetch_all(&store.pool)
-            .await?;
-            expiring_rows(rows)
+            .await?
+            .into_iter()
+            .map(ExpiringSecret::try_from)
+            .collect()
         }
 
 
@@ -752,12 +763,12 @@ macro_rules! queries {
             <$store>::share_catalog(&mut tx).await?;
             <$store>::lock_customer(&mut tx, customer).await?;
             let not_found = || StoreError::NotFound("API client");
-            let client = sqlx::query_as::<_, crate::sql::clients::ClientRow>(concat!("SELECT ", crate::sql::clients::client_columns!(), " FROM api_clients k WHERE k.id = $1 AND k.customer_id = $2 AND k.owner_id IS NOT NULL"))
+            let client = sqlx::query_as::<_, ClientRow>(concat!("SELECT ", crate::sql::clients::client_columns!(), " FROM api_clients k WHERE k.id = $1 AND k.customer_id = $2 AND k.owner_id IS NOT NULL"))
             .bind(id.to_string())
             .bind(customer.as_str())
             .fetch_optional(&mut *tx)
             .await?
-            .map(crate::sql::clients::client)
+            .map(ApiClient::try_from)
             .transpose()?
             .ok_or_else(not_found)?;
             let ClientKind::SecureClient { owner } = client.kind else {

@@ -1,23 +1,45 @@
 //! Customers and their disabled-owner policy.
 
-use crate::error::StoreResult;
 use trustgate_core::customer::{Customer, DisabledOwnerPolicy};
 use trustgate_core::ids::CustomerId;
 
-pub(crate) type CustomerRow = (String, String, String, i64);
-pub(crate) fn customer((id, name, policy, created_at): CustomerRow) -> StoreResult<Customer> {
-    Ok(Customer {
-        id: CustomerId::parse(&id)?,
-        name,
-        disabled_owner_policy: DisabledOwnerPolicy::parse(&policy)?,
-        created_at: crate::sql::from_ms(created_at),
-    })
+use crate::error::{StoreError, StoreResult};
+use crate::sql::from_ms;
+
+/// The `SELECT … FROM customers` of a [`CustomerRow`], as a literal for `concat!`.
+macro_rules! customer_select {
+    () => {
+        "SELECT id, name, disabled_owner_policy, created_at FROM customers "
+    };
+}
+pub(crate) use customer_select;
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct CustomerRow {
+    id: String,
+    name: String,
+    disabled_owner_policy: String,
+    created_at: i64,
+}
+
+impl TryFrom<CustomerRow> for Customer {
+    type Error = StoreError;
+
+    fn try_from(row: CustomerRow) -> StoreResult<Customer> {
+        Ok(Customer {
+            id: CustomerId::parse(&row.id)?,
+            name: row.name,
+            disabled_owner_policy: DisabledOwnerPolicy::parse(&row.disabled_owner_policy)?,
+            created_at: from_ms(row.created_at),
+        })
+    }
 }
 
 macro_rules! queries {
     ($store:ty, $db:ty) => {
         use crate::changes::Change;
         use crate::error::{StoreError, StoreResult};
+        use crate::sql::customers::CustomerRow;
         use crate::sql::ms;
         use time::OffsetDateTime;
         use trustgate_core::customer::{Customer, DisabledOwnerPolicy};
@@ -51,25 +73,24 @@ macro_rules! queries {
 
         #[tracing::instrument(skip_all)]
         pub(super) async fn customer(store: &$store, id: &CustomerId) -> StoreResult<Option<Customer>> {
-            sqlx::query_as::<_, crate::sql::customers::CustomerRow>(
-                "SELECT id, name, disabled_owner_policy, created_at FROM customers WHERE id = $1",
-            )
-            .bind(id.as_str())
-            .fetch_optional(&store.pool)
-            .await?
-            .map(crate::sql::customers::customer)
-            .transpose()
+            sqlx::query_as::<_, CustomerRow>(concat!(crate::sql::customers::customer_select!(), "WHERE id = $1"))
+                .bind(id.as_str())
+                .fetch_optional(&store.pool)
+                .await?
+                .map(Customer::try_from)
+                .transpose()
         }
 
         #[tracing::instrument(skip_all)]
         pub(super) async fn customers(store: &$store) -> StoreResult<Vec<Customer>> {
-            sqlx::query_as::<_, crate::sql::customers::CustomerRow>(
-                "SELECT id, name, disabled_owner_policy, created_at FROM customers ORDER BY created_at, id",
-            )
+            sqlx::query_as::<_, CustomerRow>(concat!(
+                crate::sql::customers::customer_select!(),
+                "ORDER BY created_at, id"
+            ))
             .fetch_all(&store.pool)
             .await?
             .into_iter()
-            .map(crate::sql::customers::customer)
+            .map(Customer::try_from)
             .collect()
         }
 

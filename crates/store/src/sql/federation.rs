@@ -1,103 +1,154 @@
 //! Federation: SCIM tokens and provisioned users, identity providers and OpenID Connect sign-in.
 
-use crate::error::StoreResult;
-use crate::model::ScimUser;
-use trustgate_core::admin::{AdminStatus, Provider};
+use trustgate_core::admin::{Admin, AdminStatus, Provider};
 use trustgate_core::federation::IdentityProvider;
 use trustgate_core::ids::{CustomerId, ProviderId, ScimTokenId};
 use trustgate_core::provisioning::ScimToken;
 
-pub(crate) type ScimTokenRow = (String, String, String, String, Option<String>, String, i64);
+use crate::error::{StoreError, StoreResult};
+use crate::model::{PendingSignIn, ScimUser};
+use crate::sql::admins::AdminRow;
+use crate::sql::{corrupt, from_ms};
 
-pub(crate) fn scim_token(
-    (id, customer_id, name, provider, provider_id, created_by, created_at): ScimTokenRow,
-) -> StoreResult<ScimToken> {
-    Ok(ScimToken {
-        id: ScimTokenId::parse(&id)?,
-        customer_id: CustomerId::parse(&customer_id)?,
-        name,
-        provider: Provider::parse(&provider)?,
-        provider_id,
-        created_by,
-        created_at: crate::sql::from_ms(created_at),
-    })
+/// The columns of a [`ScimTokenRow`], as a literal for `concat!`.
+macro_rules! scim_token_select {
+    () => {
+        "SELECT id, customer_id, name, provider, provider_id, created_by, created_at FROM scim_tokens "
+    };
+}
+pub(crate) use scim_token_select;
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct ScimTokenRow {
+    id: String,
+    customer_id: String,
+    name: String,
+    provider: String,
+    provider_id: Option<String>,
+    created_by: String,
+    created_at: i64,
 }
 
-pub(crate) type ProviderRow = (String, String, String, String, String, Vec<u8>, String, i64);
+impl TryFrom<ScimTokenRow> for ScimToken {
+    type Error = StoreError;
 
-pub(crate) fn identity_provider(
-    (id, customer_id, provider_type, issuer, client_id, sealed_secret, email_claim, created_at): ProviderRow,
-) -> StoreResult<IdentityProvider> {
-    Ok(IdentityProvider {
-        id: ProviderId::parse(&id)?,
-        customer_id: CustomerId::parse(&customer_id)?,
-        provider_type: Provider::parse(&provider_type)?,
-        issuer,
-        client_id,
-        sealed_secret,
-        email_claim,
-        created_at: crate::sql::from_ms(created_at),
-    })
+    fn try_from(row: ScimTokenRow) -> StoreResult<ScimToken> {
+        Ok(ScimToken {
+            id: ScimTokenId::parse(&row.id)?,
+            customer_id: CustomerId::parse(&row.customer_id)?,
+            name: row.name,
+            provider: Provider::parse(&row.provider)?,
+            provider_id: row.provider_id,
+            created_by: row.created_by,
+            created_at: from_ms(row.created_at),
+        })
+    }
+}
+
+/// The columns of a [`ProviderRow`] of `identity_providers p`, as a literal for `concat!`.
+macro_rules! provider_select {
+    () => {
+        "SELECT p.id, p.customer_id, p.provider_type, p.issuer, p.client_id, p.sealed_secret, p.email_claim, \
+         p.created_at FROM identity_providers p "
+    };
+}
+pub(crate) use provider_select;
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct ProviderRow {
+    id: String,
+    customer_id: String,
+    provider_type: String,
+    issuer: String,
+    client_id: String,
+    sealed_secret: Vec<u8>,
+    email_claim: String,
+    created_at: i64,
+}
+
+impl TryFrom<ProviderRow> for IdentityProvider {
+    type Error = StoreError;
+
+    fn try_from(row: ProviderRow) -> StoreResult<IdentityProvider> {
+        Ok(IdentityProvider {
+            id: ProviderId::parse(&row.id)?,
+            customer_id: CustomerId::parse(&row.customer_id)?,
+            provider_type: Provider::parse(&row.provider_type)?,
+            issuer: row.issuer,
+            client_id: row.client_id,
+            sealed_secret: row.sealed_secret,
+            email_claim: row.email_claim,
+            created_at: from_ms(row.created_at),
+        })
+    }
 }
 
 /// The columns of a [`ScimUserRow`] and the joins that read them, as a literal for `concat!`.
 macro_rules! scim_user_select {
     () => {
-        "SELECT a.id, m.email, m.display_name, a.provider, a.external_id, a.provider_id, a.status, a.created_at, s.user_name, \
-         s.external_id, s.document, s.version, s.created_at, s.updated_at \
+        "SELECT a.id, m.email, m.display_name, a.provider, a.external_id, a.provider_id, a.status, a.created_at, \
+         s.user_name, s.external_id AS scim_external_id, s.document, s.version, s.created_at AS scim_created_at, \
+         s.updated_at AS scim_updated_at \
          FROM scim_users s JOIN memberships m ON m.customer_id = s.customer_id AND m.admin_id = s.admin_id \
          JOIN admins a ON a.id = s.admin_id"
     };
 }
 pub(crate) use scim_user_select;
 
-pub(crate) type ScimUserRow = (
-    String,
-    String,
-    String,
-    String,
-    Option<String>,
-    Option<String>,
-    String,
-    i64,
-    String,
-    Option<String>,
-    String,
-    i64,
-    i64,
-    i64,
-);
+#[derive(sqlx::FromRow)]
+pub(crate) struct ScimUserRow {
+    #[sqlx(flatten)]
+    admin: AdminRow,
+    user_name: String,
+    scim_external_id: Option<String>,
+    document: String,
+    version: i64,
+    scim_created_at: i64,
+    scim_updated_at: i64,
+}
 
-pub(crate) fn scim_user(row: ScimUserRow) -> StoreResult<ScimUser> {
-    let (
-        id,
-        email,
-        display_name,
-        provider,
-        subject,
-        provider_id,
-        status,
-        created,
-        user_name,
-        external_id,
-        document,
-        version,
-        since,
-        updated,
-    ) = row;
-    let admin = crate::sql::admins::admin((id, email, display_name, provider, subject, provider_id, status, created))?;
-    // The status is part of the version: a disable by the CLI or another customer's provider
-    // changes the resource as much as a SCIM write does.
-    let version = format!("{version}{}", if admin.status == AdminStatus::Active { 'a' } else { 'd' });
-    Ok(ScimUser {
-        admin,
-        user_name,
-        external_id,
-        document: serde_json::from_str(&document).map_err(|_| crate::sql::corrupt("SCIM resource"))?,
-        version,
-        created_at: crate::sql::from_ms(since),
-        updated_at: crate::sql::from_ms(updated),
-    })
+impl TryFrom<ScimUserRow> for ScimUser {
+    type Error = StoreError;
+
+    fn try_from(row: ScimUserRow) -> StoreResult<ScimUser> {
+        let admin = Admin::try_from(row.admin)?;
+        // The status is part of the version: a disable by the CLI or another customer's provider
+        // changes the resource as much as a SCIM write does.
+        let version = format!("{}{}", row.version, if admin.status == AdminStatus::Active { 'a' } else { 'd' });
+        Ok(ScimUser {
+            admin,
+            user_name: row.user_name,
+            external_id: row.scim_external_id,
+            document: serde_json::from_str(&row.document).map_err(|_| corrupt("SCIM resource"))?,
+            version,
+            created_at: from_ms(row.scim_created_at),
+            updated_at: from_ms(row.scim_updated_at),
+        })
+    }
+}
+
+/// An OpenID Connect sign-in under way, taken back when the provider redirects.
+#[derive(sqlx::FromRow)]
+pub(crate) struct SignInRow {
+    provider_id: String,
+    nonce: String,
+    pkce_verifier: String,
+    next_path: String,
+    pub(crate) expires_at: i64,
+}
+
+impl TryFrom<SignInRow> for PendingSignIn {
+    type Error = StoreError;
+
+    fn try_from(row: SignInRow) -> StoreResult<PendingSignIn> {
+        Ok(PendingSignIn {
+            provider_id: ProviderId::parse(&row.provider_id)?,
+            nonce: row.nonce,
+            pkce_verifier: row.pkce_verifier,
+            next_path: row.next_path,
+            expires_at: from_ms(row.expires_at),
+        })
+    }
 }
 
 macro_rules! queries {
@@ -110,9 +161,10 @@ macro_rules! queries {
         use trustgate_core::event::{self, Actor, DeletionCause};
         use trustgate_core::federation::IdentityProvider;
         use trustgate_core::ids::{AdminId, CustomerId, ProviderId, ScimTokenId};
-        use trustgate_core::lifecycle::{self};
+        use trustgate_core::lifecycle;
         use trustgate_core::provisioning::{self, ScimToken};
         use trustgate_core::secret::ServerKeyId;
+        use crate::sql::federation::{ProviderRow, ScimTokenRow, ScimUserRow, SignInRow};
         use crate::sql::ms;
 
         use super::Tx;
@@ -128,7 +180,7 @@ macro_rules! queries {
         use super::admins::apply_status;
 
         async fn load_scim_user(tx: &mut Tx, customer: &CustomerId, admin: AdminId) -> StoreResult<Option<ScimUser>> {
-            sqlx::query_as::<_, crate::sql::federation::ScimUserRow>(concat!(
+            sqlx::query_as::<_, ScimUserRow>(concat!(
                 crate::sql::federation::scim_user_select!(),
                 " WHERE s.customer_id = $1 AND s.admin_id = $2"
             ))
@@ -136,7 +188,7 @@ macro_rules! queries {
             .bind(admin.to_string())
             .fetch_optional(&mut **tx)
             .await?
-            .map(crate::sql::federation::scim_user)
+            .map(ScimUser::try_from)
             .transpose()
         }
 
@@ -243,28 +295,27 @@ macro_rules! queries {
 
         #[tracing::instrument(skip_all)]
         pub(super) async fn scim_tokens(store: &$store, customer: &CustomerId) -> StoreResult<Vec<ScimToken>> {
-            sqlx::query_as::<_, crate::sql::federation::ScimTokenRow>(
-                "SELECT id, customer_id, name, provider, provider_id, created_by, created_at FROM scim_tokens \
-                 WHERE customer_id = $1 ORDER BY created_at, id",
+            sqlx::query_as::<_, ScimTokenRow>(
+                concat!(crate::sql::federation::scim_token_select!(), "WHERE customer_id = $1 ORDER BY created_at, id"),
             )
             .bind(customer.as_str())
             .fetch_all(&store.pool)
             .await?
             .into_iter()
-            .map(crate::sql::federation::scim_token)
+            .map(ScimToken::try_from)
             .collect()
         }
 
 
         #[tracing::instrument(skip_all)]
         pub(super) async fn scim_token(store: &$store, digest: &[u8]) -> StoreResult<Option<ScimToken>> {
-            sqlx::query_as::<_, crate::sql::federation::ScimTokenRow>(
-                "SELECT id, customer_id, name, provider, provider_id, created_by, created_at FROM scim_tokens WHERE digest = $1",
+            sqlx::query_as::<_, ScimTokenRow>(
+                concat!(crate::sql::federation::scim_token_select!(), "WHERE digest = $1"),
             )
             .bind(digest.to_vec())
             .fetch_optional(&store.pool)
             .await?
-            .map(crate::sql::federation::scim_token)
+            .map(ScimToken::try_from)
             .transpose()
         }
 
@@ -274,9 +325,8 @@ macro_rules! queries {
             let mut tx = store.write_tx().await?;
             <$store>::lock_customer(&mut tx, customer).await?;
             lifecycle::manage_provisioning(&authority(&mut tx, customer, actor).await?)?;
-            let Some(row) = sqlx::query_as::<_, crate::sql::federation::ScimTokenRow>(
-                "SELECT id, customer_id, name, provider, provider_id, created_by, created_at FROM scim_tokens \
-                 WHERE id = $1 AND customer_id = $2",
+            let Some(row) = sqlx::query_as::<_, ScimTokenRow>(
+                concat!(crate::sql::federation::scim_token_select!(), "WHERE id = $1 AND customer_id = $2"),
             )
             .bind(id.to_string())
             .bind(customer.as_str())
@@ -285,7 +335,7 @@ macro_rules! queries {
             else {
                 return Ok(false);
             };
-            let token = crate::sql::federation::scim_token(row)?;
+            let token = ScimToken::try_from(row)?;
             sqlx::query("DELETE FROM scim_tokens WHERE id = $1").bind(id.to_string()).execute(&mut *tx).await?;
             insert_log(&mut tx, &event::scim_token_revoked(&token, OffsetDateTime::now_utc(), actor)).await?;
             store.commit(tx, &[]).await?;
@@ -312,7 +362,7 @@ macro_rules! queries {
                 .bind(&external)
                 .fetch_one(&mut *tx)
                 .await?;
-            let users = sqlx::query_as::<_, crate::sql::federation::ScimUserRow>(concat!(
+            let users = sqlx::query_as::<_, ScimUserRow>(concat!(
                 crate::sql::federation::scim_user_select!(),
                 " WHERE s.customer_id = $1 AND ($2 = 0 OR s.user_name_key = $3) AND ($4 = 0 OR s.external_id = $5) \
                  ORDER BY s.created_at, s.admin_id LIMIT $6 OFFSET $7"
@@ -327,7 +377,7 @@ macro_rules! queries {
             .fetch_all(&mut *tx)
             .await?
             .into_iter()
-            .map(crate::sql::federation::scim_user)
+            .map(ScimUser::try_from)
             .collect::<StoreResult<Vec<_>>>()?;
             tx.rollback().await?;
             Ok((u64::try_from(total).unwrap_or(0), users))
@@ -516,14 +566,14 @@ macro_rules! queries {
             let mut tx = store.write_tx().await?;
             <$store>::lock_customer(&mut tx, customer).await?;
             lifecycle::manage_identity_providers(&authority(&mut tx, customer, actor).await?)?;
-            let row: Option<crate::sql::federation::ProviderRow> = sqlx::query_as(
-                "SELECT id, customer_id, provider_type, issuer, client_id, sealed_secret, email_claim, created_at FROM identity_providers WHERE id = $1 AND customer_id = $2",
+            let row: Option<ProviderRow> = sqlx::query_as(
+                concat!(crate::sql::federation::provider_select!(), "WHERE p.id = $1 AND p.customer_id = $2"),
             )
             .bind(id.to_string())
             .bind(customer.as_str())
             .fetch_optional(&mut *tx)
             .await?;
-            let Some(provider) = row.map(crate::sql::federation::identity_provider).transpose()? else {
+            let Some(provider) = row.map(IdentityProvider::try_from).transpose()? else {
                 return Ok(false);
             };
             sqlx::query("DELETE FROM identity_providers WHERE id = $1").bind(id.to_string()).execute(&mut *tx).await?;
@@ -538,44 +588,43 @@ macro_rules! queries {
 
         #[tracing::instrument(skip_all)]
         pub(super) async fn identity_provider(store: &$store, id: ProviderId) -> StoreResult<Option<IdentityProvider>> {
-            sqlx::query_as::<_, crate::sql::federation::ProviderRow>(
-                "SELECT id, customer_id, provider_type, issuer, client_id, sealed_secret, email_claim, created_at FROM identity_providers WHERE id = $1",
+            sqlx::query_as::<_, ProviderRow>(
+                concat!(crate::sql::federation::provider_select!(), "WHERE p.id = $1"),
             )
             .bind(id.to_string())
             .fetch_optional(&store.pool)
             .await?
-            .map(crate::sql::federation::identity_provider)
+            .map(IdentityProvider::try_from)
             .transpose()
         }
 
 
         #[tracing::instrument(skip_all)]
         pub(super) async fn identity_providers(store: &$store, customer: &CustomerId) -> StoreResult<Vec<IdentityProvider>> {
-            sqlx::query_as::<_, crate::sql::federation::ProviderRow>(
-                "SELECT id, customer_id, provider_type, issuer, client_id, sealed_secret, email_claim, created_at FROM identity_providers WHERE customer_id = $1 ORDER BY created_at, id",
+            sqlx::query_as::<_, ProviderRow>(
+                concat!(crate::sql::federation::provider_select!(), "WHERE p.customer_id = $1 ORDER BY p.created_at, p.id"),
             )
             .bind(customer.as_str())
             .fetch_all(&store.pool)
             .await?
             .into_iter()
-            .map(crate::sql::federation::identity_provider)
+            .map(IdentityProvider::try_from)
             .collect()
         }
 
 
         #[tracing::instrument(skip_all)]
         pub(super) async fn providers_for_email(store: &$store, email: &Email) -> StoreResult<Vec<IdentityProvider>> {
-            sqlx::query_as::<_, crate::sql::federation::ProviderRow>(
-                "SELECT p.id, p.customer_id, p.provider_type, p.issuer, p.client_id, p.sealed_secret, p.email_claim, \
-                 p.created_at FROM identity_providers p WHERE EXISTS (SELECT 1 FROM memberships m \
+            sqlx::query_as::<_, ProviderRow>(
+                concat!(crate::sql::federation::provider_select!(), "WHERE EXISTS (SELECT 1 FROM memberships m \
                  JOIN admins a ON a.id = m.admin_id WHERE m.customer_id = p.customer_id AND m.email = $1 \
-                 AND a.provider = p.provider_type) ORDER BY p.customer_id, p.created_at, p.id LIMIT 20",
+                 AND a.provider = p.provider_type) ORDER BY p.customer_id, p.created_at, p.id LIMIT 20"),
             )
             .bind(email.as_str())
             .fetch_all(&store.pool)
             .await?
             .into_iter()
-            .map(crate::sql::federation::identity_provider)
+            .map(IdentityProvider::try_from)
             .collect()
         }
 
@@ -611,7 +660,7 @@ macro_rules! queries {
                 return Ok(None);
             }
             let mut tx = store.write_tx().await?;
-            let row: Option<(String, String, String, String, i64)> = sqlx::query_as(
+            let row: Option<SignInRow> = sqlx::query_as(
                 "DELETE FROM oidc_sign_ins WHERE state_digest = $1 \
                  RETURNING provider_id, nonce, pkce_verifier, next_path, expires_at",
             )
@@ -619,17 +668,7 @@ macro_rules! queries {
             .fetch_optional(&mut *tx)
             .await?;
             store.commit(tx, &[]).await?;
-            row.filter(|row| row.4 > ms(now))
-                .map(|(provider, nonce, pkce_verifier, next_path, expires_at)| {
-                    Ok(PendingSignIn {
-                        provider_id: ProviderId::parse(&provider)?,
-                        nonce,
-                        pkce_verifier,
-                        next_path,
-                        expires_at: crate::sql::from_ms(expires_at),
-                    })
-                })
-                .transpose()
+            row.filter(|row| row.expires_at > ms(now)).map(PendingSignIn::try_from).transpose()
         }
 
 

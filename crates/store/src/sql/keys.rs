@@ -1,16 +1,52 @@
 //! Signing keys, the server key that seals secrets at rest, and token revocation.
 
+use trustgate_core::custody::KeyAtRest;
+use trustgate_core::token::UnknownAlgorithm;
+
+use crate::error::{StoreError, StoreResult};
+use crate::sql::from_ms;
+
+/// A signing key as stored: sealed by the server key, never in clear.
+#[derive(sqlx::FromRow)]
+pub(crate) struct SigningKeyRow {
+    kid: String,
+    algorithm: String,
+    format: String,
+    private_key: Vec<u8>,
+    created_at: i64,
+}
+
+impl TryFrom<SigningKeyRow> for KeyAtRest {
+    type Error = StoreError;
+
+    fn try_from(row: SigningKeyRow) -> StoreResult<KeyAtRest> {
+        let kid = row.kid;
+        let algorithm = row
+            .algorithm
+            .parse()
+            .map_err(|e: UnknownAlgorithm| StoreError::Internal(format!("signing key {kid}: {e}")))?;
+        Ok(KeyAtRest {
+            kid,
+            algorithm,
+            format: row.format,
+            bytes: row.private_key,
+            created_at: from_ms(row.created_at),
+        })
+    }
+}
+
 macro_rules! queries {
     ($store:ty, $db:ty) => {
         use crate::changes::Change;
-        use crate::error::{StoreError, StoreResult};
+        use crate::error::StoreResult;
         use crate::model::ServerKeyUse;
         use time::OffsetDateTime;
         use trustgate_core::custody::KeyAtRest;
         use trustgate_core::event::LogEntry;
         use trustgate_core::ids::{ClientId, ProviderId};
         use trustgate_core::secret::ServerKeyId;
-        use trustgate_core::token::{UnknownAlgorithm, ALLOWED_SKEW_SECS, TOKEN_LIFETIME_SECS};
+        use trustgate_core::token::{ALLOWED_SKEW_SECS, TOKEN_LIFETIME_SECS};
+        use crate::sql::keys::SigningKeyRow;
         use crate::sql::ms;
 
         use super::system_log::insert_log;
@@ -18,19 +54,14 @@ macro_rules! queries {
 
         #[tracing::instrument(skip_all)]
         pub(super) async fn signing_keys(store: &$store) -> StoreResult<Vec<KeyAtRest>> {
-            sqlx::query_as::<_, (String, String, String, Vec<u8>, i64)>(
+            sqlx::query_as::<_, SigningKeyRow>(
                 "SELECT kid, algorithm, format, private_key, created_at FROM signing_keys \
                  ORDER BY created_at DESC, kid",
             )
             .fetch_all(&store.pool)
             .await?
             .into_iter()
-            .map(|(kid, algorithm, format, bytes, created_at)| {
-                let algorithm = algorithm.parse().map_err(|e: UnknownAlgorithm| {
-                    StoreError::Internal(format!("signing key {kid}: {e}"))
-                })?;
-                Ok(KeyAtRest { kid, algorithm, format, bytes, created_at: crate::sql::from_ms(created_at) })
-            })
+            .map(KeyAtRest::try_from)
             .collect()
         }
 

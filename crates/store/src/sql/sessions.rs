@@ -1,11 +1,39 @@
 //! Console and API sessions, stored by digest.
 
+use trustgate_core::ids::{AdminId, CustomerId};
+
+use crate::error::{StoreError, StoreResult};
+use crate::model::Session;
+use crate::sql::from_ms;
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct SessionRow {
+    admin_id: String,
+    csrf_token: String,
+    expires_at: i64,
+    customer_id: Option<String>,
+}
+
+impl TryFrom<SessionRow> for Session {
+    type Error = StoreError;
+
+    fn try_from(row: SessionRow) -> StoreResult<Session> {
+        Ok(Session {
+            admin_id: AdminId::parse(&row.admin_id)?,
+            csrf_token: row.csrf_token,
+            expires_at: from_ms(row.expires_at),
+            customer_id: row.customer_id.as_deref().map(CustomerId::parse).transpose()?,
+        })
+    }
+}
+
 macro_rules! queries {
     ($store:ty, $db:ty) => {
         use crate::error::StoreResult;
         use crate::model::Session;
         use time::OffsetDateTime;
         use trustgate_core::ids::{AdminId, CustomerId};
+        use crate::sql::sessions::SessionRow;
         use crate::sql::ms;
 
         use super::Tx;
@@ -41,21 +69,14 @@ macro_rules! queries {
 
         #[tracing::instrument(skip_all)]
         pub(super) async fn session(store: &$store, digest: &[u8], now: OffsetDateTime) -> StoreResult<Option<Session>> {
-            let row: Option<(String, String, i64, Option<String>)> = sqlx::query_as(
+            sqlx::query_as::<_, SessionRow>(
                 "SELECT admin_id, csrf_token, expires_at, customer_id FROM sessions WHERE id_digest = $1 AND expires_at > $2",
             )
             .bind(digest.to_vec())
             .bind(ms(now))
             .fetch_optional(&store.pool)
-            .await?;
-            row.map(|(admin, csrf_token, expires_at, customer)| {
-                Ok(Session {
-                    admin_id: AdminId::parse(&admin)?,
-                    csrf_token,
-                    expires_at: crate::sql::from_ms(expires_at),
-                    customer_id: customer.as_deref().map(CustomerId::parse).transpose()?,
-                })
-            })
+            .await?
+            .map(Session::try_from)
             .transpose()
         }
 

@@ -1,74 +1,83 @@
 //! The system log and the notifications posted to administrators.
 
-use crate::error::StoreResult;
-use crate::model::{LogRecord, Notification};
 use trustgate_core::ids::CustomerId;
 
-pub(crate) type LogRow = (
-    i64,
-    String,
-    String,
-    i64,
-    String,
-    String,
-    Option<String>,
-    String,
-    String,
-    String,
-    String,
-    String,
-    Option<String>,
-    Option<String>,
-);
+use crate::error::{StoreError, StoreResult};
+use crate::model::{LogRecord, Notification};
+use crate::sql::{corrupt, from_ms};
 
-pub(crate) fn log_record(row: LogRow) -> StoreResult<LogRecord> {
-    let (
-        seq,
-        record_id,
-        customer_id,
-        at,
-        event_type,
-        actor_type,
-        actor_id,
-        actor_name,
-        target_type,
-        target_id,
-        target_name,
-        message,
-        before,
-        after,
-    ) = row;
-    let json = |text: Option<String>| text.and_then(|t| serde_json::from_str(&t).ok());
-    Ok(LogRecord {
-        seq,
-        record_id,
-        customer_id: CustomerId::parse(&customer_id)?,
-        at: crate::sql::from_ms(at),
-        event_type,
-        actor_type,
-        actor_id,
-        actor_name,
-        target_type,
-        target_id,
-        target_name,
-        message,
-        before: json(before),
-        after: json(after),
-    })
+/// The `SELECT … FROM system_log` of a [`LogRow`], as a literal for `concat!`.
+macro_rules! log_select {
+    () => {
+        "SELECT seq, record_id, customer_id, at, event_type, actor_type, actor_id, actor_name, \
+         target_type, target_id, target_name, message, before_json, after_json FROM system_log "
+    };
+}
+pub(crate) use log_select;
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct LogRow {
+    seq: i64,
+    record_id: String,
+    customer_id: String,
+    at: i64,
+    event_type: String,
+    actor_type: String,
+    actor_id: Option<String>,
+    actor_name: String,
+    target_type: String,
+    target_id: String,
+    target_name: String,
+    message: String,
+    before_json: Option<String>,
+    after_json: Option<String>,
 }
 
-pub(crate) type NotificationRow = (String, String, String, String, i64);
+impl TryFrom<LogRow> for LogRecord {
+    type Error = StoreError;
 
-pub(crate) fn notification(
-    (id, customer_id, destination_admin, body, created_at): NotificationRow,
-) -> StoreResult<Notification> {
-    Ok(Notification {
-        id,
-        customer_id: CustomerId::parse(&customer_id)?,
-        destination_admin,
-        body: serde_json::from_str(&body).map_err(|_| crate::sql::corrupt("notification"))?,
-        created_at: crate::sql::from_ms(created_at),
-    })
+    fn try_from(row: LogRow) -> StoreResult<LogRecord> {
+        let json = |text: Option<String>| text.and_then(|t| serde_json::from_str(&t).ok());
+        Ok(LogRecord {
+            seq: row.seq,
+            record_id: row.record_id,
+            customer_id: CustomerId::parse(&row.customer_id)?,
+            at: from_ms(row.at),
+            event_type: row.event_type,
+            actor_type: row.actor_type,
+            actor_id: row.actor_id,
+            actor_name: row.actor_name,
+            target_type: row.target_type,
+            target_id: row.target_id,
+            target_name: row.target_name,
+            message: row.message,
+            before: json(row.before_json),
+            after: json(row.after_json),
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct NotificationRow {
+    id: String,
+    customer_id: String,
+    destination_admin: String,
+    body: String,
+    created_at: i64,
+}
+
+impl TryFrom<NotificationRow> for Notification {
+    type Error = StoreError;
+
+    fn try_from(row: NotificationRow) -> StoreResult<Notification> {
+        Ok(Notification {
+            id: row.id,
+            customer_id: CustomerId::parse(&row.customer_id)?,
+            destination_admin: row.destination_admin,
+            body: serde_json::from_str(&row.body).map_err(|_| corrupt("notification"))?,
+            created_at: from_ms(row.created_at),
+        })
+    }
 }
 
 macro_rules! queries {
@@ -79,6 +88,7 @@ macro_rules! queries {
         use time::OffsetDateTime;
         use trustgate_core::event::LogEntry;
         use trustgate_core::ids::CustomerId;
+        use crate::sql::system_log::{LogRow, NotificationRow};
         use crate::sql::ms;
 
         use super::Tx;
@@ -130,7 +140,7 @@ macro_rules! queries {
 
         #[tracing::instrument(skip_all)]
         pub(super) async fn notifications(store: &$store, customer: &CustomerId, limit: u32) -> StoreResult<Vec<Notification>> {
-            sqlx::query_as::<_, crate::sql::system_log::NotificationRow>(
+            sqlx::query_as::<_, NotificationRow>(
                 "SELECT id, customer_id, destination_admin, body, created_at FROM notifications \
                  WHERE customer_id = $1 ORDER BY created_at DESC, id LIMIT $2",
             )
@@ -139,7 +149,7 @@ macro_rules! queries {
             .fetch_all(&store.pool)
             .await?
             .into_iter()
-            .map(crate::sql::system_log::notification)
+            .map(Notification::try_from)
             .collect()
         }
 
@@ -154,10 +164,11 @@ macro_rules! queries {
 
         #[tracing::instrument(skip_all)]
         pub(super) async fn log_records(store: &$store, q: &LogQuery) -> StoreResult<Vec<LogRecord>> {
-            sqlx::query_as::<_, crate::sql::system_log::LogRow>(
-                "SELECT seq, record_id, customer_id, at, event_type, actor_type, actor_id, actor_name, \
-                 target_type, target_id, target_name, message, before_json, after_json FROM system_log \
-                 WHERE customer_id = $1 AND at >= $2 AND at < $3 AND seq > $4 ORDER BY seq LIMIT $5",
+            sqlx::query_as::<_, LogRow>(
+                concat!(
+                    crate::sql::system_log::log_select!(),
+                    "WHERE customer_id = $1 AND at >= $2 AND at < $3 AND seq > $4 ORDER BY seq LIMIT $5"
+                ),
             )
             .bind(q.customer_id.as_str())
             .bind(ms(q.start))
@@ -167,7 +178,7 @@ macro_rules! queries {
             .fetch_all(&store.pool)
             .await?
             .into_iter()
-            .map(crate::sql::system_log::log_record)
+            .map(LogRecord::try_from)
             .collect()
         }
 
@@ -196,24 +207,26 @@ macro_rules! queries {
         pub(super) async fn log_view(store: &$store, q: &LogQuery, view: &LogView) -> StoreResult<Vec<LogRecord>> {
             let (text, after) = if view.newest_first {
                 (
-                    "SELECT seq, record_id, customer_id, at, event_type, actor_type, actor_id, actor_name, \
-                     target_type, target_id, target_name, message, before_json, after_json FROM system_log \
-                     WHERE customer_id = $1 AND at >= $2 AND at < $3 AND seq < $4 \
-                     AND LOWER(event_type) LIKE $5 ESCAPE '\\' AND LOWER(actor_name) LIKE $6 ESCAPE '\\' \
-                     ORDER BY seq DESC LIMIT $7",
+                    concat!(
+                        crate::sql::system_log::log_select!(),
+                        "WHERE customer_id = $1 AND at >= $2 AND at < $3 AND seq < $4 \
+                         AND LOWER(event_type) LIKE $5 ESCAPE '\\' AND LOWER(actor_name) LIKE $6 ESCAPE '\\' \
+                         ORDER BY seq DESC LIMIT $7"
+                    ),
                     q.after_seq.unwrap_or(i64::MAX),
                 )
             } else {
                 (
-                    "SELECT seq, record_id, customer_id, at, event_type, actor_type, actor_id, actor_name, \
-                     target_type, target_id, target_name, message, before_json, after_json FROM system_log \
-                     WHERE customer_id = $1 AND at >= $2 AND at < $3 AND seq > $4 \
-                     AND LOWER(event_type) LIKE $5 ESCAPE '\\' AND LOWER(actor_name) LIKE $6 ESCAPE '\\' \
-                     ORDER BY seq LIMIT $7",
+                    concat!(
+                        crate::sql::system_log::log_select!(),
+                        "WHERE customer_id = $1 AND at >= $2 AND at < $3 AND seq > $4 \
+                         AND LOWER(event_type) LIKE $5 ESCAPE '\\' AND LOWER(actor_name) LIKE $6 ESCAPE '\\' \
+                         ORDER BY seq LIMIT $7"
+                    ),
                     q.after_seq.unwrap_or(0),
                 )
             };
-            sqlx::query_as::<_, crate::sql::system_log::LogRow>(text)
+            sqlx::query_as::<_, LogRow>(text)
                 .bind(q.customer_id.as_str())
                 .bind(ms(q.start))
                 .bind(ms(q.end))
@@ -224,7 +237,7 @@ macro_rules! queries {
                 .fetch_all(&store.pool)
                 .await?
                 .into_iter()
-                .map(crate::sql::system_log::log_record)
+                .map(LogRecord::try_from)
                 .collect()
         }
 
