@@ -195,12 +195,13 @@ macro_rules! queries {
         use trustgate_core::rights::{PrincipalKind, Standing};
         use crate::sql::admins::{AdminRow, DisabledOwnerRow, MemberRow, MembershipRow, StandingRow};
         use crate::sql::customers::CustomerRow;
-        use crate::sql::ms;
+        use crate::sql::{ms, Parsed};
 
         use super::Tx;
         use super::system_log::insert_log;
         use super::feed::insert_changes;
         use super::catalog::ensure_declared;
+        use super::customers::ensure_customer;
         use super::clients::clients_in_tx;
         use super::clients::principal_in_tx;
         use super::sessions::end_sessions;
@@ -212,10 +213,31 @@ macro_rules! queries {
             .bind(admin.to_string())
             .fetch_optional(&mut **tx)
             .await?
-            .map(Member::try_from)
-            .transpose()
+            .parsed()
         }
 
+
+        pub(super) async fn update_member_access(
+            tx: &mut Tx,
+            customer: &CustomerId,
+            admin: AdminId,
+            access: &Access,
+            now: OffsetDateTime,
+        ) -> StoreResult<()> {
+            let (access_type, permissions) = crate::sql::admins::access_columns(access);
+            sqlx::query(
+                "UPDATE memberships SET access_type = $1, permissions = $2, updated_at = $3 \
+                 WHERE customer_id = $4 AND admin_id = $5",
+            )
+            .bind(access_type)
+            .bind(permissions)
+            .bind(ms(now))
+            .bind(customer.as_str())
+            .bind(admin.to_string())
+            .execute(&mut **tx)
+            .await?;
+            Ok(())
+        }
 
         /// How many administrators of `customer` hold Full access; read under the customer's lock.
         pub(super) async fn full_admins(tx: &mut Tx, customer: &CustomerId) -> StoreResult<u64> {
@@ -263,7 +285,7 @@ macro_rules! queries {
                     .await?,
                 ),
             };
-            Ok(Authority::of(kind, row.map(Standing::try_from).transpose()?)?)
+            Ok(Authority::of(kind, row.parsed()?)?)
         }
 
 
@@ -333,11 +355,7 @@ macro_rules! queries {
             invite: Option<&InvitationTerms>,
             actor: &Actor,
         ) -> StoreResult<Vec<Change>> {
-            let exists: Option<(String,)> =
-                sqlx::query_as("SELECT id FROM customers WHERE id = $1").bind(customer.as_str()).fetch_optional(&mut **tx).await?;
-            if exists.is_none() {
-                return Err(StoreError::NotFound("customer"));
-            }
+            ensure_customer(tx, customer).await?;
             ensure_declared(tx, &access).await?;
             let now = OffsetDateTime::now_utc();
             let (access_type, permissions) = crate::sql::admins::access_columns(&access);
@@ -496,8 +514,7 @@ macro_rules! queries {
             .bind(id.to_string())
             .fetch_optional(&store.pool)
             .await?
-            .map(Admin::try_from)
-            .transpose()
+            .parsed()
         }
 
 
@@ -511,8 +528,7 @@ macro_rules! queries {
             .bind(trustgate_core::admin::Provider::Local.wire_name())
             .fetch_optional(&store.pool)
             .await?
-            .map(Admin::try_from)
-            .transpose()
+            .parsed()
         }
 
 
@@ -525,9 +541,7 @@ macro_rules! queries {
             .bind(email.as_str())
             .fetch_all(&store.pool)
             .await?
-            .into_iter()
-            .map(Admin::try_from)
-            .collect()
+            .parsed()
         }
 
 
@@ -609,8 +623,7 @@ macro_rules! queries {
             .bind(admin.to_string())
             .fetch_optional(&mut *tx)
             .await?
-            .map(Admin::try_from)
-            .transpose()?
+            .parsed()?
             .ok_or(StoreError::NotFound("administrator"))?;
             let changes = join(&mut tx, customer, &admin, access, None, actor).await?;
             store.commit(tx, &changes).await
@@ -704,9 +717,7 @@ macro_rules! queries {
             .bind(i64::from(limit))
             .fetch_all(&store.pool)
             .await?
-            .into_iter()
-            .map(Member::try_from)
-            .collect()
+            .parsed()
         }
 
 
@@ -720,9 +731,7 @@ macro_rules! queries {
             .bind(admin.to_string())
             .fetch_all(&store.pool)
             .await?
-            .into_iter()
-            .map(Membership::try_from)
-            .collect()
+            .parsed()
         }
 
 
@@ -733,8 +742,7 @@ macro_rules! queries {
                 .bind(admin.to_string())
                 .fetch_optional(&store.pool)
                 .await?
-                .map(Standing::try_from)
-                .transpose()
+                .parsed()
         }
 
 
@@ -752,18 +760,7 @@ macro_rules! queries {
             }
             ensure_declared(&mut tx, &access).await?;
             let now = OffsetDateTime::now_utc();
-            let (access_type, permissions) = crate::sql::admins::access_columns(&access);
-            sqlx::query(
-                "UPDATE memberships SET access_type = $1, permissions = $2, updated_at = $3 \
-                 WHERE customer_id = $4 AND admin_id = $5",
-            )
-            .bind(access_type)
-            .bind(permissions)
-            .bind(ms(now))
-            .bind(customer.as_str())
-            .bind(admin.to_string())
-            .execute(&mut *tx)
-            .await?;
+            update_member_access(&mut tx, customer, admin, &access, now).await?;
             insert_log(&mut tx, &event::access_changed(customer, &member.admin, &member.access, &access, now, actor)).await?;
             let changes = [Change::MembershipChanged(customer.clone(), admin)];
             insert_changes(&mut tx, &changes, now).await?;
@@ -974,9 +971,7 @@ macro_rules! queries {
             .bind(DisabledOwnerPolicy::KeepActive.as_str())
             .fetch_all(&store.pool)
             .await?
-            .into_iter()
-            .map(DisabledOwner::try_from)
-            .collect()
+            .parsed()
         }
     };
 }

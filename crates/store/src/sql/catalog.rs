@@ -135,7 +135,8 @@ macro_rules! queries {
         use super::Tx;
         use super::system_log::insert_log;
         use super::feed::insert_changes;
-        use super::admins::load_member;
+        use super::admins::{load_member, update_member_access};
+        use super::clients::update_principal_access;
 
         /// A grant names only permissions the stored catalog declares: the node's copy of the
         /// catalog may be a moment old, and an apply that removed one may have committed since
@@ -297,32 +298,16 @@ macro_rules! queries {
                 )));
             }
             for change in &stripped {
-                let (access_type, permissions) = crate::sql::admins::access_columns(&change.after);
                 if change.holder.0 == "servicePrincipal" {
                     let Some(principal) = principal_of.get(&change.holder.1) else { continue };
-                    sqlx::query("UPDATE api_clients SET access_type = $1, permissions = $2 WHERE id = $3")
-                        .bind(access_type)
-                        .bind(permissions)
-                        .bind(principal.id.to_string())
-                        .execute(&mut **tx)
-                        .await?;
+                    update_principal_access(tx, principal.id, &change.after).await?;
                     insert_log(tx, &event::principal_access_changed(principal, &change.before, &change.after, now, actor))
                         .await?;
                     changes.push(Change::ClientChanged(principal.id));
                 } else {
                     let admin = AdminId::parse(&change.holder.1).map_err(|_| crate::sql::corrupt_id("administrator"))?;
                     let Some(member) = load_member(tx, &change.customer, admin).await? else { continue };
-                    sqlx::query(
-                        "UPDATE memberships SET access_type = $1, permissions = $2, updated_at = $3 \
-                         WHERE customer_id = $4 AND admin_id = $5",
-                    )
-                    .bind(access_type)
-                    .bind(permissions)
-                    .bind(ms(now))
-                    .bind(change.customer.as_str())
-                    .bind(admin.to_string())
-                    .execute(&mut **tx)
-                    .await?;
+                    update_member_access(tx, &change.customer, admin, &change.after, now).await?;
                     insert_log(
                         tx,
                         &event::access_changed(&change.customer, &member.admin, &change.before, &change.after, now, actor),

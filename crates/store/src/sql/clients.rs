@@ -32,6 +32,20 @@ macro_rules! secret_columns {
 }
 pub(crate) use secret_columns;
 
+/// Reads [`ExpiringRow`]s: a query's start, for `concat!`.
+macro_rules! expiring_select {
+    () => {
+        concat!(
+            "SELECT ",
+            crate::sql::clients::client_columns!(),
+            ", ",
+            crate::sql::clients::secret_columns!(),
+            " FROM client_secrets s JOIN api_clients k ON k.id = s.client_id "
+        )
+    };
+}
+pub(crate) use expiring_select;
+
 /// A secure client has an owner; a service principal has its own access instead.
 #[derive(sqlx::FromRow)]
 pub(crate) struct ClientRow {
@@ -192,12 +206,13 @@ macro_rules! queries {
         use trustgate_core::secret::{SecretId, ServerKeyId};
         use trustgate_core::client_secrets::GrantSecret;
         use crate::sql::clients::{ClientRow, ExpiringRow, GrantRow, GrantSecretRow, SecretInfoRow};
-        use crate::sql::ms;
+        use crate::sql::{ms, Parsed};
 
         use super::Tx;
-        use super::system_log::insert_log;
+        use super::system_log::{insert_log, insert_notification};
         use super::feed::insert_changes;
         use super::catalog::ensure_declared;
+        use super::customers::ensure_customer;
         use super::admins::load_member;
         use super::admins::authority;
 
@@ -207,11 +222,20 @@ macro_rules! queries {
             .bind(owner.to_string())
             .fetch_all(&mut **tx)
             .await?
-            .into_iter()
-            .map(ApiClient::try_from)
-            .collect()
+            .parsed()
         }
 
+
+        pub(super) async fn update_principal_access(tx: &mut Tx, id: ClientId, access: &Access) -> StoreResult<()> {
+            let (access_type, permissions) = crate::sql::admins::access_columns(access);
+            sqlx::query("UPDATE api_clients SET access_type = $1, permissions = $2 WHERE id = $3")
+                .bind(access_type)
+                .bind(permissions)
+                .bind(id.to_string())
+                .execute(&mut **tx)
+                .await?;
+            Ok(())
+        }
 
         /// The customer's service principal `id`, if it is one.
         pub(super) async fn principal_in_tx(tx: &mut Tx, customer: &CustomerId, id: ClientId) -> StoreResult<Option<ApiClient>> {
@@ -220,8 +244,7 @@ macro_rules! queries {
             .bind(customer.as_str())
             .fetch_optional(&mut **tx)
             .await?
-            .map(ApiClient::try_from)
-            .transpose()
+            .parsed()
         }
 
 
@@ -256,8 +279,7 @@ macro_rules! queries {
             .bind(id.to_string())
             .fetch_optional(&mut **tx)
             .await?
-            .map(ApiClient::try_from)
-            .transpose()
+            .parsed()
         }
 
 
@@ -283,6 +305,37 @@ macro_rules! queries {
         }
 
 
+        /// Runs `claim`, an update of the secret's row (`$1` the time, `$2` the client, `$3` the
+        /// secret) that only one node's call can make: the client and when the secret expires
+        /// when this call made it, else `None`.
+        async fn claim_expiry(
+            tx: &mut Tx,
+            claim: &'static str,
+            client: ClientId,
+            secret: SecretId,
+            at: OffsetDateTime,
+        ) -> StoreResult<Option<(ApiClient, Option<OffsetDateTime>)>> {
+            let claimed = sqlx::query(claim)
+                .bind(ms(at))
+                .bind(client.to_string())
+                .bind(secret.as_str())
+                .execute(&mut **tx)
+                .await?
+                .rows_affected();
+            let Some(found) = load_client(tx, client).await?.filter(|_| claimed == 1) else { return Ok(None) };
+            let expires_at = secrets_of(tx, client).await?.into_iter().find(|s| s.id == secret).and_then(|s| s.expires_at);
+            Ok(Some((found, expires_at)))
+        }
+
+        /// Secrets and their clients, read by `query` (from [`expiring_select!`]) with `values` bound in order.
+        async fn secrets_with_clients(store: &$store, query: &'static str, values: &[i64]) -> StoreResult<Vec<ExpiringSecret>> {
+            let mut query = sqlx::query_as::<_, ExpiringRow>(query);
+            for value in values {
+                query = query.bind(*value);
+            }
+            query.fetch_all(&store.pool).await?.into_iter().map(ExpiringSecret::try_from).collect()
+        }
+
         async fn secrets_of(tx: &mut Tx, client: ClientId) -> StoreResult<Vec<SecretInfo>> {
             sqlx::query_as::<_, SecretInfoRow>(concat!(
                 "SELECT ",
@@ -292,9 +345,7 @@ macro_rules! queries {
             .bind(client.to_string())
             .fetch_all(&mut **tx)
             .await?
-            .into_iter()
-            .map(SecretInfo::try_from)
-            .collect()
+            .parsed()
         }
 
 
@@ -509,11 +560,7 @@ macro_rules! queries {
             let mut tx = store.write_tx().await?;
             <$store>::share_catalog(&mut tx).await?;
             <$store>::lock_customer(&mut tx, customer).await?;
-            let exists: Option<(String,)> =
-                sqlx::query_as("SELECT id FROM customers WHERE id = $1").bind(customer.as_str()).fetch_optional(&mut *tx).await?;
-            if exists.is_none() {
-                return Err(StoreError::NotFound("customer"));
-            }
+            ensure_customer(&mut tx, customer).await?;
             let (held,): (i64,) =
                 sqlx::query_as("SELECT COUNT(*) FROM api_clients WHERE customer_id = $1 AND owner_id IS NULL")
                     .bind(customer.as_str())
@@ -555,9 +602,7 @@ macro_rules! queries {
             .bind(i64::from(limit))
             .fetch_all(&mut *tx)
             .await?
-            .into_iter()
-            .map(ApiClient::try_from)
-            .collect();
+            .parsed();
             tx.rollback().await?;
             principals
         }
@@ -586,13 +631,7 @@ macro_rules! queries {
             };
             lifecycle::set_principal_access(&authority, &access)?;
             ensure_declared(&mut tx, &access).await?;
-            let (access_type, permissions) = crate::sql::admins::access_columns(&access);
-            sqlx::query("UPDATE api_clients SET access_type = $1, permissions = $2 WHERE id = $3")
-                .bind(access_type)
-                .bind(permissions)
-                .bind(id.to_string())
-                .execute(&mut *tx)
-                .await?;
+            update_principal_access(&mut tx, id, &access).await?;
             let now = OffsetDateTime::now_utc();
             insert_log(&mut tx, &event::principal_access_changed(&principal, &before, &access, now, actor)).await?;
             let changes = [Change::ClientChanged(id)];
@@ -678,42 +717,21 @@ macro_rules! queries {
 
         #[tracing::instrument(skip_all)]
         pub(super) async fn expiring_secrets(store: &$store, now: OffsetDateTime, by: OffsetDateTime, limit: u32) -> StoreResult<Vec<ExpiringSecret>> {
-            sqlx::query_as::<_, ExpiringRow>(concat!(
-                "SELECT ",
-                crate::sql::clients::client_columns!(),
-                ", ",
-                crate::sql::clients::secret_columns!(),
-                " FROM client_secrets s JOIN api_clients k ON k.id = s.client_id ",
+            let query = concat!(
+                crate::sql::clients::expiring_select!(),
                 "WHERE s.expires_at > $1 AND s.expires_at <= $2 AND s.warned_at IS NULL ORDER BY s.expires_at LIMIT $3"
-            ))
-            .bind(ms(now))
-            .bind(ms(by))
-            .bind(i64::from(limit))
-            .fetch_all(&store.pool)
-            .await?
-            .into_iter()
-            .map(ExpiringSecret::try_from)
-            .collect()
+            );
+            secrets_with_clients(store, query, &[ms(now), ms(by), i64::from(limit)]).await
         }
 
 
         #[tracing::instrument(skip_all)]
         pub(super) async fn expired_secrets(store: &$store, now: OffsetDateTime, limit: u32) -> StoreResult<Vec<ExpiringSecret>> {
-            sqlx::query_as::<_, ExpiringRow>(concat!(
-                "SELECT ",
-                crate::sql::clients::client_columns!(),
-                ", ",
-                crate::sql::clients::secret_columns!(),
-                " FROM client_secrets s JOIN api_clients k ON k.id = s.client_id ",
+            let query = concat!(
+                crate::sql::clients::expiring_select!(),
                 "WHERE s.expires_at <= $1 AND s.expiry_logged_at IS NULL ORDER BY s.expires_at LIMIT $2"
-            ))
-            .bind(ms(now))
-            .bind(i64::from(limit))
-            .fetch_all(&store.pool)
-            .await?
-            .into_iter()
-            .map(ExpiringSecret::try_from)
-            .collect()
+            );
+            secrets_with_clients(store, query, &[ms(now), i64::from(limit)]).await
         }
 
 
@@ -722,31 +740,13 @@ macro_rules! queries {
             let mut tx = store.write_tx().await?;
             // The claim and what it announces commit together: a node that loses the race, or
             // fails half-way, leaves nothing behind.
-            let claimed = sqlx::query(
-                "UPDATE client_secrets SET warned_at = $1 WHERE client_id = $2 AND id = $3 AND warned_at IS NULL",
-            )
-            .bind(ms(at))
-            .bind(client.to_string())
-            .bind(secret.as_str())
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-            let Some(found) = load_client(&mut tx, client).await?.filter(|_| claimed == 1) else {
+            let claim = "UPDATE client_secrets SET warned_at = $1 WHERE client_id = $2 AND id = $3 AND warned_at IS NULL";
+            let Some((found, expires_at)) = claim_expiry(&mut tx, claim, client, secret, at).await? else {
                 tx.rollback().await?;
                 return Ok(false);
             };
-            let expires_at = secrets_of(&mut tx, client).await?.into_iter().find(|s| s.id == secret).and_then(|s| s.expires_at);
             for n in notifications {
-                sqlx::query(
-                    "INSERT INTO notifications (id, customer_id, destination_admin, body, created_at) VALUES ($1, $2, $3, $4, $5)",
-                )
-                .bind(&n.id)
-                .bind(n.customer_id.as_str())
-                .bind(&n.destination_admin)
-                .bind(n.body.to_string())
-                .bind(ms(n.created_at))
-                .execute(&mut *tx)
-                .await?;
+                insert_notification(&mut tx, n).await?;
             }
             let entry = event::client_secret(&found, &secret, expires_at, SecretEvent::Expiring, at, &Actor::System);
             insert_log(&mut tx, &entry).await?;
@@ -763,13 +763,12 @@ macro_rules! queries {
             <$store>::share_catalog(&mut tx).await?;
             <$store>::lock_customer(&mut tx, customer).await?;
             let not_found = || StoreError::NotFound("API client");
-            let client = sqlx::query_as::<_, ClientRow>(concat!("SELECT ", crate::sql::clients::client_columns!(), " FROM api_clients k WHERE k.id = $1 AND k.customer_id = $2 AND k.owner_id IS NOT NULL"))
+            let client: ApiClient = sqlx::query_as::<_, ClientRow>(concat!("SELECT ", crate::sql::clients::client_columns!(), " FROM api_clients k WHERE k.id = $1 AND k.customer_id = $2 AND k.owner_id IS NOT NULL"))
             .bind(id.to_string())
             .bind(customer.as_str())
             .fetch_optional(&mut *tx)
             .await?
-            .map(ApiClient::try_from)
-            .transpose()?
+            .parsed()?
             .ok_or_else(not_found)?;
             let ClientKind::SecureClient { owner } = client.kind else {
                 return Err(not_found());
@@ -814,21 +813,12 @@ macro_rules! queries {
         #[tracing::instrument(skip_all)]
         pub(super) async fn log_secret_expired(store: &$store, client: ClientId, secret: SecretId, at: OffsetDateTime) -> StoreResult<bool> {
             let mut tx = store.write_tx().await?;
-            let claimed = sqlx::query(
-                "UPDATE client_secrets SET expiry_logged_at = $1 \
-                 WHERE client_id = $2 AND id = $3 AND expiry_logged_at IS NULL AND expires_at <= $1",
-            )
-            .bind(ms(at))
-            .bind(client.to_string())
-            .bind(secret.as_str())
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-            let Some(found) = load_client(&mut tx, client).await?.filter(|_| claimed == 1) else {
+            let claim = "UPDATE client_secrets SET expiry_logged_at = $1 \
+                 WHERE client_id = $2 AND id = $3 AND expiry_logged_at IS NULL AND expires_at <= $1";
+            let Some((found, expires_at)) = claim_expiry(&mut tx, claim, client, secret, at).await? else {
                 tx.rollback().await?;
                 return Ok(false);
             };
-            let expires_at = secrets_of(&mut tx, client).await?.into_iter().find(|s| s.id == secret).and_then(|s| s.expires_at);
             let entry = event::client_secret(&found, &secret, expires_at, SecretEvent::Expired, at, &Actor::System);
             insert_log(&mut tx, &entry).await?;
             store.commit(tx, &[]).await?;

@@ -40,7 +40,7 @@ macro_rules! queries {
         use crate::changes::Change;
         use crate::error::{StoreError, StoreResult};
         use crate::sql::customers::CustomerRow;
-        use crate::sql::ms;
+        use crate::sql::{ms, Parsed};
         use time::OffsetDateTime;
         use trustgate_core::customer::{Customer, DisabledOwnerPolicy};
         use trustgate_core::event::{self, Actor};
@@ -48,6 +48,19 @@ macro_rules! queries {
 
         use super::feed::insert_changes;
         use super::system_log::insert_log;
+        use super::Tx;
+
+        /// `NotFound` unless `customer` exists.
+        pub(super) async fn ensure_customer(tx: &mut Tx, customer: &CustomerId) -> StoreResult<()> {
+            let exists: Option<(String,)> = sqlx::query_as("SELECT id FROM customers WHERE id = $1")
+                .bind(customer.as_str())
+                .fetch_optional(&mut **tx)
+                .await?;
+            match exists {
+                Some(_) => Ok(()),
+                None => Err(StoreError::NotFound("customer")),
+            }
+        }
 
         #[tracing::instrument(skip_all)]
         pub(super) async fn create_customer(store: &$store, customer: &Customer, actor: &Actor) -> StoreResult<()> {
@@ -77,8 +90,7 @@ macro_rules! queries {
                 .bind(id.as_str())
                 .fetch_optional(&store.pool)
                 .await?
-                .map(Customer::try_from)
-                .transpose()
+                .parsed()
         }
 
         #[tracing::instrument(skip_all)]
@@ -89,9 +101,7 @@ macro_rules! queries {
             ))
             .fetch_all(&store.pool)
             .await?
-            .into_iter()
-            .map(Customer::try_from)
-            .collect()
+            .parsed()
         }
 
         #[tracing::instrument(skip_all)]

@@ -165,9 +165,10 @@ macro_rules! queries {
         use trustgate_core::provisioning::{self, ScimToken};
         use trustgate_core::secret::ServerKeyId;
         use crate::sql::federation::{ProviderRow, ScimTokenRow, ScimUserRow, SignInRow};
-        use crate::sql::ms;
+        use crate::sql::{ms, Parsed};
 
         use super::Tx;
+        use super::customers::ensure_customer;
         use super::system_log::insert_log;
         use super::feed::insert_changes;
         use super::admins::load_member;
@@ -188,8 +189,7 @@ macro_rules! queries {
             .bind(admin.to_string())
             .fetch_optional(&mut **tx)
             .await?
-            .map(ScimUser::try_from)
-            .transpose()
+            .parsed()
         }
 
 
@@ -301,9 +301,7 @@ macro_rules! queries {
             .bind(customer.as_str())
             .fetch_all(&store.pool)
             .await?
-            .into_iter()
-            .map(ScimToken::try_from)
-            .collect()
+            .parsed()
         }
 
 
@@ -315,8 +313,7 @@ macro_rules! queries {
             .bind(digest.to_vec())
             .fetch_optional(&store.pool)
             .await?
-            .map(ScimToken::try_from)
-            .transpose()
+            .parsed()
         }
 
 
@@ -522,13 +519,7 @@ macro_rules! queries {
         #[tracing::instrument(skip_all)]
         pub(super) async fn connect_provider(store: &$store, provider: &IdentityProvider, actor: &Actor) -> StoreResult<()> {
             let mut tx = store.write_tx().await?;
-            let known: Option<(String,)> = sqlx::query_as("SELECT id FROM customers WHERE id = $1")
-                .bind(provider.customer_id.as_str())
-                .fetch_optional(&mut *tx)
-                .await?;
-            if known.is_none() {
-                return Err(StoreError::NotFound("customer"));
-            }
+            ensure_customer(&mut tx, &provider.customer_id).await?;
             <$store>::lock_customer(&mut tx, &provider.customer_id).await?;
             lifecycle::manage_identity_providers(&authority(&mut tx, &provider.customer_id, actor).await?)?;
             let taken: Option<(String,)> =
@@ -573,7 +564,7 @@ macro_rules! queries {
             .bind(customer.as_str())
             .fetch_optional(&mut *tx)
             .await?;
-            let Some(provider) = row.map(IdentityProvider::try_from).transpose()? else {
+            let Some(provider) = row.parsed()? else {
                 return Ok(false);
             };
             sqlx::query("DELETE FROM identity_providers WHERE id = $1").bind(id.to_string()).execute(&mut *tx).await?;
@@ -594,8 +585,7 @@ macro_rules! queries {
             .bind(id.to_string())
             .fetch_optional(&store.pool)
             .await?
-            .map(IdentityProvider::try_from)
-            .transpose()
+            .parsed()
         }
 
 
@@ -607,9 +597,7 @@ macro_rules! queries {
             .bind(customer.as_str())
             .fetch_all(&store.pool)
             .await?
-            .into_iter()
-            .map(IdentityProvider::try_from)
-            .collect()
+            .parsed()
         }
 
 
@@ -623,9 +611,7 @@ macro_rules! queries {
             .bind(email.as_str())
             .fetch_all(&store.pool)
             .await?
-            .into_iter()
-            .map(IdentityProvider::try_from)
-            .collect()
+            .parsed()
         }
 
 
@@ -668,7 +654,7 @@ macro_rules! queries {
             .fetch_optional(&mut *tx)
             .await?;
             store.commit(tx, &[]).await?;
-            row.filter(|row| row.expires_at > ms(now)).map(PendingSignIn::try_from).transpose()
+            row.filter(|row| row.expires_at > ms(now)).parsed()
         }
 
 

@@ -47,7 +47,7 @@ macro_rules! queries {
         use trustgate_core::secret::ServerKeyId;
         use trustgate_core::token::{ALLOWED_SKEW_SECS, TOKEN_LIFETIME_SECS};
         use crate::sql::keys::SigningKeyRow;
-        use crate::sql::ms;
+        use crate::sql::{ms, Parsed};
 
         use super::system_log::insert_log;
         use super::feed::insert_changes;
@@ -60,9 +60,7 @@ macro_rules! queries {
             )
             .fetch_all(&store.pool)
             .await?
-            .into_iter()
-            .map(KeyAtRest::try_from)
-            .collect()
+            .parsed()
         }
 
 

@@ -23,7 +23,7 @@
 
 use time::OffsetDateTime;
 
-use crate::error::StoreError;
+use crate::error::{StoreError, StoreResult};
 
 pub(crate) mod admins;
 pub(crate) mod catalog;
@@ -47,50 +47,63 @@ pub(crate) fn corrupt(what: &str) -> StoreError {
     StoreError::Internal(format!("a stored {what} is invalid"))
 }
 
+/// Turns the rows a query read into the model's types, through each row's `TryFrom`.
+pub(crate) trait Parsed<T> {
+    fn parsed(self) -> StoreResult<T>;
+}
+
+impl<R, T: TryFrom<R, Error = StoreError>> Parsed<Option<T>> for Option<R> {
+    fn parsed(self) -> StoreResult<Option<T>> {
+        self.map(T::try_from).transpose()
+    }
+}
+
+impl<R, T: TryFrom<R, Error = StoreError>> Parsed<Vec<T>> for Vec<R> {
+    fn parsed(self) -> StoreResult<Vec<T>> {
+        self.into_iter().map(T::try_from).collect()
+    }
+}
+
 pub(crate) fn corrupt_id(what: &str) -> StoreError {
     corrupt(&format!("{what} id"))
 }
 
+/// Implements [`crate::Store`] for `$store`: the calls written out in the braces, then each call
+/// listed after them handed to the function of the same name in its domain's module, as
+/// `domain::call(arguments) -> what it returns;`.
+macro_rules! delegate {
+    (
+        impl Store for $store:ty { $($own:tt)* }
+        $($domain:ident::$name:ident($($arg:ident: $ty:ty),*) -> $ret:ty;)*
+    ) => {
+        #[async_trait::async_trait]
+        impl crate::Store for $store {
+            $($own)*
+
+            $(
+                async fn $name(&self, $($arg: $ty),*) -> crate::error::StoreResult<$ret> {
+                    $domain::$name(self, $($arg),*).await
+                }
+            )*
+        }
+    };
+}
+pub(crate) use delegate;
+
 macro_rules! store_impl {
     ($store:ty, $db:ty) => {
-        mod feed {
-            crate::sql::feed::queries!($store, $db);
-        }
-        mod customers {
-            crate::sql::customers::queries!($store, $db);
-        }
-        mod admins {
-            crate::sql::admins::queries!($store, $db);
-        }
-        mod clients {
-            crate::sql::clients::queries!($store, $db);
-        }
-        mod keys {
-            crate::sql::keys::queries!($store, $db);
-        }
-        mod sessions {
-            crate::sql::sessions::queries!($store, $db);
-        }
-        mod system_log {
-            crate::sql::system_log::queries!($store, $db);
-        }
-        mod federation {
-            crate::sql::federation::queries!($store, $db);
-        }
-        mod catalog {
-            crate::sql::catalog::queries!($store, $db);
-        }
+        crate::sql::store_impl!(@domains $store, $db, [
+            feed, customers, admins, clients, keys, sessions, system_log, federation, catalog
+        ]);
 
         mod store {
             use crate::changes::ChangeListener;
             use crate::error::StoreResult;
             use crate::model::{
-                ClientGrant, DisabledOwner, ExpiringSecret, Invitation, InvitationTerms, LogQuery, LogRecord, LogView,
+                CatalogApplied, ClientGrant, DisabledOwner, ExpiringSecret, Invitation, InvitationTerms, LogQuery, LogRecord, LogView,
                 Member, Membership, Notification, PendingSignIn, PoolUse, ScimFilter, ScimUser, ScimUserWrite,
                 ServerKeyUse, Session,
             };
-            use crate::Store;
-            use async_trait::async_trait;
             use std::sync::Arc;
             use time::OffsetDateTime;
             use trustgate_core::access::Access;
@@ -101,620 +114,137 @@ macro_rules! store_impl {
             use trustgate_core::customer::{Customer, DisabledOwnerPolicy};
             use trustgate_core::event::{Actor, LogEntry};
             use trustgate_core::federation::IdentityProvider;
-            use trustgate_core::ids::{AdminId, ClientId, CustomerId, ProviderId, ScimTokenId};
+            use trustgate_core::catalog::Catalog;
+            use trustgate_core::ids::{AdminId, ClientId, CustomerId, ProviderId, ResourceServerId, ScimTokenId};
+            use trustgate_core::resource_server::ResourceServer;
             use trustgate_core::provisioning::ScimToken;
             use trustgate_core::rights::Standing;
-            use trustgate_core::secret::{SecretId, ServerKeyId};
+            use trustgate_core::secret::{SecretId, SecretVerifier, ServerKeyId};
 
             use super::{admins, catalog, clients, customers, federation, keys, sessions, system_log};
 
-            #[async_trait]
-            impl Store for $store {
-                fn watch_changes(&self, listener: Arc<dyn ChangeListener>) {
-                    self.watch(listener);
-                }
+            crate::sql::delegate! {
+                impl Store for $store {
+                    fn watch_changes(&self, listener: Arc<dyn ChangeListener>) {
+                        self.watch(listener);
+                    }
 
-                async fn catch_up(&self) -> StoreResult<()> {
-                    self.caught_up().await
-                }
+                    async fn catch_up(&self) -> StoreResult<()> {
+                        self.caught_up().await
+                    }
 
-                async fn ping(&self) -> StoreResult<()> {
-                    sqlx::query("SELECT 1").execute(&self.pool).await?;
-                    Ok(())
-                }
+                    async fn ping(&self) -> StoreResult<()> {
+                        sqlx::query("SELECT 1").execute(&self.pool).await?;
+                        Ok(())
+                    }
 
-                fn pool_use(&self) -> PoolUse {
-                    PoolUse {
-                        open: self.pool.size(),
-                        idle: u32::try_from(self.pool.num_idle()).unwrap_or(u32::MAX),
-                        max: self.pool.options().get_max_connections(),
+                    fn pool_use(&self) -> PoolUse {
+                        PoolUse {
+                            open: self.pool.size(),
+                            idle: u32::try_from(self.pool.num_idle()).unwrap_or(u32::MAX),
+                            max: self.pool.options().get_max_connections(),
+                        }
                     }
                 }
-
-                async fn create_customer(&self, customer: &Customer, actor: &Actor) -> StoreResult<()> {
-                    customers::create_customer(self, customer, actor).await
-                }
-
-                async fn customer(&self, id: &CustomerId) -> StoreResult<Option<Customer>> {
-                    customers::customer(self, id).await
-                }
-
-                async fn customers(&self) -> StoreResult<Vec<Customer>> {
-                    customers::customers(self).await
-                }
-
-                async fn set_disabled_owner_policy(
-                    &self,
-                    id: &CustomerId,
-                    policy: DisabledOwnerPolicy,
-                    actor: &Actor,
-                ) -> StoreResult<()> {
-                    customers::set_disabled_owner_policy(self, id, policy, actor).await
-                }
-
-                async fn create_admin(&self, admin: &Admin, password_hash: Option<&str>) -> StoreResult<()> {
-                    admins::create_admin(self, admin, password_hash).await
-                }
-
-                async fn admin(&self, id: AdminId) -> StoreResult<Option<Admin>> {
-                    admins::admin(self, id).await
-                }
-
-                async fn admin_by_email(&self, email: &Email) -> StoreResult<Option<Admin>> {
-                    admins::admin_by_email(self, email).await
-                }
-
-                async fn admins_with_email(&self, email: &Email) -> StoreResult<Vec<Admin>> {
-                    admins::admins_with_email(self, email).await
-                }
-
-                async fn password_hash(&self, id: AdminId) -> StoreResult<Option<String>> {
-                    admins::password_hash(self, id).await
-                }
-
-                async fn set_password_hash(&self, id: AdminId, hash: &str) -> StoreResult<()> {
-                    admins::set_password_hash(self, id, hash).await
-                }
-
-                async fn set_admin_status(&self, id: AdminId, status: AdminStatus, actor: &Actor) -> StoreResult<()> {
-                    admins::set_admin_status(self, id, status, actor).await
-                }
-
-                async fn delete_admin(&self, id: AdminId, actor: &Actor) -> StoreResult<usize> {
-                    admins::delete_admin(self, id, actor).await
-                }
-
-                async fn add_member(
-                    &self,
-                    customer: &CustomerId,
-                    admin: AdminId,
-                    access: Access,
-                    actor: &Actor,
-                ) -> StoreResult<()> {
-                    admins::add_member(self, customer, admin, access, actor).await
-                }
-
-                async fn add_admin(
-                    &self,
-                    customer: &CustomerId,
-                    candidate: &Admin,
-                    password_hash: Option<&str>,
-                    access: Access,
-                    invite: Option<&InvitationTerms>,
-                    actor: &Actor,
-                ) -> StoreResult<(Member, bool)> {
-                    admins::add_admin(self, customer, candidate, password_hash, access, invite, actor).await
-                }
-
-                async fn member(&self, customer: &CustomerId, admin: AdminId) -> StoreResult<Option<Member>> {
-                    admins::member(self, customer, admin).await
-                }
-
-                async fn members(
-                    &self,
-                    customer: &CustomerId,
-                    after: Option<AdminId>,
-                    limit: u32,
-                ) -> StoreResult<Vec<Member>> {
-                    admins::members(self, customer, after, limit).await
-                }
-
-                async fn memberships(&self, admin: AdminId) -> StoreResult<Vec<Membership>> {
-                    admins::memberships(self, admin).await
-                }
-
-                async fn standing(&self, customer: &CustomerId, admin: AdminId) -> StoreResult<Option<Standing>> {
-                    admins::standing(self, customer, admin).await
-                }
-
-                async fn set_access(
-                    &self,
-                    customer: &CustomerId,
-                    admin: AdminId,
-                    access: Access,
-                    actor: &Actor,
-                ) -> StoreResult<Access> {
-                    admins::set_access(self, customer, admin, access, actor).await
-                }
-
-                async fn remove_member(
-                    &self,
-                    customer: &CustomerId,
-                    admin: AdminId,
-                    actor: &Actor,
-                ) -> StoreResult<usize> {
-                    admins::remove_member(self, customer, admin, actor).await
-                }
-
-                async fn resend_invitation(
-                    &self,
-                    customer: &CustomerId,
-                    admin: AdminId,
-                    terms: &InvitationTerms,
-                    actor: &Actor,
-                ) -> StoreResult<Member> {
-                    admins::resend_invitation(self, customer, admin, terms, actor).await
-                }
-
-                async fn cancel_invitation(
-                    &self,
-                    customer: &CustomerId,
-                    email: &Email,
-                    actor: &Actor,
-                ) -> StoreResult<bool> {
-                    admins::cancel_invitation(self, customer, email, actor).await
-                }
-
-                async fn invitation(&self, verifier: &[u8; 32]) -> StoreResult<Option<Invitation>> {
-                    admins::invitation(self, verifier).await
-                }
-
-                async fn accept_invitation(
-                    &self,
-                    verifier: &[u8; 32],
-                    password_hash: Option<&str>,
-                    now: OffsetDateTime,
-                ) -> StoreResult<Invitation> {
-                    admins::accept_invitation(self, verifier, password_hash, now).await
-                }
-
-                async fn log_expired_invitations(&self, now: OffsetDateTime) -> StoreResult<u64> {
-                    admins::log_expired_invitations(self, now).await
-                }
-
-                async fn create_client(
-                    &self,
-                    client: &ApiClient,
-                    secret: &NewSecret,
-                    cap: u64,
-                    actor: &Actor,
-                ) -> StoreResult<()> {
-                    clients::create_client(self, client, secret, cap, actor).await
-                }
-
-                async fn seed_clients(&self, clients: &[(ApiClient, NewSecret)]) -> StoreResult<()> {
-                    clients::seed_clients(self, clients).await
-                }
-
-                async fn refresh_statistics(&self) -> StoreResult<()> {
-                    clients::refresh_statistics(self).await
-                }
-
-                async fn client_grant(&self, id: ClientId) -> StoreResult<Option<ClientGrant>> {
-                    clients::client_grant(self, id).await
-                }
-
-                async fn clients_of(&self, customer: &CustomerId, owner: AdminId) -> StoreResult<Vec<ApiClient>> {
-                    clients::clients_of(self, customer, owner).await
-                }
-
-                async fn delete_client(
-                    &self,
-                    customer: &CustomerId,
-                    owner: AdminId,
-                    id: ClientId,
-                    actor: &Actor,
-                ) -> StoreResult<bool> {
-                    clients::delete_client(self, customer, owner, id, actor).await
-                }
-
-                async fn touch_clients(&self, uses: &[(ClientId, SecretId, OffsetDateTime)]) -> StoreResult<()> {
-                    clients::touch_clients(self, uses).await
-                }
-
-                async fn create_principal(
-                    &self,
-                    principal: &ApiClient,
-                    secret: &NewSecret,
-                    actor: &Actor,
-                ) -> StoreResult<()> {
-                    clients::create_principal(self, principal, secret, actor).await
-                }
-
-                async fn principals(
-                    &self,
-                    customer: &CustomerId,
-                    after: Option<ClientId>,
-                    limit: u32,
-                    actor: &Actor,
-                ) -> StoreResult<Vec<ApiClient>> {
-                    clients::principals(self, customer, after, limit, actor).await
-                }
-
-                async fn principal(
-                    &self,
-                    customer: &CustomerId,
-                    id: ClientId,
-                    actor: &Actor,
-                ) -> StoreResult<Option<ApiClient>> {
-                    clients::principal(self, customer, id, actor).await
-                }
-
-                async fn set_principal_access(
-                    &self,
-                    customer: &CustomerId,
-                    id: ClientId,
-                    access: Access,
-                    actor: &Actor,
-                ) -> StoreResult<Access> {
-                    clients::set_principal_access(self, customer, id, access, actor).await
-                }
-
-                async fn delete_principal(
-                    &self,
-                    customer: &CustomerId,
-                    id: ClientId,
-                    actor: &Actor,
-                ) -> StoreResult<bool> {
-                    clients::delete_principal(self, customer, id, actor).await
-                }
-
-                async fn client_secrets(
-                    &self,
-                    customer: &CustomerId,
-                    client: ClientId,
-                    actor: &Actor,
-                ) -> StoreResult<Vec<SecretInfo>> {
-                    clients::client_secrets(self, customer, client, actor).await
-                }
-
-                async fn add_client_secret(
-                    &self,
-                    customer: &CustomerId,
-                    client: ClientId,
-                    secret: &NewSecret,
-                    actor: &Actor,
-                ) -> StoreResult<SecretInfo> {
-                    clients::add_client_secret(self, customer, client, secret, actor).await
-                }
-
-                async fn delete_client_secret(
-                    &self,
-                    customer: &CustomerId,
-                    client: ClientId,
-                    secret: SecretId,
-                    actor: &Actor,
-                ) -> StoreResult<()> {
-                    clients::delete_client_secret(self, customer, client, secret, actor).await
-                }
-
-                async fn expiring_secrets(
-                    &self,
-                    now: OffsetDateTime,
-                    by: OffsetDateTime,
-                    limit: u32,
-                ) -> StoreResult<Vec<ExpiringSecret>> {
-                    clients::expiring_secrets(self, now, by, limit).await
-                }
-
-                async fn expired_secrets(&self, now: OffsetDateTime, limit: u32) -> StoreResult<Vec<ExpiringSecret>> {
-                    clients::expired_secrets(self, now, limit).await
-                }
-
-                async fn warn_secret_expiry(
-                    &self,
-                    client: ClientId,
-                    secret: SecretId,
-                    notifications: &[Notification],
-                    at: OffsetDateTime,
-                ) -> StoreResult<bool> {
-                    clients::warn_secret_expiry(self, client, secret, notifications, at).await
-                }
-
-                async fn convert_to_principal(
-                    &self,
-                    customer: &CustomerId,
-                    id: ClientId,
-                    actor: &Actor,
-                ) -> StoreResult<ApiClient> {
-                    clients::convert_to_principal(self, customer, id, actor).await
-                }
-
-                async fn log_secret_expired(
-                    &self,
-                    client: ClientId,
-                    secret: SecretId,
-                    at: OffsetDateTime,
-                ) -> StoreResult<bool> {
-                    clients::log_secret_expired(self, client, secret, at).await
-                }
-
-                async fn signing_keys(&self) -> StoreResult<Vec<KeyAtRest>> {
-                    keys::signing_keys(self).await
-                }
-
-                async fn add_signing_key(&self, key: &KeyAtRest, revoke_previous: bool) -> StoreResult<()> {
-                    keys::add_signing_key(self, key, revoke_previous).await
-                }
-
-                async fn reseal_signing_key(&self, key: &KeyAtRest, from_format: &str) -> StoreResult<bool> {
-                    keys::reseal_signing_key(self, key, from_format).await
-                }
-
-                async fn stamp_server_key(&self, key: &ServerKeyId) -> StoreResult<u64> {
-                    keys::stamp_server_key(self, key).await
-                }
-
-                async fn server_key_use(&self) -> StoreResult<Vec<ServerKeyUse>> {
-                    keys::server_key_use(self).await
-                }
-
-                async fn reseal_under_server_key(
-                    &self,
-                    keys: &[KeyAtRest],
-                    providers: &[(ProviderId, Vec<u8>)],
-                    entries: &[LogEntry],
-                ) -> StoreResult<u64> {
-                    keys::reseal_under_server_key(self, keys, providers, entries).await
-                }
-
-                async fn revoke_token(
-                    &self,
-                    client: ClientId,
-                    jti: &str,
-                    expires_at: OffsetDateTime,
-                    now: OffsetDateTime,
-                    cap: u64,
-                ) -> StoreResult<()> {
-                    keys::revoke_token(self, client, jti, expires_at, now, cap).await
-                }
-
-                async fn revoked_before(
-                    &self,
-                    now: OffsetDateTime,
-                ) -> StoreResult<Vec<(ClientId, i64, OffsetDateTime)>> {
-                    keys::revoked_before(self, now).await
-                }
-
-                async fn revoked_tokens(&self, now: OffsetDateTime) -> StoreResult<Vec<(String, OffsetDateTime)>> {
-                    keys::revoked_tokens(self, now).await
-                }
-
-                async fn create_session(
-                    &self,
-                    digest: &[u8],
-                    session: &Session,
-                    at: OffsetDateTime,
-                ) -> StoreResult<()> {
-                    sessions::create_session(self, digest, session, at).await
-                }
-
-                async fn session(&self, digest: &[u8], now: OffsetDateTime) -> StoreResult<Option<Session>> {
-                    sessions::session(self, digest, now).await
-                }
-
-                async fn delete_session(&self, digest: &[u8]) -> StoreResult<()> {
-                    sessions::delete_session(self, digest).await
-                }
-
-                async fn add_notification(&self, n: &Notification) -> StoreResult<()> {
-                    system_log::add_notification(self, n).await
-                }
-
-                async fn notifications(&self, customer: &CustomerId, limit: u32) -> StoreResult<Vec<Notification>> {
-                    system_log::notifications(self, customer, limit).await
-                }
-
-                async fn append_log(&self, entry: &LogEntry) -> StoreResult<()> {
-                    system_log::append_log(self, entry).await
-                }
-
-                async fn log_records(&self, q: &LogQuery) -> StoreResult<Vec<LogRecord>> {
-                    system_log::log_records(self, q).await
-                }
-
-                async fn prune_log(&self, before: OffsetDateTime, limit: u32) -> StoreResult<u64> {
-                    system_log::prune_log(self, before, limit).await
-                }
-
-                async fn log_view(&self, q: &LogQuery, view: &LogView) -> StoreResult<Vec<LogRecord>> {
-                    system_log::log_view(self, q, view).await
-                }
-
-                async fn create_scim_token(
-                    &self,
-                    token: &ScimToken,
-                    digest: &[u8],
-                    server_key: &ServerKeyId,
-                    actor: &Actor,
-                ) -> StoreResult<()> {
-                    federation::create_scim_token(self, token, digest, server_key, actor).await
-                }
-
-                async fn scim_tokens(&self, customer: &CustomerId) -> StoreResult<Vec<ScimToken>> {
-                    federation::scim_tokens(self, customer).await
-                }
-
-                async fn scim_token(&self, digest: &[u8]) -> StoreResult<Option<ScimToken>> {
-                    federation::scim_token(self, digest).await
-                }
-
-                async fn revoke_scim_token(
-                    &self,
-                    customer: &CustomerId,
-                    id: ScimTokenId,
-                    actor: &Actor,
-                ) -> StoreResult<bool> {
-                    federation::revoke_scim_token(self, customer, id, actor).await
-                }
-
-                async fn scim_users(
-                    &self,
-                    customer: &CustomerId,
-                    filter: &ScimFilter,
-                    offset: u64,
-                    limit: u32,
-                ) -> StoreResult<(u64, Vec<ScimUser>)> {
-                    federation::scim_users(self, customer, filter, offset, limit).await
-                }
-
-                async fn scim_user(&self, customer: &CustomerId, admin: AdminId) -> StoreResult<Option<ScimUser>> {
-                    federation::scim_user(self, customer, admin).await
-                }
-
-                async fn provision_user(
-                    &self,
-                    customer: &CustomerId,
-                    candidate: &Admin,
-                    write: &ScimUserWrite,
-                    actor: &Actor,
-                ) -> StoreResult<ScimUser> {
-                    federation::provision_user(self, customer, candidate, write, actor).await
-                }
-
-                async fn update_scim_user(
-                    &self,
-                    customer: &CustomerId,
-                    admin: AdminId,
-                    write: &ScimUserWrite,
-                    if_version: Option<&str>,
-                    actor: &Actor,
-                ) -> StoreResult<ScimUser> {
-                    federation::update_scim_user(self, customer, admin, write, if_version, actor).await
-                }
-
-                async fn deprovision_user(
-                    &self,
-                    customer: &CustomerId,
-                    admin: AdminId,
-                    if_version: Option<&str>,
-                    actor: &Actor,
-                ) -> StoreResult<usize> {
-                    federation::deprovision_user(self, customer, admin, if_version, actor).await
-                }
-
-                async fn disabled_owners(&self, customer: &CustomerId) -> StoreResult<Vec<DisabledOwner>> {
-                    admins::disabled_owners(self, customer).await
-                }
-
-                async fn connect_provider(&self, provider: &IdentityProvider, actor: &Actor) -> StoreResult<()> {
-                    federation::connect_provider(self, provider, actor).await
-                }
-
-                async fn disconnect_provider(
-                    &self,
-                    customer: &CustomerId,
-                    id: ProviderId,
-                    actor: &Actor,
-                ) -> StoreResult<bool> {
-                    federation::disconnect_provider(self, customer, id, actor).await
-                }
-
-                async fn identity_provider(&self, id: ProviderId) -> StoreResult<Option<IdentityProvider>> {
-                    federation::identity_provider(self, id).await
-                }
-
-                async fn identity_providers(&self, customer: &CustomerId) -> StoreResult<Vec<IdentityProvider>> {
-                    federation::identity_providers(self, customer).await
-                }
-
-                async fn providers_for_email(&self, email: &Email) -> StoreResult<Vec<IdentityProvider>> {
-                    federation::providers_for_email(self, email).await
-                }
-
-                async fn begin_sign_in(
-                    &self,
-                    state_digest: &[u8],
-                    pending: &PendingSignIn,
-                    now: OffsetDateTime,
-                ) -> StoreResult<()> {
-                    federation::begin_sign_in(self, state_digest, pending, now).await
-                }
-
-                async fn take_sign_in(
-                    &self,
-                    state_digest: &[u8],
-                    now: OffsetDateTime,
-                ) -> StoreResult<Option<PendingSignIn>> {
-                    federation::take_sign_in(self, state_digest, now).await
-                }
-
-                async fn federated_admin(
-                    &self,
-                    provider: &IdentityProvider,
-                    subject: &str,
-                    verified_email: Option<&Email>,
-                    now: OffsetDateTime,
-                ) -> StoreResult<Option<Admin>> {
-                    federation::federated_admin(self, provider, subject, verified_email, now).await
-                }
-
-                async fn create_resource_server(
-                    &self,
-                    server: &trustgate_core::resource_server::ResourceServer,
-                    verifier: &trustgate_core::secret::SecretVerifier,
-                ) -> StoreResult<()> {
-                    catalog::create_resource_server(self, server, verifier).await
-                }
-
-                async fn resource_servers(&self) -> StoreResult<Vec<trustgate_core::resource_server::ResourceServer>> {
-                    catalog::resource_servers(self).await
-                }
-
-                async fn resource_server(
-                    &self,
-                    id: trustgate_core::ids::ResourceServerId,
-                ) -> StoreResult<
-                    Option<(trustgate_core::resource_server::ResourceServer, trustgate_core::secret::SecretVerifier)>,
-                > {
-                    catalog::resource_server(self, id).await
-                }
-
-                async fn rotate_resource_server(
-                    &self,
-                    name: &str,
-                    verifier: &trustgate_core::secret::SecretVerifier,
-                ) -> StoreResult<Option<trustgate_core::resource_server::ResourceServer>> {
-                    catalog::rotate_resource_server(self, name, verifier).await
-                }
-
-                async fn delete_resource_server(&self, name: &str) -> StoreResult<bool> {
-                    catalog::delete_resource_server(self, name).await
-                }
-
-                async fn catalog(&self) -> StoreResult<trustgate_core::catalog::Catalog> {
-                    catalog::catalog(self).await
-                }
-
-                async fn apply_catalog(
-                    &self,
-                    catalog: &trustgate_core::catalog::Catalog,
-                    force: bool,
-                    actor: &Actor,
-                ) -> StoreResult<crate::model::CatalogApplied> {
-                    catalog::apply_catalog(self, catalog, force, actor).await
-                }
-
-                async fn preview_catalog(
-                    &self,
-                    catalog: &trustgate_core::catalog::Catalog,
-                    force: bool,
-                    actor: &Actor,
-                ) -> StoreResult<crate::model::CatalogApplied> {
-                    catalog::preview_catalog(self, catalog, force, actor).await
-                }
+                customers::create_customer(customer: &Customer, actor: &Actor) -> ();
+                customers::customer(id: &CustomerId) -> Option<Customer>;
+                customers::customers() -> Vec<Customer>;
+                customers::set_disabled_owner_policy(id: &CustomerId, policy: DisabledOwnerPolicy, actor: &Actor) -> ();
+                admins::create_admin(admin: &Admin, password_hash: Option<&str>) -> ();
+                admins::admin(id: AdminId) -> Option<Admin>;
+                admins::admin_by_email(email: &Email) -> Option<Admin>;
+                admins::admins_with_email(email: &Email) -> Vec<Admin>;
+                admins::password_hash(id: AdminId) -> Option<String>;
+                admins::set_password_hash(id: AdminId, hash: &str) -> ();
+                admins::set_admin_status(id: AdminId, status: AdminStatus, actor: &Actor) -> ();
+                admins::delete_admin(id: AdminId, actor: &Actor) -> usize;
+                admins::add_member(customer: &CustomerId, admin: AdminId, access: Access, actor: &Actor) -> ();
+                admins::add_admin(customer: &CustomerId, candidate: &Admin, password_hash: Option<&str>, access: Access, invite: Option<&InvitationTerms>, actor: &Actor) -> (Member, bool);
+                admins::member(customer: &CustomerId, admin: AdminId) -> Option<Member>;
+                admins::members(customer: &CustomerId, after: Option<AdminId>, limit: u32) -> Vec<Member>;
+                admins::memberships(admin: AdminId) -> Vec<Membership>;
+                admins::standing(customer: &CustomerId, admin: AdminId) -> Option<Standing>;
+                admins::set_access(customer: &CustomerId, admin: AdminId, access: Access, actor: &Actor) -> Access;
+                admins::remove_member(customer: &CustomerId, admin: AdminId, actor: &Actor) -> usize;
+                admins::resend_invitation(customer: &CustomerId, admin: AdminId, terms: &InvitationTerms, actor: &Actor) -> Member;
+                admins::cancel_invitation(customer: &CustomerId, email: &Email, actor: &Actor) -> bool;
+                admins::invitation(verifier: &[u8; 32]) -> Option<Invitation>;
+                admins::accept_invitation(verifier: &[u8; 32], password_hash: Option<&str>, now: OffsetDateTime) -> Invitation;
+                admins::log_expired_invitations(now: OffsetDateTime) -> u64;
+                clients::create_client(client: &ApiClient, secret: &NewSecret, cap: u64, actor: &Actor) -> ();
+                clients::seed_clients(clients: &[(ApiClient, NewSecret)]) -> ();
+                clients::refresh_statistics() -> ();
+                clients::client_grant(id: ClientId) -> Option<ClientGrant>;
+                clients::clients_of(customer: &CustomerId, owner: AdminId) -> Vec<ApiClient>;
+                clients::delete_client(customer: &CustomerId, owner: AdminId, id: ClientId, actor: &Actor) -> bool;
+                clients::touch_clients(uses: &[(ClientId, SecretId, OffsetDateTime)]) -> ();
+                clients::create_principal(principal: &ApiClient, secret: &NewSecret, actor: &Actor) -> ();
+                clients::principals(customer: &CustomerId, after: Option<ClientId>, limit: u32, actor: &Actor) -> Vec<ApiClient>;
+                clients::principal(customer: &CustomerId, id: ClientId, actor: &Actor) -> Option<ApiClient>;
+                clients::set_principal_access(customer: &CustomerId, id: ClientId, access: Access, actor: &Actor) -> Access;
+                clients::delete_principal(customer: &CustomerId, id: ClientId, actor: &Actor) -> bool;
+                clients::client_secrets(customer: &CustomerId, client: ClientId, actor: &Actor) -> Vec<SecretInfo>;
+                clients::add_client_secret(customer: &CustomerId, client: ClientId, secret: &NewSecret, actor: &Actor) -> SecretInfo;
+                clients::delete_client_secret(customer: &CustomerId, client: ClientId, secret: SecretId, actor: &Actor) -> ();
+                clients::expiring_secrets(now: OffsetDateTime, by: OffsetDateTime, limit: u32) -> Vec<ExpiringSecret>;
+                clients::expired_secrets(now: OffsetDateTime, limit: u32) -> Vec<ExpiringSecret>;
+                clients::warn_secret_expiry(client: ClientId, secret: SecretId, notifications: &[Notification], at: OffsetDateTime) -> bool;
+                clients::convert_to_principal(customer: &CustomerId, id: ClientId, actor: &Actor) -> ApiClient;
+                clients::log_secret_expired(client: ClientId, secret: SecretId, at: OffsetDateTime) -> bool;
+                keys::signing_keys() -> Vec<KeyAtRest>;
+                keys::add_signing_key(key: &KeyAtRest, revoke_previous: bool) -> ();
+                keys::reseal_signing_key(key: &KeyAtRest, from_format: &str) -> bool;
+                keys::stamp_server_key(key: &ServerKeyId) -> u64;
+                keys::server_key_use() -> Vec<ServerKeyUse>;
+                keys::reseal_under_server_key(keys: &[KeyAtRest], providers: &[(ProviderId, Vec<u8>)], entries: &[LogEntry]) -> u64;
+                keys::revoke_token(client: ClientId, jti: &str, expires_at: OffsetDateTime, now: OffsetDateTime, cap: u64) -> ();
+                keys::revoked_before(now: OffsetDateTime) -> Vec<(ClientId, i64, OffsetDateTime)>;
+                keys::revoked_tokens(now: OffsetDateTime) -> Vec<(String, OffsetDateTime)>;
+                sessions::create_session(digest: &[u8], session: &Session, at: OffsetDateTime) -> ();
+                sessions::session(digest: &[u8], now: OffsetDateTime) -> Option<Session>;
+                sessions::delete_session(digest: &[u8]) -> ();
+                system_log::add_notification(n: &Notification) -> ();
+                system_log::notifications(customer: &CustomerId, limit: u32) -> Vec<Notification>;
+                system_log::append_log(entry: &LogEntry) -> ();
+                system_log::log_records(q: &LogQuery) -> Vec<LogRecord>;
+                system_log::prune_log(before: OffsetDateTime, limit: u32) -> u64;
+                system_log::log_view(q: &LogQuery, view: &LogView) -> Vec<LogRecord>;
+                federation::create_scim_token(token: &ScimToken, digest: &[u8], server_key: &ServerKeyId, actor: &Actor) -> ();
+                federation::scim_tokens(customer: &CustomerId) -> Vec<ScimToken>;
+                federation::scim_token(digest: &[u8]) -> Option<ScimToken>;
+                federation::revoke_scim_token(customer: &CustomerId, id: ScimTokenId, actor: &Actor) -> bool;
+                federation::scim_users(customer: &CustomerId, filter: &ScimFilter, offset: u64, limit: u32) -> (u64, Vec<ScimUser>);
+                federation::scim_user(customer: &CustomerId, admin: AdminId) -> Option<ScimUser>;
+                federation::provision_user(customer: &CustomerId, candidate: &Admin, write: &ScimUserWrite, actor: &Actor) -> ScimUser;
+                federation::update_scim_user(customer: &CustomerId, admin: AdminId, write: &ScimUserWrite, if_version: Option<&str>, actor: &Actor) -> ScimUser;
+                federation::deprovision_user(customer: &CustomerId, admin: AdminId, if_version: Option<&str>, actor: &Actor) -> usize;
+                admins::disabled_owners(customer: &CustomerId) -> Vec<DisabledOwner>;
+                federation::connect_provider(provider: &IdentityProvider, actor: &Actor) -> ();
+                federation::disconnect_provider(customer: &CustomerId, id: ProviderId, actor: &Actor) -> bool;
+                federation::identity_provider(id: ProviderId) -> Option<IdentityProvider>;
+                federation::identity_providers(customer: &CustomerId) -> Vec<IdentityProvider>;
+                federation::providers_for_email(email: &Email) -> Vec<IdentityProvider>;
+                federation::begin_sign_in(state_digest: &[u8], pending: &PendingSignIn, now: OffsetDateTime) -> ();
+                federation::take_sign_in(state_digest: &[u8], now: OffsetDateTime) -> Option<PendingSignIn>;
+                federation::federated_admin(provider: &IdentityProvider, subject: &str, verified_email: Option<&Email>, now: OffsetDateTime) -> Option<Admin>;
+                catalog::create_resource_server(server: &ResourceServer, verifier: &SecretVerifier) -> ();
+                catalog::resource_servers() -> Vec<ResourceServer>;
+                catalog::resource_server(id: ResourceServerId) -> Option<(ResourceServer, SecretVerifier)>;
+                catalog::rotate_resource_server(name: &str, verifier: &SecretVerifier) -> Option<ResourceServer>;
+                catalog::delete_resource_server(name: &str) -> bool;
+                catalog::catalog() -> Catalog;
+                catalog::apply_catalog(catalog: &Catalog, force: bool, actor: &Actor) -> CatalogApplied;
+                catalog::preview_catalog(catalog: &Catalog, force: bool, actor: &Actor) -> CatalogApplied;
             }
         }
+    };
+    // Each domain's queries in a module of the same name.
+    (@domains $store:ty, $db:ty, [$($domain:ident),*]) => {
+        $(
+            mod $domain {
+                crate::sql::$domain::queries!($store, $db);
+            }
+        )*
     };
 }
 pub(crate) use store_impl;

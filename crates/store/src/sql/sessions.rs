@@ -34,7 +34,7 @@ macro_rules! queries {
         use time::OffsetDateTime;
         use trustgate_core::ids::{AdminId, CustomerId};
         use crate::sql::sessions::SessionRow;
-        use crate::sql::ms;
+        use crate::sql::{ms, Parsed};
 
         use super::Tx;
 
@@ -76,8 +76,7 @@ macro_rules! queries {
             .bind(ms(now))
             .fetch_optional(&store.pool)
             .await?
-            .map(Session::try_from)
-            .transpose()
+            .parsed()
         }
 
 

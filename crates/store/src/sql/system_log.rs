@@ -89,7 +89,7 @@ macro_rules! queries {
         use trustgate_core::event::LogEntry;
         use trustgate_core::ids::CustomerId;
         use crate::sql::system_log::{LogRow, NotificationRow};
-        use crate::sql::ms;
+        use crate::sql::{ms, Parsed};
 
         use super::Tx;
         use super::feed::insert_changes;
@@ -119,9 +119,7 @@ macro_rules! queries {
         }
 
 
-        #[tracing::instrument(skip_all)]
-        pub(super) async fn add_notification(store: &$store, n: &Notification) -> StoreResult<()> {
-            let mut tx = store.write_tx().await?;
+        pub(super) async fn insert_notification(tx: &mut Tx, n: &Notification) -> StoreResult<()> {
             sqlx::query(
                 "INSERT INTO notifications (id, customer_id, destination_admin, body, created_at) VALUES ($1, $2, $3, $4, $5)",
             )
@@ -130,8 +128,15 @@ macro_rules! queries {
             .bind(&n.destination_admin)
             .bind(n.body.to_string())
             .bind(ms(n.created_at))
-            .execute(&mut *tx)
+            .execute(&mut **tx)
             .await?;
+            Ok(())
+        }
+
+        #[tracing::instrument(skip_all)]
+        pub(super) async fn add_notification(store: &$store, n: &Notification) -> StoreResult<()> {
+            let mut tx = store.write_tx().await?;
+            insert_notification(&mut tx, n).await?;
             let changes = [Change::NotificationsPosted(n.customer_id.clone())];
             insert_changes(&mut tx, &changes, n.created_at).await?;
             store.commit(tx, &changes).await
@@ -148,9 +153,7 @@ macro_rules! queries {
             .bind(i64::from(limit))
             .fetch_all(&store.pool)
             .await?
-            .into_iter()
-            .map(Notification::try_from)
-            .collect()
+            .parsed()
         }
 
 
@@ -177,9 +180,7 @@ macro_rules! queries {
             .bind(i64::from(q.limit))
             .fetch_all(&store.pool)
             .await?
-            .into_iter()
-            .map(LogRecord::try_from)
-            .collect()
+            .parsed()
         }
 
 
@@ -236,9 +237,7 @@ macro_rules! queries {
                 .bind(i64::from(q.limit))
                 .fetch_all(&store.pool)
                 .await?
-                .into_iter()
-                .map(LogRecord::try_from)
-                .collect()
+                .parsed()
         }
 
     };
