@@ -179,11 +179,16 @@ impl TryFrom<MemberRow> for Member {
     }
 }
 
+/// This domain's SQL, instantiated once per backend by [`crate::sql::store_impl!`] in a module
+/// of the same name inside the backend's module.
 macro_rules! queries {
     ($store:ty, $db:ty) => {
         use crate::changes::Change;
         use crate::error::{StoreError, StoreResult};
         use crate::model::{DisabledOwner, Invitation, InvitationTerms, Member, Membership};
+        use crate::sql::admins::{AdminRow, DisabledOwnerRow, MemberRow, MembershipRow, StandingRow};
+        use crate::sql::customers::CustomerRow;
+        use crate::sql::{ms, Parsed};
         use time::OffsetDateTime;
         use trustgate_core::access::Access;
         use trustgate_core::admin::{Admin, AdminStatus, Email};
@@ -193,29 +198,31 @@ macro_rules! queries {
         use trustgate_core::ids::{AdminId, CustomerId};
         use trustgate_core::lifecycle::{self, Authority, Identity};
         use trustgate_core::rights::{PrincipalKind, Standing};
-        use crate::sql::admins::{AdminRow, DisabledOwnerRow, MemberRow, MembershipRow, StandingRow};
-        use crate::sql::customers::CustomerRow;
-        use crate::sql::{ms, Parsed};
 
-        use super::Tx;
-        use super::system_log::insert_log;
-        use super::feed::insert_changes;
         use super::catalog::ensure_declared;
-        use super::customers::ensure_customer;
         use super::clients::clients_in_tx;
         use super::clients::principal_in_tx;
+        use super::customers::ensure_customer;
+        use super::feed::insert_changes;
         use super::sessions::end_sessions;
+        use super::system_log::insert_log;
+        use super::Tx;
 
         pub(super) async fn load_member(tx: &mut Tx, customer: &CustomerId, admin: AdminId) -> StoreResult<Option<Member>> {
-            sqlx::query_as::<_, MemberRow>(concat!("SELECT ", crate::sql::admins::member_columns!(), " FROM memberships m JOIN admins a ON a.id = m.admin_id ", crate::sql::admins::pending_join!(), " \
-                 WHERE m.customer_id = $1 AND m.admin_id = $2"))
+            sqlx::query_as::<_, MemberRow>(concat!(
+                "SELECT ",
+                crate::sql::admins::member_columns!(),
+                " FROM memberships m JOIN admins a ON a.id = m.admin_id ",
+                crate::sql::admins::pending_join!(),
+                " \
+                 WHERE m.customer_id = $1 AND m.admin_id = $2"
+            ))
             .bind(customer.as_str())
             .bind(admin.to_string())
             .fetch_optional(&mut **tx)
             .await?
             .parsed()
         }
-
 
         pub(super) async fn update_member_access(
             tx: &mut Tx,
@@ -241,14 +248,15 @@ macro_rules! queries {
 
         /// How many administrators of `customer` hold Full access; read under the customer's lock.
         pub(super) async fn full_admins(tx: &mut Tx, customer: &CustomerId) -> StoreResult<u64> {
-            let (full,): (i64,) =
-                sqlx::query_as(concat!("SELECT COUNT(*) FROM memberships m WHERE m.customer_id = $1 AND m.access_type = 'Full' AND ", crate::sql::admins::accepted!()))
-                    .bind(customer.as_str())
-                    .fetch_one(&mut **tx)
-                    .await?;
+            let (full,): (i64,) = sqlx::query_as(concat!(
+                "SELECT COUNT(*) FROM memberships m WHERE m.customer_id = $1 AND m.access_type = 'Full' AND ",
+                crate::sql::admins::accepted!()
+            ))
+            .bind(customer.as_str())
+            .fetch_one(&mut **tx)
+            .await?;
             Ok(u64::try_from(full).unwrap_or(0))
         }
-
 
         /// What `actor` holds in `customer` now, read in the transaction about to act on it: an
         /// administrator's own membership, an API client's owner's (R4), or a service principal's
@@ -275,10 +283,13 @@ macro_rules! queries {
                 ),
                 Actor::ApiClient { id, .. } => (
                     PrincipalKind::ApiClient,
-                    sqlx::query_as::<_, StandingRow>(concat!("SELECT m.access_type, m.permissions, a.status, c.disabled_owner_policy \
+                    sqlx::query_as::<_, StandingRow>(concat!(
+                        "SELECT m.access_type, m.permissions, a.status, c.disabled_owner_policy \
                          FROM memberships m JOIN admins a ON a.id = m.admin_id JOIN customers c ON c.id = m.customer_id \
                          JOIN api_clients k ON k.customer_id = m.customer_id AND k.owner_id = m.admin_id \
-                         WHERE m.customer_id = $1 AND k.id = $2 AND ", crate::sql::admins::accepted!()))
+                         WHERE m.customer_id = $1 AND k.id = $2 AND ",
+                        crate::sql::admins::accepted!()
+                    ))
                     .bind(customer.as_str())
                     .bind(id.to_string())
                     .fetch_optional(&mut **tx)
@@ -287,7 +298,6 @@ macro_rules! queries {
             };
             Ok(Authority::of(kind, row.parsed()?)?)
         }
-
 
         /// R6 in one place: ends a membership and deletes the member's clients there, logging each.
         pub(super) async fn end_membership(
@@ -319,7 +329,6 @@ macro_rules! queries {
             Ok(clients.len())
         }
 
-
         pub(super) async fn insert_admin(tx: &mut Tx, admin: &Admin, password_hash: Option<&str>) -> StoreResult<()> {
             let inserted = sqlx::query(
                 "INSERT INTO admins (id, email, display_name, provider, external_id, status, password_hash, created_at, provider_id) \
@@ -342,7 +351,6 @@ macro_rules! queries {
             }
             Ok(())
         }
-
 
         /// Makes `admin` a member of `customer` with `access`, logged and announced; the caller has
         /// locked the customer and checked the actor's authority. The e-mail and display name of
@@ -374,7 +382,10 @@ macro_rules! queries {
             .await?
             .rows_affected();
             if inserted == 0 {
-                return Err(StoreError::Conflict(format!("{} is already an administrator of customer {customer}", admin.email)));
+                return Err(StoreError::Conflict(format!(
+                    "{} is already an administrator of customer {customer}",
+                    admin.email
+                )));
             }
             match invite {
                 Some(terms) => {
@@ -398,7 +409,6 @@ macro_rules! queries {
             Ok(changes)
         }
 
-
         pub(super) async fn admin_customers(tx: &mut Tx, admin: AdminId) -> StoreResult<Vec<CustomerId>> {
             sqlx::query_as::<_, (String,)>("SELECT customer_id FROM memberships WHERE admin_id = $1 ORDER BY customer_id")
                 .bind(admin.to_string())
@@ -408,7 +418,6 @@ macro_rules! queries {
                 .map(|(c,)| CustomerId::parse(&c).map_err(StoreError::from))
                 .collect()
         }
-
 
         /// Ends a pending membership (its invitation goes with it), logged as a cancellation, and
         /// forgets an invitee who never accepted anything: no password and no other customer.
@@ -427,13 +436,15 @@ macro_rules! queries {
             .bind(trustgate_core::admin::Provider::Local.wire_name())
             .execute(&mut **tx)
             .await?;
-            insert_log(tx, &event::invitation(customer, &member.admin, &member.access, InvitationEvent::Cancelled, now, actor))
-                .await?;
+            insert_log(
+                tx,
+                &event::invitation(customer, &member.admin, &member.access, InvitationEvent::Cancelled, now, actor),
+            )
+            .await?;
             let changes = vec![Change::MembershipChanged(customer.clone(), member.admin.id)];
             insert_changes(tx, &changes, now).await?;
             Ok(changes)
         }
-
 
         /// R7 in one place: sets a federated administrator's status, ends their sessions when
         /// disabled, and logs it in each of their customers. Their clients are left as they are.
@@ -468,7 +479,6 @@ macro_rules! queries {
             Ok(changes)
         }
 
-
         /// The invitation whose token has `verifier`, read in `tx`.
         async fn find_invitation(tx: &mut Tx, verifier: &[u8; 32]) -> StoreResult<Option<Invitation>> {
             let row: Option<(String, String, i64)> =
@@ -478,12 +488,14 @@ macro_rules! queries {
                     .await?;
             let Some((customer, admin, expires_at)) = row else { return Ok(None) };
             let customer = CustomerId::parse(&customer)?;
-            let member = load_member(tx, &customer, AdminId::parse(&admin)?).await?.ok_or(StoreError::NotFound("invitation"))?;
-            let customer = sqlx::query_as::<_, CustomerRow>(concat!(crate::sql::customers::customer_select!(), "WHERE id = $1"))
-                .bind(customer.as_str())
-                .fetch_one(&mut **tx)
-                .await?
-                .try_into()?;
+            let member =
+                load_member(tx, &customer, AdminId::parse(&admin)?).await?.ok_or(StoreError::NotFound("invitation"))?;
+            let customer =
+                sqlx::query_as::<_, CustomerRow>(concat!(crate::sql::customers::customer_select!(), "WHERE id = $1"))
+                    .bind(customer.as_str())
+                    .fetch_one(&mut **tx)
+                    .await?
+                    .try_into()?;
             let (hash,): (Option<String>,) = sqlx::query_as("SELECT password_hash FROM admins WHERE id = $1")
                 .bind(member.admin.id.to_string())
                 .fetch_one(&mut **tx)
@@ -497,14 +509,12 @@ macro_rules! queries {
             }))
         }
 
-
         #[tracing::instrument(skip_all)]
         pub(super) async fn create_admin(store: &$store, admin: &Admin, password_hash: Option<&str>) -> StoreResult<()> {
             let mut tx = store.write_tx().await?;
             insert_admin(&mut tx, admin, password_hash).await?;
             store.commit(tx, &[]).await
         }
-
 
         #[tracing::instrument(skip_all)]
         pub(super) async fn admin(store: &$store, id: AdminId) -> StoreResult<Option<Admin>> {
@@ -516,7 +526,6 @@ macro_rules! queries {
             .await?
             .parsed()
         }
-
 
         #[tracing::instrument(skip_all)]
         pub(super) async fn admin_by_email(store: &$store, email: &Email) -> StoreResult<Option<Admin>> {
@@ -531,7 +540,6 @@ macro_rules! queries {
             .parsed()
         }
 
-
         #[tracing::instrument(skip_all)]
         pub(super) async fn admins_with_email(store: &$store, email: &Email) -> StoreResult<Vec<Admin>> {
             sqlx::query_as::<_, AdminRow>(
@@ -544,7 +552,6 @@ macro_rules! queries {
             .parsed()
         }
 
-
         #[tracing::instrument(skip_all)]
         pub(super) async fn password_hash(store: &$store, id: AdminId) -> StoreResult<Option<String>> {
             let row: Option<(Option<String>,)> = sqlx::query_as("SELECT password_hash FROM admins WHERE id = $1")
@@ -553,7 +560,6 @@ macro_rules! queries {
                 .await?;
             Ok(row.and_then(|(hash,)| hash))
         }
-
 
         #[tracing::instrument(skip_all)]
         pub(super) async fn set_password_hash(store: &$store, id: AdminId, hash: &str) -> StoreResult<()> {
@@ -571,15 +577,18 @@ macro_rules! queries {
             store.commit(tx, &[]).await
         }
 
-
         #[tracing::instrument(skip_all)]
-        pub(super) async fn set_admin_status(store: &$store, id: AdminId, status: AdminStatus, actor: &Actor) -> StoreResult<()> {
+        pub(super) async fn set_admin_status(
+            store: &$store,
+            id: AdminId,
+            status: AdminStatus,
+            actor: &Actor,
+        ) -> StoreResult<()> {
             let mut tx = store.write_tx().await?;
             let now = OffsetDateTime::now_utc();
             let changes = apply_status(&mut tx, id, status, actor, now).await?;
             store.commit(tx, &changes).await
         }
-
 
         #[tracing::instrument(skip_all)]
         pub(super) async fn delete_admin(store: &$store, id: AdminId, actor: &Actor) -> StoreResult<usize> {
@@ -594,8 +603,9 @@ macro_rules! queries {
                 if member.pending.is_none() {
                     lifecycle::delete(&member.access, full_admins(&mut tx, customer).await?)?;
                 }
-                deleted += end_membership(&mut tx, customer, &member, DeletionCause::OwnerDeleted, actor, now, &mut changes)
-                    .await?;
+                deleted +=
+                    end_membership(&mut tx, customer, &member, DeletionCause::OwnerDeleted, actor, now, &mut changes)
+                        .await?;
             }
             let removed = sqlx::query("DELETE FROM admins WHERE id = $1")
                 .bind(id.to_string())
@@ -610,9 +620,14 @@ macro_rules! queries {
             Ok(deleted)
         }
 
-
         #[tracing::instrument(skip_all)]
-        pub(super) async fn add_member(store: &$store, customer: &CustomerId, admin: AdminId, access: Access, actor: &Actor) -> StoreResult<()> {
+        pub(super) async fn add_member(
+            store: &$store,
+            customer: &CustomerId,
+            admin: AdminId,
+            access: Access,
+            actor: &Actor,
+        ) -> StoreResult<()> {
             let mut tx = store.write_tx().await?;
             <$store>::share_catalog(&mut tx).await?;
             <$store>::lock_customer(&mut tx, customer).await?;
@@ -629,9 +644,16 @@ macro_rules! queries {
             store.commit(tx, &changes).await
         }
 
-
         #[tracing::instrument(skip_all)]
-        pub(super) async fn add_admin(store: &$store, customer: &CustomerId, candidate: &Admin, password_hash: Option<&str>, access: Access, invite: Option<&InvitationTerms>, actor: &Actor) -> StoreResult<(Member, bool)> {
+        pub(super) async fn add_admin(
+            store: &$store,
+            customer: &CustomerId,
+            candidate: &Admin,
+            password_hash: Option<&str>,
+            access: Access,
+            invite: Option<&InvitationTerms>,
+            actor: &Actor,
+        ) -> StoreResult<(Member, bool)> {
             let mut tx = store.write_tx().await?;
             <$store>::share_catalog(&mut tx).await?;
             <$store>::lock_customer(&mut tx, customer).await?;
@@ -670,11 +692,8 @@ macro_rules! queries {
             let (admin, created) = match known {
                 Some(row) => {
                     let known = Admin::try_from(row)?;
-                    let profile = Admin {
-                        email: candidate.email.clone(),
-                        display_name: candidate.display_name.clone(),
-                        ..known
-                    };
+                    let profile =
+                        Admin { email: candidate.email.clone(), display_name: candidate.display_name.clone(), ..known };
                     (profile, false)
                 }
                 None => {
@@ -698,7 +717,6 @@ macro_rules! queries {
             Ok((member, created))
         }
 
-
         #[tracing::instrument(skip_all)]
         pub(super) async fn member(store: &$store, customer: &CustomerId, admin: AdminId) -> StoreResult<Option<Member>> {
             let mut tx = store.pool.begin().await?;
@@ -707,11 +725,21 @@ macro_rules! queries {
             Ok(member)
         }
 
-
         #[tracing::instrument(skip_all)]
-        pub(super) async fn members(store: &$store, customer: &CustomerId, after: Option<AdminId>, limit: u32) -> StoreResult<Vec<Member>> {
-            sqlx::query_as::<_, MemberRow>(concat!("SELECT ", crate::sql::admins::member_columns!(), " FROM memberships m JOIN admins a ON a.id = m.admin_id ", crate::sql::admins::pending_join!(), " \
-                 WHERE m.customer_id = $1 AND a.id > $2 ORDER BY a.id LIMIT $3"))
+        pub(super) async fn members(
+            store: &$store,
+            customer: &CustomerId,
+            after: Option<AdminId>,
+            limit: u32,
+        ) -> StoreResult<Vec<Member>> {
+            sqlx::query_as::<_, MemberRow>(concat!(
+                "SELECT ",
+                crate::sql::admins::member_columns!(),
+                " FROM memberships m JOIN admins a ON a.id = m.admin_id ",
+                crate::sql::admins::pending_join!(),
+                " \
+                 WHERE m.customer_id = $1 AND a.id > $2 ORDER BY a.id LIMIT $3"
+            ))
             .bind(customer.as_str())
             .bind(after.map(|a| a.to_string()).unwrap_or_default())
             .bind(i64::from(limit))
@@ -720,23 +748,27 @@ macro_rules! queries {
             .parsed()
         }
 
-
         #[tracing::instrument(skip_all)]
         pub(super) async fn memberships(store: &$store, admin: AdminId) -> StoreResult<Vec<Membership>> {
-            sqlx::query_as::<_, MembershipRow>(
-                concat!("SELECT c.id, c.name, c.disabled_owner_policy, c.created_at, m.access_type, m.permissions \
-                     FROM memberships m JOIN customers c ON c.id = m.customer_id WHERE m.admin_id = $1 AND ", crate::sql::admins::accepted!(), " \
-                     ORDER BY c.name, c.id"),
-            )
+            sqlx::query_as::<_, MembershipRow>(concat!(
+                "SELECT c.id, c.name, c.disabled_owner_policy, c.created_at, m.access_type, m.permissions \
+                     FROM memberships m JOIN customers c ON c.id = m.customer_id WHERE m.admin_id = $1 AND ",
+                crate::sql::admins::accepted!(),
+                " \
+                     ORDER BY c.name, c.id"
+            ))
             .bind(admin.to_string())
             .fetch_all(&store.pool)
             .await?
             .parsed()
         }
 
-
         #[tracing::instrument(skip_all)]
-        pub(super) async fn standing(store: &$store, customer: &CustomerId, admin: AdminId) -> StoreResult<Option<Standing>> {
+        pub(super) async fn standing(
+            store: &$store,
+            customer: &CustomerId,
+            admin: AdminId,
+        ) -> StoreResult<Option<Standing>> {
             sqlx::query_as::<_, StandingRow>(crate::sql::admins::standing_select!())
                 .bind(customer.as_str())
                 .bind(admin.to_string())
@@ -745,9 +777,14 @@ macro_rules! queries {
                 .parsed()
         }
 
-
         #[tracing::instrument(skip_all)]
-        pub(super) async fn set_access(store: &$store, customer: &CustomerId, admin: AdminId, access: Access, actor: &Actor) -> StoreResult<Access> {
+        pub(super) async fn set_access(
+            store: &$store,
+            customer: &CustomerId,
+            admin: AdminId,
+            access: Access,
+            actor: &Actor,
+        ) -> StoreResult<Access> {
             let mut tx = store.write_tx().await?;
             <$store>::share_catalog(&mut tx).await?;
             <$store>::lock_customer(&mut tx, customer).await?;
@@ -761,16 +798,21 @@ macro_rules! queries {
             ensure_declared(&mut tx, &access).await?;
             let now = OffsetDateTime::now_utc();
             update_member_access(&mut tx, customer, admin, &access, now).await?;
-            insert_log(&mut tx, &event::access_changed(customer, &member.admin, &member.access, &access, now, actor)).await?;
+            insert_log(&mut tx, &event::access_changed(customer, &member.admin, &member.access, &access, now, actor))
+                .await?;
             let changes = [Change::MembershipChanged(customer.clone(), admin)];
             insert_changes(&mut tx, &changes, now).await?;
             store.commit(tx, &changes).await?;
             Ok(member.access)
         }
 
-
         #[tracing::instrument(skip_all)]
-        pub(super) async fn remove_member(store: &$store, customer: &CustomerId, admin: AdminId, actor: &Actor) -> StoreResult<usize> {
+        pub(super) async fn remove_member(
+            store: &$store,
+            customer: &CustomerId,
+            admin: AdminId,
+            actor: &Actor,
+        ) -> StoreResult<usize> {
             let mut tx = store.write_tx().await?;
             <$store>::lock_customer(&mut tx, customer).await?;
             let authority = authority(&mut tx, customer, actor).await?;
@@ -784,9 +826,16 @@ macro_rules! queries {
             lifecycle::remove(&authority, &member.access, full_admins(&mut tx, customer).await?)?;
             let now = OffsetDateTime::now_utc();
             let mut changes = Vec::new();
-            let deleted =
-                end_membership(&mut tx, customer, &member, DeletionCause::OwnerRemovedFromCustomer, actor, now, &mut changes)
-                    .await?;
+            let deleted = end_membership(
+                &mut tx,
+                customer,
+                &member,
+                DeletionCause::OwnerRemovedFromCustomer,
+                actor,
+                now,
+                &mut changes,
+            )
+            .await?;
             // Sessions are not tied to one customer: they go with the last membership, and until
             // then lose this customer at once, since every request reads membership live.
             if admin_customers(&mut tx, admin).await?.is_empty() {
@@ -797,11 +846,15 @@ macro_rules! queries {
             Ok(deleted)
         }
 
-
-
         // Invitations for local administrators (issue #12).
         #[tracing::instrument(skip_all)]
-        pub(super) async fn resend_invitation(store: &$store, customer: &CustomerId, admin: AdminId, terms: &InvitationTerms, actor: &Actor) -> StoreResult<Member> {
+        pub(super) async fn resend_invitation(
+            store: &$store,
+            customer: &CustomerId,
+            admin: AdminId,
+            terms: &InvitationTerms,
+            actor: &Actor,
+        ) -> StoreResult<Member> {
             let mut tx = store.write_tx().await?;
             <$store>::lock_customer(&mut tx, customer).await?;
             let authority = authority(&mut tx, customer, actor).await?;
@@ -822,16 +875,23 @@ macro_rules! queries {
             .bind(admin.to_string())
             .execute(&mut *tx)
             .await?;
-            insert_log(&mut tx, &event::invitation(customer, &member.admin, &member.access, InvitationEvent::Resent, now, actor))
-                .await?;
+            insert_log(
+                &mut tx,
+                &event::invitation(customer, &member.admin, &member.access, InvitationEvent::Resent, now, actor),
+            )
+            .await?;
             let member = load_member(&mut tx, customer, admin).await?.ok_or(StoreError::NotFound("administrator"))?;
             store.commit(tx, &[]).await?;
             Ok(member)
         }
 
-
         #[tracing::instrument(skip_all)]
-        pub(super) async fn cancel_invitation(store: &$store, customer: &CustomerId, email: &Email, actor: &Actor) -> StoreResult<bool> {
+        pub(super) async fn cancel_invitation(
+            store: &$store,
+            customer: &CustomerId,
+            email: &Email,
+            actor: &Actor,
+        ) -> StoreResult<bool> {
             let mut tx = store.write_tx().await?;
             <$store>::lock_customer(&mut tx, customer).await?;
             let authority = authority(&mut tx, customer, actor).await?;
@@ -845,14 +905,14 @@ macro_rules! queries {
             .fetch_optional(&mut *tx)
             .await?;
             let Some((admin,)) = found else { return Ok(false) };
-            let member =
-                load_member(&mut tx, customer, AdminId::parse(&admin)?).await?.ok_or(StoreError::NotFound("administrator"))?;
+            let member = load_member(&mut tx, customer, AdminId::parse(&admin)?)
+                .await?
+                .ok_or(StoreError::NotFound("administrator"))?;
             lifecycle::withdraw_or_resend(&authority, &member.access)?;
             let changes = withdraw(&mut tx, customer, &member, actor).await?;
             store.commit(tx, &changes).await?;
             Ok(true)
         }
-
 
         #[tracing::instrument(skip_all)]
         pub(super) async fn invitation(store: &$store, verifier: &[u8; 32]) -> StoreResult<Option<Invitation>> {
@@ -862,9 +922,13 @@ macro_rules! queries {
             Ok(found)
         }
 
-
         #[tracing::instrument(skip_all)]
-        pub(super) async fn accept_invitation(store: &$store, verifier: &[u8; 32], password_hash: Option<&str>, now: OffsetDateTime) -> StoreResult<Invitation> {
+        pub(super) async fn accept_invitation(
+            store: &$store,
+            verifier: &[u8; 32],
+            password_hash: Option<&str>,
+            now: OffsetDateTime,
+        ) -> StoreResult<Invitation> {
             let mut tx = store.write_tx().await?;
             let Some(found) = find_invitation(&mut tx, verifier).await? else {
                 return Err(StoreError::NotFound("invitation"));
@@ -928,7 +992,6 @@ macro_rules! queries {
             Ok(invitation)
         }
 
-
         #[tracing::instrument(skip_all)]
         pub(super) async fn log_expired_invitations(store: &$store, now: OffsetDateTime) -> StoreResult<u64> {
             let mut tx = store.write_tx().await?;
@@ -942,7 +1005,14 @@ macro_rules! queries {
             for (customer, admin) in &due {
                 let customer = CustomerId::parse(customer)?;
                 let Some(member) = load_member(&mut tx, &customer, AdminId::parse(admin)?).await? else { continue };
-                let entry = event::invitation(&customer, &member.admin, &member.access, InvitationEvent::Expired, now, &Actor::System);
+                let entry = event::invitation(
+                    &customer,
+                    &member.admin,
+                    &member.access,
+                    InvitationEvent::Expired,
+                    now,
+                    &Actor::System,
+                );
                 insert_log(&mut tx, &entry).await?;
                 sqlx::query("UPDATE invitations SET expiry_logged = 1 WHERE customer_id = $1 AND admin_id = $2")
                     .bind(customer.as_str())
@@ -953,7 +1023,6 @@ macro_rules! queries {
             store.commit(tx, &[]).await?;
             Ok(due.len() as u64)
         }
-
 
         #[tracing::instrument(skip_all)]
         pub(super) async fn disabled_owners(store: &$store, customer: &CustomerId) -> StoreResult<Vec<DisabledOwner>> {

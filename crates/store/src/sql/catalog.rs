@@ -117,26 +117,28 @@ impl ResourceServerRow {
     }
 }
 
+/// This domain's SQL, instantiated once per backend by [`crate::sql::store_impl!`] in a module
+/// of the same name inside the backend's module.
 macro_rules! queries {
     ($store:ty, $db:ty) => {
         use crate::changes::Change;
         use crate::error::{StoreError, StoreResult};
+        use crate::sql::catalog::{PermissionRow, ResourceServerRow, RouteRow, ServiceRow};
+        use crate::sql::clients::ClientRow;
+        use crate::sql::ms;
         use time::OffsetDateTime;
         use trustgate_core::access::Access;
+        use trustgate_core::client::ApiClient;
         use trustgate_core::client::ClientKind;
         use trustgate_core::event::{self, Actor};
         use trustgate_core::ids::{AdminId, CustomerId};
         use trustgate_core::secret::ServerKeyId;
-        use trustgate_core::client::ApiClient;
-        use crate::sql::catalog::{PermissionRow, ResourceServerRow, RouteRow, ServiceRow};
-        use crate::sql::clients::ClientRow;
-        use crate::sql::ms;
 
-        use super::Tx;
-        use super::system_log::insert_log;
-        use super::feed::insert_changes;
         use super::admins::{load_member, update_member_access};
         use super::clients::update_principal_access;
+        use super::feed::insert_changes;
+        use super::system_log::insert_log;
+        use super::Tx;
 
         /// A grant names only permissions the stored catalog declares: the node's copy of the
         /// catalog may be a moment old, and an apply that removed one may have committed since
@@ -158,24 +160,21 @@ macro_rules! queries {
             Ok(())
         }
 
-
         async fn read_catalog(tx: &mut Tx) -> StoreResult<trustgate_core::catalog::Catalog> {
             let services: Vec<ServiceRow> =
                 sqlx::query_as("SELECT name, display_name, description FROM catalog_services ORDER BY ordinal")
                     .fetch_all(&mut **tx)
                     .await?;
-            let permissions: Vec<PermissionRow> = sqlx::query_as(
-                "SELECT service, name, display_name, description FROM catalog_permissions ORDER BY ordinal",
-            )
-            .fetch_all(&mut **tx)
-            .await?;
+            let permissions: Vec<PermissionRow> =
+                sqlx::query_as("SELECT service, name, display_name, description FROM catalog_permissions ORDER BY ordinal")
+                    .fetch_all(&mut **tx)
+                    .await?;
             let routes: Vec<RouteRow> =
                 sqlx::query_as("SELECT method, path, permission, customer FROM catalog_routes ORDER BY ordinal")
                     .fetch_all(&mut **tx)
                     .await?;
             crate::sql::catalog::catalog(services, permissions, routes)
         }
-
 
         /// Takes the `removed` permissions away from every membership (accepted or pending) and
         /// service principal holding them, or refuses when any does and `force` is not given.
@@ -198,7 +197,6 @@ macro_rules! queries {
             let (stripped, changes) = strip_removed(tx, &removed, force, actor, now).await?;
             Ok(Some((crate::model::CatalogApplied { before, stripped }, changes)))
         }
-
 
         async fn strip_removed(
             tx: &mut Tx,
@@ -253,7 +251,10 @@ macro_rules! queries {
                 let principal = ApiClient::try_from(row)?;
                 let ClientKind::ServicePrincipal { access } = &principal.kind else { continue };
                 let Some(after) = without(access) else { continue };
-                names.push(format!("service principal {} ({}) in customer {}", principal.name, principal.id, principal.customer_id));
+                names.push(format!(
+                    "service principal {} ({}) in customer {}",
+                    principal.name, principal.id, principal.customer_id
+                ));
                 stripped.push(crate::model::Stripped {
                     customer: principal.customer_id.clone(),
                     holder: ("servicePrincipal", principal.id.to_string()),
@@ -288,7 +289,8 @@ macro_rules! queries {
                     })
                     .collect();
                 // A few holders by name say whom the change would hit; the counts above say how many.
-                let mut named = names.iter().take(crate::sql::catalog::HOLDERS_NAMED).cloned().collect::<Vec<_>>().join(", ");
+                let mut named =
+                    names.iter().take(crate::sql::catalog::HOLDERS_NAMED).cloned().collect::<Vec<_>>().join(", ");
                 if names.len() > crate::sql::catalog::HOLDERS_NAMED {
                     named.push_str(&format!(", and {} more", names.len() - crate::sql::catalog::HOLDERS_NAMED));
                 }
@@ -320,7 +322,11 @@ macro_rules! queries {
         }
 
         #[tracing::instrument(skip_all)]
-        pub(super) async fn create_resource_server(store: &$store, server: &trustgate_core::resource_server::ResourceServer, verifier: &trustgate_core::secret::SecretVerifier) -> StoreResult<()> {
+        pub(super) async fn create_resource_server(
+            store: &$store,
+            server: &trustgate_core::resource_server::ResourceServer,
+            verifier: &trustgate_core::secret::SecretVerifier,
+        ) -> StoreResult<()> {
             let mut tx = store.write_tx().await?;
             let inserted = sqlx::query(
                 "INSERT INTO resource_servers (id, name, verifier, created_at, server_key) VALUES ($1, $2, $3, $4, $5) \
@@ -340,12 +346,15 @@ macro_rules! queries {
             store.commit(tx, &[]).await
         }
 
-
         #[tracing::instrument(skip_all)]
-        pub(super) async fn resource_servers(store: &$store) -> StoreResult<Vec<trustgate_core::resource_server::ResourceServer>> {
-            sqlx::query_as::<_, ResourceServerRow>(
-                concat!("SELECT ", crate::sql::catalog::resource_server_columns!(), " FROM resource_servers ORDER BY name"),
-            )
+        pub(super) async fn resource_servers(
+            store: &$store,
+        ) -> StoreResult<Vec<trustgate_core::resource_server::ResourceServer>> {
+            sqlx::query_as::<_, ResourceServerRow>(concat!(
+                "SELECT ",
+                crate::sql::catalog::resource_server_columns!(),
+                " FROM resource_servers ORDER BY name"
+            ))
             .fetch_all(&store.pool)
             .await?
             .into_iter()
@@ -353,12 +362,17 @@ macro_rules! queries {
             .collect()
         }
 
-
         #[tracing::instrument(skip_all)]
-        pub(super) async fn resource_server(store: &$store, id: trustgate_core::ids::ResourceServerId) -> StoreResult<Option<(trustgate_core::resource_server::ResourceServer, trustgate_core::secret::SecretVerifier)>> {
-            sqlx::query_as::<_, ResourceServerRow>(
-                concat!("SELECT ", crate::sql::catalog::resource_server_columns!(), " FROM resource_servers WHERE id = $1"),
-            )
+        pub(super) async fn resource_server(
+            store: &$store,
+            id: trustgate_core::ids::ResourceServerId,
+        ) -> StoreResult<Option<(trustgate_core::resource_server::ResourceServer, trustgate_core::secret::SecretVerifier)>>
+        {
+            sqlx::query_as::<_, ResourceServerRow>(concat!(
+                "SELECT ",
+                crate::sql::catalog::resource_server_columns!(),
+                " FROM resource_servers WHERE id = $1"
+            ))
             .bind(id.to_string())
             .fetch_optional(&store.pool)
             .await?
@@ -366,16 +380,17 @@ macro_rules! queries {
             .transpose()
         }
 
-
         #[tracing::instrument(skip_all)]
-        pub(super) async fn rotate_resource_server(store: &$store, name: &str, verifier: &trustgate_core::secret::SecretVerifier) -> StoreResult<Option<trustgate_core::resource_server::ResourceServer>> {
+        pub(super) async fn rotate_resource_server(
+            store: &$store,
+            name: &str,
+            verifier: &trustgate_core::secret::SecretVerifier,
+        ) -> StoreResult<Option<trustgate_core::resource_server::ResourceServer>> {
             let mut tx = store.write_tx().await?;
-            let row = sqlx::query_as::<_, ResourceServerRow>(
-                concat!(
-                    "UPDATE resource_servers SET verifier = $1, server_key = $3 WHERE name = $2 RETURNING ",
-                    crate::sql::catalog::resource_server_columns!()
-                ),
-            )
+            let row = sqlx::query_as::<_, ResourceServerRow>(concat!(
+                "UPDATE resource_servers SET verifier = $1, server_key = $3 WHERE name = $2 RETURNING ",
+                crate::sql::catalog::resource_server_columns!()
+            ))
             .bind(verifier.as_bytes().to_vec())
             .bind(name)
             .bind(verifier.key().map(ServerKeyId::as_str))
@@ -384,7 +399,6 @@ macro_rules! queries {
             store.commit(tx, &[]).await?;
             row.map(ResourceServerRow::into_server).transpose()
         }
-
 
         #[tracing::instrument(skip_all)]
         pub(super) async fn delete_resource_server(store: &$store, name: &str) -> StoreResult<bool> {
@@ -398,32 +412,38 @@ macro_rules! queries {
             Ok(deleted > 0)
         }
 
-
         #[tracing::instrument(skip_all)]
         pub(super) async fn catalog(store: &$store) -> StoreResult<trustgate_core::catalog::Catalog> {
             let mut tx = store.pool.begin().await?;
             read_catalog(&mut tx).await
         }
 
-
         #[tracing::instrument(skip_all)]
-        pub(super) async fn apply_catalog(store: &$store, catalog: &trustgate_core::catalog::Catalog, force: bool, actor: &Actor) -> StoreResult<crate::model::CatalogApplied> {
+        pub(super) async fn apply_catalog(
+            store: &$store,
+            catalog: &trustgate_core::catalog::Catalog,
+            force: bool,
+            actor: &Actor,
+        ) -> StoreResult<crate::model::CatalogApplied> {
             let mut tx = store.write_tx().await?;
             let now = OffsetDateTime::now_utc();
             let Some((applied, mut changes)) = stage_catalog(&mut tx, catalog, force, actor, now).await? else {
                 return Ok(crate::model::CatalogApplied { before: catalog.clone(), stripped: Vec::new() });
             };
-            for delete in ["DELETE FROM catalog_services", "DELETE FROM catalog_permissions", "DELETE FROM catalog_routes"] {
+            for delete in ["DELETE FROM catalog_services", "DELETE FROM catalog_permissions", "DELETE FROM catalog_routes"]
+            {
                 sqlx::query(delete).execute(&mut *tx).await?;
             }
             for (i, service) in catalog.services().iter().enumerate() {
-                sqlx::query("INSERT INTO catalog_services (ordinal, name, display_name, description) VALUES ($1, $2, $3, $4)")
-                    .bind(i64::try_from(i).unwrap_or(i64::MAX))
-                    .bind(service.name.as_str())
-                    .bind(&service.display_name)
-                    .bind(service.description.as_deref())
-                    .execute(&mut *tx)
-                    .await?;
+                sqlx::query(
+                    "INSERT INTO catalog_services (ordinal, name, display_name, description) VALUES ($1, $2, $3, $4)",
+                )
+                .bind(i64::try_from(i).unwrap_or(i64::MAX))
+                .bind(service.name.as_str())
+                .bind(&service.display_name)
+                .bind(service.description.as_deref())
+                .execute(&mut *tx)
+                .await?;
             }
             for (i, entry) in catalog.declared().iter().enumerate() {
                 let trustgate_core::access::Permission::Service { service, name } = &entry.permission else {
@@ -441,14 +461,16 @@ macro_rules! queries {
                 .await?;
             }
             for (i, rule) in catalog.routes().iter().enumerate() {
-                sqlx::query("INSERT INTO catalog_routes (ordinal, method, path, permission, customer) VALUES ($1, $2, $3, $4, $5)")
-                    .bind(i64::try_from(i).unwrap_or(i64::MAX))
-                    .bind(rule.method.to_string())
-                    .bind(rule.pattern.to_string())
-                    .bind(rule.permission.to_string())
-                    .bind(rule.customer.to_string())
-                    .execute(&mut *tx)
-                    .await?;
+                sqlx::query(
+                    "INSERT INTO catalog_routes (ordinal, method, path, permission, customer) VALUES ($1, $2, $3, $4, $5)",
+                )
+                .bind(i64::try_from(i).unwrap_or(i64::MAX))
+                .bind(rule.method.to_string())
+                .bind(rule.pattern.to_string())
+                .bind(rule.permission.to_string())
+                .bind(rule.customer.to_string())
+                .execute(&mut *tx)
+                .await?;
             }
             changes.push(Change::CatalogChanged);
             insert_changes(&mut tx, &changes, now).await?;
@@ -456,9 +478,13 @@ macro_rules! queries {
             Ok(applied)
         }
 
-
         #[tracing::instrument(skip_all)]
-        pub(super) async fn preview_catalog(store: &$store, catalog: &trustgate_core::catalog::Catalog, force: bool, actor: &Actor) -> StoreResult<crate::model::CatalogApplied> {
+        pub(super) async fn preview_catalog(
+            store: &$store,
+            catalog: &trustgate_core::catalog::Catalog,
+            force: bool,
+            actor: &Actor,
+        ) -> StoreResult<crate::model::CatalogApplied> {
             let mut tx = store.write_tx().await?;
             let staged = stage_catalog(&mut tx, catalog, force, actor, OffsetDateTime::now_utc()).await?;
             tx.rollback().await?;

@@ -191,40 +191,49 @@ impl TryFrom<ExpiringRow> for ExpiringSecret {
     }
 }
 
+/// This domain's SQL, instantiated once per backend by [`crate::sql::store_impl!`] in a module
+/// of the same name inside the backend's module.
 macro_rules! queries {
     ($store:ty, $db:ty) => {
         use crate::changes::Change;
         use crate::error::{StoreError, StoreResult};
         use crate::model::{ClientGrant, ExpiringSecret, Notification};
+        use crate::sql::clients::{ClientRow, ExpiringRow, GrantRow, GrantSecretRow, SecretInfoRow};
+        use crate::sql::{ms, Parsed};
         use time::OffsetDateTime;
         use trustgate_core::access::Access;
         use trustgate_core::client::{ApiClient, ClientKind, PRINCIPALS_PER_CUSTOMER_MAX};
+        use trustgate_core::client_secrets::GrantSecret;
         use trustgate_core::client_secrets::{self, Manager, NewSecret, SecretInfo};
         use trustgate_core::event::{self, Actor, DeletionCause, SecretEvent};
         use trustgate_core::ids::{AdminId, ClientId, CustomerId};
         use trustgate_core::lifecycle::{self, Authority};
         use trustgate_core::secret::{SecretId, ServerKeyId};
-        use trustgate_core::client_secrets::GrantSecret;
-        use crate::sql::clients::{ClientRow, ExpiringRow, GrantRow, GrantSecretRow, SecretInfoRow};
-        use crate::sql::{ms, Parsed};
 
-        use super::Tx;
-        use super::system_log::{insert_log, insert_notification};
-        use super::feed::insert_changes;
+        use super::admins::authority;
+        use super::admins::load_member;
         use super::catalog::ensure_declared;
         use super::customers::ensure_customer;
-        use super::admins::load_member;
-        use super::admins::authority;
+        use super::feed::insert_changes;
+        use super::system_log::{insert_log, insert_notification};
+        use super::Tx;
 
-        pub(super) async fn clients_in_tx(tx: &mut Tx, customer: &CustomerId, owner: AdminId) -> StoreResult<Vec<ApiClient>> {
-            sqlx::query_as::<_, ClientRow>(concat!("SELECT ", crate::sql::clients::client_columns!(), " FROM api_clients k WHERE k.customer_id = $1 AND k.owner_id = $2 ORDER BY k.created_at, k.id"))
+        pub(super) async fn clients_in_tx(
+            tx: &mut Tx,
+            customer: &CustomerId,
+            owner: AdminId,
+        ) -> StoreResult<Vec<ApiClient>> {
+            sqlx::query_as::<_, ClientRow>(concat!(
+                "SELECT ",
+                crate::sql::clients::client_columns!(),
+                " FROM api_clients k WHERE k.customer_id = $1 AND k.owner_id = $2 ORDER BY k.created_at, k.id"
+            ))
             .bind(customer.as_str())
             .bind(owner.to_string())
             .fetch_all(&mut **tx)
             .await?
             .parsed()
         }
-
 
         pub(super) async fn update_principal_access(tx: &mut Tx, id: ClientId, access: &Access) -> StoreResult<()> {
             let (access_type, permissions) = crate::sql::admins::access_columns(access);
@@ -238,8 +247,16 @@ macro_rules! queries {
         }
 
         /// The customer's service principal `id`, if it is one.
-        pub(super) async fn principal_in_tx(tx: &mut Tx, customer: &CustomerId, id: ClientId) -> StoreResult<Option<ApiClient>> {
-            sqlx::query_as::<_, ClientRow>(concat!("SELECT ", crate::sql::clients::client_columns!(), " FROM api_clients k WHERE k.id = $1 AND k.customer_id = $2 AND k.owner_id IS NULL"))
+        pub(super) async fn principal_in_tx(
+            tx: &mut Tx,
+            customer: &CustomerId,
+            id: ClientId,
+        ) -> StoreResult<Option<ApiClient>> {
+            sqlx::query_as::<_, ClientRow>(concat!(
+                "SELECT ",
+                crate::sql::clients::client_columns!(),
+                " FROM api_clients k WHERE k.id = $1 AND k.customer_id = $2 AND k.owner_id IS NULL"
+            ))
             .bind(id.to_string())
             .bind(customer.as_str())
             .fetch_optional(&mut **tx)
@@ -247,8 +264,12 @@ macro_rules! queries {
             .parsed()
         }
 
-
-        async fn insert_secret(tx: &mut Tx, client: ClientId, secret: &NewSecret, actor: &Actor) -> StoreResult<SecretInfo> {
+        async fn insert_secret(
+            tx: &mut Tx,
+            client: ClientId,
+            secret: &NewSecret,
+            actor: &Actor,
+        ) -> StoreResult<SecretInfo> {
             sqlx::query(
                 "INSERT INTO client_secrets (client_id, id, legacy, verifier, created_at, created_by, expires_at, server_key) \
                  VALUES ($1, $2, 0, $3, $4, $5, $6, $7)",
@@ -273,15 +294,17 @@ macro_rules! queries {
             })
         }
 
-
         async fn load_client(tx: &mut Tx, id: ClientId) -> StoreResult<Option<ApiClient>> {
-            sqlx::query_as::<_, ClientRow>(concat!("SELECT ", crate::sql::clients::client_columns!(), " FROM api_clients k WHERE k.id = $1"))
+            sqlx::query_as::<_, ClientRow>(concat!(
+                "SELECT ",
+                crate::sql::clients::client_columns!(),
+                " FROM api_clients k WHERE k.id = $1"
+            ))
             .bind(id.to_string())
             .fetch_optional(&mut **tx)
             .await?
             .parsed()
         }
-
 
         /// The client, if `actor` may manage its secrets (`client_secrets::may_manage`, read in
         /// this transaction); else `NotFound`, as if it did not exist (R3).
@@ -303,7 +326,6 @@ macro_rules! queries {
                 Err(StoreError::NotFound("API client"))
             }
         }
-
 
         /// Runs `claim`, an update of the secret's row (`$1` the time, `$2` the client, `$3` the
         /// secret) that only one node's call can make: the client and when the secret expires
@@ -328,7 +350,11 @@ macro_rules! queries {
         }
 
         /// Secrets and their clients, read by `query` (from [`expiring_select!`]) with `values` bound in order.
-        async fn secrets_with_clients(store: &$store, query: &'static str, values: &[i64]) -> StoreResult<Vec<ExpiringSecret>> {
+        async fn secrets_with_clients(
+            store: &$store,
+            query: &'static str,
+            values: &[i64],
+        ) -> StoreResult<Vec<ExpiringSecret>> {
             let mut query = sqlx::query_as::<_, ExpiringRow>(query);
             for value in values {
                 query = query.bind(*value);
@@ -348,13 +374,14 @@ macro_rules! queries {
             .parsed()
         }
 
-
-
-
-
-
         #[tracing::instrument(skip_all)]
-        pub(super) async fn create_client(store: &$store, client: &ApiClient, secret: &NewSecret, cap: u64, actor: &Actor) -> StoreResult<()> {
+        pub(super) async fn create_client(
+            store: &$store,
+            client: &ApiClient,
+            secret: &NewSecret,
+            cap: u64,
+            actor: &Actor,
+        ) -> StoreResult<()> {
             let mut tx = store.write_tx().await?;
             <$store>::lock_customer(&mut tx, &client.customer_id).await?;
             let ClientKind::SecureClient { owner } = client.kind else {
@@ -392,7 +419,6 @@ macro_rules! queries {
             insert_changes(&mut tx, &changes, OffsetDateTime::now_utc()).await?;
             store.commit(tx, &changes).await
         }
-
 
         // Bulk seeding (issue #13).
         #[tracing::instrument(skip_all)]
@@ -434,12 +460,10 @@ macro_rules! queries {
             store.commit(tx, &changes).await
         }
 
-
         #[tracing::instrument(skip_all)]
         pub(super) async fn refresh_statistics(store: &$store) -> StoreResult<()> {
             store.analyze().await
         }
-
 
         #[tracing::instrument(skip_all)]
         pub(super) async fn client_grant(store: &$store, id: ClientId) -> StoreResult<Option<ClientGrant>> {
@@ -474,20 +498,32 @@ macro_rules! queries {
             client.into_grant(secrets).map(Some)
         }
 
-
         #[tracing::instrument(skip_all)]
-        pub(super) async fn clients_of(store: &$store, customer: &CustomerId, owner: AdminId) -> StoreResult<Vec<ApiClient>> {
+        pub(super) async fn clients_of(
+            store: &$store,
+            customer: &CustomerId,
+            owner: AdminId,
+        ) -> StoreResult<Vec<ApiClient>> {
             let mut tx = store.pool.begin().await?;
             let clients = clients_in_tx(&mut tx, customer, owner).await?;
             tx.rollback().await?;
             Ok(clients)
         }
 
-
         #[tracing::instrument(skip_all)]
-        pub(super) async fn delete_client(store: &$store, customer: &CustomerId, owner: AdminId, id: ClientId, actor: &Actor) -> StoreResult<bool> {
+        pub(super) async fn delete_client(
+            store: &$store,
+            customer: &CustomerId,
+            owner: AdminId,
+            id: ClientId,
+            actor: &Actor,
+        ) -> StoreResult<bool> {
             let mut tx = store.write_tx().await?;
-            let Some(row) = sqlx::query_as::<_, ClientRow>(concat!("SELECT ", crate::sql::clients::client_columns!(), " FROM api_clients k WHERE k.id = $1 AND k.customer_id = $2 AND k.owner_id = $3"))
+            let Some(row) = sqlx::query_as::<_, ClientRow>(concat!(
+                "SELECT ",
+                crate::sql::clients::client_columns!(),
+                " FROM api_clients k WHERE k.id = $1 AND k.customer_id = $2 AND k.owner_id = $3"
+            ))
             .bind(id.to_string())
             .bind(customer.as_str())
             .bind(owner.to_string())
@@ -506,9 +542,11 @@ macro_rules! queries {
             Ok(true)
         }
 
-
         #[tracing::instrument(skip_all)]
-        pub(super) async fn touch_clients(store: &$store, uses: &[(ClientId, SecretId, OffsetDateTime)]) -> StoreResult<()> {
+        pub(super) async fn touch_clients(
+            store: &$store,
+            uses: &[(ClientId, SecretId, OffsetDateTime)],
+        ) -> StoreResult<()> {
             // A transaction a chunk, a statement a table: after a sweep over many clients the
             // batch holds tens of thousands of uses, and one transaction of a statement per row
             // held SQLite's write lock for seconds, starving every other writer.
@@ -531,7 +569,8 @@ macro_rules! queries {
                      AND (api_clients.last_used_at IS NULL OR api_clients.last_used_at < u.column2)",
                 );
                 clients.build().execute(&mut *tx).await?;
-                let mut secrets = sqlx::QueryBuilder::<$db>::new("UPDATE client_secrets SET last_used_at = u.column3 FROM (");
+                let mut secrets =
+                    sqlx::QueryBuilder::<$db>::new("UPDATE client_secrets SET last_used_at = u.column3 FROM (");
                 secrets.push_values(chunk, |mut row, (id, secret, at)| {
                     row.push_bind(id.to_string())
                         .push_bind(secret.as_str().to_owned())
@@ -549,10 +588,13 @@ macro_rules! queries {
             Ok(())
         }
 
-
-
         #[tracing::instrument(skip_all)]
-        pub(super) async fn create_principal(store: &$store, principal: &ApiClient, secret: &NewSecret, actor: &Actor) -> StoreResult<()> {
+        pub(super) async fn create_principal(
+            store: &$store,
+            principal: &ApiClient,
+            secret: &NewSecret,
+            actor: &Actor,
+        ) -> StoreResult<()> {
             let ClientKind::ServicePrincipal { access } = &principal.kind else {
                 return Err(StoreError::Internal("a secure client is created with its owner".to_owned()));
             };
@@ -590,13 +632,22 @@ macro_rules! queries {
             store.commit(tx, &changes).await
         }
 
-
         #[tracing::instrument(skip_all)]
-        pub(super) async fn principals(store: &$store, customer: &CustomerId, after: Option<ClientId>, limit: u32, actor: &Actor) -> StoreResult<Vec<ApiClient>> {
+        pub(super) async fn principals(
+            store: &$store,
+            customer: &CustomerId,
+            after: Option<ClientId>,
+            limit: u32,
+            actor: &Actor,
+        ) -> StoreResult<Vec<ApiClient>> {
             let mut tx = store.pool.begin().await?;
             lifecycle::manage_principals(&authority(&mut tx, customer, actor).await?)?;
-            let principals = sqlx::query_as::<_, ClientRow>(concat!("SELECT ", crate::sql::clients::client_columns!(), " FROM api_clients k WHERE k.customer_id = $1 AND k.owner_id IS NULL AND k.id > $2 \
-                 ORDER BY k.id LIMIT $3"))
+            let principals = sqlx::query_as::<_, ClientRow>(concat!(
+                "SELECT ",
+                crate::sql::clients::client_columns!(),
+                " FROM api_clients k WHERE k.customer_id = $1 AND k.owner_id IS NULL AND k.id > $2 \
+                 ORDER BY k.id LIMIT $3"
+            ))
             .bind(customer.as_str())
             .bind(after.map(|id| id.to_string()).unwrap_or_default())
             .bind(i64::from(limit))
@@ -607,9 +658,13 @@ macro_rules! queries {
             principals
         }
 
-
         #[tracing::instrument(skip_all)]
-        pub(super) async fn principal(store: &$store, customer: &CustomerId, id: ClientId, actor: &Actor) -> StoreResult<Option<ApiClient>> {
+        pub(super) async fn principal(
+            store: &$store,
+            customer: &CustomerId,
+            id: ClientId,
+            actor: &Actor,
+        ) -> StoreResult<Option<ApiClient>> {
             let mut tx = store.pool.begin().await?;
             lifecycle::manage_principals(&authority(&mut tx, customer, actor).await?)?;
             let principal = principal_in_tx(&mut tx, customer, id).await?;
@@ -617,15 +672,21 @@ macro_rules! queries {
             Ok(principal)
         }
 
-
         #[tracing::instrument(skip_all)]
-        pub(super) async fn set_principal_access(store: &$store, customer: &CustomerId, id: ClientId, access: Access, actor: &Actor) -> StoreResult<Access> {
+        pub(super) async fn set_principal_access(
+            store: &$store,
+            customer: &CustomerId,
+            id: ClientId,
+            access: Access,
+            actor: &Actor,
+        ) -> StoreResult<Access> {
             let mut tx = store.write_tx().await?;
             <$store>::share_catalog(&mut tx).await?;
             <$store>::lock_customer(&mut tx, customer).await?;
             let authority = authority(&mut tx, customer, actor).await?;
             lifecycle::manage_principals(&authority)?;
-            let principal = principal_in_tx(&mut tx, customer, id).await?.ok_or(StoreError::NotFound("service principal"))?;
+            let principal =
+                principal_in_tx(&mut tx, customer, id).await?.ok_or(StoreError::NotFound("service principal"))?;
             let ClientKind::ServicePrincipal { access: before } = principal.kind.clone() else {
                 return Err(StoreError::NotFound("service principal"));
             };
@@ -640,9 +701,13 @@ macro_rules! queries {
             Ok(before)
         }
 
-
         #[tracing::instrument(skip_all)]
-        pub(super) async fn delete_principal(store: &$store, customer: &CustomerId, id: ClientId, actor: &Actor) -> StoreResult<bool> {
+        pub(super) async fn delete_principal(
+            store: &$store,
+            customer: &CustomerId,
+            id: ClientId,
+            actor: &Actor,
+        ) -> StoreResult<bool> {
             let mut tx = store.write_tx().await?;
             <$store>::lock_customer(&mut tx, customer).await?;
             lifecycle::manage_principals(&authority(&mut tx, customer, actor).await?)?;
@@ -658,10 +723,13 @@ macro_rules! queries {
             Ok(true)
         }
 
-
-
         #[tracing::instrument(skip_all)]
-        pub(super) async fn client_secrets(store: &$store, customer: &CustomerId, client: ClientId, actor: &Actor) -> StoreResult<Vec<SecretInfo>> {
+        pub(super) async fn client_secrets(
+            store: &$store,
+            customer: &CustomerId,
+            client: ClientId,
+            actor: &Actor,
+        ) -> StoreResult<Vec<SecretInfo>> {
             let mut tx = store.pool.begin().await?;
             managed_client(&mut tx, customer, client, actor).await?;
             let secrets = secrets_of(&mut tx, client).await?;
@@ -669,9 +737,14 @@ macro_rules! queries {
             Ok(secrets)
         }
 
-
         #[tracing::instrument(skip_all)]
-        pub(super) async fn add_client_secret(store: &$store, customer: &CustomerId, client: ClientId, secret: &NewSecret, actor: &Actor) -> StoreResult<SecretInfo> {
+        pub(super) async fn add_client_secret(
+            store: &$store,
+            customer: &CustomerId,
+            client: ClientId,
+            secret: &NewSecret,
+            actor: &Actor,
+        ) -> StoreResult<SecretInfo> {
             let mut tx = store.write_tx().await?;
             // Under the customer's lock, so two concurrent additions cannot both see room.
             <$store>::lock_customer(&mut tx, customer).await?;
@@ -683,7 +756,8 @@ macro_rules! queries {
                 .await?;
             client_secrets::add(u64::try_from(held).unwrap_or(0))?;
             let info = insert_secret(&mut tx, client, secret, actor).await?;
-            let entry = event::client_secret(&found, &secret.id, secret.expires_at, SecretEvent::Added, secret.created_at, actor);
+            let entry =
+                event::client_secret(&found, &secret.id, secret.expires_at, SecretEvent::Added, secret.created_at, actor);
             insert_log(&mut tx, &entry).await?;
             let changes = [Change::SecretsChanged(client)];
             insert_changes(&mut tx, &changes, secret.created_at).await?;
@@ -691,9 +765,14 @@ macro_rules! queries {
             Ok(info)
         }
 
-
         #[tracing::instrument(skip_all)]
-        pub(super) async fn delete_client_secret(store: &$store, customer: &CustomerId, client: ClientId, secret: SecretId, actor: &Actor) -> StoreResult<()> {
+        pub(super) async fn delete_client_secret(
+            store: &$store,
+            customer: &CustomerId,
+            client: ClientId,
+            secret: SecretId,
+            actor: &Actor,
+        ) -> StoreResult<()> {
             let mut tx = store.write_tx().await?;
             <$store>::lock_customer(&mut tx, customer).await?;
             let found = managed_client(&mut tx, customer, client, actor).await?;
@@ -708,15 +787,20 @@ macro_rules! queries {
                 .execute(&mut *tx)
                 .await?;
             let now = OffsetDateTime::now_utc();
-            insert_log(&mut tx, &event::client_secret(&found, &secret, gone.expires_at, SecretEvent::Deleted, now, actor)).await?;
+            insert_log(&mut tx, &event::client_secret(&found, &secret, gone.expires_at, SecretEvent::Deleted, now, actor))
+                .await?;
             let changes = [Change::SecretsChanged(client)];
             insert_changes(&mut tx, &changes, now).await?;
             store.commit(tx, &changes).await
         }
 
-
         #[tracing::instrument(skip_all)]
-        pub(super) async fn expiring_secrets(store: &$store, now: OffsetDateTime, by: OffsetDateTime, limit: u32) -> StoreResult<Vec<ExpiringSecret>> {
+        pub(super) async fn expiring_secrets(
+            store: &$store,
+            now: OffsetDateTime,
+            by: OffsetDateTime,
+            limit: u32,
+        ) -> StoreResult<Vec<ExpiringSecret>> {
             let query = concat!(
                 crate::sql::clients::expiring_select!(),
                 "WHERE s.expires_at > $1 AND s.expires_at <= $2 AND s.warned_at IS NULL ORDER BY s.expires_at LIMIT $3"
@@ -724,9 +808,12 @@ macro_rules! queries {
             secrets_with_clients(store, query, &[ms(now), ms(by), i64::from(limit)]).await
         }
 
-
         #[tracing::instrument(skip_all)]
-        pub(super) async fn expired_secrets(store: &$store, now: OffsetDateTime, limit: u32) -> StoreResult<Vec<ExpiringSecret>> {
+        pub(super) async fn expired_secrets(
+            store: &$store,
+            now: OffsetDateTime,
+            limit: u32,
+        ) -> StoreResult<Vec<ExpiringSecret>> {
             let query = concat!(
                 crate::sql::clients::expiring_select!(),
                 "WHERE s.expires_at <= $1 AND s.expiry_logged_at IS NULL ORDER BY s.expires_at LIMIT $2"
@@ -734,9 +821,14 @@ macro_rules! queries {
             secrets_with_clients(store, query, &[ms(now), i64::from(limit)]).await
         }
 
-
         #[tracing::instrument(skip_all)]
-        pub(super) async fn warn_secret_expiry(store: &$store, client: ClientId, secret: SecretId, notifications: &[Notification], at: OffsetDateTime) -> StoreResult<bool> {
+        pub(super) async fn warn_secret_expiry(
+            store: &$store,
+            client: ClientId,
+            secret: SecretId,
+            notifications: &[Notification],
+            at: OffsetDateTime,
+        ) -> StoreResult<bool> {
             let mut tx = store.write_tx().await?;
             // The claim and what it announces commit together: a node that loses the race, or
             // fails half-way, leaves nothing behind.
@@ -750,20 +842,32 @@ macro_rules! queries {
             }
             let entry = event::client_secret(&found, &secret, expires_at, SecretEvent::Expiring, at, &Actor::System);
             insert_log(&mut tx, &entry).await?;
-            let changes = if notifications.is_empty() { Vec::new() } else { vec![Change::NotificationsPosted(found.customer_id.clone())] };
+            let changes = if notifications.is_empty() {
+                Vec::new()
+            } else {
+                vec![Change::NotificationsPosted(found.customer_id.clone())]
+            };
             insert_changes(&mut tx, &changes, at).await?;
             store.commit(tx, &changes).await?;
             Ok(true)
         }
 
-
         #[tracing::instrument(skip_all)]
-        pub(super) async fn convert_to_principal(store: &$store, customer: &CustomerId, id: ClientId, actor: &Actor) -> StoreResult<ApiClient> {
+        pub(super) async fn convert_to_principal(
+            store: &$store,
+            customer: &CustomerId,
+            id: ClientId,
+            actor: &Actor,
+        ) -> StoreResult<ApiClient> {
             let mut tx = store.write_tx().await?;
             <$store>::share_catalog(&mut tx).await?;
             <$store>::lock_customer(&mut tx, customer).await?;
             let not_found = || StoreError::NotFound("API client");
-            let client: ApiClient = sqlx::query_as::<_, ClientRow>(concat!("SELECT ", crate::sql::clients::client_columns!(), " FROM api_clients k WHERE k.id = $1 AND k.customer_id = $2 AND k.owner_id IS NOT NULL"))
+            let client: ApiClient = sqlx::query_as::<_, ClientRow>(concat!(
+                "SELECT ",
+                crate::sql::clients::client_columns!(),
+                " FROM api_clients k WHERE k.id = $1 AND k.customer_id = $2 AND k.owner_id IS NOT NULL"
+            ))
             .bind(id.to_string())
             .bind(customer.as_str())
             .fetch_optional(&mut *tx)
@@ -789,10 +893,12 @@ macro_rules! queries {
                 .await?;
             let principal = ApiClient { kind: ClientKind::ServicePrincipal { access }, ..client.clone() };
             let now = OffsetDateTime::now_utc();
-            let expiries = sqlx::query_as::<_, (String, Option<i64>)>("SELECT id, expires_at FROM client_secrets WHERE client_id = $1")
-                .bind(id.to_string())
-                .fetch_all(&mut *tx)
-                .await?;
+            let expiries = sqlx::query_as::<_, (String, Option<i64>)>(
+                "SELECT id, expires_at FROM client_secrets WHERE client_id = $1",
+            )
+            .bind(id.to_string())
+            .fetch_all(&mut *tx)
+            .await?;
             for (secret, expires_at) in expiries {
                 let at = lifecycle::converted_secret_expiry(expires_at.map(crate::sql::from_ms), now);
                 sqlx::query("UPDATE client_secrets SET expires_at = $1 WHERE client_id = $2 AND id = $3")
@@ -809,9 +915,13 @@ macro_rules! queries {
             Ok(principal)
         }
 
-
         #[tracing::instrument(skip_all)]
-        pub(super) async fn log_secret_expired(store: &$store, client: ClientId, secret: SecretId, at: OffsetDateTime) -> StoreResult<bool> {
+        pub(super) async fn log_secret_expired(
+            store: &$store,
+            client: ClientId,
+            secret: SecretId,
+            at: OffsetDateTime,
+        ) -> StoreResult<bool> {
             let mut tx = store.write_tx().await?;
             let claim = "UPDATE client_secrets SET expiry_logged_at = $1 \
                  WHERE client_id = $2 AND id = $3 AND expiry_logged_at IS NULL AND expires_at <= $1";
@@ -824,8 +934,6 @@ macro_rules! queries {
             store.commit(tx, &[]).await?;
             Ok(true)
         }
-
-
     };
 }
 pub(crate) use queries;

@@ -35,6 +35,8 @@ impl TryFrom<CustomerRow> for Customer {
     }
 }
 
+/// This domain's SQL, instantiated once per backend by [`crate::sql::store_impl!`] in a module
+/// of the same name inside the backend's module.
 macro_rules! queries {
     ($store:ty, $db:ty) => {
         use crate::changes::Change;

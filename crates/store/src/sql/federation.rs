@@ -151,11 +151,15 @@ impl TryFrom<SignInRow> for PendingSignIn {
     }
 }
 
+/// This domain's SQL, instantiated once per backend by [`crate::sql::store_impl!`] in a module
+/// of the same name inside the backend's module.
 macro_rules! queries {
     ($store:ty, $db:ty) => {
         use crate::changes::Change;
         use crate::error::{StoreError, StoreResult};
         use crate::model::{PendingSignIn, ScimFilter, ScimUser, ScimUserWrite};
+        use crate::sql::federation::{ProviderRow, ScimTokenRow, ScimUserRow, SignInRow};
+        use crate::sql::{ms, Parsed};
         use time::OffsetDateTime;
         use trustgate_core::admin::{Admin, AdminStatus, Email};
         use trustgate_core::event::{self, Actor, DeletionCause};
@@ -164,21 +168,19 @@ macro_rules! queries {
         use trustgate_core::lifecycle;
         use trustgate_core::provisioning::{self, ScimToken};
         use trustgate_core::secret::ServerKeyId;
-        use crate::sql::federation::{ProviderRow, ScimTokenRow, ScimUserRow, SignInRow};
-        use crate::sql::{ms, Parsed};
 
-        use super::Tx;
-        use super::customers::ensure_customer;
-        use super::system_log::insert_log;
-        use super::feed::insert_changes;
-        use super::admins::load_member;
-        use super::admins::full_admins;
-        use super::admins::authority;
-        use super::admins::end_membership;
-        use super::admins::insert_admin;
-        use super::admins::join;
         use super::admins::admin_customers;
         use super::admins::apply_status;
+        use super::admins::authority;
+        use super::admins::end_membership;
+        use super::admins::full_admins;
+        use super::admins::insert_admin;
+        use super::admins::join;
+        use super::admins::load_member;
+        use super::customers::ensure_customer;
+        use super::feed::insert_changes;
+        use super::system_log::insert_log;
+        use super::Tx;
 
         async fn load_scim_user(tx: &mut Tx, customer: &CustomerId, admin: AdminId) -> StoreResult<Option<ScimUser>> {
             sqlx::query_as::<_, ScimUserRow>(concat!(
@@ -191,7 +193,6 @@ macro_rules! queries {
             .await?
             .parsed()
         }
-
 
         /// Refuses a `userName` another provisioned administrator of the customer has (any case).
         async fn user_name_free(tx: &mut Tx, customer: &CustomerId, key: &str, except: Option<AdminId>) -> StoreResult<()> {
@@ -208,7 +209,6 @@ macro_rules! queries {
                 None => Ok(()),
             }
         }
-
 
         /// Refuses a provider subject that already names another administrator of `customer`.
         /// Only this customer's administrators are looked at: a federated identity belongs to the
@@ -233,13 +233,12 @@ macro_rules! queries {
             .fetch_optional(&mut **tx)
             .await?;
             match taken {
-                Some(_) => Err(StoreError::Conflict(
-                    "externalId already names an administrator of this customer".to_owned(),
-                )),
+                Some(_) => {
+                    Err(StoreError::Conflict("externalId already names an administrator of this customer".to_owned()))
+                }
                 None => Ok(()),
             }
         }
-
 
         /// Refuses a change to who a person is (their subject, their status) by a customer that
         /// shares them with another: one customer's provider does not speak for another's
@@ -255,7 +254,6 @@ macro_rules! queries {
             Ok(())
         }
 
-
         fn version_holds(current: &ScimUser, if_version: Option<&str>) -> StoreResult<()> {
             match if_version {
                 Some(wanted) if wanted != current.version => Err(StoreError::Stale),
@@ -263,9 +261,14 @@ macro_rules! queries {
             }
         }
 
-
         #[tracing::instrument(skip_all)]
-        pub(super) async fn create_scim_token(store: &$store, token: &ScimToken, digest: &[u8], server_key: &ServerKeyId, actor: &Actor) -> StoreResult<()> {
+        pub(super) async fn create_scim_token(
+            store: &$store,
+            token: &ScimToken,
+            digest: &[u8],
+            server_key: &ServerKeyId,
+            actor: &Actor,
+        ) -> StoreResult<()> {
             let mut tx = store.write_tx().await?;
             <$store>::lock_customer(&mut tx, &token.customer_id).await?;
             lifecycle::manage_provisioning(&authority(&mut tx, &token.customer_id, actor).await?)?;
@@ -292,39 +295,41 @@ macro_rules! queries {
             store.commit(tx, &[]).await
         }
 
-
         #[tracing::instrument(skip_all)]
         pub(super) async fn scim_tokens(store: &$store, customer: &CustomerId) -> StoreResult<Vec<ScimToken>> {
-            sqlx::query_as::<_, ScimTokenRow>(
-                concat!(crate::sql::federation::scim_token_select!(), "WHERE customer_id = $1 ORDER BY created_at, id"),
-            )
+            sqlx::query_as::<_, ScimTokenRow>(concat!(
+                crate::sql::federation::scim_token_select!(),
+                "WHERE customer_id = $1 ORDER BY created_at, id"
+            ))
             .bind(customer.as_str())
             .fetch_all(&store.pool)
             .await?
             .parsed()
         }
 
-
         #[tracing::instrument(skip_all)]
         pub(super) async fn scim_token(store: &$store, digest: &[u8]) -> StoreResult<Option<ScimToken>> {
-            sqlx::query_as::<_, ScimTokenRow>(
-                concat!(crate::sql::federation::scim_token_select!(), "WHERE digest = $1"),
-            )
-            .bind(digest.to_vec())
-            .fetch_optional(&store.pool)
-            .await?
-            .parsed()
+            sqlx::query_as::<_, ScimTokenRow>(concat!(crate::sql::federation::scim_token_select!(), "WHERE digest = $1"))
+                .bind(digest.to_vec())
+                .fetch_optional(&store.pool)
+                .await?
+                .parsed()
         }
 
-
         #[tracing::instrument(skip_all)]
-        pub(super) async fn revoke_scim_token(store: &$store, customer: &CustomerId, id: ScimTokenId, actor: &Actor) -> StoreResult<bool> {
+        pub(super) async fn revoke_scim_token(
+            store: &$store,
+            customer: &CustomerId,
+            id: ScimTokenId,
+            actor: &Actor,
+        ) -> StoreResult<bool> {
             let mut tx = store.write_tx().await?;
             <$store>::lock_customer(&mut tx, customer).await?;
             lifecycle::manage_provisioning(&authority(&mut tx, customer, actor).await?)?;
-            let Some(row) = sqlx::query_as::<_, ScimTokenRow>(
-                concat!(crate::sql::federation::scim_token_select!(), "WHERE id = $1 AND customer_id = $2"),
-            )
+            let Some(row) = sqlx::query_as::<_, ScimTokenRow>(concat!(
+                crate::sql::federation::scim_token_select!(),
+                "WHERE id = $1 AND customer_id = $2"
+            ))
             .bind(id.to_string())
             .bind(customer.as_str())
             .fetch_optional(&mut *tx)
@@ -339,9 +344,14 @@ macro_rules! queries {
             Ok(true)
         }
 
-
         #[tracing::instrument(skip_all)]
-        pub(super) async fn scim_users(store: &$store, customer: &CustomerId, filter: &ScimFilter, offset: u64, limit: u32) -> StoreResult<(u64, Vec<ScimUser>)> {
+        pub(super) async fn scim_users(
+            store: &$store,
+            customer: &CustomerId,
+            filter: &ScimFilter,
+            offset: u64,
+            limit: u32,
+        ) -> StoreResult<(u64, Vec<ScimUser>)> {
             let (by_name, name, by_external, external) = match filter {
                 ScimFilter::All => (0_i64, String::new(), 0_i64, String::new()),
                 ScimFilter::UserName(name) => (1, name.to_lowercase(), 0, String::new()),
@@ -352,13 +362,13 @@ macro_rules! queries {
                 "SELECT COUNT(*) FROM scim_users s \
                  WHERE s.customer_id = $1 AND ($2 = 0 OR s.user_name_key = $3) AND ($4 = 0 OR s.external_id = $5)",
             )
-                .bind(customer.as_str())
-                .bind(by_name)
-                .bind(&name)
-                .bind(by_external)
-                .bind(&external)
-                .fetch_one(&mut *tx)
-                .await?;
+            .bind(customer.as_str())
+            .bind(by_name)
+            .bind(&name)
+            .bind(by_external)
+            .bind(&external)
+            .fetch_one(&mut *tx)
+            .await?;
             let users = sqlx::query_as::<_, ScimUserRow>(concat!(
                 crate::sql::federation::scim_user_select!(),
                 " WHERE s.customer_id = $1 AND ($2 = 0 OR s.user_name_key = $3) AND ($4 = 0 OR s.external_id = $5) \
@@ -380,18 +390,26 @@ macro_rules! queries {
             Ok((u64::try_from(total).unwrap_or(0), users))
         }
 
-
         #[tracing::instrument(skip_all)]
-        pub(super) async fn scim_user(store: &$store, customer: &CustomerId, admin: AdminId) -> StoreResult<Option<ScimUser>> {
+        pub(super) async fn scim_user(
+            store: &$store,
+            customer: &CustomerId,
+            admin: AdminId,
+        ) -> StoreResult<Option<ScimUser>> {
             let mut tx = store.pool.begin().await?;
             let user = load_scim_user(&mut tx, customer, admin).await?;
             tx.rollback().await?;
             Ok(user)
         }
 
-
         #[tracing::instrument(skip_all)]
-        pub(super) async fn provision_user(store: &$store, customer: &CustomerId, candidate: &Admin, write: &ScimUserWrite, actor: &Actor) -> StoreResult<ScimUser> {
+        pub(super) async fn provision_user(
+            store: &$store,
+            customer: &CustomerId,
+            candidate: &Admin,
+            write: &ScimUserWrite,
+            actor: &Actor,
+        ) -> StoreResult<ScimUser> {
             let mut tx = store.write_tx().await?;
             <$store>::lock_customer(&mut tx, customer).await?;
             authority(&mut tx, customer, actor).await?;
@@ -404,7 +422,10 @@ macro_rules! queries {
                     .fetch_optional(&mut *tx)
                     .await?;
             if email_taken.is_some() {
-                return Err(StoreError::Conflict(format!("{} is already an administrator of this customer", candidate.email)));
+                return Err(StoreError::Conflict(format!(
+                    "{} is already an administrator of this customer",
+                    candidate.email
+                )));
             }
             insert_admin(&mut tx, candidate, None).await?;
             let mut changes = join(&mut tx, customer, candidate, provisioning::provisioned_access(), None, actor).await?;
@@ -430,9 +451,15 @@ macro_rules! queries {
             Ok(user)
         }
 
-
         #[tracing::instrument(skip_all)]
-        pub(super) async fn update_scim_user(store: &$store, customer: &CustomerId, admin: AdminId, write: &ScimUserWrite, if_version: Option<&str>, actor: &Actor) -> StoreResult<ScimUser> {
+        pub(super) async fn update_scim_user(
+            store: &$store,
+            customer: &CustomerId,
+            admin: AdminId,
+            write: &ScimUserWrite,
+            if_version: Option<&str>,
+            actor: &Actor,
+        ) -> StoreResult<ScimUser> {
             let mut tx = store.write_tx().await?;
             <$store>::lock_customer(&mut tx, customer).await?;
             authority(&mut tx, customer, actor).await?;
@@ -484,9 +511,14 @@ macro_rules! queries {
             Ok(user)
         }
 
-
         #[tracing::instrument(skip_all)]
-        pub(super) async fn deprovision_user(store: &$store, customer: &CustomerId, admin: AdminId, if_version: Option<&str>, actor: &Actor) -> StoreResult<usize> {
+        pub(super) async fn deprovision_user(
+            store: &$store,
+            customer: &CustomerId,
+            admin: AdminId,
+            if_version: Option<&str>,
+            actor: &Actor,
+        ) -> StoreResult<usize> {
             let mut tx = store.write_tx().await?;
             <$store>::lock_customer(&mut tx, customer).await?;
             let authority = authority(&mut tx, customer, actor).await?;
@@ -501,9 +533,16 @@ macro_rules! queries {
                 .await?;
             let now = OffsetDateTime::now_utc();
             let mut changes = Vec::new();
-            let deleted =
-                end_membership(&mut tx, customer, &member, DeletionCause::OwnerRemovedFromCustomer, actor, now, &mut changes)
-                    .await?;
+            let deleted = end_membership(
+                &mut tx,
+                customer,
+                &member,
+                DeletionCause::OwnerRemovedFromCustomer,
+                actor,
+                now,
+                &mut changes,
+            )
+            .await?;
             // Provisioned by this customer's provider and a member nowhere else: nothing is
             // left of the person to keep.
             if admin_customers(&mut tx, admin).await?.is_empty() {
@@ -515,9 +554,12 @@ macro_rules! queries {
             Ok(deleted)
         }
 
-
         #[tracing::instrument(skip_all)]
-        pub(super) async fn connect_provider(store: &$store, provider: &IdentityProvider, actor: &Actor) -> StoreResult<()> {
+        pub(super) async fn connect_provider(
+            store: &$store,
+            provider: &IdentityProvider,
+            actor: &Actor,
+        ) -> StoreResult<()> {
             let mut tx = store.write_tx().await?;
             ensure_customer(&mut tx, &provider.customer_id).await?;
             <$store>::lock_customer(&mut tx, &provider.customer_id).await?;
@@ -551,15 +593,20 @@ macro_rules! queries {
             store.commit(tx, &[]).await
         }
 
-
         #[tracing::instrument(skip_all)]
-        pub(super) async fn disconnect_provider(store: &$store, customer: &CustomerId, id: ProviderId, actor: &Actor) -> StoreResult<bool> {
+        pub(super) async fn disconnect_provider(
+            store: &$store,
+            customer: &CustomerId,
+            id: ProviderId,
+            actor: &Actor,
+        ) -> StoreResult<bool> {
             let mut tx = store.write_tx().await?;
             <$store>::lock_customer(&mut tx, customer).await?;
             lifecycle::manage_identity_providers(&authority(&mut tx, customer, actor).await?)?;
-            let row: Option<ProviderRow> = sqlx::query_as(
-                concat!(crate::sql::federation::provider_select!(), "WHERE p.id = $1 AND p.customer_id = $2"),
-            )
+            let row: Option<ProviderRow> = sqlx::query_as(concat!(
+                crate::sql::federation::provider_select!(),
+                "WHERE p.id = $1 AND p.customer_id = $2"
+            ))
             .bind(id.to_string())
             .bind(customer.as_str())
             .fetch_optional(&mut *tx)
@@ -576,47 +623,51 @@ macro_rules! queries {
             Ok(true)
         }
 
-
         #[tracing::instrument(skip_all)]
         pub(super) async fn identity_provider(store: &$store, id: ProviderId) -> StoreResult<Option<IdentityProvider>> {
-            sqlx::query_as::<_, ProviderRow>(
-                concat!(crate::sql::federation::provider_select!(), "WHERE p.id = $1"),
-            )
-            .bind(id.to_string())
-            .fetch_optional(&store.pool)
-            .await?
-            .parsed()
+            sqlx::query_as::<_, ProviderRow>(concat!(crate::sql::federation::provider_select!(), "WHERE p.id = $1"))
+                .bind(id.to_string())
+                .fetch_optional(&store.pool)
+                .await?
+                .parsed()
         }
 
-
         #[tracing::instrument(skip_all)]
-        pub(super) async fn identity_providers(store: &$store, customer: &CustomerId) -> StoreResult<Vec<IdentityProvider>> {
-            sqlx::query_as::<_, ProviderRow>(
-                concat!(crate::sql::federation::provider_select!(), "WHERE p.customer_id = $1 ORDER BY p.created_at, p.id"),
-            )
+        pub(super) async fn identity_providers(
+            store: &$store,
+            customer: &CustomerId,
+        ) -> StoreResult<Vec<IdentityProvider>> {
+            sqlx::query_as::<_, ProviderRow>(concat!(
+                crate::sql::federation::provider_select!(),
+                "WHERE p.customer_id = $1 ORDER BY p.created_at, p.id"
+            ))
             .bind(customer.as_str())
             .fetch_all(&store.pool)
             .await?
             .parsed()
         }
 
-
         #[tracing::instrument(skip_all)]
         pub(super) async fn providers_for_email(store: &$store, email: &Email) -> StoreResult<Vec<IdentityProvider>> {
-            sqlx::query_as::<_, ProviderRow>(
-                concat!(crate::sql::federation::provider_select!(), "WHERE EXISTS (SELECT 1 FROM memberships m \
+            sqlx::query_as::<_, ProviderRow>(concat!(
+                crate::sql::federation::provider_select!(),
+                "WHERE EXISTS (SELECT 1 FROM memberships m \
                  JOIN admins a ON a.id = m.admin_id WHERE m.customer_id = p.customer_id AND m.email = $1 \
-                 AND a.provider = p.provider_type) ORDER BY p.customer_id, p.created_at, p.id LIMIT 20"),
-            )
+                 AND a.provider = p.provider_type) ORDER BY p.customer_id, p.created_at, p.id LIMIT 20"
+            ))
             .bind(email.as_str())
             .fetch_all(&store.pool)
             .await?
             .parsed()
         }
 
-
         #[tracing::instrument(skip_all)]
-        pub(super) async fn begin_sign_in(store: &$store, state_digest: &[u8], pending: &PendingSignIn, now: OffsetDateTime) -> StoreResult<()> {
+        pub(super) async fn begin_sign_in(
+            store: &$store,
+            state_digest: &[u8],
+            pending: &PendingSignIn,
+            now: OffsetDateTime,
+        ) -> StoreResult<()> {
             let mut tx = store.write_tx().await?;
             sqlx::query("DELETE FROM oidc_sign_ins WHERE expires_at <= $1").bind(ms(now)).execute(&mut *tx).await?;
             sqlx::query(
@@ -634,9 +685,12 @@ macro_rules! queries {
             store.commit(tx, &[]).await
         }
 
-
         #[tracing::instrument(skip_all)]
-        pub(super) async fn take_sign_in(store: &$store, state_digest: &[u8], now: OffsetDateTime) -> StoreResult<Option<PendingSignIn>> {
+        pub(super) async fn take_sign_in(
+            store: &$store,
+            state_digest: &[u8],
+            now: OffsetDateTime,
+        ) -> StoreResult<Option<PendingSignIn>> {
             // A state nobody started costs a read, never a write transaction (issue #20).
             let started: Option<(i64,)> = sqlx::query_as("SELECT expires_at FROM oidc_sign_ins WHERE state_digest = $1")
                 .bind(state_digest.to_vec())
@@ -657,9 +711,14 @@ macro_rules! queries {
             row.filter(|row| row.expires_at > ms(now)).parsed()
         }
 
-
         #[tracing::instrument(skip_all)]
-        pub(super) async fn federated_admin(store: &$store, provider: &IdentityProvider, subject: &str, verified_email: Option<&Email>, now: OffsetDateTime) -> StoreResult<Option<Admin>> {
+        pub(super) async fn federated_admin(
+            store: &$store,
+            provider: &IdentityProvider,
+            subject: &str,
+            verified_email: Option<&Email>,
+            now: OffsetDateTime,
+        ) -> StoreResult<Option<Admin>> {
             let customer = &provider.customer_id;
             let mut tx = store.write_tx().await?;
             // Linked to an administrator of this customer: two customers connecting the same
@@ -686,28 +745,27 @@ macro_rules! queries {
                  WHERE m.customer_id = $1 AND a.provider = $2 AND NOT EXISTS (SELECT 1 FROM federated_identities f \
                  WHERE f.admin_id = a.id AND f.issuer = $3) AND a.external_id = $4 LIMIT 2",
             )
-                .bind(customer.as_str())
-                .bind(provider.provider_type.wire_name())
-                .bind(&provider.issuer)
-                .bind(subject)
-                .fetch_all(&mut *tx)
-                .await?;
+            .bind(customer.as_str())
+            .bind(provider.provider_type.wire_name())
+            .bind(&provider.issuer)
+            .bind(subject)
+            .fetch_all(&mut *tx)
+            .await?;
             let mut changes = Vec::new();
             let admin = match (by_subject.as_slice(), verified_email) {
                 ([(only,)], _) => AdminId::parse(only)?,
                 ([], Some(email)) => {
-                    let by_email: Vec<(String,)> =
-                        sqlx::query_as(
-                            "SELECT a.id FROM memberships m JOIN admins a ON a.id = m.admin_id \
+                    let by_email: Vec<(String,)> = sqlx::query_as(
+                        "SELECT a.id FROM memberships m JOIN admins a ON a.id = m.admin_id \
                  WHERE m.customer_id = $1 AND a.provider = $2 AND NOT EXISTS (SELECT 1 FROM federated_identities f \
                  WHERE f.admin_id = a.id AND f.issuer = $3) AND a.external_id IS NULL AND m.email = $4 LIMIT 2",
-                        )
-                            .bind(customer.as_str())
-                            .bind(provider.provider_type.wire_name())
-                            .bind(&provider.issuer)
-                            .bind(email.as_str())
-                            .fetch_all(&mut *tx)
-                            .await?;
+                    )
+                    .bind(customer.as_str())
+                    .bind(provider.provider_type.wire_name())
+                    .bind(&provider.issuer)
+                    .bind(email.as_str())
+                    .fetch_all(&mut *tx)
+                    .await?;
                     let [(only,)] = by_email.as_slice() else {
                         tx.rollback().await?;
                         return Ok(None);
@@ -737,7 +795,6 @@ macro_rules! queries {
             store.commit(tx, &changes).await?;
             Ok(member.map(|m| m.admin))
         }
-
     };
 }
 pub(crate) use queries;

@@ -1,5 +1,7 @@
 //! The change feed: rows written in the transaction of a change, announced on commit.
 
+/// This domain's SQL, instantiated once per backend by [`crate::sql::store_impl!`] in a module
+/// of the same name inside the backend's module.
 macro_rules! queries {
     ($store:ty, $db:ty) => {
         use crate::changes::Change;

@@ -35,22 +35,24 @@ impl TryFrom<SigningKeyRow> for KeyAtRest {
     }
 }
 
+/// This domain's SQL, instantiated once per backend by [`crate::sql::store_impl!`] in a module
+/// of the same name inside the backend's module.
 macro_rules! queries {
     ($store:ty, $db:ty) => {
         use crate::changes::Change;
         use crate::error::StoreResult;
         use crate::model::ServerKeyUse;
+        use crate::sql::keys::SigningKeyRow;
+        use crate::sql::{ms, Parsed};
         use time::OffsetDateTime;
         use trustgate_core::custody::KeyAtRest;
         use trustgate_core::event::LogEntry;
         use trustgate_core::ids::{ClientId, ProviderId};
         use trustgate_core::secret::ServerKeyId;
         use trustgate_core::token::{ALLOWED_SKEW_SECS, TOKEN_LIFETIME_SECS};
-        use crate::sql::keys::SigningKeyRow;
-        use crate::sql::{ms, Parsed};
 
-        use super::system_log::insert_log;
         use super::feed::insert_changes;
+        use super::system_log::insert_log;
 
         #[tracing::instrument(skip_all)]
         pub(super) async fn signing_keys(store: &$store) -> StoreResult<Vec<KeyAtRest>> {
@@ -63,7 +65,6 @@ macro_rules! queries {
             .parsed()
         }
 
-
         #[tracing::instrument(skip_all)]
         pub(super) async fn add_signing_key(store: &$store, key: &KeyAtRest, revoke_previous: bool) -> StoreResult<()> {
             let mut tx = store.write_tx().await?;
@@ -71,13 +72,13 @@ macro_rules! queries {
                 "INSERT INTO signing_keys (kid, algorithm, format, private_key, created_at) \
                  VALUES ($1, $2, $3, $4, $5)",
             )
-                .bind(&key.kid)
-                .bind(key.algorithm.as_str())
-                .bind(&key.format)
-                .bind(&key.bytes)
-                .bind(ms(key.created_at))
-                .execute(&mut *tx)
-                .await?;
+            .bind(&key.kid)
+            .bind(key.algorithm.as_str())
+            .bind(&key.format)
+            .bind(&key.bytes)
+            .bind(ms(key.created_at))
+            .execute(&mut *tx)
+            .await?;
             if revoke_previous {
                 sqlx::query("DELETE FROM signing_keys WHERE kid <> $1").bind(&key.kid).execute(&mut *tx).await?;
             } else {
@@ -97,18 +98,18 @@ macro_rules! queries {
             store.commit(tx, &changes).await
         }
 
-
         #[tracing::instrument(skip_all)]
         pub(super) async fn reseal_signing_key(store: &$store, key: &KeyAtRest, from_format: &str) -> StoreResult<bool> {
             let mut tx = store.write_tx().await?;
-            let updated = sqlx::query("UPDATE signing_keys SET format = $1, private_key = $2 WHERE kid = $3 AND format = $4")
-                .bind(&key.format)
-                .bind(&key.bytes)
-                .bind(&key.kid)
-                .bind(from_format)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
+            let updated =
+                sqlx::query("UPDATE signing_keys SET format = $1, private_key = $2 WHERE kid = $3 AND format = $4")
+                    .bind(&key.format)
+                    .bind(&key.bytes)
+                    .bind(&key.kid)
+                    .bind(from_format)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
             // A raw key is not used (issue #21): sealed, every node takes it up.
             let changes = if updated > 0 { vec![Change::KeysChanged] } else { Vec::new() };
             insert_changes(&mut tx, &changes, OffsetDateTime::now_utc()).await?;
@@ -119,7 +120,6 @@ macro_rules! queries {
             Ok(updated > 0)
         }
 
-
         #[tracing::instrument(skip_all)]
         pub(super) async fn stamp_server_key(store: &$store, key: &ServerKeyId) -> StoreResult<u64> {
             let mut tx = store.write_tx().await?;
@@ -129,16 +129,11 @@ macro_rules! queries {
                 "UPDATE resource_servers SET server_key = $1 WHERE server_key IS NULL",
                 "UPDATE scim_tokens SET server_key = $1 WHERE server_key IS NULL",
             ] {
-                stamped += sqlx::query(update)
-                    .bind(key.as_str())
-                    .execute(&mut *tx)
-                    .await?
-                    .rows_affected();
+                stamped += sqlx::query(update).bind(key.as_str()).execute(&mut *tx).await?.rows_affected();
             }
             store.commit(tx, &[]).await?;
             Ok(stamped)
         }
-
 
         #[tracing::instrument(skip_all)]
         pub(super) async fn server_key_use(store: &$store) -> StoreResult<Vec<ServerKeyUse>> {
@@ -148,9 +143,7 @@ macro_rules! queries {
                 ("SELECT server_key, COUNT(*) FROM resource_servers GROUP BY server_key", 1),
                 ("SELECT server_key, COUNT(*) FROM scim_tokens GROUP BY server_key", 2),
             ] {
-                let counts = sqlx::query_as::<_, (Option<String>, i64)>(count_of)
-                .fetch_all(&store.pool)
-                .await?;
+                let counts = sqlx::query_as::<_, (Option<String>, i64)>(count_of).fetch_all(&store.pool).await?;
                 for (key, count) in counts {
                     let key = crate::sql::clients::server_key_id(key)?;
                     let index = match uses.iter().position(|u| u.server_key == key) {
@@ -169,9 +162,13 @@ macro_rules! queries {
             Ok(uses)
         }
 
-
         #[tracing::instrument(skip_all)]
-        pub(super) async fn reseal_under_server_key(store: &$store, keys: &[KeyAtRest], providers: &[(ProviderId, Vec<u8>)], entries: &[LogEntry]) -> StoreResult<u64> {
+        pub(super) async fn reseal_under_server_key(
+            store: &$store,
+            keys: &[KeyAtRest],
+            providers: &[(ProviderId, Vec<u8>)],
+            entries: &[LogEntry],
+        ) -> StoreResult<u64> {
             let mut tx = store.write_tx().await?;
             for key in keys {
                 sqlx::query("UPDATE signing_keys SET format = $1, private_key = $2 WHERE kid = $3")
@@ -200,9 +197,15 @@ macro_rules! queries {
             Ok(ended)
         }
 
-
         #[tracing::instrument(skip_all)]
-        pub(super) async fn revoke_token(store: &$store, client: ClientId, jti: &str, expires_at: OffsetDateTime, now: OffsetDateTime, cap: u64) -> StoreResult<()> {
+        pub(super) async fn revoke_token(
+            store: &$store,
+            client: ClientId,
+            jti: &str,
+            expires_at: OffsetDateTime,
+            now: OffsetDateTime,
+            cap: u64,
+        ) -> StoreResult<()> {
             let mut tx = store.write_tx().await?;
             sqlx::query("DELETE FROM revoked_tokens WHERE expires_at <= $1").bind(ms(now)).execute(&mut *tx).await?;
             sqlx::query("DELETE FROM revoked_before WHERE expires_at <= $1").bind(ms(now)).execute(&mut *tx).await?;
@@ -253,9 +256,11 @@ macro_rules! queries {
             store.commit(tx, &changes).await
         }
 
-
         #[tracing::instrument(skip_all)]
-        pub(super) async fn revoked_before(store: &$store, now: OffsetDateTime) -> StoreResult<Vec<(ClientId, i64, OffsetDateTime)>> {
+        pub(super) async fn revoked_before(
+            store: &$store,
+            now: OffsetDateTime,
+        ) -> StoreResult<Vec<(ClientId, i64, OffsetDateTime)>> {
             let rows: Vec<(String, i64, i64)> =
                 sqlx::query_as("SELECT client_id, not_before, expires_at FROM revoked_before WHERE expires_at > $1")
                     .bind(ms(now))
@@ -267,9 +272,11 @@ macro_rules! queries {
                 .collect())
         }
 
-
         #[tracing::instrument(skip_all)]
-        pub(super) async fn revoked_tokens(store: &$store, now: OffsetDateTime) -> StoreResult<Vec<(String, OffsetDateTime)>> {
+        pub(super) async fn revoked_tokens(
+            store: &$store,
+            now: OffsetDateTime,
+        ) -> StoreResult<Vec<(String, OffsetDateTime)>> {
             Ok(sqlx::query_as::<_, (String, i64)>("SELECT jti, expires_at FROM revoked_tokens WHERE expires_at > $1")
                 .bind(ms(now))
                 .fetch_all(&store.pool)
@@ -278,7 +285,6 @@ macro_rules! queries {
                 .map(|(jti, expires_at)| (jti, crate::sql::from_ms(expires_at)))
                 .collect())
         }
-
     };
 }
 pub(crate) use queries;

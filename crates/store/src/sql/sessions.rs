@@ -27,14 +27,16 @@ impl TryFrom<SessionRow> for Session {
     }
 }
 
+/// This domain's SQL, instantiated once per backend by [`crate::sql::store_impl!`] in a module
+/// of the same name inside the backend's module.
 macro_rules! queries {
     ($store:ty, $db:ty) => {
         use crate::error::StoreResult;
         use crate::model::Session;
-        use time::OffsetDateTime;
-        use trustgate_core::ids::{AdminId, CustomerId};
         use crate::sql::sessions::SessionRow;
         use crate::sql::{ms, Parsed};
+        use time::OffsetDateTime;
+        use trustgate_core::ids::{AdminId, CustomerId};
 
         use super::Tx;
 
@@ -45,10 +47,13 @@ macro_rules! queries {
             Ok(())
         }
 
-
-
         #[tracing::instrument(skip_all)]
-        pub(super) async fn create_session(store: &$store, digest: &[u8], session: &Session, at: OffsetDateTime) -> StoreResult<()> {
+        pub(super) async fn create_session(
+            store: &$store,
+            digest: &[u8],
+            session: &Session,
+            at: OffsetDateTime,
+        ) -> StoreResult<()> {
             let mut tx = store.write_tx().await?;
             sqlx::query("DELETE FROM sessions WHERE expires_at <= $1").bind(ms(at)).execute(&mut *tx).await?;
             sqlx::query(
@@ -66,7 +71,6 @@ macro_rules! queries {
             store.commit(tx, &[]).await
         }
 
-
         #[tracing::instrument(skip_all)]
         pub(super) async fn session(store: &$store, digest: &[u8], now: OffsetDateTime) -> StoreResult<Option<Session>> {
             sqlx::query_as::<_, SessionRow>(
@@ -79,13 +83,11 @@ macro_rules! queries {
             .parsed()
         }
 
-
         #[tracing::instrument(skip_all)]
         pub(super) async fn delete_session(store: &$store, digest: &[u8]) -> StoreResult<()> {
             sqlx::query("DELETE FROM sessions WHERE id_digest = $1").bind(digest.to_vec()).execute(&store.pool).await?;
             Ok(())
         }
-
     };
 }
 pub(crate) use queries;

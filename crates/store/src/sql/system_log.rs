@@ -80,19 +80,21 @@ impl TryFrom<NotificationRow> for Notification {
     }
 }
 
+/// This domain's SQL, instantiated once per backend by [`crate::sql::store_impl!`] in a module
+/// of the same name inside the backend's module.
 macro_rules! queries {
     ($store:ty, $db:ty) => {
         use crate::changes::Change;
         use crate::error::StoreResult;
         use crate::model::{LogQuery, LogRecord, LogView, Notification};
+        use crate::sql::system_log::{LogRow, NotificationRow};
+        use crate::sql::{ms, Parsed};
         use time::OffsetDateTime;
         use trustgate_core::event::LogEntry;
         use trustgate_core::ids::CustomerId;
-        use crate::sql::system_log::{LogRow, NotificationRow};
-        use crate::sql::{ms, Parsed};
 
-        use super::Tx;
         use super::feed::insert_changes;
+        use super::Tx;
 
         pub(super) async fn insert_log(tx: &mut Tx, entry: &LogEntry) -> StoreResult<()> {
             sqlx::query(
@@ -118,7 +120,6 @@ macro_rules! queries {
             Ok(())
         }
 
-
         pub(super) async fn insert_notification(tx: &mut Tx, n: &Notification) -> StoreResult<()> {
             sqlx::query(
                 "INSERT INTO notifications (id, customer_id, destination_admin, body, created_at) VALUES ($1, $2, $3, $4, $5)",
@@ -142,9 +143,12 @@ macro_rules! queries {
             store.commit(tx, &changes).await
         }
 
-
         #[tracing::instrument(skip_all)]
-        pub(super) async fn notifications(store: &$store, customer: &CustomerId, limit: u32) -> StoreResult<Vec<Notification>> {
+        pub(super) async fn notifications(
+            store: &$store,
+            customer: &CustomerId,
+            limit: u32,
+        ) -> StoreResult<Vec<Notification>> {
             sqlx::query_as::<_, NotificationRow>(
                 "SELECT id, customer_id, destination_admin, body, created_at FROM notifications \
                  WHERE customer_id = $1 ORDER BY created_at DESC, id LIMIT $2",
@@ -156,7 +160,6 @@ macro_rules! queries {
             .parsed()
         }
 
-
         #[tracing::instrument(skip_all)]
         pub(super) async fn append_log(store: &$store, entry: &LogEntry) -> StoreResult<()> {
             let mut tx = store.write_tx().await?;
@@ -164,15 +167,12 @@ macro_rules! queries {
             store.commit(tx, &[]).await
         }
 
-
         #[tracing::instrument(skip_all)]
         pub(super) async fn log_records(store: &$store, q: &LogQuery) -> StoreResult<Vec<LogRecord>> {
-            sqlx::query_as::<_, LogRow>(
-                concat!(
-                    crate::sql::system_log::log_select!(),
-                    "WHERE customer_id = $1 AND at >= $2 AND at < $3 AND seq > $4 ORDER BY seq LIMIT $5"
-                ),
-            )
+            sqlx::query_as::<_, LogRow>(concat!(
+                crate::sql::system_log::log_select!(),
+                "WHERE customer_id = $1 AND at >= $2 AND at < $3 AND seq > $4 ORDER BY seq LIMIT $5"
+            ))
             .bind(q.customer_id.as_str())
             .bind(ms(q.start))
             .bind(ms(q.end))
@@ -182,7 +182,6 @@ macro_rules! queries {
             .await?
             .parsed()
         }
-
 
         #[tracing::instrument(skip_all)]
         pub(super) async fn prune_log(store: &$store, before: OffsetDateTime, limit: u32) -> StoreResult<u64> {
@@ -202,7 +201,6 @@ macro_rules! queries {
             store.commit(tx, &[]).await?;
             Ok(deleted)
         }
-
 
         #[tracing::instrument(skip_all)]
         pub(super) async fn log_view(store: &$store, q: &LogQuery, view: &LogView) -> StoreResult<Vec<LogRecord>> {
@@ -239,7 +237,6 @@ macro_rules! queries {
                 .await?
                 .parsed()
         }
-
     };
 }
 pub(crate) use queries;
