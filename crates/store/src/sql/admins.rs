@@ -183,12 +183,6 @@ impl TryFrom<MemberRow> for Member {
 /// of the same name inside the backend's module.
 macro_rules! queries {
     ($store:ty, $db:ty) => {
-        use crate::changes::Change;
-        use crate::error::{StoreError, StoreResult};
-        use crate::model::{DisabledOwner, Invitation, InvitationTerms, Member, Membership};
-        use crate::sql::admins::{AdminRow, DisabledOwnerRow, MemberRow, MembershipRow, StandingRow};
-        use crate::sql::customers::CustomerRow;
-        use crate::sql::{ms, Parsed};
         use time::OffsetDateTime;
         use trustgate_core::access::Access;
         use trustgate_core::admin::{Admin, AdminStatus, Email};
@@ -198,6 +192,13 @@ macro_rules! queries {
         use trustgate_core::ids::{AdminId, CustomerId};
         use trustgate_core::lifecycle::{self, Authority, Identity};
         use trustgate_core::rights::{PrincipalKind, Standing};
+
+        use crate::changes::Change;
+        use crate::error::{StoreError, StoreResult};
+        use crate::model::{DisabledOwner, Invitation, InvitationTerms, Member, Membership};
+        use crate::sql::admins::{AdminRow, DisabledOwnerRow, MemberRow, MembershipRow, StandingRow};
+        use crate::sql::customers::CustomerRow;
+        use crate::sql::{ms, Parsed};
 
         use super::catalog::ensure_declared;
         use super::clients::clients_in_tx;

@@ -121,11 +121,6 @@ impl ResourceServerRow {
 /// of the same name inside the backend's module.
 macro_rules! queries {
     ($store:ty, $db:ty) => {
-        use crate::changes::Change;
-        use crate::error::{StoreError, StoreResult};
-        use crate::sql::catalog::{PermissionRow, ResourceServerRow, RouteRow, ServiceRow};
-        use crate::sql::clients::ClientRow;
-        use crate::sql::ms;
         use time::OffsetDateTime;
         use trustgate_core::access::Access;
         use trustgate_core::client::ApiClient;
@@ -133,6 +128,12 @@ macro_rules! queries {
         use trustgate_core::event::{self, Actor};
         use trustgate_core::ids::{AdminId, CustomerId};
         use trustgate_core::secret::ServerKeyId;
+
+        use crate::changes::Change;
+        use crate::error::{StoreError, StoreResult};
+        use crate::sql::catalog::{PermissionRow, ResourceServerRow, RouteRow, ServiceRow};
+        use crate::sql::clients::ClientRow;
+        use crate::sql::ms;
 
         use super::admins::{load_member, update_member_access};
         use super::clients::update_principal_access;

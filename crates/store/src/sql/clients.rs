@@ -195,11 +195,6 @@ impl TryFrom<ExpiringRow> for ExpiringSecret {
 /// of the same name inside the backend's module.
 macro_rules! queries {
     ($store:ty, $db:ty) => {
-        use crate::changes::Change;
-        use crate::error::{StoreError, StoreResult};
-        use crate::model::{ClientGrant, ExpiringSecret, Notification};
-        use crate::sql::clients::{ClientRow, ExpiringRow, GrantRow, GrantSecretRow, SecretInfoRow};
-        use crate::sql::{ms, Parsed};
         use time::OffsetDateTime;
         use trustgate_core::access::Access;
         use trustgate_core::client::{ApiClient, ClientKind, PRINCIPALS_PER_CUSTOMER_MAX};
@@ -209,6 +204,12 @@ macro_rules! queries {
         use trustgate_core::ids::{AdminId, ClientId, CustomerId};
         use trustgate_core::lifecycle::{self, Authority};
         use trustgate_core::secret::{SecretId, ServerKeyId};
+
+        use crate::changes::Change;
+        use crate::error::{StoreError, StoreResult};
+        use crate::model::{ClientGrant, ExpiringSecret, Notification};
+        use crate::sql::clients::{ClientRow, ExpiringRow, GrantRow, GrantSecretRow, SecretInfoRow};
+        use crate::sql::{ms, Parsed};
 
         use super::admins::authority;
         use super::admins::load_member;

@@ -39,14 +39,15 @@ impl TryFrom<CustomerRow> for Customer {
 /// of the same name inside the backend's module.
 macro_rules! queries {
     ($store:ty, $db:ty) => {
-        use crate::changes::Change;
-        use crate::error::{StoreError, StoreResult};
-        use crate::sql::customers::CustomerRow;
-        use crate::sql::{ms, Parsed};
         use time::OffsetDateTime;
         use trustgate_core::customer::{Customer, DisabledOwnerPolicy};
         use trustgate_core::event::{self, Actor};
         use trustgate_core::ids::CustomerId;
+
+        use crate::changes::Change;
+        use crate::error::{StoreError, StoreResult};
+        use crate::sql::customers::CustomerRow;
+        use crate::sql::{ms, Parsed};
 
         use super::feed::insert_changes;
         use super::system_log::insert_log;

@@ -155,11 +155,6 @@ impl TryFrom<SignInRow> for PendingSignIn {
 /// of the same name inside the backend's module.
 macro_rules! queries {
     ($store:ty, $db:ty) => {
-        use crate::changes::Change;
-        use crate::error::{StoreError, StoreResult};
-        use crate::model::{PendingSignIn, ScimFilter, ScimUser, ScimUserWrite};
-        use crate::sql::federation::{ProviderRow, ScimTokenRow, ScimUserRow, SignInRow};
-        use crate::sql::{ms, Parsed};
         use time::OffsetDateTime;
         use trustgate_core::admin::{Admin, AdminStatus, Email};
         use trustgate_core::event::{self, Actor, DeletionCause};
@@ -168,6 +163,12 @@ macro_rules! queries {
         use trustgate_core::lifecycle;
         use trustgate_core::provisioning::{self, ScimToken};
         use trustgate_core::secret::ServerKeyId;
+
+        use crate::changes::Change;
+        use crate::error::{StoreError, StoreResult};
+        use crate::model::{PendingSignIn, ScimFilter, ScimUser, ScimUserWrite};
+        use crate::sql::federation::{ProviderRow, ScimTokenRow, ScimUserRow, SignInRow};
+        use crate::sql::{ms, Parsed};
 
         use super::admins::admin_customers;
         use super::admins::apply_status;

@@ -4,10 +4,11 @@
 /// of the same name inside the backend's module.
 macro_rules! queries {
     ($store:ty, $db:ty) => {
+        use time::OffsetDateTime;
+
         use crate::changes::Change;
         use crate::error::StoreResult;
         use crate::sql::ms;
-        use time::OffsetDateTime;
 
         use super::Tx;
 

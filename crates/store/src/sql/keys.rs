@@ -39,17 +39,18 @@ impl TryFrom<SigningKeyRow> for KeyAtRest {
 /// of the same name inside the backend's module.
 macro_rules! queries {
     ($store:ty, $db:ty) => {
-        use crate::changes::Change;
-        use crate::error::StoreResult;
-        use crate::model::ServerKeyUse;
-        use crate::sql::keys::SigningKeyRow;
-        use crate::sql::{ms, Parsed};
         use time::OffsetDateTime;
         use trustgate_core::custody::KeyAtRest;
         use trustgate_core::event::LogEntry;
         use trustgate_core::ids::{ClientId, ProviderId};
         use trustgate_core::secret::ServerKeyId;
         use trustgate_core::token::{ALLOWED_SKEW_SECS, TOKEN_LIFETIME_SECS};
+
+        use crate::changes::Change;
+        use crate::error::StoreResult;
+        use crate::model::ServerKeyUse;
+        use crate::sql::keys::SigningKeyRow;
+        use crate::sql::{ms, Parsed};
 
         use super::feed::insert_changes;
         use super::system_log::insert_log;

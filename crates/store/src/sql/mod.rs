@@ -7,7 +7,9 @@
 //! the backend's module, and implements [`crate::Store`] by calling them. Macros rather than
 //! functions generic over `sqlx::Database`: a generic query needs a bound for every type it binds
 //! or reads and for the executor, on every function, and those bounds would outweigh the SQL.
-//! The domains name what they take from each other in `use super::…` lines.
+//! The domains name what they take from each other in `use super::…` lines. Rows are read by
+//! column name into `sqlx::FromRow` structs, each turned into its model type by `TryFrom`; every
+//! store call opens a `tracing` span named after it.
 //!
 //! | file | holds |
 //! | --- | --- |
@@ -47,6 +49,10 @@ pub(crate) fn corrupt(what: &str) -> StoreError {
     StoreError::Internal(format!("a stored {what} is invalid"))
 }
 
+pub(crate) fn corrupt_id(what: &str) -> StoreError {
+    corrupt(&format!("{what} id"))
+}
+
 /// Turns the rows a query read into the model's types, through each row's `TryFrom`.
 pub(crate) trait Parsed<T> {
     fn parsed(self) -> StoreResult<T>;
@@ -62,10 +68,6 @@ impl<R, T: TryFrom<R, Error = StoreError>> Parsed<Vec<T>> for Vec<R> {
     fn parsed(self) -> StoreResult<Vec<T>> {
         self.into_iter().map(T::try_from).collect()
     }
-}
-
-pub(crate) fn corrupt_id(what: &str) -> StoreError {
-    corrupt(&format!("{what} id"))
 }
 
 /// Implements [`crate::Store`] for `$store`: the calls written out in the braces, then each call
@@ -90,6 +92,9 @@ macro_rules! delegate {
 }
 pub(crate) use delegate;
 
+/// Implements [`crate::Store`] for `$store`, a backend on `$db` with the fields `pool` and
+/// `listener` and the inherent functions `write_tx`, `lock_customer`, `lock_catalog`,
+/// `share_catalog`, `announce`, `analyze`, `scrub`, `watch` and `caught_up`; its module defines `Tx`.
 macro_rules! store_impl {
     ($store:ty, $db:ty) => {
         crate::sql::store_impl!(@domains $store, $db, [
@@ -97,29 +102,31 @@ macro_rules! store_impl {
         ]);
 
         mod store {
-            use crate::changes::ChangeListener;
-            use crate::error::StoreResult;
-            use crate::model::{
-                CatalogApplied, ClientGrant, DisabledOwner, ExpiringSecret, Invitation, InvitationTerms, LogQuery, LogRecord, LogView,
-                Member, Membership, Notification, PendingSignIn, PoolUse, ScimFilter, ScimUser, ScimUserWrite,
-                ServerKeyUse, Session,
-            };
             use std::sync::Arc;
+
             use time::OffsetDateTime;
             use trustgate_core::access::Access;
             use trustgate_core::admin::{Admin, AdminStatus, Email};
+            use trustgate_core::catalog::Catalog;
             use trustgate_core::client::ApiClient;
             use trustgate_core::client_secrets::{NewSecret, SecretInfo};
             use trustgate_core::custody::KeyAtRest;
             use trustgate_core::customer::{Customer, DisabledOwnerPolicy};
             use trustgate_core::event::{Actor, LogEntry};
             use trustgate_core::federation::IdentityProvider;
-            use trustgate_core::catalog::Catalog;
             use trustgate_core::ids::{AdminId, ClientId, CustomerId, ProviderId, ResourceServerId, ScimTokenId};
-            use trustgate_core::resource_server::ResourceServer;
             use trustgate_core::provisioning::ScimToken;
+            use trustgate_core::resource_server::ResourceServer;
             use trustgate_core::rights::Standing;
             use trustgate_core::secret::{SecretId, SecretVerifier, ServerKeyId};
+
+            use crate::changes::ChangeListener;
+            use crate::error::StoreResult;
+            use crate::model::{
+                CatalogApplied, ClientGrant, DisabledOwner, ExpiringSecret, Invitation, InvitationTerms, LogQuery,
+                LogRecord, LogView, Member, Membership, Notification, PendingSignIn, PoolUse, ScimFilter, ScimUser,
+                ScimUserWrite, ServerKeyUse, Session,
+            };
 
             use super::{admins, catalog, clients, customers, federation, keys, sessions, system_log};
 

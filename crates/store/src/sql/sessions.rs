@@ -31,12 +31,13 @@ impl TryFrom<SessionRow> for Session {
 /// of the same name inside the backend's module.
 macro_rules! queries {
     ($store:ty, $db:ty) => {
+        use time::OffsetDateTime;
+        use trustgate_core::ids::{AdminId, CustomerId};
+
         use crate::error::StoreResult;
         use crate::model::Session;
         use crate::sql::sessions::SessionRow;
         use crate::sql::{ms, Parsed};
-        use time::OffsetDateTime;
-        use trustgate_core::ids::{AdminId, CustomerId};
 
         use super::Tx;
 

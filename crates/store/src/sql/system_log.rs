@@ -84,14 +84,15 @@ impl TryFrom<NotificationRow> for Notification {
 /// of the same name inside the backend's module.
 macro_rules! queries {
     ($store:ty, $db:ty) => {
+        use time::OffsetDateTime;
+        use trustgate_core::event::LogEntry;
+        use trustgate_core::ids::CustomerId;
+
         use crate::changes::Change;
         use crate::error::StoreResult;
         use crate::model::{LogQuery, LogRecord, LogView, Notification};
         use crate::sql::system_log::{LogRow, NotificationRow};
         use crate::sql::{ms, Parsed};
-        use time::OffsetDateTime;
-        use trustgate_core::event::LogEntry;
-        use trustgate_core::ids::CustomerId;
 
         use super::feed::insert_changes;
         use super::Tx;
