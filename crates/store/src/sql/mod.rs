@@ -15,7 +15,8 @@
 //! | --- | --- |
 //! | `feed.rs` | the change-feed rows and the commit that publishes them |
 //! | `customers.rs` | customers |
-//! | `admins.rs` | administrators, memberships, invitations, authority checks |
+//! | `admins.rs` | administrators, memberships, authority checks |
+//! | `invitations.rs` | pending memberships and their invitations |
 //! | `clients.rs` | API clients, their secrets, service principals, grants |
 //! | `keys.rs` | signing keys, the server key's rotation, token revocation |
 //! | `sessions.rs` | console and API sessions |
@@ -33,6 +34,7 @@ pub(crate) mod clients;
 pub(crate) mod customers;
 pub(crate) mod federation;
 pub(crate) mod feed;
+pub(crate) mod invitations;
 pub(crate) mod keys;
 pub(crate) mod sessions;
 pub(crate) mod system_log;
@@ -98,7 +100,7 @@ pub(crate) use delegate;
 macro_rules! store_impl {
     ($store:ty, $db:ty) => {
         crate::sql::store_impl!(@domains $store, $db, [
-            feed, customers, admins, clients, keys, sessions, system_log, federation, catalog
+            feed, customers, admins, invitations, clients, keys, sessions, system_log, federation, catalog
         ]);
 
         mod store {
@@ -128,7 +130,7 @@ macro_rules! store_impl {
                 ScimUserWrite, ServerKeyUse, Session,
             };
 
-            use super::{admins, catalog, clients, customers, federation, keys, sessions, system_log};
+            use super::{admins, catalog, clients, customers, federation, invitations, keys, sessions, system_log};
 
             crate::sql::delegate! {
                 impl Store for $store {
@@ -173,11 +175,11 @@ macro_rules! store_impl {
                 admins::standing(customer: &CustomerId, admin: AdminId) -> Option<Standing>;
                 admins::set_access(customer: &CustomerId, admin: AdminId, access: Access, actor: &Actor) -> Access;
                 admins::remove_member(customer: &CustomerId, admin: AdminId, actor: &Actor) -> usize;
-                admins::resend_invitation(customer: &CustomerId, admin: AdminId, terms: &InvitationTerms, actor: &Actor) -> Member;
-                admins::cancel_invitation(customer: &CustomerId, email: &Email, actor: &Actor) -> bool;
-                admins::invitation(verifier: &[u8; 32]) -> Option<Invitation>;
-                admins::accept_invitation(verifier: &[u8; 32], password_hash: Option<&str>, now: OffsetDateTime) -> Invitation;
-                admins::log_expired_invitations(now: OffsetDateTime) -> u64;
+                invitations::resend_invitation(customer: &CustomerId, admin: AdminId, terms: &InvitationTerms, actor: &Actor) -> Member;
+                invitations::cancel_invitation(customer: &CustomerId, email: &Email, actor: &Actor) -> bool;
+                invitations::invitation(verifier: &[u8; 32]) -> Option<Invitation>;
+                invitations::accept_invitation(verifier: &[u8; 32], password_hash: Option<&str>, now: OffsetDateTime) -> Invitation;
+                invitations::log_expired_invitations(now: OffsetDateTime) -> u64;
                 clients::create_client(client: &ApiClient, secret: &NewSecret, cap: u64, actor: &Actor) -> ();
                 clients::seed_clients(clients: &[(ApiClient, NewSecret)]) -> ();
                 clients::refresh_statistics() -> ();
