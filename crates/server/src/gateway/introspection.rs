@@ -32,8 +32,7 @@ use crate::throttle::{retry_after_secs, Source};
     responses(
         (status = 200, description = "`{\"active\": false}` alone, or the active token's details", body = crate::openapi::IntrospectionResponse),
         (status = 401, description = "The resource server's credentials are wrong (`WWW-Authenticate: Basic`)", body = crate::error::OAuthErrorBody),
-        (status = "4XX", description = "RFC 6749 §5.2 error", body = crate::error::OAuthErrorBody),
-        (status = "5XX", description = "`temporarily_unavailable` or `server_error`", body = crate::error::OAuthErrorBody),
+        crate::openapi::OAuthErrors,
     )
 )]
 pub async fn introspect(State(state): State<AppState>, request: Request) -> Response {

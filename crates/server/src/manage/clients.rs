@@ -121,8 +121,7 @@ async fn who_am_i(state: &AppState, admin: &Admin, session: &Session) -> Result<
     security(("Session" = [])),
     responses(
         (status = 200, description = "The session", body = WhoAmI),
-        (status = "4XX", description = "Refused: 400 invalid input, 401 not signed in, 403 missing X-CSRF-Token or the access does not allow it, 404 not a member of the customer", body = GatewayError),
-        (status = "5XX", description = "The store is unavailable", body = GatewayError),
+        crate::openapi::SessionErrors,
     )
 )]
 pub async fn current(State(state): State<AppState>, session: AdminSession) -> Result<axum::Json<WhoAmI>, ApiError> {
@@ -138,8 +137,7 @@ pub async fn current(State(state): State<AppState>, session: AdminSession) -> Re
     params(("X-CSRF-Token" = String, Header, description = "The session's `csrfToken`")),
     responses(
         (status = 204, description = "Signed out"),
-        (status = "4XX", description = "Refused: 400 invalid input, 401 not signed in, 403 missing X-CSRF-Token or the access does not allow it, 404 not a member of the customer", body = GatewayError),
-        (status = "5XX", description = "The store is unavailable", body = GatewayError),
+        crate::openapi::SessionErrors,
     )
 )]
 pub async fn sign_out(State(state): State<AppState>, session: AdminSession) -> Result<Response, ApiError> {
@@ -197,8 +195,7 @@ impl From<&ApiClient> for ClientView {
     params(("customer" = String, Path, description = "A customer the administrator belongs to")),
     responses(
         (status = 200, description = "The caller's clients", body = ClientList),
-        (status = "4XX", description = "Refused: 400 invalid input, 401 not signed in, 403 missing X-CSRF-Token or the access does not allow it, 404 not a member of the customer", body = GatewayError),
-        (status = "5XX", description = "The store is unavailable", body = GatewayError),
+        crate::openapi::SessionErrors,
     ),
     extensions(("x-trustgate-permission" = json!("apiClients")))
 )]
@@ -227,8 +224,7 @@ pub struct NewClient {
     request_body(content = NewClient, content_type = "application/json"),
     responses(
         (status = 201, description = "The client and its secret", body = CreatedClient),
-        (status = "4XX", description = "Refused: 400 invalid input, 401 not signed in, 403 missing X-CSRF-Token or the access does not allow it, 404 not a member of the customer", body = GatewayError),
-        (status = "5XX", description = "The store is unavailable", body = GatewayError),
+        crate::openapi::SessionErrors,
     ),
     extensions(("x-trustgate-permission" = json!("apiClients")))
 )]
@@ -262,8 +258,7 @@ pub async fn create_client(
     params(("customer" = String, Path, description = "A customer the administrator belongs to"), ("id" = String, Path, description = "The client id"), ("X-CSRF-Token" = String, Header, description = "The session's `csrfToken`")),
     responses(
         (status = 204, description = "Deleted"),
-        (status = "4XX", description = "Refused: 400 invalid input, 401 not signed in, 403 missing X-CSRF-Token or the access does not allow it, 404 not a member of the customer", body = GatewayError),
-        (status = "5XX", description = "The store is unavailable", body = GatewayError),
+        crate::openapi::SessionErrors,
     ),
     extensions(("x-trustgate-permission" = json!("apiClients")))
 )]
@@ -359,7 +354,7 @@ fn client_in_path(id: &str) -> Result<ClientId, ApiError> {
     responses(
         (status = 200, description = "The client's secrets, without the secrets themselves", body = SecretList),
         (status = "4XX", description = "Refused: 400 invalid input, 401 not signed in, 403 the access does not allow it, 404 no such client of the caller", body = GatewayError),
-        (status = "5XX", description = "The store is unavailable", body = GatewayError),
+        crate::openapi::StoreUnavailable,
     ),
     extensions(("x-trustgate-permission" = json!("apiClients")))
 )]
@@ -385,7 +380,7 @@ pub async fn list_secrets(
     responses(
         (status = 201, description = "The secret, shown this once", body = CreatedSecret),
         (status = "4XX", description = "Refused: 400 invalid input (`expiresAt` past or beyond 730 days), 401 not signed in, 403 missing X-CSRF-Token or the access does not allow it, 404 no such client of the caller, 409 the client holds 3 secrets already (`secretLimit`)", body = GatewayError),
-        (status = "5XX", description = "The store is unavailable", body = GatewayError),
+        crate::openapi::StoreUnavailable,
     ),
     extensions(("x-trustgate-permission" = json!("apiClients")))
 )]
@@ -424,7 +419,7 @@ pub async fn add_secret(
     responses(
         (status = 204, description = "Deleted"),
         (status = "4XX", description = "Refused: 400 invalid input, 401 not signed in, 403 missing X-CSRF-Token or the access does not allow it, 404 no such client of the caller or no such secret, 409 the client's last secret (`lastSecret`)", body = GatewayError),
-        (status = "5XX", description = "The store is unavailable", body = GatewayError),
+        crate::openapi::StoreUnavailable,
     ),
     extensions(("x-trustgate-permission" = json!("apiClients")))
 )]

@@ -73,7 +73,7 @@ async fn require_full(state: &AppState, caller: &AdminIn<needs::Administrators>)
     responses(
         (status = 200, description = "The connections", body = ProviderList),
         (status = "4XX", description = "Refused: 401 not signed in, 403 not a Full administrator, 404 not a member of the customer", body = GatewayError),
-        (status = "5XX", description = "The store is unavailable", body = GatewayError),
+        crate::openapi::StoreUnavailable,
     ),
     extensions(("x-trustgate-permission" = json!("administrators")))
 )]
@@ -114,7 +114,7 @@ pub struct NewProvider {
     responses(
         (status = 201, description = "Connected", body = ProviderView),
         (status = "4XX", description = "Refused: 400 invalid input, 401 not signed in, 403 not a Full administrator or missing X-CSRF-Token, 404 not a member of the customer, 409 already connected to this issuer", body = GatewayError),
-        (status = "5XX", description = "The store is unavailable", body = GatewayError),
+        crate::openapi::StoreUnavailable,
     ),
     extensions(("x-trustgate-permission" = json!("administrators")))
 )]
@@ -149,7 +149,7 @@ pub async fn connect(
     responses(
         (status = 204, description = "Disconnected"),
         (status = "4XX", description = "Refused: 401 not signed in, 403 not a Full administrator or missing X-CSRF-Token, 404 no such connection", body = GatewayError),
-        (status = "5XX", description = "The store is unavailable", body = GatewayError),
+        crate::openapi::StoreUnavailable,
     ),
     extensions(("x-trustgate-permission" = json!("administrators")))
 )]

@@ -115,8 +115,7 @@ fn view(principal: &ApiClient, catalog: &Catalog) -> Result<PrincipalView, ApiEr
     params(("customer" = String, Path, description = "A customer the administrator belongs to")),
     responses(
         (status = 200, description = "The customer's service principals", body = PrincipalList),
-        (status = "4XX", description = "Refused: 400 invalid input, 401 not signed in, 403 not a Full administrator, 404 not a member of the customer", body = GatewayError),
-        (status = "5XX", description = "The store is unavailable", body = GatewayError),
+        crate::openapi::FullAdministratorErrors,
     ),
     extensions(("x-trustgate-permission" = json!("apiClients")))
 )]
@@ -139,7 +138,7 @@ pub async fn list(State(state): State<AppState>, caller: Caller) -> Result<axum:
     responses(
         (status = 201, description = "The principal and its secret", body = CreatedPrincipal),
         (status = "4XX", description = "Refused: 400 invalid input (`secretExpiresAt` past or beyond 730 days), 401 not signed in, 403 not a Full administrator, 404 not a member of the customer, 409 refused by a rule", body = GatewayError),
-        (status = "5XX", description = "The store is unavailable", body = GatewayError),
+        crate::openapi::StoreUnavailable,
     ),
     extensions(("x-trustgate-permission" = json!("apiClients")))
 )]
@@ -178,7 +177,7 @@ pub async fn create(
     responses(
         (status = 200, description = "The principal, with its new access", body = PrincipalView),
         (status = "4XX", description = "Refused: 400 invalid input, 401 not signed in, 403 not a Full administrator, 404 no such principal, 409 refused by a rule", body = GatewayError),
-        (status = "5XX", description = "The store is unavailable", body = GatewayError),
+        crate::openapi::StoreUnavailable,
     ),
     extensions(("x-trustgate-permission" = json!("apiClients")))
 )]
@@ -207,7 +206,7 @@ pub async fn set_access(
     responses(
         (status = 204, description = "Deleted"),
         (status = "4XX", description = "Refused: 400 invalid input, 401 not signed in, 403 not a Full administrator, 404 no such principal", body = GatewayError),
-        (status = "5XX", description = "The store is unavailable", body = GatewayError),
+        crate::openapi::StoreUnavailable,
     ),
     extensions(("x-trustgate-permission" = json!("apiClients")))
 )]
@@ -236,7 +235,7 @@ pub async fn delete(
     responses(
         (status = 200, description = "The service principal it became", body = PrincipalView),
         (status = "4XX", description = "Refused: 400 invalid input, 401 not signed in, 403 missing X-CSRF-Token, 404 no such secure client visible to the caller", body = GatewayError),
-        (status = "5XX", description = "The store is unavailable", body = GatewayError),
+        crate::openapi::StoreUnavailable,
     ),
     extensions(("x-trustgate-permission" = json!("apiClients")))
 )]

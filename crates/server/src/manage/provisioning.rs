@@ -92,8 +92,7 @@ async fn require_full(state: &AppState, caller: &AdminIn<needs::Administrators>)
     params(("customer" = String, Path, description = "A customer the administrator belongs to")),
     responses(
         (status = 200, description = "The tokens, without their secrets", body = ScimTokenList),
-        (status = "4XX", description = "Refused: 400 invalid input, 401 not signed in, 403 not a Full administrator, 404 not a member of the customer", body = GatewayError),
-        (status = "5XX", description = "The store is unavailable", body = GatewayError),
+        crate::openapi::FullAdministratorErrors,
     ),
     extensions(("x-trustgate-permission" = json!("administrators")))
 )]
@@ -117,7 +116,7 @@ pub async fn list_tokens(
     responses(
         (status = 201, description = "The token and its secret", body = CreatedScimToken),
         (status = "4XX", description = "Refused: 400 invalid input, 401 not signed in, 403 not a Full administrator, 404 not a member of the customer, 409 a token of that name exists", body = GatewayError),
-        (status = "5XX", description = "The store is unavailable", body = GatewayError),
+        crate::openapi::StoreUnavailable,
     ),
     extensions(("x-trustgate-permission" = json!("administrators")))
 )]
@@ -156,7 +155,7 @@ pub async fn create_token(
     responses(
         (status = 204, description = "Revoked"),
         (status = "4XX", description = "Refused: 400 invalid input, 401 not signed in, 403 not a Full administrator, 404 no such token", body = GatewayError),
-        (status = "5XX", description = "The store is unavailable", body = GatewayError),
+        crate::openapi::StoreUnavailable,
     ),
     extensions(("x-trustgate-permission" = json!("administrators")))
 )]
@@ -220,7 +219,7 @@ pub const WAYS_OUT: [&str; 2] = ["removeAdministrator", "setPolicySuspendClients
     responses(
         (status = 200, description = "The disabled administrators with active clients; empty under the policy suspend-clients", body = DisabledOwnerList),
         (status = "4XX", description = "Refused: 400 invalid input, 401 not signed in, 403 the access does not allow it, 404 not a member of the customer", body = GatewayError),
-        (status = "5XX", description = "The store is unavailable", body = GatewayError),
+        crate::openapi::StoreUnavailable,
     ),
     extensions(("x-trustgate-permission" = json!("administrators")))
 )]

@@ -22,8 +22,7 @@ use crate::throttle::Source;
     request_body(content = crate::openapi::RevocationForm, content_type = "application/x-www-form-urlencoded"),
     responses(
         (status = 200, description = "Revoked, or nothing to revoke (an invalid, expired or other client's token)"),
-        (status = "4XX", description = "RFC 6749 §5.2 error", body = crate::error::OAuthErrorBody),
-        (status = "5XX", description = "`temporarily_unavailable` or `server_error`", body = crate::error::OAuthErrorBody),
+        crate::openapi::OAuthErrors,
     )
 )]
 pub async fn revoke(State(state): State<AppState>, request: Request) -> Response {

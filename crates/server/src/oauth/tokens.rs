@@ -38,8 +38,7 @@ const JSON: &str = "application/json";
     )),
     responses(
         (status = 200, description = "A token", body = crate::openapi::TokenResponse),
-        (status = "4XX", description = "RFC 6749 §5.2 error", body = crate::error::OAuthErrorBody),
-        (status = "5XX", description = "`temporarily_unavailable` or `server_error`", body = crate::error::OAuthErrorBody),
+        crate::openapi::OAuthErrors,
     )
 )]
 pub async fn oauth(State(state): State<AppState>, Path(customer): Path<String>, request: Request) -> Response {

@@ -59,8 +59,7 @@ fn admin_id(text: &str) -> Result<AdminId, ApiError> {
     ),
     responses(
         (status = 200, description = "A page of administrators", body = AdministratorList),
-        (status = "4XX", description = "Refused: 400 invalid input, 401 missing or invalid token, 403 the owner's access does not allow it, 404 not found, 409 refused by a rule", body = GatewayError),
-        (status = "5XX", description = "The store is unavailable", body = GatewayError),
+        crate::openapi::AdministratorsErrors,
     ),
     extensions(("x-trustgate-permission" = json!("administrators")))
 )]
@@ -186,8 +185,7 @@ async fn visible_principal(state: &AppState, caller: &Caller, id: ClientId) -> R
     params(("Citrix-CustomerId" = String, Header, description = "The customer the call is for"), ("id" = String, Path, description = "`userId` or `ucOid`")),
     responses(
         (status = 200, description = "The administrator's access", body = AccessModel),
-        (status = "4XX", description = "Refused: 400 invalid input, 401 missing or invalid token, 403 the owner's access does not allow it, 404 not found, 409 refused by a rule", body = GatewayError),
-        (status = "5XX", description = "The store is unavailable", body = GatewayError),
+        crate::openapi::AdministratorsErrors,
     ),
     extensions(("x-trustgate-permission" = json!("administrators")))
 )]
@@ -252,8 +250,7 @@ pub struct CreateAdministrator {
     request_body(content = CreateAdministrator, content_type = "application/json"),
     responses(
         (status = 200, description = "The administrator, as added", body = AdministratorResult),
-        (status = "4XX", description = "Refused: 400 invalid input, 401 missing or invalid token, 403 the owner's access does not allow it, 404 not found, 409 refused by a rule", body = GatewayError),
-        (status = "5XX", description = "The store is unavailable", body = GatewayError),
+        crate::openapi::AdministratorsErrors,
     ),
     extensions(("x-trustgate-permission" = json!("administrators")))
 )]
@@ -311,8 +308,7 @@ pub struct AccessModelIn {
     request_body(content = AccessModelIn, content_type = "application/json"),
     responses(
         (status = 200, description = "The access now held", body = AccessModel),
-        (status = "4XX", description = "Refused: 400 invalid input, 401 missing or invalid token, 403 the owner's access does not allow it, 404 not found, 409 refused by a rule", body = GatewayError),
-        (status = "5XX", description = "The store is unavailable", body = GatewayError),
+        crate::openapi::AdministratorsErrors,
     ),
     extensions(("x-trustgate-permission" = json!("administrators")))
 )]
@@ -352,8 +348,7 @@ pub async fn update_access(
     params(("Citrix-CustomerId" = String, Header, description = "The customer the call is for"), ("id" = String, Path, description = "`userId` or `ucOid`")),
     responses(
         (status = 200, description = "Removed; the body is empty"),
-        (status = "4XX", description = "Refused: 400 invalid input, 401 missing or invalid token, 403 the owner's access does not allow it, 404 not found, 409 refused by a rule", body = GatewayError),
-        (status = "5XX", description = "The store is unavailable", body = GatewayError),
+        crate::openapi::AdministratorsErrors,
     ),
     extensions(("x-trustgate-permission" = json!("administrators")))
 )]
@@ -379,7 +374,7 @@ pub async fn remove(
     responses(
         (status = 200, description = "Cancelled", body = bool),
         (status = "4XX", description = "Refused: 400 invalid input, 401 missing or invalid token, 403 the owner's access does not allow it, 404 no pending invitation for this e-mail", body = GatewayError),
-        (status = "5XX", description = "The store is unavailable", body = GatewayError),
+        crate::openapi::StoreUnavailable,
     ),
     extensions(("x-trustgate-permission" = json!("administrators")))
 )]

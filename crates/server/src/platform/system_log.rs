@@ -12,7 +12,7 @@ use trustgate_core::ValidationError;
 use trustgate_store::{LogQuery, LogRecord};
 use utoipa::ToSchema;
 
-use crate::error::{ApiError, GatewayError};
+use crate::error::ApiError;
 use crate::http::body::QueryParams;
 use crate::platform::auth::{needs, Authorized};
 use crate::platform::shapes::{parse_rfc3339, rfc3339};
@@ -112,8 +112,7 @@ fn record(r: &LogRecord) -> Record {
     ),
     responses(
         (status = 200, description = "A page of records", body = RecordList),
-        (status = "4XX", description = "Refused: 400 invalid input, 401 missing or invalid token, 403 the owner's access does not allow it", body = GatewayError),
-        (status = "5XX", description = "The store is unavailable", body = GatewayError),
+        crate::openapi::PlatformErrors,
     ),
     extensions(("x-trustgate-permission" = json!("systemLog")))
 )]
