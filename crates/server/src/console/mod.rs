@@ -8,6 +8,7 @@
 mod activity;
 mod administrators;
 mod api_access;
+mod confirm;
 mod error;
 mod extract;
 mod federation;

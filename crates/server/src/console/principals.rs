@@ -12,7 +12,8 @@ use trustgate_core::ids::ClientId;
 use trustgate_core::ValidationError;
 
 use super::administrators::{posted_access, AccessChoice};
-use super::api_access::{acts_with, posted_expiry, ConfirmPage, Created, Shown};
+use super::api_access::{acts_with, posted_expiry, Created, Shown};
+use super::confirm::client_deletion;
 use super::error::{render, ConsoleError};
 use super::extract::{InCustomer, Posted};
 use super::layout::{when, Layout, Section};
@@ -202,21 +203,8 @@ pub async fn confirm_delete(
 ) -> Result<Response, ConsoleError> {
     require_full(&ctx)?;
     let principal = principal(&state, &ctx, &id).await?;
-    let page = ConfirmPage {
-        layout: ctx.layout("Delete service principal", Section::ApiAccess),
-        heading: format!("Delete the service principal “{}”?", principal.name),
-        lines: vec![format!("ID: {}", principal.id)],
-        warning: Some(
-            "Scripts that use it can no longer get tokens, and tokens already issued stop working at once. This cannot be undone."
-                .to_owned(),
-        ),
-        alternative: None,
-        action: format!("{}/service-principals/{}/delete", ctx.base(), principal.id),
-        confirm_label: "Delete service principal",
-        cancel: format!("{}/service-principals", ctx.base()),
-        cancel_label: "Cancel",
-    };
-    Ok(render(StatusCode::OK, &page))
+    let warning = "Scripts that use it can no longer get tokens, and tokens already issued stop working at once. This cannot be undone.";
+    Ok(client_deletion(&ctx, &principal, "service principal", "service-principals", warning))
 }
 
 /// `POST /console/c/{customer}/service-principals/{id}/delete`
