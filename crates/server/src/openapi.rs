@@ -1,15 +1,16 @@
 //! The root of the OpenAPI document, its security schemes, the bodies of the token, key and
-//! discovery endpoints, whose serialised types are not described by `ToSchema`, and the error
-//! answers that routes share. Schemathesis
+//! discovery endpoints, whose serialised types are not described by `ToSchema`, and the
+//! parameters and error answers that routes share. Schemathesis
 //! (`.ci/schemathesis`) checks every answer against the document.
 
 use std::collections::BTreeMap;
 
 use utoipa::openapi::content::ContentBuilder;
+use utoipa::openapi::path::{Parameter, ParameterBuilder, ParameterIn};
 use utoipa::openapi::response::{Response, ResponseBuilder};
 use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Schema, Type};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
-use utoipa::openapi::{Ref, RefOr};
+use utoipa::openapi::{Ref, RefOr, Required};
 use utoipa::{Modify, OpenApi, ToSchema};
 
 use crate::error::{GatewayError, OAuthErrorBody};
@@ -289,4 +290,44 @@ refusals!(
     OAuthErrors => OAuthErrorBody,
     "4XX" => "RFC 6749 §5.2 error",
     "5XX" => "`temporarily_unavailable` or `server_error`",
+);
+
+/// The parameters several routes take alike, one type each: a route lists it among its own,
+/// `params(CustomerPath, ("id" = String, Path, …), CsrfHeader)`. Declared by uninhabited types.
+macro_rules! parameter {
+    ($(#[doc = $doc:literal])* $name:ident => $parameter:literal in $in:ident, $description:literal) => {
+        $(#[doc = $doc])*
+        pub enum $name {}
+
+        impl utoipa::IntoParams for $name {
+            fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
+                vec![required_string($parameter, ParameterIn::$in, $description)]
+            }
+        }
+    };
+}
+
+fn required_string(name: &str, parameter_in: ParameterIn, description: &str) -> Parameter {
+    ParameterBuilder::new()
+        .name(name)
+        .parameter_in(parameter_in)
+        .description(Some(description))
+        .required(Required::True)
+        .schema(Some(ObjectBuilder::new().schema_type(Type::String)))
+        .build()
+}
+
+parameter!(
+    /// The customer of a management API route, in its path.
+    CustomerPath => "customer" in Path, "A customer the administrator belongs to"
+);
+
+parameter!(
+    /// The session's CSRF token, on every management API call that changes something.
+    CsrfHeader => "X-CSRF-Token" in Header, "The session's `csrfToken`"
+);
+
+parameter!(
+    /// The customer of a platform API call, in Citrix's header.
+    CustomerHeader => "Citrix-CustomerId" in Header, "The customer the call is for"
 );

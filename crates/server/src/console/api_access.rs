@@ -88,6 +88,17 @@ pub struct Shown {
     pub created: Option<String>,
 }
 
+impl Shown {
+    /// The secret the ticket holds, taken for its one view; `true` first when the ticket holds
+    /// none (any more), so that the page can say it was shown already.
+    pub fn reveal(&self, state: &AppState, ctx: &InCustomer) -> (bool, Option<Created>) {
+        match self.created.as_deref().map(|t| state.reveals.take(t, &ctx.session.digest, &ctx.customer.id)) {
+            Some(None) => (true, None),
+            revealed => (false, revealed.flatten().map(|r| Created::shown(r, state, ctx))),
+        }
+    }
+}
+
 struct View {
     name: String,
     error: Option<String>,
@@ -145,9 +156,7 @@ pub async fn page(
         Some("deleted") => Some("The API client was deleted. Scripts that used it can no longer get tokens."),
         _ => None,
     };
-    let revealed = shown.created.as_deref().map(|t| state.reveals.take(t, &ctx.session.digest, &ctx.customer.id));
-    let gone = matches!(revealed, Some(None));
-    let created = revealed.flatten().map(|r| Created::shown(r, &state, &ctx));
+    let (gone, created) = shown.reveal(&state, &ctx);
     let view = View { name: String::new(), error: None, notice, gone, created };
     show(&state, &ctx, StatusCode::OK, &list, view).await
 }
@@ -253,9 +262,7 @@ pub async fn delete(
         .delete_client(&ctx.customer.id, ctx.session.admin.id, id, &ctx.actor())
         .await
         .map_err(ApiError::from)?;
-    if !deleted {
-        return Err(ApiError::NotFound("API client").into());
-    }
+    ApiError::unless_found(deleted, "API client")?;
     Ok(Redirect::to(&format!("{}/api-access?done=deleted", ctx.base())).into_response())
 }
 
@@ -363,9 +370,8 @@ pub async fn secrets(
         ),
         _ => None,
     };
-    let revealed = shown.created.as_deref().map(|t| state.reveals.take(t, &ctx.session.digest, &ctx.customer.id));
-    let gone = matches!(revealed, Some(None));
-    let created = revealed.flatten().filter(|r| r.id == client.id).map(|r| Created::shown(r, &state, &ctx));
+    let (gone, created) = shown.reveal(&state, &ctx);
+    let created = created.filter(|c| c.id == client.id.to_string());
     let view = View { name: String::new(), error: None, notice, gone, created };
     show_secrets(&state, &ctx, &client, StatusCode::OK, view).await
 }

@@ -126,9 +126,7 @@ pub async fn page(
         Some("deleted") => Some("The service principal was deleted. Its tokens stopped working at once."),
         _ => None,
     };
-    let revealed = shown.created.as_deref().map(|t| state.reveals.take(t, &ctx.session.digest, &ctx.customer.id));
-    let gone = matches!(revealed, Some(None));
-    let created = revealed.flatten().map(|r| Created::shown(r, &state, &ctx));
+    let (gone, created) = shown.reveal(&state, &ctx);
     let access = Access::Custom(PermissionSet::empty());
     let view =
         View { name: String::new(), access, expires: DEFAULT_EXPIRY.to_owned(), error: None, notice, gone, created };
@@ -215,8 +213,7 @@ pub async fn delete(
 ) -> Result<Response, ConsoleError> {
     require_full(&ctx)?;
     let id = ClientId::parse(&id).map_err(|_| ApiError::NotFound("service principal"))?;
-    if !state.store.delete_principal(&ctx.customer.id, id, &ctx.actor()).await.map_err(ApiError::from)? {
-        return Err(ApiError::NotFound("service principal").into());
-    }
+    let deleted = state.store.delete_principal(&ctx.customer.id, id, &ctx.actor()).await.map_err(ApiError::from)?;
+    ApiError::unless_found(deleted, "service principal")?;
     Ok(Redirect::to(&format!("{}/service-principals?done=deleted", ctx.base())).into_response())
 }

@@ -210,7 +210,7 @@ fn normalise(input: NotificationIn) -> Result<NotificationOut, ValidationError> 
     post,
     path = "/notifications/items",
     tag = "notifications",
-    params(("Citrix-CustomerId" = String, Header, description = "The customer the call is for")),
+    params(crate::openapi::CustomerHeader),
     request_body(content = NotificationIn, content_type = "application/json"),
     responses(
         (status = 200, description = "The notification, as stored", body = NotificationOut),
@@ -261,7 +261,7 @@ pub async fn create_in_path(
     get,
     path = "/notifications/items",
     tag = "notifications",
-    params(("Citrix-CustomerId" = String, Header, description = "The customer the call is for")),
+    params(crate::openapi::CustomerHeader),
     responses(
         (status = 200, description = "The newest notifications", body = NotificationList),
         crate::openapi::PlatformErrors,
