@@ -12,6 +12,7 @@ mod confirm;
 mod error;
 mod extract;
 mod federation;
+mod form_cookie;
 mod identity_providers;
 mod invitation;
 mod layout;

@@ -53,9 +53,7 @@ async fn introspect_token(state: &AppState, request: Request) -> Result<Option<A
     let form = ClientForm::read(state, request).await?;
     let (id, secret) = form.credentials()?;
     authenticate(state, &id, &secret, source).await?;
-    let token = form.field("token")?.ok_or_else(|| OAuthError::invalid_request("The parameter token is missing."))?;
-    // Every token this server issues is an access token: the hint (§2.1) never changes the answer.
-    form.field("token_type_hint")?;
+    let token = form.token()?;
     active(state, token).await
 }
 

@@ -136,6 +136,16 @@ impl ClientForm {
         Ok(first)
     }
 
+    /// The token a revocation or introspection request names (RFC 7009 and 7662, §2.1). Every
+    /// token this server issues is an access token, so `token_type_hint` never changes where the
+    /// token is looked up: it is accepted, once, and not otherwise read.
+    pub(crate) fn token(&self) -> Result<&str, OAuthError> {
+        let token =
+            self.field("token")?.ok_or_else(|| OAuthError::invalid_request("The parameter token is missing."))?;
+        self.field("token_type_hint")?;
+        Ok(token)
+    }
+
     /// The client id and secret, sent one way only: in the body or as HTTP Basic.
     pub(crate) fn credentials(&self) -> Result<(String, String), OAuthError> {
         match (&self.basic, self.field("client_id")?, self.field("client_secret")?) {
