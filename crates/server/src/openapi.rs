@@ -27,6 +27,8 @@ use crate::error::{GatewayError, OAuthErrorBody};
             shape; the token endpoints answer as RFC 6749 §5.2 and as the legacy trust service."
     ),
     paths(crate::gateway::decision::envoy),
+    // The bodies of the shared error answers below, which name them by reference only.
+    components(schemas(GatewayError, OAuthErrorBody)),
     modifiers(&SecuritySchemes),
     security(("CwsAuth" = []), ("Bearer" = [])),
     tags(
