@@ -97,6 +97,15 @@ pub enum ApiError {
 }
 
 impl ApiError {
+    /// `NotFound(what)` when the store found nothing to change: it answers whether it did.
+    pub fn unless_found(found: bool, what: &'static str) -> Result<(), ApiError> {
+        if found {
+            Ok(())
+        } else {
+            Err(ApiError::NotFound(what))
+        }
+    }
+
     pub fn missing_credentials() -> Self {
         ApiError::Unauthenticated { reason: "missing", detail: "Missing or invalid authentication details" }
     }

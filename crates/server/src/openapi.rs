@@ -1,11 +1,19 @@
-//! The root of the OpenAPI document, its security schemes, and the bodies of the token, key and
-//! discovery endpoints, whose serialised types are not described by `ToSchema`. Schemathesis
+//! The root of the OpenAPI document, its security schemes, the bodies of the token, key and
+//! discovery endpoints, whose serialised types are not described by `ToSchema`, and the
+//! parameters and error answers that routes share. Schemathesis
 //! (`.ci/schemathesis`) checks every answer against the document.
 
+use std::collections::BTreeMap;
+
+use utoipa::openapi::content::ContentBuilder;
+use utoipa::openapi::path::{Parameter, ParameterBuilder, ParameterIn};
+use utoipa::openapi::response::{Response, ResponseBuilder};
 use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Schema, Type};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
-use utoipa::openapi::RefOr;
+use utoipa::openapi::{Ref, RefOr, Required};
 use utoipa::{Modify, OpenApi, ToSchema};
+
+use crate::error::{GatewayError, OAuthErrorBody};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -19,6 +27,8 @@ use utoipa::{Modify, OpenApi, ToSchema};
             shape; the token endpoints answer as RFC 6749 §5.2 and as the legacy trust service."
     ),
     paths(crate::gateway::decision::envoy),
+    // The bodies of the shared error answers below, which name them by reference only.
+    components(schemas(GatewayError, OAuthErrorBody)),
     modifiers(&SecuritySchemes),
     security(("CwsAuth" = []), ("Bearer" = [])),
     tags(
@@ -211,4 +221,115 @@ described!(
     ]))
     .property("permissions", strings("The client's effective permissions now, as `orders.read` or a Platform one (`notifications`)"))
     .property("access_type", string("`Full` or `Custom`").enum_values(Some(["Full", "Custom"])))
+);
+
+/// The refusals and failures several routes document alike, one type a set, named for the routes
+/// that answer with it: a route lists it beside its own success, `responses((status = 200, …),
+/// SessionErrors)`. Declared by uninhabited types, as the bodies above.
+macro_rules! refusals {
+    ($(#[doc = $doc:literal])* $name:ident => $body:ty, $($status:literal => $description:expr),+ $(,)?) => {
+        $(#[doc = $doc])*
+        pub enum $name {}
+
+        impl utoipa::IntoResponses for $name {
+            fn responses() -> BTreeMap<String, RefOr<Response>> {
+                refusals::<$body>(&[$(($status, $description)),+])
+            }
+        }
+    };
+}
+
+/// Each status's answer, with a JSON body of type `B`.
+fn refusals<B: ToSchema>(statuses: &[(&str, &str)]) -> BTreeMap<String, RefOr<Response>> {
+    statuses
+        .iter()
+        .map(|&(status, description)| {
+            let body = ContentBuilder::new().schema(Some(Ref::from_schema_name(B::name()))).build();
+            let response = ResponseBuilder::new().description(description).content("application/json", body);
+            (status.to_owned(), response.build().into())
+        })
+        .collect()
+}
+
+const STORE_UNAVAILABLE: &str = "The store is unavailable";
+
+refusals!(
+    /// A route whose refusals are its own: only the failure is shared.
+    StoreUnavailable => GatewayError,
+    "5XX" => STORE_UNAVAILABLE,
+);
+
+refusals!(
+    /// A management API route that takes the console session.
+    SessionErrors => GatewayError,
+    "4XX" => "Refused: 400 invalid input, 401 not signed in, 403 missing X-CSRF-Token or the access does not allow it, 404 not a member of the customer",
+    "5XX" => STORE_UNAVAILABLE,
+);
+
+refusals!(
+    /// A management API route that only a Full administrator of the customer may call.
+    FullAdministratorErrors => GatewayError,
+    "4XX" => "Refused: 400 invalid input, 401 not signed in, 403 not a Full administrator, 404 not a member of the customer",
+    "5XX" => STORE_UNAVAILABLE,
+);
+
+refusals!(
+    /// A platform API route, called with a client's token for its owner's customer.
+    PlatformErrors => GatewayError,
+    "4XX" => "Refused: 400 invalid input, 401 missing or invalid token, 403 the owner's access does not allow it",
+    "5XX" => STORE_UNAVAILABLE,
+);
+
+refusals!(
+    /// A platform Administrators route, which may name an administrator or be refused by a rule.
+    AdministratorsErrors => GatewayError,
+    "4XX" => "Refused: 400 invalid input, 401 missing or invalid token, 403 the owner's access does not allow it, 404 not found, 409 refused by a rule",
+    "5XX" => STORE_UNAVAILABLE,
+);
+
+refusals!(
+    /// An OAuth endpoint: RFC 6749 §5.2 errors.
+    OAuthErrors => OAuthErrorBody,
+    "4XX" => "RFC 6749 §5.2 error",
+    "5XX" => "`temporarily_unavailable` or `server_error`",
+);
+
+/// The parameters several routes take alike, one type each: a route lists it among its own,
+/// `params(CustomerPath, ("id" = String, Path, …), CsrfHeader)`. Declared by uninhabited types.
+macro_rules! parameter {
+    ($(#[doc = $doc:literal])* $name:ident => $parameter:literal in $in:ident, $description:literal) => {
+        $(#[doc = $doc])*
+        pub enum $name {}
+
+        impl utoipa::IntoParams for $name {
+            fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
+                vec![required_string($parameter, ParameterIn::$in, $description)]
+            }
+        }
+    };
+}
+
+fn required_string(name: &str, parameter_in: ParameterIn, description: &str) -> Parameter {
+    ParameterBuilder::new()
+        .name(name)
+        .parameter_in(parameter_in)
+        .description(Some(description))
+        .required(Required::True)
+        .schema(Some(ObjectBuilder::new().schema_type(Type::String)))
+        .build()
+}
+
+parameter!(
+    /// The customer of a management API route, in its path.
+    CustomerPath => "customer" in Path, "A customer the administrator belongs to"
+);
+
+parameter!(
+    /// The session's CSRF token, on every management API call that changes something.
+    CsrfHeader => "X-CSRF-Token" in Header, "The session's `csrfToken`"
+);
+
+parameter!(
+    /// The customer of a platform API call, in Citrix's header.
+    CustomerHeader => "Citrix-CustomerId" in Header, "The customer the call is for"
 );

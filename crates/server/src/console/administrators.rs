@@ -16,7 +16,7 @@ use trustgate_core::ids::AdminId;
 use trustgate_core::lifecycle::{self, Authority, Refusal};
 use trustgate_store::Member;
 
-use super::api_access::{Alternative, ConfirmPage};
+use super::confirm::{Alternative, Confirmation};
 use super::error::{render, ConsoleError};
 use super::extract::{Fields, InCustomer, Posted};
 use super::layout::{describe, when, Layout, Section};
@@ -508,50 +508,41 @@ pub async fn confirm_remove(
         1 => "Their 1 API client in this customer will be deleted, and scripts using it stop working at once.".to_owned(),
         n => format!("All {n} of their API clients in this customer will be deleted, and scripts using them stop working at once."),
     };
+    let action = format!("{}/administrators/{}/remove", ctx.base(), member.admin.id);
+    let cancel = format!("{}/administrators", ctx.base());
     if member.pending.is_some() {
-        let page = ConfirmPage {
-            layout: ctx.layout("Cancel invitation", Section::Administrators),
-            heading: format!("Cancel the invitation of {} to {}?", member.admin.email, ctx.customer.name),
-            lines: vec![format!("Access offered: {}", describe(&member.access, &state.catalog()))],
-            warning: Some("The invitation link stops working at once.".to_owned()),
-            alternative: None,
-            action: format!("{}/administrators/{}/remove", ctx.base(), member.admin.id),
-            confirm_label: "Cancel invitation",
-            cancel: format!("{}/administrators", ctx.base()),
-            cancel_label: "Keep the invitation",
-        };
-        return Ok(render(StatusCode::OK, &page));
+        let heading = format!("Cancel the invitation of {} to {}?", member.admin.email, ctx.customer.name);
+        let confirmation =
+            Confirmation::new(&ctx, Section::Administrators, "Cancel invitation", heading, action, cancel)
+                .line(format!("Access offered: {}", describe(&member.access, &state.catalog())))
+                .warning("The invitation link stops working at once.")
+                .cancel_label("Keep the invitation");
+        return Ok(confirmation.into_response());
     }
-    let page = ConfirmPage {
-        layout: ctx.layout("Remove administrator", Section::Administrators),
-        heading: format!("Remove {} from {}?", member.admin.email, ctx.customer.name),
-        lines: vec![
-            format!("Access: {}", describe(&member.access, &state.catalog())),
-            "Their API clients in other customers are not affected.".to_owned(),
-        ],
-        warning: Some(consequence),
-        // SP7: a Full administrator may keep the clients alive as service principals first.
-        alternative: (clients > 0 && ctx.access() == Access::Full).then(|| {
-            let (it, what, they) = if clients == 1 {
-                ("it", "a service principal", "it then belongs")
-            } else {
-                ("them", "service principals", "they then belong")
-            };
-            Alternative {
-                note: format!(
-                    "To keep {it} working, convert {it} to {what} first: {they} to the customer, with the access {} has now, and outlive this removal.",
-                    member.admin.email
-                ),
-                action: format!("{}/administrators/{}/convert-clients", ctx.base(), member.admin.id),
-                label: if clients == 1 { "Convert to a service principal" } else { "Convert to service principals" },
-            }
-        }),
-        action: format!("{}/administrators/{}/remove", ctx.base(), member.admin.id),
-        confirm_label: "Remove administrator",
-        cancel: format!("{}/administrators", ctx.base()),
-        cancel_label: "Cancel",
-    };
-    Ok(render(StatusCode::OK, &page))
+    // SP7: a Full administrator may keep the clients alive as service principals first.
+    let alternative = (clients > 0 && ctx.access() == Access::Full).then(|| {
+        let (it, what, they) = if clients == 1 {
+            ("it", "a service principal", "it then belongs")
+        } else {
+            ("them", "service principals", "they then belong")
+        };
+        Alternative {
+            note: format!(
+                "To keep {it} working, convert {it} to {what} first: {they} to the customer, with the access {} has now, and outlive this removal.",
+                member.admin.email
+            ),
+            action: format!("{}/administrators/{}/convert-clients", ctx.base(), member.admin.id),
+            label: if clients == 1 { "Convert to a service principal" } else { "Convert to service principals" },
+        }
+    });
+    let heading = format!("Remove {} from {}?", member.admin.email, ctx.customer.name);
+    let confirmation =
+        Confirmation::new(&ctx, Section::Administrators, "Remove administrator", heading, action, cancel)
+            .line(format!("Access: {}", describe(&member.access, &state.catalog())))
+            .line("Their API clients in other customers are not affected.".to_owned())
+            .warning(consequence)
+            .alternative(alternative);
+    Ok(confirmation.into_response())
 }
 
 /// `POST /console/c/{customer}/administrators/{id}/convert-clients` — SP7 for each of the

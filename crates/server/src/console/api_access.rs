@@ -13,6 +13,7 @@ use trustgate_core::secret::SecretId;
 use trustgate_core::secret::ServerKeyring;
 use trustgate_core::ValidationError;
 
+use super::confirm::{client_deletion, Confirmation};
 use super::error::{render, ConsoleError};
 use super::extract::{InCustomer, Posted};
 use super::layout::{when, Layout, Section};
@@ -87,6 +88,17 @@ pub struct Shown {
     pub created: Option<String>,
 }
 
+impl Shown {
+    /// The secret the ticket holds, taken for its one view; `true` first when the ticket holds
+    /// none (any more), so that the page can say it was shown already.
+    pub fn reveal(&self, state: &AppState, ctx: &InCustomer) -> (bool, Option<Created>) {
+        match self.created.as_deref().map(|t| state.reveals.take(t, &ctx.session.digest, &ctx.customer.id)) {
+            Some(None) => (true, None),
+            revealed => (false, revealed.flatten().map(|r| Created::shown(r, state, ctx))),
+        }
+    }
+}
+
 struct View {
     name: String,
     error: Option<String>,
@@ -144,9 +156,7 @@ pub async fn page(
         Some("deleted") => Some("The API client was deleted. Scripts that used it can no longer get tokens."),
         _ => None,
     };
-    let revealed = shown.created.as_deref().map(|t| state.reveals.take(t, &ctx.session.digest, &ctx.customer.id));
-    let gone = matches!(revealed, Some(None));
-    let created = revealed.flatten().map(|r| Created::shown(r, &state, &ctx));
+    let (gone, created) = shown.reveal(&state, &ctx);
     let view = View { name: String::new(), error: None, notice, gone, created };
     show(&state, &ctx, StatusCode::OK, &list, view).await
 }
@@ -198,29 +208,6 @@ pub async fn create(State(state): State<AppState>, Posted { ctx, form }: Posted)
     }
 }
 
-/// Another way out, offered before the confirmation: what it does, its form's action and its
-/// button's label.
-pub struct Alternative {
-    pub note: String,
-    pub action: String,
-    pub label: &'static str,
-}
-
-#[derive(Template)]
-#[template(path = "confirm.html")]
-pub struct ConfirmPage {
-    pub layout: Layout,
-    pub heading: String,
-    pub lines: Vec<String>,
-    pub warning: Option<String>,
-    pub alternative: Option<Alternative>,
-    pub action: String,
-    pub confirm_label: &'static str,
-    pub cancel: String,
-    /// The way back's label: "Cancel" unless the confirmation's own label says cancel already.
-    pub cancel_label: &'static str,
-}
-
 /// The access `client` calls APIs with: its own if a service principal, else its owner's, who
 /// is the caller wherever the console shows a secret of an API client (R3).
 pub fn acts_with(client: &ApiClient, ctx: &InCustomer) -> Access {
@@ -258,21 +245,8 @@ pub async fn confirm_delete(
 ) -> Result<Response, ConsoleError> {
     ctx.require(Permission::API_CLIENTS)?;
     let client = own_client(&state, &ctx, &id).await?;
-    let page = ConfirmPage {
-        layout: ctx.layout("Delete API client", Section::ApiAccess),
-        heading: format!("Delete the API client “{}”?", client.name),
-        lines: vec![format!("ID: {}", client.id)],
-        warning: Some(
-            "Scripts that use this client can no longer get tokens, and tokens already issued stop working at once. This cannot be undone."
-                .to_owned(),
-        ),
-        alternative: None,
-        action: format!("{}/api-access/{}/delete", ctx.base(), client.id),
-        confirm_label: "Delete API client",
-        cancel: format!("{}/api-access", ctx.base()),
-        cancel_label: "Cancel",
-    };
-    Ok(render(StatusCode::OK, &page))
+    let warning = "Scripts that use this client can no longer get tokens, and tokens already issued stop working at once. This cannot be undone.";
+    Ok(client_deletion(&ctx, &client, "API client", "api-access", warning))
 }
 
 /// `POST /console/c/{customer}/api-access/{id}/delete`
@@ -288,9 +262,7 @@ pub async fn delete(
         .delete_client(&ctx.customer.id, ctx.session.admin.id, id, &ctx.actor())
         .await
         .map_err(ApiError::from)?;
-    if !deleted {
-        return Err(ApiError::NotFound("API client").into());
-    }
+    ApiError::unless_found(deleted, "API client")?;
     Ok(Redirect::to(&format!("{}/api-access?done=deleted", ctx.base())).into_response())
 }
 
@@ -398,9 +370,8 @@ pub async fn secrets(
         ),
         _ => None,
     };
-    let revealed = shown.created.as_deref().map(|t| state.reveals.take(t, &ctx.session.digest, &ctx.customer.id));
-    let gone = matches!(revealed, Some(None));
-    let created = revealed.flatten().filter(|r| r.id == client.id).map(|r| Created::shown(r, &state, &ctx));
+    let (gone, created) = shown.reveal(&state, &ctx);
+    let created = created.filter(|c| c.id == client.id.to_string());
     let view = View { name: String::new(), error: None, notice, gone, created };
     show_secrets(&state, &ctx, &client, StatusCode::OK, view).await
 }
@@ -463,21 +434,12 @@ pub async fn confirm_delete_secret(
     let held = state.store.client_secrets(&ctx.customer.id, client.id, &ctx.actor()).await.map_err(ApiError::from)?;
     let info = held.iter().find(|s| s.id == secret).ok_or(ApiError::NotFound("secret"))?;
     let back = format!("{}/api-access/{}/secrets", ctx.base(), client.id);
-    let page = ConfirmPage {
-        layout: ctx.layout("Delete secret", Section::ApiAccess),
-        heading: format!("Delete the secret {} of “{}”?", info.id, client.name),
-        lines: vec![format!("Last used: {}", info.last_used_at.map(when).unwrap_or_else(|| "Never".to_owned()))],
-        warning: Some(
-            "Scripts still using this secret can no longer get tokens; tokens it already got keep working until they expire (within the hour). Move your scripts to another secret first."
-                .to_owned(),
-        ),
-        alternative: None,
-        action: format!("{back}/{}/delete", info.id),
-        confirm_label: "Delete secret",
-        cancel: back,
-        cancel_label: "Cancel",
-    };
-    Ok(render(StatusCode::OK, &page))
+    let heading = format!("Delete the secret {} of “{}”?", info.id, client.name);
+    let action = format!("{back}/{}/delete", info.id);
+    let confirmation = Confirmation::new(&ctx, Section::ApiAccess, "Delete secret", heading, action, back)
+        .line(format!("Last used: {}", info.last_used_at.map(when).unwrap_or_else(|| "Never".to_owned())))
+        .warning("Scripts still using this secret can no longer get tokens; tokens it already got keep working until they expire (within the hour). Move your scripts to another secret first.");
+    Ok(confirmation.into_response())
 }
 
 /// `POST /console/c/{customer}/api-access/{id}/secrets/{secret}/delete`

@@ -8,14 +8,14 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::Response;
 use cookie::{Cookie, SameSite};
 use serde::Deserialize;
-use subtle::ConstantTimeEq;
 use trustgate_core::admin::Email;
 use trustgate_core::federation::IdentityProvider;
 use trustgate_core::ids::{CustomerId, ProviderId};
 
 use super::error::render;
 use super::extract::Fields;
-use super::session_pages::{destination, sign_in_page_with, ProviderChoice, ProviderForm, SIGN_IN_COOKIE};
+use super::form_cookie;
+use super::session_pages::{destination, sign_in_page_with, ProviderChoice, ProviderForm, SIGN_IN_FORM};
 use super::PREFIX;
 use crate::oidc::{self, SignInError, CALLBACK_PATH};
 use crate::session::{self, cookie_value};
@@ -62,7 +62,7 @@ async fn providers_for(state: &AppState, who: &str) -> Result<Vec<IdentityProvid
 
 /// `POST /console/sign-in/provider`
 pub async fn start(State(state): State<AppState>, request: axum::extract::Request) -> Response {
-    let expected = cookie_value(request.headers(), SIGN_IN_COOKIE).unwrap_or_default();
+    let expected = SIGN_IN_FORM.expected(request.headers());
     let source = crate::throttle::Source::of(request.extensions(), request.headers(), &state.config.trusted_proxies);
     let form = match Fields::read(request, &state).await {
         Ok(form) => form,
@@ -70,7 +70,7 @@ pub async fn start(State(state): State<AppState>, request: axum::extract::Reques
     };
     let next = destination(Some(form.get("next")));
     let who = form.get("who").trim();
-    if expected.is_empty() || !bool::from(form.get("csrf").as_bytes().ct_eq(expected.as_bytes())) {
+    if !form_cookie::matches(&expected, form.get("csrf")) {
         return fail(&state, StatusCode::FORBIDDEN, next, who, "The sign-in form expired. Please try again.");
     }
     let providers = match providers_for(&state, who).await {

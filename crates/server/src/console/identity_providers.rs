@@ -119,8 +119,8 @@ pub async fn disconnect(
 ) -> Result<Response, ConsoleError> {
     require_full(&ctx)?;
     let id = ProviderId::parse(&id).map_err(|_| ApiError::NotFound("identity provider"))?;
-    if !state.store.disconnect_provider(&ctx.customer.id, id, &ctx.actor()).await.map_err(ApiError::from)? {
-        return Err(ApiError::NotFound("identity provider").into());
-    }
+    let disconnected =
+        state.store.disconnect_provider(&ctx.customer.id, id, &ctx.actor()).await.map_err(ApiError::from)?;
+    ApiError::unless_found(disconnected, "identity provider")?;
     Ok(Redirect::to(&format!("{}/identity-providers", ctx.base())).into_response())
 }

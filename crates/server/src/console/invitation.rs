@@ -11,23 +11,21 @@ use axum::extract::{Query, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
-use subtle::ConstantTimeEq;
 use trustgate_core::secret::random_token;
 use trustgate_store::Invitation;
 
 use super::error::{render, ConsoleError};
 use super::extract::Fields;
+use super::form_cookie::{self, FormCookie};
 use super::layout::describe;
 use crate::error::ApiError;
-use crate::session::{self, cookie_value};
+use crate::session;
 use crate::state::AppState;
 use crate::throttle::Source;
 use crate::{actions, password};
 
 /// Ties the form to the browser that loaded it, as the sign-in form is (there is no session yet).
-const FORM_COOKIE: &str = "tg_invitation";
-const FORM_PATH: &str = "/console/invitation";
-const FORM_LIFETIME: u64 = 30 * 60;
+const FORM: FormCookie = FormCookie { name: "tg_invitation", path: "/console/invitation", lifetime: 30 * 60 };
 
 #[derive(Template)]
 #[template(path = "invitation.html")]
@@ -57,10 +55,7 @@ fn form(state: &AppState, status: StatusCode, token: &str, found: &Invitation, e
         password_max: password::MAX_PASSWORD_LEN,
     };
     let mut response = render(status, &page);
-    let cookie = session::cookie(state, FORM_COOKIE, &form_token, FORM_PATH, FORM_LIFETIME);
-    if let Ok(value) = HeaderValue::from_str(&cookie) {
-        response.headers_mut().append(header::SET_COOKIE, value);
-    }
+    FORM.set(state, response.headers_mut(), &form_token);
     response
 }
 
@@ -97,7 +92,7 @@ pub async fn page(State(state): State<AppState>, Query(link): Query<Link>) -> Re
 
 /// `POST /console/invitation`
 pub async fn accept(State(state): State<AppState>, request: axum::extract::Request) -> Response {
-    let expected = cookie_value(request.headers(), FORM_COOKIE).unwrap_or_default();
+    let expected = FORM.expected(request.headers());
     let Source(source) = Source::of(request.extensions(), request.headers(), &state.config.trusted_proxies);
     let form_fields = match Fields::read(request, &state).await {
         Ok(fields) => fields,
@@ -109,7 +104,7 @@ pub async fn accept(State(state): State<AppState>, request: axum::extract::Reque
         Err(error) => return explain(error).into_response(),
     };
     let presented = form_fields.get("csrf");
-    if expected.is_empty() || !bool::from(presented.as_bytes().ct_eq(expected.as_bytes())) {
+    if !form_cookie::matches(&expected, presented) {
         let error = "The form expired. Please try again.";
         return form(&state, StatusCode::FORBIDDEN, &token, &found, Some(error));
     }
@@ -142,9 +137,6 @@ pub async fn accept(State(state): State<AppState>, request: axum::extract::Reque
         }
         Err(error) => return ConsoleError::from(error).into_response(),
     };
-    let spent = session::cookie(&state, FORM_COOKIE, "", FORM_PATH, 0);
-    if let Ok(value) = HeaderValue::from_str(&spent) {
-        response.headers_mut().append(header::SET_COOKIE, value);
-    }
+    FORM.spend(&state, response.headers_mut());
     response
 }

@@ -8,10 +8,12 @@
 mod activity;
 mod administrators;
 mod api_access;
+mod confirm;
 mod error;
 mod extract;
 mod failure_page;
 mod federation;
+mod form_cookie;
 mod identity_providers;
 mod invitation;
 mod layout;

@@ -12,7 +12,8 @@ use trustgate_core::ids::ClientId;
 use trustgate_core::ValidationError;
 
 use super::administrators::{posted_access, AccessChoice};
-use super::api_access::{acts_with, posted_expiry, ConfirmPage, Created, Shown};
+use super::api_access::{acts_with, posted_expiry, Created, Shown};
+use super::confirm::client_deletion;
 use super::error::{render, ConsoleError};
 use super::extract::{InCustomer, Posted};
 use super::layout::{when, Layout, Section};
@@ -125,9 +126,7 @@ pub async fn page(
         Some("deleted") => Some("The service principal was deleted. Its tokens stopped working at once."),
         _ => None,
     };
-    let revealed = shown.created.as_deref().map(|t| state.reveals.take(t, &ctx.session.digest, &ctx.customer.id));
-    let gone = matches!(revealed, Some(None));
-    let created = revealed.flatten().map(|r| Created::shown(r, &state, &ctx));
+    let (gone, created) = shown.reveal(&state, &ctx);
     let access = Access::Custom(PermissionSet::empty());
     let view =
         View { name: String::new(), access, expires: DEFAULT_EXPIRY.to_owned(), error: None, notice, gone, created };
@@ -202,21 +201,8 @@ pub async fn confirm_delete(
 ) -> Result<Response, ConsoleError> {
     require_full(&ctx)?;
     let principal = principal(&state, &ctx, &id).await?;
-    let page = ConfirmPage {
-        layout: ctx.layout("Delete service principal", Section::ApiAccess),
-        heading: format!("Delete the service principal “{}”?", principal.name),
-        lines: vec![format!("ID: {}", principal.id)],
-        warning: Some(
-            "Scripts that use it can no longer get tokens, and tokens already issued stop working at once. This cannot be undone."
-                .to_owned(),
-        ),
-        alternative: None,
-        action: format!("{}/service-principals/{}/delete", ctx.base(), principal.id),
-        confirm_label: "Delete service principal",
-        cancel: format!("{}/service-principals", ctx.base()),
-        cancel_label: "Cancel",
-    };
-    Ok(render(StatusCode::OK, &page))
+    let warning = "Scripts that use it can no longer get tokens, and tokens already issued stop working at once. This cannot be undone.";
+    Ok(client_deletion(&ctx, &principal, "service principal", "service-principals", warning))
 }
 
 /// `POST /console/c/{customer}/service-principals/{id}/delete`
@@ -227,8 +213,7 @@ pub async fn delete(
 ) -> Result<Response, ConsoleError> {
     require_full(&ctx)?;
     let id = ClientId::parse(&id).map_err(|_| ApiError::NotFound("service principal"))?;
-    if !state.store.delete_principal(&ctx.customer.id, id, &ctx.actor()).await.map_err(ApiError::from)? {
-        return Err(ApiError::NotFound("service principal").into());
-    }
+    let deleted = state.store.delete_principal(&ctx.customer.id, id, &ctx.actor()).await.map_err(ApiError::from)?;
+    ApiError::unless_found(deleted, "service principal")?;
     Ok(Redirect::to(&format!("{}/service-principals?done=deleted", ctx.base())).into_response())
 }

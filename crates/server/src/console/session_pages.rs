@@ -5,24 +5,23 @@ use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
-use subtle::ConstantTimeEq;
 use trustgate_core::secret::random_token;
 use trustgate_store::Membership;
 
 use super::error::{render, ConsoleError};
 use super::extract::{Fields, InCustomer, Signed, SignedPost};
+use super::form_cookie::{self, FormCookie};
 use super::layout::{describe, Layout, Section};
 use super::{next, PREFIX, SIGN_IN_PATH};
 use crate::error::ApiError;
-use crate::session::{self, cookie_value, AdminSession};
+use crate::session::{self, AdminSession};
 use crate::state::AppState;
 use crate::throttle::Source;
 use crate::{actions, password};
 
 /// Ties the sign-in form to the browser that loaded it (there is no session yet to hold a CSRF
 /// token), so another site cannot sign a victim in to the attacker's account.
-pub(super) const SIGN_IN_COOKIE: &str = "tg_signin";
-const SIGN_IN_FORM_LIFETIME: u64 = 30 * 60;
+pub(super) const SIGN_IN_FORM: FormCookie = FormCookie { name: "tg_signin", path: SIGN_IN_PATH, lifetime: 30 * 60 };
 
 /// A provider the sign-in page offers for what the person entered.
 pub(super) struct ProviderChoice {
@@ -68,10 +67,7 @@ pub(super) fn sign_in_page_with(
     let token = random_token();
     let page = SignInPage { token: &token, next, email, error, password_max: password::MAX_PASSWORD_LEN, provider };
     let mut response = render(status, &page);
-    let cookie = session::cookie(state, SIGN_IN_COOKIE, &token, SIGN_IN_PATH, SIGN_IN_FORM_LIFETIME);
-    if let Ok(value) = HeaderValue::from_str(&cookie) {
-        response.headers_mut().append(header::SET_COOKIE, value);
-    }
+    SIGN_IN_FORM.set(state, response.headers_mut(), &token);
     response
 }
 
@@ -96,7 +92,7 @@ pub async fn sign_in_page(State(state): State<AppState>, headers: HeaderMap, Que
 
 /// `POST /console/sign-in`
 pub async fn sign_in(State(state): State<AppState>, request: axum::extract::Request) -> Response {
-    let expected = cookie_value(request.headers(), SIGN_IN_COOKIE).unwrap_or_default();
+    let expected = SIGN_IN_FORM.expected(request.headers());
     let Source(source) = Source::of(request.extensions(), request.headers(), &state.config.trusted_proxies);
     let form = match Fields::read(request, &state).await {
         Ok(form) => form,
@@ -105,7 +101,7 @@ pub async fn sign_in(State(state): State<AppState>, request: axum::extract::Requ
     let next = destination(Some(form.get("next")));
     let email = form.get("email");
     let presented = form.get("csrf");
-    if expected.is_empty() || !bool::from(presented.as_bytes().ct_eq(expected.as_bytes())) {
+    if !form_cookie::matches(&expected, presented) {
         let error = "The sign-in form expired. Please try again.";
         return sign_in_form(&state, StatusCode::FORBIDDEN, next, email, Some(error));
     }
@@ -132,10 +128,7 @@ pub async fn sign_in(State(state): State<AppState>, request: axum::extract::Requ
             let mut response = Redirect::to(next).into_response();
             let headers = response.headers_mut();
             headers.append(header::SET_COOKIE, cookie);
-            let spent = session::cookie(&state, SIGN_IN_COOKIE, "", SIGN_IN_PATH, 0);
-            if let Ok(value) = HeaderValue::from_str(&spent) {
-                headers.append(header::SET_COOKIE, value);
-            }
+            SIGN_IN_FORM.spend(&state, headers);
             response
         }
         Err(error) => ConsoleError::from(error).into_response(),

@@ -19,7 +19,7 @@ use crate::state::AppState;
     responses(
         (status = 200, description = "The catalog", body = CatalogView),
         (status = "4XX", description = "Refused: 401 not signed in", body = GatewayError),
-        (status = "5XX", description = "The store is unavailable", body = GatewayError),
+        crate::openapi::StoreUnavailable,
     )
 )]
 pub async fn show(State(state): State<AppState>, _session: AdminSession) -> Result<axum::Json<CatalogView>, ApiError> {

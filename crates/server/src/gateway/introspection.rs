@@ -32,8 +32,7 @@ use crate::throttle::{retry_after_secs, Source};
     responses(
         (status = 200, description = "`{\"active\": false}` alone, or the active token's details", body = crate::openapi::IntrospectionResponse),
         (status = 401, description = "The resource server's credentials are wrong (`WWW-Authenticate: Basic`)", body = crate::error::OAuthErrorBody),
-        (status = "4XX", description = "RFC 6749 §5.2 error", body = crate::error::OAuthErrorBody),
-        (status = "5XX", description = "`temporarily_unavailable` or `server_error`", body = crate::error::OAuthErrorBody),
+        crate::openapi::OAuthErrors,
     )
 )]
 pub async fn introspect(State(state): State<AppState>, request: Request) -> Response {
@@ -54,9 +53,7 @@ async fn introspect_token(state: &AppState, request: Request) -> Result<Option<A
     let form = ClientForm::read(state, request).await?;
     let (id, secret) = form.credentials()?;
     authenticate(state, &id, &secret, source).await?;
-    let token = form.field("token")?.ok_or_else(|| OAuthError::invalid_request("The parameter token is missing."))?;
-    // Every token this server issues is an access token: the hint (§2.1) never changes the answer.
-    form.field("token_type_hint")?;
+    let token = form.token()?;
     active(state, token).await
 }
 

@@ -49,6 +49,10 @@ impl QueryParams {
     pub fn get(&self, name: &str) -> Option<&str> {
         self.0.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
     }
+
+    pub fn required(&self, name: &'static str) -> Result<&str, trustgate_core::ValidationError> {
+        self.get(name).ok_or_else(|| trustgate_core::ValidationError::missing(name))
+    }
 }
 
 impl<S: Send + Sync> axum::extract::FromRequestParts<S> for QueryParams {

@@ -1,7 +1,7 @@
 //! Trustgate's own management API: sign-in, and an administrator's API clients (R1–R3, R8).
 
 use axum::extract::State;
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use trustgate_core::admin::Admin;
@@ -121,8 +121,7 @@ async fn who_am_i(state: &AppState, admin: &Admin, session: &Session) -> Result<
     security(("Session" = [])),
     responses(
         (status = 200, description = "The session", body = WhoAmI),
-        (status = "4XX", description = "Refused: 400 invalid input, 401 not signed in, 403 missing X-CSRF-Token or the access does not allow it, 404 not a member of the customer", body = GatewayError),
-        (status = "5XX", description = "The store is unavailable", body = GatewayError),
+        crate::openapi::SessionErrors,
     )
 )]
 pub async fn current(State(state): State<AppState>, session: AdminSession) -> Result<axum::Json<WhoAmI>, ApiError> {
@@ -135,11 +134,10 @@ pub async fn current(State(state): State<AppState>, session: AdminSession) -> Re
     path = "/api/v1/session",
     tag = "management",
     security(("Session" = [])),
-    params(("X-CSRF-Token" = String, Header, description = "The session's `csrfToken`")),
+    params(crate::openapi::CsrfHeader),
     responses(
         (status = 204, description = "Signed out"),
-        (status = "4XX", description = "Refused: 400 invalid input, 401 not signed in, 403 missing X-CSRF-Token or the access does not allow it, 404 not a member of the customer", body = GatewayError),
-        (status = "5XX", description = "The store is unavailable", body = GatewayError),
+        crate::openapi::SessionErrors,
     )
 )]
 pub async fn sign_out(State(state): State<AppState>, session: AdminSession) -> Result<Response, ApiError> {
@@ -194,11 +192,10 @@ impl From<&ApiClient> for ClientView {
     path = "/api/v1/customers/{customer}/api-clients",
     tag = "management",
     security(("Session" = [])),
-    params(("customer" = String, Path, description = "A customer the administrator belongs to")),
+    params(crate::openapi::CustomerPath),
     responses(
         (status = 200, description = "The caller's clients", body = ClientList),
-        (status = "4XX", description = "Refused: 400 invalid input, 401 not signed in, 403 missing X-CSRF-Token or the access does not allow it, 404 not a member of the customer", body = GatewayError),
-        (status = "5XX", description = "The store is unavailable", body = GatewayError),
+        crate::openapi::SessionErrors,
     ),
     extensions(("x-trustgate-permission" = json!("apiClients")))
 )]
@@ -223,12 +220,11 @@ pub struct NewClient {
     path = "/api/v1/customers/{customer}/api-clients",
     tag = "management",
     security(("Session" = [])),
-    params(("customer" = String, Path, description = "A customer the administrator belongs to"), ("X-CSRF-Token" = String, Header, description = "The session's `csrfToken`")),
+    params(crate::openapi::CustomerPath, crate::openapi::CsrfHeader),
     request_body(content = NewClient, content_type = "application/json"),
     responses(
         (status = 201, description = "The client and its secret", body = CreatedClient),
-        (status = "4XX", description = "Refused: 400 invalid input, 401 not signed in, 403 missing X-CSRF-Token or the access does not allow it, 404 not a member of the customer", body = GatewayError),
-        (status = "5XX", description = "The store is unavailable", body = GatewayError),
+        crate::openapi::SessionErrors,
     ),
     extensions(("x-trustgate-permission" = json!("apiClients")))
 )]
@@ -248,9 +244,7 @@ pub async fn create_client(
     )
     .await?;
     let body = CreatedClient { client: ClientView::from(&client), secret: secret.expose().to_owned() };
-    let mut response = (StatusCode::CREATED, axum::Json(body)).into_response();
-    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    Ok(response)
+    Ok(super::created_with_secret(body))
 }
 
 /// Deletes one of the caller's API clients; 404 for anyone but the owner (R3).
@@ -259,11 +253,10 @@ pub async fn create_client(
     path = "/api/v1/customers/{customer}/api-clients/{id}",
     tag = "management",
     security(("Session" = [])),
-    params(("customer" = String, Path, description = "A customer the administrator belongs to"), ("id" = String, Path, description = "The client id"), ("X-CSRF-Token" = String, Header, description = "The session's `csrfToken`")),
+    params(crate::openapi::CustomerPath, ("id" = String, Path, description = "The client id"), crate::openapi::CsrfHeader),
     responses(
         (status = 204, description = "Deleted"),
-        (status = "4XX", description = "Refused: 400 invalid input, 401 not signed in, 403 missing X-CSRF-Token or the access does not allow it, 404 not a member of the customer", body = GatewayError),
-        (status = "5XX", description = "The store is unavailable", body = GatewayError),
+        crate::openapi::SessionErrors,
     ),
     extensions(("x-trustgate-permission" = json!("apiClients")))
 )]
@@ -275,11 +268,8 @@ pub async fn delete_client(
     let id = ClientId::parse(&id).map_err(|_| ApiError::NotFound("API client"))?;
     let deleted =
         state.store.delete_client(&caller.customer_id, caller.session.admin.id, id, &caller.session.actor()).await?;
-    if deleted {
-        Ok(StatusCode::NO_CONTENT)
-    } else {
-        Err(ApiError::NotFound("API client"))
-    }
+    ApiError::unless_found(deleted, "API client")?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 // ---- Client secrets (issue #11) ----
@@ -355,11 +345,11 @@ fn client_in_path(id: &str) -> Result<ClientId, ApiError> {
     path = "/api/v1/customers/{customer}/api-clients/{id}/secrets",
     tag = "management",
     security(("Session" = [])),
-    params(("customer" = String, Path, description = "A customer the administrator belongs to"), ("id" = String, Path, description = "The client id")),
+    params(crate::openapi::CustomerPath, ("id" = String, Path, description = "The client id")),
     responses(
         (status = 200, description = "The client's secrets, without the secrets themselves", body = SecretList),
         (status = "4XX", description = "Refused: 400 invalid input, 401 not signed in, 403 the access does not allow it, 404 no such client of the caller", body = GatewayError),
-        (status = "5XX", description = "The store is unavailable", body = GatewayError),
+        crate::openapi::StoreUnavailable,
     ),
     extensions(("x-trustgate-permission" = json!("apiClients")))
 )]
@@ -380,12 +370,12 @@ pub async fn list_secrets(
     path = "/api/v1/customers/{customer}/api-clients/{id}/secrets",
     tag = "management",
     security(("Session" = [])),
-    params(("customer" = String, Path, description = "A customer the administrator belongs to"), ("id" = String, Path, description = "The client id"), ("X-CSRF-Token" = String, Header, description = "The session's `csrfToken`")),
+    params(crate::openapi::CustomerPath, ("id" = String, Path, description = "The client id"), crate::openapi::CsrfHeader),
     request_body(content = NewSecretIn, content_type = "application/json"),
     responses(
         (status = 201, description = "The secret, shown this once", body = CreatedSecret),
         (status = "4XX", description = "Refused: 400 invalid input (`expiresAt` past or beyond 730 days), 401 not signed in, 403 missing X-CSRF-Token or the access does not allow it, 404 no such client of the caller, 409 the client holds 3 secrets already (`secretLimit`)", body = GatewayError),
-        (status = "5XX", description = "The store is unavailable", body = GatewayError),
+        crate::openapi::StoreUnavailable,
     ),
     extensions(("x-trustgate-permission" = json!("apiClients")))
 )]
@@ -408,9 +398,7 @@ pub async fn add_secret(
     .await?;
     let info = SecretView::of(&info, &state.server_keys().ring);
     let body = CreatedSecret { client_id: id.to_string(), info, secret: secret.expose().to_owned() };
-    let mut response = (StatusCode::CREATED, axum::Json(body)).into_response();
-    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    Ok(response)
+    Ok(super::created_with_secret(body))
 }
 
 /// Deletes a secret: it grants no token from now on, on every node; tokens it already got stay
@@ -420,11 +408,11 @@ pub async fn add_secret(
     path = "/api/v1/customers/{customer}/api-clients/{id}/secrets/{secretId}",
     tag = "management",
     security(("Session" = [])),
-    params(("customer" = String, Path, description = "A customer the administrator belongs to"), ("id" = String, Path, description = "The client id"), ("secretId" = String, Path, description = "The secret's id"), ("X-CSRF-Token" = String, Header, description = "The session's `csrfToken`")),
+    params(crate::openapi::CustomerPath, ("id" = String, Path, description = "The client id"), ("secretId" = String, Path, description = "The secret's id"), crate::openapi::CsrfHeader),
     responses(
         (status = 204, description = "Deleted"),
         (status = "4XX", description = "Refused: 400 invalid input, 401 not signed in, 403 missing X-CSRF-Token or the access does not allow it, 404 no such client of the caller or no such secret, 409 the client's last secret (`lastSecret`)", body = GatewayError),
-        (status = "5XX", description = "The store is unavailable", body = GatewayError),
+        crate::openapi::StoreUnavailable,
     ),
     extensions(("x-trustgate-permission" = json!("apiClients")))
 )]

@@ -69,11 +69,11 @@ async fn require_full(state: &AppState, caller: &AdminIn<needs::Administrators>)
     path = "/api/v1/customers/{customer}/identity-providers",
     tag = "management",
     security(("Session" = [])),
-    params(("customer" = String, Path, description = "A customer the administrator belongs to")),
+    params(crate::openapi::CustomerPath),
     responses(
         (status = 200, description = "The connections", body = ProviderList),
         (status = "4XX", description = "Refused: 401 not signed in, 403 not a Full administrator, 404 not a member of the customer", body = GatewayError),
-        (status = "5XX", description = "The store is unavailable", body = GatewayError),
+        crate::openapi::StoreUnavailable,
     ),
     extensions(("x-trustgate-permission" = json!("administrators")))
 )]
@@ -109,12 +109,12 @@ pub struct NewProvider {
     path = "/api/v1/customers/{customer}/identity-providers",
     tag = "management",
     security(("Session" = [])),
-    params(("customer" = String, Path, description = "A customer the administrator belongs to"), ("X-CSRF-Token" = String, Header, description = "The session's `csrfToken`")),
+    params(crate::openapi::CustomerPath, crate::openapi::CsrfHeader),
     request_body(content = NewProvider, content_type = "application/json"),
     responses(
         (status = 201, description = "Connected", body = ProviderView),
         (status = "4XX", description = "Refused: 400 invalid input, 401 not signed in, 403 not a Full administrator or missing X-CSRF-Token, 404 not a member of the customer, 409 already connected to this issuer", body = GatewayError),
-        (status = "5XX", description = "The store is unavailable", body = GatewayError),
+        crate::openapi::StoreUnavailable,
     ),
     extensions(("x-trustgate-permission" = json!("administrators")))
 )]
@@ -145,11 +145,11 @@ pub async fn connect(
     path = "/api/v1/customers/{customer}/identity-providers/{id}",
     tag = "management",
     security(("Session" = [])),
-    params(("customer" = String, Path, description = "A customer the administrator belongs to"), ("id" = String, Path, description = "The connection id"), ("X-CSRF-Token" = String, Header, description = "The session's `csrfToken`")),
+    params(crate::openapi::CustomerPath, ("id" = String, Path, description = "The connection id"), crate::openapi::CsrfHeader),
     responses(
         (status = 204, description = "Disconnected"),
         (status = "4XX", description = "Refused: 401 not signed in, 403 not a Full administrator or missing X-CSRF-Token, 404 no such connection", body = GatewayError),
-        (status = "5XX", description = "The store is unavailable", body = GatewayError),
+        crate::openapi::StoreUnavailable,
     ),
     extensions(("x-trustgate-permission" = json!("administrators")))
 )]
@@ -159,9 +159,7 @@ pub async fn disconnect(
     PathParams((_, id)): PathParams<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
     let id = ProviderId::parse(&id).map_err(|_| ApiError::NotFound("identity provider"))?;
-    if state.store.disconnect_provider(&caller.customer_id, id, &caller.session.actor()).await? {
-        Ok(StatusCode::NO_CONTENT)
-    } else {
-        Err(ApiError::NotFound("identity provider"))
-    }
+    let disconnected = state.store.disconnect_provider(&caller.customer_id, id, &caller.session.actor()).await?;
+    ApiError::unless_found(disconnected, "identity provider")?;
+    Ok(StatusCode::NO_CONTENT)
 }

@@ -3,8 +3,8 @@
 //! transaction that applies each change.
 
 use axum::extract::State;
-use axum::http::{header, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::StatusCode;
+use axum::response::Response;
 use serde::{Deserialize, Serialize};
 use trustgate_core::catalog::Catalog;
 use trustgate_core::client::{ApiClient, ClientKind};
@@ -112,11 +112,10 @@ fn view(principal: &ApiClient, catalog: &Catalog) -> Result<PrincipalView, ApiEr
     path = "/api/v1/customers/{customer}/service-principals",
     tag = "management",
     security(("Session" = [])),
-    params(("customer" = String, Path, description = "A customer the administrator belongs to")),
+    params(crate::openapi::CustomerPath),
     responses(
         (status = 200, description = "The customer's service principals", body = PrincipalList),
-        (status = "4XX", description = "Refused: 400 invalid input, 401 not signed in, 403 not a Full administrator, 404 not a member of the customer", body = GatewayError),
-        (status = "5XX", description = "The store is unavailable", body = GatewayError),
+        crate::openapi::FullAdministratorErrors,
     ),
     extensions(("x-trustgate-permission" = json!("apiClients")))
 )]
@@ -134,12 +133,12 @@ pub async fn list(State(state): State<AppState>, caller: Caller) -> Result<axum:
     path = "/api/v1/customers/{customer}/service-principals",
     tag = "management",
     security(("Session" = [])),
-    params(("customer" = String, Path, description = "A customer the administrator belongs to"), ("X-CSRF-Token" = String, Header, description = "The session's `csrfToken`")),
+    params(crate::openapi::CustomerPath, crate::openapi::CsrfHeader),
     request_body(content = NewPrincipal, content_type = "application/json"),
     responses(
         (status = 201, description = "The principal and its secret", body = CreatedPrincipal),
         (status = "4XX", description = "Refused: 400 invalid input (`secretExpiresAt` past or beyond 730 days), 401 not signed in, 403 not a Full administrator, 404 not a member of the customer, 409 refused by a rule", body = GatewayError),
-        (status = "5XX", description = "The store is unavailable", body = GatewayError),
+        crate::openapi::StoreUnavailable,
     ),
     extensions(("x-trustgate-permission" = json!("apiClients")))
 )]
@@ -162,9 +161,7 @@ pub async fn create(
     )
     .await?;
     let body = CreatedPrincipal { principal: view(&principal, &state.catalog())?, secret: secret.expose().to_owned() };
-    let mut response = (StatusCode::CREATED, axum::Json(body)).into_response();
-    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    Ok(response)
+    Ok(super::created_with_secret(body))
 }
 
 /// Changes a principal's access (SP2); tokens already issued follow on their next call (SP4).
@@ -173,12 +170,12 @@ pub async fn create(
     path = "/api/v1/customers/{customer}/service-principals/{id}/access",
     tag = "management",
     security(("Session" = [])),
-    params(("customer" = String, Path, description = "A customer the administrator belongs to"), ("id" = String, Path, description = "The principal's id"), ("X-CSRF-Token" = String, Header, description = "The session's `csrfToken`")),
+    params(crate::openapi::CustomerPath, ("id" = String, Path, description = "The principal's id"), crate::openapi::CsrfHeader),
     request_body(content = PrincipalAccess, content_type = "application/json"),
     responses(
         (status = 200, description = "The principal, with its new access", body = PrincipalView),
         (status = "4XX", description = "Refused: 400 invalid input, 401 not signed in, 403 not a Full administrator, 404 no such principal, 409 refused by a rule", body = GatewayError),
-        (status = "5XX", description = "The store is unavailable", body = GatewayError),
+        crate::openapi::StoreUnavailable,
     ),
     extensions(("x-trustgate-permission" = json!("apiClients")))
 )]
@@ -203,11 +200,11 @@ pub async fn set_access(
     path = "/api/v1/customers/{customer}/service-principals/{id}",
     tag = "management",
     security(("Session" = [])),
-    params(("customer" = String, Path, description = "A customer the administrator belongs to"), ("id" = String, Path, description = "The principal's id"), ("X-CSRF-Token" = String, Header, description = "The session's `csrfToken`")),
+    params(crate::openapi::CustomerPath, ("id" = String, Path, description = "The principal's id"), crate::openapi::CsrfHeader),
     responses(
         (status = 204, description = "Deleted"),
         (status = "4XX", description = "Refused: 400 invalid input, 401 not signed in, 403 not a Full administrator, 404 no such principal", body = GatewayError),
-        (status = "5XX", description = "The store is unavailable", body = GatewayError),
+        crate::openapi::StoreUnavailable,
     ),
     extensions(("x-trustgate-permission" = json!("apiClients")))
 )]
@@ -217,11 +214,9 @@ pub async fn delete(
     PathParams((_, id)): PathParams<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
     let id = principal_id(&id)?;
-    if state.store.delete_principal(&caller.customer_id, id, &caller.session.actor()).await? {
-        Ok(StatusCode::NO_CONTENT)
-    } else {
-        Err(ApiError::NotFound("service principal"))
-    }
+    let deleted = state.store.delete_principal(&caller.customer_id, id, &caller.session.actor()).await?;
+    ApiError::unless_found(deleted, "service principal")?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// Converts a secure client into a service principal (SP7): same id, same secret, with the
@@ -232,11 +227,11 @@ pub async fn delete(
     path = "/api/v1/customers/{customer}/api-clients/{id}/convert",
     tag = "management",
     security(("Session" = [])),
-    params(("customer" = String, Path, description = "A customer the administrator belongs to"), ("id" = String, Path, description = "The secure client's id"), ("X-CSRF-Token" = String, Header, description = "The session's `csrfToken`")),
+    params(crate::openapi::CustomerPath, ("id" = String, Path, description = "The secure client's id"), crate::openapi::CsrfHeader),
     responses(
         (status = 200, description = "The service principal it became", body = PrincipalView),
         (status = "4XX", description = "Refused: 400 invalid input, 401 not signed in, 403 missing X-CSRF-Token, 404 no such secure client visible to the caller", body = GatewayError),
-        (status = "5XX", description = "The store is unavailable", body = GatewayError),
+        crate::openapi::StoreUnavailable,
     ),
     extensions(("x-trustgate-permission" = json!("apiClients")))
 )]

@@ -2,8 +2,8 @@
 //! R7 warning's list of disabled administrators whose API clients are still active.
 
 use axum::extract::State;
-use axum::http::{header, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::StatusCode;
+use axum::response::Response;
 use serde::{Deserialize, Serialize};
 use trustgate_core::access::Access;
 use trustgate_core::ids::ScimTokenId;
@@ -89,11 +89,10 @@ async fn require_full(state: &AppState, caller: &AdminIn<needs::Administrators>)
     path = "/api/v1/customers/{customer}/scim-tokens",
     tag = "management",
     security(("Session" = [])),
-    params(("customer" = String, Path, description = "A customer the administrator belongs to")),
+    params(crate::openapi::CustomerPath),
     responses(
         (status = 200, description = "The tokens, without their secrets", body = ScimTokenList),
-        (status = "4XX", description = "Refused: 400 invalid input, 401 not signed in, 403 not a Full administrator, 404 not a member of the customer", body = GatewayError),
-        (status = "5XX", description = "The store is unavailable", body = GatewayError),
+        crate::openapi::FullAdministratorErrors,
     ),
     extensions(("x-trustgate-permission" = json!("administrators")))
 )]
@@ -112,12 +111,12 @@ pub async fn list_tokens(
     path = "/api/v1/customers/{customer}/scim-tokens",
     tag = "management",
     security(("Session" = [])),
-    params(("customer" = String, Path, description = "A customer the administrator belongs to"), ("X-CSRF-Token" = String, Header, description = "The session's `csrfToken`")),
+    params(crate::openapi::CustomerPath, crate::openapi::CsrfHeader),
     request_body(content = NewScimToken, content_type = "application/json"),
     responses(
         (status = 201, description = "The token and its secret", body = CreatedScimToken),
         (status = "4XX", description = "Refused: 400 invalid input, 401 not signed in, 403 not a Full administrator, 404 not a member of the customer, 409 a token of that name exists", body = GatewayError),
-        (status = "5XX", description = "The store is unavailable", body = GatewayError),
+        crate::openapi::StoreUnavailable,
     ),
     extensions(("x-trustgate-permission" = json!("administrators")))
 )]
@@ -141,9 +140,7 @@ pub async fn create_token(
         secret: secret.expose().to_owned(),
         scim_base_url: format!("{}/scim/v2/{}", state.config.issuer.url.trim_end_matches('/'), caller.customer_id),
     };
-    let mut response = (StatusCode::CREATED, axum::Json(body)).into_response();
-    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    Ok(response)
+    Ok(super::created_with_secret(body))
 }
 
 /// Revokes a SCIM provisioning token: the provider's next request is refused.
@@ -152,11 +149,11 @@ pub async fn create_token(
     path = "/api/v1/customers/{customer}/scim-tokens/{id}",
     tag = "management",
     security(("Session" = [])),
-    params(("customer" = String, Path, description = "A customer the administrator belongs to"), ("id" = String, Path, description = "The token id"), ("X-CSRF-Token" = String, Header, description = "The session's `csrfToken`")),
+    params(crate::openapi::CustomerPath, ("id" = String, Path, description = "The token id"), crate::openapi::CsrfHeader),
     responses(
         (status = 204, description = "Revoked"),
         (status = "4XX", description = "Refused: 400 invalid input, 401 not signed in, 403 not a Full administrator, 404 no such token", body = GatewayError),
-        (status = "5XX", description = "The store is unavailable", body = GatewayError),
+        crate::openapi::StoreUnavailable,
     ),
     extensions(("x-trustgate-permission" = json!("administrators")))
 )]
@@ -166,11 +163,9 @@ pub async fn revoke_token(
     PathParams((_, id)): PathParams<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
     let id = ScimTokenId::parse(&id).map_err(|_| ApiError::NotFound("SCIM token"))?;
-    if state.store.revoke_scim_token(&caller.customer_id, id, &caller.session.actor()).await? {
-        Ok(StatusCode::NO_CONTENT)
-    } else {
-        Err(ApiError::NotFound("SCIM token"))
-    }
+    let revoked = state.store.revoke_scim_token(&caller.customer_id, id, &caller.session.actor()).await?;
+    ApiError::unless_found(revoked, "SCIM token")?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// A disabled administrator whose API clients are still active (R7).
@@ -216,11 +211,11 @@ pub const WAYS_OUT: [&str; 2] = ["removeAdministrator", "setPolicySuspendClients
     path = "/api/v1/customers/{customer}/disabled-owners",
     tag = "management",
     security(("Session" = [])),
-    params(("customer" = String, Path, description = "A customer the administrator belongs to")),
+    params(crate::openapi::CustomerPath),
     responses(
         (status = 200, description = "The disabled administrators with active clients; empty under the policy suspend-clients", body = DisabledOwnerList),
         (status = "4XX", description = "Refused: 400 invalid input, 401 not signed in, 403 the access does not allow it, 404 not a member of the customer", body = GatewayError),
-        (status = "5XX", description = "The store is unavailable", body = GatewayError),
+        crate::openapi::StoreUnavailable,
     ),
     extensions(("x-trustgate-permission" = json!("administrators")))
 )]

@@ -22,8 +22,7 @@ use crate::throttle::Source;
     request_body(content = crate::openapi::RevocationForm, content_type = "application/x-www-form-urlencoded"),
     responses(
         (status = 200, description = "Revoked, or nothing to revoke (an invalid, expired or other client's token)"),
-        (status = "4XX", description = "RFC 6749 §5.2 error", body = crate::error::OAuthErrorBody),
-        (status = "5XX", description = "`temporarily_unavailable` or `server_error`", body = crate::error::OAuthErrorBody),
+        crate::openapi::OAuthErrors,
     )
 )]
 pub async fn revoke(State(state): State<AppState>, request: Request) -> Response {
@@ -45,10 +44,7 @@ async fn revoke_token(state: &AppState, request: Request) -> Result<(), OAuthErr
     let (client_id, secret) = form.credentials()?;
     // The same checks as a token request: throttled per client, refusals in the system log.
     let client = grant::authenticate(state, &client_id, &secret, source).await?.client.facts.client.id;
-    let token = form.field("token")?.ok_or_else(|| OAuthError::invalid_request("The parameter token is missing."))?;
-    // Every token this server issues is an access token, so `token_type_hint` (§2.1) never
-    // changes where the token is looked up; it is accepted and not otherwise read.
-    form.field("token_type_hint")?;
+    let token = form.token()?;
     let now = OffsetDateTime::now_utc();
     // §2.2: a token that is invalid, expired, or another client's gets 200 and no effect, so the
     // answer tells the caller nothing about tokens it does not hold.

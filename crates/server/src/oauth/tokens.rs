@@ -38,8 +38,7 @@ const JSON: &str = "application/json";
     )),
     responses(
         (status = 200, description = "A token", body = crate::openapi::TokenResponse),
-        (status = "4XX", description = "RFC 6749 §5.2 error", body = crate::error::OAuthErrorBody),
-        (status = "5XX", description = "`temporarily_unavailable` or `server_error`", body = crate::error::OAuthErrorBody),
+        crate::openapi::OAuthErrors,
     )
 )]
 pub async fn oauth(State(state): State<AppState>, Path(customer): Path<String>, request: Request) -> Response {
@@ -135,6 +134,16 @@ impl ClientForm {
             return Err(OAuthError::invalid_request(format!("The parameter {name} is repeated.")));
         }
         Ok(first)
+    }
+
+    /// The token a revocation or introspection request names (RFC 7009 and 7662, §2.1). Every
+    /// token this server issues is an access token, so `token_type_hint` never changes where the
+    /// token is looked up: it is accepted, once, and not otherwise read.
+    pub(crate) fn token(&self) -> Result<&str, OAuthError> {
+        let token =
+            self.field("token")?.ok_or_else(|| OAuthError::invalid_request("The parameter token is missing."))?;
+        self.field("token_type_hint")?;
+        Ok(token)
     }
 
     /// The client id and secret, sent one way only: in the body or as HTTP Basic.

@@ -15,7 +15,7 @@ use crate::error::{ApiError, GatewayError};
 use crate::http::body::{Json, PathParams, QueryParams};
 use crate::platform::auth::{needs, Authorized};
 use crate::platform::shapes::{
-    access_model, administrator_result, parse_access, parse_provider, principal_result, AccessModel,
+    access_model, administrator_result, page_size, parse_access, parse_provider, principal_result, AccessModel,
     AdministratorResult, PolicyIn, ProviderType,
 };
 use crate::state::AppState;
@@ -50,7 +50,7 @@ fn admin_id(text: &str) -> Result<AdminId, ApiError> {
     path = "/administrators",
     tag = "administrators",
     params(
-        ("Citrix-CustomerId" = String, Header, description = "The customer the call is for"),
+        crate::openapi::CustomerHeader,
         ("maxItemCount" = Option<u32>, Query, minimum = 1, maximum = 200, description = "Page size (default 100)"),
         ("requestContinuation" = Option<String>, Query, description = "`continuationToken` of the previous page"),
         ("id" = Option<String>, Query, description = "Only this administrator (`userId` or `ucOid`)"),
@@ -59,8 +59,7 @@ fn admin_id(text: &str) -> Result<AdminId, ApiError> {
     ),
     responses(
         (status = 200, description = "A page of administrators", body = AdministratorList),
-        (status = "4XX", description = "Refused: 400 invalid input, 401 missing or invalid token, 403 the owner's access does not allow it, 404 not found, 409 refused by a rule", body = GatewayError),
-        (status = "5XX", description = "The store is unavailable", body = GatewayError),
+        crate::openapi::AdministratorsErrors,
     ),
     extensions(("x-trustgate-permission" = json!("administrators")))
 )]
@@ -70,12 +69,7 @@ pub async fn list(
     query: QueryParams,
 ) -> Result<axum::Json<AdministratorList>, ApiError> {
     let param = |name: &str| query.get(name);
-    let limit = match param("maxItemCount") {
-        None => DEFAULT_PAGE,
-        Some(text) => text.parse::<u32>().ok().filter(|n| (1..=MAX_PAGE).contains(n)).ok_or_else(|| {
-            ValidationError::out_of_range("maxItemCount", format!("maxItemCount must be 1 to {MAX_PAGE}"))
-        })?,
-    };
+    let limit = page_size("maxItemCount", param("maxItemCount"), DEFAULT_PAGE, MAX_PAGE)?;
     let start = param("requestContinuation").filter(|t| !t.is_empty()).map(Continuation::parse).transpose()?;
     let actor = caller.actor();
     let now = state.config.clock.now_utc();
@@ -183,11 +177,10 @@ async fn visible_principal(state: &AppState, caller: &Caller, id: ClientId) -> R
     get,
     path = "/administrators/{id}/access",
     tag = "administrators",
-    params(("Citrix-CustomerId" = String, Header, description = "The customer the call is for"), ("id" = String, Path, description = "`userId` or `ucOid`")),
+    params(crate::openapi::CustomerHeader, ("id" = String, Path, description = "`userId` or `ucOid`")),
     responses(
         (status = 200, description = "The administrator's access", body = AccessModel),
-        (status = "4XX", description = "Refused: 400 invalid input, 401 missing or invalid token, 403 the owner's access does not allow it, 404 not found, 409 refused by a rule", body = GatewayError),
-        (status = "5XX", description = "The store is unavailable", body = GatewayError),
+        crate::openapi::AdministratorsErrors,
     ),
     extensions(("x-trustgate-permission" = json!("administrators")))
 )]
@@ -248,12 +241,11 @@ pub struct CreateAdministrator {
     post,
     path = "/administrators/$create",
     tag = "administrators",
-    params(("Citrix-CustomerId" = String, Header, description = "The customer the call is for")),
+    params(crate::openapi::CustomerHeader),
     request_body(content = CreateAdministrator, content_type = "application/json"),
     responses(
         (status = 200, description = "The administrator, as added", body = AdministratorResult),
-        (status = "4XX", description = "Refused: 400 invalid input, 401 missing or invalid token, 403 the owner's access does not allow it, 404 not found, 409 refused by a rule", body = GatewayError),
-        (status = "5XX", description = "The store is unavailable", body = GatewayError),
+        crate::openapi::AdministratorsErrors,
     ),
     extensions(("x-trustgate-permission" = json!("administrators")))
 )]
@@ -307,12 +299,11 @@ pub struct AccessModelIn {
     put,
     path = "/administrators/access",
     tag = "administrators",
-    params(("Citrix-CustomerId" = String, Header, description = "The customer the call is for"), ("id" = String, Query, description = "`userId` or `ucOid`")),
+    params(crate::openapi::CustomerHeader, ("id" = String, Query, description = "`userId` or `ucOid`")),
     request_body(content = AccessModelIn, content_type = "application/json"),
     responses(
         (status = 200, description = "The access now held", body = AccessModel),
-        (status = "4XX", description = "Refused: 400 invalid input, 401 missing or invalid token, 403 the owner's access does not allow it, 404 not found, 409 refused by a rule", body = GatewayError),
-        (status = "5XX", description = "The store is unavailable", body = GatewayError),
+        crate::openapi::AdministratorsErrors,
     ),
     extensions(("x-trustgate-permission" = json!("administrators")))
 )]
@@ -322,7 +313,7 @@ pub async fn update_access(
     query: QueryParams,
     Json(input): Json<AccessModelIn>,
 ) -> Result<axum::Json<AccessModel>, ApiError> {
-    let id = admin_id(query.get("id").ok_or_else(|| ValidationError::missing("id"))?)?;
+    let id = admin_id(query.required("id")?)?;
     if input.access_type.trim().eq_ignore_ascii_case("Reinvite") {
         let added = actions::invitations::resend_invitation(&state, &caller.customer_id, id, &caller.actor()).await?;
         return Ok(axum::Json(access_model(&added.member.access, &state.catalog())));
@@ -349,11 +340,10 @@ pub async fn update_access(
     delete,
     path = "/administrators/{id}",
     tag = "administrators",
-    params(("Citrix-CustomerId" = String, Header, description = "The customer the call is for"), ("id" = String, Path, description = "`userId` or `ucOid`")),
+    params(crate::openapi::CustomerHeader, ("id" = String, Path, description = "`userId` or `ucOid`")),
     responses(
         (status = 200, description = "Removed; the body is empty"),
-        (status = "4XX", description = "Refused: 400 invalid input, 401 missing or invalid token, 403 the owner's access does not allow it, 404 not found, 409 refused by a rule", body = GatewayError),
-        (status = "5XX", description = "The store is unavailable", body = GatewayError),
+        crate::openapi::AdministratorsErrors,
     ),
     extensions(("x-trustgate-permission" = json!("administrators")))
 )]
@@ -373,13 +363,13 @@ pub async fn remove(
     path = "/administrators/invitations",
     tag = "administrators",
     params(
-        ("Citrix-CustomerId" = String, Header, description = "The customer the call is for"),
+        crate::openapi::CustomerHeader,
         ("email" = String, Query, description = "The e-mail the administrator was invited with"),
     ),
     responses(
         (status = 200, description = "Cancelled", body = bool),
         (status = "4XX", description = "Refused: 400 invalid input, 401 missing or invalid token, 403 the owner's access does not allow it, 404 no pending invitation for this e-mail", body = GatewayError),
-        (status = "5XX", description = "The store is unavailable", body = GatewayError),
+        crate::openapi::StoreUnavailable,
     ),
     extensions(("x-trustgate-permission" = json!("administrators")))
 )]
@@ -388,10 +378,8 @@ pub async fn delete_invitation(
     caller: Caller,
     query: QueryParams,
 ) -> Result<axum::Json<bool>, ApiError> {
-    let email = Email::parse(query.get("email").ok_or_else(|| ValidationError::missing("email"))?)?;
-    if state.store.cancel_invitation(&caller.customer_id, &email, &caller.actor()).await? {
-        Ok(axum::Json(true))
-    } else {
-        Err(ApiError::NotFound("invitation"))
-    }
+    let email = Email::parse(query.required("email")?)?;
+    let cancelled = state.store.cancel_invitation(&caller.customer_id, &email, &caller.actor()).await?;
+    ApiError::unless_found(cancelled, "invitation")?;
+    Ok(axum::Json(true))
 }

@@ -15,7 +15,7 @@ use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 
-use crate::error::{ApiError, GatewayError};
+use crate::error::ApiError;
 use crate::http::body::Json;
 use crate::platform::auth::{needs, Authorized};
 use crate::platform::shapes::rfc3339;
@@ -210,12 +210,11 @@ fn normalise(input: NotificationIn) -> Result<NotificationOut, ValidationError> 
     post,
     path = "/notifications/items",
     tag = "notifications",
-    params(("Citrix-CustomerId" = String, Header, description = "The customer the call is for")),
+    params(crate::openapi::CustomerHeader),
     request_body(content = NotificationIn, content_type = "application/json"),
     responses(
         (status = 200, description = "The notification, as stored", body = NotificationOut),
-        (status = "4XX", description = "Refused: 400 invalid input, 401 missing or invalid token, 403 the owner's access does not allow it", body = GatewayError),
-        (status = "5XX", description = "The store is unavailable", body = GatewayError),
+        crate::openapi::PlatformErrors,
     ),
     extensions(("x-trustgate-permission" = json!("notifications")))
 )]
@@ -245,8 +244,7 @@ pub async fn create(
     request_body(content = NotificationIn, content_type = "application/json"),
     responses(
         (status = 200, description = "The notification, as stored", body = NotificationOut),
-        (status = "4XX", description = "Refused: 400 invalid input, 401 missing or invalid token, 403 the owner's access does not allow it", body = GatewayError),
-        (status = "5XX", description = "The store is unavailable", body = GatewayError),
+        crate::openapi::PlatformErrors,
     ),
     extensions(("x-trustgate-permission" = json!("notifications")))
 )]
@@ -263,11 +261,10 @@ pub async fn create_in_path(
     get,
     path = "/notifications/items",
     tag = "notifications",
-    params(("Citrix-CustomerId" = String, Header, description = "The customer the call is for")),
+    params(crate::openapi::CustomerHeader),
     responses(
         (status = 200, description = "The newest notifications", body = NotificationList),
-        (status = "4XX", description = "Refused: 400 invalid input, 401 missing or invalid token, 403 the owner's access does not allow it", body = GatewayError),
-        (status = "5XX", description = "The store is unavailable", body = GatewayError),
+        crate::openapi::PlatformErrors,
     ),
     extensions(("x-trustgate-permission" = json!("notifications")))
 )]
@@ -305,8 +302,7 @@ pub async fn list(
     params(("customer" = String, Path, description = "The customer the call is for")),
     responses(
         (status = 200, description = "The newest notifications", body = NotificationList),
-        (status = "4XX", description = "Refused: 400 invalid input, 401 missing or invalid token, 403 the owner's access does not allow it", body = GatewayError),
-        (status = "5XX", description = "The store is unavailable", body = GatewayError),
+        crate::openapi::PlatformErrors,
     ),
     extensions(("x-trustgate-permission" = json!("notifications")))
 )]

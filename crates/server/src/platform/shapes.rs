@@ -23,6 +23,16 @@ pub fn parse_rfc3339(field: &'static str, text: &str) -> Result<OffsetDateTime, 
     })
 }
 
+/// A page size as the platform APIs take it: `default` when absent, else a whole number from 1 to
+/// `max`.
+pub fn page_size(field: &'static str, text: Option<&str>, default: u32, max: u32) -> Result<u32, ValidationError> {
+    let Some(text) = text else { return Ok(default) };
+    text.parse::<u32>()
+        .ok()
+        .filter(|n| (1..=max).contains(n))
+        .ok_or_else(|| ValidationError::out_of_range(field, format!("{field} must be 1 to {max}")))
+}
+
 /// Citrix's `AdministratorResult`, in Citrix's field order.
 #[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]

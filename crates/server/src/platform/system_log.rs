@@ -12,10 +12,10 @@ use trustgate_core::ValidationError;
 use trustgate_store::{LogQuery, LogRecord};
 use utoipa::ToSchema;
 
-use crate::error::{ApiError, GatewayError};
+use crate::error::ApiError;
 use crate::http::body::QueryParams;
 use crate::platform::auth::{needs, Authorized};
-use crate::platform::shapes::{parse_rfc3339, rfc3339};
+use crate::platform::shapes::{page_size, parse_rfc3339, rfc3339};
 use crate::state::AppState;
 
 const DEFAULT_LIMIT: u32 = 50;
@@ -104,7 +104,7 @@ fn record(r: &LogRecord) -> Record {
     path = "/systemlog/records",
     tag = "systemlog",
     params(
-        ("Citrix-CustomerId" = String, Header, description = "The customer the call is for"),
+        crate::openapi::CustomerHeader,
         ("StartDateTime" = Option<String>, Query, format = DateTime, description = "RFC 3339; default 90 days before EndDateTime"),
         ("EndDateTime" = Option<String>, Query, format = DateTime, description = "RFC 3339; default now"),
         ("Limit" = Option<u32>, Query, minimum = 1, maximum = 200, description = "Page size (default 50)"),
@@ -112,8 +112,7 @@ fn record(r: &LogRecord) -> Record {
     ),
     responses(
         (status = 200, description = "A page of records", body = RecordList),
-        (status = "4XX", description = "Refused: 400 invalid input, 401 missing or invalid token, 403 the owner's access does not allow it", body = GatewayError),
-        (status = "5XX", description = "The store is unavailable", body = GatewayError),
+        crate::openapi::PlatformErrors,
     ),
     extensions(("x-trustgate-permission" = json!("systemLog")))
 )]
@@ -132,15 +131,7 @@ pub async fn records(
             ValidationError::out_of_range("StartDateTime", "StartDateTime must not be after EndDateTime").into()
         );
     }
-    let limit = match query.get("Limit") {
-        None => DEFAULT_LIMIT,
-        Some(text) => text
-            .trim()
-            .parse::<u32>()
-            .ok()
-            .filter(|n| (1..=MAX_LIMIT).contains(n))
-            .ok_or_else(|| ValidationError::out_of_range("Limit", format!("Limit must be 1 to {MAX_LIMIT}")))?,
-    };
+    let limit = page_size("Limit", query.get("Limit").map(str::trim), DEFAULT_LIMIT, MAX_LIMIT)?;
     let after_seq = query.get("ContinuationToken").filter(|t| !t.is_empty()).map(parse_continuation).transpose()?;
     let q = LogQuery { customer_id: caller.customer_id.clone(), start, end, after_seq, limit: limit + 1 };
     let mut rows = state.store.log_records(&q).await?;
