@@ -33,7 +33,7 @@ mod serve;
 mod server_key;
 mod text;
 
-pub use access::{AccessArg, AccessArgs};
+pub use access::{AccessArg, AccessArgs, CustomerArg};
 pub use admin::{AdminCommand, ProviderArg};
 pub use client::{ClientCommand, ClientOf, SecretCommand, SecretExpiry};
 pub use customer::{CustomerCommand, PolicyArg};
@@ -438,4 +438,16 @@ async fn known_customer(store: &dyn Store, text: &str) -> anyhow::Result<Custome
 /// Output is flushed before the process exits, even when piped.
 pub fn flush() {
     let _ = std::io::stdout().flush();
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    /// clap checks a command line's definition only when it is parsed: two options with one id,
+    /// for one, would panic at run time.
+    #[test]
+    fn every_subcommand_is_well_formed() {
+        super::Cli::command().debug_assert();
+    }
 }

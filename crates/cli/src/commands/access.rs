@@ -71,3 +71,11 @@ pub(super) fn access_text(access: &Access) -> String {
         }
     }
 }
+
+/// The customer a command is about (`--customer`).
+#[derive(Debug, Args)]
+pub struct CustomerArg {
+    /// The customer's id (see `trustgate customer list`).
+    #[arg(id = "customer", long = "customer", value_name = "CUSTOMER")]
+    pub id: String,
+}

@@ -15,6 +15,7 @@ use trustgate_store::{Store, StoreError};
 
 use trustgate_server::{actions, password};
 
+use super::access::CustomerArg;
 use super::access::{access_json, AccessArgs};
 use super::client::api_clients;
 use super::failure::{given, Failure};
@@ -64,9 +65,8 @@ pub enum AdminCommand {
     /// account that exists already is invited instead, as with `admin invite`: it joins only by
     /// signing in as itself on the printed link.
     Add {
-        /// The customer's id (see `trustgate customer list`).
-        #[arg(long)]
-        customer: String,
+        #[command(flatten)]
+        customer: CustomerArg,
         /// The administrator's e-mail (their sign-in name if local).
         #[arg(long)]
         email: String,
@@ -100,9 +100,8 @@ pub enum AdminCommand {
     /// (the previous one stops working): how invitations made in the console or the API reach the
     /// invitee when the server sends no e-mail.
     Invite {
-        /// The customer's id (see `trustgate customer list`).
-        #[arg(long)]
-        customer: String,
+        #[command(flatten)]
+        customer: CustomerArg,
         /// The e-mail they sign in with.
         #[arg(long)]
         email: String,
@@ -121,15 +120,13 @@ pub enum AdminCommand {
     },
     /// List a customer's administrators.
     List {
-        /// The customer's id (see `trustgate customer list`).
-        #[arg(long)]
-        customer: String,
+        #[command(flatten)]
+        customer: CustomerArg,
     },
     /// Change an administrator's access; their API clients follow at once.
     SetAccess {
-        /// The customer's id (see `trustgate customer list`).
-        #[arg(long)]
-        customer: String,
+        #[command(flatten)]
+        customer: CustomerArg,
         /// The administrator's e-mail or id.
         #[arg(long)]
         admin: String,
@@ -138,9 +135,8 @@ pub enum AdminCommand {
     },
     /// Remove an administrator from a customer; their API clients there are deleted.
     Remove {
-        /// The customer's id (see `trustgate customer list`).
-        #[arg(long)]
-        customer: String,
+        #[command(flatten)]
+        customer: CustomerArg,
         /// The administrator's e-mail or id.
         #[arg(long)]
         admin: String,
@@ -307,7 +303,7 @@ pub async fn run(store: &dyn Store, place: Place<'_>, command: AdminCommand, out
             password_stdin,
             public_url,
         } => {
-            let customer = known_customer(store, &customer).await?;
+            let customer = known_customer(store, &customer.id).await?;
             let access = access.access(store).await?;
             let provider = Provider::from(provider);
             let email = given("--email", Email::parse_new(&email))?;
@@ -351,14 +347,14 @@ pub async fn run(store: &dyn Store, place: Place<'_>, command: AdminCommand, out
             );
         }
         AdminCommand::Invite { customer, email, name, access, public_url, invitation_lifetime } => {
-            let customer = known_customer(store, &customer).await?;
+            let customer = known_customer(store, &customer.id).await?;
             let access = access.access(store).await?;
             let email = given("--email", Email::parse_new(&email))?;
             let invite = Invite { customer, email, name, access, public_url, lifetime: invitation_lifetime };
             invite_local(store, place, invite, out).await?;
         }
         AdminCommand::List { customer } => {
-            let customer = known_customer(store, &customer).await?;
+            let customer = known_customer(store, &customer.id).await?;
             let members = store.members(&customer, None, u32::MAX).await?;
             let items: Vec<Value> = members
                 .iter()
@@ -383,7 +379,7 @@ pub async fn run(store: &dyn Store, place: Place<'_>, command: AdminCommand, out
         }
         AdminCommand::SetAccess { customer, admin, access } => {
             let access = access.access(store).await?;
-            let customer = known_customer(store, &customer).await?;
+            let customer = known_customer(store, &customer.id).await?;
             let admin = find_admin(store, &admin).await?;
             let before = store
                 .set_access(&customer, admin.id, access.clone(), &Actor::System)
@@ -398,7 +394,7 @@ pub async fn run(store: &dyn Store, place: Place<'_>, command: AdminCommand, out
             );
         }
         AdminCommand::Remove { customer, admin } => {
-            let customer = known_customer(store, &customer).await?;
+            let customer = known_customer(store, &customer.id).await?;
             let admin = find_admin(store, &admin).await?;
             let deleted = store
                 .remove_member(&customer, admin.id, &Actor::System)

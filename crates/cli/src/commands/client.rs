@@ -15,6 +15,7 @@ use trustgate_store::Store;
 use trustgate_server::actions;
 use trustgate_server::platform::shapes::rfc3339;
 
+use super::access::CustomerArg;
 use super::admin::find_admin;
 use super::failure::{given, Failure};
 use super::text::{count, table};
@@ -24,9 +25,8 @@ use super::{deployment_key, failure, key_of_deployment, known_customer, private_
 pub enum ClientCommand {
     /// Create an API client on behalf of an administrator; prints its ID and Secret once.
     Create {
-        /// The customer's id (see `trustgate customer list`).
-        #[arg(long)]
-        customer: String,
+        #[command(flatten)]
+        customer: CustomerArg,
         /// The owner's e-mail or id; the client can do what they may do in the customer.
         #[arg(long)]
         admin: String,
@@ -43,18 +43,16 @@ pub enum ClientCommand {
     },
     /// List an administrator's API clients in a customer.
     List {
-        /// The customer's id (see `trustgate customer list`).
-        #[arg(long)]
-        customer: String,
+        #[command(flatten)]
+        customer: CustomerArg,
         /// The owner's e-mail or id.
         #[arg(long)]
         admin: String,
     },
     /// Delete an API client.
     Delete {
-        /// The customer's id (see `trustgate customer list`).
-        #[arg(long)]
-        customer: String,
+        #[command(flatten)]
+        customer: CustomerArg,
         /// The owner's e-mail or id.
         #[arg(long)]
         admin: String,
@@ -99,9 +97,8 @@ pub enum SecretCommand {
 /// An API client by its customer and ID (`--customer`, `--id`).
 #[derive(Debug, Args)]
 pub struct ClientOf {
-    /// The customer's id.
-    #[arg(long)]
-    pub customer: String,
+    #[command(flatten)]
+    pub customer: CustomerArg,
     /// The client's ID.
     #[arg(long)]
     pub id: String,
@@ -139,7 +136,7 @@ pub(super) fn api_clients(n: usize) -> String {
 pub async fn run(store: &dyn Store, place: Place<'_>, command: ClientCommand, out: Output) -> anyhow::Result<()> {
     match command {
         ClientCommand::Create { customer, admin, name, csv, max_clients_per_owner } => {
-            let customer = known_customer(store, &customer).await?;
+            let customer = known_customer(store, &customer.id).await?;
             let owner = find_admin(store, &admin).await?;
             let key = deployment_key(store, place).await?;
             // The file is claimed first: a client whose secret could not be written would be lost.
@@ -200,7 +197,7 @@ pub async fn run(store: &dyn Store, place: Place<'_>, command: ClientCommand, ou
             }
         }
         ClientCommand::List { customer, admin } => {
-            let customer = known_customer(store, &customer).await?;
+            let customer = known_customer(store, &customer.id).await?;
             let owner = find_admin(store, &admin).await?;
             let clients = store.clients_of(&customer, owner.id).await?;
             let items: Vec<Value> = clients
@@ -222,7 +219,7 @@ pub async fn run(store: &dyn Store, place: Place<'_>, command: ClientCommand, ou
             out.print(json!({ "items": items }), text);
         }
         ClientCommand::Delete { customer, admin, id } => {
-            let customer = known_customer(store, &customer).await?;
+            let customer = known_customer(store, &customer.id).await?;
             let owner = find_admin(store, &admin).await?;
             let id = given("--id", ClientId::parse(&id))?;
             if !store.delete_client(&customer, owner.id, id, &Actor::System).await? {
@@ -243,7 +240,7 @@ pub(super) async fn secret(
 ) -> anyhow::Result<()> {
     match command {
         SecretCommand::Add { client: ClientOf { customer, id }, expiry, csv } => {
-            let customer = known_customer(store, &customer).await?;
+            let customer = known_customer(store, &customer.id).await?;
             let id = given("--id", ClientId::parse(&id))?;
             let expires_at = expiry.at()?;
             let key = deployment_key(store, place).await?;
@@ -286,7 +283,7 @@ pub(super) async fn secret(
             }
         }
         SecretCommand::List { client: ClientOf { customer, id } } => {
-            let customer = known_customer(store, &customer).await?;
+            let customer = known_customer(store, &customer.id).await?;
             let id = given("--id", ClientId::parse(&id))?;
             let secrets = store.client_secrets(&customer, id, &Actor::System).await?;
             // Without the deployment's key at hand a secret's key id is shown, not judged.
@@ -330,7 +327,7 @@ pub(super) async fn secret(
             out.print(json!({ "items": items }), table(headers, &rows));
         }
         SecretCommand::Delete { client: ClientOf { customer, id }, secret } => {
-            let customer = known_customer(store, &customer).await?;
+            let customer = known_customer(store, &customer.id).await?;
             let id = given("--id", ClientId::parse(&id))?;
             let secret = given("--secret", SecretId::parse(&secret))?;
             store.delete_client_secret(&customer, id, secret, &Actor::System).await?;

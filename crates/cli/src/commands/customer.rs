@@ -8,6 +8,7 @@ use trustgate_core::event::Actor;
 use trustgate_core::ids::CustomerId;
 use trustgate_store::Store;
 
+use super::access::CustomerArg;
 use super::failure::given;
 use super::text::table;
 use super::{known_customer, Output};
@@ -27,18 +28,16 @@ pub enum CustomerCommand {
     List,
     /// Choose what happens to API clients of admins disabled at their identity provider.
     SetPolicy {
-        /// The customer's id (see `trustgate customer list`).
-        #[arg(long)]
-        customer: String,
+        #[command(flatten)]
+        customer: CustomerArg,
         /// What happens to their API clients.
         #[arg(long, value_enum)]
         disabled_owner_policy: PolicyArg,
     },
     /// List disabled administrators whose API clients remain active (R7), with the two ways out.
     DisabledOwners {
-        /// The customer's id (see `trustgate customer list`).
-        #[arg(long)]
-        customer: String,
+        #[command(flatten)]
+        customer: CustomerArg,
     },
 }
 
@@ -79,7 +78,7 @@ pub async fn run(store: &dyn Store, command: CustomerCommand, out: Output) -> an
             out.print(json!({ "items": items }), table(["ID", "DISABLED OWNERS", "NAME"], &rows));
         }
         CustomerCommand::SetPolicy { customer, disabled_owner_policy } => {
-            let id = known_customer(store, &customer).await?;
+            let id = known_customer(store, &customer.id).await?;
             let policy = match disabled_owner_policy {
                 PolicyArg::KeepActive => DisabledOwnerPolicy::KeepActive,
                 PolicyArg::SuspendClients => DisabledOwnerPolicy::SuspendClients,
@@ -91,7 +90,7 @@ pub async fn run(store: &dyn Store, command: CustomerCommand, out: Output) -> an
             );
         }
         CustomerCommand::DisabledOwners { customer } => {
-            let id = known_customer(store, &customer).await?;
+            let id = known_customer(store, &customer.id).await?;
             let owners = store.disabled_owners(&id).await?;
             let items: Vec<Value> = owners
                 .iter()

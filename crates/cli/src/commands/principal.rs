@@ -14,6 +14,7 @@ use trustgate_store::Store;
 use trustgate_server::actions;
 use trustgate_server::platform::shapes::rfc3339;
 
+use super::access::CustomerArg;
 use super::access::{access_json, access_text, AccessArgs};
 use super::client::SecretExpiry;
 use super::failure::{given, Failure};
@@ -24,9 +25,8 @@ use super::{deployment_key, failure, known_customer, private_file, Output, Place
 pub enum PrincipalCommand {
     /// Create a service principal with its own access; prints its ID and Secret once.
     Create {
-        /// The customer's id (see `trustgate customer list`).
-        #[arg(long)]
-        customer: String,
+        #[command(flatten)]
+        customer: CustomerArg,
         /// The principal's name, as the console lists it.
         #[arg(long)]
         name: String,
@@ -41,15 +41,13 @@ pub enum PrincipalCommand {
     },
     /// List a customer's service principals.
     List {
-        /// The customer's id (see `trustgate customer list`).
-        #[arg(long)]
-        customer: String,
+        #[command(flatten)]
+        customer: CustomerArg,
     },
     /// Change a service principal's access; its tokens follow on their next call.
     SetAccess {
-        /// The customer's id (see `trustgate customer list`).
-        #[arg(long)]
-        customer: String,
+        #[command(flatten)]
+        customer: CustomerArg,
         /// The principal's ID.
         #[arg(long)]
         id: String,
@@ -58,9 +56,8 @@ pub enum PrincipalCommand {
     },
     /// Delete a service principal; its tokens stop working at once.
     Delete {
-        /// The customer's id (see `trustgate customer list`).
-        #[arg(long)]
-        customer: String,
+        #[command(flatten)]
+        customer: CustomerArg,
         /// The principal's ID.
         #[arg(long)]
         id: String,
@@ -68,9 +65,8 @@ pub enum PrincipalCommand {
     /// Convert a secure client into a service principal: same ID and secret, with the access its
     /// owner holds now; it no longer depends on its owner.
     Convert {
-        /// The customer's id (see `trustgate customer list`).
-        #[arg(long)]
-        customer: String,
+        #[command(flatten)]
+        customer: CustomerArg,
         /// The secure client's ID.
         #[arg(long)]
         id: String,
@@ -95,7 +91,7 @@ pub(super) fn principal_json(principal: &ApiClient) -> Value {
 pub async fn run(store: &dyn Store, place: Place<'_>, command: PrincipalCommand, out: Output) -> anyhow::Result<()> {
     match command {
         PrincipalCommand::Create { customer, name, access, expiry, csv } => {
-            let customer = known_customer(store, &customer).await?;
+            let customer = known_customer(store, &customer.id).await?;
             let access = access.access(store).await?;
             let expires_at = expiry.at()?;
             let key = deployment_key(store, place).await?;
@@ -156,7 +152,7 @@ pub async fn run(store: &dyn Store, place: Place<'_>, command: PrincipalCommand,
             }
         }
         PrincipalCommand::List { customer } => {
-            let customer = known_customer(store, &customer).await?;
+            let customer = known_customer(store, &customer.id).await?;
             let principals = store
                 .principals(&customer, None, trustgate_core::client::PRINCIPALS_PER_CUSTOMER_MAX as u32, &Actor::System)
                 .await?;
@@ -180,7 +176,7 @@ pub async fn run(store: &dyn Store, place: Place<'_>, command: PrincipalCommand,
             out.print(json!({ "items": principals.iter().map(principal_json).collect::<Vec<_>>() }), text);
         }
         PrincipalCommand::SetAccess { customer, id, access } => {
-            let customer = known_customer(store, &customer).await?;
+            let customer = known_customer(store, &customer.id).await?;
             let id = given("--id", ClientId::parse(&id))?;
             let access = access.access(store).await?;
             let before = store.set_principal_access(&customer, id, access.clone(), &Actor::System).await.map_err(
@@ -201,7 +197,7 @@ pub async fn run(store: &dyn Store, place: Place<'_>, command: PrincipalCommand,
             );
         }
         PrincipalCommand::Delete { customer, id } => {
-            let customer = known_customer(store, &customer).await?;
+            let customer = known_customer(store, &customer.id).await?;
             let id = given("--id", ClientId::parse(&id))?;
             if !store.delete_principal(&customer, id, &Actor::System).await? {
                 return Err(Failure::not_found(format!("customer {customer} has no service principal {id}")).into());
@@ -209,7 +205,7 @@ pub async fn run(store: &dyn Store, place: Place<'_>, command: PrincipalCommand,
             out.print(json!({ "id": id.to_string(), "deleted": true }), format!("Deleted service principal {id}."));
         }
         PrincipalCommand::Convert { customer, id } => {
-            let customer = known_customer(store, &customer).await?;
+            let customer = known_customer(store, &customer.id).await?;
             let id = given("--id", ClientId::parse(&id))?;
             let principal = store.convert_to_principal(&customer, id, &Actor::System).await.map_err(|e| match e {
                 trustgate_store::StoreError::NotFound(_) => {

@@ -13,6 +13,7 @@ use trustgate_store::Store;
 
 use trustgate_server::platform::shapes::rfc3339;
 
+use super::access::CustomerArg;
 use super::failure::{given, Failure};
 use super::text::table;
 use super::{deployment_key, known_customer, Output, Place};
@@ -23,9 +24,8 @@ pub enum ProviderCommand {
     /// as its redirect URI). The client secret is read from the first line of standard input and
     /// stored sealed under the server key.
     Connect {
-        /// The customer's id (see `trustgate customer list`).
-        #[arg(long)]
-        customer: String,
+        #[command(flatten)]
+        customer: CustomerArg,
         /// azure-ad (Entra ID), google or okta; administrators of this type sign in through it.
         #[arg(long = "type", value_enum)]
         provider_type: ConnectableArg,
@@ -41,16 +41,14 @@ pub enum ProviderCommand {
     },
     /// List a customer's OpenID providers.
     List {
-        /// The customer's id.
-        #[arg(long)]
-        customer: String,
+        #[command(flatten)]
+        customer: CustomerArg,
     },
     /// Disconnect an OpenID provider from a customer; sessions opened through the customer's
     /// providers end.
     Disconnect {
-        /// The customer's id.
-        #[arg(long)]
-        customer: String,
+        #[command(flatten)]
+        customer: CustomerArg,
         /// The connection's id (see `trustgate provider list`).
         #[arg(long)]
         id: String,
@@ -91,7 +89,7 @@ pub(super) fn provider_json(p: &IdentityProvider) -> Value {
 pub async fn run(store: &dyn Store, place: Place<'_>, command: ProviderCommand, out: Output) -> anyhow::Result<()> {
     match command {
         ProviderCommand::Connect { customer, provider_type, issuer, client_id, email_claim } => {
-            let customer = known_customer(store, &customer).await?;
+            let customer = known_customer(store, &customer.id).await?;
             let issuer = given("--issuer", federation::parse_issuer(&issuer))?;
             let client_id = given("--client-id", federation::parse_client_id(&client_id))?;
             let email_claim = given("--email-claim", federation::parse_email_claim(&email_claim))?;
@@ -120,7 +118,7 @@ pub async fn run(store: &dyn Store, place: Place<'_>, command: ProviderCommand, 
             );
         }
         ProviderCommand::List { customer } => {
-            let customer = known_customer(store, &customer).await?;
+            let customer = known_customer(store, &customer.id).await?;
             let providers = store.identity_providers(&customer).await?;
             let rows: Vec<_> = providers
                 .iter()
@@ -134,7 +132,7 @@ pub async fn run(store: &dyn Store, place: Place<'_>, command: ProviderCommand, 
             out.print(json!({ "items": providers.iter().map(provider_json).collect::<Vec<_>>() }), text);
         }
         ProviderCommand::Disconnect { customer, id } => {
-            let customer = known_customer(store, &customer).await?;
+            let customer = known_customer(store, &customer.id).await?;
             let id = given("--id", ProviderId::parse(&id))?;
             if !store.disconnect_provider(&customer, id, &Actor::System).await? {
                 return Err(Failure::not_found(format!("customer {customer} has no OpenID provider {id}")).into());

@@ -10,6 +10,7 @@ use trustgate_store::Store;
 use trustgate_server::actions;
 use trustgate_server::platform::shapes::rfc3339;
 
+use super::access::CustomerArg;
 use super::admin::ProviderArg;
 use super::failure::{given, Failure};
 use super::text::table;
@@ -19,9 +20,8 @@ use super::{deployment_key, failure, known_customer, running_server_url, Output,
 pub enum ScimTokenCommand {
     /// Create a token for the customer's identity provider; prints it once.
     Create {
-        /// The customer's id (see `trustgate customer list`).
-        #[arg(long)]
-        customer: String,
+        #[command(flatten)]
+        customer: CustomerArg,
         /// Shown as the actor of what the provider does, in the system log.
         #[arg(long)]
         name: String,
@@ -39,15 +39,13 @@ pub enum ScimTokenCommand {
     },
     /// List a customer's tokens (never their secrets).
     List {
-        /// The customer's id (see `trustgate customer list`).
-        #[arg(long)]
-        customer: String,
+        #[command(flatten)]
+        customer: CustomerArg,
     },
     /// Revoke a token: the provider's next request is refused.
     Revoke {
-        /// The customer's id (see `trustgate customer list`).
-        #[arg(long)]
-        customer: String,
+        #[command(flatten)]
+        customer: CustomerArg,
         /// The token's id (see `trustgate scim-token list`).
         #[arg(long)]
         id: String,
@@ -57,7 +55,7 @@ pub enum ScimTokenCommand {
 pub async fn run(store: &dyn Store, place: Place<'_>, command: ScimTokenCommand, out: Output) -> anyhow::Result<()> {
     match command {
         ScimTokenCommand::Create { customer, name, provider, public_url, provider_id } => {
-            let customer = known_customer(store, &customer).await?;
+            let customer = known_customer(store, &customer.id).await?;
             let public_url = match public_url {
                 Some(url) => Some(url.trim().trim_end_matches('/').to_owned()),
                 None => running_server_url(place.data_dir).await,
@@ -108,7 +106,7 @@ pub async fn run(store: &dyn Store, place: Place<'_>, command: ScimTokenCommand,
             );
         }
         ScimTokenCommand::List { customer } => {
-            let customer = known_customer(store, &customer).await?;
+            let customer = known_customer(store, &customer.id).await?;
             let tokens = store.scim_tokens(&customer).await?;
             let items: Vec<Value> = tokens
                 .iter()
@@ -127,7 +125,7 @@ pub async fn run(store: &dyn Store, place: Place<'_>, command: ScimTokenCommand,
             out.print(json!({ "items": items }), table(["ID", "PROVIDER", "NAME"], &rows));
         }
         ScimTokenCommand::Revoke { customer, id } => {
-            let customer = known_customer(store, &customer).await?;
+            let customer = known_customer(store, &customer.id).await?;
             let id = given("--id", ScimTokenId::parse(&id))?;
             if !store.revoke_scim_token(&customer, id, &Actor::System).await? {
                 return Err(Failure::not_found(format!("customer {customer} has no SCIM token {id}")).into());
