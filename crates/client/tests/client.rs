@@ -7,7 +7,7 @@ mod support;
 use std::collections::HashSet;
 use std::time::Duration;
 
-use support::{custom, Credentials, Server};
+use support::{custom, Backend, Credentials, Server};
 use trustgate_client::{
     AdministratorsQuery, AuthScheme, Client, Error, ExposeSecret, NewNotification, SystemLogQuery, TokenEndpoint,
 };
@@ -67,7 +67,16 @@ async fn administrators_are_listed_a_page_at_a_time_and_one_by_id() {
 
 #[tokio::test]
 async fn a_notification_is_posted_and_listed() {
-    let server = Server::start().await;
+    notification_posted_and_listed(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn postgres_a_notification_is_posted_and_listed() {
+    notification_posted_and_listed(Backend::Postgres).await;
+}
+
+async fn notification_posted_and_listed(backend: Backend) {
+    let Some(server) = Server::start_on(backend).await else { return };
     let (_, _, credentials) = server.customer_with_client(custom(&["notifications"])).await;
     let client = client_of(&server, &credentials).build().unwrap();
     let mut sent = NewNotification::new("backup", "Backup done", "Every volume was copied.");

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::{json, Value};
-use support::{custom, Credentials, Server, AUDIENCE, ORDERS_CATALOG};
+use support::{custom, Backend, Credentials, Server, AUDIENCE, ORDERS_CATALOG};
 use time::OffsetDateTime;
 use trustgate_client::{AuthScheme, Client, Error};
 use trustgate_core::access::Access;
@@ -61,10 +61,15 @@ async fn configured(server: &Server, ttl: Duration) -> trustgate_tower::Trustgat
 
 /// A Trustgate with the orders catalog, and the orders service behind the layer.
 async fn setup(ttl: Duration) -> (Server, String) {
-    let server = Server::start().await;
+    setup_on(Backend::Sqlite, ttl).await.expect("SQLite always starts")
+}
+
+/// [`setup`] on `backend`; `None` when the test skips (no PostgreSQL).
+async fn setup_on(backend: Backend, ttl: Duration) -> Option<(Server, String)> {
+    let server = Server::start_on(backend).await?;
     server.apply_catalog(ORDERS_CATALOG).await;
     let service = orders_service(configured(&server, ttl).await.build().unwrap()).await;
-    (server, service)
+    Some((server, service))
 }
 
 fn caller_of(server: &Server, service: &str, credentials: &Credentials) -> Client {
@@ -154,7 +159,16 @@ fn expose(token: &trustgate_client::SecretString) -> &str {
 
 #[tokio::test]
 async fn r5_a_reduced_owners_client_is_refused_on_its_next_call_with_no_decision_cache() {
-    let (server, service) = setup(Duration::ZERO).await;
+    r5_no_cache(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn postgres_r5_a_reduced_owners_client_is_refused_on_its_next_call_with_no_decision_cache() {
+    r5_no_cache(Backend::Postgres).await;
+}
+
+async fn r5_no_cache(backend: Backend) {
+    let Some((server, service)) = setup_on(backend, Duration::ZERO).await else { return };
     let (customer, owner, credentials) = server.customer_with_client(custom(&["orders.read"])).await;
     let client = caller_of(&server, &service, &credentials);
     let _: Value = client.get("/orders").await.unwrap();
@@ -167,8 +181,17 @@ async fn r5_a_reduced_owners_client_is_refused_on_its_next_call_with_no_decision
 
 #[tokio::test]
 async fn r5_a_reduced_owners_client_is_refused_within_the_decision_ttl() {
+    r5_within_ttl(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn postgres_r5_a_reduced_owners_client_is_refused_within_the_decision_ttl() {
+    r5_within_ttl(Backend::Postgres).await;
+}
+
+async fn r5_within_ttl(backend: Backend) {
     let ttl = Duration::from_secs(1);
-    let (server, service) = setup(ttl).await;
+    let Some((server, service)) = setup_on(backend, ttl).await else { return };
     let (customer, owner, credentials) = server.customer_with_client(custom(&["orders.read"])).await;
     let client = caller_of(&server, &service, &credentials);
     let _: Value = client.get("/orders").await.unwrap();

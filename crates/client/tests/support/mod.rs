@@ -1,6 +1,6 @@
-//! A real Trustgate server in the test's process, on SQLite in a temporary directory, and the
-//! seeding the SDK tests need (after the integration tests' harness, `crates/cli/tests/it`).
-//! Shared by the tests of `trustgate-client` and `trustgate-tower`.
+//! A real Trustgate server in the test's process, on SQLite in a temporary directory or on a fresh
+//! PostgreSQL database, and the seeding the SDK tests need (after the integration tests' harness,
+//! `crates/cli/tests/it`). Shared by the tests of `trustgate-client` and `trustgate-tower`.
 
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -18,7 +18,7 @@ use trustgate_core::resource_server::ResourceServer;
 use trustgate_core::secret::{random_token, ClientSecret, ServerKey};
 use trustgate_core::token::Issuer;
 use trustgate_server::{AppState, ServerConfig};
-use trustgate_store::{SqliteStore, Store};
+use trustgate_store::{PostgresStore, SqliteStore, Store};
 
 pub const AUDIENCE: &str = "https://api.trustgate.test";
 
@@ -55,6 +55,73 @@ impl Drop for TempDir {
     }
 }
 
+/// Which store a test runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Whether every test must run, as in CI (`TRUSTGATE_TEST_REQUIRE_ALL=1`): a missing PostgreSQL
+/// then fails the test instead of skipping it.
+fn require_all() -> bool {
+    std::env::var("TRUSTGATE_TEST_REQUIRE_ALL").is_ok_and(|v| v == "1")
+}
+
+/// Skips the rest of the running test because `why`, or fails it when every test must run.
+fn skip(why: impl std::fmt::Display) {
+    assert!(!require_all(), "TRUSTGATE_TEST_REQUIRE_ALL=1 but {why}");
+    eprintln!("SKIPPING: {why}");
+}
+
+/// A fresh PostgreSQL database for one test, dropped when the test ends.
+struct TestDatabase {
+    url: String,
+    name: String,
+    admin_url: String,
+}
+
+impl TestDatabase {
+    async fn create() -> Option<Self> {
+        use sqlx::Connection;
+        let admin_url = std::env::var("TRUSTGATE_TEST_POSTGRES_URL")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned());
+        let mut conn = match sqlx::PgConnection::connect(&admin_url).await {
+            Ok(conn) => conn,
+            Err(e) => {
+                skip(format_args!("PostgreSQL (TRUSTGATE_TEST_POSTGRES_URL) not reachable at {admin_url}: {e}"));
+                return None;
+            }
+        };
+        let name = format!("tg_sdk_{}", random_token()[..12].to_lowercase().replace(['-', '_'], "x"));
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&mut conn)
+            .await
+            .expect("create the database");
+        let _ = conn.close().await;
+        let url = trustgate_store::sibling_database_url(&admin_url, &name).expect("a URL for the test database");
+        Some(Self { url, name, admin_url })
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        let (admin_url, name) = (self.admin_url.clone(), self.name.clone());
+        // Drop runs inside the test's runtime; the clean-up gets a runtime of its own.
+        let _ = std::thread::spawn(move || {
+            use sqlx::Connection;
+            let Ok(runtime) = tokio::runtime::Builder::new_current_thread().enable_all().build() else { return };
+            runtime.block_on(async {
+                if let Ok(mut conn) = sqlx::PgConnection::connect(&admin_url).await {
+                    let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+                    let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(&mut conn).await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
 pub struct Server {
     pub url: String,
     pub store: Arc<dyn Store>,
@@ -62,6 +129,8 @@ pub struct Server {
     pub state: AppState,
     shutdown: Option<oneshot::Sender<()>>,
     _dir: TempDir,
+    // Dropped last: the server stops before its database goes.
+    _database: Option<TestDatabase>,
 }
 
 /// An API client as Trustgate showed it once.
@@ -73,9 +142,26 @@ pub struct Credentials {
 }
 
 impl Server {
+    /// A server on SQLite.
     pub async fn start() -> Self {
         let dir = TempDir::new();
         let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&dir.0).await.expect("open the store"));
+        Self::start_with(store, dir, None).await
+    }
+
+    /// A server on `backend`; `None` when PostgreSQL is unreachable and the test may skip.
+    pub async fn start_on(backend: Backend) -> Option<Self> {
+        match backend {
+            Backend::Sqlite => Some(Self::start().await),
+            Backend::Postgres => {
+                let database = TestDatabase::create().await?;
+                let store = PostgresStore::connect(&database.url).await.expect("connect to the test database");
+                Some(Self::start_with(Arc::new(store), TempDir::new(), Some(database)).await)
+            }
+        }
+    }
+
+    async fn start_with(store: Arc<dyn Store>, dir: TempDir, database: Option<TestDatabase>) -> Self {
         let key = ServerKey::generate();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let url = format!("http://{}", listener.local_addr().expect("addr"));
@@ -90,7 +176,7 @@ impl Server {
         tokio::spawn(trustgate_server::serve(listener, state.clone(), async {
             let _ = rx.await;
         }));
-        Self { url, store, key, state, shutdown: Some(tx), _dir: dir }
+        Self { url, store, key, state, shutdown: Some(tx), _dir: dir, _database: database }
     }
 
     pub async fn customer(&self) -> CustomerId {
