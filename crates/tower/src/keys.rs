@@ -29,10 +29,18 @@ pub(crate) struct KeyCache {
     refetch_interval: Duration,
     max_age: Duration,
     held: RwLock<Held>,
-    /// When a token naming an unknown key last made the layer ask for the key set, successfully
-    /// or not; held across every fetch, so concurrent requests wait for one. The first fetch and
-    /// those of an old key set do not count: a rotation just after either is still seen at once.
-    last_refetch: tokio::sync::Mutex<Option<Instant>>,
+    /// Held across every fetch, so concurrent requests wait for one.
+    fetches: tokio::sync::Mutex<Fetches>,
+}
+
+/// What limits fetches to one per refetch interval: those a token naming an unknown key caused
+/// (the first fetch and the refresh of an old key set do not count, so a rotation just after
+/// either is still seen at once), and any after a failure (so requests do not queue behind
+/// Trustgate's timeouts while it is down).
+#[derive(Default)]
+struct Fetches {
+    unknown_kid: Option<Instant>,
+    failed: Option<Instant>,
 }
 
 impl KeyCache {
@@ -42,7 +50,7 @@ impl KeyCache {
             refetch_interval,
             max_age,
             held: RwLock::new(Held::default()),
-            last_refetch: tokio::sync::Mutex::new(None),
+            fetches: tokio::sync::Mutex::new(Fetches::default()),
         }
     }
 
@@ -52,35 +60,44 @@ impl KeyCache {
         (held.by_kid.get(kid).cloned(), fresh)
     }
 
-    /// The key `kid` names. Unknown keys cause a fetch unless one happened within the refetch
+    fn within_interval(&self, at: Option<Instant>) -> bool {
+        at.is_some_and(|at| at.elapsed() < self.refetch_interval)
+    }
+
+    /// The key `kid` names. An unknown key causes a fetch unless one did within the refetch
     /// interval, so a flood of tokens with made-up key ids costs Trustgate one request per
     /// interval.
     pub(crate) async fn key(&self, http: &reqwest::Client, kid: &str) -> Result<Key, Rejection> {
         if let (Some(key), true) = self.lookup(kid) {
             return Ok(key);
         }
-        let mut last_refetch = self.last_refetch.lock().await;
+        let mut fetches = self.fetches.lock().await;
         let (known, fresh) = self.lookup(kid);
         if let (Some(key), true) = (&known, fresh) {
             return Ok(key.clone());
         }
-        let due = last_refetch.is_none_or(|at| at.elapsed() >= self.refetch_interval);
-        if due || !fresh {
+        let limited = self.within_interval(fetches.failed) || (fresh && self.within_interval(fetches.unknown_kid));
+        if !limited {
             if fresh {
-                *last_refetch = Some(Instant::now());
+                fetches.unknown_kid = Some(Instant::now());
             }
             match fetch(http, &self.url).await {
                 Ok(by_kid) => {
+                    fetches.failed = None;
                     let mut held = self.held.write().unwrap_or_else(std::sync::PoisonError::into_inner);
                     *held = Held { by_kid, fetched_at: Some(Instant::now()) };
                 }
-                // Keys already held keep verifying while Trustgate is unreachable; with none,
-                // nothing can be verified.
-                Err(why) if !self.has_any() => {
-                    return Err(Rejection::Unavailable(why));
+                Err(why) => {
+                    fetches.failed = Some(Instant::now());
+                    if !self.has_any() {
+                        return Err(Rejection::Unavailable(why));
+                    }
                 }
-                Err(_) => {}
             }
+        }
+        // Keys already held keep verifying while Trustgate is unreachable; with none, nothing can.
+        if !self.has_any() {
+            return Err(Rejection::Unavailable("the key set could not be fetched".to_owned()));
         }
         self.lookup(kid).0.ok_or_else(Rejection::invalid)
     }

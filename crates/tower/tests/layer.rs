@@ -297,6 +297,38 @@ async fn a_rotated_signing_key_is_fetched_on_its_first_token() {
 }
 
 #[tokio::test]
+async fn tokens_naming_unknown_keys_fetch_the_key_set_at_most_once_per_interval() {
+    let server = Server::start().await;
+    server.apply_catalog(ORDERS_CATALOG).await;
+    let interval = Duration::from_secs(2);
+    let trustgate = configured(&server, Duration::from_secs(5)).await.jwks_refetch_interval(interval);
+    let service = orders_service(trustgate.build().unwrap()).await;
+    let (_, owner, credentials) = server.customer_with_client(custom(&["orders.read"])).await;
+    let _: Value = caller_of(&server, &service, &credentials).get("/orders").await.unwrap();
+
+    // A made-up key id spends the interval's fetch...
+    let issuer = server.state.config.issuer.clone();
+    let stranger = KeySet::new(vec![SigningKey::generate(Algorithm::Es256).unwrap()]).unwrap();
+    let forged = stranger.sign(&claims_for(&issuer, &credentials, owner, OffsetDateTime::now_utc())).unwrap();
+    assert_eq!(raw_get(&format!("{service}/orders"), Some(&format!("Bearer {forged}"))).await.0, 401);
+    let fetched_at = Instant::now();
+
+    // ...so a key rotated right after is not fetched until the interval has passed.
+    let vault = KeyVault::new(&server.key);
+    trustgate_server::keys::rotate(server.store.as_ref(), &vault, None, false).await.unwrap();
+    server.state.catch_up().await.unwrap();
+    let client = caller_of(&server, &service, &credentials);
+    let token = client.access_token().await.unwrap();
+    let authorization = format!("Bearer {}", expose(&token));
+    // The fetch happened just before `fetched_at`: a margin keeps this check off the boundary.
+    if fetched_at.elapsed() < interval / 2 {
+        assert_eq!(raw_get(&format!("{service}/orders"), Some(&authorization)).await.0, 401, "within the interval");
+    }
+    tokio::time::sleep(interval.saturating_sub(fetched_at.elapsed())).await;
+    assert_eq!(raw_get(&format!("{service}/orders"), Some(&authorization)).await.0, 200, "after it");
+}
+
+#[tokio::test]
 async fn trustgate_unreachable_refuses_503_and_settings_are_checked() {
     let server = Server::start().await;
     server.apply_catalog(ORDERS_CATALOG).await;
@@ -310,6 +342,11 @@ async fn trustgate_unreachable_refuses_503_and_settings_are_checked() {
     let (_, _, credentials) = server.customer_with_client(custom(&["orders.read"])).await;
     let refused = caller_of(&server, &service, &credentials).get::<Value>("/orders").await.unwrap_err();
     assert!(matches!(&refused, Error::Api { status: 503, retry_after: Some(_), .. }), "{refused:?}");
+
+    let no_keys = configured(&server, Duration::from_secs(5)).await.jwks_url(format!("{closed}/.well-known/jwks.json"));
+    let service = orders_service(no_keys.build().unwrap()).await;
+    let refused = caller_of(&server, &service, &credentials).get::<Value>("/orders").await.unwrap_err();
+    assert!(matches!(&refused, Error::Api { status: 503, .. }), "no key set: {refused:?}");
 
     let too_stale = configured(&server, Duration::from_secs(5)).await.decision_ttl(Duration::from_secs(61)).build();
     assert!(too_stale.is_err());
