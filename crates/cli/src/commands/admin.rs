@@ -17,9 +17,8 @@ use trustgate_server::{actions, password};
 
 use super::access::CustomerArg;
 use super::access::{access_json, AccessArgs};
-use super::client::api_clients;
 use super::failure::{given, Failure};
-use super::text::table;
+use super::text::{api_clients, table};
 use super::{deployment_key, known_customer, parse_duration, running_server_url, Output, Place, DEFAULT_CONSOLE_URL};
 
 /// Identity providers, as the CLI spells them.

@@ -18,7 +18,7 @@ use trustgate_server::platform::shapes::rfc3339;
 use super::access::CustomerArg;
 use super::admin::find_admin;
 use super::failure::{given, Failure};
-use super::text::{count, table};
+use super::text::table;
 use super::{deployment_key, failure, key_of_deployment, known_customer, private_file, Output, Place};
 
 #[derive(Debug, Subcommand)]
@@ -127,10 +127,6 @@ impl SecretExpiry {
             (None, None) => None,
         })
     }
-}
-
-pub(super) fn api_clients(n: usize) -> String {
-    count(u64::try_from(n).unwrap_or(u64::MAX), "API client", "API clients")
 }
 
 pub async fn run(store: &dyn Store, place: Place<'_>, command: ClientCommand, out: Output) -> anyhow::Result<()> {

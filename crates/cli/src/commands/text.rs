@@ -39,6 +39,11 @@ pub fn count(n: u64, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
 }
 
+/// `1 API client`, `3 API clients`.
+pub fn api_clients(n: usize) -> String {
+    count(u64::try_from(n).unwrap_or(u64::MAX), "API client", "API clients")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
