@@ -143,9 +143,17 @@ impl Browser {
         element.text().await.expect("element text")
     }
 
+    /// The text of the first element matching `css`. An element found just before the page changed
+    /// (a form posted, a dialog opened) is gone by the time its text is asked for: it is found again.
     pub async fn text_of(&self, css: &str) -> String {
-        let element = self.find(css).await;
-        self.text(&element).await
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            match self.find(css).await.text().await {
+                Ok(text) => return text,
+                Err(e) if e.is_stale_element_reference() && Instant::now() < deadline => {}
+                Err(e) => panic!("the text of {css}: {e}"),
+            }
+        }
     }
 
     pub async fn is_displayed(&self, element: &Element) -> bool {
