@@ -22,7 +22,7 @@ use super::scripts::{
 use super::seed::{fresh_creds, owner_access, seed, Seeded, UNKNOWN_IDS};
 use super::server::{
     cache_lookups, fetch_all_tokens, fetch_tokens, free_port, gateway_allows, http, post, resident_mib, wait_ready,
-    Server,
+    Logging, Server,
 };
 use super::wrk::{run_wrk, wrk, Run};
 use super::BenchArgs;
@@ -78,7 +78,7 @@ pub(super) async fn run_store(
     let scratch = data_dir.join("bench");
     std::fs::create_dir_all(&scratch)?;
     let seeded = seed(store.as_ref(), data_dir, &scratch, args).await?;
-    let server = Server::start(data_dir, database, free_port()?)?;
+    let server = Server::start(data_dir, database, free_port()?, Logging::AsUsersRun)?;
     wait_ready(&server.addr).await?;
     let ready = server.started.elapsed();
     fetch_tokens(&server.addr, &seeded.creds, 1).await?;
@@ -266,7 +266,37 @@ pub(super) async fn run_store(
             push("authorized call, hot set".to_owned(), c, run, b.rate(), hits);
         }
     }
-    Ok(server.rss_mib())
+    let rss = server.rss_mib();
+    // One server at a time on the data directory (its control socket is the node's).
+    drop(server);
+    let logged = std::fs::metadata(data_dir.join("server.log")).map_or(0, |m| m.len());
+    eprintln!("[{label}] the server logged {:.1} MiB as users run it", logged as f64 / 1_048_576.0);
+    // The same three figures with warnings only, on a server of their own: what the default logging costs.
+    let quiet = Server::start(data_dir, database, free_port()?, Logging::WarningsOnly)?;
+    wait_ready(&quiet.addr).await?;
+    let quiet_url = quiet.url.clone();
+    wrk(&quiet_url, "/healthz", &base, conns, 2, &env)?;
+    let quiet_floor = wrk(&quiet_url, "/healthz", &base, conns, secs, &env)?;
+    let quiet_base = quiet_floor.rate();
+    push(
+        "baseline: GET /healthz, server logging warnings only".to_owned(),
+        conns,
+        quiet_floor,
+        quiet_base,
+        String::new(),
+    );
+    let (run, hits) = with_hit_ratios(&quiet.metrics, || wrk(&quiet_url, "/", &token_lua, conns, secs, &env)).await?;
+    push("token grant, hot set, server logging warnings only".to_owned(), conns, run, quiet_base, hits);
+    // Tokens of the signing key now current: the ones fetched at first may be signed by a revoked key.
+    let fresh = fetch_tokens(&quiet.addr, &seeded.creds, 2_000).await?;
+    let fresh = write("quiet-tokens.txt", fresh.iter().map(|(c, t)| format!("{c} {t}\n")).collect())?;
+    let fresh_env: [(&str, &Path); 2] = [("TG_BENCH_CREDS", &creds), ("TG_BENCH_TOKENS", &fresh)];
+    let (run, hits) =
+        with_hit_ratios(&quiet.metrics, || wrk(&quiet_url, "/", &call_lua, conns, secs, &fresh_env)).await?;
+    push("authorized call, hot set, server logging warnings only".to_owned(), conns, run, quiet_base, hits);
+    drop(quiet);
+
+    Ok(rss)
 }
 
 /// Token grants, then calls with the tokens granted, once the server signs with a key of

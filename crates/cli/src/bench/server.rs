@@ -20,8 +20,18 @@ pub(super) struct Server {
     pub(super) started: Instant,
 }
 
+/// How the server under test logs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Logging {
+    /// As `trustgate serve` logs by default (info, an access line a request), into a file, as an
+    /// operator collects it: what users run.
+    AsUsersRun,
+    /// Warnings only (`RUST_LOG=warn`), to see what the default logging costs beside it.
+    WarningsOnly,
+}
+
 impl Server {
-    pub(super) fn start(data_dir: &Path, database: Option<&str>, port: u16) -> anyhow::Result<Self> {
+    pub(super) fn start(data_dir: &Path, database: Option<&str>, port: u16, logging: Logging) -> anyhow::Result<Self> {
         let exe = std::env::current_exe()?;
         let mut command = Command::new(exe);
         let metrics = format!("127.0.0.1:{}", free_port()?);
@@ -34,7 +44,17 @@ impl Server {
             command.arg("--database").arg(url);
         }
         let started = Instant::now();
-        let child = command.env("RUST_LOG", "warn").stdout(Stdio::null()).stderr(Stdio::inherit()).spawn()?;
+        command.stdout(Stdio::null());
+        match logging {
+            Logging::AsUsersRun => {
+                let log = std::fs::File::create(data_dir.join("server.log")).context("creating server.log")?;
+                command.env_remove("RUST_LOG").stderr(Stdio::from(log));
+            }
+            Logging::WarningsOnly => {
+                command.env("RUST_LOG", "warn").stderr(Stdio::inherit());
+            }
+        }
+        let child = command.spawn()?;
         let addr = format!("127.0.0.1:{port}");
         Ok(Self { child, url: format!("http://{addr}"), addr, metrics, started })
     }
