@@ -13,7 +13,8 @@
 // - the token endpoint at Trustgate's path, so wrk sends byte-for-byte the same requests;
 // - clients and keys in memory (the package's default in-memory adapter; JWT access tokens are
 //   not stored), one key generated at start and shared by every worker;
-// - one worker process per core (node's `cluster`), as a Node deployment would use the machine.
+// - one worker process per core (node's `cluster`), as a Node deployment would use the machine,
+//   with NODE_ENV=production, as the package's documentation asks of a production deployment.
 // Prints `http://127.0.0.1:<port>` on one line once every worker listens, then serves until its
 // standard input closes (so it never outlives the bench).
 import cluster from 'node:cluster';
@@ -42,7 +43,7 @@ if (cluster.isPrimary) {
   const workers = os.availableParallelism();
   let listening = 0;
   for (let i = 0; i < workers; i += 1) {
-    cluster.fork({ BENCH_PEER_KEY: key }).on('message', (port) => {
+    cluster.fork({ BENCH_PEER_KEY: key, NODE_ENV: 'production' }).on('message', (port) => {
       listening += 1;
       if (listening === workers) console.log(`http://127.0.0.1:${port}`);
     });

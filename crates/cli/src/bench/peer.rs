@@ -13,39 +13,70 @@ use super::scripts::{DONE_HOOK, TOKEN_SCRIPT};
 use super::seed::{fresh_creds, PEER_CLIENTS};
 use super::server::{http, post};
 use super::wrk::wrk;
-use super::BenchArgs;
+use super::{BenchArgs, Peer};
 
-pub(super) const PEER_LABEL: &str = "peer: oidc-provider";
-/// Run by node; it imports the package from `--peer-modules`, so it can be written anywhere.
-pub(super) const PEER_SCRIPT: &str = include_str!("../../../../scripts/bench_peer_oidc_provider.mjs");
+/// The `store` column of a peer's row: `peer: <name>`.
+pub(super) const PEER_PREFIX: &str = "peer: ";
 
-/// `--peer oidc-provider`: the hot token-grant load (the same wrk script, connections and
-/// duration) against the npm package's client credentials grant, signing with Trustgate's default
-/// algorithm, on this machine while no Trustgate server runs. None, with a line saying why, when
-/// node or the package is missing.
-pub(super) async fn measure_peer(args: &BenchArgs, scratch: &Path, baseline: f64) -> anyhow::Result<Option<Row>> {
+impl Peer {
+    /// Its name, as `--peer` takes it and the table shows it.
+    pub(super) fn name(self) -> &'static str {
+        match self {
+            Peer::OidcProvider => "oidc-provider",
+            Peer::NodeOauth2Server => "node-oauth2-server",
+        }
+    }
+
+    /// Run by node; it imports its package from `--peer-modules`, so it can be written anywhere.
+    fn script(self) -> &'static str {
+        match self {
+            Peer::OidcProvider => include_str!("../../../../scripts/bench_peer_oidc_provider.mjs"),
+            Peer::NodeOauth2Server => include_str!("../../../../scripts/bench_peer_node_oauth2_server.mjs"),
+        }
+    }
+
+    /// The npm package the script needs under `--peer-modules`.
+    fn package(self) -> &'static str {
+        match self {
+            Peer::OidcProvider => "oidc-provider",
+            Peer::NodeOauth2Server => "@node-oauth/oauth2-server",
+        }
+    }
+}
+
+/// `--peer NAME`: the hot token-grant load (the same wrk script, connections and duration)
+/// against the peer's client credentials grant, signing with Trustgate's default algorithm, on
+/// this machine while no Trustgate server runs. None, with a line saying why, when node or the
+/// package is missing.
+pub(super) async fn measure_peer(
+    which: Peer,
+    args: &BenchArgs,
+    scratch: &Path,
+    baseline: f64,
+) -> anyhow::Result<Option<Row>> {
+    let name = which.name();
     let Some(node) = Command::new("node").arg("--version").output().ok().filter(|o| o.status.success()) else {
-        eprintln!("skipping --peer oidc-provider: node is not installed (Debian: apt-get install nodejs npm)");
+        eprintln!("skipping --peer {name}: node is not installed (Debian: apt-get install nodejs npm)");
         return Ok(None);
     };
-    let package = args.peer_modules.join("node_modules/oidc-provider/package.json");
+    let package = args.peer_modules.join("node_modules").join(which.package()).join("package.json");
     if !package.is_file() {
         eprintln!(
-            "skipping --peer oidc-provider: {} is missing (install it: npm ci --prefix {})",
+            "skipping --peer {name}: {} is missing (install it: npm ci --prefix {})",
             package.display(),
             args.peer_modules.display()
         );
         return Ok(None);
     }
     let version = String::from_utf8_lossy(&node.stdout).trim().to_owned();
-    let script = scratch.join("peer-oidc-provider.mjs");
-    std::fs::write(&script, PEER_SCRIPT)?;
+    let script = scratch.join(format!("peer-{name}.mjs"));
+    std::fs::write(&script, which.script())?;
     let clients = scratch.join("peer-clients.txt");
     std::fs::write(&clients, fresh_creds(PEER_CLIENTS))?;
     let token_lua = scratch.join("peer-token.lua");
     std::fs::write(&token_lua, format!("{TOKEN_SCRIPT}{DONE_HOOK}"))?;
     let algorithm = DEFAULT_SIGNING_ALGORITHM;
-    eprintln!("[peer] starting oidc-provider (node {version}) with {PEER_CLIENTS} clients, {algorithm}");
+    eprintln!("[peer] starting {name} (node {version}) with {PEER_CLIENTS} clients, {algorithm}");
     let mut peer = PeerProcess(
         Command::new("node")
             .arg(&script)
@@ -73,14 +104,17 @@ pub(super) async fn measure_peer(args: &BenchArgs, scratch: &Path, baseline: f64
     wrk(&url, "/", &token_lua, args.connections, 2, &env)?;
     let run = wrk(&url, "/", &token_lua, args.connections, args.duration, &env)?;
     eprintln!(
-        "[peer] token grant @{}: {:.0} req/s, p50 {} µs, p99 {} µs",
+        "[peer] {name}: token grant @{}: {:.0} req/s, p50 {} µs, p99 {} µs",
         args.connections,
         run.rate(),
         run.p50_us,
         run.p99_us
     );
     Ok(Some(Row {
-        store: PEER_LABEL,
+        store: match which {
+            Peer::OidcProvider => "peer: oidc-provider",
+            Peer::NodeOauth2Server => "peer: node-oauth2-server",
+        },
         scenario: format!(
             "token grant, {PEER_CLIENTS} clients, {algorithm} JWT access tokens (node {version}, one worker per core)"
         ),
@@ -107,9 +141,7 @@ impl PeerProcess {
         });
         match received.recv_timeout(within) {
             Ok(Ok(line)) if line.starts_with("http://") => Ok(line.trim().to_owned()),
-            Ok(_) => {
-                bail!("the peer exited before serving (run scripts/bench_peer_oidc_provider.mjs by hand to see why)")
-            }
+            Ok(_) => bail!("the peer exited before serving (run its script in scripts/ by hand to see why)"),
             Err(_) => bail!("the peer did not start within {} s", within.as_secs()),
         }
     }
