@@ -79,6 +79,10 @@ pub struct BenchArgs {
     /// installs the pinned ones there).
     #[arg(long, default_value = "crates/cli/tests/it/js")]
     pub peer_modules: PathBuf,
+    /// A python that can import authlib, flask and gunicorn, for `--peer authlib`
+    /// (`.ci/authlib-peer` makes a pinned venv and prints its python).
+    #[arg(long, env = "TRUSTGATE_BENCH_PEER_PYTHON")]
+    pub peer_python: Option<PathBuf>,
 }
 
 /// A well-known open-source authorization server to compare with, each run as its documentation
@@ -91,6 +95,9 @@ pub enum Peer {
     /// The npm `@node-oauth/oauth2-server` package, the library Express and Koa OAuth servers use,
     /// with JWT access tokens (`scripts/bench_peer_node_oauth2_server.mjs`).
     NodeOauth2Server,
+    /// Authlib's `AuthorizationServer` in Flask under gunicorn, one worker per core, with RFC 9068
+    /// JWT access tokens (`scripts/bench_peer_authlib.py`; needs `--peer-python`).
+    Authlib,
 }
 
 pub async fn run(args: BenchArgs) -> anyhow::Result<()> {

@@ -24,24 +24,61 @@ impl Peer {
         match self {
             Peer::OidcProvider => "oidc-provider",
             Peer::NodeOauth2Server => "node-oauth2-server",
+            Peer::Authlib => "authlib",
         }
     }
 
-    /// Run by node; it imports its package from `--peer-modules`, so it can be written anywhere.
+    /// Run by node or python; it imports its package from `--peer-modules`, so it can be written anywhere.
     fn script(self) -> &'static str {
         match self {
             Peer::OidcProvider => include_str!("../../../../scripts/bench_peer_oidc_provider.mjs"),
             Peer::NodeOauth2Server => include_str!("../../../../scripts/bench_peer_node_oauth2_server.mjs"),
+            Peer::Authlib => include_str!("../../../../scripts/bench_peer_authlib.py"),
         }
     }
 
-    /// The npm package the script needs under `--peer-modules`.
-    fn package(self) -> &'static str {
-        match self {
-            Peer::OidcProvider => "oidc-provider",
-            Peer::NodeOauth2Server => "@node-oauth/oauth2-server",
+    /// The runtime that runs the peer's script, and what it needs, or why it cannot run here.
+    fn runtime(self, args: &BenchArgs) -> Result<(Command, String), String> {
+        let name = self.name();
+        if self == Peer::Authlib {
+            let python = args.peer_python.as_deref().ok_or_else(|| {
+                format!("skipping --peer {name}: no --peer-python (its venv: --peer-python \"$(.ci/authlib-peer)\")")
+            })?;
+            let mut probe = Command::new(python);
+            probe.args(["-c", "import authlib, flask, gunicorn; print(authlib.__version__)"]);
+            let version = probe_version(probe).ok_or_else(|| {
+                format!("skipping --peer {name}: {} cannot import authlib, flask and gunicorn", python.display())
+            })?;
+            return Ok((Command::new(python), format!("Authlib {version}, gunicorn, one worker per core")));
         }
+        let node = probe_version({
+            let mut probe = Command::new("node");
+            probe.arg("--version");
+            probe
+        })
+        .ok_or_else(|| format!("skipping --peer {name}: node is not installed (Debian: apt-get install nodejs npm)"))?;
+        let package = match self {
+            Peer::NodeOauth2Server => "@node-oauth/oauth2-server",
+            _ => "oidc-provider",
+        };
+        let installed = args.peer_modules.join("node_modules").join(package).join("package.json");
+        if !installed.is_file() {
+            return Err(format!(
+                "skipping --peer {name}: {} is missing (install it: npm ci --prefix {})",
+                installed.display(),
+                args.peer_modules.display()
+            ));
+        }
+        let mut command = Command::new("node");
+        command.env("NODE_ENV", "production");
+        Ok((command, format!("node {node}, one worker per core")))
     }
+}
+
+/// What `probe` prints on success, trimmed.
+fn probe_version(mut probe: Command) -> Option<String> {
+    let output = probe.output().ok().filter(|o| o.status.success())?;
+    Some(String::from_utf8_lossy(&output.stdout).trim().to_owned())
 }
 
 /// `--peer NAME`: the hot token-grant load (the same wrk script, connections and duration)
@@ -55,39 +92,35 @@ pub(super) async fn measure_peer(
     baseline: f64,
 ) -> anyhow::Result<Option<Row>> {
     let name = which.name();
-    let Some(node) = Command::new("node").arg("--version").output().ok().filter(|o| o.status.success()) else {
-        eprintln!("skipping --peer {name}: node is not installed (Debian: apt-get install nodejs npm)");
-        return Ok(None);
+    let (mut command, runtime) = match which.runtime(args) {
+        Ok(found) => found,
+        Err(why) => {
+            eprintln!("{why}");
+            return Ok(None);
+        }
     };
-    let package = args.peer_modules.join("node_modules").join(which.package()).join("package.json");
-    if !package.is_file() {
-        eprintln!(
-            "skipping --peer {name}: {} is missing (install it: npm ci --prefix {})",
-            package.display(),
-            args.peer_modules.display()
-        );
-        return Ok(None);
-    }
-    let version = String::from_utf8_lossy(&node.stdout).trim().to_owned();
-    let script = scratch.join(format!("peer-{name}.mjs"));
+    let extension = if which == Peer::Authlib { "py" } else { "mjs" };
+    let script = scratch.join(format!("peer-{name}.{extension}"));
     std::fs::write(&script, which.script())?;
     let clients = scratch.join("peer-clients.txt");
     std::fs::write(&clients, fresh_creds(PEER_CLIENTS))?;
     let token_lua = scratch.join("peer-token.lua");
     std::fs::write(&token_lua, format!("{TOKEN_SCRIPT}{DONE_HOOK}"))?;
     let algorithm = DEFAULT_SIGNING_ALGORITHM;
-    eprintln!("[peer] starting {name} (node {version}) with {PEER_CLIENTS} clients, {algorithm}");
+    eprintln!("[peer] starting {name} ({runtime}) with {PEER_CLIENTS} clients, {algorithm}");
+    command.arg(&script);
+    if which != Peer::Authlib {
+        command.arg(&args.peer_modules);
+    }
     let mut peer = PeerProcess(
-        Command::new("node")
-            .arg(&script)
-            .arg(&args.peer_modules)
+        command
             .arg(&clients)
             .arg(algorithm.as_str())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
-            .context("starting node")?,
+            .with_context(|| format!("starting the {name} peer"))?,
     );
     let url = peer.url(Duration::from_secs(60))?;
     let addr = url.strip_prefix("http://").context("the peer printed no http:// URL")?.to_owned();
@@ -114,10 +147,9 @@ pub(super) async fn measure_peer(
         store: match which {
             Peer::OidcProvider => "peer: oidc-provider",
             Peer::NodeOauth2Server => "peer: node-oauth2-server",
+            Peer::Authlib => "peer: authlib",
         },
-        scenario: format!(
-            "token grant, {PEER_CLIENTS} clients, {algorithm} JWT access tokens (node {version}, one worker per core)"
-        ),
+        scenario: format!("token grant, {PEER_CLIENTS} clients, {algorithm} JWT access tokens ({runtime})"),
         clients: u32::try_from(PEER_CLIENTS).unwrap_or(u32::MAX),
         connections: args.connections,
         run,
