@@ -37,42 +37,46 @@ impl Peer {
         }
     }
 
-    /// The runtime that runs the peer's script, and what it needs, or why it cannot run here.
+    /// The runtime that runs the peer's script, described, or why it cannot run here.
     fn runtime(self, args: &BenchArgs) -> Result<(Command, String), String> {
-        let name = self.name();
-        if self == Peer::Authlib {
-            let python = args.peer_python.as_deref().ok_or_else(|| {
-                format!("skipping --peer {name}: no --peer-python (its venv: --peer-python \"$(.ci/authlib-peer)\")")
-            })?;
-            let mut probe = Command::new(python);
-            probe.args(["-c", "import authlib, flask, gunicorn; print(authlib.__version__)"]);
-            let version = probe_version(probe).ok_or_else(|| {
-                format!("skipping --peer {name}: {} cannot import authlib, flask and gunicorn", python.display())
-            })?;
-            return Ok((Command::new(python), format!("Authlib {version}, gunicorn, one worker per core")));
+        match self {
+            Peer::OidcProvider => node(args, self.name(), "oidc-provider"),
+            Peer::NodeOauth2Server => node(args, self.name(), "@node-oauth/oauth2-server"),
+            Peer::Authlib => python(args, self.name()),
         }
-        let node = probe_version({
-            let mut probe = Command::new("node");
-            probe.arg("--version");
-            probe
-        })
-        .ok_or_else(|| format!("skipping --peer {name}: node is not installed (Debian: apt-get install nodejs npm)"))?;
-        let package = match self {
-            Peer::NodeOauth2Server => "@node-oauth/oauth2-server",
-            _ => "oidc-provider",
-        };
-        let installed = args.peer_modules.join("node_modules").join(package).join("package.json");
-        if !installed.is_file() {
-            return Err(format!(
-                "skipping --peer {name}: {} is missing (install it: npm ci --prefix {})",
-                installed.display(),
-                args.peer_modules.display()
-            ));
-        }
-        let mut command = Command::new("node");
-        command.env("NODE_ENV", "production");
-        Ok((command, format!("node {node}, one worker per core")))
     }
+}
+
+/// Node, with `package` installed under `--peer-modules`.
+fn node(args: &BenchArgs, name: &str, package: &str) -> Result<(Command, String), String> {
+    let mut probe = Command::new("node");
+    probe.arg("--version");
+    let version = probe_version(probe)
+        .ok_or_else(|| format!("skipping --peer {name}: node is not installed (Debian: apt-get install nodejs npm)"))?;
+    let installed = args.peer_modules.join("node_modules").join(package).join("package.json");
+    if !installed.is_file() {
+        return Err(format!(
+            "skipping --peer {name}: {} is missing (install it: npm ci --prefix {})",
+            installed.display(),
+            args.peer_modules.display()
+        ));
+    }
+    let mut command = Command::new("node");
+    command.env("NODE_ENV", "production");
+    Ok((command, format!("node {version}, one worker per core")))
+}
+
+/// `--peer-python`, able to import Authlib, Flask and gunicorn.
+fn python(args: &BenchArgs, name: &str) -> Result<(Command, String), String> {
+    let python = args.peer_python.as_deref().ok_or_else(|| {
+        format!("skipping --peer {name}: no --peer-python (its venv: --peer-python \"$(.ci/authlib-peer)\")")
+    })?;
+    let mut probe = Command::new(python);
+    probe.args(["-c", "import authlib, flask, gunicorn; print(authlib.__version__)"]);
+    let version = probe_version(probe).ok_or_else(|| {
+        format!("skipping --peer {name}: {} cannot import authlib, flask and gunicorn", python.display())
+    })?;
+    Ok((Command::new(python), format!("Authlib {version}, gunicorn, one worker per core")))
 }
 
 /// What `probe` prints on success, trimmed.
