@@ -243,6 +243,10 @@ impl From<StoreError> for ApiError {
                 tracing::error!(%why, "storage error");
                 ApiError::Internal
             }
+            StoreError::Database(error) => {
+                tracing::error!(why = %error, detail = ?error, "storage error");
+                ApiError::Internal
+            }
         }
     }
 }

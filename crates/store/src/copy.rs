@@ -159,7 +159,7 @@ pub async fn copy_sqlite_to_postgres(
     copy_table!("system_log",
         "seq, record_id, customer_id, at, event_type, actor_type, actor_id, actor_name, target_type, target_id, target_name, message, before_json, after_json",
         "$1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14",
-        crate::sql::LogRow, (0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13));
+        (i64, String, String, i64, String, String, Option<String>, String, String, String, String, String, Option<String>, Option<String>), (0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13));
     // Issue #21, item 10: the catalog, revocations, invitations and resource servers were left
     // behind. Revocations must come along, or revoked tokens verify again after the move.
     copy_table!(

@@ -17,6 +17,9 @@ pub enum StoreError {
     Unavailable(String),
     #[error("storage error: {0}")]
     Internal(String),
+    /// A database error that is none of the above, kept whole so the log can show its sources.
+    #[error("storage error: {0}")]
+    Database(#[source] sqlx::Error),
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
@@ -31,15 +34,21 @@ impl From<sqlx::Error> for StoreError {
                 _ if db.message().contains("locked") || db.message().contains("busy") => {
                     StoreError::Unavailable(db.message().to_owned())
                 }
-                _ => StoreError::Internal(error.to_string()),
+                _ => StoreError::Database(error),
             },
             sqlx::Error::Io(_)
             | sqlx::Error::Tls(_)
             | sqlx::Error::PoolTimedOut
             | sqlx::Error::PoolClosed
             | sqlx::Error::WorkerCrashed => StoreError::Unavailable(error.to_string()),
-            _ => StoreError::Internal(error.to_string()),
+            _ => StoreError::Database(error),
         }
+    }
+}
+
+impl From<sqlx::migrate::MigrateError> for StoreError {
+    fn from(error: sqlx::migrate::MigrateError) -> Self {
+        StoreError::Database(sqlx::Error::Migrate(Box::new(error)))
     }
 }
 

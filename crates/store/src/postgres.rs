@@ -9,15 +9,18 @@
 //! committed before the call has been delivered here.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgListener, PgPoolOptions};
 use sqlx::{Pool, Postgres};
+use time::OffsetDateTime;
 use tokio::sync::{oneshot, watch};
+use trustgate_core::ids::CustomerId;
 
-use crate::changes::{lag_since, ListenerSlot};
-use crate::sql::store_impl;
+use crate::changes::{lag_since, Change, ChangeListener, ListenerSlot};
+use crate::error::{StoreError, StoreResult};
+use crate::sql::{self, store_impl};
 
 const CHANNEL: &str = "trustgate_changes";
 /// NOTIFY payloads are capped at 8000 bytes; past this, nodes are told to flush instead.
@@ -35,6 +38,8 @@ const SYNC_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// Catch-ups waiting for their `sync:<token>` notification, by token. `None` until a listener watches.
 type Waiting = Arc<Mutex<Option<HashMap<String, oneshot::Sender<()>>>>>;
+
+type Tx = sqlx::Transaction<'static, Postgres>;
 
 pub struct PostgresStore {
     pool: Pool<Postgres>,
@@ -69,7 +74,7 @@ impl PostgresStore {
                 Some(code) if code == "3D000" => StoreError::NotFound("database"),
                 _ => StoreError::from(error),
             })?;
-        sqlx::migrate!("migrations/postgres").run(&pool).await.map_err(|e| StoreError::Internal(e.to_string()))?;
+        sqlx::migrate!("migrations/postgres").run(&pool).await?;
         let (stop, stopped) = watch::channel(());
         Ok(Self {
             pool,
@@ -325,10 +330,12 @@ async fn follow_feed(
     }
 }
 
-store_impl!(PostgresStore, Postgres);
+store_impl!(crate::postgres::PostgresStore, sqlx::Postgres);
 
 #[cfg(test)]
 mod tests {
+    use trustgate_core::ids::{AdminId, ClientId};
+
     use super::*;
 
     #[test]

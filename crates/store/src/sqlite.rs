@@ -6,16 +6,19 @@
 //! `changes` table, every 200 ms or at once when [`Store::catch_up`] asks.
 
 use std::path::Path;
-use std::sync::{Mutex, Weak};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Connection, Pool, Sqlite};
+use time::OffsetDateTime;
 use tokio::sync::{mpsc, oneshot};
+use trustgate_core::ids::CustomerId;
 
-use crate::changes::{lag_since, ListenerSlot};
+use crate::changes::{lag_since, Change, ChangeListener, ListenerSlot};
+use crate::error::{StoreError, StoreResult};
 use crate::files;
-use crate::sql::store_impl;
+use crate::sql::{self, store_impl};
 
 /// The database file in the data directory.
 pub const SQLITE_FILE: &str = "trustgate.db";
@@ -28,6 +31,8 @@ const TAIL_BATCH: u16 = 1000;
 
 /// Asks the tailer to read the feed now; answered once everything committed before has been delivered.
 type CatchUp = oneshot::Sender<()>;
+
+type Tx = sqlx::Transaction<'static, Sqlite>;
 
 pub struct SqliteStore {
     pool: Pool<Sqlite>,
@@ -72,7 +77,7 @@ impl SqliteStore {
             // running server, whose writers a starved CPU can hold past 5 s: wait, rather than fail.
             .busy_timeout(Duration::from_secs(30));
         let pool = SqlitePoolOptions::new().max_connections(8).connect_with(options).await?;
-        sqlx::migrate!("migrations/sqlite").run(&pool).await.map_err(|e| StoreError::Internal(e.to_string()))?;
+        sqlx::migrate!("migrations/sqlite").run(&pool).await?;
         Ok(Self { pool, listener: ListenerSlot::default(), alive: Arc::new(()), catch_up: Mutex::new(None) })
     }
 
@@ -218,8 +223,16 @@ async fn tail_changes(
     }
 }
 
-/// seq, kind, customer_id, admin_id, client_id, at (unix ms).
-type FeedRow = (i64, String, Option<String>, Option<String>, Option<String>, i64);
+/// A row of the change feed; `at` is the write's time in unix ms.
+#[derive(sqlx::FromRow)]
+struct FeedRow {
+    seq: i64,
+    kind: String,
+    customer_id: Option<String>,
+    admin_id: Option<String>,
+    client_id: Option<String>,
+    at: i64,
+}
 
 /// Delivers every change after `last_seq`; false (after flushing the listener) when reading fails.
 async fn read_feed(pool: &Pool<Sqlite>, listener: &dyn ChangeListener, last_seq: &mut i64) -> bool {
@@ -240,18 +253,25 @@ async fn read_feed(pool: &Pool<Sqlite>, listener: &dyn ChangeListener, last_seq:
                 return false;
             }
         };
-        if let Some((seq, ..)) = rows.last() {
-            *last_seq = *seq;
+        if let Some(last) = rows.last() {
+            *last_seq = last.seq;
         }
         let changes: Vec<Change> = rows
             .iter()
-            .filter_map(|(_, kind, c, a, k, _)| Change::from_columns(kind, c.as_deref(), a.as_deref(), k.as_deref()))
+            .filter_map(|row| {
+                Change::from_columns(
+                    &row.kind,
+                    row.customer_id.as_deref(),
+                    row.admin_id.as_deref(),
+                    row.client_id.as_deref(),
+                )
+            })
             .collect();
         if !changes.is_empty() {
             listener.changed(&changes);
         }
-        if let Some((.., at)) = rows.last() {
-            listener.delivered(lag_since(*at));
+        if let Some(last) = rows.last() {
+            listener.delivered(lag_since(last.at));
         }
         if rows.len() < usize::from(TAIL_BATCH) {
             return true;
@@ -259,4 +279,4 @@ async fn read_feed(pool: &Pool<Sqlite>, listener: &dyn ChangeListener, last_seq:
     }
 }
 
-store_impl!(SqliteStore, Sqlite);
+store_impl!(crate::sqlite::SqliteStore, sqlx::Sqlite);

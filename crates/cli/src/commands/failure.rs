@@ -63,7 +63,7 @@ impl Kind {
                     StoreError::NotFound(_) => Kind::NotFound,
                     StoreError::Conflict(_) | StoreError::Refused(_) | StoreError::Stale => Kind::Invalid,
                     StoreError::Unavailable(_) => Kind::Unreachable,
-                    StoreError::Internal(_) => Kind::Failed,
+                    StoreError::Internal(_) | StoreError::Database(_) => Kind::Failed,
                 };
             }
             if let Some(error) = cause.downcast_ref::<ApiError>() {

@@ -1,0 +1,134 @@
+//! Customers and their disabled-owner policy.
+
+use trustgate_core::customer::{Customer, DisabledOwnerPolicy};
+use trustgate_core::ids::CustomerId;
+
+use crate::error::{StoreError, StoreResult};
+use crate::sql::from_ms;
+
+/// The `SELECT … FROM customers` of a [`CustomerRow`], as a literal for `concat!`.
+macro_rules! customer_select {
+    () => {
+        "SELECT id, name, disabled_owner_policy, created_at FROM customers "
+    };
+}
+pub(crate) use customer_select;
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct CustomerRow {
+    id: String,
+    name: String,
+    disabled_owner_policy: String,
+    created_at: i64,
+}
+
+impl TryFrom<CustomerRow> for Customer {
+    type Error = StoreError;
+
+    fn try_from(row: CustomerRow) -> StoreResult<Customer> {
+        Ok(Customer {
+            id: CustomerId::parse(&row.id)?,
+            name: row.name,
+            disabled_owner_policy: DisabledOwnerPolicy::parse(&row.disabled_owner_policy)?,
+            created_at: from_ms(row.created_at),
+        })
+    }
+}
+
+/// This domain's SQL, instantiated once per backend by [`crate::sql::store_impl!`] in a module
+/// of the same name inside the backend's module.
+macro_rules! queries {
+    ($store:ty, $db:ty) => {
+        use crate::changes::Change;
+        use crate::error::{StoreError, StoreResult};
+        use crate::sql::customers::CustomerRow;
+        use crate::sql::{ms, Parsed};
+        use time::OffsetDateTime;
+        use trustgate_core::customer::{Customer, DisabledOwnerPolicy};
+        use trustgate_core::event::{self, Actor};
+        use trustgate_core::ids::CustomerId;
+
+        use super::feed::insert_changes;
+        use super::system_log::insert_log;
+        use super::Tx;
+
+        /// `NotFound` unless `customer` exists.
+        pub(super) async fn ensure_customer(tx: &mut Tx, customer: &CustomerId) -> StoreResult<()> {
+            let exists: Option<(String,)> = sqlx::query_as("SELECT id FROM customers WHERE id = $1")
+                .bind(customer.as_str())
+                .fetch_optional(&mut **tx)
+                .await?;
+            match exists {
+                Some(_) => Ok(()),
+                None => Err(StoreError::NotFound("customer")),
+            }
+        }
+
+        #[tracing::instrument(skip_all)]
+        pub(super) async fn create_customer(store: &$store, customer: &Customer, actor: &Actor) -> StoreResult<()> {
+            let mut tx = store.write_tx().await?;
+            let inserted = sqlx::query(
+                "INSERT INTO customers (id, name, disabled_owner_policy, created_at) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT (id) DO NOTHING",
+            )
+            .bind(customer.id.as_str())
+            .bind(&customer.name)
+            .bind(customer.disabled_owner_policy.as_str())
+            .bind(ms(customer.created_at))
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if inserted == 0 {
+                return Err(StoreError::Conflict(format!("customer {} already exists", customer.id)));
+            }
+            insert_log(&mut tx, &event::customer_created(&customer.id, &customer.name, customer.created_at, actor))
+                .await?;
+            store.commit(tx, &[]).await
+        }
+
+        #[tracing::instrument(skip_all)]
+        pub(super) async fn customer(store: &$store, id: &CustomerId) -> StoreResult<Option<Customer>> {
+            sqlx::query_as::<_, CustomerRow>(concat!(crate::sql::customers::customer_select!(), "WHERE id = $1"))
+                .bind(id.as_str())
+                .fetch_optional(&store.pool)
+                .await?
+                .parsed()
+        }
+
+        #[tracing::instrument(skip_all)]
+        pub(super) async fn customers(store: &$store) -> StoreResult<Vec<Customer>> {
+            sqlx::query_as::<_, CustomerRow>(concat!(
+                crate::sql::customers::customer_select!(),
+                "ORDER BY created_at, id"
+            ))
+            .fetch_all(&store.pool)
+            .await?
+            .parsed()
+        }
+
+        #[tracing::instrument(skip_all)]
+        pub(super) async fn set_disabled_owner_policy(
+            store: &$store,
+            id: &CustomerId,
+            policy: DisabledOwnerPolicy,
+            actor: &Actor,
+        ) -> StoreResult<()> {
+            let mut tx = store.write_tx().await?;
+            let updated = sqlx::query("UPDATE customers SET disabled_owner_policy = $1 WHERE id = $2")
+                .bind(policy.as_str())
+                .bind(id.as_str())
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            if updated == 0 {
+                return Err(StoreError::NotFound("customer"));
+            }
+            let now = OffsetDateTime::now_utc();
+            insert_log(&mut tx, &event::policy_changed(id, policy, now, actor)).await?;
+            let changes = [Change::CustomerChanged(id.clone())];
+            insert_changes(&mut tx, &changes, now).await?;
+            store.commit(tx, &changes).await
+        }
+    };
+}
+pub(crate) use queries;

@@ -1,0 +1,250 @@
+//! The SQL both backends share, split by domain. Queries use `$n` placeholders in order of first
+//! use, which SQLite and PostgreSQL both understand, and only column types both have, so no query
+//! branches on the backend.
+//!
+//! Each domain file holds its rows (plain Rust) and one `queries!` macro with its SQL;
+//! [`store_impl!`] instantiates every domain once per backend, each in a module of its own inside
+//! the backend's module, and implements [`crate::Store`] by calling them. Macros rather than
+//! functions generic over `sqlx::Database`: a generic query needs a bound for every type it binds
+//! or reads and for the executor, on every function, and those bounds would outweigh the SQL.
+//! The domains name what they take from each other in `use super::…` lines.
+//!
+//! | file | holds |
+//! | --- | --- |
+//! | `feed.rs` | the change-feed rows and the commit that publishes them |
+//! | `customers.rs` | customers |
+//! | `admins.rs` | administrators, memberships, invitations, authority checks |
+//! | `clients.rs` | API clients, their secrets, service principals, grants |
+//! | `keys.rs` | signing keys, the server key's rotation, token revocation |
+//! | `sessions.rs` | console and API sessions |
+//! | `system_log.rs` | the system log and notifications |
+//! | `federation.rs` | SCIM provisioning, identity providers, OpenID Connect sign-in |
+//! | `catalog.rs` | the permission catalog and resource servers |
+
+use time::OffsetDateTime;
+
+use crate::error::{StoreError, StoreResult};
+
+pub(crate) mod admins;
+pub(crate) mod catalog;
+pub(crate) mod clients;
+pub(crate) mod customers;
+pub(crate) mod federation;
+pub(crate) mod feed;
+pub(crate) mod keys;
+pub(crate) mod sessions;
+pub(crate) mod system_log;
+
+pub(crate) fn ms(at: OffsetDateTime) -> i64 {
+    i64::try_from(at.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
+}
+
+pub(crate) fn from_ms(ms: i64) -> OffsetDateTime {
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000).unwrap_or(OffsetDateTime::UNIX_EPOCH)
+}
+
+pub(crate) fn corrupt(what: &str) -> StoreError {
+    StoreError::Internal(format!("a stored {what} is invalid"))
+}
+
+/// Turns the rows a query read into the model's types, through each row's `TryFrom`.
+pub(crate) trait Parsed<T> {
+    fn parsed(self) -> StoreResult<T>;
+}
+
+impl<R, T: TryFrom<R, Error = StoreError>> Parsed<Option<T>> for Option<R> {
+    fn parsed(self) -> StoreResult<Option<T>> {
+        self.map(T::try_from).transpose()
+    }
+}
+
+impl<R, T: TryFrom<R, Error = StoreError>> Parsed<Vec<T>> for Vec<R> {
+    fn parsed(self) -> StoreResult<Vec<T>> {
+        self.into_iter().map(T::try_from).collect()
+    }
+}
+
+pub(crate) fn corrupt_id(what: &str) -> StoreError {
+    corrupt(&format!("{what} id"))
+}
+
+/// Implements [`crate::Store`] for `$store`: the calls written out in the braces, then each call
+/// listed after them handed to the function of the same name in its domain's module, as
+/// `domain::call(arguments) -> what it returns;`.
+macro_rules! delegate {
+    (
+        impl Store for $store:ty { $($own:tt)* }
+        $($domain:ident::$name:ident($($arg:ident: $ty:ty),*) -> $ret:ty;)*
+    ) => {
+        #[async_trait::async_trait]
+        impl crate::Store for $store {
+            $($own)*
+
+            $(
+                async fn $name(&self, $($arg: $ty),*) -> crate::error::StoreResult<$ret> {
+                    $domain::$name(self, $($arg),*).await
+                }
+            )*
+        }
+    };
+}
+pub(crate) use delegate;
+
+macro_rules! store_impl {
+    ($store:ty, $db:ty) => {
+        crate::sql::store_impl!(@domains $store, $db, [
+            feed, customers, admins, clients, keys, sessions, system_log, federation, catalog
+        ]);
+
+        mod store {
+            use crate::changes::ChangeListener;
+            use crate::error::StoreResult;
+            use crate::model::{
+                CatalogApplied, ClientGrant, DisabledOwner, ExpiringSecret, Invitation, InvitationTerms, LogQuery, LogRecord, LogView,
+                Member, Membership, Notification, PendingSignIn, PoolUse, ScimFilter, ScimUser, ScimUserWrite,
+                ServerKeyUse, Session,
+            };
+            use std::sync::Arc;
+            use time::OffsetDateTime;
+            use trustgate_core::access::Access;
+            use trustgate_core::admin::{Admin, AdminStatus, Email};
+            use trustgate_core::client::ApiClient;
+            use trustgate_core::client_secrets::{NewSecret, SecretInfo};
+            use trustgate_core::custody::KeyAtRest;
+            use trustgate_core::customer::{Customer, DisabledOwnerPolicy};
+            use trustgate_core::event::{Actor, LogEntry};
+            use trustgate_core::federation::IdentityProvider;
+            use trustgate_core::catalog::Catalog;
+            use trustgate_core::ids::{AdminId, ClientId, CustomerId, ProviderId, ResourceServerId, ScimTokenId};
+            use trustgate_core::resource_server::ResourceServer;
+            use trustgate_core::provisioning::ScimToken;
+            use trustgate_core::rights::Standing;
+            use trustgate_core::secret::{SecretId, SecretVerifier, ServerKeyId};
+
+            use super::{admins, catalog, clients, customers, federation, keys, sessions, system_log};
+
+            crate::sql::delegate! {
+                impl Store for $store {
+                    fn watch_changes(&self, listener: Arc<dyn ChangeListener>) {
+                        self.watch(listener);
+                    }
+
+                    async fn catch_up(&self) -> StoreResult<()> {
+                        self.caught_up().await
+                    }
+
+                    async fn ping(&self) -> StoreResult<()> {
+                        sqlx::query("SELECT 1").execute(&self.pool).await?;
+                        Ok(())
+                    }
+
+                    fn pool_use(&self) -> PoolUse {
+                        PoolUse {
+                            open: self.pool.size(),
+                            idle: u32::try_from(self.pool.num_idle()).unwrap_or(u32::MAX),
+                            max: self.pool.options().get_max_connections(),
+                        }
+                    }
+                }
+                customers::create_customer(customer: &Customer, actor: &Actor) -> ();
+                customers::customer(id: &CustomerId) -> Option<Customer>;
+                customers::customers() -> Vec<Customer>;
+                customers::set_disabled_owner_policy(id: &CustomerId, policy: DisabledOwnerPolicy, actor: &Actor) -> ();
+                admins::create_admin(admin: &Admin, password_hash: Option<&str>) -> ();
+                admins::admin(id: AdminId) -> Option<Admin>;
+                admins::admin_by_email(email: &Email) -> Option<Admin>;
+                admins::admins_with_email(email: &Email) -> Vec<Admin>;
+                admins::password_hash(id: AdminId) -> Option<String>;
+                admins::set_password_hash(id: AdminId, hash: &str) -> ();
+                admins::set_admin_status(id: AdminId, status: AdminStatus, actor: &Actor) -> ();
+                admins::delete_admin(id: AdminId, actor: &Actor) -> usize;
+                admins::add_member(customer: &CustomerId, admin: AdminId, access: Access, actor: &Actor) -> ();
+                admins::add_admin(customer: &CustomerId, candidate: &Admin, password_hash: Option<&str>, access: Access, invite: Option<&InvitationTerms>, actor: &Actor) -> (Member, bool);
+                admins::member(customer: &CustomerId, admin: AdminId) -> Option<Member>;
+                admins::members(customer: &CustomerId, after: Option<AdminId>, limit: u32) -> Vec<Member>;
+                admins::memberships(admin: AdminId) -> Vec<Membership>;
+                admins::standing(customer: &CustomerId, admin: AdminId) -> Option<Standing>;
+                admins::set_access(customer: &CustomerId, admin: AdminId, access: Access, actor: &Actor) -> Access;
+                admins::remove_member(customer: &CustomerId, admin: AdminId, actor: &Actor) -> usize;
+                admins::resend_invitation(customer: &CustomerId, admin: AdminId, terms: &InvitationTerms, actor: &Actor) -> Member;
+                admins::cancel_invitation(customer: &CustomerId, email: &Email, actor: &Actor) -> bool;
+                admins::invitation(verifier: &[u8; 32]) -> Option<Invitation>;
+                admins::accept_invitation(verifier: &[u8; 32], password_hash: Option<&str>, now: OffsetDateTime) -> Invitation;
+                admins::log_expired_invitations(now: OffsetDateTime) -> u64;
+                clients::create_client(client: &ApiClient, secret: &NewSecret, cap: u64, actor: &Actor) -> ();
+                clients::seed_clients(clients: &[(ApiClient, NewSecret)]) -> ();
+                clients::refresh_statistics() -> ();
+                clients::client_grant(id: ClientId) -> Option<ClientGrant>;
+                clients::clients_of(customer: &CustomerId, owner: AdminId) -> Vec<ApiClient>;
+                clients::delete_client(customer: &CustomerId, owner: AdminId, id: ClientId, actor: &Actor) -> bool;
+                clients::touch_clients(uses: &[(ClientId, SecretId, OffsetDateTime)]) -> ();
+                clients::create_principal(principal: &ApiClient, secret: &NewSecret, actor: &Actor) -> ();
+                clients::principals(customer: &CustomerId, after: Option<ClientId>, limit: u32, actor: &Actor) -> Vec<ApiClient>;
+                clients::principal(customer: &CustomerId, id: ClientId, actor: &Actor) -> Option<ApiClient>;
+                clients::set_principal_access(customer: &CustomerId, id: ClientId, access: Access, actor: &Actor) -> Access;
+                clients::delete_principal(customer: &CustomerId, id: ClientId, actor: &Actor) -> bool;
+                clients::client_secrets(customer: &CustomerId, client: ClientId, actor: &Actor) -> Vec<SecretInfo>;
+                clients::add_client_secret(customer: &CustomerId, client: ClientId, secret: &NewSecret, actor: &Actor) -> SecretInfo;
+                clients::delete_client_secret(customer: &CustomerId, client: ClientId, secret: SecretId, actor: &Actor) -> ();
+                clients::expiring_secrets(now: OffsetDateTime, by: OffsetDateTime, limit: u32) -> Vec<ExpiringSecret>;
+                clients::expired_secrets(now: OffsetDateTime, limit: u32) -> Vec<ExpiringSecret>;
+                clients::warn_secret_expiry(client: ClientId, secret: SecretId, notifications: &[Notification], at: OffsetDateTime) -> bool;
+                clients::convert_to_principal(customer: &CustomerId, id: ClientId, actor: &Actor) -> ApiClient;
+                clients::log_secret_expired(client: ClientId, secret: SecretId, at: OffsetDateTime) -> bool;
+                keys::signing_keys() -> Vec<KeyAtRest>;
+                keys::add_signing_key(key: &KeyAtRest, revoke_previous: bool) -> ();
+                keys::reseal_signing_key(key: &KeyAtRest, from_format: &str) -> bool;
+                keys::stamp_server_key(key: &ServerKeyId) -> u64;
+                keys::server_key_use() -> Vec<ServerKeyUse>;
+                keys::reseal_under_server_key(keys: &[KeyAtRest], providers: &[(ProviderId, Vec<u8>)], entries: &[LogEntry]) -> u64;
+                keys::revoke_token(client: ClientId, jti: &str, expires_at: OffsetDateTime, now: OffsetDateTime, cap: u64) -> ();
+                keys::revoked_before(now: OffsetDateTime) -> Vec<(ClientId, i64, OffsetDateTime)>;
+                keys::revoked_tokens(now: OffsetDateTime) -> Vec<(String, OffsetDateTime)>;
+                sessions::create_session(digest: &[u8], session: &Session, at: OffsetDateTime) -> ();
+                sessions::session(digest: &[u8], now: OffsetDateTime) -> Option<Session>;
+                sessions::delete_session(digest: &[u8]) -> ();
+                system_log::add_notification(n: &Notification) -> ();
+                system_log::notifications(customer: &CustomerId, limit: u32) -> Vec<Notification>;
+                system_log::append_log(entry: &LogEntry) -> ();
+                system_log::log_records(q: &LogQuery) -> Vec<LogRecord>;
+                system_log::prune_log(before: OffsetDateTime, limit: u32) -> u64;
+                system_log::log_view(q: &LogQuery, view: &LogView) -> Vec<LogRecord>;
+                federation::create_scim_token(token: &ScimToken, digest: &[u8], server_key: &ServerKeyId, actor: &Actor) -> ();
+                federation::scim_tokens(customer: &CustomerId) -> Vec<ScimToken>;
+                federation::scim_token(digest: &[u8]) -> Option<ScimToken>;
+                federation::revoke_scim_token(customer: &CustomerId, id: ScimTokenId, actor: &Actor) -> bool;
+                federation::scim_users(customer: &CustomerId, filter: &ScimFilter, offset: u64, limit: u32) -> (u64, Vec<ScimUser>);
+                federation::scim_user(customer: &CustomerId, admin: AdminId) -> Option<ScimUser>;
+                federation::provision_user(customer: &CustomerId, candidate: &Admin, write: &ScimUserWrite, actor: &Actor) -> ScimUser;
+                federation::update_scim_user(customer: &CustomerId, admin: AdminId, write: &ScimUserWrite, if_version: Option<&str>, actor: &Actor) -> ScimUser;
+                federation::deprovision_user(customer: &CustomerId, admin: AdminId, if_version: Option<&str>, actor: &Actor) -> usize;
+                admins::disabled_owners(customer: &CustomerId) -> Vec<DisabledOwner>;
+                federation::connect_provider(provider: &IdentityProvider, actor: &Actor) -> ();
+                federation::disconnect_provider(customer: &CustomerId, id: ProviderId, actor: &Actor) -> bool;
+                federation::identity_provider(id: ProviderId) -> Option<IdentityProvider>;
+                federation::identity_providers(customer: &CustomerId) -> Vec<IdentityProvider>;
+                federation::providers_for_email(email: &Email) -> Vec<IdentityProvider>;
+                federation::begin_sign_in(state_digest: &[u8], pending: &PendingSignIn, now: OffsetDateTime) -> ();
+                federation::take_sign_in(state_digest: &[u8], now: OffsetDateTime) -> Option<PendingSignIn>;
+                federation::federated_admin(provider: &IdentityProvider, subject: &str, verified_email: Option<&Email>, now: OffsetDateTime) -> Option<Admin>;
+                catalog::create_resource_server(server: &ResourceServer, verifier: &SecretVerifier) -> ();
+                catalog::resource_servers() -> Vec<ResourceServer>;
+                catalog::resource_server(id: ResourceServerId) -> Option<(ResourceServer, SecretVerifier)>;
+                catalog::rotate_resource_server(name: &str, verifier: &SecretVerifier) -> Option<ResourceServer>;
+                catalog::delete_resource_server(name: &str) -> bool;
+                catalog::catalog() -> Catalog;
+                catalog::apply_catalog(catalog: &Catalog, force: bool, actor: &Actor) -> CatalogApplied;
+                catalog::preview_catalog(catalog: &Catalog, force: bool, actor: &Actor) -> CatalogApplied;
+            }
+        }
+    };
+    // Each domain's queries in a module of the same name.
+    (@domains $store:ty, $db:ty, [$($domain:ident),*]) => {
+        $(
+            mod $domain {
+                crate::sql::$domain::queries!($store, $db);
+            }
+        )*
+    };
+}
+pub(crate) use store_impl;
