@@ -12,7 +12,7 @@ use utoipa_axum::routes;
 
 use crate::gateway::{catalog, decision, introspection};
 use crate::http::{access_log, meta, response_headers};
-use crate::manage::{clients as manage, identity_providers, principals, provisioning};
+use crate::manage::{clients as manage, identity_providers, principals, provisioning, webhooks};
 use crate::oauth::{discovery, revocation, tokens};
 use crate::platform::{administrators, notifications, system_log};
 use crate::state::AppState;
@@ -57,6 +57,11 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(provisioning::disabled_owners))
         .routes(routes!(identity_providers::list, identity_providers::connect))
         .routes(routes!(identity_providers::disconnect))
+        .routes(routes!(webhooks::list, webhooks::create))
+        .routes(routes!(webhooks::show, webhooks::delete))
+        .routes(routes!(webhooks::rotate_secret))
+        .routes(routes!(webhooks::attempts))
+        .routes(routes!(webhooks::replay))
         .routes(routes!(catalog::show))
         .routes(routes!(decision::authorize))
         // Envoy appends any path to the prefix: a catch-all axum serves, documented in `openapi::ApiDoc`.

@@ -69,6 +69,7 @@ mod sqlite {
     mod systemlog;
     mod throttling;
     mod tokens;
+    mod webhooks;
 }
 
 /// The same behaviour suite on a real PostgreSQL, one fresh database per test.
@@ -109,4 +110,5 @@ mod postgres {
     mod systemlog;
     mod throttling;
     mod tokens;
+    mod webhooks;
 }
