@@ -30,6 +30,7 @@ mod scim_conformance;
 mod serve;
 mod tls;
 mod verifiers;
+mod webhook_receiver;
 
 /// The behaviour suite on the embedded SQLite store.
 #[path = "suite"]

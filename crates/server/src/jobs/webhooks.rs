@@ -25,11 +25,13 @@ use crate::http::webhook_client::WebhookClient;
 use crate::platform::shapes::rfc3339;
 use crate::state::Shared;
 
-/// How long a claim holds an endpoint: longer than a batch of deliveries takes, so another node
-/// takes it over only after this one stopped (crashed, or lost the store).
-const LEASE: Duration = Duration::from_secs(60);
-/// A task stops sending this long before its lease runs out.
-const LEASE_MARGIN: Duration = Duration::from_secs(15);
+/// How long a claim holds an endpoint; every attempt recorded extends it. Longer than one
+/// delivery may take (`webhook_client::TIMEOUT`), so another node takes the endpoint over only
+/// after the one holding it stopped (crashed, or lost the store), within this long.
+const LEASE: Duration = Duration::from_secs(20);
+/// How long one task keeps sending to one endpoint before it lets the endpoint be claimed again,
+/// so endpoints with a long backlog take turns.
+const RUN: Duration = Duration::from_secs(30);
 /// Endpoints delivered to at once by one node.
 const CONCURRENT: usize = 16;
 /// Records read from the log at a time.
@@ -56,8 +58,7 @@ pub(crate) async fn deliver_periodically(shared: Weak<Shared>) {
             let Some(state) = shared.upgrade() else { return };
             while let Ok(slot) = slots.clone().try_acquire_owned() {
                 let now = state.config.clock.now_utc();
-                let lease = time::Duration::try_from(LEASE).unwrap_or(time::Duration::MINUTE);
-                match state.store.claim_webhook(now, lease).await {
+                match state.store.claim_webhook(now, lease_length()).await {
                     Ok(Some(claim)) => {
                         let (shared, client) = (shared.clone(), client.clone());
                         tokio::spawn(async move {
@@ -78,6 +79,10 @@ pub(crate) async fn deliver_periodically(shared: Weak<Shared>) {
     }
 }
 
+fn lease_length() -> time::Duration {
+    time::Duration::try_from(LEASE).unwrap_or(time::Duration::MINUTE)
+}
+
 /// Where an endpoint's deliveries stand while a task holds it.
 struct Run {
     endpoint: Endpoint,
@@ -89,7 +94,7 @@ struct Run {
 async fn deliver(shared: &Weak<Shared>, client: &WebhookClient, claim: WebhookClaim) {
     let WebhookClaim { endpoint, mut cursor, lease } = claim;
     let mut run = Run { endpoint, lease, passed: None };
-    let stop_at = Instant::now() + LEASE.saturating_sub(LEASE_MARGIN);
+    let stop_at = Instant::now() + RUN;
     while Instant::now() < stop_at {
         let Some(state) = shared.upgrade() else { return };
         let records = match state.store.webhook_records(&run.endpoint.customer_id, cursor, BATCH).await {
@@ -119,6 +124,7 @@ async fn deliver(shared: &Weak<Shared>, client: &WebhookClient, claim: WebhookCl
                         failing_since: None,
                         next_attempt_at: state.config.clock.now_utc(),
                         disable: None,
+                        lease_until: state.config.clock.now_utc() + lease_length(),
                     };
                     if !write(&state, &mut run, Some(&attempt), progress).await {
                         return;
@@ -139,6 +145,7 @@ async fn deliver(shared: &Weak<Shared>, client: &WebhookClient, claim: WebhookCl
                         failing_since: Some(failing_since),
                         next_attempt_at: now + webhook::retry_delay(failures, jitter()),
                         disable,
+                        lease_until: now + lease_length(),
                     };
                     write(&state, &mut run, Some(&attempt), progress).await;
                     release(&state, &run).await;
@@ -155,6 +162,7 @@ async fn deliver(shared: &Weak<Shared>, client: &WebhookClient, claim: WebhookCl
             failing_since: run.endpoint.failing_since,
             next_attempt_at: state.config.clock.now_utc(),
             disable: None,
+            lease_until: state.config.clock.now_utc() + lease_length(),
         };
         if !write(&state, &mut run, None, progress).await {
             return;

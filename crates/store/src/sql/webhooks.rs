@@ -63,6 +63,8 @@ pub struct WebhookProgress {
     pub next_attempt_at: OffsetDateTime,
     /// Disables the endpoint, writing this record to its customer's system log.
     pub disable: Option<LogEntry>,
+    /// Extends the lease: each write proves the node holding it is alive.
+    pub lease_until: OffsetDateTime,
 }
 
 /// The `SELECT … FROM webhook_endpoints` of an [`EndpointRow`], as a literal for `concat!`.
@@ -551,12 +553,14 @@ macro_rules! queries {
             }
             let state = if progress.disable.is_some() { "disabled" } else { "enabled" };
             sqlx::query(
-                "UPDATE webhook_endpoints SET failures = $1, failing_since = $2, next_attempt_at = $3, state = $4 WHERE id = $5",
+                "UPDATE webhook_endpoints SET failures = $1, failing_since = $2, next_attempt_at = $3, state = $4, \
+                 lease_until = $5 WHERE id = $6",
             )
             .bind(i32::try_from(progress.failures).unwrap_or(i32::MAX))
             .bind(progress.failing_since.map(ms))
             .bind(ms(progress.next_attempt_at))
             .bind(state)
+            .bind(ms(progress.lease_until))
             .bind(id.to_string())
             .execute(&mut *tx)
             .await?;

@@ -1,0 +1,73 @@
+//! A webhook receiver for the tests: an HTTP server on an ephemeral loopback port that keeps
+//! every delivery it gets and answers the status a test sets.
+
+use std::sync::{Arc, Mutex};
+
+use serde_json::Value;
+
+/// What a receiver got: each delivery's `webhook-id`, `webhook-timestamp`, `webhook-signature`
+/// and body.
+#[derive(Debug, Clone)]
+pub struct Delivery {
+    pub id: String,
+    pub timestamp: String,
+    pub signature: String,
+    pub body: String,
+}
+
+impl Delivery {
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.body).expect("a JSON body")
+    }
+}
+
+/// A webhook receiver on an ephemeral loopback port, answering `status` to every delivery.
+#[derive(Clone)]
+pub struct Receiver {
+    pub url: String,
+    pub got: Arc<Mutex<Vec<Delivery>>>,
+    status: Arc<std::sync::atomic::AtomicU16>,
+}
+
+impl Receiver {
+    pub async fn start() -> Self {
+        let got: Arc<Mutex<Vec<Delivery>>> = Arc::default();
+        let status = Arc::new(std::sync::atomic::AtomicU16::new(200));
+        let (got_in, status_in) = (got.clone(), status.clone());
+        let app = axum::Router::new().route(
+            "/hook",
+            axum::routing::post(move |headers: axum::http::HeaderMap, body: String| {
+                let (got, status) = (got_in.clone(), status_in.clone());
+                async move {
+                    let header =
+                        |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+                    got.lock().unwrap().push(Delivery {
+                        id: header("webhook-id"),
+                        timestamp: header("webhook-timestamp"),
+                        signature: header("webhook-signature"),
+                        body,
+                    });
+                    let code = status.load(std::sync::atomic::Ordering::SeqCst);
+                    axum::http::StatusCode::from_u16(code).unwrap()
+                }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/hook", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        Self { url, got, status }
+    }
+
+    pub fn answer(&self, status: u16) {
+        self.status.store(status, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    pub fn deliveries(&self) -> Vec<Delivery> {
+        self.got.lock().unwrap().clone()
+    }
+
+    /// The `seq` of each record delivered with a 2xx, in the order received (duplicates kept).
+    pub fn seqs(&self) -> Vec<i64> {
+        self.deliveries().iter().map(|d| d.json()["seq"].as_i64().unwrap()).collect()
+    }
+}
