@@ -118,8 +118,14 @@ impl fmt::Debug for Endpoint {
 }
 
 impl Endpoint {
+    /// Whether the endpoint asked for `event_type`: listed, or matched by a listed prefix
+    /// ending in `*` (`platform:secureclient/*`), or nothing listed.
     pub fn wants(&self, event_type: &str) -> bool {
-        self.event_types.is_empty() || self.event_types.iter().any(|t| t == event_type || t == "*")
+        self.event_types.is_empty()
+            || self.event_types.iter().any(|t| match t.strip_suffix('*') {
+                Some(prefix) => event_type.starts_with(prefix),
+                None => t == event_type,
+            })
     }
 }
 
@@ -215,14 +221,15 @@ pub fn parse_event_types(types: &[String]) -> Result<Vec<String>, ValidationErro
     let mut parsed = Vec::with_capacity(types.len());
     for t in types {
         let t = trim_pasted(t);
-        let valid = t == "*"
-            || (!t.is_empty()
-                && t.len() <= MAX_EVENT_TYPE_LEN
-                && t.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, ':' | '/' | '.' | '-' | '_')));
+        let name = t.strip_suffix('*').unwrap_or(t);
+        let valid = t.len() <= MAX_EVENT_TYPE_LEN
+            && (t == "*" || !name.is_empty())
+            && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, ':' | '/' | '.' | '-' | '_'));
         if !valid {
             return Err(ValidationError::invalid(
                 "eventTypes",
-                "an event type is a system-log event type such as platform:apiclient/create, or *",
+                "an event type is a system-log event type such as platform:secureclient/create, a prefix of one \
+                 followed by * (platform:secureclient/*), or *",
             ));
         }
         if !parsed.iter().any(|p| p == t) {
@@ -230,6 +237,25 @@ pub fn parse_event_types(types: &[String]) -> Result<Vec<String>, ValidationErro
         }
     }
     Ok(parsed)
+}
+
+/// The system-log event types of a subscription made in Citrix's shape: `eventType`
+/// `ClientAdministrator` (secure-client events: secure clients and service principals) or
+/// `Administrator`, and `changeType` `Create`, `Update`, `Delete` or `All`.
+pub fn citrix_event_types(event_type: &str, change_type: &str) -> Result<Vec<String>, ValidationError> {
+    let objects: &[&str] = match event_type {
+        "ClientAdministrator" => &["platform:secureclient/", "platform:serviceprincipal/"],
+        "Administrator" => &["delegatedadministration:administrator/"],
+        _ => return Err(ValidationError::invalid_enum("eventType", &["ClientAdministrator", "Administrator"])),
+    };
+    let action = match change_type {
+        "Create" => "create",
+        "Update" => "update",
+        "Delete" => "delete",
+        "All" | "" => "*",
+        _ => return Err(ValidationError::invalid_enum("changeType", &["Create", "Update", "Delete", "All"])),
+    };
+    Ok(objects.iter().map(|o| format!("{o}{action}")).collect())
 }
 
 /// Citrix's `authHeaders`: header names and values added to every callback.
@@ -388,6 +414,37 @@ mod tests {
         assert_eq!(retry_delay(3, 1.0), FIRST_RETRY_DELAY * 4);
         assert_eq!(retry_delay(40, 1.0), MAX_RETRY_DELAY);
         assert!(retry_delay(40, 0.5) < MAX_RETRY_DELAY);
+    }
+
+    #[test]
+    fn event_types_match_exactly_or_by_prefix() {
+        let types = parse_event_types(&["platform:secureclient/*".to_owned(), "platform:token/failure".to_owned()]);
+        let endpoint = |event_types| Endpoint {
+            id: WebhookId::generate(),
+            customer_id: CustomerId::generate(),
+            url: String::new(),
+            description: String::new(),
+            event_types,
+            style: Style::Standard,
+            sealed_secret: Vec::new(),
+            sealed_previous_secret: None,
+            previous_until: None,
+            sealed_auth_headers: None,
+            created_by: String::new(),
+            created_at: OffsetDateTime::UNIX_EPOCH,
+            state: EndpointState::Enabled,
+            failing_since: None,
+            next_attempt_at: OffsetDateTime::UNIX_EPOCH,
+            failures: 0,
+            delivered_seq: 0,
+        };
+        let some = endpoint(types.unwrap());
+        assert!(some.wants("platform:secureclient/delete") && some.wants("platform:token/failure"));
+        assert!(!some.wants("platform:serviceprincipal/create") && !some.wants("platform:token/failures"));
+        assert!(endpoint(Vec::new()).wants("anything"));
+        assert!(parse_event_types(&["*x".to_owned()]).is_err() && parse_event_types(&["a b".to_owned()]).is_err());
+        assert_eq!(citrix_event_types("ClientAdministrator", "Create").unwrap().len(), 2);
+        assert!(citrix_event_types("Billing", "All").is_err());
     }
 
     #[test]

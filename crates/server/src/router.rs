@@ -14,7 +14,7 @@ use crate::gateway::{catalog, decision, introspection};
 use crate::http::{access_log, meta, response_headers};
 use crate::manage::{clients as manage, identity_providers, principals, provisioning, webhooks};
 use crate::oauth::{discovery, revocation, tokens};
-use crate::platform::{administrators, notifications, system_log};
+use crate::platform::{administrators, notifications, subscriptions, system_log};
 use crate::state::AppState;
 
 /// The routes that the OpenAPI document describes, and the document itself.
@@ -43,6 +43,8 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(administrators::delete_invitation))
         .routes(routes!(administrators::get_access))
         .routes(routes!(system_log::records))
+        .routes(routes!(subscriptions::list, subscriptions::create))
+        .routes(routes!(subscriptions::delete))
         .routes(routes!(manage::current, manage::sign_in, manage::sign_out))
         .routes(routes!(manage::list_clients, manage::create_client))
         .routes(routes!(manage::delete_client))

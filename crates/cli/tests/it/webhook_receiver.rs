@@ -13,6 +13,8 @@ pub struct Delivery {
     pub timestamp: String,
     pub signature: String,
     pub body: String,
+    /// Every header, names in lower case.
+    pub headers: Vec<(String, String)>,
 }
 
 impl Delivery {
@@ -46,6 +48,10 @@ impl Receiver {
                         timestamp: header("webhook-timestamp"),
                         signature: header("webhook-signature"),
                         body,
+                        headers: headers
+                            .iter()
+                            .map(|(n, v)| (n.as_str().to_owned(), v.to_str().unwrap_or_default().to_owned()))
+                            .collect(),
                     });
                     let code = status.load(std::sync::atomic::Ordering::SeqCst);
                     axum::http::StatusCode::from_u16(code).unwrap()

@@ -224,10 +224,10 @@ pub fn body(endpoint: &Endpoint, record: &LogRecord) -> Value {
             "seq": record.seq,
             "data": crate::platform::system_log::record(record),
         }),
-        Style::Citrix { event_type, change_type } => json!({
+        Style::Citrix { event_type, .. } => json!({
             "CustomerId": record.customer_id.as_str(),
             "Type": event_type,
-            "ChangeType": change_type,
+            "ChangeType": change_type(&record.event_type),
             "TransactionId": record.record_id,
             "Identity": record.target_id,
             "BeforeChange": record.before.as_ref().map(Value::to_string),
@@ -235,6 +235,13 @@ pub fn body(endpoint: &Endpoint, record: &LogRecord) -> Value {
             "TimeStamp": rfc3339(record.at),
         }),
     }
+}
+
+/// Citrix's `ChangeType` of a record: its action (`…/create` is `Create`).
+fn change_type(event_type: &str) -> String {
+    let action = event_type.rsplit('/').next().unwrap_or_default();
+    let mut chars = action.chars();
+    chars.next().map(|first| first.to_ascii_uppercase().to_string() + chars.as_str()).unwrap_or_default()
 }
 
 /// The `webhook-signature` header: the current secret's signature, and the previous secret's
@@ -264,6 +271,7 @@ fn signatures(
 fn auth_headers(state: &Shared, endpoint: &Endpoint) -> Vec<(HeaderName, HeaderValue)> {
     use secrecy::ExposeSecret;
     let Some(sealed) = &endpoint.sealed_auth_headers else { return Vec::new() };
+    // Sealed as JSON `[[name, value], …]` by `manage::webhooks::subscribe`.
     let Ok(clear) = state.server_keys().webhook_vault.open(endpoint.id, "headers", sealed) else { return Vec::new() };
     let pairs: Vec<(String, String)> = serde_json::from_str(clear.expose_secret()).unwrap_or_default();
     pairs

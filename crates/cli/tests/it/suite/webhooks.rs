@@ -370,3 +370,56 @@ async fn only_a_full_administrator_manages_endpoints_and_never_another_customers
     assert_eq!(status, StatusCode::NO_CONTENT);
     assert_eq!(app.log_of(&acme, "platform:webhook/delete").await.len(), 1);
 }
+
+#[tokio::test]
+async fn citrix_style_subscriptions_get_citrix_callbacks_of_the_events_they_chose() {
+    let Some(app) = super::app_with(config()).await else { return };
+    let receiver = Receiver::start().await;
+    let (customer, owner, token) = app.customer_with_token(Access::Full).await;
+    let path = format!("/{customer}/subscriptions");
+    let body = json!({
+        "customerId": customer.as_str(), "description": "secure clients", "url": receiver.url,
+        "authHeaders": { "X-Api-Key": "key-for-the-receiver" },
+        "changeType": "Create", "eventType": "ClientAdministrator",
+    });
+    let delegate = app.admin(&customer, custom(&[Permission::ADMINISTRATORS])).await;
+    let limited = app.token(&app.client(&customer, &delegate).await).await;
+    let (status, _) = app.call(Method::POST, &path, &limited, &customer, Some(body.clone())).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "a client of a Custom administrator");
+    let (_, _, stranger) = app.customer_with_token(Access::Full).await;
+    let (status, _) = app.call(Method::POST, &path, &stranger, &customer, Some(body.clone())).await;
+    assert!(status.is_client_error() && status != StatusCode::BAD_REQUEST, "another customer's client: {status}");
+    let (status, created) = app.call(Method::POST, &path, &token, &customer, Some(body.clone())).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    assert_eq!(created["eventType"], "ClientAdministrator");
+    assert!(created["signingSecret"].as_str().unwrap().starts_with("whsec_"));
+    let mut wrong = body.clone();
+    wrong["eventType"] = json!("Billing");
+    let (status, _) = app.call(Method::POST, &path, &token, &customer, Some(wrong)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+
+    let client = app.client(&customer, &owner).await;
+    wait_until("the creation's callback", || !receiver.deliveries().is_empty()).await;
+    let delivery = receiver.deliveries()[0].clone();
+    let callback = delivery.json();
+    assert_eq!(callback["CustomerId"], customer.as_str());
+    assert_eq!(callback["Type"], "ClientAdministrator");
+    assert_eq!(callback["ChangeType"], "Create");
+    assert_eq!(callback["Identity"], client.id.to_string());
+    for field in ["TransactionId", "BeforeChange", "AfterChange", "TimeStamp"] {
+        assert!(callback.get(field).is_some(), "{field} in {callback}");
+    }
+    assert!(delivery.headers.contains(&("x-api-key".to_owned(), "key-for-the-receiver".to_owned())));
+    if let Some(verified) = verified_by_standardwebhooks(created["signingSecret"].as_str().unwrap(), &[delivery]).await
+    {
+        assert_eq!(verified, 1);
+    }
+    let (status, listed) = app.call(Method::GET, &path, &token, &customer, None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(listed["items"][0]["id"], created["id"]);
+    assert!(listed["items"][0].get("signingSecret").is_none(), "shown once");
+    let id = created["id"].as_str().unwrap();
+    let (status, _) = app.call(Method::DELETE, &format!("{path}/{id}"), &token, &customer, None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert_eq!(receiver.deliveries().len(), 1, "only Create events of secure clients");
+}
