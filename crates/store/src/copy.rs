@@ -42,7 +42,6 @@ struct EndpointCopy {
     created_at: i64,
     cursor_tx: i64,
     cursor_seq: i64,
-    cursor_at: i64,
     state: String,
     failing_since: Option<i64>,
     next_attempt_at: i64,
@@ -192,12 +191,12 @@ pub async fn copy_sqlite_to_postgres(
     // the SQLite process's, which no longer delivers.
     copy_table!(
         "webhook_endpoints",
-        "id, customer_id, url, description, event_types, style, citrix_event_type, citrix_change_type, sealed_secret, sealed_previous_secret, previous_until, sealed_auth_headers, created_by, created_at, cursor_tx, cursor_seq, cursor_at, state, failing_since, next_attempt_at, failures, lease, lease_until",
-        "$1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, NULL, NULL",
+        "id, customer_id, url, description, event_types, style, citrix_event_type, citrix_change_type, sealed_secret, sealed_previous_secret, previous_until, sealed_auth_headers, created_by, created_at, cursor_tx, cursor_seq, state, failing_since, next_attempt_at, failures, lease, lease_until",
+        "$1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, NULL, NULL",
         EndpointCopy,
         (id, customer_id, url, description, event_types, style, citrix_event_type, citrix_change_type, sealed_secret,
          sealed_previous_secret, previous_until, sealed_auth_headers, created_by, created_at, cursor_tx, cursor_seq,
-         cursor_at, state, failing_since, next_attempt_at, failures)
+         state, failing_since, next_attempt_at, failures)
     );
     copy_table!(
         "webhook_attempts",

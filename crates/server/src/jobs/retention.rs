@@ -43,8 +43,9 @@ pub(crate) async fn prune_periodically(shared: Weak<Shared>) {
 /// An enabled webhook endpoint is sent every record after its cursor: none of them is pruned
 /// while it may still be sent. An endpoint is disabled after `webhook::RETRY_WINDOW` of
 /// failures, so this holds the log back by at most that much past the retention. The hour of
-/// margin covers a record written with a time earlier than its commit. Delivery attempts are
-/// kept as long as the log. `None`: the backlog could not be read, and nothing is pruned.
+/// margin covers a record committed, with its earlier time, while the pass runs. Delivery
+/// attempts are kept as long as the log. `None`: the backlog could not be read, and nothing is
+/// pruned.
 async fn keep_webhook_backlog(shared: &Shared, cutoff: OffsetDateTime) -> Option<OffsetDateTime> {
     match shared.store.prune_webhook_attempts(cutoff, BATCH).await {
         Ok(_) => {}

@@ -88,7 +88,7 @@ struct Run {
     endpoint: Endpoint,
     lease: String,
     /// Records passed over (not wanted) since the last write: the cursor moves past them with it.
-    passed: Option<(LogPosition, OffsetDateTime)>,
+    passed: Option<LogPosition>,
 }
 
 async fn deliver(shared: &Weak<Shared>, client: &WebhookClient, claim: WebhookClaim) {
@@ -113,13 +113,13 @@ async fn deliver(shared: &Weak<Shared>, client: &WebhookClient, claim: WebhookCl
             }
             cursor = record.position;
             if !run.endpoint.wants(&record.record.event_type) {
-                run.passed = Some((record.position, record.record.at));
+                run.passed = Some(record.position);
                 continue;
             }
             match send(&state, client, &run.endpoint, &record).await {
                 Ok(attempt) => {
                     let progress = WebhookProgress {
-                        cursor: Some((record.position, record.record.at)),
+                        cursor: Some(record.position),
                         failures: 0,
                         failing_since: None,
                         next_attempt_at: state.config.clock.now_utc(),

@@ -24,11 +24,10 @@ CREATE TABLE webhook_endpoints (
     sealed_auth_headers BLOB,
     created_by TEXT NOT NULL,
     created_at BIGINT NOT NULL,
-    -- The last record delivered or passed over, by (tx, seq); `cursor_at` its time, which
-    -- system-log retention does not prune past while the endpoint is enabled.
+    -- The last record delivered or passed over, by (tx, seq). System-log retention does not
+    -- prune the records after it while the endpoint is enabled.
     cursor_tx BIGINT NOT NULL,
     cursor_seq BIGINT NOT NULL,
-    cursor_at BIGINT NOT NULL,
     state TEXT NOT NULL,
     failing_since BIGINT,
     next_attempt_at BIGINT NOT NULL,

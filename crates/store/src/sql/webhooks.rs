@@ -56,8 +56,8 @@ pub struct WebhookAttempt {
 /// What an attempt (or records passed over) changes in the endpoint.
 #[derive(Debug, Clone)]
 pub struct WebhookProgress {
-    /// The new cursor and its record's time, when records were delivered or passed over.
-    pub cursor: Option<(LogPosition, OffsetDateTime)>,
+    /// The new cursor, when records were delivered or passed over.
+    pub cursor: Option<LogPosition>,
     pub failures: u32,
     pub failing_since: Option<OffsetDateTime>,
     pub next_attempt_at: OffsetDateTime,
@@ -269,10 +269,10 @@ macro_rules! queries {
             sqlx::query(
                 "INSERT INTO webhook_endpoints (id, customer_id, url, description, event_types, style, \
                  citrix_event_type, citrix_change_type, sealed_secret, sealed_previous_secret, previous_until, \
-                 sealed_auth_headers, created_by, created_at, cursor_tx, cursor_seq, cursor_at, state, \
+                 sealed_auth_headers, created_by, created_at, cursor_tx, cursor_seq, state, \
                  failing_since, next_attempt_at, failures) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, NULL, NULL, $10, $11, $12, $13, $14, $15, 'enabled', \
-                 NULL, $15, 0)",
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, NULL, NULL, $10, $11, $12, $13, $14, 'enabled', \
+                 NULL, $12, 0)",
             )
             .bind(endpoint.id.to_string())
             .bind(endpoint.customer_id.as_str())
@@ -288,7 +288,6 @@ macro_rules! queries {
             .bind(ms(endpoint.created_at))
             .bind(created_tx)
             .bind(created_seq - 1)
-            .bind(ms(endpoint.created_at))
             .execute(&mut *tx)
             .await?;
             store.commit(tx, &[]).await
@@ -386,22 +385,21 @@ macro_rules! queries {
             let Some((endpoint, _)) = endpoint_in_tx(&mut tx, customer, id).await? else {
                 return Ok(false);
             };
-            let from: Option<(i64, i64)> =
-                sqlx::query_as("SELECT tx, at FROM system_log WHERE customer_id = $1 AND seq = $2")
+            let from: Option<(i64,)> =
+                sqlx::query_as("SELECT tx FROM system_log WHERE customer_id = $1 AND seq = $2")
                     .bind(customer.as_str())
                     .bind(from_seq)
                     .fetch_optional(&mut *tx)
                     .await?;
-            let Some((from_tx, from_at)) = from else {
+            let Some((from_tx,)) = from else {
                 return Err(StoreError::NotFound("system-log record"));
             };
             sqlx::query(
-                "UPDATE webhook_endpoints SET cursor_tx = $1, cursor_seq = $2, cursor_at = $3, state = 'enabled', \
-                 failing_since = NULL, failures = 0, next_attempt_at = $4, lease = NULL, lease_until = NULL WHERE id = $5",
+                "UPDATE webhook_endpoints SET cursor_tx = $1, cursor_seq = $2, state = 'enabled', \
+                 failing_since = NULL, failures = 0, next_attempt_at = $3, lease = NULL, lease_until = NULL WHERE id = $4",
             )
             .bind(from_tx)
             .bind(from_seq - 1)
-            .bind(from_at)
             .bind(ms(now))
             .bind(id.to_string())
             .execute(&mut *tx)
@@ -542,11 +540,10 @@ macro_rules! queries {
                 .execute(&mut *tx)
                 .await?;
             }
-            if let Some((cursor, at)) = progress.cursor {
-                sqlx::query("UPDATE webhook_endpoints SET cursor_tx = $1, cursor_seq = $2, cursor_at = $3 WHERE id = $4")
+            if let Some(cursor) = progress.cursor {
+                sqlx::query("UPDATE webhook_endpoints SET cursor_tx = $1, cursor_seq = $2 WHERE id = $3")
                     .bind(cursor.tx)
                     .bind(cursor.seq)
-                    .bind(ms(at))
                     .bind(id.to_string())
                     .execute(&mut *tx)
                     .await?;
@@ -582,13 +579,16 @@ macro_rules! queries {
             store.commit(tx, &[]).await
         }
 
-        /// The time of the oldest record an enabled endpoint may still be sent.
+        /// The time of the oldest record an enabled endpoint has still to be sent: a caught-up
+        /// endpoint holds nothing back, however old its last record.
         #[tracing::instrument(skip_all)]
         pub(super) async fn webhook_backlog_start(store: &$store) -> StoreResult<Option<OffsetDateTime>> {
-            let (oldest,): (Option<i64>,) =
-                sqlx::query_as("SELECT MIN(cursor_at) FROM webhook_endpoints WHERE state = 'enabled'")
-                    .fetch_one(&store.pool)
-                    .await?;
+            let (oldest,): (Option<i64>,) = sqlx::query_as(
+                "SELECT MIN(s.at) FROM webhook_endpoints e JOIN system_log s ON s.customer_id = e.customer_id \
+                 AND (s.tx > e.cursor_tx OR (s.tx = e.cursor_tx AND s.seq > e.cursor_seq)) WHERE e.state = 'enabled'",
+            )
+            .fetch_one(&store.pool)
+            .await?;
             Ok(oldest.map(from_ms))
         }
 

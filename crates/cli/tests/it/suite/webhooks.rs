@@ -423,3 +423,32 @@ async fn citrix_style_subscriptions_get_citrix_callbacks_of_the_events_they_chos
     assert_eq!(status, StatusCode::NO_CONTENT);
     assert_eq!(receiver.deliveries().len(), 1, "only Create events of secure clients");
 }
+
+#[tokio::test]
+async fn retention_keeps_what_an_enabled_endpoint_has_still_to_be_sent() {
+    let Some(app) = super::app_with(config()).await else { return };
+    let receiver = Receiver::start().await;
+    receiver.answer(500);
+    let (customer, _admin, session) = app.customer_with_session(Access::Full).await;
+    assert_eq!(app.store.webhook_backlog_start().await.unwrap(), None, "no endpoint, nothing held back");
+    let created = subscribe(&app, &session, &customer, &receiver.url).await;
+    let first = app.log_of(&customer, "platform:webhook/create").await[0].clone();
+    wait_until("a failed attempt", || !receiver.deliveries().is_empty()).await;
+    let held = app.store.webhook_backlog_start().await.unwrap();
+    assert_eq!(held.map(|t| t.unix_timestamp()), Some(first.at.unix_timestamp()), "the first record not sent");
+
+    receiver.answer(200);
+    app.clock().advance(Duration::from_secs(3600));
+    let mut held = app.store.webhook_backlog_start().await.unwrap();
+    for _ in 0..100 {
+        if held.is_none() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        held = app.store.webhook_backlog_start().await.unwrap();
+    }
+    assert_eq!(held, None, "a caught-up endpoint holds nothing back");
+    let id = created["id"].as_str().unwrap();
+    let (status, _) = app.as_admin(&session, Method::DELETE, &format!("{}/{id}", path(&customer)), None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+}
