@@ -338,4 +338,7 @@ async fn a_server_killed_during_a_burst_of_changes_delivers_every_event_once_res
         let seq = delivery.json()["seq"].as_i64().unwrap();
         assert_eq!(ids.entry(seq).or_insert_with(|| delivery.id.clone()), &delivery.id, "record {seq}'s webhook-id");
     }
+    let id = created["id"].as_str().unwrap();
+    assert_eq!(cli(&["webhook", "delete", "--customer", customer.as_str(), "--id", id])["deleted"], true);
+    assert_eq!(cli(&["webhook", "list", "--customer", customer.as_str()])["items"], serde_json::json!([]));
 }
