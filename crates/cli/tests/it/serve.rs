@@ -255,6 +255,8 @@ async fn a_server_killed_during_a_burst_of_changes_delivers_every_event_once_res
     let dir = TempDir::new();
     let data = dir.path().join("data");
     let receiver = crate::webhook_receiver::Receiver::start().await;
+    // Slow enough that the server is in the middle of the backlog when it is killed.
+    receiver.answer_after(5);
     let serve = || {
         let mut command = Command::new(env!("CARGO_BIN_EXE_trustgate"));
         command
@@ -292,6 +294,11 @@ async fn a_server_killed_during_a_burst_of_changes_delivers_every_event_once_res
         let policy = if n % 2 == 0 { DisabledOwnerPolicy::SuspendClients } else { DisabledOwnerPolicy::KeepActive };
         store.set_disabled_owner_policy(&customer, policy, &Actor::System).await.unwrap();
         if n == 300 {
+            let started = std::time::Instant::now();
+            while receiver.deliveries().len() < 20 {
+                assert!(started.elapsed() < std::time::Duration::from_secs(30), "no delivery before the kill");
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            }
             server.0.kill().unwrap();
             server.0.wait().unwrap();
         }
@@ -325,13 +332,14 @@ async fn a_server_killed_during_a_burst_of_changes_delivers_every_event_once_res
     while firsts(receiver.seqs()).len() < expected.len() {
         assert!(
             std::time::Instant::now() < deadline,
-            "delivered {} of {} records (a restart's lease wait is 20 s)",
+            "delivered {} of {} records (a restart waits out the killed node's lease, 20 s)",
             firsts(receiver.seqs()).len(),
             expected.len()
         );
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
     assert!(got_before_restart < expected.len(), "the server was killed mid-burst");
+    assert!(got_before_restart >= 20, "the server was delivering when killed");
     assert_eq!(firsts(receiver.seqs()), expected, "every event, in order");
     let mut ids = std::collections::BTreeMap::new();
     for delivery in receiver.deliveries() {

@@ -29,18 +29,23 @@ pub struct Receiver {
     pub url: String,
     pub got: Arc<Mutex<Vec<Delivery>>>,
     status: Arc<std::sync::atomic::AtomicU16>,
+    /// How long it takes to answer, in milliseconds.
+    delay: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl Receiver {
     pub async fn start() -> Self {
         let got: Arc<Mutex<Vec<Delivery>>> = Arc::default();
         let status = Arc::new(std::sync::atomic::AtomicU16::new(200));
-        let (got_in, status_in) = (got.clone(), status.clone());
+        let delay = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let (got_in, status_in, delay_in) = (got.clone(), status.clone(), delay.clone());
         let app = axum::Router::new().route(
             "/hook",
             axum::routing::post(move |headers: axum::http::HeaderMap, body: String| {
-                let (got, status) = (got_in.clone(), status_in.clone());
+                let (got, status, delay) = (got_in.clone(), status_in.clone(), delay_in.clone());
                 async move {
+                    let delay = delay.load(std::sync::atomic::Ordering::SeqCst);
+                    tokio::time::sleep(std::time::Duration::from_millis(delay)).await;
                     let header =
                         |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
                     got.lock().unwrap().push(Delivery {
@@ -61,11 +66,15 @@ impl Receiver {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}/hook", listener.local_addr().unwrap());
         tokio::spawn(async move { axum::serve(listener, app).await });
-        Self { url, got, status }
+        Self { url, got, status, delay }
     }
 
     pub fn answer(&self, status: u16) {
         self.status.store(status, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    pub fn answer_after(&self, millis: u64) {
+        self.delay.store(millis, std::sync::atomic::Ordering::SeqCst);
     }
 
     pub fn deliveries(&self) -> Vec<Delivery> {
