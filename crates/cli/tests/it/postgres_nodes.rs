@@ -731,3 +731,63 @@ async fn two_nodes_deliver_each_webhook_event_once() {
     got.sort_unstable();
     assert_eq!(got, expected, "each event once");
 }
+
+/// Issue #24: on PostgreSQL a transaction can write a system-log record (drawing the lower `seq`)
+/// and commit after a later change has committed. The later record must wait for it: delivered
+/// first, the cursor would move past the late one, which would never be sent.
+#[tokio::test]
+async fn a_webhook_record_committed_late_is_sent_and_nothing_overtakes_it() {
+    let config = trustgate_server::ServerConfig {
+        webhooks_allow_private: true,
+        webhook_poll_interval: Duration::from_millis(20),
+        ..trustgate_server::ServerConfig::default()
+    };
+    let Some(a) = TestApp::spawn_with(Backend::Postgres, config).await else { return };
+    let receiver = crate::webhook_receiver::Receiver::start().await;
+    let customer = a.customer().await;
+    let boss = a.admin_with_password(&customer, Access::Full).await;
+    let session = a.sign_in(&boss).await;
+    let (status, created) = a
+        .as_admin(
+            &session,
+            Method::POST,
+            &format!("/api/v1/customers/{customer}/webhooks"),
+            Some(json!({ "url": receiver.url })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    assert!(eventually(Duration::from_secs(10), || async { receiver.deliveries().len() == 1 }).await.is_some());
+
+    let mut connection = sqlx::PgConnection::connect(&a.database_url().unwrap()).await.unwrap();
+    let mut late = connection.begin().await.unwrap();
+    sqlx::query(
+        "INSERT INTO system_log (record_id, customer_id, at, event_type, actor_type, actor_name, target_type, \
+         target_id, target_name, message) VALUES ($1, $2, $3, 'test:late/write', 'System', 'test', 'Test', 'late', \
+         'late', 'written by a transaction that commits late')",
+    )
+    .bind(uuid::Uuid::new_v4().to_string())
+    .bind(customer.as_str())
+    .bind(time::OffsetDateTime::now_utc().unix_timestamp() * 1000)
+    .execute(&mut *late)
+    .await
+    .unwrap();
+    a.store
+        .set_disabled_owner_policy(
+            &customer,
+            trustgate_core::customer::DisabledOwnerPolicy::SuspendClients,
+            &Actor::System,
+        )
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(receiver.deliveries().len(), 1, "the later change waits while the earlier transaction is open");
+
+    late.commit().await.unwrap();
+    assert!(eventually(Duration::from_secs(10), || async { receiver.deliveries().len() >= 3 }).await.is_some());
+    let types: Vec<String> =
+        receiver.deliveries().iter().map(|d| d.json()["type"].as_str().unwrap().to_owned()).collect();
+    assert_eq!(types[1], "test:late/write", "{types:?}");
+    assert_eq!(types.len(), 3, "{types:?}");
+    let seqs = receiver.seqs();
+    assert!(seqs[1] < seqs[2], "the late record drew the lower seq: {seqs:?}");
+}
