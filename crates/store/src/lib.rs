@@ -39,7 +39,7 @@ pub use model::{
 };
 pub use postgres::PostgresStore;
 pub use scratch::{create_scratch_database, drop_scratch_database, sibling_database_url};
-pub use sql::webhooks::{LogPosition, WebhookAttempt, WebhookClaim, WebhookProgress, WebhookRecord};
+pub use sql::webhooks::{LogPosition, ResealedWebhook, WebhookAttempt, WebhookClaim, WebhookProgress, WebhookRecord};
 pub use sqlite::{SqliteStore, SQLITE_FILE};
 
 #[async_trait]
@@ -549,5 +549,8 @@ pub trait Store: Send + Sync + 'static {
     async fn webhook_backlog_start(&self) -> StoreResult<Option<OffsetDateTime>>;
     /// Deletes delivery attempts older than `before`, at most `limit`; how many went.
     async fn prune_webhook_attempts(&self, before: OffsetDateTime, limit: u32) -> StoreResult<u64>;
+    /// Stores endpoints' secrets and headers sealed again under a rotated server key, each only
+    /// if its secret is still the one read; how many were replaced.
+    async fn reseal_webhooks(&self, resealed: &[ResealedWebhook]) -> StoreResult<u64>;
     // --- end of webhooks ---
 }

@@ -124,7 +124,7 @@ macro_rules! store_impl {
             use trustgate_core::secret::{SecretId, SecretVerifier, ServerKeyId};
 
             use super::{admins, catalog, clients, customers, federation, keys, sessions, system_log, webhooks};
-            use crate::sql::webhooks::{LogPosition, WebhookAttempt, WebhookClaim, WebhookProgress, WebhookRecord};
+            use crate::sql::webhooks::{LogPosition, ResealedWebhook, WebhookAttempt, WebhookClaim, WebhookProgress, WebhookRecord};
             use trustgate_core::ids::WebhookId;
             use trustgate_core::webhook::Endpoint;
 
@@ -253,6 +253,7 @@ macro_rules! store_impl {
                 webhooks::release_webhook(id: WebhookId, lease: &str) -> ();
                 webhooks::webhook_backlog_start() -> Option<OffsetDateTime>;
                 webhooks::prune_webhook_attempts(before: OffsetDateTime, limit: u32) -> u64;
+                webhooks::reseal_webhooks(resealed: &[ResealedWebhook]) -> u64;
             }
         }
     };

@@ -67,6 +67,17 @@ pub struct WebhookProgress {
     pub lease_until: OffsetDateTime,
 }
 
+/// An endpoint's sealed values, sealed again under the current server key.
+#[derive(Debug, Clone)]
+pub struct ResealedWebhook {
+    pub id: WebhookId,
+    /// The sealed secret read, which this replaces only if it is still the stored one.
+    pub replaces: Vec<u8>,
+    pub sealed_secret: Vec<u8>,
+    pub sealed_previous_secret: Option<Vec<u8>>,
+    pub sealed_auth_headers: Option<Vec<u8>>,
+}
+
 /// The `SELECT … FROM webhook_endpoints` of an [`EndpointRow`], as a literal for `concat!`.
 macro_rules! endpoint_select {
     () => {
@@ -192,7 +203,7 @@ macro_rules! queries {
     ($store:ty, $db:ty) => {
         use crate::error::{StoreError, StoreResult};
         use crate::sql::webhooks::{
-            AttemptRow, EndpointRow, LogPosition, PositionedRow, WebhookAttempt, WebhookClaim, WebhookProgress, WebhookRecord,
+            AttemptRow, EndpointRow, LogPosition, PositionedRow, ResealedWebhook, WebhookAttempt, WebhookClaim, WebhookProgress, WebhookRecord,
         };
         use crate::sql::{from_ms, ms, Parsed};
         use time::OffsetDateTime;
@@ -590,6 +601,31 @@ macro_rules! queries {
             .fetch_one(&store.pool)
             .await?;
             Ok(oldest.map(from_ms))
+        }
+
+        /// Replaces each endpoint's sealed values with those sealed under the current server key,
+        /// unless they changed since they were read (a rotation of the endpoint's own secret
+        /// meanwhile): how many were replaced.
+        #[tracing::instrument(skip_all)]
+        pub(super) async fn reseal_webhooks(store: &$store, resealed: &[ResealedWebhook]) -> StoreResult<u64> {
+            let mut tx = store.write_tx().await?;
+            let mut replaced = 0;
+            for r in resealed {
+                replaced += sqlx::query(
+                    "UPDATE webhook_endpoints SET sealed_secret = $1, sealed_previous_secret = $2, sealed_auth_headers = $3 \
+                     WHERE id = $4 AND sealed_secret = $5",
+                )
+                .bind(&r.sealed_secret)
+                .bind(&r.sealed_previous_secret)
+                .bind(&r.sealed_auth_headers)
+                .bind(r.id.to_string())
+                .bind(&r.replaces)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            }
+            store.commit(tx, &[]).await?;
+            Ok(replaced)
         }
 
         /// Deletes attempts older than `before`, at most `limit`; how many went.

@@ -452,3 +452,33 @@ async fn retention_keeps_what_an_enabled_endpoint_has_still_to_be_sent() {
     let (status, _) = app.as_admin(&session, Method::DELETE, &format!("{}/{id}", path(&customer)), None).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
 }
+
+#[tokio::test]
+async fn rotating_the_server_key_reseals_webhook_secrets_and_deliveries_still_verify() {
+    let Some(app) = super::app_with(config()).await else { return };
+    let receiver = Receiver::start().await;
+    let (customer, owner, session) = app.customer_with_session(Access::Full).await;
+    let created = subscribe(&app, &session, &customer, &receiver.url).await;
+    let secret = created["secret"].as_str().unwrap().to_owned();
+    let before = app.store.webhooks(&customer, &Actor::System).await.unwrap()[0].sealed_secret.clone();
+
+    let _socket = trustgate_server::control_socket::ControlSocket::open(app.dir.path(), app.state.clone())
+        .await
+        .expect("the control socket");
+    let rotated = app.cli(&["keys", "rotate-server-key"]).await;
+    app.state.catch_up().await.unwrap();
+    assert_eq!(rotated["resealedWebhooks"], 1, "{rotated}");
+    let after = app.store.webhooks(&customer, &Actor::System).await.unwrap()[0].sealed_secret.clone();
+    assert_ne!(before, after, "sealed again");
+
+    let client = app.client(&customer, &owner).await;
+    wait_until("the client's record delivered", || {
+        receiver.deliveries().iter().any(|d| d.json()["data"]["targetId"] == client.id.to_string())
+    })
+    .await;
+    let last = receiver.deliveries().last().cloned().unwrap();
+    assert_eq!(last.signature.split(' ').count(), 1);
+    if let Some(verified) = verified_by_standardwebhooks(&secret, &[last]).await {
+        assert_eq!(verified, 1, "signed with the same secret, opened under the new server key");
+    }
+}
