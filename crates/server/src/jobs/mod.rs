@@ -4,7 +4,7 @@
 pub(crate) mod refusals;
 pub(crate) mod retention;
 pub mod secret_expiry;
-pub mod webhooks;
+pub(crate) mod webhooks;
 
 use crate::state::AppState;
 

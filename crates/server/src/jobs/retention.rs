@@ -47,9 +47,15 @@ pub(crate) async fn prune_periodically(shared: Weak<Shared>) {
 /// attempts are kept as long as the log. `None`: the backlog could not be read, and nothing is
 /// pruned.
 async fn keep_webhook_backlog(shared: &Shared, cutoff: OffsetDateTime) -> Option<OffsetDateTime> {
-    match shared.store.prune_webhook_attempts(cutoff, BATCH).await {
-        Ok(_) => {}
-        Err(error) => tracing::warn!(%error, "deleting old webhook attempts failed; retrying at the next pass"),
+    for _ in 0..BATCHES_PER_PASS {
+        match shared.store.prune_webhook_attempts(cutoff, BATCH).await {
+            Ok(n) if n < u64::from(BATCH) => break,
+            Ok(_) => tokio::time::sleep(PAUSE).await,
+            Err(error) => {
+                tracing::warn!(%error, "deleting old webhook attempts failed; retrying at the next pass");
+                break;
+            }
+        }
     }
     match shared.store.webhook_backlog_start().await {
         Ok(Some(oldest)) => Some(cutoff.min(oldest - time::Duration::HOUR)),

@@ -210,13 +210,13 @@ fn jitter() -> f64 {
 }
 
 /// The `webhook-id` of a record to an endpoint: the record's id, the same on every try and replay.
-pub fn webhook_id(record: &LogRecord) -> String {
+fn webhook_id(record: &LogRecord) -> String {
     format!("msg_{}", record.record_id.replace('-', ""))
 }
 
 /// The body: the Standard Webhooks envelope (`type`, `timestamp`, `data`: the record in the
 /// system-log API's shape), or Citrix's callback for a Citrix-style subscription.
-pub fn body(endpoint: &Endpoint, record: &LogRecord) -> Value {
+fn body(endpoint: &Endpoint, record: &LogRecord) -> Value {
     match &endpoint.style {
         Style::Standard => json!({
             "type": record.event_type,
