@@ -32,6 +32,7 @@ mod scim_token;
 mod serve;
 mod server_key;
 mod text;
+mod webhook;
 
 pub use access::{AccessArg, AccessArgs, CustomerArg};
 pub use admin::{AdminCommand, ProviderArg};
@@ -44,6 +45,7 @@ pub use provider::{ConnectableArg, ProviderCommand};
 pub use scim_token::ScimTokenCommand;
 pub use serve::ServeArgs;
 use text::say;
+pub use webhook::WebhookCommand;
 
 /// The start of printed links when neither --public-url nor a running server tells the URL: where
 /// `trustgate serve` listens by default.
@@ -108,6 +110,9 @@ pub enum Command {
     /// Customers' OpenID Connect providers, through which their administrators sign in to the console.
     #[command(subcommand)]
     Provider(ProviderCommand),
+    /// Customers' webhook endpoints, sent their system log as it is written (docs/webhooks.md).
+    #[command(subcommand)]
+    Webhook(WebhookCommand),
     /// Resource servers: services that introspect tokens at /oauth2/introspect (docs/introspection.md).
     #[command(subcommand)]
     ResourceServer(resource_server::ResourceServerCommand),
@@ -298,6 +303,7 @@ impl Command {
             Command::Provider(command) => !matches!(command, ProviderCommand::List { .. }),
             Command::ResourceServer(command) => command.writes(),
             Command::Catalog(command) => command.writes(),
+            Command::Webhook(command) => command.writes(),
         }
     }
 }
@@ -314,6 +320,7 @@ async fn operate(store: Arc<dyn Store>, place: Place<'_>, command: Command, out:
         Command::Provider(command) => provider::run(store.as_ref(), place, command, out).await,
         Command::ResourceServer(command) => resource_server::run(store.as_ref(), place, command, out).await,
         Command::Catalog(command) => catalog::run(store.as_ref(), command, out).await,
+        Command::Webhook(command) => webhook::run(store.as_ref(), place, command, out).await,
         Command::Keys(KeysCommand::RotateServerKey) => server_key::rotate(store.as_ref(), place, out).await,
         Command::Keys(KeysCommand::ServerKeyStatus) => server_key::status(store.as_ref(), place, out).await,
         Command::Keys(KeysCommand::GenerateServerKey) => {

@@ -73,6 +73,11 @@ uuid_id!(
     ResourceServerId,
     "resourceServerId"
 );
+uuid_id!(
+    /// A customer's webhook endpoint.
+    WebhookId,
+    "webhookId"
+);
 
 /// The Administrators API names administrators and service principals alike by a UUID `userId`:
 /// a principal's is its client id.

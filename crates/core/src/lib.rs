@@ -19,6 +19,7 @@ pub mod resource_server;
 pub mod rights;
 pub mod secret;
 pub mod token;
+pub mod webhook;
 
 mod encoding;
 mod validate;

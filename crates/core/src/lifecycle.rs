@@ -70,6 +70,10 @@ pub enum Refusal {
     FullAccessRequired,
     #[error("the owner already has an API client named “{0}” in this customer: choose another name, or delete the old client first")]
     NameTaken(String),
+    #[error("only an administrator with Full access manages the customer's webhooks")]
+    WebhooksNeedFullAccess,
+    #[error("a customer may hold at most {0} webhook endpoints; delete one first")]
+    WebhookLimit(u64),
 }
 
 impl Refusal {
@@ -82,6 +86,7 @@ impl Refusal {
                 | Refusal::BeyondOwnAccess
                 | Refusal::NotFullAdministrator
                 | Refusal::FullAccessRequired
+                | Refusal::WebhooksNeedFullAccess
         )
     }
 
@@ -104,6 +109,8 @@ impl Refusal {
             Refusal::ExpiryRequired => "expiryRequired",
             Refusal::FullAccessRequired => "fullAccessRequired",
             Refusal::NameTaken(_) => "nameTaken",
+            Refusal::WebhooksNeedFullAccess => "fullAccessRequired",
+            Refusal::WebhookLimit(_) => "webhookLimit",
         }
     }
 }
@@ -171,6 +178,15 @@ pub fn withdraw_or_resend(authority: &Authority, access: &Access) -> Result<(), 
 /// administrators: Full access only (issue #12).
 pub fn manage_identity_providers(authority: &Authority) -> Result<(), Refusal> {
     authority.covers(&Access::Full)
+}
+
+/// A webhook endpoint receives every event of the customer's system log it asks for: only a
+/// Full administrator (or the operator) subscribes, changes or deletes one.
+pub fn manage_webhooks(authority: &Authority) -> Result<(), Refusal> {
+    match authority {
+        Authority::Operator | Authority::Holds(Access::Full) => Ok(()),
+        Authority::Holds(_) => Err(Refusal::WebhooksNeedFullAccess),
+    }
 }
 
 /// Disabling or enabling an administrator: only their identity provider does that (R7).

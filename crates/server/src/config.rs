@@ -62,7 +62,12 @@ pub struct ServerConfig {
     /// Lets customers' OpenID providers be reached over plain HTTP on the loopback interface
     /// (a provider running beside Trustgate, as in tests); HTTPS only otherwise.
     pub allow_http_issuers: bool,
-    /// The time the throttles, secret expiry and invitations go by.
+    /// Lets webhook endpoints be on loopback, link-local and private addresses (and plain HTTP
+    /// to the loopback interface): for receivers on the operator's own network, and tests.
+    pub webhooks_allow_private: bool,
+    /// How often each node looks for webhook deliveries due.
+    pub webhook_poll_interval: Duration,
+    /// The time the throttles, secret expiry, invitations and webhook retries go by.
     pub clock: Clock,
 }
 
@@ -162,6 +167,8 @@ impl Default for ServerConfig {
             ),
             secret_expiry_interval: Duration::from_secs(600),
             allow_http_issuers: false,
+            webhooks_allow_private: false,
+            webhook_poll_interval: Duration::from_secs(1),
             clock: Clock::default(),
         }
     }

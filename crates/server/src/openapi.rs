@@ -36,6 +36,7 @@ use crate::error::{GatewayError, OAuthErrorBody};
         (name = "notifications", description = "Platform API: Notifications"),
         (name = "administrators", description = "Platform API: Administrators (R5, R6 apply to their API clients)"),
         (name = "systemlog", description = "Platform API: SystemLog"),
+        (name = "webhooks", description = "Platform API: webhook subscriptions in Citrix's shape (docs/webhooks.md)"),
         (name = "management", description = "Trustgate's own management API: sign-in, API clients and the permission catalog"),
         (name = "gateway", description = "Forward-auth decisions for nginx, Traefik, Caddy and Envoy, by the catalog's route rules"),
         (name = "meta", description = "Health, readiness and this document"),

@@ -12,9 +12,9 @@ use utoipa_axum::routes;
 
 use crate::gateway::{catalog, decision, introspection};
 use crate::http::{access_log, meta, response_headers};
-use crate::manage::{clients as manage, identity_providers, principals, provisioning};
+use crate::manage::{clients as manage, identity_providers, principals, provisioning, webhooks};
 use crate::oauth::{discovery, revocation, tokens};
-use crate::platform::{administrators, notifications, system_log};
+use crate::platform::{administrators, notifications, subscriptions, system_log};
 use crate::state::AppState;
 
 /// The routes that the OpenAPI document describes, and the document itself.
@@ -43,6 +43,8 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(administrators::delete_invitation))
         .routes(routes!(administrators::get_access))
         .routes(routes!(system_log::records))
+        .routes(routes!(subscriptions::list, subscriptions::create))
+        .routes(routes!(subscriptions::delete))
         .routes(routes!(manage::current, manage::sign_in, manage::sign_out))
         .routes(routes!(manage::list_clients, manage::create_client))
         .routes(routes!(manage::delete_client))
@@ -57,6 +59,11 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(provisioning::disabled_owners))
         .routes(routes!(identity_providers::list, identity_providers::connect))
         .routes(routes!(identity_providers::disconnect))
+        .routes(routes!(webhooks::list, webhooks::create))
+        .routes(routes!(webhooks::show, webhooks::delete))
+        .routes(routes!(webhooks::rotate_secret))
+        .routes(routes!(webhooks::attempts))
+        .routes(routes!(webhooks::replay))
         .routes(routes!(catalog::show))
         .routes(routes!(decision::authorize))
         // Envoy appends any path to the prefix: a catch-all axum serves, documented in `openapi::ApiDoc`.

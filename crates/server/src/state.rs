@@ -67,11 +67,18 @@ pub struct ServerKeys {
     vault: KeyVault,
     /// Seals and opens the client secrets of customers' OpenID providers.
     pub secret_vault: SecretVault,
+    /// Seals and opens webhook endpoints' signing secrets and headers.
+    pub webhook_vault: trustgate_core::webhook::WebhookVault,
 }
 
 impl ServerKeys {
     fn new(ring: ServerKeyring) -> Self {
-        Self { vault: KeyVault::for_ring(&ring), secret_vault: SecretVault::for_ring(&ring), ring }
+        Self {
+            vault: KeyVault::for_ring(&ring),
+            secret_vault: SecretVault::for_ring(&ring),
+            webhook_vault: trustgate_core::webhook::WebhookVault::for_ring(&ring),
+            ring,
+        }
     }
 }
 
@@ -92,6 +99,16 @@ impl Deref for Keys {
     type Target = KeySet;
     fn deref(&self) -> &KeySet {
         &self.set
+    }
+}
+
+impl Shared {
+    /// The server keys as this node holds them now.
+    pub fn server_keys(&self) -> Arc<ServerKeys> {
+        match self.server_keys.read() {
+            Ok(keys) => keys.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
     }
 }
 
@@ -172,14 +189,6 @@ impl AppState {
         reload_keys(Arc::downgrade(&self.0)).await;
         reload_catalog(Arc::downgrade(&self.0)).await;
         Ok(())
-    }
-
-    /// The server keys as this node holds them now.
-    pub fn server_keys(&self) -> Arc<ServerKeys> {
-        match self.server_keys.read() {
-            Ok(keys) => keys.clone(),
-            Err(poisoned) => poisoned.into_inner().clone(),
-        }
     }
 
     /// The current server key: every new verifier, digest and seal is made under it.

@@ -23,6 +23,31 @@ pub const NOT_COPIED: &[(&str, &str)] = &[
     ("oidc_sign_ins", "OpenID sign-ins under way: they start over"),
 ];
 
+/// A webhook endpoint's row: more columns than a tuple reads.
+#[derive(sqlx::FromRow)]
+struct EndpointCopy {
+    id: String,
+    customer_id: String,
+    url: String,
+    description: String,
+    event_types: String,
+    style: String,
+    citrix_event_type: Option<String>,
+    citrix_change_type: Option<String>,
+    sealed_secret: Vec<u8>,
+    sealed_previous_secret: Option<Vec<u8>>,
+    previous_until: Option<i64>,
+    sealed_auth_headers: Option<Vec<u8>>,
+    created_by: String,
+    created_at: i64,
+    cursor_tx: i64,
+    cursor_seq: i64,
+    state: String,
+    failing_since: Option<i64>,
+    next_attempt_at: i64,
+    failures: i32,
+}
+
 /// One copied table: its rows in the source, and in the target once copied.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CopiedTable {
@@ -156,10 +181,30 @@ pub async fn copy_sqlite_to_postgres(
         (String, String, String, String, i64),
         (0, 1, 2, 3, 4)
     );
+    // `tx` is 0 in SQLite and stays 0: copied records come before every later one, as webhook
+    // cursors (copied below) expect.
     copy_table!("system_log",
-        "seq, record_id, customer_id, at, event_type, actor_type, actor_id, actor_name, target_type, target_id, target_name, message, before_json, after_json",
-        "$1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14",
-        (i64, String, String, i64, String, String, Option<String>, String, String, String, String, String, Option<String>, Option<String>), (0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13));
+        "seq, record_id, customer_id, at, event_type, actor_type, actor_id, actor_name, target_type, target_id, target_name, message, before_json, after_json, tx",
+        "$1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15",
+        (i64, String, String, i64, String, String, Option<String>, String, String, String, String, String, Option<String>, Option<String>, i64), (0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14));
+    // Sealed secrets and headers open on PostgreSQL nodes sharing the server key; leases are
+    // the SQLite process's, which no longer delivers.
+    copy_table!(
+        "webhook_endpoints",
+        "id, customer_id, url, description, event_types, style, citrix_event_type, citrix_change_type, sealed_secret, sealed_previous_secret, previous_until, sealed_auth_headers, created_by, created_at, cursor_tx, cursor_seq, state, failing_since, next_attempt_at, failures, lease, lease_until",
+        "$1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, NULL, NULL",
+        EndpointCopy,
+        (id, customer_id, url, description, event_types, style, citrix_event_type, citrix_change_type, sealed_secret,
+         sealed_previous_secret, previous_until, sealed_auth_headers, created_by, created_at, cursor_tx, cursor_seq,
+         state, failing_since, next_attempt_at, failures)
+    );
+    copy_table!(
+        "webhook_attempts",
+        "seq, endpoint_id, webhook_id, record_seq, event_type, at, status, error, duration_ms",
+        "$1, $2, $3, $4, $5, $6, $7, $8, $9",
+        (i64, String, String, i64, String, i64, Option<i32>, Option<String>, i64),
+        (0, 1, 2, 3, 4, 5, 6, 7, 8)
+    );
     // Issue #21, item 10: the catalog, revocations, invitations and resource servers were left
     // behind. Revocations must come along, or revoked tokens verify again after the move.
     copy_table!(
@@ -202,6 +247,11 @@ pub async fn copy_sqlite_to_postgres(
     // Continuation tokens carry `seq`: new records must follow the copied ones.
     sqlx::query(
         "SELECT setval(pg_get_serial_sequence('system_log', 'seq'), GREATEST((SELECT MAX(seq) FROM system_log), 1))",
+    )
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query(
+        "SELECT setval(pg_get_serial_sequence('webhook_attempts', 'seq'), GREATEST((SELECT MAX(seq) FROM webhook_attempts), 1))",
     )
     .execute(&mut *tx)
     .await?;

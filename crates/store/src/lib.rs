@@ -39,6 +39,7 @@ pub use model::{
 };
 pub use postgres::PostgresStore;
 pub use scratch::{create_scratch_database, drop_scratch_database, sibling_database_url};
+pub use sql::webhooks::{LogPosition, ResealedWebhook, WebhookAttempt, WebhookClaim, WebhookProgress, WebhookRecord};
 pub use sqlite::{SqliteStore, SQLITE_FILE};
 
 #[async_trait]
@@ -466,4 +467,90 @@ pub trait Store: Send + Sync + 'static {
         actor: &Actor,
     ) -> StoreResult<CatalogApplied>;
     // --- end of the permission catalog ---
+
+    // --- Webhooks: the system log is the outbox (`sql/webhooks.rs`). Managing endpoints takes
+    // a Full administrator or the operator, read in the transaction (`lifecycle::manage_webhooks`).
+
+    /// Subscribes `endpoint`: its cursor is set just before the record of its creation, written
+    /// in the same transaction, so it is sent every record from that one on. At most
+    /// `webhook::MAX_ENDPOINTS_PER_CUSTOMER` per customer.
+    async fn create_webhook(&self, endpoint: &trustgate_core::webhook::Endpoint, actor: &Actor) -> StoreResult<()>;
+    /// The customer's endpoints, oldest first.
+    async fn webhooks(
+        &self,
+        customer: &CustomerId,
+        actor: &Actor,
+    ) -> StoreResult<Vec<trustgate_core::webhook::Endpoint>>;
+    async fn webhook(
+        &self,
+        customer: &CustomerId,
+        id: trustgate_core::ids::WebhookId,
+        actor: &Actor,
+    ) -> StoreResult<Option<trustgate_core::webhook::Endpoint>>;
+    /// False when the customer has no such endpoint. Its attempts go with it.
+    async fn delete_webhook(
+        &self,
+        customer: &CustomerId,
+        id: trustgate_core::ids::WebhookId,
+        actor: &Actor,
+    ) -> StoreResult<bool>;
+    /// Replaces the signing secret; the one it replaces signs too for `webhook::ROTATION_OVERLAP`.
+    async fn rotate_webhook_secret(
+        &self,
+        customer: &CustomerId,
+        id: trustgate_core::ids::WebhookId,
+        sealed_secret: &[u8],
+        now: OffsetDateTime,
+        actor: &Actor,
+    ) -> StoreResult<bool>;
+    /// Moves the cursor back to just before the customer's record `from_seq` (every record from
+    /// it on is sent again, with the same `webhook-id`s) and enables the endpoint.
+    async fn replay_webhook(
+        &self,
+        customer: &CustomerId,
+        id: trustgate_core::ids::WebhookId,
+        from_seq: i64,
+        now: OffsetDateTime,
+        actor: &Actor,
+    ) -> StoreResult<bool>;
+    /// The endpoint's latest `limit` attempts, newest first; `None` when there is no such endpoint.
+    async fn webhook_attempts(
+        &self,
+        customer: &CustomerId,
+        id: trustgate_core::ids::WebhookId,
+        limit: u32,
+        actor: &Actor,
+    ) -> StoreResult<Option<Vec<WebhookAttempt>>>;
+    /// Takes, for `lease_for`, the enabled endpoint due longest ago that no node holds; on
+    /// PostgreSQL nodes claiming at once skip each other's rows (`FOR UPDATE SKIP LOCKED`).
+    async fn claim_webhook(&self, now: OffsetDateTime, lease_for: time::Duration) -> StoreResult<Option<WebhookClaim>>;
+    /// The customer's records after `after` in delivery order: only those whose transactions
+    /// are over, so no record can later appear before one returned.
+    async fn webhook_records(
+        &self,
+        customer: &CustomerId,
+        after: LogPosition,
+        limit: u32,
+    ) -> StoreResult<Vec<WebhookRecord>>;
+    /// Records the attempt and advances the cursor (or schedules the retry, or disables the
+    /// endpoint with its system-log record) in one transaction, if this node still holds the
+    /// endpoint under `lease`: false, with nothing written, otherwise.
+    async fn record_webhook_attempt(
+        &self,
+        id: trustgate_core::ids::WebhookId,
+        lease: &str,
+        attempt: Option<&WebhookAttempt>,
+        progress: &WebhookProgress,
+    ) -> StoreResult<bool>;
+    /// Lets another node (or this one) claim the endpoint at once.
+    async fn release_webhook(&self, id: trustgate_core::ids::WebhookId, lease: &str) -> StoreResult<()>;
+    /// The time of the oldest record an enabled endpoint may still have to be sent, which
+    /// system-log retention keeps.
+    async fn webhook_backlog_start(&self) -> StoreResult<Option<OffsetDateTime>>;
+    /// Deletes delivery attempts older than `before`, at most `limit`; how many went.
+    async fn prune_webhook_attempts(&self, before: OffsetDateTime, limit: u32) -> StoreResult<u64>;
+    /// Stores endpoints' secrets and headers sealed again under a rotated server key, each only
+    /// if its secret is still the one read; how many were replaced.
+    async fn reseal_webhooks(&self, resealed: &[ResealedWebhook]) -> StoreResult<u64>;
+    // --- end of webhooks ---
 }

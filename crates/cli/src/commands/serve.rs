@@ -109,6 +109,10 @@ pub struct ServeArgs {
     /// loopback interface (for trying Trustgate out with a local provider); HTTPS otherwise.
     #[arg(long, env = "TRUSTGATE_ALLOW_HTTP_ISSUERS")]
     pub allow_http_issuers: bool,
+    /// Let webhook endpoints be on loopback, link-local and private addresses, and plain HTTP to
+    /// the loopback interface (receivers on the operator's own network); refused otherwise.
+    #[arg(long, env = "TRUSTGATE_WEBHOOKS_ALLOW_PRIVATE")]
+    pub webhooks_allow_private: bool,
     /// The `aud` of every token, which resource servers check. Default: the public URL.
     #[arg(long, env = "TRUSTGATE_AUDIENCE")]
     pub audience: Option<String>,
@@ -211,6 +215,7 @@ impl ServeArgs {
                 .unwrap_or(trustgate_server::config::DEFAULT_INVITATION_LIFETIME),
             smtp: self.smtp(),
             allow_http_issuers: self.allow_http_issuers,
+            webhooks_allow_private: self.webhooks_allow_private,
             client_cache: usize::try_from(self.client_cache).unwrap_or(usize::MAX),
             token_cache: usize::try_from(self.token_cache).unwrap_or(usize::MAX),
             list_cache: usize::try_from(self.list_cache).unwrap_or(usize::MAX),

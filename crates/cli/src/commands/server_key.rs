@@ -73,6 +73,7 @@ pub async fn rotate(store: &dyn Store, place: Place<'_>, out: Output) -> anyhow:
     // Every customer's administrators see their sessions end and their secrets to replace.
     let entries: Vec<_> = customers.iter().map(|c| event::server_key_rotated(&c.id, &retired, &current, now)).collect();
     let ended = store.reseal_under_server_key(&resealed, &providers, &entries).await?;
+    let webhooks = reseal_webhooks(store, &ring, &customers).await?;
     tracing::warn!(%current, %retired, signing_keys = resealed.len(), providers = providers.len(), sessions = ended,
         "rotated the server key");
     let retired_ids: Vec<String> = ring.retired().iter().map(|k| k.id().to_string()).collect();
@@ -83,6 +84,7 @@ pub async fn rotate(store: &dyn Store, place: Place<'_>, out: Output) -> anyhow:
             "resealedSigningKeys": resealed.len(),
             "resealedProviderSecrets": providers.len(),
             "endedSessions": ended,
+            "resealedWebhooks": webhooks,
         }),
         format!(
             "Now using server key {current}; retired: {}.\nResealed {} signing key(s) and {} identity-provider \
@@ -98,6 +100,47 @@ pub async fn rotate(store: &dyn Store, place: Place<'_>, out: Output) -> anyhow:
 
 /// `keys server-key-status`: each key of the ring, whether it is current, and how many records
 /// still depend on it; a retired key with none left can be dropped from the ring.
+/// Webhook secrets and headers, sealed again under the ring's current key. Apart from the
+/// transaction above: until they are, they open with the retired key, which the ring keeps.
+async fn reseal_webhooks(
+    store: &dyn Store,
+    ring: &ServerKeyring,
+    customers: &[trustgate_core::customer::Customer],
+) -> anyhow::Result<u64> {
+    let vault = trustgate_core::webhook::WebhookVault::for_ring(ring);
+    let mut resealed = Vec::new();
+    for customer in customers {
+        for endpoint in store.webhooks(&customer.id, &trustgate_core::event::Actor::System).await? {
+            let again = |what: &str, sealed: &[u8]| {
+                vault.open(endpoint.id, what, sealed).map(|clear| vault.seal(endpoint.id, what, &clear))
+            };
+            let sealed = (|| {
+                Ok::<_, trustgate_core::webhook::SealError>(trustgate_store::ResealedWebhook {
+                    id: endpoint.id,
+                    replaces: endpoint.sealed_secret.clone(),
+                    sealed_secret: again("secret", &endpoint.sealed_secret)?,
+                    sealed_previous_secret: endpoint
+                        .sealed_previous_secret
+                        .as_deref()
+                        .map(|s| again("secret", s))
+                        .transpose()?,
+                    sealed_auth_headers: endpoint
+                        .sealed_auth_headers
+                        .as_deref()
+                        .map(|s| again("headers", s))
+                        .transpose()?,
+                })
+            })();
+            match sealed {
+                Ok(sealed) => resealed.push(sealed),
+                // Its deliveries fail until an administrator rotates its secret; the attempts say why.
+                Err(error) => eprintln!("warning: {error}; left as it is"),
+            }
+        }
+    }
+    Ok(store.reseal_webhooks(&resealed).await?)
+}
+
 pub async fn status(store: &dyn Store, place: Place<'_>, out: Output) -> anyhow::Result<()> {
     let ring = key_of_deployment(store, place, false).await?;
     let uses = store.server_key_use().await?;

@@ -30,6 +30,7 @@ mod scim_conformance;
 mod serve;
 mod tls;
 mod verifiers;
+mod webhook_receiver;
 
 /// The behaviour suite on the embedded SQLite store.
 #[path = "suite"]
@@ -69,6 +70,7 @@ mod sqlite {
     mod systemlog;
     mod throttling;
     mod tokens;
+    mod webhooks;
 }
 
 /// The same behaviour suite on a real PostgreSQL, one fresh database per test.
@@ -109,4 +111,5 @@ mod postgres {
     mod systemlog;
     mod throttling;
     mod tokens;
+    mod webhooks;
 }

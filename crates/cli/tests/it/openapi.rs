@@ -82,7 +82,9 @@ async fn every_success_response_with_a_body_declares_its_schema() {
             "DELETE /api/v1/customers/{customer}/identity-providers/{id} 204",
             "DELETE /api/v1/customers/{customer}/scim-tokens/{id} 204",
             "DELETE /api/v1/customers/{customer}/service-principals/{id} 204",
+            "DELETE /api/v1/customers/{customer}/webhooks/{id} 204",
             "DELETE /api/v1/session 204",
+            "DELETE /{customer}/subscriptions/{id} 204",
             "POST /oauth2/revoke 200",
         ],
         "only answers with an empty body may leave out their schema"

@@ -673,3 +673,121 @@ async fn after_a_bulk_load_postgresql_plans_with_statistics_of_the_client_tables
     assert_eq!(analyzed, [("api_clients".to_owned(),), ("client_secrets".to_owned(),)]);
     let _ = conn.close().await;
 }
+
+/// Issue #24: two nodes deliver a customer's webhooks together, each event once in the normal
+/// case (a node claims an endpoint with `FOR UPDATE SKIP LOCKED` and a lease), while both write
+/// changes.
+#[tokio::test]
+async fn two_nodes_deliver_each_webhook_event_once() {
+    let config = || trustgate_server::ServerConfig {
+        webhooks_allow_private: true,
+        webhook_poll_interval: Duration::from_millis(20),
+        ..trustgate_server::ServerConfig::default()
+    };
+    let Some(a) = TestApp::spawn_with(Backend::Postgres, config()).await else { return };
+    let store = PostgresStore::connect(&a.database_url().unwrap()).await.unwrap();
+    let b = TestApp::start_with(Arc::new(store), a.server_key.clone(), TempDir::new(), None, config(), None).await;
+    let receiver = crate::webhook_receiver::Receiver::start().await;
+    let customer = a.customer().await;
+    let boss = a.admin_with_password(&customer, Access::Full).await;
+    let session = a.sign_in(&boss).await;
+    let (status, created) = a
+        .as_admin(
+            &session,
+            Method::POST,
+            &format!("/api/v1/customers/{customer}/webhooks"),
+            Some(json!({ "url": receiver.url })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let first = a.log_of(&customer, "platform:webhook/create").await[0].seq;
+    let writers: Vec<_> = [a.store.clone(), b.store.clone()]
+        .into_iter()
+        .map(|store| {
+            let customer = customer.clone();
+            tokio::spawn(async move {
+                for n in 0..50 {
+                    let policy = if n % 2 == 0 {
+                        trustgate_core::customer::DisabledOwnerPolicy::SuspendClients
+                    } else {
+                        trustgate_core::customer::DisabledOwnerPolicy::KeepActive
+                    };
+                    store.set_disabled_owner_policy(&customer, policy, &Actor::System).await.unwrap();
+                }
+            })
+        })
+        .collect();
+    for writer in writers {
+        writer.await.unwrap();
+    }
+    let expected: Vec<i64> = a.log(&customer).await.iter().map(|r| r.seq).filter(|s| *s >= first).collect();
+    assert_eq!(expected.len(), 101);
+    let delivered = eventually(Duration::from_secs(30), || async { receiver.seqs().len() >= expected.len() }).await;
+    assert!(delivered.is_some(), "delivered {} of {}", receiver.seqs().len(), expected.len());
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // In the order of the transactions that wrote them: two writers at once may commit in
+    // another order than they drew `seq` (docs/webhooks.md), so only the set is compared.
+    let mut got = receiver.seqs();
+    got.sort_unstable();
+    assert_eq!(got, expected, "each event once");
+}
+
+/// Issue #24: on PostgreSQL a transaction can write a system-log record (drawing the lower `seq`)
+/// and commit after a later change has committed. The later record must wait for it: delivered
+/// first, the cursor would move past the late one, which would never be sent.
+#[tokio::test]
+async fn a_webhook_record_committed_late_is_sent_and_nothing_overtakes_it() {
+    let config = trustgate_server::ServerConfig {
+        webhooks_allow_private: true,
+        webhook_poll_interval: Duration::from_millis(20),
+        ..trustgate_server::ServerConfig::default()
+    };
+    let Some(a) = TestApp::spawn_with(Backend::Postgres, config).await else { return };
+    let receiver = crate::webhook_receiver::Receiver::start().await;
+    let customer = a.customer().await;
+    let boss = a.admin_with_password(&customer, Access::Full).await;
+    let session = a.sign_in(&boss).await;
+    let (status, created) = a
+        .as_admin(
+            &session,
+            Method::POST,
+            &format!("/api/v1/customers/{customer}/webhooks"),
+            Some(json!({ "url": receiver.url })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    assert!(eventually(Duration::from_secs(10), || async { receiver.deliveries().len() == 1 }).await.is_some());
+
+    let mut connection = sqlx::PgConnection::connect(&a.database_url().unwrap()).await.unwrap();
+    let mut late = connection.begin().await.unwrap();
+    sqlx::query(
+        "INSERT INTO system_log (record_id, customer_id, at, event_type, actor_type, actor_name, target_type, \
+         target_id, target_name, message) VALUES ($1, $2, $3, 'test:late/write', 'System', 'test', 'Test', 'late', \
+         'late', 'written by a transaction that commits late')",
+    )
+    .bind(uuid::Uuid::new_v4().to_string())
+    .bind(customer.as_str())
+    .bind(time::OffsetDateTime::now_utc().unix_timestamp() * 1000)
+    .execute(&mut *late)
+    .await
+    .unwrap();
+    a.store
+        .set_disabled_owner_policy(
+            &customer,
+            trustgate_core::customer::DisabledOwnerPolicy::SuspendClients,
+            &Actor::System,
+        )
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(receiver.deliveries().len(), 1, "the later change waits while the earlier transaction is open");
+
+    late.commit().await.unwrap();
+    assert!(eventually(Duration::from_secs(10), || async { receiver.deliveries().len() >= 3 }).await.is_some());
+    let types: Vec<String> =
+        receiver.deliveries().iter().map(|d| d.json()["type"].as_str().unwrap().to_owned()).collect();
+    assert_eq!(types[1], "test:late/write", "{types:?}");
+    assert_eq!(types.len(), 3, "{types:?}");
+    let seqs = receiver.seqs();
+    assert!(seqs[1] < seqs[2], "the late record drew the lower seq: {seqs:?}");
+}

@@ -241,3 +241,112 @@ async fn the_cli_prints_links_for_the_running_servers_public_url() {
     assert!(link.starts_with("http://127.0.0.1:8080/console/invitation?"), "{link}");
     assert!(stderr.contains("no server answers on"), "{stderr}");
 }
+
+/// Issue #24: a server killed (SIGKILL) during a burst of 1,000 changes, then started again, has
+/// delivered every event to the webhook receiver at least once, in order, each retry with the
+/// `webhook-id` of the first try.
+#[tokio::test]
+async fn a_server_killed_during_a_burst_of_changes_delivers_every_event_once_restarted() {
+    use trustgate_core::customer::DisabledOwnerPolicy;
+    use trustgate_core::event::Actor;
+    use trustgate_core::ids::CustomerId;
+    use trustgate_store::{LogQuery, SqliteStore, Store};
+
+    let dir = TempDir::new();
+    let data = dir.path().join("data");
+    let receiver = crate::webhook_receiver::Receiver::start().await;
+    // Slow enough that the server is in the middle of the backlog when it is killed.
+    receiver.answer_after(5);
+    let serve = || {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_trustgate"));
+        command
+            .arg("--data-dir")
+            .arg(&data)
+            .args(["serve", "--listen", "127.0.0.1:0", "--webhooks-allow-private"])
+            .env_remove("TRUSTGATE_SERVER_KEY");
+        command
+    };
+    let cli = |args: &[&str]| {
+        let output = Command::new(env!("CARGO_BIN_EXE_trustgate"))
+            .arg("--data-dir")
+            .arg(&data)
+            .arg("--json")
+            .args(args)
+            .env_remove("TRUSTGATE_SERVER_KEY")
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{args:?}: {}", String::from_utf8_lossy(&output.stderr));
+        serde_json::from_slice::<serde_json::Value>(&output.stdout).unwrap()
+    };
+    let (mut server, _) = Server::start(&mut serve(), &dir.path().join("serve-1.log"));
+    let customer = cli(&["customer", "create", "--name", "Acme"])["id"].as_str().unwrap().to_owned();
+    let created = cli(&["webhook", "create", "--customer", &customer, "--url", &receiver.url, "--allow-private"]);
+    assert!(created["secret"].as_str().unwrap().starts_with("whsec_"));
+    let listed = cli(&["webhook", "list", "--customer", &customer]);
+    assert_eq!(listed["items"][0]["id"], created["id"]);
+    assert!(!listed.to_string().contains("whsec_"));
+
+    // The burst, written by this process into the server's store; the server dies a third of
+    // the way in, and the rest is written while it is down.
+    let store = SqliteStore::open(&data).await.unwrap();
+    let customer = CustomerId::parse(&customer).unwrap();
+    for n in 0..1_000 {
+        let policy = if n % 2 == 0 { DisabledOwnerPolicy::SuspendClients } else { DisabledOwnerPolicy::KeepActive };
+        store.set_disabled_owner_policy(&customer, policy, &Actor::System).await.unwrap();
+        if n == 300 {
+            let started = std::time::Instant::now();
+            while receiver.deliveries().len() < 20 {
+                assert!(started.elapsed() < std::time::Duration::from_secs(30), "no delivery before the kill");
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            }
+            server.0.kill().unwrap();
+            server.0.wait().unwrap();
+        }
+    }
+    let got_before_restart = receiver.deliveries().len();
+    let _restarted = Server::start(&mut serve(), &dir.path().join("serve-2.log"));
+
+    let mut expected = Vec::new();
+    let mut after_seq = None;
+    loop {
+        let page = store
+            .log_records(&LogQuery {
+                customer_id: customer.clone(),
+                start: time::OffsetDateTime::UNIX_EPOCH,
+                end: time::OffsetDateTime::now_utc() + time::Duration::minutes(1),
+                after_seq,
+                limit: 500,
+            })
+            .await
+            .unwrap();
+        let Some(last) = page.last() else { break };
+        after_seq = Some(last.seq);
+        expected.extend(page.iter().filter(|r| r.event_type != "platform:customer/create").map(|r| r.seq));
+    }
+    assert!(expected.len() > 1_000, "{} records", expected.len());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    let firsts = |seqs: Vec<i64>| {
+        let mut seen = std::collections::BTreeSet::new();
+        seqs.into_iter().filter(|s| seen.insert(*s)).collect::<Vec<_>>()
+    };
+    while firsts(receiver.seqs()).len() < expected.len() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "delivered {} of {} records (a restart waits out the killed node's lease, 20 s)",
+            firsts(receiver.seqs()).len(),
+            expected.len()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(got_before_restart < expected.len(), "the server was killed mid-burst");
+    assert!(got_before_restart >= 20, "the server was delivering when killed");
+    assert_eq!(firsts(receiver.seqs()), expected, "every event, in order");
+    let mut ids = std::collections::BTreeMap::new();
+    for delivery in receiver.deliveries() {
+        let seq = delivery.json()["seq"].as_i64().unwrap();
+        assert_eq!(ids.entry(seq).or_insert_with(|| delivery.id.clone()), &delivery.id, "record {seq}'s webhook-id");
+    }
+    let id = created["id"].as_str().unwrap();
+    assert_eq!(cli(&["webhook", "delete", "--customer", customer.as_str(), "--id", id])["deleted"], true);
+    assert_eq!(cli(&["webhook", "list", "--customer", customer.as_str()])["items"], serde_json::json!([]));
+}

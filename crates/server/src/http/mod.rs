@@ -10,3 +10,4 @@ pub(crate) mod metrics_endpoint;
 pub(crate) mod response_headers;
 mod source;
 pub mod tls;
+pub mod webhook_client;

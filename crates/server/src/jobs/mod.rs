@@ -1,9 +1,10 @@
-//! Work every node does in the background: system-log retention, secret-expiry warnings, and the
-//! aggregated refusal records it flushes to the system log.
+//! Work every node does in the background: system-log retention, secret-expiry warnings, the
+//! aggregated refusal records it flushes to the system log, and webhook deliveries.
 
 pub(crate) mod refusals;
 pub(crate) mod retention;
 pub mod secret_expiry;
+pub(crate) mod webhooks;
 
 use crate::state::AppState;
 
@@ -11,4 +12,5 @@ use crate::state::AppState;
 pub fn start(state: &AppState) {
     tokio::spawn(retention::prune_periodically(state.downgrade()));
     tokio::spawn(secret_expiry::check_periodically(state.downgrade()));
+    tokio::spawn(webhooks::deliver_periodically(state.downgrade()));
 }

@@ -26,7 +26,9 @@ pub(crate) async fn prune_periodically(shared: Weak<Shared>) {
             let Some(shared) = shared.upgrade() else { return };
             let retention = time::Duration::try_from(shared.config.systemlog_retention).unwrap_or(time::Duration::MAX);
             if let Some(cutoff) = OffsetDateTime::now_utc().checked_sub(retention) {
-                prune(&shared, cutoff).await;
+                if let Some(cutoff) = keep_webhook_backlog(&shared, cutoff).await {
+                    prune(&shared, cutoff).await;
+                }
             }
             // Invitations that expired since the last pass are written to the system log (R10).
             if let Err(error) = shared.store.log_expired_invitations(shared.config.clock.now_utc()).await {
@@ -35,6 +37,33 @@ pub(crate) async fn prune_periodically(shared: Weak<Shared>) {
             shared.config.systemlog_prune_interval
         };
         tokio::time::sleep(interval).await;
+    }
+}
+
+/// An enabled webhook endpoint is sent every record after its cursor: none of them is pruned
+/// while it may still be sent. An endpoint is disabled after `webhook::RETRY_WINDOW` of
+/// failures, so this holds the log back by at most that much past the retention. The hour of
+/// margin covers a record committed, with its earlier time, while the pass runs. Delivery
+/// attempts are kept as long as the log. `None`: the backlog could not be read, and nothing is
+/// pruned.
+async fn keep_webhook_backlog(shared: &Shared, cutoff: OffsetDateTime) -> Option<OffsetDateTime> {
+    for _ in 0..BATCHES_PER_PASS {
+        match shared.store.prune_webhook_attempts(cutoff, BATCH).await {
+            Ok(n) if n < u64::from(BATCH) => break,
+            Ok(_) => tokio::time::sleep(PAUSE).await,
+            Err(error) => {
+                tracing::warn!(%error, "deleting old webhook attempts failed; retrying at the next pass");
+                break;
+            }
+        }
+    }
+    match shared.store.webhook_backlog_start().await {
+        Ok(Some(oldest)) => Some(cutoff.min(oldest - time::Duration::HOUR)),
+        Ok(None) => Some(cutoff),
+        Err(error) => {
+            tracing::warn!(%error, "reading what webhooks have left to send failed; pruning at the next pass");
+            None
+        }
     }
 }
 

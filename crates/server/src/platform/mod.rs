@@ -5,4 +5,5 @@ pub(crate) mod administrators;
 pub(crate) mod auth;
 pub mod notifications;
 pub mod shapes;
+pub(crate) mod subscriptions;
 pub(crate) mod system_log;

@@ -75,7 +75,7 @@ pub struct RecordList {
     continuation_token: Option<String>,
 }
 
-fn record(r: &LogRecord) -> Record {
+pub(crate) fn record(r: &LogRecord) -> Record {
     let is_admin = r.target_type == "Administrator";
     Record {
         record_id: r.record_id.clone(),

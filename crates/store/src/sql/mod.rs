@@ -23,6 +23,7 @@
 //! | `system_log.rs` | the system log and notifications |
 //! | `federation.rs` | SCIM provisioning, identity providers, OpenID Connect sign-in |
 //! | `catalog.rs` | the permission catalog and resource servers |
+//! | `webhooks.rs` | webhook endpoints, their cursors into the system log, their attempts |
 
 use time::OffsetDateTime;
 
@@ -38,6 +39,7 @@ pub(crate) mod invitations;
 pub(crate) mod keys;
 pub(crate) mod sessions;
 pub(crate) mod system_log;
+pub(crate) mod webhooks;
 
 pub(crate) fn ms(at: OffsetDateTime) -> i64 {
     i64::try_from(at.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
@@ -100,7 +102,7 @@ pub(crate) use delegate;
 macro_rules! store_impl {
     ($store:ty, $db:ty) => {
         crate::sql::store_impl!(@domains $store, $db, [
-            feed, customers, admins, invitations, clients, keys, sessions, system_log, federation, catalog
+            feed, customers, admins, invitations, clients, keys, sessions, system_log, federation, catalog, webhooks
         ]);
 
         mod store {
@@ -116,11 +118,14 @@ macro_rules! store_impl {
             use trustgate_core::customer::{Customer, DisabledOwnerPolicy};
             use trustgate_core::event::{Actor, LogEntry};
             use trustgate_core::federation::IdentityProvider;
-            use trustgate_core::ids::{AdminId, ClientId, CustomerId, ProviderId, ResourceServerId, ScimTokenId};
+            use trustgate_core::ids::{
+                AdminId, ClientId, CustomerId, ProviderId, ResourceServerId, ScimTokenId, WebhookId,
+            };
             use trustgate_core::provisioning::ScimToken;
             use trustgate_core::resource_server::ResourceServer;
             use trustgate_core::rights::Standing;
             use trustgate_core::secret::{SecretId, SecretVerifier, ServerKeyId};
+            use trustgate_core::webhook::Endpoint;
 
             use crate::changes::ChangeListener;
             use crate::error::StoreResult;
@@ -129,8 +134,13 @@ macro_rules! store_impl {
                 LogRecord, LogView, Member, Membership, Notification, PendingSignIn, PoolUse, ScimFilter, ScimUser,
                 ScimUserWrite, ServerKeyUse, Session,
             };
+            use crate::sql::webhooks::{
+                LogPosition, ResealedWebhook, WebhookAttempt, WebhookClaim, WebhookProgress, WebhookRecord,
+            };
 
-            use super::{admins, catalog, clients, customers, federation, invitations, keys, sessions, system_log};
+            use super::{
+                admins, catalog, clients, customers, federation, invitations, keys, sessions, system_log, webhooks,
+            };
 
             crate::sql::delegate! {
                 impl Store for $store {
@@ -244,6 +254,20 @@ macro_rules! store_impl {
                 catalog::catalog() -> Catalog;
                 catalog::apply_catalog(catalog: &Catalog, force: bool, actor: &Actor) -> CatalogApplied;
                 catalog::preview_catalog(catalog: &Catalog, force: bool, actor: &Actor) -> CatalogApplied;
+                webhooks::create_webhook(endpoint: &Endpoint, actor: &Actor) -> ();
+                webhooks::webhooks(customer: &CustomerId, actor: &Actor) -> Vec<Endpoint>;
+                webhooks::webhook(customer: &CustomerId, id: WebhookId, actor: &Actor) -> Option<Endpoint>;
+                webhooks::delete_webhook(customer: &CustomerId, id: WebhookId, actor: &Actor) -> bool;
+                webhooks::rotate_webhook_secret(customer: &CustomerId, id: WebhookId, sealed_secret: &[u8], now: OffsetDateTime, actor: &Actor) -> bool;
+                webhooks::replay_webhook(customer: &CustomerId, id: WebhookId, from_seq: i64, now: OffsetDateTime, actor: &Actor) -> bool;
+                webhooks::webhook_attempts(customer: &CustomerId, id: WebhookId, limit: u32, actor: &Actor) -> Option<Vec<WebhookAttempt>>;
+                webhooks::claim_webhook(now: OffsetDateTime, lease_for: time::Duration) -> Option<WebhookClaim>;
+                webhooks::webhook_records(customer: &CustomerId, after: LogPosition, limit: u32) -> Vec<WebhookRecord>;
+                webhooks::record_webhook_attempt(id: WebhookId, lease: &str, attempt: Option<&WebhookAttempt>, progress: &WebhookProgress) -> bool;
+                webhooks::release_webhook(id: WebhookId, lease: &str) -> ();
+                webhooks::webhook_backlog_start() -> Option<OffsetDateTime>;
+                webhooks::prune_webhook_attempts(before: OffsetDateTime, limit: u32) -> u64;
+                webhooks::reseal_webhooks(resealed: &[ResealedWebhook]) -> u64;
             }
         }
     };

@@ -15,7 +15,9 @@
 //!   untouched by what happens to their creator (SP5);
 //! - every administrator lists exactly their own clients and, if Full, every principal, and
 //!   nothing in a customer they do not belong to (R3, SP3);
-//! - every principal's secret expires (SP6).
+//! - every principal's secret expires (SP6);
+//! - each customer's webhook endpoint is untouched by the other's actors, and its receiver is
+//!   sent only its own customer's records.
 //!
 //! Knobs (environment):
 //! - `TRUSTGATE_MODEL_CASES` — sequences per store (default 100);
@@ -135,6 +137,8 @@ struct Sut<'a> {
     invitations: HashMap<(usize, usize), String>,
     clients: Vec<SutClient>,
     revoked: Vec<String>,
+    /// Each customer's webhook endpoint, subscribed by its Full administrator: (id, receiver).
+    webhooks: Vec<(String, crate::webhook_receiver::Receiver)>,
     step: usize,
 }
 
@@ -165,6 +169,7 @@ impl<'a> Sut<'a> {
             invitations: HashMap::new(),
             clients: Vec::new(),
             revoked: Vec::new(),
+            webhooks: Vec::new(),
             step: 0,
         };
         for c in [A, B] {
@@ -174,6 +179,15 @@ impl<'a> Sut<'a> {
                 app.as_admin(&session, Method::POST, &sut.management(c, "scim-tokens"), Some(body)).await;
             assert_eq!(status, StatusCode::CREATED, "{token}");
             sut.scim[c] = token["secret"].as_str().expect("the SCIM token").to_owned();
+        }
+        for c in [A, B] {
+            let receiver = crate::webhook_receiver::Receiver::start().await;
+            let session = app.session_for(&sut.admins[c]).await;
+            let body = json!({ "url": receiver.url, "description": format!("{} events", name(c)) });
+            let (status, created) =
+                app.as_admin(&session, Method::POST, &sut.management(c, "webhooks"), Some(body)).await;
+            assert_eq!(status, StatusCode::CREATED, "{created}");
+            sut.webhooks.push((created["id"].as_str().expect("the endpoint id").to_owned(), receiver));
         }
         for (customer, owner) in [(A, 0), (B, 1), (A, 2), (B, 2)] {
             let made = app.client(&sut.customers[customer], &sut.admins[owner]).await;
@@ -533,7 +547,40 @@ impl<'a> Sut<'a> {
         self.refresh_sessions(model).await;
         self.check_store(model).await?;
         self.check_tokens(model).await?;
-        self.check_listings(model).await
+        self.check_listings(model).await?;
+        self.check_webhooks().await
+    }
+
+    /// Each customer's webhook endpoint is untouched by anything the other does, and its
+    /// receiver has only ever been sent its own customer's records; A's Full administrator does
+    /// not reach B's endpoint through A.
+    async fn check_webhooks(&self) -> Checked {
+        for c in [A, B] {
+            let (id, receiver) = &self.webhooks[c];
+            let endpoints = self.app.store.webhooks(&self.customers[c], &Actor::System).await;
+            let endpoints = endpoints.map_err(|e| format!("the store failed: {e}"))?;
+            let ours = endpoints.iter().any(|e| e.id.to_string() == *id && e.url == receiver.url);
+            if endpoints.len() != 1 || !ours {
+                return Err(format!("{}'s webhook endpoints changed: {endpoints:?}", name(c)));
+            }
+            for delivery in receiver.deliveries() {
+                let customer = delivery.json()["data"]["customerId"].as_str().unwrap_or_default().to_owned();
+                if customer != self.customers[c].as_str() {
+                    return Err(format!("{}'s webhook receiver was sent a record of {customer}", name(c)));
+                }
+            }
+        }
+        if let Some(session) = self.sessions.first() {
+            let other = format!("webhooks/{}", self.webhooks[B].0);
+            for method in [Method::GET, Method::DELETE] {
+                let (status, body) =
+                    self.app.as_admin(session, method.clone(), &self.management(A, &other), None).await;
+                if status.is_success() {
+                    return Err(format!("A's administrator reached B's webhook endpoint: {method} {status} {body}"));
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Each customer's administrators, principals, clients and secrets are the model's.
@@ -842,7 +889,9 @@ fn explore(app: &TestApp, runtime: &tokio::runtime::Handle, store: &str) {
 /// act at random through the API and the CLI; after every step, every rule still holds.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_sequence_of_operations_by_two_customers_breaks_the_rules() {
-    let Some(app) = super::app().await else { return };
+    // Webhook receivers run on this machine's loopback interface.
+    let config = trustgate_server::ServerConfig { webhooks_allow_private: true, ..Default::default() };
+    let Some(app) = super::app_with(config).await else { return };
     let store = if app.database_url().is_some() { "PostgreSQL" } else { "SQLite" };
     // The CLI's changes reach this node's caches before the command returns, as with `serve`.
     let _socket = trustgate_server::control_socket::ControlSocket::open(app.dir.path(), app.state.clone())
