@@ -78,6 +78,12 @@ pub struct Cli {
     /// A PostgreSQL URL (postgres://…) instead of the embedded store.
     #[arg(long, global = true, env = "TRUSTGATE_DATABASE_URL", value_name = "URL", help_heading = GLOBAL, hide_short_help = true)]
     pub database: Option<String>,
+    /// With --database: the most connections this process's pool opens; the change feed holds one
+    /// more. Size it so that every node's share fits the server's max_connections.
+    #[arg(long, global = true, env = "TRUSTGATE_DATABASE_POOL_SIZE", value_name = "N",
+          default_value_t = trustgate_store::DEFAULT_POOL_SIZE,
+          value_parser = clap::value_parser!(u32).range(1..=1000), help_heading = GLOBAL, hide_short_help = true)]
+    pub database_pool_size: u32,
     /// Print JSON on standard output (and errors as JSON on standard error).
     #[arg(long, global = true, help_heading = GLOBAL, hide_short_help = true)]
     pub json: bool,
@@ -194,10 +200,10 @@ pub enum KeysCommand {
 }
 
 /// PostgreSQL when a `postgres://` URL is given, else the embedded SQLite store in the data directory.
-pub async fn open_store(data_dir: &Path, database: Option<&str>) -> anyhow::Result<Arc<dyn Store>> {
+pub async fn open_store(data_dir: &Path, database: Option<&str>, pool_size: u32) -> anyhow::Result<Arc<dyn Store>> {
     Ok(match database {
         Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
-            Arc::new(PostgresStore::connect(url).await.map_err(|error| match error {
+            Arc::new(PostgresStore::connect_with_pool(url, pool_size).await.map_err(|error| match error {
                 StoreError::NotFound("database") => {
                     let name = url.split(['?', '#']).next().and_then(|u| u.rsplit('/').next()).unwrap_or_default();
                     anyhow::Error::from(Failure::not_found(format!(
@@ -239,7 +245,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     if let Command::Backup { to } = &cli.command {
         return data::backup(&cli.data_dir, cli.database.as_deref(), to, out).await;
     }
-    let store = open_store(&cli.data_dir, cli.database.as_deref()).await?;
+    let store = open_store(&cli.data_dir, cli.database.as_deref(), cli.database_pool_size).await?;
     let writes = cli.command.writes();
     let place = Place { data_dir: &cli.data_dir, embedded };
     operate(store, place, cli.command, out).await?;

@@ -28,6 +28,9 @@ const MAX_PAYLOAD: usize = 7000;
 const FLUSH_PAYLOAD: &str = "flush";
 /// How long a request waits for a connection before it is answered 503.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
+/// Connections a node's pool opens at most unless told otherwise (`--database-pool-size`); the
+/// change feed's LISTEN session is one more.
+pub const DEFAULT_POOL_SIZE: u32 = 16;
 const RECONNECT_DELAY: Duration = Duration::from_millis(500);
 const CHANGE_RETENTION: time::Duration = time::Duration::minutes(10);
 const SYNC_PREFIX: &str = "sync:";
@@ -56,13 +59,19 @@ impl PostgresStore {
     /// Connects and brings the schema up to date. Migrations hold an advisory lock, so nodes
     /// starting together apply them once.
     pub async fn connect(url: &str) -> StoreResult<Self> {
+        Self::connect_with_pool(url, DEFAULT_POOL_SIZE).await
+    }
+
+    /// [`connect`](Self::connect) with a pool of at most `pool_size` connections: with the change
+    /// feed's session, the node holds at most `pool_size + 1` connections to the database.
+    pub async fn connect_with_pool(url: &str, pool_size: u32) -> StoreResult<Self> {
         let options: PgConnectOptions =
             url.parse().map_err(|e| StoreError::Unavailable(format!("invalid PostgreSQL URL: {e}")))?;
         // PostgreSQL's NOTICEs (such as "relation _sqlx_migrations already exists, skipping", sent
         // by every start's migration check) are not for the operator: only warnings and errors are sent.
         let options = options.options([("client_min_messages", "warning")]);
         let pool = PgPoolOptions::new()
-            .max_connections(16)
+            .max_connections(pool_size.max(1))
             .acquire_timeout(ACQUIRE_TIMEOUT)
             // A broken connection fails its first query (answered 503) and is replaced; testing
             // every connection before use would add a round trip to every request.

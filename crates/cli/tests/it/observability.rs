@@ -10,7 +10,7 @@ use serde_json::Value;
 use tokio::sync::oneshot;
 use trustgate_core::access::{Access, Permission};
 
-use crate::harness::{custom, skip, Backend, TempDir, TestApp};
+use crate::harness::{custom, skip, Backend, TempDir, TestApp, TestDatabase};
 
 /// One scrape of a node's metrics, served on a listener of its own as `--metrics-listen` does.
 pub async fn scrape(app: &TestApp) -> Metrics {
@@ -112,6 +112,17 @@ async fn a_lost_postgresql_feed_counts_as_a_reconnect() {
     .unwrap();
     assert!(eventually(|| async { scrape(&app).await.value(reconnects, &[]) >= 1.0 }).await, "the loss is counted");
     assert!(eventually(listening).await, "and the node listens again");
+}
+
+/// Eight nodes share one PostgreSQL: each must stay within its share of `max_connections`.
+#[tokio::test]
+async fn a_postgresql_node_opens_at_most_its_database_pool_size() {
+    let Some(database) = TestDatabase::create().await else { return };
+    let server =
+        Server::start(&["--database", &database.url, "--database-pool-size", "3", "--metrics-listen", "127.0.0.1:0"]);
+    let metrics = scrape_url(server.metrics_url.as_deref().expect("metrics url")).await;
+    assert_eq!(metrics.value("trustgate_store_connections_max", &[]), 3.0, "{}", metrics.0);
+    assert!(metrics.value("trustgate_store_connections", &[]) <= 3.0, "{}", metrics.0);
 }
 
 /// `trustgate serve` on a fresh SQLite data directory, its stderr (the log) in a file.
