@@ -149,11 +149,11 @@ pub(crate) async fn subscribe(
     path = "/api/v1/customers/{customer}/webhooks",
     tag = "management",
     security(("Session" = [])),
-    params(("customer" = String, Path, description = "A customer the administrator belongs to")),
+    params(crate::openapi::CustomerPath),
     responses(
         (status = 200, description = "The endpoints", body = WebhookList),
         (status = "4XX", description = "Refused: 401 not signed in, 403 not a Full administrator, 404 not a member of the customer", body = GatewayError),
-        (status = "5XX", description = "The store is unavailable", body = GatewayError),
+        crate::openapi::StoreUnavailable,
     ),
     extensions(("x-trustgate-permission" = json!("administrators")))
 )]
@@ -186,12 +186,12 @@ pub struct NewWebhook {
     path = "/api/v1/customers/{customer}/webhooks",
     tag = "management",
     security(("Session" = [])),
-    params(("customer" = String, Path, description = "A customer the administrator belongs to"), ("X-CSRF-Token" = String, Header, description = "The session's `csrfToken`")),
+    params(crate::openapi::CustomerPath, crate::openapi::CsrfHeader),
     request_body(content = NewWebhook, content_type = "application/json"),
     responses(
         (status = 201, description = "Subscribed; `secret` is not shown again", body = WebhookCreated),
         (status = "4XX", description = "Refused: 400 invalid input or a URL webhooks do not reach, 401 not signed in, 403 not a Full administrator or missing X-CSRF-Token, 404 not a member of the customer, 409 too many endpoints", body = GatewayError),
-        (status = "5XX", description = "The store is unavailable", body = GatewayError),
+        crate::openapi::StoreUnavailable,
     ),
     extensions(("x-trustgate-permission" = json!("administrators")))
 )]
@@ -224,11 +224,11 @@ fn parse_id(id: &str) -> Result<WebhookId, ApiError> {
     path = "/api/v1/customers/{customer}/webhooks/{id}",
     tag = "management",
     security(("Session" = [])),
-    params(("customer" = String, Path, description = "A customer the administrator belongs to"), ("id" = String, Path, description = "The endpoint id")),
+    params(crate::openapi::CustomerPath, ("id" = String, Path, description = "The endpoint id")),
     responses(
         (status = 200, description = "The endpoint", body = WebhookView),
         (status = "4XX", description = "Refused: 401 not signed in, 403 not a Full administrator, 404 no such endpoint", body = GatewayError),
-        (status = "5XX", description = "The store is unavailable", body = GatewayError),
+        crate::openapi::StoreUnavailable,
     ),
     extensions(("x-trustgate-permission" = json!("administrators")))
 )]
@@ -248,11 +248,11 @@ pub async fn show(
     path = "/api/v1/customers/{customer}/webhooks/{id}",
     tag = "management",
     security(("Session" = [])),
-    params(("customer" = String, Path, description = "A customer the administrator belongs to"), ("id" = String, Path, description = "The endpoint id"), ("X-CSRF-Token" = String, Header, description = "The session's `csrfToken`")),
+    params(crate::openapi::CustomerPath, ("id" = String, Path, description = "The endpoint id"), crate::openapi::CsrfHeader),
     responses(
         (status = 204, description = "Deleted"),
         (status = "4XX", description = "Refused: 401 not signed in, 403 not a Full administrator or missing X-CSRF-Token, 404 no such endpoint", body = GatewayError),
-        (status = "5XX", description = "The store is unavailable", body = GatewayError),
+        crate::openapi::StoreUnavailable,
     ),
     extensions(("x-trustgate-permission" = json!("administrators")))
 )]
@@ -282,11 +282,11 @@ pub struct RotatedSecret {
     path = "/api/v1/customers/{customer}/webhooks/{id}/rotate-secret",
     tag = "management",
     security(("Session" = [])),
-    params(("customer" = String, Path, description = "A customer the administrator belongs to"), ("id" = String, Path, description = "The endpoint id"), ("X-CSRF-Token" = String, Header, description = "The session's `csrfToken`")),
+    params(crate::openapi::CustomerPath, ("id" = String, Path, description = "The endpoint id"), crate::openapi::CsrfHeader),
     responses(
         (status = 200, description = "Rotated; `secret` is not shown again", body = RotatedSecret),
         (status = "4XX", description = "Refused: 401 not signed in, 403 not a Full administrator or missing X-CSRF-Token, 404 no such endpoint", body = GatewayError),
-        (status = "5XX", description = "The store is unavailable", body = GatewayError),
+        crate::openapi::StoreUnavailable,
     ),
     extensions(("x-trustgate-permission" = json!("administrators")))
 )]
@@ -351,14 +351,14 @@ fn attempt_view(a: &WebhookAttempt) -> AttemptView {
     tag = "management",
     security(("Session" = [])),
     params(
-        ("customer" = String, Path, description = "A customer the administrator belongs to"),
+        crate::openapi::CustomerPath,
         ("id" = String, Path, description = "The endpoint id"),
         ("limit" = Option<u32>, Query, minimum = 1, maximum = 200, description = "How many (default 50)"),
     ),
     responses(
         (status = 200, description = "The attempts", body = AttemptList),
         (status = "4XX", description = "Refused: 401 not signed in, 403 not a Full administrator, 404 no such endpoint", body = GatewayError),
-        (status = "5XX", description = "The store is unavailable", body = GatewayError),
+        crate::openapi::StoreUnavailable,
     ),
     extensions(("x-trustgate-permission" = json!("administrators")))
 )]
@@ -393,12 +393,12 @@ pub struct Replay {
     path = "/api/v1/customers/{customer}/webhooks/{id}/replay",
     tag = "management",
     security(("Session" = [])),
-    params(("customer" = String, Path, description = "A customer the administrator belongs to"), ("id" = String, Path, description = "The endpoint id"), ("X-CSRF-Token" = String, Header, description = "The session's `csrfToken`")),
+    params(crate::openapi::CustomerPath, ("id" = String, Path, description = "The endpoint id"), crate::openapi::CsrfHeader),
     request_body(content = Replay, content_type = "application/json"),
     responses(
         (status = 202, description = "The records will be sent again", body = WebhookView),
         (status = "4XX", description = "Refused: 401 not signed in, 403 not a Full administrator or missing X-CSRF-Token, 404 no such endpoint or record", body = GatewayError),
-        (status = "5XX", description = "The store is unavailable", body = GatewayError),
+        crate::openapi::StoreUnavailable,
     ),
     extensions(("x-trustgate-permission" = json!("administrators")))
 )]

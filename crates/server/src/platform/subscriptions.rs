@@ -104,7 +104,7 @@ fn auth_headers(given: Option<Value>) -> Result<Vec<(String, String)>, Validatio
     responses(
         (status = 201, description = "Subscribed; `signingSecret` is not shown again", body = SubscriptionView),
         (status = "4XX", description = "Refused: 400 invalid input or a URL webhooks do not reach, 401 missing or invalid token, 403 the owner is not a Full administrator, 409 too many endpoints", body = GatewayError),
-        (status = "5XX", description = "The store is unavailable", body = GatewayError),
+        crate::openapi::StoreUnavailable,
     ),
     extensions(("x-trustgate-permission" = json!("administrators")))
 )]
@@ -140,7 +140,7 @@ pub async fn create(
     responses(
         (status = 200, description = "The subscriptions", body = SubscriptionList),
         (status = "4XX", description = "Refused: 401 missing or invalid token, 403 the owner is not a Full administrator", body = GatewayError),
-        (status = "5XX", description = "The store is unavailable", body = GatewayError),
+        crate::openapi::StoreUnavailable,
     ),
     extensions(("x-trustgate-permission" = json!("administrators")))
 )]
@@ -161,7 +161,7 @@ pub async fn list(
     responses(
         (status = 204, description = "Deleted"),
         (status = "4XX", description = "Refused: 401 missing or invalid token, 403 the owner is not a Full administrator, 404 no such subscription", body = GatewayError),
-        (status = "5XX", description = "The store is unavailable", body = GatewayError),
+        crate::openapi::StoreUnavailable,
     ),
     extensions(("x-trustgate-permission" = json!("administrators")))
 )]
