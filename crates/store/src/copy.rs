@@ -23,31 +23,6 @@ pub const NOT_COPIED: &[(&str, &str)] = &[
     ("oidc_sign_ins", "OpenID sign-ins under way: they start over"),
 ];
 
-/// A webhook endpoint's row: more columns than a tuple reads.
-#[derive(sqlx::FromRow)]
-struct EndpointCopy {
-    id: String,
-    customer_id: String,
-    url: String,
-    description: String,
-    event_types: String,
-    style: String,
-    citrix_event_type: Option<String>,
-    citrix_change_type: Option<String>,
-    sealed_secret: Vec<u8>,
-    sealed_previous_secret: Option<Vec<u8>>,
-    previous_until: Option<i64>,
-    sealed_auth_headers: Option<Vec<u8>>,
-    created_by: String,
-    created_at: i64,
-    cursor_tx: i64,
-    cursor_seq: i64,
-    state: String,
-    failing_since: Option<i64>,
-    next_attempt_at: i64,
-    failures: i32,
-}
-
 /// One copied table: its rows in the source, and in the target once copied.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CopiedTable {
@@ -193,7 +168,7 @@ pub async fn copy_sqlite_to_postgres(
         "webhook_endpoints",
         "id, customer_id, url, description, event_types, style, citrix_event_type, citrix_change_type, sealed_secret, sealed_previous_secret, previous_until, sealed_auth_headers, created_by, created_at, cursor_tx, cursor_seq, state, failing_since, next_attempt_at, failures, lease, lease_until",
         "$1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, NULL, NULL",
-        EndpointCopy,
+        crate::sql::webhooks::EndpointRow,
         (id, customer_id, url, description, event_types, style, citrix_event_type, citrix_change_type, sealed_secret,
          sealed_previous_secret, previous_until, sealed_auth_headers, created_by, created_at, cursor_tx, cursor_seq,
          state, failing_since, next_attempt_at, failures)

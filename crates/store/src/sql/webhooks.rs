@@ -99,28 +99,29 @@ macro_rules! due {
 }
 pub(crate) use due;
 
+/// An endpoint as stored; also what `trustgate copy-to-postgres` carries over.
 #[derive(sqlx::FromRow)]
 pub(crate) struct EndpointRow {
-    id: String,
-    customer_id: String,
-    url: String,
-    description: String,
-    event_types: String,
-    style: String,
-    citrix_event_type: Option<String>,
-    citrix_change_type: Option<String>,
-    sealed_secret: Vec<u8>,
-    sealed_previous_secret: Option<Vec<u8>>,
-    previous_until: Option<i64>,
-    sealed_auth_headers: Option<Vec<u8>>,
-    created_by: String,
-    created_at: i64,
+    pub(crate) id: String,
+    pub(crate) customer_id: String,
+    pub(crate) url: String,
+    pub(crate) description: String,
+    pub(crate) event_types: String,
+    pub(crate) style: String,
+    pub(crate) citrix_event_type: Option<String>,
+    pub(crate) citrix_change_type: Option<String>,
+    pub(crate) sealed_secret: Vec<u8>,
+    pub(crate) sealed_previous_secret: Option<Vec<u8>>,
+    pub(crate) previous_until: Option<i64>,
+    pub(crate) sealed_auth_headers: Option<Vec<u8>>,
+    pub(crate) created_by: String,
+    pub(crate) created_at: i64,
     pub(crate) cursor_tx: i64,
     pub(crate) cursor_seq: i64,
-    state: String,
-    failing_since: Option<i64>,
-    next_attempt_at: i64,
-    failures: i32,
+    pub(crate) state: String,
+    pub(crate) failing_since: Option<i64>,
+    pub(crate) next_attempt_at: i64,
+    pub(crate) failures: i32,
 }
 
 impl TryFrom<EndpointRow> for Endpoint {
