@@ -14,7 +14,7 @@ use trustgate_core::custody::KeyVault;
 use trustgate_core::ids::CustomerId;
 use trustgate_core::secret::{ServerKey, ServerKeyring};
 use trustgate_core::token::Algorithm;
-use trustgate_store::{files, PostgresStore, SqliteStore, Store, StoreError};
+use trustgate_store::{files, PostgresConfig, PostgresStore, SqliteStore, Store, StoreError};
 
 use trustgate_server::keys::server_key_file::{self};
 
@@ -84,6 +84,12 @@ pub struct Cli {
           default_value_t = trustgate_store::DEFAULT_POOL_SIZE,
           value_parser = clap::value_parser!(u32).range(1..=1000), help_heading = GLOBAL, hide_short_help = true)]
     pub database_pool_size: u32,
+    /// With --database through a PgBouncer in transaction mode: a URL that reaches PostgreSQL
+    /// itself, for what a pooler cannot carry (the change feed's LISTEN session, the migrations'
+    /// lock). The queries still go through --database.
+    #[arg(long, global = true, env = "TRUSTGATE_DATABASE_DIRECT_URL", value_name = "URL", requires = "database",
+          help_heading = GLOBAL, hide_short_help = true)]
+    pub database_direct_url: Option<String>,
     /// Print JSON on standard output (and errors as JSON on standard error).
     #[arg(long, global = true, help_heading = GLOBAL, hide_short_help = true)]
     pub json: bool,
@@ -199,11 +205,32 @@ pub enum KeysCommand {
     GenerateServerKey,
 }
 
+/// How a process reaches PostgreSQL besides `--database`.
+pub struct Pool<'a> {
+    pub size: u32,
+    pub direct_url: Option<&'a str>,
+}
+
+fn is_postgres(url: &str) -> bool {
+    url.starts_with("postgres://") || url.starts_with("postgresql://")
+}
+
 /// PostgreSQL when a `postgres://` URL is given, else the embedded SQLite store in the data directory.
-pub async fn open_store(data_dir: &Path, database: Option<&str>, pool_size: u32) -> anyhow::Result<Arc<dyn Store>> {
+pub async fn open_store(data_dir: &Path, database: Option<&str>, pool: Pool<'_>) -> anyhow::Result<Arc<dyn Store>> {
     Ok(match database {
-        Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
-            Arc::new(PostgresStore::connect_with_pool(url, pool_size).await.map_err(|error| match error {
+        Some(url) if is_postgres(url) => {
+            if let Some(direct) = pool.direct_url.filter(|direct| !is_postgres(direct)) {
+                return Err(Failure::invalid(format!(
+                    "--database-direct-url takes a postgres:// URL (got {direct:?})"
+                ))
+                .into());
+            }
+            let config = PostgresConfig {
+                url: url.to_owned(),
+                direct_url: pool.direct_url.map(str::to_owned),
+                pool_size: pool.size,
+            };
+            Arc::new(PostgresStore::connect_to(&config).await.map_err(|error| match error {
                 StoreError::NotFound("database") => {
                     let name = url.split(['?', '#']).next().and_then(|u| u.rsplit('/').next()).unwrap_or_default();
                     anyhow::Error::from(Failure::not_found(format!(
@@ -245,7 +272,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     if let Command::Backup { to } = &cli.command {
         return data::backup(&cli.data_dir, cli.database.as_deref(), to, out).await;
     }
-    let store = open_store(&cli.data_dir, cli.database.as_deref(), cli.database_pool_size).await?;
+    let pool = Pool { size: cli.database_pool_size, direct_url: cli.database_direct_url.as_deref() };
+    let store = open_store(&cli.data_dir, cli.database.as_deref(), pool).await?;
     let writes = cli.command.writes();
     let place = Place { data_dir: &cli.data_dir, embedded };
     operate(store, place, cli.command, out).await?;

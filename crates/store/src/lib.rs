@@ -37,7 +37,7 @@ pub use model::{
     LogView, Member, Membership, Notification, Pending, PendingSignIn, PoolUse, ScimFilter, ScimUser, ScimUserWrite,
     ServerKeyUse, Session, Stripped,
 };
-pub use postgres::{PostgresStore, DEFAULT_POOL_SIZE};
+pub use postgres::{PostgresConfig, PostgresStore, DEFAULT_POOL_SIZE};
 pub use scratch::{create_scratch_database, drop_scratch_database, sibling_database_url};
 pub use sql::webhooks::{LogPosition, ResealedWebhook, WebhookAttempt, WebhookClaim, WebhookProgress, WebhookRecord};
 pub use sqlite::{SqliteStore, SQLITE_FILE};

@@ -31,6 +31,36 @@ const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
 /// Connections a node's pool opens at most unless told otherwise (`--database-pool-size`); the
 /// change feed's LISTEN session is one more.
 pub const DEFAULT_POOL_SIZE: u32 = 16;
+
+/// Where a node reaches PostgreSQL.
+#[derive(Debug, Clone)]
+pub struct PostgresConfig {
+    /// The queries' URL: PostgreSQL itself, or a PgBouncer in transaction mode in front of it.
+    pub url: String,
+    /// PostgreSQL itself, when `url` is a pooler: LISTEN and the migrations' session lock need a
+    /// server connection of their own. `None`: `url` is direct.
+    pub direct_url: Option<String>,
+    /// The most connections the queries' pool opens; the direct session is one more.
+    pub pool_size: u32,
+}
+
+impl PostgresConfig {
+    pub fn new(url: &str) -> Self {
+        Self { url: url.to_owned(), direct_url: None, pool_size: DEFAULT_POOL_SIZE }
+    }
+}
+
+fn parse_url(url: &str) -> StoreResult<PgConnectOptions> {
+    url.parse().map_err(|e| StoreError::Unavailable(format!("invalid PostgreSQL URL: {e}")))
+}
+
+fn connect_error(error: sqlx::Error) -> StoreError {
+    match error.as_database_error().and_then(|db| db.code()) {
+        // invalid_catalog_name: the database named in the URL does not exist.
+        Some(code) if code == "3D000" => StoreError::NotFound("database"),
+        _ => StoreError::from(error),
+    }
+}
 const RECONNECT_DELAY: Duration = Duration::from_millis(500);
 const CHANGE_RETENTION: time::Duration = time::Duration::minutes(10);
 const SYNC_PREFIX: &str = "sync:";
@@ -46,6 +76,8 @@ type Tx = sqlx::Transaction<'static, Postgres>;
 
 pub struct PostgresStore {
     pool: Pool<Postgres>,
+    /// One connection straight to PostgreSQL: the change feed listens on it.
+    session: Pool<Postgres>,
     listener: ListenerSlot,
     /// Dropping the store drops this sender, which stops the feed task.
     _stop: watch::Sender<()>,
@@ -59,34 +91,46 @@ impl PostgresStore {
     /// Connects and brings the schema up to date. Migrations hold an advisory lock, so nodes
     /// starting together apply them once.
     pub async fn connect(url: &str) -> StoreResult<Self> {
-        Self::connect_with_pool(url, DEFAULT_POOL_SIZE).await
+        Self::connect_to(&PostgresConfig::new(url)).await
     }
 
-    /// [`connect`](Self::connect) with a pool of at most `pool_size` connections: with the change
-    /// feed's session, the node holds at most `pool_size + 1` connections to the database.
-    pub async fn connect_with_pool(url: &str, pool_size: u32) -> StoreResult<Self> {
-        let options: PgConnectOptions =
-            url.parse().map_err(|e| StoreError::Unavailable(format!("invalid PostgreSQL URL: {e}")))?;
+    /// Connects as `config` says: at most `pool_size` connections for queries through `url`, and
+    /// one session on the direct URL for the change feed's LISTEN and the migrations' lock.
+    pub async fn connect_to(config: &PostgresConfig) -> StoreResult<Self> {
         // PostgreSQL's NOTICEs (such as "relation _sqlx_migrations already exists, skipping", sent
         // by every start's migration check) are not for the operator: only warnings and errors are sent.
-        let options = options.options([("client_min_messages", "warning")]);
+        let direct = parse_url(config.direct_url.as_deref().unwrap_or(&config.url))?
+            .options([("client_min_messages", "warning")]);
+        // PgBouncer refuses startup parameters it does not track: through a pooler, the queries'
+        // connections send neither the notice level (the migrations, which cause the notices, run
+        // on the direct session) nor `extra_float_digits` (values come back in binary, where it
+        // has no effect).
+        let queries = match config.direct_url {
+            Some(_) => parse_url(&config.url)?.extra_float_digits(None),
+            None => direct.clone(),
+        };
         let pool = PgPoolOptions::new()
-            .max_connections(pool_size.max(1))
+            .max_connections(config.pool_size.max(1))
             .acquire_timeout(ACQUIRE_TIMEOUT)
             // A broken connection fails its first query (answered 503) and is replaced; testing
             // every connection before use would add a round trip to every request.
             .test_before_acquire(false)
-            .connect_with(options)
+            .connect_with(queries)
             .await
-            .map_err(|error| match error.as_database_error().and_then(|db| db.code()) {
-                // invalid_catalog_name: the database named in the URL does not exist.
-                Some(code) if code == "3D000" => StoreError::NotFound("database"),
-                _ => StoreError::from(error),
-            })?;
-        sqlx::migrate!("migrations/postgres").run(&pool).await?;
+            .map_err(connect_error)?;
+        // The session PostgreSQL holds for LISTEN and for the migrations' advisory lock: both
+        // belong to one server connection, which a transaction pooler does not keep for a client.
+        let session = PgPoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .connect_with(direct)
+            .await
+            .map_err(connect_error)?;
+        sqlx::migrate!("migrations/postgres").run(&session).await?;
         let (stop, stopped) = watch::channel(());
         Ok(Self {
             pool,
+            session,
             listener: ListenerSlot::default(),
             _stop: stop,
             stopped,
@@ -158,6 +202,7 @@ impl PostgresStore {
         }
         tokio::spawn(follow_feed(
             self.pool.clone(),
+            self.session.clone(),
             listener,
             self.stopped.clone(),
             self.waiting.clone(),
@@ -272,6 +317,7 @@ fn decode(payload: &str) -> Option<Vec<Change>> {
 
 async fn follow_feed(
     pool: Pool<Postgres>,
+    session: Pool<Postgres>,
     listener: Arc<dyn ChangeListener>,
     mut stopped: watch::Receiver<()>,
     waiting: Waiting,
@@ -280,7 +326,7 @@ async fn follow_feed(
     let mut last_prune = OffsetDateTime::now_utc();
     loop {
         let connected = async {
-            let mut feed = PgListener::connect_with(&pool).await?;
+            let mut feed = PgListener::connect_with(&session).await?;
             feed.listen(CHANNEL).await?;
             Ok::<_, sqlx::Error>(feed)
         };

@@ -268,6 +268,11 @@ impl TestApp {
         &self.state.config.clock
     }
 
+    /// The PostgreSQL database of this node's deployment, kept while any node holds it.
+    pub fn database(&self) -> Option<Arc<TestDatabase>> {
+        self.database.clone()
+    }
+
     pub fn database_url(&self) -> Option<String> {
         self.database.as_ref().map(|d| d.url.clone())
     }

@@ -23,6 +23,7 @@ mod migrations;
 mod observability;
 mod openapi;
 mod openid_client;
+mod pooler;
 mod postgres_nodes;
 mod readme;
 mod retention;
