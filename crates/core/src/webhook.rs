@@ -57,7 +57,7 @@ pub enum Style {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EndpointState {
     Enabled,
-    /// Failed past [`RETRY_WINDOW`]; a replay enables it again.
+    /// Failed past [`RETRY_WINDOW`]; enabling it, or a replay, sends again.
     Disabled,
 }
 
@@ -380,10 +380,19 @@ pub fn replayed(endpoint: &Endpoint, from_seq: i64, at: OffsetDateTime, actor: &
     e
 }
 
+pub fn enabled(endpoint: &Endpoint, at: OffsetDateTime, actor: &Actor) -> LogEntry {
+    let mut e = about(endpoint, at, "platform:webhook/enable", actor);
+    e.message = format!(
+        "Webhook endpoint {} was enabled again; it is sent every record after record {}.",
+        endpoint.url, endpoint.delivered_seq
+    );
+    e
+}
+
 pub fn disabled(endpoint: &Endpoint, at: OffsetDateTime) -> LogEntry {
     let mut e = about(endpoint, at, "platform:webhook/disable", &Actor::System);
     e.message = format!(
-        "Webhook endpoint {} failed every delivery for {} hours and was disabled; replay to enable it again.",
+        "Webhook endpoint {} failed every delivery for {} hours and was disabled; enable it or replay to send again.",
         endpoint.url,
         RETRY_WINDOW.whole_hours()
     );

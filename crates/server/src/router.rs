@@ -64,6 +64,7 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(webhooks::rotate_secret))
         .routes(routes!(webhooks::attempts))
         .routes(routes!(webhooks::replay))
+        .routes(routes!(webhooks::enable))
         .routes(routes!(catalog::show))
         .routes(routes!(decision::authorize))
         // Envoy appends any path to the prefix: a catch-all axum serves, documented in `openapi::ApiDoc`.

@@ -51,6 +51,8 @@ pub struct Shared {
     pub reveals: crate::cache::shown_once::Reveals,
     /// Invitation links just made in the console, each waiting for its one view (issue #12).
     pub invitation_links: crate::cache::shown_once::Reveals<crate::cache::shown_once::InvitationShown>,
+    /// Webhook signing secrets just made or rotated in the console, each waiting for its one view.
+    pub webhook_secrets: crate::cache::shown_once::Reveals<crate::cache::shown_once::WebhookSecretShown>,
     /// Talks to customers' OpenID providers.
     pub oidc_http: crate::http::client::Client,
     pub sign_in_starts: crate::throttle::sign_in_starts::SignInStarts,
@@ -161,6 +163,7 @@ impl AppState {
             metrics,
             reveals: crate::cache::shown_once::Reveals::default(),
             invitation_links: crate::cache::shown_once::Reveals::default(),
+            webhook_secrets: crate::cache::shown_once::Reveals::default(),
             oidc_http,
             sign_in_starts: crate::throttle::sign_in_starts::SignInStarts::default(),
         });

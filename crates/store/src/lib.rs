@@ -513,6 +513,16 @@ pub trait Store: Send + Sync + 'static {
         now: OffsetDateTime,
         actor: &Actor,
     ) -> StoreResult<bool>;
+    /// Enables a disabled endpoint where it stopped: its cursor is kept, so it is sent every
+    /// record after the last one delivered. `None` when there is no such endpoint; an enabled one
+    /// is left as it is (no record written).
+    async fn enable_webhook(
+        &self,
+        customer: &CustomerId,
+        id: trustgate_core::ids::WebhookId,
+        now: OffsetDateTime,
+        actor: &Actor,
+    ) -> StoreResult<Option<trustgate_core::webhook::Endpoint>>;
     /// The endpoint's latest `limit` attempts, newest first; `None` when there is no such endpoint.
     async fn webhook_attempts(
         &self,

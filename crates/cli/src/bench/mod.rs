@@ -23,6 +23,7 @@ mod scripts;
 mod seed;
 mod server;
 mod spread;
+mod webhooks;
 mod wrk;
 
 use self::limit::Costs;
@@ -59,6 +60,11 @@ pub struct BenchArgs {
     /// asks it) with the hot set's tokens, next to the authorized call.
     #[arg(long)]
     pub gateway: bool,
+    /// Measure only whether webhook deliveries slow requests: token grants and authorized calls,
+    /// alternately without and with 10 endpoints subscribed (8 quick receivers, a slow one, a down
+    /// one), while the system log grows (BENCHMARKS.md, "Webhooks and the request path").
+    #[arg(long)]
+    pub webhooks: bool,
     /// Also run everything on PostgreSQL; the URL of a database to create scratch databases from.
     #[arg(long, env = "TRUSTGATE_BENCH_POSTGRES_URL")]
     pub postgres: Option<String>,
@@ -107,6 +113,9 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     if cfg!(debug_assertions) {
         eprintln!("warning: this is a debug build; run `cargo run --release -- bench` for meaningful figures");
     }
+    if args.webhooks {
+        return run_webhooks(&args).await;
+    }
     let mut algorithms = args.algorithms.clone();
     algorithms.push(DEFAULT_SIGNING_ALGORITHM);
     algorithms.dedup();
@@ -120,6 +129,35 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         runs.push(run_once(&args, &mut memory, &mut cold_starts).await?);
     }
     let table = render(&runs, &costs, &memory, &cold_starts, &args);
+    println!("{table}");
+    std::fs::write(&args.out, &table).with_context(|| format!("writing {}", args.out.display()))?;
+    eprintln!("written to {}", args.out.display());
+    Ok(())
+}
+
+/// `--webhooks`: the comparison on each store, `--runs` times, each from a fresh seed.
+async fn run_webhooks(args: &BenchArgs) -> anyhow::Result<()> {
+    let (mut samples, mut received) = (Vec::new(), webhooks::Received::default());
+    for n in 1..=args.runs {
+        eprintln!("run {n} of {}", args.runs);
+        let scratch = std::env::temp_dir().join(format!("trustgate-bench-{}", &random_token()[..10]));
+        let sqlite_dir = scratch.join("sqlite");
+        let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&sqlite_dir).await?);
+        webhooks::run_store("SQLite", store, None, &sqlite_dir, args, &mut samples, &mut received).await?;
+        if let Some(admin_url) = &args.postgres {
+            let name = format!("trustgate_bench_{}", random_token()[..10].to_lowercase().replace(['-', '_'], "x"));
+            let url = trustgate_store::create_scratch_database(admin_url, &name).await?;
+            let pg_dir = scratch.join("postgres");
+            std::fs::create_dir_all(&pg_dir)?;
+            let store: Arc<dyn Store> = Arc::new(PostgresStore::connect(&url).await?);
+            let measured =
+                webhooks::run_store("PostgreSQL", store, Some(&url), &pg_dir, args, &mut samples, &mut received).await;
+            trustgate_store::drop_scratch_database(admin_url, &name).await?;
+            measured?;
+        }
+        let _ = std::fs::remove_dir_all(&scratch);
+    }
+    let table = webhooks::render(&samples, &received, args, args.runs);
     println!("{table}");
     std::fs::write(&args.out, &table).with_context(|| format!("writing {}", args.out.display()))?;
     eprintln!("written to {}", args.out.display());

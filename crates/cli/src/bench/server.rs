@@ -32,6 +32,17 @@ pub(super) enum Logging {
 
 impl Server {
     pub(super) fn start(data_dir: &Path, database: Option<&str>, port: u16, logging: Logging) -> anyhow::Result<Self> {
+        Self::start_with(data_dir, database, port, logging, &[])
+    }
+
+    /// [`Server::start`], with more arguments to `serve`.
+    pub(super) fn start_with(
+        data_dir: &Path,
+        database: Option<&str>,
+        port: u16,
+        logging: Logging,
+        serve_args: &[&str],
+    ) -> anyhow::Result<Self> {
         let exe = std::env::current_exe()?;
         let mut command = Command::new(exe);
         let metrics = format!("127.0.0.1:{}", free_port()?);
@@ -40,6 +51,7 @@ impl Server {
         // The sign-in flood stands for attackers on many addresses, which the per-address
         // throttle does not stop: only the hashing bound is between them and the server's memory.
         command.args(["--sign-in-failure-limit", "1000000000"]);
+        command.args(serve_args);
         if let Some(url) = database {
             command.arg("--database").arg(url);
         }

@@ -1576,3 +1576,250 @@ async fn the_one_time_dialog_shows_how_to_use_the_client_and_its_copied_curl_exa
     let notifications: serde_json::Value = serde_json::from_str(&run_in_bash(&curl).await).expect("the API's JSON");
     assert!(notifications["items"].is_array(), "the notifications answered: {notifications}");
 }
+
+// ---- Webhooks (issue #24) ----
+
+/// A node that delivers webhooks to loopback receivers, promptly, on a clock the test moves.
+async fn webhook_app() -> TestApp {
+    let config = trustgate_server::ServerConfig {
+        webhooks_allow_private: true,
+        webhook_poll_interval: std::time::Duration::from_millis(50),
+        ..trustgate_server::ServerConfig::default()
+    };
+    TestApp::spawn_with(crate::harness::Backend::Sqlite, config).await.expect("a SQLite node")
+}
+
+/// Goes to `path` until `css` is on it: the page reads deliveries as they are recorded.
+async fn reload_until(browser: &Browser, path: &str, css: &str) {
+    for _ in 0..100 {
+        browser.goto(path).await;
+        if !browser.find_all(css).await.is_empty() {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("{css} never appeared on {path}");
+}
+
+#[tokio::test]
+async fn a_webhook_subscribed_in_the_console_shows_its_secret_once_delivers_replays_and_is_deleted() {
+    let Some(browser) = Browser::start().await else { return };
+    let axe = axe_source();
+    let app = webhook_app().await;
+    let customer = app.customer().await;
+    let admin = app.admin_with_password(&customer, Access::Full).await;
+    let receiver = crate::webhook_receiver::Receiver::start().await;
+    let c = format!("{}/console/c/{customer}", app.url);
+    let mut failures = Vec::new();
+    let mut check = |page: &str, found: Vec<String>| failures.extend(found.into_iter().map(|v| format!("{page}: {v}")));
+
+    sign_in(&browser, &app, &admin).await;
+    browser.click("#menu summary").await;
+    browser.click_for("#menu-webhooks", "#subscribe-webhook").await;
+    assert!(browser.url().await.ends_with("/webhooks"));
+    browser.find("#no-webhooks").await;
+    if let Some(axe) = &axe {
+        check("webhooks, empty", axe_violations(&browser, axe).await);
+    }
+    browser.type_into("#webhook-url", &receiver.url).await;
+    browser.type_into("#webhook-description", "audit sink").await;
+    browser.click("#webhook-events input[value='platform:secureclient/*']").await;
+    browser.click_for("#subscribe", "#secret-dialog").await;
+    let shown_at = browser.url().await;
+    assert!(shown_at.contains("/webhooks?created="), "{shown_at}");
+    let secret = browser.text_of("#new-webhook-secret").await;
+    assert!(secret.starts_with("whsec_"), "{secret}");
+    browser.allow_clipboard().await;
+    browser.click("[data-copy='new-webhook-secret']").await;
+    assert_eq!(browser.clipboard().await, secret, "Copy copies the secret");
+    if let Some(axe) = &axe {
+        check("webhook secret dialog", axe_violations(&browser, axe).await);
+    }
+    shoot(&browser, "webhook-secret-dialog").await;
+    browser.click_for("#close-dialog", "#webhooks").await;
+    let endpoints = app.store.webhooks(&customer, &Actor::System).await.unwrap();
+    assert_eq!(endpoints.len(), 1);
+    let endpoint = &endpoints[0];
+    assert_eq!(
+        (endpoint.url.as_str(), endpoint.description.as_str(), endpoint.event_types.clone()),
+        (receiver.url.as_str(), "audit sink", vec!["platform:secureclient/*".to_owned()])
+    );
+    // The secret was shown once: the same link again shows it no more.
+    browser.goto(&shown_at).await;
+    browser.find("#secret-gone").await;
+    assert!(!browser.source().await.contains(&secret));
+
+    // A client created: its record reaches the receiver, signed with the secret shown.
+    app.client(&customer, &admin).await;
+    crate::harness::wait_until("a delivery", || !receiver.deliveries().is_empty()).await;
+    let first = receiver.deliveries()[0].clone();
+    assert_eq!(first.json()["type"], "platform:secureclient/create");
+    let timestamp: i64 = first.timestamp.parse().unwrap();
+    let signed =
+        trustgate_core::webhook::signature(&secret.clone().into(), &first.id, timestamp, first.body.as_bytes());
+    assert!(first.signature.split(' ').any(|s| Some(s) == signed.as_deref()), "signed with the secret shown");
+
+    // Its attempt on the endpoint's page, then replayed from there.
+    let page = format!("{c}/webhooks/{}", endpoint.id);
+    reload_until(&browser, &page, "#deliveries tr[data-record-seq]").await;
+    let row = format!("#deliveries tr[data-webhook-id='{}']", first.id);
+    assert!(browser.text_of(&row).await.contains("HTTP 200"));
+    if let Some(axe) = &axe {
+        check("webhook endpoint", axe_violations(&browser, axe).await);
+    }
+    shoot(&browser, "webhook-endpoint").await;
+    browser.click_for(&format!("{row} button"), "#webhook-notice").await;
+    assert!(browser.url().await.ends_with("?done=replayed"));
+    crate::harness::wait_until("the replay", || receiver.deliveries().len() >= 2).await;
+    let again = receiver.deliveries()[1].clone();
+    assert_eq!((again.id.as_str(), again.body.as_str()), (first.id.as_str(), first.body.as_str()), "the same record");
+    reload_until(&browser, &page, &format!("{row} li.attempt:nth-child(2)")).await;
+    let replays = app.log_of(&customer, "platform:webhook/replay").await;
+    assert_eq!(replays.len(), 1);
+    assert_eq!(replays[0].actor_name, admin.email);
+
+    // Deleted, after asking.
+    browser.click_for("#delete-endpoint", "#confirm").await;
+    if let Some(axe) = &axe {
+        check("webhook delete confirmation", axe_violations(&browser, axe).await);
+    }
+    browser.click_for("#confirm", "#no-webhooks").await;
+    assert!(browser.url().await.ends_with("/webhooks?done=deleted"));
+    assert!(app.store.webhooks(&customer, &Actor::System).await.unwrap().is_empty());
+    let deleted = app.log_of(&customer, "platform:webhook/delete").await;
+    assert_eq!((deleted.len(), deleted[0].actor_name.as_str()), (1, admin.email.as_str()));
+    assert!(failures.is_empty(), "axe-core found serious or critical violations:\n{}", failures.join("\n"));
+}
+
+#[tokio::test]
+async fn a_webhook_endpoint_disabled_after_failing_is_bannered_and_enabled_again_from_the_console() {
+    let Some(browser) = Browser::start().await else { return };
+    let axe = axe_source();
+    let app = webhook_app().await;
+    let customer = app.customer().await;
+    let admin = app.admin_with_password(&customer, Access::Full).await;
+    let session = app.sign_in(&admin).await;
+    let receiver = crate::webhook_receiver::Receiver::start().await;
+    receiver.answer(503);
+    let api = format!("/api/v1/customers/{customer}/webhooks");
+    let (status, created) = app
+        .as_admin(
+            &session,
+            reqwest::Method::POST,
+            &api,
+            Some(serde_json::json!({ "url": receiver.url, "description": "siem" })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let id = created["id"].as_str().unwrap().to_owned();
+
+    // Failing past the retry window, on the node's clock: the next failure disables it.
+    crate::harness::wait_until("a first failed attempt", || !receiver.deliveries().is_empty()).await;
+    let before = receiver.deliveries().len();
+    app.clock().advance(std::time::Duration::from_secs(24 * 3600));
+    crate::harness::wait_until("a retry a day later", || receiver.deliveries().len() > before).await;
+    let before = receiver.deliveries().len();
+    app.clock().advance(std::time::Duration::from_secs(2 * 24 * 3600));
+    crate::harness::wait_until("a retry past the window", || receiver.deliveries().len() > before).await;
+    for _ in 0..100 {
+        let (_, endpoint) = app.as_admin(&session, reqwest::Method::GET, &format!("{api}/{id}"), None).await;
+        if endpoint["state"] == "disabled" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let failed_id = receiver.deliveries()[0].id.clone();
+
+    // A Custom administrator sees no banner, no menu entry, and is refused the pages and the enabling.
+    let (_, custom_session) = console_session(&app, &customer, custom(&[Permission::ADMINISTRATORS])).await;
+    let (status, home) = get(&app, &custom_session, &format!("/console/c/{customer}")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(!home.contains("webhooks-disabled") && !home.contains("menu-webhooks") && !home.contains(&receiver.url));
+    let enable = format!("/console/c/{customer}/webhooks/{id}/enable");
+    let refused = post(&app, &custom_session, &enable, &[("csrf", &custom_session.csrf)]).await;
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    let (status, _) = app.as_admin(&custom_session, reqwest::Method::POST, &format!("{api}/{id}/enable"), None).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+
+    // The Full administrator: the banner on the home page and on the tab, naming the endpoint.
+    sign_in(&browser, &app, &admin).await;
+    let banner = browser.text_of("#webhooks-disabled").await;
+    assert!(banner.contains(&receiver.url) && banner.contains("siem"), "{banner}");
+    if let Some(axe) = &axe {
+        let found = axe_violations(&browser, axe).await;
+        assert!(found.is_empty(), "home with the banner: {found:?}");
+    }
+    shoot(&browser, "webhook-banner-home").await;
+    browser.goto(&format!("{}/console/c/{customer}/webhooks", app.url)).await;
+    browser.find("#webhooks-disabled").await;
+    assert!(browser.text_of(&format!("tr[data-webhook-id='{id}']")).await.contains("Disabled"));
+
+    // Enabled from the banner: it resumes where it stopped, with the record that failed.
+    receiver.answer(200);
+    let tries = receiver.deliveries().len();
+    browser.click_for(&format!("[data-disabled-webhook='{id}'] button"), "#webhook-notice").await;
+    assert!(browser.url().await.ends_with("/webhooks?done=enabled"));
+    assert!(browser.find_all("#webhooks-disabled").await.is_empty(), "the banner is gone");
+    crate::harness::wait_until("the delivery after enabling", || {
+        receiver.deliveries().len() > tries && receiver.deliveries()[tries].id == failed_id
+    })
+    .await;
+    let enabled = app.log_of(&customer, "platform:webhook/enable").await;
+    assert_eq!(enabled.len(), 1);
+    assert_eq!(
+        (enabled[0].actor_type.as_str(), enabled[0].actor_name.as_str()),
+        ("Administrator", admin.email.as_str())
+    );
+    let (status, endpoint) = app.as_admin(&session, reqwest::Method::POST, &format!("{api}/{id}/enable"), None).await;
+    assert_eq!((status, endpoint["state"].as_str()), (StatusCode::OK, Some("enabled")));
+    assert_eq!(
+        app.log_of(&customer, "platform:webhook/enable").await.len(),
+        1,
+        "enabling an enabled endpoint writes nothing"
+    );
+}
+
+#[tokio::test]
+async fn webhook_pages_are_for_full_administrators_of_the_customer_only() {
+    let app = app().await;
+    let (customer, _, full) = app.customer_with_session(Access::Full).await;
+    let c = format!("/console/c/{customer}");
+    let (status, html) = get(&app, &full, &format!("{c}/webhooks")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("id=\"menu-webhooks\"") && html.contains("id=\"no-webhooks\""));
+    // Refused input stays on the page, within the layout, with what was entered.
+    let bad = post(
+        &app,
+        &full,
+        &format!("{c}/webhooks"),
+        &[("csrf", &full.csrf), ("url", "http://10.0.0.1/x"), ("description", "kept")],
+    )
+    .await;
+    assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
+    let html = bad.text().await.unwrap();
+    assert!(html.contains("value=\"kept\"") && html.contains("role=\"alert\""), "{html}");
+    assert!(app.store.webhooks(&customer, &Actor::System).await.unwrap().is_empty());
+
+    let (_, custom_session) =
+        console_session(&app, &customer, custom(&[Permission::ADMINISTRATORS, Permission::SYSTEM_LOG])).await;
+    let (_, home) = get(&app, &custom_session, &c).await;
+    assert!(!home.contains("menu-webhooks") && !home.contains("webhooks-tile"));
+    let id = trustgate_core::ids::WebhookId::generate();
+    for path in [format!("{c}/webhooks"), format!("{c}/webhooks/{id}"), format!("{c}/webhooks/{id}/delete")] {
+        assert_eq!(get(&app, &custom_session, &path).await.0, StatusCode::FORBIDDEN, "{path}");
+    }
+    let subscribe = post(
+        &app,
+        &custom_session,
+        &format!("{c}/webhooks"),
+        &[("csrf", &custom_session.csrf), ("url", "https://example.com/h")],
+    )
+    .await;
+    assert_eq!(subscribe.status(), StatusCode::FORBIDDEN);
+    // Another customer's administrator: the customer does not exist.
+    let (_, _, stranger) = app.customer_with_session(Access::Full).await;
+    assert_eq!(get(&app, &stranger, &format!("{c}/webhooks")).await.0, StatusCode::NOT_FOUND);
+    // The Full administrator, for an endpoint that is not there.
+    assert_eq!(get(&app, &full, &format!("{c}/webhooks/{id}")).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(get(&app, &full, &format!("{c}/webhooks/not-an-id")).await.0, StatusCode::NOT_FOUND);
+}

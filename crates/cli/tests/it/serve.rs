@@ -247,13 +247,26 @@ async fn the_cli_prints_links_for_the_running_servers_public_url() {
 /// `webhook-id` of the first try.
 #[tokio::test]
 async fn a_server_killed_during_a_burst_of_changes_delivers_every_event_once_restarted() {
+    killed_during_a_burst(None).await;
+}
+
+/// The same on PostgreSQL, where a restarted node reads the cursor the killed one left.
+#[tokio::test]
+async fn on_postgres_a_server_killed_during_a_burst_of_changes_delivers_every_event_once_restarted() {
+    let Some(database) = TestDatabase::create().await else { return };
+    killed_during_a_burst(Some(&database)).await;
+}
+
+async fn killed_during_a_burst(database: Option<&TestDatabase>) {
+    use std::sync::Arc;
     use trustgate_core::customer::DisabledOwnerPolicy;
     use trustgate_core::event::Actor;
     use trustgate_core::ids::CustomerId;
-    use trustgate_store::{LogQuery, SqliteStore, Store};
+    use trustgate_store::{LogQuery, PostgresStore, SqliteStore, Store};
 
     let dir = TempDir::new();
     let data = dir.path().join("data");
+    let database: Vec<String> = database.map(|d| vec!["--database".to_owned(), d.url.clone()]).unwrap_or_default();
     let receiver = crate::webhook_receiver::Receiver::start().await;
     // Slow enough that the server is in the middle of the backlog when it is killed.
     receiver.answer_after(5);
@@ -262,6 +275,7 @@ async fn a_server_killed_during_a_burst_of_changes_delivers_every_event_once_res
         command
             .arg("--data-dir")
             .arg(&data)
+            .args(&database)
             .args(["serve", "--listen", "127.0.0.1:0", "--webhooks-allow-private"])
             .env_remove("TRUSTGATE_SERVER_KEY");
         command
@@ -270,6 +284,7 @@ async fn a_server_killed_during_a_burst_of_changes_delivers_every_event_once_res
         let output = Command::new(env!("CARGO_BIN_EXE_trustgate"))
             .arg("--data-dir")
             .arg(&data)
+            .args(&database)
             .arg("--json")
             .args(args)
             .env_remove("TRUSTGATE_SERVER_KEY")
@@ -288,7 +303,10 @@ async fn a_server_killed_during_a_burst_of_changes_delivers_every_event_once_res
 
     // The burst, written by this process into the server's store; the server dies a third of
     // the way in, and the rest is written while it is down.
-    let store = SqliteStore::open(&data).await.unwrap();
+    let store: Arc<dyn Store> = match database.get(1) {
+        Some(url) => Arc::new(PostgresStore::connect(url).await.unwrap()),
+        None => Arc::new(SqliteStore::open(&data).await.unwrap()),
+    };
     let customer = CustomerId::parse(&customer).unwrap();
     for n in 0..1_000 {
         let policy = if n % 2 == 0 { DisabledOwnerPolicy::SuspendClients } else { DisabledOwnerPolicy::KeepActive };

@@ -4,7 +4,8 @@
 //! session that created it and its customer, taken on its first view, dropped after a few
 //! minutes unseen, and never written to the store or the log (its `Debug` prints nothing).
 //! Bounded per session and in all, so a flood of creations cannot grow memory. How an invitation
-//! went out (issue #12; never its link, issue #20) is held the same way, for the dialog after adding.
+//! went out (issue #12; never its link, issue #20) is held the same way, for the dialog after adding,
+//! and so is a webhook endpoint's signing secret, made at subscription or rotation (issue #24).
 
 use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
@@ -43,6 +44,15 @@ impl InvitationShown {
     pub fn mail_failed(&self) -> bool {
         self.delivery == crate::mail::Delivery::MailFailed
     }
+}
+
+/// A webhook endpoint's new signing secret, for its one view.
+pub struct WebhookSecretShown {
+    pub id: trustgate_core::ids::WebhookId,
+    pub url: String,
+    pub secret: secrecy::SecretString,
+    /// Made by a rotation: the previous secret still signs for a while.
+    pub rotated: bool,
 }
 
 struct Held<T> {

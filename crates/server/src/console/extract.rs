@@ -136,6 +136,7 @@ impl InCustomer {
                 administrators: self.may(Permission::ADMINISTRATORS),
                 notifications: self.may(Permission::NOTIFICATIONS),
                 system_log: self.may(Permission::SYSTEM_LOG),
+                webhooks: self.access() == Access::Full,
             },
             section,
             warning: self

@@ -15,6 +15,7 @@ pub enum Section {
     Administrators,
     Notifications,
     SystemLog,
+    Webhooks,
     None,
 }
 
@@ -32,6 +33,8 @@ pub struct Menu {
     pub administrators: bool,
     pub notifications: bool,
     pub system_log: bool,
+    /// The Webhooks tab: Full administrators only (they read every event of the customer).
+    pub webhooks: bool,
 }
 
 impl Menu {
@@ -90,6 +93,7 @@ impl Layout {
                 administrators: false,
                 notifications: false,
                 system_log: false,
+                webhooks: false,
             },
             section: Section::None,
             warning: Vec::new(),

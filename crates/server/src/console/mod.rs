@@ -22,6 +22,7 @@ mod next;
 mod principals;
 mod session_pages;
 mod usage;
+mod webhooks;
 
 use axum::http::{header, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -79,6 +80,12 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/c/{customer}/suspend-disabled-owners", axum::routing::post(administrators::suspend_disabled_owners))
         .route("/c/{customer}/identity-providers", get(identity_providers::list).post(identity_providers::connect))
         .route("/c/{customer}/identity-providers/{id}/disconnect", axum::routing::post(identity_providers::disconnect))
+        .route("/c/{customer}/webhooks", get(webhooks::list).post(webhooks::create))
+        .route("/c/{customer}/webhooks/{id}", get(webhooks::show))
+        .route("/c/{customer}/webhooks/{id}/rotate-secret", axum::routing::post(webhooks::rotate_secret))
+        .route("/c/{customer}/webhooks/{id}/replay", axum::routing::post(webhooks::replay))
+        .route("/c/{customer}/webhooks/{id}/enable", axum::routing::post(webhooks::enable))
+        .route("/c/{customer}/webhooks/{id}/delete", get(webhooks::confirm_delete).post(webhooks::delete))
         .route("/c/{customer}/notifications", get(activity::notifications))
         .route("/c/{customer}/system-log", get(activity::system_log))
         .route("/static/console.css", get(|| asset("text/css; charset=utf-8", CSS)))

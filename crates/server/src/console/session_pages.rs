@@ -172,18 +172,21 @@ struct HomePage {
     layout: Layout,
     base: String,
     access: String,
-    /// Full administrators also manage the customer's identity providers.
+    /// Full administrators also manage the customer's identity providers and webhooks.
     full: bool,
+    /// Webhook endpoints disabled after failing (Full administrators only): the banner.
+    disabled: Vec<super::webhooks::EndpointRow>,
 }
 
 /// `GET /console/c/{customer}`
-pub async fn home(State(state): State<AppState>, ctx: InCustomer) -> Response {
+pub async fn home(State(state): State<AppState>, ctx: InCustomer) -> Result<Response, ConsoleError> {
     let full = ctx.access() == trustgate_core::access::Access::Full;
     let page = HomePage {
         layout: ctx.layout("Home", Section::Home),
         base: ctx.base(),
         access: describe(&ctx.access(), &state.catalog()),
         full,
+        disabled: super::webhooks::disabled_endpoints(&state, &ctx).await?,
     };
-    render(StatusCode::OK, &page)
+    Ok(render(StatusCode::OK, &page))
 }

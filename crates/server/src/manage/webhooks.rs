@@ -32,7 +32,7 @@ pub struct WebhookView {
     description: String,
     /// The system-log event types sent; empty: every one.
     event_types: Vec<String>,
-    /// `enabled`, or `disabled` after failing for the retry window (a replay enables it).
+    /// `enabled`, or `disabled` after failing for the retry window (enabling it, or a replay, sends again).
     state: &'static str,
     created_by: String,
     #[schema(format = DateTime)]
@@ -415,4 +415,31 @@ pub async fn replay(
     }
     let endpoint = state.store.webhook(&caller.customer_id, id, &actor).await?.ok_or(ApiError::NotFound("webhook"))?;
     Ok((StatusCode::ACCEPTED, axum::Json(view(&endpoint))).into_response())
+}
+
+/// Enables an endpoint disabled after failing past the retry window, where it stopped: it is
+/// sent every record after the last one delivered, the one that failed first. An enabled
+/// endpoint is answered as it is.
+#[utoipa::path(
+    post,
+    path = "/api/v1/customers/{customer}/webhooks/{id}/enable",
+    tag = "management",
+    security(("Session" = [])),
+    params(crate::openapi::CustomerPath, ("id" = String, Path, description = "The endpoint id"), crate::openapi::CsrfHeader),
+    responses(
+        (status = 200, description = "Enabled", body = WebhookView),
+        (status = "4XX", description = "Refused: 401 not signed in, 403 not a Full administrator or missing X-CSRF-Token, 404 no such endpoint", body = GatewayError),
+        crate::openapi::StoreUnavailable,
+    ),
+    extensions(("x-trustgate-permission" = json!("administrators")))
+)]
+pub async fn enable(
+    State(state): State<AppState>,
+    caller: AdminIn<needs::Administrators>,
+    PathParams((_, id)): PathParams<(String, String)>,
+) -> Result<axum::Json<WebhookView>, ApiError> {
+    let id = parse_id(&id)?;
+    let now = state.config.clock.now_utc();
+    let endpoint = state.store.enable_webhook(&caller.customer_id, id, now, &caller.session.actor()).await?;
+    Ok(axum::Json(view(&endpoint.ok_or(ApiError::NotFound("webhook"))?)))
 }

@@ -260,6 +260,7 @@ macro_rules! store_impl {
                 webhooks::delete_webhook(customer: &CustomerId, id: WebhookId, actor: &Actor) -> bool;
                 webhooks::rotate_webhook_secret(customer: &CustomerId, id: WebhookId, sealed_secret: &[u8], now: OffsetDateTime, actor: &Actor) -> bool;
                 webhooks::replay_webhook(customer: &CustomerId, id: WebhookId, from_seq: i64, now: OffsetDateTime, actor: &Actor) -> bool;
+                webhooks::enable_webhook(customer: &CustomerId, id: WebhookId, now: OffsetDateTime, actor: &Actor) -> Option<Endpoint>;
                 webhooks::webhook_attempts(customer: &CustomerId, id: WebhookId, limit: u32, actor: &Actor) -> Option<Vec<WebhookAttempt>>;
                 webhooks::claim_webhook(now: OffsetDateTime, lease_for: time::Duration) -> Option<WebhookClaim>;
                 webhooks::webhook_records(customer: &CustomerId, after: LogPosition, limit: u32) -> Vec<WebhookRecord>;

@@ -421,6 +421,41 @@ macro_rules! queries {
             Ok(true)
         }
 
+        /// Enables a disabled endpoint with its cursor kept: what failed is sent first, at once.
+        #[tracing::instrument(skip_all)]
+        pub(super) async fn enable_webhook(
+            store: &$store,
+            customer: &CustomerId,
+            id: WebhookId,
+            now: OffsetDateTime,
+            actor: &Actor,
+        ) -> StoreResult<Option<Endpoint>> {
+            let mut tx = store.write_tx().await?;
+            may_manage(&mut tx, customer, actor).await?;
+            let Some((mut endpoint, _)) = endpoint_in_tx(&mut tx, customer, id).await? else {
+                return Ok(None);
+            };
+            if endpoint.state == webhook::EndpointState::Enabled {
+                tx.rollback().await?;
+                return Ok(Some(endpoint));
+            }
+            sqlx::query(
+                "UPDATE webhook_endpoints SET state = 'enabled', failing_since = NULL, failures = 0, \
+                 next_attempt_at = $1, lease = NULL, lease_until = NULL WHERE id = $2",
+            )
+            .bind(ms(now))
+            .bind(id.to_string())
+            .execute(&mut *tx)
+            .await?;
+            insert_log(&mut tx, &webhook::enabled(&endpoint, now, actor)).await?;
+            store.commit(tx, &[]).await?;
+            endpoint.state = webhook::EndpointState::Enabled;
+            endpoint.failing_since = None;
+            endpoint.failures = 0;
+            endpoint.next_attempt_at = now;
+            Ok(Some(endpoint))
+        }
+
         /// The endpoint's latest attempts, newest first; `None` when the customer has no such endpoint.
         #[tracing::instrument(skip_all)]
         pub(super) async fn webhook_attempts(

@@ -579,6 +579,15 @@ impl<'a> Sut<'a> {
                     return Err(format!("A's administrator reached B's webhook endpoint: {method} {status} {body}"));
                 }
             }
+            for action in ["enable", "rotate-secret"] {
+                let path = self.management(A, &format!("{other}/{action}"));
+                let (status, body) = self.app.as_admin(session, Method::POST, &path, None).await;
+                if status.is_success() {
+                    return Err(format!(
+                        "A's administrator reached B's webhook endpoint: POST {action} {status} {body}"
+                    ));
+                }
+            }
         }
         Ok(())
     }
