@@ -40,7 +40,7 @@ pub use model::{
 pub use postgres::{PostgresConfig, PostgresStore, DEFAULT_POOL_SIZE};
 pub use scratch::{create_scratch_database, drop_scratch_database, sibling_database_url};
 pub use sql::webhooks::{LogPosition, ResealedWebhook, WebhookAttempt, WebhookClaim, WebhookProgress, WebhookRecord};
-pub use sqlite::{SqliteStore, SQLITE_FILE};
+pub use sqlite::{SqliteMemory, SqliteStore, SQLITE_FILE};
 
 #[async_trait]
 pub trait Store: Send + Sync + 'static {

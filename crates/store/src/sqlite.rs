@@ -43,6 +43,21 @@ pub struct SqliteStore {
     catch_up: Mutex<Option<mpsc::UnboundedSender<CatchUp>>>,
 }
 
+/// How much of the database file each connection keeps in memory: a memory map shared through
+/// the operating system's page cache, and SQLite's own page cache, private to the connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SqliteMemory {
+    pub mmap_bytes: u64,
+    pub cache_kib: u32,
+}
+
+impl SqliteMemory {
+    /// SQLite's defaults: no memory map, about 2 MiB of page cache per connection.
+    pub const SQLITE_DEFAULTS: Self = Self { mmap_bytes: 0, cache_kib: 2_000 };
+    /// What a node runs with.
+    pub const DEFAULT: Self = Self::SQLITE_DEFAULTS;
+}
+
 impl SqliteStore {
     /// Whether `data_dir` holds a store; operator commands refuse to create an empty one.
     pub fn exists(data_dir: &Path) -> bool {
@@ -51,6 +66,12 @@ impl SqliteStore {
 
     /// Opens (creating if needed) the store under `data_dir` and brings its schema up to date.
     pub async fn open(data_dir: &Path) -> StoreResult<Self> {
+        Self::open_with(data_dir, SqliteMemory::DEFAULT).await
+    }
+
+    /// [`open`](Self::open), each connection keeping `memory` of the file: the bench compares
+    /// settings with it.
+    pub async fn open_with(data_dir: &Path, memory: SqliteMemory) -> StoreResult<Self> {
         files::create_private_dir(data_dir).map_err(|e| {
             StoreError::Unavailable(format!("cannot create the data directory {}: {e}", data_dir.display()))
         })?;
@@ -75,7 +96,10 @@ impl SqliteStore {
             .pragma("secure_delete", "FAST")
             // Writers queue here (BEGIN IMMEDIATE). An operator command shares the file with a
             // running server, whose writers a starved CPU can hold past 5 s: wait, rather than fail.
-            .busy_timeout(Duration::from_secs(30));
+            .busy_timeout(Duration::from_secs(30))
+            .pragma("mmap_size", memory.mmap_bytes.to_string())
+            // Negative: in KiB rather than pages.
+            .pragma("cache_size", format!("-{}", memory.cache_kib));
         let pool = SqlitePoolOptions::new().max_connections(8).connect_with(options).await?;
         sqlx::migrate!("migrations/sqlite").run(&pool).await?;
         Ok(Self { pool, listener: ListenerSlot::default(), alive: Arc::new(()), catch_up: Mutex::new(None) })

@@ -15,6 +15,7 @@ use trustgate_store::Store;
 use trustgate_server::keys;
 use trustgate_server::keys::server_key_file;
 
+use super::miss::{self, MissCost};
 use super::scripts::{
     CALL_SCRIPT, DONE_HOOK, GATEWAY_SCRIPT, RANDOM_ID_SCRIPT, TOKEN_SCRIPT, UNIFORM_CALL_SCRIPT, UNIFORM_SEED,
     UNIFORM_TOKEN_SCRIPT, WRONG_SECRET_SCRIPT,
@@ -65,6 +66,13 @@ pub(super) async fn with_hit_ratios(
     Ok((run, ratios.join(", ")))
 }
 
+/// What each store's run finds before and as its server starts, over every run of the bench.
+#[derive(Default)]
+pub(super) struct Startup {
+    pub(super) cold_starts: Vec<ColdStart>,
+    pub(super) misses: Vec<MissCost>,
+}
+
 pub(super) async fn run_store(
     label: &'static str,
     store: Arc<dyn Store>,
@@ -72,12 +80,17 @@ pub(super) async fn run_store(
     data_dir: &Path,
     args: &BenchArgs,
     rows: &mut Vec<Row>,
-    cold_starts: &mut Vec<ColdStart>,
+    startup: &mut Startup,
 ) -> anyhow::Result<Option<f64>> {
     eprintln!("[{label}] seeding {} customers, {} admins, {} clients", args.customers, args.admins, args.clients);
     let scratch = data_dir.join("bench");
     std::fs::create_dir_all(&scratch)?;
     let seeded = seed(store.as_ref(), data_dir, &scratch, args).await?;
+    eprintln!("[{label}] timing the cost of a cache miss");
+    match database {
+        None => miss::sqlite(data_dir, &seeded.all_creds, &mut startup.misses).await?,
+        Some(_) => miss::postgres(store.as_ref(), &seeded.all_creds, &mut startup.misses).await?,
+    }
     let server = Server::start(data_dir, database, free_port()?, Logging::AsUsersRun)?;
     wait_ready(&server.addr).await?;
     let ready = server.started.elapsed();
@@ -88,7 +101,7 @@ pub(super) async fn run_store(
         ready.as_secs_f64(),
         first_grant.as_secs_f64()
     );
-    cold_starts.push(ColdStart { store: label, clients: args.clients, ready, first_grant });
+    startup.cold_starts.push(ColdStart { store: label, clients: args.clients, ready, first_grant });
     let write = |name: &str, text: String| -> anyhow::Result<PathBuf> {
         let path = scratch.join(name);
         std::fs::write(&path, text)?;

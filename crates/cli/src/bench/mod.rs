@@ -18,6 +18,7 @@ use trustgate_server::config::DEFAULT_SIGNING_ALGORITHM;
 
 mod limit;
 mod measure;
+mod miss;
 mod peer;
 mod scripts;
 mod seed;
@@ -27,7 +28,7 @@ mod webhooks;
 mod wrk;
 
 use self::limit::Costs;
-use self::measure::{ColdStart, Row};
+use self::measure::{ColdStart, Row, Startup};
 use self::peer::{measure_peer, PEER_PREFIX};
 use self::spread::{figures, Spread};
 
@@ -123,12 +124,13 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     let costs = Costs::measure(&algorithms)?;
     let mut runs = Vec::new();
     let mut memory = Vec::new();
-    let mut cold_starts = Vec::new();
+    let mut startup = Startup::default();
     for n in 1..=args.runs {
         eprintln!("run {n} of {}", args.runs);
-        runs.push(run_once(&args, &mut memory, &mut cold_starts).await?);
+        runs.push(run_once(&args, &mut memory, &mut startup).await?);
     }
-    let table = render(&runs, &costs, &memory, &cold_starts, &args);
+    let mut table = render(&runs, &costs, &memory, &startup.cold_starts, &args);
+    table.push_str(&miss::render(&startup.misses));
     println!("{table}");
     std::fs::write(&args.out, &table).with_context(|| format!("writing {}", args.out.display()))?;
     eprintln!("written to {}", args.out.display());
@@ -168,14 +170,13 @@ async fn run_webhooks(args: &BenchArgs) -> anyhow::Result<()> {
 async fn run_once(
     args: &BenchArgs,
     memory: &mut Vec<(&'static str, Option<f64>)>,
-    cold_starts: &mut Vec<ColdStart>,
+    startup: &mut Startup,
 ) -> anyhow::Result<Vec<Row>> {
     let mut rows = Vec::new();
     let scratch = std::env::temp_dir().join(format!("trustgate-bench-{}", &random_token()[..10]));
     let sqlite_dir = scratch.join("sqlite");
     let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&sqlite_dir).await?);
-    memory
-        .push(("SQLite", measure::run_store("SQLite", store, None, &sqlite_dir, args, &mut rows, cold_starts).await?));
+    memory.push(("SQLite", measure::run_store("SQLite", store, None, &sqlite_dir, args, &mut rows, startup).await?));
 
     if let Some(admin_url) = &args.postgres {
         let name = format!("trustgate_bench_{}", random_token()[..10].to_lowercase().replace(['-', '_'], "x"));
@@ -183,7 +184,7 @@ async fn run_once(
         let pg_dir = scratch.join("postgres");
         std::fs::create_dir_all(&pg_dir)?;
         let store: Arc<dyn Store> = Arc::new(PostgresStore::connect(&url).await?);
-        let measured = measure::run_store("PostgreSQL", store, Some(&url), &pg_dir, args, &mut rows, cold_starts).await;
+        let measured = measure::run_store("PostgreSQL", store, Some(&url), &pg_dir, args, &mut rows, startup).await;
         trustgate_store::drop_scratch_database(admin_url, &name).await?;
         match measured {
             Ok(rss) => memory.push(("PostgreSQL", rss)),
