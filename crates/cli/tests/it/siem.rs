@@ -173,6 +173,27 @@ async fn wait_for_every_record(app: &TestApp, customers: &[&CustomerId], within:
     }
 }
 
+fn jsonl(file: &Path) -> ServerConfig {
+    config(SiemConfig { jsonl: Some(JsonlTarget::File(file.to_owned())), ..SiemConfig::default() })
+}
+
+fn read(file: &Path) -> String {
+    std::fs::read_to_string(file).unwrap_or_default()
+}
+
+/// The `recordId`s of JSON lines.
+fn record_ids(lines: &str) -> Vec<String> {
+    lines
+        .lines()
+        .map(|line| {
+            serde_json::from_str::<Value>(line).expect("one JSON object a line")["recordId"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect()
+}
+
 /// The value of SD-PARAM `name` in a raw RFC 5424 message, unescaped.
 fn sd_param(message: &str, name: &str) -> Option<String> {
     let start = message.find(&format!(" {name}=\""))? + name.len() + 3;
@@ -306,7 +327,7 @@ async fn a_receiver_killed_during_a_burst_gets_every_record_once_restarted() {
 }
 
 #[tokio::test]
-async fn json_lines_are_the_system_log_apis_records_appended_and_resumed_across_nodes() {
+async fn json_lines_are_the_system_log_apis_records_streamed_by_one_node_of_two() {
     let Some(first) = TestApp::spawn_on(Backend::Postgres).await else { return };
     let files = TempDir::new();
     let (file_a, file_b) = (files.path().join("a.jsonl"), files.path().join("b.jsonl"));
@@ -321,7 +342,6 @@ async fn json_lines_are_the_system_log_apis_records_appended_and_resumed_across_
         let node = if i % 2 == 0 { &node_a } else { &node_b };
         secrets.push(create_client(node, &session, &customer, &format!("jsonl {i}")).await);
     }
-    let read = |file: &Path| std::fs::read_to_string(file).unwrap_or_default();
     wait_for_every_record(&node_a, &[&customer], Duration::from_secs(15), || read(&file_a) + &read(&file_b)).await;
     let (a, b) = (read(&file_a), read(&file_b));
     assert!(a.is_empty() || b.is_empty(), "one node streams at a time: {} and {} bytes", a.len(), b.len());
@@ -356,6 +376,31 @@ async fn json_lines_are_the_system_log_apis_records_appended_and_resumed_across_
         let streamed = if file_a.exists() { &file_a } else { &file_b };
         assert_eq!(std::fs::metadata(streamed).unwrap().permissions().mode() & 0o777, 0o600);
     }
+}
+
+#[tokio::test]
+async fn a_node_that_stops_hands_the_stream_over_and_the_next_resumes_after_the_last_record_written() {
+    let Some(first) = TestApp::spawn_on(Backend::Postgres).await else { return };
+    let files = TempDir::new();
+    let (file_a, file_b) = (files.path().join("a.jsonl"), files.path().join("b.jsonl"));
+    let mut node_a = first.second_node_with(jsonl(&file_a)).await;
+    let (customer, _, session) = first.customer_with_session(Access::Full).await;
+    for i in 0..10 {
+        create_client(&first, &session, &customer, &format!("before {i}")).await;
+    }
+    wait_for_every_record(&first, &[&customer], Duration::from_secs(15), || read(&file_a)).await;
+    node_a.stop().await;
+    drop(node_a);
+    // Within the lease (20 s) only if the stopped node let the stream go.
+    let _node_b = first.second_node_with(jsonl(&file_b)).await;
+    for i in 0..10 {
+        create_client(&first, &session, &customer, &format!("after {i}")).await;
+    }
+    wait_for_every_record(&first, &[&customer], Duration::from_secs(15), || read(&file_a) + &read(&file_b)).await;
+    let (a, b) = (record_ids(&read(&file_a)), record_ids(&read(&file_b)));
+    assert!(b.len() >= 10, "{} lines after the hand-over", b.len());
+    let before: std::collections::HashSet<&String> = a.iter().collect();
+    assert!(b.iter().all(|id| !before.contains(id)), "the next node starts after what the first wrote");
 }
 
 #[tokio::test]

@@ -209,7 +209,9 @@ fn lease_length() -> time::Duration {
     time::Duration::try_from(LEASE).unwrap_or(time::Duration::MINUTE)
 }
 
-/// Claims the stream whenever no node holds it, and streams while this node does.
+/// Claims the stream whenever no node holds it, and streams while this node does. A node that
+/// stops lets the stream go at once (another node resumes from the cursor without waiting for the
+/// lease to run out).
 async fn stream_periodically(shared: Weak<Shared>, mut sink: Sink) {
     loop {
         let poll = {
@@ -217,9 +219,14 @@ async fn stream_periodically(shared: Weak<Shared>, mut sink: Sink) {
             let claim = state.store.claim_siem(sink.name(), state.config.clock.now_utc(), lease_length()).await;
             match claim {
                 Ok(Some(claim)) => {
+                    let store = state.store.clone();
                     drop(state);
+                    let lease = claim.lease.clone();
                     stream(&shared, &mut sink, claim).await;
                     sink.close();
+                    if let Err(error) = store.release_siem(sink.name(), &lease).await {
+                        tracing::warn!(%error, "releasing the SIEM stream failed; its lease runs out by itself");
+                    }
                 }
                 Ok(None) => {}
                 Err(error) => tracing::warn!(%error, stream = sink.name(), "claiming the SIEM stream failed"),
