@@ -404,6 +404,41 @@ async fn a_node_that_stops_hands_the_stream_over_and_the_next_resumes_after_the_
 }
 
 #[tokio::test]
+async fn retention_keeps_what_a_stream_has_still_to_send_while_its_receiver_is_down() {
+    let dir = TempDir::new();
+    let Some(mut rsyslog) = Rsyslog::start(dir.path(), None) else { return };
+    rsyslog.kill();
+    let target = SyslogTarget::parse(&format!("tcp://127.0.0.1:{}", rsyslog.port), None).unwrap();
+    let config = ServerConfig {
+        systemlog_retention: Duration::from_secs(30 * 86_400),
+        systemlog_prune_interval: Duration::from_millis(100),
+        ..config(SiemConfig { syslog: Some(target), ..SiemConfig::default() })
+    };
+    let Some(app) = TestApp::spawn_with(Backend::Sqlite, config).await else { return };
+    let customer = app.customer().await;
+    let mut old = app.log(&customer).await.pop().expect("the customer's creation");
+    old.at -= time::Duration::days(400);
+    app.behind_the_servers_back(&format!(
+        "UPDATE system_log SET at = {} WHERE record_id = '{}'",
+        old.at.unix_timestamp() * 1000,
+        old.record_id
+    ))
+    .await;
+    // Many passes of retention while the receiver is down: the old record stays.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let kept = app.log_of(&customer, &old.event_type).await.iter().any(|r| r.record_id == old.record_id);
+    assert!(kept, "a record past the retention that the stream has still to send is kept");
+
+    rsyslog.run();
+    wait_for_every_record(&app, &[&customer], Duration::from_secs(30), || rsyslog.raw()).await;
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while app.log(&customer).await.iter().any(|r| r.record_id == old.record_id) {
+        assert!(Instant::now() < deadline, "sent, and past the retention, it goes");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
 async fn serve_refuses_a_syslog_url_it_cannot_use() {
     let dir = TempDir::new();
     for (url, said) in [
