@@ -458,3 +458,47 @@ async fn serve_refuses_a_syslog_url_it_cannot_use() {
         assert!(stderr.contains(said), "{stderr}");
     }
 }
+
+#[tokio::test]
+async fn json_lines_on_standard_output_are_all_it_carries() {
+    use std::io::{BufRead, BufReader};
+    let dir = TempDir::new();
+    let mut server = std::process::Command::new(env!("CARGO_BIN_EXE_trustgate"))
+        .arg("--data-dir")
+        .arg(dir.path())
+        .args(["serve", "--listen", "127.0.0.1:0", "--siem-jsonl", "-"])
+        .env_remove("TRUSTGATE_DATABASE_URL")
+        .env_remove("TRUSTGATE_SERVER_KEY")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::fs::File::create(dir.path().join("serve.err")).unwrap())
+        .spawn()
+        .unwrap();
+    let stdout = BufReader::new(server.stdout.take().unwrap());
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in stdout.lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    // The first start writes the bootstrap customer's and administrator's records; everything
+    // printed until the output goes quiet is read (the start-up lines included, were they there).
+    let mut lines = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while Instant::now() < deadline {
+        let quiet = if lines.len() < 2 { Duration::from_secs(15) } else { Duration::from_secs(2) };
+        match rx.recv_timeout(quiet) {
+            Ok(line) => lines.push(line),
+            Err(_) => break,
+        }
+    }
+    let _ = server.kill();
+    let _ = server.wait();
+    let banner = std::fs::read_to_string(dir.path().join("serve.err")).unwrap();
+    assert!(lines.len() >= 2, "records on standard output: {lines:?}; stderr: {banner}");
+    for line in &lines {
+        let record: Value = serde_json::from_str(line).unwrap_or_else(|_| panic!("only JSON on stdout: {line:?}"));
+        assert!(record["recordId"].is_string(), "{line}");
+    }
+    assert!(banner.contains("Trustgate is listening on"), "the start-up lines went to standard error: {banner}");
+}
