@@ -502,3 +502,20 @@ async fn json_lines_on_standard_output_are_all_it_carries() {
     }
     assert!(banner.contains("Trustgate is listening on"), "the start-up lines went to standard error: {banner}");
 }
+
+#[test]
+fn a_syslog_url_names_tcp_or_tls_a_host_and_a_port_defaulting_per_rfc_5425() {
+    let parse = |url: &str| SyslogTarget::parse(url, None).map(|t| (t.host, t.port, t.tls.is_some()));
+    assert_eq!(parse("tcp://siem.example.net").unwrap(), ("siem.example.net".to_owned(), 514, false));
+    assert_eq!(parse("tls://siem.example.net").unwrap(), ("siem.example.net".to_owned(), 6514, true));
+    assert_eq!(parse("TCP://10.0.0.5:1514/").unwrap(), ("10.0.0.5".to_owned(), 1514, false));
+    assert_eq!(parse("tls://[::1]:6515").unwrap(), ("::1".to_owned(), 6515, true));
+    for bad in
+        ["udp://h:514", "h:514", "tcp://", "tcp://h:0", "tcp://h:70000", "tcp://user@h", "tcp://h/path", "tcp://[::1"]
+    {
+        assert!(parse(bad).is_err(), "{bad} is refused");
+    }
+    let ca = Path::new("/nonexistent/ca.pem");
+    assert!(SyslogTarget::parse("tcp://h", Some(ca)).is_err(), "a CA is for tls:// only");
+    assert!(SyslogTarget::parse("tls://h", Some(ca)).is_err(), "a CA file that cannot be read stops the start");
+}
