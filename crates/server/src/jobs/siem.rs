@@ -38,9 +38,10 @@ pub const SETTLE: Duration = Duration::from_secs(2);
 const BATCH: u32 = 500;
 /// The longest a connection, or a write to a receiver that does not read, may take.
 const IO_TIMEOUT: Duration = Duration::from_secs(10);
-/// Waits between tries to reach a receiver that is down: doubling from the first to the last.
+/// Waits between tries to reach a receiver that is down: doubling from the first to the last,
+/// which stays under a quarter of the lease so the lease is renewed while the receiver is away.
 const RETRY_FIRST: Duration = Duration::from_millis(500);
-const RETRY_LAST: Duration = Duration::from_secs(30);
+const RETRY_LAST: Duration = Duration::from_secs(5);
 
 /// RFC 5424 §6.2.1: facility 10, "security/authorization messages".
 const FACILITY: u8 = 10;
