@@ -67,6 +67,8 @@ pub struct ServerConfig {
     pub webhooks_allow_private: bool,
     /// How often each node looks for webhook deliveries due.
     pub webhook_poll_interval: Duration,
+    /// Where every customer's system log is streamed for the operator's SIEM (docs/siem.md).
+    pub siem: crate::jobs::siem::SiemConfig,
     /// The time the throttles, secret expiry, invitations and webhook retries go by.
     pub clock: Clock,
 }
@@ -169,6 +171,7 @@ impl Default for ServerConfig {
             allow_http_issuers: false,
             webhooks_allow_private: false,
             webhook_poll_interval: Duration::from_secs(1),
+            siem: crate::jobs::siem::SiemConfig::default(),
             clock: Clock::default(),
         }
     }

@@ -180,6 +180,14 @@ pub async fn copy_sqlite_to_postgres(
         (i64, String, String, i64, String, i64, Option<i32>, Option<String>, i64),
         (0, 1, 2, 3, 4, 5, 6, 7, 8)
     );
+    // A stream resumes where it stood: copied records keep tx 0, before every later one.
+    copy_table!(
+        "siem_streams",
+        "name, cursor_tx, cursor_seq, lease, lease_until",
+        "$1, $2, $3, NULL, NULL",
+        (String, i64, i64),
+        (0, 1, 2)
+    );
     // Issue #21, item 10: the catalog, revocations, invitations and resource servers were left
     // behind. Revocations must come along, or revoked tokens verify again after the move.
     copy_table!(

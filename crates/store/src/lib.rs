@@ -39,7 +39,9 @@ pub use model::{
 };
 pub use postgres::{PostgresConfig, PostgresStore, DEFAULT_POOL_SIZE};
 pub use scratch::{create_scratch_database, drop_scratch_database, sibling_database_url};
-pub use sql::webhooks::{LogPosition, ResealedWebhook, WebhookAttempt, WebhookClaim, WebhookProgress, WebhookRecord};
+pub use sql::siem::SiemClaim;
+pub use sql::system_log::{LogPosition, PositionedRecord};
+pub use sql::webhooks::{ResealedWebhook, WebhookAttempt, WebhookClaim, WebhookProgress};
 pub use sqlite::{SqliteMemory, SqliteStore, SQLITE_FILE};
 
 #[async_trait]
@@ -320,6 +322,15 @@ pub trait Store: Send + Sync + 'static {
     /// For events that are not part of another write (sign-in and token failures).
     async fn append_log(&self, entry: &LogEntry) -> StoreResult<()>;
     async fn log_records(&self, query: &LogQuery) -> StoreResult<Vec<LogRecord>>;
+    /// The records after `after` in (tx, seq) order, of `customer` or of every customer: only
+    /// those whose transactions are over, so no record can later appear before one returned.
+    /// What webhooks and SIEM streams read the log as an outbox with.
+    async fn log_after(
+        &self,
+        customer: Option<&CustomerId>,
+        after: LogPosition,
+        limit: u32,
+    ) -> StoreResult<Vec<PositionedRecord>>;
     /// Deletes system-log records older than `before`, at most `limit` of them, taken from the
     /// oldest written: one short transaction whose cost does not grow with the log. Returns how
     /// many went; fewer than `limit` means nothing older is left at the head of the log.
@@ -534,14 +545,6 @@ pub trait Store: Send + Sync + 'static {
     /// Takes, for `lease_for`, the enabled endpoint due longest ago that no node holds; on
     /// PostgreSQL nodes claiming at once skip each other's rows (`FOR UPDATE SKIP LOCKED`).
     async fn claim_webhook(&self, now: OffsetDateTime, lease_for: time::Duration) -> StoreResult<Option<WebhookClaim>>;
-    /// The customer's records after `after` in delivery order: only those whose transactions
-    /// are over, so no record can later appear before one returned.
-    async fn webhook_records(
-        &self,
-        customer: &CustomerId,
-        after: LogPosition,
-        limit: u32,
-    ) -> StoreResult<Vec<WebhookRecord>>;
     /// Records the attempt and advances the cursor (or schedules the retry, or disables the
     /// endpoint with its system-log record) in one transaction, if this node still holds the
     /// endpoint under `lease`: false, with nothing written, otherwise.
@@ -563,4 +566,27 @@ pub trait Store: Send + Sync + 'static {
     /// if its secret is still the one read; how many were replaced.
     async fn reseal_webhooks(&self, resealed: &[ResealedWebhook]) -> StoreResult<u64>;
     // --- end of webhooks ---
+    // --- SIEM streams: every customer's system log to the operator's collector (`sql/siem.rs`).
+    /// Takes the stream `name` for `lease_for` unless another node holds it; a new stream starts
+    /// at the beginning of the log.
+    async fn claim_siem(
+        &self,
+        name: &str,
+        now: OffsetDateTime,
+        lease_for: time::Duration,
+    ) -> StoreResult<Option<SiemClaim>>;
+    /// Moves the stream's cursor and extends its lease, if this node still holds it under
+    /// `lease`: false, with nothing written, otherwise.
+    async fn advance_siem(
+        &self,
+        name: &str,
+        lease: &str,
+        cursor: LogPosition,
+        lease_until: OffsetDateTime,
+    ) -> StoreResult<bool>;
+    /// Lets another node (or this one) claim the stream at once.
+    async fn release_siem(&self, name: &str, lease: &str) -> StoreResult<()>;
+    /// The time of the oldest record the stream has still to send, which system-log retention keeps.
+    async fn siem_backlog_start(&self, name: &str) -> StoreResult<Option<OffsetDateTime>>;
+    // --- end of SIEM streams ---
 }

@@ -18,6 +18,7 @@ use trustgate_core::token::{Algorithm, Issuer};
 use trustgate_store::{files, Store};
 
 use trustgate_server::config::{ConnectionLimits, ServerConfig, DEFAULT_SIGNING_ALGORITHM};
+use trustgate_server::jobs::siem::{JsonlTarget, SiemConfig, SyslogTarget};
 use trustgate_server::keys::server_key_file::SERVER_KEY_FILE;
 use trustgate_server::password;
 use trustgate_server::password::HashLimits;
@@ -25,7 +26,7 @@ use trustgate_server::ThrottlePolicy;
 
 use super::admin::local_admin;
 use super::failure::{given, Failure};
-use super::text::say;
+use super::text::{say, say_on_stderr};
 use super::{key_of_deployment, parse_duration, Place};
 
 #[derive(Debug, Args)]
@@ -113,6 +114,22 @@ pub struct ServeArgs {
     /// the loopback interface (receivers on the operator's own network); refused otherwise.
     #[arg(long, env = "TRUSTGATE_WEBHOOKS_ALLOW_PRIVATE")]
     pub webhooks_allow_private: bool,
+    /// Stream every customer's system log to the operator's SIEM as RFC 5424 syslog messages with
+    /// structured data: tcp://HOST[:PORT] (default port 514) or tls://HOST[:PORT] (6514). One node
+    /// of a deployment streams at a time; after a restart of the receiver or of Trustgate,
+    /// records not known received are sent again (at least once; docs/siem.md).
+    #[arg(long, env = "TRUSTGATE_SIEM_SYSLOG", value_name = "URL")]
+    pub siem_syslog: Option<String>,
+    /// PEM CA certificates that a tls:// --siem-syslog receiver's certificate must chain to (and
+    /// name its HOST). Default: Mozilla's roots.
+    #[arg(long, env = "TRUSTGATE_SIEM_SYSLOG_CA", requires = "siem_syslog", value_name = "FILE")]
+    pub siem_syslog_ca: Option<PathBuf>,
+    /// Stream every customer's system log as JSON lines, one record a line in the system-log
+    /// API's shape: appended to this file (created readable by its owner only, synced to disk
+    /// after each batch), or `-` for standard output (the start-up lines then go to standard
+    /// error). At least once, as --siem-syslog.
+    #[arg(long, env = "TRUSTGATE_SIEM_JSONL", value_name = "PATH|-")]
+    pub siem_jsonl: Option<String>,
     /// The `aud` of every token, which resource servers check. Default: the public URL.
     #[arg(long, env = "TRUSTGATE_AUDIENCE")]
     pub audience: Option<String>,
@@ -223,6 +240,18 @@ impl ServeArgs {
         }
     }
 
+    fn siem(&self) -> anyhow::Result<SiemConfig> {
+        let syslog = match &self.siem_syslog {
+            Some(url) => Some(
+                SyslogTarget::parse(url, self.siem_syslog_ca.as_deref())
+                    .map_err(|e| Failure::invalid(e.to_string()))?,
+            ),
+            None => None,
+        };
+        let jsonl = self.siem_jsonl.as_deref().map(JsonlTarget::parse);
+        Ok(SiemConfig { syslog, jsonl, ..SiemConfig::default() })
+    }
+
     fn smtp(&self) -> Option<trustgate_server::mail::SmtpSettings> {
         use trustgate_server::mail::SmtpSecurity;
         let (host, from) = (self.smtp_host.clone()?, self.smtp_from.clone()?);
@@ -245,6 +274,11 @@ impl ServeArgs {
 }
 
 pub async fn run(store: Arc<dyn Store>, place: Place<'_>, args: ServeArgs) -> anyhow::Result<()> {
+    // Checked before anything is written, as the TLS files are.
+    let siem = args.siem()?;
+    if siem.jsonl == Some(JsonlTarget::Stdout) {
+        say_on_stderr();
+    }
     let data_dir = place.data_dir;
     // The data directory holds the control socket (and server.key when no TRUSTGATE_SERVER_KEY is
     // given): a node started on PostgreSQL with a new --data-dir makes it, as the embedded store does.
@@ -275,7 +309,7 @@ pub async fn run(store: Arc<dyn Store>, place: Place<'_>, args: ServeArgs) -> an
         .with_context(|| format!("listening on {} (--listen)", args.listen))?;
     let url = trustgate_server::config::default_public_url(listener.local_addr()?, tls.is_some());
     let issuer = issuer(&args, &url)?;
-    let config = ServerConfig { max_clients_per_owner: args.max_clients_per_owner, issuer, ..args.config() };
+    let config = ServerConfig { max_clients_per_owner: args.max_clients_per_owner, issuer, siem, ..args.config() };
     let state = trustgate_server::start_node(store, key, config).await?;
     let signing = state.keys().algorithm();
     if signing != args.signing_algorithm {

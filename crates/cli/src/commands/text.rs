@@ -2,10 +2,23 @@
 
 use std::io::Write;
 
+/// Set when standard output carries data (`serve --siem-jsonl -`): lines said go to standard
+/// error instead, so the data stays one JSON object a line.
+static SAY_ON_STDERR: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// From now on, [`say`] writes to standard error.
+pub fn say_on_stderr() {
+    SAY_ON_STDERR.store(true, std::sync::atomic::Ordering::Relaxed);
+}
+
 /// Writes one line to standard output. A reader that went away (`trustgate serve | head -1`) is
 /// no reason to stop: the line is dropped, where `println!` would panic.
 pub fn say(line: impl std::fmt::Display) {
-    let _ = writeln!(std::io::stdout().lock(), "{line}");
+    if SAY_ON_STDERR.load(std::sync::atomic::Ordering::Relaxed) {
+        let _ = writeln!(std::io::stderr().lock(), "{line}");
+    } else {
+        let _ = writeln!(std::io::stdout().lock(), "{line}");
+    }
 }
 
 /// Columns separated by two spaces and padded to their widest cell; the last one is not padded,

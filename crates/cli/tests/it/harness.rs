@@ -285,6 +285,14 @@ impl TestApp {
         Self::start_as(Arc::new(store), self.server_key.clone(), TempDir::new(), Some(database), issuer).await
     }
 
+    /// Another node of the same deployment as `self`, with `config`.
+    pub async fn second_node_with(&self, config: ServerConfig) -> Self {
+        let database = self.database.clone().expect("a PostgreSQL node");
+        let store = PostgresStore::connect(&database.url).await.expect("connect");
+        let issuer = Some(self.state.config.issuer.clone());
+        Self::start_with(Arc::new(store), self.server_key.clone(), TempDir::new(), Some(database), config, issuer).await
+    }
+
     pub async fn start(
         store: Arc<dyn Store>,
         server_key: ServerKey,

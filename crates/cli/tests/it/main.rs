@@ -29,6 +29,7 @@ mod readme;
 mod retention;
 mod scim_conformance;
 mod serve;
+mod siem;
 mod tls;
 mod verifiers;
 mod webhook_receiver;

@@ -407,6 +407,11 @@ async fn copy_to_postgres_carries_every_table_of_the_sqlite_store_or_refuses() {
     let response = sqlite.http.post(sqlite.url("/oauth2/revoke")).form(&form).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::OK);
     sqlite.cli(&["resource-server", "create", "--name", "orders"]).await;
+    // A SIEM stream's cursor, as a node streaming JSON lines leaves it (and its lease, which stays behind).
+    let now = time::OffsetDateTime::now_utc();
+    let claim = sqlite.store.claim_siem("jsonl", now, time::Duration::minutes(1)).await.unwrap().unwrap();
+    let cursor = trustgate_store::LogPosition { tx: 0, seq: 3 };
+    assert!(sqlite.store.advance_siem("jsonl", &claim.lease, cursor, now + time::Duration::minutes(1)).await.unwrap());
 
     let options = sqlx::sqlite::SqliteConnectOptions::new().filename(sqlite.dir.path().join("trustgate.db"));
     let mut source = sqlx::SqliteConnection::connect_with(&options).await.unwrap();
@@ -450,7 +455,14 @@ async fn copy_to_postgres_carries_every_table_of_the_sqlite_store_or_refuses() {
         assert_eq!(compared.unwrap()["postgres"], json!(in_sqlite), "{table}: compared and printed");
         copied.push((table.clone(), in_sqlite));
     }
-    for seeded in ["catalog_services", "catalog_permissions", "catalog_routes", "revoked_tokens", "resource_servers"] {
+    for seeded in [
+        "catalog_services",
+        "catalog_permissions",
+        "catalog_routes",
+        "revoked_tokens",
+        "resource_servers",
+        "siem_streams",
+    ] {
         let rows = copied.iter().find(|(table, _)| table == seeded).map(|(_, rows)| *rows);
         assert!(rows.unwrap_or(0) > 0, "{seeded} was seeded and copied: {rows:?}");
     }
@@ -460,6 +472,9 @@ async fn copy_to_postgres_carries_every_table_of_the_sqlite_store_or_refuses() {
     let (key, issuer) = (sqlite.server_key.clone(), Some(sqlite.state.config.issuer.clone()));
     let node = TestApp::start_as(Arc::new(store), key, TempDir::new(), Some(Arc::new(database)), issuer).await;
     assert_eq!(node.post_notification(&revoked, &customer).await, StatusCode::UNAUTHORIZED);
+    // The stream resumes where it stood, claimable at once: the SQLite node's lease was not carried.
+    let resumed = node.store.claim_siem("jsonl", now, time::Duration::minutes(1)).await.unwrap();
+    assert_eq!(resumed.map(|claim| claim.cursor), Some(cursor));
 }
 
 /// Lockouts are per node (documented in docs/security.md): a client locked on node A still gets

@@ -1,9 +1,11 @@
 //! Work every node does in the background: system-log retention, secret-expiry warnings, the
-//! aggregated refusal records it flushes to the system log, and webhook deliveries.
+//! aggregated refusal records it flushes to the system log, webhook deliveries, and the SIEM
+//! streams.
 
 pub(crate) mod refusals;
 pub(crate) mod retention;
 pub mod secret_expiry;
+pub mod siem;
 pub(crate) mod webhooks;
 
 use crate::state::AppState;
@@ -13,4 +15,5 @@ pub fn start(state: &AppState) {
     tokio::spawn(retention::prune_periodically(state.downgrade()));
     tokio::spawn(secret_expiry::check_periodically(state.downgrade()));
     tokio::spawn(webhooks::deliver_periodically(state.downgrade()));
+    siem::start(&state.config.siem, &state.downgrade());
 }

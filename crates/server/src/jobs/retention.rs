@@ -26,7 +26,11 @@ pub(crate) async fn prune_periodically(shared: Weak<Shared>) {
             let Some(shared) = shared.upgrade() else { return };
             let retention = time::Duration::try_from(shared.config.systemlog_retention).unwrap_or(time::Duration::MAX);
             if let Some(cutoff) = OffsetDateTime::now_utc().checked_sub(retention) {
-                if let Some(cutoff) = keep_webhook_backlog(&shared, cutoff).await {
+                let cutoff = match keep_webhook_backlog(&shared, cutoff).await {
+                    Some(cutoff) => keep_siem_backlog(&shared, cutoff).await,
+                    None => None,
+                };
+                if let Some(cutoff) = cutoff {
                     prune(&shared, cutoff).await;
                 }
             }
@@ -65,6 +69,24 @@ async fn keep_webhook_backlog(shared: &Shared, cutoff: OffsetDateTime) -> Option
             None
         }
     }
+}
+
+/// A SIEM stream configured on this node is sent every record after its cursor: none is pruned
+/// while its receiver is down, however long (the operator's collector is theirs to bring back).
+/// The nodes of a deployment share their SIEM flags: a node without them does not hold the log
+/// back. `None`: the backlog could not be read, and nothing is pruned.
+async fn keep_siem_backlog(shared: &Shared, mut cutoff: OffsetDateTime) -> Option<OffsetDateTime> {
+    for name in crate::jobs::siem::configured(&shared.config.siem) {
+        match shared.store.siem_backlog_start(name).await {
+            Ok(Some(oldest)) => cutoff = cutoff.min(oldest - time::Duration::HOUR),
+            Ok(None) => {}
+            Err(error) => {
+                tracing::warn!(%error, "reading what the SIEM stream has left to send failed; pruning at the next pass");
+                return None;
+            }
+        }
+    }
+    Some(cutoff)
 }
 
 async fn prune(shared: &Shared, cutoff: OffsetDateTime) {

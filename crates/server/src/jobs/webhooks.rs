@@ -19,7 +19,7 @@ use serde_json::{json, Value};
 use time::OffsetDateTime;
 use tokio::sync::Semaphore;
 use trustgate_core::webhook::{self, Endpoint, Style};
-use trustgate_store::{LogPosition, LogRecord, WebhookAttempt, WebhookClaim, WebhookProgress, WebhookRecord};
+use trustgate_store::{LogPosition, LogRecord, PositionedRecord, WebhookAttempt, WebhookClaim, WebhookProgress};
 
 use crate::http::webhook_client::WebhookClient;
 use crate::platform::shapes::rfc3339;
@@ -97,7 +97,7 @@ async fn deliver(shared: &Weak<Shared>, client: &WebhookClient, claim: WebhookCl
     let stop_at = Instant::now() + RUN;
     while Instant::now() < stop_at {
         let Some(state) = shared.upgrade() else { return };
-        let records = match state.store.webhook_records(&run.endpoint.customer_id, cursor, BATCH).await {
+        let records = match state.store.log_after(Some(&run.endpoint.customer_id), cursor, BATCH).await {
             Ok(records) => records,
             Err(error) => {
                 tracing::warn!(%error, "reading the system log for webhooks failed; retrying at the next poll");
@@ -285,7 +285,7 @@ async fn send(
     state: &Shared,
     client: &WebhookClient,
     endpoint: &Endpoint,
-    record: &WebhookRecord,
+    record: &PositionedRecord,
 ) -> Result<WebhookAttempt, WebhookAttempt> {
     let id = webhook_id(&record.record);
     let started = Instant::now();

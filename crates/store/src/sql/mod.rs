@@ -24,6 +24,7 @@
 //! | `federation.rs` | SCIM provisioning, identity providers, OpenID Connect sign-in |
 //! | `catalog.rs` | the permission catalog and resource servers |
 //! | `webhooks.rs` | webhook endpoints, their cursors into the system log, their attempts |
+//! | `siem.rs` | the SIEM streams' cursors into the whole system log, and their leases |
 
 use time::OffsetDateTime;
 
@@ -38,6 +39,7 @@ pub(crate) mod feed;
 pub(crate) mod invitations;
 pub(crate) mod keys;
 pub(crate) mod sessions;
+pub(crate) mod siem;
 pub(crate) mod system_log;
 pub(crate) mod webhooks;
 
@@ -102,7 +104,7 @@ pub(crate) use delegate;
 macro_rules! store_impl {
     ($store:ty, $db:ty) => {
         crate::sql::store_impl!(@domains $store, $db, [
-            feed, customers, admins, invitations, clients, keys, sessions, system_log, federation, catalog, webhooks
+            feed, customers, admins, invitations, clients, keys, sessions, system_log, federation, catalog, webhooks, siem
         ]);
 
         mod store {
@@ -134,12 +136,13 @@ macro_rules! store_impl {
                 LogRecord, LogView, Member, Membership, Notification, PendingSignIn, PoolUse, ScimFilter, ScimUser,
                 ScimUserWrite, ServerKeyUse, Session,
             };
-            use crate::sql::webhooks::{
-                LogPosition, ResealedWebhook, WebhookAttempt, WebhookClaim, WebhookProgress, WebhookRecord,
-            };
+            use crate::sql::siem::SiemClaim;
+            use crate::sql::system_log::{LogPosition, PositionedRecord};
+            use crate::sql::webhooks::{ResealedWebhook, WebhookAttempt, WebhookClaim, WebhookProgress};
 
             use super::{
-                admins, catalog, clients, customers, federation, invitations, keys, sessions, system_log, webhooks,
+                admins, catalog, clients, customers, federation, invitations, keys, sessions, siem, system_log,
+                webhooks,
             };
 
             crate::sql::delegate! {
@@ -226,6 +229,7 @@ macro_rules! store_impl {
                 system_log::notifications(customer: &CustomerId, limit: u32) -> Vec<Notification>;
                 system_log::append_log(entry: &LogEntry) -> ();
                 system_log::log_records(q: &LogQuery) -> Vec<LogRecord>;
+                system_log::log_after(customer: Option<&CustomerId>, after: LogPosition, limit: u32) -> Vec<PositionedRecord>;
                 system_log::prune_log(before: OffsetDateTime, limit: u32) -> u64;
                 system_log::log_view(q: &LogQuery, view: &LogView) -> Vec<LogRecord>;
                 federation::create_scim_token(token: &ScimToken, digest: &[u8], server_key: &ServerKeyId, actor: &Actor) -> ();
@@ -263,12 +267,15 @@ macro_rules! store_impl {
                 webhooks::enable_webhook(customer: &CustomerId, id: WebhookId, now: OffsetDateTime, actor: &Actor) -> Option<Endpoint>;
                 webhooks::webhook_attempts(customer: &CustomerId, id: WebhookId, limit: u32, actor: &Actor) -> Option<Vec<WebhookAttempt>>;
                 webhooks::claim_webhook(now: OffsetDateTime, lease_for: time::Duration) -> Option<WebhookClaim>;
-                webhooks::webhook_records(customer: &CustomerId, after: LogPosition, limit: u32) -> Vec<WebhookRecord>;
                 webhooks::record_webhook_attempt(id: WebhookId, lease: &str, attempt: Option<&WebhookAttempt>, progress: &WebhookProgress) -> bool;
                 webhooks::release_webhook(id: WebhookId, lease: &str) -> ();
                 webhooks::webhook_backlog_start() -> Option<OffsetDateTime>;
                 webhooks::prune_webhook_attempts(before: OffsetDateTime, limit: u32) -> u64;
                 webhooks::reseal_webhooks(resealed: &[ResealedWebhook]) -> u64;
+                siem::claim_siem(name: &str, now: OffsetDateTime, lease_for: time::Duration) -> Option<SiemClaim>;
+                siem::advance_siem(name: &str, lease: &str, cursor: LogPosition, lease_until: OffsetDateTime) -> bool;
+                siem::release_siem(name: &str, lease: &str) -> ();
+                siem::siem_backlog_start(name: &str) -> Option<OffsetDateTime>;
             }
         }
     };

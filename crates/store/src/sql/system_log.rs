@@ -57,6 +57,37 @@ impl TryFrom<LogRow> for LogRecord {
     }
 }
 
+/// A position in the system log, in the order its readers (webhooks, SIEM streams) are sent it:
+/// (`tx`, `seq`). `seq` alone is not commit order on PostgreSQL (see migration 0021).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
+pub struct LogPosition {
+    pub tx: i64,
+    pub seq: i64,
+}
+
+/// A system-log record with its position.
+#[derive(Debug, Clone)]
+pub struct PositionedRecord {
+    pub position: LogPosition,
+    pub record: LogRecord,
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct PositionedRow {
+    tx: i64,
+    #[sqlx(flatten)]
+    row: LogRow,
+}
+
+impl TryFrom<PositionedRow> for PositionedRecord {
+    type Error = StoreError;
+
+    fn try_from(row: PositionedRow) -> StoreResult<PositionedRecord> {
+        let record = LogRecord::try_from(row.row)?;
+        Ok(PositionedRecord { position: LogPosition { tx: row.tx, seq: record.seq }, record })
+    }
+}
+
 #[derive(sqlx::FromRow)]
 pub(crate) struct NotificationRow {
     id: String,
@@ -91,7 +122,7 @@ macro_rules! queries {
         use crate::changes::Change;
         use crate::error::StoreResult;
         use crate::model::{LogQuery, LogRecord, LogView, Notification};
-        use crate::sql::system_log::{LogRow, NotificationRow};
+        use crate::sql::system_log::{LogPosition, LogRow, NotificationRow, PositionedRecord, PositionedRow};
         use crate::sql::{ms, Parsed};
 
         use super::feed::insert_changes;
@@ -182,6 +213,41 @@ macro_rules! queries {
             .fetch_all(&store.pool)
             .await?
             .parsed()
+        }
+
+        /// The records after `after` in (tx, seq) order, of one customer or of all, read only
+        /// below the backend's horizon (`log_horizon`): every record under it is committed and no
+        /// new one can appear there, so a reader that moves its cursor past what it read never
+        /// skips a record committed late. The one reader of the log as an outbox.
+        #[tracing::instrument(skip_all)]
+        pub(super) async fn log_after(
+            store: &$store,
+            customer: Option<&CustomerId>,
+            after: LogPosition,
+            limit: u32,
+        ) -> StoreResult<Vec<PositionedRecord>> {
+            let horizon = store.log_horizon().await?;
+            let query = match customer {
+                Some(customer) => sqlx::query_as::<_, PositionedRow>(concat!(
+                    "SELECT tx, seq, record_id, customer_id, at, event_type, actor_type, actor_id, actor_name, \
+                     target_type, target_id, target_name, message, before_json, after_json FROM system_log ",
+                    "WHERE customer_id = $1 AND (tx > $2 OR (tx = $2 AND seq > $3)) AND tx < $4 ORDER BY tx, seq LIMIT $5"
+                ))
+                .bind(customer.as_str()),
+                None => sqlx::query_as::<_, PositionedRow>(concat!(
+                    "SELECT tx, seq, record_id, customer_id, at, event_type, actor_type, actor_id, actor_name, \
+                     target_type, target_id, target_name, message, before_json, after_json FROM system_log ",
+                    "WHERE (tx > $1 OR (tx = $1 AND seq > $2)) AND tx < $3 ORDER BY tx, seq LIMIT $4"
+                )),
+            };
+            query
+                .bind(after.tx)
+                .bind(after.seq)
+                .bind(horizon)
+                .bind(i64::from(limit))
+                .fetch_all(&store.pool)
+                .await?
+                .parsed()
         }
 
         #[tracing::instrument(skip_all)]

@@ -1,11 +1,10 @@
 //! Webhook endpoints, their cursors into the system log, and their delivery attempts.
 //!
 //! The system log is the outbox: a change writes its records in its own transaction, and an
-//! endpoint is sent the records after its cursor, ordered by (`tx`, `seq`) and read only below
-//! the backend's horizon (`log_horizon`: every record under it is committed and no new one can
-//! appear there). A node claims an endpoint for a lease, sends, and advances the cursor in the
-//! transaction that records the attempt, fenced by the lease, so a node whose lease ran out
-//! cannot move the cursor of the node that took over.
+//! endpoint is sent the records after its cursor, read by `system_log::log_after` (in (`tx`,
+//! `seq`) order, below the backend's horizon). A node claims an endpoint for a lease, sends, and
+//! advances the cursor in the transaction that records the attempt, fenced by the lease, so a
+//! node whose lease ran out cannot move the cursor of the node that took over.
 
 use time::OffsetDateTime;
 use trustgate_core::event::LogEntry;
@@ -13,16 +12,8 @@ use trustgate_core::ids::{CustomerId, WebhookId};
 use trustgate_core::webhook::{Endpoint, EndpointState, Style};
 
 use crate::error::{StoreError, StoreResult};
-use crate::model::LogRecord;
-use crate::sql::system_log::LogRow;
+use crate::sql::system_log::LogPosition;
 use crate::sql::{corrupt, from_ms};
-
-/// A position in the system log, as endpoints are sent it: (`tx`, `seq`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub struct LogPosition {
-    pub tx: i64,
-    pub seq: i64,
-}
 
 /// An endpoint this node holds until `lease` runs out, and where its deliveries stand.
 #[derive(Debug, Clone)]
@@ -30,13 +21,6 @@ pub struct WebhookClaim {
     pub endpoint: Endpoint,
     pub cursor: LogPosition,
     pub lease: String,
-}
-
-/// A system-log record with its position.
-#[derive(Debug, Clone)]
-pub struct WebhookRecord {
-    pub position: LogPosition,
-    pub record: LogRecord,
 }
 
 /// One try at delivering one record to one endpoint.
@@ -156,22 +140,6 @@ impl TryFrom<EndpointRow> for Endpoint {
 }
 
 #[derive(sqlx::FromRow)]
-pub(crate) struct PositionedRow {
-    tx: i64,
-    #[sqlx(flatten)]
-    row: LogRow,
-}
-
-impl TryFrom<PositionedRow> for WebhookRecord {
-    type Error = StoreError;
-
-    fn try_from(row: PositionedRow) -> StoreResult<WebhookRecord> {
-        let record = LogRecord::try_from(row.row)?;
-        Ok(WebhookRecord { position: LogPosition { tx: row.tx, seq: record.seq }, record })
-    }
-}
-
-#[derive(sqlx::FromRow)]
 pub(crate) struct AttemptRow {
     webhook_id: String,
     record_seq: i64,
@@ -204,8 +172,9 @@ macro_rules! queries {
     ($store:ty, $db:ty) => {
         use crate::error::{StoreError, StoreResult};
         use crate::sql::webhooks::{
-            AttemptRow, EndpointRow, LogPosition, PositionedRow, ResealedWebhook, WebhookAttempt, WebhookClaim, WebhookProgress, WebhookRecord,
+            AttemptRow, EndpointRow, ResealedWebhook, WebhookAttempt, WebhookClaim, WebhookProgress,
         };
+        use crate::sql::system_log::LogPosition;
         use crate::sql::{from_ms, ms, Parsed};
         use time::OffsetDateTime;
         use trustgate_core::event::Actor;
@@ -524,30 +493,6 @@ macro_rules! queries {
                 .await?;
             store.commit(tx, &[]).await?;
             Ok(Some(WebhookClaim { endpoint, cursor, lease }))
-        }
-
-        /// The customer's records after `after`, in delivery order, up to the horizon.
-        #[tracing::instrument(skip_all)]
-        pub(super) async fn webhook_records(
-            store: &$store,
-            customer: &CustomerId,
-            after: LogPosition,
-            limit: u32,
-        ) -> StoreResult<Vec<WebhookRecord>> {
-            let horizon = store.log_horizon().await?;
-            sqlx::query_as::<_, PositionedRow>(concat!(
-                "SELECT tx, seq, record_id, customer_id, at, event_type, actor_type, actor_id, actor_name, \
-                 target_type, target_id, target_name, message, before_json, after_json FROM system_log ",
-                "WHERE customer_id = $1 AND (tx > $2 OR (tx = $2 AND seq > $3)) AND tx < $4 ORDER BY tx, seq LIMIT $5"
-            ))
-            .bind(customer.as_str())
-            .bind(after.tx)
-            .bind(after.seq)
-            .bind(horizon)
-            .bind(i64::from(limit))
-            .fetch_all(&store.pool)
-            .await?
-            .parsed()
         }
 
         /// Records an attempt and what it changes, in one transaction; false (and nothing
