@@ -15,6 +15,7 @@ mod backup;
 mod browser;
 mod cli;
 mod console;
+mod console_second_factor;
 mod files;
 mod gateway;
 mod limits;
@@ -29,6 +30,7 @@ mod retention;
 mod scim_conformance;
 mod serve;
 mod tls;
+mod totp;
 mod verifiers;
 mod webhook_receiver;
 
@@ -63,6 +65,7 @@ mod sqlite {
     mod principals;
     mod rules;
     mod scim;
+    mod second_factor;
     mod secrets;
     mod server_key;
     mod sessions;
@@ -104,6 +107,7 @@ mod postgres {
     mod principals;
     mod rules;
     mod scim;
+    mod second_factor;
     mod secrets;
     mod server_key;
     mod sessions;

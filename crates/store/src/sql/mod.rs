@@ -24,6 +24,7 @@
 //! | `federation.rs` | SCIM provisioning, identity providers, OpenID Connect sign-in |
 //! | `catalog.rs` | the permission catalog and resource servers |
 //! | `webhooks.rs` | webhook endpoints, their cursors into the system log, their attempts |
+//! | `mfa.rs` | local administrators' second factor: TOTP secrets, recovery codes |
 
 use time::OffsetDateTime;
 
@@ -37,6 +38,7 @@ pub(crate) mod federation;
 pub(crate) mod feed;
 pub(crate) mod invitations;
 pub(crate) mod keys;
+pub(crate) mod mfa;
 pub(crate) mod sessions;
 pub(crate) mod system_log;
 pub(crate) mod webhooks;
@@ -102,7 +104,7 @@ pub(crate) use delegate;
 macro_rules! store_impl {
     ($store:ty, $db:ty) => {
         crate::sql::store_impl!(@domains $store, $db, [
-            feed, customers, admins, invitations, clients, keys, sessions, system_log, federation, catalog, webhooks
+            feed, customers, admins, invitations, clients, keys, sessions, system_log, federation, catalog, webhooks, mfa
         ]);
 
         mod store {
@@ -132,14 +134,14 @@ macro_rules! store_impl {
             use crate::model::{
                 CatalogApplied, ClientGrant, DisabledOwner, ExpiringSecret, Invitation, InvitationTerms, LogQuery,
                 LogRecord, LogView, Member, Membership, Notification, PendingSignIn, PoolUse, ScimFilter, ScimUser,
-                ScimUserWrite, ServerKeyUse, Session,
+                ScimUserWrite, ServerKeyUse, Session, TotpEnrolment,
             };
             use crate::sql::webhooks::{
                 LogPosition, ResealedWebhook, WebhookAttempt, WebhookClaim, WebhookProgress, WebhookRecord,
             };
 
             use super::{
-                admins, catalog, clients, customers, federation, invitations, keys, sessions, system_log, webhooks,
+                admins, catalog, clients, customers, federation, invitations, keys, mfa, sessions, system_log, webhooks,
             };
 
             crate::sql::delegate! {
@@ -169,6 +171,13 @@ macro_rules! store_impl {
                 customers::customer(id: &CustomerId) -> Option<Customer>;
                 customers::customers() -> Vec<Customer>;
                 customers::set_disabled_owner_policy(id: &CustomerId, policy: DisabledOwnerPolicy, actor: &Actor) -> ();
+                customers::set_local_mfa_policy(id: &CustomerId, required: bool, actor: &Actor) -> ();
+                mfa::totp(admin: AdminId) -> Option<TotpEnrolment>;
+                mfa::begin_totp(admin: AdminId, sealed: &[u8], at: OffsetDateTime) -> bool;
+                mfa::confirm_totp(admin: &Admin, sealed: &[u8], step: i64, recovery: &[[u8; 32]], at: OffsetDateTime) -> bool;
+                mfa::spend_totp_step(admin: AdminId, step: i64) -> bool;
+                mfa::spend_recovery_code(admin: &Admin, digests: &[[u8; 32]], at: OffsetDateTime) -> Option<u64>;
+                mfa::reset_second_factor(customer: &CustomerId, admin: AdminId, actor: &Actor) -> bool;
                 admins::create_admin(admin: &Admin, password_hash: Option<&str>) -> ();
                 admins::admin(id: AdminId) -> Option<Admin>;
                 admins::admin_by_email(email: &Email) -> Option<Admin>;
