@@ -42,6 +42,7 @@ pub enum CustomerCommand {
     SetMfaPolicy {
         #[command(flatten)]
         customer: CustomerArg,
+        /// true: administrators without a second factor set one up at their next sign-in; false: optional.
         #[arg(long, action = clap::ArgAction::Set)]
         require_local_mfa: bool,
     },
