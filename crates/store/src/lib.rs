@@ -98,6 +98,10 @@ pub trait Store: Send + Sync + 'static {
     /// Another Full administrator of `customer` (or the operator) removes the second factor of
     /// its member `admin`, ending their sessions and logging it with the actor; false when they had none.
     async fn reset_second_factor(&self, customer: &CustomerId, admin: AdminId, actor: &Actor) -> StoreResult<bool>;
+    /// Every administrator's sealed TOTP secret, for resealing under a new server key.
+    async fn sealed_totp_secrets(&self) -> StoreResult<Vec<(AdminId, Vec<u8>)>>;
+    /// Replaces each (admin, sealed, new sealed) secret that is still the one read; how many were.
+    async fn reseal_totp_secrets(&self, resealed: &[(AdminId, Vec<u8>, Vec<u8>)]) -> StoreResult<u64>;
 
     /// Creates an administrator who belongs to no customer yet.
     async fn create_admin(&self, admin: &Admin, password_hash: Option<&str>) -> StoreResult<()>;

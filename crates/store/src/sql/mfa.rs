@@ -189,6 +189,34 @@ macro_rules! queries {
         }
 
         #[tracing::instrument(skip_all)]
+        pub(super) async fn sealed_totp_secrets(store: &$store) -> StoreResult<Vec<(AdminId, Vec<u8>)>> {
+            sqlx::query_as::<_, (String, Vec<u8>)>("SELECT admin_id, sealed_secret FROM admin_totp ORDER BY admin_id")
+                .fetch_all(&store.pool)
+                .await?
+                .into_iter()
+                .map(|(admin, sealed)| Ok((AdminId::parse(&admin)?, sealed)))
+                .collect()
+        }
+
+        #[tracing::instrument(skip_all)]
+        pub(super) async fn reseal_totp_secrets(store: &$store, resealed: &[(AdminId, Vec<u8>, Vec<u8>)]) -> StoreResult<u64> {
+            let mut tx = store.write_tx().await?;
+            let mut done = 0;
+            for (admin, replaces, sealed) in resealed {
+                // Only the secret that was read: one enrolled or reset meanwhile stays as it is now.
+                done += sqlx::query("UPDATE admin_totp SET sealed_secret = $1 WHERE admin_id = $2 AND sealed_secret = $3")
+                    .bind(sealed.clone())
+                    .bind(admin.to_string())
+                    .bind(replaces.clone())
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+            }
+            store.commit(tx, &[]).await?;
+            Ok(done)
+        }
+
+        #[tracing::instrument(skip_all)]
         pub(super) async fn reset_second_factor(
             store: &$store,
             customer: &CustomerId,

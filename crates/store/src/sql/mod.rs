@@ -178,6 +178,8 @@ macro_rules! store_impl {
                 mfa::spend_totp_step(admin: AdminId, step: i64) -> bool;
                 mfa::spend_recovery_code(admin: &Admin, digests: &[[u8; 32]], at: OffsetDateTime) -> Option<u64>;
                 mfa::reset_second_factor(customer: &CustomerId, admin: AdminId, actor: &Actor) -> bool;
+                mfa::sealed_totp_secrets() -> Vec<(AdminId, Vec<u8>)>;
+                mfa::reseal_totp_secrets(resealed: &[(AdminId, Vec<u8>, Vec<u8>)]) -> u64;
                 admins::create_admin(admin: &Admin, password_hash: Option<&str>) -> ();
                 admins::admin(id: AdminId) -> Option<Admin>;
                 admins::admin_by_email(email: &Email) -> Option<Admin>;

@@ -127,6 +127,22 @@ async fn another_full_administrator_resets_a_lost_factor_which_ends_the_sessions
 }
 
 #[tokio::test]
+async fn the_operator_resets_the_factor_of_a_customer_whose_only_full_administrator_lost_it() {
+    let Some(app) = super::app().await else { return };
+    let customer = app.customer().await;
+    let only = app.admin_with_password(&customer, Access::Full).await;
+    totp::enrol(&app, &only).await;
+    let session = app.session_for(&only).await;
+    let args = ["admin", "reset-mfa", "--customer", customer.as_str(), "--admin", &only.email];
+    assert_eq!(app.cli(&args).await["reset"], json!(true));
+    assert!(app.store.totp(only.id).await.unwrap().is_none());
+    assert_eq!(app.as_admin(&session, Method::GET, "/api/v1/session", None).await.0, StatusCode::UNAUTHORIZED);
+    let records = app.log_of(&customer, "platform:administrator/mfaReset").await;
+    assert_eq!((records.len(), records[0].actor_type.as_str()), (1, "System"));
+    assert_eq!(app.cli(&args).await["reset"], json!(false), "nothing left to reset");
+}
+
+#[tokio::test]
 async fn an_administrator_of_another_customer_cannot_reset_a_factor() {
     let Some(app) = super::app().await else { return };
     let (mine, theirs) = (app.customer().await, app.customer().await);
@@ -182,4 +198,25 @@ async fn a_customer_requiring_a_second_factor_sends_administrators_without_one_t
     // A customer that does not require it leaves its administrators as they were.
     app.store.set_local_mfa_policy(&customer, false, &Actor::System).await.unwrap();
     assert_eq!(status_of(&app, &admin, None).await.0, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn rotating_the_server_key_reseals_second_factors_and_their_codes_still_sign_in() {
+    let Some(app) = super::app().await else { return };
+    let customer = app.customer().await;
+    let admin = app.admin_with_password(&customer, Access::Full).await;
+    let enrolled = totp::enrol(&app, &admin).await;
+    let before = app.store.sealed_totp_secrets().await.unwrap();
+
+    let _socket = trustgate_server::control_socket::ControlSocket::open(app.dir.path(), app.state.clone())
+        .await
+        .expect("the control socket");
+    let rotated = app.cli(&["keys", "rotate-server-key"]).await;
+    app.state.catch_up().await.unwrap();
+    assert_eq!(rotated["resealedSecondFactors"], 1, "{rotated}");
+    let after = app.store.sealed_totp_secrets().await.unwrap();
+    assert_ne!(before[0].1, after[0].1, "sealed again");
+
+    assert_eq!(status_of(&app, &admin, Some(&totp::code(&enrolled.secret, 1))).await.0, StatusCode::OK);
+    assert_eq!(status_of(&app, &admin, Some(&enrolled.recovery[0])).await.0, StatusCode::OK, "under the retired key");
 }
