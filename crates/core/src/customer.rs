@@ -37,6 +37,10 @@ pub struct Customer {
     pub id: CustomerId,
     pub name: String,
     pub disabled_owner_policy: DisabledOwnerPolicy,
+    /// Whether administrators who sign in with a password must hold a second factor (issue #25):
+    /// on for customers created since, as Citrix Cloud requires; customers from before keep it off
+    /// until a Full administrator turns it on. Federated administrators rely on their provider.
+    pub require_local_mfa: bool,
     pub created_at: OffsetDateTime,
 }
 

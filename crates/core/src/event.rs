@@ -607,6 +607,59 @@ pub fn scim_token_revoked(token: &ScimToken, at: OffsetDateTime, actor: &Actor) 
     e
 }
 
+/// The customer's policy for local administrators' second factor (issue #25).
+pub fn local_mfa_policy_changed(customer: &CustomerId, required: bool, at: OffsetDateTime, actor: &Actor) -> LogEntry {
+    let mut e = entry(customer, at, "platform:customer/update", actor);
+    e.target_type = "Customer";
+    e.target_id = customer.to_string();
+    e.target_name = customer.to_string();
+    e.message = if required {
+        "Administrators who sign in with a password now need a second factor.".to_owned()
+    } else {
+        "Administrators who sign in with a password no longer need a second factor.".to_owned()
+    };
+    e.after = Some(json!({ "requireLocalMfa": required }));
+    e
+}
+
+/// An administrator enrolled an authenticator app as their second factor.
+pub fn second_factor_enrolled(customer: &CustomerId, admin: &Admin, at: OffsetDateTime) -> LogEntry {
+    let actor = Actor::Admin { id: admin.id, name: admin.email.to_string() };
+    let mut e = about_admin(entry(customer, at, "platform:administrator/mfaEnrolled", &actor), admin);
+    e.message = format!("Administrator {} enrolled an authenticator app as a second factor.", admin.email);
+    e
+}
+
+/// The second factor of `admin` was removed by `actor`; their sessions ended with it.
+pub fn second_factor_reset(customer: &CustomerId, admin: &Admin, at: OffsetDateTime, actor: &Actor) -> LogEntry {
+    let mut e = about_admin(entry(customer, at, "platform:administrator/mfaReset", actor), admin);
+    e.message = format!(
+        "The second factor of administrator {} was reset by {}; their sessions ended, and they enrol again at their next sign-in.",
+        admin.email,
+        actor.display_name()
+    );
+    e
+}
+
+/// A sign-in completed with one of the administrator's recovery codes.
+pub fn recovery_code_used(customer: &CustomerId, admin: &Admin, remaining: u64, at: OffsetDateTime) -> LogEntry {
+    let mut e = sign_in(customer, admin, true, at);
+    e.message = format!(
+        "Administrator {} signed in with a recovery code ({} left).",
+        admin.email,
+        counted(remaining, "recovery code", "recovery codes")
+    );
+    e
+}
+
+/// A wrong, expired or replayed second-factor code after a right password (aggregated afterwards
+/// with failed sign-ins, see [`sign_in_failures`]).
+pub fn second_factor_failed(customer: &CustomerId, admin: &Admin, at: OffsetDateTime) -> LogEntry {
+    let mut e = sign_in(customer, admin, false, at);
+    e.message = format!("Sign-in failed for administrator {}: wrong or already used second-factor code.", admin.email);
+    e
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -13,6 +13,7 @@ pub mod event;
 pub mod federation;
 pub mod ids;
 pub mod lifecycle;
+pub mod mfa;
 pub mod provisioning;
 pub mod request_target;
 pub mod resource_server;

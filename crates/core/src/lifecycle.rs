@@ -74,6 +74,10 @@ pub enum Refusal {
     WebhooksNeedFullAccess,
     #[error("a customer may hold at most {0} webhook endpoints; delete one first")]
     WebhookLimit(u64),
+    #[error("only an administrator with Full access resets another administrator's second factor or sets the customer's multi-factor policy")]
+    MfaNeedsFullAccess,
+    #[error("an administrator does not reset their own second factor: another Full administrator does")]
+    OwnSecondFactor,
 }
 
 impl Refusal {
@@ -87,6 +91,8 @@ impl Refusal {
                 | Refusal::NotFullAdministrator
                 | Refusal::FullAccessRequired
                 | Refusal::WebhooksNeedFullAccess
+                | Refusal::MfaNeedsFullAccess
+                | Refusal::OwnSecondFactor
         )
     }
 
@@ -111,6 +117,8 @@ impl Refusal {
             Refusal::NameTaken(_) => "nameTaken",
             Refusal::WebhooksNeedFullAccess => "fullAccessRequired",
             Refusal::WebhookLimit(_) => "webhookLimit",
+            Refusal::MfaNeedsFullAccess => "fullAccessRequired",
+            Refusal::OwnSecondFactor => "ownSecondFactor",
         }
     }
 }
@@ -187,6 +195,25 @@ pub fn manage_webhooks(authority: &Authority) -> Result<(), Refusal> {
         Authority::Operator | Authority::Holds(Access::Full) => Ok(()),
         Authority::Holds(_) => Err(Refusal::WebhooksNeedFullAccess),
     }
+}
+
+/// Setting the customer's multi-factor policy (issue #25): Full administrators and the operator.
+pub fn set_mfa_policy(authority: &Authority) -> Result<(), Refusal> {
+    match authority {
+        Authority::Operator | Authority::Holds(Access::Full) => Ok(()),
+        Authority::Holds(_) => Err(Refusal::MfaNeedsFullAccess),
+    }
+}
+
+/// Resetting the second factor of a member who lost it (issue #25, item 6): another Full
+/// administrator of a customer they belong to, or the operator. Not oneself: whoever holds a
+/// session but not the device must not swap the factor.
+pub fn reset_second_factor(authority: &Authority, own: bool) -> Result<(), Refusal> {
+    set_mfa_policy(authority).map_err(|_| Refusal::MfaNeedsFullAccess)?;
+    if own {
+        return Err(Refusal::OwnSecondFactor);
+    }
+    Ok(())
 }
 
 /// Disabling or enabling an administrator: only their identity provider does that (R7).

@@ -71,6 +71,8 @@ pub struct ServerKeys {
     pub secret_vault: SecretVault,
     /// Seals and opens webhook endpoints' signing secrets and headers.
     pub webhook_vault: trustgate_core::webhook::WebhookVault,
+    /// Seals and opens administrators' TOTP secrets (issue #25).
+    pub totp_vault: trustgate_core::mfa::TotpVault,
 }
 
 impl ServerKeys {
@@ -79,6 +81,7 @@ impl ServerKeys {
             vault: KeyVault::for_ring(&ring),
             secret_vault: SecretVault::for_ring(&ring),
             webhook_vault: trustgate_core::webhook::WebhookVault::for_ring(&ring),
+            totp_vault: trustgate_core::mfa::TotpVault::for_ring(&ring),
             ring,
         }
     }

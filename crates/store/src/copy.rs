@@ -67,10 +67,10 @@ pub async fn copy_sqlite_to_postgres(
     }
     copy_table!(
         "customers",
-        "id, name, disabled_owner_policy, created_at",
-        "$1, $2, $3, $4",
-        (String, String, String, i64),
-        (0, 1, 2, 3)
+        "id, name, disabled_owner_policy, created_at, require_local_mfa",
+        "$1, $2, $3, $4, $5",
+        (String, String, String, i64, i64),
+        (0, 1, 2, 3, 4)
     );
     copy_table!(
         "admins",
@@ -226,6 +226,22 @@ pub async fn copy_sqlite_to_postgres(
         "$1, $2, $3, $4, $5",
         (String, String, Vec<u8>, i64, Option<String>),
         (0, 1, 2, 3, 4)
+    );
+    // Second factors (issue #25): TOTP secrets stay sealed under the same server key, recovery
+    // codes stay keyed digests under it.
+    copy_table!(
+        "admin_totp",
+        "admin_id, sealed_secret, created_at, confirmed_at, last_step",
+        "$1, $2, $3, $4, $5",
+        (String, Vec<u8>, i64, Option<i64>, i64),
+        (0, 1, 2, 3, 4)
+    );
+    copy_table!(
+        "admin_recovery_codes",
+        "admin_id, digest, used_at",
+        "$1, $2, $3",
+        (String, Vec<u8>, Option<i64>),
+        (0, 1, 2)
     );
     // Continuation tokens carry `seq`: new records must follow the copied ones.
     sqlx::query(

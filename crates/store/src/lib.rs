@@ -35,7 +35,7 @@ pub use error::{StoreError, StoreResult};
 pub use model::{
     CatalogApplied, ClientGrant, DisabledOwner, ExpiringSecret, Invitation, InvitationTerms, LogQuery, LogRecord,
     LogView, Member, Membership, Notification, Pending, PendingSignIn, PoolUse, ScimFilter, ScimUser, ScimUserWrite,
-    ServerKeyUse, Session, Stripped,
+    ServerKeyUse, Session, Stripped, TotpEnrolment,
 };
 pub use postgres::{PostgresConfig, PostgresStore, DEFAULT_POOL_SIZE};
 pub use scratch::{create_scratch_database, drop_scratch_database, sibling_database_url};
@@ -66,6 +66,44 @@ pub trait Store: Send + Sync + 'static {
         policy: DisabledOwnerPolicy,
         actor: &Actor,
     ) -> StoreResult<()>;
+
+    /// Whether the customer's local administrators must hold a second factor (issue #25).
+    async fn set_local_mfa_policy(&self, id: &CustomerId, required: bool, actor: &Actor) -> StoreResult<()>;
+
+    // --- A second factor for administrators who sign in with a password (issue #25).
+    /// The administrator's TOTP factor, confirmed or still being enrolled.
+    async fn totp(&self, admin: AdminId) -> StoreResult<Option<TotpEnrolment>>;
+    /// Starts (or starts over) an enrolment with a new sealed secret; false, and nothing written,
+    /// when the administrator holds a confirmed factor (only a reset removes that).
+    async fn begin_totp(&self, admin: AdminId, sealed: &[u8], at: OffsetDateTime) -> StoreResult<bool>;
+    /// Confirms the enrolment of `sealed` with the time step of the code entered, replaces the
+    /// recovery codes with `recovery` (keyed digests) and logs it in each of the admin's customers;
+    /// false when that enrolment is no longer the one under way.
+    async fn confirm_totp(
+        &self,
+        admin: &Admin,
+        sealed: &[u8],
+        step: i64,
+        recovery: &[[u8; 32]],
+        at: OffsetDateTime,
+    ) -> StoreResult<bool>;
+    /// Spends a code's time step: false when that step or a later one was used already (a replay).
+    async fn spend_totp_step(&self, admin: AdminId, step: i64) -> StoreResult<bool>;
+    /// Spends the unused recovery code stored under one of `digests` and logs it; how many remain,
+    /// or `None` when none of them is an unused code of the administrator.
+    async fn spend_recovery_code(
+        &self,
+        admin: &Admin,
+        digests: &[[u8; 32]],
+        at: OffsetDateTime,
+    ) -> StoreResult<Option<u64>>;
+    /// Another Full administrator of `customer` (or the operator) removes the second factor of
+    /// its member `admin`, ending their sessions and logging it with the actor; false when they had none.
+    async fn reset_second_factor(&self, customer: &CustomerId, admin: AdminId, actor: &Actor) -> StoreResult<bool>;
+    /// Every administrator's sealed TOTP secret, for resealing under a new server key.
+    async fn sealed_totp_secrets(&self) -> StoreResult<Vec<(AdminId, Vec<u8>)>>;
+    /// Replaces each (admin, sealed, new sealed) secret that is still the one read; how many were.
+    async fn reseal_totp_secrets(&self, resealed: &[(AdminId, Vec<u8>, Vec<u8>)]) -> StoreResult<u64>;
 
     /// Creates an administrator who belongs to no customer yet.
     async fn create_admin(&self, admin: &Admin, password_hash: Option<&str>) -> StoreResult<()>;

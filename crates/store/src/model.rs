@@ -253,3 +253,12 @@ pub struct ServerKeyUse {
     pub resource_servers: u64,
     pub scim_tokens: u64,
 }
+
+/// An administrator's TOTP factor (issue #25): the secret sealed under the server key, whether
+/// they confirmed it with a code, and the last time step a code was accepted for.
+#[derive(Debug, Clone)]
+pub struct TotpEnrolment {
+    pub sealed_secret: Vec<u8>,
+    pub confirmed: bool,
+    pub last_step: i64,
+}

@@ -93,6 +93,7 @@ pub(super) async fn seed(
             id: CustomerId::parse(&format!("bench{c:05}"))?,
             name: format!("Bench customer {c}"),
             disabled_owner_policy: DisabledOwnerPolicy::KeepActive,
+            require_local_mfa: false,
             created_at: now,
         };
         store.create_customer(&customer, &Actor::System).await?;

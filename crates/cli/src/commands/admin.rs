@@ -140,6 +140,16 @@ pub enum AdminCommand {
         #[arg(long)]
         admin: String,
     },
+    /// Reset a local administrator's lost second factor (their authenticator and recovery codes),
+    /// ending their sessions; logged in the customer's system log. For when no other Full
+    /// administrator of theirs can do it in the console.
+    ResetMfa {
+        #[command(flatten)]
+        customer: CustomerArg,
+        /// The administrator's e-mail or id.
+        #[arg(long)]
+        admin: String,
+    },
     /// Record that a federated administrator was disabled at their identity provider.
     Disable {
         /// The administrator's e-mail or id.
@@ -402,6 +412,22 @@ pub async fn run(store: &dyn Store, place: Place<'_>, command: AdminCommand, out
             out.print(
                 json!({ "id": admin.id.to_string(), "customerId": customer.as_str(), "deletedApiClients": deleted }),
                 format!("Removed {} from {customer}; {} deleted.", admin.email, api_clients(deleted)),
+            );
+        }
+        AdminCommand::ResetMfa { customer, admin } => {
+            let customer = known_customer(store, &customer.id).await?;
+            let admin = find_admin(store, &admin).await?;
+            let reset = store
+                .reset_second_factor(&customer, admin.id, &Actor::System)
+                .await
+                .map_err(|e| not_a_member(e, &admin, &customer))?;
+            out.print(
+                json!({ "id": admin.id.to_string(), "customerId": customer.as_str(), "reset": reset }),
+                if reset {
+                    format!("Reset the second factor of {}; their sessions ended.", admin.email)
+                } else {
+                    format!("{} has no second factor; nothing changed.", admin.email)
+                },
             );
         }
         AdminCommand::Disable { admin } => set_status(store, &admin, AdminStatus::Disabled, out).await?,

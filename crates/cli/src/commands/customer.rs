@@ -23,6 +23,10 @@ pub enum CustomerCommand {
         /// Choose the id (lower-case letters, digits, '-'); generated when omitted.
         #[arg(long)]
         id: Option<String>,
+        /// Whether administrators who sign in with a password must hold a second factor (TOTP);
+        /// on for new customers, as Citrix Cloud requires multi-factor sign-in.
+        #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+        require_local_mfa: bool,
     },
     /// List customers.
     List,
@@ -33,6 +37,14 @@ pub enum CustomerCommand {
         /// What happens to their API clients.
         #[arg(long, value_enum)]
         disabled_owner_policy: PolicyArg,
+    },
+    /// Require (or stop requiring) a second factor of administrators who sign in with a password.
+    SetMfaPolicy {
+        #[command(flatten)]
+        customer: CustomerArg,
+        /// true: administrators without a second factor set one up at their next sign-in; false: optional.
+        #[arg(long, action = clap::ArgAction::Set)]
+        require_local_mfa: bool,
     },
     /// List disabled administrators whose API clients remain active (R7), with the two ways out.
     DisabledOwners {
@@ -51,12 +63,13 @@ pub enum PolicyArg {
 
 pub async fn run(store: &dyn Store, command: CustomerCommand, out: Output) -> anyhow::Result<()> {
     match command {
-        CustomerCommand::Create { name, id } => {
+        CustomerCommand::Create { name, id, require_local_mfa } => {
             let id = given("--id", id.map(|i| CustomerId::parse(&i)).transpose())?.unwrap_or_else(CustomerId::generate);
             let customer = Customer {
                 id,
                 name: given("--name", parse_customer_name(&name))?,
                 disabled_owner_policy: DisabledOwnerPolicy::KeepActive,
+                require_local_mfa,
                 created_at: OffsetDateTime::now_utc(),
             };
             store.create_customer(&customer, &Actor::System).await?;
@@ -69,7 +82,14 @@ pub async fn run(store: &dyn Store, command: CustomerCommand, out: Output) -> an
             let customers = store.customers().await?;
             let items: Vec<Value> = customers
                 .iter()
-                .map(|c| json!({ "id": c.id.as_str(), "name": c.name, "disabledOwnerPolicy": c.disabled_owner_policy.as_str() }))
+                .map(|c| {
+                    json!({
+                        "id": c.id.as_str(),
+                        "name": c.name,
+                        "disabledOwnerPolicy": c.disabled_owner_policy.as_str(),
+                        "requireLocalMfa": c.require_local_mfa,
+                    })
+                })
                 .collect();
             let rows: Vec<_> = customers
                 .iter()
@@ -87,6 +107,18 @@ pub async fn run(store: &dyn Store, command: CustomerCommand, out: Output) -> an
             out.print(
                 json!({ "id": id.as_str(), "disabledOwnerPolicy": policy.as_str() }),
                 format!("Customer {id} now uses the policy {}.", policy.as_str()),
+            );
+        }
+        CustomerCommand::SetMfaPolicy { customer, require_local_mfa } => {
+            let id = known_customer(store, &customer.id).await?;
+            store.set_local_mfa_policy(&id, require_local_mfa, &Actor::System).await?;
+            out.print(
+                json!({ "id": id.as_str(), "requireLocalMfa": require_local_mfa }),
+                if require_local_mfa {
+                    format!("Administrators of {id} who sign in with a password now need a second factor.")
+                } else {
+                    format!("Administrators of {id} who sign in with a password no longer need a second factor.")
+                },
             );
         }
         CustomerCommand::DisabledOwners { customer } => {

@@ -407,6 +407,7 @@ pub(super) async fn bootstrap(store: &dyn Store, email: &str) -> anyhow::Result<
         id: CustomerId::generate(),
         name: "My organisation".to_owned(),
         disabled_owner_policy: DisabledOwnerPolicy::KeepActive,
+        require_local_mfa: true,
         created_at: now,
     };
     store.create_customer(&customer, &Actor::System).await?;

@@ -74,6 +74,7 @@ pub async fn rotate(store: &dyn Store, place: Place<'_>, out: Output) -> anyhow:
     let entries: Vec<_> = customers.iter().map(|c| event::server_key_rotated(&c.id, &retired, &current, now)).collect();
     let ended = store.reseal_under_server_key(&resealed, &providers, &entries).await?;
     let webhooks = reseal_webhooks(store, &ring, &customers).await?;
+    let second_factors = reseal_second_factors(store, &ring).await?;
     tracing::warn!(%current, %retired, signing_keys = resealed.len(), providers = providers.len(), sessions = ended,
         "rotated the server key");
     let retired_ids: Vec<String> = ring.retired().iter().map(|k| k.id().to_string()).collect();
@@ -85,6 +86,7 @@ pub async fn rotate(store: &dyn Store, place: Place<'_>, out: Output) -> anyhow:
             "resealedProviderSecrets": providers.len(),
             "endedSessions": ended,
             "resealedWebhooks": webhooks,
+            "resealedSecondFactors": second_factors,
         }),
         format!(
             "Now using server key {current}; retired: {}.\nResealed {} signing key(s) and {} identity-provider \
@@ -139,6 +141,21 @@ async fn reseal_webhooks(
         }
     }
     Ok(store.reseal_webhooks(&resealed).await?)
+}
+
+/// Administrators' TOTP secrets, sealed again under the ring's current key (as webhooks, apart
+/// from the transaction above: until they are, they open with the retired key the ring keeps).
+async fn reseal_second_factors(store: &dyn Store, ring: &ServerKeyring) -> anyhow::Result<u64> {
+    let vault = trustgate_core::mfa::TotpVault::for_ring(ring);
+    let mut resealed = Vec::new();
+    for (admin, sealed) in store.sealed_totp_secrets().await? {
+        match vault.open(admin, &sealed) {
+            Ok(secret) => resealed.push((admin, sealed, vault.seal(admin, &secret))),
+            // A Full administrator (or `admin reset-mfa`) resets it; the administrator enrols again.
+            Err(error) => eprintln!("warning: {error}; left as it is"),
+        }
+    }
+    Ok(store.reseal_totp_secrets(&resealed).await?)
 }
 
 pub async fn status(store: &dyn Store, place: Place<'_>, out: Output) -> anyhow::Result<()> {

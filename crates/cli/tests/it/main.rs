@@ -15,6 +15,7 @@ mod backup;
 mod browser;
 mod cli;
 mod console;
+mod console_second_factor;
 mod files;
 mod gateway;
 mod limits;
@@ -31,6 +32,7 @@ mod scim_conformance;
 mod serve;
 mod siem;
 mod tls;
+mod totp;
 mod verifiers;
 mod webhook_receiver;
 
@@ -65,6 +67,7 @@ mod sqlite {
     mod principals;
     mod rules;
     mod scim;
+    mod second_factor;
     mod secrets;
     mod server_key;
     mod sessions;
@@ -106,6 +109,7 @@ mod postgres {
     mod principals;
     mod rules;
     mod scim;
+    mod second_factor;
     mod secrets;
     mod server_key;
     mod sessions;

@@ -184,6 +184,7 @@ impl Server {
             id: CustomerId::generate(),
             name: "Acme".to_owned(),
             disabled_owner_policy: DisabledOwnerPolicy::KeepActive,
+            require_local_mfa: false,
             created_at: OffsetDateTime::now_utc(),
         };
         self.store.create_customer(&customer, &Actor::System).await.expect("create the customer");

@@ -5,4 +5,5 @@ pub mod admins;
 pub mod clients;
 pub mod invitations;
 pub mod scim_tokens;
+pub mod second_factor;
 pub mod sign_in;

@@ -13,9 +13,11 @@ use crate::jobs::refusals::Subject;
 use crate::password;
 use crate::state::AppState;
 use crate::throttle::retry_after_secs;
-/// Checks an administrator's e-mail and password from `source`. A success is written to the system
-/// log of every customer where the administrator is an accepted member (the session it opens
-/// reaches each of them; a customer that only invited them receives nothing, issue #20); failures
+/// Checks an administrator's e-mail and password from `source`. A right password is only the first
+/// step: the caller asks [`super::second_factor::after_password`] what follows, and once every step is
+/// done [`super::second_factor::signed_in`] writes the success to the system log of every customer where
+/// the administrator is an accepted member (the session it opens reaches each of them; a customer
+/// that only invited them receives nothing, issue #20); failures
 /// are counted there (R10, at most one record per administrator and customer per window) and
 /// throttled per e-mail and source address. An unknown e-mail costs the same reads and hash as a wrong password, and is throttled
 /// alike, so neither the time nor a 429 tells whether an account exists.
@@ -45,9 +47,6 @@ pub async fn authenticate(
         return Err(bad_sign_in());
     };
     if matches {
-        for membership in &memberships {
-            store.append_log(&event::sign_in(&membership.customer.id, &admin, true, now)).await?;
-        }
         return Ok(admin);
     }
     state.throttles.sign_ins.failed(&email, source);

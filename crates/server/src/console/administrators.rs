@@ -227,6 +227,8 @@ struct AdministratorsPage {
     invited: Option<InvitationShown>,
     /// How long an invitation lasts, counted: `5 days`, `1 day`.
     invitation_lifetime: String,
+    /// For a Full administrator: whether local administrators must hold a second factor.
+    mfa_policy: Option<bool>,
 }
 
 #[derive(Deserialize)]
@@ -297,6 +299,7 @@ async fn show(
             "day",
             "days",
         ),
+        mfa_policy: (ctx.access() == Access::Full).then_some(ctx.customer.require_local_mfa),
     };
     Ok(render(status, &page))
 }
@@ -313,6 +316,11 @@ pub async fn page(
         Some("added") => Some("The administrator was added.".to_owned()),
         Some("cancelled") => Some("The invitation was cancelled; its link no longer works.".to_owned()),
         Some("access") => Some("Access was changed. Their API clients follow the new access at once.".to_owned()),
+        Some("mfa-reset") => Some(
+            "Their second factor was reset and their sessions ended. They set up a new one at their next sign-in."
+                .to_owned(),
+        ),
+        Some("mfa-policy") => Some("The multi-factor policy was saved.".to_owned()),
         Some("removed") => {
             let clients = done.clients.as_deref().and_then(|c| c.parse::<u32>().ok()).unwrap_or(0);
             Some(match clients {
@@ -417,6 +425,10 @@ struct EditPage {
     since: String,
     access: AccessChoice,
     error: Option<String>,
+    /// A local administrator's second factor: whether they hold one; `None` for a federated one.
+    second_factor: Option<bool>,
+    /// Whether this administrator may reset it: Full access, someone else, a factor to reset.
+    can_reset: bool,
 }
 
 async fn member(state: &AppState, ctx: &InCustomer, id: &str) -> Result<Member, ConsoleError> {
@@ -438,7 +450,17 @@ async fn show_edit(
     error: Option<String>,
 ) -> Result<Response, ConsoleError> {
     let full = full_admins(&all_members(state, ctx).await?);
+    let second_factor = if member.admin.provider.is_federated() {
+        None
+    } else {
+        Some(state.store.totp(member.admin.id).await.map_err(ApiError::from)?.is_some_and(|t| t.confirmed))
+    };
+    let own = member.admin.id == ctx.session.admin.id;
+    let can_reset =
+        second_factor == Some(true) && lifecycle::reset_second_factor(&Authority::Holds(ctx.access()), own).is_ok();
     let page = EditPage {
+        second_factor,
+        can_reset,
         layout: ctx.layout("Change access", Section::Administrators),
         base: ctx.base(),
         only_full: member.pending.is_none() && member.access == Access::Full && full <= 1,
@@ -599,4 +621,30 @@ pub async fn suspend_disabled_owners(
         .await
         .map_err(ApiError::from)?;
     Ok(Redirect::to(&ctx.base()).into_response())
+}
+
+/// `POST /console/c/{customer}/administrators/{id}/reset-second-factor` — for a member who lost
+/// their device (issue #25): the factor and recovery codes go, their sessions end, and they enrol
+/// again at their next sign-in. Another Full administrator only; checked again in the store.
+pub async fn reset_second_factor(
+    State(state): State<AppState>,
+    Path((_, id)): Path<(String, String)>,
+    Posted { ctx, .. }: Posted,
+) -> Result<Response, ConsoleError> {
+    ctx.require(Permission::ADMINISTRATORS)?;
+    let member = member(&state, &ctx, &id).await?;
+    state.store.reset_second_factor(&ctx.customer.id, member.admin.id, &ctx.actor()).await.map_err(ApiError::from)?;
+    Ok(Redirect::to(&format!("{}/administrators?done=mfa-reset", ctx.base())).into_response())
+}
+
+/// `POST /console/c/{customer}/mfa-policy` — whether local administrators must hold a second
+/// factor; Full administrators only (checked in the store too).
+pub async fn set_mfa_policy(
+    State(state): State<AppState>,
+    Posted { ctx, form }: Posted,
+) -> Result<Response, ConsoleError> {
+    lifecycle::set_mfa_policy(&Authority::Holds(ctx.access())).map_err(|r| ApiError::Forbidden(r.to_string()))?;
+    let required = form.get("require") == "on";
+    state.store.set_local_mfa_policy(&ctx.customer.id, required, &ctx.actor()).await.map_err(ApiError::from)?;
+    Ok(Redirect::to(&format!("{}/administrators?done=mfa-policy", ctx.base())).into_response())
 }

@@ -9,7 +9,7 @@
 use askama::Template;
 use axum::extract::{Query, State};
 use axum::http::{header, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use trustgate_core::secret::random_token;
 use trustgate_store::Invitation;
@@ -19,7 +19,6 @@ use super::extract::Fields;
 use super::form_cookie::{self, FormCookie};
 use super::layout::describe;
 use crate::error::ApiError;
-use crate::session;
 use crate::state::AppState;
 use crate::throttle::Source;
 use crate::{actions, password};
@@ -129,12 +128,11 @@ pub async fn accept(State(state): State<AppState>, request: axum::extract::Reque
             }
             Err(error) => return explain(error).into_response(),
         };
-    let mut response = match session::start(&state, &admin, None).await {
-        Ok((cookie, _)) => {
-            let mut response = Redirect::to(&format!("/console/c/{}", accepted.customer.id)).into_response();
-            response.headers_mut().append(header::SET_COOKIE, cookie);
-            response
-        }
+    // Accepting is signing in with a password: a second factor the administrator holds, or one a
+    // customer of theirs requires, is owed before any session (issue #25).
+    let next = format!("/console/c/{}", accepted.customer.id);
+    let mut response = match super::second_factor::proceed(&state, &admin, &next, false).await {
+        Ok(response) => response,
         Err(error) => return ConsoleError::from(error).into_response(),
     };
     FORM.spend(&state, response.headers_mut());

@@ -20,6 +20,7 @@ mod layout;
 mod lists;
 mod next;
 mod principals;
+mod second_factor;
 mod session_pages;
 mod usage;
 mod webhooks;
@@ -52,6 +53,9 @@ pub fn router(state: AppState) -> Router<AppState> {
     let console = Router::new()
         .route("/", get(session_pages::start))
         .route("/sign-in", get(session_pages::sign_in_page).post(session_pages::sign_in))
+        .route("/sign-in/second-factor", get(second_factor::code_form).post(second_factor::check_code))
+        .route("/sign-in/enrol", get(second_factor::enrol_form).post(second_factor::enrol))
+        .route("/account/second-factor", get(second_factor::account).post(second_factor::enrol_signed_in))
         .route("/sign-in/provider", axum::routing::post(federation::start))
         .route("/sign-in/callback", get(federation::callback))
         .route("/sign-out", axum::routing::post(session_pages::sign_out))
@@ -78,6 +82,11 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/c/{customer}/administrators/{id}/reinvite", axum::routing::post(administrators::reinvite))
         .route("/invitation", get(invitation::page).post(invitation::accept))
         .route("/c/{customer}/suspend-disabled-owners", axum::routing::post(administrators::suspend_disabled_owners))
+        .route("/c/{customer}/mfa-policy", axum::routing::post(administrators::set_mfa_policy))
+        .route(
+            "/c/{customer}/administrators/{id}/reset-second-factor",
+            axum::routing::post(administrators::reset_second_factor),
+        )
         .route("/c/{customer}/identity-providers", get(identity_providers::list).post(identity_providers::connect))
         .route("/c/{customer}/identity-providers/{id}/disconnect", axum::routing::post(identity_providers::disconnect))
         .route("/c/{customer}/webhooks", get(webhooks::list).post(webhooks::create))

@@ -12,7 +12,7 @@ use super::error::{render, ConsoleError};
 use super::extract::{Fields, InCustomer, Signed, SignedPost};
 use super::form_cookie::{self, FormCookie};
 use super::layout::{describe, Layout, Section};
-use super::{next, PREFIX, SIGN_IN_PATH};
+use super::{next, second_factor, PREFIX, SIGN_IN_PATH};
 use crate::error::ApiError;
 use crate::session::{self, AdminSession};
 use crate::state::AppState;
@@ -73,7 +73,7 @@ pub(super) fn sign_in_page_with(
 
 #[derive(Deserialize)]
 pub struct Next {
-    next: Option<String>,
+    pub(super) next: Option<String>,
 }
 
 /// Where to go once signed in: `next` if it is a local console page, else the console's start.
@@ -123,12 +123,9 @@ pub async fn sign_in(State(state): State<AppState>, request: axum::extract::Requ
             return page;
         }
     };
-    match session::start(&state, &admin, None).await {
-        Ok((cookie, _)) => {
-            let mut response = Redirect::to(next).into_response();
-            let headers = response.headers_mut();
-            headers.append(header::SET_COOKIE, cookie);
-            SIGN_IN_FORM.spend(&state, headers);
+    match second_factor::proceed(&state, &admin, next, true).await {
+        Ok(mut response) => {
+            SIGN_IN_FORM.spend(&state, response.headers_mut());
             response
         }
         Err(error) => ConsoleError::from(error).into_response(),

@@ -10,9 +10,11 @@ use trustgate_core::client_secrets::SecretInfo;
 use trustgate_core::ids::ClientId;
 use trustgate_core::secret::SecretId;
 use trustgate_core::secret::ServerKeyring;
+use trustgate_core::ValidationError;
 use trustgate_store::Session;
 use utoipa::ToSchema;
 
+use crate::actions::second_factor::{self, SecondStep};
 use crate::error::{ApiError, GatewayError};
 use crate::http::body::{Json, PathParams};
 use crate::platform::auth::needs;
@@ -21,12 +23,17 @@ use crate::session::{self, AdminIn, AdminSession};
 use crate::state::AppState;
 use crate::throttle::Source;
 
-/// An administrator's e-mail and password.
+/// An administrator's e-mail and password, and their second factor when they hold one.
 #[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SignIn {
     email: String,
     password: String,
+    /// The 6-digit code of the administrator's authenticator app, or one of their recovery codes;
+    /// required when they hold a second factor (each code is accepted once).
+    #[serde(default)]
+    #[schema(max_length = 32)]
+    code: Option<String>,
 }
 
 /// Signs in with e-mail and password; sets the session cookie.
@@ -39,7 +46,7 @@ pub struct SignIn {
     responses(
         (status = 200, description = "Signed in; `Set-Cookie` carries the session", body = WhoAmI,
             headers(("Set-Cookie" = String, description = "The HttpOnly session cookie"))),
-        (status = "4XX", description = "Refused: 400 invalid input, 401 wrong e-mail or password, 429 locked out after failed sign-ins (with `Retry-After`)", body = GatewayError),
+        (status = "4XX", description = "Refused: 400 invalid input; 401 wrong e-mail or password, a second factor required (`code` missing) or a wrong or already used code; 403 a customer requires a second factor the administrator has not set up (they do so in the console); 429 locked out after failed sign-ins or codes (with `Retry-After`)", body = GatewayError),
         (status = "5XX", description = "503: the store is unavailable, or every password check is busy (with `Retry-After`)", body = GatewayError),
     )
 )]
@@ -48,7 +55,29 @@ pub async fn sign_in(
     Source(source): Source,
     Json(form): Json<SignIn>,
 ) -> Result<Response, ApiError> {
+    if form.code.as_ref().is_some_and(|code| code.len() > second_factor::MAX_CODE_LEN) {
+        return Err(ValidationError::too_long("code", second_factor::MAX_CODE_LEN).into());
+    }
     let admin = crate::actions::sign_in::authenticate(&state, &form.email, form.password, source).await?;
+    match second_factor::after_password(&state, &admin).await? {
+        SecondStep::None => {}
+        SecondStep::Code => match form.code.as_deref() {
+            Some(code) => second_factor::check_code(&state, &admin, code, source).await?,
+            None => {
+                return Err(ApiError::Unauthenticated {
+                    reason: "invalid",
+                    detail: "This administrator signs in with a second factor: send `code`, from their authenticator app or a recovery code.",
+                })
+            }
+        },
+        SecondStep::Enrol => {
+            return Err(ApiError::Forbidden(
+                "a customer of this administrator requires a second factor: set it up by signing in to the console first"
+                    .to_owned(),
+            ))
+        }
+    }
+    second_factor::signed_in(&state, &admin).await?;
     let (cookie, session) = session::start(&state, &admin, None).await?;
     let mut response = axum::Json(who_am_i(&state, &admin, &session).await?).into_response();
     response.headers_mut().insert(header::SET_COOKIE, cookie);

@@ -722,7 +722,7 @@ macro_rules! queries {
         #[tracing::instrument(skip_all)]
         pub(super) async fn memberships(store: &$store, admin: AdminId) -> StoreResult<Vec<Membership>> {
             sqlx::query_as::<_, MembershipRow>(concat!(
-                "SELECT c.id, c.name, c.disabled_owner_policy, c.created_at, m.access_type, m.permissions \
+                "SELECT c.id, c.name, c.disabled_owner_policy, c.require_local_mfa, c.created_at, m.access_type, m.permissions \
                      FROM memberships m JOIN customers c ON c.id = m.customer_id WHERE m.admin_id = $1 AND ",
                 crate::sql::admins::accepted!(),
                 " \

@@ -9,7 +9,7 @@ use crate::sql::from_ms;
 /// The `SELECT … FROM customers` of a [`CustomerRow`], as a literal for `concat!`.
 macro_rules! customer_select {
     () => {
-        "SELECT id, name, disabled_owner_policy, created_at FROM customers "
+        "SELECT id, name, disabled_owner_policy, require_local_mfa, created_at FROM customers "
     };
 }
 pub(crate) use customer_select;
@@ -19,6 +19,7 @@ pub(crate) struct CustomerRow {
     id: String,
     name: String,
     disabled_owner_policy: String,
+    require_local_mfa: i64,
     created_at: i64,
 }
 
@@ -30,6 +31,7 @@ impl TryFrom<CustomerRow> for Customer {
             id: CustomerId::parse(&row.id)?,
             name: row.name,
             disabled_owner_policy: DisabledOwnerPolicy::parse(&row.disabled_owner_policy)?,
+            require_local_mfa: row.require_local_mfa != 0,
             created_at: from_ms(row.created_at),
         })
     }
@@ -69,13 +71,15 @@ macro_rules! queries {
         pub(super) async fn create_customer(store: &$store, customer: &Customer, actor: &Actor) -> StoreResult<()> {
             let mut tx = store.write_tx().await?;
             let inserted = sqlx::query(
-                "INSERT INTO customers (id, name, disabled_owner_policy, created_at) VALUES ($1, $2, $3, $4) \
+                "INSERT INTO customers (id, name, disabled_owner_policy, created_at, require_local_mfa) \
+                 VALUES ($1, $2, $3, $4, $5) \
                  ON CONFLICT (id) DO NOTHING",
             )
             .bind(customer.id.as_str())
             .bind(&customer.name)
             .bind(customer.disabled_owner_policy.as_str())
             .bind(ms(customer.created_at))
+            .bind(i64::from(customer.require_local_mfa))
             .execute(&mut *tx)
             .await?
             .rows_affected();
@@ -126,6 +130,32 @@ macro_rules! queries {
             }
             let now = OffsetDateTime::now_utc();
             insert_log(&mut tx, &event::policy_changed(id, policy, now, actor)).await?;
+            let changes = [Change::CustomerChanged(id.clone())];
+            insert_changes(&mut tx, &changes, now).await?;
+            store.commit(tx, &changes).await
+        }
+
+        #[tracing::instrument(skip_all)]
+        pub(super) async fn set_local_mfa_policy(
+            store: &$store,
+            id: &CustomerId,
+            required: bool,
+            actor: &Actor,
+        ) -> StoreResult<()> {
+            let mut tx = store.write_tx().await?;
+            <$store>::lock_customer(&mut tx, id).await?;
+            trustgate_core::lifecycle::set_mfa_policy(&super::admins::authority(&mut tx, id, actor).await?)?;
+            let updated = sqlx::query("UPDATE customers SET require_local_mfa = $1 WHERE id = $2")
+                .bind(i64::from(required))
+                .bind(id.as_str())
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            if updated == 0 {
+                return Err(StoreError::NotFound("customer"));
+            }
+            let now = OffsetDateTime::now_utc();
+            insert_log(&mut tx, &event::local_mfa_policy_changed(id, required, now, actor)).await?;
             let changes = [Change::CustomerChanged(id.clone())];
             insert_changes(&mut tx, &changes, now).await?;
             store.commit(tx, &changes).await

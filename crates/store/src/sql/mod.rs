@@ -25,6 +25,7 @@
 //! | `catalog.rs` | the permission catalog and resource servers |
 //! | `webhooks.rs` | webhook endpoints, their cursors into the system log, their attempts |
 //! | `siem.rs` | the SIEM streams' cursors into the whole system log, and their leases |
+//! | `mfa.rs` | local administrators' second factor: TOTP secrets, recovery codes |
 
 use time::OffsetDateTime;
 
@@ -38,6 +39,7 @@ pub(crate) mod federation;
 pub(crate) mod feed;
 pub(crate) mod invitations;
 pub(crate) mod keys;
+pub(crate) mod mfa;
 pub(crate) mod sessions;
 pub(crate) mod siem;
 pub(crate) mod system_log;
@@ -104,7 +106,8 @@ pub(crate) use delegate;
 macro_rules! store_impl {
     ($store:ty, $db:ty) => {
         crate::sql::store_impl!(@domains $store, $db, [
-            feed, customers, admins, invitations, clients, keys, sessions, system_log, federation, catalog, webhooks, siem
+            feed, customers, admins, invitations, clients, keys, sessions, system_log, federation, catalog, webhooks, siem,
+            mfa
         ]);
 
         mod store {
@@ -134,14 +137,14 @@ macro_rules! store_impl {
             use crate::model::{
                 CatalogApplied, ClientGrant, DisabledOwner, ExpiringSecret, Invitation, InvitationTerms, LogQuery,
                 LogRecord, LogView, Member, Membership, Notification, PendingSignIn, PoolUse, ScimFilter, ScimUser,
-                ScimUserWrite, ServerKeyUse, Session,
+                ScimUserWrite, ServerKeyUse, Session, TotpEnrolment,
             };
             use crate::sql::siem::SiemClaim;
             use crate::sql::system_log::{LogPosition, PositionedRecord};
             use crate::sql::webhooks::{ResealedWebhook, WebhookAttempt, WebhookClaim, WebhookProgress};
 
             use super::{
-                admins, catalog, clients, customers, federation, invitations, keys, sessions, siem, system_log,
+                admins, catalog, clients, customers, federation, invitations, keys, mfa, sessions, siem, system_log,
                 webhooks,
             };
 
@@ -172,6 +175,15 @@ macro_rules! store_impl {
                 customers::customer(id: &CustomerId) -> Option<Customer>;
                 customers::customers() -> Vec<Customer>;
                 customers::set_disabled_owner_policy(id: &CustomerId, policy: DisabledOwnerPolicy, actor: &Actor) -> ();
+                customers::set_local_mfa_policy(id: &CustomerId, required: bool, actor: &Actor) -> ();
+                mfa::totp(admin: AdminId) -> Option<TotpEnrolment>;
+                mfa::begin_totp(admin: AdminId, sealed: &[u8], at: OffsetDateTime) -> bool;
+                mfa::confirm_totp(admin: &Admin, sealed: &[u8], step: i64, recovery: &[[u8; 32]], at: OffsetDateTime) -> bool;
+                mfa::spend_totp_step(admin: AdminId, step: i64) -> bool;
+                mfa::spend_recovery_code(admin: &Admin, digests: &[[u8; 32]], at: OffsetDateTime) -> Option<u64>;
+                mfa::reset_second_factor(customer: &CustomerId, admin: AdminId, actor: &Actor) -> bool;
+                mfa::sealed_totp_secrets() -> Vec<(AdminId, Vec<u8>)>;
+                mfa::reseal_totp_secrets(resealed: &[(AdminId, Vec<u8>, Vec<u8>)]) -> u64;
                 admins::create_admin(admin: &Admin, password_hash: Option<&str>) -> ();
                 admins::admin(id: AdminId) -> Option<Admin>;
                 admins::admin_by_email(email: &Email) -> Option<Admin>;

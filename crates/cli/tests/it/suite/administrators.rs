@@ -165,6 +165,7 @@ async fn named_customer(app: &TestApp, id: &str) -> CustomerId {
         id: CustomerId::parse(id).unwrap(),
         name: id.to_owned(),
         disabled_owner_policy: DisabledOwnerPolicy::KeepActive,
+        require_local_mfa: false,
         created_at: time::OffsetDateTime::now_utc(),
     };
     app.store.create_customer(&customer, &Actor::System).await.unwrap();

@@ -153,6 +153,9 @@ impl<'a> Sut<'a> {
             app.admin(&customers[B], custom(&[Permission::ADMINISTRATORS, Permission::API_CLIENTS])).await,
         ];
         app.join(&customers[A], &admins[2], custom(&[Permission::API_CLIENTS, Permission::NOTIFICATIONS])).await;
+        for enrolled in &admins[1..] {
+            crate::totp::enrol(app, enrolled).await;
+        }
         let subjects = vec![
             format!("ext-{}", admins[0].id),
             format!("ext-{}", admins[1].id),
@@ -533,6 +536,29 @@ impl<'a> Sut<'a> {
                 let (ok, out) = self.cli(&["keys", "rotate-server-key"]).await;
                 (if ok { StatusCode::OK } else { StatusCode::CONFLICT }, Value::String(out))
             }
+            Op::ResetFactor { by, customer, admin } => {
+                let path = format!(
+                    "/console/c/{}/administrators/{}/reset-second-factor",
+                    self.customers[customer],
+                    admin_id(admin)
+                );
+                let session = &self.sessions[by];
+                let no_redirects = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build();
+                let response = no_redirects
+                    .map_err(|e| e.to_string())?
+                    .post(self.app.url(&path))
+                    .header("cookie", &session.cookie)
+                    .form(&[("csrf", session.csrf.as_str())])
+                    .send()
+                    .await
+                    .map_err(|e| e.to_string())?;
+                // The console answers a done reset by sending the browser back to the list.
+                let status = match response.status() {
+                    StatusCode::SEE_OTHER => StatusCode::OK,
+                    other => other,
+                };
+                (status, Value::Null)
+            }
         };
         if status.is_server_error() || status.is_success() != allowed {
             let rules = if allowed { "allowed" } else { "refused" };
@@ -596,6 +622,15 @@ impl<'a> Sut<'a> {
     async fn check_store(&self, model: &Model) -> Checked {
         let store = &self.app.store;
         let failed = |e: trustgate_store::StoreError| format!("the store failed: {e}");
+        for (i, admin) in self.admins.iter().enumerate() {
+            let held = store.totp(admin.id).await.map_err(failed)?.is_some_and(|t| t.confirmed);
+            if held != model.admins[i].factor && !model.admins[i].deleted {
+                return Err(format!(
+                    "admin {i} holds a second factor: {held}; the model says {}",
+                    model.admins[i].factor
+                ));
+            }
+        }
         for c in [A, B] {
             let customer = &self.customers[c];
             let members = store.members(customer, None, 1000).await.map_err(failed)?;

@@ -93,6 +93,8 @@ pub struct AdminM {
     /// A new person known only by invitations, never accepted: withdrawing the last one
     /// forgets them (no password, no customer).
     pub invitee_only: bool,
+    /// Holds a confirmed second factor (issue #25).
+    pub factor: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -260,6 +262,13 @@ pub enum Op {
     },
     /// `keys rotate-server-key`: changes no one's access; every secret made before keeps granting.
     RotateServerKey,
+    /// The console's reset of a member's lost second factor (issue #25): another Full
+    /// administrator of a customer the member belongs to.
+    ResetFactor {
+        by: usize,
+        customer: usize,
+        admin: usize,
+    },
 }
 
 impl Model {
@@ -276,6 +285,8 @@ impl Model {
             pending: [None, None],
             twin_of: None,
             invitee_only: false,
+            // B's administrators enrolled a second factor: A's must not be able to reset it.
+            factor: b.is_some(),
         };
         let client = |customer, owner| ClientM {
             customer,
@@ -455,6 +466,13 @@ impl Model {
                 !a.deleted && (0..2).all(|c| a.member[c] != Some(Acc::Full) || self.full_admins(c) > 1)
             }
             Op::SetPolicy { .. } | Op::RotateServerKey => true,
+            Op::ResetFactor { by, customer, admin } => {
+                let target = &self.admins[admin];
+                self.admin_access(by, customer) == Some(Acc::Full)
+                    && by != admin
+                    && !target.deleted
+                    && (target.member[customer].is_some() || target.pending[customer].is_some())
+            }
         }
     }
 
@@ -491,6 +509,7 @@ impl Model {
                     pending: [None, None],
                     twin_of: twin,
                     invitee_only: false,
+                    factor: false,
                 });
             }
             Op::ScimCreate { customer, .. } => {
@@ -506,6 +525,7 @@ impl Model {
                     pending: [None, None],
                     twin_of: None,
                     invitee_only: false,
+                    factor: false,
                 });
             }
             Op::Invite { customer, access, whom, .. } => {
@@ -522,6 +542,7 @@ impl Model {
                         pending,
                         twin_of: None,
                         invitee_only: true,
+                        factor: false,
                     }),
                 }
             }
@@ -593,6 +614,7 @@ impl Model {
             }
             Op::SetPolicy { customer, suspend } => self.suspend[customer] = suspend,
             Op::RotateServerKey => {}
+            Op::ResetFactor { admin, .. } => self.admins[admin].factor = false,
         }
     }
 
@@ -634,7 +656,8 @@ impl ReferenceStateMachine for Rules {
         let (c1, c2, c3, c4, c5, c6) =
             (of_client.clone(), of_client.clone(), of_client.clone(), of_client.clone(), of_client.clone(), of_client);
         let accepts = 2;
-        let (a1, a2, a3, a4, a5, a6, a7, a8) = (
+        let (a1, a2, a3, a4, a5, a6, a7, a8, a9) = (
+            of_admin.clone(),
             of_admin.clone(),
             of_admin.clone(),
             of_admin.clone(),
@@ -653,6 +676,7 @@ impl ReferenceStateMachine for Rules {
             }
         };
         let admin = pick((0..admins).filter(|&a| !state.admins[a].deleted).collect(), admins);
+        let (admin_by, admin_target) = (admin.clone(), admin.clone());
         let provisioned: Vec<usize> = (0..admins).filter(|&a| state.admins[a].scim.is_some()).collect();
         let twin = if !provisioned.is_empty() {
             proptest::option::weighted(0.5, proptest::sample::select(provisioned)).boxed()
@@ -701,6 +725,8 @@ impl ReferenceStateMachine for Rules {
             1 => admin.prop_map(|admin| Op::DeleteAdmin { admin }),
             1 => (0..2usize, any::<bool>()).prop_map(|(customer, suspend)| Op::SetPolicy { customer, suspend }),
             1 => Just(Op::RotateServerKey),
+            2 => (admin_by, hostile(), admin_target)
+                .prop_map(move |(by, h, admin)| Op::ResetFactor { by, customer: a9(by, h), admin }),
         ]
         .boxed()
     }
@@ -750,6 +776,7 @@ impl ReferenceStateMachine for Rules {
             Op::DisableAdmin { admin: a } => admin(a) && !state.admins[a].disabled,
             Op::EnableAdmin { admin: a } => admin(a) && state.admins[a].disabled,
             Op::DeleteAdmin { admin: a } => admin(a),
+            Op::ResetFactor { by, admin: target, .. } => admin(by) && admin(target),
         }
     }
 
