@@ -69,6 +69,20 @@ impl Served {
         }
     }
 
+    /// `trustgate --json args…` on the server's data directory, which must succeed.
+    fn operate(&self, args: &[&str]) -> Value {
+        let output = Command::new(env!("CARGO_BIN_EXE_trustgate"))
+            .arg("--data-dir")
+            .arg(self.dir.path())
+            .arg("--json")
+            .args(args)
+            .env_remove("TRUSTGATE_SERVER_KEY")
+            .output()
+            .expect("run trustgate");
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        serde_json::from_slice(&output.stdout).expect("JSON")
+    }
+
     /// A line of /proc/<pid>/status, in MiB.
     fn memory_mib(&self, field: &str) -> f64 {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).expect("proc status");
@@ -83,16 +97,8 @@ impl Served {
 
     /// A client of the first administrator, made with the CLI as an operator would.
     fn client(&self) -> (String, String) {
-        let output = Command::new(env!("CARGO_BIN_EXE_trustgate"))
-            .arg("--data-dir")
-            .arg(self.dir.path())
-            .args(["--json", "client", "create", "--customer", &self.customer, "--admin", &self.email])
-            .args(["--name", "steady"])
-            .env_remove("TRUSTGATE_SERVER_KEY")
-            .output()
-            .expect("run trustgate client create");
-        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-        let created: Value = serde_json::from_slice(&output.stdout).expect("JSON");
+        let args = ["client", "create", "--customer", &self.customer, "--admin", &self.email, "--name", "steady"];
+        let created = self.operate(&args);
         (created["id"].as_str().expect("id").to_owned(), created["secret"].as_str().expect("secret").to_owned())
     }
 }
@@ -125,6 +131,9 @@ async fn a_flood_of_wrong_passwords_keeps_memory_fixed_and_token_grants_served()
         "512",
     ]);
     let (id, secret) = server.client();
+    // The sign-in after the flood checks the password alone: the first customer's second factor
+    // (issue #25) is not what this test is about.
+    server.operate(&["customer", "set-mfa-policy", "--customer", &server.customer, "--require-local-mfa", "false"]);
     let http = reqwest::Client::new();
     assert_eq!(grant(&http, &server.url, &id, &secret).await, StatusCode::OK);
 

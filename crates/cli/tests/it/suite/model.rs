@@ -552,9 +552,12 @@ impl<'a> Sut<'a> {
                     .send()
                     .await
                     .map_err(|e| e.to_string())?;
-                // The console answers a done reset by sending the browser back to the list.
+                // The console answers a done reset by sending the browser back to the list; a
+                // session that no longer holds (its administrator deleted) is sent to sign in.
+                let location = response.headers().get("location").and_then(|l| l.to_str().ok()).unwrap_or_default();
                 let status = match response.status() {
-                    StatusCode::SEE_OTHER => StatusCode::OK,
+                    StatusCode::SEE_OTHER if location.contains("done=mfa-reset") => StatusCode::OK,
+                    StatusCode::SEE_OTHER => StatusCode::UNAUTHORIZED,
                     other => other,
                 };
                 (status, Value::Null)
