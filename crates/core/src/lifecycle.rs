@@ -74,6 +74,10 @@ pub enum Refusal {
     WebhooksNeedFullAccess,
     #[error("a customer may hold at most {0} webhook endpoints; delete one first")]
     WebhookLimit(u64),
+    #[error("only an administrator with Full access gives access to a group")]
+    GroupsNeedFullAccess,
+    #[error("a customer may hold at most {0} groups; delete one first")]
+    GroupLimit(u64),
 }
 
 impl Refusal {
@@ -87,6 +91,7 @@ impl Refusal {
                 | Refusal::NotFullAdministrator
                 | Refusal::FullAccessRequired
                 | Refusal::WebhooksNeedFullAccess
+                | Refusal::GroupsNeedFullAccess
         )
     }
 
@@ -111,6 +116,8 @@ impl Refusal {
             Refusal::NameTaken(_) => "nameTaken",
             Refusal::WebhooksNeedFullAccess => "fullAccessRequired",
             Refusal::WebhookLimit(_) => "webhookLimit",
+            Refusal::GroupsNeedFullAccess => "fullAccessRequired",
+            Refusal::GroupLimit(_) => "groupLimit",
         }
     }
 }
@@ -143,6 +150,13 @@ pub fn change_access(authority: &Authority, before: &Access, after: &Access, ful
 pub fn remove(authority: &Authority, access: &Access, full_admins: u64) -> Result<(), Refusal> {
     authority.covers(access)?;
     keeps_a_full_admin(access, true, full_admins)
+}
+
+/// Removing a member who holds `own` access and `held` in all, through their groups too (issue
+/// #25): the remover must cover everything the member holds, not only their own access.
+pub fn remove_holding(authority: &Authority, own: &Access, held: &Access, full_admins: u64) -> Result<(), Refusal> {
+    authority.covers(held)?;
+    remove(authority, own, full_admins)
 }
 
 /// Deleting an administrator altogether: in each of their customers, as a removal there.
@@ -186,6 +200,26 @@ pub fn manage_webhooks(authority: &Authority) -> Result<(), Refusal> {
     match authority {
         Authority::Operator | Authority::Holds(Access::Full) => Ok(()),
         Authority::Holds(_) => Err(Refusal::WebhooksNeedFullAccess),
+    }
+}
+
+/// Giving a group access (issue #25): every member holds it at once, whoever they are, so only a
+/// Full administrator (or the operator) may, as Citrix lets Full administrators add groups. A
+/// group may also be left with no access: it then only mirrors the provider. The identity
+/// provider's token never reaches this (SCIM carries no access).
+pub fn set_group_access(authority: &Authority, _access: &Access) -> Result<(), Refusal> {
+    match authority {
+        Authority::Operator | Authority::Holds(Access::Full) => Ok(()),
+        Authority::Holds(_) => Err(Refusal::GroupsNeedFullAccess),
+    }
+}
+
+/// Creating a group in a customer that holds `held` of them.
+pub fn add_group(held: u64, cap: u64) -> Result<(), Refusal> {
+    if held < cap {
+        Ok(())
+    } else {
+        Err(Refusal::GroupLimit(cap))
     }
 }
 
@@ -440,6 +474,18 @@ mod tests {
         assert_eq!(converted_secret_expiry(Some(now + time::Duration::days(700)), now), ninety);
         let soon = now + time::Duration::days(3);
         assert_eq!(converted_secret_expiry(Some(soon), now), soon);
+    }
+
+    #[test]
+    fn only_full_administrators_give_groups_access() {
+        let custom_admin = Authority::Holds(custom(&[Permission::ADMINISTRATORS]));
+        assert_eq!(
+            set_group_access(&custom_admin, &custom(&[Permission::ADMINISTRATORS])),
+            Err(Refusal::GroupsNeedFullAccess)
+        );
+        assert_eq!(set_group_access(&Authority::Holds(Access::Full), &Access::Full), Ok(()));
+        assert_eq!(set_group_access(&Authority::Operator, &Access::none()), Ok(()));
+        assert_eq!(add_group(1000, 1000), Err(Refusal::GroupLimit(1000)));
     }
 
     #[test]

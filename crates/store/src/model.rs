@@ -25,10 +25,19 @@ pub struct Member {
     pub admin: Admin,
     /// What the membership grants; while `pending`, what it will grant once accepted.
     pub access: Access,
+    /// What the member's groups give them (issue #25), joined with `access` in [`Member::held`].
+    pub group_access: Access,
     pub created_at: OffsetDateTime,
     pub updated_at: OffsetDateTime,
     /// An invitation not yet accepted: until it is, the membership grants nothing.
     pub pending: Option<Pending>,
+}
+
+impl Member {
+    /// What the member holds in all: their own access joined with their groups'.
+    pub fn held(&self) -> Access {
+        trustgate_core::access::joined(&self.access, [&self.group_access])
+    }
 }
 
 /// A membership waiting for its invitee (issue #12).
@@ -213,6 +222,16 @@ pub enum ScimFilter {
     All,
     /// `userName eq`, compared without regard to case (RFC 7643 §4.1.1: `caseExact` false).
     UserName(String),
+    /// `externalId eq`, compared exactly.
+    ExternalId(String),
+}
+
+/// Which groups a SCIM list asks for (issue #25).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GroupFilter {
+    All,
+    /// `displayName eq`, compared without regard to case.
+    DisplayName(String),
     /// `externalId eq`, compared exactly.
     ExternalId(String),
 }

@@ -1,12 +1,13 @@
 //! A SCIM 2.0 service provider per customer (RFC 7643/7644) at `/scim/v2/{customerId}/…`, through
 //! which the customer's identity provider creates, disables, enables and removes administrators.
 //! What it does drives the rules: `active: false` disables (R7), `DELETE` removes from the
-//! customer (R6). Groups are not offered (docs/scim.md says why).
+//! customer (R6). Groups (`groups.rs`) say who holds a group's access (issue #25).
 
 mod auth;
 mod discovery;
 mod error;
 mod filter;
+mod groups;
 mod patch;
 mod resource;
 
@@ -49,6 +50,16 @@ pub fn router() -> Router<AppState> {
             &at("/Users/{id}"),
             get(get_user).put(replace_user).patch(patch_user).delete(delete_user).fallback(method_not_allowed),
         )
+        .route(&at("/Groups"), get(groups::list).post(groups::create).fallback(method_not_allowed))
+        .route(&at("/Groups/.search"), post(groups::search).fallback(method_not_allowed))
+        .route(
+            &at("/Groups/{id}"),
+            get(groups::get)
+                .put(groups::replace)
+                .patch(groups::patch)
+                .delete(groups::delete)
+                .fallback(method_not_allowed),
+        )
         .route(&at("/Bulk"), post(bulk).fallback(method_not_allowed))
         .route(BASE, anything())
         .route(&at("/{*rest}"), anything())
@@ -70,7 +81,11 @@ async fn service_provider_config(State(state): State<AppState>, p: Provisioner) 
 }
 
 async fn resource_types(State(state): State<AppState>, p: Provisioner) -> Response {
-    scim(StatusCode::OK, &discovery::list(vec![discovery::user_resource_type(&base(&state, &p))]))
+    let base = base(&state, &p);
+    scim(
+        StatusCode::OK,
+        &discovery::list(vec![discovery::user_resource_type(&base), discovery::group_resource_type(&base)]),
+    )
 }
 
 async fn resource_type(
@@ -78,14 +93,16 @@ async fn resource_type(
     p: Provisioner,
     PathParams((_, name)): PathParams<(String, String)>,
 ) -> Result<Response, ScimError> {
-    if name != "User" {
-        return Err(ScimError::not_found(format!("no resource type {name}; this service provider offers User only")));
+    match name.as_str() {
+        "User" => Ok(scim(StatusCode::OK, &discovery::user_resource_type(&base(&state, &p)))),
+        "Group" => Ok(scim(StatusCode::OK, &discovery::group_resource_type(&base(&state, &p)))),
+        _ => Err(ScimError::not_found(format!("no resource type {name}; this service provider offers User and Group"))),
     }
-    Ok(scim(StatusCode::OK, &discovery::user_resource_type(&base(&state, &p))))
 }
 
 async fn schemas(State(state): State<AppState>, p: Provisioner) -> Response {
-    scim(StatusCode::OK, &discovery::list(vec![discovery::user_schema(&base(&state, &p))]))
+    let base = base(&state, &p);
+    scim(StatusCode::OK, &discovery::list(vec![discovery::user_schema(&base), discovery::group_schema(&base)]))
 }
 
 async fn schema(
@@ -93,15 +110,16 @@ async fn schema(
     p: Provisioner,
     PathParams((_, id)): PathParams<(String, String)>,
 ) -> Result<Response, ScimError> {
-    if id != resource::USER_SCHEMA {
-        return Err(ScimError::not_found(format!("no schema {id}")));
+    match id.as_str() {
+        resource::USER_SCHEMA => Ok(scim(StatusCode::OK, &discovery::user_schema(&base(&state, &p)))),
+        groups::GROUP_SCHEMA => Ok(scim(StatusCode::OK, &discovery::group_schema(&base(&state, &p)))),
+        _ => Err(ScimError::not_found(format!("no schema {id}"))),
     }
-    Ok(scim(StatusCode::OK, &discovery::user_schema(&base(&state, &p))))
 }
 
 async fn not_found() -> ScimError {
     ScimError::not_found(
-        "no such SCIM endpoint; this service provider offers Users, Schemas, ResourceTypes and ServiceProviderConfig",
+        "no such SCIM endpoint; this service provider offers Users, Groups, Schemas, ResourceTypes and ServiceProviderConfig",
     )
 }
 

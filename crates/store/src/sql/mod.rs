@@ -24,6 +24,7 @@
 //! | `federation.rs` | SCIM provisioning, identity providers, OpenID Connect sign-in |
 //! | `catalog.rs` | the permission catalog and resource servers |
 //! | `webhooks.rs` | webhook endpoints, their cursors into the system log, their attempts |
+//! | `groups.rs` | groups of administrators and what they give their members |
 
 use time::OffsetDateTime;
 
@@ -35,6 +36,7 @@ pub(crate) mod clients;
 pub(crate) mod customers;
 pub(crate) mod federation;
 pub(crate) mod feed;
+pub(crate) mod groups;
 pub(crate) mod invitations;
 pub(crate) mod keys;
 pub(crate) mod sessions;
@@ -102,7 +104,7 @@ pub(crate) use delegate;
 macro_rules! store_impl {
     ($store:ty, $db:ty) => {
         crate::sql::store_impl!(@domains $store, $db, [
-            feed, customers, admins, invitations, clients, keys, sessions, system_log, federation, catalog, webhooks
+            feed, customers, admins, invitations, clients, keys, sessions, system_log, federation, catalog, webhooks, groups
         ]);
 
         mod store {
@@ -118,8 +120,9 @@ macro_rules! store_impl {
             use trustgate_core::customer::{Customer, DisabledOwnerPolicy};
             use trustgate_core::event::{Actor, LogEntry};
             use trustgate_core::federation::IdentityProvider;
+            use trustgate_core::group::AdminGroup;
             use trustgate_core::ids::{
-                AdminId, ClientId, CustomerId, ProviderId, ResourceServerId, ScimTokenId, WebhookId,
+                AdminId, ClientId, CustomerId, GroupId, ProviderId, ResourceServerId, ScimTokenId, WebhookId,
             };
             use trustgate_core::provisioning::ScimToken;
             use trustgate_core::resource_server::ResourceServer;
@@ -130,7 +133,7 @@ macro_rules! store_impl {
             use crate::changes::ChangeListener;
             use crate::error::StoreResult;
             use crate::model::{
-                CatalogApplied, ClientGrant, DisabledOwner, ExpiringSecret, Invitation, InvitationTerms, LogQuery,
+                CatalogApplied, ClientGrant, DisabledOwner, ExpiringSecret, GroupFilter, Invitation, InvitationTerms, LogQuery,
                 LogRecord, LogView, Member, Membership, Notification, PendingSignIn, PoolUse, ScimFilter, ScimUser,
                 ScimUserWrite, ServerKeyUse, Session,
             };
@@ -139,7 +142,8 @@ macro_rules! store_impl {
             };
 
             use super::{
-                admins, catalog, clients, customers, federation, invitations, keys, sessions, system_log, webhooks,
+                admins, catalog, clients, customers, federation, groups, invitations, keys, sessions, system_log,
+                webhooks,
             };
 
             crate::sql::delegate! {
@@ -238,6 +242,13 @@ macro_rules! store_impl {
                 federation::update_scim_user(customer: &CustomerId, admin: AdminId, write: &ScimUserWrite, if_version: Option<&str>, actor: &Actor) -> ScimUser;
                 federation::deprovision_user(customer: &CustomerId, admin: AdminId, if_version: Option<&str>, actor: &Actor) -> usize;
                 admins::disabled_owners(customer: &CustomerId) -> Vec<DisabledOwner>;
+                groups::create_group(group: &AdminGroup, actor: &Actor) -> AdminGroup;
+                groups::group(customer: &CustomerId, id: GroupId) -> Option<AdminGroup>;
+                groups::groups(customer: &CustomerId, filter: &GroupFilter, offset: u64, limit: u32) -> (u64, Vec<AdminGroup>);
+                groups::replace_group(customer: &CustomerId, id: GroupId, display_name: &str, external_id: Option<&str>, members: &[AdminId], document: &serde_json::Value, if_version: Option<&str>, actor: &Actor) -> AdminGroup;
+                groups::delete_group(customer: &CustomerId, id: GroupId, if_version: Option<&str>, actor: &Actor) -> bool;
+                groups::set_group_access(customer: &CustomerId, id: GroupId, access: Access, actor: &Actor) -> Access;
+                groups::sync_claimed_groups(customer: &CustomerId, admin: AdminId, claimed: &[String], actor: &Actor) -> ();
                 federation::connect_provider(provider: &IdentityProvider, actor: &Actor) -> ();
                 federation::disconnect_provider(customer: &CustomerId, id: ProviderId, actor: &Actor) -> bool;
                 federation::identity_provider(id: ProviderId) -> Option<IdentityProvider>;
