@@ -143,6 +143,11 @@ fn render(group: &AdminGroup, location: &str, users: &str) -> Value {
     Value::Object(object)
 }
 
+/// A group as a list answers it.
+pub fn rendered(state: &AppState, p: &Provisioner, group: &AdminGroup) -> Value {
+    render(group, &location(state, p, group.id), &format!("{}/Users", base(state, p)))
+}
+
 fn response(
     state: &AppState,
     p: &Provisioner,

@@ -45,7 +45,7 @@ pub fn router() -> Router<AppState> {
         .route(&at("/Schemas/{id}"), get(schema).fallback(method_not_allowed))
         .route(&at("/Users"), get(list_users).post(create_user).fallback(method_not_allowed))
         .route(&at("/Users/.search"), post(search_users).fallback(method_not_allowed))
-        .route(&at("/.search"), post(search_users).fallback(method_not_allowed))
+        .route(&at("/.search"), post(search_all).fallback(method_not_allowed))
         .route(
             &at("/Users/{id}"),
             get(get_user).put(replace_user).patch(patch_user).delete(delete_user).fallback(method_not_allowed),
@@ -227,6 +227,45 @@ async fn search_users(
     let projection = Projection::new(text("attributes").as_deref(), text("excludedAttributes").as_deref());
     let page = page(text("filter").as_deref(), int("startIndex"), int("count"), projection)?;
     answer_page(&state, &p, page).await
+}
+
+/// `POST /.search` at the root (RFC 7644 §3.4.3): every resource type, Users then Groups, in one
+/// list. A filter names User attributes (`userName`, `externalId`), so with one only Users answer.
+async fn search_all(
+    State(state): State<AppState>,
+    p: Provisioner,
+    ScimBody(body): ScimBody,
+) -> Result<Response, ScimError> {
+    let text = |name: &str| match body.get(name) {
+        Some(Value::String(s)) => Some(s.clone()),
+        Some(Value::Array(items)) => Some(items.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(",")),
+        _ => None,
+    };
+    let int = |name: &str| body.get(name).and_then(Value::as_i64);
+    let projection = Projection::new(text("attributes").as_deref(), text("excludedAttributes").as_deref());
+    let page = page(text("filter").as_deref(), int("startIndex"), int("count"), projection)?;
+    if page.filter != ScimFilter::All {
+        return answer_page(&state, &p, page).await;
+    }
+    let offset = page.start_index - 1;
+    let (users_total, users) = state.store.scim_users(p.customer(), &page.filter, offset, page.count).await?;
+    let mut resources: Vec<Value> =
+        users.iter().map(|u| page.projection.apply(resource::render(u, &location(&state, &p, u)))).collect();
+    let room = page.count.saturating_sub(u32::try_from(resources.len()).unwrap_or(page.count));
+    let group_offset = offset.saturating_sub(users_total);
+    let (groups_total, found) =
+        state.store.groups(p.customer(), &trustgate_store::GroupFilter::All, group_offset, room).await?;
+    resources.extend(found.iter().map(|g| page.projection.apply(groups::rendered(&state, &p, g))));
+    Ok(scim(
+        StatusCode::OK,
+        &json!({
+            "schemas": [resource::LIST_SCHEMA],
+            "totalResults": users_total + groups_total,
+            "startIndex": page.start_index,
+            "itemsPerPage": resources.len(),
+            "Resources": resources,
+        }),
+    ))
 }
 
 fn admin_id(id: &str) -> Result<AdminId, ScimError> {
