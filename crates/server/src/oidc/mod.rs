@@ -268,3 +268,23 @@ fn named_claim(id_token: &str, name: &str) -> Option<String> {
     let claims: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
     claims.get(name)?.as_str().map(str::to_owned)
 }
+
+#[cfg(test)]
+mod tests {
+    use base64::Engine as _;
+
+    use super::groups_claim;
+
+    fn token(claims: serde_json::Value) -> String {
+        let payload = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(claims.to_string());
+        format!("e30.{payload}.c2ln")
+    }
+
+    #[test]
+    fn the_groups_claim_is_read_when_present_and_only_then() {
+        let claimed = groups_claim(&token(serde_json::json!({"groups": ["ops", 7, "ops", " audit "]})));
+        assert_eq!(claimed, Some(vec!["ops".to_owned(), "audit".to_owned()]));
+        assert_eq!(groups_claim(&token(serde_json::json!({"sub": "x"}))), None);
+        assert_eq!(groups_claim(&token(serde_json::json!({"groups": []}))), Some(Vec::new()));
+    }
+}

@@ -899,7 +899,7 @@ macro_rules! queries {
             // R3 still holds until the conversion: to anyone but its owner and a Full
             // administrator, the client does not exist; its Custom owner sees it and is told why not.
             lifecycle::convert(&authority).map_err(|refusal| if by_owner { refusal.into() } else { not_found() })?;
-            let access = load_member(&mut tx, customer, owner).await?.ok_or_else(not_found)?.access;
+            let access = load_member(&mut tx, customer, owner).await?.ok_or_else(not_found)?.held();
             ensure_declared(&mut tx, &access).await?;
             let (access_type, permissions) = crate::sql::admins::access_columns(&access);
             sqlx::query("UPDATE api_clients SET owner_id = NULL, access_type = $1, permissions = $2 WHERE id = $3")

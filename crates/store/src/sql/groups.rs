@@ -203,9 +203,12 @@ macro_rules! queries {
             let had: BTreeSet<AdminId> = group.members.iter().copied().collect();
             let mut touched = BTreeSet::new();
             for admin in wanted.difference(&had) {
-                // Only a member of the group's customer joins it; anyone else is unknown here.
-                let member =
-                    load_member(tx, &group.customer_id, *admin).await?.ok_or(StoreError::NotFound("member"))?;
+                // Only a member of the group's customer joins it (an invitee once they accept);
+                // anyone else is unknown here.
+                let member = load_member(tx, &group.customer_id, *admin)
+                    .await?
+                    .filter(|m| m.pending.is_none())
+                    .ok_or(StoreError::NotFound("member"))?;
                 sqlx::query("INSERT INTO admin_group_members (group_id, customer_id, admin_id) VALUES ($1, $2, $3)")
                     .bind(group.id.to_string())
                     .bind(group.customer_id.as_str())

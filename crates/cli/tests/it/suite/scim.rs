@@ -650,3 +650,35 @@ async fn a_list_of_users_groups_and_principals_decodes_with_citrix_administrator
     let distinct: std::collections::BTreeSet<_> = seen.iter().map(|(_, oid)| oid.clone()).collect();
     assert_eq!(distinct.len(), seen.len(), "no item twice across pages");
 }
+
+#[tokio::test]
+async fn the_console_shows_groups_with_their_members_and_a_full_administrator_sets_their_access() {
+    let Some(app) = super::app().await else { return };
+    let (customer, full, provider) = customer_with_provider(&app).await;
+    let ada = provisioned(&app, &provider, "ada@example.com").await;
+    let (status, created, _) =
+        scim(&app, &provider, Method::POST, "/Groups", Some(group("Auditors", &[ada.id])), None).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let id = created["id"].as_str().unwrap().to_owned();
+
+    let page = console(&app, &full, &format!("/console/c/{customer}/groups")).await;
+    assert!(page.contains("Auditors") && page.contains("ada@example.com") && page.contains("No access"), "{page}");
+    assert!(page.contains("id=\"group-loss\""), "the page says what members lose: {page}");
+
+    // A Full administrator gives the group System Log; Ada holds it through the group.
+    let path = format!("/console/c/{customer}/groups/{id}");
+    let form = [("csrf", full.csrf.as_str()), ("access", "Custom"), ("permission", "systemLog")];
+    let response = app.console_post(&full, &path, &form).await;
+    assert_eq!(response.status(), StatusCode::OK, "redirected back to the list");
+    assert_eq!(app.store.standing(&customer, ada.id).await.unwrap().unwrap().access, custom(&[Permission::SYSTEM_LOG]));
+
+    // A Custom administrator who manages administrators sees the groups but cannot give access.
+    let custom_admin = app.admin(&customer, custom(&[Permission::ADMINISTRATORS])).await;
+    let session = app.session_for(&custom_admin).await;
+    let page = console(&app, &session, &format!("/console/c/{customer}/groups")).await;
+    assert!(page.contains("Auditors") && !page.contains(&format!("/groups/{id}\"")), "{page}");
+    let form = [("csrf", session.csrf.as_str()), ("access", "Full")];
+    let response = app.console_post(&session, &path, &form).await;
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    assert_eq!(app.store.standing(&customer, ada.id).await.unwrap().unwrap().access, custom(&[Permission::SYSTEM_LOG]));
+}
