@@ -33,9 +33,9 @@ pub use changes::{Change, ChangeListener};
 pub use copy::{copy_sqlite_to_postgres, CopiedTable, NOT_COPIED as NOT_COPIED_TO_POSTGRES};
 pub use error::{StoreError, StoreResult};
 pub use model::{
-    CatalogApplied, ClientGrant, DisabledOwner, ExpiringSecret, GroupFilter, Invitation, InvitationTerms, LogQuery,
-    LogRecord, LogView, Member, Membership, Notification, Pending, PendingSignIn, PoolUse, ScimFilter, ScimUser,
-    ScimUserWrite, ServerKeyUse, Session, Stripped,
+    CatalogApplied, ClientGrant, DisabledOwner, ExpiringSecret, GroupFilter, GroupWrite, Invitation, InvitationTerms,
+    LogQuery, LogRecord, LogView, Member, Membership, Notification, Pending, PendingSignIn, PoolUse, ScimFilter,
+    ScimUser, ScimUserWrite, ServerKeyUse, Session, Stripped,
 };
 pub use postgres::{PostgresStore, DEFAULT_POOL_SIZE};
 pub use scratch::{create_scratch_database, drop_scratch_database, sibling_database_url};
@@ -409,17 +409,13 @@ pub trait Store: Send + Sync + 'static {
         offset: u64,
         limit: u32,
     ) -> StoreResult<(u64, Vec<trustgate_core::group::AdminGroup>)>;
-    /// Replaces the group's name, external id, members and SCIM document. With `if_version`, refused with
-    /// `Stale` unless it is current.
-    #[allow(clippy::too_many_arguments)]
+    /// Replaces the group's name, external id, members and SCIM document. With `if_version`,
+    /// refused with `Stale` unless it is current.
     async fn replace_group(
         &self,
         customer: &CustomerId,
         id: trustgate_core::ids::GroupId,
-        display_name: &str,
-        external_id: Option<&str>,
-        members: &[AdminId],
-        document: &serde_json::Value,
+        write: &GroupWrite,
         if_version: Option<&str>,
         actor: &Actor,
     ) -> StoreResult<trustgate_core::group::AdminGroup>;

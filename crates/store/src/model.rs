@@ -226,6 +226,16 @@ pub enum ScimFilter {
     ExternalId(String),
 }
 
+/// What a provider writes of a group (issue #25): SCIM's PUT, or a PATCH applied.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GroupWrite {
+    pub display_name: String,
+    pub external_id: Option<String>,
+    pub members: Vec<trustgate_core::ids::AdminId>,
+    /// The group as the provider wrote it, returned as written.
+    pub document: serde_json::Value,
+}
+
 /// Which groups a SCIM list asks for (issue #25).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum GroupFilter {

@@ -14,7 +14,7 @@ use time::OffsetDateTime;
 use trustgate_core::access::Access;
 use trustgate_core::group::{parse_external_id, parse_group_name, AdminGroup};
 use trustgate_core::ids::{AdminId, GroupId};
-use trustgate_store::GroupFilter;
+use trustgate_store::{GroupFilter, GroupWrite};
 
 use super::auth::Provisioner;
 use super::error::ScimError;
@@ -43,14 +43,6 @@ fn group_id(id: &str) -> Result<GroupId, ScimError> {
 
 fn location(state: &AppState, p: &Provisioner, id: GroupId) -> String {
     format!("{}/Groups/{id}", base(state, p))
-}
-
-/// What a provider wrote of a group: its name, external id, members, and the document as written.
-struct GroupWrite {
-    display_name: String,
-    external_id: Option<String>,
-    members: Vec<AdminId>,
-    document: Value,
 }
 
 fn member_id(member: &Value) -> Result<AdminId, ScimError> {
@@ -298,19 +290,7 @@ async fn write(
     write: GroupWrite,
     if_version: Option<&str>,
 ) -> Result<Response, ScimError> {
-    let group = state
-        .store
-        .replace_group(
-            p.customer(),
-            id,
-            &write.display_name,
-            write.external_id.as_deref(),
-            &write.members,
-            &write.document,
-            if_version,
-            &p.actor(),
-        )
-        .await?;
+    let group = state.store.replace_group(p.customer(), id, &write, if_version, &p.actor()).await?;
     Ok(response(state, p, StatusCode::OK, &group, &Projection::default()))
 }
 

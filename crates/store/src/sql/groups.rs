@@ -70,7 +70,7 @@ macro_rules! queries {
 
         use crate::changes::Change;
         use crate::error::{StoreError, StoreResult};
-        use crate::model::GroupFilter;
+        use crate::model::{GroupFilter, GroupWrite};
         use crate::sql::groups::GroupRow;
         use crate::sql::ms;
 
@@ -365,13 +365,11 @@ macro_rules! queries {
             store: &$store,
             customer: &CustomerId,
             id: GroupId,
-            display_name: &str,
-            external_id: Option<&str>,
-            members: &[AdminId],
-            document: &serde_json::Value,
+            write: &GroupWrite,
             if_version: Option<&str>,
             actor: &Actor,
         ) -> StoreResult<AdminGroup> {
+            let (display_name, external_id) = (write.display_name.as_str(), write.external_id.as_deref());
             let mut tx = store.write_tx().await?;
             <$store>::lock_customer(&mut tx, customer).await?;
             may_change_groups(&mut tx, customer, actor).await?;
@@ -386,7 +384,7 @@ macro_rules! queries {
             .bind(display_name)
             .bind(display_name.to_lowercase())
             .bind(external_id)
-            .bind(document.to_string())
+            .bind(write.document.to_string())
             .bind(ms(now))
             .bind(id.to_string())
             .execute(&mut *tx)
@@ -397,7 +395,7 @@ macro_rules! queries {
                 renamed.external_id = external_id.map(str::to_owned);
                 insert_log(&mut tx, &event::group_changed(&renamed, GroupEvent::Renamed, now, actor)).await?;
             }
-            let touched = write_members(&mut tx, &current, members, actor, now).await?;
+            let touched = write_members(&mut tx, &current, &write.members, actor, now).await?;
             let mut changes = Vec::new();
             refresh_members(&mut tx, customer, &touched, actor, now, &mut changes).await?;
             let group = load_group(&mut tx, customer, id).await?.ok_or(StoreError::NotFound("group"))?;

@@ -133,7 +133,7 @@ macro_rules! store_impl {
             use crate::changes::ChangeListener;
             use crate::error::StoreResult;
             use crate::model::{
-                CatalogApplied, ClientGrant, DisabledOwner, ExpiringSecret, GroupFilter, Invitation, InvitationTerms, LogQuery,
+                CatalogApplied, ClientGrant, DisabledOwner, ExpiringSecret, GroupFilter, GroupWrite, Invitation, InvitationTerms, LogQuery,
                 LogRecord, LogView, Member, Membership, Notification, PendingSignIn, PoolUse, ScimFilter, ScimUser,
                 ScimUserWrite, ServerKeyUse, Session,
             };
@@ -245,7 +245,7 @@ macro_rules! store_impl {
                 groups::create_group(group: &AdminGroup, actor: &Actor) -> AdminGroup;
                 groups::group(customer: &CustomerId, id: GroupId) -> Option<AdminGroup>;
                 groups::groups(customer: &CustomerId, filter: &GroupFilter, offset: u64, limit: u32) -> (u64, Vec<AdminGroup>);
-                groups::replace_group(customer: &CustomerId, id: GroupId, display_name: &str, external_id: Option<&str>, members: &[AdminId], document: &serde_json::Value, if_version: Option<&str>, actor: &Actor) -> AdminGroup;
+                groups::replace_group(customer: &CustomerId, id: GroupId, write: &GroupWrite, if_version: Option<&str>, actor: &Actor) -> AdminGroup;
                 groups::delete_group(customer: &CustomerId, id: GroupId, if_version: Option<&str>, actor: &Actor) -> bool;
                 groups::set_group_access(customer: &CustomerId, id: GroupId, access: Access, actor: &Actor) -> Access;
                 groups::sync_claimed_groups(customer: &CustomerId, admin: AdminId, claimed: &[String], actor: &Actor) -> ();
