@@ -266,7 +266,7 @@ pub struct CatalogApplied {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Stripped {
     pub customer: CustomerId,
-    /// `administrator`, `invitation` or `servicePrincipal`, and its id.
+    /// `administrator`, `invitation`, `servicePrincipal` or `group`, and its id.
     pub holder: (&'static str, String),
     pub before: trustgate_core::access::Access,
     pub after: trustgate_core::access::Access,

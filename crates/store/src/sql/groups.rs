@@ -118,7 +118,7 @@ macro_rules! queries {
         }
 
         /// Rewrites what their groups give each of `admins` and applies what that means to them.
-        async fn refresh_members(
+        pub(super) async fn refresh_members(
             tx: &mut Tx,
             customer: &CustomerId,
             admins: &BTreeSet<AdminId>,
