@@ -257,6 +257,29 @@ impl Access {
         }
     }
 
+    /// No access at all: what a provisioned administrator or a new group holds until a Full
+    /// administrator grants some.
+    pub fn none() -> Self {
+        Access::Custom(PermissionSet::empty())
+    }
+
+    /// Whether this access allows nothing.
+    pub fn grants_nothing(&self) -> bool {
+        matches!(self, Access::Custom(set) if set.is_empty())
+    }
+
+    /// The union of two accesses: Full if either is, else every permission of both.
+    pub fn join(&self, other: &Access) -> Access {
+        match (self, other) {
+            (Access::Full, _) | (_, Access::Full) => Access::Full,
+            (Access::Custom(mine), Access::Custom(theirs)) if theirs.is_subset_of(mine) => self.clone(),
+            (Access::Custom(mine), Access::Custom(theirs)) if mine.is_subset_of(theirs) => other.clone(),
+            (Access::Custom(mine), Access::Custom(theirs)) => {
+                Access::Custom(mine.iter().chain(theirs.iter()).cloned().collect())
+            }
+        }
+    }
+
     /// Builds access from its wire or stored parts (`accessType` plus the granted policies).
     pub fn from_parts(access_type: &str, permissions: PermissionSet) -> Result<Self, ValidationError> {
         match access_type.trim().to_ascii_lowercase().as_str() {
@@ -265,6 +288,13 @@ impl Access {
             _ => Err(ValidationError::invalid_enum("accessType", &["Full", "Custom"])),
         }
     }
+}
+
+/// What a member holds in a customer: their own access joined with that of every group of the
+/// customer they belong to (issue #25). The one place the union is decided; the store keeps the
+/// groups' part beside the member's own, so reading a standing stays one row.
+pub fn joined<'a>(own: &Access, groups: impl IntoIterator<Item = &'a Access>) -> Access {
+    groups.into_iter().fold(own.clone(), |held, group| held.join(group))
 }
 
 impl fmt::Display for Access {
@@ -313,6 +343,22 @@ mod tests {
         assert!(PermissionSet::parse_list("notifications,root").is_err());
         assert!(PermissionSet::parse_list("orders.re ad").is_err());
         assert!(Permission::parse(&format!("orders.{}", "x".repeat(37))).is_err());
+    }
+
+    #[test]
+    fn a_members_access_is_the_union_of_their_own_and_their_groups() {
+        let notifications = Access::Custom(Platform::Notifications.into());
+        let log_and_orders = Access::Custom([Permission::SYSTEM_LOG, orders("read")].into_iter().collect());
+        let joined_access = joined(&Access::none(), [&notifications, &log_and_orders]);
+        assert_eq!(
+            joined_access,
+            Access::Custom([Permission::NOTIFICATIONS, Permission::SYSTEM_LOG, orders("read")].into_iter().collect())
+        );
+        assert_eq!(joined(&notifications, [&Access::Full]), Access::Full);
+        assert_eq!(joined(&Access::Full, [&Access::none()]), Access::Full);
+        assert_eq!(joined(&notifications, []), notifications);
+        assert!(joined(&Access::none(), [&Access::none()]).grants_nothing());
+        assert!(!notifications.grants_nothing() && !Access::Full.grants_nothing());
     }
 
     #[test]

@@ -11,6 +11,7 @@ use crate::admin::{Admin, AdminStatus};
 use crate::client::{ApiClient, ClientKind};
 use crate::customer::DisabledOwnerPolicy;
 use crate::federation::IdentityProvider;
+use crate::group::AdminGroup;
 use crate::ids::{AdminId, ClientId, CustomerId, ScimTokenId};
 use crate::provisioning::ScimToken;
 use crate::secret::{SecretId, ServerKeyId};
@@ -86,6 +87,8 @@ pub enum DeletionCause {
     ByOwner,
     OwnerRemovedFromCustomer,
     OwnerDeleted,
+    /// Its owner lost the last access they held, through a change to their groups (issue #25).
+    OwnerLostLastAccess,
 }
 
 /// One system-log record before it is stored.
@@ -190,6 +193,10 @@ pub fn client_deleted(client: &ApiClient, cause: DeletionCause, at: OffsetDateTi
             format!("API client {} was deleted because its owner was removed from the customer.", client.name)
         }
         DeletionCause::OwnerDeleted => format!("API client {} was deleted because its owner was deleted.", client.name),
+        DeletionCause::OwnerLostLastAccess => format!(
+            "API client {} was deleted because its owner no longer holds any access in the customer.",
+            client.name
+        ),
     };
     e.before = Some(client_json(client));
     e
@@ -291,6 +298,109 @@ pub fn client_secret(
     } else {
         e.before = Some(details);
     }
+    e
+}
+
+/// What happened to a group (issue #25).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GroupEvent {
+    Created,
+    /// Its name or external id changed.
+    Renamed,
+    Deleted,
+}
+
+fn about_group(mut e: LogEntry, group: &AdminGroup) -> LogEntry {
+    e.target_type = "AdministratorGroup";
+    e.target_id = group.id.to_string();
+    e.target_name = group.display_name.clone();
+    e
+}
+
+fn group_json(group: &AdminGroup) -> Value {
+    json!({ "displayName": group.display_name, "externalId": group.external_id, "access": access_json(&group.access) })
+}
+
+pub fn group_changed(group: &AdminGroup, what: GroupEvent, at: OffsetDateTime, actor: &Actor) -> LogEntry {
+    let event_type = match what {
+        GroupEvent::Created => "delegatedadministration:group/create",
+        GroupEvent::Renamed => "delegatedadministration:group/update",
+        GroupEvent::Deleted => "delegatedadministration:group/delete",
+    };
+    let mut e = about_group(entry(&group.customer_id, at, event_type, actor), group);
+    e.message = match what {
+        GroupEvent::Created => format!("Group {} was added.", group.display_name),
+        GroupEvent::Renamed => format!("Group {} was updated.", group.display_name),
+        GroupEvent::Deleted => format!(
+            "Group {} was deleted; {} no longer hold its access.",
+            group.display_name,
+            counted(group.members.len() as u64, "member", "members")
+        ),
+    };
+    if what == GroupEvent::Deleted {
+        e.before = Some(group_json(group));
+    } else {
+        e.after = Some(group_json(group));
+    }
+    e
+}
+
+pub fn group_access_changed(group: &AdminGroup, before: &Access, at: OffsetDateTime, actor: &Actor) -> LogEntry {
+    let mut e = about_group(entry(&group.customer_id, at, "delegatedadministration:group/access", actor), group);
+    e.message = format!(
+        "Access of group {} changed from {before} to {}; its members and their API clients follow.",
+        group.display_name, group.access
+    );
+    e.before = Some(access_json(before));
+    e.after = Some(access_json(&group.access));
+    e
+}
+
+/// An administrator joined (`joined`) or left a group.
+pub fn group_member(group: &AdminGroup, admin: &Admin, joined: bool, at: OffsetDateTime, actor: &Actor) -> LogEntry {
+    let event_type =
+        if joined { "delegatedadministration:group/member/add" } else { "delegatedadministration:group/member/remove" };
+    let mut e = about_group(entry(&group.customer_id, at, event_type, actor), group);
+    e.message = if joined {
+        format!("{} joined group {}.", admin.email, group.display_name)
+    } else {
+        format!("{} left group {}.", admin.email, group.display_name)
+    };
+    let member = json!({ "userId": admin.id.to_string(), "email": admin.email.to_string() });
+    if joined {
+        e.after = Some(member);
+    } else {
+        e.before = Some(member);
+    }
+    e
+}
+
+/// A member's access changed because of their groups; `before` and `after` are what they hold
+/// in all (their own joined with their groups').
+pub fn access_through_groups(
+    customer: &CustomerId,
+    admin: &Admin,
+    before: &Access,
+    after: &Access,
+    clients_deleted: usize,
+    at: OffsetDateTime,
+    actor: &Actor,
+) -> LogEntry {
+    let mut e = about_admin(entry(customer, at, "delegatedadministration:administrator/update", actor), admin);
+    e.message = if after.grants_nothing() {
+        format!(
+            "Administrator {} no longer holds any access, through their groups; {} deleted.",
+            admin.email,
+            counted(clients_deleted as u64, "API client was", "API clients were")
+        )
+    } else {
+        format!(
+            "Access of administrator {} changed from {before} to {after} through their groups; their API clients follow.",
+            admin.email
+        )
+    };
+    e.before = Some(access_json(before));
+    e.after = Some(access_json(after));
     e
 }
 

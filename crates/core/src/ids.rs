@@ -74,6 +74,11 @@ uuid_id!(
     "resourceServerId"
 );
 uuid_id!(
+    /// A group of administrators of one customer, from its identity provider (issue #25).
+    GroupId,
+    "groupId"
+);
+uuid_id!(
     /// A customer's webhook endpoint.
     WebhookId,
     "webhookId"
@@ -81,6 +86,13 @@ uuid_id!(
 
 /// The Administrators API names administrators and service principals alike by a UUID `userId`:
 /// a principal's is its client id.
+/// The Administrators API names users, groups and principals by one `userId`/`ucOid` form.
+impl From<AdminId> for GroupId {
+    fn from(id: AdminId) -> Self {
+        GroupId(id.0)
+    }
+}
+
 impl From<AdminId> for ClientId {
     fn from(id: AdminId) -> Self {
         ClientId(id.0)

@@ -11,6 +11,7 @@ pub mod custody;
 pub mod customer;
 pub mod event;
 pub mod federation;
+pub mod group;
 pub mod ids;
 pub mod lifecycle;
 pub mod mfa;

@@ -78,6 +78,10 @@ pub enum Refusal {
     MfaNeedsFullAccess,
     #[error("an administrator does not reset their own second factor: another Full administrator does")]
     OwnSecondFactor,
+    #[error("only an administrator with Full access gives access to a group")]
+    GroupsNeedFullAccess,
+    #[error("a customer may hold at most {0} groups; delete one first")]
+    GroupLimit(u64),
 }
 
 impl Refusal {
@@ -93,6 +97,7 @@ impl Refusal {
                 | Refusal::WebhooksNeedFullAccess
                 | Refusal::MfaNeedsFullAccess
                 | Refusal::OwnSecondFactor
+                | Refusal::GroupsNeedFullAccess
         )
     }
 
@@ -119,6 +124,8 @@ impl Refusal {
             Refusal::WebhookLimit(_) => "webhookLimit",
             Refusal::MfaNeedsFullAccess => "fullAccessRequired",
             Refusal::OwnSecondFactor => "ownSecondFactor",
+            Refusal::GroupsNeedFullAccess => "fullAccessRequired",
+            Refusal::GroupLimit(_) => "groupLimit",
         }
     }
 }
@@ -151,6 +158,13 @@ pub fn change_access(authority: &Authority, before: &Access, after: &Access, ful
 pub fn remove(authority: &Authority, access: &Access, full_admins: u64) -> Result<(), Refusal> {
     authority.covers(access)?;
     keeps_a_full_admin(access, true, full_admins)
+}
+
+/// Removing a member who holds `own` access and `held` in all, through their groups too (issue
+/// #25): the remover must cover everything the member holds, not only their own access.
+pub fn remove_holding(authority: &Authority, own: &Access, held: &Access, full_admins: u64) -> Result<(), Refusal> {
+    authority.covers(held)?;
+    remove(authority, own, full_admins)
 }
 
 /// Deleting an administrator altogether: in each of their customers, as a removal there.
@@ -214,6 +228,26 @@ pub fn reset_second_factor(authority: &Authority, own: bool) -> Result<(), Refus
         return Err(Refusal::OwnSecondFactor);
     }
     Ok(())
+}
+
+/// Giving a group access (issue #25): every member holds it at once, whoever they are, so only a
+/// Full administrator (or the operator) may, as Citrix lets Full administrators add groups. A
+/// group may also be left with no access: it then only mirrors the provider. The identity
+/// provider's token never reaches this (SCIM carries no access).
+pub fn set_group_access(authority: &Authority, _access: &Access) -> Result<(), Refusal> {
+    match authority {
+        Authority::Operator | Authority::Holds(Access::Full) => Ok(()),
+        Authority::Holds(_) => Err(Refusal::GroupsNeedFullAccess),
+    }
+}
+
+/// Creating a group in a customer that holds `held` of them.
+pub fn add_group(held: u64, cap: u64) -> Result<(), Refusal> {
+    if held < cap {
+        Ok(())
+    } else {
+        Err(Refusal::GroupLimit(cap))
+    }
 }
 
 /// Disabling or enabling an administrator: only their identity provider does that (R7).
@@ -467,6 +501,18 @@ mod tests {
         assert_eq!(converted_secret_expiry(Some(now + time::Duration::days(700)), now), ninety);
         let soon = now + time::Duration::days(3);
         assert_eq!(converted_secret_expiry(Some(soon), now), soon);
+    }
+
+    #[test]
+    fn only_full_administrators_give_groups_access() {
+        let custom_admin = Authority::Holds(custom(&[Permission::ADMINISTRATORS]));
+        assert_eq!(
+            set_group_access(&custom_admin, &custom(&[Permission::ADMINISTRATORS])),
+            Err(Refusal::GroupsNeedFullAccess)
+        );
+        assert_eq!(set_group_access(&Authority::Holds(Access::Full), &Access::Full), Ok(()));
+        assert_eq!(set_group_access(&Authority::Operator, &Access::none()), Ok(()));
+        assert_eq!(add_group(1000, 1000), Err(Refusal::GroupLimit(1000)));
     }
 
     #[test]

@@ -81,10 +81,27 @@ pub async fn copy_sqlite_to_postgres(
     );
     copy_table!(
         "memberships",
-        "customer_id, admin_id, access_type, permissions, created_at, updated_at, email, display_name",
-        "$1, $2, $3, $4, $5, $6, $7, $8",
-        (String, String, String, String, i64, i64, String, String),
-        (0, 1, 2, 3, 4, 5, 6, 7)
+        "customer_id, admin_id, access_type, permissions, created_at, updated_at, email, display_name, \
+         group_access_type, group_permissions",
+        "$1, $2, $3, $4, $5, $6, $7, $8, $9, $10",
+        (String, String, String, String, i64, i64, String, String, String, String),
+        (0, 1, 2, 3, 4, 5, 6, 7, 8, 9)
+    );
+    // Groups (issue #25) after the memberships their members hold.
+    copy_table!(
+        "admin_groups",
+        "id, customer_id, display_name, display_name_key, external_id, access_type, permissions, document, \
+         version, created_at, updated_at",
+        "$1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11",
+        (String, String, String, String, Option<String>, String, String, String, i64, i64, i64),
+        (0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10)
+    );
+    copy_table!(
+        "admin_group_members",
+        "group_id, customer_id, admin_id",
+        "$1, $2, $3",
+        (String, String, String),
+        (0, 1, 2)
     );
     copy_table!(
         "api_clients",

@@ -33,9 +33,9 @@ pub use changes::{Change, ChangeListener};
 pub use copy::{copy_sqlite_to_postgres, CopiedTable, NOT_COPIED as NOT_COPIED_TO_POSTGRES};
 pub use error::{StoreError, StoreResult};
 pub use model::{
-    CatalogApplied, ClientGrant, DisabledOwner, ExpiringSecret, Invitation, InvitationTerms, LogQuery, LogRecord,
-    LogView, Member, Membership, Notification, Pending, PendingSignIn, PoolUse, ScimFilter, ScimUser, ScimUserWrite,
-    ServerKeyUse, Session, Stripped, TotpEnrolment,
+    CatalogApplied, ClientGrant, DisabledOwner, ExpiringSecret, GroupFilter, GroupWrite, Invitation, InvitationTerms,
+    LogQuery, LogRecord, LogView, Member, Membership, Notification, Pending, PendingSignIn, PoolUse, ScimFilter,
+    ScimUser, ScimUserWrite, ServerKeyUse, Session, Stripped, TotpEnrolment,
 };
 pub use postgres::{PostgresConfig, PostgresStore, DEFAULT_POOL_SIZE};
 pub use scratch::{create_scratch_database, drop_scratch_database, sibling_database_url};
@@ -431,6 +431,70 @@ pub trait Store: Send + Sync + 'static {
     /// Disabled administrators of `customer` whose API clients are active under its policy (R7),
     /// with how many clients each; empty when the customer suspends such clients.
     async fn disabled_owners(&self, customer: &CustomerId) -> StoreResult<Vec<DisabledOwner>>;
+    // --- Groups of administrators (issue #25). Their members are members of the customer; a
+    // member holds their own access joined with their groups' (`access::joined`), and every
+    // change to a group rewrites, in its transaction, what each member affected holds, applies
+    // what it means to their clients (`group::member_outcome`: R5, or R6 when they lost their
+    // last access) and announces `Change::MembershipChanged` for each. Only Full administrators,
+    // the operator and the customer's identity provider change groups; only the first two their
+    // access.
+
+    /// Creates `group` with its members (each a member of its customer, else `NotFound`).
+    async fn create_group(
+        &self,
+        group: &trustgate_core::group::AdminGroup,
+        actor: &Actor,
+    ) -> StoreResult<trustgate_core::group::AdminGroup>;
+    async fn group(
+        &self,
+        customer: &CustomerId,
+        id: trustgate_core::ids::GroupId,
+    ) -> StoreResult<Option<trustgate_core::group::AdminGroup>>;
+    /// How many groups match, and the page of them from `offset` (0-based), oldest first.
+    async fn groups(
+        &self,
+        customer: &CustomerId,
+        filter: &GroupFilter,
+        offset: u64,
+        limit: u32,
+    ) -> StoreResult<(u64, Vec<trustgate_core::group::AdminGroup>)>;
+    /// Replaces the group's name, external id, members and SCIM document. With `if_version`,
+    /// refused with `Stale` unless it is current.
+    async fn replace_group(
+        &self,
+        customer: &CustomerId,
+        id: trustgate_core::ids::GroupId,
+        write: &GroupWrite,
+        if_version: Option<&str>,
+        actor: &Actor,
+    ) -> StoreResult<trustgate_core::group::AdminGroup>;
+    /// False when the customer has no such group.
+    async fn delete_group(
+        &self,
+        customer: &CustomerId,
+        id: trustgate_core::ids::GroupId,
+        if_version: Option<&str>,
+        actor: &Actor,
+    ) -> StoreResult<bool>;
+    /// Returns the access the group held before.
+    async fn set_group_access(
+        &self,
+        customer: &CustomerId,
+        id: trustgate_core::ids::GroupId,
+        access: Access,
+        actor: &Actor,
+    ) -> StoreResult<Access>;
+    /// Makes `admin` a member of exactly the customer's groups that `claimed` names (a sign-in's
+    /// `groups` claim): by external id, else by display name regardless of case.
+    async fn sync_claimed_groups(
+        &self,
+        customer: &CustomerId,
+        admin: AdminId,
+        claimed: &[String],
+        actor: &Actor,
+    ) -> StoreResult<()>;
+    // --- end of groups ---
+
     // --- OpenID Connect sign-in (issue #12) ---
     /// Connects a customer to an OpenID provider; Full administrators (or the operator) only, read
     /// in the transaction. One connection per issuer and customer (`Conflict` otherwise).

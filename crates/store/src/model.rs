@@ -25,10 +25,19 @@ pub struct Member {
     pub admin: Admin,
     /// What the membership grants; while `pending`, what it will grant once accepted.
     pub access: Access,
+    /// What the member's groups give them (issue #25), joined with `access` in [`Member::held`].
+    pub group_access: Access,
     pub created_at: OffsetDateTime,
     pub updated_at: OffsetDateTime,
     /// An invitation not yet accepted: until it is, the membership grants nothing.
     pub pending: Option<Pending>,
+}
+
+impl Member {
+    /// What the member holds in all: their own access joined with their groups'.
+    pub fn held(&self) -> Access {
+        trustgate_core::access::joined(&self.access, [&self.group_access])
+    }
 }
 
 /// A membership waiting for its invitee (issue #12).
@@ -217,6 +226,26 @@ pub enum ScimFilter {
     ExternalId(String),
 }
 
+/// What a provider writes of a group (issue #25): SCIM's PUT, or a PATCH applied.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GroupWrite {
+    pub display_name: String,
+    pub external_id: Option<String>,
+    pub members: Vec<trustgate_core::ids::AdminId>,
+    /// The group as the provider wrote it, returned as written.
+    pub document: serde_json::Value,
+}
+
+/// Which groups a SCIM list asks for (issue #25).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GroupFilter {
+    All,
+    /// `displayName eq`, compared without regard to case.
+    DisplayName(String),
+    /// `externalId eq`, compared exactly.
+    ExternalId(String),
+}
+
 /// A disabled administrator whose API clients are still active (the R7 warning).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DisabledOwner {
@@ -237,7 +266,7 @@ pub struct CatalogApplied {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Stripped {
     pub customer: CustomerId,
-    /// `administrator`, `invitation` or `servicePrincipal`, and its id.
+    /// `administrator`, `invitation`, `servicePrincipal` or `group`, and its id.
     pub holder: (&'static str, String),
     pub before: trustgate_core::access::Access,
     pub after: trustgate_core::access::Access,

@@ -400,8 +400,23 @@ async fn copy_to_postgres_carries_every_table_of_the_sqlite_store_or_refuses() {
     use sqlx::Row;
     let Some(database) = TestDatabase::create().await else { return };
     let sqlite = TestApp::spawn_on(Backend::Sqlite).await.unwrap();
-    let (customer, _, client) = sqlite.customer_with_client(Access::Full).await;
+    let (customer, owner, client) = sqlite.customer_with_client(Access::Full).await;
     sqlite.apply_catalog(ORDERS_BY_ID).await;
+    // Issue #25: a group with a member, and what it gives them kept on their membership.
+    let now = time::OffsetDateTime::now_utc();
+    let group = trustgate_core::group::AdminGroup {
+        id: trustgate_core::ids::GroupId::generate(),
+        customer_id: customer.clone(),
+        display_name: "Operators".to_owned(),
+        external_id: Some("oid-operators".to_owned()),
+        access: custom(&[Permission::NOTIFICATIONS]),
+        members: vec![owner.id],
+        document: json!({ "displayName": "Operators" }),
+        version: String::new(),
+        created_at: now,
+        updated_at: now,
+    };
+    sqlite.store.create_group(&group, &Actor::System).await.unwrap();
     let revoked = sqlite.token(&client).await;
     let form = [("token", revoked.as_str()), ("client_id", &client.id.to_string()), ("client_secret", &client.secret)];
     let response = sqlite.http.post(sqlite.url("/oauth2/revoke")).form(&form).send().await.unwrap();
@@ -462,6 +477,8 @@ async fn copy_to_postgres_carries_every_table_of_the_sqlite_store_or_refuses() {
         "revoked_tokens",
         "resource_servers",
         "siem_streams",
+        "admin_groups",
+        "admin_group_members",
     ] {
         let rows = copied.iter().find(|(table, _)| table == seeded).map(|(_, rows)| *rows);
         assert!(rows.unwrap_or(0) > 0, "{seeded} was seeded and copied: {rows:?}");

@@ -1,6 +1,6 @@
 //! SCIM conformance: `scim2-tester` (PyPI, pinned by `.ci/scim2-tester`) runs every check it has
 //! against a live server's SCIM service provider — discovery, CRUD, PATCH add/replace/remove,
-//! attribute projection, errors — and none may fail. Checks it skips (for what the service
+//! attribute projection, errors — on Users and Groups, and none may fail. Checks it skips (for what the service
 //! provider declares unsupported, such as bulk and sort) are printed and listed in docs/scim.md.
 
 use std::path::PathBuf;
@@ -55,5 +55,8 @@ async fn scim2_tester_finds_no_failure() {
     let failed: Vec<&Value> = checks.iter().filter(|c| c["status"] == "ERROR" || c["status"] == "CRITICAL").collect();
     assert!(failed.is_empty(), "{} of {} scim2-tester checks failed: {failed:#?}", failed.len(), checks.len());
     assert!(checks.iter().filter(|c| c["status"] == "SUCCESS").count() > 20, "the checks ran: {report}");
+    // Issue #25: Groups are declared, so their CRUD, PATCH and projection checks run too.
+    let groups = checks.iter().filter(|c| c["resourceType"] == "Group" && c["status"] == "SUCCESS").count();
+    assert!(groups >= 10, "the Group checks ran: {report}");
     assert!(output.status.success());
 }

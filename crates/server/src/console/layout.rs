@@ -13,6 +13,7 @@ pub enum Section {
     Home,
     ApiAccess,
     Administrators,
+    Groups,
     Notifications,
     SystemLog,
     Webhooks,
@@ -21,7 +22,7 @@ pub enum Section {
 
 impl Section {
     pub fn is_iam(self) -> bool {
-        matches!(self, Section::ApiAccess | Section::Administrators)
+        matches!(self, Section::ApiAccess | Section::Administrators | Section::Groups)
     }
 }
 

@@ -14,6 +14,7 @@ mod extract;
 mod failure_page;
 mod federation;
 mod form_cookie;
+mod groups;
 mod identity_providers;
 mod invitation;
 mod layout;
@@ -80,6 +81,8 @@ pub fn router(state: AppState) -> Router<AppState> {
             get(administrators::confirm_remove).post(administrators::remove),
         )
         .route("/c/{customer}/administrators/{id}/reinvite", axum::routing::post(administrators::reinvite))
+        .route("/c/{customer}/groups", get(groups::page))
+        .route("/c/{customer}/groups/{id}", get(groups::edit).post(groups::change_access))
         .route("/invitation", get(invitation::page).post(invitation::accept))
         .route("/c/{customer}/suspend-disabled-owners", axum::routing::post(administrators::suspend_disabled_owners))
         .route("/c/{customer}/mfa-policy", axum::routing::post(administrators::set_mfa_policy))

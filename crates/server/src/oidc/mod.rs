@@ -203,6 +203,16 @@ pub async fn finish(
         state.store.append_log(&entry).await.map_err(|e| SignInError::Store(e.to_string()))?;
         return Err(SignInError::Disabled);
     }
+    // Issue #25: a `groups` claim in the ID token says which of the customer's groups the person
+    // is in now; without one, SCIM alone keeps their groups.
+    if let Some(claimed) = groups_claim(&id_token.to_string()) {
+        let actor = event::Actor::Admin { id: admin.id, name: admin.email.to_string() };
+        state
+            .store
+            .sync_claimed_groups(&provider.customer_id, admin.id, &claimed, &actor)
+            .await
+            .map_err(|e| SignInError::Store(e.to_string()))?;
+    }
     state
         .store
         .append_log(&event::federated_sign_in(&provider, &admin, None, now))
@@ -240,6 +250,16 @@ where
     })
 }
 
+/// The `groups` claim of an ID token already checked (Entra ID sends group object ids, Okta group
+/// names): `None` when there is none, so a provider that does not send it leaves groups alone.
+fn groups_claim(id_token: &str) -> Option<Vec<String>> {
+    let payload = id_token.split('.').nth(1)?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).ok()?;
+    let claims: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+    let values = claims.get("groups")?.as_array()?;
+    Some(trustgate_core::group::claimed_groups(values.iter().filter_map(serde_json::Value::as_str)))
+}
+
 /// A string claim of an ID token whose signature and claims were already checked: the payload is
 /// the one verified, read again for a claim the crate does not model (such as Entra ID's `upn`).
 fn named_claim(id_token: &str, name: &str) -> Option<String> {
@@ -247,4 +267,24 @@ fn named_claim(id_token: &str, name: &str) -> Option<String> {
     let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).ok()?;
     let claims: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
     claims.get(name)?.as_str().map(str::to_owned)
+}
+
+#[cfg(test)]
+mod tests {
+    use base64::Engine as _;
+
+    use super::groups_claim;
+
+    fn token(claims: serde_json::Value) -> String {
+        let payload = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(claims.to_string());
+        format!("e30.{payload}.c2ln")
+    }
+
+    #[test]
+    fn the_groups_claim_is_read_when_present_and_only_then() {
+        let claimed = groups_claim(&token(serde_json::json!({"groups": ["ops", 7, "ops", " audit "]})));
+        assert_eq!(claimed, Some(vec!["ops".to_owned(), "audit".to_owned()]));
+        assert_eq!(groups_claim(&token(serde_json::json!({"sub": "x"}))), None);
+        assert_eq!(groups_claim(&token(serde_json::json!({"groups": []}))), Some(Vec::new()));
+    }
 }

@@ -6,25 +6,25 @@ use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use trustgate_core::admin::{parse_display_name, Email};
 use trustgate_core::client::{ApiClient, ClientKind};
-use trustgate_core::ids::{AdminId, ClientId};
+use trustgate_core::ids::{AdminId, ClientId, GroupId};
 use trustgate_core::ValidationError;
-use trustgate_store::StoreError;
+use trustgate_store::{GroupFilter, StoreError};
 
 use crate::actions::{self, admins::NewAdmin};
 use crate::error::{ApiError, GatewayError};
 use crate::http::body::{Json, PathParams, QueryParams};
 use crate::platform::auth::{needs, Authorized};
 use crate::platform::shapes::{
-    access_model, administrator_result, page_size, parse_access, parse_provider, principal_result, AccessModel,
-    AdministratorResult, PolicyIn, ProviderType,
+    access_model, administrator_result, group_result, page_size, parse_access, parse_provider, principal_result,
+    AccessModel, AdministratorResult, PolicyIn, ProviderType,
 };
 use crate::state::AppState;
 use utoipa::ToSchema;
 
 const MAX_PAGE: u32 = 200;
 const DEFAULT_PAGE: u32 = 100;
-/// Citrix's `AdministratorType`: administrators are `AdministratorUser`s, service principals
-/// `ServicePrincipal`s; there are no groups.
+/// Citrix's `AdministratorType`: administrators are `AdministratorUser`s, groups of the
+/// customer's identity provider `AdministratorGroup`s, service principals `ServicePrincipal`s.
 const ADMINISTRATOR_TYPES: [&str; 3] = ["AdministratorUser", "AdministratorGroup", "ServicePrincipal"];
 
 type Caller = Authorized<needs::Administrators>;
@@ -38,7 +38,8 @@ pub struct AdministratorList {
     continuation_token: Option<String>,
 }
 
-/// Accepts a `userId` or a `ucOid` (`OID:/citrix/<userId>`).
+/// Accepts a `userId` or a `ucOid` (`OID:/citrix/<userId>`); a group's and a principal's ids have
+/// the same form.
 fn admin_id(text: &str) -> Result<AdminId, ApiError> {
     let text = text.strip_prefix("OID:/citrix/").unwrap_or(text);
     AdminId::parse(text).map_err(|_| ApiError::NotFound("administrator"))
@@ -54,7 +55,7 @@ fn admin_id(text: &str) -> Result<AdminId, ApiError> {
         ("maxItemCount" = Option<u32>, Query, minimum = 1, maximum = 200, description = "Page size (default 100)"),
         ("requestContinuation" = Option<String>, Query, description = "`continuationToken` of the previous page"),
         ("id" = Option<String>, Query, description = "Only this administrator (`userId` or `ucOid`)"),
-        ("type" = Option<String>, Query, description = "`AdministratorUser`, `AdministratorGroup` or `ServicePrincipal` (no groups are kept here)"),
+        ("type" = Option<String>, Query, description = "`AdministratorUser`, `AdministratorGroup` or `ServicePrincipal`"),
         ("providerType" = Option<String>, Query, description = "Only administrators of this `providerType`: `Ad`, `AzureAd`, `CitrixSts` or `Google`"),
     ),
     responses(
@@ -78,20 +79,23 @@ pub async fn list(
         let member = state.store.member(&caller.customer_id, id).await?;
         let mut items: Vec<_> = member.iter().map(|m| administrator_result(&caller.customer_id, m, now)).collect();
         if items.is_empty() {
+            items.extend(state.store.group(&caller.customer_id, GroupId::from(id)).await?.as_ref().map(group_result));
+        }
+        if items.is_empty() {
             items.extend(
                 visible_principal(&state, &caller, ClientId::from(id)).await?.as_ref().and_then(principal_result),
             );
         }
         return Ok(axum::Json(AdministratorList { items, continuation_token: None }));
     }
-    let (users, principals) = match param("type") {
-        None => (true, true),
+    let (users, groups, principals) = match param("type") {
+        None => (true, true, true),
         Some(kind) => {
             let kind = ADMINISTRATOR_TYPES
                 .iter()
                 .find(|t| t.eq_ignore_ascii_case(kind.trim()))
                 .ok_or_else(|| ValidationError::invalid_enum("type", &ADMINISTRATOR_TYPES))?;
-            (*kind == "AdministratorUser", *kind == "ServicePrincipal")
+            (*kind == "AdministratorUser", *kind == "AdministratorGroup", *kind == "ServicePrincipal")
         }
     };
     let provider = param("providerType").map(ProviderType::parse).transpose()?;
@@ -121,6 +125,25 @@ pub async fn list(
         Some(Continuation::Principals(after)) => after,
         _ => None,
     };
+    // Groups follow the administrators, before the principals; a `providerType` filter, which
+    // names how a person signs in, leaves them out.
+    let groups_from = match start {
+        None | Some(Continuation::Administrators(_)) => Some(0),
+        Some(Continuation::Groups(offset)) => Some(offset),
+        Some(Continuation::Principals(_)) => None,
+    };
+    if let (true, None, Some(offset)) = (groups, provider, groups_from) {
+        let room = limit - u32::try_from(listed).unwrap_or(limit);
+        let (_, found) = state.store.groups(&caller.customer_id, &GroupFilter::All, offset, room + 1).await?;
+        let more = found.len() > room as usize;
+        let page = &found[..found.len().min(room as usize)];
+        items.extend(page.iter().map(group_result));
+        if more {
+            let next = offset + u64::from(room);
+            return Ok(axum::Json(AdministratorList { items, continuation_token: Some(format!("{GROUPS}{next}")) }));
+        }
+        listed += page.len();
+    }
     // Principals follow the administrators; they have no identity provider, so a `providerType`
     // filter leaves them out. Only Full administrators see them (SP3): to anyone else a list of
     // every type simply holds none.
@@ -144,18 +167,24 @@ pub async fn list(
 
 /// Continuation tokens of the first principal page start with this; a principal's id follows on the next.
 const PRINCIPALS: &str = "sp:";
+/// Continuation tokens within the groups start with this, the offset of the next group following.
+const GROUPS: &str = "grp:";
 
 /// Where a page of administrators resumes: after an administrator, or among the principals that
 /// follow them.
 #[derive(Debug, Clone, Copy)]
 enum Continuation {
     Administrators(AdminId),
+    Groups(u64),
     Principals(Option<ClientId>),
 }
 
 impl Continuation {
     fn parse(text: &str) -> Result<Self, ValidationError> {
         let invalid = || ValidationError::invalid("requestContinuation", "not a continuation token");
+        if let Some(offset) = text.strip_prefix(GROUPS) {
+            return offset.parse().map(Continuation::Groups).map_err(|_| invalid());
+        }
         match text.strip_prefix(PRINCIPALS) {
             Some("") => Ok(Continuation::Principals(None)),
             Some(id) => ClientId::parse(id).map(|id| Continuation::Principals(Some(id))).map_err(|_| invalid()),
@@ -192,6 +221,9 @@ pub async fn get_access(
     let id = admin_id(&id)?;
     if let Some(member) = state.store.member(&caller.customer_id, id).await? {
         return Ok(axum::Json(access_model(&member.access, &state.catalog())));
+    }
+    if let Some(group) = state.store.group(&caller.customer_id, GroupId::from(id)).await? {
+        return Ok(axum::Json(access_model(&group.access, &state.catalog())));
     }
     match visible_principal(&state, &caller, ClientId::from(id)).await?.map(|p| p.kind) {
         Some(ClientKind::ServicePrincipal { access }) => Ok(axum::Json(access_model(&access, &state.catalog()))),
@@ -319,6 +351,13 @@ pub async fn update_access(
         return Ok(axum::Json(access_model(&added.member.access, &state.catalog())));
     }
     let access = parse_access(&input.access_type, input.policies.as_deref(), &state.catalog())?;
+    if state.store.member(&caller.customer_id, id).await?.is_none()
+        && state.store.group(&caller.customer_id, GroupId::from(id)).await?.is_some()
+    {
+        // A group's access: a Full caller only; every member and their clients follow at once.
+        state.store.set_group_access(&caller.customer_id, GroupId::from(id), access.clone(), &caller.actor()).await?;
+        return Ok(axum::Json(access_model(&access, &state.catalog())));
+    }
     if state.store.member(&caller.customer_id, id).await?.is_none() {
         // Not an administrator: a service principal's access, changed by a Full caller only (SP3).
         state

@@ -41,8 +41,9 @@ pub struct AdministratorResult {
     /// `OID:/citrix/<userId>`
     uc_oid: String,
     user_id: String,
-    /// `AdministratorUser`, or `ServicePrincipal` for a service principal (whose `userId` is its
-    /// client id).
+    /// `AdministratorUser`; `AdministratorGroup` for a group of the customer's identity provider
+    /// (whose `userId` is its id); or `ServicePrincipal` for a service principal (whose `userId` is
+    /// its client id).
     #[serde(rename = "type")]
     kind: &'static str,
     #[schema(inline)]
@@ -249,6 +250,33 @@ pub fn principal_result(principal: &ApiClient) -> Option<AdministratorResult> {
         created_date: rfc3339(principal.created_at),
         updated_date: rfc3339(principal.created_at),
     })
+}
+
+/// A group of administrators (issue #25) as the Administrators API lists it: `type`
+/// `AdministratorGroup`, its id as `userId` (and in its `ucOid`), the provider's id of the group
+/// as `externalOid`, the access its members get from it; no e-mail.
+pub fn group_result(group: &trustgate_core::group::AdminGroup) -> AdministratorResult {
+    AdministratorResult {
+        customer_id: group.customer_id.to_string(),
+        uc_oid: format!("OID:/citrix/{}", group.id),
+        user_id: group.id.to_string(),
+        kind: "AdministratorGroup",
+        access_type: (&group.access).into(),
+        first_name: None,
+        last_name: None,
+        display_name: group.display_name.clone(),
+        email: None,
+        provider_type: None,
+        provider_id: None,
+        external_oid: group.external_id.clone(),
+        external_provider_type: None,
+        status: "active",
+        pending: false,
+        invitation_expired: false,
+        legacy_providers: Vec::new(),
+        created_date: rfc3339(group.created_at),
+        updated_date: rfc3339(group.updated_at),
+    }
 }
 
 /// Citrix's `AdministratorAccessModel`: every policy of the catalog, checked where granted.

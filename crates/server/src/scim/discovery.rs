@@ -1,8 +1,9 @@
-//! What the service provider says about itself (RFC 7644 §4): its configuration, its one
-//! resource type (User), and the schema of what it keeps.
+//! What the service provider says about itself (RFC 7644 §4): its configuration, its resource
+//! types (User, Group), and the schemas of what it keeps.
 
 use serde_json::{json, Value};
 
+use super::groups::GROUP_SCHEMA;
 use super::resource::{LIST_SCHEMA, USER_SCHEMA};
 use super::MAX_PAGE;
 
@@ -39,6 +40,45 @@ pub fn user_resource_type(base: &str) -> Value {
         "schema": USER_SCHEMA,
         "schemaExtensions": [],
         "meta": {"resourceType": "ResourceType", "location": format!("{base}/ResourceTypes/User")},
+    })
+}
+
+pub fn group_resource_type(base: &str) -> Value {
+    json!({
+        "schemas": [RESOURCE_TYPE_SCHEMA],
+        "id": "Group",
+        "name": "Group",
+        "endpoint": "/Groups",
+        "description": "A group of the customer's administrators; a Full administrator gives it access",
+        "schema": GROUP_SCHEMA,
+        "schemaExtensions": [],
+        "meta": {"resourceType": "ResourceType", "location": format!("{base}/ResourceTypes/Group")},
+    })
+}
+
+pub fn group_schema(base: &str) -> Value {
+    let sub = |name: &str, kind: &str, description: &str| attribute(name, kind, false, "none", description);
+    let mut members = attribute("members", "complex", false, "none", "The administrators in the group (Users, by id)");
+    members["multiValued"] = json!(true);
+    let mut value = sub("value", "string", "The id of a User of this customer");
+    value["mutability"] = json!("immutable");
+    let mut reference = sub("$ref", "reference", "The User's URI");
+    reference["referenceTypes"] = json!(["User"]);
+    reference["mutability"] = json!("immutable");
+    let mut kind = sub("type", "string", "User");
+    kind["canonicalValues"] = json!(["User"]);
+    kind["mutability"] = json!("immutable");
+    members["subAttributes"] = json!([value, reference, kind, sub("display", "string", "The member's name")]);
+    json!({
+        "schemas": [SCHEMA_SCHEMA],
+        "id": GROUP_SCHEMA,
+        "name": "Group",
+        "description": "A group of administrators of the customer",
+        "attributes": [
+            attribute("displayName", "string", true, "server", "Unique within the customer, compared without regard to case"),
+            members,
+        ],
+        "meta": {"resourceType": "Schema", "location": format!("{base}/Schemas/{GROUP_SCHEMA}")},
     })
 }
 

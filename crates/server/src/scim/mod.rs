@@ -1,12 +1,13 @@
 //! A SCIM 2.0 service provider per customer (RFC 7643/7644) at `/scim/v2/{customerId}/…`, through
 //! which the customer's identity provider creates, disables, enables and removes administrators.
 //! What it does drives the rules: `active: false` disables (R7), `DELETE` removes from the
-//! customer (R6). Groups are not offered (docs/scim.md says why).
+//! customer (R6). Groups (`groups.rs`) say who holds a group's access (issue #25).
 
 mod auth;
 mod discovery;
 mod error;
 mod filter;
+mod groups;
 mod patch;
 mod resource;
 
@@ -44,10 +45,20 @@ pub fn router() -> Router<AppState> {
         .route(&at("/Schemas/{id}"), get(schema).fallback(method_not_allowed))
         .route(&at("/Users"), get(list_users).post(create_user).fallback(method_not_allowed))
         .route(&at("/Users/.search"), post(search_users).fallback(method_not_allowed))
-        .route(&at("/.search"), post(search_users).fallback(method_not_allowed))
+        .route(&at("/.search"), post(search_all).fallback(method_not_allowed))
         .route(
             &at("/Users/{id}"),
             get(get_user).put(replace_user).patch(patch_user).delete(delete_user).fallback(method_not_allowed),
+        )
+        .route(&at("/Groups"), get(groups::list).post(groups::create).fallback(method_not_allowed))
+        .route(&at("/Groups/.search"), post(groups::search).fallback(method_not_allowed))
+        .route(
+            &at("/Groups/{id}"),
+            get(groups::get)
+                .put(groups::replace)
+                .patch(groups::patch)
+                .delete(groups::delete)
+                .fallback(method_not_allowed),
         )
         .route(&at("/Bulk"), post(bulk).fallback(method_not_allowed))
         .route(BASE, anything())
@@ -70,7 +81,11 @@ async fn service_provider_config(State(state): State<AppState>, p: Provisioner) 
 }
 
 async fn resource_types(State(state): State<AppState>, p: Provisioner) -> Response {
-    scim(StatusCode::OK, &discovery::list(vec![discovery::user_resource_type(&base(&state, &p))]))
+    let base = base(&state, &p);
+    scim(
+        StatusCode::OK,
+        &discovery::list(vec![discovery::user_resource_type(&base), discovery::group_resource_type(&base)]),
+    )
 }
 
 async fn resource_type(
@@ -78,14 +93,16 @@ async fn resource_type(
     p: Provisioner,
     PathParams((_, name)): PathParams<(String, String)>,
 ) -> Result<Response, ScimError> {
-    if name != "User" {
-        return Err(ScimError::not_found(format!("no resource type {name}; this service provider offers User only")));
+    match name.as_str() {
+        "User" => Ok(scim(StatusCode::OK, &discovery::user_resource_type(&base(&state, &p)))),
+        "Group" => Ok(scim(StatusCode::OK, &discovery::group_resource_type(&base(&state, &p)))),
+        _ => Err(ScimError::not_found(format!("no resource type {name}; this service provider offers User and Group"))),
     }
-    Ok(scim(StatusCode::OK, &discovery::user_resource_type(&base(&state, &p))))
 }
 
 async fn schemas(State(state): State<AppState>, p: Provisioner) -> Response {
-    scim(StatusCode::OK, &discovery::list(vec![discovery::user_schema(&base(&state, &p))]))
+    let base = base(&state, &p);
+    scim(StatusCode::OK, &discovery::list(vec![discovery::user_schema(&base), discovery::group_schema(&base)]))
 }
 
 async fn schema(
@@ -93,15 +110,16 @@ async fn schema(
     p: Provisioner,
     PathParams((_, id)): PathParams<(String, String)>,
 ) -> Result<Response, ScimError> {
-    if id != resource::USER_SCHEMA {
-        return Err(ScimError::not_found(format!("no schema {id}")));
+    match id.as_str() {
+        resource::USER_SCHEMA => Ok(scim(StatusCode::OK, &discovery::user_schema(&base(&state, &p)))),
+        groups::GROUP_SCHEMA => Ok(scim(StatusCode::OK, &discovery::group_schema(&base(&state, &p)))),
+        _ => Err(ScimError::not_found(format!("no schema {id}"))),
     }
-    Ok(scim(StatusCode::OK, &discovery::user_schema(&base(&state, &p))))
 }
 
 async fn not_found() -> ScimError {
     ScimError::not_found(
-        "no such SCIM endpoint; this service provider offers Users, Schemas, ResourceTypes and ServiceProviderConfig",
+        "no such SCIM endpoint; this service provider offers Users, Groups, Schemas, ResourceTypes and ServiceProviderConfig",
     )
 }
 
@@ -209,6 +227,45 @@ async fn search_users(
     let projection = Projection::new(text("attributes").as_deref(), text("excludedAttributes").as_deref());
     let page = page(text("filter").as_deref(), int("startIndex"), int("count"), projection)?;
     answer_page(&state, &p, page).await
+}
+
+/// `POST /.search` at the root (RFC 7644 §3.4.3): every resource type, Users then Groups, in one
+/// list. A filter names User attributes (`userName`, `externalId`), so with one only Users answer.
+async fn search_all(
+    State(state): State<AppState>,
+    p: Provisioner,
+    ScimBody(body): ScimBody,
+) -> Result<Response, ScimError> {
+    let text = |name: &str| match body.get(name) {
+        Some(Value::String(s)) => Some(s.clone()),
+        Some(Value::Array(items)) => Some(items.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(",")),
+        _ => None,
+    };
+    let int = |name: &str| body.get(name).and_then(Value::as_i64);
+    let projection = Projection::new(text("attributes").as_deref(), text("excludedAttributes").as_deref());
+    let page = page(text("filter").as_deref(), int("startIndex"), int("count"), projection)?;
+    if page.filter != ScimFilter::All {
+        return answer_page(&state, &p, page).await;
+    }
+    let offset = page.start_index - 1;
+    let (users_total, users) = state.store.scim_users(p.customer(), &page.filter, offset, page.count).await?;
+    let mut resources: Vec<Value> =
+        users.iter().map(|u| page.projection.apply(resource::render(u, &location(&state, &p, u)))).collect();
+    let room = page.count.saturating_sub(u32::try_from(resources.len()).unwrap_or(page.count));
+    let group_offset = offset.saturating_sub(users_total);
+    let (groups_total, found) =
+        state.store.groups(p.customer(), &trustgate_store::GroupFilter::All, group_offset, room).await?;
+    resources.extend(found.iter().map(|g| page.projection.apply(groups::rendered(&state, &p, g))));
+    Ok(scim(
+        StatusCode::OK,
+        &json!({
+            "schemas": [resource::LIST_SCHEMA],
+            "totalResults": users_total + groups_total,
+            "startIndex": page.start_index,
+            "itemsPerPage": resources.len(),
+            "Resources": resources,
+        }),
+    ))
 }
 
 fn admin_id(id: &str) -> Result<AdminId, ScimError> {

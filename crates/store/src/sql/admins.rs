@@ -44,12 +44,14 @@ impl TryFrom<AdminRow> for Admin {
     }
 }
 
-/// What an administrator holds in a customer: the membership's access, their status and the
-/// customer's policy for disabled owners.
+/// What an administrator holds in a customer: the membership's access and what their groups give
+/// them, their status and the customer's policy for disabled owners.
 #[derive(sqlx::FromRow)]
 pub(crate) struct StandingRow {
     access_type: String,
     permissions: String,
+    group_access_type: String,
+    group_permissions: String,
     status: String,
     disabled_owner_policy: String,
 }
@@ -59,7 +61,7 @@ impl TryFrom<StandingRow> for Standing {
 
     fn try_from(row: StandingRow) -> StoreResult<Standing> {
         Ok(Standing {
-            access: access(&row.access_type, &row.permissions)?,
+            access: held(&row.access_type, &row.permissions, &row.group_access_type, &row.group_permissions)?,
             status: AdminStatus::parse(&row.status).ok_or_else(|| corrupt("admin status"))?,
             policy: DisabledOwnerPolicy::parse(&row.disabled_owner_policy)?,
         })
@@ -70,7 +72,8 @@ impl TryFrom<StandingRow> for Standing {
 macro_rules! standing_select {
     () => {
         concat!(
-            "SELECT m.access_type, m.permissions, a.status, c.disabled_owner_policy \
+            "SELECT m.access_type, m.permissions, m.group_access_type, m.group_permissions, a.status, \
+             c.disabled_owner_policy \
              FROM memberships m JOIN admins a ON a.id = m.admin_id JOIN customers c ON c.id = m.customer_id \
              WHERE m.customer_id = $1 AND m.admin_id = $2 AND ",
             crate::sql::admins::accepted!()
@@ -86,6 +89,8 @@ pub(crate) struct MembershipRow {
     customer: CustomerRow,
     access_type: String,
     permissions: String,
+    group_access_type: String,
+    group_permissions: String,
 }
 
 impl TryFrom<MembershipRow> for Membership {
@@ -94,7 +99,7 @@ impl TryFrom<MembershipRow> for Membership {
     fn try_from(row: MembershipRow) -> StoreResult<Membership> {
         Ok(Membership {
             customer: Customer::try_from(row.customer)?,
-            access: access(&row.access_type, &row.permissions)?,
+            access: held(&row.access_type, &row.permissions, &row.group_access_type, &row.group_permissions)?,
         })
     }
 }
@@ -121,6 +126,18 @@ pub(crate) fn access(access_type: &str, permissions: &str) -> StoreResult<Access
     Ok(Access::from_parts(access_type, PermissionSet::parse_list(permissions)?)?)
 }
 
+/// What a member holds in all: their own access joined with their groups' (`access::joined`).
+pub(crate) fn held(
+    access_type: &str,
+    permissions: &str,
+    group_access_type: &str,
+    group_permissions: &str,
+) -> StoreResult<Access> {
+    let own = access(access_type, permissions)?;
+    let groups = access(group_access_type, group_permissions)?;
+    Ok(trustgate_core::access::joined(&own, [&groups]))
+}
+
 pub(crate) fn access_columns(access: &Access) -> (&'static str, String) {
     let permissions = match access {
         Access::Full => String::new(),
@@ -135,6 +152,8 @@ pub(crate) struct MemberRow {
     admin: AdminRow,
     access_type: String,
     permissions: String,
+    group_access_type: String,
+    group_permissions: String,
     member_since: i64,
     updated_at: i64,
     /// When the invitation of a pending member expires; `None` once accepted.
@@ -146,7 +165,7 @@ pub(crate) struct MemberRow {
 macro_rules! member_columns {
     () => {
         "a.id, m.email, m.display_name, a.provider, a.external_id, a.provider_id, a.status, a.created_at, \
-         m.access_type, m.permissions, m.created_at AS member_since, m.updated_at, i.expires_at AS invited_until"
+         m.access_type, m.permissions, m.group_access_type, m.group_permissions, m.created_at AS member_since, m.updated_at, i.expires_at AS invited_until"
     };
 }
 
@@ -173,6 +192,7 @@ impl TryFrom<MemberRow> for Member {
         Ok(Member {
             admin: Admin::try_from(row.admin)?,
             access: access(&row.access_type, &row.permissions)?,
+            group_access: access(&row.group_access_type, &row.group_permissions)?,
             created_at: from_ms(row.member_since),
             updated_at: from_ms(row.updated_at),
             pending: row.invited_until.map(|at| Pending { expires_at: from_ms(at) }),
@@ -285,7 +305,8 @@ macro_rules! queries {
                 Actor::ApiClient { id, .. } => (
                     PrincipalKind::ApiClient,
                     sqlx::query_as::<_, StandingRow>(concat!(
-                        "SELECT m.access_type, m.permissions, a.status, c.disabled_owner_policy \
+                        "SELECT m.access_type, m.permissions, m.group_access_type, m.group_permissions, a.status, \
+                         c.disabled_owner_policy \
                          FROM memberships m JOIN admins a ON a.id = m.admin_id JOIN customers c ON c.id = m.customer_id \
                          JOIN api_clients k ON k.customer_id = m.customer_id AND k.owner_id = m.admin_id \
                          WHERE m.customer_id = $1 AND k.id = $2 AND ",
@@ -722,7 +743,8 @@ macro_rules! queries {
         #[tracing::instrument(skip_all)]
         pub(super) async fn memberships(store: &$store, admin: AdminId) -> StoreResult<Vec<Membership>> {
             sqlx::query_as::<_, MembershipRow>(concat!(
-                "SELECT c.id, c.name, c.disabled_owner_policy, c.require_local_mfa, c.created_at, m.access_type, m.permissions \
+                "SELECT c.id, c.name, c.disabled_owner_policy, c.require_local_mfa, c.created_at, m.access_type, m.permissions, \
+                 m.group_access_type, m.group_permissions \
                      FROM memberships m JOIN customers c ON c.id = m.customer_id WHERE m.admin_id = $1 AND ",
                 crate::sql::admins::accepted!(),
                 " \
@@ -794,7 +816,7 @@ macro_rules! queries {
                 store.commit(tx, &changes).await?;
                 return Ok(0);
             }
-            lifecycle::remove(&authority, &member.access, full_admins(&mut tx, customer).await?)?;
+            lifecycle::remove_holding(&authority, &member.access, &member.held(), full_admins(&mut tx, customer).await?)?;
             let now = OffsetDateTime::now_utc();
             let mut changes = Vec::new();
             let deleted = end_membership(

@@ -138,6 +138,7 @@ macro_rules! queries {
         use super::admins::{load_member, update_member_access};
         use super::clients::update_principal_access;
         use super::feed::insert_changes;
+        use super::groups::{load_group, refresh_members};
         use super::system_log::insert_log;
         use super::Tx;
 
@@ -264,6 +265,28 @@ macro_rules! queries {
                 });
                 principal_of.insert(principal.id.to_string(), principal);
             }
+            // Issue #25: groups hold permissions too, for every member.
+            let groups: Vec<(String, String)> = sqlx::query_as(
+                "SELECT customer_id, id FROM admin_groups WHERE access_type = 'Custom' AND permissions <> '' \
+                 ORDER BY customer_id, id",
+            )
+            .fetch_all(&mut **tx)
+            .await?;
+            let mut group_of = std::collections::HashMap::new();
+            for (customer, id) in groups {
+                let customer = CustomerId::parse(&customer).map_err(|_| crate::sql::corrupt_id("customer"))?;
+                let id = trustgate_core::ids::GroupId::parse(&id).map_err(|_| crate::sql::corrupt_id("group"))?;
+                let Some(group) = load_group(tx, &customer, id).await? else { continue };
+                let Some(after) = without(&group.access) else { continue };
+                names.push(format!("group {} in customer {customer}", group.display_name));
+                stripped.push(crate::model::Stripped {
+                    customer,
+                    holder: ("group", id.to_string()),
+                    before: group.access.clone(),
+                    after,
+                });
+                group_of.insert(id.to_string(), group);
+            }
             if stripped.is_empty() {
                 return Ok((stripped, changes));
             }
@@ -301,6 +324,25 @@ macro_rules! queries {
                 )));
             }
             for change in &stripped {
+                if change.holder.0 == "group" {
+                    let Some(group) = group_of.get_mut(&change.holder.1) else { continue };
+                    let (access_type, permissions) = crate::sql::admins::access_columns(&change.after);
+                    sqlx::query(
+                        "UPDATE admin_groups SET access_type = $1, permissions = $2, version = version + 1, \
+                         updated_at = $3 WHERE id = $4",
+                    )
+                    .bind(access_type)
+                    .bind(permissions)
+                    .bind(crate::sql::ms(now))
+                    .bind(group.id.to_string())
+                    .execute(&mut **tx)
+                    .await?;
+                    group.access = change.after.clone();
+                    insert_log(tx, &event::group_access_changed(group, &change.before, now, actor)).await?;
+                    let members = group.members.iter().copied().collect();
+                    refresh_members(tx, &change.customer, &members, actor, now, &mut changes).await?;
+                    continue;
+                }
                 if change.holder.0 == "servicePrincipal" {
                     let Some(principal) = principal_of.get(&change.holder.1) else { continue };
                     update_principal_access(tx, principal.id, &change.after).await?;

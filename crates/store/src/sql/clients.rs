@@ -11,7 +11,7 @@ use trustgate_core::secret::{SecretId, SecretVerifier, ServerKeyId};
 
 use crate::error::{StoreError, StoreResult};
 use crate::model::{ClientGrant, ExpiringSecret};
-use crate::sql::admins::access;
+use crate::sql::admins::{access, held};
 use crate::sql::{corrupt, from_ms};
 
 /// The columns of `api_clients` (as `k`) a [`ClientRow`] reads; a macro so queries stay static
@@ -90,6 +90,8 @@ pub(crate) struct GrantRow {
     owner_email: Option<String>,
     owner_access_type: Option<String>,
     owner_permissions: Option<String>,
+    owner_group_access_type: Option<String>,
+    owner_group_permissions: Option<String>,
     owner_status: Option<String>,
     owner_policy: Option<String>,
 }
@@ -97,16 +99,29 @@ pub(crate) struct GrantRow {
 impl GrantRow {
     pub(crate) fn into_grant(self, secrets: Vec<GrantSecret>) -> StoreResult<ClientGrant> {
         let client = ApiClient::try_from(self.client)?;
-        let owner = (self.owner_access_type, self.owner_permissions, self.owner_status, self.owner_policy);
+        let owner = (
+            self.owner_access_type,
+            self.owner_permissions,
+            self.owner_group_access_type.zip(self.owner_group_permissions),
+            self.owner_status,
+            self.owner_policy,
+        );
         let standing = match (&client.kind, owner) {
             (ClientKind::ServicePrincipal { access }, _) => Standing::of_principal(access.clone()),
-            (ClientKind::SecureClient { .. }, (Some(access_type), Some(permissions), Some(status), Some(policy))) => {
-                Standing {
-                    access: access(&access_type, &permissions)?,
-                    status: AdminStatus::parse(&status).ok_or_else(|| corrupt("admin status"))?,
-                    policy: DisabledOwnerPolicy::parse(&policy)?,
-                }
-            }
+            (
+                ClientKind::SecureClient { .. },
+                (
+                    Some(access_type),
+                    Some(permissions),
+                    Some((group_type, group_permissions)),
+                    Some(status),
+                    Some(policy),
+                ),
+            ) => Standing {
+                access: held(&access_type, &permissions, &group_type, &group_permissions)?,
+                status: AdminStatus::parse(&status).ok_or_else(|| corrupt("admin status"))?,
+                policy: DisabledOwnerPolicy::parse(&policy)?,
+            },
             _ => return Err(corrupt("API client owner")),
         };
         Ok(ClientGrant { client, secrets, owner_email: self.owner_email, standing })
@@ -474,7 +489,8 @@ macro_rules! queries {
             // transaction of two reads took four. A service principal has no owner: the owner's
             // columns come back NULL.
             let rows = sqlx::query(concat!("SELECT ", crate::sql::clients::client_columns!(), ", m.email AS owner_email, m.access_type AS owner_access_type, \
-                 m.permissions AS owner_permissions, a.status AS owner_status, c.disabled_owner_policy AS owner_policy, \
+                 m.permissions AS owner_permissions, m.group_access_type AS owner_group_access_type, \
+                 m.group_permissions AS owner_group_permissions, a.status AS owner_status, c.disabled_owner_policy AS owner_policy, \
                  s.id AS secret_id, s.legacy, s.verifier, s.expires_at, s.expiry_logged_at, s.last_used_at AS secret_last_used_at, \
                  s.server_key \
                  FROM api_clients k \
@@ -883,7 +899,7 @@ macro_rules! queries {
             // R3 still holds until the conversion: to anyone but its owner and a Full
             // administrator, the client does not exist; its Custom owner sees it and is told why not.
             lifecycle::convert(&authority).map_err(|refusal| if by_owner { refusal.into() } else { not_found() })?;
-            let access = load_member(&mut tx, customer, owner).await?.ok_or_else(not_found)?.access;
+            let access = load_member(&mut tx, customer, owner).await?.ok_or_else(not_found)?.held();
             ensure_declared(&mut tx, &access).await?;
             let (access_type, permissions) = crate::sql::admins::access_columns(&access);
             sqlx::query("UPDATE api_clients SET owner_id = NULL, access_type = $1, permissions = $2 WHERE id = $3")

@@ -26,6 +26,7 @@
 //! | `webhooks.rs` | webhook endpoints, their cursors into the system log, their attempts |
 //! | `siem.rs` | the SIEM streams' cursors into the whole system log, and their leases |
 //! | `mfa.rs` | local administrators' second factor: TOTP secrets, recovery codes |
+//! | `groups.rs` | groups of administrators and what they give their members |
 
 use time::OffsetDateTime;
 
@@ -37,6 +38,7 @@ pub(crate) mod clients;
 pub(crate) mod customers;
 pub(crate) mod federation;
 pub(crate) mod feed;
+pub(crate) mod groups;
 pub(crate) mod invitations;
 pub(crate) mod keys;
 pub(crate) mod mfa;
@@ -107,7 +109,7 @@ macro_rules! store_impl {
     ($store:ty, $db:ty) => {
         crate::sql::store_impl!(@domains $store, $db, [
             feed, customers, admins, invitations, clients, keys, sessions, system_log, federation, catalog, webhooks, siem,
-            mfa
+            mfa, groups
         ]);
 
         mod store {
@@ -123,8 +125,9 @@ macro_rules! store_impl {
             use trustgate_core::customer::{Customer, DisabledOwnerPolicy};
             use trustgate_core::event::{Actor, LogEntry};
             use trustgate_core::federation::IdentityProvider;
+            use trustgate_core::group::AdminGroup;
             use trustgate_core::ids::{
-                AdminId, ClientId, CustomerId, ProviderId, ResourceServerId, ScimTokenId, WebhookId,
+                AdminId, ClientId, CustomerId, GroupId, ProviderId, ResourceServerId, ScimTokenId, WebhookId,
             };
             use trustgate_core::provisioning::ScimToken;
             use trustgate_core::resource_server::ResourceServer;
@@ -135,7 +138,7 @@ macro_rules! store_impl {
             use crate::changes::ChangeListener;
             use crate::error::StoreResult;
             use crate::model::{
-                CatalogApplied, ClientGrant, DisabledOwner, ExpiringSecret, Invitation, InvitationTerms, LogQuery,
+                CatalogApplied, ClientGrant, DisabledOwner, ExpiringSecret, GroupFilter, GroupWrite, Invitation, InvitationTerms, LogQuery,
                 LogRecord, LogView, Member, Membership, Notification, PendingSignIn, PoolUse, ScimFilter, ScimUser,
                 ScimUserWrite, ServerKeyUse, Session, TotpEnrolment,
             };
@@ -144,7 +147,7 @@ macro_rules! store_impl {
             use crate::sql::webhooks::{ResealedWebhook, WebhookAttempt, WebhookClaim, WebhookProgress};
 
             use super::{
-                admins, catalog, clients, customers, federation, invitations, keys, mfa, sessions, siem, system_log,
+                admins, catalog, clients, customers, federation, groups, invitations, keys, mfa, sessions, siem, system_log,
                 webhooks,
             };
 
@@ -254,6 +257,13 @@ macro_rules! store_impl {
                 federation::update_scim_user(customer: &CustomerId, admin: AdminId, write: &ScimUserWrite, if_version: Option<&str>, actor: &Actor) -> ScimUser;
                 federation::deprovision_user(customer: &CustomerId, admin: AdminId, if_version: Option<&str>, actor: &Actor) -> usize;
                 admins::disabled_owners(customer: &CustomerId) -> Vec<DisabledOwner>;
+                groups::create_group(group: &AdminGroup, actor: &Actor) -> AdminGroup;
+                groups::group(customer: &CustomerId, id: GroupId) -> Option<AdminGroup>;
+                groups::groups(customer: &CustomerId, filter: &GroupFilter, offset: u64, limit: u32) -> (u64, Vec<AdminGroup>);
+                groups::replace_group(customer: &CustomerId, id: GroupId, write: &GroupWrite, if_version: Option<&str>, actor: &Actor) -> AdminGroup;
+                groups::delete_group(customer: &CustomerId, id: GroupId, if_version: Option<&str>, actor: &Actor) -> bool;
+                groups::set_group_access(customer: &CustomerId, id: GroupId, access: Access, actor: &Actor) -> Access;
+                groups::sync_claimed_groups(customer: &CustomerId, admin: AdminId, claimed: &[String], actor: &Actor) -> ();
                 federation::connect_provider(provider: &IdentityProvider, actor: &Actor) -> ();
                 federation::disconnect_provider(customer: &CustomerId, id: ProviderId, actor: &Actor) -> bool;
                 federation::identity_provider(id: ProviderId) -> Option<IdentityProvider>;

@@ -208,3 +208,42 @@ async fn a_permission_the_stored_catalog_no_longer_declares_is_not_granted_by_a_
     assert!(still_declared.is_ok(), "a declared permission is granted as before: {still_declared:?}");
     assert_eq!(app.store.member(&customer, admin.id).await.unwrap().expect("a member").access, custom(&[write]));
 }
+
+/// Issue #25: a group holds permissions for its members; removing one it holds is refused, and
+/// forced it is taken from the group, and from every member's standing with it.
+#[tokio::test]
+async fn a_permission_a_group_holds_is_refused_removal_unless_forced_and_its_members_follow() {
+    let Some(app) = app().await else { return };
+    app.apply_catalog(ORDERS).await;
+    let customer = app.customer().await;
+    let read = Permission::parse("orders.read").unwrap();
+    let admin = app.admin(&customer, custom(&[Permission::NOTIFICATIONS])).await;
+    let now = time::OffsetDateTime::now_utc();
+    let group = trustgate_core::group::AdminGroup {
+        id: trustgate_core::ids::GroupId::generate(),
+        customer_id: customer.clone(),
+        display_name: "Readers".to_owned(),
+        external_id: None,
+        access: custom(std::slice::from_ref(&read)),
+        members: vec![admin.id],
+        document: serde_json::json!({}),
+        version: String::new(),
+        created_at: now,
+        updated_at: now,
+    };
+    app.store.create_group(&group, &Actor::System).await.unwrap();
+    let standing = app.store.standing(&customer, admin.id).await.unwrap().unwrap();
+    assert_eq!(standing.access, custom(&[read.clone(), Permission::NOTIFICATIONS]));
+
+    let catalog = trustgate_server::gateway::catalog_file::parse(WRITE_ONLY).unwrap();
+    let refused = app.store.apply_catalog(&catalog, false, &Actor::System).await.unwrap_err();
+    assert!(refused.to_string().contains("group Readers"), "{refused}");
+
+    let forced = app.catalog_command(WRITE_ONLY, &["--force"]).await;
+    assert_eq!(forced["stripped"].as_array().map(Vec::len), Some(1), "{forced}");
+    let group = app.store.group(&customer, group.id).await.unwrap().unwrap();
+    assert!(group.access.grants_nothing(), "{:?}", group.access);
+    let standing = app.store.standing(&customer, admin.id).await.unwrap().unwrap();
+    assert_eq!(standing.access, custom(&[Permission::NOTIFICATIONS]), "the member's standing followed");
+    assert_eq!(app.log_of(&customer, "delegatedadministration:group/access").await.len(), 1);
+}

@@ -17,7 +17,10 @@
 //!   nothing in a customer they do not belong to (R3, SP3);
 //! - every principal's secret expires (SP6);
 //! - each customer's webhook endpoint is untouched by the other's actors, and its receiver is
-//!   sent only its own customer's records.
+//!   sent only its own customer's records;
+//! - each customer's groups (issue #25), their access and members are exactly the model's: no
+//!   SCIM token or API client of A reaches B's groups, and a member's clients hold their own
+//!   access joined with their groups' (R5 through groups), or are deleted when the last goes (R6).
 //!
 //! Knobs (environment):
 //! - `TRUSTGATE_MODEL_CASES` — sequences per store (default 100);
@@ -139,6 +142,8 @@ struct Sut<'a> {
     revoked: Vec<String>,
     /// Each customer's webhook endpoint, subscribed by its Full administrator: (id, receiver).
     webhooks: Vec<(String, crate::webhook_receiver::Receiver)>,
+    /// The groups' ids, in the model's order.
+    groups: Vec<String>,
     step: usize,
 }
 
@@ -173,6 +178,7 @@ impl<'a> Sut<'a> {
             clients: Vec::new(),
             revoked: Vec::new(),
             webhooks: Vec::new(),
+            groups: Vec::new(),
             step: 0,
         };
         for c in [A, B] {
@@ -183,6 +189,38 @@ impl<'a> Sut<'a> {
             assert_eq!(status, StatusCode::CREATED, "{token}");
             sut.scim[c] = token["secret"].as_str().expect("the SCIM token").to_owned();
         }
+        // Admin 4: provisioned by B's identity provider, with no access of their own.
+        let user = json!({
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+            "userName": "group-only@b.example",
+            "externalId": "oid-group-only",
+            "emails": [{ "value": "group-only@b.example", "primary": true }],
+        });
+        let (status, created) = sut.scim(B, B, Method::POST, "/Users", Some(user)).await;
+        assert_eq!(status, StatusCode::CREATED, "{created}");
+        let id = AdminId::parse(created["id"].as_str().expect("the user id")).expect("an admin id");
+        sut.admins.push(TestAdmin { id, email: "group-only@b.example".to_owned(), password: String::new() });
+        sut.subjects.push("oid-group-only".to_owned());
+        for (c, members) in [(A, vec![2]), (B, vec![3, 4])] {
+            let members: Vec<Value> =
+                members.iter().map(|&m| json!({ "value": sut.admins[m].id.to_string() })).collect();
+            let group = json!({
+                "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+                "displayName": format!("{} operators", name(c)),
+                "members": members,
+            });
+            let (status, created) = sut.scim(c, c, Method::POST, "/Groups", Some(group)).await;
+            assert_eq!(status, StatusCode::CREATED, "{created}");
+            sut.groups.push(created["id"].as_str().expect("the group id").to_owned());
+        }
+        let operators = trustgate_core::ids::GroupId::parse(&sut.groups[A]).expect("a group id");
+        app.store
+            .set_group_access(&sut.customers[A], operators, custom(&[Permission::SYSTEM_LOG]), &Actor::System)
+            .await
+            .expect("the group's access");
+        let operators = trustgate_core::ids::GroupId::parse(&sut.groups[B]).expect("a group id");
+        let granted = custom(&[Permission::API_CLIENTS, Permission::NOTIFICATIONS]);
+        app.store.set_group_access(&sut.customers[B], operators, granted, &Actor::System).await.expect("the access");
         for c in [A, B] {
             let receiver = crate::webhook_receiver::Receiver::start().await;
             let session = app.session_for(&sut.admins[c]).await;
@@ -192,7 +230,7 @@ impl<'a> Sut<'a> {
             assert_eq!(status, StatusCode::CREATED, "{created}");
             sut.webhooks.push((created["id"].as_str().expect("the endpoint id").to_owned(), receiver));
         }
-        for (customer, owner) in [(A, 0), (B, 1), (A, 2), (B, 2)] {
+        for (customer, owner) in [(A, 0), (B, 1), (A, 2), (B, 2), (B, 4)] {
             let made = app.client(&sut.customers[customer], &sut.admins[owner]).await;
             let token = app.token(&made).await;
             let secret_id = sut.secret_ids(customer, made.id).await.into_iter().next().expect("a first secret");
@@ -342,9 +380,13 @@ impl<'a> Sut<'a> {
                     self.platform(Method::GET, "/administrators?maxItemCount=200", by, customer, None).await;
                 if status.is_success() && allowed {
                     let held = model.client_access(by).expect("allowed");
-                    let (admins, principals) = model.listed_admins(customer, held);
-                    let want: BTreeSet<String> =
-                        admins.iter().map(|&i| admin_id(i)).chain(principals.iter().map(|&c| client_id(c))).collect();
+                    let (admins, principals, groups) = model.listed_admins(customer, held);
+                    let want: BTreeSet<String> = admins
+                        .iter()
+                        .map(|&i| admin_id(i))
+                        .chain(principals.iter().map(|&c| client_id(c)))
+                        .chain(groups.iter().map(|&g| self.groups[g].clone()))
+                        .collect();
                     let got = listed(&list, "userId");
                     if got != want {
                         return Err(format!("{op:?} lists {got:?}; the model says {want:?}"));
@@ -516,6 +558,40 @@ impl<'a> Sut<'a> {
             Op::ScimDelete { scim, customer, admin } => {
                 self.scim(scim, customer, Method::DELETE, &format!("/Users/{}", admin_id(admin)), None).await
             }
+            Op::ScimCreateGroup { scim, customer } => {
+                let name = format!("group {}", self.groups.len());
+                let group = json!({
+                    "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+                    "displayName": name,
+                    "externalId": format!("oid-{}", random_token()[..12].to_lowercase()),
+                });
+                let (status, created) = self.scim(scim, customer, Method::POST, "/Groups", Some(group)).await;
+                if status.is_success() && allowed {
+                    self.groups.push(created["id"].as_str().ok_or(format!("no id in {created}"))?.to_owned());
+                }
+                (status, created)
+            }
+            Op::ScimGroupMember { scim, customer, group, admin, add } => {
+                let member = admin_id(admin);
+                let operation = if add {
+                    json!({ "op": "add", "path": "members", "value": [{ "value": member }] })
+                } else {
+                    json!({ "op": "Remove", "path": format!("members[value eq \"{member}\"]") })
+                };
+                let patch = json!({
+                    "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                    "Operations": [operation],
+                });
+                let path = format!("/Groups/{}", self.groups[group]);
+                self.scim(scim, customer, Method::PATCH, &path, Some(patch)).await
+            }
+            Op::ScimDeleteGroup { scim, customer, group } => {
+                self.scim(scim, customer, Method::DELETE, &format!("/Groups/{}", self.groups[group]), None).await
+            }
+            Op::SetGroupAccess { by, customer, group, access } => {
+                let path = format!("/administrators/access?id=OID:/citrix/{}", self.groups[group]);
+                self.platform(Method::PUT, &path, by, customer, Some(access_body(access))).await
+            }
             Op::DisableAdmin { admin } | Op::EnableAdmin { admin } => {
                 let verb = if matches!(op, Op::DisableAdmin { .. }) { "disable" } else { "enable" };
                 let (ok, out) = self.cli(&["admin", verb, "--admin", &admin_id(admin)]).await;
@@ -653,6 +729,23 @@ impl<'a> Sut<'a> {
                 .collect();
             if got != want {
                 return Err(format!("customer {}'s administrators are {got:?}; the model says {want:?}", name(c)));
+            }
+            let (_, groups) =
+                store.groups(customer, &trustgate_store::GroupFilter::All, 0, 1000).await.map_err(failed)?;
+            let got: BTreeMap<String, (Access, BTreeSet<String>)> = groups
+                .iter()
+                .map(|g| (g.id.to_string(), (g.access.clone(), g.members.iter().map(ToString::to_string).collect())))
+                .collect();
+            let want: BTreeMap<String, (Access, BTreeSet<String>)> = model
+                .groups_of(c)
+                .into_iter()
+                .map(|g| {
+                    let members = model.groups[g].members.iter().map(|&m| self.admins[m].id.to_string()).collect();
+                    (self.groups[g].clone(), (to_access(model.groups[g].access), members))
+                })
+                .collect();
+            if got != want {
+                return Err(format!("customer {}'s groups are {got:?}; the model says {want:?}", name(c)));
             }
             let principals = store.principals(customer, None, 1000, &Actor::System).await.map_err(failed)?;
             let got: BTreeMap<String, Access> = principals

@@ -409,3 +409,276 @@ async fn administrators_provisioned_by_a_token_naming_a_tenant_carry_it_as_their
         .await;
     assert_eq!(cli["providerId"], "corp.example.com", "{cli}");
 }
+
+/// A group as the provider creates it, with `members` (User ids).
+fn group(name: &str, members: &[AdminId]) -> Value {
+    json!({
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+        "displayName": name,
+        "externalId": format!("entra-{name}"),
+        "members": members.iter().map(|m| json!({ "value": m.to_string(), "display": "Grace" })).collect::<Vec<_>>(),
+    })
+}
+
+/// Provisions a person with no access of their own, as Entra ID does before adding them to groups.
+async fn provisioned(app: &TestApp, provider: &Provider, name: &str) -> TestAdmin {
+    let (status, created, _) = provision(app, provider, user(name, &format!("oid-{name}"))).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    TestAdmin {
+        id: AdminId::parse(created["id"].as_str().unwrap()).unwrap(),
+        email: name.to_owned(),
+        password: String::new(),
+    }
+}
+
+/// A Full administrator's API client sets a group's access through Citrix's Administrators API.
+async fn set_group_access(app: &TestApp, customer: &CustomerId, token: &str, group: &str, body: Value) -> StatusCode {
+    let path = format!("/administrators/access?id=OID:/citrix/{group}");
+    let (status, answer) = app.call(Method::PUT, &path, token, customer, Some(body)).await;
+    assert!(status == StatusCode::OK || status.is_client_error(), "{answer}");
+    status
+}
+
+fn policies(names: &[&str]) -> Value {
+    json!({
+        "accessType": "Custom",
+        "policies": names.iter().map(|n| json!({
+            "name": n, "serviceName": "Platform", "displayName": n,
+            "checkable": { "value": true, "canChangeValue": true },
+        })).collect::<Vec<_>>(),
+    })
+}
+
+#[tokio::test]
+async fn r5_through_groups_a_members_clients_follow_their_groups_at_their_next_call_and_r6_when_the_last_access_goes() {
+    let Some(app) = super::app().await else { return };
+    let (customer, _, provider) = customer_with_provider(&app).await;
+    let (full, _) = full_admin(&app, &customer).await;
+    let full_token = app.token(&app.client(&customer, &full).await).await;
+    let grace = provisioned(&app, &provider, "grace@example.com").await;
+    let (status, created, _) =
+        scim(&app, &provider, Method::POST, "/Groups", Some(group("Operators", &[grace.id])), None).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let group_id = created["id"].as_str().unwrap().to_owned();
+    assert_eq!(created["members"][0]["value"], grace.id.to_string());
+
+    // A Full administrator gives the group access; Grace holds it through the group alone.
+    let granted = policies(&["apiClients", "notifications", "systemLog"]);
+    assert_eq!(set_group_access(&app, &customer, &full_token, &group_id, granted).await, StatusCode::OK);
+    let standing = app.store.standing(&customer, grace.id).await.unwrap().unwrap();
+    assert_eq!(standing.access, custom(&[Permission::API_CLIENTS, Permission::NOTIFICATIONS, Permission::SYSTEM_LOG]));
+    let client = app.client(&customer, &grace).await;
+    let token = app.token(&client).await;
+    assert_eq!(app.get("/systemlog/records", &token, &customer).await.0, StatusCode::OK);
+
+    // R5 through the group: reducing the group's access reduces her client on its very next call,
+    // with the token it already holds.
+    assert_eq!(
+        set_group_access(&app, &customer, &full_token, &group_id, policies(&["notifications"])).await,
+        StatusCode::OK
+    );
+    assert_eq!(app.get("/systemlog/records", &token, &customer).await.0, StatusCode::FORBIDDEN);
+    assert_eq!(app.post_notification(&token, &customer).await, StatusCode::OK);
+
+    // The Administrators API lists the group in Citrix's shape and answers its access by ucOid.
+    let (status, list) = app.get("/administrators?type=AdministratorGroup", &full_token, &customer).await;
+    assert_eq!(status, StatusCode::OK, "{list}");
+    assert_eq!(list["items"][0]["type"], "AdministratorGroup");
+    assert_eq!(list["items"][0]["ucOid"], format!("OID:/citrix/{group_id}"));
+    assert_eq!(list["items"][0]["displayName"], "Operators");
+    let (status, access) =
+        app.get(&format!("/administrators/OID:%2Fcitrix%2F{group_id}/access"), &full_token, &customer).await;
+    assert_eq!(status, StatusCode::OK, "{access}");
+    assert_eq!(access["accessType"], "Custom");
+
+    // Entra ID removes her from the group: her last access goes, and with it her client (R6).
+    let remove = json!({
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+        "Operations": [{ "op": "Remove", "path": format!("members[value eq \"{}\"]", grace.id) }],
+    });
+    let (status, patched, _) =
+        scim(&app, &provider, Method::PATCH, &format!("/Groups/{group_id}"), Some(remove), None).await;
+    assert_eq!(status, StatusCode::OK, "{patched}");
+    assert!(patched.get("members").is_none(), "{patched}");
+    assert_eq!(app.post_notification(&token, &customer).await, StatusCode::UNAUTHORIZED);
+    assert!(app.store.client_grant(client.id).await.unwrap().is_none());
+    // She stays provisioned: the provider still finds the person it manages.
+    assert_eq!(scim_get(&app, &provider, &format!("/Users/{}", grace.id)).await.0, StatusCode::OK);
+
+    let log = app.log(&customer).await;
+    assert_eq!(by_provider(&log, "delegatedadministration:group/create"), 1);
+    assert_eq!(by_provider(&log, "delegatedadministration:group/member/add"), 1);
+    assert_eq!(by_provider(&log, "delegatedadministration:group/member/remove"), 1);
+    let access_changes: Vec<_> =
+        log.iter().filter(|r| r.event_type == "delegatedadministration:group/access").collect();
+    assert_eq!(access_changes.len(), 2);
+    assert!(access_changes.iter().all(|r| r.actor_type == "SecureClient"), "the actor is the Full admin's client");
+    assert_eq!(
+        log.iter().filter(|r| r.event_type == "platform:secureclient/delete" && r.actor_name == TOKEN_NAME).count(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn groups_come_and_go_by_scim_okta_style_and_only_a_full_administrator_gives_them_access() {
+    let Some(app) = super::app().await else { return };
+    let (customer, _, provider) = customer_with_provider(&app).await;
+    let ada = provisioned(&app, &provider, "ada@example.com").await;
+    let alan = provisioned(&app, &provider, "alan@example.com").await;
+    let (status, created, _) = scim(&app, &provider, Method::POST, "/Groups", Some(group("Auditors", &[])), None).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let id = created["id"].as_str().unwrap().to_owned();
+    let (status, again, _) = scim(&app, &provider, Method::POST, "/Groups", Some(group("auditors", &[])), None).await;
+    assert_eq!(status, StatusCode::CONFLICT, "names are unique regardless of case: {again}");
+
+    // Okta adds and removes members with the values in the operation.
+    let add = json!({ "Operations": [{ "op": "add", "path": "members", "value": [
+        { "value": ada.id.to_string() }, { "value": alan.id.to_string() }] }] });
+    let (status, patched, _) = scim(&app, &provider, Method::PATCH, &format!("/Groups/{id}"), Some(add), None).await;
+    assert_eq!((status, patched["members"].as_array().map(Vec::len)), (StatusCode::OK, Some(2)), "{patched}");
+    let remove =
+        json!({ "Operations": [{ "op": "remove", "path": "members", "value": [{ "value": ada.id.to_string() }] }] });
+    let (status, patched, _) = scim(&app, &provider, Method::PATCH, &format!("/Groups/{id}"), Some(remove), None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(patched["members"], json!([{ "value": alan.id.to_string() }]));
+
+    let (status, found, _) = scim_get(&app, &provider, "/Groups?filter=displayName%20eq%20%22AUDITORS%22").await;
+    assert_eq!((status, &found["totalResults"]), (StatusCode::OK, &json!(1)), "{found}");
+
+    // A Custom administrator with the right to manage administrators cannot give a group access.
+    let custom_admin = app.admin(&customer, custom(&[Permission::ADMINISTRATORS, Permission::API_CLIENTS])).await;
+    let custom_token = app.token(&app.client(&customer, &custom_admin).await).await;
+    assert_eq!(
+        set_group_access(&app, &customer, &custom_token, &id, json!({ "accessType": "Full", "policies": null })).await,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(app.store.standing(&customer, alan.id).await.unwrap().unwrap().access, custom(&[]));
+
+    // Another customer's token and URL never reach the group: 404 in its own customer's URL.
+    let (other, _, other_provider) = customer_with_provider(&app).await;
+    let (status, _, _) = scim_get(&app, &other_provider, &format!("/Groups/{id}")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let hostile = Provider { base: format!("/scim/v2/{customer}"), token: other_provider.token.clone() };
+    assert_eq!(scim_get(&app, &hostile, &format!("/Groups/{id}")).await.0, StatusCode::UNAUTHORIZED);
+    let (other_full, _) = full_admin(&app, &other).await;
+    let other_token = app.token(&app.client(&other, &other_full).await).await;
+    assert_eq!(
+        set_group_access(&app, &other, &other_token, &id, json!({ "accessType": "Full", "policies": null })).await,
+        StatusCode::NOT_FOUND
+    );
+
+    let (status, _, _) = scim(&app, &provider, Method::DELETE, &format!("/Groups/{id}"), None, None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert_eq!(scim_get(&app, &provider, &format!("/Groups/{id}")).await.0, StatusCode::NOT_FOUND);
+    let log = app.log(&customer).await;
+    assert_eq!(by_provider(&log, "delegatedadministration:group/delete"), 1);
+}
+
+/// Citrix's `AdministratorType`, as its Administrators API documents the enum: a list holding users,
+/// groups and principals decodes with every item's `type` among these, strictly.
+#[derive(Debug, serde::Deserialize, PartialEq, Eq, Clone, Copy)]
+enum AdministratorType {
+    AdministratorUser,
+    AdministratorGroup,
+    ServicePrincipal,
+}
+
+#[derive(Debug, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct AdministratorResult {
+    uc_oid: String,
+    #[serde(rename = "type")]
+    kind: AdministratorType,
+}
+
+#[derive(Debug, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct AdministratorList {
+    items: Vec<AdministratorResult>,
+    continuation_token: Option<String>,
+}
+
+#[tokio::test]
+async fn a_list_of_users_groups_and_principals_decodes_with_citrix_administrator_types_across_pages() {
+    let Some(app) = super::app().await else { return };
+    let (customer, _, provider) = customer_with_provider(&app).await;
+    let (full, _) = full_admin(&app, &customer).await;
+    let token = app.token(&app.client(&customer, &full).await).await;
+    provisioned(&app, &provider, "ada@example.com").await;
+    for name in ["Operators", "Auditors"] {
+        assert_eq!(
+            scim(&app, &provider, Method::POST, "/Groups", Some(group(name, &[])), None).await.0,
+            StatusCode::CREATED
+        );
+    }
+    trustgate_server::actions::clients::new_principal(
+        app.store.as_ref(),
+        &app.server_key,
+        &customer,
+        "nightly export",
+        Access::Full,
+        None,
+        &Actor::System,
+    )
+    .await
+    .unwrap();
+    let mut seen = Vec::new();
+    let mut next: Option<String> = None;
+    loop {
+        let path = match &next {
+            None => "/administrators?maxItemCount=2".to_owned(),
+            Some(token) => format!("/administrators?maxItemCount=2&requestContinuation={token}"),
+        };
+        let text = app.get_text(&path, &token, &customer).await;
+        let page: AdministratorList = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"));
+        seen.extend(page.items.iter().map(|i| (i.kind, i.uc_oid.clone())));
+        match page.continuation_token {
+            Some(token) => next = Some(token),
+            None => break,
+        }
+    }
+    let count = |kind| seen.iter().filter(|(k, _)| *k == kind).count();
+    assert_eq!(
+        (
+            count(AdministratorType::AdministratorUser),
+            count(AdministratorType::AdministratorGroup),
+            count(AdministratorType::ServicePrincipal)
+        ),
+        (3, 2, 1),
+        "{seen:?}"
+    );
+    let distinct: std::collections::BTreeSet<_> = seen.iter().map(|(_, oid)| oid.clone()).collect();
+    assert_eq!(distinct.len(), seen.len(), "no item twice across pages");
+}
+
+#[tokio::test]
+async fn the_console_shows_groups_with_their_members_and_a_full_administrator_sets_their_access() {
+    let Some(app) = super::app().await else { return };
+    let (customer, full, provider) = customer_with_provider(&app).await;
+    let ada = provisioned(&app, &provider, "ada@example.com").await;
+    let (status, created, _) =
+        scim(&app, &provider, Method::POST, "/Groups", Some(group("Auditors", &[ada.id])), None).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let id = created["id"].as_str().unwrap().to_owned();
+
+    let page = console(&app, &full, &format!("/console/c/{customer}/groups")).await;
+    assert!(page.contains("Auditors") && page.contains("ada@example.com") && page.contains("No access"), "{page}");
+    assert!(page.contains("id=\"group-loss\""), "the page says what members lose: {page}");
+
+    // A Full administrator gives the group System Log; Ada holds it through the group.
+    let path = format!("/console/c/{customer}/groups/{id}");
+    let form = [("csrf", full.csrf.as_str()), ("access", "Custom"), ("permission", "systemLog")];
+    let response = app.console_post(&full, &path, &form).await;
+    assert_eq!(response.status(), StatusCode::OK, "redirected back to the list");
+    assert_eq!(app.store.standing(&customer, ada.id).await.unwrap().unwrap().access, custom(&[Permission::SYSTEM_LOG]));
+
+    // A Custom administrator who manages administrators sees the groups but cannot give access.
+    let custom_admin = app.admin(&customer, custom(&[Permission::ADMINISTRATORS])).await;
+    let session = app.session_for(&custom_admin).await;
+    let page = console(&app, &session, &format!("/console/c/{customer}/groups")).await;
+    assert!(page.contains("Auditors") && !page.contains(&format!("/groups/{id}\"")), "{page}");
+    let form = [("csrf", session.csrf.as_str()), ("access", "Full")];
+    let response = app.console_post(&session, &path, &form).await;
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    assert_eq!(app.store.standing(&customer, ada.id).await.unwrap().unwrap().access, custom(&[Permission::SYSTEM_LOG]));
+}

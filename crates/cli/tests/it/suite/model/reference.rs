@@ -59,6 +59,18 @@ impl Acc {
         }
     }
 
+    /// The union of two accesses (issue #25: a member's own joined with their groups').
+    pub fn join(self, other: Acc) -> Acc {
+        match (self, other) {
+            (Acc::Full, _) | (_, Acc::Full) => Acc::Full,
+            (Acc::Custom(a), Acc::Custom(b)) => Acc::Custom(a | b),
+        }
+    }
+
+    pub fn grants_nothing(self) -> bool {
+        self == Acc::Custom(0)
+    }
+
     pub fn access_type(self) -> &'static str {
         match self {
             Acc::Full => "Full",
@@ -127,6 +139,16 @@ impl ClientM {
     }
 }
 
+/// A group of a customer's administrators, from its identity provider (issue #25).
+#[derive(Clone, Debug)]
+pub struct GroupM {
+    pub customer: usize,
+    /// What a Full administrator gave it: nothing at first.
+    pub access: Acc,
+    pub members: Vec<usize>,
+    pub alive: bool,
+}
+
 /// What exists: administrators and clients are never removed from the vectors (operations name
 /// them by index), only marked deleted.
 #[derive(Clone, Debug)]
@@ -135,6 +157,8 @@ pub struct Model {
     pub clients: Vec<ClientM>,
     /// Per customer: "suspend clients of disabled admins" (R7's stricter policy).
     pub suspend: [bool; 2],
+    /// Never removed either, only marked deleted.
+    pub groups: Vec<GroupM>,
 }
 
 /// One step of one actor. `by` names an API client (Platform API, with its token) or an
@@ -246,6 +270,31 @@ pub enum Op {
         customer: usize,
         admin: usize,
     },
+    // Groups (issue #25): the provider keeps them and their members over SCIM; a Full
+    // administrator's client gives them access through the Administrators API.
+    ScimCreateGroup {
+        scim: usize,
+        customer: usize,
+    },
+    /// Okta's `add` of a member list, or Entra ID's `remove` with `members[value eq "…"]`.
+    ScimGroupMember {
+        scim: usize,
+        customer: usize,
+        group: usize,
+        admin: usize,
+        add: bool,
+    },
+    ScimDeleteGroup {
+        scim: usize,
+        customer: usize,
+        group: usize,
+    },
+    SetGroupAccess {
+        by: usize,
+        customer: usize,
+        group: usize,
+        access: Acc,
+    },
     // The operator's CLI (and, for disable/enable, what an identity provider does).
     DisableAdmin {
         admin: usize,
@@ -272,9 +321,12 @@ pub enum Op {
 }
 
 impl Model {
-    /// A: admin 0 (Full) and admin 2 (Custom apiClients+notifications); B: admin 1 (Full),
-    /// admin 2 (Full), the one person of both customers, and admin 3 (local, Custom
-    /// administrators+apiClients). Clients 0-3: one for each membership of admins 0-2.
+    /// A: admin 0 (Full) and admin 2 (Custom apiClients+notifications, and systemLog through A's
+    /// group 0); B: admin 1 (Full), admin 2 (Full), the one person of both customers, admin 3
+    /// (local, Custom administrators+apiClients) and admin 4 (provisioned by B's SCIM with no
+    /// access of their own), both in B's group 1 (apiClients+notifications). Clients 0-3: one
+    /// for each membership of admins 0-2; client 4, admin 4's in B, holds access through group 1
+    /// alone (R6 when it goes).
     pub fn initial() -> Self {
         let admin = |a: Option<Acc>, b: Option<Acc>, local: bool| AdminM {
             member: [a, b],
@@ -300,9 +352,21 @@ impl Model {
                 admin(None, Some(Acc::Full), false),
                 admin(Some(Acc::Custom(API_CLIENTS | NOTIFICATIONS)), Some(Acc::Full), false),
                 admin(None, Some(Acc::Custom(ADMINISTRATORS | API_CLIENTS)), true),
+                AdminM { scim: Some(B), ..admin(None, Some(Acc::Custom(0)), false) },
             ],
-            clients: vec![client(A, 0), client(B, 1), client(A, 2), client(B, 2)],
+            clients: vec![client(A, 0), client(B, 1), client(A, 2), client(B, 2), client(B, 4)],
             suspend: [false, false],
+            // Issue #25: admin 2 holds systemLog in A through group 0 alone; B's group 1 holds
+            // admin 3 and no access yet.
+            groups: vec![
+                GroupM { customer: A, access: Acc::Custom(SYSTEM_LOG), members: vec![2], alive: true },
+                GroupM {
+                    customer: B,
+                    access: Acc::Custom(API_CLIENTS | NOTIFICATIONS),
+                    members: vec![3, 4],
+                    alive: true,
+                },
+            ],
         }
     }
 
@@ -315,11 +379,12 @@ impl Model {
         }
         match client.kind {
             Kind::Secure { owner } => {
+                let owner_index = owner;
                 let owner = &self.admins[owner];
                 if owner.disabled && self.suspend[client.customer] {
                     None
                 } else {
-                    owner.member[client.customer]
+                    self.held(owner_index, client.customer)
                 }
             }
             Kind::Principal { access, .. } => Some(access),
@@ -332,7 +397,39 @@ impl Model {
         if a.deleted || a.disabled {
             None
         } else {
-            a.member[customer]
+            self.held(admin, customer)
+        }
+    }
+
+    /// What a member holds in `customer`: their own access joined with their live groups'.
+    pub fn held(&self, admin: usize, customer: usize) -> Option<Acc> {
+        let own = self.admins[admin].member[customer]?;
+        Some(
+            self.groups
+                .iter()
+                .filter(|g| g.alive && g.customer == customer && g.members.contains(&admin))
+                .fold(own, |held, g| held.join(g.access)),
+        )
+    }
+
+    fn live_group(&self, group: usize, customer: usize) -> bool {
+        self.groups.get(group).is_some_and(|g| g.alive && g.customer == customer)
+    }
+
+    /// The live groups of `customer`.
+    pub fn groups_of(&self, customer: usize) -> Vec<usize> {
+        (0..self.groups.len()).filter(|&g| self.live_group(g, customer)).collect()
+    }
+
+    /// R6 through groups: each of `before`'s members who held access and holds none now loses
+    /// their clients in the group's customer.
+    fn after_group_change(&mut self, customer: usize, before: Vec<(usize, Option<Acc>)>) {
+        for (admin, held) in before {
+            let lost = held.is_some_and(|h| !h.grants_nothing())
+                && self.held(admin, customer).is_some_and(Acc::grants_nothing);
+            if lost {
+                self.delete_clients_of(admin, customer);
+            }
         }
     }
 
@@ -366,13 +463,14 @@ impl Model {
         }
     }
 
-    /// The administrators and principals `GET /administrators` lists to a caller holding `held`.
-    pub fn listed_admins(&self, customer: usize, held: Acc) -> (Vec<usize>, Vec<usize>) {
+    /// The administrators, principals and groups `GET /administrators` lists to a caller holding
+    /// `held`.
+    pub fn listed_admins(&self, customer: usize, held: Acc) -> (Vec<usize>, Vec<usize>, Vec<usize>) {
         let admins = (0..self.admins.len())
             .filter(|&i| self.admins[i].member[customer].is_some() || self.admins[i].pending[customer].is_some())
             .collect();
         let principals = if held == Acc::Full { self.principals_of(customer) } else { Vec::new() };
-        (admins, principals)
+        (admins, principals, self.groups_of(customer))
     }
 
     pub fn principals_of(&self, customer: usize) -> Vec<usize> {
@@ -417,7 +515,9 @@ impl Model {
                     return held.covers(offered);
                 }
                 let Some(before) = self.admins[admin].member[customer] else { return false };
-                held.covers(before) && !(before == Acc::Full && self.full_admins(customer) <= 1)
+                // Issue #25: the remover covers all the member holds, through groups too.
+                let joined = self.held(admin, customer).unwrap_or(before);
+                held.covers(joined) && !(before == Acc::Full && self.full_admins(customer) <= 1)
             }
             Op::ListAdmins { by, customer } => self.platform_caller(by, customer, ADMINISTRATORS).is_some(),
             Op::PostNotification { by, customer } => self.platform_caller(by, customer, NOTIFICATIONS).is_some(),
@@ -457,6 +557,19 @@ impl Model {
             Op::ScimDelete { scim, customer, admin } => {
                 self.provisioned(scim, customer, admin)
                     && !(self.admins[admin].member[customer] == Some(Acc::Full) && self.full_admins(customer) <= 1)
+            }
+            Op::ScimCreateGroup { scim, customer } => scim == customer,
+            Op::ScimGroupMember { scim, customer, group, admin, add } => {
+                let a = &self.admins[admin];
+                scim == customer
+                    && self.live_group(group, customer)
+                    && (!add || !a.deleted && a.member[customer].is_some())
+            }
+            Op::ScimDeleteGroup { scim, customer, group } => scim == customer && self.live_group(group, customer),
+            // Only a Full administrator (here, their client) gives a group access.
+            Op::SetGroupAccess { by, customer, group, .. } => {
+                self.platform_caller(by, customer, ADMINISTRATORS) == Some(Acc::Full)
+                    && self.live_group(group, customer)
             }
             Op::DisableAdmin { admin } | Op::EnableAdmin { admin } => {
                 !self.admins[admin].deleted && !self.admins[admin].local
@@ -593,7 +706,7 @@ impl Model {
             Op::Convert { client, .. } => {
                 let Kind::Secure { owner } = self.clients[client].kind else { return };
                 let customer = self.clients[client].customer;
-                let Some(access) = self.admins[owner].member[customer] else { return };
+                let Some(access) = self.held(owner, customer) else { return };
                 let c = &mut self.clients[client];
                 c.kind = Kind::Principal { access, converted: true };
                 // SP6: a principal's secrets always expire; conversion gives each an expiry.
@@ -615,6 +728,31 @@ impl Model {
             Op::SetPolicy { customer, suspend } => self.suspend[customer] = suspend,
             Op::RotateServerKey => {}
             Op::ResetFactor { admin, .. } => self.admins[admin].factor = false,
+            Op::ScimCreateGroup { customer, .. } => {
+                self.groups.push(GroupM { customer, access: Acc::Custom(0), members: Vec::new(), alive: true })
+            }
+            Op::ScimGroupMember { customer, group, admin, add, .. } => {
+                let before = vec![(admin, self.held(admin, customer))];
+                let members = &mut self.groups[group].members;
+                members.retain(|&m| m != admin);
+                if add {
+                    members.push(admin);
+                }
+                self.after_group_change(customer, before);
+            }
+            Op::ScimDeleteGroup { customer, group, .. } | Op::SetGroupAccess { customer, group, .. } => {
+                let before = self.groups[group].members.iter().map(|&m| (m, self.held(m, customer))).collect();
+                match *op {
+                    Op::SetGroupAccess { access, .. } => self.groups[group].access = access,
+                    _ => self.groups[group].alive = false,
+                }
+                self.after_group_change(customer, before);
+            }
+        }
+        // A member leaves their groups with the customer (the store cascades).
+        let admins = &self.admins;
+        for group in &mut self.groups {
+            group.members.retain(|&m| !admins[m].deleted && admins[m].member[group.customer].is_some());
         }
     }
 
@@ -653,8 +791,15 @@ impl ReferenceStateMachine for Rules {
         let hostile = || proptest::bool::weighted(0.2);
         let of_client = move |by: usize, hostile: bool| client_home[by] ^ usize::from(hostile);
         let of_admin = move |by: usize, hostile: bool| admin_home[by] ^ usize::from(hostile);
-        let (c1, c2, c3, c4, c5, c6) =
-            (of_client.clone(), of_client.clone(), of_client.clone(), of_client.clone(), of_client.clone(), of_client);
+        let (c1, c2, c3, c4, c5, c6, c7) = (
+            of_client.clone(),
+            of_client.clone(),
+            of_client.clone(),
+            of_client.clone(),
+            of_client.clone(),
+            of_client.clone(),
+            of_client,
+        );
         let accepts = 2;
         let (a1, a2, a3, a4, a5, a6, a7, a8, a9) = (
             of_admin.clone(),
@@ -684,6 +829,9 @@ impl ReferenceStateMachine for Rules {
             Just(None).boxed()
         };
         let client = pick((0..clients).filter(|&c| state.clients[c].alive).collect(), clients);
+        let group_setter = client.clone();
+        let groups = state.groups.len().max(1);
+        let group = pick((0..state.groups.len()).filter(|&g| state.groups[g].alive).collect(), groups);
         prop_oneof![
             3 => (client.clone(), hostile(), access(), twin)
                 .prop_map(move |(by, h, access, twin)| Op::CreateAdmin { by, customer: c1(by, h), access, twin }),
@@ -722,11 +870,20 @@ impl ReferenceStateMachine for Rules {
                 .prop_map(move |(by, h, client)| Op::Convert { by, customer: a8(by, h), client }),
             1 => admin.clone().prop_map(|admin| Op::DisableAdmin { admin }),
             1 => admin.clone().prop_map(|admin| Op::EnableAdmin { admin }),
-            1 => admin.prop_map(|admin| Op::DeleteAdmin { admin }),
+            1 => admin.clone().prop_map(|admin| Op::DeleteAdmin { admin }),
             1 => (0..2usize, any::<bool>()).prop_map(|(customer, suspend)| Op::SetPolicy { customer, suspend }),
             1 => Just(Op::RotateServerKey),
             2 => (admin_by, hostile(), admin_target)
                 .prop_map(move |(by, h, admin)| Op::ResetFactor { by, customer: a9(by, h), admin }),
+            3 => (0..2usize, hostile()).prop_map(|(scim, h)| Op::ScimCreateGroup { scim, customer: scim ^ usize::from(h) }),
+            8 => (0..2usize, hostile(), group.clone(), admin, proptest::bool::weighted(0.7)).prop_map(
+                |(scim, h, group, admin, add)| Op::ScimGroupMember { scim, customer: scim ^ usize::from(h), group, admin, add }
+            ),
+            1 => (0..2usize, hostile(), group.clone())
+                .prop_map(|(scim, h, group)| Op::ScimDeleteGroup { scim, customer: scim ^ usize::from(h), group }),
+            6 => (group_setter, hostile(), group, access()).prop_map(move |(by, h, group, access)| {
+                Op::SetGroupAccess { by, customer: c7(by, h), group, access }
+            }),
         ]
         .boxed()
     }
@@ -777,6 +934,10 @@ impl ReferenceStateMachine for Rules {
             Op::EnableAdmin { admin: a } => admin(a) && state.admins[a].disabled,
             Op::DeleteAdmin { admin: a } => admin(a),
             Op::ResetFactor { by, admin: target, .. } => admin(by) && admin(target),
+            Op::ScimCreateGroup { .. } => true,
+            Op::ScimGroupMember { group: g, admin: a, .. } => g < state.groups.len() && admin(a),
+            Op::ScimDeleteGroup { group: g, .. } => g < state.groups.len(),
+            Op::SetGroupAccess { by, group: g, .. } => client(by) && g < state.groups.len(),
         }
     }
 
