@@ -49,7 +49,7 @@ async fn the_served_openapi_document_matches_the_committed_snapshot() {
         committed == served,
         "the OpenAPI document differs from {SNAPSHOT} at {}\n\
          If the API change is intended, rewrite the snapshot and commit it:\n  \
-         TRUSTGATE_UPDATE_SNAPSHOTS=1 cargo test -p trustgate-server --test it openapi::",
+         TRUSTGATE_UPDATE_SNAPSHOTS=1 cargo test -p trustgate --test it openapi::",
         first_difference(&committed, &served)
     );
 }

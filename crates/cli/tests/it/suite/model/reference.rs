@@ -352,7 +352,8 @@ impl Model {
                 admin(None, Some(Acc::Full), false),
                 admin(Some(Acc::Custom(API_CLIENTS | NOTIFICATIONS)), Some(Acc::Full), false),
                 admin(None, Some(Acc::Custom(ADMINISTRATORS | API_CLIENTS)), true),
-                AdminM { scim: Some(B), ..admin(None, Some(Acc::Custom(0)), false) },
+                // Provisioned by SCIM, they sign in through the provider: no second factor here.
+                AdminM { scim: Some(B), factor: false, ..admin(None, Some(Acc::Custom(0)), false) },
             ],
             clients: vec![client(A, 0), client(B, 1), client(A, 2), client(B, 2), client(B, 4)],
             suspend: [false, false],
