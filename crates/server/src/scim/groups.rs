@@ -262,10 +262,6 @@ async fn current(state: &AppState, p: &Provisioner, id: GroupId) -> Result<Admin
     state.store.group(p.customer(), id).await?.ok_or_else(|| ScimError::not_found(format!("no Group {id}")))
 }
 
-fn if_match(headers: &HeaderMap) -> Option<String> {
-    headers.get(header::IF_MATCH).and_then(|v| v.to_str().ok()).and_then(resource::version_of_etag)
-}
-
 pub async fn get(
     State(state): State<AppState>,
     p: Provisioner,
@@ -274,9 +270,7 @@ pub async fn get(
     headers: HeaderMap,
 ) -> Result<Response, ScimError> {
     let group = current(&state, &p, group_id(&id)?).await?;
-    let none_match =
-        headers.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()).and_then(resource::version_of_etag);
-    if none_match.as_deref() == Some(group.version.as_str()) {
+    if resource::not_modified(&headers, &group.version) {
         return Ok(StatusCode::NOT_MODIFIED.into_response());
     }
     let projection = Projection::new(query.get("attributes"), query.get("excludedAttributes"));
@@ -303,7 +297,7 @@ pub async fn replace(
 ) -> Result<Response, ScimError> {
     let id = group_id(&id)?;
     let parsed = parse_write(body)?;
-    write(&state, &p, id, parsed, if_match(&headers).as_deref()).await
+    write(&state, &p, id, parsed, resource::if_match(&headers).as_deref()).await
 }
 
 pub async fn patch(
@@ -315,7 +309,7 @@ pub async fn patch(
 ) -> Result<Response, ScimError> {
     let id = group_id(&id)?;
     let before = current(&state, &p, id).await?;
-    if let Some(wanted) = if_match(&headers) {
+    if let Some(wanted) = resource::if_match(&headers) {
         if wanted != before.version {
             return Err(crate::error::ApiError::PreconditionFailed.into());
         }
@@ -335,7 +329,7 @@ pub async fn delete(
     headers: HeaderMap,
 ) -> Result<StatusCode, ScimError> {
     let id = group_id(&id)?;
-    if !state.store.delete_group(p.customer(), id, if_match(&headers).as_deref(), &p.actor()).await? {
+    if !state.store.delete_group(p.customer(), id, resource::if_match(&headers).as_deref(), &p.actor()).await? {
         return Err(ScimError::not_found(format!("no Group {id}")));
     }
     Ok(StatusCode::NO_CONTENT)

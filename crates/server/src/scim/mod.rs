@@ -272,10 +272,6 @@ fn admin_id(id: &str) -> Result<AdminId, ScimError> {
     AdminId::parse(id).map_err(|_| ScimError::not_found(format!("no User {id}")))
 }
 
-fn if_match(headers: &HeaderMap) -> Option<String> {
-    headers.get(header::IF_MATCH).and_then(|v| v.to_str().ok()).and_then(resource::version_of_etag)
-}
-
 /// A User in a response, with its version as `ETag`.
 fn user_response(
     state: &AppState,
@@ -330,9 +326,7 @@ async fn get_user(
     headers: HeaderMap,
 ) -> Result<Response, ScimError> {
     let user = current(&state, &p, admin_id(&id)?).await?;
-    let none_match =
-        headers.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()).and_then(resource::version_of_etag);
-    if none_match.as_deref() == Some(user.version.as_str()) {
+    if resource::not_modified(&headers, &user.version) {
         return Ok(StatusCode::NOT_MODIFIED.into_response());
     }
     let projection = Projection::new(query.get("attributes"), query.get("excludedAttributes"));
@@ -348,8 +342,10 @@ async fn replace_user(
 ) -> Result<Response, ScimError> {
     let id = admin_id(&id)?;
     let write = resource::parse_write(body)?;
-    let user =
-        state.store.update_scim_user(p.customer(), id, &write, if_match(&headers).as_deref(), &p.actor()).await?;
+    let user = state
+        .store
+        .update_scim_user(p.customer(), id, &write, resource::if_match(&headers).as_deref(), &p.actor())
+        .await?;
     Ok(user_response(&state, &p, StatusCode::OK, &user, &Projection::default()))
 }
 
@@ -362,7 +358,7 @@ async fn patch_user(
 ) -> Result<Response, ScimError> {
     let id = admin_id(&id)?;
     let before = current(&state, &p, id).await?;
-    if let Some(wanted) = if_match(&headers) {
+    if let Some(wanted) = resource::if_match(&headers) {
         if wanted != before.version {
             return Err(crate::error::ApiError::PreconditionFailed.into());
         }
@@ -382,6 +378,6 @@ async fn delete_user(
     headers: HeaderMap,
 ) -> Result<StatusCode, ScimError> {
     let id = admin_id(&id)?;
-    state.store.deprovision_user(p.customer(), id, if_match(&headers).as_deref(), &p.actor()).await?;
+    state.store.deprovision_user(p.customer(), id, resource::if_match(&headers).as_deref(), &p.actor()).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -116,6 +116,20 @@ pub fn etag(version: &str) -> String {
     format!("W/\"{version}\"")
 }
 
+/// The version a request's `If-Match` names, if any (users and groups alike).
+pub fn if_match(headers: &axum::http::HeaderMap) -> Option<String> {
+    version_in(headers, axum::http::header::IF_MATCH)
+}
+
+/// Whether a request's `If-None-Match` names `version`: the client's copy is current (304).
+pub fn not_modified(headers: &axum::http::HeaderMap, version: &str) -> bool {
+    version_in(headers, axum::http::header::IF_NONE_MATCH).as_deref() == Some(version)
+}
+
+fn version_in(headers: &axum::http::HeaderMap, name: axum::http::HeaderName) -> Option<String> {
+    headers.get(name).and_then(|v| v.to_str().ok()).and_then(version_of_etag)
+}
+
 /// The version an `If-Match` header names, weak or strong; `*` matches any.
 pub fn version_of_etag(header: &str) -> Option<String> {
     let header = header.trim();
