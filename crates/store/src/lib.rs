@@ -688,7 +688,8 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<bool>;
     /// Lets another node (or this one) claim the stream at once.
     async fn release_siem(&self, name: &str, lease: &str) -> StoreResult<()>;
-    /// The time of the oldest record the stream has still to send, which system-log retention keeps.
+    /// The time of the oldest record the stream has still to send, which system-log retention keeps:
+    /// for a stream not yet claimed, the oldest record of the log.
     async fn siem_backlog_start(&self, name: &str) -> StoreResult<Option<OffsetDateTime>>;
     // --- end of SIEM streams ---
 }

@@ -105,10 +105,15 @@ macro_rules! queries {
         /// The time of the oldest record the stream `name` has still to send.
         #[tracing::instrument(skip_all)]
         pub(super) async fn siem_backlog_start(store: &$store, name: &str) -> StoreResult<Option<OffsetDateTime>> {
+            // A stream not yet claimed has no row, and will start at the oldest record kept: until
+            // its first claim, the whole log is its backlog.
             let (oldest,): (Option<i64>,) = sqlx::query_as(
-                "SELECT MIN(s.at) FROM siem_streams c JOIN system_log s \
-                 ON s.tx > c.cursor_tx OR (s.tx = c.cursor_tx AND s.seq > c.cursor_seq) WHERE c.name = $1",
+                "SELECT CASE WHEN EXISTS (SELECT 1 FROM siem_streams WHERE name = $1) \
+                 THEN (SELECT MIN(s.at) FROM siem_streams c JOIN system_log s \
+                       ON s.tx > c.cursor_tx OR (s.tx = c.cursor_tx AND s.seq > c.cursor_seq) WHERE c.name = $2) \
+                 ELSE (SELECT MIN(at) FROM system_log) END",
             )
+            .bind(name)
             .bind(name)
             .fetch_one(&store.pool)
             .await?;
