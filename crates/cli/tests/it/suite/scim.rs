@@ -807,7 +807,7 @@ async fn a_group_change_never_leaves_a_customer_without_a_full_administrator() {
     let member = app.store.member(&customer, full.id).await.unwrap().expect("still a member");
     assert_eq!(member.access, Access::Full);
     assert_eq!(app.as_admin(&session, Method::GET, "/api/v1/session", None).await.0, StatusCode::OK);
-    // Nor does the SCIM path remove them: the provider cannot deprovision the last Full administrator.
+    // Nobody was removed from the customer on the way.
     assert!(app.log_of(&customer, "delegatedadministration:administrator/delete").await.is_empty());
 }
 
