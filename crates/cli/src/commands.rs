@@ -25,6 +25,7 @@ mod client;
 mod customer;
 mod data;
 mod failure;
+mod group;
 mod principal;
 mod provider;
 mod resource_server;
@@ -37,9 +38,10 @@ mod webhook;
 pub use access::{AccessArg, AccessArgs, CustomerArg};
 pub use admin::{AdminCommand, ProviderArg};
 pub use client::{ClientCommand, ClientOf, SecretCommand, SecretExpiry};
-pub use customer::{CustomerCommand, PolicyArg};
+pub use customer::{CustomerCommand, LostAccessArg, PolicyArg};
 use failure::{given, Failure};
 pub use failure::{report, report_usage};
+pub use group::GroupCommand;
 pub use principal::PrincipalCommand;
 pub use provider::{ConnectableArg, ProviderCommand};
 pub use scim_token::ScimTokenCommand;
@@ -107,6 +109,9 @@ pub enum Command {
     /// Administrators and their access in customers.
     #[command(subcommand)]
     Admin(AdminCommand),
+    /// Groups of a customer's administrators, from its identity provider, with their access.
+    #[command(subcommand)]
+    Group(GroupCommand),
     /// API clients.
     #[command(subcommand)]
     Client(ClientCommand),
@@ -327,6 +332,7 @@ impl Command {
             }
             Command::ScimToken(command) => !matches!(command, ScimTokenCommand::List { .. }),
             Command::Admin(command) => !matches!(command, AdminCommand::List { .. }),
+            Command::Group(_) => false,
             Command::Client(command) => {
                 !matches!(command, ClientCommand::List { .. } | ClientCommand::Secret(SecretCommand::List { .. }))
             }
@@ -348,6 +354,7 @@ async fn operate(store: Arc<dyn Store>, place: Place<'_>, command: Command, out:
         Command::Serve(args) => serve::run(store, place, *args).await,
         Command::Customer(command) => customer::run(store.as_ref(), command, out).await,
         Command::Admin(command) => admin::run(store.as_ref(), place, command, out).await,
+        Command::Group(command) => group::run(store.as_ref(), command, out).await,
         Command::Client(command) => client::run(store.as_ref(), place, command, out).await,
         Command::Principal(command) => principal::run(store.as_ref(), place, command, out).await,
         Command::ScimToken(command) => scim_token::run(store.as_ref(), place, command, out).await,

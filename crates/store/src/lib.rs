@@ -21,7 +21,7 @@ use trustgate_core::admin::{Admin, AdminStatus, Email};
 use trustgate_core::client::ApiClient;
 use trustgate_core::client_secrets::{NewSecret, SecretInfo};
 use trustgate_core::custody::KeyAtRest;
-use trustgate_core::customer::{Customer, DisabledOwnerPolicy};
+use trustgate_core::customer::{Customer, DisabledOwnerPolicy, LostAccessPolicy};
 use trustgate_core::event::{Actor, LogEntry};
 use trustgate_core::federation::IdentityProvider;
 use trustgate_core::ids::{AdminId, ClientId, CustomerId, ProviderId, ScimTokenId};
@@ -69,6 +69,11 @@ pub trait Store: Send + Sync + 'static {
 
     /// Whether the customer's local administrators must hold a second factor (issue #25).
     async fn set_local_mfa_policy(&self, id: &CustomerId, required: bool, actor: &Actor) -> StoreResult<()>;
+
+    /// What happens to a member whom a change to their groups leaves with no access (issue #25);
+    /// a Full administrator's or the operator's choice, checked in the transaction.
+    async fn set_lost_access_policy(&self, id: &CustomerId, policy: LostAccessPolicy, actor: &Actor)
+        -> StoreResult<()>;
 
     // --- A second factor for administrators who sign in with a password (issue #25).
     /// The administrator's TOTP factor, confirmed or still being enrolled.
@@ -435,7 +440,8 @@ pub trait Store: Send + Sync + 'static {
     // member holds their own access joined with their groups' (`access::joined`), and every
     // change to a group rewrites, in its transaction, what each member affected holds, applies
     // what it means to their clients (`group::member_outcome`: R5, or R6 when they lost their
-    // last access) and announces `Change::MembershipChanged` for each. Only Full administrators,
+    // last access, with their removal from the customer unless it keeps them: `LostAccessPolicy`)
+    // and announces `Change::MembershipChanged` for each. Only Full administrators,
     // the operator and the customer's identity provider change groups; only the first two their
     // access.
 
@@ -485,14 +491,15 @@ pub trait Store: Send + Sync + 'static {
         actor: &Actor,
     ) -> StoreResult<Access>;
     /// Makes `admin` a member of exactly the customer's groups that `claimed` names (a sign-in's
-    /// `groups` claim): by external id, else by display name regardless of case.
+    /// `groups` claim): by external id, else by display name regardless of case. False when that
+    /// left them no access and the customer removed them for it (`LostAccessPolicy`).
     async fn sync_claimed_groups(
         &self,
         customer: &CustomerId,
         admin: AdminId,
         claimed: &[String],
         actor: &Actor,
-    ) -> StoreResult<()>;
+    ) -> StoreResult<bool>;
     // --- end of groups ---
 
     // --- OpenID Connect sign-in (issue #12) ---

@@ -122,7 +122,7 @@ macro_rules! store_impl {
             use trustgate_core::client::ApiClient;
             use trustgate_core::client_secrets::{NewSecret, SecretInfo};
             use trustgate_core::custody::KeyAtRest;
-            use trustgate_core::customer::{Customer, DisabledOwnerPolicy};
+            use trustgate_core::customer::{Customer, DisabledOwnerPolicy, LostAccessPolicy};
             use trustgate_core::event::{Actor, LogEntry};
             use trustgate_core::federation::IdentityProvider;
             use trustgate_core::group::AdminGroup;
@@ -179,6 +179,7 @@ macro_rules! store_impl {
                 customers::customers() -> Vec<Customer>;
                 customers::set_disabled_owner_policy(id: &CustomerId, policy: DisabledOwnerPolicy, actor: &Actor) -> ();
                 customers::set_local_mfa_policy(id: &CustomerId, required: bool, actor: &Actor) -> ();
+                customers::set_lost_access_policy(id: &CustomerId, policy: LostAccessPolicy, actor: &Actor) -> ();
                 mfa::totp(admin: AdminId) -> Option<TotpEnrolment>;
                 mfa::begin_totp(admin: AdminId, sealed: &[u8], at: OffsetDateTime) -> bool;
                 mfa::confirm_totp(admin: &Admin, sealed: &[u8], step: i64, recovery: &[[u8; 32]], at: OffsetDateTime) -> bool;
@@ -263,7 +264,7 @@ macro_rules! store_impl {
                 groups::replace_group(customer: &CustomerId, id: GroupId, write: &GroupWrite, if_version: Option<&str>, actor: &Actor) -> AdminGroup;
                 groups::delete_group(customer: &CustomerId, id: GroupId, if_version: Option<&str>, actor: &Actor) -> bool;
                 groups::set_group_access(customer: &CustomerId, id: GroupId, access: Access, actor: &Actor) -> Access;
-                groups::sync_claimed_groups(customer: &CustomerId, admin: AdminId, claimed: &[String], actor: &Actor) -> ();
+                groups::sync_claimed_groups(customer: &CustomerId, admin: AdminId, claimed: &[String], actor: &Actor) -> bool;
                 federation::connect_provider(provider: &IdentityProvider, actor: &Actor) -> ();
                 federation::disconnect_provider(customer: &CustomerId, id: ProviderId, actor: &Actor) -> bool;
                 federation::identity_provider(id: ProviderId) -> Option<IdentityProvider>;
