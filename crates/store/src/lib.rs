@@ -644,17 +644,23 @@ pub trait Store: Send + Sync + 'static {
         limit: u32,
         actor: &Actor,
     ) -> StoreResult<Option<Vec<WebhookAttempt>>>;
-    /// Takes, for `lease_for`, the enabled endpoint due longest ago that no node holds; on
-    /// PostgreSQL nodes claiming at once skip each other's rows (`FOR UPDATE SKIP LOCKED`).
-    async fn claim_webhook(&self, now: OffsetDateTime, lease_for: time::Duration) -> StoreResult<Option<WebhookClaim>>;
-    /// Records the attempt and advances the cursor (or schedules the retry, or disables the
-    /// endpoint with its system-log record) in one transaction, if this node still holds the
-    /// endpoint under `lease`: false, with nothing written, otherwise.
-    async fn record_webhook_attempt(
+    /// Takes, for `lease_for`, up to `limit` enabled endpoints that are due and that no node
+    /// holds, due longest ago first; on PostgreSQL nodes claiming at once skip each other's rows
+    /// (`FOR UPDATE SKIP LOCKED`).
+    async fn claim_webhooks(
+        &self,
+        now: OffsetDateTime,
+        lease_for: time::Duration,
+        limit: u32,
+    ) -> StoreResult<Vec<WebhookClaim>>;
+    /// Records a run of attempts, in order, and advances the cursor (or schedules the retry, or
+    /// disables the endpoint with its system-log record, or lets go of it) in one transaction, if
+    /// this node still holds the endpoint under `lease`: false, with nothing written, otherwise.
+    async fn record_webhook_attempts(
         &self,
         id: trustgate_core::ids::WebhookId,
         lease: &str,
-        attempt: Option<&WebhookAttempt>,
+        attempts: &[WebhookAttempt],
         progress: &WebhookProgress,
     ) -> StoreResult<bool>;
     /// Lets another node (or this one) claim the endpoint at once.

@@ -288,8 +288,8 @@ macro_rules! store_impl {
                 webhooks::replay_webhook(customer: &CustomerId, id: WebhookId, from_seq: i64, now: OffsetDateTime, actor: &Actor) -> bool;
                 webhooks::enable_webhook(customer: &CustomerId, id: WebhookId, now: OffsetDateTime, actor: &Actor) -> Option<Endpoint>;
                 webhooks::webhook_attempts(customer: &CustomerId, id: WebhookId, limit: u32, actor: &Actor) -> Option<Vec<WebhookAttempt>>;
-                webhooks::claim_webhook(now: OffsetDateTime, lease_for: time::Duration) -> Option<WebhookClaim>;
-                webhooks::record_webhook_attempt(id: WebhookId, lease: &str, attempt: Option<&WebhookAttempt>, progress: &WebhookProgress) -> bool;
+                webhooks::claim_webhooks(now: OffsetDateTime, lease_for: time::Duration, limit: u32) -> Vec<WebhookClaim>;
+                webhooks::record_webhook_attempts(id: WebhookId, lease: &str, attempts: &[WebhookAttempt], progress: &WebhookProgress) -> bool;
                 webhooks::release_webhook(id: WebhookId, lease: &str) -> ();
                 webhooks::webhook_backlog_start() -> Option<OffsetDateTime>;
                 webhooks::prune_webhook_attempts(before: OffsetDateTime, limit: u32) -> u64;
