@@ -694,6 +694,11 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<bool>;
     /// Lets another node (or this one) claim the stream at once.
     async fn release_siem(&self, name: &str, lease: &str) -> StoreResult<()>;
+    /// Moves the stream to just after the record whose `seq` is `after` (`None`: the start of the
+    /// log), for the operator re-sending to a new collector, and takes the stream from the node
+    /// streaming it, which stops at its next write; the new position. `NotFound` when the log has
+    /// no such record.
+    async fn reset_siem(&self, name: &str, after: Option<i64>) -> StoreResult<LogPosition>;
     /// The time of the oldest record the stream has still to send, which system-log retention keeps:
     /// for a stream not yet claimed, the oldest record of the log.
     async fn siem_backlog_start(&self, name: &str) -> StoreResult<Option<OffsetDateTime>>;

@@ -297,6 +297,7 @@ macro_rules! store_impl {
                 siem::claim_siem(name: &str, now: OffsetDateTime, lease_for: time::Duration) -> Option<SiemClaim>;
                 siem::advance_siem(name: &str, lease: &str, cursor: LogPosition, lease_until: OffsetDateTime) -> bool;
                 siem::release_siem(name: &str, lease: &str) -> ();
+                siem::reset_siem(name: &str, after: Option<i64>) -> LogPosition;
                 siem::siem_backlog_start(name: &str) -> Option<OffsetDateTime>;
             }
         }
