@@ -32,6 +32,7 @@ mod resource_server;
 mod scim_token;
 mod serve;
 mod server_key;
+mod siem;
 mod text;
 mod webhook;
 
@@ -46,6 +47,7 @@ pub use principal::PrincipalCommand;
 pub use provider::{ConnectableArg, ProviderCommand};
 pub use scim_token::ScimTokenCommand;
 pub use serve::ServeArgs;
+pub use siem::SiemCommand;
 use text::say;
 pub use webhook::WebhookCommand;
 
@@ -130,6 +132,9 @@ pub enum Command {
     /// Customers' webhook endpoints, sent their system log as it is written (docs/webhooks.md).
     #[command(subcommand)]
     Webhook(WebhookCommand),
+    /// The streams of every customer's system log to the operator's SIEM (docs/siem.md).
+    #[command(subcommand)]
+    Siem(SiemCommand),
     /// Resource servers: services that introspect tokens at /oauth2/introspect (docs/introspection.md).
     #[command(subcommand)]
     ResourceServer(resource_server::ResourceServerCommand),
@@ -344,6 +349,7 @@ impl Command {
             Command::ResourceServer(command) => command.writes(),
             Command::Catalog(command) => command.writes(),
             Command::Webhook(command) => command.writes(),
+            Command::Siem(_) => true,
         }
     }
 }
@@ -362,6 +368,7 @@ async fn operate(store: Arc<dyn Store>, place: Place<'_>, command: Command, out:
         Command::ResourceServer(command) => resource_server::run(store.as_ref(), place, command, out).await,
         Command::Catalog(command) => catalog::run(store.as_ref(), command, out).await,
         Command::Webhook(command) => webhook::run(store.as_ref(), place, command, out).await,
+        Command::Siem(command) => siem::run(store.as_ref(), command, out).await,
         Command::Keys(KeysCommand::RotateServerKey) => server_key::rotate(store.as_ref(), place, out).await,
         Command::Keys(KeysCommand::ServerKeyStatus) => server_key::status(store.as_ref(), place, out).await,
         Command::Keys(KeysCommand::GenerateServerKey) => {

@@ -651,17 +651,23 @@ pub trait Store: Send + Sync + 'static {
         limit: u32,
         actor: &Actor,
     ) -> StoreResult<Option<Vec<WebhookAttempt>>>;
-    /// Takes, for `lease_for`, the enabled endpoint due longest ago that no node holds; on
-    /// PostgreSQL nodes claiming at once skip each other's rows (`FOR UPDATE SKIP LOCKED`).
-    async fn claim_webhook(&self, now: OffsetDateTime, lease_for: time::Duration) -> StoreResult<Option<WebhookClaim>>;
-    /// Records the attempt and advances the cursor (or schedules the retry, or disables the
-    /// endpoint with its system-log record) in one transaction, if this node still holds the
-    /// endpoint under `lease`: false, with nothing written, otherwise.
-    async fn record_webhook_attempt(
+    /// Takes, for `lease_for`, up to `limit` enabled endpoints that are due and that no node
+    /// holds, due longest ago first; on PostgreSQL nodes claiming at once skip each other's rows
+    /// (`FOR UPDATE SKIP LOCKED`).
+    async fn claim_webhooks(
+        &self,
+        now: OffsetDateTime,
+        lease_for: time::Duration,
+        limit: u32,
+    ) -> StoreResult<Vec<WebhookClaim>>;
+    /// Records a run of attempts, in order, and advances the cursor (or schedules the retry, or
+    /// disables the endpoint with its system-log record, or lets go of it) in one transaction, if
+    /// this node still holds the endpoint under `lease`: false, with nothing written, otherwise.
+    async fn record_webhook_attempts(
         &self,
         id: trustgate_core::ids::WebhookId,
         lease: &str,
-        attempt: Option<&WebhookAttempt>,
+        attempts: &[WebhookAttempt],
         progress: &WebhookProgress,
     ) -> StoreResult<bool>;
     /// Lets another node (or this one) claim the endpoint at once.
@@ -695,6 +701,11 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<bool>;
     /// Lets another node (or this one) claim the stream at once.
     async fn release_siem(&self, name: &str, lease: &str) -> StoreResult<()>;
+    /// Moves the stream to just after the record whose `seq` is `after` (`None`: the start of the
+    /// log), for the operator re-sending to a new collector, and takes the stream from the node
+    /// streaming it, which stops at its next write; the new position. `NotFound` when the log has
+    /// no such record.
+    async fn reset_siem(&self, name: &str, after: Option<i64>) -> StoreResult<LogPosition>;
     /// The time of the oldest record the stream has still to send, which system-log retention keeps:
     /// for a stream not yet claimed, the oldest record of the log.
     async fn siem_backlog_start(&self, name: &str) -> StoreResult<Option<OffsetDateTime>>;

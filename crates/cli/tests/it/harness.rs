@@ -104,8 +104,8 @@ pub enum Backend {
 /// A fresh PostgreSQL database for one test, dropped when the test ends.
 pub struct TestDatabase {
     pub url: String,
-    name: String,
-    admin_url: String,
+    pub name: String,
+    pub admin_url: String,
 }
 
 /// Whether every test must run, as in CI (`TRUSTGATE_TEST_REQUIRE_ALL=1`): a missing service or

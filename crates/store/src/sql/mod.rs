@@ -289,8 +289,8 @@ macro_rules! store_impl {
                 webhooks::replay_webhook(customer: &CustomerId, id: WebhookId, from_seq: i64, now: OffsetDateTime, actor: &Actor) -> bool;
                 webhooks::enable_webhook(customer: &CustomerId, id: WebhookId, now: OffsetDateTime, actor: &Actor) -> Option<Endpoint>;
                 webhooks::webhook_attempts(customer: &CustomerId, id: WebhookId, limit: u32, actor: &Actor) -> Option<Vec<WebhookAttempt>>;
-                webhooks::claim_webhook(now: OffsetDateTime, lease_for: time::Duration) -> Option<WebhookClaim>;
-                webhooks::record_webhook_attempt(id: WebhookId, lease: &str, attempt: Option<&WebhookAttempt>, progress: &WebhookProgress) -> bool;
+                webhooks::claim_webhooks(now: OffsetDateTime, lease_for: time::Duration, limit: u32) -> Vec<WebhookClaim>;
+                webhooks::record_webhook_attempts(id: WebhookId, lease: &str, attempts: &[WebhookAttempt], progress: &WebhookProgress) -> bool;
                 webhooks::release_webhook(id: WebhookId, lease: &str) -> ();
                 webhooks::webhook_backlog_start() -> Option<OffsetDateTime>;
                 webhooks::prune_webhook_attempts(before: OffsetDateTime, limit: u32) -> u64;
@@ -298,6 +298,7 @@ macro_rules! store_impl {
                 siem::claim_siem(name: &str, now: OffsetDateTime, lease_for: time::Duration) -> Option<SiemClaim>;
                 siem::advance_siem(name: &str, lease: &str, cursor: LogPosition, lease_until: OffsetDateTime) -> bool;
                 siem::release_siem(name: &str, lease: &str) -> ();
+                siem::reset_siem(name: &str, after: Option<i64>) -> LogPosition;
                 siem::siem_backlog_start(name: &str) -> Option<OffsetDateTime>;
             }
         }
