@@ -66,13 +66,29 @@ async fn registered() -> Option<(Browser, TestApp, TestAdmin)> {
 #[tokio::test]
 async fn an_administrator_registers_a_passkey_then_signs_in_with_password_and_passkey() {
     let Some((browser, app, admin)) = registered().await else { return };
+    let Some(axe) = crate::console::axe_source() else { return };
     password_step(&browser, &app, &admin).await;
     browser.wait_for_url(|u| u.contains("/console/sign-in/second-factor")).await;
     assert!(browser.find_all("#code").await.is_empty(), "no authenticator app: no code is asked for");
+    let mut violations = crate::console::axe_violations(&browser, &axe).await;
     browser.click("#use-passkey").await;
     browser.wait_for_url(|u| u.contains("/console/c/")).await;
     let held = app.store.passkeys(admin.id).await.unwrap();
     assert!(held[0].last_used_at.is_some(), "the sign-in is recorded with the passkey");
+    browser.goto(&app.url("/console/account/second-factor")).await;
+    browser.find("#passkey-list").await;
+    violations.extend(crate::console::axe_violations(&browser, &axe).await);
+    assert!(violations.is_empty(), "axe-core: {violations:?}");
+
+    // Their own passkey, deleted by them: holding no factor, they are offered one again, and
+    // sign in with the password alone.
+    browser.click("#passkey-list button").await;
+    browser.find("#enrol-form").await;
+    assert!(app.store.passkeys(admin.id).await.unwrap().is_empty());
+    browser.goto(&app.url("/console")).await;
+    sign_out(&browser).await;
+    password_step(&browser, &app, &admin).await;
+    browser.wait_for_url(|u| u.contains("/console/c/")).await;
 }
 
 #[tokio::test]
