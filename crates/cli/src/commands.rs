@@ -25,25 +25,29 @@ mod client;
 mod customer;
 mod data;
 mod failure;
+mod group;
 mod principal;
 mod provider;
 mod resource_server;
 mod scim_token;
 mod serve;
 mod server_key;
+mod siem;
 mod text;
 mod webhook;
 
 pub use access::{AccessArg, AccessArgs, CustomerArg};
 pub use admin::{AdminCommand, ProviderArg};
 pub use client::{ClientCommand, ClientOf, SecretCommand, SecretExpiry};
-pub use customer::{CustomerCommand, PolicyArg};
+pub use customer::{CustomerCommand, LostAccessArg, PolicyArg};
 use failure::{given, Failure};
 pub use failure::{report, report_usage};
+pub use group::GroupCommand;
 pub use principal::PrincipalCommand;
 pub use provider::{ConnectableArg, ProviderCommand};
 pub use scim_token::ScimTokenCommand;
 pub use serve::ServeArgs;
+pub use siem::SiemCommand;
 use text::say;
 pub use webhook::WebhookCommand;
 
@@ -107,6 +111,9 @@ pub enum Command {
     /// Administrators and their access in customers.
     #[command(subcommand)]
     Admin(AdminCommand),
+    /// Groups of a customer's administrators, from its identity provider, with their access.
+    #[command(subcommand)]
+    Group(GroupCommand),
     /// API clients.
     #[command(subcommand)]
     Client(ClientCommand),
@@ -125,6 +132,9 @@ pub enum Command {
     /// Customers' webhook endpoints, sent their system log as it is written (docs/webhooks.md).
     #[command(subcommand)]
     Webhook(WebhookCommand),
+    /// The streams of every customer's system log to the operator's SIEM (docs/siem.md).
+    #[command(subcommand)]
+    Siem(SiemCommand),
     /// Resource servers: services that introspect tokens at /oauth2/introspect (docs/introspection.md).
     #[command(subcommand)]
     ResourceServer(resource_server::ResourceServerCommand),
@@ -327,6 +337,7 @@ impl Command {
             }
             Command::ScimToken(command) => !matches!(command, ScimTokenCommand::List { .. }),
             Command::Admin(command) => !matches!(command, AdminCommand::List { .. }),
+            Command::Group(_) => false,
             Command::Client(command) => {
                 !matches!(command, ClientCommand::List { .. } | ClientCommand::Secret(SecretCommand::List { .. }))
             }
@@ -338,6 +349,7 @@ impl Command {
             Command::ResourceServer(command) => command.writes(),
             Command::Catalog(command) => command.writes(),
             Command::Webhook(command) => command.writes(),
+            Command::Siem(_) => true,
         }
     }
 }
@@ -348,6 +360,7 @@ async fn operate(store: Arc<dyn Store>, place: Place<'_>, command: Command, out:
         Command::Serve(args) => serve::run(store, place, *args).await,
         Command::Customer(command) => customer::run(store.as_ref(), command, out).await,
         Command::Admin(command) => admin::run(store.as_ref(), place, command, out).await,
+        Command::Group(command) => group::run(store.as_ref(), command, out).await,
         Command::Client(command) => client::run(store.as_ref(), place, command, out).await,
         Command::Principal(command) => principal::run(store.as_ref(), place, command, out).await,
         Command::ScimToken(command) => scim_token::run(store.as_ref(), place, command, out).await,
@@ -355,6 +368,7 @@ async fn operate(store: Arc<dyn Store>, place: Place<'_>, command: Command, out:
         Command::ResourceServer(command) => resource_server::run(store.as_ref(), place, command, out).await,
         Command::Catalog(command) => catalog::run(store.as_ref(), command, out).await,
         Command::Webhook(command) => webhook::run(store.as_ref(), place, command, out).await,
+        Command::Siem(command) => siem::run(store.as_ref(), command, out).await,
         Command::Keys(KeysCommand::RotateServerKey) => server_key::rotate(store.as_ref(), place, out).await,
         Command::Keys(KeysCommand::ServerKeyStatus) => server_key::status(store.as_ref(), place, out).await,
         Command::Keys(KeysCommand::GenerateServerKey) => {

@@ -9,7 +9,7 @@ use time::OffsetDateTime;
 use crate::access::Access;
 use crate::admin::{Admin, AdminStatus};
 use crate::client::{ApiClient, ClientKind};
-use crate::customer::DisabledOwnerPolicy;
+use crate::customer::{DisabledOwnerPolicy, LostAccessPolicy};
 use crate::federation::IdentityProvider;
 use crate::group::AdminGroup;
 use crate::ids::{AdminId, ClientId, CustomerId, ScimTokenId};
@@ -446,6 +446,50 @@ pub fn admin_removed(
         admin.email,
         counted(clients_deleted as u64, "API client was", "API clients were")
     );
+    e
+}
+
+/// A member whom a change to their groups left with no access, removed from the customer under
+/// its [`LostAccessPolicy`]: the removal's record, saying why and what they held.
+pub fn admin_removed_without_access(
+    customer: &CustomerId,
+    admin: &Admin,
+    before: &Access,
+    clients_deleted: usize,
+    at: OffsetDateTime,
+    actor: &Actor,
+) -> LogEntry {
+    let mut e = admin_removed(customer, admin, clients_deleted, at, actor);
+    e.message = format!(
+        "Administrator {} was removed from the customer: their groups no longer give them any access; {} deleted.",
+        admin.email,
+        counted(clients_deleted as u64, "API client was", "API clients were")
+    );
+    e.before = Some(access_json(before));
+    e
+}
+
+pub fn lost_access_policy_changed(
+    customer: &CustomerId,
+    policy: LostAccessPolicy,
+    at: OffsetDateTime,
+    actor: &Actor,
+) -> LogEntry {
+    let mut e = entry(customer, at, "platform:customer/update", actor);
+    e.target_type = "Customer";
+    e.target_id = customer.to_string();
+    e.target_name = customer.to_string();
+    e.message = match policy {
+        LostAccessPolicy::RemoveFromCustomer => {
+            "A member whose groups leave them no access is now removed from the customer, with their API clients."
+                .to_owned()
+        }
+        LostAccessPolicy::KeepInCustomer => {
+            "A member whose groups leave them no access now stays in the customer without access; their API clients are deleted."
+                .to_owned()
+        }
+    };
+    e.after = Some(json!({ "lostAccessPolicy": policy.as_str() }));
     e
 }
 

@@ -75,9 +75,9 @@ pub enum MemberOutcome {
     Unchanged,
     /// Their access changed; their clients follow on their next call (R5).
     Follows,
-    /// They held access and hold none now: they are no longer an administrator of the customer,
-    /// and their API clients there are deleted as if they were removed (R6). Their provisioned
-    /// record stays, so the identity provider still finds the person it manages.
+    /// They held access and hold none now: their API clients there are deleted (R6), and they are
+    /// removed from the customer as a Full administrator removes someone, unless the customer
+    /// keeps such members ([`LostAccessPolicy`](crate::customer::LostAccessPolicy)).
     LostLastAccess,
 }
 

@@ -82,6 +82,10 @@ pub enum Refusal {
     GroupsNeedFullAccess,
     #[error("a customer may hold at most {0} groups; delete one first")]
     GroupLimit(u64),
+    #[error(
+        "only an administrator with Full access chooses what happens to members whose groups leave them without access"
+    )]
+    LostAccessPolicyNeedsFullAccess,
 }
 
 impl Refusal {
@@ -98,6 +102,7 @@ impl Refusal {
                 | Refusal::MfaNeedsFullAccess
                 | Refusal::OwnSecondFactor
                 | Refusal::GroupsNeedFullAccess
+                | Refusal::LostAccessPolicyNeedsFullAccess
         )
     }
 
@@ -126,6 +131,7 @@ impl Refusal {
             Refusal::OwnSecondFactor => "ownSecondFactor",
             Refusal::GroupsNeedFullAccess => "fullAccessRequired",
             Refusal::GroupLimit(_) => "groupLimit",
+            Refusal::LostAccessPolicyNeedsFullAccess => "fullAccessRequired",
         }
     }
 }
@@ -238,6 +244,15 @@ pub fn set_group_access(authority: &Authority, _access: &Access) -> Result<(), R
     match authority {
         Authority::Operator | Authority::Holds(Access::Full) => Ok(()),
         Authority::Holds(_) => Err(Refusal::GroupsNeedFullAccess),
+    }
+}
+
+/// Choosing what happens to a member whom their groups leave with no access: as giving a group
+/// access, a Full administrator's or the operator's decision.
+pub fn set_lost_access_policy(authority: &Authority) -> Result<(), Refusal> {
+    match authority {
+        Authority::Operator | Authority::Holds(Access::Full) => Ok(()),
+        Authority::Holds(_) => Err(Refusal::LostAccessPolicyNeedsFullAccess),
     }
 }
 
@@ -513,6 +528,15 @@ mod tests {
         assert_eq!(set_group_access(&Authority::Holds(Access::Full), &Access::Full), Ok(()));
         assert_eq!(set_group_access(&Authority::Operator, &Access::none()), Ok(()));
         assert_eq!(add_group(1000, 1000), Err(Refusal::GroupLimit(1000)));
+    }
+
+    #[test]
+    fn only_full_administrators_choose_what_happens_to_members_their_groups_leave_without_access() {
+        let custom_admin = Authority::Holds(custom(&[Permission::ADMINISTRATORS]));
+        assert_eq!(set_lost_access_policy(&custom_admin), Err(Refusal::LostAccessPolicyNeedsFullAccess));
+        assert!(Refusal::LostAccessPolicyNeedsFullAccess.is_forbidden());
+        assert_eq!(set_lost_access_policy(&Authority::Holds(Access::Full)), Ok(()));
+        assert_eq!(set_lost_access_policy(&Authority::Operator), Ok(()));
     }
 
     #[test]

@@ -68,10 +68,10 @@ pub async fn copy_sqlite_to_postgres(
     }
     copy_table!(
         "customers",
-        "id, name, disabled_owner_policy, created_at, require_local_mfa",
-        "$1, $2, $3, $4, $5",
-        (String, String, String, i64, i64),
-        (0, 1, 2, 3, 4)
+        "id, name, disabled_owner_policy, created_at, require_local_mfa, lost_access_policy",
+        "$1, $2, $3, $4, $5, $6",
+        (String, String, String, i64, i64, String),
+        (0, 1, 2, 3, 4, 5)
     );
     copy_table!(
         "admins",

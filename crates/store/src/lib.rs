@@ -21,7 +21,7 @@ use trustgate_core::admin::{Admin, AdminStatus, Email};
 use trustgate_core::client::ApiClient;
 use trustgate_core::client_secrets::{NewSecret, SecretInfo};
 use trustgate_core::custody::KeyAtRest;
-use trustgate_core::customer::{Customer, DisabledOwnerPolicy};
+use trustgate_core::customer::{Customer, DisabledOwnerPolicy, LostAccessPolicy};
 use trustgate_core::event::{Actor, LogEntry};
 use trustgate_core::federation::IdentityProvider;
 use trustgate_core::ids::{AdminId, ClientId, CustomerId, PasskeyId, ProviderId, ScimTokenId};
@@ -70,6 +70,11 @@ pub trait Store: Send + Sync + 'static {
 
     /// Whether the customer's local administrators must hold a second factor (issue #25).
     async fn set_local_mfa_policy(&self, id: &CustomerId, required: bool, actor: &Actor) -> StoreResult<()>;
+
+    /// What happens to a member whom a change to their groups leaves with no access (issue #25);
+    /// a Full administrator's or the operator's choice, checked in the transaction.
+    async fn set_lost_access_policy(&self, id: &CustomerId, policy: LostAccessPolicy, actor: &Actor)
+        -> StoreResult<()>;
 
     // --- A second factor for administrators who sign in with a password (issue #25).
     /// The administrator's TOTP factor, confirmed or still being enrolled.
@@ -468,7 +473,8 @@ pub trait Store: Send + Sync + 'static {
     // member holds their own access joined with their groups' (`access::joined`), and every
     // change to a group rewrites, in its transaction, what each member affected holds, applies
     // what it means to their clients (`group::member_outcome`: R5, or R6 when they lost their
-    // last access) and announces `Change::MembershipChanged` for each. Only Full administrators,
+    // last access, with their removal from the customer unless it keeps them: `LostAccessPolicy`)
+    // and announces `Change::MembershipChanged` for each. Only Full administrators,
     // the operator and the customer's identity provider change groups; only the first two their
     // access.
 
@@ -518,14 +524,15 @@ pub trait Store: Send + Sync + 'static {
         actor: &Actor,
     ) -> StoreResult<Access>;
     /// Makes `admin` a member of exactly the customer's groups that `claimed` names (a sign-in's
-    /// `groups` claim): by external id, else by display name regardless of case.
+    /// `groups` claim): by external id, else by display name regardless of case. False when that
+    /// left them no access and the customer removed them for it (`LostAccessPolicy`).
     async fn sync_claimed_groups(
         &self,
         customer: &CustomerId,
         admin: AdminId,
         claimed: &[String],
         actor: &Actor,
-    ) -> StoreResult<()>;
+    ) -> StoreResult<bool>;
     // --- end of groups ---
 
     // --- OpenID Connect sign-in (issue #12) ---
@@ -677,17 +684,23 @@ pub trait Store: Send + Sync + 'static {
         limit: u32,
         actor: &Actor,
     ) -> StoreResult<Option<Vec<WebhookAttempt>>>;
-    /// Takes, for `lease_for`, the enabled endpoint due longest ago that no node holds; on
-    /// PostgreSQL nodes claiming at once skip each other's rows (`FOR UPDATE SKIP LOCKED`).
-    async fn claim_webhook(&self, now: OffsetDateTime, lease_for: time::Duration) -> StoreResult<Option<WebhookClaim>>;
-    /// Records the attempt and advances the cursor (or schedules the retry, or disables the
-    /// endpoint with its system-log record) in one transaction, if this node still holds the
-    /// endpoint under `lease`: false, with nothing written, otherwise.
-    async fn record_webhook_attempt(
+    /// Takes, for `lease_for`, up to `limit` enabled endpoints that are due and that no node
+    /// holds, due longest ago first; on PostgreSQL nodes claiming at once skip each other's rows
+    /// (`FOR UPDATE SKIP LOCKED`).
+    async fn claim_webhooks(
+        &self,
+        now: OffsetDateTime,
+        lease_for: time::Duration,
+        limit: u32,
+    ) -> StoreResult<Vec<WebhookClaim>>;
+    /// Records a run of attempts, in order, and advances the cursor (or schedules the retry, or
+    /// disables the endpoint with its system-log record, or lets go of it) in one transaction, if
+    /// this node still holds the endpoint under `lease`: false, with nothing written, otherwise.
+    async fn record_webhook_attempts(
         &self,
         id: trustgate_core::ids::WebhookId,
         lease: &str,
-        attempt: Option<&WebhookAttempt>,
+        attempts: &[WebhookAttempt],
         progress: &WebhookProgress,
     ) -> StoreResult<bool>;
     /// Lets another node (or this one) claim the endpoint at once.
@@ -721,6 +734,11 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<bool>;
     /// Lets another node (or this one) claim the stream at once.
     async fn release_siem(&self, name: &str, lease: &str) -> StoreResult<()>;
+    /// Moves the stream to just after the record whose `seq` is `after` (`None`: the start of the
+    /// log), for the operator re-sending to a new collector, and takes the stream from the node
+    /// streaming it, which stops at its next write; the new position. `NotFound` when the log has
+    /// no such record.
+    async fn reset_siem(&self, name: &str, after: Option<i64>) -> StoreResult<LogPosition>;
     /// The time of the oldest record the stream has still to send, which system-log retention keeps:
     /// for a stream not yet claimed, the oldest record of the log.
     async fn siem_backlog_start(&self, name: &str) -> StoreResult<Option<OffsetDateTime>>;

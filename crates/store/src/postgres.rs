@@ -170,15 +170,11 @@ impl PostgresStore {
     /// Nodes claiming webhook endpoints at once each take a different one.
     const SKIP_LOCKED: &'static str = " FOR UPDATE SKIP LOCKED";
 
-    /// The oldest transaction still running: every system-log record written by an older one
-    /// is committed (or rolled back), and every record written from now on has a `tx` at least
-    /// this, so the records below it are a set that no longer grows.
-    async fn log_horizon(&self) -> StoreResult<i64> {
-        let (xmin,): (i64,) = sqlx::query_as("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint")
-            .fetch_one(&self.pool)
-            .await?;
-        Ok(xmin)
-    }
+    /// The oldest transaction still running, as the statement reading the log sees it: every
+    /// system-log record written by an older one is committed (or rolled back), and every record
+    /// written from now on has a `tx` at least this, so the records below it are a set that no
+    /// longer grows. Part of the read, rather than a query before it.
+    const LOG_HORIZON: &'static str = "(SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint)";
 
     async fn announce(tx: &mut Tx, changes: &[Change], at: OffsetDateTime) -> StoreResult<()> {
         if changes.is_empty() {

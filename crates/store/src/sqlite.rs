@@ -128,9 +128,7 @@ impl SqliteStore {
     const SKIP_LOCKED: &'static str = "";
 
     /// One writer at a time: every record visible is committed, in `seq` order, and `tx` is 0.
-    async fn log_horizon(&self) -> StoreResult<i64> {
-        Ok(i64::MAX)
-    }
+    const LOG_HORIZON: &'static str = "9223372036854775807";
 
     /// SQLite has no server to notify: other processes find the rows through their tailers.
     async fn announce(_tx: &mut Tx, _changes: &[Change], _at: OffsetDateTime) -> StoreResult<()> {

@@ -94,6 +94,7 @@ pub(super) async fn seed(
             name: format!("Bench customer {c}"),
             disabled_owner_policy: DisabledOwnerPolicy::KeepActive,
             require_local_mfa: false,
+            lost_access_policy: trustgate_core::customer::LostAccessPolicy::RemoveFromCustomer,
             created_at: now,
         };
         store.create_customer(&customer, &Actor::System).await?;

@@ -1,9 +1,10 @@
-//! `trustgate customer`: create, list, and the policy for disabled owners.
+//! `trustgate customer`: create, list, and the customer's policies (disabled owners, second
+//! factor, members whom their groups leave without access).
 
 use clap::{Subcommand, ValueEnum};
 use serde_json::{json, Value};
 use time::OffsetDateTime;
-use trustgate_core::customer::{parse_customer_name, Customer, DisabledOwnerPolicy};
+use trustgate_core::customer::{parse_customer_name, Customer, DisabledOwnerPolicy, LostAccessPolicy};
 use trustgate_core::event::Actor;
 use trustgate_core::ids::CustomerId;
 use trustgate_store::Store;
@@ -46,6 +47,15 @@ pub enum CustomerCommand {
         #[arg(long, action = clap::ArgAction::Set)]
         require_local_mfa: bool,
     },
+    /// Choose what happens to a member whom a change to their groups leaves with no access at all;
+    /// their API clients are deleted either way (R6).
+    SetLostAccessPolicy {
+        #[command(flatten)]
+        customer: CustomerArg,
+        /// Whether they stay in the customer.
+        #[arg(long, value_enum)]
+        lost_access_policy: LostAccessArg,
+    },
     /// List disabled administrators whose API clients remain active (R7), with the two ways out.
     DisabledOwners {
         #[command(flatten)]
@@ -61,6 +71,14 @@ pub enum PolicyArg {
     SuspendClients,
 }
 
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum LostAccessArg {
+    /// They are removed from the customer, as when a Full administrator removes them (the default).
+    RemoveFromCustomer,
+    /// They stay an administrator of the customer, with no access until they are given some.
+    KeepInCustomer,
+}
+
 pub async fn run(store: &dyn Store, command: CustomerCommand, out: Output) -> anyhow::Result<()> {
     match command {
         CustomerCommand::Create { name, id, require_local_mfa } => {
@@ -70,6 +88,7 @@ pub async fn run(store: &dyn Store, command: CustomerCommand, out: Output) -> an
                 name: given("--name", parse_customer_name(&name))?,
                 disabled_owner_policy: DisabledOwnerPolicy::KeepActive,
                 require_local_mfa,
+                lost_access_policy: LostAccessPolicy::RemoveFromCustomer,
                 created_at: OffsetDateTime::now_utc(),
             };
             store.create_customer(&customer, &Actor::System).await?;
@@ -88,6 +107,7 @@ pub async fn run(store: &dyn Store, command: CustomerCommand, out: Output) -> an
                         "name": c.name,
                         "disabledOwnerPolicy": c.disabled_owner_policy.as_str(),
                         "requireLocalMfa": c.require_local_mfa,
+                        "lostAccessPolicy": c.lost_access_policy.as_str(),
                     })
                 })
                 .collect();
@@ -118,6 +138,25 @@ pub async fn run(store: &dyn Store, command: CustomerCommand, out: Output) -> an
                     format!("Administrators of {id} who sign in with a password now need a second factor.")
                 } else {
                     format!("Administrators of {id} who sign in with a password no longer need a second factor.")
+                },
+            );
+        }
+        CustomerCommand::SetLostAccessPolicy { customer, lost_access_policy } => {
+            let id = known_customer(store, &customer.id).await?;
+            let policy = match lost_access_policy {
+                LostAccessArg::RemoveFromCustomer => LostAccessPolicy::RemoveFromCustomer,
+                LostAccessArg::KeepInCustomer => LostAccessPolicy::KeepInCustomer,
+            };
+            store.set_lost_access_policy(&id, policy, &Actor::System).await?;
+            out.print(
+                json!({ "id": id.as_str(), "lostAccessPolicy": policy.as_str() }),
+                match policy {
+                    LostAccessPolicy::RemoveFromCustomer => format!(
+                        "A member of {id} whose groups leave them no access is now removed from the customer; their API clients are deleted."
+                    ),
+                    LostAccessPolicy::KeepInCustomer => format!(
+                        "A member of {id} whose groups leave them no access now stays in the customer without access; their API clients are deleted."
+                    ),
                 },
             );
         }

@@ -408,6 +408,7 @@ pub(super) async fn bootstrap(store: &dyn Store, email: &str) -> anyhow::Result<
         name: "My organisation".to_owned(),
         disabled_owner_policy: DisabledOwnerPolicy::KeepActive,
         require_local_mfa: true,
+        lost_access_policy: trustgate_core::customer::LostAccessPolicy::RemoveFromCustomer,
         created_at: now,
     };
     store.create_customer(&customer, &Actor::System).await?;

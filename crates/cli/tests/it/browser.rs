@@ -202,12 +202,14 @@ impl Browser {
         element.send_keys(text).await.unwrap_or_else(|e| panic!("typing into {css}: {e}"));
     }
 
-    /// Waits until the page's URL satisfies `wanted`.
+    /// Waits until the page's URL satisfies `wanted` and that page has loaded. A navigation started
+    /// by a key or a click commits its URL before the document is parsed, so a test reading the page
+    /// as soon as the URL changed could read half of it.
     pub async fn wait_for_url(&self, wanted: impl Fn(&str) -> bool) -> String {
         let deadline = Instant::now() + PATIENCE;
         loop {
             let url = self.url().await;
-            if wanted(&url) {
+            if wanted(&url) && self.execute("return document.readyState;").await == "complete" {
                 return url;
             }
             assert!(Instant::now() < deadline, "the browser stayed on {url}");

@@ -841,3 +841,100 @@ async fn admin_e_mails_are_checked_and_a_pending_invitee_is_named_as_such() {
     assert_eq!(code, 4, "{failure}");
     assert!(failure["message"].as_str().unwrap().contains("has not accepted the invitation yet"), "{failure}");
 }
+
+/// Issue #24: the operator manages a customer's webhook endpoints from the command line with
+/// the management API's store operations: an endpoint disabled after failing is listed as such,
+/// its attempts are listed, `enable` resumes it (recorded with the operator as actor),
+/// `rotate-secret` prints the new secret once, `replay` sends again from a record that exists.
+#[tokio::test]
+async fn an_operator_lists_enables_rotates_replays_and_reads_the_deliveries_of_a_webhook_endpoint() {
+    use trustgate_core::webhook;
+    use trustgate_store::{LogQuery, Store, WebhookAttempt, WebhookProgress};
+
+    let dir = TempDir::new();
+    let dir = store_with_acme(&dir).await;
+    // Nothing listens on port 9 of the loopback interface.
+    let url = "http://127.0.0.1:9/hook";
+    let created = trustgate(dir, &["webhook", "create", "--customer", "acme", "--url", url, "--allow-private"]).await;
+    let id = created["id"].as_str().unwrap().to_owned();
+    let first_secret = created["secret"].as_str().unwrap().to_owned();
+    let webhook = |command: &'static str| ["webhook", command, "--customer", "acme", "--id", id.as_str()];
+
+    // The delivery job's way to disable it, on a store of this data directory: one failed
+    // attempt (the endpoint's own creation record) past the retry window.
+    let store = trustgate_store::SqliteStore::open(dir).await.unwrap();
+    let now = time::OffsetDateTime::now_utc();
+    let claims = store.claim_webhooks(now, time::Duration::seconds(20), 16).await.unwrap();
+    let claim = claims.into_iter().next().expect("the new endpoint is due: its creation record is to be sent");
+    let creation = claim.cursor.seq + 1;
+    let attempt = WebhookAttempt {
+        webhook_id: "msg_test".to_owned(),
+        record_seq: creation,
+        event_type: webhook::CREATED.to_owned(),
+        at: now,
+        status: None,
+        error: Some("connection refused".to_owned()),
+        duration_ms: 3,
+    };
+    let progress = WebhookProgress {
+        cursor: None,
+        failures: 1,
+        failing_since: Some(now - webhook::RETRY_WINDOW),
+        next_attempt_at: now + time::Duration::hours(1),
+        disable: Some(webhook::disabled(&claim.endpoint, now)),
+        lease_until: None,
+    };
+    assert!(store.record_webhook_attempts(claim.endpoint.id, &claim.lease, &[attempt], &progress).await.unwrap());
+
+    let listed = trustgate(dir, &["webhook", "list", "--customer", "acme"]).await;
+    assert_eq!(listed["items"][0]["state"], "disabled", "{listed}");
+    assert_eq!(listed["items"][0]["failures"], 1, "{listed}");
+    let text = trustgate_text(dir, &["webhook", "list", "--customer", "acme"]).await;
+    assert!(text.starts_with("ID ") && text.contains(" STATE ") && text.lines().nth(1).unwrap().contains(" disabled "));
+    let deliveries = trustgate(dir, &webhook("deliveries")).await;
+    assert_eq!(deliveries["items"][0]["recordSeq"], creation, "{deliveries}");
+    assert_eq!(deliveries["items"][0]["error"], "connection refused", "{deliveries}");
+    let text = trustgate_text(dir, &webhook("deliveries")).await;
+    assert!(text.contains("RECORD") && text.contains("connection refused"), "{text}");
+
+    let enabled = trustgate(dir, &webhook("enable")).await;
+    assert_eq!((enabled["state"].as_str(), enabled["failures"].as_u64()), (Some("enabled"), Some(0)), "{enabled}");
+    let log = store
+        .log_records(&LogQuery {
+            customer_id: trustgate_core::ids::CustomerId::parse("acme").unwrap(),
+            start: time::OffsetDateTime::UNIX_EPOCH,
+            end: now + time::Duration::minutes(1),
+            after_seq: None,
+            limit: 100,
+        })
+        .await
+        .unwrap();
+    let enable = log.iter().find(|r| r.event_type == "platform:webhook/enable").expect("the enable is in the log");
+    assert_eq!(enable.actor_type, "System", "the operator enabled it: {enable:?}");
+
+    let rotated = trustgate(dir, &webhook("rotate-secret")).await;
+    let secret = rotated["secret"].as_str().unwrap();
+    assert!(secret.starts_with("whsec_") && secret != first_secret, "{rotated}");
+    let text = trustgate_text(dir, &webhook("rotate-secret")).await;
+    assert!(text.lines().last().is_some_and(|l| l.starts_with("whsec_")), "the secret, printed once: {text}");
+    assert!(!trustgate_text(dir, &["webhook", "list", "--customer", "acme"]).await.contains("whsec_"));
+
+    let replayed = trustgate(dir, &[&webhook("replay")[..], &["--from-seq", &creation.to_string()]].concat()).await;
+    assert_eq!(replayed["state"], "enabled", "{replayed}");
+    assert_eq!(replayed["deliveredSeq"], creation - 1, "sent again from the creation record on: {replayed}");
+    let (code, message) = trustgate_exits(dir, &[&webhook("replay")[..], &["--from-seq", "999999"]].concat()).await;
+    assert_eq!(code, 4, "{message}");
+    assert!(message.contains("--from-seq") && message.contains("999999"), "{message}");
+
+    let unknown = trustgate_core::ids::WebhookId::generate().to_string();
+    for command in ["enable", "rotate-secret", "deliveries"] {
+        let (code, message) =
+            trustgate_exits(dir, &["webhook", command, "--customer", "acme", "--id", unknown.as_str()]).await;
+        assert_eq!(code, 4, "{command}: {message}");
+        assert!(message.contains("no webhook endpoint"), "{command}: {message}");
+    }
+    let help = trustgate_text(dir, &["webhook", "--help"]).await;
+    for command in ["list", "enable", "rotate-secret", "replay", "deliveries"] {
+        assert!(help.contains(command), "webhook --help names {command}: {help}");
+    }
+}

@@ -104,8 +104,8 @@ pub enum Backend {
 /// A fresh PostgreSQL database for one test, dropped when the test ends.
 pub struct TestDatabase {
     pub url: String,
-    name: String,
-    admin_url: String,
+    pub name: String,
+    pub admin_url: String,
 }
 
 /// Whether every test must run, as in CI (`TRUSTGATE_TEST_REQUIRE_ALL=1`): a missing service or
@@ -381,6 +381,7 @@ impl TestApp {
             name: "Acme".to_owned(),
             disabled_owner_policy: DisabledOwnerPolicy::KeepActive,
             require_local_mfa: false,
+            lost_access_policy: trustgate_core::customer::LostAccessPolicy::RemoveFromCustomer,
             created_at: OffsetDateTime::now_utc(),
         };
         self.store.create_customer(&customer, &Actor::System).await.expect("create customer");

@@ -39,20 +39,29 @@ impl Idp {
     /// As [`Idp::start`], with the scopes' claims (the e-mail among them) served by the userinfo
     /// endpoint only when `conform` — oidc-provider's default.
     pub async fn start_with(trustgate: &str, accounts: Value, conform: bool) -> Option<Self> {
+        Self::start_config(trustgate, json!({ "accounts": accounts, "conform": conform })).await
+    }
+
+    /// As [`Idp::start`], with the accounts read from `file` at every look-up, so a test changes
+    /// a person's claims between sign-ins by writing it again.
+    pub async fn start_with_file(trustgate: &str, file: &std::path::Path) -> Option<Self> {
+        Self::start_config(trustgate, json!({ "accountsFile": file, "conform": false })).await
+    }
+
+    async fn start_config(trustgate: &str, accounts: Value) -> Option<Self> {
         let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/it/js");
         if !dir.join("node_modules/oidc-provider/package.json").exists() {
             skip(format_args!("the OpenID provider: oidc-provider not installed (npm ci in {})", dir.display()));
             return None;
         }
-        let config = json!({
+        let mut config = json!({
             "clients": [{
                 "client_id": CLIENT_ID,
                 "client_secret": CLIENT_SECRET,
                 "redirect_uris": [format!("{trustgate}/console/sign-in/callback")],
             }],
-            "accounts": accounts,
-            "conform": conform,
         });
+        config.as_object_mut().expect("an object").extend(accounts.as_object().expect("an object").clone());
         let mut child = Command::new("node")
             .arg("oidc_provider.mjs")
             .arg(config.to_string())

@@ -35,6 +35,7 @@ mod siem;
 mod tls;
 mod totp;
 mod verifiers;
+mod webhook_cost;
 mod webhook_receiver;
 
 /// The behaviour suite on the embedded SQLite store.

@@ -403,6 +403,73 @@ async fn a_node_that_stops_hands_the_stream_over_and_the_next_resumes_after_the_
     assert!(b.iter().all(|id| !before.contains(id)), "the next node starts after what the first wrote");
 }
 
+/// `trustgate siem reset-cursor`, run against a live node's data directory: the stream sends
+/// again the records after the one named, then, from the start, every record the log keeps.
+#[tokio::test]
+async fn an_operator_resets_a_streams_cursor_and_the_stream_sends_again_from_there() {
+    let files = TempDir::new();
+    let file = files.path().join("siem.jsonl");
+    let Some(app) = TestApp::spawn_with(Backend::Sqlite, jsonl(&file)).await else { return };
+    let customer = app.customer().await;
+    let owner = app.admin(&customer, Access::Full).await;
+    for _ in 0..4 {
+        app.client(&customer, &owner).await;
+    }
+    wait_for_every_record(&app, &[&customer], Duration::from_secs(15), || read(&file)).await;
+    let records = app.log(&customer).await;
+    let times = |id: &str| record_ids(&read(&file)).iter().filter(|r| *r == id).count();
+    assert!(records.iter().all(|r| times(&r.record_id) == 1), "each once before the reset");
+    let dir = app.dir.path();
+    let wait_for = |what: &'static str, check: Box<dyn Fn() -> bool>| async move {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !check() {
+            assert!(Instant::now() < deadline, "{what}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    };
+
+    let middle = records[records.len() / 2].seq;
+    let output = reset_cursor(dir, &["--after", &middle.to_string()]).await;
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let answer: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(answer["afterSeq"], middle, "{answer}");
+    let (first, last) = (records[0].record_id.clone(), records.last().unwrap().record_id.clone());
+    let (file_in, last_in) = (file.clone(), last.clone());
+    let sent = move |id: &str, n: usize| record_ids(&read(&file_in)).iter().filter(|r| *r == id).count() == n;
+    let sent_again = sent.clone();
+    wait_for("the records after the one named, sent again", Box::new(move || sent_again(&last_in, 2))).await;
+    for record in &records {
+        let expected = if record.seq > middle { 2 } else { 1 };
+        assert_eq!(times(&record.record_id), expected, "record {} after --after {middle}", record.seq);
+    }
+
+    let output = reset_cursor(dir, &["--to-start"]).await;
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let last_in = last.clone();
+    wait_for("everything sent again", Box::new(move || sent(&last_in, 3))).await;
+    assert_eq!(times(&first), 2, "from the start of the log");
+
+    let output = reset_cursor(dir, &["--after", "999999"]).await;
+    assert_eq!(output.status.code(), Some(4), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("--after"));
+    let output = reset_cursor(dir, &[]).await;
+    assert_eq!(output.status.code(), Some(2), "--to-start or --after is required");
+}
+
+/// `trustgate --json siem reset-cursor --stream jsonl args…` on `dir`, awaited so that the
+/// in-process server keeps running meanwhile.
+async fn reset_cursor(dir: &Path, args: &[&str]) -> std::process::Output {
+    tokio::process::Command::new(env!("CARGO_BIN_EXE_trustgate"))
+        .arg("--data-dir")
+        .arg(dir)
+        .args(["--json", "siem", "reset-cursor", "--stream", "jsonl"])
+        .args(args)
+        .env_remove("TRUSTGATE_SERVER_KEY")
+        .output()
+        .await
+        .unwrap()
+}
+
 #[tokio::test]
 async fn retention_keeps_what_a_stream_has_still_to_send_while_its_receiver_is_down() {
     let dir = TempDir::new();

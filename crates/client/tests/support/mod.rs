@@ -185,6 +185,7 @@ impl Server {
             name: "Acme".to_owned(),
             disabled_owner_policy: DisabledOwnerPolicy::KeepActive,
             require_local_mfa: false,
+            lost_access_policy: trustgate_core::customer::LostAccessPolicy::RemoveFromCustomer,
             created_at: OffsetDateTime::now_utc(),
         };
         self.store.create_customer(&customer, &Actor::System).await.expect("create the customer");

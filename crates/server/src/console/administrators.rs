@@ -11,7 +11,7 @@ use serde::Deserialize;
 use trustgate_core::access::{Access, Permission, PermissionSet, PLATFORM_SERVICE};
 use trustgate_core::admin::{parse_display_name, AdminStatus, Email, Provider};
 use trustgate_core::catalog::Catalog;
-use trustgate_core::customer::DisabledOwnerPolicy;
+use trustgate_core::customer::{DisabledOwnerPolicy, LostAccessPolicy};
 use trustgate_core::ids::AdminId;
 use trustgate_core::lifecycle::{self, Authority, Refusal};
 use trustgate_store::Member;
@@ -229,6 +229,8 @@ struct AdministratorsPage {
     invitation_lifetime: String,
     /// For a Full administrator: whether local administrators must hold a second factor.
     mfa_policy: Option<bool>,
+    /// For a Full administrator: whether a member whom their groups leave without access stays.
+    keeps_without_access: Option<bool>,
 }
 
 #[derive(Deserialize)]
@@ -300,6 +302,8 @@ async fn show(
             "days",
         ),
         mfa_policy: (ctx.access() == Access::Full).then_some(ctx.customer.require_local_mfa),
+        keeps_without_access: (ctx.access() == Access::Full)
+            .then_some(ctx.customer.lost_access_policy == LostAccessPolicy::KeepInCustomer),
     };
     Ok(render(status, &page))
 }
@@ -321,6 +325,9 @@ pub async fn page(
                 .to_owned(),
         ),
         Some("mfa-policy") => Some("The multi-factor policy was saved.".to_owned()),
+        Some("lost-access-policy") => {
+            Some("Saved what happens to a member whose groups leave them without access.".to_owned())
+        }
         Some("removed") => {
             let clients = done.clients.as_deref().and_then(|c| c.parse::<u32>().ok()).unwrap_or(0);
             Some(match clients {
@@ -647,4 +654,17 @@ pub async fn set_mfa_policy(
     let required = form.get("require") == "on";
     state.store.set_local_mfa_policy(&ctx.customer.id, required, &ctx.actor()).await.map_err(ApiError::from)?;
     Ok(Redirect::to(&format!("{}/administrators?done=mfa-policy", ctx.base())).into_response())
+}
+
+/// `POST /console/c/{customer}/lost-access-policy` — what happens to a member whom a change to
+/// their groups leaves with no access (issue #25); Full administrators only (checked in the store too).
+pub async fn set_lost_access_policy(
+    State(state): State<AppState>,
+    Posted { ctx, form }: Posted,
+) -> Result<Response, ConsoleError> {
+    lifecycle::set_lost_access_policy(&Authority::Holds(ctx.access()))
+        .map_err(|r| ApiError::Forbidden(r.to_string()))?;
+    let policy = LostAccessPolicy::parse(form.get("policy")).map_err(ApiError::from)?;
+    state.store.set_lost_access_policy(&ctx.customer.id, policy, &ctx.actor()).await.map_err(ApiError::from)?;
+    Ok(Redirect::to(&format!("{}/administrators?done=lost-access-policy", ctx.base())).into_response())
 }

@@ -192,7 +192,7 @@ struct SignedInPage<'a> {
 fn status_of(error: &SignInError) -> StatusCode {
     match error {
         SignInError::Provider(_) | SignInError::State | SignInError::Token(_) => StatusCode::BAD_REQUEST,
-        SignInError::Unknown | SignInError::Disabled => StatusCode::FORBIDDEN,
+        SignInError::Unknown | SignInError::Disabled | SignInError::NoAccessLeft => StatusCode::FORBIDDEN,
         SignInError::Disconnected => StatusCode::NOT_FOUND,
         SignInError::Unavailable(_) => StatusCode::BAD_GATEWAY,
         SignInError::Store(_) => StatusCode::SERVICE_UNAVAILABLE,

@@ -10,6 +10,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use trustgate_core::access::{Access, Permission};
+use trustgate_core::customer::LostAccessPolicy;
 use trustgate_core::group::AdminGroup;
 use trustgate_core::ids::{AdminId, GroupId};
 
@@ -37,6 +38,8 @@ struct GroupsPage {
     base: String,
     rows: Vec<GroupRow>,
     full: bool,
+    /// Whether a member whom their groups leave without access stays in the customer.
+    keeps: bool,
 }
 
 #[derive(Template)]
@@ -47,6 +50,7 @@ struct GroupEditPage {
     row: GroupRow,
     access: AccessChoice,
     error: Option<String>,
+    keeps: bool,
 }
 
 async fn emails(state: &AppState, ctx: &InCustomer) -> Result<HashMap<AdminId, String>, ApiError> {
@@ -83,8 +87,13 @@ pub async fn page(State(state): State<AppState>, ctx: InCustomer) -> Result<Resp
         base: ctx.base(),
         rows: groups.iter().map(|g| row(&state, g, &emails)).collect(),
         full: ctx.access() == Access::Full,
+        keeps: keeps_without_access(&ctx),
     };
     Ok(render(StatusCode::OK, &page))
+}
+
+fn keeps_without_access(ctx: &InCustomer) -> bool {
+    ctx.customer.lost_access_policy == LostAccessPolicy::KeepInCustomer
 }
 
 async fn group(state: &AppState, ctx: &InCustomer, id: &str) -> Result<AdminGroup, ConsoleError> {
@@ -107,6 +116,7 @@ async fn show_edit(
         row: row(state, group, &emails),
         access: AccessChoice::of(access, &state.catalog()),
         error,
+        keeps: keeps_without_access(ctx),
     };
     Ok(render(status, &page))
 }
@@ -123,7 +133,8 @@ pub async fn edit(
 }
 
 /// `POST /console/c/{customer}/groups/{id}` — every member and their clients follow at once
-/// (R5); a member left with no access loses their clients (R6).
+/// (R5); a member left with no access loses their clients (R6), and the customer too unless it
+/// keeps such members.
 pub async fn change_access(
     State(state): State<AppState>,
     Path((_, id)): Path<(String, String)>,

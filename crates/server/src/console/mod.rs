@@ -98,6 +98,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/invitation", get(invitation::page).post(invitation::accept))
         .route("/c/{customer}/suspend-disabled-owners", axum::routing::post(administrators::suspend_disabled_owners))
         .route("/c/{customer}/mfa-policy", axum::routing::post(administrators::set_mfa_policy))
+        .route("/c/{customer}/lost-access-policy", axum::routing::post(administrators::set_lost_access_policy))
         .route(
             "/c/{customer}/administrators/{id}/reset-second-factor",
             axum::routing::post(administrators::reset_second_factor),

@@ -1,12 +1,15 @@
 //! Webhook delivery, on every node: the system log is the outbox (see `trustgate_store`'s
 //! `sql/webhooks.rs` and docs/webhooks.md).
 //!
-//! Every poll, the node claims due endpoints (one lease each; on PostgreSQL nodes skip the
-//! endpoints another node is claiming), and for each, in a task of its own, sends the records
-//! after its cursor one at a time, in order, advancing the cursor in the transaction that
-//! records each attempt. A failure stops the endpoint there and schedules its retry with
-//! exponential backoff and jitter (on the configured clock, so tests move time rather than wait);
-//! an endpoint failing for `webhook::RETRY_WINDOW` is disabled with a system-log record.
+//! Every poll, the node claims the due endpoints it has room for (one transaction, one lease; on
+//! PostgreSQL nodes skip the endpoints another node is claiming), and for each, in a task of its
+//! own, sends the records after its cursor one at a time, in order. What it sent is written in
+//! one transaction per run of records — every attempt, and the cursor moved past the last one —
+//! at the end of each read from the log, and at least every `WRITE_EVERY`, which keeps the lease.
+//! A failure stops the endpoint there and schedules its retry with exponential backoff and jitter
+//! (on the configured clock, so tests move time rather than wait); an endpoint failing for
+//! `webhook::RETRY_WINDOW` is disabled with a system-log record. A node that dies before writing
+//! leaves the cursor where it was: the run is sent again, with the same `webhook-id`s.
 //! Nothing here runs on a request's path: a slow or dead receiver holds one task and one lease.
 
 use std::sync::{Arc, Weak};
@@ -21,20 +24,24 @@ use tokio::sync::Semaphore;
 use trustgate_core::webhook::{self, Endpoint, Style};
 use trustgate_store::{LogPosition, LogRecord, PositionedRecord, WebhookAttempt, WebhookClaim, WebhookProgress};
 
-use crate::http::webhook_client::WebhookClient;
+use crate::http::webhook_client::{self, WebhookClient};
 use crate::platform::shapes::rfc3339;
 use crate::state::Shared;
 
-/// How long a claim holds an endpoint; every attempt recorded extends it. Longer than one
-/// delivery may take (`webhook_client::TIMEOUT`), so another node takes the endpoint over only
-/// after the one holding it stopped (crashed, or lost the store), within this long.
+/// How long a claim holds an endpoint; every write extends it. Longer than a task goes without
+/// writing, so another node takes the endpoint over only after the one holding it stopped
+/// (crashed, or lost the store), within this long.
 const LEASE: Duration = Duration::from_secs(20);
+/// The longest a task sends before it writes what it sent: with one delivery's timeout on top,
+/// still within the lease.
+const WRITE_EVERY: Duration = Duration::from_secs(5);
+const _: () = assert!(WRITE_EVERY.as_secs() + webhook_client::TIMEOUT.as_secs() < LEASE.as_secs());
 /// How long one task keeps sending to one endpoint before it lets the endpoint be claimed again,
 /// so endpoints with a long backlog take turns.
 const RUN: Duration = Duration::from_secs(30);
 /// Endpoints delivered to at once by one node.
 const CONCURRENT: usize = 16;
-/// Records read from the log at a time.
+/// Records read from the log at a time, and the most attempts written at once.
 const BATCH: u32 = 100;
 /// The largest body sent; a system-log record is far smaller.
 const MAX_BODY: usize = 256 * 1024;
@@ -56,21 +63,20 @@ pub(crate) async fn deliver_periodically(shared: Weak<Shared>) {
     loop {
         let interval = {
             let Some(state) = shared.upgrade() else { return };
-            while let Ok(slot) = slots.clone().try_acquire_owned() {
-                let now = state.config.clock.now_utc();
-                match state.store.claim_webhook(now, lease_length()).await {
-                    Ok(Some(claim)) => {
+            let free = u32::try_from(slots.available_permits()).unwrap_or(0);
+            match state.store.claim_webhooks(state.config.clock.now_utc(), lease_length(), free).await {
+                Ok(claims) => {
+                    for claim in claims {
+                        let Ok(slot) = slots.clone().try_acquire_owned() else { break };
                         let (shared, client) = (shared.clone(), client.clone());
                         tokio::spawn(async move {
                             deliver(&shared, &client, claim).await;
                             drop(slot);
                         });
                     }
-                    Ok(None) => break,
-                    Err(error) => {
-                        tracing::warn!(%error, "claiming webhook endpoints failed; retrying at the next poll");
-                        break;
-                    }
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "claiming webhook endpoints failed; retrying at the next poll");
                 }
             }
             state.config.webhook_poll_interval
@@ -83,19 +89,37 @@ fn lease_length() -> time::Duration {
     time::Duration::try_from(LEASE).unwrap_or(time::Duration::MINUTE)
 }
 
-/// Where an endpoint's deliveries stand while a task holds it.
+/// Where an endpoint's deliveries stand while a task holds it: what was sent (or passed over, not
+/// wanted) since the last write, which moves the cursor past it.
 struct Run {
     endpoint: Endpoint,
     lease: String,
-    /// Records passed over (not wanted) since the last write: the cursor moves past them with it.
-    passed: Option<LogPosition>,
+    sent: Vec<WebhookAttempt>,
+    moved_to: Option<LogPosition>,
+    written_at: Instant,
+}
+
+impl Run {
+    /// Progress that keeps the endpoint's failure state, moves the cursor past what was sent,
+    /// and extends the lease (or, with `keep` false, lets go).
+    fn progress(&self, state: &Shared, keep: bool) -> WebhookProgress {
+        let now = state.config.clock.now_utc();
+        WebhookProgress {
+            cursor: self.moved_to,
+            failures: self.endpoint.failures,
+            failing_since: self.endpoint.failing_since,
+            next_attempt_at: now,
+            disable: None,
+            lease_until: keep.then(|| now + lease_length()),
+        }
+    }
 }
 
 async fn deliver(shared: &Weak<Shared>, client: &WebhookClient, claim: WebhookClaim) {
     let WebhookClaim { endpoint, mut cursor, lease } = claim;
-    let mut run = Run { endpoint, lease, passed: None };
+    let mut run = Run { endpoint, lease, sent: Vec::new(), moved_to: None, written_at: Instant::now() };
     let stop_at = Instant::now() + RUN;
-    while Instant::now() < stop_at {
+    'reading: while Instant::now() < stop_at {
         let Some(state) = shared.upgrade() else { return };
         let records = match state.store.log_after(Some(&run.endpoint.customer_id), cursor, BATCH).await {
             Ok(records) => records,
@@ -104,79 +128,88 @@ async fn deliver(shared: &Weak<Shared>, client: &WebhookClient, claim: WebhookCl
                 break;
             }
         };
-        if records.is_empty() {
-            break;
-        }
+        // A short read is the end of the log as it stands: no second read to find it empty.
+        let more = records.len() == usize::try_from(BATCH).unwrap_or(usize::MAX);
         for record in records {
             if Instant::now() >= stop_at {
-                break;
+                break 'reading;
             }
             cursor = record.position;
             if !run.endpoint.wants(&record.record.event_type) {
-                run.passed = Some(record.position);
+                run.moved_to = Some(record.position);
                 continue;
             }
             match send(&state, client, &run.endpoint, &record).await {
                 Ok(attempt) => {
-                    let progress = WebhookProgress {
-                        cursor: Some(record.position),
-                        failures: 0,
-                        failing_since: None,
-                        next_attempt_at: state.config.clock.now_utc(),
-                        disable: None,
-                        lease_until: state.config.clock.now_utc() + lease_length(),
-                    };
-                    if !write(&state, &mut run, Some(&attempt), progress).await {
+                    run.sent.push(attempt);
+                    run.moved_to = Some(record.position);
+                    // Any success clears the failures.
+                    run.endpoint.failures = 0;
+                    run.endpoint.failing_since = None;
+                    let full = run.sent.len() >= usize::try_from(BATCH).unwrap_or(usize::MAX);
+                    if (full || run.written_at.elapsed() >= WRITE_EVERY) && !write(&state, &mut run, true).await {
                         return;
                     }
                 }
                 Err(attempt) => {
-                    let now = state.config.clock.now_utc();
-                    let failures = run.endpoint.failures.saturating_add(1);
-                    let failing_since = run.endpoint.failing_since.unwrap_or(now);
-                    let disable =
-                        webhook::retries_exhausted(failing_since, now).then(|| webhook::disabled(&run.endpoint, now));
-                    if disable.is_some() {
-                        tracing::warn!(endpoint = %run.endpoint.id, "a webhook endpoint failed past its retry window and is disabled");
-                    }
-                    let progress = WebhookProgress {
-                        cursor: run.passed.take(),
-                        failures,
-                        failing_since: Some(failing_since),
-                        next_attempt_at: now + webhook::retry_delay(failures, jitter()),
-                        disable,
-                        lease_until: now + lease_length(),
-                    };
-                    write(&state, &mut run, Some(&attempt), progress).await;
-                    release(&state, &run).await;
+                    fail(&state, &mut run, attempt).await;
                     return;
                 }
             }
         }
-    }
-    let Some(state) = shared.upgrade() else { return };
-    if run.passed.is_some() {
-        let progress = WebhookProgress {
-            cursor: run.passed.take(),
-            failures: run.endpoint.failures,
-            failing_since: run.endpoint.failing_since,
-            next_attempt_at: state.config.clock.now_utc(),
-            disable: None,
-            lease_until: state.config.clock.now_utc() + lease_length(),
-        };
-        if !write(&state, &mut run, None, progress).await {
+        if !more {
+            break;
+        }
+        if !write(&state, &mut run, true).await {
             return;
         }
     }
-    release(&state, &run).await;
+    let Some(state) = shared.upgrade() else { return };
+    if run.sent.is_empty() && run.moved_to.is_none() {
+        release(&state, &run).await;
+    } else {
+        write(&state, &mut run, false).await;
+    }
 }
 
-/// Records the attempt and its progress; false when the lease is lost (or the store is down),
-/// and the task must stop.
-async fn write(state: &Shared, run: &mut Run, attempt: Option<&WebhookAttempt>, progress: WebhookProgress) -> bool {
-    match state.store.record_webhook_attempt(run.endpoint.id, &run.lease, attempt, &progress).await {
+/// Writes what was sent since the last write, the failure of `attempt` after it, and the retry's
+/// schedule (or the endpoint's disabling), and lets go of the endpoint.
+async fn fail(state: &Shared, run: &mut Run, attempt: WebhookAttempt) {
+    let now = state.config.clock.now_utc();
+    let failures = run.endpoint.failures.saturating_add(1);
+    let failing_since = run.endpoint.failing_since.unwrap_or(now);
+    let disable = webhook::retries_exhausted(failing_since, now).then(|| webhook::disabled(&run.endpoint, now));
+    if disable.is_some() {
+        tracing::warn!(endpoint = %run.endpoint.id, "a webhook endpoint failed past its retry window and is disabled");
+    }
+    run.sent.push(attempt);
+    let progress = WebhookProgress {
+        cursor: run.moved_to,
+        failures,
+        failing_since: Some(failing_since),
+        next_attempt_at: now + webhook::retry_delay(failures, jitter()),
+        disable,
+        lease_until: None,
+    };
+    record(state, run, &progress).await;
+}
+
+/// Writes what was sent since the last write, keeping the lease (or letting go); false when the
+/// lease is lost (or the store is down), and the task must stop.
+async fn write(state: &Shared, run: &mut Run, keep: bool) -> bool {
+    if run.sent.is_empty() && run.moved_to.is_none() && keep {
+        return true;
+    }
+    let progress = run.progress(state, keep);
+    record(state, run, &progress).await
+}
+
+async fn record(state: &Shared, run: &mut Run, progress: &WebhookProgress) -> bool {
+    match state.store.record_webhook_attempts(run.endpoint.id, &run.lease, &run.sent, progress).await {
         Ok(true) => {
-            run.passed = None;
+            run.sent.clear();
+            run.moved_to = None;
+            run.written_at = Instant::now();
             run.endpoint.failures = progress.failures;
             run.endpoint.failing_since = progress.failing_since;
             true
@@ -186,9 +219,9 @@ async fn write(state: &Shared, run: &mut Run, attempt: Option<&WebhookAttempt>, 
             false
         }
         Err(error) => {
-            // The receiver may have the record already: it is sent again, with the same
-            // webhook-id, once the lease runs out (at least once, never lost).
-            tracing::warn!(%error, endpoint = %run.endpoint.id, "recording a webhook attempt failed");
+            // The receiver may have the records already: they are sent again, with the same
+            // webhook-ids, once the lease runs out (at least once, never lost).
+            tracing::warn!(%error, endpoint = %run.endpoint.id, "recording webhook attempts failed");
             false
         }
     }

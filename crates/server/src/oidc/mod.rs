@@ -43,6 +43,8 @@ pub enum SignInError {
     Unknown,
     #[error("Your account is disabled at your identity provider.")]
     Disabled,
+    #[error("Your identity provider no longer places you in any group that gives you access to this customer, so you were removed from it. Ask one of its Full administrators if you still need access.")]
+    NoAccessLeft,
     #[error("The identity provider is no longer connected to this customer.")]
     Disconnected,
     /// The detail goes to the server's log, not to the browser.
@@ -207,11 +209,17 @@ pub async fn finish(
     // is in now; without one, SCIM alone keeps their groups.
     if let Some(claimed) = groups_claim(&id_token.to_string()) {
         let actor = event::Actor::Admin { id: admin.id, name: admin.email.to_string() };
-        state
+        let still_member = state
             .store
             .sync_claimed_groups(&provider.customer_id, admin.id, &claimed, &actor)
             .await
             .map_err(|e| SignInError::Store(e.to_string()))?;
+        if !still_member {
+            let why = Some("removed from the customer: their groups give them no access");
+            let entry = event::federated_sign_in(&provider, &admin, why, now);
+            state.store.append_log(&entry).await.map_err(|e| SignInError::Store(e.to_string()))?;
+            return Err(SignInError::NoAccessLeft);
+        }
     }
     state
         .store

@@ -346,7 +346,14 @@ macro_rules! queries {
                 insert_log(tx, &event::client_deleted(client, cause, now, actor)).await?;
                 changes.push(Change::ClientDeleted(client.id));
             }
-            insert_log(tx, &event::admin_removed(customer, &member.admin, clients.len(), now, actor)).await?;
+            let removed = match cause {
+                // `member` was read before the change: what they held is what their groups took.
+                DeletionCause::OwnerLostLastAccess => {
+                    event::admin_removed_without_access(customer, &member.admin, &member.held(), clients.len(), now, actor)
+                }
+                _ => event::admin_removed(customer, &member.admin, clients.len(), now, actor),
+            };
+            insert_log(tx, &removed).await?;
             changes.push(Change::MembershipChanged(customer.clone(), member.admin.id));
             Ok(clients.len())
         }
@@ -743,7 +750,7 @@ macro_rules! queries {
         #[tracing::instrument(skip_all)]
         pub(super) async fn memberships(store: &$store, admin: AdminId) -> StoreResult<Vec<Membership>> {
             sqlx::query_as::<_, MembershipRow>(concat!(
-                "SELECT c.id, c.name, c.disabled_owner_policy, c.require_local_mfa, c.created_at, m.access_type, m.permissions, \
+                "SELECT c.id, c.name, c.disabled_owner_policy, c.require_local_mfa, c.lost_access_policy, c.created_at, m.access_type, m.permissions, \
                  m.group_access_type, m.group_permissions \
                      FROM memberships m JOIN customers c ON c.id = m.customer_id WHERE m.admin_id = $1 AND ",
                 crate::sql::admins::accepted!(),

@@ -1,6 +1,6 @@
-//! Customers and their disabled-owner policy.
+//! Customers and their policies.
 
-use trustgate_core::customer::{Customer, DisabledOwnerPolicy};
+use trustgate_core::customer::{Customer, DisabledOwnerPolicy, LostAccessPolicy};
 use trustgate_core::ids::CustomerId;
 
 use crate::error::{StoreError, StoreResult};
@@ -9,7 +9,7 @@ use crate::sql::from_ms;
 /// The `SELECT … FROM customers` of a [`CustomerRow`], as a literal for `concat!`.
 macro_rules! customer_select {
     () => {
-        "SELECT id, name, disabled_owner_policy, require_local_mfa, created_at FROM customers "
+        "SELECT id, name, disabled_owner_policy, require_local_mfa, lost_access_policy, created_at FROM customers "
     };
 }
 pub(crate) use customer_select;
@@ -20,6 +20,7 @@ pub(crate) struct CustomerRow {
     name: String,
     disabled_owner_policy: String,
     require_local_mfa: i64,
+    lost_access_policy: String,
     created_at: i64,
 }
 
@@ -32,6 +33,7 @@ impl TryFrom<CustomerRow> for Customer {
             name: row.name,
             disabled_owner_policy: DisabledOwnerPolicy::parse(&row.disabled_owner_policy)?,
             require_local_mfa: row.require_local_mfa != 0,
+            lost_access_policy: LostAccessPolicy::parse(&row.lost_access_policy)?,
             created_at: from_ms(row.created_at),
         })
     }
@@ -42,7 +44,7 @@ impl TryFrom<CustomerRow> for Customer {
 macro_rules! queries {
     ($store:ty, $db:ty) => {
         use time::OffsetDateTime;
-        use trustgate_core::customer::{Customer, DisabledOwnerPolicy};
+        use trustgate_core::customer::{Customer, DisabledOwnerPolicy, LostAccessPolicy};
         use trustgate_core::event::{self, Actor};
         use trustgate_core::ids::CustomerId;
 
@@ -71,8 +73,8 @@ macro_rules! queries {
         pub(super) async fn create_customer(store: &$store, customer: &Customer, actor: &Actor) -> StoreResult<()> {
             let mut tx = store.write_tx().await?;
             let inserted = sqlx::query(
-                "INSERT INTO customers (id, name, disabled_owner_policy, created_at, require_local_mfa) \
-                 VALUES ($1, $2, $3, $4, $5) \
+                "INSERT INTO customers (id, name, disabled_owner_policy, created_at, require_local_mfa, lost_access_policy) \
+                 VALUES ($1, $2, $3, $4, $5, $6) \
                  ON CONFLICT (id) DO NOTHING",
             )
             .bind(customer.id.as_str())
@@ -80,6 +82,7 @@ macro_rules! queries {
             .bind(customer.disabled_owner_policy.as_str())
             .bind(ms(customer.created_at))
             .bind(i64::from(customer.require_local_mfa))
+            .bind(customer.lost_access_policy.as_str())
             .execute(&mut *tx)
             .await?
             .rows_affected();
@@ -156,6 +159,32 @@ macro_rules! queries {
             }
             let now = OffsetDateTime::now_utc();
             insert_log(&mut tx, &event::local_mfa_policy_changed(id, required, now, actor)).await?;
+            let changes = [Change::CustomerChanged(id.clone())];
+            insert_changes(&mut tx, &changes, now).await?;
+            store.commit(tx, &changes).await
+        }
+
+        #[tracing::instrument(skip_all)]
+        pub(super) async fn set_lost_access_policy(
+            store: &$store,
+            id: &CustomerId,
+            policy: LostAccessPolicy,
+            actor: &Actor,
+        ) -> StoreResult<()> {
+            let mut tx = store.write_tx().await?;
+            <$store>::lock_customer(&mut tx, id).await?;
+            trustgate_core::lifecycle::set_lost_access_policy(&super::admins::authority(&mut tx, id, actor).await?)?;
+            let updated = sqlx::query("UPDATE customers SET lost_access_policy = $1 WHERE id = $2")
+                .bind(policy.as_str())
+                .bind(id.as_str())
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            if updated == 0 {
+                return Err(StoreError::NotFound("customer"));
+            }
+            let now = OffsetDateTime::now_utc();
+            insert_log(&mut tx, &event::lost_access_policy_changed(id, policy, now, actor)).await?;
             let changes = [Change::CustomerChanged(id.clone())];
             insert_changes(&mut tx, &changes, now).await?;
             store.commit(tx, &changes).await

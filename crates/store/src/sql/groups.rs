@@ -2,7 +2,8 @@
 //! groups give a member is kept on their membership (`group_access_type`, `group_permissions`),
 //! rewritten by [`queries`]' `refresh_members` in the transaction of every group change, which also
 //! applies what the change means to them (`group::member_outcome`): their clients follow (R5), or
-//! are deleted when they lost their last access (R6), and every node is told
+//! are deleted when they lost their last access (R6), the member being removed from the customer
+//! then unless it keeps such members (`LostAccessPolicy`), and every node is told
 //! (`Change::MembershipChanged` for each member whose access changed).
 
 use trustgate_core::group::AdminGroup;
@@ -63,6 +64,7 @@ macro_rules! queries {
 
         use time::OffsetDateTime;
         use trustgate_core::access::Access;
+        use trustgate_core::customer::LostAccessPolicy;
         use trustgate_core::event::{self, Actor, DeletionCause, GroupEvent};
         use trustgate_core::group::{self, AdminGroup, MemberOutcome, MAX_GROUPS_PER_CUSTOMER, MAX_MEMBERS_PER_GROUP};
         use trustgate_core::ids::{AdminId, CustomerId, GroupId};
@@ -74,10 +76,11 @@ macro_rules! queries {
         use crate::sql::groups::GroupRow;
         use crate::sql::ms;
 
-        use super::admins::{authority, load_member};
+        use super::admins::{admin_customers, authority, end_membership, load_member};
         use super::catalog::ensure_declared;
         use super::clients::clients_in_tx;
         use super::feed::insert_changes;
+        use super::sessions::end_sessions;
         use super::system_log::insert_log;
         use super::Tx;
 
@@ -126,6 +129,11 @@ macro_rules! queries {
             now: OffsetDateTime,
             changes: &mut Vec<Change>,
         ) -> StoreResult<()> {
+            let (policy,): (String,) = sqlx::query_as("SELECT lost_access_policy FROM customers WHERE id = $1")
+                .bind(customer.as_str())
+                .fetch_one(&mut **tx)
+                .await?;
+            let policy = LostAccessPolicy::parse(&policy)?;
             for admin in admins {
                 let Some(member) = load_member(tx, customer, *admin).await? else { continue };
                 let rows: Vec<(String, String)> = sqlx::query_as(
@@ -162,6 +170,17 @@ macro_rules! queries {
                 let deleted = match group::member_outcome(&before, &after) {
                     MemberOutcome::Unchanged => continue,
                     MemberOutcome::Follows => 0,
+                    // Their own access grants nothing, so they are not a Full administrator the
+                    // customer must keep: the removal never leaves it without one.
+                    MemberOutcome::LostLastAccess if policy == LostAccessPolicy::RemoveFromCustomer => {
+                        end_membership(tx, customer, &member, DeletionCause::OwnerLostLastAccess, actor, now, changes)
+                            .await?;
+                        // As a removal by a Full administrator: their sessions go with their last customer.
+                        if admin_customers(tx, *admin).await?.is_empty() {
+                            end_sessions(tx, *admin).await?;
+                        }
+                        continue;
+                    }
                     MemberOutcome::LostLastAccess => {
                         let clients = clients_in_tx(tx, customer, *admin).await?;
                         sqlx::query("DELETE FROM api_clients WHERE customer_id = $1 AND owner_id = $2")
@@ -471,7 +490,7 @@ macro_rules! queries {
             admin: AdminId,
             claimed: &[String],
             actor: &Actor,
-        ) -> StoreResult<()> {
+        ) -> StoreResult<bool> {
             let mut tx = store.write_tx().await?;
             <$store>::lock_customer(&mut tx, customer).await?;
             if load_member(&mut tx, customer, admin).await?.is_none() {
@@ -514,7 +533,9 @@ macro_rules! queries {
             }
             let mut changes = Vec::new();
             refresh_members(&mut tx, customer, &touched, actor, now, &mut changes).await?;
-            finish(store, tx, changes, now).await
+            let still_member = load_member(&mut tx, customer, admin).await?.is_some();
+            finish(store, tx, changes, now).await?;
+            Ok(still_member)
         }
     };
 }

@@ -124,7 +124,7 @@ macro_rules! store_impl {
             use trustgate_core::client::ApiClient;
             use trustgate_core::client_secrets::{NewSecret, SecretInfo};
             use trustgate_core::custody::KeyAtRest;
-            use trustgate_core::customer::{Customer, DisabledOwnerPolicy};
+            use trustgate_core::customer::{Customer, DisabledOwnerPolicy, LostAccessPolicy};
             use trustgate_core::event::{Actor, LogEntry};
             use trustgate_core::federation::IdentityProvider;
             use trustgate_core::group::AdminGroup;
@@ -182,6 +182,7 @@ macro_rules! store_impl {
                 customers::customers() -> Vec<Customer>;
                 customers::set_disabled_owner_policy(id: &CustomerId, policy: DisabledOwnerPolicy, actor: &Actor) -> ();
                 customers::set_local_mfa_policy(id: &CustomerId, required: bool, actor: &Actor) -> ();
+                customers::set_lost_access_policy(id: &CustomerId, policy: LostAccessPolicy, actor: &Actor) -> ();
                 mfa::totp(admin: AdminId) -> Option<TotpEnrolment>;
                 mfa::begin_totp(admin: AdminId, sealed: &[u8], at: OffsetDateTime) -> bool;
                 mfa::confirm_totp(admin: &Admin, sealed: &[u8], step: i64, recovery: &[[u8; 32]], at: OffsetDateTime) -> bool;
@@ -272,7 +273,7 @@ macro_rules! store_impl {
                 groups::replace_group(customer: &CustomerId, id: GroupId, write: &GroupWrite, if_version: Option<&str>, actor: &Actor) -> AdminGroup;
                 groups::delete_group(customer: &CustomerId, id: GroupId, if_version: Option<&str>, actor: &Actor) -> bool;
                 groups::set_group_access(customer: &CustomerId, id: GroupId, access: Access, actor: &Actor) -> Access;
-                groups::sync_claimed_groups(customer: &CustomerId, admin: AdminId, claimed: &[String], actor: &Actor) -> ();
+                groups::sync_claimed_groups(customer: &CustomerId, admin: AdminId, claimed: &[String], actor: &Actor) -> bool;
                 federation::connect_provider(provider: &IdentityProvider, actor: &Actor) -> ();
                 federation::disconnect_provider(customer: &CustomerId, id: ProviderId, actor: &Actor) -> bool;
                 federation::identity_provider(id: ProviderId) -> Option<IdentityProvider>;
@@ -297,8 +298,8 @@ macro_rules! store_impl {
                 webhooks::replay_webhook(customer: &CustomerId, id: WebhookId, from_seq: i64, now: OffsetDateTime, actor: &Actor) -> bool;
                 webhooks::enable_webhook(customer: &CustomerId, id: WebhookId, now: OffsetDateTime, actor: &Actor) -> Option<Endpoint>;
                 webhooks::webhook_attempts(customer: &CustomerId, id: WebhookId, limit: u32, actor: &Actor) -> Option<Vec<WebhookAttempt>>;
-                webhooks::claim_webhook(now: OffsetDateTime, lease_for: time::Duration) -> Option<WebhookClaim>;
-                webhooks::record_webhook_attempt(id: WebhookId, lease: &str, attempt: Option<&WebhookAttempt>, progress: &WebhookProgress) -> bool;
+                webhooks::claim_webhooks(now: OffsetDateTime, lease_for: time::Duration, limit: u32) -> Vec<WebhookClaim>;
+                webhooks::record_webhook_attempts(id: WebhookId, lease: &str, attempts: &[WebhookAttempt], progress: &WebhookProgress) -> bool;
                 webhooks::release_webhook(id: WebhookId, lease: &str) -> ();
                 webhooks::webhook_backlog_start() -> Option<OffsetDateTime>;
                 webhooks::prune_webhook_attempts(before: OffsetDateTime, limit: u32) -> u64;
@@ -306,6 +307,7 @@ macro_rules! store_impl {
                 siem::claim_siem(name: &str, now: OffsetDateTime, lease_for: time::Duration) -> Option<SiemClaim>;
                 siem::advance_siem(name: &str, lease: &str, cursor: LogPosition, lease_until: OffsetDateTime) -> bool;
                 siem::release_siem(name: &str, lease: &str) -> ();
+                siem::reset_siem(name: &str, after: Option<i64>) -> LogPosition;
                 siem::siem_backlog_start(name: &str) -> Option<OffsetDateTime>;
             }
         }

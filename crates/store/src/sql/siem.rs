@@ -102,6 +102,40 @@ macro_rules! queries {
             store.commit(tx, &[]).await
         }
 
+        /// Moves the stream `name` to just after the record `after` (`None`: to the start of the
+        /// log) and lets go of it: a node streaming it stops at its next write, fenced by the
+        /// lease, and the next claim resumes from here. `NotFound` when the log has no record
+        /// `after` (pruned, or never written).
+        #[tracing::instrument(skip_all)]
+        pub(super) async fn reset_siem(store: &$store, name: &str, after: Option<i64>) -> StoreResult<LogPosition> {
+            let mut tx = store.write_tx().await?;
+            let cursor = match after {
+                None => LogPosition::default(),
+                Some(seq) => {
+                    let found: Option<(i64,)> = sqlx::query_as("SELECT tx FROM system_log WHERE seq = $1")
+                        .bind(seq)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                    let Some((record_tx,)) = found else {
+                        return Err(crate::error::StoreError::NotFound("system-log record"));
+                    };
+                    LogPosition { tx: record_tx, seq }
+                }
+            };
+            sqlx::query(
+                "INSERT INTO siem_streams (name, cursor_tx, cursor_seq) VALUES ($1, $2, $3) ON CONFLICT (name) \
+                 DO UPDATE SET cursor_tx = excluded.cursor_tx, cursor_seq = excluded.cursor_seq, lease = NULL, \
+                 lease_until = NULL",
+            )
+            .bind(name)
+            .bind(cursor.tx)
+            .bind(cursor.seq)
+            .execute(&mut *tx)
+            .await?;
+            store.commit(tx, &[]).await?;
+            Ok(cursor)
+        }
+
         /// The time of the oldest record the stream `name` has still to send.
         #[tracing::instrument(skip_all)]
         pub(super) async fn siem_backlog_start(store: &$store, name: &str) -> StoreResult<Option<OffsetDateTime>> {

@@ -216,7 +216,7 @@ macro_rules! queries {
         }
 
         /// The records after `after` in (tx, seq) order, of one customer or of all, read only
-        /// below the backend's horizon (`log_horizon`): every record under it is committed and no
+        /// below the backend's horizon (`LOG_HORIZON`): every record under it is committed and no
         /// new one can appear there, so a reader that moves its cursor past what it read never
         /// skips a record committed late. The one reader of the log as an outbox.
         #[tracing::instrument(skip_all)]
@@ -226,25 +226,21 @@ macro_rules! queries {
             after: LogPosition,
             limit: u32,
         ) -> StoreResult<Vec<PositionedRecord>> {
-            let horizon = store.log_horizon().await?;
-            let query = match customer {
-                Some(customer) => sqlx::query_as::<_, PositionedRow>(concat!(
-                    "SELECT tx, seq, record_id, customer_id, at, event_type, actor_type, actor_id, actor_name, \
-                     target_type, target_id, target_name, message, before_json, after_json FROM system_log ",
-                    "WHERE customer_id = $1 AND (tx > $2 OR (tx = $2 AND seq > $3)) AND tx < $4 ORDER BY tx, seq LIMIT $5"
-                ))
-                .bind(customer.as_str()),
-                None => sqlx::query_as::<_, PositionedRow>(concat!(
-                    "SELECT tx, seq, record_id, customer_id, at, event_type, actor_type, actor_id, actor_name, \
-                     target_type, target_id, target_name, message, before_json, after_json FROM system_log ",
-                    "WHERE (tx > $1 OR (tx = $1 AND seq > $2)) AND tx < $3 ORDER BY tx, seq LIMIT $4"
-                )),
-            };
-            query
+            let filter = if customer.is_some() { "customer_id = $4 AND " } else { "" };
+            let query = format!(
+                "SELECT tx, seq, record_id, customer_id, at, event_type, actor_type, actor_id, actor_name, \
+                 target_type, target_id, target_name, message, before_json, after_json FROM system_log \
+                 WHERE {filter}(tx > $1 OR (tx = $1 AND seq > $2)) AND tx < {} ORDER BY tx, seq LIMIT $3",
+                <$store>::LOG_HORIZON
+            );
+            let mut query = sqlx::query_as::<_, PositionedRow>(sqlx::AssertSqlSafe(query))
                 .bind(after.tx)
                 .bind(after.seq)
-                .bind(horizon)
-                .bind(i64::from(limit))
+                .bind(i64::from(limit));
+            if let Some(customer) = customer {
+                query = query.bind(customer.as_str());
+            }
+            query
                 .fetch_all(&store.pool)
                 .await?
                 .parsed()

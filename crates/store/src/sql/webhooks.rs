@@ -2,9 +2,9 @@
 //!
 //! The system log is the outbox: a change writes its records in its own transaction, and an
 //! endpoint is sent the records after its cursor, read by `system_log::log_after` (in (`tx`,
-//! `seq`) order, below the backend's horizon). A node claims an endpoint for a lease, sends, and
-//! advances the cursor in the transaction that records the attempt, fenced by the lease, so a
-//! node whose lease ran out cannot move the cursor of the node that took over.
+//! `seq`) order, below the backend's horizon). A node claims endpoints for a lease, sends a run of
+//! records, and advances the cursor in the transaction that records the run's attempts, fenced by
+//! the lease, so a node whose lease ran out cannot move the cursor of the node that took over.
 
 use time::OffsetDateTime;
 use trustgate_core::event::LogEntry;
@@ -47,8 +47,9 @@ pub struct WebhookProgress {
     pub next_attempt_at: OffsetDateTime,
     /// Disables the endpoint, writing this record to its customer's system log.
     pub disable: Option<LogEntry>,
-    /// Extends the lease: each write proves the node holding it is alive.
-    pub lease_until: OffsetDateTime,
+    /// Extends the lease (each write proves the node holding it is alive); `None` lets go of
+    /// the endpoint, for any node to claim when it is due.
+    pub lease_until: Option<OffsetDateTime>,
 }
 
 /// An endpoint's sealed values, sealed again under the current server key.
@@ -62,12 +63,20 @@ pub struct ResealedWebhook {
     pub sealed_auth_headers: Option<Vec<u8>>,
 }
 
+/// The columns of an [`EndpointRow`], as a literal for `concat!`.
+macro_rules! endpoint_columns {
+    () => {
+        "id, customer_id, url, description, event_types, style, citrix_event_type, citrix_change_type, \
+         sealed_secret, sealed_previous_secret, previous_until, sealed_auth_headers, created_by, created_at, \
+         cursor_tx, cursor_seq, state, failing_since, next_attempt_at, failures"
+    };
+}
+pub(crate) use endpoint_columns;
+
 /// The `SELECT … FROM webhook_endpoints` of an [`EndpointRow`], as a literal for `concat!`.
 macro_rules! endpoint_select {
     () => {
-        "SELECT id, customer_id, url, description, event_types, style, citrix_event_type, citrix_change_type, \
-         sealed_secret, sealed_previous_secret, previous_until, sealed_auth_headers, created_by, created_at, \
-         cursor_tx, cursor_seq, state, failing_since, next_attempt_at, failures FROM webhook_endpoints "
+        concat!("SELECT ", crate::sql::webhooks::endpoint_columns!(), " FROM webhook_endpoints ")
     };
 }
 pub(crate) use endpoint_select;
@@ -451,13 +460,18 @@ macro_rules! queries {
             Ok(Some(rows.parsed()?))
         }
 
-        /// Takes the enabled endpoint due longest ago that no node holds, for `lease_for`.
+        /// Takes, for `lease_for`, up to `limit` enabled endpoints that are due and that no node
+        /// holds, due longest ago first, under one lease token, in one transaction.
         #[tracing::instrument(skip_all)]
-        pub(super) async fn claim_webhook(
+        pub(super) async fn claim_webhooks(
             store: &$store,
             now: OffsetDateTime,
             lease_for: time::Duration,
-        ) -> StoreResult<Option<WebhookClaim>> {
+            limit: u32,
+        ) -> StoreResult<Vec<WebhookClaim>> {
+            if limit == 0 {
+                return Ok(Vec::new());
+            }
             // Most polls find nothing to send: they read, and take no write lock.
             let due: Option<(String,)> =
                 sqlx::query_as(concat!("SELECT id FROM webhook_endpoints ", crate::sql::webhooks::due!(), " LIMIT 1"))
@@ -465,94 +479,87 @@ macro_rules! queries {
                     .fetch_optional(&store.pool)
                     .await?;
             if due.is_none() {
-                return Ok(None);
+                return Ok(Vec::new());
             }
+            let lease = trustgate_core::ids::random_uuid();
             let mut tx = store.write_tx().await?;
             let query = format!(
-                "{}{} ORDER BY next_attempt_at LIMIT 1{}",
-                crate::sql::webhooks::endpoint_select!(),
+                "UPDATE webhook_endpoints SET lease = $2, lease_until = $3 WHERE id IN (SELECT id FROM webhook_endpoints {} \
+                 ORDER BY next_attempt_at LIMIT $4{}) RETURNING {}",
                 crate::sql::webhooks::due!(),
-                <$store>::SKIP_LOCKED
+                <$store>::SKIP_LOCKED,
+                crate::sql::webhooks::endpoint_columns!(),
             );
-            let row = sqlx::query_as::<_, EndpointRow>(sqlx::AssertSqlSafe(query))
+            let rows = sqlx::query_as::<_, EndpointRow>(sqlx::AssertSqlSafe(query))
                 .bind(ms(now))
-                .fetch_optional(&mut *tx)
-                .await?;
-            let Some(row) = row else {
-                tx.rollback().await?;
-                return Ok(None);
-            };
-            let cursor = LogPosition { tx: row.cursor_tx, seq: row.cursor_seq };
-            let endpoint = Endpoint::try_from(row)?;
-            let lease = trustgate_core::ids::random_uuid();
-            sqlx::query("UPDATE webhook_endpoints SET lease = $1, lease_until = $2 WHERE id = $3")
                 .bind(&lease)
                 .bind(ms(now + lease_for))
-                .bind(endpoint.id.to_string())
-                .execute(&mut *tx)
+                .bind(i64::from(limit))
+                .fetch_all(&mut *tx)
                 .await?;
             store.commit(tx, &[]).await?;
-            Ok(Some(WebhookClaim { endpoint, cursor, lease }))
+            let mut claims = rows
+                .into_iter()
+                .map(|row| {
+                    let cursor = LogPosition { tx: row.cursor_tx, seq: row.cursor_seq };
+                    Ok(WebhookClaim { endpoint: Endpoint::try_from(row)?, cursor, lease: lease.clone() })
+                })
+                .collect::<StoreResult<Vec<_>>>()?;
+            claims.sort_by_key(|claim| claim.endpoint.next_attempt_at);
+            Ok(claims)
         }
 
-        /// Records an attempt and what it changes, in one transaction; false (and nothing
-        /// written) when this node no longer holds the endpoint under `lease`.
+        /// Records a run of attempts and what they change, in one transaction: one statement
+        /// fenced by the lease moves the endpoint on, one more inserts every attempt. False (and
+        /// nothing written) when this node no longer holds the endpoint under `lease`.
         #[tracing::instrument(skip_all)]
-        pub(super) async fn record_webhook_attempt(
+        pub(super) async fn record_webhook_attempts(
             store: &$store,
             id: WebhookId,
             lease: &str,
-            attempt: Option<&WebhookAttempt>,
+            attempts: &[WebhookAttempt],
             progress: &WebhookProgress,
         ) -> StoreResult<bool> {
             let mut tx = store.write_tx().await?;
-            let held: Option<(String,)> =
-                sqlx::query_as("SELECT customer_id FROM webhook_endpoints WHERE id = $1 AND lease = $2")
-                    .bind(id.to_string())
-                    .bind(lease)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-            if held.is_none() {
-                tx.rollback().await?;
-                return Ok(false);
-            }
-            if let Some(a) = attempt {
-                sqlx::query(
-                    "INSERT INTO webhook_attempts (endpoint_id, webhook_id, record_seq, event_type, at, status, error, duration_ms) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-                )
-                .bind(id.to_string())
-                .bind(&a.webhook_id)
-                .bind(a.record_seq)
-                .bind(&a.event_type)
-                .bind(ms(a.at))
-                .bind(a.status.map(i32::from))
-                .bind(&a.error)
-                .bind(i64::try_from(a.duration_ms).unwrap_or(i64::MAX))
-                .execute(&mut *tx)
-                .await?;
-            }
-            if let Some(cursor) = progress.cursor {
-                sqlx::query("UPDATE webhook_endpoints SET cursor_tx = $1, cursor_seq = $2 WHERE id = $3")
-                    .bind(cursor.tx)
-                    .bind(cursor.seq)
-                    .bind(id.to_string())
-                    .execute(&mut *tx)
-                    .await?;
-            }
             let state = if progress.disable.is_some() { "disabled" } else { "enabled" };
-            sqlx::query(
-                "UPDATE webhook_endpoints SET failures = $1, failing_since = $2, next_attempt_at = $3, state = $4, \
-                 lease_until = $5 WHERE id = $6",
+            let held = sqlx::query(
+                "UPDATE webhook_endpoints SET cursor_tx = COALESCE($1, cursor_tx), cursor_seq = COALESCE($2, cursor_seq), \
+                 failures = $3, failing_since = $4, next_attempt_at = $5, state = $6, lease = $7, lease_until = $8 \
+                 WHERE id = $9 AND lease = $10",
             )
+            .bind(progress.cursor.map(|c| c.tx))
+            .bind(progress.cursor.map(|c| c.seq))
             .bind(i32::try_from(progress.failures).unwrap_or(i32::MAX))
             .bind(progress.failing_since.map(ms))
             .bind(ms(progress.next_attempt_at))
             .bind(state)
-            .bind(ms(progress.lease_until))
+            .bind(progress.lease_until.map(|_| lease))
+            .bind(progress.lease_until.map(ms))
             .bind(id.to_string())
+            .bind(lease)
             .execute(&mut *tx)
-            .await?;
+            .await?
+            .rows_affected();
+            if held == 0 {
+                tx.rollback().await?;
+                return Ok(false);
+            }
+            if !attempts.is_empty() {
+                let mut insert = sqlx::QueryBuilder::<$db>::new(
+                    "INSERT INTO webhook_attempts (endpoint_id, webhook_id, record_seq, event_type, at, status, error, duration_ms) ",
+                );
+                insert.push_values(attempts, |mut row, a| {
+                    row.push_bind(id.to_string())
+                        .push_bind(a.webhook_id.clone())
+                        .push_bind(a.record_seq)
+                        .push_bind(a.event_type.clone())
+                        .push_bind(ms(a.at))
+                        .push_bind(a.status.map(i32::from))
+                        .push_bind(a.error.clone())
+                        .push_bind(i64::try_from(a.duration_ms).unwrap_or(i64::MAX));
+                });
+                insert.build().execute(&mut *tx).await?;
+            }
             if let Some(entry) = &progress.disable {
                 insert_log(&mut tx, entry).await?;
             }

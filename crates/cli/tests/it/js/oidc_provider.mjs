@@ -1,10 +1,13 @@
 // A real OpenID provider (the `oidc-provider` package) for the console sign-in tests, on an
 // ephemeral loopback port. Usage: node oidc_provider.mjs '<config JSON>'
 // where the config is { "clients": [{ "client_id", "client_secret", "redirect_uris": [...] }],
-// "accounts": { "<login>": { "email": ..., "email_verified": true, ... } } }.
+// "accounts": { "<login>": { "email": ..., "email_verified": true, ... } } }, or instead of
+// "accounts" an "accountsFile" holding that object, read again at every look-up (so a test can
+// change a person's claims, such as their groups, between two sign-ins).
 // Its developer login page takes any login named in `accounts` (any password); consent is
 // skipped. PKCE (S256) is required of every client. Prints the issuer URL on one line, then
 // serves until its standard input closes (so it never outlives the test).
+import fs from 'node:fs';
 import http from 'node:http';
 import * as jose from 'jose';
 import Provider from 'oidc-provider';
@@ -28,10 +31,12 @@ const provider = new Provider(issuer, {
   // they are served by the userinfo endpoint only (the package's own default, OpenID Connect
   // Core §5.4), as several real providers do.
   conformIdTokenClaims: config.conform === true,
-  claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['name', 'upn'] },
+  // `groups` as Okta and Entra ID send it, when an account has one.
+  claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['name', 'upn', 'groups'] },
   features: { devInteractions: { enabled: true } },
   async findAccount(_ctx, id) {
-    const account = config.accounts[id];
+    const accounts = config.accountsFile ? JSON.parse(fs.readFileSync(config.accountsFile, 'utf8')) : config.accounts;
+    const account = accounts[id];
     if (!account) return undefined;
     return { accountId: id, claims: async () => ({ sub: id, ...account }) };
   },

@@ -166,6 +166,7 @@ async fn named_customer(app: &TestApp, id: &str) -> CustomerId {
         name: id.to_owned(),
         disabled_owner_policy: DisabledOwnerPolicy::KeepActive,
         require_local_mfa: false,
+        lost_access_policy: trustgate_core::customer::LostAccessPolicy::RemoveFromCustomer,
         created_at: time::OffsetDateTime::now_utc(),
     };
     app.store.create_customer(&customer, &Actor::System).await.unwrap();

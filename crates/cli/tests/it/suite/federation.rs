@@ -11,7 +11,8 @@ use trustgate_core::access::{Access, Permission};
 use trustgate_core::admin::{Admin, AdminStatus, Email, Provider};
 use trustgate_core::event::Actor;
 use trustgate_core::federation::{IdentityProvider, DEFAULT_EMAIL_CLAIM};
-use trustgate_core::ids::{AdminId, CustomerId, ProviderId};
+use trustgate_core::group::AdminGroup;
+use trustgate_core::ids::{AdminId, CustomerId, GroupId, ProviderId};
 use trustgate_server::ServerConfig;
 
 use crate::harness::{custom, Session, TestAdmin, TestApp};
@@ -448,4 +449,84 @@ async fn an_email_only_in_the_userinfo_answer_links_an_administrator_as_one_in_t
     assert!(session.is_some());
     let linked = app.store.admin(admin).await.unwrap().unwrap();
     assert_eq!(linked.external_id.as_deref(), Some("ada"));
+}
+
+/// Issue #25, end to end with a real provider: a sign-in whose ID token carries a `groups` claim
+/// puts the person in the customer's groups it names, with their access at once; a later sign-in
+/// whose claim no longer names the group takes it away, and as it was her only access she is
+/// removed from the customer, her API client deleted, and that sign-in refused.
+#[tokio::test]
+async fn the_groups_claim_of_a_sign_in_gives_the_groups_access_and_a_later_sign_in_without_it_takes_it_away() {
+    let accounts = crate::harness::TempDir::new();
+    let file = accounts.path().join("accounts.json");
+    let grace_in = |groups: Value| {
+        let account = json!({ "grace": { "email": "grace@example.com", "email_verified": true, "groups": groups } });
+        std::fs::write(&file, account.to_string()).unwrap();
+    };
+    grace_in(json!(["Operators"]));
+    let Some(app) = super::app_with(ServerConfig { allow_http_issuers: true, ..ServerConfig::default() }).await else {
+        return;
+    };
+    let Some(idp) = Idp::start_with_file(&app.url, &file).await else { return };
+    let acme = app.customer().await;
+    connect(&app, &acme, &idp.issuer).await;
+    // Provisioned by the customer's provider with no access of her own, as SCIM leaves her.
+    let candidate = Admin {
+        id: AdminId::generate(),
+        email: Email::parse("grace@example.com").unwrap(),
+        display_name: "Grace".to_owned(),
+        provider: Provider::Okta,
+        external_id: Some("grace".to_owned()),
+        provider_id: None,
+        status: AdminStatus::Active,
+        created_at: OffsetDateTime::now_utc(),
+    };
+    let write = trustgate_store::ScimUserWrite {
+        user_name: "grace@example.com".to_owned(),
+        external_id: Some("grace".to_owned()),
+        email: candidate.email.clone(),
+        display_name: "Grace".to_owned(),
+        active: true,
+        document: json!({}),
+    };
+    app.store.provision_user(&acme, &candidate, &write, &Actor::System).await.unwrap();
+    let operators = AdminGroup {
+        id: GroupId::generate(),
+        customer_id: acme.clone(),
+        display_name: "Operators".to_owned(),
+        external_id: Some("00g-operators".to_owned()),
+        access: custom(&[Permission::API_CLIENTS, Permission::NOTIFICATIONS]),
+        members: Vec::new(),
+        document: json!({}),
+        version: String::new(),
+        created_at: OffsetDateTime::now_utc(),
+        updated_at: OffsetDateTime::now_utc(),
+    };
+    app.store.create_group(&operators, &Actor::System).await.unwrap();
+    assert!(app.store.standing(&acme, candidate.id).await.unwrap().unwrap().access.grants_nothing());
+
+    let (status, page, session) = sign_in_as(&app, &idp, acme.as_str(), "grace").await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(session.is_some());
+    let group = app.store.group(&acme, operators.id).await.unwrap().unwrap();
+    assert_eq!(group.members, [candidate.id], "the claim named the group");
+    let standing = app.store.standing(&acme, candidate.id).await.unwrap().unwrap();
+    assert_eq!(standing.access, operators.access);
+    let grace = TestAdmin { id: candidate.id, email: "grace@example.com".to_owned(), password: String::new() };
+    let client = app.client(&acme, &grace).await;
+    let token = app.token(&client).await;
+    assert_eq!(app.post_notification(&token, &acme).await, StatusCode::OK);
+
+    // The provider no longer puts her in Operators; her claim names another group only.
+    grace_in(json!(["Visitors"]));
+    let (status, page, session) = sign_in_as(&app, &idp, acme.as_str(), "grace").await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{page}");
+    assert!(page.contains("you were removed from it"), "{page}");
+    assert!(session.is_none());
+    assert!(app.store.group(&acme, operators.id).await.unwrap().unwrap().members.is_empty());
+    assert!(app.store.member(&acme, candidate.id).await.unwrap().is_none(), "removed from the customer");
+    assert_eq!(app.post_notification(&token, &acme).await, StatusCode::UNAUTHORIZED);
+    let removed = app.log_of(&acme, "delegatedadministration:administrator/delete").await;
+    assert_eq!(removed.len(), 1);
+    assert_eq!(removed[0].actor_id.as_deref(), Some(candidate.id.to_string().as_str()), "her sign-in did it");
 }

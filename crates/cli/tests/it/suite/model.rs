@@ -610,6 +610,13 @@ impl<'a> Sut<'a> {
                 let (ok, out) = self.cli(&args).await;
                 (if ok { StatusCode::OK } else { StatusCode::CONFLICT }, Value::String(out))
             }
+            Op::SetLostAccessPolicy { customer, keep } => {
+                let policy = if keep { "keep-in-customer" } else { "remove-from-customer" };
+                let id = self.customers[customer].to_string();
+                let args = ["customer", "set-lost-access-policy", "--customer", &id, "--lost-access-policy", policy];
+                let (ok, out) = self.cli(&args).await;
+                (if ok { StatusCode::OK } else { StatusCode::CONFLICT }, Value::String(out))
+            }
             Op::RotateServerKey => {
                 let (ok, out) = self.cli(&["keys", "rotate-server-key"]).await;
                 (if ok { StatusCode::OK } else { StatusCode::CONFLICT }, Value::String(out))

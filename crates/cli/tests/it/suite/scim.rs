@@ -491,7 +491,8 @@ async fn r5_through_groups_a_members_clients_follow_their_groups_at_their_next_c
     assert_eq!(status, StatusCode::OK, "{access}");
     assert_eq!(access["accessType"], "Custom");
 
-    // Entra ID removes her from the group: her last access goes, and with it her client (R6).
+    // Entra ID removes her from the group: her last access goes, and with it her client (R6) and
+    // her place in the customer (the default choice).
     let remove = json!({
         "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
         "Operations": [{ "op": "Remove", "path": format!("members[value eq \"{}\"]", grace.id) }],
@@ -502,8 +503,7 @@ async fn r5_through_groups_a_members_clients_follow_their_groups_at_their_next_c
     assert!(patched.get("members").is_none(), "{patched}");
     assert_eq!(app.post_notification(&token, &customer).await, StatusCode::UNAUTHORIZED);
     assert!(app.store.client_grant(client.id).await.unwrap().is_none());
-    // She stays provisioned: the provider still finds the person it manages.
-    assert_eq!(scim_get(&app, &provider, &format!("/Users/{}", grace.id)).await.0, StatusCode::OK);
+    assert!(app.store.member(&customer, grace.id).await.unwrap().is_none());
 
     let log = app.log(&customer).await;
     assert_eq!(by_provider(&log, "delegatedadministration:group/create"), 1);
@@ -681,4 +681,204 @@ async fn the_console_shows_groups_with_their_members_and_a_full_administrator_se
     let response = app.console_post(&session, &path, &form).await;
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
     assert_eq!(app.store.standing(&customer, ada.id).await.unwrap().unwrap().access, custom(&[Permission::SYSTEM_LOG]));
+}
+
+/// Grace, provisioned with no access of her own, holding apiClients+notifications through the
+/// group "Operators" alone, with an API client and its token, and a console session.
+struct GroupOnly {
+    grace: TestAdmin,
+    group: String,
+    client: crate::harness::TestClient,
+    token: String,
+    session: Session,
+}
+
+async fn group_only_member(app: &TestApp, customer: &CustomerId, provider: &Provider) -> GroupOnly {
+    let grace = provisioned(app, provider, "grace@example.com").await;
+    let (status, created, _) =
+        scim(app, provider, Method::POST, "/Groups", Some(group("Operators", &[grace.id])), None).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let group = created["id"].as_str().unwrap().to_owned();
+    let id = trustgate_core::ids::GroupId::parse(&group).unwrap();
+    let granted = custom(&[Permission::API_CLIENTS, Permission::NOTIFICATIONS]);
+    app.store.set_group_access(customer, id, granted, &Actor::System).await.unwrap();
+    let client = app.client(customer, &grace).await;
+    let token = app.token(&client).await;
+    assert_eq!(app.post_notification(&token, customer).await, StatusCode::OK);
+    let session = app.session_for(&grace).await;
+    assert_eq!(app.as_admin(&session, Method::GET, "/api/v1/session", None).await.0, StatusCode::OK);
+    GroupOnly { grace, group, client, token, session }
+}
+
+fn remove_member(admin: AdminId) -> Value {
+    json!({
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+        "Operations": [{ "op": "Remove", "path": format!("members[value eq \"{admin}\"]") }],
+    })
+}
+
+#[tokio::test]
+async fn a_member_who_loses_their_last_access_through_a_group_is_removed_from_the_customer_with_their_clients() {
+    let Some(app) = super::app().await else { return };
+    let (customer, _, provider) = customer_with_provider(&app).await;
+    let GroupOnly { grace, group, client, token, session } = group_only_member(&app, &customer, &provider).await;
+
+    let path = format!("/Groups/{group}");
+    let (status, patched, _) = scim(&app, &provider, Method::PATCH, &path, Some(remove_member(grace.id)), None).await;
+    assert_eq!(status, StatusCode::OK, "{patched}");
+
+    // Exactly as a removal by a Full administrator: no longer a member, clients deleted and their
+    // tokens refused at once, her sessions ended (it was her only customer), in the system log.
+    assert!(app.store.member(&customer, grace.id).await.unwrap().is_none());
+    assert!(app.store.client_grant(client.id).await.unwrap().is_none());
+    assert_eq!(app.post_notification(&token, &customer).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(app.as_admin(&session, Method::GET, "/api/v1/session", None).await.0, StatusCode::UNAUTHORIZED);
+    let log = app.log(&customer).await;
+    let removed: Vec<_> =
+        log.iter().filter(|r| r.event_type == "delegatedadministration:administrator/delete").collect();
+    assert_eq!(removed.len(), 1, "{removed:?}");
+    assert_eq!((removed[0].actor_type.as_str(), removed[0].actor_name.as_str()), ("IdentityProvider", TOKEN_NAME));
+    assert!(removed[0].message.contains("groups no longer give them any access"), "{}", removed[0].message);
+    assert_eq!(by_provider(&log, "platform:secureclient/delete"), 1);
+
+    // The provider finds the User no more, as after its own DELETE, and can provision the person
+    // again: they come back with no access.
+    assert_eq!(scim_get(&app, &provider, &format!("/Users/{}", grace.id)).await.0, StatusCode::NOT_FOUND);
+    let (status, found, _) = scim_get(&app, &provider, "/Users?filter=userName%20eq%20%22grace%40example.com%22").await;
+    assert_eq!((status, found["totalResults"].as_u64()), (StatusCode::OK, Some(0)), "{found}");
+    let again = provisioned(&app, &provider, "grace@example.com").await;
+    assert_eq!(app.store.standing(&customer, again.id).await.unwrap().unwrap().access, custom(&[]));
+}
+
+#[tokio::test]
+async fn a_customer_that_keeps_members_without_access_keeps_them_and_deletes_only_their_clients() {
+    let Some(app) = super::app().await else { return };
+    let (customer, _, provider) = customer_with_provider(&app).await;
+    let set = ["customer", "set-lost-access-policy", "--customer", customer.as_str()];
+    let answer = app.cli(&[&set[..], &["--lost-access-policy", "keep-in-customer"]].concat()).await;
+    assert_eq!(answer["lostAccessPolicy"], "keep-in-customer", "{answer}");
+    let GroupOnly { grace, group: operators, client, token, session } =
+        group_only_member(&app, &customer, &provider).await;
+
+    // The provider deletes the group: Grace holds nothing now.
+    let (status, _, _) = scim(&app, &provider, Method::DELETE, &format!("/Groups/{operators}"), None, None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let member = app.store.member(&customer, grace.id).await.unwrap().expect("she stays in the customer");
+    assert!(member.held().grants_nothing(), "{member:?}");
+    assert!(app.store.client_grant(client.id).await.unwrap().is_none(), "her clients go either way (R6)");
+    assert_eq!(app.post_notification(&token, &customer).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(app.as_admin(&session, Method::GET, "/api/v1/session", None).await.0, StatusCode::OK);
+    assert_eq!(scim_get(&app, &provider, &format!("/Users/{}", grace.id)).await.0, StatusCode::OK);
+    assert!(app.log_of(&customer, "delegatedadministration:administrator/delete").await.is_empty());
+    let changed = app.log_of(&customer, "platform:customer/update").await;
+    assert!(changed.iter().any(|r| r.message.contains("stays in the customer")), "{changed:?}");
+
+    // Back to the default: the next member her groups leave without access is removed.
+    let answer = app.cli(&[&set[..], &["--lost-access-policy", "remove-from-customer"]].concat()).await;
+    assert_eq!(answer["lostAccessPolicy"], "remove-from-customer", "{answer}");
+    let ada = provisioned(&app, &provider, "ada@example.com").await;
+    let (status, created, _) =
+        scim(&app, &provider, Method::POST, "/Groups", Some(group("Auditors", &[ada.id])), None).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let auditors = trustgate_core::ids::GroupId::parse(created["id"].as_str().unwrap()).unwrap();
+    app.store.set_group_access(&customer, auditors, custom(&[Permission::SYSTEM_LOG]), &Actor::System).await.unwrap();
+    let path = format!("/Groups/{auditors}");
+    let (status, _, _) = scim(&app, &provider, Method::PATCH, &path, Some(remove_member(ada.id)), None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(app.store.member(&customer, ada.id).await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn a_group_change_never_leaves_a_customer_without_a_full_administrator() {
+    let Some(app) = super::app().await else { return };
+    let customer = app.customer().await;
+    let (full, session) = full_admin(&app, &customer).await;
+    let provider = provider(&app, &customer, &session).await;
+    // The only Full administrator is in a group that gives Full too; the group's access goes, and
+    // the group with it: they keep their own Full access, and their place.
+    let (status, created, _) =
+        scim(&app, &provider, Method::POST, "/Groups", Some(group("Admins", &[full.id])), None).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let id = trustgate_core::ids::GroupId::parse(created["id"].as_str().unwrap()).unwrap();
+    app.store.set_group_access(&customer, id, Access::Full, &Actor::System).await.unwrap();
+    app.store.set_group_access(&customer, id, custom(&[Permission::NOTIFICATIONS]), &Actor::System).await.unwrap();
+    let (status, _, _) = scim(&app, &provider, Method::DELETE, &format!("/Groups/{id}"), None, None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let member = app.store.member(&customer, full.id).await.unwrap().expect("still a member");
+    assert_eq!(member.access, Access::Full);
+    assert_eq!(app.as_admin(&session, Method::GET, "/api/v1/session", None).await.0, StatusCode::OK);
+    // Nobody was removed from the customer on the way.
+    assert!(app.log_of(&customer, "delegatedadministration:administrator/delete").await.is_empty());
+}
+
+#[tokio::test]
+async fn a_full_administrator_chooses_in_the_console_what_happens_to_members_their_groups_leave_without_access() {
+    let Some(app) = super::app().await else { return };
+    let (customer, full, _) = customer_with_provider(&app).await;
+    let page = console(&app, &full, &format!("/console/c/{customer}/administrators")).await;
+    assert!(page.contains("id=\"lost-access-policy\""), "{page}");
+    assert!(page.contains("id=\"lost-access-remove\" checked"), "removal is the default: {page}");
+    let groups = console(&app, &full, &format!("/console/c/{customer}/groups")).await;
+    assert!(groups.contains("is removed from this customer"), "{groups}");
+
+    let path = format!("/console/c/{customer}/lost-access-policy");
+    let response =
+        app.console_post(&full, &path, &[("csrf", full.csrf.as_str()), ("policy", "keep-in-customer")]).await;
+    assert_eq!(response.status(), StatusCode::OK, "redirected back to the page");
+    let page = response.text().await.unwrap();
+    assert!(page.contains("id=\"lost-access-keep\" checked"), "{page}");
+    let stored = app.store.customer(&customer).await.unwrap().unwrap().lost_access_policy;
+    assert_eq!(stored, trustgate_core::customer::LostAccessPolicy::KeepInCustomer);
+    let groups = console(&app, &full, &format!("/console/c/{customer}/groups")).await;
+    assert!(groups.contains("stays in this customer without access"), "{groups}");
+    let log = app.log_of(&customer, "platform:customer/update").await;
+    assert!(
+        log.iter().any(|r| r.actor_type == "Administrator" && r.message.contains("stays in the customer")),
+        "{log:?}"
+    );
+
+    // Someone without Full access neither sees the choice nor makes it.
+    let limited = app.admin(&customer, custom(&[Permission::ADMINISTRATORS])).await;
+    let session = app.session_for(&limited).await;
+    let page = console(&app, &session, &format!("/console/c/{customer}/administrators")).await;
+    assert!(!page.contains("id=\"lost-access-policy\""), "{page}");
+    let form = [("csrf", session.csrf.as_str()), ("policy", "remove-from-customer")];
+    assert_eq!(app.console_post(&session, &path, &form).await.status(), StatusCode::FORBIDDEN);
+    let stored = app.store.customer(&customer).await.unwrap().unwrap().lost_access_policy;
+    assert_eq!(stored, trustgate_core::customer::LostAccessPolicy::KeepInCustomer);
+}
+
+#[tokio::test]
+async fn the_operator_lists_a_customers_groups_with_their_members_and_access_and_shows_one() {
+    let Some(app) = super::app().await else { return };
+    let (customer, _, provider) = customer_with_provider(&app).await;
+    let listed = app.cli(&["group", "list", "--customer", customer.as_str()]).await;
+    assert_eq!(listed["items"], json!([]), "{listed}");
+    let ada = provisioned(&app, &provider, "ada@example.com").await;
+    let (status, created, _) =
+        scim(&app, &provider, Method::POST, "/Groups", Some(group("Auditors", &[ada.id])), None).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let id = created["id"].as_str().unwrap().to_owned();
+    let group_id = trustgate_core::ids::GroupId::parse(&id).unwrap();
+    app.store.set_group_access(&customer, group_id, custom(&[Permission::SYSTEM_LOG]), &Actor::System).await.unwrap();
+    assert_eq!(
+        scim(&app, &provider, Method::POST, "/Groups", Some(group("Empty", &[])), None).await.0,
+        StatusCode::CREATED
+    );
+
+    let listed = app.cli(&["group", "list", "--customer", customer.as_str()]).await;
+    let items = listed["items"].as_array().unwrap();
+    assert_eq!(items.len(), 2, "{listed}");
+    let auditors = items.iter().find(|g| g["id"] == id.as_str()).expect("the group is listed");
+    assert_eq!(auditors["displayName"], "Auditors");
+    assert_eq!(auditors["externalId"], "entra-Auditors");
+    assert_eq!(auditors["access"], json!({ "accessType": "Custom", "policies": ["systemLog"] }));
+    assert_eq!(auditors["members"], json!([{ "id": ada.id.to_string(), "email": "ada@example.com" }]));
+
+    let shown = app.cli(&["group", "show", "--customer", customer.as_str(), "--group", &id]).await;
+    assert_eq!(&shown, auditors);
+    // Another customer's id does not reach the group.
+    let other = app.customer().await;
+    let (code, failure) = app.cli_fails(&["group", "show", "--customer", other.as_str(), "--group", &id]).await;
+    assert_eq!((code, failure["error"].as_str()), (4, Some("notFound")), "{failure}");
 }

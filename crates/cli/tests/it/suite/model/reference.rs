@@ -157,6 +157,9 @@ pub struct Model {
     pub clients: Vec<ClientM>,
     /// Per customer: "suspend clients of disabled admins" (R7's stricter policy).
     pub suspend: [bool; 2],
+    /// Per customer: a member whom their groups leave with no access stays in the customer
+    /// (`keep-in-customer`); by default they are removed from it (issue #25).
+    pub keep_without_access: [bool; 2],
     /// Never removed either, only marked deleted.
     pub groups: Vec<GroupM>,
 }
@@ -309,6 +312,12 @@ pub enum Op {
         customer: usize,
         suspend: bool,
     },
+    /// `customer set-lost-access-policy` (issue #25): whether a member whom their groups leave
+    /// with no access stays in the customer (`keep`) or is removed from it.
+    SetLostAccessPolicy {
+        customer: usize,
+        keep: bool,
+    },
     /// `keys rotate-server-key`: changes no one's access; every secret made before keeps granting.
     RotateServerKey,
     /// The console's reset of a member's lost second factor (issue #25): another Full
@@ -357,6 +366,7 @@ impl Model {
             ],
             clients: vec![client(A, 0), client(B, 1), client(A, 2), client(B, 2), client(B, 4)],
             suspend: [false, false],
+            keep_without_access: [false, false],
             // Issue #25: admin 2 holds systemLog in A through group 0 alone; B's group 1 holds
             // admin 3 and no access yet.
             groups: vec![
@@ -423,13 +433,16 @@ impl Model {
     }
 
     /// R6 through groups: each of `before`'s members who held access and holds none now loses
-    /// their clients in the group's customer.
+    /// their clients in the group's customer, and is removed from it unless it keeps such members.
     fn after_group_change(&mut self, customer: usize, before: Vec<(usize, Option<Acc>)>) {
         for (admin, held) in before {
             let lost = held.is_some_and(|h| !h.grants_nothing())
                 && self.held(admin, customer).is_some_and(Acc::grants_nothing);
             if lost {
                 self.delete_clients_of(admin, customer);
+                if !self.keep_without_access[customer] {
+                    self.admins[admin].member[customer] = None;
+                }
             }
         }
     }
@@ -579,7 +592,7 @@ impl Model {
                 let a = &self.admins[admin];
                 !a.deleted && (0..2).all(|c| a.member[c] != Some(Acc::Full) || self.full_admins(c) > 1)
             }
-            Op::SetPolicy { .. } | Op::RotateServerKey => true,
+            Op::SetPolicy { .. } | Op::SetLostAccessPolicy { .. } | Op::RotateServerKey => true,
             Op::ResetFactor { by, customer, admin } => {
                 let target = &self.admins[admin];
                 self.admin_access(by, customer) == Some(Acc::Full)
@@ -727,6 +740,7 @@ impl Model {
                 a.deleted = true;
             }
             Op::SetPolicy { customer, suspend } => self.suspend[customer] = suspend,
+            Op::SetLostAccessPolicy { customer, keep } => self.keep_without_access[customer] = keep,
             Op::RotateServerKey => {}
             Op::ResetFactor { admin, .. } => self.admins[admin].factor = false,
             Op::ScimCreateGroup { customer, .. } => {
@@ -873,6 +887,7 @@ impl ReferenceStateMachine for Rules {
             1 => admin.clone().prop_map(|admin| Op::EnableAdmin { admin }),
             1 => admin.clone().prop_map(|admin| Op::DeleteAdmin { admin }),
             1 => (0..2usize, any::<bool>()).prop_map(|(customer, suspend)| Op::SetPolicy { customer, suspend }),
+            1 => (0..2usize, any::<bool>()).prop_map(|(customer, keep)| Op::SetLostAccessPolicy { customer, keep }),
             1 => Just(Op::RotateServerKey),
             2 => (admin_by, hostile(), admin_target)
                 .prop_map(move |(by, h, admin)| Op::ResetFactor { by, customer: a9(by, h), admin }),
@@ -916,7 +931,7 @@ impl ReferenceStateMachine for Rules {
             }
             Op::AcceptAsInviter { admin: a, customer } => admin(a) && state.admins[a].pending[customer].is_some(),
             Op::ScimSetActive { admin: a, .. } | Op::ScimDelete { admin: a, .. } => admin(a),
-            Op::SetPolicy { .. } => true,
+            Op::SetPolicy { .. } | Op::SetLostAccessPolicy { .. } => true,
             Op::SetAdminAccess { by, admin: target, .. } | Op::RemoveAdmin { by, admin: target, .. } => {
                 client(by) && admin(target)
             }
