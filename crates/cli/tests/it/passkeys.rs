@@ -99,12 +99,80 @@ async fn a_passkey_alone_signs_in_without_the_password() {
     browser.click("#sign-in-passkey").await;
     browser.wait_for_url(|u| u.contains("/console/c/")).await;
 
-    // Not for an address that holds no passkey: the page says so, and no session opens.
+    // Not for an address that holds no passkey: no passkey answers its challenge, and no session opens.
     sign_out(&browser).await;
     browser.type_into("#email", "nobody@example.com").await;
     browser.click("#sign-in-passkey").await;
-    assert!(browser.text_of("#passkey-error").await.contains("no passkey"));
+    assert!(browser.text_of("#passkey-error").await.contains("No passkey was used"));
     assert!(browser.url().await.ends_with("/console/sign-in"));
+}
+
+/// The challenge the sign-in page gets for the e-mail entered: its status and its body's shape.
+const OPTIONS: &str = r#"
+const done = arguments[arguments.length - 1];
+const form = document.querySelector("form[action='/console/sign-in']");
+const fields = new URLSearchParams(new FormData(form));
+fields.delete("password");
+fields.delete("credential");
+fetch("/console/sign-in/passkey/options", { method: "POST", body: fields })
+  .then(async (r) => done({ status: r.status, body: await r.json() }), (e) => done(`!${e}`));
+"#;
+
+/// A JSON value with every string but the fixed words of the protocol blanked: what is left is
+/// what an onlooker could tell two answers apart by, besides random bytes.
+fn shape(value: &Value) -> Value {
+    match value {
+        Value::Object(fields) => Value::Object(fields.iter().map(|(k, v)| (k.clone(), shape(v))).collect()),
+        Value::Array(items) => Value::Array(items.iter().map(shape).collect()),
+        Value::String(text) if ["public-key", "required", "internal"].contains(&text.as_str()) => value.clone(),
+        Value::String(_) => Value::String(String::new()),
+        other => other.clone(),
+    }
+}
+
+#[tokio::test]
+async fn the_passkey_challenge_does_not_tell_who_holds_a_passkey() {
+    let Some((browser, app, admin)) = registered().await else { return };
+    let customer = app.store.memberships(admin.id).await.unwrap()[0].customer.id.clone();
+    let without = app.admin_with_password(&customer, Access::Full).await;
+    let mut answers = Vec::new();
+    for email in [admin.email.as_str(), without.email.as_str(), "nobody@example.com"] {
+        browser.goto(&app.url("/console/sign-in")).await;
+        browser.type_into("#email", email).await;
+        answers.push(browser.execute_async(OPTIONS).await);
+    }
+    for answer in &answers[1..] {
+        assert_eq!(answer["status"], answers[0]["status"], "{answers:?}");
+        assert_eq!(shape(&answer["body"]), shape(&answers[0]["body"]), "{answers:?}");
+    }
+    // An address asked twice gets the same credential, as a real administrator does.
+    browser.goto(&app.url("/console/sign-in")).await;
+    browser.type_into("#email", "nobody@example.com").await;
+    let again = browser.execute_async(OPTIONS).await;
+    let credential = |answer: &Value| answer["body"]["publicKey"]["allowCredentials"][0]["id"].clone();
+    assert_eq!(credential(&again), credential(&answers[2]));
+
+    // An answer posted for nobody is refused as a wrong answer is, never as an unknown address.
+    let fake = serde_json::json!({"id": "AAAA", "rawId": "AAAA", "type": "public-key", "response": {
+        "authenticatorData": "AAAA", "clientDataJSON": "AAAA", "signature": "AAAA", "userHandle": null}});
+    for email in [without.email.as_str(), "nobody@example.com"] {
+        browser.goto(&app.url("/console/sign-in")).await;
+        browser.type_into("#email", email).await;
+        let script = format!(
+            r#"
+const done = arguments[arguments.length - 1];
+const form = document.querySelector("form[action='/console/sign-in']");
+const fields = new URLSearchParams(new FormData(form));
+fields.delete("password");
+fields.set("credential", JSON.stringify({fake}));
+fetch("/console/sign-in/passkey", {{ method: "POST", body: fields, redirect: "manual" }})
+  .then(async (r) => done([r.status, await r.text()]), (e) => done(`!${{e}}`));
+"#
+        );
+        let got = browser.execute_async(&script).await;
+        assert_eq!(got[0], 401, "{email}: {got}");
+        assert!(got[1].as_str().unwrap().contains("The passkey was not accepted"), "{email}: {got}");
+    }
 }
 
 #[tokio::test]
@@ -123,7 +191,7 @@ async fn a_reset_by_another_full_administrator_removes_the_passkeys_and_the_sign
     browser.goto(&app.url("/console/sign-in")).await;
     browser.type_into("#email", &admin.email).await;
     browser.click("#sign-in-passkey").await;
-    assert!(browser.text_of("#passkey-error").await.contains("no passkey"), "the passkey no longer signs in");
+    assert!(browser.text_of("#passkey-error").await.contains("No passkey was used"), "the passkey no longer signs in");
     password_step(&browser, &app, &admin).await;
     browser.wait_for_url(|u| u.contains("/console/sign-in/enrol")).await;
     assert!(browser.text_of("#enrolment-required").await.contains("requires a second factor"));

@@ -12,7 +12,7 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use time::OffsetDateTime;
-use trustgate_core::admin::Admin;
+use trustgate_core::admin::{Admin, Email};
 use trustgate_core::event;
 use trustgate_core::ids::PasskeyId;
 use trustgate_core::ValidationError;
@@ -22,6 +22,7 @@ use webauthn_rs::prelude::{
     RegisterPublicKeyCredential, RequestChallengeResponse, Url, Uuid,
 };
 use webauthn_rs::{Webauthn, WebauthnBuilder};
+use webauthn_rs_proto::{AllowCredentials, PublicKeyCredentialRequestOptions, UserVerificationPolicy};
 
 use crate::error::ApiError;
 use crate::jobs::refusals::Subject;
@@ -197,6 +198,50 @@ pub async fn start_authentication(
     })?;
     state.store.put_ceremony(binding, Some(admin.id), &to_json(&authentication)?, expires()).await?;
     Ok(Some(options))
+}
+
+/// The options an e-mail that names nobody, or an administrator without passkeys, is answered with:
+/// shaped as webauthn-rs shapes a real administrator's, with one credential whose id is derived from
+/// the e-mail under the server key, so it stays the same from one ask to the next as a real one does.
+/// Answering "no passkey" instead would tell anyone which addresses are administrators holding
+/// passkeys (W3C WebAuthn Level 3, §14.6.2 "Username Enumeration"). No ceremony is kept: whatever
+/// the browser answers is refused as a wrong answer is.
+pub fn decoy_authentication(state: &AppState, email: &Email) -> Result<RequestChallengeResponse, ApiError> {
+    let mut challenge = [0_u8; 32];
+    getrandom::fill(&mut challenge).map_err(|_| ApiError::Internal)?;
+    let id = state.server_key().digest(&format!("webauthn:decoy:{}", email.as_str()));
+    Ok(RequestChallengeResponse {
+        public_key: PublicKeyCredentialRequestOptions {
+            challenge: challenge.to_vec().into(),
+            timeout: Some(u32::try_from(CEREMONY_LIFETIME.as_millis()).map_err(|_| ApiError::Internal)?),
+            rp_id: relying_party(state)?
+                .get_allowed_origins()
+                .first()
+                .and_then(Url::host_str)
+                .ok_or(ApiError::Internal)?
+                .to_owned(),
+            allow_credentials: vec![AllowCredentials {
+                type_: "public-key".to_owned(),
+                id: id.to_vec().into(),
+                transports: None,
+            }],
+            user_verification: UserVerificationPolicy::Required,
+            hints: None,
+            extensions: None,
+        },
+        mediation: None,
+    })
+}
+
+/// An answer sent for an e-mail that names nobody: throttled, counted and refused as a wrong answer
+/// of an administrator is, so it tells no more than the [`decoy_authentication`] did.
+pub fn refuse_for_nobody(state: &AppState, email: &Email, source: Option<IpAddr>) -> ApiError {
+    if let Err(wait) = state.throttles.sign_ins.check(email, source) {
+        state.metrics.throttled(crate::metrics::ThrottleKind::SignIn);
+        return ApiError::Throttled { retry_after: retry_after_secs(wait) };
+    }
+    state.throttles.sign_ins.failed(email, source);
+    not_accepted()
 }
 
 /// Checks the browser's answer `credential` (JSON) to the ceremony under way at `binding` for

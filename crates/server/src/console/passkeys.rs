@@ -28,7 +28,6 @@ use super::session_pages::{destination, sign_in_page_with, ProviderForm, SIGN_IN
 use super::{form_cookie, SIGN_IN_PATH};
 use crate::actions::passkeys::{self, binding, Purpose};
 use crate::actions::second_factor as factors;
-use crate::actions::sign_in::bad_sign_in;
 use crate::error::ApiError;
 use crate::session::{self, cookie_value, AdminSession};
 use crate::state::AppState;
@@ -227,8 +226,8 @@ async fn sign_in_form(state: &AppState, request: Request) -> Result<(Fields, Str
 }
 
 /// `POST /console/sign-in/passkey/options` — signing in with a passkey instead of the password:
-/// the challenge allows the passkeys of the e-mail entered. Counted against that e-mail's allowance
-/// as a password guess is when it holds none.
+/// the challenge allows the passkeys of the e-mail entered; an e-mail without any gets a decoy
+/// challenge of the same shape, whose answer is refused and counted as a wrong guess.
 pub async fn sign_in_options(State(state): State<AppState>, request: Request) -> Response {
     let Source(source) = Source::of(request.extensions(), request.headers(), &state.config.trusted_proxies);
     options(
@@ -244,13 +243,10 @@ pub async fn sign_in_options(State(state): State<AppState>, request: Request) ->
                 Some(admin) => passkeys::start_authentication(&state, &admin, &bound).await?,
                 None => None,
             };
-            started.ok_or_else(|| {
-                state.throttles.sign_ins.failed(&email, source);
-                ConsoleError::from(ApiError::Unauthenticated {
-                    reason: "invalid",
-                    detail: "There is no passkey for this e-mail. Sign in with your password.",
-                })
-            })
+            match started {
+                Some(options) => Ok(options),
+                None => Ok(passkeys::decoy_authentication(&state, &email)?),
+            }
         }
         .await,
     )
@@ -269,7 +265,9 @@ pub async fn sign_in(State(state): State<AppState>, request: Request) -> Respons
     let signed_in = async {
         let answer = credential(&form)?;
         let parsed = Email::parse(email)?;
-        let admin = state.store.admin_by_email(&parsed).await?.ok_or_else(bad_sign_in)?;
+        let Some(admin) = state.store.admin_by_email(&parsed).await? else {
+            return Err(passkeys::refuse_for_nobody(&state, &parsed, source));
+        };
         passkeys::finish_authentication(&state, &admin, &binding(&state, Purpose::SignIn, &token), answer, source)
             .await?;
         factors::signed_in(&state, &admin).await?;
