@@ -784,6 +784,23 @@ pub fn second_factor_enrolled(customer: &CustomerId, admin: &Admin, at: OffsetDa
     e
 }
 
+/// An administrator registered a passkey named `name` (issue #25): a second factor, and a sign-in
+/// on its own.
+pub fn passkey_registered(customer: &CustomerId, admin: &Admin, name: &str, at: OffsetDateTime) -> LogEntry {
+    let actor = Actor::Admin { id: admin.id, name: admin.email.to_string() };
+    let mut e = about_admin(entry(customer, at, "platform:administrator/mfaEnrolled", &actor), admin);
+    e.message = format!("Administrator {} registered a passkey ({name}) as a second factor.", admin.email);
+    e
+}
+
+/// An administrator deleted their own passkey named `name`.
+pub fn passkey_deleted(customer: &CustomerId, admin: &Admin, name: &str, at: OffsetDateTime) -> LogEntry {
+    let actor = Actor::Admin { id: admin.id, name: admin.email.to_string() };
+    let mut e = about_admin(entry(customer, at, "platform:administrator/mfaRemoved", &actor), admin);
+    e.message = format!("Administrator {} deleted their passkey ({name}).", admin.email);
+    e
+}
+
 /// The second factor of `admin` was removed by `actor`; their sessions ended with it.
 pub fn second_factor_reset(customer: &CustomerId, admin: &Admin, at: OffsetDateTime, actor: &Actor) -> LogEntry {
     let mut e = about_admin(entry(customer, at, "platform:administrator/mfaReset", actor), admin);
@@ -811,6 +828,14 @@ pub fn recovery_code_used(customer: &CustomerId, admin: &Admin, remaining: u64, 
 pub fn second_factor_failed(customer: &CustomerId, admin: &Admin, at: OffsetDateTime) -> LogEntry {
     let mut e = sign_in(customer, admin, false, at);
     e.message = format!("Sign-in failed for administrator {}: wrong or already used second-factor code.", admin.email);
+    e
+}
+
+/// A passkey assertion refused for `admin`: not one of theirs, a stale or replayed ceremony, a bad
+/// signature or a counter that did not move on (aggregated as failed sign-ins are).
+pub fn passkey_failed(customer: &CustomerId, admin: &Admin, at: OffsetDateTime) -> LogEntry {
+    let mut e = sign_in(customer, admin, false, at);
+    e.message = format!("Sign-in failed for administrator {}: the passkey was not accepted.", admin.email);
     e
 }
 

@@ -79,6 +79,11 @@ uuid_id!(
     "groupId"
 );
 uuid_id!(
+    /// A local administrator's WebAuthn passkey (issue #25), as the console lists it.
+    PasskeyId,
+    "passkeyId"
+);
+uuid_id!(
     /// A customer's webhook endpoint.
     WebhookId,
     "webhookId"

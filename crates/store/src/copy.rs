@@ -21,6 +21,7 @@ pub const NOT_COPIED: &[(&str, &str)] = &[
     ("sessions", "console sessions: administrators sign in again"),
     ("changes", "the change feed: a new deployment has no cache to invalidate"),
     ("oidc_sign_ins", "OpenID sign-ins under way: they start over"),
+    ("webauthn_ceremonies", "passkey ceremonies under way: they start over"),
 ];
 
 /// One copied table: its rows in the source, and in the target once copied.
@@ -259,6 +260,14 @@ pub async fn copy_sqlite_to_postgres(
         "$1, $2, $3",
         (String, Vec<u8>, Option<i64>),
         (0, 1, 2)
+    );
+    // Passkeys are public keys and counters: nothing sealed.
+    copy_table!(
+        "admin_passkeys",
+        "id, admin_id, name, credential_id, passkey, sign_count, created_at, last_used_at",
+        "$1, $2, $3, $4, $5, $6, $7, $8",
+        (String, String, String, Vec<u8>, String, i64, i64, Option<i64>),
+        (0, 1, 2, 3, 4, 5, 6, 7)
     );
     // Continuation tokens carry `seq`: new records must follow the copied ones.
     sqlx::query(

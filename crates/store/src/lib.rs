@@ -24,7 +24,7 @@ use trustgate_core::custody::KeyAtRest;
 use trustgate_core::customer::{Customer, DisabledOwnerPolicy, LostAccessPolicy};
 use trustgate_core::event::{Actor, LogEntry};
 use trustgate_core::federation::IdentityProvider;
-use trustgate_core::ids::{AdminId, ClientId, CustomerId, ProviderId, ScimTokenId};
+use trustgate_core::ids::{AdminId, ClientId, CustomerId, PasskeyId, ProviderId, ScimTokenId};
 use trustgate_core::provisioning::ScimToken;
 use trustgate_core::rights::Standing;
 use trustgate_core::secret::{SecretId, ServerKeyId};
@@ -37,6 +37,7 @@ pub use model::{
     LogQuery, LogRecord, LogView, Member, Membership, Notification, Pending, PendingSignIn, PoolUse, ScimFilter,
     ScimUser, ScimUserWrite, ServerKeyUse, Session, Stripped, TotpEnrolment,
 };
+pub use model::{Ceremony, StoredPasskey};
 pub use postgres::{PostgresConfig, PostgresStore, DEFAULT_POOL_SIZE};
 pub use scratch::{create_scratch_database, drop_scratch_database, sibling_database_url};
 pub use sql::siem::SiemClaim;
@@ -109,6 +110,38 @@ pub trait Store: Send + Sync + 'static {
     async fn sealed_totp_secrets(&self) -> StoreResult<Vec<(AdminId, Vec<u8>)>>;
     /// Replaces each (admin, sealed, new sealed) secret that is still the one read; how many were.
     async fn reseal_totp_secrets(&self, resealed: &[(AdminId, Vec<u8>, Vec<u8>)]) -> StoreResult<u64>;
+
+    // --- Passkeys (WebAuthn) of local administrators (issue #25).
+    /// The administrator's passkeys, oldest first.
+    async fn passkeys(&self, admin: AdminId) -> StoreResult<Vec<StoredPasskey>>;
+    /// Adds a passkey and logs it in each of the admin's customers; false, and nothing written, when
+    /// its credential id is registered already (to anyone).
+    async fn add_passkey(&self, admin: &Admin, passkey: &StoredPasskey) -> StoreResult<bool>;
+    /// Records a sign-in with the credential `credential_id` of `admin`: its new counter and state.
+    /// False when it is not theirs, or its counter did not move on (both nonzero and not above the
+    /// stored one), which may be a cloned authenticator or a replay.
+    async fn use_passkey(
+        &self,
+        admin: AdminId,
+        credential_id: &[u8],
+        sign_count: i64,
+        passkey: &str,
+        at: OffsetDateTime,
+    ) -> StoreResult<bool>;
+    /// Deletes one of the administrator's own passkeys and logs it; false when they hold no such one.
+    async fn delete_passkey(&self, admin: &Admin, id: PasskeyId, at: OffsetDateTime) -> StoreResult<bool>;
+    /// Keeps a WebAuthn ceremony's state under `binding` until `expires_at`, replacing one under
+    /// way there; expired ceremonies are dropped on the way.
+    async fn put_ceremony(
+        &self,
+        binding: &[u8],
+        admin: Option<AdminId>,
+        state: &str,
+        expires_at: OffsetDateTime,
+    ) -> StoreResult<()>;
+    /// Takes the ceremony under `binding`, once: it is deleted as it is read; `None` when there is
+    /// none or it expired before `now`.
+    async fn take_ceremony(&self, binding: &[u8], now: OffsetDateTime) -> StoreResult<Option<Ceremony>>;
 
     /// Creates an administrator who belongs to no customer yet.
     async fn create_admin(&self, admin: &Admin, password_hash: Option<&str>) -> StoreResult<()>;

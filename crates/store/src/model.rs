@@ -6,7 +6,7 @@ use trustgate_core::admin::Admin;
 use trustgate_core::client::ApiClient;
 use trustgate_core::client_secrets::{GrantSecret, SecretInfo};
 use trustgate_core::customer::Customer;
-use trustgate_core::ids::{AdminId, CustomerId, ProviderId};
+use trustgate_core::ids::{AdminId, CustomerId, PasskeyId, ProviderId};
 use trustgate_core::rights::Standing;
 
 /// The store's connection pool at one moment, for metrics.
@@ -290,4 +290,27 @@ pub struct TotpEnrolment {
     pub sealed_secret: Vec<u8>,
     pub confirmed: bool,
     pub last_step: i64,
+}
+
+/// A local administrator's WebAuthn passkey (issue #25): the credential as the server's WebAuthn
+/// library keeps it (`passkey`, JSON the store does not read) and the signature counter last
+/// accepted.
+#[derive(Debug, Clone)]
+pub struct StoredPasskey {
+    pub id: PasskeyId,
+    pub admin_id: AdminId,
+    pub name: String,
+    pub credential_id: Vec<u8>,
+    pub passkey: String,
+    pub sign_count: i64,
+    pub created_at: OffsetDateTime,
+    pub last_used_at: Option<OffsetDateTime>,
+}
+
+/// A WebAuthn ceremony under way, as taken from the store: the administrator it is for (when known
+/// at its start) and the serialised state its answer is checked against.
+#[derive(Debug, Clone)]
+pub struct Ceremony {
+    pub admin_id: Option<AdminId>,
+    pub state: String,
 }

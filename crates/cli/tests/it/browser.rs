@@ -42,6 +42,20 @@ impl WebDriverCompatibleCommand for DevTools {
     }
 }
 
+/// The WebDriver extension of W3C Web Authentication (§11.3, "Add Virtual Authenticator").
+#[derive(Debug)]
+struct AddVirtualAuthenticator(Value);
+
+impl WebDriverCompatibleCommand for AddVirtualAuthenticator {
+    fn endpoint(&self, base: &url::Url, session: Option<&str>) -> Result<url::Url, url::ParseError> {
+        base.join(&format!("session/{}/webauthn/authenticator", session.unwrap_or_default()))
+    }
+
+    fn method_and_body(&self, _: &url::Url) -> (Method, Option<String>) {
+        (Method::POST, Some(self.0.to_string()))
+    }
+}
+
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free port").port()
 }
@@ -104,6 +118,17 @@ impl Browser {
             .await
             .expect("allow downloads");
         Some(Self { client, driver, port, session, profile })
+    }
+
+    /// Gives the browser a platform authenticator that keeps passkeys and verifies its user (as a
+    /// fingerprint or PIN would), through WebDriver's virtual authenticators; returns its id.
+    pub async fn add_virtual_authenticator(&self) -> String {
+        let options = json!({
+            "protocol": "ctap2", "transport": "internal",
+            "hasResidentKey": true, "hasUserVerification": true, "isUserVerified": true,
+        });
+        let id = self.client.issue_cmd(AddVirtualAuthenticator(options)).await.expect("a virtual authenticator");
+        id.as_str().expect("the authenticator's id").to_owned()
     }
 
     pub fn downloads(&self) -> PathBuf {

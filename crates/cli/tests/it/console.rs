@@ -854,7 +854,7 @@ async fn names_with_bidirectional_controls_or_invisible_characters_are_refused_e
 
 /// axe-core's script, from the npm package pinned in `js/package.json` (`npm ci` in `.ci/run`);
 /// `None` (see [`crate::harness::skip`]) when it is not installed.
-fn axe_source() -> Option<String> {
+pub(crate) fn axe_source() -> Option<String> {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/it/js/node_modules/axe-core/axe.min.js");
     match std::fs::read_to_string(&path) {
         Ok(source) => Some(source),
@@ -868,7 +868,7 @@ fn axe_source() -> Option<String> {
 }
 
 /// The serious and critical axe-core violations of the page the browser shows, one line each.
-async fn axe_violations(browser: &Browser, axe: &str) -> Vec<String> {
+pub(crate) async fn axe_violations(browser: &Browser, axe: &str) -> Vec<String> {
     browser.execute(&format!("{axe}\n;return true;")).await;
     let found = browser
         .execute_async(
@@ -924,6 +924,7 @@ async fn every_console_page_has_no_serious_or_critical_axe_violations() {
         ("system log, nothing found", format!("{c}/system-log?actor=nobody")),
         ("notifications", format!("{c}/notifications")),
         ("identity providers", format!("{c}/identity-providers")),
+        ("sign-in security, enrolling", app.url("/console/account/second-factor")),
         ("not found", format!("{c}/nowhere")),
     ] {
         browser.goto(&path).await;

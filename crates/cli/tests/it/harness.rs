@@ -324,6 +324,33 @@ impl TestApp {
     ) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let url = format!("http://{}", listener.local_addr().expect("addr"));
+        Self::serve_at(listener, url, store, server_key, dir, database, config, issuer).await
+    }
+
+    /// A node on SQLite whose public URL names `localhost` rather than 127.0.0.1, for passkeys:
+    /// WebAuthn takes no IP address as a relying party's id, and a browser counts
+    /// `http://localhost` as a secure context (W3C Secure Contexts §3.1), which WebAuthn needs.
+    pub async fn spawn_on_localhost() -> Self {
+        let dir = TempDir::new();
+        let store: Arc<dyn Store> = Arc::new(SqliteStore::open(dir.path()).await.expect("open store"));
+        let server_key = trustgate::commands::server_key(dir.path()).expect("server key");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let url = format!("http://localhost:{}", listener.local_addr().expect("addr").port());
+        Self::serve_at(listener, url, store, server_key, dir, None, ServerConfig::default(), None).await
+    }
+
+    /// Serves a node on `listener`, reached at `url`, issuing as `issuer` or, by default, as `url`.
+    #[allow(clippy::too_many_arguments)]
+    async fn serve_at(
+        listener: tokio::net::TcpListener,
+        url: String,
+        store: Arc<dyn Store>,
+        server_key: ServerKey,
+        dir: TempDir,
+        database: Option<Arc<TestDatabase>>,
+        config: ServerConfig,
+        issuer: Option<Issuer>,
+    ) -> Self {
         let issuer =
             issuer.unwrap_or_else(|| Issuer { url: url.clone(), audience: "https://api.trustgate.test".to_owned() });
         let config = ServerConfig { issuer, ..config };

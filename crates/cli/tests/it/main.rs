@@ -24,6 +24,7 @@ mod migrations;
 mod observability;
 mod openapi;
 mod openid_client;
+mod passkeys;
 mod pooler;
 mod postgres_nodes;
 mod readme;

@@ -481,16 +481,26 @@ async fn retention_keeps_what_a_stream_has_still_to_send_while_its_receiver_is_d
         systemlog_prune_interval: Duration::from_millis(100),
         ..config(SiemConfig { syslog: Some(target), ..SiemConfig::default() })
     };
-    let Some(app) = TestApp::spawn_with(Backend::Sqlite, config).await else { return };
-    let customer = app.customer().await;
-    let mut old = app.log(&customer).await.pop().expect("the customer's creation");
+    // The old record is made old before the node that streams starts: a record whose time changed
+    // under a running retention pass could be pruned by a pass that read the backlog just before.
+    let keep_all = ServerConfig { systemlog_retention: Duration::from_secs(3650 * 86_400), ..ServerConfig::default() };
+    let Some(mut before) = TestApp::spawn_with(Backend::Sqlite, keep_all).await else { return };
+    let customer = before.customer().await;
+    let mut old = before.log(&customer).await.pop().expect("the customer's creation");
     old.at -= time::Duration::days(400);
-    app.behind_the_servers_back(&format!(
-        "UPDATE system_log SET at = {} WHERE record_id = '{}'",
-        old.at.unix_timestamp() * 1000,
-        old.record_id
-    ))
-    .await;
+    before
+        .behind_the_servers_back(&format!(
+            "UPDATE system_log SET at = {} WHERE record_id = '{}'",
+            old.at.unix_timestamp() * 1000,
+            old.record_id
+        ))
+        .await;
+    before.stop().await;
+    let data = std::mem::replace(&mut before.dir, TempDir::new());
+    drop(before);
+    let store = trustgate_store::SqliteStore::open(data.path()).await.expect("open store");
+    let key = trustgate::commands::server_key(data.path()).expect("server key");
+    let app = TestApp::start_with(std::sync::Arc::new(store), key, data, None, config, None).await;
     // Many passes of retention while the receiver is down: the old record stays.
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let kept = app.log_of(&customer, &old.event_type).await.iter().any(|r| r.record_id == old.record_id);

@@ -4,6 +4,7 @@
 pub mod admins;
 pub mod clients;
 pub mod invitations;
+pub mod passkeys;
 pub mod scim_tokens;
 pub mod second_factor;
 pub mod sign_in;

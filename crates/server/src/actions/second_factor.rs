@@ -1,6 +1,7 @@
 //! The second step of a password sign-in (issue #25), the same for the console and the management
 //! API: what an administrator must do once their password was right, checking a TOTP code or a
 //! recovery code (throttled like passwords, each code used once), and enrolling an authenticator.
+//! Passkeys, the other factor, are in `passkeys.rs`.
 
 use std::net::IpAddr;
 
@@ -22,8 +23,8 @@ pub const MAX_CODE_LEN: usize = 32;
 pub enum SecondStep {
     /// Nothing: the administrator has no second factor and none of their customers requires one.
     None,
-    /// A code from their authenticator app, or a recovery code.
-    Code,
+    /// A factor they hold: a code from their authenticator app or a recovery code, or a passkey.
+    Verify,
     /// A customer of theirs requires a second factor they do not have yet: they enrol one before
     /// anything else.
     Enrol,
@@ -31,14 +32,24 @@ pub enum SecondStep {
 
 /// Decides the second step for `admin`, whose password was just checked.
 pub async fn after_password(state: &AppState, admin: &Admin) -> Result<SecondStep, ApiError> {
-    if state.store.totp(admin.id).await?.is_some_and(|t| t.confirmed) {
-        return Ok(SecondStep::Code);
+    if has_factor(state, admin).await? {
+        return Ok(SecondStep::Verify);
     }
     let memberships = state.store.memberships(admin.id).await?;
     if memberships.iter().any(|m| m.customer.require_local_mfa) {
         return Ok(SecondStep::Enrol);
     }
     Ok(SecondStep::None)
+}
+
+/// Whether `admin` holds a second factor: a confirmed authenticator app, or a passkey.
+pub async fn has_factor(state: &AppState, admin: &Admin) -> Result<bool, ApiError> {
+    Ok(has_totp(state, admin).await? || !state.store.passkeys(admin.id).await?.is_empty())
+}
+
+/// Whether `admin` holds a confirmed authenticator app (and so, recovery codes).
+pub async fn has_totp(state: &AppState, admin: &Admin) -> Result<bool, ApiError> {
+    Ok(state.store.totp(admin.id).await?.is_some_and(|t| t.confirmed))
 }
 
 /// Writes the sign-in of `admin` to the system log of every customer where they are an accepted

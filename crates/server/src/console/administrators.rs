@@ -460,7 +460,7 @@ async fn show_edit(
     let second_factor = if member.admin.provider.is_federated() {
         None
     } else {
-        Some(state.store.totp(member.admin.id).await.map_err(ApiError::from)?.is_some_and(|t| t.confirmed))
+        Some(crate::actions::second_factor::has_factor(state, &member.admin).await?)
     };
     let own = member.admin.id == ctx.session.admin.id;
     let can_reset =

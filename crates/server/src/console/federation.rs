@@ -88,7 +88,7 @@ pub async fn start(State(state): State<AppState>, request: axum::extract::Reques
                 let choices =
                     several.iter().map(|p| ProviderChoice { id: p.id.to_string(), label: label(p) }).collect();
                 let form = ProviderForm { who, choices, error: None };
-                return sign_in_page_with(&state, StatusCode::OK, next, "", None, form);
+                return sign_in_page_with(&state, StatusCode::OK, next, "", None, form, None);
             }
         },
         id => match ProviderId::parse(id).ok().and_then(|id| providers.iter().find(|p| p.id == id)) {
@@ -201,5 +201,5 @@ fn status_of(error: &SignInError) -> StatusCode {
 
 fn fail(state: &AppState, status: StatusCode, next: &str, who: &str, message: &str) -> Response {
     let form = ProviderForm { who, choices: Vec::new(), error: Some(message) };
-    sign_in_page_with(state, status, next, "", None, form)
+    sign_in_page_with(state, status, next, "", None, form, None)
 }

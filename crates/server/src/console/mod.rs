@@ -20,6 +20,7 @@ mod invitation;
 mod layout;
 mod lists;
 mod next;
+mod passkeys;
 mod principals;
 mod second_factor;
 mod session_pages;
@@ -44,6 +45,7 @@ const SIGN_IN_PATH: &str = "/console/sign-in";
 
 const CSS: &str = include_str!("static/console.css");
 const JS: &str = include_str!("static/console.js");
+const PASSKEYS_JS: &str = include_str!("static/passkeys.js");
 const ICON: &str = include_str!("static/icon.svg");
 
 /// The policy every console page is served with: only this origin's own script, style and images.
@@ -56,7 +58,17 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/sign-in", get(session_pages::sign_in_page).post(session_pages::sign_in))
         .route("/sign-in/second-factor", get(second_factor::code_form).post(second_factor::check_code))
         .route("/sign-in/enrol", get(second_factor::enrol_form).post(second_factor::enrol))
+        .route("/sign-in/second-factor/passkey", axum::routing::post(passkeys::step))
+        .route("/sign-in/second-factor/passkey/options", axum::routing::post(passkeys::step_options))
+        .route("/sign-in/enrol/passkey", axum::routing::post(passkeys::enrol))
+        .route("/sign-in/enrol/passkey/options", axum::routing::post(passkeys::enrol_options))
+        .route("/sign-in/passkey", axum::routing::post(passkeys::sign_in))
+        .route("/sign-in/passkey/options", axum::routing::post(passkeys::sign_in_options))
         .route("/account/second-factor", get(second_factor::account).post(second_factor::enrol_signed_in))
+        .route("/account/second-factor/app", get(second_factor::account_app))
+        .route("/account/passkeys", axum::routing::post(passkeys::register))
+        .route("/account/passkeys/options", axum::routing::post(passkeys::register_options))
+        .route("/account/passkeys/{id}/delete", axum::routing::post(passkeys::delete))
         .route("/sign-in/provider", axum::routing::post(federation::start))
         .route("/sign-in/callback", get(federation::callback))
         .route("/sign-out", axum::routing::post(session_pages::sign_out))
@@ -103,6 +115,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/c/{customer}/system-log", get(activity::system_log))
         .route("/static/console.css", get(|| asset("text/css; charset=utf-8", CSS)))
         .route("/static/console.js", get(|| asset("text/javascript; charset=utf-8", JS)))
+        .route("/static/passkeys.js", get(|| asset("text/javascript; charset=utf-8", PASSKEYS_JS)))
         .route("/static/icon.svg", get(|| asset("image/svg+xml", ICON)))
         .fallback(not_found);
     Router::new()

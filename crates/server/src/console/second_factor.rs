@@ -20,28 +20,31 @@ use trustgate_core::mfa::{RecoveryCode, TotpSecret};
 
 use super::error::{render, ConsoleError};
 use super::extract::{Fields, Signed};
-use super::layout::{Layout, Section};
+use super::layout::{when, Layout, Section};
 use super::session_pages::{destination, Next};
 use super::{PREFIX, SIGN_IN_PATH};
 use crate::actions::second_factor::{self, SecondStep};
 use crate::error::ApiError;
-use crate::session::{self, cookie_value};
+use crate::session::{self, cookie_value, AdminSession};
 use crate::state::AppState;
 use crate::throttle::Source;
 
 /// The cookie of a sign-in that owes its second step.
-const PENDING: &str = "tg_mfa";
+pub(super) const PENDING: &str = "tg_mfa";
 /// Long enough to fetch a phone and scan a code, short enough to be worthless when left behind.
 const PENDING_LIFETIME: i64 = 10 * 60;
 const CODE_PATH: &str = "/console/sign-in/second-factor";
 const ENROL_PATH: &str = "/console/sign-in/enrol";
-const ACCOUNT_PATH: &str = "/console/account/second-factor";
+pub(super) const ACCOUNT_PATH: &str = "/console/account/second-factor";
+/// Where the enrolment page's passkey form posts, before any session and once signed in.
+const ENROL_PASSKEY_PATH: &str = "/console/sign-in/enrol/passkey";
+const ACCOUNT_PASSKEY_PATH: &str = "/console/account/passkeys";
 /// What the authenticator app shows as the account's issuer.
 const ISSUER: &str = "Trustgate";
 
 /// The second step a pending cookie is good for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Owed {
+pub(super) enum Owed {
     Code,
     Enrol,
 }
@@ -74,7 +77,7 @@ fn clear_pending(state: &AppState) -> Option<HeaderValue> {
 }
 
 /// The administrator a live, untampered pending cookie names for `owed`.
-async fn pending(state: &AppState, headers: &HeaderMap, owed: Owed) -> Option<Admin> {
+pub(super) async fn pending(state: &AppState, headers: &HeaderMap, owed: Owed) -> Option<Admin> {
     let value = cookie_value(headers, PENDING)?;
     let (payload, mac) = value.rsplit_once('.')?;
     let mac = URL_SAFE_NO_PAD.decode(mac).ok()?;
@@ -104,7 +107,7 @@ pub(super) async fn proceed(state: &AppState, admin: &Admin, next: &str, log: bo
             response.headers_mut().append(header::SET_COOKIE, cookie);
             return Ok(response);
         }
-        SecondStep::Code => Owed::Code,
+        SecondStep::Verify => Owed::Code,
         SecondStep::Enrol => Owed::Enrol,
     };
     let path = if owed == Owed::Code { CODE_PATH } else { ENROL_PATH };
@@ -114,7 +117,7 @@ pub(super) async fn proceed(state: &AppState, admin: &Admin, next: &str, log: bo
 }
 
 /// The session, once the second step is done; the pending cookie goes.
-async fn finish(state: &AppState, admin: &Admin, mut response: Response) -> Response {
+pub(super) async fn finish(state: &AppState, admin: &Admin, mut response: Response) -> Response {
     let started = async {
         second_factor::signed_in(state, admin).await?;
         session::start(state, admin, None).await
@@ -137,18 +140,51 @@ async fn finish(state: &AppState, admin: &Admin, mut response: Response) -> Resp
 struct CodePage<'a> {
     next: &'a str,
     email: &'a str,
+    /// Which factors the administrator holds: the page offers each.
+    totp: bool,
+    passkey: bool,
     error: Option<&'a str>,
+    passkey_error: Option<&'a str>,
 }
 
-fn code_page(status: StatusCode, next: &str, admin: &Admin, error: Option<&str>) -> Response {
-    render(status, &CodePage { next, email: admin.email.as_str(), error })
+/// What went wrong on the second step, and with which of its forms.
+#[derive(Clone, Copy)]
+pub(super) enum StepError<'a> {
+    None,
+    Code(&'a str),
+    Passkey(&'a str),
+}
+
+/// The second step's page, offering the factors `admin` holds.
+pub(super) async fn code_page(
+    state: &AppState,
+    status: StatusCode,
+    next: &str,
+    admin: &Admin,
+    error: StepError<'_>,
+) -> Response {
+    let held = async {
+        let totp = second_factor::has_totp(state, admin).await?;
+        let passkey = !state.store.passkeys(admin.id).await?.is_empty();
+        Ok::<_, ApiError>((totp, passkey))
+    };
+    let (totp, passkey) = match held.await {
+        Ok(held) => held,
+        Err(error) => return ConsoleError::from(error).into_response(),
+    };
+    let (error, passkey_error) = match error {
+        StepError::None => (None, None),
+        StepError::Code(message) => (Some(message), None),
+        StepError::Passkey(message) => (None, Some(message)),
+    };
+    render(status, &CodePage { next, email: admin.email.as_str(), totp, passkey, error, passkey_error })
 }
 
 /// `GET /console/sign-in/second-factor?next=`
 pub async fn code_form(State(state): State<AppState>, headers: HeaderMap, Query(next): Query<Next>) -> Response {
     let next = destination(next.next.as_deref());
     match pending(&state, &headers, Owed::Code).await {
-        Some(admin) => code_page(StatusCode::OK, next, &admin, None),
+        Some(admin) => code_page(&state, StatusCode::OK, next, &admin, StepError::None).await,
         None => Redirect::to(SIGN_IN_PATH).into_response(),
     }
 }
@@ -161,23 +197,35 @@ pub async fn check_code(State(state): State<AppState>, request: Request) -> Resp
     };
     let form = match Fields::read(request, &state).await {
         Ok(form) => form,
-        Err(error) => return code_page(error.status(), PREFIX, &admin, Some(error.message())),
+        Err(error) => return code_page(&state, error.status(), PREFIX, &admin, StepError::Code(error.message())).await,
     };
     let next = destination(Some(form.get("next"))).to_owned();
     match second_factor::check_code(&state, &admin, form.get("code"), source).await {
         Ok(()) => finish(&state, &admin, Redirect::to(&next).into_response()).await,
-        Err(error) => refused(error, |status, message| code_page(status, &next, &admin, Some(message))),
+        Err(error) => {
+            let (status, message, retry_after) = refusal(error);
+            with_retry_after(code_page(&state, status, &next, &admin, StepError::Code(&message)).await, retry_after)
+        }
     }
 }
 
 /// The page again with what went wrong, and `Retry-After` when throttled.
-fn refused(error: ApiError, page: impl FnOnce(StatusCode, &str) -> Response) -> Response {
+pub(super) fn refused(error: ApiError, page: impl FnOnce(StatusCode, &str) -> Response) -> Response {
+    let (status, message, retry_after) = refusal(error);
+    with_retry_after(page(status, &message), retry_after)
+}
+
+/// The status and sentence of a refusal, and the seconds to wait when throttled.
+pub(super) fn refusal(error: ApiError) -> (StatusCode, String, Option<u64>) {
     let retry_after = match error {
         ApiError::Throttled { retry_after } => Some(retry_after),
         _ => None,
     };
     let error = ConsoleError::from(error);
-    let mut response = page(error.status(), error.message());
+    (error.status(), error.message().to_owned(), retry_after)
+}
+
+pub(super) fn with_retry_after(mut response: Response, retry_after: Option<u64>) -> Response {
     if let Some(seconds) = retry_after {
         response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
     }
@@ -199,6 +247,9 @@ struct EnrolPage<'a> {
     uri: String,
     qr_svg: String,
     error: Option<&'a str>,
+    /// Where the passkey form posts (its challenge comes from there + `/options`).
+    passkey_action: &'a str,
+    passkey_error: Option<&'a str>,
 }
 
 /// The `otpauth://` URI as a QR code, in SVG drawn with `fill` attributes only (the console's
@@ -209,7 +260,7 @@ fn qr_svg(uri: &str) -> String {
     svg.find("<svg").map(|start| svg[start..].to_owned()).unwrap_or_default()
 }
 
-struct Enrolling<'a> {
+pub(super) struct Enrolling<'a> {
     action: &'a str,
     csrf: Option<&'a str>,
     next: &'a str,
@@ -221,8 +272,14 @@ fn enrol_page(
     how: &Enrolling<'_>,
     admin: &Admin,
     secret: &TotpSecret,
-    error: Option<&str>,
+    error: StepError<'_>,
 ) -> Response {
+    let (error, passkey_error) = match error {
+        StepError::None => (None, None),
+        StepError::Code(message) => (Some(message), None),
+        StepError::Passkey(message) => (None, Some(message)),
+    };
+    let passkey_action = if how.csrf.is_some() { ACCOUNT_PASSKEY_PATH } else { ENROL_PASSKEY_PATH };
     let uri = secret.uri(ISSUER, admin.email.as_str());
     let page = EnrolPage {
         action: how.action,
@@ -234,6 +291,8 @@ fn enrol_page(
         qr_svg: qr_svg(&uri),
         uri,
         error,
+        passkey_action,
+        passkey_error,
     };
     render(status, &page)
 }
@@ -262,7 +321,7 @@ pub async fn enrol_form(State(state): State<AppState>, headers: HeaderMap, Query
     };
     let how = Enrolling { action: ENROL_PATH, csrf: None, next, required: true };
     match second_factor::enrolment(&state, &admin, true).await {
-        Ok(secret) => enrol_page(StatusCode::OK, &how, &admin, &secret, None),
+        Ok(secret) => enrol_page(StatusCode::OK, &how, &admin, &secret, StepError::None),
         Err(error) => ConsoleError::from(error).into_response(),
     }
 }
@@ -282,16 +341,46 @@ pub async fn enrol(State(state): State<AppState>, request: Request) -> Response 
     let how = Enrolling { action: ENROL_PATH, csrf: None, next: &next, required: true };
     match second_factor::confirm(&state, &admin, form.get("code"), source).await {
         Ok(codes) => finish(&state, &admin, recovery_codes_page(&codes, &next)).await,
-        Err(error) => enrolment_refused(&state, &admin, &how, error).await,
+        Err(error) => enrolment_refused(&state, &admin, &how, error, false).await,
     }
 }
 
-/// The enrolment page again, with the secret still under way, and what went wrong.
-async fn enrolment_refused(state: &AppState, admin: &Admin, how: &Enrolling<'_>, error: ApiError) -> Response {
+/// The enrolment page again, with the secret still under way, and what went wrong (with the
+/// passkey form when `passkey`).
+async fn enrolment_refused(
+    state: &AppState,
+    admin: &Admin,
+    how: &Enrolling<'_>,
+    error: ApiError,
+    passkey: bool,
+) -> Response {
     match second_factor::enrolment(state, admin, false).await {
-        Ok(secret) => refused(error, |status, message| enrol_page(status, how, admin, &secret, Some(message))),
+        Ok(secret) => refused(error, |status, message| {
+            let error = if passkey { StepError::Passkey(message) } else { StepError::Code(message) };
+            enrol_page(status, how, admin, &secret, error)
+        }),
         Err(other) => ConsoleError::from(other).into_response(),
     }
+}
+
+/// The enrolment page of an administrator who owes one at sign-in, again with what went wrong
+/// with their passkey.
+pub(super) async fn passkey_enrolment_refused(
+    state: &AppState,
+    admin: &Admin,
+    next: &str,
+    error: ApiError,
+) -> Response {
+    let how = Enrolling { action: ENROL_PATH, csrf: None, next, required: true };
+    enrolment_refused(state, admin, &how, error, true).await
+}
+
+/// A passkey as the sign-in security page lists it.
+struct PasskeyRow {
+    id: String,
+    name: String,
+    created: String,
+    last_used: String,
 }
 
 #[derive(Template)]
@@ -301,22 +390,58 @@ struct SecurityPage<'a> {
     federated: bool,
     enrolled: bool,
     email: &'a str,
+    passkeys: Vec<PasskeyRow>,
+    passkey_error: Option<&'a str>,
 }
 
-/// `GET /console/account/second-factor` — the signed-in administrator's second factor: enrolled,
-/// to enrol, or their identity provider's business.
-pub async fn account(State(state): State<AppState>, Signed(session): Signed) -> Result<Response, ConsoleError> {
+/// The signed-in administrator's sign-in security: their identity provider's business when
+/// federated; the enrolment page while they hold no factor (or when `app` asks for the
+/// authenticator app); else their factors, with their passkeys listed. `error` is what went wrong
+/// with a form of the page; `restart` starts an authenticator app's enrolment over.
+pub(super) async fn account_page(
+    state: &AppState,
+    session: &AdminSession,
+    status: StatusCode,
+    app: bool,
+    error: StepError<'_>,
+) -> Result<Response, ConsoleError> {
     let admin = &session.admin;
     let federated = admin.provider.is_federated() || session.session.customer_id.is_some();
-    let enrolled = state.store.totp(admin.id).await.map_err(ApiError::from)?.is_some_and(|t| t.confirmed);
-    if !federated && !enrolled {
-        let secret = second_factor::enrolment(&state, admin, true).await?;
+    let enrolled = second_factor::has_totp(state, admin).await?;
+    let passkeys = if federated { Vec::new() } else { state.store.passkeys(admin.id).await.map_err(ApiError::from)? };
+    if !federated && !enrolled && (passkeys.is_empty() || app) {
+        let restart = matches!(error, StepError::None);
+        let secret = second_factor::enrolment(state, admin, restart).await?;
         let how =
             Enrolling { action: ACCOUNT_PATH, csrf: Some(&session.session.csrf_token), next: PREFIX, required: false };
-        return Ok(enrol_page(StatusCode::OK, &how, admin, &secret, None));
+        return Ok(enrol_page(status, &how, admin, &secret, error));
     }
+    let passkey_error = match error {
+        StepError::Passkey(message) | StepError::Code(message) => Some(message),
+        StepError::None => None,
+    };
+    let passkeys = passkeys
+        .into_iter()
+        .map(|p| PasskeyRow {
+            id: p.id.to_string(),
+            name: p.name,
+            created: when(p.created_at),
+            last_used: p.last_used_at.map_or_else(|| "never".to_owned(), when),
+        })
+        .collect();
     let layout = Layout::outside("Sign-in security", admin.email.as_str(), &session.session.csrf_token);
-    Ok(render(StatusCode::OK, &SecurityPage { layout, federated, enrolled, email: admin.email.as_str() }))
+    let page = SecurityPage { layout, federated, enrolled, email: admin.email.as_str(), passkeys, passkey_error };
+    Ok(render(status, &page))
+}
+
+/// `GET /console/account/second-factor` — the signed-in administrator's second factors.
+pub async fn account(State(state): State<AppState>, Signed(session): Signed) -> Result<Response, ConsoleError> {
+    account_page(&state, &session, StatusCode::OK, false, StepError::None).await
+}
+
+/// `GET /console/account/second-factor/app` — enrolling an authenticator app beside passkeys.
+pub async fn account_app(State(state): State<AppState>, Signed(session): Signed) -> Result<Response, ConsoleError> {
+    account_page(&state, &session, StatusCode::OK, true, StepError::None).await
 }
 
 /// `POST /console/account/second-factor` — confirms the enrolment of a signed-in administrator.
@@ -333,6 +458,6 @@ pub async fn enrol_signed_in(State(state): State<AppState>, request: Request) ->
         Enrolling { action: ACCOUNT_PATH, csrf: Some(&session.session.csrf_token), next: PREFIX, required: false };
     Ok(match second_factor::confirm(&state, &session.admin, form.get("code"), source).await {
         Ok(codes) => recovery_codes_page(&codes, PREFIX),
-        Err(error) => enrolment_refused(&state, &session.admin, &how, error).await,
+        Err(error) => enrolment_refused(&state, &session.admin, &how, error, false).await,
     })
 }

@@ -48,11 +48,13 @@ struct SignInPage<'a> {
     error: Option<&'a str>,
     password_max: usize,
     provider: ProviderForm<'a>,
+    /// What went wrong signing in with a passkey.
+    passkey_error: Option<&'a str>,
 }
 
 /// The sign-in form with a fresh form token, in the page and in a cookie scoped to the form.
 fn sign_in_form(state: &AppState, status: StatusCode, next: &str, email: &str, error: Option<&str>) -> Response {
-    sign_in_page_with(state, status, next, email, error, ProviderForm::default())
+    sign_in_page_with(state, status, next, email, error, ProviderForm::default(), None)
 }
 
 /// The sign-in page, with the identity-provider form as given.
@@ -63,9 +65,11 @@ pub(super) fn sign_in_page_with(
     email: &str,
     error: Option<&str>,
     provider: ProviderForm<'_>,
+    passkey_error: Option<&str>,
 ) -> Response {
     let token = random_token();
-    let page = SignInPage { token: &token, next, email, error, password_max: password::MAX_PASSWORD_LEN, provider };
+    let password_max = password::MAX_PASSWORD_LEN;
+    let page = SignInPage { token: &token, next, email, error, password_max, provider, passkey_error };
     let mut response = render(status, &page);
     SIGN_IN_FORM.set(state, response.headers_mut(), &token);
     response

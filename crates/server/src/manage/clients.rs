@@ -61,7 +61,7 @@ pub async fn sign_in(
     let admin = crate::actions::sign_in::authenticate(&state, &form.email, form.password, source).await?;
     match second_factor::after_password(&state, &admin).await? {
         SecondStep::None => {}
-        SecondStep::Code => match form.code.as_deref() {
+        SecondStep::Verify => match form.code.as_deref() {
             Some(code) => second_factor::check_code(&state, &admin, code, source).await?,
             None => {
                 return Err(ApiError::Unauthenticated {

@@ -44,7 +44,7 @@ macro_rules! queries {
         use super::Tx;
 
         /// The customers where `admin` is an accepted member: where their sign-ins are logged.
-        async fn accepted_customers(tx: &mut Tx, admin: AdminId) -> StoreResult<Vec<CustomerId>> {
+        pub(super) async fn accepted_customers(tx: &mut Tx, admin: AdminId) -> StoreResult<Vec<CustomerId>> {
             sqlx::query_as::<_, (String,)>(concat!(
                 "SELECT m.customer_id FROM memberships m WHERE m.admin_id = $1 AND ",
                 crate::sql::admins::accepted!(),
@@ -229,7 +229,12 @@ macro_rules! queries {
             let member = load_member(&mut tx, customer, admin).await?.ok_or(StoreError::NotFound("administrator"))?;
             let own = matches!(actor, Actor::Admin { id, .. } if *id == admin);
             lifecycle::reset_second_factor(&authority, own)?;
-            let removed = sqlx::query("DELETE FROM admin_totp WHERE admin_id = $1 AND confirmed_at IS NOT NULL")
+            let mut removed = sqlx::query("DELETE FROM admin_totp WHERE admin_id = $1 AND confirmed_at IS NOT NULL")
+                .bind(admin.to_string())
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            removed += sqlx::query("DELETE FROM admin_passkeys WHERE admin_id = $1")
                 .bind(admin.to_string())
                 .execute(&mut *tx)
                 .await?

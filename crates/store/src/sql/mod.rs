@@ -26,6 +26,7 @@
 //! | `webhooks.rs` | webhook endpoints, their cursors into the system log, their attempts |
 //! | `siem.rs` | the SIEM streams' cursors into the whole system log, and their leases |
 //! | `mfa.rs` | local administrators' second factor: TOTP secrets, recovery codes |
+//! | `passkeys.rs` | local administrators' WebAuthn passkeys and the ceremonies under way |
 //! | `groups.rs` | groups of administrators and what they give their members |
 
 use time::OffsetDateTime;
@@ -42,6 +43,7 @@ pub(crate) mod groups;
 pub(crate) mod invitations;
 pub(crate) mod keys;
 pub(crate) mod mfa;
+pub(crate) mod passkeys;
 pub(crate) mod sessions;
 pub(crate) mod siem;
 pub(crate) mod system_log;
@@ -109,7 +111,7 @@ macro_rules! store_impl {
     ($store:ty, $db:ty) => {
         crate::sql::store_impl!(@domains $store, $db, [
             feed, customers, admins, invitations, clients, keys, sessions, system_log, federation, catalog, webhooks, siem,
-            mfa, groups
+            mfa, passkeys, groups
         ]);
 
         mod store {
@@ -127,7 +129,7 @@ macro_rules! store_impl {
             use trustgate_core::federation::IdentityProvider;
             use trustgate_core::group::AdminGroup;
             use trustgate_core::ids::{
-                AdminId, ClientId, CustomerId, GroupId, ProviderId, ResourceServerId, ScimTokenId, WebhookId,
+                AdminId, ClientId, CustomerId, GroupId, PasskeyId, ProviderId, ResourceServerId, ScimTokenId, WebhookId,
             };
             use trustgate_core::provisioning::ScimToken;
             use trustgate_core::resource_server::ResourceServer;
@@ -142,12 +144,13 @@ macro_rules! store_impl {
                 LogRecord, LogView, Member, Membership, Notification, PendingSignIn, PoolUse, ScimFilter, ScimUser,
                 ScimUserWrite, ServerKeyUse, Session, TotpEnrolment,
             };
+            use crate::model::{Ceremony, StoredPasskey};
             use crate::sql::siem::SiemClaim;
             use crate::sql::system_log::{LogPosition, PositionedRecord};
             use crate::sql::webhooks::{ResealedWebhook, WebhookAttempt, WebhookClaim, WebhookProgress};
 
             use super::{
-                admins, catalog, clients, customers, federation, groups, invitations, keys, mfa, sessions, siem, system_log,
+                admins, catalog, clients, customers, federation, groups, invitations, keys, mfa, passkeys, sessions, siem, system_log,
                 webhooks,
             };
 
@@ -188,6 +191,12 @@ macro_rules! store_impl {
                 mfa::reset_second_factor(customer: &CustomerId, admin: AdminId, actor: &Actor) -> bool;
                 mfa::sealed_totp_secrets() -> Vec<(AdminId, Vec<u8>)>;
                 mfa::reseal_totp_secrets(resealed: &[(AdminId, Vec<u8>, Vec<u8>)]) -> u64;
+                passkeys::passkeys(admin: AdminId) -> Vec<StoredPasskey>;
+                passkeys::add_passkey(admin: &Admin, passkey: &StoredPasskey) -> bool;
+                passkeys::use_passkey(admin: AdminId, credential_id: &[u8], sign_count: i64, passkey: &str, at: OffsetDateTime) -> bool;
+                passkeys::delete_passkey(admin: &Admin, id: PasskeyId, at: OffsetDateTime) -> bool;
+                passkeys::put_ceremony(binding: &[u8], admin: Option<AdminId>, state: &str, expires_at: OffsetDateTime) -> ();
+                passkeys::take_ceremony(binding: &[u8], now: OffsetDateTime) -> Option<Ceremony>;
                 admins::create_admin(admin: &Admin, password_hash: Option<&str>) -> ();
                 admins::admin(id: AdminId) -> Option<Admin>;
                 admins::admin_by_email(email: &Email) -> Option<Admin>;

@@ -158,9 +158,11 @@ impl<'a> Sut<'a> {
             app.admin(&customers[B], custom(&[Permission::ADMINISTRATORS, Permission::API_CLIENTS])).await,
         ];
         app.join(&customers[A], &admins[2], custom(&[Permission::API_CLIENTS, Permission::NOTIFICATIONS])).await;
-        for enrolled in &admins[1..] {
+        // Two hold an authenticator app, one a passkey alone: a reset removes either kind.
+        for enrolled in &admins[1..3] {
             crate::totp::enrol(app, enrolled).await;
         }
+        crate::passkeys::enrol(app, &admins[3]).await;
         let subjects = vec![
             format!("ext-{}", admins[0].id),
             format!("ext-{}", admins[1].id),
@@ -709,7 +711,8 @@ impl<'a> Sut<'a> {
         let store = &self.app.store;
         let failed = |e: trustgate_store::StoreError| format!("the store failed: {e}");
         for (i, admin) in self.admins.iter().enumerate() {
-            let held = store.totp(admin.id).await.map_err(failed)?.is_some_and(|t| t.confirmed);
+            let held = store.totp(admin.id).await.map_err(failed)?.is_some_and(|t| t.confirmed)
+                || !store.passkeys(admin.id).await.map_err(failed)?.is_empty();
             if held != model.admins[i].factor && !model.admins[i].deleted {
                 return Err(format!(
                     "admin {i} holds a second factor: {held}; the model says {}",

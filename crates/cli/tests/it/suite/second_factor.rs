@@ -220,3 +220,88 @@ async fn rotating_the_server_key_reseals_second_factors_and_their_codes_still_si
     assert_eq!(status_of(&app, &admin, Some(&totp::code(&enrolled.secret, 1))).await.0, StatusCode::OK);
     assert_eq!(status_of(&app, &admin, Some(&enrolled.recovery[0])).await.0, StatusCode::OK, "under the retired key");
 }
+
+/// The sign-in page's form token and the cookie that carries it, from a page the server rendered.
+fn sign_in_form(response_cookies: &[String], page: &str) -> (String, String) {
+    let cookie = response_cookies.iter().find(|c| c.starts_with("tg_signin=")).unwrap().split(';').next().unwrap();
+    let csrf = page.split("name=\"csrf\" value=\"").nth(1).unwrap().split('"').next().unwrap();
+    (cookie.to_owned(), csrf.to_owned())
+}
+
+fn set_cookies(response: &reqwest::Response) -> Vec<String> {
+    response.headers().get_all("set-cookie").iter().map(|v| v.to_str().unwrap().to_owned()).collect()
+}
+
+#[tokio::test]
+async fn passkey_answers_without_a_challenge_are_refused_and_throttled_like_passwords() {
+    let Some(app) = super::app().await else { return };
+    let customer = app.customer().await;
+    let admin = app.admin_with_password(&customer, Access::Full).await;
+    crate::passkeys::enrol(&app, &admin).await;
+    let client = reqwest::Client::builder().redirect(Policy::none()).build().unwrap();
+    let page = client.get(app.url("/console/sign-in")).send().await.unwrap();
+    let (mut cookie, mut csrf) = sign_in_form(&set_cookies(&page), &page.text().await.unwrap());
+    let answer = json!({ "id": "AAAA", "rawId": "AAAA", "type": "public-key", "response": {
+        "authenticatorData": "AAAA", "clientDataJSON": "AAAA", "signature": "AAAA", "userHandle": null } })
+    .to_string();
+    let limit = ServerConfig::default().sign_in_throttle.failures.get();
+    let mut statuses = Vec::new();
+    for _ in 0..=limit + 1 {
+        let posted = client
+            .post(app.url("/console/sign-in/passkey"))
+            .header("cookie", &cookie)
+            .form(&[("csrf", csrf.as_str()), ("email", &admin.email), ("credential", &answer), ("next", "/console")])
+            .send()
+            .await
+            .unwrap();
+        statuses.push(posted.status());
+        // Each page answering a refusal is a new sign-in form.
+        (cookie, csrf) = sign_in_form(&set_cookies(&posted), &posted.text().await.unwrap());
+    }
+    let refused = usize::try_from(limit).unwrap() + 1;
+    assert!(statuses[..refused].iter().all(|s| *s == StatusCode::UNAUTHORIZED), "{statuses:?}");
+    assert_eq!(statuses[refused], StatusCode::TOO_MANY_REQUESTS, "{statuses:?}");
+    let failures = app.log_of(&customer, "platform:signin/failure").await;
+    assert!(failures[0].message.contains("passkey was not accepted"), "{}", failures[0].message);
+    assert!(app.log_of(&customer, "platform:signin/success").await.is_empty());
+}
+
+#[tokio::test]
+async fn a_passkey_ceremony_is_taken_once_and_not_after_it_expires() {
+    let Some(app) = super::app().await else { return };
+    let now = time::OffsetDateTime::now_utc();
+    let later = now + time::Duration::minutes(5);
+    app.store.put_ceremony(b"bound-1", None, "{\"challenge\":1}", later).await.unwrap();
+    let taken = app.store.take_ceremony(b"bound-1", now).await.unwrap().expect("the ceremony");
+    assert_eq!(taken.state, "{\"challenge\":1}");
+    assert!(app.store.take_ceremony(b"bound-1", now).await.unwrap().is_none(), "a challenge is answered once");
+    app.store.put_ceremony(b"bound-2", None, "{}", later).await.unwrap();
+    let expired = app.store.take_ceremony(b"bound-2", later + time::Duration::seconds(1)).await.unwrap();
+    assert!(expired.is_none(), "nor after it expired");
+}
+
+#[tokio::test]
+async fn a_passkey_is_one_administrators_and_its_counter_only_moves_on() {
+    let Some(app) = super::app().await else { return };
+    let customer = app.customer().await;
+    let admin = app.admin_with_password(&customer, Access::Full).await;
+    let other = app.admin_with_password(&customer, Access::Full).await;
+    crate::passkeys::enrol(&app, &admin).await;
+    let credential = app.store.passkeys(admin.id).await.unwrap()[0].credential_id.clone();
+    let now = time::OffsetDateTime::now_utc();
+    assert!(app.store.use_passkey(admin.id, &credential, 5, "{}", now).await.unwrap());
+    assert!(!app.store.use_passkey(admin.id, &credential, 5, "{}", now).await.unwrap(), "the same counter again");
+    assert!(!app.store.use_passkey(admin.id, &credential, 4, "{}", now).await.unwrap(), "a counter going back");
+    assert!(!app.store.use_passkey(other.id, &credential, 9, "{}", now).await.unwrap(), "another's credential");
+    assert!(app.store.use_passkey(admin.id, &credential, 6, "{}", now).await.unwrap());
+
+    // The credential id is registered once in the whole deployment.
+    let mut copy = app.store.passkeys(admin.id).await.unwrap().remove(0);
+    copy.id = trustgate_core::ids::PasskeyId::generate();
+    copy.admin_id = other.id;
+    let record = app.store.admin(other.id).await.unwrap().unwrap();
+    assert!(!app.store.add_passkey(&record, &copy).await.unwrap());
+    assert!(app.store.passkeys(other.id).await.unwrap().is_empty());
+    let enrolled = app.log_of(&customer, "platform:administrator/mfaEnrolled").await;
+    assert_eq!(enrolled.len(), 1, "{enrolled:?}");
+}
