@@ -53,8 +53,18 @@ async fn registered() -> Option<(Browser, TestApp, TestAdmin)> {
     password_step(&browser, &app, &admin).await;
     browser.wait_for_url(|u| u.contains("/console/c/")).await;
     browser.click("#sign-in-security").await;
-    // No factor yet: the enrolment page offers the authenticator app or a passkey.
+    // No factor yet: the enrolment page offers the authenticator app or a passkey. The session
+    // alone does not add one: the password is asked for again.
     browser.type_into("#passkey-name", "Laptop").await;
+    browser.type_into("#passkey-password", "not the password").await;
+    browser.click("#register-passkey").await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !browser.text_of("#passkey-error").await.contains("not your password") {
+        assert!(std::time::Instant::now() < deadline, "a wrong password is refused and said so");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(app.store.passkeys(admin.id).await.unwrap().is_empty());
+    browser.type_into("#passkey-password", &admin.password).await;
     browser.click("#register-passkey").await;
     browser.find("#passkey-list").await;
     assert!(browser.text_of("#passkey-list").await.contains("Laptop"));

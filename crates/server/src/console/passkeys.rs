@@ -28,6 +28,7 @@ use super::session_pages::{destination, sign_in_page_with, ProviderForm, SIGN_IN
 use super::{form_cookie, SIGN_IN_PATH};
 use crate::actions::passkeys::{self, binding, Purpose};
 use crate::actions::second_factor as factors;
+use crate::actions::sign_in;
 use crate::error::ApiError;
 use crate::session::{self, cookie_value, AdminSession};
 use crate::state::AppState;
@@ -83,11 +84,26 @@ fn session_binding(state: &AppState, session: &AdminSession) -> [u8; 32] {
     binding(state, Purpose::Register, &URL_SAFE_NO_PAD.encode(session.digest))
 }
 
-/// `POST /console/account/passkeys/options`
+/// `POST /console/account/passkeys/options` — asks for the administrator's password again: a passkey
+/// added is a way in that outlives the session, so a session alone (left open, or taken) must not be
+/// enough to add one. The check is a sign-in's: throttled, and a wrong password counted as one.
 pub async fn register_options(State(state): State<AppState>, request: Request) -> Response {
+    let Source(source) = Source::of(request.extensions(), request.headers(), &state.config.trusted_proxies);
     options(
         async {
-            let (session, _) = signed_form(&state, request).await?;
+            let (session, form) = signed_form(&state, request).await?;
+            let password = form.get("current_password").to_owned();
+            let checked = sign_in::authenticate(&state, session.admin.email.as_str(), password, source).await.map_err(
+                |error| match error {
+                    ApiError::Unauthenticated { .. } => {
+                        ApiError::Unauthenticated { reason: "invalid", detail: "That is not your password." }
+                    }
+                    other => other,
+                },
+            )?;
+            if checked.id != session.admin.id {
+                return Err(ApiError::Internal.into());
+            }
             let bound = session_binding(&state, &session);
             Ok(passkeys::start_registration(&state, &session.admin, &bound).await?)
         }
