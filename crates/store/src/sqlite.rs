@@ -100,7 +100,14 @@ impl SqliteStore {
             .pragma("mmap_size", memory.mmap_bytes.to_string())
             // Negative: in KiB rather than pages.
             .pragma("cache_size", format!("-{}", memory.cache_kib));
-        let pool = SqlitePoolOptions::new().max_connections(8).connect_with(options).await?;
+        let pool = SqlitePoolOptions::new()
+            .max_connections(8)
+            // sqlx would ping each connection as it leaves the pool: on SQLite a round trip to the
+            // connection's worker thread, two context switches that doubled the cost of a
+            // one-statement read (issue #26), to learn what a file that cannot hang up never says.
+            .test_before_acquire(false)
+            .connect_with(options)
+            .await?;
         sqlx::migrate!("migrations/sqlite").run(&pool).await?;
         Ok(Self { pool, listener: ListenerSlot::default(), alive: Arc::new(()), catch_up: Mutex::new(None) })
     }
