@@ -155,16 +155,22 @@ pub fn customer_created(customer: &CustomerId, name: &str, at: OffsetDateTime, a
     e
 }
 
+/// A change to one of a customer's settings, whose message says what it now does.
+fn customer_updated(customer: &CustomerId, at: OffsetDateTime, actor: &Actor) -> LogEntry {
+    let mut e = entry(customer, at, "platform:customer/update", actor);
+    e.target_type = "Customer";
+    e.target_id = customer.to_string();
+    e.target_name = customer.to_string();
+    e
+}
+
 pub fn policy_changed(
     customer: &CustomerId,
     policy: DisabledOwnerPolicy,
     at: OffsetDateTime,
     actor: &Actor,
 ) -> LogEntry {
-    let mut e = entry(customer, at, "platform:customer/update", actor);
-    e.target_type = "Customer";
-    e.target_id = customer.to_string();
-    e.target_name = customer.to_string();
+    let mut e = customer_updated(customer, at, actor);
     e.message = match policy {
         DisabledOwnerPolicy::KeepActive => {
             "API clients of administrators disabled at their identity provider now remain active.".to_owned()
@@ -475,10 +481,7 @@ pub fn lost_access_policy_changed(
     at: OffsetDateTime,
     actor: &Actor,
 ) -> LogEntry {
-    let mut e = entry(customer, at, "platform:customer/update", actor);
-    e.target_type = "Customer";
-    e.target_id = customer.to_string();
-    e.target_name = customer.to_string();
+    let mut e = customer_updated(customer, at, actor);
     e.message = match policy {
         LostAccessPolicy::RemoveFromCustomer => {
             "A member whose groups leave them no access is now removed from the customer, with their API clients."
@@ -763,10 +766,7 @@ pub fn scim_token_revoked(token: &ScimToken, at: OffsetDateTime, actor: &Actor) 
 
 /// The customer's policy for local administrators' second factor (issue #25).
 pub fn local_mfa_policy_changed(customer: &CustomerId, required: bool, at: OffsetDateTime, actor: &Actor) -> LogEntry {
-    let mut e = entry(customer, at, "platform:customer/update", actor);
-    e.target_type = "Customer";
-    e.target_id = customer.to_string();
-    e.target_name = customer.to_string();
+    let mut e = customer_updated(customer, at, actor);
     e.message = if required {
         "Administrators who sign in with a password now need a second factor.".to_owned()
     } else {

@@ -9,18 +9,21 @@ done = function(summary, latency, requests)
 end
 "#;
 
-/// Every script formats its requests once, as it loads: `/healthz`, the baseline, is sent by wrk
-/// without a script, and a request built in Lua each time would charge its building to the figure
-/// the baseline is divided into (issue #26: wrk shares the server's two cores).
+/// Every script formats its requests once, in `init` (where wrk has set the `Host` header, which
+/// Node's HTTP server requires): `/healthz`, the baseline, is sent by wrk without a script, and a
+/// request built in Lua each time would charge its building to the figure the baseline is divided
+/// into (issue #26: wrk shares the server's two cores).
 pub(super) const TOKEN_SCRIPT: &str = r#"
-local requests = {}
-for line in io.lines(os.getenv("TG_BENCH_CREDS")) do
-  local id, secret = line:match("([^ ]+) ([^ ]+)")
-  requests[#requests + 1] = wrk.format("POST", "/cctrustoauth2/root/tokens/clients",
-    {["Content-Type"] = "application/x-www-form-urlencoded"},
-    "grant_type=client_credentials&client_id=" .. id .. "&client_secret=" .. secret)
+local requests, i = {}, 0
+init = function()
+  for line in io.lines(os.getenv("TG_BENCH_CREDS")) do
+    local id, secret = line:match("([^ ]+) ([^ ]+)")
+    requests[#requests + 1] = wrk.format("POST", "/cctrustoauth2/root/tokens/clients",
+      {["Content-Type"] = "application/x-www-form-urlencoded"},
+      "grant_type=client_credentials&client_id=" .. id .. "&client_secret=" .. secret)
+  end
+  i = math.random(#requests)
 end
-local i = math.random(#requests)
 request = function()
   i = i % #requests + 1
   return requests[i]
@@ -57,12 +60,14 @@ math.randomseed(os.time() + tonumber(tostring({}):match("0x(%x+)") or "0", 16) %
 
 /// Grants of clients drawn uniformly from every seeded client: a working set that can miss.
 pub(super) const UNIFORM_TOKEN_SCRIPT: &str = r#"
-local requests = {}
-for line in io.lines(os.getenv("TG_BENCH_ALL")) do
-  local id, secret = line:match("[^ ]+ ([^ ]+) ([^ ]+)")
-  requests[#requests + 1] = wrk.format("POST", "/cctrustoauth2/root/tokens/clients",
-    {["Content-Type"] = "application/x-www-form-urlencoded"},
-    "grant_type=client_credentials&client_id=" .. id .. "&client_secret=" .. secret)
+local requests, i = {}, 0
+init = function()
+  for line in io.lines(os.getenv("TG_BENCH_ALL")) do
+    local id, secret = line:match("[^ ]+ ([^ ]+) ([^ ]+)")
+    requests[#requests + 1] = wrk.format("POST", "/cctrustoauth2/root/tokens/clients",
+      {["Content-Type"] = "application/x-www-form-urlencoded"},
+      "grant_type=client_credentials&client_id=" .. id .. "&client_secret=" .. secret)
+  end
 end
 request = function()
   return requests[math.random(#requests)]
@@ -82,13 +87,15 @@ end
 "#;
 
 pub(super) const CALL_SCRIPT: &str = r#"
-local requests = {}
-for line in io.lines(os.getenv("TG_BENCH_TOKENS")) do
-  local customer, token = line:match("([^ ]+) ([^ ]+)")
-  requests[#requests + 1] = wrk.format("GET", "/notifications/items",
-    {["Authorization"] = "CwsAuth Bearer=" .. token, ["Citrix-CustomerId"] = customer})
+local requests, i = {}, 0
+init = function()
+  for line in io.lines(os.getenv("TG_BENCH_TOKENS")) do
+    local customer, token = line:match("([^ ]+) ([^ ]+)")
+    requests[#requests + 1] = wrk.format("GET", "/notifications/items",
+      {["Authorization"] = "CwsAuth Bearer=" .. token, ["Citrix-CustomerId"] = customer})
+  end
+  i = math.random(#requests)
 end
-local i = math.random(#requests)
 request = function()
   i = i % #requests + 1
   return requests[i]
@@ -98,14 +105,16 @@ end
 /// The decision endpoint asked as nginx's `auth_request` does, for the call of [`CALL_SCRIPT`]:
 /// the rule of [`BENCH_CATALOG`] matches it, so each decision reads the owner's rights.
 pub(super) const GATEWAY_SCRIPT: &str = r#"
-local requests = {}
-for line in io.lines(os.getenv("TG_BENCH_TOKENS")) do
-  local customer, token = line:match("([^ ]+) ([^ ]+)")
-  requests[#requests + 1] = wrk.format("GET", "/gateway/authorize",
-    {["Authorization"] = "CwsAuth Bearer=" .. token, ["Citrix-CustomerId"] = customer,
-     ["X-Original-Method"] = "GET", ["X-Original-URI"] = "/notifications/items"})
+local requests, i = {}, 0
+init = function()
+  for line in io.lines(os.getenv("TG_BENCH_TOKENS")) do
+    local customer, token = line:match("([^ ]+) ([^ ]+)")
+    requests[#requests + 1] = wrk.format("GET", "/gateway/authorize",
+      {["Authorization"] = "CwsAuth Bearer=" .. token, ["Citrix-CustomerId"] = customer,
+       ["X-Original-Method"] = "GET", ["X-Original-URI"] = "/notifications/items"})
+  end
+  i = math.random(#requests)
 end
-local i = math.random(#requests)
 request = function()
   i = i % #requests + 1
   return requests[i]

@@ -205,6 +205,20 @@ impl Browser {
     /// Waits until the page's URL satisfies `wanted` and that page has loaded. A navigation started
     /// by a key or a click commits its URL before the document is parsed, so a test reading the page
     /// as soon as the URL changed could read half of it.
+    /// The console's first sign-in step, e-mail and password, submitted; what follows is the caller's.
+    pub async fn password_step(&self, app: &crate::harness::TestApp, admin: &crate::harness::TestAdmin) {
+        self.goto(&app.url("/console/sign-in")).await;
+        self.type_into("#email", &admin.email).await;
+        self.type_into("#password", &admin.password).await;
+        self.click("#sign-in").await;
+    }
+
+    /// Signs out from any console page, back at the sign-in page.
+    pub async fn sign_out(&self) {
+        self.click("form[action='/console/sign-out'] button").await;
+        self.wait_for_url(|u| u.ends_with("/console/sign-in")).await;
+    }
+
     pub async fn wait_for_url(&self, wanted: impl Fn(&str) -> bool) -> String {
         let deadline = Instant::now() + PATIENCE;
         loop {

@@ -8,20 +8,8 @@ use trustgate_core::access::Access;
 use trustgate_core::event::Actor;
 
 use crate::browser::Browser;
-use crate::harness::{TempDir, TestAdmin, TestApp};
+use crate::harness::{TempDir, TestApp};
 use crate::totp;
-
-async fn password_step(browser: &Browser, app: &TestApp, admin: &TestAdmin) {
-    browser.goto(&app.url("/console/sign-in")).await;
-    browser.type_into("#email", &admin.email).await;
-    browser.type_into("#password", &admin.password).await;
-    browser.click("#sign-in").await;
-}
-
-async fn sign_out(browser: &Browser) {
-    browser.click("form[action='/console/sign-out'] button").await;
-    browser.wait_for_url(|u| u.ends_with("/console/sign-in")).await;
-}
 
 /// The enrolment page as the administrator sees it: the QR code drawn, the key in text; confirms
 /// with the app's current code and returns the key and the recovery codes shown once.
@@ -48,7 +36,7 @@ async fn an_administrator_enrols_in_the_browser_then_signs_in_with_password_and_
     let customer = app.customer().await;
     let admin = app.admin_with_password(&customer, Access::Full).await;
 
-    password_step(&browser, &app, &admin).await;
+    browser.password_step(&app, &admin).await;
     browser.wait_for_url(|u| u.contains("/console/c/")).await;
     browser.click("#sign-in-security").await;
     let (secret, recovery) = enrol_on_page(&browser).await;
@@ -56,19 +44,19 @@ async fn an_administrator_enrols_in_the_browser_then_signs_in_with_password_and_
     browser.wait_for_url(|u| u.contains("/console/c/")).await;
     browser.goto(&app.url("/console/account/second-factor")).await;
     assert!(browser.text_of("#second-factor-state").await.contains("authenticator app"));
-    sign_out(&browser).await;
+    browser.sign_out().await;
 
     // Password, then the app's code: the enrolment spent this step, so the next one.
     let code = totp::code(&secret, 1);
-    password_step(&browser, &app, &admin).await;
+    browser.password_step(&app, &admin).await;
     browser.wait_for_url(|u| u.contains("/console/sign-in/second-factor")).await;
     browser.type_into("#code", &code).await;
     browser.click("#verify").await;
     browser.wait_for_url(|u| u.contains("/console/c/")).await;
-    sign_out(&browser).await;
+    browser.sign_out().await;
 
     // The same code again, still within its window: refused.
-    password_step(&browser, &app, &admin).await;
+    browser.password_step(&app, &admin).await;
     browser.wait_for_url(|u| u.contains("/console/sign-in/second-factor")).await;
     browser.type_into("#code", &code).await;
     browser.click("#verify").await;
@@ -78,8 +66,8 @@ async fn an_administrator_enrols_in_the_browser_then_signs_in_with_password_and_
     browser.type_into("#code", &recovery[0]).await;
     browser.click("#verify").await;
     browser.wait_for_url(|u| u.contains("/console/c/")).await;
-    sign_out(&browser).await;
-    password_step(&browser, &app, &admin).await;
+    browser.sign_out().await;
+    browser.password_step(&app, &admin).await;
     browser.wait_for_url(|u| u.contains("/console/sign-in/second-factor")).await;
     browser.type_into("#code", &recovery[0]).await;
     browser.click("#verify").await;
@@ -96,7 +84,7 @@ async fn a_customer_requiring_a_second_factor_leads_its_administrator_through_en
     let admin = app.admin_with_password(&customer, Access::Full).await;
     app.store.set_local_mfa_policy(&customer, true, &Actor::System).await.unwrap();
 
-    password_step(&browser, &app, &admin).await;
+    browser.password_step(&app, &admin).await;
     browser.wait_for_url(|u| u.contains("/console/sign-in/enrol")).await;
     assert!(browser.text_of("#enrolment-required").await.contains("requires a second factor"));
     // Nothing else opens meanwhile.
@@ -107,9 +95,9 @@ async fn a_customer_requiring_a_second_factor_leads_its_administrator_through_en
     let (secret, _) = enrol_on_page(&browser).await;
     browser.click("#continue").await;
     browser.wait_for_url(|u| u.contains("/console/c/")).await;
-    sign_out(&browser).await;
+    browser.sign_out().await;
 
-    password_step(&browser, &app, &admin).await;
+    browser.password_step(&app, &admin).await;
     browser.wait_for_url(|u| u.contains("/console/sign-in/second-factor")).await;
     browser.type_into("#code", &totp::code(&secret, 1)).await;
     browser.click("#verify").await;

@@ -322,8 +322,7 @@ impl TestApp {
         config: ServerConfig,
         issuer: Option<Issuer>,
     ) -> Self {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let url = format!("http://{}", listener.local_addr().expect("addr"));
+        let (listener, url) = loopback("127.0.0.1").await;
         Self::serve_at(listener, url, store, server_key, dir, database, config, issuer).await
     }
 
@@ -334,8 +333,7 @@ impl TestApp {
         let dir = TempDir::new();
         let store: Arc<dyn Store> = Arc::new(SqliteStore::open(dir.path()).await.expect("open store"));
         let server_key = trustgate::commands::server_key(dir.path()).expect("server key");
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let url = format!("http://localhost:{}", listener.local_addr().expect("addr").port());
+        let (listener, url) = loopback("localhost").await;
         Self::serve_at(listener, url, store, server_key, dir, None, ServerConfig::default(), None).await
     }
 
@@ -1147,4 +1145,11 @@ pub async fn feed_listeners(url: &str) -> i64 {
     .await
     .expect("count the listeners");
     n
+}
+
+/// A listener on a free port of 127.0.0.1, and its URL naming `host`.
+async fn loopback(host: &str) -> (tokio::net::TcpListener, String) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let url = format!("http://{host}:{}", listener.local_addr().expect("addr").port());
+    (listener, url)
 }

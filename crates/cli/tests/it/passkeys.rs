@@ -30,18 +30,6 @@ pub async fn enrol(app: &TestApp, admin: &TestAdmin) {
     assert!(app.store.add_passkey(&record, &passkey).await.unwrap());
 }
 
-async fn password_step(browser: &Browser, app: &TestApp, admin: &TestAdmin) {
-    browser.goto(&app.url("/console/sign-in")).await;
-    browser.type_into("#email", &admin.email).await;
-    browser.type_into("#password", &admin.password).await;
-    browser.click("#sign-in").await;
-}
-
-async fn sign_out(browser: &Browser) {
-    browser.click("form[action='/console/sign-out'] button").await;
-    browser.wait_for_url(|u| u.ends_with("/console/sign-in")).await;
-}
-
 /// A browser with a virtual authenticator, a server at `localhost`, and a local administrator who
 /// registered a passkey named "Laptop" from their sign-in security page, then signed out.
 async fn registered() -> Option<(Browser, TestApp, TestAdmin)> {
@@ -50,7 +38,7 @@ async fn registered() -> Option<(Browser, TestApp, TestAdmin)> {
     let app = TestApp::spawn_on_localhost().await;
     let customer = app.customer().await;
     let admin = app.admin_with_password(&customer, Access::Full).await;
-    password_step(&browser, &app, &admin).await;
+    browser.password_step(&app, &admin).await;
     browser.wait_for_url(|u| u.contains("/console/c/")).await;
     browser.click("#sign-in-security").await;
     // No factor yet: the enrolment page offers the authenticator app or a passkey. The session
@@ -69,7 +57,7 @@ async fn registered() -> Option<(Browser, TestApp, TestAdmin)> {
     browser.find("#passkey-list").await;
     assert!(browser.text_of("#passkey-list").await.contains("Laptop"));
     assert!(browser.text_of("#second-factor-state").await.contains("passkey"));
-    sign_out(&browser).await;
+    browser.sign_out().await;
     Some((browser, app, admin))
 }
 
@@ -77,7 +65,7 @@ async fn registered() -> Option<(Browser, TestApp, TestAdmin)> {
 async fn an_administrator_registers_a_passkey_then_signs_in_with_password_and_passkey() {
     let Some((browser, app, admin)) = registered().await else { return };
     let Some(axe) = crate::console::axe_source() else { return };
-    password_step(&browser, &app, &admin).await;
+    browser.password_step(&app, &admin).await;
     browser.wait_for_url(|u| u.contains("/console/sign-in/second-factor")).await;
     assert!(browser.find_all("#code").await.is_empty(), "no authenticator app: no code is asked for");
     let mut violations = crate::console::axe_violations(&browser, &axe).await;
@@ -96,8 +84,8 @@ async fn an_administrator_registers_a_passkey_then_signs_in_with_password_and_pa
     browser.find("#enrol-form").await;
     assert!(app.store.passkeys(admin.id).await.unwrap().is_empty());
     browser.goto(&app.url("/console")).await;
-    sign_out(&browser).await;
-    password_step(&browser, &app, &admin).await;
+    browser.sign_out().await;
+    browser.password_step(&app, &admin).await;
     browser.wait_for_url(|u| u.contains("/console/c/")).await;
 }
 
@@ -110,23 +98,35 @@ async fn a_passkey_alone_signs_in_without_the_password() {
     browser.wait_for_url(|u| u.contains("/console/c/")).await;
 
     // Not for an address that holds no passkey: no passkey answers its challenge, and no session opens.
-    sign_out(&browser).await;
+    browser.sign_out().await;
     browser.type_into("#email", "nobody@example.com").await;
     browser.click("#sign-in-passkey").await;
     assert!(browser.text_of("#passkey-error").await.contains("No passkey was used"));
     assert!(browser.url().await.ends_with("/console/sign-in"));
 }
 
-/// The challenge the sign-in page gets for the e-mail entered: its status and its body's shape.
-const OPTIONS: &str = r#"
+/// In a script run on the sign-in page: `done`, the WebDriver callback, and `fields`, the form's
+/// fields as the page's passkey request sends them (the e-mail, without password or credential).
+macro_rules! sign_in_fields {
+    () => {
+        r#"
 const done = arguments[arguments.length - 1];
 const form = document.querySelector("form[action='/console/sign-in']");
 const fields = new URLSearchParams(new FormData(form));
 fields.delete("password");
 fields.delete("credential");
+"#
+    };
+}
+
+/// The challenge the sign-in page gets for the e-mail entered: its status and its body's shape.
+const OPTIONS: &str = concat!(
+    sign_in_fields!(),
+    r#"
 fetch("/console/sign-in/passkey/options", { method: "POST", body: fields })
   .then(async (r) => done({ status: r.status, body: await r.json() }), (e) => done(`!${e}`));
-"#;
+"#
+);
 
 /// A JSON value with every string but the fixed words of the protocol blanked: what is left is
 /// what an onlooker could tell two answers apart by, besides random bytes.
@@ -202,24 +202,22 @@ async fn a_reset_by_another_full_administrator_removes_the_passkeys_and_the_sign
     browser.type_into("#email", &admin.email).await;
     browser.click("#sign-in-passkey").await;
     assert!(browser.text_of("#passkey-error").await.contains("No passkey was used"), "the passkey no longer signs in");
-    password_step(&browser, &app, &admin).await;
+    browser.password_step(&app, &admin).await;
     browser.wait_for_url(|u| u.contains("/console/sign-in/enrol")).await;
     assert!(browser.text_of("#enrolment-required").await.contains("requires a second factor"));
 }
 
 /// In the sign-in page: asks for a challenge for the e-mail entered, has the authenticator answer
 /// it (with the page's own `requestOptions` and `assertion` from passkeys.js), and returns the answer.
-const ANSWER: &str = r#"
-const done = arguments[arguments.length - 1];
-const form = document.querySelector("form[action='/console/sign-in']");
-const fields = new URLSearchParams(new FormData(form));
-fields.delete("password");
-fields.delete("credential");
+const ANSWER: &str = concat!(
+    sign_in_fields!(),
+    r#"
 fetch("/console/sign-in/passkey/options", { method: "POST", body: fields })
   .then((r) => r.json())
   .then((options) => navigator.credentials.get(requestOptions(options)))
   .then((credential) => done(assertion(credential)), (e) => done(`!${e}`));
-"#;
+"#
+);
 
 /// Posts each answer of `answers` (JSON) in turn as the sign-in page's form would, without
 /// following redirects; returns each status (303 for a redirect).
@@ -282,7 +280,7 @@ async fn a_forged_stale_or_replayed_passkey_answer_is_refused() {
 
     // From a new sign-in form, the spent answer finds no challenge of its own.
     browser.goto(&app.url("/console")).await;
-    sign_out(&browser).await;
+    browser.sign_out().await;
     browser.type_into("#email", &admin.email).await;
     assert_eq!(statuses(&browser, &[fresh]).await, [401]);
 }

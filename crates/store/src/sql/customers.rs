@@ -128,14 +128,9 @@ macro_rules! queries {
                 .execute(&mut *tx)
                 .await?
                 .rows_affected();
-            if updated == 0 {
-                return Err(StoreError::NotFound("customer"));
-            }
             let now = OffsetDateTime::now_utc();
-            insert_log(&mut tx, &event::policy_changed(id, policy, now, actor)).await?;
-            let changes = [Change::CustomerChanged(id.clone())];
-            insert_changes(&mut tx, &changes, now).await?;
-            store.commit(tx, &changes).await
+            let entry = event::policy_changed(id, policy, now, actor);
+            <$store>::commit_setting(store, tx, id, updated, &entry, now).await
         }
 
         #[tracing::instrument(skip_all)]
@@ -154,14 +149,9 @@ macro_rules! queries {
                 .execute(&mut *tx)
                 .await?
                 .rows_affected();
-            if updated == 0 {
-                return Err(StoreError::NotFound("customer"));
-            }
             let now = OffsetDateTime::now_utc();
-            insert_log(&mut tx, &event::local_mfa_policy_changed(id, required, now, actor)).await?;
-            let changes = [Change::CustomerChanged(id.clone())];
-            insert_changes(&mut tx, &changes, now).await?;
-            store.commit(tx, &changes).await
+            let entry = event::local_mfa_policy_changed(id, required, now, actor);
+            <$store>::commit_setting(store, tx, id, updated, &entry, now).await
         }
 
         #[tracing::instrument(skip_all)]
@@ -180,14 +170,30 @@ macro_rules! queries {
                 .execute(&mut *tx)
                 .await?
                 .rows_affected();
-            if updated == 0 {
-                return Err(StoreError::NotFound("customer"));
-            }
             let now = OffsetDateTime::now_utc();
-            insert_log(&mut tx, &event::lost_access_policy_changed(id, policy, now, actor)).await?;
-            let changes = [Change::CustomerChanged(id.clone())];
-            insert_changes(&mut tx, &changes, now).await?;
-            store.commit(tx, &changes).await
+            let entry = event::lost_access_policy_changed(id, policy, now, actor);
+            <$store>::commit_setting(store, tx, id, updated, &entry, now).await
+        }
+
+        impl $store {
+            /// Ends the change of one customer's setting: `NotFound` when no row was updated,
+            /// else its system-log record and the change every node hears, in the same transaction.
+            async fn commit_setting(
+                &self,
+                mut tx: Tx,
+                id: &CustomerId,
+                updated: u64,
+                entry: &trustgate_core::event::LogEntry,
+                now: OffsetDateTime,
+            ) -> StoreResult<()> {
+                if updated == 0 {
+                    return Err(StoreError::NotFound("customer"));
+                }
+                insert_log(&mut tx, entry).await?;
+                let changes = [Change::CustomerChanged(id.clone())];
+                insert_changes(&mut tx, &changes, now).await?;
+                self.commit(tx, &changes).await
+            }
         }
     };
 }

@@ -32,33 +32,28 @@ function requestOptions(options) {
   return { publicKey: key };
 }
 
+// A credential as the server reads it (WebAuthn's JSON form), with the fields of its response.
+function encoded(credential, response) {
+  return { id: credential.id, rawId: text(credential.rawId), type: credential.type, response };
+}
+
 function registration(credential) {
   const r = credential.response;
-  return {
-    id: credential.id,
-    rawId: text(credential.rawId),
-    type: credential.type,
-    response: {
-      attestationObject: text(r.attestationObject),
-      clientDataJSON: text(r.clientDataJSON),
-      transports: r.getTransports ? r.getTransports() : undefined,
-    },
-  };
+  return encoded(credential, {
+    attestationObject: text(r.attestationObject),
+    clientDataJSON: text(r.clientDataJSON),
+    transports: r.getTransports ? r.getTransports() : undefined,
+  });
 }
 
 function assertion(credential) {
   const r = credential.response;
-  return {
-    id: credential.id,
-    rawId: text(credential.rawId),
-    type: credential.type,
-    response: {
-      authenticatorData: text(r.authenticatorData),
-      clientDataJSON: text(r.clientDataJSON),
-      signature: text(r.signature),
-      userHandle: r.userHandle ? text(r.userHandle) : null,
-    },
-  };
+  return encoded(credential, {
+    authenticatorData: text(r.authenticatorData),
+    clientDataJSON: text(r.clientDataJSON),
+    signature: text(r.signature),
+    userHandle: r.userHandle ? text(r.userHandle) : null,
+  });
 }
 
 function say(form, message) {
