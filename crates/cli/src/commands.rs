@@ -83,9 +83,10 @@ pub struct Cli {
     #[arg(long, global = true, env = "TRUSTGATE_DATABASE_URL", value_name = "URL", help_heading = GLOBAL, hide_short_help = true)]
     pub database: Option<String>,
     /// With --database: the most connections this process's pool opens; the change feed holds one
-    /// more. Size it so that every node's share fits the server's max_connections.
+    /// more. Default: four per core, at most 10, so eight nodes fit PostgreSQL's default
+    /// max_connections of 100. Size it so that every node's share fits the server's max_connections.
     #[arg(long, global = true, env = "TRUSTGATE_DATABASE_POOL_SIZE", value_name = "N",
-          default_value_t = trustgate_store::DEFAULT_POOL_SIZE,
+          default_value_t = trustgate_store::default_pool_size(),
           value_parser = clap::value_parser!(u32).range(1..=1000), help_heading = GLOBAL, hide_short_help = true)]
     pub database_pool_size: u32,
     /// With --database through a PgBouncer in transaction mode: a URL that reaches PostgreSQL

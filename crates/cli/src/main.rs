@@ -4,6 +4,11 @@ use clap::Parser;
 use trustgate::commands::{self as cli, Cli, Command};
 use trustgate_server::logging::{self, LogFormat};
 
+/// A request allocates and frees dozens of small buffers across the runtime's threads, which
+/// mimalloc's per-thread free lists serve faster than glibc's arenas (BENCHMARKS.md, issue #26).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,

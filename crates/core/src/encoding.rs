@@ -5,6 +5,11 @@ pub(crate) fn b64url(bytes: &[u8]) -> String {
     URL_SAFE_NO_PAD.encode(bytes)
 }
 
+/// Appends `bytes` in base64url to `text`, which a caller sizes once for the whole token.
+pub(crate) fn push_b64url(text: &mut String, bytes: &[u8]) {
+    URL_SAFE_NO_PAD.encode_string(bytes, text);
+}
+
 pub(crate) fn from_b64url(text: &str) -> Option<Vec<u8>> {
     URL_SAFE_NO_PAD.decode(text).ok()
 }

@@ -15,6 +15,7 @@ use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
+use allocator_api2::alloc::System;
 use argon2::password_hash::{
     Decimal, Ident, Output, ParamsString, PasswordHash, PasswordHasher, PasswordVerifier, Salt, SaltString,
 };
@@ -71,7 +72,7 @@ impl Pool {
             let queue = queue.clone();
             let spawned = std::thread::Builder::new().name(format!("trustgate-hash-{i}")).spawn(move || {
                 lower_priority();
-                let hasher = Hasher { memory: RefCell::new(Vec::new()) };
+                let hasher = Hasher { memory: RefCell::new(WorkingMemory::new_in(System)) };
                 loop {
                     let job = match queue.lock() {
                         Ok(queue) => queue.recv_timeout(IDLE),
@@ -144,9 +145,15 @@ async fn on_hashing_thread<T: Send + 'static>(work: impl FnOnce(&Hasher) -> T + 
 /// no memory.
 const RESERVED_BLOCKS: usize = 33 * 1024;
 
+/// A hashing thread's argon2 memory, taken from the C library's allocator rather than the
+/// process's (mimalloc, see the binary's `main.rs`): mimalloc kept a freed block of this size
+/// resident while the thread idled (its purges run on later allocator calls, which an idle thread
+/// does not make), while glibc unmaps it at once (see [`RESERVED_BLOCKS`]).
+type WorkingMemory = allocator_api2::vec::Vec<Block, System>;
+
 /// argon2 over one thread's reused working memory.
 struct Hasher {
-    memory: RefCell<Vec<Block>>,
+    memory: RefCell<WorkingMemory>,
 }
 
 impl PasswordHasher for Hasher {
@@ -170,7 +177,7 @@ impl PasswordHasher for Hasher {
         // Allocated at the largest cost among the stored hashes (all of them written here), and
         // kept until the thread idles.
         if memory.len() < params.block_count() {
-            let mut fresh = Vec::with_capacity(params.block_count().max(RESERVED_BLOCKS));
+            let mut fresh = WorkingMemory::with_capacity_in(params.block_count().max(RESERVED_BLOCKS), System);
             fresh.resize(params.block_count(), Block::default());
             *memory = fresh;
         }
@@ -191,7 +198,7 @@ impl Hasher {
     /// Frees the working memory, so after a burst of sign-ins the server's resident memory falls
     /// back by 19 MiB a thread (see [`RESERVED_BLOCKS`]); the next hash allocates it again.
     fn release(&self) {
-        *self.memory.borrow_mut() = Vec::new();
+        *self.memory.borrow_mut() = WorkingMemory::new_in(System);
     }
 
     fn hash(&self, password: &str) -> Result<String, ApiError> {
@@ -245,7 +252,7 @@ mod tests {
 
     #[test]
     fn a_hashing_thread_that_gave_its_memory_back_still_hashes_and_verifies() {
-        let hasher = Hasher { memory: RefCell::new(Vec::new()) };
+        let hasher = Hasher { memory: RefCell::new(WorkingMemory::new_in(System)) };
         let before = hasher.hash("correct horse battery").unwrap();
         hasher.release();
         assert!(hasher.verify("correct horse battery", &before));

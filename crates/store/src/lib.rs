@@ -38,7 +38,7 @@ pub use model::{
     ScimUser, ScimUserWrite, ServerKeyUse, Session, Stripped, TotpEnrolment,
 };
 pub use model::{Ceremony, StoredPasskey};
-pub use postgres::{PostgresConfig, PostgresStore, DEFAULT_POOL_SIZE};
+pub use postgres::{default_pool_size, PostgresConfig, PostgresStore};
 pub use scratch::{create_scratch_database, drop_scratch_database, sibling_database_url};
 pub use sql::siem::SiemClaim;
 pub use sql::system_log::{LogPosition, PositionedRecord};

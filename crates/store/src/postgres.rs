@@ -28,9 +28,16 @@ const MAX_PAYLOAD: usize = 7000;
 const FLUSH_PAYLOAD: &str = "flush";
 /// How long a request waits for a connection before it is answered 503.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
-/// Connections a node's pool opens at most unless told otherwise (`--database-pool-size`); the
-/// change feed's LISTEN session is one more.
-pub const DEFAULT_POOL_SIZE: u32 = 16;
+/// Connections a node's pool opens at most unless told otherwise (`--database-pool-size`): four
+/// per core the process may run on, as many queries as its cores keep waiting on the network, and
+/// never more than ten, so that eight nodes straight on one PostgreSQL, each with its change feed's
+/// LISTEN session beside, stay under PostgreSQL's default `max_connections` of 100 (8 × 11 = 88).
+pub fn default_pool_size() -> u32 {
+    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+    u32::try_from(cores.saturating_mul(4)).unwrap_or(u32::MAX).clamp(4, MAX_DEFAULT_POOL_SIZE)
+}
+
+const MAX_DEFAULT_POOL_SIZE: u32 = 10;
 
 /// Where a node reaches PostgreSQL.
 #[derive(Debug, Clone)]
@@ -46,7 +53,7 @@ pub struct PostgresConfig {
 
 impl PostgresConfig {
     pub fn new(url: &str) -> Self {
-        Self { url: url.to_owned(), direct_url: None, pool_size: DEFAULT_POOL_SIZE }
+        Self { url: url.to_owned(), direct_url: None, pool_size: default_pool_size() }
     }
 }
 
@@ -401,6 +408,16 @@ mod tests {
     use trustgate_core::ids::{AdminId, ClientId};
 
     use super::*;
+
+    /// PostgreSQL's default `max_connections`.
+    const POSTGRESQL_MAX_CONNECTIONS: u32 = 100;
+
+    #[test]
+    fn eight_nodes_with_the_default_pool_and_their_feeds_fit_postgresqls_default_connections() {
+        let per_node = default_pool_size() + 1;
+        assert!(8 * per_node < POSTGRESQL_MAX_CONNECTIONS, "8 nodes × {per_node} connections");
+        assert!(default_pool_size() >= 4, "a pool too small to overlap a node's queries");
+    }
 
     #[test]
     fn change_payloads_round_trip() {

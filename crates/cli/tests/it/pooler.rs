@@ -164,7 +164,7 @@ async fn eight_nodes_behind_pgbouncer_enforce_every_change_within_the_feeds_boun
 
     // PgBouncer's server pool, every pooled node's LISTEN session, and the first node's own
     // pool and session (it connects directly).
-    let bound = i64::from(SERVER_POOL) + nodes.len() as i64 + i64::from(trustgate_store::DEFAULT_POOL_SIZE) + 1;
+    let bound = i64::from(SERVER_POOL) + nodes.len() as i64 + i64::from(trustgate_store::default_pool_size()) + 1;
     assert!(held <= bound, "{held} connections to PostgreSQL, more than the bound {bound}");
     let reduced = nodes[NODES - 2].post_notification(&token, &customer).await;
     let expected = if changes % 2 == 1 { StatusCode::FORBIDDEN } else { StatusCode::OK };

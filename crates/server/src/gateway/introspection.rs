@@ -52,7 +52,7 @@ async fn introspect_token(state: &AppState, request: Request) -> Result<Option<A
     let Source(source) = Source::of(request.extensions(), request.headers(), &state.config.trusted_proxies);
     let form = ClientForm::read(state, request).await?;
     let (id, secret) = form.credentials()?;
-    authenticate(state, &id, &secret, source).await?;
+    authenticate(state, id, secret, source).await?;
     let token = form.token()?;
     active(state, token).await
 }

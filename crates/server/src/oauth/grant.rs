@@ -1,6 +1,7 @@
 //! Trading a client's id and secret for a token: the logic both token endpoints share.
 
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use time::OffsetDateTime;
 use trustgate_core::client::ApiClient;
@@ -10,7 +11,7 @@ use trustgate_core::rights::{self, PrincipalKind};
 use trustgate_core::secret::{ClientSecret, SecretVerifier, ServerKeyring};
 use trustgate_core::token::{Claims, TokenUse};
 
-use crate::cache::authz::CachedClient;
+use crate::cache::authz::{CachedClient, ClientFacts};
 use crate::error::{ApiError, OAuthError};
 use crate::jobs::refusals::Subject;
 use crate::metrics::{RefusalReason, ThrottleKind};
@@ -35,9 +36,8 @@ impl PathCustomer {
 
 pub struct Issued {
     pub access_token: String,
-    pub client: ApiClient,
-    /// None for a service principal.
-    pub owner_email: Option<String>,
+    /// The client as the authorization cache holds it, shared rather than copied per grant.
+    pub facts: Arc<ClientFacts>,
     pub claims: Claims,
 }
 
@@ -138,12 +138,7 @@ async fn issue_checked(
         now,
         TokenUse::Access,
     );
-    Ok(Issued {
-        access_token: sign(state, &claims)?,
-        client: facts.client.clone(),
-        owner_email: facts.owner_email.clone(),
-        claims,
-    })
+    Ok(Issued { access_token: sign(state, &claims)?, facts: Arc::clone(facts), claims })
 }
 
 /// A client proven by one of its secrets.

@@ -43,7 +43,7 @@ async fn revoke_token(state: &AppState, request: Request) -> Result<(), OAuthErr
     let form = ClientForm::read(state, request).await?;
     let (client_id, secret) = form.credentials()?;
     // The same checks as a token request: throttled per client, refusals in the system log.
-    let client = grant::authenticate(state, &client_id, &secret, source).await?.client.facts.client.id;
+    let client = grant::authenticate(state, client_id, secret, source).await?.client.facts.client.id;
     let token = form.token()?;
     let now = OffsetDateTime::now_utc();
     // §2.2: a token that is invalid, expired, or another client's gets 200 and no effect, so the

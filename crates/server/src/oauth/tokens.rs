@@ -63,7 +63,7 @@ async fn oauth_checked(state: &AppState, customer: &str, request: Request) -> Re
     }
     let (client_id, secret) = form.credentials()?;
     let path = PathCustomer::parse(customer).ok_or_else(OAuthError::invalid_client)?;
-    let issued = grant::issue(state, &client_id, &secret, &path, source).await?;
+    let issued = grant::issue(state, client_id, secret, &path, source).await?;
     let token = form.json.then(|| issued.access_token.clone());
     let body = OAuthToken {
         token_type: "bearer",
@@ -147,13 +147,13 @@ impl ClientForm {
     }
 
     /// The client id and secret, sent one way only: in the body or as HTTP Basic.
-    pub(crate) fn credentials(&self) -> Result<(String, String), OAuthError> {
+    pub(crate) fn credentials(&self) -> Result<(&str, &str), OAuthError> {
         match (&self.basic, self.field("client_id")?, self.field("client_secret")?) {
             (Some(_), _, Some(_)) => {
                 Err(OAuthError::invalid_request("Send the client credentials in one way only: the body or HTTP Basic."))
             }
-            (Some((id, secret)), _, None) => Ok((id.clone(), secret.clone())),
-            (None, Some(id), Some(secret)) => Ok((id.to_owned(), secret.to_owned())),
+            (Some((id, secret)), _, None) => Ok((id, secret)),
+            (None, Some(id), Some(secret)) => Ok((id, secret)),
             (None, _, _) => Err(OAuthError::invalid_client()),
         }
     }
@@ -221,8 +221,8 @@ async fn legacy_grant(state: &AppState, customer: &str, request: Request) -> Res
     let body = LegacyToken {
         open_id_token: grant::id_token(state, &issued).map_err(|e| OAuthError::from(grant::Refusal::from(e)))?,
         // A service principal has no e-mail: it is named by its name, as its console lists it.
-        principal: issued.owner_email.unwrap_or_else(|| issued.client.name.clone()),
-        subject: issued.client.id.to_string(),
+        principal: issued.facts.owner_email.clone().unwrap_or_else(|| issued.facts.client.name.clone()),
+        subject: issued.facts.client.id.to_string(),
         token: issued.access_token,
         expires_in: TOKEN_LIFETIME_SECS,
     };
