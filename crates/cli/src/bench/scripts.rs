@@ -9,26 +9,42 @@ done = function(summary, latency, requests)
 end
 "#;
 
-/// Every script formats its requests once, in `init` (where wrk has set the `Host` header, which
-/// Node's HTTP server requires): `/healthz`, the baseline, is sent by wrk without a script, and a
-/// request built in Lua each time would charge its building to the figure the baseline is divided
-/// into (issue #26: wrk shares the server's two cores).
-pub(super) const TOKEN_SCRIPT: &str = r#"
+/// The token scripts' shared part: `load_requests(variable, pattern)` reads the file the
+/// environment variable names, each line matched by `pattern` into a client id and secret, and
+/// formats one token request a line into `requests`.
+macro_rules! token_requests {
+    () => {
+        r#"
 local requests, i = {}, 0
-init = function()
-  for line in io.lines(os.getenv("TG_BENCH_CREDS")) do
-    local id, secret = line:match("([^ ]+) ([^ ]+)")
+local function load_requests(variable, pattern)
+  for line in io.lines(os.getenv(variable)) do
+    local id, secret = line:match(pattern)
     requests[#requests + 1] = wrk.format("POST", "/cctrustoauth2/root/tokens/clients",
       {["Content-Type"] = "application/x-www-form-urlencoded"},
       "grant_type=client_credentials&client_id=" .. id .. "&client_secret=" .. secret)
   end
+end
+"#
+    };
+}
+
+/// Every script formats its requests once, in `init` (where wrk has set the `Host` header, which
+/// Node's HTTP server requires): `/healthz`, the baseline, is sent by wrk without a script, and a
+/// request built in Lua each time would charge its building to the figure the baseline is divided
+/// into (issue #26: wrk shares the server's two cores).
+pub(super) const TOKEN_SCRIPT: &str = concat!(
+    token_requests!(),
+    r#"
+init = function()
+  load_requests("TG_BENCH_CREDS", "([^ ]+) ([^ ]+)")
   i = math.random(#requests)
 end
 request = function()
   i = i % #requests + 1
   return requests[i]
 end
-"#;
+"#
+);
 
 /// One client id, always with a wrong secret: an attacker guessing.
 pub(super) const WRONG_SECRET_SCRIPT: &str = r#"
@@ -59,20 +75,17 @@ math.randomseed(os.time() + tonumber(tostring({}):match("0x(%x+)") or "0", 16) %
 "#;
 
 /// Grants of clients drawn uniformly from every seeded client: a working set that can miss.
-pub(super) const UNIFORM_TOKEN_SCRIPT: &str = r#"
-local requests, i = {}, 0
+pub(super) const UNIFORM_TOKEN_SCRIPT: &str = concat!(
+    token_requests!(),
+    r#"
 init = function()
-  for line in io.lines(os.getenv("TG_BENCH_ALL")) do
-    local id, secret = line:match("[^ ]+ ([^ ]+) ([^ ]+)")
-    requests[#requests + 1] = wrk.format("POST", "/cctrustoauth2/root/tokens/clients",
-      {["Content-Type"] = "application/x-www-form-urlencoded"},
-      "grant_type=client_credentials&client_id=" .. id .. "&client_secret=" .. secret)
-  end
+  load_requests("TG_BENCH_ALL", "[^ ]+ ([^ ]+) ([^ ]+)")
 end
 request = function()
   return requests[math.random(#requests)]
 end
-"#;
+"#
+);
 
 /// Calls with tokens drawn uniformly from one token per seeded client.
 pub(super) const UNIFORM_CALL_SCRIPT: &str = r#"
