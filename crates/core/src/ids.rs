@@ -18,7 +18,7 @@ macro_rules! uuid_id {
 
         impl $name {
             pub fn generate() -> Self {
-                Self(Uuid::new_v4())
+                Self(random_v4())
             }
 
             pub fn parse(text: &str) -> Result<Self, ValidationError> {
@@ -43,9 +43,15 @@ macro_rules! uuid_id {
     };
 }
 
+/// A version 4 UUID from [`random_bytes`], not `Uuid::new_v4`, which asks the kernel each time:
+/// every request takes one for its transaction id (issue #26).
+fn random_v4() -> Uuid {
+    uuid::Builder::from_random_bytes(random_bytes()).into_uuid()
+}
+
 /// A fresh random UUID in text form, for transaction, event and record ids.
 pub fn random_uuid() -> String {
-    Uuid::new_v4().hyphenated().to_string()
+    random_v4().hyphenated().to_string()
 }
 
 uuid_id!(
@@ -174,6 +180,16 @@ impl FromStr for CustomerId {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn generated_ids_and_transaction_ids_are_distinct_random_version_4_uuids() {
+        let ids = [ClientId::generate().0, Uuid::parse_str(&random_uuid()).unwrap()];
+        for id in ids {
+            assert_eq!(id.get_version(), Some(uuid::Version::Random));
+            assert_eq!(id.get_variant(), uuid::Variant::RFC4122);
+        }
+        assert_ne!(ids[0], ids[1]);
+    }
 
     #[test]
     fn customer_ids_drop_pasted_zero_width_spaces() {

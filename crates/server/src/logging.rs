@@ -18,6 +18,8 @@ use std::time::{Duration, Instant};
 use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::EnvFilter;
 
+pub mod access_line;
+
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
 pub enum LogFormat {
     #[default]
@@ -230,12 +232,13 @@ impl Drop for LogGuard {
 pub fn init(format: LogFormat, default_level: &str, queue_lines: u64) -> LogGuard {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_level));
     let (writer, guard) = NonBlocking::new(std::io::stderr(), usize::try_from(queue_lines).unwrap_or(usize::MAX));
-    let logger = tracing_subscriber::fmt().with_env_filter(filter).with_writer(writer);
+    let logger = tracing_subscriber::fmt().with_env_filter(filter).with_writer(writer.clone());
+    let colours = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    if format == LogFormat::Json || !colours {
+        access_line::install(writer, format);
+    }
     match format {
-        LogFormat::Text => {
-            let colours = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-            logger.with_ansi(colours).init();
-        }
+        LogFormat::Text => logger.with_ansi(colours).init(),
         LogFormat::Json => logger.json().flatten_event(true).with_current_span(false).with_span_list(true).init(),
     }
     guard
@@ -245,9 +248,17 @@ pub fn init(format: LogFormat, default_level: &str, queue_lines: u64) -> LogGuar
 mod tests {
     use super::*;
 
-    /// An output the test can read back.
+    /// An output a test can read back.
     #[derive(Clone, Default)]
-    struct Collected(Arc<Mutex<Vec<u8>>>);
+    pub(super) struct Collected(pub(super) Arc<Mutex<Vec<u8>>>);
+
+    impl<'a> MakeWriter<'a> for Collected {
+        type Writer = Collected;
+
+        fn make_writer(&'a self) -> Self::Writer {
+            self.clone()
+        }
+    }
 
     impl Write for Collected {
         fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {

@@ -7,8 +7,9 @@ use axum::extract::{MatchedPath, Request, State};
 use axum::http::HeaderName;
 use axum::middleware::Next;
 use axum::response::Response;
-use tracing::Instrument;
+use tracing::{Instrument, Level};
 
+use crate::logging::access_line::{self, AccessLine};
 use crate::metrics::UNMATCHED;
 use crate::state::AppState;
 
@@ -30,15 +31,16 @@ pub async fn request(State(state): State<AppState>, request: Request, next: Next
     let took = started.elapsed();
     let status = response.status();
     state.metrics.request(&method, route, status, took);
-    let transaction = response.headers().get(&CWS_TRANSACTION).and_then(|v| v.to_str().ok()).unwrap_or("-");
-    tracing::info!(
-        target: "trustgate::access",
-        method = %method,
-        route = %route,
-        status = status.as_u16(),
-        latency_ms = took.as_secs_f64() * 1000.0,
-        transaction_id = transaction,
-        "request"
-    );
+    if tracing::enabled!(target: access_line::TARGET, Level::INFO) {
+        let transaction = response.headers().get(&CWS_TRANSACTION).and_then(|v| v.to_str().ok()).unwrap_or("-");
+        let line = AccessLine {
+            method: method.as_str(),
+            route,
+            status: status.as_u16(),
+            latency_ms: took.as_secs_f64() * 1000.0,
+            transaction_id: transaction,
+        };
+        access_line::write(&line);
+    }
     response
 }
