@@ -30,7 +30,7 @@ mod wrk;
 use self::limit::Costs;
 use self::measure::{ColdStart, Row, Startup};
 use self::peer::{measure_peer, PEER_PREFIX};
-use self::spread::{figures, Spread};
+use self::spread::{distinct, figures, Spread};
 
 #[derive(Debug, Args)]
 pub struct BenchArgs {
@@ -117,9 +117,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     if args.webhooks {
         return run_webhooks(&args).await;
     }
-    let mut algorithms = args.algorithms.clone();
-    algorithms.push(DEFAULT_SIGNING_ALGORITHM);
-    algorithms.dedup();
+    let algorithms = distinct(args.algorithms.iter().copied().chain([DEFAULT_SIGNING_ALGORITHM]));
     eprintln!("timing the cryptography of the request path in process");
     let costs = Costs::measure(&algorithms)?;
     let mut runs = Vec::new();
@@ -285,9 +283,7 @@ fn render(
             multiples.len(),
         );
     }
-    let mut stores: Vec<(&str, u32)> = cold_starts.iter().map(|c| (c.store, c.clients)).collect();
-    stores.dedup();
-    for (store, clients) in stores {
+    for (store, clients) in distinct(cold_starts.iter().map(|c| (c.store, c.clients))) {
         let starts: Vec<_> = cold_starts.iter().filter(|c| c.store == store && c.clients == clients).collect();
         if let (Some(ready), Some(first_grant)) = (
             Spread::of(starts.iter().map(|c| c.ready.as_secs_f64())),
@@ -302,9 +298,7 @@ fn render(
             );
         }
     }
-    let mut stores: Vec<&str> = memory.iter().map(|(store, _)| *store).collect();
-    stores.dedup();
-    for store in stores {
+    for store in distinct(memory.iter().map(|(store, _)| *store)) {
         let rss = memory.iter().filter(|(s, _)| *s == store).filter_map(|(_, rss)| *rss);
         if let Some(rss) = Spread::of(rss) {
             let _ = writeln!(out, "\nServer resident memory after the {store} run: {}.", rss.show(0, " MiB"));

@@ -70,9 +70,27 @@ pub(super) fn figures<'a>(runs: &'a [Vec<Row>], limit_share: impl Fn(&Row) -> Op
         .collect()
 }
 
+/// Each item once, in the order first seen. `Vec::dedup` drops only neighbours, and the runs
+/// alternate stores (SQLite, PostgreSQL, SQLite, …), so it would keep one line a run.
+pub(super) fn distinct<T: PartialEq>(items: impl IntoIterator<Item = T>) -> Vec<T> {
+    let mut seen = Vec::new();
+    for item in items {
+        if !seen.contains(&item) {
+            seen.push(item);
+        }
+    }
+    seen
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn stores_of_alternating_runs_are_each_reported_once_in_the_order_they_ran() {
+        assert_eq!(distinct(["SQLite", "PostgreSQL", "SQLite", "PostgreSQL", "SQLite"]), ["SQLite", "PostgreSQL"]);
+        assert_eq!(distinct(Vec::<u8>::new()), Vec::<u8>::new());
+    }
 
     #[test]
     fn the_median_of_an_odd_count_is_the_middle_value_and_the_range_its_ends() {
