@@ -99,10 +99,9 @@ impl NonBlocking {
         }
         (Self { shared: Arc::clone(&shared) }, LogGuard { shared })
     }
-}
 
-impl Write for NonBlocking {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+    /// Appends one whole line: buffered, or dropped and counted when the buffer is full.
+    fn append(&self, buf: &[u8]) {
         let captured = CAPTURE.with(|capture| match capture.borrow_mut().as_mut() {
             Some(line) => {
                 line.extend_from_slice(buf);
@@ -111,12 +110,12 @@ impl Write for NonBlocking {
             None => false,
         });
         if captured {
-            return Ok(buf.len());
+            return;
         }
         let mut pending = self.shared.lock();
         if pending.lines >= self.shared.capacity {
             DROPPED.fetch_add(1, Ordering::Relaxed);
-            return Ok(buf.len());
+            return;
         }
         pending.bytes.extend_from_slice(buf);
         pending.lines += 1;
@@ -124,6 +123,12 @@ impl Write for NonBlocking {
             pending.idle = false;
             self.shared.work.notify_one();
         }
+    }
+}
+
+impl Write for NonBlocking {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.append(buf);
         Ok(buf.len())
     }
 

@@ -38,14 +38,14 @@ pub(super) fn install(writer: NonBlocking, format: LogFormat) {
 }
 
 /// A thread's line buffer and its clock's last second, reused from request to request.
-#[derive(Default)]
 struct Scratch {
     line: Vec<u8>,
     clock: Clock,
 }
 
 thread_local! {
-    static SCRATCH: RefCell<Option<Scratch>> = const { RefCell::new(None) };
+    static SCRATCH: RefCell<Scratch> =
+        const { RefCell::new(Scratch { line: Vec::new(), clock: Clock { second: 0, prefix: [0; 19] } }) };
 }
 
 /// Writes `line` into the log buffer in the installed format or, when no such output is installed
@@ -56,12 +56,11 @@ pub fn write(line: &AccessLine<'_>) {
         return through_tracing(line);
     };
     SCRATCH.with(|scratch| {
-        let mut scratch = scratch.borrow_mut();
-        let Scratch { line: bytes, clock } = scratch.get_or_insert_with(Scratch::default);
+        let Scratch { line: bytes, clock } = &mut *scratch.borrow_mut();
         bytes.clear();
         let timestamp = clock.timestamp(SystemTime::now());
         format(output.format, &timestamp, line, bytes);
-        let _ = output.writer.clone().write(bytes);
+        output.writer.append(bytes);
     });
 }
 
